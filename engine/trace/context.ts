@@ -1,0 +1,52 @@
+// The Context every boundary call takes first: it carries the current span (so
+// spans nest without globals), the logger and the AbortSignal that cancels the
+// operation. Contexts are immutable; the with* helpers derive new ones.
+import { cancelled } from '../errdefs/errors.js';
+import { defaultLogger, type Logger } from './logger.js';
+import type { Span } from './span.js';
+
+export interface Context {
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** The span the next boundary call nests under; undefined when nobody traces. */
+  readonly span: Span | undefined;
+}
+
+const never = new AbortController().signal;
+
+/** The root context: never cancelled, the default logger, no span. */
+export function background(logger: Logger = defaultLogger): Context {
+  return { signal: never, logger, span: undefined };
+}
+
+export function withSpan(ctx: Context, span: Span | undefined): Context {
+  return { signal: ctx.signal, logger: ctx.logger, span };
+}
+
+export function withLogger(ctx: Context, logger: Logger): Context {
+  return { signal: ctx.signal, logger, span: ctx.span };
+}
+
+/** A context cancelled when either the parent's signal or `signal` aborts. */
+export function withSignal(ctx: Context, signal: AbortSignal): Context {
+  const combined = ctx.signal === never ? signal : AbortSignal.any([ctx.signal, signal]);
+  return { signal: combined, logger: ctx.logger, span: ctx.span };
+}
+
+/** A context cancelled after `ms` milliseconds (or earlier with its parent). */
+export function withTimeout(ctx: Context, ms: number): Context {
+  return withSignal(ctx, AbortSignal.timeout(ms));
+}
+
+/** Throws a CANCELLED BerthError naming `subject` if the context was cancelled. */
+export function throwIfCancelled(ctx: Context, subject: string): void {
+  if (ctx.signal.aborted) {
+    const reason = ctx.signal.reason as unknown;
+    const why = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
+    throw cancelled(`${subject}: cancelled (${why})`, { cause: reason });
+  }
+}
+
+export function isContext(value: unknown): value is Context {
+  return typeof value === 'object' && value !== null && (value as Context).signal instanceof AbortSignal && 'logger' in value;
+}
