@@ -1,8 +1,19 @@
-// Entry point of berth's native core: registers each exported function once.
-// Later parts (clone, netlink, mounts) add their exports here.
+// Entry point of berth's native core. Every source file registers its exports
+// through ExportRegistrar (exports.h); this file only runs them and adds the
+// clock and the version.
 #include <napi.h>
 
 #include "clock.h"
+#include "exports.h"
+
+namespace berth {
+
+std::vector<ExportInit>& export_inits() {
+  static std::vector<ExportInit> inits;
+  return inits;
+}
+
+}  // namespace berth
 
 namespace {
 
@@ -15,6 +26,7 @@ Napi::Value MonotonicNs(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::String::New(env, BERTH_NATIVE_VERSION));
   exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs, "monotonicNs"));
+  for (berth::ExportInit init : berth::export_inits()) init(env, exports);
   return exports;
 }
 
