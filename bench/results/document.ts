@@ -4,7 +4,12 @@
 
 export const SCHEMA_VERSION = 1 as const;
 
-export type Profile = 'quick' | 'default' | 'full';
+export const PROFILES = ['quick', 'default', 'full'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+/** The units a case may report in; the schema rejects any other. */
+export const UNITS = ['ns', 'us', 'ms', 's', 'B', 'KiB', 'MiB', 'B/s', 'MiB/s', 'Gbit/s', 'ops/s', 'count', 'ratio', 'percent'] as const;
+export type Unit = (typeof UNITS)[number];
 
 export type ParameterValue = string | number | boolean;
 
@@ -44,15 +49,35 @@ export interface HostInfo {
   kernel: string; // uname -r
   os: string; // PRETTY_NAME of /etc/os-release
   arch: string;
+  /** `cores` counts logical CPUs (processor entries of /proc/cpuinfo). */
   cpu: { model: string; cores: number; mhz: number | null };
   memoryBytes: number;
-  dataRoot: { path: string; filesystem: string; mountSource: string | null; mountOptions: string | null };
+  /**
+   * The filesystem the data root lives on: the mount whose mount point is the longest
+   * prefix of the data root's real path. `mountOptions` are the per-mount options,
+   * `superOptions` the filesystem's own (e.g. `discard`).
+   */
+  dataRoot: {
+    path: string;
+    filesystem: string;
+    mountPoint: string | null;
+    mountSource: string | null;
+    mountOptions: string | null;
+    superOptions: string | null;
+  };
+  /** v1: only v1 hierarchies; v2: unified only; hybrid: v1 controllers plus a cgroup2 mount. */
   cgroup: { version: 'v1' | 'v2' | 'hybrid'; v2Path: string | null; controllers: string[] };
   node: string;
   loadAverage: [number, number, number];
-  /** docker, containerd, podman, runc, crun, docker-registry, skopeo, iperf3 (and more as suites need them). */
+  /**
+   * docker, dockerd, containerd, podman, runc, crun, docker-registry, skopeo, umoci,
+   * iperf3, hyperfine (and more as suites need them), each found or not.
+   */
   peers: Record<string, PeerInfo>;
-  /** A short hash of the fields that make two hosts comparable (cpu, cores, memory, kernel, fs). */
+  /**
+   * A short hash (16 hex digits) of the fields that make two hosts comparable: arch,
+   * CPU model, cores, memory (MiB), kernel, data root filesystem, cgroup version.
+   */
   fingerprint: string;
 }
 
@@ -92,12 +117,16 @@ export interface CaseResult {
   case: string;
   target: string;
   parameters: Record<string, ParameterValue>;
-  /** Unit of samples and stats: ns, us, ms, s, B, B/s, MiB/s, ops/s, count, ratio. */
+  /**
+   * Unit of samples and stats, one of UNITS (the schema enforces it). Typed `string`
+   * so suites may carry a unit through; prefer `Unit` where one is written.
+   */
   unit: string;
   direction: 'lower-is-better' | 'higher-is-better';
   /** How the samples were taken, in a sentence (tool, warm-up, what one sample times). */
   method: string;
   warmup: number;
+  /** In the order taken (not sorted). */
   samples: number[];
   stats: Stats;
   phases: PhaseBreakdown[] | null;
