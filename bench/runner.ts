@@ -1,0 +1,612 @@
+// The benchmark runner: takes the suites asked for, measures their cases (warm-up,
+// interleaved samples, time budgets), turns samples into statistics and builds the
+// result document. A failing case or suite is recorded and the run goes on.
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { Bench } from 'tinybench';
+import { isBerthError } from '../engine/errdefs/errors.js';
+import { background, SpanCollector, startSpan, summarize as summarizeSpans, throwIfCancelled, type Context } from '../engine/trace/index.js';
+import { collectHostInfo, loadAverageWarning } from './host.js';
+import type { ProfileSettings } from './profiles.js';
+import type { CaseResult, HostInfo, PhaseBreakdown, ResultDocument, SuiteOutcome } from './results/document.js';
+import { SCHEMA_VERSION } from './results/document.js';
+import { summarize } from './stats.js';
+import type { CaseDef, CaseInfo, MacroCase, MeasuredCase, MicroCase, RegisteredSuite, Suite, SuiteContext } from './suite.js';
+
+export interface RunOptions {
+  /** The suites to run, in order (not-built ones are recorded as such). */
+  suites: readonly RegisteredSuite[];
+  settings: ProfileSettings;
+  /** Only cases of these targets; undefined: all. */
+  targets?: readonly string[];
+  seed: number;
+  /** Pin the process to this CPU (taskset); a warning when that fails. */
+  cpu?: number;
+  dataRoot: string;
+  argv: readonly string[];
+  /** Progress lines (default: stderr). */
+  progress?: (line: string) => void;
+  /** Host information source (default collectHostInfo). */
+  hostInfo?: (dataRoot: string) => Promise<HostInfo>;
+  /** Milliseconds clock the time budgets are measured with (default performance.now). */
+  budgetClock?: () => number;
+  /** The context cases run under (its signal cancels the run). */
+  ctx?: Context;
+}
+
+export interface RunOutcome {
+  document: ResultDocument;
+  /** True when a suite failed: the CLI exits non-zero. */
+  failed: boolean;
+}
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+const timeUnits: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
+
+/**
+ * Runs the suites and returns the result document (not yet written). Never throws
+ * for a suite's or case's failure: those become `failed` outcomes; it throws only
+ * when the host information cannot be collected.
+ */
+export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
+  const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const clock = options.budgetClock ?? (() => performance.now());
+  const ctx = options.ctx ?? background();
+  const startedAt = new Date();
+  const warnings: string[] = [];
+  const warn = (message: string): void => {
+    warnings.push(message);
+    progress(`warning: ${message}`);
+  };
+
+  const cpuPinning = options.cpu === undefined ? null : await pinToCpu(options.cpu, warn);
+  const host = await (options.hostInfo ?? ((dataRoot: string) => collectHostInfo({ dataRoot })))(options.dataRoot);
+
+  const suites: SuiteOutcome[] = [];
+  const cases: CaseResult[] = [];
+  for (const registered of options.suites) {
+    const began = performance.now();
+    const outcome = (status: SuiteOutcome['status'], reason: string | null): SuiteOutcome => ({
+      name: registered.name,
+      status,
+      reason,
+      durationMs: status === 'not-built' ? null : Math.round((performance.now() - began) * 1000) / 1000,
+    });
+    if (ctx.signal.aborted) {
+      progress(`suite ${registered.name}: not run (run cancelled)`);
+      suites.push(outcome('failed', `not run: the run was cancelled (${abortReason(ctx)})`));
+      continue;
+    }
+    if (registered.load === undefined) {
+      progress(`suite ${registered.name}: not built yet (no numbers recorded)`);
+      suites.push(outcome('not-built', 'not built yet'));
+      continue;
+    }
+    try {
+      const suite = await registered.load();
+      const loadWarning = loadAverageWarning(os.cpus().length);
+      if (loadWarning !== undefined) warn(`suite ${suite.name}: ${loadWarning}`);
+      const skip = suite.requires ? await suite.requires(options.dataRoot) : undefined;
+      if (skip !== undefined) {
+        progress(`suite ${suite.name}: skipped (${skip})`);
+        suites.push(outcome('skipped', skip));
+        continue;
+      }
+      progress(`suite ${suite.name}: running (profile ${options.settings.name})`);
+      const { results, errors } = await runSuite(suite, options, ctx, progress, clock, warn);
+      cases.push(...results);
+      if (errors.length > 0) {
+        progress(`suite ${suite.name}: failed: ${errors.join('; ')}`);
+        suites.push(outcome('failed', errors.join('; ')));
+      } else if (results.length === 0) {
+        const reason = `no case for target ${(options.targets ?? []).join(', ')}`;
+        progress(`suite ${suite.name}: skipped (${reason})`);
+        suites.push(outcome('skipped', reason));
+      } else {
+        suites.push(outcome('ran', null));
+      }
+    } catch (err) {
+      const reason = `suite ${registered.name}: ${errorMessage(err)}`;
+      progress(reason);
+      suites.push(outcome('failed', reason));
+    }
+  }
+
+  const [git, berthVersion] = await Promise.all([gitInfo(), packageVersion()]);
+  const document: ResultDocument = {
+    schemaVersion: SCHEMA_VERSION,
+    run: {
+      id: randomUUID(),
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      gitCommit: git.commit,
+      gitDirty: git.dirty,
+      profile: options.settings.name,
+      argv: [...options.argv],
+      seed: options.seed,
+      berthVersion,
+      cpuPinning,
+    },
+    host,
+    suites,
+    cases,
+    warnings,
+  };
+  return { document, failed: suites.some((s) => s.status === 'failed') };
+}
+
+/** Runs one suite's cases group by group; case failures come back as messages. */
+async function runSuite(
+  suite: Suite,
+  options: RunOptions,
+  ctx: Context,
+  progress: (line: string) => void,
+  clock: () => number,
+  warn: (message: string) => void,
+): Promise<{ results: CaseResult[]; errors: string[] }> {
+  const targets = options.targets ?? suite.targets ?? [];
+  const suiteCtx: SuiteContext = {
+    profile: options.settings.name,
+    settings: options.settings,
+    targets,
+    dataRoot: options.dataRoot,
+    seed: options.seed,
+    warn: (message) => warn(`suite ${suite.name}: ${message}`),
+  };
+  const all = suite.cases(suiteCtx);
+  const selected = options.targets === undefined ? all : all.filter((c) => options.targets!.includes(c.target));
+  const errors: string[] = [];
+  const results: CaseResult[] = [];
+  const measured: MeasuredCase[] = [];
+  for (const group of groupCases(selected)) {
+    progress(`  ${suite.name}/${group[0].case}: ${group.map((c) => labelOf(c)).join(', ')}`);
+    const outputs =
+      group[0].kind === 'micro'
+        ? await runMicroGroup(group as MicroCase[], options.settings, ctx, clock)
+        : await runMacroGroup(group as MacroCase[], options.settings, ctx, clock);
+    for (const out of outputs) {
+      if (out.error !== undefined) {
+        errors.push(`${out.def.case} [${out.def.target}${paramText(out.def)}]: ${out.error}`);
+        continue;
+      }
+      measured.push({ info: out.def, samples: out.samples, rounds: out.rounds });
+      results.push(toResult(out.def, out.samples, out.warmup, `${out.def.method} ${out.policy}`, out.phases, options.seed));
+      progress(`    ${labelOf(out.def)}: n=${out.samples.length} p50=${fmt(results[results.length - 1].stats.p50)} ${out.def.unit}`);
+    }
+  }
+  if (suite.derive !== undefined && errors.length === 0) {
+    try {
+      for (const d of suite.derive(measured)) {
+        results.push(toResult(d, d.samples, 0, d.method, null, options.seed));
+      }
+    } catch (err) {
+      errors.push(`derived cases: ${errorMessage(err)}`);
+    }
+  }
+  return { results, errors };
+}
+
+function toResult(
+  info: CaseInfo,
+  samples: number[],
+  warmup: number,
+  method: string,
+  phases: PhaseBreakdown[] | null,
+  seed: number,
+): CaseResult {
+  return {
+    suite: info.suite,
+    case: info.case,
+    target: info.target,
+    parameters: { ...info.parameters },
+    unit: info.unit,
+    direction: info.direction,
+    method,
+    warmup,
+    samples,
+    stats: summarize(samples, { seed }),
+    phases,
+    notes: [...(info.notes ?? [])],
+  };
+}
+
+/** Groups cases by suite + group key, keeping first-seen order; a group holds one kind only. */
+export function groupCases(cases: readonly CaseDef[]): CaseDef[][] {
+  const groups = new Map<string, CaseDef[]>();
+  for (const c of cases) {
+    const key = `${c.suite}\0${c.kind}\0${c.group ?? `${c.case}\0${JSON.stringify(c.parameters)}`}`;
+    let g = groups.get(key);
+    if (g === undefined) groups.set(key, (g = []));
+    g.push(c);
+  }
+  return [...groups.values()];
+}
+
+interface GroupOutput {
+  def: CaseInfo;
+  samples: number[];
+  rounds: number[][];
+  warmup: number;
+  policy: string;
+  phases: PhaseBreakdown[] | null;
+  error: string | undefined;
+}
+
+/**
+ * Micro cases of one group: each is warmed up, then measured in `rounds`
+ * interleaved tinybench runs (A B A B …). A sample is the mean ns per op of one
+ * tinybench iteration (a batch of at least `opsPerIteration` ops, sized from the
+ * warm-up's speed), kept in the order taken. Teardowns run also after a failure.
+ */
+async function runMicroGroup(group: MicroCase[], settings: ProfileSettings, ctx: Context, clock: () => number): Promise<GroupOutput[]> {
+  const m = settings.micro;
+  const outs = group.map((def) => ({
+    def,
+    samples: [] as number[],
+    rounds: [] as number[][],
+    warmup: 0,
+    policy: '',
+    phases: null,
+    error: undefined as string | undefined,
+    setUp: false,
+    ops: Math.max(1, Math.floor(def.opsPerIteration ?? 1)),
+    opsUsed: [] as number[],
+  }));
+  try {
+    for (const out of outs) {
+      out.setUp = true;
+      try {
+        await out.def.setup?.();
+      } catch (err) {
+        out.error = `setup: ${errorMessage(err)}`;
+      }
+    }
+    for (const out of outs) {
+      if (out.error !== undefined) continue;
+      try {
+        await turnEventLoop();
+        throwIfCancelled(ctx, 'warm-up');
+        const start = clock();
+        const perOp: number[] = [];
+        out.def.beforeRun?.();
+        try {
+          while (out.warmup < m.warmupIterations || clock() - start < m.warmupTimeMs) {
+            const t0 = process.hrtime.bigint();
+            await out.def.fn(out.ops);
+            const elapsed = Number(process.hrtime.bigint() - t0);
+            out.def.afterEach?.();
+            out.warmup++;
+            // the speed in the second half of the warm-up (once the JIT settled) sets the batch size
+            if (clock() - start >= m.warmupTimeMs / 2) perOp.push(elapsed / out.ops);
+          }
+        } finally {
+          out.def.afterRun?.();
+        }
+        // the median, so an iteration that lost the CPU does not shrink the batch
+        const perOpNs = perOp.length > 0 ? median(perOp) : 1;
+        const wanted = Math.ceil((m.timeMs * 1e6) / m.samplesPerRound / Math.max(perOpNs, 0.1));
+        out.ops = Math.max(out.ops, Math.min(wanted, 1e7));
+      } catch (err) {
+        out.error = errorMessage(err);
+      }
+    }
+    for (let round = 0; round < m.rounds; round++) {
+      for (const out of outs) {
+        if (out.error !== undefined) continue;
+        try {
+          await turnEventLoop();
+          throwIfCancelled(ctx, `round ${round}`);
+          const samples = await microRound(out.def, out.ops, m.timeMs, m.iterations);
+          out.opsUsed.push(out.ops);
+          out.rounds.push(samples);
+          for (const x of samples) out.samples.push(x);
+          // a round far over its sample target (the warm-up misjudged the speed): bigger batches next round
+          if (samples.length > 2 * m.samplesPerRound) out.ops = Math.min(1e7, Math.ceil((out.ops * samples.length) / m.samplesPerRound));
+        } catch (err) {
+          out.error = errorMessage(err);
+        }
+      }
+    }
+  } finally {
+    for (const out of outs) {
+      if (!out.setUp) continue;
+      try {
+        await out.def.teardown?.();
+      } catch (err) {
+        out.error ??= `teardown: ${errorMessage(err)}`;
+      }
+    }
+  }
+  const peers = group.length > 1 ? `, interleaved with ${group.length - 1} other case(s) of group ${group[0].group ?? group[0].case}` : '';
+  for (const out of outs) {
+    out.policy =
+      `[tinybench 6, hrtime clock: ${out.warmup} warm-up iterations (≥ ${m.warmupTimeMs} ms), then ${m.rounds} rounds of ≥ ${m.timeMs} ms ` +
+      `(≥ ${m.iterations} iterations)${peers}; one sample = mean ns per op over one iteration of ${[...new Set(out.opsUsed)].join('/')} ops (chosen from the warm-up speed for about ${m.samplesPerRound} samples per round).]`;
+  }
+  return outs;
+}
+
+/** One tinybench run of a micro case; returns its samples in ns per op, in the order taken. */
+async function microRound(def: MicroCase, ops: number, timeMs: number, iterations: number): Promise<number[]> {
+  const bench = new Bench({ time: timeMs, iterations, warmup: false, retainSamples: true, timestampProvider: 'hrtimeNow', throws: true });
+  const now = bench.now;
+  const inOrder: number[] = [];
+  const fn = def.fn;
+  const task = def.async
+    ? async () => {
+        const t0 = now();
+        await fn(ops);
+        const d = now() - t0;
+        inOrder.push((d / ops) * 1e6);
+        return { overriddenDuration: d / ops, overriddenIterationCost: d };
+      }
+    : () => {
+        const t0 = now();
+        fn(ops);
+        const d = now() - t0;
+        inOrder.push((d / ops) * 1e6);
+        return { overriddenDuration: d / ops, overriddenIterationCost: d };
+      };
+  bench.add(labelOf(def), task, { async: def.async === true, ...(def.afterEach ? { afterEach: def.afterEach } : {}) });
+  def.beforeRun?.();
+  try {
+    await bench.run();
+  } finally {
+    def.afterRun?.();
+  }
+  const result = bench.tasks[0].result;
+  if (result.state === 'errored') throw result.error;
+  if (result.state !== 'completed') throw new Error(`tinybench ended in state ${result.state}`);
+  const retained = result.latency.samples ?? [];
+  if (retained.length !== inOrder.length) {
+    throw new Error(`tinybench kept ${retained.length} samples, the case recorded ${inOrder.length}`);
+  }
+  return inOrder;
+}
+
+/**
+ * Macro cases of one group: setups, interleaved warm-up runs, then one sample of
+ * each case in turn until each has maxSamples, or the group's time budget
+ * (maxTimeMs per case) is spent and each has minSamples. Teardowns always run.
+ */
+async function runMacroGroup(group: MacroCase[], settings: ProfileSettings, ctx: Context, clock: () => number): Promise<GroupOutput[]> {
+  const m = settings.macro;
+  const outs = group.map((def) => ({
+    def,
+    samples: [] as number[],
+    rounds: [] as number[][],
+    warmup: 0,
+    policy: '',
+    phases: null as PhaseBreakdown[] | null,
+    error: undefined as string | undefined,
+    setUp: false,
+    perSample: [] as ReturnType<typeof summarizeSpans>[],
+  }));
+  const active = () => outs.filter((o) => o.error === undefined);
+  try {
+    for (const out of outs) {
+      out.setUp = true;
+      try {
+        await out.def.setup?.(ctx);
+      } catch (err) {
+        out.error = `setup: ${errorMessage(err)}`;
+      }
+    }
+    for (let w = 0; w < m.warmup; w++) {
+      for (const out of active()) {
+        try {
+          await turnEventLoop();
+          throwIfCancelled(ctx, 'warm-up');
+          await macroSample(out.def, ctx, -1 - w, false);
+          out.warmup++;
+        } catch (err) {
+          out.error = isBerthError(err, 'CANCELLED') ? errorMessage(err) : `warm-up: ${errorMessage(err)}`;
+        }
+      }
+    }
+    const start = clock();
+    const budget = m.maxTimeMs * group.length;
+    for (;;) {
+      const running = active().filter((o) => o.samples.length < m.maxSamples);
+      if (running.length === 0) break;
+      if (clock() - start >= budget && running.every((o) => o.samples.length >= m.minSamples)) break;
+      for (const out of running) {
+        try {
+          await turnEventLoop();
+          throwIfCancelled(ctx, `sample ${out.samples.length}`);
+          const { value, spans } = await macroSample(out.def, ctx, out.samples.length, out.def.phases === true);
+          out.samples.push(value);
+          if (spans !== undefined) out.perSample.push(spans);
+        } catch (err) {
+          out.error = isBerthError(err, 'CANCELLED') ? errorMessage(err) : `sample ${out.samples.length}: ${errorMessage(err)}`;
+        }
+      }
+    }
+  } finally {
+    for (const out of outs) {
+      if (!out.setUp) continue;
+      try {
+        await out.def.teardown?.(ctx);
+      } catch (err) {
+        out.error ??= `teardown: ${errorMessage(err)}`;
+      }
+    }
+  }
+  const peers = group.length > 1 ? `, interleaved with ${group.length - 1} other target(s)` : '';
+  for (const out of outs) {
+    out.rounds = [out.samples];
+    out.phases = out.def.phases === true ? phaseBreakdown(out.perSample) : null;
+    out.policy =
+      `[${out.warmup} warm-up runs, then samples until ${m.maxSamples} or ${m.maxTimeMs / 1000} s per case (at least ${m.minSamples})${peers}` +
+      `${out.def.phases === true ? '; spans collected around each sample' : ''}.]`;
+  }
+  return outs;
+}
+
+/** One sample: beforeSample, the timed call, afterSample (always). */
+async function macroSample(
+  def: MacroCase,
+  ctx: Context,
+  index: number,
+  collectSpans: boolean,
+): Promise<{ value: number; spans: ReturnType<typeof summarizeSpans> | undefined }> {
+  await def.beforeSample?.(ctx, index);
+  try {
+    const factor = timeUnits[def.unit];
+    if (!collectSpans) {
+      const t0 = process.hrtime.bigint();
+      const v = await def.sample(ctx, index);
+      const elapsed = Number(process.hrtime.bigint() - t0);
+      return { value: sampleValue(def, v, elapsed, factor), spans: undefined };
+    }
+    const collector = new SpanCollector().start();
+    try {
+      const { span, ctx: inner } = startSpan(ctx, 'bench', `${def.suite}.${def.case}`);
+      const t0 = process.hrtime.bigint();
+      let v: unknown;
+      try {
+        v = await def.sample(inner, index);
+      } finally {
+        span?.end();
+      }
+      const elapsed = Number(process.hrtime.bigint() - t0);
+      const tree = span === undefined ? [] : collector.spansOf(span.id).filter((s) => s.id !== span.id);
+      return { value: sampleValue(def, v as number | undefined, elapsed, factor), spans: summarizeSpans(tree) };
+    } finally {
+      collector.stop();
+    }
+  } finally {
+    await def.afterSample?.(ctx, index);
+  }
+}
+
+function sampleValue(def: MacroCase, v: unknown, elapsedNs: number, factor: number | undefined): number {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Error(`sample returned ${v}`);
+    return v;
+  }
+  if (factor === undefined) throw new Error(`unit ${def.unit} is not a time unit, so the sample must return its value`);
+  return elapsedNs / factor;
+}
+
+/** Per-phase breakdown over samples: calls per op and self/total ns (p50 and mean per op). */
+function phaseBreakdown(perSample: readonly ReturnType<typeof summarizeSpans>[]): PhaseBreakdown[] {
+  const names = new Map<string, string>();
+  for (const s of perSample) for (const p of s) names.set(p.name, p.module);
+  const n = perSample.length;
+  const rows: PhaseBreakdown[] = [];
+  for (const [name, module] of names) {
+    const calls: number[] = [];
+    const self: number[] = [];
+    const total: number[] = [];
+    for (const s of perSample) {
+      const p = s.find((x) => x.name === name);
+      calls.push(p?.count ?? 0);
+      self.push(p?.selfNs ?? 0);
+      total.push(p?.totalNs ?? 0);
+    }
+    rows.push({
+      name,
+      module,
+      callsPerOp: mean(calls),
+      selfNs: { p50: median(self), mean: mean(self) },
+      totalNs: { p50: median(total), mean: mean(total) },
+    });
+  }
+  return n === 0 ? [] : rows.sort((a, b) => b.selfNs.mean - a.selfNs.mean);
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/**
+ * Pins this process (all its threads) to one CPU with `taskset -a -p`. Returns
+ * the pinned CPUs, or null with a warning when taskset is missing or refuses.
+ */
+export async function pinToCpu(cpu: number, warn: (message: string) => void): Promise<number[] | null> {
+  const cores = os.cpus().length;
+  if (!Number.isInteger(cpu) || cpu < 0 || cpu >= cores) {
+    warn(`--cpu ${cpu}: no such CPU on this host (${cores} cores); not pinned`);
+    return null;
+  }
+  const r = await execa('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { reject: false });
+  if (r.failed) {
+    const why = r.code === 'ENOENT' ? 'taskset not installed' : String(r.stderr || r.shortMessage || 'failed').trim();
+    warn(`--cpu ${cpu}: not pinned (${why})`);
+    return null;
+  }
+  return [cpu];
+}
+
+async function gitInfo(): Promise<{ commit: string | null; dirty: boolean | null }> {
+  const head = await execa('git', ['rev-parse', 'HEAD'], { cwd: repoRoot, reject: false });
+  if (head.failed) return { commit: null, dirty: null };
+  const status = await execa('git', ['status', '--porcelain'], { cwd: repoRoot, reject: false });
+  return { commit: head.stdout.trim(), dirty: status.failed ? null : status.stdout.trim() !== '' };
+}
+
+async function packageVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? '0.0.0';
+}
+
+function paramText(c: CaseInfo): string {
+  const entries = Object.entries(c.parameters);
+  return entries.length === 0 ? '' : ` ${entries.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+}
+
+function labelOf(c: CaseInfo): string {
+  return `${c.case} [${c.target}${paramText(c)}]`;
+}
+
+/**
+ * Lets the event loop run (signal handlers, timers) between samples and rounds:
+ * awaiting only promises never leaves the microtask queue, so a Ctrl-C would
+ * wait for the whole run.
+ */
+function turnEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function abortReason(ctx: Context): string {
+  const r = ctx.signal.reason as unknown;
+  return r instanceof Error ? r.message : String(r);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a >= 100 ? x.toFixed(0) : a >= 1 ? x.toFixed(2) : x.toPrecision(3);
+}
+
+/** The final table: case, target, n, p50, 95% CI of the median, unit. */
+export function formatTable(doc: ResultDocument): string {
+  const header = ['case', 'target', 'n', 'p50', 'CI95', 'unit'];
+  const rows = doc.cases.map((c) => [
+    `${c.suite}/${c.case}${paramText(c as CaseInfo)}`,
+    c.target,
+    String(c.stats.n),
+    fmt(c.stats.p50),
+    `${fmt(c.stats.ci95.low)}…${fmt(c.stats.ci95.high)}`,
+    c.unit,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 || i === 1 || i === 5 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}

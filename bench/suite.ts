@@ -1,0 +1,125 @@
+// The interface every benchmark suite implements (trace, pull, run, network, …):
+// a suite turns the run's settings into a list of cases, and the runner measures them.
+import type { Context } from '../engine/trace/index.js';
+import type { ProfileSettings } from './profiles.js';
+import type { ParameterValue, Profile, Unit } from './results/document.js';
+
+/** What a suite gets when it builds its cases. */
+export interface SuiteContext {
+  profile: Profile;
+  /** Warm-up, samples, budgets and the parameter scale of the profile. */
+  settings: ProfileSettings;
+  /** Targets the user asked for (every known target when none was named). */
+  targets: readonly string[];
+  /** Where a suite keeps temporary data (the backing store recorded in the host info). */
+  dataRoot: string;
+  /** The run's seed; corpora and random choices derive from it. */
+  seed: number;
+  /** Adds a line to the document's warnings. */
+  warn(message: string): void;
+}
+
+/** What every case declares about itself; these fields go into the result document. */
+export interface CaseInfo {
+  suite: string;
+  case: string;
+  target: string;
+  parameters: Record<string, ParameterValue>;
+  /** Unit of the samples (micro cases: ns). */
+  unit: Unit;
+  direction: 'lower-is-better' | 'higher-is-better';
+  /** How one sample is taken, in a sentence. The runner appends its warm-up/sample policy. */
+  method: string;
+  notes?: string[];
+  /**
+   * Cases with the same suite and group are measured interleaved (A B A B …) so
+   * drift hits all alike. Default: the case name plus its parameters, so only the
+   * targets of one comparison interleave.
+   */
+  group?: string;
+}
+
+/**
+ * A micro case: a fast operation run many times by tinybench; unit ns per op.
+ * `fn(ops)` must perform the operation `ops` times (a loop the case owns, so the
+ * call site stays monomorphic); one tinybench sample is the mean per op of that
+ * batch. Async when `fn` returns a promise (set `async: true`).
+ */
+export interface MicroCase extends CaseInfo {
+  kind: 'micro';
+  fn: (ops: number) => unknown;
+  async?: boolean;
+  /**
+   * Minimum operations per tinybench iteration (default 1). The runner raises it
+   * from the warm-up's speed so a round gives the profile's samples per round;
+   * batching also amortizes the timer's own cost.
+   */
+  opsPerIteration?: number;
+  /** Once before the case's first measurement. */
+  setup?: () => void | Promise<void>;
+  /** Once after the case, also when it failed. */
+  teardown?: () => void | Promise<void>;
+  /**
+   * Before each stretch of this case's measurement (its warm-up, each round);
+   * afterRun after it, always. Cases of a group interleave, so global state
+   * (a diagnostics_channel subscription) belongs here, not in setup.
+   */
+  beforeRun?: () => void;
+  afterRun?: () => void;
+  /** After every tinybench iteration, untimed (e.g. clear a collector). */
+  afterEach?: () => void;
+}
+
+/** What a macro sample reports: nothing (the runner times the call) or the measured value in the case's unit. */
+export type SampleValue = number | void | undefined;
+
+/**
+ * A macro case: an async operation measured once per sample by the runner.
+ * When `sample` returns a number it is the sample (in `unit`); otherwise the
+ * runner times the call and converts to `unit` (which must be ns, us, ms or s).
+ * Teardowns run also when the sample or the setup failed.
+ */
+export interface MacroCase extends CaseInfo {
+  kind: 'macro';
+  setup?: (ctx: Context) => void | Promise<void>;
+  teardown?: (ctx: Context) => void | Promise<void>;
+  beforeSample?: (ctx: Context, index: number) => void | Promise<void>;
+  afterSample?: (ctx: Context, index: number) => void | Promise<void>;
+  sample: (ctx: Context, index: number) => Promise<SampleValue> | SampleValue;
+  /** Collect spans around each sample and report a per-phase breakdown. */
+  phases?: boolean;
+}
+
+export type CaseDef = MicroCase | MacroCase;
+
+/** The samples a case produced, by interleaved round, as a suite's derive() sees them. */
+export interface MeasuredCase {
+  info: CaseInfo;
+  samples: number[];
+  /** samples split by interleaved round (micro) or one round holding all (macro). */
+  rounds: number[][];
+}
+
+/** A case computed from others (e.g. an overhead = instrumented − baseline). */
+export interface DerivedCase extends CaseInfo {
+  samples: number[];
+}
+
+export interface Suite {
+  name: string;
+  description: string;
+  /** Targets this suite can measure (berth, docker, runc, …). */
+  targets?: string[];
+  /** A reason to skip the whole suite on this host ("needs root", "crun not installed"), or undefined. */
+  requires?: (dataRoot: string) => Promise<string | undefined>;
+  cases(ctx: SuiteContext): CaseDef[];
+  /** Cases computed from measured ones, after all cases of the suite ran. */
+  derive?: (measured: readonly MeasuredCase[]) => DerivedCase[];
+}
+
+/** A suite as the registry lists it: built ones load lazily, the others are reported as not built. */
+export interface RegisteredSuite {
+  name: string;
+  description: string;
+  load?: () => Promise<Suite>;
+}

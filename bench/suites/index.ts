@@ -1,0 +1,26 @@
+// Every suite of the design, in the order a full run takes them. Built suites load
+// lazily (a run imports only what it measures); the others are listed so a run
+// reports them as not built instead of silently leaving them out.
+import type { RegisteredSuite } from '../suite.js';
+
+export const registry: readonly RegisteredSuite[] = [
+  {
+    name: 'trace',
+    description: 'cost of tracing per instrumented call (no subscriber, collector, one boundary channel)',
+    load: async () => (await import('./trace.js')).traceSuite,
+  },
+  { name: 'pull', description: 'image pull from a local registry: manifest, layer fetch, verify, unpack (not built yet)' },
+  { name: 'run', description: 'container create/start/wait end to end with a per-phase breakdown (not built yet)' },
+  { name: 'runtime', description: 'the same OCI bundle on berth, runc and crun (not built yet)' },
+  { name: 'namespaces', description: 'clone/unshare cost per namespace kind and in parallel (not built yet)' },
+  { name: 'cgroups', description: 'cgroup create, attach and limit writes, v1 and v2 (not built yet)' },
+  { name: 'graphdriver', description: 'vfs, overlay2 and btrfs create/get/put/diff (not built yet)' },
+  { name: 'network', description: 'bridge, veth and IPAM setup, loopback throughput into a namespace (not built yet)' },
+];
+
+/** The targets the harness knows; suites list the ones they measure. */
+export const knownTargets: readonly string[] = ['berth', 'docker', 'podman', 'runc', 'crun'];
+
+export function findSuite(name: string): RegisteredSuite | undefined {
+  return registry.find((s) => s.name === name);
+}
