@@ -1,0 +1,76 @@
+// The `berth-registry` command: runs the embedded registry server until SIGINT or
+// SIGTERM. `berth-registry --addr 127.0.0.1:5000 --root DIR [--read-only]
+// [--no-delete] [--allow-non-loopback] [--log-level info]`.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createLogger, parseLogLevel } from '../trace/logger.js';
+import { createRegistryServer } from './server/registry-server.js';
+
+const usage = `usage: berth-registry --root DIR [--addr HOST:PORT] [--read-only] [--no-delete] [--allow-non-loopback] [--log-level LEVEL]
+  --root DIR             where repositories (one OCI image layout each) and uploads are kept
+  --addr HOST:PORT       listen address, 127.0.0.1:5000 by default (loopback only unless allowed)
+  --read-only            refuse every push and delete (405 UNSUPPORTED)
+  --no-delete            refuse deletes of manifests, tags and blobs
+  --allow-non-loopback   allow a listen address outside 127.0.0.0/8 and ::1
+  --log-level LEVEL      debug|info|warn|error|silent (info by default: one access-log line per request)`;
+
+/** Runs the command with `argv` (without node and script); resolves to the exit code: 0, 1 (failure), 2 (usage). */
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        root: { type: 'string' },
+        addr: { type: 'string', default: '127.0.0.1:5000' },
+        'read-only': { type: 'boolean', default: false },
+        'no-delete': { type: 'boolean', default: false },
+        'allow-non-loopback': { type: 'boolean', default: false },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`berth-registry: ${(err as Error).message}\n${usage}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (values.root === undefined) {
+    process.stderr.write(`berth-registry: --root is required\n${usage}\n`);
+    return 2;
+  }
+  const logger = createLogger(parseLogLevel(values['log-level'], 'info'));
+  const server = await createRegistryServer({
+    root: values.root,
+    addr: values.addr,
+    readOnly: values['read-only'],
+    deleteEnabled: !values['no-delete'],
+    allowNonLoopback: values['allow-non-loopback'],
+    logger,
+  });
+  process.stdout.write(`berth-registry listening on ${server.url}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await server.close();
+  return 0;
+}
+
+// Run when executed directly (`node --import tsx registry-cli.ts …`); a bin shim
+// that imports this module calls main() itself.
+const entry = process.argv[1];
+if (entry !== undefined && realpathSync(entry) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`berth-registry: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,212 @@
+// berth's embedded registry: an OCI distribution spec v1.1 server (pull, push,
+// content discovery, content management) on node:http, storing each repository as
+// an OCI image layout under `root` (see repository-store.ts). Used by tests and
+// benches as a local registry, and by the `berth-registry` command.
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { background, withSignal } from '../../trace/context.js';
+import type { Logger } from '../../trace/logger.js';
+import { distributionError, toErrorResponse } from './distribution-errors.js';
+import { sendJson } from './http-util.js';
+import { parseListenAddress } from './listen-address.js';
+import { RepositoryStore } from './repository-store.js';
+import type { RegistrySettings, RouteContext } from './route-context.js';
+import { route } from './router.js';
+import { UploadStore } from './upload-store.js';
+
+export type RegistryAction = 'pull' | 'push' | 'delete';
+
+export interface RegistryServerOptions {
+  /** Folder holding the repositories and upload sessions; created if missing. */
+  root: string;
+  /** `host:port` to listen on; 127.0.0.1:0 (a free port) by default. */
+  addr?: string;
+  /** Allows a non-loopback listen address; refused otherwise. */
+  allowNonLoopback?: boolean;
+  /** Every write (push, mount, delete) answers 405 UNSUPPORTED. */
+  readOnly?: boolean;
+  /** Deletes of manifests, tags and blobs; true by default, 405 UNSUPPORTED when false. */
+  deleteEnabled?: boolean;
+  /** Receives the access log (info) and server events. */
+  logger?: Logger;
+  /** When set, every request needs HTTP Basic credentials (401 UNAUTHORIZED otherwise). */
+  credentials?: { username: string; password: string };
+  /** Per-request access policy; false answers 403 DENIED. */
+  authorize?: (request: { repository: string; action: RegistryAction; username: string | undefined }) => boolean;
+  /** A token bucket over all requests; an empty bucket answers 429 TOOMANYREQUESTS. */
+  rateLimit?: { requestsPerSecond: number; burst: number };
+  /** Upload sessions untouched for this long are removed when the server starts; 24 h by default. */
+  uploadIdleMs?: number;
+  /** Largest manifest accepted (413 above); 4 MiB by default, as the spec suggests. */
+  maxManifestBytes?: number;
+}
+
+export interface RegistryServer {
+  /** Base URL, e.g. `http://127.0.0.1:40123`. */
+  readonly url: string;
+  /** `host:port` as clients name the registry (`127.0.0.1:40123`, `[::1]:40123`). */
+  readonly host: string;
+  readonly port: number;
+  /** Folder of one repository's OCI image layout (for tools that read layouts). */
+  layoutDir(repository: string): string;
+  /**
+   * Stops accepting connections, lets requests in flight finish for up to
+   * `graceMs` (5 s by default) and then cuts the rest. Idempotent.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts a registry server on `options.addr`. Fails with PERMISSION_DENIED for a
+ * non-loopback address without `allowNonLoopback`, or with the listen error.
+ * Upload sessions left by an earlier run stay resumable unless idle for longer than
+ * `uploadIdleMs`; tmp/ leftovers are removed. Cost at start: one stat per session.
+ */
+export async function createRegistryServer(options: RegistryServerOptions): Promise<RegistryServer> {
+  const listen = parseListenAddress(options.addr ?? '127.0.0.1:0', options.allowNonLoopback);
+  const logger = (options.logger ?? background().logger).with({ module: 'registry' });
+  const store = new RepositoryStore(options.root);
+  await store.init();
+  const uploads = new UploadStore(join(options.root, 'uploads'));
+  const purged = await uploads.purgeIdle(options.uploadIdleMs ?? 24 * 3600_000);
+  if (purged > 0) logger.info('registry: removed idle upload sessions', { count: purged });
+  const settings: RegistrySettings = {
+    readOnly: options.readOnly ?? false,
+    deleteEnabled: options.deleteEnabled ?? true,
+    maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024,
+  };
+  const limiter = options.rateLimit ? tokenBucket(options.rateLimit.requestsPerSecond, options.rateLimit.burst) : undefined;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    const url = new URL(req.url ?? '/', 'http://registry.invalid');
+    const method = req.method ?? 'GET';
+    if (limiter && !limiter()) throw distributionError('TOOMANYREQUESTS', `${method} ${url.pathname}: too many requests`, { headers: { 'Retry-After': '1' } });
+    const username = authenticate(req, options.credentials);
+    const r = route(method, url.pathname);
+    if (options.authorize && r.endpoint !== 'base') {
+      const action: RegistryAction = method === 'GET' || method === 'HEAD' ? 'pull' : method === 'DELETE' && r.endpoint !== 'uploads' ? 'delete' : 'push';
+      if (!options.authorize({ repository: r.name, action, username })) {
+        throw distributionError('DENIED', `repository ${r.name}: ${action} access denied`, { detail: { repository: r.name, action } });
+      }
+    }
+    if (r.handler === undefined) {
+      sendJson(res, 200, {}, {}, method === 'HEAD');
+      return;
+    }
+    const aborted = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) aborted.abort(new Error('client went away'));
+    });
+    const rc: RouteContext = {
+      ctx: withSignal(background(logger), aborted.signal),
+      req,
+      res,
+      url,
+      name: r.name,
+      param: r.param,
+      store,
+      uploads,
+      settings,
+    };
+    await r.handler(rc);
+  };
+
+  const server: Server = createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    res.once('close', () => {
+      // While closing, a keep-alive connection that just went idle is ended at once.
+      if (closing !== undefined) setImmediate(() => server.closeIdleConnections());
+      logger.info('registry request', {
+        method: req.method,
+        path: req.url,
+        // 499 (nginx's "client closed request") when the client left before an answer.
+        status: res.headersSent ? res.statusCode : 499,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+        complete: res.writableFinished,
+      });
+    });
+    handle(req, res).catch((err: unknown) => {
+      if ((req.destroyed && !req.complete) || (res.destroyed && !res.writableFinished)) {
+        logger.debug('registry request aborted by the client', { method: req.method, path: req.url });
+        return;
+      }
+      const answer = toErrorResponse(err);
+      if (answer.status >= 500) logger.error('registry request failed', { method: req.method, path: req.url, error: err instanceof Error ? err.message : String(err) });
+      else logger.debug('registry request refused', { method: req.method, path: req.url, error: err instanceof Error ? err.message : String(err) });
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (!req.complete) res.setHeader('Connection', 'close');
+      sendJson(res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  let closing: Promise<void> | undefined;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const hostText = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const host = `${hostText}:${address.port}`;
+  logger.info('registry listening', { addr: host, root: options.root, readOnly: settings.readOnly });
+
+  return {
+    url: `http://${host}`,
+    host,
+    port: address.port,
+    layoutDir: (repository) => store.layoutDir(repository),
+    close(graceMs = 5_000) {
+      closing ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          logger.info('registry closed', { addr: host });
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+/** The Basic-auth user name, or undefined when no credentials are configured. Throws 401 UNAUTHORIZED. */
+function authenticate(req: IncomingMessage, credentials: RegistryServerOptions['credentials']): string | undefined {
+  if (credentials === undefined) return undefined;
+  const header = req.headers.authorization ?? '';
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (m) {
+    const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const user = decoded.slice(0, colon);
+    const expected = Buffer.from(`${credentials.username}:${credentials.password}`);
+    const given = Buffer.from(decoded);
+    if (colon >= 0 && given.length === expected.length && timingSafeEqual(given, expected)) return user;
+  }
+  throw distributionError('UNAUTHORIZED', `${req.method} ${req.url}: authentication required`, {
+    headers: { 'WWW-Authenticate': 'Basic realm="berth-registry"' },
+  });
+}
+
+/** A token bucket: returns false when a request finds it empty. */
+function tokenBucket(perSecond: number, burst: number): () => boolean {
+  let tokens = burst;
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    tokens = Math.min(burst, tokens + ((now - last) / 1000) * perSecond);
+    last = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}
