@@ -11,6 +11,117 @@ export interface NativeCore {
   readonly version: string;
   /** CLOCK_MONOTONIC in nanoseconds (the clock of span timestamps). */
   monotonicNs(): bigint;
+  /** rtnetlink requests run in order, in the host's netns or, with target, inside that netns from a cloned C-only child; resolves with per-step times and errnos (netlink.cc). */
+  netlinkApply(
+    ops: readonly import('../engine/networkdriver/netlink-ops.js').NetlinkOp[],
+    target?: { pid?: number; path?: string },
+  ): Promise<import('../engine/networkdriver/netlink-ops.js').NetlinkApplyResult>;
+  /** Clones a container child (container-spawn.cc); it waits at sync point 1. Throws on bad config (TypeError naming the field) or a failed clone (code = errno name). */
+  containerSpawn(config: NativeSpawnConfig): NativeSpawned;
+  /** One message to the child: 'setup' (run the setup) or 'start' (execve). Throws EPIPE when the child is gone. */
+  containerSend(syncFd: number, message: 'setup' | 'start'): void;
+  /** The child's next message, or null at EOF (it exec'd or died); async (uv_poll), one call at a time per fd. */
+  containerRecv(syncFd: number, callback: (err: Error | null, message: NativeChildMessage | null) => void): void;
+  /** pipe2(O_CLOEXEC) → [read, write]. */
+  containerPipe(): [number, number];
+  /** Reaps exactly this child when it exits (uv_poll + waitid P_PIDFD); for a foreign process both fields are null. With unref the wait does not keep Node alive. */
+  pidfdWait(
+    pidfd: number,
+    callback: (err: Error | null, status: { exitCode: number | null; signal: number | null }) => void,
+    unref?: boolean,
+  ): void;
+  /** pidfd_send_signal(2); throws ESRCH when the process is gone. */
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  /** pidfd_open(2), close-on-exec. */
+  pidfdOpen(pid: number): number;
+  /** mount(2); throws a Node-style system error (code 'EINVAL', …). Host-side mounts only (mount.cc). */
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  /** umount2(2) (flags: 2 = MNT_DETACH). */
+  umount2(target: string, flags: number): void;
+  /** mount(2) run in a short-lived CLONE_VM child whose cwd is `dir` (relative overlay paths); Node's cwd is untouched. */
+  mountAt(dir: string, source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  /** mknod(2); mode includes the S_IF* type bits. */
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  /** lsetxattr(2) / lgetxattr(2) (undefined when absent) / llistxattr(2) / lremovexattr(2) (absent is not an error). */
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  lgetxattr(path: string, name: string): Buffer | undefined;
+  llistxattr(path: string): string[];
+  lremovexattr(path: string, name: string): void;
+}
+
+/** One mount as the container child performs it (engine/execdriver/native-config.ts builds these). */
+export interface NativeMount {
+  destination: string;
+  source: string;
+  type?: string;
+  /** fs-specific options (`mode=755,size=65536k`). */
+  data?: string;
+  /** MS_* flags; for kind 'bind' the non-bind flags (ro, nosuid, …) are applied by a remount. */
+  flags: number;
+  /** MS_PRIVATE / MS_SLAVE / MS_SHARED / MS_UNBINDABLE (| MS_REC), applied after the mount. */
+  propagation: number[];
+  /** 'dev': a tmpfs filled with the standard device nodes and /dev symlinks. */
+  kind: 'generic' | 'bind' | 'dev';
+  /** A bind of a file: the target is created as an empty file. */
+  targetIsFile?: boolean;
+}
+
+/** What containerSpawn takes: a validated spec, flattened (native-config.ts). */
+export interface NativeSpawnConfig {
+  namespaces: { type: string; path?: string }[];
+  uidMappings: { containerID: number; hostID: number; size: number }[];
+  gidMappings: { containerID: number; hostID: number; size: number }[];
+  /** Absolute host path of the rootfs. */
+  rootfs: string;
+  /** MS_* flags for `/` before the rootfs bind (default MS_SLAVE | MS_REC). */
+  rootPropagation: number;
+  readonlyRoot: boolean;
+  mounts: NativeMount[];
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  /** Written after pivot_root: path under /proc/sys and value. */
+  sysctl: { path: string; value: string }[];
+  hostname?: string;
+  domainname?: string;
+  rlimits: { resource: number; soft: bigint; hard: bigint }[];
+  noNewPrivileges: boolean;
+  /** Bit masks; absent = leave the capability sets alone. */
+  capabilities?: { bounding: bigint; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint };
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  umask?: number;
+  cwd: string;
+  args: string[];
+  env: string[];
+  /** Parent fds that become the container's 0, 1, 2; -1 = /dev/null. */
+  stdio: [number, number, number];
+  oomScoreAdj?: number;
+  /** Detached mode: the child opens this FIFO for writing at its start point instead of waiting on the socket. */
+  execFifo?: string;
+}
+
+/** A message from a container child: setup finished ('created') or a step failed ('error'). */
+export interface NativeChildMessage {
+  type: 'created' | 'error' | 'unknown';
+  /** CLOCK_MONOTONIC ns; index is the mount's position for step 'mount', else -1. */
+  steps: { name: string; index: number; startNs: bigint; endNs: bigint }[];
+  /** 'error' only: the failed step, errno (its name in code), the subject ("proc on /proc"). */
+  step?: string;
+  errno?: number;
+  code?: string;
+  strerror?: string;
+  detail?: string;
+}
+
+export interface NativeSpawned {
+  pid: number;
+  /** Close-on-exec pidfd (CLONE_PIDFD): signal and reap through it. */
+  pidfd: number;
+  /** The parent's end of the sync socket. */
+  syncFd: number;
+  cloneStartNs: bigint;
+  cloneEndNs: bigint;
 }
 
 export const addonPath = fileURLToPath(new URL('./build/Release/berth_native.node', import.meta.url));

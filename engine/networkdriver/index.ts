@@ -1,0 +1,10 @@
+// The networkdriver's public surface: the driver, its request/result types, and
+// the pieces the bench and the daemon use on their own (port specs, the ip path).
+export * from './network-driver.js';
+export { parseNetworkMode, type NetworkMode } from './network-mode.js';
+export { parsePortSpec, formatPortSpec, type PortSpec, type PortProto } from './port-spec.js';
+export { runSteps, type NetlinkOp, type NetnsRef, type SetupStep } from './netlink-ops.js';
+export { runIpBatch, ipLine } from './ip-commands.js';
+export { writeEtcFiles } from './etc-files.js';
+export { bridgeInterfacePlan, type InterfacePlan, type InterfacePlanInput } from './interface-plan.js';
+export { instrumentNetworkDriver, NETWORK_DRIVER_BOUNDARY } from './instrumented.js';

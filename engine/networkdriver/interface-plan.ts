@@ -1,0 +1,47 @@
+// The rtnetlink requests that give a container its bridge interface, as data:
+// the driver runs them through netlink (runSteps) and the network bench runs the
+// very same plan through `ip -batch` (runIpBatch) to compare the two.
+import type { NetlinkOp, NetnsRef } from './netlink-ops.js';
+
+export interface InterfacePlanInput {
+  /** Host end of the veth pair (`berth…`). */
+  hostVeth: string;
+  bridge: string;
+  /** The container's network namespace. */
+  netns: NetnsRef;
+  address: string;
+  prefix: number;
+  gateway: string;
+  mac: string;
+  mtu: number;
+  /** Name of the interface inside the namespace (default eth0). */
+  ifname?: string;
+}
+
+export interface InterfacePlan {
+  /** Run in the host's namespace: veth with its peer born in netns, host end on the bridge, up. */
+  host: NetlinkOp[];
+  /** Run inside netns: lo up, address, up, default route. */
+  netns: NetlinkOp[];
+}
+
+/**
+ * The peer is created inside the namespace under its final name, so no rename
+ * step is needed; its MAC and MTU are set in the same request.
+ */
+export function bridgeInterfacePlan(p: InterfacePlanInput): InterfacePlan {
+  const ifname = p.ifname ?? 'eth0';
+  return {
+    host: [
+      { op: 'veth.create', name: p.hostVeth, peer: ifname, mtu: p.mtu, peerMac: p.mac, peerNetns: 'pid' in p.netns ? { pid: p.netns.pid } : { path: p.netns.path } },
+      { op: 'link.master', name: p.hostVeth, master: p.bridge },
+      { op: 'link.up', name: p.hostVeth },
+    ],
+    netns: [
+      { op: 'link.up', name: 'lo' },
+      { op: 'addr.add', name: ifname, address: p.address, prefix: p.prefix },
+      { op: 'link.up', name: ifname },
+      { op: 'route.default', gateway: p.gateway, name: ifname },
+    ],
+  };
+}

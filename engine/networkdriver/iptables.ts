@@ -1,0 +1,223 @@
+// Port publishing and bridge NAT through iptables (run via execa, `-w` so
+// concurrent callers wait for the xtables lock). berth keeps its rules in its own
+// chains, every rule tagged `-m comment --comment berth:<tag>`, so removal and
+// crash recovery find them by tag:
+//   nat    BERTH              ← PREROUTING, OUTPUT (-m addrtype --dst-type LOCAL): DNAT per port
+//   nat    BERTH-POSTROUTING  ← POSTROUTING: loopback hairpin MASQUERADE, outbound MASQUERADE
+//   filter BERTH-FORWARD      ← FORWARD: accept on berth's bridges and to published ports
+// Tags: `berth:<containerId>` for a container's ports, `berth:net:<networkId>` for a bridge's.
+// A port's rules are added, and tagged rules deleted, in one `iptables-restore
+// --noflush` transaction each: all of them or none.
+import { execa } from 'execa';
+import { BerthError, ErrorCode, unavailable } from '../errdefs/errors.js';
+import type { PortSpec } from './port-spec.js';
+
+type Table = 'nat' | 'filter';
+
+export const CHAIN_DNAT = 'BERTH';
+export const CHAIN_POSTROUTING = 'BERTH-POSTROUTING';
+export const CHAIN_FORWARD = 'BERTH-FORWARD';
+
+const JUMPS: [Table, string, string[]][] = [
+  ['nat', 'PREROUTING', ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAIN_DNAT]],
+  ['nat', 'OUTPUT', ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAIN_DNAT]],
+  ['nat', 'POSTROUTING', ['-j', CHAIN_POSTROUTING]],
+  ['filter', 'FORWARD', ['-j', CHAIN_FORWARD]],
+];
+const CHAINS: [Table, string][] = [
+  ['nat', CHAIN_DNAT],
+  ['nat', CHAIN_POSTROUTING],
+  ['filter', CHAIN_FORWARD],
+];
+
+export interface TaggedRule {
+  table: Table;
+  chain: string;
+  tag: string;
+  /** The rule's arguments after `-A CHAIN`. */
+  args: string[];
+}
+
+function comment(tag: string): string[] {
+  return ['-m', 'comment', '--comment', `berth:${tag}`];
+}
+
+/** Splits an `iptables -S` line into arguments (double quotes group). */
+function splitRule(line: string): string[] {
+  const out: string[] = [];
+  for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) out.push(m[1] !== undefined ? m[1] : m[2]!);
+  return out;
+}
+
+export class Iptables {
+  private readonly restoreBin: string;
+
+  /** bin: the iptables binary; its `-restore` sibling applies batches. */
+  constructor(private readonly bin = 'iptables') {
+    this.restoreBin = `${bin}-restore`;
+  }
+
+  /**
+   * Applies rule lines (`-A CHAIN …`, `-D CHAIN …`) with one `iptables-restore
+   * --noflush` run: one transaction, so either every line applies or none does.
+   */
+  private async restore(lines: { table: Table; args: string[] }[], subject: string): Promise<void> {
+    if (lines.length === 0) return;
+    let input = '';
+    for (const table of ['nat', 'filter'] as const) {
+      const mine = lines.filter((l) => l.table === table);
+      if (mine.length === 0) continue;
+      input += `*${table}\n${mine.map((l) => l.args.join(' ')).join('\n')}\nCOMMIT\n`;
+    }
+    const r = await execa(this.restoreBin, ['-w', '--noflush'], { input, reject: false });
+    if (r.failed) {
+      const why = (r.stderr || r.shortMessage || '').toString().trim().split('\n')[0];
+      throw new BerthError(r.code === 'ENOENT' ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL, `${subject}: ${this.restoreBin}: ${why}`, { cause: r });
+    }
+  }
+
+  /** True when the iptables binary runs and can read the nat table. */
+  async available(): Promise<boolean> {
+    const r = await execa(this.bin, ['-w', '-t', 'nat', '-S', 'OUTPUT'], { reject: false });
+    return r.exitCode === 0;
+  }
+
+  private async run(table: Table, args: string[], subject: string): Promise<string> {
+    const r = await execa(this.bin, ['-w', '-t', table, ...args], { reject: false });
+    if (r.failed) {
+      const why = (r.stderr || r.shortMessage || '').toString().trim().split('\n')[0];
+      const code = r.code === 'ENOENT' ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL;
+      throw new BerthError(code, `${subject}: iptables -t ${table} ${args.join(' ')}: ${why}`, { cause: r });
+    }
+    return String(r.stdout);
+  }
+
+  private async has(table: Table, chain: string, args: string[]): Promise<boolean> {
+    const r = await execa(this.bin, ['-w', '-t', table, '-C', chain, ...args], { reject: false });
+    return r.exitCode === 0;
+  }
+
+  /** Creates berth's chains and the jumps to them. Idempotent; a few iptables runs. */
+  async ensureChains(): Promise<void> {
+    for (const [table, chain] of CHAINS) {
+      const r = await execa(this.bin, ['-w', '-t', table, '-N', chain], { reject: false });
+      if (r.exitCode !== 0 && !/exists/i.test(String(r.stderr))) {
+        throw unavailable(`iptables chain ${table}/${chain}: ${String(r.stderr).trim()}`);
+      }
+    }
+    for (const [table, chain, args] of JUMPS) {
+      if (!(await this.has(table, chain, args))) await this.run(table, ['-I', chain, '1', ...args], `iptables jump ${chain}`);
+    }
+  }
+
+  /**
+   * Removes the jumps and berth's chains, with whatever rules they still hold.
+   * For tests and a full reset: a daemon leaves them in place. Idempotent.
+   */
+  async removeChains(): Promise<void> {
+    for (const [table, chain, args] of JUMPS) {
+      while (await this.has(table, chain, args)) await this.run(table, ['-D', chain, ...args], `iptables jump ${chain}`);
+    }
+    for (const [table, chain] of CHAINS) {
+      await execa(this.bin, ['-w', '-t', table, '-F', chain], { reject: false });
+      await execa(this.bin, ['-w', '-t', table, '-X', chain], { reject: false });
+    }
+  }
+
+  private async add(table: Table, chain: string, tag: string, args: string[], subject: string): Promise<void> {
+    const rule = [...args, ...comment(tag)];
+    if (!(await this.has(table, chain, rule))) await this.run(table, ['-A', chain, ...rule], subject);
+  }
+
+  /**
+   * Rules of one bridge: loopback hairpin masquerade (127.0.0.0/8 → bridge, needs
+   * route_localnet on the bridge), forwarding within the bridge, and optionally
+   * outbound masquerade of the subnet. Idempotent.
+   */
+  async addBridgeRules(networkId: string, bridge: string, subnet: string, masquerade: boolean): Promise<void> {
+    const tag = `net:${networkId}`;
+    const subject = `bridge ${bridge}`;
+    await this.add('nat', CHAIN_POSTROUTING, tag, ['-s', '127.0.0.0/8', '-o', bridge, '-j', 'MASQUERADE'], subject);
+    await this.add('filter', CHAIN_FORWARD, tag, ['-i', bridge, '-o', bridge, '-j', 'ACCEPT'], subject);
+    if (masquerade) {
+      await this.add('nat', CHAIN_POSTROUTING, tag, ['-s', subnet, '!', '-o', bridge, '-j', 'MASQUERADE'], subject);
+      await this.add('filter', CHAIN_FORWARD, tag, ['-i', bridge, '!', '-o', bridge, '-j', 'ACCEPT'], subject);
+      await this.add('filter', CHAIN_FORWARD, tag, ['-o', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'], subject);
+    }
+  }
+
+  /**
+   * DNAT of one published port to containerIp and, with forward, the accept of
+   * forwarded traffic to that container port; both in one transaction. Not
+   * idempotent: the caller adds each port once (the driver's state says which).
+   */
+  async addPortRules(containerId: string, bridge: string, containerIp: string, p: PortSpec, forward = true): Promise<void> {
+    await this.restore(portRules(containerId, bridge, containerIp, p, forward).map((r) => ({ table: r.table, args: ['-A', r.chain, ...r.args] })), `port ${p.hostIp}:${p.hostPort}/${p.proto}`);
+  }
+
+  /** Every rule in berth's chains that carries a berth tag. Cost: three iptables -S runs, in parallel. */
+  async list(): Promise<TaggedRule[]> {
+    const rules: TaggedRule[] = [];
+    const outputs = await Promise.all(CHAINS.map(([table, chain]) => execa(this.bin, ['-w', '-t', table, '-S', chain], { reject: false })));
+    for (const [i, [table, chain]] of CHAINS.entries()) {
+      const r = outputs[i]!;
+      if (r.exitCode !== 0) continue;
+      for (const line of String(r.stdout).split('\n')) {
+        const args = splitRule(line);
+        if (args[0] !== '-A' || args[1] !== chain) continue;
+        const i = args.indexOf('--comment');
+        const text = i >= 0 ? args[i + 1] : undefined;
+        if (text === undefined || !text.startsWith('berth:')) continue;
+        rules.push({ table, chain, tag: text.slice('berth:'.length), args: args.slice(2) });
+      }
+    }
+    return rules;
+  }
+
+  /**
+   * Deletes the rules whose tag matches (and that filter accepts) in one
+   * transaction. Idempotent; returns how many. Cost: three parallel `-S` runs and one restore.
+   */
+  async removeTagged(match: (tag: string) => boolean, filter?: (rule: TaggedRule) => boolean): Promise<number> {
+    const doomed = (await this.list()).filter((rule) => match(rule.tag) && (filter === undefined || filter(rule)));
+    try {
+      await this.restore(doomed.map((r) => ({ table: r.table, args: ['-D', r.chain, ...r.args] })), 'iptables cleanup');
+    } catch {
+      // A rule vanished meanwhile: the batch is all or nothing, so delete one by one.
+      for (const r of doomed) await execa(this.bin, ['-w', '-t', r.table, '-D', r.chain, ...r.args], { reject: false });
+    }
+    return doomed.length;
+  }
+}
+
+/** The rules publishing one port, as `iptables -S` would print their arguments. */
+function portRules(containerId: string, bridge: string, containerIp: string, p: PortSpec, forward: boolean): Omit<TaggedRule, 'tag'>[] {
+  const dst = p.hostIp === '0.0.0.0' ? [] : ['-d', `${p.hostIp}/32`];
+  const rules: Omit<TaggedRule, 'tag'>[] = [
+    {
+      table: 'nat',
+      chain: CHAIN_DNAT,
+      args: [...dst, '-p', p.proto, '-m', p.proto, '--dport', String(p.hostPort), ...comment(containerId), '-j', 'DNAT', '--to-destination', `${containerIp}:${p.containerPort}`],
+    },
+  ];
+  if (forward) {
+    rules.push({
+      table: 'filter',
+      chain: CHAIN_FORWARD,
+      args: ['-d', `${containerIp}/32`, '-o', bridge, '-p', p.proto, '-m', p.proto, '--dport', String(p.containerPort), ...comment(containerId), '-j', 'ACCEPT'],
+    });
+  }
+  return rules;
+}
+
+/** The filter removeTagged needs to remove only one port's rules. */
+export function isRuleOfPort(rule: TaggedRule, p: PortSpec, containerPort = p.containerPort): boolean {
+  const a = rule.args;
+  const at = (flag: string) => a[a.indexOf(flag) + 1];
+  if (at('-p') !== p.proto) return false;
+  if (rule.chain === CHAIN_DNAT) {
+    const dst = a.includes('-d') ? at('-d')!.replace(/\/32$/, '') : '0.0.0.0';
+    return at('--dport') === String(p.hostPort) && dst === p.hostIp;
+  }
+  return at('--dport') === String(containerPort);
+}

@@ -1,0 +1,93 @@
+// The addon's rtnetlink path against the kernel: host-side and in-namespace steps,
+// namespaces by path and by pid, and errors that name the step, interface and errno.
+import { execa } from 'execa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isBerthError } from '../errdefs/errors.js';
+import { native } from '../../native/index.js';
+import { background } from '../trace/index.js';
+import { runSteps } from './netlink-ops.js';
+import { NetnsFixture } from './test-netns.js';
+
+const ctx = background();
+const BR = `berth${process.pid}n`;
+const VETH = `berth${process.pid}v`;
+const isRoot = process.getuid?.() === 0;
+
+describe.skipIf(!isRoot)('runSteps (rtnetlink)', () => {
+  let fx: NetnsFixture;
+  beforeEach(() => {
+    fx = new NetnsFixture();
+  });
+  afterEach(async () => {
+    await fx.cleanup();
+    for (const l of [BR, VETH]) await execa('ip', ['link', 'del', l], { reject: false });
+  });
+
+  it('builds a bridge and a veth whose peer is born in a pid-identified namespace', async () => {
+    const pid = await fx.processWithNetns();
+    const host = await runSteps(ctx, [
+      { op: 'bridge.create', name: BR, mtu: 1400 },
+      { op: 'addr.add', name: BR, address: '10.251.3.1', prefix: 24 },
+      { op: 'link.up', name: BR },
+      { op: 'veth.create', name: VETH, peer: 'eth0', mtu: 1400, peerMac: '02:42:0a:fb:03:02', peerNetns: { pid } },
+      { op: 'link.master', name: VETH, master: BR },
+      { op: 'link.up', name: VETH },
+    ]);
+    expect(host.map((s) => s.name)).toEqual(['socket', 'bridge.create', 'addr.add', 'link.up', 'veth.create', 'link.master', 'link.up']);
+    expect(host.every((s) => s.where === 'host' && s.error === undefined)).toBe(true);
+    const inside = await runSteps(
+      ctx,
+      [
+        { op: 'link.up', name: 'lo' },
+        { op: 'addr.add', name: 'eth0', address: '10.251.3.2', prefix: 24 },
+        { op: 'link.up', name: 'eth0' },
+        { op: 'route.default', gateway: '10.251.3.1' },
+      ],
+      { pid },
+    );
+    expect(inside.map((s) => s.name)).toEqual(['netns.open', 'child', 'setns', 'socket', 'link.up', 'addr.add', 'link.up', 'route.default']);
+    const child = inside.find((s) => s.name === 'child')!;
+    for (const s of inside.filter((x) => ['setns', 'addr.add'].includes(x.name))) {
+      expect(s.startNs).toBeGreaterThanOrEqual(child.startNs);
+      expect(s.endNs).toBeLessThanOrEqual(child.endNs);
+    }
+    const link = await execa('nsenter', ['-t', String(pid), '-n', 'ip', '-o', 'link', 'show', 'eth0']);
+    expect(link.stdout).toMatch(/mtu 1400/);
+    expect(link.stdout).toContain('link/ether 02:42:0a:fb:03:02');
+    const route = await execa('nsenter', ['-t', String(pid), '-n', 'ip', 'route', 'show', 'default']);
+    expect(route.stdout).toContain('default via 10.251.3.1 dev eth0');
+    expect((await execa('ip', ['-o', 'link', 'show', VETH])).stdout).toContain(`master ${BR}`);
+    // The in-namespace steps happened there, not in the host's namespace.
+    expect((await execa('ip', ['-4', '-o', 'addr', 'show'])).stdout).not.toContain('10.251.3.2/');
+  });
+
+  it('fails naming the step, the interface and the errno, with the steps so far', async () => {
+    await runSteps(ctx, [{ op: 'bridge.create', name: BR }]);
+    const err = await runSteps(ctx, [{ op: 'link.up', name: BR }, { op: 'bridge.create', name: BR }, { op: 'link.up', name: BR }]).catch((e: unknown) => e);
+    expect(isBerthError(err, 'ALREADY_EXISTS')).toBe(true);
+    expect((err as Error).message).toBe(`bridge ${BR}: RTM_NEWLINK: EEXIST`);
+    const steps = (err as { details: { steps: { name: string; error?: string }[] } }).details.steps;
+    expect(steps.map((s) => s.name)).toEqual(['socket', 'link.up', 'bridge.create']);
+    expect(steps[2]!.error).toBe('EEXIST');
+    // The kernel's extended-ack text comes along when it gives one.
+    const mtu = await runSteps(ctx, [{ op: 'link.mtu', name: BR, mtu: 10 }]).catch((e: unknown) => e);
+    expect((mtu as Error).message).toMatch(new RegExp(`^link ${BR}: RTM_NEWLINK: EINVAL \\(.*[Mm][Tt][Uu].*\\)$`));
+    // ifExistsOk makes the same request idempotent.
+    await runSteps(ctx, [{ op: 'bridge.create', name: BR, ifExistsOk: true }]);
+
+    const ns = await fx.create();
+    const inNs = await runSteps(ctx, [{ op: 'link.up', name: 'eth7' }], { path: ns.path }).catch((e: unknown) => e);
+    expect((inNs as Error).message).toBe('link eth7: RTM_NEWLINK: ENODEV');
+    expect(isBerthError(inNs, 'NOT_FOUND')).toBe(true);
+    const gone = await runSteps(ctx, [{ op: 'link.up', name: 'lo' }], { path: `/run/netns/berthtest-${process.pid}-none` }).catch((e: unknown) => e);
+    expect((gone as Error).message).toMatch(/^netns \/run\/netns\/berthtest-\d+-none: netns.open: ENOENT$/);
+    await runSteps(ctx, [{ op: 'link.delete', name: VETH, ifMissingOk: true }]);
+  });
+
+  it('rejects malformed ops before touching the kernel', () => {
+    expect(() => native().netlinkApply([{ op: 'addr.add', name: 'eth0', address: '10.1.1', prefix: 24 }])).toThrow(/invalid IPv4 address 10.1.1/);
+    expect(() => native().netlinkApply([{ op: 'link.up', name: 'averyveryverylongname' }])).toThrow(/interface name too long/);
+    expect(() => native().netlinkApply([{ op: 'nope' } as never])).toThrow(/unknown op nope/);
+    expect(() => native().netlinkApply([{ op: 'veth.create', name: 'a', peer: 'b', peerMac: 'zz' }])).toThrow(/invalid MAC/);
+  });
+});

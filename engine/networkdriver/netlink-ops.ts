@@ -1,0 +1,139 @@
+// The typed face of the addon's rtnetlink requests (native/src/netlink.cc): the op
+// shapes, and runSteps(), which turns the child's per-step timestamps into named
+// SetupSteps, publishes them as spans and fails with the step, interface and errno.
+import { BerthError, ErrorCode } from '../errdefs/errors.js';
+import { fromMonotonicNs, recordSpan, type Context } from '../trace/index.js';
+import { native } from '../../native/index.js';
+
+export type NetnsRef = { pid: number } | { path: string };
+
+export type NetlinkOp =
+  | { op: 'bridge.create'; name: string; mtu?: number; ifExistsOk?: boolean }
+  | { op: 'veth.create'; name: string; peer: string; mtu?: number; peerMac?: string; peerNetns?: { pid?: number; path?: string } }
+  | { op: 'link.up' | 'link.down'; name: string }
+  | { op: 'link.master'; name: string; master: string }
+  | { op: 'link.mtu'; name: string; mtu: number }
+  | { op: 'link.rename'; name: string; newName: string }
+  | { op: 'link.delete'; name: string; ifMissingOk?: boolean }
+  | { op: 'addr.add'; name: string; address: string; prefix: number; ifExistsOk?: boolean }
+  | { op: 'route.default'; gateway: string; name?: string };
+
+export interface NetlinkStepRecord {
+  /** Index into the ops; negative for a phase (netns.open, clone, setns, socket, child). */
+  index: number;
+  name: string;
+  errno: number;
+  /** errno name (EEXIST) when errno is not 0. */
+  error?: string;
+  /** The kernel's extended-ack message for a failure, when it gave one. */
+  message?: string;
+  /** ns offsets from baseNs. */
+  startNs: number;
+  endNs: number;
+}
+
+export interface NetlinkApplyResult {
+  baseNs: bigint;
+  steps: NetlinkStepRecord[];
+}
+
+/** One named, timed step of an interface setup (STYLE.md 9). Times are span time (ns since clockBaseNs). */
+export interface SetupStep {
+  /** `veth.create`, `setns`, `addr.add`, … */
+  name: string;
+  /** The interface or namespace the step was about. */
+  subject: string;
+  startNs: number;
+  endNs: number;
+  durationNs: number;
+  /** Where it ran: the host's namespace or the container's. */
+  where: 'host' | 'netns';
+  /** errno name when the step failed. */
+  error?: string;
+}
+
+const errnoCodes: Record<string, ErrorCode> = {
+  EEXIST: ErrorCode.ALREADY_EXISTS,
+  ENODEV: ErrorCode.NOT_FOUND,
+  ENOENT: ErrorCode.NOT_FOUND,
+  ESRCH: ErrorCode.NOT_FOUND,
+  EPERM: ErrorCode.PERMISSION_DENIED,
+  EACCES: ErrorCode.PERMISSION_DENIED,
+  EINVAL: ErrorCode.INVALID_ARGUMENT,
+  EADDRNOTAVAIL: ErrorCode.INVALID_ARGUMENT,
+  ENOBUFS: ErrorCode.RESOURCE_EXHAUSTED,
+  ENOMEM: ErrorCode.RESOURCE_EXHAUSTED,
+  EOPNOTSUPP: ErrorCode.NOT_IMPLEMENTED,
+};
+
+const RTM_OF: Record<string, string> = {
+  'bridge.create': 'RTM_NEWLINK',
+  'veth.create': 'RTM_NEWLINK',
+  'link.up': 'RTM_NEWLINK',
+  'link.down': 'RTM_NEWLINK',
+  'link.master': 'RTM_NEWLINK',
+  'link.mtu': 'RTM_NEWLINK',
+  'link.rename': 'RTM_NEWLINK',
+  'link.delete': 'RTM_DELLINK',
+  'addr.add': 'RTM_NEWADDR',
+  'route.default': 'RTM_NEWROUTE',
+};
+
+function subjectOf(op: NetlinkOp): string {
+  if (op.op === 'veth.create') return `veth ${op.name}`;
+  if (op.op === 'bridge.create') return `bridge ${op.name}`;
+  if (op.op === 'route.default') return `route default via ${op.gateway}`;
+  return `link ${op.name}`;
+}
+
+function describeNetns(netns: NetnsRef | undefined): string {
+  if (netns === undefined) return 'host netns';
+  return 'pid' in netns ? `netns of pid ${netns.pid}` : `netns ${netns.path}`;
+}
+
+/**
+ * Runs ops in order over rtnetlink: in the host's namespace, or, with netns, in a
+ * cloned child that joins it first. Returns the steps, timed by the kernel-side
+ * addon's CLOCK_MONOTONIC reads; each is also published as a span
+ * `networkdriver.<step>` (origin native) under ctx's span. On the first failing
+ * step throws a BerthError `veth berth1a2b: RTM_NEWLINK: EEXIST` whose details
+ * carry the steps so far. Cost: one netlink round trip per op (tens of µs, some
+ * kernel ops such as the first `lo` up take ms), plus ≈0.1 ms for the vfork-style
+ * child when netns is given, independent of the process's size. Not cancellable.
+ */
+export async function runSteps(ctx: Context, ops: readonly NetlinkOp[], netns?: NetnsRef): Promise<SetupStep[]> {
+  const result = await native().netlinkApply(ops, netns);
+  const where = netns === undefined ? 'host' : 'netns';
+  const steps: SetupStep[] = [];
+  let failure: BerthError | undefined;
+  for (const rec of result.steps) {
+    const op = rec.index >= 0 ? ops[rec.index] : undefined;
+    const subject = op !== undefined ? subjectOf(op) : describeNetns(netns);
+    const startNs = fromMonotonicNs(result.baseNs + BigInt(rec.startNs));
+    const endNs = fromMonotonicNs(result.baseNs + BigInt(rec.endNs));
+    const step: SetupStep = { name: rec.name, subject, startNs, endNs, durationNs: endNs - startNs, where };
+    if (rec.errno !== 0) {
+      step.error = rec.error ?? `errno ${rec.errno}`;
+      const call = op !== undefined ? RTM_OF[op.op] : rec.name;
+      const why = rec.message ? ` (${rec.message})` : '';
+      failure = new BerthError(errnoCodes[step.error] ?? ErrorCode.INTERNAL, `${subject}: ${call}: ${step.error}${why}`, {
+        details: { errno: step.error, step: rec.name },
+      });
+    }
+    steps.push(step);
+    recordSpan(ctx, {
+      module: 'networkdriver',
+      method: rec.name,
+      startNs,
+      endNs,
+      attributes: { subject, where },
+      ...(failure !== undefined && rec.errno !== 0 ? { error: failure } : {}),
+      origin: 'native',
+    });
+  }
+  if (failure !== undefined) {
+    (failure.details as Record<string, unknown>).steps = steps;
+    throw failure;
+  }
+  return steps;
+}

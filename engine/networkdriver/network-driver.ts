@@ -1,0 +1,681 @@
+// The networkdriver: networks (the default bridge and user-defined ones), each
+// container's interface in its network namespace, published ports, and crash
+// recovery. Kernel work goes through rtnetlink (netlink-ops.ts) and iptables.
+//
+// On disk, under `<root>/network/` (every file written atomically):
+//   networks/<id>.json     one NetworkRecord per network (the default one is `builtin`)
+//   ipam/<id>.json         the network's address allocations (ipam.ts)
+//   endpoints/<cid>.json   one EndpointRecord per container with an interface
+// Order of writes on allocate: address (ipam) → endpoint record → veth → netns
+// config; on release the reverse. recover() finishes whatever a crash left half
+// done, so every state on disk is one recover() can clean up.
+import { createHash, randomBytes } from 'node:crypto';
+import { access, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  alreadyExists,
+  conflict,
+  failedPrecondition,
+  invalidArgument,
+  isBerthError,
+  notFound,
+  unavailable,
+  wrap,
+} from '../errdefs/errors.js';
+import { nowNs, recordSpan, throwIfCancelled, type Context } from '../trace/index.js';
+import { readJson, removeFile, writeJsonAtomic } from './atomic-file.js';
+import { writeEtcFiles, validateHostname } from './etc-files.js';
+import { hostRoutes } from './host-routes.js';
+import { checkGateway, Ipam, type PoolSpec } from './ipam.js';
+import { CHAIN_DNAT, Iptables, isRuleOfPort } from './iptables.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { bridgeInterfacePlan } from './interface-plan.js';
+import { runSteps, type NetnsRef, type SetupStep } from './netlink-ops.js';
+import { parseNetworkMode } from './network-mode.js';
+import { formatPortSpec, parsePortSpec, portsCollide, type PortSpec } from './port-spec.js';
+import { formatIPv4, overlaps, parseIPv4, parseSubnet } from './subnet.js';
+import { checkPortFree, startProxy, type PortProxy } from './userland-proxy.js';
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  mtu: number;
+  /** The default network (`bridge`): created by the driver, never removed by a user. */
+  builtin: boolean;
+  created: string;
+}
+
+export interface PortRecord extends PortSpec {
+  via: 'iptables' | 'proxy';
+}
+
+export type EndpointMode = 'bridge' | 'none' | 'host' | 'container';
+
+export interface EndpointRecord {
+  containerId: string;
+  mode: EndpointMode;
+  networkId?: string;
+  hostVeth?: string;
+  address?: string;
+  prefix?: number;
+  gateway?: string;
+  mac?: string;
+  ports: PortRecord[];
+}
+
+export interface NetworkDriverOptions {
+  /** berth's --root; state goes to `<root>/network/`. */
+  root: string;
+  /** The default network: bridge name, subnet, gateway (default berth0, 10.213.0.0/16, first address). */
+  defaultNetwork?: { bridge?: string; subnet?: string; gateway?: string };
+  /** MTU of bridges and veths (default 1500). */
+  mtu?: number;
+  /** How ports are published: iptables DNAT, the userland proxy, or iptables when present (default). */
+  portDriver?: 'auto' | 'iptables' | 'proxy';
+  /** Masquerade traffic leaving a bridge subnet for other interfaces (default true; tests pass false). */
+  masquerade?: boolean;
+  /** iptables binary (default `iptables`). */
+  iptables?: string;
+  /** Name servers for containers' resolv.conf (default: the host's non-loopback ones). */
+  dns?: string[];
+}
+
+export interface AllocateInterfaceRequest {
+  containerId: string;
+  /** `bridge` (default), `none`, `host`, `container:<id>`, or a user-defined network's name or id. */
+  network: string;
+  /** The container's network namespace; for `container:<id>` the other container's. Not needed for host. */
+  netns?: NetnsRef;
+  hostname: string;
+  /** Where hosts, hostname and resolv.conf are written; skipped when absent. */
+  etcDir?: string;
+}
+
+export interface InterfaceAllocation {
+  containerId: string;
+  mode: EndpointMode;
+  network?: { id: string; name: string; bridge: string };
+  /** eth0's address, its prefix length, the gateway and eth0's MAC (bridge modes). */
+  address?: string;
+  prefix?: number;
+  gateway?: string;
+  mac?: string;
+  hostVeth?: string;
+  mtu?: number;
+  /** Every setup step in order, timed (also published as spans, module `networkdriver`). */
+  steps: SetupStep[];
+}
+
+export interface NetworkInspect extends NetworkRecord {
+  containers: { containerId: string; address: string; mac: string; hostVeth: string }[];
+}
+
+export interface RecoverReport {
+  endpoints: string[];
+  rules: number;
+  addresses: string[];
+  veths: string[];
+}
+
+const DEFAULT_SUBNET = '10.213.0.0/16';
+const RESERVED_NAMES = new Set(['bridge', 'none', 'host', 'default']);
+
+function shortHash(text: string, n: number): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, n);
+}
+
+/** Host end of a container's veth: `berth` + 10 hex of its id's hash (15 chars, IFNAMSIZ-1). */
+export function hostVethName(containerId: string): string {
+  return `berth${shortHash(containerId, 10)}`;
+}
+
+/** Docker-style locally administered MAC derived from the address: 02:42:a:b:c:d. */
+export function macFor(address: string): string {
+  const v = parseIPv4(address)!;
+  const bytes = [0x02, 0x42, v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+function netnsPath(ns: NetnsRef): string {
+  return 'pid' in ns ? `/proc/${ns.pid}/ns/net` : ns.path;
+}
+
+function poolOf(net: NetworkRecord): PoolSpec {
+  return { id: net.id, name: net.name, subnet: net.subnet, gateway: net.gateway };
+}
+
+export class NetworkDriver {
+  private readonly dir: string;
+  private readonly ipam: Ipam;
+  private readonly iptables: Iptables;
+  private readonly networks = new Map<string, NetworkRecord>();
+  private readonly endpoints = new Map<string, EndpointRecord>();
+  private readonly proxies = new Map<string, PortProxy>();
+  /** host port key (`ip:port/proto`) → containerId, reserved synchronously before any await. */
+  private readonly reservedPorts = new Map<string, { spec: PortSpec; containerId: string }>();
+  private readonly containerLock = new KeyedMutex();
+  private readonly networkLock = new KeyedMutex();
+  private useIptables = false;
+
+  private constructor(private readonly options: NetworkDriverOptions) {
+    this.dir = join(options.root, 'network');
+    this.ipam = new Ipam(join(this.dir, 'ipam'));
+    this.iptables = new Iptables(options.iptables);
+  }
+
+  /**
+   * Loads the state under `<root>/network/`, creates the default network's record
+   * if missing, and makes sure every network's bridge exists, is addressed and up
+   * (and its iptables rules are in place). Idempotent across restarts. Fails when
+   * the default subnet overlaps a host route (INVALID_ARGUMENT) or iptables is
+   * required but absent (UNAVAILABLE). Call recover() next.
+   */
+  static async open(ctx: Context, options: NetworkDriverOptions): Promise<NetworkDriver> {
+    const d = new NetworkDriver(options);
+    await d.load(ctx);
+    return d;
+  }
+
+  private get mtu(): number {
+    return this.options.mtu ?? 1500;
+  }
+
+  private async load(ctx: Context): Promise<void> {
+    for (const name of await this.listDir('networks')) {
+      const rec = await readJson<NetworkRecord>(join(this.dir, 'networks', name));
+      if (rec !== undefined) this.networks.set(rec.id, rec);
+    }
+    for (const name of await this.listDir('endpoints')) {
+      const rec = await readJson<EndpointRecord>(join(this.dir, 'endpoints', name));
+      if (rec === undefined) continue;
+      this.endpoints.set(rec.containerId, rec);
+      for (const p of rec.ports) this.reservedPorts.set(formatPortSpec(p), { spec: p, containerId: rec.containerId });
+    }
+    const driver = this.options.portDriver ?? 'auto';
+    if (driver !== 'proxy') {
+      this.useIptables = await this.iptables.available();
+      if (!this.useIptables && driver === 'iptables') throw unavailable(`networkdriver: iptables (${this.options.iptables ?? 'iptables'}) not usable; use portDriver "proxy"`);
+      if (this.useIptables) await this.iptables.ensureChains();
+    }
+    const def = this.options.defaultNetwork ?? {};
+    const bridge = def.bridge ?? 'berth0';
+    const subnet = parseSubnet(def.subnet ?? DEFAULT_SUBNET);
+    const gateway = def.gateway ?? formatIPv4(subnet.base + 1);
+    let builtin = [...this.networks.values()].find((n) => n.builtin);
+    if (builtin !== undefined && (builtin.bridge !== bridge || builtin.subnet !== subnet.cidr || builtin.gateway !== gateway)) {
+      throw failedPrecondition(
+        `network bridge: configured as ${bridge} ${subnet.cidr} via ${gateway} but ${this.dir} holds ${builtin.bridge} ${builtin.subnet} via ${builtin.gateway}; remove its state to change it`,
+      );
+    }
+    if (builtin === undefined) {
+      checkGateway('bridge', subnet, gateway);
+      await this.checkSubnetFree('bridge', subnet.cidr);
+      builtin = { id: randomBytes(32).toString('hex'), name: 'bridge', bridge, subnet: subnet.cidr, gateway, mtu: this.mtu, builtin: true, created: new Date().toISOString() };
+      await writeJsonAtomic(this.networkFile(builtin.id), builtin);
+      this.networks.set(builtin.id, builtin);
+    }
+    for (const net of this.networks.values()) await this.ensureBridge(ctx, net);
+  }
+
+  private async listDir(sub: string): Promise<string[]> {
+    try {
+      return (await readdir(join(this.dir, sub))).filter((n) => n.endsWith('.json'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw wrap(err, `networkdriver state ${join(this.dir, sub)}`);
+    }
+  }
+
+  private networkFile(id: string): string {
+    return join(this.dir, 'networks', `${id}.json`);
+  }
+
+  private endpointFile(containerId: string): string {
+    return join(this.dir, 'endpoints', `${containerId}.json`);
+  }
+
+  /** Bridge exists, has the gateway address, is up; hairpin and forward rules. Idempotent. */
+  private async ensureBridge(ctx: Context, net: NetworkRecord): Promise<SetupStep[]> {
+    const prefix = parseSubnet(net.subnet).prefix;
+    const steps = await runSteps(ctx, [
+      { op: 'bridge.create', name: net.bridge, mtu: net.mtu, ifExistsOk: true },
+      { op: 'addr.add', name: net.bridge, address: net.gateway, prefix, ifExistsOk: true },
+      { op: 'link.up', name: net.bridge },
+    ]);
+    if (this.useIptables) {
+      await writeFile(`/proc/sys/net/ipv4/conf/${net.bridge}/route_localnet`, '1').catch((err: unknown) => {
+        throw wrap(err, `bridge ${net.bridge}: route_localnet`);
+      });
+      const masquerade = this.options.masquerade ?? true;
+      await this.iptables.addBridgeRules(net.id, net.bridge, net.subnet, masquerade);
+      if (masquerade) await writeFile('/proc/sys/net/ipv4/ip_forward', '1').catch((err: unknown) => ctx.logger.warn('networkdriver: cannot enable ip_forward', { error: err }));
+    }
+    return steps;
+  }
+
+  /** INVALID_ARGUMENT when subnet overlaps another berth network or a host route not on berth's bridges. */
+  private async checkSubnetFree(name: string, cidr: string): Promise<void> {
+    const subnet = parseSubnet(cidr);
+    for (const other of this.networks.values()) {
+      if (overlaps(subnet, parseSubnet(other.subnet))) {
+        throw invalidArgument(`network ${name}: subnet ${cidr} overlaps network ${other.name} (${other.subnet})`);
+      }
+    }
+    const ours = new Set([...this.networks.values()].map((n) => n.bridge));
+    for (const route of await hostRoutes()) {
+      if (!ours.has(route.iface) && overlaps(subnet, route.subnet)) {
+        throw invalidArgument(`network ${name}: subnet ${cidr} overlaps the host route ${route.subnet.cidr} on ${route.iface}`);
+      }
+    }
+  }
+
+  /** The network named or with this id (or unique id prefix); NOT_FOUND naming it. `bridge` is the default. */
+  private resolve(nameOrId: string): NetworkRecord {
+    const all = [...this.networks.values()];
+    const exact = all.find((n) => n.name === nameOrId || n.id === nameOrId);
+    if (exact !== undefined) return exact;
+    const byPrefix = nameOrId.length >= 6 ? all.filter((n) => n.id.startsWith(nameOrId)) : [];
+    if (byPrefix.length === 1) return byPrefix[0]!;
+    throw notFound(`network ${nameOrId}: not found`);
+  }
+
+  // ---- networks --------------------------------------------------------------
+
+  /**
+   * Creates a user-defined network with its own bridge `br-<id12>`. ALREADY_EXISTS
+   * when the name is taken, INVALID_ARGUMENT for a bad name, subnet or gateway or a
+   * subnet overlapping another network or a host route. Undone on failure.
+   */
+  async createNetwork(ctx: Context, req: { name: string; subnet: string; gateway?: string; mtu?: number }): Promise<NetworkRecord> {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(req.name) || RESERVED_NAMES.has(req.name)) {
+      throw invalidArgument(`network ${JSON.stringify(req.name)}: invalid or reserved name`);
+    }
+    const subnet = parseSubnet(req.subnet);
+    const gateway = req.gateway ?? formatIPv4(subnet.base + 1);
+    checkGateway(req.name, subnet, gateway);
+    return this.networkLock.run('networks', async () => {
+      throwIfCancelled(ctx, `network ${req.name}`);
+      if ([...this.networks.values()].some((n) => n.name === req.name)) throw alreadyExists(`network ${req.name}: already exists`);
+      await this.checkSubnetFree(req.name, subnet.cidr);
+      const id = randomBytes(32).toString('hex');
+      const net: NetworkRecord = { id, name: req.name, bridge: `br-${id.slice(0, 12)}`, subnet: subnet.cidr, gateway, mtu: req.mtu ?? this.mtu, builtin: false, created: new Date().toISOString() };
+      await writeJsonAtomic(this.networkFile(id), net);
+      this.networks.set(id, net);
+      try {
+        await this.ensureBridge(ctx, net);
+      } catch (err) {
+        this.networks.delete(id);
+        await this.destroyBridge(ctx, net).catch((e: unknown) => this.undoFailed(ctx, `network ${req.name}: remove bridge`, e));
+        await removeFile(this.networkFile(id));
+        throw wrap(err, `network ${req.name}`);
+      }
+      return net;
+    });
+  }
+
+  /** Every network, the default one first. Cheap (in memory). */
+  listNetworks(): NetworkRecord[] {
+    return [...this.networks.values()].sort((a, b) => Number(b.builtin) - Number(a.builtin) || a.name.localeCompare(b.name));
+  }
+
+  /** A network with its containers' endpoints. NOT_FOUND naming it. */
+  inspectNetwork(nameOrId: string): NetworkInspect {
+    const net = this.resolve(nameOrId);
+    const containers = [...this.endpoints.values()]
+      .filter((e) => e.networkId === net.id && e.address !== undefined)
+      .map((e) => ({ containerId: e.containerId, address: e.address!, mac: e.mac!, hostVeth: e.hostVeth! }));
+    return { ...net, containers };
+  }
+
+  /**
+   * Removes a user-defined network: its rules, bridge, allocations and record.
+   * CONFLICT naming the containers while any is attached; FAILED_PRECONDITION for
+   * the default network; NOT_FOUND for an unknown one.
+   */
+  async removeNetwork(ctx: Context, nameOrId: string): Promise<void> {
+    await this.networkLock.run('networks', async () => {
+      const net = this.resolve(nameOrId);
+      if (net.builtin) throw failedPrecondition(`network ${net.name}: the default network cannot be removed`);
+      const users = [...this.endpoints.values()].filter((e) => e.networkId === net.id).map((e) => e.containerId);
+      if (users.length > 0) throw conflict(`network ${net.name}: in use by container(s) ${users.join(', ')}`, { details: { containers: users } });
+      this.networks.delete(net.id);
+      try {
+        await this.destroyBridge(ctx, net);
+      } catch (err) {
+        this.networks.set(net.id, net);
+        throw wrap(err, `network ${net.name}: remove`);
+      }
+      await this.ipam.drop(poolOf(net));
+      await removeFile(this.networkFile(net.id));
+    });
+  }
+
+  private async destroyBridge(ctx: Context, net: NetworkRecord): Promise<void> {
+    if (this.useIptables) await this.iptables.removeTagged((tag) => tag === `net:${net.id}`);
+    await runSteps(ctx, [{ op: 'link.delete', name: net.bridge, ifMissingOk: true }]);
+  }
+
+  // ---- interfaces ------------------------------------------------------------
+
+  /**
+   * Gives containerId its network per req.network:
+   * - bridge / a user network: address from IPAM; veth pair `berth…` ↔ `eth0` with
+   *   the peer created directly in req.netns (under its final name, so no rename),
+   *   host end on the bridge and up; inside the namespace (cloned child): lo up,
+   *   eth0 address and up, default route via the gateway;
+   * - none: lo up in req.netns; host: nothing (the host's namespace);
+   * - container:<id>: req.netns is that container's namespace, only checked.
+   * Writes hosts/hostname/resolv.conf to req.etcDir when given. Returns the
+   * addresses and every step, timed. ALREADY_EXISTS when the container has an
+   * interface; NOT_FOUND for an unknown network or a missing namespace;
+   * RESOURCE_EXHAUSTED when the subnet is full; a failing step names itself
+   * (`veth berth1a2b3c4d5e: RTM_NEWLINK: EEXIST`). Everything is undone on failure.
+   * Cost: ≈1–3 ms (two netlink batches, one in a cloned child, two file writes).
+   */
+  async allocateInterface(ctx: Context, req: AllocateInterfaceRequest): Promise<InterfaceAllocation> {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(req.containerId)) throw invalidArgument(`container ${JSON.stringify(req.containerId)}: invalid id`);
+    validateHostname(req.hostname);
+    const mode = parseNetworkMode(req.network);
+    const cid = req.containerId;
+    return this.containerLock.run(cid, async () => {
+      throwIfCancelled(ctx, `container ${cid}: allocate interface`);
+      const existing = this.endpoints.get(cid);
+      if (existing !== undefined) throw alreadyExists(`container ${cid}: already has a ${existing.mode} interface`);
+      if (mode.kind === 'host') {
+        const steps = await this.timed(ctx, 'etc.write', 'host', () => this.writeEtc(req, undefined, true));
+        return { containerId: cid, mode: 'host', steps };
+      }
+      if (req.netns === undefined) throw invalidArgument(`container ${cid}: network ${req.network} needs the container's netns (pid or path)`);
+      const ns = req.netns;
+      await access(netnsPath(ns)).catch((err: unknown) => {
+        throw notFound(`container ${cid}: netns ${netnsPath(ns)}: not found`, { cause: err });
+      });
+      if (mode.kind === 'container' || mode.kind === 'none') {
+        const steps = mode.kind === 'none' ? await this.prefixed(`container ${cid}`, runSteps(ctx, [{ op: 'link.up', name: 'lo' }], ns)) : [];
+        steps.push(...(await this.timed(ctx, 'etc.write', 'host', () => this.writeEtc(req, undefined, false))));
+        const record: EndpointRecord = { containerId: cid, mode: mode.kind, ports: [] };
+        await writeJsonAtomic(this.endpointFile(cid), record);
+        this.endpoints.set(cid, record);
+        return { containerId: cid, mode: mode.kind, steps };
+      }
+      const net = this.resolve(mode.kind === 'bridge' ? 'bridge' : mode.name);
+      return this.allocateBridge(ctx, req, net, ns);
+    });
+  }
+
+  private async allocateBridge(ctx: Context, req: AllocateInterfaceRequest, net: NetworkRecord, ns: NetnsRef): Promise<InterfaceAllocation> {
+    const cid = req.containerId;
+    const hostVeth = hostVethName(cid);
+    const prefix = parseSubnet(net.subnet).prefix;
+    // Registered at once (synchronously after resolve) so removeNetwork sees the container.
+    const record: EndpointRecord = { containerId: cid, mode: 'bridge', networkId: net.id, hostVeth, prefix, gateway: net.gateway, ports: [] };
+    this.endpoints.set(cid, record);
+    const steps: SetupStep[] = [];
+    let vethMade = false;
+    try {
+      steps.push(...(await this.timed(ctx, 'ipam.allocate', 'host', async () => {
+        record.address = await this.ipam.allocate(poolOf(net), cid);
+        record.mac = macFor(record.address);
+      })));
+      await writeJsonAtomic(this.endpointFile(cid), record);
+      const plan = bridgeInterfacePlan({ hostVeth, bridge: net.bridge, netns: ns, address: record.address!, prefix, gateway: net.gateway, mac: record.mac!, mtu: net.mtu });
+      vethMade = true;
+      steps.push(...(await runSteps(ctx, plan.host)));
+      steps.push(...(await runSteps(ctx, plan.netns, ns)));
+      steps.push(...(await this.timed(ctx, 'etc.write', 'host', () => this.writeEtc(req, record.address, false))));
+    } catch (err) {
+      const e = wrap(err, `container ${cid}: network ${net.name}`);
+      const failed = isBerthError(err) && Array.isArray(err.details?.steps) ? (err.details.steps as SetupStep[]) : [];
+      (e as { details: Record<string, unknown> | undefined }).details = { ...e.details, steps: [...steps, ...failed] };
+      // A veth.create that failed (EEXIST: the name is someone else's) made nothing to delete.
+      const undo = (what: string) => (x: unknown) => this.undoFailed(ctx, `container ${cid}: ${what}`, x);
+      if (vethMade && !(isBerthError(err) && err.details?.step === 'veth.create')) {
+        await runSteps(ctx, [{ op: 'link.delete', name: hostVeth, ifMissingOk: true }]).catch(undo('delete veth'));
+      }
+      await this.ipam.release(poolOf(net), cid).catch(undo('release address'));
+      await removeFile(this.endpointFile(cid)).catch(undo('remove endpoint record'));
+      this.endpoints.delete(cid);
+      throw e;
+    }
+    return {
+      containerId: cid,
+      mode: 'bridge',
+      network: { id: net.id, name: net.name, bridge: net.bridge },
+      address: record.address!,
+      prefix,
+      gateway: net.gateway,
+      mac: record.mac!,
+      hostVeth,
+      mtu: net.mtu,
+      steps,
+    };
+  }
+
+  /** An undo step that failed: logged (recover() finishes it later), the original error is what the caller sees. */
+  private undoFailed(ctx: Context, what: string, err: unknown): void {
+    ctx.logger.warn(`${what}: undo failed`, { error: err instanceof Error ? err.message : String(err) });
+  }
+
+  private async prefixed<T>(subject: string, p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      throw wrap(err, subject);
+    }
+  }
+
+  private async writeEtc(req: AllocateInterfaceRequest, address: string | undefined, hostFiles: boolean): Promise<void> {
+    if (req.etcDir === undefined) return;
+    await writeEtcFiles(req.etcDir, { hostname: req.hostname, ...(address ? { address } : {}), ...(this.options.dns ? { dns: this.options.dns } : {}), hostFiles });
+  }
+
+  /** Runs fn as one named step timed in this process, published as a span. */
+  private async timed(ctx: Context, name: string, subject: string, fn: () => Promise<unknown>): Promise<SetupStep[]> {
+    const startNs = nowNs();
+    try {
+      await fn();
+    } catch (error) {
+      recordSpan(ctx, { module: 'networkdriver', method: name, startNs, endNs: nowNs(), attributes: { subject }, error });
+      throw error;
+    }
+    const endNs = nowNs();
+    recordSpan(ctx, { module: 'networkdriver', method: name, startNs, endNs, attributes: { subject } });
+    return [{ name, subject, startNs, endNs, durationNs: endNs - startNs, where: 'host' }];
+  }
+
+  /**
+   * Undoes allocateInterface: published ports, the host veth (its peer goes with
+   * it), the address, the endpoint record. Idempotent: an unknown container is a
+   * no-op. Cost: a netlink round trip and a few file writes (+ iptables runs per port).
+   */
+  async releaseInterface(ctx: Context, containerId: string): Promise<void> {
+    await this.containerLock.run(containerId, async () => {
+      const rec = this.endpoints.get(containerId);
+      if (rec === undefined) return;
+      await this.removePorts(containerId, [], rec.ports);
+      if (rec.hostVeth !== undefined) {
+        await this.prefixed(`container ${containerId}: release`, runSteps(ctx, [{ op: 'link.delete', name: rec.hostVeth, ifMissingOk: true }]));
+      }
+      const net = rec.networkId !== undefined ? this.networks.get(rec.networkId) : undefined;
+      if (net !== undefined) await this.ipam.release(poolOf(net), containerId);
+      await removeFile(this.endpointFile(containerId));
+      this.endpoints.delete(containerId);
+    });
+  }
+
+  /** The endpoint of a container, as persisted; undefined when it has none. */
+  endpoint(containerId: string): EndpointRecord | undefined {
+    const rec = this.endpoints.get(containerId);
+    return rec === undefined ? undefined : { ...rec, ports: [...rec.ports] };
+  }
+
+  // ---- ports -----------------------------------------------------------------
+
+  /**
+   * Publishes `[hostIp:]hostPort:containerPort[/proto]` of a container on the
+   * bridge: iptables DNAT (BERTH chain) or the userland proxy. INVALID_ARGUMENT for
+   * a bad spec, FAILED_PRECONDITION when the container has no bridge address,
+   * CONFLICT naming the port when berth or another program holds it. Undone on
+   * failure. Publishing the same spec twice for one container is a no-op.
+   */
+  async allocatePort(ctx: Context, containerId: string, spec: string): Promise<PortRecord> {
+    const p = parsePortSpec(spec);
+    const key = formatPortSpec(p);
+    return this.containerLock.run(containerId, async () => {
+      throwIfCancelled(ctx, `container ${containerId}: publish ${key}`);
+      const rec = this.endpoints.get(containerId);
+      if (rec === undefined || rec.address === undefined) throw failedPrecondition(`container ${containerId}: publish ${spec}: no bridge interface`);
+      const same = rec.ports.find((q) => formatPortSpec(q) === key);
+      if (same !== undefined) return { ...same };
+      for (const held of this.reservedPorts.values()) {
+        if (portsCollide(held.spec, p)) throw conflict(`port ${p.hostIp}:${p.hostPort}/${p.proto}: already published by container ${held.containerId}`);
+      }
+      this.reservedPorts.set(key, { spec: p, containerId });
+      const net = this.networks.get(rec.networkId!)!;
+      const port: PortRecord = { ...p, via: this.useIptables ? 'iptables' : 'proxy' };
+      try {
+        if (port.via === 'iptables') {
+          await checkPortFree(p);
+          const forwardExists = rec.ports.some((q) => q.via === 'iptables' && q.proto === p.proto && q.containerPort === p.containerPort);
+          await this.iptables.addPortRules(containerId, net.bridge, rec.address, p, !forwardExists);
+        } else {
+          this.proxies.set(`${containerId} ${key}`, await startProxy(p, rec.address));
+        }
+        const next: EndpointRecord = { ...rec, ports: [...rec.ports, port] };
+        await writeJsonAtomic(this.endpointFile(containerId), next);
+        this.endpoints.set(containerId, next);
+      } catch (err) {
+        await this.removePorts(containerId, rec.ports, [port]).catch((x: unknown) => this.undoFailed(ctx, `container ${containerId}: unpublish ${spec}`, x));
+        throw wrap(err, `container ${containerId}: publish ${spec}`);
+      }
+      return { ...port };
+    });
+  }
+
+  /** Unpublishes one spec of the container, or all its ports. Idempotent. */
+  async releasePort(ctx: Context, containerId: string, spec?: string): Promise<void> {
+    const key = spec === undefined ? undefined : formatPortSpec(parsePortSpec(spec));
+    await this.containerLock.run(containerId, async () => {
+      throwIfCancelled(ctx, `container ${containerId}: unpublish`);
+      const rec = this.endpoints.get(containerId);
+      if (rec === undefined) return;
+      const gone = rec.ports.filter((q) => key === undefined || formatPortSpec(q) === key);
+      if (gone.length === 0) return;
+      const next: EndpointRecord = { ...rec, ports: rec.ports.filter((q) => !gone.includes(q)) };
+      await this.removePorts(containerId, next.ports, gone);
+      await writeJsonAtomic(this.endpointFile(containerId), next);
+      this.endpoints.set(containerId, next);
+    });
+  }
+
+  /** Removes the rules and proxies of `gone`; `staying` are the container's ports that remain. */
+  private async removePorts(cid: string, staying: readonly PortRecord[], gone: readonly PortRecord[]): Promise<void> {
+    const viaIptables = gone.filter((p) => p.via === 'iptables');
+    if (viaIptables.length > 0 && this.useIptables) {
+      // The forward accept is per container port: it stays while a staying port uses it.
+      const shared = (p: PortSpec) => staying.some((q) => q.via === 'iptables' && q.proto === p.proto && q.containerPort === p.containerPort);
+      await this.iptables.removeTagged(
+        (tag) => tag === cid,
+        (rule) => viaIptables.some((p) => isRuleOfPort(rule, p) && (rule.chain === CHAIN_DNAT || !shared(p))),
+      );
+    }
+    for (const p of gone) {
+      const key = formatPortSpec(p);
+      const proxy = this.proxies.get(`${cid} ${key}`);
+      if (proxy !== undefined) {
+        await proxy.close();
+        this.proxies.delete(`${cid} ${key}`);
+      }
+      if (this.reservedPorts.get(key)?.containerId === cid) this.reservedPorts.delete(key);
+    }
+  }
+
+  // ---- recovery --------------------------------------------------------------
+
+  /**
+   * Removes what belongs to containers that no longer run (not in liveContainerIds):
+   * endpoints (veth, ports, address), iptables rules tagged for them, addresses in
+   * every pool, and veths on berth's bridges that no live endpoint owns. Restarts
+   * the userland proxies of live containers. Idempotent; call once after open().
+   */
+  async recover(ctx: Context, liveContainerIds: Iterable<string>): Promise<RecoverReport> {
+    const live = new Set(liveContainerIds);
+    const report: RecoverReport = { endpoints: [], rules: 0, addresses: [], veths: [] };
+    for (const cid of [...this.endpoints.keys()]) {
+      if (live.has(cid)) continue;
+      await this.releaseInterface(ctx, cid);
+      report.endpoints.push(cid);
+    }
+    if (this.useIptables) {
+      const nets = new Set([...this.networks.keys()].map((id) => `net:${id}`));
+      report.rules = await this.iptables.removeTagged((tag) => (tag.startsWith('net:') ? !nets.has(tag) : !this.endpoints.has(tag)));
+    }
+    report.addresses = await this.reclaim(ctx, live);
+    const owned = new Set([...this.endpoints.values()].map((e) => e.hostVeth));
+    for (const net of this.networks.values()) {
+      let ports: string[] = [];
+      try {
+        ports = await readdir(`/sys/class/net/${net.bridge}/brif`);
+      } catch {
+        continue;
+      }
+      for (const veth of ports) {
+        if (owned.has(veth) || !/^berth[0-9a-f]{10}$/.test(veth)) continue;
+        await runSteps(ctx, [{ op: 'link.delete', name: veth, ifMissingOk: true }]);
+        report.veths.push(veth);
+      }
+    }
+    for (const rec of this.endpoints.values()) {
+      for (const p of rec.ports) {
+        const key = `${rec.containerId} ${formatPortSpec(p)}`;
+        if (p.via === 'proxy' && !this.proxies.has(key) && rec.address !== undefined) this.proxies.set(key, await startProxy(p, rec.address));
+      }
+    }
+    if (report.endpoints.length + report.rules + report.addresses.length + report.veths.length > 0) {
+      ctx.logger.info('networkdriver recover: removed leftovers of stopped containers', { ...report });
+    }
+    return report;
+  }
+
+  /**
+   * Frees, in every network, the addresses whose container is not in
+   * liveContainerIds (their endpoints are left to recover()). Containers being
+   * set up at the time must be in liveContainerIds. Idempotent; returns the
+   * addresses freed. Cost: one file write per network that changed.
+   */
+  async reclaim(ctx: Context, liveContainerIds: Iterable<string>): Promise<string[]> {
+    throwIfCancelled(ctx, 'networkdriver reclaim');
+    const live = new Set(liveContainerIds);
+    const freed: string[] = [];
+    for (const net of this.networks.values()) freed.push(...(await this.ipam.reclaim(poolOf(net), live)));
+    return freed;
+  }
+
+  /** Stops the userland proxies this process runs; state stays on disk. Idempotent. */
+  async close(): Promise<void> {
+    for (const [key, proxy] of [...this.proxies]) {
+      await proxy.close();
+      this.proxies.delete(key);
+    }
+  }
+
+  /**
+   * Removes everything the driver made on the host: every endpoint, every network
+   * (the default one included), berth's iptables chains. For tests and a full
+   * reset; a daemon never calls it.
+   */
+  async reset(ctx: Context): Promise<void> {
+    await this.recover(ctx, []);
+    await this.close();
+    for (const net of [...this.networks.values()]) {
+      await this.destroyBridge(ctx, net);
+      await this.ipam.drop(poolOf(net));
+      await removeFile(this.networkFile(net.id));
+      this.networks.delete(net.id);
+    }
+    if (this.useIptables) await this.iptables.removeChains();
+  }
+}

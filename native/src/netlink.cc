@@ -1,0 +1,745 @@
+// rtnetlink for the networkdriver: bridges, veth pairs, addresses, routes, done
+// with netlink requests instead of one `ip` process per step. Requests for the
+// host's namespace run on a libuv worker thread; requests inside a container's
+// network namespace run in a short-lived cloned child (C only, no V8, no malloc)
+// that setns()es into the namespace, so the multi-threaded Node process never
+// changes namespace. The child is cloned with CLONE_VM | CLONE_VFORK (the way
+// posix_spawn does) so its cost does not grow with the Node process's memory.
+//
+// Protocol with the child: the parent prepares every request as plain structs
+// (names, addresses, MACs) before the clone; the child writes one StepRecord per
+// step to a pipe (index >= 0: an operation; index < 0: a phase such as setns) and
+// exits; the parent reads until EOF and reaps the child by its pid. A step that
+// fails ends the list: its record carries the errno and the child exits 1.
+//
+// JS: netlinkApply(ops, target?) → Promise<{baseNs, steps: [{index, name, errno,
+// error, message, startNs, endNs}]}>: message is the kernel's extended-ack text,
+// times are Number ns offsets from the BigInt baseNs.
+#include <napi.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "clock.h"
+#include "exports.h"
+
+namespace {
+
+enum OpKind : int {
+  OP_BRIDGE_CREATE,
+  OP_VETH_CREATE,
+  OP_LINK_UP,
+  OP_LINK_DOWN,
+  OP_LINK_MASTER,
+  OP_LINK_MTU,
+  OP_LINK_RENAME,
+  OP_LINK_DELETE,
+  OP_ADDR_ADD,
+  OP_ROUTE_DEFAULT,
+};
+
+struct OpName {
+  const char* name;
+  OpKind kind;
+};
+
+const OpName kOpNames[] = {
+    {"bridge.create", OP_BRIDGE_CREATE}, {"veth.create", OP_VETH_CREATE}, {"link.up", OP_LINK_UP},
+    {"link.down", OP_LINK_DOWN},         {"link.master", OP_LINK_MASTER}, {"link.mtu", OP_LINK_MTU},
+    {"link.rename", OP_LINK_RENAME},     {"link.delete", OP_LINK_DELETE}, {"addr.add", OP_ADDR_ADD},
+    {"route.default", OP_ROUTE_DEFAULT},
+};
+
+// Phases reported with a negative index. "child" spans clone() to the child's
+// exit (the worker thread sleeps meanwhile); the child's own steps lie inside it.
+enum Phase : int { PHASE_NETNS_OPEN = -1, PHASE_CLONE = -2, PHASE_SETNS = -3, PHASE_SOCKET = -4, PHASE_CHILD = -5 };
+
+const char* phase_name(int index) {
+  switch (index) {
+    case PHASE_NETNS_OPEN: return "netns.open";
+    case PHASE_CLONE: return "child";
+    case PHASE_SETNS: return "setns";
+    case PHASE_SOCKET: return "socket";
+    case PHASE_CHILD: return "child.exit";
+    default: return "unknown";
+  }
+}
+
+// One prepared request. Everything the child needs is inline: no pointers to
+// memory the child would have to allocate.
+struct Op {
+  OpKind kind;
+  char name[IFNAMSIZ];   // the interface the step is about
+  char other[IFNAMSIZ];  // veth peer name, bridge (master) name, new name
+  uint8_t addr[4];       // address (addr.add) or gateway (route.default)
+  uint8_t prefix;
+  uint8_t mac[6];
+  bool has_mac;
+  uint32_t mtu;
+  // veth.create: where the peer is created (fd opened by the parent, or a pid).
+  int peer_ns_fd;
+  int peer_ns_pid;
+  std::string peer_ns_path;  // read by the parent only, before the clone
+  bool if_exists_ok;         // bridge.create / addr.add: EEXIST is success
+  bool if_missing_ok;        // link.delete: ENODEV is success
+};
+
+struct StepRecord {
+  int32_t index;
+  int32_t err;
+  uint64_t start_ns;
+  uint64_t end_ns;
+  char message[96];  // the kernel's extended-ack message for a failure, if any
+};
+
+StepRecord make_record(int index, int err, uint64_t start, const char* message) {
+  StepRecord r;
+  memset(&r, 0, sizeof(r));
+  r.index = index;
+  r.err = err;
+  r.start_ns = start;
+  r.end_ns = berth::monotonic_ns();
+  if (message != nullptr) memcpy(r.message, message, strnlen(message, sizeof(r.message) - 1));
+  return r;
+}
+
+// A netlink socket and the extended-ack message of its last failed request.
+struct NlSocket {
+  int fd;
+  char ack_message[96];
+};
+
+// ---- netlink message building (fixed buffers, no allocation) -----------------
+
+struct Msg {
+  alignas(NLMSG_ALIGNTO) char buf[2048];
+  nlmsghdr* hdr() { return reinterpret_cast<nlmsghdr*>(buf); }
+};
+
+void msg_init(Msg* m, uint16_t type, uint16_t flags) {
+  memset(m->buf, 0, sizeof(m->buf));
+  m->hdr()->nlmsg_len = NLMSG_LENGTH(0);
+  m->hdr()->nlmsg_type = type;
+  m->hdr()->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+}
+
+void* msg_reserve(Msg* m, size_t len) {
+  size_t off = NLMSG_ALIGN(m->hdr()->nlmsg_len);
+  if (off + NLMSG_ALIGN(len) > sizeof(m->buf)) return nullptr;
+  m->hdr()->nlmsg_len = off + NLMSG_ALIGN(len);
+  return m->buf + off;
+}
+
+rtattr* attr_put(Msg* m, uint16_t type, const void* data, size_t len) {
+  rtattr* a = static_cast<rtattr*>(msg_reserve(m, RTA_LENGTH(len)));
+  if (a == nullptr) return nullptr;
+  a->rta_type = type;
+  a->rta_len = RTA_LENGTH(len);
+  if (len > 0) memcpy(RTA_DATA(a), data, len);
+  return a;
+}
+
+rtattr* attr_str(Msg* m, uint16_t type, const char* s) { return attr_put(m, type, s, strlen(s) + 1); }
+rtattr* attr_u32(Msg* m, uint16_t type, uint32_t v) { return attr_put(m, type, &v, sizeof(v)); }
+rtattr* nest_begin(Msg* m, uint16_t type) { return attr_put(m, type, nullptr, 0); }
+void nest_end(Msg* m, rtattr* a) {
+  a->rta_len = static_cast<unsigned short>(m->buf + m->hdr()->nlmsg_len - reinterpret_cast<char*>(a));
+}
+
+// Copies the NLMSGERR_ATTR_MSG of an error reply (sockets have NETLINK_CAP_ACK,
+// so the TLVs follow the nlmsgerr directly) into out.
+void extack_message(const nlmsghdr* h, char* out, size_t size) {
+  out[0] = '\0';
+  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS) || !(h->nlmsg_flags & NLM_F_CAPPED)) return;
+  const char* p = static_cast<const char*>(NLMSG_DATA(h)) + sizeof(nlmsgerr);
+  const char* end = reinterpret_cast<const char*>(h) + h->nlmsg_len;
+  while (p + sizeof(nlattr) <= end) {
+    const nlattr* a = reinterpret_cast<const nlattr*>(p);
+    if (a->nla_len < sizeof(nlattr) || p + a->nla_len > end) return;
+    if (a->nla_type == NLMSGERR_ATTR_MSG) {
+      size_t len = a->nla_len - NLA_HDRLEN;
+      if (len >= size) len = size - 1;
+      memcpy(out, p + NLA_HDRLEN, len);
+      out[len] = '\0';
+      return;
+    }
+    p += NLA_ALIGN(a->nla_len);
+  }
+}
+
+// Sends m and waits for its ACK; returns 0 or a positive errno (the kernel's
+// message, when it gave one, in s->ack_message).
+int nl_transact(NlSocket* s, Msg* m, uint32_t seq) {
+  int fd = s->fd;
+  s->ack_message[0] = '\0';
+  m->hdr()->nlmsg_seq = seq;
+  sockaddr_nl kernel;
+  memset(&kernel, 0, sizeof(kernel));
+  kernel.nl_family = AF_NETLINK;
+  ssize_t n;
+  do {
+    n = sendto(fd, m->buf, m->hdr()->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  alignas(NLMSG_ALIGNTO) char reply[4096];
+  for (;;) {
+    do {
+      n = recv(fd, reply, sizeof(reply), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno;
+    int len = static_cast<int>(n);
+    for (nlmsghdr* h = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_seq != seq) continue;
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+        if (e->error != 0) extack_message(h, s->ack_message, sizeof(s->ack_message));
+        return -e->error;
+      }
+    }
+  }
+}
+
+int ifindex_of(int fd, const char* name, int* index) {
+  ifreq req;
+  memset(&req, 0, sizeof(req));
+  strncpy(req.ifr_name, name, IFNAMSIZ - 1);
+  if (ioctl(fd, SIOCGIFINDEX, &req) < 0) return errno;
+  *index = req.ifr_ifindex;
+  return 0;
+}
+
+ifinfomsg* link_header(Msg* m, uint16_t type, uint16_t flags) {
+  msg_init(m, type, flags);
+  ifinfomsg* ifi = static_cast<ifinfomsg*>(msg_reserve(m, sizeof(ifinfomsg)));
+  ifi->ifi_family = AF_UNSPEC;
+  return ifi;
+}
+
+// Runs one prepared operation on netlink socket fd. Async-signal-safe.
+int run_op(NlSocket* sock, const Op& op, uint32_t seq) {
+  int fd = sock->fd;
+  Msg m;
+  switch (op.kind) {
+    case OP_BRIDGE_CREATE: {
+      link_header(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+      attr_str(&m, IFLA_IFNAME, op.name);
+      if (op.mtu > 0) attr_u32(&m, IFLA_MTU, op.mtu);
+      rtattr* info = nest_begin(&m, IFLA_LINKINFO);
+      attr_str(&m, IFLA_INFO_KIND, "bridge");
+      nest_end(&m, info);
+      int err = nl_transact(sock, &m, seq);
+      return err == EEXIST && op.if_exists_ok ? 0 : err;
+    }
+    case OP_VETH_CREATE: {
+      link_header(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+      attr_str(&m, IFLA_IFNAME, op.name);
+      if (op.mtu > 0) attr_u32(&m, IFLA_MTU, op.mtu);
+      rtattr* info = nest_begin(&m, IFLA_LINKINFO);
+      attr_str(&m, IFLA_INFO_KIND, "veth");
+      rtattr* data = nest_begin(&m, IFLA_INFO_DATA);
+      rtattr* peer = nest_begin(&m, VETH_INFO_PEER);
+      ifinfomsg* pifi = static_cast<ifinfomsg*>(msg_reserve(&m, sizeof(ifinfomsg)));
+      if (pifi == nullptr) return ENOBUFS;
+      pifi->ifi_family = AF_UNSPEC;
+      attr_str(&m, IFLA_IFNAME, op.other);
+      if (op.mtu > 0) attr_u32(&m, IFLA_MTU, op.mtu);
+      if (op.has_mac) attr_put(&m, IFLA_ADDRESS, op.mac, 6);
+      if (op.peer_ns_fd >= 0) attr_u32(&m, IFLA_NET_NS_FD, static_cast<uint32_t>(op.peer_ns_fd));
+      else if (op.peer_ns_pid > 0) attr_u32(&m, IFLA_NET_NS_PID, static_cast<uint32_t>(op.peer_ns_pid));
+      nest_end(&m, peer);
+      nest_end(&m, data);
+      nest_end(&m, info);
+      return nl_transact(sock, &m, seq);
+    }
+    case OP_LINK_UP:
+    case OP_LINK_DOWN: {
+      ifinfomsg* ifi = link_header(&m, RTM_NEWLINK, 0);
+      ifi->ifi_change = IFF_UP;
+      ifi->ifi_flags = op.kind == OP_LINK_UP ? IFF_UP : 0;
+      attr_str(&m, IFLA_IFNAME, op.name);
+      return nl_transact(sock, &m, seq);
+    }
+    case OP_LINK_MASTER: {
+      int master = 0;
+      int err = ifindex_of(fd, op.other, &master);
+      if (err != 0) return err;
+      link_header(&m, RTM_NEWLINK, 0);
+      attr_str(&m, IFLA_IFNAME, op.name);
+      attr_u32(&m, IFLA_MASTER, static_cast<uint32_t>(master));
+      return nl_transact(sock, &m, seq);
+    }
+    case OP_LINK_MTU: {
+      link_header(&m, RTM_NEWLINK, 0);
+      attr_str(&m, IFLA_IFNAME, op.name);
+      attr_u32(&m, IFLA_MTU, op.mtu);
+      return nl_transact(sock, &m, seq);
+    }
+    case OP_LINK_RENAME: {
+      int index = 0;
+      int err = ifindex_of(fd, op.name, &index);
+      if (err != 0) return err;
+      ifinfomsg* ifi = link_header(&m, RTM_NEWLINK, 0);
+      ifi->ifi_index = index;
+      attr_str(&m, IFLA_IFNAME, op.other);
+      return nl_transact(sock, &m, seq);
+    }
+    case OP_LINK_DELETE: {
+      link_header(&m, RTM_DELLINK, 0);
+      attr_str(&m, IFLA_IFNAME, op.name);
+      int err = nl_transact(sock, &m, seq);
+      return err == ENODEV && op.if_missing_ok ? 0 : err;
+    }
+    case OP_ADDR_ADD: {
+      int index = 0;
+      int err = ifindex_of(fd, op.name, &index);
+      if (err != 0) return err;
+      msg_init(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+      ifaddrmsg* ifa = static_cast<ifaddrmsg*>(msg_reserve(&m, sizeof(ifaddrmsg)));
+      ifa->ifa_family = AF_INET;
+      ifa->ifa_prefixlen = op.prefix;
+      ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+      ifa->ifa_index = static_cast<uint32_t>(index);
+      attr_put(&m, IFA_LOCAL, op.addr, 4);
+      attr_put(&m, IFA_ADDRESS, op.addr, 4);
+      if (op.prefix < 31) {
+        uint8_t brd[4];
+        for (int i = 0; i < 4; i++) {
+          int bits = op.prefix - i * 8;
+          uint8_t mask = bits >= 8 ? 0xff : bits <= 0 ? 0 : static_cast<uint8_t>(0xff << (8 - bits));
+          brd[i] = static_cast<uint8_t>(op.addr[i] | static_cast<uint8_t>(~mask));
+        }
+        attr_put(&m, IFA_BROADCAST, brd, 4);
+      }
+      err = nl_transact(sock, &m, seq);
+      return err == EEXIST && op.if_exists_ok ? 0 : err;
+    }
+    case OP_ROUTE_DEFAULT: {
+      msg_init(&m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+      rtmsg* rt = static_cast<rtmsg*>(msg_reserve(&m, sizeof(rtmsg)));
+      rt->rtm_family = AF_INET;
+      rt->rtm_table = RT_TABLE_MAIN;
+      rt->rtm_protocol = RTPROT_BOOT;
+      rt->rtm_scope = RT_SCOPE_UNIVERSE;
+      rt->rtm_type = RTN_UNICAST;
+      attr_put(&m, RTA_GATEWAY, op.addr, 4);
+      if (op.name[0] != '\0') {
+        int index = 0;
+        int err = ifindex_of(fd, op.name, &index);
+        if (err != 0) return err;
+        attr_u32(&m, RTA_OIF, static_cast<uint32_t>(index));
+      }
+      return nl_transact(sock, &m, seq);
+    }
+  }
+  return EINVAL;
+}
+
+int open_netlink(int* out) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return errno;
+  // Extended acks carry the kernel's reason for a failure; capped acks keep the
+  // reply small (no copy of the request). Older kernels ignore both.
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+  sockaddr_nl local;
+  memset(&local, 0, sizeof(local));
+  local.nl_family = AF_NETLINK;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) < 0) {
+    int err = errno;
+    close(fd);
+    return err;
+  }
+  *out = fd;
+  return 0;
+}
+
+// Where step records go: a vector (worker thread) or a pipe (child).
+struct Sink {
+  std::vector<StepRecord>* records;
+  int pipe_fd;
+  void put(const StepRecord& r) {
+    if (records != nullptr) {
+      records->push_back(r);
+      return;
+    }
+    const char* p = reinterpret_cast<const char*>(&r);
+    size_t left = sizeof(r);
+    while (left > 0) {
+      ssize_t n = write(pipe_fd, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+  }
+};
+
+// Opens a socket and runs ops in order, one record each; stops at the first
+// failure. Returns 0 or the failing errno. Async-signal-safe when sink is a pipe.
+int run_ops(const Op* ops, size_t count, Sink* sink) {
+  uint64_t t0 = berth::monotonic_ns();
+  NlSocket sock;
+  sock.fd = -1;
+  sock.ack_message[0] = '\0';
+  int err = open_netlink(&sock.fd);
+  sink->put(make_record(PHASE_SOCKET, err, t0, nullptr));
+  if (err != 0) return err;
+  for (size_t i = 0; i < count; i++) {
+    uint64_t start = berth::monotonic_ns();
+    err = run_op(&sock, ops[i], static_cast<uint32_t>(i + 1));
+    sink->put(make_record(static_cast<int>(i), err, start, err != 0 ? sock.ack_message : nullptr));
+    if (err != 0) break;
+  }
+  close(sock.fd);
+  return err;
+}
+
+struct ChildArgs {
+  int ns_fd;
+  const Op* ops;
+  size_t count;
+  int pipe_fd;
+};
+
+// The child: join the namespace, run the ops, report each step on the pipe, exit.
+int child_entry(void* arg) {
+  const ChildArgs* a = static_cast<const ChildArgs*>(arg);
+  int ns_fd = a->ns_fd;
+  const Op* ops = a->ops;
+  size_t count = a->count;
+  int pipe_fd = a->pipe_fd;
+  Sink sink{nullptr, pipe_fd};
+  uint64_t t0 = berth::monotonic_ns();
+  int err = setns(ns_fd, CLONE_NEWNET) < 0 ? errno : 0;
+  sink.put(make_record(PHASE_SETNS, err, t0, nullptr));
+  if (err == 0) err = run_ops(ops, count, &sink);
+  _exit(err == 0 ? 0 : 1);
+  return 1;
+}
+
+class ApplyWorker : public Napi::AsyncWorker {
+ public:
+  ApplyWorker(Napi::Env env, std::vector<Op> ops, std::string target_path, int target_pid)
+      : Napi::AsyncWorker(env, "berth:netlinkApply"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        ops_(std::move(ops)),
+        target_path_(std::move(target_path)),
+        target_pid_(target_pid) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    base_ns_ = berth::monotonic_ns();
+    std::vector<int> fds;
+    bool ok = open_namespaces(&fds);
+    if (ok) {
+      if (target_path_.empty() && target_pid_ <= 0) {
+        Sink sink{&records_, -1};
+        run_ops(ops_.data(), ops_.size(), &sink);
+      } else {
+        run_in_child(fds.back());
+      }
+    }
+    for (int fd : fds) close(fd);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("baseNs", Napi::BigInt::New(env, base_ns_));
+    Napi::Array steps = Napi::Array::New(env, records_.size());
+    for (size_t i = 0; i < records_.size(); i++) {
+      const StepRecord& r = records_[i];
+      Napi::Object s = Napi::Object::New(env);
+      s.Set("index", r.index);
+      const char* name = r.index >= 0 && static_cast<size_t>(r.index) < ops_.size() ? op_name(ops_[r.index].kind)
+                                                                                       : phase_name(r.index);
+      s.Set("name", name);
+      s.Set("errno", r.err);
+      if (r.err != 0) {
+        const char* ename = strerrorname_np(r.err);
+        s.Set("error", ename != nullptr ? ename : ("errno " + std::to_string(r.err)).c_str());
+        if (r.message[0] != '\0') s.Set("message", std::string(r.message, strnlen(r.message, sizeof(r.message))));
+      }
+      s.Set("startNs", static_cast<double>(static_cast<int64_t>(r.start_ns - base_ns_)));
+      s.Set("endNs", static_cast<double>(static_cast<int64_t>(r.end_ns - base_ns_)));
+      steps.Set(i, s);
+    }
+    result.Set("steps", steps);
+    deferred_.Resolve(result);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  static const char* op_name(OpKind kind) {
+    for (const OpName& n : kOpNames) {
+      if (n.kind == kind) return n.name;
+    }
+    return "unknown";
+  }
+
+  void phase(int index, int err, uint64_t start) { records_.push_back(make_record(index, err, start, nullptr)); }
+
+  // Opens the namespaces named by path (veth peers, the target); the target's fd
+  // is the last one in fds.
+  bool open_namespaces(std::vector<int>* fds) {
+    uint64_t start = berth::monotonic_ns();
+    for (Op& op : ops_) {
+      if (op.peer_ns_path.empty()) continue;
+      int fd = open(op.peer_ns_path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        phase(PHASE_NETNS_OPEN, errno, start);
+        return false;
+      }
+      fds->push_back(fd);
+      op.peer_ns_fd = fd;
+    }
+    if (!target_path_.empty() || target_pid_ > 0) {
+      std::string path = !target_path_.empty() ? target_path_ : "/proc/" + std::to_string(target_pid_) + "/ns/net";
+      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        phase(PHASE_NETNS_OPEN, errno, start);
+        return false;
+      }
+      fds->push_back(fd);
+      phase(PHASE_NETNS_OPEN, 0, start);
+    }
+    return true;
+  }
+
+  void run_in_child(int ns_fd) {
+    int p[2];
+    uint64_t start = berth::monotonic_ns();
+    if (pipe2(p, O_CLOEXEC) < 0) {
+      phase(PHASE_CLONE, errno, start);
+      return;
+    }
+    // CLONE_VM | CLONE_VFORK, as posix_spawn does: no copy of the page tables (a
+    // fork of a large Node process costs milliseconds), and this worker thread
+    // sleeps until the child has exited. The child runs on its own small stack,
+    // touches only the prepared ops and its stack, and runs with every signal
+    // blocked so no handler of the Node process ever runs in it.
+    const size_t stack_size = 256 * 1024;
+    void* stack = mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+      int err = errno;
+      close(p[0]);
+      close(p[1]);
+      phase(PHASE_CLONE, err, start);
+      return;
+    }
+    ChildArgs args{ns_fd, ops_.data(), ops_.size(), p[1]};
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    int pid = clone(child_entry, static_cast<char*>(stack) + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+    int clone_err = pid < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    munmap(stack, stack_size);
+    close(p[1]);
+    phase(PHASE_CLONE, clone_err, start);
+    if (pid < 0) {
+      close(p[0]);
+      return;
+    }
+    StepRecord r;
+    size_t have = 0;
+    for (;;) {
+      ssize_t n = read(p[0], reinterpret_cast<char*>(&r) + have, sizeof(r) - have);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      have += static_cast<size_t>(n);
+      if (have == sizeof(r)) {
+        records_.push_back(r);
+        have = 0;
+      }
+    }
+    close(p[0]);
+    int status = 0;
+    uint64_t wait_start = berth::monotonic_ns();
+    while (waitpid(static_cast<pid_t>(pid), &status, 0) < 0 && errno == EINTR) {
+    }
+    // A child that died without reporting a failure (a signal) is an error too.
+    bool reported_failure = false;
+    for (const StepRecord& rec : records_) reported_failure = reported_failure || rec.err != 0;
+    if (!reported_failure && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      phase(PHASE_CHILD, WIFSIGNALED(status) ? EINTR : ECHILD, wait_start);
+    }
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::vector<Op> ops_;
+  std::string target_path_;
+  int target_pid_;
+  uint64_t base_ns_ = 0;
+  std::vector<StepRecord> records_;
+};
+
+bool parse_ipv4(const std::string& s, uint8_t out[4]) {
+  unsigned a, b, c, d;
+  char tail;
+  if (sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4) return false;
+  if (a > 255 || b > 255 || c > 255 || d > 255) return false;
+  out[0] = static_cast<uint8_t>(a);
+  out[1] = static_cast<uint8_t>(b);
+  out[2] = static_cast<uint8_t>(c);
+  out[3] = static_cast<uint8_t>(d);
+  return true;
+}
+
+bool parse_mac(const std::string& s, uint8_t out[6]) {
+  unsigned v[6];
+  char tail;
+  if (sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6) return false;
+  for (int i = 0; i < 6; i++) {
+    if (v[i] > 255) return false;
+    out[i] = static_cast<uint8_t>(v[i]);
+  }
+  return true;
+}
+
+// Copies an interface name; false when it does not fit IFNAMSIZ.
+bool copy_ifname(const std::string& s, char out[IFNAMSIZ]) {
+  if (s.size() >= IFNAMSIZ) return false;
+  memset(out, 0, IFNAMSIZ);
+  memcpy(out, s.data(), s.size());
+  return true;
+}
+
+std::string str_field(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+// Converts one JS op to an Op; on failure returns a message for a TypeError.
+std::string parse_op(const Napi::Object& o, Op* op) {
+  std::string kind = str_field(o, "op");
+  bool found = false;
+  for (const OpName& n : kOpNames) {
+    if (kind == n.name) {
+      op->kind = n.kind;
+      found = true;
+    }
+  }
+  if (!found) return "unknown op " + kind;
+  std::string name = str_field(o, "name");
+  if (!copy_ifname(name, op->name)) return kind + ": interface name too long: " + name;
+  if (op->name[0] == '\0' && op->kind != OP_ROUTE_DEFAULT) return kind + ": name is required";
+  std::string other = op->kind == OP_VETH_CREATE ? str_field(o, "peer")
+                      : op->kind == OP_LINK_MASTER ? str_field(o, "master")
+                      : op->kind == OP_LINK_RENAME ? str_field(o, "newName")
+                                                   : std::string();
+  if (!copy_ifname(other, op->other)) return kind + ": interface name too long: " + other;
+  if ((op->kind == OP_VETH_CREATE || op->kind == OP_LINK_MASTER || op->kind == OP_LINK_RENAME) && other.empty()) {
+    return kind + " " + name + ": peer/master/newName is required";
+  }
+  std::string addr = op->kind == OP_ROUTE_DEFAULT ? str_field(o, "gateway") : str_field(o, "address");
+  if (op->kind == OP_ADDR_ADD || op->kind == OP_ROUTE_DEFAULT) {
+    if (!parse_ipv4(addr, op->addr)) return kind + " " + name + ": invalid IPv4 address " + addr;
+  }
+  Napi::Value prefix = o.Get("prefix");
+  if (op->kind == OP_ADDR_ADD) {
+    if (!prefix.IsNumber()) return kind + " " + name + ": prefix is required";
+    int p = prefix.As<Napi::Number>().Int32Value();
+    if (p < 0 || p > 32) return kind + " " + name + ": invalid prefix";
+    op->prefix = static_cast<uint8_t>(p);
+  }
+  Napi::Value mtu = o.Get("mtu");
+  if (mtu.IsNumber()) op->mtu = mtu.As<Napi::Number>().Uint32Value();
+  if (op->kind == OP_LINK_MTU && op->mtu == 0) return kind + " " + name + ": mtu is required";
+  std::string mac = str_field(o, "peerMac");
+  if (!mac.empty()) {
+    if (!parse_mac(mac, op->mac)) return kind + " " + name + ": invalid MAC " + mac;
+    op->has_mac = true;
+  }
+  Napi::Value ns = o.Get("peerNetns");
+  if (ns.IsObject()) {
+    Napi::Object n = ns.As<Napi::Object>();
+    op->peer_ns_path = str_field(n, "path");
+    Napi::Value pid = n.Get("pid");
+    if (pid.IsNumber()) op->peer_ns_pid = pid.As<Napi::Number>().Int32Value();
+    if (op->peer_ns_path.empty() && op->peer_ns_pid <= 0) return kind + " " + name + ": peerNetns needs pid or path";
+  }
+  op->if_exists_ok = o.Get("ifExistsOk").ToBoolean().Value();
+  op->if_missing_ok = o.Get("ifMissingOk").ToBoolean().Value();
+  return std::string();
+}
+
+// netlinkApply(ops, target?): runs ops in order, in the host's namespace or, with
+// target {pid} or {path}, in that network namespace from a cloned child.
+Napi::Value NetlinkApply(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) {
+    Napi::TypeError::New(env, "netlinkApply: ops must be an array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array arr = info[0].As<Napi::Array>();
+  // The child reports into a pipe that nobody drains until it exits: keep the
+  // records well below the pipe's 64 KiB.
+  if (arr.Length() > 256) {
+    Napi::TypeError::New(env, "netlinkApply: at most 256 ops per call").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<Op> ops(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Op& op = ops[i];
+    memset(op.name, 0, sizeof(op.name));
+    memset(op.other, 0, sizeof(op.other));
+    memset(op.addr, 0, sizeof(op.addr));
+    memset(op.mac, 0, sizeof(op.mac));
+    op.prefix = 0;
+    op.has_mac = false;
+    op.mtu = 0;
+    op.peer_ns_fd = -1;
+    op.peer_ns_pid = 0;
+    op.if_exists_ok = false;
+    op.if_missing_ok = false;
+    Napi::Value v = arr.Get(i);
+    std::string err = v.IsObject() ? parse_op(v.As<Napi::Object>(), &op) : "op must be an object";
+    if (!err.empty()) {
+      Napi::TypeError::New(env, "netlinkApply: op " + std::to_string(i) + ": " + err).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  std::string target_path;
+  int target_pid = 0;
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object t = info[1].As<Napi::Object>();
+    target_path = str_field(t, "path");
+    Napi::Value pid = t.Get("pid");
+    if (pid.IsNumber()) target_pid = pid.As<Napi::Number>().Int32Value();
+    if (target_path.empty() && target_pid <= 0) {
+      Napi::TypeError::New(env, "netlinkApply: target needs pid or path").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  ApplyWorker* worker = new ApplyWorker(env, std::move(ops), std::move(target_path), target_pid);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+berth::ExportRegistrar reg([](Napi::Env env, Napi::Object exports) {
+  exports.Set("netlinkApply", Napi::Function::New(env, NetlinkApply, "netlinkApply"));
+});
+
+}  // namespace
