@@ -6,6 +6,7 @@ packages=(
   iproute2 iptables util-linux kmod   # networkdriver, loop devices, mounts
   btrfs-progs                          # btrfs graphdriver (loop-mounted file)
   skopeo umoci docker-registry         # registry interop tests and pull peers
+  zstd tar gcc libc6-dev               # zstd layers, GNU tar reference, static workloads
   docker.io runc crun                  # peer engines and runtimes
   iperf3 hyperfine                     # network throughput, CLI timing
   chromium                             # notebook rendering check

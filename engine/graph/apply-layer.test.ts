@@ -1,0 +1,298 @@
+// The layer applier: layer semantics (files, links, devices, ownership, modes,
+// mtimes, xattrs, whiteouts in both modes), decompression, and the security corpus
+// of crafted tars that must be refused without writing anything outside the root.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isBerthError } from '../errdefs/errors.js';
+import { background, withSignal } from '../trace/context.js';
+import { applyLayer, decompressStream, detectCompression, type WhiteoutMode } from './apply-layer.js';
+import { getXattr, S_IFCHR, S_IFMT } from './tar-fs.js';
+import { buildTar, tarStream, type FixtureEntry } from './tar-fixtures.js';
+
+const ctx = background();
+const isRoot = process.getuid?.() === 0;
+let base: string;
+let root: string;
+
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), `berth-apply-${process.pid}-`));
+  root = join(base, 'root');
+  await mkdir(root);
+});
+
+afterEach(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+async function apply(entries: FixtureEntry[], whiteouts: WhiteoutMode = 'delete') {
+  return applyLayer(ctx, root, tarStream(await buildTar(entries)), { whiteouts });
+}
+
+describe.skipIf(!isRoot)('applyLayer', () => {
+  it('writes files, dirs, symlinks, hard links, devices with ownership, modes, mtimes and xattrs', async () => {
+    const t = new Date(1_500_000_000_000);
+    const res = await apply([
+      { name: 'etc/', type: 'directory', mode: 0o755, mtime: t },
+      { name: 'etc/passwd', content: 'root:x:0:0\n', mode: 0o644, uid: 0, gid: 0 },
+      { name: 'etc/owned', content: 'abc', mode: 0o640, uid: 1234, gid: 5678, xattrs: { 'user.berth': 'yes' } },
+      { name: 'bin/su', content: 'su', mode: 0o4755 },
+      { name: 'tmp/', type: 'directory', mode: 0o1777 },
+      { name: 'etc/link', type: 'symlink', linkname: 'passwd' },
+      { name: 'etc/hard', type: 'link', linkname: 'etc/passwd' },
+      { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
+      { name: 'dev/loopx', type: 'block-device', devmajor: 7, devminor: 200, mode: 0o660 },
+      { name: 'run/fifo', type: 'fifo', mode: 0o600 },
+    ]);
+    expect(res).toEqual({ size: 11 + 3 + 2, entries: 10 });
+    expect(await readFile(join(root, 'etc/passwd'), 'utf8')).toBe('root:x:0:0\n');
+    const owned = await lstat(join(root, 'etc/owned'));
+    expect([owned.uid, owned.gid, owned.mode & 0o7777]).toEqual([1234, 5678, 0o640]);
+    expect(getXattr(join(root, 'etc/owned'), 'user.berth')?.toString()).toBe('yes');
+    expect((await lstat(join(root, 'bin/su'))).mode & 0o7777).toBe(0o4755);
+    expect((await lstat(join(root, 'tmp'))).mode & 0o7777).toBe(0o1777);
+    expect(await readlink(join(root, 'etc/link'))).toBe('passwd');
+    expect((await lstat(join(root, 'etc/hard'))).ino).toBe((await lstat(join(root, 'etc/passwd'))).ino);
+    const dev = await lstat(join(root, 'dev/null'));
+    expect(dev.isCharacterDevice()).toBe(true);
+    expect(dev.rdev).toBe((1 << 8) | 3);
+    expect((await lstat(join(root, 'dev/loopx'))).isBlockDevice()).toBe(true);
+    expect((await lstat(join(root, 'run/fifo'))).isFIFO()).toBe(true);
+    // The directory's mtime survives the files written into it afterwards.
+    expect((await lstat(join(root, 'etc'))).mtimeMs).toBe(t.getTime());
+    expect((await lstat(join(root, 'etc/passwd'))).mtimeMs).toBe(1_600_000_000_000);
+  });
+
+  it("'delete' mode removes whited-out lower paths and empties opaque dirs but keeps this layer's files", async () => {
+    await mkdir(join(root, 'a/sub'), { recursive: true });
+    await writeFile(join(root, 'a/old'), 'old');
+    await writeFile(join(root, 'gone'), 'x');
+    await mkdir(join(root, 'opq/kept-dir'), { recursive: true });
+    await writeFile(join(root, 'opq/lower'), 'lower');
+    await writeFile(join(root, 'opq/kept-dir/lower-inside'), 'lower');
+    await apply([
+      { name: '.wh.gone' },
+      { name: 'a/.wh.sub' },
+      { name: 'opq/', type: 'directory' },
+      { name: 'opq/new', content: 'new' },
+      { name: 'opq/kept-dir/', type: 'directory' },
+      { name: 'opq/kept-dir/mine', content: 'mine' },
+      { name: 'opq/.wh..wh..opq' },
+    ]);
+    expect(existsSync(join(root, 'gone'))).toBe(false);
+    expect(existsSync(join(root, 'a/sub'))).toBe(false);
+    expect(existsSync(join(root, 'a/old'))).toBe(true);
+    expect((await readdir(join(root, 'opq'))).sort()).toEqual(['kept-dir', 'new']);
+    // Lower content inside a directory the layer re-created is hidden too (as overlayfs would).
+    expect(await readdir(join(root, 'opq/kept-dir'))).toEqual(['mine']);
+  });
+
+  it("'overlay' mode writes 0/0 character devices and the opaque xattr", async () => {
+    await apply([{ name: 'a/', type: 'directory' }, { name: 'a/.wh.b' }, { name: 'a/.wh..wh..opq' }], 'overlay');
+    const wh = await lstat(join(root, 'a/b'));
+    expect(wh.mode & S_IFMT).toBe(S_IFCHR);
+    expect(wh.rdev).toBe(0);
+    expect(getXattr(join(root, 'a'), 'trusted.overlay.opaque')?.toString()).toBe('y');
+    expect(existsSync(join(root, 'a/.wh..wh..opq'))).toBe(false);
+  });
+
+  it('replaces a lower symlink named by an entry instead of writing through it', async () => {
+    await mkdir(join(base, 'outside'));
+    await symlink('../outside/file', join(root, 'f'));
+    await apply([{ name: 'f', content: 'mine' }]);
+    expect((await lstat(join(root, 'f'))).isFile()).toBe(true);
+    expect(existsSync(join(base, 'outside/file'))).toBe(false);
+  });
+
+  it('ignores overlayfs attributes carried in the tar', async () => {
+    await apply([{ name: 'd/', type: 'directory', xattrs: { 'trusted.overlay.redirect': '/etc' } }], 'overlay');
+    expect(getXattr(join(root, 'd'), 'trusted.overlay.redirect')).toBeUndefined();
+  });
+
+  it("'delete' mode ignores a whiteout under a missing directory (creates nothing)", async () => {
+    await apply([{ name: 'no/such/dir/.wh.x' }]);
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('skips aufs metadata entries at the root', async () => {
+    await apply([{ name: '.wh..wh.aufs' }, { name: '.wh..wh.plnk/', type: 'directory' }, { name: '.wh..wh.plnk/123.456' }, { name: 'kept', content: 'k' }]);
+    expect(await readdir(root)).toEqual(['kept']);
+  });
+
+  it('refuses a hard link to a path not in the layer', async () => {
+    const err = await apply([{ name: 'h', type: 'link', linkname: 'missing/file' }]).catch((e: unknown) => e);
+    expect(isBerthError(err, 'INVALID_ARGUMENT')).toBe(true);
+    expect((err as Error).message).toContain('layer entry "h": hard link target "missing/file" does not exist');
+  });
+
+  it('stops with CANCELLED when the context is cancelled', async () => {
+    const ac = new AbortController();
+    ac.abort(new Error('shutdown'));
+    const err = await applyLayer(withSignal(ctx, ac.signal), root, tarStream(await buildTar([{ name: 'a', content: 'a' }])), { whiteouts: 'delete' }).catch((e: unknown) => e);
+    expect(isBerthError(err, 'CANCELLED')).toBe(true);
+    expect(existsSync(join(root, 'a'))).toBe(false);
+  });
+
+  it('fails a truncated tar with an error naming the layer', async () => {
+    const tar = await buildTar([{ name: 'big', content: Buffer.alloc(4096, 1) }]);
+    const err = await applyLayer(ctx, root, tarStream(tar.subarray(0, 1500)), { whiteouts: 'delete' }).catch((e: unknown) => e);
+    expect(isBerthError(err)).toBe(true);
+  });
+});
+
+describe('compression', () => {
+  it('detects gzip, zstd and plain by magic bytes', async () => {
+    const tar = await buildTar([{ name: 'x', content: 'hello' }]);
+    expect(detectCompression(gzipSync(tar))).toBe('gzip');
+    expect(detectCompression(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0]))).toBe('zstd');
+    expect(detectCompression(tar)).toBe('none');
+  });
+
+  it.each(['gzip', 'zstd'] as const)('decompresses %s as a stream', async (kind) => {
+    const tar = await buildTar([{ name: 'x', content: Buffer.alloc(200_000, 7) }]);
+    const packed = kind === 'gzip' ? gzipSync(tar) : execFileSync('zstd', ['-q', '-c'], { input: tar });
+    expect(detectCompression(packed)).toBe(kind);
+    const out: Buffer[] = [];
+    const chunks = [packed.subarray(0, 100), packed.subarray(100, 5000), packed.subarray(5000)];
+    for await (const c of Readable.from(chunks).pipe(decompressStream(kind))) out.push(c as Buffer);
+    expect(Buffer.concat(out).equals(tar)).toBe(true);
+  });
+
+  it('fails corrupt zstd with INVALID_ARGUMENT', async () => {
+    const bad = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    const err = await (async () => {
+      for await (const _ of Readable.from([bad]).pipe(decompressStream('zstd'))) void _;
+    })().catch((e: unknown) => e);
+    expect(isBerthError(err, 'INVALID_ARGUMENT')).toBe(true);
+  });
+});
+
+// ---- security corpus ----
+
+/** Every path under dir with its type, size, mode and mtime, sorted (the "listing"). */
+async function listing(dir: string, skip: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const name of (await readdir(d)).sort()) {
+      const p = join(d, name);
+      if (p === skip) continue;
+      const st = await lstat(p);
+      out.push(`${p} ${st.mode.toString(8)} ${st.size} ${st.mtimeMs} ${st.nlink}`);
+      if (st.isDirectory()) await walk(p);
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+interface Case {
+  name: string;
+  /** The entry the error must name. */
+  entry: string;
+  /** Lower content planted in the root before applying (symlinks out of it). */
+  lower?: (root: string, base: string) => Promise<void>;
+  tar: (base: string) => FixtureEntry[];
+}
+
+const probe = `berth-probe-${process.pid}`;
+const corpus: Case[] = [
+  { name: 'dot-dot file', entry: '../x', tar: () => [{ name: '../x', content: 'pwned' }] },
+  { name: 'absolute file', entry: `/tmp/${probe}`, tar: () => [{ name: `/tmp/${probe}`, content: 'pwned' }] },
+  { name: 'a/../../x', entry: 'a/../../x', tar: () => [{ name: 'a/', type: 'directory' }, { name: 'a/../../x', content: 'pwned' }] },
+  { name: 'dot-dot directory', entry: '../newdir/', tar: () => [{ name: '../newdir/', type: 'directory' }] },
+  {
+    name: 'symlink to /etc then a file through it',
+    entry: `evil/${probe}`,
+    tar: () => [{ name: 'evil', type: 'symlink', linkname: '/etc' }, { name: `evil/${probe}`, content: 'pwned' }],
+  },
+  {
+    name: 'absolute symlink to the sentinel then overwrite through it',
+    entry: 'evil/secret',
+    tar: (b) => [{ name: 'evil', type: 'symlink', linkname: join(b, 'outside') }, { name: 'evil/secret', content: 'pwned' }],
+  },
+  {
+    name: 'relative symlink ../../.. then a file through it',
+    entry: `evil/${probe}`,
+    tar: () => [{ name: 'evil', type: 'symlink', linkname: '../../..' }, { name: `evil/${probe}`, content: 'pwned' }],
+  },
+  {
+    name: 'symlink then a directory through it',
+    entry: 'evil/sub/',
+    tar: () => [{ name: 'evil', type: 'symlink', linkname: '../outside' }, { name: 'evil/sub/', type: 'directory' }],
+  },
+  {
+    name: 'nested symlink dir then a file two levels down',
+    entry: 'd/evil/deeper/x',
+    tar: () => [{ name: 'd/', type: 'directory' }, { name: 'd/evil', type: 'symlink', linkname: '../../outside' }, { name: 'd/evil/deeper/x', content: 'pwned' }],
+  },
+  { name: 'hard link to /etc/shadow', entry: 'shadow', tar: () => [{ name: 'shadow', type: 'link', linkname: '/etc/shadow' }] },
+  { name: 'hard link to ../outside', entry: 'h', tar: () => [{ name: 'h', type: 'link', linkname: '../outside/secret' }] },
+  {
+    name: 'hard link through a planted symlink',
+    entry: 'h',
+    tar: () => [{ name: 'evil', type: 'symlink', linkname: '../outside' }, { name: 'h', type: 'link', linkname: 'evil/secret' }],
+  },
+  {
+    name: 'symlink chain through a lower layer dir',
+    entry: 'lower2/x',
+    lower: async (r) => {
+      await symlink('../outside', join(r, 'lower'));
+      await symlink('lower', join(r, 'lower2'));
+    },
+    tar: () => [{ name: 'lower2/x', content: 'pwned' }],
+  },
+  {
+    name: 'absolute symlink in a lower layer',
+    entry: 'usr/secret',
+    lower: async (r, b) => {
+      await symlink(join(b, 'outside'), join(r, 'usr'));
+    },
+    tar: () => [{ name: 'usr/secret', content: 'pwned' }],
+  },
+  { name: 'whiteout ../.wh.x', entry: '../.wh.outside', tar: () => [{ name: '../.wh.outside' }] },
+  {
+    name: 'whiteout through a symlink',
+    entry: 'evil/.wh.secret',
+    tar: () => [{ name: 'evil', type: 'symlink', linkname: '../outside' }, { name: 'evil/.wh.secret' }],
+  },
+  {
+    name: 'opaque marker through a lower symlink',
+    entry: 'evil/.wh..wh..opq',
+    lower: async (r) => {
+      await symlink('../outside', join(r, 'evil'));
+    },
+    tar: () => [{ name: 'evil/.wh..wh..opq' }],
+  },
+  { name: 'device node ../dev', entry: '../null', tar: () => [{ name: '../null', type: 'character-device', devmajor: 1, devminor: 3 }] },
+  {
+    name: 'device node through a symlink',
+    entry: 'evil/null',
+    tar: () => [{ name: 'evil', type: 'symlink', linkname: '../outside' }, { name: 'evil/null', type: 'character-device', devmajor: 1, devminor: 3 }],
+  },
+  { name: 'fifo with an absolute name', entry: `/tmp/${probe}.fifo`, tar: () => [{ name: `/tmp/${probe}.fifo`, type: 'fifo' }] },
+];
+
+describe.skipIf(!isRoot)('applyLayer security corpus', () => {
+  for (const mode of ['delete', 'overlay'] as const) {
+    it.each(corpus)(`${mode}: refuses $name`, async (c) => {
+      await mkdir(join(base, 'outside'));
+      await writeFile(join(base, 'outside/secret'), 'secret');
+      await c.lower?.(root, base);
+      const before = await listing(base, root);
+      const err = await applyLayer(ctx, root, tarStream(await buildTar(c.tar(base))), { whiteouts: mode }).catch((e: unknown) => e);
+      expect(isBerthError(err, 'INVALID_ARGUMENT'), String(err)).toBe(true);
+      expect((err as Error).message).toContain(`layer entry ${JSON.stringify(c.entry)}`);
+      expect(await listing(base, root)).toEqual(before);
+      expect(await readFile(join(base, 'outside/secret'), 'utf8')).toBe('secret');
+      expect(existsSync(`/etc/${probe}`)).toBe(false);
+      expect(existsSync(`/tmp/${probe}`)).toBe(false);
+      expect(existsSync(`/tmp/${probe}.fifo`)).toBe(false);
+      expect(existsSync(`/${probe}`)).toBe(false);
+    });
+  }
+});

@@ -1,0 +1,295 @@
+// The Graph: the content, image, layer and reference stores composed into what the
+// engine's jobs use — put an image (config + layer tars), look one up by name or id,
+// delete it, give containers their read-write layers, and collect garbage.
+// Each store is wrapped by instrument() here, so their code carries no tracing.
+//
+// Ownership of layer references: an image holds one reference on its top layer;
+// layers below are kept alive by the layers on top of them, containers' read-write
+// layers keep their parent chain. gc's roots are images (their layer chains,
+// config and `blobs`) and containers; everything else older than the grace period goes.
+import { conflict, invalidArgument, isBerthError } from '../errdefs/errors.js';
+import type { Driver } from '../graphdriver/driver.js';
+import { instrument } from '../trace/instrument.js';
+import { throwIfCancelled, type Context } from '../trace/context.js';
+import { ContentStore } from './content-store.js';
+import { digestOf } from './digest.js';
+import { chainIDs, ImageStore, parseImageConfig, type Image, type ImageConfig } from './image-store.js';
+import { LayerStore, type LayerStoreHooks, type RestoreReport, type RWLayer } from './layer-store.js';
+import { familiarString, normalizeName } from './reference.js';
+import { ReferenceStore } from './reference-store.js';
+import { RWLock } from './rw-lock.js';
+
+export interface GraphOptions {
+  /** The engine's data root (`--root`). */
+  root: string;
+  /** The graphdriver layers live in (instrumented by the caller if wanted). */
+  driver: Driver;
+  /** Fault injection for crash tests (see LayerStoreHooks). */
+  hooks?: LayerStoreHooks;
+}
+
+/** A layer tar (uncompressed), or a function opening it only when the layer is missing. */
+export type LayerSource = NodeJS.ReadableStream | (() => Promise<NodeJS.ReadableStream>);
+
+export interface PutImageOptions {
+  /** References to point at the image (`busybox`, `localhost:5000/x@sha256:…`). */
+  references?: string[];
+  /** Other blobs of the image (manifest, index, compressed layers) gc must keep. */
+  blobs?: string[];
+}
+
+export interface PutImageResult {
+  id: string;
+  /** chainID of the top layer; null for an image without layers. */
+  chainID: string | null;
+  /** False when the image was already stored (putting it again is idempotent). */
+  created: boolean;
+  /** Per layer, bottom first: whether its tar was applied or the layer already existed. */
+  layers: { chainID: string; applied: boolean }[];
+}
+
+export interface ImageDetails extends Image {
+  /** Familiar references naming the image, sorted. */
+  references: string[];
+}
+
+export interface DeleteImageResult {
+  /** References removed (familiar form). */
+  untagged: string[];
+  /** Image ids deleted (empty when only a reference was removed). */
+  deleted: string[];
+  /** Layers removed because nothing holds them any more. */
+  layers: string[];
+}
+
+export interface GcOptions {
+  /** Layers, blobs and abandoned ingests younger than this are kept (default 10 minutes): a pull may be about to use them. */
+  graceMs?: number;
+}
+
+export interface GcResult {
+  layers: string[];
+  blobs: string[];
+  ingests: string[];
+  /** Blob bytes plus layer content bytes freed. */
+  bytes: number;
+}
+
+const DEFAULT_GRACE_MS = 10 * 60_000;
+
+export class Graph {
+  private readonly lock = new RWLock();
+
+  private constructor(
+    readonly content: ContentStore,
+    readonly images: ImageStore,
+    readonly layers: LayerStore,
+    readonly references: ReferenceStore,
+    /** What the startup recovery found and cleaned. */
+    readonly restoreReport: RestoreReport,
+  ) {}
+
+  /**
+   * Opens (creating when needed) the graph under `root`, running the layer store's
+   * startup recovery. Cost: a read per layer record.
+   */
+  static async open(ctx: Context, opts: GraphOptions): Promise<Graph> {
+    const content = instrument('graph.content', new ContentStore(opts.root), {
+      methods: ['writer', 'put', 'reader', 'readBlob', 'info', 'has', 'walk', 'list', 'delete', 'totalSize', 'ingests', 'abortStale'],
+      attributes: { reader: (_c, digest) => ({ digest }), info: (_c, digest) => ({ digest }), delete: (_c, digest) => ({ digest }), writer: (_c, ref) => ({ ref }) },
+    });
+    const images = instrument('graph.images', new ImageStore(opts.root, content), {
+      methods: ['create', 'get', 'has', 'ids', 'list', 'delete'],
+    });
+    const layers = instrument('graph.layers', new LayerStore(opts.root, opts.driver, opts.hooks), {
+      methods: ['restore', 'register', 'get', 'has', 'list', 'retain', 'release', 'delete', 'createRWLayer', 'getRWLayer', 'rwLayers', 'containersUsing', 'removeRWLayer', 'mountRW', 'unmountRW'],
+      attributes: { register: (_c, _t, parent, o) => ({ parent: parent ?? '', diffID: o?.diffID ?? '' }), mountRW: (_c, id) => ({ container: id }) },
+      results: { register: (r) => ({ chainID: r.layer.chainID, applied: r.applied, size: r.layer.size }) },
+    });
+    const references = instrument('graph.references', new ReferenceStore(opts.root, { imageIDs: (c) => images.ids(c) }), {
+      methods: ['add', 'delete', 'deleteImage', 'get', 'list', 'resolve'],
+    });
+    const report = await layers.restore(ctx);
+    return new Graph(content, images, layers, references, report);
+  }
+
+  /**
+   * Stores an image: applies each missing layer (the i-th source must hash to
+   * rootfs.diff_ids[i]; an existing layer's function source is never opened, a
+   * stream source is drained), then the config, then the references. Idempotent for
+   * the same config. Nothing is visible until each piece is verified; on failure
+   * the layers this call added are released again.
+   * Fails INVALID_ARGUMENT for a bad config or a layer count that does not match
+   * diff_ids, FAILED_PRECONDITION for a tar whose diffID differs.
+   */
+  async putImage(ctx: Context, config: Uint8Array | string | ImageConfig, layers: LayerSource[], opts: PutImageOptions = {}): Promise<PutImageResult> {
+    const bytes = typeof config === 'string' ? Buffer.from(config) : config instanceof Uint8Array ? config : Buffer.from(JSON.stringify(config));
+    const id = digestOf(bytes);
+    const parsed = parseImageConfig(bytes, `image ${id}`);
+    const diffIDs = parsed.rootfs.diff_ids;
+    if (layers.length !== diffIDs.length) {
+      throw invalidArgument(`image ${id}: ${layers.length} layer tars given for ${diffIDs.length} rootfs.diff_ids`);
+    }
+    const chains = chainIDs(diffIDs);
+    return this.lock.shared(async () => {
+      const held: string[] = [];
+      const applied: { chainID: string; applied: boolean }[] = [];
+      try {
+        let parent: string | null = null;
+        for (const [i, source] of layers.entries()) {
+          throwIfCancelled(ctx, `image ${id}`);
+          const chain = chains[i]!;
+          if (typeof source === 'function' && (await this.layers.has(ctx, chain))) {
+            await this.layers.retain(ctx, chain);
+            applied.push({ chainID: chain, applied: false });
+          } else {
+            const tar = typeof source === 'function' ? await source() : source;
+            const r = await this.layers.register(ctx, tar, parent, { diffID: diffIDs[i]! });
+            applied.push({ chainID: chain, applied: r.applied });
+          }
+          held.push(chain);
+          parent = chain;
+        }
+        // the image keeps its top layer; the ones below are kept by the chain
+        for (const c of held.slice(0, -1)) await this.layers.release(ctx, c);
+        held.splice(0, held.length - 1);
+        const { created } = await this.images.create(ctx, bytes, opts.blobs ? { blobs: opts.blobs } : {});
+        if (!created && held.length === 1) await this.layers.release(ctx, held.pop()!); // the stored image already holds it
+        held.length = 0;
+        for (const ref of opts.references ?? []) await this.references.add(ctx, ref, id);
+        return { id, chainID: chains.length === 0 ? null : chains[chains.length - 1]!, created, layers: applied };
+      } catch (err) {
+        for (const c of held.reverse()) {
+          await this.layers.release(ctx, c).catch((e: unknown) => ctx.logger.warn('graph: release after a failed put', { chainID: c, error: String(e) }));
+        }
+        throw err;
+      }
+    });
+  }
+
+  /** Points `ref` at the image `target` names (reference, id or id prefix). Fails NOT_FOUND. */
+  async tag(ctx: Context, ref: string, target: string): Promise<void> {
+    const id = await this.references.resolve(ctx, target);
+    await this.images.get(ctx, id);
+    await this.references.add(ctx, ref, id);
+  }
+
+  /** The image a reference, id or id prefix names, with its references. Fails NOT_FOUND, CONFLICT (ambiguous prefix). */
+  async getImage(ctx: Context, ref: string): Promise<ImageDetails> {
+    const id = await this.references.resolve(ctx, ref);
+    const image = await this.images.get(ctx, id);
+    const refs = await this.references.list(ctx, id);
+    return { ...image, references: refs.map((r) => r.familiar).sort() };
+  }
+
+  /** Every image with its references, sorted by id. */
+  async listImages(ctx: Context): Promise<ImageDetails[]> {
+    const refs = await this.references.list(ctx);
+    return (await this.images.list(ctx)).map((image) => ({
+      ...image,
+      references: refs.filter((r) => r.imageID === image.id).map((r) => r.familiar).sort(),
+    }));
+  }
+
+  /**
+   * Deletes by reference or id. By a reference when the image has others: only
+   * that reference goes. Otherwise the image goes (references, record, config and
+   * its reference on the top layer, whose chain is removed when unused).
+   * Fails CONFLICT naming the container while a container uses the image, or (by
+   * id) while more than one reference names it — unless `force`; a forced delete
+   * leaves the containers' layer chains in place. Fails NOT_FOUND.
+   */
+  async deleteImage(ctx: Context, ref: string, opts: { force?: boolean } = {}): Promise<DeleteImageResult> {
+    return this.lock.exclusive(async () => {
+      const id = await this.references.resolve(ctx, ref);
+      const image = await this.images.get(ctx, id);
+      const refs = await this.references.list(ctx, id);
+      const byName = await this.references.get(ctx, ref).then(
+        (named) => named === id,
+        () => false,
+      );
+      if (byName && refs.length > 1) {
+        await this.references.delete(ctx, ref);
+        return { untagged: [familiarString(normalizeName(ref))], deleted: [], layers: [] };
+      }
+      if (opts.force !== true) {
+        const users = (await this.layers.rwLayers(ctx)).filter((r) => r.imageID === id).map((r) => r.containerID);
+        if (users.length > 0) throw conflict(`image ${ref}: in use by container ${users.join(', ')}`, { details: { containers: users } });
+        if (!byName && refs.length > 1) {
+          throw conflict(`image ${ref}: referenced by ${refs.map((r) => r.familiar).join(', ')}; remove them or force`);
+        }
+      }
+      const untagged = (await this.references.deleteImage(ctx, id)).map((r) => familiarString(r));
+      await this.images.delete(ctx, id);
+      const removed = image.chainID === null ? [] : await this.layers.release(ctx, image.chainID);
+      return { untagged, deleted: [id], layers: removed };
+    });
+  }
+
+  /** Creates a container's read-write layer on the image `imageRef` names. See LayerStore.createRWLayer. */
+  async createContainerLayer(ctx: Context, containerID: string, imageRef: string): Promise<RWLayer> {
+    return this.lock.shared(async () => {
+      const id = await this.references.resolve(ctx, imageRef);
+      const image = await this.images.get(ctx, id);
+      return this.layers.createRWLayer(ctx, containerID, image.chainID, { imageID: id });
+    });
+  }
+
+  /** Removes a container's read-write layer (and image layers nothing holds any more). */
+  async removeContainerLayer(ctx: Context, containerID: string): Promise<string[]> {
+    return this.lock.shared(() => this.layers.removeRWLayer(ctx, containerID));
+  }
+
+  /**
+   * Removes what no image or container reaches: layers outside every image's chain
+   * and every container's parent chain, blobs that are neither an image config nor
+   * listed in an image's `blobs`, and ingests idle for the grace period. Runs alone
+   * (waits for puts and deletes). Returns what it freed. Cost: a walk of all records and blobs.
+   */
+  async gc(ctx: Context, opts: GcOptions = {}): Promise<GcResult> {
+    const cutoff = Date.now() - (opts.graceMs ?? DEFAULT_GRACE_MS);
+    return this.lock.exclusive(async () => {
+      const result: GcResult = { layers: [], blobs: [], ingests: [], bytes: 0 };
+      const images = await this.images.list(ctx);
+      const liveLayers = new Set<string>();
+      const liveBlobs = new Set<string>();
+      for (const image of images) {
+        for (const c of chainIDs(image.config.rootfs.diff_ids)) liveLayers.add(c);
+        liveBlobs.add(image.id);
+        for (const b of image.blobs) liveBlobs.add(b);
+      }
+      const all = new Map((await this.layers.list(ctx)).map((l) => [l.chainID, l]));
+      for (const rw of await this.layers.rwLayers(ctx)) {
+        for (let c = rw.parent; c !== null && !liveLayers.has(c); c = all.get(c)?.parent ?? null) liveLayers.add(c);
+      }
+      const depth = (chain: string): number => {
+        let d = 0;
+        for (let l = all.get(chain); l?.parent; l = all.get(l.parent)) d++;
+        return d;
+      };
+      const dead = [...all.values()].filter((l) => !liveLayers.has(l.chainID) && Date.parse(l.createdAt) <= cutoff).sort((a, b) => depth(b.chainID) - depth(a.chainID));
+      for (const l of dead) {
+        throwIfCancelled(ctx, 'graph gc');
+        try {
+          await this.layers.delete(ctx, l.chainID);
+          result.layers.push(l.chainID);
+          result.bytes += l.size;
+        } catch (err) {
+          if (!isBerthError(err, 'CONFLICT')) throw err;
+          ctx.logger.info('graph gc: layer kept', { chainID: l.chainID, reason: err.message });
+        }
+      }
+      for (const blob of await this.content.list(ctx)) {
+        if (liveBlobs.has(blob.digest) || Date.parse(blob.createdAt) > cutoff) continue;
+        throwIfCancelled(ctx, 'graph gc');
+        await this.content.delete(ctx, blob.digest).catch((err: unknown) => {
+          if (!isBerthError(err, 'NOT_FOUND')) throw err;
+        });
+        result.blobs.push(blob.digest);
+        result.bytes += blob.size;
+      }
+      result.ingests = await this.content.abortStale(ctx, Date.now() - cutoff);
+      return result;
+    });
+  }
+}

@@ -1,0 +1,16 @@
+// The one list of graphdrivers berth knows (plugins as data, STYLE.md 6), in the
+// order a daemon tries them when none is configured.
+import { notFound } from '../errdefs/errors.js';
+import { btrfsPlugin } from './btrfs.js';
+import type { DriverPlugin } from './driver.js';
+import { overlay2Plugin } from './overlay2.js';
+import { vfsPlugin } from './vfs.js';
+
+export const graphdriverPlugins: readonly DriverPlugin[] = [overlay2Plugin, btrfsPlugin, vfsPlugin];
+
+/** The registration of driver `id`; NOT_FOUND naming it and the known ones otherwise. */
+export function graphdriverPlugin(id: string): DriverPlugin {
+  const p = graphdriverPlugins.find((d) => d.id === id);
+  if (p === undefined) throw notFound(`graphdriver ${JSON.stringify(id)}: unknown (known: ${graphdriverPlugins.map((d) => d.id).join(', ')})`);
+  return p;
+}

@@ -1,0 +1,108 @@
+// The graphdriver boundary: how the Graph stores layers on disk and hands out
+// root filesystems. Docker's ProtoDriver/DiffDriver, context-first (STYLE.md 1–4).
+import type { Context } from '../trace/context.js';
+
+/** What to mount for a layer; the caller mounts (mounts are data, STYLE.md 4). */
+export interface Mount {
+  type: string;
+  source: string;
+  options: string[];
+}
+
+/** Human-readable facts about a driver (backing filesystem, layer count, …). */
+export interface DriverStatus {
+  [key: string]: string;
+}
+
+export interface CreateOptions {
+  storageOpt?: Record<string, string>;
+}
+
+/**
+ * The core of a graphdriver. Layer ids are opaque strings chosen by the caller
+ * (the layer store uses chain-derived ids); they must match /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.
+ */
+export interface ProtoDriver {
+  /** 'vfs' | 'overlay2' | 'btrfs'. */
+  readonly name: string;
+  /** The driver's folder under the data root (`<root>/<name>`). */
+  readonly home: string;
+  /**
+   * Creates a read-only layer `id` on top of `parent` (undefined: empty base).
+   * Fails ALREADY_EXISTS if `id` exists, NOT_FOUND if `parent` does not.
+   * Crash-safe: a failed create leaves nothing behind. Cost: driver-specific
+   * (vfs copies the parent's whole tree; overlay2 and btrfs are O(1)).
+   */
+  create(ctx: Context, id: string, parent: string | undefined, opts?: CreateOptions): Promise<void>;
+  /** Like create, for a container's writable layer. */
+  createReadWrite(ctx: Context, id: string, parent: string | undefined, opts?: CreateOptions): Promise<void>;
+  /**
+   * Removes layer `id` and its content. Idempotent: removing an unknown id succeeds.
+   * Fails CONFLICT while the layer is mounted (get without the matching put).
+   */
+  remove(ctx: Context, id: string): Promise<void>;
+  /** What get() would mount, as data; no syscall. Fails NOT_FOUND for an unknown id. */
+  mounts(ctx: Context, id: string): Promise<Mount[]>;
+  /**
+   * Mounts the layer (reference-counted: only the first get mounts) and returns the
+   * path of its root filesystem. Fails NOT_FOUND for an unknown id.
+   */
+  get(ctx: Context, id: string): Promise<string>;
+  /** Releases one get; the last put unmounts. A put without a get is a no-op. */
+  put(ctx: Context, id: string): Promise<void>;
+  /** Whether layer `id` exists. Never throws for a well-formed id. */
+  exists(ctx: Context, id: string): Promise<boolean>;
+  /** Facts for `docker info` and result documents. */
+  status(ctx: Context): Promise<DriverStatus>;
+  /** Unmounts everything this driver mounted; called at shutdown. Idempotent. */
+  cleanup(ctx: Context): Promise<void>;
+}
+
+/** One path changed by a layer relative to its parent (paths start with '/'). */
+export interface Change {
+  path: string;
+  kind: 'add' | 'modify' | 'delete';
+}
+
+/** Result of applying a layer tar: bytes of regular file content and tar entries seen. */
+export interface ApplyResult {
+  size: number;
+  entries: number;
+}
+
+export interface DiffDriver {
+  /** Uncompressed tar of `id`'s changes against `parent`, whiteouts for deletions. */
+  diff(ctx: Context, id: string, parent: string | undefined): Promise<NodeJS.ReadableStream>;
+  /** The paths `id` adds, modifies or deletes relative to `parent`, sorted by path. */
+  changes(ctx: Context, id: string, parent: string | undefined): Promise<Change[]>;
+  /**
+   * Applies a layer tar into layer `id` (created with create() on `parent` first).
+   * Fails INVALID_ARGUMENT naming the entry for an unsafe or malformed tar; the
+   * caller must then remove the layer (it holds a partial result).
+   */
+  applyDiff(ctx: Context, id: string, parent: string | undefined, tar: NodeJS.ReadableStream): Promise<ApplyResult>;
+  /** Bytes of regular file content `id` changes against `parent`. Cost: a walk of the layer. */
+  diffSize(ctx: Context, id: string, parent: string | undefined): Promise<number>;
+}
+
+export type Driver = ProtoDriver & DiffDriver;
+
+export interface DriverInit {
+  /** The data root; the driver lives in `<root>/<name>`. */
+  root: string;
+  /** Driver options (`overlay2.mountProgram`, …); unknown keys fail INVALID_ARGUMENT. */
+  options?: Record<string, string>;
+}
+
+/** A driver's registration in the builtins list (STYLE.md 6). */
+export interface DriverPlugin {
+  type: 'graphdriver';
+  id: string;
+  init(ctx: Context, init: DriverInit): Promise<Driver>;
+}
+
+/** Type guard for the optional DiffDriver ability. */
+export function isDiffDriver(d: ProtoDriver): d is ProtoDriver & DiffDriver {
+  const x = d as Partial<DiffDriver>;
+  return typeof x.diff === 'function' && typeof x.changes === 'function' && typeof x.applyDiff === 'function' && typeof x.diffSize === 'function';
+}
