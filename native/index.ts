@@ -11,6 +11,8 @@ export interface NativeCore {
   readonly version: string;
   /** CLOCK_MONOTONIC in nanoseconds (the clock of span timestamps). */
   monotonicNs(): bigint;
+  /** Times namespace creation in cloned children from worker threads, never touching Node's namespaces (nsbench.cc); rejects with code = errno name. */
+  nsBench(options: NsBenchOptions): Promise<NsBenchResult>;
   /** rtnetlink requests run in order, in the host's netns or, with target, inside that netns from a cloned C-only child; resolves with per-step times and errnos (netlink.cc). */
   netlinkApply(
     ops: readonly import('../engine/networkdriver/netlink-ops.js').NetlinkOp[],
@@ -122,6 +124,37 @@ export interface NativeSpawned {
   syncFd: number;
   cloneStartNs: bigint;
   cloneEndNs: bigint;
+}
+
+/** nsBench's input: namespace kinds for clone(2) and for unshare(2) inside the child; `threads` × `perThread` ops (default 1 × 1). */
+export interface NsBenchOptions {
+  clone?: readonly NsKind[];
+  unshare?: readonly NsKind[];
+  threads?: number;
+  perThread?: number;
+}
+
+export type NsKind = 'mnt' | 'uts' | 'ipc' | 'pid' | 'net' | 'user' | 'cgroup';
+
+/** One clone → child → reap; times in ns from the op's start (the instant before clone), except startNs (from baseNs). */
+export interface NsBenchOp {
+  thread: number;
+  startNs: number;
+  /** clone(2) in the parent. */
+  cloneNs: number;
+  childStartNs: number;
+  /** unshare(2) inside the child (≈0 without unshare kinds). */
+  unshareNs: number;
+  childExitNs: number;
+  reapedNs: number;
+}
+
+export interface NsBenchResult {
+  /** CLOCK_MONOTONIC when the threads were released. */
+  baseNs: bigint;
+  /** From the release to the end of the last op. */
+  wallNs: number;
+  ops: NsBenchOp[];
 }
 
 export const addonPath = fileURLToPath(new URL('./build/Release/berth_native.node', import.meta.url));

@@ -1,0 +1,54 @@
+// Reads and writes cgroup control files with errors that name the cgroup and file
+// (`cgroup berth/abc memory.limit_in_bytes: write 1x: EINVAL …`), never a bare errno.
+import { constants } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { wrap } from '../../errdefs/errors.js';
+
+/** Write without O_CREAT: cgroupfs files exist or the controller is missing; some are write-only. */
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_TRUNC;
+
+export async function writeControl(path: string, dir: string, file: string, value: string | number): Promise<void> {
+  try {
+    await writeFile(join(dir, file), String(value), { flag: WRITE_FLAGS });
+  } catch (err) {
+    throw wrap(err, `cgroup ${path} ${file}: write ${value}`);
+  }
+}
+
+export async function readControl(path: string, dir: string, file: string): Promise<string> {
+  try {
+    return (await readFile(join(dir, file), 'utf8')).trim();
+  } catch (err) {
+    throw wrap(err, `cgroup ${path} ${file}: read`);
+  }
+}
+
+/** Reads a file, or returns undefined when it does not exist (a controller or kernel feature the host lacks). */
+export async function readControlIfExists(path: string, dir: string, file: string): Promise<string | undefined> {
+  try {
+    return (await readFile(join(dir, file), 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw wrap(err, `cgroup ${path} ${file}: read`);
+  }
+}
+
+/** "key value" lines (memory.events, cpu.stat, memory.oom_control) → map. */
+export function parseKeyed(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [key, value] = line.trim().split(/\s+/);
+    if (key && value !== undefined) out.set(key, Number(value));
+  }
+  return out;
+}
+
+/** cgroup.procs → sorted pids. */
+export function parsePids(text: string): number[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map(Number)
+    .sort((a, b) => a - b);
+}

@@ -1,0 +1,310 @@
+// Real cgroups (root): creates cgroups for processes this test spawns, applies limits and
+// reads them back, provokes an OOM kill and a fork failure, and removes everything after.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isBerthError } from '../../errdefs/errors.js';
+import { background } from '../../trace/context.js';
+import { detectLayout, type CgroupLayout } from './detect.js';
+import { createCgroupManager } from './manager.js';
+import type { Cgroup, CgroupManager } from './types.js';
+
+const ctx = background();
+const isRoot = process.getuid?.() === 0;
+const layout: CgroupLayout | undefined = (() => {
+  try {
+    return detectLayout();
+  } catch {
+    return undefined;
+  }
+})();
+const hasV1 = layout !== undefined && layout.mode !== 'v2';
+const noV1 = !isRoot || !hasV1;
+const skipReason = !isRoot ? 'needs root' : 'needs cgroup v1 controllers (hybrid or v1 host)';
+
+let n = 0;
+const children: ChildProcess[] = [];
+const paths: { manager: CgroupManager; path: string }[] = [];
+
+function uniquePath(): string {
+  return `berth-test-${process.pid}-${n++}`;
+}
+
+/** A process that waits for one line on stdin, then runs `script` with sh. */
+function gated(script: string): ChildProcess {
+  const child = spawn('sh', ['-c', `read line; ${script}`], { stdio: ['pipe', 'ignore', 'pipe'] });
+  children.push(child);
+  return child;
+}
+
+function sleeper(): ChildProcess {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  children.push(child);
+  return child;
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+async function make(manager: CgroupManager, resources?: Parameters<CgroupManager['create']>[2]): Promise<Cgroup> {
+  const path = uniquePath();
+  paths.push({ manager, path });
+  return manager.create(ctx, path, resources);
+}
+
+const read = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8').trim();
+
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await exited(child);
+    }
+  }
+  for (const { manager, path } of paths.splice(0)) {
+    try {
+      const cg = await manager.open(ctx, path);
+      await cg.kill(ctx, 'SIGKILL');
+      await cg.destroy(ctx);
+    } catch (err) {
+      if (!isBerthError(err, 'NOT_FOUND')) throw err;
+    }
+  }
+});
+
+describe.skipIf(noV1)(noV1 ? `cgroups v1 (skipped: ${skipReason})` : `cgroups on this host (${layout?.mode})`, () => {
+  const manager = (opts = {}) => createCgroupManager(opts);
+
+  it('creates a directory in every hierarchy and attaches a process', async () => {
+    const m = manager();
+    const cg = await make(m);
+    const controllers = ['pids', 'memory', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer'].filter((c) => layout!.v1.has(c));
+    for (const c of controllers) expect(cg.dirs).toContain(join(layout!.v1.get(c)!, cg.path));
+    if (layout!.mode === 'hybrid') expect(cg.dirs).toContain(join(layout!.unified!, cg.path));
+    for (const d of cg.dirs) expect(existsSync(d)).toBe(true);
+    const cpuset = cg.dirs.find((d) => d.startsWith(layout!.v1.get('cpuset') ?? '\0'));
+    if (cpuset) expect(read(cpuset, 'cpuset.cpus')).not.toBe('');
+
+    const child = sleeper();
+    await cg.attach(ctx, child.pid!);
+    for (const d of cg.dirs) expect(read(d, 'cgroup.procs').split('\n')).toContain(String(child.pid));
+    expect(await cg.pids(ctx)).toEqual([child.pid]);
+    expect(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8')).toContain(`memory:/${cg.path}`);
+  });
+
+  it('applies limits and reads them back', async () => {
+    const m = manager();
+    const cg = await make(m, {
+      memory: { limit: 64 << 20, swap: 128 << 20, reservation: 32 << 20 },
+      cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' },
+      pids: { limit: 10 },
+      devices: [{ allow: false, access: 'rwm' }],
+    });
+    const dir = (c: string) => join(layout!.v1.get(c)!, cg.path);
+    expect(read(dir('memory'), 'memory.limit_in_bytes')).toBe(String(64 << 20));
+    if (existsSync(join(dir('memory'), 'memory.memsw.limit_in_bytes'))) expect(read(dir('memory'), 'memory.memsw.limit_in_bytes')).toBe(String(128 << 20));
+    expect(read(dir('memory'), 'memory.soft_limit_in_bytes')).toBe(String(32 << 20));
+    expect(read(dir('cpu'), 'cpu.shares')).toBe('512');
+    expect(read(dir('cpu'), 'cpu.cfs_quota_us')).toBe('50000');
+    expect(read(dir('cpu'), 'cpu.cfs_period_us')).toBe('100000');
+    expect(read(dir('cpuset'), 'cpuset.cpus')).toBe('0');
+    expect(read(dir('pids'), 'pids.max')).toBe('10');
+    const devices = read(dir('devices'), 'devices.list').split('\n');
+    expect(devices).toContain('c 1:3 rwm');
+    expect(devices).toContain('c 136:* rwm');
+    expect(devices).not.toContain('a *:* rwm');
+
+    // Lowering both memory values again must respect memsw >= limit at every step.
+    await cg.apply(ctx, { memory: { limit: 16 << 20, swap: 16 << 20 } });
+    expect(read(dir('memory'), 'memory.limit_in_bytes')).toBe(String(16 << 20));
+    await cg.apply(ctx, { memory: { limit: -1, swap: -1 }, pids: { limit: 0 } });
+    expect(Number(read(dir('memory'), 'memory.limit_in_bytes'))).toBeGreaterThan(2 ** 62);
+    expect(read(dir('pids'), 'pids.max')).toBe('max');
+    const stats = await cg.stats(ctx);
+    expect(stats.memory?.limit).toBeUndefined();
+    expect(stats.pids?.limit).toBeUndefined();
+  });
+
+  it('reports usage in stats', async () => {
+    const cg = await make(manager());
+    const child = gated('i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exec sleep 30');
+    await cg.attach(ctx, child.pid!);
+    child.stdin!.write('go\n');
+    let stats = await cg.stats(ctx);
+    for (let i = 0; i < 200 && (stats.cpu?.usageNs ?? 0) < 10_000_000; i++) {
+      await sleep(20);
+      stats = await cg.stats(ctx);
+    }
+    expect(stats.cpu?.usageNs).toBeGreaterThan(10_000_000);
+    expect(stats.memory?.usage).toBeGreaterThan(0);
+    expect(stats.memory?.maxUsage).toBeGreaterThanOrEqual(stats.memory!.usage);
+    expect(stats.pids?.current).toBe(1);
+    expect(stats.memory?.oomKills).toBe(0);
+  });
+
+  it('OOM-kills a process that exceeds the memory limit', async () => {
+    const cg = await make(manager(), { memory: { limit: 32 << 20, swap: 32 << 20 } });
+    const alloc = "const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))";
+    const child = gated(`exec ${JSON.stringify(process.execPath)} -e ${JSON.stringify(alloc)}`);
+    await cg.attach(ctx, child.pid!);
+    child.stdin!.write('go\n');
+    const result = await exited(child);
+    expect(result.signal).toBe('SIGKILL');
+    const stats = await cg.stats(ctx);
+    expect(stats.memory?.oomKills).toBeGreaterThanOrEqual(1);
+    expect(stats.memory?.oomEvents).toBeGreaterThanOrEqual(1);
+    expect(stats.memory?.maxUsage).toBeGreaterThan(16 << 20);
+    await cg.destroy(ctx);
+    for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
+  });
+
+  it('stops forks beyond the pids limit', async () => {
+    const cg = await make(manager(), { pids: { limit: 3 } });
+    const child = gated('for i in 1 2 3 4 5 6; do sleep 30 & done; echo forked-all >&2; wait');
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    await cg.attach(ctx, child.pid!);
+    child.stdin!.write('go\n');
+    for (let i = 0; i < 500 && !stderr.includes('forked-all') && !/fork|unavailable/i.test(stderr); i++) await sleep(10);
+    expect(stderr).toMatch(/fork|Resource temporarily unavailable/i);
+    const stats = await cg.stats(ctx);
+    expect(stats.pids?.current).toBeLessThanOrEqual(3);
+    expect(stats.pids?.limit).toBe(3);
+    expect(await cg.kill(ctx, 'SIGKILL')).toBe(stats.pids!.current);
+    await exited(child);
+    await cg.destroy(ctx);
+    for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
+  });
+
+  it('freezes and thaws', async () => {
+    const cg = await make(manager());
+    const child = sleeper();
+    await cg.attach(ctx, child.pid!);
+    await cg.freeze(ctx);
+    const freezer = join(layout!.v1.get('freezer')!, cg.path);
+    expect(read(freezer, 'freezer.state')).toBe('FROZEN');
+    await cg.thaw(ctx);
+    expect(read(freezer, 'freezer.state')).toBe('THAWED');
+  });
+
+  it('signals every process and destroy waits for them to leave', async () => {
+    const m = manager();
+    const cg = await make(m);
+    const a = sleeper();
+    const b = sleeper();
+    await cg.attach(ctx, a.pid!);
+    await cg.attach(ctx, b.pid!);
+    expect(await cg.kill(ctx, 'SIGTERM')).toBe(2);
+    expect((await exited(a)).signal).toBe('SIGTERM');
+    expect((await exited(b)).signal).toBe('SIGTERM');
+    await cg.destroy(ctx);
+    for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
+    await cg.destroy(ctx); // idempotent
+  });
+
+  it('refuses to destroy a cgroup with a live process', async () => {
+    const cg = await make(manager({ drainTimeoutMs: 100 }));
+    const child = sleeper();
+    await cg.attach(ctx, child.pid!);
+    await expect(cg.destroy(ctx)).rejects.toMatchObject({ code: 'CONFLICT', message: `cgroup ${cg.path}: destroy: 1 process(es) still inside (${child.pid})` });
+    for (const d of cg.dirs) expect(existsSync(d)).toBe(true);
+  });
+
+  it('removes nested paths and keeps shared parents in use', async () => {
+    const m = manager();
+    const base = uniquePath();
+    paths.push({ manager: m, path: base });
+    const a = await m.create(ctx, `${base}/a`);
+    const b = await m.create(ctx, `${base}/b`);
+    await a.destroy(ctx);
+    expect(existsSync(join(layout!.v1.get('memory')!, base))).toBe(true);
+    await b.destroy(ctx);
+    expect(existsSync(join(layout!.v1.get('memory')!, base))).toBe(true); // b did not create it
+  });
+
+  it('refuses an existing cgroup and leaves it alone', async () => {
+    const m = manager();
+    const cg = await make(m);
+    await expect(m.create(ctx, cg.path)).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: expect.stringMatching(new RegExp(`^cgroup ${cg.path}: already exists`)) });
+    for (const d of cg.dirs) expect(existsSync(d)).toBe(true);
+  });
+
+  it('names the cgroup and file on a bad value and removes what it made', async () => {
+    const m = manager();
+    const path = uniquePath();
+    paths.push({ manager: m, path });
+    const err = await m.create(ctx, path, { cpu: { cpus: '4095' } }).catch((e: unknown) => e);
+    expect(isBerthError(err)).toBe(true);
+    expect((err as Error).message).toMatch(new RegExp(`^cgroup ${path} cpuset.cpus: write 4095: E(INVAL|RANGE)`));
+    for (const root of [...layout!.v1.values(), layout!.unified].filter((x): x is string => !!x)) expect(existsSync(join(root, path))).toBe(false);
+    await expect(m.open(ctx, path)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('cleans up stale cgroups under a prefix', async () => {
+    const m = manager();
+    const prefix = uniquePath();
+    paths.push({ manager: m, path: prefix });
+    await m.create(ctx, `${prefix}/one`);
+    const two = await m.create(ctx, `${prefix}/two/inner`);
+    const child = sleeper();
+    await two.attach(ctx, child.pid!);
+    const removed = await createCgroupManager().cleanupStale(ctx, prefix);
+    expect(removed.sort()).toEqual([prefix, `${prefix}/one`, `${prefix}/two`, `${prefix}/two/inner`].sort());
+    expect((await exited(child)).signal).toBe('SIGKILL');
+    for (const root of [...layout!.v1.values(), layout!.unified].filter((x): x is string => !!x)) expect(existsSync(join(root, prefix))).toBe(false);
+    expect(await m.cleanupStale(ctx, prefix)).toEqual([]);
+  });
+});
+
+// The v2 backend against this host's cgroup2 hierarchy. On a hybrid host that hierarchy
+// has no resource controllers, so only core features apply there (procs, freeze, kill, cpu.stat).
+const unified = layout?.unified;
+describe.skipIf(!isRoot || unified === undefined)(!isRoot ? 'cgroup v2 backend (skipped: needs root)' : unified === undefined ? 'cgroup v2 backend (skipped: no cgroup2 mount)' : 'cgroup v2 backend', () => {
+  const v2 = () => createCgroupManager({ layout: { mode: 'v2', v1: new Map(), unified: unified! } });
+  const controllers = unified ? readFileSync(join(unified, 'cgroup.controllers'), 'utf8') : '';
+
+  it('creates, attaches, freezes, kills and destroys', async () => {
+    const m = v2();
+    expect(m.mode).toBe('v2');
+    const cg = await make(m);
+    expect(cg.dirs).toEqual([join(unified!, cg.path)]);
+    const child = sleeper();
+    await cg.attach(ctx, child.pid!);
+    expect(await cg.pids(ctx)).toEqual([child.pid]);
+    await cg.freeze(ctx);
+    expect(read(cg.dirs[0], 'cgroup.events')).toMatch(/frozen 1/);
+    await cg.thaw(ctx);
+    expect(read(cg.dirs[0], 'cgroup.events')).toMatch(/frozen 0/);
+    expect((await cg.stats(ctx)).cpu?.usageNs).toBeGreaterThanOrEqual(0);
+    expect(await cg.kill(ctx, 'SIGKILL')).toBe(1);
+    expect((await exited(child)).signal).toBe('SIGKILL');
+    await cg.destroy(ctx);
+    expect(existsSync(cg.dirs[0])).toBe(false);
+  });
+
+  it('rejects device rules it cannot enforce', async () => {
+    const cg = await make(v2());
+    await expect(cg.apply(ctx, { devices: [{ allow: false, access: 'rwm' }] })).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED', message: expect.stringMatching(/linux\.resources\.devices/) });
+  });
+
+  it.skipIf(/\bmemory\b/.test(controllers))('names the missing file when the memory controller is absent', async () => {
+    const cg = await make(v2());
+    await expect(cg.apply(ctx, { memory: { limit: 64 << 20 } })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(new RegExp(`^cgroup ${cg.path} memory.max: write 67108864: ENOENT`)) });
+  });
+
+  it.skipIf(!/\bmemory\b/.test(controllers))('writes memory.max and memory.swap.max', async () => {
+    const cg = await make(v2(), { memory: { limit: 64 << 20, swap: 96 << 20 }, cpu: { shares: 1024, quota: 50000, period: 100000 } });
+    expect(read(cg.dirs[0], 'memory.max')).toBe(String(64 << 20));
+    expect(read(cg.dirs[0], 'memory.swap.max')).toBe(String(32 << 20));
+    expect(read(cg.dirs[0], 'cpu.weight')).toBe('39');
+    expect(read(cg.dirs[0], 'cpu.max')).toBe('50000 100000');
+  });
+});

@@ -1,0 +1,277 @@
+// createCgroupManager: picks the backend for this host's layout once (v1, hybrid or v2)
+// and does the work common to all of them: making and removing directories, moving
+// processes in, signalling them. Layout on disk: for a path `berth/<id>`, one directory
+// `<hierarchy mount>/berth/<id>` per hierarchy the backend lists in roots().
+import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { alreadyExists, conflict, invalidArgument, notFound, wrap } from '../../errdefs/errors.js';
+import type { Context } from '../../trace/context.js';
+import type { Resources } from '../spec/types.js';
+import type { CgroupBackend, CgroupDirs } from './backend.js';
+import { parsePids, readControl, readControlIfExists, writeControl } from './cgroup-fs.js';
+import { detectLayout, type CgroupLayout } from './detect.js';
+import type { Cgroup, CgroupManager, CgroupMode, CgroupStats } from './types.js';
+import { createV1Backend } from './v1.js';
+import { createV2Backend } from './v2.js';
+
+export interface CgroupManagerOptions {
+  /** The layout to use instead of this host's (tests point it at one hierarchy). */
+  layout?: CgroupLayout;
+  /** How long destroy() waits for processes to leave, in ms (default 5000). */
+  drainTimeoutMs?: number;
+}
+
+/** The backend table: one constructor per layout. */
+const backends: Record<CgroupMode, (layout: CgroupLayout) => CgroupBackend> = {
+  v1: createV1Backend,
+  hybrid: createV1Backend,
+  v2: createV2Backend,
+};
+
+/** Detects the host layout (one procfs read) unless given one; the backend is fixed from then on. */
+export function createCgroupManager(options: CgroupManagerOptions = {}): CgroupManager {
+  const layout = options.layout ?? detectLayout();
+  return new Manager(backends[layout.mode](layout), options.drainTimeoutMs ?? 5000);
+}
+
+/** "/berth//abc/" → "berth/abc"; rejects empty paths and . or .. segments. */
+export function normalizeCgroupPath(path: string): string {
+  const segments = path.split('/').filter((s) => s !== '');
+  if (segments.length === 0) throw invalidArgument(`cgroup ${JSON.stringify(path)}: empty path`);
+  if (segments.some((s) => s === '.' || s === '..')) throw invalidArgument(`cgroup ${JSON.stringify(path)}: . and .. are not allowed`);
+  return segments.join('/');
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+class Manager implements CgroupManager {
+  readonly mode: CgroupMode;
+
+  constructor(
+    private readonly backend: CgroupBackend,
+    private readonly drainTimeoutMs: number,
+  ) {
+    this.mode = backend.mode;
+  }
+
+  private dirsFor(path: string): Map<string, string> {
+    const dirs = new Map<string, string>();
+    for (const [key, root] of this.backend.roots()) dirs.set(key, join(root, path));
+    return dirs;
+  }
+
+  async create(ctx: Context, path: string, resources?: Resources): Promise<Cgroup> {
+    const rel = normalizeCgroupPath(path);
+    const dirs = this.dirsFor(rel);
+    const leaves: string[] = [];
+    const parents: string[] = [];
+    try {
+      for (const [key, root] of this.backend.roots()) {
+        let parent = root;
+        const segments = rel.split('/');
+        for (const [i, seg] of segments.entries()) {
+          const d = join(parent, seg);
+          const last = i === segments.length - 1;
+          await this.backend.beforeMkdir(key, parent);
+          try {
+            await mkdir(d);
+            (last ? leaves : parents).push(d);
+            await this.backend.afterMkdir(key, d, parent);
+          } catch (err) {
+            if (errno(err) !== 'EEXIST') throw wrap(err, `cgroup ${rel}: mkdir ${d}`);
+            if (last) throw alreadyExists(`cgroup ${rel}: already exists (${d})`);
+          }
+          parent = d;
+        }
+      }
+      const cg = new CgroupHandle(this.backend, rel, dirs, leaves, parents, this.drainTimeoutMs);
+      if (resources) await cg.apply(ctx, resources);
+      return cg;
+    } catch (err) {
+      for (const d of [...leaves].reverse().concat([...parents].reverse())) await rmdir(d).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async open(_ctx: Context, path: string): Promise<Cgroup> {
+    const rel = normalizeCgroupPath(path);
+    const dirs = this.dirsFor(rel);
+    const existing: string[] = [];
+    for (const d of dirs.values()) if (await isDir(d)) existing.push(d);
+    if (existing.length === 0) throw notFound(`cgroup ${rel}: does not exist`);
+    return new CgroupHandle(this.backend, rel, dirs, existing, [], this.drainTimeoutMs);
+  }
+
+  async cleanupStale(ctx: Context, prefix: string): Promise<string[]> {
+    const rel = normalizeCgroupPath(prefix);
+    const found = new Set<string>();
+    const walk = async (root: string, sub: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(join(root, sub), { withFileTypes: true });
+      } catch (err) {
+        if (errno(err) === 'ENOENT') return;
+        throw wrap(err, `cgroup ${sub}: cleanup: readdir`);
+      }
+      for (const e of entries) {
+        if (!e.isDirectory()) continue;
+        const child = `${sub}/${e.name}`;
+        found.add(child);
+        await walk(root, child);
+      }
+    };
+    for (const root of this.backend.roots().values()) await walk(root, rel);
+    const depth = (p: string) => p.split('/').length;
+    const order = [...found].sort((a, b) => depth(b) - depth(a) || a.localeCompare(b));
+    const removed: string[] = [];
+    for (const p of [...order, rel]) {
+      let cg: Cgroup;
+      try {
+        cg = await this.open(ctx, p);
+      } catch {
+        continue;
+      }
+      await cg.kill(ctx, 'SIGKILL');
+      await cg.destroy(ctx);
+      removed.push(p);
+    }
+    return removed;
+  }
+}
+
+class CgroupHandle implements Cgroup {
+  readonly dirs: readonly string[];
+  readonly mode: CgroupMode;
+  private readonly cg: CgroupDirs;
+
+  constructor(
+    private readonly backend: CgroupBackend,
+    readonly path: string,
+    dirMap: Map<string, string>,
+    /** Leaf directories this handle removes on destroy. */
+    private readonly leaves: string[],
+    /** Ancestors create() made; removed on destroy only if nothing else uses them. */
+    private readonly parents: string[],
+    private readonly drainTimeoutMs: number,
+  ) {
+    this.cg = { path, dirs: dirMap };
+    this.dirs = [...dirMap.values()];
+    this.mode = backend.mode;
+  }
+
+  async attach(_ctx: Context, pid: number): Promise<void> {
+    if (!Number.isInteger(pid) || pid <= 0) throw invalidArgument(`cgroup ${this.path}: attach: invalid pid ${pid}`);
+    for (const d of this.dirs) await writeControl(this.path, d, 'cgroup.procs', pid);
+  }
+
+  async apply(ctx: Context, resources: Resources): Promise<void> {
+    await this.backend.apply(ctx, this.cg, resources);
+  }
+
+  async stats(ctx: Context): Promise<CgroupStats> {
+    return this.backend.stats(ctx, this.cg);
+  }
+
+  async pids(_ctx: Context): Promise<number[]> {
+    return parsePids(await readControl(this.path, this.dirs[0], 'cgroup.procs'));
+  }
+
+  /** Pids in any of this cgroup's directories that still exist. */
+  private async allPids(): Promise<number[]> {
+    const all = new Set<number>();
+    for (const d of this.dirs) {
+      const text = await readControlIfExists(this.path, d, 'cgroup.procs');
+      for (const pid of parsePids(text ?? '')) all.add(pid);
+    }
+    return [...all].sort((a, b) => a - b);
+  }
+
+  async freeze(ctx: Context): Promise<void> {
+    if (!this.backend.freeze) throw wrap(new Error('this host has no freezer controller'), `cgroup ${this.path}: freeze`, 'NOT_IMPLEMENTED');
+    await this.backend.freeze(ctx, this.cg);
+  }
+
+  async thaw(ctx: Context): Promise<void> {
+    if (!this.backend.thaw) throw wrap(new Error('this host has no freezer controller'), `cgroup ${this.path}: thaw`, 'NOT_IMPLEMENTED');
+    await this.backend.thaw(ctx, this.cg);
+  }
+
+  async kill(ctx: Context, signal: NodeJS.Signals | number): Promise<number> {
+    const isKill = signal === 'SIGKILL' || signal === 9;
+    if (isKill && this.backend.killAll) {
+      const n = (await this.allPids()).length;
+      if (await this.backend.killAll(ctx, this.cg)) return n;
+    }
+    const frozen = isKill && this.backend.freeze !== undefined && this.backend.thaw !== undefined;
+    if (frozen) await this.backend.freeze!(ctx, this.cg);
+    try {
+      let sent = 0;
+      for (const pid of await this.allPids()) {
+        try {
+          process.kill(pid, signal);
+          sent++;
+        } catch (err) {
+          if (errno(err) === 'ESRCH') continue;
+          throw wrap(err, `cgroup ${this.path}: kill ${pid} with ${signal}`, 'INVALID_ARGUMENT');
+        }
+      }
+      return sent;
+    } finally {
+      if (frozen) await this.backend.thaw!(ctx, this.cg);
+    }
+  }
+
+  async destroy(ctx: Context): Promise<void> {
+    if (!(await this.anyExists())) return;
+    // Killed processes cannot exit while frozen.
+    if (this.backend.thaw && this.leaves.length > 0) await this.backend.thaw(ctx, this.cg).catch(() => undefined);
+    const deadline = Date.now() + this.drainTimeoutMs;
+    let left = await this.allPids();
+    for (let i = 0; left.length > 0 && Date.now() < deadline; i++) {
+      await sleep(Math.min(5 * (i + 1), 100));
+      left = await this.allPids();
+    }
+    if (left.length > 0) {
+      throw conflict(`cgroup ${this.path}: destroy: ${left.length} process(es) still inside (${left.slice(0, 10).join(', ')})`, { details: { pids: left } });
+    }
+    for (const d of [...this.leaves].reverse()) await this.removeDir(d, deadline);
+    for (const d of [...this.parents].reverse()) {
+      // Shared ancestors (berth/) stay while other containers use them.
+      await rmdir(d).catch((err: unknown) => {
+        if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(errno(err) ?? '')) throw wrap(err, `cgroup ${this.path}: rmdir ${d}`);
+      });
+    }
+  }
+
+  private async anyExists(): Promise<boolean> {
+    for (const d of this.leaves) if (await isDir(d)) return true;
+    return false;
+  }
+
+  /** rmdir, retrying EBUSY (tasks still exiting) until the deadline (at least 2 s more). */
+  private async removeDir(d: string, deadline: number): Promise<void> {
+    const until = Math.max(deadline, Date.now() + 2000);
+    for (let i = 0; ; i++) {
+      try {
+        await rmdir(d);
+        return;
+      } catch (err) {
+        const code = errno(err);
+        if (code === 'ENOENT') return;
+        if (code !== 'EBUSY' || Date.now() >= until) throw wrap(err, `cgroup ${this.path}: rmdir ${d}`);
+      }
+      await sleep(Math.min(5 * (i + 1), 100));
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// The cgroup manager's boundary: what the execdriver asks of cgroups, whatever the
+// host's layout (v1, v2 or hybrid). Resources use the runtime spec's own types.
+import type { Context } from '../../trace/context.js';
+import type { Resources } from '../spec/types.js';
+
+export type CgroupMode = 'v1' | 'v2' | 'hybrid';
+
+export interface CgroupStats {
+  /** Absent when the host has no memory controller for this cgroup. */
+  memory?: {
+    /** Bytes charged now. */
+    usage: number;
+    /** Highest usage seen (v1 max_usage_in_bytes, v2 memory.peak; usage when the kernel lacks it). */
+    maxUsage: number;
+    /** Bytes, or undefined when unlimited. */
+    limit?: number;
+    /** Times the limit was hit and the OOM killer ran (v2 memory.events oom; v1: same as oomKills). */
+    oomEvents: number;
+    /** Processes the OOM killer killed in this cgroup. */
+    oomKills: number;
+  };
+  cpu?: {
+    /** Total CPU time of the cgroup's processes, in nanoseconds (v2 has µs resolution). */
+    usageNs: number;
+  };
+  pids?: {
+    current: number;
+    /** Undefined when unlimited. */
+    limit?: number;
+  };
+}
+
+/** One container's cgroup, created or opened by a CgroupManager. */
+export interface Cgroup {
+  /** The path given to create/open, relative to each hierarchy's root (`berth/<id>`). */
+  readonly path: string;
+  readonly mode: CgroupMode;
+  /** Every directory this cgroup lives in (one per v1 hierarchy, plus the unified one). */
+  readonly dirs: readonly string[];
+
+  /**
+   * Moves process `pid` (and its threads) into the cgroup, in every hierarchy. Idempotent.
+   * Fails NOT_FOUND-ish (ESRCH) when the process is gone; other hierarchies may already
+   * hold it then, which destroy() cleans up.
+   */
+  attach(ctx: Context, pid: number): Promise<void>;
+  /**
+   * Writes the given resource limits; fields left out are not touched. Fails naming the
+   * cgroup and file (`cgroup berth/abc memory.limit_in_bytes: write 1x: EINVAL`), or
+   * NOT_IMPLEMENTED for a limit this layout cannot enforce (device rules on pure v2).
+   * A failure part-way leaves the earlier writes in place. A few small file writes.
+   */
+  apply(ctx: Context, resources: Resources): Promise<void>;
+  /** Reads usage counters; a few small file reads. Controllers the host lacks are absent. */
+  stats(ctx: Context): Promise<CgroupStats>;
+  /** Pids in the cgroup (cgroup.procs of the first hierarchy), sorted. */
+  pids(ctx: Context): Promise<number[]>;
+  /** Freezes every process and waits until the kernel reports the cgroup frozen (bounded). */
+  freeze(ctx: Context): Promise<void>;
+  /** Thaws a frozen cgroup; idempotent. */
+  thaw(ctx: Context): Promise<void>;
+  /**
+   * Sends `signal` to every process in the cgroup. SIGKILL is sent with the cgroup frozen
+   * (or through cgroup.kill on v2), so a forking process cannot escape it. ESRCH from a
+   * process exiting meanwhile is ignored. Returns how many processes were signalled.
+   */
+  kill(ctx: Context, signal: NodeJS.Signals | number): Promise<number>;
+  /**
+   * Waits (bounded, ~5 s) until no process is left, then removes every directory this
+   * cgroup made, deepest first, retrying EBUSY while exiting tasks drain. Idempotent:
+   * a second call, or a call on a cgroup already gone, succeeds. Fails CONFLICT naming
+   * the pids still inside when processes remain; it never kills them itself.
+   */
+  destroy(ctx: Context): Promise<void>;
+}
+
+export interface CgroupManager {
+  readonly mode: CgroupMode;
+  /**
+   * Creates the cgroup at `path` (relative, e.g. `berth/<id>`; a leading / is ignored)
+   * in every hierarchy berth uses and applies `resources`. Fails ALREADY_EXISTS when the
+   * leaf exists, INVALID_ARGUMENT for a bad path; on any failure removes what it made.
+   */
+  create(ctx: Context, path: string, resources?: Resources): Promise<Cgroup>;
+  /**
+   * A handle on an existing cgroup at `path` (another process created it). destroy()
+   * on it removes only the leaf directories. Fails NOT_FOUND when it does not exist.
+   */
+  open(ctx: Context, path: string): Promise<Cgroup>;
+  /**
+   * Restart cleanup: kills (SIGKILL) what is left in every cgroup under `prefix` and
+   * removes them, deepest first, then `prefix` itself. Returns the paths removed.
+   * Only for a daemon that owns everything under prefix; a missing prefix is fine.
+   */
+  cleanupStale(ctx: Context, prefix: string): Promise<string[]>;
+}

@@ -1,0 +1,150 @@
+// The cgroup v1 backend (and hybrid: v1 controllers, plus a directory in the unified
+// cgroup2 hierarchy that only tracks processes). One directory per controller, at
+// <mount of controller>/<path>; co-mounted controllers share theirs.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { deadlineExceeded, failedPrecondition, wrap } from '../../errdefs/errors.js';
+import type { Context } from '../../trace/context.js';
+import type { Resources } from '../spec/types.js';
+import type { CgroupBackend, CgroupDirs } from './backend.js';
+import { parseKeyed, readControl, readControlIfExists, writeControl } from './cgroup-fs.js';
+import { DEFAULT_ALLOWED_DEVICES, deviceLine } from './convert.js';
+import type { CgroupLayout } from './detect.js';
+import type { CgroupStats } from './types.js';
+
+/** Controllers every container cgroup is made in, when the host has them. */
+export const V1_CONTROLLERS = ['pids', 'memory', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer'] as const;
+
+/** v1's "no limit" reads as a huge number (PAGE_COUNTER_MAX pages); anything above 2^62 is unlimited. */
+const UNLIMITED_ABOVE = 2 ** 62;
+
+export function createV1Backend(layout: CgroupLayout): CgroupBackend {
+  const rootMap = new Map<string, string>();
+  for (const c of V1_CONTROLLERS) {
+    const mount = layout.v1.get(c);
+    if (mount !== undefined) rootMap.set(c, mount);
+  }
+  if (layout.mode === 'hybrid' && layout.unified !== undefined) rootMap.set('unified', layout.unified);
+
+  const dir = (cg: CgroupDirs, key: string): string | undefined => cg.dirs.get(key);
+  const need = (cg: CgroupDirs, key: string, what: string): string => {
+    const d = dir(cg, key);
+    if (d === undefined) throw failedPrecondition(`cgroup ${cg.path}: ${what} needs the ${key} controller, which this host does not have`);
+    return d;
+  };
+
+  async function applyMemory(ctx: Context, cg: CgroupDirs, mem: NonNullable<Resources['memory']>): Promise<void> {
+    if (mem.limit === undefined && mem.swap === undefined && mem.reservation === undefined) return;
+    const d = need(cg, 'memory', 'linux.resources.memory');
+    const memsw = mem.swap === undefined ? undefined : await readControlIfExists(cg.path, d, 'memory.memsw.limit_in_bytes');
+    if (mem.swap !== undefined && memsw === undefined) {
+      ctx.logger.warn(`cgroup ${cg.path}: memory.swap not applied: this host has no swap accounting (memory.memsw.limit_in_bytes)`);
+    }
+    if (mem.swap !== undefined && memsw !== undefined) {
+      // memsw must stay >= limit at every moment: raise memsw first, lower it last.
+      const current = Number(memsw);
+      const raising = mem.swap === -1 || mem.swap > current;
+      if (raising) await writeControl(cg.path, d, 'memory.memsw.limit_in_bytes', mem.swap);
+      if (mem.limit !== undefined) await writeControl(cg.path, d, 'memory.limit_in_bytes', mem.limit);
+      if (!raising) await writeControl(cg.path, d, 'memory.memsw.limit_in_bytes', mem.swap);
+    } else if (mem.limit !== undefined) {
+      await writeControl(cg.path, d, 'memory.limit_in_bytes', mem.limit);
+    }
+    if (mem.reservation !== undefined) await writeControl(cg.path, d, 'memory.soft_limit_in_bytes', mem.reservation);
+  }
+
+  async function applyCpu(cg: CgroupDirs, cpu: NonNullable<Resources['cpu']>): Promise<void> {
+    if (cpu.shares !== undefined && cpu.shares > 0) await writeControl(cg.path, need(cg, 'cpu', 'linux.resources.cpu.shares'), 'cpu.shares', cpu.shares);
+    if ((cpu.period !== undefined && cpu.period > 0) || (cpu.quota !== undefined && cpu.quota !== 0)) {
+      const d = need(cg, 'cpu', 'linux.resources.cpu.quota');
+      const writePeriod = async () => {
+        if (cpu.period !== undefined && cpu.period > 0) await writeControl(cg.path, d, 'cpu.cfs_period_us', cpu.period);
+      };
+      const writeQuota = async () => {
+        if (cpu.quota !== undefined && cpu.quota !== 0) await writeControl(cg.path, d, 'cpu.cfs_quota_us', cpu.quota);
+      };
+      try {
+        await writePeriod();
+      } catch {
+        // The kernel refuses a period that makes the current quota invalid: quota first then.
+        await writeQuota();
+        await writePeriod();
+        return;
+      }
+      await writeQuota();
+    }
+    if (cpu.cpus !== undefined && cpu.cpus !== '') await writeControl(cg.path, need(cg, 'cpuset', 'linux.resources.cpu.cpus'), 'cpuset.cpus', cpu.cpus);
+    if (cpu.mems !== undefined && cpu.mems !== '') await writeControl(cg.path, need(cg, 'cpuset', 'linux.resources.cpu.mems'), 'cpuset.mems', cpu.mems);
+  }
+
+  async function waitFreezer(cg: CgroupDirs, d: string, want: 'FROZEN' | 'THAWED'): Promise<void> {
+    for (let i = 0; i < 1000; i++) {
+      await writeControl(cg.path, d, 'freezer.state', want);
+      if ((await readControl(cg.path, d, 'freezer.state')) === want) return;
+      await sleep(Math.min(1 + i, 20));
+    }
+    throw deadlineExceeded(`cgroup ${cg.path} freezer.state: still not ${want}`);
+  }
+
+  return {
+    mode: layout.mode,
+    roots: () => rootMap,
+    async beforeMkdir() {},
+    async afterMkdir(key, d, parent) {
+      if (key !== 'cpuset') return;
+      // A new cpuset starts with no cpus and mems and accepts no process until they are set.
+      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+        if ((await readControl(d, d, file)) === '') await writeControl(d, d, file, await readControl(parent, parent, file));
+      }
+    },
+    async apply(ctx, cg, r) {
+      if (r.memory) await applyMemory(ctx, cg, r.memory);
+      if (r.cpu) await applyCpu(cg, r.cpu);
+      if (r.pids) await writeControl(cg.path, need(cg, 'pids', 'linux.resources.pids'), 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
+      if (r.devices) {
+        const d = need(cg, 'devices', 'linux.resources.devices');
+        for (const rule of [...r.devices, ...DEFAULT_ALLOWED_DEVICES]) {
+          await writeControl(cg.path, d, rule.allow ? 'devices.allow' : 'devices.deny', deviceLine(rule));
+        }
+      }
+    },
+    async stats(_ctx, cg) {
+      const out: CgroupStats = {};
+      const mem = dir(cg, 'memory');
+      if (mem !== undefined) {
+        const oom = parseKeyed((await readControlIfExists(cg.path, mem, 'memory.oom_control')) ?? '');
+        const limit = Number(await readControl(cg.path, mem, 'memory.limit_in_bytes'));
+        const kills = oom.get('oom_kill') ?? 0;
+        out.memory = {
+          usage: Number(await readControl(cg.path, mem, 'memory.usage_in_bytes')),
+          maxUsage: Number(await readControl(cg.path, mem, 'memory.max_usage_in_bytes')),
+          ...(limit < UNLIMITED_ABOVE ? { limit } : {}),
+          oomEvents: kills,
+          oomKills: kills,
+        };
+      }
+      const acct = dir(cg, 'cpuacct');
+      if (acct !== undefined) out.cpu = { usageNs: Number(await readControl(cg.path, acct, 'cpuacct.usage')) };
+      const pids = dir(cg, 'pids');
+      if (pids !== undefined) {
+        const max = await readControl(cg.path, pids, 'pids.max');
+        out.pids = { current: Number(await readControl(cg.path, pids, 'pids.current')), ...(max === 'max' ? {} : { limit: Number(max) }) };
+      }
+      return out;
+    },
+    ...(rootMap.has('freezer')
+      ? {
+          async freeze(_ctx: Context, cg: CgroupDirs) {
+            await waitFreezer(cg, need(cg, 'freezer', 'freeze'), 'FROZEN');
+          },
+          async thaw(_ctx: Context, cg: CgroupDirs) {
+            try {
+              await waitFreezer(cg, need(cg, 'freezer', 'thaw'), 'THAWED');
+            } catch (err) {
+              throw wrap(err, `cgroup ${cg.path}: thaw`);
+            }
+          },
+        }
+      : {}),
+  };
+}
+

@@ -1,0 +1,159 @@
+// nativeConfig: how a validated spec becomes the native core's spawn config, and
+// what it refuses before any process exists. Pure apart from stat calls.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MS, nativeConfig, nativeMount } from './native-config.js';
+import { DEFAULT_CAPABILITIES, defaultSpec } from './spec/defaults.js';
+import { capabilityMask } from './spec/capabilities.js';
+import type { Spec } from './spec/types.js';
+
+let dir: string;
+const io = { stdio: [-1, 1, 2] as [number, number, number] };
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), `berth-native-config-${process.pid}-`));
+  mkdirSync(join(dir, 'rootfs'));
+  mkdirSync(join(dir, 'vol'));
+  writeFileSync(join(dir, 'file.conf'), 'x');
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function spec(mutate: (s: Spec) => void = () => {}): Spec {
+  const s = defaultSpec({ args: ['/bin/true'], rootfs: join(dir, 'rootfs') });
+  mutate(s);
+  return s;
+}
+
+describe('nativeConfig', () => {
+  it('flattens the default spec', () => {
+    const c = nativeConfig(spec(), dir, { ...io, execFifo: '/run/x/exec.fifo' });
+    expect(c.rootfs).toBe(join(dir, 'rootfs'));
+    expect(c.rootPropagation).toBe(MS.SLAVE | MS.REC);
+    expect(c.readonlyRoot).toBe(true);
+    expect(c.namespaces.map((n) => n.type)).toEqual(['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup']);
+    const mask = capabilityMask(DEFAULT_CAPABILITIES);
+    expect(c.capabilities).toEqual({ bounding: mask, effective: mask, permitted: mask, inheritable: 0n, ambient: 0n });
+    expect(c.rlimits).toEqual([{ resource: 7, soft: 1024n, hard: 1024n }]);
+    expect(c.noNewPrivileges).toBe(true);
+    expect(c.hostname).toBe('berth');
+    expect(c.stdio).toEqual([-1, 1, 2]);
+    expect(c.execFifo).toBe('/run/x/exec.fifo');
+    expect(c.mounts.find((m) => m.destination === '/dev')?.kind).toBe('dev');
+    expect(c.mounts.find((m) => m.destination === '/sys')).toEqual({
+      destination: '/sys',
+      source: 'sysfs',
+      type: 'sysfs',
+      flags: MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY,
+      propagation: [],
+      kind: 'generic',
+    });
+  });
+
+  it('maps unlimited rlimits, sysctl keys and propagation', () => {
+    const c = nativeConfig(
+      spec((s) => {
+        s.process!.rlimits = [{ type: 'RLIMIT_CORE', soft: 2 ** 64 - 1, hard: -1 }];
+        s.linux!.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel/msgmax': '8192' };
+        s.linux!.rootfsPropagation = 'rprivate';
+      }),
+      dir,
+      io,
+    );
+    expect(c.rlimits).toEqual([{ resource: 4, soft: 2n ** 64n - 1n, hard: 2n ** 64n - 1n }]);
+    expect(c.sysctl).toEqual([
+      { path: '/proc/sys/net/ipv4/ip_forward', value: '1' },
+      { path: '/proc/sys/kernel/msgmax', value: '8192' },
+    ]);
+    expect(c.rootPropagation).toBe(MS.PRIVATE | MS.REC);
+  });
+
+  const refused: { name: string; mutate: (s: Spec) => void; code: string; message: RegExp }[] = [
+    { name: 'a missing rootfs', mutate: (s) => (s.root!.path = join(dir, 'nope')), code: 'NOT_FOUND', message: /^root\.path: rootfs .*nope/ },
+    { name: 'a terminal', mutate: (s) => (s.process!.terminal = true), code: 'NOT_IMPLEMENTED', message: /^process\.terminal/ },
+    { name: 'seccomp', mutate: (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }), code: 'NOT_IMPLEMENTED', message: /^linux\.seccomp/ },
+    {
+      name: 'no mount namespace',
+      mutate: (s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount')),
+      code: 'INVALID_ARGUMENT',
+      message: /mount namespace is required/,
+    },
+    {
+      name: 'a hostname without a UTS namespace',
+      mutate: (s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts')),
+      code: 'INVALID_ARGUMENT',
+      message: /^hostname: .*UTS/,
+    },
+    {
+      name: 'an unknown namespace type',
+      mutate: (s) => (s.linux!.namespaces as { type: string }[]).push({ type: 'time' }),
+      code: 'INVALID_ARGUMENT',
+      message: /^linux\.namespaces\[6\]\.type: unknown namespace type "time"/,
+    },
+    {
+      name: 'a joined user namespace with a new pid namespace',
+      mutate: (s) => s.linux!.namespaces!.push({ type: 'user', path: '/proc/1/ns/user' }),
+      code: 'NOT_IMPLEMENTED',
+      message: /joined user namespace together with a new pid namespace/,
+    },
+    {
+      name: 'a new user namespace with joined ones',
+      mutate: (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: '/proc/1/ns/net' } : n));
+        s.linux!.namespaces.push({ type: 'user' });
+      },
+      code: 'NOT_IMPLEMENTED',
+      message: /new user namespace together with joined namespaces/,
+    },
+    { name: 'rshared root propagation', mutate: (s) => (s.linux!.rootfsPropagation = 'rshared'), code: 'NOT_IMPLEMENTED', message: /rshared/ },
+    { name: 'a bad sysctl key', mutate: (s) => (s.linux!.sysctl = { '../../etc/passwd': 'x' }), code: 'INVALID_ARGUMENT', message: /sysctl: bad key/ },
+    { name: 'a relative masked path', mutate: (s) => (s.linux!.maskedPaths = ['proc/kcore']), code: 'INVALID_ARGUMENT', message: /^linux\.maskedPaths\[0\]/ },
+    { name: 'empty args', mutate: (s) => (s.process!.args = []), code: 'INVALID_ARGUMENT', message: /^process\.args/ },
+  ];
+  for (const c of refused) {
+    it(`refuses ${c.name}`, () => {
+      let error: unknown;
+      try {
+        nativeConfig(spec(c.mutate), dir, io);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toMatchObject({ code: c.code });
+      expect((error as Error).message).toMatch(c.message);
+    });
+  }
+});
+
+describe('nativeMount', () => {
+  it('turns options into flags, propagation and data', () => {
+    expect(nativeMount({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', 'size=1m', 'rprivate'] }, 0, dir)).toEqual({
+      destination: '/tmp',
+      source: 'tmpfs',
+      type: 'tmpfs',
+      flags: MS.NOSUID | MS.NODEV,
+      propagation: [MS.PRIVATE | MS.REC],
+      data: 'mode=1777,size=1m',
+      kind: 'generic',
+    });
+    expect(nativeMount({ destination: '/x', type: 'tmpfs', options: ['ro', 'rw', 'noexec', 'exec', 'defaults'] }, 0, dir).flags).toBe(0);
+  });
+
+  it('resolves bind sources against the bundle and notes file targets', () => {
+    const d = nativeMount({ destination: '/data', source: 'vol', options: ['rbind', 'ro'] }, 0, dir);
+    expect(d).toMatchObject({ kind: 'bind', source: join(dir, 'vol'), flags: MS.BIND | MS.REC | MS.RDONLY, targetIsFile: false });
+    expect(d.type).toBeUndefined();
+    const f = nativeMount({ destination: '/etc/app.conf', type: 'bind', source: join(dir, 'file.conf') }, 1, dir);
+    expect(f).toMatchObject({ kind: 'bind', flags: MS.BIND, targetIsFile: true });
+  });
+
+  it('refuses a relative destination, a mount over /, cgroupfs and a missing bind source', () => {
+    expect(() => nativeMount({ destination: 'rel', type: 'tmpfs' }, 2, dir)).toThrow(/^mounts\[2\]\.destination/);
+    expect(() => nativeMount({ destination: '/./', type: 'tmpfs' }, 0, dir)).toThrow(/cannot mount over \//);
+    expect(() => nativeMount({ destination: '/sys/fs/cgroup', type: 'cgroup' }, 0, dir)).toThrow(expect.objectContaining({ code: 'NOT_IMPLEMENTED' }));
+    expect(() => nativeMount({ destination: '/v', type: 'bind', source: join(dir, 'gone') }, 3, dir)).toThrow(
+      expect.objectContaining({ code: 'NOT_FOUND', message: expect.stringMatching(/^mounts\[3\]\.source: .*gone/) }),
+    );
+  });
+});

@@ -1,0 +1,251 @@
+// Flattens a validated OCI Spec into the NativeSpawnConfig the native core's
+// containerSpawn takes: mount options become MS_* flags and data, capability names
+// bit masks, rlimit names numbers, sysctl keys /proc/sys paths. What berth's core
+// cannot honour is refused here, before any process exists.
+import { statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { invalidArgument, notFound, notImplemented } from '../errdefs/errors.js';
+import type { NativeMount, NativeSpawnConfig } from '../../native/index.js';
+import { capabilityMask } from './spec/capabilities.js';
+import { isInfinity, rlimitNumber } from './spec/rlimits.js';
+import type { Mount, NamespaceType, RootfsPropagation, Spec } from './spec/types.js';
+
+export const MS = {
+  RDONLY: 1,
+  NOSUID: 2,
+  NODEV: 4,
+  NOEXEC: 8,
+  SYNCHRONOUS: 16,
+  REMOUNT: 32,
+  MANDLOCK: 64,
+  DIRSYNC: 128,
+  NOATIME: 1024,
+  NODIRATIME: 2048,
+  BIND: 4096,
+  REC: 16384,
+  UNBINDABLE: 1 << 17,
+  PRIVATE: 1 << 18,
+  SLAVE: 1 << 19,
+  SHARED: 1 << 20,
+  RELATIME: 1 << 21,
+  STRICTATIME: 1 << 24,
+} as const;
+
+/** Mount options that set (true) or clear (false) an MS_* flag, as runc reads them. */
+const flagOptions: Record<string, [number, boolean]> = {
+  ro: [MS.RDONLY, true],
+  rw: [MS.RDONLY, false],
+  nosuid: [MS.NOSUID, true],
+  suid: [MS.NOSUID, false],
+  nodev: [MS.NODEV, true],
+  dev: [MS.NODEV, false],
+  noexec: [MS.NOEXEC, true],
+  exec: [MS.NOEXEC, false],
+  sync: [MS.SYNCHRONOUS, true],
+  async: [MS.SYNCHRONOUS, false],
+  dirsync: [MS.DIRSYNC, true],
+  mand: [MS.MANDLOCK, true],
+  nomand: [MS.MANDLOCK, false],
+  noatime: [MS.NOATIME, true],
+  atime: [MS.NOATIME, false],
+  nodiratime: [MS.NODIRATIME, true],
+  diratime: [MS.NODIRATIME, false],
+  relatime: [MS.RELATIME, true],
+  norelatime: [MS.RELATIME, false],
+  strictatime: [MS.STRICTATIME, true],
+  nostrictatime: [MS.STRICTATIME, false],
+  bind: [MS.BIND, true],
+  rbind: [MS.BIND | MS.REC, true],
+  defaults: [0, true],
+};
+
+const propagationOptions: Record<string, number> = {
+  private: MS.PRIVATE,
+  rprivate: MS.PRIVATE | MS.REC,
+  shared: MS.SHARED,
+  rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE,
+  rslave: MS.SLAVE | MS.REC,
+  unbindable: MS.UNBINDABLE,
+  runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+const rootPropagation: Record<RootfsPropagation, number> = {
+  private: MS.PRIVATE,
+  rprivate: MS.PRIVATE | MS.REC,
+  slave: MS.SLAVE,
+  rslave: MS.SLAVE | MS.REC,
+  shared: MS.SHARED,
+  rshared: MS.SHARED | MS.REC,
+  unbindable: MS.UNBINDABLE,
+  runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+const knownNamespaces = new Set<string>(['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup']);
+
+export interface NativeIo {
+  /** Parent fds for the container's 0, 1, 2; -1 = /dev/null. */
+  stdio: [number, number, number];
+  /** Detached mode: the exec FIFO the child opens at its start point. */
+  execFifo?: string;
+}
+
+/**
+ * The spawn config for `spec` (validated by validateSpec; root.path absolute).
+ * Throws INVALID_ARGUMENT naming the field (unknown namespace type, a relative mount
+ * destination, a hostname without a UTS namespace, no mount namespace), NOT_FOUND
+ * for a missing rootfs or bind source, NOT_IMPLEMENTED for what the native core
+ * does not do (terminal, seccomp, cgroupfs mounts, shared root propagation).
+ * Pure apart from stat calls on the rootfs and bind sources.
+ */
+export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): NativeSpawnConfig {
+  const proc = spec.process;
+  if (proc === undefined) throw invalidArgument('process: required to create a container');
+  if (spec.root === undefined) throw invalidArgument('root: required to create a container');
+  if (proc.terminal) throw notImplemented('process.terminal: berth does not allocate terminals yet');
+  if (spec.linux?.seccomp !== undefined) throw notImplemented('linux.seccomp: berth does not filter syscalls yet');
+  if (proc.args.length === 0) throw invalidArgument('process.args: must not be empty');
+
+  const rootfs = isAbsolute(spec.root.path) ? spec.root.path : resolve(bundleDir, spec.root.path);
+  let isDir = false;
+  try {
+    isDir = statSync(rootfs).isDirectory();
+  } catch {
+    throw notFound(`root.path: rootfs ${rootfs}: no such directory`, { details: { field: 'root.path', path: rootfs } });
+  }
+  if (!isDir) throw invalidArgument(`root.path: rootfs ${rootfs}: not a directory`);
+
+  const namespaces = (spec.linux?.namespaces ?? []).map((ns, i) => {
+    if (!knownNamespaces.has(ns.type)) {
+      throw invalidArgument(`linux.namespaces[${i}].type: unknown namespace type ${JSON.stringify(ns.type)}`, {
+        details: { field: `linux.namespaces[${i}].type` },
+      });
+    }
+    return ns.path === undefined || ns.path === '' ? { type: ns.type } : { type: ns.type, path: ns.path };
+  });
+  const has = (type: NamespaceType) => namespaces.some((ns) => ns.type === type);
+  if (!namespaces.some((ns) => ns.type === 'mount' && ns.path === undefined)) {
+    throw invalidArgument('linux.namespaces: a new mount namespace is required (pivot_root)');
+  }
+  if (namespaces.some((ns) => ns.type === 'user' && ns.path === undefined) && namespaces.some((ns) => ns.path !== undefined && ns.type !== 'pid')) {
+    throw notImplemented('linux.namespaces: a new user namespace together with joined namespaces');
+  }
+  if (namespaces.some((ns) => ns.type === 'user' && ns.path !== undefined) && namespaces.some((ns) => ns.type === 'pid' && ns.path === undefined)) {
+    // The pid namespace comes from clone, before the child can enter the user namespace,
+    // so it would belong to the host's and the container's root could not mount its /proc.
+    throw notImplemented('linux.namespaces: a joined user namespace together with a new pid namespace');
+  }
+  if ((spec.hostname !== undefined || spec.domainname !== undefined) && !has('uts')) {
+    throw invalidArgument('hostname: setting it needs a UTS namespace in linux.namespaces');
+  }
+  const propagation = spec.linux?.rootfsPropagation;
+  if (propagation === 'shared' || propagation === 'rshared') {
+    throw notImplemented(`linux.rootfsPropagation: ${propagation} is not supported (pivot_root needs a private parent)`);
+  }
+
+  const caps = proc.capabilities ?? {};
+  const sysctl = Object.entries(spec.linux?.sysctl ?? {}).map(([key, value]) => {
+    if (!/^[A-Za-z0-9_-]+([./][A-Za-z0-9_-]+)*$/.test(key)) throw invalidArgument(`linux.sysctl: bad key ${JSON.stringify(key)}`);
+    return { path: `/proc/sys/${key.replace(/\./g, '/')}`, value };
+  });
+
+  const config: NativeSpawnConfig = {
+    namespaces,
+    uidMappings: spec.linux?.uidMappings ?? [],
+    gidMappings: spec.linux?.gidMappings ?? [],
+    rootfs,
+    rootPropagation: propagation !== undefined ? rootPropagation[propagation] : MS.SLAVE | MS.REC,
+    readonlyRoot: spec.root.readonly === true,
+    mounts: (spec.mounts ?? []).map((m, i) => nativeMount(m, i, bundleDir)),
+    maskedPaths: absolutePaths(spec.linux?.maskedPaths, 'linux.maskedPaths'),
+    readonlyPaths: absolutePaths(spec.linux?.readonlyPaths, 'linux.readonlyPaths'),
+    sysctl,
+    rlimits: (proc.rlimits ?? []).map((r, i) => {
+      const resource = rlimitNumber(r.type);
+      if (resource === undefined) throw invalidArgument(`process.rlimits[${i}].type: unknown rlimit ${JSON.stringify(r.type)}`);
+      return { resource, soft: limit(r.soft), hard: limit(r.hard) };
+    }),
+    noNewPrivileges: proc.noNewPrivileges === true,
+    capabilities: {
+      bounding: capabilityMask(caps.bounding ?? []),
+      effective: capabilityMask(caps.effective ?? []),
+      permitted: capabilityMask(caps.permitted ?? []),
+      inheritable: capabilityMask(caps.inheritable ?? []),
+      ambient: capabilityMask(caps.ambient ?? []),
+    },
+    uid: proc.user.uid,
+    gid: proc.user.gid,
+    additionalGids: proc.user.additionalGids ?? [],
+    cwd: proc.cwd,
+    args: proc.args,
+    env: proc.env ?? [],
+    stdio: io.stdio,
+  };
+  if (spec.hostname !== undefined) config.hostname = spec.hostname;
+  if (spec.domainname !== undefined) config.domainname = spec.domainname;
+  if (proc.user.umask !== undefined) config.umask = proc.user.umask;
+  if (proc.oomScoreAdj !== undefined) config.oomScoreAdj = proc.oomScoreAdj;
+  if (io.execFifo !== undefined) config.execFifo = io.execFifo;
+  return config;
+}
+
+function limit(value: number): bigint {
+  return isInfinity(value) ? 2n ** 64n - 1n : BigInt(Math.trunc(value));
+}
+
+function absolutePaths(paths: string[] | undefined, field: string): string[] {
+  return (paths ?? []).map((p, i) => {
+    if (!p.startsWith('/')) throw invalidArgument(`${field}[${i}]: ${JSON.stringify(p)} is not absolute`);
+    return p;
+  });
+}
+
+/** One spec mount as the child performs it. */
+export function nativeMount(m: Mount, i: number, bundleDir: string): NativeMount {
+  const field = `mounts[${i}]`;
+  if (!m.destination.startsWith('/')) throw invalidArgument(`${field}.destination: ${JSON.stringify(m.destination)} is not absolute`);
+  if (m.destination.split('/').every((s) => s === '' || s === '.')) throw invalidArgument(`${field}.destination: cannot mount over /`);
+  if (m.type === 'cgroup' || m.type === 'cgroup2') {
+    throw notImplemented(`${field}: ${m.type} on ${m.destination}: berth does not mount cgroupfs into containers`);
+  }
+  let flags = 0;
+  const propagation: number[] = [];
+  const data: string[] = [];
+  for (const option of m.options ?? []) {
+    const flag = flagOptions[option];
+    if (flag !== undefined) {
+      flags = flag[1] ? flags | flag[0] : flags & ~flag[0];
+      continue;
+    }
+    const prop = propagationOptions[option];
+    if (prop !== undefined) {
+      propagation.push(prop);
+      continue;
+    }
+    data.push(option);
+  }
+  const bind = m.type === 'bind' || (flags & MS.BIND) !== 0;
+  const out: NativeMount = {
+    destination: m.destination,
+    source: m.source ?? m.type ?? 'none',
+    flags,
+    propagation,
+    kind: 'generic',
+  };
+  if (m.type !== undefined && !bind) out.type = m.type;
+  if (data.length > 0) out.data = data.join(',');
+  if (bind) {
+    out.kind = 'bind';
+    out.flags |= MS.BIND;
+    const source = m.source === undefined ? '' : isAbsolute(m.source) ? m.source : resolve(bundleDir, m.source);
+    try {
+      out.targetIsFile = !statSync(source).isDirectory();
+    } catch {
+      throw notFound(`${field}.source: ${source || '(none)'}: no such file or directory`, { details: { field: `${field}.source` } });
+    }
+    out.source = source;
+  } else if (m.type === 'tmpfs' && m.destination.replace(/\/+$/, '') === '/dev') {
+    out.kind = 'dev';
+  }
+  return out;
+}

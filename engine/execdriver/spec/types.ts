@@ -1,0 +1,193 @@
+// The OCI runtime spec (config.json) subset berth supports, as TypeScript types.
+// validateSpec() returns a Spec only after every field here was checked against the host.
+
+/** A namespace kind berth can create or join (runtime-spec config-linux.md). */
+export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup';
+
+export const NAMESPACE_TYPES: readonly NamespaceType[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup'];
+
+export interface User {
+  uid: number;
+  gid: number;
+  umask?: number;
+  additionalGids?: number[];
+}
+
+/** Capability names like "CAP_NET_BIND_SERVICE", per set. */
+export interface Capabilities {
+  bounding?: string[];
+  effective?: string[];
+  inheritable?: string[];
+  permitted?: string[];
+  ambient?: string[];
+}
+
+/** type is a POSIX name like "RLIMIT_NOFILE". */
+export interface Rlimit {
+  type: string;
+  hard: number;
+  soft: number;
+}
+
+export interface ConsoleSize {
+  height: number;
+  width: number;
+}
+
+export interface Process {
+  terminal?: boolean;
+  consoleSize?: ConsoleSize;
+  user: User;
+  args: string[];
+  env?: string[];
+  /** Absolute path inside the container. */
+  cwd: string;
+  capabilities?: Capabilities;
+  rlimits?: Rlimit[];
+  noNewPrivileges?: boolean;
+  oomScoreAdj?: number;
+  apparmorProfile?: string;
+  selinuxLabel?: string;
+}
+
+export interface Root {
+  /** Relative to the bundle in config.json; validateSpec returns it absolute. */
+  path: string;
+  readonly?: boolean;
+}
+
+export interface Mount {
+  /** Absolute path inside the container. */
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
+
+export interface Hook {
+  /** Absolute path of the executable, in the runtime's namespace. */
+  path: string;
+  /** argv including argv[0]. */
+  args?: string[];
+  env?: string[];
+  /** Seconds; must be > 0 when set. */
+  timeout?: number;
+}
+
+export type HookName = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+
+export const HOOK_NAMES: readonly HookName[] = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
+
+export type Hooks = { [K in HookName]?: Hook[] };
+
+export interface Namespace {
+  type: NamespaceType;
+  /** Join this namespace (e.g. /proc/123/ns/net) instead of creating one. */
+  path?: string;
+}
+
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+export interface MemoryResources {
+  /** Bytes; -1 = unlimited. */
+  limit?: number;
+  reservation?: number;
+  /** memory+swap bytes (runc's meaning); -1 = unlimited. */
+  swap?: number;
+}
+
+export interface CpuResources {
+  shares?: number;
+  /** Microseconds per period; -1 = unlimited. */
+  quota?: number;
+  period?: number;
+  /** cpuset list, e.g. "0-1". */
+  cpus?: string;
+  mems?: string;
+}
+
+export interface PidsResources {
+  /** <= 0 = unlimited. */
+  limit: number;
+}
+
+export interface DeviceRule {
+  allow: boolean;
+  /** a (all), c (char) or b (block); default a. */
+  type?: 'a' | 'c' | 'b';
+  /** Absent = any (*). */
+  major?: number;
+  minor?: number;
+  /** Some of r, w, m; default rwm. */
+  access?: string;
+}
+
+export interface Resources {
+  memory?: MemoryResources;
+  cpu?: CpuResources;
+  pids?: PidsResources;
+  devices?: DeviceRule[];
+}
+
+export type RootfsPropagation = 'private' | 'rprivate' | 'slave' | 'rslave' | 'shared' | 'rshared' | 'unbindable' | 'runbindable';
+
+export interface SeccompSyscall {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: { index: number; value: number; valueTwo?: number; op: string }[];
+}
+
+export interface Seccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  syscalls?: SeccompSyscall[];
+}
+
+export interface Linux {
+  namespaces?: Namespace[];
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
+  resources?: Resources;
+  /** Relative (to the engine's cgroup root) or absolute cgroup path. */
+  cgroupsPath?: string;
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  rootfsPropagation?: RootfsPropagation;
+  sysctl?: Record<string, string>;
+  /** validateSpec rejects a present seccomp with NOT_IMPLEMENTED until the native core filters syscalls. */
+  seccomp?: Seccomp;
+}
+
+/** A validated config.json. */
+export interface Spec {
+  ociVersion: string;
+  process?: Process;
+  root?: Root;
+  hostname?: string;
+  domainname?: string;
+  mounts?: Mount[];
+  hooks?: Hooks;
+  annotations?: Record<string, string>;
+  linux?: Linux;
+}
+
+/** The runtime-spec state (runtime.md "State"), what `state` prints and hooks read on stdin. */
+export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped';
+
+export interface State {
+  ociVersion: string;
+  id: string;
+  status: ContainerStatus;
+  /** Absent when no process exists (stopped). */
+  pid?: number;
+  /** Absolute path of the bundle directory. */
+  bundle: string;
+  annotations?: Record<string, string>;
+}

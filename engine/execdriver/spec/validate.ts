@@ -1,0 +1,245 @@
+// validateSpec: turns an untrusted config.json value into a Spec berth can honour, or
+// throws one BerthError naming the field path (`linux.namespaces[2].type: …`).
+// Structure comes from runtime-spec.schema.json (ajv, JSON Schema 2020-12); what a
+// schema cannot know (host capabilities, files on disk, cross-field rules) is checked here.
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { invalidArgument, notImplemented, notFound, type BerthError } from '../../errdefs/errors.js';
+import { capabilityMask, capabilityProblem, hostCapabilities, type HostCapabilities } from './capabilities.js';
+import { isInfinity, rlimitNumber } from './rlimits.js';
+import type { Capabilities, NamespaceType, Spec } from './types.js';
+
+let compiled: ValidateFunction | undefined;
+
+function schemaValidator(): ValidateFunction {
+  if (compiled === undefined) {
+    const schema = JSON.parse(readFileSync(new URL('./runtime-spec.schema.json', import.meta.url), 'utf8')) as object;
+    compiled = new Ajv2020({ allErrors: false, strict: true, strictTuples: false }).compile(schema);
+  }
+  return compiled;
+}
+
+/** "/linux/namespaces/2/type" → "linux.namespaces[2].type". */
+export function fieldPath(pointer: string): string {
+  let out = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (/^\d+$/.test(seg)) out += `[${seg}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out === '' ? 'config' : out;
+}
+
+/** What an enum value is called in messages, by field path pattern. */
+const enumLabels: [RegExp, string][] = [
+  [/^linux\.namespaces\[\d+\]\.type$/, 'namespace type'],
+  [/^linux\.rootfsPropagation$/, 'rootfs propagation'],
+  [/^linux\.resources\.devices\[\d+\]\.type$/, 'device type'],
+];
+
+/** Fields whose pattern deserves words instead of a regex. */
+const patternHints: [RegExp, string][] = [
+  [/^ociVersion$/, 'berth supports OCI runtime spec 1.x (e.g. "1.0.2")'],
+  [/\.env\[\d+\]$/, 'must be KEY=value'],
+  [/(^|\.)(cpus|mems)$/, 'must be a cpu list like "0-2,4"'],
+  [/\.access$/, 'must be some of r, w, m, each at most once'],
+];
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let v: unknown = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[raw.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return v;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return JSON.stringify(value);
+}
+
+function schemaError(raw: unknown, e: ErrorObject): BerthError {
+  const path = fieldPath(e.instancePath);
+  const value = valueAt(raw, e.instancePath);
+  const join = (child: string) => (path === 'config' ? child : /^[A-Za-z_$][\w$]*$/.test(child) ? `${path}.${child}` : `${path}[${JSON.stringify(child)}]`);
+  const details = { field: path };
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const prop = (e.params as { additionalProperty: string }).additionalProperty;
+      return notImplemented(`${join(prop)}: not supported by berth`, { details: { field: join(prop) } });
+    }
+    case 'required':
+      return invalidArgument(`${join((e.params as { missingProperty: string }).missingProperty)}: required`, { details });
+    case 'enum': {
+      const label = enumLabels.find(([re]) => re.test(path))?.[1] ?? 'value';
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ');
+      return invalidArgument(`${path}: unknown ${label} ${describe(value)} (expected one of ${allowed})`, { details });
+    }
+    case 'const':
+      return notImplemented(`${path}: ${describe(value)} is not supported by berth (only ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)})`, { details });
+    case 'type':
+      return invalidArgument(`${path}: must be ${(e.params as { type: string }).type} (got ${describe(value)})`, { details });
+    case 'pattern': {
+      const hint = patternHints.find(([re]) => re.test(path))?.[1];
+      if (hint) return invalidArgument(`${path}: ${describe(value)}: ${hint}`, { details });
+      const pattern = (e.params as { pattern: string }).pattern;
+      if (pattern === '^/') return invalidArgument(`${path}: ${describe(value)} must be an absolute path`, { details });
+      return invalidArgument(`${path}: ${describe(value)} must match ${pattern}`, { details });
+    }
+    default:
+      return invalidArgument(`${path}: ${describe(value)} ${e.message ?? 'is invalid'}`, { details });
+  }
+}
+
+export interface ValidateOptions {
+  /** The host limits to check capabilities against; this host's by default (tests pass their own). */
+  host?: HostCapabilities;
+}
+
+/**
+ * Validates a parsed config.json against what berth supports and returns it as a Spec
+ * (a deep copy; root.path made absolute against bundleDir). Throws a BerthError whose
+ * message starts with the field path: INVALID_ARGUMENT for a wrong value (unknown
+ * namespace type, capability or rlimit, a capability outside the host's bounding set,
+ * a missing root or bind source), NOT_IMPLEMENTED for a field berth cannot honour
+ * (unknown properties, seccomp). Reads the disk only for stat calls; pure otherwise.
+ */
+export function validateSpec(raw: unknown, bundleDir: string, options: ValidateOptions = {}): Spec {
+  const validate = schemaValidator();
+  if (!validate(raw)) throw schemaError(raw, validate.errors![0]);
+  const spec = structuredClone(raw) as Spec;
+  const host = options.host ?? hostCapabilities();
+  const bundle = resolve(bundleDir);
+
+  if (spec.process) {
+    checkCapabilities(spec.process.capabilities, host);
+    checkRlimits(spec);
+  }
+  if (spec.root) {
+    const path = isAbsolute(spec.root.path) ? spec.root.path : resolve(bundle, spec.root.path);
+    requireDir(path, 'root.path');
+    spec.root.path = path;
+  }
+  (spec.mounts ?? []).forEach((m, i) => {
+    const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+    if (!bind) return;
+    if (m.source === undefined || m.source === '') throw invalidArgument(`mounts[${i}].source: required for a bind mount of ${m.destination}`);
+    const source = isAbsolute(m.source) ? m.source : resolve(bundle, m.source);
+    try {
+      statSync(source);
+    } catch {
+      throw notFound(`mounts[${i}].source: ${source}: no such file or directory`, { details: { field: `mounts[${i}].source` } });
+    }
+  });
+  checkLinux(spec);
+  return spec;
+}
+
+function requireDir(path: string, field: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    throw notFound(`${field}: ${path}: no such directory`, { details: { field } });
+  }
+  if (!isDir) throw invalidArgument(`${field}: ${path}: not a directory`, { details: { field } });
+}
+
+const capSets = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
+
+function checkCapabilities(caps: Capabilities | undefined, host: HostCapabilities): void {
+  if (!caps) return;
+  for (const set of capSets) {
+    (caps[set] ?? []).forEach((name, i) => {
+      const problem = capabilityProblem(name, host);
+      if (problem) throw invalidArgument(`process.capabilities.${set}[${i}]: ${problem}`, { details: { field: `process.capabilities.${set}[${i}]` } });
+    });
+  }
+  const permitted = capabilityMask(caps.permitted ?? []);
+  const inheritable = capabilityMask(caps.inheritable ?? []);
+  (caps.effective ?? []).forEach((name, i) => {
+    if ((capabilityMask([name]) & permitted) === 0n) {
+      throw invalidArgument(`process.capabilities.effective[${i}]: ${name} must also be in permitted`);
+    }
+  });
+  (caps.ambient ?? []).forEach((name, i) => {
+    const bit = capabilityMask([name]);
+    if ((bit & permitted) === 0n || (bit & inheritable) === 0n) {
+      throw invalidArgument(`process.capabilities.ambient[${i}]: ${name} must also be in permitted and inheritable`);
+    }
+  });
+}
+
+function checkRlimits(spec: Spec): void {
+  const seen = new Map<string, number>();
+  (spec.process?.rlimits ?? []).forEach((r, i) => {
+    const field = `process.rlimits[${i}]`;
+    if (rlimitNumber(r.type) === undefined) throw invalidArgument(`${field}.type: unknown rlimit ${JSON.stringify(r.type)}`, { details: { field: `${field}.type` } });
+    const before = seen.get(r.type);
+    if (before !== undefined) throw invalidArgument(`${field}.type: ${r.type} already set by process.rlimits[${before}]`);
+    seen.set(r.type, i);
+    if (!isInfinity(r.hard) && (isInfinity(r.soft) || r.soft > r.hard)) {
+      throw invalidArgument(`${field}: ${r.type} soft limit ${r.soft} is above its hard limit ${r.hard}`);
+    }
+  });
+}
+
+/** sysctl prefixes and the namespace that must be new for the container to own them (runc's rules). */
+const sysctlNamespaces: [RegExp, NamespaceType][] = [
+  [/^kernel\.(msgmax|msgmnb|msgmni|sem|shmall|shmmax|shmmni|shm_rmid_forced)$/, 'ipc'],
+  [/^fs\.mqueue\./, 'ipc'],
+  [/^net\./, 'network'],
+  [/^kernel\.(hostname|domainname)$/, 'uts'],
+];
+
+function checkLinux(spec: Spec): void {
+  const linux = spec.linux ?? {};
+  const own = new Set<NamespaceType>();
+  const seen = new Map<NamespaceType, number>();
+  (linux.namespaces ?? []).forEach((ns, i) => {
+    const field = `linux.namespaces[${i}]`;
+    const before = seen.get(ns.type);
+    if (before !== undefined) throw invalidArgument(`${field}.type: ${ns.type} namespace already listed at linux.namespaces[${before}]`);
+    seen.set(ns.type, i);
+    if (ns.path === undefined) own.add(ns.type);
+    else {
+      try {
+        statSync(ns.path);
+      } catch {
+        throw notFound(`${field}.path: ${ns.path}: no such namespace file`, { details: { field: `${field}.path` } });
+      }
+    }
+  });
+  for (const key of ['uidMappings', 'gidMappings'] as const) {
+    if ((linux[key]?.length ?? 0) > 0 && !own.has('user')) throw invalidArgument(`linux.${key}: needs a new user namespace in linux.namespaces`);
+  }
+  if (own.has('user') && ((linux.uidMappings?.length ?? 0) === 0 || (linux.gidMappings?.length ?? 0) === 0)) {
+    throw invalidArgument('linux.uidMappings: a new user namespace needs uidMappings and gidMappings');
+  }
+  if (spec.hostname !== undefined && spec.hostname !== '' && !own.has('uts')) throw invalidArgument('hostname: setting a hostname needs a new uts namespace');
+  if (spec.domainname !== undefined && spec.domainname !== '' && !own.has('uts')) throw invalidArgument('domainname: setting a domainname needs a new uts namespace');
+  for (const key of Object.keys(linux.sysctl ?? {})) {
+    const field = `linux.sysctl[${JSON.stringify(key)}]`;
+    const rule = sysctlNamespaces.find(([re]) => re.test(key));
+    if (!rule) throw notImplemented(`${field}: berth sets only namespaced sysctls (net.*, fs.mqueue.*, IPC and UTS kernel.*)`);
+    if (!own.has(rule[1])) throw invalidArgument(`${field}: needs a new ${rule[1]} namespace`);
+  }
+  if (linux.seccomp !== undefined) throw notImplemented('linux.seccomp: seccomp filters are not supported by berth yet', { details: { field: 'linux.seccomp' } });
+  if (linux.cgroupsPath !== undefined && linux.cgroupsPath.split('/').some((s) => s === '..' || s === '.')) {
+    throw invalidArgument(`linux.cgroupsPath: ${JSON.stringify(linux.cgroupsPath)} must not contain . or .. segments`);
+  }
+  const mem = linux.resources?.memory;
+  if (mem?.limit !== undefined && mem.swap !== undefined && mem.limit > 0 && mem.swap !== -1 && mem.swap < mem.limit) {
+    throw invalidArgument(`linux.resources.memory.swap: ${mem.swap} must be at least memory.limit ${mem.limit} (swap counts memory+swap)`);
+  }
+  const cpu = linux.resources?.cpu;
+  if (cpu?.quota !== undefined && cpu.quota > 0 && cpu.quota < 1000) throw invalidArgument(`linux.resources.cpu.quota: ${cpu.quota} is below the kernel's minimum of 1000 µs`);
+  if (cpu?.period !== undefined && cpu.period > 0 && cpu.period < 1000) throw invalidArgument(`linux.resources.cpu.period: ${cpu.period} is below the kernel's minimum of 1000 µs`);
+  if (cpu?.shares !== undefined && cpu.shares === 1) throw invalidArgument('linux.resources.cpu.shares: 1 is below the kernel\'s minimum of 2');
+}

@@ -1,0 +1,95 @@
+// The native core's container API without the execdriver: the config checks it
+// makes itself, and one child taken through the sync protocol by hand.
+import { closeSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeWorkloadRootfs } from '../engine/execdriver/workload-rootfs.js';
+import { native, type NativeChildMessage, type NativeSpawnConfig } from './index.js';
+
+const isRoot = process.getuid?.() === 0;
+let base: string;
+let rootfs: string;
+
+function config(overrides: Partial<NativeSpawnConfig> = {}): NativeSpawnConfig {
+  return {
+    namespaces: [{ type: 'mount' }, { type: 'pid' }],
+    uidMappings: [],
+    gidMappings: [],
+    rootfs,
+    rootPropagation: (1 << 19) | 16384,
+    readonlyRoot: false,
+    mounts: [],
+    maskedPaths: [],
+    readonlyPaths: [],
+    sysctl: [],
+    rlimits: [],
+    noNewPrivileges: false,
+    uid: 0,
+    gid: 0,
+    additionalGids: [],
+    cwd: '/',
+    args: ['/bin/true'],
+    env: [],
+    stdio: [-1, -1, -1],
+    ...overrides,
+  };
+}
+
+const recv = (fd: number) =>
+  new Promise<NativeChildMessage | null>((resolve, reject) => native().containerRecv(fd, (err, msg) => (err ? reject(err) : resolve(msg))));
+const exit = (pidfd: number) =>
+  new Promise<{ exitCode: number | null; signal: number | null }>((resolve, reject) =>
+    native().pidfdWait(pidfd, (err, st) => (err ? reject(err) : resolve(st))),
+  );
+
+describe.skipIf(!isRoot)('native container core (root)', () => {
+  beforeAll(() => {
+    base = mkdtempSync(join(tmpdir(), `berth-native-spawn-${process.pid}-`));
+    rootfs = makeWorkloadRootfs(join(base, 'rootfs'));
+  });
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  it('refuses a bad config with a TypeError naming the field, before cloning', () => {
+    expect(() => native().containerSpawn(config({ namespaces: [{ type: 'bogus' }] }))).toThrow(
+      /namespaces\[0\]\.type: unknown namespace type "bogus"/,
+    );
+    expect(() => native().containerSpawn(config({ args: [] }))).toThrow(/args: must not be empty/);
+    expect(() => native().containerSpawn(config({ mounts: [{ destination: '/x', source: 's', flags: 0, propagation: [], kind: 'odd' as 'bind' }] }))).toThrow(
+      /mounts\[0\]\.kind: unknown "odd"/,
+    );
+    expect(() => native().containerSpawn(config({ namespaces: [{ type: 'net' as string, path: '/proc/self/ns/nope' }] }))).toThrow();
+    expect(readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8').trim()).toBe('');
+  });
+
+  it('takes a child through setup, start and exit over the sync socket and its pidfd', async () => {
+    const [r, w] = native().containerPipe();
+    const spawned = native().containerSpawn(config({ args: ['/bin/probe', 'exit:5'], stdio: [-1, w, -1] }));
+    closeSync(w);
+    expect(spawned.pid).toBeGreaterThan(0);
+    expect(spawned.cloneEndNs).toBeGreaterThanOrEqual(spawned.cloneStartNs);
+    const exited = exit(spawned.pidfd);
+    native().containerSend(spawned.syncFd, 'setup');
+    const created = await recv(spawned.syncFd);
+    expect(created?.type).toBe('created');
+    const names = created!.steps.map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(['wait-setup', 'stdio', 'rootfs-bind', 'pivot-root', 'user', 'close-fds']));
+    for (const s of created!.steps) expect(s.endNs).toBeGreaterThanOrEqual(s.startNs);
+    native().containerSend(spawned.syncFd, 'start');
+    expect(await recv(spawned.syncFd)).toBeNull(); // the socket closed on execve
+    expect(await exited).toEqual({ exitCode: 5, signal: null });
+    expect(() => native().pidfdSendSignal(spawned.pidfd, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+    expect(JSON.parse(readFileSync(r, 'utf8')).pid).toBe(1);
+    closeSync(r);
+    closeSync(spawned.pidfd);
+    closeSync(spawned.syncFd);
+  });
+
+  it('ends a waiting child when the parent closes its end of the socket', async () => {
+    const spawned = native().containerSpawn(config());
+    const exited = exit(spawned.pidfd);
+    closeSync(spawned.syncFd);
+    expect(await exited).toEqual({ exitCode: 1, signal: null });
+    closeSync(spawned.pidfd);
+  });
+});

@@ -1,0 +1,737 @@
+// The container's cloned child: everything between clone(2) and execve(2) — sync
+// with the parent, mounts, pivot_root, masked and read-only paths, hostname,
+// rlimits, capabilities, user, stdio. It shares no memory with Node (clone without
+// CLONE_VM: a copy-on-write image of the parent, of which only the calling thread
+// exists), so it runs only async-signal-safe code: raw syscalls, no malloc, no
+// locks, no V8, and the setuid family through syscall(2) because glibc's wrappers
+// would try to signal the parent's other threads. Protocol: container-protocol.h.
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "container-config.h"
+#include "container-protocol.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+namespace berth {
+namespace {
+
+// ── small async-signal-safe string helpers ──────────────────────────────────────
+
+struct Buf {
+  char* p;
+  size_t cap;
+  size_t len;
+};
+
+void bput(Buf& b, const char* s) {
+  while (s != nullptr && *s != '\0' && b.len + 1 < b.cap) b.p[b.len++] = *s++;
+  b.p[b.len] = '\0';
+}
+
+void bput_uint(Buf& b, unsigned long v) {
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n > 0 && b.len + 1 < b.cap) b.p[b.len++] = tmp[--n];
+  b.p[b.len] = '\0';
+}
+
+// "/proc/self/fd/<fd>": how the child names an fd it resolved safely.
+void fd_path(char (&out)[40], int fd) {
+  Buf b{out, sizeof out, 0};
+  bput(b, "/proc/self/fd/");
+  bput_uint(b, static_cast<unsigned long>(fd));
+}
+
+const char* errno_name(int err) {
+  switch (err) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    case EINVAL: return "EINVAL";
+    case ENOEXEC: return "ENOEXEC";
+    case ELOOP: return "ELOOP";
+    case E2BIG: return "E2BIG";
+    case ENOMEM: return "ENOMEM";
+    case ETXTBSY: return "ETXTBSY";
+    case EXDEV: return "EXDEV";
+    case EROFS: return "EROFS";
+    case EBUSY: return "EBUSY";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    default: return "errno";
+  }
+}
+
+// ── the child's state, on its own stack ────────────────────────────────────────
+
+struct Child {
+  const ChildConfig* cfg;
+  ChildMessage msg;
+  int devnull = -1;
+  bool created = false;  // kSyncCreated was sent (detached: nobody reads the socket any more)
+  bool in_userns = false;
+};
+
+void record(Child& c, Step step, int index, uint64_t start) {
+  if (c.msg.nsteps >= static_cast<uint32_t>(kMaxSteps)) return;
+  StepRecord& r = c.msg.steps[c.msg.nsteps++];
+  r.step = step;
+  r.index = index;
+  r.start_ns = start;
+  r.end_ns = monotonic_ns();
+}
+
+void send_msg(Child& c, uint32_t type) {
+  c.msg.type = type;
+  ssize_t n;
+  do {
+    n = send(c.cfg->sync_fd, &c.msg, sizeof c.msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+}
+
+// Reports a failed step (detail names the subject: "proc on /proc") and exits.
+[[noreturn]] void fail(Child& c, Step step, int err, const char* d1, const char* d2 = nullptr,
+                       const char* d3 = nullptr) {
+  Buf b{c.msg.detail, sizeof c.msg.detail, 0};
+  bput(b, d1);
+  bput(b, d2);
+  bput(b, d3);
+  c.msg.step = step;
+  c.msg.err = err;
+  if (c.created && c.cfg->detached) {
+    // Nobody reads the socket any more: tell the container's stderr.
+    char line[kMaxDetail + 128];
+    Buf l{line, sizeof line, 0};
+    bput(l, "berth: ");
+    bput(l, kStepNames[step]);
+    bput(l, " ");
+    bput(l, c.msg.detail);
+    bput(l, ": ");
+    bput(l, errno_name(err));
+    bput(l, "\n");
+    ssize_t ignored = write(2, line, l.len);
+    (void)ignored;
+  } else {
+    send_msg(c, kSyncError);
+  }
+  _exit(step == kStepExecve ? 127 : 1);
+}
+
+// Blocks until the parent sends `expected`; a closed socket ends the child.
+void wait_for(Child& c, uint32_t expected) {
+  uint32_t type = 0;
+  ssize_t n;
+  do {
+    n = read(c.cfg->sync_fd, &type, sizeof type);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof type) || type != expected) _exit(1);
+}
+
+// ── resolving a path inside the rootfs ─────────────────────────────────────────
+
+enum Create { kNoCreate, kCreateDirs, kCreateFile };
+
+// Walks `path` from rootfd one component at a time (O_PATH|O_NOFOLLOW), following
+// symlinks itself: an absolute link restarts at the rootfs, a ".." above the rootfs
+// fails with EXDEV (the path would escape). Missing components are created as
+// directories (and the last one as an empty file with kCreateFile). Returns an
+// O_PATH fd of the target, or -1 with errno set. Cost: one openat per component.
+int resolve_in_root(int rootfd, const char* path, Create create) {
+  constexpr int kMaxDepth = 128;
+  char work[PATH_MAX * 2];
+  char next[PATH_MAX * 2];
+  char link[PATH_MAX];
+  int fds[kMaxDepth];
+  int depth = 0;
+  int links = 0;
+  fds[0] = rootfd;
+  size_t len = strlen(path);
+  if (len >= sizeof work) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(work, path, len + 1);
+  size_t pos = 0;
+  auto unwind = [&](int err) {
+    while (depth > 0) close(fds[depth--]);
+    errno = err;
+    return -1;
+  };
+  for (;;) {
+    while (work[pos] == '/') pos++;
+    if (work[pos] == '\0') break;
+    size_t start = pos;
+    while (work[pos] != '\0' && work[pos] != '/') pos++;
+    size_t clen = pos - start;
+    if (clen > NAME_MAX) return unwind(ENAMETOOLONG);
+    char comp[NAME_MAX + 1];
+    memcpy(comp, work + start, clen);
+    comp[clen] = '\0';
+    size_t rest = pos;
+    while (work[rest] == '/') rest++;
+    bool last = work[rest] == '\0';
+    if (strcmp(comp, ".") == 0) continue;
+    if (strcmp(comp, "..") == 0) {
+      if (depth == 0) return unwind(EXDEV);
+      close(fds[depth--]);
+      continue;
+    }
+    int dir = fds[depth];
+    int fd = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && create != kNoCreate) {
+      if (last && create == kCreateFile) {
+        int f = openat(dir, comp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (f < 0 && errno != EEXIST) return unwind(errno);
+        if (f >= 0) close(f);
+      } else if (mkdirat(dir, comp, 0755) < 0 && errno != EEXIST) {
+        return unwind(errno);
+      }
+      fd = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) return unwind(errno);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+      int err = errno;
+      close(fd);
+      return unwind(err);
+    }
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > 40) {
+        close(fd);
+        return unwind(ELOOP);
+      }
+      ssize_t n = readlinkat(fd, "", link, sizeof link - 1);
+      int err = errno;
+      close(fd);
+      if (n < 0) return unwind(err);
+      link[n] = '\0';
+      size_t restlen = strlen(work + pos);
+      if (static_cast<size_t>(n) + restlen + 2 > sizeof next) return unwind(ENAMETOOLONG);
+      memcpy(next, link, static_cast<size_t>(n));
+      next[n] = '/';
+      memcpy(next + n + 1, work + pos, restlen + 1);
+      memcpy(work, next, static_cast<size_t>(n) + restlen + 2);
+      pos = 0;
+      if (link[0] == '/') {
+        while (depth > 0) close(fds[depth--]);
+      }
+      continue;
+    }
+    if (!last && !S_ISDIR(st.st_mode)) {
+      close(fd);
+      return unwind(ENOTDIR);
+    }
+    if (depth + 1 >= kMaxDepth) {
+      close(fd);
+      return unwind(ENAMETOOLONG);
+    }
+    fds[++depth] = fd;
+  }
+  if (depth == 0) {
+    int fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+    return fd < 0 ? -1 : fd;
+  }
+  int target = fds[depth];
+  while (depth > 1) close(fds[--depth]);
+  return target;
+}
+
+// MS_* flags that a bind remount must keep (the kernel locks them in a user
+// namespace), read from the mount at `path`.
+unsigned long locked_flags(const char* path) {
+  struct statfs sfs;
+  if (statfs(path, &sfs) != 0) return 0;
+  unsigned long f = 0;
+  if (sfs.f_flags & ST_NOSUID) f |= MS_NOSUID;
+  if (sfs.f_flags & ST_NODEV) f |= MS_NODEV;
+  if (sfs.f_flags & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sfs.f_flags & ST_NOATIME) f |= MS_NOATIME;
+  if (sfs.f_flags & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sfs.f_flags & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+// ── /dev ───────────────────────────────────────────────────────────────────────
+
+struct DevNode {
+  const char* name;
+  unsigned major;
+  unsigned minor;
+};
+constexpr DevNode kDevNodes[] = {
+    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+};
+struct DevLink {
+  const char* target;
+  const char* name;
+};
+constexpr DevLink kDevLinks[] = {
+    {"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+    {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},        {"/proc/kcore", "core"},
+};
+
+// Fills the tmpfs mounted on `dest` (resolved in rootfd) with the standard device
+// nodes — mknod, or a bind from the host's /dev in a user namespace — and links.
+void populate_dev(Child& c, int rootfd, const char* dest) {
+  uint64_t t0 = monotonic_ns();
+  int devfd = resolve_in_root(rootfd, dest, kNoCreate);
+  if (devfd < 0) fail(c, kStepDevices, errno, dest);
+  char devpath[40];
+  fd_path(devpath, devfd);
+  int dir = open(devpath, O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) fail(c, kStepDevices, errno, dest);
+  for (const DevNode& n : kDevNodes) {
+    if (!c.in_userns) {
+      if (mknodat(dir, n.name, S_IFCHR | 0666, makedev(n.major, n.minor)) < 0 && errno != EEXIST) {
+        fail(c, kStepDevices, errno, "mknod ", dest, n.name);
+      }
+      continue;
+    }
+    int f = openat(dir, n.name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (f < 0) fail(c, kStepDevices, errno, "create ", n.name);
+    close(f);
+    int target = openat(dir, n.name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (target < 0) fail(c, kStepDevices, errno, "open ", n.name);
+    char host[32];
+    Buf hb{host, sizeof host, 0};
+    bput(hb, "/dev/");
+    bput(hb, n.name);
+    char tp[40];
+    fd_path(tp, target);
+    if (mount(host, tp, nullptr, MS_BIND, nullptr) < 0) fail(c, kStepDevices, errno, "bind ", host);
+    close(target);
+  }
+  for (const DevLink& l : kDevLinks) {
+    if (symlinkat(l.target, dir, l.name) < 0 && errno != EEXIST) fail(c, kStepDevices, errno, "symlink ", l.name);
+  }
+  close(dir);
+  close(devfd);
+  record(c, kStepDevices, -1, t0);
+}
+
+// ── the steps ──────────────────────────────────────────────────────────────────
+
+void do_mount(Child& c, int rootfd, int index) {
+  const MountEntry& m = c.cfg->mounts[index];
+  uint64_t t0 = monotonic_ns();
+  const char* what = m.kind == kMountBind ? m.source : (m.fstype != nullptr ? m.fstype : m.source);
+  int fd = resolve_in_root(rootfd, m.destination, m.target_is_file ? kCreateFile : kCreateDirs);
+  if (fd < 0) fail(c, kStepMount, errno, what, " on ", m.destination);
+  char target[40];
+  fd_path(target, fd);
+  if (m.kind == kMountBind) {
+    unsigned long bind = MS_BIND | (m.flags & MS_REC);
+    if (mount(m.source, target, nullptr, bind, nullptr) < 0) fail(c, kStepMount, errno, what, " on ", m.destination);
+  } else {
+    if (mount(m.source, target, m.fstype, m.flags, m.data) < 0) fail(c, kStepMount, errno, what, " on ", m.destination);
+  }
+  close(fd);
+  unsigned long extra = m.flags & ~(MS_BIND | MS_REC);
+  bool remount = m.kind == kMountBind && extra != 0;
+  if (remount || m.npropagation > 0) {
+    // The fd above names the directory under the new mount: look the target up again.
+    fd = resolve_in_root(rootfd, m.destination, kNoCreate);
+    if (fd < 0) fail(c, kStepMount, errno, what, " on ", m.destination);
+    fd_path(target, fd);
+    if (remount && mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | extra | locked_flags(target), nullptr) < 0) {
+      fail(c, kStepMount, errno, "remount ", m.destination);
+    }
+    for (int i = 0; i < m.npropagation; i++) {
+      if (mount(nullptr, target, nullptr, m.propagation[i], nullptr) < 0) {
+        fail(c, kStepMount, errno, "propagation of ", m.destination);
+      }
+    }
+    close(fd);
+  }
+  record(c, kStepMount, index, t0);
+  if (m.kind == kMountDev) populate_dev(c, rootfd, m.destination);
+}
+
+void setup_rootfs(Child& c) {
+  const ChildConfig& cfg = *c.cfg;
+  uint64_t t0 = monotonic_ns();
+  if (mount(nullptr, "/", nullptr, cfg.root_propagation, nullptr) < 0) fail(c, kStepPropagation, errno, "/");
+  record(c, kStepPropagation, -1, t0);
+
+  t0 = monotonic_ns();
+  if (mount(cfg.rootfs, cfg.rootfs, nullptr, MS_BIND | MS_REC, nullptr) < 0) fail(c, kStepRootfsBind, errno, cfg.rootfs);
+  int rootfd = open(cfg.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) fail(c, kStepRootfsBind, errno, cfg.rootfs);
+  record(c, kStepRootfsBind, -1, t0);
+
+  t0 = monotonic_ns();
+  for (int i = 0; i < cfg.nmounts; i++) do_mount(c, rootfd, i);
+  record(c, kStepMounts, -1, t0);
+
+  // pivot_root(".", ".") stacks the old root on top of the new one; detaching it
+  // leaves the new root alone, with no put_old directory to create in the rootfs.
+  t0 = monotonic_ns();
+  if (fchdir(rootfd) < 0) fail(c, kStepPivotRoot, errno, cfg.rootfs);
+  if (syscall(SYS_pivot_root, ".", ".") < 0) fail(c, kStepPivotRoot, errno, cfg.rootfs);
+  if (mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) fail(c, kStepPivotRoot, errno, "old root");
+  if (umount2(".", MNT_DETACH) < 0) fail(c, kStepPivotRoot, errno, "detach old root");
+  if (chdir("/") < 0) fail(c, kStepPivotRoot, errno, "/");
+  close(rootfd);
+  record(c, kStepPivotRoot, -1, t0);
+}
+
+// After pivot_root: the container's root is "/" and no path can leave it.
+void finish_rootfs(Child& c) {
+  const ChildConfig& cfg = *c.cfg;
+  uint64_t t0 = monotonic_ns();
+  for (int i = 0; i < cfg.nsysctl; i++) {
+    int fd = open(cfg.sysctl_paths[i], O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) fail(c, kStepSysctl, errno, cfg.sysctl_paths[i]);
+    size_t n = strlen(cfg.sysctl_values[i]);
+    if (write(fd, cfg.sysctl_values[i], n) != static_cast<ssize_t>(n)) fail(c, kStepSysctl, errno, cfg.sysctl_paths[i]);
+    close(fd);
+  }
+  if (cfg.nsysctl > 0) record(c, kStepSysctl, -1, t0);
+
+  t0 = monotonic_ns();
+  for (int i = 0; i < cfg.nmasked; i++) {
+    const char* p = cfg.masked[i];
+    struct stat st;
+    if (stat(p, &st) < 0) {
+      if (errno == ENOENT) continue;
+      fail(c, kStepMaskedPaths, errno, p);
+    }
+    int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, nullptr)
+                                 : mount("/dev/null", p, nullptr, MS_BIND, nullptr);
+    if (rc < 0) fail(c, kStepMaskedPaths, errno, p);
+  }
+  if (cfg.nmasked > 0) record(c, kStepMaskedPaths, -1, t0);
+
+  t0 = monotonic_ns();
+  for (int i = 0; i < cfg.nreadonly; i++) {
+    const char* p = cfg.readonly[i];
+    struct stat st;
+    if (stat(p, &st) < 0) {
+      if (errno == ENOENT) continue;
+      fail(c, kStepReadonlyPaths, errno, p);
+    }
+    if (mount(p, p, nullptr, MS_BIND | MS_REC, nullptr) < 0) fail(c, kStepReadonlyPaths, errno, p);
+    if (mount(nullptr, p, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(p), nullptr) < 0) {
+      fail(c, kStepReadonlyPaths, errno, p);
+    }
+  }
+  if (cfg.nreadonly > 0) record(c, kStepReadonlyPaths, -1, t0);
+
+  if (cfg.readonly_root) {
+    t0 = monotonic_ns();
+    if (mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags("/"), nullptr) < 0) {
+      fail(c, kStepReadonlyRoot, errno, "/");
+    }
+    record(c, kStepReadonlyRoot, -1, t0);
+  }
+}
+
+int capset_sets(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  data[0].effective = static_cast<uint32_t>(effective);
+  data[1].effective = static_cast<uint32_t>(effective >> 32);
+  data[0].permitted = static_cast<uint32_t>(permitted);
+  data[1].permitted = static_cast<uint32_t>(permitted >> 32);
+  data[0].inheritable = static_cast<uint32_t>(inheritable);
+  data[1].inheritable = static_cast<uint32_t>(inheritable >> 32);
+  return static_cast<int>(syscall(SYS_capset, &hdr, data));
+}
+
+void setup_process(Child& c) {
+  const ChildConfig& cfg = *c.cfg;
+  uint64_t t0;
+  if (cfg.hostname != nullptr || cfg.domainname != nullptr) {
+    t0 = monotonic_ns();
+    if (cfg.hostname != nullptr && sethostname(cfg.hostname, strlen(cfg.hostname)) < 0) {
+      fail(c, kStepHostname, errno, cfg.hostname);
+    }
+    if (cfg.domainname != nullptr && setdomainname(cfg.domainname, strlen(cfg.domainname)) < 0) {
+      fail(c, kStepHostname, errno, "domainname ", cfg.domainname);
+    }
+    record(c, kStepHostname, -1, t0);
+  }
+  if (cfg.nrlimits > 0) {
+    t0 = monotonic_ns();
+    for (int i = 0; i < cfg.nrlimits; i++) {
+      struct rlimit rl;
+      rl.rlim_cur = cfg.rlimits[i].soft;
+      rl.rlim_max = cfg.rlimits[i].hard;
+      if (setrlimit(static_cast<__rlimit_resource>(cfg.rlimits[i].resource), &rl) < 0) {
+        char num[24];
+        Buf nb{num, sizeof num, 0};
+        bput_uint(nb, static_cast<unsigned long>(cfg.rlimits[i].resource));
+        fail(c, kStepRlimits, errno, "resource ", num);
+      }
+    }
+    record(c, kStepRlimits, -1, t0);
+  }
+  if (cfg.no_new_privs) {
+    t0 = monotonic_ns();
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(c, kStepNoNewPrivs, errno, "prctl");
+    record(c, kStepNoNewPrivs, -1, t0);
+  }
+  if (cfg.set_caps) {
+    t0 = monotonic_ns();
+    for (int cap = 0; cap <= cfg.cap_last; cap++) {
+      if ((cfg.cap_bounding >> cap) & 1) continue;
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) fail(c, kStepCapBounding, errno, "PR_CAPBSET_DROP");
+    }
+    record(c, kStepCapBounding, -1, t0);
+  }
+
+  t0 = monotonic_ns();
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) fail(c, kStepUser, errno, "PR_SET_KEEPCAPS");
+  // In a user namespace whose setgroups is denied, an empty list is all we can ask.
+  if (syscall(SYS_setgroups, static_cast<size_t>(cfg.ngroups), cfg.groups) < 0 &&
+      !(errno == EPERM && c.in_userns && cfg.ngroups == 0)) {
+    fail(c, kStepUser, errno, "setgroups");
+  }
+  if (syscall(SYS_setresgid, cfg.gid, cfg.gid, cfg.gid) < 0) fail(c, kStepUser, errno, "setresgid");
+  if (syscall(SYS_setresuid, cfg.uid, cfg.uid, cfg.uid) < 0) fail(c, kStepUser, errno, "setresuid");
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) fail(c, kStepUser, errno, "PR_SET_KEEPCAPS");
+  record(c, kStepUser, -1, t0);
+
+  if (cfg.set_caps) {
+    t0 = monotonic_ns();
+    if (capset_sets(cfg.cap_effective, cfg.cap_permitted, cfg.cap_inheritable) < 0) {
+      fail(c, kStepCapabilities, errno, "capset");
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+      fail(c, kStepCapabilities, errno, "ambient clear");
+    }
+    for (int cap = 0; cap <= cfg.cap_last; cap++) {
+      if (((cfg.cap_ambient >> cap) & 1) == 0) continue;
+      if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) fail(c, kStepCapabilities, errno, "ambient raise");
+    }
+    record(c, kStepCapabilities, -1, t0);
+  }
+
+  t0 = monotonic_ns();
+  umask(static_cast<mode_t>(cfg.umask >= 0 ? cfg.umask : 022));
+  if (chdir(cfg.cwd) < 0) fail(c, kStepCwd, errno, cfg.cwd);
+  record(c, kStepCwd, -1, t0);
+}
+
+void close_range_or_loop(unsigned lo, unsigned hi) {
+  if (syscall(SYS_close_range, lo, hi, 0U) == 0) return;
+  // Before Linux 5.11: close each possibly open fd.
+  struct rlimit rl;
+  unsigned max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? static_cast<unsigned>(rl.rlim_cur) : 65536;
+  for (unsigned fd = lo; fd <= hi && fd < max; fd++) close(static_cast<int>(fd));
+}
+
+// Closes every fd from 3 up except those in keep (at most 16; -1 entries ignored).
+void close_except(const int* keep, int n) {
+  int sorted[16];
+  int m = 0;
+  for (int i = 0; i < n && m < 16; i++) {
+    if (keep[i] < 3) continue;
+    int j = m++;
+    while (j > 0 && sorted[j - 1] > keep[i]) {
+      sorted[j] = sorted[j - 1];
+      j--;
+    }
+    sorted[j] = keep[i];
+  }
+  unsigned lo = 3;
+  for (int i = 0; i < m; i++) {
+    unsigned k = static_cast<unsigned>(sorted[i]);
+    if (k < lo) continue;
+    if (k > lo) close_range_or_loop(lo, k - 1);
+    lo = k + 1;
+  }
+  close_range_or_loop(lo, ~0U);
+}
+
+void setup_stdio(Child& c) {
+  uint64_t t0 = monotonic_ns();
+  int high[3];
+  for (int i = 0; i < 3; i++) {
+    int src = c.cfg->stdio[i] >= 0 ? c.cfg->stdio[i] : c.devnull;
+    // Copy above 0–2 first so one source may feed several targets or sit on one.
+    high[i] = fcntl(src, F_DUPFD_CLOEXEC, 10);
+    if (high[i] < 0) fail(c, kStepStdio, errno, "fd ", i == 0 ? "0" : i == 1 ? "1" : "2");
+  }
+  for (int i = 0; i < 3; i++) {
+    if (dup2(high[i], i) < 0) fail(c, kStepStdio, errno, "dup2");
+  }
+  // Only the sync socket and the exec FIFO stay open past this point.
+  int keep[2] = {c.cfg->sync_fd, c.cfg->fifo_fd};
+  close_except(keep, 2);
+  c.devnull = -1;
+  record(c, kStepStdio, -1, t0);
+}
+
+void close_fds(Child& c) {
+  uint64_t t0 = monotonic_ns();
+  if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+    // Before Linux 5.11: mark each possibly open fd close-on-exec.
+    struct rlimit rl;
+    unsigned long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? rl.rlim_cur : 65536;
+    for (unsigned long fd = 3; fd < max; fd++) fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+  }
+  record(c, kStepCloseFds, -1, t0);
+}
+
+[[noreturn]] void exec_args(Child& c) {
+  const ChildConfig& cfg = *c.cfg;
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  const char* file = cfg.argv[0];
+  if (strchr(file, '/') != nullptr) {
+    execve(file, cfg.argv, cfg.envp);
+    fail(c, kStepExecve, errno, file);
+  }
+  const char* path = cfg.path_env != nullptr ? cfg.path_env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  int err = ENOENT;
+  bool denied = false;
+  char full[PATH_MAX];
+  for (const char* p = path;;) {
+    const char* end = strchr(p, ':');
+    size_t dlen = end != nullptr ? static_cast<size_t>(end - p) : strlen(p);
+    size_t flen = strlen(file);
+    if (dlen + flen + 2 <= sizeof full) {
+      size_t n = 0;
+      if (dlen == 0) {
+        full[n++] = '.';
+      } else {
+        memcpy(full, p, dlen);
+        n = dlen;
+      }
+      full[n++] = '/';
+      memcpy(full + n, file, flen + 1);
+      execve(full, cfg.argv, cfg.envp);
+      err = errno;
+      if (err == EACCES) denied = true;
+      if (err != ENOENT && err != ENOTDIR && err != EACCES) fail(c, kStepExecve, err, full);
+    }
+    if (end == nullptr) break;
+    p = end + 1;
+  }
+  fail(c, kStepExecve, denied ? EACCES : err, file);
+}
+
+}  // namespace
+
+int container_child_main(void* arg) {
+  Child c;
+  c.cfg = static_cast<const ChildConfig*>(arg);
+  const ChildConfig& cfg = *c.cfg;
+  c.msg.nsteps = 0;
+  c.msg.detail[0] = '\0';
+  c.in_userns = cfg.userns_new;
+
+  // Node's handlers must never run here; the parent blocked every signal before clone.
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+  }
+  umask(0);
+
+  // Drop the fds inherited from Node at once — the parent's end of this socket
+  // first (so a parent that goes away is seen as EOF), other containers' pipes and
+  // sockets too — keeping what the setup still needs.
+  int keep[16];
+  int nkeep = 0;
+  keep[nkeep++] = cfg.sync_fd;
+  keep[nkeep++] = cfg.fifo_fd;
+  for (int i = 0; i < 3; i++) keep[nkeep++] = cfg.stdio[i];
+  for (int i = 0; i < cfg.njoins && nkeep < 16; i++) keep[nkeep++] = cfg.joins[i].fd;
+  close_except(keep, nkeep);
+
+  uint64_t t0 = monotonic_ns();
+  for (int i = 0; i < cfg.njoins; i++) {
+    if (setns(cfg.joins[i].fd, cfg.joins[i].nstype) < 0) fail(c, kStepSetns, errno, cfg.joins[i].path);
+    if (cfg.joins[i].nstype == CLONE_NEWUSER) c.in_userns = true;
+  }
+  if (cfg.njoins > 0) record(c, kStepSetns, -1, t0);
+
+  t0 = monotonic_ns();
+  wait_for(c, kSyncSetup);
+  record(c, kStepWaitSetup, -1, t0);
+
+  if (cfg.userns_new) {
+    t0 = monotonic_ns();
+    if (syscall(SYS_setresgid, 0, 0, 0) < 0) fail(c, kStepUsernsRoot, errno, "setresgid 0");
+    if (syscall(SYS_setresuid, 0, 0, 0) < 0) fail(c, kStepUsernsRoot, errno, "setresuid 0");
+    record(c, kStepUsernsRoot, -1, t0);
+  }
+  if (cfg.unshare_flags != 0) {
+    t0 = monotonic_ns();
+    if (unshare(cfg.unshare_flags) < 0) fail(c, kStepUnshareCgroup, errno, "unshare");
+    record(c, kStepUnshareCgroup, -1, t0);
+  }
+
+  c.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (c.devnull < 0) fail(c, kStepStdio, errno, "/dev/null");
+  setup_stdio(c);
+
+  if (cfg.set_oom_score_adj) {
+    t0 = monotonic_ns();
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    char num[24];
+    Buf nb{num, sizeof num, 0};
+    if (cfg.oom_score_adj < 0) bput(nb, "-");
+    bput_uint(nb, static_cast<unsigned long>(cfg.oom_score_adj < 0 ? -cfg.oom_score_adj : cfg.oom_score_adj));
+    if (fd < 0 || write(fd, num, nb.len) < 0) fail(c, kStepOomScoreAdj, errno, "/proc/self/oom_score_adj");
+    close(fd);
+    record(c, kStepOomScoreAdj, -1, t0);
+  }
+
+  setup_rootfs(c);
+  finish_rootfs(c);
+  setup_process(c);
+  close_fds(c);
+
+  send_msg(c, kSyncCreated);
+  c.created = true;
+  c.msg.nsteps = 0;
+  if (cfg.detached) {
+    setsid();
+    char fifo[40];
+    fd_path(fifo, cfg.fifo_fd);
+    int fd = open(fifo, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) fail(c, kStepExecFifo, errno, "exec fifo");
+    char zero = '0';
+    if (write(fd, &zero, 1) != 1) fail(c, kStepExecFifo, errno, "exec fifo");
+    close(fd);
+  } else {
+    wait_for(c, kSyncStart);
+  }
+  exec_args(c);
+}
+
+}  // namespace berth

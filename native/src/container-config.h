@@ -1,0 +1,118 @@
+// The flat description of one container process that the parent prepares before
+// clone(2) and the child only reads: every string and array is allocated up front
+// (the child may not allocate), owned by ContainerConfig's storage.
+#pragma once
+#include <napi.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace berth {
+
+enum MountKind : int {
+  kMountGeneric = 0,  // mount(source, target, type, flags, data)
+  kMountBind = 1,     // bind (MS_REC when rbind), then remount for ro/nosuid/…
+  kMountDev = 2,      // a tmpfs on /dev, then the device nodes and symlinks
+};
+
+struct MountEntry {
+  const char* source;
+  const char* destination;  // path inside the container, absolute
+  const char* fstype;
+  const char* data;         // nullptr when none
+  unsigned long flags;      // MS_* for the mount itself
+  unsigned long propagation[4];
+  int npropagation;
+  int kind;
+  bool target_is_file;      // a bind of a file: the target is created as a file
+};
+
+struct NsJoin {
+  int fd;                   // opened by the parent (O_CLOEXEC), inherited by the child
+  int nstype;               // CLONE_NEW*
+  const char* path;
+};
+
+struct RlimitEntry {
+  int resource;
+  uint64_t soft;
+  uint64_t hard;
+};
+
+struct ChildConfig {
+  int clone_flags = 0;        // the CLONE_NEW* passed to clone(2)
+  int unshare_flags = 0;      // CLONE_NEW* unshared by the child (joins + cgroup ns)
+  bool userns_new = false;
+  NsJoin* joins = nullptr;    // user namespace first
+  int njoins = 0;
+
+  const char* rootfs = nullptr;
+  unsigned long root_propagation = 0;
+  bool readonly_root = false;
+  MountEntry* mounts = nullptr;
+  int nmounts = 0;
+  const char* const* masked = nullptr;
+  int nmasked = 0;
+  const char* const* readonly = nullptr;
+  int nreadonly = 0;
+  const char* const* sysctl_paths = nullptr;  // "/proc/sys/net/ipv4/ip_forward"
+  const char* const* sysctl_values = nullptr;
+  int nsysctl = 0;
+
+  const char* hostname = nullptr;
+  const char* domainname = nullptr;
+  RlimitEntry* rlimits = nullptr;
+  int nrlimits = 0;
+  bool no_new_privs = false;
+  bool set_caps = false;
+  uint64_t cap_bounding = 0, cap_effective = 0, cap_permitted = 0, cap_inheritable = 0, cap_ambient = 0;
+  int cap_last = 40;
+  uint32_t uid = 0, gid = 0;
+  const uint32_t* groups = nullptr;
+  int ngroups = 0;
+  int umask = -1;
+  const char* cwd = "/";
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const char* path_env = nullptr;  // PATH from envp, for args[0] without a slash
+  int stdio[3] = {-1, -1, -1};     // parent fds; -1 = /dev/null
+  int oom_score_adj = 0;
+  bool set_oom_score_adj = false;
+  int fifo_fd = -1;                // detached mode: O_PATH fd of the exec FIFO
+  bool detached = false;
+  int sync_fd = -1;                // the child's end of the socketpair
+};
+
+// Owns a ChildConfig and everything it points into.
+struct ContainerConfig {
+  ChildConfig child;
+  std::deque<std::string> strings;
+  std::vector<MountEntry> mounts;
+  std::vector<NsJoin> joins;
+  std::vector<RlimitEntry> rlimits;
+  std::vector<const char*> masked, readonly, sysctl_paths, sysctl_values;
+  std::vector<char*> argv, envp;
+  std::vector<uint32_t> groups;
+  std::vector<int> owned_fds;       // opened here, closed by the parent after clone
+  std::string uid_map, gid_map;     // "0 100000 65536\n…" written by the parent
+  int join_pid_fd = -1;             // a pid namespace to join: setns in the parent around clone
+  const char* keep(std::string s) {
+    strings.push_back(std::move(s));
+    return strings.back().c_str();
+  }
+  ~ContainerConfig();
+};
+
+// Reads the config object (native-config.ts: NativeSpawnConfig) into a
+// ContainerConfig. On bad input throws a JS Error (returns nullptr) whose message
+// names the field.
+std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Object obj);
+
+// The child's entry point (container-child.cc): never returns.
+int container_child_main(void* arg);
+
+}  // namespace berth

@@ -1,0 +1,107 @@
+// The messages the Node process (parent) and a container's cloned child exchange
+// over their SOCK_SEQPACKET socketpair, and the child's setup steps they name.
+//
+//   parent (Node, addon)                          child (C only until execve)
+//   ────────────────────                          ───────────────────────────
+//   clone(CLONE_NEW* | CLONE_PIDFD) ───────────▶  starts with all signals blocked
+//   write /proc/<pid>/{uid,gid}_map (user ns)     setns(paths) · reads the socket …
+//   [JS: cgroup create + attach(pid),             … blocked: sync point 1
+//        network interface into the netns]
+//   kSyncSetup ───────────────────────────────▶   (setresuid 0) · unshare(CLONE_NEWCGROUP)
+//                                                 stdio · propagation · rootfs bind ·
+//                                                 mounts · /dev · pivot_root · sysctl ·
+//                                                 masked / read-only paths · hostname ·
+//                                                 rlimits · no_new_privs · caps · user ·
+//                                                 umask · cwd · close fds (CLOEXEC)
+//                         ◀────────────────────── kSyncCreated {steps}   (or kSyncError)
+//   [create() resolves: state "created"]          … blocked: sync point 2
+//   kSyncStart ───────────────────────────────▶   unblock signals · execve(args)
+//                         ◀────────────────────── EOF: the socket is CLOEXEC, so a
+//                                                 successful execve closes it;
+//                         ◀────────────────────── kSyncError {step "execve", errno}
+//                                                 when execve failed (child exits 127).
+//
+// Detached mode (exec FIFO): after kSyncCreated the child does not read the socket;
+// it opens /proc/self/fd/<fifo> O_WRONLY (blocking until `start` opens the FIFO for
+// reading), writes one byte and continues to execve. An execve error then goes to
+// the container's fd 2 ("berth: execve /nope: ENOENT") and the exit code is 127.
+//
+// The parent ending the conversation (closing its end) makes a child that waits at a
+// sync point _exit(1): a failed create never leaves a process behind.
+// Every error is one kSyncError message naming the step, a detail (paths) and errno.
+#pragma once
+#include <cstdint>
+
+namespace berth {
+
+enum SyncType : uint32_t {
+  kSyncSetup = 1,    // parent → child: maps written, cgroups joined: run the setup
+  kSyncCreated = 2,  // child → parent: setup done, waiting at sync point 2 (carries steps)
+  kSyncStart = 3,    // parent → child: continue to execve
+  kSyncError = 4,    // child → parent: a step failed (step, errno, detail; carries steps)
+};
+
+// The child's setup steps, in the order they run. Names (kStepNames) are what
+// spans and error messages show.
+enum Step : uint32_t {
+  kStepSetns,
+  kStepWaitSetup,
+  kStepUsernsRoot,
+  kStepUnshareCgroup,
+  kStepStdio,
+  kStepOomScoreAdj,
+  kStepPropagation,
+  kStepRootfsBind,
+  kStepMount,
+  kStepDevices,
+  kStepMounts,
+  kStepPivotRoot,
+  kStepSysctl,
+  kStepMaskedPaths,
+  kStepReadonlyPaths,
+  kStepReadonlyRoot,
+  kStepHostname,
+  kStepRlimits,
+  kStepNoNewPrivs,
+  kStepCapBounding,
+  kStepUser,
+  kStepCapabilities,
+  kStepCwd,
+  kStepCloseFds,
+  kStepExecFifo,
+  kStepExecve,
+  kStepCount,
+};
+
+inline const char* const kStepNames[kStepCount] = {
+    "setns",          "wait-setup",     "userns-root",      "unshare-cgroup", "stdio",
+    "oom-score-adj",  "propagation",    "rootfs-bind",      "mount",          "devices",
+    "mounts",         "pivot-root",     "sysctl",           "masked-paths",   "readonly-paths",
+    "readonly-root",  "hostname",       "rlimits",          "no-new-privs",   "cap-bounding",
+    "user",           "capabilities",   "cwd",              "close-fds",      "exec-fifo",
+    "execve",
+};
+
+// One timed step; index is the mount's position for kStepMount, else -1.
+struct StepRecord {
+  uint32_t step;
+  int32_t index;
+  uint64_t start_ns;
+  uint64_t end_ns;
+};
+
+constexpr int kMaxSteps = 64;
+constexpr int kMaxDetail = 1024;
+
+// What the child sends (kSyncCreated, kSyncError). Parent → child messages are a
+// bare uint32_t SyncType.
+struct ChildMessage {
+  uint32_t type;
+  uint32_t nsteps;
+  uint32_t step;   // kSyncError: the failed step
+  int32_t err;     // kSyncError: errno
+  StepRecord steps[kMaxSteps];
+  char detail[kMaxDetail];  // kSyncError: "proc on /proc", NUL-terminated
+};
+
+}  // namespace berth
