@@ -12,6 +12,7 @@ import { background, withSignal } from '../engine/trace/index.js';
 import { isProfile, profiles, type ProfileSettings } from './profiles.js';
 import { PROFILES } from './results/document.js';
 import { defaultResultPath, writeResult } from './results/write.js';
+import { appendHistory } from './compare/history-file.js';
 import { formatTable, runBenchmarks } from './runner.js';
 import type { RegisteredSuite } from './suite.js';
 import { knownTargets, registry } from './suites/index.js';
@@ -28,6 +29,7 @@ export const usage = `usage: npm run bench -- [options]
   --seed <n>          seed of corpora and bootstrap statistics (default ${DEFAULT_SEED})
   --cpu <n>           pin the process to CPU n (taskset); a warning when not possible
   --data-root <dir>   where suites keep data; its filesystem is recorded (default: ${os.tmpdir()})
+  --history           append a summary line of this run to results/history.jsonl
   --list              list the suites and whether they can run here
   --help              this text
 `;
@@ -42,6 +44,7 @@ export interface CliOptions {
   seed: number;
   cpu: number | undefined;
   dataRoot: string;
+  history: boolean;
 }
 
 /** Parses the flags; a bad flag or value throws INVALID_ARGUMENT naming it. */
@@ -61,6 +64,7 @@ export function parseCli(argv: readonly string[], known: readonly RegisteredSuit
         cpu: { type: 'string' },
         'data-root': { type: 'string' },
         list: { type: 'boolean' },
+        history: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -115,6 +119,7 @@ export function parseCli(argv: readonly string[], known: readonly RegisteredSuit
     seed: integer('seed', values.seed, 0) ?? DEFAULT_SEED,
     cpu: integer('cpu', values.cpu, 0),
     dataRoot: path.resolve((values['data-root'] as string | undefined) ?? os.tmpdir()),
+    history: values.history === true,
   };
 }
 
@@ -180,6 +185,16 @@ export async function main(argv: readonly string[], known: readonly RegisteredSu
     return 1;
   }
   process.stderr.write(`result written to ${out}\n`);
+  if (options.history) {
+    const historyFile = path.join(repoRoot, 'results', 'history.jsonl');
+    try {
+      await appendHistory(historyFile, document, path.relative(repoRoot, out));
+      process.stderr.write(`history line appended to ${historyFile}\n`);
+    } catch (err) {
+      process.stderr.write(`history ${historyFile}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   for (const s of document.suites) {
     if (s.status === 'failed') process.stderr.write(`suite ${s.name} failed: ${s.reason}\n`);
   }

@@ -1,0 +1,78 @@
+// The terminal view of a comparison: one aligned row per case, then the cases found
+// in one file only, then warnings, so a CI log shows everything that was checked.
+import type { CaseComparison, ComparisonReport } from './compare-results.js';
+
+function num(v: number): string {
+  const a = Math.abs(v);
+  if (a === 0) return '0';
+  if (a >= 100) return v.toFixed(0);
+  if (a >= 10) return v.toFixed(1);
+  if (a >= 1) return v.toFixed(2);
+  return v.toPrecision(3);
+}
+
+function percent(v: number): string {
+  return `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
+}
+
+const MARK: Record<CaseComparison['verdict'], string> = {
+  regression: 'REGRESSION',
+  improvement: 'improved',
+  'within-threshold': 'within bound',
+  'no-significant-change': 'same',
+  'not-comparable': 'no ratio',
+};
+
+/** Columns padded to their widest cell; the first column left-aligned, the rest right. */
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => (i === 0 || i === r.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd()).join('\n');
+}
+
+/**
+ * The report as plain text: a table (case, unit, baseline and candidate medians,
+ * ratio with its interval, change in the worse-is-positive sense, p-value, threshold,
+ * verdict), then cases in one file only, warnings and a closing line with the count
+ * of regressions. Pure.
+ */
+export function formatReport(report: ComparisonReport): string {
+  const out: string[] = [];
+  out.push(`baseline  ${report.baseline.file} (run ${report.baseline.runId}, commit ${report.baseline.gitCommit ?? 'none'}, ${report.baseline.profile})`);
+  out.push(`candidate ${report.candidate.file} (run ${report.candidate.runId}, commit ${report.candidate.gitCommit ?? 'none'}, ${report.candidate.profile})`);
+  out.push('');
+  if (report.cases.length > 0) {
+    const level = report.cases.find((c) => c.ratio !== null)?.ratio?.level ?? 1 - report.alpha;
+    const rows = [['case', 'unit', 'base p50', 'cand p50', 'ratio', `CI${Math.round(level * 100)}`, 'change', 'p', 'bound', 'verdict']];
+    for (const c of report.cases) {
+      rows.push([
+        c.label,
+        c.unit,
+        num(c.baseline.p50),
+        num(c.candidate.p50),
+        c.ratio === null ? '–' : c.ratio.value.toFixed(3),
+        c.ratio === null ? '–' : `${c.ratio.low.toFixed(3)}…${c.ratio.high.toFixed(3)}`,
+        c.worsening === null ? '–' : percent(c.worsening),
+        c.p < 0.001 ? '<0.001' : c.p.toFixed(3),
+        `${(c.threshold * 100).toFixed(0)}%`,
+        MARK[c.verdict],
+      ]);
+    }
+    out.push(table(rows));
+  } else {
+    out.push('no case is present in both files');
+  }
+  if (report.onlyInBaseline.length > 0) {
+    out.push('', 'only in the baseline (not compared):');
+    for (const c of report.onlyInBaseline) out.push(`  ${c.label}`);
+  }
+  if (report.onlyInCandidate.length > 0) {
+    out.push('', 'only in the candidate (no baseline):');
+    for (const c of report.onlyInCandidate) out.push(`  ${c.label}`);
+  }
+  if (report.warnings.length > 0) {
+    out.push('');
+    for (const w of report.warnings) out.push(`warning: ${w}`);
+  }
+  out.push('', `${report.cases.length} compared, ${report.regressions} regression(s), change = worsening (positive is worse), α = ${report.alpha}`);
+  return out.join('\n');
+}

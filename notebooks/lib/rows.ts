@@ -1,0 +1,121 @@
+// Result documents flattened into chart rows: one row per case and run, in a display
+// unit, with the labels every chart uses. Reads only fields the result schema promises.
+import type { CaseResult, ParameterValue, PhaseBreakdown, ResultDocument } from '../../bench/results/document.js';
+import { convert, displayUnit } from './units.js';
+
+/** A result document and the file it came from. */
+export interface LoadedResult {
+  file: string;
+  doc: ResultDocument;
+}
+
+export interface Row {
+  /** Short name of the run (file name without folder and .json). */
+  run: string;
+  suite: string;
+  case: string;
+  target: string;
+  parameters: Record<string, ParameterValue>;
+  /** The case's parameters as `k=v k=v` (sorted), empty when none. */
+  params: string;
+  /** `case k=v …`: the operation, without target and run. */
+  operation: string;
+  /** target, plus the run when several runs are loaded: what a chart's colour shows. */
+  series: string;
+  unit: string;
+  direction: CaseResult['direction'];
+  n: number;
+  p50: number;
+  low: number;
+  high: number;
+  samples: number[];
+  phases: PhaseBreakdown[] | null;
+}
+
+export function runName(file: string): string {
+  return file.replace(/^.*[\\/]/, '').replace(/\.json$/, '');
+}
+
+function paramText(parameters: Record<string, ParameterValue>, skip: readonly string[] = []): string {
+  return Object.keys(parameters)
+    .filter((k) => !skip.includes(k))
+    .sort()
+    .map((k) => `${k}=${String(parameters[k])}`)
+    .join(' ');
+}
+
+/** Every case of `suites` (all suites when empty) in every loaded run, in its own unit. */
+export function toRows(results: readonly LoadedResult[], suites: readonly string[] = []): Row[] {
+  const many = results.length > 1;
+  const rows: Row[] = [];
+  for (const { file, doc } of results) {
+    const run = runName(file);
+    for (const c of doc.cases) {
+      if (suites.length > 0 && !suites.includes(c.suite)) continue;
+      const params = paramText(c.parameters);
+      rows.push({
+        run,
+        suite: c.suite,
+        case: c.case,
+        target: c.target,
+        parameters: c.parameters,
+        params,
+        operation: params === '' ? c.case : `${c.case} ${params}`,
+        series: many ? `${c.target} · ${run}` : c.target,
+        unit: c.unit,
+        direction: c.direction,
+        n: c.stats.n,
+        p50: c.stats.p50,
+        low: c.stats.ci95.low,
+        high: c.stats.ci95.high,
+        samples: c.samples,
+        phases: c.phases,
+      });
+    }
+  }
+  return rows;
+}
+
+/** Rows converted to one display unit (chosen by displayUnit), with that unit. */
+export function inOneUnit(rows: readonly Row[]): { rows: Row[]; unit: string } {
+  const unit = displayUnit(rows.map((r) => ({ unit: r.unit, value: r.p50 })));
+  const f = (r: Row, v: number) => convert(v, r.unit, unit);
+  return {
+    unit,
+    rows: rows.map((r) => ({ ...r, unit, p50: f(r, r.p50), low: f(r, r.low), high: f(r, r.high), samples: r.samples.map((v) => f(r, v)) })),
+  };
+}
+
+/** The first parameter key, in `preferred` order, that rows carry with a value of `type`; else the first such key. */
+export function pickParam(rows: readonly Row[], preferred: readonly string[], type: 'number' | 'string'): string | undefined {
+  const has = (k: string) => rows.some((r) => typeof r.parameters[k] === type);
+  const found = preferred.find(has);
+  if (found !== undefined) return found;
+  for (const r of rows) for (const k of Object.keys(r.parameters).sort()) if (typeof r.parameters[k] === type) return k;
+  return undefined;
+}
+
+/** `operation` without the parameters in `skip` (those an axis or the colour already shows). */
+export function operationWithout(r: Row, skip: readonly string[]): string {
+  const p = paramText(r.parameters, skip);
+  return p === '' ? r.case : `${r.case} ${p}`;
+}
+
+/** Sample counts of rows as `n = 30` or `n = 5–30 per case`. */
+export function sampleCounts(rows: readonly Row[]): string {
+  if (rows.length === 0) return 'no samples';
+  const ns = rows.map((r) => r.n);
+  const min = Math.min(...ns);
+  const max = Math.max(...ns);
+  return min === max ? `n = ${min} samples per case` : `n = ${min}–${max} samples per case`;
+}
+
+/** One line per loaded run: its host (model, cores, memory, kernel, filesystem, cgroup, fingerprint) and commit. */
+export function hostLines(results: readonly LoadedResult[]): string[] {
+  return results.map(({ file, doc }) => {
+    const h = doc.host;
+    const gib = (h.memoryBytes / 2 ** 30).toFixed(0);
+    const commit = doc.run.gitCommit === null ? 'no commit' : `commit ${doc.run.gitCommit.slice(0, 10)}${doc.run.gitDirty ? '+dirty' : ''}`;
+    return `${runName(file)}: ${h.hostname}, ${h.cpu.model} ×${h.cpu.cores}, ${gib} GiB, Linux ${h.kernel}, ${h.dataRoot.filesystem}, cgroup ${h.cgroup.version}, host fingerprint ${h.fingerprint}; ${doc.run.profile} profile, ${commit}, ${doc.run.startedAt}`;
+  });
+}

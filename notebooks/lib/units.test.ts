@@ -1,0 +1,58 @@
+// Unit handling and row flattening the charts rely on: conversions within a family,
+// the display unit, parameter picking, and the "no results" message of each page.
+import { describe, expect, it } from 'vitest';
+import { normalSamples, syntheticCase, syntheticDocument } from '../../scripts/synthetic-results.js';
+import { emptyMessage } from './page-spec.js';
+import { pages } from './pages.js';
+import { inOneUnit, pickParam, toRows } from './rows.js';
+import { convert, displayUnit, unitFamily } from './units.js';
+
+describe('units', () => {
+  it('converts within a family and refuses across families', () => {
+    expect(convert(1500, 'us', 'ms')).toBeCloseTo(1.5);
+    expect(convert(1, 'Gbit/s', 'MiB/s')).toBeCloseTo(119.209, 2);
+    expect(unitFamily('ops/s')).toBe('ops/s');
+    expect(() => convert(1, 'ms', 'MiB')).toThrow('unit ms: cannot be converted to MiB');
+  });
+
+  it('shows times in the largest unit in which the median is at least 1', () => {
+    expect(displayUnit([{ unit: 'us', value: 450 }, { unit: 'ns', value: 2_000_000 }, { unit: 'us', value: 3000 }])).toBe('ms');
+    expect(displayUnit([{ unit: 'ns', value: 3 }])).toBe('ns');
+    expect(displayUnit([{ unit: 'MiB/s', value: 3 }, { unit: 'MiB/s', value: 4 }, { unit: 'Gbit/s', value: 1 }])).toBe('MiB/s');
+  });
+});
+
+describe('rows', () => {
+  const a = syntheticCase({ suite: 'namespaces', case: 'unshare', target: 'berth', parameters: { workers: 2, namespaces: 'net' }, unit: 'us', samples: normalSamples(1, 5, 450, 10) });
+  const b = syntheticCase({ suite: 'namespaces', case: 'unshare', target: 'berth', parameters: { workers: 1, namespaces: 'uts' }, unit: 'ns', samples: normalSamples(2, 5, 2000, 100) });
+  const results = [{ file: 'runs/one.json', doc: syntheticDocument([a, b]) }];
+
+  it('flattens cases with labels and converts them to one unit', () => {
+    const rows = toRows(results, ['namespaces']);
+    expect(rows.map((r) => r.operation)).toEqual(['unshare namespaces=net workers=2', 'unshare namespaces=uts workers=1']);
+    expect(rows[0].series).toBe('berth');
+    const { unit, rows: converted } = inOneUnit(rows);
+    expect(unit).toBe('us');
+    expect(converted[1].p50).toBeCloseTo(rows[1].p50 / 1000);
+    expect(converted[1].samples[0]).toBeCloseTo(rows[1].samples[0] / 1000);
+  });
+
+  it('labels series with the run when several runs are loaded', () => {
+    const rows = toRows([...results, { file: 'runs/two.json', doc: syntheticDocument([a]) }]);
+    expect(rows.map((r) => r.series)).toEqual(['berth · one', 'berth · one', 'berth · two']);
+  });
+
+  it('picks parameters by preference, then by type', () => {
+    const rows = toRows(results);
+    expect(pickParam(rows, ['concurrency', 'workers'], 'number')).toBe('workers');
+    expect(pickParam(rows, ['kind'], 'string')).toBe('namespaces');
+    expect(pickParam(rows, [], 'boolean' as 'string')).toBeUndefined();
+  });
+
+  it('gives every page without data its message, never a chart', () => {
+    const empty = { results: [{ file: 'x.json', doc: syntheticDocument([syntheticCase({ suite: 'other', case: 'c', target: 't', unit: 'count', samples: [1, 2] })]) }], history: [] };
+    for (const page of pages) expect(page.charts(empty), page.id).toEqual([]);
+    expect(emptyMessage(pages.find((p) => p.id === 'graphdrivers')!)).toBe('no results for suite graphdriver in these files');
+    expect(emptyMessage(pages.find((p) => p.id === 'overview')!)).toBe('no results for suite run or runtime in these files');
+  });
+});

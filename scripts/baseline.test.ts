@@ -1,0 +1,40 @@
+// Baselines are filed by host class and profile; recording validates and replaces atomically.
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { baselinePath, hostClass } from '../bench/compare/host-class.js';
+import { recordBaseline } from './baseline.js';
+import { normalSamples, syntheticCase, syntheticDocument } from './synthetic-results.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), `berth-baseline-${process.pid}-`));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const doc = () => syntheticDocument([syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(1, 5, 10, 1) })]);
+
+describe('baselines', () => {
+  it('names the host class from arch, CPUs, memory, filesystem and cgroup layout', () => {
+    const d = doc();
+    expect(hostClass(d.host)).toBe('x64-2cpu-24gib-ext4-cgroup-hybrid');
+    expect(baselinePath(d.host, 'quick')).toBe('results/baselines/x64-2cpu-24gib-ext4-cgroup-hybrid/quick.json');
+    d.host.dataRoot.filesystem = 'Weird FS';
+    expect(hostClass(d.host)).toBe('x64-2cpu-24gib-weird-fs-cgroup-hybrid');
+  });
+
+  it('records a valid run under its class and refuses an invalid one', async () => {
+    const file = path.join(dir, 'run.json');
+    await writeFile(file, JSON.stringify(doc()));
+    const dest = await recordBaseline(file, dir);
+    expect(dest).toBe(path.join(dir, 'results/baselines/x64-2cpu-24gib-ext4-cgroup-hybrid/quick.json'));
+    expect(JSON.parse(await readFile(dest, 'utf8')).cases).toHaveLength(1);
+    const bad = path.join(dir, 'bad.json');
+    await writeFile(bad, '{"schemaVersion": 1}');
+    await expect(recordBaseline(bad, dir)).rejects.toThrow(`result file ${bad}: /: missing required property 'run'`);
+    expect(await readdir(path.dirname(dest))).toEqual(['quick.json']);
+  });
+});

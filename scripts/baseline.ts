@@ -1,0 +1,71 @@
+// `npm run baseline -- record <result.json>` files a run as its host class's baseline;
+// `path <result.json>` prints where that baseline lives (CI compares against it).
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { wrap } from '../engine/errdefs/errors.js';
+import { baselinePath } from '../bench/compare/host-class.js';
+import { readResult } from '../bench/results/validate.js';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * Copies `file` (validated first) to results/baselines/<host class>/<profile>.json
+ * under `root`, replacing the previous baseline atomically. Returns the path written.
+ */
+export async function recordBaseline(file: string, root = repoRoot): Promise<string> {
+  const doc = await readResult(file);
+  const dest = path.join(root, baselinePath(doc.host, doc.run.profile));
+  const tmp = `${dest}.${process.pid}.tmp`;
+  try {
+    await mkdir(path.dirname(dest), { recursive: true });
+    await copyFile(file, tmp);
+    await rename(tmp, dest);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw wrap(err, `baseline ${dest}`);
+  }
+  return dest;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, file, ...rest] = argv;
+  if ((command !== 'record' && command !== 'path') || file === undefined || rest.length > 0) {
+    process.stderr.write('usage: npm run baseline -- record <result.json>\n       npm run baseline -- path <result.json>\n');
+    return 2;
+  }
+  try {
+    if (command === 'path') {
+      const doc = await readResult(file);
+      process.stdout.write(`${baselinePath(doc.host, doc.run.profile)}\n`);
+    } else {
+      process.stderr.write(`baseline recorded: ${await recordBaseline(file)}\n`);
+    }
+    return 0;
+  } catch (err) {
+    process.stderr.write(`baseline: ${(err as Error).message}\n`);
+    return 2;
+  }
+}
+
+function invokedDirectly(): boolean {
+  if (process.argv[1] === undefined) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`baseline: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

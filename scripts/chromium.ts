@@ -1,0 +1,192 @@
+// Headless Chromium for figures (SVG screenshots) and the notebook check (a page loaded over
+// the DevTools protocol on a pipe, its console errors collected). Loopback and files only.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { execa } from 'execa';
+import { deadlineExceeded, failedPrecondition, internal } from '../engine/errdefs/errors.js';
+
+/** Loads of one page when Chromium reports the network changed under it. */
+const MAX_ATTEMPTS = 3;
+
+const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+
+/** The Chromium binary ($CHROMIUM first), or undefined when none is installed. */
+export function findChromium(): string | undefined {
+  const env = process.env.CHROMIUM;
+  if (env !== undefined && env !== '') return env;
+  return CANDIDATES.find((p) => existsSync(p));
+}
+
+/** Flags that keep Chromium off the network and quiet (HOST-NOTES "Notebooks in a browser"). */
+function baseFlags(userDataDir: string): string[] {
+  return [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+    '--disable-default-apps',
+    '--disable-extensions',
+    '--no-first-run',
+    '--no-default-browser-check',
+    '--hide-scrollbars',
+    `--user-data-dir=${userDataDir}`,
+  ];
+}
+
+function requireChromium(): string {
+  const bin = findChromium();
+  if (bin === undefined) throw failedPrecondition('chromium: not installed (apt-get install chromium, or set CHROMIUM)');
+  return bin;
+}
+
+/**
+ * Renders `file` (an SVG or HTML file) to a PNG at `out`, `width`×`height` CSS pixels
+ * at `scale` device pixels per CSS pixel. Fails with FAILED_PRECONDITION when Chromium
+ * is missing, INTERNAL naming the file when it exits non-zero or writes nothing.
+ * Cost: one Chromium start, about a second.
+ */
+export async function screenshot(file: string, out: string, width: number, height: number, scale = 2): Promise<void> {
+  const bin = requireChromium();
+  const profile = await mkdtemp(path.join(os.tmpdir(), `berth-chromium-${process.pid}-`));
+  try {
+    const r = await execa(
+      bin,
+      [...baseFlags(profile), `--window-size=${Math.ceil(width)},${Math.ceil(height)}`, `--force-device-scale-factor=${scale}`, `--screenshot=${out}`, `file://${path.resolve(file)}`],
+      { reject: false, timeout: 60_000 },
+    );
+    if (r.exitCode !== 0 || !existsSync(out)) throw internal(`screenshot of ${file}: chromium exited ${r.exitCode ?? r.signal}: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+  } finally {
+    await rm(profile, { recursive: true, force: true });
+  }
+}
+
+export interface PageReport {
+  /** Console errors, uncaught exceptions and failed loads, as text. */
+  errors: string[];
+  /** The value of `probe` once `ready` held (or when the wait ended). */
+  probe: unknown;
+  /** Whether `ready` became true before the timeout. */
+  ready: boolean;
+}
+
+export interface LoadOptions {
+  /** A JS expression evaluated in the page every 250 ms until true. */
+  ready: string;
+  /** A JS expression whose JSON value is returned. */
+  probe: string;
+  timeoutMs?: number;
+}
+
+/**
+ * Opens `url` (http://127.0.0.1 only) in headless Chromium driven over the DevTools
+ * protocol on a pipe, collects console errors (console.error, uncaught exceptions,
+ * log entries of level error such as failed requests) from before the first script
+ * runs, waits until `ready` evaluates true (or the timeout), then returns `probe`'s
+ * value and the errors. A load that Chromium aborted with ERR_NETWORK_CHANGED (an
+ * interface came or went on the host) is repeated, up to three loads in all. Chromium is ended in every case. Fails with
+ * FAILED_PRECONDITION when Chromium is missing, DEADLINE_EXCEEDED when it does not answer.
+ */
+export async function loadPage(url: string, opts: LoadOptions): Promise<PageReport> {
+  if (!/^http:\/\/(127\.0\.0\.1|\[::1\]):\d+\//.test(url)) throw failedPrecondition(`load page ${url}: only loopback URLs are opened`);
+  const bin = requireChromium();
+  const profile = await mkdtemp(path.join(os.tmpdir(), `berth-chromium-${process.pid}-`));
+  const child = spawn(bin, [...baseFlags(profile), '--remote-debugging-pipe', '--window-size=1000,800', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  const toChrome = child.stdio[3] as Writable;
+  const fromChrome = child.stdio[4] as Readable;
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  const errors: string[] = [];
+  let buffer = '';
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  fromChrome.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8');
+    let end: number;
+    while ((end = buffer.indexOf('\0')) >= 0) {
+      const msg = JSON.parse(buffer.slice(0, end)) as { id?: number; method?: string; params?: Record<string, any>; result?: Record<string, unknown>; error?: { message: string } };
+      buffer = buffer.slice(end + 1);
+      if (msg.id !== undefined) {
+        const p = pending.get(msg.id);
+        pending.delete(msg.id);
+        if (msg.error) p?.reject(new Error(msg.error.message));
+        else p?.resolve(msg.result ?? {});
+      } else if (msg.method === 'Runtime.consoleAPICalled' && (msg.params?.type === 'error' || msg.params?.type === 'assert')) {
+        errors.push(`console.${msg.params.type}: ${(msg.params.args ?? []).map((a: any) => a.value ?? a.description ?? '').join(' ')}`);
+      } else if (msg.method === 'Runtime.exceptionThrown') {
+        const d = msg.params?.exceptionDetails;
+        errors.push(`exception: ${d?.exception?.description ?? d?.text ?? 'unknown'}`);
+      } else if (msg.method === 'Log.entryAdded' && msg.params?.entry?.level === 'error') {
+        errors.push(`log: ${msg.params.entry.text}${msg.params.entry.url ? ` (${msg.params.entry.url})` : ''}`);
+      }
+    }
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', () => {
+    for (const p of pending.values()) p.reject(new Error(`chromium exited: ${stderr.split('\n').slice(-3).join(' ')}`));
+    pending.clear();
+  });
+  const send = (method: string, params: Record<string, unknown> = {}, sessionId?: string, timeoutMs = 15_000): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(deadlineExceeded(`chromium: no answer to ${method} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      toChrome.write(`${JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })}\0`);
+    });
+  try {
+    const { targetId } = (await send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
+    const { sessionId } = (await send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
+    await send('Runtime.enable', {}, sessionId);
+    await send('Log.enable', {}, sessionId);
+    await send('Page.enable', {}, sessionId);
+    const evaluate = async (expression: string): Promise<unknown> => {
+      const r = (await send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true }, sessionId)) as { result?: { value?: unknown } };
+      return r.result?.value;
+    };
+    let ready = false;
+    let probe: unknown;
+    for (let attempt = 1; ; attempt++) {
+      errors.length = 0;
+      await send('Page.navigate', { url }, sessionId);
+      const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+      ready = false;
+      while (Date.now() < deadline) {
+        if ((await evaluate(`document.readyState === 'complete' && Boolean(${opts.ready})`)) === true) {
+          ready = true;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      probe = await evaluate(`JSON.parse(JSON.stringify(${opts.probe}))`);
+      // Chromium aborts loads in flight when the host's interfaces change (other jobs
+      // here create veths and namespaces); that says nothing about the page: load again.
+      if (attempt < MAX_ATTEMPTS && errors.some((e) => e.includes('ERR_NETWORK_CHANGED'))) continue;
+      break;
+    }
+    return { errors, probe, ready };
+  } finally {
+    await send('Browser.close', {}, undefined, 3_000).catch(() => undefined);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+    await exited;
+    clearTimeout(killer);
+    await rm(profile, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,136 @@
+// Builds the notebooks with a synthetic run covering every suite and opens each page in
+// headless Chromium on 127.0.0.1: every chart renders marks, no console error.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendHistory } from '../bench/compare/history-file.js';
+import { readHistory } from '../bench/compare/history-file.js';
+import { pages } from '../notebooks/lib/pages.js';
+import { findChromium, loadPage } from './chromium.js';
+import { buildNotebooks } from './notebooks.js';
+import { serveStatic, type StaticServer } from './static-server.js';
+import { normalSamples, syntheticCase, syntheticDocument, syntheticSuiteCases } from './synthetic-results.js';
+
+const noChromium = findChromium() === undefined;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), `berth-notebooks-${process.pid}-`));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const READY = (charts: number) =>
+  `document.querySelector('.berth-sources') !== null && (document.querySelectorAll('figure.berth-chart svg').length >= ${charts} || document.querySelector('.berth-empty, .observablehq--error') !== null)`;
+const PROBE = `({
+  figures: [...document.querySelectorAll('figure.berth-chart')].map((f) => ({
+    id: f.id,
+    marks: [...new Set([...f.querySelectorAll('svg [aria-label]')].map((e) => e.getAttribute('aria-label')))],
+    shapes: f.querySelectorAll('svg rect, svg path, svg circle, svg line').length,
+    caption: f.querySelector('figcaption')?.textContent ?? ''
+  })),
+  empty: [...document.querySelectorAll('.berth-empty')].map((e) => e.textContent),
+  cellErrors: [...document.querySelectorAll('.observablehq--error')].map((e) => e.textContent)
+})`;
+
+interface Probe {
+  figures: { id: string; marks: string[]; shapes: number; caption: string }[];
+  empty: string[];
+  cellErrors: string[];
+}
+
+describe.skipIf(noChromium)('notebooks in headless Chromium (needs chromium)', () => {
+  let server: StaticServer | undefined;
+  let files: { run: string; history: string };
+
+  beforeAll(async () => {
+    const run = path.join(dir, 'run.json');
+    await writeFile(run, JSON.stringify(syntheticDocument(syntheticSuiteCases(7))));
+    const history = path.join(dir, 'history.jsonl');
+    await appendHistory(history, syntheticDocument(syntheticSuiteCases(8, 10), { runId: 'h1', startedAt: '2026-11-01T00:00:00.000Z' }), 'h1.json');
+    await appendHistory(history, syntheticDocument(syntheticSuiteCases(9, 10, 1.1), { runId: 'h2', startedAt: '2026-11-02T00:00:00.000Z' }), 'h2.json');
+    files = { run, history };
+    const { out } = await buildNotebooks({ files: [run], history, out: path.join(dir, 'site') });
+    server = await serveStatic(out);
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('builds a site whose data module holds the chosen run', async () => {
+    const html = await readFile(path.join(dir, 'site', 'overview.html'), 'utf8');
+    expect(html).toContain('<title>berth · Start-up latency per target');
+    expect(html).not.toContain('cdn.jsdelivr.net/npm/@observablehq/plot');
+  });
+
+  for (const page of pages) {
+    it(`page ${page.id} renders every chart with marks and no console error`, async () => {
+      const results = [{ file: files.run, doc: JSON.parse(await readFile(files.run, 'utf8')) }];
+      const history = await readHistory(files.history);
+      const expected = page.charts({ results, history }).map((c) => c.id);
+      expect(expected.length).toBeGreaterThan(0);
+      if (page.id === 'history') expected.push('history-case');
+      const report = await loadPage(`${server!.url}${page.id}.html`, { ready: READY(expected.length), probe: PROBE, timeoutMs: 45_000 });
+      const probe = report.probe as Probe;
+      expect(report.errors).toEqual([]);
+      expect(probe.cellErrors).toEqual([]);
+      expect(probe.empty).toEqual([]);
+      expect(report.ready).toBe(true);
+      expect(probe.figures.map((f) => f.id)).toEqual(expected);
+      for (const f of probe.figures) {
+        expect(f.shapes, `${f.id} draws shapes`).toBeGreaterThan(3);
+        expect(f.marks.some((m) => ['bar', 'dot', 'line', 'area', 'rule', 'tick'].includes(m)), `${f.id} has data marks (${f.marks.join(', ')})`).toBe(true);
+        expect(f.caption).toMatch(/samples per case/);
+      }
+    }, 60_000);
+  }
+
+  it('index page loads with no console error', async () => {
+    const report = await loadPage(`${server!.url}index.html`, { ready: `document.querySelector('.berth-sources') !== null`, probe: `document.querySelector('.berth-sources').textContent`, timeoutMs: 30_000 });
+    expect(report.errors).toEqual([]);
+    expect(report.probe).toContain('bench-1');
+  }, 60_000);
+
+  it('a page whose suite has no data says so instead of drawing an empty chart', async () => {
+    const only = path.join(dir, 'only-run.json');
+    await writeFile(only, JSON.stringify(syntheticDocument([syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(3, 10, 12, 1) })])));
+    const { out } = await buildNotebooks({ files: [only], history: path.join(dir, 'none.jsonl'), out: path.join(dir, 'site-empty') });
+    const local = await serveStatic(out);
+    try {
+      const report = await loadPage(`${local.url}network.html`, { ready: READY(1), probe: PROBE, timeoutMs: 45_000 });
+      const probe = report.probe as Probe;
+      expect(report.errors).toEqual([]);
+      expect(probe.figures).toEqual([]);
+      expect(probe.empty).toEqual(['no results for suite network in these files']);
+    } finally {
+      await local.close();
+    }
+  }, 120_000);
+});
+
+describe.skipIf(noChromium)('loadPage (needs chromium)', () => {
+  it('reports console errors, uncaught exceptions and failed loads', async () => {
+    const site = path.join(dir, 'broken');
+    await import('node:fs/promises').then((fs) => fs.mkdir(site, { recursive: true }));
+    await writeFile(
+      path.join(site, 'index.html'),
+      `<!doctype html><link rel="icon" href="data:,"><script>console.error('broken chart'); document.title = 'x';</script><script type="module">import "./missing.js";</script><script>setTimeout(() => { throw new Error('late failure'); }, 10); setTimeout(() => document.body.dataset.done = '1', 300);</script>`,
+    );
+    const server = await serveStatic(site);
+    try {
+      const report = await loadPage(server.url, { ready: `document.body.dataset.done === '1'`, probe: 'document.title', timeoutMs: 20_000 });
+      expect(report.probe).toBe('x');
+      expect(report.errors.some((e) => e.includes('console.error: broken chart'))).toBe(true);
+      expect(report.errors.some((e) => e.includes('late failure'))).toBe(true);
+      expect(report.errors.some((e) => e.includes('missing.js'))).toBe(true);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it('refuses URLs that are not on loopback', async () => {
+    await expect(loadPage('http://192.0.2.1:80/', { ready: 'true', probe: '1' })).rejects.toThrow('only loopback URLs are opened');
+  });
+});

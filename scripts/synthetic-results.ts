@@ -1,0 +1,156 @@
+// Schema-valid result documents with seeded made-up samples: fixtures for tests and for trying
+// the notebooks (`tsx scripts/synthetic-results.ts --out F`). Never a baseline: not measurements.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../bench/compare/write-file-atomic.js';
+import type { CaseResult, ParameterValue, PhaseBreakdown, ResultDocument, Unit } from '../bench/results/document.js';
+import { validateResult } from '../bench/results/validate.js';
+import { createRng, summarize, type Rng } from '../bench/stats.js';
+import { exampleResult } from '../results/schema/example-result.js';
+
+/** A normal variate (Box–Muller) from a seeded source. */
+export function normal(rng: Rng, mean: number, sd: number): number {
+  const u = 1 - rng();
+  const v = rng();
+  return mean + sd * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/** `n` seeded normal samples, clamped to stay positive (times and rates are). */
+export function normalSamples(seed: number, n: number, mean: number, sd: number): number[] {
+  const rng = createRng(seed);
+  return Array.from({ length: n }, () => Math.max(normal(rng, mean, sd), mean * 0.01));
+}
+
+export interface SyntheticCase {
+  suite: string;
+  case: string;
+  target: string;
+  parameters?: Record<string, ParameterValue>;
+  unit: Unit;
+  direction?: CaseResult['direction'];
+  samples: number[];
+  phases?: PhaseBreakdown[] | null;
+}
+
+/** A full case record (stats computed from the samples, seed 1). */
+export function syntheticCase(c: SyntheticCase): CaseResult {
+  return {
+    suite: c.suite,
+    case: c.case,
+    target: c.target,
+    parameters: c.parameters ?? {},
+    unit: c.unit,
+    direction: c.direction ?? (['B/s', 'MiB/s', 'Gbit/s', 'ops/s'].includes(c.unit) ? 'higher-is-better' : 'lower-is-better'),
+    method: 'Synthetic samples drawn from a seeded normal distribution (test fixture, not a measurement).',
+    warmup: 0,
+    samples: c.samples,
+    stats: summarize(c.samples, { seed: 1, resamples: 200 }),
+    phases: c.phases ?? null,
+    notes: ['synthetic'],
+  };
+}
+
+export interface DocumentOptions {
+  runId?: string;
+  startedAt?: string;
+  gitCommit?: string | null;
+  fingerprint?: string;
+  hostname?: string;
+}
+
+/** A valid document around `cases`, the host and run taken from the schema's example. */
+export function syntheticDocument(cases: CaseResult[], opts: DocumentOptions = {}): ResultDocument {
+  const doc = exampleResult();
+  const started = opts.startedAt ?? doc.run.startedAt;
+  doc.run.id = opts.runId ?? doc.run.id;
+  doc.run.startedAt = started;
+  doc.run.finishedAt = new Date(Date.parse(started) + 60_000).toISOString();
+  if (opts.gitCommit !== undefined) doc.run.gitCommit = opts.gitCommit;
+  if (opts.fingerprint !== undefined) doc.host.fingerprint = opts.fingerprint;
+  if (opts.hostname !== undefined) doc.host.hostname = opts.hostname;
+  const suites = [...new Set(cases.map((c) => c.suite))];
+  doc.suites = suites.map((name) => ({ name, status: 'ran', reason: null, durationMs: 1000 }));
+  doc.cases = cases;
+  doc.warnings = [];
+  return validateResult(doc, 'synthetic result document');
+}
+
+function phase(name: string, module: string, selfMs: number, totalMs = selfMs): PhaseBreakdown {
+  return { name, module, callsPerOp: 1, selfNs: { p50: selfMs * 1e6, mean: selfMs * 1.05e6 }, totalNs: { p50: totalMs * 1e6, mean: totalMs * 1.05e6 } };
+}
+
+/**
+ * One case set per suite the notebooks plot (run, runtime, graphdriver, namespaces,
+ * pull, network, trace), with phases where berth traces them. `scale` multiplies
+ * every time (1.2 = 20 % slower) so two documents make a comparison. Deterministic for `seed`.
+ */
+export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
+  let s = seed * 1000;
+  const time = (mean: number, sd = mean * 0.08) => normalSamples(++s, n, mean * scale, sd * scale);
+  const rate = (mean: number, sd = mean * 0.05) => normalSamples(++s, n, mean / scale, sd / scale);
+  const cases: SyntheticCase[] = [];
+  const runPhases = [
+    phase('graph.resolve', 'graph', 0.2),
+    phase('graphdriver.overlay2.get', 'graphdriver', 0.6),
+    phase('execdriver.create', 'execdriver', 1.1),
+    phase('networkdriver.allocate', 'networkdriver', 7.0),
+    phase('native.clone', 'native', 0.7),
+  ];
+  for (const [target, mean] of [['berth', 14], ['runc', 38], ['crun', 22], ['docker', 420]] as const) {
+    cases.push({ suite: 'run', case: 'start', target, parameters: { image: 'busybox' }, unit: 'ms', samples: time(mean), phases: target === 'berth' ? runPhases : null });
+  }
+  for (const [target, mean] of [['berth', 9], ['runc', 31], ['crun', 18]] as const) {
+    cases.push({ suite: 'runtime', case: 'bundle-run', target, unit: 'ms', samples: time(mean) });
+  }
+  for (const driver of ['vfs', 'overlay2', 'btrfs']) {
+    for (const depth of [1, 5, 20]) {
+      const cost = driver === 'vfs' ? 5 * depth : driver === 'overlay2' ? 0.3 + 0.01 * depth : 2 + 0.05 * depth;
+      cases.push({ suite: 'graphdriver', case: 'get', target: driver, parameters: { driver, depth }, unit: 'ms', samples: time(cost) });
+      cases.push({ suite: 'graphdriver', case: 'write', target: driver, parameters: { driver, depth }, unit: 'MiB/s', samples: rate(driver === 'vfs' ? 300 : 250 - depth) });
+    }
+  }
+  const nsCost: Record<string, number> = { net: 450, mnt: 35, ipc: 27, user: 11, pid: 5, uts: 2, 'docker-default': 560 };
+  for (const [ns, cost] of Object.entries(nsCost)) {
+    const flags = ns === 'docker-default' ? 'CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC' : `CLONE_NEW${ns.toUpperCase()}`;
+    cases.push({ suite: 'namespaces', case: 'unshare', target: 'berth', parameters: { namespaces: ns, flags }, unit: 'us', samples: time(cost) });
+    for (const workers of [1, 2, 4]) {
+      cases.push({ suite: 'namespaces', case: 'parallel-clone', target: 'berth', parameters: { namespaces: ns, flags, workers }, unit: 'us', samples: time(cost * (1 + 0.3 * (workers - 1))) });
+      cases.push({ suite: 'namespaces', case: 'parallel', target: 'berth', parameters: { namespaces: ns, flags, workers }, unit: 'ops/s', samples: rate((1e6 / cost) * workers * 0.7) });
+    }
+  }
+  const pullPhases = [phase('registry.fetch', 'registry', 120), phase('graph.verify', 'graph', 30), phase('graph.apply', 'graphdriver', 200)];
+  for (const image of ['alpine', 'debian']) {
+    for (const [target, mb] of [['berth', 180], ['docker', 120], ['skopeo', 150], ['podman', 110], ['reference', 400]] as const) {
+      cases.push({ suite: 'pull', case: 'pull', target, parameters: { image }, unit: 'MiB/s', samples: rate(mb), phases: target === 'berth' ? pullPhases : null });
+    }
+  }
+  for (const mode of ['none', 'host', 'bridge']) {
+    cases.push({ suite: 'network', case: 'setup-teardown', target: 'berth', parameters: { mode, path: 'driver', concurrency: 1 }, unit: 'ms', samples: time(mode === 'bridge' ? 7 : 0.5) });
+    cases.push({ suite: 'network', case: 'throughput', target: 'berth', parameters: { mode }, unit: 'Gbit/s', samples: rate(mode === 'bridge' ? 18 : 30) });
+  }
+  cases.push({ suite: 'network', case: 'throughput', target: 'loopback', parameters: { mode: 'loopback' }, unit: 'Gbit/s', samples: rate(32) });
+  cases.push({ suite: 'trace', case: 'call', target: 'berth', parameters: { mode: 'sync', tracing: 'collector' }, unit: 'ns', samples: time(150) });
+  return cases.map(syntheticCase);
+}
+
+function invokedDirectly(): boolean {
+  if (process.argv[1] === undefined) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  const { values } = parseArgs({ options: { out: { type: 'string' }, seed: { type: 'string' }, scale: { type: 'string' } } });
+  if (values.out === undefined) {
+    process.stderr.write('usage: tsx scripts/synthetic-results.ts --out <file> [--seed n] [--scale 1.2]\n');
+    process.exitCode = 2;
+  } else {
+    const doc = syntheticDocument(syntheticSuiteCases(Number(values.seed ?? 1), 30, Number(values.scale ?? 1)));
+    await writeFileAtomic(values.out, `${JSON.stringify(doc, null, 2)}\n`);
+    process.stderr.write(`synthetic result (not a measurement) written to ${values.out}\n`);
+  }
+}
