@@ -11,7 +11,11 @@ export interface NativeCore {
   readonly version: string;
   /** CLOCK_MONOTONIC in nanoseconds (the clock of span timestamps). */
   monotonicNs(): bigint;
-  /** Times namespace creation in cloned children from worker threads, never touching Node's namespaces (nsbench.cc); rejects with code = errno name. */
+  /**
+   * Times namespace creation in fork-like children cloned from native threads, never touching Node's own namespaces
+   * (nsbench.cc). Every child is reaped before it resolves; rejects with code = errno name and step (clone, unshare, child),
+   * throws a TypeError for bad options. Cost: one fork of this process per op (≈0.2–1 ms), one threadpool thread meanwhile.
+   */
   nsBench(options: NsBenchOptions): Promise<NsBenchResult>;
   /** rtnetlink requests run in order, in the host's netns or, with target, inside that netns from a cloned C-only child; resolves with per-step times and errnos (netlink.cc). */
   netlinkApply(

@@ -12,8 +12,16 @@ export const registry: readonly RegisteredSuite[] = [
   { name: 'pull', description: 'image pull from a local registry: manifest, layer fetch, verify, unpack (not built yet)' },
   { name: 'run', description: 'container create/start/wait end to end with a per-phase breakdown (not built yet)' },
   { name: 'runtime', description: 'the same OCI bundle on berth, runc and crun (not built yet)' },
-  { name: 'namespaces', description: 'clone/unshare cost per namespace kind and in parallel (not built yet)' },
-  { name: 'cgroups', description: 'cgroup create, attach and limit writes, v1 and v2 (not built yet)' },
+  {
+    name: 'namespaces',
+    description: 'clone/unshare cost per namespace kind and set, and creation throughput with 1, 2 and 4 workers',
+    load: async () => (await import('./namespaces.js')).namespacesSuite,
+  },
+  {
+    name: 'cgroups',
+    description: 'cgroup create, attach, limit writes and destroy per backend (v1, v2) and controller set',
+    load: async () => (await import('./cgroups.js')).cgroupsSuite,
+  },
   { name: 'graphdriver', description: 'vfs, overlay2 and btrfs create/get/put/diff (not built yet)' },
   { name: 'network', description: 'bridge, veth and IPAM setup, loopback throughput into a namespace (not built yet)' },
 ];

@@ -11,9 +11,9 @@ import { traceSink, traceSuite } from './trace.js';
 const suiteCtx: SuiteContext = { profile: 'quick', settings: profiles.quick, targets: ['berth'], dataRoot: '/tmp', seed: 1, warn: () => undefined };
 
 describe('trace suite', () => {
-  it('is the built suite of the registry; the others are listed as not built', async () => {
+  it('is registered as built, beside the other suites of the design', async () => {
     expect(registry.map((s) => s.name)).toEqual(['trace', 'pull', 'run', 'runtime', 'namespaces', 'cgroups', 'graphdriver', 'network']);
-    expect(registry.filter((s) => s.load !== undefined).map((s) => s.name)).toEqual(['trace']);
+    expect(registry.filter((s) => s.load !== undefined).map((s) => s.name)).toContain('trace');
     expect(await registry[0].load!()).toBe(traceSuite);
   });
 

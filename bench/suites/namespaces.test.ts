@@ -1,0 +1,217 @@
+// Tests of the namespace measurement primitive (native nsBench) and of the
+// `namespaces` suite run end to end through the runner (root and the native core).
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import os from 'node:os';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { native, type NativeCore, type NsKind } from '../../native/index.js';
+import { collectHostInfo } from '../host.js';
+import { profiles, type ProfileSettings } from '../profiles.js';
+import type { HostInfo } from '../results/document.js';
+import { validateResult } from '../results/validate.js';
+import { runBenchmarks } from '../runner.js';
+import type { MacroCase, SuiteContext } from '../suite.js';
+import { findSuite } from './index.js';
+import { namespaceSets, namespacesSuite, workerCounts } from './namespaces.js';
+
+const core: NativeCore | undefined = (() => {
+  try {
+    return native();
+  } catch {
+    return undefined;
+  }
+})();
+const isRoot = process.getuid?.() === 0;
+const ready = isRoot && typeof core?.nsBench === 'function';
+const why = !isRoot ? 'needs root' : 'needs the native core built with nsbench.cc';
+
+const kinds: readonly NsKind[] = ['mnt', 'uts', 'ipc', 'pid', 'net', 'user', 'cgroup'];
+
+/** Processes whose parent is this process (zombies included), from /proc. */
+function childrenOfThisProcess(): { pid: number; state: string }[] {
+  const out: { pid: number; state: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(ppid) === process.pid) out.push({ pid: Number(name), state });
+  }
+  return out;
+}
+
+/** Tiny sample counts: the point is that every case runs and the document is valid. */
+const tiny: ProfileSettings = {
+  ...profiles.quick,
+  macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 },
+};
+
+const suiteCtx = (warnings: string[] = []): SuiteContext => ({
+  profile: 'quick',
+  settings: profiles.quick,
+  targets: ['berth'],
+  dataRoot: os.tmpdir(),
+  seed: 1,
+  warn: (m) => warnings.push(m),
+});
+
+describe('nsBench (native)', () => {
+  it('the child check sees a child of this process (so an empty list means none)', async () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      expect(childrenOfThisProcess().map((c) => c.pid)).toContain(child.pid);
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    expect(childrenOfThisProcess()).toEqual([]);
+  });
+
+  it.skipIf(!ready)('returns ordered timestamps for every kind, by clone and by unshare in the child, and reaps each child', async () => {
+    const ownBefore = kinds.map((k) => readlinkSync(`/proc/self/ns/${k}`));
+    for (const kind of [undefined, ...kinds]) {
+      for (const mode of ['clone', 'unshare'] as const) {
+        const list = kind === undefined ? [] : [kind];
+        const before = core!.monotonicNs();
+        const r = await core!.nsBench(mode === 'clone' ? { clone: list } : { unshare: list });
+        const label = `${mode} ${kind ?? 'none'}`;
+        expect(r.ops, label).toHaveLength(1);
+        expect(typeof r.baseNs, label).toBe('bigint');
+        expect(r.baseNs >= before && r.baseNs <= core!.monotonicNs(), label).toBe(true);
+        const op = r.ops[0];
+        expect(op.thread, label).toBe(0);
+        expect(op.startNs, label).toBeGreaterThanOrEqual(0);
+        expect(op.cloneNs, label).toBeGreaterThan(0);
+        // The child runs after clone started, exits after it ran, is reaped after it exited.
+        expect(op.childStartNs, label).toBeGreaterThan(0);
+        expect(op.childExitNs, label).toBeGreaterThanOrEqual(op.childStartNs);
+        expect(op.childExitNs - op.childStartNs, label).toBeGreaterThanOrEqual(op.unshareNs);
+        expect(op.reapedNs, label).toBeGreaterThanOrEqual(op.childExitNs);
+        expect(op.reapedNs, label).toBeGreaterThanOrEqual(op.cloneNs);
+        expect(op.startNs + op.reapedNs, label).toBeLessThanOrEqual(r.wallNs);
+        if (mode === 'unshare' && kind !== undefined) expect(op.unshareNs, label).toBeGreaterThan(0);
+      }
+    }
+    expect(childrenOfThisProcess()).toEqual([]);
+    // The test process itself stayed in its namespaces.
+    expect(kinds.map((k) => readlinkSync(`/proc/self/ns/${k}`))).toEqual(ownBefore);
+  });
+
+  it.skipIf(!ready)('runs threads × perThread ops in parallel, each thread its share, within the wall time, and leaves no child', async () => {
+    const r = await core!.nsBench({ clone: ['net', 'mnt'], threads: 3, perThread: 4 });
+    expect(r.ops).toHaveLength(12);
+    for (let t = 0; t < 3; t++) expect(r.ops.filter((op) => op.thread === t)).toHaveLength(4);
+    for (const op of r.ops) {
+      expect(op.startNs).toBeGreaterThanOrEqual(0);
+      expect(op.startNs + op.reapedNs).toBeLessThanOrEqual(r.wallNs);
+      expect(op.reapedNs).toBeGreaterThanOrEqual(op.childExitNs);
+    }
+    // A thread's ops run back to back: each starts after the previous one was reaped.
+    for (let t = 0; t < 3; t++) {
+      const mine = r.ops.filter((op) => op.thread === t);
+      for (let i = 1; i < mine.length; i++) expect(mine[i].startNs).toBeGreaterThanOrEqual(mine[i - 1].startNs + mine[i - 1].reapedNs);
+    }
+    expect(childrenOfThisProcess()).toEqual([]);
+  });
+
+  it.skipIf(!ready)('rejects a failing unshare with the errno name and step, and still reaps the child', async () => {
+    // In a new user namespace without a uid map the child's uid is unmapped, so it may not create another.
+    const err = await core!.nsBench({ clone: ['user'], unshare: ['user'] }).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string; step?: string },
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect(err!.message).toBe('nsBench clone(user) unshare(user): unshare: EPERM (Operation not permitted)');
+    expect(err!.code).toBe('EPERM');
+    expect(err!.step).toBe('unshare');
+    expect(childrenOfThisProcess()).toEqual([]);
+  });
+
+  it.skipIf(core === undefined || typeof core.nsBench !== 'function')('rejects bad options with a TypeError naming the field', () => {
+    expect(() => core!.nsBench({ clone: ['bogus' as NsKind] })).toThrow(
+      'nsBench: clone[0]: unknown namespace "bogus" (mnt, uts, ipc, pid, net, user, cgroup)',
+    );
+    expect(() => core!.nsBench({ unshare: 'net' as unknown as NsKind[] })).toThrow('nsBench: unshare must be an array of namespace names');
+    expect(() => core!.nsBench({ threads: 0 })).toThrow('nsBench: threads must be an integer from 1 to 64');
+    expect(() => core!.nsBench({ perThread: 1.5 })).toThrow('nsBench: perThread must be an integer from 1 to 100000');
+    expect(() => core!.nsBench({ threads: 64, perThread: 10_000 })).toThrow('nsBench: threads × perThread must be at most 100000');
+    expect(() => (core!.nsBench as unknown as () => unknown)()).toThrow(TypeError);
+  });
+});
+
+describe('namespaces suite', () => {
+  let host: HostInfo;
+  beforeAll(async () => {
+    host = await collectHostInfo({ dataRoot: os.tmpdir(), peers: [] });
+  });
+
+  it('is registered as built and loads this suite', async () => {
+    const registered = findSuite('namespaces');
+    expect(registered?.load).toBeDefined();
+    expect(await registered!.load!()).toBe(namespacesSuite);
+  });
+
+  it('has a clone case per set, an unshare case per set but none, and a parallel case per set and worker count', () => {
+    const cases = namespacesSuite.cases(suiteCtx()) as MacroCase[];
+    const names = namespaceSets.map((s) => s.name);
+    expect(cases.filter((c) => c.case === 'clone').map((c) => c.parameters.namespaces)).toEqual(names);
+    expect(cases.filter((c) => c.case === 'unshare').map((c) => c.parameters.namespaces)).toEqual(names.filter((n) => n !== 'none'));
+    expect(cases.filter((c) => c.case === 'parallel').map((c) => `${c.parameters.namespaces}/${c.parameters.workers}`)).toEqual(
+      names.flatMap((n) => workerCounts.map((w) => `${n}/${w}`)),
+    );
+    const dockerDefault = cases.find((c) => c.case === 'clone' && c.parameters.namespaces === 'docker-default')!;
+    expect(dockerDefault.parameters.flags).toBe('CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNET');
+    const net = cases.find((c) => c.case === 'unshare' && c.parameters.namespaces === 'net')!;
+    expect(net.unit).toBe('us');
+    expect(net.notes!.join(' ')).toContain('unshare(CLONE_NEWNET) ≈ 0.44–0.47 ms');
+    for (const c of cases) expect(c.method).toMatch(/^One sample: /);
+  });
+
+  it.skipIf(!ready)('needs nothing more on this host', async () => {
+    expect(await namespacesSuite.requires!(os.tmpdir())).toBeUndefined();
+  });
+
+  it.skipIf(!ready)('runs end to end through the runner into a schema-valid document, with derived latencies, leaving no child', async () => {
+    const lines: string[] = [];
+    const { document, failed } = await runBenchmarks({
+      suites: [findSuite('namespaces')!],
+      settings: tiny,
+      seed: 3,
+      dataRoot: os.tmpdir(),
+      argv: ['--test'],
+      progress: (l) => lines.push(l),
+      hostInfo: async () => host,
+    });
+    expect(failed, lines.join('\n')).toBe(false);
+    expect(document.suites).toEqual([expect.objectContaining({ name: 'namespaces', status: 'ran', reason: null })]);
+    expect(() => validateResult(document)).not.toThrow();
+    const byCase = (name: string) => document.cases.filter((c) => c.case === name);
+    const sets = namespaceSets.length;
+    expect(byCase('clone')).toHaveLength(sets);
+    expect(byCase('unshare')).toHaveLength(sets - 1);
+    expect(byCase('parallel')).toHaveLength(sets * workerCounts.length);
+    expect(byCase('clone-to-running')).toHaveLength(sets);
+    expect(byCase('clone-to-reaped')).toHaveLength(sets);
+    expect(byCase('parallel-clone')).toHaveLength(sets * workerCounts.length);
+    // clone-added: each set's clone samples minus the plain fork's, pairwise.
+    const added = byCase('clone-added');
+    expect(added.map((c) => c.parameters.namespaces)).toEqual(namespaceSets.filter((s) => s.kinds.length > 0).map((s) => s.name));
+    const fork = byCase('clone').find((c) => c.parameters.namespaces === 'none')!;
+    const net = byCase('clone').find((c) => c.parameters.namespaces === 'net')!;
+    expect(added.find((c) => c.parameters.namespaces === 'net')!.samples).toEqual(net.samples.map((v, i) => v - fork.samples[i]));
+    for (const c of document.cases.filter((c) => c.case !== 'clone-added')) {
+      expect(c.samples.every((s) => Number.isFinite(s) && s > 0), `${c.case} ${JSON.stringify(c.parameters)}`).toBe(true);
+    }
+    // Two samples per clone case, so two derived values; the warm-up ones are not kept.
+    expect(byCase('clone-to-reaped')[0].samples).toHaveLength(2);
+    // parallel-clone keeps every op: workers × perThread (4 at the quick scale) per sample.
+    const p4 = byCase('parallel-clone').find((c) => c.parameters.workers === 4)!;
+    expect(p4.samples).toHaveLength(2 * 4 * 4);
+    expect(byCase('parallel').every((c) => c.unit === 'ops/s' && c.direction === 'higher-is-better')).toBe(true);
+    expect(childrenOfThisProcess()).toEqual([]);
+  });
+});
