@@ -8,6 +8,7 @@ packages=(
   skopeo umoci docker-registry         # registry interop tests and pull peers
   zstd tar gcc libc6-dev               # zstd layers, GNU tar reference, static workloads
   docker.io runc crun                  # peer engines and runtimes
+  busybox-static                       # a small real userland for runtime lifecycle tests
   iperf3 hyperfine                     # network throughput, CLI timing
   chromium                             # notebook rendering check
   debootstrap                          # realistic base layers for the corpus

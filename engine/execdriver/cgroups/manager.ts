@@ -71,23 +71,30 @@ class Manager implements CgroupManager {
     return dirs;
   }
 
+  /** Each hierarchy mount once, with every key (controller) mounted there: cpu and cpuacct often share one. */
+  private hierarchies(): Map<string, string[]> {
+    const byRoot = new Map<string, string[]>();
+    for (const [key, root] of this.backend.roots()) byRoot.set(root, [...(byRoot.get(root) ?? []), key]);
+    return byRoot;
+  }
+
   async create(ctx: Context, path: string, resources?: Resources): Promise<Cgroup> {
     const rel = normalizeCgroupPath(path);
     const dirs = this.dirsFor(rel);
     const leaves: string[] = [];
     const parents: string[] = [];
     try {
-      for (const [key, root] of this.backend.roots()) {
+      for (const [root, keys] of this.hierarchies()) {
         let parent = root;
         const segments = rel.split('/');
         for (const [i, seg] of segments.entries()) {
           const d = join(parent, seg);
           const last = i === segments.length - 1;
-          await this.backend.beforeMkdir(key, parent);
+          for (const key of keys) await this.backend.beforeMkdir(key, parent);
           try {
             await mkdir(d);
             (last ? leaves : parents).push(d);
-            await this.backend.afterMkdir(key, d, parent);
+            for (const key of keys) await this.backend.afterMkdir(key, d, parent);
           } catch (err) {
             if (errno(err) !== 'EEXIST') throw wrap(err, `cgroup ${rel}: mkdir ${d}`);
             if (last) throw alreadyExists(`cgroup ${rel}: already exists (${d})`);
@@ -131,7 +138,7 @@ class Manager implements CgroupManager {
         await walk(root, child);
       }
     };
-    for (const root of this.backend.roots().values()) await walk(root, rel);
+    for (const root of this.hierarchies().keys()) await walk(root, rel);
     const depth = (p: string) => p.split('/').length;
     const order = [...found].sort((a, b) => depth(b) - depth(a) || a.localeCompare(b));
     const removed: string[] = [];
@@ -166,7 +173,7 @@ class CgroupHandle implements Cgroup {
     private readonly drainTimeoutMs: number,
   ) {
     this.cg = { path, dirs: dirMap };
-    this.dirs = [...dirMap.values()];
+    this.dirs = [...new Set(dirMap.values())];
     this.mode = backend.mode;
   }
 

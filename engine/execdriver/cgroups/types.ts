@@ -40,8 +40,8 @@ export interface Cgroup {
 
   /**
    * Moves process `pid` (and its threads) into the cgroup, in every hierarchy. Idempotent.
-   * Fails NOT_FOUND-ish (ESRCH) when the process is gone; other hierarchies may already
-   * hold it then, which destroy() cleans up.
+   * Fails naming cgroup.procs (`… cgroup.procs: write 123: ESRCH`) when the process is
+   * gone; earlier hierarchies may already hold it then, which destroy() cleans up.
    */
   attach(ctx: Context, pid: number): Promise<void>;
   /**

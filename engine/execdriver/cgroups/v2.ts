@@ -60,8 +60,10 @@ export function createV2Backend(layout: CgroupLayout): CgroupBackend {
     roots: () => roots,
     async beforeMkdir(_key, parent) {
       const offered = new Set(((await readControlIfExists(parent, parent, 'cgroup.controllers')) ?? '').split(/\s+/));
+      const usable = V2_CONTROLLERS.filter((c) => offered.has(c));
+      if (usable.length === 0) return;
       const enabled = new Set((await readControl(parent, parent, 'cgroup.subtree_control')).split(/\s+/));
-      const want = V2_CONTROLLERS.filter((c) => offered.has(c) && !enabled.has(c));
+      const want = usable.filter((c) => !enabled.has(c));
       if (want.length > 0) await writeControl(parent, parent, 'cgroup.subtree_control', want.map((c) => `+${c}`).join(' '));
     },
     async afterMkdir() {},

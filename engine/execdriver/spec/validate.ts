@@ -3,8 +3,9 @@
 // Structure comes from runtime-spec.schema.json (ajv, JSON Schema 2020-12); what a
 // schema cannot know (host capabilities, files on disk, cross-field rules) is checked here.
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { invalidArgument, notImplemented, notFound, type BerthError } from '../../errdefs/errors.js';
 import { capabilityMask, capabilityProblem, hostCapabilities, type HostCapabilities } from './capabilities.js';
 import { isInfinity, rlimitNumber } from './rlimits.js';
@@ -12,8 +13,10 @@ import type { Capabilities, NamespaceType, Spec } from './types.js';
 
 let compiled: ValidateFunction | undefined;
 
+/** Compiles the schema on first use; ajv is loaded only then (≈0.1 s), so verbs that never validate skip it. */
 function schemaValidator(): ValidateFunction {
   if (compiled === undefined) {
+    const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
     const schema = JSON.parse(readFileSync(new URL('./runtime-spec.schema.json', import.meta.url), 'utf8')) as object;
     compiled = new Ajv2020({ allErrors: false, strict: true, strictTuples: false }).compile(schema);
   }

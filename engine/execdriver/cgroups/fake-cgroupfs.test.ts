@@ -1,0 +1,92 @@
+// The backends against a fake cgroupfs in a temp directory, for layouts this host does
+// not have: v2 with resource controllers, v1 with co-mounted controllers.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { background } from '../../trace/context.js';
+import { createCgroupManager } from './manager.js';
+
+const ctx = background();
+let root: string;
+
+function files(dir: string, entries: Record<string, string>): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, value] of Object.entries(entries)) writeFileSync(join(dir, name), value);
+}
+
+const manager = () => createCgroupManager({ layout: { mode: 'v2', v1: new Map(), unified: root } });
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), `berth-fake-cgroup2-${process.pid}-`));
+  files(root, { 'cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n', 'cgroup.subtree_control': '' });
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe('cgroup v2 backend (fake cgroupfs)', () => {
+  it('enables the controllers berth uses in the parent before making a child', async () => {
+    const cg = await manager().create(ctx, 'ctr');
+    expect(readFileSync(join(root, 'cgroup.subtree_control'), 'utf8')).toBe('+cpu +cpuset +memory +pids');
+    expect(cg.dirs).toEqual([join(root, 'ctr')]);
+  });
+
+  it('converts spec resources into v2 files', async () => {
+    const leaf = join(root, 'leaf');
+    files(leaf, { 'memory.max': 'max', 'memory.swap.max': 'max', 'memory.low': '0', 'cpu.weight': '100', 'cpu.max': 'max 100000', 'cpuset.cpus': '', 'cpuset.mems': '', 'pids.max': 'max' });
+    const cg = await manager().open(ctx, 'leaf');
+    await cg.apply(ctx, { memory: { limit: 64 << 20, swap: 96 << 20, reservation: 16 << 20 }, cpu: { shares: 512, quota: 25000, cpus: '0-1', mems: '0' }, pids: { limit: 42 } });
+    const read = (f: string) => readFileSync(join(leaf, f), 'utf8');
+    expect(read('memory.max')).toBe(String(64 << 20));
+    expect(read('memory.swap.max')).toBe(String(32 << 20));
+    expect(read('memory.low')).toBe(String(16 << 20));
+    expect(read('cpu.weight')).toBe('20');
+    expect(read('cpu.max')).toBe('25000 100000');
+    expect(read('cpuset.cpus')).toBe('0-1');
+    expect(read('pids.max')).toBe('42');
+
+    await cg.apply(ctx, { memory: { limit: -1, swap: -1 }, cpu: { period: 50000 }, pids: { limit: 0 } });
+    expect(read('memory.max')).toBe('max');
+    expect(read('memory.swap.max')).toBe('max');
+    expect(read('cpu.max')).toBe('25000 50000');
+    expect(read('pids.max')).toBe('max');
+
+    await expect(cg.apply(ctx, { memory: { swap: 1 << 30 } })).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED', message: /^cgroup leaf: linux\.resources\.memory\.swap needs memory\.limit/ });
+  });
+
+  it('reads stats from v2 files', async () => {
+    const leaf = join(root, 'leaf');
+    files(leaf, {
+      'memory.current': '1048576\n',
+      'memory.peak': '2097152\n',
+      'memory.max': '4194304\n',
+      'memory.events': 'low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\n',
+      'cpu.stat': 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n',
+      'pids.current': '4\n',
+      'pids.max': 'max\n',
+    });
+    const stats = await (await manager().open(ctx, 'leaf')).stats(ctx);
+    expect(stats).toEqual({
+      memory: { usage: 1048576, maxUsage: 2097152, limit: 4194304, oomEvents: 3, oomKills: 2 },
+      cpu: { usageNs: 1_500_000 },
+      pids: { current: 4 },
+    });
+  });
+});
+
+describe('cgroup v1 with co-mounted controllers (fake cgroupfs)', () => {
+  it('makes one directory for cpu and cpuacct mounted together', async () => {
+    const shared = join(root, 'cpu,cpuacct');
+    mkdirSync(shared);
+    mkdirSync(join(root, 'pids'));
+    const v1 = new Map([
+      ['cpu', shared],
+      ['cpuacct', shared],
+      ['pids', join(root, 'pids')],
+    ]);
+    const cg = await createCgroupManager({ layout: { mode: 'v1', v1, unified: undefined } }).create(ctx, 'berth/x');
+    expect([...cg.dirs].sort()).toEqual([join(shared, 'berth/x'), join(root, 'pids/berth/x')]);
+    await cg.destroy(ctx);
+    for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
+    expect(existsSync(join(shared, 'berth'))).toBe(false);
+  });
+});

@@ -1,0 +1,100 @@
+// The create half of the runtime-spec lifecycle, shared by `create` and `run`: load the
+// bundle, record the container, make its process through the execdriver (detached on
+// an exec FIFO, or attached for a foreground run), and run the create-time hooks.
+import { resolve } from 'node:path';
+import { BerthError, invalidArgument, notImplemented, wrap } from '../errdefs/errors.js';
+import type { ExecDriver, StdioOption } from '../execdriver/execdriver.js';
+import { loadBundleSpec } from '../execdriver/spec/load-bundle.js';
+import type { NamespaceType, Spec } from '../execdriver/spec/types.js';
+import type { Context } from '../trace/context.js';
+import { toState } from './container-status.js';
+import { makeFifo, writePidFile } from './files.js';
+import { runHooks, runHooksWarning } from './hooks.js';
+import { processInfo } from './process-info.js';
+import type { ContainerRecord, StateStore } from './state-store.js';
+
+/** The cgroup parent of containers whose spec has no linux.cgroupsPath. */
+export const CGROUP_PARENT = 'berth-runtime';
+
+export interface CreateRequest {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  /** Detached: the init waits on <state dir>/exec.fifo and outlives this process. */
+  detached: boolean;
+  stdio?: [StdioOption?, StdioOption?, StdioOption?];
+}
+
+/** The namespaces hooks that run "in the container" enter: all the container's own. */
+export function containerNamespaces(spec: Spec): NamespaceType[] {
+  return (spec.linux?.namespaces ?? []).map((ns) => ns.type);
+}
+
+/**
+ * Creates container `id` from its bundle: validates config.json, reserves the state
+ * directory, clones the init through the execdriver, runs prestart and createRuntime
+ * hooks (runtime namespace, while the init waits before its setup) and createContainer
+ * hooks (inside the container's namespaces, after its setup), writes the pid file and
+ * records status created. Any failure undoes everything: the init is killed, its
+ * cgroup removed, poststop hooks run (warnings) when the process existed, the state
+ * directory removed; the error names the container.
+ */
+export async function createContainer(ctx: Context, store: StateStore, driver: ExecDriver, req: CreateRequest): Promise<ContainerRecord> {
+  const subject = `container ${req.id}`;
+  const bundle = resolve(req.bundle);
+  store.dir(req.id); // validates the id before anything is made
+  const spec = await loadBundleSpec(bundle);
+  if (spec.process === undefined) throw invalidArgument(`${subject}: config.json has no process to run`);
+  if (spec.process.terminal) throw notImplemented(`${subject}: process.terminal needs --console-socket, which berth-runtime does not support yet`);
+
+  await store.reserve(req.id);
+  const record: ContainerRecord = {
+    id: req.id,
+    ociVersion: spec.ociVersion,
+    bundle,
+    phase: 'creating',
+    created: new Date().toISOString(),
+    ...(spec.annotations ? { annotations: spec.annotations } : {}),
+    cgroupPath: spec.linux?.cgroupsPath ?? `${CGROUP_PARENT}/${req.id}`,
+    spec,
+  };
+  let made = false;
+  try {
+    await store.write(record);
+    const fifo = store.fifoPath(req.id);
+    if (req.detached) await makeFifo(fifo);
+    const proc = await driver.create(
+      ctx,
+      req.id,
+      { dir: bundle, spec },
+      {
+        stdio: req.stdio ?? ['inherit', 'inherit', 'inherit'],
+        ...(req.detached ? { execFifo: fifo } : {}),
+        beforeSetup: async (hctx: Context, pid: number) => {
+          made = true;
+          record.pid = pid;
+          record.pidStartTime = processInfo(pid)?.startTime;
+          await store.write(record);
+          const state = toState(record, 'creating');
+          await runHooks(hctx, 'prestart', spec.hooks?.prestart, state);
+          await runHooks(hctx, 'createRuntime', spec.hooks?.createRuntime, state);
+        },
+      },
+    );
+    made = true;
+    record.pid = proc.pid;
+    record.pidStartTime = processInfo(proc.pid)?.startTime;
+    await runHooks(ctx, 'createContainer', spec.hooks?.createContainer, toState(record, 'creating'), {
+      enter: { pid: proc.pid, namespaces: containerNamespaces(spec) },
+    });
+    if (req.pidFile !== undefined) await writePidFile(resolve(req.pidFile), proc.pid);
+    record.phase = 'created';
+    await store.write(record);
+    return record;
+  } catch (err) {
+    await driver.delete(ctx, req.id).catch(() => undefined);
+    if (made) await runHooksWarning(ctx, 'poststop', spec.hooks?.poststop, toState(record, 'stopped'));
+    await store.remove(req.id).catch(() => undefined);
+    throw err instanceof BerthError && err.message.startsWith(subject) ? err : wrap(err, subject);
+  }
+}

@@ -1,0 +1,285 @@
+// berth-runtime end to end, as runc's users drive it: separate create / start / state /
+// kill / delete processes on a real bundle (a busybox rootfs), with hooks at every
+// lifecycle point written as shell scripts. Needs root, the native core and busybox.
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { addonPath } from '../../native/index.js';
+import { detectLayout } from '../execdriver/cgroups/detect.js';
+import { defaultSpec } from '../execdriver/spec/defaults.js';
+import type { Hook, Spec } from '../execdriver/spec/types.js';
+import { isSameProcessAlive } from './process-info.js';
+
+const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
+const BUSYBOX = '/bin/busybox';
+const isRoot = process.getuid?.() === 0;
+const missing = !isRoot ? 'needs root' : !existsSync(addonPath) ? 'needs the native core (npm run build:native)' : !existsSync(BUSYBOX) ? 'needs busybox-static (apt-get install busybox-static)' : undefined;
+
+let dir: string;
+let bundle: string;
+let root: string;
+let n = 0;
+const ids: string[] = [];
+
+function newId(): string {
+  const id = `berth-rt-${process.pid}-${n++}`;
+  ids.push(id);
+  return id;
+}
+
+/**
+ * Runs berth-runtime with stdout and stderr in files: a created container inherits them
+ * (as from runc), so pipes would stay open after the command exits.
+ */
+async function rt(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const out = join(dir, `out-${Math.random().toString(36).slice(2)}`);
+  const outFd = openSync(`${out}.1`, 'w');
+  const errFd = openSync(`${out}.2`, 'w');
+  try {
+    const child = spawn(process.execPath, [BIN, '--root', root, ...args], { stdio: ['ignore', outFd, errFd] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+    return { code, stdout: readFileSync(`${out}.1`, 'utf8').trim(), stderr: readFileSync(`${out}.2`, 'utf8').trim() };
+  } finally {
+    closeSync(outFd);
+    closeSync(errFd);
+  }
+}
+
+async function state(id: string): Promise<Record<string, unknown>> {
+  const r = await rt('state', id);
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+function script(path: string, body: string, shell = '/bin/sh'): string {
+  writeFileSync(path, `#!${shell}\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+function writeSpec(mutate: (s: Spec) => void = () => undefined): Spec {
+  const spec = defaultSpec({ args: ['sleep', '30'] });
+  spec.root!.readonly = false;
+  mutate(spec);
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+  return spec;
+}
+
+const layout = (() => {
+  try {
+    return detectLayout();
+  } catch {
+    return undefined;
+  }
+})();
+/** Where the container's cgroup shows up: the memory hierarchy (v1) or the unified one. */
+const cgroupDir = (id: string) => join(layout?.v1.get('memory') ?? layout?.unified ?? '/sys/fs/cgroup', 'berth-runtime', id);
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), `berth-rt-${process.pid}-`));
+  bundle = join(dir, 'bundle');
+  root = join(dir, 'state');
+  const rootfs = join(bundle, 'rootfs');
+  for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'hooks']) mkdirSync(join(rootfs, d), { recursive: true });
+  if (existsSync(BUSYBOX)) {
+    copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
+    chmodSync(join(rootfs, 'bin/busybox'), 0o755);
+    for (const tool of ['sh', 'sleep', 'cat', 'hostname', 'echo', 'true']) symlinkSync('busybox', join(rootfs, 'bin', tool));
+  }
+});
+
+afterEach(async () => {
+  for (const id of ids.splice(0)) {
+    const pidFile = join(root, id, 'state.json');
+    if (existsSync(pidFile)) {
+      const { pid, pidStartTime } = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid?: number; pidStartTime?: string };
+      await rt('delete', '--force', id);
+      if (pid !== undefined && isSameProcessAlive(pid, pidStartTime)) process.kill(pid, 'SIGKILL');
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(missing !== undefined)(missing ? `berth-runtime lifecycle (skipped: ${missing})` : 'berth-runtime lifecycle', () => {
+  it('create leaves a waiting init, start runs it, delete removes everything', async () => {
+    writeSpec();
+    const id = newId();
+    const pidFile = join(dir, 'init.pid');
+    const created = await rt('create', '--bundle', bundle, '--pid-file', pidFile, id);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(await state(id)).toEqual({ ociVersion: '1.0.2', id, status: 'created', pid, bundle });
+    expect(existsSync(join(root, id, 'exec.fifo'))).toBe(true);
+    expect(existsSync(cgroupDir(id))).toBe(true);
+    expect(readFileSync(join(cgroupDir(id), 'cgroup.procs'), 'utf8').trim()).toBe(String(pid));
+
+    expect(await rt('start', id)).toMatchObject({ code: 0 });
+    expect(await state(id)).toMatchObject({ status: 'running', pid });
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toBe('sleep\x0030\x00');
+    expect(await rt('start', id)).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: cannot start: container is running` });
+
+    expect(await rt('delete', id)).toMatchObject({ code: 1, stderr: expect.stringMatching(/cannot delete a running container/) });
+    expect(await rt('kill', id, 'KILL')).toMatchObject({ code: 0 });
+    for (let i = 0; i < 100 && (await state(id)).status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await state(id)).toEqual({ ociVersion: '1.0.2', id, status: 'stopped', bundle });
+    expect(await rt('delete', id)).toMatchObject({ code: 0 });
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(existsSync(cgroupDir(id))).toBe(false);
+    expect(await rt('state', id)).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: does not exist` });
+  });
+
+  it('delete --force stops a running container; delete removes a created one', async () => {
+    writeSpec();
+    const a = newId();
+    const b = newId();
+    expect((await rt('run', '--detach', '--bundle', bundle, a)).code).toBe(0);
+    expect(await state(a)).toMatchObject({ status: 'running' });
+    expect((await rt('create', '--bundle', bundle, b)).code).toBe(0);
+    const pidB = (await state(b)).pid as number;
+    expect(await rt('delete', '--force', a)).toMatchObject({ code: 0 });
+    expect(await rt('delete', b)).toMatchObject({ code: 0 });
+    expect(isSameProcessAlive(pidB, undefined)).toBe(false);
+    for (const id of [a, b]) {
+      expect(existsSync(join(root, id))).toBe(false);
+      expect(existsSync(cgroupDir(id))).toBe(false);
+    }
+  });
+
+  it('kill --all signals every process in the cgroup', async () => {
+    writeSpec((s) => (s.process!.args = ['sh', '-c', 'sleep 30 & sleep 30 & wait']));
+    const id = newId();
+    expect((await rt('run', '-d', '-b', bundle, id)).code).toBe(0);
+    for (let i = 0; i < 100 && readFileSync(join(cgroupDir(id), 'cgroup.procs'), 'utf8').trim().split('\n').length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await rt('kill', '--all', id, '9')).toMatchObject({ code: 0 });
+    for (let i = 0; i < 100 && readFileSync(join(cgroupDir(id), 'cgroup.procs'), 'utf8').trim() !== ''; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(readFileSync(join(cgroupDir(id), 'cgroup.procs'), 'utf8').trim()).toBe('');
+    expect((await rt('delete', id)).code).toBe(0);
+  });
+
+  it('run in the foreground exits with the container status and leaves nothing', async () => {
+    writeSpec((s) => (s.process!.args = ['sh', '-c', 'echo out-$(hostname); echo err >&2; exit 7']));
+    const id = newId();
+    const r = await rt('run', '--bundle', bundle, id);
+    expect(r).toMatchObject({ code: 7, stdout: 'out-berth', stderr: 'err' });
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(existsSync(cgroupDir(id))).toBe(false);
+  });
+
+  it('runs every hook at its point with the state on stdin', async () => {
+    const log = join(dir, 'hooks');
+    mkdirSync(log);
+    const host = (name: string): Hook => ({ path: script(join(dir, `${name}.sh`), `cat > ${log}/${name}.json; echo ${name} >> ${log}/order`), args: [name] });
+    // Inside the container: the path resolves in its rootfs, the output lands in its /tmp.
+    const inner = (name: string): Hook => {
+      script(join(bundle, 'rootfs/hooks', `${name}.sh`), `cat > /tmp/${name}.json; hostname > /tmp/${name}.host`);
+      return { path: `/hooks/${name}.sh` };
+    };
+    writeSpec((s) => {
+      s.annotations = { 'org.berth.test': 'hooks' };
+      s.hooks = {
+        prestart: [host('prestart')],
+        createRuntime: [host('createRuntime')],
+        createContainer: [inner('createContainer')],
+        startContainer: [inner('startContainer')],
+        poststart: [host('poststart')],
+        poststop: [host('poststop')],
+      };
+    });
+    const id = newId();
+    expect(await rt('create', '-b', bundle, id)).toMatchObject({ code: 0 });
+    expect(readFileSync(join(log, 'order'), 'utf8')).toBe('prestart\ncreateRuntime\n');
+    const pid = (await state(id)).pid;
+    const prestart = JSON.parse(readFileSync(join(log, 'prestart.json'), 'utf8'));
+    expect(prestart).toEqual({ ociVersion: '1.0.2', id, status: 'creating', pid, bundle, annotations: { 'org.berth.test': 'hooks' } });
+    expect(JSON.parse(readFileSync(join(bundle, 'rootfs/tmp/createContainer.json'), 'utf8'))).toMatchObject({ id, status: 'creating', pid });
+    expect(readFileSync(join(bundle, 'rootfs/tmp/createContainer.host'), 'utf8').trim()).toBe('berth');
+    expect(existsSync(join(bundle, 'rootfs/tmp/startContainer.json'))).toBe(false);
+
+    expect(await rt('start', id)).toMatchObject({ code: 0 });
+    expect(JSON.parse(readFileSync(join(bundle, 'rootfs/tmp/startContainer.json'), 'utf8'))).toMatchObject({ id, status: 'created', pid });
+    expect(readFileSync(join(bundle, 'rootfs/tmp/startContainer.host'), 'utf8').trim()).toBe('berth');
+    expect(JSON.parse(readFileSync(join(log, 'poststart.json'), 'utf8'))).toMatchObject({ id, status: 'running', pid });
+
+    expect(await rt('delete', '-f', id)).toMatchObject({ code: 0 });
+    expect(readFileSync(join(log, 'order'), 'utf8')).toBe('prestart\ncreateRuntime\npoststart\npoststop\n');
+    const poststop = JSON.parse(readFileSync(join(log, 'poststop.json'), 'utf8'));
+    expect(poststop).toMatchObject({ id, status: 'stopped' });
+    expect(poststop.pid).toBeUndefined();
+  });
+
+  it('a failing prestart hook fails create, undoes it and runs poststop', async () => {
+    const marker = join(dir, 'poststop.ran');
+    writeSpec((s) => {
+      s.hooks = {
+        prestart: [{ path: script(join(dir, 'bad.sh'), 'echo "cannot wire network" >&2; exit 4') }],
+        poststop: [{ path: script(join(dir, 'stop.sh'), `cat > ${marker}`) }],
+      };
+    });
+    const id = newId();
+    const pidFile = join(dir, 'pid');
+    const r = await rt('create', '-b', bundle, '--pid-file', pidFile, id);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`berth-runtime: container ${id}: hook prestart[0] ${join(dir, 'bad.sh')}: exit status 4: cannot wire network`);
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(existsSync(cgroupDir(id))).toBe(false);
+    expect(existsSync(pidFile)).toBe(false);
+    expect(JSON.parse(readFileSync(marker, 'utf8'))).toMatchObject({ id, status: 'stopped' });
+  });
+
+  it('a hook past its timeout fails create', async () => {
+    writeSpec((s) => (s.hooks = { createRuntime: [{ path: script(join(dir, 'slow.sh'), 'exec sleep 30'), timeout: 1 }] }));
+    const id = newId();
+    const r = await rt('create', '-b', bundle, id);
+    expect(r).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: hook createRuntime[0] ${join(dir, 'slow.sh')}: timed out after 1s` });
+    expect(existsSync(join(root, id))).toBe(false);
+  });
+
+  it('a failing startContainer hook stops the container; a failing poststart only warns', async () => {
+    script(join(bundle, 'rootfs/hooks/no.sh'), 'exit 5');
+    writeSpec((s) => (s.hooks = { startContainer: [{ path: '/hooks/no.sh' }] }));
+    const id = newId();
+    expect((await rt('create', '-b', bundle, id)).code).toBe(0);
+    const r = await rt('start', id);
+    expect(r).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: hook startContainer[0] /hooks/no.sh: exit status 5` });
+    expect(await state(id)).toMatchObject({ status: 'stopped' });
+    expect((await rt('delete', id)).code).toBe(0);
+
+    writeSpec((s) => (s.hooks = { poststart: [{ path: script(join(dir, 'warn.sh'), 'exit 6') }] }));
+    const id2 = newId();
+    expect((await rt('create', '-b', bundle, id2)).code).toBe(0);
+    const started = await rt('start', id2);
+    expect(started.code).toBe(0);
+    expect(started.stderr).toMatch(new RegExp(`warn: container ${id2}: hook poststart\\[0\\] .*warn\\.sh: exit status 6`));
+    expect(await state(id2)).toMatchObject({ status: 'running' });
+  });
+
+  it('refuses bad bundles and flags naming the subject, leaving nothing behind', async () => {
+    writeSpec((s) => (s.linux!.namespaces![0] = { type: 'time2' as never }));
+    const id = newId();
+    expect(await rt('create', '-b', bundle, id)).toMatchObject({
+      code: 1,
+      stderr: `berth-runtime: bundle ${bundle}: config.json: linux.namespaces[0].type: unknown namespace type "time2" (expected one of "pid", "network", "mount", "ipc", "uts", "user", "cgroup")`,
+    });
+    expect(existsSync(join(root, id))).toBe(false);
+    writeSpec((s) => s.process!.capabilities!.bounding!.push('CAP_SYS_RESOURCE'));
+    expect((await rt('create', '-b', bundle, id)).stderr).toMatch(/process\.capabilities\.bounding\[14\]: CAP_SYS_RESOURCE is not in this host's bounding set/);
+    writeSpec();
+    expect((await rt('create', '-b', bundle, '--console-socket', '/tmp/x.sock', id)).stderr).toMatch(/--console-socket is not supported/);
+    expect((await rt('create', '-b', join(dir, 'nope'), id)).stderr).toMatch(/^berth-runtime: bundle .*nope: config\.json: ENOENT/);
+    expect(existsSync(join(root, id))).toBe(false);
+  });
+
+  it('refuses an id that exists without touching that container', async () => {
+    writeSpec();
+    const id = newId();
+    expect((await rt('create', '-b', bundle, id)).code).toBe(0);
+    const before = await state(id);
+    expect(await rt('create', '-b', bundle, id)).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: already exists` });
+    expect(await state(id)).toEqual(before);
+  });
+});

@@ -1,0 +1,115 @@
+// Where berth-runtime keeps what it knows about each container between its separate
+// invocations (create, start, state, kill, delete are different processes).
+//
+// Layout under --root (default /run/berth-runtime):
+//   <root>/<id>/state.json   the ContainerRecord, replaced atomically (temp + rename)
+//   <root>/<id>/exec.fifo    the FIFO a created container's init blocks on until `start`
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { alreadyExists, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
+import type { ContainerStatus, Spec } from '../execdriver/spec/types.js';
+
+export const DEFAULT_ROOT = '/run/berth-runtime';
+
+/** What the runtime records about one container. */
+export interface ContainerRecord {
+  id: string;
+  /** The bundle's ociVersion, reported back by `state`. */
+  ociVersion: string;
+  /** Absolute bundle path. */
+  bundle: string;
+  /** What the runtime last did; the live status also looks at the process (container-status.ts). */
+  phase: ContainerStatus;
+  pid?: number;
+  /** /proc/<pid>/stat start time, to tell the init from a recycled pid. */
+  pidStartTime?: string;
+  /** ISO time the container was created. */
+  created: string;
+  annotations?: Record<string, string>;
+  /** The cgroup path the container's processes live in, for kill --all and delete. */
+  cgroupPath?: string;
+  /** The validated spec, for the hooks later verbs run. */
+  spec: Spec;
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$/;
+
+/** Fails INVALID_ARGUMENT unless `id` is a safe single path segment. */
+export function checkContainerId(id: string): void {
+  if (!ID.test(id)) throw invalidArgument(`container ${JSON.stringify(id)}: invalid id (letters, digits and _ . + - only, not starting with a symbol)`);
+}
+
+export class StateStore {
+  constructor(readonly root: string = DEFAULT_ROOT) {}
+
+  dir(id: string): string {
+    checkContainerId(id);
+    return join(this.root, id);
+  }
+
+  fifoPath(id: string): string {
+    return join(this.dir(id), 'exec.fifo');
+  }
+
+  /** Makes the container's directory; fails ALREADY_EXISTS when the id is taken. */
+  async reserve(id: string): Promise<string> {
+    const dir = this.dir(id);
+    try {
+      await mkdir(this.root, { recursive: true, mode: 0o711 });
+      await mkdir(dir, { mode: 0o711 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(`container ${id}: already exists`);
+      throw wrap(err, `container ${id}: state dir ${dir}`);
+    }
+    return dir;
+  }
+
+  /** Replaces state.json atomically (a crash leaves the old or the new record). */
+  async write(record: ContainerRecord): Promise<void> {
+    const dir = this.dir(record.id);
+    const tmp = join(dir, `.state.json.${process.pid}.tmp`);
+    try {
+      await writeFile(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+      await rename(tmp, join(dir, 'state.json'));
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw wrap(err, `container ${record.id}: write state`);
+    }
+  }
+
+  /** Fails NOT_FOUND `container <id>: does not exist`. */
+  async read(id: string): Promise<ContainerRecord> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dir(id), 'state.json'), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`container ${id}: does not exist`);
+      throw wrap(err, `container ${id}: read state`);
+    }
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch (err) {
+      throw wrap(err, `container ${id}: state.json is corrupt`, 'DATA_LOSS');
+    }
+  }
+
+  /** Ids of every container directory under the root, sorted; empty when the root does not exist. */
+  async list(): Promise<string[]> {
+    try {
+      const entries = await readdir(this.root, { withFileTypes: true });
+      return entries.filter((e) => e.isDirectory() && ID.test(e.name)).map((e) => e.name).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw wrap(err, `state root ${this.root}: list`);
+    }
+  }
+
+  /** Removes the container's directory; idempotent. */
+  async remove(id: string): Promise<void> {
+    try {
+      await rm(this.dir(id), { recursive: true, force: true });
+    } catch (err) {
+      throw wrap(err, `container ${id}: remove state dir`);
+    }
+  }
+}
