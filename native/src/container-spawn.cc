@@ -161,19 +161,59 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
 }
 
 // One uv_poll on an fd until one event is handled, then the handle closes itself.
+// Live watches are listed per environment: when the environment tears down
+// (process.exit, a worker ending) a cleanup hook closes them, so no callback ever
+// runs into an environment that can no longer run JavaScript.
 struct Watch {
   uv_poll_t handle;
   Napi::FunctionReference callback;
   napi_env env;
   int fd;
   bool (*on_ready)(Watch* w, Napi::Env env, Napi::Value* err, Napi::Value* result);
+  Watch* prev = nullptr;
+  Watch* next = nullptr;
 };
 
+// The live watches of one environment (a doubly linked list; the main thread of
+// that environment is the only one that touches it).
+struct WatchList {
+  Watch* head = nullptr;
+  bool closing = false;
+};
+
+void unlink_watch(WatchList* list, Watch* w) {
+  if (w->prev != nullptr) w->prev->next = w->next; else if (list->head == w) list->head = w->next;
+  if (w->next != nullptr) w->next->prev = w->prev;
+  w->prev = w->next = nullptr;
+}
+
+WatchList* watch_list(napi_env env) {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) == napi_ok && data != nullptr) return static_cast<WatchList*>(data);
+  return nullptr;
+}
+
 void close_watch(Watch* w) {
+  if (WatchList* list = watch_list(w->env)) unlink_watch(list, w);
   uv_poll_stop(&w->handle);
   uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), [](uv_handle_t* h) {
     delete static_cast<Watch*>(h->data);
   });
+}
+
+// Environment teardown: drop every pending callback and close the handles.
+void close_all_watches(void* arg) {
+  WatchList* list = static_cast<WatchList*>(arg);
+  list->closing = true;
+  while (list->head != nullptr) {
+    Watch* w = list->head;
+    unlink_watch(list, w);
+    w->callback.Reset();
+    uv_poll_stop(&w->handle);
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), [](uv_handle_t* h) {
+      delete static_cast<Watch*>(h->data);
+    });
+  }
 }
 
 void on_poll(uv_poll_t* handle, int status, int events) {
@@ -191,7 +231,14 @@ void on_poll(uv_poll_t* handle, int status, int events) {
   }
   Napi::FunctionReference cb = std::move(w->callback);
   close_watch(w);
-  cb.MakeCallback(env.Global(), {err, result});
+  WatchList* list = watch_list(env);
+  if (list != nullptr && list->closing) return;
+  // The C call, not Napi's MakeCallback: a failure here (an exception the callback
+  // threw, or an environment that stopped running JavaScript) stays with Node as a
+  // pending exception instead of aborting the process.
+  napi_value argv[2] = {err, result};
+  napi_value ret;
+  napi_make_callback(env, nullptr, env.Global(), cb.Value(), 2, argv, &ret);
 }
 
 Napi::Value start_watch(const Napi::CallbackInfo& info, const char* name,
@@ -218,6 +265,11 @@ Napi::Value start_watch(const Napi::CallbackInfo& info, const char* name,
     return env.Undefined();
   }
   w->handle.data = w;
+  if (WatchList* list = watch_list(env)) {
+    w->next = list->head;
+    if (list->head != nullptr) list->head->prev = w;
+    list->head = w;
+  }
   rc = uv_poll_start(&w->handle, UV_READABLE | UV_DISCONNECT, on_poll);
   if (rc < 0) {
     close_watch(w);
@@ -358,6 +410,11 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
 }
 
 ExportRegistrar reg([](Napi::Env env, Napi::Object exports) {
+  // One watch list per environment, closed by the environment's cleanup hook and
+  // freed with it.
+  WatchList* list = new WatchList();
+  napi_set_instance_data(env, list, [](napi_env, void* data, void*) { delete static_cast<WatchList*>(data); }, nullptr);
+  napi_add_env_cleanup_hook(env, close_all_watches, list);
   exports.Set("containerSpawn", Napi::Function::New(env, Spawn, "containerSpawn"));
   exports.Set("containerSend", Napi::Function::New(env, Send, "containerSend"));
   exports.Set("containerRecv", Napi::Function::New(env, Recv, "containerRecv"));
