@@ -3,8 +3,8 @@
 // beyond what Node offers goes through here.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { unavailable } from '../engine/errdefs/errors.js';
+import { packagePath } from '../engine/package-root.js';
 
 export interface NativeCore {
   /** The addon's own version. */
@@ -161,7 +161,7 @@ export interface NsBenchResult {
   ops: NsBenchOp[];
 }
 
-export const addonPath = fileURLToPath(new URL('./build/Release/berth_native.node', import.meta.url));
+export const addonPath = packagePath('native', 'build', 'Release', 'berth_native.node');
 
 let loaded: NativeCore | undefined;
 

@@ -4,13 +4,13 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { unavailable } from '../errdefs/errors.js';
+import { packagePath } from '../package-root.js';
 
 export const WORKLOADS = ['true', 'sleep', 'probe'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
-const workloadsDir = fileURLToPath(new URL('../../native/workloads/', import.meta.url));
+const workloadsDir = packagePath('native', 'workloads');
 
 /** Path of a built workload binary; builds them (native/workloads/build.sh, needs gcc and a static libc) when missing. */
 export function workloadBinary(name: Workload): string {

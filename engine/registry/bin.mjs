@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The berth-registry executable (package.json "bin"): loads the TypeScript entry
-// through tsx from this package's own node_modules, whatever the working directory.
-import { register } from 'tsx/esm/api';
+// The berth-registry executable (package.json "bin"). It starts from a pre-bundled
+// copy of the TypeScript, rebuilt when a source changed (scripts/cli-bundle.mjs),
+// whatever the caller's working directory.
+import { fileURLToPath } from 'node:url';
+import { loadCli } from '../../scripts/cli-bundle.mjs';
 
-register();
-const { main } = await import('./registry-cli.ts');
+const { main } = await loadCli(fileURLToPath(new URL('./registry-cli.ts', import.meta.url)));
 process.exit(await main(process.argv.slice(2)));

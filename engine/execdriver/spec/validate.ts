@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { invalidArgument, notImplemented, notFound, type BerthError } from '../../errdefs/errors.js';
+import { packagePath } from '../../package-root.js';
 import { capabilityMask, capabilityProblem, hostCapabilities, type HostCapabilities } from './capabilities.js';
 import { isInfinity, rlimitNumber } from './rlimits.js';
 import type { Capabilities, NamespaceType, Spec } from './types.js';
@@ -17,7 +18,7 @@ let compiled: ValidateFunction | undefined;
 function schemaValidator(): ValidateFunction {
   if (compiled === undefined) {
     const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
-    const schema = JSON.parse(readFileSync(new URL('./runtime-spec.schema.json', import.meta.url), 'utf8')) as object;
+    const schema = JSON.parse(readFileSync(packagePath('engine', 'execdriver', 'spec', 'runtime-spec.schema.json'), 'utf8')) as object;
     compiled = new Ajv2020({ allErrors: false, strict: true, strictTuples: false }).compile(schema);
   }
   return compiled;
