@@ -34,6 +34,30 @@ async function apply(entries: FixtureEntry[], whiteouts: WhiteoutMode = 'delete'
   return applyLayer(ctx, root, tarStream(await buildTar(entries)), { whiteouts });
 }
 
+describe('applyLayer with a stream that is already over', () => {
+  it.each([
+    ['failed', () => {
+      const s = new Readable({ read() {} });
+      s.on('error', () => {});
+      s.destroy(new Error('connection reset'));
+      return s;
+    }, 'connection reset'],
+    ['destroyed', () => {
+      const s = new Readable({ read() {} });
+      s.destroy();
+      return s;
+    }, 'closed before it was read'],
+  ])('rejects a %s stream at once instead of waiting for it', async (_kind, make, message) => {
+    const src = make();
+    await new Promise((resolve) => setImmediate(resolve));
+    const err = await applyLayer(ctx, root, src, { whiteouts: 'delete' }).catch((e: unknown) => e);
+    expect(isBerthError(err)).toBe(true);
+    expect((err as Error).message).toContain(`layer tar into ${root}`);
+    expect((err as Error).message).toContain(message);
+    expect(await readdir(root)).toEqual([]);
+  });
+});
+
 describe.skipIf(!isRoot)('applyLayer', () => {
   it('writes files, dirs, symlinks, hard links, devices with ownership, modes, mtimes and xattrs', async () => {
     const t = new Date(1_500_000_000_000);

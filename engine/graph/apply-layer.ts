@@ -63,6 +63,9 @@ export async function applyLayer(ctx: Context, root: string, input: NodeJS.Reada
   const applier = new Applier(ctx, root, opts.whiteouts);
   const extract = tar.extract();
   const src = input instanceof Readable ? input : Readable.from(input as AsyncIterable<Buffer>);
+  // A stream that already failed or closed emits nothing more: piping it would wait forever.
+  const early = src.errored ?? (src.destroyed || src.readableEnded ? new Error('the stream was closed before it was read') : null);
+  if (early !== null) throw wrap(early, `layer tar into ${root}`, 'INVALID_ARGUMENT');
   // tar-stream's extract is a streamx Writable: piped into by hand, errors forwarded.
   // The PAX rewriter in front keeps binary xattr values intact (tar-pax.ts).
   const pax = xattrsToHex();
