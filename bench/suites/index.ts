@@ -10,8 +10,16 @@ export const registry: readonly RegisteredSuite[] = [
     load: async () => (await import('./trace.js')).traceSuite,
   },
   { name: 'pull', description: 'image pull from a local registry: manifest, layer fetch, verify, unpack (not built yet)' },
-  { name: 'run', description: 'container create/start/wait end to end with a per-phase breakdown (not built yet)' },
-  { name: 'runtime', description: 'the same OCI bundle on berth, runc and crun (not built yet)' },
+  {
+    name: 'run',
+    description: 'container create/start/wait end to end (graph, graphdriver, execdriver, networkdriver in-process) with a per-phase breakdown',
+    load: async () => (await import('./run.js')).runSuite,
+  },
+  {
+    name: 'runtime',
+    description: 'the same OCI bundle on berth (execdriver in-process, berth-runtime), runc and crun, with and without a network namespace',
+    load: async () => (await import('./runtime.js')).runtimeSuite,
+  },
   {
     name: 'namespaces',
     description: 'clone/unshare cost per namespace kind and set, and creation throughput with 1, 2 and 4 workers',
@@ -23,11 +31,15 @@ export const registry: readonly RegisteredSuite[] = [
     load: async () => (await import('./cgroups.js')).cgroupsSuite,
   },
   { name: 'graphdriver', description: 'vfs, overlay2 and btrfs create/get/put/diff (not built yet)' },
-  { name: 'network', description: 'bridge, veth and IPAM setup, loopback throughput into a namespace (not built yet)' },
+  {
+    name: 'network',
+    description: 'networkdriver setup/teardown per mode (netlink vs ip), TCP throughput and latency into containers vs loopback',
+    load: async () => (await import('./network.js')).networkSuite,
+  },
 ];
 
 /** The targets the harness knows; suites list the ones they measure. */
-export const knownTargets: readonly string[] = ['berth', 'docker', 'podman', 'runc', 'crun'];
+export const knownTargets: readonly string[] = ['berth', 'docker', 'podman', 'runc', 'crun', 'skopeo', 'reference'];
 
 export function findSuite(name: string): RegisteredSuite | undefined {
   return registry.find((s) => s.name === name);

@@ -1,0 +1,198 @@
+// The network bench's setup/teardown cases: what giving a container its network
+// costs per mode (none, host, bridge, container) and concurrency, and for bridge
+// the same veth plan through berth's netlink path vs iproute2's `ip -batch`.
+import { bridgeInterfacePlan, runIpBatch, runSteps, type NetlinkOp, type NetnsRef } from '../../engine/networkdriver/index.js';
+import { instrumentNetworkDriver, macFor, type NetworkDriver } from '../../engine/networkdriver/index.js';
+import { formatIPv4, parseSubnet } from '../../engine/networkdriver/subnet.js';
+import type { Context } from '../../engine/trace/index.js';
+import type { MacroCase } from '../suite.js';
+import { createNetnsBatch, deleteNetnsBatch, planVethName, type BenchNetns, type NetworkWorld } from './network-world.js';
+
+export const SUITE = 'network';
+
+export type SetupMode = 'none' | 'host' | 'bridge' | 'container';
+/**
+ * driver: NetworkDriver.allocateInterface/releaseInterface; netlink/ip: the bare
+ * veth plan through runSteps or `ip -batch`; ip-calls: one `ip` process per op.
+ */
+export type SetupPath = 'driver' | 'netlink' | 'ip' | 'ip-calls';
+
+export const SETUP_MODES: readonly SetupMode[] = ['none', 'host', 'bridge', 'container'];
+export const CONCURRENCIES: readonly number[] = [1, 2, 4];
+
+/** Goal of the issue for berth's bridge setup + teardown (p50, ms, one container at a time). */
+export const BRIDGE_GOAL_MS = 3;
+
+const describeMode: Record<SetupMode, string> = {
+  none: 'network "none" (loopback up inside the namespace, from a cloned child)',
+  host: 'network "host" (only the hosts/hostname/resolv.conf files)',
+  bridge: 'the default bridge network (address from IPAM, veth with its peer born in the namespace, host end on the bridge, address/route inside, etc files)',
+  container: 'network "container:<id>" (the namespace of another container, already set up; only checked, plus etc files)',
+};
+
+const describePath: Record<SetupPath, string> = {
+  driver: 'NetworkDriver.allocateInterface then releaseInterface (through instrumentNetworkDriver, so its steps become phases)',
+  netlink: "the bare bridge interface plan (bridgeInterfacePlan: 3 host ops, 4 ops in the namespace) through berth's rtnetlink runSteps, then one link.delete; no IPAM, no files",
+  ip: 'the same bare plan as one `ip -batch` process on the host and one under `nsenter --net` in the namespace, then `ip link del` through `ip -batch`; no IPAM, no files',
+  'ip-calls': 'the same bare plan with one `ip` process per op (3 on the host, 4 under `nsenter --net`), then one `ip link del`, as shell scripts do it; no IPAM, no files',
+};
+
+/** One container's network for a setup sample: its namespace and, for container mode, the owner's. */
+interface Slot {
+  ns?: BenchNetns;
+  owner?: { id: string; ns: BenchNetns };
+}
+
+/**
+ * A macro case: each sample sets up `concurrency` containers' networks at once
+ * (Promise.all), then tears them all down at once; the sample is the wall time of
+ * both in ms. Namespaces (and, for container mode, the owning container's
+ * interface) are made before the timed part and removed after it, every sample,
+ * also when it failed.
+ */
+export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath, concurrency: number): MacroCase {
+  let driver: NetworkDriver | undefined;
+  let slots: Slot[] = [];
+  /** acquire() undoes itself when it fails: only a successful one is released. */
+  let acquired = false;
+
+  const prepare = async (ctx: Context): Promise<void> => {
+    slots = Array.from({ length: concurrency }, () => ({}));
+    if (mode === 'host') return;
+    const namespaces = await createNetnsBatch(concurrency);
+    slots = namespaces.map((ns) => ({ ns }));
+    if (mode !== 'container') return;
+    for (const slot of slots) {
+      const ns = slot.ns!;
+      const id = world.nextContainerId();
+      // recorded before the call, so dispose() releases it also when the allocation fails half-way
+      slot.owner = { id, ns };
+      await world.driver.allocateInterface(ctx, { containerId: id, network: 'bridge', netns: { path: ns.path }, hostname: 'owner' });
+    }
+  };
+
+  const dispose = async (ctx: Context): Promise<void> => {
+    const taken = slots;
+    slots = [];
+    const errors: unknown[] = [];
+    for (const slot of taken) {
+      if (slot.owner !== undefined) {
+        await world.driver.releaseInterface(ctx, slot.owner.id).catch((e: unknown) => errors.push(e));
+        world.forget(slot.owner.id);
+      }
+    }
+    await deleteNetnsBatch(taken.flatMap((slot) => (slot.ns !== undefined ? [slot.ns] : [])));
+    if (errors.length > 0) throw errors[0];
+  };
+
+  const viaDriver = async (ctx: Context): Promise<void> => {
+    const d = driver!;
+    const ids = slots.map(() => world.nextContainerId());
+    const network = mode === 'container' ? (i: number) => `container:${slots[i]!.owner!.id}` : () => mode;
+    try {
+      await settleAll(
+        slots.map((slot, i) =>
+          d.allocateInterface(ctx, {
+            containerId: ids[i]!,
+            network: network(i),
+            ...(slot.ns !== undefined ? { netns: { path: slot.ns.path } } : {}),
+            hostname: `c${i}`,
+            etcDir: world.etcDir(ids[i]!),
+          }),
+        ),
+      );
+    } finally {
+      await Promise.all(ids.map((id) => d.releaseInterface(ctx, id)));
+      for (const id of ids) world.forget(id);
+    }
+  };
+
+  const viaPlan = async (ctx: Context): Promise<void> => {
+    const net = world.network;
+    const subnet = parseSubnet(net.subnet);
+    const run =
+      path === 'netlink'
+        ? runSteps
+        : path === 'ip'
+          ? runIpBatch
+          : async (c: Context, ops: readonly NetlinkOp[], ns?: NetnsRef) => {
+              for (const op of ops) await runIpBatch(c, [op], ns);
+            };
+    const made: string[] = [];
+    try {
+      await settleAll(
+        slots.map(async (slot, i) => {
+          const address = formatIPv4(subnet.base + 200 + i);
+          const netns: NetnsRef = { path: slot.ns!.path };
+          const hostVeth = planVethName(i);
+          const plan = bridgeInterfacePlan({ hostVeth, bridge: net.bridge, netns, address, prefix: subnet.prefix, gateway: net.gateway, mac: macFor(address), mtu: net.mtu });
+          made.push(hostVeth);
+          await run(ctx, plan.host);
+          await run(ctx, plan.netns, netns);
+        }),
+      );
+    } finally {
+      const del = (name: string): NetlinkOp => ({ op: 'link.delete', name, ifMissingOk: true });
+      // `ip link del` fails on a veth that was never made: that one is retried as a netlink delete that tolerates a missing link.
+      await Promise.all(made.map((name) => (path === 'netlink' ? run(ctx, [del(name)]) : run(ctx, [{ op: 'link.delete', name }]).catch(() => runSteps(ctx, [del(name)])))));
+    }
+  };
+
+  return {
+    kind: 'macro',
+    suite: SUITE,
+    case: 'setup-teardown',
+    target: 'berth',
+    parameters: { mode, path, concurrency },
+    unit: 'ms',
+    direction: 'lower-is-better',
+    group: `setup-teardown-${mode}-${concurrency}`,
+    phases: true,
+    method:
+      `Wall time in ms to set up and then tear down the network of ${concurrency} container(s) at once (Promise.all) for ${describeMode[mode]}, via ${describePath[path]}. ` +
+      `The driver's state files (fsync'd, under the run's data root) and the etc files are part of the driver path. Each container gets a fresh network namespace (\`ip -batch\` of \`netns add\`) before the timed part and loses it (\`netns del\`) after it: namespace creation is not measured (the namespaces suite measures it).`,
+    notes:
+      mode === 'bridge' && path === 'driver' && concurrency === 1
+        ? [`Goal: p50 ≤ ${BRIDGE_GOAL_MS} ms for one container's bridge setup + teardown; the derived case setup-teardown-ip-vs-netlink (concurrency 1) says whether it is met.`]
+        : [],
+    setup: async (ctx) => {
+      const opened = await world.acquire(ctx);
+      acquired = true;
+      driver = path === 'driver' ? instrumentNetworkDriver(opened) : opened;
+    },
+    teardown: async (ctx) => {
+      await dispose(ctx).catch(() => undefined);
+      if (acquired) {
+        acquired = false;
+        await world.release(ctx);
+      }
+    },
+    beforeSample: (ctx) => prepare(ctx),
+    afterSample: (ctx) => dispose(ctx),
+    sample: (ctx) => (path === 'driver' ? viaDriver(ctx) : viaPlan(ctx)),
+  };
+}
+
+/** Waits for every promise (so undo never races a setup still running), then throws the first failure. */
+async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
+
+/** Every setup case: each mode through the driver, and the bridge plan through netlink and ip, at each concurrency. */
+export function setupCases(world: NetworkWorld, concurrencies: readonly number[] = CONCURRENCIES): MacroCase[] {
+  const cases: MacroCase[] = [];
+  for (const concurrency of concurrencies) {
+    for (const mode of SETUP_MODES) {
+      cases.push(setupCase(world, mode, 'driver', concurrency));
+      if (mode === 'bridge') {
+        cases.push(setupCase(world, mode, 'netlink', concurrency));
+        cases.push(setupCase(world, mode, 'ip', concurrency));
+        // the one-process-per-op reference is slow and gains nothing from concurrency: measured once
+        if (concurrency === 1) cases.push(setupCase(world, mode, 'ip-calls', concurrency));
+      }
+    }
+  }
+  return cases;
+}

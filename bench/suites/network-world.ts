@@ -1,0 +1,235 @@
+// The network bench's environment: one networkdriver with a bridge of the bench's
+// own (name and subnet unique to this process), named network namespaces, and a
+// cleanup that removes every link, namespace, iptables rule and directory it made.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { isBerthError, wrap } from '../../engine/errdefs/errors.js';
+import { Iptables } from '../../engine/networkdriver/iptables.js';
+import { hostVethName, NetworkDriver, type NetworkRecord } from '../../engine/networkdriver/network-driver.js';
+import { runSteps } from '../../engine/networkdriver/netlink-ops.js';
+import type { Context } from '../../engine/trace/index.js';
+
+/** Everything global the bench makes carries this prefix and the process id. */
+export const NAME_PREFIX = `bnb${process.pid}`;
+/** The bench's bridge (15 characters at most). */
+export const BENCH_BRIDGE = NAME_PREFIX.slice(0, 15);
+/** Prefix of the bench's network namespaces (`ip netns list`). */
+export const NETNS_PREFIX = `berthbench-${process.pid}-`;
+
+/** A named network namespace the bench made (`ip netns add`). */
+export interface BenchNetns {
+  name: string;
+  path: string;
+}
+
+let nsCounter = 0;
+
+/** Creates a fresh named network namespace. Cost: ≈2–5 ms (`ip netns add`). */
+export async function createNetns(): Promise<BenchNetns> {
+  return (await createNetnsBatch(1))[0]!;
+}
+
+/**
+ * Creates n fresh named network namespaces with one `ip -batch` process. On
+ * failure deletes the ones that were made and throws naming them.
+ */
+export async function createNetnsBatch(n: number): Promise<BenchNetns[]> {
+  const made = Array.from({ length: n }, () => {
+    const name = `${NETNS_PREFIX}${nsCounter++}`;
+    return { name, path: `/run/netns/${name}` };
+  });
+  if (n === 0) return made;
+  const r = await execa('ip', ['-batch', '-'], { input: made.map((ns) => `netns add ${ns.name}\n`).join(''), reject: false });
+  if (r.failed) {
+    await deleteNetnsBatch(made);
+    throw new Error(`netns ${made.map((ns) => ns.name).join(', ')}: ip netns add: ${String(r.stderr).trim() || r.shortMessage}`);
+  }
+  return made;
+}
+
+/** Deletes a namespace made by createNetns (its veth peers go with it). Idempotent. */
+export async function deleteNetns(ns: BenchNetns): Promise<void> {
+  await deleteNetnsBatch([ns]);
+}
+
+/** Deletes namespaces with one `ip -batch -force` process (going on past missing ones). Idempotent. */
+export async function deleteNetnsBatch(list: readonly BenchNetns[]): Promise<void> {
+  if (list.length === 0) return;
+  await execa('ip', ['-force', '-batch', '-'], { input: list.map((ns) => `netns del ${ns.name}\n`).join(''), reject: false });
+}
+
+/** The bench's namespaces still present (for cleanup checks). */
+export async function leftoverNetns(): Promise<string[]> {
+  const r = await execa('ip', ['netns', 'list'], { reject: false });
+  return String(r.stdout)
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(NETNS_PREFIX));
+}
+
+/** Host end names of the veths the bench's bare plans (not the driver) create. */
+export function planVethName(slot: number): string {
+  return hostVethName(`${NAME_PREFIX}-plan-${slot}`);
+}
+
+/** The bench's bridge and every veth attached to it, as host links still present. */
+export async function leftoverLinks(): Promise<string[]> {
+  const r = await execa('ip', ['-o', 'link', 'show'], { reject: false });
+  const names = String(r.stdout)
+    .split('\n')
+    .map((l) => l.split(': ')[1]?.split('@')[0] ?? '')
+    .filter((n) => n !== '');
+  const mine = new Set([BENCH_BRIDGE, ...Array.from({ length: 16 }, (_, i) => planVethName(i))]);
+  const attached = new Set<string>();
+  const br = await execa('ip', ['-o', 'link', 'show', 'master', BENCH_BRIDGE], { reject: false });
+  if (br.exitCode === 0) for (const l of String(br.stdout).split('\n')) if (l.includes(': ')) attached.add(l.split(': ')[1]!.split('@')[0]!);
+  return names.filter((n) => mine.has(n) || attached.has(n)).sort();
+}
+
+/** iptables rules tagged by berth (`--comment berth:…`), one string each, sorted. */
+export async function berthTaggedRules(): Promise<string[]> {
+  const out: string[] = [];
+  for (const table of ['nat', 'filter']) {
+    const r = await execa('iptables', ['-w', '-t', table, '-S'], { reject: false });
+    if (r.exitCode !== 0) continue;
+    for (const line of String(r.stdout).split('\n')) if (line.includes('berth:')) out.push(`${table} ${line}`);
+  }
+  return out.sort();
+}
+
+/** The subnets tried for the bench's bridge, in order; one that overlaps a host route is skipped. */
+function candidateSubnets(): string[] {
+  const pid = process.pid;
+  return Array.from({ length: 8 }, (_, k) => `10.${150 + ((pid + 7 * k) % 50)}.${(pid >> 3) % 250}.0/24`);
+}
+
+/**
+ * The driver and bridge the network bench measures. acquire() opens it on first
+ * use (a bridge `bnb<pid>`, a /24 subnet no host route uses, iptables port
+ * publishing when iptables works); release() tears it all down when the last
+ * user is done. Not re-entrant across processes: names carry the pid.
+ */
+export class NetworkWorld {
+  private users = 0;
+  private opening: Promise<NetworkDriver> | undefined;
+  private driver_: NetworkDriver | undefined;
+  private root: string | undefined;
+  private chainsBefore = false;
+  private readonly containers = new Set<string>();
+  private counter = 0;
+
+  constructor(private readonly dataRoot: string) {}
+
+  /** The open driver; throws when acquire() has not completed. */
+  get driver(): NetworkDriver {
+    if (this.driver_ === undefined) throw new Error('network bench: driver not open');
+    return this.driver_;
+  }
+
+  /** The bench's network (bridge, subnet, gateway). */
+  get network(): NetworkRecord {
+    return this.driver.listNetworks()[0]!;
+  }
+
+  /** A container id unique to this process and run (`bnb<pid>-<n>`). */
+  nextContainerId(): string {
+    const id = `${NAME_PREFIX}-${this.counter++}`;
+    this.containers.add(id);
+    return id;
+  }
+
+  /** The container's interface was released: cleanup need not release it again. */
+  forget(containerId: string): void {
+    this.containers.delete(containerId);
+  }
+
+  /** Opens the driver for one more user. Fails naming the bridge when no subnet could be set up. */
+  async acquire(ctx: Context): Promise<NetworkDriver> {
+    this.users++;
+    try {
+      this.opening ??= this.open(ctx);
+      return await this.opening;
+    } catch (err) {
+      this.users--;
+      this.opening = undefined;
+      throw err;
+    }
+  }
+
+  private async open(ctx: Context): Promise<NetworkDriver> {
+    this.chainsBefore = (await execa('iptables', ['-w', '-t', 'nat', '-S', 'BERTH'], { reject: false })).exitCode === 0;
+    this.root = await mkdtemp(join(this.dataRoot, 'berth-netbench-'));
+    let last: unknown;
+    for (const subnet of candidateSubnets()) {
+      try {
+        this.driver_ = await NetworkDriver.open(ctx, { root: this.root, defaultNetwork: { bridge: BENCH_BRIDGE, subnet }, masquerade: false, dns: ['127.0.0.1'] });
+        return this.driver_;
+      } catch (err) {
+        last = err;
+        if (!(isBerthError(err, 'INVALID_ARGUMENT') && /overlaps/.test((err as Error).message))) break;
+      }
+    }
+    await this.cleanup(ctx);
+    throw wrap(last, `network bench bridge ${BENCH_BRIDGE}`);
+  }
+
+  /** One user done; the last one removes everything (see cleanup). */
+  async release(ctx: Context): Promise<void> {
+    if (this.users === 0) return;
+    this.users--;
+    if (this.users > 0) return;
+    const opening = this.opening;
+    this.opening = undefined;
+    await opening?.catch(() => undefined);
+    await this.cleanup(ctx);
+  }
+
+  /**
+   * Removes what the bench made: every container's interface and ports, the
+   * bridge's iptables rules and the bridge, berth's chains when they were not
+   * there before and hold no other rules, the state directory. Never calls the
+   * driver's reset()/recover(): those would also remove other berth instances'
+   * rules on this host. Idempotent; collects failures and throws one error after trying all.
+   */
+  async cleanup(ctx: Context): Promise<void> {
+    const failures: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (err) {
+        failures.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
+    const driver = this.driver_;
+    this.driver_ = undefined;
+    if (driver !== undefined) {
+      const net = driver.listNetworks()[0];
+      for (const cid of [...this.containers]) await attempt(`container ${cid}`, () => driver.releaseInterface(ctx, cid));
+      await attempt('proxies', () => driver.close());
+      const iptables = new Iptables();
+      if (net !== undefined) {
+        if (await iptables.available()) await attempt(`bridge ${net.bridge} rules`, () => iptables.removeTagged((tag) => tag === `net:${net.id}`));
+        await attempt(`bridge ${net.bridge}`, () => runSteps(ctx, [{ op: 'link.delete', name: net.bridge, ifMissingOk: true }]));
+      }
+      if (!this.chainsBefore && (await iptables.available()) && (await iptables.list()).length === 0) await attempt('iptables chains', () => iptables.removeChains());
+    }
+    this.containers.clear();
+    for (let slot = 0; slot < 16; slot++) {
+      const name = planVethName(slot);
+      await attempt(`veth ${name}`, () => runSteps(ctx, [{ op: 'link.delete', name, ifMissingOk: true }]));
+    }
+    if (this.root !== undefined) {
+      const root = this.root;
+      this.root = undefined;
+      await attempt(`state ${root}`, () => rm(root, { recursive: true, force: true }));
+    }
+    if (failures.length > 0) throw new Error(`network bench cleanup: ${failures.join('; ')}`);
+  }
+
+  /** Where a container's hosts/hostname/resolv.conf go. */
+  etcDir(containerId: string): string {
+    if (this.root === undefined) throw new Error('network bench: driver not open');
+    return join(this.root, 'etc', containerId);
+  }
+}

@@ -1,0 +1,274 @@
+// Tests of the network suite: its case list and derived goals as data, the iperf3
+// parser, and (as root) a run end to end through runBenchmarks with tiny sample
+// counts that yields schema-valid cases and leaves no link, namespace, iptables
+// rule or process behind.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectHostInfo } from '../host.js';
+import { profiles, type ProfileSettings } from '../profiles.js';
+import type { HostInfo } from '../results/document.js';
+import { validateResult } from '../results/validate.js';
+import { runBenchmarks } from '../runner.js';
+import type { MacroCase, MeasuredCase, SuiteContext } from '../suite.js';
+import { registry } from './index.js';
+import { DOCKER_QUICK_REASON, deriveNetwork, iperfAmount, networkSuite } from './network.js';
+import { DOCKER_BENCH_BRIDGE, dockerUnavailable } from './network-docker.js';
+import { setupCase } from './network-setup.js';
+import { iperfGbits } from './network-traffic.js';
+import { berthTaggedRules, leftoverLinks, leftoverNetns, NAME_PREFIX, NetworkWorld } from './network-world.js';
+import { background } from '../../engine/trace/index.js';
+
+const isRoot = process.getuid?.() === 0;
+const hasIperf = spawnSync('iperf3', ['--version'], { stdio: 'ignore' }).status === 0;
+
+function suiteCtx(over: Partial<SuiteContext> = {}): SuiteContext {
+  return { profile: 'quick', settings: profiles.quick, targets: ['berth'], dataRoot: os.tmpdir(), seed: 1, warn: () => undefined, ...over };
+}
+
+/** Child processes of this process whose command line mentions iperf3 or the ping-pong scripts. */
+function benchChildren(): string[] {
+  const r = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return String(r.stdout)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /iperf3|nsenter|net\.createServer|net\.connect/.test(l));
+}
+
+describe('network suite (definition)', () => {
+  it('is registered as built and loads this suite', async () => {
+    const entry = registry.find((s) => s.name === 'network')!;
+    expect(entry.load).toBeDefined();
+    expect(await entry.load!()).toBe(networkSuite);
+  });
+
+  it('has setup cases per mode and concurrency, netlink vs ip for bridge, and traffic cases per path', () => {
+    const cases = networkSuite.cases(suiteCtx({ profile: 'default', settings: profiles.default })) as MacroCase[];
+    const setup = cases.filter((c) => c.case === 'setup-teardown');
+    expect(setup.map((c) => `${c.parameters.mode}/${c.parameters.path}/${c.parameters.concurrency}`)).toEqual(
+      [1, 2, 4].flatMap((n) =>
+        ['none/driver', 'host/driver', 'bridge/driver', 'bridge/netlink', 'bridge/ip', ...(n === 1 ? ['bridge/ip-calls'] : []), 'container/driver'].map((m) => `${m}/${n}`),
+      ),
+    );
+    for (const c of setup) {
+      expect(c.phases).toBe(true);
+      expect(c.unit).toBe('ms');
+    }
+    // netlink and ip of one concurrency interleave with the driver
+    expect(new Set(setup.filter((c) => c.parameters.mode === 'bridge' && c.parameters.concurrency === 2).map((c) => c.group)).size).toBe(1);
+    const paths = ['loopback', 'host-to-container', 'container-to-container', 'published-port'];
+    expect(cases.filter((c) => c.case === 'tcp-latency').map((c) => c.parameters.path)).toEqual(paths);
+    if (hasIperf) {
+      const tput = cases.filter((c) => c.case === 'tcp-throughput');
+      expect(tput.map((c) => c.parameters.path)).toEqual(paths);
+      expect(tput.every((c) => c.parameters.transfer === '256M' && c.group === 'tcp-throughput')).toBe(true);
+    }
+  });
+
+  it('fits the quick profile: concurrency 1 and 4 only, iperf3 sends a byte count', () => {
+    expect(iperfAmount(suiteCtx({ profile: 'full', settings: profiles.full }))).toEqual({ seconds: 3 });
+    const cases = networkSuite.cases(suiteCtx()) as MacroCase[];
+    expect([...new Set(cases.filter((c) => c.case === 'setup-teardown').map((c) => c.parameters.concurrency))]).toEqual([1, 4]);
+    if (hasIperf) expect(cases.find((c) => c.case === 'tcp-throughput')!.method).toContain('-n 256M -J');
+  });
+
+  it('leaves docker out of the quick profile with a warning', () => {
+    const warnings: string[] = [];
+    const cases = networkSuite.cases(suiteCtx({ targets: ['docker'], warn: (m) => warnings.push(m) }));
+    expect(cases).toEqual([]);
+    expect(warnings).toEqual([DOCKER_QUICK_REASON]);
+  });
+
+  it.skipIf(dockerUnavailable() !== undefined)('measures docker traffic (not setup) in the default profile, beside berth', () => {
+    const cases = networkSuite.cases(suiteCtx({ profile: 'default', settings: profiles.default, targets: ['berth', 'docker'] })) as MacroCase[];
+    const docker = cases.filter((c) => c.target === 'docker');
+    expect(docker.map((c) => `${c.case} ${c.parameters.path}`)).toEqual(
+      ['tcp-throughput', 'tcp-latency'].flatMap((k) => ['host-to-container', 'container-to-container', 'published-port'].map((p) => `${k} ${p}`)),
+    );
+    // docker's paths interleave with berth's loopback reference
+    for (const c of docker) expect(cases.some((b) => b.target === 'berth' && b.group === c.group && b.parameters.path === 'loopback')).toBe(true);
+  });
+
+  it('derives throughput percent, latency overhead and ip/netlink ratio pairwise, with goal notes', () => {
+    const info = networkSuite.cases(suiteCtx())[0]!;
+    const m = (c: string, parameters: Record<string, string | number>, samples: number[]): MeasuredCase => ({ info: { ...info, case: c, parameters }, samples, rounds: [samples] });
+    const derived = deriveNetwork([
+      m('tcp-throughput', { path: 'loopback' }, [40, 40, 40]),
+      m('tcp-throughput', { path: 'host-to-container' }, [36, 36]),
+      m('tcp-throughput', { path: 'published-port' }, [20, 20, 20]),
+      { ...m('tcp-throughput', { path: 'published-port' }, [30, 30]), info: { ...info, case: 'tcp-throughput', target: 'docker', parameters: { path: 'published-port' } } },
+      m('tcp-latency', { path: 'loopback' }, [10, 12]),
+      m('tcp-latency', { path: 'container-to-container' }, [15, 20]),
+      m('setup-teardown', { mode: 'bridge', path: 'driver', concurrency: 1 }, [2, 2.5, 2.2]),
+      m('setup-teardown', { mode: 'bridge', path: 'netlink', concurrency: 1 }, [1, 2]),
+      m('setup-teardown', { mode: 'bridge', path: 'ip', concurrency: 1 }, [7, 8]),
+      m('setup-teardown', { mode: 'bridge', path: 'ip-calls', concurrency: 1 }, [30, 40]),
+    ]);
+    const by = (c: string, p: string | number, target = 'berth') => derived.find((d) => d.case === c && d.target === target && Object.values(d.parameters).includes(p))!;
+    expect(by('tcp-throughput-vs-loopback', 'host-to-container').samples).toEqual([90, 90]);
+    expect(by('tcp-throughput-vs-loopback', 'host-to-container').notes![0]).toMatch(/^meets the goal: median 90\.0% of loopback/);
+    expect(by('tcp-throughput-vs-loopback', 'published-port').notes![0]).toMatch(/^misses the goal: median 50\.0%/);
+    expect(by('tcp-throughput-vs-loopback', 'published-port', 'docker').samples).toEqual([75, 75]);
+    expect(by('tcp-throughput-vs-loopback', 'published-port', 'docker').notes![0]).toMatch(/^docker: median 75\.0% of loopback/);
+    expect(by('tcp-latency-overhead', 'container-to-container').samples).toEqual([5, 8]);
+    const ratio = by('setup-teardown-ip-vs-netlink', 1);
+    expect(ratio.samples).toEqual([7, 4]);
+    expect(ratio.notes![1]).toBe('With one `ip` process per op it took a median 25.00× (p50 35.0 ms).');
+    expect(ratio.notes![2]).toMatch(/^meets the goal: .* p50 2\.20 ms/);
+    expect(derived.every((d) => d.unit === 'percent' || d.unit === 'us' || d.unit === 'ratio')).toBe(true);
+  });
+
+  it('reads the receiver rate from iperf3 -J and names the path on bad output', () => {
+    expect(iperfGbits(JSON.stringify({ end: { sum_received: { bits_per_second: 3.2e10 } } }), 'x')).toBe(32);
+    expect(() => iperfGbits(JSON.stringify({ error: 'unable to connect to server' }), 'network throughput loopback')).toThrow(
+      /^network throughput loopback: iperf3: unable to connect/,
+    );
+    expect(() => iperfGbits('not json', 'p')).toThrow(/^p: iperf3 -J output/);
+    expect(() => iperfGbits('{}', 'p')).toThrow(/no end\.sum_received/);
+  });
+});
+
+describe.skipIf(!isRoot)('network suite (end to end, kernel)', () => {
+  let host: HostInfo;
+  let dataRoot: string;
+  const before = { links: [] as string[], netns: [] as string[] };
+
+  beforeAll(async () => {
+    dataRoot = await mkdtemp(join(os.tmpdir(), 'berth-netbench-test-'));
+    host = await collectHostInfo({ dataRoot, peers: [] });
+    before.links = await leftoverLinks();
+    before.netns = await leftoverNetns();
+    expect((await berthTaggedRules()).filter((r) => r.includes(NAME_PREFIX))).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await rm(dataRoot, { recursive: true, force: true });
+  });
+
+  it('runs every case through runBenchmarks into a schema-valid document and cleans up', { timeout: 180_000 }, async () => {
+    const q = profiles.quick;
+    const settings: ProfileSettings = { ...q, macro: { warmup: 0, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
+    const lines: string[] = [];
+    const { document, failed } = await runBenchmarks({
+      suites: [{ name: 'network', description: networkSuite.description, load: async () => networkSuite }],
+      settings,
+      targets: ['berth'],
+      seed: 3,
+      dataRoot,
+      argv: ['--test'],
+      progress: (l) => lines.push(l),
+      hostInfo: async () => host,
+    });
+    expect(document.suites[0], lines.join('\n')).toMatchObject({ name: 'network', status: 'ran' });
+    expect(failed).toBe(false);
+    validateResult(document);
+
+    const setup = document.cases.filter((c) => c.case === 'setup-teardown');
+    expect(setup).toHaveLength(13);
+    for (const c of setup) {
+      expect(c.samples).toHaveLength(2);
+      expect(c.samples.every((x) => x > 0)).toBe(true);
+    }
+    const bridge = setup.find((c) => c.parameters.mode === 'bridge' && c.parameters.path === 'driver' && c.parameters.concurrency === 1)!;
+    const phaseNames = bridge.phases!.map((p) => p.name);
+    for (const step of ['networkdriver.allocateInterface', 'networkdriver.releaseInterface', 'networkdriver.veth.create', 'networkdriver.addr.add']) {
+      expect(phaseNames).toContain(step);
+    }
+    const ip = setup.find((c) => c.parameters.path === 'ip' && c.parameters.concurrency === 1)!;
+    expect(ip.phases!.find((p) => p.name === 'networkdriver.ip.batch')!.callsPerOp).toBe(3);
+    // one ip process per op: 3 on the host, 4 in the namespace, 1 delete
+    const calls = setup.find((c) => c.parameters.path === 'ip-calls')!;
+    expect(calls.phases!.find((p) => p.name === 'networkdriver.ip.batch')!.callsPerOp).toBe(8);
+
+    const latency = document.cases.filter((c) => c.case === 'tcp-latency');
+    expect(latency.map((c) => c.parameters.path)).toEqual(['loopback', 'host-to-container', 'container-to-container', 'published-port']);
+    for (const c of latency) expect(c.stats.p50).toBeGreaterThan(0);
+    if (hasIperf) {
+      const tput = document.cases.filter((c) => c.case === 'tcp-throughput');
+      expect(tput).toHaveLength(4);
+      for (const c of tput) expect(c.stats.p50).toBeGreaterThan(0);
+      const ratios = document.cases.filter((c) => c.case === 'tcp-throughput-vs-loopback');
+      expect(ratios).toHaveLength(3);
+      for (const r of ratios) expect(r.notes[0]).toMatch(/(meets|misses) the goal/);
+    }
+    expect(document.cases.filter((c) => c.case === 'setup-teardown-ip-vs-netlink')).toHaveLength(2);
+
+    // nothing left behind
+    expect(await leftoverLinks()).toEqual(before.links);
+    expect(await leftoverNetns()).toEqual(before.netns);
+    expect((await berthTaggedRules()).filter((r) => r.includes(NAME_PREFIX))).toEqual([]);
+    expect(benchChildren()).toEqual([]);
+    expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
+  });
+
+  it('cleans up a setup sample that failed half-way (its namespace vanished)', { timeout: 60_000 }, async () => {
+    const ctx = background();
+    for (const path of ['driver', 'ip'] as const) {
+      const world = new NetworkWorld(dataRoot);
+      const c = setupCase(world, 'bridge', path, 2);
+      await c.setup!(ctx);
+      try {
+        await c.beforeSample!(ctx, 0);
+        // the second container's namespace disappears before its interface is made
+        await execFileQuiet('ip', ['netns', 'del', (await leftoverNetns()).filter((n) => !before.netns.includes(n)).sort().at(-1)!]);
+        await expect(Promise.resolve(c.sample(ctx, 0))).rejects.toThrow(/netns|ip -batch/);
+        await c.afterSample!(ctx, 0);
+      } finally {
+        await c.teardown!(ctx);
+      }
+      expect(await leftoverLinks(), path).toEqual(before.links);
+      expect(await leftoverNetns(), path).toEqual(before.netns);
+    }
+    expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
+  });
+
+  it.skipIf(dockerUnavailable() !== undefined)('measures docker\'s bridge through a private dockerd and removes all of it', { timeout: 240_000 }, async () => {
+    const keyBefore = await exists('/etc/docker/key.json');
+    const settings: ProfileSettings = { ...profiles.default, macro: { warmup: 0, minSamples: 1, maxSamples: 1, maxTimeMs: 1 } };
+    const lines: string[] = [];
+    const { document, failed } = await runBenchmarks({
+      suites: [{ name: 'network', description: networkSuite.description, load: async () => networkSuite }],
+      settings,
+      targets: ['docker'],
+      seed: 3,
+      dataRoot,
+      argv: ['--test'],
+      progress: (l) => lines.push(l),
+      hostInfo: async () => host,
+    });
+    expect(document.suites[0], lines.join('\n')).toMatchObject({ name: 'network', status: 'ran' });
+    expect(failed).toBe(false);
+    validateResult(document);
+    expect(document.cases.map((c) => `${c.target} ${c.case} ${c.parameters.path}`).sort()).toEqual(
+      ['tcp-throughput', 'tcp-latency'].flatMap((k) => ['host-to-container', 'container-to-container', 'published-port'].map((p) => `docker ${k} ${p}`)).sort(),
+    );
+    for (const c of document.cases) expect(c.stats.p50).toBeGreaterThan(0);
+    expect(await leftoverLinks()).toEqual(before.links);
+    expect(await hostLinkNames()).not.toContain(DOCKER_BENCH_BRIDGE);
+    expect(await exists('/etc/docker/key.json')).toBe(keyBefore);
+    expect(benchChildren()).toEqual([]);
+    expect(spawnSync('pgrep', ['-f', `berth-netbench-docker-`]).status).toBe(1);
+    expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(dataRoot)).toBe(false);
+    expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
+  });
+});
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function hostLinkNames(): Promise<string[]> {
+  const r = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+  return String(r.stdout)
+    .split('\n')
+    .map((l) => l.split(': ')[1]?.split('@')[0] ?? '');
+}
+
+async function execFileQuiet(cmd: string, args: string[]): Promise<void> {
+  spawnSync(cmd, args, { stdio: 'ignore' });
+}

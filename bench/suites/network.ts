@@ -1,0 +1,195 @@
+// The `network` suite: what berth's networkdriver costs to set up and tear down
+// per mode and concurrency (netlink vs `ip`), and what its bridge and published
+// ports carry (TCP throughput and latency) next to loopback in the same run.
+import { spawnSync } from 'node:child_process';
+import { execa } from 'execa';
+import { native } from '../../native/index.js';
+import { scaled } from '../profiles.js';
+import type { CaseDef, CaseInfo, DerivedCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
+import { BRIDGE_GOAL_MS, CONCURRENCIES, setupCases, SUITE } from './network-setup.js';
+import { DockerEnv, dockerUnavailable } from './network-docker.js';
+import { latencyCase, THROUGHPUT_GOAL_PERCENT, type IperfAmount, throughputCase, TRAFFIC_PATHS, TrafficEnv, type TrafficTarget } from './network-traffic.js';
+import { NetworkWorld } from './network-world.js';
+
+/** Why the quick profile leaves Docker out (recorded as a run warning when docker is a target). */
+export const DOCKER_QUICK_REASON =
+  'target docker not measured in the quick profile: starting a private dockerd and interleaving its cases would not fit the profile\'s minute (run the default profile)';
+
+async function has(cmd: string, args: string[]): Promise<boolean> {
+  const r = await execa(cmd, args, { reject: false });
+  return r.exitCode === 0;
+}
+
+/**
+ * What one throughput sample sends, by profile. quick and default send 256 MiB
+ * (≈0.1–0.3 s here): the runner takes up to 50 samples per case within 30 s,
+ * and seven interleaved paths of 1 s runs alone would exceed the suite's four
+ * minutes; full runs 3 s each.
+ */
+export function iperfAmount(ctx: SuiteContext): IperfAmount {
+  return ctx.profile === 'full' ? { seconds: 3 } : { bytes: '256M' };
+}
+
+/** Concurrencies of the setup cases: quick leaves out 2 to fit its minute. */
+export function setupConcurrencies(ctx: SuiteContext): readonly number[] {
+  return ctx.profile === 'quick' ? [1, 4] : CONCURRENCIES;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Pairs sample i of a with sample i of b (up to the shorter); the cases interleaved, so neighbours in time pair up. */
+function pairwise(a: readonly number[], b: readonly number[], f: (x: number, y: number) => number): number[] {
+  const n = Math.min(a.length, b.length);
+  return Array.from({ length: n }, (_, i) => f(a[i]!, b[i]!));
+}
+
+/**
+ * Derived cases: each bridge path's throughput as a percent of loopback and its
+ * added latency over loopback (pairwise), and `ip` vs netlink setup per
+ * concurrency, with notes saying whether the issue's goals are met.
+ */
+export function deriveNetwork(measured: readonly MeasuredCase[]): DerivedCase[] {
+  const find = (name: string, params: Record<string, unknown>, target = 'berth') =>
+    measured.find((m) => m.info.case === name && m.info.target === target && Object.entries(params).every(([k, v]) => m.info.parameters[k] === v));
+  const derived: DerivedCase[] = [];
+  const base = (c: string, target: string, parameters: CaseInfo['parameters'], unit: CaseInfo['unit'], direction: CaseInfo['direction'], method: string, notes: string[]): CaseInfo => ({
+    suite: SUITE,
+    case: c,
+    target,
+    parameters,
+    unit,
+    direction,
+    method,
+    notes,
+  });
+
+  const loopT = find('tcp-throughput', { path: 'loopback' });
+  const loopL = find('tcp-latency', { path: 'loopback' });
+  for (const target of ['berth', 'docker']) {
+    for (const path of TRAFFIC_PATHS) {
+      if (path === 'loopback') continue;
+      const t = find('tcp-throughput', { path }, target);
+      if (loopT !== undefined && t !== undefined) {
+        const samples = pairwise(t.samples, loopT.samples, (x, y) => (100 * x) / y);
+        if (samples.length > 0) {
+          const p50 = median(samples);
+          const note =
+            target === 'berth'
+              ? `${p50 >= THROUGHPUT_GOAL_PERCENT ? 'meets the goal' : 'misses the goal'}: median ${p50.toFixed(1)}% of loopback (goal ≥ ${THROUGHPUT_GOAL_PERCENT}%).`
+              : `${target}: median ${p50.toFixed(1)}% of loopback (berth's goal, for comparison: ≥ ${THROUGHPUT_GOAL_PERCENT}%).`;
+          derived.push({
+            ...base(
+              'tcp-throughput-vs-loopback',
+              target,
+              { path },
+              'percent',
+              'higher-is-better',
+              `Derived: Gbit/s of path ${path} (${target}) as a percent of the loopback reference, pairwise (sample i of each, taken interleaved); the stats are those of these percentages.`,
+              [note],
+            ),
+            samples,
+          });
+        }
+      }
+      const l = find('tcp-latency', { path }, target);
+      if (loopL !== undefined && l !== undefined) {
+        const samples = pairwise(l.samples, loopL.samples, (x, y) => x - y);
+        if (samples.length > 0) {
+          derived.push({
+            ...base(
+              'tcp-latency-overhead',
+              target,
+              { path },
+              'us',
+              'lower-is-better',
+              `Derived: mean round trip of path ${path} (${target}) minus that of loopback, pairwise (sample i of each, taken interleaved), in µs.`,
+              [],
+            ),
+            samples,
+          });
+        }
+      }
+    }
+  }
+
+  for (const concurrency of CONCURRENCIES) {
+    const nl = find('setup-teardown', { mode: 'bridge', path: 'netlink', concurrency });
+    const ip = find('setup-teardown', { mode: 'bridge', path: 'ip', concurrency });
+    const drv = find('setup-teardown', { mode: 'bridge', path: 'driver', concurrency });
+    if (nl === undefined || ip === undefined) continue;
+    const samples = pairwise(ip.samples, nl.samples, (x, y) => x / y);
+    if (samples.length === 0) continue;
+    const notes = [`The bare plan through \`ip -batch\` took a median ${median(samples).toFixed(2)}× the time of the same plan through netlink.`];
+    const calls = find('setup-teardown', { mode: 'bridge', path: 'ip-calls', concurrency });
+    if (calls !== undefined && calls.samples.length > 0) {
+      notes.push(`With one \`ip\` process per op it took a median ${median(pairwise(calls.samples, nl.samples, (x, y) => x / y)).toFixed(2)}× (p50 ${median(calls.samples).toFixed(1)} ms).`);
+    }
+    if (drv !== undefined && concurrency === 1 && drv.samples.length > 0) {
+      const p50 = median(drv.samples);
+      notes.push(
+        `${p50 <= BRIDGE_GOAL_MS ? 'meets the goal' : 'misses the goal'}: berth's bridge setup + teardown through the driver, p50 ${p50.toFixed(2)} ms (goal ≤ ${BRIDGE_GOAL_MS} ms).`,
+      );
+    }
+    derived.push({
+      ...base(
+        'setup-teardown-ip-vs-netlink',
+        'berth',
+        { mode: 'bridge', concurrency },
+        'ratio',
+        'higher-is-better',
+        `Derived: time of the bare bridge interface plan through \`ip -batch\` divided by the same plan through berth's netlink path, pairwise (interleaved samples), at concurrency ${concurrency}.`,
+        notes,
+      ),
+      samples,
+    });
+  }
+  return derived;
+}
+
+export const networkSuite: Suite = {
+  name: SUITE,
+  description: 'networkdriver setup/teardown per mode and concurrency (netlink vs ip), TCP throughput and latency into containers vs loopback',
+  targets: ['berth', 'docker'],
+  async requires() {
+    if (process.getuid?.() !== 0) return 'needs root (network namespaces, veths, bridges)';
+    try {
+      native();
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+    if (!(await has('ip', ['-V']))) return 'iproute2 (ip) not installed';
+    if (!(await has('nsenter', ['--version']))) return 'nsenter (util-linux) not installed';
+    return undefined;
+  },
+  cases(ctx: SuiteContext): CaseDef[] {
+    const cases: CaseDef[] = [];
+    const iperf = runsOk('iperf3', ['--version']);
+    if (!iperf) ctx.warn('tcp-throughput not measured: iperf3 not installed (apt-get install iperf3)');
+    const roundTrips = scaled(ctx.settings, 2000, 200);
+    const traffic: TrafficTarget[] = [];
+    if (ctx.targets.includes('berth')) {
+      const world = new NetworkWorld(ctx.dataRoot);
+      cases.push(...setupCases(world, setupConcurrencies(ctx)));
+      traffic.push(new TrafficEnv(world));
+    }
+    if (ctx.targets.includes('docker')) {
+      const why = ctx.profile === 'quick' ? DOCKER_QUICK_REASON : dockerUnavailable();
+      if (why === undefined) traffic.push(new DockerEnv(ctx.dataRoot));
+      else ctx.warn(why.startsWith('target docker') ? why : `target docker not measured: ${why}`);
+    }
+    // one group per measure, so every engine's paths interleave with berth's loopback reference
+    if (iperf) for (const t of traffic) for (const path of t.paths) cases.push(throughputCase(t, path, iperfAmount(ctx)));
+    for (const t of traffic) for (const path of t.paths) cases.push(latencyCase(t, path, roundTrips));
+    return cases;
+  },
+  derive: deriveNetwork,
+};
+
+/** True when the command runs and exits 0 (cases() is synchronous). */
+function runsOk(cmd: string, args: string[]): boolean {
+  return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+}

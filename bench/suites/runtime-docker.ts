@@ -1,0 +1,206 @@
+// A private dockerd for the `run` suite's docker target: its own data root (a tmpfs),
+// exec root, pidfile, socket and bridge, and no iptables, forwarding or masquerade
+// changes, so starting and stopping it leaves the host as it was.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { unavailable } from '../../engine/errdefs/errors.js';
+import { makeWorkloadRootfs } from '../../engine/execdriver/workload-rootfs.js';
+import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
+import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
+import { call, onPath } from '../peers/index.js';
+import { STATIC_IMAGE } from './runtime-image.js';
+
+const KEY_JSON = '/etc/docker/key.json';
+/** The private daemon's bridge (at most 15 characters). */
+export const DOCKER_BRIDGE = `bdk${process.pid}`.slice(0, 15);
+
+/** Why docker cannot be measured here, or undefined when dockerd and the docker CLI are installed. */
+export function dockerMissing(): string | undefined {
+  if (onPath('dockerd') === undefined) return 'target docker left out: dockerd not installed (not on PATH)';
+  if (onPath('docker') === undefined) return 'target docker left out: the docker CLI is not installed (not on PATH)';
+  return undefined;
+}
+
+/** A /24 for the bridge that no host address or route uses yet. */
+async function freeSubnet(): Promise<string> {
+  const used = (await call(['ip', '-4', 'route', 'show', 'table', 'all'], { captureStdout: true })).stdout;
+  for (let k = 0; k < 16; k++) {
+    const prefix = `10.${100 + ((process.pid + 11 * k) % 50)}.${(process.pid >> 2) % 250}.`;
+    if (!used.includes(prefix)) return prefix;
+  }
+  throw unavailable(`docker bridge ${DOCKER_BRIDGE}: no free 10.x.y.0/24 subnet`);
+}
+
+async function mustRun(argv: string[], subject: string): Promise<string> {
+  const r = await call(argv, { captureStdout: true });
+  if (r.code !== 0) throw unavailable(`${subject}: ${argv.join(' ')}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+function exited(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+/** Pids whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '').map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Reference-counted private dockerd. The first acquire() mounts a tmpfs data
+ * root, makes bridge bdk<pid> with a free /24, starts dockerd (overlay2,
+ * --iptables=false --ip-forward=false --ip-masq=false, own socket) and imports a
+ * tar of the static rootfs as STATIC_IMAGE; the last release() stops dockerd and
+ * its containerd (by pid), unmounts, removes the bridge and the directory, and
+ * /etc/docker/key.json when dockerd created it. Cost: ≈2–5 s to start.
+ */
+export class PrivateDockerd {
+  private users = 0;
+  private dir: string | undefined;
+  private daemon: ChildProcess | undefined;
+  private helpers: number[] = [];
+  private bridgeMade = false;
+  private keyBefore = true;
+  version: string | null = null;
+
+  constructor(private readonly dataRoot: string) {}
+
+  get socket(): string {
+    if (this.dir === undefined) throw new Error('private dockerd: not started');
+    return join(this.dir, 'docker.sock');
+  }
+
+  /** `docker -H unix://<own socket> …args`. */
+  cli(args: readonly string[]): string[] {
+    return ['docker', '-H', `unix://${this.socket}`, ...args];
+  }
+
+  async acquire(): Promise<void> {
+    this.users++;
+    if (this.dir !== undefined) return;
+    try {
+      await this.start();
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      this.users = 0;
+      throw err;
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.users === 0) return;
+    this.users--;
+    if (this.users > 0) return;
+    await this.stop();
+  }
+
+  private async start(): Promise<void> {
+    this.keyBefore = existsSync(KEY_JSON);
+    const dir = realpathSync(mkdtempSync(join(this.dataRoot, `berth-dockerd-${process.pid}-`)));
+    this.dir = dir;
+    const data = join(dir, 'data');
+    mkdirSync(data);
+    mkdirSync(join(dir, 'exec'));
+    mountFs(`dockerd data root ${data}`, 'tmpfs', data, 'tmpfs', 0, 'size=512m,mode=0711');
+    const prefix = await freeSubnet();
+    await mustRun(['ip', 'link', 'add', DOCKER_BRIDGE, 'type', 'bridge'], `bridge ${DOCKER_BRIDGE}`);
+    this.bridgeMade = true;
+    await mustRun(['ip', 'addr', 'add', `${prefix}1/24`, 'dev', DOCKER_BRIDGE], `bridge ${DOCKER_BRIDGE}`);
+    await mustRun(['ip', 'link', 'set', DOCKER_BRIDGE, 'up'], `bridge ${DOCKER_BRIDGE}`);
+    writeFileSync(join(dir, 'daemon.json'), '{}\n');
+    const log = openSync(join(dir, 'dockerd.log'), 'a');
+    try {
+      this.daemon = spawn(
+        'dockerd',
+        [
+          '--data-root', data, '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'), '-H', `unix://${this.socket}`,
+          '--config-file', join(dir, 'daemon.json'), '--bridge', DOCKER_BRIDGE, '--iptables=false', '--ip-forward=false', '--ip-masq=false',
+          '--storage-driver', 'overlay2',
+        ],
+        { stdio: ['ignore', log, log] },
+      );
+    } finally {
+      closeSync(log);
+    }
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (this.daemon.exitCode !== null || this.daemon.signalCode !== null) {
+        throw unavailable(`private dockerd: exited at start: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').trim().split('\n').slice(-3).join(' | ')}`);
+      }
+      const r = existsSync(this.socket) ? await call(this.cli(['version', '--format', '{{.Server.Version}}']), { captureStdout: true }) : undefined;
+      if (r?.code === 0) {
+        this.version = r.stdout.trim();
+        break;
+      }
+      if (Date.now() > deadline) throw unavailable('private dockerd: not answering on its socket after 30 s');
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    this.helpers = childrenOf(this.daemon.pid!);
+    const rootfs = makeWorkloadRootfs(join(dir, 'rootfs'));
+    await mustRun(['tar', '-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.'], 'static rootfs tar');
+    await mustRun(this.cli(['import', join(dir, 'rootfs.tar'), STATIC_IMAGE]), `docker import ${STATIC_IMAGE}`);
+  }
+
+  /** Containers the daemon still has (a `run --rm` leaves none). */
+  async containers(): Promise<string[]> {
+    const out = await mustRun(this.cli(['ps', '-aq']), 'docker ps');
+    return out.split('\n').filter((l) => l.trim() !== '');
+  }
+
+  private async stop(): Promise<void> {
+    const failures: string[] = [];
+    const d = this.daemon;
+    this.daemon = undefined;
+    if (d !== undefined && d.pid !== undefined) {
+      if (d.exitCode === null && d.signalCode === null) {
+        this.helpers = [...new Set([...this.helpers, ...childrenOf(d.pid)])];
+        d.kill('SIGTERM');
+        if (!(await exited(d, 20_000))) {
+          d.kill('SIGKILL');
+          await exited(d, 5_000);
+          failures.push('dockerd did not stop on SIGTERM within 20 s (killed)');
+        }
+      }
+      // its containerd stops with it; one that did not is killed by its pid
+      for (const pid of this.helpers) {
+        try {
+          // only while it is still the daemon's helper (its command line names our directory)
+          if (this.dir !== undefined && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.dir)) process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      this.helpers = [];
+    }
+    if (this.dir !== undefined) {
+      for (const m of await mountsUnder(this.dir).catch(() => [] as string[])) {
+        try {
+          unmount(`private dockerd ${m}`, m, MNT_DETACH);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+      rmSync(this.dir, { recursive: true, force: true });
+      this.dir = undefined;
+    }
+    if (this.bridgeMade) {
+      const r = await call(['ip', 'link', 'del', DOCKER_BRIDGE]);
+      if (r.code !== 0) failures.push(`bridge ${DOCKER_BRIDGE}: ${r.stderr.trim()}`);
+      this.bridgeMade = false;
+    }
+    if (!this.keyBefore && existsSync(KEY_JSON)) rmSync(KEY_JSON, { force: true });
+    if (failures.length > 0) throw unavailable(`private dockerd cleanup: ${failures.join('; ')}`);
+  }
+}

@@ -1,0 +1,213 @@
+// Tests of the `runtime` suite: its cases per host (targets, quirk cases), the
+// derived quirk overhead, and a real run through runBenchmarks (root) with tiny
+// sample counts into a schema-valid document that leaves nothing behind.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { background } from '../../engine/trace/index.js';
+import { collectHostInfo } from '../host.js';
+import { findRuntime, forceDelete, isFound, leftoversOf, type PeerQuirk, type PeerRuntime } from '../peers/index.js';
+import { profiles, type ProfileSettings } from '../profiles.js';
+import type { HostInfo } from '../results/document.js';
+import { validateResult } from '../results/validate.js';
+import { runBenchmarks } from '../runner.js';
+import type { MacroCase, MeasuredCase, SuiteContext } from '../suite.js';
+import { findSuite } from './index.js';
+import { benchSpec, RuntimeBundles } from './runtime-bundles.js';
+import { cliCase, runtimeSuite } from './runtime.js';
+
+const isRoot = process.getuid?.() === 0;
+const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
+
+function suiteCtx(targets: string[], warnings: string[], dataRoot = os.tmpdir()): SuiteContext {
+  return { profile: 'quick', settings: tiny, targets, dataRoot, seed: 1, warn: (m) => warnings.push(m) };
+}
+
+/** Pids whose parent is this process. */
+function childPids(): number[] {
+  const pids: number[] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    const text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
+    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
+  }
+  return pids;
+}
+
+/** Cgroup directories this process's runtime bench made (ids brt<pid>-*, parent berth-bench-<pid>). */
+function benchCgroups(): string[] {
+  const out: string[] = [];
+  for (const h of readdirSync('/sys/fs/cgroup')) {
+    const root = join('/sys/fs/cgroup', h);
+    let names: string[];
+    try {
+      names = readdirSync(root);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (n.startsWith(`brt${process.pid}-`) || n === `berth-bench-${process.pid}`) out.push(join(root, n));
+      if (n === 'berth-runtime') {
+        for (const c of readdirSync(join(root, n))) if (c.startsWith(`brt${process.pid}-`)) out.push(join(root, n, c));
+      }
+    }
+  }
+  return out;
+}
+
+describe('runtime suite: cases', () => {
+  it('is registered as built and loads this suite', async () => {
+    expect(await findSuite('runtime')!.load!()).toBe(runtimeSuite);
+  });
+
+  it('the bundle: /bin/true with or without a network namespace, everything else alike', () => {
+    const a = benchSpec('/r', true);
+    const b = benchSpec('/r', false);
+    expect(a.process!.args).toEqual(['/bin/true']);
+    expect(a.linux!.namespaces!.map((n) => n.type)).toContain('network');
+    expect(b.linux!.namespaces!.map((n) => n.type)).not.toContain('network');
+    expect({ ...b, linux: { ...b.linux, namespaces: [] } }).toEqual({ ...a, linux: { ...a.linux, namespaces: [] } });
+  });
+
+  it('only berth asked: the in-process and berth-runtime cases per variant, interleaved by variant', () => {
+    const warnings: string[] = [];
+    const cases = runtimeSuite.cases(suiteCtx(['berth'], warnings)) as MacroCase[];
+    const br = isFound(findRuntime('berth-runtime'));
+    expect(cases.map((c) => `${c.group} ${c.target} ${c.parameters.via}`)).toEqual([
+      'create-start-exit-no-netns berth in-process',
+      ...(br ? ['create-start-exit-no-netns berth cli'] : []),
+      'create-start-exit-netns berth in-process',
+      ...(br ? ['create-start-exit-netns berth cli'] : []),
+    ]);
+    expect(cases[0]!.phases).toBe(true);
+    expect(cases.every((c) => c.unit === 'ms')).toBe(true);
+  });
+
+  it('with crun on a hybrid host: the quirk is warned, noted on crun\'s cases, and measured as its own cases', () => {
+    const crun = findRuntime('crun');
+    const warnings: string[] = [];
+    const cases = runtimeSuite.cases(suiteCtx(['crun'], warnings)) as MacroCase[];
+    if (!isFound(crun)) {
+      expect(cases).toEqual([]);
+      expect(warnings).toEqual([expect.stringContaining('target crun left out')]);
+      return;
+    }
+    const crunCases = cases.filter((c) => c.case === 'create-start-exit');
+    expect(crunCases).toHaveLength(2);
+    if (crun.quirks.length === 0) {
+      expect(cases.some((c) => c.case === 'quirk-wrapper')).toBe(false);
+      return;
+    }
+    expect(warnings.some((w) => w.includes('unshare -m'))).toBe(true);
+    for (const c of crunCases) expect(c.notes!.some((n) => n.startsWith('Host quirk worked around'))).toBe(true);
+    expect(cases.filter((c) => c.case === 'quirk-wrapper').map((c) => c.parameters.wrapped)).toEqual([false, true]);
+  });
+
+  it('derives the quirk overhead sample by sample', () => {
+    const info = (wrapped: boolean) => ({ suite: 'runtime', case: 'quirk-wrapper', target: 'crun', parameters: { wrapped, quirks: 'q' }, unit: 'ms' as const, direction: 'lower-is-better' as const, method: '' });
+    const measured: MeasuredCase[] = [
+      { info: info(false), samples: [1, 2, 3], rounds: [[1, 2, 3]] },
+      { info: info(true), samples: [4, 6], rounds: [[4, 6]] },
+    ];
+    const d = runtimeSuite.derive!(measured);
+    expect(d).toHaveLength(1);
+    const cse = (target: string, via: string, samples: number[]): MeasuredCase => ({
+      info: { suite: 'runtime', case: 'create-start-exit', target, parameters: { netns: true, via }, unit: 'ms', direction: 'lower-is-better', method: '' },
+      samples,
+      rounds: [samples],
+    });
+    const goal = runtimeSuite.derive!([cse('berth', 'in-process', [5, 9]), cse('crun', 'cli', [10, 9, 1]), cse('berth', 'cli', [100, 100])]);
+    expect(goal).toEqual([expect.objectContaining({ case: 'goal-vs-crun', target: 'berth', unit: 'ratio', parameters: { netns: true }, samples: [0.5, 1] })]);
+    expect(d[0]).toMatchObject({ case: 'quirk-overhead', target: 'crun', samples: [3, 4] });
+    expect(runtimeSuite.derive!([])).toEqual([]);
+  });
+});
+
+describe.skipIf(!isRoot)('runtime suite: real runs (root)', () => {
+  let host: HostInfo;
+  beforeAll(async () => {
+    host = await collectHostInfo({ dataRoot: os.tmpdir(), peers: [] });
+  });
+
+  it('runs every case end to end into a schema-valid document and leaves no state, cgroup or process', async () => {
+    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-runtime-suite-${process.pid}-`));
+    const children = childPids();
+    const lines: string[] = [];
+    try {
+      const { document, failed } = await runBenchmarks({
+        suites: [findSuite('runtime')!],
+        settings: tiny,
+        seed: 3,
+        dataRoot,
+        argv: ['--test'],
+        progress: (l) => lines.push(l),
+        hostInfo: async () => host,
+      });
+      expect(failed, lines.join('\n')).toBe(false);
+      expect(() => validateResult(document)).not.toThrow();
+      const inProcess = document.cases.filter((c) => c.parameters.via === 'in-process');
+      expect(inProcess.map((c) => c.parameters.netns)).toEqual([false, true]);
+      for (const c of inProcess) {
+        const names = c.phases!.map((p) => p.name);
+        for (const n of ['execdriver.create', 'execdriver.cgroup', 'libcontainer.clone', 'libcontainer.pivot-root', 'libcontainer.execve']) expect(names).toContain(n);
+      }
+      const targets = new Set(document.cases.filter((c) => c.case === 'create-start-exit').map((c) => c.target));
+      for (const peer of ['runc', 'crun'] as const) {
+        if (isFound(findRuntime(peer))) expect(targets.has(peer)).toBe(true);
+      }
+      const crun = findRuntime('crun');
+      if (isFound(crun) && crun.quirks.length > 0) {
+        expect(document.cases.some((c) => c.case === 'quirk-overhead')).toBe(true);
+        expect(document.warnings.some((w) => w.includes('crun') && w.includes('unshare -m'))).toBe(true);
+      }
+      for (const c of document.cases.filter((x) => x.case === 'create-start-exit')) {
+        expect(c.samples).toHaveLength(2);
+        expect(c.samples.every((s) => s > 0)).toBe(true);
+      }
+      expect(readdirSync(dataRoot)).toEqual([]);
+      expect(benchCgroups()).toEqual([]);
+      expect(childPids()).toEqual(children);
+    } finally {
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+  });
+  it.skipIf(!isFound(findRuntime('runc')))('a container a sample leaves is removed by delete -f; a delete that leaves it fails the sample', async () => {
+    const ctx = background();
+    const runc = findRuntime('runc') as PeerRuntime;
+    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-runtime-left-${process.pid}-`));
+    const bundles = new RuntimeBundles(dataRoot);
+    // `run` becomes `create`: the container stays (state, cgroup, a waiting init) after the sample.
+    const createOnly: PeerQuirk = { id: 'test-create-only', description: 'test', wrap: (argv) => argv.map((a) => (a === 'run' ? 'create' : a)) };
+    const brokenDelete: PeerQuirk = { id: 'test-no-delete', description: 'test', wrap: (argv) => argv.map((a) => (a === 'run' ? 'create' : a === 'delete' ? 'state' : a)) };
+    const m = bundles.acquire();
+    const stateRoot = m.stateRoot('runc');
+    try {
+      const good = cliCase(bundles, 'no-netns', { ...runc, quirks: [createOnly] });
+      await good.setup!(ctx);
+      await good.beforeSample!(ctx, 0);
+      await good.sample(ctx, 0);
+      const [id] = readdirSync(stateRoot);
+      expect(leftoversOf(id!, stateRoot).length).toBeGreaterThan(1);
+      await good.afterSample!(ctx, 0);
+      expect(leftoversOf(id!, stateRoot)).toEqual([]);
+      await good.teardown!(ctx);
+
+      const bad = cliCase(bundles, 'no-netns', { ...runc, quirks: [brokenDelete] });
+      await bad.setup!(ctx);
+      await bad.beforeSample!(ctx, 0);
+      await bad.sample(ctx, 0);
+      const [left] = readdirSync(stateRoot);
+      try {
+        await expect(bad.afterSample!(ctx, 0)).rejects.toThrow(left!);
+      } finally {
+        await forceDelete(runc, stateRoot, left!);
+        await bad.teardown!(ctx);
+      }
+      expect(leftoversOf(left!, stateRoot)).toEqual([]);
+    } finally {
+      bundles.release();
+      expect(readdirSync(dataRoot)).toEqual([]);
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,281 @@
+// The `runtime` suite: create → start → exit of the static /bin/true on one OCI bundle,
+// berth's execdriver in-process vs `berth-runtime run` vs `runc run` vs `crun run`,
+// with and without a network namespace, interleaved; plus the cost of the host quirk
+// wrapper crun needs here, so readers can subtract it.
+import { unavailable } from '../../engine/errdefs/errors.js';
+import { createCgroupManager } from '../../engine/execdriver/cgroups/manager.js';
+import type { CgroupManager } from '../../engine/execdriver/cgroups/types.js';
+import { createExecDriver, type Bundle, type ExecDriver } from '../../engine/execdriver/execdriver.js';
+import { loadBundleSpec } from '../../engine/execdriver/spec/load-bundle.js';
+import { workloadBinary } from '../../engine/execdriver/workload-rootfs.js';
+import { background, type Context } from '../../engine/trace/index.js';
+import { call, findRuntime, forceDelete, isFound, leftoversOf, runContainer, type PeerQuirk, type PeerRuntime, type RuntimeName } from '../peers/index.js';
+import type { CaseDef, DerivedCase, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
+import { RuntimeBundles, type NetnsVariant } from './runtime-bundles.js';
+
+const SUITE = 'runtime';
+export const CASE = 'create-start-exit';
+export const VARIANTS: readonly NetnsVariant[] = ['no-netns', 'netns'];
+
+/** Medians seen on this kind of host (2-core VM), for the notes. */
+export const REFERENCE_MS = { crun: '7.5–9', runc: '24' } as const;
+
+let serial = 0;
+
+/** A container id no other sample, run or process uses. */
+export function nextId(): string {
+  return `brt${process.pid}-${serial++}`;
+}
+
+function variantText(v: NetnsVariant): string {
+  return v === 'netns' ? 'with a new network namespace' : 'without a network namespace (the host\'s is shared)';
+}
+
+const bundleText =
+  'The bundle: berth\'s defaultSpec (the shape `runc spec` writes, Docker\'s default capabilities, masked and read-only paths, ' +
+  'proc/dev/devpts/shm/mqueue/sysfs mounts, namespaces pid, ipc, uts, mount, cgroup[, network]) running the static /bin/true on a read-only ' +
+  '2 MB rootfs under the data root; no linux.cgroupsPath, so each runtime picks its own cgroup for the id.';
+
+/** Throws UNAVAILABLE listing what container `id` left, if anything. */
+function verifyClean(id: string, stateRoot?: string): void {
+  const left = leftoversOf(id, stateRoot);
+  if (left.length > 0) throw unavailable(`container ${id}: left behind after delete: ${left.join(', ')}`);
+}
+
+/** berth's execdriver called in-process: no CLI start-up, spans give the per-step phases. */
+function inProcessCase(bundles: RuntimeBundles, variant: NetnsVariant, shared: { manager?: CgroupManager; driver?: ExecDriver; users: number }, cgroupParent: string): MacroCase {
+  let bundle: Bundle | undefined;
+  let id: string | undefined;
+  let acquired = false;
+  return {
+    kind: 'macro',
+    suite: SUITE,
+    case: CASE,
+    target: 'berth',
+    parameters: { netns: variant === 'netns', via: 'in-process' },
+    unit: 'ms',
+    direction: 'lower-is-better',
+    group: `${CASE}-${variant}`,
+    phases: true,
+    method:
+      `Wall time in ms of ExecDriver.create → start → wait → delete of one container (unique id per sample) ${variantText(variant)}, ` +
+      `berth's execdriver called in this process (no command-line start-up; config.json read and validated once before the samples). ${bundleText} ` +
+      `Cgroups under ${cgroupParent}/<id>. After each sample (untimed) no cgroup or process of the id may be left.`,
+    notes: [
+      `Goal: p50 at or below crun's. Reference medians on this kind of host: crun ≈ ${REFERENCE_MS.crun} ms, runc ≈ ${REFERENCE_MS.runc} ms.`,
+      'phases: libcontainer.* are the child\'s own steps (CLOCK_MONOTONIC, reported over the sync socket), libcontainer.clone the clone call, execdriver.cgroup the cgroup create + attach, execdriver.setup the parent\'s wait for the child\'s setup, and the self time of execdriver.* the parent\'s own work.',
+    ],
+    setup: async () => {
+      const m = bundles.acquire();
+      acquired = true;
+      shared.users++;
+      shared.manager ??= createCgroupManager();
+      shared.driver ??= createExecDriver({ cgroups: shared.manager, cgroupParent });
+      bundle = { dir: m.bundles[variant], spec: await loadBundleSpec(m.bundles[variant]) };
+    },
+    beforeSample: () => {
+      id = nextId();
+    },
+    sample: async (ctx: Context) => {
+      const d = shared.driver!;
+      await d.create(ctx, id!, bundle!, { stdio: ['ignore', 'ignore', 'ignore'] });
+      await d.start(ctx, id!);
+      const status = await d.wait(ctx, id!);
+      await d.delete(ctx, id!);
+      if (status.exitCode !== 0) throw unavailable(`container ${id}: /bin/true ended with ${JSON.stringify(status)}`);
+    },
+    afterSample: async (ctx: Context) => {
+      const d = shared.driver!;
+      await d.delete(ctx, id!).catch(() => undefined);
+      verifyClean(id!);
+    },
+    teardown: async () => {
+      if (!acquired) return;
+      acquired = false;
+      bundles.release();
+      shared.users--;
+      if (shared.users === 0 && shared.manager !== undefined) await shared.manager.cleanupStale(background(), cgroupParent);
+    },
+  };
+}
+
+function quirkNotes(peer: PeerRuntime): string[] {
+  return peer.quirks.map((q) => `Host quirk worked around: ${q.description}`);
+}
+
+/** `<runtime> --root <own dir> run --bundle B <id>` as a child process, timed from spawn to exit. */
+export function cliCase(bundles: RuntimeBundles, variant: NetnsVariant, peer: PeerRuntime): MacroCase {
+  let root = '';
+  let bundle = '';
+  let id: string | undefined;
+  let acquired = false;
+  const target = peer.name === 'berth-runtime' ? 'berth' : peer.name;
+  return {
+    kind: 'macro',
+    suite: SUITE,
+    case: CASE,
+    target,
+    parameters: { netns: variant === 'netns', via: 'cli' },
+    unit: 'ms',
+    direction: 'lower-is-better',
+    group: `${CASE}-${variant}`,
+    method:
+      `Wall time in ms from spawning \`${peer.name} --root <own state dir> run --bundle <bundle> <id>\` (foreground: create, start, wait, delete) to its exit, ` +
+      `${variantText(variant)}, unique id per sample. ${bundleText} After each sample (untimed) \`${peer.name} delete -f <id>\` runs and no state directory, ` +
+      `cgroup or process of the id may be left.`,
+    notes: [
+      `${peer.name}: ${peer.path}${peer.version !== null ? ` (${peer.version})` : ''}.`,
+      ...(peer.name === 'berth-runtime' ? ['berth-runtime is Node running TypeScript through tsx: most of its time is that start-up, not the container; the in-process case shows the engine\'s own cost.'] : []),
+      ...quirkNotes(peer),
+    ],
+    setup: () => {
+      const m = bundles.acquire();
+      acquired = true;
+      root = m.stateRoot(peer.name);
+      bundle = m.bundles[variant];
+    },
+    beforeSample: () => {
+      id = nextId();
+    },
+    sample: async () => {
+      const r = await runContainer(peer, { root, bundle, id: id! });
+      if (r.code !== 0) throw unavailable(`${peer.name} run ${id}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+    },
+    afterSample: async () => {
+      await forceDelete(peer, root, id!);
+      verifyClean(id!, root);
+    },
+    teardown: () => {
+      if (acquired) bundles.release();
+      acquired = false;
+    },
+  };
+}
+
+/** The quirk wrapper around a no-op (the static /bin/true), or the no-op alone. */
+function quirkCase(quirks: readonly PeerQuirk[], wrapped: boolean): MacroCase {
+  const trueBin = workloadBinary('true');
+  let argv = [trueBin];
+  if (wrapped) for (const q of quirks) argv = q.wrap(argv);
+  return {
+    kind: 'macro',
+    suite: SUITE,
+    case: 'quirk-wrapper',
+    target: 'crun',
+    parameters: { wrapped, quirks: quirks.map((q) => q.id).join('+') },
+    unit: 'ms',
+    direction: 'lower-is-better',
+    group: 'quirk-wrapper',
+    method: wrapped
+      ? `Wall time in ms from spawning \`${argv.slice(0, -1).join(' ')} <static /bin/true>\` to its exit: the wrapper every crun call gets on this host, around a no-op.`
+      : 'Wall time in ms from spawning the static /bin/true to its exit: the baseline the wrapper adds to.',
+    notes: quirks.map((q) => q.description),
+    sample: async () => {
+      const r = await call(argv);
+      if (r.code !== 0) throw unavailable(`quirk wrapper ${argv.join(' ')}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+    },
+  };
+}
+
+/**
+ * Derived cases: quirk-overhead = wrapped − plain, and per variant the goal check
+ * berth in-process ÷ crun, sample by sample (each pair ran interleaved).
+ */
+function derive(measured: readonly MeasuredCase[]): DerivedCase[] {
+  return [...goalCases(measured), ...quirkOverhead(measured)];
+}
+
+function goalCases(measured: readonly MeasuredCase[]): DerivedCase[] {
+  const out: DerivedCase[] = [];
+  for (const variant of VARIANTS) {
+    const netns = variant === 'netns';
+    const pick = (target: string, via: string) =>
+      measured.find((m) => m.info.case === CASE && m.info.target === target && m.info.parameters.via === via && m.info.parameters.netns === netns);
+    const berth = pick('berth', 'in-process');
+    const crun = pick('crun', 'cli');
+    if (berth === undefined || crun === undefined) continue;
+    const n = Math.min(berth.samples.length, crun.samples.length);
+    if (n === 0) continue;
+    out.push({
+      suite: SUITE,
+      case: 'goal-vs-crun',
+      target: 'berth',
+      parameters: { netns },
+      unit: 'ratio',
+      direction: 'lower-is-better',
+      method: `Derived: ${CASE} berth (in-process) divided by ${CASE} crun (cli), sample by sample in the order taken (interleaved).`,
+      notes: [
+        'Goal: ≤ 1 (berth\'s in-process execdriver at or below crun).',
+        ...(crun.info.notes ?? []).filter((x) => x.startsWith('Host quirk')).map(() => 'crun\'s samples include its host quirk wrapper; see quirk-overhead for what to subtract.'),
+      ],
+      samples: Array.from({ length: n }, (_, i) => berth.samples[i]! / crun.samples[i]!),
+    });
+  }
+  return out;
+}
+
+function quirkOverhead(measured: readonly MeasuredCase[]): DerivedCase[] {
+  const wrapped = measured.find((m) => m.info.case === 'quirk-wrapper' && m.info.parameters.wrapped === true);
+  const plain = measured.find((m) => m.info.case === 'quirk-wrapper' && m.info.parameters.wrapped === false);
+  if (wrapped === undefined || plain === undefined) return [];
+  const n = Math.min(wrapped.samples.length, plain.samples.length);
+  if (n === 0) return [];
+  return [
+    {
+      suite: SUITE,
+      case: 'quirk-overhead',
+      target: 'crun',
+      parameters: { quirks: wrapped.info.parameters.quirks! },
+      unit: 'ms',
+      direction: 'lower-is-better',
+      method: 'Derived: quirk-wrapper (wrapped) minus quirk-wrapper (plain), sample by sample in the order taken (they ran interleaved): what to subtract from crun\'s times for the workaround.',
+      notes: [...(wrapped.info.notes ?? [])],
+      samples: Array.from({ length: n }, (_, i) => wrapped.samples[i]! - plain.samples[i]!),
+    },
+  ];
+}
+
+/** What the suite measures on this host: the peers found (or why not), built once per cases() call. */
+export function runtimePeers(names: readonly RuntimeName[], warn: (m: string) => void): PeerRuntime[] {
+  const peers: PeerRuntime[] = [];
+  for (const name of names) {
+    const r = findRuntime(name);
+    if (isFound(r)) peers.push(r);
+    else warn(`target ${name} left out: ${r.reason}`);
+  }
+  for (const p of peers) for (const q of p.quirks) warn(`${p.name}: ${q.description}`);
+  return peers;
+}
+
+function buildCases(ctx: SuiteContext): CaseDef[] {
+  const bundles = new RuntimeBundles(ctx.dataRoot);
+  const shared: { manager?: CgroupManager; driver?: ExecDriver; users: number } = { users: 0 };
+  const cgroupParent = `berth-bench-${process.pid}`;
+  const wanted = (t: string) => ctx.targets.length === 0 || ctx.targets.includes(t);
+  const names = (['berth-runtime', 'runc', 'crun'] as const).filter((n) => wanted(n === 'berth-runtime' ? 'berth' : n));
+  const peers = runtimePeers(names, ctx.warn);
+  const cases: CaseDef[] = [];
+  for (const variant of VARIANTS) {
+    if (wanted('berth')) cases.push(inProcessCase(bundles, variant, shared, cgroupParent));
+    for (const peer of peers) cases.push(cliCase(bundles, variant, peer));
+  }
+  const crun = peers.find((p) => p.name === 'crun');
+  if (crun !== undefined && crun.quirks.length > 0) {
+    cases.push(quirkCase(crun.quirks, false), quirkCase(crun.quirks, true));
+  }
+  return cases;
+}
+
+async function requirements(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'needs root (namespaces, mounts, cgroups)';
+  return undefined;
+}
+
+export const runtimeSuite: Suite = {
+  name: SUITE,
+  description: 'the same OCI bundle (static /bin/true) on berth\'s execdriver in-process, berth-runtime, runc and crun, with and without a network namespace',
+  targets: ['berth', 'runc', 'crun'],
+  requires: requirements,
+  cases: buildCases,
+  derive,
+};
