@@ -105,6 +105,8 @@ export interface NativeSpawnConfig {
   oomScoreAdj?: number;
   /** Detached mode: the child opens this FIFO for writing at its start point instead of waiting on the socket. */
   execFifo?: string;
+  /** A seccomp filter (engine/execdriver/seccomp/native-filter.ts): sock_filter bytes, SECCOMP_FILTER_FLAG_* (0: prctl), and where the child loads it (0 before user/caps, 1 end of setup, 2 before execve). */
+  seccomp?: { filter: Buffer; flags: number; stage: 0 | 1 | 2 };
 }
 
 /** A message from a container child: setup finished ('created') or a step failed ('error'). */

@@ -38,7 +38,8 @@ export async function runOnce(ctx: Context, world: RunWorld, driver: RunGraphdri
     undo.push(() => graph.removeContainerLayer(ctx, id));
     const rootfs = await graph.layers.mountRW(ctx, id);
     undo.push(() => graph.layers.unmountRW(ctx, id));
-    const raw = defaultSpec({ args: ['/bin/true'], rootfs, hostname: 'berth-run' });
+    // Docker's seccomp profile, as docker run applies it: the comparison stays like for like
+    const raw = defaultSpec({ args: ['/bin/true'], rootfs, hostname: 'berth-run', seccomp: true });
     raw.root!.readonly = false;
     const spec = validateSpec(raw, world.dir);
     let allocated = false;

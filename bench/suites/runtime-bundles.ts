@@ -16,7 +16,8 @@ export type NetnsVariant = 'netns' | 'no-netns';
  * namespace is left out (the container shares the host's). Pure.
  */
 export function benchSpec(rootfs: string, netns: boolean, workload: Workload = 'true', args: string[] = []): Spec {
-  const spec = defaultSpec({ args: [`/bin/${workload}`, ...args], rootfs, hostname: 'berth-bench' });
+  // Docker's seccomp profile in the bundle: every runtime loads the same filter
+  const spec = defaultSpec({ args: [`/bin/${workload}`, ...args], rootfs, hostname: 'berth-bench', seccomp: true });
   if (!netns) spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'network');
   return spec;
 }

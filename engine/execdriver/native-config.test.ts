@@ -52,6 +52,15 @@ describe('nativeConfig', () => {
     });
   });
 
+  it('passes a compiled seccomp filter (none without a profile)', () => {
+    expect(nativeConfig(spec(), dir, io).seccomp).toBeUndefined();
+    const c = nativeConfig(spec((s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_TSYNC'], syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] })), dir, io);
+    expect(c.seccomp?.flags).toBe(1);
+    expect(c.seccomp?.stage).toBe(1);
+    expect(c.seccomp!.filter.length % 8).toBe(0);
+    expect(c.seccomp!.filter.length).toBeGreaterThan(8 * 6);
+  });
+
   it('maps unlimited rlimits, sysctl keys and propagation', () => {
     const c = nativeConfig(
       spec((s) => {
@@ -73,7 +82,8 @@ describe('nativeConfig', () => {
   const refused: { name: string; mutate: (s: Spec) => void; code: string; message: RegExp }[] = [
     { name: 'a missing rootfs', mutate: (s) => (s.root!.path = join(dir, 'nope')), code: 'NOT_FOUND', message: /^root\.path: rootfs .*nope/ },
     { name: 'a terminal', mutate: (s) => (s.process!.terminal = true), code: 'NOT_IMPLEMENTED', message: /^process\.terminal/ },
-    { name: 'seccomp', mutate: (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }), code: 'NOT_IMPLEMENTED', message: /^linux\.seccomp/ },
+    { name: 'a seccomp notify action', mutate: (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' }), code: 'NOT_IMPLEMENTED', message: /^linux\.seccomp\.defaultAction: SCMP_ACT_NOTIFY/ },
+    { name: 'a seccomp profile denying execve', mutate: (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' }), code: 'INVALID_ARGUMENT', message: /^linux\.seccomp: the profile denies execve/ },
     {
       name: 'no mount namespace',
       mutate: (s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount')),

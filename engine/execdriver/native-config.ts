@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { invalidArgument, notFound, notImplemented } from '../errdefs/errors.js';
 import type { NativeMount, NativeSpawnConfig } from '../../native/index.js';
+import { nativeSeccomp } from './seccomp/native-filter.js';
 import { capabilityMask } from './spec/capabilities.js';
 import { isInfinity, rlimitNumber } from './spec/rlimits.js';
 import type { Mount, NamespaceType, RootfsPropagation, Spec } from './spec/types.js';
@@ -95,7 +96,8 @@ export interface NativeIo {
  * Throws INVALID_ARGUMENT naming the field (unknown namespace type, a relative mount
  * destination, a hostname without a UTS namespace, no mount namespace), NOT_FOUND
  * for a missing rootfs or bind source, NOT_IMPLEMENTED for what the native core
- * does not do (terminal, seccomp, cgroupfs mounts, shared root propagation).
+ * does not do (terminal, cgroupfs mounts, shared root propagation). A seccomp profile
+ * is compiled to BPF here (cached per profile; errors name linux.seccomp fields).
  * Pure apart from stat calls on the rootfs and bind sources.
  */
 export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): NativeSpawnConfig {
@@ -103,7 +105,6 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   if (proc === undefined) throw invalidArgument('process: required to create a container');
   if (spec.root === undefined) throw invalidArgument('root: required to create a container');
   if (proc.terminal) throw notImplemented('process.terminal: berth does not allocate terminals yet');
-  if (spec.linux?.seccomp !== undefined) throw notImplemented('linux.seccomp: berth does not filter syscalls yet');
   if (proc.args.length === 0) throw invalidArgument('process.args: must not be empty');
 
   const rootfs = isAbsolute(spec.root.path) ? spec.root.path : resolve(bundleDir, spec.root.path);
@@ -186,6 +187,7 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   if (proc.user.umask !== undefined) config.umask = proc.user.umask;
   if (proc.oomScoreAdj !== undefined) config.oomScoreAdj = proc.oomScoreAdj;
   if (io.execFifo !== undefined) config.execFifo = io.execFifo;
+  if (spec.linux?.seccomp !== undefined) config.seccomp = nativeSeccomp(spec.linux.seccomp, config.noNewPrivileges);
   return config;
 }
 

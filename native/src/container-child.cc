@@ -12,6 +12,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -467,6 +469,21 @@ int capset_sets(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
   return static_cast<int>(syscall(SYS_capset, &hdr, data));
 }
 
+// Loads the seccomp filter the parent built. Without no_new_privs this needs
+// CAP_SYS_ADMIN (so it runs before the capability step: kSeccompBeforeUser).
+void install_seccomp(Child& c, int stage) {
+  const ChildConfig& cfg = *c.cfg;
+  if (cfg.seccomp_len == 0 || cfg.seccomp_stage != stage) return;
+  uint64_t t0 = monotonic_ns();
+  struct sock_fprog prog;
+  prog.len = cfg.seccomp_len;
+  prog.filter = static_cast<struct sock_filter*>(const_cast<void*>(cfg.seccomp_filter));
+  long rc = cfg.seccomp_flags != 0 ? syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, cfg.seccomp_flags, &prog)
+                                   : prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+  if (rc != 0) fail(c, kStepSeccomp, rc < 0 ? errno : ESRCH, "filter");
+  record(c, kStepSeccomp, -1, t0);
+}
+
 void setup_process(Child& c) {
   const ChildConfig& cfg = *c.cfg;
   uint64_t t0;
@@ -508,6 +525,8 @@ void setup_process(Child& c) {
     }
     record(c, kStepCapBounding, -1, t0);
   }
+
+  install_seccomp(c, kSeccompBeforeUser);
 
   t0 = monotonic_ns();
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) fail(c, kStepUser, errno, "PR_SET_KEEPCAPS");
@@ -608,6 +627,7 @@ void close_fds(Child& c) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  install_seccomp(c, kSeccompBeforeExecve);
   const char* file = cfg.argv[0];
   if (strchr(file, '/') != nullptr) {
     execve(file, cfg.argv, cfg.envp);
@@ -715,6 +735,7 @@ int container_child_main(void* arg) {
   finish_rootfs(c);
   setup_process(c);
   close_fds(c);
+  install_seccomp(c, kSeccompEndOfSetup);
 
   send_msg(c, kSyncCreated);
   c.created = true;

@@ -327,6 +327,31 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
     }
   }
 
+  if (r.has(o, "seccomp") && r.error.empty()) {
+    Napi::Object sc = r.obj(o.Get("seccomp"), "seccomp");
+    Napi::Value f = sc.Get("filter");
+    if (!f.IsTypedArray() || f.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      r.fail("seccomp.filter", "a Buffer (struct sock_filter[])");
+    } else {
+      Napi::Uint8Array bytes = f.As<Napi::Uint8Array>();
+      size_t n = bytes.ByteLength();
+      if (n == 0 || n % 8 != 0 || n / 8 > 4096) {
+        r.error = "container config: seccomp.filter: expected 1-4096 instructions of 8 bytes, got " + std::to_string(n) + " bytes";
+      } else {
+        cfg->seccomp_filter.resize(n / 8);
+        memcpy(cfg->seccomp_filter.data(), bytes.Data(), n);
+        c.seccomp_filter = cfg->seccomp_filter.data();
+        c.seccomp_len = static_cast<unsigned short>(n / 8);
+      }
+    }
+    c.seccomp_flags = static_cast<unsigned>(r.num(sc, "flags", "seccomp.flags"));
+    double stage = r.num(sc, "stage", "seccomp.stage", kSeccompEndOfSetup);
+    if (stage != kSeccompBeforeUser && stage != kSeccompEndOfSetup && stage != kSeccompBeforeExecve && r.error.empty()) {
+      r.error = "container config: seccomp.stage: expected 0, 1 or 2";
+    }
+    c.seccomp_stage = static_cast<int>(stage);
+  }
+
   if (!r.error.empty()) {
     Napi::TypeError::New(env, r.error).ThrowAsJavaScriptException();
     return nullptr;

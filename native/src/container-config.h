@@ -85,6 +85,18 @@ struct ChildConfig {
   int fifo_fd = -1;                // detached mode: O_PATH fd of the exec FIFO
   bool detached = false;
   int sync_fd = -1;                // the child's end of the socketpair
+  // A seccomp filter (struct sock_filter[], built in the parent) or none (len 0).
+  const void* seccomp_filter = nullptr;
+  unsigned short seccomp_len = 0;
+  unsigned seccomp_flags = 0;      // SECCOMP_FILTER_FLAG_*; 0 → prctl(PR_SET_SECCOMP)
+  int seccomp_stage = -1;          // kSeccompBeforeUser / kSeccompEndOfSetup / kSeccompBeforeExecve
+};
+
+// Where the child loads the seccomp filter (engine/execdriver/seccomp/native-filter.ts).
+enum SeccompStage : int {
+  kSeccompBeforeUser = 0,    // no no_new_privs: while CAP_SYS_ADMIN is still held
+  kSeccompEndOfSetup = 1,    // after close-fds, reported with the "created" steps
+  kSeccompBeforeExecve = 2,  // the profile denies calls the handshake still makes
 };
 
 // Owns a ChildConfig and everything it points into.
@@ -97,6 +109,7 @@ struct ContainerConfig {
   std::vector<const char*> masked, readonly, sysctl_paths, sysctl_values;
   std::vector<char*> argv, envp;
   std::vector<uint32_t> groups;
+  std::vector<uint64_t> seccomp_filter;  // 8-byte sock_filter entries, aligned
   std::vector<int> owned_fds;       // opened here, closed by the parent after clone
   std::string uid_map, gid_map;     // "0 100000 65536\n…" written by the parent
   int join_pid_fd = -1;             // a pid namespace to join: setns in the parent around clone

@@ -12,7 +12,10 @@
 //                                                 mounts · /dev · pivot_root · sysctl ·
 //                                                 masked / read-only paths · hostname ·
 //                                                 rlimits · no_new_privs · caps · user ·
-//                                                 umask · cwd · close fds (CLOEXEC)
+//                                                 umask · cwd · close fds (CLOEXEC) ·
+//                                                 [seccomp: here, or before user/caps
+//                                                  without no_new_privs, or right
+//                                                  before execve: ChildConfig]
 //                         ◀────────────────────── kSyncCreated {steps}   (or kSyncError)
 //   [create() resolves: state "created"]          … blocked: sync point 2
 //   kSyncStart ───────────────────────────────▶   unblock signals · execve(args)
@@ -68,6 +71,7 @@ enum Step : uint32_t {
   kStepCapabilities,
   kStepCwd,
   kStepCloseFds,
+  kStepSeccomp,
   kStepExecFifo,
   kStepExecve,
   kStepCount,
@@ -78,8 +82,8 @@ inline const char* const kStepNames[kStepCount] = {
     "oom-score-adj",  "propagation",    "rootfs-bind",      "mount",          "devices",
     "mounts",         "pivot-root",     "sysctl",           "masked-paths",   "readonly-paths",
     "readonly-root",  "hostname",       "rlimits",          "no-new-privs",   "cap-bounding",
-    "user",           "capabilities",   "cwd",              "close-fds",      "exec-fifo",
-    "execve",
+    "user",           "capabilities",   "cwd",              "close-fds",      "seccomp",
+    "exec-fifo",      "execve",
 };
 
 // One timed step; index is the mount's position for kStepMount, else -1.

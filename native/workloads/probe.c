@@ -3,6 +3,8 @@
  * open fds, mountinfo, env, cwd — and runs the checks named in its arguments:
  *   read:PATH   try to read PATH      write:PATH  try to write PATH
  *   alloc:MIB   touch MIB MiB         fork:N      fork N children, count successes
+ *   sys:NAME[:ARG]  make one system call (mkdir, unshare, personality, getppid) with
+ *               ARG as its flags/argument, print its return value and errno
  *   exit:CODE   exit with CODE after printing
  */
 #define _GNU_SOURCE
@@ -13,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +70,39 @@ static void status_field(const char *status, const char *key) {
 static void errno_field(int err) {
   const char *name = strerrorname_np(err);
   json_str(name ? name : "E?");
+}
+
+static void check_sys(const char *spec) {
+  char name[32];
+  const char *colon = strchr(spec, ':');
+  size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+  if (n >= sizeof name) n = sizeof name - 1;
+  memcpy(name, spec, n);
+  name[n] = '\0';
+  unsigned long arg = colon ? strtoul(colon + 1, NULL, 0) : 0;
+  long rc = -1;
+  int err = ENOSYS;
+  errno = 0;
+  if (strcmp(name, "mkdir") == 0) {
+    rc = mkdir("/dev/shm/probe-sys-mkdir", 0755);
+    err = errno;
+    if (rc == 0) rmdir("/dev/shm/probe-sys-mkdir");
+  } else if (strcmp(name, "unshare") == 0) {
+    rc = unshare((int)arg);
+    err = errno;
+  } else if (strcmp(name, "personality") == 0) {
+    rc = syscall(SYS_personality, arg);
+    err = errno;
+  } else if (strcmp(name, "getppid") == 0) {
+    rc = syscall(SYS_getppid);
+    err = errno;
+  }
+  printf("{\"op\":\"sys\",\"name\":");
+  json_str(name);
+  printf(",\"ret\":%ld,\"ok\":%s,\"errno\":", rc, rc < 0 ? "false" : "true");
+  if (rc < 0) errno_field(err);
+  else fputs("null", stdout);
+  putchar('}');
 }
 
 static void check_read(const char *path) {
@@ -168,6 +205,7 @@ int main(int argc, char **argv) {
     else if (strncmp(a, "write:", 6) == 0) check_write(a + 6);
     else if (strncmp(a, "alloc:", 6) == 0) check_alloc(atol(a + 6));
     else if (strncmp(a, "fork:", 5) == 0) check_fork(atol(a + 5));
+    else if (strncmp(a, "sys:", 4) == 0) check_sys(a + 4);
     else if (strncmp(a, "exit:", 5) == 0) {
       code = atoi(a + 5);
       continue;
@@ -216,7 +254,7 @@ int main(int argc, char **argv) {
   printf("],\"fds\":[%s],\"cwd\":", fds);
   json_str(cwd);
   char *status = slurp("/proc/self/status");
-  const char *keys[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Umask"};
+  const char *keys[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Umask", "Seccomp"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     printf(",\"%s\":", keys[i]);
     char key[32];

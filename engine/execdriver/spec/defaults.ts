@@ -1,5 +1,6 @@
 // The config.json `berth-runtime spec` writes: the shape `runc spec` generates, with
 // Docker's default capability set, masked paths and read-only paths.
+import { dockerDefaultProfile } from '../seccomp/docker-default.js';
 import type { Mount, Spec } from './types.js';
 
 /** Docker's default capabilities (moby oci/caps/defaults.go). */
@@ -58,6 +59,8 @@ export interface DefaultSpecOptions {
   /** runc spec sets a terminal; berth defaults to none because --console-socket is not supported yet. */
   terminal?: boolean;
   hostname?: string;
+  /** Add Docker's default seccomp profile for the spec's capabilities (berth's own bundles, like Docker); `runc spec` emits none, so off by default. */
+  seccomp?: boolean;
 }
 
 /**
@@ -89,6 +92,7 @@ export function defaultSpec(options: DefaultSpecOptions = {}): Spec {
       namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }],
       maskedPaths: [...DEFAULT_MASKED_PATHS],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
+      ...(options.seccomp ? { seccomp: dockerDefaultProfile(caps) } : {}),
     },
   };
 }

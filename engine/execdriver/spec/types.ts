@@ -147,6 +147,9 @@ export interface Seccomp {
   defaultErrnoRet?: number;
   architectures?: string[];
   flags?: string[];
+  /** Seccomp agents: refused with NOT_IMPLEMENTED. */
+  listenerPath?: string;
+  listenerMetadata?: string;
   syscalls?: SeccompSyscall[];
 }
 
@@ -161,7 +164,7 @@ export interface Linux {
   readonlyPaths?: string[];
   rootfsPropagation?: RootfsPropagation;
   sysctl?: Record<string, string>;
-  /** validateSpec rejects a present seccomp with NOT_IMPLEMENTED until the native core filters syscalls. */
+  /** Compiled to a BPF filter by engine/execdriver/seccomp (x86_64; SCMP_ACT_NOTIFY refused). */
   seccomp?: Seccomp;
 }
 

@@ -8,6 +8,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { invalidArgument, notImplemented, notFound, type BerthError } from '../../errdefs/errors.js';
 import { packagePath } from '../../package-root.js';
+import { checkProfile } from '../seccomp/profile.js';
 import { capabilityMask, capabilityProblem, hostCapabilities, type HostCapabilities } from './capabilities.js';
 import { isInfinity, rlimitNumber } from './rlimits.js';
 import type { Capabilities, NamespaceType, Spec } from './types.js';
@@ -112,7 +113,8 @@ export interface ValidateOptions {
  * message starts with the field path: INVALID_ARGUMENT for a wrong value (unknown
  * namespace type, capability or rlimit, a capability outside the host's bounding set,
  * a missing root or bind source), NOT_IMPLEMENTED for a field berth cannot honour
- * (unknown properties, seccomp). Reads the disk only for stat calls; pure otherwise.
+ * (unknown properties, SCMP_ACT_NOTIFY). linux.seccomp is checked field by field
+ * (actions, ops, argument indexes, architectures, flags). Reads the disk only for stat calls; pure otherwise.
  */
 export function validateSpec(raw: unknown, bundleDir: string, options: ValidateOptions = {}): Spec {
   const validate = schemaValidator();
@@ -234,7 +236,7 @@ function checkLinux(spec: Spec): void {
     if (!rule) throw notImplemented(`${field}: berth sets only namespaced sysctls (net.*, fs.mqueue.*, IPC and UTS kernel.*)`);
     if (!own.has(rule[1])) throw invalidArgument(`${field}: needs a new ${rule[1]} namespace`);
   }
-  if (linux.seccomp !== undefined) throw notImplemented('linux.seccomp: seccomp filters are not supported by berth yet', { details: { field: 'linux.seccomp' } });
+  if (linux.seccomp !== undefined) checkProfile(linux.seccomp, 'linux.seccomp');
   if (linux.cgroupsPath !== undefined && linux.cgroupsPath.split('/').some((s) => s === '..' || s === '.')) {
     throw invalidArgument(`linux.cgroupsPath: ${JSON.stringify(linux.cgroupsPath)} must not contain . or .. segments`);
   }

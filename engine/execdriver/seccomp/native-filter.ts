@@ -1,0 +1,98 @@
+// Chooses where in the container child's setup the filter goes and hands the native
+// core its bytes; compiled filters are cached by profile so a container start pays
+// the compile once per distinct profile (Docker's default included).
+import { invalidArgument } from '../../errdefs/errors.js';
+import type { Seccomp } from '../spec/types.js';
+import { compileProfile, planSyscalls, type CompiledFilter } from './compile.js';
+import { RET, syscallNumber, type CheckedProfile } from './profile.js';
+
+/**
+ * Where the child installs the filter (native/src/container-child.cc):
+ * 0 'before-user': before setgroups/setresuid/capset — without no_new_privs, loading a
+ *   filter needs CAP_SYS_ADMIN, which the capability step may drop (runc does the same);
+ * 1 'end-of-setup': after the last setup step, before reporting "created" (its time
+ *   is then reported with the other steps);
+ * 2 'before-execve': right before execve, for profiles that deny calls berth's
+ *   handshake still makes.
+ */
+export type SeccompStage = 0 | 1 | 2;
+
+/** What NativeSpawnConfig.seccomp carries. */
+export interface NativeSeccomp {
+  /** struct sock_filter[] (8 bytes each). */
+  filter: Buffer;
+  /** SECCOMP_FILTER_FLAG_*; 0 → prctl(PR_SET_SECCOMP). */
+  flags: number;
+  stage: SeccompStage;
+}
+
+/** Calls the child makes after installing the filter at stage 1 (start handshake, exec FIFO, execve, exit on error). */
+const AFTER_SETUP = ['sendto', 'read', 'rt_sigprocmask', 'setsid', 'openat', 'write', 'close', 'execve', 'exit_group'];
+/** … and at stage 0 additionally the user and capability steps. */
+const AFTER_BEFORE_USER = [...AFTER_SETUP, 'prctl', 'setgroups', 'setresgid', 'setresuid', 'capset', 'umask', 'chdir', 'close_range'];
+
+function allows(ret: number): boolean {
+  return ret === RET.ALLOW || ret === RET.LOG;
+}
+
+const plansOf = new WeakMap<CheckedProfile, Map<number, ReturnType<typeof planSyscalls>[number]>>();
+
+/** The fixed verdict for a syscall (no conditional rules for it), or 'depends'. */
+function verdict(checked: CheckedProfile, name: string): number | 'depends' {
+  let plans = plansOf.get(checked);
+  if (plans === undefined) plansOf.set(checked, (plans = new Map(planSyscalls(checked).map((p) => [p.nr, p]))));
+  const plan = plans.get(syscallNumber(name)!);
+  if (plan === undefined) return checked.defaultRet;
+  return plan.conditional.length > 0 ? 'depends' : plan.fallback;
+}
+
+function denied(checked: CheckedProfile, names: readonly string[]): string[] {
+  return names.filter((n) => {
+    const v = verdict(checked, n);
+    return v !== 'depends' && !allows(v);
+  });
+}
+
+const cache = new Map<string, CompiledFilter>();
+const CACHE_SIZE = 32;
+
+/** compileProfile, memoized by the profile's JSON (Docker's default compiles once per process). */
+export function compileCached(profile: Seccomp): CompiledFilter {
+  const key = JSON.stringify(profile);
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const compiled = compileProfile(profile);
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(key, compiled);
+  return compiled;
+}
+
+/**
+ * The native core's seccomp field for a spec's profile. Throws INVALID_ARGUMENT
+ * naming linux.seccomp when the profile denies execve (the container could not
+ * start), or, without process.noNewPrivileges, denies a call berth makes after
+ * loading the filter (the filter must then be loaded before capabilities drop).
+ * Cost: a cache lookup after the first compile of a profile.
+ */
+export function nativeSeccomp(profile: Seccomp, noNewPrivileges: boolean): NativeSeccomp {
+  const compiled = compileCached(profile);
+  const checked = compiled.checked;
+  const execve = verdict(checked, 'execve');
+  if (execve !== 'depends' && !allows(execve)) {
+    throw invalidArgument('linux.seccomp: the profile denies execve, so the container process could not start (allow execve)', { details: { field: 'linux.seccomp' } });
+  }
+  let stage: SeccompStage;
+  if (!noNewPrivileges) {
+    const blocked = denied(checked, AFTER_BEFORE_USER);
+    if (blocked.length > 0) {
+      throw invalidArgument(
+        `linux.seccomp: without process.noNewPrivileges the filter is loaded before berth sets the user and capabilities, but the profile denies ${blocked.join(', ')} (allow them or set noNewPrivileges)`,
+        { details: { field: 'linux.seccomp', syscalls: blocked } },
+      );
+    }
+    stage = 0;
+  } else {
+    stage = denied(checked, AFTER_SETUP).length === 0 ? 1 : 2;
+  }
+  return { filter: compiled.bytes, flags: compiled.flags, stage };
+}
