@@ -4,9 +4,9 @@
 set -euo pipefail
 packages=(
   iproute2 iptables util-linux kmod   # networkdriver, loop devices, mounts
-  btrfs-progs                          # btrfs graphdriver (loop-mounted file)
+  btrfs-progs xfsprogs e2fsprogs       # btrfs graphdriver, loop-mounted backing stores
   skopeo umoci docker-registry         # registry interop tests and pull peers
-  zstd tar gcc libc6-dev               # zstd layers, GNU tar reference, static workloads
+  zstd tar gcc libc6-dev linux-libc-dev  # zstd layers, GNU tar reference, static workloads, syscall table
   docker.io runc crun                  # peer engines and runtimes
   busybox-static                       # a small real userland for runtime lifecycle tests
   iperf3 hyperfine                     # network throughput, CLI timing

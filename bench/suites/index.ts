@@ -30,7 +30,11 @@ export const registry: readonly RegisteredSuite[] = [
     description: 'cgroup create, attach, limit writes and destroy per backend (v1, v2) and controller set',
     load: async () => (await import('./cgroups.js')).cgroupsSuite,
   },
-  { name: 'graphdriver', description: 'vfs, overlay2 and btrfs create/get/put/diff (not built yet)' },
+  {
+    name: 'graphdriver',
+    description: 'vfs, overlay2 and btrfs per backing store: applyDiff vs GNU tar, create+get by chain depth, copy-up, deep reads, diff, remove, disk use',
+    load: async () => (await import('./graphdriver.js')).graphdriverSuite,
+  },
   {
     name: 'network',
     description: 'networkdriver setup/teardown per mode (netlink vs ip), TCP throughput and latency into containers vs loopback',
