@@ -2,7 +2,6 @@
 // writes one schema-valid result document. Exit 0: all ran or were skipped/not
 // built; 1: a suite failed or the document could not be written; 2: bad usage;
 // 130: interrupted (what was measured is still written).
-import { realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { appendHistory } from './compare/history-file.js';
 import { formatTable, runBenchmarks } from './runner.js';
 import type { RegisteredSuite } from './suite.js';
 import { knownTargets, registry } from './suites/index.js';
+import { runIfMain } from '../scripts/run-main.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const DEFAULT_SEED = 1;
@@ -202,23 +202,4 @@ export async function main(argv: readonly string[], known: readonly RegisteredSu
   return failed ? 1 : 0;
 }
 
-function invokedDirectly(): boolean {
-  if (process.argv[1] === undefined) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, 'bench', main);

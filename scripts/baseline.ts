@@ -1,12 +1,12 @@
 // `npm run baseline -- record <result.json>` files a run as its host class's baseline;
 // `path <result.json>` prints where that baseline lives (CI compares against it).
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wrap } from '../engine/errdefs/errors.js';
 import { baselinePath } from '../bench/compare/host-class.js';
 import { readResult } from '../bench/results/validate.js';
+import { runIfMain } from './run-main.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -49,23 +49,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-function invokedDirectly(): boolean {
-  if (process.argv[1] === undefined) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`baseline: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+runIfMain(import.meta.url, 'baseline', main, 2);

@@ -1,12 +1,11 @@
 // `npm run compare -- <baseline.json> <candidate.json> [--threshold 10%] [--json F] [--bounds F]`:
 // the regression gate. Exit 0: no regression; 1: a case regressed; 2: bad usage or input.
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { invalidArgument } from '../engine/errdefs/errors.js';
 import { compareResults, formatReport, parseThreshold, readBounds, type Bounds } from '../bench/compare/index.js';
 import { writeFileAtomic } from '../bench/compare/write-file-atomic.js';
 import { readResult } from '../bench/results/validate.js';
+import { runIfMain } from './run-main.js';
 
 export const usage = `usage: npm run compare -- <baseline.json> <candidate.json> [options]
 
@@ -106,23 +105,4 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
   }
 }
 
-function invokedDirectly(): boolean {
-  if (process.argv[1] === undefined) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`compare: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+runIfMain(import.meta.url, 'compare', main, 2);

@@ -1,13 +1,12 @@
 // `npm run corpus -- --out DIR [--images names] [--seed N] [--profile p]`: builds the
 // seeded image corpus (cached in DIR) and optionally pushes it into a registry.
 // Exit 0: built (and pushed); 1: the build or push failed; 2: bad usage.
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { invalidArgument } from '../engine/errdefs/errors.js';
 import { buildCorpus, compressions as allCompressions, imageNames, pushCorpusToRegistry, type Compression, type PushTarget } from '../bench/corpus/index.js';
 import { isProfile } from '../bench/profiles.js';
 import type { Profile } from '../bench/results/document.js';
+import { runIfMain } from './run-main.js';
 
 export const usage = `usage: npm run corpus -- --out DIR [options]
 
@@ -136,23 +135,4 @@ function mib(bytes: number): string {
   return (bytes / 2 ** 20).toFixed(1);
 }
 
-function invokedDirectly(): boolean {
-  if (process.argv[1] === undefined) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`corpus: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(import.meta.url, 'corpus', main);

@@ -1,9 +1,7 @@
 // `npm run figures -- <result files…> --out DIR`: the notebooks' charts (notebooks/lib) as
 // standalone SVG and PNG files for papers, captioned with sample counts and the host.
-import { realpathSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { JSDOM } from 'jsdom';
 import { invalidArgument } from '../engine/errdefs/errors.js';
@@ -15,6 +13,7 @@ import { emptyMessage, type PageInput } from '../notebooks/lib/page-spec.js';
 import { pages } from '../notebooks/lib/pages.js';
 import { standaloneSvg } from '../notebooks/lib/render.js';
 import { findChromium, screenshot } from './chromium.js';
+import { runIfMain } from './run-main.js';
 
 export const usage = `usage: npm run figures -- <result.json…> --out <dir> [options]
 
@@ -154,23 +153,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-function invokedDirectly(): boolean {
-  if (process.argv[1] === undefined) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`figures: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+runIfMain(import.meta.url, 'figures', main, 2);

@@ -1,11 +1,11 @@
 // `npm run history -- append <result.json>` adds a run's summary line to results/history.jsonl
 // (once per run id) for the history notebook; `list` prints the recorded runs.
-import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { appendHistory, readHistory } from '../bench/compare/history-file.js';
 import { readResult } from '../bench/results/validate.js';
+import { runIfMain } from './run-main.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 export const defaultHistoryPath = path.join(repoRoot, 'results', 'history.jsonl');
@@ -56,23 +56,4 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
   }
 }
 
-function invokedDirectly(): boolean {
-  if (process.argv[1] === undefined) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`history: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+runIfMain(import.meta.url, 'history', main, 2);

@@ -1,6 +1,6 @@
 // `npm run notebooks -- [result.json…]` builds notebooks/ into a static site with the chosen
 // results built in; `npm run notebooks:preview` serves it on 127.0.0.1. Nothing fetched remotely.
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import type { HistoryLine } from '../bench/compare/history-line.js';
 import type { ResultDocument } from '../bench/results/document.js';
 import { readResult } from '../bench/results/validate.js';
 import { serveStatic } from './static-server.js';
+import { runIfMain } from './run-main.js';
 
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 export const notebooksRoot = path.join(repoRoot, 'notebooks');
@@ -174,23 +175,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-function invokedDirectly(): boolean {
-  if (process.argv[1] === undefined) return false;
-  try {
-    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`notebooks: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+runIfMain(import.meta.url, 'notebooks', main, 2);
