@@ -9,7 +9,11 @@ export const registry: readonly RegisteredSuite[] = [
     description: 'cost of tracing per instrumented call (no subscriber, collector, one boundary channel)',
     load: async () => (await import('./trace.js')).traceSuite,
   },
-  { name: 'pull', description: 'image pull from a local registry: manifest, layer fetch, verify, unpack (not built yet)' },
+  {
+    name: 'pull',
+    description: 'image pull from the embedded registry: cold/warm, gzip/zstd, layer concurrency, per-phase breakdown; skopeo, docker and the physical reference side by side',
+    load: async () => (await import('./pull.js')).pullSuite,
+  },
   {
     name: 'run',
     description: 'container create/start/wait end to end (graph, graphdriver, execdriver, networkdriver in-process) with a per-phase breakdown',

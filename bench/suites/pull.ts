@@ -1,0 +1,465 @@
+// The `pull` suite: cold and warm pulls of the corpus images from berth's embedded
+// registry on 127.0.0.1, per compression and layer concurrency, with a per-phase
+// breakdown, side by side with skopeo, dockerd and podman on the same registry and
+// with the physical reference (read + sha256 + decompress + tar -x of the same blobs).
+import { spawnSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { native } from '../../native/index.js';
+import type { Context } from '../../engine/trace/index.js';
+import type { Compression } from '../corpus/index.js';
+import type { Profile } from '../results/document.js';
+import type { CaseDef, CaseInfo, DerivedCase, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
+import { benchClient, berthPull, openBenchGraph, PHASE_SPANS, type BenchGraph, type PullDriver } from './pull-berth.js';
+import { BenchDockerd, peerUnavailable, skopeoCopy, writePolicy } from './pull-peers.js';
+import { REFERENCE_METHOD, referenceExtract } from './pull-reference.js';
+import { corpusImage, PULL_BACKINGS, PullWorld, REPOSITORY_PREFIX, scratchDir, type OpenWorld, type PullBacking } from './pull-world.js';
+
+const SUITE = 'pull';
+const MiB = 1024 * 1024;
+
+/** The layer concurrency of berth's comparison cases (docker's max-concurrent-downloads default is 3 too). */
+export const DEFAULT_CONCURRENCY = 3;
+
+/** Goals of the issue, judged in the derived cases' notes (never asserted). */
+export const GOALS = { vsDocker: 1.5, vsReference: 0.7 } as const;
+
+/** What a profile measures. */
+export interface PullPlan {
+  images: readonly string[];
+  /** Cold comparison groups: image × compression; `peers: false` measures berth and the reference only (saves the profile's time). */
+  cold: readonly { image: string; compression: Compression; peers?: boolean }[];
+  /** Images pulled warm (gzip). */
+  warm: readonly string[];
+  /** Layer concurrency sweep: image (gzip) × concurrencies. */
+  concurrency: readonly { image: string; levels: readonly number[] }[];
+  /** Peers measured in this profile. */
+  peers: readonly ('skopeo' | 'docker' | 'podman')[];
+  /** tmpfs size (MiB). */
+  storeMiB: number;
+}
+
+/** quick: tiny + the small app image, berth + reference + skopeo; default: tiny, app and deep with every peer on tiny and app; full: all four generated images. */
+export function pullPlan(profile: Profile): PullPlan {
+  if (profile === 'quick') {
+    return {
+      images: ['tiny', 'app'],
+      cold: [
+        { image: 'tiny', compression: 'gzip' },
+        { image: 'app', compression: 'gzip' },
+        { image: 'app', compression: 'zstd' },
+      ],
+      warm: ['tiny', 'app'],
+      concurrency: [{ image: 'app', levels: [1, 8] }],
+      peers: ['skopeo'],
+      storeMiB: 1024,
+    };
+  }
+  const full = profile === 'full';
+  // default aims at 6 minutes (from group times measured on the 2-core VM): the peers on tiny and app, gzip vs zstd and the
+  // concurrency sweep on deep (48 layers) against the reference; full adds many-small-files and the rest
+  return {
+    images: full ? ['tiny', 'many-small-files', 'app', 'deep'] : ['tiny', 'app', 'deep'],
+    cold: [
+      { image: 'tiny', compression: 'gzip' },
+      { image: 'app', compression: 'gzip' },
+      { image: 'deep', compression: 'gzip', peers: full },
+      { image: 'deep', compression: 'zstd', peers: full },
+      ...(full
+        ? [
+            { image: 'many-small-files', compression: 'gzip' as const },
+            { image: 'many-small-files', compression: 'zstd' as const },
+            { image: 'app', compression: 'zstd' as const },
+          ]
+        : []),
+    ],
+    warm: ['tiny', 'app', 'deep'],
+    concurrency: [{ image: 'deep', levels: [1, 2, 4, 8] }, ...(full ? [{ image: 'app', levels: [1, 2, 4, 8] }] : [])],
+    peers: ['skopeo', 'docker', 'podman'],
+    storeMiB: 4096,
+  };
+}
+
+/** The backing store from BERTH_BENCH_PULL_BACKING (tmpfs by default). */
+export function backingFromEnv(value: string | undefined = process.env.BERTH_BENCH_PULL_BACKING): PullBacking {
+  if (value === undefined || value === '') return 'tmpfs';
+  if ((PULL_BACKINGS as readonly string[]).includes(value)) return value as PullBacking;
+  throw new Error(`BERTH_BENCH_PULL_BACKING ${JSON.stringify(value)}: expected one of ${PULL_BACKINGS.join(', ')}`);
+}
+
+export interface PullSuiteOptions {
+  backing?: PullBacking;
+  driver?: PullDriver;
+  /** What to measure, instead of the profile's plan (experiments, tests). */
+  plan?: PullPlan;
+}
+
+/** An image variant's corpus totals. */
+export interface ImageSize {
+  compressed: number;
+  uncompressed: number;
+  layers: number;
+  files: number;
+}
+
+/** Corpus totals by `image/compression`, filled when the world opens; derive() reads them. */
+const sizes = new Map<string, ImageSize>();
+
+function backingText(backing: PullBacking): string {
+  return backing === 'tmpfs' ? 'a fresh tmpfs (the default backing store)' : 'a folder on the data root (BERTH_BENCH_PULL_BACKING=host)';
+}
+
+export function createPullSuite(options: PullSuiteOptions = {}): Suite {
+  const driver: PullDriver = options.driver ?? 'overlay2';
+  return {
+    name: SUITE,
+    description: 'image pull from the embedded registry: cold/warm, gzip/zstd, layer concurrency, phases; skopeo, docker, podman and the physical reference side by side',
+    targets: ['berth', 'reference', 'skopeo', 'docker', 'podman'],
+    async requires() {
+      if (process.getuid?.() !== 0) return 'needs root (tmpfs backing store, overlay2 layers)';
+      try {
+        native();
+      } catch (err) {
+        return `needs the native core: ${err instanceof Error ? err.message : String(err)}`;
+      }
+      if (spawnSync('tar', ['--version'], { stdio: 'ignore' }).status !== 0) return 'GNU tar not installed (the physical reference extracts with it)';
+      return undefined;
+    },
+    cases(ctx: SuiteContext): CaseDef[] {
+      const backing = options.backing ?? backingFromEnv();
+      const plan = options.plan ?? pullPlan(ctx.profile);
+      const zstd = spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0;
+      if (!zstd) ctx.warn('zstd cases not measured: the zstd command is not installed (apt-get install zstd)');
+      const compressions: Compression[] = zstd ? ['gzip', 'zstd', 'none'] : ['gzip', 'none'];
+      const world = new PullWorld({ dataRoot: ctx.dataRoot, profile: ctx.profile, seed: ctx.seed, images: plan.images, compressions, backing, storeMiB: plan.storeMiB });
+      const wants = (t: string) => ctx.targets.includes(t);
+      const peers = plan.peers.filter((p) => {
+        if (!wants(p)) return false;
+        const why = peerUnavailable(p);
+        if (why !== undefined) ctx.warn(`target ${p} not measured: ${why}`);
+        return why === undefined;
+      });
+      if (wants('docker') && !plan.peers.includes('docker')) {
+        ctx.warn(`target docker not measured in the ${ctx.profile} profile (dockerd start-up and its pulls do not fit its budget); run the default profile`);
+      }
+      const env: Env = { world, backing, driver, dockerd: undefined };
+      const common = { backing, driver };
+      const cases: MacroCase[] = [];
+      if (peers.includes('podman')) ctx.warn('target podman: installed, but its pull case is not built yet');
+      for (const { image, compression, peers: withPeers } of plan.cold.filter((c) => zstd || c.compression !== 'zstd')) {
+        const params = { image, compression, ...common };
+        const group = `cold/${image}/${compression}`;
+        if (wants('berth')) cases.push(berthCold(env, params, DEFAULT_CONCURRENCY, group));
+        if (wants('reference')) cases.push(referenceCase(env, params, group));
+        if (withPeers === false) continue;
+        if (peers.includes('skopeo')) cases.push(skopeoCase(env, params, group));
+        if (peers.includes('docker')) cases.push(dockerCase(env, params, group));
+      }
+      if (wants('berth')) {
+        for (const { image, levels } of plan.concurrency) {
+          for (const c of levels) {
+            if (c === DEFAULT_CONCURRENCY) continue; // measured in the cold comparison group
+            cases.push(berthCold(env, { image, compression: 'gzip', ...common }, c, `concurrency/${image}`));
+          }
+        }
+        for (const image of plan.warm) cases.push(berthWarm(env, { image, compression: 'gzip', ...common }));
+      }
+      world.expect(cases.length);
+      return cases;
+    },
+    derive: (measured) => derivePull(measured),
+  };
+}
+
+interface Env {
+  world: PullWorld;
+  backing: PullBacking;
+  driver: PullDriver;
+  dockerd: Promise<BenchDockerd> | undefined;
+}
+
+type Params = { image: string; compression: Compression; backing: PullBacking; driver: PullDriver };
+
+function refOf(w: OpenWorld, p: Params): string {
+  return `${w.registryHost}/${REPOSITORY_PREFIX}/${p.image}:${p.compression}`;
+}
+
+/** Opens the world and records the image's sizes for derive(). */
+async function acquire(env: Env, p: Params): Promise<OpenWorld> {
+  const w = await env.world.acquire();
+  const image = corpusImage(w.corpus, p.image);
+  const compressed = image.totals.compressedBytes[p.compression];
+  if (compressed === undefined) throw new Error(`pull bench: image ${p.image} has no ${p.compression} variant`);
+  sizes.set(`${p.image}/${p.compression}`, { compressed, uncompressed: image.totals.uncompressedBytes, layers: image.totals.layers, files: image.totals.files });
+  return w;
+}
+
+function info(p: Params, target: string, caseName: string, method: string, group: string, extra: Record<string, number> = {}, notes: string[] = []): CaseInfo {
+  return {
+    suite: SUITE,
+    case: caseName,
+    target,
+    parameters: { ...p, ...extra },
+    unit: 'ms',
+    direction: 'lower-is-better',
+    method,
+    group,
+    notes: [`The graph roots and peer folders live on ${backingText(p.backing)}; the registry serves from the data root over 127.0.0.1.`, ...notes],
+  };
+}
+
+function berthCold(env: Env, p: Params, concurrency: number, group: string): MacroCase {
+  let world: OpenWorld | undefined;
+  let graph: BenchGraph | undefined;
+  const client = benchClient();
+  return {
+    ...info(
+      p,
+      'berth',
+      'cold-pull',
+      `One sample: berth's pull(ctx, graph, ref, {concurrency: ${concurrency}}) of the image into a graph (${p.driver}) opened on a fresh root just before (untimed), ` +
+        'from manifest request to image stored; the graph root is deleted after the sample (untimed).',
+      group,
+      { concurrency },
+      [
+        `Phases (span → phase): ${PHASE_SPANS.map((s) => `${s.phase}: ${s.spans}`).join('; ')}. Fetch, decompress and apply overlap (one streaming pipeline per layer), so phase times add up to more than the pull.`,
+        'berth keeps each compressed layer blob in its content store besides applying it (as containerd does; dockerd keeps only the extracted layer), so it writes the compressed bytes once more than docker.',
+      ],
+    ),
+    kind: 'macro',
+    phases: true,
+    async setup() {
+      world = await acquire(env, p);
+    },
+    async beforeSample(ctx: Context) {
+      graph = await openBenchGraph(ctx, await scratchDir(world!, 'graph'), p.driver);
+    },
+    async sample(ctx: Context) {
+      const r = await berthPull(ctx, graph!, client, refOf(world!, p), concurrency);
+      if (r.layers.some((l) => l.skipped || !l.downloaded)) throw new Error(`cold pull of ${p.image} found layers already present`);
+    },
+    async afterSample(ctx: Context) {
+      await graph?.close(ctx);
+      graph = undefined;
+    },
+    async teardown(ctx: Context) {
+      await graph?.close(ctx).catch(() => undefined);
+      await env.world.release();
+    },
+  };
+}
+
+function berthWarm(env: Env, p: Params): MacroCase {
+  let world: OpenWorld | undefined;
+  let graph: BenchGraph | undefined;
+  const client = benchClient();
+  return {
+    ...info(
+      p,
+      'berth',
+      'warm-pull',
+      `One sample: berth's pull of an image the graph (${p.driver}) already holds (pulled once in the setup): manifest and config resolution, every layer found present, references re-pointed.`,
+      `warm/${p.image}`,
+      { concurrency: DEFAULT_CONCURRENCY },
+    ),
+    kind: 'macro',
+    phases: true,
+    async setup(ctx: Context) {
+      world = await acquire(env, p);
+      graph = await openBenchGraph(ctx, await scratchDir(world, 'graph-warm'), p.driver);
+      await berthPull(ctx, graph, client, refOf(world, p), DEFAULT_CONCURRENCY);
+    },
+    async sample(ctx: Context) {
+      const r = await berthPull(ctx, graph!, client, refOf(world!, p), DEFAULT_CONCURRENCY);
+      if (r.layers.some((l) => !l.skipped)) throw new Error(`warm pull of ${p.image} applied a layer`);
+    },
+    async teardown(ctx: Context) {
+      try {
+        await graph?.close(ctx);
+      } finally {
+        graph = undefined;
+        await env.world.release();
+      }
+    },
+  };
+}
+
+function referenceCase(env: Env, p: Params, group: string): MacroCase {
+  let world: OpenWorld | undefined;
+  let dir: string | undefined;
+  return {
+    ...info(p, 'reference', 'cold-pull', REFERENCE_METHOD, group),
+    kind: 'macro',
+    async setup() {
+      world = await acquire(env, p);
+    },
+    async beforeSample() {
+      dir = await scratchDir(world!, 'reference');
+    },
+    async sample() {
+      await referenceExtract(world!.corpusDir, corpusImage(world!.corpus, p.image), p.compression, dir!);
+    },
+    async afterSample() {
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+      dir = undefined;
+    },
+    async teardown() {
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+      await env.world.release();
+    },
+  };
+}
+
+function skopeoCase(env: Env, p: Params, group: string): MacroCase {
+  let world: OpenWorld | undefined;
+  let dir: string | undefined;
+  let policy = '';
+  return {
+    ...info(
+      p,
+      'skopeo',
+      'cold-pull',
+      `One sample: \`skopeo copy -q --src-tls-verify=false docker://127.0.0.1:PORT/${REPOSITORY_PREFIX}/${p.image}:${p.compression} oci:DIR:${p.compression}\` into a fresh folder (deleted after the sample, untimed); ` +
+        'skopeo fetches and verifies the blobs but neither decompresses nor extracts them, and the time includes its process start.',
+      group,
+    ),
+    kind: 'macro',
+    async setup() {
+      world = await acquire(env, p);
+      policy = await writePolicy(await scratchDir(world, 'skopeo-policy'));
+    },
+    async beforeSample() {
+      dir = join(await scratchDir(world!, 'skopeo'), 'layout');
+    },
+    async sample() {
+      await skopeoCopy(policy, `${world!.registryHost}/${REPOSITORY_PREFIX}/${p.image}:${p.compression}`, dir!, p.compression);
+    },
+    async afterSample() {
+      if (dir !== undefined) await rm(join(dir, '..'), { recursive: true, force: true });
+      dir = undefined;
+    },
+    async teardown() {
+      if (dir !== undefined) await rm(join(dir, '..'), { recursive: true, force: true });
+      await env.world.release();
+    },
+  };
+}
+
+function dockerCase(env: Env, p: Params, group: string): MacroCase {
+  let world: OpenWorld | undefined;
+  let dockerd: BenchDockerd | undefined;
+  return {
+    ...info(
+      p,
+      'docker',
+      'cold-pull',
+      `One sample: \`docker pull -q 127.0.0.1:PORT/${REPOSITORY_PREFIX}/${p.image}:${p.compression}\` against a dockerd the suite started (storage driver ${p.driver}, its data root on the same backing store, ` +
+        'max-concurrent-downloads 3 by default); after each sample (untimed) `docker rmi -f` and `docker image prune -a -f` leave it empty. The time includes the CLI\'s process start.',
+      group,
+    ),
+    kind: 'macro',
+    async setup() {
+      world = await acquire(env, p);
+      if (env.dockerd === undefined) {
+        const w = world;
+        const starting = scratchDir(w, 'docker').then((dir) => BenchDockerd.start(join(dir, 'data'), w.registryHost, p.driver));
+        env.dockerd = starting;
+        env.world.onClose('dockerd', async () => {
+          env.dockerd = undefined;
+          const d = await starting.catch(() => undefined);
+          await d?.stop();
+        });
+      }
+      dockerd = await env.dockerd;
+      await dockerd.forget(refOf(world, p));
+    },
+    async sample() {
+      await dockerd!.pull(refOf(world!, p));
+    },
+    async afterSample() {
+      await dockerd?.forget(refOf(world!, p));
+    },
+    async teardown() {
+      await env.world.release();
+    },
+  };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Throughput of every cold pull (compressed and uncompressed MiB/s, from the
+ * image's corpus sizes and each sample's time), berth's speed-up over docker and
+ * its share of the physical reference (paired samples: the targets of a group
+ * interleave, so sample i of each was taken in the same round), and the goals.
+ */
+export function derivePull(measured: readonly MeasuredCase[], sizeTable: ReadonlyMap<string, ImageSize> = sizes): DerivedCase[] {
+  const out: DerivedCase[] = [];
+  const cold = measured.filter((m) => m.info.case === 'cold-pull');
+  for (const m of cold) {
+    const p = m.info.parameters;
+    const size = sizeTable.get(`${String(p.image)}/${String(p.compression)}`);
+    if (size === undefined) continue;
+    for (const kind of ['compressed', 'uncompressed'] as const) {
+      const bytes = size[kind];
+      out.push({
+        ...m.info,
+        case: 'cold-pull-throughput',
+        parameters: { ...p, bytes: kind, imageBytes: bytes },
+        unit: 'MiB/s',
+        direction: 'higher-is-better',
+        method: `Derived from cold-pull: the image's ${kind} size (${bytes} bytes over ${size.layers} layers, from corpus.json) divided by each sample's time.`,
+        notes: [...(m.info.notes ?? [])],
+        samples: m.samples.map((ms) => bytes / MiB / (ms / 1000)),
+      });
+    }
+  }
+  // comparisons per cold group: berth at the default concurrency vs docker and the reference
+  const groups = new Map<string, MeasuredCase[]>();
+  for (const m of cold) {
+    const key = m.info.group ?? '';
+    if (!key.startsWith('cold/')) continue;
+    groups.set(key, [...(groups.get(key) ?? []), m]);
+  }
+  for (const members of groups.values()) {
+    const berth = members.find((m) => m.info.target === 'berth');
+    if (berth === undefined) continue;
+    const goals: string[] = [];
+    for (const [target, goal] of [
+      ['docker', GOALS.vsDocker],
+      ['reference', GOALS.vsReference],
+    ] as const) {
+      const other = members.find((m) => m.info.target === target);
+      if (other === undefined) {
+        goals.push(`Goal berth ≥ ${goal}× ${target} throughput: not judged (${target} not measured in this run).`);
+        continue;
+      }
+      const n = Math.min(berth.samples.length, other.samples.length);
+      const ratios = Array.from({ length: n }, (_, i) => other.samples[i]! / berth.samples[i]!);
+      const ratio = median(other.samples) / median(berth.samples);
+      goals.push(`Goal berth ≥ ${goal}× ${target} throughput: ${ratio >= goal ? 'met' : 'NOT met'} (median ${target} time / median berth time = ${ratio.toFixed(2)}).`);
+      if (n > 0) {
+        out.push({
+          ...berth.info,
+          case: `cold-pull-vs-${target}`,
+          unit: 'ratio',
+          direction: 'higher-is-better',
+          method: `Derived from cold-pull: ${target}'s sample time divided by berth's sample of the same interleaved round (> 1: berth is faster; equal to the throughput ratio on the same bytes).`,
+          notes: [],
+          samples: ratios,
+        });
+      }
+    }
+    for (const d of out) {
+      if (d.target === 'berth' && d.group === berth.info.group && (d.case === 'cold-pull-throughput' || d.case.startsWith('cold-pull-vs-'))) d.notes = [...(d.notes ?? []), ...goals];
+    }
+  }
+  return out;
+}
+
+/** The suite as registered: graph roots on tmpfs unless BERTH_BENCH_PULL_BACKING=host. */
+export const pullSuite: Suite = createPullSuite();
