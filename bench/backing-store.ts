@@ -1,9 +1,10 @@
 // Controlled backing stores for benchmarks: the filesystem under a graphdriver (or any
 // disk-bound workload) is part of the experiment, so a suite picks it and records it.
-import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
-import { invalidArgument, isBerthError, unavailable, wrap } from '../engine/errdefs/errors.js';
+import { invalidArgument, isBerthError, wrap } from '../engine/errdefs/errors.js';
+import { MNT_DETACH } from '../engine/graphdriver/host-mount.js';
+import { createLoopFilesystem, LOOP_MKFS, type LoopFilesystem } from '../engine/graphdriver/loop-fs.js';
 import { backingMount, isMountPoint } from '../engine/graphdriver/mountinfo.js';
 import { native } from '../native/index.js';
 
@@ -43,12 +44,6 @@ export interface BackingStoreOptions {
 
 const DEFAULT_SIZE_MIB = 1024;
 
-/** mkfs invocation per loop kind (btrfs is mounted with nodiscard, the others default to it): quiet, forced onto a plain file, no discard pass; ext4 initialises its inode tables now, not in a background thread during the run. */
-const mkfs: Record<'ext4' | 'xfs' | 'btrfs', { cmd: string; args: string[]; pkg: string }> = {
-  ext4: { cmd: 'mkfs.ext4', args: ['-q', '-F', '-E', 'nodiscard,lazy_itable_init=0,lazy_journal_init=0'], pkg: 'e2fsprogs' },
-  xfs: { cmd: 'mkfs.xfs', args: ['-q', '-f', '-K'], pkg: 'xfsprogs' },
-  btrfs: { cmd: 'mkfs.btrfs', args: ['-q', '-f', '-K'], pkg: 'btrfs-progs' },
-};
 
 /**
  * Creates a backing store of `kind` under `opts.dir`: a folder (host), a tmpfs mount,
@@ -70,34 +65,28 @@ export async function createBackingStore(kind: BackingKind, opts: BackingStoreOp
   }
   const subject = `backing store ${kind} ${base}`;
   const mountPoint = join(base, 'mnt');
-  const file = join(base, `${kind}.img`);
-  let device = '';
-  let mounted = false;
+  let loop: LoopFilesystem | undefined;
+  let tmpfsMounted = false;
   let disposed = false;
 
   const dispose = async (): Promise<void> => {
     if (disposed) return;
     const errors: unknown[] = [];
-    if (mounted || (await isMountPoint(mountPoint).catch(() => false))) {
+    if (loop !== undefined) {
+      await loop.dispose().catch((err: unknown) => errors.push(err));
+    }
+    if (tmpfsMounted || (await isMountPoint(mountPoint).catch(() => false))) {
       try {
         native().umount2(mountPoint, 0);
       } catch (err) {
-        // busy (a straggling reader): detach lazily so the loop device can still go
+        // busy (a straggling reader): detach lazily
         try {
-          native().umount2(mountPoint, 2);
+          native().umount2(mountPoint, MNT_DETACH);
         } catch (err2) {
           if ((err2 as NodeJS.ErrnoException).code !== 'EINVAL') errors.push(err);
         }
       }
-      mounted = false;
-    }
-    if (device !== '') {
-      try {
-        await execa('losetup', ['-d', device], { stdin: 'ignore' });
-        device = '';
-      } catch (err) {
-        errors.push(err);
-      }
+      tmpfsMounted = false;
     }
     await rm(base, { recursive: true, force: true }).catch((err: unknown) => errors.push(err));
     if (errors.length > 0) throw wrap(errors[0], `${subject}: dispose`);
@@ -105,44 +94,27 @@ export async function createBackingStore(kind: BackingKind, opts: BackingStoreOp
   };
 
   try {
-    await mkdir(mountPoint);
+    let root = mountPoint;
     if (kind === 'tmpfs') {
+      await mkdir(mountPoint);
       const data = [`size=${sizeMiB}m`, 'mode=0755', ...(opts.mountOptions ? [opts.mountOptions] : [])].join(',');
       try {
         native().mount('tmpfs', mountPoint, 'tmpfs', 0, data);
       } catch (err) {
         throw wrap(err, `${subject}: mount tmpfs (${data})`, 'UNAVAILABLE');
       }
-      mounted = true;
-    } else if (kind !== 'host') {
-      const m = mkfs[kind];
-      const fh = await open(file, 'w', 0o600);
+      tmpfsMounted = true;
+    } else if (kind === 'host') {
+      await mkdir(mountPoint);
+    } else {
       try {
-        await fh.truncate(sizeMiB * 1024 * 1024);
-      } finally {
-        await fh.close();
-      }
-      try {
-        await execa(m.cmd, [...m.args, file], { stdin: 'ignore' });
+        loop = await createLoopFilesystem(kind, { dir: base, sizeMiB, mountOptions: opts.mountOptions });
       } catch (err) {
-        throw (err as NodeJS.ErrnoException).code === 'ENOENT'
-          ? unavailable(`${subject}: ${m.cmd} not found (install ${m.pkg})`, { cause: err })
-          : wrap(err, `${subject}: ${m.cmd}`);
+        throw wrap(err, subject); // keeps the code (UNAVAILABLE when a tool is missing)
       }
-      try {
-        device = (await execa('losetup', ['--find', '--show', '--', file], { stdin: 'ignore' })).stdout.trim();
-      } catch (err) {
-        throw unavailable(`${subject}: losetup failed (${(err as Error).message})`, { cause: err });
-      }
-      const data = [...(kind === 'btrfs' ? ['nodiscard'] : []), ...(opts.mountOptions ? [opts.mountOptions] : [])].join(',');
-      try {
-        native().mount(device, mountPoint, kind, 0, data === '' ? null : data);
-      } catch (err) {
-        throw wrap(err, `${subject}: mount ${device} (${[kind, data].filter((x) => x !== '').join(', ')})`, 'UNAVAILABLE');
-      }
-      mounted = true;
+      root = loop.mountPoint;
     }
-    const path = join(mountPoint, 'data');
+    const path = join(root, 'data');
     await mkdir(path, { mode: 0o755 });
     const filesystem = (await backingMount(path)).fsType;
     const description =
@@ -150,14 +122,14 @@ export async function createBackingStore(kind: BackingKind, opts: BackingStoreOp
         ? `a folder on the data root's filesystem (${filesystem}) under ${opts.dir}`
         : kind === 'tmpfs'
           ? `a fresh tmpfs (size=${sizeMiB}m)`
-          : `a fresh ${kind} (${[mkfs[kind].cmd, ...mkfs[kind].args].join(' ')}) on a ${sizeMiB} MiB sparse loop file in ${opts.dir}` +
+          : `a fresh ${kind} (${[LOOP_MKFS[kind].cmd, ...LOOP_MKFS[kind].args].join(' ')}) on a ${sizeMiB} MiB sparse loop file in ${opts.dir}` +
             `${kind === 'btrfs' ? ', mounted nodiscard (newer kernels default btrfs to discard=async, which punches holes in the loop file during the run)' : ''}`;
     return {
       path,
       kind,
       filesystem,
       get device() {
-        return device === '' ? undefined : device;
+        return loop?.device;
       },
       description,
       dispose,
