@@ -60,6 +60,11 @@ function macro(target: string, over: Partial<MacroCase> = {}): MacroCase {
   };
 }
 
+/** The run's warnings less the host-load one, which depends on what else runs. */
+function ownWarnings(warnings: readonly string[]): string[] {
+  return warnings.filter((w) => !w.includes('host busy'));
+}
+
 function suiteOf(name: string, cases: () => CaseDef[], extra: Partial<Suite> = {}): Suite {
   return { name, description: `fake suite ${name}`, targets: ['berth', 'runc'], cases, ...extra };
 }
@@ -259,6 +264,90 @@ describe('runner: suites', () => {
     expect(diff.samples).toEqual([6, 7, 8]);
     expect(diff.stats.p50).toBe(7);
     expect(diff.method).toBe('berth minus runc, pairwise.');
+  });
+
+  it('derives from the cases that succeeded: a derived case missing an input is left out with a warning naming it', async () => {
+    const s = suiteOf(
+      'fake',
+      () => [
+        macro('berth', { sample: (_c, i) => 10 + i }),
+        macro('runc', {
+          sample: () => {
+            throw new Error('runc exploded');
+          },
+        }),
+        macro('crun', { sample: () => 4 }),
+      ],
+      {
+        targets: ['berth', 'runc', 'crun'],
+        derive: (measured) => {
+          const berth = measured.find((m) => m.info.target === 'berth');
+          if (berth === undefined) return [];
+          return measured
+            .filter((m) => m !== berth)
+            .map((m) => ({ ...berth.info, case: `minus-${m.info.target}`, samples: berth.samples.map((x, i) => x - (m.samples[i] ?? 0)), method: 'pairwise.' }));
+        },
+      },
+    );
+    const { document, failed, lines } = await run([registered(s)]);
+    expect(failed).toBe(true);
+    expect(document.suites[0].reason).toBe('op [runc size=1]: sample 0: runc exploded');
+    expect(document.cases.map((c) => `${c.case}/${c.target}`)).toEqual(['op/berth', 'op/crun', 'minus-crun/berth']);
+    expect(document.cases[2].samples).toEqual([6, 7, 8]);
+    expect(ownWarnings(document.warnings)).toEqual(['suite fake: derived case minus-runc [berth size=1] left out: it needs a case that failed (op [runc size=1])']);
+    expect(lines).toContain(`warning: ${ownWarnings(document.warnings)[0]}`);
+    expect(() => validateResult(document)).not.toThrow();
+  });
+
+  it('gives no left-out warning when the failed case fed no derived case', async () => {
+    const s = suiteOf('fake', () => [macro('berth'), macro('runc', { sample: () => Promise.reject(new Error('no')) })], {
+      derive: (measured) => measured.filter((m) => m.info.target === 'berth').map((m) => ({ ...m.info, case: 'twice', samples: m.samples.map((x) => 2 * x), method: 'double.' })),
+    });
+    const { document } = await run([registered(s)]);
+    expect(document.cases.map((c) => c.case)).toEqual(['op', 'twice']);
+    expect(ownWarnings(document.warnings)).toEqual([]);
+  });
+
+  it('adds the notes of the resultNotes hook from the final stats and the group, after the static ones; derive sees them', async () => {
+    let seen: readonly string[] | undefined;
+    const s = suiteOf(
+      'fake',
+      () => [
+        macro('berth', {
+          notes: ['static note.'],
+          sample: (_c, i) => 10 + i,
+          resultNotes: (r, group) => [`p50 ${r.stats.p50} over ${r.samples.length} samples.`, `beside ${group.map((g) => `${g.info.target} p50 ${g.stats.p50}`).join(', ')}.`],
+        }),
+        macro('runc', {
+          sample: () => 4,
+          resultNotes: () => {
+            throw new Error('no figure');
+          },
+        }),
+      ],
+      { derive: (measured) => ((seen = measured[0].notes), []) },
+    );
+    const { document, failed } = await run([registered(s)]);
+    expect(failed).toBe(false);
+    expect(document.cases[0].notes).toEqual(['static note.', 'p50 11 over 3 samples.', 'beside runc p50 4.']);
+    expect(document.cases[1].notes).toEqual([]);
+    expect(ownWarnings(document.warnings)).toEqual(['suite fake: op [runc size=1]: notes: no figure']);
+    expect(seen).toEqual(document.cases[0].notes);
+  });
+
+  it('says in the method how many cases of which targets a case was interleaved with', async () => {
+    const s = suiteOf('fake', () => [
+      macro('berth', { group: 'g', parameters: { size: 1 } }),
+      macro('berth', { group: 'g', parameters: { size: 2 } }),
+      macro('runc', { group: 'g', parameters: { size: 1 } }),
+      macro('berth', { case: 'alone' }),
+    ]);
+    const { document } = await run([registered(s)]);
+    const method = (c: string, target: string, size: number) => document.cases.find((x) => x.case === c && x.target === target && x.parameters.size === size)!.method;
+    expect(method('op', 'berth', 1)).toContain(', interleaved in group g with 2 other cases (1 more of target berth, 1 of target runc)');
+    expect(method('op', 'runc', 1)).toContain(', interleaved in group g with 2 other cases (2 of target berth)');
+    expect(method('alone', 'berth', 1)).not.toContain('interleaved');
+    expect(document.cases.map((c) => c.method).join(' ')).not.toMatch(/other target/);
   });
 
   it('writes a document that validates, with run info, seed and git state', async () => {

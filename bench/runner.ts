@@ -14,7 +14,7 @@ import type { ProfileSettings } from './profiles.js';
 import type { CaseResult, HostInfo, PhaseBreakdown, ResultDocument, SuiteOutcome } from './results/document.js';
 import { SCHEMA_VERSION } from './results/document.js';
 import { summarize } from './stats.js';
-import type { CaseDef, CaseInfo, MacroCase, MeasuredCase, MicroCase, RegisteredSuite, Suite, SuiteContext } from './suite.js';
+import type { CaseDef, CaseInfo, DerivedCase, FinalResult, MacroCase, MeasuredCase, MicroCase, RegisteredSuite, Suite, SuiteContext } from './suite.js';
 
 export interface RunOptions {
   /** The suites to run, in order (not-built ones are recorded as such). */
@@ -161,33 +161,85 @@ async function runSuite(
   const selected = options.targets === undefined ? all : all.filter((c) => options.targets!.includes(c.target));
   const errors: string[] = [];
   const results: CaseResult[] = [];
-  const measured: MeasuredCase[] = [];
+  // every case in the suite's order: measured, or failed (null samples)
+  const outcomes: { info: CaseInfo; measured: MeasuredCase | null }[] = [];
   for (const group of groupCases(selected)) {
     progress(`  ${suite.name}/${group[0].case}: ${group.map((c) => labelOf(c)).join(', ')}`);
     const outputs =
       group[0].kind === 'micro'
         ? await runMicroGroup(group as MicroCase[], options.settings, ctx, clock)
         : await runMacroGroup(group as MacroCase[], options.settings, ctx, clock);
+    const done: { def: CaseDef; result: CaseResult; out: GroupOutput }[] = [];
     for (const out of outputs) {
       if (out.error !== undefined) {
-        errors.push(`${out.def.case} [${out.def.target}${paramText(out.def)}]: ${out.error}`);
+        errors.push(`${labelOf(out.def)}: ${out.error}`);
         continue;
       }
-      measured.push({ info: out.def, samples: out.samples, rounds: out.rounds });
-      results.push(toResult(out.def, out.samples, out.warmup, `${out.def.method} ${out.policy}`, out.phases, options.seed));
-      progress(`    ${labelOf(out.def)}: n=${out.samples.length} p50=${fmt(results[results.length - 1].stats.p50)} ${out.def.unit}`);
+      const result = toResult(out.def, out.samples, out.warmup, `${out.def.method} ${out.policy}`, out.phases, options.seed);
+      done.push({ def: out.def as CaseDef, result, out });
+      progress(`    ${labelOf(out.def)}: n=${out.samples.length} p50=${fmt(result.stats.p50)} ${out.def.unit}`);
+    }
+    const finals = done.map(({ def, result }): FinalResult => ({ info: def, samples: result.samples, stats: result.stats, phases: result.phases }));
+    for (const [i, { def, result, out }] of done.entries()) {
+      if (def.resultNotes !== undefined) {
+        try {
+          result.notes.push(...def.resultNotes(finals[i], finals.filter((_, j) => j !== i)));
+        } catch (err) {
+          warn(`suite ${suite.name}: ${labelOf(def)}: notes: ${errorMessage(err)}`);
+        }
+      }
+      results.push(result);
+    }
+    for (const out of outputs) {
+      const d = done.find((x) => x.out === out);
+      outcomes.push({ info: out.def, measured: d === undefined ? null : { info: out.def, samples: out.samples, rounds: out.rounds, notes: [...d.result.notes] } });
     }
   }
-  if (suite.derive !== undefined && errors.length === 0) {
+  if (suite.derive !== undefined) {
+    const measured = outcomes.flatMap((o) => (o.measured === null ? [] : [o.measured]));
+    let derived: DerivedCase[] | undefined;
     try {
-      for (const d of suite.derive(measured)) {
-        results.push(toResult(d, d.samples, 0, d.method, null, options.seed));
-      }
+      derived = suite.derive(measured);
+      for (const d of derived) results.push(toResult(d, d.samples, 0, d.method, null, options.seed));
     } catch (err) {
       errors.push(`derived cases: ${errorMessage(err)}`);
     }
+    const failed = outcomes.filter((o) => o.measured === null).map((o) => o.info);
+    if (failed.length > 0 && derived !== undefined) {
+      for (const line of leftOutDerived(suite.derive, outcomes, derived, failed)) warn(`suite ${suite.name}: ${line}`);
+    }
   }
   return { results, errors };
+}
+
+/**
+ * Names the derived cases a suite left out because some of its cases failed: derive
+ * is called again with a stand-in (one sample of 1) for each failed case, and what it
+ * then returns beyond the real call's cases is what the failures cost. When that call
+ * throws, one line says which failed cases the derived ones could not use.
+ */
+function leftOutDerived(
+  derive: NonNullable<Suite['derive']>,
+  outcomes: readonly { info: CaseInfo; measured: MeasuredCase | null }[],
+  derived: readonly DerivedCase[],
+  failed: readonly CaseInfo[],
+): string[] {
+  const failedText = failed.map(labelOf).join(', ');
+  let probe: DerivedCase[];
+  try {
+    probe = derive(outcomes.map((o) => o.measured ?? { info: o.info, samples: [1], rounds: [[1]], notes: [...(o.info.notes ?? [])] }));
+  } catch {
+    return [`derived cases computed from the cases that succeeded; any that need ${failedText} are left out`];
+  }
+  const key = (c: CaseInfo) => `${c.case}\0${c.target}\0${JSON.stringify(c.parameters)}`;
+  const kept = new Set(derived.map(key));
+  const lines: string[] = [];
+  for (const d of probe) {
+    if (kept.has(key(d))) continue;
+    kept.add(key(d));
+    lines.push(`derived case ${labelOf(d)} left out: it needs a case that failed (${failedText})`);
+  }
+  return lines;
 }
 
 function toResult(
@@ -224,6 +276,21 @@ export function groupCases(cases: readonly CaseDef[]): CaseDef[][] {
     g.push(c);
   }
   return [...groups.values()];
+}
+
+/**
+ * The policy's words for a case's group: how many other cases it was interleaved
+ * with, counted by target (a group may hold several cases of one target, or one
+ * case of each of several targets); empty for a case alone in its group.
+ */
+function peersText(group: readonly CaseInfo[], def: CaseInfo): string {
+  const others = group.filter((c) => c !== def);
+  if (others.length === 0) return '';
+  const byTarget = new Map<string, number>();
+  for (const c of others) byTarget.set(c.target, (byTarget.get(c.target) ?? 0) + 1);
+  const parts = [...byTarget].map(([target, n]) => (target === def.target ? `${n} more of target ${target}` : `${n} of target ${target}`));
+  const cases = others.length === 1 ? '1 other case' : `${others.length} other cases`;
+  return `, interleaved in group ${def.group ?? def.case} with ${cases} (${parts.join(', ')})`;
 }
 
 interface GroupOutput {
@@ -321,8 +388,8 @@ async function runMicroGroup(group: MicroCase[], settings: ProfileSettings, ctx:
       }
     }
   }
-  const peers = group.length > 1 ? `, interleaved with ${group.length - 1} other case(s) of group ${group[0].group ?? group[0].case}` : '';
   for (const out of outs) {
+    const peers = peersText(group, out.def);
     out.policy =
       `[tinybench 6, hrtime clock: ${out.warmup} warm-up iterations (≥ ${m.warmupTimeMs} ms), then ${m.rounds} rounds of ≥ ${m.timeMs} ms ` +
       `(≥ ${m.iterations} iterations)${peers}; one sample = mean ns per op over one iteration of ${[...new Set(out.opsUsed)].join('/')} ops (chosen from the warm-up speed for about ${m.samplesPerRound} samples per round).]`;
@@ -436,8 +503,8 @@ async function runMacroGroup(group: MacroCase[], settings: ProfileSettings, ctx:
       }
     }
   }
-  const peers = group.length > 1 ? `, interleaved with ${group.length - 1} other target(s)` : '';
   for (const out of outs) {
+    const peers = peersText(group, out.def);
     out.rounds = [out.samples];
     out.phases = out.def.phases === true ? phaseBreakdown(out.perSample) : null;
     out.policy =

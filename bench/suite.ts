@@ -2,7 +2,7 @@
 // a suite turns the run's settings into a list of cases, and the runner measures them.
 import type { Context } from '../engine/trace/index.js';
 import type { ProfileSettings } from './profiles.js';
-import type { ParameterValue, Profile, Unit } from './results/document.js';
+import type { ParameterValue, PhaseBreakdown, Profile, Stats, Unit } from './results/document.js';
 
 /** What a suite gets when it builds its cases. */
 export interface SuiteContext {
@@ -39,13 +39,36 @@ export interface CaseInfo {
   group?: string;
 }
 
+/** A measured case's final samples and statistics, as its notes hook sees them. */
+export interface FinalResult {
+  info: CaseInfo;
+  /** In the order taken. */
+  samples: readonly number[];
+  stats: Stats;
+  phases: readonly PhaseBreakdown[] | null;
+}
+
+/** What a measured (micro or macro) case may add to its notes once it is done. */
+export interface ResultNotesHook {
+  /**
+   * Notes computed from the case's final samples and stats (a goal met or not, a
+   * figure measured beside the samples), appended after `notes`. Called once, after
+   * every case of its group ran and the stats are computed, only when the case
+   * succeeded; `group` holds the final results of the other cases of its group that
+   * succeeded (e.g. the reference a goal compares to). A throw becomes a warning
+   * naming the case, which keeps its other notes. Suites put such notes here rather
+   * than changing `notes` during the run.
+   */
+  resultNotes?: (result: FinalResult, group: readonly FinalResult[]) => string[];
+}
+
 /**
  * A micro case: a fast operation run many times by tinybench; unit ns per op.
  * `fn(ops)` must perform the operation `ops` times (a loop the case owns, so the
  * call site stays monomorphic); one tinybench sample is the mean per op of that
  * batch. Async when `fn` returns a promise (set `async: true`).
  */
-export interface MicroCase extends CaseInfo {
+export interface MicroCase extends CaseInfo, ResultNotesHook {
   kind: 'micro';
   fn: (ops: number) => unknown;
   async?: boolean;
@@ -79,7 +102,7 @@ export type SampleValue = number | void | undefined;
  * runner times the call and converts to `unit` (which must be ns, us, ms or s).
  * Teardowns run also when the sample or the setup failed.
  */
-export interface MacroCase extends CaseInfo {
+export interface MacroCase extends CaseInfo, ResultNotesHook {
   kind: 'macro';
   setup?: (ctx: Context) => void | Promise<void>;
   teardown?: (ctx: Context) => void | Promise<void>;
@@ -98,6 +121,8 @@ export interface MeasuredCase {
   samples: number[];
   /** samples split by interleaved round (micro) or one round holding all (macro). */
   rounds: number[][];
+  /** The case's final notes: `info.notes` and then what its resultNotes hook added. */
+  notes?: readonly string[];
 }
 
 /** A case computed from others (e.g. an overhead = instrumented − baseline). */
@@ -113,7 +138,14 @@ export interface Suite {
   /** A reason to skip the whole suite on this host ("needs root", "crun not installed"), or undefined. */
   requires?: (dataRoot: string) => Promise<string | undefined>;
   cases(ctx: SuiteContext): CaseDef[];
-  /** Cases computed from measured ones, after all cases of the suite ran. */
+  /**
+   * Cases computed from measured ones, after all cases of the suite ran. Gets only
+   * the cases that succeeded (in the order the suite listed them), so it must leave
+   * out a derived case whose inputs are missing and keep the others. When cases
+   * failed, the runner calls it once more with stand-ins (one sample each) for the
+   * failed ones, only to name in a warning the derived cases that were left out
+   * (it discards that call's result): so it must not depend on being called once.
+   */
   derive?: (measured: readonly MeasuredCase[]) => DerivedCase[];
 }
 

@@ -15,7 +15,7 @@ const SUITE = 'graphdriver';
 /** Chain depths of the create+get case (image layers under the container's layer). */
 export const DEPTHS: readonly number[] = [1, 5, 20, 64, 128];
 
-/** Goals from the issue; each case's notes say whether its run met them. */
+/** Goals from the issue; each case's notes (from its resultNotes hook) say whether its run met them. */
 export const GOALS = { overlay2GetMs: 1, overlay2GetDepth: 5, applyVsTar: 1.25 } as const;
 
 /** One driver on one backing store. */
@@ -129,8 +129,6 @@ function applyDiffCases(v: Variant, shape: LayerShape, sc: SuiteContext): MacroC
   const holder = new EnvHolder(v, sc.dataRoot);
   let layer: LayerTar | undefined;
   let id: string | undefined;
-  const mine: number[] = [];
-  const theirs: number[] = [];
   const goalPrefix = 'Goal: applyDiff';
 
   const berth: MacroCase = {
@@ -148,7 +146,6 @@ function applyDiffCases(v: Variant, shape: LayerShape, sc: SuiteContext): MacroC
       await holder.open(ctx, berth);
       applyFacts.set(berth, { entries: layer.entries, files: layer.files, tarBytes: layer.tar.length });
       setNote(berth, 'Layer: ', `Layer: ${layer.description}; ${layer.entries} tar entries, ${(layer.tar.length / 2 ** 20).toFixed(1)} MiB of tar.`);
-      setNote(berth, goalPrefix, `${goalPrefix} within ${GOALS.applyVsTar}× of GNU tar -x of the same tar: not evaluated (the reference target did not run).`);
     },
     beforeSample: async (ctx) => {
       id = nextId('apply');
@@ -159,13 +156,22 @@ function applyDiffCases(v: Variant, shape: LayerShape, sc: SuiteContext): MacroC
       await holder.get().driver.applyDiff(ctx, id!, undefined, tarReader(layer!.tar));
       return layer!.tar.length / 2 ** 20 / (elapsedMs(t0) / 1e3);
     },
-    afterSample: async (ctx, index) => {
+    afterSample: async (ctx) => {
       if (id !== undefined) await holder.get().raw.remove(ctx, id);
       id = undefined;
-      if (index < 0) return;
-      updateGoal();
     },
     teardown: async (ctx) => holder.close(ctx),
+    resultNotes: (result, group) => {
+      const tar = group.find((g) => g.info.target === 'reference');
+      if (tar === undefined) return [`${goalPrefix} within ${GOALS.applyVsTar}× of GNU tar -x of the same tar: not evaluated (the reference target did not run).`];
+      const ours = result.stats.p50;
+      const theirs = tar.stats.p50;
+      const ratio = theirs / ours; // time ratio berth / GNU tar
+      return [
+        `${goalPrefix} within ${GOALS.applyVsTar}× of GNU tar -x of the same tar: ${ratio <= GOALS.applyVsTar ? 'met' : 'not met'} ` +
+          `(p50 ${ours.toFixed(1)} MiB/s vs GNU tar ${theirs.toFixed(1)} MiB/s: berth takes ${ratio.toFixed(2)}× tar's time).`,
+      ];
+    },
   };
 
   let refStore: BackingStore | undefined;
@@ -198,11 +204,9 @@ function applyDiffCases(v: Variant, shape: LayerShape, sc: SuiteContext): MacroC
       await execa('tar', ['-x', '--numeric-owner', '-p', '-f', tarFile!, '-C', refDir!], { stdin: 'ignore', cancelSignal: ctx.signal });
       return layer!.tar.length / 2 ** 20 / (elapsedMs(t0) / 1e3);
     },
-    afterSample: async (_ctx, index) => {
+    afterSample: async () => {
       if (refDir !== undefined) await rm(refDir, { recursive: true, force: true });
       refDir = undefined;
-      if (index < 0) return;
-      updateGoal();
     },
     teardown: async () => {
       const s = refStore;
@@ -211,30 +215,6 @@ function applyDiffCases(v: Variant, shape: LayerShape, sc: SuiteContext): MacroC
     },
   };
 
-  // Keep each target's samples (the runner records them too; these drive the goal note).
-  const sampleOf = (def: MacroCase, into: number[]) => {
-    const inner = def.sample;
-    def.sample = async (ctx, index) => {
-      const v2 = (await inner(ctx, index)) as number;
-      if (index >= 0) into.push(v2);
-      return v2;
-    };
-  };
-  sampleOf(berth, mine);
-  sampleOf(reference, theirs);
-  function updateGoal(): void {
-    if (mine.length === 0 || theirs.length === 0) return;
-    const ours = median(mine);
-    const tar = median(theirs);
-    const ratio = tar / ours; // time ratio berth / GNU tar
-    const met = ratio <= GOALS.applyVsTar;
-    setNote(
-      berth,
-      goalPrefix,
-      `${goalPrefix} within ${GOALS.applyVsTar}× of GNU tar -x of the same tar: ${met ? 'met' : 'not met'} ` +
-        `(p50 ${ours.toFixed(1)} MiB/s vs GNU tar ${tar.toFixed(1)} MiB/s: berth takes ${ratio.toFixed(2)}× tar's time).`,
-    );
-  }
   return [berth, reference];
 }
 
@@ -282,15 +262,15 @@ function createGetCase(v: Variant, depth: number, sc: SuiteContext): MacroCase {
       }
       cid = undefined;
       held = false;
-      if (getMs.length === 0) return;
-      const p50 = median(getMs);
-      if (goal) {
-        setNote(def, 'Goal: ', `Goal: overlay2 get for a ${depth}-layer image p50 ≤ ${GOALS.overlay2GetMs} ms in-process: ${p50 <= GOALS.overlay2GetMs ? 'met' : 'not met'} (get alone: p50 ${p50.toFixed(3)} ms).`);
-      } else {
-        setNote(def, 'get alone: ', `get alone: p50 ${p50.toFixed(3)} ms over ${getMs.length} samples.`);
-      }
     },
     teardown: async (ctx) => holder.close(ctx),
+    resultNotes: () => {
+      if (getMs.length === 0) return [];
+      const p50 = median(getMs);
+      return goal
+        ? [`Goal: overlay2 get for a ${depth}-layer image p50 ≤ ${GOALS.overlay2GetMs} ms in-process: ${p50 <= GOALS.overlay2GetMs ? 'met' : 'not met'} (get alone: p50 ${p50.toFixed(3)} ms).`]
+        : [`get alone: p50 ${p50.toFixed(3)} ms over ${getMs.length} samples.`];
+    },
   };
   return def;
 }
@@ -428,10 +408,8 @@ function diffCase(v: Variant, sc: SuiteContext): MacroCase {
       for await (const chunk of stream as AsyncIterable<Buffer>) bytes += chunk.length;
       lastBytes = bytes;
     },
-    afterSample: () => {
-      setNote(def, 'Diff tar: ', `Diff tar: ${(lastBytes / 1024).toFixed(0)} KiB.`);
-    },
     teardown: async (ctx) => holder.close(ctx),
+    resultNotes: () => [`Diff tar: ${(lastBytes / 1024).toFixed(0)} KiB.`],
   };
   return def;
 }
@@ -616,7 +594,7 @@ function derive(measured: readonly MeasuredCase[]): DerivedCase[] {
         unit: 'ops/s',
         direction: 'higher-is-better',
         method: `Derived from apply-diff: each sample × ${f.entries} tar entries (${f.files} files) / ${(f.tarBytes / 2 ** 20).toFixed(3)} MiB of tar; entries (files and directories) applied per second.`,
-        notes: [...(m.info.notes ?? [])],
+        notes: [...(m.notes ?? m.info.notes ?? [])],
         samples: m.samples.map((x) => (x * 2 ** 20 * f.entries) / f.tarBytes),
       });
     }
@@ -628,7 +606,7 @@ function derive(measured: readonly MeasuredCase[]): DerivedCase[] {
         unit: 'count',
         direction: 'lower-is-better',
         method: "Measured with disk-usage: inodes in use (statfs) after the containers were created, minus before; where statfs has none (btrfs), the unique device:inode pairs in the new containers' rootfs.",
-        notes: [...(m.info.notes ?? [])],
+        notes: [...(m.notes ?? m.info.notes ?? [])],
         samples: [...ino],
       });
     }

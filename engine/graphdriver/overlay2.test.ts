@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
 import { getXattr } from '../graph/tar-fs.js';
-import { buildTar, tarStream } from '../graph/tar-fixtures.js';
+import { buildTar, tarStream, type FixtureEntry } from '../graph/tar-fixtures.js';
 import { background } from '../trace/context.js';
 import { graphdriverSuite } from './driver-suite.js';
+import type { Change } from './driver.js';
 import { mountFs, unmount } from './host-mount.js';
 import { isMountPoint, mountsUnder } from './mountinfo.js';
+import { NaiveDiff } from './naive-diff.js';
 import { MAX_DEPTH, Overlay2Driver } from './overlay2.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -88,6 +90,99 @@ describe.skipIf(!isRoot)('overlay2 specifics', () => {
     (await d.diff(ctx, 'b', 'a')).pipe(tar as unknown as NodeJS.WritableStream);
     await done;
     expect(names.sort()).toEqual(['.wh.x', 'o/', 'o/.wh..wh..opq'].sort());
+  });
+
+  // A chain of layers (bottom first) and the changes of its top layer against its parent.
+  const dir = (name: string): FixtureEntry => ({ name: `${name}/`, type: 'directory' });
+  const file = (name: string, content: string): FixtureEntry => ({ name, content });
+  const mark = (name: string): FixtureEntry => ({ name });
+  const changeTable: { name: string; layers: FixtureEntry[][]; want: Change[] }[] = [
+    {
+      name: 'a file still present below is modified',
+      layers: [[file('f', 'a')], [file('g', 'x')], [file('f', 'bbbb')]],
+      want: [{ path: '/f', kind: 'modify' }],
+    },
+    {
+      name: 'a file deleted in a middle layer and re-created on top is added',
+      layers: [[file('f', 'a')], [mark('.wh.f')], [file('f', 'bbb')]],
+      want: [{ path: '/f', kind: 'add' }],
+    },
+    {
+      name: 'a directory deleted in a middle layer and re-created with a nested file is added, with its file',
+      layers: [[dir('d'), file('d/x', 'x')], [mark('.wh.d')], [dir('d'), file('d/y', 'y')]],
+      want: [
+        { path: '/d', kind: 'add' },
+        { path: '/d/y', kind: 'add' },
+      ],
+    },
+    {
+      name: 'a nested path whose parent was deleted in a middle layer is added',
+      layers: [[dir('p'), dir('p/q'), file('p/q/r', 'r')], [dir('p'), mark('p/.wh.q')], [dir('p'), dir('p/q'), file('p/q/r', 'rr')]],
+      want: [
+        { path: '/p', kind: 'modify' },
+        { path: '/p/q', kind: 'add' },
+        { path: '/p/q/r', kind: 'add' },
+      ],
+    },
+    {
+      name: 'a file hidden by an opaque dir of a middle layer and re-created on top is added',
+      layers: [[dir('o'), file('o/a', 'a')], [dir('o'), mark('o/.wh..wh..opq'), file('o/b', 'b')], [dir('o'), file('o/a', 'aa')]],
+      want: [
+        { path: '/o', kind: 'modify' },
+        { path: '/o/a', kind: 'add' },
+      ],
+    },
+    {
+      name: 'a nested file below an opaque dir of a middle layer is added, one beside it modified',
+      layers: [[dir('o'), dir('o/s'), file('o/s/a', 'a'), file('o/k', 'k')], [dir('o'), mark('o/.wh..wh..opq'), file('o/k', 'kk')], [dir('o'), dir('o/s'), file('o/s/a', 'aaa'), file('o/k', 'kkk')]],
+      want: [
+        { path: '/o', kind: 'modify' },
+        { path: '/o/k', kind: 'modify' },
+        { path: '/o/s', kind: 'add' },
+        { path: '/o/s/a', kind: 'add' },
+      ],
+    },
+    {
+      name: 'below a directory that a middle layer replaced by a file, every path is added',
+      layers: [[dir('n'), file('n/m', 'm')], [file('n', 'file')], [dir('n'), file('n/m', 'mm')]],
+      want: [
+        { path: '/n', kind: 'modify' },
+        { path: '/n/m', kind: 'add' },
+      ],
+    },
+    {
+      name: 'an opaque dir on top: kept names modified, new ones added, hidden ones deleted',
+      layers: [[dir('o'), file('o/a', 'a'), file('o/b', 'b')], [dir('o'), file('o/c', 'c')], [dir('o'), mark('o/.wh..wh..opq'), file('o/a', 'aaa'), file('o/new', 'n')]],
+      want: [
+        { path: '/o', kind: 'modify' },
+        { path: '/o/a', kind: 'modify' },
+        { path: '/o/b', kind: 'delete' },
+        { path: '/o/c', kind: 'delete' },
+        { path: '/o/new', kind: 'add' },
+      ],
+    },
+    {
+      name: 'whiteouts on top of a path deleted and re-created below are deletes',
+      layers: [[file('w', 'w'), dir('e'), file('e/x', 'x')], [mark('.wh.w'), mark('.wh.e')], [file('w', 'ww'), dir('e'), file('e/z', 'z')], [mark('.wh.w'), mark('.wh.e')]],
+      want: [
+        { path: '/e', kind: 'delete' },
+        { path: '/w', kind: 'delete' },
+      ],
+    },
+  ];
+
+  it.each(changeTable)('changes: $name (and the naive diff of the mounted trees agrees)', async ({ layers, want }) => {
+    let parent: string | undefined;
+    for (const [i, entries] of layers.entries()) {
+      const id = `l${i}`;
+      await d.create(ctx, id, parent);
+      await d.applyDiff(ctx, id, parent, tarStream(await buildTar(entries)));
+      parent = id;
+    }
+    const top = `l${layers.length - 1}`;
+    const below = `l${layers.length - 2}`;
+    expect(await d.changes(ctx, top, below)).toEqual(want);
+    expect(await new NaiveDiff(d).changes(ctx, top, below)).toEqual(want);
   });
 
   it('recovers at init: leftover mounts, interrupted creates and dangling links are cleaned', async () => {
