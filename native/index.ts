@@ -24,12 +24,20 @@ export interface NativeCore {
   ): Promise<import('../engine/networkdriver/netlink-ops.js').NetlinkApplyResult>;
   /** Clones a container child (container-spawn.cc); it waits at sync point 1. Throws on bad config (TypeError naming the field) or a failed clone (code = errno name). */
   containerSpawn(config: NativeSpawnConfig): NativeSpawned;
-  /** One message to the child: 'setup' (run the setup) or 'start' (execve). Throws EPIPE when the child is gone. */
-  containerSend(syncFd: number, message: 'setup' | 'start'): void;
+  /** One message to the child: 'setup' (run the setup), 'resume' (after a 'hooks' message: go on to pivot_root) or 'start' (execve). Throws EPIPE when the child is gone. */
+  containerSend(syncFd: number, message: 'setup' | 'resume' | 'start'): void;
   /** The child's next message, or null at EOF (it exec'd or died); async (uv_poll), one call at a time per fd. */
   containerRecv(syncFd: number, callback: (err: Error | null, message: NativeChildMessage | null) => void): void;
   /** pipe2(O_CLOEXEC) → [read, write]. */
   containerPipe(): [number, number];
+  /**
+   * Connects to the unix stream socket at socketPath and sends fd over it (SCM_RIGHTS) with `name` as the payload: runc's
+   * --console-socket protocol. Blocking (connect + one sendmsg); throws with code = errno name (ECONNREFUSED, ENOENT …) and
+   * a message naming the socket. fd stays open here.
+   */
+  sendFd(socketPath: string, fd: number, name: string): void;
+  /** The name of a pty master's peer in its devpts ("/dev/pts/3"); throws ENOTTY for an fd that is no pty master. */
+  ptyName(masterFd: number): string;
   /** Reaps exactly this child when it exits (uv_poll + waitid P_PIDFD); for a foreign process both fields are null. With unref the wait does not keep Node alive. */
   pidfdWait(
     pidfd: number,
@@ -107,11 +115,24 @@ export interface NativeSpawnConfig {
   execFifo?: string;
   /** A seccomp filter (engine/execdriver/seccomp/native-filter.ts): sock_filter bytes, SECCOMP_FILTER_FLAG_* (0: prctl), and where the child loads it (0 before user/caps, 1 end of setup, 2 before execve). */
   seccomp?: { filter: Buffer; flags: number; stage: 0 | 1 | 2 };
+  /** Stop after the mounts, before pivot_root, with a 'hooks' message until 'resume' (createContainer hooks). */
+  createContainerHooks?: boolean;
+  /**
+   * process.terminal: the child opens a pty in the container's /dev/pts (needs a devpts mount there), makes its peer the
+   * controlling terminal on fds 0–2 (stdio is then ignored) and sends the master in a 'terminal' message. rows/cols:
+   * consoleSize (0 = leave).
+   */
+  terminal?: { rows: number; cols: number };
 }
 
-/** A message from a container child: setup finished ('created') or a step failed ('error'). */
+/**
+ * A message from a container child: setup finished ('created'), a step failed ('error'), the mounts are done and it waits
+ * for 'resume' ('hooks'), or its pty master ('terminal', terminalFd; steps there are repeated in 'created').
+ */
 export interface NativeChildMessage {
-  type: 'created' | 'error' | 'unknown';
+  type: 'created' | 'error' | 'hooks' | 'terminal' | 'unknown';
+  /** 'terminal' only: the pty master, close-on-exec, now owned by the receiver. */
+  terminalFd?: number;
   /** CLOCK_MONOTONIC ns; index is the mount's position for step 'mount', else -1. */
   steps: { name: string; index: number; startNs: bigint; endNs: bigint }[];
   /** 'error' only: the failed step, errno (its name in code), the subject ("proc on /proc"). */

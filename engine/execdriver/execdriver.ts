@@ -5,7 +5,9 @@
 //
 // Lifecycle of one container:
 //   create: clone → [cgroup create + attach, options.beforeSetup] → "setup" → child
-//           mounts / pivot_root / caps / user … → "created" (status created)
+//           mounts → ["hooks": options.createContainerHooks → "resume"] → pivot_root
+//           [terminal: "terminal" carries the pty master] → caps / user … → "created"
+//           (status created)
 //   start:  "start" → execve → the sync socket closes (status running); in detached
 //           mode the exec FIFO is opened for reading instead
 //   wait:   the pidfd reports the exit (status stopped), the child is reaped
@@ -36,8 +38,12 @@ export interface Bundle {
 }
 
 export interface CreateOptions {
-  /** Fds 0, 1, 2 of the container; each 'ignore' (/dev/null) unless given. */
-  stdio?: [StdioOption?, StdioOption?, StdioOption?];
+  /**
+   * Fds 0, 1, 2 of the container; each 'ignore' (/dev/null) unless given. 'terminal'
+   * (exactly when the spec sets process.terminal): a pty from the container's devpts
+   * is its controlling terminal on 0–2, and ContainerProcess.terminal is its master.
+   */
+  stdio?: [StdioOption?, StdioOption?, StdioOption?] | 'terminal';
   /**
    * Detached mode (for `berth-runtime create`): the created child does not wait on
    * this process but opens this FIFO for writing at its start point, so it survives
@@ -52,6 +58,13 @@ export interface CreateOptions {
    * place to move a network interface into its namespace (/proc/<pid>/ns/net).
    */
   beforeSetup?: (ctx: Context, pid: number) => Promise<void>;
+  /**
+   * The OCI createContainer point: runs while the child waits after its mounts and
+   * before pivot_root (its mount namespace holds the container's mounts under the
+   * rootfs path, the old root still visible). A rejection fails create (with the
+   * usual cleanup). Without it the child makes no such stop.
+   */
+  createContainerHooks?: (ctx: Context, pid: number) => Promise<void>;
 }
 
 export type ExitStatus = { exitCode: number; signal?: undefined } | { signal: NodeJS.Signals | number; exitCode?: undefined };
@@ -64,6 +77,13 @@ export interface ContainerProcess {
   stdin: Writable | undefined;
   stdout: Readable | undefined;
   stderr: Readable | undefined;
+  /**
+   * With stdio 'terminal': the pty master (close-on-exec), owned by the caller from
+   * here on — read the container's output from it, write its input to it, close it
+   * when done (the container then gets SIGHUP). Reading it fails EIO once every
+   * holder of the peer exited.
+   */
+  terminal?: number;
 }
 
 export interface ContainerState {
@@ -193,11 +213,20 @@ class NativeExecDriver implements ExecDriver {
     if (this.containers.has(id)) throw alreadyExists(`${subject}: already exists`);
     throwIfCancelled(ctx, subject);
     const spec = bundle.spec;
+    const terminal = options.stdio === 'terminal';
+    if (terminal !== (spec.process?.terminal === true)) {
+      throw invalidArgument(
+        terminal
+          ? `${subject}: stdio 'terminal' needs process.terminal in the spec`
+          : `${subject}: process.terminal: the container's stdio must be 'terminal'`,
+      );
+    }
     let config: ReturnType<typeof nativeConfig>;
     try {
       config = nativeConfig(spec, bundle.dir, {
         stdio: [-1, -1, -1],
         ...(options.execFifo !== undefined ? { execFifo: options.execFifo } : {}),
+        ...(options.createContainerHooks !== undefined ? { createContainerHooks: true } : {}),
       });
     } catch (err) {
       throw wrap(err, subject);
@@ -212,7 +241,7 @@ class NativeExecDriver implements ExecDriver {
     let io: ReturnType<typeof prepareStdio>;
     let spawned: NativeSpawned;
     try {
-      io = prepareStdio(options.stdio, subject);
+      io = prepareStdio(terminal ? undefined : (options.stdio as StdioOption[] | undefined), subject);
     } catch (err) {
       await destroyCgroup(background(), cgroup);
       throw err;
@@ -265,6 +294,7 @@ class NativeExecDriver implements ExecDriver {
       }
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
+    let master: number | undefined;
     try {
       if (cgroup !== undefined) {
         c.cgroup = await cgroup;
@@ -276,7 +306,27 @@ class NativeExecDriver implements ExecDriver {
 
       const t0 = nowNs();
       this.send(c, 'setup');
-      const msg = await this.recv(c);
+      let msg = await this.recv(c);
+      for (;;) {
+        if (msg?.type === 'hooks' && options.createContainerHooks !== undefined) {
+          this.publishSteps(ctx, spec, msg);
+          throwIfCancelled(ctx, subject);
+          const h0 = nowNs();
+          await options.createContainerHooks(ctx, c.pid);
+          recordSpan(ctx, { module: 'execdriver', method: 'createContainerHooks', startNs: h0, endNs: nowNs() });
+          throwIfCancelled(ctx, subject);
+          this.send(c, 'resume');
+        } else if (msg?.type === 'terminal' && msg.terminalFd !== undefined) {
+          if (master !== undefined || !terminal) {
+            closeSync(msg.terminalFd);
+            throw internal(`${subject}: unexpected terminal from the child`);
+          }
+          master = msg.terminalFd;
+        } else {
+          break;
+        }
+        msg = await this.recv(c);
+      }
       if (msg !== null) this.publishSteps(ctx, spec, msg);
       throwIfCancelled(ctx, subject);
       if (msg === null || msg.type !== 'created') {
@@ -286,9 +336,11 @@ class NativeExecDriver implements ExecDriver {
           : internal(`${subject}: the child exited during setup (${describeExit(status)})`);
       }
       recordSpan(ctx, { module: 'execdriver', method: 'setup', startNs: t0, endNs: nowNs() });
+      if (terminal && master === undefined) throw internal(`${subject}: the child sent no terminal`);
       if (c.execFifo !== undefined) this.closeSync(c);
       c.status = 'created';
     } catch (err) {
+      if (master !== undefined) closeSync(master);
       if (c.cgroup === undefined) await destroyCgroup(background(), cgroup);
       await this.discard(c);
       io.destroy();
@@ -296,7 +348,7 @@ class NativeExecDriver implements ExecDriver {
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
     }
-    return { id, pid: c.pid, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr };
+    return { id, pid: c.pid, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, ...(master !== undefined ? { terminal: master } : {}) };
   }
 
   async start(ctx: Context, id: string): Promise<void> {
@@ -427,7 +479,7 @@ class NativeExecDriver implements ExecDriver {
     });
   }
 
-  private send(c: Container, message: 'setup' | 'start'): void {
+  private send(c: Container, message: 'setup' | 'resume' | 'start'): void {
     if (c.syncFd === undefined) throw internal(`container ${c.id}: ${message}: no sync channel`);
     native().containerSend(c.syncFd, message);
   }

@@ -79,9 +79,34 @@ describe('nativeConfig', () => {
     expect(c.rootPropagation).toBe(MS.PRIVATE | MS.REC);
   });
 
+  it('asks for a terminal with its consoleSize, and for the hooks stop only when told', () => {
+    const plain = nativeConfig(spec(), dir, io);
+    expect(plain.terminal).toBeUndefined();
+    expect(plain.createContainerHooks).toBeUndefined();
+    const c = nativeConfig(
+      spec((s) => {
+        s.process!.terminal = true;
+        s.process!.consoleSize = { height: 40, width: 132 };
+      }),
+      dir,
+      { ...io, createContainerHooks: true },
+    );
+    expect(c.terminal).toEqual({ rows: 40, cols: 132 });
+    expect(c.createContainerHooks).toBe(true);
+    expect(nativeConfig(spec((s) => (s.process!.terminal = true)), dir, io).terminal).toEqual({ rows: 0, cols: 0 });
+  });
+
   const refused: { name: string; mutate: (s: Spec) => void; code: string; message: RegExp }[] = [
     { name: 'a missing rootfs', mutate: (s) => (s.root!.path = join(dir, 'nope')), code: 'NOT_FOUND', message: /^root\.path: rootfs .*nope/ },
-    { name: 'a terminal', mutate: (s) => (s.process!.terminal = true), code: 'NOT_IMPLEMENTED', message: /^process\.terminal/ },
+    {
+      name: 'a terminal without a devpts mount',
+      mutate: (s) => {
+        s.process!.terminal = true;
+        s.mounts = s.mounts!.filter((m) => m.type !== 'devpts');
+      },
+      code: 'INVALID_ARGUMENT',
+      message: /^process\.terminal: needs a devpts mount on \/dev\/pts/,
+    },
     { name: 'a seccomp notify action', mutate: (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' }), code: 'NOT_IMPLEMENTED', message: /^linux\.seccomp\.defaultAction: SCMP_ACT_NOTIFY/ },
     { name: 'a seccomp profile denying execve', mutate: (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' }), code: 'INVALID_ARGUMENT', message: /^linux\.seccomp: the profile denies execve/ },
     {

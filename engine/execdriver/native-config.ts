@@ -89,6 +89,8 @@ export interface NativeIo {
   stdio: [number, number, number];
   /** Detached mode: the exec FIFO the child opens at its start point. */
   execFifo?: string;
+  /** The child stops before pivot_root for the caller's createContainer hooks. */
+  createContainerHooks?: boolean;
 }
 
 /**
@@ -96,7 +98,8 @@ export interface NativeIo {
  * Throws INVALID_ARGUMENT naming the field (unknown namespace type, a relative mount
  * destination, a hostname without a UTS namespace, no mount namespace), NOT_FOUND
  * for a missing rootfs or bind source, NOT_IMPLEMENTED for what the native core
- * does not do (terminal, cgroupfs mounts, shared root propagation). A seccomp profile
+ * does not do (cgroupfs mounts, shared root propagation). process.terminal needs a
+ * devpts mount on /dev/pts (the pty comes from the container's own instance). A seccomp profile
  * is compiled to BPF here (cached per profile; errors name linux.seccomp fields).
  * Pure apart from stat calls on the rootfs and bind sources.
  */
@@ -104,7 +107,9 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   const proc = spec.process;
   if (proc === undefined) throw invalidArgument('process: required to create a container');
   if (spec.root === undefined) throw invalidArgument('root: required to create a container');
-  if (proc.terminal) throw notImplemented('process.terminal: berth does not allocate terminals yet');
+  if (proc.terminal && !(spec.mounts ?? []).some((m) => m.type === 'devpts' && m.destination.replace(/\/+$/, '') === '/dev/pts')) {
+    throw invalidArgument('process.terminal: needs a devpts mount on /dev/pts in mounts (the pty comes from the container\'s own instance)');
+  }
   if (proc.args.length === 0) throw invalidArgument('process.args: must not be empty');
 
   const rootfs = isAbsolute(spec.root.path) ? spec.root.path : resolve(bundleDir, spec.root.path);
@@ -187,6 +192,8 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   if (proc.user.umask !== undefined) config.umask = proc.user.umask;
   if (proc.oomScoreAdj !== undefined) config.oomScoreAdj = proc.oomScoreAdj;
   if (io.execFifo !== undefined) config.execFifo = io.execFifo;
+  if (io.createContainerHooks === true) config.createContainerHooks = true;
+  if (proc.terminal) config.terminal = { rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 };
   if (spec.linux?.seccomp !== undefined) config.seccomp = nativeSeccomp(spec.linux.seccomp, config.noNewPrivileges);
   return config;
 }

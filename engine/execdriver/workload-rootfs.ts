@@ -1,5 +1,6 @@
 // Builds the smallest root filesystem a container test or benchmark needs: the
-// static workload binaries of native/workloads (true, sleep, probe) in /bin and
+// static workload binaries of native/workloads (true, sleep, probe, echo,
+// http-server, tcp-sink, tcp-source) in /bin and
 // the empty directories the default spec mounts onto.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { join } from 'node:path';
 import { unavailable } from '../errdefs/errors.js';
 import { packagePath } from '../package-root.js';
 
-export const WORKLOADS = ['true', 'sleep', 'probe'] as const;
+export const WORKLOADS = ['true', 'sleep', 'probe', 'echo', 'http-server', 'tcp-sink', 'tcp-source'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 const workloadsDir = packagePath('native', 'workloads');
@@ -27,8 +28,8 @@ export function workloadBinary(name: Workload): string {
 
 /**
  * Fills `dir` (created if needed, mode 0755 so a user-namespaced root can enter it)
- * with /bin/{true,sleep,probe} and the directories proc, sys, dev, tmp, etc.
- * Idempotent; cost: three file copies (≈2 MB).
+ * with every workload binary in /bin and the directories proc, sys, dev, tmp, etc.
+ * Idempotent; cost: seven file copies (≈5 MB).
  */
 export function makeWorkloadRootfs(dir: string): string {
   mkdirSync(join(dir, 'bin'), { recursive: true });

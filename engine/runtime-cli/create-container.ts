@@ -1,12 +1,15 @@
 // The create half of the runtime-spec lifecycle, shared by `create` and `run`: load the
 // bundle, record the container, make its process through the execdriver (detached on
-// an exec FIFO, or attached for a foreground run), and run the create-time hooks.
+// an exec FIFO, or attached for a foreground run), run the create-time hooks, and hand
+// a terminal's pty master to the console socket.
+import { closeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { BerthError, invalidArgument, notImplemented, wrap } from '../errdefs/errors.js';
+import { BerthError, ErrorCode, invalidArgument, wrap } from '../errdefs/errors.js';
 import type { ExecDriver, StdioOption } from '../execdriver/execdriver.js';
 import { loadBundleSpec } from '../execdriver/spec/load-bundle.js';
 import type { NamespaceType, Spec } from '../execdriver/spec/types.js';
 import type { Context } from '../trace/context.js';
+import { native } from '../../native/index.js';
 import { toState } from './container-status.js';
 import { makeFifo, writePidFile } from './files.js';
 import { runHooks, runHooksWarning } from './hooks.js';
@@ -23,6 +26,12 @@ export interface CreateRequest {
   /** Detached: the init waits on <state dir>/exec.fifo and outlives this process. */
   detached: boolean;
   stdio?: [StdioOption?, StdioOption?, StdioOption?];
+  /**
+   * runc's --console-socket: a unix stream socket that receives the pty master of a
+   * process.terminal container (SCM_RIGHTS, the pty's name as payload). Required
+   * exactly when the spec asks for a terminal.
+   */
+  consoleSocket?: string;
 }
 
 /** The namespaces hooks that run "in the container" enter: all the container's own. */
@@ -34,10 +43,14 @@ export function containerNamespaces(spec: Spec): NamespaceType[] {
  * Creates container `id` from its bundle: validates config.json, reserves the state
  * directory, clones the init through the execdriver, runs prestart and createRuntime
  * hooks (runtime namespace, while the init waits before its setup) and createContainer
- * hooks (inside the container's namespaces, after its setup), writes the pid file and
- * records status created. Any failure undoes everything: the init is killed, its
- * cgroup removed, poststop hooks run (warnings) when the process existed, the state
- * directory removed; the error names the container.
+ * hooks (inside the container's namespaces, while the init waits after its mounts and
+ * before pivot_root: the path resolves in that mount namespace, where the host's tree
+ * is still the root and the container's mounts sit under the rootfs path), sends a
+ * terminal's master to the console socket, writes the pid file and records status
+ * created. Fails INVALID_ARGUMENT when process.terminal and --console-socket do not go
+ * together. Any failure undoes everything: the init is killed, its cgroup removed,
+ * poststop hooks run (warnings) when the process existed, the state directory removed;
+ * the error names the container.
  */
 export async function createContainer(ctx: Context, store: StateStore, driver: ExecDriver, req: CreateRequest): Promise<ContainerRecord> {
   const subject = `container ${req.id}`;
@@ -45,7 +58,10 @@ export async function createContainer(ctx: Context, store: StateStore, driver: E
   store.dir(req.id); // validates the id before anything is made
   const spec = await loadBundleSpec(bundle);
   if (spec.process === undefined) throw invalidArgument(`${subject}: config.json has no process to run`);
-  if (spec.process.terminal) throw notImplemented(`${subject}: process.terminal needs --console-socket, which berth-runtime does not support yet`);
+  const terminal = spec.process.terminal === true;
+  if (terminal && req.consoleSocket === undefined) throw invalidArgument(`${subject}: process.terminal needs --console-socket (berth-runtime does not proxy a terminal itself)`);
+  if (!terminal && req.consoleSocket !== undefined) throw invalidArgument(`${subject}: --console-socket ${req.consoleSocket}: the spec does not ask for a terminal (process.terminal)`);
+  const createContainerHooks = spec.hooks?.createContainer ?? [];
 
   await store.reserve(req.id);
   const record: ContainerRecord = {
@@ -59,6 +75,7 @@ export async function createContainer(ctx: Context, store: StateStore, driver: E
     spec,
   };
   let made = false;
+  let master: number | undefined;
   try {
     await store.write(record);
     const fifo = store.fifoPath(req.id);
@@ -68,7 +85,7 @@ export async function createContainer(ctx: Context, store: StateStore, driver: E
       req.id,
       { dir: bundle, spec },
       {
-        stdio: req.stdio ?? ['inherit', 'inherit', 'inherit'],
+        stdio: terminal ? 'terminal' : (req.stdio ?? ['inherit', 'inherit', 'inherit']),
         ...(req.detached ? { execFifo: fifo } : {}),
         beforeSetup: async (hctx: Context, pid: number) => {
           made = true;
@@ -79,19 +96,38 @@ export async function createContainer(ctx: Context, store: StateStore, driver: E
           await runHooks(hctx, 'prestart', spec.hooks?.prestart, state);
           await runHooks(hctx, 'createRuntime', spec.hooks?.createRuntime, state);
         },
+        ...(createContainerHooks.length > 0
+          ? {
+              createContainerHooks: (hctx: Context, pid: number) =>
+                runHooks(hctx, 'createContainer', createContainerHooks, toState(record, 'creating'), {
+                  enter: { pid, namespaces: containerNamespaces(spec) },
+                }),
+            }
+          : {}),
       },
     );
     made = true;
+    master = proc.terminal;
     record.pid = proc.pid;
     record.pidStartTime = processInfo(proc.pid)?.startTime;
-    await runHooks(ctx, 'createContainer', spec.hooks?.createContainer, toState(record, 'creating'), {
-      enter: { pid: proc.pid, namespaces: containerNamespaces(spec) },
-    });
+    if (master !== undefined) {
+      const socket = resolve(req.consoleSocket!);
+      try {
+        native().sendFd(socket, master, native().ptyName(master));
+      } catch (err) {
+        // The native message already names the socket and the errno: "console socket S: connect: ENOENT (…)".
+        const code = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ErrorCode.NOT_FOUND : ErrorCode.UNAVAILABLE;
+        throw new BerthError(code, `${subject}: ${(err as Error).message}`, { cause: err });
+      }
+      closeSync(master);
+      master = undefined;
+    }
     if (req.pidFile !== undefined) await writePidFile(resolve(req.pidFile), proc.pid);
     record.phase = 'created';
     await store.write(record);
     return record;
   } catch (err) {
+    if (master !== undefined) closeSync(master);
     await driver.delete(ctx, req.id).catch(() => undefined);
     if (made) await runHooksWarning(ctx, 'poststop', spec.hooks?.poststop, toState(record, 'stopped'));
     await store.remove(req.id).catch(() => undefined);

@@ -2,7 +2,8 @@
 // kill / delete processes on a real bundle (a busybox rootfs), with hooks at every
 // lifecycle point written as shell scripts. Needs root, the native core and busybox.
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,51 @@ import { addonPath } from '../../native/index.js';
 import { detectLayout } from '../execdriver/cgroups/detect.js';
 import { defaultSpec } from '../execdriver/spec/defaults.js';
 import type { Hook, Spec } from '../execdriver/spec/types.js';
+import { packagePath } from '../package-root.js';
 import { isSameProcessAlive } from './process-info.js';
+
+/**
+ * A console socket receiver as runc's users write one: accepts one connection, takes
+ * the fd (socket.recv_fds), writes the payload (the pty's name) on one line and then
+ * everything read from the master until EIO (the container is gone) to `out`.
+ */
+const RECEIVER = `
+import os, socket, sys
+path, out = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+s.listen(1)
+print('ready', flush=True)
+conn, _ = s.accept()
+name, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+data = b''
+while True:
+    try:
+        chunk = os.read(fds[0], 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    data += chunk
+with open(out + '.tmp', 'wb') as f:
+    f.write(name + b'\\n' + data)
+os.rename(out + '.tmp', out)
+`;
+const hasPython = (() => {
+  try {
+    execFileSync('python3', ['-c', 'import socket; socket.recv_fds'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** native/workloads/bin/tty, built with the other workloads when missing. */
+function ttyBinary(): string {
+  const path = packagePath('native', 'workloads', 'bin', 'tty');
+  if (!existsSync(path)) execFileSync('sh', [packagePath('native', 'workloads', 'build.sh')], { stdio: 'pipe' });
+  return path;
+}
 
 const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
 const BUSYBOX = '/bin/busybox';
@@ -179,12 +224,26 @@ describe.skipIf(missing !== undefined)(missing ? `berth-runtime lifecycle (skipp
       script(join(bundle, 'rootfs/hooks', `${name}.sh`), `cat > /tmp/${name}.json; hostname > /tmp/${name}.host`);
       return { path: `/hooks/${name}.sh` };
     };
+    // createContainer: in the container's mount namespace before pivot_root, so the path
+    // resolves in the host's tree and the container's mounts (its /proc) sit under the rootfs.
+    const rootfs = join(bundle, 'rootfs');
+    const createContainer: Hook = {
+      path: script(
+        join(dir, 'createContainer.sh'),
+        [
+          `cat > ${rootfs}/tmp/createContainer.json`,
+          `readlink /proc/self/ns/mnt > ${log}/createContainer.mnt`,
+          `if [ -e ${rootfs}/proc/self/status ]; then echo mounted; else echo missing; fi > ${log}/createContainer.proc`,
+          `echo createContainer >> ${log}/order`,
+        ].join('\n'),
+      ),
+    };
     writeSpec((s) => {
       s.annotations = { 'org.berth.test': 'hooks' };
       s.hooks = {
         prestart: [host('prestart')],
         createRuntime: [host('createRuntime')],
-        createContainer: [inner('createContainer')],
+        createContainer: [createContainer],
         startContainer: [inner('startContainer')],
         poststart: [host('poststart')],
         poststop: [host('poststop')],
@@ -192,12 +251,15 @@ describe.skipIf(missing !== undefined)(missing ? `berth-runtime lifecycle (skipp
     });
     const id = newId();
     expect(await rt('create', '-b', bundle, id)).toMatchObject({ code: 0 });
-    expect(readFileSync(join(log, 'order'), 'utf8')).toBe('prestart\ncreateRuntime\n');
+    expect(readFileSync(join(log, 'order'), 'utf8')).toBe('prestart\ncreateRuntime\ncreateContainer\n');
     const pid = (await state(id)).pid;
     const prestart = JSON.parse(readFileSync(join(log, 'prestart.json'), 'utf8'));
     expect(prestart).toEqual({ ociVersion: '1.0.2', id, status: 'creating', pid, bundle, annotations: { 'org.berth.test': 'hooks' } });
     expect(JSON.parse(readFileSync(join(bundle, 'rootfs/tmp/createContainer.json'), 'utf8'))).toMatchObject({ id, status: 'creating', pid });
-    expect(readFileSync(join(bundle, 'rootfs/tmp/createContainer.host'), 'utf8').trim()).toBe('berth');
+    expect(readFileSync(join(log, 'createContainer.mnt'), 'utf8').trim()).toBe(readlinkSync(`/proc/${pid}/ns/mnt`));
+    expect(readFileSync(join(log, 'createContainer.mnt'), 'utf8').trim()).not.toBe(readlinkSync('/proc/self/ns/mnt'));
+    expect(readFileSync(join(log, 'createContainer.proc'), 'utf8').trim()).toBe('mounted');
+    expect(existsSync(join(rootfs, 'proc/self'))).toBe(false);
     expect(existsSync(join(bundle, 'rootfs/tmp/startContainer.json'))).toBe(false);
 
     expect(await rt('start', id)).toMatchObject({ code: 0 });
@@ -206,7 +268,7 @@ describe.skipIf(missing !== undefined)(missing ? `berth-runtime lifecycle (skipp
     expect(JSON.parse(readFileSync(join(log, 'poststart.json'), 'utf8'))).toMatchObject({ id, status: 'running', pid });
 
     expect(await rt('delete', '-f', id)).toMatchObject({ code: 0 });
-    expect(readFileSync(join(log, 'order'), 'utf8')).toBe('prestart\ncreateRuntime\npoststart\npoststop\n');
+    expect(readFileSync(join(log, 'order'), 'utf8')).toBe('prestart\ncreateRuntime\ncreateContainer\npoststart\npoststop\n');
     const poststop = JSON.parse(readFileSync(join(log, 'poststop.json'), 'utf8'));
     expect(poststop).toMatchObject({ id, status: 'stopped' });
     expect(poststop.pid).toBeUndefined();
@@ -228,6 +290,26 @@ describe.skipIf(missing !== undefined)(missing ? `berth-runtime lifecycle (skipp
     expect(existsSync(join(root, id))).toBe(false);
     expect(existsSync(cgroupDir(id))).toBe(false);
     expect(existsSync(pidFile)).toBe(false);
+    expect(JSON.parse(readFileSync(marker, 'utf8'))).toMatchObject({ id, status: 'stopped' });
+  });
+
+  it('a failing createContainer hook fails create before pivot_root and leaves nothing behind', async () => {
+    const marker = join(dir, 'poststop.ran');
+    const order = join(dir, 'order');
+    writeSpec((s) => {
+      s.hooks = {
+        createRuntime: [{ path: script(join(dir, 'rt.sh'), `echo createRuntime >> ${order}`) }],
+        createContainer: [{ path: script(join(dir, 'cc.sh'), `echo createContainer >> ${order}; echo "no gpu" >&2; exit 9`) }],
+        poststop: [{ path: script(join(dir, 'stop.sh'), `cat > ${marker}`) }],
+      };
+    });
+    const id = newId();
+    const r = await rt('create', '-b', bundle, id);
+    expect(r).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: hook createContainer[0] ${join(dir, 'cc.sh')}: exit status 9: no gpu` });
+    expect(readFileSync(order, 'utf8')).toBe('createRuntime\ncreateContainer\n');
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(existsSync(cgroupDir(id))).toBe(false);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(bundle);
     expect(JSON.parse(readFileSync(marker, 'utf8'))).toMatchObject({ id, status: 'stopped' });
   });
 
@@ -269,7 +351,16 @@ describe.skipIf(missing !== undefined)(missing ? `berth-runtime lifecycle (skipp
     writeSpec((s) => s.process!.capabilities!.bounding!.push('CAP_SYS_RESOURCE'));
     expect((await rt('create', '-b', bundle, id)).stderr).toMatch(/process\.capabilities\.bounding\[14\]: CAP_SYS_RESOURCE is not in this host's bounding set/);
     writeSpec();
-    expect((await rt('create', '-b', bundle, '--console-socket', '/tmp/x.sock', id)).stderr).toMatch(/--console-socket is not supported/);
+    expect((await rt('create', '-b', bundle, '--console-socket', '/tmp/x.sock', id)).stderr).toBe(
+      `berth-runtime: container ${id}: --console-socket /tmp/x.sock: the spec does not ask for a terminal (process.terminal)`,
+    );
+    writeSpec((s) => (s.process!.terminal = true));
+    expect((await rt('create', '-b', bundle, id)).stderr).toMatch(/^berth-runtime: container .*: process\.terminal needs --console-socket/);
+    expect((await rt('create', '-b', bundle, '--console-socket', join(dir, 'nobody.sock'), id)).stderr).toMatch(
+      new RegExp(`^berth-runtime: container ${id}: console socket ${join(dir, 'nobody.sock')}: connect: ENOENT`),
+    );
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(existsSync(cgroupDir(id))).toBe(false);
     expect((await rt('create', '-b', join(dir, 'nope'), id)).stderr).toMatch(/^berth-runtime: bundle .*nope: config\.json: ENOENT/);
     expect(existsSync(join(root, id))).toBe(false);
   });
@@ -281,5 +372,41 @@ describe.skipIf(missing !== undefined)(missing ? `berth-runtime lifecycle (skipp
     const before = await state(id);
     expect(await rt('create', '-b', bundle, id)).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: already exists` });
     expect(await state(id)).toEqual(before);
+  });
+
+  it.skipIf(!hasPython)('sends a terminal container\'s pty master to --console-socket (python3 socket.recv_fds receiver)', async () => {
+    copyFileSync(ttyBinary(), join(bundle, 'rootfs/bin/tty'));
+    chmodSync(join(bundle, 'rootfs/bin/tty'), 0o755);
+    writeSpec((s) => {
+      s.process!.terminal = true;
+      s.process!.consoleSize = { height: 24, width: 80 };
+      s.process!.args = ['/bin/tty', 'over-the-socket'];
+    });
+    const sock = join(dir, 'console.sock');
+    const out = join(dir, 'console.out');
+    let receiver: ChildProcess | undefined;
+    try {
+      receiver = spawn('python3', ['-c', RECEIVER, sock, out], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve, reject) => {
+        receiver!.stdout!.once('data', () => resolve());
+        receiver!.once('exit', (code) => reject(new Error(`receiver exited ${code}`)));
+      });
+      const id = newId();
+      expect(await rt('create', '-b', bundle, '--console-socket', sock, id)).toMatchObject({ code: 0, stderr: '' });
+      expect(await rt('start', id)).toMatchObject({ code: 0 });
+      const exited = await new Promise<number | null>((resolve) => {
+        if (receiver!.exitCode !== null) resolve(receiver!.exitCode);
+        else receiver!.once('exit', (code) => resolve(code));
+      });
+      expect(exited).toBe(0);
+      const [name, report, echoed] = readFileSync(out, 'utf8').split(/\r?\n/);
+      expect(name).toMatch(/^\/dev\/pts\/\d+$/);
+      expect(JSON.parse(report!)).toMatchObject({ isatty: [1, 1, 1], name, rows: 24, cols: 80, ctty: 1 });
+      expect(echoed).toBe('over-the-socket');
+      for (let i = 0; i < 100 && (await state(id)).status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+      expect((await rt('delete', id)).code).toBe(0);
+    } finally {
+      if (receiver !== undefined && receiver.exitCode === null) receiver.kill('SIGKILL');
+    }
   });
 });

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -31,6 +32,9 @@
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
 #endif
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
@@ -394,6 +398,15 @@ void setup_rootfs(Child& c) {
   for (int i = 0; i < cfg.nmounts; i++) do_mount(c, rootfd, i);
   record(c, kStepMounts, -1, t0);
 
+  // createContainer hooks: the mounts are in place, the old root still visible.
+  if (cfg.hooks_sync) {
+    send_msg(c, kSyncHooks);
+    c.msg.nsteps = 0;
+    t0 = monotonic_ns();
+    wait_for(c, kSyncResume);
+    record(c, kStepWaitHooks, -1, t0);
+  }
+
   // pivot_root(".", ".") stacks the old root on top of the new one; detaching it
   // leaves the new root alone, with no put_old directory to create in the rootfs.
   t0 = monotonic_ns();
@@ -455,6 +468,75 @@ void finish_rootfs(Child& c) {
     }
     record(c, kStepReadonlyRoot, -1, t0);
   }
+}
+
+// Sends the pty master to the parent (kSyncTerminal, the fd as SCM_RIGHTS).
+void send_master(Child& c, int master) {
+  c.msg.type = kSyncTerminal;
+  struct iovec iov;
+  iov.iov_base = &c.msg;
+  iov.iov_len = sizeof c.msg;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  struct cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &master, sizeof(int));
+  ssize_t n;
+  do {
+    n = sendmsg(c.cfg->sync_fd, &mh, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) fail(c, kStepTerminal, errno, "send pty master");
+}
+
+// process.terminal: a new pty from the container's own devpts (after pivot_root,
+// so /dev/pts is the container's instance); its peer becomes the controlling
+// terminal of a new session and fds 0–2; the master goes to the parent.
+void setup_terminal(Child& c) {
+  const ChildConfig& cfg = *c.cfg;
+  uint64_t t0 = monotonic_ns();
+  int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) fail(c, kStepTerminal, errno, "/dev/pts/ptmx");
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) fail(c, kStepTerminal, errno, "unlock pty");
+  if (cfg.console_rows != 0 || cfg.console_cols != 0) {
+    struct winsize ws;
+    memset(&ws, 0, sizeof ws);
+    ws.ws_row = cfg.console_rows;
+    ws.ws_col = cfg.console_cols;
+    if (ioctl(master, TIOCSWINSZ, &ws) < 0) fail(c, kStepTerminal, errno, "consoleSize");
+  }
+  // TIOCGPTPEER (Linux 4.13) opens the peer through the master, never by a path
+  // that could name another file; older kernels: /dev/pts/<n>.
+  int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (peer < 0 && (errno == EINVAL || errno == ENOTTY)) {
+    unsigned int n = 0;
+    if (ioctl(master, TIOCGPTN, &n) < 0) fail(c, kStepTerminal, errno, "pty number");
+    char path[40];
+    Buf b{path, sizeof path, 0};
+    bput(b, "/dev/pts/");
+    bput_uint(b, n);
+    peer = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  }
+  if (peer < 0) fail(c, kStepTerminal, errno, "pty peer");
+  // The process's user owns its terminal (as it would own its login tty).
+  if (fchown(peer, cfg.uid, static_cast<gid_t>(-1)) < 0) fail(c, kStepTerminal, errno, "chown pty peer");
+  if (setsid() < 0) fail(c, kStepTerminal, errno, "setsid");
+  if (ioctl(peer, TIOCSCTTY, 0) < 0) fail(c, kStepTerminal, errno, "TIOCSCTTY");
+  for (int i = 0; i < 3; i++) {
+    if (dup2(peer, i) < 0) fail(c, kStepTerminal, errno, "dup2 pty peer");
+  }
+  if (peer > 2) close(peer);
+  send_master(c, master);
+  close(master);
+  record(c, kStepTerminal, -1, t0);
 }
 
 int capset_sets(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
@@ -733,6 +815,7 @@ int container_child_main(void* arg) {
 
   setup_rootfs(c);
   finish_rootfs(c);
+  if (cfg.terminal) setup_terminal(c);
   setup_process(c);
   close_fds(c);
   install_seccomp(c, kSeccompEndOfSetup);

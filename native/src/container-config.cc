@@ -327,6 +327,19 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
     }
   }
 
+  c.hooks_sync = r.boolean(o, "createContainerHooks");
+  if (r.has(o, "terminal")) {
+    Napi::Object t = r.obj(o.Get("terminal"), "terminal");
+    c.terminal = true;
+    double rows = r.num(t, "rows", "terminal.rows");
+    double cols = r.num(t, "cols", "terminal.cols");
+    if ((rows < 0 || rows > 65535 || cols < 0 || cols > 65535) && r.error.empty()) {
+      r.error = "container config: terminal: rows and cols must be 0-65535";
+    }
+    c.console_rows = static_cast<unsigned short>(rows);
+    c.console_cols = static_cast<unsigned short>(cols);
+  }
+
   if (r.has(o, "seccomp") && r.error.empty()) {
     Napi::Object sc = r.obj(o.Get("seccomp"), "seccomp");
     Napi::Value f = sc.Get("filter");

@@ -85,6 +85,13 @@ struct ChildConfig {
   int fifo_fd = -1;                // detached mode: O_PATH fd of the exec FIFO
   bool detached = false;
   int sync_fd = -1;                // the child's end of the socketpair
+  // Stop after the mounts, before pivot_root, for the parent's createContainer hooks
+  // (kSyncHooks / kSyncResume); false: no extra round trip.
+  bool hooks_sync = false;
+  // process.terminal: a pty from the container's devpts becomes the controlling
+  // terminal on 0–2; its master goes to the parent with kSyncCreated (SCM_RIGHTS).
+  bool terminal = false;
+  unsigned short console_rows = 0, console_cols = 0;  // consoleSize; 0 = leave as is
   // A seccomp filter (struct sock_filter[], built in the parent) or none (len 0).
   const void* seccomp_filter = nullptr;
   unsigned short seccomp_len = 0;

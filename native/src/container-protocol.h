@@ -9,8 +9,19 @@
 //        network interface into the netns]
 //   kSyncSetup ───────────────────────────────▶   (setresuid 0) · unshare(CLONE_NEWCGROUP)
 //                                                 stdio · propagation · rootfs bind ·
-//                                                 mounts · /dev · pivot_root · sysctl ·
-//                                                 masked / read-only paths · hostname ·
+//                                                 mounts · /dev ·
+//                         ◀────────────────────── [kSyncHooks {steps}] only when the config
+//                                                 asks for it (hooks_sync) …
+//   [JS: createContainer hooks in the child's     … blocked: sync point 1b (mounts done,
+//    namespaces: nsenter --target <pid>            old root still visible)
+//    --mount …, state JSON on stdin]
+//   kSyncResume ──────────────────────────────▶   pivot_root · sysctl ·
+//                                                 masked / read-only paths ·
+//                                                 [terminal: open /dev/pts/ptmx, unlock,
+//                                                  consoleSize, peer: setsid + TIOCSCTTY,
+//                                                  dup2 onto 0–2]
+//                         ◀────────────────────── [kSyncTerminal + SCM_RIGHTS {master}]
+//                                                 (no reply) · hostname ·
 //                                                 rlimits · no_new_privs · caps · user ·
 //                                                 umask · cwd · close fds (CLOEXEC) ·
 //                                                 [seccomp: here, or before user/caps
@@ -42,6 +53,9 @@ enum SyncType : uint32_t {
   kSyncCreated = 2,  // child → parent: setup done, waiting at sync point 2 (carries steps)
   kSyncStart = 3,    // parent → child: continue to execve
   kSyncError = 4,    // child → parent: a step failed (step, errno, detail; carries steps)
+  kSyncHooks = 5,    // child → parent: mounts done, before pivot_root: run createContainer hooks
+  kSyncResume = 6,   // parent → child: hooks done, continue with pivot_root
+  kSyncTerminal = 7, // child → parent: the pty master as SCM_RIGHTS (no reply; before any seccomp filter)
 };
 
 // The child's setup steps, in the order they run. Names (kStepNames) are what
@@ -58,11 +72,13 @@ enum Step : uint32_t {
   kStepMount,
   kStepDevices,
   kStepMounts,
+  kStepWaitHooks,
   kStepPivotRoot,
   kStepSysctl,
   kStepMaskedPaths,
   kStepReadonlyPaths,
   kStepReadonlyRoot,
+  kStepTerminal,
   kStepHostname,
   kStepRlimits,
   kStepNoNewPrivs,
@@ -80,10 +96,10 @@ enum Step : uint32_t {
 inline const char* const kStepNames[kStepCount] = {
     "setns",          "wait-setup",     "userns-root",      "unshare-cgroup", "stdio",
     "oom-score-adj",  "propagation",    "rootfs-bind",      "mount",          "devices",
-    "mounts",         "pivot-root",     "sysctl",           "masked-paths",   "readonly-paths",
-    "readonly-root",  "hostname",       "rlimits",          "no-new-privs",   "cap-bounding",
-    "user",           "capabilities",   "cwd",              "close-fds",      "seccomp",
-    "exec-fifo",      "execve",
+    "mounts",         "wait-hooks",     "pivot-root",       "sysctl",         "masked-paths",
+    "readonly-paths", "readonly-root",  "terminal",         "hostname",       "rlimits",
+    "no-new-privs",   "cap-bounding",   "user",             "capabilities",   "cwd",
+    "close-fds",      "seccomp",        "exec-fifo",        "execve",
 };
 
 // One timed step; index is the mount's position for kStepMount, else -1.

@@ -8,9 +8,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -136,18 +138,19 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// containerSend(syncFd, 'setup' | 'start'): one message to the child. Throws EPIPE
-// when the child is gone.
+// containerSend(syncFd, 'setup' | 'resume' | 'start'): one message to the child.
+// Throws EPIPE when the child is gone.
 Napi::Value Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsString()) {
-    Napi::TypeError::New(env, "containerSend(fd, 'setup' | 'start')").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "containerSend(fd, 'setup' | 'resume' | 'start')").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   std::string what = info[1].As<Napi::String>().Utf8Value();
   uint32_t type = 0;
   if (what == "setup") type = kSyncSetup;
   if (what == "start") type = kSyncStart;
+  if (what == "resume") type = kSyncResume;
   if (type == 0) {
     Napi::TypeError::New(env, "containerSend: unknown message " + what).ThrowAsJavaScriptException();
     return env.Undefined();
@@ -283,12 +286,49 @@ Napi::Value start_watch(const Napi::CallbackInfo& info, const char* name,
   return env.Undefined();
 }
 
+const char* message_type(uint32_t type) {
+  switch (type) {
+    case kSyncCreated: return "created";
+    case kSyncError: return "error";
+    case kSyncHooks: return "hooks";
+    case kSyncTerminal: return "terminal";
+    default: return "unknown";
+  }
+}
+
 bool read_message(Watch* w, Napi::Env env, Napi::Value* err, Napi::Value* result) {
   ChildMessage msg;
+  struct iovec iov;
+  iov.iov_base = &msg;
+  iov.iov_len = sizeof msg;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
   ssize_t n;
   do {
-    n = recv(w->fd, &msg, sizeof msg, MSG_DONTWAIT);
+    n = recvmsg(w->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
+  // An fd passed along (SCM_RIGHTS): kept for a terminal message, closed otherwise.
+  int passed = -1;
+  if (n > 0) {
+    for (struct cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(&mh, cm)) {
+      if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; i++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+        if (passed < 0) passed = fd; else close(fd);
+      }
+    }
+    if (passed >= 0 && (static_cast<size_t>(n) != sizeof msg || msg.type != kSyncTerminal)) {
+      close(passed);
+      passed = -1;
+    }
+  }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
   if (n < 0) {
     int e = errno;
@@ -303,7 +343,8 @@ bool read_message(Watch* w, Napi::Env env, Napi::Value* err, Napi::Value* result
     return true;
   }
   Napi::Object o = Napi::Object::New(env);
-  o.Set("type", Napi::String::New(env, msg.type == kSyncCreated ? "created" : msg.type == kSyncError ? "error" : "unknown"));
+  o.Set("type", Napi::String::New(env, message_type(msg.type)));
+  if (passed >= 0) o.Set("terminalFd", Napi::Number::New(env, passed));
   uint32_t nsteps = msg.nsteps > kMaxSteps ? kMaxSteps : msg.nsteps;
   Napi::Array steps = Napi::Array::New(env, nsteps);
   for (uint32_t i = 0; i < nsteps; i++) {
@@ -398,6 +439,75 @@ Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(fd));
 }
 
+// sendFd(socketPath, fd, name): connects to the unix stream socket at socketPath and
+// sends fd (SCM_RIGHTS) with name as the payload — runc's --console-socket protocol.
+// Blocking (a connect and one sendmsg on a local socket); throws with code = errno
+// name, the subject naming the socket. The caller keeps (and closes) fd.
+Napi::Value SendFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsString()) {
+    Napi::TypeError::New(env, "sendFd(socketPath, fd, name)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  std::string name = info[2].As<Napi::String>().Utf8Value();
+  std::string subject = "console socket " + path;
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) return throw_errno(env, ENAMETOOLONG, subject);
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return throw_errno(env, errno, subject);
+  int rc;
+  do {
+    rc = connect(sock, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    int e = errno;
+    close(sock);
+    return throw_errno(env, e, subject + ": connect");
+  }
+  struct iovec iov;
+  char empty = '\0';
+  iov.iov_base = name.empty() ? &empty : const_cast<char*>(name.data());
+  iov.iov_len = name.empty() ? 1 : name.size();
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  struct cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+  ssize_t n;
+  do {
+    n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  int e = errno;
+  close(sock);
+  if (n < 0) return throw_errno(env, e, subject + ": sendmsg");
+  return env.Undefined();
+}
+
+// ptyName(masterFd) → "/dev/pts/<n>", the peer's name inside the container's devpts.
+Napi::Value PtyName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "ptyName(masterFd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  unsigned int n = 0;
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCGPTN, &n) < 0) return throw_errno(env, errno, "pty number");
+  return Napi::String::New(env, "/dev/pts/" + std::to_string(n));
+}
+
 // containerPipe() → [readFd, writeFd], both close-on-exec.
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -419,6 +529,8 @@ ExportRegistrar reg([](Napi::Env env, Napi::Object exports) {
   exports.Set("containerSend", Napi::Function::New(env, Send, "containerSend"));
   exports.Set("containerRecv", Napi::Function::New(env, Recv, "containerRecv"));
   exports.Set("containerPipe", Napi::Function::New(env, Pipe, "containerPipe"));
+  exports.Set("sendFd", Napi::Function::New(env, SendFd, "sendFd"));
+  exports.Set("ptyName", Napi::Function::New(env, PtyName, "ptyName"));
   exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));

@@ -1,13 +1,14 @@
 #!/bin/sh
-# Builds berth's tiny static workload binaries (true, sleep, probe) into
-# native/workloads/bin/, for test and benchmark root filesystems. Needs gcc and
-# the static libc (Debian: libc6-dev). Run by the package's install step.
+# Builds berth's tiny static workload binaries (true, sleep, probe, echo,
+# http-server, tcp-sink, tcp-source, tty) into native/workloads/bin/, for test and
+# benchmark root filesystems. Needs gcc and the static libc (Debian: libc6-dev).
+# Run by the package's install step.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out="$here/bin"
 mkdir -p "$out"
 cc=${CC:-gcc}
-for name in true sleep probe; do
+for name in true sleep probe echo http-server tcp-sink tcp-source tty; do
   "$cc" -static -O2 -s -Wall -Wextra -o "$out/$name.tmp" "$here/$name.c"
   mv -f "$out/$name.tmp" "$out/$name"
 done

@@ -1,4 +1,4 @@
-// `berth-runtime create --bundle DIR [--pid-file F] <id>`: makes the container and
+// `berth-runtime create --bundle DIR [--pid-file F] [--console-socket S] <id>`: makes the container and
 // leaves its init waiting (status created) after this process exits.
 import { resolve } from 'node:path';
 import { invalidArgument, notImplemented } from '../../errdefs/errors.js';
@@ -19,7 +19,8 @@ export const createFlags: FlagSpec[] = [
 
 /** Refuses the runc flags berth cannot honour, naming each. */
 export function checkUnsupported(verb: string, args: Parsed): void {
-  if (flagString(args, 'console-socket') !== undefined) throw notImplemented(`${verb}: --console-socket is not supported by berth-runtime yet (no terminals)`);
+  const socket = flagString(args, 'console-socket');
+  if (socket === '') throw invalidArgument(`${verb}: --console-socket: expected a socket path`);
   if (flagBool(args, 'no-pivot')) throw notImplemented(`${verb}: --no-pivot is not supported (berth always uses pivot_root)`);
   const fds = flagString(args, 'preserve-fds');
   if (fds !== undefined && fds !== '0') {
@@ -38,10 +39,12 @@ export const createCommand: Command = {
     const id = containerIdArg(args, 'create');
     checkUnsupported('create', args);
     const pidFile = flagString(args, 'pid-file');
+    const consoleSocket = flagString(args, 'console-socket');
     await createContainer(ctx, store, createExecDriver({ cgroupParent: CGROUP_PARENT }), {
       id,
       bundle: resolve(flagString(args, 'bundle') ?? '.'),
       ...(pidFile !== undefined ? { pidFile } : {}),
+      ...(consoleSocket !== undefined ? { consoleSocket } : {}),
       detached: true,
     });
     return 0;

@@ -31,12 +31,14 @@ export const runCommand: Command = {
     const id = containerIdArg(args, 'run');
     checkUnsupported('run', args);
     const pidFile = flagString(args, 'pid-file');
+    const consoleSocket = flagString(args, 'console-socket');
     const driver = createExecDriver({ cgroupParent: CGROUP_PARENT });
     const detached = flagBool(args, 'detach');
     const record = await createContainer(ctx, store, driver, {
       id,
       bundle: resolve(flagString(args, 'bundle') ?? '.'),
       ...(pidFile !== undefined ? { pidFile } : {}),
+      ...(consoleSocket !== undefined ? { consoleSocket } : {}),
       detached,
     });
     if (detached) {
