@@ -56,7 +56,7 @@ export interface DefaultSpecOptions {
   args?: string[];
   /** root.path, relative to the bundle; "rootfs" by default. */
   rootfs?: string;
-  /** runc spec sets a terminal; berth defaults to none because --console-socket is not supported yet. */
+  /** runc spec sets a terminal; berth defaults to none: a terminal needs --console-socket (a foreground run does not pass one through to its own stdio). */
   terminal?: boolean;
   hostname?: string;
   /** Add Docker's default seccomp profile for the spec's capabilities (berth's own bundles, like Docker); `runc spec` emits none, so off by default. */
