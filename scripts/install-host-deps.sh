@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(
   iproute2 iptables util-linux kmod   # networkdriver, loop devices, mounts
+  openssl curl                         # token-auth certificates, HTTP workload checks
   btrfs-progs xfsprogs e2fsprogs       # btrfs graphdriver, loop-mounted backing stores
   skopeo umoci docker-registry         # registry interop tests and pull peers
   zstd tar gcc libc6-dev linux-libc-dev  # zstd layers, GNU tar reference, static workloads, syscall table

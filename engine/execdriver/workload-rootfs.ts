@@ -1,6 +1,6 @@
 // Builds the smallest root filesystem a container test or benchmark needs: the
 // static workload binaries of native/workloads (true, sleep, probe, echo,
-// http-server, tcp-sink, tcp-source) in /bin and
+// http-server, tcp-sink, tcp-source, tty) in /bin and
 // the empty directories the default spec mounts onto.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { unavailable } from '../errdefs/errors.js';
 import { packagePath } from '../package-root.js';
 
-export const WORKLOADS = ['true', 'sleep', 'probe', 'echo', 'http-server', 'tcp-sink', 'tcp-source'] as const;
+export const WORKLOADS = ['true', 'sleep', 'probe', 'echo', 'http-server', 'tcp-sink', 'tcp-source', 'tty'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 const workloadsDir = packagePath('native', 'workloads');
@@ -29,7 +29,7 @@ export function workloadBinary(name: Workload): string {
 /**
  * Fills `dir` (created if needed, mode 0755 so a user-namespaced root can enter it)
  * with every workload binary in /bin and the directories proc, sys, dev, tmp, etc.
- * Idempotent; cost: seven file copies (≈5 MB).
+ * Idempotent; cost: eight file copies (≈6 MB).
  */
 export function makeWorkloadRootfs(dir: string): string {
   mkdirSync(join(dir, 'bin'), { recursive: true });

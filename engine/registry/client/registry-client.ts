@@ -13,7 +13,7 @@ import type { CredentialSource } from './credentials.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
 import { readBody, send, type HttpResponse } from './http.js';
 import { checkManifestType, MANIFEST_ACCEPT } from './media-types.js';
-import { DEFAULT_RETRY, isTransientStatus, parseRetryAfter, TransientError, withRetry, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, isTransient, isTransientStatus, parseRetryAfter, TransientError, withRetry, type RetryPolicy } from './retry.js';
 
 export interface RegistryClientOptions {
   /** Credentials by registry host (see loadDockerConfig). */
@@ -195,13 +195,19 @@ export class RegistryClient {
   /**
    * One authenticated GET: a 401 is answered once with the credentials or token
    * its challenge asks for. Fails UNAUTHENTICATED (401), PERMISSION_DENIED (403),
-   * TransientError (429, 5xx); other statuses are returned.
+   * TransientError (429, 5xx, and a network failure, naming the registry); other
+   * statuses are returned.
    */
   private async request(ctx: Context, endpoint: Endpoint, repository: string, path: string, headers: Record<string, string>, subject: string): Promise<HttpResponse> {
     const who = `registry ${endpoint.domain}: repository ${repository}`;
     for (let round = 0; ; round++) {
       const auth = await this.authorizer.header(ctx, endpoint, repository);
-      const res = await send({ method: 'GET', url: `${endpoint.baseURL}${path}`, headers: auth === undefined ? headers : { ...headers, Authorization: auth }, signal: ctx.signal });
+      const res = await send({ method: 'GET', url: `${endpoint.baseURL}${path}`, headers: auth === undefined ? headers : { ...headers, Authorization: auth }, signal: ctx.signal }).catch((err: unknown) => {
+        // a failed exchange names the registry; it stays retryable
+        if (ctx.signal.aborted || !isTransient(err)) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new TransientError(`${subject}: registry ${endpoint.domain} unreachable (${code ?? (err as Error).message})`, undefined, err);
+      });
       if (res.status === 401) {
         res.body.resume();
         if (round === 0 && this.authorizer.learn(endpoint, res.headers['www-authenticate'], auth !== undefined)) continue;
