@@ -9,7 +9,11 @@ import { main, parseCorpusArgs } from './corpus.js';
 
 describe('parseCorpusArgs', () => {
   it('reads every option and applies the defaults', () => {
-    expect(parseCorpusArgs(['--out', '/tmp/x'])).toMatchObject({ out: '/tmp/x', seed: 1, profile: 'default', images: undefined, compressions: undefined, push: undefined });
+    // by default the corpus goes into an embedded registry under the output folder
+    expect(parseCorpusArgs(['--out', '/tmp/x'])).toMatchObject({ out: '/tmp/x', seed: 1, profile: 'default', images: undefined, compressions: undefined, push: { root: '/tmp/x/registry' } });
+    expect(parseCorpusArgs(['--out', '/tmp/x', '--no-push']).push).toBeUndefined();
+    expect(parseCorpusArgs(['--out', '/tmp/x', '--registry', 'http://127.0.0.1:5000']).push).toBe('http://127.0.0.1:5000');
+    expect(parseCorpusArgs(['--out', '/tmp/x', '--push', 'http://127.0.0.1:5000']).push).toBe('http://127.0.0.1:5000');
     expect(parseCorpusArgs(['--out', 'd', '--images', 'tiny,deep', '--seed', '9', '--profile', 'quick', '--compression', 'gzip,zstd', '--push-root', '/r'])).toMatchObject({
       images: ['tiny', 'deep'],
       seed: 9,
@@ -26,6 +30,8 @@ describe('parseCorpusArgs', () => {
     expect(() => parseCorpusArgs(['--out', 'd', '--compression', 'lz4'])).toThrow(/--compression: unknown "lz4"/);
     expect(() => parseCorpusArgs(['--out', 'd', '--profile', 'slow'])).toThrow(/--profile "slow"/);
     expect(() => parseCorpusArgs(['--out', 'd', '--push', 'http://127.0.0.1:1', '--push-root', 'r'])).toThrow(/exclude each other/);
+    expect(() => parseCorpusArgs(['--out', 'd', '--registry', 'http://127.0.0.1:1', '--no-push'])).toThrow(/exclude each other/);
+    expect(() => parseCorpusArgs(['--out', 'd', '--registry', 'http://127.0.0.1:1', '--push', 'http://127.0.0.1:2'])).toThrow(/give one/);
   });
 });
 

@@ -1,6 +1,9 @@
 // `npm run corpus -- --out DIR [--images names] [--seed N] [--profile p]`: builds the
-// seeded image corpus (cached in DIR) and optionally pushes it into a registry.
+// seeded image corpus (cached in DIR) and pushes it into berth's embedded registry
+// rooted at DIR/registry (serve it with `berth-registry --root DIR/registry`), or
+// into the registry named with --registry.
 // Exit 0: built (and pushed); 1: the build or push failed; 2: bad usage.
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { invalidArgument } from '../engine/errdefs/errors.js';
 import { buildCorpus, compressions as allCompressions, imageNames, pushCorpusToRegistry, type Compression, type PushTarget } from '../bench/corpus/index.js';
@@ -17,9 +20,11 @@ export const usage = `usage: npm run corpus -- --out DIR [options]
   --profile <p>          quick (CI sizes: app ≈ 20 MiB) or default/full (app ≈ 235 MiB); default: default
   --compression <list>   layer variants among gzip, zstd, none (default gzip,none); zstd needs the zstd CLI
   --force                rebuild even what the cache holds
-  --push <url>           then push every image to the registry at <url> (http://127.0.0.1:PORT)
-  --push-root <dir>      then push into an embedded registry rooted at <dir>
-  --prefix <name>        repository prefix for --push/--push-root (default berth-corpus)
+  --registry <url>       push every image to the registry at <url> (http://127.0.0.1:PORT)
+                         instead of the embedded registry under <out>/registry (alias: --push)
+  --push-root <dir>      push into an embedded registry rooted at <dir> (default <out>/registry)
+  --no-push              build only
+  --prefix <name>        repository prefix of the pushed images (default berth-corpus)
   --quiet                no progress lines
   --help                 this text
 `;
@@ -57,7 +62,9 @@ export function parseCorpusArgs(argv: readonly string[]): CorpusArgs {
         compression: { type: 'string' },
         force: { type: 'boolean' },
         push: { type: 'string' },
+        registry: { type: 'string' },
         'push-root': { type: 'string' },
+        'no-push': { type: 'boolean' },
         prefix: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
@@ -81,8 +88,12 @@ export function parseCorpusArgs(argv: readonly string[]): CorpusArgs {
   for (const c of compressions ?? []) {
     if (!(allCompressions as readonly string[]).includes(c)) throw invalidArgument(`--compression: unknown ${JSON.stringify(c)} (expected ${allCompressions.join(', ')})`);
   }
-  if (v.push !== undefined && v['push-root'] !== undefined) throw invalidArgument('corpus: --push and --push-root exclude each other');
-  const push: PushTarget | undefined = v.push ?? (v['push-root'] === undefined ? undefined : { root: v['push-root'] });
+  if (v.push !== undefined && v.registry !== undefined) throw invalidArgument('corpus: --registry and --push name the same thing: give one');
+  const url = v.registry ?? v.push;
+  const targets = [url !== undefined, v['push-root'] !== undefined, v['no-push'] === true].filter(Boolean).length;
+  if (targets > 1) throw invalidArgument('corpus: --registry, --push-root and --no-push exclude each other');
+  const push: PushTarget | undefined =
+    v['no-push'] === true ? undefined : url !== undefined ? url : { root: v['push-root'] ?? join(v.out ?? '', 'registry') };
   return {
     out: v.out ?? '',
     images,
