@@ -10,7 +10,7 @@ import { profiles, type ProfileSettings } from '../profiles.js';
 import type { HostInfo } from '../results/document.js';
 import { validateResult } from '../results/validate.js';
 import { runBenchmarks } from '../runner.js';
-import type { MacroCase, SuiteContext } from '../suite.js';
+import type { CaseInfo, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
 import { namespaceSets, namespacesSuite, workerCounts } from './namespaces.js';
 
@@ -212,6 +212,60 @@ describe('namespaces suite', () => {
     const p4 = byCase('parallel-clone').find((c) => c.parameters.workers === 4)!;
     expect(p4.samples).toHaveLength(2 * 4 * 4);
     expect(byCase('parallel').every((c) => c.unit === 'ops/s' && c.direction === 'higher-is-better')).toBe(true);
+    // derive() is repeatable: a second call on the same run gives the same derived cases.
+    const measured: MeasuredCase[] = document.cases
+      .filter((c) => ['clone', 'unshare', 'parallel'].includes(c.case))
+      .map((c) => ({
+        info: { suite: c.suite, case: c.case, target: c.target, parameters: c.parameters, unit: c.unit as CaseInfo['unit'], direction: c.direction, method: c.method, notes: c.notes },
+        samples: c.samples,
+        rounds: [c.samples],
+        notes: c.notes,
+      }));
+    const again = namespacesSuite.derive!(measured);
+    const derivedNames = new Set(['clone-added', 'clone-to-running', 'clone-to-reaped', 'parallel-clone']);
+    expect(again.map((d) => [d.case, d.parameters, d.samples])).toEqual(document.cases.filter((c) => derivedNames.has(c.case)).map((c) => [c.case, c.parameters, c.samples]));
+    expect(namespacesSuite.derive!(measured)).toEqual(again);
+    // a new cases() call starts a new run: the recorded values are gone.
+    namespacesSuite.cases(suiteCtx());
+    expect(namespacesSuite.derive!(measured).filter((d) => d.case !== 'clone-added')).toEqual([]);
+    expect(childrenOfThisProcess()).toEqual([]);
+  });
+
+  it.skipIf(!ready)('names the derived cases a failed case leaves out (derive() called twice by the runner)', async () => {
+    const failing: Suite = {
+      ...namespacesSuite,
+      cases: (ctx) =>
+        (namespacesSuite.cases(ctx) as MacroCase[])
+          .filter((c) => c.case === 'clone' && ['none', 'net', 'mnt'].includes(String(c.parameters.namespaces)))
+          .map((c) =>
+            c.parameters.namespaces !== 'net'
+              ? c
+              : {
+                  ...c,
+                  sample: async (ctx, index) => {
+                    const v = await c.sample(ctx, index);
+                    if (index >= 1) throw new Error('injected failure');
+                    return v;
+                  },
+                },
+          ),
+    };
+    const lines: string[] = [];
+    const { document } = await runBenchmarks({
+      suites: [{ name: failing.name, description: failing.description, load: async () => failing }],
+      settings: tiny,
+      seed: 3,
+      dataRoot: os.tmpdir(),
+      argv: ['--test'],
+      progress: (l) => lines.push(l),
+      hostInfo: async () => host,
+    });
+    const running = document.cases.filter((c) => c.case === 'clone-to-running').map((c) => c.parameters.namespaces);
+    expect(running.sort(), lines.join('\n')).toEqual(['mnt', 'none']);
+    const leftOut = document.warnings.filter((w) => w.includes('left out: it needs a case that failed'));
+    for (const name of ['clone-added', 'clone-to-running', 'clone-to-reaped']) {
+      expect(leftOut.some((w) => w.includes(`derived case ${name} [berth`) && w.includes('net')), `${name}: ${document.warnings.join('\n')}`).toBe(true);
+    }
     expect(childrenOfThisProcess()).toEqual([]);
   });
 });

@@ -74,7 +74,8 @@ const childText =
 /**
  * Values the derived cases need that a sample's single number cannot carry: per
  * sample, the child's timestamps (clone cases) or every op's clone time (parallel
- * cases). Reset by each cases() call; read by derive().
+ * cases). Reset by each cases() call, so one run's values never mix with another's;
+ * only read by derive(), which may be called more than once on the same run.
  */
 const extras = new Map<string, number[]>();
 
@@ -197,7 +198,11 @@ const derivedMethod: Record<string, string> = {
     'Derived from the parallel case: every op of every sample, the time its thread spent inside clone(2) while the other workers ran theirs.',
 };
 
-/** Per-op latencies recorded alongside the measured cases, as cases of their own (us), and what the flags add to a plain fork. */
+/**
+ * Per-op latencies recorded alongside the measured cases, as cases of their own (us),
+ * and what the flags add to a plain fork. Reads the recorded values without consuming
+ * them: repeated calls on the same run give the same cases.
+ */
 function deriveCases(measured: readonly MeasuredCase[]): DerivedCase[] {
   const out: DerivedCase[] = [];
   const baseline = measured.find((m) => m.info.case === 'clone' && m.info.parameters.namespaces === 'none');
@@ -216,7 +221,7 @@ function deriveCases(measured: readonly MeasuredCase[]): DerivedCase[] {
         'Derived: what the namespace flags add to clone(2): sample i of the clone case with these flags minus sample i of the clone case ' +
         'without flags (a plain fork); the clone cases are measured interleaved, so sample i of each was taken at nearly the same time. ' +
         'A difference may be negative when the flags cost less than the noise.',
-      notes: [...(m.info.notes ?? [])],
+      notes: [...(m.notes ?? m.info.notes ?? [])],
       samples: m.samples.slice(0, n).map((v, i) => v - baseline.samples[i]),
     });
   }
@@ -233,12 +238,11 @@ function deriveCases(measured: readonly MeasuredCase[]): DerivedCase[] {
         unit: 'us',
         direction: 'lower-is-better',
         method: derivedMethod[name],
-        notes: [...(m.info.notes ?? [])],
-        samples,
+        notes: [...(m.notes ?? m.info.notes ?? [])],
+        samples: [...samples],
       });
     }
   }
-  extras.clear();
   return out;
 }
 

@@ -1,11 +1,14 @@
 // The network bench's setup/teardown cases: what giving a container its network
 // costs per mode (none, host, bridge, container) and concurrency, and for bridge
-// the same veth plan through berth's netlink path vs iproute2's `ip -batch`.
+// the same veth plan through berth's netlink path vs iproute2's `ip -batch`;
+// and a bridge container with one published port, userland proxy vs iptables.
+import { spawnSync } from 'node:child_process';
 import { bridgeInterfacePlan, runIpBatch, runSteps, type NetlinkOp, type NetnsRef } from '../../engine/networkdriver/index.js';
 import { instrumentNetworkDriver, macFor, type NetworkDriver } from '../../engine/networkdriver/index.js';
 import { formatIPv4, parseSubnet } from '../../engine/networkdriver/subnet.js';
 import type { Context } from '../../engine/trace/index.js';
 import type { MacroCase } from '../suite.js';
+import { freeLoopbackPort } from './network-procs.js';
 import { createNetnsBatch, deleteNetnsBatch, planVethName, type BenchNetns, type NetworkWorld } from './network-world.js';
 
 export const SUITE = 'network';
@@ -31,7 +34,9 @@ const describeMode: Record<SetupMode, string> = {
 };
 
 const describePath: Record<SetupPath, string> = {
-  driver: 'NetworkDriver.allocateInterface then releaseInterface (through instrumentNetworkDriver, so its steps become phases)',
+  driver:
+    'NetworkDriver.allocateInterface then releaseInterface (through instrumentNetworkDriver, so its steps become phases); in bridge mode with netnsGone, ' +
+    "as the engine releases a container whose namespace dies with it: the kernel removes the veth with the namespace, a reaper checks it later",
   netlink: "the bare bridge interface plan (bridgeInterfacePlan: 3 host ops, 4 ops in the namespace) through berth's rtnetlink runSteps, then one link.delete; no IPAM, no files",
   ip: 'the same bare plan as one `ip -batch` process on the host and one under `nsenter --net` in the namespace, then `ip link del` through `ip -batch`; no IPAM, no files',
   'ip-calls': 'the same bare plan with one `ip` process per op (3 on the host, 4 under `nsenter --net`), then one `ip link del`, as shell scripts do it; no IPAM, no files',
@@ -102,7 +107,9 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
         ),
       );
     } finally {
-      await Promise.all(ids.map((id) => d.releaseInterface(ctx, id)));
+      // each sample's namespaces are deleted right after it (afterSample), as a container's
+      // die with its last process: the host veth goes with them, as the engine releases it
+      await Promise.all(ids.map((id) => d.releaseInterface(ctx, id, { netnsGone: mode === 'bridge' })));
       for (const id of ids) world.forget(id);
     }
   };
@@ -180,10 +187,97 @@ async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
   if (failed !== undefined) throw failed.reason;
 }
 
-/** Every setup case: each mode through the driver, and the bridge plan through netlink and ip, at each concurrency. */
+/** How a publish case publishes its port. */
+export type PublishPort = 'proxy' | 'iptables';
+
+/** The container port the publish cases publish (nothing listens: only the publishing is measured). */
+const PUBLISHED_CONTAINER_PORT = 80;
+
+/**
+ * A macro case: each sample gives `concurrency` containers the bridge network,
+ * publishes one 127.0.0.1 port of each (`port`: berth's userland proxy, or
+ * iptables DNAT), then releases them all with netnsGone (the namespaces are
+ * deleted right after the sample, so the kernel removes the veths); the sample
+ * is the wall time in ms. Namespaces and free host ports are taken before the
+ * timed part; namespaces are removed after it, also when it failed.
+ */
+export function publishCase(world: NetworkWorld, port: PublishPort, concurrency: number): MacroCase {
+  let driver: NetworkDriver | undefined;
+  let slots: { ns: BenchNetns; hostPort: number }[] = [];
+  let acquired = false;
+
+  const dispose = async (): Promise<void> => {
+    const taken = slots;
+    slots = [];
+    await deleteNetnsBatch(taken.map((slot) => slot.ns));
+  };
+
+  return {
+    kind: 'macro',
+    suite: SUITE,
+    case: 'setup-teardown-publish',
+    target: 'berth',
+    parameters: { mode: 'bridge', path: 'driver', port, concurrency },
+    unit: 'ms',
+    direction: 'lower-is-better',
+    group: `setup-teardown-publish-${concurrency}`,
+    phases: true,
+    method:
+      `Wall time in ms to give ${concurrency} container(s) at once the default bridge network (NetworkDriver.allocateInterface), publish one 127.0.0.1 host port of each ` +
+      `(allocatePort via ${port === 'proxy' ? "berth's userland proxy (a listening socket in the engine process)" : 'iptables DNAT (one iptables-restore transaction per port)'}), ` +
+      'then release them (releaseInterface with netnsGone: the namespace is deleted right after, so the host veth is left to the kernel). ' +
+      'Fresh namespaces and free host ports are taken before the timed part; namespace deletion is not measured.',
+    notes: [],
+    setup: async (ctx) => {
+      const opened = await world.acquire(ctx);
+      acquired = true;
+      driver = instrumentNetworkDriver(opened);
+    },
+    teardown: async (ctx) => {
+      await dispose().catch(() => undefined);
+      if (acquired) {
+        acquired = false;
+        await world.release(ctx);
+      }
+    },
+    beforeSample: async () => {
+      const namespaces = await createNetnsBatch(concurrency);
+      slots = namespaces.map((ns) => ({ ns, hostPort: 0 }));
+      for (const slot of slots) slot.hostPort = await freeLoopbackPort();
+    },
+    afterSample: () => dispose(),
+    sample: async (ctx) => {
+      const d = driver!;
+      const ids = slots.map(() => world.nextContainerId());
+      try {
+        await settleAll(
+          slots.map(async (slot, i) => {
+            await d.allocateInterface(ctx, { containerId: ids[i]!, network: 'bridge', netns: { path: slot.ns.path }, hostname: `p${i}` });
+            await d.allocatePort(ctx, ids[i]!, `127.0.0.1:${slot.hostPort}:${PUBLISHED_CONTAINER_PORT}`, { via: port });
+          }),
+        );
+      } finally {
+        await Promise.all(ids.map((id) => d.releaseInterface(ctx, id, { netnsGone: true })));
+        for (const id of ids) world.forget(id);
+      }
+    },
+  };
+}
+
+/** True when iptables can read the nat table here (cases() is synchronous). */
+function iptablesUsable(): boolean {
+  return spawnSync('iptables', ['-w', '-t', 'nat', '-S', 'OUTPUT'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Every setup case: each mode through the driver, the bridge plan through
+ * netlink and ip, and the publish cases (proxy, and iptables when usable), at each concurrency.
+ */
 export function setupCases(world: NetworkWorld, concurrencies: readonly number[] = CONCURRENCIES): MacroCase[] {
   const cases: MacroCase[] = [];
+  const ports: PublishPort[] = iptablesUsable() ? ['proxy', 'iptables'] : ['proxy'];
   for (const concurrency of concurrencies) {
+    for (const port of ports) cases.push(publishCase(world, port, concurrency));
     for (const mode of SETUP_MODES) {
       cases.push(setupCase(world, mode, 'driver', concurrency));
       if (mode === 'bridge') {

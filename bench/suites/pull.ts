@@ -396,6 +396,7 @@ function median(xs: readonly number[]): number {
  * image's corpus sizes and each sample's time), berth's speed-up over docker and
  * its share of the physical reference (paired samples: the targets of a group
  * interleave, so sample i of each was taken in the same round), and the goals.
+ * Reads the corpus sizes without consuming anything: repeated calls give the same cases.
  */
 export function derivePull(measured: readonly MeasuredCase[], sizeTable: ReadonlyMap<string, ImageSize> = sizes): DerivedCase[] {
   const out: DerivedCase[] = [];
@@ -413,7 +414,7 @@ export function derivePull(measured: readonly MeasuredCase[], sizeTable: Readonl
         unit: 'MiB/s',
         direction: 'higher-is-better',
         method: `Derived from cold-pull: the image's ${kind} size (${bytes} bytes over ${size.layers} layers, from corpus.json) divided by each sample's time.`,
-        notes: [...(m.info.notes ?? [])],
+        notes: [...(m.notes ?? m.info.notes ?? [])],
         samples: m.samples.map((ms) => bytes / MiB / (ms / 1000)),
       });
     }

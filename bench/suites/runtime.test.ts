@@ -12,10 +12,10 @@ import { profiles, type ProfileSettings } from '../profiles.js';
 import type { HostInfo } from '../results/document.js';
 import { validateResult } from '../results/validate.js';
 import { runBenchmarks } from '../runner.js';
-import type { MacroCase, MeasuredCase, SuiteContext } from '../suite.js';
+import type { FinalResult, MacroCase, MeasuredCase, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
 import { benchSpec, RuntimeBundles } from './runtime-bundles.js';
-import { cliCase, runtimeSuite } from './runtime.js';
+import { cliCase, goalNote, runtimeSuite } from './runtime.js';
 
 const isRoot = process.getuid?.() === 0;
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
@@ -118,8 +118,24 @@ describe('runtime suite: cases', () => {
     });
     const goal = runtimeSuite.derive!([cse('berth', 'in-process', [5, 9]), cse('crun', 'cli', [10, 9, 1]), cse('berth', 'cli', [100, 100])]);
     expect(goal).toEqual([expect.objectContaining({ case: 'goal-vs-crun', target: 'berth', unit: 'ratio', parameters: { netns: true }, samples: [0.5, 1] })]);
+    expect(goal[0]!.notes).toContain('Goal ≤ 1: met (median ratio 0.75 over 2 paired samples).');
+    const slow = runtimeSuite.derive!([cse('berth', 'in-process', [30, 40]), cse('crun', 'cli', [10, 10])]);
+    expect(slow[0]!.notes).toContain('Goal ≤ 1: NOT met (median ratio 3.50 over 2 paired samples).');
     expect(d[0]).toMatchObject({ case: 'quirk-overhead', target: 'crun', samples: [3, 4] });
     expect(runtimeSuite.derive!([])).toEqual([]);
+  });
+
+  it('judges the in-process goal from the final stats of crun\'s case in the group', () => {
+    const final = (target: string, via: string, p50: number): FinalResult => ({
+      info: { suite: 'runtime', case: 'create-start-exit', target, parameters: { netns: false, via }, unit: 'ms', direction: 'lower-is-better', method: '' },
+      samples: [p50],
+      stats: { n: 1, min: p50, p50, p95: p50, p99: p50, max: p50, mean: p50, stddev: 0, ci95: { low: p50, high: p50, level: 0.95, resamples: 0, method: 'bootstrap-percentile' } },
+      phases: null,
+    });
+    const berth = final('berth', 'in-process', 6);
+    expect(goalNote(berth, [final('runc', 'cli', 20), final('crun', 'cli', 8)])).toBe('Goal p50 at or below crun\'s: met (p50 6.00 ms vs crun 8.00 ms: 0.75× crun\'s time).');
+    expect(goalNote(berth, [final('crun', 'cli', 4)])).toMatch(/^Goal p50 at or below crun's: NOT met \(p50 6\.00 ms vs crun 4\.00 ms/);
+    expect(goalNote(berth, [final('berth', 'cli', 100)])).toBe('Goal p50 at or below crun\'s: not judged (crun did not run in this group).');
   });
 });
 
@@ -147,7 +163,9 @@ describe.skipIf(!isRoot)('runtime suite: real runs (root)', () => {
       expect(() => validateResult(document)).not.toThrow();
       const inProcess = document.cases.filter((c) => c.parameters.via === 'in-process');
       expect(inProcess.map((c) => c.parameters.netns)).toEqual([false, true]);
+      const crunRan = document.cases.some((c) => c.case === 'create-start-exit' && c.target === 'crun');
       for (const c of inProcess) {
+        expect(c.notes.join('\n')).toMatch(crunRan ? /Goal p50 at or below crun's: (met|NOT met) \(p50 / : /Goal p50 at or below crun's: not judged/);
         const names = c.phases!.map((p) => p.name);
         for (const n of ['execdriver.create', 'execdriver.cgroup', 'libcontainer.clone', 'libcontainer.pivot-root', 'libcontainer.execve']) expect(names).toContain(n);
       }
@@ -156,6 +174,8 @@ describe.skipIf(!isRoot)('runtime suite: real runs (root)', () => {
         if (isFound(findRuntime(peer))) expect(targets.has(peer)).toBe(true);
       }
       const crun = findRuntime('crun');
+      for (const g of document.cases.filter((c) => c.case === 'goal-vs-crun')) expect(g.notes.join('\n')).toMatch(/Goal ≤ 1: (met|NOT met) \(median ratio /);
+      if (isFound(crun)) expect(document.cases.filter((c) => c.case === 'goal-vs-crun')).toHaveLength(2);
       if (isFound(crun) && crun.quirks.length > 0) {
         expect(document.cases.some((c) => c.case === 'quirk-overhead')).toBe(true);
         expect(document.warnings.some((w) => w.includes('crun') && w.includes('unshare -m'))).toBe(true);

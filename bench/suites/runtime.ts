@@ -10,7 +10,8 @@ import { loadBundleSpec } from '../../engine/execdriver/spec/load-bundle.js';
 import { workloadBinary } from '../../engine/execdriver/workload-rootfs.js';
 import { background, type Context } from '../../engine/trace/index.js';
 import { call, findRuntime, forceDelete, isFound, leftoversOf, runContainer, type PeerQuirk, type PeerRuntime, type RuntimeName } from '../peers/index.js';
-import type { CaseDef, DerivedCase, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
+import { percentile } from '../stats.js';
+import type { CaseDef, DerivedCase, FinalResult, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { RuntimeBundles, type NetnsVariant } from './runtime-bundles.js';
 
 const SUITE = 'runtime';
@@ -96,7 +97,21 @@ function inProcessCase(bundles: RuntimeBundles, variant: NetnsVariant, shared: {
       shared.users--;
       if (shared.users === 0 && shared.manager !== undefined) await shared.manager.cleanupStale(background(), cgroupParent);
     },
+    resultNotes: (result, group) => [goalNote(result, group)],
   };
+}
+
+/**
+ * The verdict on the in-process case's goal (p50 at or below crun's), from the final
+ * stats of the case and of crun's case in its group; pure, so any call order gives it.
+ */
+export function goalNote(result: FinalResult, group: readonly FinalResult[]): string {
+  const crun = group.find((g) => g.info.target === 'crun' && g.info.parameters.via === 'cli');
+  const prefix = 'Goal p50 at or below crun\'s:';
+  if (crun === undefined) return `${prefix} not judged (crun did not run in this group).`;
+  const ours = result.stats.p50;
+  const theirs = crun.stats.p50;
+  return `${prefix} ${ours <= theirs ? 'met' : 'NOT met'} (p50 ${ours.toFixed(2)} ms vs crun ${theirs.toFixed(2)} ms: ${(ours / theirs).toFixed(2)}× crun's time).`;
 }
 
 function quirkNotes(peer: PeerRuntime): string[] {
@@ -179,7 +194,8 @@ function quirkCase(quirks: readonly PeerQuirk[], wrapped: boolean): MacroCase {
 
 /**
  * Derived cases: quirk-overhead = wrapped − plain, and per variant the goal check
- * berth in-process ÷ crun, sample by sample (each pair ran interleaved).
+ * berth in-process ÷ crun, sample by sample (each pair ran interleaved), with its
+ * verdict in the notes. Pure: any number of calls on the same input give the same cases.
  */
 function derive(measured: readonly MeasuredCase[]): DerivedCase[] {
   return [...goalCases(measured), ...quirkOverhead(measured)];
@@ -196,6 +212,8 @@ function goalCases(measured: readonly MeasuredCase[]): DerivedCase[] {
     if (berth === undefined || crun === undefined) continue;
     const n = Math.min(berth.samples.length, crun.samples.length);
     if (n === 0) continue;
+    const samples = Array.from({ length: n }, (_, i) => berth.samples[i]! / crun.samples[i]!);
+    const mid = percentile([...samples].sort((a, b) => a - b), 0.5);
     out.push({
       suite: SUITE,
       case: 'goal-vs-crun',
@@ -206,9 +224,10 @@ function goalCases(measured: readonly MeasuredCase[]): DerivedCase[] {
       method: `Derived: ${CASE} berth (in-process) divided by ${CASE} crun (cli), sample by sample in the order taken (interleaved).`,
       notes: [
         'Goal: ≤ 1 (berth\'s in-process execdriver at or below crun).',
-        ...(crun.info.notes ?? []).filter((x) => x.startsWith('Host quirk')).map(() => 'crun\'s samples include its host quirk wrapper; see quirk-overhead for what to subtract.'),
+        `Goal ≤ 1: ${mid <= 1 ? 'met' : 'NOT met'} (median ratio ${mid.toFixed(2)} over ${n} paired samples).`,
+        ...((crun.notes ?? crun.info.notes ?? []).some((x) => x.startsWith('Host quirk')) ? ['crun\'s samples include its host quirk wrapper; see quirk-overhead for what to subtract.'] : []),
       ],
-      samples: Array.from({ length: n }, (_, i) => berth.samples[i]! / crun.samples[i]!),
+      samples,
     });
   }
   return out;
@@ -229,7 +248,7 @@ function quirkOverhead(measured: readonly MeasuredCase[]): DerivedCase[] {
       unit: 'ms',
       direction: 'lower-is-better',
       method: 'Derived: quirk-wrapper (wrapped) minus quirk-wrapper (plain), sample by sample in the order taken (they ran interleaved): what to subtract from crun\'s times for the workaround.',
-      notes: [...(wrapped.info.notes ?? [])],
+      notes: [...(wrapped.notes ?? wrapped.info.notes ?? [])],
       samples: Array.from({ length: n }, (_, i) => wrapped.samples[i]! - plain.samples[i]!),
     },
   ];

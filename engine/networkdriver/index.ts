@@ -8,3 +8,6 @@ export { runIpBatch, ipLine } from './ip-commands.js';
 export { writeEtcFiles } from './etc-files.js';
 export { bridgeInterfacePlan, type InterfacePlan, type InterfacePlanInput } from './interface-plan.js';
 export { instrumentNetworkDriver, NETWORK_DRIVER_BOUNDARY } from './instrumented.js';
+export { Iptables, parseTag, CHAIN_DNAT, CHAIN_FORWARD, CHAIN_POSTROUTING, type TaggedRule } from './iptables.js';
+export { hostRoutes, type HostRoute } from './host-routes.js';
+export { VethReaper, type VethReaperOptions } from './veth-reaper.js';

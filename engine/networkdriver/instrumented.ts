@@ -22,8 +22,8 @@ export function instrumentNetworkDriver(driver: NetworkDriver): NetworkDriver {
     methods: [...NETWORK_DRIVER_BOUNDARY],
     attributes: {
       allocateInterface: (_ctx, req) => ({ containerId: req.containerId, network: req.network }),
-      releaseInterface: (_ctx, containerId) => ({ containerId }),
-      allocatePort: (_ctx, containerId, spec) => ({ containerId, spec }),
+      releaseInterface: (_ctx, containerId, opts) => ({ containerId, ...(opts?.netnsGone === true ? { netnsGone: true } : {}) }),
+      allocatePort: (_ctx, containerId, spec, opts) => ({ containerId, spec, ...(opts?.via !== undefined ? { via: opts.via } : {}) }),
       releasePort: (_ctx, containerId, spec) => ({ containerId, spec: spec ?? 'all' }),
       createNetwork: (_ctx, req) => ({ name: req.name, subnet: req.subnet }),
       removeNetwork: (_ctx, nameOrId) => ({ network: nameOrId }),

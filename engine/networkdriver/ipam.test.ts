@@ -1,6 +1,6 @@
 // IPAM: no address handed out twice (concurrently, across a re-open), release,
 // reclaim, and exhaustion naming the network.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -51,5 +51,29 @@ describe('Ipam', () => {
     expect(isBerthError(err, 'RESOURCE_EXHAUSTED')).toBe(true);
     expect((err as Error).message).toMatch(/^network tiny: /);
     expect(await ipam.allocations(small)).toEqual({ '10.250.1.2': 'x' });
+  });
+
+  it('reserve decides at once; concurrent changes share writes and all reach the disk', async () => {
+    const ipam = new Ipam(dir);
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => ipam.reserve(pool, `r${i}`)));
+    expect(new Set(rs.map((r) => r.address)).size).toBe(20);
+    await Promise.all(rs.map((r) => r.durable));
+    const onDisk = JSON.parse(await readFile(join(dir, 'n1.json'), 'utf8')).allocations as Record<string, string>;
+    expect(Object.keys(onDisk).sort()).toEqual(rs.map((r) => r.address).sort());
+    // A reservation of a container that has one is the same address.
+    expect((await ipam.reserve(pool, 'r3')).address).toBe(rs[3]!.address);
+    await Promise.all([ipam.release(pool, 'r0'), ipam.release(pool, 'r1'), ipam.allocate(pool, 'late')]);
+    const after = Object.values(await new Ipam(dir).allocations(pool));
+    expect(after).not.toContain('r0');
+    expect(after).not.toContain('r1');
+    expect(after).toContain('late');
+  });
+
+  it('drop waits for writes in flight, so the file is not re-created', async () => {
+    const ipam = new Ipam(dir);
+    const r = await ipam.reserve(pool, 'x');
+    await ipam.drop(pool);
+    await r.durable;
+    await expect(access(join(dir, 'n1.json'))).rejects.toThrow(/ENOENT/);
   });
 });

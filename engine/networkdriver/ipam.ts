@@ -7,6 +7,9 @@
 //        "allocations": {"10.88.0.2": "<containerId>", …}}
 // Allocation is next-fit after `last`, skipping network, gateway and broadcast
 // addresses, so a released address is not reused at once.
+// Writes are group-committed: decisions are made in memory under the pool's
+// mutex, and one fsync'd write carries every change made while the previous
+// write was in flight; a caller's change is durable when its commit resolves.
 import { join } from 'node:path';
 import { invalidArgument, resourceExhausted } from '../errdefs/errors.js';
 import { readJson, removeFile, writeJsonAtomic } from './atomic-file.js';
@@ -28,9 +31,24 @@ export interface PoolSpec {
   gateway: string;
 }
 
+interface PoolWriter {
+  /** The newest state not yet handed to a write. */
+  latest?: PoolFile;
+  waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+  /** The write in flight, if any. */
+  running?: Promise<void>;
+}
+
+/** An address reserved in memory; durable resolves once it is on disk (rejects when that write failed). */
+export interface Reservation {
+  address: string;
+  durable: Promise<void>;
+}
+
 export class Ipam {
   private readonly mutex = new KeyedMutex();
   private readonly pools = new Map<string, PoolFile>();
+  private readonly writers = new Map<string, PoolWriter>();
 
   /** dir: `<root>/network/ipam`. */
   constructor(private readonly dir: string) {}
@@ -48,21 +66,62 @@ export class Ipam {
     return state;
   }
 
-  private async save(pool: PoolSpec, next: PoolFile): Promise<void> {
-    await writeJsonAtomic(this.file(pool.id), next);
+  /** Makes next the pool's state now and returns when a write holding it (or a newer state) is on disk. */
+  private commit(pool: PoolSpec, next: PoolFile): Promise<void> {
     this.pools.set(pool.id, next);
+    let w = this.writers.get(pool.id);
+    if (w === undefined) {
+      w = { waiters: [] };
+      this.writers.set(pool.id, w);
+    }
+    w.latest = next;
+    const done = new Promise<void>((resolve, reject) => w.waiters.push({ resolve, reject }));
+    if (w.running === undefined) this.flush(pool.id, w);
+    return done;
+  }
+
+  private flush(id: string, w: PoolWriter): void {
+    const state = w.latest!;
+    const waiters = w.waiters.splice(0);
+    w.latest = undefined;
+    w.running = writeJsonAtomic(this.file(id), state).then(
+      () => waiters.forEach((x) => x.resolve()),
+      (err: unknown) => waiters.forEach((x) => x.reject(err)),
+    );
+    void w.running.finally(() => {
+      w.running = undefined;
+      if (w.latest !== undefined) this.flush(id, w);
+      else if (this.writers.get(id) === w) this.writers.delete(id);
+    });
+  }
+
+  /** Waits until no write of the pool is in flight or queued. */
+  private async idle(id: string): Promise<void> {
+    for (let w = this.writers.get(id); w?.running !== undefined; w = this.writers.get(id)) await w.running;
   }
 
   /**
    * The address of containerId in the pool, allocating one if it has none
    * (idempotent per container). Persisted before it returns. RESOURCE_EXHAUSTED
    * naming the network when every address is taken. Cost: one atomic file write
-   * on a new allocation, a scan of at most the subnet's size.
+   * on a new allocation (shared with concurrent callers), a scan of at most the subnet's size.
    */
   async allocate(pool: PoolSpec, containerId: string): Promise<string> {
+    const r = await this.reserve(pool, containerId);
+    await r.durable;
+    return r.address;
+  }
+
+  /**
+   * Like allocate, but returns as soon as the address is decided (no other
+   * caller can get it); r.durable resolves once it is on disk. The caller must
+   * await durable before the address is used by a running container, and call
+   * release() when durable rejects. Failures as allocate().
+   */
+  async reserve(pool: PoolSpec, containerId: string): Promise<Reservation> {
     return this.mutex.run(pool.id, async () => {
       const state = await this.load(pool);
-      for (const [addr, owner] of Object.entries(state.allocations)) if (owner === containerId) return addr;
+      for (const [addr, owner] of Object.entries(state.allocations)) if (owner === containerId) return { address: addr, durable: this.idle(pool.id) };
       const subnet = parseSubnet(pool.subnet);
       const gateway = parseIPv4(pool.gateway);
       const first = subnet.base + 1;
@@ -75,8 +134,10 @@ export class Ipam {
         if (candidate === gateway) continue;
         const text = formatIPv4(candidate);
         if (state.allocations[text] !== undefined) continue;
-        await this.save(pool, { ...state, last: text, allocations: { ...state.allocations, [text]: containerId } });
-        return text;
+        const durable = this.commit(pool, { ...state, last: text, allocations: { ...state.allocations, [text]: containerId } });
+        // Handled by the caller; never an unhandled rejection meanwhile.
+        durable.catch(() => undefined);
+        return { address: text, durable };
       }
       throw resourceExhausted(`network ${pool.name}: no free address in ${pool.subnet}`, { details: { network: pool.name } });
     });
@@ -84,26 +145,33 @@ export class Ipam {
 
   /** Frees containerId's address in the pool. Idempotent; returns the address freed, if any. */
   async release(pool: PoolSpec, containerId: string): Promise<string | undefined> {
-    return this.mutex.run(pool.id, async () => {
+    // The write is awaited outside the mutex, so concurrent callers share it.
+    const r = await this.mutex.run(pool.id, async () => {
       const state = await this.load(pool);
       const entries = Object.entries(state.allocations);
       const mine = entries.filter(([, owner]) => owner === containerId);
       if (mine.length === 0) return undefined;
-      await this.save(pool, { ...state, allocations: Object.fromEntries(entries.filter(([, owner]) => owner !== containerId)) });
-      return mine[0]![0];
+      const durable = this.commit(pool, { ...state, allocations: Object.fromEntries(entries.filter(([, owner]) => owner !== containerId)) });
+      durable.catch(() => undefined);
+      return { address: mine[0]![0], durable };
     });
+    await r?.durable;
+    return r?.address;
   }
 
   /** Frees every address whose container is not in live. Returns the addresses freed. */
   async reclaim(pool: PoolSpec, live: ReadonlySet<string>): Promise<string[]> {
-    return this.mutex.run(pool.id, async () => {
+    const r = await this.mutex.run(pool.id, async () => {
       const state = await this.load(pool);
       const entries = Object.entries(state.allocations);
       const dead = entries.filter(([, owner]) => !live.has(owner));
-      if (dead.length === 0) return [];
-      await this.save(pool, { ...state, allocations: Object.fromEntries(entries.filter(([, owner]) => live.has(owner))) });
-      return dead.map(([addr]) => addr);
+      if (dead.length === 0) return { freed: [], durable: Promise.resolve() };
+      const durable = this.commit(pool, { ...state, allocations: Object.fromEntries(entries.filter(([, owner]) => live.has(owner))) });
+      durable.catch(() => undefined);
+      return { freed: dead.map(([addr]) => addr), durable };
     });
+    await r.durable;
+    return r.freed;
   }
 
   /** address → containerId of the pool, as persisted. */
@@ -114,6 +182,7 @@ export class Ipam {
   /** Deletes the pool's file (the network is being removed). Idempotent. */
   async drop(pool: PoolSpec): Promise<void> {
     await this.mutex.run(pool.id, async () => {
+      await this.idle(pool.id);
       await removeFile(this.file(pool.id));
       this.pools.delete(pool.id);
     });

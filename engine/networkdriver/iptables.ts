@@ -5,7 +5,10 @@
 //   nat    BERTH              ← PREROUTING, OUTPUT (-m addrtype --dst-type LOCAL): DNAT per port
 //   nat    BERTH-POSTROUTING  ← POSTROUTING: loopback hairpin MASQUERADE, outbound MASQUERADE
 //   filter BERTH-FORWARD      ← FORWARD: accept on berth's bridges and to published ports
-// Tags: `berth:<containerId>` for a container's ports, `berth:net:<networkId>` for a bridge's.
+// Tags: `berth:<owner>:<containerId>` for a container's ports, `berth:<owner>:net:<networkId>`
+// for a bridge's; <owner> (12 hex) names the driver instance (its data root), so
+// two berth instances on one host never remove each other's rules. An Iptables
+// without owner writes and sees the unowned form `berth:<tag>` and lists every rule.
 // A port's rules are added, and tagged rules deleted, in one `iptables-restore
 // --noflush` transaction each: all of them or none.
 import { execa } from 'execa';
@@ -33,13 +36,25 @@ const CHAINS: [Table, string][] = [
 export interface TaggedRule {
   table: Table;
   chain: string;
+  /** The tag without the owner: `<containerId>` or `net:<networkId>`. */
   tag: string;
+  /** The owning instance (12 hex), undefined for an unowned rule. */
+  owner?: string;
   /** The rule's arguments after `-A CHAIN`. */
   args: string[];
 }
 
-function comment(tag: string): string[] {
-  return ['-m', 'comment', '--comment', `berth:${tag}`];
+const OWNER = /^[0-9a-f]{12}$/;
+
+function comment(tag: string, owner?: string): string[] {
+  return ['-m', 'comment', '--comment', owner === undefined ? `berth:${tag}` : `berth:${owner}:${tag}`];
+}
+
+/** Splits a comment's text after `berth:` into owner and tag (container ids hold no `:`). */
+export function parseTag(text: string): { owner?: string; tag: string } {
+  const i = text.indexOf(':');
+  const head = i > 0 ? text.slice(0, i) : '';
+  return OWNER.test(head) && i < text.length - 1 ? { owner: head, tag: text.slice(i + 1) } : { tag: text };
 }
 
 /** Splits an `iptables -S` line into arguments (double quotes group). */
@@ -52,8 +67,16 @@ function splitRule(line: string): string[] {
 export class Iptables {
   private readonly restoreBin: string;
 
-  /** bin: the iptables binary; its `-restore` sibling applies batches. */
-  constructor(private readonly bin = 'iptables') {
+  /**
+   * bin: the iptables binary; its `-restore` sibling applies batches. owner: the
+   * instance (12 hex) whose rules this object adds, lists and removes; without it,
+   * rules are unowned and list()/removeTagged() see every berth rule.
+   */
+  constructor(
+    private readonly bin = 'iptables',
+    readonly owner?: string,
+  ) {
+    if (owner !== undefined && !OWNER.test(owner)) throw new BerthError(ErrorCode.INVALID_ARGUMENT, `iptables owner ${JSON.stringify(owner)}: not 12 hex digits`);
     this.restoreBin = `${bin}-restore`;
   }
 
@@ -111,8 +134,22 @@ export class Iptables {
   }
 
   /**
-   * Removes the jumps and berth's chains, with whatever rules they still hold.
-   * For tests and a full reset: a daemon leaves them in place. Idempotent.
+   * Removes the jumps and berth's chains, but only when no rule at all is left in
+   * them (another berth instance on the host may still use them). Returns whether
+   * they were removed. For tests and a full reset. Idempotent; four `-S` runs.
+   */
+  async removeChainsIfUnused(): Promise<boolean> {
+    const outputs = await Promise.all(CHAINS.map(([table, chain]) => execa(this.bin, ['-w', '-t', table, '-S', chain], { reject: false })));
+    const used = outputs.some((r) => r.exitCode === 0 && String(r.stdout).split('\n').some((l) => l.startsWith('-A ')));
+    if (used) return false;
+    await this.removeChains();
+    return true;
+  }
+
+  /**
+   * Removes the jumps and berth's chains, with whatever rules they still hold,
+   * other instances' included. For a whole host's reset; prefer
+   * removeChainsIfUnused(). Idempotent.
    */
   async removeChains(): Promise<void> {
     for (const [table, chain, args] of JUMPS) {
@@ -125,7 +162,7 @@ export class Iptables {
   }
 
   private async add(table: Table, chain: string, tag: string, args: string[], subject: string): Promise<void> {
-    const rule = [...args, ...comment(tag)];
+    const rule = [...args, ...comment(tag, this.owner)];
     if (!(await this.has(table, chain, rule))) await this.run(table, ['-A', chain, ...rule], subject);
   }
 
@@ -152,10 +189,31 @@ export class Iptables {
    * idempotent: the caller adds each port once (the driver's state says which).
    */
   async addPortRules(containerId: string, bridge: string, containerIp: string, p: PortSpec, forward = true): Promise<void> {
-    await this.restore(portRules(containerId, bridge, containerIp, p, forward).map((r) => ({ table: r.table, args: ['-A', r.chain, ...r.args] })), `port ${p.hostIp}:${p.hostPort}/${p.proto}`);
+    await this.restore(portRules(containerId, bridge, containerIp, p, forward, this.owner).map((r) => ({ table: r.table, args: ['-A', r.chain, ...r.args] })), `port ${p.hostIp}:${p.hostPort}/${p.proto}`);
   }
 
-  /** Every rule in berth's chains that carries a berth tag. Cost: three iptables -S runs, in parallel. */
+  /**
+   * Deletes the rules addPortRules added for these ports of one container (the
+   * forward accept only where `forward` is set) in one transaction, without
+   * listing first. When that fails (a rule is already gone), falls back to
+   * removeTagged for the same rules. Idempotent. Cost: one iptables-restore run.
+   */
+  async removePortRules(containerId: string, bridge: string, containerIp: string, ports: readonly { p: PortSpec; forward: boolean }[]): Promise<void> {
+    const lines = ports.flatMap(({ p, forward }) => portRules(containerId, bridge, containerIp, p, forward, this.owner));
+    try {
+      await this.restore(lines.map((r) => ({ table: r.table, args: ['-D', r.chain, ...r.args] })), `container ${containerId}: unpublish`);
+    } catch {
+      await this.removeTagged(
+        (tag) => tag === containerId,
+        (rule) => ports.some(({ p, forward }) => isRuleOfPort(rule, p) && (rule.chain === CHAIN_DNAT || forward)),
+      );
+    }
+  }
+
+  /**
+   * Every rule in berth's chains that carries a berth tag: with an owner, only
+   * that owner's; without, every instance's. Cost: three iptables -S runs, in parallel.
+   */
   async list(): Promise<TaggedRule[]> {
     const rules: TaggedRule[] = [];
     const outputs = await Promise.all(CHAINS.map(([table, chain]) => execa(this.bin, ['-w', '-t', table, '-S', chain], { reject: false })));
@@ -168,7 +226,9 @@ export class Iptables {
         const i = args.indexOf('--comment');
         const text = i >= 0 ? args[i + 1] : undefined;
         if (text === undefined || !text.startsWith('berth:')) continue;
-        rules.push({ table, chain, tag: text.slice('berth:'.length), args: args.slice(2) });
+        const { owner, tag } = parseTag(text.slice('berth:'.length));
+        if (this.owner !== undefined && owner !== this.owner) continue;
+        rules.push({ table, chain, tag, ...(owner !== undefined ? { owner } : {}), args: args.slice(2) });
       }
     }
     return rules;
@@ -176,7 +236,7 @@ export class Iptables {
 
   /**
    * Deletes the rules whose tag matches (and that filter accepts) in one
-   * transaction. Idempotent; returns how many. Cost: three parallel `-S` runs and one restore.
+   * transaction; with an owner, only that owner's rules are candidates. Idempotent; returns how many. Cost: three parallel `-S` runs and one restore.
    */
   async removeTagged(match: (tag: string) => boolean, filter?: (rule: TaggedRule) => boolean): Promise<number> {
     const doomed = (await this.list()).filter((rule) => match(rule.tag) && (filter === undefined || filter(rule)));
@@ -191,20 +251,20 @@ export class Iptables {
 }
 
 /** The rules publishing one port, as `iptables -S` would print their arguments. */
-function portRules(containerId: string, bridge: string, containerIp: string, p: PortSpec, forward: boolean): Omit<TaggedRule, 'tag'>[] {
+function portRules(containerId: string, bridge: string, containerIp: string, p: PortSpec, forward: boolean, owner: string | undefined): Omit<TaggedRule, 'tag'>[] {
   const dst = p.hostIp === '0.0.0.0' ? [] : ['-d', `${p.hostIp}/32`];
   const rules: Omit<TaggedRule, 'tag'>[] = [
     {
       table: 'nat',
       chain: CHAIN_DNAT,
-      args: [...dst, '-p', p.proto, '-m', p.proto, '--dport', String(p.hostPort), ...comment(containerId), '-j', 'DNAT', '--to-destination', `${containerIp}:${p.containerPort}`],
+      args: [...dst, '-p', p.proto, '-m', p.proto, '--dport', String(p.hostPort), ...comment(containerId, owner), '-j', 'DNAT', '--to-destination', `${containerIp}:${p.containerPort}`],
     },
   ];
   if (forward) {
     rules.push({
       table: 'filter',
       chain: CHAIN_FORWARD,
-      args: ['-d', `${containerIp}/32`, '-o', bridge, '-p', p.proto, '-m', p.proto, '--dport', String(p.containerPort), ...comment(containerId), '-j', 'ACCEPT'],
+      args: ['-d', `${containerIp}/32`, '-o', bridge, '-p', p.proto, '-m', p.proto, '--dport', String(p.containerPort), ...comment(containerId, owner), '-j', 'ACCEPT'],
     });
   }
   return rules;

@@ -6,12 +6,20 @@
 //   networks/<id>.json     one NetworkRecord per network (the default one is `builtin`)
 //   ipam/<id>.json         the network's address allocations (ipam.ts)
 //   endpoints/<cid>.json   one EndpointRecord per container with an interface
-// Order of writes on allocate: address (ipam) → endpoint record → veth → netns
-// config; on release the reverse. recover() finishes whatever a crash left half
-// done, so every state on disk is one recover() can clean up.
+// Order on allocate: the address is decided (ipam, in memory, no one else gets
+// it); then its fsync'd write, the endpoint record's, the veth, the netns config
+// and the etc files run together, and all are durable before allocateInterface
+// returns, so before the container runs. A crash in between leaves a veth that
+// recover() deletes: by name when the address or record reached the disk, else
+// as an unowned veth on the bridge (one not yet on it dies with its namespace).
+// Release removes rules, veth (or leaves it to the kernel and the reaper when the
+// namespace goes), then address and record. recover() finishes whatever a crash
+// left half done, so every state on disk is one recover() can clean up.
+// iptables rules carry the instance's owner (a hash of the root), so recovery and
+// reset of one instance leave another instance's rules and chains alone.
 import { createHash, randomBytes } from 'node:crypto';
-import { access, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { basename, join, resolve as resolvePath } from 'node:path';
 import {
   alreadyExists,
   conflict,
@@ -28,6 +36,7 @@ import { writeEtcFiles, validateHostname } from './etc-files.js';
 import { hostRoutes } from './host-routes.js';
 import { checkGateway, Ipam, type PoolSpec } from './ipam.js';
 import { CHAIN_DNAT, Iptables, isRuleOfPort } from './iptables.js';
+import { VethReaper } from './veth-reaper.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { bridgeInterfacePlan } from './interface-plan.js';
 import { runSteps, type NetnsRef, type SetupStep } from './netlink-ops.js';
@@ -63,6 +72,8 @@ export interface EndpointRecord {
   prefix?: number;
   gateway?: string;
   mac?: string;
+  /** The namespace's inode, and the pid it was named by (absent for a path, which a mount holds). */
+  netns?: { ino: number; pid?: number };
   ports: PortRecord[];
 }
 
@@ -79,6 +90,11 @@ export interface NetworkDriverOptions {
   masquerade?: boolean;
   /** iptables binary (default `iptables`). */
   iptables?: string;
+  /**
+   * How long a host veth released with `netnsGone` may outlive its namespace
+   * before the background reaper deletes it itself (default 2000 ms).
+   */
+  vethGraceMs?: number;
   /** Name servers for containers' resolv.conf (default: the host's non-loopback ones). */
   dns?: string[];
 }
@@ -111,6 +127,16 @@ export interface InterfaceAllocation {
 
 export interface NetworkInspect extends NetworkRecord {
   containers: { containerId: string; address: string; mac: string; hostVeth: string }[];
+}
+
+export interface ReleaseInterfaceOptions {
+  /**
+   * The container's network namespace is gone or the caller removes it right
+   * after (no `container:` sharer, nothing else holds it): the kernel deletes
+   * both veth ends with it, so the host end is not deleted synchronously; the
+   * reaper checks it after the grace period and deletes it if still present.
+   */
+  netnsGone?: boolean;
 }
 
 export interface RecoverReport {
@@ -159,11 +185,21 @@ export class NetworkDriver {
   private readonly containerLock = new KeyedMutex();
   private readonly networkLock = new KeyedMutex();
   private useIptables = false;
+  private readonly reaper: VethReaper;
+  /** This instance's iptables owner: 12 hex of the hash of its resolved root. */
+  readonly owner: string;
 
   private constructor(private readonly options: NetworkDriverOptions) {
     this.dir = join(options.root, 'network');
     this.ipam = new Ipam(join(this.dir, 'ipam'));
-    this.iptables = new Iptables(options.iptables);
+    this.owner = shortHash(resolvePath(options.root), 12);
+    this.iptables = new Iptables(options.iptables, this.owner);
+    this.reaper = new VethReaper({
+      graceMs: options.vethGraceMs ?? 2000,
+      // The container's lock: the reaper never races an allocation reusing the name.
+      lock: (containerId, fn) => this.containerLock.run(containerId, fn),
+      owned: (veth) => [...this.endpoints.values()].some((e) => e.hostVeth === veth),
+    });
   }
 
   /**
@@ -373,7 +409,10 @@ export class NetworkDriver {
    * interface; NOT_FOUND for an unknown network or a missing namespace;
    * RESOURCE_EXHAUSTED when the subnet is full; a failing step names itself
    * (`veth berth1a2b3c4d5e: RTM_NEWLINK: EEXIST`). Everything is undone on failure.
-   * Cost: ≈1–3 ms (two netlink batches, one in a cloned child, two file writes).
+   * Cost: two netlink batches (one in a cloned child, ≈1–2 ms) overlapped with
+   * two fsync'd state writes (the address, group-committed with concurrent
+   * callers, and the endpoint record) and the etc files; on a slow disk the
+   * fsyncs dominate. Both writes are durable before it returns.
    */
   async allocateInterface(ctx: Context, req: AllocateInterfaceRequest): Promise<InterfaceAllocation> {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(req.containerId)) throw invalidArgument(`container ${JSON.stringify(req.containerId)}: invalid id`);
@@ -390,42 +429,53 @@ export class NetworkDriver {
       }
       if (req.netns === undefined) throw invalidArgument(`container ${cid}: network ${req.network} needs the container's netns (pid or path)`);
       const ns = req.netns;
-      await access(netnsPath(ns)).catch((err: unknown) => {
+      const nsStat = await stat(netnsPath(ns)).catch((err: unknown) => {
         throw notFound(`container ${cid}: netns ${netnsPath(ns)}: not found`, { cause: err });
       });
+      const netns = { ino: nsStat.ino, ...('pid' in ns ? { pid: ns.pid } : {}) };
       if (mode.kind === 'container' || mode.kind === 'none') {
         const steps = mode.kind === 'none' ? await this.prefixed(`container ${cid}`, runSteps(ctx, [{ op: 'link.up', name: 'lo' }], ns)) : [];
         steps.push(...(await this.timed(ctx, 'etc.write', 'host', () => this.writeEtc(req, undefined, false))));
-        const record: EndpointRecord = { containerId: cid, mode: mode.kind, ports: [] };
+        const record: EndpointRecord = { containerId: cid, mode: mode.kind, netns, ports: [] };
         await writeJsonAtomic(this.endpointFile(cid), record);
         this.endpoints.set(cid, record);
         return { containerId: cid, mode: mode.kind, steps };
       }
       const net = this.resolve(mode.kind === 'bridge' ? 'bridge' : mode.name);
-      return this.allocateBridge(ctx, req, net, ns);
+      return this.allocateBridge(ctx, req, net, ns, netns);
     });
   }
 
-  private async allocateBridge(ctx: Context, req: AllocateInterfaceRequest, net: NetworkRecord, ns: NetnsRef): Promise<InterfaceAllocation> {
+  private async allocateBridge(ctx: Context, req: AllocateInterfaceRequest, net: NetworkRecord, ns: NetnsRef, netns: EndpointRecord['netns']): Promise<InterfaceAllocation> {
     const cid = req.containerId;
     const hostVeth = hostVethName(cid);
     const prefix = parseSubnet(net.subnet).prefix;
     // Registered at once (synchronously after resolve) so removeNetwork sees the container.
-    const record: EndpointRecord = { containerId: cid, mode: 'bridge', networkId: net.id, hostVeth, prefix, gateway: net.gateway, ports: [] };
+    const record: EndpointRecord = { containerId: cid, mode: 'bridge', networkId: net.id, hostVeth, prefix, gateway: net.gateway, netns, ports: [] };
     this.endpoints.set(cid, record);
     const steps: SetupStep[] = [];
     let vethMade = false;
     try {
+      let durable: Promise<void> = Promise.resolve();
       steps.push(...(await this.timed(ctx, 'ipam.allocate', 'host', async () => {
-        record.address = await this.ipam.allocate(poolOf(net), cid);
-        record.mac = macFor(record.address);
+        const r = await this.ipam.reserve(poolOf(net), cid);
+        record.address = r.address;
+        record.mac = macFor(r.address);
+        durable = r.durable;
       })));
-      await writeJsonAtomic(this.endpointFile(cid), record);
+      // A veth of the same name released with netnsGone and not yet reaped: deleted now.
+      await this.reaper.take(ctx, hostVeth);
       const plan = bridgeInterfacePlan({ hostVeth, bridge: net.bridge, netns: ns, address: record.address!, prefix, gateway: net.gateway, mac: record.mac!, mtu: net.mtu });
       vethMade = true;
-      steps.push(...(await runSteps(ctx, plan.host)));
-      steps.push(...(await runSteps(ctx, plan.netns, ns)));
-      steps.push(...(await this.timed(ctx, 'etc.write', 'host', () => this.writeEtc(req, record.address, false))));
+      // The address's and the record's fsyncs and the etc files overlap the netlink
+      // work; all are done before the container can use the address. A failing link
+      // step comes first: its error (e.g. veth.create EEXIST) decides the undo.
+      const [links, state, etc] = await settled([
+        (async () => [...(await runSteps(ctx, plan.host)), ...(await runSteps(ctx, plan.netns, ns))])(),
+        this.timed(ctx, 'state.write', 'host', () => Promise.all([durable, writeJsonAtomic(this.endpointFile(cid), { ...record, ports: [] })])),
+        this.timed(ctx, 'etc.write', 'host', () => this.writeEtc(req, record.address, false)),
+      ] as const);
+      steps.push(...links, ...state, ...etc);
     } catch (err) {
       const e = wrap(err, `container ${cid}: network ${net.name}`);
       const failed = isBerthError(err) && Array.isArray(err.details?.steps) ? (err.details.steps as SetupStep[]) : [];
@@ -489,21 +539,50 @@ export class NetworkDriver {
   /**
    * Undoes allocateInterface: published ports, the host veth (its peer goes with
    * it), the address, the endpoint record. Idempotent: an unknown container is a
-   * no-op. Cost: a netlink round trip and a few file writes (+ iptables runs per port).
+   * no-op. With opts.netnsGone the host veth is left to the kernel (it dies with
+   * the namespace) and to the reaper, which deletes it after the grace period if
+   * it is still there. The same happens without it when the namespace was named
+   * by a pid whose process has exited (or now has another namespace) and no
+   * other endpoint shares that namespace. Cost: without netnsGone a synchronous RTM_DELLINK (tens of
+   * ms: the kernel waits for RCU grace periods), then one fsync'd file write and
+   * an unlink (+ iptables runs per port); with netnsGone only the file work.
    */
-  async releaseInterface(ctx: Context, containerId: string): Promise<void> {
+  async releaseInterface(ctx: Context, containerId: string, opts: ReleaseInterfaceOptions = {}): Promise<void> {
     await this.containerLock.run(containerId, async () => {
       const rec = this.endpoints.get(containerId);
       if (rec === undefined) return;
       await this.removePorts(containerId, [], rec.ports);
       if (rec.hostVeth !== undefined) {
-        await this.prefixed(`container ${containerId}: release`, runSteps(ctx, [{ op: 'link.delete', name: rec.hostVeth, ifMissingOk: true }]));
+        if (opts.netnsGone === true || (await this.netnsAbandoned(rec))) this.reaper.add(containerId, rec.hostVeth);
+        else await this.prefixed(`container ${containerId}: release`, runSteps(ctx, [{ op: 'link.delete', name: rec.hostVeth, ifMissingOk: true }]));
       }
       const net = rec.networkId !== undefined ? this.networks.get(rec.networkId) : undefined;
-      if (net !== undefined) await this.ipam.release(poolOf(net), containerId);
-      await removeFile(this.endpointFile(containerId));
+      // Either order leaves a state recover() cleans: a record without address, or an address without live container.
+      await settled([net !== undefined ? this.ipam.release(poolOf(net), containerId) : Promise.resolve(undefined), removeFile(this.endpointFile(containerId))] as const);
       this.endpoints.delete(containerId);
     });
+  }
+
+  /**
+   * True when rec's namespace was named by a pid that no longer holds it and no
+   * other endpoint shares it: nothing berth knows keeps it alive. A guess the
+   * reaper makes safe (a veth that outlives it is deleted after the grace period).
+   * Cost: one stat.
+   */
+  private async netnsAbandoned(rec: EndpointRecord): Promise<boolean> {
+    const ns = rec.netns;
+    if (ns?.pid === undefined) return false;
+    const now = await stat(`/proc/${ns.pid}/ns/net`).then(
+      (s) => s.ino,
+      () => undefined,
+    );
+    if (now === ns.ino) return false;
+    return ![...this.endpoints.values()].some((e) => e !== rec && e.netns?.ino === ns.ino);
+  }
+
+  /** Host veths released to the kernel and the reaper, not yet checked. */
+  pendingVeths(): string[] {
+    return this.reaper.list();
   }
 
   /** The endpoint of a container, as persisted; undefined when it has none. */
@@ -520,8 +599,10 @@ export class NetworkDriver {
    * a bad spec, FAILED_PRECONDITION when the container has no bridge address,
    * CONFLICT naming the port when berth or another program holds it. Undone on
    * failure. Publishing the same spec twice for one container is a no-op.
+   * opts.via overrides the driver's portDriver for this port (the bench compares
+   * both); `iptables` without a usable iptables is UNAVAILABLE.
    */
-  async allocatePort(ctx: Context, containerId: string, spec: string): Promise<PortRecord> {
+  async allocatePort(ctx: Context, containerId: string, spec: string, opts: { via?: 'iptables' | 'proxy' } = {}): Promise<PortRecord> {
     const p = parsePortSpec(spec);
     const key = formatPortSpec(p);
     return this.containerLock.run(containerId, async () => {
@@ -530,12 +611,13 @@ export class NetworkDriver {
       if (rec === undefined || rec.address === undefined) throw failedPrecondition(`container ${containerId}: publish ${spec}: no bridge interface`);
       const same = rec.ports.find((q) => formatPortSpec(q) === key);
       if (same !== undefined) return { ...same };
+      if (opts.via === 'iptables' && !this.useIptables) throw unavailable(`container ${containerId}: publish ${spec}: iptables publishing is not in use by this driver`);
       for (const held of this.reservedPorts.values()) {
         if (portsCollide(held.spec, p)) throw conflict(`port ${p.hostIp}:${p.hostPort}/${p.proto}: already published by container ${held.containerId}`);
       }
       this.reservedPorts.set(key, { spec: p, containerId });
       const net = this.networks.get(rec.networkId!)!;
-      const port: PortRecord = { ...p, via: this.useIptables ? 'iptables' : 'proxy' };
+      const port: PortRecord = { ...p, via: opts.via ?? (this.useIptables ? 'iptables' : 'proxy') };
       try {
         if (port.via === 'iptables') {
           await checkPortFree(p);
@@ -577,10 +659,24 @@ export class NetworkDriver {
     if (viaIptables.length > 0 && this.useIptables) {
       // The forward accept is per container port: it stays while a staying port uses it.
       const shared = (p: PortSpec) => staying.some((q) => q.via === 'iptables' && q.proto === p.proto && q.containerPort === p.containerPort);
-      await this.iptables.removeTagged(
-        (tag) => tag === cid,
-        (rule) => viaIptables.some((p) => isRuleOfPort(rule, p) && (rule.chain === CHAIN_DNAT || !shared(p))),
-      );
+      const rec = this.endpoints.get(cid);
+      const net = rec?.networkId !== undefined ? this.networks.get(rec.networkId) : undefined;
+      if (rec?.address !== undefined && net !== undefined) {
+        // The rules are known exactly: deleted in one transaction; each forward accept once.
+        const forwards = new Set<string>();
+        const ports = viaIptables.map((p) => {
+          const key = `${p.proto}/${p.containerPort}`;
+          const forward = !shared(p) && !forwards.has(key);
+          forwards.add(key);
+          return { p, forward };
+        });
+        await this.iptables.removePortRules(cid, net.bridge, rec.address, ports);
+      } else {
+        await this.iptables.removeTagged(
+          (tag) => tag === cid,
+          (rule) => viaIptables.some((p) => isRuleOfPort(rule, p) && (rule.chain === CHAIN_DNAT || !shared(p))),
+        );
+      }
     }
     for (const p of gone) {
       const key = formatPortSpec(p);
@@ -599,11 +695,15 @@ export class NetworkDriver {
    * Removes what belongs to containers that no longer run (not in liveContainerIds):
    * endpoints (veth, ports, address), iptables rules tagged for them, addresses in
    * every pool, and veths on berth's bridges that no live endpoint owns. Restarts
-   * the userland proxies of live containers. Idempotent; call once after open().
+   * the userland proxies of live containers. Only this instance's rules (its
+   * owner tag) are touched: another berth root's rules on the host stay. Host
+   * veths released with netnsGone and still present are deleted now.
+   * Idempotent; call once after open().
    */
   async recover(ctx: Context, liveContainerIds: Iterable<string>): Promise<RecoverReport> {
     const live = new Set(liveContainerIds);
     const report: RecoverReport = { endpoints: [], rules: 0, addresses: [], veths: [] };
+    report.veths.push(...(await this.reaper.reapAll(ctx)));
     for (const cid of [...this.endpoints.keys()]) {
       if (live.has(cid)) continue;
       await this.releaseInterface(ctx, cid);
@@ -612,6 +712,21 @@ export class NetworkDriver {
     if (this.useIptables) {
       const nets = new Set([...this.networks.keys()].map((id) => `net:${id}`));
       report.rules = await this.iptables.removeTagged((tag) => (tag.startsWith('net:') ? !nets.has(tag) : !this.endpoints.has(tag)));
+    }
+    // A crash while the record was being written leaves an address whose owner has
+    // no record; its veth may not be on the bridge yet, so it is looked up by name
+    // (one on a bridge that is not this instance's belongs to someone else).
+    const bridges = new Set([...this.networks.values()].map((n) => n.bridge));
+    for (const net of this.networks.values()) {
+      for (const owner of Object.values(await this.ipam.allocations(poolOf(net)))) {
+        if (live.has(owner) || this.endpoints.has(owner)) continue;
+        const veth = hostVethName(owner);
+        if (report.veths.includes(veth) || !(await access(`/sys/class/net/${veth}`).then(() => true, () => false))) continue;
+        const master = await readlink(`/sys/class/net/${veth}/master`).catch(() => undefined);
+        if (master !== undefined && !bridges.has(basename(master))) continue;
+        await runSteps(ctx, [{ op: 'link.delete', name: veth, ifMissingOk: true }]);
+        report.veths.push(veth);
+      }
     }
     report.addresses = await this.reclaim(ctx, live);
     const owned = new Set([...this.endpoints.values()].map((e) => e.hostVeth));
@@ -623,7 +738,7 @@ export class NetworkDriver {
         continue;
       }
       for (const veth of ports) {
-        if (owned.has(veth) || !/^berth[0-9a-f]{10}$/.test(veth)) continue;
+        if (owned.has(veth) || !/^berth[0-9a-f]{10}$/.test(veth) || report.veths.includes(veth)) continue;
         await runSteps(ctx, [{ op: 'link.delete', name: veth, ifMissingOk: true }]);
         report.veths.push(veth);
       }
@@ -654,8 +769,13 @@ export class NetworkDriver {
     return freed;
   }
 
-  /** Stops the userland proxies this process runs; state stays on disk. Idempotent. */
+  /**
+   * Stops the veth reaper (waiting for a round in progress; veths still pending
+   * are left to recover()) and the userland proxies this process runs; state
+   * stays on disk. Idempotent.
+   */
   async close(): Promise<void> {
+    await this.reaper.stop();
     for (const [key, proxy] of [...this.proxies]) {
       await proxy.close();
       this.proxies.delete(key);
@@ -664,8 +784,8 @@ export class NetworkDriver {
 
   /**
    * Removes everything the driver made on the host: every endpoint, every network
-   * (the default one included), berth's iptables chains. For tests and a full
-   * reset; a daemon never calls it.
+   * (the default one included), and berth's iptables chains when no other
+   * instance's rule remains in them. For tests and a full reset; a daemon never calls it.
    */
   async reset(ctx: Context): Promise<void> {
     await this.recover(ctx, []);
@@ -676,6 +796,17 @@ export class NetworkDriver {
       await removeFile(this.networkFile(net.id));
       this.networks.delete(net.id);
     }
-    if (this.useIptables) await this.iptables.removeChains();
+    if (this.useIptables) await this.iptables.removeChainsIfUnused();
   }
+}
+
+/**
+ * Awaits every promise (so an undo never races work still running) and returns
+ * their values in order, or throws the first failure.
+ */
+async function settled<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
