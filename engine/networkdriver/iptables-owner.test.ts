@@ -34,6 +34,31 @@ describe('parseTag', () => {
   });
 });
 
+describe.skipIf(!hasIptables)('chains removed by another instance meanwhile', () => {
+  const owner = (100000000000 + pid).toString(16).padStart(12, '0').slice(-12);
+  const bridge = `berth${pid}cv`;
+
+  afterEach(async () => {
+    await new Iptables('iptables', owner).removeTagged(() => true);
+    await new Iptables('iptables', owner).removeChainsIfUnused();
+  });
+
+  it('adds a rule after the empty chains were removed between ensureChains and the add', async () => {
+    const a = new Iptables('iptables', owner);
+    await a.ensureChains();
+    // another berth instance resetting while the chains are still empty removes them
+    const removed = await new Iptables().removeChainsIfUnused();
+    await a.addBridgeRules(`cv${pid}`, bridge, `10.${octet}.77.0/24`, false);
+    const mine = (await a.list()).filter((r) => r.owner === owner);
+    expect(mine.map((r) => r.tag)).toEqual([`net:cv${pid}`, `net:cv${pid}`]);
+    // the jumps into berth's chains are back too (checked only when they had really gone)
+    if (removed) {
+      const pre = await execa('iptables', ['-w', '-t', 'nat', '-S', 'POSTROUTING']);
+      expect(pre.stdout).toMatch(/-j BERTH/);
+    }
+  });
+});
+
 describe.skipIf(!hasIptables)('two driver instances on one host (iptables)', () => {
   const roots: string[] = [];
   let fx: NetnsFixture;

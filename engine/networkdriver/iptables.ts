@@ -122,14 +122,23 @@ export class Iptables {
 
   /** Creates berth's chains and the jumps to them. Idempotent; a few iptables runs. */
   async ensureChains(): Promise<void> {
-    for (const [table, chain] of CHAINS) {
-      const r = await execa(this.bin, ['-w', '-t', table, '-N', chain], { reject: false });
-      if (r.exitCode !== 0 && !/exists/i.test(String(r.stderr))) {
-        throw unavailable(`iptables chain ${table}/${chain}: ${String(r.stderr).trim()}`);
+    // Another berth instance's removeChainsIfUnused() may drop an empty chain between
+    // its creation here and the jump to it: then the whole sequence runs again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for (const [table, chain] of CHAINS) {
+          const r = await execa(this.bin, ['-w', '-t', table, '-N', chain], { reject: false });
+          if (r.exitCode !== 0 && !/exists/i.test(String(r.stderr))) {
+            throw unavailable(`iptables chain ${table}/${chain}: ${String(r.stderr).trim()}`);
+          }
+        }
+        for (const [table, chain, args] of JUMPS) {
+          if (!(await this.has(table, chain, args))) await this.run(table, ['-I', chain, '1', ...args], `iptables jump ${chain}`);
+        }
+        return;
+      } catch (err) {
+        if (attempt >= 3 || !chainVanished(err)) throw err;
       }
-    }
-    for (const [table, chain, args] of JUMPS) {
-      if (!(await this.has(table, chain, args))) await this.run(table, ['-I', chain, '1', ...args], `iptables jump ${chain}`);
     }
   }
 
@@ -163,7 +172,15 @@ export class Iptables {
 
   private async add(table: Table, chain: string, tag: string, args: string[], subject: string): Promise<void> {
     const rule = [...args, ...comment(tag, this.owner)];
-    if (!(await this.has(table, chain, rule))) await this.run(table, ['-A', chain, ...rule], subject);
+    if (await this.has(table, chain, rule)) return;
+    try {
+      await this.run(table, ['-A', chain, ...rule], subject);
+    } catch (err) {
+      // the chain was empty and another instance removed it since ensureChains(): once more
+      if (!chainVanished(err)) throw err;
+      await this.ensureChains();
+      await this.run(table, ['-A', chain, ...rule], subject);
+    }
   }
 
   /**
@@ -280,4 +297,15 @@ export function isRuleOfPort(rule: TaggedRule, p: PortSpec, containerPort = p.co
     return at('--dport') === String(p.hostPort) && dst === p.hostIp;
   }
   return at('--dport') === String(containerPort);
+}
+
+/** An iptables failure because a chain does not exist (removed by another instance meanwhile). */
+function chainVanished(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const text = `${(e as Error).message ?? ''} ${String((e as { stderr?: unknown }).stderr ?? '')}`;
+    if (/chain '?\w+'? does not exist|no chain\/target\/match by that name/i.test(text)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
