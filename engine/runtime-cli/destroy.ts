@@ -5,6 +5,7 @@ import { deadlineExceeded, isBerthError, wrap } from '../errdefs/errors.js';
 import { createCgroupManager } from '../execdriver/cgroups/manager.js';
 import type { Context } from '../trace/context.js';
 import { toState } from './container-status.js';
+import { CGROUP_PARENT } from './create-container.js';
 import { runHooksWarning } from './hooks.js';
 import { isSameProcessAlive } from './process-info.js';
 import type { ContainerRecord, StateStore } from './state-store.js';
@@ -34,6 +35,8 @@ export async function destroyContainer(ctx: Context, store: StateStore, record: 
   if (cgroup) {
     try {
       await cgroup.destroy(ctx);
+      // the parent berth-runtime made for specs without a cgroupsPath goes with its last container
+      if (record.spec.linux?.cgroupsPath === undefined) await createCgroupManager().removeIfEmpty(ctx, CGROUP_PARENT);
     } catch (err) {
       throw wrap(err, subject);
     }

@@ -3,9 +3,9 @@
 // lifecycle point written as shell scripts. Needs root, the native core and busybox.
 import { spawn } from 'node:child_process';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addonPath } from '../../native/index.js';
@@ -175,6 +175,11 @@ describe.skipIf(missing !== undefined)(missing ? `berth-runtime lifecycle (skipp
     expect(await rt('delete', id)).toMatchObject({ code: 0 });
     expect(existsSync(join(root, id))).toBe(false);
     expect(existsSync(cgroupDir(id))).toBe(false);
+    // the shared parent goes with its last container (unless another one still uses it)
+    const parent = dirname(cgroupDir(id));
+    if (existsSync(parent) && readdirSync(parent, { withFileTypes: true }).every((e) => !e.isDirectory())) {
+      expect.fail('an empty berth-runtime parent cgroup was left behind');
+    }
     expect(await rt('state', id)).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: does not exist` });
   });
 

@@ -112,6 +112,20 @@ class Manager implements CgroupManager {
     }
   }
 
+  async removeIfEmpty(_ctx: Context, path: string): Promise<boolean> {
+    const rel = normalizeCgroupPath(path);
+    let removed = false;
+    for (const d of new Set(this.dirsFor(rel).values())) {
+      try {
+        await rmdir(d);
+        removed = true;
+      } catch (err) {
+        if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(errno(err) ?? '')) throw wrap(err, `cgroup ${rel}: rmdir ${d}`);
+      }
+    }
+    return removed;
+  }
+
   async open(_ctx: Context, path: string): Promise<Cgroup> {
     const rel = normalizeCgroupPath(path);
     const dirs = this.dirsFor(rel);

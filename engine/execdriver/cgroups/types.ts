@@ -93,4 +93,11 @@ export interface CgroupManager {
    * Only for a daemon that owns everything under prefix; a missing prefix is fine.
    */
   cleanupStale(ctx: Context, prefix: string): Promise<string[]>;
+  /**
+   * Removes the directories of `path` in every hierarchy where they are empty (no child
+   * cgroup, no process); leaves the others. For a shared parent (`berth-runtime/`) after
+   * its last container went. Returns whether any directory was removed. Never fails
+   * for a missing or busy directory.
+   */
+  removeIfEmpty(ctx: Context, path: string): Promise<boolean>;
 }
