@@ -5,14 +5,18 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import {
   collectHostInfo,
+  cpuBusyWarning,
   detectCgroupLayout,
+  hostCpuBusy,
   findMount,
   hostFingerprint,
   loadAverageWarning,
   parseMountInfo,
   parseOsRelease,
+  parseProcStatCpu,
   parseVersion,
 } from './host.js';
 import { validateResult } from './results/validate.js';
@@ -223,5 +227,32 @@ describe('collectHostInfo on this machine', () => {
     });
     expect(info.dataRoot.mountOptions).toContain('noatime');
     expect(info.dataRoot.superOptions).toContain('size=1024k');
+  });
+});
+
+describe('host CPU busy check', () => {
+  it('parses the cpu line of /proc/stat (busy excludes idle and iowait)', () => {
+    const text = 'cpu  100 5 50 1000 20 3 2 0 7 0\ncpu0 50 2 25 500 10 1 1 0 3 0\nintr 1 2 3\n';
+    expect(parseProcStatCpu(text)).toEqual({ busy: 160, total: 1180 });
+    expect(() => parseProcStatCpu('intr 1\n')).toThrow(/no "cpu" line/);
+  });
+
+  it('measures a share between 0 and 1, and sees a busy loop in another process', async () => {
+    const idle = await hostCpuBusy(200);
+    expect(idle).toBeGreaterThanOrEqual(0);
+    expect(idle).toBeLessThanOrEqual(1);
+    const spinner = spawn(process.execPath, ['-e', 'const end = Date.now() + 3000; while (Date.now() < end);']);
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      // one of the cores spins: at least a third of all CPUs busy on a 2-core host (allowing for scheduling)
+      expect(await hostCpuBusy(500)).toBeGreaterThan(0.9 / os.cpus().length / 2);
+    } finally {
+      spinner.kill('SIGKILL');
+    }
+  });
+
+  it('warns only above the limit, naming the share and the window', () => {
+    expect(cpuBusyWarning(0.1, 500)).toBeUndefined();
+    expect(cpuBusyWarning(0.35, 500)).toBe('host busy: other work kept 35 % of the CPUs busy in a 500 ms idle window before it (more than 20 %); numbers may be noisy');
   });
 });

@@ -297,6 +297,35 @@ export async function collectHostInfo(opts: CollectHostOptions): Promise<HostInf
  * per core, undefined otherwise: a busy host makes every number noisier. `load`
  * defaults to the current 1-minute load average. Pure apart from reading the load.
  */
+/** The first `cpu` line of /proc/stat: jiffies spent busy and in total, all CPUs together. */
+export function parseProcStatCpu(text: string): { busy: number; total: number } {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (line === undefined) throw new Error('/proc/stat: no "cpu" line');
+  // user nice system idle iowait irq softirq steal (guest time is already in user)
+  const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - f[4], total };
+}
+
+/**
+ * The share of all CPUs that were busy during `windowMs` while this process waited:
+ * the work of other processes (and of this one's leftovers), unlike the load
+ * average, which still carries the benchmark's own previous minutes. 0..1.
+ */
+export async function hostCpuBusy(windowMs = 500): Promise<number> {
+  const before = parseProcStatCpu(await readFile('/proc/stat', 'utf8'));
+  await new Promise((r) => setTimeout(r, windowMs));
+  const after = parseProcStatCpu(await readFile('/proc/stat', 'utf8'));
+  const total = after.total - before.total;
+  return total > 0 ? Math.min(1, Math.max(0, (after.busy - before.busy) / total)) : 0;
+}
+
+/** A warning when other work kept more than `limit` of the CPUs busy in the idle window. */
+export function cpuBusyWarning(fraction: number, windowMs: number, limit = 0.2): string | undefined {
+  if (!(fraction > limit)) return undefined;
+  return `host busy: other work kept ${(fraction * 100).toFixed(0)} % of the CPUs busy in a ${windowMs} ms idle window before it (more than ${(limit * 100).toFixed(0)} %); numbers may be noisy`;
+}
+
 export function loadAverageWarning(cores: number, load: number = os.loadavg()[0], perCore = 0.5): string | undefined {
   const limit = perCore * Math.max(1, cores);
   if (!(load > limit)) return undefined;

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { Bench } from 'tinybench';
 import { isBerthError } from '../engine/errdefs/errors.js';
 import { background, SpanCollector, startSpan, summarize as summarizeSpans, throwIfCancelled, type Context } from '../engine/trace/index.js';
-import { collectHostInfo, loadAverageWarning } from './host.js';
+import { collectHostInfo, cpuBusyWarning, hostCpuBusy, loadAverageWarning } from './host.js';
 import type { ProfileSettings } from './profiles.js';
 import type { CaseResult, HostInfo, PhaseBreakdown, ResultDocument, SuiteOutcome } from './results/document.js';
 import { SCHEMA_VERSION } from './results/document.js';
@@ -35,6 +35,8 @@ export interface RunOptions {
   budgetClock?: () => number;
   /** The context cases run under (its signal cancels the run). */
   ctx?: Context;
+  /** Idle window before each suite in which other processes' CPU use is measured (default 500 ms; 0: no check). */
+  busyWindowMs?: number;
 }
 
 export interface RunOutcome {
@@ -63,6 +65,9 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
     progress(`warning: ${message}`);
   };
 
+  // before any suite ran, the load average speaks of other work only
+  const loadWarning = loadAverageWarning(os.cpus().length);
+  if (loadWarning !== undefined) warn(`run: ${loadWarning}`);
   const cpuPinning = options.cpu === undefined ? null : await pinToCpu(options.cpu, warn);
   const host = await (options.hostInfo ?? ((dataRoot: string) => collectHostInfo({ dataRoot })))(options.dataRoot);
 
@@ -88,8 +93,10 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
     }
     try {
       const suite = await registered.load();
-      const loadWarning = loadAverageWarning(os.cpus().length);
-      if (loadWarning !== undefined) warn(`suite ${suite.name}: ${loadWarning}`);
+      // the load average still carries the previous suite's own work: measure others' instead
+      const busyWindowMs = options.busyWindowMs ?? 500;
+      const busyWarning = busyWindowMs > 0 ? cpuBusyWarning(await hostCpuBusy(busyWindowMs), busyWindowMs) : undefined;
+      if (busyWarning !== undefined) warn(`suite ${suite.name}: ${busyWarning}`);
       const skip = suite.requires ? await suite.requires(options.dataRoot) : undefined;
       if (skip !== undefined) {
         progress(`suite ${suite.name}: skipped (${skip})`);
