@@ -2,12 +2,12 @@
 // throws one BerthError naming the field path (`linux.namespaces[2].type: …`).
 // Structure comes from runtime-spec.schema.json (ajv, JSON Schema 2020-12); what a
 // schema cannot know (host capabilities, files on disk, cross-field rules) is checked here.
-import { readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { isAbsolute, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { invalidArgument, notImplemented, notFound, type BerthError } from '../../errdefs/errors.js';
 import { packagePath } from '../../package-root.js';
+import { compiledValidator } from './compiled-validator.js';
 import { checkProfile } from '../seccomp/profile.js';
 import { capabilityMask, capabilityProblem, hostCapabilities, type HostCapabilities } from './capabilities.js';
 import { isInfinity, rlimitNumber } from './rlimits.js';
@@ -15,12 +15,11 @@ import type { Capabilities, NamespaceType, Spec } from './types.js';
 
 let compiled: ValidateFunction | undefined;
 
-/** Compiles the schema on first use; ajv is loaded only then (≈0.1 s), so verbs that never validate skip it. */
+/** The schema's validator, loaded on first use from its generated module (compiled-validator.ts). */
 function schemaValidator(): ValidateFunction {
   if (compiled === undefined) {
-    const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
-    const schema = JSON.parse(readFileSync(packagePath('engine', 'execdriver', 'spec', 'runtime-spec.schema.json'), 'utf8')) as object;
-    compiled = new Ajv2020({ allErrors: false, strict: true, strictTuples: false }).compile(schema);
+    const dir = packagePath('engine', 'execdriver', 'spec');
+    compiled = compiledValidator(join(dir, 'runtime-spec.schema.json'), dir, 'runtime-spec');
   }
   return compiled;
 }
