@@ -1,9 +1,9 @@
 // Regression thresholds: one default and per-case bounds (in the spirit of Kata's
 // checkmetrics), read from a small JSON file and looked up by case identity.
-import { readFile } from 'node:fs/promises';
-import { invalidArgument, wrap } from '../../engine/errdefs/errors.js';
+import { invalidArgument } from '../../engine/errdefs/errors.js';
 import type { ParameterValue } from '../results/document.js';
 import type { CaseIdentity } from './case-key.js';
+import { readJsonFile } from '../read-json.js';
 
 /** The threshold when neither the command line nor a bounds file names one: 10 %. */
 export const DEFAULT_THRESHOLD = 0.1;
@@ -96,19 +96,7 @@ function thresholdField(v: unknown, subject: string): number {
 /** Reads and checks a bounds file; errors start with `bounds file <path>`. */
 export async function readBounds(path: string): Promise<Bounds> {
   const subject = `bounds file ${path}`;
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw wrap(err, subject);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw invalidArgument(`${subject}: not JSON: ${(err as Error).message}`, { cause: err });
-  }
-  return parseBounds(doc, subject);
+  return parseBounds(await readJsonFile(path, subject), subject);
 }
 
 /** Whether `bound` applies to case `c`. */

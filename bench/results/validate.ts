@@ -2,11 +2,11 @@
 // invariants a schema cannot express, so no malformed result reaches disk or a chart.
 
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { invalidArgument, wrap } from '../../engine/errdefs/errors.js';
+import { invalidArgument } from '../../engine/errdefs/errors.js';
 import type { ResultDocument } from './document.js';
+import { readJsonFile } from '../read-json.js';
 
 /** Where the result schema lives (the file notebooks and the compare tool read too). */
 export const RESULT_SCHEMA_URL = new URL('../../results/schema/result.schema.json', import.meta.url);
@@ -122,17 +122,5 @@ export function validateResult(doc: unknown, subject = 'result document'): Resul
  */
 export async function readResult(path: string): Promise<ResultDocument> {
   const subject = `result file ${path}`;
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw wrap(err, subject);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw invalidArgument(`${subject}: not JSON: ${(err as Error).message}`, { cause: err });
-  }
-  return validateResult(doc, subject);
+  return validateResult(await readJsonFile(path, subject), subject);
 }
