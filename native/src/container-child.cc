@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "container-config.h"
 #include "container-protocol.h"
+#include "send-fd.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -473,27 +474,7 @@ void finish_rootfs(Child& c) {
 // Sends the pty master to the parent (kSyncTerminal, the fd as SCM_RIGHTS).
 void send_master(Child& c, int master) {
   c.msg.type = kSyncTerminal;
-  struct iovec iov;
-  iov.iov_base = &c.msg;
-  iov.iov_len = sizeof c.msg;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  memset(control, 0, sizeof control);
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  struct cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &master, sizeof(int));
-  ssize_t n;
-  do {
-    n = sendmsg(c.cfg->sync_fd, &mh, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) fail(c, kStepTerminal, errno, "send pty master");
+  if (send_with_fd(c.cfg->sync_fd, &c.msg, sizeof c.msg, master) < 0) fail(c, kStepTerminal, errno, "send pty master");
 }
 
 // process.terminal: a new pty from the container's own devpts (after pivot_root,

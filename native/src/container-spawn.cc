@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "container-config.h"
 #include "container-protocol.h"
+#include "send-fd.h"
 #include "exports.h"
 
 #ifndef CLONE_PIDFD
@@ -469,27 +470,8 @@ Napi::Value SendFd(const Napi::CallbackInfo& info) {
     close(sock);
     return throw_errno(env, e, subject + ": connect");
   }
-  struct iovec iov;
   char empty = '\0';
-  iov.iov_base = name.empty() ? &empty : const_cast<char*>(name.data());
-  iov.iov_len = name.empty() ? 1 : name.size();
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  memset(control, 0, sizeof control);
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  struct cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-  ssize_t n;
-  do {
-    n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = name.empty() ? send_with_fd(sock, &empty, 1, fd) : send_with_fd(sock, name.data(), name.size(), fd);
   int e = errno;
   close(sock);
   if (n < 0) return throw_errno(env, e, subject + ": sendmsg");
