@@ -13,7 +13,8 @@ import { clientFromHost, hostLinks, NetnsFixture } from './test-netns.js';
 const ctx = background();
 const pid = process.pid;
 const octet = 100 + ((pid + 37) % 100);
-const PORT_BASE = 21000 + (pid % 20000);
+// below the kernel's ephemeral range (32768+), so no outgoing connection holds it
+const PORT_BASE = 21000 + (pid % 10000);
 const isRoot = process.getuid?.() === 0;
 const hasIptables = isRoot && (await execa('iptables', ['-w', '-t', 'nat', '-S', 'OUTPUT'], { reject: false })).exitCode === 0;
 

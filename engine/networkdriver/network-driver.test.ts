@@ -22,7 +22,8 @@ const GATEWAY = `10.${octet}.7.1`;
 const BRIDGE = `berth${pid}`;
 /** A host veth name of berth's form, unique to this process (the peer is `${BRIDGE}p`). */
 const ORPHAN = `berth${pid.toString(16).padStart(10, '0')}`;
-const PORT_BASE = 20000 + (pid % 20000);
+// below the kernel's ephemeral range (32768+), so no outgoing connection holds it
+const PORT_BASE = 20000 + (pid % 10000);
 const isRoot = process.getuid?.() === 0;
 const hasIptables = (await execa('iptables', ['-w', '-t', 'nat', '-S', 'OUTPUT'], { reject: false })).exitCode === 0;
 
