@@ -54,6 +54,13 @@ export interface NativeCore {
   umount2(target: string, flags: number): void;
   /** mount(2) run in a short-lived CLONE_VM child whose cwd is `dir` (relative overlay paths); Node's cwd is untouched. */
   mountAt(dir: string, source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  /**
+   * Writes each file atomically (temp file in its directory, write, fsync when sync, rename over path), the whole batch
+   * in one threadpool job (files.cc). mode defaults to 0o600 and is applied exactly (no umask). Rejects on the first
+   * failure with a Node-style system error (code, syscall, path), that file's temp removed; earlier files stay written.
+   * Throws a TypeError naming the entry for bad input.
+   */
+  writeFilesAtomic(files: readonly { path: string; data: string | Buffer; mode?: number; sync?: boolean }[]): Promise<void>;
   /** mknod(2); mode includes the S_IF* type bits. */
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** lsetxattr(2) / lgetxattr(2) (undefined when absent) / llistxattr(2) / lremovexattr(2) (absent is not an error). */

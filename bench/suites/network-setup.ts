@@ -3,6 +3,7 @@
 // the same veth plan through berth's netlink path vs iproute2's `ip -batch`;
 // and a bridge container with one published port, userland proxy vs iptables.
 import { spawnSync } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
 import { bridgeInterfacePlan, runIpBatch, runSteps, type NetlinkOp, type NetnsRef } from '../../engine/networkdriver/index.js';
 import { instrumentNetworkDriver, macFor, type NetworkDriver } from '../../engine/networkdriver/index.js';
 import { formatIPv4, parseSubnet } from '../../engine/networkdriver/subnet.js';
@@ -44,6 +45,9 @@ const describePath: Record<SetupPath, string> = {
 
 /** One container's network for a setup sample: its namespace and, for container mode, the owner's. */
 interface Slot {
+  /** The container set up in the timed part, and its directory for the etc files (made before, removed after). */
+  id: string;
+  etcDir: string;
   ns?: BenchNetns;
   owner?: { id: string; ns: BenchNetns };
 }
@@ -62,10 +66,17 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
   let acquired = false;
 
   const prepare = async (ctx: Context): Promise<void> => {
-    slots = Array.from({ length: concurrency }, () => ({}));
+    // The container's directory exists before its network is set up (the engine makes it
+    // at create and removes it with the container), so its mkdir is not part of the sample.
+    const fresh = (): Slot => {
+      const id = world.nextContainerId();
+      return { id, etcDir: world.etcDir(id) };
+    };
+    slots = Array.from({ length: concurrency }, fresh);
+    await Promise.all(slots.map((slot) => mkdir(slot.etcDir, { recursive: true })));
     if (mode === 'host') return;
     const namespaces = await createNetnsBatch(concurrency);
-    slots = namespaces.map((ns) => ({ ns }));
+    slots.forEach((slot, i) => (slot.ns = namespaces[i]));
     if (mode !== 'container') return;
     for (const slot of slots) {
       const ns = slot.ns!;
@@ -87,12 +98,13 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
       }
     }
     await deleteNetnsBatch(taken.flatMap((slot) => (slot.ns !== undefined ? [slot.ns] : [])));
+    await Promise.all(taken.map((slot) => rm(slot.etcDir, { recursive: true, force: true }).catch((e: unknown) => errors.push(e))));
     if (errors.length > 0) throw errors[0];
   };
 
   const viaDriver = async (ctx: Context): Promise<void> => {
     const d = driver!;
-    const ids = slots.map(() => world.nextContainerId());
+    const ids = slots.map((slot) => slot.id);
     const network = mode === 'container' ? (i: number) => `container:${slots[i]!.owner!.id}` : () => mode;
     try {
       await settleAll(
@@ -102,7 +114,7 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
             network: network(i),
             ...(slot.ns !== undefined ? { netns: { path: slot.ns.path } } : {}),
             hostname: `c${i}`,
-            etcDir: world.etcDir(ids[i]!),
+            etcDir: slot.etcDir,
           }),
         ),
       );
@@ -157,7 +169,7 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
     phases: true,
     method:
       `Wall time in ms to set up and then tear down the network of ${concurrency} container(s) at once (Promise.all) for ${describeMode[mode]}, via ${describePath[path]}. ` +
-      `The driver's state files (fsync'd, under the run's data root) and the etc files are part of the driver path. Each container gets a fresh network namespace (\`ip -batch\` of \`netns add\`) before the timed part and loses it (\`netns del\`) after it: namespace creation is not measured (the namespaces suite measures it).`,
+      `The driver's state files (under the run's data root) and the etc files are part of the driver path. Each container gets a fresh network namespace (\`ip -batch\` of \`netns add\`) and its (empty) container directory for the etc files before the timed part, and loses both (\`netns del\`, rm) after it: neither is measured (the namespaces suite measures namespace creation).`,
     notes:
       mode === 'bridge' && path === 'driver' && concurrency === 1
         ? [`Goal: p50 ≤ ${BRIDGE_GOAL_MS} ms for one container's bridge setup + teardown; the derived case setup-teardown-ip-vs-netlink (concurrency 1) says whether it is met.`]
