@@ -40,3 +40,35 @@ function bitsZero(mask: number): number {
   for (let m = mask >>> 0; n < 32 && (m & 1) === 0; m >>>= 1) n++;
   return n;
 }
+
+/** Fallback when the host has no default route: Ethernet's MTU. */
+export const ETHERNET_MTU = 1500;
+
+/**
+ * The MTU of the host's way out: its default route's own MTU metric when set,
+ * else its interface's MTU; ETHERNET_MTU without a default route. With several
+ * default routes the one of lowest metric wins. Cost: two small file reads.
+ */
+export async function uplinkMtu(): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile('/proc/net/route', 'utf8');
+  } catch (err) {
+    throw wrap(err, 'host routes /proc/net/route');
+  }
+  let best: { iface: string; metric: number; mtu: number } | undefined;
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 9 || parseInt(f[1]!, 16) !== 0 || parseInt(f[7]!, 16) !== 0) continue;
+    const metric = Number(f[6]);
+    if (best === undefined || metric < best.metric) best = { iface: f[0]!, metric, mtu: Number(f[8]) };
+  }
+  if (best === undefined) return ETHERNET_MTU;
+  if (best.mtu > 0) return best.mtu;
+  try {
+    const mtu = Number((await readFile(`/sys/class/net/${best.iface}/mtu`, 'utf8')).trim());
+    return Number.isInteger(mtu) && mtu >= 68 ? mtu : ETHERNET_MTU;
+  } catch {
+    return ETHERNET_MTU;
+  }
+}

@@ -14,6 +14,8 @@ export interface InterfacePlanInput {
   gateway: string;
   mac: string;
   mtu: number;
+  /** MTU metric of the default route (traffic leaving the network), when below mtu. */
+  routeMtu?: number;
   /** Name of the interface inside the namespace (default eth0). */
   ifname?: string;
 }
@@ -41,7 +43,7 @@ export function bridgeInterfacePlan(p: InterfacePlanInput): InterfacePlan {
       { op: 'link.up', name: 'lo' },
       { op: 'addr.add', name: ifname, address: p.address, prefix: p.prefix },
       { op: 'link.up', name: ifname },
-      { op: 'route.default', gateway: p.gateway, name: ifname },
+      { op: 'route.default', gateway: p.gateway, name: ifname, ...(p.routeMtu !== undefined ? { mtu: p.routeMtu } : {}) },
     ],
   };
 }

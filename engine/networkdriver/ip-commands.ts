@@ -39,7 +39,7 @@ export function ipLine(op: NetlinkOp): string {
     case 'addr.add':
       return `addr add ${op.address}/${op.prefix} brd + dev ${op.name}`;
     case 'route.default':
-      return `route add default via ${op.gateway}${op.name ? ` dev ${op.name}` : ''}`;
+      return `route add default via ${op.gateway}${op.name ? ` dev ${op.name}` : ''}${op.mtu ? ` mtu ${op.mtu}` : ''}`;
   }
 }
 

@@ -16,7 +16,8 @@ export type NetlinkOp =
   | { op: 'link.rename'; name: string; newName: string }
   | { op: 'link.delete'; name: string; ifMissingOk?: boolean }
   | { op: 'addr.add'; name: string; address: string; prefix: number; ifExistsOk?: boolean }
-  | { op: 'route.default'; gateway: string; name?: string };
+  /** mtu: a route metric capping packets on the default route below the link's MTU. */
+  | { op: 'route.default'; gateway: string; name?: string; mtu?: number };
 
 export interface NetlinkStepRecord {
   /** Index into the ops; negative for a phase (netns.open, clone, setns, socket, child). */

@@ -11,7 +11,7 @@ import { isBerthError } from '../errdefs/errors.js';
 import { background, collect } from '../trace/index.js';
 import { Iptables } from './iptables.js';
 import { instrumentNetworkDriver } from './instrumented.js';
-import { NetworkDriver, type NetworkDriverOptions } from './network-driver.js';
+import { LOCAL_MTU, NetworkDriver, type NetworkDriverOptions } from './network-driver.js';
 import { berthLinks, clientFromHost, hostLinks, NetnsFixture } from './test-netns.js';
 
 const ctx = background();
@@ -196,6 +196,31 @@ describe.skipIf(!isRoot)('NetworkDriver (kernel)', () => {
       /^container side2: netns .*missing: not found/,
     );
     expect(d.endpoint('side2')).toBeUndefined();
+  });
+
+  it('sizes links for local traffic and caps the default route at the external MTU', async () => {
+    const d = await open({ externalMtu: 1400 });
+    const builtin = d.listNetworks()[0]!;
+    expect(builtin).toMatchObject({ mtu: LOCAL_MTU, externalMtu: 1400 });
+    const a = await fx.create();
+    const r = await d.allocateInterface(ctx, { containerId: 'mtu1', network: 'bridge', netns: { path: a.path }, hostname: 'm' });
+    expect(r).toMatchObject({ mtu: LOCAL_MTU, externalMtu: 1400 });
+    for (const dev of [BRIDGE, r.hostVeth!]) expect((await readFile(`/sys/class/net/${dev}/mtu`, 'utf8')).trim()).toBe(String(LOCAL_MTU));
+    expect((await execa('ip', ['-n', a.name, '-o', 'link', 'show', 'eth0'])).stdout).toContain(`mtu ${LOCAL_MTU}`);
+    // Leaving the network: the route's metric; to the gateway (on the subnet): the link's MTU.
+    expect((await execa('ip', ['-n', a.name, 'route', 'show', 'default'])).stdout).toMatch(new RegExp(`via ${GATEWAY} dev eth0 .*mtu 1400`));
+    expect((await execa('ip', ['-n', a.name, 'route', 'get', GATEWAY])).stdout).not.toMatch(/mtu/);
+    // A network whose MTU is not above the external one gets no route metric; bad MTUs are refused.
+    const n = await d.createNetwork(ctx, { name: `small${pid}`, subnet: `10.${octet}.10.0/24`, mtu: 1400 });
+    expect(n.externalMtu).toBeUndefined();
+    const b = await fx.create();
+    await d.allocateInterface(ctx, { containerId: 'mtu2', network: `small${pid}`, netns: { path: b.path }, hostname: 's' });
+    expect((await execa('ip', ['-n', b.name, 'route', 'show', 'default'])).stdout).not.toMatch(/mtu/);
+    await d.releaseInterface(ctx, 'mtu2');
+    await d.removeNetwork(ctx, n.id);
+    await expectError(d.createNetwork(ctx, { name: `bad${pid}`, subnet: `10.${octet}.11.0/24`, mtu: 70000 }), 'INVALID_ARGUMENT', /mtu 70000: not an integer in 68–65535/);
+    await expectError(NetworkDriver.open(ctx, { root, externalMtu: 10 }), 'INVALID_ARGUMENT', /externalMtu 10/);
+    await expectError(NetworkDriver.open(ctx, { root, defaultNetwork: { bridge: BRIDGE, subnet: SUBNET }, mtu: 1500 }), 'FAILED_PRECONDITION', /mtu 1500 but .* holds mtu 65520/);
   });
 
   it('creates, lists, inspects and removes user-defined networks; in use is a CONFLICT', async () => {

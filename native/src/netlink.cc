@@ -345,6 +345,13 @@ int run_op(NlSocket* sock, const Op& op, uint32_t seq) {
         if (err != 0) return err;
         attr_u32(&m, RTA_OIF, static_cast<uint32_t>(index));
       }
+      if (op.mtu > 0) {
+        // RTA_METRICS is a nested list of rtattrs; RTAX_MTU caps packets on this
+        // route below the link's MTU (`ip route add … mtu N`).
+        rtattr* metrics = attr_put(&m, RTA_METRICS, nullptr, 0);
+        if (metrics == nullptr || attr_u32(&m, RTAX_MTU, op.mtu) == nullptr) return EMSGSIZE;
+        metrics->rta_len = static_cast<unsigned short>(reinterpret_cast<char*>(m.hdr()) + m.hdr()->nlmsg_len - reinterpret_cast<char*>(metrics));
+      }
       return nl_transact(sock, &m, seq);
     }
   }
