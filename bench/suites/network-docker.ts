@@ -49,6 +49,8 @@ interface DockerContainer {
 export class DockerEnv implements TrafficTarget {
   readonly target = 'docker';
   readonly paths: readonly TrafficPath[] = TRAFFIC_PATHS.filter((p) => p !== 'loopback');
+  /** dockerd's default MTU for its bridge network's veths (--mtu is not passed). */
+  readonly mtu = 1500;
   readonly description =
     "Docker 20.10's default bridge network on a dockerd of the suite's own (--bridge of its own, --iptables=false: published 127.0.0.1 ports through docker-proxy)";
   private users = 0;

@@ -1,7 +1,10 @@
 // The network bench's traffic cases: TCP throughput (iperf3) and request latency
 // (a 64-byte ping-pong) host → container, container → container and over a port
 // published on 127.0.0.1, each against the loopback reference in the same run.
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
+import { ETHERNET_MTU } from '../../engine/networkdriver/host-routes.js';
+import { LOCAL_MTU } from '../../engine/networkdriver/network-driver.js';
 import { wrap } from '../../engine/errdefs/errors.js';
 import type { Context } from '../../engine/trace/index.js';
 import type { MacroCase } from '../suite.js';
@@ -52,6 +55,8 @@ export interface TrafficTarget {
   readonly paths: readonly TrafficPath[];
   /** A sentence on how its containers are networked, for the case's method. */
   readonly description: string;
+  /** Link MTU of its containers' network (the throughput cases' `mtu` parameter; loopback's is lo's). */
+  readonly mtu: number;
   /** Builds the containers on first use; counts users. */
   acquire(ctx: Context): Promise<void>;
   /** The last user removes everything it built. */
@@ -66,8 +71,9 @@ export interface TrafficTarget {
  */
 export class TrafficEnv implements TrafficTarget {
   readonly target = 'berth';
-  readonly paths = TRAFFIC_PATHS;
-  readonly description = "berth's networkdriver (default bridge network, driver-allocated veths; published ports via iptables DNAT or its userland proxy)";
+  readonly paths: readonly TrafficPath[];
+  readonly description: string;
+  readonly mtu: number;
   private users = 0;
   private building: Promise<void> | undefined;
   a: { id: string; ns: BenchNetns; address: string } | undefined;
@@ -76,7 +82,21 @@ export class TrafficEnv implements TrafficTarget {
   private worldAcquired = false;
   loopbackPorts = { iperf: 0, pingpong: 0 };
 
-  constructor(private readonly world: NetworkWorld) {}
+  /**
+   * mtu: the link MTU of world's network (LOCAL_MTU unless the world was opened
+   * with another); withLoopback: this env also serves the loopback reference.
+   */
+  constructor(
+    private readonly world: NetworkWorld,
+    opts: { mtu?: number; withLoopback?: boolean } = {},
+  ) {
+    this.mtu = opts.mtu ?? LOCAL_MTU;
+    this.paths = opts.withLoopback === false ? TRAFFIC_PATHS.filter((p) => p !== 'loopback') : TRAFFIC_PATHS;
+    this.description =
+      `berth's networkdriver (default bridge network at link MTU ${this.mtu}` +
+      (this.mtu > ETHERNET_MTU ? `, the host's uplink MTU on the containers' default route` : '') +
+      ', driver-allocated veths; published ports via iptables DNAT or its userland proxy)';
+  }
 
   async acquire(ctx: Context): Promise<void> {
     this.users++;
@@ -149,6 +169,13 @@ export class TrafficEnv implements TrafficTarget {
   }
 }
 
+/** lo's MTU (65536 on Linux), read once. */
+let loMtu: number | undefined;
+export function loopbackMtu(): number {
+  loMtu ??= Number(readFileSync('/sys/class/net/lo/mtu', 'utf8').trim());
+  return loMtu;
+}
+
 /** Parses iperf3 -J output: the receiver's bits per second, in Gbit/s. Fails naming the path when absent. */
 export function iperfGbits(json: string, subject: string): number {
   let doc: { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
@@ -195,7 +222,7 @@ export function throughputCase(env: TrafficTarget, path: TrafficPath, amount: Ip
     suite: SUITE,
     case: 'tcp-throughput',
     target: env.target,
-    parameters: { path, transfer },
+    parameters: { path, transfer, mtu: path === 'loopback' ? loopbackMtu() : env.mtu },
     unit: 'Gbit/s',
     direction: 'higher-is-better',
     group: 'tcp-throughput',

@@ -14,6 +14,8 @@ import type { Context } from '../../engine/trace/index.js';
 export const NAME_PREFIX = `bnb${process.pid}`;
 /** The bench's bridge (15 characters at most). */
 export const BENCH_BRIDGE = NAME_PREFIX.slice(0, 15);
+/** The bridge of the bench's second network, at Ethernet's MTU (see NetworkWorld's mtu). */
+export const BENCH_ETHERNET_BRIDGE = `${NAME_PREFIX}e`.slice(0, 15);
 /** Prefix of the bench's network namespaces (`ip netns list`). */
 export const NETNS_PREFIX = `berthbench-${process.pid}-`;
 
@@ -80,10 +82,12 @@ export async function leftoverLinks(): Promise<string[]> {
     .split('\n')
     .map((l) => l.split(': ')[1]?.split('@')[0] ?? '')
     .filter((n) => n !== '');
-  const mine = new Set([BENCH_BRIDGE, ...Array.from({ length: 16 }, (_, i) => planVethName(i))]);
+  const mine = new Set([BENCH_BRIDGE, BENCH_ETHERNET_BRIDGE, ...Array.from({ length: 16 }, (_, i) => planVethName(i))]);
   const attached = new Set<string>();
-  const br = await execa('ip', ['-o', 'link', 'show', 'master', BENCH_BRIDGE], { reject: false });
-  if (br.exitCode === 0) for (const l of String(br.stdout).split('\n')) if (l.includes(': ')) attached.add(l.split(': ')[1]!.split('@')[0]!);
+  for (const bridge of [BENCH_BRIDGE, BENCH_ETHERNET_BRIDGE]) {
+    const br = await execa('ip', ['-o', 'link', 'show', 'master', bridge], { reject: false });
+    if (br.exitCode === 0) for (const l of String(br.stdout).split('\n')) if (l.includes(': ')) attached.add(l.split(': ')[1]!.split('@')[0]!);
+  }
   return names.filter((n) => mine.has(n) || attached.has(n)).sort();
 }
 
@@ -99,9 +103,18 @@ export async function berthTaggedRules(): Promise<string[]> {
 }
 
 /** The subnets tried for the bench's bridge, in order; one that overlaps a host route is skipped. */
-function candidateSubnets(): string[] {
+function candidateSubnets(variant: number): string[] {
   const pid = process.pid;
-  return Array.from({ length: 8 }, (_, k) => `10.${150 + ((pid + 7 * k) % 50)}.${(pid >> 3) % 250}.0/24`);
+  return Array.from({ length: 8 }, (_, k) => `10.${150 + ((pid + 7 * k) % 50)}.${((pid >> 3) + variant) % 250}.0/24`);
+}
+
+export interface NetworkWorldOptions {
+  /**
+   * Link MTU of the bench's network (default: the driver's, LOCAL_MTU). With a
+   * value the world is the bench's second one: bridge BENCH_ETHERNET_BRIDGE, its
+   * own subnets and container ids, so both can be open at once.
+   */
+  mtu?: number;
 }
 
 /**
@@ -118,8 +131,19 @@ export class NetworkWorld {
   private chainsBefore = false;
   private readonly containers = new Set<string>();
   private counter = 0;
+  private readonly bridge: string;
+  private readonly idPrefix: string;
+  private readonly variant: number;
 
-  constructor(private readonly dataRoot: string) {}
+  constructor(
+    private readonly dataRoot: string,
+    private readonly options: NetworkWorldOptions = {},
+  ) {
+    const second = options.mtu !== undefined;
+    this.bridge = second ? BENCH_ETHERNET_BRIDGE : BENCH_BRIDGE;
+    this.idPrefix = second ? `${NAME_PREFIX}e` : NAME_PREFIX;
+    this.variant = second ? 1 : 0;
+  }
 
   /** The open driver; throws when acquire() has not completed. */
   get driver(): NetworkDriver {
@@ -134,7 +158,7 @@ export class NetworkWorld {
 
   /** A container id unique to this process and run (`bnb<pid>-<n>`). */
   nextContainerId(): string {
-    const id = `${NAME_PREFIX}-${this.counter++}`;
+    const id = `${this.idPrefix}-${this.counter++}`;
     this.containers.add(id);
     return id;
   }
@@ -161,9 +185,15 @@ export class NetworkWorld {
     this.chainsBefore = (await execa('iptables', ['-w', '-t', 'nat', '-S', 'BERTH'], { reject: false })).exitCode === 0;
     this.root = await mkdtemp(join(this.dataRoot, 'berth-netbench-'));
     let last: unknown;
-    for (const subnet of candidateSubnets()) {
+    for (const subnet of candidateSubnets(this.variant)) {
       try {
-        this.driver_ = await NetworkDriver.open(ctx, { root: this.root, defaultNetwork: { bridge: BENCH_BRIDGE, subnet }, masquerade: false, dns: ['127.0.0.1'] });
+        this.driver_ = await NetworkDriver.open(ctx, {
+          root: this.root,
+          defaultNetwork: { bridge: this.bridge, subnet },
+          masquerade: false,
+          dns: ['127.0.0.1'],
+          ...(this.options.mtu !== undefined ? { mtu: this.options.mtu } : {}),
+        });
         return this.driver_;
       } catch (err) {
         last = err;
@@ -171,7 +201,7 @@ export class NetworkWorld {
       }
     }
     await this.cleanup(ctx);
-    throw wrap(last, `network bench bridge ${BENCH_BRIDGE}`);
+    throw wrap(last, `network bench bridge ${this.bridge}`);
   }
 
   /** One user done; the last one removes everything (see cleanup). */

@@ -20,6 +20,7 @@ import { setupCase } from './network-setup.js';
 import { iperfGbits } from './network-traffic.js';
 import { berthTaggedRules, leftoverLinks, leftoverNetns, NAME_PREFIX, NetworkWorld } from './network-world.js';
 import { background } from '../../engine/trace/index.js';
+import { LOCAL_MTU } from '../../engine/networkdriver/network-driver.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasIperf = spawnSync('iperf3', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -61,9 +62,15 @@ describe('network suite (definition)', () => {
     const paths = ['loopback', 'host-to-container', 'container-to-container', 'published-port'];
     expect(cases.filter((c) => c.case === 'tcp-latency').map((c) => c.parameters.path)).toEqual(paths);
     if (hasIperf) {
+      // berth's default network (link MTU 65520), then berth at Ethernet's MTU on a second bridge, throughput only
       const tput = cases.filter((c) => c.case === 'tcp-throughput');
-      expect(tput.map((c) => c.parameters.path)).toEqual(paths);
-      expect(tput.every((c) => c.parameters.transfer === '256M' && c.group === 'tcp-throughput')).toBe(true);
+      expect(tput.map((c) => `${c.parameters.path}@${c.parameters.mtu}`)).toEqual([
+        'loopback@65536',
+        ...paths.slice(1).map((p) => `${p}@${LOCAL_MTU}`),
+        ...paths.slice(1).map((p) => `${p}@1500`),
+      ]);
+      expect(tput.every((c) => c.parameters.transfer === '1G' && c.group === 'tcp-throughput')).toBe(true);
+      expect(tput.at(-1)!.method).toContain('link MTU 1500');
     }
   });
 
@@ -71,7 +78,7 @@ describe('network suite (definition)', () => {
     expect(iperfAmount(suiteCtx({ profile: 'full', settings: profiles.full }))).toEqual({ seconds: 3 });
     const cases = networkSuite.cases(suiteCtx()) as MacroCase[];
     expect([...new Set(cases.filter((c) => c.case === 'setup-teardown').map((c) => c.parameters.concurrency))]).toEqual([1, 4]);
-    if (hasIperf) expect(cases.find((c) => c.case === 'tcp-throughput')!.method).toContain('-n 256M -J');
+    if (hasIperf) expect(cases.find((c) => c.case === 'tcp-throughput')!.method).toContain('-n 1G -J');
   });
 
   it('leaves docker out of the quick profile with a warning', () => {
@@ -95,10 +102,11 @@ describe('network suite (definition)', () => {
     const info = networkSuite.cases(suiteCtx())[0]!;
     const m = (c: string, parameters: Record<string, string | number>, samples: number[]): MeasuredCase => ({ info: { ...info, case: c, parameters }, samples, rounds: [samples] });
     const derived = deriveNetwork([
-      m('tcp-throughput', { path: 'loopback' }, [40, 40, 40]),
-      m('tcp-throughput', { path: 'host-to-container' }, [36, 36]),
-      m('tcp-throughput', { path: 'published-port' }, [20, 20, 20]),
-      { ...m('tcp-throughput', { path: 'published-port' }, [30, 30]), info: { ...info, case: 'tcp-throughput', target: 'docker', parameters: { path: 'published-port' } } },
+      m('tcp-throughput', { path: 'loopback', mtu: 65536 }, [40, 40, 40]),
+      m('tcp-throughput', { path: 'host-to-container', mtu: LOCAL_MTU }, [36, 36]),
+      m('tcp-throughput', { path: 'published-port', mtu: LOCAL_MTU }, [20, 20, 20]),
+      m('tcp-throughput', { path: 'host-to-container', mtu: 1500 }, [24, 24]),
+      { ...m('tcp-throughput', { path: 'published-port' }, [30, 30]), info: { ...info, case: 'tcp-throughput', target: 'docker', parameters: { path: 'published-port', mtu: 1500 } } },
       m('tcp-latency', { path: 'loopback' }, [10, 12]),
       m('tcp-latency', { path: 'container-to-container' }, [15, 20]),
       m('setup-teardown', { mode: 'bridge', path: 'driver', concurrency: 1 }, [2, 2.5, 2.2]),
@@ -107,11 +115,14 @@ describe('network suite (definition)', () => {
       m('setup-teardown', { mode: 'bridge', path: 'ip-calls', concurrency: 1 }, [30, 40]),
     ]);
     const by = (c: string, p: string | number, target = 'berth') => derived.find((d) => d.case === c && d.target === target && Object.values(d.parameters).includes(p))!;
+    const ratio1500 = derived.find((d) => d.case === 'tcp-throughput-vs-loopback' && d.parameters.mtu === 1500 && d.target === 'berth')!;
+    expect(ratio1500.samples).toEqual([60, 60]);
+    expect(ratio1500.notes![0]).toMatch(/^berth at link MTU 1500: median 60\.0% of loopback \(berth's goal, for its default configuration/);
     expect(by('tcp-throughput-vs-loopback', 'host-to-container').samples).toEqual([90, 90]);
     expect(by('tcp-throughput-vs-loopback', 'host-to-container').notes![0]).toMatch(/^meets the goal: median 90\.0% of loopback/);
     expect(by('tcp-throughput-vs-loopback', 'published-port').notes![0]).toMatch(/^misses the goal: median 50\.0%/);
     expect(by('tcp-throughput-vs-loopback', 'published-port', 'docker').samples).toEqual([75, 75]);
-    expect(by('tcp-throughput-vs-loopback', 'published-port', 'docker').notes![0]).toMatch(/^docker: median 75\.0% of loopback/);
+    expect(by('tcp-throughput-vs-loopback', 'published-port', 'docker').notes![0]).toMatch(/^docker at link MTU 1500: median 75\.0% of loopback/);
     expect(by('tcp-latency-overhead', 'container-to-container').samples).toEqual([5, 8]);
     const ratio = by('setup-teardown-ip-vs-netlink', 1);
     expect(ratio.samples).toEqual([7, 4]);
@@ -187,11 +198,12 @@ describe.skipIf(!isRoot)('network suite (end to end, kernel)', () => {
     for (const c of latency) expect(c.stats.p50).toBeGreaterThan(0);
     if (hasIperf) {
       const tput = document.cases.filter((c) => c.case === 'tcp-throughput');
-      expect(tput).toHaveLength(4);
+      expect(tput).toHaveLength(7);
       for (const c of tput) expect(c.stats.p50).toBeGreaterThan(0);
       const ratios = document.cases.filter((c) => c.case === 'tcp-throughput-vs-loopback');
-      expect(ratios).toHaveLength(3);
-      for (const r of ratios) expect(r.notes[0]).toMatch(/(meets|misses) the goal/);
+      expect(ratios).toHaveLength(6);
+      for (const r of ratios.filter((x) => x.parameters.mtu === LOCAL_MTU)) expect(r.notes[0]).toMatch(/(meets|misses) the goal/);
+      for (const r of ratios.filter((x) => x.parameters.mtu === 1500)) expect(r.notes[0]).toMatch(/^berth at link MTU 1500/);
     }
     expect(document.cases.filter((c) => c.case === 'setup-teardown-ip-vs-netlink')).toHaveLength(2);
 

@@ -20,7 +20,7 @@ export const networkPage: PageSpec = {
     for (const [name, quantity, description, group] of groups) {
       if (group.length === 0) continue;
       const { rows } = inOneUnit(group);
-      const mode = pickParam(rows, ['mode', 'network', 'driver'], 'string');
+      const mode = pickParam(rows, ['mode', 'path', 'network', 'driver'], 'string');
       const modeOf = (r: Row) => (mode === undefined ? r.target : String(r.parameters[mode] ?? r.target));
       const isLoopback = (r: Row) => r.target === 'loopback' || modeOf(r) === 'loopback';
       const references = name === 'throughput' ? rows.filter(isLoopback).map((r) => ({ value: r.p50, label: `loopback${results.length > 1 ? ` · ${r.run}` : ''}` })) : [];
