@@ -49,6 +49,8 @@ export class BenchProcess {
   private readonly lines: string[] = [];
   private readonly waiters: ((line: string) => void)[] = [];
   private stderr = '';
+  /** The stdout line that matched start()'s ready pattern. */
+  readyLine = '';
   readonly exited: Promise<number | null>;
 
   private constructor(
@@ -88,12 +90,14 @@ export class BenchProcess {
         const timer = setTimeout(() => reject(new Error(`not ready within ${timeoutMs} ms: ${p.stderr.trim()}`)), timeoutMs);
         const check = (line: string): void => {
           if (ready.test(line)) {
+            p.readyLine = line;
             clearTimeout(timer);
             resolve();
           } else p.waiters.unshift(check);
         };
         const early = p.lines.findIndex((l) => ready.test(l));
         if (early >= 0) {
+          p.readyLine = p.lines[early]!;
           p.lines.splice(0, early + 1);
           clearTimeout(timer);
           resolve();
@@ -137,6 +141,16 @@ export class BenchProcess {
       });
       this.child.stdin!.write(`${line}\n`);
     });
+  }
+
+  /** Sends signal to it by pid (when it still runs). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.done || this.child.pid === undefined) return;
+    try {
+      process.kill(this.child.pid, signal);
+    } catch {
+      // exited meanwhile
+    }
   }
 
   /** Waits up to graceMs for it to exit on its own, then SIGKILLs it by pid. Idempotent. */

@@ -1,14 +1,14 @@
 // The pull bench's environment for one run: the image corpus (built once into a
-// cache under the data root), a fresh embedded registry on 127.0.0.1 holding it,
+// cache under the data root), a fresh berth-registry process on 127.0.0.1 holding it,
 // and the backing store every sample's graph roots and peer folders live on.
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { wrap } from '../../engine/errdefs/errors.js';
-import { createRegistryServer, type RegistryServer } from '../../engine/registry/server/index.js';
-import { createLogger } from '../../engine/trace/logger.js';
+import { packagePath } from '../../engine/package-root.js';
 import { createBackingStore, type BackingStore } from '../backing-store.js';
 import { native } from '../../native/index.js';
 import { mountsUnder } from './pull-peers.js';
+import { BenchProcess } from './network-procs.js';
 import { buildCorpus, pushCorpusToRegistry, type Compression, type CorpusImage, type CorpusManifest } from '../corpus/index.js';
 import type { Profile } from '../results/document.js';
 
@@ -31,10 +31,38 @@ export interface PullWorldOptions {
 }
 
 /** What a case sees once the world is open. */
+/** berth-registry running as a process of its own, as a remote registry would: its CPU work is not the puller's. */
+export interface RegistryProcess {
+  /** `http://127.0.0.1:PORT`. */
+  url: string;
+  pid: number | undefined;
+  /** SIGTERM, then SIGKILL after 5 s; idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `berth-registry --root root --addr 127.0.0.1:0` and waits for its
+ * listening line (URL). It holds our pipe as stdin (--exit-with-stdin): if this
+ * process dies without closing it, the registry exits too.
+ */
+export async function startRegistryProcess(root: string): Promise<RegistryProcess> {
+  const argv = [process.execPath, packagePath('engine/registry/bin.mjs'), '--root', root, '--addr', '127.0.0.1:0', '--log-level', 'warn', '--exit-with-stdin'];
+  // the first start after a source change rebuilds the CLI bundle (seconds)
+  const p = await BenchProcess.start('pull bench: berth-registry', argv, undefined, /^berth-registry listening on http:\/\/127\.0\.0\.1:\d+$/, 60_000);
+  return {
+    url: p.readyLine.slice('berth-registry listening on '.length),
+    pid: p.pid,
+    close: async () => {
+      p.signal('SIGTERM');
+      await p.stop(5000);
+    },
+  };
+}
+
 export interface OpenWorld {
   corpus: CorpusManifest;
   corpusDir: string;
-  registry: RegistryServer;
+  registry: RegistryProcess;
   /** The registry's own folder (on the data root, removed at close). */
   registryRoot: string;
   /** `127.0.0.1:PORT`. */
@@ -133,14 +161,15 @@ export class PullWorld {
       throw wrap(err, `pull bench: corpus in ${corpusDir}`);
     }
     const store = await createBackingStore(o.backing, { dir: o.dataRoot, sizeMiB: o.storeMiB });
-    let registry: RegistryServer | undefined;
+    let registry: RegistryProcess | undefined;
     let registryRoot: string | undefined;
     try {
       const scratch = join(store.path, 'scratch');
       await mkdir(scratch);
-      // the registry's files stay on the data root: it plays a remote server, not part of the measured store
+      // the registry's files stay on the data root and it runs as a process of its own:
+      // it plays a remote server, neither its disk nor its CPU is the measured puller's
       registryRoot = await mkdtemp(join(o.dataRoot, `berth-pull-registry-${process.pid}-`));
-      registry = await createRegistryServer({ root: registryRoot, addr: '127.0.0.1:0', logger: createLogger('silent') });
+      registry = await startRegistryProcess(registryRoot);
       await pushCorpusToRegistry(corpusDir, registry.url, { images: o.images, repositoryPrefix: REPOSITORY_PREFIX });
       return { corpus, corpusDir, registry, registryRoot, registryHost: new URL(registry.url).host, store, scratch };
     } catch (err) {

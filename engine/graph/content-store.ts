@@ -66,6 +66,9 @@ export interface ReadRange {
 /** Ingest folders locked by any ContentStore of this process, by absolute path. */
 const heldIngests = new Set<string>();
 
+/** Read chunk of blob readers: a layer applied from the store is read in 1 MiB pieces (64 KiB, the default, costs a round trip each). */
+const READ_CHUNK = 1 << 20;
+
 interface IngestMeta {
   ref: string;
   expected?: Descriptor;
@@ -176,7 +179,7 @@ export class ContentStore {
         await fh.close();
         return Readable.from([]);
       }
-      return fh.createReadStream({ start, end: start + length - 1, autoClose: true });
+      return fh.createReadStream({ start, end: start + length - 1, autoClose: true, highWaterMark: READ_CHUNK });
     } catch (err) {
       await fh.close().catch(() => {});
       throw err;

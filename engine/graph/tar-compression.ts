@@ -8,6 +8,14 @@ import { invalidArgument, notImplemented } from '../errdefs/errors.js';
 
 export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
 
+/**
+ * Output chunk of the gunzip stream. zlib's default (16 KiB) means one threadpool
+ * round trip and one JS callback per 16 KiB of tar, and as many small writes
+ * downstream: a 245 MiB pull took 2.3 s with it and 1.45 s with 1 MiB here
+ * (512 KiB–2 MiB measured alike).
+ */
+export const GUNZIP_CHUNK = 1 << 20;
+
 /** The compression of a blob from its magic bytes (at least 6 bytes for xz). Pure; never throws. */
 export function detectCompression(firstBytes: Uint8Array): Compression {
   const b = firstBytes;
@@ -28,7 +36,7 @@ export function decompressStream(kind: Compression): Transform {
     case 'none':
       return new Transform({ transform: (chunk, _enc, cb) => cb(null, chunk) });
     case 'gzip':
-      return createGunzip();
+      return createGunzip({ chunkSize: GUNZIP_CHUNK });
     case 'zstd':
       return zstdStream();
     default:

@@ -1,18 +1,20 @@
 // The `berth-registry` command: runs the embedded registry server until SIGINT or
-// SIGTERM. `berth-registry --addr 127.0.0.1:5000 --root DIR [--read-only]
-// [--no-delete] [--allow-non-loopback] [--log-level info]`.
+// SIGTERM (or, with --exit-with-stdin, until its stdin closes).
+// `berth-registry --addr 127.0.0.1:5000 --root DIR [--read-only] [--no-delete]
+// [--allow-non-loopback] [--exit-with-stdin] [--log-level info]`.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLogger, parseLogLevel } from '../trace/logger.js';
 import { createRegistryServer } from './server/registry-server.js';
 
-const usage = `usage: berth-registry --root DIR [--addr HOST:PORT] [--read-only] [--no-delete] [--allow-non-loopback] [--log-level LEVEL]
+const usage = `usage: berth-registry --root DIR [--addr HOST:PORT] [--read-only] [--no-delete] [--allow-non-loopback] [--exit-with-stdin] [--log-level LEVEL]
   --root DIR             where repositories (one OCI image layout each) and uploads are kept
   --addr HOST:PORT       listen address, 127.0.0.1:5000 by default (loopback only unless allowed)
   --read-only            refuse every push and delete (405 UNSUPPORTED)
   --no-delete            refuse deletes of manifests, tags and blobs
   --allow-non-loopback   allow a listen address outside 127.0.0.0/8 and ::1
+  --exit-with-stdin      also stop when stdin closes (a supervisor's pipe: the registry goes when its parent does)
   --log-level LEVEL      debug|info|warn|error|silent (info by default: one access-log line per request)`;
 
 /** Runs the command with `argv` (without node and script); resolves to the exit code: 0, 1 (failure), 2 (usage). */
@@ -27,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
         'read-only': { type: 'boolean', default: false },
         'no-delete': { type: 'boolean', default: false },
         'allow-non-loopback': { type: 'boolean', default: false },
+        'exit-with-stdin': { type: 'boolean', default: false },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -57,6 +60,7 @@ export async function main(argv: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    if (values['exit-with-stdin']) process.stdin.once('end', resolve).once('error', () => resolve()).resume();
   });
   await server.close();
   return 0;

@@ -1,5 +1,6 @@
 // The `berth-registry` command (engine/registry/registry-cli.ts) as a process: it
-// serves on the address given, stops cleanly on SIGTERM, and refuses bad usage.
+// serves on the address given, stops cleanly on SIGTERM (or when its stdin closes,
+// with --exit-with-stdin), and refuses bad usage.
 import { execa } from 'execa';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,27 @@ describe('berth-registry command', () => {
     }
     const result = await child;
     expect(result.exitCode).toBe(0);
+  });
+
+  it('with --exit-with-stdin stops when its stdin closes (its supervisor went away)', async () => {
+    const child = execa(process.execPath, ['--import', 'tsx', cli, '--root', join(dir, 'root2'), '--addr', '127.0.0.1:0', '--log-level', 'silent', '--exit-with-stdin'], {
+      reject: false,
+      timeout: 30_000,
+      stdin: 'pipe',
+    });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('listening on')) resolve();
+      });
+      child.once('exit', () => reject(new Error(`berth-registry exited early: ${out}`)));
+    });
+    expect(child.exitCode).toBeNull();
+    child.stdin?.end();
+    const result = await child;
+    expect(result.exitCode).toBe(0);
+    expect(result.timedOut).toBe(false);
   });
 
   it.each([
