@@ -6,6 +6,9 @@ import { existsSync } from 'node:fs';
 import { unavailable } from '../engine/errdefs/errors.js';
 import { packagePath } from '../engine/package-root.js';
 
+/** An opaque zstd decoder (native External). */
+export type ZstdDecoderHandle = object & { readonly __brand: 'ZstdDecoder' };
+
 export interface NativeCore {
   /** The addon's own version. */
   readonly version: string;
@@ -61,6 +64,18 @@ export interface NativeCore {
    * Throws a TypeError naming the entry for bad input.
    */
   writeFilesAtomic(files: readonly { path: string; data: string | Buffer; mode?: number; sync?: boolean }[]): Promise<void>;
+  /** undefined when the system's libzstd (libzstd.so.1, loaded on first use) is usable, else why not (zstd.cc). */
+  zstdLoad(): string | undefined;
+  /** A zstd streaming decoder; throws when libzstd is not usable. Freed by zstdFree or when collected. */
+  zstdDecoder(): ZstdDecoderHandle;
+  /**
+   * Decompresses input on the threadpool: output in ≤1 MiB buffers, the input bytes consumed (less than its length when
+   * 8 MiB of output were reached: pass the rest again, or an empty buffer to drain), and zstd's hint (0 when a frame
+   * ended with everything flushed; meaningless when the call read and wrote nothing). Rejects with code EZSTD and zstd's error name on corrupt data. One call at a time.
+   */
+  zstdDecode(decoder: ZstdDecoderHandle, input: Buffer): Promise<{ chunks: Buffer[]; consumed: number; hint: number }>;
+  /** Frees the decoder (after its running call, if any); later calls on it fail. */
+  zstdFree(decoder: ZstdDecoderHandle): void;
   /** mknod(2); mode includes the S_IF* type bits. */
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** lsetxattr(2) / lgetxattr(2) (undefined when absent) / llistxattr(2) / lremovexattr(2) (absent is not an error). */

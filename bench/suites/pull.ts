@@ -13,6 +13,7 @@ import type { CaseDef, CaseInfo, DerivedCase, MacroCase, MeasuredCase, Suite, Su
 import { benchClient, berthPull, openBenchGraph, PHASE_SPANS, type BenchGraph, type PullDriver } from './pull-berth.js';
 import { BenchDockerd, peerUnavailable, skopeoCopy, writePolicy } from './pull-peers.js';
 import { REFERENCE_METHOD, referenceExtract } from './pull-reference.js';
+import { zstdDecoderInfo } from '../../engine/graph/tar-compression.js';
 import { corpusImage, PULL_BACKINGS, PullWorld, REPOSITORY_PREFIX, scratchDir, type OpenWorld, type PullBacking } from './pull-world.js';
 
 const SUITE = 'pull';
@@ -208,6 +209,12 @@ function info(p: Params, target: string, caseName: string, method: string, group
   };
 }
 
+/** Which zstd decoder berth used in this run (libzstd through the native core, or the JS fallback and why). */
+function zstdNote(): string {
+  const z = zstdDecoderInfo();
+  return z.kind === 'libzstd' ? "zstd decoded by the system's libzstd (libzstd.so.1) through berth's native core." : `zstd decoded by fzstd (pure JS, ≈3× slower): ${z.why ?? 'libzstd not usable'}.`;
+}
+
 function berthCold(env: Env, p: Params, concurrency: number, group: string): MacroCase {
   let world: OpenWorld | undefined;
   let graph: BenchGraph | undefined;
@@ -224,6 +231,8 @@ function berthCold(env: Env, p: Params, concurrency: number, group: string): Mac
       [
         `Phases (span → phase): ${PHASE_SPANS.map((s) => `${s.phase}: ${s.spans}`).join('; ')}. Fetch, decompress and apply overlap (one streaming pipeline per layer), so phase times add up to more than the pull.`,
         'berth keeps each compressed layer blob in its content store besides applying it (as containerd does; dockerd keeps only the extracted layer), so it writes the compressed bytes once more than docker.',
+        'The registry is berth-registry in a process of its own (as a remote registry would be), serving every target alike.',
+        ...(p.compression === 'zstd' ? [zstdNote()] : []),
       ],
     ),
     kind: 'macro',

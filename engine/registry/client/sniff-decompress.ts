@@ -1,6 +1,6 @@
 // A decompressing Transform that picks gzip, zstd or none from the first bytes of
 // the stream (the magic decides; a layer's media type may say `tar` for gzip bytes).
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Duplex, type TransformCallback } from 'node:stream';
 import { decompressStream, detectCompression } from '../../graph/apply-layer.js';
 
 /** Bytes needed to tell the formats apart (xz's magic is the longest). */
@@ -14,7 +14,7 @@ const SNIFF_BYTES = 6;
 export function sniffingDecompressor(): Transform {
   let head: Buffer[] = [];
   let headLen = 0;
-  let inner: Transform | undefined;
+  let inner: Duplex | undefined;
   let out: Transform;
   const start = (): void => {
     const first = Buffer.concat(head);
