@@ -137,6 +137,21 @@ describe('ContentStore', () => {
     expect((await w2.commit(ctx)).digest).toBe(digestOf('bb'));
   });
 
+  it('restarts an ingest whose meta.json was torn by a crash, and leaves no ingest folder after commit', async () => {
+    const d = digestOf('abcd');
+    const w1 = await store.writer(ctx, 'torn', { expected: { digest: d, size: 4 } });
+    await w1.write('ab');
+    await w1.close();
+    const ingests = join(root, 'content', 'ingest');
+    const [dir] = await readdir(ingests);
+    await writeFile(join(ingests, dir!, 'meta.json'), '{"ref": "tor');
+    const w2 = await store.writer(ctx, 'torn', { expected: { digest: d, size: 4 } });
+    expect(w2.status().offset).toBe(0);
+    await w2.write('abcd');
+    expect(await w2.commit(ctx)).toEqual({ digest: d, size: 4, created: true });
+    expect(await readdir(ingests)).toEqual([]);
+  });
+
   it('allows one writer per ref: CONFLICT for the second, free again after close', async () => {
     const w1 = await store.writer(ctx, 'one');
     const [code, msg] = await codeOf(store.writer(ctx, 'one'));

@@ -231,14 +231,15 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
         job.desc,
         {
           offset: () => writer.status().offset,
+          // the store's write (a threadpool round trip) and the graph's apply run side by side;
+          // the next chunk waits for both, so memory stays bounded
           write: async (chunk) => {
-            await writer.write(chunk);
-            if (tee === undefined || job.detached) return;
-            try {
-              await writeWithBackpressure(tee, chunk, jobCtx.signal);
-            } catch (err) {
+            const stored = writer.write(chunk);
+            if (tee === undefined || job.detached) return stored;
+            const forwarded = writeWithBackpressure(tee, chunk, jobCtx.signal).catch((err: unknown) => {
               if (!job.detached) throw err;
-            }
+            });
+            await Promise.all([stored, forwarded]);
           },
         },
         (n) => {
