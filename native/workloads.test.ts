@@ -157,6 +157,7 @@ describe('tcp-source and tcp-sink on the host loopback', () => {
       ['tcp-source', ['127.0.0.1', '1']],
       ['tcp-source', ['not-an-ip', '80', '10']],
       ['tcp-sink', []],
+      ['tcp-sink', ['9', 'not-an-ip']],
       ['http-server', ['0']],
     ] as const) {
       const r = await execa(workloadBinary(name), [...args], { reject: false });

@@ -52,12 +52,15 @@ export class BenchProcess {
   /** The stdout line that matched start()'s ready pattern. */
   readyLine = '';
   readonly exited: Promise<number | null>;
+  /** Resolves once it exited and its stdout and stderr are read to the end. */
+  private readonly closed: Promise<void>;
 
   private constructor(
     readonly label: string,
     private readonly child: ChildProcess,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.closed = new Promise((resolve) => child.once('close', () => resolve()));
     let buf = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       buf += d;
@@ -123,6 +126,24 @@ export class BenchProcess {
   /** The process's last stderr output (trimmed). */
   get errorOutput(): string {
     return this.stderr.trim();
+  }
+
+  /** Its next stdout line (one already printed, or the next to come); fails when it exits first or after timeoutMs. */
+  async nextLine(timeoutMs = 30_000): Promise<string> {
+    const ready = this.lines.shift();
+    if (ready !== undefined) return ready;
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.label}: no output within ${timeoutMs} ms`)), timeoutMs);
+      // after 'close' every line it printed has been delivered
+      void this.closed.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`${this.label}: exited (${this.child.exitCode ?? this.child.signalCode}) without a line: ${this.errorOutput}`));
+      });
+      this.waiters.push((l) => {
+        clearTimeout(timer);
+        resolve(l);
+      });
+    });
   }
 
   /** Writes a line to its stdin and resolves with its next stdout line. */

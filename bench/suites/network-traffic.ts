@@ -3,6 +3,7 @@
 // published on 127.0.0.1, each against the loopback reference in the same run.
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
+import { workloadBinary } from '../../engine/execdriver/workload-rootfs.js';
 import { ETHERNET_MTU } from '../../engine/networkdriver/host-routes.js';
 import { LOCAL_MTU } from '../../engine/networkdriver/network-driver.js';
 import { wrap } from '../../engine/errdefs/errors.js';
@@ -197,14 +198,35 @@ function amountArgs(a: IperfAmount): string[] {
   return 'seconds' in a ? ['-t', String(a.seconds)] : ['-n', a.bytes];
 }
 
+/** What measures throughput: iperf3 when installed, else berth's static tcp-source → tcp-sink pair (native/workloads). */
+export type ThroughputTool = 'iperf3' | 'tcp-sink';
+
+/** Bytes one tcp-source run sends: the byte amount, or for a time amount ≈ that many seconds at 30 Gbit/s. */
+export function sinkBytes(a: IperfAmount): number {
+  if ('seconds' in a) return Math.round(a.seconds * 3.75e9);
+  const m = /^(\d+)([KMG]?)$/.exec(a.bytes);
+  if (m === null) throw new Error(`network throughput: byte amount ${a.bytes}: not <n>[K|M|G]`);
+  return Number(m[1]) * { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2] as '' | 'K' | 'M' | 'G'];
+}
+
+/** Parses tcp-sink's "BYTES SECONDS" line into Gbit/s; fails naming the path. */
+export function sinkGbits(line: string, subject: string): number {
+  const m = /^(\d+) (\d+\.\d+)$/.exec(line.trim());
+  if (m === null || Number(m[2]) <= 0) throw new Error(`${subject}: tcp-sink printed ${JSON.stringify(line)}`);
+  return (Number(m[1]) * 8) / Number(m[2]) / 1e9;
+}
+
 /**
- * Throughput of one path: an `iperf3 -s` server of the case's own runs in the
- * server's namespace (started by pid in setup, ready when it prints "Server
- * listening", restarted before a sample if it died, ended by pid in teardown);
- * per sample the client runs `iperf3 -c … <amount> -J` in its namespace, and the
- * sample is the receiver's rate in Gbit/s.
+ * Throughput of one path. With iperf3: an `iperf3 -s` server of the case's own
+ * runs in the server's namespace (started by pid in setup, ready when it prints
+ * "Server listening", restarted before a sample if it died, ended by pid in
+ * teardown); per sample the client runs `iperf3 -c … <amount> -J` in its
+ * namespace, and the sample is the receiver's rate in Gbit/s. With tcp-sink: a
+ * fresh sink per sample (started untimed before it, it takes one connection),
+ * `tcp-source` sends the amount, and the sample is the bytes the sink read over
+ * the seconds from its accept to end of stream, in Gbit/s.
  */
-export function throughputCase(env: TrafficTarget, path: TrafficPath, amount: IperfAmount): MacroCase {
+export function throughputCase(env: TrafficTarget, path: TrafficPath, amount: IperfAmount, tool: ThroughputTool = 'iperf3'): MacroCase {
   const transfer = 'seconds' in amount ? `${amount.seconds}s` : amount.bytes;
   let server: BenchProcess | undefined;
   /** acquire() undoes itself when it fails: only a successful one is released. */
@@ -213,28 +235,36 @@ export function throughputCase(env: TrafficTarget, path: TrafficPath, amount: Ip
   const startServer = async (): Promise<void> => {
     await server?.stop();
     const e = env.endpoints(path, 'iperf');
-    const bind = e.listenHost === '0.0.0.0' ? [] : ['-B', e.listenHost];
     server = undefined;
+    if (tool === 'tcp-sink') {
+      server = await BenchProcess.start(`${subject}: tcp-sink`, [workloadBinary('tcp-sink'), String(e.listenPort), e.listenHost], e.serverNs, /^listening \d+$/);
+      return;
+    }
+    const bind = e.listenHost === '0.0.0.0' ? [] : ['-B', e.listenHost];
     server = await BenchProcess.start(`${subject}: iperf3 server`, ['iperf3', '-s', '--forceflush', '-p', String(e.listenPort), ...bind], e.serverNs, /Server listening/);
   };
+  const nsText = path === 'loopback' ? '' : ', inside the namespace via `nsenter --net`';
+  const how =
+    tool === 'iperf3'
+      ? `iperf3 TCP, one stream, ${describePath[path]}: one server per case (\`iperf3 -s\`, started by pid${nsText}), ` +
+        `per sample one client run \`iperf3 -c <addr> ${amountArgs(amount).join(' ')} -J\`; the sample is end.sum_received.bits_per_second in Gbit/s. `
+      : `berth's static tcp-source → tcp-sink (iperf3 is not installed), TCP, one stream, ${describePath[path]}: per sample a fresh \`tcp-sink PORT ADDR\` (started untimed before it${nsText}) ` +
+        `and one \`tcp-source <addr> PORT ${sinkBytes(amount)}\`; the sample is the bytes the sink read over the seconds from its accept to end of stream, in Gbit/s. `;
   return {
     kind: 'macro',
     suite: SUITE,
     case: 'tcp-throughput',
     target: env.target,
-    parameters: { path, transfer, mtu: path === 'loopback' ? loopbackMtu() : env.mtu },
+    parameters: { path, transfer, mtu: path === 'loopback' ? loopbackMtu() : env.mtu, tool },
     unit: 'Gbit/s',
     direction: 'higher-is-better',
     group: 'tcp-throughput',
-    method:
-      `iperf3 TCP, one stream, ${describePath[path]}: one server per case (\`iperf3 -s\`, started by pid${path === 'loopback' ? '' : ', inside the namespace via \`nsenter --net\`'}), ` +
-      `per sample one client run \`iperf3 -c <addr> ${amountArgs(amount).join(' ')} -J\`; the sample is end.sum_received.bits_per_second in Gbit/s. ` +
-      `Paths and engines interleave sample by sample, so loopback is the same-run reference. Containers: ${env.description}.`,
+    method: how + `Paths and engines interleave sample by sample, so loopback is the same-run reference. Containers: ${env.description}.`,
     notes: path === 'loopback' || env.target !== 'berth' ? [] : [`Goal: ≥ ${THROUGHPUT_GOAL_PERCENT}% of loopback; the derived case tcp-throughput-vs-loopback says whether it is met.`],
     setup: async (ctx) => {
       await env.acquire(ctx);
       acquired = true;
-      await startServer();
+      if (tool === 'iperf3') await startServer();
     },
     teardown: async (ctx) => {
       await server?.stop();
@@ -245,13 +275,23 @@ export function throughputCase(env: TrafficTarget, path: TrafficPath, amount: Ip
       }
     },
     beforeSample: async () => {
-      if (server === undefined || server.done) await startServer();
+      if (tool === 'tcp-sink' || server === undefined || server.done) await startServer();
+    },
+    afterSample: async () => {
+      if (tool === 'tcp-sink') {
+        await server?.stop(2000);
+        server = undefined;
+      }
     },
     sample: async () => {
       const e = env.endpoints(path, 'iperf');
-      const argv = ['iperf3', '-c', e.host, '-p', String(e.port), ...amountArgs(amount), '-J'];
+      const argv = tool === 'iperf3' ? ['iperf3', '-c', e.host, '-p', String(e.port), ...amountArgs(amount), '-J'] : [workloadBinary('tcp-source'), e.host, String(e.port), String(sinkBytes(amount))];
       const full = e.clientNs === undefined ? argv : ['nsenter', `--net=${e.clientNs.path}`, ...argv];
       const r = await execa(full[0]!, full.slice(1), { reject: false, timeout: (('seconds' in amount ? amount.seconds : 10) + 20) * 1000 });
+      if (tool === 'tcp-sink') {
+        if (r.failed) throw new Error(`${subject}: tcp-source: ${String(r.stderr).trim() || r.shortMessage}`);
+        return sinkGbits(await server!.nextLine(10_000), subject);
+      }
       if (r.failed && String(r.stdout).trim() === '') throw new Error(`${subject}: iperf3 client: ${String(r.stderr).trim() || r.shortMessage}`);
       return iperfGbits(String(r.stdout), subject);
     },

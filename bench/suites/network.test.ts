@@ -17,7 +17,7 @@ import { registry } from './index.js';
 import { DOCKER_QUICK_REASON, deriveNetwork, iperfAmount, networkSuite } from './network.js';
 import { DOCKER_BENCH_BRIDGE, dockerUnavailable } from './network-docker.js';
 import { setupCase } from './network-setup.js';
-import { iperfGbits } from './network-traffic.js';
+import { iperfGbits, sinkBytes, sinkGbits, throughputCase, TrafficEnv } from './network-traffic.js';
 import { berthTaggedRules, leftoverLinks, leftoverNetns, NAME_PREFIX, NetworkWorld } from './network-world.js';
 import { background } from '../../engine/trace/index.js';
 import { LOCAL_MTU } from '../../engine/networkdriver/network-driver.js';
@@ -61,7 +61,7 @@ describe('network suite (definition)', () => {
     expect(new Set(setup.filter((c) => c.parameters.mode === 'bridge' && c.parameters.concurrency === 2).map((c) => c.group)).size).toBe(1);
     const paths = ['loopback', 'host-to-container', 'container-to-container', 'published-port'];
     expect(cases.filter((c) => c.case === 'tcp-latency').map((c) => c.parameters.path)).toEqual(paths);
-    if (hasIperf) {
+    {
       // berth's default network (link MTU 65520), then berth at Ethernet's MTU on a second bridge, throughput only
       const tput = cases.filter((c) => c.case === 'tcp-throughput');
       expect(tput.map((c) => `${c.parameters.path}@${c.parameters.mtu}`)).toEqual([
@@ -69,7 +69,7 @@ describe('network suite (definition)', () => {
         ...paths.slice(1).map((p) => `${p}@${LOCAL_MTU}`),
         ...paths.slice(1).map((p) => `${p}@1500`),
       ]);
-      expect(tput.every((c) => c.parameters.transfer === '1G' && c.group === 'tcp-throughput')).toBe(true);
+      expect(tput.every((c) => c.parameters.transfer === '1G' && c.group === 'tcp-throughput' && c.parameters.tool === (hasIperf ? 'iperf3' : 'tcp-sink'))).toBe(true);
       expect(tput.at(-1)!.method).toContain('link MTU 1500');
     }
   });
@@ -78,7 +78,7 @@ describe('network suite (definition)', () => {
     expect(iperfAmount(suiteCtx({ profile: 'full', settings: profiles.full }))).toEqual({ seconds: 3 });
     const cases = networkSuite.cases(suiteCtx()) as MacroCase[];
     expect([...new Set(cases.filter((c) => c.case === 'setup-teardown').map((c) => c.parameters.concurrency))]).toEqual([1, 4]);
-    if (hasIperf) expect(cases.find((c) => c.case === 'tcp-throughput')!.method).toContain('-n 1G -J');
+    expect(cases.find((c) => c.case === 'tcp-throughput')!.method).toContain(hasIperf ? '-n 1G -J' : `PORT ${1 << 30}\``);
   });
 
   it('leaves docker out of the quick profile with a warning', () => {
@@ -196,7 +196,7 @@ describe.skipIf(!isRoot)('network suite (end to end, kernel)', () => {
     const latency = document.cases.filter((c) => c.case === 'tcp-latency');
     expect(latency.map((c) => c.parameters.path)).toEqual(['loopback', 'host-to-container', 'container-to-container', 'published-port']);
     for (const c of latency) expect(c.stats.p50).toBeGreaterThan(0);
-    if (hasIperf) {
+    {
       const tput = document.cases.filter((c) => c.case === 'tcp-throughput');
       expect(tput).toHaveLength(7);
       for (const c of tput) expect(c.stats.p50).toBeGreaterThan(0);
@@ -213,6 +213,40 @@ describe.skipIf(!isRoot)('network suite (end to end, kernel)', () => {
     expect((await berthTaggedRules()).filter((r) => r.includes(NAME_PREFIX))).toEqual([]);
     expect(benchChildren()).toEqual([]);
     expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
+  });
+
+  it("measures throughput with berth's tcp-source and tcp-sink (used without iperf3) and leaves nothing", { timeout: 60_000 }, async () => {
+    const ctx = background();
+    const env = new TrafficEnv(new NetworkWorld(dataRoot));
+    const got: Record<string, number> = {};
+    for (const path of ['loopback', 'host-to-container', 'container-to-container', 'published-port'] as const) {
+      const c = throughputCase(env, path, { bytes: '64M' }, 'tcp-sink');
+      expect(c.parameters.tool).toBe('tcp-sink');
+      await c.setup!(ctx);
+      try {
+        for (let i = 0; i < 2; i++) {
+          await c.beforeSample!(ctx, i);
+          got[path] = Number(await c.sample(ctx, i));
+          await c.afterSample!(ctx, i);
+        }
+      } finally {
+        await c.teardown!(ctx);
+      }
+    }
+    for (const [path, gbits] of Object.entries(got)) expect(gbits, path).toBeGreaterThan(0.1);
+    expect(await leftoverLinks()).toEqual(before.links);
+    expect(await leftoverNetns()).toEqual(before.netns);
+    expect(benchChildren()).toEqual([]);
+    expect(spawnSync('ps', ['-o', 'args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout).not.toMatch(/tcp-sink|tcp-source/);
+  });
+
+  it('reads the rate from tcp-sink and sizes its transfer', () => {
+    expect(sinkGbits('1000000000 0.500000', 'x')).toBe(16);
+    expect(() => sinkGbits('nothing', 'network throughput loopback')).toThrow(/^network throughput loopback: tcp-sink printed "nothing"/);
+    expect(sinkBytes({ bytes: '1G' })).toBe(1 << 30);
+    expect(sinkBytes({ bytes: '256M' })).toBe(256 << 20);
+    expect(sinkBytes({ seconds: 2 })).toBe(7.5e9);
+    expect(() => sinkBytes({ bytes: '1T' })).toThrow(/not <n>/);
   });
 
   it('cleans up a setup sample that failed half-way (its namespace vanished)', { timeout: 60_000 }, async () => {

@@ -8,7 +8,7 @@ import { scaled } from '../profiles.js';
 import type { CaseDef, CaseInfo, DerivedCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { BRIDGE_GOAL_MS, CONCURRENCIES, setupCases, SUITE } from './network-setup.js';
 import { DockerEnv, dockerUnavailable } from './network-docker.js';
-import { latencyCase, THROUGHPUT_GOAL_PERCENT, type IperfAmount, throughputCase, TRAFFIC_PATHS, TrafficEnv, type TrafficTarget } from './network-traffic.js';
+import { latencyCase, THROUGHPUT_GOAL_PERCENT, type IperfAmount, throughputCase, type ThroughputTool, TRAFFIC_PATHS, TrafficEnv, type TrafficTarget } from './network-traffic.js';
 import { NetworkWorld } from './network-world.js';
 import { ETHERNET_MTU } from '../../engine/networkdriver/host-routes.js';
 import { LOCAL_MTU } from '../../engine/networkdriver/network-driver.js';
@@ -172,8 +172,8 @@ export const networkSuite: Suite = {
   },
   cases(ctx: SuiteContext): CaseDef[] {
     const cases: CaseDef[] = [];
-    const iperf = runsOk('iperf3', ['--version']);
-    if (!iperf) ctx.warn('tcp-throughput not measured: iperf3 not installed (apt-get install iperf3)');
+    const tool: ThroughputTool = runsOk('iperf3', ['--version']) ? 'iperf3' : 'tcp-sink';
+    if (tool !== 'iperf3') ctx.warn("tcp-throughput measured with berth's static tcp-source/tcp-sink: iperf3 not installed (apt-get install iperf3)");
     const roundTrips = scaled(ctx.settings, 2000, 200);
     const traffic: TrafficTarget[] = [];
     /** berth at Ethernet's MTU, as Docker configures its bridge: throughput only (latency does not depend on it). */
@@ -190,7 +190,7 @@ export const networkSuite: Suite = {
       else ctx.warn(why.startsWith('target docker') ? why : `target docker not measured: ${why}`);
     }
     // one group per measure, so every engine's paths interleave with berth's loopback reference
-    if (iperf) for (const t of ethernet !== undefined ? [...traffic, ethernet] : traffic) for (const path of t.paths) cases.push(throughputCase(t, path, iperfAmount(ctx)));
+    for (const t of ethernet !== undefined ? [...traffic, ethernet] : traffic) for (const path of t.paths) cases.push(throughputCase(t, path, iperfAmount(ctx), tool));
     for (const t of traffic) for (const path of t.paths) cases.push(latencyCase(t, path, roundTrips));
     return cases;
   },

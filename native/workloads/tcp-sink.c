@@ -1,6 +1,8 @@
-/* Static TCP sink for berth's network benchmarks: `tcp-sink PORT` accepts one
- * connection on 127.0.0.1, reads and discards until the peer closes, then prints
+/* Static TCP sink for berth's network benchmarks: `tcp-sink PORT [ADDR]` accepts one
+ * connection on ADDR (an IPv4 address, 127.0.0.1 by default; 0.0.0.0 inside a
+ * container's namespace), reads and discards until the peer closes, then prints
  * "BYTES SECONDS" (seconds from accept to end of stream). Prints "listening PORT" once ready. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -12,7 +14,7 @@
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: tcp-sink PORT\n");
+    fprintf(stderr, "usage: tcp-sink PORT [ADDR]\n");
     return 2;
   }
   int port = atoi(argv[1]);
@@ -28,6 +30,10 @@ int main(int argc, char **argv) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons((unsigned short)port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (argc > 2 && inet_pton(AF_INET, argv[2], &addr.sin_addr) != 1) {
+    fprintf(stderr, "tcp-sink: bad address %s\n", argv[2]);
+    return 2;
+  }
   if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(s, 1) < 0) {
     perror("tcp-sink: listen");
     return 1;
