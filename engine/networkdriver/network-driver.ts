@@ -170,6 +170,13 @@ const DEFAULT_SUBNET = '10.213.0.0/16';
 export const LOCAL_MTU = 65520;
 const MIN_MTU = 68;
 const MAX_MTU = 65535;
+
+/** INVALID_ARGUMENT naming subject and field for an mtu or externalMtu outside what Linux links take. */
+function checkMtus(subject: string, o: { mtu?: number; externalMtu?: number }): void {
+  for (const [field, v] of [['mtu', o.mtu], ['externalMtu', o.externalMtu]] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < MIN_MTU || v > MAX_MTU)) throw invalidArgument(`${subject}: ${field} ${v}: not an integer in ${MIN_MTU}–${MAX_MTU}`);
+  }
+}
 const RESERVED_NAMES = new Set(['bridge', 'none', 'host', 'default']);
 
 function shortHash(text: string, n: number): string {
@@ -233,9 +240,7 @@ export class NetworkDriver {
    * required but absent (UNAVAILABLE). Call recover() next.
    */
   static async open(ctx: Context, options: NetworkDriverOptions): Promise<NetworkDriver> {
-    for (const [field, v] of [['mtu', options.mtu], ['externalMtu', options.externalMtu]] as const) {
-      if (v !== undefined && (!Number.isInteger(v) || v < MIN_MTU || v > MAX_MTU)) throw invalidArgument(`networkdriver: ${field} ${v}: not an integer in ${MIN_MTU}–${MAX_MTU}`);
-    }
+    checkMtus('networkdriver', options);
     const d = new NetworkDriver(options);
     await d.load(ctx);
     return d;
@@ -377,9 +382,7 @@ export class NetworkDriver {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(req.name) || RESERVED_NAMES.has(req.name)) {
       throw invalidArgument(`network ${JSON.stringify(req.name)}: invalid or reserved name`);
     }
-    for (const [field, v] of [['mtu', req.mtu], ['externalMtu', req.externalMtu]] as const) {
-      if (v !== undefined && (!Number.isInteger(v) || v < MIN_MTU || v > MAX_MTU)) throw invalidArgument(`network ${req.name}: ${field} ${v}: not an integer in ${MIN_MTU}–${MAX_MTU}`);
-    }
+    checkMtus(`network ${req.name}`, req);
     const subnet = parseSubnet(req.subnet);
     const gateway = req.gateway ?? formatIPv4(subnet.base + 1);
     checkGateway(req.name, subnet, gateway);
