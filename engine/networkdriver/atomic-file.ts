@@ -1,9 +1,17 @@
-// Crash-safe JSON state files: written to a temp file in the same directory,
-// fsynced and renamed over the old one, so a reader sees the old or the new
-// content, never a half-written one. The write is one native threadpool job
-// (writeFilesAtomic): on a slow disk, five fs.promises round trips per file cost
-// more than the syscalls themselves.
-import { mkdir, readFile, unlink } from 'node:fs/promises';
+// Crash-safe JSON state files: written to a temp file in the same directory
+// (fsynced when durable) and renamed over the old one, so a reader sees the old or
+// the new content, never a half-written one. The write is one native threadpool
+// job (writeFilesAtomic): on a slow disk, five fs.promises round trips per file
+// cost more than the syscalls themselves.
+//
+// Two kinds of state: configuration (networks) must survive a power loss and is
+// fsynced; runtime state (addresses, endpoints: what kernel objects belong to
+// which container) describes things a reboot destroys, so it only has to outlive
+// the engine's process, which the page cache and rename(2) already give. After an
+// OS crash such a file may be torn; readRuntimeJson tells that case (the file is
+// older than this boot) from corruption during this boot.
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { native } from '../../native/index.js';
 import { wrap, ErrorCode } from '../errdefs/errors.js';
@@ -32,10 +40,13 @@ export async function writeFilesAtomic(files: readonly AtomicFile[]): Promise<vo
   }
 }
 
-/** Writes value as JSON to path atomically (temp + fsync + rename). Creates the directory. */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+/**
+ * Writes value as JSON to path atomically (temp + rename), fsynced first unless
+ * opts.durable is false (runtime state, see above). Creates the directory.
+ */
+export async function writeJsonAtomic(path: string, value: unknown, opts: { durable?: boolean } = {}): Promise<void> {
   try {
-    await writeFilesAtomic([{ path, data: `${JSON.stringify(value, null, 2)}\n`, mode: 0o600, sync: true }]);
+    await writeFilesAtomic([{ path, data: `${JSON.stringify(value, null, 2)}\n`, mode: 0o600, sync: opts.durable ?? true }]);
   } catch (err) {
     throw wrap(err, `state ${path}: write`);
   }
@@ -54,6 +65,35 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
     return JSON.parse(text) as T;
   } catch (err) {
     throw wrap(err, `state ${path}: corrupt`, ErrorCode.DATA_LOSS);
+  }
+}
+
+let bootMs: number | undefined;
+
+/** When this boot began (ms since the epoch), from /proc/stat's btime. */
+export function bootTimeMs(): number {
+  if (bootMs === undefined) {
+    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    if (m === null) throw new Error('/proc/stat has no btime line');
+    bootMs = Number(m[1]) * 1000;
+  }
+  return bootMs;
+}
+
+/**
+ * Reads a runtime state file (written without fsync): undefined when absent, or
+ * when it is unreadable JSON last written before this boot (torn by the crash
+ * that ended that boot; what it described is gone). An unreadable file written
+ * during this boot is corruption: DATA_LOSS naming it.
+ */
+export async function readRuntimeJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return await readJson<T>(path);
+  } catch (err) {
+    if ((err as { code?: string }).code !== ErrorCode.DATA_LOSS) throw err;
+    const st = await stat(path).catch(() => undefined);
+    if (st !== undefined && st.mtimeMs < bootTimeMs()) return undefined;
+    throw err;
   }
 }
 

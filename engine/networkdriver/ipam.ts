@@ -8,11 +8,15 @@
 // Allocation is next-fit after `last`, skipping network, gateway and broadcast
 // addresses, so a released address is not reused at once.
 // Writes are group-committed: decisions are made in memory under the pool's
-// mutex, and one fsync'd write carries every change made while the previous
-// write was in flight; a caller's change is durable when its commit resolves.
+// mutex, and one write carries every change made while the previous write was in
+// flight; a caller's change is on disk when its commit resolves. The file is
+// runtime state (atomic-file.ts): not fsynced, since allocations only need to
+// outlive the engine's process; after an OS crash no container holds its address
+// any more, recover() frees what the file still lists, and a file torn by that
+// crash reads as an empty pool.
 import { join } from 'node:path';
 import { invalidArgument, resourceExhausted } from '../errdefs/errors.js';
-import { readJson, removeFile, writeJsonAtomic } from './atomic-file.js';
+import { readRuntimeJson, removeFile, writeJsonAtomic } from './atomic-file.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { broadcastOf, contains, formatIPv4, parseIPv4, parseSubnet, type Subnet } from './subnet.js';
 
@@ -60,7 +64,7 @@ export class Ipam {
   private async load(pool: PoolSpec): Promise<PoolFile> {
     let state = this.pools.get(pool.id);
     if (state === undefined) {
-      state = (await readJson<PoolFile>(this.file(pool.id))) ?? { subnet: pool.subnet, gateway: pool.gateway, allocations: {} };
+      state = (await readRuntimeJson<PoolFile>(this.file(pool.id))) ?? { subnet: pool.subnet, gateway: pool.gateway, allocations: {} };
       this.pools.set(pool.id, state);
     }
     return state;
@@ -84,7 +88,7 @@ export class Ipam {
     const state = w.latest!;
     const waiters = w.waiters.splice(0);
     w.latest = undefined;
-    w.running = writeJsonAtomic(this.file(id), state).then(
+    w.running = writeJsonAtomic(this.file(id), state, { durable: false }).then(
       () => waiters.forEach((x) => x.resolve()),
       (err: unknown) => waiters.forEach((x) => x.reject(err)),
     );

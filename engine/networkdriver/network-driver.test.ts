@@ -1,7 +1,7 @@
 // The networkdriver against the real kernel: namespaces, a test bridge, veths,
 // iptables DNAT and the userland proxy. Every test makes its own namespaces and a
 // bridge `berth<pid>` with a 10.x subnet, and removes all of it in afterEach.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
 import { background, collect } from '../trace/index.js';
+import { bootTimeMs } from './atomic-file.js';
 import { Iptables } from './iptables.js';
 import { instrumentNetworkDriver } from './instrumented.js';
 import { LOCAL_MTU, NetworkDriver, type NetworkDriverOptions } from './network-driver.js';
@@ -314,6 +315,32 @@ describe.skipIf(!isRoot)('NetworkDriver (kernel)', () => {
     expect(d.inspectNetwork('bridge').containers).toEqual([]);
     expect(JSON.parse(await readFile(join(root, 'network', 'ipam', `${d.listNetworks()[0]!.id}.json`), 'utf8')).allocations).toEqual({});
     expect(await fx.links(a.name)).toEqual(['lo']);
+  });
+
+  it('reads runtime state torn by an OS crash as gone, and refuses the same damage done during this boot', async () => {
+    const d = await open();
+    const a = await fx.create();
+    const r = await d.allocateInterface(ctx, { containerId: 'torn1', network: 'bridge', netns: { path: a.path }, hostname: 't' });
+    const net = d.listNetworks()[0]!;
+    const endpoint = join(root, 'network', 'endpoints', 'torn1.json');
+    const pool = join(root, 'network', 'ipam', `${net.id}.json`);
+    // as a power loss leaves files written without fsync: torn, last written before this boot
+    const beforeBoot = new Date(bootTimeMs() - 60_000);
+    for (const f of [endpoint, pool]) {
+      await writeFile(f, '{"containerId": "tor');
+      await utimes(f, beforeBoot, beforeBoot);
+    }
+    drivers.pop();
+    await execa('ip', ['link', 'del', r.hostVeth!]); // the reboot took the veth too
+    const again = await open();
+    expect(again.endpoint('torn1')).toBeUndefined();
+    expect(again.inspectNetwork('bridge').containers).toEqual([]);
+    const rb = await again.allocateInterface(ctx, { containerId: 'torn2', network: 'bridge', netns: { path: (await fx.create()).path }, hostname: 'u' });
+    expect(rb.address).toMatch(new RegExp(`^10\\.${octet}\\.7\\.`));
+    // the same damage to a file written during this boot is corruption, named
+    await writeFile(join(root, 'network', 'endpoints', 'torn3.json'), '{"containerId": "tor');
+    drivers.pop();
+    await expectError(open(), 'DATA_LOSS', /endpoints\/torn3\.json: corrupt/);
   });
 
   it.skipIf(!hasIptables)('recover() after a restart removes what dead containers left and keeps the live', async () => {

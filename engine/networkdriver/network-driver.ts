@@ -3,13 +3,15 @@
 // recovery. Kernel work goes through rtnetlink (netlink-ops.ts) and iptables.
 //
 // On disk, under `<root>/network/` (every file written atomically):
-//   networks/<id>.json     one NetworkRecord per network (the default one is `builtin`)
-//   ipam/<id>.json         the network's address allocations (ipam.ts)
-//   endpoints/<cid>.json   one EndpointRecord per container with an interface
-// Order on allocate: the address is decided (ipam, in memory, no one else gets
-// it); then its fsync'd write, the endpoint record's, the veth, the netns config
-// and the etc files run together, and all are durable before allocateInterface
-// returns, so before the container runs. A crash in between leaves a veth that
+//   networks/<id>.json     one NetworkRecord per network (the default one is `builtin`), fsynced
+//   ipam/<id>.json         the network's address allocations (ipam.ts)     } runtime state:
+//   endpoints/<cid>.json   one EndpointRecord per container with an interface } not fsynced
+// Runtime state describes kernel objects a reboot destroys, so it only has to
+// outlive the engine's process (atomic-file.ts); a file an OS crash tore is
+// older than the boot and reads as absent. Order on allocate: the address is
+// decided (ipam, in memory, no one else gets it); then its write, the endpoint
+// record's, the veth, the netns config and the etc files run together, and all
+// are on disk before allocateInterface returns, so before the container runs. A crash in between leaves a veth that
 // recover() deletes: by name when the address or record reached the disk, else
 // as an unowned veth on the bridge (one not yet on it dies with its namespace).
 // Release removes rules, veth (or leaves it to the kernel and the reaper when the
@@ -31,7 +33,7 @@ import {
   wrap,
 } from '../errdefs/errors.js';
 import { nowNs, recordSpan, throwIfCancelled, type Context } from '../trace/index.js';
-import { readJson, removeFile, writeJsonAtomic } from './atomic-file.js';
+import { readJson, readRuntimeJson, removeFile, writeJsonAtomic } from './atomic-file.js';
 import { writeEtcFiles, validateHostname } from './etc-files.js';
 import { hostRoutes, uplinkMtu } from './host-routes.js';
 import { checkGateway, Ipam, type PoolSpec } from './ipam.js';
@@ -166,6 +168,8 @@ export interface RecoverReport {
 }
 
 const DEFAULT_SUBNET = '10.213.0.0/16';
+/** Endpoint records are runtime state: written without fsync (atomic-file.ts). */
+const RUNTIME = { durable: false } as const;
 /** Default link MTU of berth's bridges and veths (see NetworkDriverOptions.mtu). */
 export const LOCAL_MTU = 65520;
 const MIN_MTU = 68;
@@ -262,7 +266,7 @@ export class NetworkDriver {
       if (rec !== undefined) this.networks.set(rec.id, rec);
     }
     for (const name of await this.listDir('endpoints')) {
-      const rec = await readJson<EndpointRecord>(join(this.dir, 'endpoints', name));
+      const rec = await readRuntimeJson<EndpointRecord>(join(this.dir, 'endpoints', name));
       if (rec === undefined) continue;
       this.endpoints.set(rec.containerId, rec);
       for (const p of rec.ports) this.reservedPorts.set(formatPortSpec(p), { spec: p, containerId: rec.containerId });
@@ -476,10 +480,9 @@ export class NetworkDriver {
    * RESOURCE_EXHAUSTED when the subnet is full; a failing step names itself
    * (`veth berth1a2b3c4d5e: RTM_NEWLINK: EEXIST`). Everything is undone on failure.
    * Cost: two netlink batches (one in a cloned child, ≈1–1.5 ms) overlapped with
-   * two fsync'd state writes (the address, group-committed with concurrent
-   * callers, and the endpoint record) and the etc files, each write one native
-   * threadpool job (≈0.3–1 ms on a slow disk). Both writes are durable before it
-   * returns.
+   * two runtime-state writes (the address, group-committed with concurrent
+   * callers, and the endpoint record; not fsynced) and the etc files, each write
+   * one native threadpool job. Both writes are on disk before it returns.
    */
   async allocateInterface(ctx: Context, req: AllocateInterfaceRequest): Promise<InterfaceAllocation> {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(req.containerId)) throw invalidArgument(`container ${JSON.stringify(req.containerId)}: invalid id`);
@@ -504,7 +507,7 @@ export class NetworkDriver {
         const steps = mode.kind === 'none' ? await this.prefixed(`container ${cid}`, runSteps(ctx, [{ op: 'link.up', name: 'lo' }], ns)) : [];
         steps.push(...(await this.timed(ctx, 'etc.write', 'host', () => this.writeEtc(req, undefined, false))));
         const record: EndpointRecord = { containerId: cid, mode: mode.kind, netns, ports: [] };
-        await writeJsonAtomic(this.endpointFile(cid), record);
+        await writeJsonAtomic(this.endpointFile(cid), record, RUNTIME);
         this.endpoints.set(cid, record);
         return { containerId: cid, mode: mode.kind, steps };
       }
@@ -534,12 +537,12 @@ export class NetworkDriver {
       await this.reaper.take(ctx, hostVeth);
       const plan = bridgeInterfacePlan({ hostVeth, bridge: net.bridge, netns: ns, address: record.address!, prefix, gateway: net.gateway, mac: record.mac!, mtu: net.mtu, ...(net.externalMtu !== undefined ? { routeMtu: net.externalMtu } : {}) });
       vethMade = true;
-      // The address's and the record's fsyncs and the etc files overlap the netlink
+      // The address's and the record's writes and the etc files overlap the netlink
       // work; all are done before the container can use the address. A failing link
       // step comes first: its error (e.g. veth.create EEXIST) decides the undo.
       const [links, state, etc] = await settled([
         (async () => [...(await runSteps(ctx, plan.host)), ...(await runSteps(ctx, plan.netns, ns))])(),
-        this.timed(ctx, 'state.write', 'host', () => Promise.all([durable, writeJsonAtomic(this.endpointFile(cid), { ...record, ports: [] })])),
+        this.timed(ctx, 'state.write', 'host', () => Promise.all([durable, writeJsonAtomic(this.endpointFile(cid), { ...record, ports: [] }, RUNTIME)])),
         this.timed(ctx, 'etc.write', 'host', () => this.writeEtc(req, record.address, false)),
       ] as const);
       steps.push(...links, ...state, ...etc);
@@ -612,7 +615,7 @@ export class NetworkDriver {
    * it is still there. The same happens without it when the namespace was named
    * by a pid whose process has exited (or now has another namespace) and no
    * other endpoint shares that namespace. Cost: without netnsGone a synchronous RTM_DELLINK (tens of
-   * ms: the kernel waits for RCU grace periods), then one fsync'd file write and
+   * ms: the kernel waits for RCU grace periods), then one file write (not fsynced) and
    * an unlink (+ iptables runs per port); with netnsGone only the file work.
    */
   async releaseInterface(ctx: Context, containerId: string, opts: ReleaseInterfaceOptions = {}): Promise<void> {
@@ -695,7 +698,7 @@ export class NetworkDriver {
           this.proxies.set(`${containerId} ${key}`, await startProxy(p, rec.address));
         }
         const next: EndpointRecord = { ...rec, ports: [...rec.ports, port] };
-        await writeJsonAtomic(this.endpointFile(containerId), next);
+        await writeJsonAtomic(this.endpointFile(containerId), next, RUNTIME);
         this.endpoints.set(containerId, next);
       } catch (err) {
         await this.removePorts(containerId, rec.ports, [port]).catch((x: unknown) => this.undoFailed(ctx, `container ${containerId}: unpublish ${spec}`, x));
@@ -716,7 +719,7 @@ export class NetworkDriver {
       if (gone.length === 0) return;
       const next: EndpointRecord = { ...rec, ports: rec.ports.filter((q) => !gone.includes(q)) };
       await this.removePorts(containerId, next.ports, gone);
-      await writeJsonAtomic(this.endpointFile(containerId), next);
+      await writeJsonAtomic(this.endpointFile(containerId), next, RUNTIME);
       this.endpoints.set(containerId, next);
     });
   }
