@@ -25,7 +25,6 @@ import { Readable, Writable } from 'node:stream';
 import { conflict, failedPrecondition, invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { parseDigest, type Algorithm } from './digest.js';
-import { native } from '../../native/index.js';
 
 export interface Descriptor {
   digest: string;
@@ -538,14 +537,6 @@ function readMeta(dir: string): IngestMeta | undefined {
   }
   if (meta === null || typeof meta !== 'object' || typeof meta.ref !== 'string' || typeof meta.startedAt !== 'string') return undefined;
   return meta;
-}
-
-/**
- * Writes `path` through a temp file, fsync and rename: one native threadpool job
- * (native writeFilesAtomic) instead of five fs.promises round trips. Mode 0644.
- */
-export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await native().writeFilesAtomic([{ path, data: typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength), mode: 0o644, sync: true }]);
 }
 
 /** fsync of a directory (makes a rename in it durable): the fsync on the threadpool, open and close synchronous. */

@@ -5,7 +5,8 @@ import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
-import { writeAtomic, type ContentStore } from './content-store.js';
+import { type ContentStore } from './content-store.js';
+import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { digestOf, isDigest, parseDigest } from './digest.js';
 
 /** The fields of an image config berth reads; everything else is kept in `raw`. */
@@ -128,7 +129,7 @@ export class ImageStore {
     if (old === undefined || old.blobs.length !== blobs.length) {
       try {
         await mkdir(this.dir, { recursive: true });
-        await writeAtomic(this.recordPath(id), JSON.stringify(record));
+        await writeFileAtomic(this.recordPath(id), JSON.stringify(record), { mode: 0o644, sync: true });
       } catch (err) {
         throw wrap(err, `image ${id}: write record`);
       }

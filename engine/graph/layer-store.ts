@@ -18,7 +18,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { alreadyExists, conflict, failedPrecondition, invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
 import type { Driver } from '../graphdriver/driver.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
-import { writeAtomic } from './content-store.js';
+import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { DigestingStream, parseDigest, validateDigest } from './digest.js';
 import { chainID as chainOf } from './image-store.js';
 import { Mutex } from './mutex.js';
@@ -281,7 +281,7 @@ export class LayerStore {
       await this.writeMarker(driverID, 'rw');
       await this.driver.createReadWrite(ctx, driverID, record.parentDriverID);
       await mkdir(join(this.dir, 'mounts', containerID), { recursive: true });
-      await writeAtomic(join(this.dir, 'mounts', containerID, 'mount.json'), JSON.stringify(record.r));
+      await writeFileAtomic(join(this.dir, 'mounts', containerID, 'mount.json'), JSON.stringify(record.r), { mode: 0o644, sync: true });
       await this.removeMarker(driverID);
       return { ...record.r };
     } catch (err) {
@@ -488,7 +488,7 @@ export class LayerStore {
   private async writeLayer(l: Layer): Promise<void> {
     try {
       await mkdir(this.layerDir(l.chainID), { recursive: true });
-      await writeAtomic(join(this.layerDir(l.chainID), 'layer.json'), JSON.stringify(l));
+      await writeFileAtomic(join(this.layerDir(l.chainID), 'layer.json'), JSON.stringify(l), { mode: 0o644, sync: true });
     } catch (err) {
       throw wrap(err, `layer ${l.chainID}: write record`);
     }
@@ -496,7 +496,7 @@ export class LayerStore {
 
   private async writeMarker(driverID: string, kind: 'layer' | 'rw'): Promise<void> {
     await mkdir(join(this.dir, 'tmp'), { recursive: true });
-    await writeAtomic(join(this.dir, 'tmp', `${driverID}.json`), JSON.stringify({ driverID, kind, startedAt: new Date().toISOString() }));
+    await writeFileAtomic(join(this.dir, 'tmp', `${driverID}.json`), JSON.stringify({ driverID, kind, startedAt: new Date().toISOString() }), { mode: 0o644, sync: true });
   }
 
   private async removeMarker(driverID: string): Promise<void> {

@@ -5,7 +5,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { conflict, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
-import { writeAtomic } from './content-store.js';
+import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { isDigest, parseDigest } from './digest.js';
 import { Mutex } from './mutex.js';
 import { familiarString, parseReference, referenceString, withDefaultTag } from './reference.js';
@@ -178,7 +178,7 @@ export class ReferenceStore {
     const body: FileFormat = { references: Object.fromEntries(sorted) };
     try {
       await mkdir(dirname(this.path), { recursive: true });
-      await writeAtomic(this.path, JSON.stringify(body, null, 2) + '\n');
+      await writeFileAtomic(this.path, JSON.stringify(body, null, 2) + '\n', { mode: 0o644, sync: true });
     } catch (err) {
       throw wrap(err, `reference store ${this.path}: write`);
     }

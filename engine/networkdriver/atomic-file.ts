@@ -1,8 +1,5 @@
-// Crash-safe JSON state files: written to a temp file in the same directory
-// (fsynced when durable) and renamed over the old one, so a reader sees the old or
-// the new content, never a half-written one. The write is one native threadpool
-// job (writeFilesAtomic): on a slow disk, five fs.promises round trips per file
-// cost more than the syscalls themselves.
+// Crash-safe JSON state files, written atomically (engine/fsutil/atomic-write.ts),
+// fsynced when durable.
 //
 // Two kinds of state: configuration (networks) must survive a power loss and is
 // fsynced; runtime state (addresses, endpoints: what kernel objects belong to
@@ -11,34 +8,9 @@
 // OS crash such a file may be torn; readRuntimeJson tells that case (the file is
 // older than this boot) from corruption during this boot.
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { native } from '../../native/index.js';
+import { readFile, stat, unlink } from 'node:fs/promises';
+import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { wrap, ErrorCode } from '../errdefs/errors.js';
-
-export interface AtomicFile {
-  path: string;
-  data: string | Buffer;
-  /** Permission bits, exactly (default 0o600). */
-  mode?: number;
-  /** fsync before the rename (default false). */
-  sync?: boolean;
-}
-
-/**
- * Writes files in order, each atomically, in one threadpool job; a missing
- * directory is created (then the batch is retried once). Rejects with a system
- * error (code, path) on the first failure; files before it stay written.
- */
-export async function writeFilesAtomic(files: readonly AtomicFile[]): Promise<void> {
-  try {
-    await native().writeFilesAtomic(files);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    for (const dir of new Set(files.map((f) => dirname(f.path)))) await mkdir(dir, { recursive: true });
-    await native().writeFilesAtomic(files);
-  }
-}
 
 /**
  * Writes value as JSON to path atomically (temp + rename), fsynced first unless
@@ -46,7 +18,7 @@ export async function writeFilesAtomic(files: readonly AtomicFile[]): Promise<vo
  */
 export async function writeJsonAtomic(path: string, value: unknown, opts: { durable?: boolean } = {}): Promise<void> {
   try {
-    await writeFilesAtomic([{ path, data: `${JSON.stringify(value, null, 2)}\n`, mode: 0o600, sync: opts.durable ?? true }]);
+    await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600, sync: opts.durable ?? true, makeDirs: true });
   } catch (err) {
     throw wrap(err, `state ${path}: write`);
   }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { wrap, invalidArgument } from '../errdefs/errors.js';
-import { writeFilesAtomic } from './atomic-file.js';
+import { writeFilesAtomic } from '../fsutil/atomic-write.js';
 
 export interface EtcContent {
   hostname: string;
@@ -77,7 +77,10 @@ export async function writeEtcFiles(dir: string, content: EtcContent): Promise<v
   // One threadpool job for the three (each atomic, not fsynced: they are derived
   // data that allocateInterface rewrites); the directory is made if missing.
   try {
-    await writeFilesAtomic(files.map(([name, text]) => ({ path: join(dir, name), data: text, mode: 0o644 })));
+    await writeFilesAtomic(
+      files.map(([name, text]) => ({ path: join(dir, name), data: text, mode: 0o644 })),
+      { makeDirs: true },
+    );
   } catch (err) {
     const path = (err as NodeJS.ErrnoException).path;
     throw wrap(err, path !== undefined ? `etc file ${path}` : `etc dir ${dir}`);

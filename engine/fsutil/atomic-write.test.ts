@@ -1,0 +1,27 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeFileAtomic, writeFilesAtomic } from './atomic-write.js';
+
+describe('atomic writes', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-atomic-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates missing directories only when asked', async () => {
+    const path = join(dir, 'a', 'b', 'f');
+    await expect(writeFileAtomic(path, 'x')).rejects.toMatchObject({ code: 'ENOENT' });
+    await writeFileAtomic(path, 'x', { makeDirs: true, mode: 0o640 });
+    expect(readFileSync(path, 'utf8')).toBe('x');
+    expect(statSync(path).mode & 0o777).toBe(0o640);
+  });
+
+  it('takes any Uint8Array view, not only Buffers', async () => {
+    const backing = new Uint8Array([9, 1, 2, 3, 9]);
+    await writeFilesAtomic([{ path: join(dir, 'v'), data: backing.subarray(1, 4), sync: true }]);
+    expect([...readFileSync(join(dir, 'v'))]).toEqual([1, 2, 3]);
+  });
+});
