@@ -284,13 +284,7 @@ export class ContentStore {
     for (const name of await listDir(this.ingestDir)) {
       throwIfCancelled(ctx, 'content ingests');
       const dir = join(this.ingestDir, name);
-      const meta = (() => {
-        try {
-          return readMeta(dir);
-        } catch {
-          return undefined;
-        }
-      })();
+      const meta = readMetaQuiet(dir);
       let st;
       try {
         st = await stat(join(dir, 'data'));
@@ -321,13 +315,7 @@ export class ContentStore {
       throwIfCancelled(ctx, 'content abortStale');
       const dir = join(this.ingestDir, name);
       if (heldIngests.has(dir) || (await lockHeldByOther(join(dir, 'lock')))) continue;
-      const meta = (() => {
-        try {
-          return readMeta(dir);
-        } catch {
-          return undefined;
-        }
-      })();
+      const meta = readMetaQuiet(dir);
       let updated = 0;
       try {
         updated = (await stat(join(dir, 'data'))).mtimeMs;
@@ -517,6 +505,15 @@ async function listDir(dir: string): Promise<string[]> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw wrap(err, `content ${dir}: readdir`);
+  }
+}
+
+/** readMeta for listings: an I/O error reads as no meta too. */
+function readMetaQuiet(dir: string): IngestMeta | undefined {
+  try {
+    return readMeta(dir);
+  } catch {
+    return undefined;
   }
 }
 

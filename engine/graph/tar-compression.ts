@@ -31,7 +31,7 @@ export function detectCompression(firstBytes: Uint8Array): Compression {
 
 /**
  * A stream that decompresses `kind` (gzip through zlib, zstd through libzstd or
- * fzstd, see zstdDecoderKind); 'none' passes bytes through. bzip2 and xz fail
+ * fzstd, see zstdDecoderInfo); 'none' passes bytes through. bzip2 and xz fail
  * NOT_IMPLEMENTED. Corrupt or truncated input makes the stream error with
  * INVALID_ARGUMENT.
  */
@@ -42,7 +42,7 @@ export function decompressStream(kind: Compression): Duplex {
     case 'gzip':
       return createGunzip({ chunkSize: GUNZIP_CHUNK });
     case 'zstd':
-      return zstdDecoderKind() === 'libzstd' ? libzstdStream() : fzstdStream();
+      return zstdDecoderInfo().kind === 'libzstd' ? libzstdStream() : fzstdStream();
     default:
       throw notImplemented(`layer decompression ${kind}: not supported (gzip and zstd are)`);
   }
@@ -51,10 +51,6 @@ export function decompressStream(kind: Compression): Duplex {
 let zstdKind: { kind: 'libzstd' | 'fzstd'; why?: string } | undefined;
 
 /** Which zstd decoder this process uses, and why not libzstd when it is fzstd. Loads libzstd once. */
-export function zstdDecoderKind(): 'libzstd' | 'fzstd' {
-  return zstdDecoderInfo().kind;
-}
-
 export function zstdDecoderInfo(): { kind: 'libzstd' | 'fzstd'; why?: string } {
   if (zstdKind === undefined) {
     let why: string | undefined;

@@ -56,13 +56,7 @@ export async function uplinkMtu(): Promise<number> {
   } catch (err) {
     throw wrap(err, 'host routes /proc/net/route');
   }
-  let best: { iface: string; metric: number; mtu: number } | undefined;
-  for (const line of text.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 9 || parseInt(f[1]!, 16) !== 0 || parseInt(f[7]!, 16) !== 0) continue;
-    const metric = Number(f[6]);
-    if (best === undefined || metric < best.metric) best = { iface: f[0]!, metric, mtu: Number(f[8]) };
-  }
+  const best = defaultRoute(text);
   if (best === undefined) return ETHERNET_MTU;
   if (best.mtu > 0) return best.mtu;
   try {
@@ -71,4 +65,16 @@ export async function uplinkMtu(): Promise<number> {
   } catch {
     return ETHERNET_MTU;
   }
+}
+
+/** The default route of lowest metric in /proc/net/route text: its interface and MTU metric (0: none). Pure. */
+export function defaultRoute(text: string): { iface: string; metric: number; mtu: number } | undefined {
+  let best: { iface: string; metric: number; mtu: number } | undefined;
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 9 || parseInt(f[1]!, 16) !== 0 || parseInt(f[7]!, 16) !== 0) continue;
+    const metric = Number(f[6]);
+    if (best === undefined || metric < best.metric) best = { iface: f[0]!, metric, mtu: Number(f[8]) };
+  }
+  return best;
 }
