@@ -10,7 +10,6 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BerthError } from '../errdefs/errors.js';
 import { Graph } from '../graph/graph.js';
 import { chainIDs } from '../graph/image-store.js';
 import type { Driver } from '../graphdriver/driver.js';
@@ -18,6 +17,7 @@ import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background } from '../trace/context.js';
 import { buildImage, buildIndex, startProxy, type Blob, type Image, type TestProxy } from './client/test-registry.js';
 import { pull } from './pull.js';
+import { caught } from './pull-test-kit.js';
 
 const registryBin = '/usr/bin/docker-registry';
 const haveRegistry = existsSync(registryBin) && existsSync('/usr/bin/openssl');
@@ -117,16 +117,6 @@ const big = (seed: string, n = 200_000): Buffer => {
   }
   return b;
 };
-
-async function caught(p: Promise<unknown>): Promise<BerthError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(BerthError);
-    return err as BerthError;
-  }
-  throw new Error('expected a failure');
-}
 
 describe.skipIf(!haveRegistry)('pull from distribution 2.8 (apt packages docker-registry, openssl)', () => {
   let dir: string;

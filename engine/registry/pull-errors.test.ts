@@ -4,7 +4,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BerthError } from '../errdefs/errors.js';
 import { Graph } from '../graph/graph.js';
 import type { Driver } from '../graphdriver/driver.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
@@ -12,6 +11,7 @@ import { background } from '../trace/context.js';
 import { buildImage, buildIndex, push, pushImage, startProxy, type TestProxy } from './client/test-registry.js';
 import { pull } from './pull.js';
 import { createRegistryServer, type RegistryServer } from './server/index.js';
+import { caught, expectEmptyStore } from './pull-test-kit.js';
 
 const ctx = background();
 const fast = { attempts: 3, baseMs: 5, maxMs: 20 };
@@ -21,23 +21,6 @@ let driver: Driver;
 let graph: Graph;
 let registry: RegistryServer;
 let proxy: TestProxy;
-
-async function expectEmptyStore(): Promise<void> {
-  expect(await graph.listImages(ctx)).toEqual([]);
-  expect(await graph.layers.list(ctx)).toEqual([]);
-  expect(await graph.content.list(ctx)).toEqual([]);
-  expect(await graph.content.ingests(ctx)).toEqual([]);
-}
-
-async function caught(p: Promise<unknown>): Promise<BerthError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(BerthError);
-    return err as BerthError;
-  }
-  throw new Error('expected a failure');
-}
 
 /** A manifest answer the proxy gives itself instead of the registry's. */
 function serveManifest(contentType: string, body: string): void {
@@ -79,7 +62,7 @@ describe('pull: bad input leaves the store unchanged', () => {
     const repo = await caught(pull(ctx, graph, `${proxy.host}/never/pushed:v1`, { retry: fast }));
     expect(repo.code).toBe('NOT_FOUND');
     expect(repo.message).toContain(`${proxy.host}/never/pushed:v1`);
-    await expectEmptyStore();
+    await expectEmptyStore(ctx, graph);
   });
 
   it('a manifest that is not JSON is INVALID_ARGUMENT naming the reference', async () => {
@@ -89,7 +72,7 @@ describe('pull: bad input leaves the store unchanged', () => {
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain(`manifest ${ref}`);
     expect(err.message).toContain('not JSON');
-    await expectEmptyStore();
+    await expectEmptyStore(ctx, graph);
   });
 
   it('a manifest without config or layers is INVALID_ARGUMENT naming the reference', async () => {
@@ -99,7 +82,7 @@ describe('pull: bad input leaves the store unchanged', () => {
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain(`manifest ${ref}`);
     expect(err.message).toContain('config');
-    await expectEmptyStore();
+    await expectEmptyStore(ctx, graph);
   });
 
   it('a schema1 manifest is refused as not supported, naming its media type and the reference', async () => {
@@ -115,7 +98,7 @@ describe('pull: bad input leaves the store unchanged', () => {
     expect(err.message).toContain(schema1);
     expect(err.message).toMatch(/unsupported/);
     expect(proxy.log.filter((l) => l.includes('/blobs/'))).toEqual([]);
-    await expectEmptyStore();
+    await expectEmptyStore(ctx, graph);
   });
 
   it('an index without the platform asked for is NOT_FOUND listing the platforms, before any blob is fetched', async () => {
@@ -135,7 +118,7 @@ describe('pull: bad input leaves the store unchanged', () => {
     expect(err.message).toContain('linux/amd64');
     expect(err.message).toContain('linux/arm64/v8, linux/ppc64le');
     expect(proxy.log.filter((l) => l.includes('/blobs/'))).toEqual([]);
-    await expectEmptyStore();
+    await expectEmptyStore(ctx, graph);
   });
 
   it('a blob whose bytes differ from its digest is DATA_LOSS naming the layer digest', async () => {
@@ -147,7 +130,7 @@ describe('pull: bad input leaves the store unchanged', () => {
     const err = await caught(pull(ctx, graph, `${proxy.host}/swapped:v1`, { retry: fast }));
     expect(err.message).toContain(`layer ${bad.digest}`);
     expect(err.message).toContain('digest mismatch');
-    await expectEmptyStore();
+    await expectEmptyStore(ctx, graph);
   });
 
   it('a blob cut short on every attempt fails UNAVAILABLE naming the layer digest once the retries are exhausted', async () => {
@@ -168,7 +151,7 @@ describe('pull: bad input leaves the store unchanged', () => {
     expect(err.code).toBe('UNAVAILABLE');
     expect(err.message).toContain(`layer ${layer.digest}`);
     expect(proxy.log.filter((l) => l.includes(layer.digest))).toHaveLength(fast.attempts);
-    await expectEmptyStore();
+    await expectEmptyStore(ctx, graph);
   });
 
   it('a registry with nothing listening is UNAVAILABLE naming the registry and the reference', async () => {
@@ -178,6 +161,6 @@ describe('pull: bad input leaves the store unchanged', () => {
     expect(err.code).toBe('UNAVAILABLE');
     expect(err.message).toContain(`${gone}/down:v1`);
     expect(err.message).toContain(`registry ${gone} unreachable (ECONNREFUSED)`);
-    await expectEmptyStore();
+    await expectEmptyStore(ctx, graph);
   });
 });

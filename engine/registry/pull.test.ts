@@ -4,7 +4,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BerthError } from '../errdefs/errors.js';
 import { Graph } from '../graph/graph.js';
 import { chainIDs } from '../graph/image-store.js';
 import type { Driver } from '../graphdriver/driver.js';
@@ -17,6 +16,7 @@ import { toDockerProgress, type ProgressEvent } from './client/progress.js';
 import { bearerHooks, buildImage, buildIndex, push, pushImage, startProxy, type TestProxy } from './client/test-registry.js';
 import { pull } from './pull.js';
 import { createRegistryServer, type RegistryServer } from './server/index.js';
+import { caught, expectEmptyStore } from './pull-test-kit.js';
 
 const ctx = background();
 const fast = { attempts: 4, baseMs: 5, maxMs: 50 };
@@ -42,23 +42,6 @@ async function proxy(target: string): Promise<TestProxy> {
 async function fileIn(chainID: string, name: string): Promise<string> {
   const layer = await graph.layers.get(ctx, chainID);
   return readFile(join(driver.home, 'dir', layer.driverID, name), 'utf8');
-}
-
-async function expectEmptyStore(): Promise<void> {
-  expect(await graph.listImages(ctx)).toEqual([]);
-  expect(await graph.layers.list(ctx)).toEqual([]);
-  expect(await graph.content.list(ctx)).toEqual([]);
-  expect(await graph.content.ingests(ctx)).toEqual([]);
-}
-
-async function caught(p: Promise<unknown>): Promise<BerthError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(BerthError);
-    return err as BerthError;
-  }
-  throw new Error('expected a failure');
 }
 
 const big = (seed: string, n = 200_000): Buffer => {
@@ -344,7 +327,7 @@ describe('pull', () => {
         const err = await caught(pull(ctx, graph, `${p.host}/corrupt:v1`, { concurrency, retry: fast }));
         expect(err.message).toContain(`layer ${bad}`);
         expect(err.message).toContain('digest mismatch');
-        await expectEmptyStore();
+        await expectEmptyStore(ctx, graph);
       }
     }
   });
@@ -457,7 +440,7 @@ describe('pull', () => {
     };
     const err = await caught(pull(withSignal(ctx, ac.signal), graph, `${p.host}/cancel:v1`));
     expect(err.code).toBe('CANCELLED');
-    await expectEmptyStore();
+    await expectEmptyStore(ctx, graph);
   });
 
   it('records registry spans: manifest, blob, layer.fetch, layer.apply', async () => {
