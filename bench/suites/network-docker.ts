@@ -16,6 +16,7 @@ import { native } from '../../native/index.js';
 import { freeLoopbackPort } from './network-procs.js';
 import { CONTAINER_PORTS, TRAFFIC_PATHS, type Endpoints, type TrafficPath, type TrafficTarget } from './network-traffic.js';
 import type { BenchNetns } from './network-world.js';
+import { Teardown } from '../teardown.js';
 
 /** The static sleep binary the image holds (native/workloads, built with the addon). */
 const SLEEP_BIN = fileURLToPath(new URL('../../native/workloads/bin/sleep', import.meta.url));
@@ -181,14 +182,8 @@ export class DockerEnv implements TrafficTarget {
     const building = this.building;
     this.building = undefined;
     await building?.catch(() => undefined);
-    const failures: string[] = [];
-    const attempt = async (what: string, fn: () => Promise<unknown>) => {
-      try {
-        await fn();
-      } catch (err) {
-        failures.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    };
+    const teardown = new Teardown();
+    const attempt = (what: string, fn: () => Promise<unknown>) => teardown.attempt(what, fn);
     const daemon = this.daemon;
     this.daemon = undefined;
     if (daemon !== undefined && daemon.exitCode === null && daemon.signalCode === null) {
@@ -211,7 +206,7 @@ export class DockerEnv implements TrafficTarget {
       this.keyExisted = true;
       await attempt(KEY_JSON, () => rm(KEY_JSON, { force: true }));
     }
-    if (failures.length > 0) throw new Error(`network bench docker cleanup: ${failures.join('; ')}`);
+    teardown.finish('network bench docker cleanup');
   }
 
   endpoints(path: TrafficPath, tool: 'iperf' | 'pingpong'): Endpoints {

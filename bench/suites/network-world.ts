@@ -9,6 +9,7 @@ import { Iptables } from '../../engine/networkdriver/iptables.js';
 import { hostVethName, NetworkDriver, type NetworkRecord } from '../../engine/networkdriver/network-driver.js';
 import { runSteps } from '../../engine/networkdriver/netlink-ops.js';
 import type { Context } from '../../engine/trace/index.js';
+import { Teardown } from '../teardown.js';
 
 /** Everything global the bench makes carries this prefix and the process id. */
 export const NAME_PREFIX = `bnb${process.pid}`;
@@ -223,14 +224,8 @@ export class NetworkWorld {
    * rules on this host. Idempotent; collects failures and throws one error after trying all.
    */
   async cleanup(ctx: Context): Promise<void> {
-    const failures: string[] = [];
-    const attempt = async (what: string, fn: () => Promise<unknown>) => {
-      try {
-        await fn();
-      } catch (err) {
-        failures.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    };
+    const teardown = new Teardown();
+    const attempt = (what: string, fn: () => Promise<unknown>) => teardown.attempt(what, fn);
     const driver = this.driver_;
     this.driver_ = undefined;
     if (driver !== undefined) {
@@ -254,7 +249,7 @@ export class NetworkWorld {
       this.root = undefined;
       await attempt(`state ${root}`, () => rm(root, { recursive: true, force: true }));
     }
-    if (failures.length > 0) throw new Error(`network bench cleanup: ${failures.join('; ')}`);
+    teardown.finish('network bench cleanup');
   }
 
   /** Where a container's hosts/hostname/resolv.conf go. */
