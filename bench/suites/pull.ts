@@ -13,7 +13,7 @@ import type { CaseDef, CaseInfo, DerivedCase, MacroCase, MeasuredCase, Suite, Su
 import { benchClient, berthPull, openBenchGraph, PHASE_SPANS, type BenchGraph, type PullDriver } from './pull-berth.js';
 import { BenchDockerd, peerUnavailable, skopeoCopy, writePolicy } from './pull-peers.js';
 import { REFERENCE_METHOD, referenceExtract } from './pull-reference.js';
-import { zstdDecoderInfo } from '../../engine/graph/tar-compression.js';
+import { zstdDecoderInfo } from '../../engine/archive/tar-compression.js';
 import { corpusImage, PULL_BACKINGS, PullWorld, REPOSITORY_PREFIX, scratchDir, type OpenWorld, type PullBacking } from './pull-world.js';
 
 const SUITE = 'pull';

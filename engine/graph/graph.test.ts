@@ -18,7 +18,7 @@ import { SPAN_CHANNEL, type SpanRecord } from '../trace/span.js';
 import { digestOf } from './digest.js';
 import { Graph } from './graph.js';
 import { chainIDs } from './image-store.js';
-import { buildTar } from './tar-fixtures.js';
+import { buildTar } from '../archive/tar-fixtures.js';
 import { TestDriver } from './test-driver.js';
 
 const ctx = background();

@@ -11,7 +11,7 @@ import { isBerthError } from '../errdefs/errors.js';
 import { background, withSignal } from '../trace/context.js';
 import { chainID } from './image-store.js';
 import { LayerStore } from './layer-store.js';
-import { buildTar } from './tar-fixtures.js';
+import { buildTar } from '../archive/tar-fixtures.js';
 import { TestDriver } from './test-driver.js';
 
 const ctx = background();

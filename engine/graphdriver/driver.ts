@@ -1,5 +1,6 @@
 // The graphdriver boundary: how the Graph stores layers on disk and hands out
 // root filesystems. Docker's ProtoDriver/DiffDriver, context-first (STYLE.md 1–4).
+import type { Change } from '../archive/diff-tar.js';
 import type { Context } from '../trace/context.js';
 
 /** What to mount for a layer; the caller mounts (mounts are data, STYLE.md 4). */
@@ -58,11 +59,7 @@ export interface ProtoDriver {
   cleanup(ctx: Context): Promise<void>;
 }
 
-/** One path changed by a layer relative to its parent (paths start with '/'). */
-export interface Change {
-  path: string;
-  kind: 'add' | 'modify' | 'delete';
-}
+export type { Change };
 
 /** Result of applying a layer tar: bytes of regular file content and tar entries seen. */
 export interface ApplyResult {

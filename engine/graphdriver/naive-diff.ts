@@ -4,9 +4,9 @@
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { wrap } from '../errdefs/errors.js';
-import { applyLayer } from '../graph/apply-layer.js';
+import { applyLayer } from '../archive/apply-layer.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
-import { changesTar } from './diff-tar.js';
+import { changesTar } from '../archive/diff-tar.js';
 import type { ApplyResult, Change, DiffDriver, ProtoDriver } from './driver.js';
 
 /**

@@ -1,7 +1,7 @@
 // A decompressing Transform that picks gzip, zstd or none from the first bytes of
 // the stream (the magic decides; a layer's media type may say `tar` for gzip bytes).
 import { Transform, type Duplex, type TransformCallback } from 'node:stream';
-import { decompressStream, detectCompression } from '../../graph/apply-layer.js';
+import { decompressStream, detectCompression } from '../../archive/apply-layer.js';
 
 /** Bytes needed to tell the formats apart (xz's magic is the longest). */
 const SNIFF_BYTES = 6;

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { buildTar } from '../../graph/tar-fixtures.js';
+import { buildTar } from '../../archive/tar-fixtures.js';
 
 export interface Blob {
   mediaType: string;

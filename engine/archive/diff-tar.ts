@@ -7,11 +7,16 @@ import { lstat, readlink } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { wrap } from '../errdefs/errors.js';
-import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from '../graph/apply-layer.js';
-import { readXattrs } from '../graph/tar-fs.js';
-import { HEX_XATTR_PREFIX, xattrsFromHex } from '../graph/tar-pax.js';
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './apply-layer.js';
+import { readXattrs } from './tar-fs.js';
+import { HEX_XATTR_PREFIX, xattrsFromHex } from './tar-pax.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
-import type { Change } from './driver.js';
+
+/** One path changed by a layer relative to its parent (paths start with '/'). */
+export interface Change {
+  path: string;
+  kind: 'add' | 'modify' | 'delete';
+}
 
 export interface TarChange extends Change {
   /** The directory hides everything below it in the lower layers (emit `.wh..wh..opq`). */
