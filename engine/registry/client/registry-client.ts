@@ -4,7 +4,7 @@
 // registry boundary: wrap the object with instrument('registry', client) for spans
 // `registry.manifest` and `registry.blob`.
 import { createHash } from 'node:crypto';
-import { BerthError, dataLoss, notFound, permissionDenied, unauthenticated, wrap } from '../../errdefs/errors.js';
+import { BerthError, dataLoss, isBerthError, notFound, permissionDenied, unauthenticated, wrap } from '../../errdefs/errors.js';
 import { parseDigest } from '../../graph/digest.js';
 import { referenceName, referenceString, type Reference } from '../../graph/reference.js';
 import type { Context } from '../../trace/context.js';
@@ -89,7 +89,22 @@ export class RegistryClient {
         throw notFound(`${subject}: not found in registry ${ref.domain}`);
       }
       if (res.status !== 200) throw await statusError(res, subject);
-      const bytes = await readBody(res, this.maxManifestBytes, subject);
+      const told = res.headers['docker-content-digest'];
+      const announced = typeof told === 'string' && told !== '' ? told : undefined;
+      // a by-tag manifest is known by the digest its registry announced until its bytes are in
+      const named = ref.digest === undefined && announced !== undefined ? `${subject} (${announced})` : subject;
+      const bytes = await readBody(res, this.maxManifestBytes, named).catch((err: unknown) => {
+        throw isBerthError(err) ? err : new TransientError(`${named}: connection lost reading the manifest (${errorCode(err)})`, undefined, err);
+      });
+      // integrity first: damaged bytes are reported as such, not as the parse error they cause
+      const algorithm = ref.digest !== undefined ? parseDigest(ref.digest).algorithm : 'sha256';
+      const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+      if (announced !== undefined && parseDigest(announced, `${subject}: Docker-Content-Digest`).algorithm === algorithm && announced !== digest) {
+        throw dataLoss(`${subject}: digest mismatch: registry says ${announced}, content is ${digest}`, { details: { expected: announced, got: digest } });
+      }
+      if (ref.digest !== undefined && ref.digest !== digest) {
+        throw dataLoss(`${subject}: digest mismatch (got ${digest})`, { details: { expected: ref.digest, got: digest } });
+      }
       let declared: string | undefined;
       try {
         declared = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType;
@@ -100,15 +115,6 @@ export class RegistryClient {
       const generic = header === '' || header === 'application/json' || header === 'text/plain' || header === 'application/octet-stream';
       const mediaType = generic ? (declared ?? header) : header;
       checkManifestType(mediaType, subject);
-      const algorithm = ref.digest !== undefined ? parseDigest(ref.digest).algorithm : 'sha256';
-      const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
-      const told = res.headers['docker-content-digest'];
-      if (typeof told === 'string' && told !== '' && parseDigest(told, `${subject}: Docker-Content-Digest`).algorithm === algorithm && told !== digest) {
-        throw dataLoss(`${subject}: digest mismatch: registry says ${told}, content is ${digest}`, { details: { expected: told, got: digest } });
-      }
-      if (ref.digest !== undefined && ref.digest !== digest) {
-        throw dataLoss(`${subject}: digest mismatch (got ${digest})`, { details: { expected: ref.digest, got: digest } });
-      }
       return { mediaType, digest, bytes };
     });
   }
@@ -149,8 +155,19 @@ export class RegistryClient {
         }
       } else throw await statusError(res, subject);
       let offset = start;
-      for await (const raw of res.body) {
-        let chunk = raw as Buffer;
+      // a body that fails mid-way (reset, cut short) is a transient failure naming the blob;
+      // an error of the sink is its own and is thrown as it is
+      const body = res.body[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = await body.next();
+        } catch (err) {
+          if (ctx.signal.aborted) throw err;
+          throw new TransientError(`${subject}: connection lost at byte ${offset} of ${desc.size} (${errorCode(err)})`, undefined, err);
+        }
+        if (next.done === true) break;
+        let chunk = next.value as Buffer;
         result.bytes += chunk.length;
         if (skip > 0) {
           const n = Math.min(skip, chunk.length);
@@ -162,7 +179,12 @@ export class RegistryClient {
           res.body.destroy();
           throw dataLoss(`${subject}: registry sent more than the ${desc.size} bytes of the descriptor`);
         }
-        await sink.write(chunk);
+        try {
+          await sink.write(chunk);
+        } catch (err) {
+          res.body.destroy();
+          throw err;
+        }
         offset += chunk.length;
         onBytes?.(chunk.length);
       }
@@ -224,6 +246,12 @@ export class RegistryClient {
       return res;
     }
   }
+}
+
+/** The errno-style code of a network error, else its message, for messages. */
+function errorCode(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | undefined;
+  return e?.code ?? e?.message ?? String(err);
 }
 
 /** An error for an unexpected status, with the registry's own error message when it sent one. */
