@@ -115,6 +115,8 @@ interface LayerJob {
   fetch: Promise<void> | undefined;
   /** The live download's stream while the layer streams into the graph. */
   tee?: PassThrough;
+  /** The tar stream handed to the graph. */
+  tar?: Readable;
   /** Set when the graph turned out not to need the streamed layer (another pull registered it). */
   detached?: boolean;
   fetchMs?: number;
@@ -204,7 +206,21 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
   const created: string[] = [];
   const openBlob = async (job: LayerJob): Promise<Readable> => graph.content.reader(jobCtx, job.desc.digest);
 
+  // Whatever way a download fails (before its request, in it, or opening the stored blob
+  // after it), its layer's stream promise is rejected and its live stream destroyed: the
+  // graph may be waiting on either.
   const fetchLayer = async (job: LayerJob): Promise<void> => {
+    try {
+      await downloadLayer(job);
+    } catch (err) {
+      const e = layerError(err, job.desc.digest);
+      job.tee?.destroy(e);
+      job.compressed.reject(e);
+      throw e;
+    }
+  };
+
+  const downloadLayer = async (job: LayerJob): Promise<void> => {
     throwIfCancelled(jobCtx, `layer ${job.desc.digest}`);
     const start = nowNs();
     const writer = await openWriter(jobCtx, graph, job.desc);
@@ -260,10 +276,7 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
     recordSpan(ctx, { module: 'registry', method: 'layer.fetch', startNs: start, endNs: end, attributes: { digest: job.desc.digest, size: job.desc.size, streamed: streaming }, ...(error === undefined ? {} : { error }) });
     if (error !== undefined) {
       await writer.abort();
-      const e = layerError(error, job.desc.digest);
-      tee?.destroy(e);
-      job.compressed.reject(e);
-      throw e;
+      throw error;
     }
     job.fetchMs = ms(end - start);
     if (tee === undefined) job.compressed.resolve(await openBlob(job));
@@ -293,12 +306,27 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
     applying = job;
     job.applyStartNs = nowNs();
     if (!job.needsFetch) job.compressed.resolve(await openBlob(job));
-    const compressed = await job.compressed.promise;
+    // a pull failed elsewhere (another layer's download) or cancelled must not leave the graph waiting here
+    const compressed = await untilAborted(job.compressed.promise, jobCtx.signal);
     emit(job, 'extracting', 0);
     const tar = sniffingDecompressor();
+    tar.on('error', () => {}); // the graph reads the error off the stream; closeStreams may fail it before the graph listens
+    job.tar = tar;
     pipeline(compressed, tar, () => {});
     return tar;
   });
+  /** Closes every stream this pull opened (downloads, stored blobs, tars given to the graph); `err` fails a reader still on one. */
+  const closeStreams = (err?: unknown): void => {
+    for (const j of jobs) {
+      j.tar?.destroy(err as Error | undefined);
+      j.tee?.destroy(err as Error | undefined);
+      // without an error: nothing may listen on a stream the graph never took
+      j.compressed.promise.then(
+        (s) => s.destroy(),
+        () => {},
+      );
+    }
+  };
 
   const limit = limiter(concurrency);
   for (const job of jobs) if (job.needsFetch) job.fetch = limit(() => fetchLayer(job));
@@ -337,12 +365,14 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
       internal.abort(new Error('layer no longer needed'));
       await Promise.allSettled(fetches);
     }
+    closeStreams(); // stored blobs opened for layers the graph did not need
   } catch (err) {
     finishApply(err);
     internal.abort(err);
+    // the graph fails fast on a layer it is reading instead of applying it in vain
+    closeStreams(fetchError ?? err);
     await Promise.allSettled(fetches);
-    // streams the graph never took are closed; one it is reading fails or ends through its download
-    for (const j of jobs) if (!j.requested) j.compressed.promise.then((s) => s.destroy(), () => {});
+    closeStreams(fetchError ?? err); // streams opened while the downloads wound down
     await putting.catch(() => {}); // the graph releases what it added before we go
     const cleanup = withLogger(background(), ctx.logger); // ctx may be the cancelled one
     for (const digest of created) {
@@ -391,6 +421,16 @@ async function openWriter(ctx: Context, graph: Graph, desc: BlobDescriptor): Pro
       throwIfCancelled(ctx, `layer ${desc.digest}`);
     }
   }
+}
+
+/** Settles like p, or rejects with the signal's reason once it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function writeWithBackpressure(stream: PassThrough, chunk: Buffer, signal: AbortSignal): Promise<void> {

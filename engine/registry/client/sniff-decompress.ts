@@ -28,7 +28,23 @@ export function sniffingDecompressor(): Transform {
   };
   let pendingWrite: Promise<void> = Promise.resolve();
   const innerWrite = (chunk: Buffer): void => {
-    if (!inner!.write(chunk)) pendingWrite = new Promise((resolve) => inner!.once('drain', resolve));
+    if (inner!.write(chunk)) return;
+    // a decompressor that fails or closes instead of draining must not leave the write waiting
+    const d = inner!;
+    pendingWrite = new Promise((resolve, reject) => {
+      const settle = (err?: Error): void => {
+        d.off('drain', onDrain);
+        d.off('close', onClose);
+        d.off('error', settle);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onDrain = (): void => settle();
+      const onClose = (): void => settle(new Error('layer decompressor closed'));
+      d.on('drain', onDrain);
+      d.on('close', onClose);
+      d.on('error', settle);
+    });
   };
   out = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
@@ -63,6 +79,11 @@ export function sniffingDecompressor(): Transform {
     read(size: number) {
       inner?.resume();
       Transform.prototype._read.call(this, size);
+    },
+    // the decompressor (a zlib or zstd handle) goes with the stream, whoever destroys it
+    destroy(err: Error | null, cb: (error: Error | null) => void) {
+      inner?.destroy();
+      cb(err);
     },
   });
   return out;
