@@ -119,15 +119,16 @@ export class LayerStore {
    * Fails NOT_FOUND for an unknown parent. Cost: the driver's create + apply.
    */
   async register(ctx: Context, tar: NodeJS.ReadableStream, parent: string | null, opts: RegisterOptions = {}): Promise<RegisterResult> {
-    await this.restore(ctx);
-    if (parent !== null) parseDigest(parent, 'parent layer');
-    const expected = opts.diffID === undefined ? undefined : validateDigest(opts.diffID, 'layer diffID');
-    const subject = `layer ${expected ?? '(new)'}`;
-    throwIfCancelled(ctx, subject);
-    // An error the tar emits before apply() listens is kept on the stream (errored) and must not crash the process.
+    // An error the tar emits before apply() listens is kept on the stream (errored) and must
+    // not crash the process: listened for before the first await.
     const ignoreEarly = (): void => {};
     tar.on('error', ignoreEarly);
     try {
+      await this.restore(ctx);
+      if (parent !== null) parseDigest(parent, 'parent layer');
+      const expected = opts.diffID === undefined ? undefined : validateDigest(opts.diffID, 'layer diffID');
+      const subject = `layer ${expected ?? '(new)'}`;
+      throwIfCancelled(ctx, subject);
       return await this.registerGuarded(ctx, tar, parent, expected, subject);
     } finally {
       tar.removeListener('error', ignoreEarly);
