@@ -206,13 +206,66 @@ describe.each(drivers)('Graph on %s', (driverName, makeDriver) => {
     expect(await graph.gc(ctx, { graceMs: 0 })).toEqual({ layers: [], blobs: [], ingests: [], bytes: 0 });
   });
 
+  it('at the next start, removes what a put that never finished left: its layers, references and blobs', async () => {
+    const kept = await graph.putImage(ctx, config([baseTar]), [stream(baseTar)], { references: ['kept:1'], blobs: [] });
+    const chains = chainIDs([sha(baseTar), sha(appTar), sha(otherTar)]);
+    // a put of base+app+other stopped dead after its second layer: both layers hold the put's reference
+    await graph.layers.retain(ctx, chains[0]!);
+    await graph.layers.register(ctx, stream(appTar), chains[0]!, { diffID: sha(appTar) });
+    const blob = await graph.content.put(ctx, 'compressed layer of the unfinished pull');
+    await driver.cleanup(ctx);
+    driver = await makeDriver(root);
+    const reopened = await Graph.open(ctx, { root, driver });
+    expect(reopened.restoreReport).toMatchObject({ unreferencedLayers: [chains[1]], recountedLayers: [chains[0], chains[1]].sort(), orphanBlobs: [blob.digest] });
+    expect(await reopened.layers.list(ctx)).toMatchObject([{ chainID: chains[0], refCount: 1 }]);
+    expect((await reopened.content.list(ctx)).map((b) => b.digest)).toEqual([kept.id]);
+    expect(await driverLayers()).toHaveLength(1);
+    // and deleting the image that remains leaves nothing
+    await reopened.deleteImage(ctx, 'kept:1');
+    expect(await reopened.layers.list(ctx)).toEqual([]);
+    expect(await driverLayers()).toEqual([]);
+  });
+
+  it('deleting an image removes the layers an unfinished put left on its chain; its blobs go at the next start', async () => {
+    const shared = Buffer.from('manifest shared by both images');
+    const own = Buffer.from('manifest of the first image only');
+    const sharedBlob = await graph.content.put(ctx, shared);
+    const ownBlob = await graph.content.put(ctx, own);
+    await graph.putImage(ctx, config([baseTar]), [stream(baseTar)], { references: ['first:1'], blobs: [sharedBlob.digest, ownBlob.digest] });
+    const other = await graph.putImage(ctx, config([otherTar]), [stream(otherTar)], { references: ['other:1'], blobs: [sharedBlob.digest] });
+    const chains = chainIDs([sha(baseTar), sha(appTar)]);
+    // a put on top of the first image that never gave its reference back (a pull that hung)
+    await graph.layers.retain(ctx, chains[0]!);
+    await graph.layers.register(ctx, stream(appTar), chains[0]!, { diffID: sha(appTar) });
+    const res = await graph.deleteImage(ctx, 'first:1');
+    expect(res.layers.sort()).toEqual([...chains].sort());
+    expect((await graph.layers.list(ctx)).map((l) => l.chainID)).toEqual([other.chainID]);
+    expect(await driverLayers()).toHaveLength(1);
+    // the deleted image's own blob stays as a cache until the next start
+    expect((await graph.content.list(ctx)).map((b) => b.digest).sort()).toEqual([other.id, sharedBlob.digest, ownBlob.digest].sort());
+    await driver.cleanup(ctx);
+    driver = await makeDriver(root);
+    const reopened = await Graph.open(ctx, { root, driver });
+    expect(reopened.restoreReport).toMatchObject({ unreferencedLayers: [], recountedLayers: [], orphanBlobs: [ownBlob.digest] });
+    expect((await reopened.content.list(ctx)).map((b) => b.digest).sort()).toEqual([other.id, sharedBlob.digest].sort());
+  });
+
   it('finds everything again after a restart', async () => {
     const img = await graph.putImage(ctx, config([baseTar, appTar]), [stream(baseTar), stream(appTar)], { references: ['persist:1'] });
     await graph.createContainerLayer(ctx, 'c1', 'persist:1');
     await driver.cleanup(ctx);
     driver = await makeDriver(root);
     const reopened = await Graph.open(ctx, { root, driver });
-    expect(reopened.restoreReport).toEqual({ layers: 2, rwLayers: 1, removedDriverLayers: [], removedRecords: [], removedTempFiles: [] });
+    expect(reopened.restoreReport).toEqual({
+      layers: 2,
+      rwLayers: 1,
+      removedDriverLayers: [],
+      removedRecords: [],
+      removedTempFiles: [],
+      unreferencedLayers: [],
+      recountedLayers: [],
+      orphanBlobs: [],
+    });
     const got = await reopened.getImage(ctx, 'persist:1');
     expect(got.id).toBe(img.id);
     expect(got.chainID).toBe(img.chainID);

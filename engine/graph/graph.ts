@@ -75,6 +75,16 @@ export interface GcResult {
   bytes: number;
 }
 
+/** What Graph.open found and cleaned: the layer store's report, plus what no image or container held. */
+export interface GraphRestoreReport extends RestoreReport {
+  /** Layers nothing held (left by a put that never finished), removed. */
+  unreferencedLayers: string[];
+  /** Layers whose reference count disagreed with the images holding them, corrected. */
+  recountedLayers: string[];
+  /** Blobs no image lists (of a pull that never finished), removed. */
+  orphanBlobs: string[];
+}
+
 const DEFAULT_GRACE_MS = 10 * 60_000;
 
 export class Graph {
@@ -86,12 +96,16 @@ export class Graph {
     readonly layers: LayerStore,
     readonly references: ReferenceStore,
     /** What the startup recovery found and cleaned. */
-    readonly restoreReport: RestoreReport,
+    readonly restoreReport: GraphRestoreReport,
   ) {}
 
   /**
    * Opens (creating when needed) the graph under `root`, running the layer store's
-   * startup recovery. Cost: a read per layer record.
+   * startup recovery, then removing what an interrupted put or pull left: layers no
+   * image or container holds (their counts set to the images holding them) and blobs
+   * no image lists (also those a deleted image left as a cache). Ingests stay (a pull
+   * resumes them; gc ages them out).
+   * Cost: a read per layer and image record, a listing of the blobs.
    */
   static async open(ctx: Context, opts: GraphOptions): Promise<Graph> {
     const content = instrument('graph.content', new ContentStore(opts.root), {
@@ -102,7 +116,7 @@ export class Graph {
       methods: ['create', 'get', 'has', 'ids', 'list', 'delete'],
     });
     const layers = instrument('graph.layers', new LayerStore(opts.root, opts.driver, opts.hooks), {
-      methods: ['restore', 'register', 'get', 'has', 'list', 'retain', 'release', 'delete', 'createRWLayer', 'getRWLayer', 'rwLayers', 'containersUsing', 'removeRWLayer', 'mountRW', 'unmountRW'],
+      methods: ['restore', 'register', 'get', 'has', 'list', 'retain', 'release', 'delete', 'prune', 'createRWLayer', 'getRWLayer', 'rwLayers', 'containersUsing', 'removeRWLayer', 'mountRW', 'unmountRW'],
       attributes: { register: (_c, _t, parent, o) => ({ parent: parent ?? '', diffID: o?.diffID ?? '' }), mountRW: (_c, id) => ({ container: id }) },
       results: { register: (r) => ({ chainID: r.layer.chainID, applied: r.applied, size: r.layer.size }) },
     });
@@ -110,7 +124,50 @@ export class Graph {
       methods: ['add', 'delete', 'deleteImage', 'get', 'list', 'resolve'],
     });
     const report = await layers.restore(ctx);
-    return new Graph(content, images, layers, references, report);
+    const graph = new Graph(content, images, layers, references, { ...report, unreferencedLayers: [], recountedLayers: [], orphanBlobs: [] });
+    const pruned = await graph.prune(ctx, { blobs: 'unlisted' });
+    Object.assign(graph.restoreReport, { unreferencedLayers: pruned.layers, recountedLayers: pruned.recounted, orphanBlobs: pruned.blobs });
+    if (pruned.layers.length + pruned.recounted.length + pruned.blobs.length > 0) {
+      ctx.logger.info('graph: cleaned up after an interrupted put or pull', { layers: pruned.layers, recounted: pruned.recounted, blobs: pruned.blobs });
+    }
+    return graph;
+  }
+
+  /**
+   * Brings the layer references in line with the images holding them (one on each
+   * image's top layer) and removes the layers nothing holds, then the blobs no image
+   * lists: with 'unlisted' all of them, else those of the list given.
+   * Call with no put in flight (at open, or under the exclusive lock).
+   */
+  private async prune(ctx: Context, opts: { blobs: 'unlisted' | string[] }): Promise<{ layers: string[]; recounted: string[]; blobs: string[] }> {
+    const holders = new Map<string, number>();
+    const listed = new Set<string>();
+    let images: Image[];
+    try {
+      images = await this.images.list(ctx);
+    } catch (err) {
+      // without every holder known nothing can be called unreferenced: gc and the next start see it again
+      ctx.logger.warn('graph: images unreadable, unreferenced layers and blobs kept', { error: String(err) });
+      return { layers: [], recounted: [], blobs: [] };
+    }
+    for (const image of images) {
+      if (image.chainID !== null) holders.set(image.chainID, (holders.get(image.chainID) ?? 0) + 1);
+      listed.add(image.id);
+      for (const b of image.blobs) listed.add(b);
+    }
+    const { removed, recounted } = await this.layers.prune(ctx, holders);
+    const candidates = opts.blobs === 'unlisted' ? (await this.content.list(ctx)).map((b) => b.digest) : opts.blobs;
+    const blobs: string[] = [];
+    for (const digest of new Set(candidates)) {
+      if (listed.has(digest)) continue;
+      try {
+        await this.content.delete(ctx, digest);
+        blobs.push(digest);
+      } catch (err) {
+        if (!isBerthError(err, 'NOT_FOUND')) throw err;
+      }
+    }
+    return { layers: removed, recounted, blobs: blobs.sort() };
   }
 
   /**
@@ -194,7 +251,10 @@ export class Graph {
   /**
    * Deletes by reference or id. By a reference when the image has others: only
    * that reference goes. Otherwise the image goes (references, record, config and
-   * its reference on the top layer, whose chain is removed when unused).
+   * its reference on the top layer), and with it every layer no remaining image or
+   * container holds (its chain, and what an interrupted put left on it). Its other
+   * blobs (manifest, compressed layers) stay as a cache a later pull applies from,
+   * until gc or the next Graph.open removes them.
    * Fails CONFLICT naming the container while a container uses the image, or (by
    * id) while more than one reference names it — unless `force`; a forced delete
    * leaves the containers' layer chains in place. Fails NOT_FOUND.
@@ -221,8 +281,10 @@ export class Graph {
       }
       const untagged = (await this.references.deleteImage(ctx, id)).map((r) => familiarString(r));
       await this.images.delete(ctx, id);
-      const removed = image.chainID === null ? [] : await this.layers.release(ctx, image.chainID);
-      return { untagged, deleted: [id], layers: removed };
+      const released = image.chainID === null ? [] : await this.layers.release(ctx, image.chainID);
+      // under the exclusive lock no put holds a reference: what the remaining images do not hold goes
+      const pruned = await this.prune(ctx, { blobs: [] });
+      return { untagged, deleted: [id], layers: [...released, ...pruned.layers] };
     });
   }
 

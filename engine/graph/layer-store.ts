@@ -258,6 +258,38 @@ export class LayerStore {
   }
 
   /**
+   * Sets every layer's refCount to what `holders` counts for it (0 when absent),
+   * then removes each layer left without a reference and without a layer, container
+   * or apply on it, top layers first. Returns the chainIDs removed and those whose
+   * count changed. Only for a caller that knows every holder: the Graph's startup
+   * recovery and its image deletion, while no put is in flight — a reference held
+   * by an interrupted put is dropped. Cost: a record write per changed layer.
+   */
+  async prune(ctx: Context, holders: ReadonlyMap<string, number>): Promise<{ removed: string[]; recounted: string[] }> {
+    await this.restore(ctx);
+    return this.mutex.run(async () => {
+      const recounted: string[] = [];
+      for (const l of this.layers.values()) {
+        const want = holders.get(l.chainID) ?? 0;
+        if (l.refCount === want) continue;
+        await this.addRefs(l, want - l.refCount);
+        recounted.push(l.chainID);
+      }
+      const removed: string[] = [];
+      for (let more = true; more; ) {
+        more = false;
+        for (const l of [...this.layers.values()]) {
+          if (l.refCount > 0 || this.userOf(l.chainID) !== undefined) continue;
+          await this.removeLayer(ctx, l);
+          removed.push(l.chainID);
+          more = true;
+        }
+      }
+      return { removed: removed.sort(cmp), recounted: recounted.sort(cmp) };
+    });
+  }
+
+  /**
    * Creates a container's read-write layer on `parent` (a chainID, or null).
    * Fails ALREADY_EXISTS for a container that has one, NOT_FOUND for an unknown
    * parent, INVALID_ARGUMENT for a bad container id. Nothing remains on failure.
