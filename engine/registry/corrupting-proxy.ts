@@ -15,10 +15,12 @@ export interface CorruptionPlan {
   manifestTag?: string | undefined;
   /** Picks the damaged byte offset (as a share of the body). */
   seed: number;
+  /** Damage only the first this many targeted responses (default: every one). */
+  times?: number;
 }
 
 /** A number in [0, 1) from a seed (one step of a 32-bit LCG, then a hash mix). */
-function share(seed: number): number {
+export function share(seed: number): number {
   let x = (Math.imul(seed ^ 0x9e3779b9, 1103515245) + 12345) >>> 0;
   x = Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) >>> 0;
   x = Math.imul(x ^ (x >>> 12), 0x297a2d39) >>> 0;
@@ -40,7 +42,7 @@ export function targets(plan: CorruptionPlan, req: IncomingMessage): boolean {
 export function corruptingHooks(upstream: string, plan: CorruptionPlan, hits = { count: 0 }): ProxyHooks {
   return {
     before(req, res) {
-      if (req.method !== 'GET' || !targets(plan, req)) return false;
+      if (req.method !== 'GET' || !targets(plan, req) || hits.count >= (plan.times ?? Infinity)) return false;
       hits.count++;
       fetchWhole(upstream, req, res, (ures, body) => send(res, ures, body, plan));
       return true;
