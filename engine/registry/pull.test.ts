@@ -77,6 +77,7 @@ describe('pull', () => {
     ['oci', 'none'],
     ['docker', 'gzip'],
     ['docker', 'zstd'],
+    ['docker', 'none'],
   ] as const)('pulls a %s manifest with %s layers and stores image, layers, blobs and the reference', async (format, kind) => {
     const image = await buildImage(
       [

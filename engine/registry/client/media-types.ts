@@ -26,7 +26,9 @@ const layerTypes: Record<string, 'none' | 'gzip' | 'zstd'> = {
   'application/vnd.oci.image.layer.nondistributable.v1.tar': 'none',
   'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip': 'gzip',
   'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd': 'zstd',
+  'application/vnd.docker.image.rootfs.diff.tar': 'none',
   'application/vnd.docker.image.rootfs.diff.tar.gzip': 'gzip',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar': 'none',
   'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip': 'gzip',
   'application/vnd.docker.image.rootfs.diff.tar.zstd': 'zstd',
 };
