@@ -83,6 +83,16 @@ export interface NativeCore {
   lgetxattr(path: string, name: string): Buffer | undefined;
   llistxattr(path: string): string[];
   lremovexattr(path: string, name: string): void;
+  /**
+   * openat2(2) of `rel` below `dirFd` with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS (an O_NOFOLLOW
+   * walk where the kernel lacks openat2), O_CLOEXEC added: a symlink anywhere fails ELOOP (O_PATH|O_NOFOLLOW gives a
+   * handle on a last-component symlink), a way out fails EXDEV; '' opens dirFd's directory again (beneath.cc).
+   */
+  openBeneath(dirFd: number, rel: string, flags: number, mode?: number): number;
+  /** setxattr(2): follows the last component (for "/proc/self/fd/N" paths of O_PATH handles). */
+  setxattr(path: string, name: string, value: Buffer): void;
+  /** The O_PATH open flag (node:fs has no constant for it). */
+  readonly O_PATH: number;
 }
 
 /** One mount as the container child performs it (engine/execdriver/native-config.ts builds these). */

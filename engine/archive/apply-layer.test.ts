@@ -12,8 +12,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
 import { background, withSignal } from '../trace/context.js';
 import { applyLayer, decompressStream, detectCompression, type WhiteoutMode } from './apply-layer.js';
-import { getXattr, S_IFCHR, S_IFMT } from './tar-fs.js';
-import { buildTar, tarStream, type FixtureEntry } from './tar-fixtures.js';
+import { getXattr, S_IFCHR, S_IFMT, setXattr } from './tar-fs.js';
+import { swappedParent, T_OLD } from './hostile-layers.js';
+import { buildTar, fullListing, tarStream, type FixtureEntry } from './tar-fixtures.js';
 
 const ctx = background();
 const isRoot = process.getuid?.() === 0;
@@ -319,4 +320,55 @@ describe.skipIf(!isRoot)('applyLayer security corpus', () => {
       expect(existsSync(`/${probe}`)).toBe(false);
     });
   }
+});
+
+// ---- metadata through a replaced parent ----
+
+describe.skipIf(!isRoot)('applyLayer after a parent was replaced by a symlink out of the root', () => {
+  let host: string;
+
+  beforeEach(async () => {
+    host = join(base, 'host');
+    await mkdir(join(host, 'target'), { recursive: true, mode: 0o755 });
+    await writeFile(join(host, 'file'), 'host');
+    setXattr(join(host, 'target'), 'user.host', Buffer.from('kept'));
+  });
+
+  for (const mode of ['delete', 'overlay'] as const) {
+    it(`${mode}: restores deferred directory times (and every other metadata) inside the root only`, async () => {
+      const before = await fullListing(host);
+      await apply(swappedParent(host), mode);
+      expect(await readlink(join(root, 'a'))).toBe(host);
+      expect(await fullListing(host)).toEqual(before);
+    });
+
+    it.each([
+      ['a directory entry again', 'a/target/', [{ name: 'a/target/', type: 'directory', mode: 0o777, uid: 99, mtime: T_OLD }]],
+      ['a file', 'a/new', [{ name: 'a/new', content: 'x' }]],
+      ['a file over one outside', 'a/file', [{ name: 'a/file', content: 'x', mtime: T_OLD }]],
+      ['a symlink', 'a/ln', [{ name: 'a/ln', type: 'symlink', linkname: '/' }]],
+      ['a hard link inside it', 'a/hl', [{ name: 'f', content: 'f' }, { name: 'a/hl', type: 'link', linkname: 'f' }]],
+      ['a hard link to a file in it', 'hl', [{ name: 'hl', type: 'link', linkname: 'a/file' }]],
+      ['a device', 'a/null', [{ name: 'a/null', type: 'character-device', devmajor: 1, devminor: 3 }]],
+      ['a whiteout', 'a/.wh.file', [{ name: 'a/.wh.file' }]],
+      ['an opaque marker', 'a/.wh..wh..opq', [{ name: 'a/.wh..wh..opq' }]],
+    ] as [string, string, FixtureEntry[]][])(`${mode}: refuses %s written through it`, async (_what, entry, after) => {
+      const before = await fullListing(host);
+      const err = await apply(swappedParent(host, after), mode).catch((e: unknown) => e);
+      expect(isBerthError(err, 'INVALID_ARGUMENT'), String(err)).toBe(true);
+      expect((err as Error).message).toContain(`layer entry ${JSON.stringify(entry)}`);
+      expect(await fullListing(host)).toEqual(before);
+    });
+  }
+
+  it('restores the times of a directory that was moved away and replaced by another one', async () => {
+    const t2 = new Date(1_100_000_000_000);
+    await apply([
+      { name: 'd/', type: 'directory', mtime: T_OLD },
+      { name: 'd', content: 'now a file' },
+      { name: 'd/', type: 'directory', mtime: t2 },
+      { name: 'd/x', content: 'x' },
+    ]);
+    expect((await lstat(join(root, 'd'))).mtimeMs).toBe(t2.getTime());
+  });
 });

@@ -1,8 +1,11 @@
 // Builds small layer tars in memory from a list of entries, for tests of the
 // applier and the graphdrivers (crafted entries included: tar-stream writes what
 // it is given, "../x" and absolute names too).
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
+import { readXattrs } from './tar-fs.js';
 import { HEX_XATTR_PREFIX, xattrsFromHex } from './tar-pax.js';
 
 export interface FixtureEntry {
@@ -66,4 +69,25 @@ export async function buildTar(entries: FixtureEntry[]): Promise<Buffer> {
 /** A fresh readable stream over a tar buffer. */
 export function tarStream(buf: Buffer): NodeJS.ReadableStream {
   return Readable.from([buf]);
+}
+
+/**
+ * Every path under `dir` with its type, mode, owner, size, mtime, link count, content
+ * (or symlink target) and xattrs, sorted: what a test compares to prove that nothing
+ * outside a layer root changed.
+ */
+export async function fullListing(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const name of (await readdir(d)).sort()) {
+      const p = join(d, name);
+      const st = await lstat(p);
+      const xattrs = [...readXattrs(p)].map(([k, v]) => `${k}=${v.toString('hex')}`).sort().join(',');
+      const content = st.isFile() ? await readFile(p, 'utf8') : st.isSymbolicLink() ? await readlink(p) : '';
+      out.push(`${p} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.mtimeMs} ${st.nlink} ${content} ${xattrs}`);
+      if (st.isDirectory()) await walk(p);
+    }
+  };
+  await walk(dir);
+  return out;
 }
