@@ -11,6 +11,7 @@ import { readXattrs } from '../archive/tar-fs.js';
 import { buildTar, tarStream, type FixtureEntry } from '../archive/tar-fixtures.js';
 import { background, type Context } from '../trace/context.js';
 import type { Driver } from './driver.js';
+import { layerCases } from './driver-suite-layers.js';
 import { MNT_DETACH, unmount } from './host-mount.js';
 import { isMountPoint, mountsUnder, readMounts } from './mountinfo.js';
 
@@ -371,5 +372,7 @@ export function graphdriverSuite(name: string, factory: SuiteFactory, opts: Suit
       const withOptions = d as Driver & { mountOptions?: (ctx: Context, id: string) => Promise<string> };
       if (withOptions.mountOptions) expect((await withOptions.mountOptions(ctx, top)).length).toBeLessThan(4096);
     });
+
+    layerCases(() => ({ driver: d, outside: base }));
   });
 }

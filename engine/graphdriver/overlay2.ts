@@ -381,12 +381,17 @@ export class Overlay2Driver implements Driver {
     return size;
   }
 
-  /** Applies into diff/ directly with overlay whiteouts (the layer must be fresh from create()). */
+  /**
+   * Applies into diff/ directly with overlay whiteouts (the layer must be fresh from
+   * create()), judging implicit parents and hard-link targets against the lower diffs
+   * so the verdicts and the merged tree match a full copy's (vfs, btrfs).
+   */
   async applyDiff(ctx: Context, id: string, parent: string | undefined, tar: NodeJS.ReadableStream): Promise<ApplyResult> {
     await this.mustExist(ctx, id, 'applyDiff');
     if (!(await this.isParent(id, parent))) return this.naive.applyDiff(ctx, id, parent, tar);
     try {
-      return await applyLayer(ctx, `${this.dir(id)}/diff`, tar, { whiteouts: 'overlay' });
+      const lowerDirs = (await this.lowers(id)).map((l) => `${this.home}/${l}`);
+      return await applyLayer(ctx, `${this.dir(id)}/diff`, tar, { whiteouts: 'overlay', lowerDirs });
     } catch (err) {
       throw wrap(err, `overlay2 applyDiff ${id}`);
     }
