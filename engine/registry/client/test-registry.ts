@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { buildTar } from '../../archive/tar-fixtures.js';
+import { buildTar, type FixtureEntry } from '../../archive/tar-fixtures.js';
 
 export interface Blob {
   mediaType: string;
@@ -55,7 +55,9 @@ const layerTypes = {
 };
 
 export interface LayerSpec {
-  files: Record<string, string | Buffer>;
+  files?: Record<string, string | Buffer>;
+  /** Tar entries of any kind, written after `files`. */
+  entries?: FixtureEntry[];
   kind?: LayerKind;
 }
 
@@ -65,7 +67,7 @@ export async function buildImage(layers: LayerSpec[], opts: { format?: 'oci' | '
   const blobs: Blob[] = [];
   const diffIDs: string[] = [];
   for (const l of layers) {
-    const tar = await buildTar(Object.entries(l.files).map(([name, content]) => ({ name, content, mode: 0o644, mtime: new Date(0) })));
+    const tar = await buildTar([...Object.entries(l.files ?? {}).map(([name, content]) => ({ name, content, mode: 0o644, mtime: new Date(0) })), ...(l.entries ?? [])]);
     diffIDs.push(sha256(tar));
     const kind = l.kind ?? 'gzip';
     const bytes = kind === 'gzip' ? gzipSync(tar) : kind === 'zstd' ? zstdStored(tar) : tar;
