@@ -23,7 +23,7 @@
 // on this loaded 2-core host against 2–8 µs for the same call made directly (tmpfs);
 // a tar of 8k files (134 MB) applied into tmpfs in 0.72 s that way instead of 11 s
 // (GNU tar -x: 0.33 s).
-import { chmodSync, chownSync, closeSync, constants, copyFileSync, fstatSync, futimesSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, copyFileSync, fchmodSync, fchownSync, fstatSync, futimesSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { BerthError, invalidArgument, wrap } from '../errdefs/errors.js';
@@ -351,10 +351,10 @@ class Applier {
         while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
         this.size += chunk.length;
       }
+      await this.meta(dfd, base, rel, h, subject, fd);
     } finally {
       closeSync(fd);
     }
-    await this.meta(dfd, base, rel, h, subject);
   }
 
   /**
@@ -468,38 +468,26 @@ class Applier {
   /**
    * Ownership, mode, xattrs and mtime of the entry just written at `base` in `dfd`, set
    * through an O_PATH|O_NOFOLLOW handle on it (a symlink's own, never its target's);
-   * a directory's mtime is deferred to finish(), recorded with its inode.
+   * a directory's mtime is deferred to finish(), recorded with its inode. A regular
+   * file passes the fd it was written through (`written`), used directly.
    */
-  private async meta(dfd: number, base: string, rel: string, h: Header, subject: string): Promise<void> {
+  private async meta(dfd: number, base: string, rel: string, h: Header, subject: string, written?: number): Promise<void> {
     let fd: number | undefined;
     try {
+      if (written !== undefined) {
+        fchownSync(written, h.uid ?? 0, h.gid ?? 0);
+        fchmodSync(written, (h.mode ?? 0o644) & 0o7777);
+        this.xattrs(fdPath(written), h, subject);
+        const mtime = h.mtime ?? new Date(0);
+        futimesSync(written, mtime, mtime);
+        return;
+      }
       fd = openBeneath(dfd, base, oPath() | constants.O_NOFOLLOW);
       const p = fdPath(fd);
       const st = fstatSync(fd);
       chownSync(p, h.uid ?? 0, h.gid ?? 0);
       if (!st.isSymbolicLink()) chmodSync(p, (h.mode ?? 0o644) & 0o7777);
-      if (h.pax) {
-        for (const [key, value] of Object.entries(h.pax as Record<string, string>)) {
-          let attr: string;
-          let bytes: Buffer;
-          if (key.startsWith(HEX_XATTR_PREFIX)) {
-            attr = key.slice(HEX_XATTR_PREFIX.length);
-            bytes = Buffer.from(value, 'hex');
-          } else if (key.startsWith(RAW_XATTR_PREFIX)) {
-            attr = key.slice(RAW_XATTR_PREFIX.length);
-            bytes = Buffer.from(value, 'utf8');
-          } else continue;
-          // overlayfs' own attributes inside a tar could redirect lookups: never honoured.
-          if (attr.startsWith(OVERLAY_PREFIX)) continue;
-          try {
-            native().setxattr(p, attr, bytes);
-          } catch (err) {
-            const code = (err as NodeJS.ErrnoException).code;
-            if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EPERM') throw err;
-            this.ctx.logger.warn?.(`${subject}: xattr ${attr} not kept (${code})`);
-          }
-        }
-      }
+      this.xattrs(p, h, subject);
       const mtime = h.mtime ?? new Date(0);
       if (st.isDirectory()) {
         this.dirTimes.delete(rel);
@@ -510,6 +498,31 @@ class Applier {
       throw wrap(err, subject);
     } finally {
       if (fd !== undefined) closeSync(fd);
+    }
+  }
+
+  /** The entry's PAX xattrs onto `p` (a handle's path); overlayfs' own never, unsupported ones logged. */
+  private xattrs(p: string, h: Header, subject: string): void {
+    if (!h.pax) return;
+    for (const [key, value] of Object.entries(h.pax as Record<string, string>)) {
+      let attr: string;
+      let bytes: Buffer;
+      if (key.startsWith(HEX_XATTR_PREFIX)) {
+        attr = key.slice(HEX_XATTR_PREFIX.length);
+        bytes = Buffer.from(value, 'hex');
+      } else if (key.startsWith(RAW_XATTR_PREFIX)) {
+        attr = key.slice(RAW_XATTR_PREFIX.length);
+        bytes = Buffer.from(value, 'utf8');
+      } else continue;
+      // overlayfs' own attributes inside a tar could redirect lookups: never honoured.
+      if (attr.startsWith(OVERLAY_PREFIX)) continue;
+      try {
+        native().setxattr(p, attr, bytes);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EPERM') throw err;
+        this.ctx.logger.warn?.(`${subject}: xattr ${attr} not kept (${code})`);
+      }
     }
   }
 }
