@@ -55,6 +55,11 @@ export const hostileStacks: HostileStack[] = [
   { name: 'an opaque marker through a symlink of the same layer', refused: 'evil/.wh..wh..opq', layers: (h) => [[out(h), { name: 'evil/.wh..wh..opq' }]] },
   { name: 'a device through a lower symlink', refused: 'evil/null', layers: (h) => [[out(h)], [{ name: 'evil/null', type: 'character-device', devmajor: 1, devminor: 3 }]] },
   { name: 'a fifo through a symlink', refused: 'evil/fifo', layers: (h) => [[out(h), { name: 'evil/fifo', type: 'fifo' }]] },
+  { name: 'a whiteout of a symlink out', layers: (h) => [[out(h)], [{ name: '.wh.evil' }]] },
+  { name: 'a whiteout of a directory holding a symlink out', layers: (h) => [[{ name: 'd/', type: 'directory' }, { name: 'd/evil', type: 'symlink', linkname: h }], [{ name: '.wh.d' }]] },
+  { name: 'an opaque marker over a directory holding a symlink out', layers: (h) => [[{ name: 'd/', type: 'directory' }, { name: 'd/evil', type: 'symlink', linkname: h }], [{ name: 'd/', type: 'directory' }, { name: 'd/.wh..wh..opq' }]] },
+  { name: 'a hard link to a symlink out', layers: (h) => [[out(h)], [{ name: 'h', type: 'link', linkname: 'evil' }, { name: 'h2', type: 'link', linkname: 'evil' }]] },
+  { name: 'a file replacing a symlink out', layers: (h) => [[{ name: 'evil', type: 'symlink', linkname: `${h}/secret` }], [{ name: 'evil', content: 'mine', mode: 0o777, uid: 5 }]] },
   { name: 'metadata of directories whose parent became a symlink out', layers: (h) => [swappedParent(h)] },
   {
     name: 'metadata of lower directories whose parent became a symlink out',
