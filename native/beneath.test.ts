@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { native } from './index.js';
 
-describe('openBeneath', () => {
+describe.each(['openBeneath', 'openBeneathWalk'] as const)('%s', (fn) => {
   let dir: string;
   let rootFd: number;
   beforeEach(() => {
@@ -22,9 +22,10 @@ describe('openBeneath', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const code = (fn: () => unknown): string | undefined => {
+  const open = (dirFd: number, rel: string, flags: number) => native()[fn](dirFd, rel, flags);
+  const code = (call: () => unknown): string | undefined => {
     try {
-      closeSync(fn() as number);
+      closeSync(call() as number);
       return undefined;
     } catch (err) {
       return (err as NodeJS.ErrnoException).code;
@@ -32,13 +33,13 @@ describe('openBeneath', () => {
   };
 
   it('opens plain paths below the directory, and the directory itself for ""', () => {
-    const fd = native().openBeneath(rootFd, 'd/f', constants.O_RDONLY);
+    const fd = open(rootFd, 'd/f', constants.O_RDONLY);
     try {
       expect(fstatSync(fd).isFile()).toBe(true);
     } finally {
       closeSync(fd);
     }
-    const self = native().openBeneath(rootFd, '', native().O_PATH);
+    const self = open(rootFd, '', native().O_PATH);
     try {
       expect(fstatSync(self).ino).toBe(fstatSync(rootFd).ino);
     } finally {
@@ -47,17 +48,17 @@ describe('openBeneath', () => {
   });
 
   it('refuses a symlink anywhere (ELOOP), even one that stays inside', () => {
-    expect(code(() => native().openBeneath(rootFd, 'in/f', constants.O_RDONLY))).toBe('ELOOP');
-    expect(code(() => native().openBeneath(rootFd, 'out', constants.O_RDONLY))).toBe('ELOOP');
+    expect(code(() => open(rootFd, 'in/f', constants.O_RDONLY))).toBe('ELOOP');
+    expect(code(() => open(rootFd, 'out', constants.O_RDONLY))).toBe('ELOOP');
   });
 
   it('refuses a way out (EXDEV): .. above the directory, an absolute path', () => {
-    expect(code(() => native().openBeneath(rootFd, '../outside', constants.O_RDONLY))).toBe('EXDEV');
-    expect(code(() => native().openBeneath(rootFd, join(dir, 'outside'), constants.O_RDONLY))).toBe('EXDEV');
+    expect(code(() => open(rootFd, '../outside', constants.O_RDONLY))).toBe('EXDEV');
+    expect(code(() => open(rootFd, join(dir, 'outside'), constants.O_RDONLY))).toBe('EXDEV');
   });
 
   it('gives a handle on a last-component symlink itself with O_PATH|O_NOFOLLOW', () => {
-    const fd = native().openBeneath(rootFd, 'out', native().O_PATH | constants.O_NOFOLLOW);
+    const fd = open(rootFd, 'out', native().O_PATH | constants.O_NOFOLLOW);
     try {
       expect(fstatSync(fd).isSymbolicLink()).toBe(true);
     } finally {

@@ -89,6 +89,8 @@ export interface NativeCore {
    * handle on a last-component symlink), a way out fails EXDEV; '' opens dirFd's directory again (beneath.cc).
    */
   openBeneath(dirFd: number, rel: string, flags: number, mode?: number): number;
+  /** openBeneath's fallback alone (the O_NOFOLLOW walk, '..' refused with EXDEV), so it can be tested where openat2 exists. */
+  openBeneathWalk(dirFd: number, rel: string, flags: number, mode?: number): number;
   /** setxattr(2): follows the last component (for "/proc/self/fd/N" paths of O_PATH handles). */
   setxattr(path: string, name: string, value: Buffer): void;
   /** The O_PATH open flag (node:fs has no constant for it). */

@@ -87,8 +87,8 @@ int WalkBeneath(int dirfd, const std::string& rel, int flags, mode_t mode) {
   }
 }
 
-// openBeneath(dirFd, rel, flags, mode): number
-Napi::Value OpenBeneath(const Napi::CallbackInfo& info) {
+// openBeneath(dirFd, rel, flags, mode): number; openBeneathWalk: the same through the walk alone.
+Napi::Value Open(const Napi::CallbackInfo& info, bool walk_only) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber() ||
       (info.Length() > 3 && !info[3].IsUndefined() && !info[3].IsNumber())) {
@@ -109,10 +109,12 @@ Napi::Value OpenBeneath(const Napi::CallbackInfo& info) {
   how.mode = (flags & (O_CREAT | O_TMPFILE)) != 0 ? mode : 0;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   const char* path = rel.empty() ? "." : rel.c_str();
-  int fd;
-  do {
+  int fd = -1;
+  errno = ENOSYS;
+  while (!walk_only) {
     fd = static_cast<int>(syscall(SYS_openat2, dirfd, path, &how, sizeof(how)));
-  } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    if (fd >= 0 || (errno != EINTR && errno != EAGAIN)) break;
+  }
   if (fd < 0 && errno == ENOSYS) fd = WalkBeneath(dirfd, rel, flags, how.mode);
   if (fd < 0) {
     ThrowErrno(env, errno, "openat2", rel);
@@ -120,6 +122,9 @@ Napi::Value OpenBeneath(const Napi::CallbackInfo& info) {
   }
   return Napi::Number::New(env, fd);
 }
+
+Napi::Value OpenBeneath(const Napi::CallbackInfo& info) { return Open(info, false); }
+Napi::Value OpenBeneathWalk(const Napi::CallbackInfo& info) { return Open(info, true); }
 
 // setxattr(path, name, value: Buffer): void — follows the last component.
 Napi::Value Setxattr(const Napi::CallbackInfo& info) {
@@ -137,6 +142,7 @@ Napi::Value Setxattr(const Napi::CallbackInfo& info) {
 
 void Register(Napi::Env env, Napi::Object exports) {
   exports.Set("openBeneath", Napi::Function::New(env, OpenBeneath, "openBeneath"));
+  exports.Set("openBeneathWalk", Napi::Function::New(env, OpenBeneathWalk, "openBeneathWalk"));
   exports.Set("setxattr", Napi::Function::New(env, Setxattr, "setxattr"));
   exports.Set("O_PATH", Napi::Number::New(env, O_PATH));
 }
