@@ -231,7 +231,10 @@ class Applier {
     const { dir, base } = splitPath(rel);
     if (base.startsWith(WHITEOUT_PREFIX)) {
       // A whiteout under a directory that exists nowhere has nothing to delete.
-      if (this.mode === 'overlay' && dir !== '' && this.merged.length > 0 && lookupMerged(this.merged, dir) === undefined) return;
+      if (this.merged.length > 0 && dir !== '') {
+        this.checkParentsBelow(dir, name);
+        if (lookupMerged(this.merged, dir) === undefined) return;
+      }
       const dfd = this.handles.dir(dir, name, this.mode === 'overlay' ? 'hook' : 'never');
       if (dfd === undefined) return;
       if (base === OPAQUE_WHITEOUT) return this.opaque(dfd, dir, subject);

@@ -101,6 +101,9 @@ export function layerCases(env: () => LayerCaseEnv): void {
       ['a directory', 'lib/x/', [{ name: 'lib/x/', type: 'directory' }]],
       ['a file', 'lib/f', [{ name: 'lib/f', content: 'f' }]],
       ['a whiteout', 'lib/.wh.so', [{ name: 'lib/.wh.so' }]],
+      ['a deeper whiteout', 'lib/sub/.wh.so', [{ name: 'lib/sub/.wh.so' }]],
+      ['a deeper opaque marker', 'lib/sub/.wh..wh..opq', [{ name: 'lib/sub/.wh..wh..opq' }]],
+      ['a deeper hard link target', 'h', [{ name: 'h', type: 'link', linkname: 'lib/sub/so' }]],
       ['an opaque marker', 'lib/.wh..wh..opq', [{ name: 'lib/.wh..wh..opq' }]],
       ['a hard link target', 'h', [{ name: 'h', type: 'link', linkname: 'lib/so' }]],
     ] as [string, string, FixtureEntry[]][])('refuses %s through a symlink of a lower layer (into the root)', async (_what, entry, top) => {
