@@ -20,6 +20,8 @@
 // 2.9 ms with 128 (the kernel's own lookup cost); running `mount(8)` with a cwd
 // through execa instead costs 4.4–5.8 ms for the same mounts.
 // A layer without a parent is not mounted: get() returns its diff dir.
+// applyDiff writes a layer's tar straight into its diff/, giving the applier the lower
+// diffs so it refuses and accepts the same layers vfs and btrfs do on full copies.
 import { randomBytes } from 'node:crypto';
 import { existsSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
