@@ -10,13 +10,14 @@
 // relative to its parent's handle, its final component is replaced (unlinked) rather
 // than written through, files are opened O_CREAT|O_EXCL|O_NOFOLLOW, and ownership,
 // mode, xattrs and times are set through an O_PATH|O_NOFOLLOW handle on the entry
-// itself. Directory times, deferred to the end, are set through a handle opened the
-// same way then, and only on the directory they were recorded for (same inode): a
-// parent replaced by a symlink in between is never followed. Hard-link targets go
-// through the same checks. In 'overlay' mode the lower layers' directories may be
-// given: parents and hard-link targets are then judged against the merged view below
-// (lower-view.ts) as they would be on a full copy. Any refusal throws
-// INVALID_ARGUMENT naming the entry; the caller discards the layer.
+// itself (a regular file's through the fd it was written with). Directory times,
+// deferred to the end, are set through a handle opened the same way then, and only
+// on the directory they were recorded for (same inode): a parent replaced by a
+// symlink in between is never followed. Hard-link targets go through the same
+// checks. In 'overlay' mode the lower layers' directories may be given: parents and
+// hard-link targets are then judged against the merged view below (lower-view.ts)
+// as they would be on a full copy. Any refusal throws INVALID_ARGUMENT naming the
+// entry; the caller discards the layer.
 //
 // The per-entry syscalls are synchronous on purpose: each blocks the event loop only
 // for that entry's few calls, while a threadpool round trip per call measured ≈ 150 µs
