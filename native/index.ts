@@ -41,6 +41,8 @@ export interface NativeCore {
   sendFd(socketPath: string, fd: number, name: string): void;
   /** The name of a pty master's peer in its devpts ("/dev/pts/3"); throws ENOTTY for an fd that is no pty master. */
   ptyName(masterFd: number): string;
+  /** TIOCSWINSZ on a pty master: the window size its foreground process group sees (SIGWINCH). */
+  ptyResize(masterFd: number, rows: number, cols: number): void;
   /** Reaps exactly this child when it exits (uv_poll + waitid P_PIDFD); for a foreign process both fields are null. With unref the wait does not keep Node alive. */
   pidfdWait(
     pidfd: number,
