@@ -107,6 +107,11 @@ export class ContainerIO {
     return new ContainerIO(options, LogFile.open(options.logPath, { maxSize: options.maxSize, maxFile: options.maxFile }));
   }
 
+  /** A process is connected and its output has not ended yet. */
+  get running(): boolean {
+    return this.sources.length > 0 && !this.closed;
+  }
+
   get tty(): boolean {
     return this.options.tty;
   }
@@ -288,7 +293,7 @@ export class ContainerIO {
         s.partial = [];
         s.partialBytes = 0;
       } else {
-        entries.push({ stream: s.stream, data: Buffer.from(piece), timeNs });
+        entries.push({ stream: s.stream, data: piece, timeNs });
       }
       start = nl + 1;
     }

@@ -42,9 +42,17 @@ export function parseTimeNs(text: string): bigint | undefined {
   return BigInt(seconds) * 1_000_000n + frac;
 }
 
+let cachedNs = -1n;
+let cachedTime = '';
+
 /** One json-file line (with its trailing newline) for an entry. */
 export function encodeLogLine(entry: LogEntry): string {
-  return `{"log":${JSON.stringify(entry.data.toString('utf8'))},"stream":"${entry.stream}","time":"${formatTimeNs(entry.timeNs)}"}\n`;
+  // The lines of one read share their time: format it once.
+  if (entry.timeNs !== cachedNs) {
+    cachedNs = entry.timeNs;
+    cachedTime = formatTimeNs(entry.timeNs);
+  }
+  return `{"log":${JSON.stringify(entry.data.toString('utf8'))},"stream":"${entry.stream}","time":"${cachedTime}"}\n`;
 }
 
 /** Decodes one json-file line (without its newline); undefined for a line that is not an entry (a torn last line). */

@@ -37,7 +37,8 @@ export interface LogSnapshot {
 
 interface Pending {
   entry: LogEntry;
-  line: Buffer;
+  line: string;
+  bytes: number;
 }
 
 const batchBytes = 1 << 20;
@@ -84,9 +85,10 @@ export class LogFile extends EventEmitter<{ entries: [LogEntry[]]; drain: []; er
   append(entries: readonly LogEntry[]): void {
     if (this.closed) return;
     for (const entry of entries) {
-      const line = Buffer.from(encodeLogLine(entry), 'utf8');
-      this.queue.push({ entry, line });
-      this.queued += line.length;
+      const line = encodeLogLine(entry);
+      const bytes = Buffer.byteLength(line);
+      this.queue.push({ entry, line, bytes });
+      this.queued += bytes;
     }
     this.pump();
   }
@@ -186,28 +188,25 @@ export class LogFile extends EventEmitter<{ entries: [LogEntry[]]; drain: []; er
     const room = this.maxSize > 0 ? this.maxSize - this.size : Infinity;
     while (this.queueHead < this.queue.length) {
       const next = this.queue[this.queueHead]!;
-      if (taken.length > 0 && (bytes + next.line.length > batchBytes || bytes + next.line.length > room)) break;
+      if (taken.length > 0 && (bytes + next.bytes > batchBytes || bytes + next.bytes > room)) break;
       taken.push(next);
-      bytes += next.line.length;
+      bytes += next.bytes;
       this.queue[this.queueHead++] = undefined as unknown as Pending;
     }
-    const buffer = taken.length === 1 ? taken[0]!.line : Buffer.concat(taken.map((p) => p.line), bytes);
+    const buffer = Buffer.from(taken.length === 1 ? taken[0]!.line : taken.map((p) => p.line).join(''), 'utf8');
     this.inflightBytes = bytes;
     this.emit('entries', taken.map((p) => p.entry));
-    this.writing = this.writeAll(buffer).then(
-      () => {
-        this.size += bytes;
-      },
-      (err: unknown) => {
-        this.emit('error', wrap(err, `log ${this.path}: write`));
-      },
-    ).finally(() => {
+    const settle = (err: unknown) => {
+      // One step: a snapshot never sees the bytes both in size and in flight.
+      if (err === undefined) this.size += bytes;
       this.inflightBytes = 0;
+      if (err !== undefined) this.emit('error', wrap(err, `log ${this.path}: write`));
       this.queued -= bytes;
       this.writing = undefined;
       if (this.queued < batchBytes) this.emit('drain');
       this.pump();
-    });
+    };
+    this.writing = this.writeAll(buffer).then(() => settle(undefined), settle);
   }
 
   private drop(): void {
