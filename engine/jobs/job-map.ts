@@ -129,7 +129,8 @@ export type JobMap = {
   create: { args: CreateArgs; result: ContainerCreateResponse; event: never };
   /** `changed` false: it was running already (Docker's 304). */
   start: { args: { id: string }; result: { changed: boolean }; event: never };
-  wait: { args: { id: string; condition?: WaitCondition }; result: ContainerWaitResponse; event: never };
+  /** Emits `{armed: true}` once its condition is registered (next-exit counts from there), before it blocks. */
+  wait: { args: { id: string; condition?: WaitCondition }; result: ContainerWaitResponse; event: { armed: true } };
   kill: { args: { id: string; signal?: string }; result: void; event: never };
   /** `changed` false: it was not running (Docker's 304). */
   stop: { args: StopArgs; result: { changed: boolean }; event: never };
