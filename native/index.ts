@@ -139,6 +139,8 @@ export interface NativeSpawnConfig {
   execFifo?: string;
   /** A seccomp filter (engine/execdriver/seccomp/native-filter.ts): sock_filter bytes, SECCOMP_FILTER_FLAG_* (0: prctl), and where the child loads it (0 before user/caps, 1 end of setup, 2 before execve). */
   seccomp?: { filter: Buffer; flags: number; stage: 0 | 1 | 2 };
+  /** Exec into a running container: every namespace joined by path, no mounts, no rootfs steps (rootfs is ignored). */
+  exec?: boolean;
   /** Stop after the mounts, before pivot_root, with a 'hooks' message until 'resume' (createContainer hooks). */
   createContainerHooks?: boolean;
   /**
