@@ -156,19 +156,21 @@ describe('ContainerIO', () => {
     expect(text(errs)).toBe('err:one\nerr:two\n');
   });
 
-  it('an attachment without a running process ends at once; detach ends one client only', async () => {
-    const io = await openIO();
-    expect(await collect(io.attach().output)).toEqual([]);
-    const { proc, exited } = run('read -r x < /dev/null; echo first; sleep 0.2; echo second');
+  it('an attachment made before the process starts gets its output from the first byte; detach ends one client only; after close attach ends at once', async () => {
+    const io = await openIO({ openStdin: true });
+    const early = io.attach({ stdin: true });
+    const gone = io.attach();
+    gone.detach();
+    early.stdin!.end('typed before start\n');
+    const { proc, exited } = run('read -r x; echo "first $x"; echo second', true);
     io.connect(proc);
-    const a = io.attach();
-    const b = io.attach();
-    a.detach();
-    const [ca, cb] = await Promise.all([collect(a.output), collect(b.output)]);
+    const [ce, cg] = await Promise.all([collect(early.output), collect(gone.output)]);
     await exited;
-    expect(ca).toEqual([]);
-    expect(text(cb)).toBe('first\nsecond\n');
+    expect(cg).toEqual([]);
+    expect(text(ce)).toBe('first typed before start\nsecond\n');
     expect(() => io.resize(10, 10)).toThrow(/no TTY/);
+    await io.close();
+    expect(await collect(io.attach().output)).toEqual([]);
   });
 });
 

@@ -66,6 +66,12 @@ const maxLine = 16 * 1024;
 /** Reading from the container pauses while the log's backlog is above this. */
 const logHighWater = 8 << 20;
 
+interface Pending {
+  out: AttachOutput;
+  filter: Set<StreamName>;
+  input: PassThrough | undefined;
+}
+
 interface Source {
   stream: StreamName;
   readable: Readable;
@@ -77,6 +83,8 @@ interface Source {
 export class ContainerIO {
   /** Each attached client and the streams it asked for. */
   private readonly attachments = new Map<AttachOutput, Set<StreamName>>();
+  /** Attached before a process was connected: they join the next one. */
+  private readonly pending = new Set<Pending>();
   private sources: Source[] = [];
   private stdinTarget: Writable | undefined;
   private master: number | undefined;
@@ -147,6 +155,8 @@ export class ContainerIO {
       proc.stdin?.on('error', () => undefined);  // EPIPE once the container closed its stdin
       this.sources = [this.source('stdout', proc.stdout), this.source('stderr', proc.stderr)];
     }
+    for (const p of this.pending) this.join(p);
+    this.pending.clear();
     const sources = this.sources;
     this.done = Promise.all(sources.map((s) => s.ended)).then(async () => {
       await this.log.flushed();
@@ -158,59 +168,70 @@ export class ContainerIO {
 
   /**
    * Attaches a client: output from now on (stdout and/or stderr, both by default),
-   * and its input to the container's stdin when asked and OpenStdin is set. An
-   * attachment made while no process runs ends at once (nothing will come).
+   * and its input to the container's stdin when asked and OpenStdin is set. Made
+   * while no process runs (a created or stopped container), the attachment waits
+   * for the next process (`docker run` attaches before it starts) and ends with
+   * that process's output; detach() or the signal ends it earlier. After close()
+   * it ends at once.
    */
   attach(options: AttachOptions = {}): Attachment {
-    const wantOut = options.stdout ?? true;
-    const wantErr = options.stderr ?? true;
     const out = new AttachOutput(this.options.attachBacklog ?? 1 << 20);
-    const live = this.sources.length > 0 && !this.closed;
     const filter = new Set<StreamName>();
-    if (wantOut) filter.add('stdout');
-    if (wantErr && !this.options.tty) filter.add('stderr');
-    if (live) this.attachments.set(out, filter);
-    else out.finish();
+    if (options.stdout ?? true) filter.add('stdout');
+    if ((options.stderr ?? true) && !this.options.tty) filter.add('stderr');
+    const input = options.stdin === true && this.options.openStdin && !this.closed ? new PassThrough() : undefined;
+    input?.on('error', () => undefined);
+    const pending: Pending = { out, filter, input };
+    if (this.closed) out.finish();
+    else if (this.sources.length > 0) this.join(pending);
+    else this.pending.add(pending);
 
-    let stdin: Writable | undefined;
     let detached = false;
     const detach = () => {
       if (detached) return;
       detached = true;
+      this.pending.delete(pending);
       this.attachments.delete(out);
       out.finish();
-      stdin?.destroy();
+      input?.destroy();
       options.signal?.removeEventListener('abort', detach);
     };
-    if (options.stdin === true && this.options.openStdin && live && this.stdinTarget !== undefined) {
-      const target = this.stdinTarget;
-      const once = this.options.stdinOnce === true && !this.stdinClaimed;
-      this.stdinClaimed = true;
-      const input = new PassThrough();
-      input.on('data', (chunk: Buffer) => {
-        if (target.destroyed || target.writableEnded) return;
-        if (!target.write(chunk)) {
-          input.pause();
-          target.once('drain', () => input.resume());
-        }
-      });
-      input.on('end', () => {
-        // Docker: with StdinOnce the container's stdin closes when this client's input ends.
-        if (once && !this.options.tty && !target.writableEnded) target.end();
-      });
-      input.on('error', () => undefined);
-      stdin = input;
-    }
+    if (options.signal?.aborted) detach();
     options.signal?.addEventListener('abort', detach, { once: true });
     out.on('close', detach);
     return {
       output: out,
-      stdin,
+      stdin: input,
       get dropped() {
         return out.dropped;
       },
       detach,
     };
+  }
+
+  /** Makes an attachment live on the connected process: output from now on, its input to the process's stdin. */
+  private join(p: Pending): void {
+    this.attachments.set(p.out, p.filter);
+    const target = this.stdinTarget;
+    const input = p.input;
+    if (input === undefined) return;
+    if (target === undefined) {
+      input.resume();  // nowhere to go: discard
+      return;
+    }
+    const once = this.options.stdinOnce === true && !this.stdinClaimed;
+    this.stdinClaimed = true;
+    input.on('data', (chunk: Buffer) => {
+      if (target.destroyed || target.writableEnded) return;
+      if (!target.write(chunk)) {
+        input.pause();
+        target.once('drain', () => input.resume());
+      }
+    });
+    input.on('end', () => {
+      // Docker: with StdinOnce the container's stdin closes when this client's input ends.
+      if (once && !this.options.tty && !target.writableEnded) target.end();
+    });
   }
 
   /** Sets the pty's window size (TTY containers; a no-op without a running process). INVALID_ARGUMENT for bad sizes or without a TTY. */
@@ -245,6 +266,8 @@ export class ContainerIO {
     for (const s of this.sources) this.flushPartial(s);
     for (const a of this.attachments.keys()) a.finish();
     this.attachments.clear();
+    for (const p of this.pending) p.out.finish();
+    this.pending.clear();
     this.releaseProcess();
     await this.log.close();
   }
