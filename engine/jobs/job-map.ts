@@ -85,6 +85,8 @@ export interface LogsArgs {
   timestamps?: boolean;
   /** Lines from the end, or 'all'. */
   tail?: number | 'all';
+  /** Awaited after each event before more is read: resolves when the consumer has room (back-pressure). */
+  waitForRoom?: () => Promise<void>;
 }
 
 export interface AttachArgs {
@@ -98,6 +100,8 @@ export interface AttachArgs {
   /** Stream live output (Docker's `stream=1`). */
   stream?: boolean;
   detachKeys?: string;
+  /** Awaited after each event before more is read: resolves when the consumer has room (back-pressure). */
+  waitForRoom?: () => Promise<void>;
 }
 
 export interface ExecStartArgs {
@@ -105,7 +109,10 @@ export interface ExecStartArgs {
   detach?: boolean;
   tty?: boolean;
   stdin?: Readable;
+  /** [height, width] of the exec's pty. */
   consoleSize?: [number, number];
+  /** Awaited after each event before more is read: resolves when the consumer has room (back-pressure). */
+  waitForRoom?: () => Promise<void>;
 }
 
 export interface EventsArgs {
