@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient, readAll } from '../client/api-client.js';
 import { FrameReader } from '../client/frame-reader.js';
+import { joinSpans } from '../client/commands/trace-command.js';
 import { conflict, notFound } from '../errdefs/errors.js';
 import { Engine } from '../jobs/engine.js';
 import { background } from '../trace/context.js';
@@ -241,6 +242,23 @@ describe('berthd API server', () => {
     writeFileSync(join(dir, 'root', 'berthd.lock'), '999999999\n');
     const client = await start();
     expect((await client.version()).Version).toBe('0.1.0');
+  });
+
+  it('joins a traceparent: the daemon files its request and job spans under the trace id', async () => {
+    const traceId = 'ab'.repeat(16);
+    const traced = new ApiClient(join(dir, 'api.sock').replace(/^/, 'unix://'), { traceparent: () => `00-${traceId}-00000000000000a1-01` });
+    await start();
+    await traced.version();
+    const plain = new ApiClient(`unix://${join(dir, 'api.sock')}`);
+    const got = await plain.call<{ spans: { name: string; id: number; parentId?: number; attributes: Record<string, unknown> }[]; clockBaseNs: string }>('GET', `/berth/traces/${traceId}`);
+    const root = got.spans.find((s) => s.name === 'daemon.GET /version');
+    expect(root?.attributes.traceparentParent).toBe('00000000000000a1');
+    expect(got.spans.find((s) => s.name === 'jobs.version')?.parentId).toBe(root?.id);
+    expect(BigInt(got.clockBaseNs) > 0n).toBe(true);
+    const joined = joinSpans([{ id: 0xa1, traceId: 0xa1, parentId: undefined, name: 'client.version', module: 'client', startNs: 0, endNs: 10, attributes: {}, status: 'ok', error: undefined, origin: 'node' }], got as never, BigInt(got.clockBaseNs));
+    expect(joined.find((s) => s.name === 'daemon.GET /version')?.parentId).toBe(0xa1);
+    expect(joined.find((s) => s.name === 'jobs.version')?.parentId).toBe(joined.find((s) => s.name === 'daemon.GET /version')?.id);
+    expect((await plain.call<{ spans: unknown[] }>('GET', `/berth/traces/${traceId}`)).spans).toEqual([]);
   });
 
   it('listens on loopback TCP only when asked', async () => {
