@@ -4,10 +4,14 @@
 // and a client that went away turns later writes into no-ops.
 import type { BodyWriter, Reply } from './route-types.js';
 
+/** Bytes queued for one client beyond which a job producing them is asked to wait (waitForRoom). */
+export const QUEUE_HIGH_WATER = 1024 * 1024;
+
 export class OrderedWriter {
   private writer: BodyWriter | undefined;
   private tail: Promise<void> = Promise.resolve();
   private failed = false;
+  private queued = 0;
 
   constructor(
     private readonly reply: Reply,
@@ -28,11 +32,24 @@ export class OrderedWriter {
     if (this.failed) return;
     this.open();
     const writer = this.writer as BodyWriter;
+    const size = chunk.length;
+    this.queued += size;
     this.tail = this.tail.then(() =>
-      writer.write(chunk).catch(() => {
-        this.failed = true;
-      }),
+      writer.write(chunk).then(
+        () => {
+          this.queued -= size;
+        },
+        () => {
+          this.queued -= size;
+          this.failed = true;
+        },
+      ),
     );
+  }
+
+  /** Resolves at once while the queue is short, else when what is queued went out (a job's waitForRoom). */
+  room(): Promise<void> {
+    return this.queued > QUEUE_HIGH_WATER ? this.tail : Promise.resolve();
   }
 
   /** Waits for every write, then ends the answer. */

@@ -65,6 +65,7 @@ async function attach(r: RouteRequest, reply: Reply): Promise<void> {
         logs: boolParam(r.query.get('logs'), 'logs'),
         stream: boolParam(r.query.get('stream'), 'stream'),
         detachKeys: r.query.get('detachKeys') ?? undefined,
+        waitForRoom: () => session.room(),
       },
       { onEvent: (chunk) => session.write(chunk) },
     );
@@ -99,6 +100,7 @@ async function logs(r: RouteRequest, reply: Reply): Promise<void> {
         until: unixSeconds(r.query.get('until'), 'until'),
         timestamps,
         tail: typeof tail === 'number' && tail >= 0 ? tail : 'all',
+        waitForRoom: () => out.room(),
       },
       { onEvent: (chunk) => out.push(chunkBytes(chunk, tty, timestamps)) },
     );

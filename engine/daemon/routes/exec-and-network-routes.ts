@@ -25,7 +25,7 @@ async function execStart(r: RouteRequest, reply: Reply): Promise<void> {
     await r.engine.job(
       r.ctx,
       'exec_start',
-      { execId: execId(r), detach: false, tty, consoleSize, stdin: info.OpenStdin ? session.stdin : undefined },
+      { execId: execId(r), detach: false, tty, consoleSize, stdin: info.OpenStdin ? session.stdin : undefined, waitForRoom: () => session.room() },
       { onEvent: (chunk) => session.write(chunk) },
     );
   } catch (err) {

@@ -58,8 +58,8 @@ async function pull(r: RouteRequest, reply: Reply): Promise<void> {
   const platform = r.query.get('platform') || undefined;
   const auth = registryAuth(r.req.headers['x-registry-auth']);
   await progressJob(reply, async (onEvent) => {
-    const result = await r.engine.job(r.ctx, 'pull', { reference, platform, auth }, { onEvent });
-    return [{ status: `Digest: ${result.manifestDigest}` }, { status: `Status: Image is up to date for ${result.reference}` }];
+    await r.engine.job(r.ctx, 'pull', { reference, platform, auth }, { onEvent });
+    return [];
   });
 }
 

@@ -4,6 +4,7 @@
 import { PassThrough, type Duplex } from 'node:stream';
 import { encodeFrame } from '../../container/stream-frames.js';
 import type { OutputChunk } from '../../jobs/job-map.js';
+import { QUEUE_HIGH_WATER } from '../ordered-writer.js';
 import type { Reply } from '../route-types.js';
 
 export const RAW_STREAM = 'application/vnd.docker.raw-stream';
@@ -26,6 +27,7 @@ export class HijackSession {
   private conn: Duplex | undefined;
   private tail: Promise<void> = Promise.resolve();
   private gone = false;
+  private queued = 0;
 
   constructor(
     private readonly reply: Reply,
@@ -51,6 +53,8 @@ export class HijackSession {
     const conn = this.arm();
     const bytes = chunkBytes(chunk, this.tty);
     if (bytes.length === 0 || this.gone) return;
+    const size = bytes.length;
+    this.queued += size;
     this.tail = this.tail.then(
       () =>
         new Promise<void>((resolve) => {
@@ -68,8 +72,15 @@ export class HijackSession {
             conn.once('drain', done);
             conn.once('close', done);
           }
+        }).then(() => {
+          this.queued -= size;
         }),
     );
+  }
+
+  /** Resolves at once while the queue is short, else when what is queued went out (a job's waitForRoom). */
+  room(): Promise<void> {
+    return this.queued > QUEUE_HIGH_WATER ? this.tail : Promise.resolve();
   }
 
   /** Flushes what was written, then ends the client's side of the connection. */
