@@ -44,6 +44,8 @@ interface ExecInstance {
   pid: number;
   /** The pty master while a TTY exec runs (for resize). */
   master: number | undefined;
+  /** A resize that came while the exec was starting (the docker CLI sends one right after start): applied once it runs. */
+  pendingSize: [number, number] | undefined;
 }
 
 /** Docker's exit code of a status: the code, or 128 + the signal's number. */
@@ -104,7 +106,7 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
     const rec = runningContainer(id);
     forgetRemoved();
     const execId = randomBytes(32).toString('hex');
-    execs.set(execId, { id: execId, containerId: rec.id, config, started: false, running: false, exitCode: null, pid: 0, master: undefined });
+    execs.set(execId, { id: execId, containerId: rec.id, config, started: false, running: false, exitCode: null, pid: 0, master: undefined, pendingSize: undefined });
     deps.events?.publish('container', `exec_create: ${config.Cmd.join(' ')}`, rec.id, { execID: execId });
     return { Id: execId };
   });
@@ -131,6 +133,10 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
     const { execId, height, width } = job.args;
     const e = get(execId);
     checkSize([height, width], `exec ${execId}: resize`);
+    if (e.started && !e.running && e.exitCode === null) {
+      e.pendingSize = [height, width];
+      return;
+    }
     if (!e.running || e.master === undefined) throw conflict(`exec ${execId}: resize: not a running TTY exec`);
     try {
       native().ptyResize(e.master, height, width);
@@ -180,6 +186,14 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
     e.running = true;
     e.pid = p.pid;
     e.master = p.terminal;
+    if (e.pendingSize !== undefined && p.terminal !== undefined) {
+      try {
+        native().ptyResize(p.terminal, e.pendingSize[0], e.pendingSize[1]);
+      } catch {
+        // the exec already closed its terminal
+      }
+      e.pendingSize = undefined;
+    }
     deps.events?.publish('container', `exec_start: ${c.Cmd.join(' ')}`, rec.id, { execID: e.id });
 
     // The pty master is read through a tty stream, which owns and closes the fd.
