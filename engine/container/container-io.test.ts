@@ -3,7 +3,7 @@
 // that never reads), rotation keeps the newest files, attach filters streams and
 // feeds stdin, and the frame codec round-trips.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -171,6 +171,25 @@ describe('ContainerIO', () => {
     expect(() => io.resize(10, 10)).toThrow(/no TTY/);
     await io.close();
     expect(await collect(io.attach().output)).toEqual([]);
+  });
+});
+
+describe('ContainerIO when the disk fails', () => {
+  it('keeps the container running and attached clients served when log writes fail (ENOSPC), and says so', async () => {
+    const warnings: string[] = [];
+    const logger = { level: 'warn', debug() {}, info() {}, error() {}, warn(m: string, f?: Record<string, unknown>) { warnings.push(`${m} ${String(f?.error)}`); }, with() { return logger; } };
+    const logPath = join(dir, 'full-json.log');
+    symlinkSync('/dev/full', logPath);
+    const io = await ContainerIO.open({ ...ctx, logger: logger as unknown as typeof ctx.logger }, { logPath, tty: false, openStdin: false });
+    ios.push(io);
+    const { proc, exited } = run('i=0; while [ $i -lt 200 ]; do echo "line $i"; i=$((i+1)); done');
+    io.connect(proc);
+    const seen = collect(io.attach().output);
+    expect(await exited).toBe(0);
+    await io.drained();
+    expect(text(await seen).split('\n')).toHaveLength(201);
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings[0]).toMatch(/container log write failed .*ENOSPC/);
   });
 });
 

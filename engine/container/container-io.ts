@@ -14,6 +14,7 @@ import tty from 'node:tty';
 import { failedPrecondition, invalidArgument, wrap } from '../errdefs/errors.js';
 import type { CreateOptions, ContainerProcess } from '../execdriver/execdriver.js';
 import type { Context } from '../trace/context.js';
+import type { Logger } from '../trace/logger.js';
 import { native } from '../../native/index.js';
 import { AttachOutput, type OutputChunk } from './attach-output.js';
 import { wallClockNs, type LogEntry, type StreamName } from './json-log.js';
@@ -98,13 +99,18 @@ export class ContainerIO {
     private readonly options: ContainerIOOptions,
     /** The log writer: LogReader reads through its snapshots while the container runs. */
     readonly log: LogFile,
+    logger: Logger,
   ) {
     log.on('drain', () => this.resumeSources());
-    log.on('error', () => undefined);  // a write failure (ENOSPC) must not crash the daemon; the reader sees the gap
+    // A write failure (ENOSPC) must not stop the container or the daemon: it is logged, the reader sees the gap.
+    let reported = 0;
+    log.on('error', (err) => {
+      if (reported++ < 10) logger.warn('container log write failed', { log: options.logPath, error: err.message });
+    });
   }
 
   /** Opens the log (appending to an existing one, as after a restart). INVALID_ARGUMENT for bad limits. */
-  static async open(_ctx: Context, options: ContainerIOOptions): Promise<ContainerIO> {
+  static async open(ctx: Context, options: ContainerIOOptions): Promise<ContainerIO> {
     const limit = options.attachBacklog ?? 1 << 20;
     if (!Number.isSafeInteger(limit) || limit < 1) throw invalidArgument(`log ${options.logPath}: attach backlog ${limit}: must be ≥ 1`);
     try {
@@ -112,7 +118,7 @@ export class ContainerIO {
     } catch (err) {
       throw wrap(err, `log ${options.logPath}: create directory`);
     }
-    return new ContainerIO(options, LogFile.open(options.logPath, { maxSize: options.maxSize, maxFile: options.maxFile }));
+    return new ContainerIO(options, LogFile.open(options.logPath, { maxSize: options.maxSize, maxFile: options.maxFile }), ctx.logger);
   }
 
   /** A process is connected and its output has not ended yet. */
