@@ -21,6 +21,7 @@ import { formatIPv4, maskOf, parseIPv4 } from '../networkdriver/subnet.js';
 import { detached, withTimeout, type Context } from '../trace/context.js';
 import { instrument } from '../trace/instrument.js';
 import { registerContainerJobs } from './container-jobs.js';
+import { registerExecJobs } from './exec-jobs.js';
 import { ContainerRuntime } from './container-runtime.js';
 import { Engine } from './engine.js';
 import { EventBus } from './event-bus.js';
@@ -145,7 +146,8 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
     const runtime = new ContainerRuntime({ store, graph, exec, net, cgroups, cgroupParent, events, driverName, baseCtx: detached(ctx) });
 
     const engine = new Engine();
-    registerContainerJobs(engine, { runtime, store });
+    const execs = registerExecJobs(engine, { container: (ref) => store.get(ref), exists: (cid) => store.find(cid) !== undefined, exec, events });
+    registerContainerJobs(engine, { runtime, store, execIds: (cid) => execs.execIds(cid) });
     registerImageJobs(engine, { graph, store, events, driverName, ...(config.insecureRegistries ? { insecureRegistries: config.insecureRegistries } : {}) });
     registerNetworkJobs(engine, { net, store, events });
     registerSystemJobs(engine, { store, graph, driver, driverName, events, root, engineId: id, cgroupVersion: cgroupVersionOf() });

@@ -222,3 +222,45 @@ describe.skipIf(skip !== undefined)(`container jobs (kernel)${skip ? ` — skipp
     expect(existsSync(`/sys/class/net/${veth}`)).toBe(false);
   });
 });
+
+describe.skipIf(skip !== undefined)(`container jobs on overlay2 (kernel)${skip ? ` — skipped: ${skip}` : ''}`, () => {
+  let world: TestWorld;
+
+  afterEach(async () => {
+    await world?.cleanup();
+  });
+
+  it('mounts the container\'s layer while it runs, writes go to its own layer, and unmounts at exit', async () => {
+    world = await testWorld('overlay2');
+    const b = await world.open();
+    await putTestImage(ctx, b.parts.graph);
+    const mounted = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(world.root) && l.includes(' overlay ')).length;
+    const { Id: id } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], HostConfig: { NetworkMode: 'none' } } });
+    await b.engine.job(ctx, 'start', { id });
+    expect(mounted()).toBe(1);
+    const exec = await b.engine.job(ctx, 'exec_create', { id, config: { Cmd: ['/bin/probe', 'write:/tmp/mark'] } });
+    await b.engine.job(ctx, 'exec_start', { execId: exec.Id });
+    expect((await b.engine.job(ctx, 'exec_inspect', { execId: exec.Id })).ExitCode).toBe(0);
+    expect((await b.engine.job(ctx, 'inspect', { id })).ExecIDs).toEqual([exec.Id]);
+    await b.engine.job(ctx, 'stop', { id, timeout: 0 });
+    expect(mounted()).toBe(0);
+    // a second container of the image does not see the first one's file
+    const { code, out } = await (async () => {
+      const { Id: other } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/probe', 'read:/tmp/mark'], HostConfig: { NetworkMode: 'none' } } });
+      const waiting = b.engine.job(ctx, 'wait', { id: other, condition: 'next-exit' });
+      await b.engine.job(ctx, 'start', { id: other });
+      const r = await waiting;
+      return { code: r.StatusCode, out: await stdoutOf((await b.engine.job(ctx, 'inspect', { id: other })).LogPath) };
+    })();
+    expect(code).toBe(0);
+    expect(out).toContain('"op":"read","path":"/tmp/mark","ok":false');
+    await b.engine.job(ctx, 'start', { id });
+    const again = b.engine.job(ctx, 'exec_create', { id, config: { Cmd: ['/bin/probe', 'read:/tmp/mark'], AttachStdout: true } });
+    const e2 = await again;
+    const chunks: string[] = [];
+    await b.engine.job(ctx, 'exec_start', { execId: e2.Id }, { onEvent: (c) => chunks.push(c.data.toString()) });
+    expect(chunks.join('')).toContain('"op":"read","path":"/tmp/mark","ok":true');
+    await b.engine.job(ctx, 'delete', { id, force: true });
+    expect(mounted()).toBe(0);
+  });
+});

@@ -9,6 +9,8 @@ import type { Engine } from './engine.js';
 export interface ContainerJobDeps {
   runtime: ContainerRuntime;
   store: ContainerStore;
+  /** The exec instances of a container (inspect's ExecIDs). */
+  execIds?: (containerId: string) => string[];
 }
 
 function requireId(id: unknown, job: string): string {
@@ -28,7 +30,9 @@ export function registerContainerJobs(engine: Engine, deps: ContainerJobDeps): v
   engine.register('delete', (ctx, job) => runtime.remove(ctx, requireId(job.args.id, 'delete'), { force: job.args.force ?? false }));
   engine.register('inspect', async (_ctx, job) => {
     const rec = store.get(requireId(job.args.id, 'inspect'));
-    return toInspect(rec, store.containerDir(rec.id));
+    const inspect = toInspect(rec, store.containerDir(rec.id));
+    const execs = deps.execIds?.(rec.id) ?? [];
+    return { ...inspect, ExecIDs: execs.length > 0 ? execs : null };
   });
   engine.register('list', async (_ctx, job) => {
     const { all, limit, filters } = job.args;
