@@ -2,7 +2,7 @@
 // namespaces (pid included) and cgroup, with its own user, env, cwd, capabilities
 // and the container's seccomp filter; exit codes 127/126 for a missing or
 // unrunnable program; a pty with process.terminal.
-import { closeSync, existsSync, mkdtempSync, readFileSync, readlinkSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, readFileSync, readlinkSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -56,11 +56,12 @@ function readMaster(fd: number): string {
 }
 
 /** A running container: /bin/sleep as pid 1, a tmpfs on /scratch only its mount namespace has, Docker's seccomp profile. */
-async function runningContainer(): Promise<{ id: string; pid: number }> {
+async function runningContainer(mutate: (spec: Spec) => void = () => {}): Promise<{ id: string; pid: number }> {
   const id = `ex${process.pid}-${++seq}`;
   created.push(id);
   const raw = defaultSpec({ args: ['/bin/sleep'], rootfs, hostname: 'exec-box', seccomp: true });
   raw.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] });
+  mutate(raw);
   const spec: Spec = validateSpec(raw, base);
   const proc = await driver.create(ctx, id, { dir: base, spec });
   await driver.start(ctx, id);
@@ -74,6 +75,7 @@ function proc(args: string[], extra: Partial<Process> = {}): Process {
 describe.skipIf(missing !== undefined)(missing ? `exec (skipped: ${missing})` : 'exec', () => {
   beforeAll(() => {
     base = mkdtempSync(join(tmpdir(), `berth-exec-${process.pid}-`));
+    chmodSync(base, 0o755);  // a user-namespaced root must reach the rootfs
     rootfs = makeWorkloadRootfs(join(base, 'rootfs'));
     writeFileSync(join(rootfs, 'etc', 'not-a-program'), 'just text\n', { mode: 0o644 });
     manager = createCgroupManager();
@@ -118,6 +120,21 @@ describe.skipIf(missing !== undefined)(missing ? `exec (skipped: ${missing})` : 
     expect(probe.env).toEqual(['PATH=/bin', 'GREETING=hello exec']);
     // The container's seccomp filter applies to exec too.
     expect(probe.Seccomp).toBe('2');
+  });
+
+  it('joins the container\'s user namespace first: root inside is the mapped user outside', async () => {
+    const c = await runningContainer((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    });
+    const p = await driver.exec(ctx, c.id, proc(['/bin/sleep', '600']));
+    const status = readFileSync(`/proc/${p.pid}/status`, 'utf8');
+    expect(status).toMatch(/^Uid:\s+200000\s/m);
+    expect(readlinkSync(`/proc/${p.pid}/ns/user`)).toBe(readlinkSync(`/proc/${c.pid}/ns/user`));
+    expect(readlinkSync(`/proc/${p.pid}/ns/mnt`)).toBe(readlinkSync(`/proc/${c.pid}/ns/mnt`));
+    p.kill('SIGKILL');
+    await p.exited;
   });
 
   it('joins the container\'s cgroup, and is killed through its own handle', async () => {
