@@ -5,6 +5,7 @@
 // privileged, the etc files and Binds and Tmpfs as mounts, resource limits, and
 // the namespaces the network, pid, ipc and uts modes call for. Pure: the caller
 // resolves the user and the paths first.
+import { hostname as osHostname } from 'node:os';
 import type { ContainerConfig, HostConfig } from '../api/types.js';
 import { invalidArgument, notImplemented } from '../errdefs/errors.js';
 import { CAPABILITY_NAMES, capabilityProblem, hostCapabilities, type HostCapabilities } from '../execdriver/spec/capabilities.js';
@@ -34,9 +35,9 @@ export interface SpecInput {
   host?: HostCapabilities;
 }
 
-/** The hostname a container gets: Config.Hostname, else the first 12 digits of its id. */
-export function hostnameOf(id: string, config: ContainerConfig): string {
-  return config.Hostname || id.slice(0, 12);
+/** The hostname a container gets: Config.Hostname, else the host's with the host network (as Docker), else the first 12 digits of its id. */
+export function hostnameOf(id: string, config: ContainerConfig, hc: HostConfig = {}): string {
+  return config.Hostname || (hc.NetworkMode === 'host' ? osHostname() : id.slice(0, 12));
 }
 
 /** `net_admin`, `CAP_NET_ADMIN`, `ALL` → the canonical name. INVALID_ARGUMENT naming an unknown one. */
@@ -153,7 +154,7 @@ export function processEnv(config: ContainerConfig, hostname: string, home: stri
 export function buildSpec(input: SpecInput): Spec {
   const { config, hostConfig: hc } = input;
   const host = input.host ?? hostCapabilities();
-  const hostname = hostnameOf(input.id, config);
+  const hostname = hostnameOf(input.id, config, hc);
   const security = parseSecurityOpt(hc.SecurityOpt ?? []);
   const caps = capabilitiesFor(hc, host);
   if (hc.Init) throw notImplemented('HostConfig.Init: an init process is not supported');

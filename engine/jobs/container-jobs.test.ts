@@ -4,6 +4,7 @@
 // restart policies, AutoRemove, bad input, and nothing left behind.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ContainerCreateRequest } from '../api/types.js';
@@ -90,7 +91,7 @@ describe.skipIf(skip !== undefined)(`container jobs (kernel)${skip ? ` — skipp
     expect(probe.cwd).toBe('/work/dir');
     expect(probe.env).toEqual(expect.arrayContaining(['OVERRIDE=request', 'EXTRA=1', 'FROM_IMAGE=yes', 'PATH=/bin', 'HOME=/home/app']));
     expect(probe.env).not.toContain('OVERRIDE=image');
-    if (mode !== 'host') expect(probe.hostname).toBe('boxy');
+    expect(probe.hostname).toBe(mode === 'host' ? hostname() : 'boxy');
     const inspect = await b.engine.job(ctx, 'inspect', { id });
     expect(inspect.State).toMatchObject({ Status: 'exited', ExitCode: 3, Running: false, Pid: 0 });
     expect(inspect.State.FinishedAt).not.toBe('0001-01-01T00:00:00Z');

@@ -249,7 +249,7 @@ export class ContainerRuntime {
       undo.push(async (c) => {
         if (allocated) await this.d.net.releaseInterface(c, id);
       });
-      const hostname = hostnameOf(id, rec.config);
+      const hostname = hostnameOf(id, rec.config, rec.hostConfig);
       const proc: ContainerProcess = await this.d.exec.create(ctx, id, { dir, spec: rec.spec }, {
         stdio: io.stdio(),
         beforeSetup: async (c, pid) => {
@@ -354,12 +354,9 @@ export class ContainerRuntime {
     if (removed) return;
     if (restart) this.scheduleRestart(rec, ranMs);
     else if (rec.hostConfig.AutoRemove) {
-      // off the lock: removal takes it
-      setImmediate(() => {
-        this.remove(this.d.baseCtx, id, { force: true }).catch((err: unknown) => {
-          if (!isBerthError(err, 'NOT_FOUND')) warn('auto-remove')(err);
-        });
-      });
+      rec.state.status = 'removing';
+      await this.d.store.save(ctx, rec).catch(warn('record its removal'));
+      await this.removeLocked(ctx, rec).catch(warn('auto-remove'));
     }
   }
 
@@ -507,7 +504,8 @@ export class ContainerRuntime {
     });
     if (live === undefined) return { changed: false };
     const exited = live.exited;
-    const timedOut = seconds < 0 ? false : await raceTimeout(exited, seconds * 1000, ctx.signal);
+    // a client that hangs up does not shorten the grace period: the stop goes on as asked
+    const timedOut = seconds < 0 ? false : await raceTimeout(exited, seconds * 1000);
     if (timedOut) {
       ctx.logger.info(`container ${rec.id}: did not stop within ${seconds}s after signal ${sig}, killing it`);
       await this.d.exec.kill(detached(ctx), rec.id, 'SIGKILL').catch(() => undefined);
@@ -533,6 +531,7 @@ export class ContainerRuntime {
     }
     if (rec.state.status === 'running') {
       const live = this.live.get(rec.id);
+      rec.state.manuallyStopped = true;
       await this.d.exec.kill(ctx, rec.id, 'SIGKILL').catch((err: unknown) => {
         if (!isBerthError(err, 'FAILED_PRECONDITION') && !isBerthError(err, 'NOT_FOUND')) throw err;
       });
@@ -588,7 +587,7 @@ export class ContainerRuntime {
     const exited: string[] = [];
     const now = rfc3339Nano();
     for (const rec of store.list()) {
-      if (rec.state.status === 'removing') {
+      if (rec.state.status === 'removing' || (rec.hostConfig.AutoRemove && rec.state.status === 'exited')) {
         await this.removeLocked(ctx, rec);
         removed.push(rec.id);
         continue;
@@ -604,6 +603,11 @@ export class ContainerRuntime {
       rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode: UNKNOWN_EXIT_CODE, exitUnknown: true, finishedAt: now, error: 'the engine stopped while the container ran; its exit code is unknown' };
       delete rec.state.pidStartTime;
       delete rec.endpoint;
+      if (rec.hostConfig.AutoRemove) {
+        await this.removeLocked(ctx, rec);
+        removed.push(rec.id);
+        continue;
+      }
       await store.save(ctx, rec);
       exited.push(rec.id);
     }
@@ -715,8 +719,8 @@ function startError(err: unknown, subject: string, path: string): BerthError {
   return wrap(err, `${subject}: start`);
 }
 
-/** Resolves true when `ms` passed before `p` settled; false otherwise (also when aborted: the caller then waits). */
-function raceTimeout(p: Promise<unknown>, ms: number, signal: AbortSignal): Promise<boolean> {
+/** Resolves true when `ms` passed before `p` settled, false when it settled first. */
+function raceTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(true), ms);
     const done = () => {
@@ -724,13 +728,6 @@ function raceTimeout(p: Promise<unknown>, ms: number, signal: AbortSignal): Prom
       resolve(false);
     };
     p.then(done, done);
-    if (signal.aborted) {
-      clearTimeout(timer);
-      resolve(true);
-    } else signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve(true);
-    }, { once: true });
   });
 }
 
