@@ -78,7 +78,7 @@ export class ContainerStore {
     const bare = name === undefined || name === '' ? generateName((n) => this.names.has(n)) : normalizeName(name);
     const holder = this.names.get(bare);
     if (holder !== undefined && holder !== id) {
-      throw conflict(`container name "/${bare}": already in use by container ${holder}; remove (or rename) that container to reuse the name`);
+      throw conflict(`Conflict. The container name "/${bare}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
     this.names.set(bare, id);
     return bare;

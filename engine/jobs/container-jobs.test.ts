@@ -170,7 +170,7 @@ describe.skipIf(skip !== undefined)(`container jobs (kernel)${skip ? ` — skipp
 
   it('rejects bad input with clear errors and records a failed start', async () => {
     await b.engine.job(ctx, 'create', { name: 'taken', config: { Image: TEST_IMAGE } });
-    expect(await codeOf(b.engine.job(ctx, 'create', { name: 'taken', config: { Image: TEST_IMAGE } }))).toMatch(/^CONFLICT: container name "\/taken": already in use/);
+    expect(await codeOf(b.engine.job(ctx, 'create', { name: 'taken', config: { Image: TEST_IMAGE } }))).toMatch(/^CONFLICT: Conflict. The container name "\/taken" is already in use by container "[0-9a-f]{64}"/);
     expect(await codeOf(b.engine.job(ctx, 'create', { name: 'bad name', config: { Image: TEST_IMAGE } }))).toMatch(/^INVALID_ARGUMENT: container name "bad name"/);
     expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: 'nope:latest' } }))).toMatch(/^NOT_FOUND: No such image: nope:latest/);
     expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { Memory: 10 } } }))).toMatch(/^INVALID_ARGUMENT: Memory 10/);
@@ -189,6 +189,12 @@ describe.skipIf(skip !== undefined)(`container jobs (kernel)${skip ? ` — skipp
     expect(failed.State.Error).toMatch(/executable file not found/);
     expect(b.parts.net.endpoint(missing)).toBeUndefined();
     expect(await codeOf(b.engine.job(ctx, 'wait', { id: missing, condition: 'bogus' as 'removed' }))).toMatch(/^INVALID_ARGUMENT: wait .*unknown condition/);
+    // an AutoRemove container whose start fails is removed, ending a `wait removed` with 127
+    const { Id: rmFailed } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/nope'], HostConfig: { NetworkMode: 'none', AutoRemove: true } } });
+    const removed = b.engine.job(ctx, 'wait', { id: rmFailed, condition: 'removed' });
+    expect(await codeOf(b.engine.job(ctx, 'start', { id: rmFailed }))).toMatch(/executable file not found/);
+    expect((await removed).StatusCode).toBe(127);
+    expect(b.parts.store.find(rmFailed)).toBeUndefined();
   });
 
   it('recovers after a crash: the next engine on the root marks the container exited, releases its interface and cgroup, and restarts it (unless-stopped)', async () => {

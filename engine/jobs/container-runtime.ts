@@ -207,7 +207,16 @@ export class ContainerRuntime {
       if (rec.state.status === 'removing' || rec.state.status === 'dead') throw conflict(`container ${rec.id}: cannot start a container marked for removal`);
       this.cancelRestart(rec.id);
       rec.state.manuallyStopped = false;
-      await this.startLocked(ctx, rec);
+      try {
+        await this.startLocked(ctx, rec);
+      } catch (err) {
+        // Docker removes an AutoRemove container whose start failed (a `wait removed` then ends)
+        if (rec.hostConfig.AutoRemove) {
+          rec.state.status = 'removing';
+          await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec).catch((e: unknown) => ctx.logger.warn(`container ${rec.id}: auto-remove after a failed start`, { error: String(e) }));
+        }
+        throw err;
+      }
       return { changed: true };
     });
   }
