@@ -63,6 +63,8 @@ async function runAttached(cli: Cli, id: string, opts: { tty: boolean; stdin: bo
       await startOrExit(cli.client, id);
     } catch (err) {
       conn.destroy();
+      // --rm: a container that never ran is removed too (as Docker's daemon does)
+      if (opts.autoRemove) await cli.client.containerRemove(id, { force: true }).catch(() => undefined);
       throw err;
     }
   }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
 import { packagePath } from '../../package-root.js';
 import type { RegistryServer } from '../../registry/server/index.js';
-import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
 
 const skip = e2eSkipReason();
 const BERTH = packagePath('engine', 'client', 'bin.mjs');
@@ -77,6 +77,7 @@ describe.skipIf(skip !== undefined)(`berth CLI through berthd${skip ? ` (skipped
     try {
       if (daemon !== undefined) await stopDaemon(daemon);
       await registry?.close(100);
+      if (world !== undefined) await resetNetwork(world);
     } finally {
       if (world !== undefined) removeWorld(world.dir);
     }
@@ -137,7 +138,7 @@ describe.skipIf(skip !== undefined)(`berth CLI through berthd${skip ? ` (skipped
     const id = run.stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     expect(await logsUntil(id, 'listening 8080')).toContain('listening 8080');
-    expect(await httpGet(port)).toEqual({ status: 200, body: 'xxxxx' });
+    expect(await httpGet(port)).toEqual({ status: 200, body: 'xxxx\n' });
     const ps = await berth(['ps']);
     expect(ps.stdout).toMatch(new RegExp(`${id.slice(0, 12)}\\s+${registry.host}/e2e/tools:v1.*Up.*127\\.0\\.0\\.1:${port}->8080/tcp\\s+web`));
     expect((await berth(['logs', 'web'])).stdout).toContain('listening 8080');
@@ -155,7 +156,7 @@ describe.skipIf(skip !== undefined)(`berth CLI through berthd${skip ? ` (skipped
     expect(first.exitCode, first.stderr).toBe(0);
     const second = await berth(['run', '-d', '--name', 'dup', image, 'true']);
     expect(second.exitCode).toBe(125);
-    expect(second.stderr).toMatch(/Conflict.*"\/dup" is already in use/);
+    expect(second.stderr).toMatch(/"\/dup".*already in use/);
     expect((await berth(['ps', '-q', '--filter', 'name=dup'])).stdout.trim()).toBe(first.stdout.trim().slice(0, 12));
     expect((await berth(['kill', 'dup'])).exitCode).toBe(0);
     expect((await berth(['wait', 'dup'])).stdout).toBe('137\n');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistryServer } from '../../registry/server/index.js';
-import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
 
 function dockerVersion(bin: string): string | undefined {
   if (!existsSync(bin)) return undefined;
@@ -70,6 +70,7 @@ for (const { bin, version } of binaries) {
       try {
         if (daemon !== undefined) await stopDaemon(daemon);
         await registry?.close(100);
+        if (world !== undefined) await resetNetwork(world);
       } finally {
         if (world !== undefined) removeWorld(world.dir);
         if (config !== undefined) rmSync(config, { recursive: true, force: true });
@@ -132,7 +133,7 @@ for (const { bin, version } of binaries) {
         });
       });
       logs.kill();
-      expect(await httpGet(port)).toBe('xxx');
+      expect(await httpGet(port)).toBe('xx\n');
       expect((await docker(['rm', '-f', 'dkweb'])).exitCode).toBe(0);
     });
   });

@@ -149,6 +149,20 @@ export async function startRegistry(dir: string): Promise<RegistryServer> {
   return createRegistryServer({ root: join(dir, 'registry'), addr: '127.0.0.1:0', logger: undefined });
 }
 
+/**
+ * Removes what the daemon's networkdriver left on the host (the bridge stays up
+ * after berthd exits, as docker0 does): endpoints, bridges, berth's iptables rules.
+ */
+export async function resetNetwork(world: DaemonWorld): Promise<void> {
+  if (!existsSync(world.root)) return;
+  const { NetworkDriver } = await import('../../networkdriver/network-driver.js');
+  const { parseBip } = await import('../../jobs/builtins.js');
+  const { background } = await import('../../trace/context.js');
+  const ctx = background();
+  const net = await NetworkDriver.open(ctx, { root: world.root, defaultNetwork: { bridge: world.network.bridge, ...parseBip(world.network.bip) } });
+  await net.reset(ctx);
+}
+
 /** Unmounts anything left under `dir` (deepest first) and removes it. */
 export function removeWorld(dir: string): void {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
