@@ -215,6 +215,9 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
       for (const [s] of outputs) s.resume();  // a TTY exec must not block on a full pty
       return;
     }
+    // Armed: the caller may answer its client now. An interactive client sends its
+    // input only once answered, and `cat` writes nothing before it has input.
+    job.emit({ stream: 'stdout', data: Buffer.alloc(0) });
     const input: Writable | undefined = master ?? p.stdin;
     if (a.stdin !== undefined && input !== undefined) pipeStdin(a.stdin, input, master === undefined);
     const streamed = Promise.all(outputs.map(([s, name]) => pump(ctx, job, s, name, a.waitForRoom)));

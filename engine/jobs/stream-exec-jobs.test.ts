@@ -96,6 +96,8 @@ describe.skipIf(skip !== undefined)(skip ? `stream and exec jobs (skipped: ${ski
     expect(before).toMatchObject({ ID: execId, Running: false, ExitCode: null, OpenStdout: true, ProcessConfig: { entrypoint: 'probe', arguments: ['read:/proc/1/cmdline'], user: 'app' } });
     const out: OutputChunk[] = [];
     await be.engine.job(ctx, 'exec_start', { execId }, { onEvent: (c) => out.push(c) });
+    // First an empty chunk: the exec runs, the caller may answer its client.
+    expect(out[0]).toEqual({ stream: 'stdout', data: Buffer.alloc(0) });
     const probe = JSON.parse(text(out, 'stdout')) as { uid: number; gid: number; groups: number[]; cwd: string; env: string[]; ns: Record<string, string>; checks: { text?: string }[] };
     expect([probe.uid, probe.gid, probe.cwd]).toEqual([1000, 1001, '/tmp']);
     expect(probe.groups).toContain(2000);
