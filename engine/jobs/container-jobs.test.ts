@@ -4,6 +4,8 @@
 // restart policies, AutoRemove, bad input, and nothing left behind.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -126,6 +128,45 @@ describe.skipIf(skip !== undefined)(`container jobs (kernel)${skip ? ` — skipp
     expect((await b.engine.job(ctx, 'stop', { id })).changed).toBe(false);
     expect(await b.engine.job(ctx, 'list', {})).toHaveLength(0);
     expect(await b.engine.job(ctx, 'list', { all: true, filters: { exited: ['137'] } })).toHaveLength(1);
+  });
+
+  it('publishes a port of a bridge container on 127.0.0.1 and withdraws it when the container stops', async () => {
+    const hostPort = await new Promise<number>((resolve) => {
+      const probe = createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const port = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(port));
+      });
+    });
+    const { Id: id } = await b.engine.job(ctx, 'create', {
+      config: { Image: TEST_IMAGE, Cmd: ['/bin/http-server', '8080', '5'], ExposedPorts: { '8080/tcp': {} }, HostConfig: { PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } } },
+    });
+    let listening!: () => void;
+    const ready = new Promise<void>((r) => (listening = r));
+    const attached = b.engine.job(ctx, 'attach', { id, stdout: true, stream: true }, { onEvent: (c) => c.data.toString().includes('listening') && listening() });
+    await b.engine.job(ctx, 'start', { id });
+    await ready;
+    const body = await new Promise<string>((resolve, reject) => {
+      get({ host: '127.0.0.1', port: hostPort, path: '/' }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    });
+    expect(body).toBe('xxxx\n');
+    const inspect = await b.engine.job(ctx, 'inspect', { id });
+    expect(inspect.NetworkSettings.Ports['8080/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(hostPort) }]);
+    expect((await b.engine.job(ctx, 'list', {}))[0]!.Ports).toEqual([{ IP: '127.0.0.1', PrivatePort: 8080, PublicPort: hostPort, Type: 'tcp' }]);
+    await b.engine.job(ctx, 'stop', { id, timeout: 1 });
+    await attached;
+    const refused = await new Promise<string>((resolve) => {
+      const sock = connect(hostPort, '127.0.0.1');
+      sock.on('connect', () => { sock.destroy(); resolve('connected'); });
+      sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { NetworkMode: 'none', PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } } }))).toMatch(/^INVALID_ARGUMENT: port 80\/tcp: published ports need a bridge network/);
+    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '' }] } } } }))).toMatch(/^INVALID_ARGUMENT: port 80\/tcp: a host port is required/);
   });
 
   it('kills with a signal, restarts a container, and force-deletes a running one', async () => {

@@ -1,6 +1,6 @@
 // Test fixtures for the job-level tests: an Engine on a temporary root with its
 // own bridge name, free subnet and cgroup parent, and a small image built from
-// berth's static workloads (true, sleep, echo, probe) with /etc/passwd and
+// berth's static workloads (true, sleep, echo, probe, http-server) with /etc/passwd and
 // /etc/group, stored through Graph.putImage. cleanup() removes all of it.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -35,7 +35,7 @@ const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).d
 
 /** Puts TEST_IMAGE (Cmd /bin/probe, a user `app` 1000:1001 in groups 1001 and 2000) into the graph. */
 export async function putTestImage(c: Context, graph: Graph, config: Record<string, unknown> = {}, reference = TEST_IMAGE): Promise<string> {
-  const bin = (name: 'true' | 'sleep' | 'echo' | 'probe') => ({ name: `bin/${name}`, content: readFileSync(workloadBinary(name)), mode: 0o755 });
+  const bin = (name: 'true' | 'sleep' | 'echo' | 'probe' | 'http-server') => ({ name: `bin/${name}`, content: readFileSync(workloadBinary(name)), mode: 0o755 });
   const base = await buildTar([
     ...['bin', 'dev', 'etc', 'proc', 'sys', 'tmp', 'home', 'home/app'].map((d) => ({ name: `${d}/`, type: 'directory' as const, mode: d === 'tmp' ? 0o1777 : 0o755 })),
     { name: 'etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001:App:/home/app:/bin/sh\n' },
@@ -44,6 +44,7 @@ export async function putTestImage(c: Context, graph: Graph, config: Record<stri
     bin('sleep'),
     bin('echo'),
     bin('probe'),
+    bin('http-server'),
   ]);
   const imageConfig = {
     architecture: process.arch === 'x64' ? 'amd64' : process.arch,
