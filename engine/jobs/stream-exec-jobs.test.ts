@@ -4,10 +4,12 @@
 // pid namespace and exit codes (127 for a missing program), and the errors Docker
 // gives for a container that does not run.
 import { readlinkSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerConfig } from '../api/types.js';
 import type { BerthEngine } from './builtins.js';
 import type { OutputChunk } from './job-map.js';
+import { detachSequence } from './stream-jobs.js';
 import { ctx, kernelSkipReason, putTestImage, TEST_IMAGE, testWorld, type TestWorld } from './test-engine.js';
 
 const skip = kernelSkipReason();
@@ -84,6 +86,22 @@ describe.skipIf(skip !== undefined)(skip ? `stream and exec jobs (skipped: ${ski
     await be.engine.job(ctx, 'resize', { id: long, height: 30, width: 90 });
     await expect(be.engine.job(ctx, 'resize', { id: long, height: -1, width: 90 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await be.engine.job(ctx, 'delete', { id: long, force: true });
+  }, 120_000);
+
+  it('attach to a TTY container with stdin detaches on Docker\'s ctrl-p ctrl-q and leaves it running', async () => {
+    const id = await create({ Cmd: ['/bin/sleep', '600'], Tty: true, OpenStdin: true });
+    await be.engine.job(ctx, 'start', { id });
+    const input = new PassThrough();
+    let armed: () => void;
+    const armedP = new Promise<void>((r) => (armed = r));
+    const attached = be.engine.job(ctx, 'attach', { id, stream: true, stdin: input, stdout: true }, { onEvent: (c) => c.data.length === 0 && armed() });
+    await armedP;
+    input.write(Buffer.from([0x10, 0x11]));
+    await attached;  // returns without the container exiting
+    expect((await be.engine.job(ctx, 'inspect', { id })).State.Running).toBe(true);
+    expect(detachSequence('ctrl-a,x')).toEqual([1, 0x78]);
+    expect(() => detachSequence('ctrl-1')).toThrow(/unknown key "ctrl-1"/);
+    await be.engine.job(ctx, 'delete', { id, force: true });
   }, 120_000);
 
   it('exec runs in the running container as the given user with merged env, in its pid namespace; inspect reports the exit', async () => {
