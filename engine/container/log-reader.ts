@@ -79,14 +79,19 @@ export async function* readLogs(ctx: Context, source: LogSource, options: LogRea
     await ready;
     let stop = false;
     if (tail !== undefined) {
-      const ring: LogEntry[] = [];
+      // The last `tail` entries, in a ring: constant work per entry whatever the tail.
+      const ring: LogEntry[] = new Array<LogEntry>(tail);
+      let count = 0;
       for (const f of files) {
         for await (const e of fileEntries(f, source.logPath)) {
-          ring.push(e);
-          if (ring.length > tail) ring.shift();
+          if (tail > 0) ring[count % tail] = e;
+          count++;
         }
       }
-      for (const e of ring) {
+      const kept = Math.min(count, tail);
+      const last: LogEntry[] = [];
+      for (let i = count - kept; i < count; i++) last.push(ring[i % tail]!);
+      for (const e of last) {
         if (past(e)) {
           stop = true;
           break;
