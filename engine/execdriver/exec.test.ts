@@ -187,6 +187,9 @@ describe.skipIf(missing !== undefined)(missing ? `exec (skipped: ${missing})` : 
   it('refuses a container that is not running, a bad process and an unknown id', async () => {
     const c = await runningContainer();
     await expect(driver.exec(ctx, c.id, proc([]))).rejects.toThrow(/exec process.args/);
+    await expect(driver.exec(ctx, c.id, { cwd: '/', user: { uid: 0, gid: 0 } } as unknown as Process)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(driver.exec(ctx, c.id, proc(['probe'], { user: { uid: -1, gid: 0 } }))).rejects.toThrow(/exec process.user/);
+    await expect(driver.exec(ctx, c.id, proc(['probe'], { env: ['NOEQUALS'] }))).rejects.toThrow(/exec process.env: "NOEQUALS"/);
     await expect(driver.exec(ctx, c.id, proc(['probe'], { cwd: 'tmp' }))).rejects.toThrow(/exec process.cwd/);
     await expect(driver.exec(ctx, c.id, proc(['probe'], { terminal: true }))).rejects.toThrow(/stdio must be 'terminal'/);
     await driver.kill(ctx, c.id, 'SIGKILL');

@@ -220,7 +220,7 @@ export function createExecDriver(options: ExecDriverOptions = {}): ExecDriver {
       start: (_ctx, id) => ({ id }),
       wait: (_ctx, id) => ({ id }),
       kill: (_ctx, id, signal) => ({ id, signal: String(signal) }),
-      exec: (_ctx, id, process) => ({ id, args: process.args.join(' ') }),
+      exec: (_ctx, id, process) => ({ id, args: Array.isArray(process?.args) ? process.args.join(' ') : '' }),
       state: (_ctx, id) => ({ id }),
       delete: (_ctx, id) => ({ id }),
     },
