@@ -169,6 +169,20 @@ describe.skipIf(skip !== undefined)(`container jobs (kernel)${skip ? ` — skipp
     expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '' }] } } } }))).toMatch(/^INVALID_ARGUMENT: port 80\/tcp: a host port is required/);
   });
 
+  it('records OOMKilled and exit code 137 when the memory limit kills the process', async () => {
+    const { Id: id } = await b.engine.job(ctx, 'create', {
+      config: { Image: TEST_IMAGE, Cmd: ['/bin/probe', 'alloc:64'], HostConfig: { NetworkMode: 'none', Memory: 8 << 20, MemorySwap: 8 << 20 } },
+    });
+    const waiting = b.engine.job(ctx, 'wait', { id, condition: 'next-exit' });
+    await b.engine.job(ctx, 'start', { id });
+    expect((await waiting).StatusCode).toBe(137);
+    expect((await b.engine.job(ctx, 'inspect', { id })).State).toMatchObject({ Status: 'exited', ExitCode: 137, OOMKilled: true });
+    // within the limit: no OOM
+    const ok = await run({ Cmd: ['/bin/probe', 'alloc:1'], HostConfig: { NetworkMode: 'none', Memory: 64 << 20 } });
+    expect(ok.code).toBe(0);
+    expect((await b.engine.job(ctx, 'inspect', { id: ok.id })).State.OOMKilled).toBe(false);
+  });
+
   it('kills with a signal, restarts a container, and force-deletes a running one', async () => {
     const { Id: id } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], HostConfig: { NetworkMode: 'none' } } });
     await b.engine.job(ctx, 'start', { id });
