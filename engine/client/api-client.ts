@@ -3,7 +3,8 @@
 // imports nothing of the engine but the API types (and the shared error and trace
 // helpers): an error answer becomes a BerthError whose code follows the status.
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { Duplex, PassThrough } from 'node:stream';
 import type {
   ContainerCreateRequest,
   ContainerCreateResponse,
@@ -175,9 +176,19 @@ export class ApiClient {
     const options = this.requestOptions(method, path, { ...opts, headers: { ...(opts.headers ?? {}), Connection: 'Upgrade', Upgrade: 'tcp' } }, body);
     return new Promise<Duplex>((resolve, reject) => {
       const req = httpRequest(options);
-      req.on('upgrade', (_res, socket, head) => {
-        if (head.length > 0) socket.unshift(head);
-        resolve(socket);
+      req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
+        // The daemon may have sent everything and closed before this event (a
+        // container without output): the output is kept in a stream of its own
+        // that ends when the socket's input did, whenever the caller reads it.
+        const output = new PassThrough();
+        if (head.length > 0) output.write(head);
+        if (socket.readableEnded) output.end();
+        else socket.pipe(output);
+        const conn = Duplex.from({ readable: output, writable: socket });
+        socket.on('close', () => {
+          if (!output.writableEnded) output.end();
+        });
+        resolve(conn);
       });
       req.on('response', (res: IncomingMessage) => {
         void readAll(res).then((raw) => reject((res.statusCode ?? 0) >= 400 ? responseError(res.statusCode ?? 0, raw) : unavailable(`${path}: the daemon did not switch protocols (HTTP ${res.statusCode})`)));

@@ -3,7 +3,9 @@
 // on 127.0.0.1. Covers pull, the run rules (env, workdir, user, entrypoint, cmd),
 // network modes none/host/bridge with -p on 127.0.0.1, logs, stop/kill/rm, --rm,
 // name conflicts, the API's 4xx answers, and recovery after berthd is killed.
+import { readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
@@ -200,6 +202,36 @@ describe.skipIf(skip !== undefined)(`berth CLI through berthd${skip ? ` (skipped
     expect((await berth(['rm', 'survivor'])).exitCode).toBe(0);
     const again = await berth(['run', '--rm', image, 'echo', 'after-restart']);
     expect(again.stdout).toBe('after-restart\n');
+  });
+
+  it('writes a trace joining client, daemon and job spans (berth trace)', async () => {
+    const out = join(world.dir, 'trace.json');
+    const r = await berth(['trace', '-o', out, 'run', '--rm', image, 'true']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const trace = JSON.parse(readFileSync(out, 'utf8')) as { traceEvents: { name: string; ph: string; args?: Record<string, unknown> }[] };
+    const spans = trace.traceEvents.filter((e) => e.ph === 'X');
+    const byId = new Map(spans.map((e) => [e.args?.spanId, e]));
+    const client = spans.find((e) => e.name === 'client.run');
+    const start = spans.find((e) => e.name === 'jobs.start');
+    expect(client?.args?.process).toBe('berth');
+    expect(start?.args?.process).toBe('berthd');
+    // jobs.start -> daemon request span -> client.run
+    const request = byId.get(start?.args?.parentId);
+    expect(request?.name).toMatch(/^daemon\.POST \/containers\/[0-9a-f]{64}\/start$/);
+    expect(byId.get(request?.args?.parentId)?.name).toBe('client.run');
+    expect(spans.some((e) => e.name === 'jobs.create')).toBe(true);
+  });
+
+  it('reports info, version and the events of a run', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    expect((await berth(['run', '--rm', image, 'true'])).exitCode).toBe(0);
+    const info = await berth(['info']);
+    expect(info.stdout).toMatch(/Storage Driver: (overlay2|vfs)/);
+    expect(info.stdout).toContain(`Docker Root Dir: ${world.root}`);
+    expect((await berth(['version'])).stdout).toMatch(/API version:\s+1\.41/);
+    const events = await berth(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1)]);
+    expect(events.exitCode, events.stderr).toBe(0);
+    for (const action of ['create', 'start', 'die', 'destroy']) expect(events.stdout).toMatch(new RegExp(`container ${action} [0-9a-f]{64}`));
   });
 
   it('refuses a second berthd on the same root', async () => {
