@@ -120,14 +120,14 @@ export function statusLine(rec: ContainerRecord, now = Date.now()): string {
 
 /** Docker's units.HumanDuration. */
 export function humanDuration(ms: number): string {
-  const sec = Math.round(ms / 1000);
+  const sec = Math.floor(ms / 1000);
   if (sec < 1) return 'Less than a second';
   if (sec === 1) return '1 second';
   if (sec < 60) return `${sec} seconds`;
-  const min = Math.round(sec / 60);
+  const min = Math.floor(ms / 60_000);
   if (min === 1) return 'About a minute';
   if (min < 60) return `${min} minutes`;
-  const hours = Math.round(min / 60);
+  const hours = Math.round(ms / 3_600_000);
   if (hours === 1) return 'About an hour';
   if (hours < 48) return `${hours} hours`;
   if (hours < 24 * 7 * 2) return `${Math.round(hours / 24)} days`;
@@ -177,11 +177,12 @@ export function matchesFilters(rec: ContainerRecord, filters: Filters | undefine
         case 'name': {
           let re: RegExp;
           try {
-            re = new RegExp(v.startsWith('/') ? v.slice(1) : v);
+            re = new RegExp(v);
           } catch {
             throw invalidArgument(`filter name=${v}: not a valid regular expression`);
           }
-          return re.test(rec.name);
+          // as Docker: against the name with and without its leading slash
+          return re.test(`/${rec.name}`) || re.test(rec.name);
         }
         case 'label': {
           const labels = rec.config.Labels ?? {};
