@@ -3,7 +3,7 @@
 // on 127.0.0.1. Covers pull, the run rules (env, workdir, user, entrypoint, cmd),
 // network modes none/host/bridge with -p on 127.0.0.1, logs, stop/kill/rm, --rm,
 // name conflicts, the API's 4xx answers, and recovery after berthd is killed.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -232,6 +232,34 @@ describe.skipIf(skip !== undefined)(`berth CLI through berthd${skip ? ` (skipped
     const events = await berth(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1)]);
     expect(events.exitCode, events.stderr).toBe(0);
     for (const action of ['create', 'start', 'die', 'destroy']) expect(events.stdout).toMatch(new RegExp(`container ${action} [0-9a-f]{64}`));
+  });
+
+  it('shows logs with --tail and -t, and start -a replays a created container', async () => {
+    const run = await berth(['run', '--name', 'lines', image, 'sh', '-c', 'echo one; echo two; echo three >&2']);
+    expect(run).toMatchObject({ stdout: 'one\ntwo\n', stderr: 'three\n', exitCode: 0 });
+    expect((await berth(['logs', '--tail', '1', 'lines'])).stderr).toBe('three\n');
+    const stamped = await berth(['logs', '-t', 'lines']);
+    expect(stamped.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z one\n\S+ two\n$/);
+    const created = await berth(['create', '--name', 'later', image, 'sh', '-c', 'echo late; exit 2']);
+    expect(created.exitCode, created.stderr).toBe(0);
+    expect(await berth(['start', '-a', 'later'])).toMatchObject({ stdout: 'late\n', exitCode: 2 });
+    expect((await berth(['rm', 'lines', 'later'])).exitCode).toBe(0);
+  });
+
+  it('runs with a TTY (-t): one raw stream through the pty', async () => {
+    const r = await berth(['run', '--rm', '-t', image, 'sh', '-c', 'echo out; echo err >&2; test -t 1 && echo is-a-tty']);
+    expect(r).toMatchObject({ stdout: 'out\r\nerr\r\nis-a-tty\r\n', stderr: '', exitCode: 0 });
+  });
+
+  it('shuts down on SIGTERM: exit 0, containers stopped and recorded, socket, pid file and lock removed', async () => {
+    const run = await berth(['run', '-d', '--name', 'sleeper', '--stop-timeout', '1', image, 'sleep', '1000']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(await stopDaemon(daemon!)).toBe(0);
+    for (const gone of [world.socket, join(world.execRoot, 'berthd.pid'), join(world.root, 'berthd.lock')]) expect(existsSync(gone), gone).toBe(false);
+    daemon = await spawnDaemon(world);
+    const state = (await client.containerInspect('sleeper')).State;
+    expect(state).toMatchObject({ Status: 'exited', Running: false });
+    expect((await berth(['rm', 'sleeper'])).exitCode).toBe(0);
   });
 
   it('refuses a second berthd on the same root', async () => {
