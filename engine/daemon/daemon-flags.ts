@@ -28,7 +28,7 @@ export const usage = `usage: berthd [OPTIONS]
   --exec-root DIR         runtime state: sockets, pid files (default /run/berth)
   --storage-driver NAME   overlay2, vfs or btrfs (default overlay2 where available, else vfs)
   --bridge NAME           the default network's bridge (default berth0)
-  --bip CIDR              the bridge's address, e.g. 172.31.0.1/24 (default: a free private subnet)
+  --bip CIDR              the bridge's address with prefix, e.g. 172.31.0.1/24 (default 10.213.0.1/16)
   --log-level LEVEL       debug|info|warn|error (default info)
   --pidfile PATH          write the daemon's pid there (default EXEC_ROOT/berthd.pid)
   -h, --help              this text`;
