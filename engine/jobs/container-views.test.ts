@@ -11,7 +11,7 @@ const NOW = Date.parse('2026-01-01T12:00:00Z');
 function rec(over: Partial<ContainerRecord> = {}, state: Partial<ContainerRecord['state']> = {}): ContainerRecord {
   return {
     id: 'abc123' + '0'.repeat(58), name: 'web', created: '2026-01-01T11:00:00.000000000Z', image: 'app:1', imageId: 'sha256:feed', config: { Labels: { tier: 'front' }, ExposedPorts: { '80/tcp': {} } },
-    hostConfig: { NetworkMode: 'bridge' }, path: '/bin/app', args: ['--port', '80'], spec: {}, driver: 'vfs',
+    hostConfig: { NetworkMode: 'bridge' }, path: '/bin/app', args: ['--port', '80'], spec: { ociVersion: '1.0.2' }, driver: 'vfs',
     state: { ...newRunState(), ...state }, restartCount: 0, logPath: '/x', ...over,
   };
 }
@@ -51,7 +51,7 @@ describe('matchesFilters', () => {
     expect(matchesFilters(running, filters)).toBe(want);
   });
   it('rejects unknown filters and statuses', () => {
-    for (const f of [{ colour: ['red'] }, { status: ['sleeping'] }, { name: ['('] }]) {
+    for (const f of [{ colour: ['red'] }, { status: ['sleeping'] }, { name: ['('] }] as Record<string, string[]>[]) {
       let err: unknown;
       try {
         matchesFilters(running, f);
