@@ -60,8 +60,20 @@ describe('readLogs', () => {
     // tail counts lines before the stream filter (Docker's behaviour)
     expect(await all(readLogs(ctx, source, { tail: 4, stdout: false }))).toEqual(everything.slice(-4).filter((e) => e.stream === 'stderr'));
     expect(await all(readLogs(ctx, source, { tail: 1000 }))).toEqual(everything);
+    // Read backwards from the end: tails within the newest file and across rotated ones.
+    for (const n of [1, 7, 25, 60, 599, 600]) expect(await all(readLogs(ctx, source, { tail: n })), `tail ${n}`).toEqual(everything.slice(-n));
     expect(await all(readLogs(ctx, source, { tail: 0 }))).toEqual([]);
     await expect(all(readLogs(ctx, source, { tail: -1 }))).rejects.toThrow(/tail -1/);
+  });
+
+  it('counts a partial last line in the tail', async () => {
+    const { io, exited } = await start('echo a; echo b; printf c', { log: 'p-json.log' });
+    await exited;
+    await io.drained();
+    const source = { logPath: join(dir, 'p-json.log') };
+    expect(texts(await all(readLogs(ctx, source, { tail: 1 })))).toEqual(['c']);
+    expect(texts(await all(readLogs(ctx, source, { tail: 2 })))).toEqual(['b\n', 'c']);
+    expect(texts(await all(readLogs(ctx, source, { tail: 5 })))).toEqual(['a\n', 'b\n', 'c']);
   });
 
   it('filters by since and until on the entries\' times', async () => {

@@ -3,7 +3,7 @@
 // then on until the container's output ends — while the container runs (through
 // its ContainerIO's snapshot, so no line is lost or repeated across a rotation) or
 // after it exited (files only).
-import { closeSync, openSync, read } from 'node:fs';
+import { closeSync, fstatSync, openSync, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { invalidArgument, wrap } from '../errdefs/errors.js';
 import type { Context } from '../trace/context.js';
@@ -78,35 +78,15 @@ export async function* readLogs(ctx: Context, source: LogSource, options: LogRea
   try {
     await ready;
     let stop = false;
-    if (tail !== undefined) {
-      // The last `tail` entries, in a ring: constant work per entry whatever the tail.
-      const ring: LogEntry[] = new Array<LogEntry>(tail);
-      let count = 0;
-      for (const f of files) {
-        for await (const e of fileEntries(f, source.logPath)) {
-          if (tail > 0) ring[count % tail] = e;
-          count++;
-        }
-      }
-      const kept = Math.min(count, tail);
-      const last: LogEntry[] = [];
-      for (let i = count - kept; i < count; i++) last.push(ring[i % tail]!);
-      for (const e of last) {
+    // With a tail only the end of the log is read: from where its last `tail` lines start.
+    const from = tail === undefined ? { index: 0, offset: 0 } : tail === 0 ? { index: files.length, offset: 0 } : await tailStart(files, tail, source.logPath);
+    outer: for (let i = from.index; i < files.length; i++) {
+      for await (const e of fileEntries(files[i]!, source.logPath, i === from.index ? from.offset : 0)) {
         if (past(e)) {
           stop = true;
-          break;
+          break outer;
         }
         if (want(e)) yield e;
-      }
-    } else {
-      outer: for (const f of files) {
-        for await (const e of fileEntries(f, source.logPath)) {
-          if (past(e)) {
-            stop = true;
-            break outer;
-          }
-          if (want(e)) yield e;
-        }
       }
     }
     closeAll(files);
@@ -168,10 +148,45 @@ function closeAll(files: SnapshotFile[]): void {
   files.length = 0;
 }
 
-/** The entries of one file up to its limit. */
-async function* fileEntries(file: SnapshotFile, logPath: string): AsyncGenerator<LogEntry> {
+/**
+ * Where the last `n` lines of the log start (file index, byte offset), found by
+ * reading backwards from the end: the n-th newline before the log's final one.
+ * The whole log when it has fewer lines.
+ */
+async function tailStart(files: SnapshotFile[], n: number, logPath: string): Promise<{ index: number; offset: number }> {
+  const buf = Buffer.alloc(64 * 1024);
+  let newlines = 0;
+  let last = true;  // the log's last byte: a newline there ends the last line, it starts none
+  for (let i = files.length - 1; i >= 0; i--) {
+    const f = files[i]!;
+    let pos: number;
+    try {
+      pos = f.limit ?? fstatSync(f.fd).size;
+    } catch (err) {
+      throw wrap(err, `logs ${logPath}: stat`);
+    }
+    while (pos > 0) {
+      const len = Math.min(buf.length, pos);
+      pos -= len;
+      let n0: number;
+      try {
+        ({ bytesRead: n0 } = await readAsync(f.fd, buf, 0, len, pos));
+      } catch (err) {
+        throw wrap(err, `logs ${logPath}: read`);
+      }
+      for (let j = n0 - 1; j >= 0; j--) {
+        if (buf[j] === 0x0a && !last && ++newlines === n) return { index: i, offset: pos + j + 1 };
+        last = false;
+      }
+    }
+  }
+  return { index: 0, offset: 0 };
+}
+
+/** The entries of one file from `start` up to its limit. */
+async function* fileEntries(file: SnapshotFile, logPath: string, start = 0): AsyncGenerator<LogEntry> {
   const buf = Buffer.alloc(256 * 1024);
-  let position = 0;
+  let position = start;
   let carry: Buffer<ArrayBufferLike> = Buffer.alloc(0);
   for (;;) {
     const room = file.limit === undefined ? buf.length : Math.min(buf.length, file.limit - position);
