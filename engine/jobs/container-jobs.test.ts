@@ -252,6 +252,22 @@ describe.skipIf(skip !== undefined)(`container jobs (kernel)${skip ? ` — skipp
     expect(b.parts.store.find(rmFailed)).toBeUndefined();
   });
 
+  it('stops running containers at shutdown with their stop timeout and records their exit; always-restart ones come back with the next engine', async () => {
+    const { Id: plain } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], StopTimeout: 1, HostConfig: { NetworkMode: 'none' } } });
+    const { Id: always } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], StopTimeout: 1, HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'always' } } } });
+    await b.engine.job(ctx, 'start', { id: plain });
+    await b.engine.job(ctx, 'start', { id: always });
+    const pids = [(await b.engine.job(ctx, 'inspect', { id: plain })).State.Pid, (await b.engine.job(ctx, 'inspect', { id: always })).State.Pid];
+    await world.engines.pop()!.shutdown(ctx);
+    for (const pid of pids) expect(processAlive(pid)).toBe(false);
+    const next = await world.open();
+    expect(next.restored.exited).toEqual([]);
+    expect((await next.engine.job(ctx, 'inspect', { id: plain })).State).toMatchObject({ Status: 'exited', ExitCode: 137 });
+    expect(await next.restored.restarting).toEqual([always]);
+    expect((await next.engine.job(ctx, 'inspect', { id: always })).State.Running).toBe(true);
+    await next.engine.job(ctx, 'delete', { id: always, force: true });
+  });
+
   it('recovers after a crash: the next engine on the root marks the container exited, releases its interface and cgroup, and restarts it (unless-stopped)', async () => {
     await world.engines.pop()!.shutdown(ctx);
     const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'crash-child.ts'), JSON.stringify(world.config())], { stdio: ['ignore', 'pipe', 'inherit'] });
