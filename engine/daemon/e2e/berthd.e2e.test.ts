@@ -246,6 +246,24 @@ describe.skipIf(skip !== undefined)(`berth CLI through berthd${skip ? ` (skipped
     expect((await berth(['rm', 'lines', 'later'])).exitCode).toBe(0);
   });
 
+  it('feeds stdin to run -i and closes it at the end of input', async () => {
+    expect(await berth(['run', '--rm', '-i', image, 'sh', '-c', 'cat; echo done'], 'line one\nline two\n')).toMatchObject({ stdout: 'line one\nline two\ndone\n', exitCode: 0 });
+  });
+
+  it('creates, lists, inspects and removes a network, and runs a container on it', async () => {
+    const third = (Number(world.network.subnetPrefix.split('.')[2]) + 2) % 250;
+    const subnet = `${world.network.subnetPrefix.split('.').slice(0, 2).join('.')}.${third}.0/24`;
+    const created = await berth(['network', 'create', '--subnet', subnet, 'e2enet']);
+    expect(created.exitCode, created.stderr).toBe(0);
+    expect((await berth(['network', 'ls'])).stdout).toMatch(/\se2enet\s+bridge\s+local/);
+    const inspect = JSON.parse((await berth(['network', 'inspect', 'e2enet'])).stdout) as { IPAM: { Config: { Subnet: string }[] } }[];
+    expect(inspect[0]?.IPAM.Config[0]?.Subnet).toBe(subnet);
+    const on = await berth(['run', '--rm', '--network', 'e2enet', image, 'ip', '-4', '-o', 'addr']);
+    expect(on.stdout).toContain(subnet.replace(/0\/24$/, ''));
+    expect((await berth(['network', 'rm', 'e2enet'])).exitCode).toBe(0);
+    expect((await berth(['network', 'ls'])).stdout).not.toContain('e2enet');
+  });
+
   it('runs with a TTY (-t): one raw stream through the pty', async () => {
     const r = await berth(['run', '--rm', '-t', image, 'sh', '-c', 'echo out; echo err >&2; test -t 1 && echo is-a-tty']);
     expect(r).toMatchObject({ stdout: 'out\r\nerr\r\nis-a-tty\r\n', stderr: '', exitCode: 0 });
