@@ -83,6 +83,12 @@ for (const { bin, version } of binaries) {
       expect(r.stdout.trim()).toBe('1.41 linux');
     });
 
+    it('info shows the storage driver and root', async () => {
+      const r = await docker(['info', '--format', '{{.Driver}}|{{.OSType}}|{{.DockerRootDir}}']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toMatch(new RegExp(`^(overlay2|vfs)\\|linux\\|${world.root}$`));
+    });
+
     it('pulls and lists the image', async () => {
       const r = await docker(['pull', image]);
       expect(r.exitCode, r.stderr).toBe(0);
@@ -135,6 +141,16 @@ for (const { bin, version } of binaries) {
       logs.kill();
       expect(await httpGet(port)).toBe('xx\n');
       expect((await docker(['rm', '-f', 'dkweb'])).exitCode).toBe(0);
+    });
+
+    it('tags and removes an image (rmi)', async () => {
+      const alias = `${image.replace(/:v1$/, '')}:alias`;
+      expect((await docker(['tag', image, alias])).exitCode).toBe(0);
+      expect((await docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout.split('\n')).toContain(alias);
+      const rmi = await docker(['rmi', alias]);
+      expect(rmi.exitCode, rmi.stderr).toBe(0);
+      expect(rmi.stdout).toContain(`Untagged: ${alias}`);
+      expect((await docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout.split('\n')).not.toContain(alias);
     });
   });
 }
