@@ -136,6 +136,8 @@ describe.skipIf(!isRoot)('run suite: real runs (root)', () => {
         for (const m of ['jobs', 'graph', 'graphdriver', 'execdriver', 'libcontainer', 'networkdriver']) expect(modules.has(m), `${m} in ${[...modules].join(',')}`).toBe(true);
         expect(c.phases!.some((p) => p.name === `graphdriver.${c.parameters.graphdriver}.get`)).toBe(true);
       }
+      // the exit handling (release, delete, unmount) is in every run's phases
+      for (const c of document.cases) expect(c.phases!.map((p) => p.name)).toContain('container.exit');
       const bridge = document.cases.find((c) => c.parameters.network === 'bridge')!;
       expect(bridge.phases!.map((p) => p.name)).toContain('networkdriver.allocateInterface');
       expect(readdirSync(dataRoot)).toEqual([]);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ContainerCreateRequest } from '../api/types.js';
 import { isBerthError } from '../errdefs/errors.js';
+import { SpanCollector } from '../trace/collector.js';
 import { hostVethName } from '../networkdriver/network-driver.js';
 import type { BerthEngine } from './builtins.js';
 import { ctx, kernelSkipReason, putTestImage, stdoutOf, TEST_IMAGE, testWorld, type TestWorld } from './test-engine.js';
@@ -181,6 +182,21 @@ describe.skipIf(skip !== undefined)(`container jobs (kernel)${skip ? ` — skipp
     const ok = await run({ Cmd: ['/bin/probe', 'alloc:1'], HostConfig: { NetworkMode: 'none', Memory: 64 << 20 } });
     expect(ok.code).toBe(0);
     expect((await b.engine.job(ctx, 'inspect', { id: ok.id })).State.OOMKilled).toBe(false);
+  });
+
+  it('traces a run: the exit handling is a span under the start job, with the release, delete and unmount in it', async () => {
+    const collector = new SpanCollector().start();
+    try {
+      await run({ Cmd: ['/bin/true'], HostConfig: { NetworkMode: 'none' } });
+    } finally {
+      collector.stop();
+    }
+    const spans = collector.spans;
+    const start = spans.find((x) => x.name === 'jobs.start')!;
+    const exit = spans.find((x) => x.name === 'container.exit')!;
+    expect(exit.parentId).toBe(start.id);
+    const under = spans.filter((x) => x.parentId === exit.id).map((x) => x.name);
+    expect(under).toEqual(expect.arrayContaining(['networkdriver.releaseInterface', 'execdriver.delete', 'graph.layers.unmountRW']));
   });
 
   it('kills with a signal, restarts a container, and force-deletes a running one', async () => {

@@ -27,7 +27,8 @@ import type { Graph } from '../graph/graph.js';
 import type { NetworkDriver } from '../networkdriver/network-driver.js';
 import { parseNetworkMode } from '../networkdriver/network-mode.js';
 import { parsePortSpec } from '../networkdriver/port-spec.js';
-import { detached, throwIfCancelled, type Context } from '../trace/context.js';
+import { detached, throwIfCancelled, withSpan, type Context } from '../trace/context.js';
+import { traced, type Span } from '../trace/span.js';
 import type { EventBus } from './event-bus.js';
 
 /** Seconds between the stop signal and SIGKILL when neither the request nor the container says. */
@@ -303,7 +304,7 @@ export class ContainerRuntime {
         startedAt: rfc3339Nano(new Date(startedMs)),
       };
       delete rec.state.exitUnknown;
-      live.exited = this.watch(rec);
+      live.exited = this.watch(rec, ctx.span);
       await this.d.store.save(detached(ctx), rec);
       this.d.events.publish('container', 'start', id, { name: rec.name, image: rec.image });
     } catch (err) {
@@ -320,20 +321,23 @@ export class ContainerRuntime {
     }
   }
 
-  /** Waits for the process to exit in the background and handles the exit. */
-  private watch(rec: ContainerRecord): Promise<void> {
-    const ctx = this.d.baseCtx;
-    return this.d.exec.wait(ctx, rec.id).then(
-      (status) => this.d.store.locked(rec.id, () => this.handleExit(rec, status)),
-      (err: unknown) => {
-        ctx.logger.error(`container ${rec.id}: waiting for its process failed`, { error: err instanceof Error ? err.message : String(err) });
-        return this.d.store.locked(rec.id, () => this.handleExit(rec, { exitCode: UNKNOWN_EXIT_CODE }));
-      },
-    );
+  /**
+   * Waits for the process to exit in the background and handles the exit, as a
+   * span `container.exit` under the span of the start that ran the process (so a
+   * traced run shows its exit handling too).
+   */
+  private watch(rec: ContainerRecord, startSpan: Span | undefined): Promise<void> {
+    const ctx = withSpan(this.d.baseCtx, startSpan);
+    const handle = (status: ExitStatus) =>
+      this.d.store.locked(rec.id, () => traced(ctx, 'container', 'exit', (c) => this.handleExit(c, rec, status), { container: rec.id }));
+    return this.d.exec.wait(ctx, rec.id).then(handle, (err: unknown) => {
+      ctx.logger.error(`container ${rec.id}: waiting for its process failed`, { error: err instanceof Error ? err.message : String(err) });
+      return handle({ exitCode: UNKNOWN_EXIT_CODE });
+    });
   }
 
-  private async handleExit(rec: ContainerRecord, status: ExitStatus): Promise<void> {
-    const ctx = detached(this.d.baseCtx, CLEANUP_TIMEOUT_MS);
+  private async handleExit(parent: Context, rec: ContainerRecord, status: ExitStatus): Promise<void> {
+    const ctx = detached(parent, CLEANUP_TIMEOUT_MS);
     const { id } = rec;
     const subject = `container ${id}`;
     const warn = (what: string) => (err: unknown) => ctx.logger.warn(`${subject}: ${what}`, { error: err instanceof Error ? err.message : String(err) });
