@@ -59,6 +59,11 @@ describe.skipIf(!isRoot)('native container core (root)', () => {
       /mounts\[0\]\.kind: unknown "odd"/,
     );
     expect(() => native().containerSpawn(config({ namespaces: [{ type: 'net' as string, path: '/proc/self/ns/nope' }] }))).toThrow();
+    // exec joins every namespace: a new one, a mount or the hooks stop is refused
+    expect(() => native().containerSpawn(config({ exec: true }))).toThrow(/exec: joins every namespace and makes no mounts/);
+    expect(() =>
+      native().containerSpawn(config({ exec: true, namespaces: [{ type: 'mount', path: '/proc/self/ns/mnt' }], mounts: [{ destination: '/x', source: 's', flags: 0, propagation: [], kind: 'generic' }] })),
+    ).toThrow(/exec: joins every namespace/);
     expect(readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8').trim()).toBe('');
   });
 

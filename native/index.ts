@@ -41,6 +41,8 @@ export interface NativeCore {
   sendFd(socketPath: string, fd: number, name: string): void;
   /** The name of a pty master's peer in its devpts ("/dev/pts/3"); throws ENOTTY for an fd that is no pty master. */
   ptyName(masterFd: number): string;
+  /** TIOCSWINSZ on a pty master: the window size its foreground process group sees (SIGWINCH). */
+  ptyResize(masterFd: number, rows: number, cols: number): void;
   /** Reaps exactly this child when it exits (uv_poll + waitid P_PIDFD); for a foreign process both fields are null. With unref the wait does not keep Node alive. */
   pidfdWait(
     pidfd: number,
@@ -149,6 +151,8 @@ export interface NativeSpawnConfig {
   execFifo?: string;
   /** A seccomp filter (engine/execdriver/seccomp/native-filter.ts): sock_filter bytes, SECCOMP_FILTER_FLAG_* (0: prctl), and where the child loads it (0 before user/caps, 1 end of setup, 2 before execve). */
   seccomp?: { filter: Buffer; flags: number; stage: 0 | 1 | 2 };
+  /** Exec into a running container: every namespace joined by path, no mounts, no rootfs steps (rootfs is ignored). */
+  exec?: boolean;
   /** Stop after the mounts, before pivot_root, with a 'hooks' message until 'resume' (createContainer hooks). */
   createContainerHooks?: boolean;
   /**

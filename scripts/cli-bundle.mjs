@@ -1,4 +1,4 @@
-// berth's commands (berth-runtime, berth-registry) start as one pre-bundled ES
+// berth's commands (berth, berthd, berth-runtime, berth-registry) start as one pre-bundled ES
 // module instead of compiling TypeScript at every start: a runtime is timed
 // against runc and crun, and tsx's start-up alone costs more than a container.
 //
@@ -86,7 +86,7 @@ export async function loadCli(entry) {
 // `node scripts/cli-bundle.mjs` (the install step): bundles every command.
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
   const here = dirname(new URL(import.meta.url).pathname);
-  const entries = ['engine/runtime-cli/main.ts', 'engine/registry/registry-cli.ts'].map((e) => join(here, '..', e));
+  const entries = ['engine/runtime-cli/main.ts', 'engine/registry/registry-cli.ts', 'engine/daemon/daemon-cli.ts', 'engine/client/cli.ts'].map((e) => join(here, '..', e));
   for (const entry of entries) {
     const out = await buildBundle(entry);
     process.stdout.write(`bundled ${entry} → ${out}\n`);

@@ -92,21 +92,23 @@ describe.skipIf(!isRoot)('run suite: real runs (root)', () => {
     const children = childPids();
     try {
       await world.acquire(ctx);
-      const id = world.network.nextContainerId();
-      await expect(runOnce(ctx, world, 'overlay2', 'no-such-network' as RunNetwork, id)).rejects.toThrow(/no-such-network/);
+      const { engine, parts } = await world.engine(ctx, 'overlay2');
+      await expect(runOnce(ctx, engine, 'no-such-network' as RunNetwork)).rejects.toThrow(/no-such-network/);
       expect(await world.mountsLeft()).toEqual([]);
-      const { graph } = await world.graph(ctx, 'overlay2');
-      expect(await graph.layers.rwLayers(ctx)).toEqual([]);
-      await expect(world.exec.state(ctx, id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-      // the same id can run afterwards: nothing of the failed run is in the way
-      await runOnce(ctx, world, 'overlay2', 'bridge', id);
+      expect(await parts.graph.layers.rwLayers(ctx)).toEqual([]);
+      expect(parts.store.list()).toEqual([]);
+      // a run afterwards works and leaves nothing either
+      const id = await runOnce(ctx, engine, 'bridge');
+      expect(parts.store.find(id)).toBeUndefined();
+      expect(await parts.graph.layers.rwLayers(ctx)).toEqual([]);
+      expect(await world.mountsLeft()).toEqual([]);
     } finally {
       await world.release(ctx);
       rmSync(dataRoot, { recursive: true, force: true });
     }
     expect(mountsContaining(dataRoot)).toEqual([]);
     expect(runCgroups()).toEqual([]);
-    expect(await leftoverLinks()).toEqual([]);
+    expect(existsSync(`/sys/class/net/${world.bridge('overlay2')}`)).toBe(false);
     expect(childPids()).toEqual(children);
   });
 
@@ -131,9 +133,11 @@ describe.skipIf(!isRoot)('run suite: real runs (root)', () => {
       for (const c of document.cases) {
         expect(c.samples).toHaveLength(2);
         const modules = new Set(c.phases!.map((p) => p.module.split('.')[0]));
-        for (const m of ['graph', 'graphdriver', 'execdriver', 'libcontainer', 'networkdriver']) expect(modules.has(m), `${m} in ${[...modules].join(',')}`).toBe(true);
+        for (const m of ['jobs', 'graph', 'graphdriver', 'execdriver', 'libcontainer', 'networkdriver']) expect(modules.has(m), `${m} in ${[...modules].join(',')}`).toBe(true);
         expect(c.phases!.some((p) => p.name === `graphdriver.${c.parameters.graphdriver}.get`)).toBe(true);
       }
+      // the exit handling (release, delete, unmount) is in every run's phases
+      for (const c of document.cases) expect(c.phases!.map((p) => p.name)).toContain('container.exit');
       const bridge = document.cases.find((c) => c.parameters.network === 'bridge')!;
       expect(bridge.phases!.map((p) => p.name)).toContain('networkdriver.allocateInterface');
       expect(readdirSync(dataRoot)).toEqual([]);
@@ -144,6 +148,7 @@ describe.skipIf(!isRoot)('run suite: real runs (root)', () => {
     expect(runCgroups()).toEqual([]);
     expect(await leftoverLinks()).toEqual([]);
     expect(await leftoverNetns()).toEqual([]);
+    for (const d of ['o', 'v']) expect(existsSync(`/sys/class/net/bnr${process.pid}${d}`)).toBe(false);
     expect(childPids()).toEqual(children);
   });
   it.skipIf(dockerMissing() !== undefined)('docker: runs against a private dockerd and leaves no daemon, bridge, mount or key.json behind', async () => {

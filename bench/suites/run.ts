@@ -1,11 +1,9 @@
-// The `run` suite: one container run end to end with berth's modules composed in
-// this process the way the Engine's create/start/wait jobs do it — rw layer on the
-// image's chain from the Graph, mount, execdriver create/start/wait with the network
-// given while the child waits, then release, delete, unmount and remove — per
-// graphdriver (on tmpfs) and network mode, with phases from every module's spans.
+// The `run` suite: one container run end to end through berth's Engine — the jobs
+// create, wait, start and delete on an engine made by createEngine, the way berthd
+// serves `docker run --rm` — per graphdriver (on tmpfs) and network mode, with
+// phases from the jobs' and every module's spans.
 import { isBerthError, unavailable } from '../../engine/errdefs/errors.js';
-import { defaultSpec } from '../../engine/execdriver/spec/defaults.js';
-import { validateSpec } from '../../engine/execdriver/spec/validate.js';
+import type { Engine } from '../../engine/jobs/engine.js';
 import type { Context } from '../../engine/trace/index.js';
 import { call, leftoversOf, onPath } from '../peers/index.js';
 import type { CaseDef, MacroCase, Suite, SuiteContext } from '../suite.js';
@@ -25,52 +23,30 @@ export function podmanSkipReason(): string {
 }
 
 /**
- * One run of container `id`, as the engine's jobs compose it. Every step that
- * succeeded is undone, in reverse, also when a later one fails; the first error is
- * rethrown; a non-zero exit of /bin/true fails it (UNAVAILABLE).
+ * One `run --rm` through the Engine's jobs, as berthd runs it for a client:
+ * create, wait (next-exit, armed before start), start, the exit, delete. The
+ * delete runs also when a step failed; the first error is rethrown; a non-zero
+ * exit of /bin/true fails it (UNAVAILABLE). Returns the container's id.
  */
-export async function runOnce(ctx: Context, world: RunWorld, driver: RunGraphdriver, network: RunNetwork, id: string): Promise<void> {
-  const { graph } = await world.graph(ctx, driver);
-  const undo: (() => Promise<unknown>)[] = [];
+export async function runOnce(ctx: Context, engine: Engine, network: RunNetwork): Promise<string> {
+  const { Id: id } = await engine.job(ctx, 'create', { config: { Image: STATIC_IMAGE, Cmd: ['/bin/true'], Hostname: 'berth-run', HostConfig: { NetworkMode: network } } });
   let failure: unknown;
+  const waiting = engine.job(ctx, 'wait', { id, condition: 'next-exit' });
+  waiting.catch(() => undefined);
   try {
-    await graph.createContainerLayer(ctx, id, STATIC_IMAGE);
-    undo.push(() => graph.removeContainerLayer(ctx, id));
-    const rootfs = await graph.layers.mountRW(ctx, id);
-    undo.push(() => graph.layers.unmountRW(ctx, id));
-    // Docker's seccomp profile, as docker run applies it: the comparison stays like for like
-    const raw = defaultSpec({ args: ['/bin/true'], rootfs, hostname: 'berth-run', seccomp: true });
-    raw.root!.readonly = false;
-    const spec = validateSpec(raw, world.dir);
-    let allocated = false;
-    undo.push(async () => {
-      if (!allocated) return;
-      await world.net.releaseInterface(ctx, id);
-      world.network.forget(id);
-    });
-    await world.exec.create(ctx, id, { dir: world.dir, spec }, {
-      stdio: ['ignore', 'ignore', 'ignore'],
-      beforeSetup: async (c, pid) => {
-        allocated = true;
-        await world.net.allocateInterface(c, { containerId: id, network, netns: { pid }, hostname: 'berth-run' });
-      },
-    });
-    undo.push(() => world.exec.delete(ctx, id));
-    await world.exec.start(ctx, id);
-    const status = await world.exec.wait(ctx, id);
-    if (status.exitCode !== 0) throw unavailable(`container ${id}: /bin/true ended with ${JSON.stringify(status)}`);
+    await engine.job(ctx, 'start', { id });
+    const { StatusCode } = await waiting;
+    if (StatusCode !== 0) throw unavailable(`container ${id}: /bin/true ended with exit code ${StatusCode}`);
   } catch (err) {
     failure = err;
   }
-  // release the interface, delete the container, unmount, remove the layer
-  for (const step of undo.reverse()) {
-    try {
-      await step();
-    } catch (err) {
-      if (!isBerthError(err, 'NOT_FOUND')) failure ??= err;
-    }
+  try {
+    await engine.job(ctx, 'delete', { id, force: true });
+  } catch (err) {
+    if (!isBerthError(err, 'NOT_FOUND')) failure ??= err;
   }
   if (failure !== undefined) throw failure;
+  return id;
 }
 
 function runCase(world: RunWorld, driver: RunGraphdriver, network: RunNetwork): MacroCase {
@@ -86,24 +62,24 @@ function runCase(world: RunWorld, driver: RunGraphdriver, network: RunNetwork): 
     group: 'run',
     phases: true,
     method:
-      `Wall time in ms of one \`run --rm\` of ${STATIC_IMAGE} (two layers: the static /bin/true, sleep, probe) composed in-process as the Engine does: ` +
-      `Graph.createContainerLayer on the image's layer chain (${driver} graphdriver on a tmpfs of the suite's own), mountRW, OCI spec (berth's defaultSpec, ` +
-      `read-write root) validated, ExecDriver.create with networkdriver.allocateInterface(${network}) run with the child's pid while it waits, start, wait, ` +
-      'then releaseInterface, ExecDriver.delete, unmountRW and removeContainerLayer. Unique container id per sample; afterwards (untimed) no cgroup, process or mount of it may be left.',
+      `Wall time in ms of one \`run --rm\` of ${STATIC_IMAGE} (two layers: the static /bin/true, sleep, probe) through berth's Engine, as berthd runs it ` +
+      `for a client: jobs create (image lookup, Config merge, read-write layer on the ${driver} graphdriver, on a tmpfs of the suite's own), wait (next-exit), ` +
+      `start (mount, user from the image, OCI spec with Docker's defaults and seccomp profile, ExecDriver.create with networkdriver.allocateInterface(${network}) ` +
+      'while the child waits, etc files, start) and the exit handling (interface released, process deleted, unmount, state recorded), then delete (layer and record removed). ' +
+      'One engine per graphdriver, opened before the samples; afterwards (untimed) no cgroup, process or mount of the container may be left.',
     notes:
       network === 'bridge'
-        ? ['The bridge is the network bench\'s own (bnb<pid>, a free /24): veth created with its peer in the container\'s namespace, address and route set there. No etc files are written (nothing mounts them into this container).']
-        : ['network none: the container\'s own network namespace with only lo, brought up by the networkdriver.'],
+        ? ["The engine's default network on a bridge of the suite's own (bnr<pid><o|v>, a free /24): veth created with its peer in the container's namespace, address and route set there, hosts/hostname/resolv.conf written and bind-mounted."]
+        : ["network none: the container's own network namespace with only lo, brought up by the networkdriver; hosts/hostname/resolv.conf written and bind-mounted."],
     setup: async (ctx) => {
       await world.acquire(ctx);
-      await world.graph(ctx, driver);
+      await world.engine(ctx, driver);
     },
-    beforeSample: () => {
-      id = world.network.nextContainerId();
+    sample: async (ctx) => {
+      id = await runOnce(ctx, (await world.engine(ctx, driver)).engine, network);
     },
-    sample: (ctx) => runOnce(ctx, world, driver, network, id!),
     afterSample: async () => {
-      const left = [...leftoversOf(id!), ...(await world.mountsLeft()).map((m) => `mount ${m}`)];
+      const left = [...(id === undefined ? [] : leftoversOf(id)), ...(await world.mountsLeft()).map((m) => `mount ${m}`)];
       if (left.length > 0) throw unavailable(`container ${id}: left behind: ${left.join(', ')}`);
     },
     teardown: (ctx) => world.release(ctx),

@@ -1,64 +1,55 @@
 // The `run` suite's environment: a tmpfs of its own under the data root holding one
-// Graph per graphdriver (each with the static image), berth's execdriver, and the
-// network bench's driver with a bridge of its own; made on first use, removed by the last.
+// berth Engine per graphdriver (createEngine on a root of its own, with a bridge and
+// a free /24 of its own and the static image stored), made on first use, removed by
+// the last user.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { isBerthError, wrap } from '../../engine/errdefs/errors.js';
 import { createCgroupManager } from '../../engine/execdriver/cgroups/manager.js';
-import type { CgroupManager } from '../../engine/execdriver/cgroups/types.js';
-import { createExecDriver, type ExecDriver } from '../../engine/execdriver/execdriver.js';
-import { Graph } from '../../engine/graph/graph.js';
-import { graphdriverPlugin } from '../../engine/graphdriver/builtins.js';
-import type { Driver } from '../../engine/graphdriver/driver.js';
 import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
-import { instrumentNetworkDriver, type NetworkDriver } from '../../engine/networkdriver/index.js';
-import { instrument, type Context } from '../../engine/trace/index.js';
-import { NetworkWorld } from './network-world.js';
+import { createEngine, type BerthEngine } from '../../engine/jobs/builtins.js';
+import type { Context } from '../../engine/trace/index.js';
 import { putStaticImage } from './runtime-image.js';
 
 export type RunGraphdriver = 'overlay2' | 'vfs';
 
-/** The driver's methods as spans of module `graphdriver.<name>`. */
-const DRIVER_METHODS = ['create', 'createReadWrite', 'remove', 'mounts', 'get', 'put', 'exists', 'applyDiff'] as const;
+/** The subnets tried for one engine's bridge, in order; one a host route uses is skipped. */
+function candidateSubnets(variant: number): string[] {
+  const pid = process.pid;
+  return Array.from({ length: 8 }, (_, k) => `10.${200 + ((pid + 7 * k) % 50)}.${((pid >> 3) + variant) % 250}.1/24`);
+}
+
+function routesInUse(): string {
+  try {
+    return execFileSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' });
+  } catch {
+    return '';
+  }
+}
 
 /**
- * Reference-counted: acquire() mounts the tmpfs and opens the execdriver and the
- * network; graph(name) opens that driver's Graph and stores the image once;
- * the last release() unmounts and removes everything (graphs' mounts, the
- * bridge, cgroups under the suite's parent, the directory).
+ * Reference-counted: acquire() mounts the tmpfs; engine(name) opens that
+ * graphdriver's Engine and stores the image once; the last release() shuts the
+ * engines down and removes everything (mounts, bridges, cgroups under the
+ * suite's parent, the directory).
  */
 export class RunWorld {
   private users = 0;
   private base: string | undefined;
   private store: string | undefined;
-  private readonly graphs = new Map<RunGraphdriver, Promise<{ graph: Graph; driver: Driver }>>();
-  private manager: CgroupManager | undefined;
-  private exec_: ExecDriver | undefined;
-  private net_: NetworkDriver | undefined;
-  readonly network: NetworkWorld;
+  private readonly engines = new Map<RunGraphdriver, Promise<BerthEngine>>();
   readonly cgroupParent = `berth-bench-run-${process.pid}`;
 
-  constructor(private readonly dataRoot: string) {
-    this.network = new NetworkWorld(dataRoot);
+  constructor(private readonly dataRoot: string) {}
+
+  /** The bridge of the engine on graphdriver `name` (15 characters at most). */
+  bridge(name: RunGraphdriver): string {
+    return `bnr${process.pid}${name === 'overlay2' ? 'o' : 'v'}`;
   }
 
-  /** The directory the rootfs paths and the bundle live under (the tmpfs's parent). */
-  get dir(): string {
-    if (this.base === undefined) throw new Error('run bench: not acquired');
-    return this.base;
-  }
-
-  get exec(): ExecDriver {
-    if (this.exec_ === undefined) throw new Error('run bench: not acquired');
-    return this.exec_;
-  }
-
-  get net(): NetworkDriver {
-    if (this.net_ === undefined) throw new Error('run bench: not acquired');
-    return this.net_;
-  }
-
-  /** One more user. The first mounts a 512 MiB tmpfs and opens the network (bridge bnb<pid>). */
+  /** One more user. The first mounts a 512 MiB tmpfs for the engines' roots. */
   async acquire(ctx: Context): Promise<void> {
     this.users++;
     if (this.base !== undefined) return;
@@ -67,9 +58,6 @@ export class RunWorld {
       this.store = join(this.base, 'store');
       mkdirSync(this.store, { mode: 0o755 });
       mountFs(`run bench tmpfs ${this.store}`, 'tmpfs', this.store, 'tmpfs', 0, 'size=512m,mode=0755');
-      this.manager = createCgroupManager();
-      this.exec_ = createExecDriver({ cgroups: this.manager, cgroupParent: this.cgroupParent });
-      this.net_ = instrumentNetworkDriver(await this.network.acquire(ctx));
     } catch (err) {
       await this.cleanup(ctx).catch(() => undefined);
       this.users = 0;
@@ -77,21 +65,42 @@ export class RunWorld {
     }
   }
 
-  /** The Graph on graphdriver `name` (instrumented as `graphdriver.<name>`) holding the static image; opened once. */
-  graph(ctx: Context, name: RunGraphdriver): Promise<{ graph: Graph; driver: Driver }> {
-    let g = this.graphs.get(name);
-    if (g === undefined) {
-      const root = join(this.store!, name);
-      g = (async () => {
-        const driver = instrument(`graphdriver.${name}`, await graphdriverPlugin(name).init(ctx, { root }), { methods: [...DRIVER_METHODS] });
-        const graph = await Graph.open(ctx, { root, driver });
-        await putStaticImage(ctx, graph);
-        return { graph, driver };
+  /** The Engine on graphdriver `name` holding the static image; opened once. */
+  engine(ctx: Context, name: RunGraphdriver): Promise<BerthEngine> {
+    let e = this.engines.get(name);
+    if (e === undefined) {
+      if (this.store === undefined) throw new Error('run bench: not acquired');
+      const root = join(this.store, name);
+      e = (async () => {
+        const used = routesInUse();
+        let last: unknown;
+        for (const bip of candidateSubnets(name === 'overlay2' ? 2 : 3)) {
+          if (used.includes(bip.replace(/1\/24$/, '0/24'))) continue;
+          try {
+            const engine = await createEngine(ctx, {
+              root,
+              execRoot: join(root, 'exec'),
+              storageDriver: name,
+              bridge: this.bridge(name),
+              bip,
+              masquerade: false,
+              portDriver: 'proxy',
+              dns: ['127.0.0.1'],
+              cgroupParent: `${this.cgroupParent}/${name}`,
+            });
+            await putStaticImage(ctx, engine.parts.graph);
+            return engine;
+          } catch (err) {
+            last = err;
+            if (!(isBerthError(err, 'INVALID_ARGUMENT') && /overlaps/.test((err as Error).message))) break;
+          }
+        }
+        throw wrap(last, `run bench engine ${name}`);
       })();
-      g.catch(() => undefined);
-      this.graphs.set(name, g);
+      e.catch(() => undefined);
+      this.engines.set(name, e);
     }
-    return g;
+    return e;
   }
 
   /** Mount points under the tmpfs other than the tmpfs itself (a finished container leaves none). */
@@ -108,21 +117,20 @@ export class RunWorld {
     await this.cleanup(ctx);
   }
 
-  /** Unmounts the graphdrivers and the tmpfs, removes cgroups, the network and the directory. Tries every step; throws the first failure. */
+  /** Shuts the engines down (their network state, bridges and mounts removed), then cgroups, the tmpfs and the directory. Tries every step; throws the first failure. */
   private async cleanup(ctx: Context): Promise<void> {
     const failures: unknown[] = [];
-    for (const g of this.graphs.values()) {
-      const opened = await g.catch(() => undefined);
-      if (opened !== undefined) await opened.driver.cleanup(ctx).catch((e: unknown) => failures.push(e));
+    for (const e of this.engines.values()) {
+      const engine = await e.catch(() => undefined);
+      if (engine === undefined) continue;
+      await engine.shutdown(ctx).catch((err: unknown) => failures.push(err));
+      await engine.parts.net.reset(ctx).catch((err: unknown) => failures.push(err));
+      await engine.parts.driver.cleanup(ctx).catch((err: unknown) => failures.push(err));
     }
-    this.graphs.clear();
-    if (this.manager !== undefined) await this.manager.cleanupStale(ctx, this.cgroupParent).catch((e: unknown) => failures.push(e));
-    this.manager = undefined;
-    this.exec_ = undefined;
-    if (this.net_ !== undefined) await this.network.release(ctx).catch((e: unknown) => failures.push(e));
-    this.net_ = undefined;
+    this.engines.clear();
+    await createCgroupManager().cleanupStale(ctx, this.cgroupParent).catch((e: unknown) => failures.push(e));
     if (this.store !== undefined) {
-      for (const m of await mountsUnder(this.store).catch(() => [] as string[])) {
+      for (const m of (await mountsUnder(this.store).catch(() => [] as string[])).reverse()) {
         try {
           unmount(`run bench ${m}`, m, MNT_DETACH);
         } catch (e) {

@@ -26,7 +26,8 @@ import { createCgroupManager } from './cgroups/manager.js';
 import { childError } from './child-error.js';
 import { releaseExecFifo } from './exec-fifo.js';
 import { nativeConfig } from './native-config.js';
-import type { ContainerStatus, Spec } from './spec/types.js';
+import type { ContainerStatus, Process, Spec } from './spec/types.js';
+import { nativeExecConfig } from './exec-config.js';
 import { prepareStdio, type StdioOption } from './stdio.js';
 
 export type { StdioOption } from './stdio.js';
@@ -86,6 +87,30 @@ export interface ContainerProcess {
   terminal?: number;
 }
 
+export interface ExecOptions {
+  /**
+   * Fds 0, 1, 2 of the new process, as CreateOptions.stdio; 'terminal' exactly when
+   * process.terminal: a new pty from the container's devpts, its master in
+   * ExecProcess.terminal.
+   */
+  stdio?: [StdioOption?, StdioOption?, StdioOption?] | 'terminal';
+}
+
+/** A process started by exec in a running container. */
+export interface ExecProcess {
+  /** Its host pid. */
+  pid: number;
+  stdin: Writable | undefined;
+  stdout: Readable | undefined;
+  stderr: Readable | undefined;
+  /** With stdio 'terminal': the pty master, owned by the caller (as ContainerProcess.terminal). */
+  terminal?: number;
+  /** Resolves with its exit status once it exited (the driver reaps it). */
+  exited: Promise<ExitStatus>;
+  /** Signals it (through its pidfd); a no-op once it exited. */
+  kill(signal: NodeJS.Signals | number): void;
+}
+
 export interface ContainerState {
   id: string;
   status: ContainerStatus;
@@ -123,6 +148,17 @@ export interface ExecDriver {
    * of a pid namespace the process ignores signals it has no handler for, SIGKILL aside.
    */
   kill(ctx: Context, id: string, signal: NodeJS.Signals | number): Promise<void>;
+  /**
+   * Starts a new process in the running container `id`: in all its namespaces (its
+   * pid namespace included) and its cgroup, with `process`'s user, capabilities,
+   * rlimits, no_new_privileges, env and cwd and the container's seccomp filter.
+   * Resolves once the process execve'd. Fails NOT_FOUND for an unknown id,
+   * FAILED_PRECONDITION when the container is not running, INVALID_ARGUMENT for a
+   * bad process, and with the child's error when execve failed — then
+   * details.exitCode is 127 (not found) or 126 (cannot execute), as the exec's
+   * exit status. Cost: one clone without new namespaces, a cgroup write, setns calls.
+   */
+  exec(ctx: Context, id: string, process: Process, options?: ExecOptions): Promise<ExecProcess>;
   /** The container's status and pid; NOT_FOUND for an unknown id. */
   state(ctx: Context, id: string): Promise<ContainerState>;
   /**
@@ -142,6 +178,8 @@ export interface ExecDriverOptions {
 
 interface Container {
   id: string;
+  /** The container's spec: exec joins its namespaces and applies its seccomp filter. */
+  spec: Spec;
   status: ContainerStatus;
   pid: number;
   pidfd: number | undefined;
@@ -176,12 +214,13 @@ const validId = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** The execdriver, instrumented: each method is a span of module `execdriver`. */
 export function createExecDriver(options: ExecDriverOptions = {}): ExecDriver {
   return instrument('execdriver', new NativeExecDriver(options), {
-    methods: ['create', 'start', 'wait', 'kill', 'state', 'delete'],
+    methods: ['create', 'start', 'wait', 'kill', 'exec', 'state', 'delete'],
     attributes: {
       create: (_ctx, id) => ({ id }),
       start: (_ctx, id) => ({ id }),
       wait: (_ctx, id) => ({ id }),
       kill: (_ctx, id, signal) => ({ id, signal: String(signal) }),
+      exec: (_ctx, id, process) => ({ id, args: Array.isArray(process?.args) ? process.args.join(' ') : '' }),
       state: (_ctx, id) => ({ id }),
       delete: (_ctx, id) => ({ id }),
     },
@@ -267,6 +306,7 @@ class NativeExecDriver implements ExecDriver {
 
     const c: Container = {
       id,
+      spec,
       status: 'creating',
       pid: spawned.pid,
       pidfd: spawned.pidfd,
@@ -412,6 +452,129 @@ class NativeExecDriver implements ExecDriver {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;  // exiting right now
       throw wrap(err, subject);
     }
+  }
+
+  async exec(ctx: Context, id: string, process: Process, options: ExecOptions = {}): Promise<ExecProcess> {
+    const c = this.get(id);
+    const subject = `container ${id}: exec`;
+    if (c.status !== 'running' || c.exit !== undefined) throw failedPrecondition(`${subject}: the container is not running (${c.exit !== undefined ? 'stopped' : c.status})`);
+    throwIfCancelled(ctx, subject);
+    const terminal = options.stdio === 'terminal';
+    if (terminal !== (process.terminal === true)) {
+      throw invalidArgument(terminal ? `${subject}: stdio 'terminal' needs process.terminal` : `${subject}: process.terminal: stdio must be 'terminal'`);
+    }
+    let config: ReturnType<typeof nativeExecConfig>;
+    try {
+      config = nativeExecConfig(c.spec, c.pid, process, [-1, -1, -1]);
+    } catch (err) {
+      throw wrap(err, subject);
+    }
+    const io = prepareStdio(terminal ? undefined : (options.stdio as StdioOption[] | undefined), subject);
+    let spawned: NativeSpawned;
+    try {
+      config.stdio = io.childFds;
+      spawned = native().containerSpawn(config);
+    } catch (err) {
+      io.destroy();
+      // The container's process exited meanwhile: its /proc/<pid>/ns entries are gone.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') {
+        throw failedPrecondition(`${subject}: the container is not running`, { cause: err });
+      }
+      throw wrap(err, `${subject}: clone`);
+    } finally {
+      io.closeChildEnds();
+    }
+    recordSpan(ctx, {
+      module: 'libcontainer',
+      method: 'clone',
+      startNs: fromMonotonicNs(spawned.cloneStartNs),
+      endNs: fromMonotonicNs(spawned.cloneEndNs),
+      attributes: { pid: spawned.pid, exec: 1 },
+      origin: 'native',
+    });
+    let pidfd: number | undefined = spawned.pidfd;
+    let syncFd: number | undefined = spawned.syncFd;
+    const exited = new Promise<ExitStatus>((resolve) => {
+      native().pidfdWait(spawned.pidfd, (err, st) => {
+        let status: ExitStatus;
+        if (err !== null || st === null) status = { exitCode: -1 };
+        else if (st.signal !== null) status = { signal: signalNames.get(st.signal) ?? st.signal };
+        else status = { exitCode: st.exitCode ?? -1 };
+        if (pidfd !== undefined) closeSync(pidfd);
+        pidfd = undefined;
+        resolve(status);
+      });
+    });
+    const kill = (signal: NodeJS.Signals | number) => {
+      const num = signalNumber(signal, `${subject}: kill`);
+      if (pidfd === undefined) return;
+      try {
+        native().pidfdSendSignal(pidfd, num);
+      } catch {
+        // exiting right now
+      }
+    };
+    const recv = () =>
+      new Promise<NativeChildMessage | null>((resolve, reject) => {
+        native().containerRecv(syncFd!, (err, msg) => (err !== null ? reject(wrap(err, `${subject}: sync`)) : resolve(msg)));
+      });
+    let master: number | undefined;
+    const onAbort = () => kill('SIGKILL');
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      // Into the container's cgroup before any of the process's code runs.
+      if (c.cgroup !== undefined) await c.cgroup.attach(ctx, spawned.pid);
+      throwIfCancelled(ctx, subject);
+      const t0 = nowNs();
+      native().containerSend(syncFd, 'setup');
+      let msg = await recv();
+      while (msg?.type === 'terminal' && msg.terminalFd !== undefined) {
+        if (master !== undefined || !terminal) {
+          closeSync(msg.terminalFd);
+          throw internal(`${subject}: unexpected terminal from the child`);
+        }
+        master = msg.terminalFd;
+        msg = await recv();
+      }
+      if (msg !== null) this.publishSteps(ctx, c.spec, msg);
+      if (msg === null || msg.type !== 'created') {
+        const status = await exited;
+        throw msg !== null && msg.type === 'error' ? childError(id, msg) : internal(`${subject}: the child exited during setup (${describeExit(status)})`);
+      }
+      recordSpan(ctx, { module: 'execdriver', method: 'exec-setup', startNs: t0, endNs: nowNs() });
+      throwIfCancelled(ctx, subject);
+      if (terminal && master === undefined) throw internal(`${subject}: the child sent no terminal`);
+      const e0 = nowNs();
+      native().containerSend(syncFd, 'start');
+      msg = await recv();
+      recordSpan(ctx, { module: 'libcontainer', method: 'execve', startNs: e0, endNs: nowNs(), origin: 'node' });
+      if (msg !== null) {
+        const status = await exited;
+        const err = msg.type === 'error' ? childError(id, msg) : internal(`${subject}: unexpected ${msg.type} message from the child`);
+        throw new BerthError(err.code, `${subject}: ${err.message.slice(`container ${id}: `.length)}`, {
+          details: { ...err.details, exitCode: status.exitCode ?? 126 },
+        });
+      }
+    } catch (err) {
+      kill('SIGKILL');
+      await exited;
+      if (master !== undefined) closeSync(master);
+      io.destroy();
+      throw err instanceof BerthError && err.message.startsWith(`container ${id}`) ? err : wrap(err, subject);
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      closeSync(syncFd);
+      syncFd = undefined;
+    }
+    return {
+      pid: spawned.pid,
+      stdin: io.stdin,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      ...(master !== undefined ? { terminal: master } : {}),
+      exited,
+      kill,
+    };
   }
 
   async state(_ctx: Context, id: string): Promise<ContainerState> {

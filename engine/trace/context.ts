@@ -27,6 +27,16 @@ export function withLogger(ctx: Context, logger: Logger): Context {
   return { signal: ctx.signal, logger, span: ctx.span };
 }
 
+/**
+ * A context that keeps ctx's logger and span but is not cancelled with it: for
+ * undo and cleanup paths (release what a cancelled create allocated, record an
+ * exit) that must run to the end although their caller gave up. With `timeoutMs`
+ * it is cancelled after that long, so a stuck cleanup cannot hang forever.
+ */
+export function detached(ctx: Context, timeoutMs?: number): Context {
+  return { signal: timeoutMs === undefined ? never : AbortSignal.timeout(timeoutMs), logger: ctx.logger, span: ctx.span };
+}
+
 /** A context cancelled when either the parent's signal or `signal` aborts. */
 export function withSignal(ctx: Context, signal: AbortSignal): Context {
   const combined = ctx.signal === never ? signal : AbortSignal.any([ctx.signal, signal]);

@@ -150,7 +150,8 @@ void send_msg(Child& c, uint32_t type) {
   } else {
     send_msg(c, kSyncError);
   }
-  _exit(step == kStepExecve ? 127 : 1);
+  // The shell's convention (and Docker's): 127 command not found, 126 found but not executable.
+  _exit(step != kStepExecve ? 1 : err == ENOENT || err == ENOTDIR ? 127 : 126);
 }
 
 // Blocks until the parent sends `expected`; a closed socket ends the child.
@@ -794,8 +795,10 @@ int container_child_main(void* arg) {
     record(c, kStepOomScoreAdj, -1, t0);
   }
 
-  setup_rootfs(c);
-  finish_rootfs(c);
+  if (!cfg.exec_mode) {
+    setup_rootfs(c);
+    finish_rootfs(c);
+  }
   if (cfg.terminal) setup_terminal(c);
   setup_process(c);
   close_fds(c);

@@ -328,6 +328,10 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
   }
 
   c.hooks_sync = r.boolean(o, "createContainerHooks");
+  c.exec_mode = r.boolean(o, "exec");
+  if (c.exec_mode && (c.clone_flags != 0 || c.unshare_flags != 0 || !cfg->mounts.empty() || c.hooks_sync) && r.error.empty()) {
+    r.error = "container config: exec: joins every namespace and makes no mounts (no new namespaces, mounts or hooks)";
+  }
   if (r.has(o, "terminal")) {
     Napi::Object t = r.obj(o.Get("terminal"), "terminal");
     c.terminal = true;

@@ -88,6 +88,10 @@ struct ChildConfig {
   // Stop after the mounts, before pivot_root, for the parent's createContainer hooks
   // (kSyncHooks / kSyncResume); false: no extra round trip.
   bool hooks_sync = false;
+  // Exec: a new process in an existing container. Every namespace is joined, so the
+  // child makes no mounts, no pivot_root and no rootfs changes: after setns(mnt) its
+  // root is already the container's; the rest of the process setup runs as usual.
+  bool exec_mode = false;
   // process.terminal: a pty from the container's devpts becomes the controlling
   // terminal on 0–2; its master goes to the parent with kSyncCreated (SCM_RIGHTS).
   bool terminal = false;

@@ -33,12 +33,19 @@
 //                         ◀────────────────────── EOF: the socket is CLOEXEC, so a
 //                                                 successful execve closes it;
 //                         ◀────────────────────── kSyncError {step "execve", errno}
-//                                                 when execve failed (child exits 127).
+//                                                 when execve failed (child exits 127, or 126
+//                                                 when the file exists but cannot run).
 //
 // Detached mode (exec FIFO): after kSyncCreated the child does not read the socket;
 // it opens /proc/self/fd/<fifo> O_WRONLY (blocking until `start` opens the FIFO for
 // reading), writes one byte and continues to execve. An execve error then goes to
 // the container's fd 2 ("berth: execve /nope: ENOENT") and the exit code is 127.
+//
+// Exec (ChildConfig.exec_mode): the same conversation for a new process in a running
+// container: every namespace is joined (pid by the parent around clone), the parent
+// writes the pid into the container's cgroup before kSyncSetup, and the child skips
+// the rootfs steps (mounts, pivot_root, paths) — setns(mnt) already put it in the
+// container's root. An execve error exits 127 (ENOENT, ENOTDIR) or 126 (any other).
 //
 // The parent ending the conversation (closing its end) makes a child that waits at a
 // sync point _exit(1): a failed create never leaves a process behind.

@@ -490,6 +490,28 @@ Napi::Value PtyName(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, "/dev/pts/" + std::to_string(n));
 }
 
+// ptyResize(masterFd, rows, cols): sets the terminal's window size (TIOCSWINSZ); the
+// foreground process group gets SIGWINCH from the kernel.
+Napi::Value PtyResize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "ptyResize(masterFd, rows, cols)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  double rows = info[1].As<Napi::Number>().DoubleValue();
+  double cols = info[2].As<Napi::Number>().DoubleValue();
+  if (!(rows >= 0 && rows <= 65535 && cols >= 0 && cols <= 65535)) {
+    Napi::RangeError::New(env, "ptyResize: rows and cols must be 0-65535").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = static_cast<unsigned short>(rows);
+  ws.ws_col = static_cast<unsigned short>(cols);
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCSWINSZ, &ws) < 0) return throw_errno(env, errno, "pty resize");
+  return env.Undefined();
+}
+
 // containerPipe() → [readFd, writeFd], both close-on-exec.
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -513,6 +535,7 @@ ExportRegistrar reg([](Napi::Env env, Napi::Object exports) {
   exports.Set("containerPipe", Napi::Function::New(env, Pipe, "containerPipe"));
   exports.Set("sendFd", Napi::Function::New(env, SendFd, "sendFd"));
   exports.Set("ptyName", Napi::Function::New(env, PtyName, "ptyName"));
+  exports.Set("ptyResize", Napi::Function::New(env, PtyResize, "ptyResize"));
   exports.Set("pidfdWait", Napi::Function::New(env, PidfdWait, "pidfdWait"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));

@@ -1,0 +1,42 @@
+// The documented way to run berth and berthd from a checkout: their bin files,
+// executed directly from any working directory, and the exit codes of a missing
+// daemon, an unknown command and a bad flag.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { packagePath } from '../package-root.js';
+
+const cwd = mkdtempSync(join(tmpdir(), 'berth-bin-'));
+afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+
+const run = (bin: string, args: string[], env: Record<string, string> = {}) =>
+  execa(packagePath(...bin.split('/')), args, { cwd, reject: false, env: { ...env, PATH: process.env.PATH }, extendEnv: false, timeout: 60_000 });
+
+describe('bin files from a checkout', () => {
+  it('berth --help prints the usage from another directory', async () => {
+    const r = await run('engine/client/bin.mjs', ['--help']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('usage: berth [-H HOST] COMMAND');
+  });
+
+  it('berthd --help prints its flags; a bad flag exits 2', async () => {
+    const r = await run('engine/daemon/bin.mjs', ['--help']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('--storage-driver NAME');
+    const bad = await run('engine/daemon/bin.mjs', ['-H', 'tcp://0.0.0.0:2375']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('only on loopback');
+  });
+
+  it('berth exits 125 for an unknown command and a bad flag, 1 when no daemon answers ps, 125 for run', async () => {
+    expect((await run('engine/client/bin.mjs', ['frobnicate'])).exitCode).toBe(125);
+    expect((await run('engine/client/bin.mjs', ['ps', '--bogus'])).exitCode).toBe(125);
+    const host = `unix://${join(cwd, 'none.sock')}`;
+    const ps = await run('engine/client/bin.mjs', ['ps'], { BERTH_HOST: host });
+    expect(ps.exitCode).toBe(1);
+    expect(ps.stderr).toContain(`cannot connect to the berth daemon at ${host}`);
+    expect((await run('engine/client/bin.mjs', ['-H', host, 'run', 'img'])).exitCode).toBe(125);
+  });
+});

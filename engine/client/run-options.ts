@@ -1,0 +1,201 @@
+// `berth run` / `berth create` flags turned into the create request Docker's CLI
+// would send: env (-e, --env-file), ports (-p), binds (-v), tmpfs, resources
+// (--memory, --cpus, --pids-limit), capabilities, restart policy, entrypoint.
+import { readFileSync } from 'node:fs';
+import type { ContainerCreateRequest, HostConfig, PortMap, RestartPolicyName } from '../api/types.js';
+import { invalidArgument } from '../errdefs/errors.js';
+import type { OptionSpec, OptionValues } from './cli-args.js';
+
+export const createOptionSpecs: OptionSpec[] = [
+  { name: 'interactive', short: 'i', type: 'bool' },
+  { name: 'tty', short: 't', type: 'bool' },
+  { name: 'rm', type: 'bool' },
+  { name: 'env', short: 'e', type: 'list' },
+  { name: 'env-file', type: 'list' },
+  { name: 'workdir', short: 'w', type: 'string' },
+  { name: 'user', short: 'u', type: 'string' },
+  { name: 'name', type: 'string' },
+  { name: 'hostname', short: 'h', type: 'string' },
+  { name: 'network', type: 'string', aliases: ['net'] },
+  { name: 'publish', short: 'p', type: 'list' },
+  { name: 'volume', short: 'v', type: 'list' },
+  { name: 'tmpfs', type: 'list' },
+  { name: 'memory', short: 'm', type: 'string' },
+  { name: 'cpus', type: 'string' },
+  { name: 'pids-limit', type: 'string' },
+  { name: 'cap-add', type: 'list' },
+  { name: 'cap-drop', type: 'list' },
+  { name: 'privileged', type: 'bool' },
+  { name: 'read-only', type: 'bool' },
+  { name: 'restart', type: 'string' },
+  { name: 'entrypoint', type: 'string' },
+  { name: 'security-opt', type: 'list' },
+  { name: 'label', short: 'l', type: 'list' },
+  { name: 'stop-signal', type: 'string' },
+  { name: 'stop-timeout', type: 'string' },
+];
+
+export const runOptionSpecs: OptionSpec[] = [...createOptionSpecs, { name: 'detach', short: 'd', type: 'bool' }, { name: 'attach', short: 'a', type: 'list' }];
+
+const units: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** `512m`, `1g`, `1.5G`, `1048576` → bytes (binary units, as Docker's RAMInBytes). */
+export function parseBytes(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?$/i.exec(value.trim());
+  if (m === null) throw invalidArgument(`invalid value ${JSON.stringify(value)} for ${flag}: expected a size such as 512m or 1g`);
+  return Math.round(Number(m[1]) * (units[(m[2] as string).toLowerCase()] as number));
+}
+
+/** `KEY=value` stays; a bare `KEY` takes the value from this environment, or is dropped when unset (Docker's rule). */
+function envEntry(entry: string, lookup: NodeJS.ProcessEnv): string | undefined {
+  if (entry.includes('=')) {
+    if (entry.startsWith('=')) throw invalidArgument(`invalid environment variable ${JSON.stringify(entry)}: empty name`);
+    return entry;
+  }
+  const v = lookup[entry];
+  return v === undefined ? undefined : `${entry}=${v}`;
+}
+
+/** Lines of an env file: `KEY=value`, bare `KEY`, comments (#) and blank lines skipped. */
+export function readEnvFile(path: string, lookup: NodeJS.ProcessEnv): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw invalidArgument(`--env-file ${path}: ${(err as Error).message}`);
+  }
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '').trimStart();
+    if (line === '' || line.startsWith('#')) continue;
+    const e = envEntry(line, lookup);
+    if (e !== undefined) out.push(e);
+  }
+  return out;
+}
+
+/** `-p [ip:][hostPort:]containerPort[/proto]` into the port map and exposed ports. */
+export function parsePublish(specs: readonly string[]): { bindings: PortMap; exposed: Record<string, Record<string, never>> } {
+  const bindings: PortMap = {};
+  const exposed: Record<string, Record<string, never>> = {};
+  for (const spec of specs) {
+    const [addrPart, proto = 'tcp'] = spec.split('/') as [string, string?];
+    if (!['tcp', 'udp', 'sctp'].includes(proto)) throw invalidArgument(`-p ${spec}: unknown protocol ${JSON.stringify(proto)}`);
+    let ip = '';
+    let hostPort = '';
+    let containerPort: string;
+    const v6 = /^\[([^\]]+)\]:(.*)$/.exec(addrPart);
+    const rest = v6 ? v6[2]!.split(':') : addrPart.split(':');
+    if (v6) ip = v6[1] as string;
+    if (!v6 && rest.length === 3) [ip, hostPort, containerPort] = rest as [string, string, string];
+    else if (rest.length === 2) [hostPort, containerPort] = rest as [string, string];
+    else if (rest.length === 1 && !v6) containerPort = rest[0] as string;
+    else throw invalidArgument(`-p ${spec}: expected [ip:][hostPort:]containerPort[/protocol]`);
+    if (!/^\d+$/.test(containerPort) || Number(containerPort) < 1 || Number(containerPort) > 65535) {
+      throw invalidArgument(`-p ${spec}: invalid container port ${JSON.stringify(containerPort)} (port ranges are not supported)`);
+    }
+    if (hostPort !== '' && (!/^\d+$/.test(hostPort) || Number(hostPort) > 65535)) throw invalidArgument(`-p ${spec}: invalid host port ${JSON.stringify(hostPort)} (port ranges are not supported)`);
+    const key = `${Number(containerPort)}/${proto}`;
+    exposed[key] = {};
+    (bindings[key] ??= []).push({ HostIp: ip, HostPort: hostPort });
+  }
+  return { bindings, exposed };
+}
+
+/** `no`, `always`, `unless-stopped`, `on-failure[:N]`. */
+export function parseRestart(value: string): { Name: RestartPolicyName; MaximumRetryCount: number } {
+  const m = /^(no|always|unless-stopped|on-failure)(?::(\d+))?$/.exec(value);
+  if (m === null || (m[2] !== undefined && m[1] !== 'on-failure')) {
+    throw invalidArgument(`--restart ${JSON.stringify(value)}: expected no, always, unless-stopped or on-failure[:max-retries]`);
+  }
+  return { Name: m[1] as RestartPolicyName, MaximumRetryCount: m[2] === undefined ? 0 : Number(m[2]) };
+}
+
+/** `-v host:container[:ro|rw]`; paths must be absolute (named volumes are not supported). */
+export function parseVolume(spec: string): string {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3) throw invalidArgument(`-v ${spec}: expected /host/path:/container/path[:ro|rw] (anonymous and named volumes are not supported)`);
+  const [src, dst, mode] = parts as [string, string, string?];
+  if (!src.startsWith('/')) throw invalidArgument(`-v ${spec}: the host path ${JSON.stringify(src)} must be absolute (named volumes are not supported)`);
+  if (!dst.startsWith('/')) throw invalidArgument(`-v ${spec}: the container path ${JSON.stringify(dst)} must be absolute`);
+  if (mode !== undefined && !/^(ro|rw)(,(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared))*$/.test(mode)) throw invalidArgument(`-v ${spec}: invalid mode ${JSON.stringify(mode)}`);
+  return spec;
+}
+
+/**
+ * The create request for `image` and `command` under these options. `env` is the
+ * environment bare `-e KEY` reads from.
+ */
+export function buildCreateRequest(options: OptionValues, image: string, command: readonly string[], env: NodeJS.ProcessEnv = process.env): ContainerCreateRequest {
+  const list = (name: string): string[] => (options[name] as string[] | undefined) ?? [];
+  const str = (name: string): string | undefined => options[name] as string | undefined;
+  const Env = [...list('env-file').flatMap((p) => readEnvFile(p, env)), ...list('env').map((e) => envEntry(e, env)).filter((e): e is string => e !== undefined)];
+  const { bindings, exposed } = parsePublish(list('publish'));
+  const tmpfs: Record<string, string> = {};
+  for (const t of list('tmpfs')) {
+    const [path, ...opts] = t.split(':');
+    if (path === undefined || !path.startsWith('/')) throw invalidArgument(`--tmpfs ${t}: the path must be absolute`);
+    tmpfs[path] = opts.join(':');
+  }
+  const host: HostConfig = {
+    Binds: list('volume').map(parseVolume),
+    NetworkMode: str('network') ?? 'default',
+    PortBindings: bindings,
+    AutoRemove: options.rm === true,
+    CapAdd: list('cap-add'),
+    CapDrop: list('cap-drop'),
+    Privileged: options.privileged === true,
+    ReadonlyRootfs: options['read-only'] === true,
+    SecurityOpt: list('security-opt'),
+    Tmpfs: tmpfs,
+  };
+  const memory = str('memory');
+  if (memory !== undefined) host.Memory = parseBytes(memory, '--memory');
+  const cpus = str('cpus');
+  if (cpus !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(cpus) || Number(cpus) <= 0) throw invalidArgument(`--cpus ${JSON.stringify(cpus)}: expected a positive number such as 0.5 or 2`);
+    host.NanoCpus = Math.round(Number(cpus) * 1e9);
+  }
+  const pids = str('pids-limit');
+  if (pids !== undefined) {
+    if (!/^-?\d+$/.test(pids)) throw invalidArgument(`--pids-limit ${JSON.stringify(pids)}: expected an integer`);
+    host.PidsLimit = Number(pids);
+  }
+  const restart = str('restart');
+  if (restart !== undefined) host.RestartPolicy = parseRestart(restart);
+  if (host.AutoRemove && host.RestartPolicy !== undefined && host.RestartPolicy.Name !== 'no') {
+    throw invalidArgument('conflicting options: --restart and --rm');
+  }
+  const labels: Record<string, string> = {};
+  for (const l of list('label')) {
+    const eq = l.indexOf('=');
+    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  const interactive = options.interactive === true;
+  const request: ContainerCreateRequest = {
+    Image: image,
+    Tty: options.tty === true,
+    OpenStdin: interactive,
+    StdinOnce: interactive,
+    AttachStdin: interactive,
+    AttachStdout: options.detach !== true,
+    AttachStderr: options.detach !== true,
+    Env,
+    Cmd: command.length > 0 ? [...command] : null,
+    Labels: labels,
+    ExposedPorts: exposed,
+    HostConfig: host,
+  };
+  const entrypoint = str('entrypoint');
+  if (entrypoint !== undefined) request.Entrypoint = [entrypoint];
+  if (str('workdir') !== undefined) request.WorkingDir = str('workdir');
+  if (str('user') !== undefined) request.User = str('user');
+  if (str('hostname') !== undefined) request.Hostname = str('hostname');
+  if (str('stop-signal') !== undefined) request.StopSignal = str('stop-signal');
+  const stopTimeout = str('stop-timeout');
+  if (stopTimeout !== undefined) {
+    if (!/^-?\d+$/.test(stopTimeout)) throw invalidArgument(`--stop-timeout ${JSON.stringify(stopTimeout)}: expected seconds`);
+    request.StopTimeout = Number(stopTimeout);
+  }
+  return request;
+}

@@ -1,0 +1,137 @@
+// The container store: unique names, Docker's id/name/prefix resolution, records
+// that survive a reopen, and directories without a record reported as orphans.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isBerthError } from '../errdefs/errors.js';
+import { background } from '../trace/context.js';
+import { newRunState, rfc3339Nano, type ContainerRecord } from './record.js';
+import { ContainerStore } from './store.js';
+import { checkRestartPolicy, nextBackoff, shouldRestart } from './restart-policy.js';
+
+const ctx = background();
+let root: string;
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'berth-store-'));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+function record(store: ContainerStore, id: string, name?: string): ContainerRecord {
+  const bare = store.reserveName(name, id);
+  return {
+    id, name: bare, created: rfc3339Nano(), image: 'img', imageId: 'sha256:0', config: {}, hostConfig: {}, path: '/bin/true', args: [],
+    spec: { ociVersion: '1.0.2' }, driver: 'vfs', state: newRunState(), restartCount: 0, logPath: '',
+  };
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return isBerthError(err) ? err.code : 'OTHER';
+  }
+  return undefined;
+}
+
+describe('ContainerStore', () => {
+  it('resolves full ids, names with or without /, and unique prefixes; ambiguity and absence are errors', async () => {
+    const store = await ContainerStore.open(ctx, root);
+    const a = 'abc1' + '0'.repeat(60);
+    const b = 'abc2' + '0'.repeat(60);
+    await store.add(ctx, record(store, a, 'web'));
+    await store.add(ctx, record(store, b, '/db'));
+    expect(store.get(a).name).toBe('web');
+    expect(store.get('/web').id).toBe(a);
+    expect(store.get('db').id).toBe(b);
+    expect(store.get('abc2').id).toBe(b);
+    expect(codeOf(() => store.get('abc'))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => store.get('ffff'))).toBe('NOT_FOUND');
+    expect(codeOf(() => store.get(''))).toBe('INVALID_ARGUMENT');
+    expect(store.find('nobody')).toBeUndefined();
+  });
+
+  it('keeps names unique, rejects bad ones, and generates one when absent', async () => {
+    const store = await ContainerStore.open(ctx, root);
+    const id = store.newId();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    await store.add(ctx, record(store, id, 'web'));
+    expect(codeOf(() => store.reserveName('web', store.newId()))).toBe('CONFLICT');
+    expect(codeOf(() => store.reserveName('/web', store.newId()))).toBe('CONFLICT');
+    expect(codeOf(() => store.reserveName('bad name', store.newId()))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => store.reserveName('x', store.newId()))).toBe('INVALID_ARGUMENT');
+    expect(store.reserveName(undefined, store.newId())).toMatch(/^[a-z]+_[a-z]+\d*$/);
+    await store.remove(ctx, id);
+    expect(store.reserveName('web', store.newId())).toBe('web');
+  });
+
+  it('reloads saved records after a reopen and reports directories without one', async () => {
+    const store = await ContainerStore.open(ctx, root);
+    const id = store.newId();
+    const rec = record(store, id, 'keep');
+    await store.add(ctx, rec);
+    rec.state.status = 'exited';
+    rec.state.exitCode = 3;
+    await store.save(ctx, rec);
+    const half = 'f'.repeat(64);
+    await mkdir(join(root, 'containers', half));
+    const torn = 'e'.repeat(64);
+    await mkdir(join(root, 'containers', torn));
+    await writeFile(join(root, 'containers', torn, 'config.v2.json'), '{"id":');
+    const again = await ContainerStore.open(ctx, root);
+    expect(again.get('keep').state).toMatchObject({ status: 'exited', exitCode: 3 });
+    expect(again.orphans.sort()).toEqual([torn, half]);
+    expect(codeOf(() => again.reserveName('keep', again.newId()))).toBe('CONFLICT');
+  });
+
+  it('runs one locked section per container at a time', async () => {
+    const store = await ContainerStore.open(ctx, root);
+    const order: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const first = store.locked('c', async () => {
+      order.push('first:start');
+      await gate;
+      order.push('first:end');
+    });
+    const second = store.locked('c', async () => {
+      order.push('second');
+    });
+    await Promise.resolve();
+    release();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first:start', 'first:end', 'second']);
+  });
+});
+
+describe('restart policy', () => {
+  it.each([
+    [{ Name: 'no' as const }, 1, 0, false, false],
+    [{ Name: 'always' as const }, 0, 5, false, true],
+    [{ Name: 'always' as const }, 0, 0, true, false],
+    [{ Name: 'unless-stopped' as const }, 1, 0, false, true],
+    [{ Name: 'on-failure' as const }, 0, 0, false, false],
+    [{ Name: 'on-failure' as const }, 2, 0, false, true],
+    [{ Name: 'on-failure' as const, MaximumRetryCount: 2 }, 2, 1, false, true],
+    [{ Name: 'on-failure' as const, MaximumRetryCount: 2 }, 2, 2, false, false],
+  ])('%j exit %d after %d restarts, manually stopped %s → %s', (policy, exit, count, manual, want) => {
+    expect(shouldRestart({ RestartPolicy: policy }, exit, count, manual)).toBe(want);
+  });
+
+  it('rejects unknown names, retries outside on-failure and a policy with AutoRemove', () => {
+    expect(codeOf(() => checkRestartPolicy({ RestartPolicy: { Name: 'sometimes' as 'no' } }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => checkRestartPolicy({ RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => checkRestartPolicy({ RestartPolicy: { Name: 'always' }, AutoRemove: true }))).toBe('INVALID_ARGUMENT');
+    expect(checkRestartPolicy({})).toEqual({ name: 'no', maxRetries: 0 });
+  });
+
+  it('doubles the back-off up to a minute and resets after a long run', () => {
+    expect(nextBackoff(0, 0)).toBe(100);
+    expect(nextBackoff(100, 50)).toBe(200);
+    expect(nextBackoff(40_000, 50)).toBe(60_000);
+    expect(nextBackoff(60_000, 10_000)).toBe(100);
+  });
+});

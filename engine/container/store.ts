@@ -1,0 +1,178 @@
+// The container store: every container's record, its unique name, and Docker's
+// ways of naming one (full id, name, unique id prefix). On disk, under
+// `<root>/containers/<id>/`:
+//   config.v2.json           the ContainerRecord, replaced atomically (fsynced) on every change
+//   hostname, hosts, resolv.conf   the etc files the networkdriver writes, bind-mounted into it
+//   <id>-json.log            its output in Docker's json-file format
+// A directory without a readable config.v2.json is what a crash during create
+// left behind: open() reports it (orphans) for the engine to clean up.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { conflict, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
+import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { throwIfCancelled, type Context } from '../trace/context.js';
+import { generateName, normalizeName } from './names.js';
+import type { ContainerRecord } from './record.js';
+
+const RECORD = 'config.v2.json';
+const ID = /^[0-9a-f]{64}$/;
+
+export class ContainerStore {
+  private readonly byId = new Map<string, ContainerRecord>();
+  /** name → id; a name is reserved before its record exists (create in progress). */
+  private readonly names = new Map<string, string>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  private constructor(
+    /** `<root>/containers`. */
+    readonly dir: string,
+    /** Container directories without a valid record, found by open(). */
+    readonly orphans: string[],
+  ) {}
+
+  /** Opens (creating) `<root>/containers` and loads every record. Cost: one read per container. */
+  static async open(ctx: Context, root: string): Promise<ContainerStore> {
+    const dir = join(root, 'containers');
+    await mkdir(dir, { recursive: true, mode: 0o710 });
+    const orphans: string[] = [];
+    const store = new ContainerStore(dir, orphans);
+    for (const entry of await readdir(dir)) {
+      throwIfCancelled(ctx, `container store ${dir}`);
+      if (!ID.test(entry)) continue;
+      let record: ContainerRecord;
+      try {
+        record = JSON.parse(await readFile(join(dir, entry, RECORD), 'utf8')) as ContainerRecord;
+        if (record.id !== entry || typeof record.name !== 'string') throw new Error(`record names ${record.id}`);
+      } catch (err) {
+        ctx.logger.warn(`container ${entry}: no valid record, left for cleanup`, { error: err instanceof Error ? err.message : String(err) });
+        orphans.push(entry);
+        continue;
+      }
+      store.byId.set(record.id, record);
+      store.names.set(record.name, record.id);
+    }
+    return store;
+  }
+
+  /** A new random container id (64 hex digits) not in use. */
+  newId(): string {
+    for (;;) {
+      const id = randomBytes(32).toString('hex');
+      // a 12-digit prefix of a new id must not be all digits (Docker's rule: it would read as a number)
+      if (/^\d{12}/.test(id) || this.byId.has(id)) continue;
+      return id;
+    }
+  }
+
+  /** The directory of a container's files. */
+  containerDir(id: string): string {
+    return join(this.dir, id);
+  }
+
+  /**
+   * Reserves `name` (normalized; generated when absent) for `id` and returns it.
+   * Fails INVALID_ARGUMENT for a bad name, CONFLICT naming the holder when taken.
+   */
+  reserveName(name: string | undefined, id: string): string {
+    const bare = name === undefined || name === '' ? generateName((n) => this.names.has(n)) : normalizeName(name);
+    const holder = this.names.get(bare);
+    if (holder !== undefined && holder !== id) {
+      throw conflict(`Conflict. The container name "/${bare}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    this.names.set(bare, id);
+    return bare;
+  }
+
+  /** Releases a name reserved for `id` (a create that failed). */
+  releaseName(name: string, id: string): void {
+    if (this.names.get(name) === id) this.names.delete(name);
+  }
+
+  /** Writes a new container's record (its name reserved first) and makes it visible. */
+  async add(ctx: Context, record: ContainerRecord): Promise<void> {
+    if (this.names.get(record.name) !== record.id) throw invalidArgument(`container ${record.id}: name ${record.name} not reserved`);
+    await mkdir(this.containerDir(record.id), { recursive: true, mode: 0o710 });
+    await this.write(ctx, record);
+    this.byId.set(record.id, record);
+  }
+
+  /** Persists a record's current state (atomic, fsynced). */
+  async save(ctx: Context, record: ContainerRecord): Promise<void> {
+    if (this.byId.get(record.id) !== record) throw notFound(`container ${record.id}: not in the store`);
+    await this.write(ctx, record);
+  }
+
+  private async write(ctx: Context, record: ContainerRecord): Promise<void> {
+    throwIfCancelled(ctx, `container ${record.id}: save`);
+    try {
+      await writeFileAtomic(join(this.containerDir(record.id), RECORD), JSON.stringify(record), { sync: true });
+    } catch (err) {
+      throw wrap(err, `container ${record.id}: write record`);
+    }
+  }
+
+  /** Forgets a container and removes its directory (idempotent). */
+  async remove(_ctx: Context, id: string): Promise<void> {
+    const record = this.byId.get(id);
+    await rm(this.containerDir(id), { recursive: true, force: true }).catch((err: unknown) => {
+      throw wrap(err, `container ${id}: remove its directory`);
+    });
+    this.byId.delete(id);
+    if (record !== undefined) this.releaseName(record.name, id);
+  }
+
+  /**
+   * The container `ref` names, resolved as Docker does: a full id, then a name (with
+   * or without `/`), then a unique id prefix. Fails INVALID_ARGUMENT for an empty
+   * ref or an ambiguous prefix, NOT_FOUND ("No such container: ref").
+   */
+  get(ref: string): ContainerRecord {
+    const found = this.find(ref);
+    if (found === undefined) throw notFound(`No such container: ${ref}`);
+    return found;
+  }
+
+  /** get() without NOT_FOUND: undefined when nothing matches. */
+  find(ref: string): ContainerRecord | undefined {
+    if (ref === '') throw invalidArgument('container: empty id or name');
+    const exact = this.byId.get(ref);
+    if (exact !== undefined) return exact;
+    const named = this.names.get(ref.startsWith('/') ? ref.slice(1) : ref);
+    if (named !== undefined && this.byId.has(named)) return this.byId.get(named);
+    if (!/^[0-9a-f]+$/.test(ref)) return undefined;
+    let match: ContainerRecord | undefined;
+    for (const [id, record] of this.byId) {
+      if (!id.startsWith(ref)) continue;
+      if (match !== undefined) throw invalidArgument(`container ${ref}: multiple containers found with this id prefix`);
+      match = record;
+    }
+    return match;
+  }
+
+  /** Every container, newest first. */
+  list(): ContainerRecord[] {
+    return [...this.byId.values()].sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
+  }
+
+  /** True when a name is held (by a record or a create in progress). */
+  nameTaken(name: string): boolean {
+    return this.names.has(name);
+  }
+
+  /**
+   * Runs fn with the container's lock held: state changes of one container
+   * (start, stop, exit handling, delete) happen one at a time. Not re-entrant.
+   */
+  async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.locks.set(id, tail);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    }
+  }
+}

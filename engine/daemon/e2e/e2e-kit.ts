@@ -1,0 +1,188 @@
+// What the end-to-end tests share: a test image (the host's static busybox with
+// its applet links, berth's static http-server workload, an /etc/passwd naming a
+// user) pushed into an embedded registry on 127.0.0.1, and a berthd started from
+// its bundle with a temporary root, exec-root, socket, bridge name and free
+// subnet — stopped and everything it made removed afterwards.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tar from 'tar-stream';
+import { workloadBinary } from '../../execdriver/workload-rootfs.js';
+import { packagePath } from '../../package-root.js';
+import { push, type Blob } from '../../registry/client/test-registry.js';
+import { createRegistryServer, type RegistryServer } from '../../registry/server/index.js';
+
+export const BUSYBOX = '/usr/bin/busybox';
+const APPLETS = ['sh', 'echo', 'cat', 'env', 'pwd', 'id', 'sleep', 'ls', 'true', 'false', 'hostname', 'wget', 'printf', 'test', 'ip', 'kill'];
+
+function sha256(b: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+function blob(mediaType: string, bytes: Buffer | string): Blob {
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
+  return { mediaType, digest: sha256(b), size: b.length, bytes: b };
+}
+
+type Entry = { name: string; type: 'directory' | 'file' | 'symlink'; mode: number; content?: Buffer; linkname?: string };
+
+async function layerTar(entries: Entry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
+  })();
+  for (const e of entries) {
+    await new Promise<void>((resolve, reject) => {
+      const header = { name: e.name, type: e.type, mode: e.mode, mtime: new Date(1_700_000_000_000), uid: 0, gid: 0, linkname: e.linkname };
+      if (e.type === 'file') pack.entry({ ...header, size: e.content!.length }, e.content!, (err) => (err ? reject(err) : resolve()));
+      else pack.entry(header, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+export interface TestImageSpec {
+  /** The image config's `config` (Cmd, Entrypoint, Env, WorkingDir, User…). */
+  config: Record<string, unknown>;
+}
+
+/** A one-layer image with busybox, its applets, http-server, /etc/passwd and /etc/group; pushed as `repo:tag`. */
+export async function pushTestImage(registry: RegistryServer, repo: string, tag: string, spec: TestImageSpec): Promise<string> {
+  const dirs = ['bin', 'dev', 'etc', 'proc', 'sys', 'tmp', 'srv', 'home', 'home/app'].map((d): Entry => ({ name: `${d}/`, type: 'directory', mode: d === 'tmp' ? 0o1777 : 0o755 }));
+  const files: Entry[] = [
+    { name: 'bin/busybox', type: 'file', mode: 0o755, content: readFileSync(BUSYBOX) },
+    { name: 'bin/http-server', type: 'file', mode: 0o755, content: readFileSync(workloadBinary('http-server')) },
+    { name: 'etc/passwd', type: 'file', mode: 0o644, content: Buffer.from('root:x:0:0:root:/root:/bin/sh\napp:x:1234:2345:app:/home/app:/bin/sh\n') },
+    { name: 'etc/group', type: 'file', mode: 0o644, content: Buffer.from('root:x:0:\napp:x:2345:\n') },
+    { name: 'srv/data.txt', type: 'file', mode: 0o644, content: Buffer.from('from the image\n') },
+    ...APPLETS.map((a): Entry => ({ name: `bin/${a}`, type: 'symlink', mode: 0o777, linkname: 'busybox' })),
+  ];
+  const layer = await layerTar([...dirs, ...files]);
+  const layerBlob = blob('application/vnd.docker.image.rootfs.diff.tar.gzip', (await import('node:zlib')).gzipSync(layer));
+  const config = blob(
+    'application/vnd.docker.container.image.v1+json',
+    JSON.stringify({
+      architecture: process.arch === 'x64' ? 'amd64' : process.arch,
+      os: 'linux',
+      created: '2026-01-01T00:00:00Z',
+      config: { Env: ['PATH=/bin'], ...spec.config },
+      rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
+    }),
+  );
+  const mt = 'application/vnd.docker.distribution.manifest.v2+json';
+  const desc = (b: Blob) => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
+  const manifest = blob(mt, JSON.stringify({ schemaVersion: 2, mediaType: mt, config: desc(config), layers: [desc(layerBlob)] }));
+  await push(registry.url, repo, [config, layerBlob], manifest, tag);
+  return `${registry.host}/${repo}:${tag}`;
+}
+
+/** A /24 no host route uses, and a bridge name, both unique to this process. */
+export function freeNetwork(): { bridge: string; bip: string; subnetPrefix: string } {
+  const used = execFileSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' });
+  for (let k = 0; k < 32; k++) {
+    const prefix = `10.${150 + ((process.pid + 7 * k) % 80)}.${(process.pid >> 3) % 250}.`;
+    if (!used.includes(prefix)) return { bridge: `bd${process.pid.toString(36)}${k.toString(36)}`.slice(0, 15), bip: `${prefix}1/24`, subnetPrefix: prefix };
+  }
+  throw new Error('no free 10.x.y.0/24 subnet for the test bridge');
+}
+
+export interface DaemonProcess {
+  readonly child: ChildProcess;
+  readonly socket: string;
+  readonly host: string;
+  readonly stderr: () => string;
+  /** Resolves with the exit code (or signal) once the process ended. */
+  readonly exited: Promise<number | string>;
+}
+
+export interface DaemonWorld {
+  dir: string;
+  root: string;
+  execRoot: string;
+  socket: string;
+  network: { bridge: string; bip: string; subnetPrefix: string };
+}
+
+export function makeWorld(): DaemonWorld {
+  const dir = mkdtempSync(join(tmpdir(), 'berthd-e2e-'));
+  return { dir, root: join(dir, 'root'), execRoot: join(dir, 'exec'), socket: join(dir, 'berthd.sock'), network: freeNetwork() };
+}
+
+/** Spawns berthd's bundle for `world`; resolves once it logged that the API listens (or rejects with its stderr if it exited). */
+export async function spawnDaemon(world: DaemonWorld, extra: string[] = []): Promise<DaemonProcess> {
+  const args = [
+    packagePath('engine', 'daemon', 'bin.mjs'),
+    '--root', world.root,
+    '--exec-root', world.execRoot,
+    '-H', `unix://${world.socket}`,
+    '--bridge', world.network.bridge,
+    '--bip', world.network.bip,
+    '--log-level', 'info',
+    ...extra,
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('berthd: API listening')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`berthd exited (${code}) before listening:\n${err}`)));
+  });
+  return { child, socket: world.socket, host: `unix://${world.socket}`, stderr: () => err, exited };
+}
+
+/** SIGTERM (a clean shutdown) and wait for the exit; returns the exit code. */
+export async function stopDaemon(d: DaemonProcess): Promise<number | string> {
+  if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGTERM');
+  return d.exited;
+}
+
+export async function startRegistry(dir: string): Promise<RegistryServer> {
+  return createRegistryServer({ root: join(dir, 'registry'), addr: '127.0.0.1:0', logger: undefined });
+}
+
+/**
+ * Removes what the daemon's networkdriver left on the host (the bridge stays up
+ * after berthd exits, as docker0 does): endpoints, bridges, berth's iptables rules.
+ */
+export async function resetNetwork(world: DaemonWorld): Promise<void> {
+  if (!existsSync(world.root)) return;
+  const { NetworkDriver } = await import('../../networkdriver/network-driver.js');
+  const { parseBip } = await import('../../jobs/builtins.js');
+  const { background } = await import('../../trace/context.js');
+  const ctx = background();
+  const net = await NetworkDriver.open(ctx, { root: world.root, defaultNetwork: { bridge: world.network.bridge, ...parseBip(world.network.bip) } });
+  await net.reset(ctx);
+}
+
+/** Unmounts anything left under `dir` (deepest first) and removes it. */
+export function removeWorld(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => m !== undefined && m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) {
+    try {
+      execFileSync('umount', ['-l', m]);
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** True when this host can run the end-to-end tests; else the reason. */
+export function e2eSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root';
+  if (!existsSync(BUSYBOX)) return `needs a static busybox at ${BUSYBOX}`;
+  return undefined;
+}

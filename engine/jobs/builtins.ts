@@ -1,0 +1,179 @@
+// createEngine: the one place berth's modules are composed for a data root — the
+// graph on its graphdriver, the networkdriver, the execdriver with its cgroups,
+// the container store and runtime, the event bus — each boundary instrumented,
+// every job registered, recovery run. berthd and the bench both start here.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ContainerStore } from '../container/store.js';
+import { invalidArgument, isBerthError, wrap } from '../errdefs/errors.js';
+import { createCgroupManager } from '../execdriver/cgroups/manager.js';
+import type { CgroupManager } from '../execdriver/cgroups/types.js';
+import { createExecDriver } from '../execdriver/execdriver.js';
+import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { Graph } from '../graph/graph.js';
+import { graphdriverPlugin } from '../graphdriver/builtins.js';
+import type { Driver } from '../graphdriver/driver.js';
+import { instrumentNetworkDriver } from '../networkdriver/instrumented.js';
+import { NetworkDriver } from '../networkdriver/network-driver.js';
+import { formatIPv4, maskOf, parseIPv4 } from '../networkdriver/subnet.js';
+import { detached, withTimeout, type Context } from '../trace/context.js';
+import { instrument } from '../trace/instrument.js';
+import { registerContainerJobs } from './container-jobs.js';
+import { registerExecJobs } from './exec-jobs.js';
+import { ContainerRuntime } from './container-runtime.js';
+import { Engine } from './engine.js';
+import { EventBus } from './event-bus.js';
+import { registerImageJobs } from './image-jobs.js';
+import { registerNetworkJobs } from './network-jobs.js';
+import { registerStreamJobs } from './stream-jobs.js';
+import { registerSystemJobs } from './system-jobs.js';
+
+export interface EngineConfig {
+  /** Data root (`--root`): images, layers, containers, networks. */
+  root: string;
+  /** Runtime root (`--exec-root`); created when missing. Default /run/berth. */
+  execRoot?: string;
+  /** Graphdriver (`--storage-driver`); default overlay2, else vfs where overlay cannot be used. */
+  storageDriver?: string;
+  storageOptions?: Record<string, string>;
+  /** Bridge of the default network (`--bridge`), default berth0. */
+  bridge?: string;
+  /** The bridge's address with the network's prefix (`--bip`, e.g. 10.213.0.1/16). */
+  bip?: string;
+  /** MTU of bridges and veths (the networkdriver's default when absent). */
+  mtu?: number;
+  /** How ports are published (the networkdriver's default when absent). */
+  portDriver?: 'auto' | 'iptables' | 'proxy';
+  /** Masquerade traffic leaving the bridges (default true; tests pass false). */
+  masquerade?: boolean;
+  /** Name servers for containers' resolv.conf (default the host's). */
+  dns?: string[];
+  /** Registries reached over plain HTTP although not loopback. */
+  insecureRegistries?: string[];
+  /** Parent of every container's cgroup; default `berth/<hash of root>`, so two roots never share cgroups. */
+  cgroupParent?: string;
+  /** null: run containers without cgroups (no resource limits, no OOM counter). Default: this host's cgroups. */
+  cgroups?: CgroupManager | null;
+}
+
+export interface BerthEngine {
+  engine: Engine;
+  /** What recovery found at start: containers marked exited, leftovers removed, and the restarts under way. */
+  restored: { exited: string[]; removed: string[]; restarting: Promise<string[]> };
+  /** The parts, for tests and the bench. */
+  parts: { graph: Graph; driver: Driver; net: NetworkDriver; store: ContainerStore; runtime: ContainerRuntime; events: EventBus };
+  /** Stops running containers (each with its stop timeout), lets running jobs end, closes the modules. */
+  shutdown(ctx: Context): Promise<void>;
+}
+
+/** `10.213.0.1/16` → the default network's subnet and gateway. INVALID_ARGUMENT for anything else. */
+export function parseBip(bip: string): { subnet: string; gateway: string } {
+  const m = /^([0-9.]+)\/(\d{1,2})$/.exec(bip);
+  const addr = m ? parseIPv4(m[1]!) : undefined;
+  const prefix = m ? Number(m[2]) : NaN;
+  if (addr === undefined || !(prefix >= 8 && prefix <= 30)) throw invalidArgument(`bip ${JSON.stringify(bip)}: expected the bridge's address and prefix, e.g. 10.213.0.1/16`);
+  const base = (addr & maskOf(prefix)) >>> 0;
+  if (addr === base) throw invalidArgument(`bip ${bip}: the bridge address cannot be the network address`);
+  return { subnet: `${formatIPv4(base)}/${prefix}`, gateway: formatIPv4(addr) };
+}
+
+async function openDriver(ctx: Context, root: string, name: string | undefined, options: Record<string, string> | undefined): Promise<{ name: string; driver: Driver }> {
+  const tried: string[] = [];
+  for (const candidate of name !== undefined ? [name] : ['overlay2', 'vfs']) {
+    try {
+      const raw = await graphdriverPlugin(candidate).init(ctx, { root, ...(options ? { options } : {}) });
+      return { name: candidate, driver: instrument(`graphdriver.${candidate}`, raw, { methods: ['create', 'createReadWrite', 'remove', 'mounts', 'get', 'put', 'exists'] }) };
+    } catch (err) {
+      if (name !== undefined) throw wrap(err, `storage driver ${candidate}`);
+      tried.push(`${candidate}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  throw invalidArgument(`no usable storage driver (${tried.join('; ')})`);
+}
+
+async function engineId(root: string): Promise<string> {
+  const path = join(root, 'engine-id');
+  const existing = await readFile(path, 'utf8').catch(() => undefined);
+  if (existing !== undefined && /^[0-9a-f]{64}$/.test(existing.trim())) return existing.trim();
+  const id = randomBytes(32).toString('hex');
+  await writeFileAtomic(path, id, { mode: 0o600, sync: true });
+  return id;
+}
+
+/**
+ * Opens an engine on `config.root`: creates what is missing, recovers what a crash
+ * left (containers whose process is gone marked exited, their mounts, interfaces,
+ * port rules, addresses and cgroups released), registers every job and returns it
+ * with its shutdown. Fails naming the module that could not be opened.
+ */
+export async function createEngine(ctx: Context, config: EngineConfig): Promise<BerthEngine> {
+  const root = resolve(config.root);
+  await mkdir(root, { recursive: true, mode: 0o711 });
+  await mkdir(config.execRoot ?? '/run/berth', { recursive: true, mode: 0o700 });
+  const id = await engineId(root);
+  const { name: driverName, driver } = await openDriver(ctx, root, config.storageDriver, config.storageOptions);
+  const closers: (() => Promise<unknown>)[] = [() => driver.cleanup(detached(ctx))];
+  try {
+    const graph = await Graph.open(ctx, { root, driver });
+    const bip = config.bip ? parseBip(config.bip) : undefined;
+    const net = instrumentNetworkDriver(
+      await NetworkDriver.open(ctx, {
+        root,
+        defaultNetwork: { ...(config.bridge ? { bridge: config.bridge } : {}), ...(bip ?? {}) },
+        ...(config.mtu !== undefined ? { mtu: config.mtu } : {}),
+        ...(config.portDriver ? { portDriver: config.portDriver } : {}),
+        ...(config.masquerade !== undefined ? { masquerade: config.masquerade } : {}),
+        ...(config.dns ? { dns: config.dns } : {}),
+      }),
+    );
+    closers.push(() => net.close());
+    let cgroups: CgroupManager | null;
+    if (config.cgroups !== undefined) cgroups = config.cgroups;
+    else {
+      try {
+        cgroups = createCgroupManager();
+      } catch (err) {
+        ctx.logger.warn('cgroups unavailable: containers run without resource limits', { error: err instanceof Error ? err.message : String(err) });
+        cgroups = null;
+      }
+    }
+    const cgroupParent = config.cgroupParent ?? `berth/${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
+    const exec = createExecDriver({ cgroups, cgroupParent });
+    const store = await ContainerStore.open(ctx, root);
+    const events = new EventBus();
+    const runtime = new ContainerRuntime({ store, graph, exec, net, cgroups, cgroupParent, events, driverName, baseCtx: detached(ctx) });
+
+    const engine = new Engine();
+    const execs = registerExecJobs(engine, { container: (ref) => store.get(ref), exists: (cid) => store.find(cid) !== undefined, exec, events });
+    registerContainerJobs(engine, { runtime, store, execIds: (cid) => execs.execIds(cid) });
+    registerImageJobs(engine, { graph, store, events, driverName, ...(config.insecureRegistries ? { insecureRegistries: config.insecureRegistries } : {}) });
+    registerNetworkJobs(engine, { net, store, events });
+    registerSystemJobs(engine, { store, graph, driver, driverName, events, root, engineId: id, cgroupVersion: cgroupVersionOf() });
+    registerStreamJobs(engine, { container: (ref) => store.get(ref), io: (c, ref) => runtime.ioFor(c, ref) });
+
+    const restored = await runtime.restore(ctx);
+    restored.restarting.catch(() => undefined);
+    let down: Promise<void> | undefined;
+    return {
+      engine,
+      restored,
+      parts: { graph, driver, net, store, runtime, events },
+      shutdown: (c) =>
+        (down ??= (async () => {
+          await restored.restarting.catch(() => undefined);
+          await runtime.shutdown(c);
+          await engine.close(withTimeout(c, 5000));
+          for (const close of closers.reverse()) await close().catch((err: unknown) => c.logger.warn('engine shutdown: close a module', { error: String(err) }));
+        })()),
+    };
+  } catch (err) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw isBerthError(err) ? err : wrap(err, `engine ${root}`);
+  }
+}
+
+function cgroupVersionOf(): '1' | '2' {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
+}

@@ -1,0 +1,771 @@
+// What the container jobs do, in one place: create a container from an image and
+// a request, start it (rw layer mounted, user resolved, spec built, process
+// created with its interface allocated while it waits, IO connected, ports
+// published), watch each running process and handle its exit (interface, cgroup
+// OOM counter, exit code 128+signal, restart policy with Docker's back-off,
+// AutoRemove), stop, kill, wait and remove it, recover after a crash and stop
+// everything at shutdown. State changes of one container run under its lock in
+// the store; every undo runs on a detached context, so a cancelled caller never
+// leaves half a container behind.
+import { constants as osConstants } from 'node:os';
+import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerCreateRequest, ContainerCreateResponse, ContainerWaitResponse, HostConfig, WaitCondition } from '../api/types.js';
+import { ContainerIO } from '../container/container-io.js';
+import { mergeConfig } from '../container/merge-config.js';
+import { newRunState, rfc3339Nano, UNKNOWN_EXIT_CODE, type ContainerEndpoint, type ContainerRecord } from '../container/record.js';
+import { checkRestartPolicy, nextBackoff, restartsWithEngine, shouldRestart } from '../container/restart-policy.js';
+import { resolveInRoot } from '../container/secure-path.js';
+import { buildSpec, hostnameOf, parseBind } from '../container/spec-builder.js';
+import type { ContainerStore } from '../container/store.js';
+import { resolveUser } from '../container/user.js';
+import { BerthError, conflict, ErrorCode, failedPrecondition, invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
+import type { CgroupManager } from '../execdriver/cgroups/types.js';
+import type { ContainerProcess, ExecDriver, ExitStatus } from '../execdriver/execdriver.js';
+import { validateSpec } from '../execdriver/spec/validate.js';
+import type { Graph } from '../graph/graph.js';
+import type { NetworkDriver } from '../networkdriver/network-driver.js';
+import { parseNetworkMode } from '../networkdriver/network-mode.js';
+import { parsePortSpec } from '../networkdriver/port-spec.js';
+import { detached, throwIfCancelled, withSpan, type Context } from '../trace/context.js';
+import { traced, type Span } from '../trace/span.js';
+import type { EventBus } from './event-bus.js';
+
+/** Seconds between the stop signal and SIGKILL when neither the request nor the container says. */
+export const DEFAULT_STOP_TIMEOUT = 10;
+/** How long an undo or exit handling may take before it gives up (it logs and leaves the rest to recovery). */
+const CLEANUP_TIMEOUT_MS = 60_000;
+
+export interface RuntimeDeps {
+  store: ContainerStore;
+  graph: Graph;
+  exec: ExecDriver;
+  net: NetworkDriver;
+  /** The cgroup manager the execdriver uses (for the OOM counter and stale cgroups); null: none. */
+  cgroups: CgroupManager | null;
+  /** Every container's cgroup is `<cgroupParent>/<id>`. */
+  cgroupParent: string;
+  events: EventBus;
+  /** The graphdriver's name, for inspect. */
+  driverName: string;
+  /** The root context's logger for background work (exit handling, restarts). */
+  baseCtx: Context;
+}
+
+interface Waiter {
+  condition: WaitCondition;
+  resolve(r: ContainerWaitResponse): void;
+}
+
+interface Live {
+  /** Resolves once the exit of the current process has been handled. */
+  exited: Promise<void>;
+  startedMs: number;
+}
+
+/** A signal given as `SIGTERM`, `TERM`, `term` or `15`, as its number. INVALID_ARGUMENT otherwise. */
+export function parseSignal(signal: string | number, subject: string): number {
+  if (typeof signal === 'number' || /^\d+$/.test(signal)) {
+    const n = Number(signal);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw invalidArgument(`${subject}: invalid signal ${signal}`);
+    return n;
+  }
+  const upper = signal.toUpperCase();
+  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  const n = (osConstants.signals as Record<string, number>)[name];
+  if (n === undefined) throw invalidArgument(`${subject}: unknown signal ${JSON.stringify(signal)}`);
+  return n;
+}
+
+/** Docker's exit code of a status: the code, or 128 + the signal's number. */
+export function exitCodeOf(status: ExitStatus): number {
+  if (status.exitCode !== undefined) return status.exitCode;
+  const n = typeof status.signal === 'number' ? status.signal : ((osConstants.signals as Record<string, number>)[status.signal] ?? 0);
+  return 128 + n;
+}
+
+export class ContainerRuntime {
+  private readonly live = new Map<string, Live>();
+  private readonly ios = new Map<string, ContainerIO>();
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly restartTimers = new Map<string, { timer: NodeJS.Timeout; backoffMs: number }>();
+  private readonly backoff = new Map<string, number>();
+  private shuttingDown = false;
+
+  constructor(private readonly d: RuntimeDeps) {}
+
+  private readonly opening = new Map<string, Promise<ContainerIO>>();
+
+  /**
+   * The IO hub of a container (its log, attached clients), opened on first use and
+   * kept until the container is removed: an attach before the first start finds it.
+   */
+  async ioFor(ctx: Context, ref: string): Promise<ContainerIO> {
+    const rec = this.d.store.get(ref);
+    const open = this.ios.get(rec.id);
+    if (open !== undefined) return open;
+    let pending = this.opening.get(rec.id);
+    if (pending === undefined) {
+      const log = rec.hostConfig.LogConfig?.Config ?? {};
+      pending = ContainerIO.open(ctx, {
+        logPath: rec.logPath,
+        tty: rec.config.Tty ?? false,
+        openStdin: rec.config.OpenStdin ?? false,
+        stdinOnce: rec.config.StdinOnce ?? false,
+        ...(log['max-size'] ? { maxSize: parseSize(log['max-size'], 'log-opt max-size') } : {}),
+        ...(log['max-file'] ? { maxFile: Number(log['max-file']) } : {}),
+      }).then(
+        (io) => {
+          this.opening.delete(rec.id);
+          this.ios.set(rec.id, io);
+          return io;
+        },
+        (err: unknown) => {
+          this.opening.delete(rec.id);
+          throw err;
+        },
+      );
+      this.opening.set(rec.id, pending);
+    }
+    return pending;
+  }
+
+  // ---- create ------------------------------------------------------------------
+
+  async create(ctx: Context, name: string | undefined, req: ContainerCreateRequest): Promise<ContainerCreateResponse> {
+    if (req === null || typeof req !== 'object') throw invalidArgument('container create: the body must be a JSON object');
+    if (typeof req.Image !== 'string' || req.Image === '') throw invalidArgument('container create: Image is required');
+    const image = await this.d.graph.getImage(ctx, req.Image).catch((err: unknown) => {
+      if (isBerthError(err, 'NOT_FOUND')) throw notFound(`No such image: ${req.Image}`, { cause: err });
+      throw err;
+    });
+    const merged = mergeConfig(req, image.config.config, req.Image);
+    const hostConfig = normalizeHostConfig(req.HostConfig ?? {});
+    const warnings: string[] = [];
+    if (merged.config.Volumes) warnings.push(`volumes ${Object.keys(merged.config.Volumes).join(', ')}: anonymous volumes are not supported; the paths stay in the container's layer`);
+    this.checkNetwork(hostConfig);
+    const store = this.d.store;
+    const id = store.newId();
+    // the whole spec is built once with placeholders so bad input fails before anything is made
+    buildSpec({ id, config: merged.config, hostConfig, path: merged.path, args: merged.args, rootfs: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, netnsPath: '/proc/self/ns/net' });
+    const bare = store.reserveName(name, id);
+    const undo = new Undo(ctx, `container ${id}: create`);
+    undo.push(async () => store.releaseName(bare, id));
+    try {
+      await this.d.graph.createContainerLayer(ctx, id, image.id);
+      undo.push((c) => this.d.graph.removeContainerLayer(c, id));
+      const record: ContainerRecord = {
+        id,
+        name: bare,
+        created: rfc3339Nano(),
+        image: req.Image,
+        imageId: image.id,
+        config: merged.config,
+        hostConfig,
+        path: merged.path,
+        args: merged.args,
+        spec: { ociVersion: '1.0.2' },
+        driver: this.d.driverName,
+        state: newRunState(),
+        restartCount: 0,
+        logPath: join(store.containerDir(id), `${id}-json.log`),
+      };
+      throwIfCancelled(ctx, `container ${id}: create`);
+      await store.add(ctx, record);
+    } catch (err) {
+      await undo.run();
+      throw err;
+    }
+    this.d.events.publish('container', 'create', id, { name: bare, image: req.Image });
+    return { Id: id, Warnings: warnings };
+  }
+
+  private checkNetwork(hc: HostConfig): void {
+    const mode = hc.NetworkMode!;
+    if (mode.startsWith('container:')) {
+      const other = this.d.store.get(mode.slice('container:'.length));
+      hc.NetworkMode = `container:${other.id}`;
+    } else {
+      const parsed = parseNetworkMode(mode);
+      if (parsed.kind === 'network') this.d.net.inspectNetwork(parsed.name);
+    }
+    for (const [port, bindings] of Object.entries(hc.PortBindings ?? {})) {
+      for (const b of bindings ?? []) portSpecOf(port, b.HostIp, b.HostPort);
+      if ((bindings ?? []).length > 0 && (mode === 'host' || mode === 'none' || mode.startsWith('container:'))) {
+        throw invalidArgument(`port ${port}: published ports need a bridge network, not NetworkMode ${mode}`);
+      }
+    }
+  }
+
+  // ---- start -------------------------------------------------------------------
+
+  /** Starts a created or exited container; `changed` false when it was running. */
+  async start(ctx: Context, ref: string): Promise<{ changed: boolean }> {
+    const rec = this.d.store.get(ref);
+    return this.d.store.locked(rec.id, async () => {
+      this.mustExist(rec);
+      if (rec.state.status === 'running') return { changed: false };
+      if (rec.state.status === 'removing' || rec.state.status === 'dead') throw conflict(`container ${rec.id}: cannot start a container marked for removal`);
+      this.cancelRestart(rec.id);
+      rec.state.manuallyStopped = false;
+      try {
+        await this.startLocked(ctx, rec);
+      } catch (err) {
+        // Docker removes an AutoRemove container whose start failed (a `wait removed` then ends)
+        if (rec.hostConfig.AutoRemove) {
+          rec.state.status = 'removing';
+          await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec).catch((e: unknown) => ctx.logger.warn(`container ${rec.id}: auto-remove after a failed start`, { error: String(e) }));
+        }
+        throw err;
+      }
+      return { changed: true };
+    });
+  }
+
+  private mustExist(rec: ContainerRecord): void {
+    if (this.d.store.find(rec.id) !== rec) throw notFound(`No such container: ${rec.id}`);
+  }
+
+  /** Runs one start of `rec` (its lock held); on failure everything it made is undone and the error recorded. */
+  private async startLocked(ctx: Context, rec: ContainerRecord): Promise<void> {
+    const { id } = rec;
+    const subject = `container ${id}`;
+    const undo = new Undo(ctx, `${subject}: start`);
+    const dir = this.d.store.containerDir(id);
+    try {
+      const rootfs = await this.d.graph.layers.mountRW(ctx, id);
+      undo.push((c) => this.d.graph.layers.unmountRW(c, id));
+      const user = await resolveUser(rootfs, rec.config.User ?? '', rec.hostConfig.GroupAdd ?? []).catch((err: unknown) => {
+        throw wrap(err, subject);
+      });
+      await ensureWorkingDir(rootfs, rec.config.WorkingDir || '/', user.uid, user.gid);
+      for (const b of rec.hostConfig.Binds ?? []) await mkdir(parseBind(b).source, { recursive: true });
+      const etcFiles = { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
+      for (const f of Object.values(etcFiles)) await writeFile(f, '', { flag: 'a' });
+
+      const mode = rec.hostConfig.NetworkMode!;
+      let netnsPath: string | undefined;
+      if (mode.startsWith('container:')) {
+        const other = this.d.store.find(mode.slice('container:'.length));
+        if (other === undefined || other.state.status !== 'running') throw failedPrecondition(`${subject}: network container ${mode.slice(10, 22)} is not running`);
+        netnsPath = `/proc/${other.state.pid}/ns/net`;
+      }
+      const spec = buildSpec({ id, config: rec.config, hostConfig: rec.hostConfig, path: rec.path, args: rec.args, rootfs, user, etcFiles, ...(netnsPath ? { netnsPath } : {}) });
+      rec.spec = validateSpec(spec, dir);
+
+      const io = await this.ioFor(ctx, id);
+
+      let allocated = false;
+      undo.push(async (c) => {
+        if (allocated) await this.d.net.releaseInterface(c, id);
+      });
+      const hostname = hostnameOf(id, rec.config, rec.hostConfig);
+      const proc: ContainerProcess = await this.d.exec.create(ctx, id, { dir, spec: rec.spec }, {
+        stdio: io.stdio(),
+        beforeSetup: async (c, pid) => {
+          allocated = true;
+          const a = await this.d.net.allocateInterface(c, {
+            containerId: id,
+            network: mode,
+            netns: netnsPath !== undefined ? { path: netnsPath } : { pid },
+            hostname,
+            etcDir: dir,
+          });
+          rec.endpoint = {
+            mode: a.mode,
+            ports: [],
+            ...(a.network ? { network: a.network } : {}),
+            ...(a.address ? { address: a.address, prefix: a.prefix!, gateway: a.gateway!, mac: a.mac! } : {}),
+          } satisfies ContainerEndpoint;
+        },
+      });
+      undo.push((c) => this.d.exec.delete(c, id));
+      io.connect(proc);
+      for (const [port, bindings] of Object.entries(rec.hostConfig.PortBindings ?? {})) {
+        for (const b of bindings ?? []) {
+          const p = await this.d.net.allocatePort(ctx, id, portSpecOf(port, b.HostIp, b.HostPort));
+          rec.endpoint!.ports.push(`${p.hostIp}:${p.hostPort}:${p.containerPort}/${p.proto}`);
+        }
+      }
+      await this.d.exec.start(ctx, id).catch((err: unknown) => {
+        throw startError(err, subject, rec.path);
+      });
+      const startedMs = Date.now();
+      const live: Live = { exited: Promise.resolve(), startedMs };
+      this.live.set(id, live);
+      rec.state = {
+        ...rec.state,
+        status: 'running',
+        pid: proc.pid,
+        pidStartTime: await pidStartTime(proc.pid),
+        exitCode: 0,
+        oomKilled: false,
+        error: '',
+        startedAt: rfc3339Nano(new Date(startedMs)),
+      };
+      delete rec.state.exitUnknown;
+      live.exited = this.watch(rec, ctx.span);
+      await this.d.store.save(detached(ctx), rec);
+      this.d.events.publish('container', 'start', id, { name: rec.name, image: rec.image });
+    } catch (err) {
+      this.live.delete(id);
+      await undo.run();
+      rec.state.error = err instanceof Error ? err.message : String(err);
+      rec.state.pid = 0;
+      if (isBerthError(err) && typeof err.details?.exitCode === 'number') rec.state.exitCode = err.details.exitCode;
+      else if (rec.state.status !== 'exited') rec.state.exitCode = 128;
+      if (rec.state.status === 'running' || rec.state.status === 'restarting') rec.state.status = 'exited';
+      delete rec.endpoint;
+      await this.d.store.save(detached(ctx), rec).catch((e: unknown) => ctx.logger.warn(`${subject}: record the failed start`, { error: String(e) }));
+      throw err;
+    }
+  }
+
+  /**
+   * Waits for the process to exit in the background and handles the exit, as a
+   * span `container.exit` under the span of the start that ran the process (so a
+   * traced run shows its exit handling too).
+   */
+  private watch(rec: ContainerRecord, startSpan: Span | undefined): Promise<void> {
+    const ctx = withSpan(this.d.baseCtx, startSpan);
+    const handle = (status: ExitStatus) =>
+      this.d.store.locked(rec.id, () => traced(ctx, 'container', 'exit', (c) => this.handleExit(c, rec, status), { container: rec.id }));
+    return this.d.exec.wait(ctx, rec.id).then(handle, (err: unknown) => {
+      ctx.logger.error(`container ${rec.id}: waiting for its process failed`, { error: err instanceof Error ? err.message : String(err) });
+      return handle({ exitCode: UNKNOWN_EXIT_CODE });
+    });
+  }
+
+  private async handleExit(parent: Context, rec: ContainerRecord, status: ExitStatus): Promise<void> {
+    const ctx = detached(parent, CLEANUP_TIMEOUT_MS);
+    const { id } = rec;
+    const subject = `container ${id}`;
+    const warn = (what: string) => (err: unknown) => ctx.logger.warn(`${subject}: ${what}`, { error: err instanceof Error ? err.message : String(err) });
+    const live = this.live.get(id);
+    this.live.delete(id);
+    const exitCode = exitCodeOf(status);
+    const oomKilled = await this.oomKilled(ctx, id).catch(() => false);
+    await this.ios.get(id)?.drained().catch(warn('drain output'));
+    // the process was pid 1 of its own network namespace: the namespace died with it
+    const ownNetns = rec.hostConfig.NetworkMode !== 'host' && !rec.hostConfig.NetworkMode!.startsWith('container:');
+    await this.d.net.releaseInterface(ctx, id, { netnsGone: ownNetns }).catch(warn('release its interface'));
+    await this.d.exec.delete(ctx, id).catch((err: unknown) => {
+      if (!isBerthError(err, 'NOT_FOUND')) warn('delete its process')(err);
+    });
+    await this.d.graph.layers.unmountRW(ctx, id).catch(warn('unmount its rootfs'));
+    const ranMs = live === undefined ? 0 : Date.now() - live.startedMs;
+    rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode, oomKilled, finishedAt: rfc3339Nano() };
+    delete rec.state.pidStartTime;
+    delete rec.endpoint;
+    const removed = this.d.store.find(id) !== rec;
+    const restart = !removed && !this.shuttingDown && shouldRestart(rec.hostConfig, exitCode, rec.restartCount, rec.state.manuallyStopped);
+    if (restart) rec.state.status = 'restarting';
+    if (!removed) await this.d.store.save(ctx, rec).catch(warn('record its exit'));
+    this.d.events.publish('container', 'die', id, { name: rec.name, image: rec.image, exitCode: String(exitCode) });
+    if (oomKilled) this.d.events.publish('container', 'oom', id, { name: rec.name, image: rec.image });
+    this.wake(id, ['not-running', 'next-exit'], { StatusCode: exitCode, Error: null });
+    if (removed) return;
+    if (restart) this.scheduleRestart(rec, ranMs);
+    else if (rec.hostConfig.AutoRemove) {
+      rec.state.status = 'removing';
+      await this.d.store.save(ctx, rec).catch(warn('record its removal'));
+      await this.removeLocked(ctx, rec).catch(warn('auto-remove'));
+    }
+  }
+
+  private async oomKilled(ctx: Context, id: string): Promise<boolean> {
+    if (this.d.cgroups === null) return false;
+    const state = await this.d.exec.state(ctx, id);
+    if (state.cgroup === undefined) return false;
+    const cg = await this.d.cgroups.open(ctx, state.cgroup);
+    const stats = await cg.stats(ctx);
+    return (stats.memory?.oomKills ?? 0) > 0;
+  }
+
+  private scheduleRestart(rec: ContainerRecord, ranMs: number): void {
+    const delay = nextBackoff(this.backoff.get(rec.id) ?? 0, ranMs);
+    this.backoff.set(rec.id, delay);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(rec.id);
+      void this.d.store
+        .locked(rec.id, async () => {
+          if (this.d.store.find(rec.id) !== rec || rec.state.status !== 'restarting' || this.shuttingDown) return;
+          rec.restartCount++;
+          this.d.events.publish('container', 'restart', rec.id, { name: rec.name, image: rec.image });
+          await this.startLocked(this.d.baseCtx, rec);
+        })
+        .catch((err: unknown) => {
+          this.d.baseCtx.logger.warn(`container ${rec.id}: restart failed`, { error: err instanceof Error ? err.message : String(err) });
+        });
+    }, delay);
+    timer.unref();
+    this.restartTimers.set(rec.id, { timer, backoffMs: delay });
+  }
+
+  /** Cancels a pending restart; true when one was pending. */
+  private cancelRestart(id: string): boolean {
+    const t = this.restartTimers.get(id);
+    if (t === undefined) return false;
+    clearTimeout(t.timer);
+    this.restartTimers.delete(id);
+    return true;
+  }
+
+  // ---- wait ----------------------------------------------------------------------
+
+  /**
+   * Waits for `condition`: not-running (at once when not running), next-exit (the
+   * next exit from now), removed (the container is gone). `armed` runs once the
+   * condition is registered. Cancelling ctx stops the waiting (CANCELLED).
+   */
+  async wait(ctx: Context, ref: string, condition: WaitCondition = 'not-running', armed?: () => void): Promise<ContainerWaitResponse> {
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalidArgument(`wait ${ref}: unknown condition ${JSON.stringify(condition)}`);
+    const rec = this.d.store.get(ref);
+    if (condition === 'not-running' && rec.state.status !== 'running' && rec.state.status !== 'restarting') {
+      armed?.();
+      return { StatusCode: rec.state.exitCode, Error: rec.state.error ? { Message: rec.state.error } : null };
+    }
+    throwIfCancelled(ctx, `wait ${rec.id}`);
+    let set = this.waiters.get(rec.id);
+    if (set === undefined) this.waiters.set(rec.id, (set = new Set()));
+    const waiters = set;
+    return new Promise<ContainerWaitResponse>((resolve, reject) => {
+      const onAbort = () => {
+        waiters.delete(waiter);
+        reject(new BerthError(ErrorCode.CANCELLED, `wait ${rec.id}: cancelled`));
+      };
+      const waiter: Waiter = {
+        condition,
+        resolve: (r) => {
+          ctx.signal.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+      };
+      waiters.add(waiter);
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      armed?.();
+    });
+  }
+
+  private wake(id: string, conditions: WaitCondition[], response: ContainerWaitResponse): void {
+    const set = this.waiters.get(id);
+    if (set === undefined) return;
+    for (const w of [...set]) {
+      if (!conditions.includes(w.condition)) continue;
+      set.delete(w);
+      w.resolve(response);
+    }
+    if (set.size === 0) this.waiters.delete(id);
+  }
+
+  // ---- kill, stop, restart -------------------------------------------------------------
+
+  /** Sends a signal. CONFLICT when the container is not running. */
+  async kill(ctx: Context, ref: string, signal: string | number = 'SIGKILL'): Promise<void> {
+    const rec = this.d.store.get(ref);
+    const num = parseSignal(signal, `container ${rec.id}: kill`);
+    await this.d.store.locked(rec.id, async () => {
+      if (rec.state.status === 'restarting' && (num === osConstants.signals.SIGKILL || num === this.stopSignal(rec))) {
+        this.cancelRestart(rec.id);
+        rec.state.status = 'exited';
+        rec.state.manuallyStopped = true;
+        await this.d.store.save(ctx, rec);
+        return;
+      }
+      if (rec.state.status !== 'running') throw conflict(`container ${rec.id}: is not running`);
+      if (num === osConstants.signals.SIGKILL || num === this.stopSignal(rec)) {
+        rec.state.manuallyStopped = true;
+        await this.d.store.save(ctx, rec);
+      }
+      await this.d.exec.kill(ctx, rec.id, num);
+    });
+    this.d.events.publish('container', 'kill', rec.id, { name: rec.name, image: rec.image, signal: String(num) });
+  }
+
+  private stopSignal(rec: ContainerRecord): number {
+    return parseSignal(rec.config.StopSignal || 'SIGTERM', `container ${rec.id}: stop signal`);
+  }
+
+  /**
+   * Stops a running container: its stop signal, then SIGKILL after `timeout`
+   * seconds (-1: wait for ever); resolves once the exit is recorded. `changed`
+   * false when it was not running.
+   */
+  async stop(ctx: Context, ref: string, timeout?: number, signal?: string, manual = true): Promise<{ changed: boolean }> {
+    const rec = this.d.store.get(ref);
+    const seconds = timeout ?? rec.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
+    if (!Number.isInteger(seconds) || seconds < -1) throw invalidArgument(`container ${rec.id}: stop timeout ${seconds}: expected whole seconds ≥ -1`);
+    const sig = parseSignal(signal ?? rec.config.StopSignal ?? 'SIGTERM', `container ${rec.id}: stop`);
+    const live = await this.d.store.locked(rec.id, async () => {
+      if (rec.state.status === 'restarting') {
+        this.cancelRestart(rec.id);
+        rec.state.status = 'exited';
+        if (manual) rec.state.manuallyStopped = true;
+        await this.d.store.save(ctx, rec);
+        return undefined;
+      }
+      if (rec.state.status !== 'running') return undefined;
+      if (manual) {
+        rec.state.manuallyStopped = true;
+        await this.d.store.save(ctx, rec);
+      }
+      const l = this.live.get(rec.id);
+      await this.d.exec.kill(ctx, rec.id, sig).catch((err: unknown) => {
+        if (!isBerthError(err, 'FAILED_PRECONDITION')) throw err;
+      });
+      return l;
+    });
+    if (live === undefined) return { changed: false };
+    const exited = live.exited;
+    // a client that hangs up does not shorten the grace period: the stop goes on as asked
+    const timedOut = seconds < 0 ? false : await raceTimeout(exited, seconds * 1000);
+    if (timedOut) {
+      ctx.logger.info(`container ${rec.id}: did not stop within ${seconds}s after signal ${sig}, killing it`);
+      await this.d.exec.kill(detached(ctx), rec.id, 'SIGKILL').catch(() => undefined);
+    }
+    await exited;
+    this.d.events.publish('container', 'stop', rec.id, { name: rec.name, image: rec.image });
+    return { changed: true };
+  }
+
+  async restart(ctx: Context, ref: string, timeout?: number, signal?: string): Promise<void> {
+    const rec = this.d.store.get(ref);
+    await this.stop(ctx, rec.id, timeout, signal);
+    await this.start(ctx, rec.id);
+  }
+
+  // ---- remove ---------------------------------------------------------------------
+
+  /** Removes a container; a running one only with force (killed first). CONFLICT otherwise. */
+  async remove(ctx: Context, ref: string, opts: { force?: boolean } = {}): Promise<void> {
+    const rec = this.d.store.get(ref);
+    if ((rec.state.status === 'running' || rec.state.status === 'restarting') && !opts.force) {
+      throw conflict(`container ${rec.id}: you cannot remove a running container; stop it before removing it or force the removal`);
+    }
+    if (rec.state.status === 'running') {
+      const live = this.live.get(rec.id);
+      rec.state.manuallyStopped = true;
+      await this.d.exec.kill(ctx, rec.id, 'SIGKILL').catch((err: unknown) => {
+        if (!isBerthError(err, 'FAILED_PRECONDITION') && !isBerthError(err, 'NOT_FOUND')) throw err;
+      });
+      await live?.exited;
+    }
+    await this.d.store.locked(rec.id, async () => {
+      this.mustExist(rec);
+      if (rec.state.status === 'running') throw conflict(`container ${rec.id}: started again while being removed`);
+      this.cancelRestart(rec.id);
+      rec.state.status = 'removing';
+      await this.d.store.save(ctx, rec).catch(() => undefined);
+      await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec);
+    });
+  }
+
+  private async removeLocked(ctx: Context, rec: ContainerRecord): Promise<void> {
+    const io = this.ios.get(rec.id);
+    this.ios.delete(rec.id);
+    await io?.close().catch(() => undefined);
+    await this.d.graph.removeContainerLayer(ctx, rec.id).catch((err: unknown) => {
+      if (!isBerthError(err, 'NOT_FOUND')) throw wrap(err, `container ${rec.id}: remove its layer`);
+    });
+    await this.d.store.remove(ctx, rec.id);
+    this.backoff.delete(rec.id);
+    this.d.events.publish('container', 'destroy', rec.id, { name: rec.name, image: rec.image });
+    this.wake(rec.id, ['not-running', 'next-exit', 'removed'], { StatusCode: rec.state.exitCode, Error: null });
+  }
+
+  // ---- recovery and shutdown ------------------------------------------------------------
+
+  /**
+   * Brings the containers back to a consistent state after the engine (re)started:
+   * directories without a record and layers without a container are removed; a
+   * container recorded as running whose process is gone (or is killed now: berth
+   * cannot adopt a process of an earlier run) is marked exited with an unknown
+   * exit code; stale cgroups, interfaces, port rules and addresses are released;
+   * then containers whose policy says so are started again. Returns their ids.
+   */
+  async restore(ctx: Context): Promise<{ exited: string[]; removed: string[]; restarting: Promise<string[]> }> {
+    const store = this.d.store;
+    const removed: string[] = [];
+    for (const id of store.orphans) {
+      await this.d.graph.removeContainerLayer(ctx, id).catch(() => undefined);
+      await store.remove(ctx, id);
+      removed.push(id);
+    }
+    const known = new Set(store.list().map((r) => r.id));
+    for (const layer of await this.d.graph.layers.rwLayers(ctx)) {
+      if (known.has(layer.containerID)) continue;
+      await this.d.graph.removeContainerLayer(ctx, layer.containerID).catch((err: unknown) => ctx.logger.warn(`container ${layer.containerID}: remove a layer left by a failed create`, { error: String(err) }));
+      removed.push(layer.containerID);
+    }
+    const exited: string[] = [];
+    const now = rfc3339Nano();
+    for (const rec of store.list()) {
+      if (rec.state.status === 'removing' || (rec.hostConfig.AutoRemove && rec.state.status === 'exited')) {
+        await this.removeLocked(ctx, rec);
+        removed.push(rec.id);
+        continue;
+      }
+      if (rec.state.status !== 'running' && rec.state.status !== 'restarting') continue;
+      if (rec.state.pid > 0 && rec.state.pidStartTime !== undefined && (await pidStartTime(rec.state.pid)) === rec.state.pidStartTime) {
+        try {
+          process.kill(rec.state.pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+      rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode: UNKNOWN_EXIT_CODE, exitUnknown: true, finishedAt: now, error: 'the engine stopped while the container ran; its exit code is unknown' };
+      delete rec.state.pidStartTime;
+      delete rec.endpoint;
+      if (rec.hostConfig.AutoRemove) {
+        await this.removeLocked(ctx, rec);
+        removed.push(rec.id);
+        continue;
+      }
+      await store.save(ctx, rec);
+      exited.push(rec.id);
+    }
+    if (this.d.cgroups !== null) {
+      const stale = await this.d.cgroups.cleanupStale(ctx, this.d.cgroupParent).catch((err: unknown) => {
+        ctx.logger.warn(`cgroups under ${this.d.cgroupParent}: cleanup failed`, { error: String(err) });
+        return [];
+      });
+      if (stale.length > 0) ctx.logger.info('removed stale cgroups', { cgroups: stale.length });
+    }
+    await this.d.net.recover(ctx, []);
+    const restarting = (async () => {
+      const started: string[] = [];
+      for (const rec of store.list()) {
+        if (rec.state.status !== 'exited' || !restartsWithEngine(rec.hostConfig, rec.state.manuallyStopped)) continue;
+        if (!exited.includes(rec.id) && rec.hostConfig.RestartPolicy?.Name === 'unless-stopped' && rec.state.manuallyStopped) continue;
+        try {
+          await this.start(ctx, rec.id);
+          started.push(rec.id);
+        } catch (err) {
+          ctx.logger.warn(`container ${rec.id}: restart at engine start failed`, { error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      return started;
+    })();
+    return { exited, removed, restarting };
+  }
+
+  /** Stops every running container with its stop timeout (no restart policy applies) and closes their IO. */
+  async shutdown(ctx: Context): Promise<string[]> {
+    this.shuttingDown = true;
+    for (const id of [...this.restartTimers.keys()]) this.cancelRestart(id);
+    const running = this.d.store.list().filter((r) => r.state.status === 'running');
+    await Promise.all(
+      running.map((r) =>
+        this.stop(ctx, r.id, undefined, undefined, false).catch((err: unknown) => ctx.logger.warn(`container ${r.id}: stop at shutdown failed`, { error: String(err) })),
+      ),
+    );
+    for (const [id, io] of [...this.ios]) {
+      this.ios.delete(id);
+      await io.close().catch(() => undefined);
+    }
+    return running.map((r) => r.id);
+  }
+
+  /** True while a container's exit is being handled or it runs (for tests and inspect). */
+  isLive(id: string): boolean {
+    return this.live.has(id);
+  }
+}
+
+/** HostConfig with Docker's defaults filled in and checked (restart policy, network mode). */
+export function normalizeHostConfig(hc: HostConfig): HostConfig {
+  const out: HostConfig = { ...hc };
+  if (!out.NetworkMode || out.NetworkMode === 'default') out.NetworkMode = 'bridge';
+  out.RestartPolicy = { Name: out.RestartPolicy?.Name || 'no', MaximumRetryCount: out.RestartPolicy?.MaximumRetryCount ?? 0 };
+  checkRestartPolicy(out);
+  if (out.LogConfig?.Type && out.LogConfig.Type !== 'json-file') throw invalidArgument(`log driver ${JSON.stringify(out.LogConfig.Type)}: only json-file is supported`);
+  out.LogConfig = { Type: 'json-file', Config: out.LogConfig?.Config ?? {} };
+  return out;
+}
+
+/** A PortBindings entry as a networkdriver port spec. INVALID_ARGUMENT for a missing or bad port. */
+export function portSpecOf(port: string, hostIp: string | undefined, hostPort: string | undefined): string {
+  const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(port);
+  if (m === null) throw invalidArgument(`port ${JSON.stringify(port)}: expected PORT[/tcp|udp]`);
+  if (!hostPort) throw invalidArgument(`port ${port}: a host port is required (berth does not pick one)`);
+  const spec = `${hostIp ? `${hostIp}:` : ''}${hostPort}:${m[1]}/${m[2] ?? 'tcp'}`;
+  parsePortSpec(spec);
+  return spec;
+}
+
+/** `10m`, `1g`, `512k`, `100` → bytes. */
+function parseSize(text: string, what: string): number {
+  const m = /^(\d+)([kmg]?)b?$/i.exec(text.trim());
+  if (m === null) throw invalidArgument(`${what} ${JSON.stringify(text)}: expected a size like 10m`);
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Number(m[1]) * unit;
+}
+
+/** Creates the working directory inside the rootfs when missing (as Docker does), owned by the user. */
+async function ensureWorkingDir(rootfs: string, dir: string, uid: number, gid: number): Promise<void> {
+  if (dir === '/') return;
+  const host = await resolveInRoot(rootfs, dir);
+  const st = await stat(host).catch(() => undefined);
+  if (st?.isDirectory()) return;
+  if (st !== undefined) throw invalidArgument(`working directory ${dir}: not a directory in the image`);
+  await mkdir(host, { recursive: true, mode: 0o755 });
+  await chown(host, uid, gid);
+}
+
+/** /proc/<pid>/stat field 22 (start time in ticks), undefined when the process is gone. */
+async function pidStartTime(pid: number): Promise<number | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[19]);
+}
+
+/** A failed execve as Docker reports it: 127 for a missing executable, 126 when it cannot be run. */
+function startError(err: unknown, subject: string, path: string): BerthError {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/ENOENT|ENOTDIR/.test(msg)) {
+    return invalidArgument(`${subject}: exec: ${JSON.stringify(path)}: executable file not found: no such file or directory`, { cause: err, details: { exitCode: 127 } });
+  }
+  if (/EACCES|EPERM|ENOEXEC/.test(msg)) {
+    return invalidArgument(`${subject}: exec: ${JSON.stringify(path)}: permission denied`, { cause: err, details: { exitCode: 126 } });
+  }
+  return wrap(err, `${subject}: start`);
+}
+
+/** Resolves true when `ms` passed before `p` settled, false when it settled first. */
+function raceTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(true), ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    p.then(done, done);
+  });
+}
+
+/** Undo steps run in reverse on a detached context; a failing step is logged and the rest still run. */
+class Undo {
+  private readonly steps: ((ctx: Context) => Promise<unknown>)[] = [];
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly subject: string,
+  ) {}
+
+  push(step: (ctx: Context) => Promise<unknown>): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    const ctx = detached(this.ctx, CLEANUP_TIMEOUT_MS);
+    for (const step of this.steps.reverse()) {
+      try {
+        await step(ctx);
+      } catch (err) {
+        if (!isBerthError(err, 'NOT_FOUND')) ctx.logger.warn(`${this.subject}: undo failed`, { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    this.steps.length = 0;
+  }
+}
