@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { BerthError } from '../../errdefs/errors.js';
 import { distributionError, multiError } from './distribution-errors.js';
 import { readBody, sendEmpty } from './http-util.js';
-import { checkManifest, type Descriptor } from './manifest-check.js';
+import { checkManifest, type Descriptor, type Located } from './manifest-check.js';
 import { checkTag, looksLikeDigest, parseDigest, type Digest } from './reference-grammar.js';
 import { requireDelete, requireWritable, type RouteContext } from './route-context.js';
 
@@ -77,21 +77,36 @@ export async function putManifest(rc: RouteContext): Promise<void> {
       }
     : undefined;
   await rc.store.putManifest(rc.name, { digest, mediaType: checked.mediaType, bytes: body }, ref.tag, referrer, async () => {
-    const missing: BerthError[] = [];
-    for (const blob of checked.blobs) {
-      if ((await rc.store.blobSize(rc.name, parseDigest(blob.digest))) === undefined) {
-        missing.push(distributionError('MANIFEST_BLOB_UNKNOWN', `${subject}: blob ${blob.digest} unknown to repository`, { detail: { digest: blob.digest } }));
+    const problems: BerthError[] = [];
+    const wrongSize = (l: Located, actual: number) =>
+      distributionError('MANIFEST_INVALID', `${subject}: ${l.where} ${l.descriptor.digest}: size ${l.descriptor.size} differs from the ${actual} bytes stored`, {
+        detail: { descriptor: l.where, digest: l.descriptor.digest, size: l.descriptor.size, actual },
+      });
+    for (const l of checked.blobs) {
+      const size = await rc.store.blobSize(rc.name, parseDigest(l.descriptor.digest));
+      if (size === undefined) {
+        if (!l.foreign) problems.push(distributionError('MANIFEST_BLOB_UNKNOWN', `${subject}: blob ${l.descriptor.digest} unknown to repository`, { detail: { digest: l.descriptor.digest } }));
+      } else if (size !== l.descriptor.size) {
+        problems.push(wrongSize(l, size));
       }
     }
-    if (checked.children.length > 0) {
-      const present = new Set((await rc.store.readIndex(rc.name)).manifests.map((m) => m.digest));
-      for (const child of checked.children) {
-        if (!present.has(child.digest)) {
-          missing.push(distributionError('MANIFEST_BLOB_UNKNOWN', `${subject}: manifest ${child.digest} unknown to repository`, { detail: { digest: child.digest } }));
+    if (checked.children.length > 0 || checked.subject !== undefined) {
+      const sizes = new Map((await rc.store.readIndex(rc.name)).manifests.map((m) => [m.digest, m.size]));
+      for (const l of checked.children) {
+        const size = sizes.get(l.descriptor.digest);
+        if (size === undefined) {
+          problems.push(distributionError('MANIFEST_BLOB_UNKNOWN', `${subject}: manifest ${l.descriptor.digest} unknown to repository`, { detail: { digest: l.descriptor.digest } }));
+        } else if (size !== l.descriptor.size) {
+          problems.push(wrongSize(l, size));
         }
       }
+      // A subject may be absent (referrers may come first); when present its size must match.
+      const subjectSize = checked.subject && sizes.get(checked.subject.digest);
+      if (checked.subject && subjectSize !== undefined && subjectSize !== checked.subject.size) {
+        problems.push(wrongSize({ where: 'subject', descriptor: checked.subject, foreign: false }, subjectSize));
+      }
     }
-    if (missing.length > 0) throw multiError(missing);
+    if (problems.length > 0) throw multiError(problems);
   });
   rc.ctx.logger.debug('registry: manifest stored', { repository: rc.name, reference: rc.param, digest: digest.text });
   sendEmpty(rc.res, 201, {

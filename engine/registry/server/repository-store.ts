@@ -146,15 +146,23 @@ export class RepositoryStore {
     return true;
   }
 
-  /** Removes the blob from the repository; false when it was not there. */
-  async deleteBlob(name: string, digest: Digest): Promise<boolean> {
-    try {
-      await unlink(this.blobPath(name, digest));
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw wrap(err, `repository ${name}: delete blob ${digest.text}`);
-    }
+  /**
+   * Removes the blob from the repository; false when it was not there. `check` runs
+   * first under the repository's write lock (so no manifest push or delete
+   * interleaves with it) and refuses by throwing.
+   */
+  async deleteBlob(name: string, digest: Digest, check: () => Promise<void>): Promise<boolean> {
+    return this.#lock.run(name, async () => {
+      if ((await this.blobSize(name, digest)) === undefined) return false;
+      await check();
+      try {
+        await unlink(this.blobPath(name, digest));
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw wrap(err, `repository ${name}: delete blob ${digest.text}`);
+      }
+    });
   }
 
   /** The repository's index.json (an empty index for a repository without content). */
