@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { background, withSignal } from '../../trace/context.js';
 import type { Logger } from '../../trace/logger.js';
 import { distributionError, toErrorResponse } from './distribution-errors.js';
-import { sendJson } from './http-util.js';
+import { sendJson, sendJsonAndClose } from './http-util.js';
 import { parseListenAddress } from './listen-address.js';
 import { RepositoryStore } from './repository-store.js';
 import type { RegistrySettings, RouteContext } from './route-context.js';
@@ -140,8 +140,9 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
         res.destroy();
         return;
       }
-      if (!req.complete) res.setHeader('Connection', 'close');
-      sendJson(res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
+      // A body refused part-way (or before it was read) is answered at once, then the connection closes.
+      if (!req.complete) sendJsonAndClose(req, res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
+      else sendJson(res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
     });
   });
   server.keepAliveTimeout = 5_000;
