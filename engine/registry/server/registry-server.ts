@@ -37,8 +37,14 @@ export interface RegistryServerOptions {
   authorize?: (request: { repository: string; action: RegistryAction; username: string | undefined }) => boolean;
   /** A token bucket over all requests; an empty bucket answers 429 TOOMANYREQUESTS. */
   rateLimit?: { requestsPerSecond: number; burst: number };
-  /** Upload sessions untouched for this long are removed when the server starts; 24 h by default. */
+  /**
+   * Upload sessions (abandoned uploads, failed mounts' sessions) to which nothing was
+   * written for this long are removed, at start and then every `uploadPurgeIntervalMs`.
+   * 168 h (a week) by default, the age distribution's upload purging uses.
+   */
   uploadIdleMs?: number;
+  /** How often idle sessions are looked for: the idle time, at least 1 s and at most 24 h, by default. */
+  uploadPurgeIntervalMs?: number;
   /** Largest manifest accepted (413 above); 4 MiB by default, as the spec suggests. */
   maxManifestBytes?: number;
 }
@@ -62,7 +68,8 @@ export interface RegistryServer {
  * Starts a registry server on `options.addr`. Fails with PERMISSION_DENIED for a
  * non-loopback address without `allowNonLoopback`, or with the listen error.
  * Upload sessions left by an earlier run stay resumable unless idle for longer than
- * `uploadIdleMs`; tmp/ leftovers are removed. Cost at start: one stat per session.
+ * `uploadIdleMs`; tmp/ leftovers are removed. Cost at start, and per purge sweep:
+ * one stat per session.
  */
 export async function createRegistryServer(options: RegistryServerOptions): Promise<RegistryServer> {
   const listen = parseListenAddress(options.addr ?? '127.0.0.1:0', options.allowNonLoopback);
@@ -70,8 +77,10 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
   const store = new RepositoryStore(options.root);
   await store.init();
   const uploads = new UploadStore(join(options.root, 'uploads'));
-  const purged = await uploads.purgeIdle(options.uploadIdleMs ?? 24 * 3600_000);
+  const uploadIdleMs = options.uploadIdleMs ?? 168 * 3600_000;
+  const purged = await uploads.purgeIdle(uploadIdleMs);
   if (purged > 0) logger.info('registry: removed idle upload sessions', { count: purged });
+  const purgeTimer = startUploadPurge(uploads, uploadIdleMs, options.uploadPurgeIntervalMs ?? Math.min(24 * 3600_000, Math.max(1_000, uploadIdleMs)), logger);
   const settings: RegistrySettings = {
     readOnly: options.readOnly ?? false,
     deleteEnabled: options.deleteEnabled ?? true,
@@ -149,7 +158,10 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
   let closing: Promise<void> | undefined;
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => {
+      clearInterval(purgeTimer);
+      reject(err);
+    });
     server.listen(listen.port, listen.host, () => {
       server.off('error', reject);
       resolve();
@@ -167,6 +179,7 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
     layoutDir: (repository) => store.layoutDir(repository),
     close(graceMs = 5_000) {
       closing ??= new Promise<void>((resolve) => {
+        clearInterval(purgeTimer);
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         server.close(() => {
           clearTimeout(timer);
@@ -196,6 +209,31 @@ function authenticate(req: IncomingMessage, credentials: RegistryServerOptions['
   throw distributionError('UNAUTHORIZED', `${req.method} ${req.url}: authentication required`, {
     headers: { 'WWW-Authenticate': 'Basic realm="berth-registry"' },
   });
+}
+
+/**
+ * Removes idle upload sessions every `intervalMs` (one sweep at a time; a failed
+ * sweep is logged and the next one tried). The timer does not keep the process alive.
+ */
+function startUploadPurge(uploads: UploadStore, idleMs: number, intervalMs: number, logger: Logger): NodeJS.Timeout {
+  let sweeping = false;
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    uploads
+      .purgeIdle(idleMs)
+      .then(
+        (count) => {
+          if (count > 0) logger.info('registry: removed idle upload sessions', { count });
+        },
+        (err: unknown) => logger.warn('registry: removing idle upload sessions failed', { error: err instanceof Error ? err.message : String(err) }),
+      )
+      .finally(() => {
+        sweeping = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return timer;
 }
 
 /** A token bucket: returns false when a request finds it empty. */
