@@ -3,7 +3,7 @@
 // connection cleanly), and the two range grammars (Range on blob reads,
 // Content-Range on upload chunks).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, type Readable } from 'node:stream';
+import { finished, PassThrough, type Readable } from 'node:stream';
 import { distributionError } from './distribution-errors.js';
 
 export function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string> = {}): void {
@@ -25,12 +25,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
  */
 export function requestBody(req: IncomingMessage): Readable {
   const body = new PassThrough();
-  const onClose = () => {
-    if (!req.complete) body.destroy(new Error('client went away before the body was complete'));
-  };
-  req.once('close', onClose);
+  // Also fires at once for a request that went away before this call.
+  const stop = finished(req, { writable: false }, (err) => {
+    if (err) body.destroy(new Error('client went away before the body was complete', { cause: err }));
+  });
   body.once('close', () => {
-    req.off('close', onClose);
+    stop();
     req.unpipe(body);
   });
   req.pipe(body);
