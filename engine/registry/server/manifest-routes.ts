@@ -7,7 +7,7 @@ import type { BerthError } from '../../errdefs/errors.js';
 import { distributionError, multiError } from './distribution-errors.js';
 import { readBody, sendEmpty } from './http-util.js';
 import { checkManifest, type Descriptor, type Located } from './manifest-check.js';
-import { checkTag, looksLikeDigest, parseDigest, type Digest } from './reference-grammar.js';
+import { checkTag, isValidTag, looksLikeDigest, parseDigest, type Digest } from './reference-grammar.js';
 import { requireDelete, requireWritable, type RouteContext } from './route-context.js';
 
 interface Reference {
@@ -20,14 +20,24 @@ function parseReference(rc: RouteContext): Reference {
   return { tag: checkTag(rc.param) };
 }
 
+/**
+ * The reference of a read or delete. A name no tag can match names no manifest:
+ * 404 like any unknown manifest (as distribution answers and the conformance
+ * suite expects), while a push to it stays TAG_INVALID.
+ */
+async function lookupReference(rc: RouteContext): Promise<Reference> {
+  if (!looksLikeDigest(rc.param) && !isValidTag(rc.param)) throw await unknownManifest(rc);
+  return parseReference(rc);
+}
+
 async function unknownManifest(rc: RouteContext): Promise<BerthError> {
   if (!(await rc.store.exists(rc.name))) return distributionError('NAME_UNKNOWN', `repository ${rc.name}: repository name not known to registry`, { detail: { name: rc.name } });
   return distributionError('MANIFEST_UNKNOWN', `manifest ${rc.param} in ${rc.name}: manifest unknown to registry`, { detail: { reference: rc.param } });
 }
 
-/** GET/HEAD: the manifest's exact bytes with its stored media type as Content-Type; 404 when unknown. */
+/** GET/HEAD: the manifest's exact bytes with its stored media type as Content-Type; 404 when unknown (a malformed tag included). */
 export async function getManifest(rc: RouteContext): Promise<void> {
-  const ref = parseReference(rc);
+  const ref = await lookupReference(rc);
   const found = await rc.store.resolve(rc.name, { tag: ref.tag, digest: ref.digest?.text });
   if (found === undefined) throw await unknownManifest(rc);
   const digest = parseDigest(found.digest);
@@ -119,7 +129,7 @@ export async function putManifest(rc: RouteContext): Promise<void> {
 /** DELETE by tag removes the tag only; by digest the manifest and all its tags (202; 404 when unknown). */
 export async function deleteManifest(rc: RouteContext): Promise<void> {
   requireDelete(rc, `delete manifest ${rc.param} in ${rc.name}`);
-  const ref = parseReference(rc);
+  const ref = await lookupReference(rc);
   const done = ref.digest !== undefined ? await rc.store.deleteManifest(rc.name, ref.digest) : await rc.store.deleteTag(rc.name, ref.tag as string);
   if (!done) throw await unknownManifest(rc);
   sendEmpty(rc.res, 202);
