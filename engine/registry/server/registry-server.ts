@@ -90,8 +90,9 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
-    const url = new URL(req.url ?? '/', 'http://registry.invalid');
     const method = req.method ?? 'GET';
+    const url = URL.canParse(req.url ?? '/', 'http://registry.invalid') ? new URL(req.url ?? '/', 'http://registry.invalid') : undefined;
+    if (url === undefined) throw distributionError('UNSUPPORTED', `${method} ${JSON.stringify(req.url)}: malformed request target`, { status: 400 });
     if (limiter && !limiter()) throw distributionError('TOOMANYREQUESTS', `${method} ${url.pathname}: too many requests`, { headers: { 'Retry-After': '1' } });
     const username = authenticate(req, options.credentials);
     const r = route(method, url.pathname);
