@@ -159,12 +159,13 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
   let closing: Promise<void> | undefined;
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => {
+    const failed = (err: Error) => {
       clearInterval(purgeTimer);
       reject(err);
-    });
+    };
+    server.once('error', failed);
     server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

@@ -2,11 +2,14 @@
 // are removed while the server runs, once idle for the configured time; a session
 // a request is writing to is never removed, however long the request takes.
 import { request, type ClientRequest } from 'node:http';
-import { readdir, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorCodes, startTestRegistry, type TestRegistry } from './registry-test-kit.js';
 import { sha256 } from './test-image.js';
+import { UploadStore } from './upload-store.js';
 
 let reg: TestRegistry | undefined;
 let open: ClientRequest | undefined;
@@ -87,5 +90,22 @@ describe('upload session expiry', () => {
     const r = (reg = await startTestRegistry());
     const location = await startSession(r);
     expect((await r.api(location)).status).toBe(204);
+  });
+});
+
+describe('UploadStore.purgeIdle', () => {
+  it('keeps a session being created (its folder exists, its data file not yet)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), `berth-upload-purge-${process.pid}-`));
+    try {
+      const id = randomUUID();
+      await mkdir(join(dir, id));
+      const uploads = new UploadStore(dir);
+      expect(await uploads.purgeIdle(60_000)).toBe(0);
+      expect(await readdir(dir)).toEqual([id]);
+      expect(await uploads.purgeIdle(0)).toBe(1);
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -142,7 +142,11 @@ export class UploadStore {
   async purgeIdle(idleMs: number): Promise<number> {
     let removed = 0;
     for (const id of await readdir(this.#dir).catch(() => [] as string[])) {
-      const mtime = await stat(join(this.#dir, id, 'data')).then((st) => st.mtimeMs, () => 0);
+      // A session being created has its folder before its data file.
+      const mtime = await stat(join(this.#dir, id, 'data')).then(
+        (st) => st.mtimeMs,
+        () => stat(join(this.#dir, id)).then((st) => st.mtimeMs, () => 0),
+      );
       if (Date.now() - mtime < idleMs) continue;
       // Checked again after the stat: a request may have claimed the session meanwhile.
       const session = this.#sessions.get(id);
