@@ -3,6 +3,7 @@
 // Content-Length, and the connection then closes cleanly: the client never waits
 // for a timeout and reads the answer, not a reset.
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCodes, OCI_MANIFEST, startTestRegistry, type TestRegistry } from './registry-test-kit.js';
 
@@ -106,6 +107,37 @@ describe('refused bodies', () => {
     const status = await reg.api(location);
     expect(status.status).toBe(204);
     expect(status.headers.get('range')).toBe('0-0');
+  });
+
+  it('a client that keeps sending after the answer is cut off soon after it', async () => {
+    const { closedAfterAnswer, got } = await new Promise<{ closedAfterAnswer: number; got: string }>((resolve, reject) => {
+      const socket = connect(reg.server.port, '127.0.0.1');
+      let answeredAt: number | undefined;
+      let got = '';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`connection still open 20 s on; answer: ${got.slice(0, 80)}`));
+      }, 20_000);
+      socket.on('error', () => undefined);
+      socket.on('data', (c: Buffer) => {
+        got += c.toString();
+        if (answeredAt === undefined && got.includes('\r\n\r\n')) answeredAt = Date.now();
+      });
+      socket.on('close', () => {
+        clearTimeout(timer);
+        if (answeredAt === undefined) reject(new Error('closed without an answer'));
+        else resolve({ closedAfterAnswer: Date.now() - answeredAt, got });
+      });
+      socket.write('PUT /v2/limits/repo/manifests/endless HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+      const chunk = `1000\r\n${' '.repeat(4096)}\r\n`;
+      const write = () => {
+        if (!socket.destroyed) socket.write(chunk, () => setTimeout(write, 1));
+      };
+      write();
+    });
+    expect(got).toMatch(/^HTTP\/1\.1 413 /);
+    // The server stops listening to the rest within its linger time (1 s), with room for a busy machine.
+    expect(closedAfterAnswer).toBeLessThan(10_000);
   });
 
   it('the server keeps answering afterwards', async () => {
