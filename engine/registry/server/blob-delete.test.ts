@@ -2,8 +2,8 @@
 // references and a manifest's own bytes are refused (409 DENIED, the reason in the
 // detail), also when deletes race with pushes; tags, index.json and blobs agree.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorsOf, OCI_INDEX, startTestRegistry, type TestRegistry } from './registry-test-kit.js';
-import { buildIndex, buildImage, sha256 } from './test-image.js';
+import { errorsOf, OCI_INDEX, OCI_MANIFEST, startTestRegistry, type TestRegistry } from './registry-test-kit.js';
+import { buildIndex, buildImage, descriptor, sha256 } from './test-image.js';
 
 let reg: TestRegistry;
 
@@ -80,6 +80,18 @@ describe('blob deletes', () => {
     for (const b of [image.config, ...image.layers]) expect((await del(name, b.digest)).status).toBe(202);
     const listed = (await (await reg.api(`/v2/${name}/tags/list`)).json()) as { tags: string[] };
     expect(listed.tags).toEqual([]);
+  });
+
+  it("deleting a manifest keeps its bytes when another manifest names them as a blob", async () => {
+    const name = 'del/shared-bytes';
+    const inner = await reg.pushImage(name, 'inner');
+    await reg.pushBlob(name, inner.manifest.bytes);
+    const outer = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: descriptor(inner.config), layers: [descriptor(inner.manifest)] });
+    expect((await reg.putManifest(name, 'outer', outer)).status).toBe(201);
+    expect((await reg.api(`/v2/${name}/manifests/${inner.manifest.digest}`, { method: 'DELETE' })).status).toBe(202);
+    expect(await head(`/v2/${name}/manifests/inner`)).toBe(404);
+    expect(await head(`/v2/${name}/blobs/${inner.manifest.digest}`)).toBe(200);
+    await expectConsistent(name);
   });
 
   it('deletes racing with manifest pushes never leave a tag without its blobs', async () => {

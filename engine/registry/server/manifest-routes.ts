@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { BerthError } from '../../errdefs/errors.js';
+import { blobHolders } from './blob-holders.js';
 import { distributionError, multiError } from './distribution-errors.js';
 import { readBody, sendEmpty } from './http-util.js';
 import { checkManifest, type Descriptor, type Located } from './manifest-check.js';
@@ -130,7 +131,12 @@ export async function putManifest(rc: RouteContext): Promise<void> {
 export async function deleteManifest(rc: RouteContext): Promise<void> {
   requireDelete(rc, `delete manifest ${rc.param} in ${rc.name}`);
   const ref = await lookupReference(rc);
-  const done = ref.digest !== undefined ? await rc.store.deleteManifest(rc.name, ref.digest) : await rc.store.deleteTag(rc.name, ref.tag as string);
+  const digest = ref.digest;
+  const done =
+    digest !== undefined
+      ? // The same bytes may be a blob another manifest names: then the file stays.
+        await rc.store.deleteManifest(rc.name, digest, async () => (await blobHolders(rc.store, rc.name, digest.text)).length > 0)
+      : await rc.store.deleteTag(rc.name, ref.tag as string);
   if (!done) throw await unknownManifest(rc);
   sendEmpty(rc.res, 202);
 }

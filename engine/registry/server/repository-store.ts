@@ -255,10 +255,12 @@ export class RepositoryStore {
   }
 
   /**
-   * Removes a manifest, its tags, its referrers-index entries and its blob file.
+   * Removes a manifest, its tags, its referrers-index entries and its blob file,
+   * unless `keepFile` (run under the lock once index.json no longer lists the
+   * manifest) says other content still needs the same bytes as a blob.
    * False when the repository has no such manifest.
    */
-  async deleteManifest(name: string, digest: Digest): Promise<boolean> {
+  async deleteManifest(name: string, digest: Digest, keepFile: () => Promise<boolean> = async () => false): Promise<boolean> {
     return this.#lock.run(name, async () => {
       const index = await this.readIndex(name);
       if (!index.manifests.some((m) => m.digest === digest.text)) return false;
@@ -272,7 +274,7 @@ export class RepositoryStore {
         else refs[subject] = kept;
       }
       if (changed) await this.#writeJson(join(this.repositoryDir(name), '_referrers.json'), refs);
-      await unlink(this.blobPath(name, digest)).catch(() => undefined);
+      if (!(await keepFile())) await unlink(this.blobPath(name, digest)).catch(() => undefined);
       return true;
     });
   }
