@@ -59,7 +59,9 @@ export async function getManifest(rc: RouteContext): Promise<void> {
 /**
  * PUT: stores the manifest (exact bytes) after checking that its config and layers
  * are blobs of the repository and an index's children are manifests of it
- * (MANIFEST_BLOB_UNKNOWN, one error per missing descriptor). 201 with Location,
+ * (MANIFEST_BLOB_UNKNOWN, one error per missing descriptor), and that every
+ * descriptor of content the repository holds (a subject included) states its true
+ * size (MANIFEST_INVALID naming the descriptor). 201 with Location,
  * Docker-Content-Digest, and OCI-Subject when the manifest has a subject.
  */
 export async function putManifest(rc: RouteContext): Promise<void> {
