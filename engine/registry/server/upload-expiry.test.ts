@@ -61,7 +61,8 @@ describe('upload session expiry', () => {
   });
 
   it('keeps a session a request is writing to, and a session in use stays usable', async () => {
-    const r = (reg = await startTestRegistry({ uploadIdleMs: 300, uploadPurgeIntervalMs: 25 }));
+    // Long enough that the session is not idle again between its PATCH and its PUT on a busy machine.
+    const r = (reg = await startTestRegistry({ uploadIdleMs: 3_000, uploadPurgeIntervalMs: 25 }));
     const busy = await startSession(r);
     const id = busy.split('/').pop() as string;
     // A PATCH that sends its first part and then waits.
