@@ -1,6 +1,7 @@
 // Blob reads (GET/HEAD with single byte ranges and ETag revalidation) and blob
 // deletes: /v2/<name>/blobs/<digest> (end-2, end-10).
 import { pipeline } from 'node:stream/promises';
+import { blobHolders } from './blob-holders.js';
 import { distributionError } from './distribution-errors.js';
 import { parseByteRange, sendEmpty } from './http-util.js';
 import { parseDigest } from './reference-grammar.js';
@@ -41,12 +42,32 @@ export async function getBlob(rc: RouteContext): Promise<void> {
   else await pipeline(rc.store.openBlob(rc.name, digest, range.start, range.end), rc.res);
 }
 
-/** DELETE: 202 when the blob was removed from the repository, 404 BLOB_UNKNOWN when absent. */
+/**
+ * DELETE: 202 when the blob was removed from the repository, 404 BLOB_UNKNOWN when
+ * absent. Refused with 409 DENIED (the reason and the manifests in the detail) while
+ * a manifest of the repository names the blob, and for a manifest's own bytes,
+ * which go only through the manifests endpoint: a tag never loses what it needs.
+ */
 export async function deleteBlob(rc: RouteContext): Promise<void> {
   requireDelete(rc, `delete blob ${rc.param} in ${rc.name}`);
   const digest = parseDigest(rc.param, `blob in ${rc.name}`);
-  if (!(await rc.store.deleteBlob(rc.name, digest))) {
-    throw distributionError('BLOB_UNKNOWN', `blob ${digest.text} in ${rc.name}: blob unknown to registry`, { detail: { digest: digest.text } });
-  }
+  const subject = `blob ${digest.text} in ${rc.name}`;
+  const deleted = await rc.store.deleteBlob(rc.name, digest, async () => {
+    if ((await rc.store.resolve(rc.name, { digest: digest.text })) !== undefined) {
+      throw distributionError('DENIED', `${subject}: is a manifest; delete it with DELETE /v2/${rc.name}/manifests/${digest.text}`, {
+        status: 409,
+        detail: { digest: digest.text, reason: 'manifest' },
+      });
+    }
+    const holders = await blobHolders(rc.store, rc.name, digest.text);
+    if (holders.length > 0) {
+      const named = holders.map((h) => (h.tags.length > 0 ? `${h.digest} (${h.tags.join(', ')})` : h.digest)).join(', ');
+      throw distributionError('DENIED', `${subject}: referenced by manifest ${named}; delete the manifest first`, {
+        status: 409,
+        detail: { digest: digest.text, reason: 'referenced', manifests: holders },
+      });
+    }
+  });
+  if (!deleted) throw distributionError('BLOB_UNKNOWN', `${subject}: blob unknown to registry`, { detail: { digest: digest.text } });
   sendEmpty(rc.res, 202, { 'Docker-Content-Digest': digest.text });
 }

@@ -254,9 +254,11 @@ const checks: Check[] = [
   {
     id: 'manifest-unknown',
     workflow: 'pull',
-    title: 'an unknown manifest answers 404 MANIFEST_UNKNOWN',
+    title: 'an unknown manifest answers 404 MANIFEST_UNKNOWN; a reference no tag can match answers 404',
     run: async (s) => {
       await expectCode(await call(s, `/v2/${s.ns}/manifests/nonexistent`), 404, 'MANIFEST_UNKNOWN');
+      // The distribution-spec conformance suite's nonexistent manifest.
+      for (const method of ['GET', 'HEAD']) await expectStatus(await call(s, `/v2/${s.ns}/manifests/.INVALID_MANIFEST_NAME`, { method }), 404);
     },
   },
   {

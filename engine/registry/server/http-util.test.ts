@@ -1,6 +1,10 @@
-// The two range grammars: Range on blob reads and Content-Range on upload chunks.
+// The two range grammars (Range on blob reads, Content-Range on upload chunks) and
+// the request body stream a handler may abandon.
+import { once } from 'node:events';
+import { createServer, request, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { parseByteRange, parseContentRange } from './http-util.js';
+import { parseByteRange, parseContentRange, requestBody } from './http-util.js';
 
 describe('parseByteRange (blob of 100 bytes)', () => {
   it.each([
@@ -44,5 +48,46 @@ describe('parseContentRange', () => {
       expect(details).toMatchObject({ distribution: 'BLOB_UPLOAD_INVALID', status: 416, headers: { Range: '0-41' } });
       expect((err as Error).message).toMatch(/^upload x: invalid Content-Range/);
     }
+  });
+});
+
+describe('requestBody', () => {
+  /** Runs `handle` on one request whose client sends part of a body and then goes away. */
+  async function withAbortedRequest(handle: (req: IncomingMessage) => Promise<void>): Promise<void> {
+    let done!: Promise<void>;
+    const server = createServer((req) => {
+      done = handle(req);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = request(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { method: 'PUT', headers: { 'Content-Length': '100' }, agent: false });
+      client.on('error', () => undefined);
+      client.write('part of it', () => setImmediate(() => client.destroy()));
+      await once(server, 'request');
+      await done;
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  it('fails when the client went away before the body was read, instead of waiting forever', async () => {
+    await withAbortedRequest(async (req) => {
+      await new Promise((resolve) => req.once('close', resolve));
+      const body = requestBody(req);
+      await expect(new Promise((resolve, reject) => body.on('error', reject).on('end', resolve).resume())).rejects.toThrow(/client went away/);
+    });
+  }, 10_000);
+
+  it('fails when the client goes away part-way', async () => {
+    await withAbortedRequest(async (req) => {
+      const chunks: Buffer[] = [];
+      await expect(
+        (async () => {
+          for await (const c of requestBody(req) as AsyncIterable<Buffer>) chunks.push(c);
+        })(),
+      ).rejects.toThrow(/client went away/);
+      expect(Buffer.concat(chunks).toString()).toBe('part of it');
+    });
   });
 });

@@ -24,13 +24,21 @@ export interface Descriptor {
   platform?: unknown;
 }
 
+/** A descriptor and where the manifest holds it: `config`, `layers[2]`, `manifests[0]`, `subject`. */
+export interface Located {
+  where: string;
+  descriptor: Descriptor;
+  /** A layer with `urls`: it may live elsewhere, so the repository need not hold it. */
+  foreign: boolean;
+}
+
 export interface CheckedManifest {
   mediaType: string;
   isIndex: boolean;
-  /** Blobs (config and layers) that must be in the repository; layers with `urls` are foreign and skipped. */
-  blobs: Descriptor[];
+  /** Blobs (config and layers), each of which must be in the repository unless foreign. */
+  blobs: Located[];
   /** Manifests an index lists; each must be a manifest of the repository. */
-  children: Descriptor[];
+  children: Located[];
   subject: Descriptor | undefined;
   /** The value the referrers API reports: artifactType, else the config's mediaType for an image manifest. */
   artifactType: string | undefined;
@@ -54,6 +62,11 @@ function checkDescriptor(value: unknown, where: string, subject: string): Descri
   if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw invalid(subject, `${where}: size must be a non-negative integer`);
   if (d.urls !== undefined && !Array.isArray(d.urls)) throw invalid(subject, `${where}: urls must be an array`);
   return d as Descriptor;
+}
+
+function located(value: unknown, where: string, subject: string): Located {
+  const descriptor = checkDescriptor(value, where, subject);
+  return { where, descriptor, foreign: Array.isArray(descriptor.urls) && descriptor.urls.length > 0 };
 }
 
 /**
@@ -85,20 +98,20 @@ export function checkManifest(body: Buffer, contentType: string, subject: string
   const declaredArtifactType = typeof doc.artifactType === 'string' && doc.artifactType !== '' ? doc.artifactType : undefined;
   if (isIndex) {
     if (!Array.isArray(doc.manifests)) throw invalid(subject, 'manifests must be an array');
-    const children = doc.manifests.map((m, i) => checkDescriptor(m, `manifests[${i}]`, subject));
+    const children = doc.manifests.map((m, i) => located(m, `manifests[${i}]`, subject));
     return { mediaType, isIndex, blobs: [], children, subject: subjectDescriptor, artifactType: declaredArtifactType, annotations };
   }
-  const config = checkDescriptor(doc.config, 'config', subject);
+  const config = { ...located(doc.config, 'config', subject), foreign: false };
   if (!Array.isArray(doc.layers)) throw invalid(subject, 'layers must be an array');
-  const layers = doc.layers.map((l, i) => checkDescriptor(l, `layers[${i}]`, subject));
-  const blobs = [config, ...layers.filter((l) => !(Array.isArray(l.urls) && l.urls.length > 0))];
+  const layers = doc.layers.map((l, i) => located(l, `layers[${i}]`, subject));
+  const blobs = [config, ...layers];
   return {
     mediaType,
     isIndex,
     blobs,
     children: [],
     subject: subjectDescriptor,
-    artifactType: declaredArtifactType ?? config.mediaType,
+    artifactType: declaredArtifactType ?? config.descriptor.mediaType,
     annotations,
   };
 }

@@ -4,10 +4,11 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { BerthError } from '../../errdefs/errors.js';
+import { blobHolders } from './blob-holders.js';
 import { distributionError, multiError } from './distribution-errors.js';
 import { readBody, sendEmpty } from './http-util.js';
-import { checkManifest, type Descriptor } from './manifest-check.js';
-import { checkTag, looksLikeDigest, parseDigest, type Digest } from './reference-grammar.js';
+import { checkManifest, type Descriptor, type Located } from './manifest-check.js';
+import { checkTag, isValidTag, looksLikeDigest, parseDigest, type Digest } from './reference-grammar.js';
 import { requireDelete, requireWritable, type RouteContext } from './route-context.js';
 
 interface Reference {
@@ -20,14 +21,24 @@ function parseReference(rc: RouteContext): Reference {
   return { tag: checkTag(rc.param) };
 }
 
+/**
+ * The reference of a read or delete. A name no tag can match names no manifest:
+ * 404 like any unknown manifest (as distribution answers and the conformance
+ * suite expects), while a push to it stays TAG_INVALID.
+ */
+async function lookupReference(rc: RouteContext): Promise<Reference> {
+  if (!looksLikeDigest(rc.param) && !isValidTag(rc.param)) throw await unknownManifest(rc);
+  return parseReference(rc);
+}
+
 async function unknownManifest(rc: RouteContext): Promise<BerthError> {
   if (!(await rc.store.exists(rc.name))) return distributionError('NAME_UNKNOWN', `repository ${rc.name}: repository name not known to registry`, { detail: { name: rc.name } });
   return distributionError('MANIFEST_UNKNOWN', `manifest ${rc.param} in ${rc.name}: manifest unknown to registry`, { detail: { reference: rc.param } });
 }
 
-/** GET/HEAD: the manifest's exact bytes with its stored media type as Content-Type; 404 when unknown. */
+/** GET/HEAD: the manifest's exact bytes with its stored media type as Content-Type; 404 when unknown (a malformed tag included). */
 export async function getManifest(rc: RouteContext): Promise<void> {
-  const ref = parseReference(rc);
+  const ref = await lookupReference(rc);
   const found = await rc.store.resolve(rc.name, { tag: ref.tag, digest: ref.digest?.text });
   if (found === undefined) throw await unknownManifest(rc);
   const digest = parseDigest(found.digest);
@@ -48,7 +59,9 @@ export async function getManifest(rc: RouteContext): Promise<void> {
 /**
  * PUT: stores the manifest (exact bytes) after checking that its config and layers
  * are blobs of the repository and an index's children are manifests of it
- * (MANIFEST_BLOB_UNKNOWN, one error per missing descriptor). 201 with Location,
+ * (MANIFEST_BLOB_UNKNOWN, one error per missing descriptor), and that every
+ * descriptor of content the repository holds (a subject included) states its true
+ * size (MANIFEST_INVALID naming the descriptor). 201 with Location,
  * Docker-Content-Digest, and OCI-Subject when the manifest has a subject.
  */
 export async function putManifest(rc: RouteContext): Promise<void> {
@@ -77,21 +90,36 @@ export async function putManifest(rc: RouteContext): Promise<void> {
       }
     : undefined;
   await rc.store.putManifest(rc.name, { digest, mediaType: checked.mediaType, bytes: body }, ref.tag, referrer, async () => {
-    const missing: BerthError[] = [];
-    for (const blob of checked.blobs) {
-      if ((await rc.store.blobSize(rc.name, parseDigest(blob.digest))) === undefined) {
-        missing.push(distributionError('MANIFEST_BLOB_UNKNOWN', `${subject}: blob ${blob.digest} unknown to repository`, { detail: { digest: blob.digest } }));
+    const problems: BerthError[] = [];
+    const wrongSize = (l: Located, actual: number) =>
+      distributionError('MANIFEST_INVALID', `${subject}: ${l.where} ${l.descriptor.digest}: size ${l.descriptor.size} differs from the ${actual} bytes stored`, {
+        detail: { descriptor: l.where, digest: l.descriptor.digest, size: l.descriptor.size, actual },
+      });
+    for (const l of checked.blobs) {
+      const size = await rc.store.blobSize(rc.name, parseDigest(l.descriptor.digest));
+      if (size === undefined) {
+        if (!l.foreign) problems.push(distributionError('MANIFEST_BLOB_UNKNOWN', `${subject}: blob ${l.descriptor.digest} unknown to repository`, { detail: { digest: l.descriptor.digest } }));
+      } else if (size !== l.descriptor.size) {
+        problems.push(wrongSize(l, size));
       }
     }
-    if (checked.children.length > 0) {
-      const present = new Set((await rc.store.readIndex(rc.name)).manifests.map((m) => m.digest));
-      for (const child of checked.children) {
-        if (!present.has(child.digest)) {
-          missing.push(distributionError('MANIFEST_BLOB_UNKNOWN', `${subject}: manifest ${child.digest} unknown to repository`, { detail: { digest: child.digest } }));
+    if (checked.children.length > 0 || checked.subject !== undefined) {
+      const sizes = new Map((await rc.store.readIndex(rc.name)).manifests.map((m) => [m.digest, m.size]));
+      for (const l of checked.children) {
+        const size = sizes.get(l.descriptor.digest);
+        if (size === undefined) {
+          problems.push(distributionError('MANIFEST_BLOB_UNKNOWN', `${subject}: manifest ${l.descriptor.digest} unknown to repository`, { detail: { digest: l.descriptor.digest } }));
+        } else if (size !== l.descriptor.size) {
+          problems.push(wrongSize(l, size));
         }
       }
+      // A subject may be absent (referrers may come first); when present its size must match.
+      const subjectSize = checked.subject && sizes.get(checked.subject.digest);
+      if (checked.subject && subjectSize !== undefined && subjectSize !== checked.subject.size) {
+        problems.push(wrongSize({ where: 'subject', descriptor: checked.subject, foreign: false }, subjectSize));
+      }
     }
-    if (missing.length > 0) throw multiError(missing);
+    if (problems.length > 0) throw multiError(problems);
   });
   rc.ctx.logger.debug('registry: manifest stored', { repository: rc.name, reference: rc.param, digest: digest.text });
   sendEmpty(rc.res, 201, {
@@ -104,8 +132,13 @@ export async function putManifest(rc: RouteContext): Promise<void> {
 /** DELETE by tag removes the tag only; by digest the manifest and all its tags (202; 404 when unknown). */
 export async function deleteManifest(rc: RouteContext): Promise<void> {
   requireDelete(rc, `delete manifest ${rc.param} in ${rc.name}`);
-  const ref = parseReference(rc);
-  const done = ref.digest !== undefined ? await rc.store.deleteManifest(rc.name, ref.digest) : await rc.store.deleteTag(rc.name, ref.tag as string);
+  const ref = await lookupReference(rc);
+  const digest = ref.digest;
+  const done =
+    digest !== undefined
+      ? // The same bytes may be a blob another manifest names: then the file stays.
+        await rc.store.deleteManifest(rc.name, digest, async () => (await blobHolders(rc.store, rc.name, digest.text)).length > 0)
+      : await rc.store.deleteTag(rc.name, ref.tag as string);
   if (!done) throw await unknownManifest(rc);
   sendEmpty(rc.res, 202);
 }

@@ -451,6 +451,17 @@ describe('manifests', () => {
     expect(await errorCodes(none)).toEqual(['NAME_UNKNOWN']);
   });
 
+  it('a reference no tag can match (.INVALID_MANIFEST_NAME) is an unknown manifest to GET, HEAD and DELETE, invalid to PUT', async () => {
+    for (const method of ['GET', 'HEAD', 'DELETE']) {
+      const res = await api(`/v2/${name}/manifests/.INVALID_MANIFEST_NAME`, { method });
+      expect(res.status, method).toBe(404);
+      if (method !== 'HEAD') expect(await errorCodes(res)).toEqual(['MANIFEST_UNKNOWN']);
+    }
+    const put = await putManifest(name, '.INVALID_MANIFEST_NAME', image.manifest.bytes, OCI_MANIFEST);
+    expect(put.status).toBe(400);
+    expect(await errorCodes(put)).toEqual(['TAG_INVALID']);
+  });
+
   it('DELETE of a tag keeps the manifest; DELETE by digest removes it and all its tags', async () => {
     const img = await pushImage('manifests/delete', 'one');
     expect((await putManifest('manifests/delete', 'two', img.manifest.bytes, OCI_MANIFEST)).status).toBe(201);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { background, withSignal } from '../../trace/context.js';
 import type { Logger } from '../../trace/logger.js';
 import { distributionError, toErrorResponse } from './distribution-errors.js';
-import { sendJson } from './http-util.js';
+import { sendJson, sendJsonAndClose } from './http-util.js';
 import { parseListenAddress } from './listen-address.js';
 import { RepositoryStore } from './repository-store.js';
 import type { RegistrySettings, RouteContext } from './route-context.js';
@@ -37,8 +37,14 @@ export interface RegistryServerOptions {
   authorize?: (request: { repository: string; action: RegistryAction; username: string | undefined }) => boolean;
   /** A token bucket over all requests; an empty bucket answers 429 TOOMANYREQUESTS. */
   rateLimit?: { requestsPerSecond: number; burst: number };
-  /** Upload sessions untouched for this long are removed when the server starts; 24 h by default. */
+  /**
+   * Upload sessions (abandoned uploads, failed mounts' sessions) to which nothing was
+   * written for this long are removed, at start and then every `uploadPurgeIntervalMs`.
+   * 168 h (a week) by default, the age distribution's upload purging uses.
+   */
   uploadIdleMs?: number;
+  /** How often idle sessions are looked for: the idle time, at least 1 s and at most 24 h, by default. */
+  uploadPurgeIntervalMs?: number;
   /** Largest manifest accepted (413 above); 4 MiB by default, as the spec suggests. */
   maxManifestBytes?: number;
 }
@@ -62,7 +68,8 @@ export interface RegistryServer {
  * Starts a registry server on `options.addr`. Fails with PERMISSION_DENIED for a
  * non-loopback address without `allowNonLoopback`, or with the listen error.
  * Upload sessions left by an earlier run stay resumable unless idle for longer than
- * `uploadIdleMs`; tmp/ leftovers are removed. Cost at start: one stat per session.
+ * `uploadIdleMs`; tmp/ leftovers are removed. Cost at start, and per purge sweep:
+ * one stat per session.
  */
 export async function createRegistryServer(options: RegistryServerOptions): Promise<RegistryServer> {
   const listen = parseListenAddress(options.addr ?? '127.0.0.1:0', options.allowNonLoopback);
@@ -70,8 +77,10 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
   const store = new RepositoryStore(options.root);
   await store.init();
   const uploads = new UploadStore(join(options.root, 'uploads'));
-  const purged = await uploads.purgeIdle(options.uploadIdleMs ?? 24 * 3600_000);
+  const uploadIdleMs = options.uploadIdleMs ?? 168 * 3600_000;
+  const purged = await uploads.purgeIdle(uploadIdleMs);
   if (purged > 0) logger.info('registry: removed idle upload sessions', { count: purged });
+  const purgeTimer = startUploadPurge(uploads, uploadIdleMs, options.uploadPurgeIntervalMs ?? Math.min(24 * 3600_000, Math.max(1_000, uploadIdleMs)), logger);
   const settings: RegistrySettings = {
     readOnly: options.readOnly ?? false,
     deleteEnabled: options.deleteEnabled ?? true,
@@ -81,8 +90,9 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
-    const url = new URL(req.url ?? '/', 'http://registry.invalid');
     const method = req.method ?? 'GET';
+    const url = URL.canParse(req.url ?? '/', 'http://registry.invalid') ? new URL(req.url ?? '/', 'http://registry.invalid') : undefined;
+    if (url === undefined) throw distributionError('UNSUPPORTED', `${method} ${JSON.stringify(req.url)}: malformed request target`, { status: 400 });
     if (limiter && !limiter()) throw distributionError('TOOMANYREQUESTS', `${method} ${url.pathname}: too many requests`, { headers: { 'Retry-After': '1' } });
     const username = authenticate(req, options.credentials);
     const r = route(method, url.pathname);
@@ -140,17 +150,22 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
         res.destroy();
         return;
       }
-      if (!req.complete) res.setHeader('Connection', 'close');
-      sendJson(res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
+      // A body refused part-way (or before it was read) is answered at once, then the connection closes.
+      if (!req.complete) sendJsonAndClose(req, res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
+      else sendJson(res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
     });
   });
   server.keepAliveTimeout = 5_000;
   let closing: Promise<void> | undefined;
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: Error) => {
+      clearInterval(purgeTimer);
+      reject(err);
+    };
+    server.once('error', failed);
     server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
@@ -166,6 +181,7 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
     layoutDir: (repository) => store.layoutDir(repository),
     close(graceMs = 5_000) {
       closing ??= new Promise<void>((resolve) => {
+        clearInterval(purgeTimer);
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         server.close(() => {
           clearTimeout(timer);
@@ -195,6 +211,31 @@ function authenticate(req: IncomingMessage, credentials: RegistryServerOptions['
   throw distributionError('UNAUTHORIZED', `${req.method} ${req.url}: authentication required`, {
     headers: { 'WWW-Authenticate': 'Basic realm="berth-registry"' },
   });
+}
+
+/**
+ * Removes idle upload sessions every `intervalMs` (one sweep at a time; a failed
+ * sweep is logged and the next one tried). The timer does not keep the process alive.
+ */
+function startUploadPurge(uploads: UploadStore, idleMs: number, intervalMs: number, logger: Logger): NodeJS.Timeout {
+  let sweeping = false;
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    uploads
+      .purgeIdle(idleMs)
+      .then(
+        (count) => {
+          if (count > 0) logger.info('registry: removed idle upload sessions', { count });
+        },
+        (err: unknown) => logger.warn('registry: removing idle upload sessions failed', { error: err instanceof Error ? err.message : String(err) }),
+      )
+      .finally(() => {
+        sweeping = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return timer;
 }
 
 /** A token bucket: returns false when a request finds it empty. */

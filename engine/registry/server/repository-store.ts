@@ -146,15 +146,23 @@ export class RepositoryStore {
     return true;
   }
 
-  /** Removes the blob from the repository; false when it was not there. */
-  async deleteBlob(name: string, digest: Digest): Promise<boolean> {
-    try {
-      await unlink(this.blobPath(name, digest));
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw wrap(err, `repository ${name}: delete blob ${digest.text}`);
-    }
+  /**
+   * Removes the blob from the repository; false when it was not there. `check` runs
+   * first under the repository's write lock (so no manifest push or delete
+   * interleaves with it) and refuses by throwing.
+   */
+  async deleteBlob(name: string, digest: Digest, check: () => Promise<void>): Promise<boolean> {
+    return this.#lock.run(name, async () => {
+      if ((await this.blobSize(name, digest)) === undefined) return false;
+      await check();
+      try {
+        await unlink(this.blobPath(name, digest));
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw wrap(err, `repository ${name}: delete blob ${digest.text}`);
+      }
+    });
   }
 
   /** The repository's index.json (an empty index for a repository without content). */
@@ -247,10 +255,12 @@ export class RepositoryStore {
   }
 
   /**
-   * Removes a manifest, its tags, its referrers-index entries and its blob file.
+   * Removes a manifest, its tags, its referrers-index entries and its blob file,
+   * unless `keepFile` (run under the lock once index.json no longer lists the
+   * manifest) says other content still needs the same bytes as a blob.
    * False when the repository has no such manifest.
    */
-  async deleteManifest(name: string, digest: Digest): Promise<boolean> {
+  async deleteManifest(name: string, digest: Digest, keepFile: () => Promise<boolean> = async () => false): Promise<boolean> {
     return this.#lock.run(name, async () => {
       const index = await this.readIndex(name);
       if (!index.manifests.some((m) => m.digest === digest.text)) return false;
@@ -264,7 +274,7 @@ export class RepositoryStore {
         else refs[subject] = kept;
       }
       if (changed) await this.#writeJson(join(this.repositoryDir(name), '_referrers.json'), refs);
-      await unlink(this.blobPath(name, digest)).catch(() => undefined);
+      if (!(await keepFile())) await unlink(this.blobPath(name, digest)).catch(() => undefined);
       return true;
     });
   }

@@ -2,7 +2,7 @@
 // upload with ?digest=, cross-repository mount with ?mount=&from=), PATCH chunks,
 // PUT to close, GET for progress and DELETE to cancel (end-4a … end-6, end-11, end-13, end-14).
 import { distributionError } from './distribution-errors.js';
-import { parseContentRange, sendEmpty } from './http-util.js';
+import { parseContentRange, requestBody, sendEmpty } from './http-util.js';
 import { isValidName, parseDigest, type Digest } from './reference-grammar.js';
 import { requireWritable, type RouteContext } from './route-context.js';
 import { claim, rangeHeader, type UploadSession } from './upload-store.js';
@@ -91,7 +91,7 @@ export async function startUpload(rc: RouteContext): Promise<void> {
     const session = await rc.uploads.create(rc.name);
     let digest: Digest;
     try {
-      await rc.uploads.append(session, rc.req, declaredLength(rc));
+      await rc.uploads.append(session, requestBody(rc.req), declaredLength(rc));
       digest = await closeSession(rc, session, digests);
     } catch (err) {
       await rc.uploads.remove(session);
@@ -111,7 +111,7 @@ export async function patchUpload(rc: RouteContext): Promise<void> {
   requireWritable(rc, `upload to ${rc.name}`);
   const session = await rc.uploads.get(rc.name, rc.param);
   const expected = checkedChunk(rc, session);
-  await rc.uploads.append(session, rc.req, expected);
+  await rc.uploads.append(session, requestBody(rc.req), expected);
   sendEmpty(rc.res, 202, uploadHeaders(rc, session));
 }
 
@@ -143,7 +143,7 @@ export async function closeUpload(rc: RouteContext): Promise<void> {
   const digests = digestParams(rc, `upload ${session.id} to ${rc.name}`);
   if (hasBody(rc) || rc.req.headers['content-range'] !== undefined) {
     const expected = checkedChunk(rc, session);
-    await rc.uploads.append(session, rc.req, expected);
+    await rc.uploads.append(session, requestBody(rc.req), expected);
   }
   blobCreated(rc, await closeSession(rc, session, digests));
 }

@@ -23,6 +23,8 @@ export interface UploadSession {
   hash: Hash | undefined;
   /** True while a request is writing to the session. */
   busy: boolean;
+  /** True once the session expired: every later use is BLOB_UPLOAD_UNKNOWN. */
+  gone?: boolean;
 }
 
 const idRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -30,6 +32,8 @@ const idRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export class UploadStore {
   readonly #dir: string;
   readonly #sessions = new Map<string, UploadSession>();
+  /** Ids being removed by purgeIdle: a concurrent get() must not bring them back. */
+  readonly #expiring = new Set<string>();
 
   /** `dir` must be on the same filesystem as the blobs (closing renames `data`). */
   constructor(dir: string) {
@@ -67,11 +71,11 @@ export class UploadStore {
       } catch {
         throw unknown();
       }
-      if (typeof info.repository !== 'string') throw unknown();
+      if (typeof info.repository !== 'string' || this.#expiring.has(id)) throw unknown();
       session = { id, repository: info.repository, dataPath: join(dir, 'data'), size, hash: undefined, busy: false };
       this.#sessions.set(id, session);
     }
-    if (session.repository !== repository) throw unknown();
+    if (session.repository !== repository || session.gone) throw unknown();
     return session;
   }
 
@@ -107,6 +111,10 @@ export class UploadStore {
     } catch (err) {
       await truncate(session.dataPath, start).catch(() => undefined);
       session.hash = saved;
+      // The session expired while this request looked it up.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw distributionError('BLOB_UPLOAD_UNKNOWN', `upload ${session.id} of ${session.repository}: unknown upload session`, { detail: { uuid: session.id }, cause: err });
+      }
       throw err;
     } finally {
       session.busy = false;
@@ -125,19 +133,32 @@ export class UploadStore {
   }
 
   /**
-   * Removes sessions whose data was last written more than `idleMs` ago (abandoned
-   * uploads, or leftovers of a crash). Returns how many were removed. Cost: one
-   * stat per session on disk.
+   * Removes sessions whose data was last written `idleMs` or more ago (abandoned
+   * uploads, failed mounts' sessions, leftovers of a crash). A session a request is
+   * using is kept; one removed here answers BLOB_UPLOAD_UNKNOWN from then on, also
+   * to a request that looked it up just before. Returns how many were removed.
+   * Cost: one stat per session on disk.
    */
   async purgeIdle(idleMs: number): Promise<number> {
     let removed = 0;
-    const now = Date.now();
     for (const id of await readdir(this.#dir).catch(() => [] as string[])) {
-      if (this.#sessions.get(id)?.busy) continue;
-      const mtime = await stat(join(this.#dir, id, 'data')).then((st) => st.mtimeMs, () => 0);
-      if (now - mtime < idleMs) continue;
+      // A session being created has its folder before its data file.
+      const mtime = await stat(join(this.#dir, id, 'data')).then(
+        (st) => st.mtimeMs,
+        () => stat(join(this.#dir, id)).then((st) => st.mtimeMs, () => 0),
+      );
+      if (Date.now() - mtime < idleMs) continue;
+      // Checked again after the stat: a request may have claimed the session meanwhile.
+      const session = this.#sessions.get(id);
+      if (session?.busy) continue;
+      if (session !== undefined) session.gone = true;
       this.#sessions.delete(id);
-      await rm(join(this.#dir, id), { recursive: true, force: true });
+      this.#expiring.add(id);
+      try {
+        await rm(join(this.#dir, id), { recursive: true, force: true });
+      } finally {
+        this.#expiring.delete(id);
+      }
       removed++;
     }
     return removed;
@@ -152,9 +173,13 @@ export class UploadStore {
 
 /**
  * Marks the session busy for one request, or throws a 416 BLOB_UPLOAD_INVALID with
- * the current Range when another request holds it; the caller clears `busy`.
+ * the current Range when another request holds it (BLOB_UPLOAD_UNKNOWN when it
+ * expired); the caller clears `busy`.
  */
 export function claim(session: UploadSession): void {
+  if (session.gone) {
+    throw distributionError('BLOB_UPLOAD_UNKNOWN', `upload ${session.id} of ${session.repository}: unknown upload session`, { detail: { uuid: session.id } });
+  }
   if (session.busy) {
     throw distributionError('BLOB_UPLOAD_INVALID', `upload ${session.id}: another request is using this session`, {
       status: 416,
