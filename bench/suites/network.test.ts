@@ -85,7 +85,8 @@ describe('network suite (definition)', () => {
     const warnings: string[] = [];
     const cases = networkSuite.cases(suiteCtx({ targets: ['docker'], warn: (m) => warnings.push(m) }));
     expect(cases).toEqual([]);
-    expect(warnings).toEqual([DOCKER_QUICK_REASON]);
+    // Without iperf3 the suite also (rightly) warns that it measures with tcp-sink.
+    expect(warnings.filter((w) => /docker/.test(w))).toEqual([DOCKER_QUICK_REASON]);
   });
 
   it.skipIf(dockerUnavailable() !== undefined)('measures docker traffic (not setup) in the default profile, beside berth', () => {
