@@ -110,10 +110,28 @@ export interface NativeMount {
   flags: number;
   /** MS_PRIVATE / MS_SLAVE / MS_SHARED / MS_UNBINDABLE (| MS_REC), applied after the mount. */
   propagation: number[];
-  /** 'dev': a tmpfs filled with the standard device nodes and /dev symlinks. */
-  kind: 'generic' | 'bind' | 'dev';
+  /**
+   * 'dev': a tmpfs filled with the standard device nodes and /dev symlinks; 'cgroup': the
+   * container's own cgroups in each of cgroupHierarchies, with this mount's flags.
+   */
+  kind: 'generic' | 'bind' | 'dev' | 'cgroup';
   /** A bind of a file: the target is created as an empty file. */
   targetIsFile?: boolean;
+}
+
+/** A host cgroup hierarchy as a 'cgroup' mount shows it (native-config.ts: cgroupHierarchies). */
+export interface NativeCgroupHierarchy {
+  /** The host's mount point of the hierarchy. */
+  source: string;
+  /** Its name below the mount's destination; "" for a host's only (v2) hierarchy: the destination itself. */
+  name: string;
+  /** Its controllers as /proc/self/cgroup lists them; "" for cgroup2. */
+  key: string;
+  /** cgroup v1 mount data for a fresh mount in a cgroup namespace ("none,name=systemd"). */
+  data?: string;
+  v2: boolean;
+  /** Other names of a co-mounted hierarchy ("cpu" and "cpuacct" for "cpu,cpuacct"). */
+  links: string[];
 }
 
 /** What containerSpawn takes: a validated spec, flattened (native-config.ts). */
@@ -127,6 +145,8 @@ export interface NativeSpawnConfig {
   rootPropagation: number;
   readonlyRoot: boolean;
   mounts: NativeMount[];
+  /** The host's cgroup hierarchies, when a mount is of kind 'cgroup'. */
+  cgroupHierarchies?: NativeCgroupHierarchy[];
   maskedPaths: string[];
   readonlyPaths: string[];
   /** Written after pivot_root: path under /proc/sys and value. */

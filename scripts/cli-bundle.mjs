@@ -17,7 +17,7 @@ function bundlePaths(entry) {
   return { dir, file: join(dir, `${name}.mjs`), inputs: join(dir, `${name}.inputs.json`) };
 }
 
-/** True when the bundle exists and no source it was built from changed since. */
+/** True when the bundle exists, was built from this entry, and no source it was built from changed since. */
 export function bundleIsFresh(entry) {
   const { inputs } = bundlePaths(entry);
   let recorded;
@@ -26,6 +26,8 @@ export function bundleIsFresh(entry) {
   } catch {
     return false;
   }
+  // A bundle built for another checkout (a copied tree) runs that checkout's sources.
+  if (recorded.entry !== entry) return false;
   for (const [file, mtimeMs] of Object.entries(recorded.sources)) {
     try {
       if (statSync(file).mtimeMs !== mtimeMs) return false;

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -25,6 +25,19 @@ describe('command bundles', () => {
     const later = new Date(Date.now() + 5000);
     await utimes(path.join(dir, 'value.ts'), later, later);
     expect(bundleIsFresh(entry)).toBe(false);
+  });
+
+  it('is stale in a copy of the tree: a bundle built for another checkout never runs its code here', async () => {
+    const entry = path.join(dir, 'entry.ts');
+    await buildBundle(entry);
+    const copy = await mkdtemp(path.join(os.tmpdir(), 'berth-bundle-copy-'));
+    try {
+      await cp(dir, copy, { recursive: true, preserveTimestamps: true });
+      expect(bundleIsFresh(path.join(copy, 'entry.ts'))).toBe(false);
+      expect(bundleIsFresh(entry)).toBe(true);
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
   });
 
   it('loads the current code: a changed source is rebuilt before it runs', async () => {

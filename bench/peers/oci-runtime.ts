@@ -2,10 +2,11 @@
 // (runc, crun, berth-runtime): where each is, its version, the host quirks it needs,
 // and `run` / `delete -f` with a private --root state directory.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unavailable, wrap } from '../../engine/errdefs/errors.js';
+import { onPath } from '../../engine/fsutil/on-path.js';
 import { crunQuirks, type PeerQuirk } from './quirks.js';
 
 export const RUNTIME_NAMES = ['berth-runtime', 'runc', 'crun'] as const;
@@ -33,20 +34,7 @@ export interface MissingRuntime {
 /** berth's own OCI command line, run with this Node. */
 export const BERTH_RUNTIME_BIN = fileURLToPath(new URL('../../engine/runtime-cli/bin.mjs', import.meta.url));
 
-/** The first executable `name` on PATH, or undefined. */
-export function onPath(name: string, path: string = process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue;
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
+export { onPath };
 
 /** What a finished call printed and how it ended. */
 export interface CallResult {

@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MS, nativeConfig, nativeMount } from './native-config.js';
+import { parseHierarchies } from './cgroups/detect.js';
+import { cgroupHierarchies, MS, nativeConfig, nativeMount } from './native-config.js';
 import { DEFAULT_CAPABILITIES, defaultSpec } from './spec/defaults.js';
 import { capabilityMask } from './spec/capabilities.js';
 import type { Spec } from './spec/types.js';
@@ -183,10 +184,39 @@ describe('nativeMount', () => {
     expect(f).toMatchObject({ kind: 'bind', flags: MS.BIND, targetIsFile: true });
   });
 
-  it('refuses a relative destination, a mount over /, cgroupfs and a missing bind source', () => {
+  it('turns a cgroup mount into the container\'s own cgroups, with its flags', () => {
+    const m = nativeMount({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] }, 4, dir);
+    expect(m).toEqual({ kind: 'cgroup', destination: '/sys/fs/cgroup', source: 'cgroup', flags: MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RELATIME | MS.RDONLY, propagation: [] });
+  });
+
+  it('lays out the host\'s hierarchies as runc shows them: v2 alone on the destination, else by name with links', () => {
+    expect(cgroupHierarchies([{ mountPoint: '/sys/fs/cgroup', key: '', v2: true }])).toEqual([{ source: '/sys/fs/cgroup', name: '', key: '', v2: true, links: [] }]);
+    const hybrid = parseHierarchies(
+      [
+        '31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct',
+        '39 30 0:36 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd',
+        '40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+        '41 30 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory',
+        '52 22 0:31 /berth /mnt/elsewhere rw,relatime - cgroup cgroup rw,memory',
+      ].join('\n'),
+    );
+    expect(cgroupHierarchies(hybrid)).toEqual([
+      { source: '/sys/fs/cgroup/cpu,cpuacct', name: 'cpu,cpuacct', key: 'cpu,cpuacct', data: 'cpu,cpuacct', v2: false, links: ['cpu', 'cpuacct'] },
+      { source: '/sys/fs/cgroup/systemd', name: 'systemd', key: 'name=systemd', data: 'none,name=systemd', v2: false, links: [] },
+      { source: '/sys/fs/cgroup/memory', name: 'memory', key: 'memory', data: 'memory', v2: false, links: [] },
+      { source: '/sys/fs/cgroup/unified', name: 'unified', key: '', v2: true, links: [] },
+    ]);
+  });
+
+  it('raises only ambient capabilities that are permitted and inheritable', () => {
+    const s = spec();
+    s.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN'], permitted: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], inheritable: ['CAP_KILL'], ambient: ['CAP_KILL', 'CAP_CHOWN'] };
+    expect(nativeConfig(s, dir, io).capabilities!.ambient).toBe(capabilityMask(['CAP_KILL']));
+  });
+
+  it('refuses a relative destination, a mount over / and a missing bind source', () => {
     expect(() => nativeMount({ destination: 'rel', type: 'tmpfs' }, 2, dir)).toThrow(/^mounts\[2\]\.destination/);
     expect(() => nativeMount({ destination: '/./', type: 'tmpfs' }, 0, dir)).toThrow(/cannot mount over \//);
-    expect(() => nativeMount({ destination: '/sys/fs/cgroup', type: 'cgroup' }, 0, dir)).toThrow(expect.objectContaining({ code: 'NOT_IMPLEMENTED' }));
     expect(() => nativeMount({ destination: '/v', type: 'bind', source: join(dir, 'gone') }, 3, dir)).toThrow(
       expect.objectContaining({ code: 'NOT_FOUND', message: expect.stringMatching(/^mounts\[3\]\.source: .*gone/) }),
     );

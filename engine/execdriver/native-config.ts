@@ -2,10 +2,11 @@
 // containerSpawn takes: mount options become MS_* flags and data, capability names
 // bit masks, rlimit names numbers, sysctl keys /proc/sys paths. What berth's core
 // cannot honour is refused here, before any process exists.
-import { statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
-import { invalidArgument, notFound, notImplemented } from '../errdefs/errors.js';
-import type { NativeMount, NativeSpawnConfig } from '../../native/index.js';
+import { readFileSync, statSync } from 'node:fs';
+import { basename, isAbsolute, resolve } from 'node:path';
+import { invalidArgument, notFound, notImplemented, unavailable } from '../errdefs/errors.js';
+import type { NativeCgroupHierarchy, NativeMount, NativeSpawnConfig } from '../../native/index.js';
+import { parseHierarchies, type CgroupHierarchy } from './cgroups/detect.js';
 import { nativeSeccomp } from './seccomp/native-filter.js';
 import { capabilityMask } from './spec/capabilities.js';
 import { isInfinity, rlimitNumber } from './spec/rlimits.js';
@@ -98,7 +99,10 @@ export interface NativeIo {
  * Throws INVALID_ARGUMENT naming the field (unknown namespace type, a relative mount
  * destination, a hostname without a UTS namespace, no mount namespace), NOT_FOUND
  * for a missing rootfs or bind source, NOT_IMPLEMENTED for what the native core
- * does not do (cgroupfs mounts, shared root propagation). process.terminal needs a
+ * does not do (shared root propagation). A cgroup or cgroup2 mount shows the container its own
+ * cgroups, read-only when its options say ro, as runc and crun do (this host's hierarchies are
+ * read from /proc/self/mountinfo then). Ambient capabilities that are not both permitted and
+ * inheritable are not raised (validateSpec warns about them). process.terminal needs a
  * devpts mount on /dev/pts (the pty comes from the container's own instance). A seccomp profile
  * is compiled to BPF here (cached per profile; errors name linux.seccomp fields).
  * Pure apart from stat calls on the rootfs and bind sources.
@@ -177,7 +181,8 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
       effective: capabilityMask(caps.effective ?? []),
       permitted: capabilityMask(caps.permitted ?? []),
       inheritable: capabilityMask(caps.inheritable ?? []),
-      ambient: capabilityMask(caps.ambient ?? []),
+      // Raised best effort, as runc and crun do: the kernel refuses the rest.
+      ambient: capabilityMask(caps.ambient ?? []) & capabilityMask(caps.permitted ?? []) & capabilityMask(caps.inheritable ?? []),
     },
     uid: proc.user.uid,
     gid: proc.user.gid,
@@ -187,6 +192,7 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
     env: proc.env ?? [],
     stdio: io.stdio,
   };
+  if (config.mounts.some((m) => m.kind === 'cgroup')) config.cgroupHierarchies = cgroupHierarchies(hierarchies());
   if (spec.hostname !== undefined) config.hostname = spec.hostname;
   if (spec.domainname !== undefined) config.domainname = spec.domainname;
   if (proc.user.umask !== undefined) config.umask = proc.user.umask;
@@ -214,9 +220,6 @@ export function nativeMount(m: Mount, i: number, bundleDir: string): NativeMount
   const field = `mounts[${i}]`;
   if (!m.destination.startsWith('/')) throw invalidArgument(`${field}.destination: ${JSON.stringify(m.destination)} is not absolute`);
   if (m.destination.split('/').every((s) => s === '' || s === '.')) throw invalidArgument(`${field}.destination: cannot mount over /`);
-  if (m.type === 'cgroup' || m.type === 'cgroup2') {
-    throw notImplemented(`${field}: ${m.type} on ${m.destination}: berth does not mount cgroupfs into containers`);
-  }
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
@@ -255,6 +258,33 @@ export function nativeMount(m: Mount, i: number, bundleDir: string): NativeMount
     out.source = source;
   } else if (m.type === 'tmpfs' && m.destination.replace(/\/+$/, '') === '/dev') {
     out.kind = 'dev';
+  } else if (m.type === 'cgroup' || m.type === 'cgroup2') {
+    out.kind = 'cgroup';
+    delete out.type;
+    delete out.data;
   }
   return out;
+}
+
+/** This host's cgroup hierarchies (UNAVAILABLE when none is mounted). */
+function hierarchies(): CgroupHierarchy[] {
+  const found = parseHierarchies(readFileSync('/proc/self/mountinfo', 'utf8'));
+  if (found.length === 0) throw unavailable('mounts: a cgroup mount needs cgroups, and none is mounted on this host');
+  return found;
+}
+
+/**
+ * How the container's cgroup mount lays the host's hierarchies out: a v2-only host's one
+ * hierarchy on the destination itself, else each by its host mount point's name ("memory",
+ * "cpu,cpuacct" with links "cpu" and "cpuacct", "unified"), as runc and crun show them.
+ */
+export function cgroupHierarchies(found: CgroupHierarchy[]): NativeCgroupHierarchy[] {
+  const only = found.length === 1 && found[0]!.v2;
+  return found.map((h) => {
+    const name = only ? '' : basename(h.mountPoint);
+    const controllers = h.key.split(',').filter((k) => k !== '' && !k.startsWith('name='));
+    const out: NativeCgroupHierarchy = { source: h.mountPoint, name, key: h.key, v2: h.v2, links: controllers.length > 1 ? controllers.filter((k) => k !== name) : [] };
+    if (!h.v2) out.data = h.key.split(',').some((k) => !k.startsWith('name=')) ? h.key : `none,${h.key}`;
+    return out;
+  });
 }

@@ -56,7 +56,7 @@ export async function createContainer(ctx: Context, store: StateStore, driver: E
   const subject = `container ${req.id}`;
   const bundle = resolve(req.bundle);
   store.dir(req.id); // validates the id before anything is made
-  const spec = await loadBundleSpec(bundle);
+  const spec = await loadBundleSpec(bundle, { warn: (m) => ctx.logger.warn(`${subject}: config.json: ${m}`) });
   if (spec.process === undefined) throw invalidArgument(`${subject}: config.json has no process to run`);
   const terminal = spec.process.terminal === true;
   if (terminal && req.consoleSocket === undefined) throw invalidArgument(`${subject}: process.terminal needs --console-socket (berth-runtime does not proxy a terminal itself)`);

@@ -346,11 +346,130 @@ void populate_dev(Child& c, int rootfd, const char* dest) {
   record(c, kStepDevices, -1, t0);
 }
 
+// ── the container's cgroups (a "cgroup" mount) ─────────────────────────────────
+
+// Copies the path of the /proc/self/cgroup line whose controllers are `key` into out.
+bool own_cgroup_path(const char* table, const char* key, Buf& out) {
+  const char* line = table;
+  while (*line != '\0') {
+    const char* end = line;
+    while (*end != '\0' && *end != '\n') end++;
+    const char* k = line;
+    while (k < end && *k != ':') k++;  // past the hierarchy id
+    if (k < end) {
+      k++;
+      size_t n = 0;
+      while (key[n] != '\0' && k + n < end && k[n] == key[n]) n++;
+      if (key[n] == '\0' && k + n < end && k[n] == ':') {
+        for (const char* p = k + n + 1; p < end && out.len + 1 < out.cap; p++) out.p[out.len++] = *p;
+        out.p[out.len] = '\0';
+        return true;
+      }
+    }
+    line = *end == '\n' ? end + 1 : end;
+  }
+  return false;
+}
+
+// Mounts hierarchy h on `target` (an fd path): a fresh cgroupfs inside a cgroup namespace
+// of the container's, else a bind of the container's own cgroup in the host's hierarchy;
+// then the mount's flags (ro, nosuid, …) on it.
+void mount_hierarchy(Child& c, const MountEntry& m, const CgroupHierarchy& h, const char* table, int rootfd,
+                     const char* dest) {
+  char target[40];
+  int fd = resolve_in_root(rootfd, dest, kCreateDirs);
+  if (fd < 0) fail(c, kStepMount, errno, "cgroup on ", dest);
+  fd_path(target, fd);
+  unsigned long flags = m.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+  if (table == nullptr) {
+    if (mount(h.v2 ? "cgroup2" : "cgroup", target, h.v2 ? "cgroup2" : "cgroup", flags, h.data) < 0) {
+      fail(c, kStepMount, errno, "cgroup ", h.v2 ? "cgroup2" : h.data, dest);
+    }
+    close(fd);
+    return;
+  }
+  char src[1024];
+  Buf sb{src, sizeof src, 0};
+  bput(sb, h.source);
+  if (!own_cgroup_path(table, h.key, sb)) fail(c, kStepMount, ENOENT, "cgroup: not in /proc/self/cgroup: ", h.v2 ? "0::" : h.key);
+  if (mount(src, target, nullptr, MS_BIND, nullptr) < 0) fail(c, kStepMount, errno, "cgroup bind ", src, dest);
+  close(fd);
+  fd = resolve_in_root(rootfd, dest, kNoCreate);
+  if (fd < 0) fail(c, kStepMount, errno, "cgroup on ", dest);
+  fd_path(target, fd);
+  if (mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | flags | locked_flags(target), nullptr) < 0) {
+    fail(c, kStepMount, errno, "cgroup remount ", dest);
+  }
+  close(fd);
+}
+
+// runc's and crun's "cgroup" mount: the container sees its own cgroups, read-only unless
+// asked otherwise. One v2 hierarchy goes on the destination itself; v1 hierarchies (and a
+// hybrid host's unified one) go in a tmpfs there, with links for co-mounted controllers.
+void mount_cgroups(Child& c, int rootfd, const MountEntry& m) {
+  const ChildConfig& cfg = *c.cfg;
+  bool own_ns = (cfg.unshare_flags & CLONE_NEWCGROUP) != 0;
+  for (int i = 0; i < cfg.njoins; i++) own_ns = own_ns || cfg.joins[i].nstype == CLONE_NEWCGROUP;
+  static char table[8192];
+  const char* tp = nullptr;
+  if (!own_ns) {
+    int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(c, kStepMount, errno, "/proc/self/cgroup");
+    ssize_t n = 0, got;
+    while (n < static_cast<ssize_t>(sizeof table) - 1 && (got = read(fd, table + n, sizeof table - 1 - n)) > 0) n += got;
+    close(fd);
+    table[n > 0 ? n : 0] = '\0';
+    tp = table;
+  }
+  if (cfg.ncgroups == 1 && cfg.cgroups[0].name[0] == '\0') {
+    mount_hierarchy(c, m, cfg.cgroups[0], tp, rootfd, m.destination);
+    return;
+  }
+  char target[40];
+  int fd = resolve_in_root(rootfd, m.destination, kCreateDirs);
+  if (fd < 0) fail(c, kStepMount, errno, "tmpfs on ", m.destination);
+  fd_path(target, fd);
+  unsigned long tflags = m.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | MS_NOATIME);
+  if (mount("tmpfs", target, "tmpfs", tflags, "mode=755") < 0) fail(c, kStepMount, errno, "tmpfs on ", m.destination);
+  close(fd);
+  char sub[1024];
+  for (int i = 0; i < cfg.ncgroups; i++) {
+    const CgroupHierarchy& h = cfg.cgroups[i];
+    Buf b{sub, sizeof sub, 0};
+    bput(b, m.destination);
+    bput(b, "/");
+    bput(b, h.name);
+    mount_hierarchy(c, m, h, tp, rootfd, sub);
+  }
+  fd = resolve_in_root(rootfd, m.destination, kNoCreate);
+  if (fd < 0) fail(c, kStepMount, errno, "tmpfs on ", m.destination);
+  fd_path(target, fd);
+  int dir = open(target, O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) fail(c, kStepMount, errno, "tmpfs on ", m.destination);
+  for (int i = 0; i < cfg.ncgroups; i++) {
+    for (int k = 0; k < cfg.cgroups[i].nlinks; k++) {
+      if (symlinkat(cfg.cgroups[i].name, dir, cfg.cgroups[i].links[k]) < 0 && errno != EEXIST) {
+        fail(c, kStepMount, errno, "cgroup link ", cfg.cgroups[i].links[k]);
+      }
+    }
+  }
+  close(dir);
+  if ((m.flags & MS_RDONLY) != 0 && mount(nullptr, target, nullptr, MS_REMOUNT | MS_RDONLY | tflags, "mode=755") < 0) {
+    fail(c, kStepMount, errno, "remount ro ", m.destination);
+  }
+  close(fd);
+}
+
 // ── the steps ──────────────────────────────────────────────────────────────────
 
 void do_mount(Child& c, int rootfd, int index) {
   const MountEntry& m = c.cfg->mounts[index];
   uint64_t t0 = monotonic_ns();
+  if (m.kind == kMountCgroup) {
+    mount_cgroups(c, rootfd, m);
+    record(c, kStepMount, index, t0);
+    return;
+  }
   const char* what = m.kind == kMountBind ? m.source : (m.fstype != nullptr ? m.fstype : m.source);
   int fd = resolve_in_root(rootfd, m.destination, m.target_is_file ? kCreateFile : kCreateDirs);
   if (fd < 0) fail(c, kStepMount, errno, what, " on ", m.destination);

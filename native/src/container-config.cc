@@ -196,12 +196,42 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
     if (kind == "bind") e.kind = kMountBind;
     else if (kind == "dev") e.kind = kMountDev;
     else if (kind == "generic") e.kind = kMountGeneric;
+    else if (kind == "cgroup") e.kind = kMountCgroup;
     else if (r.error.empty()) r.error = "container config: " + f + ".kind: unknown \"" + kind + "\"";
     e.target_is_file = r.boolean(m, "targetIsFile");
     cfg->mounts.push_back(e);
   }
   c.mounts = cfg->mounts.data();
   c.nmounts = static_cast<int>(cfg->mounts.size());
+
+  if (r.has(o, "cgroupHierarchies")) {
+    Napi::Array hs = r.arr(o, "cgroupHierarchies", "cgroupHierarchies");
+    for (uint32_t i = 0; i < hs.Length(); i++) {
+      std::string f = "cgroupHierarchies[" + std::to_string(i) + "]";
+      Napi::Object h = r.obj(hs.Get(i), f);
+      CgroupHierarchy e{};
+      e.source = cfg->keep(r.str(h, "source", f + ".source"));
+      e.name = cfg->keep(r.str(h, "name", f + ".name", true));
+      e.key = cfg->keep(r.str(h, "key", f + ".key", true));
+      e.v2 = r.boolean(h, "v2");
+      std::string data = r.str(h, "data", f + ".data", true);
+      e.data = data.empty() ? nullptr : cfg->keep(data);
+      std::vector<const char*>& links = cfg->cgroup_links.emplace_back();
+      Napi::Array ls = r.arr(h, "links", f + ".links");
+      for (uint32_t k = 0; k < ls.Length(); k++) {
+        Napi::Value v = ls.Get(k);
+        if (v.IsString()) links.push_back(cfg->keep(v.As<Napi::String>().Utf8Value()));
+      }
+      e.links = links.data();
+      e.nlinks = static_cast<int>(links.size());
+      cfg->cgroups.push_back(e);
+    }
+  }
+  c.cgroups = cfg->cgroups.data();
+  c.ncgroups = static_cast<int>(cfg->cgroups.size());
+  for (const MountEntry& m : cfg->mounts) {
+    if (m.kind == kMountCgroup && c.ncgroups == 0 && r.error.empty()) r.error = "container config: a cgroup mount needs cgroupHierarchies";
+  }
 
   auto strings = [&](const char* key, std::vector<const char*>& out) {
     Napi::Array a = r.arr(o, key, key);

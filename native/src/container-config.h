@@ -17,6 +17,21 @@ enum MountKind : int {
   kMountGeneric = 0,  // mount(source, target, type, flags, data)
   kMountBind = 1,     // bind (MS_REC when rbind), then remount for ro/nosuid/…
   kMountDev = 2,      // a tmpfs on /dev, then the device nodes and symlinks
+  kMountCgroup = 3,   // the container's own cgroups (ChildConfig::cgroups), read-only as asked
+};
+
+// One cgroup hierarchy of the host, for a kMountCgroup mount. Without a new cgroup
+// namespace the child binds `source` + its own path in that hierarchy (the `key` line of
+// /proc/self/cgroup) on `name` under the mount's destination; with one it mounts a fresh
+// cgroupfs there (`data`: the v1 controllers), whose root is the namespace's.
+struct CgroupHierarchy {
+  const char* source;       // the host's mount point, "/sys/fs/cgroup/memory"
+  const char* name;         // below the destination; "" for the only (v2) hierarchy: the destination itself
+  const char* key;          // controllers as /proc/self/cgroup lists them, "cpu,cpuacct"; "" for v2
+  const char* data;         // v1 mount data, "none,name=systemd"; nullptr for v2
+  bool v2;
+  const char* const* links; // other names for a co-mounted hierarchy ("cpu" → "cpu,cpuacct")
+  int nlinks;
 };
 
 struct MountEntry {
@@ -55,6 +70,8 @@ struct ChildConfig {
   bool readonly_root = false;
   MountEntry* mounts = nullptr;
   int nmounts = 0;
+  const CgroupHierarchy* cgroups = nullptr;  // for kMountCgroup mounts
+  int ncgroups = 0;
   const char* const* masked = nullptr;
   int nmasked = 0;
   const char* const* readonly = nullptr;
@@ -115,6 +132,8 @@ struct ContainerConfig {
   ChildConfig child;
   std::deque<std::string> strings;
   std::vector<MountEntry> mounts;
+  std::vector<CgroupHierarchy> cgroups;
+  std::deque<std::vector<const char*>> cgroup_links;
   std::vector<NsJoin> joins;
   std::vector<RlimitEntry> rlimits;
   std::vector<const char*> masked, readonly, sysctl_paths, sysctl_values;

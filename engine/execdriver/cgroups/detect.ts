@@ -35,6 +35,36 @@ export function parseLayout(mountinfo: string): CgroupLayout {
   return { mode, v1, unified };
 }
 
+/** One mounted cgroup hierarchy, as a container's "cgroup" mount shows it. */
+export interface CgroupHierarchy {
+  /** Where the host mounts it. */
+  mountPoint: string;
+  /** Its controllers as /proc/<pid>/cgroup lists them ("cpu,cpuacct", "name=systemd"); "" for cgroup2. */
+  key: string;
+  v2: boolean;
+}
+
+/** Every cgroup hierarchy in mountinfo text, once each (the first mount of it), v1 first. */
+export function parseHierarchies(mountinfo: string): CgroupHierarchy[] {
+  const out: CgroupHierarchy[] = [];
+  const seen = new Set<string>();
+  for (const line of mountinfo.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const left = line.slice(0, sep).split(' ');
+    const [fstype, , superOptions = ''] = line.slice(sep + 3).split(' ');
+    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
+    // Only a hierarchy's root mount: a bind of a subtree would show a container a wrong root.
+    if (left[3] !== '/') continue;
+    const v2 = fstype === 'cgroup2';
+    const key = v2 ? '' : superOptions.split(',').filter((o) => !['rw', 'ro', 'clone_children', 'noprefix', 'xattr'].includes(o) && !o.startsWith('release_agent=')).join(',');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ mountPoint: (left[4] ?? '').replace(/\\040/g, ' '), key, v2 });
+  }
+  return out.sort((a, b) => Number(a.v2) - Number(b.v2));
+}
+
 /** This host's layout (one procfs read). Fails UNAVAILABLE when no cgroup is mounted at all. */
 export function detectLayout(): CgroupLayout {
   const layout = parseLayout(readFileSync('/proc/self/mountinfo', 'utf8'));

@@ -67,8 +67,9 @@ export interface DefaultSpecOptions {
  * A fresh spec like `runc spec` writes: uid 0, cwd /, read-only rootfs, NOFILE 1024,
  * noNewPrivileges, namespaces pid/network/ipc/uts/mount/cgroup, every device denied
  * (the runtime adds the standard /dev nodes itself). Differences from runc, on purpose:
- * Docker's capability set instead of runc's three, no /sys/fs/cgroup mount (berth does
- * not mount cgroupfs into containers), terminal off unless asked. Pure; returns a new object.
+ * Docker's capability set instead of runc's three, no /sys/fs/cgroup mount (a container
+ * sees its cgroups only when its spec asks, as with a `cgroup` mount from `runc spec`),
+ * terminal off unless asked. Pure; returns a new object.
  */
 export function defaultSpec(options: DefaultSpecOptions = {}): Spec {
   const caps = [...DEFAULT_CAPABILITIES];

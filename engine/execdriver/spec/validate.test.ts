@@ -32,7 +32,6 @@ const rejected: { name: string; mutate: Mutation; code: ErrorCode; message: stri
   { name: 'unknown capability', mutate: (s) => (s.process.capabilities.bounding[3] = 'CAP_FLY'), code: 'INVALID_ARGUMENT', message: 'process.capabilities.bounding[3]: unknown capability "CAP_FLY"' },
   { name: 'capability outside the host bounding set', mutate: (s) => (s.process.capabilities.bounding[3] = 'CAP_SYS_RESOURCE'), code: 'INVALID_ARGUMENT', message: "process.capabilities.bounding[3]: CAP_SYS_RESOURCE is not in this host's bounding set" },
   { name: 'effective not in permitted', mutate: (s) => s.process.capabilities.effective.push('CAP_SYS_ADMIN'), code: 'INVALID_ARGUMENT', message: /^process\.capabilities\.effective\[14\]: CAP_SYS_ADMIN must also be in permitted/ },
-  { name: 'ambient not inheritable', mutate: (s) => (s.process.capabilities.ambient = ['CAP_KILL']), code: 'INVALID_ARGUMENT', message: /^process\.capabilities\.ambient\[0\]: CAP_KILL must also be in permitted and inheritable/ },
   { name: 'unknown rlimit', mutate: (s) => s.process.rlimits.push({ type: 'RLIMIT_FOO', hard: 1, soft: 1 }), code: 'INVALID_ARGUMENT', message: 'process.rlimits[1].type: unknown rlimit "RLIMIT_FOO"' },
   { name: 'duplicate rlimit', mutate: (s) => s.process.rlimits.push({ type: 'RLIMIT_NOFILE', hard: 1, soft: 1 }), code: 'INVALID_ARGUMENT', message: /^process\.rlimits\[1\]\.type: RLIMIT_NOFILE already set/ },
   { name: 'soft above hard', mutate: (s) => (s.process.rlimits[0] = { type: 'RLIMIT_NOFILE', hard: 10, soft: 20 }), code: 'INVALID_ARGUMENT', message: /^process\.rlimits\[0\]: RLIMIT_NOFILE soft limit 20 is above its hard limit 10/ },
@@ -88,6 +87,18 @@ describe('validateSpec', () => {
 
   it.each(['1.0.0', '1.0.2', '1.1.0', '1.2.1', '1.0.2-dev', '1.1.0-rc.1'])('accepts ociVersion %s', (v) => {
     expect(validateSpec({ ...defaultSpec(), ociVersion: v }, bundle, { host }).ociVersion).toBe(v);
+  });
+
+  it('accepts ambient capabilities the kernel will not raise, with a warning naming each (as runc spec writes them)', () => {
+    const s = defaultSpec() as Spec;
+    s.process!.capabilities!.inheritable = ['CAP_KILL'];
+    s.process!.capabilities!.ambient = ['CAP_KILL', 'CAP_CHOWN', 'CAP_SYS_ADMIN']; // CAP_SYS_ADMIN is not permitted by default
+    const warnings: string[] = [];
+    expect(validateSpec(s, bundle, { host, warn: (m) => warnings.push(m) }).process!.capabilities!.ambient).toEqual(['CAP_KILL', 'CAP_CHOWN', 'CAP_SYS_ADMIN']);
+    expect(warnings).toEqual([
+      'process.capabilities.ambient[1]: CAP_CHOWN is not raised: an ambient capability must also be permitted and inheritable',
+      'process.capabilities.ambient[2]: CAP_SYS_ADMIN is not raised: an ambient capability must also be permitted and inheritable',
+    ]);
   });
 
   it('accepts every supported field together', () => {

@@ -104,6 +104,8 @@ function schemaError(raw: unknown, e: ErrorObject): BerthError {
 export interface ValidateOptions {
   /** The host limits to check capabilities against; this host's by default (tests pass their own). */
   host?: HostCapabilities;
+  /** Told what is accepted but will not be done as written (ambient capabilities the kernel will not raise). */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -123,7 +125,7 @@ export function validateSpec(raw: unknown, bundleDir: string, options: ValidateO
   const bundle = resolve(bundleDir);
 
   if (spec.process) {
-    checkCapabilities(spec.process.capabilities, host);
+    checkCapabilities(spec.process.capabilities, host, options.warn);
     checkRlimits(spec);
   }
   if (spec.root) {
@@ -158,7 +160,7 @@ function requireDir(path: string, field: string): void {
 
 const capSets = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
 
-function checkCapabilities(caps: Capabilities | undefined, host: HostCapabilities): void {
+function checkCapabilities(caps: Capabilities | undefined, host: HostCapabilities, warn: ((message: string) => void) | undefined): void {
   if (!caps) return;
   for (const set of capSets) {
     (caps[set] ?? []).forEach((name, i) => {
@@ -173,10 +175,12 @@ function checkCapabilities(caps: Capabilities | undefined, host: HostCapabilitie
       throw invalidArgument(`process.capabilities.effective[${i}]: ${name} must also be in permitted`);
     }
   });
+  // runc and crun raise ambient capabilities best effort, and `runc spec` writes ambient
+  // ones that are not inheritable: the same bundle must run here, so this only warns.
   (caps.ambient ?? []).forEach((name, i) => {
     const bit = capabilityMask([name]);
     if ((bit & permitted) === 0n || (bit & inheritable) === 0n) {
-      throw invalidArgument(`process.capabilities.ambient[${i}]: ${name} must also be in permitted and inheritable`);
+      warn?.(`process.capabilities.ambient[${i}]: ${name} is not raised: an ambient capability must also be permitted and inheritable`);
     }
   });
 }
