@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../engine/errdefs/errors.js';
 import { mountsUnder } from '../engine/graphdriver/mountinfo.js';
 import { createBackingStore, type BackingKind } from './backing-store.js';
+import { needs } from '../testkit/needs.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -57,7 +58,7 @@ describe('createBackingStore', () => {
 
   for (const kind of ['host', 'tmpfs', 'ext4', 'xfs', 'btrfs'] as const) {
     const reason = missing(kind);
-    it.skipIf(reason !== undefined)(`${kind}: made on the right filesystem, writable, disposed with nothing left${reason ? ` (skipped: ${reason})` : ''}`, async () => {
+    needs(reason).it(`${kind}: made on the right filesystem, writable, disposed with nothing left`, async () => {
       const store = await createBackingStore(kind, { dir, sizeMiB: kind === 'xfs' ? 320 : 160 });
       let disposed = false;
       try {
@@ -85,14 +86,14 @@ describe('createBackingStore', () => {
     });
   }
 
-  it.skipIf(missing('btrfs') !== undefined)('undoes every step when mkfs fails (a file too small for btrfs)', async () => {
+  needs(missing('btrfs')).it('undoes every step when mkfs fails (a file too small for btrfs)', async () => {
     const err = await createBackingStore('btrfs', { dir, sizeMiB: 1 }).catch((e: unknown) => e);
     expect(isBerthError(err)).toBe(true);
     expect((err as Error).message).toMatch(/^backing store btrfs .*: mkfs\.btrfs/);
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it.skipIf(missing('ext4') !== undefined)('detaches the loop device and deletes the file when the mount fails after losetup', async () => {
+  needs(missing('ext4')).it('detaches the loop device and deletes the file when the mount fails after losetup', async () => {
     const err = await createBackingStore('ext4', { dir, sizeMiB: 32, mountOptions: 'no_such_option_berth' }).catch((e: unknown) => e);
     expect(isBerthError(err)).toBe(true);
     expect((err as Error).message).toMatch(/^backing store ext4 .*: mount \/dev\/loop\d+ \(ext4, no_such_option_berth\)/);
@@ -100,7 +101,7 @@ describe('createBackingStore', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it.skipIf(missing('tmpfs') !== undefined)('unmounts the tmpfs when a step after the mount fails', async () => {
+  needs(missing('tmpfs')).it('unmounts the tmpfs when a step after the mount fails', async () => {
     const err = await createBackingStore('tmpfs', { dir, mountOptions: 'nr_inodes=1' }).catch((e: unknown) => e);
     // nr_inodes=1: the root takes the only inode, so creating the data folder fails
     expect(isBerthError(err)).toBe(true);

@@ -21,6 +21,7 @@ import {
 } from './host.js';
 import { validateResult } from './results/validate.js';
 import { exampleResult } from '../results/schema/example-result.js';
+import { needs, root } from '../testkit/needs.js';
 
 describe('parseMountInfo', () => {
   it.each([
@@ -212,7 +213,7 @@ describe('collectHostInfo on this machine', () => {
     expect(info.peers[`berth-no-such-tool-${process.pid}`]).toEqual({ found: false, version: null, path: null });
   });
 
-  it.skipIf(!isRoot)('reads the filesystem of a tmpfs mounted at a path with a space', async () => {
+  needs(root()).it('reads the filesystem of a tmpfs mounted at a path with a space', async () => {
     tempDir = await mkdtemp(join(tmpdir(), `berth-host-${process.pid}-`));
     const point = join(tempDir, 'data root');
     await mkdir(point);

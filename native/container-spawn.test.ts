@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkloadRootfs } from '../engine/execdriver/workload-rootfs.js';
 import { native, type NativeChildMessage, type NativeSpawnConfig } from './index.js';
+import { needs, root } from '../testkit/needs.js';
 
-const isRoot = process.getuid?.() === 0;
 let base: string;
 let rootfs: string;
 
@@ -43,7 +43,7 @@ const exit = (pidfd: number) =>
     native().pidfdWait(pidfd, (err, st) => (err ? reject(err) : resolve(st))),
   );
 
-describe.skipIf(!isRoot)('native container core (root)', () => {
+needs(root()).describe('native container core (root)', () => {
   beforeAll(() => {
     base = mkdtempSync(join(tmpdir(), `berth-native-spawn-${process.pid}-`));
     rootfs = makeWorkloadRootfs(join(base, 'rootfs'));

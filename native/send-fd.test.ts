@@ -1,11 +1,11 @@
 // sendFd (runc's --console-socket protocol: one fd over a unix stream socket, a name
 // as payload) and ptyName, against a python3 receiver using socket.recv_fds.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addonPath, native } from './index.js';
+import { native } from './index.js';
 
 const hasPython = (() => {
   try {
@@ -15,7 +15,6 @@ const hasPython = (() => {
     return false;
   }
 })();
-const missing = !existsSync(addonPath) ? 'needs the native core (npm run build:native)' : !hasPython ? 'needs python3 >= 3.9 (socket.recv_fds)' : undefined;
 
 // Receives one fd, writes "<payload>|" and then a line of its own into that fd.
 const RECEIVER = `
@@ -28,6 +27,7 @@ conn, _ = s.accept()
 name, fds, _, _ = socket.recv_fds(conn, 4096, 1)
 os.write(fds[0], name + b'|written by the receiver')
 `;
+import { needs, when } from '../testkit/needs.js';
 
 let dir: string;
 beforeEach(() => {
@@ -35,7 +35,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-describe.skipIf(missing !== undefined)(missing ? `sendFd (skipped: ${missing})` : 'sendFd', () => {
+needs(when(hasPython, 'needs python3 >= 3.9 (socket.recv_fds)')).describe('sendFd', () => {
   it('passes a working fd and its name to a console socket receiver', async () => {
     const sock = join(dir, 'console.sock');
     const receiver = spawn('python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -17,8 +17,8 @@ import type { Spec } from '../engine/execdriver/spec/types.js';
 import { validateSpec } from '../engine/execdriver/spec/validate.js';
 import { makeWorkloadRootfs, workloadBinary } from '../engine/execdriver/workload-rootfs.js';
 import { background } from '../engine/trace/context.js';
+import { needs, root, tool } from '../testkit/needs.js';
 
-const isRoot = process.getuid?.() === 0;
 const haveCurl = (() => {
   try {
     execaSync('curl', ['--version']);
@@ -55,7 +55,7 @@ function waitFor(stream: Readable, marker: string): Promise<string> {
   });
 }
 
-describe.skipIf(!isRoot)('workloads in berth containers (root, real kernel)', () => {
+needs(root()).describe('workloads in berth containers (root, real kernel)', () => {
   const cgroupParent = `berth-workloads-${process.pid}`;
   let base: string;
   let rootfs: string;
@@ -102,7 +102,7 @@ describe.skipIf(!isRoot)('workloads in berth containers (root, real kernel)', ()
     expect(Buffer.concat(out).toString()).toBe('hello berth container  x\n');
   });
 
-  it.skipIf(!haveCurl)('http-server answers GET / with the body size asked for, in its own network namespace (needs curl)', async () => {
+  needs(tool('curl')).it('http-server answers GET / with the body size asked for, in its own network namespace', async () => {
     const ns = `berth-wl-${process.pid}-${++seq}`;
     netns.push(ns);
     await execa('ip', ['netns', 'add', ns]);

@@ -8,17 +8,22 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { deadlineExceeded, failedPrecondition, internal } from '../engine/errdefs/errors.js';
+import { onPath } from '../engine/fsutil/on-path.js';
 
 /** Loads of one page when Chromium reports the network changed under it. */
 const MAX_ATTEMPTS = 3;
 
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+const CANDIDATES = ['chromium', 'chromium-browser', 'google-chrome'];
 
-/** The Chromium binary ($CHROMIUM first), or undefined when none is installed. */
+/** The Chromium binary ($CHROMIUM first, else the first of CANDIDATES on PATH), or undefined when none is installed. */
 export function findChromium(): string | undefined {
   const env = process.env.CHROMIUM;
   if (env !== undefined && env !== '') return env;
-  return CANDIDATES.find((p) => existsSync(p));
+  for (const name of CANDIDATES) {
+    const path = onPath(name);
+    if (path !== undefined) return path;
+  }
+  return undefined;
 }
 
 /** Flags that keep Chromium off the network and quiet (HOST-NOTES "Notebooks in a browser"). */

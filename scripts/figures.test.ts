@@ -9,6 +9,7 @@ import { appendHistory } from '../bench/compare/history-file.js';
 import { findChromium } from './chromium.js';
 import { renderFigures } from './figures.js';
 import { normalSamples, syntheticCase, syntheticDocument, syntheticSuiteCases } from './synthetic-results.js';
+import { needs, when } from '../testkit/needs.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -91,7 +92,7 @@ describe('renderFigures', () => {
     expect(existsSync(path.join(dir, 'figs'))).toBe(false);
   });
 
-  it.skipIf(findChromium() === undefined)('renders PNGs of the SVGs with headless Chromium (needs chromium)', async () => {
+  needs(when(findChromium() !== undefined, 'needs chromium (apt package chromium)')).it('renders PNGs of the SVGs with headless Chromium', async () => {
     const file = await writeDoc('run.json', syntheticDocument(syntheticSuiteCases(3)));
     const out = path.join(dir, 'figs');
     const figures = await renderFigures({ files: [file], out, pages: ['network'], png: true, scale: 2 });

@@ -11,8 +11,9 @@ import { findChromium, loadPage } from './chromium.js';
 import { buildNotebooks } from './notebooks.js';
 import { serveStatic, type StaticServer } from './static-server.js';
 import { normalSamples, syntheticCase, syntheticDocument, syntheticSuiteCases } from './synthetic-results.js';
+import { needs, when } from '../testkit/needs.js';
 
-const noChromium = findChromium() === undefined;
+const chromiumMissing = when(findChromium() !== undefined, 'needs chromium (apt package chromium)');
 let dir: string;
 
 beforeAll(async () => {
@@ -41,7 +42,7 @@ interface Probe {
   cellErrors: string[];
 }
 
-describe.skipIf(noChromium)('notebooks in headless Chromium (needs chromium)', () => {
+needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
   let server: StaticServer | undefined;
   let files: { run: string; history: string };
 
@@ -110,7 +111,7 @@ describe.skipIf(noChromium)('notebooks in headless Chromium (needs chromium)', (
   }, 120_000);
 });
 
-describe.skipIf(noChromium)('loadPage (needs chromium)', () => {
+needs(chromiumMissing).describe('loadPage', () => {
   it('reports console errors, uncaught exceptions and failed loads', async () => {
     const site = path.join(dir, 'broken');
     await import('node:fs/promises').then((fs) => fs.mkdir(site, { recursive: true }));

@@ -19,17 +19,8 @@ import { corpusSpec, defaultImages, imageSpec, type GeneratedLayer } from './cor
 import { debianMirror, hasDebootstrap } from './debian-layer.js';
 import { scaleToBudget } from './distributions.js';
 import { apportion } from './layer-plan.js';
+import { needs, tool, when } from '../../testkit/needs.js';
 
-function has(cmd: string): boolean {
-  try {
-    execFileSync(cmd, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const hasSkopeo = has('skopeo');
-const hasZstd = has('zstd');
 // A real debootstrap downloads from the Debian mirror: run only when asked for.
 const realDebootstrap = process.env.BERTH_CORPUS_DEBOOTSTRAP === '1' && (await hasDebootstrap());
 
@@ -230,7 +221,7 @@ describe('buildCorpus (quick profile)', () => {
     }
   });
 
-  it.skipIf(!hasSkopeo)('is readable by skopeo (needs skopeo)', () => {
+  needs(tool('skopeo')).it('is readable by skopeo', () => {
     for (const img of corpus.images) {
       const info = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${join(out, img.layout)}:latest`], { encoding: 'utf8' }));
       expect(info.Digest).toBe(img.refs.latest.digest);
@@ -271,7 +262,7 @@ describe('buildCorpus (quick profile)', () => {
 });
 
 describe('buildCorpus variants', () => {
-  it.skipIf(!hasZstd)('writes zstd layers that decompress to the diffID (needs the zstd CLI)', async () => {
+  needs(tool('zstd')).it('writes zstd layers that decompress to the diffID', async () => {
     expect(await zstdVersion()).toMatch(/\d+\.\d+/);
     const out = tempDir();
     const corpus = await buildCorpus({ out, profile: 'quick', seed: 5, images: ['tiny'], compressions: ['zstd', 'gzip'] });
@@ -331,7 +322,7 @@ describe('buildCorpus variants', () => {
     expect(corpus.images.map((i) => i.name)).toEqual(['tiny']);
   });
 
-  it.skipIf(!realDebootstrap)('builds debian from a real debootstrap tree (needs debootstrap, the Debian mirror and BERTH_CORPUS_DEBOOTSTRAP=1)', async () => {
+  needs(when(process.env.BERTH_CORPUS_DEBOOTSTRAP === '1', 'needs BERTH_CORPUS_DEBOOTSTRAP=1 (downloads from the Debian mirror)'), when(realDebootstrap, 'needs debootstrap (apt package debootstrap)')).it('builds debian from a real debootstrap tree', async () => {
     const out = tempDir();
     const corpus = await buildCorpus({ out, profile: 'quick', seed: 1, images: ['debian'] });
     const base = corpus.images[0].layers[0];

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeBundles, type RuntimeMaterial } from '../suites/runtime-bundles.js';
 import { argvFor, crunHybridQuirk, crunQuirks, findRuntime, findRuntimes, forceDelete, isFound, leftoversOf, onPath, runContainer, shellQuote, type PeerRuntime } from './index.js';
+import { needs, root, tool, when } from '../../testkit/needs.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -39,9 +40,8 @@ describe('peer quirks', () => {
     expect(shellQuote("/odd path/it's")).toBe(`'/odd path/it'\\''s'`);
   });
 
-  it.skipIf(!isRoot || onPath('unshare') === undefined)('the wrapper really runs the command without the cgroup2 mount, and the host keeps it', () => {
+  needs(root(), tool('unshare', 'util-linux'), when(existsSync('/sys/fs/cgroup/unified/cgroup.procs'), 'needs a hybrid cgroup layout (/sys/fs/cgroup/unified)')).it('the wrapper really runs the command without the cgroup2 mount, and the host keeps it', () => {
     const unified = '/sys/fs/cgroup/unified';
-    if (!existsSync(join(unified, 'cgroup.procs'))) return;
     const q = crunHybridQuirk(unified);
     const argv = q.wrap(['sh', '-c', 'grep -c " /sys/fs/cgroup/unified " /proc/self/mountinfo || true']);
     const out = execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }).trim();
@@ -80,7 +80,7 @@ describe('finding runtimes', () => {
   });
 });
 
-describe.skipIf(!isRoot)('driving runtimes on one bundle (root)', () => {
+needs(root()).describe('driving runtimes on one bundle (root)', () => {
   let bundles: RuntimeBundles;
   let m: RuntimeMaterial;
   let dataRoot: string;
@@ -107,7 +107,7 @@ describe.skipIf(!isRoot)('driving runtimes on one bundle (root)', () => {
   for (const name of ['runc', 'crun', 'berth-runtime'] as const) {
     const peer = found.find((f) => f.name === name);
     const why = missing.find((x) => x.name === name)?.reason ?? '';
-    it.skipIf(peer === undefined)(`${name}: run exits 0, delete -f is idempotent, nothing is left (${why || 'found'})`, async () => {
+    needs(why || undefined).it(`${name}: run exits 0, delete -f is idempotent, nothing is left`, async () => {
       const root = m.stateRoot(name);
       for (const variant of ['no-netns', 'netns'] as const) {
         const id = `bpt${process.pid}-${name}-${variant}`;

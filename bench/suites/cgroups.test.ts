@@ -15,6 +15,7 @@ import { runBenchmarks } from '../runner.js';
 import type { MacroCase, Suite, SuiteContext } from '../suite.js';
 import { cgroupsSuite, typicalResources, variantsFor } from './cgroups.js';
 import { findSuite } from './index.js';
+import { needs, root, when } from '../../testkit/needs.js';
 
 const layout: CgroupLayout | undefined = (() => {
   try {
@@ -120,7 +121,7 @@ describe('cgroups suite: variants', () => {
   });
 });
 
-describe.skipIf(!ready)('cgroups suite: real runs', () => {
+needs(root(), when(layout !== undefined, 'needs a cgroup mount')).describe('cgroups suite: real runs', () => {
   let host: HostInfo;
   beforeAll(async () => {
     host = await collectHostInfo({ dataRoot: os.tmpdir(), peers: [] });

@@ -18,6 +18,7 @@ import { driverUnavailable } from './graphdriver-env.js';
 import { layerTar, LAYER_SHAPES } from './graphdriver-layers.js';
 import { DEPTHS, graphdriverSuite, variantsFor } from './graphdriver.js';
 import { findSuite } from './index.js';
+import { needs } from '../../testkit/needs.js';
 
 const isRoot = process.getuid?.() === 0;
 const btrfsMissing = driverUnavailable('btrfs');
@@ -105,7 +106,7 @@ describe('graphdriver suite: cases', () => {
     expect(text('full')).toEqual(['vfs/tmpfs', 'vfs/ext4', 'vfs/host', 'overlay2/tmpfs', 'overlay2/ext4', 'overlay2/host', 'btrfs/btrfs']);
   });
 
-  it.skipIf(btrfsMissing !== undefined || overlayMissing !== undefined)('pairs every apply-diff with a GNU tar reference of identical parameters, and covers every depth', () => {
+  needs(btrfsMissing, overlayMissing).it('pairs every apply-diff with a GNU tar reference of identical parameters, and covers every depth', () => {
     const cases = graphdriverSuite.cases(suiteCtx('default')) as MacroCase[];
     const apply = cases.filter((c) => c.case === 'apply-diff');
     expect(apply).toHaveLength(3 * LAYER_SHAPES.length * 2);
@@ -134,7 +135,7 @@ describe('graphdriver suite: cases', () => {
   });
 });
 
-describe.skipIf(skipRun !== undefined)(`graphdriver suite: runs${skipRun ? ` (skipped: ${skipRun})` : ''}`, () => {
+needs(skipRun).describe('graphdriver suite: runs', () => {
   let host: HostInfo;
   let dataRoot: string;
   beforeAll(async () => {

@@ -13,17 +13,10 @@ import { runBenchmarks } from '../runner.js';
 import type { CaseInfo, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
 import { namespaceSets, namespacesSuite, workerCounts } from './namespaces.js';
+import { needs, root } from '../../testkit/needs.js';
 
-const core: NativeCore | undefined = (() => {
-  try {
-    return native();
-  } catch {
-    return undefined;
-  }
-})();
-const isRoot = process.getuid?.() === 0;
-const ready = isRoot && typeof core?.nsBench === 'function';
-const why = !isRoot ? 'needs root' : 'needs the native core built with nsbench.cc';
+// The native core must load: a core that fails to load fails these tests, never skips them.
+const core: NativeCore = native();
 
 const kinds: readonly NsKind[] = ['mnt', 'uts', 'ipc', 'pid', 'net', 'user', 'cgroup'];
 
@@ -71,7 +64,7 @@ describe('nsBench (native)', () => {
     expect(childrenOfThisProcess()).toEqual([]);
   });
 
-  it.skipIf(!ready)('returns ordered timestamps for every kind, by clone and by unshare in the child, and reaps each child', async () => {
+  needs(root()).it('returns ordered timestamps for every kind, by clone and by unshare in the child, and reaps each child', async () => {
     const ownBefore = kinds.map((k) => readlinkSync(`/proc/self/ns/${k}`));
     for (const kind of [undefined, ...kinds]) {
       for (const mode of ['clone', 'unshare'] as const) {
@@ -101,7 +94,7 @@ describe('nsBench (native)', () => {
     expect(kinds.map((k) => readlinkSync(`/proc/self/ns/${k}`))).toEqual(ownBefore);
   });
 
-  it.skipIf(!ready)('runs threads × perThread ops in parallel, each thread its share, within the wall time, and leaves no child', async () => {
+  needs(root()).it('runs threads × perThread ops in parallel, each thread its share, within the wall time, and leaves no child', async () => {
     const r = await core!.nsBench({ clone: ['net', 'mnt'], threads: 3, perThread: 4 });
     expect(r.ops).toHaveLength(12);
     for (let t = 0; t < 3; t++) expect(r.ops.filter((op) => op.thread === t)).toHaveLength(4);
@@ -118,7 +111,7 @@ describe('nsBench (native)', () => {
     expect(childrenOfThisProcess()).toEqual([]);
   });
 
-  it.skipIf(!ready)('rejects a failing unshare with the errno name and step, and still reaps the child', async () => {
+  needs(root()).it('rejects a failing unshare with the errno name and step, and still reaps the child', async () => {
     // In a new user namespace without a uid map the child's uid is unmapped, so it may not create another.
     const err = await core!.nsBench({ clone: ['user'], unshare: ['user'] }).then(
       () => undefined,
@@ -131,7 +124,7 @@ describe('nsBench (native)', () => {
     expect(childrenOfThisProcess()).toEqual([]);
   });
 
-  it.skipIf(core === undefined || typeof core.nsBench !== 'function')('rejects bad options with a TypeError naming the field', () => {
+  it('rejects bad options with a TypeError naming the field', () => {
     expect(() => core!.nsBench({ clone: ['bogus' as NsKind] })).toThrow(
       'nsBench: clone[0]: unknown namespace "bogus" (mnt, uts, ipc, pid, net, user, cgroup)',
     );
@@ -171,11 +164,11 @@ describe('namespaces suite', () => {
     for (const c of cases) expect(c.method).toMatch(/^One sample: /);
   });
 
-  it.skipIf(!ready)('needs nothing more on this host', async () => {
+  needs(root()).it('needs nothing more on this host', async () => {
     expect(await namespacesSuite.requires!(os.tmpdir())).toBeUndefined();
   });
 
-  it.skipIf(!ready)('runs end to end through the runner into a schema-valid document, with derived latencies, leaving no child', async () => {
+  needs(root()).it('runs end to end through the runner into a schema-valid document, with derived latencies, leaving no child', async () => {
     const lines: string[] = [];
     const { document, failed } = await runBenchmarks({
       suites: [findSuite('namespaces')!],
@@ -231,7 +224,7 @@ describe('namespaces suite', () => {
     expect(childrenOfThisProcess()).toEqual([]);
   });
 
-  it.skipIf(!ready)('names the derived cases a failed case leaves out (derive() called twice by the runner)', async () => {
+  needs(root()).it('names the derived cases a failed case leaves out (derive() called twice by the runner)', async () => {
     const failing: Suite = {
       ...namespacesSuite,
       cases: (ctx) =>

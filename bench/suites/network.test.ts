@@ -21,8 +21,8 @@ import { iperfGbits, sinkBytes, sinkGbits, throughputCase, TrafficEnv } from './
 import { berthTaggedRules, leftoverLinks, leftoverNetns, NAME_PREFIX, NetworkWorld } from './network-world.js';
 import { background } from '../../engine/trace/index.js';
 import { LOCAL_MTU } from '../../engine/networkdriver/network-driver.js';
+import { needs, root } from '../../testkit/needs.js';
 
-const isRoot = process.getuid?.() === 0;
 const hasIperf = spawnSync('iperf3', ['--version'], { stdio: 'ignore' }).status === 0;
 
 function suiteCtx(over: Partial<SuiteContext> = {}): SuiteContext {
@@ -89,7 +89,7 @@ describe('network suite (definition)', () => {
     expect(warnings.filter((w) => /docker/.test(w))).toEqual([DOCKER_QUICK_REASON]);
   });
 
-  it.skipIf(dockerUnavailable() !== undefined)('measures docker traffic (not setup) in the default profile, beside berth', () => {
+  needs(dockerUnavailable()).it('measures docker traffic (not setup) in the default profile, beside berth', () => {
     const cases = networkSuite.cases(suiteCtx({ profile: 'default', settings: profiles.default, targets: ['berth', 'docker'] })) as MacroCase[];
     const docker = cases.filter((c) => c.target === 'docker');
     expect(docker.map((c) => `${c.case} ${c.parameters.path}`)).toEqual(
@@ -142,7 +142,7 @@ describe('network suite (definition)', () => {
   });
 });
 
-describe.skipIf(!isRoot)('network suite (end to end, kernel)', () => {
+needs(root()).describe('network suite (end to end, kernel)', () => {
   let host: HostInfo;
   let dataRoot: string;
   const before = { links: [] as string[], netns: [] as string[] };
@@ -271,7 +271,7 @@ describe.skipIf(!isRoot)('network suite (end to end, kernel)', () => {
     expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
   });
 
-  it.skipIf(dockerUnavailable() !== undefined)('measures docker\'s bridge through a private dockerd and removes all of it', { timeout: 240_000 }, async () => {
+  needs(dockerUnavailable()).it('measures docker\'s bridge through a private dockerd and removes all of it', { timeout: 240_000 }, async () => {
     const keyBefore = await exists('/etc/docker/key.json');
     const settings: ProfileSettings = { ...profiles.default, macro: { warmup: 0, minSamples: 1, maxSamples: 1, maxTimeMs: 1 } };
     const lines: string[] = [];

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { unavailable, wrap } from '../../engine/errdefs/errors.js';
+import { onPath } from '../../engine/fsutil/on-path.js';
 import { native } from '../../native/index.js';
 
 /** The first line a command prints for `args`, or undefined when it does not run. */
@@ -22,7 +23,7 @@ export function peerUnavailable(peer: 'skopeo' | 'docker' | 'podman'): string | 
   if (peer === 'skopeo') return toolVersion('skopeo') === undefined ? 'skopeo not installed (apt-get install skopeo)' : undefined;
   if (peer === 'podman') return toolVersion('podman') === undefined ? 'podman not installed (apt-get install podman)' : undefined;
   if (process.getuid?.() !== 0) return 'dockerd needs root';
-  if (!existsSync(DOCKERD) || !existsSync(DOCKER_CLI)) return `docker.io not installed (${DOCKERD}, ${DOCKER_CLI}; apt-get install docker.io)`;
+  if (onPath(DOCKERD) === undefined || onPath(DOCKER_CLI) === undefined) return `docker.io not installed (${DOCKERD} and ${DOCKER_CLI} on PATH; apt-get install docker.io)`;
   return undefined;
 }
 
@@ -43,8 +44,9 @@ export async function skopeoCopy(policy: string, source: string, dir: string, ta
   if (r.failed) throw unavailable(`skopeo copy ${source}: ${String(r.stderr || r.shortMessage).trim()}`);
 }
 
-export const DOCKERD = '/usr/sbin/dockerd';
-export const DOCKER_CLI = '/usr/bin/docker';
+/** Docker's daemon and CLI, found on PATH. */
+export const DOCKERD = 'dockerd';
+export const DOCKER_CLI = 'docker';
 /** dockerd 20.10 always writes its trust key here (no flag moves it). */
 const TRUST_KEY = '/etc/docker/key.json';
 

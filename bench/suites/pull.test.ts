@@ -22,8 +22,8 @@ import { mountsUnder, peerUnavailable } from './pull-peers.js';
 import { referenceExtract } from './pull-reference.js';
 import { removeLeftovers } from './pull-world.js';
 import { native } from '../../native/index.js';
+import { needs, root } from '../../testkit/needs.js';
 
-const isRoot = process.getuid?.() === 0;
 const haveZstd = spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0;
 const haveSkopeo = peerUnavailable('skopeo') === undefined;
 const haveDocker = peerUnavailable('docker') === undefined;
@@ -214,7 +214,7 @@ describe('referenceExtract', () => {
   });
 });
 
-describe.skipIf(!isRoot)('pull suite end to end (root: tmpfs, overlay2)', () => {
+needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
   let dataRoot: string;
   let host: HostInfo;
   const trustKeyExisted = existsSync('/etc/docker/key.json');
@@ -322,7 +322,7 @@ describe.skipIf(!isRoot)('pull suite end to end (root: tmpfs, overlay2)', () => 
     }
   });
 
-  it.skipIf(!haveDocker)('measures docker pull against its own dockerd, judges the docker goal, and stops dockerd', async () => {
+  needs(peerUnavailable('docker')).it('measures docker pull against its own dockerd, judges the docker goal, and stops dockerd', async () => {
     const suite = createPullSuite({
       plan: { images: ['tiny'], cold: [{ image: 'tiny', compression: 'gzip' }], warm: [], concurrency: [], peers: ['docker'], storeMiB: 512 },
     });

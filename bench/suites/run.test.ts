@@ -17,8 +17,8 @@ import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { podmanSkipReason, runOnce, runSuite, type RunNetwork } from './run.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
 import { RunWorld } from './runtime-run-world.js';
+import { needs, root } from '../../testkit/needs.js';
 
-const isRoot = process.getuid?.() === 0;
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
 
 function suiteCtx(targets: string[], warnings: string[]): SuiteContext {
@@ -79,7 +79,7 @@ describe('run suite: cases', () => {
   });
 });
 
-describe.skipIf(!isRoot)('run suite: real runs (root)', () => {
+needs(root()).describe('run suite: real runs (root)', () => {
   let host: HostInfo;
   beforeAll(async () => {
     host = await collectHostInfo({ dataRoot: os.tmpdir(), peers: [] });
@@ -151,7 +151,7 @@ describe.skipIf(!isRoot)('run suite: real runs (root)', () => {
     for (const d of ['o', 'v']) expect(existsSync(`/sys/class/net/bnr${process.pid}${d}`)).toBe(false);
     expect(childPids()).toEqual(children);
   });
-  it.skipIf(dockerMissing() !== undefined)('docker: runs against a private dockerd and leaves no daemon, bridge, mount or key.json behind', async () => {
+  needs(dockerMissing()).it('docker: runs against a private dockerd and leaves no daemon, bridge, mount or key.json behind', async () => {
     const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-docker-${process.pid}-`));
     const keyBefore = existsSync('/etc/docker/key.json');
     const children = childPids();

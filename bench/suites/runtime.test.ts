@@ -16,8 +16,12 @@ import type { FinalResult, MacroCase, MeasuredCase, SuiteContext } from '../suit
 import { findSuite } from './index.js';
 import { benchSpec, RuntimeBundles } from './runtime-bundles.js';
 import { cliCase, goalNote, runtimeSuite } from './runtime.js';
+import { needs, root } from '../../testkit/needs.js';
 
-const isRoot = process.getuid?.() === 0;
+const runcMissing = (): string | undefined => {
+  const r = findRuntime('runc');
+  return isFound(r) ? undefined : r.reason;
+};
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
 
 function suiteCtx(targets: string[], warnings: string[], dataRoot = os.tmpdir()): SuiteContext {
@@ -139,7 +143,7 @@ describe('runtime suite: cases', () => {
   });
 });
 
-describe.skipIf(!isRoot)('runtime suite: real runs (root)', () => {
+needs(root()).describe('runtime suite: real runs (root)', () => {
   let host: HostInfo;
   beforeAll(async () => {
     host = await collectHostInfo({ dataRoot: os.tmpdir(), peers: [] });
@@ -191,7 +195,7 @@ describe.skipIf(!isRoot)('runtime suite: real runs (root)', () => {
       rmSync(dataRoot, { recursive: true, force: true });
     }
   });
-  it.skipIf(!isFound(findRuntime('runc')))('a container a sample leaves is removed by delete -f; a delete that leaves it fails the sample', async () => {
+  needs(runcMissing()).it('a container a sample leaves is removed by delete -f; a delete that leaves it fails the sample', async () => {
     const ctx = background();
     const runc = findRuntime('runc') as PeerRuntime;
     const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-runtime-left-${process.pid}-`));

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
 import { native } from '../../native/index.js';
 import { decompressStream, fzstdStream, libzstdStream, zstdDecoderInfo } from './tar-compression.js';
+import { needs, tool, when } from '../../testkit/needs.js';
 
 const hasCli = (() => {
   try {
@@ -34,7 +35,7 @@ async function failure(chunks: readonly Buffer[]): Promise<unknown> {
 
 const info = zstdDecoderInfo();
 
-describe.skipIf(info.kind !== 'libzstd' || !hasCli)('zstd through libzstd', () => {
+needs(when(info.kind === 'libzstd', 'needs libzstd.so.1 (apt package libzstd1)'), tool('zstd')).describe('zstd through libzstd', () => {
   // a mix of incompressible and repetitive data, as layers are
   const plain = Buffer.concat([randomBytes(300_000), Buffer.alloc(700_000, 'berth '), randomBytes(50_000)]);
 

@@ -10,9 +10,9 @@ import { applyLayer } from './apply-layer.js';
 import { getXattr, setXattr } from './tar-fs.js';
 import { buildTar, tarStream } from './tar-fixtures.js';
 import { encodePaxRecords, parsePaxRecords } from './tar-pax.js';
+import { needs, root, when } from '../../testkit/needs.js';
 
 const binary = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x80, 0x00, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x7f]);
-const isRoot = process.getuid?.() === 0;
 const hasGnuTar = (() => {
   try {
     return execFileSync('tar', ['--version']).toString().includes('GNU tar');
@@ -37,7 +37,7 @@ describe('PAX records', () => {
   });
 });
 
-describe.skipIf(!isRoot)('binary xattrs through the applier', () => {
+needs(root()).describe('binary xattrs through the applier', () => {
   let base: string;
   beforeEach(async () => {
     base = await mkdtemp(join(tmpdir(), `berth-pax-${process.pid}-`));
@@ -53,7 +53,7 @@ describe.skipIf(!isRoot)('binary xattrs through the applier', () => {
     expect(getXattr(join(base, 'f'), 'user.bin')).toEqual(binary);
   });
 
-  it.skipIf(!hasGnuTar)('reads what GNU tar --xattrs writes (binary value, long name) and writes what it reads', async () => {
+  needs(when(hasGnuTar, 'needs GNU tar (apt package tar)')).it('reads what GNU tar --xattrs writes (binary value, long name) and writes what it reads', async () => {
     const src = join(base, 'src');
     const long = `${'d'.repeat(120)}/${'f'.repeat(130)}`;
     await mkdir(join(src, 'd'.repeat(120)), { recursive: true });

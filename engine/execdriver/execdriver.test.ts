@@ -19,8 +19,8 @@ import { DEFAULT_CAPABILITIES, defaultSpec } from './spec/defaults.js';
 import type { Spec } from './spec/types.js';
 import { validateSpec } from './spec/validate.js';
 import { makeWorkloadRootfs } from './workload-rootfs.js';
+import { needs, root } from '../../testkit/needs.js';
 
-const isRoot = process.getuid?.() === 0;
 const ctx = background();
 const cgroupParent = `berth-test-${process.pid}`;
 
@@ -129,7 +129,7 @@ async function expectNothingLeft(id: string, fdsBefore: number): Promise<void> {
   expect(readdirSync('/proc/self/fd').length).toBe(fdsBefore);
 }
 
-describe.skipIf(!isRoot)('execdriver (root, real kernel)', () => {
+needs(root()).describe('execdriver (root, real kernel)', () => {
   beforeAll(() => {
     base = mkdtempSync(join(tmpdir(), `berth-execdriver-${process.pid}-`));
     rootfs = makeWorkloadRootfs(join(base, 'rootfs'));

@@ -13,6 +13,7 @@ import { background } from '../trace/context.js';
 import { createCgroupManager } from './cgroups/manager.js';
 import { createExecDriver } from './execdriver.js';
 import { loadBundleSpec } from './spec/load-bundle.js';
+import { needs, root } from '../../testkit/needs.js';
 
 const isRoot = process.getuid?.() === 0;
 const ctx = background();
@@ -74,7 +75,7 @@ for (const name of ['berth-runtime', 'runc', 'crun'] as const) {
   peers.set(name, r === undefined ? 'needs root' : isFound(r) ? r : r.reason);
 }
 
-describe.skipIf(!isRoot)('the same bundle on every runtime (root)', () => {
+needs(root()).describe('the same bundle on every runtime (root)', () => {
   let dataRoot: string;
   let bundles: RuntimeBundles;
   let m: RuntimeMaterial;
@@ -130,7 +131,7 @@ describe.skipIf(!isRoot)('the same bundle on every runtime (root)', () => {
 
   for (const [name, peer] of peers) {
     const reason = typeof peer === 'string' ? peer : '';
-    it.skipIf(typeof peer === 'string')(`${name} shows the same container as berth's execdriver${reason ? ` (skipped: ${reason})` : ''}`, async () => {
+    needs(reason || undefined).it(`${name} shows the same container as berth's execdriver`, async () => {
       const p = peer as PeerRuntime;
       const root = m.stateRoot(name);
       for (const variant of ['netns', 'no-netns'] as const) {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addonPath, native } from '../../native/index.js';
+import { native } from '../../native/index.js';
 import { packagePath } from '../package-root.js';
 import { background } from '../trace/context.js';
 import { collect } from '../trace/collector.js';
@@ -18,8 +18,8 @@ import { defaultSpec } from './spec/defaults.js';
 import type { Spec } from './spec/types.js';
 import { validateSpec } from './spec/validate.js';
 import { makeWorkloadRootfs } from './workload-rootfs.js';
+import { needs, root } from '../../testkit/needs.js';
 
-const missing = process.getuid?.() !== 0 ? 'needs root' : !existsSync(addonPath) ? 'needs the native core (npm run build:native)' : undefined;
 const ctx = background();
 const cgroupParent = `berth-tty-test-${process.pid}`;
 
@@ -84,7 +84,7 @@ function childPids(): number[] {
   return pids;
 }
 
-describe.skipIf(missing !== undefined)(missing ? `terminal and createContainer hooks (skipped: ${missing})` : 'terminal and createContainer hooks', () => {
+needs(root()).describe('terminal and createContainer hooks', () => {
   beforeAll(() => {
     base = mkdtempSync(join(tmpdir(), `berth-tty-${process.pid}-`));
     rootfs = makeWorkloadRootfs(join(base, 'rootfs'));

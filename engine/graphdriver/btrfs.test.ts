@@ -10,6 +10,7 @@ import { background } from '../trace/context.js';
 import { BtrfsDriver } from './btrfs.js';
 import { graphdriverSuite } from './driver-suite.js';
 import { createLoopBtrfs } from './loop-btrfs.js';
+import { needs } from '../../testkit/needs.js';
 
 function missing(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (loop devices, mounts)';
@@ -38,7 +39,7 @@ graphdriverSuite(
   reason === undefined ? {} : { skip: reason },
 );
 
-describe.skipIf(reason !== undefined)('btrfs specifics', () => {
+needs(reason).describe('btrfs specifics', () => {
   it('fails init with UNAVAILABLE naming the filesystem when the home is not on btrfs', async () => {
     const base = await mkdtemp(join(tmpdir(), `berth-notbtrfs-${process.pid}-`));
     try {

@@ -14,6 +14,7 @@ import type { Driver } from './driver.js';
 import { layerCases } from './driver-suite-layers.js';
 import { MNT_DETACH, unmount } from './host-mount.js';
 import { isMountPoint, mountsUnder, readMounts } from './mountinfo.js';
+import { needs } from '../../testkit/needs.js';
 
 export interface SuiteFixture {
   driver: Driver;
@@ -113,7 +114,7 @@ async function expectCode(p: Promise<unknown>, code: string, text: string): Prom
 }
 
 export function graphdriverSuite(name: string, factory: SuiteFactory, opts: SuiteOptions = {}): void {
-  describe.skipIf(opts.skip !== undefined)(`graphdriver ${name}${opts.skip !== undefined ? ` (skipped: ${opts.skip})` : ''}`, () => {
+  needs(opts.skip).describe(`graphdriver ${name}`, () => {
     let base: string;
     let fx: SuiteFixture;
     let current: SuiteFixture | undefined;

@@ -7,8 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
 import { MNT_DETACH, mountFs, mountFsAt, unmount } from './host-mount.js';
 import { isMountPoint, mountsUnder } from './mountinfo.js';
+import { needs, root } from '../../testkit/needs.js';
 
-describe.skipIf(process.getuid?.() !== 0)('host mounts', () => {
+needs(root()).describe('host mounts', () => {
   let base: string;
   beforeEach(async () => {
     base = await mkdtemp(join(tmpdir(), `berth-hm-${process.pid}-`));

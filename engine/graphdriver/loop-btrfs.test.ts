@@ -8,6 +8,7 @@ import { execa, execaSync } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLoopBtrfs } from './loop-btrfs.js';
 import { backingMount, isMountPoint, mountsUnder } from './mountinfo.js';
+import { needs } from '../../testkit/needs.js';
 
 function missing(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (loop devices, mounts)';
@@ -26,7 +27,7 @@ async function loopsUnder(dir: string): Promise<string[]> {
   return stdout.split('\n').filter((l) => l.includes(dir));
 }
 
-describe.skipIf(reason !== undefined)(`createLoopBtrfs${reason ? ` (skipped: ${reason})` : ''}`, () => {
+needs(reason).describe('createLoopBtrfs', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), `berth-loop-${process.pid}-`));

@@ -15,13 +15,14 @@ import { mountFs, unmount } from './host-mount.js';
 import { isMountPoint, mountsUnder } from './mountinfo.js';
 import { NaiveDiff } from './naive-diff.js';
 import { MAX_DEPTH, Overlay2Driver } from './overlay2.js';
+import { needs, root } from '../../testkit/needs.js';
 
 const isRoot = process.getuid?.() === 0;
-const skip = isRoot ? {} : { skip: 'needs root (mounts)' };
+const skip = isRoot ? {} : { skip: 'needs root' };
 
 graphdriverSuite('overlay2', async (ctx, base) => ({ driver: await Overlay2Driver.init(ctx, { root: base }), root: base }), skip);
 
-describe.skipIf(!isRoot)('overlay2 specifics', () => {
+needs(root()).describe('overlay2 specifics', () => {
   const ctx = background();
   let base: string;
   let d: Overlay2Driver;

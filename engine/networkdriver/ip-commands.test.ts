@@ -4,11 +4,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { background } from '../trace/index.js';
 import { ipLine, runIpBatch } from './ip-commands.js';
 import { NetnsFixture } from './test-netns.js';
+import { needs, root } from '../../testkit/needs.js';
 
 const ctx = background();
 const BR = `berth${process.pid}i`;
 const VETH = `berth${process.pid}w`;
-const isRoot = process.getuid?.() === 0;
 
 describe('ipLine', () => {
   it.each([
@@ -22,7 +22,7 @@ describe('ipLine', () => {
   });
 });
 
-describe.skipIf(!isRoot)('runIpBatch', () => {
+needs(root()).describe('runIpBatch', () => {
   let fx: NetnsFixture;
   beforeEach(() => {
     fx = new NetnsFixture();

@@ -9,6 +9,7 @@ import { background } from '../trace/index.js';
 import { Iptables, parseTag } from './iptables.js';
 import { NetworkDriver } from './network-driver.js';
 import { clientFromHost, hostLinks, NetnsFixture } from './test-netns.js';
+import { firstMissing, needs, root, tool, when } from '../../testkit/needs.js';
 
 const ctx = background();
 const pid = process.pid;
@@ -17,6 +18,7 @@ const octet = 100 + ((pid + 37) % 100);
 const PORT_BASE = 21000 + (pid % 10000);
 const isRoot = process.getuid?.() === 0;
 const hasIptables = isRoot && (await execa('iptables', ['-w', '-t', 'nat', '-S', 'OUTPUT'], { reject: false })).exitCode === 0;
+const iptablesMissing = firstMissing(root(), tool('iptables'), when(hasIptables, 'needs a working iptables nat table'));
 
 describe('parseTag', () => {
   it.each([
@@ -35,7 +37,7 @@ describe('parseTag', () => {
   });
 });
 
-describe.skipIf(!hasIptables)('chains removed by another instance meanwhile', () => {
+needs(iptablesMissing).describe('chains removed by another instance meanwhile', () => {
   const owner = (100000000000 + pid).toString(16).padStart(12, '0').slice(-12);
   const bridge = `berth${pid}cv`;
 
@@ -60,7 +62,7 @@ describe.skipIf(!hasIptables)('chains removed by another instance meanwhile', ()
   });
 });
 
-describe.skipIf(!hasIptables)('two driver instances on one host (iptables)', () => {
+needs(iptablesMissing).describe('two driver instances on one host (iptables)', () => {
   const roots: string[] = [];
   let fx: NetnsFixture;
   let drivers: NetworkDriver[];

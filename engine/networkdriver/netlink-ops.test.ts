@@ -7,13 +7,13 @@ import { native } from '../../native/index.js';
 import { background } from '../trace/index.js';
 import { runSteps } from './netlink-ops.js';
 import { NetnsFixture } from './test-netns.js';
+import { needs, root } from '../../testkit/needs.js';
 
 const ctx = background();
 const BR = `berth${process.pid}n`;
 const VETH = `berth${process.pid}v`;
-const isRoot = process.getuid?.() === 0;
 
-describe.skipIf(!isRoot)('runSteps (rtnetlink)', () => {
+needs(root()).describe('runSteps (rtnetlink)', () => {
   let fx: NetnsFixture;
   beforeEach(() => {
     fx = new NetnsFixture();

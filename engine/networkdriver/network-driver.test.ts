@@ -14,6 +14,7 @@ import { Iptables } from './iptables.js';
 import { instrumentNetworkDriver } from './instrumented.js';
 import { LOCAL_MTU, NetworkDriver, type NetworkDriverOptions } from './network-driver.js';
 import { berthLinks, clientFromHost, hostLinks, NetnsFixture } from './test-netns.js';
+import { firstMissing, needs, root, tool, when } from '../../testkit/needs.js';
 
 const ctx = background();
 const pid = process.pid;
@@ -25,8 +26,8 @@ const BRIDGE = `berth${pid}`;
 const ORPHAN = `berth${pid.toString(16).padStart(10, '0')}`;
 // below the kernel's ephemeral range (32768+), so no outgoing connection holds it
 const PORT_BASE = 20000 + (pid % 10000);
-const isRoot = process.getuid?.() === 0;
 const hasIptables = (await execa('iptables', ['-w', '-t', 'nat', '-S', 'OUTPUT'], { reject: false })).exitCode === 0;
+const iptablesMissing = firstMissing(tool('iptables'), when(hasIptables, 'needs a working iptables nat table'));
 
 async function expectError(p: Promise<unknown>, code: string, text: RegExp | string): Promise<void> {
   const err = await p.then(
@@ -38,7 +39,7 @@ async function expectError(p: Promise<unknown>, code: string, text: RegExp | str
   expect((err as Error).message).toMatch(text);
 }
 
-describe.skipIf(!isRoot)('NetworkDriver (kernel)', () => {
+needs(root()).describe('NetworkDriver (kernel)', () => {
   let root: string;
   let fx: NetnsFixture;
   let drivers: NetworkDriver[];
@@ -111,7 +112,7 @@ describe.skipIf(!isRoot)('NetworkDriver (kernel)', () => {
     ['proxy', true],
     ['iptables', hasIptables],
   ] as const)('published port via %s', (portDriver, available) => {
-    it.skipIf(!available)('reaches the server in the container from 127.0.0.1 and is removed on release', async () => {
+    needs(available ? undefined : iptablesMissing).it('reaches the server in the container from 127.0.0.1 and is removed on release', async () => {
       const d = await open({ portDriver });
       const a = await fx.create();
       const r = await d.allocateInterface(ctx, { containerId: 'pub1', network: 'bridge', netns: { path: a.path }, hostname: 'pub' });
@@ -297,7 +298,7 @@ describe.skipIf(!isRoot)('NetworkDriver (kernel)', () => {
     expect(Object.values(d.inspectNetwork('bridge').containers.map((x) => x.containerId))).not.toContain('dup2');
   });
 
-  it.skipIf(!hasIptables)('leaks nothing over 20 allocate/publish/release cycles', async () => {
+  needs(iptablesMissing).it('leaks nothing over 20 allocate/publish/release cycles', async () => {
     const d = await open({ portDriver: 'iptables' });
     const a = await fx.create();
     const ipt = new Iptables();
@@ -343,7 +344,7 @@ describe.skipIf(!isRoot)('NetworkDriver (kernel)', () => {
     await expectError(open(), 'DATA_LOSS', /endpoints\/torn3\.json: corrupt/);
   });
 
-  it.skipIf(!hasIptables)('recover() after a restart removes what dead containers left and keeps the live', async () => {
+  needs(iptablesMissing).it('recover() after a restart removes what dead containers left and keeps the live', async () => {
     const d = await open({ portDriver: 'iptables' });
     const a = await fx.create();
     const b = await fx.create();

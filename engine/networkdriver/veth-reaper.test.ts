@@ -10,12 +10,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { background } from '../trace/index.js';
 import { hostVethName, NetworkDriver, type NetworkDriverOptions } from './network-driver.js';
 import { hostLinks, NetnsFixture } from './test-netns.js';
+import { needs, root } from '../../testkit/needs.js';
 
 const ctx = background();
 const pid = process.pid;
 const octet = 100 + ((pid + 61) % 100);
 const BRIDGE = `berth${pid}r`;
-const isRoot = process.getuid?.() === 0;
 
 /** Polls until cond holds (the kernel and the reaper work asynchronously); false after timeoutMs. */
 async function eventually(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
@@ -47,7 +47,7 @@ async function end(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-describe.skipIf(!isRoot)('releaseInterface with netnsGone (kernel)', () => {
+needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
   let root: string;
   let fx: NetnsFixture;
   let drivers: NetworkDriver[];

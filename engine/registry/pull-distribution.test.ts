@@ -3,7 +3,6 @@
 // a token server here that signs RS256 JWTs with a key made by openssl.
 import { execa, execaSync, type ResultPromise } from 'execa';
 import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -18,9 +17,9 @@ import { background } from '../trace/context.js';
 import { buildImage, buildIndex, startProxy, type Blob, type Image, type TestProxy } from './client/test-registry.js';
 import { pull } from './pull.js';
 import { caught } from './pull-test-kit.js';
+import { needs, tool } from '../../testkit/needs.js';
 
-const registryBin = '/usr/bin/docker-registry';
-const haveRegistry = existsSync(registryBin) && existsSync('/usr/bin/openssl');
+const registryBin = 'docker-registry';
 const ctx = background();
 const fast = { attempts: 4, baseMs: 5, maxMs: 50 };
 
@@ -118,7 +117,7 @@ const big = (seed: string, n = 200_000): Buffer => {
   return b;
 };
 
-describe.skipIf(!haveRegistry)('pull from distribution 2.8 (apt packages docker-registry, openssl)', () => {
+needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
   let dir: string;
   let registry: Distribution | undefined;
   let root: string;
@@ -257,7 +256,8 @@ describe.skipIf(!haveRegistry)('pull from distribution 2.8 (apt packages docker-
     expect(await graph.content.has(ctx, layer.digest)).toBe(true);
   });
 
-  describe('with distribution token auth', () => {
+  // The token service's signing key and certificate come from openssl.
+  needs(tool('openssl')).describe('with distribution token auth', () => {
     let authDir: string;
     let secured: Distribution | undefined;
     let tokenServer: Server | undefined;

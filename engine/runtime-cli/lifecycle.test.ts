@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addonPath } from '../../native/index.js';
 import { detectLayout } from '../execdriver/cgroups/detect.js';
 import { defaultSpec } from '../execdriver/spec/defaults.js';
 import type { Hook, Spec } from '../execdriver/spec/types.js';
+import { onPath } from '../fsutil/on-path.js';
 import { packagePath } from '../package-root.js';
 import { isSameProcessAlive } from './process-info.js';
 
@@ -42,6 +42,7 @@ with open(out + '.tmp', 'wb') as f:
     f.write(name + b'\\n' + data)
 os.rename(out + '.tmp', out)
 `;
+import { needs, root as asRoot, tool, when } from '../../testkit/needs.js';
 const hasPython = (() => {
   try {
     execFileSync('python3', ['-c', 'import socket; socket.recv_fds'], { stdio: 'ignore' });
@@ -59,9 +60,7 @@ function ttyBinary(): string {
 }
 
 const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
-const BUSYBOX = '/bin/busybox';
-const isRoot = process.getuid?.() === 0;
-const missing = !isRoot ? 'needs root' : !existsSync(addonPath) ? 'needs the native core (npm run build:native)' : !existsSync(BUSYBOX) ? 'needs busybox-static (apt-get install busybox-static)' : undefined;
+const BUSYBOX = onPath('busybox');
 
 let dir: string;
 let bundle: string;
@@ -131,7 +130,7 @@ beforeEach(() => {
   root = join(dir, 'state');
   const rootfs = join(bundle, 'rootfs');
   for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'hooks']) mkdirSync(join(rootfs, d), { recursive: true });
-  if (existsSync(BUSYBOX)) {
+  if (BUSYBOX !== undefined) {
     copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
     chmodSync(join(rootfs, 'bin/busybox'), 0o755);
     for (const tool of ['sh', 'sleep', 'cat', 'hostname', 'echo', 'true']) symlinkSync('busybox', join(rootfs, 'bin', tool));
@@ -150,7 +149,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(missing !== undefined)(missing ? `berth-runtime lifecycle (skipped: ${missing})` : 'berth-runtime lifecycle', () => {
+needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifecycle', () => {
   it('create leaves a waiting init, start runs it, delete removes everything', async () => {
     writeSpec();
     const id = newId();
@@ -379,7 +378,7 @@ describe.skipIf(missing !== undefined)(missing ? `berth-runtime lifecycle (skipp
     expect(await state(id)).toEqual(before);
   });
 
-  it.skipIf(!hasPython)('sends a terminal container\'s pty master to --console-socket (python3 socket.recv_fds receiver)', async () => {
+  needs(when(hasPython, 'needs python3 with socket.recv_fds')).it('sends a terminal container\'s pty master to --console-socket (python3 socket.recv_fds receiver)', async () => {
     copyFileSync(ttyBinary(), join(bundle, 'rootfs/bin/tty'));
     chmodSync(join(bundle, 'rootfs/bin/tty'), 0o755);
     writeSpec((s) => {

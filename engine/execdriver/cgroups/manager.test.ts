@@ -10,9 +10,9 @@ import { background } from '../../trace/context.js';
 import { detectLayout, type CgroupLayout } from './detect.js';
 import { createCgroupManager } from './manager.js';
 import type { Cgroup, CgroupManager } from './types.js';
+import { needs, root, when } from '../../../testkit/needs.js';
 
 const ctx = background();
-const isRoot = process.getuid?.() === 0;
 const layout: CgroupLayout | undefined = (() => {
   try {
     return detectLayout();
@@ -21,8 +21,6 @@ const layout: CgroupLayout | undefined = (() => {
   }
 })();
 const hasV1 = layout !== undefined && layout.mode !== 'v2';
-const noV1 = !isRoot || !hasV1;
-const skipReason = !isRoot ? 'needs root' : 'needs cgroup v1 controllers (hybrid or v1 host)';
 
 let n = 0;
 const children: ChildProcess[] = [];
@@ -80,7 +78,7 @@ afterEach(async () => {
   }
 });
 
-describe.skipIf(noV1)(noV1 ? `cgroups v1 (skipped: ${skipReason})` : `cgroups on this host (${layout?.mode})`, () => {
+needs(root(), when(hasV1, 'needs cgroup v1 controllers (a hybrid or v1 host)')).describe(`cgroups on this host (${layout?.mode ?? 'none'})`, () => {
   const manager = (opts = {}) => createCgroupManager(opts);
 
   it('creates a directory in every hierarchy and attaches a process', async () => {
@@ -272,7 +270,7 @@ describe.skipIf(noV1)(noV1 ? `cgroups v1 (skipped: ${skipReason})` : `cgroups on
 // The v2 backend against this host's cgroup2 hierarchy. On a hybrid host that hierarchy
 // has no resource controllers, so only core features apply there (procs, freeze, kill, cpu.stat).
 const unified = layout?.unified;
-describe.skipIf(!isRoot || unified === undefined)(!isRoot ? 'cgroup v2 backend (skipped: needs root)' : unified === undefined ? 'cgroup v2 backend (skipped: no cgroup2 mount)' : 'cgroup v2 backend', () => {
+needs(root(), when(unified !== undefined, 'needs a cgroup2 mount')).describe('cgroup v2 backend', () => {
   const v2 = () => createCgroupManager({ layout: { mode: 'v2', v1: new Map(), unified: unified! } });
   const controllers = unified ? readFileSync(join(unified, 'cgroup.controllers'), 'utf8') : '';
 
@@ -300,12 +298,12 @@ describe.skipIf(!isRoot || unified === undefined)(!isRoot ? 'cgroup v2 backend (
     await expect(cg.apply(ctx, { devices: [{ allow: false, access: 'rwm' }] })).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED', message: expect.stringMatching(/linux\.resources\.devices/) });
   });
 
-  it.skipIf(/\bmemory\b/.test(controllers))('names the missing file when the memory controller is absent', async () => {
+  needs(when(!/\bmemory\b/.test(controllers), 'needs a cgroup2 hierarchy without the memory controller')).it('names the missing file when the memory controller is absent', async () => {
     const cg = await make(v2());
     await expect(cg.apply(ctx, { memory: { limit: 64 << 20 } })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(new RegExp(`^cgroup ${cg.path} memory.max: write 67108864: ENOENT`)) });
   });
 
-  it.skipIf(!/\bmemory\b/.test(controllers))(`writes memory.max and memory.swap.max${/\bmemory\b/.test(controllers) ? '' : ' (skipped: no memory controller in the cgroup2 hierarchy)'}`, async () => {
+  needs(when(/\bmemory\b/.test(controllers), 'needs the memory controller in the cgroup2 hierarchy')).it('writes memory.max and memory.swap.max', async () => {
     const cg = await make(v2(), { memory: { limit: 64 << 20, swap: 96 << 20 }, cpu: { shares: 1024, quota: 50000, period: 100000 } });
     expect(read(cg.dirs[0], 'memory.max')).toBe(String(64 << 20));
     expect(read(cg.dirs[0], 'memory.swap.max')).toBe(String(32 << 20));

@@ -18,8 +18,8 @@ import { defaultSpec } from '../spec/defaults.js';
 import type { Seccomp, Spec } from '../spec/types.js';
 import { validateSpec } from '../spec/validate.js';
 import { makeWorkloadRootfs } from '../workload-rootfs.js';
+import { needs, root } from '../../../testkit/needs.js';
 
-const isRoot = process.getuid?.() === 0;
 const ctx = background();
 const cgroupParent = `berth-seccomp-test-${process.pid}`;
 const CLONE_NEWUSER = 0x10000000;
@@ -79,7 +79,7 @@ async function probe(b: { dir: string; spec: Spec }): Promise<Probe> {
 const check = (p: Probe, name: string): SysCheck => p.checks.find((c) => c.name === name)!;
 const withProfile = (profile: Seccomp) => (s: Spec) => (s.linux!.seccomp = profile);
 
-describe.skipIf(!isRoot)('seccomp in containers (root, real kernel)', () => {
+needs(root()).describe('seccomp in containers (root, real kernel)', () => {
   beforeAll(() => {
     base = mkdtempSync(join(tmpdir(), `berth-seccomp-${process.pid}-`));
     rootfs = makeWorkloadRootfs(join(base, 'rootfs'));
@@ -199,7 +199,7 @@ describe.skipIf(!isRoot)('seccomp in containers (root, real kernel)', () => {
   });
 });
 
-describe.skipIf(!isRoot)('containerSpawn seccomp field', () => {
+needs(root()).describe('containerSpawn seccomp field', () => {
   const config = (seccomp: unknown): NativeSpawnConfig =>
     ({ namespaces: [], uidMappings: [], gidMappings: [], rootfs: '/', cwd: '/', args: ['/bin/true'], env: [], stdio: [-1, -1, -1], seccomp }) as unknown as NativeSpawnConfig;
 

@@ -2,7 +2,6 @@
 // pass) and against Debian's docker-registry, distribution 2.8 (package
 // docker-registry), to show which parts of the v1.1 spec that peer misses.
 import { execa, type ResultPromise } from 'execa';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../trace/logger.js';
 import { runConformance } from './conformance-suite.js';
 import { createRegistryServer, type RegistryServer } from './registry-server.js';
+import { needs, tool } from '../../../testkit/needs.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -36,9 +36,9 @@ describe('berth registry server', () => {
   });
 });
 
-const registryBin = '/usr/bin/docker-registry';
+const registryBin = 'docker-registry';
 
-describe.skipIf(!existsSync(registryBin))('Debian docker-registry (distribution 2.8, apt package docker-registry)', () => {
+needs(tool('docker-registry')).describe('Debian docker-registry (distribution 2.8)', () => {
   let child: ResultPromise | undefined;
   let url: string;
 

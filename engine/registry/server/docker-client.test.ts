@@ -11,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, parseLogLevel } from '../../trace/logger.js';
 import { createRegistryServer, type RegistryServer } from './registry-server.js';
 import { buildImage, buildIndex, type TestImage } from './test-image.js';
+import { needs, root, tool } from '../../../testkit/needs.js';
 
-const dockerd = '/usr/sbin/dockerd';
-const dockerCli = '/usr/bin/docker';
-const haveDocker = existsSync(dockerd) && existsSync(dockerCli) && process.getuid?.() === 0;
+const dockerd = 'dockerd';
+const dockerCli = 'docker';
 
-describe.skipIf(!haveDocker)('dockerd against the registry server (apt package docker.io, needs root)', () => {
+needs(root(), tool('dockerd', 'docker.io'), tool('docker', 'docker.io')).describe('dockerd against the registry server', () => {
   let dir: string;
   let server: RegistryServer;
   let image: TestImage;

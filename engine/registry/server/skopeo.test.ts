@@ -9,11 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, parseLogLevel } from '../../trace/logger.js';
 import { createRegistryServer, type RegistryServer } from './registry-server.js';
 import { buildImage, buildIndex, imageBlobs, writeOciLayout, type TestImage } from './test-image.js';
+import { needs, tool } from '../../../testkit/needs.js';
 
-const skopeoPath = await execa('which', ['skopeo'], { reject: false });
-const haveSkopeo = skopeoPath.exitCode === 0;
 
-describe.skipIf(!haveSkopeo)('skopeo against the registry server (apt package skopeo)', () => {
+needs(tool('skopeo')).describe('skopeo against the registry server', () => {
   let dir: string;
   let server: RegistryServer;
   let image: TestImage;
