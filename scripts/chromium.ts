@@ -26,7 +26,7 @@ export function findChromium(): string | undefined {
   return undefined;
 }
 
-/** Flags that keep Chromium off the network and quiet (HOST-NOTES "Notebooks in a browser"). */
+/** Flags that keep Chromium off the network and quiet (docs/host-notes.md, "Notebooks in a browser"). */
 function baseFlags(userDataDir: string): string[] {
   return [
     '--headless',

@@ -39,7 +39,7 @@ export const sources: Record<string, DistributionSource> = {
   },
   debianMinbase: {
     id: 'debianMinbase',
-    citation: 'berth HOST-NOTES: `debootstrap --variant=minbase bookworm` measured on the project host: about 206 MB and 6.8k files',
+    citation: 'berth docs/host-notes.md ("Real root filesystems"): `debootstrap --variant=minbase bookworm` measured on a Debian 12 host: about 206 MB and 6.8k files',
     use: 'the base-like layer of `app`: its mean file size (about 30 KB) and file count order of magnitude.',
   },
 };

@@ -1,4 +1,4 @@
-// The one list of graphdrivers berth knows (plugins as data, STYLE.md 6), in the
+// The one list of graphdrivers berth knows (plugins as data, docs/style.md 6), in the
 // order a daemon tries them when none is configured.
 import { notFound } from '../errdefs/errors.js';
 import { btrfsPlugin } from './btrfs.js';

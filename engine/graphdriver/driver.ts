@@ -1,9 +1,9 @@
 // The graphdriver boundary: how the Graph stores layers on disk and hands out
-// root filesystems. Docker's ProtoDriver/DiffDriver, context-first (STYLE.md 1–4).
+// root filesystems. Docker's ProtoDriver/DiffDriver, context-first (docs/style.md 1–4).
 import type { Change } from '../archive/diff-tar.js';
 import type { Context } from '../trace/context.js';
 
-/** What to mount for a layer; the caller mounts (mounts are data, STYLE.md 4). */
+/** What to mount for a layer; the caller mounts (mounts are data, docs/style.md 4). */
 export interface Mount {
   type: string;
   source: string;
@@ -91,7 +91,7 @@ export interface DriverInit {
   options?: Record<string, string>;
 }
 
-/** A driver's registration in the builtins list (STYLE.md 6). */
+/** A driver's registration in the builtins list (docs/style.md 6). */
 export interface DriverPlugin {
   type: 'graphdriver';
   id: string;

@@ -38,7 +38,7 @@ export interface NetlinkApplyResult {
   steps: NetlinkStepRecord[];
 }
 
-/** One named, timed step of an interface setup (STYLE.md 9). Times are span time (ns since clockBaseNs). */
+/** One named, timed step of an interface setup (docs/style.md 9). Times are span time (ns since clockBaseNs). */
 export interface SetupStep {
   /** `veth.create`, `setns`, `addr.add`, … */
   name: string;
