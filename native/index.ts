@@ -17,7 +17,7 @@ export interface NativeCore {
   /**
    * Times namespace creation in fork-like children cloned from native threads, never touching Node's own namespaces
    * (nsbench.cc). Every child is reaped before it resolves; rejects with code = errno name and step (clone, unshare, child),
-   * throws a TypeError for bad options. Cost: one fork of this process per op (≈0.2–1 ms), one threadpool thread meanwhile.
+   * throws a TypeError for bad options. Cost: one fork of this process per op, one threadpool thread meanwhile.
    */
   nsBench(options: NsBenchOptions): Promise<NsBenchResult>;
   /** rtnetlink requests run in order, in the host's netns or, with target, inside that netns from a cloned C-only child; resolves with per-step times and errnos (netlink.cc). */
@@ -228,7 +228,7 @@ export interface NsBenchOp {
   /** clone(2) in the parent. */
   cloneNs: number;
   childStartNs: number;
-  /** unshare(2) inside the child (≈0 without unshare kinds). */
+  /** unshare(2) inside the child (nothing without unshare kinds). */
   unshareNs: number;
   childExitNs: number;
   reapedNs: number;

@@ -129,7 +129,7 @@ export interface ExecDriver {
    * run, and with the child's error naming the step, subject and errno
    * (`container c1: mount proc on /proc: EPERM`). On failure nothing is left: the
    * child is killed and reaped, the cgroup removed, the id forgotten.
-   * Cost: one clone (≈0.15 ms, +0.5 ms with a new network namespace), the cgroup
+   * Cost: one clone (a new network namespace is its dearest part), the cgroup
    * writes, and the child's mounts.
    */
   create(ctx: Context, id: string, bundle: Bundle, options?: CreateOptions): Promise<ContainerProcess>;

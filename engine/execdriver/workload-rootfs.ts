@@ -29,7 +29,7 @@ export function workloadBinary(name: Workload): string {
 /**
  * Fills `dir` (created if needed, mode 0755 so a user-namespaced root can enter it)
  * with every workload binary in /bin and the directories proc, sys, dev, tmp, etc.
- * Idempotent; cost: eight file copies (≈6 MB).
+ * Idempotent; cost: eight file copies (small static binaries).
  */
 export function makeWorkloadRootfs(dir: string): string {
   mkdirSync(join(dir, 'bin'), { recursive: true });

@@ -2,7 +2,7 @@
 // directory, is written (and fsynced when asked) and renamed over its path, so a
 // reader sees the old or the new content, never a part. The whole batch is one
 // native threadpool job (native/src/files.cc): with fs.promises the same work is
-// five round trips per file, each ≥ 50 µs plus event-loop queueing.
+// five threadpool round trips per file, each also waiting for the event loop.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { native } from '../../native/index.js';

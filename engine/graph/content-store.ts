@@ -13,9 +13,9 @@
 // which a later writer on the same ref resumes or abortStale() removes.
 //
 // The ingest's small metadata syscalls (mkdir, the lock file, meta.json, stat,
-// rename, unlink, rmdir) are synchronous: each costs microseconds on a local
-// filesystem, while an fs.promises call is a threadpool round trip of ≥ 50 µs
-// plus event-loop queueing, and a blob's life took about thirty of them. Payload
+// rename, unlink, rmdir) are synchronous: each is one short syscall on a local
+// filesystem, while an fs.promises call is a threadpool round trip plus event-loop
+// queueing, and a blob's life takes about thirty of them. Payload
 // writes, reads and fsyncs stay asynchronous.
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, constants, createReadStream, fsync as fsyncCb, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';

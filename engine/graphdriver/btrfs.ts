@@ -8,7 +8,7 @@
 // Leftovers (.tmp-/.rm-) are deleted at init.
 //
 // Subvolumes are made and deleted with btrfs-progs (`btrfs subvolume create |
-// snapshot | delete`) through execa: one process spawn (≈ 2–5 ms here) per call.
+// snapshot | delete`) through execa: one process spawn per call.
 // The BTRFS_IOC_SNAP_CREATE_V2 / SNAP_DESTROY ioctls would save the spawn; the bench
 // measures the spawned form. Diffs are the generic (naive) ones.
 import { mkdir, rm } from 'node:fs/promises';

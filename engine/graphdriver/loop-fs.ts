@@ -50,7 +50,7 @@ export interface LoopFilesystemOptions {
  * Creates a sparse file, runs mkfs on it, attaches it with `losetup --find` and
  * mounts it. Fails with UNAVAILABLE when the mkfs tool or loop devices are missing,
  * else with the failing step's error naming the file; nothing is left behind.
- * Cost: ≈ 0.1–1 s (the mkfs and losetup spawns).
+ * Cost: the mkfs and losetup process spawns, and mkfs's writes.
  */
 export async function createLoopFilesystem(fsType: LoopFsType, opts: LoopFilesystemOptions = {}): Promise<LoopFilesystem> {
   const m = LOOP_MKFS[fsType];

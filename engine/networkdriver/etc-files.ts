@@ -22,7 +22,7 @@ export function validateHostname(hostname: string): void {
   if (hostname.length > 253 || !HOSTNAME.test(hostname)) throw invalidArgument(`hostname ${JSON.stringify(hostname)}: not a valid host name`);
 }
 
-/** A small host file read synchronously (page-cached, ≈20 µs; an async readFile is four threadpool round trips). */
+/** A small host file read synchronously (page-cached, one short syscall; an async readFile is four threadpool round trips). */
 function readOr(path: string, fallback: string): string {
   try {
     return readFileSync(path, 'utf8');

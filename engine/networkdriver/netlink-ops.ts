@@ -98,9 +98,9 @@ function describeNetns(netns: NetnsRef | undefined): string {
  * addon's CLOCK_MONOTONIC reads; each is also published as a span
  * `networkdriver.<step>` (origin native) under ctx's span. On the first failing
  * step throws a BerthError `veth berth1a2b: RTM_NEWLINK: EEXIST` whose details
- * carry the steps so far. Cost: one netlink round trip per op (tens of µs, some
- * kernel ops such as the first `lo` up take ms), plus ≈0.1 ms for the vfork-style
- * child when netns is given, independent of the process's size. Not cancellable.
+ * carry the steps so far. Cost: one netlink round trip per op (some kernel ops, such
+ * as the first `lo` up, take much longer than others), plus one vfork-style child
+ * when netns is given, independent of the process's size. Not cancellable.
  */
 export async function runSteps(ctx: Context, ops: readonly NetlinkOp[], netns?: NetnsRef): Promise<SetupStep[]> {
   const result = await native().netlinkApply(ops, netns);

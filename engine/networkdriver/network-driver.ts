@@ -93,8 +93,8 @@ export interface NetworkDriverOptions {
   /**
    * MTU of bridges and veths (default LOCAL_MTU, 65520): traffic between
    * containers and between host and containers never leaves this machine, so it
-   * is sized like loopback's; at 1500 a veth path moves ≈ 55–65 % of loopback's
-   * TCP throughput on this kind of host, at 65520 about as much as loopback.
+   * is sized like loopback's: at 1500 a veth path moves clearly less TCP throughput
+   * than loopback, at 65520 about as much (the network suite measures both).
    */
   mtu?: number;
   /**
@@ -479,7 +479,7 @@ export class NetworkDriver {
    * interface; NOT_FOUND for an unknown network or a missing namespace;
    * RESOURCE_EXHAUSTED when the subnet is full; a failing step names itself
    * (`veth berth1a2b3c4d5e: RTM_NEWLINK: EEXIST`). Everything is undone on failure.
-   * Cost: two netlink batches (one in a cloned child, ≈1–1.5 ms) overlapped with
+   * Cost: two netlink batches (one in a cloned child) overlapped with
    * two runtime-state writes (the address, group-committed with concurrent
    * callers, and the endpoint record; not fsynced) and the etc files, each write
    * one native threadpool job. Both writes are on disk before it returns.

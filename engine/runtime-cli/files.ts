@@ -22,7 +22,7 @@ export async function writePidFile(path: string, pid: number): Promise<void> {
 /**
  * Makes the FIFO a created container's init blocks on (mode 0622 so a non-root
  * container user can open it for writing). Node has no mkfifo: coreutils' mkfifo runs
- * once (≈1 ms).
+ * once (one process spawn).
  */
 export async function makeFifo(path: string): Promise<void> {
   try {

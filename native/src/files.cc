@@ -5,8 +5,8 @@
 // so a reader sees the old or the new content, never a part. Node's fs.promises
 // needs five threadpool round trips per file (open, write, sync, close, rename);
 // under load each one waits for a free thread and for the event loop, which made a
-// 12-byte state write cost milliseconds while the syscalls take ≈0.3 ms (fsync
-// included) on a slow virtual disk. Here the whole batch is one job.
+// small state write cost many times its syscalls (fsync included). Here the whole
+// batch is one job.
 //
 // Files are written in order; on the first failure the temp file is unlinked and
 // the promise rejects with a Node-style system error (code, errno, syscall, path);

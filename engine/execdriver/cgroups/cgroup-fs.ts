@@ -2,8 +2,8 @@
 // (`cgroup berth/abc memory.limit_in_bytes: write 1x: EINVAL …`), never a bare errno.
 //
 // The calls are synchronous on purpose: a cgroupfs file lives in kernel memory, so
-// open/write/close return in microseconds, while each async call costs three trips
-// through libuv's thread pool (≈0.1–0.2 ms each on a busy 2-core host). A container
+// open/write/close are short syscalls, while each async call costs three trips
+// through libuv's thread pool, each waiting for a free thread on a busy host. A container
 // create writes a few dozen of them (Docker's device list alone is 16 lines).
 // The functions keep their Promise signatures so callers need not change.
 import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';

@@ -153,7 +153,7 @@ export interface CompiledFilter {
  * for x86_64 numbers), then a binary search on the syscall number down to leaves of
  * `jeq nr` whose targets are return pads or JA trampolines to per-syscall bodies.
  * Throws INVALID_ARGUMENT when the program exceeds the kernel's 4096 instructions.
- * Pure; linear in the number of rules (Docker's default: ≈600 instructions, ≈1 ms).
+ * Pure; linear in the number of rules (Docker's default compiles to some hundreds of instructions).
  */
 export function compileChecked(checked: CheckedProfile): CompiledFilter {
   const asm = new Assembler();

@@ -1,8 +1,8 @@
 // The runtime-spec validator as generated code. Compiling the JSON Schema with ajv
-// costs ≈ 0.1 s — more than starting a container — and every `berth-runtime create`
-// would pay it. So the compiled validator is kept as a standalone CommonJS module in
+// costs more than starting a container, and every `berth-runtime create` would pay
+// it. So the compiled validator is kept as a standalone CommonJS module in
 // `.generated/` beside the schema, keyed by a hash of the schema text and ajv's
-// version: loading it costs ≈ 1 ms. A missing or stale file is compiled again (and
+// version: loading it is one module load. A missing or stale file is compiled again (and
 // rewritten, atomically; a read-only install just compiles in memory each time).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
