@@ -303,6 +303,47 @@ needs(root(), when(unified !== undefined, 'needs a cgroup2 mount')).describe('cg
     await expect(cg.apply(ctx, { memory: { limit: 64 << 20 } })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(new RegExp(`^cgroup ${cg.path} memory.max: write 67108864: ENOENT`)) });
   });
 
+  it('nests cgroups, and cleanupStale kills what is inside and removes them all', async () => {
+    const m = v2();
+    const prefix = uniquePath();
+    paths.push({ manager: m, path: prefix });
+    await m.create(ctx, `${prefix}/one`);
+    const inner = await m.create(ctx, `${prefix}/two/inner`);
+    const child = sleeper();
+    await inner.attach(ctx, child.pid!);
+    expect(read(join(unified!, prefix, 'two', 'inner'), 'cgroup.procs')).toBe(String(child.pid));
+    const removed = await v2().cleanupStale(ctx, prefix);
+    expect(removed.sort()).toEqual([prefix, `${prefix}/one`, `${prefix}/two`, `${prefix}/two/inner`].sort());
+    expect((await exited(child)).signal).toBe('SIGKILL');
+    expect(existsSync(join(unified!, prefix))).toBe(false);
+  });
+
+  needs(when(/\bpids\b/.test(controllers), 'needs the pids controller in the cgroup2 hierarchy')).it('stops forks beyond pids.max', async () => {
+    const cg = await make(v2(), { pids: { limit: 3 } });
+    expect(read(cg.dirs[0], 'pids.max')).toBe('3');
+    const child = gated('for i in 1 2 3 4 5 6; do sleep 600 >/dev/null 2>&1 & done; exit 0');
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    await cg.attach(ctx, child.pid!);
+    const closed = new Promise((resolve) => child.once('close', resolve));
+    child.stdin!.write('go\n');
+    await closed;
+    expect(stderr).toMatch(/fork|Resource temporarily unavailable/i);
+    const stats = await cg.stats(ctx);
+    expect(stats.pids?.current).toBeLessThanOrEqual(2);
+    expect(await cg.kill(ctx, 'SIGKILL')).toBe(stats.pids!.current);
+  });
+
+  needs(when(/\bmemory\b/.test(controllers), 'needs the memory controller in the cgroup2 hierarchy')).it('OOM-kills a process beyond memory.max and counts it', async () => {
+    const cg = await make(v2(), { memory: { limit: 32 << 20, swap: 32 << 20 } });
+    const alloc = "const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))";
+    const child = gated(`exec ${JSON.stringify(process.execPath)} -e ${JSON.stringify(alloc)}`);
+    await cg.attach(ctx, child.pid!);
+    child.stdin!.write('go\n');
+    expect((await exited(child)).signal).toBe('SIGKILL');
+    expect((await cg.stats(ctx)).memory?.oomKills).toBeGreaterThanOrEqual(1);
+  });
+
   needs(when(/\bmemory\b/.test(controllers), 'needs the memory controller in the cgroup2 hierarchy')).it('writes memory.max and memory.swap.max', async () => {
     const cg = await make(v2(), { memory: { limit: 64 << 20, swap: 96 << 20 }, cpu: { shares: 1024, quota: 50000, period: 100000 } });
     expect(read(cg.dirs[0], 'memory.max')).toBe(String(64 << 20));
