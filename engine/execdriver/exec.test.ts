@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
-import { addonPath } from '../../native/index.js';
 import { background } from '../trace/context.js';
 import { createCgroupManager } from './cgroups/manager.js';
 import type { CgroupManager } from './cgroups/types.js';
@@ -17,8 +16,9 @@ import { defaultSpec } from './spec/defaults.js';
 import type { Process, Spec } from './spec/types.js';
 import { validateSpec } from './spec/validate.js';
 import { makeWorkloadRootfs } from './workload-rootfs.js';
+import { firstMissing, needs, root, when } from '../../testkit/needs.js';
 
-const missing = process.getuid?.() !== 0 ? 'needs root' : !existsSync(addonPath) ? 'needs the native core (npm run build:native)' : !existsSync('/proc/self/ns/cgroup') ? 'needs cgroup namespaces' : undefined;
+const missing = firstMissing(root(), when(existsSync('/proc/self/ns/cgroup'), 'needs cgroup namespaces'));
 const ctx = background();
 const cgroupParent = `berth-exec-test-${process.pid}`;
 
@@ -72,7 +72,7 @@ function proc(args: string[], extra: Partial<Process> = {}): Process {
   return { args, cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'], ...extra };
 }
 
-describe.skipIf(missing !== undefined)(missing ? `exec (skipped: ${missing})` : 'exec', () => {
+needs(missing).describe('exec', () => {
   beforeAll(() => {
     base = mkdtempSync(join(tmpdir(), `berth-exec-${process.pid}-`));
     chmodSync(base, 0o755);  // a user-namespaced root must reach the rootfs

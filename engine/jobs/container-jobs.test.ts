@@ -15,6 +15,7 @@ import { SpanCollector } from '../trace/collector.js';
 import { hostVethName } from '../networkdriver/network-driver.js';
 import type { BerthEngine } from './builtins.js';
 import { ctx, kernelSkipReason, putTestImage, stdoutOf, TEST_IMAGE, testWorld, type TestWorld } from './test-engine.js';
+import { needs } from '../../testkit/needs.js';
 
 const skip = kernelSkipReason();
 
@@ -51,7 +52,7 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   return undefined;
 }
 
-describe.skipIf(skip !== undefined)(`container jobs (kernel)${skip ? ` — skipped: ${skip}` : ''}`, () => {
+needs(skip).describe('container jobs (kernel)', () => {
   let world: TestWorld;
   let b: BerthEngine;
 
@@ -317,7 +318,7 @@ describe.skipIf(skip !== undefined)(`container jobs (kernel)${skip ? ` — skipp
   });
 });
 
-describe.skipIf(skip !== undefined)(`container jobs on overlay2 (kernel)${skip ? ` — skipped: ${skip}` : ''}`, () => {
+needs(skip).describe('container jobs on overlay2 (kernel)', () => {
   let world: TestWorld;
 
   afterEach(async () => {

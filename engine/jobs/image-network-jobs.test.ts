@@ -9,6 +9,7 @@ import { createRegistryServer, type RegistryServer } from '../registry/server/in
 import { withSignal } from '../trace/context.js';
 import type { BerthEngine } from './builtins.js';
 import { ctx, freeSubnet, kernelSkipReason, putTestImage, TEST_IMAGE, testWorld, type TestWorld } from './test-engine.js';
+import { needs } from '../../testkit/needs.js';
 
 const skip = kernelSkipReason();
 
@@ -21,7 +22,7 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   return undefined;
 }
 
-describe.skipIf(skip !== undefined)(`image, network and system jobs (kernel)${skip ? ` — skipped: ${skip}` : ''}`, () => {
+needs(skip).describe('image, network and system jobs (kernel)', () => {
   let world: TestWorld;
   let b: BerthEngine;
   let registry: RegistryServer | undefined;

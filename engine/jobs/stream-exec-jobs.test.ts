@@ -11,10 +11,11 @@ import type { BerthEngine } from './builtins.js';
 import type { OutputChunk } from './job-map.js';
 import { detachSequence } from './stream-jobs.js';
 import { ctx, kernelSkipReason, putTestImage, TEST_IMAGE, testWorld, type TestWorld } from './test-engine.js';
+import { needs } from '../../testkit/needs.js';
 
 const skip = kernelSkipReason();
 
-describe.skipIf(skip !== undefined)(skip ? `stream and exec jobs (skipped: ${skip})` : 'stream and exec jobs', () => {
+needs(skip).describe('stream and exec jobs', () => {
   let world: TestWorld;
   let be: BerthEngine;
 

@@ -16,10 +16,10 @@ import { buildImage, pushImage } from './client/test-registry.js';
 import { pull } from './pull.js';
 import { caught } from './pull-test-kit.js';
 import { createRegistryServer, type RegistryServer } from './server/index.js';
+import { needs, root as asRoot } from '../../testkit/needs.js';
 
 const ctx = background();
 const fast = { attempts: 2, baseMs: 5, maxMs: 20 };
-const isRoot = process.getuid?.() === 0;
 
 let root: string;
 let host: string;
@@ -50,7 +50,7 @@ async function graphOn(plugin: DriverPlugin): Promise<Graph> {
   return Graph.open(ctx, { root: store, driver });
 }
 
-describe.skipIf(!isRoot)('pull of crafted layers (needs root: ownership, trusted xattrs)', () => {
+needs(asRoot()).describe('pull of crafted layers (ownership, trusted xattrs)', () => {
   for (const plugin of [vfsPlugin, overlay2Plugin]) {
     it(`${plugin.id}: a layer replacing a parent by a symlink out sets no directory time, mode, owner or xattr outside the store`, async () => {
       setXattr(join(host, 'target'), 'user.host', Buffer.from('kept'));

@@ -12,6 +12,7 @@ import { ApiClient } from '../../client/api-client.js';
 import { packagePath } from '../../package-root.js';
 import type { RegistryServer } from '../../registry/server/index.js';
 import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import { needs } from '../../../testkit/needs.js';
 
 const skip = e2eSkipReason();
 const BERTH = packagePath('engine', 'client', 'bin.mjs');
@@ -66,7 +67,7 @@ async function logsUntil(id: string, text: string): Promise<string> {
   return seen;
 }
 
-describe.skipIf(skip !== undefined)(`berth CLI through berthd${skip ? ` (skipped: ${skip})` : ''}`, () => {
+needs(skip).describe('berth CLI through berthd', () => {
   beforeAll(async () => {
     world = makeWorld();
     registry = await startRegistry(world.dir);

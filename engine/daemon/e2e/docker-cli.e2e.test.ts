@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistryServer } from '../../registry/server/index.js';
 import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import { needs } from '../../../testkit/needs.js';
 
 function dockerVersion(bin: string): string | undefined {
   if (!existsSync(bin)) return undefined;
@@ -46,7 +47,7 @@ function httpGet(port: number): Promise<string> {
 
 for (const { bin, version } of binaries) {
   const reason = base ?? (version === undefined ? `${bin} not installed` : undefined);
-  describe.skipIf(reason !== undefined)(`docker CLI ${bin}${version ? ` (${version})` : ''} against berthd${reason ? ` (skipped: ${reason})` : ''}`, () => {
+  needs(reason).describe(`docker CLI ${bin}${version ? ` (${version})` : ''} against berthd`, () => {
     let world: DaemonWorld;
     let registry: RegistryServer;
     let daemon: DaemonProcess;
