@@ -200,7 +200,7 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   if (io.execFifo !== undefined) config.execFifo = io.execFifo;
   if (io.createContainerHooks === true) config.createContainerHooks = true;
   if (proc.terminal) config.terminal = { rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 };
-  if (spec.linux?.seccomp !== undefined) config.seccomp = nativeSeccomp(spec.linux.seccomp, config.noNewPrivileges);
+  if (spec.linux?.seccomp !== undefined) config.seccomp = nativeSeccomp(spec.linux.seccomp, config.noNewPrivileges, { ambient: config.capabilities!.ambient !== 0n });
   return config;
 }
 

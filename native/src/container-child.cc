@@ -709,7 +709,15 @@ void setup_process(Child& c) {
     record(c, kStepCapBounding, -1, t0);
   }
 
-  install_seccomp(c, kSeccompBeforeUser);
+  // The user, umask and working directory are set before a stage-0 filter loads, so
+  // a profile may deny setgroups/setres[ug]id/umask/chdir; after the filter only the
+  // capability sets (capset, ambient raise) and the start handshake remain.
+  // The directory is entered as root first (a cwd the container user cannot reach
+  // still works, as with runc), and again as the user when root was refused it.
+  t0 = monotonic_ns();
+  bool cwd_done = chdir(cfg.cwd) == 0;
+  if (!cwd_done && errno != EACCES && errno != EPERM) fail(c, kStepCwd, errno, cfg.cwd);
+  if (cwd_done) record(c, kStepCwd, -1, t0);
 
   t0 = monotonic_ns();
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) fail(c, kStepUser, errno, "PR_SET_KEEPCAPS");
@@ -723,13 +731,34 @@ void setup_process(Child& c) {
   if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) fail(c, kStepUser, errno, "PR_SET_KEEPCAPS");
   record(c, kStepUser, -1, t0);
 
+  umask(static_cast<mode_t>(cfg.umask >= 0 ? cfg.umask : 022));
+  if (!cwd_done) {
+    t0 = monotonic_ns();
+    if (chdir(cfg.cwd) < 0) fail(c, kStepCwd, errno, cfg.cwd);
+    record(c, kStepCwd, -1, t0);
+  }
+
+  if (cfg.set_caps && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+    fail(c, kStepCapabilities, errno, "ambient clear");
+  }
+  if (cfg.seccomp_len != 0 && cfg.seccomp_stage == kSeccompBeforeUser) {
+    // Leaving uid 0 emptied the effective set; loading a filter without no_new_privs
+    // needs CAP_SYS_ADMIN in it, so raise effective back to the kept permitted set.
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) < 0) fail(c, kStepSeccomp, errno, "capget");
+    if (data[0].effective != data[0].permitted || data[1].effective != data[1].permitted) {
+      data[0].effective = data[0].permitted;
+      data[1].effective = data[1].permitted;
+      if (syscall(SYS_capset, &hdr, data) < 0) fail(c, kStepSeccomp, errno, "capset");
+    }
+  }
+  install_seccomp(c, kSeccompBeforeUser);
+
   if (cfg.set_caps) {
     t0 = monotonic_ns();
     if (capset_sets(cfg.cap_effective, cfg.cap_permitted, cfg.cap_inheritable) < 0) {
       fail(c, kStepCapabilities, errno, "capset");
-    }
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
-      fail(c, kStepCapabilities, errno, "ambient clear");
     }
     for (int cap = 0; cap <= cfg.cap_last; cap++) {
       if (((cfg.cap_ambient >> cap) & 1) == 0) continue;
@@ -737,11 +766,6 @@ void setup_process(Child& c) {
     }
     record(c, kStepCapabilities, -1, t0);
   }
-
-  t0 = monotonic_ns();
-  umask(static_cast<mode_t>(cfg.umask >= 0 ? cfg.umask : 022));
-  if (chdir(cfg.cwd) < 0) fail(c, kStepCwd, errno, cfg.cwd);
-  record(c, kStepCwd, -1, t0);
 }
 
 void close_range_or_loop(unsigned lo, unsigned hi) {
@@ -919,8 +943,10 @@ int container_child_main(void* arg) {
     finish_rootfs(c);
   }
   if (cfg.terminal) setup_terminal(c);
-  setup_process(c);
+  // Before setup_process: a filter loaded there may deny close_range (the fallback
+  // loop would then touch every possible fd); setup_process opens no fd.
   close_fds(c);
+  setup_process(c);
   install_seccomp(c, kSeccompEndOfSetup);
 
   send_msg(c, kSyncCreated);

@@ -27,10 +27,19 @@ describe('nativeSeccomp', () => {
     expect(() => nativeSeccomp({ defaultAction: 'SCMP_ACT_ERRNO' }, true)).toThrow(/denies execve/);
   });
 
-  it('without noNewPrivileges refuses a profile that denies the user/capability steps, naming the calls', () => {
+  it('without noNewPrivileges refuses only a profile that denies the capability step, naming the calls', () => {
     const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['capset', 'setresuid'], action: 'SCMP_ACT_ERRNO' }] };
-    expect(() => nativeSeccomp(profile, false)).toThrow(/denies setresuid, capset .*noNewPrivileges/);
+    expect(() => nativeSeccomp(profile, false)).toThrow(/denies capset \(allow them or set noNewPrivileges\)/);
     expect(nativeSeccomp(profile, true).stage).toBe(1);
+  });
+
+  it('without noNewPrivileges accepts a profile denying calls made before the filter loads (user, umask, cwd, close_range)', () => {
+    const names = ['close_range', 'setgroups', 'setresgid', 'setresuid', 'umask', 'chdir'];
+    const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names, action: 'SCMP_ACT_ERRNO' }] };
+    expect(nativeSeccomp(profile, false).stage).toBe(0);
+    const prctl: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['prctl'], action: 'SCMP_ACT_ERRNO' }] };
+    expect(nativeSeccomp(prctl, false).stage).toBe(0);
+    expect(() => nativeSeccomp(prctl, false, { ambient: true })).toThrow(/denies prctl/);
   });
 
   it('compiles a profile once (cache by content)', () => {

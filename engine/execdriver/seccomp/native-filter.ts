@@ -8,8 +8,9 @@ import { RET, syscallNumber, type CheckedProfile } from './profile.js';
 
 /**
  * Where the child installs the filter (native/src/container-child.cc):
- * 0 'before-user': before setgroups/setresuid/capset — without no_new_privs, loading a
- *   filter needs CAP_SYS_ADMIN, which the capability step may drop (runc does the same);
+ * 0 'before-capabilities': after the user, umask and cwd are set, before capset —
+ *   without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the capability
+ *   step may drop (runc does the same);
  * 1 'end-of-setup': after the last setup step, before reporting "created" (its time
  *   is then reported with the other steps);
  * 2 'before-execve': right before execve, for profiles that deny calls berth's
@@ -28,8 +29,15 @@ export interface NativeSeccomp {
 
 /** Calls the child makes after installing the filter at stage 1 (start handshake, exec FIFO, execve, exit on error). */
 const AFTER_SETUP = ['sendto', 'read', 'rt_sigprocmask', 'setsid', 'openat', 'write', 'close', 'execve', 'exit_group'];
-/** … and at stage 0 additionally the user and capability steps. */
-const AFTER_BEFORE_USER = [...AFTER_SETUP, 'prctl', 'setgroups', 'setresgid', 'setresuid', 'capset', 'umask', 'chdir', 'close_range'];
+/**
+ * … and at stage 0 additionally the capability step (capset; prctl only to raise
+ * ambient capabilities). The user, umask, working directory, ambient clear and the
+ * close-on-exec sweep (close_range) all happen before a stage-0 filter loads, so a
+ * profile may deny them.
+ */
+function afterBeforeUser(ambient: boolean): string[] {
+  return ambient ? [...AFTER_SETUP, 'capset', 'prctl'] : [...AFTER_SETUP, 'capset'];
+}
 
 function allows(ret: number): boolean {
   return ret === RET.ALLOW || ret === RET.LOG;
@@ -71,10 +79,12 @@ export function compileCached(profile: Seccomp): CompiledFilter {
  * The native core's seccomp field for a spec's profile. Throws INVALID_ARGUMENT
  * naming linux.seccomp when the profile denies execve (the container could not
  * start), or, without process.noNewPrivileges, denies a call berth makes after
- * loading the filter (the filter must then be loaded before capabilities drop).
+ * loading the filter with no fallback (the filter must then be loaded before
+ * capabilities drop): capset, prctl when options.ambient (ambient capabilities to
+ * raise), and the start handshake.
  * Cost: a cache lookup after the first compile of a profile.
  */
-export function nativeSeccomp(profile: Seccomp, noNewPrivileges: boolean): NativeSeccomp {
+export function nativeSeccomp(profile: Seccomp, noNewPrivileges: boolean, options: { ambient?: boolean } = {}): NativeSeccomp {
   const compiled = compileCached(profile);
   const checked = compiled.checked;
   const execve = verdict(checked, 'execve');
@@ -83,10 +93,10 @@ export function nativeSeccomp(profile: Seccomp, noNewPrivileges: boolean): Nativ
   }
   let stage: SeccompStage;
   if (!noNewPrivileges) {
-    const blocked = denied(checked, AFTER_BEFORE_USER);
+    const blocked = denied(checked, afterBeforeUser(options.ambient === true));
     if (blocked.length > 0) {
       throw invalidArgument(
-        `linux.seccomp: without process.noNewPrivileges the filter is loaded before berth sets the user and capabilities, but the profile denies ${blocked.join(', ')} (allow them or set noNewPrivileges)`,
+        `linux.seccomp: without process.noNewPrivileges the filter is loaded before berth sets the capabilities, but the profile denies ${blocked.join(', ')} (allow them or set noNewPrivileges)`,
         { details: { field: 'linux.seccomp', syscalls: blocked } },
       );
     }

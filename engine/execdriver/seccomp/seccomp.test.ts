@@ -156,6 +156,31 @@ needs(root()).describe('seccomp in containers (root, real kernel)', () => {
     expect(check(p, 'unshare')).toMatchObject({ ok: false, errno: 'EPERM' });
   });
 
+  it('without noNewPrivileges an errno-by-default allow-list lacking close_range and the user/umask/cwd calls still runs the process as asked', async () => {
+    const skipped = new Set(['close_range', 'setgroups', 'setresgid', 'setresuid', 'umask', 'chdir']);
+    const p = await probe(
+      bundle(
+        (s) => {
+          const profile = s.linux!.seccomp!;
+          expect(profile.defaultAction).toBe('SCMP_ACT_ERRNO');
+          profile.syscalls = profile.syscalls!.map((r) => ({ ...r, names: r.names.filter((n) => !skipped.has(n)) })).filter((r) => r.names.length > 0);
+          expect(profile.syscalls.flatMap((r) => r.names).filter((n) => skipped.has(n))).toEqual([]);
+          s.process!.noNewPrivileges = false;
+          s.process!.user = { uid: 1000, gid: 1001, additionalGids: [2000], umask: 0o027 };
+          s.process!.cwd = '/tmp';
+        },
+        ['/bin/probe', `sys:unshare:${CLONE_NEWUSER}`],
+        { seccomp: true },
+      ),
+    );
+    expect(p.Seccomp).toBe('2');
+    expect(p.NoNewPrivs).toBe('0');
+    expect(p).toMatchObject({ uid: 1000, euid: 1000, gid: 1001, egid: 1001, groups: [2000], cwd: '/tmp', Umask: '0027' });
+    // The close-on-exec sweep ran before the filter: only stdio reached the process.
+    expect((p as unknown as { fds: number[] }).fds).toEqual([0, 1, 2]);
+    expect(check(p, 'unshare')).toMatchObject({ ok: false, errno: 'EPERM' });
+  });
+
   it('a profile denying the start handshake is loaded right before execve and still applies', async () => {
     const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sendto', 'setsid', 'mkdir'], action: 'SCMP_ACT_ERRNO' }] };
     const p = await probe(bundle(withProfile(profile), ['/bin/probe', 'sys:mkdir']));
