@@ -98,6 +98,26 @@ export interface MemoryResources {
   reservation?: number;
   /** memory+swap bytes (runc's meaning); -1 = unlimited. */
   swap?: number;
+  /** Kernel memory limits: deprecated by the kernel; accepted and ignored with a warning (as runc and crun do). */
+  kernel?: number;
+  kernelTCP?: number;
+}
+
+/** blkio/io settings: accepted, ignored with a warning (berth does not write them). */
+export interface BlockIO {
+  weight?: number;
+  leafWeight?: number;
+  weightDevice?: { major: number; minor: number; weight?: number; leafWeight?: number }[];
+  throttleReadBpsDevice?: ThrottleDevice[];
+  throttleWriteBpsDevice?: ThrottleDevice[];
+  throttleReadIOPSDevice?: ThrottleDevice[];
+  throttleWriteIOPSDevice?: ThrottleDevice[];
+}
+
+export interface ThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
 }
 
 export interface CpuResources {
@@ -131,6 +151,26 @@ export interface Resources {
   cpu?: CpuResources;
   pids?: PidsResources;
   devices?: DeviceRule[];
+  /** Accepted and ignored with a warning (see BlockIO). */
+  blockIO?: BlockIO;
+  /** hugetlb limits: accepted and ignored with a warning. */
+  hugepageLimits?: { pageSize: string; limit: number }[];
+  /** net_cls / net_prio: accepted and ignored with a warning. */
+  network?: { classID?: number; priorities?: { name: string; priority: number }[] };
+}
+
+/** A device node the runtime creates in the container (linux.devices). */
+export interface Device {
+  /** Absolute path in the container, e.g. /dev/fuse. */
+  path: string;
+  /** c/u (char), b (block) or p (FIFO). */
+  type: 'c' | 'b' | 'u' | 'p';
+  major?: number;
+  minor?: number;
+  /** Permission bits; default 0666 as runc. */
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
 }
 
 export type RootfsPropagation = 'private' | 'rprivate' | 'slave' | 'rslave' | 'shared' | 'rshared' | 'unbindable' | 'runbindable';
@@ -166,6 +206,10 @@ export interface Linux {
   sysctl?: Record<string, string>;
   /** Compiled to a BPF filter by engine/execdriver/seccomp (x86_64; SCMP_ACT_NOTIFY refused). */
   seccomp?: Seccomp;
+  /** Device nodes created in the container, and allowed in its device cgroup. */
+  devices?: Device[];
+  /** SELinux mount label: ignored with a warning where SELinux is not enabled. */
+  mountLabel?: string;
 }
 
 /** A validated config.json. */

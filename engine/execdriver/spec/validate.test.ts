@@ -37,15 +37,11 @@ const rejected: { name: string; mutate: Mutation; code: ErrorCode; message: stri
   { name: 'soft above hard', mutate: (s) => (s.process.rlimits[0] = { type: 'RLIMIT_NOFILE', hard: 10, soft: 20 }), code: 'INVALID_ARGUMENT', message: /^process\.rlimits\[0\]: RLIMIT_NOFILE soft limit 20 is above its hard limit 10/ },
   { name: 'ociVersion 2.x', mutate: (s) => (s.ociVersion = '2.0.0'), code: 'INVALID_ARGUMENT', message: /^ociVersion: "2\.0\.0": berth supports OCI runtime spec 1\.x/ },
   { name: 'missing ociVersion', mutate: (s) => delete s.ociVersion, code: 'INVALID_ARGUMENT', message: 'ociVersion: required' },
-  { name: 'unsupported linux field', mutate: (s) => (s.linux.intelRdt = { closID: 'x' }), code: 'NOT_IMPLEMENTED', message: 'linux.intelRdt: not supported by berth' },
-  { name: 'unsupported resource', mutate: (s) => (s.linux.resources.hugepageLimits = []), code: 'NOT_IMPLEMENTED', message: 'linux.resources.hugepageLimits: not supported by berth' },
-  { name: 'unsupported top-level field', mutate: (s) => (s.windows = {}), code: 'NOT_IMPLEMENTED', message: 'windows: not supported by berth' },
   { name: 'seccomp notify', mutate: (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' }), code: 'NOT_IMPLEMENTED', message: /^linux\.seccomp\.defaultAction: SCMP_ACT_NOTIFY/ },
   { name: 'seccomp unknown action', mutate: (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_MAYBE' }] }), code: 'INVALID_ARGUMENT', message: /^linux\.seccomp\.syscalls\[0\]\.action: unknown seccomp action "SCMP_ACT_MAYBE"/ },
   { name: 'seccomp unknown op', mutate: (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_SOMETIMES' }] }] }), code: 'INVALID_ARGUMENT', message: /^linux\.seccomp\.syscalls\[0\]\.args\[0\]\.op: unknown comparison/ },
   { name: 'seccomp arg index', mutate: (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 6, value: 1, op: 'SCMP_CMP_EQ' }] }] }), code: 'INVALID_ARGUMENT', message: /^linux\.seccomp\.syscalls\[0\]\.args\[0\]\.index: 6 is not a syscall argument/ },
   { name: 'seccomp missing defaultAction', mutate: (s) => (s.linux.seccomp = { syscalls: [] }), code: 'INVALID_ARGUMENT', message: 'linux.seccomp.defaultAction: required' },
-  { name: 'apparmor profile', mutate: (s) => (s.process.apparmorProfile = 'docker-default'), code: 'NOT_IMPLEMENTED', message: /^process\.apparmorProfile: "docker-default" is not supported by berth/ },
   { name: 'wrong type', mutate: (s) => (s.process.user.uid = 'root'), code: 'INVALID_ARGUMENT', message: 'process.user.uid: must be integer (got "root")' },
   { name: 'empty args', mutate: (s) => (s.process.args = []), code: 'INVALID_ARGUMENT', message: /^process\.args: / },
   { name: 'relative cwd', mutate: (s) => (s.process.cwd = 'home'), code: 'INVALID_ARGUMENT', message: 'process.cwd: "home" must be an absolute path' },
@@ -56,7 +52,6 @@ const rejected: { name: string; mutate: Mutation; code: ErrorCode; message: stri
   { name: 'relative mount destination', mutate: (s) => (s.mounts[0].destination = 'proc'), code: 'INVALID_ARGUMENT', message: 'mounts[0].destination: "proc" must be an absolute path' },
   { name: 'hook relative path', mutate: (s) => (s.hooks = { prestart: [{ path: 'hook.sh' }] }), code: 'INVALID_ARGUMENT', message: 'hooks.prestart[0].path: "hook.sh" must be an absolute path' },
   { name: 'hook zero timeout', mutate: (s) => (s.hooks = { poststop: [{ path: '/bin/true', timeout: 0 }] }), code: 'INVALID_ARGUMENT', message: /^hooks\.poststop\[0\]\.timeout: 0 / },
-  { name: 'unknown hook', mutate: (s) => (s.hooks = { prestop: [] }), code: 'NOT_IMPLEMENTED', message: 'hooks.prestop: not supported by berth' },
   { name: 'uid mappings without user ns', mutate: (s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), code: 'INVALID_ARGUMENT', message: /^linux\.uidMappings: needs a new user namespace/ },
   { name: 'user ns without mappings', mutate: (s) => s.linux.namespaces.push({ type: 'user' }), code: 'INVALID_ARGUMENT', message: /^linux\.uidMappings: a new user namespace needs/ },
   { name: 'hostname without uts ns', mutate: (s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts')), code: 'INVALID_ARGUMENT', message: /^hostname: setting a hostname needs a new uts namespace/ },
@@ -71,6 +66,61 @@ const rejected: { name: string; mutate: Mutation; code: ErrorCode; message: stri
   { name: 'unknown device type', mutate: (s) => (s.linux.resources.devices[0].type = 'u'), code: 'INVALID_ARGUMENT', message: /^linux\.resources\.devices\[0\]\.type: unknown device type "u"/ },
   { name: 'not an object', mutate: (s) => (s.linux.namespaces = 'pid'), code: 'INVALID_ARGUMENT', message: 'linux.namespaces: must be array (got "pid")' },
 ];
+
+/** Spec fields accepted with a warning on a host without the LSM or controller (this one). */
+const warned: { name: string; mutate: Mutation; warning: RegExp; kept?: (s: Spec) => unknown }[] = [
+  { name: 'unknown top-level property', mutate: (s) => (s.windows = {}), warning: /^windows: not a property berth knows, ignored$/ },
+  { name: 'unknown nested property', mutate: (s) => (s.linux.intelRdt = { closID: 'x' }), warning: /^linux\.intelRdt: not a property berth knows, ignored$/ },
+  { name: 'unknown hook kind', mutate: (s) => (s.hooks = { prestop: [] }), warning: /^hooks\.prestop: not a property/ },
+  { name: 'odd property name', mutate: (s) => (s['x/y~z'] = 1), warning: /^\["x\/y~z"\]: not a property/ },
+  { name: 'blockIO', mutate: (s) => (s.linux.resources.blockIO = { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1024 }] }), warning: /^linux\.resources\.blockIO: .*ignored$/, kept: (s) => s.linux?.resources?.blockIO?.weight },
+  { name: 'hugepageLimits', mutate: (s) => (s.linux.resources.hugepageLimits = [{ pageSize: '2MB', limit: 1048576 }]), warning: /^linux\.resources\.hugepageLimits: hugetlb limits .*ignored$/ },
+  { name: 'memory.kernel', mutate: (s) => (s.linux.resources.memory = { limit: 1 << 28, kernel: 1 << 26 }), warning: /^linux\.resources\.memory\.kernel: kernel memory limits are deprecated/, kept: (s) => s.linux?.resources?.memory?.limit },
+  { name: 'network classID/priorities', mutate: (s) => (s.linux.resources.network = { classID: 1048577, priorities: [{ name: 'eth0', priority: 500 }] }), warning: /^linux\.resources\.network: net_cls\/net_prio .*ignored$/ },
+  { name: 'mountLabel without SELinux', mutate: (s) => (s.linux.mountLabel = 'system_u:object_r:svirt_sandbox_file_t:s0'), warning: /^linux\.mountLabel: SELinux is not enabled on this host/ },
+  { name: 'apparmorProfile without AppArmor', mutate: (s) => (s.process.apparmorProfile = 'docker-default'), warning: /^process\.apparmorProfile: AppArmor is not enabled on this host, "docker-default" ignored$/ },
+];
+
+describe('validateSpec: spec-valid fields this host cannot apply', () => {
+  const noLsm = { apparmor: false, selinux: false };
+  it.each(warned)('accepts with a warning: $name', ({ mutate, warning, kept }) => {
+    const raw = defaultSpec();
+    mutate(raw);
+    const warnings: string[] = [];
+    const spec = validateSpec(raw, bundle, { host, lsm: noLsm, warn: (m) => warnings.push(m) });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(warning);
+    if (kept) expect(kept(spec)).toBeDefined();
+  });
+
+  it('drops unknown properties from the result, not from the input', () => {
+    const raw = { ...defaultSpec(), windows: {} } as Spec & { windows?: object };
+    const spec = validateSpec(raw, bundle, { host, lsm: noLsm });
+    expect('windows' in spec).toBe(false);
+    expect(raw.windows).toEqual({});
+  });
+
+  it('still checks the values of a known field beside an unknown one', () => {
+    const raw = { ...defaultSpec(), windows: {}, ociVersion: '2.0.0' };
+    expect(() => validateSpec(raw, bundle, { host, lsm: noLsm })).toThrow(/^ociVersion: "2\.0\.0"/);
+  });
+
+  it('refuses a security label for a module that is enabled, naming the field', () => {
+    const raw = defaultSpec();
+    raw.process!.apparmorProfile = 'docker-default';
+    expect(() => validateSpec(raw, bundle, { host, lsm: { apparmor: true, selinux: false } })).toThrow(/^process\.apparmorProfile: berth cannot apply AppArmor labels, and AppArmor is enabled/);
+  });
+
+  it('accepts linux.devices and checks their fields', () => {
+    const raw = defaultSpec();
+    raw.linux!.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }];
+    expect(() => validateSpec(raw, bundle, { host, lsm: noLsm })).toThrow(/^linux\.devices: creating device nodes is not supported/);
+    raw.linux!.devices = [{ path: 'dev/fuse', type: 'c', major: 10, minor: 229 }];
+    expect(() => validateSpec(raw, bundle, { host, lsm: noLsm })).toThrow(/^linux\.devices\[0\]\.path: "dev\/fuse" must be an absolute path/);
+    raw.linux!.devices = [{ path: '/dev/x', type: 'q' as 'c', major: 1, minor: 1 }];
+    expect(() => validateSpec(raw, bundle, { host, lsm: noLsm })).toThrow(/^linux\.devices\[0\]\.type: unknown/);
+  });
+});
 
 describe('validateSpec', () => {
   it('accepts the default spec and makes root.path absolute', () => {

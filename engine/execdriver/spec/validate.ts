@@ -2,7 +2,7 @@
 // throws one BerthError naming the field path (`linux.namespaces[2].type: …`).
 // Structure comes from runtime-spec.schema.json (ajv, JSON Schema 2020-12); what a
 // schema cannot know (host capabilities, files on disk, cross-field rules) is checked here.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { invalidArgument, notImplemented, notFound, type BerthError } from '../../errdefs/errors.js';
@@ -104,8 +104,60 @@ function schemaError(raw: unknown, e: ErrorObject): BerthError {
 export interface ValidateOptions {
   /** The host limits to check capabilities against; this host's by default (tests pass their own). */
   host?: HostCapabilities;
-  /** Told what is accepted but will not be done as written (ambient capabilities the kernel will not raise). */
+  /** Told what is accepted but will not be done as written (ambient capabilities the kernel will not raise, ignored properties, limits this host cannot apply). */
   warn?: (message: string) => void;
+  /** Which Linux security modules are enabled; this host's by default (tests pass their own). */
+  lsm?: EnabledLsm;
+}
+
+export interface EnabledLsm {
+  apparmor: boolean;
+  selinux: boolean;
+}
+
+/** Which of AppArmor and SELinux this host's kernel has enabled (sysfs/selinuxfs, as runc checks). */
+export function hostLsm(): EnabledLsm {
+  let apparmor = false;
+  try {
+    apparmor = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+  } catch {
+    // no AppArmor module
+  }
+  let selinux = false;
+  try {
+    selinux = statSync('/sys/fs/selinux/enforce').isFile();
+  } catch {
+    // no selinuxfs
+  }
+  return { apparmor, selinux };
+}
+
+/** At most this many unknown properties are dropped from one config (a guard against a pathological file). */
+const MAX_IGNORED = 1000;
+
+/**
+ * Runs the schema over `raw`, dropping each property the schema does not know (the
+ * runtime spec: a runtime MUST NOT fail on an unknown property, it ignores it) with
+ * one warning naming its path. Throws the first other schema error.
+ */
+function validateStructure(raw: unknown, warn: (message: string) => void): unknown {
+  const validate = schemaValidator();
+  let value = raw;
+  let copied = false;
+  for (let ignored = 0; !validate(value); ignored++) {
+    const e = validate.errors![0];
+    if (e.keyword !== 'additionalProperties' || ignored >= MAX_IGNORED) throw schemaError(value, e);
+    if (!copied) {
+      value = structuredClone(raw);
+      copied = true;
+    }
+    const prop = (e.params as { additionalProperty: string }).additionalProperty;
+    const parent = valueAt(value, e.instancePath) as Record<string, unknown>;
+    delete parent[prop];
+    const path = fieldPath(`${e.instancePath}/${prop.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+    warn(`${path}: not a property berth knows, ignored`);
+  }
+  return value;
 }
 
 /**
@@ -118,14 +170,13 @@ export interface ValidateOptions {
  * (actions, ops, argument indexes, architectures, flags). Reads the disk only for stat calls; pure otherwise.
  */
 export function validateSpec(raw: unknown, bundleDir: string, options: ValidateOptions = {}): Spec {
-  const validate = schemaValidator();
-  if (!validate(raw)) throw schemaError(raw, validate.errors![0]);
-  const spec = structuredClone(raw) as Spec;
+  const warn = options.warn ?? (() => undefined);
+  const spec = structuredClone(validateStructure(raw, warn)) as Spec;
   const host = options.host ?? hostCapabilities();
   const bundle = resolve(bundleDir);
 
   if (spec.process) {
-    checkCapabilities(spec.process.capabilities, host, options.warn);
+    checkCapabilities(spec.process.capabilities, host, warn);
     checkRlimits(spec);
   }
   if (spec.root) {
@@ -145,7 +196,33 @@ export function validateSpec(raw: unknown, bundleDir: string, options: ValidateO
     }
   });
   checkLinux(spec);
+  checkHostOnly(spec, options.lsm ?? hostLsm(), warn);
   return spec;
+}
+
+/**
+ * Fields the runtime spec allows that this host or berth cannot apply: each is
+ * accepted and named in a warning (runc and crun also go on without them), except a
+ * security label for a module that is enabled here, which berth cannot set: refused.
+ */
+function checkHostOnly(spec: Spec, lsm: EnabledLsm, warn: (message: string) => void): void {
+  const label = (field: string, value: string | undefined, module: 'apparmor' | 'selinux') => {
+    if (value === undefined || value === '') return;
+    const name = module === 'apparmor' ? 'AppArmor' : 'SELinux';
+    if (lsm[module]) throw notImplemented(`${field}: berth cannot apply ${name} labels, and ${name} is enabled on this host`, { details: { field } });
+    warn(`${field}: ${name} is not enabled on this host, ${JSON.stringify(value)} ignored`);
+  };
+  label('process.apparmorProfile', spec.process?.apparmorProfile, 'apparmor');
+  label('process.selinuxLabel', spec.process?.selinuxLabel, 'selinux');
+  label('linux.mountLabel', spec.linux?.mountLabel, 'selinux');
+  if ((spec.linux?.devices?.length ?? 0) > 0) throw notImplemented('linux.devices: creating device nodes is not supported by berth', { details: { field: 'linux.devices' } });
+  const r = spec.linux?.resources;
+  if (r === undefined) return;
+  if (r.memory?.kernel !== undefined) warn('linux.resources.memory.kernel: kernel memory limits are deprecated and no longer enforced by Linux, ignored');
+  if (r.memory?.kernelTCP !== undefined) warn('linux.resources.memory.kernelTCP: kernel TCP memory limits are not applied by berth, ignored');
+  if (r.blockIO !== undefined) warn('linux.resources.blockIO: block I/O weights and throttles are not applied by berth, ignored');
+  if (r.hugepageLimits !== undefined) warn('linux.resources.hugepageLimits: hugetlb limits are not applied by berth, ignored');
+  if (r.network !== undefined) warn('linux.resources.network: net_cls/net_prio settings are not applied by berth, ignored');
 }
 
 function requireDir(path: string, field: string): void {
