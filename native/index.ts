@@ -147,6 +147,8 @@ export interface NativeSpawnConfig {
   mounts: NativeMount[];
   /** The host's cgroup hierarchies, when a mount is of kind 'cgroup'. */
   cgroupHierarchies?: NativeCgroupHierarchy[];
+  /** linux.devices: nodes made after the mounts (mode = S_IF* | permission bits). */
+  devices?: { path: string; mode: number; major: number; minor: number; uid: number; gid: number }[];
   maskedPaths: string[];
   readonlyPaths: string[];
   /** Written after pivot_root: path under /proc/sys and value. */

@@ -262,6 +262,32 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     expect(p.mountinfo).toMatch(/ \/dev\/mqueue /);
   });
 
+  it('creates linux.devices nodes with their mode and owner, and allows them in the device cgroup', async () => {
+    const b = bundle((s) => {
+      s.process!.user = { uid: 1000, gid: 1000 };
+      s.linux!.devices = [
+        { path: '/dev/berth/mine', type: 'c', major: 1, minor: 3, fileMode: 0o600, uid: 1000, gid: 1000 },
+        { path: '/dev/berth/roots', type: 'c', major: 1, minor: 3, fileMode: 0o600, uid: 0, gid: 0 },
+        { path: '/dev/fuse', type: 'c', major: 10, minor: 229 },
+      ];
+    });
+    b.spec.process!.args = ['/bin/probe', 'read:/dev/berth/mine', 'write:/dev/berth/mine', 'read:/dev/berth/roots', 'write:/dev/berth/missing/x'];
+    const id = nextId();
+    const proc = await driver.create(ctx, id, b, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = readAll(proc.stdout);
+    const devicesList = cgroupDirs(`${cgroupParent}/${id}`).map((d) => join(d, 'devices.list')).find((f) => existsSync(f));
+    // The device cgroup (v1) allows the new node after the spec's deny-all rule.
+    if (existsSync('/sys/fs/cgroup/devices/devices.list')) expect(devicesList).toBeDefined();
+    if (devicesList !== undefined) expect(readFileSync(devicesList, 'utf8')).toMatch(/^c 10:229 rwm$/m);
+    await driver.start(ctx, id);
+    expect(await driver.wait(ctx, id)).toEqual({ exitCode: 0 });
+    const p = JSON.parse(await out) as Probe;
+    expect(p.checks[0]).toMatchObject({ ok: true, bytes: 0 });
+    expect(p.checks[1]).toMatchObject({ ok: true });
+    expect(p.checks[2]).toMatchObject({ ok: false, errno: 'EACCES' });
+    expect(p.checks[3]).toMatchObject({ ok: false, errno: 'ENOENT' });
+  });
+
   it('reports the exit code and a killing signal', async () => {
     const b = bundle();
     b.spec.process!.args = ['/bin/probe', 'exit:7'];

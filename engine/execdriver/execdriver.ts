@@ -22,6 +22,7 @@ import { instrument } from '../trace/instrument.js';
 import { recordSpan } from '../trace/span.js';
 import { native, type NativeChildMessage, type NativeSpawned } from '../../native/index.js';
 import type { Cgroup, CgroupManager } from './cgroups/types.js';
+import { allowDeviceNodes } from './cgroups/convert.js';
 import { createCgroupManager } from './cgroups/manager.js';
 import { childError } from './child-error.js';
 import { releaseExecFifo } from './exec-fifo.js';
@@ -274,7 +275,7 @@ class NativeExecDriver implements ExecDriver {
     const manager = this.cgroups();
     const cgroupPath = spec.linux?.cgroupsPath ?? `${this.options.cgroupParent ?? 'berth'}/${id}`;
     const cgroupStart = nowNs();
-    const cgroup = manager === null ? undefined : manager.create(ctx, cgroupPath, spec.linux?.resources);
+    const cgroup = manager === null ? undefined : manager.create(ctx, cgroupPath, allowDeviceNodes(spec.linux?.resources, spec.linux?.devices));
     cgroup?.catch(() => undefined);  // awaited below; a failure must not go unhandled meanwhile
 
     let io: ReturnType<typeof prepareStdio>;

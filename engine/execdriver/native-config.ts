@@ -10,7 +10,7 @@ import { parseHierarchies, type CgroupHierarchy } from './cgroups/detect.js';
 import { nativeSeccomp } from './seccomp/native-filter.js';
 import { capabilityMask } from './spec/capabilities.js';
 import { isInfinity, rlimitNumber } from './spec/rlimits.js';
-import type { Mount, NamespaceType, RootfsPropagation, Spec } from './spec/types.js';
+import type { Device, Mount, NamespaceType, RootfsPropagation, Spec } from './spec/types.js';
 
 export const MS = {
   RDONLY: 1,
@@ -193,6 +193,7 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
     stdio: io.stdio,
   };
   if (config.mounts.some((m) => m.kind === 'cgroup')) config.cgroupHierarchies = cgroupHierarchies(hierarchies());
+  if ((spec.linux?.devices?.length ?? 0) > 0) config.devices = spec.linux!.devices!.map((d, i) => nativeDevice(d, i));
   if (spec.hostname !== undefined) config.hostname = spec.hostname;
   if (spec.domainname !== undefined) config.domainname = spec.domainname;
   if (proc.user.umask !== undefined) config.umask = proc.user.umask;
@@ -287,4 +288,17 @@ export function cgroupHierarchies(found: CgroupHierarchy[]): NativeCgroupHierarc
     if (!h.v2) out.data = h.key.split(',').some((k) => !k.startsWith('name=')) ? h.key : `none,${h.key}`;
     return out;
   });
+}
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+/** One linux.devices entry as the native child takes it; a char or block device needs major and minor. */
+function nativeDevice(d: Device, i: number): NonNullable<NativeSpawnConfig['devices']>[number] {
+  const field = `linux.devices[${i}]`;
+  if (d.path.split('/').includes('..')) throw invalidArgument(`${field}.path: ${JSON.stringify(d.path)} must not contain .. segments`);
+  if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) throw invalidArgument(`${field}: a ${d.type === 'b' ? 'block' : 'char'} device ${d.path} needs major and minor`);
+  const kind = d.type === 'p' ? S_IFIFO : d.type === 'b' ? S_IFBLK : S_IFCHR;
+  return { path: d.path, mode: kind | (d.fileMode ?? 0o666), major: d.major ?? 0, minor: d.minor ?? 0, uid: d.uid ?? 0, gid: d.gid ?? 0 };
 }

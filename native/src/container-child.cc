@@ -460,6 +460,53 @@ void mount_cgroups(Child& c, int rootfd, const MountEntry& m) {
   close(fd);
 }
 
+// Makes the linux.devices nodes under rootfd: mknod with the spec's mode and owner, or
+// in a user namespace (where mknod is refused) a bind of the host's node at the same
+// path, as runc does. An existing node is left as it is.
+void create_devices(Child& c, int rootfd) {
+  const ChildConfig& cfg = *c.cfg;
+  uint64_t t0 = monotonic_ns();
+  for (int i = 0; i < cfg.ndevices; i++) {
+    const DeviceEntry& d = cfg.devices[i];
+    char dir[PATH_MAX];
+    size_t len = strlen(d.path);
+    if (len >= sizeof dir) fail(c, kStepDevices, ENAMETOOLONG, d.path);
+    memcpy(dir, d.path, len + 1);
+    char* slash = strrchr(dir, '/');
+    if (slash == nullptr || slash[1] == '\0') fail(c, kStepDevices, EINVAL, d.path);
+    const char* name = d.path + (slash - dir) + 1;
+    if (slash == dir) slash[1] = '\0';
+    else *slash = '\0';
+    int pfd = resolve_in_root(rootfd, dir, kCreateDirs);
+    if (pfd < 0) fail(c, kStepDevices, errno, d.path);
+    char ppath[40];
+    fd_path(ppath, pfd);
+    int dfd = open(ppath, O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) fail(c, kStepDevices, errno, d.path);
+    if (!c.in_userns) {
+      if (mknodat(dfd, name, d.mode, makedev(d.major, d.minor)) < 0) {
+        if (errno != EEXIST) fail(c, kStepDevices, errno, "mknod ", d.path);
+      } else {
+        if (fchmodat(dfd, name, d.mode & 07777, 0) < 0) fail(c, kStepDevices, errno, "chmod ", d.path);
+        if (fchownat(dfd, name, d.uid, d.gid, AT_SYMLINK_NOFOLLOW) < 0) fail(c, kStepDevices, errno, "chown ", d.path);
+      }
+    } else {
+      int f = openat(dfd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+      if (f < 0) fail(c, kStepDevices, errno, "create ", d.path);
+      close(f);
+      int target = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      if (target < 0) fail(c, kStepDevices, errno, "open ", d.path);
+      char tp[40];
+      fd_path(tp, target);
+      if (mount(d.path, tp, nullptr, MS_BIND, nullptr) < 0) fail(c, kStepDevices, errno, "bind ", d.path);
+      close(target);
+    }
+    close(dfd);
+    close(pfd);
+  }
+  record(c, kStepDevices, -1, t0);
+}
+
 // ── the steps ──────────────────────────────────────────────────────────────────
 
 void do_mount(Child& c, int rootfd, int index) {
@@ -518,6 +565,7 @@ void setup_rootfs(Child& c) {
   t0 = monotonic_ns();
   for (int i = 0; i < cfg.nmounts; i++) do_mount(c, rootfd, i);
   record(c, kStepMounts, -1, t0);
+  if (cfg.ndevices > 0) create_devices(c, rootfd);
 
   // createContainer hooks: the mounts are in place, the old root still visible.
   if (cfg.hooks_sync) {

@@ -244,6 +244,24 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
       out.push_back(cfg->keep(v.As<Napi::String>().Utf8Value()));
     }
   };
+  if (r.has(o, "devices")) {
+    Napi::Array devs = r.arr(o, "devices", "devices");
+    for (uint32_t i = 0; i < devs.Length(); i++) {
+      std::string f = "devices[" + std::to_string(i) + "]";
+      Napi::Object d = r.obj(devs.Get(i), f);
+      DeviceEntry e{};
+      e.path = cfg->keep(r.str(d, "path", f + ".path"));
+      e.mode = static_cast<unsigned>(r.num(d, "mode", f + ".mode"));
+      e.major = static_cast<unsigned>(r.num(d, "major", f + ".major"));
+      e.minor = static_cast<unsigned>(r.num(d, "minor", f + ".minor"));
+      e.uid = static_cast<uint32_t>(r.num(d, "uid", f + ".uid"));
+      e.gid = static_cast<uint32_t>(r.num(d, "gid", f + ".gid"));
+      cfg->devices.push_back(e);
+    }
+  }
+  c.devices = cfg->devices.data();
+  c.ndevices = static_cast<int>(cfg->devices.size());
+
   strings("maskedPaths", cfg->masked);
   strings("readonlyPaths", cfg->readonly);
   c.masked = cfg->masked.data();

@@ -46,6 +46,14 @@ struct MountEntry {
   bool target_is_file;      // a bind of a file: the target is created as a file
 };
 
+// A device node from linux.devices, made in the rootfs after the mounts.
+struct DeviceEntry {
+  const char* path;         // absolute, inside the container
+  unsigned mode;            // S_IFCHR / S_IFBLK / S_IFIFO | permission bits
+  unsigned major, minor;
+  uint32_t uid, gid;
+};
+
 struct NsJoin {
   int fd;                   // opened by the parent (O_CLOEXEC), inherited by the child
   int nstype;               // CLONE_NEW*
@@ -72,6 +80,8 @@ struct ChildConfig {
   int nmounts = 0;
   const CgroupHierarchy* cgroups = nullptr;  // for kMountCgroup mounts
   int ncgroups = 0;
+  DeviceEntry* devices = nullptr;
+  int ndevices = 0;
   const char* const* masked = nullptr;
   int nmasked = 0;
   const char* const* readonly = nullptr;
@@ -134,6 +144,7 @@ struct ContainerConfig {
   std::vector<MountEntry> mounts;
   std::vector<CgroupHierarchy> cgroups;
   std::deque<std::vector<const char*>> cgroup_links;
+  std::vector<DeviceEntry> devices;
   std::vector<NsJoin> joins;
   std::vector<RlimitEntry> rlimits;
   std::vector<const char*> masked, readonly, sysctl_paths, sysctl_values;

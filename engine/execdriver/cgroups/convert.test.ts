@@ -1,6 +1,6 @@
 // Unit checks of the v1↔v2 conversions and the mountinfo parser.
 import { describe, expect, it } from 'vitest';
-import { deviceLine, sharesToWeight, swapMaxV2 } from './convert.js';
+import { allowDeviceNodes, deviceLine, sharesToWeight, swapMaxV2 } from './convert.js';
 import { parseLayout } from './detect.js';
 import { normalizeCgroupPath } from './manager.js';
 
@@ -64,5 +64,17 @@ describe('parseLayout', () => {
   it('finds pure v2', () => {
     const l = parseLayout('30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n');
     expect(l).toEqual({ mode: 'v2', v1: new Map(), unified: '/sys/fs/cgroup' });
+  });
+});
+
+describe('allowDeviceNodes', () => {
+  const fuse = { path: '/dev/fuse', type: 'c' as const, major: 10, minor: 229 };
+  it('appends an rwm allow rule per char/block node after the spec rules, not for FIFOs', () => {
+    const r = allowDeviceNodes({ devices: [{ allow: false, access: 'rwm' }] }, [fuse, { path: '/dev/sda', type: 'b', major: 8, minor: 0 }, { path: '/dev/p', type: 'p' }]);
+    expect(r?.devices?.map(deviceLine)).toEqual(['a *:* rwm', 'c 10:229 rwm', 'b 8:0 rwm']);
+  });
+  it('leaves resources without device rules alone (nothing is restricted then)', () => {
+    expect(allowDeviceNodes({ pids: { limit: 5 } }, [fuse])).toEqual({ pids: { limit: 5 } });
+    expect(allowDeviceNodes(undefined, [fuse])).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 // Conversions between the runtime spec's resource values and what each cgroup version's
 // files take: cpu shares → cpu.weight, memory+swap → memory.swap.max, device rules → lines.
-import type { DeviceRule } from '../spec/types.js';
+import type { Device, DeviceRule, Resources } from '../spec/types.js';
 
 /**
  * cgroup v1 cpu.shares [2, 262144] → v2 cpu.weight [1, 10000], the linear mapping runc
@@ -48,3 +48,15 @@ export const DEFAULT_ALLOWED_DEVICES: readonly DeviceRule[] = [
   { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // ptmx
   { allow: true, type: 'c', major: 136, access: 'rwm' }, // pts/*
 ];
+
+/**
+ * The resources with an allow rule (rwm) appended for each linux.devices node, as runc
+ * does, so a device the spec creates can be used. Only when the spec restricts devices
+ * at all (resources.devices present); otherwise the resources are returned unchanged.
+ */
+export function allowDeviceNodes(resources: Resources | undefined, devices: readonly Device[] | undefined): Resources | undefined {
+  if (resources?.devices === undefined || devices === undefined || devices.length === 0) return resources;
+  const nodes = devices.filter((d) => d.type !== 'p');
+  const rules: DeviceRule[] = nodes.map((d) => ({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major ?? 0, minor: d.minor ?? 0, access: 'rwm' }));
+  return { ...resources, devices: [...resources.devices, ...rules] };
+}

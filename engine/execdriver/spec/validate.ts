@@ -215,7 +215,6 @@ function checkHostOnly(spec: Spec, lsm: EnabledLsm, warn: (message: string) => v
   label('process.apparmorProfile', spec.process?.apparmorProfile, 'apparmor');
   label('process.selinuxLabel', spec.process?.selinuxLabel, 'selinux');
   label('linux.mountLabel', spec.linux?.mountLabel, 'selinux');
-  if ((spec.linux?.devices?.length ?? 0) > 0) throw notImplemented('linux.devices: creating device nodes is not supported by berth', { details: { field: 'linux.devices' } });
   const r = spec.linux?.resources;
   if (r === undefined) return;
   if (r.memory?.kernel !== undefined) warn('linux.resources.memory.kernel: kernel memory limits are deprecated and no longer enforced by Linux, ignored');
