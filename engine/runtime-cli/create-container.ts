@@ -92,14 +92,16 @@ export async function createContainer(ctx: Context, store: StateStore, driver: E
           record.pid = pid;
           record.pidStartTime = processInfo(pid)?.startTime;
           await store.write(record);
-          const state = toState(record, 'creating');
+          // The runtime spec's lifecycle runs these hooks after the create operation's
+          // environment step, when the state is "created" ("creating" is that step itself).
+          const state = toState(record, 'created');
           await runHooks(hctx, 'prestart', spec.hooks?.prestart, state);
           await runHooks(hctx, 'createRuntime', spec.hooks?.createRuntime, state);
         },
         ...(createContainerHooks.length > 0
           ? {
               createContainerHooks: (hctx: Context, pid: number) =>
-                runHooks(hctx, 'createContainer', createContainerHooks, toState(record, 'creating'), {
+                runHooks(hctx, 'createContainer', createContainerHooks, toState(record, 'created'), {
                   enter: { pid, namespaces: containerNamespaces(spec) },
                 }),
             }

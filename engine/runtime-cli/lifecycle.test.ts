@@ -258,8 +258,9 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect(readFileSync(join(log, 'order'), 'utf8')).toBe('prestart\ncreateRuntime\ncreateContainer\n');
     const pid = (await state(id)).pid;
     const prestart = JSON.parse(readFileSync(join(log, 'prestart.json'), 'utf8'));
-    expect(prestart).toEqual({ ociVersion: '1.0.2', id, status: 'creating', pid, bundle, annotations: { 'org.berth.test': 'hooks' } });
-    expect(JSON.parse(readFileSync(join(bundle, 'rootfs/tmp/createContainer.json'), 'utf8'))).toMatchObject({ id, status: 'creating', pid });
+    expect(prestart).toEqual({ ociVersion: '1.0.2', id, status: 'created', pid, bundle, annotations: { 'org.berth.test': 'hooks' } });
+    expect(JSON.parse(readFileSync(join(log, 'createRuntime.json'), 'utf8'))).toMatchObject({ id, status: 'created', pid });
+    expect(JSON.parse(readFileSync(join(bundle, 'rootfs/tmp/createContainer.json'), 'utf8'))).toMatchObject({ id, status: 'created', pid });
     expect(readFileSync(join(log, 'createContainer.mnt'), 'utf8').trim()).toBe(readlinkSync(`/proc/${pid}/ns/mnt`));
     expect(readFileSync(join(log, 'createContainer.mnt'), 'utf8').trim()).not.toBe(readlinkSync('/proc/self/ns/mnt'));
     expect(readFileSync(join(log, 'createContainer.proc'), 'utf8').trim()).toBe('mounted');
