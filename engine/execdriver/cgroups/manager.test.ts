@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../../errdefs/errors.js';
 import { background } from '../../trace/context.js';
+import { defaultLogger } from '../../trace/logger.js';
 import { detectLayout, type CgroupLayout } from './detect.js';
 import { createCgroupManager } from './manager.js';
 import type { Cgroup, CgroupManager } from './types.js';
@@ -81,10 +82,28 @@ afterEach(async () => {
 needs(root(), when(hasV1, 'needs cgroup v1 controllers (a hybrid or v1 host)')).describe(`cgroups on this host (${layout?.mode ?? 'none'})`, () => {
   const manager = (opts = {}) => createCgroupManager(opts);
 
+  it.skipIf(!layout?.v1.has('blkio'))(`writes blockIO throttles and warns about settings this kernel lacks${layout?.v1.has('blkio') ? '' : ' (skipped: no blkio controller)'}`, async () => {
+    // A real block device of this host, so the kernel accepts its throttle line.
+    const dev = ['vda', 'sda', 'nvme0n1', 'loop0'].map((b) => `/sys/block/${b}/dev`).find((f) => existsSync(f));
+    if (dev === undefined) return;
+    const [major, minor] = readFileSync(dev, 'utf8').trim().split(':').map(Number);
+    const warnings: string[] = [];
+    const logger = { ...defaultLogger, warn: (m: string) => warnings.push(m), with: () => logger };
+    const m = manager();
+    const path = uniquePath();
+    paths.push({ manager: m, path });
+    const cg = await m.create(background(logger), path, { blockIO: { weight: 500, throttleReadBpsDevice: [{ major, minor, rate: 1048576 }], throttleWriteIOPSDevice: [{ major, minor, rate: 100 }] } });
+    const blkio = cg.dirs.find((d) => d.startsWith(layout!.v1.get('blkio')!))!;
+    expect(read(blkio, 'blkio.throttle.read_bps_device')).toBe(`${major}:${minor} 1048576`);
+    expect(read(blkio, 'blkio.throttle.write_iops_device')).toBe(`${major}:${minor} 100`);
+    if (existsSync(join(blkio, 'blkio.weight'))) expect(read(blkio, 'blkio.weight')).toBe('500');
+    else expect(warnings).toEqual([expect.stringMatching(/linux\.resources\.blockIO\.weight not applied: this kernel has no blkio\.weight/)]);
+  });
+
   it('creates a directory in every hierarchy and attaches a process', async () => {
     const m = manager();
     const cg = await make(m);
-    const controllers = ['pids', 'memory', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer'].filter((c) => layout!.v1.has(c));
+    const controllers = ['pids', 'memory', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'blkio'].filter((c) => layout!.v1.has(c));
     for (const c of controllers) expect(cg.dirs).toContain(join(layout!.v1.get(c)!, cg.path));
     if (layout!.mode === 'hybrid') expect(cg.dirs).toContain(join(layout!.unified!, cg.path));
     for (const d of cg.dirs) expect(existsSync(d)).toBe(true);

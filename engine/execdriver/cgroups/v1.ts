@@ -12,7 +12,7 @@ import type { CgroupLayout } from './detect.js';
 import type { CgroupStats } from './types.js';
 
 /** Controllers every container cgroup is made in, when the host has them. */
-export const V1_CONTROLLERS = ['pids', 'memory', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer'] as const;
+export const V1_CONTROLLERS = ['pids', 'memory', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'blkio'] as const;
 
 /** v1's "no limit" reads as a huge number (PAGE_COUNTER_MAX pages); anything above 2^62 is unlimited. */
 const UNLIMITED_ABOVE = 2 ** 62;
@@ -76,6 +76,40 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
     if (cpu.mems !== undefined && cpu.mems !== '') await writeControl(cg.path, need(cg, 'cpuset', 'linux.resources.cpu.mems'), 'cpuset.mems', cpu.mems);
   }
 
+  /**
+   * linux.resources.blockIO on the blkio controller: each setting whose file this
+   * kernel has is written (throttles as "major:minor rate" lines); the others are
+   * named in a warning, as runc and crun go on without them (no CFQ/BFQ weights here).
+   */
+  async function applyBlockIO(ctx: Context, cg: CgroupDirs, io: NonNullable<Resources['blockIO']>): Promise<void> {
+    const d = dir(cg, 'blkio');
+    if (d === undefined) {
+      ctx.logger.warn(`cgroup ${cg.path}: linux.resources.blockIO not applied: this host has no blkio controller`);
+      return;
+    }
+    const write = async (field: string, file: string, lines: string[]) => {
+      if (lines.length === 0) return;
+      if ((await readControlIfExists(cg.path, d, file)) === undefined) {
+        ctx.logger.warn(`cgroup ${cg.path}: linux.resources.blockIO.${field} not applied: this kernel has no ${file}`);
+        return;
+      }
+      for (const line of lines) await writeControl(cg.path, d, file, line);
+    };
+    const one = (v: number | undefined) => (v === undefined || v === 0 ? [] : [String(v)]);
+    await write('weight', 'blkio.weight', one(io.weight));
+    await write('leafWeight', 'blkio.leaf_weight', one(io.leafWeight));
+    const devices = io.weightDevice ?? [];
+    await write('weightDevice', 'blkio.weight_device', devices.filter((w) => w.weight !== undefined).map((w) => `${w.major}:${w.minor} ${w.weight}`));
+    await write('weightDevice', 'blkio.leaf_weight_device', devices.filter((w) => w.leafWeight !== undefined).map((w) => `${w.major}:${w.minor} ${w.leafWeight}`));
+    const throttles = [
+      ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'],
+      ['throttleWriteBpsDevice', 'blkio.throttle.write_bps_device'],
+      ['throttleReadIOPSDevice', 'blkio.throttle.read_iops_device'],
+      ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device'],
+    ] as const;
+    for (const [field, file] of throttles) await write(field, file, (io[field] ?? []).map((t) => `${t.major}:${t.minor} ${t.rate}`));
+  }
+
   async function waitFreezer(cg: CgroupDirs, d: string, want: 'FROZEN' | 'THAWED'): Promise<void> {
     for (let i = 0; i < 1000; i++) {
       await writeControl(cg.path, d, 'freezer.state', want);
@@ -100,6 +134,7 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
       if (r.memory) await applyMemory(ctx, cg, r.memory);
       if (r.cpu) await applyCpu(cg, r.cpu);
       if (r.pids) await writeControl(cg.path, need(cg, 'pids', 'linux.resources.pids'), 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
+      if (r.blockIO) await applyBlockIO(ctx, cg, r.blockIO);
       if (r.devices) {
         const d = need(cg, 'devices', 'linux.resources.devices');
         for (const rule of [...r.devices, ...DEFAULT_ALLOWED_DEVICES]) {

@@ -67,7 +67,8 @@ export function createV2Backend(layout: CgroupLayout): CgroupBackend {
       if (want.length > 0) await writeControl(parent, parent, 'cgroup.subtree_control', want.map((c) => `+${c}`).join(' '));
     },
     async afterMkdir() {},
-    async apply(_ctx, cg, r) {
+    async apply(ctx, cg, r) {
+      if (r.blockIO) ctx.logger.warn(`cgroup ${cg.path}: linux.resources.blockIO not applied: berth does not write io.weight/io.max on cgroup v2`);
       if (r.memory) await applyMemory(cg, r.memory);
       if (r.cpu) await applyCpu(cg, r.cpu);
       if (r.pids) await writeControl(cg.path, leaf(cg), 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');

@@ -103,7 +103,7 @@ export interface MemoryResources {
   kernelTCP?: number;
 }
 
-/** blkio/io settings: accepted, ignored with a warning (berth does not write them). */
+/** blkio settings: written on cgroup v1 where the kernel has the file, else named in a warning. */
 export interface BlockIO {
   weight?: number;
   leafWeight?: number;
@@ -151,7 +151,7 @@ export interface Resources {
   cpu?: CpuResources;
   pids?: PidsResources;
   devices?: DeviceRule[];
-  /** Accepted and ignored with a warning (see BlockIO). */
+  /** See BlockIO. */
   blockIO?: BlockIO;
   /** hugetlb limits: accepted and ignored with a warning. */
   hugepageLimits?: { pageSize: string; limit: number }[];

@@ -73,7 +73,6 @@ const warned: { name: string; mutate: Mutation; warning: RegExp; kept?: (s: Spec
   { name: 'unknown nested property', mutate: (s) => (s.linux.intelRdt = { closID: 'x' }), warning: /^linux\.intelRdt: not a property berth knows, ignored$/ },
   { name: 'unknown hook kind', mutate: (s) => (s.hooks = { prestop: [] }), warning: /^hooks\.prestop: not a property/ },
   { name: 'odd property name', mutate: (s) => (s['x/y~z'] = 1), warning: /^\["x\/y~z"\]: not a property/ },
-  { name: 'blockIO', mutate: (s) => (s.linux.resources.blockIO = { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1024 }] }), warning: /^linux\.resources\.blockIO: .*ignored$/, kept: (s) => s.linux?.resources?.blockIO?.weight },
   { name: 'hugepageLimits', mutate: (s) => (s.linux.resources.hugepageLimits = [{ pageSize: '2MB', limit: 1048576 }]), warning: /^linux\.resources\.hugepageLimits: hugetlb limits .*ignored$/ },
   { name: 'memory.kernel', mutate: (s) => (s.linux.resources.memory = { limit: 1 << 28, kernel: 1 << 26 }), warning: /^linux\.resources\.memory\.kernel: kernel memory limits are deprecated/, kept: (s) => s.linux?.resources?.memory?.limit },
   { name: 'network classID/priorities', mutate: (s) => (s.linux.resources.network = { classID: 1048577, priorities: [{ name: 'eth0', priority: 500 }] }), warning: /^linux\.resources\.network: net_cls\/net_prio .*ignored$/ },
@@ -109,6 +108,14 @@ describe('validateSpec: spec-valid fields this host cannot apply', () => {
     const raw = defaultSpec();
     raw.process!.apparmorProfile = 'docker-default';
     expect(() => validateSpec(raw, bundle, { host, lsm: { apparmor: true, selinux: false } })).toThrow(/^process\.apparmorProfile: berth cannot apply AppArmor labels, and AppArmor is enabled/);
+  });
+
+  it('accepts linux.resources.blockIO (applied by the cgroup manager) without a warning', () => {
+    const raw = defaultSpec();
+    raw.linux!.resources!.blockIO = { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1024 }] };
+    const warnings: string[] = [];
+    expect(validateSpec(raw, bundle, { host, lsm: noLsm, warn: (m) => warnings.push(m) }).linux?.resources?.blockIO?.weight).toBe(500);
+    expect(warnings).toEqual([]);
   });
 
   it('accepts linux.devices and checks their fields', () => {
