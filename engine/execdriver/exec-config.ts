@@ -80,7 +80,7 @@ export function nativeExecConfig(spec: Spec, pid: number, process: Process, stdi
   };
   if (process.user.umask !== undefined) config.umask = process.user.umask;
   if (process.terminal === true) config.terminal = { rows: process.consoleSize?.height ?? 0, cols: process.consoleSize?.width ?? 0 };
-  if (spec.linux?.seccomp !== undefined) config.seccomp = nativeSeccomp(spec.linux.seccomp, config.noNewPrivileges);
+  if (spec.linux?.seccomp !== undefined) config.seccomp = nativeSeccomp(spec.linux.seccomp, config.noNewPrivileges, { ambient: config.capabilities!.ambient !== 0n });
   return config;
 }
 
