@@ -21,7 +21,7 @@ import { throwIfCancelled, type Context } from '../trace/context.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { DigestingStream, parseDigest, validateDigest } from './digest.js';
 import { chainID as chainOf } from './image-store.js';
-import { Mutex } from './mutex.js';
+import { Mutex } from '../fsutil/keyed-lock.js';
 
 export interface Layer {
   chainID: string;

@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import { invalidArgument, resourceExhausted } from '../errdefs/errors.js';
 import { readRuntimeJson, removeFile, writeJsonAtomic } from './atomic-file.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { broadcastOf, contains, formatIPv4, parseIPv4, parseSubnet, type Subnet } from './subnet.js';
 
 interface PoolFile {
@@ -50,7 +50,7 @@ export interface Reservation {
 }
 
 export class Ipam {
-  private readonly mutex = new KeyedMutex();
+  private readonly mutex = new KeyedLock();
   private readonly pools = new Map<string, PoolFile>();
   private readonly writers = new Map<string, PoolWriter>();
 

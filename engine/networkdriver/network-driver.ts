@@ -39,7 +39,7 @@ import { hostRoutes, uplinkMtu } from './host-routes.js';
 import { checkGateway, Ipam, type PoolSpec } from './ipam.js';
 import { CHAIN_DNAT, Iptables, isRuleOfPort } from './iptables.js';
 import { VethReaper } from './veth-reaper.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { bridgeInterfacePlan } from './interface-plan.js';
 import { runSteps, type NetnsRef, type SetupStep } from './netlink-ops.js';
 import { parseNetworkMode } from './network-mode.js';
@@ -216,8 +216,8 @@ export class NetworkDriver {
   private readonly proxies = new Map<string, PortProxy>();
   /** host port key (`ip:port/proto`) → containerId, reserved synchronously before any await. */
   private readonly reservedPorts = new Map<string, { spec: PortSpec; containerId: string }>();
-  private readonly containerLock = new KeyedMutex();
-  private readonly networkLock = new KeyedMutex();
+  private readonly containerLock = new KeyedLock();
+  private readonly networkLock = new KeyedLock();
   private useIptables = false;
   private readonly reaper: VethReaper;
   /** This instance's iptables owner: 12 hex of the hash of its resolved root. */

@@ -25,7 +25,7 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { wrap } from '../../errdefs/errors.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '../../fsutil/keyed-lock.js';
 import type { Descriptor } from './manifest-check.js';
 import type { Digest } from './reference-grammar.js';
 
