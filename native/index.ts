@@ -60,12 +60,13 @@ export interface NativeCore {
   /** mount(2) run in a short-lived CLONE_VM child whose cwd is `dir` (relative overlay paths); Node's cwd is untouched. */
   mountAt(dir: string, source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   /**
-   * Writes each file atomically (temp file in its directory, write, fsync when sync, rename over path), the whole batch
-   * in one threadpool job (files.cc). mode defaults to 0o600 and is applied exactly (no umask). Rejects on the first
-   * failure with a Node-style system error (code, syscall, path), that file's temp removed; earlier files stay written.
-   * Throws a TypeError naming the entry for bad input.
+   * Writes each file atomically (temp file in its directory, write, fsync when sync, rename over path, fsync of the
+   * directory when syncDir), the whole batch in one threadpool job (files.cc). mode defaults to 0o600 and is applied
+   * exactly (no umask). Rejects on the first failure with a Node-style system error (code, syscall, path), that file's
+   * temp removed (a failed directory fsync leaves the new file in place); earlier files stay written. Throws a TypeError
+   * naming the entry for bad input.
    */
-  writeFilesAtomic(files: readonly { path: string; data: string | Buffer; mode?: number; sync?: boolean }[]): Promise<void>;
+  writeFilesAtomic(files: readonly { path: string; data: string | Buffer; mode?: number; sync?: boolean; syncDir?: boolean }[]): Promise<void>;
   /** undefined when the system's libzstd (libzstd.so.1, loaded on first use) is usable, else why not (zstd.cc). */
   zstdLoad(): string | undefined;
   /** A zstd streaming decoder; throws when libzstd is not usable. Freed by zstdFree or when collected. */

@@ -245,11 +245,13 @@ describe('buildCorpus (quick profile)', () => {
     await rm(join(out, 'deep'), { recursive: true });
     // A leftover of a build that died (no process has this pid) is cleaned away.
     await mkdir(join(out, '.tmp-app-999999999-0badc0de', 'blobs'), { recursive: true });
+    await writeFile(join(out, '.corpus.json.999999999.0'), '{"torn');
     const lines: string[] = [];
     const rebuilt = await buildCorpus({ out, profile: 'quick', seed: 42, images, log: (l) => lines.push(l) });
     expect(lines).toEqual(expect.arrayContaining(['tiny: cached', 'many-small-files: cached', 'app: cached', 'deep: building']));
     expect((await stat(appBlob)).mtimeMs).toBe(before);
     await expect(stat(join(out, '.tmp-app-999999999-0badc0de'))).rejects.toThrow(/ENOENT/);
+    await expect(stat(join(out, '.corpus.json.999999999.0'))).rejects.toThrow(/ENOENT/);
     expect(rebuilt.images.map((i) => i.refs)).toEqual(corpus.images.map((i) => i.refs));
   }, 120_000);
 
