@@ -201,7 +201,7 @@ describe('buildCorpus (quick profile)', () => {
       const dir = join(out, img.layout);
       expect(JSON.parse(await readFile(join(dir, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
       const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
-      const refs = Object.fromEntries(index.manifests.map((m: any) => [m.annotations['org.opencontainers.image.ref.name'], m.digest]));
+      const refs = Object.fromEntries((index.manifests as { digest: string; annotations: Record<string, string> }[]).map((m) => [m.annotations['org.opencontainers.image.ref.name'], m.digest]));
       expect(Object.keys(refs).sort()).toEqual(['gzip', 'latest', 'uncompressed']);
       expect(refs.latest).toBe(refs.gzip);
       for (const m of index.manifests) {
