@@ -33,6 +33,7 @@ tester.run('module-boundaries', moduleBoundaries, {
     at('engine/client/api-client.ts', "import type { Container } from '../api/types.js';"),
     // a test may build fixtures from anything its module reaches
     at('engine/jobs/pull.test.ts', "import { vfs } from '../graphdriver/vfs.js';"),
+    at('engine/client/bin.test.ts', "import { packagePath } from '../../native/package-root.js';"),
     at('native/index.ts', "import { unavailable } from '../engine/errdefs/errors.js';"),
     at('native/workloads.test.ts', "import { createExecDriver } from '../engine/execdriver/execdriver.js';"),
     at('bench/suites/pull.ts', "import { Graph } from '../../engine/graph/graph.js';"),
