@@ -7,17 +7,18 @@ import { dirname, relative, resolve, sep } from 'node:path';
 /**
  * Options:
  *   root     the repository root (absolute)
- *   shared   engine folders every engine folder may import (trace, errdefs, fsutil)
- *   modules  { folder: [engine folders it may import besides itself and shared] };
- *            an engine folder missing here is an error, so a new module gets a row
- *   strict   folders that may import only what `modules` lists: no shared folders,
- *            no native/ (the client, which sees the engine only through the API)
- *   native   engine folders native/ may import
+ *   shared    engine folders every engine folder may import (trace, errdefs, fsutil)
+ *   modules   { folder: [engine folders it may import besides itself and shared] };
+ *             an engine folder missing here is an error, so a new module gets a row
+ *   noNative  engine folders that may not import native/ (the client sees the engine
+ *             only through the API); every other one may
+ *   testsMay  { folder: [engine folders its tests may import besides] } (the daemon's
+ *             tests drive it through the client)
+ *   native    engine folders native/ may import
  *
- * Every other engine folder may import native/. A test file (`*.test.ts`) may also
- * import whatever its folder reaches through the map (its fixtures come from below)
- * and native/ (the package root, workload binaries); native/'s own tests may drive
- * it through the engine. Only relative specifiers are
+ * A test file (`*.test.ts`) may also import whatever its folder reaches through the
+ * map (its fixtures come from below) and native/ (the package root, workload
+ * binaries); native/'s own tests may drive it through the engine. Only relative specifiers are
  * checked (packages and node: builtins are not the map's business).
  */
 export const moduleBoundaries = {
@@ -31,7 +32,8 @@ export const moduleBoundaries = {
           root: { type: 'string' },
           shared: { type: 'array', items: { type: 'string' } },
           modules: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
-          strict: { type: 'array', items: { type: 'string' } },
+          noNative: { type: 'array', items: { type: 'string' } },
+          testsMay: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
           native: { type: 'array', items: { type: 'string' } },
         },
         required: ['root', 'shared', 'modules'],
@@ -49,7 +51,8 @@ export const moduleBoundaries = {
     const opts = context.options[0];
     const root = opts.root;
     const shared = new Set(opts.shared);
-    const strict = new Set(opts.strict ?? []);
+    const noNative = new Set(opts.noNative ?? []);
+    const testsMay = opts.testsMay ?? {};
     const nativeAllowed = new Set(opts.native ?? []);
     const modules = opts.modules;
     const file = context.filename;
@@ -59,14 +62,13 @@ export const moduleBoundaries = {
 
     /** What `module` may import: its own list, shared folders, and for tests everything reachable. */
     function allowedFor(module) {
-      const direct = new Set([module, ...(modules[module] ?? [])]);
-      if (!strict.has(module)) for (const s of shared) direct.add(s);
+      const direct = new Set([module, ...(modules[module] ?? []), ...shared]);
       if (!isTest) return direct;
-      const seen = new Set(direct);
+      const seen = new Set([...direct, ...(testsMay[module] ?? [])]);
       const queue = [...direct];
       while (queue.length > 0) {
         const next = queue.pop();
-        for (const m of [...(modules[next] ?? []), ...(strict.has(next) ? [] : shared)]) {
+        for (const m of [...(modules[next] ?? []), ...shared]) {
           if (!seen.has(m)) {
             seen.add(m);
             queue.push(m);
@@ -87,7 +89,7 @@ export const moduleBoundaries = {
         if (!(from.module in modules)) return context.report({ node, messageId: 'unknownModule', data: { from: relative(root, file), module: from.module ?? '' } });
         const allowed = allowedFor(from.module);
         if (to.top === 'native') {
-          if (!strict.has(from.module) || isTest) return;
+          if (!noNative.has(from.module) || isTest) return;
           return context.report({ node, messageId: 'notAllowed', data: { from: fromName, to: toName, module: from.module, allowed: list(allowed) } });
         }
         if (to.top !== 'engine') return;
