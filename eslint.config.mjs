@@ -44,7 +44,16 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       'berth/module-boundaries': [
         'error',
-        { root, shared: ['trace', 'errdefs', 'fsutil'], modules, noNative: ['client', 'api'], testsMay: { daemon: ['client'] }, native: ['errdefs'] },
+        {
+          root,
+          shared: ['trace', 'errdefs', 'fsutil'],
+          modules,
+          noNative: ['client', 'api'],
+          testsMay: { daemon: ['client'] },
+          native: ['errdefs'],
+          // test files and the kits, fixtures and child processes only tests use
+          tests: String.raw`(\.test\.[cm]?[jt]s|-kit\.ts|-fixtures\.ts|/test-[^/]*\.ts|/crash-child\.ts)$|/e2e/`,
+        },
       ],
     },
   },

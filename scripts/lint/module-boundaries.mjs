@@ -6,7 +6,7 @@ import { dirname, relative, resolve, sep } from 'node:path';
 
 /**
  * Options:
- *   root     the repository root (absolute)
+ *   root      the repository root (absolute)
  *   shared    engine folders every engine folder may import (trace, errdefs, fsutil)
  *   modules   { folder: [engine folders it may import besides itself and shared] };
  *             an engine folder missing here is an error, so a new module gets a row
@@ -15,11 +15,13 @@ import { dirname, relative, resolve, sep } from 'node:path';
  *   testsMay  { folder: [engine folders its tests may import besides] } (the daemon's
  *             tests drive it through the client)
  *   native    engine folders native/ may import
+ *   tests     a regular expression (source) matching test code by its path relative
+ *             to root; default `\.test\.[cm]?[jt]s$`
  *
- * A test file (`*.test.ts`) may also import whatever its folder reaches through the
- * map (its fixtures come from below) and native/ (the package root, workload
- * binaries); native/'s own tests may drive it through the engine. Only relative specifiers are
- * checked (packages and node: builtins are not the map's business).
+ * Test code may also import whatever its folder reaches through the map (its
+ * fixtures come from below) and native/ (the package root, workload binaries);
+ * native/'s own tests may drive it through the engine. Only relative specifiers
+ * are checked (packages and node: builtins are not the map's business).
  */
 export const moduleBoundaries = {
   meta: {
@@ -35,6 +37,7 @@ export const moduleBoundaries = {
           noNative: { type: 'array', items: { type: 'string' } },
           testsMay: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
           native: { type: 'array', items: { type: 'string' } },
+          tests: { type: 'string' },
         },
         required: ['root', 'shared', 'modules'],
         additionalProperties: false,
@@ -58,7 +61,7 @@ export const moduleBoundaries = {
     const file = context.filename;
     const from = area(root, file);
     if (from === undefined) return {};
-    const isTest = /\.test\.[cm]?[jt]s$/.test(file);
+    const isTest = new RegExp(opts.tests ?? '\\.test\\.[cm]?[jt]s$').test(relative(root, file));
 
     /** What `module` may import: its own list, shared folders, and for tests everything reachable. */
     function allowedFor(module) {

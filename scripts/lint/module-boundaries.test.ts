@@ -17,6 +17,7 @@ const options = [
     modules: { api: [], client: ['api'], daemon: ['jobs', 'api'], jobs: ['graph'], graph: ['graphdriver'], graphdriver: [], trace: [], errdefs: [], fsutil: [] },
     noNative: ['client', 'api'],
     testsMay: { daemon: ['client'] },
+    tests: String.raw`(\.test\.ts|-kit\.ts)$`,
     native: ['errdefs'],
   },
 ];
@@ -36,6 +37,7 @@ tester.run('module-boundaries', moduleBoundaries, {
     at('engine/daemon/api-server.test.ts', "import { ApiClient } from '../client/api-client.js';"),
     // a test may build fixtures from anything its module reaches
     at('engine/jobs/pull.test.ts', "import { vfs } from '../graphdriver/vfs.js';"),
+    at('engine/jobs/pull-kit.ts', "import { vfs } from '../graphdriver/vfs.js';"),
     at('engine/client/bin.test.ts', "import { packagePath } from '../../native/package-root.js';"),
     at('native/index.ts', "import { unavailable } from '../engine/errdefs/errors.js';"),
     at('native/workloads.test.ts', "import { createExecDriver } from '../engine/execdriver/execdriver.js';"),
