@@ -51,8 +51,8 @@ export default tseslint.config(
           noNative: ['client', 'api'],
           testsMay: { daemon: ['client'] },
           native: ['errdefs'],
-          // test files and the kits, fixtures and child processes only tests use
-          tests: String.raw`(\.test\.[cm]?[jt]s|-kit\.ts|-fixtures\.ts|/test-[^/]*\.ts|/crash-child\.ts)$|/e2e/`,
+          // test files and the kits, fixtures and child processes (`*-child.ts`) only tests use
+          tests: String.raw`(\.test\.[cm]?[jt]s|-kit\.ts|-fixtures\.ts|/test-[^/]*\.ts|-child\.ts)$|/e2e/`,
         },
       ],
     },
