@@ -89,16 +89,16 @@ describe('writeFilesAtomic', () => {
     const lines = readFileSync(traceFile, 'utf8').split('\n');
     const first = lines.findIndex((l) => l.includes(join(out, '.plain.')));
     expect(first).toBeGreaterThanOrEqual(0);
-    const tid = lines[first]!.split(' ')[0];
-    const calls = lines
+    // strace pads the thread id: "1859  openat(…" and "21472 openat(…"
+    const tid = lines[first]!.split(/\s+/)[0];
+    const mine = lines
       .slice(first)
-      .filter((l) => l.startsWith(`${tid} `))
-      .map((l) => l.slice(tid!.length).trim().replace(/^(\w+)\(.*/, '$1'))
-      .filter((c) => ['openat', 'fsync', 'rename'].includes(c));
+      .filter((l) => l.split(/\s+/)[0] === tid)
+      .map((l) => l.replace(/^\d+\s+/, ''));
+    const calls = mine.map((l) => /^(\w+)\(/.exec(l)?.[1] ?? '').filter((c) => ['openat', 'fsync', 'rename'].includes(c));
     // plain: open, rename (no fsync); durable: open, fsync, rename, open dir, fsync dir.
     expect(calls.slice(0, 7)).toEqual(['openat', 'rename', 'openat', 'fsync', 'rename', 'openat', 'fsync']);
-    const dirOpen = lines.slice(first).filter((l) => l.startsWith(`${tid} openat`))[2];
-    expect(dirOpen).toContain(`"${out}", O_RDONLY|O_CLOEXEC|O_DIRECTORY`);
+    expect(mine.filter((l) => l.startsWith('openat('))[2]).toContain(`"${out}", O_RDONLY|O_CLOEXEC|O_DIRECTORY`);
     expect(readFileSync(join(out, 'durable'), 'utf8')).toBe('d');
   });
 });
