@@ -16,9 +16,12 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 const modules = {
   api: [], // the Engine API's types, shared by the client and the daemon
   client: ['api'],
-  daemon: ['jobs', 'api'],
-  jobs: ['container', 'registry', 'graph', 'networkdriver', 'execdriver', 'archive', 'api'],
-  container: ['api'],
+  // the routes write Docker's 8-byte stream frames, which container/stream-frames.ts owns
+  daemon: ['jobs', 'api', 'container'],
+  // createEngine (jobs/builtins.ts) is the composition root: it picks the graphdriver
+  jobs: ['container', 'registry', 'graph', 'graphdriver', 'networkdriver', 'execdriver', 'archive', 'api'],
+  // the record holds an OCI spec and the image's config; the spec builder fills the execdriver's types
+  container: ['api', 'execdriver', 'graph'],
   // registry owns `pull` (README): it stores into the graph and reads layer tars
   registry: ['graph', 'archive'],
   graph: ['graphdriver', 'archive'],
