@@ -13,7 +13,7 @@ import { collectHostInfo, cpuBusyWarning, hostCpuBusy, loadAverageWarning } from
 import type { ProfileSettings } from './profiles.js';
 import type { CaseResult, HostInfo, PhaseBreakdown, ResultDocument, SuiteOutcome } from './results/document.js';
 import { SCHEMA_VERSION } from './results/document.js';
-import { summarize } from './stats.js';
+import { mean, median, summarize } from './stats.js';
 import type { CaseDef, CaseInfo, DerivedCase, FinalResult, MacroCase, MeasuredCase, MicroCase, RegisteredSuite, Suite, SuiteContext } from './suite.js';
 
 export interface RunOptions {
@@ -594,16 +594,6 @@ function phaseBreakdown(perSample: readonly ReturnType<typeof summarizeSpans>[])
   return n === 0 ? [] : rows.sort((a, b) => b.selfNs.mean - a.selfNs.mean);
 }
 
-function mean(xs: readonly number[]): number {
-  return xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-function median(xs: readonly number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
 /**
  * Pins this process (all its threads) to one CPU with `taskset -a -p`. Returns

@@ -8,6 +8,7 @@ import {
   createRng,
   mannWhitneyU,
   mean,
+  median,
   normalCdf,
   outliers,
   percentile,
@@ -63,6 +64,20 @@ describe('percentile (Hyndman–Fan type 7, as numpy.percentile)', () => {
   it('rejects p outside [0, 1] and empty input', () => {
     expectInvalid(() => percentile(oneToTen, 95), 'percentile 95');
     expectInvalid(() => percentile([], 0.5), 'no samples');
+  });
+});
+
+describe('median', () => {
+  it('sorts a copy and takes the middle, or the mean of the middle two', () => {
+    const xs = [9, 1, 5, 3];
+    expect(median(xs)).toBe(4);
+    expect(xs).toEqual([9, 1, 5, 3]);
+    expect(median([7, 2, 30])).toBe(7);
+    expect(median([10, 9, 8, 7, 6, 5, 4, 3, 2, 1])).toBe(5.5);
+    expect(median([-1])).toBe(-1);
+  });
+  it('fails with INVALID_ARGUMENT on no samples', () => {
+    expect(() => median([])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'median: no samples' }));
   });
 });
 

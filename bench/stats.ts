@@ -97,6 +97,16 @@ export function stddev(samples: readonly number[]): number {
   return Math.sqrt(ss / (samples.length - 1));
 }
 
+/**
+ * Median of unsorted samples: type 7 at p = 0.5, so the mean of the middle two for
+ * an even count. The input is not changed. Fails with INVALID_ARGUMENT on an empty
+ * array. O(n log n).
+ */
+export function median(samples: readonly number[]): number {
+  if (samples.length === 0) throw invalidArgument('median: no samples');
+  return medianSorted([...samples].sort((a, b) => a - b));
+}
+
 /** Median of an ascending array (type 7 at p = 0.5). */
 function medianSorted(sorted: ArrayLike<number>): number {
   return percentile(sorted, 0.5);

@@ -4,7 +4,40 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { unavailable } from '../engine/errdefs/errors.js';
-import { packagePath } from '../engine/package-root.js';
+import { packagePath } from './package-root.js';
+
+/** One rtnetlink request of netlinkApply (netlink.cc), in the order given. */
+export type NetlinkOp =
+  | { op: 'bridge.create'; name: string; mtu?: number; ifExistsOk?: boolean }
+  | { op: 'veth.create'; name: string; peer: string; mtu?: number; peerMac?: string; peerNetns?: { pid?: number; path?: string } }
+  | { op: 'link.up' | 'link.down'; name: string }
+  | { op: 'link.master'; name: string; master: string }
+  | { op: 'link.mtu'; name: string; mtu: number }
+  | { op: 'link.rename'; name: string; newName: string }
+  | { op: 'link.delete'; name: string; ifMissingOk?: boolean }
+  | { op: 'addr.add'; name: string; address: string; prefix: number; ifExistsOk?: boolean }
+  /** mtu: a route metric capping packets on the default route below the link's MTU. */
+  | { op: 'route.default'; gateway: string; name?: string; mtu?: number };
+
+/** What netlinkApply reports for one op or phase. */
+export interface NetlinkStepRecord {
+  /** Index into the ops; negative for a phase (netns.open, clone, setns, socket, child). */
+  index: number;
+  name: string;
+  errno: number;
+  /** errno name (EEXIST) when errno is not 0. */
+  error?: string;
+  /** The kernel's extended-ack message for a failure, when it gave one. */
+  message?: string;
+  /** ns offsets from baseNs. */
+  startNs: number;
+  endNs: number;
+}
+
+export interface NetlinkApplyResult {
+  baseNs: bigint;
+  steps: NetlinkStepRecord[];
+}
 
 /** An opaque zstd decoder (native External). */
 export type ZstdDecoderHandle = object & { readonly __brand: 'ZstdDecoder' };
@@ -22,9 +55,9 @@ export interface NativeCore {
   nsBench(options: NsBenchOptions): Promise<NsBenchResult>;
   /** rtnetlink requests run in order, in the host's netns or, with target, inside that netns from a cloned C-only child; resolves with per-step times and errnos (netlink.cc). */
   netlinkApply(
-    ops: readonly import('../engine/networkdriver/netlink-ops.js').NetlinkOp[],
+    ops: readonly NetlinkOp[],
     target?: { pid?: number; path?: string },
-  ): Promise<import('../engine/networkdriver/netlink-ops.js').NetlinkApplyResult>;
+  ): Promise<NetlinkApplyResult>;
   /** Clones a container child (container-spawn.cc); it waits at sync point 1. Throws on bad config (TypeError naming the field) or a failed clone (code = errno name). */
   containerSpawn(config: NativeSpawnConfig): NativeSpawned;
   /** One message to the child: 'setup' (run the setup), 'resume' (after a 'hooks' message: go on to pivot_root) or 'start' (execve). Throws EPIPE when the child is gone. */
@@ -60,12 +93,13 @@ export interface NativeCore {
   /** mount(2) run in a short-lived CLONE_VM child whose cwd is `dir` (relative overlay paths); Node's cwd is untouched. */
   mountAt(dir: string, source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   /**
-   * Writes each file atomically (temp file in its directory, write, fsync when sync, rename over path), the whole batch
-   * in one threadpool job (files.cc). mode defaults to 0o600 and is applied exactly (no umask). Rejects on the first
-   * failure with a Node-style system error (code, syscall, path), that file's temp removed; earlier files stay written.
-   * Throws a TypeError naming the entry for bad input.
+   * Writes each file atomically (temp file in its directory, write, fsync when sync, rename over path, fsync of the
+   * directory when syncDir), the whole batch in one threadpool job (files.cc). mode defaults to 0o600 and is applied
+   * exactly (no umask). Rejects on the first failure with a Node-style system error (code, syscall, path), that file's
+   * temp removed (a failed directory fsync leaves the new file in place); earlier files stay written. Throws a TypeError
+   * naming the entry for bad input.
    */
-  writeFilesAtomic(files: readonly { path: string; data: string | Buffer; mode?: number; sync?: boolean }[]): Promise<void>;
+  writeFilesAtomic(files: readonly { path: string; data: string | Buffer; mode?: number; sync?: boolean; syncDir?: boolean }[]): Promise<void>;
   /** undefined when the system's libzstd (libzstd.so.1, loaded on first use) is usable, else why not (zstd.cc). */
   zstdLoad(): string | undefined;
   /** A zstd streaming decoder; throws when libzstd is not usable. Freed by zstdFree or when collected. */

@@ -1,9 +1,9 @@
 // `npm run baseline -- record <result.json>` files a run as its host class's baseline;
 // `path <result.json>` prints where that baseline lives (CI compares against it).
-import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { wrap } from '../engine/errdefs/errors.js';
+import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
 import { baselinePath } from '../bench/compare/host-class.js';
 import { readResult } from '../bench/results/validate.js';
 import { runIfMain } from './run-main.js';
@@ -17,15 +17,7 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 export async function recordBaseline(file: string, root = repoRoot): Promise<string> {
   const doc = await readResult(file);
   const dest = path.join(root, baselinePath(doc.host, doc.run.profile));
-  const tmp = `${dest}.${process.pid}.tmp`;
-  try {
-    await mkdir(path.dirname(dest), { recursive: true });
-    await copyFile(file, tmp);
-    await rename(tmp, dest);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw wrap(err, `baseline ${dest}`);
-  }
+  await writeFileAtomic(dest, await readFile(file), { mode: 0o644, makeDirs: true, subject: `baseline ${dest}` });
   return dest;
 }
 

@@ -115,7 +115,12 @@ export async function loadPage(url: string, opts: LoadOptions): Promise<PageRepo
     buffer += chunk.toString('utf8');
     let end: number;
     while ((end = buffer.indexOf('\0')) >= 0) {
-      const msg = JSON.parse(buffer.slice(0, end)) as { id?: number; method?: string; params?: Record<string, any>; result?: Record<string, unknown>; error?: { message: string } };
+      const msg = JSON.parse(buffer.slice(0, end)) as { id?: number; method?: string; params?: {
+        type?: string;
+        args?: { value?: unknown; description?: string }[];
+        exceptionDetails?: { exception?: { description?: string }; text?: string };
+        entry?: { level?: string; text?: string; url?: string };
+      }; result?: Record<string, unknown>; error?: { message: string } };
       buffer = buffer.slice(end + 1);
       if (msg.id !== undefined) {
         const p = pending.get(msg.id);
@@ -123,7 +128,7 @@ export async function loadPage(url: string, opts: LoadOptions): Promise<PageRepo
         if (msg.error) p?.reject(new Error(msg.error.message));
         else p?.resolve(msg.result ?? {});
       } else if (msg.method === 'Runtime.consoleAPICalled' && (msg.params?.type === 'error' || msg.params?.type === 'assert')) {
-        errors.push(`console.${msg.params.type}: ${(msg.params.args ?? []).map((a: any) => a.value ?? a.description ?? '').join(' ')}`);
+        errors.push(`console.${msg.params.type}: ${(msg.params.args ?? []).map((a) => a.value ?? a.description ?? '').join(' ')}`);
       } else if (msg.method === 'Runtime.exceptionThrown') {
         const d = msg.params?.exceptionDetails;
         errors.push(`exception: ${d?.exception?.description ?? d?.text ?? 'unknown'}`);

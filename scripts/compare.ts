@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { invalidArgument } from '../engine/errdefs/errors.js';
 import { compareResults, formatReport, parseThreshold, readBounds, type Bounds } from '../bench/compare/index.js';
-import { writeFileAtomic } from '../bench/compare/write-file-atomic.js';
+import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
 import { readResult } from '../bench/results/validate.js';
 import { runIfMain } from './run-main.js';
 
@@ -96,7 +96,7 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     });
     out(`${formatReport(report)}\n`);
     if (args.json !== undefined) {
-      await writeFileAtomic(args.json, `${JSON.stringify(report, null, 2)}\n`, `compare report ${args.json}`);
+      await writeFileAtomic(args.json, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644, makeDirs: true, subject: `compare report ${args.json}` });
     }
     return report.regressions > 0 ? 1 : 0;
   } catch (e) {

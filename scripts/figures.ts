@@ -7,7 +7,7 @@ import { JSDOM } from 'jsdom';
 import { invalidArgument } from '../engine/errdefs/errors.js';
 import { readHistory } from '../bench/compare/history-file.js';
 import type { HistoryLine } from '../bench/compare/history-line.js';
-import { writeFileAtomic } from '../bench/compare/write-file-atomic.js';
+import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
 import { readResult } from '../bench/results/validate.js';
 import { emptyMessage, type PageInput } from '../notebooks/lib/page-spec.js';
 import { pages } from '../notebooks/lib/pages.js';
@@ -73,7 +73,7 @@ export async function renderFigures(opts: FiguresOptions): Promise<Figure[]> {
     for (const spec of charts) {
       const svgText = standaloneSvg(spec, input, document, opts.width ?? 720);
       const svg = path.join(opts.out, `${spec.id}.svg`);
-      await writeFileAtomic(svg, svgText, `figure ${svg}`);
+      await writeFileAtomic(svg, svgText, { mode: 0o644, makeDirs: true, subject: `figure ${svg}` });
       let png: string | null = null;
       if (wantPng) {
         png = path.join(opts.out, `${spec.id}.png`);

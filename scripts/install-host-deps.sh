@@ -13,6 +13,7 @@ packages=(
   iperf3 hyperfine                     # network throughput, CLI timing
   chromium                             # notebook rendering check
   debootstrap                          # realistic base layers for the corpus
+  strace                               # the atomic writer's fsync order test
 )
 missing=()
 for p in "${packages[@]}"; do

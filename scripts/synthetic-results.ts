@@ -3,7 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../bench/compare/write-file-atomic.js';
+import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
 import type { CaseResult, ParameterValue, PhaseBreakdown, ResultDocument, Unit } from '../bench/results/document.js';
 import { validateResult } from '../bench/results/validate.js';
 import { createRng, summarize, type Rng } from '../bench/stats.js';
@@ -150,7 +150,7 @@ if (invokedDirectly()) {
     process.exitCode = 2;
   } else {
     const doc = syntheticDocument(syntheticSuiteCases(Number(values.seed ?? 1), 30, Number(values.scale ?? 1)));
-    await writeFileAtomic(values.out, `${JSON.stringify(doc, null, 2)}\n`);
+    await writeFileAtomic(values.out, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o644, makeDirs: true, subject: `file ${values.out}` });
     process.stderr.write(`synthetic result (not a measurement) written to ${values.out}\n`);
   }
 }

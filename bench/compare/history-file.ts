@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { invalidArgument, wrap } from '../../engine/errdefs/errors.js';
 import type { ResultDocument } from '../results/document.js';
 import { historyLine, parseHistory, type HistoryLine } from './history-line.js';
-import { writeFileAtomic } from './write-file-atomic.js';
+import { writeFileAtomic } from '../../engine/fsutil/atomic-write.js';
 
 async function readText(path: string): Promise<string> {
   try {
@@ -47,6 +47,6 @@ export async function appendHistory(path: string, doc: ResultDocument, file: str
   const line = historyLine(doc, file);
   if (existing.some((l) => l.runId === line.runId)) return { added: false, line };
   const prefix = text === '' || text.endsWith('\n') ? text : `${text}\n`;
-  await writeFileAtomic(path, `${prefix}${JSON.stringify(line)}\n`, `history file ${path}`);
+  await writeFileAtomic(path, `${prefix}${JSON.stringify(line)}\n`, { mode: 0o644, makeDirs: true, subject: `history file ${path}` });
   return { added: true, line };
 }

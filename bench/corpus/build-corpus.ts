@@ -3,11 +3,11 @@
 // versions (and whose blobs are all present) are reused; the others are rebuilt,
 // and corpus.json is rewritten (temp + rename) after each image.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cancelled, failedPrecondition, invalidArgument, isBerthError, wrap } from '../../engine/errdefs/errors.js';
+import { cancelled, failedPrecondition, invalidArgument, isBerthError } from '../../engine/errdefs/errors.js';
+import { writeFileAtomic } from '../../engine/fsutil/atomic-write.js';
 import type { Profile } from '../results/document.js';
 import { buildImage, imageKey, planImage } from './build-image.js';
 import { corpusFile, generatorVersion, readCorpusManifest, type CorpusImage, type CorpusManifest } from './corpus-manifest.js';
@@ -91,7 +91,7 @@ export async function buildCorpus(options: BuildCorpusOptions): Promise<CorpusMa
 
   const write = async (): Promise<CorpusManifest> => {
     const manifest = describe(seed, profile, compressions, tools, [...kept.values()]);
-    await writeJsonAtomic(join(out, corpusFile), manifest);
+    await writeFileAtomic(join(out, corpusFile), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644, subject: `write ${join(out, corpusFile)}` });
     return manifest;
   };
 
@@ -155,10 +155,13 @@ async function blobsPresent(out: string, image: CorpusImage): Promise<boolean> {
   return true;
 }
 
-/** Removes temp folders of interrupted builds: `.tmp-<image>-<pid>-…` of processes no longer alive. */
+/**
+ * Removes what interrupted builds of processes no longer alive left: temp folders
+ * `.tmp-<image>-<pid>-<hex>` and the atomic writer's temp files `.corpus.json.<pid>.<n>`.
+ */
 async function removeLeftovers(out: string): Promise<void> {
   for (const name of await readdir(out)) {
-    const m = /^(?:\.tmp-.*|corpus\.json\.tmp)-(\d+)-[0-9a-f]+$/.exec(name);
+    const m = /^\.tmp-.*-(\d+)-[0-9a-f]+$/.exec(name) ?? /^\.corpus\.json\.(\d+)\.\d+$/.exec(name);
     if (m && !alive(Number(m[1]))) await rm(join(out, name), { recursive: true, force: true });
   }
 }
@@ -173,15 +176,5 @@ function alive(pid: number): boolean {
   }
 }
 
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw wrap(err, `write ${path}`);
-  }
-}
 
 export type { ImageName };

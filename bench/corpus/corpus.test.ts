@@ -201,7 +201,7 @@ describe('buildCorpus (quick profile)', () => {
       const dir = join(out, img.layout);
       expect(JSON.parse(await readFile(join(dir, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
       const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
-      const refs = Object.fromEntries(index.manifests.map((m: any) => [m.annotations['org.opencontainers.image.ref.name'], m.digest]));
+      const refs = Object.fromEntries((index.manifests as { digest: string; annotations: Record<string, string> }[]).map((m) => [m.annotations['org.opencontainers.image.ref.name'], m.digest]));
       expect(Object.keys(refs).sort()).toEqual(['gzip', 'latest', 'uncompressed']);
       expect(refs.latest).toBe(refs.gzip);
       for (const m of index.manifests) {
@@ -245,11 +245,13 @@ describe('buildCorpus (quick profile)', () => {
     await rm(join(out, 'deep'), { recursive: true });
     // A leftover of a build that died (no process has this pid) is cleaned away.
     await mkdir(join(out, '.tmp-app-999999999-0badc0de', 'blobs'), { recursive: true });
+    await writeFile(join(out, '.corpus.json.999999999.0'), '{"torn');
     const lines: string[] = [];
     const rebuilt = await buildCorpus({ out, profile: 'quick', seed: 42, images, log: (l) => lines.push(l) });
     expect(lines).toEqual(expect.arrayContaining(['tiny: cached', 'many-small-files: cached', 'app: cached', 'deep: building']));
     expect((await stat(appBlob)).mtimeMs).toBe(before);
     await expect(stat(join(out, '.tmp-app-999999999-0badc0de'))).rejects.toThrow(/ENOENT/);
+    await expect(stat(join(out, '.corpus.json.999999999.0'))).rejects.toThrow(/ENOENT/);
     expect(rebuilt.images.map((i) => i.refs)).toEqual(corpus.images.map((i) => i.refs));
   }, 120_000);
 

@@ -1,57 +1,26 @@
 // Writes a result document to disk only after it validates, atomically, so a crash
 // or a bad document never leaves a partial or invalid result file behind.
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { invalidArgument, wrap } from '../../engine/errdefs/errors.js';
+import { join } from 'node:path';
+import { invalidArgument } from '../../engine/errdefs/errors.js';
+import { writeFileAtomic } from '../../engine/fsutil/atomic-write.js';
 import { PROFILES, type Profile, type ResultDocument } from './document.js';
 import { validateResult } from './validate.js';
 
 /**
- * Validates `doc` (see validateResult), then writes it as indented JSON to `path`:
- * parent directories are created, the bytes go to a temp file in the same directory,
- * are fsynced, and the temp file is renamed over `path` (replacing an existing file),
- * then the directory is fsynced. On any failure the temp file is removed and `path`
- * keeps its old content or stays absent. Fails with INVALID_ARGUMENT for an invalid
- * document (nothing is written), or the errno class of a failed write; messages start
- * with `result file <path>`. Cost: one file write plus two fsyncs.
+ * Validates `doc` (see validateResult), then writes it as indented JSON to `path`
+ * (mode 0644) through engine/fsutil's atomic writer: parent directories are created,
+ * the bytes go to a temp file in the same directory, are fsynced, the temp file is
+ * renamed over `path` (replacing an existing file), then the directory is fsynced.
+ * On a failure before the rename the temp file is removed and `path` keeps its old
+ * content or stays absent. Fails with INVALID_ARGUMENT for an invalid document
+ * (nothing is written), or the errno class of a failed write; messages start with
+ * `result file <path>`. Cost: one file write plus two fsyncs, in one threadpool job.
  */
 export async function writeResult(path: string, doc: ResultDocument): Promise<void> {
   const subject = `result file ${path}`;
   validateResult(doc, subject);
-  const text = `${JSON.stringify(doc, null, 2)}\n`;
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await mkdir(dir, { recursive: true });
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(text, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw wrap(err, subject);
-  }
-  await syncDir(dir);
-}
-
-/** fsyncs a directory so a rename in it survives a crash; best effort (some filesystems refuse). */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // The file is already in place; only its durability across a power cut is at stake.
-  }
+  await writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o644, sync: true, syncDir: true, makeDirs: true, subject });
 }
 
 /** `20261128-040127` from a date, in UTC. */

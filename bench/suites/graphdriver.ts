@@ -9,6 +9,7 @@ import { scaled, type ProfileSettings } from '../profiles.js';
 import type { CaseDef, DerivedCase, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { backingUnavailable, buildChain, driverUnavailable, DRIVER_NAMES, openDriverEnv, tarReader, type DriverEnv, type DriverName } from './graphdriver-env.js';
 import { buildLayerTar, LAYER_SHAPES, layerFiles, layerTar, type LayerShape, type LayerTar } from './graphdriver-layers.js';
+import { median } from '../stats.js';
 
 const SUITE = 'graphdriver';
 
@@ -60,12 +61,6 @@ function cachedLayer(shape: LayerShape, scale: number, seed: number): Promise<La
     tarCache.set(key, p);
   }
   return p;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 function elapsedMs(t0: bigint): number {

@@ -12,6 +12,7 @@ import { latencyCase, THROUGHPUT_GOAL_PERCENT, type IperfAmount, throughputCase,
 import { NetworkWorld } from './network-world.js';
 import { ETHERNET_MTU } from '../../engine/networkdriver/host-routes.js';
 import { LOCAL_MTU } from '../../engine/networkdriver/network-driver.js';
+import { median } from '../stats.js';
 
 /** Why the quick profile leaves Docker out (recorded as a run warning when docker is a target). */
 export const DOCKER_QUICK_REASON =
@@ -36,12 +37,6 @@ export function iperfAmount(ctx: SuiteContext): IperfAmount {
 /** Concurrencies of the setup cases: quick leaves out 2 to fit its minute. */
 export function setupConcurrencies(ctx: SuiteContext): readonly number[] {
   return ctx.profile === 'quick' ? [1, 4] : CONCURRENCIES;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Pairs sample i of a with sample i of b (up to the shorter); the cases interleaved, so neighbours in time pair up. */

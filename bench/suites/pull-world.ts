@@ -4,7 +4,7 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { wrap } from '../../engine/errdefs/errors.js';
-import { packagePath } from '../../engine/package-root.js';
+import { packagePath } from '../../native/package-root.js';
 import { createBackingStore, type BackingStore } from '../backing-store.js';
 import { native } from '../../native/index.js';
 import { mountsUnder } from './pull-peers.js';

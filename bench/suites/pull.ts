@@ -15,6 +15,7 @@ import { BenchDockerd, peerUnavailable, skopeoCopy, writePolicy } from './pull-p
 import { REFERENCE_METHOD, referenceExtract } from './pull-reference.js';
 import { zstdDecoderInfo } from '../../engine/archive/tar-compression.js';
 import { corpusImage, PULL_BACKINGS, PullWorld, REPOSITORY_PREFIX, scratchDir, type OpenWorld, type PullBacking } from './pull-world.js';
+import { median } from '../stats.js';
 
 const SUITE = 'pull';
 const MiB = 1024 * 1024;
@@ -394,12 +395,6 @@ function dockerCase(env: Env, p: Params, group: string): MacroCase {
   };
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 /**
  * Throughput of every cold pull (compressed and uncompressed MiB/s, from the
  * image's corpus sizes and each sample's time), berth's speed-up over docker and
@@ -444,7 +439,7 @@ export function derivePull(measured: readonly MeasuredCase[], sizeTable: Readonl
       ['reference', GOALS.vsReference],
     ] as const) {
       const other = members.find((m) => m.info.target === target);
-      if (other === undefined) {
+      if (other === undefined || other.samples.length === 0 || berth.samples.length === 0) {
         goals.push(`Goal berth ≥ ${goal}× ${target} throughput: not judged (${target} not measured in this run).`);
         continue;
       }

@@ -10,7 +10,7 @@ import { loadBundleSpec } from '../../engine/execdriver/spec/load-bundle.js';
 import { workloadBinary } from '../../engine/execdriver/workload-rootfs.js';
 import { background, type Context } from '../../engine/trace/index.js';
 import { call, findRuntime, forceDelete, isFound, leftoversOf, runContainer, type PeerQuirk, type PeerRuntime, type RuntimeName } from '../peers/index.js';
-import { percentile } from '../stats.js';
+import { median } from '../stats.js';
 import type { CaseDef, DerivedCase, FinalResult, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { RuntimeBundles, type NetnsVariant } from './runtime-bundles.js';
 
@@ -213,7 +213,7 @@ function goalCases(measured: readonly MeasuredCase[]): DerivedCase[] {
     const n = Math.min(berth.samples.length, crun.samples.length);
     if (n === 0) continue;
     const samples = Array.from({ length: n }, (_, i) => berth.samples[i]! / crun.samples[i]!);
-    const mid = percentile([...samples].sort((a, b) => a - b), 0.5);
+    const mid = median(samples);
     out.push({
       suite: SUITE,
       case: 'goal-vs-crun',

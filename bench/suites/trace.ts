@@ -5,6 +5,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { background, boundaryChannel, instrument, SpanCollector, type Context } from '../../engine/trace/index.js';
 import type { CaseDef, CaseInfo, DerivedCase, MeasuredCase, MicroCase, Suite } from '../suite.js';
+import { median } from '../stats.js';
 
 const SUITE = 'trace';
 const MODULE = 'bench.trace';
@@ -154,12 +155,6 @@ function overheads(measured: readonly MeasuredCase[]): DerivedCase[] {
     }
   }
   return derived;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 export const traceSuite: Suite = {

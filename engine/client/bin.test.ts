@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { packagePath } from '../package-root.js';
+import { packagePath } from '../../native/package-root.js';
 
 const cwd = mkdtempSync(join(tmpdir(), 'berth-bin-'));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));

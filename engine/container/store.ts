@@ -11,6 +11,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { generateName, normalizeName } from './names.js';
 import type { ContainerRecord } from './record.js';
@@ -22,7 +23,7 @@ export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
   /** name → id; a name is reserved before its record exists (create in progress). */
   private readonly names = new Map<string, string>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
 
   private constructor(
     /** `<root>/containers`. */
@@ -164,15 +165,7 @@ export class ContainerStore {
    * Runs fn with the container's lock held: state changes of one container
    * (start, stop, exit handling, delete) happen one at a time. Not re-entrant.
    */
-  async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.locks.set(id, tail);
-    try {
-      return await next;
-    } finally {
-      if (this.locks.get(id) === tail) this.locks.delete(id);
-    }
+  locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(id, fn);
   }
 }

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isBerthError } from '../errdefs/errors.js';
 import { createEngine } from '../jobs/builtins.js';
-import { packagePath } from '../package-root.js';
+import { packagePath } from '../../native/package-root.js';
 import { background } from '../trace/context.js';
 import { createLogger } from '../trace/logger.js';
 import { parseDaemonFlags, usage, type DaemonFlags } from './daemon-flags.js';

@@ -16,6 +16,7 @@ import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { alreadyExists, BerthError, failedPrecondition, internal, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
+import { checkContainerId } from '../fsutil/container-id.js';
 import { fromMonotonicNs, nowNs } from '../trace/clock.js';
 import { background, throwIfCancelled, type Context } from '../trace/context.js';
 import { instrument } from '../trace/instrument.js';
@@ -210,8 +211,6 @@ function signalNumber(signal: NodeJS.Signals | number, subject: string): number 
   return num;
 }
 
-const validId = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 /** The execdriver, instrumented: each method is a span of module `execdriver`. */
 export function createExecDriver(options: ExecDriverOptions = {}): ExecDriver {
   return instrument('execdriver', new NativeExecDriver(options), {
@@ -249,7 +248,7 @@ class NativeExecDriver implements ExecDriver {
 
   async create(ctx: Context, id: string, bundle: Bundle, options: CreateOptions = {}): Promise<ContainerProcess> {
     const subject = `container ${id}`;
-    if (!validId.test(id)) throw invalidArgument(`${subject}: invalid id (letters, digits, _ . -; at most 128)`);
+    checkContainerId(id);
     if (this.containers.has(id)) throw alreadyExists(`${subject}: already exists`);
     throwIfCancelled(ctx, subject);
     const spec = bundle.spec;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../native/index.js';
-import { packagePath } from '../package-root.js';
+import { packagePath } from '../../native/package-root.js';
 import { background } from '../trace/context.js';
 import { collect } from '../trace/collector.js';
 import { createCgroupManager } from './cgroups/manager.js';

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { unavailable } from '../errdefs/errors.js';
-import { packagePath } from '../package-root.js';
+import { packagePath } from '../../native/package-root.js';
 
 export const WORKLOADS = ['true', 'sleep', 'probe', 'echo', 'http-server', 'tcp-sink', 'tcp-source', 'tty'] as const;
 export type Workload = (typeof WORKLOADS)[number];

@@ -24,4 +24,20 @@ describe('atomic writes', () => {
     await writeFilesAtomic([{ path: join(dir, 'v'), data: backing.subarray(1, 4), sync: true }]);
     expect([...readFileSync(join(dir, 'v'))]).toEqual([1, 2, 3]);
   });
+
+  it('names the subject in a BerthError when given one, keeping the errno', async () => {
+    const path = join(dir, 'missing', 'f');
+    await expect(writeFileAtomic(path, 'x', { subject: `result file ${path}` })).rejects.toMatchObject({
+      name: 'BerthError',
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(new RegExp(`^result file ${path}: ENOENT`)),
+      details: expect.objectContaining({ errno: 'ENOENT' }),
+    });
+  });
+
+  it('passes syncDir through and still writes the file', async () => {
+    await writeFileAtomic(join(dir, 'd'), 'durable', { sync: true, syncDir: true, mode: 0o644 });
+    expect(readFileSync(join(dir, 'd'), 'utf8')).toBe('durable');
+    expect(statSync(join(dir, 'd')).mode & 0o777).toBe(0o644);
+  });
 });

@@ -6,39 +6,55 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { native } from '../../native/index.js';
+import { wrap } from '../errdefs/errors.js';
 
 export interface AtomicFile {
   path: string;
   data: string | Uint8Array;
   /** Permission bits, applied exactly, without the umask (default 0o600). */
   mode?: number;
-  /** fsync the file before the rename (default false; the directory is not fsynced). */
+  /** fsync the file before the rename (default false). */
   sync?: boolean;
+  /**
+   * fsync the directory after the rename (default false), so the new name survives a
+   * power cut too. A file system that cannot sync a directory is not an error. When
+   * this fsync fails the new content is already in place.
+   */
+  syncDir?: boolean;
 }
 
 export interface AtomicWriteOptions {
   /** Create missing parent directories (then the batch is retried once). Default false: ENOENT. */
   makeDirs?: boolean;
+  /**
+   * The subject of a failure: with it, a failure is a BerthError `<subject>: <errno>: …`
+   * (errdefs wrap); without it, the Node-style system error itself.
+   */
+  subject?: string;
 }
 
 /**
- * Writes files in order, each atomically. Rejects with a Node-style system error
- * (code, syscall, path) on the first failure, that file's temp removed; files
- * before it stay written.
+ * Writes files in order, each atomically. Rejects on the first failure (see
+ * AtomicWriteOptions.subject; a system error has code, syscall and path), that
+ * file's temp removed; files before it stay written.
  */
 export async function writeFilesAtomic(files: readonly AtomicFile[], opts: AtomicWriteOptions = {}): Promise<void> {
   const batch = files.map((f) => ({ ...f, data: typeof f.data === 'string' || Buffer.isBuffer(f.data) ? f.data : Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength) }));
   try {
-    await native().writeFilesAtomic(batch);
+    try {
+      await native().writeFilesAtomic(batch);
+    } catch (err) {
+      if (opts.makeDirs !== true || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      for (const dir of new Set(files.map((f) => dirname(f.path)))) await mkdir(dir, { recursive: true });
+      await native().writeFilesAtomic(batch);
+    }
   } catch (err) {
-    if (opts.makeDirs !== true || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    for (const dir of new Set(files.map((f) => dirname(f.path)))) await mkdir(dir, { recursive: true });
-    await native().writeFilesAtomic(batch);
+    throw opts.subject === undefined ? err : wrap(err, opts.subject);
   }
 }
 
 /** writeFilesAtomic for one file. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: Omit<AtomicFile, 'path' | 'data'> & AtomicWriteOptions = {}): Promise<void> {
-  const { makeDirs, ...file } = opts;
-  await writeFilesAtomic([{ path, data, ...file }], { makeDirs });
+  const { makeDirs, subject, ...file } = opts;
+  await writeFilesAtomic([{ path, data, ...file }], { makeDirs, subject });
 }

@@ -1,17 +1,18 @@
 // Test fixture for graph.test.ts: a process that puts an image and stops dead
 // between a layer's apply and its record write, so the test can SIGKILL it there.
-// Usage: node --import tsx crash-child.ts <root> <driver: testfs|vfs|overlay2> <config.json> <layer.tar>
+// Usage: node --import tsx crash-child.ts <root> <driver: vfs|overlay2> <config.json> <layer.tar>
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { overlay2Plugin } from '../graphdriver/overlay2.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background } from '../trace/context.js';
 import { Graph } from './graph.js';
-import { TestDriver } from './test-driver.js';
 
 const [root, driverName, configPath, tarPath] = process.argv.slice(2) as [string, string, string, string];
 const ctx = background();
-const driver = driverName === 'vfs' ? await vfsPlugin.init(ctx, { root }) : driverName === 'overlay2' ? await overlay2Plugin.init(ctx, { root }) : new TestDriver(root);
+const plugin = { vfs: vfsPlugin, overlay2: overlay2Plugin }[driverName];
+if (plugin === undefined) throw new Error(`crash-child: unknown driver ${driverName} (vfs or overlay2)`);
+const driver = await plugin.init(ctx, { root });
 const graph = await Graph.open(ctx, {
   root,
   driver,

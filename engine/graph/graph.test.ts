@@ -1,5 +1,5 @@
-// The Graph end to end, run against each driver (the counting test driver and the
-// real vfs): put/get/delete images, containers' layers, gc, restart and crash recovery.
+// The Graph end to end, run against each driver (vfs, and overlay2 where it can
+// mount): put/get/delete images, containers' layers, gc, restart and crash recovery.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
@@ -19,7 +19,6 @@ import { digestOf } from './digest.js';
 import { Graph } from './graph.js';
 import { chainIDs } from './image-store.js';
 import { buildTar } from '../archive/tar-fixtures.js';
-import { TestDriver } from './test-driver.js';
 import { needs } from '../../testkit/needs.js';
 
 const ctx = background();
@@ -60,7 +59,6 @@ async function overlay2Unavailable(): Promise<string | undefined> {
 }
 const overlay2Missing = await overlay2Unavailable();
 const drivers: [string, Factory][] = [
-  ['testfs', async (root) => new TestDriver(root)],
   ['vfs', (root) => vfsPlugin.init(ctx, { root })],
   ...(overlay2Missing === undefined ? [['overlay2', (root: string) => overlay2Plugin.init(ctx, { root })] as [string, Factory]] : []),
 ];
@@ -76,7 +74,7 @@ describe.each(drivers)('Graph on %s', (driverName, makeDriver) => {
   let graph: Graph;
   let driver: Driver;
 
-  // The layer store names driver layers with 64 hex characters; vfs and testfs keep them in dir/, overlay2 at the top.
+  // The layer store names driver layers with 64 hex characters; vfs keeps them in dir/, overlay2 at the top.
   const driverLayers = async (): Promise<string[]> => {
     const names = [...(await readdir(driver.home).catch(() => [] as string[])), ...(await readdir(join(driver.home, 'dir')).catch(() => [] as string[]))];
     return names.filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
@@ -320,7 +318,7 @@ describe('Graph concurrency', () => {
   it('runs gc after a put in progress, never collecting its layers', async () => {
     const root = await mkdtemp(join(tmpdir(), `berth-graph-gc-${process.pid}-`));
     try {
-      const graph = await Graph.open(ctx, { root, driver: new TestDriver(root) });
+      const graph = await Graph.open(ctx, { root, driver: await vfsPlugin.init(ctx, { root }) });
       const slow = new PassThrough();
       const putting = graph.putImage(ctx, config([baseTar, appTar]), [stream(baseTar), slow], { references: ['slow'] });
       // wait until the base layer is registered, then ask for a gc while the top one is still streaming
@@ -347,7 +345,7 @@ describe('Graph instrumentation', () => {
     const listener = (m: unknown): void => void spans.push(m as SpanRecord);
     diagnostics.subscribe(SPAN_CHANNEL, listener);
     try {
-      const graph = await Graph.open(ctx, { root, driver: new TestDriver(root) });
+      const graph = await Graph.open(ctx, { root, driver: await vfsPlugin.init(ctx, { root }) });
       await graph.layers.register(ctx, stream(baseTar), null);
       const reg = spans.find((s) => s.name === 'graph.layers.register');
       expect(reg).toBeDefined();

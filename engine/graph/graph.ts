@@ -17,7 +17,7 @@ import { chainIDs, ImageStore, parseImageConfig, type Image, type ImageConfig } 
 import { LayerStore, type LayerStoreHooks, type RestoreReport, type RWLayer } from './layer-store.js';
 import { familiarString, normalizeName } from './reference.js';
 import { ReferenceStore } from './reference-store.js';
-import { RWLock } from './rw-lock.js';
+import { RWLock } from '../fsutil/rw-lock.js';
 
 export interface GraphOptions {
   /** The engine's data root (`--root`). */

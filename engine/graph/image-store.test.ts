@@ -96,8 +96,9 @@ describe('ImageStore', () => {
     const { image } = await images.create(ctx, JSON.stringify(good));
     await images.delete(ctx, image.id);
     expect(await content.has(ctx, image.id)).toBe(false);
-    for (const p of [images.get(ctx, image.id), images.delete(ctx, image.id)]) {
-      await expect(p).rejects.toMatchObject({ code: 'NOT_FOUND', message: `image ${image.id}: not found` });
+    // each call is awaited as it is made: a second rejection made up front could settle unobserved
+    for (const call of [() => images.get(ctx, image.id), () => images.delete(ctx, image.id)]) {
+      await expect(call()).rejects.toMatchObject({ code: 'NOT_FOUND', message: `image ${image.id}: not found` });
     }
     await expect(images.get(ctx, 'sha256:short')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });

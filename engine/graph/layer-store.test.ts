@@ -1,32 +1,38 @@
-// Layer store tests against a counting test driver: verified registration,
-// cleanup on every failure path, sharing, refcounts, rw layers and restore.
+// Layer store tests on the real vfs driver (spied on to count calls and inject
+// failures): verified registration, cleanup on every failure path, sharing,
+// refcounts, rw layers and restore.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { buildTar } from '../archive/tar-fixtures.js';
 import { isBerthError } from '../errdefs/errors.js';
+import type { Driver } from '../graphdriver/driver.js';
+import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background, withSignal } from '../trace/context.js';
 import { chainID } from './image-store.js';
 import { LayerStore } from './layer-store.js';
-import { buildTar } from '../archive/tar-fixtures.js';
-import { TestDriver } from './test-driver.js';
 
 const ctx = background();
 let root: string;
-let driver: TestDriver;
+let driver: Driver;
 let store: LayerStore;
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), `berth-layers-${process.pid}-`));
-  driver = new TestDriver(root);
+  driver = await vfsPlugin.init(ctx, { root });
   store = new LayerStore(root, driver);
 });
 afterEach(async () => {
+  vi.restoreAllMocks();
   await rm(root, { recursive: true, force: true });
 });
+
+/** The vfs layers on disk (nothing may leak). */
+const driverIds = async (): Promise<string[]> => (await readdir(join(driver.home, 'dir')).catch(() => [] as string[])).sort();
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const stream = (b: Buffer): NodeJS.ReadableStream => Readable.from([b]);
@@ -41,7 +47,7 @@ async function failure(p: Promise<unknown>): Promise<{ code: string; message: st
 }
 
 async function nothingLeft(): Promise<void> {
-  expect(await driver.ids()).toEqual([]);
+  expect(await driverIds()).toEqual([]);
   expect(await readdir(join(store.dir, 'sha256'))).toEqual([]);
   expect(await readdir(join(store.dir, 'tmp'))).toEqual([]);
 }
@@ -64,7 +70,7 @@ describe('LayerStore', () => {
     expect(existsSync(join(rootfs, 'bin/sh'))).toBe(false);
     const rec = JSON.parse(await readFile(join(store.dir, 'sha256', expectedChain.slice(7), 'layer.json'), 'utf8'));
     expect(rec).toEqual(b.layer);
-    expect(store.dir).toBe(join(root, 'image', 'testfs', 'layerdb'));
+    expect(store.dir).toBe(join(root, 'image', 'vfs', 'layerdb'));
     expect((await store.list(ctx)).map((l) => l.chainID).sort()).toEqual([a.layer.chainID, expectedChain].sort());
     expect(await readdir(join(store.dir, 'tmp'))).toEqual([]);
   });
@@ -77,26 +83,31 @@ describe('LayerStore', () => {
 
   it('rejects a diffID mismatch, naming both, and leaves nothing', async () => {
     const wrong = sha(Buffer.from('x'));
+    const create = vi.spyOn(driver, 'create');
     const f = await failure(store.register(ctx, stream(base), null, { diffID: wrong }));
     expect(f).toEqual({ code: 'FAILED_PRECONDITION', message: `layer ${wrong}: diffID mismatch (got ${sha(base)})` });
-    expect(driver.calls.create.length).toBe(1);
+    expect(create).toHaveBeenCalledTimes(1);
     await nothingLeft();
     expect(await store.has(ctx, wrong)).toBe(false);
   });
 
   it('removes the driver layer when the apply fails', async () => {
-    driver.options.failApply = { afterBytes: 1, error: new Error('disk on fire') };
+    // the driver reads the first chunk of the tar, then fails as a full disk would
+    vi.spyOn(driver, 'applyDiff').mockImplementationOnce(async (_ctx, _id, _parent, tar) => {
+      for await (const _chunk of tar) throw new Error('disk on fire');
+      throw new Error('the tar was empty');
+    });
     const f = await failure(store.register(ctx, stream(base), null));
     expect(f.message).toMatch(/^layer \(new\): apply: disk on fire/);
     await nothingLeft();
   });
 
   it('removes the driver layer when the tar stream breaks', async () => {
-    const src = new PassThrough();
-    const p = store.register(ctx, src, null);
-    src.write(base.subarray(0, 700));
-    setTimeout(() => src.destroy(new Error('connection reset')), 10);
-    const f = await failure(p);
+    async function* broken(): AsyncGenerator<Buffer> {
+      yield base.subarray(0, 700);
+      throw new Error('connection reset');
+    }
+    const f = await failure(store.register(ctx, Readable.from(broken()), null));
     expect(f.message).toContain('connection reset');
     await nothingLeft();
   });
@@ -120,12 +131,13 @@ describe('LayerStore', () => {
     const third = await store.register(ctx, stream(base), null);
     expect(third.applied).toBe(false);
     expect(third.layer.refCount).toBe(3);
-    expect(await driver.ids()).toEqual([again.layer.driverID]);
+    expect(await driverIds()).toEqual([again.layer.driverID]);
   });
 
   it('applies once when the same layer is registered concurrently', async () => {
+    const create = vi.spyOn(driver, 'create');
     const [a, b, c] = await Promise.all([0, 1, 2].map(() => store.register(ctx, stream(base), null, { diffID: sha(base) })));
-    expect(driver.calls.create.length).toBe(1);
+    expect(create).toHaveBeenCalledTimes(1);
     expect(new Set([a!.layer.driverID, b!.layer.driverID, c!.layer.driverID]).size).toBe(1);
     expect([a, b, c].filter((r) => r!.applied).length).toBe(1);
     expect((await store.get(ctx, sha(base))).refCount).toBe(3);
@@ -154,9 +166,10 @@ describe('LayerStore', () => {
 
   it('manages container rw layers: create, mount, unmount, remove', async () => {
     const a = await store.register(ctx, stream(base), null);
+    const createReadWrite = vi.spyOn(driver, 'createReadWrite');
     const rw = await store.createRWLayer(ctx, `c${process.pid}`, a.layer.chainID, { imageID: sha(Buffer.from('img')) });
     expect(rw).toMatchObject({ containerID: `c${process.pid}`, parent: a.layer.chainID, imageID: sha(Buffer.from('img')) });
-    expect(driver.calls.createReadWrite).toEqual([rw.driverID]);
+    expect(createReadWrite.mock.calls.map((c) => c[1])).toEqual([rw.driverID]);
     expect(await failure(store.createRWLayer(ctx, `c${process.pid}`, null))).toMatchObject({ code: 'ALREADY_EXISTS' });
     expect(await failure(store.createRWLayer(ctx, '../x', null))).toMatchObject({ code: 'INVALID_ARGUMENT' });
     const path = await store.mountRW(ctx, `c${process.pid}`);
@@ -194,7 +207,7 @@ describe('LayerStore', () => {
   it('survives a restart: a new store object finds layers and rw layers', async () => {
     const a = await store.register(ctx, stream(base), null);
     await store.createRWLayer(ctx, 'c1', a.layer.chainID);
-    const again = new LayerStore(root, new TestDriver(root));
+    const again = new LayerStore(root, await vfsPlugin.init(ctx, { root }));
     const report = await again.restore(ctx);
     expect(report).toEqual({ layers: 1, rwLayers: 1, removedDriverLayers: [], removedRecords: [], removedTempFiles: [] });
     expect(await again.get(ctx, a.layer.chainID)).toEqual(a.layer);
@@ -212,11 +225,11 @@ describe('LayerStore', () => {
     });
     void crashing.register(ctx, stream(base), null);
     await atCrash;
-    expect(await driver.ids()).toHaveLength(1); // the applied but unrecorded driver layer
+    expect(await driverIds()).toHaveLength(1); // the applied but unrecorded driver layer
     // leftovers of an interrupted record write, too
     await mkdir(join(store.dir, 'sha256', 'ab'.repeat(32)), { recursive: true });
     await writeFile(join(store.dir, 'sha256', 'ab'.repeat(32), 'layer.json.123.tmp'), '{');
-    const fresh = new LayerStore(root, new TestDriver(root));
+    const fresh = new LayerStore(root, await vfsPlugin.init(ctx, { root }));
     const report = await fresh.restore(ctx);
     expect(report.layers).toBe(0);
     expect(report.removedDriverLayers).toHaveLength(1);

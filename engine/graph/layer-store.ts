@@ -15,13 +15,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { alreadyExists, conflict, failedPrecondition, invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
+import { alreadyExists, conflict, failedPrecondition, isBerthError, notFound, wrap } from '../errdefs/errors.js';
 import type { Driver } from '../graphdriver/driver.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { DigestingStream, parseDigest, validateDigest } from './digest.js';
 import { chainID as chainOf } from './image-store.js';
-import { Mutex } from './mutex.js';
+import { checkContainerId } from '../fsutil/container-id.js';
+import { Mutex } from '../fsutil/keyed-lock.js';
 
 export interface Layer {
   chainID: string;
@@ -74,7 +75,6 @@ export interface LayerStoreHooks {
   beforeRecord?(info: { chainID: string; driverID: string }): void | Promise<void>;
 }
 
-const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export class LayerStore {
   readonly dir: string;
@@ -297,7 +297,7 @@ export class LayerStore {
   async createRWLayer(ctx: Context, containerID: string, parent: string | null, opts: { imageID?: string } = {}): Promise<RWLayer> {
     await this.restore(ctx);
     const subject = `container ${containerID}: rw layer`;
-    if (typeof containerID !== 'string' || !CONTAINER_ID.test(containerID)) throw invalidArgument(`container ${JSON.stringify(containerID)}: invalid id`);
+    checkContainerId(containerID);
     if (parent !== null) parseDigest(parent, `${subject}: parent`);
     if (opts.imageID !== undefined) parseDigest(opts.imageID, `${subject}: image id`);
     throwIfCancelled(ctx, subject);

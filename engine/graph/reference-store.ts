@@ -7,7 +7,7 @@ import { conflict, invalidArgument, notFound, wrap } from '../errdefs/errors.js'
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { isDigest, parseDigest } from './digest.js';
-import { Mutex } from './mutex.js';
+import { Mutex } from '../fsutil/keyed-lock.js';
 import { familiarString, parseReference, referenceString, withDefaultTag } from './reference.js';
 
 /** Shortest id prefix resolve() accepts, in hex characters. */

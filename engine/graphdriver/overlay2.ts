@@ -31,7 +31,7 @@ import { throwIfCancelled, type Context } from '../trace/context.js';
 import { changesTar, type TarChange } from '../archive/diff-tar.js';
 import type { ApplyResult, Change, CreateOptions, Driver, DriverInit, DriverPlugin, DriverStatus, Mount } from './driver.js';
 import { MNT_DETACH, mountFs, mountFsAt, unmount } from './host-mount.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { checkId, checkNoStorageOpt } from './layer-id.js';
 import { backingMount, isMountPoint, mountsUnder } from './mountinfo.js';
 import { NaiveDiff } from './naive-diff.js';

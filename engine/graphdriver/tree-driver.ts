@@ -10,7 +10,7 @@ import { lstat, readdir, rename } from 'node:fs/promises';
 import { alreadyExists, conflict, notFound, wrap } from '../errdefs/errors.js';
 import type { Context } from '../trace/context.js';
 import type { ApplyResult, Change, CreateOptions, Driver, DriverStatus, Mount } from './driver.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { checkId, checkNoStorageOpt } from './layer-id.js';
 import { NaiveDiff } from './naive-diff.js';
 

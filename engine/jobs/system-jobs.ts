@@ -7,7 +7,7 @@ import type { SystemInfo, SystemVersion } from '../api/types.js';
 import type { ContainerStore } from '../container/store.js';
 import type { Graph } from '../graph/graph.js';
 import type { Driver } from '../graphdriver/driver.js';
-import { packageRoot } from '../package-root.js';
+import { packageRoot } from '../../native/package-root.js';
 import type { Engine } from './engine.js';
 import { matchesEventFilters, type EventBus } from './event-bus.js';
 

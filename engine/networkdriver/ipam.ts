@@ -10,14 +10,14 @@
 // Writes are group-committed: decisions are made in memory under the pool's
 // mutex, and one write carries every change made while the previous write was in
 // flight; a caller's change is on disk when its commit resolves. The file is
-// runtime state (atomic-file.ts): not fsynced, since allocations only need to
+// runtime state (engine/fsutil/state-file.ts): not fsynced, since allocations only need to
 // outlive the engine's process; after an OS crash no container holds its address
 // any more, recover() frees what the file still lists, and a file torn by that
 // crash reads as an empty pool.
 import { join } from 'node:path';
 import { invalidArgument, resourceExhausted } from '../errdefs/errors.js';
-import { readRuntimeJson, removeFile, writeJsonAtomic } from './atomic-file.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { readRuntimeJson, removeFile, writeJsonAtomic } from '../fsutil/state-file.js';
+import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { broadcastOf, contains, formatIPv4, parseIPv4, parseSubnet, type Subnet } from './subnet.js';
 
 interface PoolFile {
@@ -50,7 +50,7 @@ export interface Reservation {
 }
 
 export class Ipam {
-  private readonly mutex = new KeyedMutex();
+  private readonly mutex = new KeyedLock();
   private readonly pools = new Map<string, PoolFile>();
   private readonly writers = new Map<string, PoolWriter>();
 

@@ -1,42 +1,15 @@
 // The typed face of the addon's rtnetlink requests (native/src/netlink.cc): the op
-// shapes, and runSteps(), which turns the child's per-step timestamps into named
+// shapes (re-exported from native/index.ts, where the addon's types live), and
+// runSteps(), which turns the child's per-step timestamps into named
 // SetupSteps, publishes them as spans and fails with the step, interface and errno.
 import { BerthError, ErrorCode } from '../errdefs/errors.js';
 import { fromMonotonicNs, recordSpan, type Context } from '../trace/index.js';
-import { native } from '../../native/index.js';
+import { native, type NetlinkOp } from '../../native/index.js';
 
 export type NetnsRef = { pid: number } | { path: string };
 
-export type NetlinkOp =
-  | { op: 'bridge.create'; name: string; mtu?: number; ifExistsOk?: boolean }
-  | { op: 'veth.create'; name: string; peer: string; mtu?: number; peerMac?: string; peerNetns?: { pid?: number; path?: string } }
-  | { op: 'link.up' | 'link.down'; name: string }
-  | { op: 'link.master'; name: string; master: string }
-  | { op: 'link.mtu'; name: string; mtu: number }
-  | { op: 'link.rename'; name: string; newName: string }
-  | { op: 'link.delete'; name: string; ifMissingOk?: boolean }
-  | { op: 'addr.add'; name: string; address: string; prefix: number; ifExistsOk?: boolean }
-  /** mtu: a route metric capping packets on the default route below the link's MTU. */
-  | { op: 'route.default'; gateway: string; name?: string; mtu?: number };
-
-export interface NetlinkStepRecord {
-  /** Index into the ops; negative for a phase (netns.open, clone, setns, socket, child). */
-  index: number;
-  name: string;
-  errno: number;
-  /** errno name (EEXIST) when errno is not 0. */
-  error?: string;
-  /** The kernel's extended-ack message for a failure, when it gave one. */
-  message?: string;
-  /** ns offsets from baseNs. */
-  startNs: number;
-  endNs: number;
-}
-
-export interface NetlinkApplyResult {
-  baseNs: bigint;
-  steps: NetlinkStepRecord[];
-}
+// The op shapes are the addon's wire format and live with it (native/index.ts).
+export type { NetlinkApplyResult, NetlinkOp, NetlinkStepRecord } from '../../native/index.js';
 
 /** One named, timed step of an interface setup (docs/style.md 9). Times are span time (ns since clockBaseNs). */
 export interface SetupStep {

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
 import { background, collect } from '../trace/index.js';
-import { bootTimeMs } from './atomic-file.js';
+import { bootTimeMs } from '../fsutil/state-file.js';
 import { Iptables } from './iptables.js';
 import { instrumentNetworkDriver } from './instrumented.js';
 import { LOCAL_MTU, NetworkDriver, type NetworkDriverOptions } from './network-driver.js';

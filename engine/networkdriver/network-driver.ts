@@ -7,7 +7,7 @@
 //   ipam/<id>.json         the network's address allocations (ipam.ts)     } runtime state:
 //   endpoints/<cid>.json   one EndpointRecord per container with an interface } not fsynced
 // Runtime state describes kernel objects a reboot destroys, so it only has to
-// outlive the engine's process (atomic-file.ts); a file an OS crash tore is
+// outlive the engine's process (engine/fsutil/state-file.ts); a file an OS crash tore is
 // older than the boot and reads as absent. Order on allocate: the address is
 // decided (ipam, in memory, no one else gets it); then its write, the endpoint
 // record's, the veth, the netns config and the etc files run together, and all
@@ -33,13 +33,14 @@ import {
   wrap,
 } from '../errdefs/errors.js';
 import { nowNs, recordSpan, throwIfCancelled, type Context } from '../trace/index.js';
-import { readJson, readRuntimeJson, removeFile, writeJsonAtomic } from './atomic-file.js';
+import { readJson, readRuntimeJson, removeFile, writeJsonAtomic } from '../fsutil/state-file.js';
 import { writeEtcFiles, validateHostname } from './etc-files.js';
 import { hostRoutes, uplinkMtu } from './host-routes.js';
 import { checkGateway, Ipam, type PoolSpec } from './ipam.js';
 import { CHAIN_DNAT, Iptables, isRuleOfPort } from './iptables.js';
 import { VethReaper } from './veth-reaper.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { checkContainerId } from '../fsutil/container-id.js';
+import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { bridgeInterfacePlan } from './interface-plan.js';
 import { runSteps, type NetnsRef, type SetupStep } from './netlink-ops.js';
 import { parseNetworkMode } from './network-mode.js';
@@ -168,7 +169,7 @@ export interface RecoverReport {
 }
 
 const DEFAULT_SUBNET = '10.213.0.0/16';
-/** Endpoint records are runtime state: written without fsync (atomic-file.ts). */
+/** Endpoint records are runtime state: written without fsync (engine/fsutil/state-file.ts). */
 const RUNTIME = { durable: false } as const;
 /** Default link MTU of berth's bridges and veths (see NetworkDriverOptions.mtu). */
 export const LOCAL_MTU = 65520;
@@ -216,8 +217,8 @@ export class NetworkDriver {
   private readonly proxies = new Map<string, PortProxy>();
   /** host port key (`ip:port/proto`) → containerId, reserved synchronously before any await. */
   private readonly reservedPorts = new Map<string, { spec: PortSpec; containerId: string }>();
-  private readonly containerLock = new KeyedMutex();
-  private readonly networkLock = new KeyedMutex();
+  private readonly containerLock = new KeyedLock();
+  private readonly networkLock = new KeyedLock();
   private useIptables = false;
   private readonly reaper: VethReaper;
   /** This instance's iptables owner: 12 hex of the hash of its resolved root. */
@@ -485,7 +486,7 @@ export class NetworkDriver {
    * one native threadpool job. Both writes are on disk before it returns.
    */
   async allocateInterface(ctx: Context, req: AllocateInterfaceRequest): Promise<InterfaceAllocation> {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(req.containerId)) throw invalidArgument(`container ${JSON.stringify(req.containerId)}: invalid id`);
+    checkContainerId(req.containerId);
     validateHostname(req.hostname);
     const mode = parseNetworkMode(req.network);
     const cid = req.containerId;

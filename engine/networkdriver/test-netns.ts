@@ -94,7 +94,15 @@ export async function hostLinks(prefix: string): Promise<string[]> {
     .sort();
 }
 
-/** berth's host veths (`berth` + 10 hex) and the given bridge, sorted. */
+/**
+ * The given bridge and berth's host veths (`berth` + 10 hex) enslaved to it, sorted.
+ * Only this bridge's: other processes on the host may have berth veths of their own.
+ */
 export async function berthLinks(bridge: string): Promise<string[]> {
-  return (await hostLinks('berth')).filter((n) => n === bridge || /^berth[0-9a-f]{10}$/.test(n));
+  const r = await execa('ip', ['-o', 'link', 'show', 'master', bridge], { reject: false });
+  const ports = r.stdout
+    .split('\n')
+    .map((l) => l.split(': ')[1]?.split('@')[0] ?? '')
+    .filter((n) => /^berth[0-9a-f]{10}$/.test(n));
+  return [...(await hostLinks(bridge)).filter((n) => n === bridge), ...ports].sort();
 }

@@ -1,22 +1,14 @@
 // Small file helpers for the runtime: an atomic pid file and the exec FIFO.
 import { execFile } from 'node:child_process';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
 import { promisify } from 'node:util';
 import { wrap } from '../errdefs/errors.js';
+import { writeFileAtomic } from '../fsutil/atomic-write.js';
 
 const run = promisify(execFile);
 
-/** Writes `pid` to `path` through a temp file and rename, so readers never see it half-written. */
+/** Writes `pid` to `path` (mode 0644) through a temp file and rename, so readers never see it half-written. */
 export async function writePidFile(path: string, pid: number): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    await writeFile(tmp, String(pid));
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw wrap(err, `pid file ${path}`);
-  }
+  await writeFileAtomic(path, String(pid), { mode: 0o644, subject: `pid file ${path}` });
 }
 
 /**

@@ -12,7 +12,7 @@ import { detectLayout } from '../execdriver/cgroups/detect.js';
 import { defaultSpec } from '../execdriver/spec/defaults.js';
 import type { Hook, Spec } from '../execdriver/spec/types.js';
 import { onPath } from '../fsutil/on-path.js';
-import { packagePath } from '../package-root.js';
+import { packagePath } from '../../native/package-root.js';
 import { isSameProcessAlive } from './process-info.js';
 
 /**

@@ -4,10 +4,12 @@
 // Layout under --root (default /run/berth-runtime):
 //   <root>/<id>/state.json   the ContainerRecord, replaced atomically (temp + rename)
 //   <root>/<id>/exec.fifo    the FIFO a created container's init blocks on until `start`
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { alreadyExists, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
+import { alreadyExists, notFound, wrap } from '../errdefs/errors.js';
 import type { ContainerStatus, Spec } from '../execdriver/spec/types.js';
+import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { checkContainerId, isContainerId } from '../fsutil/container-id.js';
 
 export const DEFAULT_ROOT = '/run/berth-runtime';
 
@@ -30,13 +32,6 @@ export interface ContainerRecord {
   cgroupPath?: string;
   /** The validated spec, for the hooks later verbs run. */
   spec: Spec;
-}
-
-const ID = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,1023}$/;
-
-/** Fails INVALID_ARGUMENT unless `id` is a safe single path segment. */
-export function checkContainerId(id: string): void {
-  if (!ID.test(id)) throw invalidArgument(`container ${JSON.stringify(id)}: invalid id (letters, digits and _ . + - only, not starting with a symbol)`);
 }
 
 export class StateStore {
@@ -66,15 +61,7 @@ export class StateStore {
 
   /** Replaces state.json atomically (a crash leaves the old or the new record). */
   async write(record: ContainerRecord): Promise<void> {
-    const dir = this.dir(record.id);
-    const tmp = join(dir, `.state.json.${process.pid}.tmp`);
-    try {
-      await writeFile(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-      await rename(tmp, join(dir, 'state.json'));
-    } catch (err) {
-      await rm(tmp, { force: true }).catch(() => undefined);
-      throw wrap(err, `container ${record.id}: write state`);
-    }
+    await writeFileAtomic(join(this.dir(record.id), 'state.json'), `${JSON.stringify(record)}\n`, { mode: 0o600, subject: `container ${record.id}: write state` });
   }
 
   /** Fails NOT_FOUND `container <id>: does not exist`. */
@@ -97,7 +84,7 @@ export class StateStore {
   async list(): Promise<string[]> {
     try {
       const entries = await readdir(this.root, { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory() && ID.test(e.name)).map((e) => e.name).sort();
+      return entries.filter((e) => e.isDirectory() && isContainerId(e.name)).map((e) => e.name).sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw wrap(err, `state root ${this.root}: list`);

@@ -1,8 +1,10 @@
 // Small state files written atomically in one threadpool job.
 //
-// writeFilesAtomic([{path, data, mode, sync}]) writes each file through a temp file
-// in its directory (open O_EXCL, write, fsync when sync, close, rename over path),
-// so a reader sees the old or the new content, never a part. Node's fs.promises
+// writeFilesAtomic([{path, data, mode, sync, syncDir}]) writes each file through a
+// temp file in its directory (open O_EXCL, write, fsync when sync, close, rename over
+// path, fsync of the directory when syncDir), so a reader sees the old or the new
+// content, never a part; with sync and syncDir the new content also survives a
+// power cut once the promise resolves. Node's fs.promises
 // needs five threadpool round trips per file (open, write, sync, close, rename);
 // under load each one waits for a free thread and for the event loop, which made a
 // small state write cost many times its syscalls (fsync included). Here the whole
@@ -31,6 +33,7 @@ struct FileJob {
   std::string data;
   mode_t mode = 0600;
   bool sync = false;
+  bool syncDir = false;
 };
 
 struct Failure {
@@ -62,6 +65,23 @@ bool WriteAll(int fd, const std::string& data) {
   return true;
 }
 
+// fsyncs the directory holding path, so the rename into it is durable. A file system
+// that cannot sync a directory (EINVAL) is not an error: there is nothing more to do.
+bool SyncDir(const std::string& path, Failure* f) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    *f = {errno, "open", dir};
+    return false;
+  }
+  bool ok = fsync(fd) == 0 || errno == EINVAL;
+  int err = errno;
+  close(fd);
+  if (!ok) *f = {err, "fsync", dir};
+  return ok;
+}
+
 // One file; false with *f filled on failure (the temp file is gone then).
 bool WriteOne(const FileJob& job, unsigned long counter, Failure* f) {
   std::string tmp = TempName(job.path, counter);
@@ -88,7 +108,7 @@ bool WriteOne(const FileJob& job, unsigned long counter, Failure* f) {
     *f = {err, failed, failed == std::string("rename") ? job.path : tmp};
     return false;
   }
-  return true;
+  return !job.syncDir || SyncDir(job.path, f);
 }
 
 class WriteFilesWorker : public Napi::AsyncWorker {
@@ -175,6 +195,7 @@ Napi::Value WriteFilesAtomic(const Napi::CallbackInfo& info) {
       job.mode = static_cast<mode_t>(mode.As<Napi::Number>().Int64Value());
     }
     job.sync = o.Get("sync").ToBoolean().Value();
+    job.syncDir = o.Get("syncDir").ToBoolean().Value();
     jobs.push_back(std::move(job));
   }
   WriteFilesWorker* worker = new WriteFilesWorker(env, std::move(jobs));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
-import { packagePath } from '../../package-root.js';
+import { packagePath } from '../../../native/package-root.js';
 import type { RegistryServer } from '../../registry/server/index.js';
 import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';

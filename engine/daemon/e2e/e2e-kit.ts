@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tar from 'tar-stream';
 import { workloadBinary } from '../../execdriver/workload-rootfs.js';
-import { packagePath } from '../../package-root.js';
+import { packagePath } from '../../../native/package-root.js';
 import { push, type Blob } from '../../registry/client/test-registry.js';
 import { createRegistryServer, type RegistryServer } from '../../registry/server/index.js';
 

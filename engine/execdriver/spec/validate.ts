@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { invalidArgument, notImplemented, notFound, type BerthError } from '../../errdefs/errors.js';
-import { packagePath } from '../../package-root.js';
+import { packagePath } from '../../../native/package-root.js';
 import { compiledValidator } from './compiled-validator.js';
 import { checkProfile } from '../seccomp/profile.js';
 import { capabilityMask, capabilityProblem, hostCapabilities, type HostCapabilities } from './capabilities.js';

@@ -25,7 +25,8 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { wrap } from '../../errdefs/errors.js';
-import { KeyedLock } from './keyed-lock.js';
+import { writeFileAtomic } from '../../fsutil/atomic-write.js';
+import { KeyedLock } from '../../fsutil/keyed-lock.js';
 import type { Descriptor } from './manifest-check.js';
 import type { Digest } from './reference-grammar.js';
 
@@ -299,14 +300,7 @@ export class RepositoryStore {
 
   /** Replaces `path` with `value` as JSON by temp + rename in the same folder. */
   async #writeJson(path: string, value: unknown): Promise<void> {
-    const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    try {
-      await writeFile(tmp, JSON.stringify(value));
-      await rename(tmp, path);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw wrap(err, `write ${path}`);
-    }
+    await writeFileAtomic(path, JSON.stringify(value), { mode: 0o644, subject: `write ${path}` });
   }
 }
 

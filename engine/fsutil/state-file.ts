@@ -1,15 +1,15 @@
-// Crash-safe JSON state files, written atomically (engine/fsutil/atomic-write.ts),
+// Crash-safe JSON state files for every module, written atomically (atomic-write.ts),
 // fsynced when durable.
 //
-// Two kinds of state: configuration (networks) must survive a power loss and is
-// fsynced; runtime state (addresses, endpoints: what kernel objects belong to
+// Two kinds of state: configuration (networks, images) must survive a power loss and
+// is fsynced; runtime state (addresses, endpoints: what kernel objects belong to
 // which container) describes things a reboot destroys, so it only has to outlive
 // the engine's process, which the page cache and rename(2) already give. After an
 // OS crash such a file may be torn; readRuntimeJson tells that case (the file is
 // older than this boot) from corruption during this boot.
 import { readFileSync } from 'node:fs';
 import { readFile, stat, unlink } from 'node:fs/promises';
-import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { writeFileAtomic } from './atomic-write.js';
 import { wrap, ErrorCode } from '../errdefs/errors.js';
 
 /**

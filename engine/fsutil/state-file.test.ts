@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readJson, removeFile, writeJsonAtomic } from './atomic-file.js';
+import { readJson, removeFile, writeJsonAtomic } from './state-file.js';
 
 describe('state files', () => {
   let dir: string;

@@ -1,6 +1,7 @@
 // Where berth's package lives on disk, found from any module. Files that sit beside
 // the code (the native addon, workload binaries, JSON schemas) are located through
 // it, so the code also works when bundled into one file somewhere else in the tree.
+// It lives in native/, which needs it for the addon and imports nothing of the engine.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

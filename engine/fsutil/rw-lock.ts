@@ -1,12 +1,17 @@
-// A shared/exclusive lock, first come first served: the Graph lets image puts and
-// container layer creation run side by side (shared) and gives deletes and gc the
-// store to themselves (exclusive), so gc never sees a half-put image.
+// A shared/exclusive lock, first come first served (in-process): the Graph lets image
+// puts and container layer creation run side by side (shared) and gives deletes and
+// gc the store to themselves (exclusive), so gc never sees a half-put image.
 
 interface Waiter {
   exclusive: boolean;
   grant: () => void;
 }
 
+/**
+ * Requests are granted in arrival order: a shared request behind a waiting exclusive
+ * one waits too, so writers are never starved. A failing fn releases like a
+ * succeeding one.
+ */
 export class RWLock {
   private readers = 0;
   private writer = false;
