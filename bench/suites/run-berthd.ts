@@ -61,6 +61,15 @@ async function freeBip(): Promise<string> {
   throw unavailable(`berthd bridge ${BERTHD_BRIDGE}: no free 10.x.y.0/24 subnet`);
 }
 
+/** Sends `sig` to our own child `pid`; one that already died (ESRCH) is left to its exit event. */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
 function exited(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
@@ -192,27 +201,31 @@ export class PrivateBerthd {
     return (await new ApiClient(this.host).containerList({ all: true })).map((c) => c.Id);
   }
 
+
+  /** SIGTERM to the daemon (after its idle RSS read), SIGKILL after 30 s; what went wrong goes to `failures`. */
+  private async stopProcess(d: ChildProcess, pid: number, failures: string[]): Promise<void> {
+    if (d.exitCode === null && d.signalCode === null) {
+      try {
+        this.rssAfterRuns = await rssReads([pid]);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+      signal(pid, 'SIGTERM');
+      if (!(await exited(d, 30_000))) {
+        signal(pid, 'SIGKILL');
+        await exited(d, 5_000);
+        failures.push(`berthd (pid ${pid}) did not stop on SIGTERM within 30 s (killed): ${this.logTail()}`);
+      } else if (d.exitCode !== 0) failures.push(`berthd (pid ${pid}) exited with ${d.exitCode ?? d.signalCode} on SIGTERM: ${this.logTail()}`);
+    } else failures.push(`berthd (pid ${pid}) had exited on its own (${d.exitCode ?? d.signalCode}): ${this.logTail()}`);
+  }
+
   private async stop(ctx: Context): Promise<void> {
     const failures: string[] = [];
     const d = this.daemon;
     this.daemon = undefined;
     if (this.registry !== undefined) await this.registry.close().catch((e: unknown) => failures.push(String(e)));
     this.registry = undefined;
-    if (d !== undefined && d.pid !== undefined) {
-      if (d.exitCode === null && d.signalCode === null) {
-        try {
-          this.rssAfterRuns = await rssReads([d.pid]);
-        } catch (err) {
-          failures.push((err as Error).message);
-        }
-        process.kill(d.pid, 'SIGTERM');
-        if (!(await exited(d, 30_000))) {
-          process.kill(d.pid, 'SIGKILL');
-          await exited(d, 5_000);
-          failures.push(`berthd (pid ${d.pid}) did not stop on SIGTERM within 30 s (killed): ${this.logTail()}`);
-        } else if (d.exitCode !== 0) failures.push(`berthd (pid ${d.pid}) exited with ${d.exitCode ?? d.signalCode} on SIGTERM: ${this.logTail()}`);
-      }
-    }
+    if (d !== undefined && d.pid !== undefined) await this.stopProcess(d, d.pid, failures).catch((err: unknown) => failures.push(`berthd (pid ${d.pid}): ${(err as Error).message}`));
     if (this.root !== undefined && this.bip !== undefined && existsSync(this.root)) {
       // the default network's bridge outlives the daemon (as docker0 does); remove it and berth's rules
       try {

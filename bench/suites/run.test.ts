@@ -15,7 +15,7 @@ import type { DerivedCase, MacroCase, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
 import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { podmanSkipReason, runOnce, runSuite, type RunNetwork } from './run.js';
-import { BERTHD_BRIDGE, type PrivateBerthd } from './run-berthd.js';
+import { BERTHD_BRIDGE, PrivateBerthd } from './run-berthd.js';
 import { deriveLevels } from './run-levels.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
 import { RunWorld } from './runtime-run-world.js';
@@ -138,6 +138,31 @@ describe.skipIf(!isRoot)('run suite: real runs (root)', () => {
     expect(mountsContaining(dataRoot)).toEqual([]);
     expect(runCgroups()).toEqual([]);
     expect(existsSync(`/sys/class/net/${world.bridge('overlay2')}`)).toBe(false);
+    expect(childPids()).toEqual(children);
+  });
+
+  it('a private berthd that dies (SIGKILL) is still cleaned up: no process, bridge, mount or directory left', async () => {
+    const ctx = background();
+    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-berthd-${process.pid}-`));
+    const children = childPids();
+    const berthd = new PrivateBerthd(dataRoot);
+    try {
+      await berthd.acquire(ctx);
+      const pid = berthd.pid!;
+      expect(childPids()).toContain(pid);
+      expect(berthd.rssAfterStart).toHaveLength(5);
+      expect(await berthd.containers()).toEqual([]);
+      expect(existsSync(`/sys/class/net/${BERTHD_BRIDGE}`)).toBe(true);
+      process.kill(pid, 'SIGKILL');
+      // the death is reported, and everything is removed all the same
+      await expect(berthd.release(ctx)).rejects.toThrow(/^private berthd cleanup: .*berthd/);
+    } finally {
+      await berthd.release(ctx).catch(() => undefined);
+      expect(readdirSync(dataRoot)).toEqual([]);
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+    expect(mountsContaining(dataRoot)).toEqual([]);
+    expect(existsSync(`/sys/class/net/${BERTHD_BRIDGE}`)).toBe(false);
     expect(childPids()).toEqual(children);
   });
 
