@@ -1,6 +1,7 @@
 // Tests of the `run` suite: its cases and warnings, one composed run that fails
 // half-way and must undo every step, and a real run through runBenchmarks (root)
 // into a schema-valid document that leaves no mount, cgroup, link, netns or process.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,15 @@ function mountsContaining(text: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((l) => l.includes(text));
+}
+
+/** iptables rules (all tables) that name `word`; none where iptables-save is missing. */
+function iptablesRulesNaming(word: string): string[] {
+  try {
+    return execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => l.includes(word));
+  } catch {
+    return [];
+  }
 }
 
 function runCgroups(): string[] {
@@ -163,6 +173,7 @@ describe.skipIf(!isRoot)('run suite: real runs (root)', () => {
     }
     expect(mountsContaining(dataRoot)).toEqual([]);
     expect(existsSync(`/sys/class/net/${BERTHD_BRIDGE}`)).toBe(false);
+    expect(iptablesRulesNaming(BERTHD_BRIDGE)).toEqual([]);
     expect(childPids()).toEqual(children);
   });
 
@@ -225,6 +236,7 @@ describe.skipIf(!isRoot)('run suite: real runs (root)', () => {
     expect(await leftoverNetns()).toEqual([]);
     for (const d of ['o', 'v']) expect(existsSync(`/sys/class/net/bnr${process.pid}${d}`)).toBe(false);
     expect(existsSync(`/sys/class/net/${BERTHD_BRIDGE}`)).toBe(false);
+    expect(iptablesRulesNaming(BERTHD_BRIDGE)).toEqual([]);
     expect(childPids()).toEqual(children);
   });
   it.skipIf(dockerMissing() !== undefined)('docker: runs against a private dockerd and leaves no daemon, bridge, mount or key.json behind', async () => {
