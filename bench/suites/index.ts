@@ -16,7 +16,7 @@ export const registry: readonly RegisteredSuite[] = [
   },
   {
     name: 'run',
-    description: 'container create/start/wait end to end (graph, graphdriver, execdriver, networkdriver in-process) with a per-phase breakdown',
+    description: 'container create/start/wait end to end at three levels (in-process through the Engine, over the API socket, through the CLI), berth beside docker, with a per-phase breakdown and the daemons\' RSS',
     load: async () => (await import('./run.js')).runSuite,
   },
   {

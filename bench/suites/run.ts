@@ -7,6 +7,8 @@ import type { Engine } from '../../engine/jobs/engine.js';
 import type { Context } from '../../engine/trace/index.js';
 import { call, leftoversOf, onPath } from '../peers/index.js';
 import type { CaseDef, MacroCase, Suite, SuiteContext } from '../suite.js';
+import { PrivateBerthd } from './run-berthd.js';
+import { berthApiCase, berthCliCase, deriveLevels, dockerApiCase, type DaemonFigures } from './run-levels.js';
 import { dockerMissing, DOCKER_BRIDGE, PrivateDockerd } from './runtime-docker.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 import { RunWorld, type RunGraphdriver } from './runtime-run-world.js';
@@ -56,7 +58,7 @@ function runCase(world: RunWorld, driver: RunGraphdriver, network: RunNetwork): 
     suite: SUITE,
     case: 'run',
     target: 'berth',
-    parameters: { graphdriver: driver, network, image: STATIC_IMAGE },
+    parameters: { level: 'in-process', graphdriver: driver, network, image: STATIC_IMAGE },
     unit: 'ms',
     direction: 'lower-is-better',
     group: 'run',
@@ -93,7 +95,7 @@ function dockerCase(dockerd: PrivateDockerd, network: RunNetwork): MacroCase {
     suite: SUITE,
     case: 'run',
     target: 'docker',
-    parameters: { graphdriver: 'overlay2', network, image: STATIC_IMAGE },
+    parameters: { level: 'cli', graphdriver: 'overlay2', network, image: STATIC_IMAGE },
     unit: 'ms',
     direction: 'lower-is-better',
     group: 'run-docker',
@@ -120,11 +122,20 @@ function dockerCase(dockerd: PrivateDockerd, network: RunNetwork): MacroCase {
   };
 }
 
+/** What the last buildCases() started beside its cases (the daemons whose RSS derive() reports). */
+let figures: DaemonFigures = {};
+
 function buildCases(ctx: SuiteContext): CaseDef[] {
   const world = new RunWorld(ctx.dataRoot);
   const cases: CaseDef[] = [];
+  figures = {};
   if (ctx.targets.includes('berth')) {
     for (const driver of GRAPHDRIVERS) for (const network of NETWORKS) cases.push(runCase(world, driver, network));
+    // api and cli levels through a private berthd (one group: one daemon for all four)
+    const berthd = new PrivateBerthd(ctx.dataRoot);
+    figures.berthd = berthd;
+    for (const network of NETWORKS) cases.push(berthApiCase(berthd, network));
+    for (const network of NETWORKS) cases.push(berthCliCase(berthd, network));
   }
   if (ctx.targets.includes('docker')) {
     const missing = dockerMissing();
@@ -135,6 +146,8 @@ function buildCases(ctx: SuiteContext): CaseDef[] {
         `docker: measured against a private dockerd (own data root on tmpfs, exec root, pidfile, socket, bridge ${DOCKER_BRIDGE}; ` +
           '--iptables=false --ip-forward=false --ip-masq=false, so no iptables chains or sysctls change); stopped and removed after the suite, /etc/docker/key.json removed if it did not exist before',
       );
+      figures.dockerd = dockerd;
+      for (const network of NETWORKS) cases.push(dockerApiCase(dockerd, network));
       for (const network of NETWORKS) cases.push(dockerCase(dockerd, network));
     }
   }
@@ -149,8 +162,10 @@ async function requirements(): Promise<string | undefined> {
 
 export const runSuite: Suite = {
   name: SUITE,
-  description: 'container create/start/wait end to end (graph, graphdriver, execdriver, networkdriver composed in-process) with a per-phase breakdown',
+  description:
+    'container create/start/wait end to end at three levels — in-process through the Engine, over the API socket, through the CLI — berth beside docker, with a per-phase breakdown and the daemons\' RSS',
   targets: ['berth', 'docker', 'podman'],
   requires: requirements,
   cases: buildCases,
+  derive: (measured) => deriveLevels(measured, figures),
 };

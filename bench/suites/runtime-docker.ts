@@ -9,6 +9,7 @@ import { makeWorkloadRootfs } from '../../engine/execdriver/workload-rootfs.js';
 import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
 import { call, onPath } from '../peers/index.js';
+import { rssReads } from './run-berthd.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
 const KEY_JSON = '/etc/docker/key.json';
@@ -74,6 +75,8 @@ export class PrivateDockerd {
   private bridgeMade = false;
   private keyBefore = true;
   version: string | null = null;
+  /** VmRSS reads (MiB, dockerd + its containerd) right after the start and the image import, before any case ran. */
+  idleRss: number[] = [];
 
   constructor(private readonly dataRoot: string) {}
 
@@ -151,6 +154,7 @@ export class PrivateDockerd {
     const rootfs = makeWorkloadRootfs(join(dir, 'rootfs'));
     await mustRun(['tar', '-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.'], 'static rootfs tar');
     await mustRun(this.cli(['import', join(dir, 'rootfs.tar'), STATIC_IMAGE]), `docker import ${STATIC_IMAGE}`);
+    this.idleRss = await rssReads([this.daemon.pid!, ...childrenOf(this.daemon.pid!)]);
   }
 
   /** Containers the daemon still has (a `run --rm` leaves none). */
