@@ -201,7 +201,12 @@ needs(root(), when(hasV1, 'needs cgroup v1 controllers (a hybrid or v1 host)')).
     expect(stats.pids?.limit).toBe(3);
     expect(stats.pids?.current).toBeGreaterThanOrEqual(1);
     expect(stats.pids?.current).toBeLessThanOrEqual(2);
-    expect(await cg.kill(ctx, 'SIGKILL')).toBe(stats.pids!.current);
+    // kill() counts the processes it signalled: the sleeps the limit let through. It reads
+    // cgroup.procs itself, so it is bounded like pids.current rather than compared with it
+    // (a task still being released by the kernel is counted by one and not the other).
+    const killed = await cg.kill(ctx, 'SIGKILL');
+    expect(killed).toBeGreaterThanOrEqual(1);
+    expect(killed).toBeLessThanOrEqual(2);
     await cg.destroy(ctx);
     for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
   });
@@ -350,7 +355,12 @@ needs(root(), when(unified !== undefined, 'needs a cgroup2 mount')).describe('cg
     expect(stderr).toMatch(/fork|Resource temporarily unavailable/i);
     const stats = await cg.stats(ctx);
     expect(stats.pids?.current).toBeLessThanOrEqual(2);
-    expect(await cg.kill(ctx, 'SIGKILL')).toBe(stats.pids!.current);
+    // kill() counts the processes it signalled: the sleeps the limit let through. It reads
+    // cgroup.procs itself, so it is bounded like pids.current rather than compared with it
+    // (a task still being released by the kernel is counted by one and not the other).
+    const killed = await cg.kill(ctx, 'SIGKILL');
+    expect(killed).toBeGreaterThanOrEqual(1);
+    expect(killed).toBeLessThanOrEqual(2);
   });
 
   needs(when(/\bmemory\b/.test(controllers), 'needs the memory controller in the cgroup2 hierarchy')).it('OOM-kills a process beyond memory.max and counts it', async () => {
