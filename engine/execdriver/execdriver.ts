@@ -14,6 +14,7 @@
 //   delete: SIGKILL what is left, destroy the cgroup, forget the container
 import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
+import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { alreadyExists, BerthError, failedPrecondition, internal, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
 import { checkContainerId } from '../fsutil/container-id.js';
@@ -188,6 +189,8 @@ interface Container {
   syncFd: number | undefined;
   execFifo: string | undefined;
   cgroup: Cgroup | undefined;
+  /** Set when the cgroup path came from options.cgroupParent (no linux.cgroupsPath): that parent is berth's own. */
+  cgroupParent: string | undefined;
   exited: Promise<ExitStatus>;
   exit: ExitStatus | undefined;
   /** The pipe into the container's fd 0: closed by delete, when nobody can read it any more. */
@@ -272,7 +275,8 @@ class NativeExecDriver implements ExecDriver {
     }
     // The cgroup is made while the child is cloned; only attach needs its pid.
     const manager = this.cgroups();
-    const cgroupPath = spec.linux?.cgroupsPath ?? `${this.options.cgroupParent ?? 'berth'}/${id}`;
+    const cgroupParent = spec.linux?.cgroupsPath === undefined ? (this.options.cgroupParent ?? 'berth') : undefined;
+    const cgroupPath = spec.linux?.cgroupsPath ?? `${cgroupParent}/${id}`;
     const cgroupStart = nowNs();
     const cgroup = manager === null ? undefined : manager.create(ctx, cgroupPath, allowDeviceNodes(spec.linux?.resources, spec.linux?.devices));
     cgroup?.catch(() => undefined);  // awaited below; a failure must not go unhandled meanwhile
@@ -313,6 +317,7 @@ class NativeExecDriver implements ExecDriver {
       syncFd: spawned.syncFd,
       execFifo: options.execFifo,
       cgroup: undefined,
+      cgroupParent,
       exited: undefined as unknown as Promise<ExitStatus>,
       exit: undefined,
       stdin: io.stdin,
@@ -619,8 +624,22 @@ class NativeExecDriver implements ExecDriver {
         await cg.destroy(ctx);
       }
       c.cgroup = undefined;
+      if (c.cgroupParent !== undefined) await this.pruneParent(ctx, c.cgroupParent);
     }
     this.containers.delete(c.id);
+  }
+
+  /**
+   * berth's own parent cgroup (and each ancestor of it) goes with the last container
+   * under it, whichever process made it: a container's cgroup handle removes only the
+   * parents it created itself, and containers of one parent overlap. A parent still
+   * holding another container's (or another daemon's) cgroup stays.
+   */
+  private async pruneParent(ctx: Context, parent: string): Promise<void> {
+    const manager = this.cgroups();
+    for (let p = parent; manager !== null && p !== '.' && p !== '/' && p !== ''; p = dirname(p)) {
+      if (!(await manager.removeIfEmpty(ctx, p))) return;
+    }
   }
 
   /** Starts reaping: resolves once the child exited (waitid on its pidfd), closes the pidfd. */
