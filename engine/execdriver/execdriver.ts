@@ -14,7 +14,6 @@
 //   delete: SIGKILL what is left, destroy the cgroup, forget the container
 import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
-import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { alreadyExists, BerthError, failedPrecondition, internal, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
 import { checkContainerId } from '../fsutil/container-id.js';
@@ -624,22 +623,11 @@ class NativeExecDriver implements ExecDriver {
         await cg.destroy(ctx);
       }
       c.cgroup = undefined;
-      if (c.cgroupParent !== undefined) await this.pruneParent(ctx, c.cgroupParent);
+      // berth's own parent goes with the last container under it, whichever container
+      // made it: a handle removes only the parents it created, and containers overlap.
+      if (c.cgroupParent !== undefined) await this.cgroups()?.removeIfEmpty(ctx, c.cgroupParent, { ancestors: true });
     }
     this.containers.delete(c.id);
-  }
-
-  /**
-   * berth's own parent cgroup (and each ancestor of it) goes with the last container
-   * under it, whichever process made it: a container's cgroup handle removes only the
-   * parents it created itself, and containers of one parent overlap. A parent still
-   * holding another container's (or another daemon's) cgroup stays.
-   */
-  private async pruneParent(ctx: Context, parent: string): Promise<void> {
-    const manager = this.cgroups();
-    for (let p = parent; manager !== null && p !== '.' && p !== '/' && p !== ''; p = dirname(p)) {
-      if (!(await manager.removeIfEmpty(ctx, p))) return;
-    }
   }
 
   /** Starts reaping: resolves once the child exited (waitid on its pidfd), closes the pidfd. */

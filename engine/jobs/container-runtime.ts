@@ -630,6 +630,9 @@ export class ContainerRuntime {
         return [];
       });
       if (stale.length > 0) ctx.logger.info('removed stale cgroups', { cgroups: stale.length });
+      // cleanupStale removed the parent itself; its ancestors (berth/) go too when empty
+      const parent = this.d.cgroupParent.split('/').slice(0, -1).join('/');
+      if (parent !== '') await this.d.cgroups.removeIfEmpty(ctx, parent, { ancestors: true }).catch(() => false);
     }
     await this.d.net.recover(ctx, []);
     const restarting = (async () => {

@@ -4,7 +4,7 @@
 // `<hierarchy mount>/berth/<id>` per hierarchy the backend lists in roots().
 import { mkdirSync } from 'node:fs';
 import { readdir, rmdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { alreadyExists, conflict, invalidArgument, notFound, wrap } from '../../errdefs/errors.js';
 import type { Context } from '../../trace/context.js';
@@ -112,18 +112,33 @@ class Manager implements CgroupManager {
     }
   }
 
-  async removeIfEmpty(_ctx: Context, path: string): Promise<boolean> {
+  async removeIfEmpty(_ctx: Context, path: string, opts: { ancestors?: boolean } = {}): Promise<boolean> {
     const rel = normalizeCgroupPath(path);
+    const first = await this.removeOneIfEmpty(rel);
+    if (opts.ancestors && !first.busy) {
+      // an ancestor goes once nothing below it is left (a missing level counts as gone)
+      for (let p = posix.dirname(rel); p !== '.' && p !== '/' && p !== ''; p = posix.dirname(p)) {
+        if ((await this.removeOneIfEmpty(p)).busy) break;
+      }
+    }
+    return first.removed;
+  }
+
+  /** rmdir of `rel` in every hierarchy: whether it went anywhere, and whether it is still used somewhere. */
+  private async removeOneIfEmpty(rel: string): Promise<{ removed: boolean; busy: boolean }> {
     let removed = false;
+    let busy = false;
     for (const d of new Set(this.dirsFor(rel).values())) {
       try {
         await rmdir(d);
         removed = true;
       } catch (err) {
-        if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(errno(err) ?? '')) throw wrap(err, `cgroup ${rel}: rmdir ${d}`);
+        const code = errno(err) ?? '';
+        if (code === 'EBUSY' || code === 'ENOTEMPTY') busy = true;
+        else if (code !== 'ENOENT') throw wrap(err, `cgroup ${rel}: rmdir ${d}`);
       }
     }
-    return removed;
+    return { removed, busy };
   }
 
   async open(_ctx: Context, path: string): Promise<Cgroup> {

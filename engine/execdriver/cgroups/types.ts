@@ -96,8 +96,10 @@ export interface CgroupManager {
   /**
    * Removes the directories of `path` in every hierarchy where they are empty (no child
    * cgroup, no process); leaves the others. For a shared parent (`berth-runtime/`) after
-   * its last container went. Returns whether any directory was removed. Never fails
-   * for a missing or busy directory.
+   * its last container went. With `ancestors`, each ancestor of `path` in turn too,
+   * up to the first that is not removed (a parent berth owns, like `berth/<root>`).
+   * Returns whether `path` itself was removed anywhere. Never fails for a missing or
+   * busy directory.
    */
-  removeIfEmpty(ctx: Context, path: string): Promise<boolean>;
+  removeIfEmpty(ctx: Context, path: string, opts?: { ancestors?: boolean }): Promise<boolean>;
 }
