@@ -188,8 +188,6 @@ interface Container {
   syncFd: number | undefined;
   execFifo: string | undefined;
   cgroup: Cgroup | undefined;
-  /** Set when the cgroup path came from options.cgroupParent (no linux.cgroupsPath): that parent is berth's own. */
-  cgroupParent: string | undefined;
   exited: Promise<ExitStatus>;
   exit: ExitStatus | undefined;
   /** The pipe into the container's fd 0: closed by delete, when nobody can read it any more. */
@@ -274,8 +272,7 @@ class NativeExecDriver implements ExecDriver {
     }
     // The cgroup is made while the child is cloned; only attach needs its pid.
     const manager = this.cgroups();
-    const cgroupParent = spec.linux?.cgroupsPath === undefined ? (this.options.cgroupParent ?? 'berth') : undefined;
-    const cgroupPath = spec.linux?.cgroupsPath ?? `${cgroupParent}/${id}`;
+    const cgroupPath = spec.linux?.cgroupsPath ?? `${this.options.cgroupParent ?? 'berth'}/${id}`;
     const cgroupStart = nowNs();
     const cgroup = manager === null ? undefined : manager.create(ctx, cgroupPath, allowDeviceNodes(spec.linux?.resources, spec.linux?.devices));
     cgroup?.catch(() => undefined);  // awaited below; a failure must not go unhandled meanwhile
@@ -316,7 +313,6 @@ class NativeExecDriver implements ExecDriver {
       syncFd: spawned.syncFd,
       execFifo: options.execFifo,
       cgroup: undefined,
-      cgroupParent,
       exited: undefined as unknown as Promise<ExitStatus>,
       exit: undefined,
       stdin: io.stdin,
@@ -623,9 +619,6 @@ class NativeExecDriver implements ExecDriver {
         await cg.destroy(ctx);
       }
       c.cgroup = undefined;
-      // berth's own parent goes with the last container under it, whichever container
-      // made it: a handle removes only the parents it created, and containers overlap.
-      if (c.cgroupParent !== undefined) await this.cgroups()?.removeIfEmpty(ctx, c.cgroupParent, { ancestors: true });
     }
     this.containers.delete(c.id);
   }
