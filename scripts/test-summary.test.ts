@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NO_REASON, summarize, summaryLines } from './test-summary.js';
 
-const t = (title: string, status: string, ancestorTitles: string[] = [], meta?: object) => ({ title, status, ancestorTitles, meta });
+const t = (title: string, status: string, ancestorTitles: string[] = [], meta?: object, failureMessages?: string[]) => ({ title, status, ancestorTitles, meta, failureMessages });
 
 function report(over: object, tests: ReturnType<typeof t>[] = []): string {
   return JSON.stringify({ numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0, numFailedTestSuites: 0, numTotalTests: 1, success: true, testResults: [{ name: 'x.test.ts', assertionResults: tests }], ...over });
@@ -51,6 +51,23 @@ describe('test summary', () => {
     expect(summary.ok).toBe(false);
     expect(summaryLines(summary).at(-1)).toBe('1 passed, 2 failed, 0 skipped');
     expect(errors).toEqual(['test report b.json: cannot be read']);
+  });
+
+  it('names failed tests and tests that passed only on a retry, with their first error line, last', () => {
+    const r = report({ numPassedTests: 2, numFailedTests: 1, success: false, numTotalTests: 3 }, [
+      t('steady', 'passed', [], undefined, []),
+      t('wobbly', 'passed', ['outer'], undefined, ['AssertionError: expected 1 to be 2\n    at x.test.ts:3:1']),
+      t('broken', 'failed', ['outer'], undefined, ['Error: boom\n    at y']),
+    ]);
+    const { summary } = summarize([{ file: 'r.json', text: r }]);
+    expect(summary.ok).toBe(false);
+    expect(summaryLines(summary)).toEqual([
+      'passed only on a retry (flaky, to be fixed):',
+      '  x.test.ts > outer > wobbly: AssertionError: expected 1 to be 2',
+      'failed:',
+      '  x.test.ts > outer > broken: Error: boom',
+      '2 passed, 1 failed, 0 skipped, 1 flaky',
+    ]);
   });
 
   it('exits 1 on a failure and 0 on a clean run, from the command line', () => {
