@@ -159,7 +159,7 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
     await rm(dataRoot, { recursive: true, force: true });
   });
 
-  it('runs every case through runBenchmarks into a schema-valid document and cleans up', { timeout: 180_000 }, async () => {
+  it('runs every case through runBenchmarks into a schema-valid document and cleans up', { timeout: 600_000 }, async () => {
     const q = profiles.quick;
     const settings: ProfileSettings = { ...q, macro: { warmup: 0, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
     const lines: string[] = [];
@@ -216,7 +216,7 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
     expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
   });
 
-  it("measures throughput with berth's tcp-source and tcp-sink (used without iperf3) and leaves nothing", { timeout: 60_000 }, async () => {
+  it("measures throughput with berth's tcp-source and tcp-sink (used without iperf3) and leaves nothing", { timeout: 180_000 }, async () => {
     const ctx = background();
     const env = new TrafficEnv(new NetworkWorld(dataRoot));
     const got: Record<string, number> = {};

@@ -177,7 +177,8 @@ needs(root()).describe('run suite: real runs (root)', () => {
     expect(childPids()).toEqual(children);
   });
 
-  it('runs every case end to end into a schema-valid document with phases of every module, leaving nothing', async () => {
+  // Real runs of every case: minutes on a loaded machine, so the bound is wide.
+  it('runs every case end to end into a schema-valid document with phases of every module, leaving nothing', { timeout: 300_000 }, async () => {
     const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-suite-${process.pid}-`));
     const children = childPids();
     const lines: string[] = [];
