@@ -118,7 +118,7 @@ describe('lifecycle suite: cases', () => {
     ]);
     expect(thr.every((c) => c.unit === 'ops/s' && c.direction === 'higher-is-better' && c.parameters.level === 'api')).toBe(true);
     const density = cases.filter((c) => c.case === 'density-start');
-    expect(density.map((c) => `${c.parameters.running}/${c.phases}`)).toEqual(['0/true', '10/true']);
+    expect(density.map((c) => `${c.parameters.running}/${c.phases}/${c.group}`)).toEqual(['0/true/density-berth-0', '10/true/density-berth-10']);
     expect(cases).toHaveLength(10);
     expect(warnings.some((w) => /level is api for every target/.test(w))).toBe(true);
   });

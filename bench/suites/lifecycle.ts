@@ -139,6 +139,8 @@ function densityCase(shared: SharedDaemon, fleet: IdleFleet, records: Records, r
     parameters: { level: LEVEL, running, network: DENSITY_NETWORK, image: STATIC_IMAGE },
     unit: 'ms',
     direction: 'lower-is-better',
+    // a group per target and step: one daemon's fleet is gone before the other's grows
+    group: `density-${daemon.target}-${running}`,
     phases: daemon.traced,
     method:
       `Wall time in ms of the start call (POST /containers/{id}/start) of one more /bin/sleep container on the ${DENSITY_NETWORK} network while ${running} idle sleep container(s) ` +
