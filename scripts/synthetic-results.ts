@@ -82,7 +82,7 @@ function phase(name: string, module: string, selfMs: number, totalMs = selfMs): 
 
 /**
  * One case set per suite the notebooks plot (run, runtime, graphdriver, namespaces,
- * pull, network, trace), with phases where berth traces them. `scale` multiplies
+ * pull, network, lifecycle, trace), with phases where berth traces them. `scale` multiplies
  * every time (1.2 = 20 % slower) so two documents make a comparison. Deterministic for `seed`.
  */
 export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
@@ -130,6 +130,25 @@ export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
     cases.push({ suite: 'network', case: 'throughput', target: 'berth', parameters: { mode }, unit: 'Gbit/s', samples: rate(mode === 'bridge' ? 18 : 30) });
   }
   cases.push({ suite: 'network', case: 'throughput', target: 'loopback', parameters: { mode: 'loopback' }, unit: 'Gbit/s', samples: rate(32) });
+  const startPhases = [phase('client.start', 'client', 0.3, 6), phase('jobs.start', 'jobs', 1.2, 5.5), phase('networkdriver.allocateInterface', 'networkdriver', 3.5)];
+  for (const [target, perWorker, startMs, mib] of [['berth', 60, 6, 40], ['docker', 9, 90, 160]] as const) {
+    for (const workload of ['true', 'sleep']) {
+      for (const concurrency of [1, 2, 4, 8]) {
+        const gain = Math.min(concurrency, 2) * (1 + 0.05 * Math.log2(concurrency));
+        cases.push({ suite: 'lifecycle', case: 'throughput', target, parameters: { level: 'api', workload, concurrency }, unit: 'ops/s', samples: rate(perWorker * gain) });
+        for (const [op, ms] of [['create', 3], ['start', 5], [workload === 'true' ? 'wait' : 'stop', 2], ['remove', 3]] as const) {
+          cases.push({ suite: 'lifecycle', case: 'op-latency', target, parameters: { level: 'api', workload, concurrency, op }, unit: 'ms', samples: time((ms * concurrency * (target === 'docker' ? 6 : 1)) / Math.min(concurrency, 2)) });
+        }
+      }
+    }
+    for (const running of [0, 10, 50, 100]) {
+      cases.push({ suite: 'lifecycle', case: 'density-start', target, parameters: { level: 'api', running }, unit: 'ms', samples: time(startMs * (1 + running / 500)), phases: target === 'berth' ? startPhases : null });
+      for (const metric of ['rss', 'pss']) {
+        const perContainer = target === 'docker' ? (metric === 'rss' ? 9 : 3) : 0.05;
+        cases.push({ suite: 'lifecycle', case: 'daemon-memory', target, parameters: { level: 'daemon', running, metric }, unit: 'MiB', samples: time(mib * (metric === 'rss' ? 1 : 0.8) + perContainer * running, 0.5) });
+      }
+    }
+  }
   cases.push({ suite: 'trace', case: 'call', target: 'berth', parameters: { mode: 'sync', tracing: 'collector' }, unit: 'ns', samples: time(150) });
   return cases.map(syntheticCase);
 }

@@ -20,6 +20,11 @@ export const registry: readonly RegisteredSuite[] = [
     load: async () => (await import('./run.js')).runSuite,
   },
   {
+    name: 'lifecycle',
+    description: 'container lifecycle throughput (create/start/wait or stop/remove at concurrency 1-8) and density (start latency and daemon RSS/PSS against containers running), berth beside docker over the API socket',
+    load: async () => (await import('./lifecycle.js')).lifecycleSuite,
+  },
+  {
     name: 'runtime',
     description: 'the same OCI bundle on berth (execdriver in-process, berth-runtime), runc and crun, with and without a network namespace',
     load: async () => (await import('./runtime.js')).runtimeSuite,

@@ -5,10 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { ApiClient } from '../../engine/client/api-client.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
-import { clockBaseNs, spanChannel, startSpan, type Context, type SpanRecord } from '../../engine/trace/index.js';
+import { startSpan, type Context } from '../../engine/trace/index.js';
 import { call } from '../peers/index.js';
 import type { DerivedCase, MacroCase, MeasuredCase } from '../suite.js';
 import { percentile } from '../stats.js';
+import { joinDaemonTrace } from './daemon-spans.js';
 import type { PrivateBerthd } from './run-berthd.js';
 import type { PrivateDockerd } from './runtime-docker.js';
 import { STATIC_IMAGE } from './runtime-image.js';
@@ -24,31 +25,6 @@ type Network = 'none' | 'bridge';
 export const GOAL_RSS_MB = 60;
 export const GOAL_CLI_RATIO = 0.2;
 export const GOAL_API_NONE_MS = 10;
-
-/** Daemon span ids are moved past this, so they never collide with the bench's own. */
-const DAEMON_ID_OFFSET = 1_000_000_000;
-
-interface DaemonTrace {
-  clockBaseNs: string;
-  pid: number;
-  spans: SpanRecord[];
-}
-
-/**
- * Publishes berthd's spans of one trace into this process's span channel: ids
- * offset, times moved onto this process's clock base, each request span
- * re-parented under the client span named in its traceparent. A collector
- * listening around the sample (the runner's phases) sees one tree.
- */
-function publishDaemonSpans(trace: DaemonTrace): number {
-  const shift = Number(BigInt(trace.clockBaseNs) - clockBaseNs);
-  for (const s of trace.spans) {
-    const parentHex = s.attributes.traceparentParent;
-    const parentId = s.parentId !== undefined ? s.parentId + DAEMON_ID_OFFSET : typeof parentHex === 'string' ? Number.parseInt(parentHex, 16) : undefined;
-    spanChannel.publish({ ...s, id: s.id + DAEMON_ID_OFFSET, parentId, startNs: s.startNs + shift, endNs: s.endNs + shift });
-  }
-  return trace.spans.length;
-}
 
 /**
  * One run --rm over a daemon's API: create, wait (next-exit, armed before start),
@@ -125,10 +101,7 @@ export function berthApiCase(berthd: PrivateBerthd, network: Network): MacroCase
       traceId = randomBytes(16).toString('hex');
       const ms = await apiRunOnce(ctx, berthd.host, network, traceId);
       // no collector listening (a warm-up run): no traceparent went out, nothing to join
-      if (!spanChannel.hasSubscribers) return ms;
-      const trace = await new ApiClient(berthd.host).call<DaemonTrace>('GET', `/berth/traces/${traceId}`);
-      if (trace.spans.length === 0) throw unavailable(`berthd trace ${traceId}: no spans of the run were filed`);
-      publishDaemonSpans(trace);
+      await joinDaemonTrace(berthd.host, traceId);
       return ms;
     },
     afterSample: async () => {

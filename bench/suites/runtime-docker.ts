@@ -2,7 +2,7 @@
 // exec root, pidfile, socket and bridge, and no iptables, forwarding or masquerade
 // changes, so starting and stopping it leaves the host as it was.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { makeWorkloadRootfs } from '../../engine/execdriver/workload-rootfs.js';
@@ -155,6 +155,32 @@ export class PrivateDockerd {
     await mustRun(['tar', '-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.'], 'static rootfs tar');
     await mustRun(this.cli(['import', join(dir, 'rootfs.tar'), STATIC_IMAGE]), `docker import ${STATIC_IMAGE}`);
     this.idleRss = await rssReads([this.daemon.pid!, ...childrenOf(this.daemon.pid!)]);
+  }
+
+  get pid(): number | undefined {
+    return this.daemon?.pid;
+  }
+
+  /**
+   * The daemon's processes now: dockerd, its containerd and every containerd-shim
+   * (one per running container), found in /proc by name and by a command line that
+   * names this daemon's directory (so another dockerd's are never counted).
+   */
+  processes(): number[] {
+    const dir = this.dir;
+    if (dir === undefined || this.daemon?.pid === undefined) return [];
+    const out: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+        if (comm !== 'dockerd' && comm !== 'containerd' && !comm.startsWith('containerd-shim')) continue;
+        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(dir)) out.push(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return out;
   }
 
   /** Containers the daemon still has (a `run --rm` leaves none). */

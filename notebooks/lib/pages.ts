@@ -2,6 +2,7 @@
 // list, so a chart added here appears in both.
 import { graphdriverPage } from './graphdriver-page.js';
 import { historyPage } from './history-page.js';
+import { lifecyclePage } from './lifecycle-page.js';
 import { namespacesPage } from './namespaces-page.js';
 import { networkPage } from './network-page.js';
 import type { PageSpec } from './page-spec.js';
@@ -10,7 +11,7 @@ import { pullPage } from './pull-page.js';
 import { overviewPage } from './overview-page.js';
 import { tracingPage } from './tracing-page.js';
 
-export const pages: readonly PageSpec[] = [overviewPage, phasesPage, graphdriverPage, namespacesPage, pullPage, networkPage, tracingPage, historyPage];
+export const pages: readonly PageSpec[] = [overviewPage, phasesPage, lifecyclePage, graphdriverPage, namespacesPage, pullPage, networkPage, tracingPage, historyPage];
 
 export function findPage(id: string): PageSpec | undefined {
   return pages.find((p) => p.id === id);

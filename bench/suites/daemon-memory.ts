@@ -1,0 +1,57 @@
+// A daemon's memory as the lifecycle suite reports it: RSS and PSS from
+// /proc/<pid>/smaps_rollup, summed over the daemon's processes (berthd alone;
+// dockerd, its containerd and every containerd-shim), read a few times apart.
+import { readFileSync } from 'node:fs';
+import { unavailable } from '../../engine/errdefs/errors.js';
+
+export interface MemoryFigure {
+  /** Resident set, KiB: shared pages counted fully in each process. */
+  rssKiB: number;
+  /** Proportional set, KiB: each shared page divided among the processes mapping it. */
+  pssKiB: number;
+}
+
+/** Rss and Pss of `pid` from /proc/<pid>/smaps_rollup, or undefined when the process is gone. */
+export function smapsRollup(pid: number): MemoryFigure | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text);
+    if (m === null) throw unavailable(`process ${pid}: no ${name} line in /proc/${pid}/smaps_rollup`);
+    return Number(m[1]);
+  };
+  return { rssKiB: field('Rss'), pssKiB: field('Pss') };
+}
+
+/** The sum of smapsRollup over `pids`; a process gone meanwhile fails it (UNAVAILABLE, naming the pid). */
+export function summedMemory(pids: readonly number[]): MemoryFigure {
+  let rssKiB = 0;
+  let pssKiB = 0;
+  for (const pid of pids) {
+    const m = smapsRollup(pid);
+    if (m === undefined) throw unavailable(`process ${pid}: gone while its memory was read`);
+    rssKiB += m.rssKiB;
+    pssKiB += m.pssKiB;
+  }
+  return { rssKiB, pssKiB };
+}
+
+/** `n` reads (MiB) of the summed RSS and PSS of the processes `pids()` names at each read, 50 ms apart. */
+export async function memoryReads(pids: () => readonly number[], n = 5): Promise<{ rss: number[]; pss: number[]; processes: number }> {
+  const rss: number[] = [];
+  const pss: number[] = [];
+  let processes = 0;
+  for (let i = 0; i < n; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const list = pids();
+    processes = list.length;
+    const m = summedMemory(list);
+    rss.push(m.rssKiB / 1024);
+    pss.push(m.pssKiB / 1024);
+  }
+  return { rss, pss, processes };
+}
