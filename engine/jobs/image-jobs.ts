@@ -4,7 +4,7 @@
 import type { ImageDeleteResponseItem, ImageInspect, ImageSummary, JSONMessage } from '../api/types.js';
 import { conflict, invalidArgument, isBerthError, notFound, notImplemented } from '../errdefs/errors.js';
 import type { Graph, ImageDetails } from '../graph/graph.js';
-import { pull } from '../registry/pull.js';
+import { pull } from './pull.js';
 import { toDockerProgress } from '../registry/client/progress.js';
 import type { Context } from '../trace/context.js';
 import type { ContainerStore } from '../container/store.js';

@@ -14,7 +14,7 @@ import { chainIDs } from '../graph/image-store.js';
 import type { Driver } from '../graphdriver/driver.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background } from '../trace/context.js';
-import { buildImage, buildIndex, startProxy, type Blob, type Image, type TestProxy } from './client/test-registry.js';
+import { buildImage, buildIndex, startProxy, type Blob, type Image, type TestProxy } from '../registry/client/test-registry.js';
 import { pull } from './pull.js';
 import { caught } from './pull-test-kit.js';
 import { needs, tool } from '../../testkit/needs.js';
