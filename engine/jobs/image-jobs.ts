@@ -6,7 +6,6 @@ import { conflict, invalidArgument, isBerthError, notFound } from '../errdefs/er
 import type { Graph, ImageDetails } from '../graph/graph.js';
 import { pull } from './pull.js';
 import { toDockerProgress, toDockerPushProgress } from '../registry/client/progress.js';
-import { referenceName, parseReference } from '../graph/reference.js';
 import { push } from './push.js';
 import type { Context } from '../trace/context.js';
 import type { ContainerStore } from '../container/store.js';
@@ -87,15 +86,10 @@ export function registerImageJobs(engine: Engine, deps: ImageJobDeps): void {
   engine.register('push', async (ctx, job) => {
     const { reference, auth } = job.args;
     if (typeof reference !== 'string' || reference === '') throw invalidArgument('push: a reference is required');
-    let name: string;
-    try {
-      name = referenceName(parseReference(reference));
-    } catch (err) {
-      throw invalidArgument(`push ${reference}: ${(err as Error).message}`, { cause: err });
-    }
     const emit = (m: JSONMessage) => job.emit(m);
-    emit({ status: `The push refers to repository [${name}]` });
+    // the first message starts the 200 stream: it waits until the image is found (an unknown one is a 404)
     const result = await push(ctx, graph, reference, {
+      onStart: (repository) => emit({ status: `The push refers to repository [${repository}]` }),
       ...(auth ? { auth: credentialsOf(auth) } : {}),
       ...(deps.insecureRegistries ? { insecure: deps.insecureRegistries } : {}),
       onProgress: (e) => emit(toDockerPushProgress(e)),

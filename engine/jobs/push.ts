@@ -42,6 +42,8 @@ export interface PushOptions {
   /** Upload each blob in PATCH requests of this many bytes; by default a blob goes in one request. */
   chunkSize?: number;
   onProgress?: PushProgressListener;
+  /** Called with the repository's full name once the local image is found, before anything is sent. */
+  onStart?: (repository: string) => void;
   /** The client to use; else one is made from auth/insecure/retry. */
   client?: PushClient;
   /** Registries reached over plain HTTP although not loopback. */
@@ -135,6 +137,7 @@ export async function push(ctx: Context, graph: Graph, reference: string, opts: 
     if (isBerthError(err, 'NOT_FOUND')) throw notFound(`An image does not exist locally with the tag: ${referenceName(ref)}`, { cause: err, details: { reference: referenceString(ref) } });
     throw err;
   }
+  opts.onStart?.(referenceName(ref));
   try {
     return await pushImage(ctx, graph, ref, image, concurrency, opts);
   } catch (err) {
