@@ -166,6 +166,32 @@ describe('push', () => {
     proxy.hooks = {};
   });
 
+  it('an upload whose connection is reset is started again in a new session, and the push completes', async () => {
+    const proxy = world.proxy;
+    let resets = 0;
+    proxy.hooks = {
+      before: (req) => {
+        if (req.method === 'PUT' && req.url?.includes('/blobs/uploads/') && resets === 0) {
+          resets++;
+          req.socket.destroy();
+          return true;
+        }
+        return false;
+      },
+    };
+    const ref = `${proxy.host}/retry/app:v1`;
+    await graph.tag(ctx, ref, `${source.host}/src/app:v1`);
+    const res = await push(ctx, graph, ref, { retry: FAST_RETRY, concurrency: 1 });
+    proxy.hooks = {};
+    expect(resets).toBe(1);
+    expect(res.digest).toBe(image.manifest.digest);
+    // one session per layer, one more for the retried upload (the config blob goes in its own)
+    const sessions = proxy.log.filter((l) => l.startsWith('POST /v2/retry/app/blobs/uploads/')).length;
+    expect(sessions).toBe(image.layers.length + 2);
+    const { result } = await pullFresh(`${source.host}/retry/app:v1`, 'fresh-retry');
+    expect(result.imageId).toBe(image.config.digest);
+  });
+
   it('an unknown image is NOT_FOUND naming it', async () => {
     const err = await caught(push(ctx, graph, `${target.host}/nothing/here:v1`));
     expect(err.code).toBe('NOT_FOUND');

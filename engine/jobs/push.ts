@@ -212,7 +212,8 @@ async function pushImage(ctx: Context, graph: Graph, ref: Reference, image: Imag
       });
     }
   };
-  for (const p of plans) emit(p, 'waiting');
+  // beyond the uploads running at once a layer waits, as docker shows it
+  for (const p of plans) if (p.index >= concurrency) emit(p, 'waiting');
   const results = await Promise.allSettled(
     plans.map((p) =>
       limit(() => pushLayer(p)).catch((err: unknown) => {
