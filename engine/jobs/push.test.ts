@@ -123,6 +123,19 @@ describe('push', () => {
     expect(result.imageId).toBe(image.config.digest);
   });
 
+  it('a layer blob the graph no longer keeps is mounted from the repository it came from, the manifest unchanged', async () => {
+    await graph.content.delete(ctx, image.layers[1]!.digest);
+    const ref = `${source.host}/again/app:v1`;
+    await graph.tag(ctx, ref, `${source.host}/src/app:v1`);
+    const res = await push(ctx, graph, ref, { retry: FAST_RETRY });
+    expect(res.layers.map((l) => [l.outcome, l.compressed])).toEqual([
+      ['mounted', false],
+      ['mounted', false],
+    ]);
+    expect(res.reusedManifest).toBe(true);
+    expect(res.digest).toBe(image.manifest.digest);
+  });
+
   it('pushes a locally made image: blobs gzipped from the graphdriver diff, chunked, a schema2 manifest kept for the next push', async () => {
     const base = await buildTar([{ name: 'hello.txt', content: 'hello from a local image\n', mode: 0o644, mtime: new Date(0) }]);
     const top = await buildTar([{ name: 'data.bin', content: noise(7, 150_000), mode: 0o600, mtime: new Date(0) }]);

@@ -32,7 +32,7 @@ import { background, throwIfCancelled, withLogger, withSignal, type Context } fr
 import { recordSpan } from '../trace/span.js';
 
 /** The registry client methods push uses (a RegistryClient, or one wrapped by instrument('registry', …)). */
-export type PushClient = Pick<RegistryClient, 'blobSize' | 'startUpload' | 'uploadBlob' | 'putManifest'>;
+export type PushClient = Pick<RegistryClient, 'blobSize' | 'startUpload' | 'uploadBlob' | 'cancelUpload' | 'putManifest'>;
 
 export interface PushOptions {
   /** Credentials: a source, or the path of a Docker config.json. None by default. */
@@ -182,11 +182,14 @@ async function pushImage(ctx: Context, graph: Graph, ref: Reference, image: Imag
     let error: unknown;
     try {
       if (p.desc === undefined || !(await graph.content.has(layerCtx, p.desc.digest))) {
-        // a stored manifest's blob the graph no longer has: fine when the registry has it
-        if (p.desc !== undefined && (await client.blobSize(layerCtx, ref, p.desc.digest)) !== undefined) {
-          p.outcome = 'exists';
-          emit(p, 'exists');
-          return;
+        // a stored manifest's blob the graph no longer has: fine when the registry has it or can mount it
+        if (p.desc !== undefined) {
+          const found = await findRemote(layerCtx, client, ref, p.desc.digest, mountSources);
+          if (found !== undefined) {
+            p.outcome = found.outcome;
+            emit(p, found.outcome, 0, found.from);
+            return;
+          }
         }
         p.desc = await compressLayer(layerCtx, graph, p);
         p.compressed = true;
@@ -329,6 +332,17 @@ async function sendBlob(
     location = undefined;
   });
   return { outcome: 'pushed' };
+}
+
+/** Whether blob `digest` is in `ref`'s repository already, or was mounted there from one of `sources`; undefined when neither. */
+async function findRemote(ctx: Context, client: PushClient, ref: Reference, digest: string, sources: string[]): Promise<{ outcome: 'exists' | 'mounted'; from?: string } | undefined> {
+  if ((await client.blobSize(ctx, ref, digest)) !== undefined) return { outcome: 'exists' };
+  for (const from of sources) {
+    const r = await client.startUpload(ctx, ref, { digest, from });
+    if (r.mounted) return { outcome: 'mounted', from };
+    await client.cancelUpload(ctx, ref, r.location); // the session the registry opened instead
+  }
+  return undefined;
 }
 
 /**

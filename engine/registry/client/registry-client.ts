@@ -227,8 +227,10 @@ export class RegistryClient {
   private async request(ctx: Context, endpoint: Endpoint, repository: string, path: string, headers: Record<string, string>, subject: string, opts: RequestOptions = {}): Promise<HttpResponse> {
     const who = `registry ${endpoint.domain}: repository ${repository}`;
     const url = /^https?:\/\//.test(path) ? path : `${endpoint.baseURL}${path}`;
+    // an upload Location on another host (a storage service) gets no credentials
+    const ours = new URL(url).host === new URL(endpoint.baseURL).host;
     for (let round = 0; ; round++) {
-      const auth = await this.authorizer.header(ctx, endpoint, repository, opts.actions, opts.extraScopes);
+      const auth = ours ? await this.authorizer.header(ctx, endpoint, repository, opts.actions, opts.extraScopes) : undefined;
       const body = opts.body?.();
       const res = await send({
         method: opts.method ?? 'GET',
