@@ -18,11 +18,12 @@ const modules = {
   client: ['api'],
   // the routes write Docker's 8-byte stream frames, which container/stream-frames.ts owns
   daemon: ['jobs', 'api', 'container'],
-  // createEngine (jobs/builtins.ts) is the composition root: it picks the graphdriver
+  // createEngine (jobs/builtins.ts) is the composition root: it picks the graphdriver;
+  // the pull and push jobs compose the registry client with the graph
   jobs: ['container', 'registry', 'graph', 'graphdriver', 'networkdriver', 'execdriver', 'archive', 'api'],
   // the record holds an OCI spec and the image's config; the spec builder fills the execdriver's types
   container: ['api', 'execdriver', 'graph'],
-  // registry owns `pull` (README): it stores into the graph and reads layer tars
+  // the distribution client and server: digests and references from the graph, decompression from archive
   registry: ['graph', 'archive'],
   graph: ['graphdriver', 'archive'],
   graphdriver: ['archive'],

@@ -7,7 +7,7 @@ import type { ContentWriter } from '../../engine/graph/content-store.js';
 import type { Driver } from '../../engine/graphdriver/driver.js';
 import { graphdriverPlugin } from '../../engine/graphdriver/builtins.js';
 import { RegistryClient } from '../../engine/registry/client/registry-client.js';
-import { pull, type PullClient, type PullResult } from '../../engine/registry/pull.js';
+import { pull, type PullClient, type PullResult } from '../../engine/jobs/pull.js';
 import { instrument, traced, type Context } from '../../engine/trace/index.js';
 
 /** The graphdriver berth pulls into. */

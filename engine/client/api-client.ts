@@ -226,8 +226,16 @@ export class ApiClient {
     const res = await this.open('POST', '/images/create', { query: { fromImage: reference, platform: opts.platform }, signal: opts.signal });
     await this.progress(res, onProgress, `pull ${reference}`);
   }
-  async push(reference: string, onProgress: (m: JSONMessage) => void = () => undefined): Promise<void> {
-    const res = await this.open('POST', `/images/${reference}/push`, { headers: { 'X-Registry-Auth': Buffer.from('{}').toString('base64url') } });
+  /** Pushes `name[:tag]` (tag `latest` when absent), as `docker push` asks: the tag in the query. */
+  async push(reference: string, onProgress: (m: JSONMessage) => void = () => undefined, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const slash = reference.lastIndexOf('/');
+    const colon = reference.lastIndexOf(':');
+    const [name, tag] = colon > slash && !reference.includes('@') ? [reference.slice(0, colon), reference.slice(colon + 1)] : [reference, 'latest'];
+    const res = await this.open('POST', `/images/${name}/push`, {
+      query: { tag },
+      headers: { 'X-Registry-Auth': Buffer.from('{}').toString('base64url') },
+      signal: opts.signal,
+    });
     await this.progress(res, onProgress, `push ${reference}`);
   }
   private async progress(res: IncomingMessage, onProgress: (m: JSONMessage) => void, subject: string): Promise<void> {

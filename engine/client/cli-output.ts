@@ -69,6 +69,7 @@ export class ProgressView {
   update(m: JSONMessage): void {
     const id = m.id;
     const status = m.status ?? '';
+    if (m.aux !== undefined && m.status === undefined) return; // data for programs (a push's digest), as docker skips it
     if (id === undefined || id === '') {
       this.out.write(`${status}\n`);
       return;

@@ -224,6 +224,18 @@ export class Graph {
     });
   }
 
+  /**
+   * Lists more blobs under image `id` (a manifest and compressed layers a push made),
+   * so gc keeps them with the image. Fails NOT_FOUND when the image is gone.
+   */
+  async recordBlobs(ctx: Context, id: string, blobs: string[]): Promise<void> {
+    await this.lock.shared(async () => {
+      await this.images.get(ctx, id);
+      const config = await this.content.readBlob(ctx, id);
+      await this.images.create(ctx, config, { blobs });
+    });
+  }
+
   /** Points `ref` at the image `target` names (reference, id or id prefix). Fails NOT_FOUND. */
   async tag(ctx: Context, ref: string, target: string): Promise<void> {
     const id = await this.references.resolve(ctx, target);

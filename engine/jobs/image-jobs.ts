@@ -1,11 +1,12 @@
-// The image jobs: pull (registry → graph, Docker's JSON progress on the job's
-// channel), image_list, image_inspect, image_delete, tag, and push (not yet
-// supported by berth's registry client).
+// The image jobs: pull (registry → graph) and push (graph → registry), each with
+// Docker's JSON progress on the job's channel, image_list, image_inspect,
+// image_delete and tag.
 import type { ImageDeleteResponseItem, ImageInspect, ImageSummary, JSONMessage } from '../api/types.js';
-import { conflict, invalidArgument, isBerthError, notFound, notImplemented } from '../errdefs/errors.js';
+import { conflict, invalidArgument, isBerthError, notFound } from '../errdefs/errors.js';
 import type { Graph, ImageDetails } from '../graph/graph.js';
-import { pull } from '../registry/pull.js';
-import { toDockerProgress } from '../registry/client/progress.js';
+import { pull } from './pull.js';
+import { toDockerProgress, toDockerPushProgress } from '../registry/client/progress.js';
+import { push } from './push.js';
 import type { Context } from '../trace/context.js';
 import type { ContainerStore } from '../container/store.js';
 import type { Engine } from './engine.js';
@@ -82,8 +83,21 @@ export function registerImageJobs(engine: Engine, deps: ImageJobDeps): void {
     return { imageId: result.imageId, reference: result.reference, manifestDigest: result.manifestDigest };
   });
 
-  engine.register('push', async (_ctx, job) => {
-    throw notImplemented(`push ${job.args.reference}: pushing images is not supported by this engine yet`);
+  engine.register('push', async (ctx, job) => {
+    const { reference, auth } = job.args;
+    if (typeof reference !== 'string' || reference === '') throw invalidArgument('push: a reference is required');
+    const emit = (m: JSONMessage) => job.emit(m);
+    // the first message starts the 200 stream: it waits until the image is found (an unknown one is a 404)
+    const result = await push(ctx, graph, reference, {
+      onStart: (repository) => emit({ status: `The push refers to repository [${repository}]` }),
+      ...(auth ? { auth: credentialsOf(auth) } : {}),
+      ...(deps.insecureRegistries ? { insecure: deps.insecureRegistries } : {}),
+      onProgress: (e) => emit(toDockerPushProgress(e)),
+    });
+    emit({ status: `${result.tag}: digest: ${result.digest} size: ${result.size}` });
+    emit({ progressDetail: {}, aux: { Tag: result.tag, Digest: result.digest, Size: result.size } });
+    events.publish('image', 'push', result.reference, { name: result.reference });
+    return { digest: result.digest, size: result.size, tag: result.tag, reference: result.reference };
   });
 
   engine.register('image_list', async (ctx, job) => {

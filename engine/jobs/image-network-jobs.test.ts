@@ -1,6 +1,7 @@
 // The image, network and system jobs on a real Engine: pull from berth's embedded
-// registry on 127.0.0.1 with Docker's progress messages, list/inspect/tag/delete,
-// user networks with a container on them, events, info and version.
+// registry on 127.0.0.1 with Docker's progress messages, push back to it,
+// list/inspect/tag/delete, user networks with a container on them, events, info
+// and version.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventMessage, JSONMessage } from '../api/types.js';
 import { isBerthError } from '../errdefs/errors.js';
@@ -36,6 +37,30 @@ needs(skip).describe('image, network and system jobs (kernel)', () => {
     await registry?.close(100);
     registry = undefined;
     await world.cleanup();
+  });
+
+  it('pushes with Docker push messages: the repository first, per layer, the digest line and its aux; an unknown image emits nothing and is NOT_FOUND', async () => {
+    registry = await createRegistryServer({ root: `${world.root}/registry` });
+    const image = await buildImage([{ files: { 'a.txt': 'a\n' } }, { files: { 'b.txt': 'b\n' } }], { format: 'docker' });
+    await pushImage(registry.url, 'team/src', image, 'v1');
+    await b.engine.job(ctx, 'pull', { reference: `${registry.host}/team/src:v1` });
+    const target = `${registry.host}/team/copy`;
+    await b.engine.job(ctx, 'tag', { source: `${registry.host}/team/src:v1`, repo: target, tag: 'v3' });
+    const seen: JSONMessage[] = [];
+    const r = await b.engine.job(ctx, 'push', { reference: `${target}:v3` }, { onEvent: (m) => seen.push(m) });
+    expect(r).toEqual({ digest: image.manifest.digest, size: image.manifest.bytes.length, tag: 'v3', reference: `${target}:v3` });
+    expect(seen[0]).toEqual({ status: `The push refers to repository [${target}]` });
+    const ids = image.diffIDs.map((d) => d.slice(7, 19));
+    expect(seen.filter((m) => m.status === 'Preparing').map((m) => m.id)).toEqual([...ids].reverse());
+    // same registry: mounted from the repository the image was pulled from
+    expect(seen.filter((m) => m.status === 'Mounted from team/src').map((m) => m.id).sort()).toEqual([...ids].sort());
+    expect(seen.at(-2)).toEqual({ status: `v3: digest: ${image.manifest.digest} size: ${image.manifest.bytes.length}` });
+    expect(seen.at(-1)).toEqual({ progressDetail: {}, aux: { Tag: 'v3', Digest: image.manifest.digest, Size: image.manifest.bytes.length } });
+    const none: JSONMessage[] = [];
+    expect(await codeOf(b.engine.job(ctx, 'push', { reference: `${registry.host}/team/none:v1` }, { onEvent: (m) => none.push(m) }))).toBe(
+      `NOT_FOUND: An image does not exist locally with the tag: ${registry.host}/team/none`,
+    );
+    expect(none).toEqual([]);
   });
 
   it('pulls with Docker progress, lists, inspects, tags and deletes images, and publishes image events', async () => {

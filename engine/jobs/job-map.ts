@@ -127,7 +127,7 @@ export interface EventsArgs {
 // without an index signature: an unknown job name is a type error.
 export type JobMap = {
   pull: { args: PullArgs; result: PullJobResult; event: JSONMessage };
-  push: { args: { reference: string; auth?: RegistryAuth }; result: { digest: string; size: number }; event: JSONMessage };
+  push: { args: { reference: string; auth?: RegistryAuth }; result: { digest: string; size: number; tag: string; reference: string }; event: JSONMessage };
   image_inspect: { args: { name: string }; result: ImageInspect; event: never };
   image_list: { args: { all?: boolean; filters?: Filters }; result: ImageSummary[]; event: never };
   image_delete: { args: { name: string; force?: boolean; noprune?: boolean }; result: ImageDeleteResponseItem[]; event: never };

@@ -64,13 +64,14 @@ async function pull(r: RouteRequest, reply: Reply): Promise<void> {
 }
 
 async function push(r: RouteRequest, reply: Reply): Promise<void> {
+  const name = r.params.name as string;
   const tag = r.query.get('tag');
-  const reference = pullReference(r.params.name as string, tag);
+  // Docker's name may carry the tag itself (`repo:tag`) when the query has none
+  const reference = pullReference(name, tag);
   const auth = registryAuth(r.req.headers['x-registry-auth']);
   await progressJob(reply, async (onEvent) => {
-    const result = await r.engine.job(r.ctx, 'push', { reference, auth }, { onEvent });
-    const shown = tag !== null && tag !== '' ? tag : (reference.split('/').pop()?.split(':')[1] ?? 'latest');
-    return [{ status: `${shown}: digest: ${result.digest} size: ${result.size}`, aux: { Tag: shown, Digest: result.digest, Size: result.size } }];
+    await r.engine.job(r.ctx, 'push', { reference, auth }, { onEvent });
+    return [];
   });
 }
 

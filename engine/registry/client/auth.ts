@@ -1,5 +1,5 @@
 // Registry authentication: WWW-Authenticate challenges, the Bearer token flow
-// (realm, service, scope `repository:<name>:pull`, tokens cached per scope until
+// (realm, service, scope `repository:<name>:pull` or `:pull,push`, tokens cached per scope until
 // they expire) and Basic, with credentials from a Docker config.json source.
 import { unauthenticated, wrap } from '../../errdefs/errors.js';
 import type { Context } from '../../trace/context.js';
@@ -56,19 +56,24 @@ export class Authorizer {
 
   constructor(private readonly credentials: CredentialSource | undefined) {}
 
-  /** The Authorization header for `repository` on `endpoint`, once a challenge was seen; undefined before. Cost: a token request when none is cached. */
-  async header(ctx: Context, endpoint: Endpoint, repository: string): Promise<string | undefined> {
+  /**
+   * The Authorization header for `repository` on `endpoint`, once a challenge was seen;
+   * undefined before. `actions` are the repository's (`pull`, `pull,push`); `extra`
+   * scopes join them (`repository:<source>:pull` for a cross-repository mount).
+   * Cost: a token request when none is cached.
+   */
+  async header(ctx: Context, endpoint: Endpoint, repository: string, actions = 'pull', extra: readonly string[] = []): Promise<string | undefined> {
     const c = this.challenges.get(endpoint.host);
     if (c === undefined) return undefined;
     const creds = this.credentials ? lookupAny(this.credentials, endpoint.credentialKeys) : undefined;
     if (c.scheme === 'basic') return creds ? basic(creds.username, creds.password) : undefined;
-    const scope = `repository:${repository}:pull`;
-    const key = `${endpoint.host}|${c.params.realm}|${c.params.service ?? ''}|${scope}`;
+    const scopes = [`repository:${repository}:${actions}`, ...extra];
+    const key = `${endpoint.host}|${c.params.realm}|${c.params.service ?? ''}|${scopes.join(' ')}`;
     const cached = this.tokens.get(key);
     if (cached !== undefined && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return cached.header;
     let p = this.pending.get(key);
     if (p === undefined) {
-      p = this.fetchToken(ctx, endpoint, repository, c, scope, creds).finally(() => this.pending.delete(key));
+      p = this.fetchToken(ctx, endpoint, repository, c, scopes, creds).finally(() => this.pending.delete(key));
       this.pending.set(key, p);
     }
     const token = await p;
@@ -103,7 +108,7 @@ export class Authorizer {
     endpoint: Endpoint,
     repository: string,
     c: Challenge,
-    scope: string,
+    scopes: readonly string[],
     creds: { username: string; password: string } | undefined,
   ): Promise<CachedToken> {
     const subject = `registry ${endpoint.domain}: repository ${repository}: token`;
@@ -117,7 +122,7 @@ export class Authorizer {
       throw unauthenticated(`${subject}: refusing token realm ${realm.href} (plain HTTP outside loopback)`);
     }
     if (c.params.service) realm.searchParams.set('service', c.params.service);
-    realm.searchParams.set('scope', scope);
+    for (const scope of scopes) realm.searchParams.append('scope', scope);
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (creds) headers.Authorization = basic(creds.username, creds.password);
     this.tokenRequests++;

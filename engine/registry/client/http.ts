@@ -3,15 +3,18 @@
 // are never sent to another host (blob redirects to a storage service).
 import { readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { pipeline, type Readable } from 'node:stream';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { invalidArgument, unavailable, wrap } from '../../errdefs/errors.js';
 
 export interface HttpRequest {
-  method: 'GET' | 'HEAD';
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   headers: Record<string, string>;
   signal: AbortSignal;
+  /** The request body (a stream is consumed once: its request follows no redirect). */
+  body?: Buffer | Readable;
 }
 
 export interface HttpResponse {
@@ -51,13 +54,17 @@ function once(req: HttpRequest, url: URL): Promise<IncomingMessage> {
     const mod = url.protocol === 'https:' ? https : http;
     const r = mod.request(url, { method: req.method, headers: req.headers, agent: agentFor(url), signal: req.signal }, resolve);
     r.on('error', reject);
-    r.end();
+    if (req.body === undefined) r.end();
+    else if (Buffer.isBuffer(req.body)) r.end(req.body);
+    // a failing body stream fails the request (destroyed with its error), which rejects
+    else pipeline(req.body, r, () => {});
   });
 }
 
 /**
- * Sends `req`, following up to 5 redirects; the Authorization header is dropped
- * when a redirect leaves the original host. Rejects with the Node error (ECONNRESET,
+ * Sends `req`, following up to 5 redirects (not for a streamed body: its response
+ * is returned as it is); the Authorization header is dropped when a redirect
+ * leaves the original host. Rejects with the Node error (ECONNRESET,
  * AbortError, …) for a failed exchange, INVALID_ARGUMENT for a bad URL or a
  * redirect to a non-HTTP scheme, UNAVAILABLE for a redirect loop.
  */
@@ -74,7 +81,8 @@ export async function send(req: HttpRequest): Promise<HttpResponse> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidArgument(`request ${req.url}: redirect to unsupported URL ${url.href}`);
     const res = await once({ ...req, headers }, url);
     const status = res.statusCode ?? 0;
-    if ([301, 302, 303, 307, 308].includes(status) && typeof res.headers.location === 'string') {
+    const replayable = req.body === undefined || Buffer.isBuffer(req.body);
+    if (replayable && [301, 302, 303, 307, 308].includes(status) && typeof res.headers.location === 'string') {
       res.resume();
       url = new URL(res.headers.location, url);
       if (url.host !== origin && headers.Authorization !== undefined) {

@@ -5,6 +5,6 @@ export { defaultDockerConfigPath, loadDockerConfig, parseDockerConfig, type Cred
 export { DOCKER_HUB_ENDPOINT, endpointFor, isLoopback, type Endpoint } from './endpoint.js';
 export { MANIFEST_ACCEPT, MediaType } from './media-types.js';
 export { choosePlatform, formatPlatform, hostPlatform, parsePlatform, type Platform } from './platform.js';
-export { toDockerProgress, type DockerProgressMessage, type LayerPhase, type ProgressEvent, type ProgressListener } from './progress.js';
+export { toDockerProgress, toDockerPushProgress, type DockerProgressMessage, type LayerPhase, type ProgressEvent, type ProgressListener, type PushPhase, type PushProgressEvent, type PushProgressListener } from './progress.js';
 export { RegistryClient, type BlobDescriptor, type BlobResult, type BlobSink, type FetchedManifest, type RegistryClientOptions } from './registry-client.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './retry.js';

@@ -1,4 +1,4 @@
-// Per-layer pull progress: the events the CLI's progress bars and the daemon's
+// Per-layer pull and push progress: the events the CLI's progress bars and the daemon's
 // JSON progress stream consume, and their Docker JSON progress message form.
 
 export type LayerPhase = 'waiting' | 'downloading' | 'verifying' | 'extracting' | 'done' | 'already-exists';
@@ -43,4 +43,37 @@ export function toDockerProgress(e: ProgressEvent): DockerProgressMessage {
 export function shortLayerID(digest: string): string {
   const colon = digest.indexOf(':');
   return digest.slice(colon + 1, colon + 13);
+}
+
+/** A layer's state during a push, as Docker names it. */
+export type PushPhase = 'preparing' | 'waiting' | 'pushing' | 'pushed' | 'exists' | 'mounted';
+
+export interface PushProgressEvent {
+  /** Short layer id as Docker shows it in a push: the first 12 hex digits of the diffID. */
+  id: string;
+  /** The compressed blob's digest. */
+  digest: string;
+  phase: PushPhase;
+  /** Bytes uploaded (pushing). */
+  current: number;
+  /** The compressed blob's size (0 while it is not known yet). */
+  total: number;
+  /** The repository a mounted blob came from. */
+  from?: string;
+}
+
+export type PushProgressListener = (event: PushProgressEvent) => void;
+
+const pushStatusOf: Record<Exclude<PushPhase, 'mounted'>, string> = {
+  preparing: 'Preparing',
+  waiting: 'Waiting',
+  pushing: 'Pushing',
+  pushed: 'Pushed',
+  exists: 'Layer already exists',
+};
+
+/** The Docker JSON progress message `docker push` shows for an event. */
+export function toDockerPushProgress(e: PushProgressEvent): DockerProgressMessage {
+  const status = e.phase === 'mounted' ? `Mounted from ${e.from ?? ''}` : pushStatusOf[e.phase];
+  return { status, id: e.id, progressDetail: e.phase === 'pushing' ? { current: e.current, total: e.total } : {} };
 }

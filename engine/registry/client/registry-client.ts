@@ -1,9 +1,12 @@
 // The distribution-spec client: manifests (four media types, digest verified) and
 // blobs (streamed into a sink, resumed with Range after a dropped connection,
-// retried with backoff), authenticated through the Authorizer. Its methods are the
+// retried with backoff), and for a push: blob HEADs, cross-repository mounts,
+// uploads (whole or in PATCH chunks) and manifest PUTs; authenticated through the
+// Authorizer (`pull,push` scopes for writes). Its methods are the
 // registry boundary: wrap the object with instrument('registry', client) for spans
 // `registry.manifest` and `registry.blob`.
 import { createHash } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
 import { BerthError, dataLoss, isBerthError, notFound, permissionDenied, unauthenticated, wrap } from '../../errdefs/errors.js';
 import { parseDigest } from '../../graph/digest.js';
 import { referenceName, referenceString, type Reference } from '../../graph/reference.js';
@@ -11,7 +14,7 @@ import type { Context } from '../../trace/context.js';
 import { Authorizer } from './auth.js';
 import type { CredentialSource } from './credentials.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
-import { readBody, send, type HttpResponse } from './http.js';
+import { readBody, send, type HttpRequest, type HttpResponse } from './http.js';
 import { checkManifestType, MANIFEST_ACCEPT } from './media-types.js';
 import { DEFAULT_RETRY, isTransient, isTransientStatus, parseRetryAfter, TransientError, withRetry, type RetryPolicy } from './retry.js';
 
@@ -215,16 +218,27 @@ export class RegistryClient {
   }
 
   /**
-   * One authenticated GET: a 401 is answered once with the credentials or token
-   * its challenge asks for. Fails UNAUTHENTICATED (401), PERMISSION_DENIED (403),
+   * One authenticated request (GET unless `opts.method`): a 401 is answered once with
+   * the credentials or token its challenge asks for (the body made again by
+   * `opts.body`). Fails UNAUTHENTICATED (401), PERMISSION_DENIED (403),
    * TransientError (429, 5xx, and a network failure, naming the registry); other
    * statuses are returned.
    */
-  private async request(ctx: Context, endpoint: Endpoint, repository: string, path: string, headers: Record<string, string>, subject: string): Promise<HttpResponse> {
+  private async request(ctx: Context, endpoint: Endpoint, repository: string, path: string, headers: Record<string, string>, subject: string, opts: RequestOptions = {}): Promise<HttpResponse> {
     const who = `registry ${endpoint.domain}: repository ${repository}`;
+    const url = /^https?:\/\//.test(path) ? path : `${endpoint.baseURL}${path}`;
+    // an upload Location on another host (a storage service) gets no credentials
+    const ours = new URL(url).host === new URL(endpoint.baseURL).host;
     for (let round = 0; ; round++) {
-      const auth = await this.authorizer.header(ctx, endpoint, repository);
-      const res = await send({ method: 'GET', url: `${endpoint.baseURL}${path}`, headers: auth === undefined ? headers : { ...headers, Authorization: auth }, signal: ctx.signal }).catch((err: unknown) => {
+      const auth = ours ? await this.authorizer.header(ctx, endpoint, repository, opts.actions, opts.extraScopes) : undefined;
+      const body = opts.body?.();
+      const res = await send({
+        method: opts.method ?? 'GET',
+        url,
+        headers: auth === undefined ? headers : { ...headers, Authorization: auth },
+        signal: ctx.signal,
+        ...(body === undefined ? {} : { body }),
+      }).catch((err: unknown) => {
         // a failed exchange names the registry; it stays retryable
         if (ctx.signal.aborted || !isTransient(err)) throw err;
         const code = (err as NodeJS.ErrnoException).code;
@@ -246,6 +260,207 @@ export class RegistryClient {
       return res;
     }
   }
+
+  // --- push: blob existence, mounts, uploads and manifests (distribution spec end-2, end-4 … end-7, end-11)
+
+  /** The size of blob `digest` in `ref`'s repository, or undefined when the registry does not have it there (HEAD). */
+  async blobSize(ctx: Context, ref: Reference, digest: string): Promise<number | undefined> {
+    const subject = `blob ${digest}`;
+    const endpoint = this.endpoint(ref);
+    return withRetry(this.retry, ctx.signal, async () => {
+      const res = await this.request(ctx, endpoint, ref.path, `/v2/${ref.path}/blobs/${digest}`, {}, subject, { method: 'HEAD', actions: 'pull,push' });
+      res.body.resume();
+      if (res.status === 404) return undefined;
+      if (res.status !== 200) throw await statusError(res, subject);
+      const size = Number(res.headers['content-length']);
+      return Number.isSafeInteger(size) && size >= 0 ? size : 0;
+    });
+  }
+
+  /**
+   * Starts an upload to `ref`'s repository. With `mount`, first asks the registry to
+   * mount the blob from repository `mount.from` (same registry): `{ mounted: true }`
+   * when it did (201), else the session it opened instead (202).
+   */
+  async startUpload(ctx: Context, ref: Reference, mount?: { digest: string; from: string }): Promise<{ mounted: true } | { mounted: false; location: string }> {
+    const subject = mount ? `blob ${mount.digest}: mount from ${mount.from}` : `upload to ${referenceName(ref)}`;
+    const endpoint = this.endpoint(ref);
+    const query = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : '';
+    return withRetry(this.retry, ctx.signal, async () => {
+      const res = await this.request(ctx, endpoint, ref.path, `/v2/${ref.path}/blobs/uploads/${query}`, { 'Content-Length': '0' }, subject, {
+        method: 'POST',
+        actions: 'pull,push',
+        ...(mount ? { extraScopes: [`repository:${mount.from}:pull`] } : {}),
+      });
+      res.body.resume();
+      if (res.status === 201 && mount) return { mounted: true as const };
+      if (res.status !== 202) throw await statusError(res, subject);
+      return { mounted: false as const, location: uploadLocation(res, endpoint, subject) };
+    });
+  }
+
+  /**
+   * Uploads blob `desc` into the session at `location` (from startUpload) and closes
+   * it with the digest: the whole blob in the closing PUT, or with `chunkSize` in
+   * PATCH requests of that many bytes (each with its Content-Range) and an empty PUT.
+   * `open(offset)` gives the blob's bytes from `offset`. Not retried (a session
+   * cannot be resumed safely from here): the caller starts over. On failure the
+   * session is cancelled. Fails like the other calls, INVALID_ARGUMENT with the
+   * registry's message (a digest the registry computed differently: DIGEST_INVALID).
+   */
+  async uploadBlob(
+    ctx: Context,
+    ref: Reference,
+    location: string,
+    desc: BlobDescriptor,
+    open: (offset: number) => Promise<Readable>,
+    opts: { chunkSize?: number; onBytes?: (n: number) => void } = {},
+  ): Promise<void> {
+    const subject = `blob ${desc.digest}: upload to ${referenceName(ref)}`;
+    const endpoint = this.endpoint(ref);
+    let url = location;
+    const counted = (r: Readable): Readable => {
+      if (opts.onBytes) r.on('data', (c: Buffer) => opts.onBytes!(c.length));
+      return r;
+    };
+    try {
+      if (opts.chunkSize !== undefined && opts.chunkSize > 0 && desc.size > opts.chunkSize) {
+        for (let offset = 0; offset < desc.size; offset += opts.chunkSize) {
+          const end = Math.min(desc.size, offset + opts.chunkSize);
+          const chunk = counted(limitStream(await open(offset), end - offset));
+          const res = await this.request(
+            ctx,
+            endpoint,
+            ref.path,
+            url,
+            { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - offset), 'Content-Range': `${offset}-${end - 1}` },
+            subject,
+            { method: 'PATCH', actions: 'pull,push', body: once(chunk, subject) },
+          );
+          res.body.resume();
+          if (res.status !== 202) throw await statusError(res, subject);
+          url = uploadLocation(res, endpoint, subject);
+        }
+        const res = await this.request(ctx, endpoint, ref.path, withDigest(url, desc.digest), { 'Content-Length': '0' }, subject, { method: 'PUT', actions: 'pull,push' });
+        if (res.status !== 201) throw await statusError(res, subject);
+        res.body.resume();
+      } else {
+        const body = counted(await open(0));
+        const res = await this.request(
+          ctx,
+          endpoint,
+          ref.path,
+          withDigest(url, desc.digest),
+          { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
+          subject,
+          { method: 'PUT', actions: 'pull,push', body: once(body, subject) },
+        );
+        if (res.status !== 201) throw await statusError(res, subject);
+        res.body.resume();
+      }
+    } catch (err) {
+      await this.cancelUpload(ctx, ref, url);
+      throw err;
+    }
+  }
+
+  /** Cancels an upload session (DELETE); failures are ignored (the registry expires sessions). */
+  async cancelUpload(ctx: Context, ref: Reference, location: string): Promise<void> {
+    const endpoint = this.endpoint(ref);
+    // a cancelled push still tells the registry, briefly
+    const signal = ctx.signal.aborted ? AbortSignal.timeout(5_000) : ctx.signal;
+    try {
+      const res = await this.request({ signal, logger: ctx.logger, span: ctx.span }, endpoint, ref.path, absolute(location, endpoint), {}, `upload to ${referenceName(ref)}`, { method: 'DELETE', actions: 'pull,push' });
+      res.body.resume();
+    } catch {
+      // best effort: a session left behind expires on the registry
+    }
+  }
+
+  /**
+   * Puts manifest `bytes` (of `mediaType`) under `ref`'s tag (or digest). Verifies the
+   * Docker-Content-Digest the registry answers against the bytes' digest (DATA_LOSS
+   * on a mismatch). Returns the digest. Fails INVALID_ARGUMENT with the registry's
+   * message (MANIFEST_BLOB_UNKNOWN, MANIFEST_INVALID, …), like the other calls otherwise.
+   */
+  async putManifest(ctx: Context, ref: Reference, mediaType: string, bytes: Buffer): Promise<string> {
+    const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
+    const subject = `manifest ${referenceString(ref)}`;
+    const endpoint = this.endpoint(ref);
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    return withRetry(this.retry, ctx.signal, async () => {
+      const res = await this.request(ctx, endpoint, ref.path, `/v2/${ref.path}/manifests/${tagOrDigest}`, { 'Content-Type': mediaType, 'Content-Length': String(bytes.length) }, subject, {
+        method: 'PUT',
+        actions: 'pull,push',
+        body: () => bytes,
+      });
+      if (res.status !== 201 && res.status !== 200) throw await statusError(res, subject);
+      res.body.resume();
+      const told = res.headers['docker-content-digest'];
+      if (typeof told === 'string' && told !== '' && told.startsWith('sha256:') && told !== digest) {
+        throw dataLoss(`${subject}: registry stored digest ${told}, the manifest is ${digest}`, { details: { expected: digest, got: told } });
+      }
+      return digest;
+    });
+  }
+}
+
+interface RequestOptions {
+  method?: HttpRequest['method'];
+  /** The repository's actions the token must allow (default `pull`). */
+  actions?: string;
+  extraScopes?: readonly string[];
+  /** Makes the body for each attempt. */
+  body?: () => Buffer | Readable;
+}
+
+/** A body factory for a stream that can be sent once: a second call (a 401 after it was sent) fails. */
+function once(stream: Readable, subject: string): () => Readable {
+  let used = false;
+  return () => {
+    if (used) throw unauthenticated(`${subject}: the registry asked for authentication after the body was sent`);
+    used = true;
+    return stream;
+  };
+}
+
+/** The first `n` bytes of `source` (it is destroyed after them). */
+function limitStream(source: Readable, n: number): Readable {
+  let left = n;
+  const out = new PassThrough();
+  source.on('data', (c: Buffer) => {
+    if (left <= 0) return;
+    const part = c.length > left ? c.subarray(0, left) : c;
+    left -= part.length;
+    if (!out.write(part)) source.pause();
+    if (left === 0) {
+      out.end();
+      source.destroy();
+    }
+  });
+  out.on('drain', () => source.resume());
+  source.on('end', () => out.end());
+  source.on('error', (err) => out.destroy(err));
+  out.on('close', () => source.destroy());
+  return out;
+}
+
+function absolute(location: string, endpoint: Endpoint): string {
+  return new URL(location, `${endpoint.baseURL}/`).href;
+}
+
+/** The upload session's URL from a 202's Location (relative or absolute). */
+function uploadLocation(res: HttpResponse, endpoint: Endpoint, subject: string): string {
+  const loc = res.headers.location;
+  if (typeof loc !== 'string' || loc === '') throw new BerthError('UNAVAILABLE', `${subject}: registry answered ${res.status} without a Location`);
+  return absolute(loc, endpoint);
+}
+
+/** `url` with `digest=` added to its query (a session URL may carry its own state parameters). */
+function withDigest(url: string, digest: string): string {
+  const u = new URL(url);
+  u.searchParams.set('digest', digest);
+  return u.href;
 }
 
 /** The errno-style code of a network error, else its message, for messages. */
@@ -264,6 +479,8 @@ async function statusError(res: HttpResponse, subject: string): Promise<BerthErr
   } catch {
     // no readable error body
   }
-  const code = res.status === 400 || res.status === 416 ? 'INVALID_ARGUMENT' : 'UNAVAILABLE';
+  // 400 and 416: what was sent is wrong (MANIFEST_INVALID, DIGEST_INVALID, a bad range); 404 on a
+  // write: a blob or session the registry does not know; 405: writes refused (a read-only registry)
+  const code = res.status === 400 || res.status === 416 ? 'INVALID_ARGUMENT' : res.status === 404 ? 'NOT_FOUND' : res.status === 405 ? 'NOT_IMPLEMENTED' : 'UNAVAILABLE';
   return new BerthError(code, `${subject}: registry answered HTTP ${res.status}${detail ? ` (${detail})` : ''}`);
 }

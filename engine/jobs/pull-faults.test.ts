@@ -3,26 +3,26 @@
 // config, the first layer (streamed into the graph), a layer fetched ahead of the
 // one being applied, and the last layer. Every failure must settle in bounded time
 // with an error naming the digest, leave the graph lock free and the store empty.
-import { mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BerthError } from '../errdefs/errors.js';
-import { Graph } from '../graph/graph.js';
+import type { Graph } from '../graph/graph.js';
 import { chainIDs } from '../graph/image-store.js';
 import type { Driver } from '../graphdriver/driver.js';
 import { overlay2Plugin } from '../graphdriver/overlay2.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background } from '../trace/context.js';
-import { buildImage, pushImage, startProxy, type Image, type TestProxy } from './client/test-registry.js';
+import { buildImage, pushImage, type Image, type TestProxy } from '../registry/client/test-registry.js';
 import { pull } from './pull.js';
-import { createRegistryServer, type RegistryServer } from './server/index.js';
-import { expectEmptyStore } from './pull-test-kit.js';
+import type { RegistryServer } from '../registry/server/index.js';
+import { expectEmptyStore, FAST_RETRY, filesUnder, noise, openFilesUnder, openPullWorld, settled, within, type PullWorld } from './pull-test-kit.js';
 import { corruptingHooks, fetchWhole, type Fault } from './corrupting-proxy.js';
 import { needs } from '../../testkit/needs.js';
 
 const ctx = background();
-const fast = { attempts: 3, baseMs: 5, maxMs: 20 };
+const fast = FAST_RETRY;
 /** Runs per position and fault: a pull that hung in half the runs is caught with near certainty. */
 const RUNS = Number(process.env.BERTH_PULL_FAULT_RUNS ?? 6);
 /** Far above a failing pull's time here; a pull still pending then is hung. */
@@ -53,78 +53,25 @@ if (overlay2Missing !== undefined) {
   });
 }
 
-/** Pseudo-random incompressible bytes, so a layer's download lasts many chunks. */
-function noise(seed: number, n: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = Math.imul(seed, 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
-
-/** Settles like p, or rejects naming `what` when p is still pending after `ms`. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** The failure p settles with, within SETTLE_MS. */
 async function failureOf(p: Promise<unknown>, what: string): Promise<BerthError> {
-  const settled = await within(
-    p.then(
-      () => undefined,
-      (err: unknown) => err,
-    ),
-    SETTLE_MS,
-    what,
-  );
-  if (settled === undefined) throw new Error(`${what}: resolved, expected a failure`);
-  expect(settled).toBeInstanceOf(BerthError);
-  return settled as BerthError;
-}
-
-/** Descriptors this process holds open on files under `dir`. */
-async function openFilesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const fd of await readdir('/proc/self/fd')) {
-    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
-    if (target.startsWith(dir)) out.push(target);
-  }
-  return out;
-}
-
-/** Every file left under `dir` (recursively), for the no-temp-file check. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
-    if (e.isFile()) out.push(join(e.parentPath ?? e.path, e.name));
-  }
-  return out;
+  const outcome = await settled(p, SETTLE_MS, what);
+  if (outcome.ok) throw new Error(`${what}: resolved, expected a failure`);
+  expect(outcome.error).toBeInstanceOf(BerthError);
+  return outcome.error as BerthError;
 }
 
 describe.each(drivers)('pull through a corrupting proxy on %s', (_name, makeDriver) => {
+  let world: PullWorld;
   let root: string;
-  let driver: Driver;
   let graph: Graph;
   let registry: RegistryServer;
   let proxy: TestProxy;
   let image: Image;
 
   beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), `berth-pull-faults-${process.pid}-`));
-    driver = await makeDriver(join(root, 'graph'));
-    graph = await Graph.open(ctx, { root: join(root, 'graph'), driver });
-    registry = await createRegistryServer({ root: join(root, 'registry') });
-    proxy = await startProxy(registry.url);
+    world = await openPullWorld('pull-faults', { driver: makeDriver });
+    ({ root, graph, registry, proxy } = world);
     // four layers large enough that the ones after the first are still downloading while it is applied
     image = await buildImage(
       [0, 1, 2, 3].map((i) => ({ files: { [`l${i}.bin`]: noise(i + 1, 600_000 + i * 50_000), [`l${i}.txt`]: `layer ${i}\n` } })),
@@ -134,13 +81,7 @@ describe.each(drivers)('pull through a corrupting proxy on %s', (_name, makeDriv
   });
 
   afterEach(async () => {
-    try {
-      await proxy?.close();
-      await registry?.close(100);
-      await driver?.cleanup(ctx);
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    await world?.close();
   });
 
   /** The checks after every failed pull: gc runs (the lock is free), nothing of the pull is left, no file under root is open. */

@@ -3,7 +3,7 @@
 // connection reset (RST) mid-body — at a position picked from a seed.
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ProxyHooks } from './client/test-registry.js';
+import type { ProxyHooks } from '../registry/client/test-registry.js';
 
 export type Fault = 'flip' | 'truncate' | 'reset';
 

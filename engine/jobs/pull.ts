@@ -24,13 +24,13 @@ import { parseReference, referenceName, referenceString, withDefaultTag, type Re
 import { nowNs } from '../trace/clock.js';
 import { background, throwIfCancelled, withLogger, withSignal, type Context } from '../trace/context.js';
 import { recordSpan } from '../trace/span.js';
-import { loadDockerConfig, type CredentialSource } from './client/credentials.js';
-import { checkConfigType, isIndexType, isManifestType, layerCompression } from './client/media-types.js';
-import { choosePlatform, formatPlatform, hostPlatform, parsePlatform, type IndexEntry, type Platform } from './client/platform.js';
-import { shortLayerID, type LayerPhase, type ProgressListener } from './client/progress.js';
-import { RegistryClient, type BlobDescriptor, type FetchedManifest } from './client/registry-client.js';
-import type { RetryPolicy } from './client/retry.js';
-import { sniffingDecompressor } from './client/sniff-decompress.js';
+import { loadDockerConfig, type CredentialSource } from '../registry/client/credentials.js';
+import { checkConfigType, isIndexType, isManifestType, layerCompression } from '../registry/client/media-types.js';
+import { choosePlatform, formatPlatform, hostPlatform, parsePlatform, type IndexEntry, type Platform } from '../registry/client/platform.js';
+import { shortLayerID, type LayerPhase, type ProgressListener } from '../registry/client/progress.js';
+import { RegistryClient, type BlobDescriptor, type FetchedManifest } from '../registry/client/registry-client.js';
+import type { RetryPolicy } from '../registry/client/retry.js';
+import { sniffingDecompressor } from '../registry/client/sniff-decompress.js';
 import type { ContentWriter } from '../graph/content-store.js';
 
 /** The registry client methods pull uses (a RegistryClient, or one wrapped by instrument('registry', …)). */

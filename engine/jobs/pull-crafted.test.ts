@@ -12,10 +12,10 @@ import type { Driver, DriverPlugin } from '../graphdriver/driver.js';
 import { overlay2Plugin } from '../graphdriver/overlay2.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background } from '../trace/context.js';
-import { buildImage, pushImage } from './client/test-registry.js';
+import { buildImage, pushImage } from '../registry/client/test-registry.js';
 import { pull } from './pull.js';
 import { caught } from './pull-test-kit.js';
-import { createRegistryServer, type RegistryServer } from './server/index.js';
+import { createRegistryServer, type RegistryServer } from '../registry/server/index.js';
 import { needs, root as asRoot } from '../../testkit/needs.js';
 
 const ctx = background();

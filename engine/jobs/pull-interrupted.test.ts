@@ -3,8 +3,7 @@
 // after the pull, nor after the image is deleted, nor after the graph is reopened;
 // and the same image must pull again afterwards.
 import { spawn } from 'node:child_process';
-import { access, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,24 +12,14 @@ import { chainIDs } from '../graph/image-store.js';
 import type { Driver } from '../graphdriver/driver.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background, withSignal } from '../trace/context.js';
-import { buildImage, pushImage, startProxy, type Image, type TestProxy } from './client/test-registry.js';
+import { buildImage, pushImage, type Image, type TestProxy } from '../registry/client/test-registry.js';
 import { pull } from './pull.js';
-import { createRegistryServer, type RegistryServer } from './server/index.js';
-import { caught } from './pull-test-kit.js';
+import type { RegistryServer } from '../registry/server/index.js';
+import { caught, FAST_RETRY, noise, openPullWorld, type PullWorld } from './pull-test-kit.js';
 import { fetchWhole } from './corrupting-proxy.js';
 
 const ctx = background();
-const fast = { attempts: 3, baseMs: 5, maxMs: 20 };
-
-function noise(seed: number, n: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = Math.imul(seed, 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
+const fast = FAST_RETRY;
 
 /** Layers no image's chain and no container reaches, and the blobs no image lists: what gc would remove. */
 async function unreachable(graph: Graph): Promise<{ layers: string[]; blobs: string[] }> {
@@ -50,6 +39,7 @@ async function unreachable(graph: Graph): Promise<{ layers: string[]; blobs: str
 }
 
 describe('a pull interrupted mid-layer', () => {
+  let world: PullWorld;
   let root: string;
   let driver: Driver;
   let graph: Graph;
@@ -58,22 +48,18 @@ describe('a pull interrupted mid-layer', () => {
   let image: Image;
 
   beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), `berth-pull-interrupted-${process.pid}-`));
-    driver = await vfsPlugin.init(ctx, { root });
-    graph = await Graph.open(ctx, { root, driver });
-    registry = await createRegistryServer({ root: join(root, 'registry') });
-    proxy = await startProxy(registry.url);
+    // the graph on the root itself: the pulling child process opens it there
+    world = await openPullWorld('pull-interrupted', { graphDir: '' });
+    ({ root, driver, graph, registry, proxy } = world);
     image = await buildImage([0, 1, 2].map((i) => ({ files: { [`l${i}.bin`]: noise(i + 3, 700_000) } })), { seed: 'interrupted' });
     await pushImage(registry.url, 'app', image, 'v1');
   });
 
   afterEach(async () => {
     try {
-      await proxy?.close();
-      await registry?.close(100);
-      await driver?.cleanup(ctx);
+      if (driver !== world?.driver) await driver?.cleanup(ctx);
     } finally {
-      await rm(root, { recursive: true, force: true });
+      await world?.close();
     }
   });
 

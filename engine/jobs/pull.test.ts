@@ -11,11 +11,11 @@ import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background, withSignal } from '../trace/context.js';
 import { collect } from '../trace/collector.js';
 import { instrument } from '../trace/instrument.js';
-import { RegistryClient } from './client/registry-client.js';
-import { toDockerProgress, type ProgressEvent } from './client/progress.js';
-import { bearerHooks, buildImage, buildIndex, push, pushImage, startProxy, type TestProxy } from './client/test-registry.js';
+import { RegistryClient } from '../registry/client/registry-client.js';
+import { toDockerProgress, type ProgressEvent } from '../registry/client/progress.js';
+import { bearerHooks, buildImage, buildIndex, push, pushImage, startProxy, type TestProxy } from '../registry/client/test-registry.js';
 import { pull } from './pull.js';
-import { createRegistryServer, type RegistryServer } from './server/index.js';
+import { createRegistryServer, type RegistryServer } from '../registry/server/index.js';
 import { caught, expectEmptyStore } from './pull-test-kit.js';
 
 const ctx = background();

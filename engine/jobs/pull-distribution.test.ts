@@ -1,4 +1,4 @@
-// pull() against a real peer: Debian's docker-registry (distribution 2.8) on
+// pull() (and push()) against a real peer: Debian's docker-registry (distribution 2.8) on
 // 127.0.0.1, started and stopped by pid per suite, with its token auth answered by
 // a token server here that signs RS256 JWTs with a key made by openssl.
 import { execa, execaSync, type ResultPromise } from 'execa';
@@ -14,8 +14,12 @@ import { chainIDs } from '../graph/image-store.js';
 import type { Driver } from '../graphdriver/driver.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background } from '../trace/context.js';
-import { buildImage, buildIndex, startProxy, type Blob, type Image, type TestProxy } from './client/test-registry.js';
+import { buildImage, buildIndex, startProxy, type Blob, type Image, type TestProxy } from '../registry/client/test-registry.js';
 import { pull } from './pull.js';
+import { push } from './push.js';
+import { Readable } from 'node:stream';
+import { buildTar } from '../archive/tar-fixtures.js';
+import { digestOf } from '../graph/digest.js';
 import { caught } from './pull-test-kit.js';
 import { needs, tool } from '../../testkit/needs.js';
 
@@ -156,6 +160,53 @@ needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+
+  it('push to distribution 2.8: a pulled image whole (its manifest digest kept), a local one in chunks, layers already there, a mount; pulled back identical', async () => {
+    const r = registry!;
+    const image = await buildImage(
+      [{ files: { 'base.txt': 'base\n', 'big.bin': big('push-base') } }, { files: { 'app.txt': 'pushed to distribution\n' } }],
+      { format: 'docker', seed: 'push-dist' },
+    );
+    await pushImageDist(r.url, 'dist/push-src', image, 'v1');
+    await pull(ctx, graph, `${r.host}/dist/push-src:v1`, { retry: fast });
+    // only the target names the image on this registry: nothing to mount from, the blobs are uploaded
+    await graph.tag(ctx, `${r.host}/dist/pushed:v1`, `${r.host}/dist/push-src:v1`);
+    await graph.deleteImage(ctx, `${r.host}/dist/push-src:v1`);
+    const pushed = await push(ctx, graph, `${r.host}/dist/pushed:v1`, { retry: fast });
+    expect(pushed.digest).toBe(image.manifest.digest);
+    expect(pushed.layers.map((l) => l.outcome)).toEqual(['pushed', 'pushed']);
+    const again = await push(ctx, graph, `${r.host}/dist/pushed:v1`, { retry: fast });
+    expect(again.layers.map((l) => l.outcome)).toEqual(['exists', 'exists']);
+    // another repository of the same registry: mounted from the first
+    await graph.tag(ctx, `${r.host}/dist/mounted:v1`, `${r.host}/dist/pushed:v1`);
+    const mounted = await push(ctx, graph, `${r.host}/dist/mounted:v1`, { retry: fast });
+    expect(mounted.layers.map((l) => l.outcome)).toEqual(['mounted', 'mounted']);
+    expect(mounted.digest).toBe(image.manifest.digest);
+
+    // a locally made image, its blobs made from the diff, uploaded in PATCH chunks
+    const tar = await buildTar([{ name: 'local.bin', content: big('push-local', 300_000), mode: 0o644, mtime: new Date(0) }]);
+    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(tar)] } });
+    await graph.putImage(ctx, config, [Readable.from([tar])], { references: [`${r.host}/dist/local:v1`] });
+    const local = await push(ctx, graph, `${r.host}/dist/local:v1`, { retry: fast, chunkSize: 100_000 });
+    expect(local.layers.map((l) => [l.outcome, l.compressed])).toEqual([['pushed', true]]);
+
+    // both pulled back into a fresh graph: same ids and manifest digests, same files
+    const root2 = await mkdtemp(join(tmpdir(), `berth-dist-push-back-${process.pid}-`));
+    const driver2 = await vfsPlugin.init(ctx, { root: root2 });
+    closers.push(async () => {
+      await driver2.cleanup(ctx);
+      await rm(root2, { recursive: true, force: true });
+    });
+    const fresh = await Graph.open(ctx, { root: root2, driver: driver2 });
+    const back = await pull(ctx, fresh, `${r.host}/dist/mounted:v1`, { retry: fast });
+    expect([back.imageId, back.manifestDigest]).toEqual([image.config.digest, image.manifest.digest]);
+    const top = await fresh.layers.get(ctx, chainIDs(image.diffIDs)[1]!);
+    expect(await readFile(join(driver2.home, 'dir', top.driverID, 'app.txt'), 'utf8')).toBe('pushed to distribution\n');
+    const backLocal = await pull(ctx, fresh, `${r.host}/dist/local:v1`, { retry: fast });
+    expect([backLocal.imageId, backLocal.manifestDigest]).toEqual([digestOf(config), local.digest]);
+    const localLayer = await fresh.layers.get(ctx, chainIDs([digestOf(tar)])[0]!);
+    expect((await readFile(join(driver2.home, 'dir', localLayer.driverID, 'local.bin'))).equals(big('push-local', 300_000))).toBe(true);
   });
 
   it.each([

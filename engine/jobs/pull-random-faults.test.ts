@@ -4,24 +4,22 @@
 // byte) must fail the pull naming the digest and leave the store empty; a cut or reset
 // connection once must be resumed into a correct image. Bounded in cases and time:
 // BERTH_PULL_RANDOM_CASES (default 24), BERTH_PULL_RANDOM_SEED (default 1) to replay.
-import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BerthError } from '../errdefs/errors.js';
-import { Graph } from '../graph/graph.js';
+import type { Graph } from '../graph/graph.js';
 import { chainIDs } from '../graph/image-store.js';
 import type { Driver } from '../graphdriver/driver.js';
-import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background } from '../trace/context.js';
-import { buildImage, pushImage, startProxy, type LayerKind, type TestProxy } from './client/test-registry.js';
+import { buildImage, pushImage, type LayerKind, type TestProxy } from '../registry/client/test-registry.js';
 import { corruptingHooks, share, type Fault } from './corrupting-proxy.js';
 import { pull } from './pull.js';
-import { createRegistryServer, type RegistryServer } from './server/index.js';
-import { expectEmptyStore } from './pull-test-kit.js';
+import type { RegistryServer } from '../registry/server/index.js';
+import { expectEmptyStore, FAST_RETRY, noise, openFilesUnder, openPullWorld, settled, type PullWorld } from './pull-test-kit.js';
 
 const ctx = background();
-const fast = { attempts: 3, baseMs: 5, maxMs: 20 };
+const fast = FAST_RETRY;
 const CASES = Number(process.env.BERTH_PULL_RANDOM_CASES ?? 24);
 const SEED = Number(process.env.BERTH_PULL_RANDOM_SEED ?? 1);
 /** The whole run stops starting new cases after this long. */
@@ -35,35 +33,8 @@ function random(seed: number): { next(): number; pick<T>(xs: readonly T[]): T; i
   return { next, pick: (xs) => xs[Math.floor(next() * xs.length)]!, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)) };
 }
 
-function noise(seed: number, n: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = Math.imul(seed, 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
-
-async function settled<T>(p: Promise<T>, what: string): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${SETTLE_MS} ms`)), SETTLE_MS);
-  });
-  try {
-    return await Promise.race([
-      p.then(
-        (value) => ({ ok: true as const, value }),
-        (error: unknown) => ({ ok: false as const, error }),
-      ),
-      hung,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 describe('pull under random faults (vfs)', () => {
+  let world: PullWorld;
   let root: string;
   let driver: Driver;
   let graph: Graph;
@@ -71,21 +42,12 @@ describe('pull under random faults (vfs)', () => {
   let proxy: TestProxy;
 
   beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), `berth-pull-random-${process.pid}-`));
-    driver = await vfsPlugin.init(ctx, { root: join(root, 'graph') });
-    graph = await Graph.open(ctx, { root: join(root, 'graph'), driver });
-    registry = await createRegistryServer({ root: join(root, 'registry') });
-    proxy = await startProxy(registry.url);
+    world = await openPullWorld('pull-random');
+    ({ root, driver, graph, registry, proxy } = world);
   });
 
   afterEach(async () => {
-    try {
-      await proxy?.close();
-      await registry?.close(100);
-      await driver?.cleanup(ctx);
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    await world?.close();
   });
 
   it(`${CASES} seeded cases from seed ${SEED} settle as the fault says and leave the store clean`, { timeout: BUDGET_MS + 120_000 }, async () => {
@@ -109,7 +71,7 @@ describe('pull under random faults (vfs)', () => {
       const hits = { count: 0 };
       proxy.hooks = corruptingHooks(registry.url, { fault, digest: target.digest, manifestTag: target.name === 'manifest' ? 'v1' : undefined, seed, ...(once ? { times: 1 } : {}) }, hits);
       const ref = `${proxy.host}/${repo}:v1`;
-      const outcome = await settled(pull(ctx, graph, ref, { retry: fast, concurrency }), what);
+      const outcome = await settled(pull(ctx, graph, ref, { retry: fast, concurrency }), SETTLE_MS, what);
       proxy.hooks = {};
       expect(hits.count, `${what}: the fault was applied`).toBeGreaterThan(0);
       if (fault === 'flip' || !once) {
@@ -125,15 +87,10 @@ describe('pull under random faults (vfs)', () => {
         for (const [i, s] of specs.entries()) expect(await readFile(join(dir, `f${i}.txt`), 'utf8'), what).toBe(`case ${c} layer ${i}\n`);
         await graph.deleteImage(ctx, ref);
       }
-      const gc = await settled(graph.gc(ctx, { graceMs: 0 }), `${what}: gc`);
+      const gc = await settled(graph.gc(ctx, { graceMs: 0 }), SETTLE_MS, `${what}: gc`);
       expect(gc.ok, `${what}: gc`).toBe(true);
       await expectEmptyStore(ctx, graph);
-      const open: string[] = [];
-      for (const fd of await readdir('/proc/self/fd')) {
-        const t = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
-        if (t.startsWith(root)) open.push(t);
-      }
-      expect(open, what).toEqual([]);
+      expect(await openFilesUnder(root), what).toEqual([]);
     }
     expect(ran).toBeGreaterThan(0);
   });

@@ -8,9 +8,9 @@ import { Graph } from '../graph/graph.js';
 import type { Driver } from '../graphdriver/driver.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background } from '../trace/context.js';
-import { buildImage, buildIndex, push, pushImage, startProxy, type TestProxy } from './client/test-registry.js';
+import { buildImage, buildIndex, push, pushImage, startProxy, type TestProxy } from '../registry/client/test-registry.js';
 import { pull } from './pull.js';
-import { createRegistryServer, type RegistryServer } from './server/index.js';
+import { createRegistryServer, type RegistryServer } from '../registry/server/index.js';
 import { caught, expectEmptyStore } from './pull-test-kit.js';
 
 const ctx = background();

@@ -1,0 +1,127 @@
+// berthd killed (SIGKILL) in the middle of a pull, between two layers — the layers
+// below recorded, the next one still downloading — and started again on the same
+// root: it recovers, lists no half-pulled image, the same pull then succeeds, and a
+// graph gc afterwards removes nothing the pulled image needs.
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ApiClient } from '../../client/api-client.js';
+import { Graph } from '../../graph/graph.js';
+import { chainIDs } from '../../graph/image-store.js';
+import { graphdriverPlugin } from '../../graphdriver/builtins.js';
+import { noise } from '../../jobs/pull-test-kit.js';
+import { fetchWhole } from '../../jobs/corrupting-proxy.js';
+import { buildImage, pushImage, startProxy, type Image, type TestProxy } from '../../registry/client/test-registry.js';
+import type { RegistryServer } from '../../registry/server/index.js';
+import { background } from '../../trace/context.js';
+import { e2eSkipReason, makeWorld, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import { needs } from '../../../testkit/needs.js';
+
+const ctx = background();
+
+/** Polls `check` until it is true (generous deadline: the host may be busy). */
+async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+needs(e2eSkipReason()).describe('berthd killed mid-pull', () => {
+  let world: DaemonWorld;
+  let registry: RegistryServer;
+  let proxy: TestProxy;
+  let daemon: DaemonProcess | undefined;
+  let image: Image;
+
+  beforeAll(async () => {
+    world = makeWorld();
+    registry = await startRegistry(world.dir);
+    proxy = await startProxy(registry.url);
+    image = await buildImage([0, 1, 2].map((i) => ({ files: { [`l${i}.bin`]: noise(i + 11, 700_000), [`l${i}.txt`]: `layer ${i}\n` } })), { seed: 'crash', format: 'docker' });
+    await pushImage(registry.url, 'crash/app', image, 'v1');
+    daemon = await spawnDaemon(world);
+  }, 120_000);
+
+  afterAll(async () => {
+    try {
+      if (daemon !== undefined) await stopDaemon(daemon);
+      await proxy?.close();
+      await registry?.close(100);
+      if (world !== undefined) await resetNetwork(world);
+    } finally {
+      if (world !== undefined) removeWorld(world.dir);
+    }
+  }, 120_000);
+
+  it('restarts on the same root with no half image; the pull then succeeds and gc keeps the image whole', async () => {
+    const client = new ApiClient(daemon!.host);
+    const driverName = (await client.info()).Driver;
+    const ref = `${proxy.host}/crash/app:v1`;
+    const chains = chainIDs(image.diffIDs);
+    const last = image.layers.at(-1)!;
+    // the last layer's body stops halfway and stays open
+    let stalled!: () => void;
+    const midLayer = new Promise<void>((r) => (stalled = r));
+    proxy.hooks = {
+      before: (req, res) => {
+        if (!req.url?.endsWith(last.digest)) return false;
+        fetchWhole(registry.url, req, res, (ures, body) => {
+          res.writeHead(ures.statusCode ?? 502, ures.headers);
+          res.write(body.subarray(0, body.length >> 1), () => stalled());
+        });
+        return true;
+      },
+    };
+    const pulling = client.pull(ref).catch((e: unknown) => e);
+    await midLayer;
+    // between layers: the one below the last is recorded on disk, the last one is not
+    const record = (chain: string) => join(world.root, 'image', driverName, 'layerdb', 'sha256', chain.slice(7), 'layer.json');
+    const exists = (p: string) => access(p).then(
+      () => true,
+      () => false,
+    );
+    await until('the second layer recorded', () => exists(record(chains[1]!)));
+    expect(await exists(record(chains[2]!))).toBe(false);
+    daemon!.child.kill('SIGKILL');
+    await daemon!.exited;
+    expect(await pulling).toBeInstanceOf(Error);
+
+    proxy.hooks = {};
+    daemon = await spawnDaemon(world);
+    const restarted = new ApiClient(daemon.host);
+    // recovered: no image listed, the pull's leftovers cleaned at start
+    expect(await restarted.images()).toEqual([]);
+    await until('the start-up clean-up logged', async () => daemon!.stderr().includes('cleaned up after an interrupted put or pull'), 10_000);
+    expect(await exists(record(chains[0]!))).toBe(false);
+    expect(await exists(record(chains[1]!))).toBe(false);
+
+    // the same pull succeeds, and the image listed is complete
+    await restarted.pull(ref);
+    const listed = await restarted.images();
+    expect(listed.map((i) => [i.Id, i.RepoTags])).toEqual([[image.config.digest, [ref]]]);
+    expect((await restarted.imageInspect(ref)).RootFS.Layers).toEqual(image.diffIDs);
+    for (const c of chains) expect(await exists(record(c))).toBe(true);
+
+    // a clean stop, then gc on the root: nothing the image needs goes
+    await stopDaemon(daemon);
+    daemon = undefined;
+    const driver = await graphdriverPlugin(driverName).init(ctx, { root: world.root });
+    try {
+      const graph = await Graph.open(ctx, { root: world.root, driver });
+      const gc = await graph.gc(ctx, { graceMs: 0 });
+      expect(gc.layers).toEqual([]);
+      expect(gc.blobs).toEqual([]);
+      const stored = await graph.getImage(ctx, ref);
+      expect(stored.id).toBe(image.config.digest);
+      for (const c of chains) expect(await graph.layers.has(ctx, c)).toBe(true);
+      for (const l of image.layers) expect(await graph.content.has(ctx, l.digest)).toBe(true);
+      expect(await graph.content.ingests(ctx)).toEqual([]);
+    } finally {
+      await driver.cleanup(ctx);
+    }
+    daemon = await spawnDaemon(world);
+    expect((await new ApiClient(daemon.host).images()).map((i) => i.Id)).toEqual([image.config.digest]);
+  });
+});

@@ -1,0 +1,184 @@
+// Push end to end: `berth push` and the real docker CLIs (each one found) through a
+// berthd to an embedded registry on 127.0.0.1 — the progress lines docker prints,
+// the digest line, "Layer already exists" on a second push, the image pulled back
+// by its digest and run; an unknown image (404 naming it); and a client hanging up
+// mid-upload, which cancels the push and leaves no manifest.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ApiClient } from '../../client/api-client.js';
+import { packagePath } from '../../../native/package-root.js';
+import { startProxy, type TestProxy } from '../../registry/client/test-registry.js';
+import { createRegistryServer, type RegistryServer } from '../../registry/server/index.js';
+import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import { needs } from '../../../testkit/needs.js';
+
+const skip = e2eSkipReason();
+const BERTH = packagePath('engine', 'client', 'bin.mjs');
+
+function dockerVersion(bin: string): string | undefined {
+  if (!existsSync(bin)) return undefined;
+  try {
+    return execFileSync(bin, ['--version'], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent' } }).trim();
+  } catch {
+    return undefined;
+  }
+}
+const binaries = ['/usr/bin/docker', '/usr/local/bin/docker'].map((bin) => ({ bin, version: dockerVersion(bin) }));
+
+/** Polls `check` until it is true (generous deadline: the host may be busy). */
+async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+needs(skip).describe('push through berthd', () => {
+  let world: DaemonWorld;
+  let source: RegistryServer;
+  let target: RegistryServer;
+  let daemon: DaemonProcess | undefined;
+  let client: ApiClient;
+  let image: string;
+  let dockerConfig: string;
+
+  async function berth(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    const r = await execa(process.execPath, [BERTH, '-H', `unix://${world.socket}`, ...args], { reject: false, stripFinalNewline: false, timeout: 120_000 });
+    return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
+  }
+
+  beforeAll(async () => {
+    world = makeWorld();
+    dockerConfig = mkdtempSync(join(tmpdir(), `berth-push-docker-config-${process.pid}-`));
+    source = await startRegistry(world.dir);
+    target = await createRegistryServer({ root: join(world.dir, 'target'), addr: '127.0.0.1:0' });
+    image = await pushTestImage(source, 'push/tools', 'v1', { config: { Cmd: ['echo', 'default-cmd'] } });
+    daemon = await spawnDaemon(world);
+    client = new ApiClient(daemon.host);
+    const pulled = await berth(['pull', image]);
+    expect(pulled.exitCode, pulled.stderr).toBe(0);
+  }, 180_000);
+
+  afterAll(async () => {
+    try {
+      if (daemon !== undefined) await stopDaemon(daemon);
+      await source?.close(100);
+      await target?.close(100);
+      if (world !== undefined) await resetNetwork(world);
+    } finally {
+      if (world !== undefined) removeWorld(world.dir);
+      if (dockerConfig !== undefined) rmSync(dockerConfig, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('berth push prints the repository, the layers and the digest; a second push finds the layer; the image pulls back by digest and runs', async () => {
+    const ref = `${target.host}/pushed/tools:v1`;
+    expect((await berth(['tag', image, ref])).exitCode).toBe(0);
+    const first = await berth(['push', ref]);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout).toContain(`The push refers to repository [${target.host}/pushed/tools]`);
+    expect(first.stdout).toMatch(/^[0-9a-f]{12}: Preparing$/m);
+    expect(first.stdout).toMatch(/^[0-9a-f]{12}: Pushed$/m);
+    const digest = /^v1: digest: (sha256:[0-9a-f]{64}) size: (\d+)$/m.exec(first.stdout);
+    expect(digest, first.stdout).not.toBeNull();
+    const again = await berth(['push', ref]);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^[0-9a-f]{12}: Layer already exists$/m);
+    expect(again.stdout).toContain(`v1: digest: ${digest![1]} size: ${digest![2]}`);
+    // the registry serves what the digest line says
+    const manifest = await fetch(`${target.url}/v2/pushed/tools/manifests/v1`, { headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+    expect(manifest.headers.get('docker-content-digest')).toBe(digest![1]);
+    expect(Number(manifest.headers.get('content-length'))).toBe(Number(digest![2]));
+    // gone locally, pulled back by digest, run
+    for (const r of [ref, image, `${target.host}/pushed/tools@${digest![1]}`]) await berth(['rmi', r]);
+    expect((await client.images()).filter((i) => i.RepoTags.includes(ref) || i.RepoTags.includes(image))).toEqual([]);
+    const byDigest = `${target.host}/pushed/tools@${digest![1]}`;
+    const back = await berth(['pull', byDigest]);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(await berth(['run', '--rm', byDigest, 'cat', '/srv/data.txt'])).toMatchObject({ stdout: 'from the image\n', exitCode: 0 });
+    // the source tag again, for the other cases
+    expect((await berth(['pull', image])).exitCode).toBe(0);
+  });
+
+  it('an unknown image: 404 naming it, berth push fails with the message', async () => {
+    const name = `${target.host}/no/such`;
+    const err = await client.push(`${name}:v1`).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string; details?: { httpStatus?: number } },
+    );
+    expect(err?.message).toContain(name);
+    expect(err?.details?.httpStatus).toBe(404);
+    const cli = await berth(['push', `${name}:v1`]);
+    expect(cli.exitCode).not.toBe(0);
+    expect(cli.stderr).toContain(name);
+  });
+
+  it('a client hanging up mid-upload cancels the push: no manifest in the registry, berthd keeps serving', async () => {
+    let proxy: TestProxy | undefined;
+    try {
+      let stalled!: () => void;
+      const uploading = new Promise<void>((r) => (stalled = r));
+      proxy = await startProxy(target.url, {
+        before: (req) => {
+          if ((req.method === 'PUT' || req.method === 'PATCH') && req.url?.includes('/blobs/uploads/')) {
+            req.resume(); // swallowed, never answered: the upload hangs
+            stalled();
+            return true;
+          }
+          return false;
+        },
+      });
+      const ref = `${proxy.host}/cancel/tools:v1`;
+      expect((await berth(['tag', image, ref])).exitCode).toBe(0);
+      const controller = new AbortController();
+      const pushing = client.push(ref, () => undefined, { signal: controller.signal }).catch((e: unknown) => e);
+      await uploading;
+      controller.abort();
+      await pushing;
+      // the daemon's job ends (its upload aborted); the registry never got a manifest
+      await until('the cancelled upload is abandoned', async () => proxy!.log.some((l) => l.startsWith('DELETE /v2/cancel/tools/blobs/uploads/')));
+      expect((await fetch(`${target.url}/v2/cancel/tools/manifests/v1`)).status).toBe(404);
+      expect((await client.ping()).osType).toBe('linux');
+      // and the same push goes through once the registry answers
+      proxy.hooks = {};
+      const res = await berth(['push', ref]);
+      expect(res.exitCode, res.stderr).toBe(0);
+      expect((await fetch(`${target.url}/v2/cancel/tools/manifests/v1`)).status).toBe(200);
+    } finally {
+      await proxy?.close();
+    }
+  });
+
+  for (const { bin, version } of binaries) {
+    needs(version === undefined ? `${bin} not installed` : undefined).it(`docker push with ${bin}${version ? ` (${version})` : ''}`, async () => {
+      const env = { DOCKER_HOST: daemon!.host, DOCKER_CONFIG: dockerConfig, PATH: process.env.PATH };
+      const docker = async (args: string[]) => {
+        const r = await execa(bin, args, { reject: false, timeout: 120_000, env, extendEnv: false, stripFinalNewline: false });
+        return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
+      };
+      const repo = `${target.host}/docker${bin.replace(/\W/g, '')}/tools`;
+      expect((await docker(['tag', image, `${repo}:v2`])).exitCode).toBe(0);
+      const first = await docker(['push', `${repo}:v2`]);
+      expect(first.exitCode, first.stderr).toBe(0);
+      expect(first.stdout).toContain(`The push refers to repository [${repo}]`);
+      // the layer is in the target registry already (the berth push above) under another repository: mounted or found
+      expect(first.stdout).toMatch(/^[0-9a-f]{12}: (Pushed|Layer already exists|Mounted from [\w/]+)$/m);
+      const digest = /^v2: digest: (sha256:[0-9a-f]{64}) size: \d+$/m.exec(first.stdout);
+      expect(digest, first.stdout).not.toBeNull();
+      const again = await docker(['push', `${repo}:v2`]);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(again.stdout).toMatch(/^[0-9a-f]{12}: Layer already exists$/m);
+      const pulled = await docker(['pull', `${repo}@${digest![1]}`]);
+      expect(pulled.exitCode, pulled.stderr).toBe(0);
+      expect(await docker(['run', '--rm', `${repo}@${digest![1]}`, 'cat', '/srv/data.txt'])).toMatchObject({ stdout: 'from the image\n', exitCode: 0 });
+      const unknown = await docker(['push', `${target.host}/not/here:v1`]);
+      expect(unknown.exitCode).not.toBe(0);
+      expect(unknown.stderr).toContain(`${target.host}/not/here`);
+    });
+  }
+});
