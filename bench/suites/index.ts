@@ -49,6 +49,11 @@ export const registry: readonly RegisteredSuite[] = [
     description: 'networkdriver setup/teardown per mode (netlink vs ip), TCP throughput and latency into containers vs loopback',
     load: async () => (await import('./network.js')).networkSuite,
   },
+  {
+    name: 'reliability',
+    description: "many runs through one berthd: a soak's latency drift, daemon RSS and fd growth and host leftovers; concurrent runs and pulls as throughput with error counts",
+    load: async () => (await import('./reliability.js')).reliabilitySuite,
+  },
 ];
 
 /** The targets the harness knows; suites list the ones they measure. */

@@ -114,6 +114,16 @@ export class PrivateBerthd {
     return this.daemon?.pid;
   }
 
+  /** The daemon's folder (root, exec root, socket, log), while it runs. */
+  get folder(): string | undefined {
+    return this.dir;
+  }
+
+  /** The daemon's --root, while it runs. */
+  get rootDir(): string | undefined {
+    return this.root;
+  }
+
   /** The `berth` command line against this daemon: node, the berth bin, -H, …args. */
   cli(args: readonly string[]): string[] {
     return [process.execPath, packagePath('engine', 'client', 'bin.mjs'), '-H', this.host, ...args];

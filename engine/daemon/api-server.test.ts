@@ -15,6 +15,7 @@ import { background } from '../trace/context.js';
 import { createLogger } from '../trace/logger.js';
 import { parseDaemonFlags, type DaemonFlags } from './daemon-flags.js';
 import { startDaemon, type RunningDaemon } from './daemon.js';
+import { MAX_HEADER_BYTES } from './api-server.js';
 
 const ctx = background(createLogger('silent'));
 
@@ -86,7 +87,7 @@ async function start(extra: string[] = []): Promise<ApiClient> {
 }
 
 /** Sends raw bytes on a fresh connection and returns everything the daemon answered. */
-function rawExchange(bytes: string | Buffer): Promise<string> {
+function rawExchange(bytes: string | Buffer, opts: { halfClose?: boolean } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(join(dir, 'api.sock'));
     const chunks: Buffer[] = [];
@@ -94,7 +95,15 @@ function rawExchange(bytes: string | Buffer): Promise<string> {
     s.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
     s.on('error', reject);
     s.write(bytes);
+    if (opts.halfClose) s.end();
   });
+}
+
+/** The status line and the JSON body's message of a raw answer (exactly one answer on the connection). */
+function answerOf(raw: string): { statusLine: string; message: string } {
+  const [head, ...rest] = raw.split('\r\n\r\n');
+  expect(raw.match(/HTTP\/1\.1 \d{3}/g)?.length, raw).toBe(1);
+  return { statusLine: (head ?? '').split('\r\n')[0] ?? '', message: (JSON.parse(rest.join('\r\n\r\n')) as { message: string }).message };
 }
 
 beforeEach(() => {
@@ -169,6 +178,45 @@ describe('berthd API server', () => {
     expect(flooded.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
     expect(JSON.parse(flooded.slice(flooded.indexOf('\r\n\r\n') + 4)).message).toContain('request header fields too large');
     expect((await client.version()).Version).toBe('0.1.0');
+  });
+
+  it('answers more than 200 header fields in a small head with 431, and exactly 200 normally', async () => {
+    await start();
+    const head = (n: number) => `GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${Array.from({ length: n - 2 }, (_, i) => `X-${i}: v\r\n`).join('')}\r\n`;
+    expect(head(250).length).toBeLessThan(MAX_HEADER_BYTES);
+    const flooded = answerOf(await rawExchange(head(250)));
+    expect(flooded.statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(flooded.message).toContain('more than 200 header fields');
+    expect((await rawExchange(head(200))).split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+  });
+
+  it.each([
+    ['a target that is no path', 'GET // HTTP/1.1', 'HTTP/1.1 404 Not Found', 'page not found'],
+    ['an absolute-form target', 'GET http://evil.invalid/_ping HTTP/1.1', 'HTTP/1.1 400 Bad Request', 'malformed request target'],
+    ['CONNECT', 'CONNECT /version HTTP/1.1', 'HTTP/1.1 404 Not Found', 'page not found: CONNECT /version'],
+    ['CONNECT to an authority', 'CONNECT 127.0.0.1:1 HTTP/1.1', 'HTTP/1.1 400 Bad Request', 'malformed request target'],
+  ])('refuses %s with a JSON 4xx, never a 500 or a dropped connection', async (_what, line, statusLine, message) => {
+    await start();
+    const answer = answerOf(await rawExchange(`${line}\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    expect(answer.statusLine).toBe(statusLine);
+    expect(answer.message).toContain(message);
+  });
+
+  it.each([
+    ['cut short (the client half-closes before the declared length)', 'Content-Length: 100\r\n\r\n{"Image":'],
+    ['with broken chunked framing', 'Transfer-Encoding: chunked\r\n\r\n5\r\n{"Ima\r\nzz\r\n'],
+  ])('answers a create whose body is %s with one 400 naming the body', async (_what, rest) => {
+    await start();
+    const answer = answerOf(await rawExchange(`POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${rest}`, { halfClose: true }));
+    expect(answer.statusLine).toBe('HTTP/1.1 400 Bad Request');
+    expect(answer.message).toContain('request body incomplete or malformed');
+  });
+
+  it('lets a client still sending a refused body read the answer', async () => {
+    await start();
+    const body = Buffer.alloc(3 * 1024 * 1024, 'a');
+    const answer = answerOf(await rawExchange(Buffer.concat([Buffer.from(`POST /containers/create HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')])));
+    expect(answer.statusLine).toBe('HTTP/1.1 413 Payload Too Large');
   });
 
   it('streams pull progress as JSON lines, an error after the first line as errorDetail', async () => {

@@ -5,19 +5,22 @@
 // upgrade requests (attach, exec start) to the same routes with a socket Reply.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { invalidArgument } from '../errdefs/errors.js';
+import { BerthError, invalidArgument } from '../errdefs/errors.js';
 import type { Engine } from '../jobs/engine.js';
 import { withLogger, withSignal, type Context } from '../trace/context.js';
 import { splitVersion, API_VERSION } from './api-version.js';
 import { httpError } from './http-status.js';
 import { commonHeaders, ResponseReply, SocketReply } from './reply.js';
-import { MAX_JSON_BODY, parseJsonBody, readRawBody, type Shape } from './request-body.js';
+import { MAX_JSON_BODY, parseJsonBody, readRawBody, reportBrokenBody, type Shape } from './request-body.js';
 import { parseTraceparent, TraceStore } from './request-trace.js';
 import type { Reply, RouteRequest } from './route-types.js';
 import type { Router } from './router.js';
 
 /** Largest request head (request line + headers) accepted; a larger one gets 431. */
 export const MAX_HEADER_BYTES = 16 * 1024;
+
+/** Most header fields a request may carry; more get 431 (Node would otherwise drop the rest silently). */
+export const MAX_HEADER_FIELDS = 200;
 
 export interface ApiServerOptions {
   /** The daemon's context: its logger, and a signal that fires at shutdown. */
@@ -32,7 +35,8 @@ export interface ApiServerOptions {
 export function createApiServer(options: ApiServerOptions): Server {
   const headers = commonHeaders(API_VERSION, options.serverVersion);
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 });
-  server.maxHeadersCount = 200;
+  // One more than the limit, so that a request over it is told from one at it (and refused, not cut short).
+  server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const controller = new AbortController();
@@ -55,9 +59,39 @@ export function createApiServer(options: ApiServerOptions): Server {
     });
   });
 
+  // CONNECT is no method of the API: it goes through the router like any request
+  // (and is refused there) instead of Node dropping the connection unanswered.
+  server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => undefined);
+    void handle(options, req, new SocketReply(socket, head, headers), new AbortController(), (limit, subject) => readRawBody(req, limit, subject));
+  });
+
+  // A client that half-closes after its request still gets the answer (Node would
+  // drop the request unanswered), as Go's server does for docker's clients.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+
+  // Node reports a broken request once per chunk that follows it: one answer only.
+  const answered = new WeakSet<Socket>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (answered.has(socket)) return;
+    answered.add(socket);
     if (!socket.writable || (err.code === 'ECONNRESET' && !socket.readable)) {
       socket.destroy();
+      return;
+    }
+    // The request was answered already and its body turned out broken (a chunk
+    // that does not parse, an end before the declared length): that answer stands.
+    const inFlight = (socket as Socket & { _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null })._httpMessage;
+    if (inFlight?.headersSent) {
+      if (!inFlight.writableEnded) inFlight.end();
+      lingerThenClose(socket);
+      return;
+    }
+    // A request being handled whose body broke: its body ends here, incomplete, and
+    // the route's own answer (a 400 from the body reader, or whatever it answers
+    // without reading the body) is the only one on the connection.
+    if (inFlight?.req !== undefined) {
+      reportBrokenBody(inFlight.req, err);
       return;
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_HEADERS_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
@@ -68,9 +102,30 @@ export function createApiServer(options: ApiServerOptions): Server {
           ? 'request timeout: the request head did not arrive in time'
           : `bad request: ${err.message}`;
     const body = `${JSON.stringify({ message })}\n`;
-    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    lingerThenClose(socket);
   });
   return server;
+}
+
+/** How long what a client still sends after a refusal is read and dropped before its connection closes. */
+const LINGER_MS = 1_000;
+
+/**
+ * Ends a connection whose request was refused: what the client still sends is read
+ * and dropped until it stops or LINGER_MS pass, so a client still writing reads the
+ * answer instead of meeting a closed socket.
+ */
+function lingerThenClose(socket: Socket): void {
+  const close = (): void => {
+    clearTimeout(timer);
+    socket.end();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  };
+  const timer = setTimeout(close, LINGER_MS);
+  socket.once('end', close);
+  socket.once('close', () => clearTimeout(timer));
+  socket.resume();
 }
 
 type BodyReader = (limit: number, subject: string) => Promise<Buffer>;
@@ -81,7 +136,12 @@ async function handle(options: ApiServerOptions, req: IncomingMessage, reply: Re
   const logger = options.ctx.logger.with({ method, url: rawUrl.length > 200 ? `${rawUrl.slice(0, 200)}…` : rawUrl });
   const ctx = withSignal(withLogger(options.ctx, logger), controller.signal);
   try {
-    const url = new URL(rawUrl, 'http://berthd');
+    if (req.rawHeaders.length / 2 > MAX_HEADER_FIELDS) {
+      throw new BerthError('INVALID_ARGUMENT', `request header fields too large: more than ${MAX_HEADER_FIELDS} header fields`, { details: { httpStatus: 431 } });
+    }
+    // Only the origin form (a path) names a route; `//x` must stay a path, not a host.
+    if (!rawUrl.startsWith('/')) throw invalidArgument(`${method} ${rawUrl.length > 200 ? `${rawUrl.slice(0, 200)}…` : rawUrl}: malformed request target, expected a path`);
+    const url = new URL(`http://berthd${rawUrl}`);
     const { version, path } = splitVersion(url.pathname);
     const match = options.router.match(method, path);
     const subject = `${method} ${path}`;

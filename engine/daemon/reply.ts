@@ -7,6 +7,9 @@ import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { BodyWriter, Reply } from './route-types.js';
 
+/** How long the rest of a refused request's body is read and dropped before the connection closes. */
+const LINGER_MS = 1_000;
+
 /** Headers on every answer. */
 export function commonHeaders(apiVersion: string, serverVersion: string): Record<string, string> {
   return {
@@ -63,13 +66,42 @@ export class ResponseReply implements Reply {
 
   send(status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
     const bytes = Buffer.from(body);
-    this.res.writeHead(status, { ...this.headers, ...headers, 'Content-Type': contentType, 'Content-Length': String(bytes.length) });
-    this.res.end(this.req.method === 'HEAD' ? undefined : bytes);
+    this.res.writeHead(status, { ...this.headers, ...headers, 'Content-Type': contentType, 'Content-Length': String(bytes.length), ...this.closing() });
+    this.finish(this.req.method === 'HEAD' ? undefined : bytes);
   }
 
   empty(status: number): void {
-    this.res.writeHead(status, this.headers);
-    this.res.end();
+    this.res.writeHead(status, { ...this.headers, ...this.closing() });
+    this.finish();
+  }
+
+  /** `Connection: close` when the request's body was not read whole (refused before or part-way). */
+  private closing(): Record<string, string> {
+    return this.req.complete ? {} : { Connection: 'close' };
+  }
+
+  /**
+   * Ends the answer. When the body was not read whole, the answer goes out at once
+   * but the connection ends only after the rest of the body was read and dropped,
+   * or after a short linger: a client still sending reads the answer instead of
+   * meeting a closed socket, and none can hold the connection by sending forever.
+   */
+  private finish(bytes?: Buffer): void {
+    if (this.req.complete) {
+      this.res.end(bytes);
+      return;
+    }
+    if (bytes !== undefined) this.res.write(bytes);
+    else this.res.flushHeaders();
+    const req = this.req;
+    const done = (): void => {
+      clearTimeout(timer);
+      req.off('end', done).off('close', done).off('error', done);
+      if (!this.res.writableEnded) this.res.end();
+    };
+    const timer = setTimeout(done, LINGER_MS);
+    req.once('end', done).once('close', done).once('error', done);
+    req.resume();
   }
 
   stream(contentType: string): BodyWriter {

@@ -33,18 +33,65 @@ function tooLarge(subject: string, limit: number): BerthError {
   return new BerthError('INVALID_ARGUMENT', `${subject}: request body exceeds the limit of ${limit} bytes`, { details: { httpStatus: 413 } });
 }
 
-/** Reads the raw body, refusing (413) a declared or actual size above `limit`. */
-export async function readRawBody(req: IncomingMessage, limit: number, subject: string): Promise<Buffer> {
+/** Body readers waiting on a request, told when the HTTP layer finds its body broken. */
+const waiting = new WeakMap<IncomingMessage, (err: Error) => void>();
+/** Requests whose body broke before anyone read it. */
+const broken = new WeakMap<IncomingMessage, Error>();
+
+/**
+ * The HTTP layer found `req`'s body malformed or cut short (its parser failed):
+ * a body reader on it fails with a 400 now, and one that starts later at once. The
+ * request stream itself is left alone (ending or destroying it would close the
+ * connection before the answer could go out).
+ */
+export function reportBrokenBody(req: IncomingMessage, err: Error): void {
+  broken.set(req, err);
+  waiting.get(req)?.(err);
+}
+
+/**
+ * Reads the raw body, refusing (413) a declared or actual size above `limit`, and
+ * (400) a body that ends before its declared length or does not parse. A refused
+ * body is left paused, unread: the answer goes out while the connection is open.
+ */
+export function readRawBody(req: IncomingMessage, limit: number, subject: string): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(subject, limit);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) throw tooLarge(subject, limit);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(subject, limit));
+  const incomplete = (why: string): BerthError => invalidArgument(`${subject}: request body incomplete or malformed: ${why}`);
+  const early = broken.get(req);
+  if (early !== undefined) return Promise.reject(incomplete(early.message));
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const stop = (): void => {
+      waiting.delete(req);
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      req.pause();
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      stop();
+      reject(tooLarge(subject, limit));
+    };
+    const onEnd = (): void => {
+      stop();
+      // Ended without the parser seeing the whole message: cut short, or malformed framing.
+      if (req.complete) resolve(Buffer.concat(chunks));
+      else reject(incomplete(`ended after ${total} bytes`));
+    };
+    const onError = (err: Error): void => {
+      stop();
+      reject(incomplete(err.message));
+    };
+    const onClose = (): void => onError(new Error(`the connection closed after ${total} bytes`));
+    waiting.set(req, onError);
+    req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+    req.resume();
+  });
 }
 
 /**

@@ -258,3 +258,15 @@ describe('ContentStore', () => {
     expect((await codeOf(w.write('more')))[0]).toBe('FAILED_PRECONDITION');
   });
 });
+
+describe('concurrent puts', () => {
+  it('puts of the same expected blob at once all succeed, one creating it', async () => {
+    const data = Buffer.from('a config two pulls share');
+    const expected = { digest: digestOf(data), size: data.length };
+    const results = await Promise.all(Array.from({ length: 8 }, () => store.put(ctx, data, expected)));
+    expect(results.every((r) => r.digest === expected.digest && r.size === data.length)).toBe(true);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(await text(await store.reader(ctx, expected.digest))).toBe(data.toString());
+    expect(await store.ingests(ctx)).toEqual([]);
+  });
+});

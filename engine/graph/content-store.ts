@@ -22,6 +22,7 @@ import { closeSync, constants, createReadStream, fsync as fsyncCb, mkdirSync, op
 import { open, readdir, readFile, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { conflict, failedPrecondition, invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { parseDigest, type Algorithm } from './digest.js';
@@ -155,10 +156,25 @@ export class ContentStore {
   /**
    * Writes a whole blob in one call through an ingest named `ref` (default:
    * `put-<expected digest or random>`); see ContentWriter.commit for the checks.
+   * A put of an expected blob that another writer of this process is putting
+   * meanwhile (concurrent pulls of images that share it) waits for that writer,
+   * then finds the blob there ({created: false}) or writes it itself.
    */
   async put(ctx: Context, data: Uint8Array | string, expected?: Descriptor, ref?: string): Promise<CommitResult> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    const w = await this.writer(ctx, ref ?? `put-${expected?.digest ?? createHash('sha256').update(String(Math.random()) + process.hrtime.bigint()).digest('hex')}`, expected ? { expected } : {});
+    const name = ref ?? `put-${expected?.digest ?? createHash('sha256').update(String(Math.random()) + process.hrtime.bigint()).digest('hex')}`;
+    let w: ContentWriter;
+    for (;;) {
+      if (expected !== undefined && ref === undefined && (await this.has(ctx, expected.digest))) return { digest: expected.digest, size: expected.size, created: false };
+      try {
+        w = await this.writer(ctx, name, expected ? { expected } : {});
+        break;
+      } catch (err) {
+        if (expected === undefined || ref !== undefined || !isBerthError(err, 'CONFLICT') || !heldIngests.has(this.ingestPath(name))) throw err;
+        await delay(20);
+        throwIfCancelled(ctx, `ingest ${name}`);
+      }
+    }
     try {
       await w.write(bytes);
       return await w.commit(ctx, expected?.size ?? bytes.length, expected?.digest);

@@ -23,6 +23,7 @@ import { DigestingStream, parseDigest, validateDigest } from './digest.js';
 import { chainID as chainOf } from './image-store.js';
 import { checkContainerId } from '../fsutil/container-id.js';
 import { Mutex } from '../fsutil/keyed-lock.js';
+import { pauseAfterFirstChunk, pauseArmed } from '../trace/pause-point.js';
 
 export interface Layer {
   chainID: string;
@@ -424,7 +425,9 @@ export class LayerStore {
       src.on('close', onSourceClose);
       if (src.errored) digester.destroy(src.errored as Error);
       else if (src.destroyed) onSourceClose();
-      src.pipe(digester);
+      // A crash test may stop here with part of the tar in the driver (trace/pause-point.ts).
+      if (pauseArmed('layer-apply')) src.pipe(pauseAfterFirstChunk('layer-apply')).pipe(digester);
+      else src.pipe(digester);
       // The stream failing must fail the apply even when the driver waits for more input.
       const streamFailed = new Promise<never>((_, reject) => {
         digester.once('error', reject);

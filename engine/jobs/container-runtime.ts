@@ -29,6 +29,7 @@ import { parseNetworkMode } from '../networkdriver/network-mode.js';
 import { parsePortSpec } from '../networkdriver/port-spec.js';
 import { detached, throwIfCancelled, withSpan, type Context } from '../trace/context.js';
 import { traced, type Span } from '../trace/span.js';
+import { pausePoint } from '../trace/pause-point.js';
 import type { EventBus } from './event-bus.js';
 
 /** Seconds between the stop signal and SIGKILL when neither the request nor the container says. */
@@ -277,6 +278,8 @@ export class ContainerRuntime {
             ...(a.network ? { network: a.network } : {}),
             ...(a.address ? { address: a.address, prefix: a.prefix!, gateway: a.gateway!, mac: a.mac! } : {}),
           } satisfies ContainerEndpoint;
+          // A crash test may stop here: cgroup, namespaces and veth made, nothing exec'd (trace/pause-point.ts).
+          await pausePoint('container-start');
         },
       });
       undo.push((c) => this.d.exec.delete(c, id));
@@ -567,6 +570,8 @@ export class ContainerRuntime {
     await this.d.graph.removeContainerLayer(ctx, rec.id).catch((err: unknown) => {
       if (!isBerthError(err, 'NOT_FOUND')) throw wrap(err, `container ${rec.id}: remove its layer`);
     });
+    // A crash test may stop here: layer gone, record still there (trace/pause-point.ts).
+    await pausePoint('container-remove');
     await this.d.store.remove(ctx, rec.id);
     this.backoff.delete(rec.id);
     this.d.events.publish('container', 'destroy', rec.id, { name: rec.name, image: rec.image });

@@ -5,7 +5,7 @@
 // subnet — stopped and everything it made removed afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,8 +114,12 @@ export function makeWorld(): DaemonWorld {
   return { dir, root: join(dir, 'root'), execRoot: join(dir, 'exec'), socket: join(dir, 'berthd.sock'), network: freeNetwork() };
 }
 
-/** Spawns berthd's bundle for `world`; resolves once it logged that the API listens (or rejects with its stderr if it exited). */
-export async function spawnDaemon(world: DaemonWorld, extra: string[] = []): Promise<DaemonProcess> {
+/**
+ * Spawns berthd's bundle for `world`; resolves once it logged that the API listens
+ * (or rejects with its stderr if it exited). `env` is added to the daemon's
+ * environment (BERTH_TEST_PAUSE_AT for the crash tests: engine/trace/pause-point.ts).
+ */
+export async function spawnDaemon(world: DaemonWorld, extra: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
   const args = [
     packagePath('engine', 'daemon', 'bin.mjs'),
     '--root', world.root,
@@ -126,7 +130,7 @@ export async function spawnDaemon(world: DaemonWorld, extra: string[] = []): Pro
     '--log-level', 'info',
     ...extra,
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   await new Promise<void>((resolve, reject) => {
@@ -185,4 +189,67 @@ export function e2eSkipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root';
   if (!existsSync(BUSYBOX)) return `needs a static busybox at ${BUSYBOX}`;
   return undefined;
+}
+
+/** Resolves once the daemon announced that it stopped at pause point `name` (engine/trace/pause-point.ts); rejects if it exits first. */
+export function pausedAt(d: DaemonProcess, name: string): Promise<void> {
+  const line = `berth-test-pause: ${name} `;
+  return new Promise<void>((resolve, reject) => {
+    const check = (): void => {
+      if (!d.stderr().includes(line)) return;
+      d.child.stderr!.off('data', check);
+      resolve();
+    };
+    d.child.stderr!.on('data', check);
+    check();
+    void d.exited.then((code) => reject(new Error(`berthd exited (${code}) before pausing at ${name}:\n${d.stderr()}`)));
+  });
+}
+
+/** SIGKILL, then wait for the exit. */
+export async function killDaemon(d: DaemonProcess): Promise<void> {
+  if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+  await d.exited;
+}
+
+/**
+ * What a daemon of `world` has on the host besides its bridge: mounts under the
+ * world's folder, host veths on its bridge, cgroups under its parent (any
+ * hierarchy), iptables rules naming its bridge, processes running from its root.
+ * Each entry names the kind and the thing; an empty list is a clean host.
+ */
+export function hostLeftovers(world: DaemonWorld): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const point = line.split(' ')[4];
+    if (point !== undefined && point.startsWith(`${world.dir}/`)) out.push(`mount ${point}`);
+  }
+  const links = execFileSync('ip', ['-o', 'link', 'show', 'master', world.network.bridge], { encoding: 'utf8' }).trim();
+  for (const l of links === '' ? [] : links.split('\n')) out.push(`veth ${l.split(':')[1]?.trim().split('@')[0]}`);
+  const parent = `berth/${createHash('sha256').update(world.root).digest('hex').slice(0, 12)}`;
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    const dir = join('/sys/fs/cgroup', hierarchy, parent);
+    if (!existsSync(dir)) continue;
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) out.push(`cgroup ${join(dir, e.name)}`);
+  }
+  for (const table of ['filter', 'nat']) {
+    let rules = '';
+    try {
+      rules = execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' });
+    } catch {
+      continue; // no iptables on this host
+    }
+    // The bridge's own masquerade and forward rules stay with the bridge; per-container ones name a port or an address.
+    for (const r of rules.split('\n')) if (r.includes(world.network.bridge) && /--dport|DNAT/.test(r)) out.push(`iptables ${table}: ${r}`);
+  }
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const root = readlinkSync(`/proc/${pid}/root`);
+      if (root.startsWith(`${world.dir}/`)) out.push(`process ${pid} (root ${root})`);
+      else if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${parent}/`)) out.push(`process ${pid} (in a cgroup under ${parent})`);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
 }

@@ -1,5 +1,6 @@
-// Which manifests of a repository hold on to a blob (as config or layer), so a
-// blob delete can be refused while a tag or a digest still needs the blob.
+// Which manifests of a repository hold on to a blob (as config or layer) or to a
+// manifest (as a child of an index), so a delete can be refused while a tag or a
+// digest still needs it.
 import { readFile } from 'node:fs/promises';
 import { checkManifest } from './manifest-check.js';
 import { parseDigest } from './reference-grammar.js';
@@ -14,15 +15,20 @@ export interface BlobHolder {
   where: string[];
 }
 
+/** What one manifest names, by digest, with where: its blobs (config and layers, foreign ones included) and, for an index, its child manifests. */
+interface Named {
+  blobs: Map<string, string[]>;
+  children: Map<string, string[]>;
+}
+
 /**
- * Blob digests each manifest names, by manifest digest. Manifests are content
- * addressed, so an entry never goes stale; the map is emptied when it grows large.
+ * What each manifest names, by manifest digest. Manifests are content addressed,
+ * so an entry never goes stale; the map is emptied when it grows large.
  */
-const named = new Map<string, Map<string, string[]>>();
+const named = new Map<string, Named>();
 const namedLimit = 4096;
 
-/** The blobs (config and layers, foreign ones included) `manifest` names, with where it names them. */
-async function blobsNamedBy(store: RepositoryStore, name: string, manifest: { digest: string; mediaType: string }): Promise<Map<string, string[]>> {
+async function namedBy(store: RepositoryStore, name: string, manifest: { digest: string; mediaType: string }): Promise<Named> {
   const known = named.get(manifest.digest);
   if (known !== undefined) return known;
   let bytes: Buffer;
@@ -30,15 +36,16 @@ async function blobsNamedBy(store: RepositoryStore, name: string, manifest: { di
     bytes = await readFile(store.blobPath(name, parseDigest(manifest.digest)));
   } catch (err) {
     // A manifest deleted meanwhile names nothing.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { blobs: new Map(), children: new Map() };
     throw err;
   }
   const checked = checkManifest(bytes, manifest.mediaType, `manifest ${manifest.digest} in ${name}`);
-  const blobs = new Map<string, string[]>();
-  for (const b of checked.blobs) blobs.set(b.descriptor.digest, [...(blobs.get(b.descriptor.digest) ?? []), b.where]);
+  const result: Named = { blobs: new Map(), children: new Map() };
+  for (const b of checked.blobs) result.blobs.set(b.descriptor.digest, [...(result.blobs.get(b.descriptor.digest) ?? []), b.where]);
+  for (const c of checked.children) result.children.set(c.descriptor.digest, [...(result.children.get(c.descriptor.digest) ?? []), c.where]);
   if (named.size >= namedLimit) named.clear();
-  named.set(manifest.digest, blobs);
-  return blobs;
+  named.set(manifest.digest, result);
+  return result;
 }
 
 /**
@@ -46,7 +53,19 @@ async function blobsNamedBy(store: RepositoryStore, name: string, manifest: { di
  * The caller holds the repository's write lock when the answer must stay true.
  * Cost: one read of index.json, plus one read and parse per manifest not seen before.
  */
-export async function blobHolders(store: RepositoryStore, name: string, digest: string): Promise<BlobHolder[]> {
+export function blobHolders(store: RepositoryStore, name: string, digest: string): Promise<BlobHolder[]> {
+  return holders(store, name, digest, 'blobs');
+}
+
+/**
+ * The indexes of repository `name` that list manifest `digest` as a child, each
+ * with its tags; same locking and cost as blobHolders.
+ */
+export function manifestHolders(store: RepositoryStore, name: string, digest: string): Promise<BlobHolder[]> {
+  return holders(store, name, digest, 'children');
+}
+
+async function holders(store: RepositoryStore, name: string, digest: string, kind: keyof Named): Promise<BlobHolder[]> {
   const index = await store.readIndex(name);
   const holders = new Map<string, BlobHolder>();
   for (const entry of index.manifests) {
@@ -56,7 +75,8 @@ export async function blobHolders(store: RepositoryStore, name: string, digest: 
       if (tag !== undefined) known.tags.push(tag);
       continue;
     }
-    const where = (await blobsNamedBy(store, name, entry)).get(digest);
+    if (entry.digest === digest) continue;
+    const where = (await namedBy(store, name, entry))[kind].get(digest);
     if (where !== undefined) holders.set(entry.digest, { digest: entry.digest, tags: tag === undefined ? [] : [tag], where });
   }
   return [...holders.values()];

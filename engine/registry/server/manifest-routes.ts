@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { BerthError } from '../../errdefs/errors.js';
-import { blobHolders } from './blob-holders.js';
+import { blobHolders, manifestHolders } from './blob-holders.js';
 import { distributionError, multiError } from './distribution-errors.js';
 import { readBody, sendEmpty } from './http-util.js';
 import { checkManifest, type Descriptor, type Located } from './manifest-check.js';
@@ -129,15 +129,31 @@ export async function putManifest(rc: RouteContext): Promise<void> {
   });
 }
 
-/** DELETE by tag removes the tag only; by digest the manifest and all its tags (202; 404 when unknown). */
+/**
+ * DELETE by tag removes the tag only; by digest the manifest and all its tags (202;
+ * 404 when unknown). A manifest an index of the repository lists is refused with 409
+ * DENIED naming the indexes (reason `referenced` in the detail), as a blob a manifest
+ * names is: an index never points at a manifest that is gone.
+ */
 export async function deleteManifest(rc: RouteContext): Promise<void> {
   requireDelete(rc, `delete manifest ${rc.param} in ${rc.name}`);
   const ref = await lookupReference(rc);
   const digest = ref.digest;
   const done =
     digest !== undefined
-      ? // The same bytes may be a blob another manifest names: then the file stays.
-        await rc.store.deleteManifest(rc.name, digest, async () => (await blobHolders(rc.store, rc.name, digest.text)).length > 0)
+      ? await rc.store.deleteManifest(rc.name, digest, {
+          check: async () => {
+            const holders = await manifestHolders(rc.store, rc.name, digest.text);
+            if (holders.length === 0) return;
+            const named = holders.map((h) => (h.tags.length > 0 ? `${h.digest} (${h.tags.join(', ')})` : h.digest)).join(', ');
+            throw distributionError('DENIED', `manifest ${digest.text} in ${rc.name}: listed by index ${named}; delete the index first`, {
+              status: 409,
+              detail: { digest: digest.text, reason: 'referenced', manifests: holders },
+            });
+          },
+          // The same bytes may be a blob another manifest names: then the file stays.
+          keepFile: async () => (await blobHolders(rc.store, rc.name, digest.text)).length > 0,
+        })
       : await rc.store.deleteTag(rc.name, ref.tag as string);
   if (!done) throw await unknownManifest(rc);
   sendEmpty(rc.res, 202);

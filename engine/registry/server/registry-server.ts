@@ -47,7 +47,18 @@ export interface RegistryServerOptions {
   uploadPurgeIntervalMs?: number;
   /** Largest manifest accepted (413 above); 4 MiB by default, as the spec suggests. */
   maxManifestBytes?: number;
+  /**
+   * A connection on which no byte moves either way for this long is cut: 5 min by
+   * default. A request as a whole has no time limit, so a long blob upload that keeps
+   * sending is never cut; only a stalled one is.
+   */
+  idleTimeoutMs?: number;
+  /** Time a client has to send a request's head (408 after); 60 s by default. */
+  headersTimeoutMs?: number;
 }
+
+/** Most header fields a request may carry; more get 431 (Node would drop the rest silently). */
+export const MAX_HEADER_FIELDS = 200;
 
 export interface RegistryServer {
   /** Base URL, e.g. `http://127.0.0.1:40123`. */
@@ -91,6 +102,9 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     const method = req.method ?? 'GET';
+    if (req.rawHeaders.length / 2 > MAX_HEADER_FIELDS) {
+      throw distributionError('UNSUPPORTED', `${method} request: more than ${MAX_HEADER_FIELDS} header fields`, { status: 431 });
+    }
     const url = URL.canParse(req.url ?? '/', 'http://registry.invalid') ? new URL(req.url ?? '/', 'http://registry.invalid') : undefined;
     if (url === undefined) throw distributionError('UNSUPPORTED', `${method} ${JSON.stringify(req.url)}: malformed request target`, { status: 400 });
     if (limiter && !limiter()) throw distributionError('TOOMANYREQUESTS', `${method} ${url.pathname}: too many requests`, { headers: { 'Retry-After': '1' } });
@@ -124,38 +138,66 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
     await r.handler(rc);
   };
 
-  const server: Server = createServer((req, res) => {
-    const started = process.hrtime.bigint();
-    res.once('close', () => {
-      // While closing, a keep-alive connection that just went idle is ended at once.
-      if (closing !== undefined) setImmediate(() => server.closeIdleConnections());
-      logger.info('registry request', {
-        method: req.method,
-        path: req.url,
-        // 499 (nginx's "client closed request") when the client left before an answer.
-        status: res.headersSent ? res.statusCode : 499,
-        ms: Number(process.hrtime.bigint() - started) / 1e6,
-        complete: res.writableFinished,
+  const headersTimeout = options.headersTimeoutMs ?? 60_000;
+  const server: Server = createServer(
+    {
+      // No limit on a whole request (Node's default would cut any upload after 300 s);
+      // stalled connections are cut by the idle timeout below instead.
+      requestTimeout: 0,
+      headersTimeout,
+      // How often Node looks for heads that are late.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      const started = process.hrtime.bigint();
+      res.once('close', () => {
+        // While closing, a keep-alive connection that just went idle is ended at once.
+        if (closing !== undefined) setImmediate(() => server.closeIdleConnections());
+        logger.info('registry request', {
+          method: req.method,
+          path: req.url,
+          // 499 (nginx's "client closed request") when the client left before an answer.
+          status: res.headersSent ? res.statusCode : 499,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          complete: res.writableFinished,
+        });
       });
-    });
-    handle(req, res).catch((err: unknown) => {
-      if ((req.destroyed && !req.complete) || (res.destroyed && !res.writableFinished)) {
-        logger.debug('registry request aborted by the client', { method: req.method, path: req.url });
-        return;
-      }
-      const answer = toErrorResponse(err);
-      if (answer.status >= 500) logger.error('registry request failed', { method: req.method, path: req.url, error: err instanceof Error ? err.message : String(err) });
-      else logger.debug('registry request refused', { method: req.method, path: req.url, error: err instanceof Error ? err.message : String(err) });
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      // A body refused part-way (or before it was read) is answered at once, then the connection closes.
-      if (!req.complete) sendJsonAndClose(req, res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
-      else sendJson(res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
-    });
-  });
+      handle(req, res).catch((err: unknown) => {
+        if ((req.destroyed && !req.complete) || (res.destroyed && !res.writableFinished)) {
+          logger.debug('registry request aborted by the client', { method: req.method, path: req.url });
+          return;
+        }
+        const answer = toErrorResponse(err);
+        if (answer.status >= 500) logger.error('registry request failed', { method: req.method, path: req.url, error: err instanceof Error ? err.message : String(err) });
+        else logger.debug('registry request refused', { method: req.method, path: req.url, error: err instanceof Error ? err.message : String(err) });
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        // A body refused part-way (or before it was read) is answered at once, then the connection closes.
+        if (!req.complete) sendJsonAndClose(req, res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
+        else sendJson(res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
+      });
+    },
+  );
   server.keepAliveTimeout = 5_000;
+  // One more than the limit, so that a request over it can be told from one at it.
+  server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
+  server.setTimeout(options.idleTimeoutMs ?? 300_000, (socket) => socket.destroy());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'request head too large']
+        : err.code === 'HPE_HEADERS_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'request head did not arrive in time']
+          : [400, 'Bad Request', `malformed request: ${err.code ?? err.message}`];
+    const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message }] });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   let closing: Promise<void> | undefined;
 
   await new Promise<void>((resolve, reject) => {

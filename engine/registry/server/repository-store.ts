@@ -126,25 +126,40 @@ export class RepositoryStore {
   }
 
   /**
-   * Makes `from`'s blob part of `name` (hard link, or a copy through tmp/ when the
-   * link fails). Returns false when `from` lacks the blob. Idempotent.
+   * Makes `from`'s blob part of `name`: a hard link straight to the blob's name, or a
+   * copy through tmp/ and a rename when linking fails. Returns false when `from` lacks
+   * the blob (also when it goes away meanwhile). Idempotent, and safe against
+   * concurrent mounts, pushes and deletes of the same blob: it runs under `name`'s
+   * write lock and a blob already there is kept as it is.
    */
   async mountBlob(name: string, digest: Digest, from: string): Promise<boolean> {
     const source = this.blobPath(from, digest);
     if ((await statOrUndefined(source)) === undefined) return false;
     await this.ensureLayout(name);
-    const target = this.blobPath(name, digest);
-    const tmp = this.tempPath();
-    try {
-      await link(source, tmp);
-    } catch {
-      await copyFile(source, tmp);
-    }
-    await rename(tmp, target).catch(async (err: unknown) => {
-      await rm(tmp, { force: true });
-      throw err;
+    return this.#lock.run(name, async () => {
+      const target = this.blobPath(name, digest);
+      if ((await statOrUndefined(target)) !== undefined) return true;
+      try {
+        await link(source, target);
+        return true;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // A push of the same blob got there first: the bytes are the same.
+        if (code === 'EEXIST') return true;
+        if (code === 'ENOENT') return false;
+      }
+      const tmp = this.tempPath();
+      try {
+        await copyFile(source, tmp);
+        await rename(tmp, target);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw wrap(err, `repository ${name}: mount blob ${digest.text} from ${from}`);
+      } finally {
+        await rm(tmp, { force: true });
+      }
     });
-    return true;
   }
 
   /**
@@ -259,12 +274,18 @@ export class RepositoryStore {
    * Removes a manifest, its tags, its referrers-index entries and its blob file,
    * unless `keepFile` (run under the lock once index.json no longer lists the
    * manifest) says other content still needs the same bytes as a blob.
-   * False when the repository has no such manifest.
+   * `check` runs first under the lock, when the manifest exists, and refuses by
+   * throwing (nothing is changed then). False when the repository has no such manifest.
    */
-  async deleteManifest(name: string, digest: Digest, keepFile: () => Promise<boolean> = async () => false): Promise<boolean> {
+  async deleteManifest(
+    name: string,
+    digest: Digest,
+    hooks: { check?: () => Promise<void>; keepFile?: () => Promise<boolean> } = {},
+  ): Promise<boolean> {
     return this.#lock.run(name, async () => {
       const index = await this.readIndex(name);
       if (!index.manifests.some((m) => m.digest === digest.text)) return false;
+      await hooks.check?.();
       await this.#writeJson(join(this.layoutDir(name), 'index.json'), { ...index, manifests: index.manifests.filter((m) => m.digest !== digest.text) });
       const refs = await this.#readReferrers(name);
       let changed = false;
@@ -275,7 +296,7 @@ export class RepositoryStore {
         else refs[subject] = kept;
       }
       if (changed) await this.#writeJson(join(this.repositoryDir(name), '_referrers.json'), refs);
-      if (!(await keepFile())) await unlink(this.blobPath(name, digest)).catch(() => undefined);
+      if (!(await hooks.keepFile?.())) await unlink(this.blobPath(name, digest)).catch(() => undefined);
       return true;
     });
   }
