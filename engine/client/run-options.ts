@@ -1,5 +1,6 @@
 // `berth run` / `berth create` flags turned into the create request Docker's CLI
-// would send: env (-e, --env-file), ports (-p), binds (-v), tmpfs, resources
+// would send: env (-e, --env-file), ports (-p), binds (-v), tmpfs, DNS and hosts
+// (--dns, --dns-search, --dns-option, --add-host, --domainname), resources
 // (--memory, --cpus, --pids-limit), capabilities, restart policy, entrypoint.
 import { readFileSync } from 'node:fs';
 import type { ContainerCreateRequest, HostConfig, PortMap, RestartPolicyName } from '../api/types.js';
@@ -16,8 +17,15 @@ export const createOptionSpecs: OptionSpec[] = [
   { name: 'user', short: 'u', type: 'string' },
   { name: 'name', type: 'string' },
   { name: 'hostname', short: 'h', type: 'string' },
+  { name: 'domainname', type: 'string' },
+  { name: 'dns', type: 'list' },
+  { name: 'dns-search', type: 'list' },
+  { name: 'dns-option', type: 'list', aliases: ['dns-opt'] },
+  { name: 'add-host', type: 'list' },
   { name: 'network', type: 'string', aliases: ['net'] },
   { name: 'publish', short: 'p', type: 'list' },
+  { name: 'publish-all', short: 'P', type: 'bool' },
+  { name: 'expose', type: 'list' },
   { name: 'volume', short: 'v', type: 'list' },
   { name: 'tmpfs', type: 'list' },
   { name: 'memory', short: 'm', type: 'string' },
@@ -74,7 +82,20 @@ export function readEnvFile(path: string, lookup: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
-/** `-p [ip:][hostPort:]containerPort[/proto]` into the port map and exposed ports. */
+/** `80` or `80-82` → [low, high]; INVALID_ARGUMENT naming the spec. */
+function portRange(text: string, spec: string, what: string): [number, number] {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(text);
+  const lo = Number(m?.[1]);
+  const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+  if (m === null || lo < (what === 'host' ? 0 : 1) || hi > 65535 || hi < lo) throw invalidArgument(`-p ${spec}: invalid ${what} port ${JSON.stringify(text)}`);
+  return [lo, hi];
+}
+
+/**
+ * `-p [ip:][hostPort:]containerPort[/proto]` into the port map and exposed ports,
+ * ranges as Docker's CLI expands them: `8000-8002:80-82` binds each pair, a host
+ * range with one container port lets the daemon pick a free host port in it.
+ */
 export function parsePublish(specs: readonly string[]): { bindings: PortMap; exposed: Record<string, Record<string, never>> } {
   const bindings: PortMap = {};
   const exposed: Record<string, Record<string, never>> = {};
@@ -91,15 +112,27 @@ export function parsePublish(specs: readonly string[]): { bindings: PortMap; exp
     else if (rest.length === 2) [hostPort, containerPort] = rest as [string, string];
     else if (rest.length === 1 && !v6) containerPort = rest[0] as string;
     else throw invalidArgument(`-p ${spec}: expected [ip:][hostPort:]containerPort[/protocol]`);
-    if (!/^\d+$/.test(containerPort) || Number(containerPort) < 1 || Number(containerPort) > 65535) {
-      throw invalidArgument(`-p ${spec}: invalid container port ${JSON.stringify(containerPort)} (port ranges are not supported)`);
+    const [cLo, cHi] = portRange(containerPort, spec, 'container');
+    const host = hostPort === '' ? undefined : portRange(hostPort, spec, 'host');
+    if (host !== undefined && host[1] - host[0] !== cHi - cLo && cLo !== cHi) {
+      throw invalidArgument(`-p ${spec}: invalid ranges specified for container and host ports: ${containerPort} and ${hostPort}`);
     }
-    if (hostPort !== '' && (!/^\d+$/.test(hostPort) || Number(hostPort) > 65535)) throw invalidArgument(`-p ${spec}: invalid host port ${JSON.stringify(hostPort)} (port ranges are not supported)`);
-    const key = `${Number(containerPort)}/${proto}`;
-    exposed[key] = {};
-    (bindings[key] ??= []).push({ HostIp: ip, HostPort: hostPort });
+    for (let c = cLo; c <= cHi; c++) {
+      let hp = '';
+      if (host !== undefined) hp = cLo === cHi && host[0] !== host[1] ? `${host[0]}-${host[1]}` : String(host[0] + (c - cLo));
+      const key = `${c}/${proto}`;
+      exposed[key] = {};
+      (bindings[key] ??= []).push({ HostIp: ip, HostPort: hp });
+    }
   }
   return { bindings, exposed };
+}
+
+/** `--add-host name:ip` (or `name=ip`; the ip may be `host-gateway`), as the API's `name:ip`. */
+export function parseAddHost(value: string): string {
+  const m = /^([^:=\s]+)[:=](\S+)$/.exec(value);
+  if (m === null) throw invalidArgument(`--add-host ${JSON.stringify(value)}: expected host:ip`);
+  return `${m[1]}:${m[2]}`;
 }
 
 /** `no`, `always`, `unless-stopped`, `on-failure[:N]`. */
@@ -131,6 +164,13 @@ export function buildCreateRequest(options: OptionValues, image: string, command
   const str = (name: string): string | undefined => options[name] as string | undefined;
   const Env = [...list('env-file').flatMap((p) => readEnvFile(p, env)), ...list('env').map((e) => envEntry(e, env)).filter((e): e is string => e !== undefined)];
   const { bindings, exposed } = parsePublish(list('publish'));
+  for (const e of list('expose')) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(e);
+    const lo = Number(m?.[1]);
+    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+    if (m === null || lo < 1 || hi > 65535 || hi < lo) throw invalidArgument(`--expose ${JSON.stringify(e)}: expected PORT[-PORT][/protocol]`);
+    for (let c = lo; c <= hi; c++) exposed[`${c}/${m[3] ?? 'tcp'}`] = {};
+  }
   const tmpfs: Record<string, string> = {};
   for (const t of list('tmpfs')) {
     const [path, ...opts] = t.split(':');
@@ -141,6 +181,7 @@ export function buildCreateRequest(options: OptionValues, image: string, command
     Binds: list('volume').map(parseVolume),
     NetworkMode: str('network') ?? 'default',
     PortBindings: bindings,
+    PublishAllPorts: options['publish-all'] === true,
     AutoRemove: options.rm === true,
     CapAdd: list('cap-add'),
     CapDrop: list('cap-drop'),
@@ -149,6 +190,10 @@ export function buildCreateRequest(options: OptionValues, image: string, command
     SecurityOpt: list('security-opt'),
     Tmpfs: tmpfs,
   };
+  if (list('dns').length > 0) host.Dns = list('dns');
+  if (list('dns-search').length > 0) host.DnsSearch = list('dns-search');
+  if (list('dns-option').length > 0) host.DnsOptions = list('dns-option');
+  if (list('add-host').length > 0) host.ExtraHosts = list('add-host').map(parseAddHost);
   const memory = str('memory');
   if (memory !== undefined) host.Memory = parseBytes(memory, '--memory');
   const cpus = str('cpus');
@@ -191,6 +236,7 @@ export function buildCreateRequest(options: OptionValues, image: string, command
   if (str('workdir') !== undefined) request.WorkingDir = str('workdir');
   if (str('user') !== undefined) request.User = str('user');
   if (str('hostname') !== undefined) request.Hostname = str('hostname');
+  if (str('domainname') !== undefined) request.Domainname = str('domainname');
   if (str('stop-signal') !== undefined) request.StopSignal = str('stop-signal');
   const stopTimeout = str('stop-timeout');
   if (stopTimeout !== undefined) {

@@ -190,8 +190,10 @@ export function buildSpec(input: SpecInput): Spec {
   if (hc.UTSMode === 'host') {
     drop.add('uts');
     if (config.Hostname) throw invalidArgument('Hostname: cannot be set with UTSMode host');
+    if (config.Domainname) throw invalidArgument('Domainname: cannot be set with UTSMode host');
     delete spec.hostname;
   } else if (hc.UTSMode) throw notImplemented(`UTSMode ${JSON.stringify(hc.UTSMode)}: only "host" or the container's own`);
+  if (config.Domainname && hc.UTSMode !== 'host') spec.domainname = config.Domainname;
   const namespaces: Namespace[] = linux.namespaces!.filter((n) => !drop.has(n.type));
   if (net.startsWith('container:')) {
     if (input.netnsPath === undefined) throw invalidArgument(`NetworkMode ${net}: the other container is not running`);

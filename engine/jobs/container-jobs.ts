@@ -30,7 +30,9 @@ export function registerContainerJobs(engine: Engine, deps: ContainerJobDeps): v
   engine.register('delete', (ctx, job) => runtime.remove(ctx, requireId(job.args.id, 'delete'), { force: job.args.force ?? false }));
   engine.register('inspect', async (_ctx, job) => {
     const rec = store.get(requireId(job.args.id, 'inspect'));
-    const inspect = toInspect(rec, store.containerDir(rec.id));
+    // with another container's network, its etc files are the ones mounted
+    const netOwner = rec.hostConfig.NetworkMode?.startsWith('container:') ? store.find(rec.hostConfig.NetworkMode.slice('container:'.length)) : undefined;
+    const inspect = toInspect(rec, store.containerDir(netOwner?.id ?? rec.id));
     const execs = deps.execIds?.(rec.id) ?? [];
     return { ...inspect, ExecIDs: execs.length > 0 ? execs : null };
   });

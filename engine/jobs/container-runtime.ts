@@ -10,7 +10,7 @@
 import { constants as osConstants } from 'node:os';
 import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ContainerCreateRequest, ContainerCreateResponse, ContainerWaitResponse, HostConfig, WaitCondition } from '../api/types.js';
+import type { ContainerConfig, ContainerCreateRequest, PortBinding, ContainerCreateResponse, ContainerWaitResponse, HostConfig, WaitCondition } from '../api/types.js';
 import { ContainerIO } from '../container/container-io.js';
 import { mergeConfig } from '../container/merge-config.js';
 import { newRunState, rfc3339Nano, UNKNOWN_EXIT_CODE, type ContainerEndpoint, type ContainerRecord } from '../container/record.js';
@@ -25,8 +25,9 @@ import type { ContainerProcess, ExecDriver, ExitStatus } from '../execdriver/exe
 import { validateSpec } from '../execdriver/spec/validate.js';
 import type { Graph } from '../graph/graph.js';
 import type { NetworkDriver } from '../networkdriver/network-driver.js';
+import { validateEtcRequest, type EtcRequest } from '../networkdriver/etc-files.js';
 import { parseNetworkMode } from '../networkdriver/network-mode.js';
-import { parsePortSpec } from '../networkdriver/port-spec.js';
+import { parsePortRequest } from '../networkdriver/port-spec.js';
 import { detached, throwIfCancelled, withSpan, type Context } from '../trace/context.js';
 import { traced, type Span } from '../trace/span.js';
 import type { EventBus } from './event-bus.js';
@@ -143,7 +144,7 @@ export class ContainerRuntime {
     const hostConfig = normalizeHostConfig(req.HostConfig ?? {});
     const warnings: string[] = [];
     if (merged.config.Volumes) warnings.push(`volumes ${Object.keys(merged.config.Volumes).join(', ')}: anonymous volumes are not supported; the paths stay in the container's layer`);
-    this.checkNetwork(hostConfig);
+    this.checkNetwork(hostConfig, merged.config, warnings);
     const store = this.d.store;
     const id = store.newId();
     // the whole spec is built once with placeholders so bad input fails before anything is made
@@ -180,20 +181,26 @@ export class ContainerRuntime {
     return { Id: id, Warnings: warnings };
   }
 
-  private checkNetwork(hc: HostConfig): void {
+  private checkNetwork(hc: HostConfig, config: ContainerConfig, warnings: string[]): void {
     const mode = hc.NetworkMode!;
+    validateEtcRequest(etcRequestOf(config, hc));
     if (mode.startsWith('container:')) {
       const other = this.d.store.get(mode.slice('container:'.length));
       hc.NetworkMode = `container:${other.id}`;
+      // Docker's rules: the other container's name, resolver and hosts are shared, so none can be set here
+      if (config.Hostname) throw invalidArgument('conflicting options: Hostname and the network mode container:<id>');
+      if (hc.Dns?.length || hc.DnsSearch?.length || hc.DnsOptions?.length) throw invalidArgument('conflicting options: Dns, DnsSearch or DnsOptions and the network mode container:<id>');
+      if (hc.ExtraHosts?.length) throw invalidArgument('conflicting options: ExtraHosts and the network mode container:<id>');
     } else {
       const parsed = parseNetworkMode(mode);
       if (parsed.kind === 'network') this.d.net.inspectNetwork(parsed.name);
     }
-    for (const [port, bindings] of Object.entries(hc.PortBindings ?? {})) {
-      for (const b of bindings ?? []) portSpecOf(port, b.HostIp, b.HostPort);
-      if ((bindings ?? []).length > 0 && (mode === 'host' || mode === 'none' || mode.startsWith('container:'))) {
-        throw invalidArgument(`port ${port}: published ports need a bridge network, not NetworkMode ${mode}`);
-      }
+    const bindings = bindingsOf(config, hc).filter(([, b]) => b.length > 0);
+    for (const [port, list] of bindings) for (const b of list) portSpecOf(port, b.HostIp, b.HostPort);
+    if (bindings.length > 0) {
+      // Docker's rules: discarded with the host's network (a warning), refused with another container's
+      if (mode === 'host') warnings.push('Published ports are discarded when using host network mode');
+      else if (mode === 'none' || mode.startsWith('container:')) throw invalidArgument(`conflicting options: port publishing and the network mode ${mode}`);
     }
   }
 
@@ -240,17 +247,21 @@ export class ContainerRuntime {
       });
       await ensureWorkingDir(rootfs, rec.config.WorkingDir || '/', user.uid, user.gid);
       for (const b of rec.hostConfig.Binds ?? []) await mkdir(parseBind(b).source, { recursive: true });
-      const etcFiles = { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
-      for (const f of Object.values(etcFiles)) await writeFile(f, '', { flag: 'a' });
-
       const mode = rec.hostConfig.NetworkMode!;
       let netnsPath: string | undefined;
+      let config = rec.config;
+      // with another container's network its etc files are shared (as Docker does), else this one's own
+      let etcDir = dir;
       if (mode.startsWith('container:')) {
         const other = this.d.store.find(mode.slice('container:'.length));
         if (other === undefined || other.state.status !== 'running') throw failedPrecondition(`${subject}: network container ${mode.slice(10, 22)} is not running`);
         netnsPath = `/proc/${other.state.pid}/ns/net`;
+        etcDir = this.d.store.containerDir(other.id);
+        config = { ...config, Hostname: hostnameOf(other.id, other.config, other.hostConfig), Domainname: other.config.Domainname ?? '' };
       }
-      const spec = buildSpec({ id, config: rec.config, hostConfig: rec.hostConfig, path: rec.path, args: rec.args, rootfs, user, etcFiles, ...(netnsPath ? { netnsPath } : {}) });
+      const etcFiles = etcPaths(etcDir);
+      for (const f of Object.values(etcFiles)) await writeFile(f, '', { flag: 'a' });
+      const spec = buildSpec({ id, config, hostConfig: rec.hostConfig, path: rec.path, args: rec.args, rootfs, user, etcFiles, ...(netnsPath ? { netnsPath } : {}) });
       rec.spec = validateSpec(spec, dir);
 
       const io = await this.ioFor(ctx, id);
@@ -259,7 +270,7 @@ export class ContainerRuntime {
       undo.push(async (c) => {
         if (allocated) await this.d.net.releaseInterface(c, id);
       });
-      const hostname = hostnameOf(id, rec.config, rec.hostConfig);
+      const hostname = hostnameOf(id, config, rec.hostConfig);
       const proc: ContainerProcess = await this.d.exec.create(ctx, id, { dir, spec: rec.spec }, {
         stdio: io.stdio(),
         beforeSetup: async (c, pid) => {
@@ -269,7 +280,7 @@ export class ContainerRuntime {
             network: mode,
             netns: netnsPath !== undefined ? { path: netnsPath } : { pid },
             hostname,
-            etcDir: dir,
+            ...(etcDir === dir ? { etcDir: dir, etc: etcRequestOf(rec.config, rec.hostConfig) } : {}),
           });
           rec.endpoint = {
             mode: a.mode,
@@ -281,8 +292,8 @@ export class ContainerRuntime {
       });
       undo.push((c) => this.d.exec.delete(c, id));
       io.connect(proc);
-      for (const [port, bindings] of Object.entries(rec.hostConfig.PortBindings ?? {})) {
-        for (const b of bindings ?? []) {
+      for (const [port, bindings] of rec.endpoint?.address !== undefined ? bindingsOf(rec.config, rec.hostConfig) : []) {
+        for (const b of bindings) {
           const p = await this.d.net.allocatePort(ctx, id, portSpecOf(port, b.HostIp, b.HostPort));
           rec.endpoint!.ports.push(`${p.hostIp}:${p.hostPort}:${p.containerPort}/${p.proto}`);
         }
@@ -678,6 +689,22 @@ export class ContainerRuntime {
   }
 }
 
+/** The paths of a container's hosts, hostname and resolv.conf in its directory (what inspect shows). */
+export function etcPaths(dir: string): { hosts: string; hostname: string; resolvConf: string } {
+  return { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
+}
+
+/** What a container asks of its resolv.conf and hosts. */
+export function etcRequestOf(config: ContainerConfig, hc: HostConfig): EtcRequest {
+  return {
+    ...(config.Domainname ? { domainname: config.Domainname } : {}),
+    ...(hc.Dns?.length ? { dns: [...hc.Dns] } : {}),
+    ...(hc.DnsSearch?.length ? { dnsSearch: [...hc.DnsSearch] } : {}),
+    ...(hc.DnsOptions?.length ? { dnsOptions: [...hc.DnsOptions] } : {}),
+    ...(hc.ExtraHosts?.length ? { extraHosts: [...hc.ExtraHosts] } : {}),
+  };
+}
+
 /** HostConfig with Docker's defaults filled in and checked (restart policy, network mode). */
 export function normalizeHostConfig(hc: HostConfig): HostConfig {
   const out: HostConfig = { ...hc };
@@ -689,14 +716,31 @@ export function normalizeHostConfig(hc: HostConfig): HostConfig {
   return out;
 }
 
-/** A PortBindings entry as a networkdriver port spec. INVALID_ARGUMENT for a missing or bad port. */
+/**
+ * A PortBindings entry as a networkdriver port spec: an empty or 0 HostPort asks
+ * for an ephemeral port, `LOW-HIGH` for the first free one in that range.
+ * INVALID_ARGUMENT for a bad port.
+ */
 export function portSpecOf(port: string, hostIp: string | undefined, hostPort: string | undefined): string {
   const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(port);
   if (m === null) throw invalidArgument(`port ${JSON.stringify(port)}: expected PORT[/tcp|udp]`);
-  if (!hostPort) throw invalidArgument(`port ${port}: a host port is required (berth does not pick one)`);
-  const spec = `${hostIp ? `${hostIp}:` : ''}${hostPort}:${m[1]}/${m[2] ?? 'tcp'}`;
-  parsePortSpec(spec);
+  const spec = `${hostIp ? `${hostIp}:` : ''}${hostPort || '0'}:${m[1]}/${m[2] ?? 'tcp'}`;
+  parsePortRequest(spec);
   return spec;
+}
+
+/**
+ * The bindings to publish: PortBindings, and with PublishAllPorts every exposed
+ * port without one on an ephemeral host port (Docker's `-P`).
+ */
+export function bindingsOf(config: ContainerConfig, hc: HostConfig): [string, PortBinding[]][] {
+  const out = Object.entries(hc.PortBindings ?? {}).map(([port, b]): [string, PortBinding[]] => [port, b ?? []]);
+  if (hc.PublishAllPorts) {
+    for (const port of Object.keys(config.ExposedPorts ?? {})) {
+      if (!out.some(([p, b]) => p === port && b.length > 0)) out.push([port, [{ HostIp: '', HostPort: '' }]]);
+    }
+  }
+  return out;
 }
 
 /** `10m`, `1g`, `512k`, `100` → bytes. */

@@ -46,7 +46,8 @@ function networks(rec: ContainerRecord): Record<string, EndpointSettings> {
   };
 }
 
-export function toInspect(rec: ContainerRecord, dir: string): ContainerInspect {
+/** The inspect view; etcDir holds the hosts, hostname and resolv.conf mounted (another container's with its network). */
+export function toInspect(rec: ContainerRecord, etcDir: string): ContainerInspect {
   const s = rec.state;
   const ep = rec.endpoint;
   const settings: NetworkSettings = {
@@ -79,9 +80,9 @@ export function toInspect(rec: ContainerRecord, dir: string): ContainerInspect {
       FinishedAt: s.finishedAt,
     },
     Image: rec.imageId,
-    ResolvConfPath: `${dir}/resolv.conf`,
-    HostnamePath: `${dir}/hostname`,
-    HostsPath: `${dir}/hosts`,
+    ResolvConfPath: `${etcDir}/resolv.conf`,
+    HostnamePath: `${etcDir}/hostname`,
+    HostsPath: `${etcDir}/hosts`,
     LogPath: rec.logPath,
     Name: `/${rec.name}`,
     RestartCount: rec.restartCount,
