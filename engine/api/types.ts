@@ -66,6 +66,17 @@ export interface Ulimit {
   Hard: number;
 }
 
+/** One HostConfig.Mounts entry (`--mount`). */
+export interface MountSpec {
+  Type?: 'bind' | 'volume' | 'tmpfs' | string;
+  Source?: string;
+  Target?: string;
+  ReadOnly?: boolean;
+  BindOptions?: { Propagation?: string } | null;
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string> | null; DriverConfig?: { Name?: string } | null } | null;
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number } | null;
+}
+
 export interface HostConfig {
   Binds?: string[] | null;
   ContainerIDFile?: string;
@@ -95,6 +106,8 @@ export interface HostConfig {
   UTSMode?: string;
   ShmSize?: number;
   Init?: boolean | null;
+  CgroupnsMode?: string;
+  Mounts?: MountSpec[] | null;
   // resources
   CpuShares?: number;
   Memory?: number;

@@ -3,7 +3,7 @@
 // (--dns, --dns-search, --dns-option, --add-host, --domainname), resources
 // (--memory, --cpus, --pids-limit), capabilities, restart policy, entrypoint.
 import { readFileSync } from 'node:fs';
-import type { ContainerCreateRequest, HostConfig, PortMap, RestartPolicyName } from '../api/types.js';
+import type { ContainerCreateRequest, HostConfig, MountSpec, PortMap, RestartPolicyName } from '../api/types.js';
 import { invalidArgument } from '../errdefs/errors.js';
 import type { OptionSpec, OptionValues } from './cli-args.js';
 
@@ -28,12 +28,16 @@ export const createOptionSpecs: OptionSpec[] = [
   { name: 'expose', type: 'list' },
   { name: 'volume', short: 'v', type: 'list' },
   { name: 'tmpfs', type: 'list' },
+  { name: 'mount', type: 'list' },
   { name: 'memory', short: 'm', type: 'string' },
   { name: 'cpus', type: 'string' },
   { name: 'pids-limit', type: 'string' },
   { name: 'cap-add', type: 'list' },
   { name: 'cap-drop', type: 'list' },
   { name: 'privileged', type: 'bool' },
+  { name: 'init', type: 'bool' },
+  { name: 'pid', type: 'string' },
+  { name: 'ipc', type: 'string' },
   { name: 'read-only', type: 'bool' },
   { name: 'restart', type: 'string' },
   { name: 'entrypoint', type: 'string' },
@@ -128,6 +132,47 @@ export function parsePublish(specs: readonly string[]): { bindings: PortMap; exp
   return { bindings, exposed };
 }
 
+/**
+ * `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,bind-propagation=…][,tmpfs-size=…][,tmpfs-mode=…][,volume-nocopy]`
+ * (Docker's csv keys and aliases: src, dst/destination, ro).
+ */
+export function parseMount(value: string): MountSpec {
+  const m: MountSpec = { Type: 'volume' };
+  for (const field of value.split(',')) {
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
+    const v = eq < 0 ? undefined : field.slice(eq + 1);
+    const bool = () => {
+      if (v === undefined || v === 'true' || v === '1') return true;
+      if (v === 'false' || v === '0') return false;
+      throw invalidArgument(`--mount ${value}: ${key}: expected true or false`);
+    };
+    const need = () => {
+      if (v === undefined || v === '') throw invalidArgument(`--mount ${value}: ${key} needs a value`);
+      return v;
+    };
+    switch (key) {
+      case 'type': m.Type = need(); break;
+      case 'source': case 'src': m.Source = need(); break;
+      case 'target': case 'dst': case 'destination': m.Target = need(); break;
+      case 'readonly': case 'ro': m.ReadOnly = bool(); break;
+      case 'bind-propagation': m.BindOptions = { Propagation: need() }; break;
+      case 'volume-nocopy': m.VolumeOptions = { ...m.VolumeOptions, NoCopy: bool() }; break;
+      case 'tmpfs-size': m.TmpfsOptions = { ...m.TmpfsOptions, SizeBytes: parseBytes(need(), '--mount tmpfs-size') }; break;
+      case 'tmpfs-mode': {
+        const mode = need();
+        if (!/^[0-7]{3,4}$/.test(mode)) throw invalidArgument(`--mount ${value}: tmpfs-mode ${JSON.stringify(mode)}: expected octal`);
+        m.TmpfsOptions = { ...m.TmpfsOptions, Mode: parseInt(mode, 8) };
+        break;
+      }
+      default: throw invalidArgument(`--mount ${value}: unknown key ${JSON.stringify(key)}`);
+    }
+  }
+  if (!['bind', 'volume', 'tmpfs'].includes(m.Type!)) throw invalidArgument(`--mount ${value}: type ${JSON.stringify(m.Type)}: expected bind, volume or tmpfs`);
+  if (m.Target === undefined) throw invalidArgument(`--mount ${value}: target is required`);
+  return m;
+}
+
 /** `--add-host name:ip` (or `name=ip`; the ip may be `host-gateway`), as the API's `name:ip`. */
 export function parseAddHost(value: string): string {
   const m = /^([^:=\s]+)[:=](\S+)$/.exec(value);
@@ -190,6 +235,10 @@ export function buildCreateRequest(options: OptionValues, image: string, command
     SecurityOpt: list('security-opt'),
     Tmpfs: tmpfs,
   };
+  if (options.init === true) host.Init = true;
+  if (str('pid') !== undefined) host.PidMode = str('pid');
+  if (str('ipc') !== undefined) host.IpcMode = str('ipc');
+  if (list('mount').length > 0) host.Mounts = list('mount').map(parseMount);
   if (list('dns').length > 0) host.Dns = list('dns');
   if (list('dns-search').length > 0) host.DnsSearch = list('dns-search');
   if (list('dns-option').length > 0) host.DnsOptions = list('dns-option');

@@ -18,11 +18,13 @@ import { checkRestartPolicy, nextBackoff, restartsWithEngine, shouldRestart } fr
 import { resolveInRoot } from '../container/secure-path.js';
 import { buildSpec, hostnameOf, parseBind } from '../container/spec-builder.js';
 import type { ContainerStore } from '../container/store.js';
+import { checkUnsupported } from '../container/unsupported-fields.js';
 import { resolveUser } from '../container/user.js';
 import { BerthError, conflict, ErrorCode, failedPrecondition, invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
 import type { CgroupManager } from '../execdriver/cgroups/types.js';
 import type { ContainerProcess, ExecDriver, ExitStatus } from '../execdriver/execdriver.js';
 import { validateSpec } from '../execdriver/spec/validate.js';
+import { initBinary } from '../execdriver/workload-rootfs.js';
 import type { Graph } from '../graph/graph.js';
 import type { NetworkDriver } from '../networkdriver/network-driver.js';
 import { validateEtcRequest, type EtcRequest } from '../networkdriver/etc-files.js';
@@ -142,13 +144,23 @@ export class ContainerRuntime {
     });
     const merged = mergeConfig(req, image.config.config, req.Image);
     const hostConfig = normalizeHostConfig(req.HostConfig ?? {});
-    const warnings: string[] = [];
+    const warnings: string[] = checkUnsupported({ ...req, Healthcheck: req.Healthcheck ?? merged.config.Healthcheck ?? image.config.config?.Healthcheck }, { ...(req.HostConfig ?? {}) });
+    // Docker's NetworkDisabled: the container gets no network but its loopback
+    if (req.NetworkDisabled) hostConfig.NetworkMode = 'none';
     if (merged.config.Volumes) warnings.push(`volumes ${Object.keys(merged.config.Volumes).join(', ')}: anonymous volumes are not supported; the paths stay in the container's layer`);
     this.checkNetwork(hostConfig, merged.config, warnings);
+    for (const field of ['PidMode', 'IpcMode'] as const) {
+      const mode = hostConfig[field];
+      if (mode?.startsWith('container:')) hostConfig[field] = `container:${this.d.store.get(mode.slice('container:'.length)).id}`;
+    }
+    if (hostConfig.IpcMode?.startsWith('container:')) warnings.push('IpcMode container: the IPC namespace (System V IPC, POSIX message queues) is shared; /dev/shm is this container\'s own');
     const store = this.d.store;
     const id = store.newId();
     // the whole spec is built once with placeholders so bad input fails before anything is made
-    buildSpec({ id, config: merged.config, hostConfig, path: merged.path, args: merged.args, rootfs: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, netnsPath: '/proc/self/ns/net' });
+    buildSpec({ id, config: merged.config, hostConfig, path: merged.path, args: merged.args, rootfs: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, netnsPath: '/proc/self/ns/net', pidnsPath: '/proc/self/ns/pid', ipcnsPath: '/proc/self/ns/ipc', initPath: '/' });
+    for (const m of hostConfig.Mounts ?? []) {
+      if (m.Type === 'bind' && !(await stat(m.Source!).then(() => true, () => false))) throw invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+    }
     const bare = store.reserveName(name, id);
     const undo = new Undo(ctx, `container ${id}: create`);
     undo.push(async () => store.releaseName(bare, id));
@@ -259,9 +271,18 @@ export class ContainerRuntime {
         etcDir = this.d.store.containerDir(other.id);
         config = { ...config, Hostname: hostnameOf(other.id, other.config, other.hostConfig), Domainname: other.config.Domainname ?? '' };
       }
+      const joined = (field: 'PidMode' | 'IpcMode', ns: string): string | undefined => {
+        const m = rec.hostConfig[field];
+        if (!m?.startsWith('container:')) return undefined;
+        const other = this.d.store.find(m.slice('container:'.length));
+        if (other === undefined || other.state.status !== 'running') throw failedPrecondition(`${subject}: ${field} container ${m.slice(10, 22)} is not running`);
+        return `/proc/${other.state.pid}/ns/${ns}`;
+      };
+      const pidnsPath = joined('PidMode', 'pid');
+      const ipcnsPath = joined('IpcMode', 'ipc');
       const etcFiles = etcPaths(etcDir);
       for (const f of Object.values(etcFiles)) await writeFile(f, '', { flag: 'a' });
-      const spec = buildSpec({ id, config, hostConfig: rec.hostConfig, path: rec.path, args: rec.args, rootfs, user, etcFiles, ...(netnsPath ? { netnsPath } : {}) });
+      const spec = buildSpec({ id, config, hostConfig: rec.hostConfig, path: rec.path, args: rec.args, rootfs, user, etcFiles, ...(netnsPath ? { netnsPath } : {}), ...(pidnsPath ? { pidnsPath } : {}), ...(ipcnsPath ? { ipcnsPath } : {}), ...(rec.hostConfig.Init ? { initPath: initBinary() } : {}) });
       rec.spec = validateSpec(spec, dir);
 
       const io = await this.ioFor(ctx, id);

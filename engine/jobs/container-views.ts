@@ -13,6 +13,10 @@ function mounts(rec: ContainerRecord): MountPoint[] {
     const rw = !m.options?.includes('ro');
     out.push({ Type: 'bind', Source: m.source, Destination: m.destination, Mode: rw ? '' : 'ro', RW: rw, Propagation: m.options?.[1] ?? 'rprivate' });
   }
+  for (const m of rec.hostConfig.Mounts ?? []) {
+    if (m.Type === 'bind') out.push({ Type: 'bind', Source: m.Source ?? '', Destination: m.Target ?? '', Mode: '', RW: !m.ReadOnly, Propagation: m.BindOptions?.Propagation || 'rprivate' });
+    else if (m.Type === 'tmpfs') out.push({ Type: 'tmpfs', Source: '', Destination: m.Target ?? '', Mode: '', RW: !m.ReadOnly, Propagation: '' });
+  }
   for (const [dest] of Object.entries(rec.hostConfig.Tmpfs ?? {})) out.push({ Type: 'tmpfs', Source: '', Destination: dest, Mode: '', RW: true, Propagation: '' });
   return out;
 }
