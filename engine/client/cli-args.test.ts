@@ -114,6 +114,12 @@ describe('run flags into the create request', () => {
     }
   });
 
+  it('takes named and anonymous volumes and --volumes-from as Docker\'s CLI sends them', () => {
+    const req = buildCreateRequest({ volume: ['data:/data:ro', '/cache', '/srv:/srv'], 'volumes-from': ['other:ro'] }, 'img', []);
+    expect(req.HostConfig).toMatchObject({ Binds: ['data:/data:ro', '/srv:/srv'], VolumesFrom: ['other:ro'] });
+    expect(req.Volumes).toEqual({ '/cache': {} });
+  });
+
   it('leaves Cmd to the image when no command is given and detaches without attaching', () => {
     const { options } = parseRun(['-d', 'img']);
     const req = buildCreateRequest(options, 'img', [], {});
@@ -143,7 +149,8 @@ describe('run flags into the create request', () => {
     ['--memory 12q', () => parseBytes('12q', '--memory'), 'invalid value "12q" for --memory'],
     ['--restart sometimes', () => parseRestart('sometimes'), 'expected no, always, unless-stopped or on-failure'],
     ['--restart always:3', () => parseRestart('always:3'), 'expected no'],
-    ['-v data:/data', () => buildCreateRequest({ volume: ['data:/data'] }, 'img', []), 'named volumes are not supported'],
+    ['-v d$:/data', () => buildCreateRequest({ volume: ['d$:/data'] }, 'img', []), '"d$" is neither an absolute host path nor a volume name'],
+    ['-v data', () => buildCreateRequest({ volume: ['data'] }, 'img', []), "an anonymous volume's path must be absolute"],
     ['--rm --restart always', () => buildCreateRequest({ rm: true, restart: 'always' }, 'img', []), 'conflicting options: --restart and --rm'],
     ['--cpus -1', () => buildCreateRequest({ cpus: '-1' }, 'img', []), '--cpus "-1"'],
   ])('refuses %s', (_name, fn, message) => {

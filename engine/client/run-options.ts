@@ -29,6 +29,7 @@ export const createOptionSpecs: OptionSpec[] = [
   { name: 'volume', short: 'v', type: 'list' },
   { name: 'tmpfs', type: 'list' },
   { name: 'mount', type: 'list' },
+  { name: 'volumes-from', type: 'list' },
   { name: 'memory', short: 'm', type: 'string' },
   { name: 'cpus', type: 'string' },
   { name: 'pids-limit', type: 'string' },
@@ -189,15 +190,22 @@ export function parseRestart(value: string): { Name: RestartPolicyName; MaximumR
   return { Name: m[1] as RestartPolicyName, MaximumRetryCount: m[2] === undefined ? 0 : Number(m[2]) };
 }
 
-/** `-v host:container[:ro|rw]`; paths must be absolute (named volumes are not supported). */
-export function parseVolume(spec: string): string {
+/**
+ * `-v /host:/container[:opts]` (a bind), `-v name:/container[:opts]` (a named
+ * volume) or `-v /container` (an anonymous volume: returned as the path alone).
+ */
+export function parseVolume(spec: string): { bind: string } | { anonymous: string } {
   const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3) throw invalidArgument(`-v ${spec}: expected /host/path:/container/path[:ro|rw] (anonymous and named volumes are not supported)`);
+  if (parts.length === 1) {
+    if (!spec.startsWith('/')) throw invalidArgument(`-v ${spec}: an anonymous volume's path must be absolute`);
+    return { anonymous: spec };
+  }
+  if (parts.length > 3) throw invalidArgument(`-v ${spec}: expected [/host/path|name:]/container/path[:options]`);
   const [src, dst, mode] = parts as [string, string, string?];
-  if (!src.startsWith('/')) throw invalidArgument(`-v ${spec}: the host path ${JSON.stringify(src)} must be absolute (named volumes are not supported)`);
+  if (src === '' || (!src.startsWith('/') && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(src))) throw invalidArgument(`-v ${spec}: ${JSON.stringify(src)} is neither an absolute host path nor a volume name`);
   if (!dst.startsWith('/')) throw invalidArgument(`-v ${spec}: the container path ${JSON.stringify(dst)} must be absolute`);
-  if (mode !== undefined && !/^(ro|rw)(,(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared))*$/.test(mode)) throw invalidArgument(`-v ${spec}: invalid mode ${JSON.stringify(mode)}`);
-  return spec;
+  if (mode !== undefined && !/^(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared|nocopy)(,(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared|nocopy))*$/.test(mode)) throw invalidArgument(`-v ${spec}: invalid mode ${JSON.stringify(mode)}`);
+  return { bind: spec };
 }
 
 /**
@@ -209,6 +217,7 @@ export function buildCreateRequest(options: OptionValues, image: string, command
   const str = (name: string): string | undefined => options[name] as string | undefined;
   const Env = [...list('env-file').flatMap((p) => readEnvFile(p, env)), ...list('env').map((e) => envEntry(e, env)).filter((e): e is string => e !== undefined)];
   const { bindings, exposed } = parsePublish(list('publish'));
+  const volumes = list('volume').map(parseVolume);
   for (const e of list('expose')) {
     const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(e);
     const lo = Number(m?.[1]);
@@ -223,7 +232,7 @@ export function buildCreateRequest(options: OptionValues, image: string, command
     tmpfs[path] = opts.join(':');
   }
   const host: HostConfig = {
-    Binds: list('volume').map(parseVolume),
+    Binds: volumes.flatMap((v) => ('bind' in v ? [v.bind] : [])),
     NetworkMode: str('network') ?? 'default',
     PortBindings: bindings,
     PublishAllPorts: options['publish-all'] === true,
@@ -238,6 +247,7 @@ export function buildCreateRequest(options: OptionValues, image: string, command
   if (options.init === true) host.Init = true;
   if (str('pid') !== undefined) host.PidMode = str('pid');
   if (str('ipc') !== undefined) host.IpcMode = str('ipc');
+  if (list('volumes-from').length > 0) host.VolumesFrom = list('volumes-from');
   if (list('mount').length > 0) host.Mounts = list('mount').map(parseMount);
   if (list('dns').length > 0) host.Dns = list('dns');
   if (list('dns-search').length > 0) host.DnsSearch = list('dns-search');
@@ -280,6 +290,8 @@ export function buildCreateRequest(options: OptionValues, image: string, command
     ExposedPorts: exposed,
     HostConfig: host,
   };
+  const anonymous = volumes.flatMap((v) => ('anonymous' in v ? [v.anonymous] : []));
+  if (anonymous.length > 0) request.Volumes = Object.fromEntries(anonymous.map((p) => [p, {}]));
   const entrypoint = str('entrypoint');
   if (entrypoint !== undefined) request.Entrypoint = [entrypoint];
   if (str('workdir') !== undefined) request.WorkingDir = str('workdir');

@@ -136,7 +136,7 @@ describe('buildSpec', () => {
     ['tiny memory limit', { Memory: 1024 }, 'INVALID_ARGUMENT', /minimum memory limit is 6 MiB/],
     ['swap below memory', { Memory: 64 << 20, MemorySwap: 1 << 20 }, 'INVALID_ARGUMENT', /MemorySwap/],
     ['NanoCpus with CpuQuota', { NanoCpus: 1e9, CpuQuota: 5000 }, 'INVALID_ARGUMENT', /conflicts with CpuQuota/],
-    ['relative bind source (named volume)', { Binds: ['vol:/data'] }, 'NOT_IMPLEMENTED', /named volumes are not supported/],
+    ['a named volume not resolved', { Binds: ['vol:/data'] }, 'INVALID_ARGUMENT', /volume "vol" was not resolved/],
     ['relative bind target', { Binds: ['/a:data'] }, 'INVALID_ARGUMENT', /must be absolute/],
     ['bad bind option', { Binds: ['/a:/b:fast'] }, 'INVALID_ARGUMENT', /unknown option "fast"/],
     ['bad tmpfs option', { Tmpfs: { '/t': 'huge' } }, 'INVALID_ARGUMENT', /tmpfs \/t: unknown option "huge"/],

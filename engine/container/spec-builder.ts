@@ -112,12 +112,12 @@ export function parseSecurityOpt(opts: readonly string[]): SecurityOptions {
   return out;
 }
 
-/** `host:container[:opts]` → a bind mount. INVALID_ARGUMENT for relative paths or unknown options; named volumes are NOT_IMPLEMENTED. */
+/** `host:container[:opts]` → a bind mount. INVALID_ARGUMENT for relative paths or unknown options (volumes are resolved to host paths first). */
 export function parseBind(bind: string): Mount & { source: string } {
   const parts = bind.split(':');
   if (parts.length < 2 || parts.length > 3 || parts[0] === '' || parts[1] === '') throw invalidArgument(`bind ${JSON.stringify(bind)}: expected host-path:container-path[:options]`);
   const [source, destination, mode = ''] = parts as [string, string, string?];
-  if (!source.startsWith('/')) throw notImplemented(`bind ${JSON.stringify(bind)}: named volumes are not supported; the host path must be absolute`);
+  if (!source.startsWith('/')) throw invalidArgument(`bind ${JSON.stringify(bind)}: volume ${JSON.stringify(source)} was not resolved to a host path`);
   if (!destination.startsWith('/')) throw invalidArgument(`bind ${JSON.stringify(bind)}: container path ${JSON.stringify(destination)} must be absolute`);
   const options = ['rbind'];
   let rw = true;

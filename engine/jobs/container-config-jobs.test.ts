@@ -254,4 +254,43 @@ needs(skip).describe('container create fields (kernel)', () => {
     expect(disabled.code).toBe(0);
     expect((await b.engine.job(ctx, 'inspect', { id: disabled.id })).HostConfig.NetworkMode).toBe('none');
   });
+
+  it('creates named volumes with content copied from the image, shares them, refuses removing one in use, prunes the rest', async () => {
+    // the test image has /bin with the workloads: a new volume at /bin gets them; an existing one keeps its own
+    const { id } = await create({ Cmd: ['/bin/probe', 'read:/bin/echo', 'write:/data/mark'], HostConfig: { NetworkMode: 'none', Binds: ['tools:/bin:ro', 'data:/data'] } }, 'user1');
+    expect(b.parts.volumes.list().map((v) => v.name)).toEqual(['data', 'tools']);
+    const waiting = b.engine.job(ctx, 'wait', { id, condition: 'next-exit' });
+    await b.engine.job(ctx, 'start', { id });
+    expect((await waiting).StatusCode).toBe(0);
+    const tools = await b.engine.job(ctx, 'volume_inspect', { name: 'tools' });
+    expect(readFileSync(join(tools.Mountpoint, 'probe')).length).toBeGreaterThan(0);
+    expect(readFileSync(join(b.parts.volumes.mountpoint('data'), 'mark'), 'utf8')).toBe('1');
+    const inspect = await b.engine.job(ctx, 'inspect', { id });
+    expect(inspect.Mounts).toEqual(expect.arrayContaining([expect.objectContaining({ Type: 'volume', Name: 'data', Source: b.parts.volumes.mountpoint('data'), Destination: '/data', Driver: 'local', RW: true })]));
+    // VolumesFrom lends the volumes read-only; a Mounts volume without a source and an image VOLUME are anonymous
+    const lent = await run({ Cmd: ['/bin/probe', 'read:/data/mark', 'write:/data/again', 'write:/anon/f'], HostConfig: { NetworkMode: 'none', VolumesFrom: ['user1:ro'], Mounts: [{ Type: 'volume', Target: '/anon' }] } });
+    expect(text(lent.probe, '/data/mark')).toBe('1');
+    expect(lent.probe.checks.find((c) => c.path === '/data/again')?.ok).toBe(false);
+    expect(lent.probe.checks.find((c) => c.path === '/anon/f')?.ok).toBe(true);
+    const anon = b.parts.volumes.list().filter((v) => v.anonymous);
+    expect(anon).toHaveLength(1);
+    expect(await codeOf(b.engine.job(ctx, 'volume_delete', { name: 'data' }))).toMatch(new RegExp(`^CONFLICT: remove data: volume is in use - \\[.*${id}`));
+    expect((await b.engine.job(ctx, 'volume_list', { filters: { dangling: ['true'] } })).Volumes).toEqual([]);
+    // rm -v takes the anonymous volume along, not the named ones
+    await b.engine.job(ctx, 'delete', { id: lent.id, volumes: true });
+    expect(b.parts.volumes.find(anon[0]!.name)).toBeUndefined();
+    await b.engine.job(ctx, 'delete', { id });
+    expect((await b.engine.job(ctx, 'volume_list', { filters: { dangling: ['true'] } })).Volumes.map((v) => v.Name)).toEqual(['data', 'tools']);
+    await b.engine.job(ctx, 'volume_create', { Name: 'keep', Labels: { k: 'v' } });
+    expect((await b.engine.job(ctx, 'volume_list', { filters: { label: ['k=v'] } })).Volumes.map((v) => v.Name)).toEqual(['keep']);
+    const pruned = await b.engine.job(ctx, 'volume_prune', { filters: { label: ['k=v'] } });
+    expect(pruned.VolumesDeleted).toEqual(['keep']);
+    await b.engine.job(ctx, 'volume_delete', { name: 'data' });
+    expect(await codeOf(b.engine.job(ctx, 'volume_inspect', { name: 'data' }))).toMatch(/^NOT_FOUND: get data: no such volume/);
+    expect(await codeOf(b.engine.job(ctx, 'volume_create', { Name: 'x' }))).toMatch(/^INVALID_ARGUMENT: volume name "x"/);
+    expect(await codeOf(b.engine.job(ctx, 'volume_create', { Name: 'nfs1', Driver: 'nfs' }))).toMatch(/^INVALID_ARGUMENT: volume create: driver "nfs"/);
+    const all = await b.engine.job(ctx, 'volume_prune', {});
+    expect(all.VolumesDeleted).toEqual(['tools']);
+    expect(all.SpaceReclaimed).toBeGreaterThan(0);
+  });
 });

@@ -8,7 +8,9 @@
 // the store; every undo runs on a detached context, so a cancelled caller never
 // leaves half a container behind.
 import { constants as osConstants } from 'node:os';
-import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import type { ContainerConfig, ContainerCreateRequest, PortBinding, ContainerCreateResponse, ContainerWaitResponse, HostConfig, WaitCondition } from '../api/types.js';
 import { ContainerIO } from '../container/container-io.js';
@@ -19,6 +21,8 @@ import { resolveInRoot } from '../container/secure-path.js';
 import { buildSpec, hostnameOf, parseBind } from '../container/spec-builder.js';
 import type { ContainerStore } from '../container/store.js';
 import { checkUnsupported } from '../container/unsupported-fields.js';
+import { lentMounts, parseVolumesFrom, resolveVolumes, volumeUses } from '../container/volume-mounts.js';
+import { validateVolumeName, type VolumeStore } from '../container/volume-store.js';
 import { resolveUser } from '../container/user.js';
 import { BerthError, conflict, ErrorCode, failedPrecondition, invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
 import type { CgroupManager } from '../execdriver/cgroups/types.js';
@@ -49,6 +53,8 @@ export interface RuntimeDeps {
   /** Every container's cgroup is `<cgroupParent>/<id>`. */
   cgroupParent: string;
   events: EventBus;
+  /** Named volumes (`-v name:/path`, `--mount type=volume`, VOLUME of images). */
+  volumes: VolumeStore;
   /** The graphdriver's name, for inspect. */
   driverName: string;
   /** The root context's logger for background work (exit handling, restarts). */
@@ -147,7 +153,7 @@ export class ContainerRuntime {
     const warnings: string[] = checkUnsupported({ ...req, Healthcheck: req.Healthcheck ?? merged.config.Healthcheck ?? image.config.config?.Healthcheck }, { ...(req.HostConfig ?? {}) });
     // Docker's NetworkDisabled: the container gets no network but its loopback
     if (req.NetworkDisabled) hostConfig.NetworkMode = 'none';
-    if (merged.config.Volumes) warnings.push(`volumes ${Object.keys(merged.config.Volumes).join(', ')}: anonymous volumes are not supported; the paths stay in the container's layer`);
+    const anonymous = this.checkVolumes(hostConfig, merged.config);
     this.checkNetwork(hostConfig, merged.config, warnings);
     for (const field of ['PidMode', 'IpcMode'] as const) {
       const mode = hostConfig[field];
@@ -157,7 +163,7 @@ export class ContainerRuntime {
     const store = this.d.store;
     const id = store.newId();
     // the whole spec is built once with placeholders so bad input fails before anything is made
-    buildSpec({ id, config: merged.config, hostConfig, path: merged.path, args: merged.args, rootfs: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, netnsPath: '/proc/self/ns/net', pidnsPath: '/proc/self/ns/pid', ipcnsPath: '/proc/self/ns/ipc', initPath: '/' });
+    buildSpec({ id, config: merged.config, hostConfig: this.effectiveHostConfig(hostConfig), path: merged.path, args: merged.args, rootfs: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, netnsPath: '/proc/self/ns/net', pidnsPath: '/proc/self/ns/pid', ipcnsPath: '/proc/self/ns/ipc', initPath: '/' });
     for (const m of hostConfig.Mounts ?? []) {
       if (m.Type === 'bind' && !(await stat(m.Source!).then(() => true, () => false))) throw invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
     }
@@ -167,6 +173,13 @@ export class ContainerRuntime {
     try {
       await this.d.graph.createContainerLayer(ctx, id, image.id);
       undo.push((c) => this.d.graph.removeContainerLayer(c, id));
+      for (const use of volumeUses(hostConfig)) {
+        const known = this.d.volumes.find(use.name) !== undefined;
+        const vol = await this.d.volumes.create(ctx, { name: use.name, anonymous: anonymous.has(use.name) });
+        if (known) continue;
+        this.d.events.publish('volume', 'create', vol.name, {});
+        if (vol.anonymous) undo.push((c) => this.d.volumes.remove(c, vol.name));
+      }
       const record: ContainerRecord = {
         id,
         name: bare,
@@ -216,6 +229,80 @@ export class ContainerRuntime {
     }
   }
 
+  /**
+   * Checks the volumes a create asks for and completes the HostConfig: volume names
+   * valid, VolumesFrom containers resolved to their ids, an anonymous volume named
+   * for each `--mount type=volume` without a source and each path of Config.Volumes
+   * (the image's VOLUME) that no bind, mount or tmpfs covers, as Docker does.
+   */
+  private checkVolumes(hc: HostConfig, config: ContainerConfig): Set<string> {
+    const anonymous = new Set<string>();
+    const anon = () => {
+      const name = anonymousVolumeName();
+      anonymous.add(name);
+      return name;
+    };
+    if (hc.VolumeDriver && hc.VolumeDriver !== 'local') throw invalidArgument(`VolumeDriver ${JSON.stringify(hc.VolumeDriver)}: only the local driver is supported`);
+    hc.VolumesFrom = (hc.VolumesFrom ?? []).map((entry) => {
+      const { container, mode } = parseVolumesFrom(entry);
+      return `${this.d.store.get(container).id}${mode ? `:${mode}` : ''}`;
+    });
+    hc.Mounts = (hc.Mounts ?? []).map((m) => (m.Type === 'volume' && !m.Source ? { ...m, Source: anon() } : m));
+    const covered = new Set([...(hc.Binds ?? []).map((b) => b.split(':')[1]), ...hc.Mounts.map((m) => m.Target), ...Object.keys(hc.Tmpfs ?? {})]);
+    for (const path of Object.keys(config.Volumes ?? {})) {
+      if (!path.startsWith('/')) throw invalidArgument(`Volumes ${JSON.stringify(path)}: the path must be absolute`);
+      if (!covered.has(path)) hc.Mounts.push({ Type: 'volume', Source: anon(), Target: path });
+    }
+    for (const use of volumeUses(hc)) validateVolumeName(use.name);
+    return anonymous;
+  }
+
+  /** hc as the spec sees it: VolumesFrom's binds and volumes added, every volume a bind of its directory. */
+  private effectiveHostConfig(hc: HostConfig): HostConfig {
+    const binds = [...(hc.Binds ?? [])];
+    const mounts = [...(hc.Mounts ?? [])];
+    for (const entry of hc.VolumesFrom ?? []) {
+      const { container, mode } = parseVolumesFrom(entry);
+      const other = this.d.store.find(container);
+      if (other === undefined) throw failedPrecondition(`VolumesFrom ${container.slice(0, 12)}: the container is gone`);
+      const lent = lentMounts(other.hostConfig, mode);
+      binds.push(...lent.binds);
+      mounts.push(...lent.mounts);
+    }
+    return resolveVolumes({ ...hc, Binds: binds, Mounts: mounts }, (name) => this.d.volumes.mountpoint(name));
+  }
+
+  /** The containers (any state) whose Binds, Mounts or VolumesFrom use volume `name`. */
+  containersUsing(name: string): string[] {
+    const direct = (hc: HostConfig) => volumeUses(hc).some((u) => u.name === name);
+    return this.d.store
+      .list()
+      .filter((r) => direct(r.hostConfig) || (r.hostConfig.VolumesFrom ?? []).some((e) => {
+        const other = this.d.store.find(parseVolumesFrom(e).container);
+        return other !== undefined && direct(other.hostConfig);
+      }))
+      .map((r) => r.id);
+  }
+
+  /**
+   * Copies the image's content at each volume's path into the volume when the
+   * volume is empty (a new one), as Docker does, unless nocopy. Ownership, modes
+   * and times are kept (cp -a).
+   */
+  private async populateVolumes(rootfs: string, hc: HostConfig): Promise<void> {
+    for (const use of volumeUses(hc)) {
+      if (use.noCopy) continue;
+      const dest = this.d.volumes.mountpoint(use.name);
+      if ((await readdir(dest).catch(() => ['?'])).length > 0) continue;
+      const src = await resolveInRoot(rootfs, use.target).catch(() => undefined);
+      if (src === undefined || !(await stat(src).then((st) => st.isDirectory(), () => false))) continue;
+      if ((await readdir(src)).length === 0) continue;
+      await execa('cp', ['-a', '--', `${src}/.`, `${dest}/`]).catch((err: unknown) => {
+        throw wrap(err, `volume ${use.name}: copy the image's ${use.target}`);
+      });
+    }
+  }
+
   // ---- start -------------------------------------------------------------------
 
   /** Starts a created or exited container; `changed` false when it was running. */
@@ -258,7 +345,9 @@ export class ContainerRuntime {
         throw wrap(err, subject);
       });
       await ensureWorkingDir(rootfs, rec.config.WorkingDir || '/', user.uid, user.gid);
-      for (const b of rec.hostConfig.Binds ?? []) await mkdir(parseBind(b).source, { recursive: true });
+      await this.populateVolumes(rootfs, rec.hostConfig);
+      const hostConfig = this.effectiveHostConfig(rec.hostConfig);
+      for (const b of hostConfig.Binds ?? []) await mkdir(parseBind(b).source, { recursive: true });
       const mode = rec.hostConfig.NetworkMode!;
       let netnsPath: string | undefined;
       let config = rec.config;
@@ -282,7 +371,7 @@ export class ContainerRuntime {
       const ipcnsPath = joined('IpcMode', 'ipc');
       const etcFiles = etcPaths(etcDir);
       for (const f of Object.values(etcFiles)) await writeFile(f, '', { flag: 'a' });
-      const spec = buildSpec({ id, config, hostConfig: rec.hostConfig, path: rec.path, args: rec.args, rootfs, user, etcFiles, ...(netnsPath ? { netnsPath } : {}), ...(pidnsPath ? { pidnsPath } : {}), ...(ipcnsPath ? { ipcnsPath } : {}), ...(rec.hostConfig.Init ? { initPath: initBinary() } : {}) });
+      const spec = buildSpec({ id, config, hostConfig, path: rec.path, args: rec.args, rootfs, user, etcFiles, ...(netnsPath ? { netnsPath } : {}), ...(pidnsPath ? { pidnsPath } : {}), ...(ipcnsPath ? { ipcnsPath } : {}), ...(rec.hostConfig.Init ? { initPath: initBinary() } : {}) });
       rec.spec = validateSpec(spec, dir);
 
       const io = await this.ioFor(ctx, id);
@@ -569,7 +658,7 @@ export class ContainerRuntime {
   // ---- remove ---------------------------------------------------------------------
 
   /** Removes a container; a running one only with force (killed first). CONFLICT otherwise. */
-  async remove(ctx: Context, ref: string, opts: { force?: boolean } = {}): Promise<void> {
+  async remove(ctx: Context, ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const rec = this.d.store.get(ref);
     if ((rec.state.status === 'running' || rec.state.status === 'restarting') && !opts.force) {
       throw conflict(`container ${rec.id}: you cannot remove a running container; stop it before removing it or force the removal`);
@@ -588,11 +677,15 @@ export class ContainerRuntime {
       this.cancelRestart(rec.id);
       rec.state.status = 'removing';
       await this.d.store.save(ctx, rec).catch(() => undefined);
-      await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec);
+      await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec, opts.volumes === true || rec.hostConfig.AutoRemove === true);
     });
   }
 
-  private async removeLocked(ctx: Context, rec: ContainerRecord): Promise<void> {
+  /**
+   * Removes the container; with anonymousVolumes (rm -v, AutoRemove) also its
+   * anonymous volumes that no other container uses, as Docker does.
+   */
+  private async removeLocked(ctx: Context, rec: ContainerRecord, anonymousVolumes = rec.hostConfig.AutoRemove === true): Promise<void> {
     const io = this.ios.get(rec.id);
     this.ios.delete(rec.id);
     await io?.close().catch(() => undefined);
@@ -600,6 +693,15 @@ export class ContainerRuntime {
       if (!isBerthError(err, 'NOT_FOUND')) throw wrap(err, `container ${rec.id}: remove its layer`);
     });
     await this.d.store.remove(ctx, rec.id);
+    if (anonymousVolumes) {
+      for (const use of volumeUses(rec.hostConfig)) {
+        if (this.d.volumes.find(use.name)?.anonymous !== true || this.containersUsing(use.name).length > 0) continue;
+        await this.d.volumes.remove(ctx, use.name).then(
+          () => this.d.events.publish('volume', 'destroy', use.name, {}),
+          (err: unknown) => ctx.logger.warn(`volume ${use.name}: remove with container ${rec.id}`, { error: String(err) }),
+        );
+      }
+    }
     this.backoff.delete(rec.id);
     this.d.events.publish('container', 'destroy', rec.id, { name: rec.name, image: rec.image });
     this.wake(rec.id, ['not-running', 'next-exit', 'removed'], { StatusCode: rec.state.exitCode, Error: null });
@@ -708,6 +810,11 @@ export class ContainerRuntime {
   isLive(id: string): boolean {
     return this.live.has(id);
   }
+}
+
+/** A new anonymous volume's name: 64 hex digits, as Docker's. */
+function anonymousVolumeName(): string {
+  return randomBytes(32).toString('hex');
 }
 
 /** The paths of a container's hosts, hostname and resolv.conf in its directory (what inspect shows). */

@@ -169,6 +169,26 @@ needs(skip).describe('container create fields through berthd', () => {
     await expect(s.client.call('POST', '/containers/create', { body: { Image: s.image, HostConfig: { Sysctls: { 'net.core.somaxconn': '1024' } } } })).rejects.toMatchObject({ details: { httpStatus: 400 }, message: expect.stringContaining('Sysctls:') });
   });
 
+  it('keeps data in named volumes (berth volume, -v name:/path, --mount type=volume, --volumes-from) and refuses removing one in use', async () => {
+    expect(await berth(['volume', 'create', 'shared'])).toMatchObject({ stdout: 'shared\n', exitCode: 0 });
+    // a new volume at /srv gets the image's /srv/data.txt; the write stays in the volume
+    const first = await berth(['run', '--name', 'writer', '-v', 'fresh:/srv', '--mount', 'type=volume,source=shared,target=/shared', s.image, 'sh', '-c', 'cat /srv/data.txt; echo kept > /shared/f']);
+    expect(first).toMatchObject({ stdout: 'from the image\n', exitCode: 0 });
+    expect(await berth(['run', '--rm', '--volumes-from', 'writer:ro', s.image, 'sh', '-c', 'cat /shared/f; { echo x > /shared/g; } 2>/dev/null || echo ro'])).toMatchObject({ stdout: 'kept\nro\n', exitCode: 0 });
+    const ls = await berth(['volume', 'ls', '-q']);
+    expect(ls.stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['fresh', 'shared']);
+    const inspect = JSON.parse((await berth(['volume', 'inspect', 'shared'])).stdout) as { Name: string; Mountpoint: string; Driver: string }[];
+    expect(inspect[0]).toMatchObject({ Name: 'shared', Driver: 'local', Mountpoint: `${s.world.root}/volumes/shared/_data` });
+    const busy = await berth(['volume', 'rm', 'shared']);
+    expect(busy.exitCode).toBe(1);
+    expect(busy.stderr).toContain('volume is in use');
+    expect((await berth(['rm', 'writer'])).exitCode).toBe(0);
+    const pruned = await berth(['volume', 'prune', '-f']);
+    expect(pruned.stdout).toContain('Deleted Volumes:\n');
+    expect((await berth(['volume', 'ls', '-q'])).stdout).toBe('');
+    await expect(s.client.volumeInspect('shared')).rejects.toMatchObject({ details: { httpStatus: 404 } });
+  });
+
   it('restarts a running container (berth restart): a new process, the same container, RestartCount unchanged', async () => {
     expect((await berth(['run', '-d', '--name', 'again', s.image, 'sh', '-c', 'echo started; trap "exit 0" TERM; while :; do sleep 1; done'])).exitCode).toBe(0);
     const before = await s.client.containerInspect('again');
