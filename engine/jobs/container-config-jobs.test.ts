@@ -246,7 +246,8 @@ needs(skip).describe('container create fields (kernel)', () => {
       [{ Devices: [{ PathOnHost: '/dev/null' }] }, 'Devices'],
       [{ Sysctls: { 'net.ipv4.ip_forward': '1' } }, 'Sysctls'],
       [{ CgroupnsMode: 'shared' }, 'CgroupnsMode'],
-      [{ Mounts: [{ Type: 'volume', Source: 'data', Target: '/data' }] }, 'mount "/data"'],
+      [{ Mounts: [{ Type: 'npipe', Source: 'data', Target: '/data' }] }, 'mount "/data": Type "npipe"'],
+      [{ VolumeDriver: 'nfs' }, 'VolumeDriver'],
     ] as const) {
       expect(await codeOf(create({ HostConfig: hc as never }))).toMatch(new RegExp(`^INVALID_ARGUMENT: ${field}`));
     }
