@@ -66,6 +66,17 @@ export interface Ulimit {
   Hard: number;
 }
 
+/** One HostConfig.Mounts entry (`--mount`). */
+export interface MountSpec {
+  Type?: 'bind' | 'volume' | 'tmpfs' | string;
+  Source?: string;
+  Target?: string;
+  ReadOnly?: boolean;
+  BindOptions?: { Propagation?: string } | null;
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string> | null; DriverConfig?: { Name?: string } | null } | null;
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number } | null;
+}
+
 export interface HostConfig {
   Binds?: string[] | null;
   ContainerIDFile?: string;
@@ -95,6 +106,8 @@ export interface HostConfig {
   UTSMode?: string;
   ShmSize?: number;
   Init?: boolean | null;
+  CgroupnsMode?: string;
+  Mounts?: MountSpec[] | null;
   // resources
   CpuShares?: number;
   Memory?: number;
@@ -313,6 +326,35 @@ export interface NetworkResource {
   Labels: Record<string, string>;
 }
 
+/** `GET /volumes/{name}` and the entries of `GET /volumes`. */
+export interface Volume {
+  Name: string;
+  Driver: 'local';
+  Mountpoint: string;
+  CreatedAt: string;
+  Labels: Record<string, string>;
+  Scope: 'local';
+  Options: Record<string, string>;
+}
+
+/** Body of `POST /volumes/create`. */
+export interface VolumeCreateRequest {
+  Name?: string;
+  Driver?: string;
+  DriverOpts?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+}
+
+export interface VolumeListResponse {
+  Volumes: Volume[];
+  Warnings: string[];
+}
+
+export interface VolumePruneResponse {
+  VolumesDeleted: string[];
+  SpaceReclaimed: number;
+}
+
 /** Body of `POST /networks/create`. */
 export interface NetworkCreateRequest {
   Name: string;
@@ -373,7 +415,7 @@ export interface SystemVersion {
   BuildTime: string;
 }
 
-export type EventType = 'container' | 'image' | 'network' | 'daemon';
+export type EventType = 'container' | 'image' | 'network' | 'volume' | 'daemon';
 
 /** One line of `GET /events`. */
 export interface EventMessage {

@@ -22,6 +22,10 @@ import type {
   NetworkCreateRequest,
   NetworkCreateResponse,
   NetworkResource,
+  Volume,
+  VolumeCreateRequest,
+  VolumeListResponse,
+  VolumePruneResponse,
   SystemInfo,
   SystemVersion,
   WaitCondition,
@@ -326,6 +330,23 @@ export class ApiClient {
   }
   async execResize(execId: string, height: number, width: number): Promise<void> {
     await this.status('POST', `/exec/${encodeURIComponent(execId)}/resize`, { query: { h: height, w: width } });
+  }
+
+  // --- volumes
+  volumeList(filters?: Record<string, string[]>): Promise<VolumeListResponse> {
+    return this.call('GET', '/volumes', { query: { filters: filters && JSON.stringify(filters) } });
+  }
+  volumeCreate(request: VolumeCreateRequest): Promise<Volume> {
+    return this.call('POST', '/volumes/create', { body: request });
+  }
+  volumeInspect(name: string): Promise<Volume> {
+    return this.call('GET', `/volumes/${encodeURIComponent(name)}`);
+  }
+  async volumeRemove(name: string, force = false): Promise<void> {
+    await this.status('DELETE', `/volumes/${encodeURIComponent(name)}`, { query: { force } });
+  }
+  volumePrune(filters?: Record<string, string[]>): Promise<VolumePruneResponse> {
+    return this.call('POST', '/volumes/prune', { query: { filters: filters && JSON.stringify(filters) } });
   }
 
   // --- networks

@@ -66,7 +66,9 @@ describe('run flags into the create request', () => {
       const { options, positionals } = parseRun([
         '--rm', '-i', '-t', '-e', 'A=1', '-e', 'HOME_SET', '-e', 'NOT_THERE', '--env-file', envFile, '-w', '/work', '-u', '1000:1000', '--name', 'n', '--hostname', 'h',
         '--network', 'none', '-p', '127.0.0.1:8080:80', '-v', '/srv:/data:ro', '--tmpfs', '/run:size=64m', '--memory', '64m', '--cpus', '1.5', '--pids-limit', '100',
-        '--cap-add', 'NET_ADMIN', '--cap-drop', 'ALL', '--privileged', '--read-only', '--entrypoint', '/bin/sh', '--security-opt', 'seccomp=unconfined', 'img', '-c', 'echo hi',
+        '--cap-add', 'NET_ADMIN', '--cap-drop', 'ALL', '--privileged', '--read-only', '--entrypoint', '/bin/sh', '--security-opt', 'seccomp=unconfined',
+        '--dns', '10.0.0.2', '--dns-search', 'example.test', '--dns-option', 'ndots:2', '--add-host', 'db:10.0.0.9', '--add-host', 'gw=host-gateway', '--domainname', 'example.test', '-P', '--expose', '90-91/udp',
+        'img', '-c', 'echo hi',
       ]);
       const req = buildCreateRequest(options, positionals[0] as string, positionals.slice(1), { HOME_SET: '/root' });
       expect(req).toEqual({
@@ -80,15 +82,17 @@ describe('run flags into the create request', () => {
         Env: ['FROM_FILE=1', 'HOME_SET=/root', 'A=1', 'HOME_SET=/root'],
         Cmd: ['-c', 'echo hi'],
         Labels: {},
-        ExposedPorts: { '80/tcp': {} },
+        ExposedPorts: { '80/tcp': {}, '90/udp': {}, '91/udp': {} },
         Entrypoint: ['/bin/sh'],
         WorkingDir: '/work',
         User: '1000:1000',
         Hostname: 'h',
+        Domainname: 'example.test',
         HostConfig: {
           Binds: ['/srv:/data:ro'],
           NetworkMode: 'none',
           PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }] },
+          PublishAllPorts: true,
           AutoRemove: true,
           CapAdd: ['NET_ADMIN'],
           CapDrop: ['ALL'],
@@ -99,11 +103,21 @@ describe('run flags into the create request', () => {
           Memory: 64 * 1024 * 1024,
           NanoCpus: 1_500_000_000,
           PidsLimit: 100,
+          Dns: ['10.0.0.2'],
+          DnsSearch: ['example.test'],
+          DnsOptions: ['ndots:2'],
+          ExtraHosts: ['db:10.0.0.9', 'gw:host-gateway'],
         },
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('takes named and anonymous volumes and --volumes-from as Docker\'s CLI sends them', () => {
+    const req = buildCreateRequest({ volume: ['data:/data:ro', '/cache', '/srv:/srv'], 'volumes-from': ['other:ro'] }, 'img', []);
+    expect(req.HostConfig).toMatchObject({ Binds: ['data:/data:ro', '/srv:/srv'], VolumesFrom: ['other:ro'] });
+    expect(req.Volumes).toEqual({ '/cache': {} });
   });
 
   it('leaves Cmd to the image when no command is given and detaches without attaching', () => {
@@ -119,18 +133,24 @@ describe('run flags into the create request', () => {
     ['8080:80', { '80/tcp': [{ HostIp: '', HostPort: '8080' }] }],
     ['127.0.0.1::80/udp', { '80/udp': [{ HostIp: '127.0.0.1', HostPort: '' }] }],
     ['[::1]:8080:80', { '80/tcp': [{ HostIp: '::1', HostPort: '8080' }] }],
+    ['127.0.0.1:8000-8002:80-82', { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8000' }], '81/tcp': [{ HostIp: '127.0.0.1', HostPort: '8001' }], '82/tcp': [{ HostIp: '127.0.0.1', HostPort: '8002' }] }],
+    ['8080-8090:80', { '80/tcp': [{ HostIp: '', HostPort: '8080-8090' }] }],
+    ['90-91/udp', { '90/udp': [{ HostIp: '', HostPort: '' }], '91/udp': [{ HostIp: '', HostPort: '' }] }],
   ])('-p %s', (spec, bindings) => {
     expect(parsePublish([spec]).bindings).toEqual(bindings);
   });
 
   it.each([
-    ['-p 8080-8090:80', () => parsePublish(['8080-8090:80']), 'invalid host port "8080-8090" (port ranges are not supported)'],
-    ['-p 80-90', () => parsePublish(['80-90']), 'invalid container port'],
+    ['-p 8080-8081:80-83', () => parsePublish(['8080-8081:80-83']), 'invalid ranges specified for container and host ports: 80-83 and 8080-8081'],
+    ['-p 90-80', () => parsePublish(['90-80']), 'invalid container port "90-80"'],
+    ['--add-host', () => buildCreateRequest({ 'add-host': ['nohost'] }, 'img', []), '--add-host "nohost": expected host:ip'],
+    ['--expose', () => buildCreateRequest({ expose: ['http'] }, 'img', []), '--expose "http"'],
     ['-p 80/icmp', () => parsePublish(['80/icmp']), 'unknown protocol'],
     ['--memory 12q', () => parseBytes('12q', '--memory'), 'invalid value "12q" for --memory'],
     ['--restart sometimes', () => parseRestart('sometimes'), 'expected no, always, unless-stopped or on-failure'],
     ['--restart always:3', () => parseRestart('always:3'), 'expected no'],
-    ['-v data:/data', () => buildCreateRequest({ volume: ['data:/data'] }, 'img', []), 'named volumes are not supported'],
+    ['-v d$:/data', () => buildCreateRequest({ volume: ['d$:/data'] }, 'img', []), '"d$" is neither an absolute host path nor a volume name'],
+    ['-v data', () => buildCreateRequest({ volume: ['data'] }, 'img', []), "an anonymous volume's path must be absolute"],
     ['--rm --restart always', () => buildCreateRequest({ rm: true, restart: 'always' }, 'img', []), 'conflicting options: --restart and --rm'],
     ['--cpus -1', () => buildCreateRequest({ cpus: '-1' }, 'img', []), '--cpus "-1"'],
   ])('refuses %s', (_name, fn, message) => {

@@ -7,7 +7,7 @@ import { ApiClient, DEFAULT_HOST } from './api-client.js';
 import type { Cli, Command } from './commands/command.js';
 import { UsageError } from './commands/command.js';
 import { execCommand, inspectCommand, killCommand, logsCommand, psCommand, restartCommand, rmCommand, stopCommand, waitCommand } from './commands/container-commands.js';
-import { eventsCommand, imagesCommand, infoCommand, networkCommand, pullCommand, pushCommand, rmiCommand, tagCommand, versionCommand } from './commands/image-and-system-commands.js';
+import { eventsCommand, imagesCommand, infoCommand, networkCommand, pullCommand, pushCommand, rmiCommand, tagCommand, versionCommand, volumeCommand } from './commands/image-and-system-commands.js';
 import { createCommand, ExitError, runCommand, startCommand } from './commands/run-commands.js';
 import { traceCommand } from './commands/trace-command.js';
 
@@ -19,6 +19,7 @@ Commands:
   stop, restart, kill, rm, wait
   inspect                             containers or images as JSON
   network ls|create|rm|inspect        networks
+  volume create|ls|inspect|rm|prune   volumes
   info, version, events               the daemon
   trace [-o FILE] COMMAND [ARG...]    a command's Chrome trace, client and daemon spans joined
 
@@ -44,6 +45,7 @@ const base: Record<string, Command> = {
   wait: waitCommand,
   inspect: inspectCommand,
   network: networkCommand,
+  volume: volumeCommand,
   info: infoCommand,
   version: versionCommand,
   events: eventsCommand,

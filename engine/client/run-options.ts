@@ -1,8 +1,9 @@
 // `berth run` / `berth create` flags turned into the create request Docker's CLI
-// would send: env (-e, --env-file), ports (-p), binds (-v), tmpfs, resources
+// would send: env (-e, --env-file), ports (-p), binds (-v), tmpfs, DNS and hosts
+// (--dns, --dns-search, --dns-option, --add-host, --domainname), resources
 // (--memory, --cpus, --pids-limit), capabilities, restart policy, entrypoint.
 import { readFileSync } from 'node:fs';
-import type { ContainerCreateRequest, HostConfig, PortMap, RestartPolicyName } from '../api/types.js';
+import type { ContainerCreateRequest, HostConfig, MountSpec, PortMap, RestartPolicyName } from '../api/types.js';
 import { invalidArgument } from '../errdefs/errors.js';
 import type { OptionSpec, OptionValues } from './cli-args.js';
 
@@ -16,16 +17,28 @@ export const createOptionSpecs: OptionSpec[] = [
   { name: 'user', short: 'u', type: 'string' },
   { name: 'name', type: 'string' },
   { name: 'hostname', short: 'h', type: 'string' },
+  { name: 'domainname', type: 'string' },
+  { name: 'dns', type: 'list' },
+  { name: 'dns-search', type: 'list' },
+  { name: 'dns-option', type: 'list', aliases: ['dns-opt'] },
+  { name: 'add-host', type: 'list' },
   { name: 'network', type: 'string', aliases: ['net'] },
   { name: 'publish', short: 'p', type: 'list' },
+  { name: 'publish-all', short: 'P', type: 'bool' },
+  { name: 'expose', type: 'list' },
   { name: 'volume', short: 'v', type: 'list' },
   { name: 'tmpfs', type: 'list' },
+  { name: 'mount', type: 'list' },
+  { name: 'volumes-from', type: 'list' },
   { name: 'memory', short: 'm', type: 'string' },
   { name: 'cpus', type: 'string' },
   { name: 'pids-limit', type: 'string' },
   { name: 'cap-add', type: 'list' },
   { name: 'cap-drop', type: 'list' },
   { name: 'privileged', type: 'bool' },
+  { name: 'init', type: 'bool' },
+  { name: 'pid', type: 'string' },
+  { name: 'ipc', type: 'string' },
   { name: 'read-only', type: 'bool' },
   { name: 'restart', type: 'string' },
   { name: 'entrypoint', type: 'string' },
@@ -74,7 +87,20 @@ export function readEnvFile(path: string, lookup: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
-/** `-p [ip:][hostPort:]containerPort[/proto]` into the port map and exposed ports. */
+/** `80` or `80-82` → [low, high]; INVALID_ARGUMENT naming the spec. */
+function portRange(text: string, spec: string, what: string): [number, number] {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(text);
+  const lo = Number(m?.[1]);
+  const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+  if (m === null || lo < (what === 'host' ? 0 : 1) || hi > 65535 || hi < lo) throw invalidArgument(`-p ${spec}: invalid ${what} port ${JSON.stringify(text)}`);
+  return [lo, hi];
+}
+
+/**
+ * `-p [ip:][hostPort:]containerPort[/proto]` into the port map and exposed ports,
+ * ranges as Docker's CLI expands them: `8000-8002:80-82` binds each pair, a host
+ * range with one container port lets the daemon pick a free host port in it.
+ */
 export function parsePublish(specs: readonly string[]): { bindings: PortMap; exposed: Record<string, Record<string, never>> } {
   const bindings: PortMap = {};
   const exposed: Record<string, Record<string, never>> = {};
@@ -91,15 +117,68 @@ export function parsePublish(specs: readonly string[]): { bindings: PortMap; exp
     else if (rest.length === 2) [hostPort, containerPort] = rest as [string, string];
     else if (rest.length === 1 && !v6) containerPort = rest[0] as string;
     else throw invalidArgument(`-p ${spec}: expected [ip:][hostPort:]containerPort[/protocol]`);
-    if (!/^\d+$/.test(containerPort) || Number(containerPort) < 1 || Number(containerPort) > 65535) {
-      throw invalidArgument(`-p ${spec}: invalid container port ${JSON.stringify(containerPort)} (port ranges are not supported)`);
+    const [cLo, cHi] = portRange(containerPort, spec, 'container');
+    const host = hostPort === '' ? undefined : portRange(hostPort, spec, 'host');
+    if (host !== undefined && host[1] - host[0] !== cHi - cLo && cLo !== cHi) {
+      throw invalidArgument(`-p ${spec}: invalid ranges specified for container and host ports: ${containerPort} and ${hostPort}`);
     }
-    if (hostPort !== '' && (!/^\d+$/.test(hostPort) || Number(hostPort) > 65535)) throw invalidArgument(`-p ${spec}: invalid host port ${JSON.stringify(hostPort)} (port ranges are not supported)`);
-    const key = `${Number(containerPort)}/${proto}`;
-    exposed[key] = {};
-    (bindings[key] ??= []).push({ HostIp: ip, HostPort: hostPort });
+    for (let c = cLo; c <= cHi; c++) {
+      let hp = '';
+      if (host !== undefined) hp = cLo === cHi && host[0] !== host[1] ? `${host[0]}-${host[1]}` : String(host[0] + (c - cLo));
+      const key = `${c}/${proto}`;
+      exposed[key] = {};
+      (bindings[key] ??= []).push({ HostIp: ip, HostPort: hp });
+    }
   }
   return { bindings, exposed };
+}
+
+/**
+ * `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,bind-propagation=…][,tmpfs-size=…][,tmpfs-mode=…][,volume-nocopy]`
+ * (Docker's csv keys and aliases: src, dst/destination, ro).
+ */
+export function parseMount(value: string): MountSpec {
+  const m: MountSpec = { Type: 'volume' };
+  for (const field of value.split(',')) {
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
+    const v = eq < 0 ? undefined : field.slice(eq + 1);
+    const bool = () => {
+      if (v === undefined || v === 'true' || v === '1') return true;
+      if (v === 'false' || v === '0') return false;
+      throw invalidArgument(`--mount ${value}: ${key}: expected true or false`);
+    };
+    const need = () => {
+      if (v === undefined || v === '') throw invalidArgument(`--mount ${value}: ${key} needs a value`);
+      return v;
+    };
+    switch (key) {
+      case 'type': m.Type = need(); break;
+      case 'source': case 'src': m.Source = need(); break;
+      case 'target': case 'dst': case 'destination': m.Target = need(); break;
+      case 'readonly': case 'ro': m.ReadOnly = bool(); break;
+      case 'bind-propagation': m.BindOptions = { Propagation: need() }; break;
+      case 'volume-nocopy': m.VolumeOptions = { ...m.VolumeOptions, NoCopy: bool() }; break;
+      case 'tmpfs-size': m.TmpfsOptions = { ...m.TmpfsOptions, SizeBytes: parseBytes(need(), '--mount tmpfs-size') }; break;
+      case 'tmpfs-mode': {
+        const mode = need();
+        if (!/^[0-7]{3,4}$/.test(mode)) throw invalidArgument(`--mount ${value}: tmpfs-mode ${JSON.stringify(mode)}: expected octal`);
+        m.TmpfsOptions = { ...m.TmpfsOptions, Mode: parseInt(mode, 8) };
+        break;
+      }
+      default: throw invalidArgument(`--mount ${value}: unknown key ${JSON.stringify(key)}`);
+    }
+  }
+  if (!['bind', 'volume', 'tmpfs'].includes(m.Type!)) throw invalidArgument(`--mount ${value}: type ${JSON.stringify(m.Type)}: expected bind, volume or tmpfs`);
+  if (m.Target === undefined) throw invalidArgument(`--mount ${value}: target is required`);
+  return m;
+}
+
+/** `--add-host name:ip` (or `name=ip`; the ip may be `host-gateway`), as the API's `name:ip`. */
+export function parseAddHost(value: string): string {
+  const m = /^([^:=\s]+)[:=](\S+)$/.exec(value);
+  if (m === null) throw invalidArgument(`--add-host ${JSON.stringify(value)}: expected host:ip`);
+  return `${m[1]}:${m[2]}`;
 }
 
 /** `no`, `always`, `unless-stopped`, `on-failure[:N]`. */
@@ -111,15 +190,22 @@ export function parseRestart(value: string): { Name: RestartPolicyName; MaximumR
   return { Name: m[1] as RestartPolicyName, MaximumRetryCount: m[2] === undefined ? 0 : Number(m[2]) };
 }
 
-/** `-v host:container[:ro|rw]`; paths must be absolute (named volumes are not supported). */
-export function parseVolume(spec: string): string {
+/**
+ * `-v /host:/container[:opts]` (a bind), `-v name:/container[:opts]` (a named
+ * volume) or `-v /container` (an anonymous volume: returned as the path alone).
+ */
+export function parseVolume(spec: string): { bind: string } | { anonymous: string } {
   const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3) throw invalidArgument(`-v ${spec}: expected /host/path:/container/path[:ro|rw] (anonymous and named volumes are not supported)`);
+  if (parts.length === 1) {
+    if (!spec.startsWith('/')) throw invalidArgument(`-v ${spec}: an anonymous volume's path must be absolute`);
+    return { anonymous: spec };
+  }
+  if (parts.length > 3) throw invalidArgument(`-v ${spec}: expected [/host/path|name:]/container/path[:options]`);
   const [src, dst, mode] = parts as [string, string, string?];
-  if (!src.startsWith('/')) throw invalidArgument(`-v ${spec}: the host path ${JSON.stringify(src)} must be absolute (named volumes are not supported)`);
+  if (src === '' || (!src.startsWith('/') && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(src))) throw invalidArgument(`-v ${spec}: ${JSON.stringify(src)} is neither an absolute host path nor a volume name`);
   if (!dst.startsWith('/')) throw invalidArgument(`-v ${spec}: the container path ${JSON.stringify(dst)} must be absolute`);
-  if (mode !== undefined && !/^(ro|rw)(,(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared))*$/.test(mode)) throw invalidArgument(`-v ${spec}: invalid mode ${JSON.stringify(mode)}`);
-  return spec;
+  if (mode !== undefined && !/^(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared|nocopy)(,(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared|nocopy))*$/.test(mode)) throw invalidArgument(`-v ${spec}: invalid mode ${JSON.stringify(mode)}`);
+  return { bind: spec };
 }
 
 /**
@@ -131,6 +217,14 @@ export function buildCreateRequest(options: OptionValues, image: string, command
   const str = (name: string): string | undefined => options[name] as string | undefined;
   const Env = [...list('env-file').flatMap((p) => readEnvFile(p, env)), ...list('env').map((e) => envEntry(e, env)).filter((e): e is string => e !== undefined)];
   const { bindings, exposed } = parsePublish(list('publish'));
+  const volumes = list('volume').map(parseVolume);
+  for (const e of list('expose')) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(e);
+    const lo = Number(m?.[1]);
+    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+    if (m === null || lo < 1 || hi > 65535 || hi < lo) throw invalidArgument(`--expose ${JSON.stringify(e)}: expected PORT[-PORT][/protocol]`);
+    for (let c = lo; c <= hi; c++) exposed[`${c}/${m[3] ?? 'tcp'}`] = {};
+  }
   const tmpfs: Record<string, string> = {};
   for (const t of list('tmpfs')) {
     const [path, ...opts] = t.split(':');
@@ -138,9 +232,10 @@ export function buildCreateRequest(options: OptionValues, image: string, command
     tmpfs[path] = opts.join(':');
   }
   const host: HostConfig = {
-    Binds: list('volume').map(parseVolume),
+    Binds: volumes.flatMap((v) => ('bind' in v ? [v.bind] : [])),
     NetworkMode: str('network') ?? 'default',
     PortBindings: bindings,
+    PublishAllPorts: options['publish-all'] === true,
     AutoRemove: options.rm === true,
     CapAdd: list('cap-add'),
     CapDrop: list('cap-drop'),
@@ -149,6 +244,15 @@ export function buildCreateRequest(options: OptionValues, image: string, command
     SecurityOpt: list('security-opt'),
     Tmpfs: tmpfs,
   };
+  if (options.init === true) host.Init = true;
+  if (str('pid') !== undefined) host.PidMode = str('pid');
+  if (str('ipc') !== undefined) host.IpcMode = str('ipc');
+  if (list('volumes-from').length > 0) host.VolumesFrom = list('volumes-from');
+  if (list('mount').length > 0) host.Mounts = list('mount').map(parseMount);
+  if (list('dns').length > 0) host.Dns = list('dns');
+  if (list('dns-search').length > 0) host.DnsSearch = list('dns-search');
+  if (list('dns-option').length > 0) host.DnsOptions = list('dns-option');
+  if (list('add-host').length > 0) host.ExtraHosts = list('add-host').map(parseAddHost);
   const memory = str('memory');
   if (memory !== undefined) host.Memory = parseBytes(memory, '--memory');
   const cpus = str('cpus');
@@ -186,11 +290,14 @@ export function buildCreateRequest(options: OptionValues, image: string, command
     ExposedPorts: exposed,
     HostConfig: host,
   };
+  const anonymous = volumes.flatMap((v) => ('anonymous' in v ? [v.anonymous] : []));
+  if (anonymous.length > 0) request.Volumes = Object.fromEntries(anonymous.map((p) => [p, {}]));
   const entrypoint = str('entrypoint');
   if (entrypoint !== undefined) request.Entrypoint = [entrypoint];
   if (str('workdir') !== undefined) request.WorkingDir = str('workdir');
   if (str('user') !== undefined) request.User = str('user');
   if (str('hostname') !== undefined) request.Hostname = str('hostname');
+  if (str('domainname') !== undefined) request.Domainname = str('domainname');
   if (str('stop-signal') !== undefined) request.StopSignal = str('stop-signal');
   const stopTimeout = str('stop-timeout');
   if (stopTimeout !== undefined) {

@@ -12,7 +12,7 @@ const ID = 'ab'.repeat(32);
 const host: HostCapabilities = { lastCap: CAPABILITY_NAMES.length - 1, bounding: ((1n << BigInt(CAPABILITY_NAMES.length)) - 1n) & ~(1n << BigInt(capabilityNumber('CAP_SYS_RESOURCE')!)) };
 const user = { uid: 1000, gid: 1001, additionalGids: [10], home: '/home/app' };
 
-function build(config: ContainerConfig = {}, hostConfig: HostConfig = {}, extra: { netnsPath?: string; etc?: boolean } = {}): Spec {
+function build(config: ContainerConfig = {}, hostConfig: HostConfig = {}, extra: { netnsPath?: string; pidnsPath?: string; ipcnsPath?: string; initPath?: string; etc?: boolean } = {}): Spec {
   return buildSpec({
     id: ID,
     config: { Env: ['A=1'], ...config },
@@ -23,6 +23,9 @@ function build(config: ContainerConfig = {}, hostConfig: HostConfig = {}, extra:
     user,
     host,
     ...(extra.netnsPath ? { netnsPath: extra.netnsPath } : {}),
+    ...(extra.pidnsPath ? { pidnsPath: extra.pidnsPath } : {}),
+    ...(extra.ipcnsPath ? { ipcnsPath: extra.ipcnsPath } : {}),
+    ...(extra.initPath ? { initPath: extra.initPath } : {}),
     ...(extra.etc ? { etcFiles: { hosts: '/c/hosts', hostname: '/c/hostname', resolvConf: '/c/resolv.conf' } } : {}),
   });
 }
@@ -106,13 +109,34 @@ describe('buildSpec', () => {
     expect(s.linux!.namespaces!.find((n) => n.type === 'network')).toEqual({ type: 'network', path: '/proc/42/ns/net' });
   });
 
+  it('joins pid and IPC namespaces of container:<id>, drops /dev/shm for IpcMode none and the cgroup namespace for CgroupnsMode host', () => {
+    const s = build({}, { PidMode: 'container:a', IpcMode: 'container:a', CgroupnsMode: 'host' }, { pidnsPath: '/proc/7/ns/pid', ipcnsPath: '/proc/7/ns/ipc' });
+    expect(s.linux!.namespaces!.find((n) => n.type === 'pid')).toEqual({ type: 'pid', path: '/proc/7/ns/pid' });
+    expect(s.linux!.namespaces!.find((n) => n.type === 'ipc')).toEqual({ type: 'ipc', path: '/proc/7/ns/ipc' });
+    expect(s.linux!.namespaces!.some((n) => n.type === 'cgroup')).toBe(false);
+    expect(build({}, { IpcMode: 'none' }).mounts!.some((m) => m.destination === '/dev/shm')).toBe(false);
+  });
+
+  it('runs the command under the init with Init, its binary mounted read-only', () => {
+    const s = build({}, { Init: true }, { initPath: '/opt/berth/init' });
+    expect(s.process!.args).toEqual(['/sbin/docker-init', '--', '/bin/app', '-x']);
+    expect(s.mounts!.find((m) => m.destination === '/sbin/docker-init')).toEqual({ destination: '/sbin/docker-init', type: 'bind', source: '/opt/berth/init', options: ['bind', 'rprivate', 'ro'] });
+  });
+
+  it('sets the domainname and turns Mounts into bind and tmpfs mounts', () => {
+    const s = build({ Domainname: 'example.test' }, { Mounts: [{ Type: 'bind', Source: '/srv', Target: '/data', ReadOnly: true, BindOptions: { Propagation: 'rslave' } }, { Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 4096, Mode: 0o700 } }] });
+    expect(s.domainname).toBe('example.test');
+    expect(s.mounts!.find((m) => m.destination === '/data')).toEqual({ destination: '/data', type: 'bind', source: '/srv', options: ['rbind', 'rslave', 'ro'] });
+    expect(s.mounts!.find((m) => m.destination === '/t')!.options).toEqual(['nosuid', 'nodev', 'noexec', 'size=4096', 'mode=700']);
+  });
+
   it.each<[string, HostConfig, string, RegExp]>([
     ['unknown capability', { CapAdd: ['FLY'] }, 'INVALID_ARGUMENT', /CapAdd: unknown capability "FLY"/],
     ['capability outside the bounding set', { CapAdd: ['SYS_RESOURCE'] }, 'INVALID_ARGUMENT', /CAP_SYS_RESOURCE is not in this host's bounding set/],
     ['tiny memory limit', { Memory: 1024 }, 'INVALID_ARGUMENT', /minimum memory limit is 6 MiB/],
     ['swap below memory', { Memory: 64 << 20, MemorySwap: 1 << 20 }, 'INVALID_ARGUMENT', /MemorySwap/],
     ['NanoCpus with CpuQuota', { NanoCpus: 1e9, CpuQuota: 5000 }, 'INVALID_ARGUMENT', /conflicts with CpuQuota/],
-    ['relative bind source (named volume)', { Binds: ['vol:/data'] }, 'NOT_IMPLEMENTED', /named volumes are not supported/],
+    ['a named volume not resolved', { Binds: ['vol:/data'] }, 'INVALID_ARGUMENT', /volume "vol" was not resolved/],
     ['relative bind target', { Binds: ['/a:data'] }, 'INVALID_ARGUMENT', /must be absolute/],
     ['bad bind option', { Binds: ['/a:/b:fast'] }, 'INVALID_ARGUMENT', /unknown option "fast"/],
     ['bad tmpfs option', { Tmpfs: { '/t': 'huge' } }, 'INVALID_ARGUMENT', /tmpfs \/t: unknown option "huge"/],
@@ -120,7 +144,11 @@ describe('buildSpec', () => {
     ['custom seccomp profile', { SecurityOpt: ['seccomp=/p.json'] }, 'NOT_IMPLEMENTED', /seccomp=unconfined/],
     ['unknown security option', { SecurityOpt: ['fancy=1'] }, 'INVALID_ARGUMENT', /security-opt "fancy=1": unknown option/],
     ['container network of a stopped container', { NetworkMode: 'container:x' }, 'INVALID_ARGUMENT', /not running/],
-    ['Init', { Init: true }, 'NOT_IMPLEMENTED', /Init/],
+    ['Init without an init binary', { Init: true }, 'INVALID_ARGUMENT', /HostConfig.Init: no init binary/],
+    ['pid namespace of a stopped container', { PidMode: 'container:x' }, 'INVALID_ARGUMENT', /PidMode container:x: the other container is not running/],
+    ['unknown IpcMode', { IpcMode: 'shared' }, 'INVALID_ARGUMENT', /IpcMode "shared"/],
+    ['a volume mount not resolved', { Mounts: [{ Type: 'volume', Source: 'v', Target: '/v' }] }, 'INVALID_ARGUMENT', /mount "\/v": volume "v"/],
+    ['a mount of unknown type', { Mounts: [{ Type: 'npipe', Target: '/v' }] }, 'INVALID_ARGUMENT', /Type "npipe"/],
   ])('fails for %s', (_name, hc, code, message) => {
     const f = failure(() => build({}, hc));
     expect(f.code).toBe(code);

@@ -6,7 +6,7 @@
 // the namespaces the network, pid, ipc and uts modes call for. Pure: the caller
 // resolves the user and the paths first.
 import { hostname as osHostname } from 'node:os';
-import type { ContainerConfig, HostConfig } from '../api/types.js';
+import type { ContainerConfig, HostConfig, MountSpec } from '../api/types.js';
 import { invalidArgument, notImplemented } from '../errdefs/errors.js';
 import { CAPABILITY_NAMES, capabilityProblem, hostCapabilities, type HostCapabilities } from '../execdriver/spec/capabilities.js';
 import { defaultSpec, DEFAULT_CAPABILITIES, DEFAULT_MOUNTS } from '../execdriver/spec/defaults.js';
@@ -15,6 +15,8 @@ import type { Mount, Namespace, Spec } from '../execdriver/spec/types.js';
 import { dockerDefaultProfile } from '../execdriver/seccomp/docker-default.js';
 import type { ResolvedUser } from './user.js';
 
+/** Where the init process of HostConfig.Init is mounted in the container (Docker's path). */
+export const INIT_PATH = '/sbin/docker-init';
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const CPU_PERIOD = 100_000;
 
@@ -29,8 +31,16 @@ export interface SpecInput {
   user: ResolvedUser;
   /** Host paths of the etc files to bind-mount (absent: none mounted). */
   etcFiles?: { hosts: string; hostname: string; resolvConf: string };
+  /** HostConfig.Mounts with volumes resolved to host paths (default: hc.Mounts as they are). */
+  mounts?: MountSpec[];
   /** For NetworkMode `container:<id>`: the other container's network namespace. */
   netnsPath?: string;
+  /** For PidMode `container:<id>`: the other container's pid namespace. */
+  pidnsPath?: string;
+  /** For IpcMode `container:<id>`: the other container's IPC namespace. */
+  ipcnsPath?: string;
+  /** The init binary on the host, bind-mounted at INIT_PATH when HostConfig.Init asks for it. */
+  initPath?: string;
   /** The host's capability limits (tests pass their own). */
   host?: HostCapabilities;
 }
@@ -102,12 +112,12 @@ export function parseSecurityOpt(opts: readonly string[]): SecurityOptions {
   return out;
 }
 
-/** `host:container[:opts]` → a bind mount. INVALID_ARGUMENT for relative paths or unknown options; named volumes are NOT_IMPLEMENTED. */
+/** `host:container[:opts]` → a bind mount. INVALID_ARGUMENT for relative paths or unknown options (volumes are resolved to host paths first). */
 export function parseBind(bind: string): Mount & { source: string } {
   const parts = bind.split(':');
   if (parts.length < 2 || parts.length > 3 || parts[0] === '' || parts[1] === '') throw invalidArgument(`bind ${JSON.stringify(bind)}: expected host-path:container-path[:options]`);
   const [source, destination, mode = ''] = parts as [string, string, string?];
-  if (!source.startsWith('/')) throw notImplemented(`bind ${JSON.stringify(bind)}: named volumes are not supported; the host path must be absolute`);
+  if (!source.startsWith('/')) throw invalidArgument(`bind ${JSON.stringify(bind)}: volume ${JSON.stringify(source)} was not resolved to a host path`);
   if (!destination.startsWith('/')) throw invalidArgument(`bind ${JSON.stringify(bind)}: container path ${JSON.stringify(destination)} must be absolute`);
   const options = ['rbind'];
   let rw = true;
@@ -122,6 +132,34 @@ export function parseBind(bind: string): Mount & { source: string } {
   options.push(propagation);
   if (!rw) options.push('ro');
   return { destination, type: 'bind', source, options };
+}
+
+const PROPAGATIONS = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
+
+/**
+ * A HostConfig.Mounts entry (`--mount`) → a mount: bind (the source must exist,
+ * unlike -v, as in Docker) or tmpfs. INVALID_ARGUMENT naming the entry for a bad one;
+ * `volume` without a resolved source is refused (resolve named volumes first).
+ */
+export function mountOf(m: MountSpec): Mount & { source: string } {
+  const subject = `mount ${JSON.stringify(m.Target ?? '')}`;
+  if (typeof m.Target !== 'string' || !m.Target.startsWith('/')) throw invalidArgument(`${subject}: Target must be an absolute path`);
+  if (m.Type === 'bind') {
+    if (typeof m.Source !== 'string' || !m.Source.startsWith('/')) throw invalidArgument(`${subject}: bind Source must be an absolute host path`);
+    const propagation = m.BindOptions?.Propagation || 'rprivate';
+    if (!PROPAGATIONS.includes(propagation)) throw invalidArgument(`${subject}: unknown propagation ${JSON.stringify(propagation)}`);
+    return { destination: m.Target, type: 'bind', source: m.Source, options: ['rbind', propagation, ...(m.ReadOnly ? ['ro'] : [])] };
+  }
+  if (m.Type === 'tmpfs') {
+    if (m.Source) throw invalidArgument(`${subject}: a tmpfs mount takes no Source`);
+    const size = m.TmpfsOptions?.SizeBytes;
+    const mode = m.TmpfsOptions?.Mode;
+    if (size !== undefined && !(Number.isInteger(size) && size >= 0)) throw invalidArgument(`${subject}: SizeBytes ${size}: expected a byte count`);
+    const opts = [...(size ? [`size=${size}`] : []), ...(mode ? [`mode=${(mode & 0o7777).toString(8)}`] : []), ...(m.ReadOnly ? ['ro'] : [])];
+    return { ...tmpfsMount(m.Target, opts.join(',')), source: 'tmpfs' };
+  }
+  if (m.Type === 'volume') throw invalidArgument(`${subject}: volume ${JSON.stringify(m.Source ?? '')} was not resolved to a host path`);
+  throw invalidArgument(`${subject}: Type ${JSON.stringify(m.Type ?? '')}: expected bind, volume or tmpfs`);
 }
 
 /** A Tmpfs entry → a tmpfs mount, Docker's defaults (nosuid, nodev, noexec) unless the options say otherwise. */
@@ -157,9 +195,9 @@ export function buildSpec(input: SpecInput): Spec {
   const hostname = hostnameOf(input.id, config, hc);
   const security = parseSecurityOpt(hc.SecurityOpt ?? []);
   const caps = capabilitiesFor(hc, host);
-  if (hc.Init) throw notImplemented('HostConfig.Init: an init process is not supported');
+  if (hc.Init && input.initPath === undefined) throw invalidArgument('HostConfig.Init: no init binary is available');
 
-  const spec = defaultSpec({ args: [input.path, ...input.args], rootfs: input.rootfs, hostname, terminal: config.Tty ?? false });
+  const spec = defaultSpec({ args: hc.Init ? [INIT_PATH, '--', input.path, ...input.args] : [input.path, ...input.args], rootfs: input.rootfs, hostname, terminal: config.Tty ?? false });
   const proc = spec.process!;
   proc.env = processEnv(config, hostname, input.user.home);
   proc.cwd = config.WorkingDir || '/';
@@ -184,19 +222,28 @@ export function buildSpec(input: SpecInput): Spec {
   const net = hc.NetworkMode || 'bridge';
   if (net === 'host') drop.add('network');
   if (hc.PidMode === 'host') drop.add('pid');
-  else if (hc.PidMode) throw notImplemented(`PidMode ${JSON.stringify(hc.PidMode)}: only "host" or the container's own`);
+  else if (hc.PidMode && !hc.PidMode.startsWith('container:')) throw invalidArgument(`PidMode ${JSON.stringify(hc.PidMode)}: expected host or container:<id>`);
   if (hc.IpcMode === 'host') drop.add('ipc');
-  else if (hc.IpcMode && hc.IpcMode !== 'private' && hc.IpcMode !== 'shareable') throw notImplemented(`IpcMode ${JSON.stringify(hc.IpcMode)}: only host, private or shareable`);
+  else if (hc.IpcMode && !['private', 'shareable', 'none'].includes(hc.IpcMode) && !hc.IpcMode.startsWith('container:')) {
+    throw invalidArgument(`IpcMode ${JSON.stringify(hc.IpcMode)}: expected host, private, shareable, none or container:<id>`);
+  }
   if (hc.UTSMode === 'host') {
     drop.add('uts');
     if (config.Hostname) throw invalidArgument('Hostname: cannot be set with UTSMode host');
+    if (config.Domainname) throw invalidArgument('Domainname: cannot be set with UTSMode host');
     delete spec.hostname;
   } else if (hc.UTSMode) throw notImplemented(`UTSMode ${JSON.stringify(hc.UTSMode)}: only "host" or the container's own`);
+  if (config.Domainname && hc.UTSMode !== 'host') spec.domainname = config.Domainname;
+  if (hc.CgroupnsMode === 'host') drop.add('cgroup');
   const namespaces: Namespace[] = linux.namespaces!.filter((n) => !drop.has(n.type));
-  if (net.startsWith('container:')) {
-    if (input.netnsPath === undefined) throw invalidArgument(`NetworkMode ${net}: the other container is not running`);
-    for (const n of namespaces) if (n.type === 'network') n.path = input.netnsPath;
-  }
+  const join = (field: string, mode: string | undefined, type: Namespace['type'], path: string | undefined) => {
+    if (!mode?.startsWith('container:')) return;
+    if (path === undefined) throw invalidArgument(`${field} ${mode}: the other container is not running`);
+    for (const n of namespaces) if (n.type === type) n.path = path;
+  };
+  join('NetworkMode', net, 'network', input.netnsPath);
+  join('PidMode', hc.PidMode, 'pid', input.pidnsPath);
+  join('IpcMode', hc.IpcMode, 'ipc', input.ipcnsPath);
   linux.namespaces = namespaces;
 
   // mounts: the defaults, /dev/shm sized, the etc files, tmpfs, binds (later mounts win on the same path)
@@ -207,7 +254,8 @@ export function buildSpec(input: SpecInput): Spec {
     }
     if (m.destination === '/sys' && hc.Privileged) return { ...m, options: m.options!.filter((o) => o !== 'ro') };
     return m;
-  });
+  }).filter((m) => !(m.destination === '/dev/shm' && hc.IpcMode === 'none'));
+  const defaults = mounts.length;
   if (input.etcFiles !== undefined) {
     const opts = ['rbind', 'rprivate', ...(hc.ReadonlyRootfs ? ['ro'] : [])];
     mounts.push(
@@ -216,10 +264,12 @@ export function buildSpec(input: SpecInput): Spec {
       { destination: '/etc/hosts', type: 'bind', source: input.etcFiles.hosts, options: opts },
     );
   }
+  if (hc.Init) mounts.push({ destination: INIT_PATH, type: 'bind', source: input.initPath!, options: ['bind', 'rprivate', 'ro'] });
   for (const [dest, opts] of Object.entries(hc.Tmpfs ?? {})) mounts.push(tmpfsMount(dest, opts));
   for (const b of hc.Binds ?? []) mounts.push(parseBind(b));
+  for (const m of input.mounts ?? hc.Mounts ?? []) mounts.push(mountOf(m));
   const seen = new Set<string>();
-  for (const m of mounts.slice(DEFAULT_MOUNTS.length)) {
+  for (const m of mounts.slice(defaults)) {
     if (seen.has(m.destination)) throw invalidArgument(`mount ${m.destination}: duplicate mount point`);
     seen.add(m.destination);
   }

@@ -28,6 +28,8 @@ export const builtinEngine: EngineFactory = async (ctx, flags: DaemonFlags) => {
     storageDriver: flags.storageDriver,
     bridge: flags.bridge,
     bip: flags.bip,
+    ...(flags.iptables ? {} : { portDriver: 'proxy' as const }),
+    ...(flags.dns !== undefined ? { dns: flags.dns } : {}),
   });
   return { engine: built.engine, shutdown: (c) => built.shutdown(c) };
 };

@@ -15,9 +15,17 @@ describe('berthd flags', () => {
       storageDriver: undefined,
       bridge: 'berth0',
       bip: undefined,
+      iptables: true,
+      dns: undefined,
       logLevel: 'info',
       pidfile: undefined,
     });
+  });
+
+  it('takes --iptables as Docker writes it, and --dns', () => {
+    expect(parseDaemonFlags(['--iptables=false'])).toMatchObject({ iptables: false });
+    expect(parseDaemonFlags(['--iptables'])).toMatchObject({ iptables: true });
+    expect(parseDaemonFlags(['--dns', '10.0.0.2', '--dns', 'fd00::53'])).toMatchObject({ dns: ['10.0.0.2', 'fd00::53'] });
   });
 
   it('takes repeated -H and every option', () => {
@@ -47,6 +55,8 @@ describe('berthd flags', () => {
     [['--log-level', 'loud'], '--log-level'],
     [['--storage-driver', 'aufs'], '--storage-driver "aufs"'],
     [['--frobnicate'], "Unknown option '--frobnicate'"],
+    [['--iptables=maybe'], '--iptables "maybe": expected true or false'],
+    [['--dns', 'resolver'], '--dns "resolver": not an IP address'],
   ])('refuses %j', (argv, message) => {
     expect(() => parseDaemonFlags(argv)).toThrow(message);
   });

@@ -1,6 +1,7 @@
 // berthd's command line: `berthd [-H ADDR]... [--root DIR] [--exec-root DIR]
-// [--storage-driver NAME] [--bridge NAME] [--bip CIDR] [--log-level LEVEL]
-// [--pidfile PATH]`, parsed into the daemon's configuration.
+// [--storage-driver NAME] [--bridge NAME] [--bip CIDR] [--iptables=false]
+// [--dns IP]... [--log-level LEVEL] [--pidfile PATH]`, parsed into the daemon's configuration.
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { invalidArgument } from '../errdefs/errors.js';
@@ -17,6 +18,10 @@ export interface DaemonFlags {
   bridge: string;
   /** The bridge's address and subnet, `172.17.0.1/16` style; undefined lets the networkdriver pick a free one. */
   bip: string | undefined;
+  /** false: berth writes no iptables rule; published ports go through the userland proxy. */
+  iptables: boolean;
+  /** Name servers for containers without their own (default: the host's). */
+  dns: string[] | undefined;
   logLevel: LogLevel;
   pidfile: string | undefined;
 }
@@ -25,10 +30,13 @@ export const usage = `usage: berthd [OPTIONS]
   -H, --host ADDR         listen address, repeatable: unix:///PATH (default unix://${DEFAULT_SOCKET})
                           or tcp://127.0.0.1:PORT (loopback only)
   --root DIR              persistent state: images, layers, containers (default /var/lib/berth)
-  --exec-root DIR         runtime state: sockets, pid files (default /run/berth)
+  --exec-root DIR         runtime state: the pid file (default /run/berth)
   --storage-driver NAME   overlay2, vfs or btrfs (default overlay2 where available, else vfs)
   --bridge NAME           the default network's bridge (default berth0)
   --bip CIDR              the bridge's address with prefix, e.g. 172.31.0.1/24 (default 10.213.0.1/16)
+  --iptables=BOOL         write iptables rules (NAT, forwarding, published ports; default true);
+                          false: none, and published ports are served by the userland proxy
+  --dns IP                a name server for containers' resolv.conf, repeatable (default the host's)
   --log-level LEVEL       debug|info|warn|error (default info)
   --pidfile PATH          write the daemon's pid there (default EXEC_ROOT/berthd.pid)
   -h, --help              this text`;
@@ -40,7 +48,8 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags | 'help' 
   let values;
   try {
     ({ values } = parseArgs({
-      args: [...argv],
+      // `--iptables` alone means true, as in Docker's flag grammar
+      args: argv.map((a) => (a === '--iptables' ? '--iptables=true' : a)),
       options: {
         host: { type: 'string', short: 'H', multiple: true },
         root: { type: 'string', default: '/var/lib/berth' },
@@ -48,6 +57,8 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags | 'help' 
         'storage-driver': { type: 'string', short: 's' },
         bridge: { type: 'string', short: 'b', default: 'berth0' },
         bip: { type: 'string' },
+        iptables: { type: 'string', default: 'true' },
+        dns: { type: 'string', multiple: true },
         'log-level': { type: 'string', short: 'l', default: 'info' },
         pidfile: { type: 'string', short: 'p' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -64,6 +75,8 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags | 'help' 
   if (values.bip !== undefined && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(values.bip)) {
     throw invalidArgument(`--bip ${JSON.stringify(values.bip)}: expected an IPv4 address with prefix length, e.g. 172.31.0.1/24`);
   }
+  if (values.iptables !== 'true' && values.iptables !== 'false') throw invalidArgument(`--iptables ${JSON.stringify(values.iptables)}: expected true or false`);
+  for (const d of values.dns ?? []) if (isIP(d) === 0) throw invalidArgument(`--dns ${JSON.stringify(d)}: not an IP address`);
   let logLevel: LogLevel;
   try {
     logLevel = parseLogLevel(values['log-level'], 'info');
@@ -82,6 +95,8 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags | 'help' 
     storageDriver,
     bridge: values.bridge,
     bip: values.bip,
+    iptables: values.iptables === 'true',
+    dns: values.dns,
     logLevel,
     pidfile: values.pidfile !== undefined ? resolve(values.pidfile) : undefined,
   };

@@ -17,7 +17,7 @@ import { TraceStore } from './request-trace.js';
 import { lockRoot } from './root-lock.js';
 import { Router } from './router.js';
 import { containerRoutes } from './routes/container-routes.js';
-import { execRoutes, networkRoutes } from './routes/exec-and-network-routes.js';
+import { execRoutes, networkRoutes, volumeRoutes } from './routes/exec-and-network-routes.js';
 import { imageRoutes } from './routes/image-routes.js';
 import { systemRoutes } from './routes/system-routes.js';
 
@@ -40,7 +40,7 @@ export interface RunningDaemon {
 
 /** Every route berthd serves, in one router. */
 export function daemonRouter(traces: TraceStore): Router {
-  return new Router([...systemRoutes(traces), ...imageRoutes(), ...containerRoutes(), ...execRoutes(), ...networkRoutes()]);
+  return new Router([...systemRoutes(traces), ...imageRoutes(), ...containerRoutes(), ...execRoutes(), ...networkRoutes(), ...volumeRoutes()]);
 }
 
 function closeServer(server: Server): Promise<void> {

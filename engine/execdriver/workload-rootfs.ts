@@ -13,6 +13,22 @@ export type Workload = (typeof WORKLOADS)[number];
 
 const workloadsDir = packagePath('native', 'workloads');
 
+/**
+ * Path of the container init (native/workloads/init.c) that HostConfig.Init runs as
+ * pid 1; built like the workloads when missing. UNAVAILABLE when it cannot be built.
+ */
+export function initBinary(): string {
+  const path = join(workloadsDir, 'bin', 'init');
+  if (!existsSync(path)) {
+    try {
+      execFileSync('sh', [join(workloadsDir, 'build.sh')], { stdio: 'pipe' });
+    } catch (err) {
+      throw unavailable(`container init: build failed (native/workloads/build.sh): ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return path;
+}
+
 /** Path of a built workload binary; builds them (native/workloads/build.sh, needs gcc and a static libc) when missing. */
 export function workloadBinary(name: Workload): string {
   const path = join(workloadsDir, 'bin', name);

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ContainerStore } from '../container/store.js';
+import { VolumeStore } from '../container/volume-store.js';
 import { invalidArgument, isBerthError, wrap } from '../errdefs/errors.js';
 import { createCgroupManager } from '../execdriver/cgroups/manager.js';
 import type { CgroupManager } from '../execdriver/cgroups/types.js';
@@ -29,6 +30,7 @@ import { registerImageJobs } from './image-jobs.js';
 import { registerNetworkJobs } from './network-jobs.js';
 import { registerStreamJobs } from './stream-jobs.js';
 import { registerSystemJobs } from './system-jobs.js';
+import { registerVolumeJobs } from './volume-jobs.js';
 
 export interface EngineConfig {
   /** Data root (`--root`): images, layers, containers, networks. */
@@ -63,7 +65,7 @@ export interface BerthEngine {
   /** What recovery found at start: containers marked exited, leftovers removed, and the restarts under way. */
   restored: { exited: string[]; removed: string[]; restarting: Promise<string[]> };
   /** The parts, for tests and the bench. */
-  parts: { graph: Graph; driver: Driver; net: NetworkDriver; store: ContainerStore; runtime: ContainerRuntime; events: EventBus };
+  parts: { graph: Graph; driver: Driver; net: NetworkDriver; store: ContainerStore; volumes: VolumeStore; runtime: ContainerRuntime; events: EventBus };
   /** Stops running containers (each with its stop timeout), lets running jobs end, closes the modules. */
   shutdown(ctx: Context): Promise<void>;
 }
@@ -142,14 +144,16 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
     const cgroupParent = config.cgroupParent ?? `berth/${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
     const exec = createExecDriver({ cgroups, cgroupParent });
     const store = await ContainerStore.open(ctx, root);
+    const volumes = await VolumeStore.open(ctx, root);
     const events = new EventBus();
-    const runtime = new ContainerRuntime({ store, graph, exec, net, cgroups, cgroupParent, events, driverName, baseCtx: detached(ctx) });
+    const runtime = new ContainerRuntime({ store, graph, exec, net, cgroups, cgroupParent, events, volumes, driverName, baseCtx: detached(ctx) });
 
     const engine = new Engine();
     const execs = registerExecJobs(engine, { container: (ref) => store.get(ref), exists: (cid) => store.find(cid) !== undefined, exec, events });
-    registerContainerJobs(engine, { runtime, store, execIds: (cid) => execs.execIds(cid) });
+    registerContainerJobs(engine, { runtime, store, execIds: (cid) => execs.execIds(cid), volumeDir: (name) => volumes.mountpoint(name) });
     registerImageJobs(engine, { graph, store, events, driverName, ...(config.insecureRegistries ? { insecureRegistries: config.insecureRegistries } : {}) });
     registerNetworkJobs(engine, { net, store, events });
+    registerVolumeJobs(engine, { volumes, events, usedBy: (name) => runtime.containersUsing(name) });
     registerSystemJobs(engine, { store, graph, driver, driverName, events, root, engineId: id, cgroupVersion: cgroupVersionOf() });
     registerStreamJobs(engine, { container: (ref) => store.get(ref), io: (c, ref) => runtime.ioFor(c, ref) });
 
@@ -159,7 +163,7 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
     return {
       engine,
       restored,
-      parts: { graph, driver, net, store, runtime, events },
+      parts: { graph, driver, net, store, volumes, runtime, events },
       shutdown: (c) =>
         (down ??= (async () => {
           await restored.restarting.catch(() => undefined);

@@ -167,8 +167,8 @@ needs(skip).describe('container jobs (kernel)', () => {
       sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
     });
     expect(refused).toBe('ECONNREFUSED');
-    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { NetworkMode: 'none', PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } } }))).toMatch(/^INVALID_ARGUMENT: port 80\/tcp: published ports need a bridge network/);
-    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '' }] } } } }))).toMatch(/^INVALID_ARGUMENT: port 80\/tcp: a host port is required/);
+    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { NetworkMode: 'none', PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } } }))).toMatch(/^INVALID_ARGUMENT: conflicting options: port publishing and the network mode none/);
+    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 'x' }] } } } }))).toMatch(/^INVALID_ARGUMENT: port spec "x:80\/tcp": host port "x"/);
   });
 
   it('records OOMKilled and exit code 137 when the memory limit kills the process', async () => {

@@ -9,6 +9,8 @@ import type { Engine } from './engine.js';
 export interface ContainerJobDeps {
   runtime: ContainerRuntime;
   store: ContainerStore;
+  /** A volume's host directory (inspect's Mounts). */
+  volumeDir?: (name: string) => string;
   /** The exec instances of a container (inspect's ExecIDs). */
   execIds?: (containerId: string) => string[];
 }
@@ -27,10 +29,12 @@ export function registerContainerJobs(engine: Engine, deps: ContainerJobDeps): v
   engine.register('kill', (ctx, job) => runtime.kill(ctx, requireId(job.args.id, 'kill'), job.args.signal ?? 'SIGKILL'));
   engine.register('stop', (ctx, job) => runtime.stop(ctx, requireId(job.args.id, 'stop'), job.args.timeout, job.args.signal));
   engine.register('restart', (ctx, job) => runtime.restart(ctx, requireId(job.args.id, 'restart'), job.args.timeout, job.args.signal));
-  engine.register('delete', (ctx, job) => runtime.remove(ctx, requireId(job.args.id, 'delete'), { force: job.args.force ?? false }));
+  engine.register('delete', (ctx, job) => runtime.remove(ctx, requireId(job.args.id, 'delete'), { force: job.args.force ?? false, volumes: job.args.volumes ?? false }));
   engine.register('inspect', async (_ctx, job) => {
     const rec = store.get(requireId(job.args.id, 'inspect'));
-    const inspect = toInspect(rec, store.containerDir(rec.id));
+    // with another container's network, its etc files are the ones mounted
+    const netOwner = rec.hostConfig.NetworkMode?.startsWith('container:') ? store.find(rec.hostConfig.NetworkMode.slice('container:'.length)) : undefined;
+    const inspect = toInspect(rec, store.containerDir(netOwner?.id ?? rec.id), deps.volumeDir);
     const execs = deps.execIds?.(rec.id) ?? [];
     return { ...inspect, ExecIDs: execs.length > 0 ? execs : null };
   });

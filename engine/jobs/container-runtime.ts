@@ -8,9 +8,11 @@
 // the store; every undo runs on a detached context, so a cancelled caller never
 // leaves half a container behind.
 import { constants as osConstants } from 'node:os';
-import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
 import { join } from 'node:path';
-import type { ContainerCreateRequest, ContainerCreateResponse, ContainerWaitResponse, HostConfig, WaitCondition } from '../api/types.js';
+import type { ContainerConfig, ContainerCreateRequest, PortBinding, ContainerCreateResponse, ContainerWaitResponse, HostConfig, WaitCondition } from '../api/types.js';
 import { ContainerIO } from '../container/container-io.js';
 import { mergeConfig } from '../container/merge-config.js';
 import { newRunState, rfc3339Nano, UNKNOWN_EXIT_CODE, type ContainerEndpoint, type ContainerRecord } from '../container/record.js';
@@ -18,15 +20,20 @@ import { checkRestartPolicy, nextBackoff, restartsWithEngine, shouldRestart } fr
 import { resolveInRoot } from '../container/secure-path.js';
 import { buildSpec, hostnameOf, parseBind } from '../container/spec-builder.js';
 import type { ContainerStore } from '../container/store.js';
+import { checkUnsupported } from '../container/unsupported-fields.js';
+import { lentMounts, parseVolumesFrom, resolveVolumes, volumeUses } from '../container/volume-mounts.js';
+import { validateVolumeName, type VolumeStore } from '../container/volume-store.js';
 import { resolveUser } from '../container/user.js';
 import { BerthError, conflict, ErrorCode, failedPrecondition, invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
 import type { CgroupManager } from '../execdriver/cgroups/types.js';
 import type { ContainerProcess, ExecDriver, ExitStatus } from '../execdriver/execdriver.js';
 import { validateSpec } from '../execdriver/spec/validate.js';
+import { initBinary } from '../execdriver/workload-rootfs.js';
 import type { Graph } from '../graph/graph.js';
 import type { NetworkDriver } from '../networkdriver/network-driver.js';
+import { validateEtcRequest, type EtcRequest } from '../networkdriver/etc-files.js';
 import { parseNetworkMode } from '../networkdriver/network-mode.js';
-import { parsePortSpec } from '../networkdriver/port-spec.js';
+import { parsePortRequest } from '../networkdriver/port-spec.js';
 import { detached, throwIfCancelled, withSpan, type Context } from '../trace/context.js';
 import { traced, type Span } from '../trace/span.js';
 import { pausePoint } from '../trace/pause-point.js';
@@ -47,6 +54,8 @@ export interface RuntimeDeps {
   /** Every container's cgroup is `<cgroupParent>/<id>`. */
   cgroupParent: string;
   events: EventBus;
+  /** Named volumes (`-v name:/path`, `--mount type=volume`, VOLUME of images). */
+  volumes: VolumeStore;
   /** The graphdriver's name, for inspect. */
   driverName: string;
   /** The root context's logger for background work (exit handling, restarts). */
@@ -142,19 +151,36 @@ export class ContainerRuntime {
     });
     const merged = mergeConfig(req, image.config.config, req.Image);
     const hostConfig = normalizeHostConfig(req.HostConfig ?? {});
-    const warnings: string[] = [];
-    if (merged.config.Volumes) warnings.push(`volumes ${Object.keys(merged.config.Volumes).join(', ')}: anonymous volumes are not supported; the paths stay in the container's layer`);
-    this.checkNetwork(hostConfig);
+    const warnings: string[] = checkUnsupported({ ...req, Healthcheck: req.Healthcheck ?? merged.config.Healthcheck ?? image.config.config?.Healthcheck }, { ...(req.HostConfig ?? {}) });
+    // Docker's NetworkDisabled: the container gets no network but its loopback
+    if (req.NetworkDisabled) hostConfig.NetworkMode = 'none';
+    const anonymous = this.checkVolumes(hostConfig, merged.config);
+    this.checkNetwork(hostConfig, merged.config, warnings);
+    for (const field of ['PidMode', 'IpcMode'] as const) {
+      const mode = hostConfig[field];
+      if (mode?.startsWith('container:')) hostConfig[field] = `container:${this.d.store.get(mode.slice('container:'.length)).id}`;
+    }
+    if (hostConfig.IpcMode?.startsWith('container:')) warnings.push('IpcMode container: the IPC namespace (System V IPC, POSIX message queues) is shared; /dev/shm is this container\'s own');
     const store = this.d.store;
     const id = store.newId();
     // the whole spec is built once with placeholders so bad input fails before anything is made
-    buildSpec({ id, config: merged.config, hostConfig, path: merged.path, args: merged.args, rootfs: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, netnsPath: '/proc/self/ns/net' });
+    buildSpec({ id, config: merged.config, hostConfig: this.effectiveHostConfig(hostConfig), path: merged.path, args: merged.args, rootfs: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, netnsPath: '/proc/self/ns/net', pidnsPath: '/proc/self/ns/pid', ipcnsPath: '/proc/self/ns/ipc', initPath: '/' });
+    for (const m of hostConfig.Mounts ?? []) {
+      if (m.Type === 'bind' && !(await stat(m.Source!).then(() => true, () => false))) throw invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+    }
     const bare = store.reserveName(name, id);
     const undo = new Undo(ctx, `container ${id}: create`);
     undo.push(async () => store.releaseName(bare, id));
     try {
       await this.d.graph.createContainerLayer(ctx, id, image.id);
       undo.push((c) => this.d.graph.removeContainerLayer(c, id));
+      for (const use of volumeUses(hostConfig)) {
+        const known = this.d.volumes.find(use.name) !== undefined;
+        const vol = await this.d.volumes.create(ctx, { name: use.name, anonymous: anonymous.has(use.name) });
+        if (known) continue;
+        this.d.events.publish('volume', 'create', vol.name, {});
+        if (vol.anonymous) undo.push((c) => this.d.volumes.remove(c, vol.name));
+      }
       const record: ContainerRecord = {
         id,
         name: bare,
@@ -181,20 +207,100 @@ export class ContainerRuntime {
     return { Id: id, Warnings: warnings };
   }
 
-  private checkNetwork(hc: HostConfig): void {
+  private checkNetwork(hc: HostConfig, config: ContainerConfig, warnings: string[]): void {
     const mode = hc.NetworkMode!;
+    validateEtcRequest(etcRequestOf(config, hc));
     if (mode.startsWith('container:')) {
       const other = this.d.store.get(mode.slice('container:'.length));
       hc.NetworkMode = `container:${other.id}`;
+      // Docker's rules: the other container's name, resolver and hosts are shared, so none can be set here
+      if (config.Hostname) throw invalidArgument('conflicting options: Hostname and the network mode container:<id>');
+      if (hc.Dns?.length || hc.DnsSearch?.length || hc.DnsOptions?.length) throw invalidArgument('conflicting options: Dns, DnsSearch or DnsOptions and the network mode container:<id>');
+      if (hc.ExtraHosts?.length) throw invalidArgument('conflicting options: ExtraHosts and the network mode container:<id>');
     } else {
       const parsed = parseNetworkMode(mode);
       if (parsed.kind === 'network') this.d.net.inspectNetwork(parsed.name);
     }
-    for (const [port, bindings] of Object.entries(hc.PortBindings ?? {})) {
-      for (const b of bindings ?? []) portSpecOf(port, b.HostIp, b.HostPort);
-      if ((bindings ?? []).length > 0 && (mode === 'host' || mode === 'none' || mode.startsWith('container:'))) {
-        throw invalidArgument(`port ${port}: published ports need a bridge network, not NetworkMode ${mode}`);
-      }
+    const bindings = bindingsOf(config, hc).filter(([, b]) => b.length > 0);
+    for (const [port, list] of bindings) for (const b of list) portSpecOf(port, b.HostIp, b.HostPort);
+    if (bindings.length > 0) {
+      // Docker's rules: discarded with the host's network (a warning), refused with another container's
+      if (mode === 'host') warnings.push('Published ports are discarded when using host network mode');
+      else if (mode === 'none' || mode.startsWith('container:')) throw invalidArgument(`conflicting options: port publishing and the network mode ${mode}`);
+    }
+  }
+
+  /**
+   * Checks the volumes a create asks for and completes the HostConfig: volume names
+   * valid, VolumesFrom containers resolved to their ids, an anonymous volume named
+   * for each `--mount type=volume` without a source and each path of Config.Volumes
+   * (the image's VOLUME) that no bind, mount or tmpfs covers, as Docker does.
+   */
+  private checkVolumes(hc: HostConfig, config: ContainerConfig): Set<string> {
+    const anonymous = new Set<string>();
+    const anon = () => {
+      const name = anonymousVolumeName();
+      anonymous.add(name);
+      return name;
+    };
+    if (hc.VolumeDriver && hc.VolumeDriver !== 'local') throw invalidArgument(`VolumeDriver ${JSON.stringify(hc.VolumeDriver)}: only the local driver is supported`);
+    hc.VolumesFrom = (hc.VolumesFrom ?? []).map((entry) => {
+      const { container, mode } = parseVolumesFrom(entry);
+      return `${this.d.store.get(container).id}${mode ? `:${mode}` : ''}`;
+    });
+    hc.Mounts = (hc.Mounts ?? []).map((m) => (m.Type === 'volume' && !m.Source ? { ...m, Source: anon() } : m));
+    const covered = new Set([...(hc.Binds ?? []).map((b) => b.split(':')[1]), ...hc.Mounts.map((m) => m.Target), ...Object.keys(hc.Tmpfs ?? {})]);
+    for (const path of Object.keys(config.Volumes ?? {})) {
+      if (!path.startsWith('/')) throw invalidArgument(`Volumes ${JSON.stringify(path)}: the path must be absolute`);
+      if (!covered.has(path)) hc.Mounts.push({ Type: 'volume', Source: anon(), Target: path });
+    }
+    for (const use of volumeUses(hc)) validateVolumeName(use.name);
+    return anonymous;
+  }
+
+  /** hc as the spec sees it: VolumesFrom's binds and volumes added, every volume a bind of its directory. */
+  private effectiveHostConfig(hc: HostConfig): HostConfig {
+    const binds = [...(hc.Binds ?? [])];
+    const mounts = [...(hc.Mounts ?? [])];
+    for (const entry of hc.VolumesFrom ?? []) {
+      const { container, mode } = parseVolumesFrom(entry);
+      const other = this.d.store.find(container);
+      if (other === undefined) throw failedPrecondition(`VolumesFrom ${container.slice(0, 12)}: the container is gone`);
+      const lent = lentMounts(other.hostConfig, mode);
+      binds.push(...lent.binds);
+      mounts.push(...lent.mounts);
+    }
+    return resolveVolumes({ ...hc, Binds: binds, Mounts: mounts }, (name) => this.d.volumes.mountpoint(name));
+  }
+
+  /** The containers (any state) whose Binds, Mounts or VolumesFrom use volume `name`. */
+  containersUsing(name: string): string[] {
+    const direct = (hc: HostConfig) => volumeUses(hc).some((u) => u.name === name);
+    return this.d.store
+      .list()
+      .filter((r) => direct(r.hostConfig) || (r.hostConfig.VolumesFrom ?? []).some((e) => {
+        const other = this.d.store.find(parseVolumesFrom(e).container);
+        return other !== undefined && direct(other.hostConfig);
+      }))
+      .map((r) => r.id);
+  }
+
+  /**
+   * Copies the image's content at each volume's path into the volume when the
+   * volume is empty (a new one), as Docker does, unless nocopy. Ownership, modes
+   * and times are kept (cp -a).
+   */
+  private async populateVolumes(rootfs: string, hc: HostConfig): Promise<void> {
+    for (const use of volumeUses(hc)) {
+      if (use.noCopy) continue;
+      const dest = this.d.volumes.mountpoint(use.name);
+      if ((await readdir(dest).catch(() => ['?'])).length > 0) continue;
+      const src = await resolveInRoot(rootfs, use.target).catch(() => undefined);
+      if (src === undefined || !(await stat(src).then((st) => st.isDirectory(), () => false))) continue;
+      if ((await readdir(src)).length === 0) continue;
+      await execa('cp', ['-a', '--', `${src}/.`, `${dest}/`]).catch((err: unknown) => {
+        throw wrap(err, `volume ${use.name}: copy the image's ${use.target}`);
+      });
     }
   }
 
@@ -240,18 +346,33 @@ export class ContainerRuntime {
         throw wrap(err, subject);
       });
       await ensureWorkingDir(rootfs, rec.config.WorkingDir || '/', user.uid, user.gid);
-      for (const b of rec.hostConfig.Binds ?? []) await mkdir(parseBind(b).source, { recursive: true });
-      const etcFiles = { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
-      for (const f of Object.values(etcFiles)) await writeFile(f, '', { flag: 'a' });
-
+      await this.populateVolumes(rootfs, rec.hostConfig);
+      const hostConfig = this.effectiveHostConfig(rec.hostConfig);
+      for (const b of hostConfig.Binds ?? []) await mkdir(parseBind(b).source, { recursive: true });
       const mode = rec.hostConfig.NetworkMode!;
       let netnsPath: string | undefined;
+      let config = rec.config;
+      // with another container's network its etc files are shared (as Docker does), else this one's own
+      let etcDir = dir;
       if (mode.startsWith('container:')) {
         const other = this.d.store.find(mode.slice('container:'.length));
         if (other === undefined || other.state.status !== 'running') throw failedPrecondition(`${subject}: network container ${mode.slice(10, 22)} is not running`);
         netnsPath = `/proc/${other.state.pid}/ns/net`;
+        etcDir = this.d.store.containerDir(other.id);
+        config = { ...config, Hostname: hostnameOf(other.id, other.config, other.hostConfig), Domainname: other.config.Domainname ?? '' };
       }
-      const spec = buildSpec({ id, config: rec.config, hostConfig: rec.hostConfig, path: rec.path, args: rec.args, rootfs, user, etcFiles, ...(netnsPath ? { netnsPath } : {}) });
+      const joined = (field: 'PidMode' | 'IpcMode', ns: string): string | undefined => {
+        const m = rec.hostConfig[field];
+        if (!m?.startsWith('container:')) return undefined;
+        const other = this.d.store.find(m.slice('container:'.length));
+        if (other === undefined || other.state.status !== 'running') throw failedPrecondition(`${subject}: ${field} container ${m.slice(10, 22)} is not running`);
+        return `/proc/${other.state.pid}/ns/${ns}`;
+      };
+      const pidnsPath = joined('PidMode', 'pid');
+      const ipcnsPath = joined('IpcMode', 'ipc');
+      const etcFiles = etcPaths(etcDir);
+      for (const f of Object.values(etcFiles)) await writeFile(f, '', { flag: 'a' });
+      const spec = buildSpec({ id, config, hostConfig, path: rec.path, args: rec.args, rootfs, user, etcFiles, ...(netnsPath ? { netnsPath } : {}), ...(pidnsPath ? { pidnsPath } : {}), ...(ipcnsPath ? { ipcnsPath } : {}), ...(rec.hostConfig.Init ? { initPath: initBinary() } : {}) });
       rec.spec = validateSpec(spec, dir);
 
       const io = await this.ioFor(ctx, id);
@@ -260,7 +381,7 @@ export class ContainerRuntime {
       undo.push(async (c) => {
         if (allocated) await this.d.net.releaseInterface(c, id);
       });
-      const hostname = hostnameOf(id, rec.config, rec.hostConfig);
+      const hostname = hostnameOf(id, config, rec.hostConfig);
       const proc: ContainerProcess = await this.d.exec.create(ctx, id, { dir, spec: rec.spec }, {
         stdio: io.stdio(),
         beforeSetup: async (c, pid) => {
@@ -270,7 +391,7 @@ export class ContainerRuntime {
             network: mode,
             netns: netnsPath !== undefined ? { path: netnsPath } : { pid },
             hostname,
-            etcDir: dir,
+            ...(etcDir === dir ? { etcDir: dir, etc: etcRequestOf(rec.config, rec.hostConfig) } : {}),
           });
           rec.endpoint = {
             mode: a.mode,
@@ -284,8 +405,8 @@ export class ContainerRuntime {
       });
       undo.push((c) => this.d.exec.delete(c, id));
       io.connect(proc);
-      for (const [port, bindings] of Object.entries(rec.hostConfig.PortBindings ?? {})) {
-        for (const b of bindings ?? []) {
+      for (const [port, bindings] of rec.endpoint?.address !== undefined ? bindingsOf(rec.config, rec.hostConfig) : []) {
+        for (const b of bindings) {
           const p = await this.d.net.allocatePort(ctx, id, portSpecOf(port, b.HostIp, b.HostPort));
           rec.endpoint!.ports.push(`${p.hostIp}:${p.hostPort}:${p.containerPort}/${p.proto}`);
         }
@@ -540,7 +661,7 @@ export class ContainerRuntime {
   // ---- remove ---------------------------------------------------------------------
 
   /** Removes a container; a running one only with force (killed first). CONFLICT otherwise. */
-  async remove(ctx: Context, ref: string, opts: { force?: boolean } = {}): Promise<void> {
+  async remove(ctx: Context, ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const rec = this.d.store.get(ref);
     if ((rec.state.status === 'running' || rec.state.status === 'restarting') && !opts.force) {
       throw conflict(`container ${rec.id}: you cannot remove a running container; stop it before removing it or force the removal`);
@@ -559,11 +680,15 @@ export class ContainerRuntime {
       this.cancelRestart(rec.id);
       rec.state.status = 'removing';
       await this.d.store.save(ctx, rec).catch(() => undefined);
-      await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec);
+      await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec, opts.volumes === true || rec.hostConfig.AutoRemove === true);
     });
   }
 
-  private async removeLocked(ctx: Context, rec: ContainerRecord): Promise<void> {
+  /**
+   * Removes the container; with anonymousVolumes (rm -v, AutoRemove) also its
+   * anonymous volumes that no other container uses, as Docker does.
+   */
+  private async removeLocked(ctx: Context, rec: ContainerRecord, anonymousVolumes = rec.hostConfig.AutoRemove === true): Promise<void> {
     const io = this.ios.get(rec.id);
     this.ios.delete(rec.id);
     await io?.close().catch(() => undefined);
@@ -573,6 +698,15 @@ export class ContainerRuntime {
     // A crash test may stop here: layer gone, record still there (trace/pause-point.ts).
     await pausePoint('container-remove');
     await this.d.store.remove(ctx, rec.id);
+    if (anonymousVolumes) {
+      for (const use of volumeUses(rec.hostConfig)) {
+        if (this.d.volumes.find(use.name)?.anonymous !== true || this.containersUsing(use.name).length > 0) continue;
+        await this.d.volumes.remove(ctx, use.name).then(
+          () => this.d.events.publish('volume', 'destroy', use.name, {}),
+          (err: unknown) => ctx.logger.warn(`volume ${use.name}: remove with container ${rec.id}`, { error: String(err) }),
+        );
+      }
+    }
     this.backoff.delete(rec.id);
     this.d.events.publish('container', 'destroy', rec.id, { name: rec.name, image: rec.image });
     this.wake(rec.id, ['not-running', 'next-exit', 'removed'], { StatusCode: rec.state.exitCode, Error: null });
@@ -683,6 +817,27 @@ export class ContainerRuntime {
   }
 }
 
+/** A new anonymous volume's name: 64 hex digits, as Docker's. */
+function anonymousVolumeName(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** The paths of a container's hosts, hostname and resolv.conf in its directory (what inspect shows). */
+export function etcPaths(dir: string): { hosts: string; hostname: string; resolvConf: string } {
+  return { hosts: join(dir, 'hosts'), hostname: join(dir, 'hostname'), resolvConf: join(dir, 'resolv.conf') };
+}
+
+/** What a container asks of its resolv.conf and hosts. */
+export function etcRequestOf(config: ContainerConfig, hc: HostConfig): EtcRequest {
+  return {
+    ...(config.Domainname ? { domainname: config.Domainname } : {}),
+    ...(hc.Dns?.length ? { dns: [...hc.Dns] } : {}),
+    ...(hc.DnsSearch?.length ? { dnsSearch: [...hc.DnsSearch] } : {}),
+    ...(hc.DnsOptions?.length ? { dnsOptions: [...hc.DnsOptions] } : {}),
+    ...(hc.ExtraHosts?.length ? { extraHosts: [...hc.ExtraHosts] } : {}),
+  };
+}
+
 /** HostConfig with Docker's defaults filled in and checked (restart policy, network mode). */
 export function normalizeHostConfig(hc: HostConfig): HostConfig {
   const out: HostConfig = { ...hc };
@@ -694,14 +849,31 @@ export function normalizeHostConfig(hc: HostConfig): HostConfig {
   return out;
 }
 
-/** A PortBindings entry as a networkdriver port spec. INVALID_ARGUMENT for a missing or bad port. */
+/**
+ * A PortBindings entry as a networkdriver port spec: an empty or 0 HostPort asks
+ * for an ephemeral port, `LOW-HIGH` for the first free one in that range.
+ * INVALID_ARGUMENT for a bad port.
+ */
 export function portSpecOf(port: string, hostIp: string | undefined, hostPort: string | undefined): string {
   const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(port);
   if (m === null) throw invalidArgument(`port ${JSON.stringify(port)}: expected PORT[/tcp|udp]`);
-  if (!hostPort) throw invalidArgument(`port ${port}: a host port is required (berth does not pick one)`);
-  const spec = `${hostIp ? `${hostIp}:` : ''}${hostPort}:${m[1]}/${m[2] ?? 'tcp'}`;
-  parsePortSpec(spec);
+  const spec = `${hostIp ? `${hostIp}:` : ''}${hostPort || '0'}:${m[1]}/${m[2] ?? 'tcp'}`;
+  parsePortRequest(spec);
   return spec;
+}
+
+/**
+ * The bindings to publish: PortBindings, and with PublishAllPorts every exposed
+ * port without one on an ephemeral host port (Docker's `-P`).
+ */
+export function bindingsOf(config: ContainerConfig, hc: HostConfig): [string, PortBinding[]][] {
+  const out = Object.entries(hc.PortBindings ?? {}).map(([port, b]): [string, PortBinding[]] => [port, b ?? []]);
+  if (hc.PublishAllPorts) {
+    for (const port of Object.keys(config.ExposedPorts ?? {})) {
+      if (!out.some(([p, b]) => p === port && b.length > 0)) out.push([port, [{ HostIp: '', HostPort: '' }]]);
+    }
+  }
+  return out;
 }
 
 /** `10m`, `1g`, `512k`, `100` → bytes. */

@@ -3,15 +3,27 @@
 import type { ContainerInspect, ContainerSummary, EndpointSettings, MountPoint, NetworkSettings, Port, PortMap } from '../api/types.js';
 import type { ContainerRecord } from '../container/record.js';
 import { parseBind } from '../container/spec-builder.js';
+import { volumeBind } from '../container/volume-mounts.js';
 import { invalidArgument } from '../errdefs/errors.js';
 import type { Filters } from './job-map.js';
 
-function mounts(rec: ContainerRecord): MountPoint[] {
+function mounts(rec: ContainerRecord, volumeDir: (name: string) => string): MountPoint[] {
   const out: MountPoint[] = [];
   for (const b of rec.hostConfig.Binds ?? []) {
+    const v = volumeBind(b);
+    if (v !== undefined) {
+      const rw = !v.options.includes('ro');
+      out.push({ Type: 'volume', Name: v.name, Source: volumeDir(v.name), Destination: v.target, Driver: 'local', Mode: v.options.join(','), RW: rw, Propagation: '' });
+      continue;
+    }
     const m = parseBind(b);
     const rw = !m.options?.includes('ro');
     out.push({ Type: 'bind', Source: m.source, Destination: m.destination, Mode: rw ? '' : 'ro', RW: rw, Propagation: m.options?.[1] ?? 'rprivate' });
+  }
+  for (const m of rec.hostConfig.Mounts ?? []) {
+    if (m.Type === 'bind') out.push({ Type: 'bind', Source: m.Source ?? '', Destination: m.Target ?? '', Mode: '', RW: !m.ReadOnly, Propagation: m.BindOptions?.Propagation || 'rprivate' });
+    else if (m.Type === 'volume') out.push({ Type: 'volume', Name: m.Source ?? '', Source: volumeDir(m.Source ?? ''), Destination: m.Target ?? '', Driver: 'local', Mode: '', RW: !m.ReadOnly, Propagation: '' });
+    else if (m.Type === 'tmpfs') out.push({ Type: 'tmpfs', Source: '', Destination: m.Target ?? '', Mode: '', RW: !m.ReadOnly, Propagation: '' });
   }
   for (const [dest] of Object.entries(rec.hostConfig.Tmpfs ?? {})) out.push({ Type: 'tmpfs', Source: '', Destination: dest, Mode: '', RW: true, Propagation: '' });
   return out;
@@ -46,7 +58,8 @@ function networks(rec: ContainerRecord): Record<string, EndpointSettings> {
   };
 }
 
-export function toInspect(rec: ContainerRecord, dir: string): ContainerInspect {
+/** The inspect view; etcDir holds the hosts, hostname and resolv.conf mounted (another container's with its network). */
+export function toInspect(rec: ContainerRecord, etcDir: string, volumeDir: (name: string) => string = (n) => n): ContainerInspect {
   const s = rec.state;
   const ep = rec.endpoint;
   const settings: NetworkSettings = {
@@ -79,9 +92,9 @@ export function toInspect(rec: ContainerRecord, dir: string): ContainerInspect {
       FinishedAt: s.finishedAt,
     },
     Image: rec.imageId,
-    ResolvConfPath: `${dir}/resolv.conf`,
-    HostnamePath: `${dir}/hostname`,
-    HostsPath: `${dir}/hosts`,
+    ResolvConfPath: `${etcDir}/resolv.conf`,
+    HostnamePath: `${etcDir}/hostname`,
+    HostsPath: `${etcDir}/hosts`,
     LogPath: rec.logPath,
     Name: `/${rec.name}`,
     RestartCount: rec.restartCount,
@@ -93,7 +106,7 @@ export function toInspect(rec: ContainerRecord, dir: string): ContainerInspect {
     ExecIDs: null,
     HostConfig: rec.hostConfig,
     GraphDriver: { Name: rec.driver, Data: null },
-    Mounts: mounts(rec),
+    Mounts: mounts(rec, volumeDir),
     Config: rec.config,
     NetworkSettings: settings,
   };
@@ -156,7 +169,7 @@ export function toSummary(rec: ContainerRecord): ContainerSummary {
     Status: statusLine(rec),
     HostConfig: { NetworkMode: rec.hostConfig.NetworkMode ?? 'bridge' },
     NetworkSettings: { Networks: networks(rec) },
-    Mounts: mounts(rec),
+    Mounts: mounts(rec, (n) => n),
   };
 }
 

@@ -121,6 +121,8 @@ needs(skip).describe('image, network and system jobs (kernel)', () => {
     const created = await b.engine.job(ctx, 'network_create', { Name: 'appnet', IPAM: { Config: [{ Subnet: subnet }] } });
     expect(await codeOf(b.engine.job(ctx, 'network_create', { Name: 'appnet', IPAM: { Config: [{ Subnet: subnet }] } }))).toMatch(/appnet/);
     expect(await codeOf(b.engine.job(ctx, 'network_create', { Name: 'nosubnet' }))).toMatch(/^INVALID_ARGUMENT: network nosubnet: exactly one IPAM config/);
+    expect(await codeOf(b.engine.job(ctx, 'network_create', { Name: 'closed', Internal: true, IPAM: { Config: [{ Subnet: subnet }] } }))).toMatch(/^INVALID_ARGUMENT: network closed: Internal networks/);
+    expect(await codeOf(b.engine.job(ctx, 'network_create', { Name: 'opts', Options: { 'com.docker.network.bridge.name': 'x' }, IPAM: { Config: [{ Subnet: subnet }] } }))).toMatch(/^INVALID_ARGUMENT: network opts: Options com\.docker\.network\.bridge\.name/);
     const names = (await b.engine.job(ctx, 'network_list', {})).map((n) => n.Name).sort();
     expect(names).toEqual(['appnet', 'bridge', 'host', 'none']);
     const { Id: id } = await b.engine.job(ctx, 'create', { name: 'onnet', config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], HostConfig: { NetworkMode: 'appnet' } } });

@@ -21,6 +21,10 @@ import type {
   NetworkResource,
   SystemInfo,
   SystemVersion,
+  Volume,
+  VolumeCreateRequest,
+  VolumeListResponse,
+  VolumePruneResponse,
   WaitCondition,
 } from '../api/types.js';
 import type { AllocateInterfaceRequest, InterfaceAllocation, PortRecord, ReleaseInterfaceOptions } from '../networkdriver/network-driver.js';
@@ -162,6 +166,12 @@ export type JobMap = {
   network_delete: { args: { id: string }; result: void; event: never };
   network_list: { args: { filters?: Filters }; result: NetworkResource[]; event: never };
   network_inspect: { args: { id: string }; result: NetworkResource; event: never };
+
+  volume_create: { args: VolumeCreateRequest; result: Volume; event: never };
+  volume_list: { args: { filters?: Filters }; result: VolumeListResponse; event: never };
+  volume_inspect: { args: { name: string }; result: Volume; event: never };
+  volume_delete: { args: { name: string; force?: boolean }; result: void; event: never };
+  volume_prune: { args: { filters?: Filters }; result: VolumePruneResponse; event: never };
 
   /** Runs until ctx is cancelled (or `until`), emitting each event. */
   events: { args: EventsArgs; result: void; event: EventMessage };

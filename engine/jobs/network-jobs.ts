@@ -83,6 +83,11 @@ export function registerNetworkJobs(engine: Engine, deps: NetworkJobDeps): void 
     if (typeof req?.Name !== 'string' || req.Name === '') throw invalidArgument('network create: Name is required');
     if (req.Driver && req.Driver !== 'bridge') throw notImplemented(`network ${req.Name}: driver ${JSON.stringify(req.Driver)} is not supported (only bridge)`);
     if (req.EnableIPv6) throw notImplemented(`network ${req.Name}: IPv6 is not supported`);
+    // an internal network would be reachable from outside here: refused rather than made routable
+    if (req.Internal) throw invalidArgument(`network ${req.Name}: Internal networks (no route outside) are not supported`);
+    if (req.IPAM?.Driver && req.IPAM.Driver !== 'default') throw invalidArgument(`network ${req.Name}: IPAM driver ${JSON.stringify(req.IPAM.Driver)} is not supported (only default)`);
+    const unknownOpts = Object.keys(req.Options ?? {}).filter((k) => k !== 'com.docker.network.driver.mtu');
+    if (unknownOpts.length > 0) throw invalidArgument(`network ${req.Name}: Options ${unknownOpts.join(', ')}: not supported (only com.docker.network.driver.mtu)`);
     const cfg = req.IPAM?.Config ?? [];
     if (cfg.length !== 1 || !cfg[0]!.Subnet) throw invalidArgument(`network ${req.Name}: exactly one IPAM config with a Subnet is required (berth does not pick subnets)`);
     const mtu = req.Options?.['com.docker.network.driver.mtu'];

@@ -34,7 +34,7 @@ import {
 } from '../errdefs/errors.js';
 import { nowNs, recordSpan, throwIfCancelled, type Context } from '../trace/index.js';
 import { readJson, readRuntimeJson, removeFile, writeJsonAtomic } from '../fsutil/state-file.js';
-import { writeEtcFiles, validateHostname } from './etc-files.js';
+import { writeEtcFiles, validateEtcRequest, validateHostname, type EtcRequest } from './etc-files.js';
 import { hostRoutes, uplinkMtu } from './host-routes.js';
 import { checkGateway, Ipam, type PoolSpec } from './ipam.js';
 import { CHAIN_DNAT, Iptables, isRuleOfPort } from './iptables.js';
@@ -44,7 +44,7 @@ import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { bridgeInterfacePlan } from './interface-plan.js';
 import { runSteps, type NetnsRef, type SetupStep } from './netlink-ops.js';
 import { parseNetworkMode } from './network-mode.js';
-import { formatPortSpec, parsePortSpec, portsCollide, type PortSpec } from './port-spec.js';
+import { formatPortSpec, parsePortRequest, parsePortSpec, portsCollide, type PortRequest, type PortSpec } from './port-spec.js';
 import { formatIPv4, overlaps, parseIPv4, parseSubnet } from './subnet.js';
 import { checkPortFree, startProxy, type PortProxy } from './userland-proxy.js';
 
@@ -128,6 +128,8 @@ export interface AllocateInterfaceRequest {
   hostname: string;
   /** Where hosts, hostname and resolv.conf are written; skipped when absent. */
   etcDir?: string;
+  /** The container's DNS and hosts wishes (Dns, DnsSearch, DnsOptions, ExtraHosts, Domainname) for those files. */
+  etc?: EtcRequest;
 }
 
 export interface InterfaceAllocation {
@@ -488,6 +490,7 @@ export class NetworkDriver {
   async allocateInterface(ctx: Context, req: AllocateInterfaceRequest): Promise<InterfaceAllocation> {
     checkContainerId(req.containerId);
     validateHostname(req.hostname);
+    if (req.etc !== undefined) validateEtcRequest(req.etc);
     const mode = parseNetworkMode(req.network);
     const cid = req.containerId;
     return this.containerLock.run(cid, async () => {
@@ -591,7 +594,20 @@ export class NetworkDriver {
 
   private async writeEtc(req: AllocateInterfaceRequest, address: string | undefined, hostFiles: boolean): Promise<void> {
     if (req.etcDir === undefined) return;
-    await writeEtcFiles(req.etcDir, { hostname: req.hostname, ...(address ? { address } : {}), ...(this.options.dns ? { dns: this.options.dns } : {}), hostFiles });
+    const etc = req.etc ?? {};
+    await writeEtcFiles(req.etcDir, {
+      ...etc,
+      hostname: req.hostname,
+      ...(address ? { address } : {}),
+      ...(etc.dns?.length ? {} : this.options.dns ? { dns: this.options.dns } : {}),
+      hostFiles,
+      hostGateway: this.hostGateway(),
+    });
+  }
+
+  /** The address `host-gateway` stands for in ExtraHosts: the default bridge's gateway (Docker's docker0 address). */
+  hostGateway(): string {
+    return this.resolve('bridge').gateway;
   }
 
   /** Runs fn as one named step timed in this process, published as a span. */
@@ -667,32 +683,32 @@ export class NetworkDriver {
 
   /**
    * Publishes `[hostIp:]hostPort:containerPort[/proto]` of a container on the
-   * bridge: iptables DNAT (BERTH chain) or the userland proxy. INVALID_ARGUMENT for
+   * bridge: iptables DNAT (BERTH chain) or the userland proxy. The host port may be
+   * a range `LOW-HIGH` (the first free one in it) or 0 (a free one from the
+   * ephemeral range, as Docker does for `-P` and an empty HostPort). INVALID_ARGUMENT for
    * a bad spec, FAILED_PRECONDITION when the container has no bridge address,
-   * CONFLICT naming the port when berth or another program holds it. Undone on
-   * failure. Publishing the same spec twice for one container is a no-op.
-   * opts.via overrides the driver's portDriver for this port (the bench compares
-   * both); `iptables` without a usable iptables is UNAVAILABLE.
+   * CONFLICT naming the port when berth or another program holds it (for a range:
+   * every port of it). Undone on failure. Publishing the same spec twice for one
+   * container is a no-op. opts.via overrides the driver's portDriver for this port
+   * (the bench compares both); `iptables` without a usable iptables is UNAVAILABLE.
+   * Cost: one bind test per host port tried, then the rules or the proxy.
    */
   async allocatePort(ctx: Context, containerId: string, spec: string, opts: { via?: 'iptables' | 'proxy' } = {}): Promise<PortRecord> {
-    const p = parsePortSpec(spec);
-    const key = formatPortSpec(p);
+    const req = parsePortRequest(spec);
     return this.containerLock.run(containerId, async () => {
-      throwIfCancelled(ctx, `container ${containerId}: publish ${key}`);
+      throwIfCancelled(ctx, `container ${containerId}: publish ${spec}`);
       const rec = this.endpoints.get(containerId);
       if (rec === undefined || rec.address === undefined) throw failedPrecondition(`container ${containerId}: publish ${spec}: no bridge interface`);
-      const same = rec.ports.find((q) => formatPortSpec(q) === key);
+      const same = rec.ports.find((q) => q.hostIp === req.hostIp && q.proto === req.proto && q.containerPort === req.containerPort && q.hostPort >= req.hostPorts[0] && q.hostPort <= req.hostPorts[1]);
       if (same !== undefined) return { ...same };
       if (opts.via === 'iptables' && !this.useIptables) throw unavailable(`container ${containerId}: publish ${spec}: iptables publishing is not in use by this driver`);
-      for (const held of this.reservedPorts.values()) {
-        if (portsCollide(held.spec, p)) throw conflict(`port ${p.hostIp}:${p.hostPort}/${p.proto}: already published by container ${held.containerId}`);
-      }
-      this.reservedPorts.set(key, { spec: p, containerId });
+      const p = await this.reserveHostPort(containerId, req, spec);
+      const key = formatPortSpec(p);
       const net = this.networks.get(rec.networkId!)!;
       const port: PortRecord = { ...p, via: opts.via ?? (this.useIptables ? 'iptables' : 'proxy') };
       try {
         if (port.via === 'iptables') {
-          await checkPortFree(p);
+          if (req.hostPorts[0] === req.hostPorts[1]) await checkPortFree(p);
           const forwardExists = rec.ports.some((q) => q.via === 'iptables' && q.proto === p.proto && q.containerPort === p.containerPort);
           await this.iptables.addPortRules(containerId, net.bridge, rec.address, p, !forwardExists);
         } else {
@@ -707,6 +723,38 @@ export class NetworkDriver {
       }
       return { ...port };
     });
+  }
+
+  /**
+   * Picks and reserves the host port of req: the one given, or the first of its
+   * range (the ephemeral range from a random point, so parallel engines seldom
+   * try the same ports) that no container holds and that binds on the host. The
+   * reservation is made before the bind test, so two allocations never pick the same one.
+   */
+  private async reserveHostPort(containerId: string, req: PortRequest, spec: string): Promise<PortSpec> {
+    const [lo, hi] = req.hostPorts;
+    const { hostPorts: _range, ephemeral: _eph, ...base } = req;
+    const count = hi - lo + 1;
+    const start = req.ephemeral ? Math.floor(Math.random() * count) : 0;
+    for (let i = 0; i < count; i++) {
+      const p: PortSpec = { ...base, hostPort: lo + ((start + i) % count) };
+      const held = [...this.reservedPorts.values()].find((h) => portsCollide(h.spec, p));
+      if (held !== undefined) {
+        if (count === 1) throw conflict(`port ${p.hostIp}:${p.hostPort}/${p.proto}: already published by container ${held.containerId}`);
+        continue;
+      }
+      const key = formatPortSpec(p);
+      this.reservedPorts.set(key, { spec: p, containerId });
+      if (count === 1) return p;
+      try {
+        await checkPortFree(p);
+        return p;
+      } catch (err) {
+        this.reservedPorts.delete(key);
+        if (!isBerthError(err, 'CONFLICT')) throw wrap(err, `container ${containerId}: publish ${spec}`);
+      }
+    }
+    throw conflict(`container ${containerId}: publish ${spec}: no free host port in ${req.ephemeral ? 'the ephemeral range ' : ''}${lo}-${hi} on ${req.hostIp}/${req.proto}`);
   }
 
   /** Unpublishes one spec of the container, or all its ports. Idempotent. */

@@ -1,7 +1,7 @@
 // -p parsing: the accepted forms and the errors that name the bad spec.
 import { describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
-import { formatPortSpec, parsePortSpec, portsCollide } from './port-spec.js';
+import { ephemeralRange, formatPortSpec, parsePortRequest, parsePortSpec, portsCollide } from './port-spec.js';
 
 describe('parsePortSpec', () => {
   it.each([
@@ -26,5 +26,20 @@ describe('parsePortSpec', () => {
     expect(formatPortSpec(parsePortSpec('8080:80'))).toBe('127.0.0.1:8080:80/tcp');
     expect(portsCollide(parsePortSpec('0.0.0.0:8080:80'), parsePortSpec('8080:81'))).toBe(true);
     expect(portsCollide(parsePortSpec('8080:80/udp'), parsePortSpec('8080:80'))).toBe(false);
+  });
+});
+
+describe('parsePortRequest', () => {
+  it('takes a single port, a host port range, and 0 for the ephemeral range', () => {
+    expect(parsePortRequest('127.0.0.1:8080:80')).toEqual({ hostIp: '127.0.0.1', hostPorts: [8080, 8080], containerPort: 80, proto: 'tcp', ephemeral: false });
+    expect(parsePortRequest('127.0.0.1:8000-8002:80/udp')).toEqual({ hostIp: '127.0.0.1', hostPorts: [8000, 8002], containerPort: 80, proto: 'udp', ephemeral: false });
+    expect(parsePortRequest('0:80')).toEqual({ hostIp: '127.0.0.1', hostPorts: ephemeralRange(), containerPort: 80, proto: 'tcp', ephemeral: true });
+    const [lo, hi] = ephemeralRange();
+    expect(lo).toBeGreaterThan(0);
+    expect(hi).toBeGreaterThanOrEqual(lo);
+  });
+
+  it.each(['8002-8000:80', '8000-70000:80', '0:0', 'x-1:80'])('rejects %s naming it', (spec) => {
+    expect(() => parsePortRequest(spec)).toThrow(JSON.stringify(spec));
   });
 });

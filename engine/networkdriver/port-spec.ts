@@ -1,5 +1,8 @@
 // `-p [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]` as Docker's CLI writes it,
-// parsed into a PortSpec. Published ports bind 127.0.0.1 unless an address is given.
+// parsed into a PortSpec; a request may leave the host port to the driver (0: one
+// from the ephemeral range) or give a range of them (`8000-8002`: the first free).
+// Published ports bind 127.0.0.1 unless an address is given.
+import { readFileSync } from 'node:fs';
 import { invalidArgument } from '../errdefs/errors.js';
 import { parseIPv4 } from './subnet.js';
 
@@ -51,4 +54,53 @@ export function formatPortSpec(p: PortSpec): string {
 /** Two specs collide when they claim the same host port and protocol on overlapping addresses. */
 export function portsCollide(a: PortSpec, b: PortSpec): boolean {
   return a.proto === b.proto && a.hostPort === b.hostPort && (a.hostIp === b.hostIp || a.hostIp === '0.0.0.0' || b.hostIp === '0.0.0.0');
+}
+
+/** A publish request: the host port is one of hostPorts (inclusive), picked by the driver when more than one. */
+export interface PortRequest extends Omit<PortSpec, 'hostPort'> {
+  hostPorts: [number, number];
+  /** True when the host port was left to the driver (0 or empty): the ephemeral range. */
+  ephemeral: boolean;
+}
+
+/** The host's ephemeral port range (ip_local_port_range), Docker's 49153–60999 when unreadable. */
+export function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo !== undefined && hi !== undefined && lo >= 1 && hi <= 65535 && lo <= hi) return [lo, hi];
+  } catch {
+    // not Linux or no procfs
+  }
+  return [49153, 60999];
+}
+
+/**
+ * Parses `[HOSTIP:]HOSTPORTS:CONTAINERPORT[/proto]` where HOSTPORTS is a port, a
+ * range `LOW-HIGH`, or 0 for any ephemeral port. INVALID_ARGUMENT naming the spec.
+ */
+export function parsePortRequest(spec: string): PortRequest {
+  try {
+    return portRequest(spec);
+  } catch (err) {
+    // the parts are checked as a rewritten spec: the message names the one given
+    throw invalidArgument(`port spec ${JSON.stringify(spec)}: ${(err as Error).message.replace(/^port spec "[^"]*": /, '')}`);
+  }
+}
+
+function portRequest(spec: string): PortRequest {
+  const m = /^(?:(.*):)?(\d+)-(\d+):(\d+(?:\/\w+)?)$/.exec(spec.trim());
+  if (m !== null) {
+    const base = parsePortSpec(`${m[1] !== undefined ? `${m[1]}:` : ''}${m[2]}:${m[4]}`);
+    const hi = port(m[3]!, spec, 'host port');
+    if (hi < base.hostPort) throw invalidArgument(`port spec ${JSON.stringify(spec)}: host port range ${m[2]}-${m[3]} is empty`);
+    const { hostPort, ...rest } = base;
+    return { ...rest, hostPorts: [hostPort, hi], ephemeral: false };
+  }
+  const zero = /^(?:(.*):)?0+:(\d+(?:\/\w+)?)$/.exec(spec.trim());
+  if (zero !== null) {
+    const { hostPort: _unused, ...rest } = parsePortSpec(`${zero[1] !== undefined ? `${zero[1]}:` : ''}1:${zero[2]}`);
+    return { ...rest, hostPorts: ephemeralRange(), ephemeral: true };
+  }
+  const { hostPort, ...rest } = parsePortSpec(spec);
+  return { ...rest, hostPorts: [hostPort, hostPort], ephemeral: false };
 }

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 out="$here/bin"
 mkdir -p "$out"
 cc=${CC:-gcc}
-for name in true sleep probe echo http-server tcp-sink tcp-source tty; do
+for name in true sleep probe echo http-server tcp-sink tcp-source tty init; do
   "$cc" -static -O2 -s -Wall -Wextra -o "$out/$name.tmp" "$here/$name.c"
   mv -f "$out/$name.tmp" "$out/$name"
 done

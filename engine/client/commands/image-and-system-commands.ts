@@ -1,4 +1,4 @@
-// Image commands (pull, push, images, rmi, tag), the network command group, and
+// Image commands (pull, push, images, rmi, tag), the network and volume command groups, and
 // the system ones (info, version, events).
 import { parseCommandArgs } from '../cli-args.js';
 import { humanDuration, humanSize, ProgressView, table } from '../cli-output.js';
@@ -147,6 +147,78 @@ export const networkCommand: Command = async (cli, argv) => {
     }
     default:
       throw new UsageError(`berth network: unknown subcommand ${JSON.stringify(sub ?? '')}\nUsage: berth network ls|create|rm|inspect`);
+  }
+};
+
+export const volumeCommand: Command = async (cli, argv) => {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'create': {
+      const { options, positionals } = parseCommandArgs(rest, [
+        { name: 'name', type: 'string' },
+        { name: 'driver', short: 'd', type: 'string' },
+        { name: 'label', type: 'list' },
+      ]);
+      const labels: Record<string, string> = {};
+      for (const l of (options.label as string[] | undefined) ?? []) {
+        const eq = l.indexOf('=');
+        labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+      }
+      const name = (options.name as string | undefined) ?? positionals[0];
+      const v = await cli.client.volumeCreate({ ...(name ? { Name: name } : {}), Driver: (options.driver as string | undefined) ?? 'local', Labels: labels });
+      cli.stdout.write(`${v.Name}\n`);
+      return 0;
+    }
+    case 'ls':
+    case 'list': {
+      const { options } = parseCommandArgs(rest, [
+        { name: 'quiet', short: 'q', type: 'bool' },
+        { name: 'filter', short: 'f', type: 'list' },
+      ]);
+      const filters: Record<string, string[]> = {};
+      for (const f of (options.filter as string[] | undefined) ?? []) {
+        const eq = f.indexOf('=');
+        if (eq <= 0) throw new UsageError(`--filter ${f}: expected key=value`);
+        (filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
+      }
+      const { Volumes } = await cli.client.volumeList(filters);
+      if (options.quiet === true) for (const v of Volumes) cli.stdout.write(`${v.Name}\n`);
+      else cli.stdout.write(table(['DRIVER', 'VOLUME NAME'], Volumes.map((v) => [v.Driver, v.Name])));
+      return 0;
+    }
+    case 'inspect': {
+      const { positionals } = parseCommandArgs(rest, []);
+      requireArgs(positionals, 1, 'volume inspect VOLUME [VOLUME...]');
+      const found = [];
+      for (const n of positionals) found.push(await cli.client.volumeInspect(n));
+      cli.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
+      return 0;
+    }
+    case 'rm':
+    case 'remove': {
+      const { options, positionals } = parseCommandArgs(rest, [{ name: 'force', short: 'f', type: 'bool' }]);
+      requireArgs(positionals, 1, 'volume rm [OPTIONS] VOLUME [VOLUME...]');
+      let failed = false;
+      for (const n of positionals) {
+        try {
+          await cli.client.volumeRemove(n, options.force === true);
+          cli.stdout.write(`${n}\n`);
+        } catch (err) {
+          failed = true;
+          cli.stderr.write(`Error response from daemon: ${(err as Error).message}\n`);
+        }
+      }
+      return failed ? 1 : 0;
+    }
+    case 'prune': {
+      parseCommandArgs(rest, [{ name: 'force', short: 'f', type: 'bool' }]);
+      const r = await cli.client.volumePrune();
+      if (r.VolumesDeleted.length > 0) cli.stdout.write(`Deleted Volumes:\n${r.VolumesDeleted.map((v) => `${v}\n`).join('')}\n`);
+      cli.stdout.write(`Total reclaimed space: ${humanSize(r.SpaceReclaimed)}\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`berth volume: unknown subcommand ${JSON.stringify(sub ?? '')}\nUsage: berth volume create|ls|inspect|rm|prune`);
   }
 };
 

@@ -16,7 +16,7 @@ import { push, type Blob } from '../../registry/client/test-registry.js';
 import { createRegistryServer, type RegistryServer } from '../../registry/server/index.js';
 
 export const BUSYBOX = '/usr/bin/busybox';
-const APPLETS = ['sh', 'echo', 'cat', 'env', 'pwd', 'id', 'sleep', 'ls', 'true', 'false', 'hostname', 'wget', 'printf', 'test', 'ip', 'kill'];
+const APPLETS = ['sh', 'echo', 'cat', 'env', 'pwd', 'id', 'sleep', 'ls', 'true', 'false', 'hostname', 'wget', 'printf', 'test', 'ip', 'kill', 'stty', 'grep', 'tr'];
 
 function sha256(b: Buffer | string): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;

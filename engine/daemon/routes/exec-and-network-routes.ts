@@ -1,11 +1,11 @@
 // Exec endpoints (start hijacked like attach, inspect, resize) and network
-// endpoints (list, create, inspect, delete), each one job.
-import type { NetworkCreateRequest } from '../../api/types.js';
+// and volume endpoints (list, create, inspect, delete; volumes also prune), each one job.
+import type { NetworkCreateRequest, VolumeCreateRequest } from '../../api/types.js';
 import { invalidArgument } from '../../errdefs/errors.js';
 import { httpError } from '../http-status.js';
 import type { Reply, RouteRequest, RouteSpec } from '../route-types.js';
-import { intParam, parseFilters } from './query.js';
-import { execStartShape, networkCreateShape } from './request-shapes.js';
+import { boolParam, intParam, parseFilters } from './query.js';
+import { execStartShape, networkCreateShape, volumeCreateShape } from './request-shapes.js';
 import { HijackSession } from './stream-output.js';
 
 const execId = (r: RouteRequest): string => r.params.id as string;
@@ -45,6 +45,24 @@ export function execRoutes(): RouteSpec[] {
       handler: async (r, reply) => {
         await r.engine.job(r.ctx, 'exec_resize', { execId: execId(r), height: intParam(r.query.get('h'), 'h') ?? 0, width: intParam(r.query.get('w'), 'w') ?? 0 });
         reply.send(200, 'text/plain; charset=utf-8', '');
+      },
+    },
+  ];
+}
+
+export function volumeRoutes(): RouteSpec[] {
+  const name = (r: RouteRequest): string => r.params.name as string;
+  return [
+    { method: 'GET', pattern: '/volumes', handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'volume_list', { filters: parseFilters(r.query.get('filters')) })) },
+    { method: 'POST', pattern: '/volumes/create', handler: async (r, reply) => reply.json(201, await r.engine.job(r.ctx, 'volume_create', await r.json<VolumeCreateRequest>(volumeCreateShape, true))) },
+    { method: 'POST', pattern: '/volumes/prune', handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'volume_prune', { filters: parseFilters(r.query.get('filters')) })) },
+    { method: 'GET', pattern: '/volumes/{name}', handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'volume_inspect', { name: name(r) })) },
+    {
+      method: 'DELETE',
+      pattern: '/volumes/{name}',
+      handler: async (r, reply) => {
+        await r.engine.job(r.ctx, 'volume_delete', { name: name(r), force: boolParam(r.query.get('force'), 'force') });
+        reply.empty(204);
       },
     },
   ];

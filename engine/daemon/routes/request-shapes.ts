@@ -31,6 +31,12 @@ export const hostConfigShape: Shape = {
   LogConfig: { shape: { Type: 'string', Config: 'record<string>' } },
   MaskedPaths: 'string[]',
   ReadonlyPaths: 'string[]',
+  PublishAllPorts: 'boolean',
+  Init: 'boolean',
+  PidMode: 'string',
+  IpcMode: 'string',
+  VolumesFrom: 'string[]',
+  Mounts: { arrayOf: 'object' },
 };
 
 export const containerCreateShape: Shape = {
@@ -87,5 +93,12 @@ export const networkCreateShape: Shape = {
   EnableIPv6: 'boolean',
   IPAM: { shape: { Driver: 'string', Config: { arrayOf: { shape: { Subnet: 'string', IPRange: 'string', Gateway: 'string' } } }, Options: 'record<string>' } },
   Options: 'record<string>',
+  Labels: 'record<string>',
+};
+
+export const volumeCreateShape: Shape = {
+  Name: 'string',
+  Driver: 'string',
+  DriverOpts: 'record<string>',
   Labels: 'record<string>',
 };
