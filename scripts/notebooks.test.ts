@@ -48,7 +48,8 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
 
   beforeAll(async () => {
     const run = path.join(dir, 'run.json');
-    await writeFile(run, JSON.stringify(syntheticDocument(syntheticSuiteCases(7))));
+    const extra = syntheticCase({ suite: 'lifecycle', case: 'restart', target: 'berth', parameters: { policy: 'always' }, unit: 'ms', samples: normalSamples(5, 10, 30, 2) });
+    await writeFile(run, JSON.stringify(syntheticDocument([...syntheticSuiteCases(7), extra])));
     const history = path.join(dir, 'history.jsonl');
     await appendHistory(history, syntheticDocument(syntheticSuiteCases(8, 10), { runId: 'h1', startedAt: '2026-11-01T00:00:00.000Z' }), 'h1.json');
     await appendHistory(history, syntheticDocument(syntheticSuiteCases(9, 10, 1.1), { runId: 'h2', startedAt: '2026-11-02T00:00:00.000Z' }), 'h2.json');
@@ -62,7 +63,7 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
 
   it('builds a site whose data module holds the chosen run', async () => {
     const html = await readFile(path.join(dir, 'site', 'overview.html'), 'utf8');
-    expect(html).toContain('<title>berth · Start-up latency per target');
+    expect(html).toContain('<title>berth · Start-up latency by target');
     expect(html).not.toContain('cdn.jsdelivr.net/npm/@observablehq/plot');
   });
 

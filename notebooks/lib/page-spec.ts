@@ -20,8 +20,11 @@ export interface PageSpec {
   emptyQualifier?: string;
   /** A message replacing the "no results for suite …" one (pages not drawn from suites). */
   emptyText?: string;
-  /** Charts for the input; empty when it has no data for the page. Called as a method. */
-  charts(input: PageInput): ChartSpec[];
+  /**
+   * Charts for the input; empty when it has no data for the page. Cases that cannot be
+   * drawn are left out and named through `warn`. Called as a method.
+   */
+  charts(input: PageInput, warn?: (message: string) => void): ChartSpec[];
 }
 
 /** `no results for suite run or runtime in these files`: what a page without data says. */
