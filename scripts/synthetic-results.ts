@@ -172,7 +172,9 @@ export function syntheticEdgeCases(seed = 1): CaseResult[] {
     }
   }
   cases.push({ suite: 'reliability', case: 'single-sample', target: 'berth', unit: 'ms', samples: [5] });
-  cases.push({ suite: 'reliability', case: 'flat', target: 'berth', parameters: { label: 'a deliberately long parameter value that no column can hold on one line' }, unit: 'count', samples: [3, 3, 3, 3] });
+  for (const which of ['one', 'another']) {
+    cases.push({ suite: 'reliability', case: 'flat', target: 'berth', parameters: { label: `a deliberately long parameter value that no column can hold on ${which} line` }, unit: 'count', samples: [3, 3, 3, 3] });
+  }
   cases.push({ suite: 'workload', case: 'difference', target: 'berth', unit: 'us', direction: 'lower-is-better', samples: [-4, -2, 1, 3, -1, 0, 2] });
   const spans = Array.from({ length: 30 }, (_, i) => phase(`module${i % 4}.step-${i}`, `module${i % 4}`, 0.1 + (i % 7) * 0.3));
   for (const variant of ['small', 'large']) {
