@@ -30,14 +30,24 @@ const PROBE = `({
     id: f.id,
     marks: [...new Set([...f.querySelectorAll('svg [aria-label]')].map((e) => e.getAttribute('aria-label')))],
     shapes: f.querySelectorAll('svg rect, svg path, svg circle, svg line').length,
-    caption: f.querySelector('figcaption')?.textContent ?? ''
+    caption: f.querySelector('figcaption')?.textContent ?? '',
+    legend: f.querySelectorAll('svg.berth-figure .berth-legend .berth-swatch').length,
+    clipped: (() => {
+      const svg = f.querySelector('svg.berth-figure');
+      if (svg === null) return ['no svg.berth-figure'];
+      const box = svg.getBoundingClientRect();
+      return [...svg.querySelectorAll('text')].filter((t) => {
+        const r = t.getBoundingClientRect();
+        return (t.textContent || '').trim() !== '' && (r.left < box.left - 0.75 || r.right > box.right + 0.75 || r.top < box.top - 0.75 || r.bottom > box.bottom + 0.75);
+      }).map((t) => t.textContent);
+    })()
   })),
   empty: [...document.querySelectorAll('.berth-empty')].map((e) => e.textContent),
   cellErrors: [...document.querySelectorAll('.observablehq--error')].map((e) => e.textContent)
 })`;
 
 interface Probe {
-  figures: { id: string; marks: string[]; shapes: number; caption: string }[];
+  figures: { id: string; marks: string[]; shapes: number; caption: string; legend: number; clipped: string[] }[];
   empty: string[];
   cellErrors: string[];
 }
@@ -85,6 +95,8 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
         expect(f.shapes, `${f.id} draws shapes`).toBeGreaterThan(3);
         expect(f.marks.some((m) => ['bar', 'dot', 'line', 'area', 'rule', 'tick'].includes(m)), `${f.id} has data marks (${f.marks.join(', ')})`).toBe(true);
         expect(f.caption).toMatch(/samples per case/);
+        expect(f.clipped, `${f.id}: texts outside the SVG`).toEqual([]);
+        expect(f.legend, `${f.id}: legend entries`).toBeLessThanOrEqual(12);
       }
     }, 60_000);
   }

@@ -12,17 +12,18 @@ import { unitLabel } from './units.js';
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f'];
 /** Fixed colours for the targets most charts share, so berth is the same blue everywhere. */
 const TARGET_COLORS: Record<string, string> = { berth: '#4e79a7', docker: '#e15759', runc: '#f28e2b', crun: '#59a14f', podman: '#b07aa1', skopeo: '#76b7b2' };
-/** Reference series (physical limits, loopback) are drawn in grey. */
-const REFERENCE_COLOR = '#8c8c8c';
+/** Reference series (physical limits, loopback) are drawn in greys. */
+const REFERENCE_COLORS = ['#8c8c8c', '#4d4d4d', '#bababa'];
 export const REFERENCE_SERIES = ['reference', 'loopback'];
 
 /** A colour per series: known targets keep theirs, references are grey, the rest take the palette in order. */
 export function seriesColors(series: readonly string[]): Map<string, string> {
   const colors = new Map<string, string>();
   const used = new Set<string>();
+  let refs = 0;
   for (const s of series) {
-    const base = s.split(' · ')[0];
-    if (REFERENCE_SERIES.includes(base)) colors.set(s, REFERENCE_COLOR);
+    const base = s.split(/ · | on /)[0];
+    if (REFERENCE_SERIES.includes(base)) colors.set(s, REFERENCE_COLORS[refs++ % REFERENCE_COLORS.length]);
     else if (TARGET_COLORS[base] !== undefined && !used.has(TARGET_COLORS[base])) colors.set(s, TARGET_COLORS[base]);
     if (colors.has(s)) used.add(colors.get(s)!);
   }

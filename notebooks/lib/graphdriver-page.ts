@@ -7,7 +7,8 @@ import { labelOf, toRows, varyingParams, type Row } from './rows.js';
 import { isRateUnit, isTimeUnit } from './units.js';
 
 function driverOf(r: Row, many: boolean): string {
-  const d = r.target === 'reference' ? 'reference' : typeof r.parameters.driver === 'string' ? r.parameters.driver : r.target;
+  const backing = typeof r.parameters.backing === 'string' ? ` on ${r.parameters.backing}` : '';
+  const d = r.target === 'reference' ? `reference${backing}` : typeof r.parameters.driver === 'string' ? r.parameters.driver : r.target;
   return many ? `${d} · ${r.run}` : d;
 }
 
@@ -27,7 +28,7 @@ export function graphdriverCharts(rows: readonly Row[], page: string, many: bool
         id: `graphdriver-${name}`,
         page,
         title,
-        description: `Each graphdriver operation per driver (colour), a panel per operation; rows: the parameter the operation varies (depth, shape…), or the driver alone.`,
+        description: `Each graphdriver operation per driver (colour; "reference": the same work done with plain file system calls on the backing file system), a panel per operation; rows: the parameter the operation varies (depth, shape…), or the driver alone.`,
         quantity,
         panelOf: (r) => r.case,
         rowOf: (r) => labelOf(r, perCase.get(r.case) ?? [], driverOf(r, many)),

@@ -4,7 +4,7 @@ import type { ChartSpec } from './chart-spec.js';
 import { dotFigure } from './dot-figure.js';
 import { slug } from './overview-page.js';
 import type { PageInput, PageSpec } from './page-spec.js';
-import { caseName, constantParams, labelOf, rowKey, toRows, varyingParams, type Row } from './rows.js';
+import { caseName, constantParams, labelOf, paramValue, rowKey, splitParams, toRows, type Row } from './rows.js';
 
 const QUANTITY: Record<string, string> = { ratio: 'ratio', percent: 'percent', count: 'count', 'ops/s': 'operations per second', B: 'size', KiB: 'size', MiB: 'size' };
 
@@ -14,9 +14,10 @@ export function genericCharts(rows: readonly Row[], page: string, warn: (message
   const cases = [...new Set(rows.map((r) => `${r.suite}/${r.case}`))];
   for (const name of cases) {
     const mine = rows.filter((r) => `${r.suite}/${r.case}` === name);
-    const keys = varyingParams(mine);
+    const { rowKeys: keys, seriesKeys } = splitParams(mine, (r) => r.series);
     const constant = constantParams(mine);
-    const manySeries = new Set(mine.map((r) => r.series)).size > 1;
+    const seriesOf = (r: Row) => [r.series, ...seriesKeys.filter((k) => r.parameters[k] !== undefined).map((k) => paramValue(k, r.parameters[k]))].join(' · ');
+    const manySeries = new Set(mine.map(seriesOf)).size > 1;
     try {
       const spec = dotFigure(
         mine,
@@ -29,7 +30,7 @@ export function genericCharts(rows: readonly Row[], page: string, warn: (message
           quantity: (u) => QUANTITY[u] ?? (u === '' ? 'value' : 'median'),
           panelOf: () => '',
           rowOf: (r) => labelOf(r, keys, r.series),
-          seriesOf: (r) => r.series,
+          seriesOf,
           order: 'given',
         },
         warn,
@@ -42,20 +43,20 @@ export function genericCharts(rows: readonly Row[], page: string, warn: (message
   return charts;
 }
 
-/** The pages whose charts leave cases over for this one (set in pages.ts to avoid an import cycle). */
-let others: readonly PageSpec[] = [];
-export function setOtherPages(pages: readonly PageSpec[]): void {
-  others = pages;
+/**
+ * The page of every case that none of `others` draws (pages.ts makes it from the list of
+ * pages, so a notebook importing it gets the same split as `npm run figures`).
+ */
+export function otherPageOf(others: readonly PageSpec[]): PageSpec {
+  return {
+    id: 'other',
+    title: 'Every other case',
+    suites: [],
+    emptyText: 'every loaded case is drawn on another page',
+    charts(input: PageInput, warn = () => undefined) {
+      const drawn = new Set(others.flatMap((p) => p.charts(input).flatMap((c) => c.rows.map(rowKey))));
+      const rest = toRows(input.results).filter((r) => !drawn.has(rowKey(r)));
+      return genericCharts(rest, this.id, warn);
+    },
+  };
 }
-
-export const otherPage: PageSpec = {
-  id: 'other',
-  title: 'Every other case',
-  suites: [],
-  emptyText: 'every loaded case is drawn on another page',
-  charts(input: PageInput, warn = () => undefined) {
-    const drawn = new Set(others.flatMap((p) => p.charts(input).flatMap((c) => c.rows.map(rowKey))));
-    const rest = toRows(input.results).filter((r) => !drawn.has(rowKey(r)));
-    return genericCharts(rest, this.id, warn);
-  },
-};

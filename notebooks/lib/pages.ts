@@ -5,15 +5,15 @@ import { historyPage } from './history-page.js';
 import { lifecyclePage } from './lifecycle-page.js';
 import { namespacesPage } from './namespaces-page.js';
 import { networkPage } from './network-page.js';
-import { otherPage, setOtherPages } from './other-page.js';
+import { otherPageOf } from './other-page.js';
 import type { PageSpec } from './page-spec.js';
 import { phasesPage } from './phases-page.js';
 import { pullPage } from './pull-page.js';
 import { overviewPage } from './overview-page.js';
 import { tracingPage } from './tracing-page.js';
 
-const drawing: readonly PageSpec[] = [overviewPage, lifecyclePage, graphdriverPage, namespacesPage, pullPage, networkPage, tracingPage];
-setOtherPages(drawing);
+/** Every case none of these draws goes to the `other` page. */
+export const otherPage: PageSpec = otherPageOf([overviewPage, lifecyclePage, graphdriverPage, namespacesPage, pullPage, networkPage, tracingPage]);
 
 export const pages: readonly PageSpec[] = [overviewPage, phasesPage, lifecyclePage, graphdriverPage, namespacesPage, pullPage, networkPage, tracingPage, otherPage, historyPage];
 

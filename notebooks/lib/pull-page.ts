@@ -3,7 +3,7 @@
 import type { ChartSpec } from './chart-spec.js';
 import { dotFigure } from './dot-figure.js';
 import type { PageSpec } from './page-spec.js';
-import { constantParams, labelOf, toRows, varyingParams, type Row } from './rows.js';
+import { constantParams, labelOf, paramValue, splitParams, toRows, type Row } from './rows.js';
 import { isRateUnit, isTimeUnit } from './units.js';
 
 const PANEL_KEYS = ['bytes'];
@@ -20,20 +20,21 @@ export const pullPage: PageSpec = {
       ['time', 'Pull time against the physical reference', 'pull time', all.filter((r) => isTimeUnit(r.unit))],
     ];
     for (const [name, title, quantity, rows] of groups) {
-      const keys = varyingParams(rows, PANEL_KEYS);
+      const { rowKeys: keys, seriesKeys } = splitParams(rows, (r) => r.series, PANEL_KEYS);
       const constant = constantParams(rows);
+      const seriesOf = (r: Row) => [r.series, ...seriesKeys.filter((k) => r.parameters[k] !== undefined).map((k) => paramValue(k, r.parameters[k]))].join(' · ');
       const spec = dotFigure(
         rows,
         {
           id: `pull-${name}`,
           page: this.id,
           title,
-          description: `Pull ${quantity} per target (colour; "reference" is the physical limit: the same bytes fetched, verified and written alone), a row per variant${keys.length > 0 ? ` (${keys.join(' · ')})` : ''}, a panel per case${rows.some((r) => r.parameters.bytes !== undefined) ? ' and byte count (compressed or uncompressed bytes per second)' : ''}.`,
+          description: `Pull ${quantity} per target (colour; "reference" is the physical limit: the same bytes fetched, verified and written alone), a row per variant${keys.length > 0 ? ` (${keys.join(' · ')})` : ''}${seriesKeys.length > 0 ? ` (${seriesKeys.join(', ')}: only some targets have it, so it goes with the target)` : ''}, a panel per case${rows.some((r) => r.parameters.bytes !== undefined) ? ' and byte count (compressed or uncompressed bytes per second)' : ''}.`,
           notes: constant.length > 0 ? [`All cases: ${constant.join(', ')}.`] : [],
           quantity: () => quantity,
           panelOf: (r) => [r.case, ...PANEL_KEYS.filter((k) => r.parameters[k] !== undefined).map((k) => `${String(r.parameters[k])} bytes`)].join(' · '),
           rowOf: (r) => labelOf(r, keys, r.case),
-          seriesOf: (r) => r.series,
+          seriesOf,
           order: 'given',
         },
         warn,

@@ -181,3 +181,16 @@ export function caseName(r: Row): string {
 export function drawable(r: Row): boolean {
   return r.n > 0 && Number.isFinite(r.p50) && Number.isFinite(r.low) && Number.isFinite(r.high);
 }
+
+/**
+ * Splits the parameters that tell `rows` apart into those every series has (rows of a
+ * chart: `image`, `compression`) and those only some series carry (berth's
+ * `concurrency`, which skopeo and the reference lack): the latter belong in the series'
+ * name, so that all targets of one variant share a row.
+ */
+export function splitParams(rows: readonly Row[], seriesOf: (r: Row) => string, exclude: readonly string[] = []): { rowKeys: string[]; seriesKeys: string[] } {
+  const varying = varyingParams(rows, exclude);
+  const series = [...new Set(rows.map(seriesOf))];
+  const everywhere = (k: string) => series.every((s) => rows.filter((r) => seriesOf(r) === s).every((r) => r.parameters[k] !== undefined));
+  return { rowKeys: varying.filter(everywhere), seriesKeys: varying.filter((k) => !everywhere(k)) };
+}
