@@ -16,7 +16,7 @@ import { emptyMessage, type PageInput } from '../notebooks/lib/page-spec.js';
 import { pages } from '../notebooks/lib/pages.js';
 import { FIGURE_SIZES, standaloneSvg, type FigureSize } from '../notebooks/lib/render.js';
 import { caseName } from '../notebooks/lib/rows.js';
-import { findChromium, screenshot } from './chromium.js';
+import { findChromium, screenshotMany, type ScreenshotJob } from './chromium.js';
 import { runIfMain } from './run-main.js';
 
 const SIZES = Object.keys(FIGURE_SIZES) as FigureSize[];
@@ -76,7 +76,7 @@ function selectCases(results: { file: string; doc: ResultDocument }[], select: s
  * chart that cannot be drawn is logged with its cases and skipped. Each file is written
  * atomically. Fails with INVALID_ARGUMENT on a bad result file, page, size or selection,
  * FAILED_PRECONDITION when PNGs are required and Chromium is missing.
- * Cost: a few ms per SVG, about a second per PNG.
+ * Cost: tens of ms per SVG; the PNGs share one Chromium.
  */
 export async function renderFigures(opts: FiguresOptions): Promise<Figure[]> {
   const log = opts.log ?? (() => undefined);
@@ -96,6 +96,7 @@ export async function renderFigures(opts: FiguresOptions): Promise<Figure[]> {
   const input: PageInput = { results, history };
   const { document } = new JSDOM('<!doctype html><html><body></body></html>').window;
   const figures: Figure[] = [];
+  const jobs: ScreenshotJob[] = [];
   for (const page of chosen) {
     if (page.id === 'history' && (opts.history === undefined || opts.select !== undefined)) continue;
     const charts = page.charts(input, (m) => log(`warning: ${m}`)).filter((c) => opts.figures === undefined || opts.figures.includes(c.id));
@@ -116,22 +117,22 @@ export async function renderFigures(opts: FiguresOptions): Promise<Figure[]> {
         const name = `${spec.id}-${size}`;
         const svg = path.join(opts.out, `${name}.svg`);
         await writeFileAtomic(svg, svgText, { mode: 0o644, makeDirs: true, subject: `figure ${svg}` });
-        let png: string | null = null;
-        if (wantPng) {
-          png = path.join(opts.out, `${name}.png`);
-          const dims = /<svg[^>]*\swidth="(\d+)"[^>]*\sheight="(\d+)"/.exec(svgText);
-          const tmp = path.join(opts.out, `.${name}.${process.pid}.png`);
-          try {
-            await screenshot(svg, tmp, Number(dims?.[1] ?? FIGURE_SIZES[size].width), Number(dims?.[2] ?? 400), opts.scale ?? 3);
-            await rename(tmp, png);
-          } finally {
-            await rm(tmp, { force: true });
-          }
-        }
-        figures.push({ page: page.id, id: spec.id, size, svg, png });
-        log(`${svg}${png ? ' + .png' : ''}`);
+        const dims = /<svg[^>]*\swidth="(\d+)"[^>]*\sheight="(\d+)"/.exec(svgText);
+        figures.push({ page: page.id, id: spec.id, size, svg, png: wantPng ? path.join(opts.out, `${name}.png`) : null });
+        if (wantPng) jobs.push({ file: svg, out: path.join(opts.out, `.${name}.${process.pid}.png`), width: Number(dims?.[1] ?? FIGURE_SIZES[size].width), height: Number(dims?.[2] ?? 400) });
+        log(svg);
       }
     }
+  }
+  if (jobs.length > 0) {
+    // one Chromium for all PNGs, each written under a temporary name and renamed into place
+    try {
+      await screenshotMany(jobs, opts.scale ?? 3);
+      for (const [i, job] of jobs.entries()) await rename(job.out, figures.filter((f) => f.png !== null)[i].png!);
+    } finally {
+      await Promise.all(jobs.map((j) => rm(j.out, { force: true })));
+    }
+    log(`${jobs.length} PNG(s) written beside the SVGs`);
   }
   return figures;
 }
