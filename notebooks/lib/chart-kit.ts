@@ -8,8 +8,8 @@ import type { DrawOptions, PlotElement } from './chart-spec.js';
 import { FIGURE_FONT, textWidth } from './text.js';
 import { unitLabel } from './units.js';
 
-/** Series colours in order of appearance (Tableau 10, without its grey). */
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f'];
+/** Series colours in order of appearance (Tableau 10 without its grey, then three more, so 12 series never share one). */
+const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#17becf', '#6b6ecf', '#8c6d31'];
 /** Fixed colours for the targets most charts share, so berth is the same blue everywhere. */
 const TARGET_COLORS: Record<string, string> = { berth: '#4e79a7', docker: '#e15759', runc: '#f28e2b', crun: '#59a14f', podman: '#b07aa1', skopeo: '#76b7b2' };
 /** Reference series (physical limits, loopback) are drawn in greys. */
@@ -292,5 +292,46 @@ export function trendPanel(points: TrendPoint[], runs: number, d: DrawOptions): 
       Plot.line(points, { x: 'run', y: 'median', stroke: PALETTE[0] }),
       Plot.dot(points, { x: 'run', y: 'median', fill: PALETTE[0], r: 2.5, tip: true, title: (p: TrendPoint) => `run ${p.run}, ${p.commit}, ${p.date.toISOString()}\n×${p.median.toFixed(3)} (median over ${p.cases} cases)` }),
     ],
+  });
+}
+
+export interface LinePoint {
+  x: number;
+  series: string;
+  p50: number;
+  low: number;
+  high: number;
+  n: number;
+}
+
+/** Medians against a numeric parameter, a line per series with dots, the 95 % CI as vertical rules. */
+export function linePanel(points: LinePoint[], o: { series: string[]; colors: Map<string, string>; xLabel: string; quantity: string; unit: string }, d: DrawOptions): PlotElement {
+  const fs = d.fontSize;
+  const xs = [...new Set(points.map((p) => p.x))].sort((a, b) => a - b);
+  const ys = points.flatMap((p) => [p.low, p.high]).filter(Number.isFinite);
+  const logY = logScale(ys);
+  const logX = logScale(xs);
+  const yTicks = logY ? logTicks([Math.min(...ys), Math.max(...ys)], 5) : 5;
+  const widest = Math.max(...(Array.isArray(yTicks) ? yTicks : [Math.max(...ys.map(Math.abs)) * 10]).map((v) => textWidth(tickLabel(v), fs)));
+  const marginLeft = Math.ceil(widest + 14);
+  const marginRight = rightMargin(Math.max(...xs), fs);
+  const marks: Plot.Markish[] = [];
+  for (const series of o.series) {
+    const mine = points.filter((p) => p.series === series).sort((a, b) => a.x - b.x);
+    if (mine.length === 0) continue;
+    const color = o.colors.get(series) ?? '#333';
+    marks.push(Plot.line(mine, { x: 'x', y: 'p50', stroke: color }));
+    marks.push(Plot.ruleX(mine, { x: 'x', y1: 'low', y2: 'high', stroke: color, strokeWidth: 1.5 }));
+    marks.push(Plot.dot(mine, { x: 'x', y: 'p50', fill: color, r: 2.5, tip: true, title: (p: LinePoint) => `${series}\n${o.xLabel}=${p.x}\nmedian ${p.p50.toPrecision(4)} ${unitLabel(o.unit)} (n=${p.n})` }));
+  }
+  return plot(d, {
+    height: 150 + 2 * fs,
+    marginTop: fs + 8,
+    marginBottom: 2 * fs + 14,
+    marginLeft,
+    marginRight,
+    x: { type: logX ? 'log' : 'linear', label: `${o.xLabel} →`, labelAnchor: 'right', ticks: xs.length <= 8 ? xs : Math.max(2, Math.floor((d.width - marginLeft - marginRight) / 60)), tickFormat: tickLabel, grid: true },
+    y: { type: logY ? 'log' : 'linear', label: `↑ ${o.quantity} (${unitLabel(o.unit)})`, labelAnchor: 'top', grid: true, ticks: yTicks, tickFormat: tickLabel, nice: !logY, zero: !logY && ys.every((v) => v >= 0) },
+    marks,
   });
 }
