@@ -143,7 +143,7 @@ describe('renderFigures', () => {
     expect(caption).toMatch(/Unit: ms\. n = 30 samples per case/);
     expect(caption).toContain('host fingerprint 3f9a0c2d71b4e865');
     expect(caption).toContain('commit abcdef0123');
-    for (const [id, want] of Object.entries({ 'phases-run-start-in-process': ['bar', 'tick'], 'graphdriver-time': ['dot', 'rule'], 'network-throughput': ['dot', 'rule'], 'pull-throughput': ['dot', 'rule'] })) {
+    for (const [id, want] of Object.entries({ 'phases-run-start-in-process': ['bar', 'tick'], 'graphdriver-time': ['dot', 'rule'], 'network-throughput': ['dot', 'rule'], 'pull-throughput': ['dot', 'rule'], 'lifecycle-throughput': ['line', 'dot', 'rule'], 'lifecycle-daemon-memory': ['line', 'dot', 'rule'] })) {
       const found = marks(await readFile(path.join(out, `${id}-column.svg`), 'utf8'));
       for (const m of want) expect(found.has(m), `${id} has ${m} marks`).toBe(true);
     }
