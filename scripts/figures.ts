@@ -12,7 +12,7 @@ import type { HistoryLine } from '../bench/compare/history-line.js';
 import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
 import type { ResultDocument } from '../bench/results/document.js';
 import { readResult } from '../bench/results/validate.js';
-import { emptyMessage, type PageInput } from '../notebooks/lib/page-spec.js';
+import { chartsOf, emptyMessage, type PageInput } from '../notebooks/lib/page-spec.js';
 import { pages } from '../notebooks/lib/pages.js';
 import { FIGURE_SIZES, standaloneSvg, type FigureSize } from '../notebooks/lib/render.js';
 import { caseName } from '../notebooks/lib/rows.js';
@@ -99,7 +99,7 @@ export async function renderFigures(opts: FiguresOptions): Promise<Figure[]> {
   const jobs: ScreenshotJob[] = [];
   for (const page of chosen) {
     if (page.id === 'history' && (opts.history === undefined || opts.select !== undefined)) continue;
-    const charts = page.charts(input, (m) => log(`warning: ${m}`)).filter((c) => opts.figures === undefined || opts.figures.includes(c.id));
+    const charts = chartsOf(page, input, (m) => log(`warning: ${m}`)).filter((c) => opts.figures === undefined || opts.figures.includes(c.id));
     if (charts.length === 0) {
       if (opts.figures === undefined) log(`page ${page.id}: ${emptyMessage(page)}`);
       continue;

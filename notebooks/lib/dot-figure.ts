@@ -59,8 +59,14 @@ export function dotFigure(all: readonly Row[], o: DotFigureOptions, warn: (messa
   const shared = o.sharedAxis === true && families.size === 1 && new Set(panels.map((p) => p.unit)).size === 1;
   const shownRows = panels.flatMap((p) => p.rows);
   const isRef = o.isReference ?? (() => false);
-  const series = [...new Set(shownRows.filter((r) => !isRef(r)).map(o.seriesOf))];
-  if (series.length > MAX_LEGEND_ENTRIES) throw new Error(`figure ${o.id}: ${series.length} series, more than ${MAX_LEGEND_ENTRIES} legend entries`);
+  let series = [...new Set(shownRows.filter((r) => !isRef(r)).map(o.seriesOf))];
+  if (series.length > MAX_LEGEND_ENTRIES) {
+    // more series than a legend takes: each goes into its row's label, in one colour
+    warn(`figure ${o.id}: ${series.length} series, more than ${MAX_LEGEND_ENTRIES} colours; the series are named in the row labels instead`);
+    const { rowOf, seriesOf } = o;
+    o = { ...o, rowOf: (r) => `${rowOf(r)} · ${seriesOf(r)}`, seriesOf: (r) => (isRef(r) ? seriesOf(r) : 'median') };
+    series = ['median'];
+  }
   const colors = seriesColors(series);
   const points = (p: (typeof panels)[number]): DotPoint[] =>
     p.rows.filter((r) => !isRef(r)).map((r) => ({ row: o.rowOf(r), series: o.seriesOf(r), p50: r.p50, low: r.low, high: r.high, n: r.n, samples: r.samples }));

@@ -37,7 +37,10 @@ export function lineFigure(all: readonly Row[], o: LineFigureOptions, warn: (mes
   }
   const panels = keys.map((key) => ({ title: key.split('\u0000')[0], ...inOneUnit(byPanel.get(key)!) }));
   const series = [...new Set(rows.map(o.seriesOf))];
-  if (series.length > MAX_LEGEND_ENTRIES) throw new Error(`figure ${o.id}: ${series.length} series, more than ${MAX_LEGEND_ENTRIES} legend entries`);
+  if (series.length > MAX_LEGEND_ENTRIES) {
+    warn(`figure ${o.id}: skipped: ${series.length} lines, more than ${MAX_LEGEND_ENTRIES} colours; cases: ${[...new Set(rows.map((r) => `${r.suite}/${r.case}`))].join(', ')}`);
+    return null;
+  }
   const colors = seriesColors(series);
   const units = [...new Set(panels.map((p) => unitLabel(p.unit)))];
   return {

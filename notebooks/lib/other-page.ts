@@ -3,7 +3,7 @@
 import type { ChartSpec } from './chart-spec.js';
 import { dotFigure } from './dot-figure.js';
 import { slug } from './overview-page.js';
-import type { PageInput, PageSpec } from './page-spec.js';
+import { chartsOf, type PageInput, type PageSpec } from './page-spec.js';
 import { caseName, constantParams, labelOf, paramValue, rowKey, splitParams, toRows, type Row } from './rows.js';
 
 const QUANTITY: Record<string, string> = { ratio: 'ratio', percent: 'percent', count: 'count', 'ops/s': 'operations per second', B: 'size', KiB: 'size', MiB: 'size' };
@@ -54,7 +54,7 @@ export function otherPageOf(others: readonly PageSpec[]): PageSpec {
     suites: [],
     emptyText: 'every loaded case is drawn on another page',
     charts(input: PageInput, warn = () => undefined) {
-      const drawn = new Set(others.flatMap((p) => p.charts(input).flatMap((c) => c.rows.map(rowKey))));
+      const drawn = new Set(others.flatMap((p) => chartsOf(p, input).flatMap((c) => c.rows.map(rowKey))));
       const rest = toRows(input.results).filter((r) => !drawn.has(rowKey(r)));
       return genericCharts(rest, this.id, warn);
     },

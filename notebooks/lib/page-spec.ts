@@ -32,3 +32,13 @@ export function emptyMessage(page: Pick<PageSpec, 'suites' | 'emptyQualifier' | 
   if (page.emptyText !== undefined) return page.emptyText;
   return `no results for suite ${page.suites.join(' or ')}${page.emptyQualifier ? ` ${page.emptyQualifier}` : ''} in these files`;
 }
+
+/** A page's charts, or none with a warning naming the page when building them failed: a bad chart never stops the rest. */
+export function chartsOf(page: PageSpec, input: PageInput, warn: (message: string) => void = () => undefined): ChartSpec[] {
+  try {
+    return page.charts(input, warn);
+  } catch (err) {
+    warn(`page ${page.id}: charts skipped: ${(err as Error).message}`);
+    return [];
+  }
+}

@@ -5,7 +5,7 @@
 // nothing reaches past the SVG's edges.
 import type { ChartSpec, LegendEntry } from './chart-spec.js';
 import { MAX_LEGEND_ENTRIES } from './chart-spec.js';
-import { emptyMessage, type PageInput, type PageSpec } from './page-spec.js';
+import { chartsOf, emptyMessage, type PageInput, type PageSpec } from './page-spec.js';
 import { hostLines } from './rows.js';
 import { FIGURE_FONT, textWidth, wrapText } from './text.js';
 
@@ -180,7 +180,7 @@ export function renderPage(page: PageSpec, input: PageInput, options: { document
   const div = doc.createElement('div');
   div.className = 'berth-page';
   const notes: string[] = [];
-  const charts = page.charts(input, (m) => notes.push(m));
+  const charts = chartsOf(page, input, (m) => notes.push(m));
   if (charts.length === 0) {
     const p = div.appendChild(doc.createElement('p'));
     p.className = 'berth-empty';
