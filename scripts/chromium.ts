@@ -2,9 +2,10 @@
 // the DevTools protocol on a pipe, its console errors collected). Loopback and files only.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { deadlineExceeded, failedPrecondition, internal } from '../engine/errdefs/errors.js';
@@ -89,17 +90,19 @@ export interface LoadOptions {
   timeoutMs?: number;
 }
 
+interface Session {
+  /** Console errors, uncaught exceptions and failed loads since the last clear. */
+  errors: string[];
+  send(method: string, params?: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
+  evaluate(expression: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
 /**
- * Opens `url` (http://127.0.0.1 only) in headless Chromium driven over the DevTools
- * protocol on a pipe, collects console errors (console.error, uncaught exceptions,
- * log entries of level error such as failed requests) from before the first script
- * runs, waits until `ready` evaluates true (or the timeout), then returns `probe`'s
- * value and the errors. A load that Chromium aborted with ERR_NETWORK_CHANGED (an
- * interface came or went on the host) is repeated, up to three loads in all. Chromium is ended in every case. Fails with
- * FAILED_PRECONDITION when Chromium is missing, DEADLINE_EXCEEDED when it does not answer.
+ * Starts headless Chromium with the DevTools protocol on a pipe and attaches to a new
+ * blank page; the caller must close() it (Chromium is killed if it does not exit).
  */
-export async function loadPage(url: string, opts: LoadOptions): Promise<PageReport> {
-  if (!/^http:\/\/(127\.0\.0\.1|\[::1\]):\d+\//.test(url)) throw failedPrecondition(`load page ${url}: only loopback URLs are opened`);
+async function openSession(): Promise<Session> {
   const bin = requireChromium();
   const profile = await mkdtemp(path.join(os.tmpdir(), `berth-chromium-${process.pid}-`));
   const child = spawn(bin, [...baseFlags(profile), '--remote-debugging-pipe', '--window-size=1000,800', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
@@ -142,7 +145,7 @@ export async function loadPage(url: string, opts: LoadOptions): Promise<PageRepo
     for (const p of pending.values()) p.reject(new Error(`chromium exited: ${stderr.split('\n').slice(-3).join(' ')}`));
     pending.clear();
   });
-  const send = (method: string, params: Record<string, unknown> = {}, sessionId?: string, timeoutMs = 15_000): Promise<Record<string, unknown>> =>
+  const raw = (method: string, params: Record<string, unknown> = {}, sessionId?: string, timeoutMs = 15_000): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
       const id = nextId++;
       const timer = setTimeout(() => {
@@ -161,42 +164,108 @@ export async function loadPage(url: string, opts: LoadOptions): Promise<PageRepo
       });
       toChrome.write(`${JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })}\0`);
     });
+  const close = async () => {
+    await raw('Browser.close', {}, undefined, 3_000).catch(() => undefined);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+    await exited;
+    clearTimeout(killer);
+    await rm(profile, { recursive: true, force: true });
+  };
   try {
-    const { targetId } = (await send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
-    const { sessionId } = (await send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
-    await send('Runtime.enable', {}, sessionId);
-    await send('Log.enable', {}, sessionId);
-    await send('Page.enable', {}, sessionId);
+    const { targetId } = (await raw('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
+    const { sessionId } = (await raw('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
+    await raw('Runtime.enable', {}, sessionId);
+    await raw('Log.enable', {}, sessionId);
+    await raw('Page.enable', {}, sessionId);
+    const send = (method: string, params: Record<string, unknown> = {}, timeoutMs?: number) => raw(method, params, sessionId, timeoutMs);
     const evaluate = async (expression: string): Promise<unknown> => {
-      const r = (await send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true }, sessionId)) as { result?: { value?: unknown } };
+      const r = (await send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true })) as { result?: { value?: unknown } };
       return r.result?.value;
     };
+    return { errors, send, evaluate, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
+ * Opens `url` (http://127.0.0.1 only) in headless Chromium driven over the DevTools
+ * protocol on a pipe, collects console errors (console.error, uncaught exceptions,
+ * log entries of level error such as failed requests) from before the first script
+ * runs, waits until `ready` evaluates true (or the timeout), then returns `probe`'s
+ * value and the errors. A load that Chromium aborted with ERR_NETWORK_CHANGED (an
+ * interface came or went on the host) is repeated, up to three loads in all. Chromium is ended in every case. Fails with
+ * FAILED_PRECONDITION when Chromium is missing, DEADLINE_EXCEEDED when it does not answer.
+ */
+export async function loadPage(url: string, opts: LoadOptions): Promise<PageReport> {
+  if (!/^http:\/\/(127\.0\.0\.1|\[::1\]):\d+\//.test(url)) throw failedPrecondition(`load page ${url}: only loopback URLs are opened`);
+  const session = await openSession();
+  try {
     let ready = false;
     let probe: unknown;
     for (let attempt = 1; ; attempt++) {
-      errors.length = 0;
-      await send('Page.navigate', { url }, sessionId);
+      session.errors.length = 0;
+      await session.send('Page.navigate', { url });
       const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
       ready = false;
       while (Date.now() < deadline) {
-        if ((await evaluate(`document.readyState === 'complete' && Boolean(${opts.ready})`)) === true) {
+        if ((await session.evaluate(`document.readyState === 'complete' && Boolean(${opts.ready})`)) === true) {
           ready = true;
           break;
         }
         await new Promise((r) => setTimeout(r, 250));
       }
-      probe = await evaluate(`JSON.parse(JSON.stringify(${opts.probe}))`);
+      probe = await session.evaluate(`JSON.parse(JSON.stringify(${opts.probe}))`);
       // Chromium aborts loads in flight when the host's interfaces change (other jobs
       // here create veths and namespaces); that says nothing about the page: load again.
-      if (attempt < MAX_ATTEMPTS && errors.some((e) => e.includes('ERR_NETWORK_CHANGED'))) continue;
+      if (attempt < MAX_ATTEMPTS && session.errors.some((e) => e.includes('ERR_NETWORK_CHANGED'))) continue;
       break;
     }
-    return { errors, probe, ready };
+    return { errors: [...session.errors], probe, ready };
   } finally {
-    await send('Browser.close', {}, undefined, 3_000).catch(() => undefined);
-    const killer = setTimeout(() => child.kill('SIGKILL'), 3_000);
-    await exited;
-    clearTimeout(killer);
-    await rm(profile, { recursive: true, force: true });
+    await session.close();
+  }
+}
+
+export interface ScreenshotJob {
+  /** An SVG or HTML file on disk. */
+  file: string;
+  /** Where the PNG goes (written directly: callers write to a temporary name and rename). */
+  out: string;
+  width: number;
+  height: number;
+}
+
+/**
+ * Renders many files to PNGs in one Chromium (over the DevTools protocol, files only):
+ * each at `width`×`height` CSS pixels and `scale` device pixels per CSS pixel. Much
+ * cheaper than one screenshot() per file. Fails with FAILED_PRECONDITION when Chromium
+ * is missing, INTERNAL naming a file that does not load, DEADLINE_EXCEEDED when
+ * Chromium does not answer.
+ */
+export async function screenshotMany(jobs: readonly ScreenshotJob[], scale = 2): Promise<void> {
+  if (jobs.length === 0) return;
+  const session = await openSession();
+  try {
+    for (const job of jobs) {
+      const width = Math.ceil(job.width);
+      const height = Math.ceil(job.height);
+      await session.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: scale, mobile: false });
+      const url = pathToFileURL(path.resolve(job.file)).href;
+      await session.send('Page.navigate', { url });
+      const deadline = Date.now() + 30_000;
+      let loaded = false;
+      while (!loaded && Date.now() < deadline) {
+        loaded = (await session.evaluate(`location.href === ${JSON.stringify(url)} && document.readyState === 'complete'`)) === true;
+        if (!loaded) await new Promise((r) => setTimeout(r, 100));
+      }
+      if (!loaded) throw internal(`screenshot of ${job.file}: the file did not load within 30 s`);
+      const shot = (await session.send('Page.captureScreenshot', { format: 'png', clip: { x: 0, y: 0, width, height, scale: 1 }, captureBeyondViewport: true }, 60_000)) as { data?: string };
+      if (typeof shot.data !== 'string' || shot.data === '') throw internal(`screenshot of ${job.file}: chromium returned no image`);
+      await writeFile(job.out, Buffer.from(shot.data, 'base64'));
+    }
+  } finally {
+    await session.close();
   }
 }

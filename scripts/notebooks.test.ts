@@ -30,14 +30,24 @@ const PROBE = `({
     id: f.id,
     marks: [...new Set([...f.querySelectorAll('svg [aria-label]')].map((e) => e.getAttribute('aria-label')))],
     shapes: f.querySelectorAll('svg rect, svg path, svg circle, svg line').length,
-    caption: f.querySelector('figcaption')?.textContent ?? ''
+    caption: f.querySelector('figcaption')?.textContent ?? '',
+    legend: f.querySelectorAll('svg.berth-figure .berth-legend .berth-swatch').length,
+    clipped: (() => {
+      const svg = f.querySelector('svg.berth-figure');
+      if (svg === null) return ['no svg.berth-figure'];
+      const box = svg.getBoundingClientRect();
+      return [...svg.querySelectorAll('text')].filter((t) => {
+        const r = t.getBoundingClientRect();
+        return (t.textContent || '').trim() !== '' && (r.left < box.left - 0.75 || r.right > box.right + 0.75 || r.top < box.top - 0.75 || r.bottom > box.bottom + 0.75);
+      }).map((t) => t.textContent);
+    })()
   })),
   empty: [...document.querySelectorAll('.berth-empty')].map((e) => e.textContent),
   cellErrors: [...document.querySelectorAll('.observablehq--error')].map((e) => e.textContent)
 })`;
 
 interface Probe {
-  figures: { id: string; marks: string[]; shapes: number; caption: string }[];
+  figures: { id: string; marks: string[]; shapes: number; caption: string; legend: number; clipped: string[] }[];
   empty: string[];
   cellErrors: string[];
 }
@@ -48,7 +58,8 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
 
   beforeAll(async () => {
     const run = path.join(dir, 'run.json');
-    await writeFile(run, JSON.stringify(syntheticDocument(syntheticSuiteCases(7))));
+    const extra = syntheticCase({ suite: 'lifecycle', case: 'restart', target: 'berth', parameters: { policy: 'always' }, unit: 'ms', samples: normalSamples(5, 10, 30, 2) });
+    await writeFile(run, JSON.stringify(syntheticDocument([...syntheticSuiteCases(7), extra])));
     const history = path.join(dir, 'history.jsonl');
     await appendHistory(history, syntheticDocument(syntheticSuiteCases(8, 10), { runId: 'h1', startedAt: '2026-11-01T00:00:00.000Z' }), 'h1.json');
     await appendHistory(history, syntheticDocument(syntheticSuiteCases(9, 10, 1.1), { runId: 'h2', startedAt: '2026-11-02T00:00:00.000Z' }), 'h2.json');
@@ -62,7 +73,7 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
 
   it('builds a site whose data module holds the chosen run', async () => {
     const html = await readFile(path.join(dir, 'site', 'overview.html'), 'utf8');
-    expect(html).toContain('<title>berth · Start-up latency per target');
+    expect(html).toContain('<title>berth · Start-up latency by target');
     expect(html).not.toContain('cdn.jsdelivr.net/npm/@observablehq/plot');
   });
 
@@ -84,6 +95,8 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
         expect(f.shapes, `${f.id} draws shapes`).toBeGreaterThan(3);
         expect(f.marks.some((m) => ['bar', 'dot', 'line', 'area', 'rule', 'tick'].includes(m)), `${f.id} has data marks (${f.marks.join(', ')})`).toBe(true);
         expect(f.caption).toMatch(/samples per case/);
+        expect(f.clipped, `${f.id}: texts outside the SVG`).toEqual([]);
+        expect(f.legend, `${f.id}: legend entries`).toBeLessThanOrEqual(12);
       }
     }, 60_000);
   }

@@ -4,7 +4,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
-import type { CaseResult, ParameterValue, PhaseBreakdown, ResultDocument, Unit } from '../bench/results/document.js';
+import { UNITS, type CaseResult, type ParameterValue, type PhaseBreakdown, type ResultDocument, type Unit } from '../bench/results/document.js';
 import { validateResult } from '../bench/results/validate.js';
 import { createRng, summarize, type Rng } from '../bench/stats.js';
 import { exampleResult } from '../results/schema/example-result.js';
@@ -97,8 +97,8 @@ export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
     phase('networkdriver.allocate', 'networkdriver', 7.0),
     phase('native.clone', 'native', 0.7),
   ];
-  for (const [target, mean] of [['berth', 14], ['runc', 38], ['crun', 22], ['docker', 420]] as const) {
-    cases.push({ suite: 'run', case: 'start', target, parameters: { image: 'busybox' }, unit: 'ms', samples: time(mean), phases: target === 'berth' ? runPhases : null });
+  for (const [target, level, mean] of [['berth', 'in-process', 14], ['berth', 'api', 19], ['docker', 'api', 160], ['berth', 'cli', 40], ['docker', 'cli', 420]] as const) {
+    cases.push({ suite: 'run', case: 'start', target, parameters: { level, image: 'busybox' }, unit: 'ms', samples: time(mean), phases: target === 'berth' && level === 'in-process' ? runPhases : null });
   }
   for (const [target, mean] of [['berth', 9], ['runc', 31], ['crun', 18]] as const) {
     cases.push({ suite: 'runtime', case: 'bundle-run', target, unit: 'ms', samples: time(mean) });
@@ -150,6 +150,36 @@ export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
     }
   }
   cases.push({ suite: 'trace', case: 'call', target: 'berth', parameters: { mode: 'sync', tracing: 'collector' }, unit: 'ns', samples: time(150) });
+  return cases.map(syntheticCase);
+}
+
+/**
+ * Cases in every unit the schema allows, in a suite no chart knows (`lifecycle`) and in
+ * known suites with units their charts do not expect; plus awkward shapes: one sample,
+ * all samples equal, negative values, and a phase breakdown with more spans than a
+ * legend takes. For tests that every case is drawn or skipped by name, never a crash.
+ */
+export function syntheticEdgeCases(seed = 1): CaseResult[] {
+  let s = seed * 1000;
+  const cases: SyntheticCase[] = [];
+  const means: Record<Unit, number> = { ns: 900, us: 90, ms: 9, s: 2, B: 4096, KiB: 300, MiB: 12, 'B/s': 5e6, 'MiB/s': 150, 'Gbit/s': 9, 'ops/s': 2000, count: 40, ratio: 1.2, percent: 85 };
+  for (const unit of UNITS) {
+    const m = means[unit];
+    cases.push({ suite: 'lifecycle', case: `measure-${unit.replace('/', '-per-')}`, target: 'berth', parameters: { phase: 'steady', containers: 4 }, unit, samples: normalSamples(++s, 12, m, m * 0.1) });
+    cases.push({ suite: 'lifecycle', case: 'mixed', target: unit === 'ms' ? 'docker' : 'berth', parameters: { unit }, unit, samples: normalSamples(++s, 8, m, m * 0.05) });
+    for (const suite of ['run', 'graphdriver', 'namespaces', 'pull', 'network', 'trace']) {
+      cases.push({ suite, case: 'odd-unit', target: 'berth', parameters: { unit }, unit, samples: normalSamples(++s, 6, m, m * 0.2) });
+    }
+  }
+  cases.push({ suite: 'reliability', case: 'single-sample', target: 'berth', unit: 'ms', samples: [5] });
+  for (const which of ['one', 'another']) {
+    cases.push({ suite: 'reliability', case: 'flat', target: 'berth', parameters: { label: `a deliberately long parameter value that no column can hold on ${which} line` }, unit: 'count', samples: [3, 3, 3, 3] });
+  }
+  cases.push({ suite: 'workload', case: 'difference', target: 'berth', unit: 'us', direction: 'lower-is-better', samples: [-4, -2, 1, 3, -1, 0, 2] });
+  const spans = Array.from({ length: 30 }, (_, i) => phase(`module${i % 4}.step-${i}`, `module${i % 4}`, 0.1 + (i % 7) * 0.3));
+  for (const variant of ['small', 'large']) {
+    cases.push({ suite: 'workload', case: 'traced', target: 'berth', parameters: { variant }, unit: 'ms', samples: normalSamples(++s, 10, 12, 1), phases: spans });
+  }
   return cases.map(syntheticCase);
 }
 

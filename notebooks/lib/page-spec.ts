@@ -20,12 +20,25 @@ export interface PageSpec {
   emptyQualifier?: string;
   /** A message replacing the "no results for suite …" one (pages not drawn from suites). */
   emptyText?: string;
-  /** Charts for the input; empty when it has no data for the page. Called as a method. */
-  charts(input: PageInput): ChartSpec[];
+  /**
+   * Charts for the input; empty when it has no data for the page. Cases that cannot be
+   * drawn are left out and named through `warn`. Called as a method.
+   */
+  charts(input: PageInput, warn?: (message: string) => void): ChartSpec[];
 }
 
 /** `no results for suite run or runtime in these files`: what a page without data says. */
 export function emptyMessage(page: Pick<PageSpec, 'suites' | 'emptyQualifier' | 'emptyText'>): string {
   if (page.emptyText !== undefined) return page.emptyText;
   return `no results for suite ${page.suites.join(' or ')}${page.emptyQualifier ? ` ${page.emptyQualifier}` : ''} in these files`;
+}
+
+/** A page's charts, or none with a warning naming the page when building them failed: a bad chart never stops the rest. */
+export function chartsOf(page: PageSpec, input: PageInput, warn: (message: string) => void = () => undefined): ChartSpec[] {
+  try {
+    return page.charts(input, warn);
+  } catch (err) {
+    warn(`page ${page.id}: charts skipped: ${(err as Error).message}`);
+    return [];
+  }
 }

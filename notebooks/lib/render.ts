@@ -1,43 +1,170 @@
-// Turns chart specs into what people see: an HTML figure (title, legend, chart,
-// caption) in a notebook, or one standalone SVG file with the same parts for a paper.
-import type { ChartSpec } from './chart-spec.js';
-import { emptyMessage, type PageInput, type PageSpec } from './page-spec.js';
-import { hostLines, sampleCounts } from './rows.js';
+// Turns chart specs into what people see: one SVG with the title, the legend, the panels,
+// the caption (what the marks show, unit, n, CI, the key of abbreviated labels) and a
+// footnote (host fingerprint and commit of every run) — standalone for a paper, or
+// inside an HTML figure in a notebook. All text is laid out with measured widths, so
+// nothing reaches past the SVG's edges.
+import type { ChartSpec, LegendEntry } from './chart-spec.js';
+import { MAX_LEGEND_ENTRIES } from './chart-spec.js';
+import { chartsOf, emptyMessage, type PageInput, type PageSpec } from './page-spec.js';
+import { hostLines } from './rows.js';
+import { FIGURE_FONT, textWidth, wrapText } from './text.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
+const PAD = 6;
 
-/** The caption: what the chart shows, sample counts, and one line per host the data came from. */
-export function captionLines(spec: ChartSpec, input: PageInput): string[] {
-  const hosts =
-    spec.source === 'history'
-      ? [...new Set(input.history.map((l) => `${l.hostname}, host fingerprint ${l.hostFingerprint}`))].map((h) => `runs from ${h}`)
-      : hostLines(input.results);
-  return [spec.description, `${sampleCounts(spec.rows)}.`, ...hosts];
+/** Figure sizes for papers: a column (3.5 in) and a page width (7 in), in CSS pixels at 96 per inch. */
+export const FIGURE_SIZES = { column: { width: 336, fontSize: 9 }, page: { width: 672, fontSize: 10 } } as const;
+export type FigureSize = keyof typeof FIGURE_SIZES;
+
+/** The footnote: one line per host the data came from (fingerprint, commit). */
+export function footnoteLines(spec: ChartSpec, input: PageInput): string[] {
+  if (spec.source === 'history') {
+    return [...new Set(input.history.map((l) => `${l.hostname}, host fingerprint ${l.hostFingerprint}`))].map((h) => `Runs from ${h}.`);
+  }
+  const runs = new Set(spec.rows.map((r) => r.run));
+  const used = input.results.filter((r) => spec.rows.length === 0 || runs.has(r.file.replace(/^.*[\\/]/, '').replace(/\.json$/, '')));
+  return hostLines(used.length > 0 ? used : input.results);
 }
 
 function docOf(document: Document | undefined): Document {
-  if (document !== undefined) return document;
-  return globalThis.document;
+  return document ?? globalThis.document;
 }
 
-/** A `<figure class="berth-chart">` with a heading, the colour legend when useful, the chart and its caption. */
+function svgEl(doc: Document, name: string, attrs: Record<string, string | number>): SVGElement {
+  const el = doc.createElementNS(SVG_NS, name) as SVGElement;
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  return el;
+}
+
+export interface ComposeOptions {
+  document?: Document;
+  width: number;
+  fontSize: number;
+  /** Draw the title, caption and footnote into the SVG (standalone); a notebook puts them in HTML. */
+  standalone: boolean;
+}
+
+export interface Composed {
+  svg: SVGSVGElement;
+  /** Caption lines including the key of abbreviated labels. */
+  caption: string[];
+  footnote: string[];
+}
+
+/**
+ * The chart laid out at `width`: legend, panels stacked, and in standalone mode the
+ * title above and the caption and footnote below, all in one `<svg>` with a viewBox of
+ * its full size. Throws when the chart would need more than 12 legend entries.
+ */
+export function composeSvg(spec: ChartSpec, input: PageInput, o: ComposeOptions): Composed {
+  const doc = docOf(o.document);
+  const fs = o.fontSize;
+  const W = o.width;
+  const inner = W - 2 * PAD;
+  const layout = spec.layout(W, fs);
+  if (layout.legend.length > MAX_LEGEND_ENTRIES) throw new Error(`figure ${spec.id}: ${layout.legend.length} legend entries, more than ${MAX_LEGEND_ENTRIES}`);
+  const caption = [...spec.caption, ...(layout.key.length > 0 ? [`Key: ${layout.key.join('; ')}.`] : [])];
+  const footnote = footnoteLines(spec, input);
+  const root = svgEl(doc, 'svg', { xmlns: SVG_NS, version: '1.1', 'font-family': FIGURE_FONT, 'font-size': fs, class: 'berth-figure' }) as SVGSVGElement;
+  root.appendChild(svgEl(doc, 'rect', { width: '100%', height: '100%', fill: 'white' }));
+  let y = PAD;
+  const text = (lines: string[], size: number, attrs: Record<string, string | number>, gap = 1.25) => {
+    for (const line of lines) {
+      y += size;
+      const t = root.appendChild(svgEl(doc, 'text', { x: PAD, y: y.toFixed(1), 'font-size': size, ...attrs }));
+      t.textContent = line;
+      y += size * (gap - 1);
+    }
+  };
+  if (o.standalone) {
+    text(wrapText(spec.title, inner, fs + 2, true), fs + 2, { 'font-weight': 'bold', class: 'berth-title' });
+    y += 4;
+  }
+  if (layout.legend.length > 0) y = drawLegend(root, doc, layout.legend, y + 2, inner, fs) + 4;
+  for (const panel of layout.panels) {
+    if (panel.title !== null) {
+      y += 4;
+      text(wrapText(panel.title, inner, fs, true), fs, { 'font-weight': 'bold', class: 'berth-panel-title' });
+    }
+    const chart = panel.draw({ document: o.document, width: W, fontSize: fs });
+    const h = Number(chart.getAttribute('height') ?? 200);
+    chart.setAttribute('x', '0');
+    chart.setAttribute('y', y.toFixed(1));
+    root.appendChild(chart);
+    y += h;
+  }
+  if (o.standalone) {
+    y += 4;
+    const g = svgEl(doc, 'g', { class: 'berth-caption', fill: '#222' });
+    root.appendChild(g);
+    for (const line of caption.flatMap((c) => wrapText(c, inner, fs))) {
+      y += fs;
+      g.appendChild(svgEl(doc, 'text', { x: PAD, y: y.toFixed(1) })).textContent = line;
+      y += fs * 0.3;
+    }
+    y += 3;
+    const small = Math.max(7, fs - 1.5);
+    const f = svgEl(doc, 'g', { class: 'berth-footnote', fill: '#555', 'font-size': small });
+    root.appendChild(f);
+    for (const line of footnote.flatMap((c) => wrapText(c, inner, small))) {
+      y += small;
+      f.appendChild(svgEl(doc, 'text', { x: PAD, y: y.toFixed(1) })).textContent = line;
+      y += small * 0.3;
+    }
+  }
+  y = Math.ceil(y + PAD);
+  root.setAttribute('width', String(W));
+  root.setAttribute('height', String(y));
+  root.setAttribute('viewBox', `0 0 ${W} ${y}`);
+  return { svg: root, caption, footnote };
+}
+
+/** Legend entries left to right, wrapping to new lines; a label wider than the line wraps itself. Returns the y below it. */
+function drawLegend(root: SVGElement, doc: Document, entries: LegendEntry[], top: number, inner: number, fs: number): number {
+  const g = root.appendChild(svgEl(doc, 'g', { class: 'berth-legend' }));
+  const sym = 12;
+  const lineH = fs * 1.35;
+  let x = PAD;
+  let y = top;
+  let rowHeight = lineH;
+  for (const e of entries) {
+    const lines = wrapText(e.label, inner - sym - 4, fs);
+    const w = sym + 4 + Math.max(...lines.map((l) => textWidth(l, fs))) + 10;
+    if (x > PAD && x + w - 10 > PAD + inner) {
+      x = PAD;
+      y += rowHeight;
+      rowHeight = lineH;
+    }
+    const cy = y + lineH / 2;
+    if (e.shape === 'swatch') g.appendChild(svgEl(doc, 'rect', { x, y: cy - 5, width: sym, height: 10, fill: e.color, class: 'berth-swatch' }));
+    else if (e.shape === 'dot') g.appendChild(svgEl(doc, 'circle', { cx: x + sym / 2, cy, r: 3.5, fill: e.color, class: 'berth-swatch' }));
+    else if (e.shape === 'tick') g.appendChild(svgEl(doc, 'line', { x1: x + sym / 2, x2: x + sym / 2, y1: cy - 5, y2: cy + 5, stroke: e.color, 'stroke-width': 2, class: 'berth-swatch' }));
+    else g.appendChild(svgEl(doc, 'line', { x1: x, x2: x + sym, y1: cy, y2: cy, stroke: e.color, 'stroke-width': 1.5, 'stroke-dasharray': '4,3', class: 'berth-swatch' }));
+    lines.forEach((line, i) => {
+      g.appendChild(svgEl(doc, 'text', { x: x + sym + 4, y: (cy + fs * 0.35 + i * lineH).toFixed(1) })).textContent = line;
+    });
+    rowHeight = Math.max(rowHeight, lines.length * lineH);
+    x += w;
+  }
+  return y + rowHeight;
+}
+
+/** A `<figure class="berth-chart">`: heading, the chart's SVG (legend and panels), and a caption with the footnote. */
 export function figureElement(spec: ChartSpec, input: PageInput, options: { document?: Document; width?: number } = {}): HTMLElement {
   const doc = docOf(options.document);
+  const width = options.width ?? FIGURE_SIZES.page.width;
   const figure = doc.createElement('figure');
   figure.className = 'berth-chart';
   figure.id = spec.id;
-  const h = figure.appendChild(doc.createElement('h3'));
-  h.textContent = spec.title;
-  const chart = spec.draw({ document: options.document, width: options.width });
-  if (spec.legend) {
-    const legend = chart.legend('color');
-    if (legend !== undefined) figure.appendChild(legend);
-  }
-  figure.appendChild(chart);
-  const caption = figure.appendChild(doc.createElement('figcaption'));
-  for (const line of captionLines(spec, input)) {
-    const p = caption.appendChild(doc.createElement('div'));
-    p.textContent = line;
+  figure.appendChild(doc.createElement('h3')).textContent = spec.title;
+  const { svg, caption, footnote } = composeSvg(spec, input, { document: options.document, width, fontSize: width < 500 ? FIGURE_SIZES.column.fontSize : FIGURE_SIZES.page.fontSize, standalone: false });
+  figure.appendChild(svg);
+  const fc = figure.appendChild(doc.createElement('figcaption'));
+  for (const line of caption) fc.appendChild(doc.createElement('div')).textContent = line;
+  for (const line of footnote) {
+    const small = fc.appendChild(doc.createElement('div'));
+    small.className = 'berth-footnote';
+    small.textContent = line;
   }
   return figure;
 }
@@ -45,20 +172,32 @@ export function figureElement(spec: ChartSpec, input: PageInput, options: { docu
 /**
  * A page's charts as figures in a `<div class="berth-page">`, or, when the input has
  * no data for the page, a `<p class="berth-empty">` saying so (`no results for suite X
- * in these files`). Never throws for missing data.
+ * in these files`). Never throws for missing data; a chart that cannot be drawn is
+ * replaced by a note naming it.
  */
 export function renderPage(page: PageSpec, input: PageInput, options: { document?: Document; width?: number } = {}): HTMLElement {
   const doc = docOf(options.document);
   const div = doc.createElement('div');
   div.className = 'berth-page';
-  const charts = page.charts(input);
+  const notes: string[] = [];
+  const charts = chartsOf(page, input, (m) => notes.push(m));
   if (charts.length === 0) {
     const p = div.appendChild(doc.createElement('p'));
     p.className = 'berth-empty';
     p.textContent = emptyMessage(page);
-    return div;
   }
-  for (const spec of charts) div.appendChild(figureElement(spec, input, options));
+  for (const spec of charts) {
+    try {
+      div.appendChild(figureElement(spec, input, options));
+    } catch (err) {
+      notes.push(`figure ${spec.id}: not drawn (${(err as Error).message})`);
+    }
+  }
+  for (const note of notes) {
+    const p = div.appendChild(doc.createElement('p'));
+    p.className = 'berth-skipped';
+    p.textContent = note;
+  }
   return div;
 }
 
@@ -83,76 +222,9 @@ export function sourcesElement(input: PageInput, options: { document?: Document 
   return div;
 }
 
-/** Splits text into lines of at most `width` characters at spaces. */
-function wrapText(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/)) {
-    if (line !== '' && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line === '' ? word : `${line} ${word}`;
-    }
-  }
-  if (line !== '') lines.push(line);
-  return lines;
-}
-
-function svgEl(doc: Document, name: string, attrs: Record<string, string | number>): SVGElement {
-  const el = doc.createElementNS(SVG_NS, name) as SVGElement;
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
-}
-
-/**
- * One self-contained SVG document (as text) for a chart: title on top, a swatch
- * legend drawn in SVG (Plot's own legend is HTML), the chart, and the caption lines
- * (description, sample counts, host fingerprint) below. `document` is jsdom's in Node.
- */
-export function standaloneSvg(spec: ChartSpec, input: PageInput, document: Document, width = 720): string {
-  const chart = spec.draw({ document, width });
-  const chartWidth = Number(chart.getAttribute('width') ?? width);
-  const chartHeight = Number(chart.getAttribute('height') ?? 400);
-  const root = svgEl(document, 'svg', { xmlns: SVG_NS, version: '1.1', 'font-family': 'system-ui, sans-serif', 'font-size': 11 }) as SVGSVGElement;
-  root.appendChild(svgEl(document, 'rect', { width: '100%', height: '100%', fill: 'white' }));
-  let y = 22;
-  const title = root.appendChild(svgEl(document, 'text', { x: 10, y, 'font-size': 15, 'font-weight': 'bold', class: 'berth-title' }));
-  title.textContent = spec.title;
-  y += 12;
-  if (spec.legend) {
-    const scale = chart.scale('color') as { domain?: unknown[]; range?: unknown[] } | undefined;
-    const domain = scale?.domain ?? [];
-    const range = scale?.range ?? [];
-    let x = 10;
-    y += 6;
-    domain.forEach((value, i) => {
-      const label = String(value);
-      const w = 18 + label.length * 6.2 + 14;
-      if (x + w > chartWidth && x > 10) {
-        x = 10;
-        y += 16;
-      }
-      root.appendChild(svgEl(document, 'rect', { x, y: y - 9, width: 12, height: 12, fill: String(range[i % Math.max(range.length, 1)] ?? 'gray'), class: 'berth-swatch' }));
-      const t = root.appendChild(svgEl(document, 'text', { x: x + 16, y: y + 1 }));
-      t.textContent = label;
-      x += w;
-    });
-    y += 12;
-  }
-  chart.setAttribute('x', '0');
-  chart.setAttribute('y', String(y));
-  root.appendChild(chart);
-  y += chartHeight + 18;
-  const caption = svgEl(document, 'g', { class: 'berth-caption', fill: '#333' });
-  root.appendChild(caption);
-  for (const line of captionLines(spec, input).flatMap((l) => wrapText(l, Math.floor(chartWidth / 6.3)))) {
-    const t = caption.appendChild(svgEl(document, 'text', { x: 10, y }));
-    t.textContent = line;
-    y += 15;
-  }
-  root.setAttribute('width', String(chartWidth));
-  root.setAttribute('height', String(Math.ceil(y)));
-  root.setAttribute('viewBox', `0 0 ${chartWidth} ${Math.ceil(y)}`);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${root.outerHTML}\n`;
+/** One self-contained SVG document (as text) of a chart at a size. `document` is jsdom's in Node. */
+export function standaloneSvg(spec: ChartSpec, input: PageInput, document: Document, size: FigureSize | { width: number; fontSize: number } = 'page'): string {
+  const s = typeof size === 'string' ? FIGURE_SIZES[size] : size;
+  const { svg } = composeSvg(spec, input, { document, width: s.width, fontSize: s.fontSize, standalone: true });
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${svg.outerHTML}\n`;
 }

@@ -119,3 +119,78 @@ export function hostLines(results: readonly LoadedResult[]): string[] {
     return `${runName(file)}: ${h.hostname}, ${h.cpu.model} ×${h.cpu.cores}, ${gib} GiB, Linux ${h.kernel}, ${h.dataRoot.filesystem}, cgroup ${h.cgroup.version}, host fingerprint ${h.fingerprint}; ${doc.run.profile} profile, ${commit}, ${doc.run.startedAt}`;
   });
 }
+
+/** `k=v` for numbers and booleans, the bare value for strings (`overlay2`, `depth=20`). */
+export function paramValue(key: string, value: ParameterValue | undefined): string {
+  if (value === undefined) return `${key}=–`;
+  return typeof value === 'string' ? value : `${key}=${String(value)}`;
+}
+
+/**
+ * The parameters that tell `rows` apart, minus `exclude`, strings first: a parameter
+ * whose value follows from the others (`flags` from `namespaces`, `imageBytes` from `image`
+ * and `bytes`) is left out, numeric ones before strings, then the longer-valued first.
+ */
+export function varyingParams(rows: readonly Row[], exclude: readonly string[] = []): string[] {
+  const all = [...new Set(rows.flatMap((r) => Object.keys(r.parameters)))].sort();
+  const differs = (k: string) => new Set(rows.map((r) => JSON.stringify(r.parameters[k] ?? null))).size > 1;
+  const isString = (k: string) => rows.some((r) => typeof r.parameters[k] === 'string');
+  let varying = all.filter((k) => !exclude.includes(k) && differs(k)).sort((a, b) => Number(isString(b)) - Number(isString(a)));
+  const excluded = all.filter((k) => exclude.includes(k) && differs(k));
+  const avgLen = (k: string) => rows.reduce((s, r) => s + String(r.parameters[k] ?? '').length, 0) / Math.max(rows.length, 1);
+  // numeric parameters first (sizes and counts usually follow from a named variant), then the longer-valued
+  for (const k of [...varying].sort((a, b) => Number(isString(a)) - Number(isString(b)) || avgLen(b) - avgLen(a))) {
+    const others = varying.filter((o) => o !== k);
+    if (others.length === 0) continue;
+    const seen = new Map<string, string>();
+    const determined = rows.every((r) => {
+      const ctx = [...others, ...excluded].map((o) => JSON.stringify(r.parameters[o] ?? null)).join('|');
+      const v = JSON.stringify(r.parameters[k] ?? null);
+      if (!seen.has(ctx)) seen.set(ctx, v);
+      return seen.get(ctx) === v;
+    });
+    if (determined) varying = others;
+  }
+  return varying;
+}
+
+/** The parameters every row has with one value, as `k=v`, minus `exclude`. */
+export function constantParams(rows: readonly Row[], exclude: readonly string[] = []): string[] {
+  if (rows.length === 0) return [];
+  const keys = Object.keys(rows[0].parameters).filter((k) => !exclude.includes(k)).sort();
+  return keys.filter((k) => rows.every((r) => JSON.stringify(r.parameters[k]) === JSON.stringify(rows[0].parameters[k]))).map((k) => `${k}=${String(rows[0].parameters[k])}`);
+}
+
+/** A row's values of `keys` joined with ` · ` (`overlay2 · none`), or `fallback` when there are none. */
+export function labelOf(r: Row, keys: readonly string[], fallback: string): string {
+  const parts = keys.filter((k) => r.parameters[k] !== undefined).map((k) => paramValue(k, r.parameters[k]));
+  return parts.length === 0 ? fallback : parts.join(' · ');
+}
+
+/** Identity of a row across calls (run, suite, case, target, parameters). */
+export function rowKey(r: Row): string {
+  return `${r.run}|${r.suite}|${r.case}|${r.target}|${r.params}`;
+}
+
+/** A readable name of a case for warnings: `suite/case target [k=v …]`. */
+export function caseName(r: Row): string {
+  return `${r.suite}/${r.case} ${r.target}${r.params === '' ? '' : ` [${r.params}]`}${r.run === '' ? '' : ` in ${r.run}`}`;
+}
+
+/** Rows whose median and interval are finite numbers: the others cannot be drawn. */
+export function drawable(r: Row): boolean {
+  return r.n > 0 && Number.isFinite(r.p50) && Number.isFinite(r.low) && Number.isFinite(r.high);
+}
+
+/**
+ * Splits the parameters that tell `rows` apart into those every series has (rows of a
+ * chart: `image`, `compression`) and those only some series carry (berth's
+ * `concurrency`, which skopeo and the reference lack): the latter belong in the series'
+ * name, so that all targets of one variant share a row.
+ */
+export function splitParams(rows: readonly Row[], seriesOf: (r: Row) => string, exclude: readonly string[] = []): { rowKeys: string[]; seriesKeys: string[] } {
+  const varying = varyingParams(rows, exclude);
+  const series = [...new Set(rows.map(seriesOf))];
+  const everywhere = (k: string) => series.every((s) => rows.filter((r) => seriesOf(r) === s).every((r) => r.parameters[k] !== undefined));
+  return { rowKeys: varying.filter(everywhere), seriesKeys: varying.filter((k) => !everywhere(k)) };
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { normalSamples, syntheticCase, syntheticDocument } from '../../scripts/synthetic-results.js';
 import { emptyMessage } from './page-spec.js';
 import { pages } from './pages.js';
-import { inOneUnit, pickParam, toRows } from './rows.js';
+import { constantParams, inOneUnit, labelOf, pickParam, toRows, varyingParams } from './rows.js';
 import { convert, displayUnit, unitFamily } from './units.js';
 
 describe('units', () => {
@@ -51,8 +51,19 @@ describe('rows', () => {
 
   it('gives every page without data its message, never a chart', () => {
     const empty = { results: [{ file: 'x.json', doc: syntheticDocument([syntheticCase({ suite: 'other', case: 'c', target: 't', unit: 'count', samples: [1, 2] })]) }], history: [] };
-    for (const page of pages) expect(page.charts(empty), page.id).toEqual([]);
+    for (const page of pages) if (page.id !== 'other') expect(page.charts(empty), page.id).toEqual([]);
+    // a suite no page knows still gets a chart of its own, on the last page
+    expect(pages.find((p) => p.id === 'other')!.charts(empty).map((c) => c.id)).toEqual(['case-other-c']);
     expect(emptyMessage(pages.find((p) => p.id === 'graphdrivers')!)).toBe('no results for suite graphdriver in these files');
     expect(emptyMessage(pages.find((p) => p.id === 'overview')!)).toBe('no results for suite run or runtime in these files');
+  });
+
+  it('leaves out parameters that follow from the others, and labels rows by the rest', () => {
+    const mk = (image: string, bytes: string, imageBytes: number) => syntheticCase({ suite: 'pull', case: 'p', target: 'berth', parameters: { image, bytes, imageBytes, driver: 'overlay2' }, unit: 'MiB/s', samples: [1, 2, 3] });
+    const rows = toRows([{ file: 'a.json', doc: syntheticDocument([mk('tiny', 'compressed', 10), mk('tiny', 'uncompressed', 20), mk('app', 'compressed', 30), mk('app', 'uncompressed', 40)]) }]);
+    expect(varyingParams(rows)).toEqual(['bytes', 'image']);
+    expect(varyingParams(rows, ['bytes'])).toEqual(['image']);
+    expect(constantParams(rows)).toEqual(['driver=overlay2']);
+    expect(labelOf(rows[0], ['image', 'imageBytes'], 'x')).toBe('tiny · imageBytes=10');
   });
 });
