@@ -67,6 +67,11 @@ export interface ApplyResult {
   entries: number;
 }
 
+/**
+ * The optional diff ability (Docker's DiffDriver). A driver without it gets the
+ * generic one, which mounts both layers and compares their trees (withDiff in
+ * naive-diff.ts, Docker's NewNaiveDiffDriver).
+ */
 export interface DiffDriver {
   /** Uncompressed tar of `id`'s changes against `parent`, whiteouts for deletions. */
   diff(ctx: Context, id: string, parent: string | undefined): Promise<NodeJS.ReadableStream>;
@@ -82,7 +87,11 @@ export interface DiffDriver {
   diffSize(ctx: Context, id: string, parent: string | undefined): Promise<number>;
 }
 
-export type Driver = ProtoDriver & DiffDriver;
+/** A graphdriver as a plugin returns it: the core, with or without its own diff. */
+export type Driver = ProtoDriver & Partial<DiffDriver>;
+
+/** A driver with a diff, native or naive: what the layer store writes through. */
+export type DiffingDriver = ProtoDriver & DiffDriver;
 
 export interface DriverInit {
   /** The data root; the driver lives in `<root>/<name>`. */
