@@ -12,7 +12,7 @@ import { createCgroupManager } from '../../engine/execdriver/cgroups/manager.js'
 import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
 import { parseBip } from '../../engine/jobs/builtins.js';
-import { NetworkDriver } from '../../engine/networkdriver/network-driver.js';
+import { BridgeDriver } from '../../engine/networkdriver/network-driver.js';
 import { packagePath } from '../../native/package-root.js';
 import { blobOf, push } from '../../engine/registry/client/test-registry.js';
 import { createRegistryServer, type RegistryServer } from '../../engine/registry/server/index.js';
@@ -239,7 +239,7 @@ export class PrivateBerthd {
     if (this.root !== undefined && this.bip !== undefined && existsSync(this.root)) {
       // the default network's bridge outlives the daemon (as docker0 does); remove it and berth's rules
       try {
-        const net = await NetworkDriver.open(ctx, { root: this.root, defaultNetwork: { bridge: BERTHD_BRIDGE, ...parseBip(this.bip) } });
+        const net = await BridgeDriver.open(ctx, { root: this.root, defaultNetwork: { bridge: BERTHD_BRIDGE, ...parseBip(this.bip) } });
         await net.reset(ctx);
       } catch (err) {
         failures.push(`network: ${(err as Error).message}`);

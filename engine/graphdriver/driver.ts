@@ -2,6 +2,7 @@
 // root filesystems. Docker's ProtoDriver/DiffDriver, context-first (docs/style.md 1–4).
 import type { Change } from '../archive/diff-tar.js';
 import type { Context } from '../trace/context.js';
+import type { InstrumentOptions } from '../trace/instrument.js';
 
 /** What to mount for a layer; the caller mounts (mounts are data, docs/style.md 4). */
 export interface Mount {
@@ -112,3 +113,11 @@ export function isDiffDriver(d: ProtoDriver): d is ProtoDriver & DiffDriver {
   const x = d as Partial<DiffDriver>;
   return typeof x.diff === 'function' && typeof x.changes === 'function' && typeof x.applyDiff === 'function' && typeof x.diffSize === 'function';
 }
+
+/**
+ * The methods the engine times, as instrument(`graphdriver.<name>`, driver,
+ * graphdriverBoundary) wraps them: spans `graphdriver.<name>.<method>`.
+ */
+export const graphdriverBoundary: InstrumentOptions<DiffingDriver> = {
+  methods: ['create', 'createReadWrite', 'remove', 'mounts', 'get', 'put', 'exists'],
+};

@@ -159,11 +159,11 @@ export async function startRegistry(dir: string): Promise<RegistryServer> {
  */
 export async function resetNetwork(world: DaemonWorld): Promise<void> {
   if (!existsSync(world.root)) return;
-  const { NetworkDriver } = await import('../../networkdriver/network-driver.js');
+  const { BridgeDriver } = await import('../../networkdriver/network-driver.js');
   const { parseBip } = await import('../../jobs/builtins.js');
   const { background } = await import('../../trace/context.js');
   const ctx = background();
-  const net = await NetworkDriver.open(ctx, { root: world.root, defaultNetwork: { bridge: world.network.bridge, ...parseBip(world.network.bip) } });
+  const net = await BridgeDriver.open(ctx, { root: world.root, defaultNetwork: { bridge: world.network.bridge, ...parseBip(world.network.bip) } });
   await net.reset(ctx);
 }
 
