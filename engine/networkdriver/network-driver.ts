@@ -32,7 +32,7 @@ import {
   unavailable,
   wrap,
 } from '../errdefs/errors.js';
-import { detached, nowNs, throwIfCancelled, type Context } from '../trace/index.js';
+import { nowNs, throwIfCancelled, type Context } from '../trace/index.js';
 import { readJson, readRuntimeJson, removeFile, writeJsonAtomic } from '../fsutil/state-file.js';
 import { writeEtcFiles, validateEtcRequest, validateHostname, type EtcRequest } from './etc-files.js';
 import { hostRoutes, uplinkMtu } from './host-routes.js';
