@@ -166,6 +166,24 @@ describe('instrument', () => {
     expect(c.spans.map((s) => s.name)).toEqual(['test.partial.get']);
   });
 
+  it('runs the methods it leaves unwrapped on impl, so state they change is the one the wrapped ones see', async () => {
+    class Writer {
+      size = 0;
+      write(n: number): void {
+        this.size += n;
+      }
+      async commit(_ctx: Context): Promise<number> {
+        return this.size;
+      }
+    }
+    const c = listen();
+    const w = instrument('test.writer', new Writer(), { methods: ['commit'] });
+    w.write(3);
+    w.write(4);
+    expect(await w.commit(background())).toBe(7);
+    expect(c.stop().map((s) => s.name)).toEqual(['test.writer.commit']);
+  });
+
   it('rejects a listed method that is not a function, naming it', () => {
     expect(() => instrument<Driver>('test.bad', new MemDriver(), { methods: ['kind' as keyof Driver & string] })).toThrow(
       'instrument test.bad: kind is not a method',

@@ -1,7 +1,8 @@
 // instrument(module, impl) returns an object with impl's interface whose methods
 // each open a span, so module code carries no tracing calls (the way containerd
 // wraps a Snapshotter in its metadata store). The wrapper inherits from impl, so
-// properties, `in` checks for optional abilities and instanceof still work.
+// properties, `in` checks for optional abilities and instanceof still work; every
+// method, wrapped or not, runs with impl as `this`.
 //
 // Cost: with no subscriber on `berth:span` or the method's own channel, a call
 // pays two hasSubscribers reads and one apply (measured by the `trace` bench
@@ -57,7 +58,15 @@ export const notInstrumented: Instrumenter = (_module, impl) => impl;
 
 export function instrument<T extends object>(module: string, impl: T, options: InstrumentOptions<T> = {}): T {
   const wrapper = Object.create(impl) as Record<string, unknown>;
-  for (const method of options.methods ?? methodNames(impl)) {
+  const wrapped = options.methods ?? methodNames(impl);
+  // Methods left unwrapped run on impl too, as the wrapped ones do: state they
+  // change (a writer's offset) is impl's, whichever of its methods reads it.
+  if (options.methods !== undefined) {
+    for (const method of methodNames(impl)) {
+      if (!wrapped.includes(method)) wrapper[method] = ((impl as Record<string, AnyFn>)[method] as AnyFn).bind(impl);
+    }
+  }
+  for (const method of wrapped) {
     const fn = (impl as Record<string, unknown>)[method];
     if (typeof fn !== 'function') throw new TypeError(`instrument ${module}: ${method} is not a method`);
     const attrs = (options.attributes as Record<string, AnyFn> | undefined)?.[method];
