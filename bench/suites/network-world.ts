@@ -29,7 +29,7 @@ export interface BenchNetns {
 
 let nsCounter = 0;
 
-/** Creates a fresh named network namespace. Cost: ≈2–5 ms (`ip netns add`). */
+/** Creates a fresh named network namespace. Cost: one `ip netns add`. */
 export async function createNetns(): Promise<BenchNetns> {
   return (await createNetnsBatch(1))[0]!;
 }

@@ -55,7 +55,7 @@ function childrenOf(pid: number): number[] {
  * --iptables=false --ip-forward=false --ip-masq=false, own socket) and imports a
  * tar of the static rootfs as STATIC_IMAGE; the last release() stops dockerd and
  * its containerd (by pid), unmounts, removes the bridge and the directory, and
- * /etc/docker/key.json when dockerd created it. Cost: ≈2–5 s to start.
+ * /etc/docker/key.json when dockerd created it. Cost: dockerd's and containerd's start-up.
  */
 export class PrivateDockerd {
   private users = 0;
