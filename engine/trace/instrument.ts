@@ -63,7 +63,7 @@ export function instrument<T extends object>(module: string, impl: T, options: I
   // change (a writer's offset) is impl's, whichever of its methods reads it.
   if (options.methods !== undefined) {
     for (const method of methodNames(impl)) {
-      if (!wrapped.includes(method)) wrapper[method] = ((impl as Record<string, AnyFn>)[method] as AnyFn).bind(impl);
+      if (!(wrapped as readonly string[]).includes(method)) wrapper[method] = ((impl as Record<string, AnyFn>)[method] as AnyFn).bind(impl);
     }
   }
   for (const method of wrapped) {
