@@ -51,7 +51,7 @@ const DEFAULT_SIZE_MIB = 1024;
  * On any failure every step done so far is undone (unmount, detach, delete) before
  * the error is thrown: INVALID_ARGUMENT for a bad kind or size, UNAVAILABLE when a
  * tool or loop devices are missing, else the step's error naming the store.
- * Cost: host/tmpfs ≈ 1 ms; loop stores ≈ 0.1–1 s (mkfs and losetup spawns).
+ * Cost: host/tmpfs a mkdir and a mount; loop stores the mkfs and losetup spawns.
  */
 export async function createBackingStore(kind: BackingKind, opts: BackingStoreOptions): Promise<BackingStore> {
   if (!BACKING_KINDS.includes(kind)) throw invalidArgument(`backing store ${JSON.stringify(kind)}: unknown kind (known: ${BACKING_KINDS.join(', ')})`);

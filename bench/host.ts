@@ -226,7 +226,7 @@ export function hostFingerprint(h: Pick<HostInfo, 'arch' | 'cpu' | 'memoryBytes'
  * by versionTimeoutMs). Never throws: missing files and tools give fallbacks or
  * nulls (an unreadable /proc/self/mountinfo gives filesystem 'unknown'). Idempotent
  * apart from the load average. Cost: a few file reads plus the slowest peer's
- * `--version` (about 0.1 s with eleven peers installed).
+ * `--version`.
  */
 export async function collectHostInfo(opts: CollectHostOptions): Promise<HostInfo> {
   const timeoutMs = opts.versionTimeoutMs ?? 3000;

@@ -1,5 +1,12 @@
 // Teardown that tries every step: each failure is noted with what failed, the
-// rest still runs, and one error naming them all comes at the end.
+// rest still runs, and one error naming them all comes at the end. Also the steps
+// the private daemons of the bench (berthd, dockerd) are torn down with.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { MNT_DETACH, unmount } from '../engine/graphdriver/host-mount.js';
+import { mountsUnder } from '../engine/graphdriver/mountinfo.js';
+import { call } from './peers/index.js';
+
 export class Teardown {
   private readonly failures: string[] = [];
 
@@ -16,4 +23,52 @@ export class Teardown {
   finish(subject: string): void {
     if (this.failures.length > 0) throw new Error(`${subject}: ${this.failures.join('; ')}`);
   }
+}
+
+/** Resolves true once `child` exited, false after `ms` without an exit. */
+export function exited(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+/**
+ * Stops a daemon this process started: SIGTERM, then SIGKILL when it has not
+ * exited after `graceMs`. Resolves 'stopped' (it ended on SIGTERM, or had ended
+ * already) or 'killed'.
+ */
+export async function stopDaemonChild(child: ChildProcess, graceMs: number): Promise<'stopped' | 'killed'> {
+  if (child.exitCode !== null || child.signalCode !== null) return 'stopped';
+  child.kill('SIGTERM');
+  if (await exited(child, graceMs)) return 'stopped';
+  child.kill('SIGKILL');
+  await exited(child, 5_000);
+  return 'killed';
+}
+
+/** Unmounts (detached) what is mounted under `dir`, deepest first, and removes it; returns what failed. */
+export async function unmountAndRemove(label: string, dir: string): Promise<string[]> {
+  const failures: string[] = [];
+  const mounts = (await mountsUnder(dir).catch(() => [] as string[])).sort((a, b) => b.length - a.length);
+  for (const m of mounts) {
+    try {
+      unmount(`${label} ${m}`, m, MNT_DETACH);
+    } catch (err) {
+      failures.push((err as Error).message);
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return failures;
+}
+
+/** Deletes network interface `name` when it exists; returns the failure, if any. */
+export async function deleteLinkIfPresent(name: string): Promise<string | undefined> {
+  if (!existsSync(`/sys/class/net/${name}`)) return undefined;
+  const r = await call(['ip', 'link', 'del', name]);
+  return r.code === 0 ? undefined : `bridge ${name}: ${r.stderr.trim()}`;
 }

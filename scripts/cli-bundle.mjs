@@ -4,7 +4,7 @@
 //
 // A bundle lives in `.bundle/` beside its entry and records the modification time
 // of every source it was built from. loadCli() uses it only while none of those
-// sources changed; otherwise it rebuilds it (esbuild, ~0.1 s) and, if esbuild is
+// sources changed; otherwise it rebuilds it (esbuild) and, if esbuild is
 // missing, falls back to running the TypeScript through tsx. An edited source is
 // therefore never run from a stale bundle.
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // The `debian` image's base layer: a real `debootstrap --variant=minbase` root
-// filesystem, made once per cache folder (≈45 s, needs the Debian mirror the host's
+// filesystem, made once per cache folder (the dearest part of a cold corpus; needs the Debian mirror the host's
 // apt uses) and then walked into tar entries. Built only when the image is asked for.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';

@@ -87,8 +87,8 @@ export function argvFor(peer: PeerRuntime, args: readonly string[]): string[] {
 
 /**
  * Looks for one runtime: runc and crun on PATH, berth-runtime in this repository.
- * Asks each for its version (one short process, synchronous: ≈1 s for
- * berth-runtime's Node start-up). Never throws: a runtime that is absent or does
+ * Asks each for its version (one short process, synchronous; for
+ * berth-runtime a Node start-up). Never throws: a runtime that is absent or does
  * not answer --version comes back as missing, with the reason.
  */
 export function findRuntime(name: RuntimeName): PeerRuntime | MissingRuntime {

@@ -3,7 +3,8 @@
 import { execaSync } from 'execa';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { Driver } from '../../engine/graphdriver/driver.js';
+import type { DiffingDriver } from '../../engine/graphdriver/driver.js';
+import { withDiff } from '../../engine/graphdriver/naive-diff.js';
 import { graphdriverPlugin } from '../../engine/graphdriver/builtins.js';
 import { MNT_DETACH, unmount } from '../../engine/graphdriver/host-mount.js';
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
@@ -16,9 +17,9 @@ export const DRIVER_NAMES: readonly DriverName[] = ['vfs', 'overlay2', 'btrfs'];
 
 export interface DriverEnv {
   /** The driver wrapped with instrument('graphdriver.<name>', …), so spans feed the phase breakdown. */
-  readonly driver: Driver;
+  readonly driver: DiffingDriver;
   /** The same driver without the wrapper (set-up work that must not show up in phases). */
-  readonly raw: Driver;
+  readonly raw: DiffingDriver;
   readonly store: BackingStore;
   /** The driver's data root (inside the store). */
   readonly root: string;
@@ -43,7 +44,7 @@ export interface DriverEnvOptions {
 export async function openDriverEnv(ctx: Context, name: DriverName, backing: BackingKind, opts: DriverEnvOptions): Promise<DriverEnv> {
   const store = await createBackingStore(backing, { dir: opts.dir, sizeMiB: opts.sizeMiB });
   const root = `${store.path}/root`;
-  let raw: Driver | undefined;
+  let raw: DiffingDriver | undefined;
   let disposed = false;
   const dispose = async (c: Context): Promise<void> => {
     if (disposed) return;
@@ -59,7 +60,7 @@ export async function openDriverEnv(ctx: Context, name: DriverName, backing: Bac
     disposed = true;
   };
   try {
-    raw = await graphdriverPlugin(name).init(ctx, { root });
+    raw = withDiff(await graphdriverPlugin(name).init(ctx, { root }));
   } catch (err) {
     await dispose(ctx).catch(() => undefined);
     throw err;

@@ -98,7 +98,7 @@ function header(name: string, type: 'file' | 'directory', mode: number, size: nu
 /**
  * Writes `files` (with seeded content) as an uncompressed tar with tar-stream:
  * directories first (0755), files 0644, owner 0:0, a fixed mtime.
- * Cost: generating the content bytes (≈ 100 MB/s) plus one copy.
+ * Cost: generating the content bytes plus one copy.
  */
 export async function buildLayerTar(files: readonly LayerFile[], seed: number): Promise<Buffer> {
   const next = prng(seed);

@@ -563,7 +563,7 @@ function buildCases(sc: SuiteContext): CaseDef[] {
     return why === undefined;
   });
   const readDepths = sc.profile === 'full' ? [20, 128] : [20];
-  // quick leaves out depth 64 to stay within its 90 s (building the 64-layer chains costs ≈ 10 s)
+  // quick leaves out depth 64 to stay within its budget (building the 64-layer chains is the dearest set-up)
   const depths = sc.profile === 'quick' ? DEPTHS.filter((d) => d !== 64) : DEPTHS;
   for (const v of variants) {
     for (const shape of LAYER_SHAPES) cases.push(...applyDiffCases(v, shape, sc));

@@ -4,15 +4,25 @@
 // and a bridge container with one published port, userland proxy vs iptables.
 import { spawnSync } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
-import { bridgeInterfacePlan, runIpBatch, runSteps, type NetlinkOp, type NetnsRef } from '../../engine/networkdriver/index.js';
-import { instrumentNetworkDriver, macFor, type NetworkDriver } from '../../engine/networkdriver/index.js';
+import { bridgeInterfacePlan, runIpBatch, runSteps, stepSpan, type NetlinkOp, type NetnsRef } from '../../engine/networkdriver/index.js';
+import { macFor, networkDriverBoundary, type NetworkDriver } from '../../engine/networkdriver/index.js';
 import { formatIPv4, parseSubnet } from '../../engine/networkdriver/subnet.js';
-import type { Context } from '../../engine/trace/index.js';
+import { instrument, type Context } from '../../engine/trace/index.js';
 import type { MacroCase } from '../suite.js';
 import { freeLoopbackPort } from './network-procs.js';
 import { createNetnsBatch, deleteNetnsBatch, planVethName, type BenchNetns, type NetworkWorld } from './network-world.js';
 
 export const SUITE = 'network';
+
+/**
+ * The bare setup paths, instrumented like the driver: `networkdriver.netlink` with
+ * each netlink step as a child span, and `networkdriver.ip.batch` per ip process.
+ */
+const plans = instrument(
+  'networkdriver',
+  { netlink: runSteps, 'ip.batch': runIpBatch },
+  { steps: { netlink: (steps) => steps.map(stepSpan) } },
+);
 
 export type SetupMode = 'none' | 'host' | 'bridge' | 'container';
 /**
@@ -36,7 +46,7 @@ const describeMode: Record<SetupMode, string> = {
 
 const describePath: Record<SetupPath, string> = {
   driver:
-    'NetworkDriver.allocateInterface then releaseInterface (through instrumentNetworkDriver, so its steps become phases); in bridge mode with netnsGone, ' +
+    'NetworkDriver.allocateInterface then releaseInterface (through instrument() with networkDriverBoundary, so its steps become phases); in bridge mode with netnsGone, ' +
     "as the engine releases a container whose namespace dies with it: the kernel removes the veth with the namespace, a reaper checks it later",
   netlink: "the bare bridge interface plan (bridgeInterfacePlan: 3 host ops, 4 ops in the namespace) through berth's rtnetlink runSteps, then one link.delete; no IPAM, no files",
   ip: 'the same bare plan as one `ip -batch` process on the host and one under `nsenter --net` in the namespace, then `ip link del` through `ip -batch`; no IPAM, no files',
@@ -131,11 +141,11 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
     const subnet = parseSubnet(net.subnet);
     const run =
       path === 'netlink'
-        ? runSteps
+        ? plans.netlink
         : path === 'ip'
-          ? runIpBatch
+          ? plans['ip.batch']
           : async (c: Context, ops: readonly NetlinkOp[], ns?: NetnsRef) => {
-              for (const op of ops) await runIpBatch(c, [op], ns);
+              for (const op of ops) await plans['ip.batch'](c, [op], ns);
             };
     const made: string[] = [];
     try {
@@ -177,7 +187,7 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
     setup: async (ctx) => {
       const opened = await world.acquire(ctx);
       acquired = true;
-      driver = path === 'driver' ? instrumentNetworkDriver(opened) : opened;
+      driver = path === 'driver' ? instrument<NetworkDriver>('networkdriver', opened, networkDriverBoundary) : opened;
     },
     teardown: async (ctx) => {
       await dispose(ctx).catch(() => undefined);
@@ -243,7 +253,7 @@ export function publishCase(world: NetworkWorld, port: PublishPort, concurrency:
     setup: async (ctx) => {
       const opened = await world.acquire(ctx);
       acquired = true;
-      driver = instrumentNetworkDriver(opened);
+      driver = instrument<NetworkDriver>('networkdriver', opened, networkDriverBoundary);
     },
     teardown: async (ctx) => {
       await dispose().catch(() => undefined);

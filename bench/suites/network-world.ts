@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { isBerthError, wrap } from '../../engine/errdefs/errors.js';
 import { Iptables } from '../../engine/networkdriver/iptables.js';
-import { hostVethName, NetworkDriver, type NetworkRecord } from '../../engine/networkdriver/network-driver.js';
+import type { NetworkRecord } from '../../engine/networkdriver/driver.js';
+import { BridgeDriver, hostVethName } from '../../engine/networkdriver/network-driver.js';
 import { runSteps } from '../../engine/networkdriver/netlink-ops.js';
-import type { Context } from '../../engine/trace/index.js';
+import { background, type Context } from '../../engine/trace/index.js';
 import { Teardown } from '../teardown.js';
 
 /** Everything global the bench makes carries this prefix and the process id. */
@@ -28,7 +29,7 @@ export interface BenchNetns {
 
 let nsCounter = 0;
 
-/** Creates a fresh named network namespace. Cost: ≈2–5 ms (`ip netns add`). */
+/** Creates a fresh named network namespace. Cost: one `ip netns add`. */
 export async function createNetns(): Promise<BenchNetns> {
   return (await createNetnsBatch(1))[0]!;
 }
@@ -126,8 +127,8 @@ export interface NetworkWorldOptions {
  */
 export class NetworkWorld {
   private users = 0;
-  private opening: Promise<NetworkDriver> | undefined;
-  private driver_: NetworkDriver | undefined;
+  private opening: Promise<BridgeDriver> | undefined;
+  private driver_: BridgeDriver | undefined;
   private root: string | undefined;
   private chainsBefore = false;
   private readonly containers = new Set<string>();
@@ -147,14 +148,14 @@ export class NetworkWorld {
   }
 
   /** The open driver; throws when acquire() has not completed. */
-  get driver(): NetworkDriver {
+  get driver(): BridgeDriver {
     if (this.driver_ === undefined) throw new Error('network bench: driver not open');
     return this.driver_;
   }
 
   /** The bench's network (bridge, subnet, gateway). */
   get network(): NetworkRecord {
-    return this.driver.listNetworks()[0]!;
+    return this.driver.listNetworks(background())[0]!;
   }
 
   /** A container id unique to this process and run (`bnb<pid>-<n>`). */
@@ -170,7 +171,7 @@ export class NetworkWorld {
   }
 
   /** Opens the driver for one more user. Fails naming the bridge when no subnet could be set up. */
-  async acquire(ctx: Context): Promise<NetworkDriver> {
+  async acquire(ctx: Context): Promise<BridgeDriver> {
     this.users++;
     try {
       this.opening ??= this.open(ctx);
@@ -182,13 +183,13 @@ export class NetworkWorld {
     }
   }
 
-  private async open(ctx: Context): Promise<NetworkDriver> {
+  private async open(ctx: Context): Promise<BridgeDriver> {
     this.chainsBefore = (await execa('iptables', ['-w', '-t', 'nat', '-S', 'BERTH'], { reject: false })).exitCode === 0;
     this.root = await mkdtemp(join(this.dataRoot, 'berth-netbench-'));
     let last: unknown;
     for (const subnet of candidateSubnets(this.variant)) {
       try {
-        this.driver_ = await NetworkDriver.open(ctx, {
+        this.driver_ = await BridgeDriver.open(ctx, {
           root: this.root,
           defaultNetwork: { bridge: this.bridge, subnet },
           masquerade: false,
@@ -229,9 +230,9 @@ export class NetworkWorld {
     const driver = this.driver_;
     this.driver_ = undefined;
     if (driver !== undefined) {
-      const net = driver.listNetworks()[0];
+      const net = driver.listNetworks(ctx)[0];
       for (const cid of [...this.containers]) await attempt(`container ${cid}`, () => driver.releaseInterface(ctx, cid));
-      await attempt('proxies', () => driver.close());
+      await attempt('proxies', () => driver.close(ctx));
       const iptables = new Iptables();
       if (net !== undefined) {
         if (await iptables.available()) await attempt(`bridge ${net.bridge} rules`, () => iptables.removeTagged((tag) => tag === `net:${net.id}`));

@@ -24,11 +24,10 @@ async function has(cmd: string, args: string[]): Promise<boolean> {
 }
 
 /**
- * What one throughput sample sends, by profile. quick and default send 1 GiB
- * (≈0.3–0.5 s here); 256 MiB samples were measured to sit in TCP's ramp-up
- * (loopback ≈ 24 Gbit/s vs ≈ 33 over 1 GiB or 2 s) and to bias the ratios to
- * loopback. Ten interleaved paths of 1 s runs would not fit the default
- * profile's budget; full runs 3 s each.
+ * What one throughput sample sends, by profile. quick and default send 1 GiB;
+ * smaller samples sat in TCP's ramp-up when measured (a lower loopback rate than
+ * over 1 GiB) and biased the ratios to loopback. Ten interleaved paths of 1 s runs
+ * would not fit the default profile's budget; full runs 3 s each.
  */
 export function iperfAmount(ctx: SuiteContext): IperfAmount {
   return ctx.profile === 'full' ? { seconds: 3 } : { bytes: '1G' };

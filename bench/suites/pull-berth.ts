@@ -3,12 +3,11 @@
 // sample's spans give the phases (resolve, fetch, verify, apply, commit).
 import { rm } from 'node:fs/promises';
 import { Graph } from '../../engine/graph/graph.js';
-import type { ContentWriter } from '../../engine/graph/content-store.js';
 import type { Driver } from '../../engine/graphdriver/driver.js';
 import { graphdriverPlugin } from '../../engine/graphdriver/builtins.js';
 import { RegistryClient } from '../../engine/registry/client/registry-client.js';
 import { pull, type PullClient, type PullResult } from '../../engine/jobs/pull.js';
-import { instrument, traced, type Context } from '../../engine/trace/index.js';
+import { instrument, type Context } from '../../engine/trace/index.js';
 
 /** The graphdriver berth pulls into. */
 export type PullDriver = 'overlay2' | 'vfs';
@@ -30,15 +29,15 @@ export interface BenchGraph {
 }
 
 /**
- * Opens a graph with `driver` on `root` (an empty folder). The graph's content
- * store hands out ingest writers whose commit is traced (the verify phase).
- * Fails naming the driver when it cannot start here.
+ * Opens a graph with `driver` on `root` (an empty folder), its stores instrumented
+ * (an ingest's commit is the verify phase). Fails naming the driver when it cannot
+ * start here.
  */
 export async function openBenchGraph(ctx: Context, root: string, driverName: PullDriver): Promise<BenchGraph> {
   let driver: Driver | undefined;
   try {
     driver = await graphdriverPlugin(driverName).init(ctx, { root });
-    const graph = tracedCommits(await Graph.open(ctx, { root, driver }));
+    const graph = await Graph.open(ctx, { root, driver, instrument });
     const d = driver;
     return {
       root,
@@ -66,33 +65,4 @@ export function benchClient(): PullClient {
 /** Pulls `reference` into the graph with `concurrency` layer downloads at once. */
 export function berthPull(ctx: Context, g: BenchGraph, client: PullClient, reference: string, concurrency: number): Promise<PullResult> {
   return pull(ctx, g.graph, reference, { concurrency, client });
-}
-
-/** The graph seen through a content store whose ingest writers trace their commit. */
-function tracedCommits(graph: Graph): Graph {
-  const content = graph.content;
-  const wrappedContent = bound(content, {
-    writer: async (...args: Parameters<typeof content.writer>) => tracedWriter(await content.writer(...args)),
-  });
-  const view = Object.create(graph) as Graph;
-  Object.defineProperty(view, 'content', { value: wrappedContent });
-  return view;
-}
-
-function tracedWriter(writer: ContentWriter): ContentWriter {
-  return bound(writer, {
-    commit: (ctx: Context, ...rest: unknown[]) =>
-      traced(ctx, 'graph.content.ingest', 'commit', (c) => (writer.commit as (ctx: Context, ...r: unknown[]) => unknown)(c, ...rest)),
-  });
-}
-
-/** A view of `target` whose methods run on the target itself (its own fields), with some replaced. */
-function bound<T extends object>(target: T, overrides: Record<string, unknown>): T {
-  return new Proxy(target, {
-    get(t, key) {
-      if (typeof key === 'string' && Object.prototype.hasOwnProperty.call(overrides, key)) return overrides[key];
-      const v = Reflect.get(t, key) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  });
 }

@@ -4,20 +4,20 @@
 // with SIGTERM and everything it made removed afterwards, also when its start failed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../../engine/client/api-client.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { createCgroupManager } from '../../engine/execdriver/cgroups/manager.js';
-import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
-import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
+import { mountFs } from '../../engine/graphdriver/host-mount.js';
 import { parseBip } from '../../engine/jobs/builtins.js';
-import { NetworkDriver } from '../../engine/networkdriver/network-driver.js';
+import { BridgeDriver } from '../../engine/networkdriver/network-driver.js';
 import { packagePath } from '../../native/package-root.js';
 import { blobOf, push } from '../../engine/registry/client/test-registry.js';
 import { createRegistryServer, type RegistryServer } from '../../engine/registry/server/index.js';
 import type { Context } from '../../engine/trace/index.js';
 import { call } from '../peers/index.js';
+import { deleteLinkIfPresent, stopDaemonChild, unmountAndRemove } from '../teardown.js';
 import { STATIC_IMAGE, staticImageConfig, staticImageLayers } from './runtime-image.js';
 
 /** The private daemon's bridge (at most 15 characters). */
@@ -61,25 +61,7 @@ async function freeBip(): Promise<string> {
   throw unavailable(`berthd bridge ${BERTHD_BRIDGE}: no free 10.x.y.0/24 subnet`);
 }
 
-/** Sends `sig` to our own child `pid`; one that already died (ESRCH) is left to its exit event. */
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
 
-function exited(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
-}
 
 /**
  * Reference-counted private berthd. The first acquire() starts it and pulls the
@@ -211,7 +193,6 @@ export class PrivateBerthd {
     return (await new ApiClient(this.host).containerList({ all: true })).map((c) => c.Id);
   }
 
-
   /** SIGTERM to the daemon (after its idle RSS read), SIGKILL after 30 s; what went wrong goes to `failures`. */
   private async stopProcess(d: ChildProcess, pid: number, failures: string[]): Promise<void> {
     if (d.exitCode === null && d.signalCode === null) {
@@ -220,10 +201,7 @@ export class PrivateBerthd {
       } catch (err) {
         failures.push((err as Error).message);
       }
-      signal(pid, 'SIGTERM');
-      if (!(await exited(d, 30_000))) {
-        signal(pid, 'SIGKILL');
-        await exited(d, 5_000);
+      if ((await stopDaemonChild(d, 30_000)) === 'killed') {
         failures.push(`berthd (pid ${pid}) did not stop on SIGTERM within 30 s (killed): ${this.logTail()}`);
       } else if (d.exitCode !== 0) failures.push(`berthd (pid ${pid}) exited with ${d.exitCode ?? d.signalCode} on SIGTERM: ${this.logTail()}`);
     } else failures.push(`berthd (pid ${pid}) had exited on its own (${d.exitCode ?? d.signalCode}): ${this.logTail()}`);
@@ -239,7 +217,7 @@ export class PrivateBerthd {
     if (this.root !== undefined && this.bip !== undefined && existsSync(this.root)) {
       // the default network's bridge outlives the daemon (as docker0 does); remove it and berth's rules
       try {
-        const net = await NetworkDriver.open(ctx, { root: this.root, defaultNetwork: { bridge: BERTHD_BRIDGE, ...parseBip(this.bip) } });
+        const net = await BridgeDriver.open(ctx, { root: this.root, defaultNetwork: { bridge: BERTHD_BRIDGE, ...parseBip(this.bip) } });
         await net.reset(ctx);
       } catch (err) {
         failures.push(`network: ${(err as Error).message}`);
@@ -251,20 +229,9 @@ export class PrivateBerthd {
         failures.push(`cgroups ${parent}: ${(err as Error).message}`);
       }
     }
-    if (existsSync(`/sys/class/net/${BERTHD_BRIDGE}`)) {
-      const r = await call(['ip', 'link', 'del', BERTHD_BRIDGE]);
-      if (r.code !== 0) failures.push(`bridge ${BERTHD_BRIDGE}: ${r.stderr.trim()}`);
-    }
-    if (this.dir !== undefined) {
-      for (const m of (await mountsUnder(this.dir).catch(() => [] as string[])).reverse()) {
-        try {
-          unmount(`private berthd ${m}`, m, MNT_DETACH);
-        } catch (err) {
-          failures.push((err as Error).message);
-        }
-      }
-      rmSync(this.dir, { recursive: true, force: true });
-    }
+    const link = await deleteLinkIfPresent(BERTHD_BRIDGE);
+    if (link !== undefined) failures.push(link);
+    if (this.dir !== undefined) failures.push(...(await unmountAndRemove('private berthd', this.dir)));
     this.dir = undefined;
     this.root = undefined;
     this.bip = undefined;

@@ -6,9 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, r
 import { join } from 'node:path';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { makeWorkloadRootfs } from '../../engine/execdriver/workload-rootfs.js';
-import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
-import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
+import { mountFs } from '../../engine/graphdriver/host-mount.js';
 import { call, onPath } from '../peers/index.js';
+import { exited, deleteLinkIfPresent, stopDaemonChild, unmountAndRemove } from '../teardown.js';
 import { rssReads } from './run-berthd.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
@@ -39,16 +39,6 @@ async function mustRun(argv: string[], subject: string): Promise<string> {
   return r.stdout;
 }
 
-function exited(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
-}
 
 /** Pids whose parent is `pid`. */
 function childrenOf(pid: number): number[] {
@@ -65,7 +55,7 @@ function childrenOf(pid: number): number[] {
  * --iptables=false --ip-forward=false --ip-masq=false, own socket) and imports a
  * tar of the static rootfs as STATIC_IMAGE; the last release() stops dockerd and
  * its containerd (by pid), unmounts, removes the bridge and the directory, and
- * /etc/docker/key.json when dockerd created it. Cost: ≈2–5 s to start.
+ * /etc/docker/key.json when dockerd created it. Cost: dockerd's and containerd's start-up.
  */
 export class PrivateDockerd {
   private users = 0;
@@ -196,12 +186,7 @@ export class PrivateDockerd {
     if (d !== undefined && d.pid !== undefined) {
       if (d.exitCode === null && d.signalCode === null) {
         this.helpers = [...new Set([...this.helpers, ...childrenOf(d.pid)])];
-        d.kill('SIGTERM');
-        if (!(await exited(d, 20_000))) {
-          d.kill('SIGKILL');
-          await exited(d, 5_000);
-          failures.push('dockerd did not stop on SIGTERM within 20 s (killed)');
-        }
+        if ((await stopDaemonChild(d, 20_000)) === 'killed') failures.push('dockerd did not stop on SIGTERM within 20 s (killed)');
       }
       // its containerd stops with it; one that did not is killed by its pid
       for (const pid of this.helpers) {
@@ -215,19 +200,12 @@ export class PrivateDockerd {
       this.helpers = [];
     }
     if (this.dir !== undefined) {
-      for (const m of await mountsUnder(this.dir).catch(() => [] as string[])) {
-        try {
-          unmount(`private dockerd ${m}`, m, MNT_DETACH);
-        } catch (err) {
-          failures.push((err as Error).message);
-        }
-      }
-      rmSync(this.dir, { recursive: true, force: true });
+      failures.push(...(await unmountAndRemove('private dockerd', this.dir)));
       this.dir = undefined;
     }
     if (this.bridgeMade) {
-      const r = await call(['ip', 'link', 'del', DOCKER_BRIDGE]);
-      if (r.code !== 0) failures.push(`bridge ${DOCKER_BRIDGE}: ${r.stderr.trim()}`);
+      const link = await deleteLinkIfPresent(DOCKER_BRIDGE);
+      if (link !== undefined) failures.push(link);
       this.bridgeMade = false;
     }
     if (!this.keyBefore && existsSync(KEY_JSON)) rmSync(KEY_JSON, { force: true });

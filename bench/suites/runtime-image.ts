@@ -42,7 +42,7 @@ function binary(name: Workload): Entry {
   return { name: `bin/${name}`, type: 'file', mode: 0o755, content: readFileSync(workloadBinary(name)) };
 }
 
-/** The two layer tars, bottom first. Cost: ≈2 MB read and packed. */
+/** The two layer tars, bottom first. Cost: reading and packing the workload binaries. */
 export async function staticImageLayers(): Promise<Buffer[]> {
   const dirs: Entry[] = ['bin', 'dev', 'etc', 'proc', 'sys', 'tmp'].map((d) => ({ name: `${d}/`, type: 'directory', mode: d === 'tmp' ? 0o1777 : 0o755 }));
   const base = await layerTar([...dirs, binary('true'), binary('sleep')]);

@@ -5,10 +5,10 @@
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { createCgroupManager } from '../../engine/execdriver/cgroups/manager.js';
 import type { CgroupManager } from '../../engine/execdriver/cgroups/types.js';
-import { createExecDriver, type Bundle, type ExecDriver } from '../../engine/execdriver/execdriver.js';
+import { createExecDriver, execDriverBoundary, type Bundle, type ExecDriver } from '../../engine/execdriver/execdriver.js';
 import { loadBundleSpec } from '../../engine/execdriver/spec/load-bundle.js';
 import { workloadBinary } from '../../engine/execdriver/workload-rootfs.js';
-import { background, type Context } from '../../engine/trace/index.js';
+import { background, instrument, type Context } from '../../engine/trace/index.js';
 import { call, findRuntime, forceDelete, isFound, leftoversOf, runContainer, type PeerQuirk, type PeerRuntime, type RuntimeName } from '../peers/index.js';
 import { median } from '../stats.js';
 import type { CaseDef, DerivedCase, FinalResult, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
@@ -71,7 +71,7 @@ function inProcessCase(bundles: RuntimeBundles, variant: NetnsVariant, shared: {
       acquired = true;
       shared.users++;
       shared.manager ??= createCgroupManager();
-      shared.driver ??= createExecDriver({ cgroups: shared.manager, cgroupParent });
+      shared.driver ??= instrument('execdriver', createExecDriver({ cgroups: shared.manager, cgroupParent }), execDriverBoundary);
       bundle = { dir: m.bundles[variant], spec: await loadBundleSpec(m.bundles[variant]) };
     },
     beforeSample: () => {

@@ -2,69 +2,33 @@
 // namespaces (pid included) and cgroup, with its own user, env, cwd, capabilities
 // and the container's seccomp filter; exit codes 127/126 for a missing or
 // unrunnable program; a pty with process.terminal.
-import { chmodSync, closeSync, existsSync, mkdtempSync, readFileSync, readlinkSync, readSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
 import { background } from '../trace/context.js';
-import { createCgroupManager } from './cgroups/manager.js';
-import type { CgroupManager } from './cgroups/types.js';
-import { createExecDriver, type ExecDriver } from './execdriver.js';
 import { defaultSpec } from './spec/defaults.js';
 import type { Process, Spec } from './spec/types.js';
 import { validateSpec } from './spec/validate.js';
-import { makeWorkloadRootfs } from './workload-rootfs.js';
+import { readAll, readMaster, useExecDriverWorld, type ExecDriverWorld } from './test-driver.js';
 import { firstMissing, needs, root, when } from '../../testkit/needs.js';
 
 const missing = firstMissing(root(), when(existsSync('/proc/self/ns/cgroup'), 'needs cgroup namespaces'));
 const ctx = background();
-const cgroupParent = `berth-exec-test-${process.pid}`;
 
-let base: string;
-let rootfs: string;
-let manager: CgroupManager;
-let driver: ExecDriver;
-const created: string[] = [];
-let seq = 0;
+let w: ExecDriverWorld;
 
-async function readAll(stream: Readable | undefined): Promise<string> {
-  if (stream === undefined) return '';
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
-/** Reads a pty master until EIO (the process holding its peer exited). */
-function readMaster(fd: number): string {
-  const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(4096);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, buf, 0, buf.length, null);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EIO') break;
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      throw err;
-    }
-    if (n === 0) break;
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** A running container: /bin/sleep as pid 1, a tmpfs on /scratch only its mount namespace has, Docker's seccomp profile. */
 async function runningContainer(mutate: (spec: Spec) => void = () => {}): Promise<{ id: string; pid: number }> {
-  const id = `ex${process.pid}-${++seq}`;
-  created.push(id);
-  const raw = defaultSpec({ args: ['/bin/sleep'], rootfs, hostname: 'exec-box', seccomp: true });
+  const id = w.nextId();
+  const raw = defaultSpec({ args: ['/bin/sleep'], rootfs: w.rootfs, hostname: 'exec-box', seccomp: true });
   raw.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] });
   mutate(raw);
-  const spec: Spec = validateSpec(raw, base);
-  const proc = await driver.create(ctx, id, { dir: base, spec });
-  await driver.start(ctx, id);
+  const spec: Spec = validateSpec(raw, w.base);
+  const proc = await w.driver.create(ctx, id, { dir: w.base, spec });
+  await w.driver.start(ctx, id);
   return { id, pid: proc.pid };
 }
 
@@ -73,27 +37,13 @@ function proc(args: string[], extra: Partial<Process> = {}): Process {
 }
 
 needs(missing).describe('exec', () => {
-  beforeAll(() => {
-    base = mkdtempSync(join(tmpdir(), `berth-exec-${process.pid}-`));
-    chmodSync(base, 0o755);  // a user-namespaced root must reach the rootfs
-    rootfs = makeWorkloadRootfs(join(base, 'rootfs'));
+  w = useExecDriverWorld('exec', ({ rootfs }) => {
     writeFileSync(join(rootfs, 'etc', 'not-a-program'), 'just text\n', { mode: 0o644 });
-    manager = createCgroupManager();
-    driver = createExecDriver({ cgroups: manager, cgroupParent });
-  });
-
-  afterEach(async () => {
-    for (const id of created.splice(0)) await driver.delete(ctx, id).catch(() => undefined);
-  });
-
-  afterAll(async () => {
-    await manager?.cleanupStale(ctx, cgroupParent).catch(() => undefined);
-    if (base) rmSync(base, { recursive: true, force: true });
   });
 
   it('runs in the container\'s namespaces (pid included) and filesystem, with its own user, env and cwd', async () => {
     const c = await runningContainer();
-    const p = await driver.exec(ctx, c.id, proc(['probe', 'read:/proc/1/cmdline'], {
+    const p = await w.driver.exec(ctx, c.id, proc(['probe', 'read:/proc/1/cmdline'], {
       cwd: '/tmp',
       user: { uid: 1000, gid: 1001, additionalGids: [5] },
       env: ['PATH=/bin', 'GREETING=hello exec'],
@@ -128,7 +78,7 @@ needs(missing).describe('exec', () => {
       s.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
       s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
     });
-    const p = await driver.exec(ctx, c.id, proc(['/bin/sleep', '600']));
+    const p = await w.driver.exec(ctx, c.id, proc(['/bin/sleep', '600']));
     const status = readFileSync(`/proc/${p.pid}/status`, 'utf8');
     expect(status).toMatch(/^Uid:\s+200000\s/m);
     expect(readlinkSync(`/proc/${p.pid}/ns/user`)).toBe(readlinkSync(`/proc/${c.pid}/ns/user`));
@@ -139,22 +89,22 @@ needs(missing).describe('exec', () => {
 
   it('joins the container\'s cgroup, and is killed through its own handle', async () => {
     const c = await runningContainer();
-    const p = await driver.exec(ctx, c.id, proc(['/bin/sleep', '600']));
+    const p = await w.driver.exec(ctx, c.id, proc(['/bin/sleep', '600']));
     const cgroupOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').filter((l) => /^0::|:pids:|:memory:/.test(l)).sort();
     expect(cgroupOf(p.pid)).toEqual(cgroupOf(c.pid));
-    expect(cgroupOf(p.pid).join('\n')).toContain(cgroupParent);
+    expect(cgroupOf(p.pid).join('\n')).toContain(w.cgroupParent);
     p.kill('SIGKILL');
     expect(await p.exited).toEqual({ signal: 'SIGKILL' });
     // The container keeps running.
-    expect((await driver.state(ctx, c.id)).status).toBe('running');
+    expect((await w.driver.state(ctx, c.id)).status).toBe('running');
   });
 
   it('reports its exit code, 127 for a missing program and 126 for one that cannot run', async () => {
     const c = await runningContainer();
-    const p = await driver.exec(ctx, c.id, proc(['probe', 'exit:3']));
+    const p = await w.driver.exec(ctx, c.id, proc(['probe', 'exit:3']));
     expect(await p.exited).toEqual({ exitCode: 3 });
     for (const [args, code, errno] of [[['/bin/nope'], 127, 'ENOENT'], [['nope'], 127, 'ENOENT'], [['/etc/not-a-program'], 126, 'EACCES']] as const) {
-      const err = await driver.exec(ctx, c.id, proc([...args])).then(() => undefined, (e: unknown) => e);
+      const err = await w.driver.exec(ctx, c.id, proc([...args])).then(() => undefined, (e: unknown) => e);
       expect(isBerthError(err), String(err)).toBe(true);
       expect((err as Error).message).toContain(`exec: execve ${args[0]}: ${errno}`);
       expect((err as { details: Record<string, unknown> }).details.exitCode).toBe(code);
@@ -163,7 +113,7 @@ needs(missing).describe('exec', () => {
 
   it('applies no_new_privileges and capabilities of the exec process', async () => {
     const c = await runningContainer();
-    const p = await driver.exec(ctx, c.id, proc(['probe'], { noNewPrivileges: true, capabilities: { bounding: ['CAP_KILL'], effective: [], permitted: [] } }), { stdio: ['ignore', 'pipe', 'ignore'] });
+    const p = await w.driver.exec(ctx, c.id, proc(['probe'], { noNewPrivileges: true, capabilities: { bounding: ['CAP_KILL'], effective: [], permitted: [] } }), { stdio: ['ignore', 'pipe', 'ignore'] });
     const probe = JSON.parse(await readAll(p.stdout)) as { NoNewPrivs: string; CapEff: string; CapBnd: string };
     await p.exited;
     expect(probe.NoNewPrivs).toBe('1');
@@ -173,7 +123,7 @@ needs(missing).describe('exec', () => {
 
   it('gives a TTY process a pty from the container\'s devpts', async () => {
     const c = await runningContainer();
-    const p = await driver.exec(ctx, c.id, proc(['/bin/tty', 'hi'], { terminal: true, consoleSize: { height: 33, width: 101 } }), { stdio: 'terminal' });
+    const p = await w.driver.exec(ctx, c.id, proc(['/bin/tty', 'hi'], { terminal: true, consoleSize: { height: 33, width: 101 } }), { stdio: 'terminal' });
     expect(p.terminal).toBeTypeOf('number');
     const out = readMaster(p.terminal!);
     closeSync(p.terminal!);
@@ -186,15 +136,15 @@ needs(missing).describe('exec', () => {
 
   it('refuses a container that is not running, a bad process and an unknown id', async () => {
     const c = await runningContainer();
-    await expect(driver.exec(ctx, c.id, proc([]))).rejects.toThrow(/exec process.args/);
-    await expect(driver.exec(ctx, c.id, { cwd: '/', user: { uid: 0, gid: 0 } } as unknown as Process)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(driver.exec(ctx, c.id, proc(['probe'], { user: { uid: -1, gid: 0 } }))).rejects.toThrow(/exec process.user/);
-    await expect(driver.exec(ctx, c.id, proc(['probe'], { env: ['NOEQUALS'] }))).rejects.toThrow(/exec process.env: "NOEQUALS"/);
-    await expect(driver.exec(ctx, c.id, proc(['probe'], { cwd: 'tmp' }))).rejects.toThrow(/exec process.cwd/);
-    await expect(driver.exec(ctx, c.id, proc(['probe'], { terminal: true }))).rejects.toThrow(/stdio must be 'terminal'/);
-    await driver.kill(ctx, c.id, 'SIGKILL');
-    await driver.wait(ctx, c.id);
-    await expect(driver.exec(ctx, c.id, proc(['probe']))).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
-    await expect(driver.exec(ctx, 'no-such', proc(['probe']))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(w.driver.exec(ctx, c.id, proc([]))).rejects.toThrow(/exec process.args/);
+    await expect(w.driver.exec(ctx, c.id, { cwd: '/', user: { uid: 0, gid: 0 } } as unknown as Process)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(w.driver.exec(ctx, c.id, proc(['probe'], { user: { uid: -1, gid: 0 } }))).rejects.toThrow(/exec process.user/);
+    await expect(w.driver.exec(ctx, c.id, proc(['probe'], { env: ['NOEQUALS'] }))).rejects.toThrow(/exec process.env: "NOEQUALS"/);
+    await expect(w.driver.exec(ctx, c.id, proc(['probe'], { cwd: 'tmp' }))).rejects.toThrow(/exec process.cwd/);
+    await expect(w.driver.exec(ctx, c.id, proc(['probe'], { terminal: true }))).rejects.toThrow(/stdio must be 'terminal'/);
+    await w.driver.kill(ctx, c.id, 'SIGKILL');
+    await w.driver.wait(ctx, c.id);
+    await expect(w.driver.exec(ctx, c.id, proc(['probe']))).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    await expect(w.driver.exec(ctx, 'no-such', proc(['probe']))).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

@@ -12,7 +12,8 @@ import { background, withSignal } from '../trace/context.js';
 import { collect } from '../trace/collector.js';
 import { createCgroupManager } from './cgroups/manager.js';
 import type { CgroupManager } from './cgroups/types.js';
-import { createExecDriver, type CreateOptions, type ExecDriver } from './execdriver.js';
+import { createExecDriver, execDriverBoundary, type CreateOptions, type ExecDriver } from './execdriver.js';
+import { instrument } from '../trace/instrument.js';
 import { releaseExecFifo } from './exec-fifo.js';
 import { capabilityMask } from './spec/capabilities.js';
 import { DEFAULT_CAPABILITIES, defaultSpec } from './spec/defaults.js';
@@ -135,7 +136,7 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     rootfs = makeWorkloadRootfs(join(base, 'rootfs'));
     execFileSync('chmod', ['0755', base]);
     manager = createCgroupManager();
-    driver = createExecDriver({ cgroups: manager, cgroupParent });
+    driver = instrument('execdriver', createExecDriver({ cgroups: manager, cgroupParent }), execDriverBoundary);
   });
 
   afterEach(async () => {
@@ -342,7 +343,7 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     });
   });
 
-  it('publishes the child setup steps as libcontainer spans under the create span', async () => {
+  it('turns the timed steps it returns into libcontainer and execdriver spans under the create and start spans', async () => {
     const id = nextId();
     const { spans } = await collect(async () => {
       await driver.create(ctx, id, bundle(() => {}, ['/bin/true']));
@@ -359,7 +360,8 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     expect(proc?.origin).toBe('native');
     expect(proc!.endNs).toBeGreaterThanOrEqual(proc!.startNs);
     expect(proc!.startNs).toBeGreaterThanOrEqual(create!.startNs);
-    expect(spans.some((s) => s.name === 'execdriver.start')).toBe(true);
+    const start = spans.find((s) => s.name === 'execdriver.start');
+    expect(spans.filter((s) => s.parentId === start!.id).map((s) => s.name)).toEqual(['libcontainer.execve']);
   });
 
   it('runs in a user namespace with id mappings', async () => {

@@ -12,6 +12,11 @@
 //           mode the exec FIFO is opened for reading instead
 //   wait:   the pidfd reports the exit (status stopped), the child is reaped
 //   delete: SIGKILL what is left, destroy the cgroup, forget the container
+//
+// Each call returns the steps it timed as data (the child's own clock reads come up
+// its sync socket; the cgroup, hooks and setup waits are read here): TimedSteps on
+// the result, or in the error's details.steps. execDriverBoundary tells the
+// instrument layer how they become child spans; this file records no span.
 import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -19,8 +24,7 @@ import { alreadyExists, BerthError, failedPrecondition, internal, invalidArgumen
 import { checkContainerId } from '../fsutil/container-id.js';
 import { fromMonotonicNs, nowNs } from '../trace/clock.js';
 import { background, throwIfCancelled, type Context } from '../trace/context.js';
-import { instrument } from '../trace/instrument.js';
-import { recordSpan } from '../trace/span.js';
+import type { InstrumentOptions, TimedStep } from '../trace/instrument.js';
 import { native, type NativeChildMessage, type NativeSpawned } from '../../native/index.js';
 import type { Cgroup, CgroupManager } from './cgroups/types.js';
 import { allowDeviceNodes } from './cgroups/convert.js';
@@ -87,6 +91,13 @@ export interface ContainerProcess {
    * holder of the peer exited.
    */
   terminal?: number;
+  /** The steps of the set-up, timed (`libcontainer.clone`, `execdriver.cgroup`, the child's own, …). */
+  steps?: TimedStep[];
+}
+
+/** What start timed: the wait for execve (`libcontainer.execve`). */
+export interface StartResult {
+  steps: TimedStep[];
 }
 
 export interface ExecOptions {
@@ -111,6 +122,8 @@ export interface ExecProcess {
   exited: Promise<ExitStatus>;
   /** Signals it (through its pidfd); a no-op once it exited. */
   kill(signal: NodeJS.Signals | number): void;
+  /** The steps of its set-up and execve, timed. */
+  steps?: TimedStep[];
 }
 
 export interface ContainerState {
@@ -140,7 +153,7 @@ export interface ExecDriver {
    * running); fails with the child's error (`execve /nope: ENOENT`, the process then
    * exits 127) or FAILED_PRECONDITION when the container is not created.
    */
-  start(ctx: Context, id: string): Promise<void>;
+  start(ctx: Context, id: string): Promise<StartResult>;
   /** Resolves with the exit status once the process exited; any number of callers. Cancelling ctx stops only the waiting. */
   wait(ctx: Context, id: string): Promise<ExitStatus>;
   /**
@@ -211,20 +224,50 @@ function signalNumber(signal: NodeJS.Signals | number, subject: string): number 
   return num;
 }
 
-/** The execdriver, instrumented: each method is a span of module `execdriver`. */
+/** The execdriver on the native core. The composer instruments it (execDriverBoundary). */
 export function createExecDriver(options: ExecDriverOptions = {}): ExecDriver {
-  return instrument('execdriver', new NativeExecDriver(options), {
-    methods: ['create', 'start', 'wait', 'kill', 'exec', 'state', 'delete'],
-    attributes: {
-      create: (_ctx, id) => ({ id }),
-      start: (_ctx, id) => ({ id }),
-      wait: (_ctx, id) => ({ id }),
-      kill: (_ctx, id, signal) => ({ id, signal: String(signal) }),
-      exec: (_ctx, id, process) => ({ id, args: Array.isArray(process?.args) ? process.args.join(' ') : '' }),
-      state: (_ctx, id) => ({ id }),
-      delete: (_ctx, id) => ({ id }),
-    },
-  });
+  return new NativeExecDriver(options);
+}
+
+/** The steps a failed call carries in its error's details. */
+function errorSteps(error: unknown): readonly TimedStep[] {
+  const steps = (error as { details?: { steps?: unknown } } | undefined)?.details?.steps;
+  return Array.isArray(steps) ? (steps as TimedStep[]) : [];
+}
+
+/**
+ * The boundary as instrument('execdriver', driver, execDriverBoundary) wraps it:
+ * each method a span `execdriver.<method>`, the steps its result (or error)
+ * carries as child spans.
+ */
+export const execDriverBoundary: InstrumentOptions<ExecDriver> = {
+  methods: ['create', 'start', 'wait', 'kill', 'exec', 'state', 'delete'],
+  attributes: {
+    create: (_ctx, id) => ({ id }),
+    start: (_ctx, id) => ({ id }),
+    wait: (_ctx, id) => ({ id }),
+    kill: (_ctx, id, signal) => ({ id, signal: String(signal) }),
+    exec: (_ctx, id, process) => ({ id, args: Array.isArray(process?.args) ? process.args.join(' ') : '' }),
+    state: (_ctx, id) => ({ id }),
+    delete: (_ctx, id) => ({ id }),
+  },
+  steps: {
+    create: (r) => r.steps ?? [],
+    start: (r) => r.steps,
+    exec: (r) => r.steps ?? [],
+  },
+  errorSteps,
+};
+
+/** A step timed in this process. */
+function nodeStep(module: string, method: string, startNs: number, attributes?: TimedStep['attributes']): TimedStep {
+  return { module, method, startNs, endNs: nowNs(), origin: 'node', ...(attributes ? { attributes } : {}) };
+}
+
+/** err with `steps` added to its details (a BerthError keeps its code and message). */
+function withSteps(err: unknown, steps: TimedStep[]): unknown {
+  if (err instanceof BerthError) (err as { details: Record<string, unknown> | undefined }).details = { ...err.details, steps };
+  return err;
 }
 
 class NativeExecDriver implements ExecDriver {
@@ -295,14 +338,7 @@ class NativeExecDriver implements ExecDriver {
     } finally {
       io.closeChildEnds();
     }
-    recordSpan(ctx, {
-      module: 'libcontainer',
-      method: 'clone',
-      startNs: fromMonotonicNs(spawned.cloneStartNs),
-      endNs: fromMonotonicNs(spawned.cloneEndNs),
-      attributes: { pid: spawned.pid },
-      origin: 'native',
-    });
+    const steps: TimedStep[] = [cloneStep(spawned, { pid: spawned.pid })];
 
     const c: Container = {
       id,
@@ -339,7 +375,7 @@ class NativeExecDriver implements ExecDriver {
       if (cgroup !== undefined) {
         c.cgroup = await cgroup;
         await c.cgroup.attach(ctx, c.pid);
-        recordSpan(ctx, { module: 'execdriver', method: 'cgroup', startNs: cgroupStart, endNs: nowNs(), attributes: { path: cgroupPath } });
+        steps.push(nodeStep('execdriver', 'cgroup', cgroupStart, { path: cgroupPath }));
       }
       if (options.beforeSetup !== undefined) await options.beforeSetup(ctx, c.pid);
       throwIfCancelled(ctx, subject);
@@ -349,11 +385,11 @@ class NativeExecDriver implements ExecDriver {
       let msg = await this.recv(c);
       for (;;) {
         if (msg?.type === 'hooks' && options.createContainerHooks !== undefined) {
-          this.publishSteps(ctx, spec, msg);
+          steps.push(...childSteps(spec, msg));
           throwIfCancelled(ctx, subject);
           const h0 = nowNs();
           await options.createContainerHooks(ctx, c.pid);
-          recordSpan(ctx, { module: 'execdriver', method: 'createContainerHooks', startNs: h0, endNs: nowNs() });
+          steps.push(nodeStep('execdriver', 'createContainerHooks', h0));
           throwIfCancelled(ctx, subject);
           this.send(c, 'resume');
         } else if (msg?.type === 'terminal' && msg.terminalFd !== undefined) {
@@ -367,7 +403,7 @@ class NativeExecDriver implements ExecDriver {
         }
         msg = await this.recv(c);
       }
-      if (msg !== null) this.publishSteps(ctx, spec, msg);
+      if (msg !== null) steps.push(...childSteps(spec, msg));
       throwIfCancelled(ctx, subject);
       if (msg === null || msg.type !== 'created') {
         const status = msg === null ? await c.exited : undefined;
@@ -375,7 +411,7 @@ class NativeExecDriver implements ExecDriver {
           ? childError(id, msg)
           : internal(`${subject}: the child exited during setup (${describeExit(status)})`);
       }
-      recordSpan(ctx, { module: 'execdriver', method: 'setup', startNs: t0, endNs: nowNs() });
+      steps.push(nodeStep('execdriver', 'setup', t0));
       if (terminal && master === undefined) throw internal(`${subject}: the child sent no terminal`);
       if (c.execFifo !== undefined) this.closeSync(c);
       c.status = 'created';
@@ -384,14 +420,14 @@ class NativeExecDriver implements ExecDriver {
       if (c.cgroup === undefined) await destroyCgroup(background(), cgroup);
       await this.discard(c);
       io.destroy();
-      throw err instanceof BerthError && err.message.startsWith(subject) ? err : wrap(err, subject);
+      throw withSteps(err instanceof BerthError && err.message.startsWith(subject) ? err : wrap(err, subject), steps);
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
     }
-    return { id, pid: c.pid, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, ...(master !== undefined ? { terminal: master } : {}) };
+    return { id, pid: c.pid, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, ...(master !== undefined ? { terminal: master } : {}), steps };
   }
 
-  async start(ctx: Context, id: string): Promise<void> {
+  async start(ctx: Context, id: string): Promise<StartResult> {
     const c = this.get(id);
     const subject = `container ${id}`;
     if (c.status !== 'created') throw failedPrecondition(`${subject}: cannot start: it is ${c.status}`);
@@ -400,8 +436,7 @@ class NativeExecDriver implements ExecDriver {
     if (c.execFifo !== undefined) {
       await releaseExecFifo(ctx, c.execFifo);
       c.status = c.exit === undefined ? 'running' : 'stopped';
-      recordSpan(ctx, { module: 'libcontainer', method: 'execve', startNs: t0, endNs: nowNs(), origin: 'node' });
-      return;
+      return { steps: [nodeStep('libcontainer', 'execve', t0)] };
     }
     c.status = 'running';
     try {
@@ -412,11 +447,12 @@ class NativeExecDriver implements ExecDriver {
     }
     const msg = await this.recv(c);
     this.closeSync(c);
-    recordSpan(ctx, { module: 'libcontainer', method: 'execve', startNs: t0, endNs: nowNs(), origin: 'node' });
+    const steps = [nodeStep('libcontainer', 'execve', t0)];
     if (msg !== null) {
       await c.exited;
-      throw msg.type === 'error' ? childError(id, msg) : internal(`${subject}: unexpected ${msg.type} message from the child`);
+      throw withSteps(msg.type === 'error' ? childError(id, msg) : internal(`${subject}: unexpected ${msg.type} message from the child`), steps);
     }
+    return { steps };
   }
 
   async wait(ctx: Context, id: string): Promise<ExitStatus> {
@@ -484,14 +520,7 @@ class NativeExecDriver implements ExecDriver {
     } finally {
       io.closeChildEnds();
     }
-    recordSpan(ctx, {
-      module: 'libcontainer',
-      method: 'clone',
-      startNs: fromMonotonicNs(spawned.cloneStartNs),
-      endNs: fromMonotonicNs(spawned.cloneEndNs),
-      attributes: { pid: spawned.pid, exec: 1 },
-      origin: 'native',
-    });
+    const steps: TimedStep[] = [cloneStep(spawned, { pid: spawned.pid, exec: 1 })];
     let pidfd: number | undefined = spawned.pidfd;
     let syncFd: number | undefined = spawned.syncFd;
     const exited = new Promise<ExitStatus>((resolve) => {
@@ -536,18 +565,18 @@ class NativeExecDriver implements ExecDriver {
         master = msg.terminalFd;
         msg = await recv();
       }
-      if (msg !== null) this.publishSteps(ctx, c.spec, msg);
+      if (msg !== null) steps.push(...childSteps(c.spec, msg));
       if (msg === null || msg.type !== 'created') {
         const status = await exited;
         throw msg !== null && msg.type === 'error' ? childError(id, msg) : internal(`${subject}: the child exited during setup (${describeExit(status)})`);
       }
-      recordSpan(ctx, { module: 'execdriver', method: 'exec-setup', startNs: t0, endNs: nowNs() });
+      steps.push(nodeStep('execdriver', 'exec-setup', t0));
       throwIfCancelled(ctx, subject);
       if (terminal && master === undefined) throw internal(`${subject}: the child sent no terminal`);
       const e0 = nowNs();
       native().containerSend(syncFd, 'start');
       msg = await recv();
-      recordSpan(ctx, { module: 'libcontainer', method: 'execve', startNs: e0, endNs: nowNs(), origin: 'node' });
+      steps.push(nodeStep('libcontainer', 'execve', e0));
       if (msg !== null) {
         const status = await exited;
         const err = msg.type === 'error' ? childError(id, msg) : internal(`${subject}: unexpected ${msg.type} message from the child`);
@@ -560,7 +589,7 @@ class NativeExecDriver implements ExecDriver {
       await exited;
       if (master !== undefined) closeSync(master);
       io.destroy();
-      throw err instanceof BerthError && err.message.startsWith(`container ${id}`) ? err : wrap(err, subject);
+      throw withSteps(err instanceof BerthError && err.message.startsWith(`container ${id}`) ? err : wrap(err, subject), steps);
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
       closeSync(syncFd);
@@ -574,6 +603,7 @@ class NativeExecDriver implements ExecDriver {
       ...(master !== undefined ? { terminal: master } : {}),
       exited,
       kill,
+      steps,
     };
   }
 
@@ -675,24 +705,33 @@ class NativeExecDriver implements ExecDriver {
     }
   }
 
-  /** The child's step times as spans of module `libcontainer` under ctx's span. */
-  private publishSteps(ctx: Context, spec: Spec, msg: NativeChildMessage): void {
-    for (const s of msg.steps) {
-      const attributes: Record<string, string | number> = {};
-      if (s.index >= 0) {
-        const m = spec.mounts?.[s.index];
-        if (m !== undefined) attributes.destination = m.destination;
-      }
-      recordSpan(ctx, {
-        module: 'libcontainer',
-        method: s.name,
-        startNs: fromMonotonicNs(s.startNs),
-        endNs: fromMonotonicNs(s.endNs),
-        attributes,
-        origin: 'native',
-      });
-    }
-  }
+}
+
+/** The clone as timed by the addon around the syscall. */
+function cloneStep(spawned: NativeSpawned, attributes: TimedStep['attributes']): TimedStep {
+  return {
+    module: 'libcontainer',
+    method: 'clone',
+    startNs: fromMonotonicNs(spawned.cloneStartNs),
+    endNs: fromMonotonicNs(spawned.cloneEndNs),
+    ...(attributes ? { attributes } : {}),
+    origin: 'native',
+  };
+}
+
+/** The child's own step stamps (`libcontainer.<step>`), a mount's step naming its destination. */
+function childSteps(spec: Spec, msg: NativeChildMessage): TimedStep[] {
+  return msg.steps.map((s): TimedStep => {
+    const m = s.index >= 0 ? spec.mounts?.[s.index] : undefined;
+    return {
+      module: 'libcontainer',
+      method: s.name,
+      startNs: fromMonotonicNs(s.startNs),
+      endNs: fromMonotonicNs(s.endNs),
+      attributes: m !== undefined ? { destination: m.destination } : {},
+      origin: 'native' as const,
+    };
+  });
 }
 
 /** Removes a cgroup whose creation may still be running or may have failed. */

@@ -2,44 +2,27 @@
 // run at the child's stop between its mounts and pivot_root, and process.terminal
 // gives the container a pty from its own devpts whose master the caller reads.
 import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, copyFileSync, chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { native } from '../../native/index.js';
 import { packagePath } from '../../native/package-root.js';
 import { background } from '../trace/context.js';
 import { collect } from '../trace/collector.js';
-import { createCgroupManager } from './cgroups/manager.js';
-import type { CgroupManager } from './cgroups/types.js';
-import { createExecDriver, type ExecDriver } from './execdriver.js';
 import { defaultSpec } from './spec/defaults.js';
 import type { Spec } from './spec/types.js';
 import { validateSpec } from './spec/validate.js';
-import { makeWorkloadRootfs } from './workload-rootfs.js';
+import { readAll, readMaster, useExecDriverWorld, type ExecDriverWorld } from './test-driver.js';
 import { needs, root } from '../../testkit/needs.js';
 
 const ctx = background();
-const cgroupParent = `berth-tty-test-${process.pid}`;
 
-let base: string;
-let rootfs: string;
-let manager: CgroupManager;
-let driver: ExecDriver;
-const created: string[] = [];
-let seq = 0;
-
-function nextId(): string {
-  const id = `tt${process.pid}-${++seq}`;
-  created.push(id);
-  return id;
-}
+let w: ExecDriverWorld;
 
 function bundle(mutate: (spec: Spec) => void, args: string[]): { dir: string; spec: Spec } {
-  const raw = defaultSpec({ args, rootfs });
+  const raw = defaultSpec({ args, rootfs: w.rootfs });
   mutate(raw);
-  return { dir: base, spec: validateSpec(raw, base) };
+  return { dir: w.base, spec: validateSpec(raw, w.base) };
 }
 
 /** native/workloads/bin/tty, built with the other workloads when missing. */
@@ -49,31 +32,7 @@ function ttyBinary(): string {
   return path;
 }
 
-/** Reads a pty master until EIO (every holder of the peer is gone). Blocking: the container must exit on its own. */
-function readMaster(fd: number): string {
-  const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(4096);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, buf, 0, buf.length, null);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EIO') break;
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      throw err;
-    }
-    if (n === 0) break;
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
-async function readAll(stream: Readable | undefined): Promise<string> {
-  if (stream === undefined) return '';
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 function childPids(): number[] {
   const pids: number[] = [];
@@ -85,41 +44,27 @@ function childPids(): number[] {
 }
 
 needs(root()).describe('terminal and createContainer hooks', () => {
-  beforeAll(() => {
-    base = mkdtempSync(join(tmpdir(), `berth-tty-${process.pid}-`));
-    rootfs = makeWorkloadRootfs(join(base, 'rootfs'));
+  w = useExecDriverWorld('tty', ({ rootfs }) => {
     copyFileSync(ttyBinary(), join(rootfs, 'bin', 'tty'));
     chmodSync(join(rootfs, 'bin', 'tty'), 0o755);
-    execFileSync('chmod', ['0755', base]);
-    manager = createCgroupManager();
-    driver = createExecDriver({ cgroups: manager, cgroupParent });
-  });
-
-  afterEach(async () => {
-    for (const id of created.splice(0)) await driver.delete(ctx, id).catch(() => undefined);
-  });
-
-  afterAll(async () => {
-    await manager?.cleanupStale(ctx, cgroupParent).catch(() => undefined);
-    if (base) rmSync(base, { recursive: true, force: true });
   });
 
   it('runs createContainer hooks after the mounts and before pivot_root, in the container mount namespace', async () => {
-    const id = nextId();
+    const id = w.nextId();
     const b = bundle((s) => s.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] }), ['/bin/probe', 'read:/scratch/marker']);
     const seen: { root: string; mnt: string; procRoot: string }[] = [];
     const { spans } = await collect(async () => {
-      const proc = await driver.create(ctx, id, b, {
+      const proc = await w.driver.create(ctx, id, b, {
         stdio: ['ignore', 'pipe', 'pipe'],
         createContainerHooks: async (_hctx, pid) => {
           seen.push({ root: readlinkSync(`/proc/${pid}/root`), mnt: readlinkSync(`/proc/${pid}/ns/mnt`), procRoot: readlinkSync('/proc/self/ns/mnt') });
           // The scratch tmpfs exists only in the child's mount namespace, at its pre-pivot path.
-          execFileSync('nsenter', ['--target', String(pid), '--mount', '--', 'sh', '-c', `echo from-hook > ${join(rootfs, 'scratch', 'marker')}`]);
+          execFileSync('nsenter', ['--target', String(pid), '--mount', '--', 'sh', '-c', `echo from-hook > ${join(w.rootfs, 'scratch', 'marker')}`]);
         },
       });
       const out = readAll(proc.stdout);
-      await driver.start(ctx, id);
-      expect(await driver.wait(ctx, id)).toEqual({ exitCode: 0 });
+      await w.driver.start(ctx, id);
+      expect(await w.driver.wait(ctx, id)).toEqual({ exitCode: 0 });
       const probe = JSON.parse(await out) as { checks: { op: string; path?: string; ok: boolean; text?: string }[] };
       expect(probe.checks).toContainEqual(expect.objectContaining({ op: 'read', path: '/scratch/marker', ok: true, text: 'from-hook\n' }));
     });
@@ -127,7 +72,7 @@ needs(root()).describe('terminal and createContainer hooks', () => {
     expect(seen[0]!.root).toBe('/'); // not pivoted yet
     expect(seen[0]!.mnt).not.toBe(seen[0]!.procRoot);
     // Nothing of the tmpfs reached the host.
-    expect(existsSync(join(rootfs, 'scratch', 'marker'))).toBe(false);
+    expect(existsSync(join(w.rootfs, 'scratch', 'marker'))).toBe(false);
     const names = spans.filter((s) => s.name.startsWith('libcontainer.') || s.name === 'execdriver.createContainerHooks').sort((a, c) => a.startNs - c.startNs).map((s) => s.name);
     const at = (n: string) => names.indexOf(n);
     expect(at('libcontainer.mounts')).toBeGreaterThanOrEqual(0);
@@ -137,21 +82,21 @@ needs(root()).describe('terminal and createContainer hooks', () => {
   });
 
   it('makes no hooks stop when no callback is given', async () => {
-    const id = nextId();
+    const id = w.nextId();
     const { spans } = await collect(async () => {
-      await driver.create(ctx, id, bundle(() => {}, ['/bin/true']));
-      await driver.start(ctx, id);
-      await driver.wait(ctx, id);
+      await w.driver.create(ctx, id, bundle(() => {}, ['/bin/true']));
+      await w.driver.start(ctx, id);
+      await w.driver.wait(ctx, id);
     });
     expect(spans.some((s) => s.name === 'libcontainer.wait-hooks')).toBe(false);
     expect(spans.some((s) => s.name === 'libcontainer.pivot-root')).toBe(true);
   });
 
   it('a failing createContainer hook fails create and leaves nothing behind', async () => {
-    const id = nextId();
+    const id = w.nextId();
     const fds = readdirSync('/proc/self/fd').length;
     let hookPid = 0;
-    const err = await driver
+    const err = await w.driver
       .create(ctx, id, bundle(() => {}, ['/bin/true']), {
         createContainerHooks: async (_hctx, pid) => {
           hookPid = pid;
@@ -161,29 +106,29 @@ needs(root()).describe('terminal and createContainer hooks', () => {
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ message: `container ${id}: hook createContainer[0] /x: exit status 2` });
     expect(hookPid).toBeGreaterThan(0);
-    await expect(driver.state(ctx, id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(w.driver.state(ctx, id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(childPids()).not.toContain(hookPid);
     expect(existsSync(`/proc/${hookPid}`)).toBe(false);
-    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(base);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(w.base);
     expect(readdirSync('/proc/self/fd').length).toBe(fds);
   });
 
   it('gives a terminal container a pty from its devpts as controlling terminal on 0-2, with the console size', async () => {
-    const id = nextId();
+    const id = w.nextId();
     const b = bundle((s) => {
       s.process!.terminal = true;
       s.process!.consoleSize = { height: 33, width: 101 };
     }, ['/bin/tty', 'hello-tty']);
-    const proc = await driver.create(ctx, id, b, { stdio: 'terminal' });
+    const proc = await w.driver.create(ctx, id, b, { stdio: 'terminal' });
     expect(proc.terminal).toBeTypeOf('number');
     expect(proc.stdout).toBeUndefined();
     const master = proc.terminal!;
     try {
       const name = native().ptyName(master);
       expect(name).toMatch(/^\/dev\/pts\/\d+$/);
-      await driver.start(ctx, id);
+      await w.driver.start(ctx, id);
       const text = readMaster(master);
-      expect(await driver.wait(ctx, id)).toEqual({ exitCode: 0 });
+      expect(await w.driver.wait(ctx, id)).toEqual({ exitCode: 0 });
       // The pty's line discipline turns \n into \r\n.
       const lines = text.split('\r\n');
       const report = JSON.parse(lines[0]!) as { isatty: number[]; name: string; rows: number; cols: number; ctty: number; sid: number; pid: number };
@@ -196,17 +141,17 @@ needs(root()).describe('terminal and createContainer hooks', () => {
   });
 
   it('gives the terminal to the process user', async () => {
-    const id = nextId();
+    const id = w.nextId();
     const b = bundle((s) => {
       s.process!.terminal = true;
       s.process!.user = { uid: 1234, gid: 1234 };
     }, ['/bin/tty']);
-    const proc = await driver.create(ctx, id, b, { stdio: 'terminal' });
+    const proc = await w.driver.create(ctx, id, b, { stdio: 'terminal' });
     const master = proc.terminal!;
     try {
-      await driver.start(ctx, id);
+      await w.driver.start(ctx, id);
       const text = readMaster(master);
-      expect(await driver.wait(ctx, id)).toEqual({ exitCode: 0 });
+      expect(await w.driver.wait(ctx, id)).toEqual({ exitCode: 0 });
       expect(JSON.parse(text.split('\r\n')[0]!)).toMatchObject({ isatty: [1, 1, 1], uid: 1234, owner: 1234, ctty: 1 });
     } finally {
       closeSync(master);
@@ -214,16 +159,16 @@ needs(root()).describe('terminal and createContainer hooks', () => {
   });
 
   it('passes input written to the master to the container', async () => {
-    const id = nextId();
+    const id = w.nextId();
     const b = bundle((s) => (s.process!.terminal = true), ['/bin/probe', 'read:/dev/stdin']);
-    const proc = await driver.create(ctx, id, b, { stdio: 'terminal' });
+    const proc = await w.driver.create(ctx, id, b, { stdio: 'terminal' });
     const master = proc.terminal!;
     try {
       // Canonical mode: the line and then EOF (^D) end the container's read.
       writeSync(master, 'typed\n\x04');
-      await driver.start(ctx, id);
+      await w.driver.start(ctx, id);
       const text = readMaster(master);
-      expect(await driver.wait(ctx, id)).toEqual({ exitCode: 0 });
+      expect(await w.driver.wait(ctx, id)).toEqual({ exitCode: 0 });
       const json = text.slice(text.indexOf('{"'));
       const probe = JSON.parse(json.replace(/\r\n/g, '\n')) as { checks: { op: string; ok: boolean; text?: string }[] };
       expect(probe.checks).toContainEqual(expect.objectContaining({ op: 'read', ok: true, text: 'typed\n' }));
@@ -234,11 +179,11 @@ needs(root()).describe('terminal and createContainer hooks', () => {
 
   it('refuses stdio that does not match process.terminal, and a terminal spec without devpts', async () => {
     const fds = readdirSync('/proc/self/fd').length;
-    await expect(driver.create(ctx, nextId(), bundle(() => {}, ['/bin/true']), { stdio: 'terminal' })).rejects.toMatchObject({
+    await expect(w.driver.create(ctx, w.nextId(), bundle(() => {}, ['/bin/true']), { stdio: 'terminal' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: expect.stringMatching(/stdio 'terminal' needs process\.terminal/),
     });
-    await expect(driver.create(ctx, nextId(), bundle((s) => (s.process!.terminal = true), ['/bin/true']))).rejects.toMatchObject({
+    await expect(w.driver.create(ctx, w.nextId(), bundle((s) => (s.process!.terminal = true), ['/bin/true']))).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: expect.stringMatching(/process\.terminal: the container's stdio must be 'terminal'/),
     });
@@ -246,7 +191,7 @@ needs(root()).describe('terminal and createContainer hooks', () => {
       s.process!.terminal = true;
       s.mounts = s.mounts!.filter((m) => m.destination !== '/dev/pts');
     }, ['/bin/true']);
-    await expect(driver.create(ctx, nextId(), noPts, { stdio: 'terminal' })).rejects.toMatchObject({
+    await expect(w.driver.create(ctx, w.nextId(), noPts, { stdio: 'terminal' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: expect.stringMatching(/process\.terminal: needs a devpts mount/),
     });

@@ -15,6 +15,7 @@ import { overlay2Plugin } from '../graphdriver/overlay2.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background } from '../trace/context.js';
 import { SPAN_CHANNEL, type SpanRecord } from '../trace/span.js';
+import { instrument } from '../trace/instrument.js';
 import { digestOf } from './digest.js';
 import { Graph } from './graph.js';
 import { chainIDs } from './image-store.js';
@@ -339,18 +340,25 @@ describe('Graph concurrency', () => {
 });
 
 describe('Graph instrumentation', () => {
-  it('opens a span per store call, nested under the caller', async () => {
+  it('opens a span per store call when the composer instruments it, nested under the caller', async () => {
     const root = await mkdtemp(join(tmpdir(), `berth-graph-trace-${process.pid}-`));
     const spans: SpanRecord[] = [];
     const listener = (m: unknown): void => void spans.push(m as SpanRecord);
     diagnostics.subscribe(SPAN_CHANNEL, listener);
     try {
-      const graph = await Graph.open(ctx, { root, driver: await vfsPlugin.init(ctx, { root }) });
+      const graph = await Graph.open(ctx, { root, driver: await vfsPlugin.init(ctx, { root }), instrument });
       await graph.layers.register(ctx, stream(baseTar), null);
       const reg = spans.find((s) => s.name === 'graph.layers.register');
       expect(reg).toBeDefined();
       expect(reg!.attributes).toMatchObject({ chainID: sha(baseTar), applied: true });
       expect(spans.some((s) => s.module === 'graph.layers' && s.name === 'graph.layers.restore')).toBe(true);
+
+      // Not instrumented: the same calls make no span (the graph's code records none itself).
+      spans.length = 0;
+      const plainRoot = join(root, 'plain');
+      const plain = await Graph.open(ctx, { root: plainRoot, driver: await vfsPlugin.init(ctx, { root: plainRoot }) });
+      await plain.layers.register(ctx, stream(baseTar), null);
+      expect(spans.filter((s) => s.name.startsWith('graph.'))).toEqual([]);
     } finally {
       diagnostics.unsubscribe(SPAN_CHANNEL, listener);
       await rm(root, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 // The Graph: the content, image, layer and reference stores composed into what the
 // engine's jobs use — put an image (config + layer tars), look one up by name or id,
 // delete it, give containers their read-write layers, and collect garbage.
-// Each store is wrapped by instrument() here, so their code carries no tracing.
+// Each store is a boundary the composer may instrument (GraphOptions.instrument), so
+// their code carries no tracing.
 //
 // Ownership of layer references: an image holds one reference on its top layer;
 // layers below are kept alive by the layers on top of them, containers' read-write
@@ -9,7 +10,7 @@
 // config and `blobs`) and containers; everything else older than the grace period goes.
 import { conflict, invalidArgument, isBerthError } from '../errdefs/errors.js';
 import type { Driver } from '../graphdriver/driver.js';
-import { instrument } from '../trace/instrument.js';
+import { notInstrumented, type Instrumenter } from '../trace/instrument.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { ContentStore } from './content-store.js';
 import { digestOf } from './digest.js';
@@ -26,6 +27,12 @@ export interface GraphOptions {
   driver: Driver;
   /** Fault injection for crash tests (see LayerStoreHooks). */
   hooks?: LayerStoreHooks;
+  /**
+   * How the composer wraps each store (trace's instrument(): spans `graph.content.*`,
+   * `graph.content.ingest.commit`, `graph.images.*`, `graph.layers.*`,
+   * `graph.references.*`). Default: not at all.
+   */
+  instrument?: Instrumenter;
 }
 
 /** A layer tar (uncompressed), or a function opening it only when the layer is missing. */
@@ -108,19 +115,25 @@ export class Graph {
    * Cost: a read per layer and image record, a listing of the blobs.
    */
   static async open(ctx: Context, opts: GraphOptions): Promise<Graph> {
-    const content = instrument('graph.content', new ContentStore(opts.root), {
+    const wrap = opts.instrument ?? notInstrumented;
+    const content = wrap('graph.content', new ContentStore(opts.root), {
       methods: ['writer', 'put', 'reader', 'readBlob', 'info', 'has', 'walk', 'list', 'delete', 'totalSize', 'ingests', 'abortStale'],
       attributes: { reader: (_c, digest) => ({ digest }), info: (_c, digest) => ({ digest }), delete: (_c, digest) => ({ digest }), writer: (_c, ref) => ({ ref }) },
     });
-    const images = instrument('graph.images', new ImageStore(opts.root, content), {
+    if (wrap !== notInstrumented) {
+      // An ingest's commit (size and digest check, fsync, rename) is a boundary of its own.
+      const writer = content.writer.bind(content);
+      content.writer = async (...args) => wrap('graph.content.ingest', await writer(...args), { methods: ['commit'] });
+    }
+    const images = wrap('graph.images', new ImageStore(opts.root, content), {
       methods: ['create', 'get', 'has', 'ids', 'list', 'delete'],
     });
-    const layers = instrument('graph.layers', new LayerStore(opts.root, opts.driver, opts.hooks), {
+    const layers = wrap('graph.layers', new LayerStore(opts.root, opts.driver, opts.hooks), {
       methods: ['restore', 'register', 'get', 'has', 'list', 'retain', 'release', 'delete', 'prune', 'createRWLayer', 'getRWLayer', 'rwLayers', 'containersUsing', 'removeRWLayer', 'mountRW', 'unmountRW'],
       attributes: { register: (_c, _t, parent, o) => ({ parent: parent ?? '', diffID: o?.diffID ?? '' }), mountRW: (_c, id) => ({ container: id }) },
       results: { register: (r) => ({ chainID: r.layer.chainID, applied: r.applied, size: r.layer.size }) },
     });
-    const references = instrument('graph.references', new ReferenceStore(opts.root, { imageIDs: (c) => images.ids(c) }), {
+    const references = wrap('graph.references', new ReferenceStore(opts.root, { imageIDs: (c) => images.ids(c) }), {
       methods: ['add', 'delete', 'deleteImage', 'get', 'list', 'resolve'],
     });
     const report = await layers.restore(ctx);

@@ -10,7 +10,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildTar } from '../archive/tar-fixtures.js';
 import { isBerthError } from '../errdefs/errors.js';
-import type { Driver } from '../graphdriver/driver.js';
+import type { DiffingDriver } from '../graphdriver/driver.js';
+import { withDiff } from '../graphdriver/naive-diff.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background, withSignal } from '../trace/context.js';
 import { chainID } from './image-store.js';
@@ -18,12 +19,12 @@ import { LayerStore } from './layer-store.js';
 
 const ctx = background();
 let root: string;
-let driver: Driver;
+let driver: DiffingDriver;
 let store: LayerStore;
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), `berth-layers-${process.pid}-`));
-  driver = await vfsPlugin.init(ctx, { root });
+  driver = withDiff(await vfsPlugin.init(ctx, { root }));
   store = new LayerStore(root, driver);
 });
 afterEach(async () => {

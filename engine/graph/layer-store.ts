@@ -16,7 +16,8 @@ import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { alreadyExists, conflict, failedPrecondition, isBerthError, notFound, wrap } from '../errdefs/errors.js';
-import type { Driver } from '../graphdriver/driver.js';
+import type { DiffingDriver, Driver } from '../graphdriver/driver.js';
+import { withDiff } from '../graphdriver/naive-diff.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { DigestingStream, parseDigest, validateDigest } from './digest.js';
@@ -89,11 +90,15 @@ export class LayerStore {
   private readonly mutex = new Mutex();
   private loaded: Promise<RestoreReport> | undefined;
 
+  /** The graphdriver, with the generic diff when it has none of its own. */
+  readonly driver: DiffingDriver;
+
   constructor(
     dataRoot: string,
-    readonly driver: Driver,
+    driver: Driver,
     private readonly hooks: LayerStoreHooks = {},
   ) {
+    this.driver = withDiff(driver);
     this.dir = join(dataRoot, 'image', driver.name, 'layerdb');
   }
 
@@ -437,7 +442,7 @@ export class LayerStore {
       });
       streamFailed.catch(() => {});
       applying = this.driver.applyDiff(ctx, driverID, parentDriverID, digester);
-      const result = (await Promise.race([applying, streamFailed])) as Awaited<ReturnType<Driver['applyDiff']>>;
+      const result = (await Promise.race([applying, streamFailed])) as Awaited<ReturnType<DiffingDriver['applyDiff']>>;
       await drain(digester);
       const diffID = digester.digest();
       if (expected !== undefined && diffID !== expected) {

@@ -8,6 +8,7 @@ import { background } from '../trace/context.js';
 import { instrument } from '../trace/instrument.js';
 import { graphdriverPlugin, graphdriverPlugins } from './builtins.js';
 import { isDiffDriver } from './driver.js';
+import { withDiff } from './naive-diff.js';
 import { needs, root } from '../../testkit/needs.js';
 
 describe('graphdriver builtins', () => {
@@ -34,7 +35,9 @@ describe('graphdriver builtins', () => {
     const root = await mkdtemp(join(tmpdir(), `berth-bi-${process.pid}-`));
     try {
       const ctx = background();
-      const d = instrument('graphdriver', await graphdriverPlugin('vfs').init(ctx, { root }));
+      const raw = await graphdriverPlugin('vfs').init(ctx, { root });
+      expect(isDiffDriver(raw)).toBe(false);
+      const d = instrument('graphdriver', withDiff(raw));
       expect(isDiffDriver(d)).toBe(true);
       expect(d.home).toBe(`${root}/vfs`);
       await d.create(ctx, 'x', undefined);

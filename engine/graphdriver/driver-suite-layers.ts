@@ -9,12 +9,12 @@ import { hostileStacks, swappedParent } from '../archive/hostile-layers.js';
 import { setXattr } from '../archive/tar-fs.js';
 import { buildTar, fullListing, tarStream, type FixtureEntry } from '../archive/tar-fixtures.js';
 import { background } from '../trace/context.js';
-import type { Driver } from './driver.js';
+import type { DiffingDriver } from './driver.js';
 
 const ctx = background();
 
 export interface LayerCaseEnv {
-  driver: Driver;
+  driver: DiffingDriver;
   /** A directory outside the driver's root where the cases make their host dir. */
   outside: string;
 }
@@ -31,7 +31,7 @@ async function refusal(p: Promise<unknown>): Promise<Error> {
 /** Registers the cases inside the calling describe (whose beforeEach makes a fresh driver). */
 export function layerCases(env: () => LayerCaseEnv): void {
   describe('layer verdicts and confinement', () => {
-    let d: Driver;
+    let d: DiffingDriver;
     let host: string;
     let before: string[];
 

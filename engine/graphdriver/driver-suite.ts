@@ -10,7 +10,8 @@ import { isBerthError } from '../errdefs/errors.js';
 import { readXattrs } from '../archive/tar-fs.js';
 import { buildTar, tarStream, type FixtureEntry } from '../archive/tar-fixtures.js';
 import { background, type Context } from '../trace/context.js';
-import type { Driver } from './driver.js';
+import type { DiffingDriver, Driver } from './driver.js';
+import { withDiff } from './naive-diff.js';
 import { layerCases } from './driver-suite-layers.js';
 import { MNT_DETACH, unmount } from './host-mount.js';
 import { isMountPoint, mountsUnder, readMounts } from './mountinfo.js';
@@ -118,7 +119,7 @@ export function graphdriverSuite(name: string, factory: SuiteFactory, opts: Suit
     let base: string;
     let fx: SuiteFixture;
     let current: SuiteFixture | undefined;
-    let d: Driver;
+    let d: DiffingDriver;
 
     beforeAll(async () => {
       base = await mkdtemp(join(tmpdir(), `berth-gd-${name}-${process.pid}-`));
@@ -136,7 +137,7 @@ export function graphdriverSuite(name: string, factory: SuiteFactory, opts: Suit
       current = undefined;
       fx = await factory(ctx, await mkdtemp(join(base, 'case-')));
       current = fx;
-      d = fx.driver;
+      d = withDiff(fx.driver);
     });
 
     afterEach(async () => {

@@ -2,6 +2,7 @@
 // root filesystems. Docker's ProtoDriver/DiffDriver, context-first (docs/style.md 1–4).
 import type { Change } from '../archive/diff-tar.js';
 import type { Context } from '../trace/context.js';
+import type { InstrumentOptions } from '../trace/instrument.js';
 
 /** What to mount for a layer; the caller mounts (mounts are data, docs/style.md 4). */
 export interface Mount {
@@ -67,6 +68,11 @@ export interface ApplyResult {
   entries: number;
 }
 
+/**
+ * The optional diff ability (Docker's DiffDriver). A driver without it gets the
+ * generic one, which mounts both layers and compares their trees (withDiff in
+ * naive-diff.ts, Docker's NewNaiveDiffDriver).
+ */
 export interface DiffDriver {
   /** Uncompressed tar of `id`'s changes against `parent`, whiteouts for deletions. */
   diff(ctx: Context, id: string, parent: string | undefined): Promise<NodeJS.ReadableStream>;
@@ -82,7 +88,11 @@ export interface DiffDriver {
   diffSize(ctx: Context, id: string, parent: string | undefined): Promise<number>;
 }
 
-export type Driver = ProtoDriver & DiffDriver;
+/** A graphdriver as a plugin returns it: the core, with or without its own diff. */
+export type Driver = ProtoDriver & Partial<DiffDriver>;
+
+/** A driver with a diff, native or naive: what the layer store writes through. */
+export type DiffingDriver = ProtoDriver & DiffDriver;
 
 export interface DriverInit {
   /** The data root; the driver lives in `<root>/<name>`. */
@@ -103,3 +113,11 @@ export function isDiffDriver(d: ProtoDriver): d is ProtoDriver & DiffDriver {
   const x = d as Partial<DiffDriver>;
   return typeof x.diff === 'function' && typeof x.changes === 'function' && typeof x.applyDiff === 'function' && typeof x.diffSize === 'function';
 }
+
+/**
+ * The methods the engine times, as instrument(`graphdriver.<name>`, driver,
+ * graphdriverBoundary) wraps them: spans `graphdriver.<name>.<method>`.
+ */
+export const graphdriverBoundary: InstrumentOptions<DiffingDriver> = {
+  methods: ['create', 'createReadWrite', 'remove', 'mounts', 'get', 'put', 'exists'],
+};

@@ -1,13 +1,14 @@
 // The generic diff for drivers without a native one (Docker's NaiveDiffDriver and
 // fsdiff): mount the layer and its parent, walk both trees, and compare metadata.
-// Used by vfs and btrfs; overlay2 has its own (its diff dir is the change set).
+// Used for vfs and btrfs (which have no diff of their own) through withDiff, and
+// by overlay2 for a pair of layers that are not parent and child.
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { wrap } from '../errdefs/errors.js';
 import { applyLayer } from '../archive/apply-layer.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { changesTar } from '../archive/diff-tar.js';
-import type { ApplyResult, Change, DiffDriver, ProtoDriver } from './driver.js';
+import { isDiffDriver, type ApplyResult, type Change, type DiffDriver, type DiffingDriver, type ProtoDriver } from './driver.js';
 
 /**
  * The changes that turn `parentDir` (undefined: empty) into `layerDir`, sorted by
@@ -151,4 +152,20 @@ export class NaiveDiff implements DiffDriver {
       await release();
     }
   }
+}
+
+/**
+ * `driver` when it has its own diff, else a view of it whose diff methods are the
+ * naive ones (Docker's NewNaiveDiffDriver). The view inherits from the driver, so
+ * its own methods and properties (and an instrumented driver's spans) stay.
+ */
+export function withDiff<D extends ProtoDriver & Partial<DiffDriver>>(driver: D): D & DiffingDriver {
+  if (isDiffDriver(driver)) return driver as D & DiffingDriver;
+  const naive = new NaiveDiff(driver);
+  const view = Object.create(driver) as D & DiffingDriver;
+  view.changes = (ctx, id, parent) => naive.changes(ctx, id, parent);
+  view.diff = (ctx, id, parent) => naive.diff(ctx, id, parent);
+  view.diffSize = (ctx, id, parent) => naive.diffSize(ctx, id, parent);
+  view.applyDiff = (ctx, id, parent, tar) => naive.applyDiff(ctx, id, parent, tar);
+  return view;
 }

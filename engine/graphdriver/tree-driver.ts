@@ -1,7 +1,8 @@
 // The part vfs and btrfs share: drivers whose layer is one complete directory tree
 // (a copy, or a subvolume snapshot) under `<home>/<layersDir>/<id>`. They differ only
 // in how a tree is made from its parent and how one is deleted; naming, crash
-// safety (.tmp-/.rm- names), reference counting and the generic diff live here.
+// safety (.tmp-/.rm- names), and reference counting live here; they have no diff of their own (the layer
+// store uses the generic one, naive-diff.ts).
 //
 // Crash safety: a layer is built as `.tmp-<id>` and renamed into place when
 // complete; a removal renames it to `.rm-<id>` first. Either leftover is deleted by
@@ -9,24 +10,20 @@
 import { lstat, readdir, rename } from 'node:fs/promises';
 import { alreadyExists, conflict, notFound, wrap } from '../errdefs/errors.js';
 import type { Context } from '../trace/context.js';
-import type { ApplyResult, Change, CreateOptions, Driver, DriverStatus, Mount } from './driver.js';
+import type { CreateOptions, DriverStatus, Mount, ProtoDriver } from './driver.js';
 import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { checkId, checkNoStorageOpt } from './layer-id.js';
-import { NaiveDiff } from './naive-diff.js';
 
-export abstract class TreeLayerDriver implements Driver {
+export abstract class TreeLayerDriver implements ProtoDriver {
   abstract readonly name: string;
   protected readonly refs = new Map<string, number>();
   protected readonly locks = new KeyedLock();
-  private readonly naive: NaiveDiff;
 
   protected constructor(
     readonly home: string,
     /** The folder holding one tree per layer. */
     protected readonly layers: string,
-  ) {
-    this.naive = new NaiveDiff(this);
-  }
+  ) {}
 
   /** Makes the tree at `target` (absent): empty, or from the parent's tree. */
   protected abstract makeTree(ctx: Context, target: string, parentTree: string | undefined): Promise<void>;
@@ -132,22 +129,6 @@ export abstract class TreeLayerDriver implements Driver {
 
   async cleanup(_ctx: Context): Promise<void> {
     this.refs.clear();
-  }
-
-  changes(ctx: Context, id: string, parent: string | undefined): Promise<Change[]> {
-    return this.naive.changes(ctx, id, parent);
-  }
-
-  diff(ctx: Context, id: string, parent: string | undefined): Promise<NodeJS.ReadableStream> {
-    return this.naive.diff(ctx, id, parent);
-  }
-
-  diffSize(ctx: Context, id: string, parent: string | undefined): Promise<number> {
-    return this.naive.diffSize(ctx, id, parent);
-  }
-
-  applyDiff(ctx: Context, id: string, parent: string | undefined, tar: NodeJS.ReadableStream): Promise<ApplyResult> {
-    return this.naive.applyDiff(ctx, id, parent, tar);
   }
 
   private async mustExist(ctx: Context, id: string, what: string): Promise<void> {

@@ -1,7 +1,9 @@
 // createEngine: the one place berth's modules are composed for a data root — the
 // graph on its graphdriver, the networkdriver, the execdriver with its cgroups,
-// the container store and runtime, the event bus — each boundary instrumented,
-// every job registered, recovery run. berthd and the bench both start here.
+// the container store and runtime, the event bus — every job registered, recovery
+// run. berthd and the bench both start here. Spans are added here and nowhere
+// else in the engine's modules: each driver and the graph's stores are wrapped by
+// trace's instrument(), with the boundary each module declares.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -11,13 +13,14 @@ import { VolumeStore } from '../container/volume-store.js';
 import { invalidArgument, isBerthError, wrap } from '../errdefs/errors.js';
 import { createCgroupManager } from '../execdriver/cgroups/manager.js';
 import type { CgroupManager } from '../execdriver/cgroups/types.js';
-import { createExecDriver } from '../execdriver/execdriver.js';
+import { createExecDriver, execDriverBoundary } from '../execdriver/execdriver.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { Graph } from '../graph/graph.js';
 import { graphdriverPlugin } from '../graphdriver/builtins.js';
-import type { Driver } from '../graphdriver/driver.js';
-import { instrumentNetworkDriver } from '../networkdriver/instrumented.js';
-import { NetworkDriver } from '../networkdriver/network-driver.js';
+import { graphdriverBoundary, type Driver } from '../graphdriver/driver.js';
+import { withDiff } from '../graphdriver/naive-diff.js';
+import { networkDriverBoundary, type NetworkDriver } from '../networkdriver/driver.js';
+import { BridgeDriver } from '../networkdriver/network-driver.js';
 import { formatIPv4, maskOf, parseIPv4 } from '../networkdriver/subnet.js';
 import { detached, withTimeout, type Context } from '../trace/context.js';
 import { instrument } from '../trace/instrument.js';
@@ -86,7 +89,7 @@ async function openDriver(ctx: Context, root: string, name: string | undefined, 
   for (const candidate of name !== undefined ? [name] : ['overlay2', 'vfs']) {
     try {
       const raw = await graphdriverPlugin(candidate).init(ctx, { root, ...(options ? { options } : {}) });
-      return { name: candidate, driver: instrument(`graphdriver.${candidate}`, raw, { methods: ['create', 'createReadWrite', 'remove', 'mounts', 'get', 'put', 'exists'] }) };
+      return { name: candidate, driver: instrument(`graphdriver.${candidate}`, withDiff(raw), graphdriverBoundary) };
     } catch (err) {
       if (name !== undefined) throw wrap(err, `storage driver ${candidate}`);
       tried.push(`${candidate}: ${err instanceof Error ? err.message : String(err)}`);
@@ -118,19 +121,21 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
   const { name: driverName, driver } = await openDriver(ctx, root, config.storageDriver, config.storageOptions);
   const closers: (() => Promise<unknown>)[] = [() => driver.cleanup(detached(ctx))];
   try {
-    const graph = await Graph.open(ctx, { root, driver });
+    const graph = await Graph.open(ctx, { root, driver, instrument });
     const bip = config.bip ? parseBip(config.bip) : undefined;
-    const net = instrumentNetworkDriver(
-      await NetworkDriver.open(ctx, {
+    const net = instrument(
+      'networkdriver',
+      await BridgeDriver.open(ctx, {
         root,
         defaultNetwork: { ...(config.bridge ? { bridge: config.bridge } : {}), ...(bip ?? {}) },
         ...(config.mtu !== undefined ? { mtu: config.mtu } : {}),
         ...(config.portDriver ? { portDriver: config.portDriver } : {}),
         ...(config.masquerade !== undefined ? { masquerade: config.masquerade } : {}),
         ...(config.dns ? { dns: config.dns } : {}),
-      }),
+      }) as NetworkDriver,
+      networkDriverBoundary,
     );
-    closers.push(() => net.close());
+    closers.push(() => net.close(detached(ctx)));
     let cgroups: CgroupManager | null;
     if (config.cgroups !== undefined) cgroups = config.cgroups;
     else {
@@ -142,7 +147,7 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
       }
     }
     const cgroupParent = config.cgroupParent ?? `berth/${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
-    const exec = createExecDriver({ cgroups, cgroupParent });
+    const exec = instrument('execdriver', createExecDriver({ cgroups, cgroupParent }), execDriverBoundary);
     const store = await ContainerStore.open(ctx, root);
     const volumes = await VolumeStore.open(ctx, root);
     const events = new EventBus();

@@ -103,7 +103,7 @@ needs(skip).describe('container jobs (kernel)', () => {
     expect(existsSync(b.parts.store.containerDir(id))).toBe(false);
     expect(cgroupExists(`${world.cgroupParent}/${id}`)).toBe(false);
     expect((await b.parts.graph.layers.rwLayers(ctx)).map((l) => l.containerID)).not.toContain(id);
-    expect(b.parts.net.endpoint(id)).toBeUndefined();
+    expect(b.parts.net.endpoint(ctx, id)).toBeUndefined();
     expect(await codeOf(b.engine.job(ctx, 'inspect', { id }))).toMatch(/^NOT_FOUND: No such container/);
   });
 
@@ -126,7 +126,7 @@ needs(skip).describe('container jobs (kernel)', () => {
     const stopped = await b.engine.job(ctx, 'inspect', { id });
     expect(stopped.State).toMatchObject({ Status: 'exited', ExitCode: 137 });
     expect(stopped.NetworkSettings.IPAddress).toBe('');
-    expect(b.parts.net.endpoint(id)).toBeUndefined();
+    expect(b.parts.net.endpoint(ctx, id)).toBeUndefined();
     expect((await b.engine.job(ctx, 'stop', { id })).changed).toBe(false);
     expect(await b.engine.job(ctx, 'list', {})).toHaveLength(0);
     expect(await b.engine.job(ctx, 'list', { all: true, filters: { exited: ['137'] } })).toHaveLength(1);
@@ -259,7 +259,7 @@ needs(skip).describe('container jobs (kernel)', () => {
     const failed = await b.engine.job(ctx, 'inspect', { id: missing });
     expect(failed.State).toMatchObject({ Status: 'created', ExitCode: 127, Running: false });
     expect(failed.State.Error).toMatch(/executable file not found/);
-    expect(b.parts.net.endpoint(missing)).toBeUndefined();
+    expect(b.parts.net.endpoint(ctx, missing)).toBeUndefined();
     expect(await codeOf(b.engine.job(ctx, 'wait', { id: missing, condition: 'bogus' as 'removed' }))).toMatch(/^INVALID_ARGUMENT: wait .*unknown condition/);
     // an AutoRemove container whose start fails is removed, ending a `wait removed` with 127
     const { Id: rmFailed } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/nope'], HostConfig: { NetworkMode: 'none', AutoRemove: true } } });

@@ -30,7 +30,7 @@ import type { ContainerProcess, ExecDriver, ExitStatus } from '../execdriver/exe
 import { validateSpec } from '../execdriver/spec/validate.js';
 import { initBinary } from '../execdriver/workload-rootfs.js';
 import type { Graph } from '../graph/graph.js';
-import type { NetworkDriver } from '../networkdriver/network-driver.js';
+import type { NetworkDriver } from '../networkdriver/driver.js';
 import { validateEtcRequest, type EtcRequest } from '../networkdriver/etc-files.js';
 import { parseNetworkMode } from '../networkdriver/network-mode.js';
 import { parsePortRequest } from '../networkdriver/port-spec.js';
@@ -155,7 +155,7 @@ export class ContainerRuntime {
     // Docker's NetworkDisabled: the container gets no network but its loopback
     if (req.NetworkDisabled) hostConfig.NetworkMode = 'none';
     const anonymous = this.checkVolumes(hostConfig, merged.config);
-    this.checkNetwork(hostConfig, merged.config, warnings);
+    this.checkNetwork(ctx, hostConfig, merged.config, warnings);
     for (const field of ['PidMode', 'IpcMode'] as const) {
       const mode = hostConfig[field];
       if (mode?.startsWith('container:')) hostConfig[field] = `container:${this.d.store.get(mode.slice('container:'.length)).id}`;
@@ -207,7 +207,7 @@ export class ContainerRuntime {
     return { Id: id, Warnings: warnings };
   }
 
-  private checkNetwork(hc: HostConfig, config: ContainerConfig, warnings: string[]): void {
+  private checkNetwork(ctx: Context, hc: HostConfig, config: ContainerConfig, warnings: string[]): void {
     const mode = hc.NetworkMode!;
     validateEtcRequest(etcRequestOf(config, hc));
     if (mode.startsWith('container:')) {
@@ -219,7 +219,7 @@ export class ContainerRuntime {
       if (hc.ExtraHosts?.length) throw invalidArgument('conflicting options: ExtraHosts and the network mode container:<id>');
     } else {
       const parsed = parseNetworkMode(mode);
-      if (parsed.kind === 'network') this.d.net.inspectNetwork(parsed.name);
+      if (parsed.kind === 'network') this.d.net.inspectNetwork(ctx, parsed.name);
     }
     const bindings = bindingsOf(config, hc).filter(([, b]) => b.length > 0);
     for (const [port, list] of bindings) for (const b of list) portSpecOf(port, b.HostIp, b.HostPort);

@@ -27,7 +27,7 @@ import type {
   VolumePruneResponse,
   WaitCondition,
 } from '../api/types.js';
-import type { AllocateInterfaceRequest, InterfaceAllocation, PortRecord, ReleaseInterfaceOptions } from '../networkdriver/network-driver.js';
+import type { AllocateInterfaceRequest, InterfaceAllocation, PortRecord, ReleaseInterfaceOptions } from '../networkdriver/driver.js';
 
 /** Docker's list filters: `{"status": ["running"], "label": ["a=b"]}`. */
 export type Filters = Record<string, string[]>;

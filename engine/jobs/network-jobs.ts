@@ -3,7 +3,7 @@
 import type { NetworkResource } from '../api/types.js';
 import type { ContainerStore } from '../container/store.js';
 import { conflict, invalidArgument, notImplemented } from '../errdefs/errors.js';
-import type { NetworkDriver, NetworkInspect, NetworkRecord } from '../networkdriver/network-driver.js';
+import type { NetworkDriver, NetworkInspect, NetworkRecord } from '../networkdriver/driver.js';
 import type { Engine } from './engine.js';
 import type { EventBus } from './event-bus.js';
 import type { Filters } from './job-map.js';
@@ -99,20 +99,20 @@ export function registerNetworkJobs(engine: Engine, deps: NetworkJobDeps): void 
   engine.register('network_delete', async (ctx, job) => {
     const id = job.args.id;
     if ((PSEUDO as readonly string[]).includes(id)) throw conflict(`network ${id}: a pre-defined network cannot be removed`);
-    const rec = net.inspectNetwork(id);
+    const rec = net.inspectNetwork(ctx, id);
     await net.removeNetwork(ctx, id);
     events.publish('network', 'destroy', rec.id, { name: rec.name, type: 'bridge' });
   });
 
-  engine.register('network_list', async (_ctx, job) => {
-    const all = [...net.listNetworks().map((n) => resource(n, net.inspectNetwork(n.id), deps.store)), ...PSEUDO.map((p) => resource(p))];
+  engine.register('network_list', async (ctx, job) => {
+    const all = [...net.listNetworks(ctx).map((n) => resource(n, net.inspectNetwork(ctx, n.id), deps.store)), ...PSEUDO.map((p) => resource(p))];
     return all.filter((n) => matches(n, job.args.filters));
   });
 
-  engine.register('network_inspect', async (_ctx, job) => {
+  engine.register('network_inspect', async (ctx, job) => {
     const id = job.args.id;
     if ((PSEUDO as readonly string[]).includes(id)) return resource(id as (typeof PSEUDO)[number]);
-    const inspect = net.inspectNetwork(id);
+    const inspect = net.inspectNetwork(ctx, id);
     return resource(inspect, inspect, deps.store);
   });
 

@@ -3,7 +3,7 @@
 // only as the comparison in the network bench; the driver itself uses netlink.
 import { execa } from 'execa';
 import { BerthError, ErrorCode, invalidArgument } from '../errdefs/errors.js';
-import { nowNs, recordSpan, type Context } from '../trace/index.js';
+import { nowNs, type Context } from '../trace/index.js';
 import type { NetlinkOp, NetnsRef, SetupStep } from './netlink-ops.js';
 
 function netnsArg(ns: { pid?: number; path?: string }): string {
@@ -45,8 +45,8 @@ export function ipLine(op: NetlinkOp): string {
 
 /**
  * Runs ops as one `ip -batch -` process, in the host's namespace or entered into
- * netns with nsenter. Returns one step (`ip.batch`) timed around the process, also
- * published as a span. Fails naming the namespace and ip's first error line.
+ * netns with nsenter. Returns one step (`ip.batch`) timed around the process.
+ * Fails naming the namespace and ip's first error line.
  */
 export async function runIpBatch(ctx: Context, ops: readonly NetlinkOp[], netns?: NetnsRef): Promise<SetupStep[]> {
   const where = netns === undefined ? 'host' : 'netns';
@@ -59,13 +59,12 @@ export async function runIpBatch(ctx: Context, ops: readonly NetlinkOp[], netns?
   const startNs = nowNs();
   const r = await execa(argv[0]!, argv.slice(1), { input, reject: false });
   const endNs = nowNs();
-  const step: SetupStep = { name: 'ip.batch', subject, startNs, endNs, durationNs: endNs - startNs, where };
+  const step: SetupStep = { name: 'ip.batch', subject, startNs, endNs, durationNs: endNs - startNs, where, origin: 'node' };
   let error: BerthError | undefined;
   if (r.failed) {
     step.error = String(r.stderr).trim().split('\n')[0] ?? 'failed';
     error = new BerthError(ErrorCode.INTERNAL, `${subject}: ip -batch: ${step.error}`, { details: { steps: [step] } });
   }
-  recordSpan(ctx, { module: 'networkdriver', method: 'ip.batch', startNs, endNs, attributes: { subject, where, ops: ops.length }, ...(error ? { error } : {}) });
   if (error !== undefined) throw error;
   return [step];
 }

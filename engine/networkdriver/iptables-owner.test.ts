@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { background } from '../trace/index.js';
 import { Iptables, parseTag } from './iptables.js';
-import { NetworkDriver } from './network-driver.js';
+import { BridgeDriver } from './network-driver.js';
 import { clientFromHost, hostLinks, NetnsFixture } from './test-netns.js';
 import { firstMissing, needs, root, tool, when } from '../../testkit/needs.js';
 
@@ -65,13 +65,13 @@ needs(iptablesMissing).describe('chains removed by another instance meanwhile', 
 needs(iptablesMissing).describe('two driver instances on one host (iptables)', () => {
   const roots: string[] = [];
   let fx: NetnsFixture;
-  let drivers: NetworkDriver[];
+  let drivers: BridgeDriver[];
   const bridges = [`berth${pid}oa`, `berth${pid}ob`];
 
-  async function open(i: number): Promise<NetworkDriver> {
+  async function open(i: number): Promise<BridgeDriver> {
     const root = await mkdtemp(join(tmpdir(), `berth-own${i}-`));
     roots.push(root);
-    const d = await NetworkDriver.open(ctx, { root, defaultNetwork: { bridge: bridges[i]!, subnet: `10.${octet}.${30 + i}.0/24` }, masquerade: false, portDriver: 'iptables' });
+    const d = await BridgeDriver.open(ctx, { root, defaultNetwork: { bridge: bridges[i]!, subnet: `10.${octet}.${30 + i}.0/24` }, masquerade: false, portDriver: 'iptables' });
     drivers.push(d);
     return d;
   }
@@ -103,14 +103,14 @@ needs(iptablesMissing).describe('two driver instances on one host (iptables)', (
     const all = new Iptables();
     const rulesOf = async (owner: string) => (await all.list()).filter((r) => r.owner === owner);
     const bBefore = await rulesOf(b.owner);
-    expect(bBefore.map((r) => r.tag)).toEqual(expect.arrayContaining([`own${pid}b`, `net:${b.listNetworks()[0]!.id}`]));
+    expect(bBefore.map((r) => r.tag)).toEqual(expect.arrayContaining([`own${pid}b`, `net:${b.listNetworks(ctx)[0]!.id}`]));
     // An instance's own view lists only its rules.
     expect((await new Iptables('iptables', a.owner).list()).every((r) => r.owner === a.owner)).toBe(true);
 
     // a restarts and knows no live container: only its own rules go.
     const report = await a.recover(ctx, []);
     expect(report.endpoints).toEqual([`own${pid}a`]);
-    expect((await rulesOf(a.owner)).map((r) => r.tag)).toEqual((await rulesOf(a.owner)).map(() => `net:${a.listNetworks()[0]!.id}`));
+    expect((await rulesOf(a.owner)).map((r) => r.tag)).toEqual((await rulesOf(a.owner)).map(() => `net:${a.listNetworks(ctx)[0]!.id}`));
     expect(await rulesOf(b.owner)).toEqual(bBefore);
 
     // a's full reset keeps the chains and jumps b still uses: b's port keeps working.

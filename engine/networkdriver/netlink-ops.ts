@@ -1,9 +1,10 @@
 // The typed face of the addon's rtnetlink requests (native/src/netlink.cc): the op
 // shapes (re-exported from native/index.ts, where the addon's types live), and
 // runSteps(), which turns the child's per-step timestamps into named
-// SetupSteps, publishes them as spans and fails with the step, interface and errno.
+// SetupSteps (data: the instrument layer makes them spans) and fails with the
+// step, interface and errno.
 import { BerthError, ErrorCode } from '../errdefs/errors.js';
-import { fromMonotonicNs, recordSpan, type Context } from '../trace/index.js';
+import { fromMonotonicNs, type Context } from '../trace/index.js';
 import { native, type NetlinkOp } from '../../native/index.js';
 
 export type NetnsRef = { pid: number } | { path: string };
@@ -24,6 +25,8 @@ export interface SetupStep {
   where: 'host' | 'netns';
   /** errno name when the step failed. */
   error?: string;
+  /** Who read the clock: the native child (netlink steps) or this process. */
+  origin?: 'node' | 'native';
 }
 
 const errnoCodes: Record<string, ErrorCode> = {
@@ -68,8 +71,7 @@ function describeNetns(netns: NetnsRef | undefined): string {
 /**
  * Runs ops in order over rtnetlink: in the host's namespace, or, with netns, in a
  * cloned child that joins it first. Returns the steps, timed by the kernel-side
- * addon's CLOCK_MONOTONIC reads; each is also published as a span
- * `networkdriver.<step>` (origin native) under ctx's span. On the first failing
+ * addon's CLOCK_MONOTONIC reads (origin native). On the first failing
  * step throws a BerthError `veth berth1a2b: RTM_NEWLINK: EEXIST` whose details
  * carry the steps so far. Cost: one netlink round trip per op (some kernel ops, such
  * as the first `lo` up, take much longer than others), plus one vfork-style child
@@ -85,7 +87,7 @@ export async function runSteps(ctx: Context, ops: readonly NetlinkOp[], netns?: 
     const subject = op !== undefined ? subjectOf(op) : describeNetns(netns);
     const startNs = fromMonotonicNs(result.baseNs + BigInt(rec.startNs));
     const endNs = fromMonotonicNs(result.baseNs + BigInt(rec.endNs));
-    const step: SetupStep = { name: rec.name, subject, startNs, endNs, durationNs: endNs - startNs, where };
+    const step: SetupStep = { name: rec.name, subject, startNs, endNs, durationNs: endNs - startNs, where, origin: 'native' };
     if (rec.errno !== 0) {
       step.error = rec.error ?? `errno ${rec.errno}`;
       const call = op !== undefined ? RTM_OF[op.op] : rec.name;
@@ -95,15 +97,6 @@ export async function runSteps(ctx: Context, ops: readonly NetlinkOp[], netns?: 
       });
     }
     steps.push(step);
-    recordSpan(ctx, {
-      module: 'networkdriver',
-      method: rec.name,
-      startNs,
-      endNs,
-      attributes: { subject, where },
-      ...(failure !== undefined && rec.errno !== 0 ? { error: failure } : {}),
-      origin: 'native',
-    });
   }
   if (failure !== undefined) {
     (failure.details as Record<string, unknown>).steps = steps;

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
-import { background, collect } from '../trace/index.js';
+import { background, collect, instrument } from '../trace/index.js';
 import { bootTimeMs } from '../fsutil/state-file.js';
 import { Iptables } from './iptables.js';
-import { instrumentNetworkDriver } from './instrumented.js';
-import { LOCAL_MTU, NetworkDriver, type NetworkDriverOptions } from './network-driver.js';
+import { networkDriverBoundary, type NetworkDriver } from './driver.js';
+import { LOCAL_MTU, BridgeDriver, type NetworkDriverOptions } from './network-driver.js';
 import { berthLinks, clientFromHost, hostLinks, NetnsFixture } from './test-netns.js';
 import { firstMissing, needs, root, tool, when } from '../../testkit/needs.js';
 
@@ -39,13 +39,13 @@ async function expectError(p: Promise<unknown>, code: string, text: RegExp | str
   expect((err as Error).message).toMatch(text);
 }
 
-needs(root()).describe('NetworkDriver (kernel)', () => {
+needs(root()).describe('BridgeDriver (kernel)', () => {
   let root: string;
   let fx: NetnsFixture;
-  let drivers: NetworkDriver[];
+  let drivers: BridgeDriver[];
 
-  async function open(extra: Partial<NetworkDriverOptions> = {}): Promise<NetworkDriver> {
-    const d = await NetworkDriver.open(ctx, {
+  async function open(extra: Partial<NetworkDriverOptions> = {}): Promise<BridgeDriver> {
+    const d = await BridgeDriver.open(ctx, {
       root,
       defaultNetwork: { bridge: BRIDGE, subnet: SUBNET },
       masquerade: false,
@@ -74,7 +74,7 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
     const a = await fx.create();
     const b = await fx.create();
     const etc = join(root, 'etc-a');
-    const traced = instrumentNetworkDriver(d);
+    const traced = instrument<NetworkDriver>('networkdriver', d, networkDriverBoundary);
     const { result: ra, spans } = await collect(() => traced.allocateInterface(ctx, { containerId: 'aaaa1', network: 'bridge', netns: { path: a.path }, hostname: 'alpha', etcDir: etc }));
     const rb = await d.allocateInterface(ctx, { containerId: 'bbbb2', network: 'bridge', netns: { path: b.path }, hostname: 'beta' });
     expect(ra.address).not.toBe(rb.address);
@@ -135,7 +135,7 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
       } finally {
         await new Promise((res) => taken.close(res));
       }
-      expect(d.endpoint('pub1')!.ports.map((q) => q.hostPort)).toEqual([hostPort + 100]);
+      expect(d.endpoint(ctx, 'pub1')!.ports.map((q) => q.hostPort)).toEqual([hostPort + 100]);
       await d.releaseInterface(ctx, 'pub1');
       await expect(clientFromHost('127.0.0.1', hostPort + 100)).rejects.toThrow(/ECONNREFUSED/);
       if (portDriver === 'iptables') expect((await new Iptables().list()).filter((x) => x.tag === 'pub1')).toEqual([]);
@@ -171,7 +171,7 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
     expect(await fx.links(a.name)).toEqual(['lo']);
     expect((await execa('ip', ['-n', a.name, 'link', 'show', 'lo'])).stdout).toMatch(/<LOOPBACK,UP/);
     await d.releaseInterface(ctx, 'none1');
-    expect(d.endpoint('none1')).toBeUndefined();
+    expect(d.endpoint(ctx, 'none1')).toBeUndefined();
   });
 
   it('mode host does nothing to namespaces and writes the host files', async () => {
@@ -197,12 +197,12 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
       'NOT_FOUND',
       /^container side2: netns .*missing: not found/,
     );
-    expect(d.endpoint('side2')).toBeUndefined();
+    expect(d.endpoint(ctx, 'side2')).toBeUndefined();
   });
 
   it('sizes links for local traffic and caps the default route at the external MTU', async () => {
     const d = await open({ externalMtu: 1400 });
-    const builtin = d.listNetworks()[0]!;
+    const builtin = d.listNetworks(ctx)[0]!;
     expect(builtin).toMatchObject({ mtu: LOCAL_MTU, externalMtu: 1400 });
     const a = await fx.create();
     const r = await d.allocateInterface(ctx, { containerId: 'mtu1', network: 'bridge', netns: { path: a.path }, hostname: 'm' });
@@ -221,8 +221,8 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
     await d.releaseInterface(ctx, 'mtu2');
     await d.removeNetwork(ctx, n.id);
     await expectError(d.createNetwork(ctx, { name: `bad${pid}`, subnet: `10.${octet}.11.0/24`, mtu: 70000 }), 'INVALID_ARGUMENT', /mtu 70000: not an integer in 68–65535/);
-    await expectError(NetworkDriver.open(ctx, { root, externalMtu: 10 }), 'INVALID_ARGUMENT', /externalMtu 10/);
-    await expectError(NetworkDriver.open(ctx, { root, defaultNetwork: { bridge: BRIDGE, subnet: SUBNET }, mtu: 1500 }), 'FAILED_PRECONDITION', /mtu 1500 but .* holds mtu 65520/);
+    await expectError(BridgeDriver.open(ctx, { root, externalMtu: 10 }), 'INVALID_ARGUMENT', /externalMtu 10/);
+    await expectError(BridgeDriver.open(ctx, { root, defaultNetwork: { bridge: BRIDGE, subnet: SUBNET }, mtu: 1500 }), 'FAILED_PRECONDITION', /mtu 1500 but .* holds mtu 65520/);
   });
 
   it('creates, lists, inspects and removes user-defined networks; in use is a CONFLICT', async () => {
@@ -231,19 +231,19 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
     const n = await d.createNetwork(ctx, { name: `front${pid}`, subnet });
     expect(n.bridge).toMatch(/^br-[0-9a-f]{12}$/);
     expect(await hostLinks(n.bridge)).toEqual([n.bridge]);
-    expect(d.listNetworks().map((x) => x.name)).toEqual(['bridge', `front${pid}`]);
+    expect(d.listNetworks(ctx).map((x) => x.name)).toEqual(['bridge', `front${pid}`]);
     await expectError(d.createNetwork(ctx, { name: `front${pid}`, subnet: `10.${octet}.9.0/24` }), 'ALREADY_EXISTS', /already exists/);
     const a = await fx.create();
     const r = await d.allocateInterface(ctx, { containerId: 'user1', network: `front${pid}`, netns: { path: a.path }, hostname: 'u' });
     expect(r.network?.bridge).toBe(n.bridge);
     expect(r.gateway).toBe(`10.${octet}.8.1`);
     expect((await readFile(`/sys/class/net/${r.hostVeth}/master/uevent`, 'utf8'))).toContain(`INTERFACE=${n.bridge}`);
-    expect(d.inspectNetwork(`front${pid}`).containers.map((c) => c.containerId)).toEqual(['user1']);
+    expect(d.inspectNetwork(ctx, `front${pid}`).containers.map((c) => c.containerId)).toEqual(['user1']);
     await expectError(d.removeNetwork(ctx, `front${pid}`), 'CONFLICT', new RegExp(`network front${pid}: in use by container\\(s\\) user1`));
     await d.releaseInterface(ctx, 'user1');
     await d.removeNetwork(ctx, n.id);
     expect(await hostLinks(n.bridge)).toEqual([]);
-    expect(d.listNetworks().map((x) => x.name)).toEqual(['bridge']);
+    expect(d.listNetworks(ctx).map((x) => x.name)).toEqual(['bridge']);
     await expectError(d.removeNetwork(ctx, 'bridge'), 'FAILED_PRECONDITION', /default network/);
   });
 
@@ -258,10 +258,10 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
       .map((l) => l.split(' ')[0]!)
       .find((r) => r.includes('/'));
     if (hostRoute !== undefined) await expectError(d.createNetwork(ctx, { name: 'clash2', subnet: hostRoute }), 'INVALID_ARGUMENT', /overlaps the host route/);
-    expect(d.listNetworks().map((x) => x.name)).toEqual(['bridge']);
+    expect(d.listNetworks(ctx).map((x) => x.name)).toEqual(['bridge']);
     if (hostRoute !== undefined) {
       const root2 = join(root, 'other');
-      const e = await NetworkDriver.open(ctx, { root: root2, defaultNetwork: { bridge: `${BRIDGE}x`, subnet: hostRoute }, portDriver: 'proxy' }).catch((x: unknown) => x);
+      const e = await BridgeDriver.open(ctx, { root: root2, defaultNetwork: { bridge: `${BRIDGE}x`, subnet: hostRoute }, portDriver: 'proxy' }).catch((x: unknown) => x);
       expect(isBerthError(e, 'INVALID_ARGUMENT')).toBe(true);
       expect((e as Error).message).toMatch(/^network bridge: subnet .* overlaps the host route/);
       expect(await hostLinks(`${BRIDGE}x`)).toEqual([]);
@@ -278,7 +278,7 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
     }
     await d.allocatePort(ctx, 'good1', `${PORT_BASE + 4}:80`);
     await expectError(d.allocatePort(ctx, 'bad2', `${PORT_BASE + 4}:80`), 'FAILED_PRECONDITION', /container bad2: publish/);
-    expect(d.endpoint('good1')!.ports).toHaveLength(1);
+    expect(d.endpoint(ctx, 'good1')!.ports).toHaveLength(1);
 
     const tiny = await d.createNetwork(ctx, { name: `tiny${pid}`, subnet: `10.${octet}.9.0/30` });
     const b = await fx.create();
@@ -288,14 +288,14 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
     await expectError(d.allocateInterface(ctx, { containerId: 'full2', network: tiny.name, netns: { path: c.path }, hostname: 'f' }), 'RESOURCE_EXHAUSTED', new RegExp(`network tiny${pid}: no free address`));
     expect(await berthLinks(BRIDGE)).toEqual(before);
     expect(await fx.links(c.name)).toEqual(['lo']);
-    expect(d.endpoint('full2')).toBeUndefined();
+    expect(d.endpoint(ctx, 'full2')).toBeUndefined();
 
     // A failing kernel step (the netns already has an eth0) names the step and undoes the rest.
     const e1 = await d.allocateInterface(ctx, { containerId: 'dup1', network: 'bridge', netns: { path: c.path }, hostname: 'x' });
     const err = await d.allocateInterface(ctx, { containerId: 'dup2', network: 'bridge', netns: { path: c.path }, hostname: 'x' }).catch((x: unknown) => x);
     expect((err as Error).message).toMatch(/^container dup2: network bridge: veth berth[0-9a-f]{10}: RTM_NEWLINK: EEXIST/);
     expect(await berthLinks(BRIDGE)).toEqual([...before, e1.hostVeth].sort());
-    expect(Object.values(d.inspectNetwork('bridge').containers.map((x) => x.containerId))).not.toContain('dup2');
+    expect(Object.values(d.inspectNetwork(ctx, 'bridge').containers.map((x) => x.containerId))).not.toContain('dup2');
   });
 
   needs(iptablesMissing).it('leaks nothing over 20 allocate/publish/release cycles', async () => {
@@ -313,8 +313,8 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
     }
     expect(await berthLinks(BRIDGE)).toEqual(links);
     expect((await ipt.list()).length).toBe(rules);
-    expect(d.inspectNetwork('bridge').containers).toEqual([]);
-    expect(JSON.parse(await readFile(join(root, 'network', 'ipam', `${d.listNetworks()[0]!.id}.json`), 'utf8')).allocations).toEqual({});
+    expect(d.inspectNetwork(ctx, 'bridge').containers).toEqual([]);
+    expect(JSON.parse(await readFile(join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.json`), 'utf8')).allocations).toEqual({});
     expect(await fx.links(a.name)).toEqual(['lo']);
   });
 
@@ -322,7 +322,7 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
     const d = await open();
     const a = await fx.create();
     const r = await d.allocateInterface(ctx, { containerId: 'torn1', network: 'bridge', netns: { path: a.path }, hostname: 't' });
-    const net = d.listNetworks()[0]!;
+    const net = d.listNetworks(ctx)[0]!;
     const endpoint = join(root, 'network', 'endpoints', 'torn1.json');
     const pool = join(root, 'network', 'ipam', `${net.id}.json`);
     // as a power loss leaves files written without fsync: torn, last written before this boot
@@ -334,8 +334,8 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
     drivers.pop();
     await execa('ip', ['link', 'del', r.hostVeth!]); // the reboot took the veth too
     const again = await open();
-    expect(again.endpoint('torn1')).toBeUndefined();
-    expect(again.inspectNetwork('bridge').containers).toEqual([]);
+    expect(again.endpoint(ctx, 'torn1')).toBeUndefined();
+    expect(again.inspectNetwork(ctx, 'bridge').containers).toEqual([]);
     const rb = await again.allocateInterface(ctx, { containerId: 'torn2', network: 'bridge', netns: { path: (await fx.create()).path }, hostname: 'u' });
     expect(rb.address).toMatch(new RegExp(`^10\\.${octet}\\.7\\.`));
     // the same damage to a file written during this boot is corruption, named
@@ -366,7 +366,7 @@ needs(root()).describe('NetworkDriver (kernel)', () => {
     const tags = (await new Iptables().list()).map((r) => r.tag);
     expect(tags).toContain('live1');
     expect(tags).not.toContain('dead1');
-    expect(again.inspectNetwork('bridge').containers.map((c) => c.address)).toEqual([ra.address]);
+    expect(again.inspectNetwork(ctx, 'bridge').containers.map((c) => c.address)).toEqual([ra.address]);
     const rc = await again.allocateInterface(ctx, { containerId: 'new1', network: 'bridge', netns: { path: b.path }, hostname: 'n' });
     expect(rc.address).not.toBe(ra.address);
   });

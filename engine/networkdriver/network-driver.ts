@@ -32,7 +32,7 @@ import {
   unavailable,
   wrap,
 } from '../errdefs/errors.js';
-import { nowNs, recordSpan, throwIfCancelled, type Context } from '../trace/index.js';
+import { nowNs, throwIfCancelled, type Context } from '../trace/index.js';
 import { readJson, readRuntimeJson, removeFile, writeJsonAtomic } from '../fsutil/state-file.js';
 import { writeEtcFiles, validateEtcRequest, validateHostname, type EtcRequest } from './etc-files.js';
 import { hostRoutes, uplinkMtu } from './host-routes.js';
@@ -43,48 +43,23 @@ import { checkContainerId } from '../fsutil/container-id.js';
 import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { bridgeInterfacePlan } from './interface-plan.js';
 import { runSteps, type NetnsRef, type SetupStep } from './netlink-ops.js';
+import type {
+  AllocateInterfaceRequest,
+  CreateNetworkRequest,
+  EndpointRecord,
+  InterfaceAllocation,
+  InterfaceRelease,
+  NetworkDriver,
+  NetworkInspect,
+  NetworkRecord,
+  PortRecord,
+  RecoverReport,
+  ReleaseInterfaceOptions,
+} from './driver.js';
 import { parseNetworkMode } from './network-mode.js';
 import { formatPortSpec, parsePortRequest, parsePortSpec, portsCollide, type PortRequest, type PortSpec } from './port-spec.js';
 import { formatIPv4, overlaps, parseIPv4, parseSubnet } from './subnet.js';
 import { checkPortFree, startProxy, type PortProxy } from './userland-proxy.js';
-
-export interface NetworkRecord {
-  id: string;
-  name: string;
-  bridge: string;
-  subnet: string;
-  gateway: string;
-  /** MTU of the bridge and of every veth on it (traffic inside the network: containers, gateway, host). */
-  mtu: number;
-  /**
-   * MTU on the containers' default route, i.e. for traffic that leaves the network
-   * through the host; set when below mtu (absent: the link MTU everywhere).
-   */
-  externalMtu?: number;
-  /** The default network (`bridge`): created by the driver, never removed by a user. */
-  builtin: boolean;
-  created: string;
-}
-
-export interface PortRecord extends PortSpec {
-  via: 'iptables' | 'proxy';
-}
-
-export type EndpointMode = 'bridge' | 'none' | 'host' | 'container';
-
-export interface EndpointRecord {
-  containerId: string;
-  mode: EndpointMode;
-  networkId?: string;
-  hostVeth?: string;
-  address?: string;
-  prefix?: number;
-  gateway?: string;
-  mac?: string;
-  /** The namespace's inode, and the pid it was named by (absent for a path, which a mount holds). */
-  netns?: { ino: number; pid?: number };
-  ports: PortRecord[];
-}
 
 export interface NetworkDriverOptions {
   /** berth's --root; state goes to `<root>/network/`. */
@@ -117,57 +92,6 @@ export interface NetworkDriverOptions {
   vethGraceMs?: number;
   /** Name servers for containers' resolv.conf (default: the host's non-loopback ones). */
   dns?: string[];
-}
-
-export interface AllocateInterfaceRequest {
-  containerId: string;
-  /** `bridge` (default), `none`, `host`, `container:<id>`, or a user-defined network's name or id. */
-  network: string;
-  /** The container's network namespace; for `container:<id>` the other container's. Not needed for host. */
-  netns?: NetnsRef;
-  hostname: string;
-  /** Where hosts, hostname and resolv.conf are written; skipped when absent. */
-  etcDir?: string;
-  /** The container's DNS and hosts wishes (Dns, DnsSearch, DnsOptions, ExtraHosts, Domainname) for those files. */
-  etc?: EtcRequest;
-}
-
-export interface InterfaceAllocation {
-  containerId: string;
-  mode: EndpointMode;
-  network?: { id: string; name: string; bridge: string };
-  /** eth0's address, its prefix length, the gateway and eth0's MAC (bridge modes). */
-  address?: string;
-  prefix?: number;
-  gateway?: string;
-  mac?: string;
-  hostVeth?: string;
-  mtu?: number;
-  /** MTU on the default route (traffic leaving the network), when below mtu. */
-  externalMtu?: number;
-  /** Every setup step in order, timed (also published as spans, module `networkdriver`). */
-  steps: SetupStep[];
-}
-
-export interface NetworkInspect extends NetworkRecord {
-  containers: { containerId: string; address: string; mac: string; hostVeth: string }[];
-}
-
-export interface ReleaseInterfaceOptions {
-  /**
-   * The container's network namespace is gone or the caller removes it right
-   * after (no `container:` sharer, nothing else holds it): the kernel deletes
-   * both veth ends with it, so the host end is not deleted synchronously; the
-   * reaper checks it after the grace period and deletes it if still present.
-   */
-  netnsGone?: boolean;
-}
-
-export interface RecoverReport {
-  endpoints: string[];
-  rules: number;
-  addresses: string[];
-  veths: string[];
 }
 
 const DEFAULT_SUBNET = '10.213.0.0/16';
@@ -210,7 +134,8 @@ function poolOf(net: NetworkRecord): PoolSpec {
   return { id: net.id, name: net.name, subnet: net.subnet, gateway: net.gateway };
 }
 
-export class NetworkDriver {
+/** The bridge driver: berth's NetworkDriver (driver.ts), on Linux bridges, veths and iptables. */
+export class BridgeDriver implements NetworkDriver {
   private readonly dir: string;
   private readonly ipam: Ipam;
   private readonly iptables: Iptables;
@@ -246,9 +171,9 @@ export class NetworkDriver {
    * the default subnet overlaps a host route (INVALID_ARGUMENT) or iptables is
    * required but absent (UNAVAILABLE). Call recover() next.
    */
-  static async open(ctx: Context, options: NetworkDriverOptions): Promise<NetworkDriver> {
+  static async open(ctx: Context, options: NetworkDriverOptions): Promise<BridgeDriver> {
     checkMtus('networkdriver', options);
-    const d = new NetworkDriver(options);
+    const d = new BridgeDriver(options);
     await d.load(ctx);
     return d;
   }
@@ -385,7 +310,7 @@ export class NetworkDriver {
    * when the name is taken, INVALID_ARGUMENT for a bad name, subnet or gateway or a
    * subnet overlapping another network or a host route. Undone on failure.
    */
-  async createNetwork(ctx: Context, req: { name: string; subnet: string; gateway?: string; mtu?: number; externalMtu?: number }): Promise<NetworkRecord> {
+  async createNetwork(ctx: Context, req: CreateNetworkRequest): Promise<NetworkRecord> {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(req.name) || RESERVED_NAMES.has(req.name)) {
       throw invalidArgument(`network ${JSON.stringify(req.name)}: invalid or reserved name`);
     }
@@ -426,12 +351,12 @@ export class NetworkDriver {
   }
 
   /** Every network, the default one first. Cheap (in memory). */
-  listNetworks(): NetworkRecord[] {
+  listNetworks(_ctx: Context): NetworkRecord[] {
     return [...this.networks.values()].sort((a, b) => Number(b.builtin) - Number(a.builtin) || a.name.localeCompare(b.name));
   }
 
   /** A network with its containers' endpoints. NOT_FOUND naming it. */
-  inspectNetwork(nameOrId: string): NetworkInspect {
+  inspectNetwork(_ctx: Context, nameOrId: string): NetworkInspect {
     const net = this.resolve(nameOrId);
     const containers = [...this.endpoints.values()]
       .filter((e) => e.networkId === net.id && e.address !== undefined)
@@ -498,7 +423,7 @@ export class NetworkDriver {
       const existing = this.endpoints.get(cid);
       if (existing !== undefined) throw alreadyExists(`container ${cid}: already has a ${existing.mode} interface`);
       if (mode.kind === 'host') {
-        const steps = await this.timed(ctx, 'etc.write', 'host', () => this.writeEtc(req, undefined, true));
+        const steps = await this.timed('etc.write', 'host', () => this.writeEtc(req, undefined, true));
         return { containerId: cid, mode: 'host', steps };
       }
       if (req.netns === undefined) throw invalidArgument(`container ${cid}: network ${req.network} needs the container's netns (pid or path)`);
@@ -509,7 +434,7 @@ export class NetworkDriver {
       const netns = { ino: nsStat.ino, ...('pid' in ns ? { pid: ns.pid } : {}) };
       if (mode.kind === 'container' || mode.kind === 'none') {
         const steps = mode.kind === 'none' ? await this.prefixed(`container ${cid}`, runSteps(ctx, [{ op: 'link.up', name: 'lo' }], ns)) : [];
-        steps.push(...(await this.timed(ctx, 'etc.write', 'host', () => this.writeEtc(req, undefined, false))));
+        steps.push(...(await this.timed('etc.write', 'host', () => this.writeEtc(req, undefined, false))));
         const record: EndpointRecord = { containerId: cid, mode: mode.kind, netns, ports: [] };
         await writeJsonAtomic(this.endpointFile(cid), record, RUNTIME);
         this.endpoints.set(cid, record);
@@ -531,7 +456,7 @@ export class NetworkDriver {
     let vethMade = false;
     try {
       let durable: Promise<void> = Promise.resolve();
-      steps.push(...(await this.timed(ctx, 'ipam.allocate', 'host', async () => {
+      steps.push(...(await this.timed('ipam.allocate', 'host', async () => {
         const r = await this.ipam.reserve(poolOf(net), cid);
         record.address = r.address;
         record.mac = macFor(r.address);
@@ -546,8 +471,8 @@ export class NetworkDriver {
       // step comes first: its error (e.g. veth.create EEXIST) decides the undo.
       const [links, state, etc] = await settled([
         (async () => [...(await runSteps(ctx, plan.host)), ...(await runSteps(ctx, plan.netns, ns))])(),
-        this.timed(ctx, 'state.write', 'host', () => Promise.all([durable, writeJsonAtomic(this.endpointFile(cid), { ...record, ports: [] }, RUNTIME)])),
-        this.timed(ctx, 'etc.write', 'host', () => this.writeEtc(req, record.address, false)),
+        this.timed('state.write', 'host', () => Promise.all([durable, writeJsonAtomic(this.endpointFile(cid), { ...record, ports: [] }, RUNTIME)])),
+        this.timed('etc.write', 'host', () => this.writeEtc(req, record.address, false)),
       ] as const);
       steps.push(...links, ...state, ...etc);
     } catch (err) {
@@ -610,18 +535,12 @@ export class NetworkDriver {
     return this.resolve('bridge').gateway;
   }
 
-  /** Runs fn as one named step timed in this process, published as a span. */
-  private async timed(ctx: Context, name: string, subject: string, fn: () => Promise<unknown>): Promise<SetupStep[]> {
+  /** Runs fn as one named step timed in this process (the instrument layer makes it a span). */
+  private async timed(name: string, subject: string, fn: () => Promise<unknown>): Promise<SetupStep[]> {
     const startNs = nowNs();
-    try {
-      await fn();
-    } catch (error) {
-      recordSpan(ctx, { module: 'networkdriver', method: name, startNs, endNs: nowNs(), attributes: { subject }, error });
-      throw error;
-    }
+    await fn();
     const endNs = nowNs();
-    recordSpan(ctx, { module: 'networkdriver', method: name, startNs, endNs, attributes: { subject } });
-    return [{ name, subject, startNs, endNs, durationNs: endNs - startNs, where: 'host' }];
+    return [{ name, subject, startNs, endNs, durationNs: endNs - startNs, where: 'host', origin: 'node' }];
   }
 
   /**
@@ -631,23 +550,25 @@ export class NetworkDriver {
    * the namespace) and to the reaper, which deletes it after the grace period if
    * it is still there. The same happens without it when the namespace was named
    * by a pid whose process has exited (or now has another namespace) and no
-   * other endpoint shares that namespace. Cost: without netnsGone a synchronous RTM_DELLINK (tens of
-   * ms: the kernel waits for RCU grace periods), then one file write (not fsynced) and
+   * other endpoint shares that namespace. Cost: without netnsGone a synchronous RTM_DELLINK (its
+   * dearest part: the kernel waits for RCU grace periods), then one file write (not fsynced) and
    * an unlink (+ iptables runs per port); with netnsGone only the file work.
    */
-  async releaseInterface(ctx: Context, containerId: string, opts: ReleaseInterfaceOptions = {}): Promise<void> {
-    await this.containerLock.run(containerId, async () => {
+  async releaseInterface(ctx: Context, containerId: string, opts: ReleaseInterfaceOptions = {}): Promise<InterfaceRelease> {
+    return this.containerLock.run(containerId, async () => {
+      const steps: SetupStep[] = [];
       const rec = this.endpoints.get(containerId);
-      if (rec === undefined) return;
+      if (rec === undefined) return { steps };
       await this.removePorts(containerId, [], rec.ports);
       if (rec.hostVeth !== undefined) {
         if (opts.netnsGone === true || (await this.netnsAbandoned(rec))) this.reaper.add(containerId, rec.hostVeth);
-        else await this.prefixed(`container ${containerId}: release`, runSteps(ctx, [{ op: 'link.delete', name: rec.hostVeth, ifMissingOk: true }]));
+        else steps.push(...(await this.prefixed(`container ${containerId}: release`, runSteps(ctx, [{ op: 'link.delete', name: rec.hostVeth, ifMissingOk: true }]))));
       }
       const net = rec.networkId !== undefined ? this.networks.get(rec.networkId) : undefined;
       // Either order leaves a state recover() cleans: a record without address, or an address without live container.
       await settled([net !== undefined ? this.ipam.release(poolOf(net), containerId) : Promise.resolve(undefined), removeFile(this.endpointFile(containerId))] as const);
       this.endpoints.delete(containerId);
+      return { steps };
     });
   }
 
@@ -669,12 +590,12 @@ export class NetworkDriver {
   }
 
   /** Host veths released to the kernel and the reaper, not yet checked. */
-  pendingVeths(): string[] {
+  pendingVeths(_ctx: Context): string[] {
     return this.reaper.list();
   }
 
   /** The endpoint of a container, as persisted; undefined when it has none. */
-  endpoint(containerId: string): EndpointRecord | undefined {
+  endpoint(_ctx: Context, containerId: string): EndpointRecord | undefined {
     const rec = this.endpoints.get(containerId);
     return rec === undefined ? undefined : { ...rec, ports: [...rec.ports] };
   }
@@ -894,7 +815,7 @@ export class NetworkDriver {
    * are left to recover()) and the userland proxies this process runs; state
    * stays on disk. Idempotent.
    */
-  async close(): Promise<void> {
+  async close(_ctx: Context): Promise<void> {
     await this.reaper.stop();
     for (const [key, proxy] of [...this.proxies]) {
       await proxy.close();
@@ -909,7 +830,7 @@ export class NetworkDriver {
    */
   async reset(ctx: Context): Promise<void> {
     await this.recover(ctx, []);
-    await this.close();
+    await this.close(ctx);
     for (const net of [...this.networks.values()]) {
       await this.destroyBridge(ctx, net);
       await this.ipam.drop(poolOf(net));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { background } from '../trace/index.js';
-import { hostVethName, NetworkDriver, type NetworkDriverOptions } from './network-driver.js';
+import { hostVethName, BridgeDriver, type NetworkDriverOptions } from './network-driver.js';
 import { hostLinks, NetnsFixture } from './test-netns.js';
 import { needs, root } from '../../testkit/needs.js';
 
@@ -50,10 +50,10 @@ async function end(child: ChildProcess): Promise<void> {
 needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
   let root: string;
   let fx: NetnsFixture;
-  let drivers: NetworkDriver[];
+  let drivers: BridgeDriver[];
 
-  async function open(extra: Partial<NetworkDriverOptions> = {}): Promise<NetworkDriver> {
-    const d = await NetworkDriver.open(ctx, { root, defaultNetwork: { bridge: BRIDGE, subnet: `10.${octet}.40.0/24` }, masquerade: false, portDriver: 'proxy', ...extra });
+  async function open(extra: Partial<NetworkDriverOptions> = {}): Promise<BridgeDriver> {
+    const d = await BridgeDriver.open(ctx, { root, defaultNetwork: { bridge: BRIDGE, subnet: `10.${octet}.40.0/24` }, masquerade: false, portDriver: 'proxy', ...extra });
     drivers.push(d);
     return d;
   }
@@ -78,9 +78,9 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
     const ns = await fx.create();
     const r = await d.allocateInterface(ctx, { containerId: 'gone1', network: 'bridge', netns: { path: ns.path }, hostname: 'g' });
     await d.releaseInterface(ctx, 'gone1', { netnsGone: true });
-    expect(d.endpoint('gone1')).toBeUndefined();
-    expect(d.inspectNetwork('bridge').containers).toEqual([]);
-    const ipam = JSON.parse(await readFile(join(root, 'network', 'ipam', `${d.listNetworks()[0]!.id}.json`), 'utf8'));
+    expect(d.endpoint(ctx, 'gone1')).toBeUndefined();
+    expect(d.inspectNetwork(ctx, 'bridge').containers).toEqual([]);
+    const ipam = JSON.parse(await readFile(join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.json`), 'utf8'));
     expect(Object.values(ipam.allocations)).not.toContain('gone1');
     await fx.cleanup();
     expect(await eventually(async () => !(await present(r.hostVeth!)))).toBe(true);
@@ -111,7 +111,7 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
     const ns = await fx.create();
     const r = await d.allocateInterface(ctx, { containerId: 'late1', network: 'bridge', netns: { path: ns.path }, hostname: 'l' });
     await d.releaseInterface(ctx, 'late1', { netnsGone: true });
-    await d.close();
+    await d.close(ctx);
     expect(await present(r.hostVeth!)).toBe(true);
     const report = await d.recover(ctx, []);
     expect(report.veths).toEqual([r.hostVeth]);
@@ -138,7 +138,7 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
     const r1 = await d.allocateInterface(ctx, { containerId: 'pid1', network: 'bridge', netns: { pid: alive.pid! }, hostname: 'p' });
     await d.releaseInterface(ctx, 'pid1');
     // The process still holds it: deleted synchronously.
-    expect(d.pendingVeths()).toEqual([]);
+    expect(d.pendingVeths(ctx)).toEqual([]);
     expect(await present(r1.hostVeth!)).toBe(false);
 
     const dying = await sleeperWithNetns();
@@ -150,11 +150,11 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
     await end(shared);
     expect(await stat(`/proc/${dying.pid}/ns/net`).then(() => 'present', () => 'gone')).toBe('gone');
     await d.releaseInterface(ctx, 'pid2');
-    expect(d.pendingVeths()).toEqual([r2.hostVeth]);
+    expect(d.pendingVeths(ctx)).toEqual([r2.hostVeth]);
     // pid3's namespace is shared with another endpoint: no guess, a synchronous delete.
     await d.releaseInterface(ctx, 'pid3');
-    expect(d.pendingVeths()).not.toContain(r3.hostVeth);
+    expect(d.pendingVeths(ctx)).not.toContain(r3.hostVeth);
     expect(await present(r3.hostVeth!)).toBe(false);
-    expect(await eventually(async () => !(await present(r2.hostVeth!)) && d.pendingVeths().length === 0)).toBe(true);
+    expect(await eventually(async () => !(await present(r2.hostVeth!)) && d.pendingVeths(ctx).length === 0)).toBe(true);
   });
 });

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BerthError, cancelled, notFound } from '../errdefs/errors.js';
 import { SpanCollector } from './collector.js';
 import { background, withSignal, type Context } from './context.js';
-import { instrument } from './instrument.js';
+import { instrument, type TimedStep } from './instrument.js';
 import { boundaryChannel, spanChannel, traced, type SpanRecord } from './span.js';
 
 interface Driver {
@@ -166,6 +166,24 @@ describe('instrument', () => {
     expect(c.spans.map((s) => s.name)).toEqual(['test.partial.get']);
   });
 
+  it('runs the methods it leaves unwrapped on impl, so state they change is the one the wrapped ones see', async () => {
+    class Writer {
+      size = 0;
+      write(n: number): void {
+        this.size += n;
+      }
+      async commit(_ctx: Context): Promise<number> {
+        return this.size;
+      }
+    }
+    const c = listen();
+    const w = instrument('test.writer', new Writer(), { methods: ['commit'] });
+    w.write(3);
+    w.write(4);
+    expect(await w.commit(background())).toBe(7);
+    expect(c.stop().map((s) => s.name)).toEqual(['test.writer.commit']);
+  });
+
   it('rejects a listed method that is not a function, naming it', () => {
     expect(() => instrument<Driver>('test.bad', new MemDriver(), { methods: ['kind' as keyof Driver & string] })).toThrow(
       'instrument test.bad: kind is not a method',
@@ -183,6 +201,38 @@ describe('instrument', () => {
     const [get, load] = c.stop();
     expect(get.attributes).toEqual({ id: 'abc', length: 7 });
     expect(load.attributes).toEqual({ id: 'wxyz', size: 4 });
+  });
+
+  it('makes the steps a call returns, or fails with, child spans of its span', async () => {
+    interface Stepper {
+      run(ctx: Context, fail: boolean): Promise<{ steps: TimedStep[] }>;
+    }
+    const step = (method: string, startNs: number, origin: 'node' | 'native'): TimedStep => ({ module: 'test.child', method, startNs, endNs: startNs + 5, origin, attributes: { n: startNs } });
+    const impl: Stepper = {
+      async run(_ctx, fail) {
+        const steps = [step('clone', 10, 'native'), step('setup', 20, 'node')];
+        if (fail) throw new BerthError('INTERNAL', 'setup: EPERM', { details: { steps: [...steps, { ...step('mount', 30, 'native'), error: 'EPERM' }] } });
+        return { steps };
+      },
+    };
+    const c = listen();
+    const driver = instrument<Stepper>('test.steps', impl, {
+      steps: { run: (r) => r.steps },
+      errorSteps: (err) => ((err as BerthError).details?.steps as TimedStep[] | undefined) ?? [],
+    });
+    await driver.run(background(), false);
+    await expect(driver.run(background(), true)).rejects.toThrow('setup: EPERM');
+    const spans = c.stop();
+    const [ok, failed] = spans.filter((s) => s.name === 'test.steps.run');
+    const under = (p: SpanRecord) => spans.filter((s) => s.parentId === p.id);
+    expect(under(ok).map((s) => [s.name, s.origin, s.startNs, s.endNs, s.status])).toEqual([
+      ['test.child.clone', 'native', 10, 15, 'ok'],
+      ['test.child.setup', 'node', 20, 25, 'ok'],
+    ]);
+    expect(under(ok)[0].attributes).toEqual({ n: 10 });
+    expect(failed.status).toBe('error');
+    expect(under(failed).map((s) => `${s.name}:${s.status}`)).toEqual(['test.child.clone:ok', 'test.child.setup:ok', 'test.child.mount:error']);
+    expect(under(failed)[2].error?.message).toBe('EPERM');
   });
 
   it('creates no span and passes the same ctx through when nobody listens', async () => {

@@ -1,7 +1,8 @@
 // instrument(module, impl) returns an object with impl's interface whose methods
 // each open a span, so module code carries no tracing calls (the way containerd
 // wraps a Snapshotter in its metadata store). The wrapper inherits from impl, so
-// properties, `in` checks for optional abilities and instanceof still work.
+// properties, `in` checks for optional abilities and instanceof still work; every
+// method, wrapped or not, runs with impl as `this`.
 //
 // Cost: with no subscriber on `berth:span` or the method's own channel, a call
 // pays two hasSubscribers reads and one apply (measured by the `trace` bench
@@ -11,74 +12,113 @@
 // span is the new one, so calls made inside nest under it. A method that returns
 // a Promise ends its span when the promise settles; any other return value ends
 // it at once (a returned stream is timed up to its creation, not its consumption).
-import { isContext, withSpan, type Context } from './context.js';
-import { boundaryChannel, Span, spanChannel, type Attributes } from './span.js';
+//
+// Work a call timed inside itself comes back as data (TimedStep: the native
+// child's clock reads, a driver's named setup steps) on its result or on its
+// error; the `steps` and `errorSteps` options turn those into child spans of the
+// call's span, so the module itself never records a span.
+import { background, isContext, withSpan, type Context } from './context.js';
+import { boundaryChannel, recordSpan, Span, spanChannel, type Attributes } from './span.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyFn = (...args: any[]) => any;
+
+/** A piece of a call timed by the callee, as data; recorded as a child span of the call's span. */
+export interface TimedStep {
+  module: string;
+  method: string;
+  /** Span time (ns since clockBaseNs, see clock.ts). */
+  startNs: number;
+  endNs: number;
+  attributes?: Attributes;
+  /** Set when the step failed: an Error, or the errno name the child reported. */
+  error?: unknown;
+  /** Who read the clock: this process, or the native child. */
+  origin?: 'node' | 'native';
+}
 
 export interface InstrumentOptions<T> {
   /** Span attributes taken from a call's arguments (ids, sizes). Must not throw. */
   attributes?: { [K in keyof T]?: T[K] extends AnyFn ? (...args: Parameters<T[K]>) => Attributes : never };
   /** Span attributes taken from a call's result (bytes written, counts). Must not throw. */
   results?: { [K in keyof T]?: T[K] extends AnyFn ? (result: Awaited<ReturnType<T[K]>>) => Attributes : never };
+  /** Steps timed inside a call, taken from its result. Must not throw. */
+  steps?: { [K in keyof T]?: T[K] extends AnyFn ? (result: Awaited<ReturnType<T[K]>>) => readonly TimedStep[] : never };
+  /** Steps a failed call carries on its error (any method); an empty list when it has none. Must not throw. */
+  errorSteps?: (error: unknown) => readonly TimedStep[];
   /** Only these methods are wrapped; by default every function found on impl and its prototypes. */
-  methods?: (keyof T & string)[];
+  methods?: readonly (keyof T & string)[];
 }
+
+/** instrument's signature: what a module that composes parts of its own accepts from its composer. */
+export type Instrumenter = <T extends object>(module: string, impl: T, options?: InstrumentOptions<T>) => T;
+
+/** An Instrumenter that leaves every part as it is (nobody asked for spans). */
+export const notInstrumented: Instrumenter = (_module, impl) => impl;
 
 export function instrument<T extends object>(module: string, impl: T, options: InstrumentOptions<T> = {}): T {
   const wrapper = Object.create(impl) as Record<string, unknown>;
-  for (const method of options.methods ?? methodNames(impl)) {
+  const wrapped = options.methods ?? methodNames(impl);
+  // Methods left unwrapped run on impl too, as the wrapped ones do: state they
+  // change (a writer's offset) is impl's, whichever of its methods reads it.
+  if (options.methods !== undefined) {
+    for (const method of methodNames(impl)) {
+      if (!(wrapped as readonly string[]).includes(method)) wrapper[method] = ((impl as Record<string, AnyFn>)[method] as AnyFn).bind(impl);
+    }
+  }
+  for (const method of wrapped) {
     const fn = (impl as Record<string, unknown>)[method];
     if (typeof fn !== 'function') throw new TypeError(`instrument ${module}: ${method} is not a method`);
     const attrs = (options.attributes as Record<string, AnyFn> | undefined)?.[method];
     const results = (options.results as Record<string, AnyFn> | undefined)?.[method];
-    wrapper[method] = wrapMethod(module, method, impl, fn as AnyFn, attrs, results);
+    const steps = (options.steps as Record<string, AnyFn> | undefined)?.[method];
+    wrapper[method] = wrapMethod(module, method, impl, fn as AnyFn, { attrs, results, steps, errorSteps: options.errorSteps });
   }
   return wrapper as T;
 }
 
-function wrapMethod(
-  module: string,
-  method: string,
-  target: object,
-  fn: AnyFn,
-  attrs: AnyFn | undefined,
-  results: AnyFn | undefined,
-): AnyFn {
+interface MethodHooks {
+  attrs: AnyFn | undefined;
+  results: AnyFn | undefined;
+  steps: AnyFn | undefined;
+  errorSteps: ((error: unknown) => readonly TimedStep[]) | undefined;
+}
+
+function wrapMethod(module: string, method: string, target: object, fn: AnyFn, hooks: MethodHooks): AnyFn {
+  const { attrs, results, steps, errorSteps } = hooks;
   const channel = boundaryChannel(module, method);
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     if (!spanChannel.hasSubscribers && !channel.hasSubscribers) return fn.apply(target, args);
     const first = args[0];
     const parent = isContext(first) ? (first as Context) : undefined;
     const span = new Span(module, method, parent?.span, attrs ? attrs(...args) : undefined, channel);
-    if (parent !== undefined) args[0] = withSpan(parent, span);
+    const inner = withSpan(parent ?? background(), span);
+    if (parent !== undefined) args[0] = inner;
+    const fail = (err: unknown): never => {
+      if (errorSteps) recordSteps(inner, errorSteps(err));
+      span.end(err);
+      throw err;
+    };
+    const succeed = (value: unknown): unknown => {
+      if (results) span.setAttributes(results(value));
+      if (steps) recordSteps(inner, steps(value) as readonly TimedStep[]);
+      span.end();
+      return value;
+    };
     let result: unknown;
     try {
       result = fn.apply(target, args);
     } catch (err) {
-      span.end(err);
-      throw err;
+      return fail(err);
     }
-    if (result instanceof Promise) {
-      return result.then(
-        (value: unknown) => {
-          if (results) span.setAttributes(results(value));
-          span.end();
-          return value;
-        },
-        (err: unknown) => {
-          span.end(err);
-          throw err;
-        },
-      );
-    }
-    if (results) span.setAttributes(results(result));
-    span.end();
-    return result;
+    return result instanceof Promise ? result.then(succeed, fail) : succeed(result);
   };
   Object.defineProperty(wrapped, 'name', { value: method });
   return wrapped;
+}
+
+function recordSteps(ctx: Context, steps: readonly TimedStep[]): void {
+  for (const step of steps) recordSpan(ctx, step);
 }
 
 /** Function-valued properties of obj and its prototypes, up to Object.prototype. */

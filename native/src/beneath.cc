@@ -24,20 +24,11 @@
 #include <string>
 
 #include "exports.h"
+#include "throw-errno.h"
 
 namespace {
 
-void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& path) {
-  const char* name = strerrorname_np(err);
-  std::string code = name != nullptr ? name : "EUNKNOWN";
-  std::string msg = code + ": " + strerror(err) + ", " + syscall + " '" + path + "'";
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Value().Set("code", Napi::String::New(env, code));
-  e.Value().Set("errno", Napi::Number::New(env, -err));
-  e.Value().Set("syscall", Napi::String::New(env, syscall));
-  e.Value().Set("path", Napi::String::New(env, path));
-  e.ThrowAsJavaScriptException();
-}
+using berth::ThrowErrno;
 
 // Closes an fd when it goes out of scope unless released.
 struct Fd {

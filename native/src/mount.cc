@@ -25,21 +25,11 @@
 #include <vector>
 
 #include "exports.h"
+#include "throw-errno.h"
 
 namespace {
 
-// Throws a JS Error shaped like Node's system errors: code 'EINVAL', errno, syscall, path.
-void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& path) {
-  const char* name = strerrorname_np(err);
-  std::string code = name != nullptr ? name : "EUNKNOWN";
-  std::string msg = code + ": " + strerror(err) + ", " + syscall + " '" + path + "'";
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Value().Set("code", Napi::String::New(env, code));
-  e.Value().Set("errno", Napi::Number::New(env, -err));
-  e.Value().Set("syscall", Napi::String::New(env, syscall));
-  e.Value().Set("path", Napi::String::New(env, path));
-  e.ThrowAsJavaScriptException();
-}
+using berth::ThrowErrno;
 
 // An optional string argument: undefined/null → has = false.
 struct OptString {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
 import { packagePath } from '../../../native/package-root.js';
 import type { RegistryServer } from '../../registry/server/index.js';
-import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import { e2eSkipReason, spawnDaemon, startDaemonWorld, stopDaemon, stopDaemonWorld, type DaemonProcess, type DaemonSetup, type DaemonWorld } from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';
 
 const skip = e2eSkipReason();
@@ -68,22 +68,17 @@ async function logsUntil(id: string, text: string): Promise<string> {
 }
 
 needs(skip).describe('berth CLI through berthd', () => {
+  let setup: DaemonSetup | undefined;
+
   beforeAll(async () => {
-    world = makeWorld();
-    registry = await startRegistry(world.dir);
-    image = await pushTestImage(registry, 'e2e/tools', 'v1', { config: { Cmd: ['echo', 'default-cmd'], WorkingDir: '/srv', Env: ['PATH=/bin', 'FOO=image', 'KEEP=1'] } });
-    daemon = await spawnDaemon(world);
-    client = new ApiClient(daemon.host);
+    setup = await startDaemonWorld('e2e/tools', 'v1', { config: { Cmd: ['echo', 'default-cmd'], WorkingDir: '/srv', Env: ['PATH=/bin', 'FOO=image', 'KEEP=1'] } });
+    ({ world, registry, image, daemon } = setup);
+    client = new ApiClient(setup.daemon.host);
   }, 120_000);
 
   afterAll(async () => {
-    try {
-      if (daemon !== undefined) await stopDaemon(daemon);
-      await registry?.close(100);
-      if (world !== undefined) await resetNetwork(world);
-    } finally {
-      if (world !== undefined) removeWorld(world.dir);
-    }
+    // a test may have replaced the daemon (restart cases): stop the current one
+    await stopDaemonWorld(setup && { ...setup, ...(daemon !== undefined ? { daemon } : {}) });
   }, 120_000);
 
   it('pulls from the registry and lists and inspects the image', async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistryServer } from '../../registry/server/index.js';
-import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import { e2eSkipReason, startDaemonWorld, stopDaemonWorld, type DaemonProcess, type DaemonSetup, type DaemonWorld } from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';
 
 function dockerVersion(bin: string): string | undefined {
@@ -59,21 +59,18 @@ for (const { bin, version } of binaries) {
       return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
     }
 
+    let setup: DaemonSetup | undefined;
+
     beforeAll(async () => {
-      world = makeWorld();
       config = mkdtempSync(join(tmpdir(), 'docker-config-'));
-      registry = await startRegistry(world.dir);
-      image = await pushTestImage(registry, 'dockercli/tools', 'v1', { config: { Cmd: ['echo', 'default-cmd'] } });
-      daemon = await spawnDaemon(world);
+      setup = await startDaemonWorld('dockercli/tools', 'v1', { config: { Cmd: ['echo', 'default-cmd'] } });
+      ({ world, registry, image, daemon } = setup);
     }, 120_000);
 
     afterAll(async () => {
       try {
-        if (daemon !== undefined) await stopDaemon(daemon);
-        await registry?.close(100);
-        if (world !== undefined) await resetNetwork(world);
+        await stopDaemonWorld(setup);
       } finally {
-        if (world !== undefined) removeWorld(world.dir);
         if (config !== undefined) rmSync(config, { recursive: true, force: true });
       }
     }, 120_000);

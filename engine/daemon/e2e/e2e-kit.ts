@@ -159,11 +159,11 @@ export async function startRegistry(dir: string): Promise<RegistryServer> {
  */
 export async function resetNetwork(world: DaemonWorld): Promise<void> {
   if (!existsSync(world.root)) return;
-  const { NetworkDriver } = await import('../../networkdriver/network-driver.js');
+  const { BridgeDriver } = await import('../../networkdriver/network-driver.js');
   const { parseBip } = await import('../../jobs/builtins.js');
   const { background } = await import('../../trace/context.js');
   const ctx = background();
-  const net = await NetworkDriver.open(ctx, { root: world.root, defaultNetwork: { bridge: world.network.bridge, ...parseBip(world.network.bip) } });
+  const net = await BridgeDriver.open(ctx, { root: world.root, defaultNetwork: { bridge: world.network.bridge, ...parseBip(world.network.bip) } });
   await net.reset(ctx);
 }
 
@@ -182,6 +182,44 @@ export function removeWorld(dir: string): void {
     }
   }
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A running berthd with a registry beside it holding one test image. */
+export interface DaemonSetup {
+  world: DaemonWorld;
+  registry: RegistryServer;
+  image: string;
+  daemon: DaemonProcess;
+}
+
+/**
+ * Makes a world, starts a registry in it, pushes `repo:tag` built from `spec` and
+ * spawns berthd. On failure undoes what it made and rethrows.
+ */
+export async function startDaemonWorld(repo: string, tag: string, spec: TestImageSpec): Promise<DaemonSetup> {
+  const world = makeWorld();
+  const made: Partial<DaemonSetup> = { world };
+  try {
+    made.registry = await startRegistry(world.dir);
+    made.image = await pushTestImage(made.registry, repo, tag, spec);
+    made.daemon = await spawnDaemon(world);
+    return made as DaemonSetup;
+  } catch (err) {
+    await stopDaemonWorld(made);
+    throw err;
+  }
+}
+
+/** Stops berthd and the registry, resets the host's network and removes the world; each part is optional. */
+export async function stopDaemonWorld(s: Partial<DaemonSetup> | undefined): Promise<void> {
+  if (s === undefined) return;
+  try {
+    if (s.daemon !== undefined) await stopDaemon(s.daemon);
+    await s.registry?.close(100);
+    if (s.world !== undefined) await resetNetwork(s.world);
+  } finally {
+    if (s.world !== undefined) removeWorld(s.world.dir);
+  }
 }
 
 /** True when this host can run the end-to-end tests; else the reason. */

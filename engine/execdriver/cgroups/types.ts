@@ -66,7 +66,7 @@ export interface Cgroup {
    */
   kill(ctx: Context, signal: NodeJS.Signals | number): Promise<number>;
   /**
-   * Waits (bounded, ~5 s) until no process is left, then removes every directory this
+   * Waits (bounded) until no process is left, then removes every directory this
    * cgroup made, deepest first, retrying EBUSY while exiting tasks drain. Idempotent:
    * a second call, or a call on a cgroup already gone, succeeds. Fails CONFLICT naming
    * the pids still inside when processes remain; it never kills them itself.

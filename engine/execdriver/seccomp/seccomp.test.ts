@@ -13,7 +13,8 @@ import { collect } from '../../trace/collector.js';
 import { createCgroupManager } from '../cgroups/manager.js';
 import type { CgroupManager } from '../cgroups/types.js';
 import { releaseExecFifo } from '../exec-fifo.js';
-import { createExecDriver, type ExecDriver } from '../execdriver.js';
+import { createExecDriver, execDriverBoundary, type ExecDriver } from '../execdriver.js';
+import { instrument } from '../../trace/instrument.js';
 import { defaultSpec } from '../spec/defaults.js';
 import type { Seccomp, Spec } from '../spec/types.js';
 import { validateSpec } from '../spec/validate.js';
@@ -84,7 +85,7 @@ needs(root()).describe('seccomp in containers (root, real kernel)', () => {
     base = mkdtempSync(join(tmpdir(), `berth-seccomp-${process.pid}-`));
     rootfs = makeWorkloadRootfs(join(base, 'rootfs'));
     manager = createCgroupManager();
-    driver = createExecDriver({ cgroups: manager, cgroupParent });
+    driver = instrument('execdriver', createExecDriver({ cgroups: manager, cgroupParent }), execDriverBoundary);
   });
 
   afterEach(async () => {
