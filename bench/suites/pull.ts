@@ -420,6 +420,7 @@ export function derivePull(measured: readonly MeasuredCase[], sizeTable: Readonl
         method: `Derived from cold-pull: the image's ${kind} size (${bytes} bytes over ${size.layers} layers, from corpus.json) divided by each sample's time.`,
         notes: [...(m.notes ?? m.info.notes ?? [])],
         samples: m.samples.map((ms) => bytes / MiB / (ms / 1000)),
+        derived: { from: [m.info], how: 'throughput', pairing: 'same-sample' },
       });
     }
   }
@@ -456,6 +457,7 @@ export function derivePull(measured: readonly MeasuredCase[], sizeTable: Readonl
           method: `Derived from cold-pull: ${target}'s sample time divided by berth's sample of the same interleaved round (> 1: berth is faster; equal to the throughput ratio on the same bytes).`,
           notes: [],
           samples: ratios,
+          derived: { from: [other.info, berth.info], how: 'ratio', pairing: 'interleaved' },
         });
       }
     }
