@@ -152,7 +152,7 @@ describe('bench CLI', () => {
       'async/boundary-channel',
     ]);
     for (const c of overheads) {
-      expect(c.method).toContain('pairwise');
+      expect(c.method).toContain('matched by interleaved round');
       expect(c.notes.join(' ')).toMatch(/(meets|misses) the target/);
     }
     // the table on stdout lists every case
