@@ -35,7 +35,7 @@ export function historyPoints(history: readonly HistoryLine[]): Point[] {
       points.push({
         key: c.key,
         suite: c.suite,
-        label: c.key.slice(c.suite.length + 1),
+        label: `${c.key.slice(c.suite.length + 1)}${c.derived !== undefined ? ` (derived: ${c.derived})` : ''}`,
         date: new Date(line.startedAt),
         commit: line.gitCommit === null ? 'no commit' : line.gitCommit.slice(0, 10),
         unit: c.unit,
