@@ -54,6 +54,9 @@ describe('bench CLI usage errors', () => {
     expect(d.settings.name).toBe('default');
     expect(d.suites.map((s) => s.name)).toEqual(['trace', 'pull', 'run', 'lifecycle', 'runtime', 'namespaces', 'cgroups', 'graphdriver', 'network']);
     expect(d.dataRoot).toBe(os.tmpdir());
+    expect(d.repeat).toBe(1);
+    expect(parseCli(['--repeat', '5']).repeat).toBe(5);
+    expect(() => parseCli(['--repeat', '0'])).toThrow(/--repeat "0": expected an integer ≥ 1/);
   });
 });
 
