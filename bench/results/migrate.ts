@@ -14,6 +14,14 @@ const V1_DERIVED: Record<string, Record<string, Derivation>> = {
   graphdriver: { 'apply-diff-entries': 'scaled', inodes: 'recorded-alongside' },
   trace: { overhead: 'difference' },
   run: { 'run-ratio': 'ratio', 'daemon-rss': 'recorded-alongside' },
+  lifecycle: {
+    'op-latency': 'recorded-alongside',
+    errors: 'recorded-alongside',
+    scaling: 'ratio',
+    'throughput-ratio': 'ratio',
+    'density-ratio': 'ratio',
+    'daemon-memory': 'recorded-alongside',
+  },
 };
 
 function v1Derivation(c: CaseResult): Derivation | undefined {
