@@ -54,6 +54,9 @@ describe('bench CLI usage errors', () => {
     expect(d.settings.name).toBe('default');
     expect(d.suites.map((s) => s.name)).toEqual(['trace', 'pull', 'run', 'lifecycle', 'runtime', 'namespaces', 'cgroups', 'graphdriver', 'network', 'reliability']);
     expect(d.dataRoot).toBe(os.tmpdir());
+    expect(d.repeat).toBe(1);
+    expect(parseCli(['--repeat', '5']).repeat).toBe(5);
+    expect(() => parseCli(['--repeat', '0'])).toThrow(/--repeat "0": expected an integer ≥ 1/);
   });
 });
 
@@ -152,7 +155,7 @@ describe('bench CLI', () => {
       'async/boundary-channel',
     ]);
     for (const c of overheads) {
-      expect(c.method).toContain('pairwise');
+      expect(c.method).toContain('matched by interleaved round');
       expect(c.notes.join(' ')).toMatch(/(meets|misses) the target/);
     }
     // the table on stdout lists every case

@@ -12,6 +12,9 @@ import { isProfile, profiles, type ProfileSettings } from './profiles.js';
 import { PROFILES } from './results/document.js';
 import { defaultResultPath, writeResult } from './results/write.js';
 import { appendHistory } from './compare/history-file.js';
+import { INJECT_DELAY_ENV, parseInjectDelay } from './inject-delay.js';
+import { mergeRuns } from './results/merge-runs.js';
+import type { InjectedDelay, ResultDocument } from './results/document.js';
 import { formatTable, runBenchmarks } from './runner.js';
 import type { RegisteredSuite } from './suite.js';
 import { knownTargets, registry } from './suites/index.js';
@@ -29,9 +32,17 @@ export const usage = `usage: npm run bench -- [options]
   --seed <n>          seed of corpora and bootstrap statistics (default ${DEFAULT_SEED})
   --cpu <n>           pin the process to CPU n (taskset); a warning when not possible
   --data-root <dir>   where suites keep data; its filesystem is recorded (default: ${os.tmpdir()})
+  --repeat <n>        run the profile n times and write one document holding every run, with
+                      each case's between-run spread (per-run medians, hierarchical bootstrap
+                      interval); compare uses it for run-level verdicts (default 1)
   --history           append a summary line of this run to results/history.jsonl
   --list              list the suites and whether they can run here
   --help              this text
+
+environment:
+  ${INJECT_DELAY_ENV}="<suite>/<case> [k=v …]:<p>%"   test only: slows the named cases by
+                      p % of each timed operation (busy-wait inside the timing); the result
+                      records it and can never be a baseline (the A/B experiment, scripts/aa-ab.ts)
 `;
 
 export interface CliOptions {
@@ -45,6 +56,7 @@ export interface CliOptions {
   cpu: number | undefined;
   dataRoot: string;
   history: boolean;
+  repeat: number;
 }
 
 /** Parses the flags; a bad flag or value throws INVALID_ARGUMENT naming it. */
@@ -63,6 +75,7 @@ export function parseCli(argv: readonly string[], known: readonly RegisteredSuit
         seed: { type: 'string' },
         cpu: { type: 'string' },
         'data-root': { type: 'string' },
+        repeat: { type: 'string' },
         list: { type: 'boolean' },
         history: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -120,6 +133,7 @@ export function parseCli(argv: readonly string[], known: readonly RegisteredSuit
     cpu: integer('cpu', values.cpu, 0),
     dataRoot: path.resolve((values['data-root'] as string | undefined) ?? os.tmpdir()),
     history: values.history === true,
+    repeat: integer('repeat', values.repeat, 1) ?? 1,
   };
 }
 
@@ -143,8 +157,10 @@ async function listSuites(dataRoot: string, known: readonly RegisteredSuite[]): 
 /** Runs the CLI and returns its exit code; `known` replaces the suite registry (tests). */
 export async function main(argv: readonly string[], known: readonly RegisteredSuite[] = registry): Promise<number> {
   let options: CliOptions;
+  let injectDelay: InjectedDelay | undefined;
   try {
     options = parseCli(argv, known);
+    injectDelay = parseInjectDelay(process.env[INJECT_DELAY_ENV]);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${usage}`);
     return 2;
@@ -165,16 +181,31 @@ export async function main(argv: readonly string[], known: readonly RegisteredSu
     interrupt.abort(new Error('interrupted by SIGINT'));
   };
   process.once('SIGINT', onSigint);
-  const { document, failed } = await runBenchmarks({
-    ctx: withSignal(background(), interrupt.signal),
-    suites: options.suites,
-    settings: options.settings,
-    targets: options.targets,
-    seed: options.seed,
-    cpu: options.cpu,
-    dataRoot: options.dataRoot,
-    argv,
-  }).finally(() => process.removeListener('SIGINT', onSigint));
+  if (injectDelay !== undefined) process.stderr.write(`warning: ${INJECT_DELAY_ENV}=${injectDelay.spec}: a test-only slowdown is injected; this run is not berth's own speed\n`);
+  const runs: ResultDocument[] = [];
+  let failed = false;
+  try {
+    for (let i = 0; i < options.repeat && !interrupt.signal.aborted; i++) {
+      if (options.repeat > 1) process.stderr.write(`run ${i + 1} of ${options.repeat}\n`);
+      const outcome = await runBenchmarks({
+        ctx: withSignal(background(), interrupt.signal),
+        suites: options.suites,
+        settings: options.settings,
+        targets: options.targets,
+        seed: options.seed,
+        cpu: options.cpu,
+        dataRoot: options.dataRoot,
+        argv,
+        injectDelay,
+      });
+      runs.push(outcome.document);
+      failed ||= outcome.failed;
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+  // several runs: one document with every run's samples tagged by run, and each case's between-run spread
+  const document = runs.length > 1 ? mergeRuns(runs, options.seed) : runs[0];
   process.stdout.write(`${formatTable(document)}\n`);
   const out = path.resolve(options.out ?? defaultResultPath(repoRoot, document.run.startedAt, document.host.hostname, document.run.profile));
   try {

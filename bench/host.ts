@@ -247,7 +247,8 @@ export async function collectHostInfo(opts: CollectHostOptions): Promise<HostInf
   const mhz = mhzText !== undefined && Number.isFinite(Number(mhzText)) ? Number(mhzText) : cpus[0]?.speed || null;
   const cpu = {
     model: (cpuinfo && cpuinfoField(cpuinfo, 'model name')) || cpus[0]?.model || 'unknown',
-    cores: processors || cpus.length || 1,
+    // unknown stays unknown: a guessed 1 would file the run under a host class it is not
+    cores: processors || cpus.length || null,
     mhz,
   };
 

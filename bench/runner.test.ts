@@ -9,7 +9,8 @@ import { collectHostInfo } from './host.js';
 import { profiles, type ProfileSettings } from './profiles.js';
 import type { HostInfo } from './results/document.js';
 import { validateResult } from './results/validate.js';
-import { formatTable, groupCases, runBenchmarks, type RunOptions } from './runner.js';
+import { formatTable, groupCases, phaseBreakdown, runBenchmarks, type RunOptions } from './runner.js';
+import { parseInjectDelay } from './inject-delay.js';
 import type { CaseDef, MacroCase, MicroCase, RegisteredSuite, Suite } from './suite.js';
 
 let host: HostInfo;
@@ -184,6 +185,32 @@ describe('runner: macro cases', () => {
     const quietCtx = background();
     expect(await driver.get(quietCtx, 'x')).toBe('x');
   });
+
+  it('leaves a span out of the samples it did not appear in, instead of counting 0 calls and 0 ns', () => {
+    const span = (name: string, count: number, selfNs: number) => ({ name, module: 'm', count, selfNs, totalNs: selfNs, meanNs: selfNs, minNs: selfNs, maxNs: selfNs, errors: 0 });
+    const rows = phaseBreakdown([[span('a', 1, 100), span('b', 2, 50)], [span('a', 1, 300)], [span('a', 1, 200)]]);
+    const b = rows.find((r) => r.name === 'b')!;
+    expect(b).toMatchObject({ callsPerOp: 2, samples: 1, selfNs: { p50: 50, mean: 50 } });
+    expect(rows.find((r) => r.name === 'a')).toMatchObject({ callsPerOp: 1, samples: 3, selfNs: { p50: 200, mean: 200 } });
+  });
+
+  it('slows only the cases BERTH_BENCH_INJECT_DELAY names, by the fraction asked, and records it', async () => {
+    const work = () => {
+      const until = process.hrtime.bigint() + 2_000_000n;
+      while (process.hrtime.bigint() < until);
+    };
+    const s = suiteOf('fake', () => [macro('berth', { sample: work }), macro('runc', { sample: work })]);
+    const injectDelay = parseInjectDelay('fake/op target=berth:50%')!;
+    const { document } = await run([registered(s)], { injectDelay, settings: settings({ macro: { minSamples: 5, maxSamples: 5 } }) });
+    const [berth, runc] = document.cases;
+    // 2 ms of work: 3 ms with the delay, 2 ms without (generous bounds for a busy host)
+    expect(berth.stats.p50).toBeGreaterThan(2.7);
+    expect(runc.stats.p50).toBeLessThan(berth.stats.p50);
+    expect(berth.notes.join(' ')).toMatch(/Test-only slowdown injected/);
+    expect(runc.notes.join(' ')).not.toMatch(/slowdown/);
+    expect(document.run.injectedDelay).toEqual({ spec: 'fake/op target=berth:50%', suite: 'fake', case: 'op', parameters: { target: 'berth' }, fraction: 0.5 });
+    expect(() => validateResult(document)).not.toThrow();
+  });
 });
 
 describe('runner: suites', () => {
@@ -256,7 +283,15 @@ describe('runner: suites', () => {
     const s = suiteOf('fake', () => [macro('berth', { sample: (_c, i) => 10 + i }), macro('runc', { sample: () => 4 })], {
       derive: (measured) => {
         const [a, b] = measured;
-        return [{ ...a.info, case: 'diff', samples: a.samples.map((x, i) => x - b.samples[i]), method: 'berth minus runc, pairwise.' }];
+        return [
+          {
+            ...a.info,
+            case: 'diff',
+            samples: a.samples.map((x, i) => x - b.samples[i]),
+            method: 'berth minus runc, pairwise.',
+            derived: { from: [a.info, b.info], how: 'difference', pairing: 'interleaved' },
+          },
+        ];
       },
     });
     const { document } = await run([registered(s)]);
@@ -264,6 +299,10 @@ describe('runner: suites', () => {
     expect(diff.samples).toEqual([6, 7, 8]);
     expect(diff.stats.p50).toBe(7);
     expect(diff.method).toBe('berth minus runc, pairwise.');
+    // the document says what the case was computed from, by case key; the inputs are not marked
+    expect(diff.derived).toEqual({ from: ['fake/op berth [size=1]', 'fake/op runc [size=1]'], how: 'difference', pairing: 'interleaved' });
+    expect(document.cases.filter((c) => c.derived === undefined).map((c) => c.target)).toEqual(['berth', 'runc']);
+    expect(() => validateResult(document)).not.toThrow();
   });
 
   it('derives from the cases that succeeded: a derived case missing an input is left out with a warning naming it', async () => {
@@ -285,7 +324,13 @@ describe('runner: suites', () => {
           if (berth === undefined) return [];
           return measured
             .filter((m) => m !== berth)
-            .map((m) => ({ ...berth.info, case: `minus-${m.info.target}`, samples: berth.samples.map((x, i) => x - (m.samples[i] ?? 0)), method: 'pairwise.' }));
+            .map((m) => ({
+              ...berth.info,
+              case: `minus-${m.info.target}`,
+              samples: berth.samples.map((x, i) => x - (m.samples[i] ?? 0)),
+              method: 'pairwise.',
+              derived: { from: [berth.info, m.info], how: 'difference' as const, pairing: 'interleaved' as const },
+            }));
         },
       },
     );
@@ -301,7 +346,10 @@ describe('runner: suites', () => {
 
   it('gives no left-out warning when the failed case fed no derived case', async () => {
     const s = suiteOf('fake', () => [macro('berth'), macro('runc', { sample: () => Promise.reject(new Error('no')) })], {
-      derive: (measured) => measured.filter((m) => m.info.target === 'berth').map((m) => ({ ...m.info, case: 'twice', samples: m.samples.map((x) => 2 * x), method: 'double.' })),
+      derive: (measured) =>
+        measured
+          .filter((m) => m.info.target === 'berth')
+          .map((m) => ({ ...m.info, case: 'twice', samples: m.samples.map((x) => 2 * x), method: 'double.', derived: { from: [m.info], how: 'scaled' as const, pairing: 'same-sample' as const } })),
     });
     const { document } = await run([registered(s)]);
     expect(document.cases.map((c) => c.case)).toEqual(['op', 'twice']);

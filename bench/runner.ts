@@ -11,7 +11,9 @@ import { isBerthError } from '../engine/errdefs/errors.js';
 import { background, SpanCollector, startSpan, summarize as summarizeSpans, throwIfCancelled, type Context } from '../engine/trace/index.js';
 import { collectHostInfo, cpuBusyWarning, hostCpuBusy, loadAverageWarning } from './host.js';
 import type { ProfileSettings } from './profiles.js';
-import type { CaseResult, HostInfo, PhaseBreakdown, ResultDocument, SuiteOutcome } from './results/document.js';
+import type { CaseResult, HostInfo, InjectedDelay, PhaseBreakdown, ResultDocument, SuiteOutcome } from './results/document.js';
+import { caseKey } from './compare/case-key.js';
+import { delayApplies, delayNote, spinNs } from './inject-delay.js';
 import { SCHEMA_VERSION } from './results/document.js';
 import { mean, median, summarize } from './stats.js';
 import type { CaseDef, CaseInfo, DerivedCase, FinalResult, MacroCase, MeasuredCase, MicroCase, RegisteredSuite, Suite, SuiteContext } from './suite.js';
@@ -37,6 +39,8 @@ export interface RunOptions {
   ctx?: Context;
   /** Idle window before each suite in which other processes' CPU use is measured (default 500 ms; 0: no check). */
   busyWindowMs?: number;
+  /** A test-only slowdown of some cases (BERTH_BENCH_INJECT_DELAY); recorded in run.injectedDelay. */
+  injectDelay?: InjectedDelay;
 }
 
 export interface RunOutcome {
@@ -137,6 +141,7 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
       seed: options.seed,
       berthVersion,
       cpuPinning,
+      ...(options.injectDelay !== undefined ? { injectedDelay: options.injectDelay } : {}),
     },
     host,
     suites,
@@ -166,6 +171,10 @@ async function runSuite(
   };
   const all = suite.cases(suiteCtx);
   const selected = options.targets === undefined ? all : all.filter((c) => options.targets!.includes(c.target));
+  const delay = options.injectDelay;
+  for (const c of selected) {
+    if (delayApplies(delay, c)) c.notes = [...(c.notes ?? []), delayNote(delay!)];
+  }
   const errors: string[] = [];
   const results: CaseResult[] = [];
   // every case in the suite's order: measured, or failed (null samples)
@@ -174,8 +183,8 @@ async function runSuite(
     progress(`  ${suite.name}/${group[0].case}: ${group.map((c) => labelOf(c)).join(', ')}`);
     const outputs =
       group[0].kind === 'micro'
-        ? await runMicroGroup(group as MicroCase[], options.settings, ctx, clock)
-        : await runMacroGroup(group as MacroCase[], options.settings, ctx, clock);
+        ? await runMicroGroup(group as MicroCase[], options.settings, ctx, clock, delay)
+        : await runMacroGroup(group as MacroCase[], options.settings, ctx, clock, delay);
     const done: { def: CaseDef; result: CaseResult; out: GroupOutput }[] = [];
     for (const out of outputs) {
       if (out.error !== undefined) {
@@ -207,7 +216,11 @@ async function runSuite(
     let derived: DerivedCase[] | undefined;
     try {
       derived = suite.derive(measured);
-      for (const d of derived) results.push(toResult(d, d.samples, 0, d.method, null, options.seed));
+      for (const d of derived) {
+        const r = toResult(d, d.samples, 0, d.method, null, options.seed);
+        r.derived = { from: d.derived.from.map((f) => caseKey(f)), how: d.derived.how, pairing: d.derived.pairing };
+        results.push(r);
+      }
     } catch (err) {
       errors.push(`derived cases: ${errorMessage(err)}`);
     }
@@ -316,7 +329,7 @@ interface GroupOutput {
  * tinybench iteration (a batch of at least `opsPerIteration` ops, sized from the
  * warm-up's speed), kept in the order taken. Teardowns run also after a failure.
  */
-async function runMicroGroup(group: MicroCase[], settings: ProfileSettings, ctx: Context, clock: () => number): Promise<GroupOutput[]> {
+async function runMicroGroup(group: MicroCase[], settings: ProfileSettings, ctx: Context, clock: () => number, delay?: InjectedDelay): Promise<GroupOutput[]> {
   const m = settings.micro;
   const outs = group.map((def) => ({
     def,
@@ -374,7 +387,7 @@ async function runMicroGroup(group: MicroCase[], settings: ProfileSettings, ctx:
         try {
           await turnEventLoop();
           throwIfCancelled(ctx, `round ${round}`);
-          const samples = await microRound(out.def, out.ops, m.timeMs, m.iterations);
+          const samples = await microRound(out.def, out.ops, m.timeMs, m.iterations, delayApplies(delay, out.def) ? delay!.fraction : 0);
           out.opsUsed.push(out.ops);
           out.rounds.push(samples);
           for (const x of samples) out.samples.push(x);
@@ -404,8 +417,12 @@ async function runMicroGroup(group: MicroCase[], settings: ProfileSettings, ctx:
   return outs;
 }
 
-/** One tinybench run of a micro case; returns its samples in ns per op, in the order taken. */
-async function microRound(def: MicroCase, ops: number, timeMs: number, iterations: number): Promise<number[]> {
+/**
+ * One tinybench run of a micro case; returns its samples in ns per op, in the order
+ * taken. `slowdown` > 0 (a test-only injected delay) busy-waits that fraction of each
+ * batch's time inside the timing.
+ */
+async function microRound(def: MicroCase, ops: number, timeMs: number, iterations: number, slowdown = 0): Promise<number[]> {
   const bench = new Bench({ time: timeMs, iterations, warmup: false, retainSamples: true, timestampProvider: 'hrtimeNow', throws: true });
   const now = bench.now;
   const inOrder: number[] = [];
@@ -414,6 +431,7 @@ async function microRound(def: MicroCase, ops: number, timeMs: number, iteration
     ? async () => {
         const t0 = now();
         await fn(ops);
+        if (slowdown > 0) spinNs((now() - t0) * 1e6 * slowdown);
         const d = now() - t0;
         inOrder.push((d / ops) * 1e6);
         return { overriddenDuration: d / ops, overriddenIterationCost: d };
@@ -421,6 +439,7 @@ async function microRound(def: MicroCase, ops: number, timeMs: number, iteration
     : () => {
         const t0 = now();
         fn(ops);
+        if (slowdown > 0) spinNs((now() - t0) * 1e6 * slowdown);
         const d = now() - t0;
         inOrder.push((d / ops) * 1e6);
         return { overriddenDuration: d / ops, overriddenIterationCost: d };
@@ -447,7 +466,7 @@ async function microRound(def: MicroCase, ops: number, timeMs: number, iteration
  * each case in turn until each has maxSamples, or the group's time budget
  * (maxTimeMs per case) is spent and each has minSamples. Teardowns always run.
  */
-async function runMacroGroup(group: MacroCase[], settings: ProfileSettings, ctx: Context, clock: () => number): Promise<GroupOutput[]> {
+async function runMacroGroup(group: MacroCase[], settings: ProfileSettings, ctx: Context, clock: () => number, delay?: InjectedDelay): Promise<GroupOutput[]> {
   const m = settings.macro;
   const outs = group.map((def) => ({
     def,
@@ -492,7 +511,7 @@ async function runMacroGroup(group: MacroCase[], settings: ProfileSettings, ctx:
         try {
           await turnEventLoop();
           throwIfCancelled(ctx, `sample ${out.samples.length}`);
-          const { value, spans } = await macroSample(out.def, ctx, out.samples.length, out.def.phases === true);
+          const { value, spans } = await macroSample(out.def, ctx, out.samples.length, out.def.phases === true, delayApplies(delay, out.def) ? delay!.fraction : 0);
           out.samples.push(value);
           if (spans !== undefined) out.perSample.push(spans);
         } catch (err) {
@@ -521,19 +540,30 @@ async function runMacroGroup(group: MacroCase[], settings: ProfileSettings, ctx:
   return outs;
 }
 
-/** One sample: beforeSample, the timed call, afterSample (always). */
+/**
+ * One sample: beforeSample, the timed call, afterSample (always). `slowdown` > 0 (a
+ * test-only injected delay) busy-waits that fraction of the call's time inside the
+ * timing; a case that reports its own value cannot be slowed that way and fails.
+ */
 async function macroSample(
   def: MacroCase,
   ctx: Context,
   index: number,
   collectSpans: boolean,
+  slowdown = 0,
 ): Promise<{ value: number; spans: ReturnType<typeof summarizeSpans> | undefined }> {
+  const slow = (t0: bigint, v: unknown): void => {
+    if (slowdown <= 0) return;
+    if (typeof v === 'number') throw new Error('an injected delay needs a case the runner times; this one reports its own value');
+    spinNs(Number(process.hrtime.bigint() - t0) * slowdown);
+  };
   await def.beforeSample?.(ctx, index);
   try {
     const factor = timeUnits[def.unit];
     if (!collectSpans) {
       const t0 = process.hrtime.bigint();
       const v = await def.sample(ctx, index);
+      slow(t0, v);
       const elapsed = Number(process.hrtime.bigint() - t0);
       return { value: sampleValue(def, v, elapsed, factor), spans: undefined };
     }
@@ -544,6 +574,7 @@ async function macroSample(
       let v: unknown;
       try {
         v = await def.sample(inner, index);
+        slow(t0, v);
       } finally {
         span?.end();
       }
@@ -567,11 +598,14 @@ function sampleValue(def: MacroCase, v: unknown, elapsedNs: number, factor: numb
   return elapsedNs / factor;
 }
 
-/** Per-phase breakdown over samples: calls per op and self/total ns (p50 and mean per op). */
-function phaseBreakdown(perSample: readonly ReturnType<typeof summarizeSpans>[]): PhaseBreakdown[] {
+/**
+ * Per-phase breakdown over samples: calls per op and self/total ns (p50 and mean per
+ * op), each over the samples in which the span appeared (`samples` counts them): a
+ * span missing from a sample is missing, not a sample of 0 calls and 0 ns.
+ */
+export function phaseBreakdown(perSample: readonly ReturnType<typeof summarizeSpans>[]): PhaseBreakdown[] {
   const names = new Map<string, string>();
   for (const s of perSample) for (const p of s) names.set(p.name, p.module);
-  const n = perSample.length;
   const rows: PhaseBreakdown[] = [];
   for (const [name, module] of names) {
     const calls: number[] = [];
@@ -579,9 +613,10 @@ function phaseBreakdown(perSample: readonly ReturnType<typeof summarizeSpans>[])
     const total: number[] = [];
     for (const s of perSample) {
       const p = s.find((x) => x.name === name);
-      calls.push(p?.count ?? 0);
-      self.push(p?.selfNs ?? 0);
-      total.push(p?.totalNs ?? 0);
+      if (p === undefined) continue;
+      calls.push(p.count);
+      self.push(p.selfNs);
+      total.push(p.totalNs);
     }
     rows.push({
       name,
@@ -589,9 +624,10 @@ function phaseBreakdown(perSample: readonly ReturnType<typeof summarizeSpans>[])
       callsPerOp: mean(calls),
       selfNs: { p50: median(self), mean: mean(self) },
       totalNs: { p50: median(total), mean: mean(total) },
+      samples: calls.length,
     });
   }
-  return n === 0 ? [] : rows.sort((a, b) => b.selfNs.mean - a.selfNs.mean);
+  return rows.sort((a, b) => b.selfNs.mean - a.selfNs.mean);
 }
 
 

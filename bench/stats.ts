@@ -376,3 +376,189 @@ export function outliers(samples: readonly number[], k = 1.5): OutlierCount {
   }
   return { low, high, count: low + high, lowerFence, upperFence };
 }
+
+/** ln Γ(x) for x > 0, by the Lanczos approximation (g = 7, 9 terms): about 15 digits. */
+function logGamma(x: number): number {
+  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
+  const z = x - 1;
+  let a = c[0];
+  const t = z + 7.5;
+  for (let i = 1; i < 9; i++) a += c[i] / (z + i);
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** Continued fraction of the incomplete beta function (modified Lentz). */
+function betaContinuedFraction(a: number, b: number, x: number): number {
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 300; m++) {
+    const m2 = 2 * m;
+    let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const del = d * c;
+    h *= del;
+    if (Math.abs(del - 1) < 1e-15) break;
+  }
+  return h;
+}
+
+/** The regularized incomplete beta function I_x(a, b), x in [0, 1]. */
+function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+  return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+}
+
+/**
+ * CDF of Student's t distribution with `df` degrees of freedom (df > 0, not
+ * necessarily an integer), through the regularized incomplete beta function: about
+ * 12 significant digits. Fails with INVALID_ARGUMENT for df ≤ 0. O(1).
+ */
+export function studentTCdf(t: number, df: number): number {
+  if (!(df > 0)) throw invalidArgument(`Student t: degrees of freedom ${df} must be positive`);
+  if (!Number.isFinite(t)) return t > 0 ? 1 : 0;
+  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+  return t > 0 ? 1 - tail : tail;
+}
+
+/**
+ * The p-quantile of Student's t with `df` degrees of freedom (p in (0, 1)), by
+ * bisection on studentTCdf to 1e-10: t(0.975, 4) = 2.776. Fails with
+ * INVALID_ARGUMENT for p outside (0, 1) or df ≤ 0. O(100) CDF evaluations.
+ */
+export function studentTQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1)) throw invalidArgument(`Student t quantile: p ${p} must be within (0, 1)`);
+  if (!(df > 0)) throw invalidArgument(`Student t quantile: degrees of freedom ${df} must be positive`);
+  if (p === 0.5) return 0;
+  let lo = -1;
+  let hi = 1;
+  while (studentTCdf(lo, df) > p) lo *= 2;
+  while (studentTCdf(hi, df) < p) hi *= 2;
+  for (let i = 0; i < 200 && hi - lo > 1e-10 * Math.max(1, Math.abs(lo)); i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTCdf(mid, df) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/**
+ * Hierarchical percentile-bootstrap interval of the median of samples taken in
+ * several runs: each resample draws as many runs as there are, with replacement, then
+ * within each drawn run as many samples as it has, with replacement, and takes the
+ * median of everything drawn. When the runs disagree (between-run variance), the
+ * interval is wider than a bootstrap that treats all samples as one run. Widened to
+ * contain the pooled median. Deterministic for a seed. Fails with INVALID_ARGUMENT on
+ * no runs, an empty run or non-finite samples. Cost O(resamples · N log N), N samples in all.
+ */
+export function hierarchicalBootstrapMedianCI(runs: readonly (readonly number[])[], opts: BootstrapOptions): ConfidenceInterval {
+  if (runs.length === 0) throw invalidArgument('hierarchical bootstrap: no runs');
+  runs.forEach((r, i) => checkSamples(r, `hierarchical bootstrap (run ${i})`));
+  const { level, resamples } = bootstrapParams(opts, 'hierarchical bootstrap');
+  const pooled = median(runs.flat());
+  const rng = createRng(opts.seed);
+  const total = runs.reduce((n, r) => n + r.length, 0);
+  const draw = new Float64Array(total);
+  const medians = new Float64Array(resamples);
+  for (let b = 0; b < resamples; b++) {
+    let k = 0;
+    for (let j = 0; j < runs.length; j++) {
+      const run = runs[Math.floor(rng() * runs.length)];
+      for (let i = 0; i < run.length && k < total; i++) draw[k++] = run[Math.floor(rng() * run.length)];
+    }
+    // the drawn runs may hold fewer samples than the real ones: use what was drawn
+    medians[b] = percentile(draw.subarray(0, k).sort(), 0.5);
+  }
+  medians.sort();
+  const alpha = (1 - level) / 2;
+  return { low: Math.min(percentile(medians, alpha), pooled), high: Math.max(percentile(medians, 1 - alpha), pooled), level, resamples };
+}
+
+export interface RunLevelOptions {
+  /** Two-sided significance level; default 0.05. */
+  alpha?: number;
+  /** Power at which the minimum detectable change is given; default 0.8. */
+  power?: number;
+}
+
+export interface RunLevelComparison {
+  /** log: medians compared as log ratios (all positive); linear: as differences. */
+  scale: 'log' | 'linear';
+  /** Candidate minus baseline, on the scale (a log ratio or a difference of medians). */
+  estimate: number;
+  /** Its standard error from the between-run spread of the per-run medians. */
+  se: number;
+  df: number;
+  t: number;
+  /** Two-sided p-value of Student's t. */
+  p: number;
+  /** Confidence interval of the estimate at 1 − alpha, on the scale. */
+  low: number;
+  high: number;
+  /** Smallest true change (on the scale, positive) the test detects with the given power at alpha. */
+  mdc: number;
+  /** Estimate in units of the between-run standard deviation (a standardized effect size); null when that is 0. */
+  standardized: number | null;
+}
+
+/**
+ * Compares per-run medians: the unit of replication is a run, since runs of one
+ * commit differ by more than their within-run intervals say. On the log scale when
+ * every median is positive (a ratio), else as differences. The between-run variance
+ * is the sample variance of the baseline's run medians, pooled with the candidate's
+ * when it has two runs or more; the standard error is s·√(1/n_b + 1/n_c), the test
+ * Student's t (df = n_b + n_c − 2 when pooled, else n_b − 1), the minimum detectable
+ * change (t_{1−α/2} + t_{power})·se. Needs at least 2 baseline runs; fails with
+ * INVALID_ARGUMENT otherwise or on non-finite medians. Pure, O(runs).
+ */
+export function compareRunMedians(baseline: readonly number[], candidate: readonly number[], opts: RunLevelOptions = {}): RunLevelComparison {
+  const alpha = opts.alpha ?? 0.05;
+  const power = opts.power ?? 0.8;
+  if (!(alpha > 0 && alpha < 1)) throw invalidArgument(`run-level test: alpha ${alpha} must be within (0, 1)`);
+  if (!(power > 0 && power < 1)) throw invalidArgument(`run-level test: power ${power} must be within (0, 1)`);
+  if (baseline.length < 2) throw invalidArgument(`run-level test: ${baseline.length} baseline run(s); the between-run variance needs at least 2`);
+  checkSamples(baseline, 'run-level test (baseline medians)');
+  checkSamples(candidate, 'run-level test (candidate medians)');
+  const scale = [...baseline, ...candidate].every((x) => x > 0) ? 'log' : 'linear';
+  const f = scale === 'log' ? Math.log : (x: number) => x;
+  const b = baseline.map(f);
+  const c = candidate.map(f);
+  const nb = b.length;
+  const nc = c.length;
+  const vb = stddev(b) ** 2;
+  let variance = vb;
+  let df = nb - 1;
+  if (nc >= 2) {
+    variance = ((nb - 1) * vb + (nc - 1) * stddev(c) ** 2) / (nb + nc - 2);
+    df = nb + nc - 2;
+  }
+  const s = Math.sqrt(variance);
+  const se = s * Math.sqrt(1 / nb + 1 / nc);
+  const estimate = mean(c) - mean(b);
+  const crit = studentTQuantile(1 - alpha / 2, df);
+  const mdc = (crit + studentTQuantile(power, df)) * se;
+  if (!(se > 0)) {
+    const p = estimate === 0 ? 1 : 0;
+    return { scale, estimate, se, df, t: estimate === 0 ? 0 : Math.sign(estimate) * Infinity, p, low: estimate, high: estimate, mdc, standardized: null };
+  }
+  const t = estimate / se;
+  const p = Math.min(1, 2 * studentTCdf(-Math.abs(t), df));
+  return { scale, estimate, se, df, t, p, low: estimate - crit * se, high: estimate + crit * se, mdc, standardized: s > 0 ? estimate / s : null };
+}

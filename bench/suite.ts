@@ -2,7 +2,7 @@
 // a suite turns the run's settings into a list of cases, and the runner measures them.
 import type { Context } from '../engine/trace/index.js';
 import type { ProfileSettings } from './profiles.js';
-import type { ParameterValue, PhaseBreakdown, Profile, Stats, Unit } from './results/document.js';
+import type { Derivation, Pairing, ParameterValue, PhaseBreakdown, Profile, Stats, Unit } from './results/document.js';
 
 /** What a suite gets when it builds its cases. */
 export interface SuiteContext {
@@ -125,9 +125,20 @@ export interface MeasuredCase {
   notes?: readonly string[];
 }
 
-/** A case computed from others (e.g. an overhead = instrumented − baseline). */
+/**
+ * A case computed from others (e.g. an overhead = instrumented − baseline). `derived`
+ * names its inputs and how they were combined; the result file records it (as case
+ * keys), compare never gates on such a case (its inputs are gated) and notebooks
+ * label it.
+ */
 export interface DerivedCase extends CaseInfo {
   samples: number[];
+  derived: {
+    from: readonly CaseInfo[];
+    how: Derivation;
+    /** interleaved: sample i of each input, taken side by side; reference-median: each sample against the other input's median; same-sample: one input's own samples. */
+    pairing: Pairing;
+  };
 }
 
 export interface Suite {

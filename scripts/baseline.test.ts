@@ -37,4 +37,38 @@ describe('baselines', () => {
     await expect(recordBaseline(bad, dir)).rejects.toThrow(`result file ${bad}: /: missing required property 'run'`);
     expect(await readdir(path.dirname(dest))).toEqual(['quick.json']);
   });
+
+  it('merges several runs of one clean commit into one baseline that records each run', async () => {
+    const files = await Promise.all(
+      [1, 2, 3].map(async (seed) => {
+        const f = path.join(dir, `r${seed}.json`);
+        const d = syntheticDocument([syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(seed, 5, 10, 1) })], { runId: `run-${seed}` });
+        await writeFile(f, JSON.stringify(d));
+        return f;
+      }),
+    );
+    const dest = await recordBaseline(files, dir);
+    const merged = JSON.parse(await readFile(dest, 'utf8'));
+    expect(merged.run.repeat).toEqual({ runs: 3, runIds: ['run-1', 'run-2', 'run-3'] });
+    expect(merged.cases[0].runs.perRun).toHaveLength(3);
+    // an injected delay or another commit never becomes a baseline
+    const slowed = doc();
+    slowed.run.injectedDelay = { spec: 'run/start:10%', suite: 'run', case: 'start', parameters: {}, fraction: 0.1 };
+    const slowFile = path.join(dir, 'slow.json');
+    await writeFile(slowFile, JSON.stringify(slowed));
+    await expect(recordBaseline([files[0], slowFile], dir)).rejects.toThrow(/injected delay/);
+    const other = syntheticDocument([syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(9, 5, 10, 1) })], { runId: 'x', gitCommit: 'abcdef1' });
+    const otherFile = path.join(dir, 'other.json');
+    await writeFile(otherFile, JSON.stringify(other));
+    await expect(recordBaseline([files[0], otherFile], dir)).rejects.toThrow(/2 commits/);
+  });
+
+  it('gives a host of unknown core count no class, so it never feeds a baseline', async () => {
+    const d = doc();
+    d.host.cpu.cores = null;
+    expect(() => hostClass(d.host)).toThrow(/core count unknown/);
+    const file = path.join(dir, 'nocores.json');
+    await writeFile(file, JSON.stringify(d));
+    await expect(recordBaseline(file, dir)).rejects.toThrow(/core count unknown/);
+  });
 });

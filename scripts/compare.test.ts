@@ -67,7 +67,7 @@ describe('npm run compare', () => {
 
   it('exits 2 with usage on a missing file argument or a bad threshold', async () => {
     const base = await docFile('base.json', 100, 1);
-    expect((await run([base])).err).toContain('expected a baseline and a candidate file');
+    expect((await run([base])).err).toContain('expected one or more baseline files and a candidate file');
     const r = await run([base, base, '--threshold', 'lots']);
     expect(r.code).toBe(2);
     expect(r.err).toContain('--threshold "lots"');

@@ -1,13 +1,23 @@
-// `npm run compare -- <baseline.json> <candidate.json> [--threshold 10%] [--json F] [--bounds F]`:
-// the regression gate. Exit 0: no regression; 1: a case regressed; 2: bad usage or input.
+// `npm run compare -- <baseline.json…> <candidate.json> [--threshold 10%] [--json F] [--bounds F]`:
+// the regression gate. Several baseline files (or one holding several runs) give run-level
+// verdicts calibrated on the between-run variance. Exit 0: no regression; 1: a case
+// regressed; 2: bad usage or input.
 import { parseArgs } from 'node:util';
 import { invalidArgument } from '../engine/errdefs/errors.js';
 import { compareResults, formatReport, parseThreshold, readBounds, type Bounds } from '../bench/compare/index.js';
 import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
 import { readResult } from '../bench/results/validate.js';
+import { mergeRuns } from '../bench/results/merge-runs.js';
 import { runIfMain } from './run-main.js';
 
-export const usage = `usage: npm run compare -- <baseline.json> <candidate.json> [options]
+export const usage = `usage: npm run compare -- <baseline.json> [<baseline.json> …] <candidate.json> [options]
+
+  The last file is the candidate. Several baseline files (runs of one commit on one
+  host), or a baseline holding several runs (bench --repeat, npm run baseline -- record
+  a.json b.json …), make the verdict run-level: per-run medians, between-run variance,
+  Student's t, with an effect size and the minimum detectable change per case. With one
+  single-run baseline the verdict rests on within-run noise only (a warning says so).
+  Derived cases (ratios, differences) are shown and never gated: their inputs are.
 
   --threshold <p>   allowed worsening per case, e.g. 10% (default 10%, or the bounds file's)
   --bounds <file>   per-case thresholds: {"threshold": "10%", "cases": [{"suite": …, "case": …,
@@ -21,7 +31,7 @@ exit status: 0 no regression, 1 a case regressed, 2 bad usage or input
 `;
 
 interface Args {
-  baseline: string;
+  baselines: string[];
   candidate: string;
   threshold: number | undefined;
   bounds: string | undefined;
@@ -52,15 +62,15 @@ export function parseCompareArgs(argv: readonly string[]): Args {
     throw invalidArgument(`compare: ${(err as Error).message}`);
   }
   const { values, positionals } = parsed;
-  if (values.help === true) return { baseline: '', candidate: '', threshold: undefined, bounds: undefined, alpha: 0.05, seed: 1, json: undefined, help: true };
-  if (positionals.length !== 2) throw invalidArgument(`compare: expected a baseline and a candidate file, got ${positionals.length} file(s)`);
+  if (values.help === true) return { baselines: [], candidate: '', threshold: undefined, bounds: undefined, alpha: 0.05, seed: 1, json: undefined, help: true };
+  if (positionals.length < 2) throw invalidArgument(`compare: expected one or more baseline files and a candidate file, got ${positionals.length} file(s)`);
   const alpha = values.alpha === undefined ? 0.05 : Number(values.alpha);
   if (!(alpha > 0 && alpha < 1)) throw invalidArgument(`--alpha ${JSON.stringify(values.alpha)}: expected a number within (0, 1)`);
   const seed = values.seed === undefined ? 1 : Number(values.seed);
   if (!Number.isSafeInteger(seed) || seed < 0) throw invalidArgument(`--seed ${JSON.stringify(values.seed)}: expected an integer ≥ 0`);
   return {
-    baseline: positionals[0],
-    candidate: positionals[1],
+    baselines: positionals.slice(0, -1),
+    candidate: positionals[positionals.length - 1],
     threshold: values.threshold === undefined ? undefined : parseThreshold(values.threshold, '--threshold'),
     bounds: values.bounds,
     alpha,
@@ -84,14 +94,15 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     return 0;
   }
   try {
-    const [baseline, candidate] = await Promise.all([readResult(args.baseline), readResult(args.candidate)]);
+    const [baselines, candidate] = await Promise.all([Promise.all(args.baselines.map((f) => readResult(f))), readResult(args.candidate)]);
+    const baseline = baselines.length === 1 ? baselines[0] : mergeRuns(baselines, args.seed);
     const bounds: Bounds | undefined = args.bounds === undefined ? undefined : await readBounds(args.bounds);
     const report = compareResults(baseline, candidate, {
       threshold: args.threshold,
       bounds,
       alpha: args.alpha,
       seed: args.seed,
-      baselineFile: args.baseline,
+      baselineFile: args.baselines.join(' + '),
       candidateFile: args.candidate,
     });
     out(`${formatReport(report)}\n`);

@@ -21,6 +21,7 @@ const MARK: Record<CaseComparison['verdict'], string> = {
   'within-threshold': 'within bound',
   'no-significant-change': 'same',
   'not-comparable': 'no ratio',
+  derived: 'derived (not gated)',
 };
 
 /** Columns padded to their widest cell; the first column left-aligned, the rest right. */
@@ -31,9 +32,11 @@ function table(rows: string[][]): string {
 
 /**
  * The report as plain text: a table (case, unit, baseline and candidate medians,
- * ratio with its interval, change in the worse-is-positive sense, p-value, threshold,
- * verdict), then cases in one file only, warnings and a closing line with the count
- * of regressions. Pure.
+ * ratio with its interval, change in the worse-is-positive sense, p-value, runs per
+ * side, effect size and minimum detectable change when the baseline has several runs,
+ * threshold, verdict), then cases in one file only, warnings, the cases whose minimum
+ * detectable change exceeds their bound and a closing line with the count of
+ * regressions. Pure.
  */
 export function formatReport(report: ComparisonReport): string {
   const out: string[] = [];
@@ -42,7 +45,7 @@ export function formatReport(report: ComparisonReport): string {
   out.push('');
   if (report.cases.length > 0) {
     const level = report.cases.find((c) => c.ratio !== null)?.ratio?.level ?? 1 - report.alpha;
-    const rows = [['case', 'unit', 'base p50', 'cand p50', 'ratio', `CI${Math.round(level * 100)}`, 'change', 'p', 'bound', 'verdict']];
+    const rows = [['case', 'unit', 'base p50', 'cand p50', 'ratio', `CI${Math.round(level * 100)}`, 'change', 'p', 'runs', 'effect', 'MDC', 'bound', 'verdict']];
     for (const c of report.cases) {
       rows.push([
         c.label,
@@ -53,6 +56,9 @@ export function formatReport(report: ComparisonReport): string {
         c.ratio === null ? '–' : `${c.ratio.low.toFixed(3)}…${c.ratio.high.toFixed(3)}`,
         c.worsening === null ? '–' : percent(c.worsening),
         c.p < 0.001 ? '<0.001' : c.p.toFixed(3),
+        c.calibrated === null ? '1' : `${c.calibrated.runs.baseline}/${c.calibrated.runs.candidate}`,
+        c.calibrated?.effect == null ? '–' : `${c.calibrated.effect >= 0 ? '+' : ''}${c.calibrated.effect.toFixed(1)}σ`,
+        c.calibrated?.minDetectable == null ? '–' : `${(c.calibrated.minDetectable * 100).toFixed(1)}%`,
         `${(c.threshold * 100).toFixed(0)}%`,
         MARK[c.verdict],
       ]);
@@ -73,6 +79,15 @@ export function formatReport(report: ComparisonReport): string {
     out.push('');
     for (const w of report.warnings) out.push(`warning: ${w}`);
   }
-  out.push('', `${report.cases.length} compared, ${report.regressions} regression(s), change = worsening (positive is worse), α = ${report.alpha}`);
+  const blind = report.cases.filter((c) => !c.derived && c.calibrated?.minDetectable != null && c.calibrated.minDetectable > c.threshold);
+  if (blind.length > 0) {
+    out.push('', `${blind.length} case(s) cannot detect a change of their bound's size (MDC above the bound): a pass there says little; more baseline runs or samples narrow it:`);
+    for (const c of blind) out.push(`  ${c.label}: MDC ${(c.calibrated!.minDetectable! * 100).toFixed(1)}% > bound ${(c.threshold * 100).toFixed(0)}%`);
+  }
+  out.push(
+    '',
+    `${report.cases.length} compared, ${report.regressions} regression(s), change = worsening (positive is worse), α = ${report.alpha}; ` +
+      'runs = baseline/candidate runs (several: run-level t test on per-run medians, effect in between-run σ, MDC = smallest worsening detected with 80 % power); derived cases are shown, never gated',
+  );
   return out.join('\n');
 }

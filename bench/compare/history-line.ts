@@ -17,6 +17,8 @@ export interface HistoryCase {
   p50: number;
   low: number;
   high: number;
+  /** How the case was derived from others (ratio, difference, …), when it was; absent for measured cases. */
+  derived?: string;
 }
 
 export interface HistoryLine {
@@ -59,6 +61,7 @@ export function historyLine(doc: ResultDocument, file: string): HistoryLine {
       p50: c.stats.p50,
       low: c.stats.ci95.low,
       high: c.stats.ci95.high,
+      ...(c.derived !== undefined ? { derived: c.derived.how } : {}),
     })),
   };
 }

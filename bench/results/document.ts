@@ -2,7 +2,10 @@
 // The schema is the contract (notebooks, figures and compare read only what it
 // promises); these types mirror it for the TypeScript that writes and reads it.
 
-export const SCHEMA_VERSION = 1 as const;
+/** The version this harness writes; readers also accept version 1 files and migrate them (migrate.ts). */
+export const SCHEMA_VERSION = 2 as const;
+/** Every version a reader accepts. */
+export type SchemaVersion = 1 | 2;
 
 export const PROFILES = ['quick', 'default', 'full'] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -14,7 +17,7 @@ export type Unit = (typeof UNITS)[number];
 export type ParameterValue = string | number | boolean;
 
 export interface ResultDocument {
-  schemaVersion: typeof SCHEMA_VERSION;
+  schemaVersion: SchemaVersion;
   run: RunInfo;
   host: HostInfo;
   /** Every suite that was asked for, with what became of it. */
@@ -36,6 +39,22 @@ export interface RunInfo {
   berthVersion: string;
   /** CPU the benchmark process was pinned to, if any. */
   cpuPinning: number[] | null;
+  /** Present when the document merges several runs of the profile (bench --repeat, a multi-run baseline). */
+  repeat?: { runs: number; runIds: string[] };
+  /** The test-only slowdown of BERTH_BENCH_INJECT_DELAY, when one was injected. */
+  injectedDelay?: InjectedDelay | null;
+}
+
+/** A known slowdown injected into some cases (the A/B detection experiment). */
+export interface InjectedDelay {
+  /** BERTH_BENCH_INJECT_DELAY as given. */
+  spec: string;
+  suite: string;
+  case: string;
+  /** Parameters (and `target`) a delayed case must have, as strings; empty: every case of the name. */
+  parameters: Record<string, string>;
+  /** Busy-wait added as a fraction of each timed operation's own time. */
+  fraction: number;
 }
 
 export interface PeerInfo {
@@ -49,8 +68,8 @@ export interface HostInfo {
   kernel: string; // uname -r
   os: string; // PRETTY_NAME of /etc/os-release
   arch: string;
-  /** `cores` counts logical CPUs (processor entries of /proc/cpuinfo). */
-  cpu: { model: string; cores: number; mhz: number | null };
+  /** `cores` counts logical CPUs (processor entries of /proc/cpuinfo); null when unknown. */
+  cpu: { model: string; cores: number | null; mhz: number | null };
   memoryBytes: number;
   /**
    * The filesystem the data root lives on: the mount whose mount point is the longest
@@ -110,6 +129,29 @@ export interface PhaseBreakdown {
   /** Self and total time per operation, always in nanoseconds. */
   selfNs: { p50: number; mean: number };
   totalNs: { p50: number; mean: number };
+  /** Samples in which the span appeared (the figures above are over those); absent in older files. */
+  samples?: number;
+}
+
+/** How a derived case was computed (see result.schema.json `derivation`). */
+export const DERIVATIONS = ['ratio', 'difference', 'throughput', 'scaled', 'recorded-alongside'] as const;
+export type Derivation = (typeof DERIVATIONS)[number];
+export type Pairing = 'interleaved' | 'reference-median' | 'same-sample' | 'unknown';
+
+export interface DerivedFrom {
+  /** Case keys (bench/compare/case-key.ts) of the inputs. */
+  from: string[];
+  how: Derivation;
+  pairing: Pairing;
+}
+
+/** Between-run spread of a case measured in several runs. */
+export interface RunSpread {
+  /** Run index of each sample, parallel to `samples`. */
+  sampleRun: number[];
+  perRun: { run: number; n: number; p50: number }[];
+  relativeStddev: number | null;
+  ci95: { low: number; high: number; level: number; resamples: number; method: 'hierarchical-bootstrap' };
 }
 
 export interface CaseResult {
@@ -131,4 +173,8 @@ export interface CaseResult {
   stats: Stats;
   phases: PhaseBreakdown[] | null;
   notes: string[];
+  /** Present when the case was computed from other cases: never gated on by compare. */
+  derived?: DerivedFrom;
+  /** Present when the document holds several runs. */
+  runs?: RunSpread;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BerthError, isBerthError } from '../../engine/errdefs/errors.js';
 import { exampleResult } from '../../results/schema/example-result.js';
-import { PROFILES, UNITS, type ResultDocument } from './document.js';
+import { DERIVATIONS, PROFILES, UNITS, type DerivedFrom, type ResultDocument, type RunSpread } from './document.js';
 import { RESULT_SCHEMA_URL, readResult, resultProblems, validateResult } from './validate.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -72,11 +72,31 @@ describe('result schema', () => {
       [def('phase'), doc.cases[0].phases![0]],
       [def('nsTimes'), doc.cases[0].phases![0].selfNs],
     ];
+    // the properties version 2 added are optional (version 1 files lack them); all others are required
+    const optional = new Map<Json, string[]>([
+      [def('run'), ['repeat', 'injectedDelay']],
+      [def('caseResult'), ['derived', 'runs']],
+      [def('phase'), ['samples']],
+    ]);
     for (const [node, value] of pairs) {
-      expect([...node.required].sort()).toEqual(Object.keys(value).sort());
-      expect(Object.keys(node.properties).sort()).toEqual(Object.keys(value).sort());
+      const extra = optional.get(node) ?? [];
+      const keys = Object.keys(value).filter((k) => !extra.includes(k));
+      expect([...node.required].sort()).toEqual(keys.sort());
+      expect(Object.keys(node.properties).sort()).toEqual([...new Set([...keys, ...extra])].sort());
       expect(node.additionalProperties).toBe(false);
     }
+    const derivation: DerivedFrom = { from: ['a/b c'], how: 'ratio', pairing: 'interleaved' };
+    const spread: RunSpread = { sampleRun: [0], perRun: [{ run: 0, n: 1, p50: 1 }], relativeStddev: null, ci95: { low: 1, high: 1, level: 0.95, resamples: 1, method: 'hierarchical-bootstrap' } };
+    for (const [node, value] of [
+      [def('derivation'), derivation],
+      [def('runSpread'), spread],
+      [def('runSpread').properties.perRun.items, spread.perRun[0]],
+      [def('runSpread').properties.ci95, spread.ci95],
+    ] as [Json, object][]) {
+      expect([...node.required].sort()).toEqual(Object.keys(value).sort());
+      expect(node.additionalProperties).toBe(false);
+    }
+    expect(def('derivation').properties.how.enum).toEqual([...DERIVATIONS]);
   });
 
   it('uses the same enums as document.ts', () => {
@@ -103,7 +123,7 @@ describe('validateResult', () => {
     ['a bad unit', (d) => (d.cases[0].unit = 'furlongs'), '/cases/0/unit: must be one of ns, us, ms, s, B, KiB'],
     ['a bad suite status', (d) => (d.suites[0].status = 'done'), '/suites/0/status: must be one of ran, skipped, not-built, failed'],
     ['an unknown field', (d) => (d.run.extra = 1), "/run: unknown property 'extra'"],
-    ['a wrong schema version', (d) => (d.schemaVersion = 2), '/schemaVersion: must be 1'],
+    ['a wrong schema version', (d) => (d.schemaVersion = 3), '/schemaVersion: must be one of 1, 2'],
     ['a null where not allowed', (d) => (d.cases[0].samples = null), '/cases/0/samples: must be array'],
     ['a non-number sample', (d) => (d.cases[0].samples[2] = 'x'), '/cases/0/samples/2: must be number'],
     ['no samples', (d) => (d.cases[0].samples = []), '/cases/0/samples: must NOT have fewer than 1 items'],

@@ -7,6 +7,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { invalidArgument } from '../../engine/errdefs/errors.js';
 import type { ResultDocument } from './document.js';
 import { readJsonFile } from '../read-json.js';
+import { migrateResult } from './migrate.js';
 
 /** Where the result schema lives (the file notebooks and the compare tool read too). */
 export const RESULT_SCHEMA_URL = new URL('../../results/schema/result.schema.json', import.meta.url);
@@ -81,7 +82,18 @@ function invariantProblems(doc: ResultDocument): string[] {
       if (s.min !== min) problems.push(`${at}/min: is ${s.min} but the smallest sample is ${min}`);
       if (s.max !== max) problems.push(`${at}/max: is ${s.max} but the largest sample is ${max}`);
     }
+    if (c.runs !== undefined) {
+      const runs = doc.run.repeat?.runs;
+      if (runs === undefined) problems.push(`/cases/${i}/runs: present but run.repeat is absent`);
+      if (c.runs.sampleRun.length !== c.samples.length) problems.push(`/cases/${i}/runs/sampleRun: has ${c.runs.sampleRun.length} entries for ${c.samples.length} samples`);
+      if (runs !== undefined && c.runs.sampleRun.some((r) => r >= runs)) problems.push(`/cases/${i}/runs/sampleRun: names a run ≥ run.repeat.runs (${runs})`);
+      const counted = c.runs.perRun.reduce((sum, r) => sum + r.n, 0);
+      if (counted !== c.samples.length) problems.push(`/cases/${i}/runs/perRun: counts ${counted} samples, the case has ${c.samples.length}`);
+    }
   });
+  if (doc.run.repeat !== undefined && doc.run.repeat.runIds.length !== doc.run.repeat.runs) {
+    problems.push(`/run/repeat/runIds: has ${doc.run.repeat.runIds.length} ids for ${doc.run.repeat.runs} runs`);
+  }
   return problems;
 }
 
@@ -116,11 +128,12 @@ export function validateResult(doc: unknown, subject = 'result document'): Resul
 }
 
 /**
- * Reads, parses and validates a result file. Fails with NOT_FOUND (or another errno
- * class) when it cannot be read, INVALID_ARGUMENT when it is not JSON or not a valid
- * result; every message starts with `result file <path>`.
+ * Reads, parses and validates a result file, and brings a schema version 1 file up to
+ * version 2 (migrateResult). Fails with NOT_FOUND (or another errno class) when it
+ * cannot be read, INVALID_ARGUMENT when it is not JSON or not a valid result; every
+ * message starts with `result file <path>`.
  */
 export async function readResult(path: string): Promise<ResultDocument> {
   const subject = `result file ${path}`;
-  return validateResult(await readJsonFile(path, subject), subject);
+  return migrateResult(validateResult(await readJsonFile(path, subject), subject));
 }

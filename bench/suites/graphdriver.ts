@@ -501,7 +501,7 @@ function diskUsageCase(v: Variant, sc: SuiteContext): MacroCase {
     direction: 'lower-is-better',
     method:
       `One sample: bytes in use on the store (statfs after sync -f) after createReadWrite of ${containers} container layers on one image of many small files, ` +
-      "minus the bytes in use before; the containers are removed after, untimed. The inodes case counts inodes in use the same way (statfs), or where statfs has no inode count (btrfs) the unique (device, inode) pairs in the new containers' rootfs.",
+      "minus the bytes in use before (negative when the filesystem freed more than the containers took meanwhile: recorded as measured); the containers are removed after, untimed. The inodes case counts inodes in use the same way (statfs), or where statfs has no inode count (btrfs) the unique (device, inode) pairs in the new containers' rootfs.",
     notes: [
       ...(v.backing === 'btrfs'
         ? ["btrfs has no inode count in statfs: inodes are counted by a walk of each new container's rootfs (unique device:inode pairs), so a snapshot counts every file again although it shares the metadata blocks."]
@@ -543,7 +543,8 @@ function diskUsageCase(v: Variant, sc: SuiteContext): MacroCase {
         }
         inodes.push(added);
       }
-      return Math.max(0, after.bytes - before.bytes);
+      // recorded as measured: a negative difference (blocks the filesystem freed meanwhile) is real data, not 0
+      return after.bytes - before.bytes;
     },
     afterSample: async (ctx) => {
       // btrfs: left for the store's disposal (see the note)
@@ -591,6 +592,7 @@ function derive(measured: readonly MeasuredCase[]): DerivedCase[] {
         method: `Derived from apply-diff: each sample × ${f.entries} tar entries (${f.files} files) / ${(f.tarBytes / 2 ** 20).toFixed(3)} MiB of tar; entries (files and directories) applied per second.`,
         notes: [...(m.notes ?? m.info.notes ?? [])],
         samples: m.samples.map((x) => (x * 2 ** 20 * f.entries) / f.tarBytes),
+        derived: { from: [m.info], how: 'scaled', pairing: 'same-sample' },
       });
     }
     const ino = inodeSamples.get(m.info);
@@ -603,6 +605,7 @@ function derive(measured: readonly MeasuredCase[]): DerivedCase[] {
         method: "Measured with disk-usage: inodes in use (statfs) after the containers were created, minus before; where statfs has none (btrfs), the unique device:inode pairs in the new containers' rootfs.",
         notes: [...(m.notes ?? m.info.notes ?? [])],
         samples: [...ino],
+        derived: { from: [m.info], how: 'recorded-alongside', pairing: 'same-sample' },
       });
     }
   }

@@ -262,6 +262,7 @@ function deriveThroughput(measured: readonly MeasuredCase[], records: Records): 
           `of ${t.workload} at concurrency ${t.concurrency} (case throughput), ${lat.length > MAX_LATENCIES ? `${MAX_LATENCIES} of ${lat.length} taken evenly in the order measured` : 'every one'}; percentiles are the stats' p50/p95/p99.`,
         notes: [],
         samples: thin(lat, MAX_LATENCIES),
+        derived: { from: [t.m.info], how: 'recorded-alongside', pairing: 'same-sample' },
       });
     }
     const errors = rec.errors.reduce((a, b) => a + b, 0);
@@ -275,6 +276,7 @@ function deriveThroughput(measured: readonly MeasuredCase[], records: Records): 
       method: `Failed lifecycles per throughput round of ${t.workload} at concurrency ${t.concurrency} (one sample per round of case throughput); each was counted, its container force-removed, and the round went on.`,
       notes: [`${errors} failed lifecycle(s) in ${rec.errors.length} round(s).`],
       samples: [...rec.errors],
+      derived: { from: [t.m.info], how: 'recorded-alongside', pairing: 'same-sample' },
     });
   }
   // scaling and saturation per target and workload
@@ -297,6 +299,7 @@ function deriveThroughput(measured: readonly MeasuredCase[], records: Records): 
           method: `Each throughput sample of ${workload} at concurrency ${t.concurrency} over the median at concurrency 1 (same target and level).`,
           notes: t.concurrency === top ? [saturationNote(series, records.cores)] : [],
           samples: t.m.samples.map((x) => x / ref),
+          derived: { from: [t.m.info, one.m.info], how: 'ratio', pairing: 'reference-median' },
         });
       }
     }
@@ -323,6 +326,7 @@ function deriveThroughput(measured: readonly MeasuredCase[], records: Records): 
             ]
           : [],
       samples: b.m.samples.map((x) => x / ref),
+      derived: { from: [b.m.info, d.m.info], how: 'ratio', pairing: 'reference-median' },
     });
   }
   return out;
@@ -359,6 +363,7 @@ function deriveDensity(measured: readonly MeasuredCase[], records: Records): Der
         method: `Each start sample with ${running} idle containers running over the median start with none running (same target, level and network).`,
         notes,
         samples: m.samples.map((x) => x / ref),
+        derived: { from: [m.info, zero.info], how: 'ratio', pairing: 'reference-median' },
       });
     }
   }
@@ -389,6 +394,12 @@ function deriveDensity(measured: readonly MeasuredCase[], records: Records): Der
           `read 5 times 50 ms apart with ${r.running} idle sleep container(s) running (the density step's setup, before its samples); the containers' own processes are not counted.`,
         notes,
         samples: metric === 'rss' ? [...r.rss] : [...r.pss],
+        // read in the setup of the density step at this count of running containers
+        derived: {
+          from: starts.filter((m) => m.info.target === r.target && Number(m.info.parameters.running) === r.running).map((m) => m.info),
+          how: 'recorded-alongside',
+          pairing: 'same-sample',
+        },
       });
     }
   }

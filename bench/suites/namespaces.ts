@@ -223,6 +223,7 @@ function deriveCases(measured: readonly MeasuredCase[]): DerivedCase[] {
         'A difference may be negative when the flags cost less than the noise.',
       notes: [...(m.notes ?? m.info.notes ?? [])],
       samples: m.samples.slice(0, n).map((v, i) => v - baseline.samples[i]),
+      derived: { from: [m.info, baseline.info], how: 'difference', pairing: 'interleaved' },
     });
   }
   for (const m of measured) {
@@ -240,6 +241,7 @@ function deriveCases(measured: readonly MeasuredCase[]): DerivedCase[] {
         method: derivedMethod[name],
         notes: [...(m.notes ?? m.info.notes ?? [])],
         samples: [...samples],
+        derived: { from: [m.info], how: 'recorded-alongside', pairing: 'same-sample' },
       });
     }
   }

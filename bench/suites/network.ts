@@ -64,12 +64,14 @@ export function deriveNetwork(measured: readonly MeasuredCase[]): DerivedCase[] 
     notes,
   });
 
-  const loopT = find('tcp-throughput', { path: 'loopback' });
   const loopL = find('tcp-latency', { path: 'loopback' });
   for (const t of measured) {
     const { case: name, target, parameters } = t.info;
     const path = parameters.path;
-    if (name !== 'tcp-throughput' || path === 'loopback' || loopT === undefined) continue;
+    if (name !== 'tcp-throughput' || path === 'loopback') continue;
+    // the reference is loopback measured with the same tool: a ratio across tools compares the tools
+    const loopT = find('tcp-throughput', { path: 'loopback', ...(parameters.tool !== undefined ? { tool: parameters.tool } : {}) });
+    if (loopT === undefined) continue;
     const mtu = Number(parameters.mtu);
     const samples = pairwise(t.samples, loopT.samples, (x, y) => (100 * x) / y);
     if (samples.length === 0) continue;
@@ -82,13 +84,14 @@ export function deriveNetwork(measured: readonly MeasuredCase[]): DerivedCase[] 
       ...base(
         'tcp-throughput-vs-loopback',
         target,
-        { path: String(path), mtu },
+        { path: String(path), mtu, ...(parameters.tool !== undefined ? { tool: parameters.tool } : {}) },
         'percent',
         'higher-is-better',
         `Derived: Gbit/s of path ${String(path)} (${target}, link MTU ${mtu}) as a percent of the loopback reference, pairwise (sample i of each, taken interleaved); the stats are those of these percentages.`,
         [note],
       ),
       samples,
+      derived: { from: [t.info, loopT.info], how: 'ratio', pairing: 'interleaved' },
     });
   }
   for (const target of ['berth', 'docker']) {
@@ -109,6 +112,7 @@ export function deriveNetwork(measured: readonly MeasuredCase[]): DerivedCase[] 
               [],
             ),
             samples,
+            derived: { from: [l.info, loopL.info], how: 'difference', pairing: 'interleaved' },
           });
         }
       }
@@ -144,6 +148,7 @@ export function deriveNetwork(measured: readonly MeasuredCase[]): DerivedCase[] 
         notes,
       ),
       samples,
+      derived: { from: [ip.info, nl.info], how: 'ratio', pairing: 'interleaved' },
     });
   }
   return derived;

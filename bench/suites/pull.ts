@@ -196,7 +196,7 @@ async function acquire(env: Env, p: Params): Promise<OpenWorld> {
   return w;
 }
 
-function info(p: Params, target: string, caseName: string, method: string, group: string, extra: Record<string, number> = {}, notes: string[] = []): CaseInfo {
+function info(p: Params, target: string, caseName: string, method: string, group: string, extra: Record<string, number | string> = {}, notes: string[] = []): CaseInfo {
   return {
     suite: SUITE,
     case: caseName,
@@ -208,6 +208,14 @@ function info(p: Params, target: string, caseName: string, method: string, group
     group,
     notes: [`The graph roots and peer folders live on ${backingText(p.backing)}; the registry serves from the data root over 127.0.0.1.`, ...notes],
   };
+}
+
+/**
+ * The `decoder` parameter of berth's zstd cases: which implementation decoded (libzstd or
+ * fzstd), so compare never matches a run of one against the other; {} for other compressions.
+ */
+export function decoderParameter(p: Pick<Params, 'compression'>): { decoder?: 'libzstd' | 'fzstd' } {
+  return p.compression === 'zstd' ? { decoder: zstdDecoderInfo().kind } : {};
 }
 
 /** Which zstd decoder berth used in this run (libzstd through the native core, or the JS fallback and why). */
@@ -228,7 +236,7 @@ function berthCold(env: Env, p: Params, concurrency: number, group: string): Mac
       `One sample: berth's pull(ctx, graph, ref, {concurrency: ${concurrency}}) of the image into a graph (${p.driver}) opened on a fresh root just before (untimed), ` +
         'from manifest request to image stored; the graph root is deleted after the sample (untimed).',
       group,
-      { concurrency },
+      { concurrency, ...decoderParameter(p) },
       [
         `Phases (span → phase): ${PHASE_SPANS.map((s) => `${s.phase}: ${s.spans}`).join('; ')}. Fetch, decompress and apply overlap (one streaming pipeline per layer), so phase times add up to more than the pull.`,
         'berth keeps each compressed layer blob in its content store besides applying it (as containerd does; dockerd keeps only the extracted layer), so it writes the compressed bytes once more than docker.',
@@ -270,7 +278,7 @@ function berthWarm(env: Env, p: Params): MacroCase {
       'warm-pull',
       `One sample: berth's pull of an image the graph (${p.driver}) already holds (pulled once in the setup): manifest and config resolution, every layer found present, references re-pointed.`,
       `warm/${p.image}`,
-      { concurrency: DEFAULT_CONCURRENCY },
+      { concurrency: DEFAULT_CONCURRENCY, ...decoderParameter(p) },
     ),
     kind: 'macro',
     phases: true,
@@ -420,6 +428,7 @@ export function derivePull(measured: readonly MeasuredCase[], sizeTable: Readonl
         method: `Derived from cold-pull: the image's ${kind} size (${bytes} bytes over ${size.layers} layers, from corpus.json) divided by each sample's time.`,
         notes: [...(m.notes ?? m.info.notes ?? [])],
         samples: m.samples.map((ms) => bytes / MiB / (ms / 1000)),
+        derived: { from: [m.info], how: 'throughput', pairing: 'same-sample' },
       });
     }
   }
@@ -456,6 +465,7 @@ export function derivePull(measured: readonly MeasuredCase[], sizeTable: Readonl
           method: `Derived from cold-pull: ${target}'s sample time divided by berth's sample of the same interleaved round (> 1: berth is faster; equal to the throughput ratio on the same bytes).`,
           notes: [],
           samples: ratios,
+          derived: { from: [other.info, berth.info], how: 'ratio', pairing: 'interleaved' },
         });
       }
     }

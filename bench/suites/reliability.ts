@@ -218,37 +218,38 @@ function concurrentPullsCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, err
   };
 }
 
-function derived(caseName: string, unit: DerivedCase['unit'], parameters: DerivedCase['parameters'], samples: number[], method: string, notes: string[] = []): DerivedCase {
-  return { suite: SUITE, case: caseName, target: 'berth', parameters, unit, direction: 'lower-is-better', method, notes, samples };
+/** A figure recorded while the measured case `from` ran (not a measurement of its own to regress on). */
+function derived(from: MeasuredCase, caseName: string, unit: DerivedCase['unit'], parameters: DerivedCase['parameters'], samples: number[], method: string, notes: string[] = []): DerivedCase {
+  return { suite: SUITE, case: caseName, target: 'berth', parameters, unit, direction: 'lower-is-better', method, notes, samples, derived: { from: [from.info], how: 'recorded-alongside', pairing: 'same-sample' } };
 }
 
 /** The soak's figures and the load cases' error counts as cases of their own. */
 function deriveReliability(figures: { soak?: SoakFigures }, errors: LoadErrors, measured: readonly MeasuredCase[]): DerivedCase[] {
   const out: DerivedCase[] = [];
   const soak = figures.soak;
-  const ran = measured.some((m) => m.info.case === 'run-after-soak');
-  if (soak !== undefined && ran && soak.latencies.length > 0) {
+  const ran = measured.find((m) => m.info.case === 'run-after-soak');
+  if (soak !== undefined && ran !== undefined && soak.latencies.length > 0) {
     const params = { level: 'api', network: 'none', soakRuns: soak.runs };
     const failures = soak.failures.length === 0 ? [] : [`${soak.failures.length} of ${soak.runs} runs failed; first: ${soak.failures[0]}`];
-    out.push(derived('soak-latency', 'ms', params, soak.latencies, `Each of the soak's ${soak.runs} sequential API runs (create -> wait -> start -> exit -> delete), in ms, in the order taken.`, failures));
+    out.push(derived(ran, 'soak-latency', 'ms', params, soak.latencies, `Each of the soak's ${soak.runs} sequential API runs (create -> wait -> start -> exit -> delete), in ms, in the order taken.`, failures));
     const decile = Math.max(1, Math.floor(soak.latencies.length / 10));
     const first = median(soak.latencies.slice(0, decile));
     const last = median(soak.latencies.slice(-decile));
     out.push(
-      derived('soak-drift', 'ratio', params, [last / first], `Median latency of the soak's last decile of runs (${decile} runs) over that of its first decile: above 1 the daemon got slower as runs accumulated.`, [
+      derived(ran, 'soak-drift', 'ratio', params, [last / first], `Median latency of the soak's last decile of runs (${decile} runs) over that of its first decile: above 1 the daemon got slower as runs accumulated.`, [
         `First decile median ${first.toFixed(2)} ms, last decile median ${last.toFixed(2)} ms.`,
       ]),
     );
     const rssGrowth = median(soak.rssAfter) - median(soak.rssBefore);
     out.push(
-      derived('soak-rss-growth', 'MiB', params, [rssGrowth], "The daemon's VmRSS after the soak minus before it (each the median of 5 reads 50 ms apart), in MiB.", [
+      derived(ran, 'soak-rss-growth', 'MiB', params, [rssGrowth], "The daemon's VmRSS after the soak minus before it (each the median of 5 reads 50 ms apart), in MiB.", [
         `Before ${median(soak.rssBefore).toFixed(1)} MiB, after ${median(soak.rssAfter).toFixed(1)} MiB.`,
       ]),
     );
-    out.push(derived('soak-fd-growth', 'count', params, [soak.fdsAfter - soak.fdsBefore], "The daemon's open file descriptors (/proc/<pid>/fd) after the soak minus before it.", [`Before ${soak.fdsBefore}, after ${soak.fdsAfter}.`]));
+    out.push(derived(ran, 'soak-fd-growth', 'count', params, [soak.fdsAfter - soak.fdsBefore], "The daemon's open file descriptors (/proc/<pid>/fd) after the soak minus before it.", [`Before ${soak.fdsBefore}, after ${soak.fdsAfter}.`]));
     for (const [kind, list] of Object.entries(soak.leftovers)) {
       out.push(
-        derived('soak-leftovers', 'count', { ...params, kind }, [list.length], leftoverMethod[kind] ?? kind, list.length === 0 ? [] : [`Left: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}.`]),
+        derived(ran, 'soak-leftovers', 'count', { ...params, kind }, [list.length], leftoverMethod[kind] ?? kind, list.length === 0 ? [] : [`Left: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}.`]),
       );
     }
   }
@@ -258,7 +259,7 @@ function deriveReliability(figures: { soak?: SoakFigures }, errors: LoadErrors, 
     if (counts === undefined || m === undefined) continue;
     // The warm-up's samples come first; the recorded samples are the last ones.
     const recorded = counts.slice(-m.samples.length);
-    out.push(derived(`${name}-errors`, 'count', m.info.parameters, recorded, `Operations of one ${name} sample that failed (a refusal or a fault), per sample.`));
+    out.push(derived(m, `${name}-errors`, 'count', m.info.parameters, recorded, `Operations of one ${name} sample that failed (a refusal or a fault), per sample.`));
   }
   return out;
 }

@@ -180,8 +180,19 @@ export interface DaemonFigures {
   dockerd?: PrivateDockerd;
 }
 
-function rssCase(target: string, state: string, samples: number[], method: string, notes: string[]): DerivedCase {
-  return { suite: SUITE, case: 'daemon-rss', target, parameters: { level: 'daemon', state }, unit: 'MiB', direction: 'lower-is-better', method, notes, samples };
+function rssCase(target: string, state: string, samples: number[], method: string, notes: string[], from: readonly MeasuredCase[]): DerivedCase {
+  return {
+    suite: SUITE,
+    case: 'daemon-rss',
+    target,
+    parameters: { level: 'daemon', state },
+    unit: 'MiB',
+    direction: 'lower-is-better',
+    method,
+    notes,
+    samples,
+    derived: { from: from.map((m) => m.info), how: 'recorded-alongside', pairing: 'same-sample' },
+  };
 }
 
 function rssGoal(mib: number): string {
@@ -198,15 +209,17 @@ export function deriveLevels(measured: readonly MeasuredCase[], figures: DaemonF
   const out: DerivedCase[] = [];
   const b = figures.berthd;
   const vmrss = 'VmRSS from /proc/<pid>/status, read 5 times 50 ms apart';
+  // the RSS figures are read beside the daemon's run cases: those are what they go with
+  const daemonCases = (target: string) => measured.filter((m) => m.info.case === 'run' && m.info.target === target && (m.info.parameters.level === 'api' || m.info.parameters.level === 'cli'));
   if (b !== undefined && b.rssAfterStart.length > 0) {
-    out.push(rssCase('berth', 'idle-after-start', b.rssAfterStart, `${vmrss}, of the private berthd once it answered /_ping and pulled the image, before any run case.`, [rssGoal(median(b.rssAfterStart))]));
+    out.push(rssCase('berth', 'idle-after-start', b.rssAfterStart, `${vmrss}, of the private berthd once it answered /_ping and pulled the image, before any run case.`, [rssGoal(median(b.rssAfterStart))], daemonCases('berth')));
   }
   if (b !== undefined && b.rssAfterRuns.length > 0) {
-    out.push(rssCase('berth', 'idle-after-runs', b.rssAfterRuns, `${vmrss}, of the private berthd after its last api/cli case, before SIGTERM.`, [rssGoal(median(b.rssAfterRuns))]));
+    out.push(rssCase('berth', 'idle-after-runs', b.rssAfterRuns, `${vmrss}, of the private berthd after its last api/cli case, before SIGTERM.`, [rssGoal(median(b.rssAfterRuns))], daemonCases('berth')));
   }
   const d = figures.dockerd;
   if (d !== undefined && d.idleRss.length > 0) {
-    out.push(rssCase('docker', 'idle-after-start', d.idleRss, `${vmrss} and summed over dockerd and its containerd, of the private dockerd once it answered and imported the image, before any run case.`, []));
+    out.push(rssCase('docker', 'idle-after-start', d.idleRss, `${vmrss} and summed over dockerd and its containerd, of the private dockerd once it answered and imported the image, before any run case.`, [], daemonCases('docker')));
   }
   const find = (target: string, level: RunLevel, network: string) =>
     measured.find((m) => m.info.case === 'run' && m.info.target === target && m.info.parameters.level === level && m.info.parameters.network === network);
@@ -231,6 +244,7 @@ export function deriveLevels(measured: readonly MeasuredCase[], figures: DaemonF
             ? [`Goal: end to end (cli) <= ${GOAL_CLI_RATIO}x docker with --network ${network}: ${ratio <= GOAL_CLI_RATIO ? 'met' : 'not met'} (ratio of medians ${ratio.toFixed(3)}).`]
             : [],
         samples,
+        derived: { from: [berth.info, docker.info], how: 'ratio', pairing: 'reference-median' },
       });
     }
   }

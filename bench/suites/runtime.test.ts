@@ -77,7 +77,7 @@ describe('runtime suite: cases', () => {
     const warnings: string[] = [];
     const cases = runtimeSuite.cases(suiteCtx(['berth'], warnings)) as MacroCase[];
     const br = isFound(findRuntime('berth-runtime'));
-    expect(cases.map((c) => `${c.group} ${c.target} ${c.parameters.via}`)).toEqual([
+    expect(cases.map((c) => `${c.group} ${c.target} ${c.parameters.level}`)).toEqual([
       'create-start-exit-no-netns berth in-process',
       ...(br ? ['create-start-exit-no-netns berth cli'] : []),
       'create-start-exit-netns berth in-process',
@@ -115,31 +115,35 @@ describe('runtime suite: cases', () => {
     ];
     const d = runtimeSuite.derive!(measured);
     expect(d).toHaveLength(1);
-    const cse = (target: string, via: string, samples: number[]): MeasuredCase => ({
-      info: { suite: 'runtime', case: 'create-start-exit', target, parameters: { netns: true, via }, unit: 'ms', direction: 'lower-is-better', method: '' },
+    const cse = (target: string, level: string, samples: number[]): MeasuredCase => ({
+      info: { suite: 'runtime', case: 'create-start-exit', target, parameters: { netns: true, level }, unit: 'ms', direction: 'lower-is-better', method: '' },
       samples,
       rounds: [samples],
     });
-    const goal = runtimeSuite.derive!([cse('berth', 'in-process', [5, 9]), cse('crun', 'cli', [10, 9, 1]), cse('berth', 'cli', [100, 100])]);
-    expect(goal).toEqual([expect.objectContaining({ case: 'goal-vs-crun', target: 'berth', unit: 'ratio', parameters: { netns: true }, samples: [0.5, 1] })]);
+    // like for like only: berth's cli case over crun's cli case; the in-process case feeds no ratio
+    const goal = runtimeSuite.derive!([cse('berth', 'in-process', [1, 1]), cse('crun', 'cli', [10, 9, 1]), cse('berth', 'cli', [5, 9])]);
+    expect(goal).toEqual([expect.objectContaining({ case: 'goal-vs-crun', target: 'berth', unit: 'ratio', parameters: { netns: true, level: 'cli' }, samples: [0.5, 1] })]);
     expect(goal[0]!.notes).toContain('Goal ≤ 1: met (median ratio 0.75 over 2 paired samples).');
-    const slow = runtimeSuite.derive!([cse('berth', 'in-process', [30, 40]), cse('crun', 'cli', [10, 10])]);
+    expect(goal[0]!.derived).toEqual({ from: [expect.objectContaining({ target: 'berth', parameters: { netns: true, level: 'cli' } }), expect.objectContaining({ target: 'crun' })], how: 'ratio', pairing: 'interleaved' });
+    expect(runtimeSuite.derive!([cse('berth', 'in-process', [1, 1]), cse('crun', 'cli', [10, 10])])).toEqual([]);
+    const slow = runtimeSuite.derive!([cse('berth', 'cli', [30, 40]), cse('crun', 'cli', [10, 10])]);
     expect(slow[0]!.notes).toContain('Goal ≤ 1: NOT met (median ratio 3.50 over 2 paired samples).');
-    expect(d[0]).toMatchObject({ case: 'quirk-overhead', target: 'crun', samples: [3, 4] });
+    expect(d[0]).toMatchObject({ case: 'quirk-overhead', target: 'crun', samples: [3, 4], derived: { how: 'difference', pairing: 'interleaved' } });
     expect(runtimeSuite.derive!([])).toEqual([]);
   });
 
-  it('judges the in-process goal from the final stats of crun\'s case in the group', () => {
-    const final = (target: string, via: string, p50: number): FinalResult => ({
-      info: { suite: 'runtime', case: 'create-start-exit', target, parameters: { netns: false, via }, unit: 'ms', direction: 'lower-is-better', method: '' },
+  it('states the in-process median beside crun\'s cli median without judging a goal across levels', () => {
+    const final = (target: string, level: string, p50: number): FinalResult => ({
+      info: { suite: 'runtime', case: 'create-start-exit', target, parameters: { netns: false, level }, unit: 'ms', direction: 'lower-is-better', method: '' },
       samples: [p50],
       stats: { n: 1, min: p50, p50, p95: p50, p99: p50, max: p50, mean: p50, stddev: 0, ci95: { low: p50, high: p50, level: 0.95, resamples: 0, method: 'bootstrap-percentile' } },
       phases: null,
     });
     const berth = final('berth', 'in-process', 6);
-    expect(goalNote(berth, [final('runc', 'cli', 20), final('crun', 'cli', 8)])).toBe('Goal p50 at or below crun\'s: met (p50 6.00 ms vs crun 8.00 ms: 0.75× crun\'s time).');
-    expect(goalNote(berth, [final('crun', 'cli', 4)])).toMatch(/^Goal p50 at or below crun's: NOT met \(p50 6\.00 ms vs crun 4\.00 ms/);
-    expect(goalNote(berth, [final('berth', 'cli', 100)])).toBe('Goal p50 at or below crun\'s: not judged (crun did not run in this group).');
+    expect(goalNote(berth, [final('runc', 'cli', 20), final('crun', 'cli', 8)])).toBe(
+      'Beside crun (cli level, not like for like): p50 6.00 ms in-process vs crun 8.00 ms through its CLI; no goal is judged across levels.',
+    );
+    expect(goalNote(berth, [final('berth', 'cli', 100)])).toBe('Beside crun (cli level, not like for like): crun did not run in this group.');
   });
 });
 
@@ -165,11 +169,11 @@ needs(root()).describe('runtime suite: real runs (root)', () => {
       });
       expect(failed, lines.join('\n')).toBe(false);
       expect(() => validateResult(document)).not.toThrow();
-      const inProcess = document.cases.filter((c) => c.parameters.via === 'in-process');
+      const inProcess = document.cases.filter((c) => c.parameters.level === 'in-process');
       expect(inProcess.map((c) => c.parameters.netns)).toEqual([false, true]);
       const crunRan = document.cases.some((c) => c.case === 'create-start-exit' && c.target === 'crun');
       for (const c of inProcess) {
-        expect(c.notes.join('\n')).toMatch(crunRan ? /Goal p50 at or below crun's: (met|NOT met) \(p50 / : /Goal p50 at or below crun's: not judged/);
+        expect(c.notes.join('\n')).toMatch(crunRan ? /Beside crun \(cli level, not like for like\): p50 / : /crun did not run in this group/);
         const names = c.phases!.map((p) => p.name);
         for (const n of ['execdriver.create', 'execdriver.cgroup', 'libcontainer.clone', 'libcontainer.pivot-root', 'libcontainer.execve']) expect(names).toContain(n);
       }
@@ -179,7 +183,7 @@ needs(root()).describe('runtime suite: real runs (root)', () => {
       }
       const crun = findRuntime('crun');
       for (const g of document.cases.filter((c) => c.case === 'goal-vs-crun')) expect(g.notes.join('\n')).toMatch(/Goal ≤ 1: (met|NOT met) \(median ratio /);
-      if (isFound(crun)) expect(document.cases.filter((c) => c.case === 'goal-vs-crun')).toHaveLength(2);
+      if (isFound(crun) && isFound(findRuntime('berth-runtime'))) expect(document.cases.filter((c) => c.case === 'goal-vs-crun')).toHaveLength(2);
       if (isFound(crun) && crun.quirks.length > 0) {
         expect(document.cases.some((c) => c.case === 'quirk-overhead')).toBe(true);
         expect(document.warnings.some((w) => w.includes('crun') && w.includes('unshare -m'))).toBe(true);

@@ -61,21 +61,24 @@ describe('trace suite', () => {
     for (const c of cases) await c.teardown?.();
   });
 
-  it('derives overheads pairwise within rounds, with a note on the target', () => {
+  it('derives overheads against the plain case\'s median of the same interleaved round, with a note on the target', () => {
     const info = (mode: string, tracing: string) => ({ ...traceSuite.cases(suiteCtx)[0], parameters: { mode, tracing } });
     const measured: MeasuredCase[] = [
       { info: info('sync', 'plain'), samples: [], rounds: [[3, 4], [5, 6, 7]] },
       { info: info('sync', 'no-subscriber'), samples: [], rounds: [[13, 24, 99], [15, 16]] },
-      { info: info('sync', 'collector'), samples: [], rounds: [[3003, 3004], [3005, 3006]] },
+      { info: info('sync', 'collector'), samples: [], rounds: [[3003.5, 3003.5], [3006, 3006]] },
     ];
     const derived = traceSuite.derive!(measured);
     expect(derived.map((d) => [d.parameters.tracing, d.samples])).toEqual([
-      ['no-subscriber', [10, 20, 10, 10]],
+      // round medians of plain: 3.5 and 6; every instrumented sample of a round counts, none is paired by index
+      ['no-subscriber', [9.5, 20.5, 95.5, 9, 10]],
       ['collector', [3000, 3000, 3000, 3000]],
     ]);
     expect(derived[0].notes).toEqual(['meets the target: median overhead 10.0 ns per call ≤ 100 ns (target for no-subscriber on a 2-core host: ≤ 100 ns).']);
     expect(derived[1].notes![0]).toMatch(/^misses the target: median overhead 3000\.0 ns per call > 2000 ns/);
     expect(derived[0].case).toBe('overhead');
-    expect(derived[0].method).toContain('pairwise');
+    expect(derived[0].method).toContain('matched by interleaved round');
+    expect(derived[0].method).not.toContain('pairwise');
+    expect(derived[0].derived).toMatchObject({ how: 'difference', pairing: 'reference-median' });
   });
 });

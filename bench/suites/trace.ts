@@ -110,9 +110,11 @@ function callCase(mode: Mode, tracing: Tracing): MicroCase {
 }
 
 /**
- * Overhead = instrumented − baseline, pairwise: within each interleaved round,
- * sample i of the instrumented case minus sample i of the plain one (pairs up to
- * the shorter of the two), so drift between rounds cancels.
+ * Overhead = instrumented − baseline, matched by round: the rounds interleave (plain,
+ * instrumented, plain, …) but the samples inside a round are one case's run after the
+ * other's, so sample i of one was not taken beside sample i of the other. Each
+ * instrumented sample of round r minus the median of the plain case's round r: drift
+ * between rounds cancels, and nothing claims a pairing the measurement does not have.
  */
 function overheads(measured: readonly MeasuredCase[]): DerivedCase[] {
   const find = (mode: Mode, tracing: Tracing) =>
@@ -128,8 +130,9 @@ function overheads(measured: readonly MeasuredCase[]): DerivedCase[] {
       const samples: number[] = [];
       const rounds = Math.min(base.rounds.length, inst.rounds.length);
       for (let r = 0; r < rounds; r++) {
-        const n = Math.min(base.rounds[r].length, inst.rounds[r].length);
-        for (let i = 0; i < n; i++) samples.push(inst.rounds[r][i] - base.rounds[r][i]);
+        if (base.rounds[r].length === 0) continue;
+        const ref = median(base.rounds[r]);
+        for (const x of inst.rounds[r]) samples.push(x - ref);
       }
       if (samples.length === 0) continue;
       const target = overheadTargetNs[tracing];
@@ -147,11 +150,11 @@ function overheads(measured: readonly MeasuredCase[]): DerivedCase[] {
         direction: 'lower-is-better',
         method:
           `Derived: ns per call of "${describeTracing[tracing]}" minus ns per call of the plain method (${mode}), ` +
-          `computed pairwise: within each interleaved round, sample i minus baseline sample i (up to the shorter series); ` +
-          `the stats are those of these differences.`,
+          `matched by interleaved round: each instrumented sample minus the median of the plain case's samples in the same round ` +
+          `(the rounds alternate; samples inside a round are not side by side); the stats are those of these differences.`,
         notes: [`${verdict} (target for ${tracing} on a 2-core host: ≤ ${target} ns).`],
       };
-      derived.push({ ...info, samples });
+      derived.push({ ...info, samples, derived: { from: [inst.info, base.info], how: 'difference', pairing: 'reference-median' } });
     }
   }
   return derived;

@@ -22,14 +22,16 @@ interface Point {
   relative: number;
 }
 
-/** Every case's points across the history, each relative to the case's first point with a positive median. */
+/** Every measured case's points across the history (derived cases left out), each relative to the case's first point with a positive median. */
 export function historyPoints(history: readonly HistoryLine[]): Point[] {
   const first = new Map<string, number>();
   const points: Point[] = [];
   const ordered = [...history].sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
   for (const line of ordered) {
     for (const c of line.cases) {
-      if (!Number.isFinite(c.p50)) continue;
+      // A derived case (a ratio or difference of other cases) is not a measurement of its
+      // own: its inputs are already in the trend.
+      if (!Number.isFinite(c.p50) || c.derived !== undefined) continue;
       if (!first.has(c.key) && c.p50 > 0) first.set(c.key, c.p50);
       const base = first.get(c.key);
       if (base === undefined) continue;

@@ -30,6 +30,13 @@ export interface Row {
   high: number;
   samples: number[];
   phases: PhaseBreakdown[] | null;
+  /** How the case was computed from others (ratio, difference, …); null for a measured case. */
+  derived?: string | null;
+}
+
+/** The label suffix of a derived case, so no chart passes a ratio or difference off as a measurement. */
+export function derivedSuffix(how: string | null | undefined): string {
+  return how === null || how === undefined ? '' : ` (derived: ${how})`;
 }
 
 export function runName(file: string): string {
@@ -60,7 +67,7 @@ export function toRows(results: readonly LoadedResult[], suites: readonly string
         target: c.target,
         parameters: c.parameters,
         params,
-        operation: params === '' ? c.case : `${c.case} ${params}`,
+        operation: `${params === '' ? c.case : `${c.case} ${params}`}${derivedSuffix(c.derived?.how)}`,
         series: many ? `${c.target} · ${run}` : c.target,
         unit: c.unit,
         direction: c.direction,
@@ -70,6 +77,7 @@ export function toRows(results: readonly LoadedResult[], suites: readonly string
         high: c.stats.ci95.high,
         samples: c.samples,
         phases: c.phases,
+        derived: c.derived?.how ?? null,
       });
     }
   }
@@ -98,7 +106,7 @@ export function pickParam(rows: readonly Row[], preferred: readonly string[], ty
 /** `operation` without the parameters in `skip` (those an axis or the colour already shows). */
 export function operationWithout(r: Row, skip: readonly string[]): string {
   const p = paramText(r.parameters, skip);
-  return p === '' ? r.case : `${r.case} ${p}`;
+  return `${p === '' ? r.case : `${r.case} ${p}`}${derivedSuffix(r.derived)}`;
 }
 
 /** Sample counts of rows as `n = 30` or `n = 5–30 per case`. */
@@ -116,7 +124,7 @@ export function hostLines(results: readonly LoadedResult[]): string[] {
     const h = doc.host;
     const gib = (h.memoryBytes / 2 ** 30).toFixed(0);
     const commit = doc.run.gitCommit === null ? 'no commit' : `commit ${doc.run.gitCommit.slice(0, 10)}${doc.run.gitDirty ? '+dirty' : ''}`;
-    return `${runName(file)}: ${h.hostname}, ${h.cpu.model} ×${h.cpu.cores}, ${gib} GiB, Linux ${h.kernel}, ${h.dataRoot.filesystem}, cgroup ${h.cgroup.version}, host fingerprint ${h.fingerprint}; ${doc.run.profile} profile, ${commit}, ${doc.run.startedAt}`;
+    return `${runName(file)}: ${h.hostname}, ${h.cpu.model} ×${h.cpu.cores ?? '? (core count unknown)'}, ${gib} GiB, Linux ${h.kernel}, ${h.dataRoot.filesystem}, cgroup ${h.cgroup.version}, host fingerprint ${h.fingerprint}; ${doc.run.profile} profile, ${commit}, ${doc.run.startedAt}`;
   });
 }
 

@@ -37,6 +37,14 @@ describe('rows', () => {
     expect(converted[1].samples[0]).toBeCloseTo(rows[1].samples[0] / 1000);
   });
 
+  it('labels a derived case as derived, with how it was computed', () => {
+    const d = { ...syntheticCase({ suite: 'runtime', case: 'goal-vs-crun', target: 'berth', parameters: { level: 'cli' }, unit: 'ratio', samples: [1, 1.1, 0.9] }) };
+    d.derived = { from: ['runtime/create-start-exit berth [level="cli"]'], how: 'ratio', pairing: 'interleaved' };
+    const rows = toRows([{ file: 'runs/d.json', doc: syntheticDocument([d, a]) }]);
+    expect(rows.map((r) => r.operation)).toEqual(['goal-vs-crun level=cli (derived: ratio)', 'unshare namespaces=net workers=2']);
+    expect(rows.map((r) => r.derived)).toEqual(['ratio', null]);
+  });
+
   it('labels series with the run when several runs are loaded', () => {
     const rows = toRows([...results, { file: 'runs/two.json', doc: syntheticDocument([a]) }]);
     expect(rows.map((r) => r.series)).toEqual(['berth · one', 'berth · one', 'berth · two']);

@@ -5,7 +5,7 @@ import type { ResultDocument } from '../../bench/results/document.js';
 /** A fresh copy on every call, so a caller may change it freely. */
 export function exampleResult(): ResultDocument {
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     run: {
       id: '5b0e8c1e-3f0a-4d6e-9c55-0f6f2a8f9d11',
       startedAt: '2026-11-28T04:01:27.000Z',
@@ -76,6 +76,7 @@ export function exampleResult(): ResultDocument {
             callsPerOp: 1,
             selfNs: { p50: 440_000, mean: 441_000 },
             totalNs: { p50: 450_000, mean: 452_000 },
+            samples: 5,
           },
         ],
         notes: ['veth creation not included'],

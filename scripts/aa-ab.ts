@@ -1,0 +1,201 @@
+// `npx tsx scripts/aa-ab.ts [options]`: measures how well `npm run compare` tells a change from
+// noise on this host. A/A: several quick runs of one commit, each compared with the others
+// merged (every regression called is a false positive). A/B: runs with a known slowdown
+// injected into one case (BERTH_BENCH_INJECT_DELAY), compared with all A runs merged (the
+// share of injected cases called regressions is the detection rate). Results go to --out,
+// never into the repository: they describe the host they were measured on.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { invalidArgument } from '../engine/errdefs/errors.js';
+import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
+import { compareResults, parseThreshold } from '../bench/compare/index.js';
+import { delayApplies, INJECT_DELAY_ENV, parseInjectDelay } from '../bench/inject-delay.js';
+import type { ResultDocument } from '../bench/results/document.js';
+import { mergeRuns } from '../bench/results/merge-runs.js';
+import { readResult } from '../bench/results/validate.js';
+import { runIfMain } from './run-main.js';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+export const usage = `usage: npx tsx scripts/aa-ab.ts --out <dir> [options]
+
+  --out <dir>          where the run files and aa-ab.json go (required; not the repository)
+  --suite <name>       suite to run (default trace: no root, no network)
+  --profile <name>     bench profile (default quick)
+  --runs <n>           A runs of the unchanged commit (default 5, at least 3)
+  --b-runs <n>         runs per injected slowdown (default 3)
+  --inject <case>      the case to slow, as BERTH_BENCH_INJECT_DELAY names it without the
+                       percentage (default "trace/call mode=sync tracing=plain")
+  --slowdowns <list>   injected slowdowns in percent (default 10,25)
+  --threshold <p>      the bound a regression must exceed (default 0%: the statistics alone)
+  --from <dir>         analyse the run files already in <dir> instead of running the bench
+`;
+
+export interface ExperimentSummary {
+  suite: string;
+  profile: string;
+  threshold: number;
+  aa: { runs: number; comparisons: number; cases: number; falsePositives: number; rate: number; runsWithAny: number };
+  ab: { slowdown: number; runs: number; injectedCases: number; detected: number; rate: number; otherCases: number; falseAlarms: number; medianMinDetectable: number | null }[];
+}
+
+/**
+ * The experiment's figures from A runs (unchanged) and B runs by slowdown fraction (each
+ * run records its injected delay). A/A: each A run against the others merged (needs 3
+ * or more A runs); A/B: each B run against all A runs merged; derived cases are left
+ * out (compare never gates on them). Pure apart from the bootstrap's seed.
+ */
+export function summarizeExperiment(aRuns: readonly ResultDocument[], bRuns: ReadonlyMap<number, readonly ResultDocument[]>, threshold = 0): ExperimentSummary {
+  if (aRuns.length < 3) throw invalidArgument(`aa-ab: ${aRuns.length} A run(s); leave-one-out A/A needs at least 3`);
+  let cases = 0;
+  let falsePositives = 0;
+  let runsWithAny = 0;
+  aRuns.forEach((cand, i) => {
+    const base = mergeRuns(aRuns.filter((_, j) => j !== i));
+    const report = compareResults(base, cand, { threshold, resamples: 200 });
+    const gated = report.cases.filter((c) => !c.derived);
+    cases += gated.length;
+    const fp = gated.filter((c) => c.verdict === 'regression').length;
+    falsePositives += fp;
+    if (fp > 0) runsWithAny++;
+  });
+  const all = mergeRuns(aRuns);
+  const ab: ExperimentSummary['ab'] = [];
+  for (const [slowdown, runs] of [...bRuns].sort((x, y) => x[0] - y[0])) {
+    let injected = 0;
+    let detected = 0;
+    let other = 0;
+    let falseAlarms = 0;
+    const mdcs: number[] = [];
+    for (const b of runs) {
+      const delay = b.run.injectedDelay;
+      if (delay === undefined || delay === null) throw invalidArgument(`aa-ab: B run ${b.run.id} records no injected delay`);
+      const report = compareResults(all, b, { threshold, resamples: 200 });
+      for (const c of report.cases) {
+        if (c.derived) continue;
+        const hit = c.verdict === 'regression';
+        if (delayApplies(delay, { ...c, unit: 'ms', direction: c.direction, method: '' })) {
+          injected++;
+          if (hit) detected++;
+          if (c.calibrated?.minDetectable != null) mdcs.push(c.calibrated.minDetectable);
+        } else {
+          other++;
+          if (hit) falseAlarms++;
+        }
+      }
+    }
+    mdcs.sort((x, y) => x - y);
+    ab.push({ slowdown, runs: runs.length, injectedCases: injected, detected, rate: injected === 0 ? 0 : detected / injected, otherCases: other, falseAlarms, medianMinDetectable: mdcs.length === 0 ? null : mdcs[mdcs.length >> 1] });
+  }
+  return {
+    suite: [...new Set(aRuns.flatMap((d) => d.suites.map((s) => s.name)))].join(','),
+    profile: aRuns[0].run.profile,
+    threshold,
+    aa: { runs: aRuns.length, comparisons: aRuns.length, cases, falsePositives, rate: cases === 0 ? 0 : falsePositives / cases, runsWithAny },
+    ab,
+  };
+}
+
+/** The summary as lines for a terminal. */
+export function formatExperiment(s: ExperimentSummary): string {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const lines = [
+    `suite ${s.suite}, profile ${s.profile}, bound ${pct(s.threshold)}`,
+    `A/A: ${s.aa.runs} runs, each against the others merged: ${s.aa.falsePositives} of ${s.aa.cases} case comparisons called regressions (false-positive rate ${pct(s.aa.rate)}); ${s.aa.runsWithAny} of ${s.aa.comparisons} comparisons had at least one`,
+  ];
+  for (const b of s.ab) {
+    lines.push(
+      `A/B +${pct(b.slowdown)}: ${b.runs} runs: ${b.detected} of ${b.injectedCases} injected cases detected (${pct(b.rate)}); ${b.falseAlarms} of ${b.otherCases} other cases called regressions; median MDC of the injected cases ${b.medianMinDetectable === null ? '–' : pct(b.medianMinDetectable)}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function bench(out: string, suite: string, profile: string, env: Record<string, string>): Promise<void> {
+  process.stderr.write(`bench → ${out}${Object.keys(env).length > 0 ? ` (${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}\n`);
+  // exit 1 (a suite failed) still writes the file; the analysis reads what was measured
+  const r = await execa(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench', 'cli.ts'), '--suite', suite, '--profile', profile, '--out', out], {
+    cwd: repoRoot,
+    env,
+    reject: false,
+    stdout: 'ignore',
+    stderr: 'inherit',
+  });
+  if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`bench ${out}: exit ${r.exitCode ?? r.signal}`);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      options: {
+        out: { type: 'string' },
+        suite: { type: 'string' },
+        profile: { type: 'string' },
+        runs: { type: 'string' },
+        'b-runs': { type: 'string' },
+        inject: { type: 'string' },
+        slowdowns: { type: 'string' },
+        threshold: { type: 'string' },
+        from: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`aa-ab: ${(err as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  try {
+    const count = (flag: string, v: unknown, dflt: number, min: number) => {
+      const n = v === undefined ? dflt : Number(v);
+      if (!Number.isSafeInteger(n) || n < min) throw invalidArgument(`--${flag} ${JSON.stringify(v)}: expected an integer ≥ ${min}`);
+      return n;
+    };
+    const dir = path.resolve(String(values.from ?? values.out ?? ''));
+    if (values.out === undefined && values.from === undefined) throw invalidArgument('aa-ab: --out <dir> is required');
+    if (!path.relative(repoRoot, dir).startsWith('..')) throw invalidArgument(`aa-ab: ${dir} is inside the repository; experiment results describe one host and stay outside it`);
+    const suite = String(values.suite ?? 'trace');
+    const profile = String(values.profile ?? 'quick');
+    const aCount = count('runs', values.runs, 5, 3);
+    const bCount = count('b-runs', values['b-runs'], 3, 1);
+    const inject = String(values.inject ?? 'trace/call mode=sync tracing=plain');
+    const slowdowns = String(values.slowdowns ?? '10,25')
+      .split(',')
+      .map((s) => parseThreshold(s.trim(), '--slowdowns'));
+    for (const s of slowdowns) parseInjectDelay(`${inject}:${s * 100}%`); // checks the case spec early
+    const threshold = values.threshold === undefined ? 0 : parseThreshold(String(values.threshold), '--threshold');
+    await mkdir(dir, { recursive: true });
+    const aFile = (i: number) => path.join(dir, `a-${i}.json`);
+    const bFile = (s: number, i: number) => path.join(dir, `b-${Math.round(s * 100)}-${i}.json`);
+    if (values.from === undefined) {
+      // A and B runs alternate, so a drift of the host over the hour hits both alike
+      const env = { [INJECT_DELAY_ENV]: '' };
+      for (let i = 0; i < Math.max(aCount, bCount); i++) {
+        if (i < aCount) await bench(aFile(i), suite, profile, env);
+        if (i < bCount) for (const s of slowdowns) await bench(bFile(s, i), suite, profile, { [INJECT_DELAY_ENV]: `${inject}:${s * 100}%` });
+      }
+    }
+    const aRuns = await Promise.all(Array.from({ length: aCount }, (_, i) => readResult(aFile(i))));
+    const bRuns = new Map<number, ResultDocument[]>();
+    for (const s of slowdowns) bRuns.set(s, await Promise.all(Array.from({ length: bCount }, (_, i) => readResult(bFile(s, i)))));
+    const summary = summarizeExperiment(aRuns, bRuns, threshold);
+    const report = path.join(dir, 'aa-ab.json');
+    await writeFileAtomic(report, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o644, makeDirs: true, subject: `experiment summary ${report}` });
+    process.stdout.write(`${formatExperiment(summary)}\nsummary written to ${report}\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`aa-ab: ${(err as Error).message}\n`);
+    return 2;
+  }
+}
+
+runIfMain(import.meta.url, 'aa-ab', main, 2);
