@@ -12,7 +12,7 @@ import type { MacroCase } from '../suite.js';
 import { joinDaemonTrace } from './daemon-spans.js';
 import { READY_WORD, type ColdImage } from './workload-images.js';
 import { SUITE } from './workload-services.js';
-import type { DaemonHandle, WorkloadWorld } from './workload-world.js';
+import type { DaemonHandle, WorkloadTarget, WorkloadWorld } from './workload-world.js';
 
 /** Per measured sample: ms of the pull and of the rest (create, attach, start, first output), by case key. */
 export const coldSplits = new Map<string, { pull: number; run: number }[]>();
@@ -96,7 +96,7 @@ async function coldStartOnce(ctx: Context, host: string, ref: string, cmd: strin
   return { pull: Number(t1 - t0) / 1e6, run: Number(t2 - t1) / 1e6, id };
 }
 
-export function coldStartCase(world: WorkloadWorld, target: 'berth' | 'docker', image: string, names: readonly string[]): MacroCase {
+export function coldStartCase(world: WorkloadWorld, target: WorkloadTarget, image: string, names: readonly string[]): MacroCase {
   let daemon: DaemonHandle | undefined;
   let cold: ColdImage | undefined;
   let id: string | undefined;
@@ -115,7 +115,7 @@ export function coldStartCase(world: WorkloadWorld, target: 'berth' | 'docker', 
     method:
       `Wall time in ms of a cold start of the corpus image ${image} over the API: pull from a berth-registry process on 127.0.0.1 (gzip layers; the image and its layers removed from the daemon before each sample, untimed), ` +
       `create, attach (stdout/stderr stream), start, until the container's first output line arrives on the attach stream (${image === 'debian' ? "`/bin/sh -c 'echo ready'` of the image" : 'a static echo in a one-file entry layer on top of the image'}). ` +
-      `Against ${target === 'berth' ? 'a private berthd (overlay2 on tmpfs)' : 'a private dockerd (overlay2 on tmpfs)'}; network none. Each sample's pull and run parts are kept for the derived split cases.`,
+      `Against ${{ berth: 'a private berthd (overlay2 on tmpfs)', docker: 'a private dockerd (overlay2 on tmpfs)', podman: 'a private podman service (overlay on tmpfs, runc)' }[target]}; network none. Each sample's pull and run parts are kept for the derived split cases.`,
     notes: [
       "Phases: the client's steps (client.pull, client.create, client.attach, client.start, client.first-output)" + (target === 'berth' ? " with berthd's request, job, registry, graph and driver spans joined beneath." : '.'),
     ],

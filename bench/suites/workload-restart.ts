@@ -9,7 +9,7 @@ import type { MacroCase } from '../suite.js';
 import { SERVICE_REPO } from './workload-images.js';
 import { SUITE } from './workload-services.js';
 import type { RestartableBerthd } from './workload-berthd.js';
-import type { DaemonHandle, WorkloadWorld } from './workload-world.js';
+import type { DaemonHandle, WorkloadTarget, WorkloadWorld } from './workload-world.js';
 
 /**
  * Creates a container whose command exits 1 (`/bin/probe exit:1`) under
@@ -62,7 +62,7 @@ export async function restartOnce(host: string, image: string, timeoutMs = 60_00
   return { ms: (start.timeNano - die.timeNano) / 1e6, id };
 }
 
-export function restartPolicyCase(world: WorkloadWorld, target: 'berth' | 'docker'): MacroCase {
+export function restartPolicyCase(world: WorkloadWorld, target: WorkloadTarget): MacroCase {
   let daemon: DaemonHandle | undefined;
   let id: string | undefined;
   return {
@@ -78,7 +78,7 @@ export function restartPolicyCase(world: WorkloadWorld, target: 'berth' | 'docke
       "Time in ms from a container's `die` event (`/bin/probe exit:1`, exit code 1) to its next `start` event under RestartPolicy on-failure with MaximumRetryCount 1, " +
       "both read from the daemon's event stream (difference of the events' timeNano, the daemon's clock). Created and started over the API; the sample ends once the restarted run died too; " +
       'the container is removed afterwards (untimed) and the daemon must list none.',
-    notes: ["Includes the restart policy's back-off before the first restart (Docker's restart manager and berth both wait 100 ms first)."],
+    notes: ["Includes the restart policy's back-off before the first restart (Docker's restart manager and berth both wait 100 ms first; podman restarts from its cleanup process once conmon reported the exit)."],
     setup: async (ctx) => {
       await world.acquire(ctx);
       daemon = await world.daemon(ctx, target);

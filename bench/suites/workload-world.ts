@@ -5,6 +5,7 @@
 // its number of cases), everything removed also when a step failed.
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { ApiClient } from '../../engine/client/api-client.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import type { Context } from '../../engine/trace/index.js';
 import { call } from '../peers/index.js';
@@ -13,11 +14,14 @@ import { Teardown } from '../teardown.js';
 import { startRegistryProcess, type RegistryProcess } from './pull-world.js';
 import { PrivateDockerd } from './runtime-docker.js';
 import { RestartableBerthd } from './workload-berthd.js';
+import { PrivatePodman } from './workload-podman.js';
 import { pushColdImages, pushServiceImage, SERVICE_REPO, SERVICE_TAG, workloadCorpusDir, type ColdImage } from './workload-images.js';
 
 /** A daemon as the cases drive it: its socket for the API client, its command line. */
+export type WorkloadTarget = 'berth' | 'docker' | 'podman';
+
 export interface DaemonHandle {
-  target: 'berth' | 'docker';
+  target: WorkloadTarget;
   /** `unix:///…/x.sock`. */
   host: string;
   cli(args: readonly string[]): string[];
@@ -41,12 +45,15 @@ export class WorkloadWorld {
   private berthdReady: Promise<RestartableBerthd> | undefined;
   private dockerdReady: Promise<PrivateDockerd> | undefined;
   private coldReady: Promise<ColdImage[]> | undefined;
+  private podmanReady: Promise<PrivatePodman> | undefined;
+  private readonly podmanService: PrivatePodman;
   private readonly berthd: RestartableBerthd;
   private readonly dockerd: PrivateDockerd;
 
   constructor(readonly options: WorkloadWorldOptions) {
     this.berthd = new RestartableBerthd(options.dataRoot);
     this.dockerd = new PrivateDockerd(options.dataRoot);
+    this.podmanService = new PrivatePodman(options.dataRoot);
   }
 
   /** The number of acquire/release pairs (cases) before the world closes. */
@@ -112,7 +119,21 @@ export class WorkloadWorld {
     return this.dockerdReady;
   }
 
-  async daemon(ctx: Context, target: 'berth' | 'docker'): Promise<DaemonHandle> {
+  /** The private podman service, started (and the service image pulled over its API) on first use. */
+  podman(): Promise<PrivatePodman> {
+    this.podmanReady ??= (async () => {
+      await this.podmanService.start(this.registryHost);
+      await new ApiClient(this.podmanService.host).pull(this.serviceImage);
+      return this.podmanService;
+    })();
+    return this.podmanReady;
+  }
+
+  async daemon(ctx: Context, target: WorkloadTarget): Promise<DaemonHandle> {
+    if (target === 'podman') {
+      const p = await this.podman();
+      return { target, host: p.host, cli: (a) => p.cli(a), containers: () => p.containers() };
+    }
     if (target === 'berth') {
       const b = await this.berth(ctx);
       return { target, host: b.host, cli: (a) => b.cli(a), containers: () => b.containers() };
@@ -131,10 +152,12 @@ export class WorkloadWorld {
     const t = new Teardown();
     if (this.berthdReady !== undefined) await t.attempt('berthd', () => this.berthd.release(ctx));
     if (this.dockerdReady !== undefined) await t.attempt('dockerd', () => this.dockerd.release());
+    if (this.podmanReady !== undefined) await t.attempt('podman', () => this.podmanService.stop());
     if (this.registryProc !== undefined) await t.attempt('registry', () => this.registryProc!.close());
     if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true });
     this.berthdReady = undefined;
     this.dockerdReady = undefined;
+    this.podmanReady = undefined;
     this.coldReady = undefined;
     this.registryProc = undefined;
     this.dir = undefined;

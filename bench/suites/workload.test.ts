@@ -23,7 +23,8 @@ import { WORKLOAD_BRIDGE } from './workload-berthd.js';
 import { coldSplits } from './workload-coldstart.js';
 import { getOnce, pollReady, requestLoop } from './workload-http.js';
 import { requestLatencies } from './workload-services.js';
-import { deriveWorkload, podmanSkipReason, workloadCases, workloadOptions, workloadSuite, type WorkloadOptions } from './workload.js';
+import { deriveWorkload, PODMAN_SERVICES_LEFT_OUT, workloadCases, workloadOptions, workloadSuite, type WorkloadOptions } from './workload.js';
+import { podmanMissing } from './workload-podman.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
 const tinyOptions: WorkloadOptions = { requests: 20, coldImages: ['tiny'], restartContainers: [0, 2] };
@@ -56,6 +57,25 @@ function iptablesRulesNaming(word: string): string[] {
   }
 }
 
+/** libpod_parent cgroup folders in any hierarchy. */
+function libpodCgroupDirs(): string[] {
+  return readdirSync('/sys/fs/cgroup').filter((h) => existsSync(join('/sys/fs/cgroup', h, 'libpod_parent'))).sort();
+}
+
+/** Processes whose command line names `text`. */
+function processesNaming(text: string): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)
+    .filter((n) => {
+      try {
+        return readFileSync(`/proc/${n}/cmdline`, 'utf8').includes(text);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 /** A suite entry running the workload cases with `options` (tiny sizes). */
 function tinySuite(options: WorkloadOptions): RegisteredSuite {
   return { name: 'workload', description: workloadSuite.description, load: async () => ({ ...workloadSuite, cases: (ctx) => workloadCases(ctx, options) }) };
@@ -84,22 +104,27 @@ describe('workload suite: cases', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('docker: the same cases but daemon restart (or the stated reason); podman: left out with the reason', () => {
+  it('docker: the same cases but daemon restart; podman: cold start and restart policy, services left out; each with its reason when absent', () => {
     const warnings: string[] = [];
     const cases = workloadCases(suiteCtx(['docker', 'podman'], warnings), tinyOptions) as MacroCase[];
-    const missing = dockerMissing();
-    if (missing === undefined) {
-      expect(cases.map((c) => `${c.target}/${c.case}`)).toEqual([
-        'docker/service-ready', 'docker/service-ready', 'docker/service-requests', 'docker/service-requests', 'docker/cold-start', 'docker/restart-on-failure',
-      ]);
-      expect(warnings[0]).toMatch(/^docker: measured against a private dockerd/);
-      expect(warnings).toContain('daemon-restart: measured for berth only (the private dockerd is not restarted on its root by this suite)');
+    const docker = dockerMissing() === undefined;
+    const podman = podmanMissing() === undefined;
+    expect(cases.map((c) => `${c.target}/${c.case}`)).toEqual([
+      ...(docker ? ['docker/service-ready', 'docker/service-ready', 'docker/service-requests', 'docker/service-requests', 'docker/cold-start'] : []),
+      ...(podman ? ['podman/cold-start'] : []),
+      ...(docker ? ['docker/restart-on-failure'] : []),
+      ...(podman ? ['podman/restart-on-failure'] : []),
+    ]);
+    if (docker) expect(warnings[0]).toMatch(/^docker: measured against a private dockerd/);
+    else expect(warnings).toContain(dockerMissing());
+    if (podman) {
+      expect(warnings.some((w) => /^podman: measured through a private `podman system service`/.test(w))).toBe(true);
+      expect(warnings).toContain(PODMAN_SERVICES_LEFT_OUT);
     } else {
-      expect(cases).toEqual([]);
-      expect(warnings[0]).toBe(missing);
+      expect(warnings).toContain(podmanMissing());
+      expect(podmanMissing()).toMatch(/^target podman left out: podman not installed/);
     }
-    expect(warnings).toContain(podmanSkipReason());
-    expect(podmanSkipReason()).toMatch(/^target podman left out: /);
+    if (docker || podman) expect(warnings).toContain('daemon-restart: measured for berth only (the private dockerd and podman service are not restarted on their roots by this suite)');
   });
 
   it('derives request latencies from the measured batches only and the cold-start split with the pull share', () => {
@@ -261,6 +286,39 @@ needs(root()).describe('workload suite: real runs (root)', () => {
     expect(existsSync('/etc/docker/key.json')).toBe(keyBefore);
     expect(await leftoverLinks()).toEqual([]);
     expect(await leftoverNetns()).toEqual([]);
+    expect(childPids()).toEqual(children);
+  }, 900_000);
+
+  needs(podmanMissing()).it('podman: cold start and restart policy through a private podman service, leaving no process, mount, cgroup or folder', async () => {
+    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-podman-${process.pid}-`));
+    const libpodBefore = libpodCgroupDirs();
+    const children = childPids();
+    const lines: string[] = [];
+    try {
+      const { document, failed } = await runBenchmarks({
+        suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [] })],
+        settings: tiny,
+        seed: 5,
+        dataRoot,
+        targets: ['podman'],
+        argv: ['--test'],
+        progress: (l) => lines.push(l),
+        hostInfo: async () => host,
+      });
+      expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
+      expect(() => validateResult(document)).not.toThrow();
+      expect(document.cases.map((c) => `${c.target}/${c.case}`)).toEqual([
+        'podman/cold-start', 'podman/restart-on-failure', 'podman/cold-start-split', 'podman/cold-start-split', 'podman/cold-start-pull-share',
+      ]);
+      expect(document.warnings.some((w) => w.includes(PODMAN_SERVICES_LEFT_OUT))).toBe(true);
+      expect(readdirSync(dataRoot)).toEqual(['berth-bench-cache']);
+    } finally {
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+    expect(mountsContaining(dataRoot)).toEqual([]);
+    expect(processesNaming(dataRoot)).toEqual([]);
+    expect(readdirSync('/run').filter((n) => n.startsWith(`bpm${process.pid}-`))).toEqual([]);
+    expect(libpodCgroupDirs()).toEqual(libpodBefore);
     expect(childPids()).toEqual(children);
   }, 900_000);
 });
