@@ -46,6 +46,25 @@ function firstOutput(stream: Duplex, word: string, timeoutMs: number): Promise<v
   });
 }
 
+/**
+ * Force-removes container `id`, retried twice 200 ms apart: podman refuses a
+ * removal while the container is between exit and stopped ("container state improper").
+ */
+export async function removeContainer(client: ApiClient, id: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.containerRemove(id, { force: true });
+      return;
+    } catch (err) {
+      if (attempt >= 2 || isBerthError(err, 'NOT_FOUND')) {
+        if (isBerthError(err, 'NOT_FOUND')) return;
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 /** Removes `ref` from the daemon when present (its layers go with it: the next pull is cold). */
 async function removeImage(client: ApiClient, ref: string): Promise<void> {
   try {
@@ -143,7 +162,7 @@ export function coldStartCase(world: WorkloadWorld, target: WorkloadTarget, imag
     },
     afterSample: async () => {
       const client = new ApiClient(daemon!.host);
-      if (id !== undefined) await client.containerRemove(id, { force: true });
+      if (id !== undefined) await removeContainer(client, id);
       id = undefined;
       const left = await daemon!.containers();
       if (left.length > 0) throw unavailable(`${target}: cold start left container(s) ${left.join(', ')}`);
@@ -152,7 +171,7 @@ export function coldStartCase(world: WorkloadWorld, target: WorkloadTarget, imag
       try {
         if (daemon !== undefined && cold !== undefined) {
           const client = new ApiClient(daemon.host);
-          for (const c of await daemon.containers()) await client.containerRemove(c, { force: true });
+          for (const c of await daemon.containers()) await removeContainer(client, c);
           await removeImage(client, ref());
         }
       } finally {

@@ -6,6 +6,7 @@ import type { EventMessage } from '../../engine/api/types.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { startSpan, type Context } from '../../engine/trace/index.js';
 import type { MacroCase } from '../suite.js';
+import { removeContainer } from './workload-coldstart.js';
 import { SERVICE_REPO } from './workload-images.js';
 import { SUITE } from './workload-services.js';
 import type { RestartableBerthd } from './workload-berthd.js';
@@ -95,7 +96,7 @@ export function restartPolicyCase(world: WorkloadWorld, target: WorkloadTarget):
     },
     afterSample: async () => {
       const client = new ApiClient(daemon!.host);
-      if (id !== undefined) await client.containerRemove(id, { force: true });
+      if (id !== undefined) await removeContainer(client, id);
       id = undefined;
       const left = await daemon!.containers();
       if (left.length > 0) throw unavailable(`${target}: restart case left container(s) ${left.join(', ')}`);
