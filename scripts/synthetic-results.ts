@@ -82,7 +82,7 @@ function phase(name: string, module: string, selfMs: number, totalMs = selfMs): 
 
 /**
  * One case set per suite the notebooks plot (run, runtime, graphdriver, namespaces,
- * pull, network, lifecycle, workload, trace), with phases where berth traces them. `scale` multiplies
+ * pull, network, lifecycle, trace), with phases where berth traces them. `scale` multiplies
  * every time (1.2 = 20 % slower) so two documents make a comparison. Deterministic for `seed`.
  */
 export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
@@ -148,23 +148,6 @@ export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
         cases.push({ suite: 'lifecycle', case: 'daemon-memory', target, parameters: { level: 'daemon', running, metric }, unit: 'MiB', samples: time(mib * (metric === 'rss' ? 1 : 0.8) + perContainer * running, 0.5) });
       }
     }
-  }
-  for (const [target, factor] of [['berth', 1], ['docker', 6]] as const) {
-    for (const level of ['api', 'cli']) {
-      cases.push({ suite: 'workload', case: 'service-ready', target, parameters: { level, image: 'berth-bench/workload' }, unit: 'ms', samples: time((level === 'cli' ? 120 : 40) * factor) });
-    }
-    for (const mode of ['keep-alive', 'new-connection']) {
-      cases.push({ suite: 'workload', case: 'service-request-latency', target, parameters: { mode }, unit: 'us', samples: time((mode === 'keep-alive' ? 60 : 150) * (target === 'docker' ? 2 : 1)) });
-    }
-    for (const image of ['debian', 'app']) {
-      for (const [part, ms] of [['pull', image === 'debian' ? 900 : 400], ['run', 60]] as const) {
-        cases.push({ suite: 'workload', case: 'cold-start-split', target, parameters: { level: 'api', image, part }, unit: 'ms', samples: time(ms * (part === 'run' ? factor : 1.2)) });
-      }
-    }
-    cases.push({ suite: 'workload', case: 'restart-on-failure', target, parameters: { level: 'api', policy: 'on-failure:1' }, unit: 'ms', samples: time(110 * (target === 'docker' ? 1.5 : 1)) });
-  }
-  for (const containers of [0, 10, 50]) {
-    cases.push({ suite: 'workload', case: 'daemon-restart', target: 'berth', parameters: { containers }, unit: 'ms', samples: time(300 + 12 * containers) });
   }
   cases.push({ suite: 'trace', case: 'call', target: 'berth', parameters: { mode: 'sync', tracing: 'collector' }, unit: 'ns', samples: time(150) });
   return cases.map(syntheticCase);

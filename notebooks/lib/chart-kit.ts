@@ -335,36 +335,3 @@ export function linePanel(points: LinePoint[], o: { series: string[]; colors: Ma
     marks,
   });
 }
-
-/**
- * Stacked horizontal bars: each bar (`y`) is the sum of its rows' medians, one
- * segment per `part`; a bar per target and facet, e.g. a start split into pull and
- * run. Rows share one unit.
- */
-export function stackedParts(rows: Row[], o: { id: string; title: string; description: string; y: (r: Row) => string; part: (r: Row) => string; fy?: (r: Row) => string; quantity: string }): ChartSpec {
-  const unit = rows[0]?.unit ?? '';
-  const parts = rows.map((r) => ({ ...r, bar: o.y(r), segment: o.part(r), facet: o.fy ? o.fy(r) : undefined }));
-  const facets = distinct(parts.map((p) => p.facet));
-  const perFacet = Math.max(...facets.map((f) => distinct(parts.filter((p) => p.facet === f).map((p) => p.bar)).length), 1);
-  return {
-    id: o.id,
-    title: o.title,
-    description: `${o.description} Segments: median of each part in ${unitLabel(unit)}, stacked; a bar's length is the sum of its parts' medians.`,
-    rows,
-    legend: true,
-    draw: (opts) =>
-      draw(opts, {
-        height: 40 + facets.length * (perFacet * 22 + 14),
-        marginLeft: 160,
-        marginRight: o.fy ? 140 : 20,
-        x: { label: `${o.quantity} (${unitLabel(unit)}) →`, grid: true },
-        y: { label: null },
-        fy: o.fy ? { label: null } : undefined,
-        color: { type: 'categorical' },
-        marks: [
-          Plot.barX(parts, Plot.stackX({ x: 'p50', y: 'bar', fy: 'facet', fill: 'segment', tip: true, title: (p: Row & { segment: string }) => `${p.series}: ${p.segment}\nmedian ${p.p50.toPrecision(4)} ${unitLabel(unit)} (n=${p.n})` })),
-          Plot.ruleX([0]),
-        ],
-      }),
-  };
-}

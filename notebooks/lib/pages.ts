@@ -11,12 +11,11 @@ import { phasesPage } from './phases-page.js';
 import { pullPage } from './pull-page.js';
 import { overviewPage } from './overview-page.js';
 import { tracingPage } from './tracing-page.js';
-import { workloadPage } from './workload-page.js';
 
 /** Every case none of these draws goes to the `other` page. */
-export const otherPage: PageSpec = otherPageOf([overviewPage, lifecyclePage, graphdriverPage, namespacesPage, pullPage, networkPage, workloadPage, tracingPage]);
+export const otherPage: PageSpec = otherPageOf([overviewPage, lifecyclePage, graphdriverPage, namespacesPage, pullPage, networkPage, tracingPage]);
 
-export const pages: readonly PageSpec[] = [overviewPage, phasesPage, lifecyclePage, graphdriverPage, namespacesPage, pullPage, networkPage, workloadPage, tracingPage, otherPage, historyPage];
+export const pages: readonly PageSpec[] = [overviewPage, phasesPage, lifecyclePage, graphdriverPage, namespacesPage, pullPage, networkPage, tracingPage, otherPage, historyPage];
 
 export function findPage(id: string): PageSpec | undefined {
   return pages.find((p) => p.id === id);
