@@ -12,7 +12,7 @@ import { createCgroupManager } from '../../engine/execdriver/cgroups/manager.js'
 import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
 import { parseBip } from '../../engine/jobs/builtins.js';
-import { NetworkDriver } from '../../engine/networkdriver/network-driver.js';
+import { BridgeDriver } from '../../engine/networkdriver/network-driver.js';
 import type { Context } from '../../engine/trace/index.js';
 import { packagePath } from '../../native/package-root.js';
 import { call } from '../peers/index.js';
@@ -219,7 +219,7 @@ export class RestartableBerthd {
     if (this.root !== undefined && this.bip !== undefined && existsSync(this.root)) {
       // the default network's bridge outlives the daemon (as docker0 does); remove it and berth's rules
       await t.attempt('network', async () => {
-        const net = await NetworkDriver.open(ctx, { root: this.root!, defaultNetwork: { bridge: WORKLOAD_BRIDGE, ...parseBip(this.bip!) } });
+        const net = await BridgeDriver.open(ctx, { root: this.root!, defaultNetwork: { bridge: WORKLOAD_BRIDGE, ...parseBip(this.bip!) } });
         await net.reset(ctx);
       });
       const parent = `berth/${createHash('sha256').update(this.root).digest('hex').slice(0, 12)}`;
