@@ -108,12 +108,13 @@ export function deriveWorkload(measured: readonly MeasuredCase[]): DerivedCase[]
         direction: 'lower-is-better',
         method: `Round-trip time in µs of each GET / of the service-requests samples (${m.samples.length} batches of ${p.requests} sequential requests, ${p.mode}) through the port published on 127.0.0.1, from writing the request to reading the whole response.`,
         samples,
+        derived: { from: [m.info], how: 'recorded-alongside', pairing: 'same-sample' },
       });
     }
     if (m.info.case === 'cold-start') {
       const splits = (coldSplits.get(coldKey(m.info.target, String(p.image))) ?? []).slice(-m.samples.length);
       if (splits.length === 0) continue;
-      const base = { suite: SUITE, target: m.info.target, direction: 'lower-is-better' as const };
+      const base = { suite: SUITE, target: m.info.target, direction: 'lower-is-better' as const, derived: { from: [m.info], how: 'recorded-alongside' as const, pairing: 'same-sample' as const } };
       for (const part of ['pull', 'run'] as const) {
         out.push({
           ...base,
