@@ -52,7 +52,7 @@ describe('bench CLI usage errors', () => {
     expect(o.dataRoot).toBe(path.resolve('x'));
     const d = parseCli([]);
     expect(d.settings.name).toBe('default');
-    expect(d.suites.map((s) => s.name)).toEqual(['trace', 'pull', 'run', 'lifecycle', 'runtime', 'namespaces', 'cgroups', 'graphdriver', 'network', 'reliability']);
+    expect(d.suites.map((s) => s.name)).toEqual(['trace', 'pull', 'run', 'lifecycle', 'runtime', 'namespaces', 'cgroups', 'graphdriver', 'network', 'reliability', 'workload']);
     expect(d.dataRoot).toBe(os.tmpdir());
     expect(d.repeat).toBe(1);
     expect(parseCli(['--repeat', '5']).repeat).toBe(5);

@@ -54,6 +54,11 @@ export const registry: readonly RegisteredSuite[] = [
     description: "many runs through one berthd: a soak's latency drift, daemon RSS and fd growth and host leftovers; concurrent runs and pulls as throughput with error counts",
     load: async () => (await import('./reliability.js')).reliabilitySuite,
   },
+  {
+    name: 'workload',
+    description: 'services (ready time on a published port, request latency and throughput), cold start of realistic images with the pull split out, restart under on-failure and daemon restart with containers; berth beside docker',
+    load: async () => (await import('./workload.js')).workloadSuite,
+  },
 ];
 
 /** The targets the harness knows; suites list the ones they measure. */

@@ -1,0 +1,223 @@
+// podman as the workload suite's third target: `podman system service` on a socket of
+// its own, speaking the Docker API the api-level cases send, with a private storage
+// root (tmpfs), run root, tmpdir, cgroupfs, the file events backend, an empty network
+// config folder and the ulimits this host needs (docs/host-notes.md), all from a
+// containers.conf and registries.conf of its own; stopped by pid and removed afterwards.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiClient } from '../../engine/client/api-client.js';
+import { unavailable } from '../../engine/errdefs/errors.js';
+import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
+import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
+import { onPath } from '../peers/index.js';
+import { Teardown } from '../teardown.js';
+import { exited } from './workload-berthd.js';
+
+/** Why podman cannot be measured here, or undefined when it is installed. */
+export function podmanMissing(): string | undefined {
+  if (onPath('podman') === undefined) return 'target podman left out: podman not installed (not on PATH; apt-get install podman)';
+  return undefined;
+}
+
+/** Pids of processes whose command line mentions `text` (podman's conmon and container processes of our root). */
+function processesMentioning(text: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text)) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** The cgroup folders podman's cgroupfs manager makes for its containers' parent and conmon, per hierarchy (deepest first). */
+function libpodCgroups(): string[] {
+  const root = '/sys/fs/cgroup';
+  let hierarchies: string[];
+  try {
+    hierarchies = readdirSync(root).map((h) => join(root, h));
+  } catch {
+    return [];
+  }
+  if (hierarchies.some((h) => h.endsWith('cgroup.controllers'))) hierarchies = [root];
+  return hierarchies.flatMap((h) => [join(h, 'libpod_parent', 'conmon'), join(h, 'libpod_parent')]);
+}
+
+/**
+ * A private `podman system service`. start() writes its config files, mounts a tmpfs
+ * storage root and starts the service until /_ping answers; stop() removes its
+ * containers over the API, stops the service (SIGTERM, SIGKILL after 20 s), kills
+ * conmon and container processes still naming its folder, unmounts and removes it.
+ */
+export class PrivatePodman {
+  private dir: string | undefined;
+  /** The run root: a short path of its own (podman refuses a runroot longer than 50 characters). */
+  private runRoot: string | undefined;
+  private service: ChildProcess | undefined;
+  /** libpod cgroup folders that existed before the service started (left alone at stop). */
+  private cgroupsBefore = new Set<string>();
+  version: string | null = null;
+
+  constructor(private readonly dataRoot: string) {}
+
+  get socket(): string {
+    if (this.dir === undefined) throw new Error('private podman: not started');
+    return join(this.dir, 'podman.sock');
+  }
+
+  get host(): string {
+    return `unix://${this.socket}`;
+  }
+
+  /** `podman --url unix://… …args` (the remote client against the private service). */
+  cli(args: readonly string[]): string[] {
+    return ['podman', '--url', this.host, ...args];
+  }
+
+  async containers(): Promise<string[]> {
+    return (await new ApiClient(this.host).containerList({ all: true })).map((c) => c.Id);
+  }
+
+  /** Starts the service; `registry` (`127.0.0.1:PORT`) is configured as a plain-HTTP registry. */
+  async start(registry: string): Promise<void> {
+    try {
+      await this.startService(registry);
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async startService(registry: string): Promise<void> {
+    this.cgroupsBefore = new Set(libpodCgroups().filter((d) => existsSync(d)));
+    const dir = realpathSync(mkdtempSync(join(this.dataRoot, `berth-podman-${process.pid}-`)));
+    this.dir = dir;
+    for (const d of ['root', 'tmp', 'net']) mkdirSync(join(dir, d), { mode: 0o700 });
+    const run = mkdtempSync(join(existsSync('/run') ? '/run' : tmpdir(), `bpm${process.pid}-`));
+    this.runRoot = run;
+    mountFs(`podman storage root ${join(dir, 'root')}`, 'tmpfs', join(dir, 'root'), 'tmpfs', 0, 'size=1536m,mode=0700');
+    writeFileSync(
+      join(dir, 'containers.conf'),
+      [
+        '[containers]',
+        'default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]',
+        '[engine]',
+        'cgroup_manager = "cgroupfs"',
+        // crun refuses this host's hybrid cgroup layout (docs/host-notes.md); runc runs on it
+        'runtime = "runc"',
+        'events_logger = "file"',
+        `tmp_dir = "${join(dir, 'tmp')}"`,
+        '[network]',
+        `network_config_dir = "${join(dir, 'net')}"`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(join(dir, 'registries.conf'), `unqualified-search-registries = []\n[[registry]]\nlocation = "${registry}"\ninsecure = true\n`);
+    writeFileSync(join(dir, 'storage.conf'), `[storage]\ndriver = "overlay"\ngraphroot = "${join(dir, 'root')}"\nrunroot = "${run}"\n`);
+    writeFileSync(join(dir, 'policy.json'), '{"default":[{"type":"insecureAcceptAnything"}]}\n');
+    const log = openSync(join(dir, 'podman.log'), 'a');
+    try {
+      this.service = spawn(
+        'podman',
+        [
+          '--root', join(dir, 'root'), '--runroot', run, '--tmpdir', join(dir, 'tmp'), '--storage-driver', 'overlay',
+          '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--network-config-dir', join(dir, 'net'),
+          'system', 'service', '--time', '0', this.host,
+        ],
+        {
+          stdio: ['ignore', log, log],
+          env: {
+            ...process.env,
+            CONTAINERS_CONF: join(dir, 'containers.conf'),
+            CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf'),
+            CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'),
+            CONTAINERS_POLICY_JSON: join(dir, 'policy.json'),
+            XDG_RUNTIME_DIR: run,
+          },
+        },
+      );
+    } finally {
+      closeSync(log);
+    }
+    const client = new ApiClient(this.host);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const s = this.service;
+      if (s.exitCode !== null || s.signalCode !== null) throw unavailable(`private podman service: exited at start (${s.exitCode ?? s.signalCode}): ${this.logTail()}`);
+      if (await client.ping().then(() => true, () => false)) break;
+      if (Date.now() > deadline) throw unavailable(`private podman service: no answer to /_ping after 60 s: ${this.logTail()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const v = (await client.call<{ Version?: string }>('GET', '/version').catch(() => ({}))) as { Version?: string };
+    this.version = v.Version ?? null;
+  }
+
+  logTail(): string {
+    try {
+      return readFileSync(join(this.dir!, 'podman.log'), 'utf8').trim().split('\n').slice(-3).join(' | ');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.stopAll();
+    } finally {
+      if (this.runRoot !== undefined) rmSync(this.runRoot, { recursive: true, force: true });
+      this.runRoot = undefined;
+    }
+  }
+
+  private async stopAll(): Promise<void> {
+    const t = new Teardown();
+    const s = this.service;
+    this.service = undefined;
+    if (s !== undefined && s.pid !== undefined && s.exitCode === null && s.signalCode === null) {
+      await t.attempt('containers', async () => {
+        const client = new ApiClient(this.host);
+        for (const id of await this.containers()) await client.containerRemove(id, { force: true });
+      });
+      s.kill('SIGTERM');
+      if (!(await exited(s, 20_000))) {
+        s.kill('SIGKILL');
+        await exited(s, 5_000);
+        await t.attempt('podman service', async () => {
+          throw new Error(`pid ${s.pid} did not stop on SIGTERM within 20 s (killed)`);
+        });
+      }
+    }
+    if (this.dir !== undefined) {
+      const dir = this.dir;
+      // conmon and container processes outlive the service; ours name our folders
+      for (const pid of [...processesMentioning(dir), ...(this.runRoot === undefined ? [] : processesMentioning(this.runRoot))]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      for (const m of (await mountsUnder(dir).catch(() => [] as string[])).reverse()) {
+        await t.attempt(`unmount ${m}`, async () => unmount(`private podman ${m}`, m, MNT_DETACH));
+      }
+      if (this.runRoot !== undefined) {
+        for (const m of (await mountsUnder(this.runRoot).catch(() => [] as string[])).reverse()) {
+          await t.attempt(`unmount ${m}`, async () => unmount(`private podman ${m}`, m, MNT_DETACH));
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+      this.dir = undefined;
+      // the parent cgroups podman made for containers and conmon, when they were not there before and are empty now
+      for (const d of libpodCgroups()) {
+        if (this.cgroupsBefore.has(d) || !existsSync(d)) continue;
+        await t.attempt(`cgroup ${d}`, async () => rmdirSync(d));
+      }
+    }
+    t.finish('private podman cleanup');
+  }
+}

@@ -1,0 +1,160 @@
+// The `workload` suite: what a user of a container engine waits for beyond one run —
+// a service answering on its published port (ready time, then request latency and
+// throughput), a cold start of a realistic image with its pull, a restart under
+// on-failure and the daemon's own restart with containers on it. berth through a
+// private berthd, docker through a private dockerd, podman (cold start and restart
+// policy) through a private podman service; each left out with its reason when absent.
+import type { Profile } from '../results/document.js';
+import type { CaseDef, DerivedCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
+import { scaled } from '../profiles.js';
+import { dockerMissing, DOCKER_BRIDGE } from './runtime-docker.js';
+import { coldKey, coldSplits, coldStartCase } from './workload-coldstart.js';
+import { COLD_IMAGES, SERVICE_REPO } from './workload-images.js';
+import { podmanMissing } from './workload-podman.js';
+import { daemonRestartCase, restartPolicyCase } from './workload-restart.js';
+import { readyCase, requestKey, requestLatencies, requestsCase, SUITE, type RequestMode } from './workload-services.js';
+import { WorkloadWorld, type WorkloadTarget } from './workload-world.js';
+
+export { GOAL_READY_RATIO } from './workload-services.js';
+
+/** What the suite measures; tests shrink it. */
+export interface WorkloadOptions {
+  /** Requests per service-requests sample. */
+  requests: number;
+  /** Corpus images cold start measures. */
+  coldImages: readonly string[];
+  /** Container counts of the daemon restart cases. */
+  restartContainers: readonly number[];
+}
+
+/** The sizes of a profile: quick 250 requests and 0/10 containers, default 1000 and 0/10/50. */
+export function workloadOptions(ctx: Pick<SuiteContext, 'settings' | 'profile'>): WorkloadOptions {
+  return {
+    requests: scaled(ctx.settings, 1000, 50),
+    coldImages: COLD_IMAGES,
+    restartContainers: ctx.profile === 'quick' ? [0, 10] : [0, 10, 50],
+  };
+}
+
+/** Why podman's service cases are left out (a warning whenever podman is measured). */
+export const PODMAN_SERVICES_LEFT_OUT =
+  "podman: service cases left out: publishing a port needs a CNI network (its portmap plugin adds CNI-HOSTPORT-* iptables chains shared by every CNI user on the host, which the suite cannot remove safely) or slirp4netns (not installed with Debian's podman without its recommends)";
+
+const DAEMON_TARGETS = ['berth', 'docker'] as const;
+const REQUEST_MODES: readonly RequestMode[] = ['keep-alive', 'new-connection'];
+
+/** The cases for `ctx.targets` with `options`; warnings for targets left out. */
+export function workloadCases(ctx: SuiteContext, options: WorkloadOptions): CaseDef[] {
+  const world = new WorkloadWorld({ dataRoot: ctx.dataRoot, profile: ctx.profile as Profile, seed: ctx.seed });
+  const targets: ('berth' | 'docker')[] = [];
+  if (ctx.targets.includes('berth')) targets.push('berth');
+  if (ctx.targets.includes('docker')) {
+    const missing = dockerMissing();
+    if (missing !== undefined) ctx.warn(missing);
+    else {
+      targets.push('docker');
+      ctx.warn(
+        `docker: measured against a private dockerd (own data root on tmpfs, exec root, pidfile, socket, bridge ${DOCKER_BRIDGE}; ` +
+          '--iptables=false --ip-forward=false --ip-masq=false, so published ports go through docker-proxy and no iptables chains or sysctls change); stopped and removed after the suite',
+      );
+    }
+  }
+  const all: WorkloadTarget[] = [...targets];
+  if (ctx.targets.includes('podman')) {
+    const missing = podmanMissing();
+    if (missing !== undefined) ctx.warn(missing);
+    else {
+      all.push('podman');
+      ctx.warn(
+        'podman: measured through a private `podman system service` speaking the Docker API (storage root on tmpfs, own run root, tmpdir, socket, containers.conf, registries.conf and network config folder; ' +
+          'cgroupfs, events backend file, runtime runc, ulimits nofile=20000:20000 nproc=4096:4096); stopped and removed after the suite, with its conmon processes and the libpod cgroups it made',
+      );
+      ctx.warn(PODMAN_SERVICES_LEFT_OUT);
+    }
+  }
+  const cases: CaseDef[] = [];
+  for (const level of ['api', 'cli'] as const) for (const t of targets) cases.push(readyCase(world, t, level));
+  for (const mode of REQUEST_MODES) for (const t of targets) cases.push(requestsCase(world, t, mode, options.requests));
+  for (const image of options.coldImages) for (const t of all) cases.push(coldStartCase(world, t, image, options.coldImages));
+  for (const t of all) cases.push(restartPolicyCase(world, t));
+  if (targets.includes('berth')) {
+    for (const n of options.restartContainers) cases.push(daemonRestartCase(world, n));
+  } else if (all.length > 0) {
+    ctx.warn('daemon-restart: measured for berth only (the private dockerd and podman service are not restarted on their roots by this suite)');
+  }
+  world.expect(cases.length);
+  return cases;
+}
+
+/**
+ * The derived cases: per-request latency of the service-requests cases (every
+ * request of the measured batches, so the stats give p50/p95/p99), and the cold
+ * starts' split into pull and run (ms) and the pull's share of the whole.
+ */
+export function deriveWorkload(measured: readonly MeasuredCase[]): DerivedCase[] {
+  const out: DerivedCase[] = [];
+  for (const m of measured) {
+    const p = m.info.parameters;
+    if (m.info.case === 'service-requests') {
+      const batches = requestLatencies.get(requestKey(m.info.target, p.mode as RequestMode)) ?? [];
+      const samples = batches.slice(-m.samples.length).flat();
+      if (samples.length === 0) continue;
+      out.push({
+        suite: SUITE,
+        case: 'service-request-latency',
+        target: m.info.target,
+        parameters: { mode: p.mode!, requests: p.requests!, image: SERVICE_REPO, publish: p.publish! },
+        unit: 'us',
+        direction: 'lower-is-better',
+        method: `Round-trip time in µs of each GET / of the service-requests samples (${m.samples.length} batches of ${p.requests} sequential requests, ${p.mode}) through the port published on 127.0.0.1, from writing the request to reading the whole response.`,
+        samples,
+        derived: { from: [m.info], how: 'recorded-alongside', pairing: 'same-sample' },
+      });
+    }
+    if (m.info.case === 'cold-start') {
+      const splits = (coldSplits.get(coldKey(m.info.target, String(p.image))) ?? []).slice(-m.samples.length);
+      if (splits.length === 0) continue;
+      const base = { suite: SUITE, target: m.info.target, direction: 'lower-is-better' as const, derived: { from: [m.info], how: 'recorded-alongside' as const, pairing: 'same-sample' as const } };
+      for (const part of ['pull', 'run'] as const) {
+        out.push({
+          ...base,
+          case: 'cold-start-split',
+          parameters: { level: 'api', image: p.image!, part },
+          unit: 'ms',
+          method:
+            part === 'pull'
+              ? `The pull part of each cold-start sample of ${p.image}: POST /images/create until its progress stream ended (layers fetched from 127.0.0.1, verified, unpacked).`
+              : `The rest of each cold-start sample of ${p.image}: create, attach, start and the container's first output.`,
+          samples: splits.map((s) => s[part]),
+        });
+      }
+      const share = splits.map((s) => (100 * s.pull) / (s.pull + s.run));
+      const sorted = [...share].sort((a, b) => a - b);
+      out.push({
+        ...base,
+        case: 'cold-start-pull-share',
+        parameters: { level: 'api', image: p.image! },
+        unit: 'percent',
+        method: `The pull's share in % of each cold-start sample of ${p.image} (pull / (pull + create, attach, start, first output)).`,
+        notes: [`Median pull share ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} % of the cold start (Slacker reports pulls as about three quarters of container start time for its images).`],
+        samples: share,
+      });
+    }
+  }
+  return out;
+}
+
+async function requirements(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'needs root (a private berthd with mounts, cgroups, bridge and iptables)';
+  return undefined;
+}
+
+export const workloadSuite: Suite = {
+  name: SUITE,
+  description:
+    'services (ready time on a published port, request latency and throughput), cold start of realistic images with the pull split out, restart under on-failure and daemon restart with containers; berth beside docker',
+  targets: ['berth', 'docker', 'podman'],
+  requires: requirements,
+  cases: (ctx) => workloadCases(ctx, workloadOptions(ctx)),
+  derive: deriveWorkload,
+};
