@@ -37,6 +37,7 @@ describe('conformance TAP parsing', () => {
     expect(fileResult('a', 'TAP version 13\nok 1 - x\n1..2\n', 0, false)).toMatchObject({ passed: false, failing: ['1 of 2 planned tests reported'] });
     expect(fileResult('a', 'TAP version 13\nfailed to create the container\n', 1, false)).toMatchObject({ passed: false, failing: ['no TAP plan (the program stopped early)'] });
     expect(fileResult('a', '1..0 # SKIP not on this OS\n', 0, false)).toMatchObject({ passed: true, skip: 0 });
+    expect(fileResult('a', 'ok 1 - x\n1..1\n1..0\n', 0, false)).toMatchObject({ passed: true, planned: 1 });
     expect(fileResult('a', 'ok 1 - x\n1..1\n', null, true)).toMatchObject({ passed: false, failing: ['timed out'] });
     expect(fileResult('a', tap, 1, false).failing).toEqual(['3 has expected soft RLIMIT_NOFILE', '6 memory kernel is set correctly']);
   });

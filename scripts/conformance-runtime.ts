@@ -49,6 +49,8 @@ export function parseTap(text: string): TapResult {
     }
     const plan = /^1\.\.(\d+)\s*(?:#\s*(.*))?$/.exec(line);
     if (plan) {
+      // the first plan counts: some programs print a second, empty one (1..0) when they end
+      if (planned !== undefined) continue;
       planned = Number(plan[1]);
       skippedAll = planned === 0 && /^skip/i.test(plan[2] ?? '');
       continue;
