@@ -150,6 +150,27 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     if (base) rmSync(base, { recursive: true, force: true });
   });
 
+  it.each([
+    ['shared', /\sshared:\d+/],
+    ['unbindable', /\sunbindable/],
+  ] as const)('applies rootfsPropagation %s to the new root after pivot_root', async (propagation, expected) => {
+    const p = await probe(bundle((s) => (s.linux!.rootfsPropagation = propagation)));
+    const root = p.mountinfo.trim().split('\n').find((l) => l.split(' ')[4] === '/');
+    expect(root?.split(' - ')[0]).toMatch(expected);
+  });
+
+  it('joins a cgroupsPath that exists already and removes it at delete once empty', async () => {
+    const path = `${cgroupParent}/joined-${process.pid}`;
+    const pre = await manager.create(ctx, path);
+    const id = nextId();
+    const proc = await driver.create(ctx, id, bundle((s) => (s.linux!.cgroupsPath = path)), { stdio: ['ignore', 'ignore', 'ignore'] });
+    expect(readFileSync(`/proc/${proc.pid}/cgroup`, 'utf8')).toContain(`:/${path}\n`);
+    await driver.start(ctx, id);
+    expect(await driver.wait(ctx, id)).toEqual({ exitCode: 0 });
+    await driver.delete(ctx, id);
+    for (const d of pre.dirs) expect(existsSync(d)).toBe(false);
+  });
+
   it('runs the process as pid 1 with the spec hostname, a new root and only fds 0-2', async () => {
     const p = await probe(bundle((s) => (s.hostname = 'berth-probe')));
     expect(p.hostname).toBe('berth-probe');

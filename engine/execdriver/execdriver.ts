@@ -317,7 +317,10 @@ class NativeExecDriver implements ExecDriver {
     const manager = this.cgroups();
     const cgroupPath = spec.linux?.cgroupsPath ?? `${this.options.cgroupParent ?? 'berth'}/${id}`;
     const cgroupStart = nowNs();
-    const cgroup = manager === null ? undefined : manager.create(ctx, cgroupPath, allowDeviceNodes(spec.linux?.resources, spec.linux?.devices));
+    const cgroup = manager === null ? undefined : manager.create(ctx, cgroupPath, allowDeviceNodes(spec.linux?.resources, spec.linux?.devices), {
+      // a cgroupsPath from the spec may name a cgroup made beforehand: it is joined (as runc and crun do)
+      joinExisting: spec.linux?.cgroupsPath !== undefined,
+    });
     cgroup?.catch(() => undefined);  // awaited below; a failure must not go unhandled meanwhile
 
     let io: ReturnType<typeof prepareStdio>;

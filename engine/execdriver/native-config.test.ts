@@ -143,7 +143,6 @@ describe('nativeConfig', () => {
       code: 'NOT_IMPLEMENTED',
       message: /new user namespace together with joined namespaces/,
     },
-    { name: 'rshared root propagation', mutate: (s) => (s.linux!.rootfsPropagation = 'rshared'), code: 'NOT_IMPLEMENTED', message: /rshared/ },
     { name: 'a bad sysctl key', mutate: (s) => (s.linux!.sysctl = { '../../etc/passwd': 'x' }), code: 'INVALID_ARGUMENT', message: /sysctl: bad key/ },
     { name: 'a relative masked path', mutate: (s) => (s.linux!.maskedPaths = ['proc/kcore']), code: 'INVALID_ARGUMENT', message: /^linux\.maskedPaths\[0\]/ },
     { name: 'empty args', mutate: (s) => (s.process!.args = []), code: 'INVALID_ARGUMENT', message: /^process\.args/ },

@@ -148,10 +148,8 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   if ((spec.hostname !== undefined || spec.domainname !== undefined) && !has('uts')) {
     throw invalidArgument('hostname: setting it needs a UTS namespace in linux.namespaces');
   }
+  // shared and unbindable are applied to the new root after pivot_root (native setup_rootfs)
   const propagation = spec.linux?.rootfsPropagation;
-  if (propagation === 'shared' || propagation === 'rshared') {
-    throw notImplemented(`linux.rootfsPropagation: ${propagation} is not supported (pivot_root needs a private parent)`);
-  }
 
   const caps = proc.capabilities ?? {};
   const sysctl = Object.entries(spec.linux?.sysctl ?? {}).map(([key, value]) => {

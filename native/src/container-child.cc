@@ -553,7 +553,12 @@ void do_mount(Child& c, int rootfd, int index) {
 void setup_rootfs(Child& c) {
   const ChildConfig& cfg = *c.cfg;
   uint64_t t0 = monotonic_ns();
-  if (mount(nullptr, "/", nullptr, cfg.root_propagation, nullptr) < 0) fail(c, kStepPropagation, errno, "/");
+  // pivot_root refuses a shared parent, and an unbindable "/" cannot give the rootfs
+  // bind below: for those the tree is made a slave now and the requested propagation
+  // is applied to the new root after pivot_root (as runc does), in this namespace only.
+  const bool after_pivot = (cfg.root_propagation & (MS_SHARED | MS_UNBINDABLE)) != 0;
+  const unsigned long before = after_pivot ? (MS_SLAVE | MS_REC) : cfg.root_propagation;
+  if (mount(nullptr, "/", nullptr, before, nullptr) < 0) fail(c, kStepPropagation, errno, "/");
   record(c, kStepPropagation, -1, t0);
 
   t0 = monotonic_ns();
@@ -585,6 +590,7 @@ void setup_rootfs(Child& c) {
   if (umount2(".", MNT_DETACH) < 0) fail(c, kStepPivotRoot, errno, "detach old root");
   if (chdir("/") < 0) fail(c, kStepPivotRoot, errno, "/");
   close(rootfd);
+  if (after_pivot && mount(nullptr, "/", nullptr, cfg.root_propagation, nullptr) < 0) fail(c, kStepPropagation, errno, "new root");
   record(c, kStepPivotRoot, -1, t0);
 }
 

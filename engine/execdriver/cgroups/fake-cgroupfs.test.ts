@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { background } from '../../trace/context.js';
+import { background, withLogger } from '../../trace/context.js';
 import { createCgroupManager } from './manager.js';
 
 const ctx = background();
@@ -53,6 +53,16 @@ describe('cgroup v2 backend (fake cgroupfs)', () => {
     await expect(cg.apply(ctx, { memory: { swap: 1 << 30 } })).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED', message: /^cgroup leaf: linux\.resources\.memory\.swap needs memory\.limit/ });
   });
 
+  it('warns about swappiness and disableOOMKiller, which v2 has no file for', async () => {
+    const leaf = join(root, 'leaf');
+    files(leaf, { 'memory.max': 'max' });
+    const warnings: string[] = [];
+    const logger = { ...ctx.logger, warn: (msg: string) => void warnings.push(msg) };
+    await (await manager().open(ctx, 'leaf')).apply(withLogger(ctx, logger as typeof ctx.logger), { memory: { limit: 1 << 20, swappiness: 10, disableOOMKiller: true } });
+    expect(readFileSync(join(leaf, 'memory.max'), 'utf8')).toBe(String(1 << 20));
+    expect(warnings).toEqual([expect.stringMatching(/memory\.swappiness not applied/), expect.stringMatching(/disableOOMKiller not applied/)]);
+  });
+
   it('reads stats from v2 files', async () => {
     const leaf = join(root, 'leaf');
     files(leaf, {
@@ -70,6 +80,21 @@ describe('cgroup v2 backend (fake cgroupfs)', () => {
       cpu: { usageNs: 1_500_000 },
       pids: { current: 4 },
     });
+  });
+});
+
+describe('cgroup v1 memory (fake cgroupfs)', () => {
+  it('writes memory.swappiness and memory.oom_control, and refuses a swappiness above 100', async () => {
+    const mem = join(root, 'memory');
+    files(join(mem, 'c'), { 'memory.swappiness': '60', 'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\n', 'memory.limit_in_bytes': '0' });
+    const cg = await createCgroupManager({ layout: { mode: 'v1', v1: new Map([['memory', mem]]), unified: undefined } }).open(ctx, 'c');
+    await cg.apply(ctx, { memory: { swappiness: 10, disableOOMKiller: true } });
+    expect(readFileSync(join(mem, 'c/memory.swappiness'), 'utf8')).toBe('10');
+    expect(readFileSync(join(mem, 'c/memory.oom_control'), 'utf8')).toBe('1');
+    await expect(cg.apply(ctx, { memory: { swappiness: 101 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: /^cgroup c: linux\.resources\.memory\.swappiness: 101 is not between 0 and 100/ });
+    await cg.apply(ctx, { memory: { swappiness: 0, disableOOMKiller: false } });
+    expect(readFileSync(join(mem, 'c/memory.swappiness'), 'utf8')).toBe('0');
+    expect(readFileSync(join(mem, 'c/memory.oom_control'), 'utf8')).toBe('1'); // false leaves the file alone
   });
 });
 

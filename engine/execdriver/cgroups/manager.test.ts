@@ -264,6 +264,22 @@ needs(root(), when(hasV1, 'needs cgroup v1 controllers (a hybrid or v1 host)')).
     for (const d of cg.dirs) expect(existsSync(d)).toBe(true);
   });
 
+  it('joins an existing cgroup when asked, keeps it on a failed create and removes it once empty', async () => {
+    const m = manager();
+    const pre = await make(m);
+    const cg = await m.create(ctx, pre.path, { pids: { limit: 33 } }, { joinExisting: true });
+    expect(cg.dirs).toEqual(pre.dirs);
+    await expect(m.create(ctx, pre.path, { cpu: { cpus: '4095' } }, { joinExisting: true })).rejects.toThrow(/cpuset\.cpus/);
+    for (const d of pre.dirs) expect(existsSync(d)).toBe(true);
+    // a child cgroup (not the container's) keeps the joined leaf in place
+    const child = await m.create(ctx, `${pre.path}/other`);
+    await cg.destroy(ctx);
+    for (const d of pre.dirs) expect(existsSync(d)).toBe(true);
+    await child.destroy(ctx);
+    await cg.destroy(ctx);
+    for (const d of pre.dirs) expect(existsSync(d)).toBe(false);
+  });
+
   it('names the cgroup and file on a bad value and removes what it made', async () => {
     const m = manager();
     const path = uniquePath();

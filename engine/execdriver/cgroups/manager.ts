@@ -12,7 +12,7 @@ import type { Resources } from '../spec/types.js';
 import type { CgroupBackend, CgroupDirs } from './backend.js';
 import { parsePids, readControl, readControlIfExists, writeControl } from './cgroup-fs.js';
 import { detectLayout, type CgroupLayout } from './detect.js';
-import type { Cgroup, CgroupManager, CgroupMode, CgroupStats } from './types.js';
+import type { Cgroup, CgroupManager, CgroupMode, CgroupStats, CreateCgroupOptions } from './types.js';
 import { createV1Backend } from './v1.js';
 import { createV2Backend } from './v2.js';
 
@@ -56,6 +56,14 @@ async function isDir(path: string): Promise<boolean> {
   }
 }
 
+async function hasSubdirs(path: string): Promise<boolean> {
+  try {
+    return (await readdir(path, { withFileTypes: true })).some((e) => e.isDirectory());
+  } catch {
+    return false;
+  }
+}
+
 class Manager implements CgroupManager {
   readonly mode: CgroupMode;
 
@@ -79,11 +87,12 @@ class Manager implements CgroupManager {
     return byRoot;
   }
 
-  async create(ctx: Context, path: string, resources?: Resources): Promise<Cgroup> {
+  async create(ctx: Context, path: string, resources?: Resources, opts: CreateCgroupOptions = {}): Promise<Cgroup> {
     const rel = normalizeCgroupPath(path);
     const dirs = this.dirsFor(rel);
     const leaves: string[] = [];
     const parents: string[] = [];
+    const joined: string[] = []; // existing leaves: kept on a failed create, removed by destroy only once empty
     try {
       for (const [root, keys] of this.hierarchies()) {
         let parent = root;
@@ -98,12 +107,13 @@ class Manager implements CgroupManager {
             for (const key of keys) await this.backend.afterMkdir(key, d, parent);
           } catch (err) {
             if (errno(err) !== 'EEXIST') throw wrap(err, `cgroup ${rel}: mkdir ${d}`);
-            if (last) throw alreadyExists(`cgroup ${rel}: already exists (${d})`);
+            if (last && opts.joinExisting !== true) throw alreadyExists(`cgroup ${rel}: already exists (${d})`);
+            if (last) joined.push(d);
           }
           parent = d;
         }
       }
-      const cg = new CgroupHandle(this.backend, rel, dirs, leaves, parents, this.drainTimeoutMs);
+      const cg = new CgroupHandle(this.backend, rel, dirs, [...leaves, ...joined], parents, this.drainTimeoutMs);
       if (resources) await cg.apply(ctx, resources);
       return cg;
     } catch (err) {
@@ -306,6 +316,8 @@ class CgroupHandle implements Cgroup {
       } catch (err) {
         const code = errno(err);
         if (code === 'ENOENT') return;
+        // a cgroup with child cgroups (someone else's, in a joined path) is left where it is
+        if ((code === 'EBUSY' || code === 'ENOTEMPTY') && (await hasSubdirs(d))) return;
         if (code !== 'EBUSY' || Date.now() >= until) throw wrap(err, `cgroup ${this.path}: rmdir ${d}`);
       }
       await sleep(Math.min(5 * (i + 1), 100));

@@ -74,14 +74,24 @@ export interface Cgroup {
   destroy(ctx: Context): Promise<void>;
 }
 
+export interface CreateCgroupOptions {
+  /**
+   * An existing leaf is used as it is (an OCI cgroupsPath may name one made beforehand):
+   * resources are applied to it, and destroy() removes it once it is empty (it is the
+   * container's own path), leaving it when it holds child cgroups.
+   */
+  joinExisting?: boolean;
+}
+
 export interface CgroupManager {
   readonly mode: CgroupMode;
   /**
    * Creates the cgroup at `path` (relative, e.g. `berth/<id>`; a leading / is ignored)
    * in every hierarchy berth uses and applies `resources`. Fails ALREADY_EXISTS when the
-   * leaf exists, INVALID_ARGUMENT for a bad path; on any failure removes what it made.
+   * leaf exists (unless opts.joinExisting), INVALID_ARGUMENT for a bad path; on any
+   * failure removes what it made (never a joined leaf).
    */
-  create(ctx: Context, path: string, resources?: Resources): Promise<Cgroup>;
+  create(ctx: Context, path: string, resources?: Resources, opts?: CreateCgroupOptions): Promise<Cgroup>;
   /**
    * A handle on an existing cgroup at `path` (another process created it). destroy()
    * on it removes only the leaf directories. Fails NOT_FOUND when it does not exist.

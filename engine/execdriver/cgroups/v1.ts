@@ -2,7 +2,7 @@
 // cgroup2 hierarchy that only tracks processes). One directory per controller, at
 // <mount of controller>/<path>; co-mounted controllers share theirs.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deadlineExceeded, failedPrecondition, wrap } from '../../errdefs/errors.js';
+import { deadlineExceeded, failedPrecondition, invalidArgument, wrap } from '../../errdefs/errors.js';
 import type { Context } from '../../trace/context.js';
 import type { Resources } from '../spec/types.js';
 import type { CgroupBackend, CgroupDirs } from './backend.js';
@@ -33,8 +33,16 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
   };
 
   async function applyMemory(ctx: Context, cg: CgroupDirs, mem: NonNullable<Resources['memory']>): Promise<void> {
-    if (mem.limit === undefined && mem.swap === undefined && mem.reservation === undefined) return;
+    const oom = mem.disableOOMKiller === true;
+    if (mem.limit === undefined && mem.swap === undefined && mem.reservation === undefined && mem.swappiness === undefined && !oom) return;
     const d = need(cg, 'memory', 'linux.resources.memory');
+    if (mem.swappiness !== undefined) {
+      if (!Number.isInteger(mem.swappiness) || mem.swappiness < 0 || mem.swappiness > 100) {
+        throw invalidArgument(`cgroup ${cg.path}: linux.resources.memory.swappiness: ${mem.swappiness} is not between 0 and 100`);
+      }
+      await writeControl(cg.path, d, 'memory.swappiness', mem.swappiness);
+    }
+    if (oom) await writeControl(cg.path, d, 'memory.oom_control', 1);
     const memsw = mem.swap === undefined ? undefined : await readControlIfExists(cg.path, d, 'memory.memsw.limit_in_bytes');
     if (mem.swap !== undefined && memsw === undefined) {
       ctx.logger.warn(`cgroup ${cg.path}: memory.swap not applied: this host has no swap accounting (memory.memsw.limit_in_bytes)`);

@@ -69,7 +69,12 @@ export function createV2Backend(layout: CgroupLayout): CgroupBackend {
     async afterMkdir() {},
     async apply(ctx, cg, r) {
       if (r.blockIO) ctx.logger.warn(`cgroup ${cg.path}: linux.resources.blockIO not applied: berth does not write io.weight/io.max on cgroup v2`);
-      if (r.memory) await applyMemory(cg, r.memory);
+      if (r.memory) {
+        // no cgroup v2 file for either (runc and crun warn too)
+        if (r.memory.swappiness !== undefined) ctx.logger.warn(`cgroup ${cg.path}: linux.resources.memory.swappiness not applied: cgroup v2 has no memory.swappiness`);
+        if (r.memory.disableOOMKiller === true) ctx.logger.warn(`cgroup ${cg.path}: linux.resources.memory.disableOOMKiller not applied: cgroup v2 cannot disable the OOM killer`);
+        await applyMemory(cg, r.memory);
+      }
       if (r.cpu) await applyCpu(cg, r.cpu);
       if (r.pids) await writeControl(cg.path, leaf(cg), 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
       if (r.devices && r.devices.length > 0) {

@@ -101,6 +101,10 @@ export interface MemoryResources {
   /** Kernel memory limits: deprecated by the kernel; accepted and ignored with a warning (as runc and crun do). */
   kernel?: number;
   kernelTCP?: number;
+  /** 0-100: cgroup v1 memory.swappiness; cgroup v2 has no such file (warned and ignored). */
+  swappiness?: number;
+  /** cgroup v1 memory.oom_control; cgroup v2 cannot turn the OOM killer off (warned and ignored). */
+  disableOOMKiller?: boolean;
 }
 
 /** blkio settings: written on cgroup v1 where the kernel has the file, else named in a warning. */

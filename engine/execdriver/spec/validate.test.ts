@@ -54,7 +54,7 @@ const rejected: { name: string; mutate: Mutation; code: ErrorCode; message: stri
   { name: 'hook zero timeout', mutate: (s) => (s.hooks = { poststop: [{ path: '/bin/true', timeout: 0 }] }), code: 'INVALID_ARGUMENT', message: /^hooks\.poststop\[0\]\.timeout: 0 / },
   { name: 'uid mappings without user ns', mutate: (s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), code: 'INVALID_ARGUMENT', message: /^linux\.uidMappings: needs a new user namespace/ },
   { name: 'user ns without mappings', mutate: (s) => s.linux.namespaces.push({ type: 'user' }), code: 'INVALID_ARGUMENT', message: /^linux\.uidMappings: a new user namespace needs/ },
-  { name: 'hostname without uts ns', mutate: (s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts')), code: 'INVALID_ARGUMENT', message: /^hostname: setting a hostname needs a new uts namespace/ },
+  { name: 'hostname without uts ns', mutate: (s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts')), code: 'INVALID_ARGUMENT', message: /^hostname: setting a hostname needs a uts namespace \(new or joined\)/ },
   { name: 'net sysctl without netns', mutate: (s) => { s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'network'); s.linux.sysctl = { 'net.ipv4.ip_forward': '1' }; }, code: 'INVALID_ARGUMENT', message: 'linux.sysctl["net.ipv4.ip_forward"]: needs a new network namespace' },
   { name: 'host-wide sysctl', mutate: (s) => (s.linux.sysctl = { 'vm.swappiness': '10' }), code: 'NOT_IMPLEMENTED', message: /^linux\.sysctl\["vm\.swappiness"\]: berth sets only namespaced sysctls/ },
   { name: 'unknown propagation', mutate: (s) => (s.linux.rootfsPropagation = 'sideways'), code: 'INVALID_ARGUMENT', message: /^linux\.rootfsPropagation: unknown rootfs propagation "sideways"/ },
@@ -116,6 +116,13 @@ describe('validateSpec: spec-valid fields this host cannot apply', () => {
     const warnings: string[] = [];
     expect(validateSpec(raw, bundle, { host, lsm: noLsm, warn: (m) => warnings.push(m) }).linux?.resources?.blockIO?.weight).toBe(500);
     expect(warnings).toEqual([]);
+  });
+
+  it('accepts a hostname with a uts namespace joined by path (set in that namespace)', () => {
+    const raw = defaultSpec() as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    raw.linux.namespaces = raw.linux.namespaces.map((n: { type: string }) => (n.type === 'uts' ? { type: 'uts', path: '/proc/self/ns/uts' } : n));
+    raw.hostname = 'joined';
+    expect(validateSpec(raw, bundle, { host, lsm: noLsm }).hostname).toBe('joined');
   });
 
   it('accepts linux.devices and checks their fields', () => {

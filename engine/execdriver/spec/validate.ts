@@ -306,8 +306,9 @@ function checkLinux(spec: Spec): void {
   if (own.has('user') && ((linux.uidMappings?.length ?? 0) === 0 || (linux.gidMappings?.length ?? 0) === 0)) {
     throw invalidArgument('linux.uidMappings: a new user namespace needs uidMappings and gidMappings');
   }
-  if (spec.hostname !== undefined && spec.hostname !== '' && !own.has('uts')) throw invalidArgument('hostname: setting a hostname needs a new uts namespace');
-  if (spec.domainname !== undefined && spec.domainname !== '' && !own.has('uts')) throw invalidArgument('domainname: setting a domainname needs a new uts namespace');
+  // a uts namespace joined by path is entered before the hostname is set: it is set there (as runc does)
+  if (spec.hostname !== undefined && spec.hostname !== '' && !seen.has('uts')) throw invalidArgument('hostname: setting a hostname needs a uts namespace (new or joined)');
+  if (spec.domainname !== undefined && spec.domainname !== '' && !seen.has('uts')) throw invalidArgument('domainname: setting a domainname needs a uts namespace (new or joined)');
   for (const key of Object.keys(linux.sysctl ?? {})) {
     const field = `linux.sysctl[${JSON.stringify(key)}]`;
     const rule = sysctlNamespaces.find(([re]) => re.test(key));
