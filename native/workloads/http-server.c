@@ -1,10 +1,14 @@
 /* Static HTTP/1.1 server for berth's run and network benchmarks:
  * `http-server PORT [BODY_BYTES]` listens on all addresses of the container's
  * network namespace and answers GET / with BODY_BYTES bytes of 'x' (default 2),
- * keeping connections alive; other paths get 404. Prints "listening PORT" once ready. */
+ * keeping connections alive; other paths get 404. Prints "listening PORT" once ready.
+ * A response leaves in one segment where it fits: the head is sent with MSG_MORE when a
+ * body follows, and TCP_NODELAY is set, so that a kept-alive client does not wait for a
+ * delayed ACK (Nagle's algorithm holding the body behind the head's unacknowledged segment). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +20,9 @@
 static char *body;
 static long body_len;
 
-static int send_all(int fd, const char *p, size_t n) {
+static int send_all(int fd, const char *p, size_t n, int flags) {
   while (n > 0) {
-    ssize_t w = write(fd, p, n);
+    ssize_t w = send(fd, p, n, flags);
     if (w < 0) {
       if (errno == EINTR) continue;
       return -1;
@@ -49,8 +53,9 @@ static void serve(int fd) {
     long len = root ? body_len : 10;
     int n = snprintf(hdr, sizeof hdr, "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %ld\r\n%s\r\n", root ? "200 OK" : "404 Not Found", len,
                      close_after ? "Connection: close\r\n" : "");
-    if (send_all(fd, hdr, (size_t)n) < 0) return;
-    if (!is_head && send_all(fd, root ? body : "not found\n", (size_t)len) < 0) return;
+    int more = !is_head && len > 0 ? MSG_MORE : 0;
+    if (send_all(fd, hdr, (size_t)n, more) < 0) return;
+    if (!is_head && send_all(fd, root ? body : "not found\n", (size_t)len, 0) < 0) return;
     if (close_after) return;
     memmove(buf, buf + head, have - head);
     have -= head;
@@ -95,6 +100,7 @@ int main(int argc, char **argv) {
       perror("http-server: accept");
       return 1;
     }
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     pid_t pid = fork();
     if (pid == 0) {
       close(s);
