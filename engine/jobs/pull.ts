@@ -32,6 +32,7 @@ import { RegistryClient, type BlobDescriptor, type FetchedManifest } from '../re
 import type { RetryPolicy } from '../registry/client/retry.js';
 import { sniffingDecompressor } from '../registry/client/sniff-decompress.js';
 import type { ContentWriter } from '../graph/content-store.js';
+import { limiter } from './limiter.js';
 
 /** The registry client methods pull uses (a RegistryClient, or one wrapped by instrument('registry', …)). */
 export type PullClient = Pick<RegistryClient, 'manifest' | 'blob' | 'blobBytes'>;
@@ -459,26 +460,6 @@ function writeWithBackpressure(stream: PassThrough, chunk: Buffer, signal: Abort
     stream.on('close', onClose);
     signal.addEventListener('abort', onAbort);
   });
-}
-
-/** A function running at most `n` tasks at once, in call order. */
-function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const queue: (() => void)[] = [];
-  return (task) =>
-    new Promise((resolve, reject) => {
-      const run = (): void => {
-        running++;
-        task()
-          .then(resolve, reject)
-          .finally(() => {
-            running--;
-            queue.shift()?.();
-          });
-      };
-      if (running < n) run();
-      else queue.push(run);
-    });
 }
 
 /** Errors about a blob renamed to name the layer: `layer sha256:…: digest mismatch (got …)`. */

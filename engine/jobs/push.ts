@@ -30,6 +30,7 @@ import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../registry/client/r
 import { nowNs } from '../trace/clock.js';
 import { background, throwIfCancelled, withLogger, withSignal, type Context } from '../trace/context.js';
 import { recordSpan } from '../trace/span.js';
+import { limiter } from './limiter.js';
 
 /** The registry client methods push uses (a RegistryClient, or one wrapped by instrument('registry', …)). */
 export type PushClient = Pick<RegistryClient, 'blobSize' | 'startUpload' | 'uploadBlob' | 'cancelUpload' | 'putManifest'>;
@@ -420,26 +421,6 @@ async function storedManifest(ctx: Context, graph: Graph, image: ImageDetails): 
     return { digest, mediaType, bytes, layers: layers as Descriptor[], configType };
   }
   return undefined;
-}
-
-/** A function running at most `n` tasks at once, in call order. */
-function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const queue: (() => void)[] = [];
-  return (task) =>
-    new Promise((resolve, reject) => {
-      const run = (): void => {
-        running++;
-        task()
-          .then(resolve, reject)
-          .finally(() => {
-            running--;
-            queue.shift()?.();
-          });
-      };
-      if (running < n) run();
-      else queue.push(run);
-    });
 }
 
 /** Errors about a blob renamed to name the layer. */
