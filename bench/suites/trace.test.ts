@@ -12,7 +12,7 @@ const suiteCtx: SuiteContext = { profile: 'quick', settings: profiles.quick, tar
 
 describe('trace suite', () => {
   it('is registered as built, beside the other suites of the design', async () => {
-    expect(registry.map((s) => s.name)).toEqual(['trace', 'pull', 'run', 'lifecycle', 'runtime', 'namespaces', 'cgroups', 'graphdriver', 'network', 'reliability']);
+    expect(registry.map((s) => s.name)).toEqual(['trace', 'pull', 'run', 'lifecycle', 'runtime', 'namespaces', 'cgroups', 'graphdriver', 'network', 'reliability', 'workload']);
     expect(registry.filter((s) => s.load !== undefined).map((s) => s.name)).toContain('trace');
     expect(await registry[0].load!()).toBe(traceSuite);
   });
