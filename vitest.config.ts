@@ -5,7 +5,15 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['engine/**/*.test.ts', 'bench/**/*.test.ts', 'native/**/*.test.ts', 'scripts/**/*.test.ts', 'results/**/*.test.ts', 'notebooks/**/*.test.ts', 'testkit/**/*.test.ts'],
+    include: [
+      'engine/**/*.test.ts',
+      'bench/**/*.test.ts',
+      'native/**/*.test.ts',
+      'scripts/**/*.test.ts',
+      'results/**/*.test.ts',
+      'notebooks/**/*.test.ts',
+      'testkit/**/*.test.ts',
+    ],
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 60_000,

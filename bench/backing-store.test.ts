@@ -39,7 +39,13 @@ async function loopsUnder(dir: string): Promise<string[]> {
     .filter((l) => l.includes(dir));
 }
 
-const expectedFs: Record<BackingKind, string | undefined> = { host: undefined, tmpfs: 'tmpfs', ext4: 'ext4', xfs: 'xfs', btrfs: 'btrfs' };
+const expectedFs: Record<BackingKind, string | undefined> = {
+  host: undefined,
+  tmpfs: 'tmpfs',
+  ext4: 'ext4',
+  xfs: 'xfs',
+  btrfs: 'btrfs',
+};
 
 describe('createBackingStore', () => {
   let dir: string;
@@ -93,13 +99,20 @@ describe('createBackingStore', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
-  needs(missing('ext4')).it('detaches the loop device and deletes the file when the mount fails after losetup', async () => {
-    const err = await createBackingStore('ext4', { dir, sizeMiB: 32, mountOptions: 'no_such_option_berth' }).catch((e: unknown) => e);
-    expect(isBerthError(err)).toBe(true);
-    expect((err as Error).message).toMatch(/^backing store ext4 .*: mount \/dev\/loop\d+ \(ext4, no_such_option_berth\)/);
-    expect(await loopsUnder(dir)).toEqual([]);
-    expect(await readdir(dir)).toEqual([]);
-  });
+  needs(missing('ext4')).it(
+    'detaches the loop device and deletes the file when the mount fails after losetup',
+    async () => {
+      const err = await createBackingStore('ext4', { dir, sizeMiB: 32, mountOptions: 'no_such_option_berth' }).catch(
+        (e: unknown) => e,
+      );
+      expect(isBerthError(err)).toBe(true);
+      expect((err as Error).message).toMatch(
+        /^backing store ext4 .*: mount \/dev\/loop\d+ \(ext4, no_such_option_berth\)/,
+      );
+      expect(await loopsUnder(dir)).toEqual([]);
+      expect(await readdir(dir)).toEqual([]);
+    },
+  );
 
   needs(missing('tmpfs')).it('unmounts the tmpfs when a step after the mount fails', async () => {
     const err = await createBackingStore('tmpfs', { dir, mountOptions: 'nr_inodes=1' }).catch((e: unknown) => e);
@@ -110,8 +123,12 @@ describe('createBackingStore', () => {
   });
 
   it('refuses an unknown kind and a bad size, naming them, and leaves nothing', async () => {
-    await expect(createBackingStore('zfs' as BackingKind, { dir })).rejects.toThrow('backing store "zfs": unknown kind (known: host, tmpfs, ext4, xfs, btrfs)');
-    await expect(createBackingStore('tmpfs', { dir, sizeMiB: 0 })).rejects.toThrow('backing store tmpfs: size 0 MiB is not a positive integer');
+    await expect(createBackingStore('zfs' as BackingKind, { dir })).rejects.toThrow(
+      'backing store "zfs": unknown kind (known: host, tmpfs, ext4, xfs, btrfs)',
+    );
+    await expect(createBackingStore('tmpfs', { dir, sizeMiB: 0 })).rejects.toThrow(
+      'backing store tmpfs: size 0 MiB is not a positive integer',
+    );
     expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -44,7 +44,6 @@ export interface BackingStoreOptions {
 
 const DEFAULT_SIZE_MIB = 1024;
 
-
 /**
  * Creates a backing store of `kind` under `opts.dir`: a folder (host), a tmpfs mount,
  * or a sparse file formatted with mkfs, attached with `losetup --find` and mounted.
@@ -54,9 +53,11 @@ const DEFAULT_SIZE_MIB = 1024;
  * Cost: host/tmpfs a mkdir and a mount; loop stores the mkfs and losetup spawns.
  */
 export async function createBackingStore(kind: BackingKind, opts: BackingStoreOptions): Promise<BackingStore> {
-  if (!BACKING_KINDS.includes(kind)) throw invalidArgument(`backing store ${JSON.stringify(kind)}: unknown kind (known: ${BACKING_KINDS.join(', ')})`);
+  if (!BACKING_KINDS.includes(kind))
+    throw invalidArgument(`backing store ${JSON.stringify(kind)}: unknown kind (known: ${BACKING_KINDS.join(', ')})`);
   const sizeMiB = opts.sizeMiB ?? DEFAULT_SIZE_MIB;
-  if (!Number.isInteger(sizeMiB) || sizeMiB < 1) throw invalidArgument(`backing store ${kind}: size ${sizeMiB} MiB is not a positive integer`);
+  if (!Number.isInteger(sizeMiB) || sizeMiB < 1)
+    throw invalidArgument(`backing store ${kind}: size ${sizeMiB} MiB is not a positive integer`);
   let base: string;
   try {
     base = await mkdtemp(join(opts.dir, `berth-store-${kind}-${process.pid}-`));

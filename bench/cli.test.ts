@@ -44,7 +44,22 @@ describe('bench CLI usage errors', () => {
   });
 
   it('parses the flags it knows', () => {
-    const o = parseCli(['--suite', 'trace,pull', '--target', 'berth', '--profile', 'full', '--seed', '9', '--cpu', '1', '--data-root', 'x', '--out', 'o.json']);
+    const o = parseCli([
+      '--suite',
+      'trace,pull',
+      '--target',
+      'berth',
+      '--profile',
+      'full',
+      '--seed',
+      '9',
+      '--cpu',
+      '1',
+      '--data-root',
+      'x',
+      '--out',
+      'o.json',
+    ]);
     expect(o.suites.map((s) => s.name)).toEqual(['trace', 'pull']);
     expect(o.targets).toEqual(['berth']);
     expect(o.settings.name).toBe('full');
@@ -52,7 +67,19 @@ describe('bench CLI usage errors', () => {
     expect(o.dataRoot).toBe(path.resolve('x'));
     const d = parseCli([]);
     expect(d.settings.name).toBe('default');
-    expect(d.suites.map((s) => s.name)).toEqual(['trace', 'pull', 'run', 'lifecycle', 'runtime', 'namespaces', 'cgroups', 'graphdriver', 'network', 'reliability', 'workload']);
+    expect(d.suites.map((s) => s.name)).toEqual([
+      'trace',
+      'pull',
+      'run',
+      'lifecycle',
+      'runtime',
+      'namespaces',
+      'cgroups',
+      'graphdriver',
+      'network',
+      'reliability',
+      'workload',
+    ]);
     expect(d.dataRoot).toBe(os.tmpdir());
     expect(d.repeat).toBe(1);
     expect(parseCli(['--repeat', '5']).repeat).toBe(5);
@@ -63,8 +90,21 @@ describe('bench CLI usage errors', () => {
 describe('bench CLI', () => {
   it('writes the file and exits 1 when a suite fails, the other suites still run', async () => {
     const out = path.join(tmp, 'failing.json');
-    const failing = { name: 'failing', description: 'x', load: async () => ({ name: 'failing', description: 'x', cases: () => { throw new Error('corpus missing'); } }) };
-    const code = await main(['--suite', 'failing,trace', '--profile', 'quick', '--target', 'berth', '--out', out], [failing, registry[0]]);
+    const failing = {
+      name: 'failing',
+      description: 'x',
+      load: async () => ({
+        name: 'failing',
+        description: 'x',
+        cases: () => {
+          throw new Error('corpus missing');
+        },
+      }),
+    };
+    const code = await main(
+      ['--suite', 'failing,trace', '--profile', 'quick', '--target', 'berth', '--out', out],
+      [failing, registry[0]],
+    );
     expect(code).toBe(1);
     const doc = validateResult(JSON.parse(await readFile(out, 'utf8')));
     expect(doc.suites.map((s) => [s.name, s.status, s.reason])).toEqual([
@@ -95,11 +135,15 @@ describe('bench CLI', () => {
   it('on SIGINT stops, still writes the file and exits 130', async () => {
     const out = path.join(tmp, 'interrupted.json');
     // node itself (not the tsx wrapper, which kills a child that does not answer a relayed signal within 30 ms)
-    const child = execa(process.execPath, ['--import', 'tsx', 'bench/cli.ts', '--suite', 'trace', '--profile', 'default', '--out', out], {
-      cwd: root,
-      reject: false,
-      timeout: 120_000,
-    });
+    const child = execa(
+      process.execPath,
+      ['--import', 'tsx', 'bench/cli.ts', '--suite', 'trace', '--profile', 'default', '--out', out],
+      {
+        cwd: root,
+        reject: false,
+        timeout: 120_000,
+      },
+    );
     let sent = false;
     child.stderr!.on('data', (chunk: Buffer) => {
       if (!sent && chunk.toString().includes('suite trace: running')) {

@@ -85,7 +85,8 @@ export function parseCli(argv: readonly string[], known: readonly RegisteredSuit
     throw invalidArgument(`bench: ${(err as Error).message}`);
   }
   const profileName = (values.profile as string | undefined) ?? 'default';
-  if (!isProfile(profileName)) throw invalidArgument(`profile ${JSON.stringify(profileName)}: unknown (expected ${PROFILES.join(', ')})`);
+  if (!isProfile(profileName))
+    throw invalidArgument(`profile ${JSON.stringify(profileName)}: unknown (expected ${PROFILES.join(', ')})`);
   const settings = profiles[profileName];
 
   const list = (v: unknown) =>
@@ -99,11 +100,15 @@ export function parseCli(argv: readonly string[], known: readonly RegisteredSuit
     if (names.length === 0) throw invalidArgument('--suite: no suite named');
     suites = names.map((name) => {
       const found = known.find((s) => s.name === name);
-      if (found === undefined) throw invalidArgument(`suite ${JSON.stringify(name)}: unknown (known: ${known.map((s) => s.name).join(', ')})`);
+      if (found === undefined)
+        throw invalidArgument(`suite ${JSON.stringify(name)}: unknown (known: ${known.map((s) => s.name).join(', ')})`);
       return found;
     });
   } else {
-    suites = settings.suites === 'all' ? [...known] : known.filter((s) => (settings.suites as readonly string[]).includes(s.name));
+    suites =
+      settings.suites === 'all'
+        ? [...known]
+        : known.filter((s) => (settings.suites as readonly string[]).includes(s.name));
   }
 
   let targets: string[] | undefined;
@@ -111,14 +116,16 @@ export function parseCli(argv: readonly string[], known: readonly RegisteredSuit
     targets = list(values.target);
     if (targets.length === 0) throw invalidArgument('--target: no target named');
     for (const t of targets) {
-      if (!knownTargets.includes(t)) throw invalidArgument(`target ${JSON.stringify(t)}: unknown (known: ${knownTargets.join(', ')})`);
+      if (!knownTargets.includes(t))
+        throw invalidArgument(`target ${JSON.stringify(t)}: unknown (known: ${knownTargets.join(', ')})`);
     }
   }
 
   const integer = (flag: string, v: unknown, min: number): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (String(v).trim() === '' || !Number.isSafeInteger(n) || n < min) throw invalidArgument(`--${flag} ${JSON.stringify(v)}: expected an integer ≥ ${min}`);
+    if (String(v).trim() === '' || !Number.isSafeInteger(n) || n < min)
+      throw invalidArgument(`--${flag} ${JSON.stringify(v)}: expected an integer ≥ ${min}`);
     return n;
   };
 
@@ -177,11 +184,16 @@ export async function main(argv: readonly string[], known: readonly RegisteredSu
   // the first Ctrl-C stops after the current sample (teardowns run, the file is written); a second one kills
   const interrupt = new AbortController();
   const onSigint = () => {
-    process.stderr.write('interrupted: finishing the current sample, tearing down, writing the result (Ctrl-C again to kill)\n');
+    process.stderr.write(
+      'interrupted: finishing the current sample, tearing down, writing the result (Ctrl-C again to kill)\n',
+    );
     interrupt.abort(new Error('interrupted by SIGINT'));
   };
   process.once('SIGINT', onSigint);
-  if (injectDelay !== undefined) process.stderr.write(`warning: ${INJECT_DELAY_ENV}=${injectDelay.spec}: a test-only slowdown is injected; this run is not berth's own speed\n`);
+  if (injectDelay !== undefined)
+    process.stderr.write(
+      `warning: ${INJECT_DELAY_ENV}=${injectDelay.spec}: a test-only slowdown is injected; this run is not berth's own speed\n`,
+    );
   const runs: ResultDocument[] = [];
   let failed = false;
   try {
@@ -207,7 +219,9 @@ export async function main(argv: readonly string[], known: readonly RegisteredSu
   // several runs: one document with every run's samples tagged by run, and each case's between-run spread
   const document = runs.length > 1 ? mergeRuns(runs, options.seed) : runs[0];
   process.stdout.write(`${formatTable(document)}\n`);
-  const out = path.resolve(options.out ?? defaultResultPath(repoRoot, document.run.startedAt, document.host.hostname, document.run.profile));
+  const out = path.resolve(
+    options.out ?? defaultResultPath(repoRoot, document.run.startedAt, document.host.hostname, document.run.profile),
+  );
   try {
     await writeResult(out, document); // validates first: an invalid document is never written
   } catch (err) {

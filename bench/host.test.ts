@@ -27,17 +27,39 @@ describe('parseMountInfo', () => {
   it.each([
     [
       '27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard',
-      { mountId: 27, parentId: 1, device: '254:0', root: '/', mountPoint: '/', options: 'rw,relatime', optional: [], fstype: 'ext4', source: '/dev/vda', superOptions: 'rw,discard' },
+      {
+        mountId: 27,
+        parentId: 1,
+        device: '254:0',
+        root: '/',
+        mountPoint: '/',
+        options: 'rw,relatime',
+        optional: [],
+        fstype: 'ext4',
+        source: '/dev/vda',
+        superOptions: 'rw,discard',
+      },
     ],
     [
       '36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue',
-      { mountId: 36, root: '/mnt1', mountPoint: '/mnt2', optional: ['master:1', 'shared:7'], fstype: 'ext3', source: '/dev/root', superOptions: 'rw,errors=continue' },
+      {
+        mountId: 36,
+        root: '/mnt1',
+        mountPoint: '/mnt2',
+        optional: ['master:1', 'shared:7'],
+        fstype: 'ext3',
+        source: '/dev/root',
+        superOptions: 'rw,errors=continue',
+      },
     ],
     [
       '90 27 0:50 / /tmp/my\\040data\\011dir rw,relatime shared:40 - tmpfs my\\134src rw,size=1024k',
       { mountPoint: '/tmp/my data\tdir', source: 'my\\src', fstype: 'tmpfs', optional: ['shared:40'] },
     ],
-    ['41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw', { mountPoint: '/sys/fs/cgroup/unified', fstype: 'cgroup2', superOptions: 'rw' }],
+    [
+      '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+      { mountPoint: '/sys/fs/cgroup/unified', fstype: 'cgroup2', superOptions: 'rw' },
+    ],
   ])('parses %s', (line, want) => {
     const [entry] = parseMountInfo(`${line}\n`);
     expect(entry).toMatchObject(want);
@@ -85,10 +107,17 @@ describe('detectCgroupLayout', () => {
   ];
   it.each([
     ['v1', v1, { version: 'v1', v2Path: null, v1Controllers: ['cpu', 'cpuacct', 'memory'] }],
-    ['v2', ['30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot'], { version: 'v2', v2Path: '/sys/fs/cgroup', v1Controllers: [] }],
+    [
+      'v2',
+      ['30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot'],
+      { version: 'v2', v2Path: '/sys/fs/cgroup', v1Controllers: [] },
+    ],
     [
       'v2 with a named v1 hierarchy',
-      ['30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw', '40 30 0:37 / /run/systemd/x rw - cgroup cgroup rw,name=systemd,none'],
+      [
+        '30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw',
+        '40 30 0:37 / /run/systemd/x rw - cgroup cgroup rw,name=systemd,none',
+      ],
       { version: 'v2', v2Path: '/sys/fs/cgroup', v1Controllers: [] },
     ],
     [
@@ -133,7 +162,9 @@ describe('parseOsRelease', () => {
 
 describe('loadAverageWarning', () => {
   it('warns above half a load per core and not below', () => {
-    expect(loadAverageWarning(2, 1.5)).toBe('host busy: 1-minute load average 1.50 exceeds 0.5 per core (2 cores); numbers may be noisy');
+    expect(loadAverageWarning(2, 1.5)).toBe(
+      'host busy: 1-minute load average 1.50 exceeds 0.5 per core (2 cores); numbers may be noisy',
+    );
     expect(loadAverageWarning(2, 0.9)).toBeUndefined();
     expect(loadAverageWarning(4, 1.9, 0.5)).toBeUndefined();
     expect(loadAverageWarning(4, 1.9, 0.25)).toContain('exceeds 0.25 per core');
@@ -187,7 +218,9 @@ describe('collectHostInfo on this machine', () => {
     expect(info.dataRoot.filesystem).toBe(expected?.fstype);
     expect(info.dataRoot.mountPoint).toBe(expected?.mountPoint);
 
-    const cgroupMounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => / - cgroup2? /.test(l));
+    const cgroupMounts = (await readFile('/proc/self/mountinfo', 'utf8'))
+      .split('\n')
+      .filter((l) => / - cgroup2? /.test(l));
     if (cgroupMounts.length > 0) expect(info.cgroup.controllers.length).toBeGreaterThan(0);
     if (info.cgroup.version !== 'v1') expect(info.cgroup.v2Path).not.toBeNull();
 
@@ -254,6 +287,8 @@ describe('host CPU busy check', () => {
 
   it('warns only above the limit, naming the share and the window', () => {
     expect(cpuBusyWarning(0.1, 500)).toBeUndefined();
-    expect(cpuBusyWarning(0.35, 500)).toBe('host busy: other work kept 35 % of the CPUs busy in a 500 ms idle window before it (more than 20 %); numbers may be noisy');
+    expect(cpuBusyWarning(0.35, 500)).toBe(
+      'host busy: other work kept 35 % of the CPUs busy in a 500 ms idle window before it (more than 20 %); numbers may be noisy',
+    );
   });
 });

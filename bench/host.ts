@@ -96,7 +96,16 @@ export function findMount(entries: readonly MountEntry[], path: string): MountEn
 }
 
 /** Super options of a v1 cgroup mount that are not controllers. */
-const CGROUP_V1_NON_CONTROLLERS = new Set(['rw', 'ro', 'none', 'noprefix', 'clone_children', 'xattr', 'cpuset_v2_mode', 'favordynmods']);
+const CGROUP_V1_NON_CONTROLLERS = new Set([
+  'rw',
+  'ro',
+  'none',
+  'noprefix',
+  'clone_children',
+  'xattr',
+  'cpuset_v2_mode',
+  'favordynmods',
+]);
 
 export interface CgroupLayout {
   version: 'v1' | 'v2' | 'hybrid';
@@ -124,7 +133,11 @@ export function detectCgroupLayout(entries: readonly MountEntry[]): CgroupLayout
       v1.add(opt);
     }
   }
-  const v2Path = v2Mounts.find((p) => p === '/sys/fs/cgroup') ?? v2Mounts.find((p) => p === '/sys/fs/cgroup/unified') ?? v2Mounts[0] ?? null;
+  const v2Path =
+    v2Mounts.find((p) => p === '/sys/fs/cgroup') ??
+    v2Mounts.find((p) => p === '/sys/fs/cgroup/unified') ??
+    v2Mounts[0] ??
+    null;
   const version = v2Path === null ? 'v1' : v1.size > 0 ? 'hybrid' : 'v2';
   return { version, v2Path, v1Controllers: [...v1].sort() };
 }
@@ -176,7 +189,15 @@ async function resolveExisting(path: string): Promise<string> {
 
 /** First executable named `name` on PATH or in the sbin directories root's PATH usually has. */
 async function findExecutable(name: string): Promise<string | null> {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter),
+    '/usr/local/sbin',
+    '/usr/local/bin',
+    '/usr/sbin',
+    '/usr/bin',
+    '/sbin',
+    '/bin',
+  ];
   for (const dir of new Set(dirs.filter((d) => d.startsWith('/')))) {
     const candidate = join(dir, name);
     try {
@@ -194,7 +215,13 @@ async function probePeer(name: string, timeoutMs: number): Promise<PeerInfo> {
   const path = await findExecutable(name);
   if (path === null) return { found: false, version: null, path: null };
   try {
-    const r = await execa(path, ['--version'], { timeout: timeoutMs, reject: false, stdin: 'ignore', all: true, env: { LC_ALL: 'C' } });
+    const r = await execa(path, ['--version'], {
+      timeout: timeoutMs,
+      reject: false,
+      stdin: 'ignore',
+      all: true,
+      env: { LC_ALL: 'C' },
+    });
     return { found: true, version: parseVersion(String(r.all ?? '')), path };
   } catch {
     return { found: true, version: null, path };
@@ -215,8 +242,18 @@ export interface CollectHostOptions {
  * logical cores, memory (MiB), kernel release, the data root's filesystem and the
  * cgroup version. Host name, load and peers are left out. Pure.
  */
-export function hostFingerprint(h: Pick<HostInfo, 'arch' | 'cpu' | 'memoryBytes' | 'kernel' | 'dataRoot' | 'cgroup'>): string {
-  const key = JSON.stringify([h.arch, h.cpu.model, h.cpu.cores, Math.round(h.memoryBytes / 2 ** 20), h.kernel, h.dataRoot.filesystem, h.cgroup.version]);
+export function hostFingerprint(
+  h: Pick<HostInfo, 'arch' | 'cpu' | 'memoryBytes' | 'kernel' | 'dataRoot' | 'cgroup'>,
+): string {
+  const key = JSON.stringify([
+    h.arch,
+    h.cpu.model,
+    h.cpu.cores,
+    Math.round(h.memoryBytes / 2 ** 20),
+    h.kernel,
+    h.dataRoot.filesystem,
+    h.cgroup.version,
+  ]);
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
@@ -267,7 +304,9 @@ export async function collectHostInfo(opts: CollectHostOptions): Promise<HostInf
   };
 
   const layout = detectCgroupLayout(mounts);
-  const v2Controllers = layout.v2Path ? ((await readText(join(layout.v2Path, 'cgroup.controllers'))) ?? '').split(/\s+/).filter(Boolean) : [];
+  const v2Controllers = layout.v2Path
+    ? ((await readText(join(layout.v2Path, 'cgroup.controllers'))) ?? '').split(/\s+/).filter(Boolean)
+    : [];
   const cgroup = {
     version: layout.version,
     v2Path: layout.v2Path,
@@ -280,7 +319,10 @@ export async function collectHostInfo(opts: CollectHostOptions): Promise<HostInf
   return {
     hostname: os.hostname(),
     kernel,
-    os: (osRelease && parseOsRelease(osRelease)) || (usrOsRelease && parseOsRelease(usrOsRelease)) || `${os.type()} ${kernel}`,
+    os:
+      (osRelease && parseOsRelease(osRelease)) ||
+      (usrOsRelease && parseOsRelease(usrOsRelease)) ||
+      `${os.type()} ${kernel}`,
     arch,
     cpu,
     memoryBytes,

@@ -19,9 +19,13 @@ const SPEC = /^\s*([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+)((?:\s+[A-Za-z0-9._-]+=[^\
 export function parseInjectDelay(spec: string | undefined): InjectedDelay | undefined {
   if (spec === undefined || spec.trim() === '') return undefined;
   const m = SPEC.exec(spec);
-  if (m === null) throw invalidArgument(`${INJECT_DELAY_ENV} ${JSON.stringify(spec)}: expected <suite>/<case> [k=v …]:<percent>%, e.g. trace/call mode=sync:10%`);
+  if (m === null)
+    throw invalidArgument(
+      `${INJECT_DELAY_ENV} ${JSON.stringify(spec)}: expected <suite>/<case> [k=v …]:<percent>%, e.g. trace/call mode=sync:10%`,
+    );
   const fraction = Number(m[4]) / 100;
-  if (!(fraction > 0 && fraction <= 10)) throw invalidArgument(`${INJECT_DELAY_ENV} ${JSON.stringify(spec)}: the percentage must be within (0, 1000]`);
+  if (!(fraction > 0 && fraction <= 10))
+    throw invalidArgument(`${INJECT_DELAY_ENV} ${JSON.stringify(spec)}: the percentage must be within (0, 1000]`);
   const parameters: Record<string, string> = {};
   for (const pair of m[3].trim().split(/\s+/).filter(Boolean)) {
     const [k, v] = pair.split('=');
@@ -33,7 +37,9 @@ export function parseInjectDelay(spec: string | undefined): InjectedDelay | unde
 /** Whether `delay` applies to case `c`. Pure. */
 export function delayApplies(delay: InjectedDelay | undefined | null, c: CaseInfo): boolean {
   if (delay === undefined || delay === null || delay.suite !== c.suite || delay.case !== c.case) return false;
-  return Object.entries(delay.parameters).every(([k, v]) => (k === 'target' ? c.target === v : k in c.parameters && String(c.parameters[k]) === v));
+  return Object.entries(delay.parameters).every(([k, v]) =>
+    k === 'target' ? c.target === v : k in c.parameters && String(c.parameters[k]) === v,
+  );
 }
 
 /** Busy-waits `ns` nanoseconds on the monotonic clock (a sleep would add the timer's slack). */

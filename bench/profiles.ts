@@ -6,7 +6,9 @@ import type { Profile } from './results/document.js';
 export interface ProfileSettings {
   name: Profile;
   description: string;
-  /** Macro cases: warm-up runs (not recorded), then samples until maxSamples or maxTimeMs, never fewer than minSamples. */
+  /**
+   * Macro cases: warm-up runs (not recorded), then samples until maxSamples or maxTimeMs, never fewer than minSamples.
+   */
   macro: { warmup: number; minSamples: number; maxSamples: number; maxTimeMs: number };
   /**
    * Micro cases (tinybench): warm-up for warmupTimeMs (at least warmupIterations),
@@ -15,7 +17,14 @@ export interface ProfileSettings {
    * yields about `samplesPerRound` samples: enough for the statistics, few enough
    * for the bootstrap to stay cheap.
    */
-  micro: { warmupTimeMs: number; warmupIterations: number; timeMs: number; iterations: number; rounds: number; samplesPerRound: number };
+  micro: {
+    warmupTimeMs: number;
+    warmupIterations: number;
+    timeMs: number;
+    iterations: number;
+    rounds: number;
+    samplesPerRound: number;
+  };
   /** The suites a run of this profile takes when none is named ('all': every registered suite). */
   suites: 'all' | readonly string[];
   /** Suites multiply their workload sizes (layer counts, file counts, workers) by this. */
@@ -43,7 +52,14 @@ export const profiles: Record<Profile, ProfileSettings> = {
     name: 'full',
     description: 'publication numbers: many samples, long budgets',
     macro: { warmup: 5, minSamples: 30, maxSamples: 200, maxTimeMs: 120_000 },
-    micro: { warmupTimeMs: 500, warmupIterations: 100, timeMs: 1_000, iterations: 100, rounds: 10, samplesPerRound: 400 },
+    micro: {
+      warmupTimeMs: 500,
+      warmupIterations: 100,
+      timeMs: 1_000,
+      iterations: 100,
+      rounds: 10,
+      samplesPerRound: 400,
+    },
     suites: 'all',
     scale: 2,
   },

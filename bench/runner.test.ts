@@ -18,12 +18,23 @@ beforeAll(async () => {
   host = await collectHostInfo({ dataRoot: os.tmpdir(), peers: [] });
 });
 
-function settings(over: { macro?: Partial<ProfileSettings['macro']>; micro?: Partial<ProfileSettings['micro']> } = {}): ProfileSettings {
+function settings(
+  over: { macro?: Partial<ProfileSettings['macro']>; micro?: Partial<ProfileSettings['micro']> } = {},
+): ProfileSettings {
   const q = profiles.quick;
   return {
     ...q,
     macro: { ...q.macro, warmup: 0, minSamples: 1, maxSamples: 3, maxTimeMs: 60_000, ...over.macro },
-    micro: { ...q.micro, warmupTimeMs: 5, warmupIterations: 2, timeMs: 5, iterations: 5, rounds: 2, samplesPerRound: 10, ...over.micro },
+    micro: {
+      ...q.micro,
+      warmupTimeMs: 5,
+      warmupIterations: 2,
+      timeMs: 5,
+      iterations: 5,
+      rounds: 2,
+      samplesPerRound: 10,
+      ...over.micro,
+    },
   };
 }
 
@@ -84,7 +95,18 @@ describe('runner: macro cases', () => {
       settings: settings({ macro: { warmup: 2, minSamples: 3, maxSamples: 3 } }),
     });
     expect(failed).toBe(false);
-    expect(log).toEqual(['berthw', 'runcw', 'berthw', 'runcw', 'berth0', 'runc0', 'berth1', 'runc1', 'berth2', 'runc2']);
+    expect(log).toEqual([
+      'berthw',
+      'runcw',
+      'berthw',
+      'runcw',
+      'berth0',
+      'runc0',
+      'berth1',
+      'runc1',
+      'berth2',
+      'runc2',
+    ]);
     expect(document.cases.map((c) => [c.target, c.warmup, c.samples])).toEqual([
       ['berth', 2, [1, 1, 1]],
       ['runc', 2, [1, 1, 1]],
@@ -93,8 +115,17 @@ describe('runner: macro cases', () => {
   });
 
   it('keeps different parameters apart: each is its own group', () => {
-    const groups = groupCases([macro('berth'), macro('runc'), macro('berth', { parameters: { size: 2 } }), macro('runc', { group: 'op' })]);
-    expect(groups.map((g) => g.map((c) => `${c.target}:${c.parameters.size}`))).toEqual([['berth:1', 'runc:1'], ['berth:2'], ['runc:1']]);
+    const groups = groupCases([
+      macro('berth'),
+      macro('runc'),
+      macro('berth', { parameters: { size: 2 } }),
+      macro('runc', { group: 'op' }),
+    ]);
+    expect(groups.map((g) => g.map((c) => `${c.target}:${c.parameters.size}`))).toEqual([
+      ['berth:1', 'runc:1'],
+      ['berth:2'],
+      ['runc:1'],
+    ]);
   });
 
   it('stops at the time budget once the minimum is reached', async () => {
@@ -187,11 +218,25 @@ describe('runner: macro cases', () => {
   });
 
   it('leaves a span out of the samples it did not appear in, instead of counting 0 calls and 0 ns', () => {
-    const span = (name: string, count: number, selfNs: number) => ({ name, module: 'm', count, selfNs, totalNs: selfNs, meanNs: selfNs, minNs: selfNs, maxNs: selfNs, errors: 0 });
+    const span = (name: string, count: number, selfNs: number) => ({
+      name,
+      module: 'm',
+      count,
+      selfNs,
+      totalNs: selfNs,
+      meanNs: selfNs,
+      minNs: selfNs,
+      maxNs: selfNs,
+      errors: 0,
+    });
     const rows = phaseBreakdown([[span('a', 1, 100), span('b', 2, 50)], [span('a', 1, 300)], [span('a', 1, 200)]]);
     const b = rows.find((r) => r.name === 'b')!;
     expect(b).toMatchObject({ callsPerOp: 2, samples: 1, selfNs: { p50: 50, mean: 50 } });
-    expect(rows.find((r) => r.name === 'a')).toMatchObject({ callsPerOp: 1, samples: 3, selfNs: { p50: 200, mean: 200 } });
+    expect(rows.find((r) => r.name === 'a')).toMatchObject({
+      callsPerOp: 1,
+      samples: 3,
+      selfNs: { p50: 200, mean: 200 },
+    });
   });
 
   it('slows only the cases BERTH_BENCH_INJECT_DELAY names, by the fraction asked, and records it', async () => {
@@ -201,14 +246,23 @@ describe('runner: macro cases', () => {
     };
     const s = suiteOf('fake', () => [macro('berth', { sample: work }), macro('runc', { sample: work })]);
     const injectDelay = parseInjectDelay('fake/op target=berth:50%')!;
-    const { document } = await run([registered(s)], { injectDelay, settings: settings({ macro: { minSamples: 5, maxSamples: 5 } }) });
+    const { document } = await run([registered(s)], {
+      injectDelay,
+      settings: settings({ macro: { minSamples: 5, maxSamples: 5 } }),
+    });
     const [berth, runc] = document.cases;
     // 2 ms of work: 3 ms with the delay, 2 ms without (generous bounds for a busy host)
     expect(berth.stats.p50).toBeGreaterThan(2.7);
     expect(runc.stats.p50).toBeLessThan(berth.stats.p50);
     expect(berth.notes.join(' ')).toMatch(/Test-only slowdown injected/);
     expect(runc.notes.join(' ')).not.toMatch(/slowdown/);
-    expect(document.run.injectedDelay).toEqual({ spec: 'fake/op target=berth:50%', suite: 'fake', case: 'op', parameters: { target: 'berth' }, fraction: 0.5 });
+    expect(document.run.injectedDelay).toEqual({
+      spec: 'fake/op target=berth:50%',
+      suite: 'fake',
+      case: 'op',
+      parameters: { target: 'berth' },
+      fraction: 0.5,
+    });
     expect(() => validateResult(document)).not.toThrow();
   });
 });
@@ -219,7 +273,9 @@ describe('runner: suites', () => {
       throw new Error('corpus missing');
     });
     const ok = suiteOf('ok', () => [macro('berth', { suite: 'ok' })]);
-    const needsRoot = suiteOf('needs', () => [macro('berth', { suite: 'needs' })], { requires: async () => 'needs crun' });
+    const needsRoot = suiteOf('needs', () => [macro('berth', { suite: 'needs' })], {
+      requires: async () => 'needs crun',
+    });
     const unloadable: RegisteredSuite = {
       name: 'unloadable',
       description: 'x',
@@ -228,7 +284,13 @@ describe('runner: suites', () => {
       },
     };
     const notBuilt: RegisteredSuite = { name: 'pull', description: 'not built yet' };
-    const { document, failed, lines } = await run([registered(broken), registered(ok), registered(needsRoot), unloadable, notBuilt]);
+    const { document, failed, lines } = await run([
+      registered(broken),
+      registered(ok),
+      registered(needsRoot),
+      unloadable,
+      notBuilt,
+    ]);
     expect(failed).toBe(true);
     expect(document.suites.map((s) => [s.name, s.status, s.reason])).toEqual([
       ['broken', 'failed', 'suite broken: corpus missing'],
@@ -280,27 +342,35 @@ describe('runner: suites', () => {
   });
 
   it('adds derived cases from the measured samples', async () => {
-    const s = suiteOf('fake', () => [macro('berth', { sample: (_c, i) => 10 + i }), macro('runc', { sample: () => 4 })], {
-      derive: (measured) => {
-        const [a, b] = measured;
-        return [
-          {
-            ...a.info,
-            case: 'diff',
-            samples: a.samples.map((x, i) => x - b.samples[i]),
-            method: 'berth minus runc, pairwise.',
-            derived: { from: [a.info, b.info], how: 'difference', pairing: 'interleaved' },
-          },
-        ];
+    const s = suiteOf(
+      'fake',
+      () => [macro('berth', { sample: (_c, i) => 10 + i }), macro('runc', { sample: () => 4 })],
+      {
+        derive: (measured) => {
+          const [a, b] = measured;
+          return [
+            {
+              ...a.info,
+              case: 'diff',
+              samples: a.samples.map((x, i) => x - b.samples[i]),
+              method: 'berth minus runc, pairwise.',
+              derived: { from: [a.info, b.info], how: 'difference', pairing: 'interleaved' },
+            },
+          ];
+        },
       },
-    });
+    );
     const { document } = await run([registered(s)]);
     const diff = document.cases.find((c) => c.case === 'diff')!;
     expect(diff.samples).toEqual([6, 7, 8]);
     expect(diff.stats.p50).toBe(7);
     expect(diff.method).toBe('berth minus runc, pairwise.');
     // the document says what the case was computed from, by case key; the inputs are not marked
-    expect(diff.derived).toEqual({ from: ['fake/op berth [size=1]', 'fake/op runc [size=1]'], how: 'difference', pairing: 'interleaved' });
+    expect(diff.derived).toEqual({
+      from: ['fake/op berth [size=1]', 'fake/op runc [size=1]'],
+      how: 'difference',
+      pairing: 'interleaved',
+    });
     expect(document.cases.filter((c) => c.derived === undefined).map((c) => c.target)).toEqual(['berth', 'runc']);
     expect(() => validateResult(document)).not.toThrow();
   });
@@ -339,18 +409,30 @@ describe('runner: suites', () => {
     expect(document.suites[0].reason).toBe('op [runc size=1]: sample 0: runc exploded');
     expect(document.cases.map((c) => `${c.case}/${c.target}`)).toEqual(['op/berth', 'op/crun', 'minus-crun/berth']);
     expect(document.cases[2].samples).toEqual([6, 7, 8]);
-    expect(ownWarnings(document.warnings)).toEqual(['suite fake: derived case minus-runc [berth size=1] left out: it needs a case that failed (op [runc size=1])']);
+    expect(ownWarnings(document.warnings)).toEqual([
+      'suite fake: derived case minus-runc [berth size=1] left out: it needs a case that failed (op [runc size=1])',
+    ]);
     expect(lines).toContain(`warning: ${ownWarnings(document.warnings)[0]}`);
     expect(() => validateResult(document)).not.toThrow();
   });
 
   it('gives no left-out warning when the failed case fed no derived case', async () => {
-    const s = suiteOf('fake', () => [macro('berth'), macro('runc', { sample: () => Promise.reject(new Error('no')) })], {
-      derive: (measured) =>
-        measured
-          .filter((m) => m.info.target === 'berth')
-          .map((m) => ({ ...m.info, case: 'twice', samples: m.samples.map((x) => 2 * x), method: 'double.', derived: { from: [m.info], how: 'scaled' as const, pairing: 'same-sample' as const } })),
-    });
+    const s = suiteOf(
+      'fake',
+      () => [macro('berth'), macro('runc', { sample: () => Promise.reject(new Error('no')) })],
+      {
+        derive: (measured) =>
+          measured
+            .filter((m) => m.info.target === 'berth')
+            .map((m) => ({
+              ...m.info,
+              case: 'twice',
+              samples: m.samples.map((x) => 2 * x),
+              method: 'double.',
+              derived: { from: [m.info], how: 'scaled' as const, pairing: 'same-sample' as const },
+            })),
+      },
+    );
     const { document } = await run([registered(s)]);
     expect(document.cases.map((c) => c.case)).toEqual(['op', 'twice']);
     expect(ownWarnings(document.warnings)).toEqual([]);
@@ -364,7 +446,10 @@ describe('runner: suites', () => {
         macro('berth', {
           notes: ['static note.'],
           sample: (_c, i) => 10 + i,
-          resultNotes: (r, group) => [`p50 ${r.stats.p50} over ${r.samples.length} samples.`, `beside ${group.map((g) => `${g.info.target} p50 ${g.stats.p50}`).join(', ')}.`],
+          resultNotes: (r, group) => [
+            `p50 ${r.stats.p50} over ${r.samples.length} samples.`,
+            `beside ${group.map((g) => `${g.info.target} p50 ${g.stats.p50}`).join(', ')}.`,
+          ],
         }),
         macro('runc', {
           sample: () => 4,
@@ -391,8 +476,11 @@ describe('runner: suites', () => {
       macro('berth', { case: 'alone' }),
     ]);
     const { document } = await run([registered(s)]);
-    const method = (c: string, target: string, size: number) => document.cases.find((x) => x.case === c && x.target === target && x.parameters.size === size)!.method;
-    expect(method('op', 'berth', 1)).toContain(', interleaved in group g with 2 other cases (1 more of target berth, 1 of target runc)');
+    const method = (c: string, target: string, size: number) =>
+      document.cases.find((x) => x.case === c && x.target === target && x.parameters.size === size)!.method;
+    expect(method('op', 'berth', 1)).toContain(
+      ', interleaved in group g with 2 other cases (1 more of target berth, 1 of target runc)',
+    );
     expect(method('op', 'runc', 1)).toContain(', interleaved in group g with 2 other cases (2 of target berth)');
     expect(method('alone', 'berth', 1)).not.toContain('interleaved');
     expect(document.cases.map((c) => c.method).join(' ')).not.toMatch(/other target/);
@@ -494,7 +582,9 @@ describe('runner: CPU pinning', () => {
       expect(affinity.stdout.trim()).toMatch(/: 0$/);
       const bad = await run([], { cpu: 4096 });
       expect(bad.document.run.cpuPinning).toBeNull();
-      expect(bad.document.warnings.filter((w) => !w.includes('host busy'))).toEqual([`--cpu 4096: no such CPU on this host (${os.cpus().length} cores); not pinned`]);
+      expect(bad.document.warnings.filter((w) => !w.includes('host busy'))).toEqual([
+        `--cpu 4096: no such CPU on this host (${os.cpus().length} cores); not pinned`,
+      ]);
     } finally {
       await execa('taskset', ['-a', '-p', '-c', all, String(process.pid)], { reject: false });
     }

@@ -8,15 +8,40 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { Bench } from 'tinybench';
 import { isBerthError } from '../engine/errdefs/errors.js';
-import { background, SpanCollector, startSpan, summarize as summarizeSpans, throwIfCancelled, type Context } from '../engine/trace/index.js';
+import {
+  background,
+  SpanCollector,
+  startSpan,
+  summarize as summarizeSpans,
+  throwIfCancelled,
+  type Context,
+} from '../engine/trace/index.js';
 import { collectHostInfo, cpuBusyWarning, hostCpuBusy, loadAverageWarning } from './host.js';
 import type { ProfileSettings } from './profiles.js';
-import type { CaseResult, HostInfo, InjectedDelay, PhaseBreakdown, ResultDocument, SuiteOutcome } from './results/document.js';
+import type {
+  CaseResult,
+  HostInfo,
+  InjectedDelay,
+  PhaseBreakdown,
+  ResultDocument,
+  SuiteOutcome,
+} from './results/document.js';
 import { caseKey } from './compare/case-key.js';
 import { delayApplies, delayNote, spinNs } from './inject-delay.js';
 import { SCHEMA_VERSION } from './results/document.js';
 import { mean, median, summarize } from './stats.js';
-import type { CaseDef, CaseInfo, DerivedCase, FinalResult, MacroCase, MeasuredCase, MicroCase, RegisteredSuite, Suite, SuiteContext } from './suite.js';
+import type {
+  CaseDef,
+  CaseInfo,
+  DerivedCase,
+  FinalResult,
+  MacroCase,
+  MeasuredCase,
+  MicroCase,
+  RegisteredSuite,
+  Suite,
+  SuiteContext,
+} from './suite.js';
 
 export interface RunOptions {
   /** The suites to run, in order (not-built ones are recorded as such). */
@@ -191,15 +216,32 @@ async function runSuite(
         errors.push(`${labelOf(out.def)}: ${out.error}`);
         continue;
       }
-      const result = toResult(out.def, out.samples, out.warmup, `${out.def.method} ${out.policy}`, out.phases, options.seed);
+      const result = toResult(
+        out.def,
+        out.samples,
+        out.warmup,
+        `${out.def.method} ${out.policy}`,
+        out.phases,
+        options.seed,
+      );
       done.push({ def: out.def as CaseDef, result, out });
       progress(`    ${labelOf(out.def)}: n=${out.samples.length} p50=${fmt(result.stats.p50)} ${out.def.unit}`);
     }
-    const finals = done.map(({ def, result }): FinalResult => ({ info: def, samples: result.samples, stats: result.stats, phases: result.phases }));
+    const finals = done.map(({ def, result }): FinalResult => ({
+      info: def,
+      samples: result.samples,
+      stats: result.stats,
+      phases: result.phases,
+    }));
     for (const [i, { def, result, out }] of done.entries()) {
       if (def.resultNotes !== undefined) {
         try {
-          result.notes.push(...def.resultNotes(finals[i], finals.filter((_, j) => j !== i)));
+          result.notes.push(
+            ...def.resultNotes(
+              finals[i],
+              finals.filter((_, j) => j !== i),
+            ),
+          );
         } catch (err) {
           warn(`suite ${suite.name}: ${labelOf(def)}: notes: ${errorMessage(err)}`);
         }
@@ -208,7 +250,13 @@ async function runSuite(
     }
     for (const out of outputs) {
       const d = done.find((x) => x.out === out);
-      outcomes.push({ info: out.def, measured: d === undefined ? null : { info: out.def, samples: out.samples, rounds: out.rounds, notes: [...d.result.notes] } });
+      outcomes.push({
+        info: out.def,
+        measured:
+          d === undefined
+            ? null
+            : { info: out.def, samples: out.samples, rounds: out.rounds, notes: [...d.result.notes] },
+      });
     }
   }
   if (suite.derive !== undefined) {
@@ -247,7 +295,11 @@ function leftOutDerived(
   const failedText = failed.map(labelOf).join(', ');
   let probe: DerivedCase[];
   try {
-    probe = derive(outcomes.map((o) => o.measured ?? { info: o.info, samples: [1], rounds: [[1]], notes: [...(o.info.notes ?? [])] }));
+    probe = derive(
+      outcomes.map(
+        (o) => o.measured ?? { info: o.info, samples: [1], rounds: [[1]], notes: [...(o.info.notes ?? [])] },
+      ),
+    );
   } catch {
     return [`derived cases computed from the cases that succeeded; any that need ${failedText} are left out`];
   }
@@ -308,7 +360,9 @@ function peersText(group: readonly CaseInfo[], def: CaseInfo): string {
   if (others.length === 0) return '';
   const byTarget = new Map<string, number>();
   for (const c of others) byTarget.set(c.target, (byTarget.get(c.target) ?? 0) + 1);
-  const parts = [...byTarget].map(([target, n]) => (target === def.target ? `${n} more of target ${target}` : `${n} of target ${target}`));
+  const parts = [...byTarget].map(([target, n]) =>
+    target === def.target ? `${n} more of target ${target}` : `${n} of target ${target}`,
+  );
   const cases = others.length === 1 ? '1 other case' : `${others.length} other cases`;
   return `, interleaved in group ${def.group ?? def.case} with ${cases} (${parts.join(', ')})`;
 }
@@ -329,7 +383,13 @@ interface GroupOutput {
  * tinybench iteration (a batch of at least `opsPerIteration` ops, sized from the
  * warm-up's speed), kept in the order taken. Teardowns run also after a failure.
  */
-async function runMicroGroup(group: MicroCase[], settings: ProfileSettings, ctx: Context, clock: () => number, delay?: InjectedDelay): Promise<GroupOutput[]> {
+async function runMicroGroup(
+  group: MicroCase[],
+  settings: ProfileSettings,
+  ctx: Context,
+  clock: () => number,
+  delay?: InjectedDelay,
+): Promise<GroupOutput[]> {
   const m = settings.micro;
   const outs = group.map((def) => ({
     def,
@@ -387,12 +447,19 @@ async function runMicroGroup(group: MicroCase[], settings: ProfileSettings, ctx:
         try {
           await turnEventLoop();
           throwIfCancelled(ctx, `round ${round}`);
-          const samples = await microRound(out.def, out.ops, m.timeMs, m.iterations, delayApplies(delay, out.def) ? delay!.fraction : 0);
+          const samples = await microRound(
+            out.def,
+            out.ops,
+            m.timeMs,
+            m.iterations,
+            delayApplies(delay, out.def) ? delay!.fraction : 0,
+          );
           out.opsUsed.push(out.ops);
           out.rounds.push(samples);
           for (const x of samples) out.samples.push(x);
           // a round far over its sample target (the warm-up misjudged the speed): bigger batches next round
-          if (samples.length > 2 * m.samplesPerRound) out.ops = Math.min(1e7, Math.ceil((out.ops * samples.length) / m.samplesPerRound));
+          if (samples.length > 2 * m.samplesPerRound)
+            out.ops = Math.min(1e7, Math.ceil((out.ops * samples.length) / m.samplesPerRound));
         } catch (err) {
           out.error = errorMessage(err);
         }
@@ -422,8 +489,21 @@ async function runMicroGroup(group: MicroCase[], settings: ProfileSettings, ctx:
  * taken. `slowdown` > 0 (a test-only injected delay) busy-waits that fraction of each
  * batch's time inside the timing.
  */
-async function microRound(def: MicroCase, ops: number, timeMs: number, iterations: number, slowdown = 0): Promise<number[]> {
-  const bench = new Bench({ time: timeMs, iterations, warmup: false, retainSamples: true, timestampProvider: 'hrtimeNow', throws: true });
+async function microRound(
+  def: MicroCase,
+  ops: number,
+  timeMs: number,
+  iterations: number,
+  slowdown = 0,
+): Promise<number[]> {
+  const bench = new Bench({
+    time: timeMs,
+    iterations,
+    warmup: false,
+    retainSamples: true,
+    timestampProvider: 'hrtimeNow',
+    throws: true,
+  });
   const now = bench.now;
   const inOrder: number[] = [];
   const fn = def.fn;
@@ -466,7 +546,13 @@ async function microRound(def: MicroCase, ops: number, timeMs: number, iteration
  * each case in turn until each has maxSamples, or the group's time budget
  * (maxTimeMs per case) is spent and each has minSamples. Teardowns always run.
  */
-async function runMacroGroup(group: MacroCase[], settings: ProfileSettings, ctx: Context, clock: () => number, delay?: InjectedDelay): Promise<GroupOutput[]> {
+async function runMacroGroup(
+  group: MacroCase[],
+  settings: ProfileSettings,
+  ctx: Context,
+  clock: () => number,
+  delay?: InjectedDelay,
+): Promise<GroupOutput[]> {
   const m = settings.macro;
   const outs = group.map((def) => ({
     def,
@@ -511,11 +597,19 @@ async function runMacroGroup(group: MacroCase[], settings: ProfileSettings, ctx:
         try {
           await turnEventLoop();
           throwIfCancelled(ctx, `sample ${out.samples.length}`);
-          const { value, spans } = await macroSample(out.def, ctx, out.samples.length, out.def.phases === true, delayApplies(delay, out.def) ? delay!.fraction : 0);
+          const { value, spans } = await macroSample(
+            out.def,
+            ctx,
+            out.samples.length,
+            out.def.phases === true,
+            delayApplies(delay, out.def) ? delay!.fraction : 0,
+          );
           out.samples.push(value);
           if (spans !== undefined) out.perSample.push(spans);
         } catch (err) {
-          out.error = isBerthError(err, 'CANCELLED') ? errorMessage(err) : `sample ${out.samples.length}: ${errorMessage(err)}`;
+          out.error = isBerthError(err, 'CANCELLED')
+            ? errorMessage(err)
+            : `sample ${out.samples.length}: ${errorMessage(err)}`;
         }
       }
     }
@@ -554,7 +648,8 @@ async function macroSample(
 ): Promise<{ value: number; spans: ReturnType<typeof summarizeSpans> | undefined }> {
   const slow = (t0: bigint, v: unknown): void => {
     if (slowdown <= 0) return;
-    if (typeof v === 'number') throw new Error('an injected delay needs a case the runner times; this one reports its own value');
+    if (typeof v === 'number')
+      throw new Error('an injected delay needs a case the runner times; this one reports its own value');
     spinNs(Number(process.hrtime.bigint() - t0) * slowdown);
   };
   await def.beforeSample?.(ctx, index);
@@ -629,7 +724,6 @@ export function phaseBreakdown(perSample: readonly ReturnType<typeof summarizeSp
   }
   return rows.sort((a, b) => b.selfNs.mean - a.selfNs.mean);
 }
-
 
 /**
  * Pins this process (all its threads) to one CPU with `taskset -a -p`. Returns
@@ -707,6 +801,10 @@ export function formatTable(doc: ResultDocument): string {
     c.unit,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 || i === 1 || i === 5 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === 0 || i === 1 || i === 5 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }

@@ -77,7 +77,9 @@ describe('median', () => {
     expect(median([-1])).toBe(-1);
   });
   it('fails with INVALID_ARGUMENT on no samples', () => {
-    expect(() => median([])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'median: no samples' }));
+    expect(() => median([])).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'median: no samples' }),
+    );
   });
 });
 

@@ -49,7 +49,8 @@ export function createRng(seed: number): Rng {
 function checkSamples(samples: readonly number[], subject: string): void {
   if (samples.length === 0) throw invalidArgument(`${subject}: no samples`);
   for (let i = 0; i < samples.length; i++) {
-    if (!Number.isFinite(samples[i])) throw invalidArgument(`${subject}: sample ${i} is ${samples[i]}, not a finite number`);
+    if (!Number.isFinite(samples[i]))
+      throw invalidArgument(`${subject}: sample ${i} is ${samples[i]}, not a finite number`);
   }
 }
 
@@ -132,7 +133,8 @@ function bootstrapParams(opts: BootstrapOptions, subject: string): { level: numb
   const level = opts.level ?? 0.95;
   const resamples = opts.resamples ?? 2000;
   if (!(level > 0 && level < 1)) throw invalidArgument(`${subject}: level ${level} must be within (0, 1)`);
-  if (!Number.isInteger(resamples) || resamples < 1) throw invalidArgument(`${subject}: resamples ${resamples} must be a positive integer`);
+  if (!Number.isInteger(resamples) || resamples < 1)
+    throw invalidArgument(`${subject}: resamples ${resamples} must be a positive integer`);
   checkSeed(opts.seed);
   return { level, resamples };
 }
@@ -203,7 +205,8 @@ export function bootstrapRatioCI(a: readonly number[], b: readonly number[], opt
   checkSamples(a, 'bootstrap ratio CI (baseline)');
   checkSamples(b, 'bootstrap ratio CI (candidate)');
   a.forEach((x, i) => {
-    if (x <= 0) throw invalidArgument(`bootstrap ratio CI (baseline): sample ${i} is ${x}, a ratio needs positive values`);
+    if (x <= 0)
+      throw invalidArgument(`bootstrap ratio CI (baseline): sample ${i} is ${x}, a ratio needs positive values`);
   });
   const { level, resamples } = bootstrapParams(opts, 'bootstrap ratio CI');
   const sa = sortedCopy(a);
@@ -317,7 +320,11 @@ export interface MannWhitneyResult {
  * the p-value is only approximate. All values tied gives z = 0, p = 1.
  * Fails with INVALID_ARGUMENT on empty or non-finite samples. O((n_a + n_b) log(n_a + n_b)).
  */
-export function mannWhitneyU(a: readonly number[], b: readonly number[], opts: { continuity?: boolean } = {}): MannWhitneyResult {
+export function mannWhitneyU(
+  a: readonly number[],
+  b: readonly number[],
+  opts: { continuity?: boolean } = {},
+): MannWhitneyResult {
   checkSamples(a, 'Mann-Whitney U (a)');
   checkSamples(b, 'Mann-Whitney U (b)');
   const n1 = a.length;
@@ -326,7 +333,7 @@ export function mannWhitneyU(a: readonly number[], b: readonly number[], opts: {
   const all = [...a.map((v) => ({ v, fromA: true })), ...b.map((v) => ({ v, fromA: false }))].sort((x, y) => x.v - y.v);
   let rankSumA = 0;
   let tieTerm = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j + 1 < n && all[j + 1].v === all[i].v) j++;
     const rank = (i + j + 2) / 2; // ranks are 1-based; a tie group shares its mean rank
@@ -379,7 +386,10 @@ export function outliers(samples: readonly number[], k = 1.5): OutlierCount {
 
 /** ln Γ(x) for x > 0, by the Lanczos approximation (g = 7, 9 terms): about 15 digits. */
 function logGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
   const z = x - 1;
   let a = c[0];
@@ -423,7 +433,9 @@ function incompleteBeta(x: number, a: number, b: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-  return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+  return x < (a + 1) / (a + b + 2)
+    ? (front * betaContinuedFraction(a, b, x)) / a
+    : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
 }
 
 /**
@@ -468,7 +480,10 @@ export function studentTQuantile(p: number, df: number): number {
  * contain the pooled median. Deterministic for a seed. Fails with INVALID_ARGUMENT on
  * no runs, an empty run or non-finite samples. Cost O(resamples · N log N), N samples in all.
  */
-export function hierarchicalBootstrapMedianCI(runs: readonly (readonly number[])[], opts: BootstrapOptions): ConfidenceInterval {
+export function hierarchicalBootstrapMedianCI(
+  runs: readonly (readonly number[])[],
+  opts: BootstrapOptions,
+): ConfidenceInterval {
   if (runs.length === 0) throw invalidArgument('hierarchical bootstrap: no runs');
   runs.forEach((r, i) => checkSamples(r, `hierarchical bootstrap (run ${i})`));
   const { level, resamples } = bootstrapParams(opts, 'hierarchical bootstrap');
@@ -488,7 +503,12 @@ export function hierarchicalBootstrapMedianCI(runs: readonly (readonly number[])
   }
   medians.sort();
   const alpha = (1 - level) / 2;
-  return { low: Math.min(percentile(medians, alpha), pooled), high: Math.max(percentile(medians, 1 - alpha), pooled), level, resamples };
+  return {
+    low: Math.min(percentile(medians, alpha), pooled),
+    high: Math.max(percentile(medians, 1 - alpha), pooled),
+    level,
+    resamples,
+  };
 }
 
 export interface RunLevelOptions {
@@ -528,12 +548,19 @@ export interface RunLevelComparison {
  * change (t_{1−α/2} + t_{power})·se. Needs at least 2 baseline runs; fails with
  * INVALID_ARGUMENT otherwise or on non-finite medians. Pure, O(runs).
  */
-export function compareRunMedians(baseline: readonly number[], candidate: readonly number[], opts: RunLevelOptions = {}): RunLevelComparison {
+export function compareRunMedians(
+  baseline: readonly number[],
+  candidate: readonly number[],
+  opts: RunLevelOptions = {},
+): RunLevelComparison {
   const alpha = opts.alpha ?? 0.05;
   const power = opts.power ?? 0.8;
   if (!(alpha > 0 && alpha < 1)) throw invalidArgument(`run-level test: alpha ${alpha} must be within (0, 1)`);
   if (!(power > 0 && power < 1)) throw invalidArgument(`run-level test: power ${power} must be within (0, 1)`);
-  if (baseline.length < 2) throw invalidArgument(`run-level test: ${baseline.length} baseline run(s); the between-run variance needs at least 2`);
+  if (baseline.length < 2)
+    throw invalidArgument(
+      `run-level test: ${baseline.length} baseline run(s); the between-run variance needs at least 2`,
+    );
   checkSamples(baseline, 'run-level test (baseline medians)');
   checkSamples(candidate, 'run-level test (candidate medians)');
   const scale = [...baseline, ...candidate].every((x) => x > 0) ? 'log' : 'linear';
@@ -556,9 +583,31 @@ export function compareRunMedians(baseline: readonly number[], candidate: readon
   const mdc = (crit + studentTQuantile(power, df)) * se;
   if (!(se > 0)) {
     const p = estimate === 0 ? 1 : 0;
-    return { scale, estimate, se, df, t: estimate === 0 ? 0 : Math.sign(estimate) * Infinity, p, low: estimate, high: estimate, mdc, standardized: null };
+    return {
+      scale,
+      estimate,
+      se,
+      df,
+      t: estimate === 0 ? 0 : Math.sign(estimate) * Infinity,
+      p,
+      low: estimate,
+      high: estimate,
+      mdc,
+      standardized: null,
+    };
   }
   const t = estimate / se;
   const p = Math.min(1, 2 * studentTCdf(-Math.abs(t), df));
-  return { scale, estimate, se, df, t, p, low: estimate - crit * se, high: estimate + crit * se, mdc, standardized: s > 0 ? estimate / s : null };
+  return {
+    scale,
+    estimate,
+    se,
+    df,
+    t,
+    p,
+    low: estimate - crit * se,
+    high: estimate + crit * se,
+    mdc,
+    standardized: s > 0 ? estimate / s : null,
+  };
 }

@@ -136,7 +136,10 @@ export interface DerivedCase extends CaseInfo {
   derived: {
     from: readonly CaseInfo[];
     how: Derivation;
-    /** interleaved: sample i of each input, taken side by side; reference-median: each sample against the other input's median; same-sample: one input's own samples. */
+    /**
+     * interleaved: sample i of each input, taken side by side; reference-median: each sample against the other input's
+     * median; same-sample: one input's own samples.
+     */
     pairing: Pairing;
   };
 }

@@ -37,7 +37,9 @@ function config(overrides: Partial<NativeSpawnConfig> = {}): NativeSpawnConfig {
 }
 
 const recv = (fd: number) =>
-  new Promise<NativeChildMessage | null>((resolve, reject) => native().containerRecv(fd, (err, msg) => (err ? reject(err) : resolve(msg))));
+  new Promise<NativeChildMessage | null>((resolve, reject) =>
+    native().containerRecv(fd, (err, msg) => (err ? reject(err) : resolve(msg))),
+  );
 const exit = (pidfd: number) =>
   new Promise<{ exitCode: number | null; signal: number | null }>((resolve, reject) =>
     native().pidfdWait(pidfd, (err, st) => (err ? reject(err) : resolve(st))),
@@ -55,14 +57,26 @@ needs(root()).describe('native container core (root)', () => {
       /namespaces\[0\]\.type: unknown namespace type "bogus"/,
     );
     expect(() => native().containerSpawn(config({ args: [] }))).toThrow(/args: must not be empty/);
-    expect(() => native().containerSpawn(config({ mounts: [{ destination: '/x', source: 's', flags: 0, propagation: [], kind: 'odd' as 'bind' }] }))).toThrow(
-      /mounts\[0\]\.kind: unknown "odd"/,
-    );
-    expect(() => native().containerSpawn(config({ namespaces: [{ type: 'net' as string, path: '/proc/self/ns/nope' }] }))).toThrow();
-    // exec joins every namespace: a new one, a mount or the hooks stop is refused
-    expect(() => native().containerSpawn(config({ exec: true }))).toThrow(/exec: joins every namespace and makes no mounts/);
     expect(() =>
-      native().containerSpawn(config({ exec: true, namespaces: [{ type: 'mount', path: '/proc/self/ns/mnt' }], mounts: [{ destination: '/x', source: 's', flags: 0, propagation: [], kind: 'generic' }] })),
+      native().containerSpawn(
+        config({ mounts: [{ destination: '/x', source: 's', flags: 0, propagation: [], kind: 'odd' as 'bind' }] }),
+      ),
+    ).toThrow(/mounts\[0\]\.kind: unknown "odd"/);
+    expect(() =>
+      native().containerSpawn(config({ namespaces: [{ type: 'net' as string, path: '/proc/self/ns/nope' }] })),
+    ).toThrow();
+    // exec joins every namespace: a new one, a mount or the hooks stop is refused
+    expect(() => native().containerSpawn(config({ exec: true }))).toThrow(
+      /exec: joins every namespace and makes no mounts/,
+    );
+    expect(() =>
+      native().containerSpawn(
+        config({
+          exec: true,
+          namespaces: [{ type: 'mount', path: '/proc/self/ns/mnt' }],
+          mounts: [{ destination: '/x', source: 's', flags: 0, propagation: [], kind: 'generic' }],
+        }),
+      ),
     ).toThrow(/exec: joins every namespace/);
     expect(readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8').trim()).toBe('');
   });
@@ -78,7 +92,9 @@ needs(root()).describe('native container core (root)', () => {
     const created = await recv(spawned.syncFd);
     expect(created?.type).toBe('created');
     const names = created!.steps.map((s) => s.name);
-    expect(names).toEqual(expect.arrayContaining(['wait-setup', 'stdio', 'rootfs-bind', 'pivot-root', 'user', 'close-fds']));
+    expect(names).toEqual(
+      expect.arrayContaining(['wait-setup', 'stdio', 'rootfs-bind', 'pivot-root', 'user', 'close-fds']),
+    );
     for (const s of created!.steps) expect(s.endNs).toBeGreaterThanOrEqual(s.startNs);
     native().containerSend(spawned.syncFd, 'start');
     expect(await recv(spawned.syncFd)).toBeNull(); // the socket closed on execve

@@ -70,35 +70,55 @@ describe('writeFilesAtomic', () => {
   it('refuses bad input with a TypeError naming the entry', () => {
     const w = native().writeFilesAtomic as (files: unknown) => Promise<void>;
     expect(() => w('x')).toThrow(/files must be an array/);
-    expect(() => w([{ path: join(dir, 'a'), data: 'x' }, { path: '', data: 'x' }])).toThrow(/files\[1\]\.path/);
+    expect(() =>
+      w([
+        { path: join(dir, 'a'), data: 'x' },
+        { path: '', data: 'x' },
+      ]),
+    ).toThrow(/files\[1\]\.path/);
     expect(() => w([{ path: join(dir, 'a'), data: 3 }])).toThrow(/files\[0\]\.data/);
     expect(() => w([{ path: join(dir, 'a'), data: 'x', mode: 0o10000 }])).toThrow(/files\[0\]\.mode/);
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it.skipIf(!strace)(`fsyncs the file, then the directory after the rename, when asked${strace ? '' : ' (skipped: strace not installed)'}`, () => {
-    const out = join(dir, 'out');
-    mkdirSync(out);
-    const traceFile = join(dir, 'trace');
-    const script = `require(${JSON.stringify(addonPath)}).writeFilesAtomic([
+  it.skipIf(!strace)(
+    `fsyncs the file, then the directory after the rename, when asked${strace ? '' : ' (skipped: strace not installed)'}`,
+    () => {
+      const out = join(dir, 'out');
+      mkdirSync(out);
+      const traceFile = join(dir, 'trace');
+      const script = `require(${JSON.stringify(addonPath)}).writeFilesAtomic([
       { path: ${JSON.stringify(join(out, 'plain'))}, data: 'p' },
       { path: ${JSON.stringify(join(out, 'durable'))}, data: 'd', sync: true, syncDir: true },
     ]).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });`;
-    execFileSync('strace', ['-f', '-qq', '-e', 'trace=openat,fsync,rename', '-o', traceFile, process.execPath, '-e', script]);
-    // Keep the calls of the writer's thread from its first temp file on: node's own start-up opens many files.
-    const lines = readFileSync(traceFile, 'utf8').split('\n');
-    const first = lines.findIndex((l) => l.includes(join(out, '.plain.')));
-    expect(first).toBeGreaterThanOrEqual(0);
-    // strace pads the thread id: "1859  openat(…" and "21472 openat(…"
-    const tid = lines[first]!.split(/\s+/)[0];
-    const mine = lines
-      .slice(first)
-      .filter((l) => l.split(/\s+/)[0] === tid)
-      .map((l) => l.replace(/^\d+\s+/, ''));
-    const calls = mine.map((l) => /^(\w+)\(/.exec(l)?.[1] ?? '').filter((c) => ['openat', 'fsync', 'rename'].includes(c));
-    // plain: open, rename (no fsync); durable: open, fsync, rename, open dir, fsync dir.
-    expect(calls.slice(0, 7)).toEqual(['openat', 'rename', 'openat', 'fsync', 'rename', 'openat', 'fsync']);
-    expect(mine.filter((l) => l.startsWith('openat('))[2]).toContain(`"${out}", O_RDONLY|O_CLOEXEC|O_DIRECTORY`);
-    expect(readFileSync(join(out, 'durable'), 'utf8')).toBe('d');
-  });
+      execFileSync('strace', [
+        '-f',
+        '-qq',
+        '-e',
+        'trace=openat,fsync,rename',
+        '-o',
+        traceFile,
+        process.execPath,
+        '-e',
+        script,
+      ]);
+      // Keep the calls of the writer's thread from its first temp file on: node's own start-up opens many files.
+      const lines = readFileSync(traceFile, 'utf8').split('\n');
+      const first = lines.findIndex((l) => l.includes(join(out, '.plain.')));
+      expect(first).toBeGreaterThanOrEqual(0);
+      // strace pads the thread id: "1859  openat(…" and "21472 openat(…"
+      const tid = lines[first]!.split(/\s+/)[0];
+      const mine = lines
+        .slice(first)
+        .filter((l) => l.split(/\s+/)[0] === tid)
+        .map((l) => l.replace(/^\d+\s+/, ''));
+      const calls = mine
+        .map((l) => /^(\w+)\(/.exec(l)?.[1] ?? '')
+        .filter((c) => ['openat', 'fsync', 'rename'].includes(c));
+      // plain: open, rename (no fsync); durable: open, fsync, rename, open dir, fsync dir.
+      expect(calls.slice(0, 7)).toEqual(['openat', 'rename', 'openat', 'fsync', 'rename', 'openat', 'fsync']);
+      expect(mine.filter((l) => l.startsWith('openat('))[2]).toContain(`"${out}", O_RDONLY|O_CLOEXEC|O_DIRECTORY`);
+      expect(readFileSync(join(out, 'durable'), 'utf8')).toBe('d');
+    },
+  );
 });

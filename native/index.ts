@@ -9,7 +9,14 @@ import { packagePath } from './package-root.js';
 /** One rtnetlink request of netlinkApply (netlink.cc), in the order given. */
 export type NetlinkOp =
   | { op: 'bridge.create'; name: string; mtu?: number; ifExistsOk?: boolean }
-  | { op: 'veth.create'; name: string; peer: string; mtu?: number; peerMac?: string; peerNetns?: { pid?: number; path?: string } }
+  | {
+      op: 'veth.create';
+      name: string;
+      peer: string;
+      mtu?: number;
+      peerMac?: string;
+      peerNetns?: { pid?: number; path?: string };
+    }
   | { op: 'link.up' | 'link.down'; name: string }
   | { op: 'link.master'; name: string; master: string }
   | { op: 'link.mtu'; name: string; mtu: number }
@@ -49,26 +56,35 @@ export interface NativeCore {
   monotonicNs(): bigint;
   /**
    * Times namespace creation in fork-like children cloned from native threads, never touching Node's own namespaces
-   * (nsbench.cc). Every child is reaped before it resolves; rejects with code = errno name and step (clone, unshare, child),
+   * (nsbench.cc). Every child is reaped before it resolves; rejects with code = errno name and step (clone, unshare,
+   * child),
    * throws a TypeError for bad options. Cost: one fork of this process per op, one threadpool thread meanwhile.
    */
   nsBench(options: NsBenchOptions): Promise<NsBenchResult>;
-  /** rtnetlink requests run in order, in the host's netns or, with target, inside that netns from a cloned C-only child; resolves with per-step times and errnos (netlink.cc). */
-  netlinkApply(
-    ops: readonly NetlinkOp[],
-    target?: { pid?: number; path?: string },
-  ): Promise<NetlinkApplyResult>;
-  /** Clones a container child (container-spawn.cc); it waits at sync point 1. Throws on bad config (TypeError naming the field) or a failed clone (code = errno name). */
+  /**
+   * rtnetlink requests run in order, in the host's netns or, with target, inside that netns from a cloned C-only child;
+   * resolves with per-step times and errnos (netlink.cc).
+   */
+  netlinkApply(ops: readonly NetlinkOp[], target?: { pid?: number; path?: string }): Promise<NetlinkApplyResult>;
+  /**
+   * Clones a container child (container-spawn.cc); it waits at sync point 1. Throws on bad config (TypeError naming the
+   * field) or a failed clone (code = errno name).
+   */
   containerSpawn(config: NativeSpawnConfig): NativeSpawned;
-  /** One message to the child: 'setup' (run the setup), 'resume' (after a 'hooks' message: go on to pivot_root) or 'start' (execve). Throws EPIPE when the child is gone. */
+  /**
+   * One message to the child: 'setup' (run the setup), 'resume' (after a 'hooks' message: go on to pivot_root) or
+   * 'start' (execve). Throws EPIPE when the child is gone.
+   */
   containerSend(syncFd: number, message: 'setup' | 'resume' | 'start'): void;
   /** The child's next message, or null at EOF (it exec'd or died); async (uv_poll), one call at a time per fd. */
   containerRecv(syncFd: number, callback: (err: Error | null, message: NativeChildMessage | null) => void): void;
   /** pipe2(O_CLOEXEC) → [read, write]. */
   containerPipe(): [number, number];
   /**
-   * Connects to the unix stream socket at socketPath and sends fd over it (SCM_RIGHTS) with `name` as the payload: runc's
-   * --console-socket protocol. Blocking (connect + one sendmsg); throws with code = errno name (ECONNREFUSED, ENOENT …) and
+   * Connects to the unix stream socket at socketPath and sends fd over it (SCM_RIGHTS) with `name` as the payload:
+   * runc's
+   * --console-socket protocol. Blocking (connect + one sendmsg); throws with code = errno name (ECONNREFUSED, ENOENT …)
+   * and
    * a message naming the socket. fd stays open here.
    */
   sendFd(socketPath: string, fd: number, name: string): void;
@@ -76,7 +92,10 @@ export interface NativeCore {
   ptyName(masterFd: number): string;
   /** TIOCSWINSZ on a pty master: the window size its foreground process group sees (SIGWINCH). */
   ptyResize(masterFd: number, rows: number, cols: number): void;
-  /** Reaps exactly this child when it exits (uv_poll + waitid P_PIDFD); for a foreign process both fields are null. With unref the wait does not keep Node alive. */
+  /**
+   * Reaps exactly this child when it exits (uv_poll + waitid P_PIDFD); for a foreign process both fields are null. With
+   * unref the wait does not keep Node alive.
+   */
   pidfdWait(
     pidfd: number,
     callback: (err: Error | null, status: { exitCode: number | null; signal: number | null }) => void,
@@ -90,16 +109,28 @@ export interface NativeCore {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   /** umount2(2) (flags: 2 = MNT_DETACH). */
   umount2(target: string, flags: number): void;
-  /** mount(2) run in a short-lived CLONE_VM child whose cwd is `dir` (relative overlay paths); Node's cwd is untouched. */
-  mountAt(dir: string, source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  /**
+   * mount(2) run in a short-lived CLONE_VM child whose cwd is `dir` (relative overlay paths); Node's cwd is untouched.
+   */
+  mountAt(
+    dir: string,
+    source: string | null,
+    target: string,
+    fstype: string | null,
+    flags: number,
+    data: string | null,
+  ): void;
   /**
    * Writes each file atomically (temp file in its directory, write, fsync when sync, rename over path, fsync of the
    * directory when syncDir), the whole batch in one threadpool job (files.cc). mode defaults to 0o600 and is applied
    * exactly (no umask). Rejects on the first failure with a Node-style system error (code, syscall, path), that file's
-   * temp removed (a failed directory fsync leaves the new file in place); earlier files stay written. Throws a TypeError
+   * temp removed (a failed directory fsync leaves the new file in place); earlier files stay written. Throws a
+   * TypeError
    * naming the entry for bad input.
    */
-  writeFilesAtomic(files: readonly { path: string; data: string | Buffer; mode?: number; sync?: boolean; syncDir?: boolean }[]): Promise<void>;
+  writeFilesAtomic(
+    files: readonly { path: string; data: string | Buffer; mode?: number; sync?: boolean; syncDir?: boolean }[],
+  ): Promise<void>;
   /** undefined when the system's libzstd (libzstd.so.1, loaded on first use) is usable, else why not (zstd.cc). */
   zstdLoad(): string | undefined;
   /** A zstd streaming decoder; throws when libzstd is not usable. Freed by zstdFree or when collected. */
@@ -107,7 +138,8 @@ export interface NativeCore {
   /**
    * Decompresses input on the threadpool: output in ≤1 MiB buffers, the input bytes consumed (less than its length when
    * 8 MiB of output were reached: pass the rest again, or an empty buffer to drain), and zstd's hint (0 when a frame
-   * ended with everything flushed; meaningless when the call read and wrote nothing). Rejects with code EZSTD and zstd's error name on corrupt data. One call at a time.
+   * ended with everything flushed; meaningless when the call read and wrote nothing). Rejects with code EZSTD and
+   * zstd's error name on corrupt data. One call at a time.
    */
   zstdDecode(decoder: ZstdDecoderHandle, input: Buffer): Promise<{ chunks: Buffer[]; consumed: number; hint: number }>;
   /** Frees the decoder (after its running call, if any); later calls on it fail. */
@@ -125,7 +157,10 @@ export interface NativeCore {
    * handle on a last-component symlink), a way out fails EXDEV; '' opens dirFd's directory again (beneath.cc).
    */
   openBeneath(dirFd: number, rel: string, flags: number, mode?: number): number;
-  /** openBeneath's fallback alone (the O_NOFOLLOW walk, '..' refused with EXDEV), so it can be tested where openat2 exists. */
+  /**
+   * openBeneath's fallback alone (the O_NOFOLLOW walk, '..' refused with EXDEV), so it can be tested where openat2
+   * exists.
+   */
   openBeneathWalk(dirFd: number, rel: string, flags: number, mode?: number): number;
   /** setxattr(2): follows the last component (for "/proc/self/fd/N" paths of O_PATH handles). */
   setxattr(path: string, name: string, value: Buffer): void;
@@ -205,14 +240,18 @@ export interface NativeSpawnConfig {
   oomScoreAdj?: number;
   /** Detached mode: the child opens this FIFO for writing at its start point instead of waiting on the socket. */
   execFifo?: string;
-  /** A seccomp filter (engine/execdriver/seccomp/native-filter.ts): sock_filter bytes, SECCOMP_FILTER_FLAG_* (0: prctl), and where the child loads it (0 before user/caps, 1 end of setup, 2 before execve). */
+  /**
+   * A seccomp filter (engine/execdriver/seccomp/native-filter.ts): sock_filter bytes, SECCOMP_FILTER_FLAG_* (0: prctl),
+   * and where the child loads it (0 before user/caps, 1 end of setup, 2 before execve).
+   */
   seccomp?: { filter: Buffer; flags: number; stage: 0 | 1 | 2 };
   /** Exec into a running container: every namespace joined by path, no mounts, no rootfs steps (rootfs is ignored). */
   exec?: boolean;
   /** Stop after the mounts, before pivot_root, with a 'hooks' message until 'resume' (createContainer hooks). */
   createContainerHooks?: boolean;
   /**
-   * process.terminal: the child opens a pty in the container's /dev/pts (needs a devpts mount there), makes its peer the
+   * process.terminal: the child opens a pty in the container's /dev/pts (needs a devpts mount there), makes its peer
+   * the
    * controlling terminal on fds 0–2 (stdio is then ignored) and sends the master in a 'terminal' message. rows/cols:
    * consoleSize (0 = leave).
    */
@@ -220,7 +259,8 @@ export interface NativeSpawnConfig {
 }
 
 /**
- * A message from a container child: setup finished ('created'), a step failed ('error'), the mounts are done and it waits
+ * A message from a container child: setup finished ('created'), a step failed ('error'), the mounts are done and it
+ * waits
  * for 'resume' ('hooks'), or its pty master ('terminal', terminalFd; steps there are repeated in 'created').
  */
 export interface NativeChildMessage {
@@ -247,7 +287,10 @@ export interface NativeSpawned {
   cloneEndNs: bigint;
 }
 
-/** nsBench's input: namespace kinds for clone(2) and for unshare(2) inside the child; `threads` × `perThread` ops (default 1 × 1). */
+/**
+ * nsBench's input: namespace kinds for clone(2) and for unshare(2) inside the child; `threads` × `perThread` ops
+ * (default 1 × 1).
+ */
 export interface NsBenchOptions {
   clone?: readonly NsKind[];
   unshare?: readonly NsKind[];
@@ -257,7 +300,9 @@ export interface NsBenchOptions {
 
 export type NsKind = 'mnt' | 'uts' | 'ipc' | 'pid' | 'net' | 'user' | 'cgroup';
 
-/** One clone → child → reap; times in ns from the op's start (the instant before clone), except startNs (from baseNs). */
+/**
+ * One clone → child → reap; times in ns from the op's start (the instant before clone), except startNs (from baseNs).
+ */
 export interface NsBenchOp {
   thread: number;
   startNs: number;

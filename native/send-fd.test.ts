@@ -48,7 +48,9 @@ needs(when(hasPython, 'needs python3 >= 3.9 (socket.recv_fds)')).describe('sendF
       try {
         native().sendFd(sock, w, '/dev/pts/7');
         closeSync(w);
-        const code = await new Promise<number | null>((resolve) => (receiver.exitCode !== null ? resolve(receiver.exitCode) : receiver.once('exit', resolve)));
+        const code = await new Promise<number | null>((resolve) =>
+          receiver.exitCode !== null ? resolve(receiver.exitCode) : receiver.once('exit', resolve),
+        );
         expect(code).toBe(0);
         // The receiver wrote through the fd it got: the pipe's read end has it.
         expect(readFileSync(`/proc/self/fd/${r}`, 'utf8')).toBe('/dev/pts/7|written by the receiver');
@@ -62,12 +64,17 @@ needs(when(hasPython, 'needs python3 >= 3.9 (socket.recv_fds)')).describe('sendF
 
   it('names the socket and the errno when nobody listens', () => {
     expect(() => native().sendFd(join(dir, 'absent.sock'), 0, 'x')).toThrow(
-      expect.objectContaining({ code: 'ENOENT', message: expect.stringMatching(/^console socket .*absent\.sock: connect: ENOENT/) }),
+      expect.objectContaining({
+        code: 'ENOENT',
+        message: expect.stringMatching(/^console socket .*absent\.sock: connect: ENOENT/),
+      }),
     );
     const plain = join(dir, 'plain-file');
     writeFileSync(plain, '');
     expect(() => native().sendFd(plain, 0, 'x')).toThrow(expect.objectContaining({ code: 'ECONNREFUSED' }));
-    expect(() => native().sendFd(`/${'x'.repeat(200)}`, 0, 'x')).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
+    expect(() => native().sendFd(`/${'x'.repeat(200)}`, 0, 'x')).toThrow(
+      expect.objectContaining({ code: 'ENAMETOOLONG' }),
+    );
   });
 
   it('ptyName refuses an fd that is no pty master', () => {

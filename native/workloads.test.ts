@@ -49,7 +49,8 @@ function waitFor(stream: Readable, marker: string): Promise<string> {
         resolve(text);
       }
     };
-    const onEnd = (): void => reject(new Error(`stream ended before ${JSON.stringify(marker)}: ${JSON.stringify(text)}`));
+    const onEnd = (): void =>
+      reject(new Error(`stream ended before ${JSON.stringify(marker)}: ${JSON.stringify(text)}`));
     stream.on('data', onData);
     stream.on('end', onEnd);
   });
@@ -92,7 +93,9 @@ needs(root()).describe('workloads in berth containers (root, real kernel)', () =
   it('echo prints its arguments joined by spaces', async () => {
     const id = `w${process.pid}-${++seq}`;
     containers.push(id);
-    const proc = await driver.create(ctx, id, bundle(['/bin/echo', 'hello', 'berth container', '', 'x']), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = await driver.create(ctx, id, bundle(['/bin/echo', 'hello', 'berth container', '', 'x']), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     proc.stdout!.on('data', (c: Buffer) => out.push(c));
     const ended = new Promise((r) => proc.stdout!.on('end', r));
@@ -102,35 +105,72 @@ needs(root()).describe('workloads in berth containers (root, real kernel)', () =
     expect(Buffer.concat(out).toString()).toBe('hello berth container  x\n');
   });
 
-  needs(tool('curl')).it('http-server answers GET / with the body size asked for, in its own network namespace', async () => {
-    const ns = `berth-wl-${process.pid}-${++seq}`;
-    netns.push(ns);
-    await execa('ip', ['netns', 'add', ns]);
-    await execa('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    const id = `w${process.pid}-${++seq}`;
-    containers.push(id);
-    const spec = bundle(['/bin/http-server', '8080', '1000'], (s) => {
-      s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: `/var/run/netns/${ns}` } : n));
-    });
-    const proc = await driver.create(ctx, id, spec, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const ready = waitFor(proc.stdout!, 'listening 8080\n');
-    await driver.start(ctx, id);
-    await ready;
-    const curl = (path: string) => execa('ip', ['netns', 'exec', ns, 'curl', '-s', '-S', '--max-time', '10', '-w', '\n%{http_code} %{size_download}', `http://127.0.0.1:8080${path}`]);
-    const ok = await curl('/');
-    const [body, status] = [ok.stdout.slice(0, ok.stdout.lastIndexOf('\n')), ok.stdout.slice(ok.stdout.lastIndexOf('\n') + 1)];
-    expect(status).toBe('200 1000');
-    expect(body).toBe(`${'x'.repeat(999)}\n`);
-    expect((await curl('/missing')).stdout.split('\n').at(-1)).toBe('404 10');
-    // keep-alive: two requests on one connection
-    const two = await execa('ip', ['netns', 'exec', ns, 'curl', '-s', '--max-time', '10', '-o', '/dev/null', '-o', '/dev/null', '-w', '%{http_code} %{num_connects}\n', 'http://127.0.0.1:8080/', 'http://127.0.0.1:8080/']);
-    expect(two.stdout.split('\n')).toEqual(['200 1', '200 0']);
-    // the server is not reachable on the host's loopback
-    const hostProbe = await execa('curl', ['-s', '--max-time', '2', 'http://127.0.0.1:8080/'], { reject: false });
-    expect(hostProbe.stdout).not.toBe('x'.repeat(999));
-    await driver.kill(ctx, id, 'SIGKILL');
-    expect((await driver.wait(ctx, id)).signal).toBe('SIGKILL');
-  });
+  needs(tool('curl')).it(
+    'http-server answers GET / with the body size asked for, in its own network namespace',
+    async () => {
+      const ns = `berth-wl-${process.pid}-${++seq}`;
+      netns.push(ns);
+      await execa('ip', ['netns', 'add', ns]);
+      await execa('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      const id = `w${process.pid}-${++seq}`;
+      containers.push(id);
+      const spec = bundle(['/bin/http-server', '8080', '1000'], (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+          n.type === 'network' ? { type: 'network', path: `/var/run/netns/${ns}` } : n,
+        );
+      });
+      const proc = await driver.create(ctx, id, spec, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const ready = waitFor(proc.stdout!, 'listening 8080\n');
+      await driver.start(ctx, id);
+      await ready;
+      const curl = (path: string) =>
+        execa('ip', [
+          'netns',
+          'exec',
+          ns,
+          'curl',
+          '-s',
+          '-S',
+          '--max-time',
+          '10',
+          '-w',
+          '\n%{http_code} %{size_download}',
+          `http://127.0.0.1:8080${path}`,
+        ]);
+      const ok = await curl('/');
+      const [body, status] = [
+        ok.stdout.slice(0, ok.stdout.lastIndexOf('\n')),
+        ok.stdout.slice(ok.stdout.lastIndexOf('\n') + 1),
+      ];
+      expect(status).toBe('200 1000');
+      expect(body).toBe(`${'x'.repeat(999)}\n`);
+      expect((await curl('/missing')).stdout.split('\n').at(-1)).toBe('404 10');
+      // keep-alive: two requests on one connection
+      const two = await execa('ip', [
+        'netns',
+        'exec',
+        ns,
+        'curl',
+        '-s',
+        '--max-time',
+        '10',
+        '-o',
+        '/dev/null',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{num_connects}\n',
+        'http://127.0.0.1:8080/',
+        'http://127.0.0.1:8080/',
+      ]);
+      expect(two.stdout.split('\n')).toEqual(['200 1', '200 0']);
+      // the server is not reachable on the host's loopback
+      const hostProbe = await execa('curl', ['-s', '--max-time', '2', 'http://127.0.0.1:8080/'], { reject: false });
+      expect(hostProbe.stdout).not.toBe('x'.repeat(999));
+      await driver.kill(ctx, id, 'SIGKILL');
+      expect((await driver.wait(ctx, id)).signal).toBe('SIGKILL');
+    },
+  );
 });
 
 describe('tcp-source and tcp-sink on the host loopback', () => {

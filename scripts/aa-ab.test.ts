@@ -10,10 +10,24 @@ function run(seed: number, slowdown = 1): ResultDocument {
   const rng = createRng(seed);
   const cases = Array.from({ length: 40 }, (_, i) => {
     const mean = 100 * (1 + normal(rng, 0, 0.02)) * (i === 0 ? slowdown : 1);
-    return syntheticCase({ suite: 'trace', case: 'call', target: 'berth', parameters: { mode: 'sync', n: i }, unit: 'ns', samples: Array.from({ length: 12 }, () => normal(rng, mean, mean * 0.02)) });
+    return syntheticCase({
+      suite: 'trace',
+      case: 'call',
+      target: 'berth',
+      parameters: { mode: 'sync', n: i },
+      unit: 'ns',
+      samples: Array.from({ length: 12 }, () => normal(rng, mean, mean * 0.02)),
+    });
   });
   const doc = syntheticDocument(cases, { runId: `r${seed}` });
-  if (slowdown !== 1) doc.run.injectedDelay = { spec: `trace/call n=0:${Math.round((slowdown - 1) * 100)}%`, suite: 'trace', case: 'call', parameters: { n: '0' }, fraction: slowdown - 1 };
+  if (slowdown !== 1)
+    doc.run.injectedDelay = {
+      spec: `trace/call n=0:${Math.round((slowdown - 1) * 100)}%`,
+      suite: 'trace',
+      case: 'call',
+      parameters: { n: '0' },
+      fraction: slowdown - 1,
+    };
   return doc;
 }
 

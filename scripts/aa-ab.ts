@@ -39,7 +39,16 @@ export interface ExperimentSummary {
   profile: string;
   threshold: number;
   aa: { runs: number; comparisons: number; cases: number; falsePositives: number; rate: number; runsWithAny: number };
-  ab: { slowdown: number; runs: number; injectedCases: number; detected: number; rate: number; otherCases: number; falseAlarms: number; medianMinDetectable: number | null }[];
+  ab: {
+    slowdown: number;
+    runs: number;
+    injectedCases: number;
+    detected: number;
+    rate: number;
+    otherCases: number;
+    falseAlarms: number;
+    medianMinDetectable: number | null;
+  }[];
 }
 
 /**
@@ -48,7 +57,11 @@ export interface ExperimentSummary {
  * or more A runs); A/B: each B run against all A runs merged; derived cases are left
  * out (compare never gates on them). Pure apart from the bootstrap's seed.
  */
-export function summarizeExperiment(aRuns: readonly ResultDocument[], bRuns: ReadonlyMap<number, readonly ResultDocument[]>, threshold = 0): ExperimentSummary {
+export function summarizeExperiment(
+  aRuns: readonly ResultDocument[],
+  bRuns: ReadonlyMap<number, readonly ResultDocument[]>,
+  threshold = 0,
+): ExperimentSummary {
   if (aRuns.length < 3) throw invalidArgument(`aa-ab: ${aRuns.length} A run(s); leave-one-out A/A needs at least 3`);
   let cases = 0;
   let falsePositives = 0;
@@ -72,7 +85,8 @@ export function summarizeExperiment(aRuns: readonly ResultDocument[], bRuns: Rea
     const mdcs: number[] = [];
     for (const b of runs) {
       const delay = b.run.injectedDelay;
-      if (delay === undefined || delay === null) throw invalidArgument(`aa-ab: B run ${b.run.id} records no injected delay`);
+      if (delay === undefined || delay === null)
+        throw invalidArgument(`aa-ab: B run ${b.run.id} records no injected delay`);
       const report = compareResults(all, b, { threshold, resamples: 200 });
       for (const c of report.cases) {
         if (c.derived) continue;
@@ -88,13 +102,29 @@ export function summarizeExperiment(aRuns: readonly ResultDocument[], bRuns: Rea
       }
     }
     mdcs.sort((x, y) => x - y);
-    ab.push({ slowdown, runs: runs.length, injectedCases: injected, detected, rate: injected === 0 ? 0 : detected / injected, otherCases: other, falseAlarms, medianMinDetectable: mdcs.length === 0 ? null : mdcs[mdcs.length >> 1] });
+    ab.push({
+      slowdown,
+      runs: runs.length,
+      injectedCases: injected,
+      detected,
+      rate: injected === 0 ? 0 : detected / injected,
+      otherCases: other,
+      falseAlarms,
+      medianMinDetectable: mdcs.length === 0 ? null : mdcs[mdcs.length >> 1],
+    });
   }
   return {
     suite: [...new Set(aRuns.flatMap((d) => d.suites.map((s) => s.name)))].join(','),
     profile: aRuns[0].run.profile,
     threshold,
-    aa: { runs: aRuns.length, comparisons: aRuns.length, cases, falsePositives, rate: cases === 0 ? 0 : falsePositives / cases, runsWithAny },
+    aa: {
+      runs: aRuns.length,
+      comparisons: aRuns.length,
+      cases,
+      falsePositives,
+      rate: cases === 0 ? 0 : falsePositives / cases,
+      runsWithAny,
+    },
     ab,
   };
 }
@@ -115,15 +145,27 @@ export function formatExperiment(s: ExperimentSummary): string {
 }
 
 async function bench(out: string, suite: string, profile: string, env: Record<string, string>): Promise<void> {
-  process.stderr.write(`bench → ${out}${Object.keys(env).length > 0 ? ` (${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}\n`);
+  process.stderr.write(
+    `bench → ${out}${
+      Object.keys(env).length > 0
+        ? ` (${Object.entries(env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')})`
+        : ''
+    }\n`,
+  );
   // exit 1 (a suite failed) still writes the file; the analysis reads what was measured
-  const r = await execa(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench', 'cli.ts'), '--suite', suite, '--profile', profile, '--out', out], {
-    cwd: repoRoot,
-    env,
-    reject: false,
-    stdout: 'ignore',
-    stderr: 'inherit',
-  });
+  const r = await execa(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'bench', 'cli.ts'), '--suite', suite, '--profile', profile, '--out', out],
+    {
+      cwd: repoRoot,
+      env,
+      reject: false,
+      stdout: 'ignore',
+      stderr: 'inherit',
+    },
+  );
   if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`bench ${out}: exit ${r.exitCode ?? r.signal}`);
 }
 
@@ -157,12 +199,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const count = (flag: string, v: unknown, dflt: number, min: number) => {
       const n = v === undefined ? dflt : Number(v);
-      if (!Number.isSafeInteger(n) || n < min) throw invalidArgument(`--${flag} ${JSON.stringify(v)}: expected an integer ≥ ${min}`);
+      if (!Number.isSafeInteger(n) || n < min)
+        throw invalidArgument(`--${flag} ${JSON.stringify(v)}: expected an integer ≥ ${min}`);
       return n;
     };
     const dir = path.resolve(String(values.from ?? values.out ?? ''));
     if (values.out === undefined && values.from === undefined) throw invalidArgument('aa-ab: --out <dir> is required');
-    if (!path.relative(repoRoot, dir).startsWith('..')) throw invalidArgument(`aa-ab: ${dir} is inside the repository; experiment results describe one host and stay outside it`);
+    if (!path.relative(repoRoot, dir).startsWith('..'))
+      throw invalidArgument(
+        `aa-ab: ${dir} is inside the repository; experiment results describe one host and stay outside it`,
+      );
     const suite = String(values.suite ?? 'trace');
     const profile = String(values.profile ?? 'quick');
     const aCount = count('runs', values.runs, 5, 3);
@@ -181,15 +227,22 @@ export async function main(argv: readonly string[]): Promise<number> {
       const env = { [INJECT_DELAY_ENV]: '' };
       for (let i = 0; i < Math.max(aCount, bCount); i++) {
         if (i < aCount) await bench(aFile(i), suite, profile, env);
-        if (i < bCount) for (const s of slowdowns) await bench(bFile(s, i), suite, profile, { [INJECT_DELAY_ENV]: `${inject}:${s * 100}%` });
+        if (i < bCount)
+          for (const s of slowdowns)
+            await bench(bFile(s, i), suite, profile, { [INJECT_DELAY_ENV]: `${inject}:${s * 100}%` });
       }
     }
     const aRuns = await Promise.all(Array.from({ length: aCount }, (_, i) => readResult(aFile(i))));
     const bRuns = new Map<number, ResultDocument[]>();
-    for (const s of slowdowns) bRuns.set(s, await Promise.all(Array.from({ length: bCount }, (_, i) => readResult(bFile(s, i)))));
+    for (const s of slowdowns)
+      bRuns.set(s, await Promise.all(Array.from({ length: bCount }, (_, i) => readResult(bFile(s, i)))));
     const summary = summarizeExperiment(aRuns, bRuns, threshold);
     const report = path.join(dir, 'aa-ab.json');
-    await writeFileAtomic(report, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o644, makeDirs: true, subject: `experiment summary ${report}` });
+    await writeFileAtomic(report, `${JSON.stringify(summary, null, 2)}\n`, {
+      mode: 0o644,
+      makeDirs: true,
+      subject: `experiment summary ${report}`,
+    });
     process.stdout.write(`${formatExperiment(summary)}\nsummary written to ${report}\n`);
     return 0;
   } catch (err) {

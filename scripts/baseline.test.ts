@@ -15,7 +15,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const doc = () => syntheticDocument([syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(1, 5, 10, 1) })]);
+const doc = () =>
+  syntheticDocument([
+    syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(1, 5, 10, 1) }),
+  ]);
 
 describe('baselines', () => {
   it('names the host class from arch, CPUs, memory, filesystem and cgroup layout', () => {
@@ -42,7 +45,18 @@ describe('baselines', () => {
     const files = await Promise.all(
       [1, 2, 3].map(async (seed) => {
         const f = path.join(dir, `r${seed}.json`);
-        const d = syntheticDocument([syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(seed, 5, 10, 1) })], { runId: `run-${seed}` });
+        const d = syntheticDocument(
+          [
+            syntheticCase({
+              suite: 'run',
+              case: 'start',
+              target: 'berth',
+              unit: 'ms',
+              samples: normalSamples(seed, 5, 10, 1),
+            }),
+          ],
+          { runId: `run-${seed}` },
+        );
         await writeFile(f, JSON.stringify(d));
         return f;
       }),
@@ -57,7 +71,18 @@ describe('baselines', () => {
     const slowFile = path.join(dir, 'slow.json');
     await writeFile(slowFile, JSON.stringify(slowed));
     await expect(recordBaseline([files[0], slowFile], dir)).rejects.toThrow(/injected delay/);
-    const other = syntheticDocument([syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(9, 5, 10, 1) })], { runId: 'x', gitCommit: 'abcdef1' });
+    const other = syntheticDocument(
+      [
+        syntheticCase({
+          suite: 'run',
+          case: 'start',
+          target: 'berth',
+          unit: 'ms',
+          samples: normalSamples(9, 5, 10, 1),
+        }),
+      ],
+      { runId: 'x', gitCommit: 'abcdef1' },
+    );
     const otherFile = path.join(dir, 'other.json');
     await writeFile(otherFile, JSON.stringify(other));
     await expect(recordBaseline([files[0], otherFile], dir)).rejects.toThrow(/2 commits/);

@@ -17,7 +17,10 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 /** Refuses a run that must not stand for berth's speed: an injected delay. */
 function checkBaselineRun(doc: ResultDocument, file: string): void {
   const d = doc.run.injectedDelay;
-  if (d !== undefined && d !== null) throw invalidArgument(`result file ${file}: carries a test-only injected delay (${d.spec}); it cannot be a baseline`);
+  if (d !== undefined && d !== null)
+    throw invalidArgument(
+      `result file ${file}: carries a test-only injected delay (${d.spec}); it cannot be a baseline`,
+    );
 }
 
 /**
@@ -39,19 +42,29 @@ export async function recordBaseline(files: string | readonly string[], root = r
     return dest;
   }
   const commits = new Set(docs.map((d) => d.run.gitCommit));
-  if (commits.size > 1) throw invalidArgument(`baseline: the runs come from ${commits.size} commits (${[...commits].map((c) => c?.slice(0, 10) ?? 'none').join(', ')}); a baseline's runs must all be of one commit`);
+  if (commits.size > 1)
+    throw invalidArgument(
+      `baseline: the runs come from ${commits.size} commits (${[...commits].map((c) => c?.slice(0, 10) ?? 'none').join(', ')}); a baseline's runs must all be of one commit`,
+    );
   const dirty = list.filter((_, i) => docs[i].run.gitDirty === true);
-  if (dirty.length > 0) throw invalidArgument(`baseline: ${dirty.join(', ')} ran from a checkout with uncommitted changes`);
+  if (dirty.length > 0)
+    throw invalidArgument(`baseline: ${dirty.join(', ')} ran from a checkout with uncommitted changes`);
   const merged = validateResult(mergeRuns(docs), 'merged baseline');
   const dest = path.join(root, baselinePath(merged.host, merged.run.profile));
-  await writeFileAtomic(dest, `${JSON.stringify(merged, null, 2)}\n`, { mode: 0o644, makeDirs: true, subject: `baseline ${dest}` });
+  await writeFileAtomic(dest, `${JSON.stringify(merged, null, 2)}\n`, {
+    mode: 0o644,
+    makeDirs: true,
+    subject: `baseline ${dest}`,
+  });
   return dest;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...files] = argv;
   if ((command !== 'record' && command !== 'path') || files.length === 0 || (command === 'path' && files.length > 1)) {
-    process.stderr.write('usage: npm run baseline -- record <result.json> [<result.json> …]   (several runs of one commit are merged)\n       npm run baseline -- path <result.json>\n');
+    process.stderr.write(
+      'usage: npm run baseline -- record <result.json> [<result.json> …]   (several runs of one commit are merged)\n       npm run baseline -- path <result.json>\n',
+    );
     return 2;
   }
   try {

@@ -48,7 +48,8 @@ function baseFlags(userDataDir: string): string[] {
 
 function requireChromium(): string {
   const bin = findChromium();
-  if (bin === undefined) throw failedPrecondition('chromium: not installed (apt-get install chromium, or set CHROMIUM)');
+  if (bin === undefined)
+    throw failedPrecondition('chromium: not installed (apt-get install chromium, or set CHROMIUM)');
   return bin;
 }
 
@@ -64,10 +65,19 @@ export async function screenshot(file: string, out: string, width: number, heigh
   try {
     const r = await execa(
       bin,
-      [...baseFlags(profile), `--window-size=${Math.ceil(width)},${Math.ceil(height)}`, `--force-device-scale-factor=${scale}`, `--screenshot=${out}`, `file://${path.resolve(file)}`],
+      [
+        ...baseFlags(profile),
+        `--window-size=${Math.ceil(width)},${Math.ceil(height)}`,
+        `--force-device-scale-factor=${scale}`,
+        `--screenshot=${out}`,
+        `file://${path.resolve(file)}`,
+      ],
       { reject: false, timeout: 60_000 },
     );
-    if (r.exitCode !== 0 || !existsSync(out)) throw internal(`screenshot of ${file}: chromium exited ${r.exitCode ?? r.signal}: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+    if (r.exitCode !== 0 || !existsSync(out))
+      throw internal(
+        `screenshot of ${file}: chromium exited ${r.exitCode ?? r.signal}: ${r.stderr.split('\n').slice(-3).join(' ')}`,
+      );
   } finally {
     await rm(profile, { recursive: true, force: true });
   }
@@ -105,7 +115,11 @@ interface Session {
 async function openSession(): Promise<Session> {
   const bin = requireChromium();
   const profile = await mkdtemp(path.join(os.tmpdir(), `berth-chromium-${process.pid}-`));
-  const child = spawn(bin, [...baseFlags(profile), '--remote-debugging-pipe', '--window-size=1000,800', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  const child = spawn(
+    bin,
+    [...baseFlags(profile), '--remote-debugging-pipe', '--window-size=1000,800', 'about:blank'],
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+  );
   const toChrome = child.stdio[3] as Writable;
   const fromChrome = child.stdio[4] as Readable;
   let nextId = 1;
@@ -118,20 +132,31 @@ async function openSession(): Promise<Session> {
     buffer += chunk.toString('utf8');
     let end: number;
     while ((end = buffer.indexOf('\0')) >= 0) {
-      const msg = JSON.parse(buffer.slice(0, end)) as { id?: number; method?: string; params?: {
-        type?: string;
-        args?: { value?: unknown; description?: string }[];
-        exceptionDetails?: { exception?: { description?: string }; text?: string };
-        entry?: { level?: string; text?: string; url?: string };
-      }; result?: Record<string, unknown>; error?: { message: string } };
+      const msg = JSON.parse(buffer.slice(0, end)) as {
+        id?: number;
+        method?: string;
+        params?: {
+          type?: string;
+          args?: { value?: unknown; description?: string }[];
+          exceptionDetails?: { exception?: { description?: string }; text?: string };
+          entry?: { level?: string; text?: string; url?: string };
+        };
+        result?: Record<string, unknown>;
+        error?: { message: string };
+      };
       buffer = buffer.slice(end + 1);
       if (msg.id !== undefined) {
         const p = pending.get(msg.id);
         pending.delete(msg.id);
         if (msg.error) p?.reject(new Error(msg.error.message));
         else p?.resolve(msg.result ?? {});
-      } else if (msg.method === 'Runtime.consoleAPICalled' && (msg.params?.type === 'error' || msg.params?.type === 'assert')) {
-        errors.push(`console.${msg.params.type}: ${(msg.params.args ?? []).map((a) => a.value ?? a.description ?? '').join(' ')}`);
+      } else if (
+        msg.method === 'Runtime.consoleAPICalled' &&
+        (msg.params?.type === 'error' || msg.params?.type === 'assert')
+      ) {
+        errors.push(
+          `console.${msg.params.type}: ${(msg.params.args ?? []).map((a) => a.value ?? a.description ?? '').join(' ')}`,
+        );
       } else if (msg.method === 'Runtime.exceptionThrown') {
         const d = msg.params?.exceptionDetails;
         errors.push(`exception: ${d?.exception?.description ?? d?.text ?? 'unknown'}`);
@@ -145,7 +170,12 @@ async function openSession(): Promise<Session> {
     for (const p of pending.values()) p.reject(new Error(`chromium exited: ${stderr.split('\n').slice(-3).join(' ')}`));
     pending.clear();
   });
-  const raw = (method: string, params: Record<string, unknown> = {}, sessionId?: string, timeoutMs = 15_000): Promise<Record<string, unknown>> =>
+  const raw = (
+    method: string,
+    params: Record<string, unknown> = {},
+    sessionId?: string,
+    timeoutMs = 15_000,
+  ): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
       const id = nextId++;
       const timer = setTimeout(() => {
@@ -177,9 +207,12 @@ async function openSession(): Promise<Session> {
     await raw('Runtime.enable', {}, sessionId);
     await raw('Log.enable', {}, sessionId);
     await raw('Page.enable', {}, sessionId);
-    const send = (method: string, params: Record<string, unknown> = {}, timeoutMs?: number) => raw(method, params, sessionId, timeoutMs);
+    const send = (method: string, params: Record<string, unknown> = {}, timeoutMs?: number) =>
+      raw(method, params, sessionId, timeoutMs);
     const evaluate = async (expression: string): Promise<unknown> => {
-      const r = (await send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true })) as { result?: { value?: unknown } };
+      const r = (await send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true })) as {
+        result?: { value?: unknown };
+      };
       return r.result?.value;
     };
     return { errors, send, evaluate, close };
@@ -195,11 +228,13 @@ async function openSession(): Promise<Session> {
  * log entries of level error such as failed requests) from before the first script
  * runs, waits until `ready` evaluates true (or the timeout), then returns `probe`'s
  * value and the errors. A load that Chromium aborted with ERR_NETWORK_CHANGED (an
- * interface came or went on the host) is repeated, up to three loads in all. Chromium is ended in every case. Fails with
+ * interface came or went on the host) is repeated, up to three loads in all. Chromium is ended in every case. Fails
+ * with
  * FAILED_PRECONDITION when Chromium is missing, DEADLINE_EXCEEDED when it does not answer.
  */
 export async function loadPage(url: string, opts: LoadOptions): Promise<PageReport> {
-  if (!/^http:\/\/(127\.0\.0\.1|\[::1\]):\d+\//.test(url)) throw failedPrecondition(`load page ${url}: only loopback URLs are opened`);
+  if (!/^http:\/\/(127\.0\.0\.1|\[::1\]):\d+\//.test(url))
+    throw failedPrecondition(`load page ${url}: only loopback URLs are opened`);
   const session = await openSession();
   try {
     let ready = false;
@@ -251,18 +286,30 @@ export async function screenshotMany(jobs: readonly ScreenshotJob[], scale = 2):
     for (const job of jobs) {
       const width = Math.ceil(job.width);
       const height = Math.ceil(job.height);
-      await session.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: scale, mobile: false });
+      await session.send('Emulation.setDeviceMetricsOverride', {
+        width,
+        height,
+        deviceScaleFactor: scale,
+        mobile: false,
+      });
       const url = pathToFileURL(path.resolve(job.file)).href;
       await session.send('Page.navigate', { url });
       const deadline = Date.now() + 30_000;
       let loaded = false;
       while (!loaded && Date.now() < deadline) {
-        loaded = (await session.evaluate(`location.href === ${JSON.stringify(url)} && document.readyState === 'complete'`)) === true;
+        loaded =
+          (await session.evaluate(`location.href === ${JSON.stringify(url)} && document.readyState === 'complete'`)) ===
+          true;
         if (!loaded) await new Promise((r) => setTimeout(r, 100));
       }
       if (!loaded) throw internal(`screenshot of ${job.file}: the file did not load within 30 s`);
-      const shot = (await session.send('Page.captureScreenshot', { format: 'png', clip: { x: 0, y: 0, width, height, scale: 1 }, captureBeyondViewport: true }, 60_000)) as { data?: string };
-      if (typeof shot.data !== 'string' || shot.data === '') throw internal(`screenshot of ${job.file}: chromium returned no image`);
+      const shot = (await session.send(
+        'Page.captureScreenshot',
+        { format: 'png', clip: { x: 0, y: 0, width, height, scale: 1 }, captureBeyondViewport: true },
+        60_000,
+      )) as { data?: string };
+      if (typeof shot.data !== 'string' || shot.data === '')
+        throw internal(`screenshot of ${job.file}: chromium returned no image`);
       await writeFile(job.out, Buffer.from(shot.data, 'base64'));
     }
   } finally {

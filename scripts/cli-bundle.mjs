@@ -78,7 +78,8 @@ export async function loadCli(entry) {
   try {
     return await import(pathToFileURL(await buildBundle(entry)).href);
   } catch (err) {
-    if (process.env.BERTH_DEBUG_BUNDLE) process.stderr.write(`bundle ${entry}: ${err.message}; running it through tsx\n`);
+    if (process.env.BERTH_DEBUG_BUNDLE)
+      process.stderr.write(`bundle ${entry}: ${err.message}; running it through tsx\n`);
     const { register } = await import('tsx/esm/api');
     register();
     return import(pathToFileURL(entry).href);
@@ -88,7 +89,12 @@ export async function loadCli(entry) {
 // `node scripts/cli-bundle.mjs` (the install step): bundles every command.
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
   const here = dirname(new URL(import.meta.url).pathname);
-  const entries = ['engine/runtime-cli/main.ts', 'engine/registry/registry-cli.ts', 'engine/daemon/daemon-cli.ts', 'engine/client/cli.ts'].map((e) => join(here, '..', e));
+  const entries = [
+    'engine/runtime-cli/main.ts',
+    'engine/registry/registry-cli.ts',
+    'engine/daemon/daemon-cli.ts',
+    'engine/client/cli.ts',
+  ].map((e) => join(here, '..', e));
   for (const entry of entries) {
     const out = await buildBundle(entry);
     process.stdout.write(`bundled ${entry} → ${out}\n`);

@@ -10,7 +10,10 @@ describe('command bundles', () => {
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'berth-bundle-'));
     await writeFile(path.join(dir, 'value.ts'), 'export const value: number = 1;\n');
-    await writeFile(path.join(dir, 'entry.ts'), "import { value } from './value.js';\nexport const main = (): number => value;\n");
+    await writeFile(
+      path.join(dir, 'entry.ts'),
+      "import { value } from './value.js';\nexport const main = (): number => value;\n",
+    );
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -17,12 +17,24 @@ afterEach(async () => {
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await main(argv, (s) => (out += s), (s) => (err += s));
+  const code = await main(
+    argv,
+    (s) => (out += s),
+    (s) => (err += s),
+  );
   return { code, out, err };
 }
 
 async function docFile(name: string, mean: number, seed: number): Promise<string> {
-  const doc = syntheticDocument([syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(seed, 30, mean, mean * 0.08) })]);
+  const doc = syntheticDocument([
+    syntheticCase({
+      suite: 'run',
+      case: 'start',
+      target: 'berth',
+      unit: 'ms',
+      samples: normalSamples(seed, 30, mean, mean * 0.08),
+    }),
+  ]);
   const file = path.join(dir, name);
   await writeFile(file, JSON.stringify(doc));
   return file;

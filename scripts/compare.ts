@@ -62,12 +62,27 @@ export function parseCompareArgs(argv: readonly string[]): Args {
     throw invalidArgument(`compare: ${(err as Error).message}`);
   }
   const { values, positionals } = parsed;
-  if (values.help === true) return { baselines: [], candidate: '', threshold: undefined, bounds: undefined, alpha: 0.05, seed: 1, json: undefined, help: true };
-  if (positionals.length < 2) throw invalidArgument(`compare: expected one or more baseline files and a candidate file, got ${positionals.length} file(s)`);
+  if (values.help === true)
+    return {
+      baselines: [],
+      candidate: '',
+      threshold: undefined,
+      bounds: undefined,
+      alpha: 0.05,
+      seed: 1,
+      json: undefined,
+      help: true,
+    };
+  if (positionals.length < 2)
+    throw invalidArgument(
+      `compare: expected one or more baseline files and a candidate file, got ${positionals.length} file(s)`,
+    );
   const alpha = values.alpha === undefined ? 0.05 : Number(values.alpha);
-  if (!(alpha > 0 && alpha < 1)) throw invalidArgument(`--alpha ${JSON.stringify(values.alpha)}: expected a number within (0, 1)`);
+  if (!(alpha > 0 && alpha < 1))
+    throw invalidArgument(`--alpha ${JSON.stringify(values.alpha)}: expected a number within (0, 1)`);
   const seed = values.seed === undefined ? 1 : Number(values.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw invalidArgument(`--seed ${JSON.stringify(values.seed)}: expected an integer ≥ 0`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw invalidArgument(`--seed ${JSON.stringify(values.seed)}: expected an integer ≥ 0`);
   return {
     baselines: positionals.slice(0, -1),
     candidate: positionals[positionals.length - 1],
@@ -81,7 +96,11 @@ export function parseCompareArgs(argv: readonly string[]): Args {
 }
 
 /** Runs the comparison; returns the exit status. Output goes to `out`, errors to `err`. */
-export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
   let args: Args;
   try {
     args = parseCompareArgs(argv);
@@ -94,7 +113,10 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     return 0;
   }
   try {
-    const [baselines, candidate] = await Promise.all([Promise.all(args.baselines.map((f) => readResult(f))), readResult(args.candidate)]);
+    const [baselines, candidate] = await Promise.all([
+      Promise.all(args.baselines.map((f) => readResult(f))),
+      readResult(args.candidate),
+    ]);
     const baseline = baselines.length === 1 ? baselines[0] : mergeRuns(baselines, args.seed);
     const bounds: Bounds | undefined = args.bounds === undefined ? undefined : await readBounds(args.bounds);
     const report = compareResults(baseline, candidate, {
@@ -107,7 +129,11 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     });
     out(`${formatReport(report)}\n`);
     if (args.json !== undefined) {
-      await writeFileAtomic(args.json, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644, makeDirs: true, subject: `compare report ${args.json}` });
+      await writeFileAtomic(args.json, `${JSON.stringify(report, null, 2)}\n`, {
+        mode: 0o644,
+        makeDirs: true,
+        subject: `compare report ${args.json}`,
+      });
     }
     return report.regressions > 0 ? 1 : 0;
   } catch (e) {

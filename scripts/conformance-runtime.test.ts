@@ -28,22 +28,41 @@ describe('conformance TAP parsing', () => {
   it('counts ok, not ok and skips, passing over YAML blocks and diagnostics', () => {
     const r = parseTap(tap);
     expect(r).toMatchObject({ ok: 3, notOk: 2, skip: 1, planned: 6, skippedAll: false });
-    expect(r.tests.filter((t) => t.status === 'not ok').map((t) => `${t.n} ${t.name}`)).toEqual(['3 has expected soft RLIMIT_NOFILE', '6 memory kernel is set correctly']);
-    expect(r.tests[3]).toEqual({ n: 4, name: '/dev/null (default device) has unconfigured permissions', status: 'skip' });
+    expect(r.tests.filter((t) => t.status === 'not ok').map((t) => `${t.n} ${t.name}`)).toEqual([
+      '3 has expected soft RLIMIT_NOFILE',
+      '6 memory kernel is set correctly',
+    ]);
+    expect(r.tests[3]).toEqual({
+      n: 4,
+      name: '/dev/null (default device) has unconfigured permissions',
+      status: 'skip',
+    });
   });
 
   it('a file passes only with no failure, exit 0 and its plan met', () => {
     expect(fileResult('a', 'TAP version 13\nok 1 - x\nok 2 # SKIP y\n1..2\n', 0, false).passed).toBe(true);
-    expect(fileResult('a', 'TAP version 13\nok 1 - x\n1..2\n', 0, false)).toMatchObject({ passed: false, failing: ['1 of 2 planned tests reported'] });
-    expect(fileResult('a', 'TAP version 13\nfailed to create the container\n', 1, false)).toMatchObject({ passed: false, failing: ['no TAP plan (the program stopped early)'] });
+    expect(fileResult('a', 'TAP version 13\nok 1 - x\n1..2\n', 0, false)).toMatchObject({
+      passed: false,
+      failing: ['1 of 2 planned tests reported'],
+    });
+    expect(fileResult('a', 'TAP version 13\nfailed to create the container\n', 1, false)).toMatchObject({
+      passed: false,
+      failing: ['no TAP plan (the program stopped early)'],
+    });
     expect(fileResult('a', '1..0 # SKIP not on this OS\n', 0, false)).toMatchObject({ passed: true, skip: 0 });
     expect(fileResult('a', 'ok 1 - x\n1..1\n1..0\n', 0, false)).toMatchObject({ passed: true, planned: 1 });
     expect(fileResult('a', 'ok 1 - x\n1..1\n', null, true)).toMatchObject({ passed: false, failing: ['timed out'] });
-    expect(fileResult('a', tap, 1, false).failing).toEqual(['3 has expected soft RLIMIT_NOFILE', '6 memory kernel is set correctly']);
+    expect(fileResult('a', tap, 1, false).failing).toEqual([
+      '3 has expected soft RLIMIT_NOFILE',
+      '6 memory kernel is set correctly',
+    ]);
   });
 
   it('sums files and lists the failing tests', () => {
-    const s = summarize('/usr/bin/x', [fileResult('good', 'ok 1 - a\n1..1\n', 0, false), fileResult('bad', tap, 1, false)]);
+    const s = summarize('/usr/bin/x', [
+      fileResult('good', 'ok 1 - a\n1..1\n', 0, false),
+      fileResult('bad', tap, 1, false),
+    ]);
     expect(s).toMatchObject({ files: 2, passedFiles: 1, ok: 4, notOk: 2, skip: 1 });
     const lines = summaryLines(s);
     expect(lines).toContain('1 of 2 files fully passing; 4 ok, 2 not ok, 1 skip');

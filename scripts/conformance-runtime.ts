@@ -31,7 +31,9 @@ export interface TapResult {
 
 const testLine = /^(not ok|ok)\b\s*(\d+)?\s*(?:-\s*)?([^#]*?)\s*(?:#\s*(.*))?$/;
 
-/** Parses TAP 13 text: test lines, their SKIP/TODO directives and the plan; YAML blocks and diagnostics are passed over. */
+/**
+ * Parses TAP 13 text: test lines, their SKIP/TODO directives and the plan; YAML blocks and diagnostics are passed over.
+ */
 export function parseTap(text: string): TapResult {
   const tests: TapTest[] = [];
   let planned: number | undefined;
@@ -59,7 +61,11 @@ export function parseTap(text: string): TapResult {
     if (!m) continue;
     const directive = m[4] ?? '';
     const n = m[2] !== undefined ? Number(m[2]) : tests.length + 1;
-    const status: TapTest['status'] = /^skip/i.test(directive) ? 'skip' : m[1] === 'ok' || /^todo/i.test(directive) ? 'ok' : 'not ok';
+    const status: TapTest['status'] = /^skip/i.test(directive)
+      ? 'skip'
+      : m[1] === 'ok' || /^todo/i.test(directive)
+        ? 'ok'
+        : 'not ok';
     tests.push({ n, name: m[3] || directive.replace(/^(skip|todo)\S*\s*/i, ''), status });
   }
   const count = (s: TapTest['status']) => tests.filter((t) => t.status === s).length;
@@ -84,9 +90,24 @@ export function fileResult(name: string, tap: string, exitCode: number | null, t
   const r = parseTap(tap);
   const planMet = r.skippedAll || (r.planned !== undefined && r.planned === r.tests.length);
   const failing = r.tests.filter((t) => t.status === 'not ok').map((t) => `${t.n} ${t.name}`);
-  if (!planMet) failing.push(r.planned === undefined ? 'no TAP plan (the program stopped early)' : `${r.tests.length} of ${r.planned} planned tests reported`);
+  if (!planMet)
+    failing.push(
+      r.planned === undefined
+        ? 'no TAP plan (the program stopped early)'
+        : `${r.tests.length} of ${r.planned} planned tests reported`,
+    );
   if (timedOut) failing.push('timed out');
-  return { name, exitCode, timedOut, ok: r.ok, notOk: r.notOk, skip: r.skip, planned: r.planned, passed: !timedOut && exitCode === 0 && r.notOk === 0 && planMet, failing };
+  return {
+    name,
+    exitCode,
+    timedOut,
+    ok: r.ok,
+    notOk: r.notOk,
+    skip: r.skip,
+    planned: r.planned,
+    passed: !timedOut && exitCode === 0 && r.notOk === 0 && planMet,
+    failing,
+  };
 }
 
 export interface Summary {
@@ -101,13 +122,26 @@ export interface Summary {
 
 export function summarize(runtime: string, results: FileResult[]): Summary {
   const sum = (k: 'ok' | 'notOk' | 'skip') => results.reduce((a, r) => a + r[k], 0);
-  return { runtime, files: results.length, passedFiles: results.filter((r) => r.passed).length, ok: sum('ok'), notOk: sum('notOk'), skip: sum('skip'), results };
+  return {
+    runtime,
+    files: results.length,
+    passedFiles: results.filter((r) => r.passed).length,
+    ok: sum('ok'),
+    notOk: sum('notOk'),
+    skip: sum('skip'),
+    results,
+  };
 }
 
 export function summaryLines(s: Summary): string[] {
-  const lines = [`runtime: ${s.runtime}`, `${'file'.padEnd(36)} ${'ok'.padStart(5)} ${'not ok'.padStart(7)} ${'skip'.padStart(5)}  result`];
+  const lines = [
+    `runtime: ${s.runtime}`,
+    `${'file'.padEnd(36)} ${'ok'.padStart(5)} ${'not ok'.padStart(7)} ${'skip'.padStart(5)}  result`,
+  ];
   for (const r of s.results) {
-    lines.push(`${r.name.padEnd(36)} ${String(r.ok).padStart(5)} ${String(r.notOk).padStart(7)} ${String(r.skip).padStart(5)}  ${r.passed ? 'pass' : 'FAIL'}`);
+    lines.push(
+      `${r.name.padEnd(36)} ${String(r.ok).padStart(5)} ${String(r.notOk).padStart(7)} ${String(r.skip).padStart(5)}  ${r.passed ? 'pass' : 'FAIL'}`,
+    );
   }
   lines.push(`${s.passedFiles} of ${s.files} files fully passing; ${s.ok} ok, ${s.notOk} not ok, ${s.skip} skip`);
   const failing = s.results.filter((r) => r.failing.length > 0);
@@ -131,9 +165,19 @@ export function resolveRuntime(name: string): string {
   return p;
 }
 
-function runOne(toolsDir: string, name: string, runtime: string, timeoutMs: number): Promise<{ tap: string; stderr: string; exitCode: number | null; timedOut: boolean }> {
+function runOne(
+  toolsDir: string,
+  name: string,
+  runtime: string,
+  timeoutMs: number,
+): Promise<{ tap: string; stderr: string; exitCode: number | null; timedOut: boolean }> {
   return new Promise((done) => {
-    const child = spawn(join('validation', name, `${name}.t`), [], { cwd: toolsDir, env: { ...process.env, RUNTIME: runtime }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(join('validation', name, `${name}.t`), [], {
+      cwd: toolsDir,
+      env: { ...process.env, RUNTIME: runtime },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let tap = '';
     let stderr = '';
     let timedOut = false;
@@ -168,19 +212,28 @@ async function main(argv: string[]): Promise<number> {
   }
   const [toolsArg, runtimeName = 'berth-runtime'] = positional;
   if (toolsArg === undefined) {
-    process.stderr.write('usage: conformance-runtime <runtime-tools dir> [berth-runtime|runc|crun|PATH] [--timeout S] [--out FILE] [--only A,B] [--tap-dir DIR]\n');
+    process.stderr.write(
+      'usage: conformance-runtime <runtime-tools dir> [berth-runtime|runc|crun|PATH] [--timeout S] [--out FILE] [--only A,B] [--tap-dir DIR]\n',
+    );
     return 2;
   }
   const toolsDir = resolve(toolsArg);
   const validation = join(toolsDir, 'validation');
   if (!existsSync(join(toolsDir, 'runtimetest')) || !existsSync(validation)) {
-    process.stderr.write(`${toolsDir}: not a built runtime-tools checkout (runtimetest and validation/*/*.t are needed; see README)\n`);
+    process.stderr.write(
+      `${toolsDir}: not a built runtime-tools checkout (runtimetest and validation/*/*.t are needed; see README)\n`,
+    );
     return 2;
   }
   const runtime = resolveRuntime(runtimeName);
   const only = opts.only ? new Set(opts.only.split(',')) : undefined;
   const names = readdirSync(validation, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && existsSync(join(validation, e.name, `${e.name}.t`)) && (only === undefined || only.has(e.name)))
+    .filter(
+      (e) =>
+        e.isDirectory() &&
+        existsSync(join(validation, e.name, `${e.name}.t`)) &&
+        (only === undefined || only.has(e.name)),
+    )
     .map((e) => e.name)
     .sort();
   const timeoutMs = Number(opts.timeout ?? 60) * 1000;

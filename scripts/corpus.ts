@@ -6,7 +6,14 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { invalidArgument } from '../engine/errdefs/errors.js';
-import { buildCorpus, compressions as allCompressions, imageNames, pushCorpusToRegistry, type Compression, type PushTarget } from '../bench/corpus/index.js';
+import {
+  buildCorpus,
+  compressions as allCompressions,
+  imageNames,
+  pushCorpusToRegistry,
+  type Compression,
+  type PushTarget,
+} from '../bench/corpus/index.js';
 import { isProfile } from '../bench/profiles.js';
 import type { Profile } from '../bench/results/document.js';
 import { runIfMain } from './run-main.js';
@@ -43,7 +50,12 @@ export interface CorpusArgs {
 }
 
 function list(value: string | undefined): string[] | undefined {
-  return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
 }
 
 /** Parses the command line; INVALID_ARGUMENT naming the flag on bad input. */
@@ -77,23 +89,32 @@ export function parseCorpusArgs(argv: readonly string[]): CorpusArgs {
   const help = v.help === true;
   if (!help && (v.out === undefined || v.out === '')) throw invalidArgument('corpus: --out DIR is required');
   const seed = v.seed === undefined ? 1 : Number(v.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw invalidArgument(`--seed ${JSON.stringify(v.seed)}: expected an integer ≥ 0`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw invalidArgument(`--seed ${JSON.stringify(v.seed)}: expected an integer ≥ 0`);
   const profile = v.profile ?? 'default';
-  if (!isProfile(profile)) throw invalidArgument(`--profile ${JSON.stringify(profile)}: expected quick, default or full`);
+  if (!isProfile(profile))
+    throw invalidArgument(`--profile ${JSON.stringify(profile)}: expected quick, default or full`);
   const images = list(v.images);
   for (const name of images ?? []) {
-    if (!(imageNames as readonly string[]).includes(name)) throw invalidArgument(`--images: unknown image ${JSON.stringify(name)} (expected ${imageNames.join(', ')})`);
+    if (!(imageNames as readonly string[]).includes(name))
+      throw invalidArgument(`--images: unknown image ${JSON.stringify(name)} (expected ${imageNames.join(', ')})`);
   }
   const compressions = list(v.compression);
   for (const c of compressions ?? []) {
-    if (!(allCompressions as readonly string[]).includes(c)) throw invalidArgument(`--compression: unknown ${JSON.stringify(c)} (expected ${allCompressions.join(', ')})`);
+    if (!(allCompressions as readonly string[]).includes(c))
+      throw invalidArgument(`--compression: unknown ${JSON.stringify(c)} (expected ${allCompressions.join(', ')})`);
   }
-  if (v.push !== undefined && v.registry !== undefined) throw invalidArgument('corpus: --registry and --push name the same thing: give one');
+  if (v.push !== undefined && v.registry !== undefined)
+    throw invalidArgument('corpus: --registry and --push name the same thing: give one');
   const url = v.registry ?? v.push;
   const targets = [url !== undefined, v['push-root'] !== undefined, v['no-push'] === true].filter(Boolean).length;
   if (targets > 1) throw invalidArgument('corpus: --registry, --push-root and --no-push exclude each other');
   const push: PushTarget | undefined =
-    v['no-push'] === true ? undefined : url !== undefined ? url : { root: v['push-root'] ?? join(v.out ?? '', 'registry') };
+    v['no-push'] === true
+      ? undefined
+      : url !== undefined
+        ? url
+        : { root: v['push-root'] ?? join(v.out ?? '', 'registry') };
   return {
     out: v.out ?? '',
     images,
@@ -109,7 +130,11 @@ export function parseCorpusArgs(argv: readonly string[]): CorpusArgs {
 }
 
 /** Builds (and pushes); returns the exit status. Progress goes to `err`, the summary to `out`. */
-export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
   let args: CorpusArgs;
   try {
     args = parseCorpusArgs(argv);
@@ -123,7 +148,15 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
   }
   const log = args.quiet ? undefined : (line: string) => err(`corpus: ${line}\n`);
   try {
-    const corpus = await buildCorpus({ out: args.out, images: args.images, seed: args.seed, profile: args.profile, compressions: args.compressions, force: args.force, log });
+    const corpus = await buildCorpus({
+      out: args.out,
+      images: args.images,
+      seed: args.seed,
+      profile: args.profile,
+      compressions: args.compressions,
+      force: args.force,
+      log,
+    });
     for (const image of corpus.images) {
       const gz = image.totals.compressedBytes.gzip;
       out(
@@ -132,7 +165,11 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     }
     out(`corpus ${args.out}: seed ${corpus.seed}, profile ${corpus.profile}, generator ${corpus.generatorVersion}\n`);
     if (args.push !== undefined) {
-      const pushed = await pushCorpusToRegistry(args.out, args.push, { images: args.images, repositoryPrefix: args.prefix, log });
+      const pushed = await pushCorpusToRegistry(args.out, args.push, {
+        images: args.images,
+        repositoryPrefix: args.prefix,
+        log,
+      });
       out(`pushed ${pushed.length} refs\n`);
     }
     return 0;

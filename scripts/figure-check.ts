@@ -70,7 +70,10 @@ export function checkSvgText(name: string, svgText: string): FigureProblems {
   const [W, H] = viewBox(root);
   const clipped: string[] = [];
   for (const t of root.querySelectorAll('text')) {
-    const lines = t.querySelectorAll('tspan').length > 0 ? [...t.querySelectorAll('tspan')].map((s) => s.textContent ?? '') : [t.textContent ?? ''];
+    const lines =
+      t.querySelectorAll('tspan').length > 0
+        ? [...t.querySelectorAll('tspan')].map((s) => s.textContent ?? '')
+        : [t.textContent ?? ''];
     const content = lines.join(' ');
     if (content.trim() === '') continue;
     const fs = Number.parseFloat(inherited(t, 'font-size', 'font-size') ?? '10');
@@ -84,7 +87,9 @@ export function checkSvgText(name: string, svgText: string): FigureProblems {
     const top = y - fs * 0.8;
     const bottom = y + fs * 0.25 + (lines.length - 1) * fs * 1.2;
     if (left < -SLACK || left + width > W + SLACK || top < -SLACK || bottom > H + SLACK) {
-      clipped.push(`text ${JSON.stringify(content)} at x ${left.toFixed(1)}…${(left + width).toFixed(1)}, y ${top.toFixed(1)}…${bottom.toFixed(1)} outside 0 0 ${W} ${H}`);
+      clipped.push(
+        `text ${JSON.stringify(content)} at x ${left.toFixed(1)}…${(left + width).toFixed(1)}, y ${top.toFixed(1)}…${bottom.toFixed(1)} outside 0 0 ${W} ${H}`,
+      );
     }
   }
   return { name, clipped, legendEntries: root.querySelectorAll('.berth-legend .berth-swatch').length };
@@ -110,11 +115,20 @@ const PROBE = `[...document.querySelectorAll('div.fig')].map((div) => {
 export async function checkSvgsInChromium(svgs: { name: string; svg: string }[]): Promise<FigureProblems[]> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `berth-figcheck-${process.pid}-`));
   try {
-    const body = svgs.map((s) => `<div class="fig" data-name="${s.name}">${s.svg.replace(/^<\?xml[^>]*>\s*/, '')}</div>`).join('\n');
-    await writeFile(path.join(dir, 'index.html'), `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><style>body{margin:0} div.fig{margin:0 0 8px;line-height:0}</style></head><body>${body}<script>document.body.dataset.done='1'</script></body></html>`);
+    const body = svgs
+      .map((s) => `<div class="fig" data-name="${s.name}">${s.svg.replace(/^<\?xml[^>]*>\s*/, '')}</div>`)
+      .join('\n');
+    await writeFile(
+      path.join(dir, 'index.html'),
+      `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><style>body{margin:0} div.fig{margin:0 0 8px;line-height:0}</style></head><body>${body}<script>document.body.dataset.done='1'</script></body></html>`,
+    );
     const server = await serveStatic(dir);
     try {
-      const report = await loadPage(`${server.url}index.html`, { ready: `document.body.dataset.done === '1'`, probe: PROBE, timeoutMs: 60_000 });
+      const report = await loadPage(`${server.url}index.html`, {
+        ready: `document.body.dataset.done === '1'`,
+        probe: PROBE,
+        timeoutMs: 60_000,
+      });
       if (!report.ready) throw new Error(`figure check: the page of ${svgs.length} figures did not load`);
       return report.probe as FigureProblems[];
     } finally {
@@ -127,5 +141,8 @@ export async function checkSvgsInChromium(svgs: { name: string; svg: string }[])
 
 /** The problems worth failing on: clipped texts and legends over the limit. */
 export function failures(problems: readonly FigureProblems[]): string[] {
-  return problems.flatMap((p) => [...p.clipped.map((c) => `${p.name}: ${c}`), ...(p.legendEntries > MAX_LEGEND_ENTRIES ? [`${p.name}: ${p.legendEntries} legend entries`] : [])]);
+  return problems.flatMap((p) => [
+    ...p.clipped.map((c) => `${p.name}: ${c}`),
+    ...(p.legendEntries > MAX_LEGEND_ENTRIES ? [`${p.name}: ${p.legendEntries} legend entries`] : []),
+  ]);
 }

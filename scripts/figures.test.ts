@@ -15,7 +15,13 @@ import { rowKey, toRows } from '../notebooks/lib/rows.js';
 import { findChromium } from './chromium.js';
 import { checkSvgsInChromium, checkSvgText, failures } from './figure-check.js';
 import { main, renderFigures } from './figures.js';
-import { normalSamples, syntheticCase, syntheticDocument, syntheticEdgeCases, syntheticSuiteCases } from './synthetic-results.js';
+import {
+  normalSamples,
+  syntheticCase,
+  syntheticDocument,
+  syntheticEdgeCases,
+  syntheticSuiteCases,
+} from './synthetic-results.js';
 import { needs, when } from '../testkit/needs.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -54,12 +60,16 @@ async function writeDoc(name: string, doc: unknown): Promise<string> {
 /** The caption and footnote of a standalone SVG as one string (lines joined by spaces). */
 function captionText(svg: string): string {
   const { document } = new JSDOM(svg, { contentType: 'image/svg+xml' }).window;
-  return [...document.querySelectorAll('.berth-caption text, .berth-footnote text')].map((t) => t.textContent).join(' ');
+  return [...document.querySelectorAll('.berth-caption text, .berth-footnote text')]
+    .map((t) => t.textContent)
+    .join(' ');
 }
 
 /** The y tick labels of every panel of an SVG. */
 function yTicks(svg: string): string[] {
-  return [...svg.matchAll(/<g aria-label="y-axis tick label"[^>]*>(.*?)<\/g>/g)].flatMap((m) => [...m[1].matchAll(/>([^<]+)<\/text>/g)].map((t) => t[1]));
+  return [...svg.matchAll(/<g aria-label="y-axis tick label"[^>]*>(.*?)<\/g>/g)].flatMap((m) =>
+    [...m[1].matchAll(/>([^<]+)<\/text>/g)].map((t) => t[1]),
+  );
 }
 
 /** The aria-labels of Plot's mark groups in an SVG text. */
@@ -72,18 +82,27 @@ function marks(svg: string): Set<string> {
  * figure or named in a warning, no text is clipped (jsdom estimate, and Chromium's
  * layout when installed), legends ≤ 12 entries.
  */
-async function renderAndCheck(files: string[], history?: string): Promise<{ log: string[]; svgs: { name: string; svg: string }[] }> {
+async function renderAndCheck(
+  files: string[],
+  history?: string,
+): Promise<{ log: string[]; svgs: { name: string; svg: string }[] }> {
   const log: string[] = [];
   const out = path.join(dir, 'figs');
   const figures = await renderFigures({ files, out, history, png: false, log: (l) => log.push(l) });
   expect(figures.length).toBeGreaterThan(0);
-  expect(log.filter((l) => /skipped/.test(l) && !/figure \S+: case /.test(l) && !/figure \S+ \(\w+\) skipped/.test(l))).toEqual([]);
-  const svgs = await Promise.all(figures.map(async (f) => ({ name: path.basename(f.svg), svg: await readFile(f.svg, 'utf8') })));
+  expect(
+    log.filter((l) => /skipped/.test(l) && !/figure \S+: case /.test(l) && !/figure \S+ \(\w+\) skipped/.test(l)),
+  ).toEqual([]);
+  const svgs = await Promise.all(
+    figures.map(async (f) => ({ name: path.basename(f.svg), svg: await readFile(f.svg, 'utf8') })),
+  );
   expect(failures(svgs.map((s) => checkSvgText(s.name, s.svg)))).toEqual([]);
   // coverage: each case of each file is drawn in some chart or named in a warning
   const results = await Promise.all(files.map(async (file) => ({ file, doc: await readResult(file) })));
   const drawn = new Set(pages.flatMap((p) => p.charts({ results, history: [] }).flatMap((c) => c.rows.map(rowKey))));
-  const missing = toRows(results).filter((r) => !drawn.has(rowKey(r)) && !log.some((l) => l.includes(`${r.suite}/${r.case} ${r.target}`)));
+  const missing = toRows(results).filter(
+    (r) => !drawn.has(rowKey(r)) && !log.some((l) => l.includes(`${r.suite}/${r.case} ${r.target}`)),
+  );
   expect(missing.map((r) => `${r.suite}/${r.case} ${r.target} ${r.params}`)).toEqual([]);
   return { log, svgs };
 }
@@ -95,7 +114,13 @@ describe('renderFigures', () => {
     const history = path.join(repo, 'results', 'history.jsonl');
     const { svgs } = await renderAndCheck(files, existsSync(history) ? history : undefined);
     const names = svgs.map((s) => s.name);
-    for (const want of ['graphdriver-time', 'namespaces-cost', 'pull-throughput', 'network-throughput', 'phases-run-run']) {
+    for (const want of [
+      'graphdriver-time',
+      'namespaces-cost',
+      'pull-throughput',
+      'network-throughput',
+      'phases-run-run',
+    ]) {
       expect(names, want).toContain(`${want}-column.svg`);
       expect(names, want).toContain(`${want}-page.svg`);
     }
@@ -121,7 +146,8 @@ describe('renderFigures', () => {
     const hues = new Map<string, Set<string>>();
     [...document.querySelectorAll('.berth-legend rect')].forEach((r, i) => {
       const module = /^(module\d)\./.exec(legend[i] ?? '')?.[1];
-      if (module !== undefined) hues.set(module, (hues.get(module) ?? new Set()).add(/hsl\((\d+)/.exec(r.getAttribute('fill') ?? '')![1]));
+      if (module !== undefined)
+        hues.set(module, (hues.get(module) ?? new Set()).add(/hsl\((\d+)/.exec(r.getAttribute('fill') ?? '')![1]));
     });
     expect(hues.size).toBeGreaterThan(1);
     for (const [, h] of hues) expect(h.size).toBe(1);
@@ -129,11 +155,21 @@ describe('renderFigures', () => {
   }, 600_000);
 
   it('writes one figure per level with only the targets that have data, and captions with unit, n, CI, host and commit', async () => {
-    const file = await writeDoc('run.json', syntheticDocument(syntheticSuiteCases(3), { gitCommit: 'abcdef0123456789abcdef0123456789abcdef01' }));
+    const file = await writeDoc(
+      'run.json',
+      syntheticDocument(syntheticSuiteCases(3), { gitCommit: 'abcdef0123456789abcdef0123456789abcdef01' }),
+    );
     const out = path.join(dir, 'figs');
     const figures = await renderFigures({ files: [file], out, png: false, sizes: ['column'] });
     const ids = figures.map((f) => f.id);
-    expect(ids).toEqual(expect.arrayContaining(['startup-latency-in-process', 'startup-latency-api', 'startup-latency-cli', 'startup-latency-unrecorded']));
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'startup-latency-in-process',
+        'startup-latency-api',
+        'startup-latency-cli',
+        'startup-latency-unrecorded',
+      ]),
+    );
     const api = await readFile(path.join(out, 'startup-latency-api-column.svg'), 'utf8');
     expect(yTicks(api).sort()).toEqual(['berth', 'docker']);
     expect(api).not.toContain('runc');
@@ -143,7 +179,14 @@ describe('renderFigures', () => {
     expect(caption).toMatch(/Unit: ms\. n = 30 samples per case/);
     expect(caption).toContain('host fingerprint 3f9a0c2d71b4e865');
     expect(caption).toContain('commit abcdef0123');
-    for (const [id, want] of Object.entries({ 'phases-run-start-in-process': ['bar', 'tick'], 'graphdriver-time': ['dot', 'rule'], 'network-throughput': ['dot', 'rule'], 'pull-throughput': ['dot', 'rule'], 'lifecycle-throughput': ['line', 'dot', 'rule'], 'lifecycle-daemon-memory': ['line', 'dot', 'rule'] })) {
+    for (const [id, want] of Object.entries({
+      'phases-run-start-in-process': ['bar', 'tick'],
+      'graphdriver-time': ['dot', 'rule'],
+      'network-throughput': ['dot', 'rule'],
+      'pull-throughput': ['dot', 'rule'],
+      'lifecycle-throughput': ['line', 'dot', 'rule'],
+      'lifecycle-daemon-memory': ['line', 'dot', 'rule'],
+    })) {
       const found = marks(await readFile(path.join(out, `${id}-column.svg`), 'utf8'));
       for (const m of want) expect(found.has(m), `${id} has ${m} marks`).toBe(true);
     }
@@ -155,18 +198,40 @@ describe('renderFigures', () => {
 
   it('--select draws only the figures of one case, and names a selection that matches nothing', async () => {
     const file = await writeDoc('run.json', syntheticDocument(syntheticSuiteCases(3)));
-    const figures = await renderFigures({ files: [file], out: path.join(dir, 'figs'), png: false, select: ['network/throughput'], sizes: ['page'] });
+    const figures = await renderFigures({
+      files: [file],
+      out: path.join(dir, 'figs'),
+      png: false,
+      select: ['network/throughput'],
+      sizes: ['page'],
+    });
     expect(figures.map((f) => f.id)).toEqual(['network-throughput']);
-    await expect(renderFigures({ files: [file], out: path.join(dir, 'figs'), png: false, select: ['network/nope'] })).rejects.toThrow('--select network/nope: no such case in these files');
+    await expect(
+      renderFigures({ files: [file], out: path.join(dir, 'figs'), png: false, select: ['network/nope'] }),
+    ).rejects.toThrow('--select network/nope: no such case in these files');
     expect(await main([file, '--out', path.join(dir, 'x'), '--select', 'bad', '--no-png'])).toBe(2);
   }, 120_000);
 
   it('skips pages without data and says which suite is missing', async () => {
-    const only = syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(1, 10, 12, 1) });
+    const only = syntheticCase({
+      suite: 'run',
+      case: 'start',
+      target: 'berth',
+      unit: 'ms',
+      samples: normalSamples(1, 10, 12, 1),
+    });
     const file = await writeDoc('run.json', syntheticDocument([only]));
     const log: string[] = [];
-    const figures = await renderFigures({ files: [file], out: path.join(dir, 'figs'), png: false, log: (l) => log.push(l) });
-    expect(figures.map((f) => `${f.id}-${f.size}`)).toEqual(['startup-latency-unrecorded-column', 'startup-latency-unrecorded-page']);
+    const figures = await renderFigures({
+      files: [file],
+      out: path.join(dir, 'figs'),
+      png: false,
+      log: (l) => log.push(l),
+    });
+    expect(figures.map((f) => `${f.id}-${f.size}`)).toEqual([
+      'startup-latency-unrecorded-column',
+      'startup-latency-unrecorded-page',
+    ]);
     expect(log).toContain('page network: no results for suite network in these files');
   });
 
@@ -174,7 +239,9 @@ describe('renderFigures', () => {
     const doc = syntheticDocument(syntheticSuiteCases(1, 5)) as unknown as { cases: { stats: { p50: unknown } }[] };
     doc.cases[0].stats.p50 = 'fast';
     const file = await writeDoc('bad.json', doc);
-    await expect(renderFigures({ files: [file], out: path.join(dir, 'figs'), png: false })).rejects.toThrow(`result file ${file}: /cases/0/stats/p50: must be number`);
+    await expect(renderFigures({ files: [file], out: path.join(dir, 'figs'), png: false })).rejects.toThrow(
+      `result file ${file}: /cases/0/stats/p50: must be number`,
+    );
     expect(existsSync(path.join(dir, 'figs'))).toBe(false);
   });
 
@@ -185,30 +252,65 @@ describe('renderFigures', () => {
     expect(problems[0]).toMatch(/^t\.svg: text "a label too long" at x 60\.0…/);
   });
 
-  needs(haveChromium).it('lays out the figures in Chromium with no text outside its SVG, and writes PNGs', async () => {
-    const file = await writeDoc('edge.json', syntheticDocument([...syntheticSuiteCases(4), ...syntheticEdgeCases(2)]));
-    const out = path.join(dir, 'figs');
-    const figures = await renderFigures({ files: [file, ...committedResults()], out, png: false });
-    const svgs = await Promise.all(figures.map(async (f) => ({ name: path.basename(f.svg), svg: await readFile(f.svg, 'utf8') })));
-    const problems = await checkSvgsInChromium(svgs);
-    expect(problems.map((p) => p.name).sort()).toEqual(svgs.map((s) => s.name).sort());
-    expect(failures(problems)).toEqual([]);
-    const clipped = await checkSvgsInChromium([{ name: 'bad', svg: '<svg xmlns="http://www.w3.org/2000/svg" width="50" height="30" viewBox="0 0 50 30"><text x="30" y="20">far too wide</text></svg>' }]);
-    expect(failures(clipped)).toHaveLength(1);
-    const pngs = await renderFigures({ files: [file], out: path.join(dir, 'png'), png: true, figures: ['network-throughput'], sizes: ['column'], scale: 2 });
-    expect(pngs).toHaveLength(1);
-    const png = await readFile(pngs[0].png!);
-    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
-    expect(png.readUInt32BE(16)).toBe(336 * 2);
-  }, 600_000);
+  needs(haveChromium).it(
+    'lays out the figures in Chromium with no text outside its SVG, and writes PNGs',
+    async () => {
+      const file = await writeDoc(
+        'edge.json',
+        syntheticDocument([...syntheticSuiteCases(4), ...syntheticEdgeCases(2)]),
+      );
+      const out = path.join(dir, 'figs');
+      const figures = await renderFigures({ files: [file, ...committedResults()], out, png: false });
+      const svgs = await Promise.all(
+        figures.map(async (f) => ({ name: path.basename(f.svg), svg: await readFile(f.svg, 'utf8') })),
+      );
+      const problems = await checkSvgsInChromium(svgs);
+      expect(problems.map((p) => p.name).sort()).toEqual(svgs.map((s) => s.name).sort());
+      expect(failures(problems)).toEqual([]);
+      const clipped = await checkSvgsInChromium([
+        {
+          name: 'bad',
+          svg: '<svg xmlns="http://www.w3.org/2000/svg" width="50" height="30" viewBox="0 0 50 30"><text x="30" y="20">far too wide</text></svg>',
+        },
+      ]);
+      expect(failures(clipped)).toHaveLength(1);
+      const pngs = await renderFigures({
+        files: [file],
+        out: path.join(dir, 'png'),
+        png: true,
+        figures: ['network-throughput'],
+        sizes: ['column'],
+        scale: 2,
+      });
+      expect(pngs).toHaveLength(1);
+      const png = await readFile(pngs[0].png!);
+      expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+      expect(png.readUInt32BE(16)).toBe(336 * 2);
+    },
+    600_000,
+  );
 });
 
 describe('history figure', () => {
   it('draws the regression history per suite', async () => {
     const history = path.join(dir, 'history.jsonl');
-    await appendHistory(history, syntheticDocument(syntheticSuiteCases(4, 10), { runId: 'r1', startedAt: '2026-11-01T00:00:00.000Z' }), 'r1.json');
-    await appendHistory(history, syntheticDocument(syntheticSuiteCases(5, 10, 1.1), { runId: 'r2', startedAt: '2026-11-02T00:00:00.000Z' }), 'r2.json');
-    const figures = await renderFigures({ files: [], out: path.join(dir, 'figs'), history, png: false, pages: ['history'] });
+    await appendHistory(
+      history,
+      syntheticDocument(syntheticSuiteCases(4, 10), { runId: 'r1', startedAt: '2026-11-01T00:00:00.000Z' }),
+      'r1.json',
+    );
+    await appendHistory(
+      history,
+      syntheticDocument(syntheticSuiteCases(5, 10, 1.1), { runId: 'r2', startedAt: '2026-11-02T00:00:00.000Z' }),
+      'r2.json',
+    );
+    const figures = await renderFigures({
+      files: [],
+      out: path.join(dir, 'figs'),
+      history,
+      png: false,
+      pages: ['history'],
+    });
     expect(figures.map((f) => f.id)).toEqual(['history-trend', 'history-trend']);
     const svg = await readFile(figures[0].svg, 'utf8');
     expect([...marks(svg)]).toEqual(expect.arrayContaining(['line', 'area', 'dot']));

@@ -62,11 +62,19 @@ export interface Figure {
 }
 
 /** Keeps only the cases of `select` (suite/case); fails naming the pairs that match nothing. */
-function selectCases(results: { file: string; doc: ResultDocument }[], select: string[]): { file: string; doc: ResultDocument }[] {
-  for (const s of select) if (!/^[^/\s]+\/[^/\s]+$/.test(s)) throw invalidArgument(`--select ${JSON.stringify(s)}: expected suite/case, e.g. run/run`);
+function selectCases(
+  results: { file: string; doc: ResultDocument }[],
+  select: string[],
+): { file: string; doc: ResultDocument }[] {
+  for (const s of select)
+    if (!/^[^/\s]+\/[^/\s]+$/.test(s))
+      throw invalidArgument(`--select ${JSON.stringify(s)}: expected suite/case, e.g. run/run`);
   const unmatched = select.filter((s) => !results.some((r) => r.doc.cases.some((c) => `${c.suite}/${c.case}` === s)));
   if (unmatched.length > 0) throw invalidArgument(`--select ${unmatched.join(',')}: no such case in these files`);
-  return results.map(({ file, doc }) => ({ file, doc: { ...doc, cases: doc.cases.filter((c) => select.includes(`${c.suite}/${c.case}`)) } }));
+  return results.map(({ file, doc }) => ({
+    file,
+    doc: { ...doc, cases: doc.cases.filter((c) => select.includes(`${c.suite}/${c.case}`)) },
+  }));
 }
 
 /**
@@ -81,12 +89,15 @@ function selectCases(results: { file: string; doc: ResultDocument }[], select: s
 export async function renderFigures(opts: FiguresOptions): Promise<Figure[]> {
   const log = opts.log ?? (() => undefined);
   if (opts.files.length === 0 && opts.history === undefined) throw invalidArgument('figures: no result file given');
-  const chosen = opts.pages === undefined ? pages : opts.pages.map((id) => pages.find((p) => p.id === id) ?? unknownPage(id));
+  const chosen =
+    opts.pages === undefined ? pages : opts.pages.map((id) => pages.find((p) => p.id === id) ?? unknownPage(id));
   const sizes = opts.sizes ?? SIZES;
-  for (const s of sizes) if (!SIZES.includes(s)) throw invalidArgument(`--size ${JSON.stringify(s)}: unknown (known: ${SIZES.join(', ')})`);
+  for (const s of sizes)
+    if (!SIZES.includes(s)) throw invalidArgument(`--size ${JSON.stringify(s)}: unknown (known: ${SIZES.join(', ')})`);
   let wantPng = opts.png !== false;
   if (wantPng && findChromium() === undefined) {
-    if (opts.png === true) throw invalidArgument('figures: PNG output needs chromium (apt-get install chromium) — or pass --no-png');
+    if (opts.png === true)
+      throw invalidArgument('figures: PNG output needs chromium (apt-get install chromium) — or pass --no-png');
     log('warning: chromium is not installed (apt-get install chromium): writing SVGs only');
     wantPng = false;
   }
@@ -99,7 +110,9 @@ export async function renderFigures(opts: FiguresOptions): Promise<Figure[]> {
   const jobs: ScreenshotJob[] = [];
   for (const page of chosen) {
     if (page.id === 'history' && (opts.history === undefined || opts.select !== undefined)) continue;
-    const charts = chartsOf(page, input, (m) => log(`warning: ${m}`)).filter((c) => opts.figures === undefined || opts.figures.includes(c.id));
+    const charts = chartsOf(page, input, (m) => log(`warning: ${m}`)).filter(
+      (c) => opts.figures === undefined || opts.figures.includes(c.id),
+    );
     if (charts.length === 0) {
       if (opts.figures === undefined) log(`page ${page.id}: ${emptyMessage(page)}`);
       continue;
@@ -111,15 +124,29 @@ export async function renderFigures(opts: FiguresOptions): Promise<Figure[]> {
           svgText = standaloneSvg(spec, input, document, size);
         } catch (err) {
           const cases = [...new Set(spec.rows.map(caseName))];
-          log(`warning: figure ${spec.id} (${size}) skipped: ${(err as Error).message}; cases: ${cases.slice(0, 5).join('; ')}${cases.length > 5 ? `; … ${cases.length - 5} more` : ''}`);
+          log(
+            `warning: figure ${spec.id} (${size}) skipped: ${(err as Error).message}; cases: ${cases.slice(0, 5).join('; ')}${cases.length > 5 ? `; … ${cases.length - 5} more` : ''}`,
+          );
           continue;
         }
         const name = `${spec.id}-${size}`;
         const svg = path.join(opts.out, `${name}.svg`);
         await writeFileAtomic(svg, svgText, { mode: 0o644, makeDirs: true, subject: `figure ${svg}` });
         const dims = /<svg[^>]*\swidth="(\d+)"[^>]*\sheight="(\d+)"/.exec(svgText);
-        figures.push({ page: page.id, id: spec.id, size, svg, png: wantPng ? path.join(opts.out, `${name}.png`) : null });
-        if (wantPng) jobs.push({ file: svg, out: path.join(opts.out, `.${name}.${process.pid}.png`), width: Number(dims?.[1] ?? FIGURE_SIZES[size].width), height: Number(dims?.[2] ?? 400) });
+        figures.push({
+          page: page.id,
+          id: spec.id,
+          size,
+          svg,
+          png: wantPng ? path.join(opts.out, `${name}.png`) : null,
+        });
+        if (wantPng)
+          jobs.push({
+            file: svg,
+            out: path.join(opts.out, `.${name}.${process.pid}.png`),
+            width: Number(dims?.[1] ?? FIGURE_SIZES[size].width),
+            height: Number(dims?.[2] ?? 400),
+          });
         log(svg);
       }
     }
@@ -141,7 +168,12 @@ function unknownPage(id: string): never {
   throw invalidArgument(`page ${JSON.stringify(id)}: unknown (known: ${pages.map((p) => p.id).join(', ')})`);
 }
 
-const list = (v: unknown): string[] | undefined => (v === undefined ? undefined : String(v).split(',').filter((s) => s !== ''));
+const list = (v: unknown): string[] | undefined =>
+  v === undefined
+    ? undefined
+    : String(v)
+        .split(',')
+        .filter((s) => s !== '');
 
 /** The CLI: exit 0 when figures were written, 1 when none could be, 2 on bad usage or input. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -180,7 +212,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     let scale: number | undefined;
     if (values.scale !== undefined) {
       scale = Number(values.scale);
-      if (!(scale > 0) || !Number.isFinite(scale)) throw invalidArgument(`--scale ${JSON.stringify(values.scale)}: expected a positive number`);
+      if (!(scale > 0) || !Number.isFinite(scale))
+        throw invalidArgument(`--scale ${JSON.stringify(values.scale)}: expected a positive number`);
     }
     const figures = await renderFigures({
       files: positionals,

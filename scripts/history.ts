@@ -17,11 +17,20 @@ export const usage = `usage: npm run history -- append <result.json…> [--histo
 `;
 
 /** Runs the CLI; returns the exit status. Output goes to `out`, errors to `err`. */
-export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
   let values: { history?: string; help?: boolean };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: { history: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: { history: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
   } catch (e) {
     err(`history: ${(e as Error).message}\n\n${usage}`);
     return 2;
@@ -38,13 +47,17 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
         const doc = await readResult(file);
         const rel = path.relative(repoRoot, path.resolve(file));
         const { added } = await appendHistory(historyPath, doc, rel.startsWith('..') ? path.resolve(file) : rel);
-        out(`${added ? 'added' : 'already recorded'}: run ${doc.run.id} (${doc.cases.length} cases) ${added ? 'to' : 'in'} ${historyPath}\n`);
+        out(
+          `${added ? 'added' : 'already recorded'}: run ${doc.run.id} (${doc.cases.length} cases) ${added ? 'to' : 'in'} ${historyPath}\n`,
+        );
       }
       return 0;
     }
     if (command === 'list' && files.length === 0) {
       for (const line of await readHistory(historyPath)) {
-        out(`${line.startedAt}  ${line.gitCommit?.slice(0, 10) ?? 'no-commit '}  ${line.profile.padEnd(7)}  ${line.hostname} (${line.hostFingerprint})  ${line.cases.length} cases  ${line.runId}\n`);
+        out(
+          `${line.startedAt}  ${line.gitCommit?.slice(0, 10) ?? 'no-commit '}  ${line.profile.padEnd(7)}  ${line.hostname} (${line.hostFingerprint})  ${line.cases.length} cases  ${line.runId}\n`,
+        );
       }
       return 0;
     }

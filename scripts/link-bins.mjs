@@ -19,7 +19,8 @@ export function linkBins(root) {
   mkdirSync(binDir, { recursive: true });
   const made = [];
   for (const [name, file] of Object.entries(packageBins(root))) {
-    if (name.includes('/') || name.startsWith('.')) throw new Error(`package.json bin ${JSON.stringify(name)}: not a command name`);
+    if (name.includes('/') || name.startsWith('.'))
+      throw new Error(`package.json bin ${JSON.stringify(name)}: not a command name`);
     const target = resolve(root, file);
     chmodSync(target, 0o755);
     const link = join(binDir, name);

@@ -58,11 +58,26 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
 
   beforeAll(async () => {
     const run = path.join(dir, 'run.json');
-    const extra = syntheticCase({ suite: 'lifecycle', case: 'restart', target: 'berth', parameters: { policy: 'always' }, unit: 'ms', samples: normalSamples(5, 10, 30, 2) });
+    const extra = syntheticCase({
+      suite: 'lifecycle',
+      case: 'restart',
+      target: 'berth',
+      parameters: { policy: 'always' },
+      unit: 'ms',
+      samples: normalSamples(5, 10, 30, 2),
+    });
     await writeFile(run, JSON.stringify(syntheticDocument([...syntheticSuiteCases(7), extra])));
     const history = path.join(dir, 'history.jsonl');
-    await appendHistory(history, syntheticDocument(syntheticSuiteCases(8, 10), { runId: 'h1', startedAt: '2026-11-01T00:00:00.000Z' }), 'h1.json');
-    await appendHistory(history, syntheticDocument(syntheticSuiteCases(9, 10, 1.1), { runId: 'h2', startedAt: '2026-11-02T00:00:00.000Z' }), 'h2.json');
+    await appendHistory(
+      history,
+      syntheticDocument(syntheticSuiteCases(8, 10), { runId: 'h1', startedAt: '2026-11-01T00:00:00.000Z' }),
+      'h1.json',
+    );
+    await appendHistory(
+      history,
+      syntheticDocument(syntheticSuiteCases(9, 10, 1.1), { runId: 'h2', startedAt: '2026-11-02T00:00:00.000Z' }),
+      'h2.json',
+    );
     files = { run, history };
     const { out } = await buildNotebooks({ files: [run], history, out: path.join(dir, 'site') });
     server = await serveStatic(out);
@@ -84,7 +99,11 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
       const expected = page.charts({ results, history }).map((c) => c.id);
       expect(expected.length).toBeGreaterThan(0);
       if (page.id === 'history') expected.push('history-case');
-      const report = await loadPage(`${server!.url}${page.id}.html`, { ready: READY(expected.length), probe: PROBE, timeoutMs: 45_000 });
+      const report = await loadPage(`${server!.url}${page.id}.html`, {
+        ready: READY(expected.length),
+        probe: PROBE,
+        timeoutMs: 45_000,
+      });
       const probe = report.probe as Probe;
       expect(report.errors).toEqual([]);
       expect(probe.cellErrors).toEqual([]);
@@ -93,7 +112,10 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
       expect(probe.figures.map((f) => f.id)).toEqual(expected);
       for (const f of probe.figures) {
         expect(f.shapes, `${f.id} draws shapes`).toBeGreaterThan(3);
-        expect(f.marks.some((m) => ['bar', 'dot', 'line', 'area', 'rule', 'tick'].includes(m)), `${f.id} has data marks (${f.marks.join(', ')})`).toBe(true);
+        expect(
+          f.marks.some((m) => ['bar', 'dot', 'line', 'area', 'rule', 'tick'].includes(m)),
+          `${f.id} has data marks (${f.marks.join(', ')})`,
+        ).toBe(true);
         expect(f.caption).toMatch(/samples per case/);
         expect(f.clipped, `${f.id}: texts outside the SVG`).toEqual([]);
         expect(f.legend, `${f.id}: legend entries`).toBeLessThanOrEqual(12);
@@ -102,15 +124,36 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
   }
 
   it('index page loads with no console error', async () => {
-    const report = await loadPage(`${server!.url}index.html`, { ready: `document.querySelector('.berth-sources') !== null`, probe: `document.querySelector('.berth-sources').textContent`, timeoutMs: 30_000 });
+    const report = await loadPage(`${server!.url}index.html`, {
+      ready: `document.querySelector('.berth-sources') !== null`,
+      probe: `document.querySelector('.berth-sources').textContent`,
+      timeoutMs: 30_000,
+    });
     expect(report.errors).toEqual([]);
     expect(report.probe).toContain('bench-1');
   }, 60_000);
 
   it('a page whose suite has no data says so instead of drawing an empty chart', async () => {
     const only = path.join(dir, 'only-run.json');
-    await writeFile(only, JSON.stringify(syntheticDocument([syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(3, 10, 12, 1) })])));
-    const { out } = await buildNotebooks({ files: [only], history: path.join(dir, 'none.jsonl'), out: path.join(dir, 'site-empty') });
+    await writeFile(
+      only,
+      JSON.stringify(
+        syntheticDocument([
+          syntheticCase({
+            suite: 'run',
+            case: 'start',
+            target: 'berth',
+            unit: 'ms',
+            samples: normalSamples(3, 10, 12, 1),
+          }),
+        ]),
+      ),
+    );
+    const { out } = await buildNotebooks({
+      files: [only],
+      history: path.join(dir, 'none.jsonl'),
+      out: path.join(dir, 'site-empty'),
+    });
     const local = await serveStatic(out);
     try {
       const report = await loadPage(`${local.url}network.html`, { ready: READY(1), probe: PROBE, timeoutMs: 45_000 });
@@ -134,7 +177,11 @@ needs(chromiumMissing).describe('loadPage', () => {
     );
     const server = await serveStatic(site);
     try {
-      const report = await loadPage(server.url, { ready: `document.body.dataset.done === '1'`, probe: 'document.title', timeoutMs: 20_000 });
+      const report = await loadPage(server.url, {
+        ready: `document.body.dataset.done === '1'`,
+        probe: 'document.title',
+        timeoutMs: 20_000,
+      });
       expect(report.probe).toBe('x');
       expect(report.errors.some((e) => e.includes('console.error: broken chart'))).toBe(true);
       expect(report.errors.some((e) => e.includes('late failure'))).toBe(true);
@@ -145,6 +192,8 @@ needs(chromiumMissing).describe('loadPage', () => {
   }, 60_000);
 
   it('refuses URLs that are not on loopback', async () => {
-    await expect(loadPage('http://192.0.2.1:80/', { ready: 'true', probe: '1' })).rejects.toThrow('only loopback URLs are opened');
+    await expect(loadPage('http://192.0.2.1:80/', { ready: 'true', probe: '1' })).rejects.toThrow(
+      'only loopback URLs are opened',
+    );
   });
 });

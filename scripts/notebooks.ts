@@ -35,7 +35,9 @@ export const usage = `usage: npm run notebooks -- [result.json…] [options]
 
 /** The notebook pages, in site order (notebooks/*.html). */
 export async function notebookFiles(): Promise<string[]> {
-  const names = (await readdir(notebooksRoot)).filter((n) => n.endsWith('.html')).sort((a, b) => (a === 'index.html' ? -1 : b === 'index.html' ? 1 : a.localeCompare(b)));
+  const names = (await readdir(notebooksRoot))
+    .filter((n) => n.endsWith('.html'))
+    .sort((a, b) => (a === 'index.html' ? -1 : b === 'index.html' ? 1 : a.localeCompare(b)));
   return names.map((n) => path.join(notebooksRoot, n));
 }
 
@@ -50,7 +52,9 @@ async function jsonFilesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** The default selection: the newest run (by modification time) and every baseline (results/baselines/<class>/*.json). */
+/**
+ * The default selection: the newest run (by modification time) and every baseline (results/baselines/<class>/*.json).
+ */
 export async function defaultResultFiles(): Promise<string[]> {
   const runs = await jsonFilesUnder(path.join(repoRoot, 'results', 'runs'));
   let newest: { file: string; mtime: number } | undefined;
@@ -60,7 +64,12 @@ export async function defaultResultFiles(): Promise<string[]> {
   }
   // Baselines live in one folder per host class; files beside them (bounds.json) are not results.
   const baselineRoot = path.join(repoRoot, 'results', 'baselines');
-  const classes = existsSync(baselineRoot) ? (await readdir(baselineRoot, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort() : [];
+  const classes = existsSync(baselineRoot)
+    ? (await readdir(baselineRoot, { withFileTypes: true }))
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort()
+    : [];
   const baselines = (await Promise.all(classes.map((c) => jsonFilesUnder(path.join(baselineRoot, c))))).flat();
   return [...(newest ? [newest.file] : []), ...baselines];
 }
@@ -72,7 +81,10 @@ function dataModule(results: { file: string; doc: ResultDocument }[], history: H
     name: 'berth-results',
     enforce: 'pre',
     resolveId: (id) => (id === DATA_MODULE ? resolved : undefined),
-    load: (id) => (id === resolved ? `export const results = ${JSON.stringify(results)};\nexport const history = ${JSON.stringify(history)};\n` : undefined),
+    load: (id) =>
+      id === resolved
+        ? `export const results = ${JSON.stringify(results)};\nexport const history = ${JSON.stringify(history)};\n`
+        : undefined,
   };
 }
 
@@ -94,7 +106,9 @@ export interface BuildOptions {
  * FAILED_PRECONDITION when `out` holds something else, or the build's error naming
  * the notebook. Cost: a few seconds (Vite bundles Plot and the runtime).
  */
-export async function buildNotebooks(opts: BuildOptions = {}): Promise<{ out: string; files: string[]; pages: string[] }> {
+export async function buildNotebooks(
+  opts: BuildOptions = {},
+): Promise<{ out: string; files: string[]; pages: string[] }> {
   const log = opts.log ?? (() => undefined);
   const out = path.resolve(opts.out ?? defaultSiteDir);
   const files = opts.files ?? (await defaultResultFiles());
@@ -105,7 +119,9 @@ export async function buildNotebooks(opts: BuildOptions = {}): Promise<{ out: st
   const results = await Promise.all(files.map(async (file) => ({ file: label(file), doc: await readResult(file) })));
   const history = await readHistory(opts.history ?? defaultHistory);
   if (existsSync(out) && !existsSync(path.join(out, MARKER)) && (await readdir(out)).length > 0) {
-    throw failedPrecondition(`site folder ${out}: exists and was not built by npm run notebooks; name an empty or new folder`);
+    throw failedPrecondition(
+      `site folder ${out}: exists and was not built by npm run notebooks; name an empty or new folder`,
+    );
   }
   const inputs = await notebookFiles();
   const parent = path.dirname(out);
@@ -116,12 +132,18 @@ export async function buildNotebooks(opts: BuildOptions = {}): Promise<{ out: st
       ...config(),
       configFile: false,
       logLevel: 'warn',
-      plugins: [observable({ template: path.join(notebooksRoot, 'lib', 'page-template.html') }), dataModule(results, history)],
+      plugins: [
+        observable({ template: path.join(notebooksRoot, 'lib', 'page-template.html') }),
+        dataModule(results, history),
+      ],
       root: notebooksRoot,
       base: './',
       build: { outDir: staging, emptyOutDir: true, minify: true, rollupOptions: { input: inputs } },
     });
-    await writeFile(path.join(staging, MARKER), `${JSON.stringify({ files: results.map((r) => r.file), builtAt: new Date().toISOString() })}\n`);
+    await writeFile(
+      path.join(staging, MARKER),
+      `${JSON.stringify({ files: results.map((r) => r.file), builtAt: new Date().toISOString() })}\n`,
+    );
     const old = `${staging}.old`;
     if (existsSync(out)) await rename(out, old);
     await rename(staging, out);
@@ -130,7 +152,9 @@ export async function buildNotebooks(opts: BuildOptions = {}): Promise<{ out: st
     await rm(staging, { recursive: true, force: true });
     throw wrap(err, `notebooks build`);
   }
-  log(`built ${inputs.length} notebook(s) with ${results.length} result file(s) (${results.map((r) => r.file).join(', ') || 'none'}) into ${out}`);
+  log(
+    `built ${inputs.length} notebook(s) with ${results.length} result file(s) (${results.map((r) => r.file).join(', ') || 'none'}) into ${out}`,
+  );
   return { out, files: results.map((r) => r.file), pages: inputs.map((f) => path.basename(f)) };
 }
 
@@ -144,7 +168,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       args: rest,
       allowPositionals: command === 'build',
       strict: true,
-      options: { out: { type: 'string' }, history: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        out: { type: 'string' },
+        history: { type: 'string' },
+        port: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }));
   } catch (err) {
     process.stderr.write(`notebooks: ${(err as Error).message}\n\n${usage}`);
@@ -157,13 +186,20 @@ export async function main(argv: readonly string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   try {
     if (command === 'build') {
-      await buildNotebooks({ files: positionals.length > 0 ? positionals : undefined, history: values.history as string | undefined, out: values.out as string | undefined, log });
+      await buildNotebooks({
+        files: positionals.length > 0 ? positionals : undefined,
+        history: values.history as string | undefined,
+        out: values.out as string | undefined,
+        log,
+      });
       return 0;
     }
     const dir = path.resolve((values.out as string | undefined) ?? defaultSiteDir);
-    if (!existsSync(path.join(dir, MARKER))) throw failedPrecondition(`site folder ${dir}: not built yet; run npm run notebooks first`);
+    if (!existsSync(path.join(dir, MARKER)))
+      throw failedPrecondition(`site folder ${dir}: not built yet; run npm run notebooks first`);
     const port = values.port === undefined ? 3000 : Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument(`--port ${JSON.stringify(values.port)}: expected 0…65535`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw invalidArgument(`--port ${JSON.stringify(values.port)}: expected 0…65535`);
     const server = await serveStatic(dir, port);
     log(`serving ${dir} at ${server.url} (Ctrl-C to stop)`);
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));

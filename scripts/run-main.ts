@@ -15,7 +15,12 @@ export function invokedDirectly(moduleUrl: string): boolean {
 }
 
 /** Runs main with the command-line arguments when moduleUrl is the program; sets the exit code. */
-export function runIfMain(moduleUrl: string, name: string, main: (argv: string[]) => Promise<number>, crashCode = 1): void {
+export function runIfMain(
+  moduleUrl: string,
+  name: string,
+  main: (argv: string[]) => Promise<number>,
+  crashCode = 1,
+): void {
   if (!invokedDirectly(moduleUrl)) return;
   main(process.argv.slice(2)).then(
     (code) => {

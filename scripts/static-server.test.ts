@@ -39,8 +39,15 @@ describe('serveStatic', () => {
     const server = await serveStatic(site);
     try {
       expect(server.url).toBe(`http://127.0.0.1:${server.port}/`);
-      expect(await get(server.port, '/')).toMatchObject({ status: 200, body: '<p>home</p>', type: 'text/html; charset=utf-8' });
-      expect(await get(server.port, '/assets/a.js')).toMatchObject({ status: 200, type: 'text/javascript; charset=utf-8' });
+      expect(await get(server.port, '/')).toMatchObject({
+        status: 200,
+        body: '<p>home</p>',
+        type: 'text/html; charset=utf-8',
+      });
+      expect(await get(server.port, '/assets/a.js')).toMatchObject({
+        status: 200,
+        type: 'text/javascript; charset=utf-8',
+      });
       expect((await get(server.port, '/../secret.txt')).status).toBe(404);
       expect((await get(server.port, '/%2e%2e/secret.txt')).status).toBe(404);
       expect((await get(server.port, '/.berth-site')).status).toBe(404);

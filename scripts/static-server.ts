@@ -45,7 +45,10 @@ export async function serveStatic(root: string, port = 0): Promise<StaticServer>
       return;
     }
     let file = path.resolve(base, `.${rel}`);
-    if ((file !== base && !file.startsWith(`${base}${path.sep}`)) || rel.split('/').some((part) => part.startsWith('.') && part !== '')) {
+    if (
+      (file !== base && !file.startsWith(`${base}${path.sep}`)) ||
+      rel.split('/').some((part) => part.startsWith('.') && part !== '')
+    ) {
       res.writeHead(404).end('not found');
       return;
     }
@@ -55,7 +58,11 @@ export async function serveStatic(root: string, port = 0): Promise<StaticServer>
         file = path.join(file, 'index.html');
         s = await stat(file);
       }
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'content-length': s.size, 'cache-control': 'no-cache' });
+      res.writeHead(200, {
+        'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+        'content-length': s.size,
+        'cache-control': 'no-cache',
+      });
       if (req.method === 'HEAD') res.end();
       else createReadStream(file).pipe(res);
     } catch {

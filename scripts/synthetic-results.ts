@@ -4,7 +4,14 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
-import { UNITS, type CaseResult, type ParameterValue, type PhaseBreakdown, type ResultDocument, type Unit } from '../bench/results/document.js';
+import {
+  UNITS,
+  type CaseResult,
+  type ParameterValue,
+  type PhaseBreakdown,
+  type ResultDocument,
+  type Unit,
+} from '../bench/results/document.js';
 import { validateResult } from '../bench/results/validate.js';
 import { createRng, summarize, type Rng } from '../bench/stats.js';
 import { exampleResult } from '../results/schema/example-result.js';
@@ -41,7 +48,8 @@ export function syntheticCase(c: SyntheticCase): CaseResult {
     target: c.target,
     parameters: c.parameters ?? {},
     unit: c.unit,
-    direction: c.direction ?? (['B/s', 'MiB/s', 'Gbit/s', 'ops/s'].includes(c.unit) ? 'higher-is-better' : 'lower-is-better'),
+    direction:
+      c.direction ?? (['B/s', 'MiB/s', 'Gbit/s', 'ops/s'].includes(c.unit) ? 'higher-is-better' : 'lower-is-better'),
     method: 'Synthetic samples drawn from a seeded normal distribution (test fixture, not a measurement).',
     warmup: 0,
     samples: c.samples,
@@ -77,7 +85,13 @@ export function syntheticDocument(cases: CaseResult[], opts: DocumentOptions = {
 }
 
 function phase(name: string, module: string, selfMs: number, totalMs = selfMs): PhaseBreakdown {
-  return { name, module, callsPerOp: 1, selfNs: { p50: selfMs * 1e6, mean: selfMs * 1.05e6 }, totalNs: { p50: totalMs * 1e6, mean: totalMs * 1.05e6 } };
+  return {
+    name,
+    module,
+    callsPerOp: 1,
+    selfNs: { p50: selfMs * 1e6, mean: selfMs * 1.05e6 },
+    totalNs: { p50: totalMs * 1e6, mean: totalMs * 1.05e6 },
+  };
 }
 
 /**
@@ -97,59 +111,210 @@ export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
     phase('networkdriver.allocate', 'networkdriver', 7.0),
     phase('native.clone', 'native', 0.7),
   ];
-  for (const [target, level, mean] of [['berth', 'in-process', 14], ['berth', 'api', 19], ['docker', 'api', 160], ['berth', 'cli', 40], ['docker', 'cli', 420]] as const) {
-    cases.push({ suite: 'run', case: 'start', target, parameters: { level, image: 'busybox' }, unit: 'ms', samples: time(mean), phases: target === 'berth' && level === 'in-process' ? runPhases : null });
+  for (const [target, level, mean] of [
+    ['berth', 'in-process', 14],
+    ['berth', 'api', 19],
+    ['docker', 'api', 160],
+    ['berth', 'cli', 40],
+    ['docker', 'cli', 420],
+  ] as const) {
+    cases.push({
+      suite: 'run',
+      case: 'start',
+      target,
+      parameters: { level, image: 'busybox' },
+      unit: 'ms',
+      samples: time(mean),
+      phases: target === 'berth' && level === 'in-process' ? runPhases : null,
+    });
   }
-  for (const [target, mean] of [['berth', 9], ['runc', 31], ['crun', 18]] as const) {
+  for (const [target, mean] of [
+    ['berth', 9],
+    ['runc', 31],
+    ['crun', 18],
+  ] as const) {
     cases.push({ suite: 'runtime', case: 'bundle-run', target, unit: 'ms', samples: time(mean) });
   }
   for (const driver of ['vfs', 'overlay2', 'btrfs']) {
     for (const depth of [1, 5, 20]) {
       const cost = driver === 'vfs' ? 5 * depth : driver === 'overlay2' ? 0.3 + 0.01 * depth : 2 + 0.05 * depth;
-      cases.push({ suite: 'graphdriver', case: 'get', target: driver, parameters: { driver, depth }, unit: 'ms', samples: time(cost) });
-      cases.push({ suite: 'graphdriver', case: 'write', target: driver, parameters: { driver, depth }, unit: 'MiB/s', samples: rate(driver === 'vfs' ? 300 : 250 - depth) });
+      cases.push({
+        suite: 'graphdriver',
+        case: 'get',
+        target: driver,
+        parameters: { driver, depth },
+        unit: 'ms',
+        samples: time(cost),
+      });
+      cases.push({
+        suite: 'graphdriver',
+        case: 'write',
+        target: driver,
+        parameters: { driver, depth },
+        unit: 'MiB/s',
+        samples: rate(driver === 'vfs' ? 300 : 250 - depth),
+      });
     }
   }
-  const nsCost: Record<string, number> = { net: 450, mnt: 35, ipc: 27, user: 11, pid: 5, uts: 2, 'docker-default': 560 };
+  const nsCost: Record<string, number> = {
+    net: 450,
+    mnt: 35,
+    ipc: 27,
+    user: 11,
+    pid: 5,
+    uts: 2,
+    'docker-default': 560,
+  };
   for (const [ns, cost] of Object.entries(nsCost)) {
-    const flags = ns === 'docker-default' ? 'CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC' : `CLONE_NEW${ns.toUpperCase()}`;
-    cases.push({ suite: 'namespaces', case: 'unshare', target: 'berth', parameters: { namespaces: ns, flags }, unit: 'us', samples: time(cost) });
+    const flags =
+      ns === 'docker-default'
+        ? 'CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC'
+        : `CLONE_NEW${ns.toUpperCase()}`;
+    cases.push({
+      suite: 'namespaces',
+      case: 'unshare',
+      target: 'berth',
+      parameters: { namespaces: ns, flags },
+      unit: 'us',
+      samples: time(cost),
+    });
     for (const workers of [1, 2, 4]) {
-      cases.push({ suite: 'namespaces', case: 'parallel-clone', target: 'berth', parameters: { namespaces: ns, flags, workers }, unit: 'us', samples: time(cost * (1 + 0.3 * (workers - 1))) });
-      cases.push({ suite: 'namespaces', case: 'parallel', target: 'berth', parameters: { namespaces: ns, flags, workers }, unit: 'ops/s', samples: rate((1e6 / cost) * workers * 0.7) });
+      cases.push({
+        suite: 'namespaces',
+        case: 'parallel-clone',
+        target: 'berth',
+        parameters: { namespaces: ns, flags, workers },
+        unit: 'us',
+        samples: time(cost * (1 + 0.3 * (workers - 1))),
+      });
+      cases.push({
+        suite: 'namespaces',
+        case: 'parallel',
+        target: 'berth',
+        parameters: { namespaces: ns, flags, workers },
+        unit: 'ops/s',
+        samples: rate((1e6 / cost) * workers * 0.7),
+      });
     }
   }
-  const pullPhases = [phase('registry.fetch', 'registry', 120), phase('graph.verify', 'graph', 30), phase('graph.apply', 'graphdriver', 200)];
+  const pullPhases = [
+    phase('registry.fetch', 'registry', 120),
+    phase('graph.verify', 'graph', 30),
+    phase('graph.apply', 'graphdriver', 200),
+  ];
   for (const image of ['alpine', 'debian']) {
-    for (const [target, mb] of [['berth', 180], ['docker', 120], ['skopeo', 150], ['podman', 110], ['reference', 400]] as const) {
-      cases.push({ suite: 'pull', case: 'pull', target, parameters: { image }, unit: 'MiB/s', samples: rate(mb), phases: target === 'berth' ? pullPhases : null });
+    for (const [target, mb] of [
+      ['berth', 180],
+      ['docker', 120],
+      ['skopeo', 150],
+      ['podman', 110],
+      ['reference', 400],
+    ] as const) {
+      cases.push({
+        suite: 'pull',
+        case: 'pull',
+        target,
+        parameters: { image },
+        unit: 'MiB/s',
+        samples: rate(mb),
+        phases: target === 'berth' ? pullPhases : null,
+      });
     }
   }
   for (const mode of ['none', 'host', 'bridge']) {
-    cases.push({ suite: 'network', case: 'setup-teardown', target: 'berth', parameters: { mode, path: 'driver', concurrency: 1 }, unit: 'ms', samples: time(mode === 'bridge' ? 7 : 0.5) });
-    cases.push({ suite: 'network', case: 'throughput', target: 'berth', parameters: { mode }, unit: 'Gbit/s', samples: rate(mode === 'bridge' ? 18 : 30) });
+    cases.push({
+      suite: 'network',
+      case: 'setup-teardown',
+      target: 'berth',
+      parameters: { mode, path: 'driver', concurrency: 1 },
+      unit: 'ms',
+      samples: time(mode === 'bridge' ? 7 : 0.5),
+    });
+    cases.push({
+      suite: 'network',
+      case: 'throughput',
+      target: 'berth',
+      parameters: { mode },
+      unit: 'Gbit/s',
+      samples: rate(mode === 'bridge' ? 18 : 30),
+    });
   }
-  cases.push({ suite: 'network', case: 'throughput', target: 'loopback', parameters: { mode: 'loopback' }, unit: 'Gbit/s', samples: rate(32) });
-  const startPhases = [phase('client.start', 'client', 0.3, 6), phase('jobs.start', 'jobs', 1.2, 5.5), phase('networkdriver.allocateInterface', 'networkdriver', 3.5)];
-  for (const [target, perWorker, startMs, mib] of [['berth', 60, 6, 40], ['docker', 9, 90, 160]] as const) {
+  cases.push({
+    suite: 'network',
+    case: 'throughput',
+    target: 'loopback',
+    parameters: { mode: 'loopback' },
+    unit: 'Gbit/s',
+    samples: rate(32),
+  });
+  const startPhases = [
+    phase('client.start', 'client', 0.3, 6),
+    phase('jobs.start', 'jobs', 1.2, 5.5),
+    phase('networkdriver.allocateInterface', 'networkdriver', 3.5),
+  ];
+  for (const [target, perWorker, startMs, mib] of [
+    ['berth', 60, 6, 40],
+    ['docker', 9, 90, 160],
+  ] as const) {
     for (const workload of ['true', 'sleep']) {
       for (const concurrency of [1, 2, 4, 8]) {
         const gain = Math.min(concurrency, 2) * (1 + 0.05 * Math.log2(concurrency));
-        cases.push({ suite: 'lifecycle', case: 'throughput', target, parameters: { level: 'api', workload, concurrency }, unit: 'ops/s', samples: rate(perWorker * gain) });
-        for (const [op, ms] of [['create', 3], ['start', 5], [workload === 'true' ? 'wait' : 'stop', 2], ['remove', 3]] as const) {
-          cases.push({ suite: 'lifecycle', case: 'op-latency', target, parameters: { level: 'api', workload, concurrency, op }, unit: 'ms', samples: time((ms * concurrency * (target === 'docker' ? 6 : 1)) / Math.min(concurrency, 2)) });
+        cases.push({
+          suite: 'lifecycle',
+          case: 'throughput',
+          target,
+          parameters: { level: 'api', workload, concurrency },
+          unit: 'ops/s',
+          samples: rate(perWorker * gain),
+        });
+        for (const [op, ms] of [
+          ['create', 3],
+          ['start', 5],
+          [workload === 'true' ? 'wait' : 'stop', 2],
+          ['remove', 3],
+        ] as const) {
+          cases.push({
+            suite: 'lifecycle',
+            case: 'op-latency',
+            target,
+            parameters: { level: 'api', workload, concurrency, op },
+            unit: 'ms',
+            samples: time((ms * concurrency * (target === 'docker' ? 6 : 1)) / Math.min(concurrency, 2)),
+          });
         }
       }
     }
     for (const running of [0, 10, 50, 100]) {
-      cases.push({ suite: 'lifecycle', case: 'density-start', target, parameters: { level: 'api', running }, unit: 'ms', samples: time(startMs * (1 + running / 500)), phases: target === 'berth' ? startPhases : null });
+      cases.push({
+        suite: 'lifecycle',
+        case: 'density-start',
+        target,
+        parameters: { level: 'api', running },
+        unit: 'ms',
+        samples: time(startMs * (1 + running / 500)),
+        phases: target === 'berth' ? startPhases : null,
+      });
       for (const metric of ['rss', 'pss']) {
         const perContainer = target === 'docker' ? (metric === 'rss' ? 9 : 3) : 0.05;
-        cases.push({ suite: 'lifecycle', case: 'daemon-memory', target, parameters: { level: 'daemon', running, metric }, unit: 'MiB', samples: time(mib * (metric === 'rss' ? 1 : 0.8) + perContainer * running, 0.5) });
+        cases.push({
+          suite: 'lifecycle',
+          case: 'daemon-memory',
+          target,
+          parameters: { level: 'daemon', running, metric },
+          unit: 'MiB',
+          samples: time(mib * (metric === 'rss' ? 1 : 0.8) + perContainer * running, 0.5),
+        });
       }
     }
   }
-  cases.push({ suite: 'trace', case: 'call', target: 'berth', parameters: { mode: 'sync', tracing: 'collector' }, unit: 'ns', samples: time(150) });
+  cases.push({
+    suite: 'trace',
+    case: 'call',
+    target: 'berth',
+    parameters: { mode: 'sync', tracing: 'collector' },
+    unit: 'ns',
+    samples: time(150),
+  });
   return cases.map(syntheticCase);
 }
 
@@ -162,23 +327,83 @@ export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
 export function syntheticEdgeCases(seed = 1): CaseResult[] {
   let s = seed * 1000;
   const cases: SyntheticCase[] = [];
-  const means: Record<Unit, number> = { ns: 900, us: 90, ms: 9, s: 2, B: 4096, KiB: 300, MiB: 12, 'B/s': 5e6, 'MiB/s': 150, 'Gbit/s': 9, 'ops/s': 2000, count: 40, ratio: 1.2, percent: 85 };
+  const means: Record<Unit, number> = {
+    ns: 900,
+    us: 90,
+    ms: 9,
+    s: 2,
+    B: 4096,
+    KiB: 300,
+    MiB: 12,
+    'B/s': 5e6,
+    'MiB/s': 150,
+    'Gbit/s': 9,
+    'ops/s': 2000,
+    count: 40,
+    ratio: 1.2,
+    percent: 85,
+  };
   for (const unit of UNITS) {
     const m = means[unit];
-    cases.push({ suite: 'lifecycle', case: `measure-${unit.replace('/', '-per-')}`, target: 'berth', parameters: { phase: 'steady', containers: 4 }, unit, samples: normalSamples(++s, 12, m, m * 0.1) });
-    cases.push({ suite: 'lifecycle', case: 'mixed', target: unit === 'ms' ? 'docker' : 'berth', parameters: { unit }, unit, samples: normalSamples(++s, 8, m, m * 0.05) });
+    cases.push({
+      suite: 'lifecycle',
+      case: `measure-${unit.replace('/', '-per-')}`,
+      target: 'berth',
+      parameters: { phase: 'steady', containers: 4 },
+      unit,
+      samples: normalSamples(++s, 12, m, m * 0.1),
+    });
+    cases.push({
+      suite: 'lifecycle',
+      case: 'mixed',
+      target: unit === 'ms' ? 'docker' : 'berth',
+      parameters: { unit },
+      unit,
+      samples: normalSamples(++s, 8, m, m * 0.05),
+    });
     for (const suite of ['run', 'graphdriver', 'namespaces', 'pull', 'network', 'trace']) {
-      cases.push({ suite, case: 'odd-unit', target: 'berth', parameters: { unit }, unit, samples: normalSamples(++s, 6, m, m * 0.2) });
+      cases.push({
+        suite,
+        case: 'odd-unit',
+        target: 'berth',
+        parameters: { unit },
+        unit,
+        samples: normalSamples(++s, 6, m, m * 0.2),
+      });
     }
   }
   cases.push({ suite: 'reliability', case: 'single-sample', target: 'berth', unit: 'ms', samples: [5] });
   for (const which of ['one', 'another']) {
-    cases.push({ suite: 'reliability', case: 'flat', target: 'berth', parameters: { label: `a deliberately long parameter value that no column can hold on ${which} line` }, unit: 'count', samples: [3, 3, 3, 3] });
+    cases.push({
+      suite: 'reliability',
+      case: 'flat',
+      target: 'berth',
+      parameters: { label: `a deliberately long parameter value that no column can hold on ${which} line` },
+      unit: 'count',
+      samples: [3, 3, 3, 3],
+    });
   }
-  cases.push({ suite: 'workload', case: 'difference', target: 'berth', unit: 'us', direction: 'lower-is-better', samples: [-4, -2, 1, 3, -1, 0, 2] });
-  const spans = Array.from({ length: 30 }, (_, i) => phase(`module${i % 4}.step-${i}`, `module${i % 4}`, 0.1 + (i % 7) * 0.3));
+  cases.push({
+    suite: 'workload',
+    case: 'difference',
+    target: 'berth',
+    unit: 'us',
+    direction: 'lower-is-better',
+    samples: [-4, -2, 1, 3, -1, 0, 2],
+  });
+  const spans = Array.from({ length: 30 }, (_, i) =>
+    phase(`module${i % 4}.step-${i}`, `module${i % 4}`, 0.1 + (i % 7) * 0.3),
+  );
   for (const variant of ['small', 'large']) {
-    cases.push({ suite: 'workload', case: 'traced', target: 'berth', parameters: { variant }, unit: 'ms', samples: normalSamples(++s, 10, 12, 1), phases: spans });
+    cases.push({
+      suite: 'workload',
+      case: 'traced',
+      target: 'berth',
+      parameters: { variant },
+      unit: 'ms',
+      samples: normalSamples(++s, 10, 12, 1),
+      phases: spans,
+    });
   }
   return cases.map(syntheticCase);
 }
@@ -193,13 +418,19 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, seed: { type: 'string' }, scale: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { out: { type: 'string' }, seed: { type: 'string' }, scale: { type: 'string' } },
+  });
   if (values.out === undefined) {
     process.stderr.write('usage: tsx scripts/synthetic-results.ts --out <file> [--seed n] [--scale 1.2]\n');
     process.exitCode = 2;
   } else {
     const doc = syntheticDocument(syntheticSuiteCases(Number(values.seed ?? 1), 30, Number(values.scale ?? 1)));
-    await writeFileAtomic(values.out, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o644, makeDirs: true, subject: `file ${values.out}` });
+    await writeFileAtomic(values.out, `${JSON.stringify(doc, null, 2)}\n`, {
+      mode: 0o644,
+      makeDirs: true,
+      subject: `file ${values.out}`,
+    });
     process.stderr.write(`synthetic result (not a measurement) written to ${values.out}\n`);
   }
 }

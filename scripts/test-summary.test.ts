@@ -7,10 +7,26 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NO_REASON, summarize, summaryLines } from './test-summary.js';
 
-const t = (title: string, status: string, ancestorTitles: string[] = [], meta?: object, failureMessages?: string[]) => ({ title, status, ancestorTitles, meta, failureMessages });
+const t = (
+  title: string,
+  status: string,
+  ancestorTitles: string[] = [],
+  meta?: object,
+  failureMessages?: string[],
+) => ({ title, status, ancestorTitles, meta, failureMessages });
 
 function report(over: object, tests: ReturnType<typeof t>[] = []): string {
-  return JSON.stringify({ numPassedTests: 0, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0, numFailedTestSuites: 0, numTotalTests: 1, success: true, testResults: [{ name: 'x.test.ts', assertionResults: tests }], ...over });
+  return JSON.stringify({
+    numPassedTests: 0,
+    numFailedTests: 0,
+    numPendingTests: 0,
+    numTodoTests: 0,
+    numFailedTestSuites: 0,
+    numTotalTests: 1,
+    success: true,
+    testResults: [{ name: 'x.test.ts', assertionResults: tests }],
+    ...over,
+  });
 }
 
 const dirs: string[] = [];
@@ -30,7 +46,10 @@ describe('test summary', () => {
       t('d', 'skipped'),
       t('e', 'passed'),
     ]);
-    const { summary, errors } = summarize([{ file: 'full.json', text: full }, { file: 'fresh.json', text: fresh }]);
+    const { summary, errors } = summarize([
+      { file: 'full.json', text: full },
+      { file: 'fresh.json', text: fresh },
+    ]);
     expect(errors).toEqual([]);
     expect(summary.ok).toBe(true);
     expect(summaryLines(summary)).toEqual([
@@ -75,7 +94,12 @@ describe('test summary', () => {
     dirs.push(dir);
     writeFileSync(join(dir, 'ok.json'), report({ numPassedTests: 1 }));
     writeFileSync(join(dir, 'bad.json'), report({ numPassedTests: 1, numFailedTests: 1, success: false }));
-    const run = (...files: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'test-summary.ts'), ...files.map((f) => join(dir, f))], { encoding: 'utf8' });
+    const run = (...files: string[]) =>
+      spawnSync(
+        process.execPath,
+        ['--import', 'tsx', join(import.meta.dirname, 'test-summary.ts'), ...files.map((f) => join(dir, f))],
+        { encoding: 'utf8' },
+      );
     const ok = run('ok.json');
     expect([ok.status, ok.stdout]).toEqual([0, '1 passed, 0 failed, 0 skipped\n']);
     const bad = run('ok.json', 'bad.json');

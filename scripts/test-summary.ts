@@ -44,7 +44,10 @@ export interface Summary {
 export const NO_REASON = '(no reason in the title)';
 
 /** Sums `reports`; a report that is missing or unreadable counts one failure. */
-export function summarize(reports: { file: string; text: string | undefined }[]): { summary: Summary; errors: string[] } {
+export function summarize(reports: { file: string; text: string | undefined }[]): {
+  summary: Summary;
+  errors: string[];
+} {
   const s: Summary = { passed: 0, failed: 0, skipped: 0, reasons: new Map(), failures: [], flaky: [], ok: true };
   const errors: string[] = [];
   for (const { file, text } of reports) {
@@ -72,7 +75,10 @@ export function summarize(reports: { file: string; text: string | undefined }[])
     }
     for (const t of (r.testResults ?? []).flatMap((f) => f.assertionResults)) {
       if (t.status !== 'skipped' && t.status !== 'pending' && t.status !== 'todo') continue;
-      const reason = t.meta?.skipReason ?? [t.title, ...[...t.ancestorTitles].reverse()].map(reasonInTitle).find((x) => x !== undefined) ?? NO_REASON;
+      const reason =
+        t.meta?.skipReason ??
+        [t.title, ...[...t.ancestorTitles].reverse()].map(reasonInTitle).find((x) => x !== undefined) ??
+        NO_REASON;
       s.reasons.set(reason, (s.reasons.get(reason) ?? 0) + 1);
     }
   }
@@ -91,7 +97,9 @@ function describeTest(file: string, t: AssertionResult, errs: string[]): string 
 export function summaryLines(s: Summary): string[] {
   const byCount = [...s.reasons].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   return [
-    ...(byCount.length > 0 ? ['skipped, by reason:', ...byCount.map(([why, n]) => `  ${String(n).padStart(4)}  ${why}`)] : []),
+    ...(byCount.length > 0
+      ? ['skipped, by reason:', ...byCount.map(([why, n]) => `  ${String(n).padStart(4)}  ${why}`)]
+      : []),
     ...(s.flaky.length > 0 ? ['passed only on a retry (flaky, to be fixed):', ...s.flaky.map((x) => `  ${x}`)] : []),
     ...(s.failures.length > 0 ? ['failed:', ...s.failures.map((x) => `  ${x}`)] : []),
     `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped${s.flaky.length > 0 ? `, ${s.flaky.length} flaky` : ''}`,
@@ -117,4 +125,5 @@ function main(files: string[]): void {
   process.exit(summary.ok ? 0 : 1);
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main(process.argv.slice(2));
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href)
+  main(process.argv.slice(2));

@@ -69,7 +69,9 @@ describe('calibrated compare on synthetic run sets', () => {
       calibratedFalse += calibrated.regressions;
       naiveFalse += single.regressions;
       total += CASES;
-      expect(calibrated.cases.every((c) => c.calibrated?.runs.baseline === 5 && c.calibrated.minDetectable !== null)).toBe(true);
+      expect(
+        calibrated.cases.every((c) => c.calibrated?.runs.baseline === 5 && c.calibrated.minDetectable !== null),
+      ).toBe(true);
     }
     const rate = calibratedFalse / total;
     expect(rate).toBeLessThanOrEqual(0.05);
@@ -108,7 +110,8 @@ describe('calibrated compare on synthetic run sets', () => {
   it('never gates on a derived case: it is shown with its change, its inputs carry the verdict', () => {
     const base = baseline(40);
     const cand = run(41, 'd', 1.5);
-    for (const d of [base, cand]) d.cases[0].derived = { from: ['synthetic/c1 berth'], how: 'ratio', pairing: 'interleaved' };
+    for (const d of [base, cand])
+      d.cases[0].derived = { from: ['synthetic/c1 berth'], how: 'ratio', pairing: 'interleaved' };
     const report = compareResults(base, cand, { threshold: 0.1, resamples: 200 });
     expect(report.cases[0].verdict).toBe('derived');
     expect(report.cases[0].worsening!).toBeGreaterThan(0.3);

@@ -9,7 +9,15 @@ import { formatReport } from './format-report.js';
 import { parseBounds, parseThreshold, thresholdFor } from './threshold.js';
 
 const startup = (samples: number[], extra: Partial<Parameters<typeof syntheticCase>[0]> = {}) =>
-  syntheticCase({ suite: 'run', case: 'start', target: 'berth', parameters: { image: 'busybox' }, unit: 'ms', samples, ...extra });
+  syntheticCase({
+    suite: 'run',
+    case: 'start',
+    target: 'berth',
+    parameters: { image: 'busybox' },
+    unit: 'ms',
+    samples,
+    ...extra,
+  });
 
 describe('compareResults', () => {
   it('flags a 20 % regression with n = 30 (seeded)', () => {
@@ -37,7 +45,8 @@ describe('compareResults', () => {
   });
 
   it('reads the direction from the case: a throughput drop is a regression, a rise is not', () => {
-    const tput = (samples: number[]) => syntheticCase({ suite: 'pull', case: 'pull', target: 'berth', unit: 'MiB/s', samples });
+    const tput = (samples: number[]) =>
+      syntheticCase({ suite: 'pull', case: 'pull', target: 'berth', unit: 'MiB/s', samples });
     const base = syntheticDocument([tput(normalSamples(31, 30, 200, 10))]);
     const worse = syntheticDocument([tput(normalSamples(32, 30, 150, 8))]);
     const better = syntheticDocument([tput(normalSamples(33, 30, 260, 12))]);
@@ -48,7 +57,10 @@ describe('compareResults', () => {
   it('lets a per-case bound allow a shift the default would flag', () => {
     const base = syntheticDocument([startup(normalSamples(41, 30, 100, 5))]);
     const cand = syntheticDocument([startup(normalSamples(42, 30, 120, 6))]);
-    const bounds = parseBounds({ threshold: '10%', cases: [{ suite: 'run', case: 'start', parameters: { image: 'busybox' }, threshold: '30%' }] });
+    const bounds = parseBounds({
+      threshold: '10%',
+      cases: [{ suite: 'run', case: 'start', parameters: { image: 'busybox' }, threshold: '30%' }],
+    });
     const c = compareResults(base, cand, { bounds }).cases[0];
     expect(c.threshold).toBeCloseTo(0.3);
     expect(c.verdict).toBe('within-threshold');
@@ -56,8 +68,20 @@ describe('compareResults', () => {
 
   it('lists cases present in one file only instead of dropping them', () => {
     const shared = startup(normalSamples(51, 10, 100, 5));
-    const onlyBase = syntheticCase({ suite: 'run', case: 'start', target: 'runc', unit: 'ms', samples: normalSamples(52, 10, 30, 2) });
-    const onlyCand = syntheticCase({ suite: 'run', case: 'start', target: 'crun', unit: 'ms', samples: normalSamples(53, 10, 20, 2) });
+    const onlyBase = syntheticCase({
+      suite: 'run',
+      case: 'start',
+      target: 'runc',
+      unit: 'ms',
+      samples: normalSamples(52, 10, 30, 2),
+    });
+    const onlyCand = syntheticCase({
+      suite: 'run',
+      case: 'start',
+      target: 'crun',
+      unit: 'ms',
+      samples: normalSamples(53, 10, 20, 2),
+    });
     const report = compareResults(syntheticDocument([shared, onlyBase]), syntheticDocument([shared, onlyCand]));
     expect(report.cases.map((c) => c.target)).toEqual(['berth']);
     expect(report.onlyInBaseline.map((c) => c.key)).toEqual([caseKey(onlyBase)]);
@@ -79,23 +103,34 @@ describe('compareResults', () => {
       caught = err;
     }
     expect(isBerthError(caught, 'INVALID_ARGUMENT')).toBe(true);
-    expect((caught as Error).message).toMatch(/^case run\/start berth \[image="busybox"\]: unit differs \(baseline ms, candidate us\)/);
+    expect((caught as Error).message).toMatch(
+      /^case run\/start berth \[image="busybox"\]: unit differs \(baseline ms, candidate us\)/,
+    );
   });
 
   it('warns when the host fingerprints differ', () => {
     const c = startup(normalSamples(71, 10, 100, 5));
-    const report = compareResults(syntheticDocument([c]), syntheticDocument([c], { fingerprint: '0123456789abcdef', hostname: 'other' }));
+    const report = compareResults(
+      syntheticDocument([c]),
+      syntheticDocument([c], { fingerprint: '0123456789abcdef', hostname: 'other' }),
+    );
     expect(report.warnings.some((w) => w.startsWith('host fingerprints differ'))).toBe(true);
   });
 
   it('refuses a file that holds one case twice', () => {
     const c = startup(normalSamples(81, 10, 100, 5));
-    expect(() => compareResults(syntheticDocument([c, c]), syntheticDocument([c]), { baselineFile: 'b.json' })).toThrow(/^result file b\.json: case run\/start berth .* appears twice/);
+    expect(() => compareResults(syntheticDocument([c, c]), syntheticDocument([c]), { baselineFile: 'b.json' })).toThrow(
+      /^result file b\.json: case run\/start berth .* appears twice/,
+    );
   });
 
   it('marks cases with non-positive baseline samples as not comparable, not as passing silently', () => {
-    const overhead = (samples: number[]) => syntheticCase({ suite: 'trace', case: 'overhead', target: 'berth', unit: 'ns', samples });
-    const report = compareResults(syntheticDocument([overhead([-1, 2, 3, 0, 4])]), syntheticDocument([overhead([1, 2, 3, 4, 5])]));
+    const overhead = (samples: number[]) =>
+      syntheticCase({ suite: 'trace', case: 'overhead', target: 'berth', unit: 'ns', samples });
+    const report = compareResults(
+      syntheticDocument([overhead([-1, 2, 3, 0, 4])]),
+      syntheticDocument([overhead([1, 2, 3, 4, 5])]),
+    );
     expect(report.cases[0].verdict).toBe('not-comparable');
     expect(report.cases[0].reason).toMatch(/≤ 0/);
   });
@@ -127,7 +162,9 @@ describe('thresholds and bounds', () => {
   });
 
   it('rejects malformed bounds with the entry named', () => {
-    expect(() => parseBounds({ cases: [{ case: 'x', threshold: '5%' }] }, 'bounds file b.json')).toThrow(/^bounds file b\.json: cases\[0\]: suite must be a non-empty string/);
+    expect(() => parseBounds({ cases: [{ case: 'x', threshold: '5%' }] }, 'bounds file b.json')).toThrow(
+      /^bounds file b\.json: cases\[0\]: suite must be a non-empty string/,
+    );
     expect(() => parseBounds({ cases: [{ suite: 'run' }] })).toThrow(/cases\[0\]: missing threshold/);
     expect(() => parseBounds({ limit: 3 })).toThrow(/unknown property 'limit'/);
   });

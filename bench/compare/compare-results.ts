@@ -14,7 +14,8 @@ import { thresholdFor, type Bounds } from './threshold.js';
  * derived: a case computed from others (a ratio, a difference), shown with its change
  * but never a regression itself: its inputs are compared and gated.
  */
-export type CaseVerdict = 'regression' | 'improvement' | 'within-threshold' | 'no-significant-change' | 'not-comparable' | 'derived';
+export type CaseVerdict =
+  'regression' | 'improvement' | 'within-threshold' | 'no-significant-change' | 'not-comparable' | 'derived';
 
 /**
  * The run-level test of a case whose baseline holds several runs: per-run medians,
@@ -114,7 +115,8 @@ function indexCases(doc: ResultDocument, file: string): Map<string, CaseResult> 
   const byKey = new Map<string, CaseResult>();
   for (const c of doc.cases) {
     const key = caseKey(c);
-    if (byKey.has(key)) throw invalidArgument(`result file ${file}: case ${key} appears twice; cannot tell which to compare`);
+    if (byKey.has(key))
+      throw invalidArgument(`result file ${file}: case ${key} appears twice; cannot tell which to compare`);
     byKey.set(key, c);
   }
   return byKey;
@@ -131,7 +133,11 @@ function indexCases(doc: ResultDocument, file: string): Map<string, CaseResult> 
  * differs between the files, or a file holds one case twice. Deterministic for a
  * seed; cost O(cases · resamples · n).
  */
-export function compareResults(baseline: ResultDocument, candidate: ResultDocument, opts: CompareOptions = {}): ComparisonReport {
+export function compareResults(
+  baseline: ResultDocument,
+  candidate: ResultDocument,
+  opts: CompareOptions = {},
+): ComparisonReport {
   const alpha = opts.alpha ?? 0.05;
   if (!(alpha > 0 && alpha < 1)) throw invalidArgument(`alpha ${alpha}: must be within (0, 1)`);
   const baseFile = opts.baselineFile ?? 'baseline';
@@ -150,25 +156,36 @@ export function compareResults(baseline: ResultDocument, candidate: ResultDocume
       'the baseline holds one run: verdicts rest on within-run noise, which understates how much runs of one commit differ; record several (npm run baseline -- record a.json b.json …) for run-level verdicts',
     );
   }
-  for (const [side, doc] of [['baseline', baseline], ['candidate', candidate]] as const) {
+  for (const [side, doc] of [
+    ['baseline', baseline],
+    ['candidate', candidate],
+  ] as const) {
     const d = doc.run.injectedDelay;
-    if (d !== undefined && d !== null) warnings.push(`the ${side} carries a test-only injected delay (${d.spec}): it is not berth's own speed`);
+    if (d !== undefined && d !== null)
+      warnings.push(`the ${side} carries a test-only injected delay (${d.spec}): it is not berth's own speed`);
   }
   if (baseline.run.profile !== candidate.run.profile) {
-    warnings.push(`profiles differ (baseline ${baseline.run.profile}, candidate ${candidate.run.profile}): sample counts and workload sizes may differ`);
+    warnings.push(
+      `profiles differ (baseline ${baseline.run.profile}, candidate ${candidate.run.profile}): sample counts and workload sizes may differ`,
+    );
   }
 
   const cases: CaseComparison[] = [];
   for (const [key, b] of base) {
     const c = cand.get(key);
     if (c === undefined) continue;
-    if (b.unit !== c.unit) throw invalidArgument(`case ${key}: unit differs (baseline ${b.unit}, candidate ${c.unit}); convert one run or compare like with like`);
-    if (b.direction !== c.direction) throw invalidArgument(`case ${key}: direction differs (baseline ${b.direction}, candidate ${c.direction})`);
+    if (b.unit !== c.unit)
+      throw invalidArgument(
+        `case ${key}: unit differs (baseline ${b.unit}, candidate ${c.unit}); convert one run or compare like with like`,
+      );
+    if (b.direction !== c.direction)
+      throw invalidArgument(`case ${key}: direction differs (baseline ${b.direction}, candidate ${c.direction})`);
     cases.push(compareCase(key, b, c, { ...opts, alpha }));
   }
   const onlyInBaseline = [...base].filter(([k]) => !cand.has(k)).map(([key, c]) => ({ key, label: caseLabel(c) }));
   const onlyInCandidate = [...cand].filter(([k]) => !base.has(k)).map(([key, c]) => ({ key, label: caseLabel(c) }));
-  if (onlyInBaseline.length > 0) warnings.push(`${onlyInBaseline.length} case(s) of the baseline are missing from the candidate`);
+  if (onlyInBaseline.length > 0)
+    warnings.push(`${onlyInBaseline.length} case(s) of the baseline are missing from the candidate`);
   if (onlyInCandidate.length > 0) warnings.push(`${onlyInCandidate.length} case(s) of the candidate have no baseline`);
 
   return {
@@ -183,7 +200,12 @@ export function compareResults(baseline: ResultDocument, candidate: ResultDocume
   };
 }
 
-function compareCase(key: string, b: CaseResult, c: CaseResult, opts: CompareOptions & { alpha: number }): CaseComparison {
+function compareCase(
+  key: string,
+  b: CaseResult,
+  c: CaseResult,
+  opts: CompareOptions & { alpha: number },
+): CaseComparison {
   const threshold = thresholdFor(b, opts.bounds, opts.threshold);
   const { p } = mannWhitneyU(b.samples, c.samples);
   const common = {
@@ -203,7 +225,9 @@ function compareCase(key: string, b: CaseResult, c: CaseResult, opts: CompareOpt
   const derived = b.derived !== undefined || c.derived !== undefined;
   const result = compareMeasured(b, c, opts, common, threshold);
   // a derived case is reported, never gated: its inputs carry the verdict
-  return derived && result.verdict !== 'not-comparable' ? { ...result, verdict: 'derived', derived } : { ...result, derived };
+  return derived && result.verdict !== 'not-comparable'
+    ? { ...result, verdict: 'derived', derived }
+    : { ...result, derived };
 }
 
 /** Medians of each run of a case that has several (per `runs`), else of its one run. */
@@ -244,19 +268,45 @@ function compareMeasured(
         verdict: significant ? (worse ? 'regression' : 'improvement') : 'no-significant-change',
         reason: 'a median is ≤ 0: compared as a difference, without a threshold',
         calibrated,
-      }
+      };
     }
     const ratio = { value: Math.exp(r.estimate), low: Math.exp(r.low), high: Math.exp(r.high), level: 1 - opts.alpha };
     const worsening = lowerBetter ? ratio.value - 1 : 1 - ratio.value;
-    return { ...common, p: r.p, ratio, worsening, verdict: verdictOf(significant, worsening, threshold), reason: null, calibrated }
+    return {
+      ...common,
+      p: r.p,
+      ratio,
+      worsening,
+      verdict: verdictOf(significant, worsening, threshold),
+      reason: null,
+      calibrated,
+    };
   }
   if (b.samples.some((x) => x <= 0)) {
-    return { ...common, ratio: null, worsening: null, verdict: 'not-comparable', reason: 'a baseline sample is ≤ 0, so a ratio of medians means nothing', calibrated: null }
+    return {
+      ...common,
+      ratio: null,
+      worsening: null,
+      verdict: 'not-comparable',
+      reason: 'a baseline sample is ≤ 0, so a ratio of medians means nothing',
+      calibrated: null,
+    };
   }
-  const ci = bootstrapRatioCI(b.samples, c.samples, { seed: opts.seed ?? 1, resamples: opts.resamples ?? 2000, level: 1 - opts.alpha });
+  const ci = bootstrapRatioCI(b.samples, c.samples, {
+    seed: opts.seed ?? 1,
+    resamples: opts.resamples ?? 2000,
+    level: 1 - opts.alpha,
+  });
   const worsening = lowerBetter ? ci.ratio - 1 : 1 - ci.ratio;
   const significant = common.p < opts.alpha && (ci.low > 1 || ci.high < 1);
-  return { ...common, ratio: { value: ci.ratio, low: ci.low, high: ci.high, level: ci.level }, worsening, verdict: verdictOf(significant, worsening, threshold), reason: null, calibrated: null }
+  return {
+    ...common,
+    ratio: { value: ci.ratio, low: ci.low, high: ci.high, level: ci.level },
+    worsening,
+    verdict: verdictOf(significant, worsening, threshold),
+    reason: null,
+    calibrated: null,
+  };
 }
 
 function verdictOf(significant: boolean, worsening: number, threshold: number): CaseVerdict {

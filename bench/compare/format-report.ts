@@ -27,7 +27,14 @@ const MARK: Record<CaseComparison['verdict'], string> = {
 /** Columns padded to their widest cell; the first column left-aligned, the rest right. */
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 || i === r.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (i === 0 || i === r.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /**
@@ -40,12 +47,32 @@ function table(rows: string[][]): string {
  */
 export function formatReport(report: ComparisonReport): string {
   const out: string[] = [];
-  out.push(`baseline  ${report.baseline.file} (run ${report.baseline.runId}, commit ${report.baseline.gitCommit ?? 'none'}, ${report.baseline.profile})`);
-  out.push(`candidate ${report.candidate.file} (run ${report.candidate.runId}, commit ${report.candidate.gitCommit ?? 'none'}, ${report.candidate.profile})`);
+  out.push(
+    `baseline  ${report.baseline.file} (run ${report.baseline.runId}, commit ${report.baseline.gitCommit ?? 'none'}, ${report.baseline.profile})`,
+  );
+  out.push(
+    `candidate ${report.candidate.file} (run ${report.candidate.runId}, commit ${report.candidate.gitCommit ?? 'none'}, ${report.candidate.profile})`,
+  );
   out.push('');
   if (report.cases.length > 0) {
     const level = report.cases.find((c) => c.ratio !== null)?.ratio?.level ?? 1 - report.alpha;
-    const rows = [['case', 'unit', 'base p50', 'cand p50', 'ratio', `CI${Math.round(level * 100)}`, 'change', 'p', 'runs', 'effect', 'MDC', 'bound', 'verdict']];
+    const rows = [
+      [
+        'case',
+        'unit',
+        'base p50',
+        'cand p50',
+        'ratio',
+        `CI${Math.round(level * 100)}`,
+        'change',
+        'p',
+        'runs',
+        'effect',
+        'MDC',
+        'bound',
+        'verdict',
+      ],
+    ];
     for (const c of report.cases) {
       rows.push([
         c.label,
@@ -79,10 +106,18 @@ export function formatReport(report: ComparisonReport): string {
     out.push('');
     for (const w of report.warnings) out.push(`warning: ${w}`);
   }
-  const blind = report.cases.filter((c) => !c.derived && c.calibrated?.minDetectable != null && c.calibrated.minDetectable > c.threshold);
+  const blind = report.cases.filter(
+    (c) => !c.derived && c.calibrated?.minDetectable != null && c.calibrated.minDetectable > c.threshold,
+  );
   if (blind.length > 0) {
-    out.push('', `${blind.length} case(s) cannot detect a change of their bound's size (MDC above the bound): a pass there says little; more baseline runs or samples narrow it:`);
-    for (const c of blind) out.push(`  ${c.label}: MDC ${(c.calibrated!.minDetectable! * 100).toFixed(1)}% > bound ${(c.threshold * 100).toFixed(0)}%`);
+    out.push(
+      '',
+      `${blind.length} case(s) cannot detect a change of their bound's size (MDC above the bound): a pass there says little; more baseline runs or samples narrow it:`,
+    );
+    for (const c of blind)
+      out.push(
+        `  ${c.label}: MDC ${(c.calibrated!.minDetectable! * 100).toFixed(1)}% > bound ${(c.threshold * 100).toFixed(0)}%`,
+      );
   }
   out.push(
     '',

@@ -36,7 +36,11 @@ export async function readHistory(path: string): Promise<HistoryLine[]> {
  * The file is replaced atomically (old or new content after a crash, never half a
  * line). Cost: reading and rewriting the whole file.
  */
-export async function appendHistory(path: string, doc: ResultDocument, file: string): Promise<{ added: boolean; line: HistoryLine }> {
+export async function appendHistory(
+  path: string,
+  doc: ResultDocument,
+  file: string,
+): Promise<{ added: boolean; line: HistoryLine }> {
   const text = await readText(path);
   let existing: HistoryLine[];
   try {
@@ -47,6 +51,10 @@ export async function appendHistory(path: string, doc: ResultDocument, file: str
   const line = historyLine(doc, file);
   if (existing.some((l) => l.runId === line.runId)) return { added: false, line };
   const prefix = text === '' || text.endsWith('\n') ? text : `${text}\n`;
-  await writeFileAtomic(path, `${prefix}${JSON.stringify(line)}\n`, { mode: 0o644, makeDirs: true, subject: `history file ${path}` });
+  await writeFileAtomic(path, `${prefix}${JSON.stringify(line)}\n`, {
+    mode: 0o644,
+    makeDirs: true,
+    subject: `history file ${path}`,
+  });
   return { added: true, line };
 }

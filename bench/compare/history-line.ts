@@ -87,11 +87,18 @@ export function parseHistory(text: string, subject = 'history'): HistoryLine[] {
     } catch (err) {
       throw new Error(`${at}: not JSON: ${(err as Error).message}`);
     }
-    if (!isRecord(v) || v.historyVersion !== HISTORY_VERSION) throw new Error(`${at}: not a history line of version ${HISTORY_VERSION}`);
-    if (typeof v.runId !== 'string' || typeof v.startedAt !== 'string' || Number.isNaN(Date.parse(v.startedAt))) throw new Error(`${at}: runId and startedAt (a date) are required`);
+    if (!isRecord(v) || v.historyVersion !== HISTORY_VERSION)
+      throw new Error(`${at}: not a history line of version ${HISTORY_VERSION}`);
+    if (typeof v.runId !== 'string' || typeof v.startedAt !== 'string' || Number.isNaN(Date.parse(v.startedAt)))
+      throw new Error(`${at}: runId and startedAt (a date) are required`);
     if (!Array.isArray(v.cases)) throw new Error(`${at}: cases must be an array`);
     v.cases.forEach((c, j) => {
-      if (!isRecord(c) || typeof c.key !== 'string' || typeof c.unit !== 'string' || ![c.p50, c.low, c.high].every((x) => typeof x === 'number')) {
+      if (
+        !isRecord(c) ||
+        typeof c.key !== 'string' ||
+        typeof c.unit !== 'string' ||
+        ![c.p50, c.low, c.high].every((x) => typeof x === 'number')
+      ) {
         throw new Error(`${at}: cases[${j}] needs key, unit, p50, low and high`);
       }
     });

@@ -16,10 +16,22 @@ afterEach(async () => {
 });
 
 const doc = (runId: string, mean: number) =>
-  syntheticDocument([syntheticCase({ suite: 'run', case: 'start', target: 'berth', parameters: { image: 'busybox' }, unit: 'ms', samples: normalSamples(mean, 10, mean, 1) })], {
-    runId,
-    startedAt: `2026-11-2${runId.length % 8}T04:00:00.000Z`,
-  });
+  syntheticDocument(
+    [
+      syntheticCase({
+        suite: 'run',
+        case: 'start',
+        target: 'berth',
+        parameters: { image: 'busybox' },
+        unit: 'ms',
+        samples: normalSamples(mean, 10, mean, 1),
+      }),
+    ],
+    {
+      runId,
+      startedAt: `2026-11-2${runId.length % 8}T04:00:00.000Z`,
+    },
+  );
 
 describe('history file', () => {
   it('appends one summary line per run, and a run only once', async () => {
@@ -40,12 +52,16 @@ describe('history file', () => {
   it('refuses to extend a malformed history, naming file and line', async () => {
     const file = path.join(dir, 'history.jsonl');
     await writeFile(file, '{"historyVersion":1,"runId":"x","startedAt":"2026-01-01T00:00:00Z","cases":[]}\nnot json\n');
-    await expect(appendHistory(file, doc('run-c', 10), 'c.json')).rejects.toThrow(`history file ${file} line 2: not JSON`);
+    await expect(appendHistory(file, doc('run-c', 10), 'c.json')).rejects.toThrow(
+      `history file ${file} line 2: not JSON`,
+    );
     expect(await readFile(file, 'utf8')).toContain('not json');
   });
 
   it('checks the fields of each line', () => {
     expect(() => parseHistory('{"historyVersion":2}', 'h')).toThrow('h line 1: not a history line of version 1');
-    expect(() => parseHistory('{"historyVersion":1,"runId":"x","startedAt":"2026-01-01T00:00:00Z","cases":[{"key":"k"}]}', 'h')).toThrow('h line 1: cases[0] needs key, unit, p50, low and high');
+    expect(() =>
+      parseHistory('{"historyVersion":1,"runId":"x","startedAt":"2026-01-01T00:00:00Z","cases":[{"key":"k"}]}', 'h'),
+    ).toThrow('h line 1: cases[0] needs key, unit, p50, low and high');
   });
 });

@@ -11,7 +11,10 @@ import type { HostInfo } from '../results/document.js';
  * (null): such a run belongs to no class and is never filed as a baseline. Pure.
  */
 export function hostClass(host: HostInfo): string {
-  if (host.cpu.cores === null) throw invalidArgument(`host ${host.hostname}: core count unknown, so the run has no host class (it cannot be a baseline)`);
+  if (host.cpu.cores === null)
+    throw invalidArgument(
+      `host ${host.hostname}: core count unknown, so the run has no host class (it cannot be a baseline)`,
+    );
   const gib = Math.round(host.memoryBytes / 2 ** 30);
   return [host.arch, `${host.cpu.cores}cpu`, `${gib}gib`, host.dataRoot.filesystem, 'cgroup', host.cgroup.version]
     .join('-')

@@ -54,7 +54,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 export function parseBounds(doc: unknown, subject = 'bounds'): Bounds {
   if (!isRecord(doc)) throw invalidArgument(`${subject}: must be a JSON object`);
   for (const key of Object.keys(doc)) {
-    if (key !== 'threshold' && key !== 'cases') throw invalidArgument(`${subject}: unknown property '${key}' (expected threshold, cases)`);
+    if (key !== 'threshold' && key !== 'cases')
+      throw invalidArgument(`${subject}: unknown property '${key}' (expected threshold, cases)`);
   }
   const bounds: Bounds = { cases: [] };
   if (doc.threshold !== undefined) bounds.threshold = thresholdField(doc.threshold, `${subject}: threshold`);
@@ -64,16 +65,20 @@ export function parseBounds(doc: unknown, subject = 'bounds'): Bounds {
     const at = `${subject}: cases[${i}]`;
     if (!isRecord(entry)) throw invalidArgument(`${at}: must be an object`);
     for (const key of Object.keys(entry)) {
-      if (!['suite', 'case', 'target', 'parameters', 'threshold'].includes(key)) throw invalidArgument(`${at}: unknown property '${key}'`);
+      if (!['suite', 'case', 'target', 'parameters', 'threshold'].includes(key))
+        throw invalidArgument(`${at}: unknown property '${key}'`);
     }
-    if (typeof entry.suite !== 'string' || entry.suite === '') throw invalidArgument(`${at}: suite must be a non-empty string`);
+    if (typeof entry.suite !== 'string' || entry.suite === '')
+      throw invalidArgument(`${at}: suite must be a non-empty string`);
     for (const key of ['case', 'target'] as const) {
-      if (entry[key] !== undefined && typeof entry[key] !== 'string') throw invalidArgument(`${at}: ${key} must be a string`);
+      if (entry[key] !== undefined && typeof entry[key] !== 'string')
+        throw invalidArgument(`${at}: ${key} must be a string`);
     }
     if (entry.parameters !== undefined) {
       if (!isRecord(entry.parameters)) throw invalidArgument(`${at}: parameters must be an object`);
       for (const [k, v] of Object.entries(entry.parameters)) {
-        if (!['string', 'number', 'boolean'].includes(typeof v)) throw invalidArgument(`${at}: parameter ${k} must be a string, number or boolean`);
+        if (!['string', 'number', 'boolean'].includes(typeof v))
+          throw invalidArgument(`${at}: parameter ${k} must be a string, number or boolean`);
       }
     }
     if (entry.threshold === undefined) throw invalidArgument(`${at}: missing threshold`);
@@ -89,7 +94,8 @@ export function parseBounds(doc: unknown, subject = 'bounds'): Bounds {
 }
 
 function thresholdField(v: unknown, subject: string): number {
-  if (typeof v !== 'string' && typeof v !== 'number') throw invalidArgument(`${subject}: must be a percentage such as "10%"`);
+  if (typeof v !== 'string' && typeof v !== 'number')
+    throw invalidArgument(`${subject}: must be a percentage such as "10%"`);
   return parseThreshold(v, subject);
 }
 

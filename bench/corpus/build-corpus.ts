@@ -10,7 +10,13 @@ import { cancelled, failedPrecondition, invalidArgument, isBerthError } from '..
 import { writeFileAtomic } from '../../engine/fsutil/atomic-write.js';
 import type { Profile } from '../results/document.js';
 import { buildImage, imageKey, planImage } from './build-image.js';
-import { corpusFile, generatorVersion, readCorpusManifest, type CorpusImage, type CorpusManifest } from './corpus-manifest.js';
+import {
+  corpusFile,
+  generatorVersion,
+  readCorpusManifest,
+  type CorpusImage,
+  type CorpusManifest,
+} from './corpus-manifest.js';
 import { corpusSpec, defaultImages, imageSpec, type ImageName } from './corpus-spec.js';
 import { sources } from './distributions.js';
 import { compressions as allCompressions, entryMtime, gzipLevel, zstdLevel, type Compression } from './write-layer.js';
@@ -56,18 +62,22 @@ export async function zstdVersion(): Promise<string | undefined> {
  */
 export async function buildCorpus(options: BuildCorpusOptions): Promise<CorpusManifest> {
   const seed = options.seed ?? 1;
-  if (!Number.isSafeInteger(seed) || seed < 0) throw invalidArgument(`corpus seed ${seed}: expected a whole number ≥ 0`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw invalidArgument(`corpus seed ${seed}: expected a whole number ≥ 0`);
   const profile = options.profile ?? 'default';
   const spec = corpusSpec(profile);
   const names = [...new Set(options.images ?? defaultImages)];
   const specs = names.map((n) => imageSpec(spec, n));
   const compressions = [...new Set(options.compressions ?? (['gzip', 'none'] as Compression[]))];
-  for (const c of compressions) if (!allCompressions.includes(c)) throw invalidArgument(`corpus compression ${JSON.stringify(c)}: expected one of ${allCompressions.join(', ')}`);
+  for (const c of compressions)
+    if (!allCompressions.includes(c))
+      throw invalidArgument(`corpus compression ${JSON.stringify(c)}: expected one of ${allCompressions.join(', ')}`);
   if (compressions.length === 0) throw invalidArgument('corpus: no compression requested');
   const tools: CorpusManifest['tools'] = { zlib: process.versions.zlib ?? 'unknown' };
   if (compressions.includes('zstd')) {
     const v = await zstdVersion();
-    if (v === undefined) throw failedPrecondition('corpus compression zstd: the zstd command is not installed (apt-get install zstd)');
+    if (v === undefined)
+      throw failedPrecondition('corpus compression zstd: the zstd command is not installed (apt-get install zstd)');
     tools.zstd = v;
   }
   const out = options.out;
@@ -81,17 +91,27 @@ export async function buildCorpus(options: BuildCorpusOptions): Promise<CorpusMa
   } catch (err) {
     if (!isBerthError(err)) throw err;
   }
-  const compatible = previous !== undefined && previous.seed === seed && previous.generatorVersion === generatorVersion && previous.profile === profile && !options.force;
+  const compatible =
+    previous !== undefined &&
+    previous.seed === seed &&
+    previous.generatorVersion === generatorVersion &&
+    previous.profile === profile &&
+    !options.force;
   if (previous !== undefined && !compatible) {
     for (const image of previous.images) await rm(join(out, image.layout), { recursive: true, force: true });
-    options.log?.(`corpus ${out}: discarding images of seed ${previous.seed}, profile ${previous.profile}, generator ${previous.generatorVersion}`);
+    options.log?.(
+      `corpus ${out}: discarding images of seed ${previous.seed}, profile ${previous.profile}, generator ${previous.generatorVersion}`,
+    );
   }
   const kept = new Map<string, CorpusImage>();
   if (compatible && previous) for (const image of previous.images) kept.set(image.name, image);
 
   const write = async (): Promise<CorpusManifest> => {
     const manifest = describe(seed, profile, compressions, tools, [...kept.values()]);
-    await writeFileAtomic(join(out, corpusFile), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644, subject: `write ${join(out, corpusFile)}` });
+    await writeFileAtomic(join(out, corpusFile), `${JSON.stringify(manifest, null, 2)}\n`, {
+      mode: 0o644,
+      subject: `write ${join(out, corpusFile)}`,
+    });
     return manifest;
   };
 
@@ -105,14 +125,23 @@ export async function buildCorpus(options: BuildCorpusOptions): Promise<CorpusMa
     }
     options.log?.(`${image.name}: building`);
     if (options.signal?.aborted) throw cancelled(`corpus ${out}: build cancelled before ${image.name}`);
-    kept.set(image.name, await buildImage(image, { seed, compressions, out, cacheDir, tools, log: options.log, signal: options.signal }));
+    kept.set(
+      image.name,
+      await buildImage(image, { seed, compressions, out, cacheDir, tools, log: options.log, signal: options.signal }),
+    );
     await write();
   }
   return write();
 }
 
 /** The corpus description of `images` (ordered by the spec's image order). */
-function describe(seed: number, profile: Profile, compressions: Compression[], tools: CorpusManifest['tools'], images: CorpusImage[]): CorpusManifest {
+function describe(
+  seed: number,
+  profile: Profile,
+  compressions: Compression[],
+  tools: CorpusManifest['tools'],
+  images: CorpusImage[],
+): CorpusManifest {
   const order = corpusSpec(profile).images.map((i) => i.name as string);
   const sorted = [...images].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const compressedBytes: Partial<Record<Compression, number>> = {};
@@ -147,7 +176,8 @@ async function blobsPresent(out: string, image: CorpusImage): Promise<boolean> {
   for (const b of blobs) {
     if (!b) return false;
     try {
-      if ((await stat(join(out, image.layout, 'blobs', 'sha256', b.digest.slice('sha256:'.length)))).size !== b.size) return false;
+      if ((await stat(join(out, image.layout, 'blobs', 'sha256', b.digest.slice('sha256:'.length)))).size !== b.size)
+        return false;
     } catch {
       return false;
     }
@@ -175,6 +205,5 @@ function alive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-
 
 export type { ImageName };

@@ -36,7 +36,11 @@ export interface BuildImageOptions {
 }
 
 /** Plans of every layer of `spec`, and the host inputs they read (by digest). */
-export async function planImage(spec: ImageSpec, seed: number, cacheDir: string): Promise<{ plans: (() => LayerPlan)[]; inputs: Record<string, string> }> {
+export async function planImage(
+  spec: ImageSpec,
+  seed: number,
+  cacheDir: string,
+): Promise<{ plans: (() => LayerPlan)[]; inputs: Record<string, string> }> {
   const inputs: Record<string, string> = {};
   const memo = new Map<number, LayerPlan>();
   const plans: (() => LayerPlan)[] = [];
@@ -53,7 +57,9 @@ export async function planImage(spec: ImageSpec, seed: number, cacheDir: string)
       const get = (): LayerPlan => {
         let plan = memo.get(index);
         if (!plan) {
-          plan = planGeneratedLayer(seed, spec.name, index, layer, createTextPool(seed, spec.name, index), (i) => plans[i]());
+          plan = planGeneratedLayer(seed, spec.name, index, layer, createTextPool(seed, spec.name, index), (i) =>
+            plans[i](),
+          );
           memo.set(index, plan);
         }
         return plan;
@@ -65,8 +71,19 @@ export async function planImage(spec: ImageSpec, seed: number, cacheDir: string)
 }
 
 /** The cache key of an image: everything its bytes depend on. */
-export function imageKey(spec: ImageSpec, options: Pick<BuildImageOptions, 'seed' | 'compressions' | 'tools'>, inputs: Record<string, string>): string {
-  const material = JSON.stringify({ generatorVersion, seed: options.seed, spec, compressions: [...options.compressions].sort(), tools: options.tools, inputs });
+export function imageKey(
+  spec: ImageSpec,
+  options: Pick<BuildImageOptions, 'seed' | 'compressions' | 'tools'>,
+  inputs: Record<string, string>,
+): string {
+  const material = JSON.stringify({
+    generatorVersion,
+    seed: options.seed,
+    spec,
+    compressions: [...options.compressions].sort(),
+    tools: options.tools,
+    inputs,
+  });
   return `sha256:${createHash('sha256').update(material).digest('hex')}`;
 }
 
@@ -90,7 +107,14 @@ export async function buildImage(spec: ImageSpec, options: BuildImageOptions): P
       const p = plan();
       const role = spec.layers[index].role;
       options.log?.(`${spec.name}: layer ${index + 1}/${plans.length} (${role}, ${p.files} files)`);
-      const written = await writeLayer(p, { blobsDir, tmpDir: join(tmp, 'tmp'), compressions: options.compressions, pool: createTextPool(options.seed, spec.name, index), contentKey: `${options.seed}/${spec.name}/${index}`, signal: options.signal });
+      const written = await writeLayer(p, {
+        blobsDir,
+        tmpDir: join(tmp, 'tmp'),
+        compressions: options.compressions,
+        pool: createTextPool(options.seed, spec.name, index),
+        contentKey: `${options.seed}/${spec.name}/${index}`,
+        signal: options.signal,
+      });
       const main = written.blobs.gzip ?? (Object.values(written.blobs)[0] as BlobRef);
       layers.push({
         role,
@@ -113,7 +137,11 @@ export async function buildImage(spec: ImageSpec, options: BuildImageOptions): P
         mediaType: manifestMediaType,
         config: config,
         layers: layers.map((l) => l.blobs[c] as BlobRef),
-        annotations: { 'org.opencontainers.image.title': spec.name, 'org.berth.corpus.seed': String(options.seed), 'org.berth.corpus.compression': c },
+        annotations: {
+          'org.opencontainers.image.title': spec.name,
+          'org.berth.corpus.seed': String(options.seed),
+          'org.berth.corpus.compression': c,
+        },
       });
       refs[refOf[c]] = manifest;
       manifests.push({ ...manifest, annotations: { [refNameAnnotation]: refOf[c] } });
@@ -123,7 +151,10 @@ export async function buildImage(spec: ImageSpec, options: BuildImageOptions): P
     manifests.push({ ...latest, annotations: { [refNameAnnotation]: 'latest' } });
     await rm(join(tmp, 'tmp'), { recursive: true, force: true });
     await writeFile(join(tmp, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    await writeFile(join(tmp, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: indexMediaType, manifests }));
+    await writeFile(
+      join(tmp, 'index.json'),
+      JSON.stringify({ schemaVersion: 2, mediaType: indexMediaType, manifests }),
+    );
     await rm(final, { recursive: true, force: true });
     await rename(tmp, final);
     const compressedBytes: Partial<Record<Compression, number>> = {};
@@ -135,7 +166,12 @@ export async function buildImage(spec: ImageSpec, options: BuildImageOptions): P
       refs,
       config,
       layers,
-      totals: { layers: layers.length, files: layers.reduce((a, l) => a + l.fileCount, 0), uncompressedBytes: layers.reduce((a, l) => a + l.uncompressedSize, 0), compressedBytes },
+      totals: {
+        layers: layers.length,
+        files: layers.reduce((a, l) => a + l.fileCount, 0),
+        uncompressedBytes: layers.reduce((a, l) => a + l.uncompressedSize, 0),
+        compressedBytes,
+      },
       spec,
       inputs,
       key: imageKey(spec, options, inputs),
@@ -157,7 +193,11 @@ function imageConfig(spec: ImageSpec, layers: CorpusLayer[], seed: number): unkn
       Env: [...spec.config.env],
       Cmd: [...spec.config.cmd],
       WorkingDir: spec.config.workingDir,
-      Labels: { 'org.berth.corpus.image': spec.name, 'org.berth.corpus.seed': String(seed), 'org.berth.corpus.generator-version': generatorVersion },
+      Labels: {
+        'org.berth.corpus.image': spec.name,
+        'org.berth.corpus.seed': String(seed),
+        'org.berth.corpus.generator-version': generatorVersion,
+      },
     },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffID) },
     history: layers.map((l) => ({ created, created_by: `berth corpus: ${l.role}`, comment: `${l.fileCount} files` })),
@@ -166,7 +206,15 @@ function imageConfig(spec: ImageSpec, layers: CorpusLayer[], seed: number): unkn
 
 /** The OCI architecture name of a Node `process.arch`. */
 export function ociArchitecture(arch: string): string {
-  const names: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  const names: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ia32: '386',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
   return names[arch] ?? arch;
 }
 

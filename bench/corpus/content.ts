@@ -16,11 +16,60 @@ export const chunkBytes = 256 * 1024;
 const zeros = Buffer.alloc(chunkBytes);
 
 const keywords = [
-  'const', 'let', 'return', 'function', 'import', 'from', 'export', 'if', 'else', 'for', 'while', 'class', 'def', 'self',
-  'the', 'a', 'of', 'to', 'and', 'in', 'is', 'for', 'with', 'on', 'this', 'that', 'null', 'true', 'false', 'new',
+  'const',
+  'let',
+  'return',
+  'function',
+  'import',
+  'from',
+  'export',
+  'if',
+  'else',
+  'for',
+  'while',
+  'class',
+  'def',
+  'self',
+  'the',
+  'a',
+  'of',
+  'to',
+  'and',
+  'in',
+  'is',
+  'for',
+  'with',
+  'on',
+  'this',
+  'that',
+  'null',
+  'true',
+  'false',
+  'new',
 ];
 const punctuation = [' = ', '(', ')', '{', '}', ';', ', ', '.', ': ', ' => ', '[', ']', ' + ', ' # ', ' // '];
-const syllables = ['ka', 'to', 're', 'mi', 'sa', 'lo', 'ne', 'vi', 'du', 'pa', 'xi', 'on', 'er', 'st', 'ch', 'qu', 'al', 'in', 'ge', 'ur'];
+const syllables = [
+  'ka',
+  'to',
+  're',
+  'mi',
+  'sa',
+  'lo',
+  'ne',
+  'vi',
+  'du',
+  'pa',
+  'xi',
+  'on',
+  'er',
+  'st',
+  'ch',
+  'qu',
+  'al',
+  'in',
+  'ge',
+  'ur',
+];
 
 /**
  * The per-layer material text is drawn from: a vocabulary and a pool of lines.
@@ -117,7 +166,7 @@ function binaryChunk(rng: Rng, keys: Keystream, pool: TextPool, size: number): B
 export function* fileContent(kind: ContentKind, size: number, key: string, pool: TextPool): Generator<Buffer> {
   const keys = new Keystream(Buffer.from(key));
   const rng = rngFor(0, key);
-  for (let done = 0; done < size; ) {
+  for (let done = 0; done < size;) {
     const n = Math.min(chunkBytes, size - done);
     if (kind === 'random') yield keys.next(n);
     else if (kind === 'text') yield textChunk(rng, pool, n);

@@ -37,7 +37,12 @@ export interface CorpusImage {
   refs: Record<string, BlobRef>;
   config: BlobRef;
   layers: CorpusLayer[];
-  totals: { layers: number; files: number; uncompressedBytes: number; compressedBytes: Partial<Record<Compression, number>> };
+  totals: {
+    layers: number;
+    files: number;
+    uncompressedBytes: number;
+    compressedBytes: Partial<Record<Compression, number>>;
+  };
   /** The spec the image was built from. */
   spec: ImageSpec;
   /** Host inputs (static binaries, a debootstrap tree) by digest. */
@@ -59,7 +64,13 @@ export interface CorpusManifest {
   zstdLevel: number;
   entryMtime: string;
   images: CorpusImage[];
-  totals: { images: number; layers: number; files: number; uncompressedBytes: number; compressedBytes: Partial<Record<Compression, number>> };
+  totals: {
+    images: number;
+    layers: number;
+    files: number;
+    uncompressedBytes: number;
+    compressedBytes: Partial<Record<Compression, number>>;
+  };
   sources: DistributionSource[];
 }
 
@@ -73,7 +84,8 @@ export async function readCorpusManifest(dir: string): Promise<CorpusManifest> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`corpus ${dir}: no ${corpusFile} (build it with npm run corpus)`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw notFound(`corpus ${dir}: no ${corpusFile} (build it with npm run corpus)`);
     throw wrap(err, `corpus ${dir}: read ${corpusFile}`);
   }
   let value: unknown;
@@ -83,6 +95,7 @@ export async function readCorpusManifest(dir: string): Promise<CorpusManifest> {
     throw dataLoss(`corpus ${path}: not JSON: ${(err as Error).message}`, { cause: err });
   }
   const m = value as Partial<CorpusManifest>;
-  if (m?.generator !== 'berth-corpus' || !Array.isArray(m.images) || typeof m.seed !== 'number') throw dataLoss(`corpus ${path}: not a berth corpus description`);
+  if (m?.generator !== 'berth-corpus' || !Array.isArray(m.images) || typeof m.seed !== 'number')
+    throw dataLoss(`corpus ${path}: not a berth corpus description`);
   return m as CorpusManifest;
 }

@@ -79,7 +79,13 @@ const MiB = 1024 * KiB;
 const path = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
 
 /** File sizes of general files: median 4 KiB, wide sigma for the heavy tail. */
-const generalSizes: LogNormal = { kind: 'lognormal', medianBytes: 4 * KiB, sigma: 1.6, minBytes: 16, maxBytes: 64 * MiB };
+const generalSizes: LogNormal = {
+  kind: 'lognormal',
+  medianBytes: 4 * KiB,
+  sigma: 1.6,
+  minBytes: 16,
+  maxBytes: 64 * MiB,
+};
 /** Small files (a package tree's sources): median 2 KiB, "a few KiB" each. */
 const smallSizes: LogNormal = { kind: 'lognormal', medianBytes: 2 * KiB, sigma: 0.8, minBytes: 64, maxBytes: 32 * KiB };
 
@@ -105,8 +111,24 @@ function manySmallFiles(files: number): ImageSpec {
         bytes: files * 3 * KiB,
         sizes: smallSizes,
         areas: [
-          { prefix: 'app/node_modules', share: 0.9, sizeScale: 1, mix: { text: 0.95, random: 0.05 }, extensions: ['.js', '.js', '.json', '.md', '.d.ts', '.map'], filesPerDir: 12, depth: [1, 4] },
-          { prefix: 'app/src', share: 0.1, sizeScale: 1, mix: { text: 1 }, extensions: ['.ts', '.ts', '.json'], filesPerDir: 10, depth: [1, 3] },
+          {
+            prefix: 'app/node_modules',
+            share: 0.9,
+            sizeScale: 1,
+            mix: { text: 0.95, random: 0.05 },
+            extensions: ['.js', '.js', '.json', '.md', '.d.ts', '.map'],
+            filesPerDir: 12,
+            depth: [1, 4],
+          },
+          {
+            prefix: 'app/src',
+            share: 0.1,
+            sizeScale: 1,
+            mix: { text: 1 },
+            extensions: ['.ts', '.ts', '.json'],
+            filesPerDir: 10,
+            depth: [1, 3],
+          },
         ],
       },
     ],
@@ -121,7 +143,8 @@ function app(scale: number): ImageSpec {
   const bytes = (n: number) => Math.round(n * scale);
   return {
     name: 'app',
-    description: 'an application image: base-like OS layer, language runtime, dependencies, the application with incompressible assets, and a small config layer',
+    description:
+      'an application image: base-like OS layer, language runtime, dependencies, the application with incompressible assets, and a small config layer',
     layers: [
       {
         kind: 'generated',
@@ -130,12 +153,60 @@ function app(scale: number): ImageSpec {
         bytes: bytes(80 * MiB),
         sizes: generalSizes,
         areas: [
-          { prefix: 'usr/lib/x86_64-linux-gnu', share: 0.35, sizeScale: 6, mix: { binary: 0.9, text: 0.1 }, extensions: ['.so.1', '.so.6', '.so', '.a'], filesPerDir: 40, depth: [0, 1] },
-          { prefix: 'usr/bin', share: 0.12, sizeScale: 4, mix: { binary: 1 }, extensions: [''], filesPerDir: 400, depth: [0, 0] },
-          { prefix: 'usr/share/doc', share: 0.2, sizeScale: 0.5, mix: { text: 0.6, random: 0.4 }, extensions: ['', '.gz', '.txt'], filesPerDir: 4, depth: [1, 1] },
-          { prefix: 'usr/share/locale', share: 0.1, sizeScale: 1, mix: { binary: 0.5, text: 0.5 }, extensions: ['.mo'], filesPerDir: 8, depth: [1, 2] },
-          { prefix: 'var/lib/dpkg/info', share: 0.18, sizeScale: 0.5, mix: { text: 1 }, extensions: ['.list', '.md5sums', '.postinst'], filesPerDir: 600, depth: [0, 0] },
-          { prefix: 'etc', share: 0.05, sizeScale: 0.3, mix: { text: 1 }, extensions: ['', '.conf'], filesPerDir: 6, depth: [0, 2] },
+          {
+            prefix: 'usr/lib/x86_64-linux-gnu',
+            share: 0.35,
+            sizeScale: 6,
+            mix: { binary: 0.9, text: 0.1 },
+            extensions: ['.so.1', '.so.6', '.so', '.a'],
+            filesPerDir: 40,
+            depth: [0, 1],
+          },
+          {
+            prefix: 'usr/bin',
+            share: 0.12,
+            sizeScale: 4,
+            mix: { binary: 1 },
+            extensions: [''],
+            filesPerDir: 400,
+            depth: [0, 0],
+          },
+          {
+            prefix: 'usr/share/doc',
+            share: 0.2,
+            sizeScale: 0.5,
+            mix: { text: 0.6, random: 0.4 },
+            extensions: ['', '.gz', '.txt'],
+            filesPerDir: 4,
+            depth: [1, 1],
+          },
+          {
+            prefix: 'usr/share/locale',
+            share: 0.1,
+            sizeScale: 1,
+            mix: { binary: 0.5, text: 0.5 },
+            extensions: ['.mo'],
+            filesPerDir: 8,
+            depth: [1, 2],
+          },
+          {
+            prefix: 'var/lib/dpkg/info',
+            share: 0.18,
+            sizeScale: 0.5,
+            mix: { text: 1 },
+            extensions: ['.list', '.md5sums', '.postinst'],
+            filesPerDir: 600,
+            depth: [0, 0],
+          },
+          {
+            prefix: 'etc',
+            share: 0.05,
+            sizeScale: 0.3,
+            mix: { text: 1 },
+            extensions: ['', '.conf'],
+            filesPerDir: 6,
+            depth: [0, 2],
+          },
         ],
       },
       {
@@ -145,9 +216,33 @@ function app(scale: number): ImageSpec {
         bytes: bytes(70 * MiB),
         sizes: generalSizes,
         areas: [
-          { prefix: 'usr/local/lib/runtime', share: 0.8, sizeScale: 1, mix: { text: 0.65, binary: 0.35 }, extensions: ['.py', '.py', '.pyc', '.so'], filesPerDir: 15, depth: [1, 3] },
-          { prefix: 'usr/local/lib/runtime/lib-dynload', share: 0.15, sizeScale: 5, mix: { binary: 1 }, extensions: ['.so'], filesPerDir: 200, depth: [0, 0] },
-          { prefix: 'usr/local/bin', share: 0.05, sizeScale: 20, mix: { binary: 1 }, extensions: [''], filesPerDir: 200, depth: [0, 0] },
+          {
+            prefix: 'usr/local/lib/runtime',
+            share: 0.8,
+            sizeScale: 1,
+            mix: { text: 0.65, binary: 0.35 },
+            extensions: ['.py', '.py', '.pyc', '.so'],
+            filesPerDir: 15,
+            depth: [1, 3],
+          },
+          {
+            prefix: 'usr/local/lib/runtime/lib-dynload',
+            share: 0.15,
+            sizeScale: 5,
+            mix: { binary: 1 },
+            extensions: ['.so'],
+            filesPerDir: 200,
+            depth: [0, 0],
+          },
+          {
+            prefix: 'usr/local/bin',
+            share: 0.05,
+            sizeScale: 20,
+            mix: { binary: 1 },
+            extensions: [''],
+            filesPerDir: 200,
+            depth: [0, 0],
+          },
         ],
       },
       {
@@ -157,8 +252,24 @@ function app(scale: number): ImageSpec {
         bytes: bytes(60 * MiB),
         sizes: generalSizes,
         areas: [
-          { prefix: 'app/node_modules', share: 0.97, sizeScale: 1, mix: { text: 0.92, random: 0.08 }, extensions: ['.js', '.js', '.json', '.md', '.d.ts', '.map'], filesPerDir: 10, depth: [1, 4] },
-          { prefix: 'app/node_modules/.bin', share: 0.03, sizeScale: 0.2, mix: { text: 1 }, extensions: [''], filesPerDir: 200, depth: [0, 0] },
+          {
+            prefix: 'app/node_modules',
+            share: 0.97,
+            sizeScale: 1,
+            mix: { text: 0.92, random: 0.08 },
+            extensions: ['.js', '.js', '.json', '.md', '.d.ts', '.map'],
+            filesPerDir: 10,
+            depth: [1, 4],
+          },
+          {
+            prefix: 'app/node_modules/.bin',
+            share: 0.03,
+            sizeScale: 0.2,
+            mix: { text: 1 },
+            extensions: [''],
+            filesPerDir: 200,
+            depth: [0, 0],
+          },
         ],
       },
       {
@@ -168,8 +279,24 @@ function app(scale: number): ImageSpec {
         bytes: bytes(25 * MiB),
         sizes: generalSizes,
         areas: [
-          { prefix: 'app/dist', share: 0.7, sizeScale: 1, mix: { text: 1 }, extensions: ['.js', '.css', '.html', '.map'], filesPerDir: 20, depth: [0, 2] },
-          { prefix: 'app/assets', share: 0.3, sizeScale: 10, mix: { random: 1 }, extensions: ['.png', '.jpg', '.woff2', '.bin'], filesPerDir: 30, depth: [0, 1] },
+          {
+            prefix: 'app/dist',
+            share: 0.7,
+            sizeScale: 1,
+            mix: { text: 1 },
+            extensions: ['.js', '.css', '.html', '.map'],
+            filesPerDir: 20,
+            depth: [0, 2],
+          },
+          {
+            prefix: 'app/assets',
+            share: 0.3,
+            sizeScale: 10,
+            mix: { random: 1 },
+            extensions: ['.png', '.jpg', '.woff2', '.bin'],
+            filesPerDir: 30,
+            depth: [0, 1],
+          },
         ],
       },
       {
@@ -178,7 +305,17 @@ function app(scale: number): ImageSpec {
         files: 6,
         bytes: 16 * KiB,
         sizes: smallSizes,
-        areas: [{ prefix: 'etc/app', share: 1, sizeScale: 1, mix: { text: 1 }, extensions: ['.conf', '.yaml', '.json'], filesPerDir: 6, depth: [0, 0] }],
+        areas: [
+          {
+            prefix: 'etc/app',
+            share: 1,
+            sizeScale: 1,
+            mix: { text: 1 },
+            extensions: ['.conf', '.yaml', '.json'],
+            filesPerDir: 6,
+            depth: [0, 0],
+          },
+        ],
       },
     ],
     config: { cmd: ['/bin/true'], env: [...path, 'NODE_ENV=production'], workingDir: '/app' },
@@ -197,7 +334,17 @@ function deep(count: number): ImageSpec {
       files,
       bytes: files * (4 + ((i * 13) % 9) * 4) * KiB,
       sizes: smallSizes,
-      areas: [{ prefix: `opt/deep/step-${String(i).padStart(2, '0')}`, share: 1, sizeScale: 1, mix: { text: 0.7, binary: 0.3 }, extensions: ['.txt', '.sh', '.bin'], filesPerDir: 4, depth: [0, 1] }],
+      areas: [
+        {
+          prefix: `opt/deep/step-${String(i).padStart(2, '0')}`,
+          share: 1,
+          sizeScale: 1,
+          mix: { text: 0.7, binary: 0.3 },
+          extensions: ['.txt', '.sh', '.bin'],
+          filesPerDir: 4,
+          depth: [0, 1],
+        },
+      ],
       ...(i % 8 === 7 ? { whiteouts: [{ layer: i - 4, file: 0 }] } : {}),
     });
   }
@@ -222,7 +369,17 @@ function debian(): ImageSpec {
         files: 50,
         bytes: 2 * MiB,
         sizes: generalSizes,
-        areas: [{ prefix: 'app', share: 1, sizeScale: 1, mix: { text: 0.8, random: 0.2 }, extensions: ['.js', '.json', '.png'], filesPerDir: 10, depth: [0, 2] }],
+        areas: [
+          {
+            prefix: 'app',
+            share: 1,
+            sizeScale: 1,
+            mix: { text: 0.8, random: 0.2 },
+            extensions: ['.js', '.json', '.png'],
+            filesPerDir: 10,
+            depth: [0, 2],
+          },
+        ],
       },
     ],
     config: { cmd: ['/bin/sh', '-c', 'true'], env: path, workingDir: '/app' },
@@ -238,13 +395,15 @@ function debian(): ImageSpec {
  */
 export function corpusSpec(profile: Profile | string): CorpusSpec {
   if (profile === 'quick') return { profile, images: [tiny(), manySmallFiles(2000), app(0.085), deep(40), debian()] };
-  if (profile === 'default' || profile === 'full') return { profile, images: [tiny(), manySmallFiles(20_000), app(1), deep(48), debian()] };
+  if (profile === 'default' || profile === 'full')
+    return { profile, images: [tiny(), manySmallFiles(20_000), app(1), deep(48), debian()] };
   throw invalidArgument(`corpus profile ${JSON.stringify(profile)}: expected quick, default or full`);
 }
 
 /** The spec of one image in a corpus; NOT_FOUND-like INVALID_ARGUMENT naming the image. */
 export function imageSpec(spec: CorpusSpec, name: string): ImageSpec {
   const image = spec.images.find((i) => i.name === name);
-  if (!image) throw invalidArgument(`corpus image ${JSON.stringify(name)}: unknown (expected one of ${imageNames.join(', ')})`);
+  if (!image)
+    throw invalidArgument(`corpus image ${JSON.stringify(name)}: unknown (expected one of ${imageNames.join(', ')})`);
   return image;
 }

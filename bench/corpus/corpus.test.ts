@@ -40,7 +40,9 @@ async function blob(out: string, image: CorpusImage, digest: string): Promise<Bu
 }
 
 /** Regular files (path → size) of a tar, and whiteouts. */
-async function tarFiles(tar: Buffer): Promise<{ files: Map<string, number>; whiteouts: string[]; types: Map<string, string> }> {
+async function tarFiles(
+  tar: Buffer,
+): Promise<{ files: Map<string, number>; whiteouts: string[]; types: Map<string, string> }> {
   const files = new Map<string, number>();
   const types = new Map<string, string>();
   const whiteouts: string[] = [];
@@ -65,8 +67,10 @@ describe('corpusSpec', () => {
   it('scales quick down and keeps the real sizes for default', () => {
     const quick = corpusSpec('quick');
     const real = corpusSpec('default');
-    const files = (s: typeof quick, name: string) => (imageSpec(s, name).layers as GeneratedLayer[]).reduce((a, l) => a + l.files, 0);
-    const bytes = (s: typeof quick, name: string) => (imageSpec(s, name).layers as GeneratedLayer[]).reduce((a, l) => a + l.bytes, 0);
+    const files = (s: typeof quick, name: string) =>
+      (imageSpec(s, name).layers as GeneratedLayer[]).reduce((a, l) => a + l.files, 0);
+    const bytes = (s: typeof quick, name: string) =>
+      (imageSpec(s, name).layers as GeneratedLayer[]).reduce((a, l) => a + l.bytes, 0);
     expect(files(quick, 'many-small-files')).toBe(2000);
     expect(files(real, 'many-small-files')).toBe(20_000);
     expect(bytes(real, 'app')).toBeGreaterThan(100 * 2 ** 20);
@@ -154,10 +158,16 @@ describe('buildCorpus (quick profile)', () => {
     const { whiteouts } = await tarFiles(await blob(out, deep, deep.layers[deleter].blobs.none!.digest));
     expect(whiteouts).toHaveLength(1);
     const target = (whiteouts[0] as string).replace('.wh.', '');
-    const earlier = await Promise.all(deep.layers.slice(0, deleter).map(async (l) => (await tarFiles(await blob(out, deep, l.blobs.none!.digest))).files));
+    const earlier = await Promise.all(
+      deep.layers
+        .slice(0, deleter)
+        .map(async (l) => (await tarFiles(await blob(out, deep, l.blobs.none!.digest))).files),
+    );
     expect(earlier.some((f) => f.has(target))).toBe(true);
     const tiny = await tarFiles(await blob(out, image('tiny'), image('tiny').layers[0].blobs.none!.digest));
-    expect([...tiny.files.keys()]).toEqual(expect.arrayContaining(['bin/true', 'bin/sleep', 'bin/probe', 'etc/passwd']));
+    expect([...tiny.files.keys()]).toEqual(
+      expect.arrayContaining(['bin/true', 'bin/sleep', 'bin/probe', 'etc/passwd']),
+    );
   });
 
   it('draws heavy-tailed file sizes: a tenth of the files hold most of the bytes', async () => {
@@ -201,7 +211,12 @@ describe('buildCorpus (quick profile)', () => {
       const dir = join(out, img.layout);
       expect(JSON.parse(await readFile(join(dir, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
       const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
-      const refs = Object.fromEntries((index.manifests as { digest: string; annotations: Record<string, string> }[]).map((m) => [m.annotations['org.opencontainers.image.ref.name'], m.digest]));
+      const refs = Object.fromEntries(
+        (index.manifests as { digest: string; annotations: Record<string, string> }[]).map((m) => [
+          m.annotations['org.opencontainers.image.ref.name'],
+          m.digest,
+        ]),
+      );
       expect(Object.keys(refs).sort()).toEqual(['gzip', 'latest', 'uncompressed']);
       expect(refs.latest).toBe(refs.gzip);
       for (const m of index.manifests) {
@@ -223,7 +238,9 @@ describe('buildCorpus (quick profile)', () => {
 
   needs(tool('skopeo')).it('is readable by skopeo', () => {
     for (const img of corpus.images) {
-      const info = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${join(out, img.layout)}:latest`], { encoding: 'utf8' }));
+      const info = JSON.parse(
+        execFileSync('skopeo', ['inspect', `oci:${join(out, img.layout)}:latest`], { encoding: 'utf8' }),
+      );
       expect(info.Digest).toBe(img.refs.latest.digest);
       expect(info.Layers).toEqual(img.layers.map((l) => l.digest));
     }
@@ -232,7 +249,12 @@ describe('buildCorpus (quick profile)', () => {
   it('builds byte-identical images from the same seed, and different ones from another seed', async () => {
     const again = await buildCorpus({ out: tempDir(), profile: 'quick', seed: 42, images });
     expect(again.images.map((i) => i.refs)).toEqual(corpus.images.map((i) => i.refs));
-    const other = await buildCorpus({ out: tempDir(), profile: 'quick', seed: 43, images: ['many-small-files', 'deep'] });
+    const other = await buildCorpus({
+      out: tempDir(),
+      profile: 'quick',
+      seed: 43,
+      images: ['many-small-files', 'deep'],
+    });
     for (const img of other.images) {
       expect(img.refs.gzip.digest).not.toBe(image(img.name).refs.gzip.digest);
       expect(img.layers[0].diffID).not.toBe(image(img.name).layers[0].diffID);
@@ -248,7 +270,9 @@ describe('buildCorpus (quick profile)', () => {
     await writeFile(join(out, '.corpus.json.999999999.0'), '{"torn');
     const lines: string[] = [];
     const rebuilt = await buildCorpus({ out, profile: 'quick', seed: 42, images, log: (l) => lines.push(l) });
-    expect(lines).toEqual(expect.arrayContaining(['tiny: cached', 'many-small-files: cached', 'app: cached', 'deep: building']));
+    expect(lines).toEqual(
+      expect.arrayContaining(['tiny: cached', 'many-small-files: cached', 'app: cached', 'deep: building']),
+    );
     expect((await stat(appBlob)).mtimeMs).toBe(before);
     await expect(stat(join(out, '.tmp-app-999999999-0badc0de'))).rejects.toThrow(/ENOENT/);
     await expect(stat(join(out, '.corpus.json.999999999.0'))).rejects.toThrow(/ENOENT/);
@@ -259,7 +283,9 @@ describe('buildCorpus (quick profile)', () => {
     const err = await buildCorpus({ out: tempDir(), profile: 'quick', images: ['nope'] }).catch((e: unknown) => e);
     expect(isBerthError(err, 'INVALID_ARGUMENT')).toBe(true);
     expect((err as Error).message).toMatch(/corpus image "nope"/);
-    await expect(buildCorpus({ out: tempDir(), profile: 'quick', compressions: ['lz4' as never] })).rejects.toThrow(/corpus compression "lz4"/);
+    await expect(buildCorpus({ out: tempDir(), profile: 'quick', compressions: ['lz4' as never] })).rejects.toThrow(
+      /corpus compression "lz4"/,
+    );
   });
 });
 
@@ -267,14 +293,26 @@ describe('buildCorpus variants', () => {
   needs(tool('zstd')).it('writes zstd layers that decompress to the diffID', async () => {
     expect(await zstdVersion()).toMatch(/\d+\.\d+/);
     const out = tempDir();
-    const corpus = await buildCorpus({ out, profile: 'quick', seed: 5, images: ['tiny'], compressions: ['zstd', 'gzip'] });
+    const corpus = await buildCorpus({
+      out,
+      profile: 'quick',
+      seed: 5,
+      images: ['tiny'],
+      compressions: ['zstd', 'gzip'],
+    });
     const img = corpus.images[0];
     expect(corpus.tools.zstd).toBeDefined();
     expect(Object.keys(img.refs).sort()).toEqual(['gzip', 'latest', 'zstd']);
     const z = await blob(out, img, img.layers[0].blobs.zstd!.digest);
     expect(img.layers[0].blobs.zstd!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
     expect(sha256(Buffer.from(zstdDecompress(z)))).toBe(img.layers[0].diffID);
-    const again = await buildCorpus({ out: tempDir(), profile: 'quick', seed: 5, images: ['tiny'], compressions: ['zstd', 'gzip'] });
+    const again = await buildCorpus({
+      out: tempDir(),
+      profile: 'quick',
+      seed: 5,
+      images: ['tiny'],
+      compressions: ['zstd', 'gzip'],
+    });
     expect(again.images[0].refs.zstd).toEqual(img.refs.zstd);
   });
 
@@ -301,9 +339,15 @@ describe('buildCorpus variants', () => {
   it('finds the Debian mirror in deb822 and one-line apt sources, and says when there is none', async () => {
     const apt = tempDir();
     await mkdir(join(apt, 'sources.list.d'));
-    await writeFile(join(apt, 'sources.list.d', 'a-node.sources'), 'Types: deb\nURIs: https://deb.nodesource.com/node_20.x\n');
+    await writeFile(
+      join(apt, 'sources.list.d', 'a-node.sources'),
+      'Types: deb\nURIs: https://deb.nodesource.com/node_20.x\n',
+    );
     await expect(debianMirror(apt)).rejects.toThrow(/debian mirror: none found/);
-    await writeFile(join(apt, 'sources.list.d', 'debian.sources'), 'Types: deb\nURIs: http://deb.example.org/debian\nSuites: bookworm\n');
+    await writeFile(
+      join(apt, 'sources.list.d', 'debian.sources'),
+      'Types: deb\nURIs: http://deb.example.org/debian\nSuites: bookworm\n',
+    );
     expect(await debianMirror(apt)).toBe('http://deb.example.org/debian');
     await writeFile(join(apt, 'sources.list'), 'deb [arch=amd64] http://mirror.example.net/debian bookworm main\n');
     expect(await debianMirror(apt)).toBe('http://mirror.example.net/debian');
@@ -315,7 +359,14 @@ describe('buildCorpus variants', () => {
     const log = (line: string) => {
       if (line.startsWith('app: layer 2/')) abort.abort();
     };
-    const err = await buildCorpus({ out, profile: 'quick', seed: 8, images: ['tiny', 'app'], log, signal: abort.signal }).catch((e: unknown) => e);
+    const err = await buildCorpus({
+      out,
+      profile: 'quick',
+      seed: 8,
+      images: ['tiny', 'app'],
+      log,
+      signal: abort.signal,
+    }).catch((e: unknown) => e);
     expect(isBerthError(err, 'CANCELLED')).toBe(true);
     expect((err as Error).message).toMatch(/corpus image app/);
     const names = (await readdir(out)).sort();
@@ -324,15 +375,25 @@ describe('buildCorpus variants', () => {
     expect(corpus.images.map((i) => i.name)).toEqual(['tiny']);
   });
 
-  needs(when(process.env.BERTH_CORPUS_DEBOOTSTRAP === '1', 'needs BERTH_CORPUS_DEBOOTSTRAP=1 (downloads from the Debian mirror)'), when(realDebootstrap, 'needs debootstrap (apt package debootstrap)')).it('builds debian from a real debootstrap tree', async () => {
-    const out = tempDir();
-    const corpus = await buildCorpus({ out, profile: 'quick', seed: 1, images: ['debian'] });
-    const base = corpus.images[0].layers[0];
-    expect(base.fileCount).toBeGreaterThan(3000);
-    const { files, types } = await tarFiles(gunzipSync(await blob(out, corpus.images[0], base.digest)));
-    expect(files.has('etc/debian_version')).toBe(true);
-    expect(types.get('bin')).toBe('symlink');
-  }, 600_000);
+  needs(
+    when(
+      process.env.BERTH_CORPUS_DEBOOTSTRAP === '1',
+      'needs BERTH_CORPUS_DEBOOTSTRAP=1 (downloads from the Debian mirror)',
+    ),
+    when(realDebootstrap, 'needs debootstrap (apt package debootstrap)'),
+  ).it(
+    'builds debian from a real debootstrap tree',
+    async () => {
+      const out = tempDir();
+      const corpus = await buildCorpus({ out, profile: 'quick', seed: 1, images: ['debian'] });
+      const base = corpus.images[0].layers[0];
+      expect(base.fileCount).toBeGreaterThan(3000);
+      const { files, types } = await tarFiles(gunzipSync(await blob(out, corpus.images[0], base.digest)));
+      expect(files.has('etc/debian_version')).toBe(true);
+      expect(types.get('bin')).toBe('symlink');
+    },
+    600_000,
+  );
 
   it('builds debian only when asked for', () => {
     expect(defaultImages).not.toContain('debian');

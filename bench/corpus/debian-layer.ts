@@ -47,7 +47,9 @@ export async function debianMirror(aptDir = '/etc/apt'): Promise<string> {
       for (const uri of m[1].split(/\s+/)) if (/^https?:\/\/.+\/debian\/?$/.test(uri)) return uri;
     }
   }
-  throw failedPrecondition(`debian mirror: none found in ${aptDir}/sources.list{,.d} (a URIs: or deb line ending in /debian)`);
+  throw failedPrecondition(
+    `debian mirror: none found in ${aptDir}/sources.list{,.d} (a URIs: or deb line ending in /debian)`,
+  );
 }
 
 /**
@@ -56,7 +58,10 @@ export async function debianMirror(aptDir = '/etc/apt'): Promise<string> {
  * debootstrap is missing, with the debootstrap error otherwise; a failed run
  * leaves no cache entry behind.
  */
-export async function debootstrapTree(suite: string, cacheDir: string): Promise<{ rootfs: string; fingerprint: string }> {
+export async function debootstrapTree(
+  suite: string,
+  cacheDir: string,
+): Promise<{ rootfs: string; fingerprint: string }> {
   const dir = join(cacheDir, `debootstrap-${suite}-minbase`);
   const rootfs = join(dir, 'rootfs');
   const stamp = join(dir, 'fingerprint');
@@ -65,13 +70,16 @@ export async function debootstrapTree(suite: string, cacheDir: string): Promise<
   } catch {
     // not built yet
   }
-  if (!(await hasDebootstrap())) throw failedPrecondition(`debian ${suite} minbase: debootstrap is not installed (apt-get install debootstrap)`);
+  if (!(await hasDebootstrap()))
+    throw failedPrecondition(`debian ${suite} minbase: debootstrap is not installed (apt-get install debootstrap)`);
   const mirror = await debianMirror();
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   try {
-    await run('debootstrap', ['--variant=minbase', suite, join(tmp, 'rootfs'), mirror], { maxBuffer: 64 * 1024 * 1024 });
+    await run('debootstrap', ['--variant=minbase', suite, join(tmp, 'rootfs'), mirror], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
     const fingerprint = listingDigest(await walk(join(tmp, 'rootfs')));
     await writeFile(join(tmp, 'fingerprint'), `${fingerprint}\n`);
     await rm(dir, { recursive: true, force: true });
@@ -84,11 +92,17 @@ export async function debootstrapTree(suite: string, cacheDir: string): Promise<
 }
 
 /** The layer plan of the cached tree (device nodes, sockets and FIFOs are left out). */
-export async function planDebootstrapLayer(spec: DebootstrapLayer, cacheDir: string): Promise<{ plan: LayerPlan; fingerprint: string }> {
+export async function planDebootstrapLayer(
+  spec: DebootstrapLayer,
+  cacheDir: string,
+): Promise<{ plan: LayerPlan; fingerprint: string }> {
   const { rootfs, fingerprint } = await debootstrapTree(spec.suite, cacheDir);
   const entries = sortEntries(await walk(rootfs));
   const files = entries.filter((e) => e.type === 'file');
-  return { plan: { entries, files: files.length, whiteouts: 0, bytes: files.reduce((a, e) => a + e.size, 0) }, fingerprint };
+  return {
+    plan: { entries, files: files.length, whiteouts: 0, bytes: files.reduce((a, e) => a + e.size, 0) },
+    fingerprint,
+  };
 }
 
 /** Every folder, file and symlink under `root`, as entries (hard links become copies). */
@@ -116,6 +130,7 @@ async function walk(root: string): Promise<PlanEntry[]> {
 
 function listingDigest(entries: PlanEntry[]): string {
   const hash = createHash('sha256');
-  for (const e of sortEntries(entries)) hash.update(`${e.type} ${e.path} ${e.mode} ${e.uid} ${e.gid} ${e.size} ${e.linkname ?? ''}\n`);
+  for (const e of sortEntries(entries))
+    hash.update(`${e.type} ${e.path} ${e.mode} ${e.uid} ${e.gid} ${e.size} ${e.linkname ?? ''}\n`);
   return `sha256:${hash.digest('hex')}`;
 }

@@ -18,8 +18,7 @@ export const sources: Record<string, DistributionSource> = {
     id: 'zhao2019',
     citation:
       'N. Zhao, V. Tarasov, H. Albahar, A. Anwar, L. Rupprecht, D. Skourtis, A. S. Warke, M. Mohamed, A. R. Butt: "Large-Scale Analysis of the Docker Hub Dataset", IEEE CLUSTER 2019, doi:10.1109/CLUSTER.2019.8891000',
-    use:
-      'qualitative shape only: most layers are small and many compress little, file sizes are heavy-tailed, few file types hold most bytes, only ~3% of files are unique (abstract). The exact CDF values of its figures were not available to us; the parameters below are approximations, not fits.',
+    use: 'qualitative shape only: most layers are small and many compress little, file sizes are heavy-tailed, few file types hold most bytes, only ~3% of files are unique (abstract). The exact CDF values of its figures were not available to us; the parameters below are approximations, not fits.',
   },
   anwar2018: {
     id: 'anwar2018',
@@ -34,12 +33,14 @@ export const sources: Record<string, DistributionSource> = {
   },
   agrawal2007: {
     id: 'agrawal2007',
-    citation: 'N. Agrawal, W. J. Bolosky, J. R. Douceur, J. R. Lorch: "A Five-Year Study of File-System Metadata", USENIX FAST 2007',
+    citation:
+      'N. Agrawal, W. J. Bolosky, J. R. Douceur, J. R. Lorch: "A Five-Year Study of File-System Metadata", USENIX FAST 2007',
     use: 'the model form: most files are a few KiB while a few large files hold most of the bytes; directory trees are shallow and wide.',
   },
   debianMinbase: {
     id: 'debianMinbase',
-    citation: 'berth docs/host-notes.md ("Real root filesystems"): `debootstrap --variant=minbase bookworm` measured on a Debian 12 host: about 206 MB and 6.8k files',
+    citation:
+      'berth docs/host-notes.md ("Real root filesystems"): `debootstrap --variant=minbase bookworm` measured on a Debian 12 host: about 206 MB and 6.8k files',
     use: 'the base-like layer of `app`: its mean file size (about 30 KB) and file count order of magnitude.',
   },
 };
@@ -60,7 +61,9 @@ export interface LogNormal {
  * and of the order they are drawn in. O(1).
  */
 export function deriveSeed(seed: number, ...path: (string | number)[]): number {
-  const digest = createHash('sha256').update(JSON.stringify([seed, ...path])).digest();
+  const digest = createHash('sha256')
+    .update(JSON.stringify([seed, ...path]))
+    .digest();
   return digest.readUIntBE(0, 6);
 }
 
@@ -91,7 +94,8 @@ export function drawSize(rng: Rng, d: LogNormal): number {
 export function scaleToBudget(raw: readonly number[], totalBytes: number, subject: string): number[] {
   const count = raw.length;
   if (count === 0) return [];
-  if (!Number.isSafeInteger(totalBytes) || totalBytes < count) throw invalidArgument(`${subject}: ${totalBytes} bytes cannot hold ${count} files`);
+  if (!Number.isSafeInteger(totalBytes) || totalBytes < count)
+    throw invalidArgument(`${subject}: ${totalBytes} bytes cannot hold ${count} files`);
   const sum = raw.reduce((a, b) => a + b, 0);
   const factor = totalBytes / sum;
   const sizes = raw.map((s) => Math.max(1, Math.floor(s * factor)));

@@ -89,12 +89,24 @@ export function planGeneratedLayer(
       files.push({ path, raw: drawSize(rng, spec.sizes) * area.sizeScale, kind, mode });
     }
   });
-  const sizes = scaleToBudget(files.map((f) => f.raw), spec.bytes, subject);
-  const entries: PlanEntry[] = files.map((f, i) => ({ path: f.path, type: 'file', mode: f.mode, size: sizes[i], kind: f.kind }));
+  const sizes = scaleToBudget(
+    files.map((f) => f.raw),
+    spec.bytes,
+    subject,
+  );
+  const entries: PlanEntry[] = files.map((f, i) => ({
+    path: f.path,
+    type: 'file',
+    mode: f.mode,
+    size: sizes[i],
+    kind: f.kind,
+  }));
   for (const w of spec.whiteouts ?? []) {
-    if (!(w.layer >= 0 && w.layer < layerIndex)) throw invalidArgument(`${subject}: whiteout names layer ${w.layer}, not an earlier layer`);
+    if (!(w.layer >= 0 && w.layer < layerIndex))
+      throw invalidArgument(`${subject}: whiteout names layer ${w.layer}, not an earlier layer`);
     const target = earlier(w.layer).entries.filter((e) => e.type === 'file' && !e.whiteout)[w.file];
-    if (!target) throw invalidArgument(`${subject}: whiteout names file ${w.file} of layer ${w.layer}, which has no such file`);
+    if (!target)
+      throw invalidArgument(`${subject}: whiteout names file ${w.file} of layer ${w.layer}, which has no such file`);
     const slash = target.path.lastIndexOf('/');
     const path = `${target.path.slice(0, slash + 1)}.wh.${target.path.slice(slash + 1)}`;
     entries.push({ path, type: 'file', mode: 0o644, size: 0, whiteout: true });

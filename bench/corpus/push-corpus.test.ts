@@ -38,11 +38,20 @@ describe('pushCorpusToRegistry', () => {
     server = await createRegistryServer({ root: temp(), addr: '127.0.0.1:0' });
     const pushed = await pushCorpusToRegistry(out, server.url);
     expect(pushed.map((p) => `${p.repository}:${p.tag}`).sort()).toEqual(
-      ['berth-corpus/deep:gzip', 'berth-corpus/deep:latest', 'berth-corpus/deep:uncompressed', 'berth-corpus/tiny:gzip', 'berth-corpus/tiny:latest', 'berth-corpus/tiny:uncompressed'].sort(),
+      [
+        'berth-corpus/deep:gzip',
+        'berth-corpus/deep:latest',
+        'berth-corpus/deep:uncompressed',
+        'berth-corpus/tiny:gzip',
+        'berth-corpus/tiny:latest',
+        'berth-corpus/tiny:uncompressed',
+      ].sort(),
     );
     for (const image of corpus.images) {
       for (const [tag, ref] of Object.entries(image.refs)) {
-        const res = await fetch(`${server.url}/v2/berth-corpus/${image.name}/manifests/${tag}`, { headers: { Accept: ref.mediaType } });
+        const res = await fetch(`${server.url}/v2/berth-corpus/${image.name}/manifests/${tag}`, {
+          headers: { Accept: ref.mediaType },
+        });
         expect(res.status).toBe(200);
         const bytes = Buffer.from(await res.arrayBuffer());
         expect(sha256(bytes)).toBe(ref.digest);
@@ -63,13 +72,20 @@ describe('pushCorpusToRegistry', () => {
     const pushed = await pushCorpusToRegistry(out, { root }, { images: ['tiny'], repositoryPrefix: 'bench' });
     expect(pushed.every((p) => p.repository === 'bench/tiny')).toBe(true);
     const index = JSON.parse(await readFile(join(root, 'repositories', 'bench', 'tiny', '_oci', 'index.json'), 'utf8'));
-    const tags = Object.fromEntries(index.manifests.map((m: { digest: string; annotations?: Record<string, string> }) => [m.annotations?.['org.opencontainers.image.ref.name'], m.digest]));
+    const tags = Object.fromEntries(
+      index.manifests.map((m: { digest: string; annotations?: Record<string, string> }) => [
+        m.annotations?.['org.opencontainers.image.ref.name'],
+        m.digest,
+      ]),
+    );
     const tiny = corpus.images.find((i) => i.name === 'tiny')!;
     expect(tags.latest).toBe(tiny.refs.latest.digest);
     expect(tags.uncompressed).toBe(tiny.refs.uncompressed.digest);
   });
 
   it('fails for an image the corpus does not hold, naming it', async () => {
-    await expect(pushCorpusToRegistry(out, 'http://127.0.0.1:9', { images: ['app'] })).rejects.toThrow(/no image "app"/);
+    await expect(pushCorpusToRegistry(out, 'http://127.0.0.1:9', { images: ['app'] })).rejects.toThrow(
+      /no image "app"/,
+    );
   });
 });

@@ -37,7 +37,11 @@ export type PushTarget = string | { root: string };
  * when the registry refuses one, INVALID_ARGUMENT for an unknown image.
  * Cost: one upload per blob not yet present, streamed from disk.
  */
-export async function pushCorpusToRegistry(corpusDir: string, target: PushTarget, options: PushOptions = {}): Promise<PushedRef[]> {
+export async function pushCorpusToRegistry(
+  corpusDir: string,
+  target: PushTarget,
+  options: PushOptions = {},
+): Promise<PushedRef[]> {
   if (typeof target !== 'string') {
     const server = await createRegistryServer({ root: target.root, addr: '127.0.0.1:0' });
     try {
@@ -54,14 +58,23 @@ export async function pushCorpusToRegistry(corpusDir: string, target: PushTarget
   const pushed: PushedRef[] = [];
   for (const name of wanted) {
     const image = manifest.images.find((i) => i.name === name);
-    if (!image) throw invalidArgument(`corpus ${corpusDir}: no image ${JSON.stringify(name)} (built: ${manifest.images.map((i) => i.name).join(', ')})`);
+    if (!image)
+      throw invalidArgument(
+        `corpus ${corpusDir}: no image ${JSON.stringify(name)} (built: ${manifest.images.map((i) => i.name).join(', ')})`,
+      );
     const repository = prefix === '' ? image.name : `${prefix}/${image.name}`;
     pushed.push(...(await pushImage(base, corpusDir, image, repository, options.log)));
   }
   return pushed;
 }
 
-async function pushImage(base: URL, corpusDir: string, image: CorpusImage, repository: string, log?: (line: string) => void): Promise<PushedRef[]> {
+async function pushImage(
+  base: URL,
+  corpusDir: string,
+  image: CorpusImage,
+  repository: string,
+  log?: (line: string) => void,
+): Promise<PushedRef[]> {
   const blobsDir = join(corpusDir, image.layout, 'blobs', 'sha256');
   const blobs = new Map<string, BlobRef>();
   blobs.set(image.config.digest, image.config);
@@ -75,7 +88,10 @@ async function pushImage(base: URL, corpusDir: string, image: CorpusImage, repos
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) },
       file,
     });
-    if (res.status !== 201) throw unavailable(`push ${repository} blob ${blob.digest}: registry answered ${res.status}: ${res.body.slice(0, 300)}`);
+    if (res.status !== 201)
+      throw unavailable(
+        `push ${repository} blob ${blob.digest}: registry answered ${res.status}: ${res.body.slice(0, 300)}`,
+      );
     log?.(`${repository}: pushed ${blob.digest} (${blob.size} bytes)`);
   }
   const pushed: PushedRef[] = [];
@@ -83,10 +99,15 @@ async function pushImage(base: URL, corpusDir: string, image: CorpusImage, repos
     const bytes = await readFile(join(blobsDir, ref.digest.slice('sha256:'.length))).catch((err: unknown) => {
       throw wrap(err, `push ${repository}:${tag}: read manifest ${ref.digest}`);
     });
-    const res = await send(base, 'PUT', `/v2/${repository}/manifests/${tag}`, { headers: { 'Content-Type': ref.mediaType, 'Content-Length': String(bytes.length) }, body: bytes });
-    if (res.status !== 201) throw unavailable(`push ${repository}:${tag}: registry answered ${res.status}: ${res.body.slice(0, 300)}`);
+    const res = await send(base, 'PUT', `/v2/${repository}/manifests/${tag}`, {
+      headers: { 'Content-Type': ref.mediaType, 'Content-Length': String(bytes.length) },
+      body: bytes,
+    });
+    if (res.status !== 201)
+      throw unavailable(`push ${repository}:${tag}: registry answered ${res.status}: ${res.body.slice(0, 300)}`);
     const digest = res.headers['docker-content-digest'];
-    if (typeof digest === 'string' && digest !== ref.digest) throw unavailable(`push ${repository}:${tag}: registry stored ${digest}, expected ${ref.digest}`);
+    if (typeof digest === 'string' && digest !== ref.digest)
+      throw unavailable(`push ${repository}:${tag}: registry stored ${digest}, expected ${ref.digest}`);
     pushed.push({ image: image.name, repository, tag, digest: ref.digest });
     log?.(`${repository}:${tag} → ${ref.digest}`);
   }
@@ -100,15 +121,25 @@ interface Answer {
 }
 
 /** One HTTP request; the body is a buffer or a file streamed from disk. */
-function send(base: URL, method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer; file?: string } = {}): Promise<Answer> {
+function send(
+  base: URL,
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: Buffer; file?: string } = {},
+): Promise<Answer> {
   const subject = `registry ${base.host}: ${method} ${path}`;
   return new Promise<Answer>((resolve, reject) => {
-    const req = request({ host: base.hostname.replace(/^\[|\]$/g, ''), port: base.port || 80, method, path, headers: options.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (err) => reject(wrap(err, subject)));
-    });
+    const req = request(
+      { host: base.hostname.replace(/^\[|\]$/g, ''), port: base.port || 80, method, path, headers: options.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', (err) => reject(wrap(err, subject)));
+      },
+    );
     req.on('error', (err) => reject(wrap(err, subject, 'UNAVAILABLE')));
     if (options.file !== undefined) {
       const stream = createReadStream(options.file);

@@ -33,14 +33,18 @@ export async function staticBinary(name: string, cacheDir: string): Promise<stri
   const cached = join(cacheDir, name);
   if (await isFile(cached)) return cached;
   const source = join(workloads, `${name}.c`);
-  if (!(await isFile(source))) throw failedPrecondition(`static binary ${name}: neither ${built} nor its source ${source} exists`);
+  if (!(await isFile(source)))
+    throw failedPrecondition(`static binary ${name}: neither ${built} nor its source ${source} exists`);
   await mkdir(cacheDir, { recursive: true });
   const tmp = `${cached}.tmp-${process.pid}`;
   try {
     await run(process.env.CC ?? 'gcc', ['-static', '-O2', '-s', '-o', tmp, source]);
     await rename(tmp, cached);
   } catch (err) {
-    throw failedPrecondition(`static binary ${name}: gcc -static ${source} failed (needs gcc and libc6-dev): ${(err as Error).message}`, { cause: err });
+    throw failedPrecondition(
+      `static binary ${name}: gcc -static ${source} failed (needs gcc and libc6-dev): ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return cached;
 }
@@ -49,7 +53,10 @@ export async function staticBinary(name: string, cacheDir: string): Promise<stri
  * The tiny layer's plan and a fingerprint of its inputs (the binaries' digests), so
  * a cached image is rebuilt when a binary changes. Reads each binary once.
  */
-export async function planStaticBinariesLayer(spec: StaticBinariesLayer, cacheDir: string): Promise<{ plan: LayerPlan; inputs: Record<string, string> }> {
+export async function planStaticBinariesLayer(
+  spec: StaticBinariesLayer,
+  cacheDir: string,
+): Promise<{ plan: LayerPlan; inputs: Record<string, string> }> {
   const entries: PlanEntry[] = [];
   const inputs: Record<string, string> = {};
   for (const name of spec.binaries) {
@@ -63,10 +70,19 @@ export async function planStaticBinariesLayer(spec: StaticBinariesLayer, cacheDi
     inputs[`bin/${name}`] = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     entries.push({ path: `bin/${name}`, type: 'file', mode: 0o755, size: bytes.length, data: bytes });
   }
-  for (const [path, text] of Object.entries(etcFiles)) entries.push({ path, type: 'file', mode: 0o644, size: Buffer.byteLength(text), data: Buffer.from(text) });
+  for (const [path, text] of Object.entries(etcFiles))
+    entries.push({ path, type: 'file', mode: 0o644, size: Buffer.byteLength(text), data: Buffer.from(text) });
   entries.push(...parentFolders(entries.map((e) => e.path)));
   const files = entries.filter((e) => e.type === 'file');
-  return { plan: { entries: sortEntries(entries), files: files.length, whiteouts: 0, bytes: files.reduce((a, e) => a + e.size, 0) }, inputs };
+  return {
+    plan: {
+      entries: sortEntries(entries),
+      files: files.length,
+      whiteouts: 0,
+      bytes: files.reduce((a, e) => a + e.size, 0),
+    },
+    inputs,
+  };
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -58,9 +58,18 @@ describe('writeLayer', () => {
       whiteouts: 0,
       bytes: 10,
     };
-    await expect(writeLayer(missing, { ...d, compressions: ['gzip', 'none'], pool, contentKey: 'bad' })).rejects.toThrow(/corpus layer bad: .*ENOENT/);
-    const short: LayerPlan = { entries: [{ path: 'etc/short', type: 'file', mode: 0o644, size: 10, data: Buffer.from('abc') }], files: 1, whiteouts: 0, bytes: 10 };
-    await expect(writeLayer(short, { ...d, compressions: ['gzip'], pool, contentKey: 'short' })).rejects.toThrow(/corpus layer short: entry etc\/short: 3 bytes, expected 10/);
+    await expect(
+      writeLayer(missing, { ...d, compressions: ['gzip', 'none'], pool, contentKey: 'bad' }),
+    ).rejects.toThrow(/corpus layer bad: .*ENOENT/);
+    const short: LayerPlan = {
+      entries: [{ path: 'etc/short', type: 'file', mode: 0o644, size: 10, data: Buffer.from('abc') }],
+      files: 1,
+      whiteouts: 0,
+      bytes: 10,
+    };
+    await expect(writeLayer(short, { ...d, compressions: ['gzip'], pool, contentKey: 'short' })).rejects.toThrow(
+      /corpus layer short: entry etc\/short: 3 bytes, expected 10/,
+    );
     expect(await readdir(d.tmpDir)).toEqual([]);
     expect(await readdir(d.blobsDir)).toEqual([]);
   });

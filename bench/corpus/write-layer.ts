@@ -137,13 +137,18 @@ async function addEntries(tar: Pack, entries: readonly PlanEntry[], options: Wri
     done.catch(() => undefined); // awaited below; this only marks it handled meanwhile
     if (e.type === 'file' && e.size > 0) {
       const chunks: AsyncIterable<Buffer> | Iterable<Buffer> =
-        e.data !== undefined ? [e.data] : e.source !== undefined ? (createReadStream(e.source) as AsyncIterable<Buffer>) : fileContent(e.kind ?? 'text', e.size, `${options.contentKey}/${index}`, options.pool);
+        e.data !== undefined
+          ? [e.data]
+          : e.source !== undefined
+            ? (createReadStream(e.source) as AsyncIterable<Buffer>)
+            : fileContent(e.kind ?? 'text', e.size, `${options.contentKey}/${index}`, options.pool);
       let written = 0;
       for await (const chunk of chunks) {
         written += chunk.length;
         if (!entry.write(chunk)) await once(entry, 'drain');
       }
-      if (written !== e.size) throw invalidArgument(`entry ${e.path}: ${written} bytes, expected ${e.size} (did the source change?)`);
+      if (written !== e.size)
+        throw invalidArgument(`entry ${e.path}: ${written} bytes, expected ${e.size} (did the source change?)`);
     }
     entry.end();
     await done;
@@ -156,18 +161,36 @@ function openSink(compression: Compression, tmp: string): Sink {
   const file: WriteStream = createWriteStream(tmp);
   const hashing = new DigestingStream('sha256');
   if (compression === 'none') {
-    return { compression, input: hashing, done: pipeline(hashing, file), digest: () => hashing.digest(), size: () => hashing.bytes, tmp };
+    return {
+      compression,
+      input: hashing,
+      done: pipeline(hashing, file),
+      digest: () => hashing.digest(),
+      size: () => hashing.bytes,
+      tmp,
+    };
   }
   if (compression === 'gzip') {
     const gzip = createGzip({ level: gzipLevel });
-    return { compression, input: gzip, done: pipeline(gzip, hashing, file), digest: () => hashing.digest(), size: () => hashing.bytes, tmp };
+    return {
+      compression,
+      input: gzip,
+      done: pipeline(gzip, hashing, file),
+      digest: () => hashing.digest(),
+      size: () => hashing.bytes,
+      tmp,
+    };
   }
-  const child = spawn('zstd', ['-q', `-${zstdLevel}`, '-T1', '-c', '--no-progress'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('zstd', ['-q', `-${zstdLevel}`, '-T1', '-c', '--no-progress'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve, reject) => {
     child.once('error', (err) => reject(wrap(err, 'zstd')));
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd exited with ${code}: ${stderr.trim()}`))));
+    child.once('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`zstd exited with ${code}: ${stderr.trim()}`)),
+    );
   });
   const done = Promise.all([pipeline(child.stdout as Readable, hashing, file), exited]).then(() => undefined);
   return { compression, input: child.stdin, done, digest: () => hashing.digest(), size: () => hashing.bytes, tmp };

@@ -25,7 +25,10 @@ function hierarchies(): string[] {
   return subdirs(CGROUP_ROOT).filter((d) => existsSync(join(d, 'cgroup.procs')));
 }
 
-/** Cgroup directories whose name is `id`, one or two levels below a hierarchy's root (runc, crun: /<id>; berth: /<parent>/<id>). */
+/**
+ * Cgroup directories whose name is `id`, one or two levels below a hierarchy's root (runc, crun: /<id>; berth:
+ * /<parent>/<id>).
+ */
 export function cgroupDirsNamed(id: string): string[] {
   const out: string[] = [];
   for (const h of hierarchies()) {
@@ -52,7 +55,7 @@ export function processesInCgroupsNamed(id: string): number[] {
     try {
       text = readFileSync(`/proc/${name}/cgroup`, 'utf8');
     } catch {
-      continue;  // exited meanwhile
+      continue; // exited meanwhile
     }
     for (const line of text.split('\n')) {
       const path = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);

@@ -50,7 +50,10 @@ export interface CallResult {
  * only when `captureStdout`. Output written by processes it left behind more than
  * 200 ms after its exit is not waited for.
  */
-export function call(argv: readonly string[], options: { cwd?: string; captureStdout?: boolean } = {}): Promise<CallResult> {
+export function call(
+  argv: readonly string[],
+  options: { cwd?: string; captureStdout?: boolean } = {},
+): Promise<CallResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), {
       stdio: ['ignore', options.captureStdout === true ? 'pipe' : 'ignore', 'pipe'],
@@ -67,7 +70,12 @@ export function call(argv: readonly string[], options: { cwd?: string; captureSt
       settled = true;
       child.stdout?.destroy();
       child.stderr?.destroy();
-      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
     };
     child.once('close', finish);
     // A process it left running (a created container's init) may hold the pipes open:
@@ -95,7 +103,8 @@ export function findRuntime(name: RuntimeName): PeerRuntime | MissingRuntime {
   let path: string | undefined;
   let command: string[];
   if (name === 'berth-runtime') {
-    if (!existsSync(BERTH_RUNTIME_BIN)) return { name, reason: `berth-runtime not built (${BERTH_RUNTIME_BIN} missing)` };
+    if (!existsSync(BERTH_RUNTIME_BIN))
+      return { name, reason: `berth-runtime not built (${BERTH_RUNTIME_BIN} missing)` };
     path = BERTH_RUNTIME_BIN;
     command = [process.execPath, path];
   } else {
@@ -105,7 +114,11 @@ export function findRuntime(name: RuntimeName): PeerRuntime | MissingRuntime {
   }
   const r = spawnSync(command[0]!, [...command.slice(1), '--version'], { encoding: 'utf8', timeout: 30_000 });
   if (r.error !== undefined) return { name, reason: `${name}: cannot start ${path}: ${r.error.message}` };
-  if (r.status !== 0) return { name, reason: `${name} --version failed (exit ${r.status ?? r.signal}): ${String(r.stderr).trim().split('\n')[0] ?? ''}` };
+  if (r.status !== 0)
+    return {
+      name,
+      reason: `${name} --version failed (exit ${r.status ?? r.signal}): ${String(r.stderr).trim().split('\n')[0] ?? ''}`,
+    };
   const version = String(r.stdout).trim().split('\n')[0] ?? null;
   return { name, path, version: version === '' ? null : version, command, quirks: name === 'crun' ? crunQuirks() : [] };
 }

@@ -7,7 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeBundles, type RuntimeMaterial } from '../suites/runtime-bundles.js';
-import { argvFor, crunHybridQuirk, crunQuirks, findRuntime, findRuntimes, forceDelete, isFound, leftoversOf, onPath, runContainer, shellQuote, type PeerRuntime } from './index.js';
+import {
+  argvFor,
+  crunHybridQuirk,
+  crunQuirks,
+  findRuntime,
+  findRuntimes,
+  forceDelete,
+  isFound,
+  leftoversOf,
+  onPath,
+  runContainer,
+  shellQuote,
+  type PeerRuntime,
+} from './index.js';
 import { needs, root, tool, when } from '../../testkit/needs.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -40,7 +53,11 @@ describe('peer quirks', () => {
     expect(shellQuote("/odd path/it's")).toBe(`'/odd path/it'\\''s'`);
   });
 
-  needs(root(), tool('unshare', 'util-linux'), when(existsSync('/sys/fs/cgroup/unified/cgroup.procs'), 'needs a hybrid cgroup layout (/sys/fs/cgroup/unified)')).it('the wrapper really runs the command without the cgroup2 mount, and the host keeps it', () => {
+  needs(
+    root(),
+    tool('unshare', 'util-linux'),
+    when(existsSync('/sys/fs/cgroup/unified/cgroup.procs'), 'needs a hybrid cgroup layout (/sys/fs/cgroup/unified)'),
+  ).it('the wrapper really runs the command without the cgroup2 mount, and the host keeps it', () => {
     const unified = '/sys/fs/cgroup/unified';
     const q = crunHybridQuirk(unified);
     const argv = q.wrap(['sh', '-c', 'grep -c " /sys/fs/cgroup/unified " /proc/self/mountinfo || true']);
@@ -50,7 +67,13 @@ describe('peer quirks', () => {
   });
 
   it('builds the argv of a call: command, args, then each quirk around it', () => {
-    const peer: PeerRuntime = { name: 'crun', path: '/x/crun', version: null, command: ['/x/crun'], quirks: [crunHybridQuirk('/u')] };
+    const peer: PeerRuntime = {
+      name: 'crun',
+      path: '/x/crun',
+      version: null,
+      command: ['/x/crun'],
+      quirks: [crunHybridQuirk('/u')],
+    };
     const argv = argvFor(peer, ['--root', '/r', 'delete', '-f', 'id']);
     expect(argv[0]).toBe('unshare');
     expect(argv.slice(-6)).toEqual(['/x/crun', '--root', '/r', 'delete', '-f', 'id']);
@@ -101,7 +124,11 @@ needs(root()).describe('driving runtimes on one bundle (root)', () => {
   });
 
   it('lists every runtime once, found or missing', () => {
-    expect([...found.map((f) => f.name), ...missing.map((x) => x.name)].sort()).toEqual(['berth-runtime', 'crun', 'runc']);
+    expect([...found.map((f) => f.name), ...missing.map((x) => x.name)].sort()).toEqual([
+      'berth-runtime',
+      'crun',
+      'runc',
+    ]);
   });
 
   for (const name of ['runc', 'crun', 'berth-runtime'] as const) {

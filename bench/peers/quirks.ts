@@ -29,15 +29,27 @@ export function crunHybridQuirk(unified: string): PeerQuirk {
     description:
       `crun refuses this host's hybrid cgroup layout (cgroup2 at ${unified} beside v1), so each crun call runs as ` +
       `\`unshare -m --propagation private sh -c 'umount ${unified} && exec crun …'\` (a private mount namespace without the cgroup2 mount); ` +
-      'the wrapper\'s own cost is measured as its own case (quirk-wrapper) so it can be subtracted.',
-    wrap: (argv) => ['unshare', '-m', '--propagation', 'private', 'sh', '-c', `umount ${shellQuote(unified)} && exec "$0" "$@"`, ...argv],
+      "the wrapper's own cost is measured as its own case (quirk-wrapper) so it can be subtracted.",
+    wrap: (argv) => [
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      `umount ${shellQuote(unified)} && exec "$0" "$@"`,
+      ...argv,
+    ],
   };
 }
 
 /** Controllers a cgroup2 mount offers (its cgroup.controllers), empty when unreadable. */
 export function cgroup2Controllers(mountPoint: string): string[] {
   try {
-    return readFileSync(join(mountPoint, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter((c) => c !== '');
+    return readFileSync(join(mountPoint, 'cgroup.controllers'), 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter((c) => c !== '');
   } catch {
     return [];
   }

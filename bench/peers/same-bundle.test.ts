@@ -13,7 +13,15 @@ import { loadBundleSpec } from '../../engine/execdriver/spec/load-bundle.js';
 import { background } from '../../engine/trace/context.js';
 import { needs, root } from '../../testkit/needs.js';
 import { RuntimeBundles, type NetnsVariant, type RuntimeMaterial } from '../suites/runtime-bundles.js';
-import { findRuntime, forceDelete, isFound, leftoversOf, runContainer, type PeerRuntime, type RuntimeName } from './index.js';
+import {
+  findRuntime,
+  forceDelete,
+  isFound,
+  leftoversOf,
+  runContainer,
+  type PeerRuntime,
+  type RuntimeName,
+} from './index.js';
 
 const isRoot = process.getuid?.() === 0;
 const ctx = background();
@@ -42,7 +50,10 @@ interface Observed {
 
 function observe(stdout: string): Observed {
   const p = JSON.parse(stdout) as Record<string, unknown> & { mountinfo: string; ns: Record<string, string> };
-  const lines = p.mountinfo.trim().split('\n').map((l) => l.split(' '));
+  const lines = p.mountinfo
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '));
   const own = (ns: string) => readlinkSync(`/proc/self/ns/${ns}`);
   return {
     hostname: p.hostname as string,
@@ -58,7 +69,9 @@ function observe(stdout: string): Observed {
     nofile: p.nofile as [number, number],
     root: lines.find((f) => f[4] === '/')?.[3],
     mountPoints: lines.map((f) => f[4]!).sort(),
-    newNamespaces: Object.keys(p.ns).filter((ns) => p.ns[ns] !== '' && p.ns[ns] !== own(ns)).sort(),
+    newNamespaces: Object.keys(p.ns)
+      .filter((ns) => p.ns[ns] !== '' && p.ns[ns] !== own(ns))
+      .sort(),
   };
 }
 
@@ -88,7 +101,12 @@ needs(root()).describe('the same bundle on every runtime (root)', () => {
   async function inProcess(variant: NetnsVariant): Promise<Observed> {
     const id = `bpe${process.pid}-${seq++}`;
     const dir = m.bundles[variant];
-    const proc = await driver.create(ctx, id, { dir, spec: await loadBundleSpec(dir) }, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = await driver.create(
+      ctx,
+      id,
+      { dir, spec: await loadBundleSpec(dir) },
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     try {
       const out = readAll(proc.stdout);
       const err = readAll(proc.stderr);
@@ -118,13 +136,14 @@ needs(root()).describe('the same bundle on every runtime (root)', () => {
     }
   });
 
-  it('berth\'s execdriver: the probe sees the spec\'s container (the reference for the others)', () => {
+  it("berth's execdriver: the probe sees the spec's container (the reference for the others)", () => {
     const r = reference.get('netns')!;
     expect(r.hostname).toBe('berth-bench');
     expect([r.pid, r.ppid, r.uid, r.gid]).toEqual([1, 0, 0, 0]);
     expect(r.fds).toEqual([0, 1, 2]);
     expect(r.root).toBe(m.rootfs);
-    for (const mp of ['/', '/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys']) expect(r.mountPoints).toContain(mp);
+    for (const mp of ['/', '/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys'])
+      expect(r.mountPoints).toContain(mp);
     expect(r.newNamespaces).toEqual(['cgroup', 'ipc', 'mnt', 'net', 'pid', 'uts']);
     expect(reference.get('no-netns')!.newNamespaces).toEqual(['cgroup', 'ipc', 'mnt', 'pid', 'uts']);
   });

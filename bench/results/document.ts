@@ -11,7 +11,22 @@ export const PROFILES = ['quick', 'default', 'full'] as const;
 export type Profile = (typeof PROFILES)[number];
 
 /** The units a case may report in; the schema rejects any other. */
-export const UNITS = ['ns', 'us', 'ms', 's', 'B', 'KiB', 'MiB', 'B/s', 'MiB/s', 'Gbit/s', 'ops/s', 'count', 'ratio', 'percent'] as const;
+export const UNITS = [
+  'ns',
+  'us',
+  'ms',
+  's',
+  'B',
+  'KiB',
+  'MiB',
+  'B/s',
+  'MiB/s',
+  'Gbit/s',
+  'ops/s',
+  'count',
+  'ratio',
+  'percent',
+] as const;
 export type Unit = (typeof UNITS)[number];
 
 export type ParameterValue = string | number | boolean;

@@ -7,8 +7,25 @@ import { mergeRuns } from './merge-runs.js';
 import { validateResult } from './validate.js';
 
 function runDoc(id: string, mean: number, seed: number, extra = true): ResultDocument {
-  const cases = [syntheticCase({ suite: 'run', case: 'start', target: 'berth', unit: 'ms', samples: normalSamples(seed, 20, mean, 1) })];
-  if (extra) cases.push(syntheticCase({ suite: 'run', case: 'stop', target: 'berth', unit: 'ms', samples: normalSamples(seed + 100, 10, 5, 0.1) }));
+  const cases = [
+    syntheticCase({
+      suite: 'run',
+      case: 'start',
+      target: 'berth',
+      unit: 'ms',
+      samples: normalSamples(seed, 20, mean, 1),
+    }),
+  ];
+  if (extra)
+    cases.push(
+      syntheticCase({
+        suite: 'run',
+        case: 'stop',
+        target: 'berth',
+        unit: 'ms',
+        samples: normalSamples(seed + 100, 10, 5, 0.1),
+      }),
+    );
   return syntheticDocument(cases, { runId: id });
 }
 
@@ -23,7 +40,9 @@ describe('mergeRuns', () => {
     expect(start.runs!.perRun.map((r) => Math.round(r.p50))).toEqual([100, 110, 90]);
     expect(start.runs!.relativeStddev!).toBeGreaterThan(0.08);
     // the runs disagree by far more than the samples within one: the hierarchical interval is much wider
-    expect(start.runs!.ci95.high - start.runs!.ci95.low).toBeGreaterThan(5 * (start.stats.ci95.high - start.stats.ci95.low));
+    expect(start.runs!.ci95.high - start.runs!.ci95.low).toBeGreaterThan(
+      5 * (start.stats.ci95.high - start.stats.ci95.low),
+    );
     const stop = merged.cases.find((c) => c.case === 'stop')!;
     expect(stop.runs!.perRun.map((r) => r.run)).toEqual([0, 1]);
     expect(stop.notes).toContain('Measured in 2 of the 3 merged runs.');

@@ -19,7 +19,8 @@ function splitRuns(doc: ResultDocument): { runIds: string[]; cases: Map<string, 
   const cases = new Map<string, { c: CaseResult; parts: RunPart[] }>();
   for (const c of doc.cases) {
     const key = caseKey(c);
-    if (cases.has(key)) throw invalidArgument(`run ${doc.run.id}: case ${key} appears twice; cannot tell which samples belong together`);
+    if (cases.has(key))
+      throw invalidArgument(`run ${doc.run.id}: case ${key} appears twice; cannot tell which samples belong together`);
     const parts: RunPart[] = [];
     if (c.runs === undefined) parts.push({ run: 0, samples: [...c.samples] });
     else {
@@ -53,7 +54,12 @@ function mergeSuites(lists: readonly SuiteOutcome[][]): SuiteOutcome[] {
     const outs = all.get(name)!;
     const worst = outs.reduce((a, b) => (rank[b.status] > rank[a.status] ? b : a));
     const durations = outs.map((o) => o.durationMs).filter((d): d is number => d !== null);
-    return { name, status: worst.status, reason: worst.reason, durationMs: durations.length === 0 ? null : durations.reduce((a, b) => a + b, 0) };
+    return {
+      name,
+      status: worst.status,
+      reason: worst.reason,
+      durationMs: durations.length === 0 ? null : durations.reduce((a, b) => a + b, 0),
+    };
   });
 }
 
@@ -90,9 +96,14 @@ export function mergeRuns(docs: readonly ResultDocument[], seed = 1): ResultDocu
   if (docs.length === 0) throw invalidArgument('merge runs: no result document');
   const first = docs[0];
   for (const d of docs.slice(1)) {
-    if (d.run.profile !== first.run.profile) throw invalidArgument(`merge runs: run ${d.run.id} is profile ${d.run.profile}, run ${first.run.id} is ${first.run.profile}`);
+    if (d.run.profile !== first.run.profile)
+      throw invalidArgument(
+        `merge runs: run ${d.run.id} is profile ${d.run.profile}, run ${first.run.id} is ${first.run.profile}`,
+      );
     if (d.host.fingerprint !== first.host.fingerprint) {
-      throw invalidArgument(`merge runs: run ${d.run.id} was made on host ${d.host.fingerprint} (${d.host.hostname}), run ${first.run.id} on ${first.host.fingerprint}: runs of different hosts do not estimate one host's noise`);
+      throw invalidArgument(
+        `merge runs: run ${d.run.id} was made on host ${d.host.fingerprint} (${d.host.hostname}), run ${first.run.id} on ${first.host.fingerprint}: runs of different hosts do not estimate one host's noise`,
+      );
     }
     if (JSON.stringify(d.run.injectedDelay ?? null) !== JSON.stringify(first.run.injectedDelay ?? null)) {
       throw invalidArgument(`merge runs: runs ${first.run.id} and ${d.run.id} differ in the injected delay`);
@@ -105,12 +116,16 @@ export function mergeRuns(docs: readonly ResultDocument[], seed = 1): ResultDocu
     const split = splitRuns(d);
     const offset = runIds.length;
     runIds.push(...split.runIds);
-    for (const w of d.warnings) warnings.push(`run ${offset + 1}${split.runIds.length > 1 ? `–${offset + split.runIds.length}` : ''}: ${w}`);
+    for (const w of d.warnings)
+      warnings.push(`run ${offset + 1}${split.runIds.length > 1 ? `–${offset + split.runIds.length}` : ''}: ${w}`);
     for (const [key, { c, parts }] of split.cases) {
       let m = merged.get(key);
       if (m === undefined) merged.set(key, (m = { c, parts: [], notes: new Set(c.notes) }));
       else {
-        if (m.c.unit !== c.unit || m.c.direction !== c.direction) throw invalidArgument(`merge runs: case ${caseLabel(c)}: unit or direction differs between runs (${m.c.unit} ${m.c.direction} vs ${c.unit} ${c.direction})`);
+        if (m.c.unit !== c.unit || m.c.direction !== c.direction)
+          throw invalidArgument(
+            `merge runs: case ${caseLabel(c)}: unit or direction differs between runs (${m.c.unit} ${m.c.direction} vs ${c.unit} ${c.direction})`,
+          );
         for (const n of c.notes) m.notes.add(n);
       }
       for (const p of parts) m.parts.push({ run: p.run + offset, samples: p.samples });
@@ -118,18 +133,32 @@ export function mergeRuns(docs: readonly ResultDocument[], seed = 1): ResultDocu
   }
   if (runIds.length < 2) throw invalidArgument(`merge runs: ${runIds.length} run in all; merging needs at least 2`);
   const commits = new Set(docs.map((d) => d.run.gitCommit ?? 'none'));
-  if (commits.size > 1) warnings.push(`merged runs of ${commits.size} commits (${[...commits].map((c) => c.slice(0, 10)).join(', ')}): their spread includes code changes`);
-  if (docs.some((d) => d.run.gitDirty === true)) warnings.push('a merged run was made from a checkout with uncommitted changes');
+  if (commits.size > 1)
+    warnings.push(
+      `merged runs of ${commits.size} commits (${[...commits].map((c) => c.slice(0, 10)).join(', ')}): their spread includes code changes`,
+    );
+  if (docs.some((d) => d.run.gitDirty === true))
+    warnings.push('a merged run was made from a checkout with uncommitted changes');
 
   const cases: CaseResult[] = [];
   for (const { c, parts, notes } of merged.values()) {
     const samples = parts.flatMap((p) => p.samples);
-    const out: CaseResult = { ...c, samples, stats: summarize(samples, { seed }), notes: [...notes], runs: runSpread(parts, seed) };
-    if (parts.length < runIds.length) out.notes.push(`Measured in ${parts.length} of the ${runIds.length} merged runs.`);
+    const out: CaseResult = {
+      ...c,
+      samples,
+      stats: summarize(samples, { seed }),
+      notes: [...notes],
+      runs: runSpread(parts, seed),
+    };
+    if (parts.length < runIds.length)
+      out.notes.push(`Measured in ${parts.length} of the ${runIds.length} merged runs.`);
     cases.push(out);
   }
   const started = docs.map((d) => d.run.startedAt).sort()[0];
-  const finished = docs.map((d) => d.run.finishedAt).sort().at(-1)!;
+  const finished = docs
+    .map((d) => d.run.finishedAt)
+    .sort()
+    .at(-1)!;
   return {
     schemaVersion: SCHEMA_VERSION,
     run: {

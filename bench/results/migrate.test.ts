@@ -30,8 +30,20 @@ describe('migrateResult', () => {
     const doc = v1([
       { suite: 'runtime', case: 'create-start-exit', target: 'crun', parameters: { netns: true, via: 'cli' } },
       { suite: 'runtime', case: 'goal-vs-crun', target: 'berth', parameters: { netns: true }, unit: 'ratio' },
-      { suite: 'pull', case: 'cold-pull', target: 'berth', parameters: { image: 'app', compression: 'zstd' }, notes: ["zstd decoded by the system's libzstd (libzstd.so.1) through berth's native core."] },
-      { suite: 'pull', case: 'cold-pull-vs-docker', target: 'berth', parameters: { image: 'app', compression: 'gzip' }, unit: 'ratio' },
+      {
+        suite: 'pull',
+        case: 'cold-pull',
+        target: 'berth',
+        parameters: { image: 'app', compression: 'zstd' },
+        notes: ["zstd decoded by the system's libzstd (libzstd.so.1) through berth's native core."],
+      },
+      {
+        suite: 'pull',
+        case: 'cold-pull-vs-docker',
+        target: 'berth',
+        parameters: { image: 'app', compression: 'gzip' },
+        unit: 'ratio',
+      },
       { suite: 'graphdriver', case: 'inodes', target: 'berth', parameters: {}, unit: 'count' },
       { suite: 'namespaces', case: 'clone', target: 'berth', parameters: {} },
     ]);
@@ -40,7 +52,14 @@ describe('migrateResult', () => {
     await writeFile(file, JSON.stringify(doc));
     const m = await readResult(file);
     expect(m.schemaVersion).toBe(2);
-    expect(m.cases.map((c) => c.derived?.how ?? null)).toEqual([null, 'ratio', null, 'ratio', 'recorded-alongside', null]);
+    expect(m.cases.map((c) => c.derived?.how ?? null)).toEqual([
+      null,
+      'ratio',
+      null,
+      'ratio',
+      'recorded-alongside',
+      null,
+    ]);
     expect(m.cases[1].derived).toEqual({ from: [], how: 'ratio', pairing: 'unknown' });
     expect(m.cases[0].parameters).toEqual({ netns: true, level: 'cli' });
     expect(m.cases[2].parameters).toEqual({ image: 'app', compression: 'zstd', decoder: 'libzstd' });

@@ -8,9 +8,18 @@ import type { CaseResult, Derivation, ResultDocument } from './document.js';
  */
 const V1_DERIVED: Record<string, Record<string, Derivation>> = {
   runtime: { 'goal-vs-crun': 'ratio', 'quirk-overhead': 'difference' },
-  namespaces: { 'clone-added': 'difference', 'clone-to-running': 'recorded-alongside', 'clone-to-reaped': 'recorded-alongside', 'parallel-clone': 'recorded-alongside' },
+  namespaces: {
+    'clone-added': 'difference',
+    'clone-to-running': 'recorded-alongside',
+    'clone-to-reaped': 'recorded-alongside',
+    'parallel-clone': 'recorded-alongside',
+  },
   pull: { 'cold-pull-throughput': 'throughput', 'cold-pull-vs-*': 'ratio' },
-  network: { 'tcp-throughput-vs-loopback': 'ratio', 'tcp-latency-overhead': 'difference', 'setup-teardown-ip-vs-netlink': 'ratio' },
+  network: {
+    'tcp-throughput-vs-loopback': 'ratio',
+    'tcp-latency-overhead': 'difference',
+    'setup-teardown-ip-vs-netlink': 'ratio',
+  },
   graphdriver: { 'apply-diff-entries': 'scaled', inodes: 'recorded-alongside' },
   trace: { overhead: 'difference' },
   run: { 'run-ratio': 'ratio', 'daemon-rss': 'recorded-alongside' },
@@ -60,7 +69,12 @@ export function migrateResult(doc: ResultDocument): ResultDocument {
       out.parameters.level = out.parameters.via;
       delete out.parameters.via;
     }
-    if (c.suite === 'pull' && c.target === 'berth' && c.parameters.compression === 'zstd' && !('decoder' in c.parameters)) {
+    if (
+      c.suite === 'pull' &&
+      c.target === 'berth' &&
+      c.parameters.compression === 'zstd' &&
+      !('decoder' in c.parameters)
+    ) {
       const decoder = v1Decoder(c);
       if (decoder !== undefined) out.parameters.decoder = decoder;
     }

@@ -86,7 +86,12 @@ describe('result schema', () => {
       expect(node.additionalProperties).toBe(false);
     }
     const derivation: DerivedFrom = { from: ['a/b c'], how: 'ratio', pairing: 'interleaved' };
-    const spread: RunSpread = { sampleRun: [0], perRun: [{ run: 0, n: 1, p50: 1 }], relativeStddev: null, ci95: { low: 1, high: 1, level: 0.95, resamples: 1, method: 'hierarchical-bootstrap' } };
+    const spread: RunSpread = {
+      sampleRun: [0],
+      perRun: [{ run: 0, n: 1, p50: 1 }],
+      relativeStddev: null,
+      ci95: { low: 1, high: 1, level: 0.95, resamples: 1, method: 'hierarchical-bootstrap' },
+    };
     for (const [node, value] of [
       [def('derivation'), derivation],
       [def('runSpread'), spread],
@@ -121,17 +126,33 @@ describe('validateResult', () => {
     ['a missing field', (d) => delete d.run.seed, "/run: missing required property 'seed'"],
     ['a wrong type', (d) => (d.host.cpu.cores = '2'), '/host/cpu/cores: must be integer'],
     ['a bad unit', (d) => (d.cases[0].unit = 'furlongs'), '/cases/0/unit: must be one of ns, us, ms, s, B, KiB'],
-    ['a bad suite status', (d) => (d.suites[0].status = 'done'), '/suites/0/status: must be one of ran, skipped, not-built, failed'],
+    [
+      'a bad suite status',
+      (d) => (d.suites[0].status = 'done'),
+      '/suites/0/status: must be one of ran, skipped, not-built, failed',
+    ],
     ['an unknown field', (d) => (d.run.extra = 1), "/run: unknown property 'extra'"],
     ['a wrong schema version', (d) => (d.schemaVersion = 3), '/schemaVersion: must be one of 1, 2'],
     ['a null where not allowed', (d) => (d.cases[0].samples = null), '/cases/0/samples: must be array'],
     ['a non-number sample', (d) => (d.cases[0].samples[2] = 'x'), '/cases/0/samples/2: must be number'],
     ['no samples', (d) => (d.cases[0].samples = []), '/cases/0/samples: must NOT have fewer than 1 items'],
     ['a bad date', (d) => (d.run.startedAt = 'yesterday'), '/run/startedAt: must match format "date-time"'],
-    ['a short load average', (d) => (d.host.loadAverage = [1, 2]), '/host/loadAverage: must NOT have fewer than 3 items'],
-    ['a bad parameter value', (d) => (d.cases[0].parameters.image = { name: 'x' }), '/cases/0/parameters/image: must be string or number or boolean'],
+    [
+      'a short load average',
+      (d) => (d.host.loadAverage = [1, 2]),
+      '/host/loadAverage: must NOT have fewer than 3 items',
+    ],
+    [
+      'a bad parameter value',
+      (d) => (d.cases[0].parameters.image = { name: 'x' }),
+      '/cases/0/parameters/image: must be string or number or boolean',
+    ],
     ['a nullable field of the wrong type', (d) => (d.run.gitCommit = 7), '/run/gitCommit: must be string or null'],
-    ['a bad document root', (d) => Object.keys(d).forEach((k) => delete d[k]), "/: missing required property 'schemaVersion'"],
+    [
+      'a bad document root',
+      (d) => Object.keys(d).forEach((k) => delete d[k]),
+      "/: missing required property 'schemaVersion'",
+    ],
   ])('rejects %s', (_, change, fragment) => {
     const doc = exampleResult() as Json;
     change(doc);
@@ -139,11 +160,27 @@ describe('validateResult', () => {
   });
 
   it.each<[string, (d: ResultDocument) => void, string]>([
-    ['stats.n that disagrees with the samples', (d) => (d.cases[0].stats.n = 4), '/cases/0/stats/n: is 4 but there are 5 samples'],
+    [
+      'stats.n that disagrees with the samples',
+      (d) => (d.cases[0].stats.n = 4),
+      '/cases/0/stats/n: is 4 but there are 5 samples',
+    ],
     ['a median below the minimum', (d) => (d.cases[0].stats.p50 = 400), 'min ≤ p50 ≤ p95 ≤ p99 ≤ max does not hold'],
-    ['a CI that misses the median', (d) => (d.cases[0].stats.ci95.high = 450), 'ci95.low ≤ p50 ≤ ci95.high does not hold'],
-    ['a max that is not the largest sample', (d) => (d.cases[0].stats.max = 480), '/cases/0/stats/max: is 480 but the largest sample is 470'],
-    ['a run that ends before it starts', (d) => (d.run.finishedAt = '2026-11-28T04:00:00Z'), '/run/finishedAt: is before startedAt'],
+    [
+      'a CI that misses the median',
+      (d) => (d.cases[0].stats.ci95.high = 450),
+      'ci95.low ≤ p50 ≤ ci95.high does not hold',
+    ],
+    [
+      'a max that is not the largest sample',
+      (d) => (d.cases[0].stats.max = 480),
+      '/cases/0/stats/max: is 480 but the largest sample is 470',
+    ],
+    [
+      'a run that ends before it starts',
+      (d) => (d.run.finishedAt = '2026-11-28T04:00:00Z'),
+      '/run/finishedAt: is before startedAt',
+    ],
   ])('rejects %s', (_, change, fragment) => {
     const doc = exampleResult();
     change(doc);
@@ -187,9 +224,15 @@ describe('readResult', () => {
 
     const garbled = join(dir, 'garbled.json');
     await writeFile(garbled, '{"schemaVersion": 1,');
-    await expect(readResult(garbled)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(`result file ${garbled}: not JSON`) });
+    await expect(readResult(garbled)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining(`result file ${garbled}: not JSON`),
+    });
 
     const missing = join(dir, 'missing.json');
-    await expect(readResult(missing)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`result file ${missing}: ENOENT`) });
+    await expect(readResult(missing)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringContaining(`result file ${missing}: ENOENT`),
+    });
   });
 });

@@ -24,7 +24,10 @@ function validator(): ValidateFunction {
   if (compiled === undefined) {
     const schema = JSON.parse(readFileSync(RESULT_SCHEMA_URL, 'utf8')) as object;
     const ajv = new Ajv2020({ allErrors: true, strict: true, strictTuples: false, allowUnionTypes: true });
-    ajv.addFormat('date-time', { type: 'string', validate: (s: string) => ISO_DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)) });
+    ajv.addFormat('date-time', {
+      type: 'string',
+      validate: (s: string) => ISO_DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)),
+    });
     compiled = ajv.compile(schema);
   }
   return compiled;
@@ -67,7 +70,9 @@ function invariantProblems(doc: ResultDocument): string[] {
     const s = c.stats;
     if (s.n !== c.samples.length) problems.push(`${at}/n: is ${s.n} but there are ${c.samples.length} samples`);
     if (!inOrder([s.min, s.p50, s.p95, s.p99, s.max])) {
-      problems.push(`${at}: min ≤ p50 ≤ p95 ≤ p99 ≤ max does not hold (${s.min}, ${s.p50}, ${s.p95}, ${s.p99}, ${s.max})`);
+      problems.push(
+        `${at}: min ≤ p50 ≤ p95 ≤ p99 ≤ max does not hold (${s.min}, ${s.p50}, ${s.p95}, ${s.p99}, ${s.max})`,
+      );
     }
     if (!inOrder([s.ci95.low, s.p50, s.ci95.high])) {
       problems.push(`${at}/ci95: ci95.low ≤ p50 ≤ ci95.high does not hold (${s.ci95.low}, ${s.p50}, ${s.ci95.high})`);
@@ -85,10 +90,15 @@ function invariantProblems(doc: ResultDocument): string[] {
     if (c.runs !== undefined) {
       const runs = doc.run.repeat?.runs;
       if (runs === undefined) problems.push(`/cases/${i}/runs: present but run.repeat is absent`);
-      if (c.runs.sampleRun.length !== c.samples.length) problems.push(`/cases/${i}/runs/sampleRun: has ${c.runs.sampleRun.length} entries for ${c.samples.length} samples`);
-      if (runs !== undefined && c.runs.sampleRun.some((r) => r >= runs)) problems.push(`/cases/${i}/runs/sampleRun: names a run ≥ run.repeat.runs (${runs})`);
+      if (c.runs.sampleRun.length !== c.samples.length)
+        problems.push(
+          `/cases/${i}/runs/sampleRun: has ${c.runs.sampleRun.length} entries for ${c.samples.length} samples`,
+        );
+      if (runs !== undefined && c.runs.sampleRun.some((r) => r >= runs))
+        problems.push(`/cases/${i}/runs/sampleRun: names a run ≥ run.repeat.runs (${runs})`);
       const counted = c.runs.perRun.reduce((sum, r) => sum + r.n, 0);
-      if (counted !== c.samples.length) problems.push(`/cases/${i}/runs/perRun: counts ${counted} samples, the case has ${c.samples.length}`);
+      if (counted !== c.samples.length)
+        problems.push(`/cases/${i}/runs/perRun: counts ${counted} samples, the case has ${c.samples.length}`);
     }
   });
   if (doc.run.repeat !== undefined && doc.run.repeat.runIds.length !== doc.run.repeat.runs) {

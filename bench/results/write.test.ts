@@ -86,7 +86,11 @@ describe('defaultResultPath', () => {
   });
 
   it('rejects a bad date or profile', () => {
-    expect(() => defaultResultPath('/repo', 'soon', 'h', 'quick')).toThrow('result path: start time soon is not a date');
-    expect(() => defaultResultPath('/repo', new Date(), 'h', 'fast' as 'quick')).toThrow('profile fast must be one of quick, default, full');
+    expect(() => defaultResultPath('/repo', 'soon', 'h', 'quick')).toThrow(
+      'result path: start time soon is not a date',
+    );
+    expect(() => defaultResultPath('/repo', new Date(), 'h', 'fast' as 'quick')).toThrow(
+      'profile fast must be one of quick, default, full',
+    );
   });
 });

@@ -20,7 +20,13 @@ import { validateResult } from './validate.js';
 export async function writeResult(path: string, doc: ResultDocument): Promise<void> {
   const subject = `result file ${path}`;
   validateResult(doc, subject);
-  await writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o644, sync: true, syncDir: true, makeDirs: true, subject });
+  await writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, {
+    mode: 0o644,
+    sync: true,
+    syncDir: true,
+    makeDirs: true,
+    subject,
+  });
 }
 
 /** `20261128-040127` from a date, in UTC. */
@@ -41,6 +47,10 @@ export function defaultResultPath(root: string, startedAt: Date | string, hostna
   if (!(PROFILES as readonly string[]).includes(profile)) {
     throw invalidArgument(`result path: profile ${String(profile)} must be one of ${PROFILES.join(', ')}`);
   }
-  const host = hostname.replace(/[^A-Za-z0-9.-]+/g, '-').slice(0, 63).replace(/^[.-]+|[.-]+$/g, '') || 'host';
+  const host =
+    hostname
+      .replace(/[^A-Za-z0-9.-]+/g, '-')
+      .slice(0, 63)
+      .replace(/^[.-]+|[.-]+$/g, '') || 'host';
   return join(root, 'results', 'runs', `${compactUtc(date)}-${host}-${profile}.json`);
 }

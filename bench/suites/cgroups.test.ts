@@ -33,7 +33,8 @@ function benchDirs(): string[] {
   const roots = new Set([...layout.v1.values(), ...(layout.unified !== undefined ? [layout.unified] : [])]);
   const out: string[] = [];
   for (const root of roots) {
-    for (const name of readdirSync(root)) if (name.startsWith(`berth-bench-${process.pid}-`)) out.push(join(root, name));
+    for (const name of readdirSync(root))
+      if (name.startsWith(`berth-bench-${process.pid}-`)) out.push(join(root, name));
   }
   return out.sort();
 }
@@ -80,7 +81,12 @@ describe('cgroups suite: variants', () => {
   it('on a hybrid host: three v1 sets (co-mounted controllers once, absent ones left out) and the v2 hierarchy beside them', () => {
     const skipped: string[] = [];
     const variants = variantsFor(fakeHybrid, (m) => skipped.push(m));
-    expect(variants.map((v) => `${v.backend}/${v.controllers}`)).toEqual(['v1/pids', 'v1/memory+cpu+pids', 'v1/full', 'v2-hybrid/none']);
+    expect(variants.map((v) => `${v.backend}/${v.controllers}`)).toEqual([
+      'v1/pids',
+      'v1/memory+cpu+pids',
+      'v1/full',
+      'v2-hybrid/none',
+    ]);
     expect([...variants[1].layout.v1.keys()]).toEqual(['memory', 'cpu', 'pids']);
     // cpuacct shares cpu's mount: one directory there, not two.
     expect([...variants[2].layout.v1.keys()]).toEqual(['pids', 'memory', 'cpu', 'devices']);
@@ -93,7 +99,9 @@ describe('cgroups suite: variants', () => {
 
   it('on a pure v2 host: only the v2 backend; without any cgroup mount: nothing, with reasons', () => {
     const skipped: string[] = [];
-    const variants = variantsFor({ mode: 'v2', v1: new Map(), unified: '/nonexistent/berth-test/cg2' }, (m) => skipped.push(m));
+    const variants = variantsFor({ mode: 'v2', v1: new Map(), unified: '/nonexistent/berth-test/cg2' }, (m) =>
+      skipped.push(m),
+    );
     expect(variants.map((v) => v.backend)).toEqual(['v2']);
     expect(skipped).toEqual([
       'backend v1 left out: this host has no cgroup v1 hierarchy',
@@ -145,11 +153,13 @@ needs(root(), when(layout !== undefined, 'needs a cgroup mount')).describe('cgro
     expect(() => validateResult(document)).not.toThrow();
     const expected = variantsFor(layout, () => undefined);
     for (const op of ['create', 'attach', 'destroy']) {
-      expect(document.cases.filter((c) => c.case === op).map((c) => `${c.parameters.backend}/${c.parameters.controllers}`)).toEqual(
-        expected.map((v) => `${v.backend}/${v.controllers}`),
-      );
+      expect(
+        document.cases.filter((c) => c.case === op).map((c) => `${c.parameters.backend}/${c.parameters.controllers}`),
+      ).toEqual(expected.map((v) => `${v.backend}/${v.controllers}`));
     }
-    expect(document.cases.filter((c) => c.case === 'apply')).toHaveLength(expected.filter((v) => v.resources !== undefined).length);
+    expect(document.cases.filter((c) => c.case === 'apply')).toHaveLength(
+      expected.filter((v) => v.resources !== undefined).length,
+    );
     for (const c of document.cases) {
       expect(c.unit).toBe('us');
       expect(c.samples).toHaveLength(2);

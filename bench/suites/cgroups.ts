@@ -5,7 +5,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isBerthError } from '../../engine/errdefs/errors.js';
-import { createCgroupManager, detectLayout, type Cgroup, type CgroupLayout, type CgroupManager } from '../../engine/execdriver/cgroups/index.js';
+import {
+  createCgroupManager,
+  detectLayout,
+  type Cgroup,
+  type CgroupLayout,
+  type CgroupManager,
+} from '../../engine/execdriver/cgroups/index.js';
 import { V1_CONTROLLERS } from '../../engine/execdriver/cgroups/v1.js';
 import { V2_CONTROLLERS } from '../../engine/execdriver/cgroups/v2.js';
 import type { Resources } from '../../engine/execdriver/spec/types.js';
@@ -14,7 +20,9 @@ import type { CaseDef, MacroCase, Suite, SuiteContext } from '../suite.js';
 
 const SUITE = 'cgroups';
 
-/** v1: v1 hierarchies only; v2-hybrid: the cgroup2 mount beside v1 (/sys/fs/cgroup/unified); v2: a pure cgroup2 host. */
+/**
+ * v1: v1 hierarchies only; v2-hybrid: the cgroup2 mount beside v1 (/sys/fs/cgroup/unified); v2: a pure cgroup2 host.
+ */
 export type BackendName = 'v1' | 'v2-hybrid' | 'v2';
 
 /** Controller sets measured on v1; on v2 the manager enables every controller it knows that the root offers. */
@@ -37,7 +45,10 @@ export interface CgroupVariant {
   resources: Resources | undefined;
 }
 
-/** A typical `docker run -m 512m --cpus 1.5 --cpu-shares 512 --pids-limit 1024`, limited to what the controllers can enforce. */
+/**
+ * A typical `docker run -m 512m --cpus 1.5 --cpu-shares 512 --pids-limit 1024`, limited to what the controllers can
+ * enforce.
+ */
 export function typicalResources(controllers: readonly string[], backend: BackendName): Resources | undefined {
   const r: Resources = {};
   if (controllers.includes('memory')) r.memory = { limit: 512 * 1024 * 1024, reservation: 256 * 1024 * 1024 };
@@ -59,7 +70,10 @@ function hostLayout(): CgroupLayout | undefined {
 /** Controllers a cgroup2 root offers to its children (cgroup.controllers). */
 function offeredV2(root: string): string[] {
   try {
-    return readFileSync(join(root, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter((c) => c !== '');
+    return readFileSync(join(root, 'cgroup.controllers'), 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter((c) => c !== '');
   } catch {
     return [];
   }
@@ -93,7 +107,12 @@ export function variantsFor(layout: CgroupLayout | undefined, skip: (message: st
         mounts.add(mount);
         v1.set(c, mount);
       }
-      out.push({ backend: 'v1', controllers: name, layout: { mode: 'v1', v1, unified: undefined }, resources: typicalResources(present, 'v1') });
+      out.push({
+        backend: 'v1',
+        controllers: name,
+        layout: { mode: 'v1', v1, unified: undefined },
+        resources: typicalResources(present, 'v1'),
+      });
     }
   }
   const v2Backend: BackendName = layout.mode === 'v2' ? 'v2' : 'v2-hybrid';
@@ -187,16 +206,20 @@ class Leftovers {
 }
 
 const methodOf: Record<Operation, string> = {
-  create: 'CgroupManager.create() of a new cgroup (mkdir in every hierarchy of the backend, v1 cpuset cpus/mems copied, v2 controllers enabled in the parent); destroy() after, untimed.',
-  attach: 'Cgroup.attach() of a running `sleep` (its pid written to cgroup.procs of every hierarchy); the cgroup and the sleep are made before and removed after, untimed.',
+  create:
+    'CgroupManager.create() of a new cgroup (mkdir in every hierarchy of the backend, v1 cpuset cpus/mems copied, v2 controllers enabled in the parent); destroy() after, untimed.',
+  attach:
+    'Cgroup.attach() of a running `sleep` (its pid written to cgroup.procs of every hierarchy); the cgroup and the sleep are made before and removed after, untimed.',
   apply: 'Cgroup.apply() of a typical resource set on a fresh empty cgroup; made before and destroyed after, untimed.',
-  destroy: 'Cgroup.destroy() of a cgroup whose only process (a `sleep`, attached, then killed and reaped before the timing starts) has left: rmdir of every directory, retrying EBUSY.',
+  destroy:
+    'Cgroup.destroy() of a cgroup whose only process (a `sleep`, attached, then killed and reaped before the timing starts) has left: rmdir of every directory, retrying EBUSY.',
 };
 
 function resourceText(r: Resources | undefined): string {
   if (r === undefined) return 'nothing';
   const parts: string[] = [];
-  if (r.memory) parts.push(`memory limit ${r.memory.limit! / 2 ** 20} MiB, reservation ${r.memory.reservation! / 2 ** 20} MiB`);
+  if (r.memory)
+    parts.push(`memory limit ${r.memory.limit! / 2 ** 20} MiB, reservation ${r.memory.reservation! / 2 ** 20} MiB`);
   if (r.cpu) parts.push(`cpu shares ${r.cpu.shares}, quota ${r.cpu.quota}/${r.cpu.period} µs`);
   if (r.pids) parts.push(`pids limit ${r.pids.limit}`);
   if (r.devices) parts.push('devices: deny all, then the default allow list');
@@ -222,9 +245,13 @@ function operationCase(v: CgroupVariant, op: Operation): MacroCase {
       `Hierarchies: ${hierarchies.join(', ')}. Cgroups are berth-bench-<pid>-<n> directly under each hierarchy's root.`,
     notes:
       v.backend === 'v1' && v.controllers === 'full'
-        ? [`"full" is every v1 controller berth's manager uses that this host has (${[...v.layout.v1.keys()].join(', ')}); Docker also joins blkio, net_cls, perf_event and hugetlb, which berth does not.`]
+        ? [
+            `"full" is every v1 controller berth's manager uses that this host has (${[...v.layout.v1.keys()].join(', ')}); Docker also joins blkio, net_cls, perf_event and hugetlb, which berth does not.`,
+          ]
         : v.backend !== 'v1'
-          ? ['On cgroup v2 the manager enables every controller it knows (cpu, cpuset, memory, pids) that the root offers, so the set is the host\'s, not chosen.']
+          ? [
+              "On cgroup v2 the manager enables every controller it knows (cpu, cpuset, memory, pids) that the root offers, so the set is the host's, not chosen.",
+            ]
           : [],
     group: op,
     beforeSample: async (ctx) => {
@@ -263,7 +290,9 @@ function buildCases(ctx: SuiteContext): CaseDef[] {
   for (const op of operations) {
     for (const v of variants) {
       if (op === 'apply' && v.resources === undefined) {
-        ctx.warn(`apply on backend ${v.backend}, controllers ${v.controllers} left out: no controller to write limits to`);
+        ctx.warn(
+          `apply on backend ${v.backend}, controllers ${v.controllers} left out: no controller to write limits to`,
+        );
         continue;
       }
       cases.push(operationCase(v, op));

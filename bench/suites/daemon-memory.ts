@@ -41,7 +41,10 @@ export function summedMemory(pids: readonly number[]): MemoryFigure {
 }
 
 /** `n` reads (MiB) of the summed RSS and PSS of the processes `pids()` names at each read, 50 ms apart. */
-export async function memoryReads(pids: () => readonly number[], n = 5): Promise<{ rss: number[]; pss: number[]; processes: number }> {
+export async function memoryReads(
+  pids: () => readonly number[],
+  n = 5,
+): Promise<{ rss: number[]; pss: number[]; processes: number }> {
   const rss: number[] = [];
   const pss: number[] = [];
   let processes = 0;

@@ -24,8 +24,19 @@ export function publishDaemonSpans(trace: DaemonTrace): number {
   const shift = Number(BigInt(trace.clockBaseNs) - clockBaseNs);
   for (const s of trace.spans) {
     const parentHex = s.attributes.traceparentParent;
-    const parentId = s.parentId !== undefined ? s.parentId + DAEMON_ID_OFFSET : typeof parentHex === 'string' ? Number.parseInt(parentHex, 16) : undefined;
-    spanChannel.publish({ ...s, id: s.id + DAEMON_ID_OFFSET, parentId, startNs: s.startNs + shift, endNs: s.endNs + shift });
+    const parentId =
+      s.parentId !== undefined
+        ? s.parentId + DAEMON_ID_OFFSET
+        : typeof parentHex === 'string'
+          ? Number.parseInt(parentHex, 16)
+          : undefined;
+    spanChannel.publish({
+      ...s,
+      id: s.id + DAEMON_ID_OFFSET,
+      parentId,
+      startNs: s.startNs + shift,
+      endNs: s.endNs + shift,
+    });
   }
   return trace.spans.length;
 }

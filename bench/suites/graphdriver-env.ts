@@ -41,7 +41,12 @@ export interface DriverEnvOptions {
  * the store's or the driver's error (UNAVAILABLE when the store's filesystem cannot
  * hold the driver); nothing is left behind on failure.
  */
-export async function openDriverEnv(ctx: Context, name: DriverName, backing: BackingKind, opts: DriverEnvOptions): Promise<DriverEnv> {
+export async function openDriverEnv(
+  ctx: Context,
+  name: DriverName,
+  backing: BackingKind,
+  opts: DriverEnvOptions,
+): Promise<DriverEnv> {
   const store = await createBackingStore(backing, { dir: opts.dir, sizeMiB: opts.sizeMiB });
   const root = `${store.path}/root`;
   let raw: DiffingDriver | undefined;
@@ -51,7 +56,8 @@ export async function openDriverEnv(ctx: Context, name: DriverName, backing: Bac
     const errors: unknown[] = [];
     if (raw !== undefined) await raw.cleanup(c).catch((err: unknown) => errors.push(err));
     try {
-      for (const m of await mountsUnder(store.path)) unmount(`graphdriver bench ${name} on ${backing}: leftover`, m, MNT_DETACH);
+      for (const m of await mountsUnder(store.path))
+        unmount(`graphdriver bench ${name} on ${backing}: leftover`, m, MNT_DETACH);
     } catch (err) {
       errors.push(err);
     }
@@ -79,13 +85,20 @@ export function tarReader(buf: Buffer): NodeJS.ReadableStream {
  * one small file of its own (`layers/<i>/file`). Returns the ids, bottom first.
  * Cost: depth × (create + applyDiff); vfs copies the growing tree each time.
  */
-export async function buildChain(ctx: Context, env: DriverEnv, prefix: string, depth: number, base?: Buffer): Promise<string[]> {
+export async function buildChain(
+  ctx: Context,
+  env: DriverEnv,
+  prefix: string,
+  depth: number,
+  base?: Buffer,
+): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < depth; i++) {
     const id = `${prefix}-${i}`;
     const parent = ids[ids.length - 1];
     await env.raw.create(ctx, id, parent);
-    const tar = i === 0 && base !== undefined ? base : await buildLayerTar([{ path: `layers/${i}/file`, size: 256 }], i + 1);
+    const tar =
+      i === 0 && base !== undefined ? base : await buildLayerTar([{ path: `layers/${i}/file`, size: 256 }], i + 1);
     await env.raw.applyDiff(ctx, id, parent, tarReader(tar));
     ids.push(id);
   }
@@ -118,7 +131,8 @@ export function driverUnavailable(name: DriverName): string | undefined {
 
 /** Whether a backing store kind can be made here (its mkfs exists), or why not. */
 export function backingUnavailable(kind: BackingKind): string | undefined {
-  const tool = kind === 'ext4' ? 'mkfs.ext4' : kind === 'xfs' ? 'mkfs.xfs' : kind === 'btrfs' ? 'mkfs.btrfs' : undefined;
+  const tool =
+    kind === 'ext4' ? 'mkfs.ext4' : kind === 'xfs' ? 'mkfs.xfs' : kind === 'btrfs' ? 'mkfs.btrfs' : undefined;
   if (tool === undefined) return undefined;
   try {
     execaSync(tool, ['-V'], { stdin: 'ignore', reject: true });

@@ -60,13 +60,15 @@ export function layerFiles(shape: LayerShape, scale: number, seed: number): Laye
     for (let i = 0; i < 4; i++) files.push({ path: `usr/lib/large-${i}.so`, size });
   } else if (shape === 'small-files') {
     const n = Math.max(20, Math.round(800 * scale));
-    for (let i = 0; i < n; i++) files.push({ path: `usr/share/d${i % 40}/f${i}.txt`, size: 1024 + Math.floor(next() * 7 * 1024) });
+    for (let i = 0; i < n; i++)
+      files.push({ path: `usr/share/d${i % 40}/f${i}.txt`, size: 1024 + Math.floor(next() * 7 * 1024) });
   } else {
     const perLevel = Math.max(4, Math.round(16 * scale));
     let dir = 'srv';
     for (let level = 0; level < 24; level++) {
       dir = `${dir}/level-${level}`;
-      for (let i = 0; i < perLevel; i++) files.push({ path: `${dir}/f${i}.dat`, size: 512 + Math.floor(next() * 3584) });
+      for (let i = 0; i < perLevel; i++)
+        files.push({ path: `${dir}/f${i}.dat`, size: 512 + Math.floor(next() * 3584) });
     }
   }
   return files;
@@ -92,7 +94,20 @@ function dirsOf(files: readonly LayerFile[]): string[] {
 const MTIME = new Date(1_600_000_000_000);
 
 function header(name: string, type: 'file' | 'directory', mode: number, size: number): tar.Header {
-  return { name, type, mode, size, mtime: MTIME, uid: 0, gid: 0, uname: '', gname: '', linkname: '', devmajor: 0, devminor: 0 };
+  return {
+    name,
+    type,
+    mode,
+    size,
+    mtime: MTIME,
+    uid: 0,
+    gid: 0,
+    uname: '',
+    gname: '',
+    linkname: '',
+    devmajor: 0,
+    devminor: 0,
+  };
 }
 
 /**
@@ -135,5 +150,12 @@ export async function layerTar(shape: LayerShape, scale: number, seed: number): 
       : shape === 'small-files'
         ? `${files.length} files of 1–8 KiB in ${dirs} dirs (${mib} MiB)`
         : `${files.length} files of 0.5–4 KiB over ${dirs} nested dirs, 24 levels deep (${mib} MiB)`;
-  return { shape, tar: await buildLayerTar(files, seed), files: files.length, entries: files.length + dirs, contentBytes, description };
+  return {
+    shape,
+    tar: await buildLayerTar(files, seed),
+    files: files.length,
+    entries: files.length + dirs,
+    contentBytes,
+    description,
+  };
 }

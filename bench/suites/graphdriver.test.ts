@@ -26,7 +26,11 @@ const overlayMissing = driverUnavailable('overlay2');
 const skipRun = !isRoot ? 'needs root (mounts, loop devices)' : (btrfsMissing ?? overlayMissing);
 
 /** Tiny sizes and two samples per case: the whole suite end to end in well under a minute. */
-const tiny: ProfileSettings = { ...profiles.quick, scale: 0.05, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
+const tiny: ProfileSettings = {
+  ...profiles.quick,
+  scale: 0.05,
+  macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 },
+};
 
 const suiteCtx = (profile: ProfileSettings['name'], warnings: string[] = [], dataRoot = os.tmpdir()): SuiteContext => ({
   profile,
@@ -103,35 +107,61 @@ describe('graphdriver suite: cases', () => {
     const text = (p: ProfileSettings['name']) => variantsFor(p).map((v) => `${v.driver}/${v.backing}`);
     expect(text('quick')).toEqual(['vfs/tmpfs', 'overlay2/tmpfs', 'btrfs/btrfs']);
     expect(text('default')).toEqual(text('quick'));
-    expect(text('full')).toEqual(['vfs/tmpfs', 'vfs/ext4', 'vfs/host', 'overlay2/tmpfs', 'overlay2/ext4', 'overlay2/host', 'btrfs/btrfs']);
+    expect(text('full')).toEqual([
+      'vfs/tmpfs',
+      'vfs/ext4',
+      'vfs/host',
+      'overlay2/tmpfs',
+      'overlay2/ext4',
+      'overlay2/host',
+      'btrfs/btrfs',
+    ]);
   });
 
-  needs(btrfsMissing, overlayMissing).it('pairs every apply-diff with a GNU tar reference of identical parameters, and covers every depth', () => {
-    const cases = graphdriverSuite.cases(suiteCtx('default')) as MacroCase[];
-    const apply = cases.filter((c) => c.case === 'apply-diff');
-    expect(apply).toHaveLength(3 * LAYER_SHAPES.length * 2);
-    for (const b of apply.filter((c) => c.target === 'berth')) {
-      const r = apply.filter((c) => c.target === 'reference' && c.group === b.group);
-      expect(r).toHaveLength(1);
-      expect(r[0].parameters).toEqual(b.parameters);
-      expect(b.unit).toBe('MiB/s');
-      expect(b.direction).toBe('higher-is-better');
-      expect(Object.keys(b.parameters).sort()).toEqual(['backing', 'driver', 'shape']);
-    }
-    const depths = (driver: string) => cases.filter((c) => c.case === 'create-get' && c.parameters.driver === driver).map((c) => c.parameters.depth);
-    for (const d of ['vfs', 'overlay2', 'btrfs']) expect(depths(d)).toEqual([...DEPTHS]);
-    expect(cases.filter((c) => c.case === 'create-get').every((c) => c.phases === true && c.unit === 'ms')).toBe(true);
-    expect(cases.filter((c) => c.case === 'disk-usage').every((c) => c.unit === 'B')).toBe(true);
-    const names = new Set(cases.map((c) => c.case));
-    expect([...names].sort()).toEqual(['apply-diff', 'copy-up', 'create-get', 'diff', 'disk-usage', 'read-deep', 'remove']);
-    for (const c of cases) expect(c.method).toMatch(/^One sample: /);
-    // quick leaves depth 64 out to stay within its time
-    const quick = graphdriverSuite.cases(suiteCtx('quick')) as MacroCase[];
-    expect(quick.filter((c) => c.case === 'create-get' && c.parameters.driver === 'vfs').map((c) => c.parameters.depth)).toEqual([1, 5, 20, 128]);
-  });
+  needs(btrfsMissing, overlayMissing).it(
+    'pairs every apply-diff with a GNU tar reference of identical parameters, and covers every depth',
+    () => {
+      const cases = graphdriverSuite.cases(suiteCtx('default')) as MacroCase[];
+      const apply = cases.filter((c) => c.case === 'apply-diff');
+      expect(apply).toHaveLength(3 * LAYER_SHAPES.length * 2);
+      for (const b of apply.filter((c) => c.target === 'berth')) {
+        const r = apply.filter((c) => c.target === 'reference' && c.group === b.group);
+        expect(r).toHaveLength(1);
+        expect(r[0].parameters).toEqual(b.parameters);
+        expect(b.unit).toBe('MiB/s');
+        expect(b.direction).toBe('higher-is-better');
+        expect(Object.keys(b.parameters).sort()).toEqual(['backing', 'driver', 'shape']);
+      }
+      const depths = (driver: string) =>
+        cases.filter((c) => c.case === 'create-get' && c.parameters.driver === driver).map((c) => c.parameters.depth);
+      for (const d of ['vfs', 'overlay2', 'btrfs']) expect(depths(d)).toEqual([...DEPTHS]);
+      expect(cases.filter((c) => c.case === 'create-get').every((c) => c.phases === true && c.unit === 'ms')).toBe(
+        true,
+      );
+      expect(cases.filter((c) => c.case === 'disk-usage').every((c) => c.unit === 'B')).toBe(true);
+      const names = new Set(cases.map((c) => c.case));
+      expect([...names].sort()).toEqual([
+        'apply-diff',
+        'copy-up',
+        'create-get',
+        'diff',
+        'disk-usage',
+        'read-deep',
+        'remove',
+      ]);
+      for (const c of cases) expect(c.method).toMatch(/^One sample: /);
+      // quick leaves depth 64 out to stay within its time
+      const quick = graphdriverSuite.cases(suiteCtx('quick')) as MacroCase[];
+      expect(
+        quick.filter((c) => c.case === 'create-get' && c.parameters.driver === 'vfs').map((c) => c.parameters.depth),
+      ).toEqual([1, 5, 20, 128]);
+    },
+  );
 
   it('needs root', async () => {
-    expect(await graphdriverSuite.requires!(os.tmpdir())).toBe(isRoot ? undefined : 'needs root (tmpfs and loop mounts, overlay mounts, btrfs subvolumes)');
+    expect(await graphdriverSuite.requires!(os.tmpdir())).toBe(
+      isRoot ? undefined : 'needs root (tmpfs and loop mounts, overlay mounts, btrfs subvolumes)',
+    );
   });
 });
 
@@ -181,7 +211,9 @@ needs(skipRun).describe('graphdriver suite: runs', () => {
     const berthApply = cases.filter((c) => c.case === 'apply-diff' && c.target === 'berth');
     expect(berthApply).toHaveLength(9);
     for (const c of berthApply) {
-      expect(c.notes.join(' ')).toMatch(/Goal: applyDiff within 1\.25× of GNU tar -x of the same tar: (met|not met) \(p50 /);
+      expect(c.notes.join(' ')).toMatch(
+        /Goal: applyDiff within 1\.25× of GNU tar -x of the same tar: (met|not met) \(p50 /,
+      );
       expect(c.notes.join(' ')).toMatch(/Backing store: a fresh (tmpfs|btrfs)/);
     }
     expect(cases.filter((c) => c.case === 'apply-diff' && c.target === 'reference')).toHaveLength(9);
@@ -194,10 +226,16 @@ needs(skipRun).describe('graphdriver suite: runs', () => {
     const usage = cases.filter((c) => c.case === 'disk-usage');
     expect(usage.every((c) => c.unit === 'B')).toBe(true);
     // vfs copies the image per container: it uses more space than overlay2's empty upper dirs
-    expect(usage.find((c) => c.parameters.driver === 'vfs')!.stats.p50).toBeGreaterThan(usage.find((c) => c.parameters.driver === 'overlay2')!.stats.p50);
-    const get5 = cases.find((c) => c.case === 'create-get' && c.parameters.driver === 'overlay2' && c.parameters.depth === 5)!;
+    expect(usage.find((c) => c.parameters.driver === 'vfs')!.stats.p50).toBeGreaterThan(
+      usage.find((c) => c.parameters.driver === 'overlay2')!.stats.p50,
+    );
+    const get5 = cases.find(
+      (c) => c.case === 'create-get' && c.parameters.driver === 'overlay2' && c.parameters.depth === 5,
+    )!;
     expect(get5.notes.join(' ')).toMatch(/Goal: overlay2 get for a 5-layer image p50 ≤ 1 ms in-process: (met|not met)/);
-    expect(get5.phases!.map((p) => p.name).sort()).toEqual(expect.arrayContaining(['graphdriver.overlay2.createReadWrite', 'graphdriver.overlay2.get']));
+    expect(get5.phases!.map((p) => p.name).sort()).toEqual(
+      expect.arrayContaining(['graphdriver.overlay2.createReadWrite', 'graphdriver.overlay2.get']),
+    );
     const btrfsDiff = cases.find((c) => c.case === 'diff' && c.parameters.driver === 'btrfs')!;
     expect(btrfsDiff.notes.join(' ')).toContain('Backing store: a fresh btrfs');
     expect(btrfsDiff.phases!.some((p) => p.name === 'graphdriver.btrfs.diff')).toBe(true);
@@ -242,9 +280,13 @@ needs(skipRun).describe('graphdriver suite: runs', () => {
     const { document, failed } = await run(failing, lines);
     expect(failed).toBe(true);
     const reason = document.suites[0].reason ?? '';
-    expect(reason).toContain('create-get [berth driver=overlay2 backing=tmpfs depth=5]: warm-up: injected sample failure');
+    expect(reason).toContain(
+      'create-get [berth driver=overlay2 backing=tmpfs depth=5]: warm-up: injected sample failure',
+    );
     expect(reason).toContain('copy-up [berth driver=btrfs backing=btrfs fileMiB=4]: setup: injected setup failure');
-    expect(reason).toContain('apply-diff [reference driver=btrfs backing=btrfs shape=small-files]: warm-up: injected reference failure');
+    expect(reason).toContain(
+      'apply-diff [reference driver=btrfs backing=btrfs shape=small-files]: warm-up: injected reference failure',
+    );
     // the berth half of the failed pair still ran
     expect(document.cases.map((c) => `${c.case}/${c.target}`)).toEqual(['apply-diff/berth']);
     expect(() => validateResult(document)).not.toThrow();

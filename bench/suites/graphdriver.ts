@@ -7,8 +7,24 @@ import type { Context } from '../../engine/trace/index.js';
 import { createBackingStore, type BackingKind, type BackingStore } from '../backing-store.js';
 import { scaled, type ProfileSettings } from '../profiles.js';
 import type { CaseDef, DerivedCase, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
-import { backingUnavailable, buildChain, driverUnavailable, DRIVER_NAMES, openDriverEnv, tarReader, type DriverEnv, type DriverName } from './graphdriver-env.js';
-import { buildLayerTar, LAYER_SHAPES, layerFiles, layerTar, type LayerShape, type LayerTar } from './graphdriver-layers.js';
+import {
+  backingUnavailable,
+  buildChain,
+  driverUnavailable,
+  DRIVER_NAMES,
+  openDriverEnv,
+  tarReader,
+  type DriverEnv,
+  type DriverName,
+} from './graphdriver-env.js';
+import {
+  buildLayerTar,
+  LAYER_SHAPES,
+  layerFiles,
+  layerTar,
+  type LayerShape,
+  type LayerTar,
+} from './graphdriver-layers.js';
 import { median } from '../stats.js';
 
 const SUITE = 'graphdriver';
@@ -107,7 +123,12 @@ class EnvHolder {
 }
 
 type CaseBase = Pick<MacroCase, 'kind' | 'suite' | 'target' | 'group'>;
-const base = (target: string, group?: string): CaseBase => ({ kind: 'macro', suite: SUITE, target, ...(group !== undefined ? { group } : {}) });
+const base = (target: string, group?: string): CaseBase => ({
+  kind: 'macro',
+  suite: SUITE,
+  target,
+  ...(group !== undefined ? { group } : {}),
+});
 
 /** Facts about each apply-diff case that derive() needs (keyed by the case object the runner hands back). */
 const applyFacts = new WeakMap<object, { entries: number; files: number; tarBytes: number }>();
@@ -140,7 +161,11 @@ function applyDiffCases(v: Variant, shape: LayerShape, sc: SuiteContext): MacroC
       layer = await cachedLayer(shape, sc.settings.scale, sc.seed);
       await holder.open(ctx, berth);
       applyFacts.set(berth, { entries: layer.entries, files: layer.files, tarBytes: layer.tar.length });
-      setNote(berth, 'Layer: ', `Layer: ${layer.description}; ${layer.entries} tar entries, ${(layer.tar.length / 2 ** 20).toFixed(1)} MiB of tar.`);
+      setNote(
+        berth,
+        'Layer: ',
+        `Layer: ${layer.description}; ${layer.entries} tar entries, ${(layer.tar.length / 2 ** 20).toFixed(1)} MiB of tar.`,
+      );
     },
     beforeSample: async (ctx) => {
       id = nextId('apply');
@@ -158,7 +183,10 @@ function applyDiffCases(v: Variant, shape: LayerShape, sc: SuiteContext): MacroC
     teardown: async (ctx) => holder.close(ctx),
     resultNotes: (result, group) => {
       const tar = group.find((g) => g.info.target === 'reference');
-      if (tar === undefined) return [`${goalPrefix} within ${GOALS.applyVsTar}× of GNU tar -x of the same tar: not evaluated (the reference target did not run).`];
+      if (tar === undefined)
+        return [
+          `${goalPrefix} within ${GOALS.applyVsTar}× of GNU tar -x of the same tar: not evaluated (the reference target did not run).`,
+        ];
       const ours = result.stats.p50;
       const theirs = tar.stats.p50;
       const ratio = theirs / ours; // time ratio berth / GNU tar
@@ -181,7 +209,9 @@ function applyDiffCases(v: Variant, shape: LayerShape, sc: SuiteContext): MacroC
     method:
       `One sample: GNU tar -x --numeric-owner -p -f of the same ${shape} tar, read from a file on the same store (page cache warm), into an empty folder on a store of the same kind (${v.backing}); ` +
       'MiB/s = tar bytes / time from spawn to exit (the process spawn, a few ms, included: it weighs on small layers). The folder is made before and deleted after, untimed.',
-    notes: ['The reference for the applyDiff goal: GNU tar writes what berth writes (files, dirs, owners, modes, mtimes) without layer semantics or path checks.'],
+    notes: [
+      'The reference for the applyDiff goal: GNU tar writes what berth writes (files, dirs, owners, modes, mtimes) without layer semantics or path checks.',
+    ],
     setup: async () => {
       layer = await cachedLayer(shape, sc.settings.scale, sc.seed);
       applyFacts.set(reference, { entries: layer.entries, files: layer.files, tarBytes: layer.tar.length });
@@ -196,7 +226,10 @@ function applyDiffCases(v: Variant, shape: LayerShape, sc: SuiteContext): MacroC
     },
     sample: async (ctx) => {
       const t0 = process.hrtime.bigint();
-      await execa('tar', ['-x', '--numeric-owner', '-p', '-f', tarFile!, '-C', refDir!], { stdin: 'ignore', cancelSignal: ctx.signal });
+      await execa('tar', ['-x', '--numeric-owner', '-p', '-f', tarFile!, '-C', refDir!], {
+        stdin: 'ignore',
+        cancelSignal: ctx.signal,
+      });
       return layer!.tar.length / 2 ** 20 / (elapsedMs(t0) / 1e3);
     },
     afterSample: async () => {
@@ -263,14 +296,19 @@ function createGetCase(v: Variant, depth: number, sc: SuiteContext): MacroCase {
       if (getMs.length === 0) return [];
       const p50 = median(getMs);
       return goal
-        ? [`Goal: overlay2 get for a ${depth}-layer image p50 ≤ ${GOALS.overlay2GetMs} ms in-process: ${p50 <= GOALS.overlay2GetMs ? 'met' : 'not met'} (get alone: p50 ${p50.toFixed(3)} ms).`]
+        ? [
+            `Goal: overlay2 get for a ${depth}-layer image p50 ≤ ${GOALS.overlay2GetMs} ms in-process: ${p50 <= GOALS.overlay2GetMs ? 'met' : 'not met'} (get alone: p50 ${p50.toFixed(3)} ms).`,
+          ]
         : [`get alone: p50 ${p50.toFixed(3)} ms over ${getMs.length} samples.`];
     },
   };
   return def;
 }
 
-/** First write to a large file that lives in the image: overlay2 copies it up whole, btrfs copies one extent, vfs already copied it at create. */
+/**
+ * First write to a large file that lives in the image: overlay2 copies it up whole, btrfs copies one extent, vfs
+ * already copied it at create.
+ */
 function copyUpCase(v: Variant, sc: SuiteContext): MacroCase {
   const holder = new EnvHolder(v, sc.dataRoot);
   const fileMiB = scaled(sc.settings, 16, 4);
@@ -286,7 +324,10 @@ function copyUpCase(v: Variant, sc: SuiteContext): MacroCase {
     method:
       `One sample: open a ${fileMiB} MiB file of the image's (only) layer read-write through a fresh container layer's rootfs (from get()), ` +
       'write one byte at offset 0 and close. The container layer is created and mounted before, put and removed after, untimed.',
-    notes: v.driver === 'vfs' ? ['vfs copied the whole image when the container layer was created, so the write itself copies nothing.'] : [],
+    notes:
+      v.driver === 'vfs'
+        ? ['vfs copied the whole image when the container layer was created, so the write itself copies nothing.']
+        : [],
     setup: async (ctx) => {
       const env = await holder.open(ctx, def);
       const tar = await buildLayerTar([{ path: 'data/big.bin', size: fileMiB * 2 ** 20 }], sc.seed);
@@ -336,10 +377,16 @@ function readDeepCase(v: Variant, depth: number, sc: SuiteContext): MacroCase {
     method:
       `One sample: read (open, read whole, close) each of ${files} files of 4 KiB that live in the bottom layer of a ${depth}-layer image, ` +
       "through the container layer's rootfs, got (mounted, for overlay2) just before and put after, untimed; page cache warm.",
-    notes: v.driver === 'overlay2' ? ['A fresh overlay mount per sample: every name is looked up through the lower dirs again.'] : [],
+    notes:
+      v.driver === 'overlay2'
+        ? ['A fresh overlay mount per sample: every name is looked up through the lower dirs again.']
+        : [],
     setup: async (ctx) => {
       const env = await holder.open(ctx, def);
-      const bottom = await buildLayerTar(paths.map((path) => ({ path, size: 4096 })), sc.seed);
+      const bottom = await buildLayerTar(
+        paths.map((path) => ({ path, size: 4096 })),
+        sc.seed,
+      );
       const ids = await buildChain(ctx, env, nextId('img'), depth, bottom);
       cid = nextId('ctr');
       await env.raw.createReadWrite(ctx, cid, ids[ids.length - 1]);
@@ -426,7 +473,12 @@ function removeCase(v: Variant, sc: SuiteContext): MacroCase {
     method:
       `One sample: remove() of a container layer (not mounted) that wrote ${written} files of 4 KiB, on an image of many small files; ` +
       `the layer is created, mounted, written and put before, untimed.${v.driver === 'vfs' ? ' vfs deletes its whole copy of the image too.' : ''}`,
-    notes: v.driver === 'btrfs' ? ['btrfs deletes a subvolume asynchronously: the sample ends when `btrfs subvolume delete` returns, the cleaner works on after.'] : [],
+    notes:
+      v.driver === 'btrfs'
+        ? [
+            'btrfs deletes a subvolume asynchronously: the sample ends when `btrfs subvolume delete` returns, the cleaner works on after.',
+          ]
+        : [],
     phases: true,
     setup: async (ctx) => {
       const env = await holder.open(ctx, def);
@@ -461,7 +513,10 @@ function removeCase(v: Variant, sc: SuiteContext): MacroCase {
   return def;
 }
 
-/** Unique (device, inode) pairs under `dir` (hard links once; each btrfs subvolume is its own device). Cost: one lstat per entry. */
+/**
+ * Unique (device, inode) pairs under `dir` (hard links once; each btrfs subvolume is its own device). Cost: one lstat
+ * per entry.
+ */
 function countInodes(dir: string): number {
   const seen = new Set<string>();
   const walk = (d: string): void => {
@@ -478,7 +533,10 @@ function countInodes(dir: string): number {
   return seen.size;
 }
 
-/** Bytes and inodes in use on the filesystem of `path` (statfs after `sync -f`); inodes null where statfs has no inode count (btrfs). */
+/**
+ * Bytes and inodes in use on the filesystem of `path` (statfs after `sync -f`); inodes null where statfs has no inode
+ * count (btrfs).
+ */
 async function inUse(path: string): Promise<{ bytes: number; inodes: number | null }> {
   await execa('sync', ['-f', path], { stdin: 'ignore' });
   const s = await statfs(path);
@@ -504,10 +562,14 @@ function diskUsageCase(v: Variant, sc: SuiteContext): MacroCase {
       "minus the bytes in use before (negative when the filesystem freed more than the containers took meanwhile: recorded as measured); the containers are removed after, untimed. The inodes case counts inodes in use the same way (statfs), or where statfs has no inode count (btrfs) the unique (device, inode) pairs in the new containers' rootfs.",
     notes: [
       ...(v.backing === 'btrfs'
-        ? ["btrfs has no inode count in statfs: inodes are counted by a walk of each new container's rootfs (unique device:inode pairs), so a snapshot counts every file again although it shares the metadata blocks."]
+        ? [
+            "btrfs has no inode count in statfs: inodes are counted by a walk of each new container's rootfs (unique device:inode pairs), so a snapshot counts every file again although it shares the metadata blocks.",
+          ]
         : []),
       ...(v.driver === 'btrfs'
-        ? ['btrfs keeps every sample\'s containers until the case ends: deleted subvolumes are reclaimed by the cleaner at a later commit (`btrfs subvolume sync` waits ≈ 20 s here), which would shrink the usage in the middle of a later sample.']
+        ? [
+            "btrfs keeps every sample's containers until the case ends: deleted subvolumes are reclaimed by the cleaner at a later commit (`btrfs subvolume sync` waits ≈ 20 s here), which would shrink the usage in the middle of a later sample.",
+          ]
         : []),
     ],
     setup: async (ctx) => {
@@ -602,7 +664,8 @@ function derive(measured: readonly MeasuredCase[]): DerivedCase[] {
         case: 'inodes',
         unit: 'count',
         direction: 'lower-is-better',
-        method: "Measured with disk-usage: inodes in use (statfs) after the containers were created, minus before; where statfs has none (btrfs), the unique device:inode pairs in the new containers' rootfs.",
+        method:
+          "Measured with disk-usage: inodes in use (statfs) after the containers were created, minus before; where statfs has none (btrfs), the unique device:inode pairs in the new containers' rootfs.",
         notes: [...(m.notes ?? m.info.notes ?? [])],
         samples: [...ino],
         derived: { from: [m.info], how: 'recorded-alongside', pairing: 'same-sample' },
@@ -620,7 +683,8 @@ async function requirements(): Promise<string | undefined> {
 
 export const graphdriverSuite: Suite = {
   name: SUITE,
-  description: 'vfs, overlay2 and btrfs: applyDiff vs GNU tar, create+get by chain depth, copy-up, deep reads, diff, remove, disk use — per backing store',
+  description:
+    'vfs, overlay2 and btrfs: applyDiff vs GNU tar, create+get by chain depth, copy-up, deep reads, diff, remove, disk use — per backing store',
   targets: ['berth', 'reference'],
   requires: requirements,
   cases: buildCases,

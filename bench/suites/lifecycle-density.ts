@@ -29,7 +29,13 @@ export class IdleFleet {
         const placeholder = this.ids.push('') - 1;
         let id: string | undefined;
         try {
-          id = (await client.containerCreate({ Image: STATIC_IMAGE, Cmd: IDLE_COMMAND, HostConfig: { NetworkMode: DENSITY_NETWORK } })).Id;
+          id = (
+            await client.containerCreate({
+              Image: STATIC_IMAGE,
+              Cmd: IDLE_COMMAND,
+              HostConfig: { NetworkMode: DENSITY_NETWORK },
+            })
+          ).Id;
           this.ids[placeholder] = id;
           await client.containerStart(id);
         } catch (err) {
@@ -40,9 +46,14 @@ export class IdleFleet {
     await Promise.all(Array.from({ length: GROW_CONCURRENCY }, worker));
     // slots whose create failed hold ''
     for (let i = this.ids.length - 1; i >= 0; i--) if (this.ids[i] === '') this.ids.splice(i, 1);
-    if (failure !== undefined) throw unavailable(`${this.daemon.target}: growing the idle fleet to ${n} containers: ${(failure as Error).message}`, { cause: failure });
+    if (failure !== undefined)
+      throw unavailable(
+        `${this.daemon.target}: growing the idle fleet to ${n} containers: ${(failure as Error).message}`,
+        { cause: failure },
+      );
     const running = (await client.containerList({ filters: { status: ['running'] } })).length;
-    if (running !== n) throw unavailable(`${this.daemon.target}: ${running} containers running, expected the ${n} idle ones`);
+    if (running !== n)
+      throw unavailable(`${this.daemon.target}: ${running} containers running, expected the ${n} idle ones`);
   }
 
   /** Force-removes every idle container (SIGKILL, then removal); failures named together. */
@@ -60,13 +71,20 @@ export class IdleFleet {
       }
     };
     await Promise.all(Array.from({ length: GROW_CONCURRENCY }, worker));
-    if (failures.length > 0) throw unavailable(`${this.daemon.target}: idle containers not removed: ${failures.join('; ')}`);
+    if (failures.length > 0)
+      throw unavailable(`${this.daemon.target}: idle containers not removed: ${failures.join('; ')}`);
   }
 }
 
 /** A sleep container created for the next density sample (untimed). */
 export async function createProbeContainer(daemon: ApiDaemon): Promise<string> {
-  return (await new ApiClient(daemon.host).containerCreate({ Image: STATIC_IMAGE, Cmd: IDLE_COMMAND, HostConfig: { NetworkMode: DENSITY_NETWORK } })).Id;
+  return (
+    await new ApiClient(daemon.host).containerCreate({
+      Image: STATIC_IMAGE,
+      Cmd: IDLE_COMMAND,
+      HostConfig: { NetworkMode: DENSITY_NETWORK },
+    })
+  ).Id;
 }
 
 /**
@@ -77,7 +95,9 @@ export async function createProbeContainer(daemon: ApiDaemon): Promise<string> {
 export async function timedStart(ctx: Context, daemon: ApiDaemon, id: string): Promise<number> {
   const traceId = randomBytes(16).toString('hex');
   let parent = '';
-  const client = new ApiClient(daemon.host, { traceparent: () => (parent === '' || !daemon.traced ? undefined : `00-${traceId}-${parent}-01`) });
+  const client = new ApiClient(daemon.host, {
+    traceparent: () => (parent === '' || !daemon.traced ? undefined : `00-${traceId}-${parent}-01`),
+  });
   const { span } = startSpan(ctx, 'client', 'start');
   parent = span === undefined ? '' : span.id.toString(16).padStart(16, '0');
   const t0 = process.hrtime.bigint();

@@ -49,9 +49,17 @@ function elapsedMs(t0: bigint): number {
  * Each operation that succeeded is pushed to `latencies`. On a failure the
  * container is force-removed (untimed) and the error rethrown.
  */
-export async function lifecycleOnce(client: ApiClient, workload: Workload, latencies: Record<Op, number[]>): Promise<void> {
+export async function lifecycleOnce(
+  client: ApiClient,
+  workload: Workload,
+  latencies: Record<Op, number[]>,
+): Promise<void> {
   let t = process.hrtime.bigint();
-  const { Id: id } = await client.containerCreate({ Image: STATIC_IMAGE, Cmd: commandOf(workload), HostConfig: { NetworkMode: LOOP_NETWORK } });
+  const { Id: id } = await client.containerCreate({
+    Image: STATIC_IMAGE,
+    Cmd: commandOf(workload),
+    HostConfig: { NetworkMode: LOOP_NETWORK },
+  });
   latencies.create.push(elapsedMs(t));
   try {
     if (workload === 'true') {
@@ -79,7 +87,11 @@ export async function lifecycleOnce(client: ApiClient, workload: Workload, laten
     latencies.remove.push(elapsedMs(t));
   } catch (err) {
     await client.containerRemove(id, { force: true }).catch((e: unknown) => {
-      if (!isBerthError(e, 'NOT_FOUND')) throw unavailable(`container ${id}: not removed after a failed lifecycle (${(err as Error).message}): ${(e as Error).message}`, { cause: e });
+      if (!isBerthError(e, 'NOT_FOUND'))
+        throw unavailable(
+          `container ${id}: not removed after a failed lifecycle (${(err as Error).message}): ${(e as Error).message}`,
+          { cause: e },
+        );
     });
     throw err;
   }
@@ -90,7 +102,12 @@ export async function lifecycleOnce(client: ApiClient, workload: Workload, laten
  * (bucketbench's threads × iterations). A failed lifecycle is counted and the
  * worker goes on; throughput is completed lifecycles over the round's wall time.
  */
-export async function lifecycleRound(client: () => ApiClient, workload: Workload, concurrency: number, perWorker: number): Promise<RoundResult> {
+export async function lifecycleRound(
+  client: () => ApiClient,
+  workload: Workload,
+  concurrency: number,
+  perWorker: number,
+): Promise<RoundResult> {
   const latencies: Record<Op, number[]> = { create: [], start: [], end: [], remove: [] };
   let completed = 0;
   let errors = 0;

@@ -27,7 +27,14 @@ const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSample
 const TINY_SIZES: LifecycleSizes = { concurrencies: [1, 2], perWorker: 2, running: [0, 3] };
 
 function suiteCtx(targets: string[], warnings: string[], profile: ProfileSettings = tiny): SuiteContext {
-  return { profile: profile.name, settings: profile, targets, dataRoot: os.tmpdir(), seed: 1, warn: (m) => warnings.push(m) };
+  return {
+    profile: profile.name,
+    settings: profile,
+    targets,
+    dataRoot: os.tmpdir(),
+    seed: 1,
+    warn: (m) => warnings.push(m),
+  };
 }
 
 function childPids(): number[] {
@@ -69,7 +76,8 @@ function berthCgroupDirsOf(pid: number): string[] {
     const [, controllers, path] = line.split(':') as [string, string, string];
     const m = /^(.*\/berth\/[0-9a-f]{12})\/[^/]+$/.exec(path);
     if (m === null) continue;
-    const hierarchy = controllers === '' ? (existsSync('/sys/fs/cgroup/unified') ? 'unified' : '') : controllers.replace(/^name=/, '');
+    const hierarchy =
+      controllers === '' ? (existsSync('/sys/fs/cgroup/unified') ? 'unified' : '') : controllers.replace(/^name=/, '');
     out.push(join('/sys/fs/cgroup', hierarchy, path), join('/sys/fs/cgroup', hierarchy, m[1]!));
   }
   return out;
@@ -104,8 +112,16 @@ describe('lifecycle suite: cases', () => {
   });
 
   it('sizes: concurrency 1, 2, 4, 8 in every profile; quick runs fewer lifecycles and density 0 and 10, default up to 100', () => {
-    expect(sizesFor({ profile: 'quick', settings: profiles.quick })).toEqual({ concurrencies: [1, 2, 4, 8], perWorker: 2, running: [0, 10] });
-    expect(sizesFor({ profile: 'default', settings: profiles.default })).toEqual({ concurrencies: [1, 2, 4, 8], perWorker: 8, running: [0, 10, 50, 100] });
+    expect(sizesFor({ profile: 'quick', settings: profiles.quick })).toEqual({
+      concurrencies: [1, 2, 4, 8],
+      perWorker: 2,
+      running: [0, 10],
+    });
+    expect(sizesFor({ profile: 'default', settings: profiles.default })).toEqual({
+      concurrencies: [1, 2, 4, 8],
+      perWorker: 8,
+      running: [0, 10, 50, 100],
+    });
   });
 
   it('berth: throughput per workload and concurrency (grouped with docker), then density steps with phases', () => {
@@ -113,12 +129,23 @@ describe('lifecycle suite: cases', () => {
     const cases = lifecycleSuite.cases(suiteCtx(['berth'], warnings, profiles.quick)) as MacroCase[];
     const thr = cases.filter((c) => c.case === 'throughput');
     expect(thr.map((c) => `${c.parameters.workload}/${c.parameters.concurrency}/${c.group}`)).toEqual([
-      'true/1/throughput-true-1', 'true/2/throughput-true-2', 'true/4/throughput-true-4', 'true/8/throughput-true-8',
-      'sleep/1/throughput-sleep-1', 'sleep/2/throughput-sleep-2', 'sleep/4/throughput-sleep-4', 'sleep/8/throughput-sleep-8',
+      'true/1/throughput-true-1',
+      'true/2/throughput-true-2',
+      'true/4/throughput-true-4',
+      'true/8/throughput-true-8',
+      'sleep/1/throughput-sleep-1',
+      'sleep/2/throughput-sleep-2',
+      'sleep/4/throughput-sleep-4',
+      'sleep/8/throughput-sleep-8',
     ]);
-    expect(thr.every((c) => c.unit === 'ops/s' && c.direction === 'higher-is-better' && c.parameters.level === 'api')).toBe(true);
+    expect(
+      thr.every((c) => c.unit === 'ops/s' && c.direction === 'higher-is-better' && c.parameters.level === 'api'),
+    ).toBe(true);
     const density = cases.filter((c) => c.case === 'density-start');
-    expect(density.map((c) => `${c.parameters.running}/${c.phases}/${c.group}`)).toEqual(['0/true/density-berth-0', '10/true/density-berth-10']);
+    expect(density.map((c) => `${c.parameters.running}/${c.phases}/${c.group}`)).toEqual([
+      '0/true/density-berth-0',
+      '10/true/density-berth-10',
+    ]);
     expect(cases).toHaveLength(10);
     expect(warnings.some((w) => /level is api for every target/.test(w))).toBe(true);
   });
@@ -145,25 +172,43 @@ describe('lifecycle suite: cases', () => {
     // made-up samples, as the runner would pass them; no daemon is started
     const samples = (c: MacroCase): number[] => {
       const p = c.parameters;
-      if (c.case === 'throughput') return c.target === 'berth' ? [10 * Number(p.concurrency), 10 * Number(p.concurrency)] : [2 * Number(p.concurrency) ** 0.5, 2 * Number(p.concurrency) ** 0.5];
+      if (c.case === 'throughput')
+        return c.target === 'berth'
+          ? [10 * Number(p.concurrency), 10 * Number(p.concurrency)]
+          : [2 * Number(p.concurrency) ** 0.5, 2 * Number(p.concurrency) ** 0.5];
       return p.running === 0 ? [10, 10] : [11, 13];
     };
-    const measured: MeasuredCase[] = cases.filter((c) => dockerMissing() === undefined || c.target === 'berth').map((c) => ({ info: c, samples: samples(c), rounds: [samples(c)] }));
+    const measured: MeasuredCase[] = cases
+      .filter((c) => dockerMissing() === undefined || c.target === 'berth')
+      .map((c) => ({ info: c, samples: samples(c), rounds: [samples(c)] }));
     expect(process.env.PATH).toBe(path);
     const derived = suite.derive!(measured);
     // no recorded rounds (no sample ran): no latency or error cases, no memory
-    expect(derived.filter((d) => d.case === 'op-latency' || d.case === 'errors' || d.case === 'daemon-memory')).toEqual([]);
+    expect(derived.filter((d) => d.case === 'op-latency' || d.case === 'errors' || d.case === 'daemon-memory')).toEqual(
+      [],
+    );
     const scaling = derived.filter((d) => d.case === 'scaling' && d.target === 'berth');
-    expect(scaling.map((d) => `${d.parameters.workload}/${d.parameters.concurrency}/${d.samples.join(',')}`)).toEqual(['true/4/4,4', 'sleep/4/4,4']);
-    expect(scaling[0]!.notes![0]).toMatch(/^Saturation \(\d+ CPU\(s\)\): still growing by 10 % or more up to concurrency 4; medians 1: 10\.0\/s, 4: 40\.0\/s\.$/);
+    expect(scaling.map((d) => `${d.parameters.workload}/${d.parameters.concurrency}/${d.samples.join(',')}`)).toEqual([
+      'true/4/4,4',
+      'sleep/4/4,4',
+    ]);
+    expect(scaling[0]!.notes![0]).toMatch(
+      /^Saturation \(\d+ CPU\(s\)\): still growing by 10 % or more up to concurrency 4; medians 1: 10\.0\/s, 4: 40\.0\/s\.$/,
+    );
     const density = derived.find((d) => d.case === 'density-ratio' && d.target === 'berth')!;
     expect(density.samples).toEqual([1.1, 1.3]);
-    expect(density.notes![0]).toBe('Goal: berth start latency at 100 running within 1.2x of at 0: met (ratio of medians 1.20: 12.00 ms vs 10.00 ms).');
+    expect(density.notes![0]).toBe(
+      'Goal: berth start latency at 100 running within 1.2x of at 0: met (ratio of medians 1.20: 12.00 ms vs 10.00 ms).',
+    );
     if (dockerMissing() === undefined) {
       const ratio = derived.filter((d) => d.case === 'throughput-ratio');
-      expect(ratio.map((d) => `${d.parameters.workload}/${d.parameters.concurrency}/${d.parameters.reference}`)).toEqual(['true/1/docker', 'true/4/docker', 'sleep/1/docker', 'sleep/4/docker']);
+      expect(
+        ratio.map((d) => `${d.parameters.workload}/${d.parameters.concurrency}/${d.parameters.reference}`),
+      ).toEqual(['true/1/docker', 'true/4/docker', 'sleep/1/docker', 'sleep/4/docker']);
       expect(ratio[1]!.samples).toEqual([10, 10]);
-      expect(ratio[1]!.notes![0]).toBe("Goal: lifecycle throughput at concurrency 4 >= 5x docker's (true): met (ratio of medians 10.00: berth 40.0/s, docker 4.0/s).");
+      expect(ratio[1]!.notes![0]).toBe(
+        "Goal: lifecycle throughput at concurrency 4 >= 5x docker's (true): met (ratio of medians 10.00: berth 40.0/s, docker 4.0/s).",
+      );
       expect(ratio[0]!.notes).toEqual([]);
     }
   });
@@ -179,7 +224,10 @@ needs(root()).describe('lifecycle suite: real runs (root)', () => {
     rmSync(dataRoot, { recursive: true, force: true });
   });
 
-  async function run(targets: string[], client?: (d: ApiDaemon) => ApiClient): Promise<{ document: ResultDocument; lines: string[]; children: number[] }> {
+  async function run(
+    targets: string[],
+    client?: (d: ApiDaemon) => ApiClient,
+  ): Promise<{ document: ResultDocument; lines: string[]; children: number[] }> {
     dataRoot = mkdtempSync(join(os.tmpdir(), `berth-lifecycle-${process.pid}-`));
     const children = childPids();
     const lines: string[] = [];
@@ -216,7 +264,12 @@ needs(root()).describe('lifecycle suite: real runs (root)', () => {
     FaultyClient.cgroups.clear();
     const { document, children } = await run(['berth'], (d) => new FaultyClient(d.host));
     const thr = document.cases.filter((c) => c.case === 'throughput');
-    expect(thr.map((c) => `${c.parameters.workload}/${c.parameters.concurrency}/${c.samples.length}`)).toEqual(['true/1/2', 'true/2/2', 'sleep/1/2', 'sleep/2/2']);
+    expect(thr.map((c) => `${c.parameters.workload}/${c.parameters.concurrency}/${c.samples.length}`)).toEqual([
+      'true/1/2',
+      'true/2/2',
+      'sleep/1/2',
+      'sleep/2/2',
+    ]);
     for (const c of thr) expect(c.stats.p50).toBeGreaterThan(0);
     // every third start was refused: the errors are in the document, one sample per round
     const errors = document.cases.filter((c) => c.case === 'errors');
@@ -228,41 +281,67 @@ needs(root()).describe('lifecycle suite: real runs (root)', () => {
     const ops = document.cases.filter((c) => c.case === 'op-latency');
     expect(new Set(ops.map((c) => c.parameters.op))).toEqual(new Set(['create', 'start', 'wait', 'stop', 'remove']));
     for (const c of ops) expect(c.unit).toBe('ms');
-    expect(document.cases.filter((c) => c.case === 'scaling').map((c) => `${c.parameters.workload}/${c.parameters.concurrency}`)).toEqual(['true/2', 'sleep/2']);
+    expect(
+      document.cases
+        .filter((c) => c.case === 'scaling')
+        .map((c) => `${c.parameters.workload}/${c.parameters.concurrency}`),
+    ).toEqual(['true/2', 'sleep/2']);
     const density = document.cases.filter((c) => c.case === 'density-start');
-    expect(density.map((c) => `${c.target}/${c.parameters.running}/${c.samples.length}`)).toEqual(['berth/0/2', 'berth/3/2']);
+    expect(density.map((c) => `${c.target}/${c.parameters.running}/${c.samples.length}`)).toEqual([
+      'berth/0/2',
+      'berth/3/2',
+    ]);
     for (const c of density) {
       const names = c.phases!.map((p) => p.name);
       for (const n of ['client.start', 'jobs.start']) expect(names, n).toContain(n);
       expect(names).toContain('networkdriver.allocateInterface');
     }
     const memory = document.cases.filter((c) => c.case === 'daemon-memory');
-    expect(memory.map((c) => `${c.target}/${c.parameters.running}/${c.parameters.metric}/${c.unit}`)).toEqual(['berth/0/rss/MiB', 'berth/0/pss/MiB', 'berth/3/rss/MiB', 'berth/3/pss/MiB']);
+    expect(memory.map((c) => `${c.target}/${c.parameters.running}/${c.parameters.metric}/${c.unit}`)).toEqual([
+      'berth/0/rss/MiB',
+      'berth/0/pss/MiB',
+      'berth/3/rss/MiB',
+      'berth/3/pss/MiB',
+    ]);
     for (const c of memory) expect(c.stats.p50).toBeGreaterThan(5);
-    expect(memory[2]!.notes.some((n) => /^Goal: berthd RSS with 100 idle containers .*: not evaluated, this run went to 3 running without docker \(berthd [\d.]+ MiB, docker not measured\)\.$/.test(n))).toBe(true);
-    expect(document.cases.find((c) => c.case === 'density-ratio')!.notes[0]).toMatch(/^Goal: berth start latency at 100 running within 1\.2x of at 0: not evaluated, this run went to 3 running/);
+    expect(
+      memory[2]!.notes.some((n) =>
+        /^Goal: berthd RSS with 100 idle containers .*: not evaluated, this run went to 3 running without docker \(berthd [\d.]+ MiB, docker not measured\)\.$/.test(
+          n,
+        ),
+      ),
+    ).toBe(true);
+    expect(document.cases.find((c) => c.case === 'density-ratio')!.notes[0]).toMatch(
+      /^Goal: berth start latency at 100 running within 1\.2x of at 0: not evaluated, this run went to 3 running/,
+    );
     // the sleep containers' cgroups are gone with them
     expect(FaultyClient.cgroups.size).toBeGreaterThan(0);
     for (const d of FaultyClient.cgroups) expect(existsSync(d), d).toBe(false);
     await expectNothingLeft(children);
   }, 300_000);
 
-  needs(dockerMissing()).it('docker: the same cases on a private dockerd, with dockerd + containerd + shims measured; nothing left', async () => {
-    const { document, children } = await run(['docker']);
-    expect(document.cases.filter((c) => c.case === 'throughput').map((c) => `${c.target}/${c.parameters.workload}/${c.parameters.concurrency}`)).toEqual([
-      'docker/true/1', 'docker/true/2', 'docker/sleep/1', 'docker/sleep/2',
-    ]);
-    const errors = document.cases.filter((c) => c.case === 'errors');
-    expect(errors.map((e) => e.samples.reduce((a, b) => a + b, 0))).toEqual([0, 0, 0, 0]);
-    const density = document.cases.filter((c) => c.case === 'density-start');
-    expect(density.map((c) => `${c.parameters.running}/${c.phases}`)).toEqual(['0/null', '3/null']);
-    const memory = document.cases.filter((c) => c.case === 'daemon-memory' && c.parameters.metric === 'rss');
-    expect(memory.map((c) => c.parameters.running)).toEqual([0, 3]);
-    // dockerd and containerd, then one shim per idle container
-    expect(memory[0]!.notes[0]).toBe('2 process(es) counted at the last read.');
-    expect(memory[1]!.notes[0]).toBe('5 process(es) counted at the last read.');
-    expect(memory[1]!.stats.p50).toBeGreaterThan(memory[0]!.stats.p50);
-    expect(document.warnings.some((w) => w.includes('level is api for every target'))).toBe(true);
-    await expectNothingLeft(children);
-  }, 600_000);
+  needs(dockerMissing()).it(
+    'docker: the same cases on a private dockerd, with dockerd + containerd + shims measured; nothing left',
+    async () => {
+      const { document, children } = await run(['docker']);
+      expect(
+        document.cases
+          .filter((c) => c.case === 'throughput')
+          .map((c) => `${c.target}/${c.parameters.workload}/${c.parameters.concurrency}`),
+      ).toEqual(['docker/true/1', 'docker/true/2', 'docker/sleep/1', 'docker/sleep/2']);
+      const errors = document.cases.filter((c) => c.case === 'errors');
+      expect(errors.map((e) => e.samples.reduce((a, b) => a + b, 0))).toEqual([0, 0, 0, 0]);
+      const density = document.cases.filter((c) => c.case === 'density-start');
+      expect(density.map((c) => `${c.parameters.running}/${c.phases}`)).toEqual(['0/null', '3/null']);
+      const memory = document.cases.filter((c) => c.case === 'daemon-memory' && c.parameters.metric === 'rss');
+      expect(memory.map((c) => c.parameters.running)).toEqual([0, 3]);
+      // dockerd and containerd, then one shim per idle container
+      expect(memory[0]!.notes[0]).toBe('2 process(es) counted at the last read.');
+      expect(memory[1]!.notes[0]).toBe('5 process(es) counted at the last read.');
+      expect(memory[1]!.stats.p50).toBeGreaterThan(memory[0]!.stats.p50);
+      expect(document.warnings.some((w) => w.includes('level is api for every target'))).toBe(true);
+      await expectNothingLeft(children);
+    },
+    600_000,
+  );
 });

@@ -38,7 +38,10 @@ export interface LifecycleSizes {
   running: readonly number[];
 }
 
-/** The sizes of a profile: concurrency 1, 2, 4, 8 always; quick runs fewer lifecycles per worker and density steps 0 and 10. */
+/**
+ * The sizes of a profile: concurrency 1, 2, 4, 8 always; quick runs fewer lifecycles per worker and density steps 0 and
+ * 10.
+ */
 export function sizesFor(ctx: Pick<SuiteContext, 'profile' | 'settings'>): LifecycleSizes {
   return {
     concurrencies: [1, 2, 4, 8],
@@ -73,13 +76,26 @@ interface Records {
 export interface LifecycleOptions {
   /** The sizes (default: from the profile, sizesFor). */
   sizes?: (ctx: SuiteContext) => LifecycleSizes;
-  /** The client a throughput worker uses (default: the typed API client on the daemon's socket); tests inject failures here. */
+  /**
+   * The client a throughput worker uses (default: the typed API client on the daemon's socket); tests inject failures
+   * here.
+   */
   client?: (daemon: ApiDaemon) => ApiClient;
 }
 
-const workloadText = (w: Workload) => (w === 'true' ? '/bin/true (waited for, next-exit armed before start)' : '/bin/sleep 3600 (stopped with timeout 0: SIGTERM, then SIGKILL)');
+const workloadText = (w: Workload) =>
+  w === 'true'
+    ? '/bin/true (waited for, next-exit armed before start)'
+    : '/bin/sleep 3600 (stopped with timeout 0: SIGTERM, then SIGKILL)';
 
-function throughputCase(shared: SharedDaemon, records: Records, options: LifecycleOptions, workload: Workload, concurrency: number, perWorker: number): MacroCase {
+function throughputCase(
+  shared: SharedDaemon,
+  records: Records,
+  options: LifecycleOptions,
+  workload: Workload,
+  concurrency: number,
+  perWorker: number,
+): MacroCase {
   const daemon = shared.daemon;
   const clientOf = options.client ?? ((d: ApiDaemon) => new ApiClient(d.host));
   const def: MacroCase = {
@@ -103,10 +119,23 @@ function throughputCase(shared: SharedDaemon, records: Records, options: Lifecyc
     setup: (ctx) => shared.take(ctx),
     sample: async (_ctx, index) => {
       const round = await lifecycleRound(() => clientOf(daemon), workload, concurrency, perWorker);
-      if (round.completed === 0) throw unavailable(`${daemon.target}: no lifecycle of ${workload} completed in the round (${round.errors} failed; first: ${round.firstError})`);
+      if (round.completed === 0)
+        throw unavailable(
+          `${daemon.target}: no lifecycle of ${workload} completed in the round (${round.errors} failed; first: ${round.firstError})`,
+        );
       if (index >= 0) {
         let rec = records.throughput.get(def);
-        if (rec === undefined) records.throughput.set(def, (rec = { target: daemon.target, workload, concurrency, errors: [], latencies: { create: [], start: [], end: [], remove: [] } }));
+        if (rec === undefined)
+          records.throughput.set(
+            def,
+            (rec = {
+              target: daemon.target,
+              workload,
+              concurrency,
+              errors: [],
+              latencies: { create: [], start: [], end: [], remove: [] },
+            }),
+          );
         rec.errors.push(round.errors);
         for (const op of OPS) rec.latencies[op].push(...round.latencies[op]);
       }
@@ -118,7 +147,10 @@ function throughputCase(shared: SharedDaemon, records: Records, options: Lifecyc
       if (left.length === 0) return;
       for (const id of left) {
         await client.containerRemove(id, { force: true }).catch((err: unknown) => {
-          if (!isBerthError(err, 'NOT_FOUND')) throw unavailable(`${daemon.target}: container ${id} left by the round, not removable: ${(err as Error).message}`);
+          if (!isBerthError(err, 'NOT_FOUND'))
+            throw unavailable(
+              `${daemon.target}: container ${id} left by the round, not removable: ${(err as Error).message}`,
+            );
         });
       }
       throw unavailable(`${daemon.target}: the round left container(s) ${left.join(', ')} (removed)`);
@@ -145,9 +177,11 @@ function densityCase(shared: SharedDaemon, fleet: IdleFleet, records: Records, r
     method:
       `Wall time in ms of the start call (POST /containers/{id}/start) of one more /bin/sleep container on the ${DENSITY_NETWORK} network while ${running} idle sleep container(s) ` +
       `run on the same daemon (${daemon.description}), sent with berth's typed API client. Before each sample (untimed) the container is created; after it, it is force-removed. ` +
-      'The idle fleet is grown to this step in the case\'s setup (4 at a time), and the daemon\'s RSS and PSS are read there (case `daemon-memory`).',
+      "The idle fleet is grown to this step in the case's setup (4 at a time), and the daemon's RSS and PSS are read there (case `daemon-memory`).",
     notes: daemon.traced
-      ? ["Phases: the client's start span with berthd's request, job, driver and native spans beneath (the request carries a traceparent; berthd's spans are fetched after the timing)."]
+      ? [
+          "Phases: the client's start span with berthd's request, job, driver and native spans beneath (the request carries a traceparent; berthd's spans are fetched after the timing).",
+        ]
       : [],
     setup: async (ctx) => {
       await shared.take(ctx);
@@ -191,7 +225,8 @@ function buildCases(ctx: SuiteContext, options: LifecycleOptions, records: Recor
   const cases: CaseDef[] = [];
   // throughput: one group per workload and concurrency, berth and docker interleaved in it
   for (const workload of WORKLOADS) {
-    for (const c of sizes.concurrencies) for (const { s } of shared) cases.push(throughputCase(s, records, options, workload, c, sizes.perWorker));
+    for (const c of sizes.concurrencies)
+      for (const { s } of shared) cases.push(throughputCase(s, records, options, workload, c, sizes.perWorker));
   }
   // density: each step alone (the fleet only grows), one daemon's steps after the other's
   for (const { s, fleet } of shared) for (const n of sizes.running) cases.push(densityCase(s, fleet, records, n));
@@ -223,7 +258,12 @@ interface Throughput {
 function throughputs(measured: readonly MeasuredCase[]): Throughput[] {
   return measured
     .filter((m) => m.info.suite === SUITE && m.info.case === 'throughput')
-    .map((m) => ({ m, target: m.info.target, workload: m.info.parameters.workload as Workload, concurrency: Number(m.info.parameters.concurrency) }));
+    .map((m) => ({
+      m,
+      target: m.info.target,
+      workload: m.info.parameters.workload as Workload,
+      concurrency: Number(m.info.parameters.concurrency),
+    }));
 }
 
 /** Where throughput stops growing: the first concurrency whose next step gains less than 10 %. */
@@ -245,7 +285,13 @@ function deriveThroughput(measured: readonly MeasuredCase[], records: Records): 
   for (const t of all) {
     const rec = records.throughput.get(t.m.info as MacroCase);
     if (rec === undefined) continue;
-    const base = { level: LEVEL, workload: t.workload, concurrency: t.concurrency, network: LOOP_NETWORK, image: STATIC_IMAGE };
+    const base = {
+      level: LEVEL,
+      workload: t.workload,
+      concurrency: t.concurrency,
+      network: LOOP_NETWORK,
+      image: STATIC_IMAGE,
+    };
     for (const op of OPS) {
       const lat = rec.latencies[op];
       if (lat.length === 0) continue;
@@ -375,7 +421,10 @@ function deriveDensity(measured: readonly MeasuredCase[], records: Records): Der
       if (r.target === 'berth' && metric === 'rss' && r.running === topRunning) {
         const b = median(r.rss);
         const cmp = docker === undefined ? undefined : median(docker.rss);
-        const figure = cmp === undefined ? `berthd ${fmt(b)} MiB, docker not measured` : `berthd ${fmt(b)} MiB, docker ${fmt(cmp)} MiB (/4 = ${fmt(cmp * GOAL_MEMORY_FRACTION)} MiB)`;
+        const figure =
+          cmp === undefined
+            ? `berthd ${fmt(b)} MiB, docker not measured`
+            : `berthd ${fmt(b)} MiB, docker ${fmt(cmp)} MiB (/4 = ${fmt(cmp * GOAL_MEMORY_FRACTION)} MiB)`;
         notes.push(
           r.running === GOAL_DENSITY_RUNNING && cmp !== undefined
             ? `Goal: berthd RSS with ${GOAL_DENSITY_RUNNING} idle containers <= docker's (dockerd + containerd + shims) / 4: ${metOr(b <= cmp * GOAL_MEMORY_FRACTION)} (${figure}).`
@@ -390,13 +439,15 @@ function deriveDensity(measured: readonly MeasuredCase[], records: Records): Der
         unit: 'MiB',
         direction: 'lower-is-better',
         method:
-          `${metric === 'rss' ? 'Rss' : 'Pss'} from /proc/<pid>/smaps_rollup summed over ${r.target === 'berth' ? 'berthd' : 'dockerd, its containerd and every containerd-shim (found by name and a command line naming the private daemon\'s directory)'}, ` +
+          `${metric === 'rss' ? 'Rss' : 'Pss'} from /proc/<pid>/smaps_rollup summed over ${r.target === 'berth' ? 'berthd' : "dockerd, its containerd and every containerd-shim (found by name and a command line naming the private daemon's directory)"}, ` +
           `read 5 times 50 ms apart with ${r.running} idle sleep container(s) running (the density step's setup, before its samples); the containers' own processes are not counted.`,
         notes,
         samples: metric === 'rss' ? [...r.rss] : [...r.pss],
         // read in the setup of the density step at this count of running containers
         derived: {
-          from: starts.filter((m) => m.info.target === r.target && Number(m.info.parameters.running) === r.running).map((m) => m.info),
+          from: starts
+            .filter((m) => m.info.target === r.target && Number(m.info.parameters.running) === r.running)
+            .map((m) => m.info),
           how: 'recorded-alongside',
           pairing: 'same-sample',
         },

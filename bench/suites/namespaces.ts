@@ -46,12 +46,15 @@ const referenceUnshare: Partial<Record<NsKind, string>> = {
   cgroup: 'unshare(CLONE_NEWCGROUP) ≈ 2 µs',
 };
 const referenceFork = 'fork + exit + wait of a process ≈ 0.2–0.35 ms';
-const referenceParallel = 'network namespaces per second with 1 / 2 / 4 workers ≈ 0.8–1.3k / 1.2–1.8k / 0.9–1.5k, tail up to 114 ms';
+const referenceParallel =
+  'network namespaces per second with 1 / 2 / 4 workers ≈ 0.8–1.3k / 1.2–1.8k / 0.9–1.5k, tail up to 114 ms';
 
 function referenceNotes(set: NamespaceSet): string[] {
   const refs = set.kinds.map((k) => referenceUnshare[k]).filter((r): r is string => r !== undefined);
   if (set.kinds.length === 0) refs.push(referenceFork);
-  return refs.length === 0 ? [] : [`Reference medians on the project's 2-core VM host (not measured in this run): ${refs.join('; ')}.`];
+  return refs.length === 0
+    ? []
+    : [`Reference medians on the project's 2-core VM host (not measured in this run): ${refs.join('; ')}.`];
 }
 
 function flagText(kinds: readonly NsKind[]): string {
@@ -149,11 +152,18 @@ function parallelCase(set: NamespaceSet, workers: number, perWorker: number): Ma
       `One sample: ${workers} native threads, released together, each run ${perWorker} ops back to back; an op is clone(2) with ` +
       `${flagText(set.kinds)}, the child's exit and its reaping (waitpid by pid). The value is ops completed per second: ` +
       `${workers * perWorker} / (time from the release to the end of the last op). ${childText}`,
-    notes: set.kinds.includes('net') ? [`Reference on the project's 2-core VM host (not measured in this run): ${referenceParallel}.`] : [],
+    notes: set.kinds.includes('net')
+      ? [`Reference on the project's 2-core VM host (not measured in this run): ${referenceParallel}.`]
+      : [],
     group: `parallel ${set.name}`,
     sample: async (_ctx, index) => {
       const r: NsBenchResult = await native().nsBench({ clone: set.kinds, threads: workers, perThread: perWorker });
-      if (index >= 0) record('parallel-clone', parameters, r.ops.map((op) => op.cloneNs / 1e3));
+      if (index >= 0)
+        record(
+          'parallel-clone',
+          parameters,
+          r.ops.map((op) => op.cloneNs / 1e3),
+        );
       return (r.ops.length * 1e9) / r.wallNs;
     },
   };
@@ -178,7 +188,8 @@ function buildCases(ctx: SuiteContext): CaseDef[] {
   const kinds = availableKinds();
   const sets = namespaceSets.filter((s) => {
     const missing = s.kinds.filter((k) => !kinds.has(k));
-    if (missing.length > 0) ctx.warn(`set ${s.name} left out: this host has no ${missing.join(', ')} namespaces (or they are disabled)`);
+    if (missing.length > 0)
+      ctx.warn(`set ${s.name} left out: this host has no ${missing.join(', ')} namespaces (or they are disabled)`);
     return missing.length === 0;
   });
   const perWorker = scaled(ctx.settings, 8, 4);
@@ -227,7 +238,12 @@ function deriveCases(measured: readonly MeasuredCase[]): DerivedCase[] {
     });
   }
   for (const m of measured) {
-    const names = m.info.case === 'clone' ? ['clone-to-running', 'clone-to-reaped'] : m.info.case === 'parallel' ? ['parallel-clone'] : [];
+    const names =
+      m.info.case === 'clone'
+        ? ['clone-to-running', 'clone-to-reaped']
+        : m.info.case === 'parallel'
+          ? ['parallel-clone']
+          : [];
     for (const name of names) {
       const samples = extras.get(extraKey(name, m.info.parameters)) ?? [];
       if (samples.length === 0) continue;
@@ -252,7 +268,8 @@ function deriveCases(measured: readonly MeasuredCase[]): DerivedCase[] {
 async function requirements(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'needs root (clone with CLONE_NEW* flags)';
   try {
-    if (typeof native().nsBench !== 'function') return 'the native core was built without nsbench.cc (run `npm run build:native`)';
+    if (typeof native().nsBench !== 'function')
+      return 'the native core was built without nsbench.cc (run `npm run build:native`)';
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }

@@ -14,7 +14,13 @@ import { overlaps, parseSubnet } from '../../engine/networkdriver/subnet.js';
 import type { Context } from '../../engine/trace/index.js';
 import { native } from '../../native/index.js';
 import { freeLoopbackPort } from './network-procs.js';
-import { CONTAINER_PORTS, TRAFFIC_PATHS, type Endpoints, type TrafficPath, type TrafficTarget } from './network-traffic.js';
+import {
+  CONTAINER_PORTS,
+  TRAFFIC_PATHS,
+  type Endpoints,
+  type TrafficPath,
+  type TrafficTarget,
+} from './network-traffic.js';
 import type { BenchNetns } from './network-world.js';
 import { Teardown } from '../teardown.js';
 
@@ -30,7 +36,8 @@ export function dockerUnavailable(): string | undefined {
   const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
   if (!has('dockerd', ['--version'])) return 'dockerd not installed (apt-get install docker.io)';
   if (!has('docker', ['--version'])) return 'docker CLI not installed';
-  if (spawnSync('test', ['-x', SLEEP_BIN]).status !== 0) return `the static workload ${SLEEP_BIN} is not built (native/workloads/build.sh)`;
+  if (spawnSync('test', ['-x', SLEEP_BIN]).status !== 0)
+    return `the static workload ${SLEEP_BIN} is not built (native/workloads/build.sh)`;
   return undefined;
 }
 
@@ -112,16 +119,23 @@ export class DockerEnv implements TrafficTarget {
       this.daemon = spawn(
         'dockerd',
         [
-          '--data-root', join(this.dir, 'data'),
-          '--exec-root', join(this.dir, 'exec'),
-          '--pidfile', join(this.dir, 'dockerd.pid'),
-          '-H', `unix://${this.socket}`,
-          '--bridge', DOCKER_BENCH_BRIDGE,
+          '--data-root',
+          join(this.dir, 'data'),
+          '--exec-root',
+          join(this.dir, 'exec'),
+          '--pidfile',
+          join(this.dir, 'dockerd.pid'),
+          '-H',
+          `unix://${this.socket}`,
+          '--bridge',
+          DOCKER_BENCH_BRIDGE,
           '--iptables=false',
           '--ip-forward=false',
           '--ip-masq=false',
-          '--storage-driver', 'vfs',
-          '--log-level', 'warn',
+          '--storage-driver',
+          'vfs',
+          '--log-level',
+          'warn',
         ],
         { stdio: ['ignore', fd, fd] },
       );
@@ -135,7 +149,10 @@ export class DockerEnv implements TrafficTarget {
       ready = (await this.docker(['version', '--format', '{{.Server.Version}}'], 5_000)).exitCode === 0;
       if (!ready) await Promise.race([exited, new Promise((r) => setTimeout(r, 200))]);
     }
-    if (!ready) throw new Error(`dockerd did not come up: ${(await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ')}`);
+    if (!ready)
+      throw new Error(
+        `dockerd did not come up: ${(await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' | ')}`,
+      );
 
     const img = join(this.dir, 'image');
     await mkdir(img);
@@ -149,10 +166,21 @@ export class DockerEnv implements TrafficTarget {
     this.published.pingpong = await freeLoopbackPort();
     for (const which of ['a', 'b'] as const) {
       const name = `berthbench-${process.pid}-${which}`;
-      const ports = which === 'a' ? ['-p', `127.0.0.1:${this.published.iperf}:${CONTAINER_PORTS['published-port'].iperf}`, '-p', `127.0.0.1:${this.published.pingpong}:${CONTAINER_PORTS['published-port'].pingpong}`] : [];
+      const ports =
+        which === 'a'
+          ? [
+              '-p',
+              `127.0.0.1:${this.published.iperf}:${CONTAINER_PORTS['published-port'].iperf}`,
+              '-p',
+              `127.0.0.1:${this.published.pingpong}:${CONTAINER_PORTS['published-port'].pingpong}`,
+            ]
+          : [];
       await this.must(['run', '-d', '--name', name, ...ports, IMAGE], `run ${name}`);
-      const [pid, address] = (await this.must(['inspect', '-f', '{{.State.Pid}} {{.NetworkSettings.IPAddress}}', name], `inspect ${name}`)).split(' ');
-      if (!pid || pid === '0' || !address) throw new Error(`docker container ${name}: no pid or address (${pid} ${address})`);
+      const [pid, address] = (
+        await this.must(['inspect', '-f', '{{.State.Pid}} {{.NetworkSettings.IPAddress}}', name], `inspect ${name}`)
+      ).split(' ');
+      if (!pid || pid === '0' || !address)
+        throw new Error(`docker container ${name}: no pid or address (${pid} ${address})`);
       this.containers.push({ name, ns: { name, path: `/proc/${pid}/ns/net` }, address });
     }
   }
@@ -200,7 +228,9 @@ export class DockerEnv implements TrafficTarget {
     }
     if (this.bridgeMade) {
       this.bridgeMade = false;
-      await attempt(`bridge ${DOCKER_BENCH_BRIDGE}`, () => runSteps(ctx, [{ op: 'link.delete', name: DOCKER_BENCH_BRIDGE, ifMissingOk: true }]));
+      await attempt(`bridge ${DOCKER_BENCH_BRIDGE}`, () =>
+        runSteps(ctx, [{ op: 'link.delete', name: DOCKER_BENCH_BRIDGE, ifMissingOk: true }]),
+      );
     }
     if (!this.keyExisted) {
       this.keyExisted = true;
@@ -215,11 +245,32 @@ export class DockerEnv implements TrafficTarget {
     const inner = path === 'loopback' ? 0 : CONTAINER_PORTS[path][tool];
     switch (path) {
       case 'host-to-container':
-        return { serverNs: a.ns, clientNs: undefined, host: a.address, port: inner, listenHost: '0.0.0.0', listenPort: inner };
+        return {
+          serverNs: a.ns,
+          clientNs: undefined,
+          host: a.address,
+          port: inner,
+          listenHost: '0.0.0.0',
+          listenPort: inner,
+        };
       case 'container-to-container':
-        return { serverNs: a.ns, clientNs: b.ns, host: a.address, port: inner, listenHost: '0.0.0.0', listenPort: inner };
+        return {
+          serverNs: a.ns,
+          clientNs: b.ns,
+          host: a.address,
+          port: inner,
+          listenHost: '0.0.0.0',
+          listenPort: inner,
+        };
       case 'published-port':
-        return { serverNs: a.ns, clientNs: undefined, host: '127.0.0.1', port: this.published[tool], listenHost: '0.0.0.0', listenPort: inner };
+        return {
+          serverNs: a.ns,
+          clientNs: undefined,
+          host: '127.0.0.1',
+          port: this.published[tool],
+          listenHost: '0.0.0.0',
+          listenPort: inner,
+        };
       default:
         throw new Error(`network bench docker: no ${path} path (loopback is berth's reference)`);
     }
@@ -231,7 +282,10 @@ async function stopByPid(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   process.kill(child.pid, 'SIGTERM');
-  const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
+  const done = await Promise.race([
+    exited.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), graceMs)),
+  ]);
   if (!done) {
     process.kill(child.pid, 'SIGKILL');
     await exited;

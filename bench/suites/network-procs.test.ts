@@ -15,22 +15,43 @@ function alive(pid: number): boolean {
 
 describe('BenchProcess', () => {
   it('fails naming the label and the stderr when the process exits before it is ready', async () => {
-    await expect(BenchProcess.start('probe server', [process.execPath, '-e', 'console.error("port taken"); process.exit(3)'], undefined, /^ready$/)).rejects.toThrow(
-      /^probe server: exited \(3\) before it was ready: port taken/,
-    );
+    await expect(
+      BenchProcess.start(
+        'probe server',
+        [process.execPath, '-e', 'console.error("port taken"); process.exit(3)'],
+        undefined,
+        /^ready$/,
+      ),
+    ).rejects.toThrow(/^probe server: exited \(3\) before it was ready: port taken/);
   });
 
   it('fails when not ready in time, and leaves no process behind', async () => {
     const marker = `berth-netbench-slow-${process.pid}`;
-    const err = await BenchProcess.start('slow', [process.execPath, '-e', `setTimeout(() => {}, 60000) // ${marker}`], undefined, /^ready$/, 300).catch((e: unknown) => e);
+    const err = await BenchProcess.start(
+      'slow',
+      [process.execPath, '-e', `setTimeout(() => {}, 60000) // ${marker}`],
+      undefined,
+      /^ready$/,
+      300,
+    ).catch((e: unknown) => e);
     expect(String(err)).toMatch(/slow: not ready within 300 ms/);
     expect(spawnSync('pgrep', ['-f', marker]).status).toBe(1);
   });
 
   it('runs the ping-pong pair: the client reports elapsed ns per batch; stop() ends both by pid', async () => {
     const port = await freeLoopbackPort();
-    const server = await BenchProcess.start('pingpong server', [process.execPath, '-e', PINGPONG_SERVER, '127.0.0.1', String(port)], undefined, /^ready$/);
-    const client = await BenchProcess.start('pingpong client', [process.execPath, '-e', PINGPONG_CLIENT, '127.0.0.1', String(port)], undefined, /^ready$/);
+    const server = await BenchProcess.start(
+      'pingpong server',
+      [process.execPath, '-e', PINGPONG_SERVER, '127.0.0.1', String(port)],
+      undefined,
+      /^ready$/,
+    );
+    const client = await BenchProcess.start(
+      'pingpong client',
+      [process.execPath, '-e', PINGPONG_CLIENT, '127.0.0.1', String(port)],
+      undefined,
+      /^ready$/,
+    );
     try {
       const a = Number(await client.ask('50'));
       const b = Number(await client.ask('1'));

@@ -82,15 +82,26 @@ export class BenchProcess {
    * pid), and waits until a stdout line matches ready. Fails naming the label
    * and the process's stderr when it exits first or not within timeoutMs.
    */
-  static async start(label: string, argv: readonly string[], ns: BenchNetns | undefined, ready: RegExp, timeoutMs = 5000): Promise<BenchProcess> {
+  static async start(
+    label: string,
+    argv: readonly string[],
+    ns: BenchNetns | undefined,
+    ready: RegExp,
+    timeoutMs = 5000,
+  ): Promise<BenchProcess> {
     const full = ns === undefined ? [...argv] : ['nsenter', `--net=${ns.path}`, ...argv];
     const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     const p = new BenchProcess(label, child);
     try {
       await new Promise<void>((resolve, reject) => {
         child.once('error', reject);
-        void p.exited.then((code) => reject(new Error(`exited (${code}) before it was ready: ${p.stderr.trim() || p.lines.join(' ')}`)));
-        const timer = setTimeout(() => reject(new Error(`not ready within ${timeoutMs} ms: ${p.stderr.trim()}`)), timeoutMs);
+        void p.exited.then((code) =>
+          reject(new Error(`exited (${code}) before it was ready: ${p.stderr.trim() || p.lines.join(' ')}`)),
+        );
+        const timer = setTimeout(
+          () => reject(new Error(`not ready within ${timeoutMs} ms: ${p.stderr.trim()}`)),
+          timeoutMs,
+        );
         const check = (line: string): void => {
           if (ready.test(line)) {
             p.readyLine = line;
@@ -137,7 +148,11 @@ export class BenchProcess {
       // after 'close' every line it printed has been delivered
       void this.closed.then(() => {
         clearTimeout(timer);
-        reject(new Error(`${this.label}: exited (${this.child.exitCode ?? this.child.signalCode}) without a line: ${this.errorOutput}`));
+        reject(
+          new Error(
+            `${this.label}: exited (${this.child.exitCode ?? this.child.signalCode}) without a line: ${this.errorOutput}`,
+          ),
+        );
       });
       this.waiters.push((l) => {
         clearTimeout(timer);
@@ -178,7 +193,10 @@ export class BenchProcess {
   async stop(graceMs = 0): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null || this.child.pid === undefined) return;
     if (graceMs > 0) {
-      const done = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref())]);
+      const done = await Promise.race([
+        this.exited.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), graceMs).unref()),
+      ]);
       if (done) return;
     }
     try {

@@ -4,13 +4,26 @@
 // and a bridge container with one published port, userland proxy vs iptables.
 import { spawnSync } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
-import { bridgeInterfacePlan, runIpBatch, runSteps, stepSpan, type NetlinkOp, type NetnsRef } from '../../engine/networkdriver/index.js';
+import {
+  bridgeInterfacePlan,
+  runIpBatch,
+  runSteps,
+  stepSpan,
+  type NetlinkOp,
+  type NetnsRef,
+} from '../../engine/networkdriver/index.js';
 import { macFor, networkDriverBoundary, type NetworkDriver } from '../../engine/networkdriver/index.js';
 import { formatIPv4, parseSubnet } from '../../engine/networkdriver/subnet.js';
 import { instrument, type Context } from '../../engine/trace/index.js';
 import type { MacroCase } from '../suite.js';
 import { freeLoopbackPort } from './network-procs.js';
-import { createNetnsBatch, deleteNetnsBatch, planVethName, type BenchNetns, type NetworkWorld } from './network-world.js';
+import {
+  createNetnsBatch,
+  deleteNetnsBatch,
+  planVethName,
+  type BenchNetns,
+  type NetworkWorld,
+} from './network-world.js';
 
 export const SUITE = 'network';
 
@@ -40,17 +53,21 @@ export const BRIDGE_GOAL_MS = 3;
 const describeMode: Record<SetupMode, string> = {
   none: 'network "none" (loopback up inside the namespace, from a cloned child)',
   host: 'network "host" (only the hosts/hostname/resolv.conf files)',
-  bridge: 'the default bridge network (address from IPAM, veth with its peer born in the namespace, host end on the bridge, address/route inside, etc files)',
-  container: 'network "container:<id>" (the namespace of another container, already set up; only checked, plus etc files)',
+  bridge:
+    'the default bridge network (address from IPAM, veth with its peer born in the namespace, host end on the bridge, address/route inside, etc files)',
+  container:
+    'network "container:<id>" (the namespace of another container, already set up; only checked, plus etc files)',
 };
 
 const describePath: Record<SetupPath, string> = {
   driver:
     'NetworkDriver.allocateInterface then releaseInterface (through instrument() with networkDriverBoundary, so its steps become phases); in bridge mode with netnsGone, ' +
-    "as the engine releases a container whose namespace dies with it: the kernel removes the veth with the namespace, a reaper checks it later",
-  netlink: "the bare bridge interface plan (bridgeInterfacePlan: 3 host ops, 4 ops in the namespace) through berth's rtnetlink runSteps, then one link.delete; no IPAM, no files",
+    'as the engine releases a container whose namespace dies with it: the kernel removes the veth with the namespace, a reaper checks it later',
+  netlink:
+    "the bare bridge interface plan (bridgeInterfacePlan: 3 host ops, 4 ops in the namespace) through berth's rtnetlink runSteps, then one link.delete; no IPAM, no files",
   ip: 'the same bare plan as one `ip -batch` process on the host and one under `nsenter --net` in the namespace, then `ip link del` through `ip -batch`; no IPAM, no files',
-  'ip-calls': 'the same bare plan with one `ip` process per op (3 on the host, 4 under `nsenter --net`), then one `ip link del`, as shell scripts do it; no IPAM, no files',
+  'ip-calls':
+    'the same bare plan with one `ip` process per op (3 on the host, 4 under `nsenter --net`), then one `ip link del`, as shell scripts do it; no IPAM, no files',
 };
 
 /** One container's network for a setup sample: its namespace and, for container mode, the owner's. */
@@ -93,7 +110,12 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
       const id = world.nextContainerId();
       // recorded before the call, so dispose() releases it also when the allocation fails half-way
       slot.owner = { id, ns };
-      await world.driver.allocateInterface(ctx, { containerId: id, network: 'bridge', netns: { path: ns.path }, hostname: 'owner' });
+      await world.driver.allocateInterface(ctx, {
+        containerId: id,
+        network: 'bridge',
+        netns: { path: ns.path },
+        hostname: 'owner',
+      });
     }
   };
 
@@ -108,7 +130,9 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
       }
     }
     await deleteNetnsBatch(taken.flatMap((slot) => (slot.ns !== undefined ? [slot.ns] : [])));
-    await Promise.all(taken.map((slot) => rm(slot.etcDir, { recursive: true, force: true }).catch((e: unknown) => errors.push(e))));
+    await Promise.all(
+      taken.map((slot) => rm(slot.etcDir, { recursive: true, force: true }).catch((e: unknown) => errors.push(e))),
+    );
     if (errors.length > 0) throw errors[0];
   };
 
@@ -154,7 +178,16 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
           const address = formatIPv4(subnet.base + 200 + i);
           const netns: NetnsRef = { path: slot.ns!.path };
           const hostVeth = planVethName(i);
-          const plan = bridgeInterfacePlan({ hostVeth, bridge: net.bridge, netns, address, prefix: subnet.prefix, gateway: net.gateway, mac: macFor(address), mtu: net.mtu });
+          const plan = bridgeInterfacePlan({
+            hostVeth,
+            bridge: net.bridge,
+            netns,
+            address,
+            prefix: subnet.prefix,
+            gateway: net.gateway,
+            mac: macFor(address),
+            mtu: net.mtu,
+          });
           made.push(hostVeth);
           await run(ctx, plan.host);
           await run(ctx, plan.netns, netns);
@@ -162,8 +195,15 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
       );
     } finally {
       const del = (name: string): NetlinkOp => ({ op: 'link.delete', name, ifMissingOk: true });
-      // `ip link del` fails on a veth that was never made: that one is retried as a netlink delete that tolerates a missing link.
-      await Promise.all(made.map((name) => (path === 'netlink' ? run(ctx, [del(name)]) : run(ctx, [{ op: 'link.delete', name }]).catch(() => runSteps(ctx, [del(name)])))));
+      // `ip link del` fails on a veth that was never made: that one is retried as a netlink delete that tolerates a
+      // missing link.
+      await Promise.all(
+        made.map((name) =>
+          path === 'netlink'
+            ? run(ctx, [del(name)])
+            : run(ctx, [{ op: 'link.delete', name }]).catch(() => runSteps(ctx, [del(name)])),
+        ),
+      );
     }
   };
 
@@ -182,7 +222,9 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
       `The driver's state files (under the run's data root) and the etc files are part of the driver path. Each container gets a fresh network namespace (\`ip -batch\` of \`netns add\`) and its (empty) container directory for the etc files before the timed part, and loses both (\`netns del\`, rm) after it: neither is measured (the namespaces suite measures namespace creation).`,
     notes:
       mode === 'bridge' && path === 'driver' && concurrency === 1
-        ? [`Goal: p50 ≤ ${BRIDGE_GOAL_MS} ms for one container's bridge setup + teardown; the derived case setup-teardown-ip-vs-netlink (concurrency 1) says whether it is met.`]
+        ? [
+            `Goal: p50 ≤ ${BRIDGE_GOAL_MS} ms for one container's bridge setup + teardown; the derived case setup-teardown-ip-vs-netlink (concurrency 1) says whether it is met.`,
+          ]
         : [],
     setup: async (ctx) => {
       const opened = await world.acquire(ctx);
@@ -274,7 +316,12 @@ export function publishCase(world: NetworkWorld, port: PublishPort, concurrency:
       try {
         await settleAll(
           slots.map(async (slot, i) => {
-            await d.allocateInterface(ctx, { containerId: ids[i]!, network: 'bridge', netns: { path: slot.ns.path }, hostname: `p${i}` });
+            await d.allocateInterface(ctx, {
+              containerId: ids[i]!,
+              network: 'bridge',
+              netns: { path: slot.ns.path },
+              hostname: `p${i}`,
+            });
             await d.allocatePort(ctx, ids[i]!, `127.0.0.1:${slot.hostPort}:${PUBLISHED_CONTAINER_PORT}`, { via: port });
           }),
         );

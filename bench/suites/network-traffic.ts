@@ -14,7 +14,12 @@ import { SUITE } from './network-setup.js';
 import { createNetns, deleteNetns, type BenchNetns, type NetworkWorld } from './network-world.js';
 
 export type TrafficPath = 'loopback' | 'host-to-container' | 'container-to-container' | 'published-port';
-export const TRAFFIC_PATHS: readonly TrafficPath[] = ['loopback', 'host-to-container', 'container-to-container', 'published-port'];
+export const TRAFFIC_PATHS: readonly TrafficPath[] = [
+  'loopback',
+  'host-to-container',
+  'container-to-container',
+  'published-port',
+];
 
 /** Goal of the issue: bridge paths reach at least this share of loopback throughput. */
 export const THROUGHPUT_GOAL_PERCENT = 85;
@@ -32,8 +37,10 @@ export const CONTAINER_PORTS: Record<Exclude<TrafficPath, 'loopback'>, { iperf: 
 
 const describePath: Record<TrafficPath, string> = {
   loopback: 'server and client in the host namespace on 127.0.0.1 (the reference)',
-  'host-to-container': "client in the host namespace, server in container A's namespace, to A's bridge address (veth + bridge)",
-  'container-to-container': "client in container B's namespace, server in container A's, to A's address (veth → bridge → veth)",
+  'host-to-container':
+    "client in the host namespace, server in container A's namespace, to A's bridge address (veth + bridge)",
+  'container-to-container':
+    "client in container B's namespace, server in container A's, to A's address (veth → bridge → veth)",
   'published-port': 'client in the host namespace to 127.0.0.1:<published port>, which the engine forwards to A',
 };
 
@@ -119,13 +126,26 @@ export class TrafficEnv implements TrafficTarget {
       const ns = await createNetns();
       const id = this.world.nextContainerId();
       this[which] = { id, ns, address: '' };
-      const r = await d.allocateInterface(ctx, { containerId: id, network: 'bridge', netns: { path: ns.path }, hostname: which });
+      const r = await d.allocateInterface(ctx, {
+        containerId: id,
+        network: 'bridge',
+        netns: { path: ns.path },
+        hostname: which,
+      });
       this[which]!.address = r.address!;
     }
     this.published.iperf = await freeLoopbackPort();
-    await d.allocatePort(ctx, this.a!.id, `127.0.0.1:${this.published.iperf}:${CONTAINER_PORTS['published-port'].iperf}`);
+    await d.allocatePort(
+      ctx,
+      this.a!.id,
+      `127.0.0.1:${this.published.iperf}:${CONTAINER_PORTS['published-port'].iperf}`,
+    );
     this.published.pingpong = await freeLoopbackPort();
-    await d.allocatePort(ctx, this.a!.id, `127.0.0.1:${this.published.pingpong}:${CONTAINER_PORTS['published-port'].pingpong}`);
+    await d.allocatePort(
+      ctx,
+      this.a!.id,
+      `127.0.0.1:${this.published.pingpong}:${CONTAINER_PORTS['published-port'].pingpong}`,
+    );
     this.loopbackPorts.iperf = await freeLoopbackPort();
     this.loopbackPorts.pingpong = await freeLoopbackPort();
   }
@@ -156,16 +176,44 @@ export class TrafficEnv implements TrafficTarget {
   endpoints(path: TrafficPath, tool: 'iperf' | 'pingpong'): Endpoints {
     if (path === 'loopback') {
       const port = this.loopbackPorts[tool];
-      return { serverNs: undefined, clientNs: undefined, host: '127.0.0.1', port, listenHost: '127.0.0.1', listenPort: port };
+      return {
+        serverNs: undefined,
+        clientNs: undefined,
+        host: '127.0.0.1',
+        port,
+        listenHost: '127.0.0.1',
+        listenPort: port,
+      };
     }
     const inner = CONTAINER_PORTS[path][tool];
     switch (path) {
       case 'host-to-container':
-        return { serverNs: this.a!.ns, clientNs: undefined, host: this.a!.address, port: inner, listenHost: '0.0.0.0', listenPort: inner };
+        return {
+          serverNs: this.a!.ns,
+          clientNs: undefined,
+          host: this.a!.address,
+          port: inner,
+          listenHost: '0.0.0.0',
+          listenPort: inner,
+        };
       case 'container-to-container':
-        return { serverNs: this.a!.ns, clientNs: this.b!.ns, host: this.a!.address, port: inner, listenHost: '0.0.0.0', listenPort: inner };
+        return {
+          serverNs: this.a!.ns,
+          clientNs: this.b!.ns,
+          host: this.a!.address,
+          port: inner,
+          listenHost: '0.0.0.0',
+          listenPort: inner,
+        };
       case 'published-port':
-        return { serverNs: this.a!.ns, clientNs: undefined, host: '127.0.0.1', port: this.published[tool], listenHost: '0.0.0.0', listenPort: inner };
+        return {
+          serverNs: this.a!.ns,
+          clientNs: undefined,
+          host: '127.0.0.1',
+          port: this.published[tool],
+          listenHost: '0.0.0.0',
+          listenPort: inner,
+        };
     }
   }
 }
@@ -187,7 +235,8 @@ export function iperfGbits(json: string, subject: string): number {
   }
   if (doc.error !== undefined) throw new Error(`${subject}: iperf3: ${doc.error}`);
   const bps = doc.end?.sum_received?.bits_per_second;
-  if (typeof bps !== 'number' || !Number.isFinite(bps)) throw new Error(`${subject}: iperf3 -J output has no end.sum_received.bits_per_second`);
+  if (typeof bps !== 'number' || !Number.isFinite(bps))
+    throw new Error(`${subject}: iperf3 -J output has no end.sum_received.bits_per_second`);
   return bps / 1e9;
 }
 
@@ -198,7 +247,9 @@ function amountArgs(a: IperfAmount): string[] {
   return 'seconds' in a ? ['-t', String(a.seconds)] : ['-n', a.bytes];
 }
 
-/** What measures throughput: iperf3 when installed, else berth's static tcp-source → tcp-sink pair (native/workloads). */
+/**
+ * What measures throughput: iperf3 when installed, else berth's static tcp-source → tcp-sink pair (native/workloads).
+ */
 export type ThroughputTool = 'iperf3' | 'tcp-sink';
 
 /** Bytes one tcp-source run sends: the byte amount, or for a time amount ≈ that many seconds at 30 Gbit/s. */
@@ -226,7 +277,12 @@ export function sinkGbits(line: string, subject: string): number {
  * `tcp-source` sends the amount, and the sample is the bytes the sink read over
  * the seconds from its accept to end of stream, in Gbit/s.
  */
-export function throughputCase(env: TrafficTarget, path: TrafficPath, amount: IperfAmount, tool: ThroughputTool = 'iperf3'): MacroCase {
+export function throughputCase(
+  env: TrafficTarget,
+  path: TrafficPath,
+  amount: IperfAmount,
+  tool: ThroughputTool = 'iperf3',
+): MacroCase {
   const transfer = 'seconds' in amount ? `${amount.seconds}s` : amount.bytes;
   let server: BenchProcess | undefined;
   /** acquire() undoes itself when it fails: only a successful one is released. */
@@ -237,11 +293,21 @@ export function throughputCase(env: TrafficTarget, path: TrafficPath, amount: Ip
     const e = env.endpoints(path, 'iperf');
     server = undefined;
     if (tool === 'tcp-sink') {
-      server = await BenchProcess.start(`${subject}: tcp-sink`, [workloadBinary('tcp-sink'), String(e.listenPort), e.listenHost], e.serverNs, /^listening \d+$/);
+      server = await BenchProcess.start(
+        `${subject}: tcp-sink`,
+        [workloadBinary('tcp-sink'), String(e.listenPort), e.listenHost],
+        e.serverNs,
+        /^listening \d+$/,
+      );
       return;
     }
     const bind = e.listenHost === '0.0.0.0' ? [] : ['-B', e.listenHost];
-    server = await BenchProcess.start(`${subject}: iperf3 server`, ['iperf3', '-s', '--forceflush', '-p', String(e.listenPort), ...bind], e.serverNs, /Server listening/);
+    server = await BenchProcess.start(
+      `${subject}: iperf3 server`,
+      ['iperf3', '-s', '--forceflush', '-p', String(e.listenPort), ...bind],
+      e.serverNs,
+      /Server listening/,
+    );
   };
   const nsText = path === 'loopback' ? '' : ', inside the namespace via `nsenter --net`';
   const how =
@@ -259,8 +325,15 @@ export function throughputCase(env: TrafficTarget, path: TrafficPath, amount: Ip
     unit: 'Gbit/s',
     direction: 'higher-is-better',
     group: 'tcp-throughput',
-    method: how + `Paths and engines interleave sample by sample, so loopback is the same-run reference. Containers: ${env.description}.`,
-    notes: path === 'loopback' || env.target !== 'berth' ? [] : [`Goal: ≥ ${THROUGHPUT_GOAL_PERCENT}% of loopback; the derived case tcp-throughput-vs-loopback says whether it is met.`],
+    method:
+      how +
+      `Paths and engines interleave sample by sample, so loopback is the same-run reference. Containers: ${env.description}.`,
+    notes:
+      path === 'loopback' || env.target !== 'berth'
+        ? []
+        : [
+            `Goal: ≥ ${THROUGHPUT_GOAL_PERCENT}% of loopback; the derived case tcp-throughput-vs-loopback says whether it is met.`,
+          ],
     setup: async (ctx) => {
       await env.acquire(ctx);
       acquired = true;
@@ -285,14 +358,21 @@ export function throughputCase(env: TrafficTarget, path: TrafficPath, amount: Ip
     },
     sample: async () => {
       const e = env.endpoints(path, 'iperf');
-      const argv = tool === 'iperf3' ? ['iperf3', '-c', e.host, '-p', String(e.port), ...amountArgs(amount), '-J'] : [workloadBinary('tcp-source'), e.host, String(e.port), String(sinkBytes(amount))];
+      const argv =
+        tool === 'iperf3'
+          ? ['iperf3', '-c', e.host, '-p', String(e.port), ...amountArgs(amount), '-J']
+          : [workloadBinary('tcp-source'), e.host, String(e.port), String(sinkBytes(amount))];
       const full = e.clientNs === undefined ? argv : ['nsenter', `--net=${e.clientNs.path}`, ...argv];
-      const r = await execa(full[0]!, full.slice(1), { reject: false, timeout: (('seconds' in amount ? amount.seconds : 10) + 20) * 1000 });
+      const r = await execa(full[0]!, full.slice(1), {
+        reject: false,
+        timeout: (('seconds' in amount ? amount.seconds : 10) + 20) * 1000,
+      });
       if (tool === 'tcp-sink') {
         if (r.failed) throw new Error(`${subject}: tcp-source: ${String(r.stderr).trim() || r.shortMessage}`);
         return sinkGbits(await server!.nextLine(10_000), subject);
       }
-      if (r.failed && String(r.stdout).trim() === '') throw new Error(`${subject}: iperf3 client: ${String(r.stderr).trim() || r.shortMessage}`);
+      if (r.failed && String(r.stdout).trim() === '')
+        throw new Error(`${subject}: iperf3 client: ${String(r.stderr).trim() || r.shortMessage}`);
       return iperfGbits(String(r.stdout), subject);
     },
   };
@@ -332,8 +412,18 @@ export function latencyCase(env: TrafficTarget, path: TrafficPath, roundTrips: n
       acquired = true;
       try {
         const e = env.endpoints(path, 'pingpong');
-        server = await BenchProcess.start(`${subject}: server`, [process.execPath, '-e', PINGPONG_SERVER, e.listenHost, String(e.listenPort)], e.serverNs, /^ready$/);
-        client = await BenchProcess.start(`${subject}: client`, [process.execPath, '-e', PINGPONG_CLIENT, e.host, String(e.port)], e.clientNs, /^ready$/);
+        server = await BenchProcess.start(
+          `${subject}: server`,
+          [process.execPath, '-e', PINGPONG_SERVER, e.listenHost, String(e.listenPort)],
+          e.serverNs,
+          /^ready$/,
+        );
+        client = await BenchProcess.start(
+          `${subject}: client`,
+          [process.execPath, '-e', PINGPONG_CLIENT, e.host, String(e.port)],
+          e.clientNs,
+          /^ready$/,
+        );
       } catch (err) {
         await stop();
         throw err;

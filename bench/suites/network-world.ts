@@ -44,10 +44,15 @@ export async function createNetnsBatch(n: number): Promise<BenchNetns[]> {
     return { name, path: `/run/netns/${name}` };
   });
   if (n === 0) return made;
-  const r = await execa('ip', ['-batch', '-'], { input: made.map((ns) => `netns add ${ns.name}\n`).join(''), reject: false });
+  const r = await execa('ip', ['-batch', '-'], {
+    input: made.map((ns) => `netns add ${ns.name}\n`).join(''),
+    reject: false,
+  });
   if (r.failed) {
     await deleteNetnsBatch(made);
-    throw new Error(`netns ${made.map((ns) => ns.name).join(', ')}: ip netns add: ${String(r.stderr).trim() || r.shortMessage}`);
+    throw new Error(
+      `netns ${made.map((ns) => ns.name).join(', ')}: ip netns add: ${String(r.stderr).trim() || r.shortMessage}`,
+    );
   }
   return made;
 }
@@ -60,7 +65,10 @@ export async function deleteNetns(ns: BenchNetns): Promise<void> {
 /** Deletes namespaces with one `ip -batch -force` process (going on past missing ones). Idempotent. */
 export async function deleteNetnsBatch(list: readonly BenchNetns[]): Promise<void> {
   if (list.length === 0) return;
-  await execa('ip', ['-force', '-batch', '-'], { input: list.map((ns) => `netns del ${ns.name}\n`).join(''), reject: false });
+  await execa('ip', ['-force', '-batch', '-'], {
+    input: list.map((ns) => `netns del ${ns.name}\n`).join(''),
+    reject: false,
+  });
 }
 
 /** The bench's namespaces still present (for cleanup checks). */
@@ -88,7 +96,9 @@ export async function leftoverLinks(): Promise<string[]> {
   const attached = new Set<string>();
   for (const bridge of [BENCH_BRIDGE, BENCH_ETHERNET_BRIDGE]) {
     const br = await execa('ip', ['-o', 'link', 'show', 'master', bridge], { reject: false });
-    if (br.exitCode === 0) for (const l of String(br.stdout).split('\n')) if (l.includes(': ')) attached.add(l.split(': ')[1]!.split('@')[0]!);
+    if (br.exitCode === 0)
+      for (const l of String(br.stdout).split('\n'))
+        if (l.includes(': ')) attached.add(l.split(': ')[1]!.split('@')[0]!);
   }
   return names.filter((n) => mine.has(n) || attached.has(n)).sort();
 }
@@ -231,14 +241,19 @@ export class NetworkWorld {
     this.driver_ = undefined;
     if (driver !== undefined) {
       const net = driver.listNetworks(ctx)[0];
-      for (const cid of [...this.containers]) await attempt(`container ${cid}`, () => driver.releaseInterface(ctx, cid));
+      for (const cid of [...this.containers])
+        await attempt(`container ${cid}`, () => driver.releaseInterface(ctx, cid));
       await attempt('proxies', () => driver.close(ctx));
       const iptables = new Iptables();
       if (net !== undefined) {
-        if (await iptables.available()) await attempt(`bridge ${net.bridge} rules`, () => iptables.removeTagged((tag) => tag === `net:${net.id}`));
-        await attempt(`bridge ${net.bridge}`, () => runSteps(ctx, [{ op: 'link.delete', name: net.bridge, ifMissingOk: true }]));
+        if (await iptables.available())
+          await attempt(`bridge ${net.bridge} rules`, () => iptables.removeTagged((tag) => tag === `net:${net.id}`));
+        await attempt(`bridge ${net.bridge}`, () =>
+          runSteps(ctx, [{ op: 'link.delete', name: net.bridge, ifMissingOk: true }]),
+        );
       }
-      if (!this.chainsBefore && (await iptables.available()) && (await iptables.list()).length === 0) await attempt('iptables chains', () => iptables.removeChains());
+      if (!this.chainsBefore && (await iptables.available()) && (await iptables.list()).length === 0)
+        await attempt('iptables chains', () => iptables.removeChains());
     }
     this.containers.clear();
     for (let slot = 0; slot < 16; slot++) {

@@ -26,7 +26,15 @@ import { needs, root } from '../../testkit/needs.js';
 const hasIperf = spawnSync('iperf3', ['--version'], { stdio: 'ignore' }).status === 0;
 
 function suiteCtx(over: Partial<SuiteContext> = {}): SuiteContext {
-  return { profile: 'quick', settings: profiles.quick, targets: ['berth'], dataRoot: os.tmpdir(), seed: 1, warn: () => undefined, ...over };
+  return {
+    profile: 'quick',
+    settings: profiles.quick,
+    targets: ['berth'],
+    dataRoot: os.tmpdir(),
+    seed: 1,
+    warn: () => undefined,
+    ...over,
+  };
 }
 
 /** Child processes of this process whose command line mentions iperf3 or the ping-pong scripts. */
@@ -50,7 +58,15 @@ describe('network suite (definition)', () => {
     const setup = cases.filter((c) => c.case === 'setup-teardown');
     expect(setup.map((c) => `${c.parameters.mode}/${c.parameters.path}/${c.parameters.concurrency}`)).toEqual(
       [1, 2, 4].flatMap((n) =>
-        ['none/driver', 'host/driver', 'bridge/driver', 'bridge/netlink', 'bridge/ip', ...(n === 1 ? ['bridge/ip-calls'] : []), 'container/driver'].map((m) => `${m}/${n}`),
+        [
+          'none/driver',
+          'host/driver',
+          'bridge/driver',
+          'bridge/netlink',
+          'bridge/ip',
+          ...(n === 1 ? ['bridge/ip-calls'] : []),
+          'container/driver',
+        ].map((m) => `${m}/${n}`),
       ),
     );
     for (const c of setup) {
@@ -58,7 +74,10 @@ describe('network suite (definition)', () => {
       expect(c.unit).toBe('ms');
     }
     // netlink and ip of one concurrency interleave with the driver
-    expect(new Set(setup.filter((c) => c.parameters.mode === 'bridge' && c.parameters.concurrency === 2).map((c) => c.group)).size).toBe(1);
+    expect(
+      new Set(setup.filter((c) => c.parameters.mode === 'bridge' && c.parameters.concurrency === 2).map((c) => c.group))
+        .size,
+    ).toBe(1);
     const paths = ['loopback', 'host-to-container', 'container-to-container', 'published-port'];
     expect(cases.filter((c) => c.case === 'tcp-latency').map((c) => c.parameters.path)).toEqual(paths);
     {
@@ -69,7 +88,14 @@ describe('network suite (definition)', () => {
         ...paths.slice(1).map((p) => `${p}@${LOCAL_MTU}`),
         ...paths.slice(1).map((p) => `${p}@1500`),
       ]);
-      expect(tput.every((c) => c.parameters.transfer === '1G' && c.group === 'tcp-throughput' && c.parameters.tool === (hasIperf ? 'iperf3' : 'tcp-sink'))).toBe(true);
+      expect(
+        tput.every(
+          (c) =>
+            c.parameters.transfer === '1G' &&
+            c.group === 'tcp-throughput' &&
+            c.parameters.tool === (hasIperf ? 'iperf3' : 'tcp-sink'),
+        ),
+      ).toBe(true);
       expect(tput.at(-1)!.method).toContain('link MTU 1500');
     }
   });
@@ -77,8 +103,12 @@ describe('network suite (definition)', () => {
   it('fits the quick profile: concurrency 1 and 4 only, iperf3 sends a byte count', () => {
     expect(iperfAmount(suiteCtx({ profile: 'full', settings: profiles.full }))).toEqual({ seconds: 3 });
     const cases = networkSuite.cases(suiteCtx()) as MacroCase[];
-    expect([...new Set(cases.filter((c) => c.case === 'setup-teardown').map((c) => c.parameters.concurrency))]).toEqual([1, 4]);
-    expect(cases.find((c) => c.case === 'tcp-throughput')!.method).toContain(hasIperf ? '-n 1G -J' : `PORT ${1 << 30}\``);
+    expect([...new Set(cases.filter((c) => c.case === 'setup-teardown').map((c) => c.parameters.concurrency))]).toEqual(
+      [1, 4],
+    );
+    expect(cases.find((c) => c.case === 'tcp-throughput')!.method).toContain(
+      hasIperf ? '-n 1G -J' : `PORT ${1 << 30}\``,
+    );
   });
 
   it('leaves docker out of the quick profile with a warning', () => {
@@ -90,24 +120,38 @@ describe('network suite (definition)', () => {
   });
 
   needs(dockerUnavailable()).it('measures docker traffic (not setup) in the default profile, beside berth', () => {
-    const cases = networkSuite.cases(suiteCtx({ profile: 'default', settings: profiles.default, targets: ['berth', 'docker'] })) as MacroCase[];
+    const cases = networkSuite.cases(
+      suiteCtx({ profile: 'default', settings: profiles.default, targets: ['berth', 'docker'] }),
+    ) as MacroCase[];
     const docker = cases.filter((c) => c.target === 'docker');
     expect(docker.map((c) => `${c.case} ${c.parameters.path}`)).toEqual(
-      ['tcp-throughput', 'tcp-latency'].flatMap((k) => ['host-to-container', 'container-to-container', 'published-port'].map((p) => `${k} ${p}`)),
+      ['tcp-throughput', 'tcp-latency'].flatMap((k) =>
+        ['host-to-container', 'container-to-container', 'published-port'].map((p) => `${k} ${p}`),
+      ),
     );
     // docker's paths interleave with berth's loopback reference
-    for (const c of docker) expect(cases.some((b) => b.target === 'berth' && b.group === c.group && b.parameters.path === 'loopback')).toBe(true);
+    for (const c of docker)
+      expect(cases.some((b) => b.target === 'berth' && b.group === c.group && b.parameters.path === 'loopback')).toBe(
+        true,
+      );
   });
 
   it('derives throughput percent, latency overhead and ip/netlink ratio pairwise, with goal notes', () => {
     const info = networkSuite.cases(suiteCtx())[0]!;
-    const m = (c: string, parameters: Record<string, string | number>, samples: number[]): MeasuredCase => ({ info: { ...info, case: c, parameters }, samples, rounds: [samples] });
+    const m = (c: string, parameters: Record<string, string | number>, samples: number[]): MeasuredCase => ({
+      info: { ...info, case: c, parameters },
+      samples,
+      rounds: [samples],
+    });
     const derived = deriveNetwork([
       m('tcp-throughput', { path: 'loopback', mtu: 65536 }, [40, 40, 40]),
       m('tcp-throughput', { path: 'host-to-container', mtu: LOCAL_MTU }, [36, 36]),
       m('tcp-throughput', { path: 'published-port', mtu: LOCAL_MTU }, [20, 20, 20]),
       m('tcp-throughput', { path: 'host-to-container', mtu: 1500 }, [24, 24]),
-      { ...m('tcp-throughput', { path: 'published-port' }, [30, 30]), info: { ...info, case: 'tcp-throughput', target: 'docker', parameters: { path: 'published-port', mtu: 1500 } } },
+      {
+        ...m('tcp-throughput', { path: 'published-port' }, [30, 30]),
+        info: { ...info, case: 'tcp-throughput', target: 'docker', parameters: { path: 'published-port', mtu: 1500 } },
+      },
       m('tcp-latency', { path: 'loopback' }, [10, 12]),
       m('tcp-latency', { path: 'container-to-container' }, [15, 20]),
       m('setup-teardown', { mode: 'bridge', path: 'driver', concurrency: 1 }, [2, 2.5, 2.2]),
@@ -115,15 +159,24 @@ describe('network suite (definition)', () => {
       m('setup-teardown', { mode: 'bridge', path: 'ip', concurrency: 1 }, [7, 8]),
       m('setup-teardown', { mode: 'bridge', path: 'ip-calls', concurrency: 1 }, [30, 40]),
     ]);
-    const by = (c: string, p: string | number, target = 'berth') => derived.find((d) => d.case === c && d.target === target && Object.values(d.parameters).includes(p))!;
-    const ratio1500 = derived.find((d) => d.case === 'tcp-throughput-vs-loopback' && d.parameters.mtu === 1500 && d.target === 'berth')!;
+    const by = (c: string, p: string | number, target = 'berth') =>
+      derived.find((d) => d.case === c && d.target === target && Object.values(d.parameters).includes(p))!;
+    const ratio1500 = derived.find(
+      (d) => d.case === 'tcp-throughput-vs-loopback' && d.parameters.mtu === 1500 && d.target === 'berth',
+    )!;
     expect(ratio1500.samples).toEqual([60, 60]);
-    expect(ratio1500.notes![0]).toMatch(/^berth at link MTU 1500: median 60\.0% of loopback \(berth's goal, for its default configuration/);
+    expect(ratio1500.notes![0]).toMatch(
+      /^berth at link MTU 1500: median 60\.0% of loopback \(berth's goal, for its default configuration/,
+    );
     expect(by('tcp-throughput-vs-loopback', 'host-to-container').samples).toEqual([90, 90]);
-    expect(by('tcp-throughput-vs-loopback', 'host-to-container').notes![0]).toMatch(/^meets the goal: median 90\.0% of loopback/);
+    expect(by('tcp-throughput-vs-loopback', 'host-to-container').notes![0]).toMatch(
+      /^meets the goal: median 90\.0% of loopback/,
+    );
     expect(by('tcp-throughput-vs-loopback', 'published-port').notes![0]).toMatch(/^misses the goal: median 50\.0%/);
     expect(by('tcp-throughput-vs-loopback', 'published-port', 'docker').samples).toEqual([75, 75]);
-    expect(by('tcp-throughput-vs-loopback', 'published-port', 'docker').notes![0]).toMatch(/^docker at link MTU 1500: median 75\.0% of loopback/);
+    expect(by('tcp-throughput-vs-loopback', 'published-port', 'docker').notes![0]).toMatch(
+      /^docker at link MTU 1500: median 75\.0% of loopback/,
+    );
     expect(by('tcp-latency-overhead', 'container-to-container').samples).toEqual([5, 8]);
     const ratio = by('setup-teardown-ip-vs-netlink', 1);
     expect(ratio.samples).toEqual([7, 4]);
@@ -134,9 +187,9 @@ describe('network suite (definition)', () => {
 
   it('reads the receiver rate from iperf3 -J and names the path on bad output', () => {
     expect(iperfGbits(JSON.stringify({ end: { sum_received: { bits_per_second: 3.2e10 } } }), 'x')).toBe(32);
-    expect(() => iperfGbits(JSON.stringify({ error: 'unable to connect to server' }), 'network throughput loopback')).toThrow(
-      /^network throughput loopback: iperf3: unable to connect/,
-    );
+    expect(() =>
+      iperfGbits(JSON.stringify({ error: 'unable to connect to server' }), 'network throughput loopback'),
+    ).toThrow(/^network throughput loopback: iperf3: unable to connect/);
     expect(() => iperfGbits('not json', 'p')).toThrow(/^p: iperf3 -J output/);
     expect(() => iperfGbits('{}', 'p')).toThrow(/no end\.sum_received/);
   });
@@ -159,91 +212,117 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
     await rm(dataRoot, { recursive: true, force: true });
   });
 
-  it('runs every case through runBenchmarks into a schema-valid document and cleans up', { timeout: 600_000 }, async () => {
-    const q = profiles.quick;
-    const settings: ProfileSettings = { ...q, macro: { warmup: 0, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
-    const lines: string[] = [];
-    const { document, failed } = await runBenchmarks({
-      suites: [{ name: 'network', description: networkSuite.description, load: async () => networkSuite }],
-      settings,
-      targets: ['berth'],
-      seed: 3,
-      dataRoot,
-      argv: ['--test'],
-      progress: (l) => lines.push(l),
-      hostInfo: async () => host,
-    });
-    expect(document.suites[0], lines.join('\n')).toMatchObject({ name: 'network', status: 'ran' });
-    expect(failed).toBe(false);
-    validateResult(document);
+  it(
+    'runs every case through runBenchmarks into a schema-valid document and cleans up',
+    { timeout: 600_000 },
+    async () => {
+      const q = profiles.quick;
+      const settings: ProfileSettings = { ...q, macro: { warmup: 0, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
+      const lines: string[] = [];
+      const { document, failed } = await runBenchmarks({
+        suites: [{ name: 'network', description: networkSuite.description, load: async () => networkSuite }],
+        settings,
+        targets: ['berth'],
+        seed: 3,
+        dataRoot,
+        argv: ['--test'],
+        progress: (l) => lines.push(l),
+        hostInfo: async () => host,
+      });
+      expect(document.suites[0], lines.join('\n')).toMatchObject({ name: 'network', status: 'ran' });
+      expect(failed).toBe(false);
+      validateResult(document);
 
-    const setup = document.cases.filter((c) => c.case === 'setup-teardown');
-    expect(setup).toHaveLength(13);
-    for (const c of setup) {
-      expect(c.samples).toHaveLength(2);
-      expect(c.samples.every((x) => x > 0)).toBe(true);
-    }
-    const bridge = setup.find((c) => c.parameters.mode === 'bridge' && c.parameters.path === 'driver' && c.parameters.concurrency === 1)!;
-    const phaseNames = bridge.phases!.map((p) => p.name);
-    for (const step of ['networkdriver.allocateInterface', 'networkdriver.releaseInterface', 'networkdriver.veth.create', 'networkdriver.addr.add']) {
-      expect(phaseNames).toContain(step);
-    }
-    const ip = setup.find((c) => c.parameters.path === 'ip' && c.parameters.concurrency === 1)!;
-    expect(ip.phases!.find((p) => p.name === 'networkdriver.ip.batch')!.callsPerOp).toBe(3);
-    // one ip process per op: 3 on the host, 4 in the namespace, 1 delete
-    const calls = setup.find((c) => c.parameters.path === 'ip-calls')!;
-    expect(calls.phases!.find((p) => p.name === 'networkdriver.ip.batch')!.callsPerOp).toBe(8);
-
-    const latency = document.cases.filter((c) => c.case === 'tcp-latency');
-    expect(latency.map((c) => c.parameters.path)).toEqual(['loopback', 'host-to-container', 'container-to-container', 'published-port']);
-    for (const c of latency) expect(c.stats.p50).toBeGreaterThan(0);
-    {
-      const tput = document.cases.filter((c) => c.case === 'tcp-throughput');
-      expect(tput).toHaveLength(7);
-      for (const c of tput) expect(c.stats.p50).toBeGreaterThan(0);
-      const ratios = document.cases.filter((c) => c.case === 'tcp-throughput-vs-loopback');
-      expect(ratios).toHaveLength(6);
-      for (const r of ratios.filter((x) => x.parameters.mtu === LOCAL_MTU)) expect(r.notes[0]).toMatch(/(meets|misses) the goal/);
-      for (const r of ratios.filter((x) => x.parameters.mtu === 1500)) expect(r.notes[0]).toMatch(/^berth at link MTU 1500/);
-    }
-    expect(document.cases.filter((c) => c.case === 'setup-teardown-ip-vs-netlink')).toHaveLength(2);
-
-    // nothing left behind
-    expect(await leftoverLinks()).toEqual(before.links);
-    expect(await leftoverNetns()).toEqual(before.netns);
-    expect((await berthTaggedRules()).filter((r) => r.includes(NAME_PREFIX))).toEqual([]);
-    expect(benchChildren()).toEqual([]);
-    expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
-  });
-
-  it("measures throughput with berth's tcp-source and tcp-sink (used without iperf3) and leaves nothing", { timeout: 180_000 }, async () => {
-    const ctx = background();
-    const env = new TrafficEnv(new NetworkWorld(dataRoot));
-    const got: Record<string, number> = {};
-    for (const path of ['loopback', 'host-to-container', 'container-to-container', 'published-port'] as const) {
-      const c = throughputCase(env, path, { bytes: '64M' }, 'tcp-sink');
-      expect(c.parameters.tool).toBe('tcp-sink');
-      await c.setup!(ctx);
-      try {
-        for (let i = 0; i < 2; i++) {
-          await c.beforeSample!(ctx, i);
-          got[path] = Number(await c.sample(ctx, i));
-          await c.afterSample!(ctx, i);
-        }
-      } finally {
-        await c.teardown!(ctx);
+      const setup = document.cases.filter((c) => c.case === 'setup-teardown');
+      expect(setup).toHaveLength(13);
+      for (const c of setup) {
+        expect(c.samples).toHaveLength(2);
+        expect(c.samples.every((x) => x > 0)).toBe(true);
       }
-    }
-    for (const [path, gbits] of Object.entries(got)) expect(gbits, path).toBeGreaterThan(0.1);
-    expect(await leftoverLinks()).toEqual(before.links);
-    expect(await leftoverNetns()).toEqual(before.netns);
-    expect(benchChildren()).toEqual([]);
-    expect(spawnSync('ps', ['-o', 'args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout).not.toMatch(/tcp-sink|tcp-source/);
-  });
+      const bridge = setup.find(
+        (c) => c.parameters.mode === 'bridge' && c.parameters.path === 'driver' && c.parameters.concurrency === 1,
+      )!;
+      const phaseNames = bridge.phases!.map((p) => p.name);
+      for (const step of [
+        'networkdriver.allocateInterface',
+        'networkdriver.releaseInterface',
+        'networkdriver.veth.create',
+        'networkdriver.addr.add',
+      ]) {
+        expect(phaseNames).toContain(step);
+      }
+      const ip = setup.find((c) => c.parameters.path === 'ip' && c.parameters.concurrency === 1)!;
+      expect(ip.phases!.find((p) => p.name === 'networkdriver.ip.batch')!.callsPerOp).toBe(3);
+      // one ip process per op: 3 on the host, 4 in the namespace, 1 delete
+      const calls = setup.find((c) => c.parameters.path === 'ip-calls')!;
+      expect(calls.phases!.find((p) => p.name === 'networkdriver.ip.batch')!.callsPerOp).toBe(8);
+
+      const latency = document.cases.filter((c) => c.case === 'tcp-latency');
+      expect(latency.map((c) => c.parameters.path)).toEqual([
+        'loopback',
+        'host-to-container',
+        'container-to-container',
+        'published-port',
+      ]);
+      for (const c of latency) expect(c.stats.p50).toBeGreaterThan(0);
+      {
+        const tput = document.cases.filter((c) => c.case === 'tcp-throughput');
+        expect(tput).toHaveLength(7);
+        for (const c of tput) expect(c.stats.p50).toBeGreaterThan(0);
+        const ratios = document.cases.filter((c) => c.case === 'tcp-throughput-vs-loopback');
+        expect(ratios).toHaveLength(6);
+        for (const r of ratios.filter((x) => x.parameters.mtu === LOCAL_MTU))
+          expect(r.notes[0]).toMatch(/(meets|misses) the goal/);
+        for (const r of ratios.filter((x) => x.parameters.mtu === 1500))
+          expect(r.notes[0]).toMatch(/^berth at link MTU 1500/);
+      }
+      expect(document.cases.filter((c) => c.case === 'setup-teardown-ip-vs-netlink')).toHaveLength(2);
+
+      // nothing left behind
+      expect(await leftoverLinks()).toEqual(before.links);
+      expect(await leftoverNetns()).toEqual(before.netns);
+      expect((await berthTaggedRules()).filter((r) => r.includes(NAME_PREFIX))).toEqual([]);
+      expect(benchChildren()).toEqual([]);
+      expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
+    },
+  );
+
+  it(
+    "measures throughput with berth's tcp-source and tcp-sink (used without iperf3) and leaves nothing",
+    { timeout: 180_000 },
+    async () => {
+      const ctx = background();
+      const env = new TrafficEnv(new NetworkWorld(dataRoot));
+      const got: Record<string, number> = {};
+      for (const path of ['loopback', 'host-to-container', 'container-to-container', 'published-port'] as const) {
+        const c = throughputCase(env, path, { bytes: '64M' }, 'tcp-sink');
+        expect(c.parameters.tool).toBe('tcp-sink');
+        await c.setup!(ctx);
+        try {
+          for (let i = 0; i < 2; i++) {
+            await c.beforeSample!(ctx, i);
+            got[path] = Number(await c.sample(ctx, i));
+            await c.afterSample!(ctx, i);
+          }
+        } finally {
+          await c.teardown!(ctx);
+        }
+      }
+      for (const [path, gbits] of Object.entries(got)) expect(gbits, path).toBeGreaterThan(0.1);
+      expect(await leftoverLinks()).toEqual(before.links);
+      expect(await leftoverNetns()).toEqual(before.netns);
+      expect(benchChildren()).toEqual([]);
+      expect(spawnSync('ps', ['-o', 'args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout).not.toMatch(
+        /tcp-sink|tcp-source/,
+      );
+    },
+  );
 
   it('reads the rate from tcp-sink and sizes its transfer', () => {
     expect(sinkGbits('1000000000 0.500000', 'x')).toBe(16);
-    expect(() => sinkGbits('nothing', 'network throughput loopback')).toThrow(/^network throughput loopback: tcp-sink printed "nothing"/);
+    expect(() => sinkGbits('nothing', 'network throughput loopback')).toThrow(
+      /^network throughput loopback: tcp-sink printed "nothing"/,
+    );
     expect(sinkBytes({ bytes: '1G' })).toBe(1 << 30);
     expect(sinkBytes({ bytes: '256M' })).toBe(256 << 20);
     expect(sinkBytes({ seconds: 2 })).toBe(7.5e9);
@@ -259,7 +338,14 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
       try {
         await c.beforeSample!(ctx, 0);
         // the second container's namespace disappears before its interface is made
-        await execFileQuiet('ip', ['netns', 'del', (await leftoverNetns()).filter((n) => !before.netns.includes(n)).sort().at(-1)!]);
+        await execFileQuiet('ip', [
+          'netns',
+          'del',
+          (await leftoverNetns())
+            .filter((n) => !before.netns.includes(n))
+            .sort()
+            .at(-1)!,
+        ]);
         await expect(Promise.resolve(c.sample(ctx, 0))).rejects.toThrow(/netns|ip -batch/);
         await c.afterSample!(ctx, 0);
       } finally {
@@ -271,35 +357,46 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
     expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
   });
 
-  needs(dockerUnavailable()).it('measures docker\'s bridge through a private dockerd and removes all of it', { timeout: 240_000 }, async () => {
-    const keyBefore = await exists('/etc/docker/key.json');
-    const settings: ProfileSettings = { ...profiles.default, macro: { warmup: 0, minSamples: 1, maxSamples: 1, maxTimeMs: 1 } };
-    const lines: string[] = [];
-    const { document, failed } = await runBenchmarks({
-      suites: [{ name: 'network', description: networkSuite.description, load: async () => networkSuite }],
-      settings,
-      targets: ['docker'],
-      seed: 3,
-      dataRoot,
-      argv: ['--test'],
-      progress: (l) => lines.push(l),
-      hostInfo: async () => host,
-    });
-    expect(document.suites[0], lines.join('\n')).toMatchObject({ name: 'network', status: 'ran' });
-    expect(failed).toBe(false);
-    validateResult(document);
-    expect(document.cases.map((c) => `${c.target} ${c.case} ${c.parameters.path}`).sort()).toEqual(
-      ['tcp-throughput', 'tcp-latency'].flatMap((k) => ['host-to-container', 'container-to-container', 'published-port'].map((p) => `docker ${k} ${p}`)).sort(),
-    );
-    for (const c of document.cases) expect(c.stats.p50).toBeGreaterThan(0);
-    expect(await leftoverLinks()).toEqual(before.links);
-    expect(await hostLinkNames()).not.toContain(DOCKER_BENCH_BRIDGE);
-    expect(await exists('/etc/docker/key.json')).toBe(keyBefore);
-    expect(benchChildren()).toEqual([]);
-    expect(spawnSync('pgrep', ['-f', `berth-netbench-docker-`]).status).toBe(1);
-    expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(dataRoot)).toBe(false);
-    expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
-  });
+  needs(dockerUnavailable()).it(
+    "measures docker's bridge through a private dockerd and removes all of it",
+    { timeout: 240_000 },
+    async () => {
+      const keyBefore = await exists('/etc/docker/key.json');
+      const settings: ProfileSettings = {
+        ...profiles.default,
+        macro: { warmup: 0, minSamples: 1, maxSamples: 1, maxTimeMs: 1 },
+      };
+      const lines: string[] = [];
+      const { document, failed } = await runBenchmarks({
+        suites: [{ name: 'network', description: networkSuite.description, load: async () => networkSuite }],
+        settings,
+        targets: ['docker'],
+        seed: 3,
+        dataRoot,
+        argv: ['--test'],
+        progress: (l) => lines.push(l),
+        hostInfo: async () => host,
+      });
+      expect(document.suites[0], lines.join('\n')).toMatchObject({ name: 'network', status: 'ran' });
+      expect(failed).toBe(false);
+      validateResult(document);
+      expect(document.cases.map((c) => `${c.target} ${c.case} ${c.parameters.path}`).sort()).toEqual(
+        ['tcp-throughput', 'tcp-latency']
+          .flatMap((k) =>
+            ['host-to-container', 'container-to-container', 'published-port'].map((p) => `docker ${k} ${p}`),
+          )
+          .sort(),
+      );
+      for (const c of document.cases) expect(c.stats.p50).toBeGreaterThan(0);
+      expect(await leftoverLinks()).toEqual(before.links);
+      expect(await hostLinkNames()).not.toContain(DOCKER_BENCH_BRIDGE);
+      expect(await exists('/etc/docker/key.json')).toBe(keyBefore);
+      expect(benchChildren()).toEqual([]);
+      expect(spawnSync('pgrep', ['-f', `berth-netbench-docker-`]).status).toBe(1);
+      expect((await readFile('/proc/self/mountinfo', 'utf8')).includes(dataRoot)).toBe(false);
+      expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
+    },
+  );
 });
 
 async function exists(path: string): Promise<boolean> {

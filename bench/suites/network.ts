@@ -8,7 +8,16 @@ import { scaled } from '../profiles.js';
 import type { CaseDef, CaseInfo, DerivedCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { BRIDGE_GOAL_MS, CONCURRENCIES, setupCases, SUITE } from './network-setup.js';
 import { DockerEnv, dockerUnavailable } from './network-docker.js';
-import { latencyCase, THROUGHPUT_GOAL_PERCENT, type IperfAmount, throughputCase, type ThroughputTool, TRAFFIC_PATHS, TrafficEnv, type TrafficTarget } from './network-traffic.js';
+import {
+  latencyCase,
+  THROUGHPUT_GOAL_PERCENT,
+  type IperfAmount,
+  throughputCase,
+  type ThroughputTool,
+  TRAFFIC_PATHS,
+  TrafficEnv,
+  type TrafficTarget,
+} from './network-traffic.js';
 import { NetworkWorld } from './network-world.js';
 import { ETHERNET_MTU } from '../../engine/networkdriver/host-routes.js';
 import { LOCAL_MTU } from '../../engine/networkdriver/network-driver.js';
@@ -16,7 +25,7 @@ import { median } from '../stats.js';
 
 /** Why the quick profile leaves Docker out (recorded as a run warning when docker is a target). */
 export const DOCKER_QUICK_REASON =
-  'target docker not measured in the quick profile: starting a private dockerd and interleaving its cases would not fit the profile\'s minute (run the default profile)';
+  "target docker not measured in the quick profile: starting a private dockerd and interleaving its cases would not fit the profile's minute (run the default profile)";
 
 async function has(cmd: string, args: string[]): Promise<boolean> {
   const r = await execa(cmd, args, { reject: false });
@@ -51,9 +60,22 @@ function pairwise(a: readonly number[], b: readonly number[], f: (x: number, y: 
  */
 export function deriveNetwork(measured: readonly MeasuredCase[]): DerivedCase[] {
   const find = (name: string, params: Record<string, unknown>, target = 'berth') =>
-    measured.find((m) => m.info.case === name && m.info.target === target && Object.entries(params).every(([k, v]) => m.info.parameters[k] === v));
+    measured.find(
+      (m) =>
+        m.info.case === name &&
+        m.info.target === target &&
+        Object.entries(params).every(([k, v]) => m.info.parameters[k] === v),
+    );
   const derived: DerivedCase[] = [];
-  const base = (c: string, target: string, parameters: CaseInfo['parameters'], unit: CaseInfo['unit'], direction: CaseInfo['direction'], method: string, notes: string[]): CaseInfo => ({
+  const base = (
+    c: string,
+    target: string,
+    parameters: CaseInfo['parameters'],
+    unit: CaseInfo['unit'],
+    direction: CaseInfo['direction'],
+    method: string,
+    notes: string[],
+  ): CaseInfo => ({
     suite: SUITE,
     case: c,
     target,
@@ -70,7 +92,10 @@ export function deriveNetwork(measured: readonly MeasuredCase[]): DerivedCase[] 
     const path = parameters.path;
     if (name !== 'tcp-throughput' || path === 'loopback') continue;
     // the reference is loopback measured with the same tool: a ratio across tools compares the tools
-    const loopT = find('tcp-throughput', { path: 'loopback', ...(parameters.tool !== undefined ? { tool: parameters.tool } : {}) });
+    const loopT = find('tcp-throughput', {
+      path: 'loopback',
+      ...(parameters.tool !== undefined ? { tool: parameters.tool } : {}),
+    });
     if (loopT === undefined) continue;
     const mtu = Number(parameters.mtu);
     const samples = pairwise(t.samples, loopT.samples, (x, y) => (100 * x) / y);
@@ -126,10 +151,14 @@ export function deriveNetwork(measured: readonly MeasuredCase[]): DerivedCase[] 
     if (nl === undefined || ip === undefined) continue;
     const samples = pairwise(ip.samples, nl.samples, (x, y) => x / y);
     if (samples.length === 0) continue;
-    const notes = [`The bare plan through \`ip -batch\` took a median ${median(samples).toFixed(2)}× the time of the same plan through netlink.`];
+    const notes = [
+      `The bare plan through \`ip -batch\` took a median ${median(samples).toFixed(2)}× the time of the same plan through netlink.`,
+    ];
     const calls = find('setup-teardown', { mode: 'bridge', path: 'ip-calls', concurrency });
     if (calls !== undefined && calls.samples.length > 0) {
-      notes.push(`With one \`ip\` process per op it took a median ${median(pairwise(calls.samples, nl.samples, (x, y) => x / y)).toFixed(2)}× (p50 ${median(calls.samples).toFixed(1)} ms).`);
+      notes.push(
+        `With one \`ip\` process per op it took a median ${median(pairwise(calls.samples, nl.samples, (x, y) => x / y)).toFixed(2)}× (p50 ${median(calls.samples).toFixed(1)} ms).`,
+      );
     }
     if (drv !== undefined && concurrency === 1 && drv.samples.length > 0) {
       const p50 = median(drv.samples);
@@ -156,7 +185,8 @@ export function deriveNetwork(measured: readonly MeasuredCase[]): DerivedCase[] 
 
 export const networkSuite: Suite = {
   name: SUITE,
-  description: 'networkdriver setup/teardown per mode and concurrency (netlink vs ip), TCP throughput and latency into containers vs loopback',
+  description:
+    'networkdriver setup/teardown per mode and concurrency (netlink vs ip), TCP throughput and latency into containers vs loopback',
   targets: ['berth', 'docker'],
   async requires() {
     if (process.getuid?.() !== 0) return 'needs root (network namespaces, veths, bridges)';
@@ -172,7 +202,10 @@ export const networkSuite: Suite = {
   cases(ctx: SuiteContext): CaseDef[] {
     const cases: CaseDef[] = [];
     const tool: ThroughputTool = runsOk('iperf3', ['--version']) ? 'iperf3' : 'tcp-sink';
-    if (tool !== 'iperf3') ctx.warn("tcp-throughput measured with berth's static tcp-source/tcp-sink: iperf3 not installed (apt-get install iperf3)");
+    if (tool !== 'iperf3')
+      ctx.warn(
+        "tcp-throughput measured with berth's static tcp-source/tcp-sink: iperf3 not installed (apt-get install iperf3)",
+      );
     const roundTrips = scaled(ctx.settings, 2000, 200);
     const traffic: TrafficTarget[] = [];
     /** berth at Ethernet's MTU, as Docker configures its bridge: throughput only (latency does not depend on it). */
@@ -181,7 +214,10 @@ export const networkSuite: Suite = {
       const world = new NetworkWorld(ctx.dataRoot);
       cases.push(...setupCases(world, setupConcurrencies(ctx)));
       traffic.push(new TrafficEnv(world));
-      ethernet = new TrafficEnv(new NetworkWorld(ctx.dataRoot, { mtu: ETHERNET_MTU }), { mtu: ETHERNET_MTU, withLoopback: false });
+      ethernet = new TrafficEnv(new NetworkWorld(ctx.dataRoot, { mtu: ETHERNET_MTU }), {
+        mtu: ETHERNET_MTU,
+        withLoopback: false,
+      });
     }
     if (ctx.targets.includes('docker')) {
       const why = ctx.profile === 'quick' ? DOCKER_QUICK_REASON : dockerUnavailable();
@@ -189,7 +225,8 @@ export const networkSuite: Suite = {
       else ctx.warn(why.startsWith('target docker') ? why : `target docker not measured: ${why}`);
     }
     // one group per measure, so every engine's paths interleave with berth's loopback reference
-    for (const t of ethernet !== undefined ? [...traffic, ethernet] : traffic) for (const path of t.paths) cases.push(throughputCase(t, path, iperfAmount(ctx), tool));
+    for (const t of ethernet !== undefined ? [...traffic, ethernet] : traffic)
+      for (const path of t.paths) cases.push(throughputCase(t, path, iperfAmount(ctx), tool));
     for (const t of traffic) for (const path of t.paths) cases.push(latencyCase(t, path, roundTrips));
     return cases;
   },

@@ -15,9 +15,20 @@ export type PullDriver = 'overlay2' | 'vfs';
 /** Span names of a berth pull and the phase each one stands for (for the case notes). */
 export const PHASE_SPANS: readonly { phase: string; spans: string }[] = [
   { phase: 'resolve', spans: 'registry.manifest (manifest, index) and registry.blobBytes (the image config)' },
-  { phase: 'fetch', spans: 'registry.layer.fetch (first request to verified ingest, the compressed digest hashed as bytes arrive; registry.blob is the HTTP part of it)' },
-  { phase: 'verify', spans: 'graph.content.ingest.commit (size and digest check, fsync, rename into the content store)' },
-  { phase: 'decompress + apply', spans: 'registry.layer.apply (the streamed decompressor feeding graph.layers.register, which hashes the diffID and writes through the graphdriver)' },
+  {
+    phase: 'fetch',
+    spans:
+      'registry.layer.fetch (first request to verified ingest, the compressed digest hashed as bytes arrive; registry.blob is the HTTP part of it)',
+  },
+  {
+    phase: 'verify',
+    spans: 'graph.content.ingest.commit (size and digest check, fsync, rename into the content store)',
+  },
+  {
+    phase: 'decompress + apply',
+    spans:
+      'registry.layer.apply (the streamed decompressor feeding graph.layers.register, which hashes the diffID and writes through the graphdriver)',
+  },
   { phase: 'commit', spans: 'graph.content.put (manifest), graph.images.create, graph.references.add' },
 ];
 
@@ -63,6 +74,12 @@ export function benchClient(): PullClient {
 }
 
 /** Pulls `reference` into the graph with `concurrency` layer downloads at once. */
-export function berthPull(ctx: Context, g: BenchGraph, client: PullClient, reference: string, concurrency: number): Promise<PullResult> {
+export function berthPull(
+  ctx: Context,
+  g: BenchGraph,
+  client: PullClient,
+  reference: string,
+  concurrency: number,
+): Promise<PullResult> {
   return pull(ctx, g.graph, reference, { concurrency, client });
 }

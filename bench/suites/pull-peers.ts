@@ -20,10 +20,13 @@ export function toolVersion(cmd: string, args: string[] = ['--version']): string
 
 /** Why a peer cannot be measured here, or undefined when it can. */
 export function peerUnavailable(peer: 'skopeo' | 'docker' | 'podman'): string | undefined {
-  if (peer === 'skopeo') return toolVersion('skopeo') === undefined ? 'skopeo not installed (apt-get install skopeo)' : undefined;
-  if (peer === 'podman') return toolVersion('podman') === undefined ? 'podman not installed (apt-get install podman)' : undefined;
+  if (peer === 'skopeo')
+    return toolVersion('skopeo') === undefined ? 'skopeo not installed (apt-get install skopeo)' : undefined;
+  if (peer === 'podman')
+    return toolVersion('podman') === undefined ? 'podman not installed (apt-get install podman)' : undefined;
   if (process.getuid?.() !== 0) return 'dockerd needs root';
-  if (onPath(DOCKERD) === undefined || onPath(DOCKER_CLI) === undefined) return `docker.io not installed (${DOCKERD} and ${DOCKER_CLI} on PATH; apt-get install docker.io)`;
+  if (onPath(DOCKERD) === undefined || onPath(DOCKER_CLI) === undefined)
+    return `docker.io not installed (${DOCKERD} and ${DOCKER_CLI} on PATH; apt-get install docker.io)`;
   return undefined;
 }
 
@@ -40,7 +43,11 @@ export async function writePolicy(dir: string): Promise<string> {
  * OCI layout (no decompression, no extraction). Fails with skopeo's stderr.
  */
 export async function skopeoCopy(policy: string, source: string, dir: string, tag: string): Promise<void> {
-  const r = await execa('skopeo', ['--policy', policy, 'copy', '-q', '--src-tls-verify=false', `docker://${source}`, `oci:${dir}:${tag}`], { reject: false, stdin: 'ignore' });
+  const r = await execa(
+    'skopeo',
+    ['--policy', policy, 'copy', '-q', '--src-tls-verify=false', `docker://${source}`, `oci:${dir}:${tag}`],
+    { reject: false, stdin: 'ignore' },
+  );
   if (r.failed) throw unavailable(`skopeo copy ${source}: ${String(r.stderr || r.shortMessage).trim()}`);
 }
 
@@ -85,17 +92,30 @@ export class BenchDockerd {
       d.daemon = execa(
         DOCKERD,
         [
-          '--data-root', dataRoot,
-          '--exec-root', join(d.runDir, 'exec'),
-          '--pidfile', join(d.runDir, 'docker.pid'),
-          '-H', `unix://${d.socket}`,
-          '--config-file', join(d.runDir, 'daemon.json'),
-          '--bridge=none', '--iptables=false', '--ip-masq=false',
-          '--insecure-registry', registryHost,
+          '--data-root',
+          dataRoot,
+          '--exec-root',
+          join(d.runDir, 'exec'),
+          '--pidfile',
+          join(d.runDir, 'docker.pid'),
+          '-H',
+          `unix://${d.socket}`,
+          '--config-file',
+          join(d.runDir, 'daemon.json'),
+          '--bridge=none',
+          '--iptables=false',
+          '--ip-masq=false',
+          '--insecure-registry',
+          registryHost,
           `--storage-driver=${storageDriver}`,
           '--log-level=error',
         ],
-        { reject: false, stdin: 'ignore', stdout: { file: join(d.runDir, 'dockerd.log') }, stderr: { file: join(d.runDir, 'dockerd.err') } },
+        {
+          reject: false,
+          stdin: 'ignore',
+          stdout: { file: join(d.runDir, 'dockerd.log') },
+          stderr: { file: join(d.runDir, 'dockerd.err') },
+        },
       );
       const deadline = Date.now() + 60_000;
       for (;;) {
@@ -146,7 +166,10 @@ export class BenchDockerd {
     const daemon = this.daemon;
     this.daemon = undefined;
     if (daemon?.pid !== undefined && (daemon.exitCode === null || daemon.exitCode === undefined)) {
-      const containerdPid = await readFile(join(this.runDir, 'exec', 'containerd', 'containerd.pid'), 'utf8').then((t) => Number(t.trim()), () => undefined);
+      const containerdPid = await readFile(join(this.runDir, 'exec', 'containerd', 'containerd.pid'), 'utf8').then(
+        (t) => Number(t.trim()),
+        () => undefined,
+      );
       try {
         process.kill(daemon.pid, 'SIGTERM');
       } catch {
@@ -161,7 +184,12 @@ export class BenchDockerd {
       }, 30_000);
       await daemon;
       clearTimeout(timer);
-      if (containerdPid !== undefined && Number.isInteger(containerdPid) && containerdPid > 0 && isAlive(containerdPid)) {
+      if (
+        containerdPid !== undefined &&
+        Number.isInteger(containerdPid) &&
+        containerdPid > 0 &&
+        isAlive(containerdPid)
+      ) {
         const cmdline = await readFile(`/proc/${containerdPid}/cmdline`, 'utf8').catch(() => '');
         if (cmdline.includes(this.runDir)) process.kill(containerdPid, 'SIGKILL');
       }

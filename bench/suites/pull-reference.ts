@@ -18,11 +18,21 @@ export const REFERENCE_METHOD =
   'into GNU `tar -x --ignore-zeros --numeric-owner -p -C DIR` on the same backing store (--ignore-zeros makes it read to the end of the stream); DIR is deleted after the sample (untimed). Whiteouts are extracted as plain files.';
 
 /** The blob file of a layer's variant in the corpus layout; throws naming the layer when that variant was not built. */
-export function layerBlobPath(corpusDir: string, image: CorpusImage, layerIndex: number, compression: Compression): { path: string; digest: string; size: number } {
+export function layerBlobPath(
+  corpusDir: string,
+  image: CorpusImage,
+  layerIndex: number,
+  compression: Compression,
+): { path: string; digest: string; size: number } {
   const layer = image.layers[layerIndex];
   const blob = layer?.blobs[compression];
-  if (layer === undefined || blob === undefined) throw new Error(`corpus image ${image.name}: layer ${layerIndex} has no ${compression} blob`);
-  return { path: join(corpusDir, image.layout, 'blobs', 'sha256', blob.digest.slice('sha256:'.length)), digest: blob.digest, size: blob.size };
+  if (layer === undefined || blob === undefined)
+    throw new Error(`corpus image ${image.name}: layer ${layerIndex} has no ${compression} blob`);
+  return {
+    path: join(corpusDir, image.layout, 'blobs', 'sha256', blob.digest.slice('sha256:'.length)),
+    digest: blob.digest,
+    size: blob.size,
+  };
 }
 
 /**
@@ -30,7 +40,12 @@ export function layerBlobPath(corpusDir: string, image: CorpusImage, layerIndex:
  * Fails DATA_LOSS naming the layer on a digest mismatch, else with the failing
  * tool's stderr. Cost: read + sha256 + decompress + tar -x of the whole image.
  */
-export async function referenceExtract(corpusDir: string, image: CorpusImage, compression: Compression, dir: string): Promise<void> {
+export async function referenceExtract(
+  corpusDir: string,
+  image: CorpusImage,
+  compression: Compression,
+  dir: string,
+): Promise<void> {
   for (let i = 0; i < image.layers.length; i++) {
     const blob = layerBlobPath(corpusDir, image, i, compression);
     const subject = `reference layer ${blob.digest}`;
@@ -41,12 +56,17 @@ export async function referenceExtract(corpusDir: string, image: CorpusImage, co
         cb(null, chunk);
       },
     });
-    // --ignore-zeros: tar reads the stream to its end instead of stopping at the end-of-archive blocks (which would close the pipe early)
+    // --ignore-zeros: tar reads the stream to its end instead of stopping at the end-of-archive blocks (which would
+    // close the pipe early)
     const tar = spawnTool('tar', ['-x', '--ignore-zeros', '--numeric-owner', '-p', '-C', dir], subject);
     const steps: Promise<unknown>[] = [];
     if (compression === 'zstd') {
       const zstd = spawnTool('zstd', ['-dc', '-q'], subject);
-      steps.push(pipeline(createReadStream(blob.path), tap, zstd.child.stdin as Writable), pipeline(zstd.child.stdout!, tar.child.stdin as Writable), zstd.done);
+      steps.push(
+        pipeline(createReadStream(blob.path), tap, zstd.child.stdin as Writable),
+        pipeline(zstd.child.stdout!, tar.child.stdin as Writable),
+        zstd.done,
+      );
     } else {
       const decompress = compression === 'gzip' ? createGunzip() : new PassThrough();
       steps.push(pipeline(createReadStream(blob.path), tap, decompress, tar.child.stdin as Writable));

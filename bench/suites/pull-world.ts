@@ -9,7 +9,13 @@ import { createBackingStore, type BackingStore } from '../backing-store.js';
 import { native } from '../../native/index.js';
 import { mountsUnder } from './pull-peers.js';
 import { BenchProcess } from './network-procs.js';
-import { buildCorpus, pushCorpusToRegistry, type Compression, type CorpusImage, type CorpusManifest } from '../corpus/index.js';
+import {
+  buildCorpus,
+  pushCorpusToRegistry,
+  type Compression,
+  type CorpusImage,
+  type CorpusManifest,
+} from '../corpus/index.js';
 import type { Profile } from '../results/document.js';
 
 /** Where the graph roots and peer folders of samples live: a fresh tmpfs, or a folder on the data root. */
@@ -46,9 +52,25 @@ export interface RegistryProcess {
  * process dies without closing it, the registry exits too.
  */
 export async function startRegistryProcess(root: string): Promise<RegistryProcess> {
-  const argv = [process.execPath, packagePath('engine/registry/bin.mjs'), '--root', root, '--addr', '127.0.0.1:0', '--log-level', 'warn', '--exit-with-stdin'];
+  const argv = [
+    process.execPath,
+    packagePath('engine/registry/bin.mjs'),
+    '--root',
+    root,
+    '--addr',
+    '127.0.0.1:0',
+    '--log-level',
+    'warn',
+    '--exit-with-stdin',
+  ];
   // the first start after a source change rebuilds the CLI bundle (seconds)
-  const p = await BenchProcess.start('pull bench: berth-registry', argv, undefined, /^berth-registry listening on http:\/\/127\.0\.0\.1:\d+$/, 60_000);
+  const p = await BenchProcess.start(
+    'pull bench: berth-registry',
+    argv,
+    undefined,
+    /^berth-registry listening on http:\/\/127\.0\.0\.1:\d+$/,
+    60_000,
+  );
   return {
     url: p.readyLine.slice('berth-registry listening on '.length),
     pid: p.pid,
@@ -140,10 +162,13 @@ export class PullWorld {
     const world = this.world ?? (await opening?.catch(() => undefined));
     this.world = undefined;
     const errors: unknown[] = [];
-    for (const c of this.closers.splice(0).reverse()) await c.close().catch((err: unknown) => errors.push(wrap(err, `pull bench: ${c.name}`)));
+    for (const c of this.closers.splice(0).reverse())
+      await c.close().catch((err: unknown) => errors.push(wrap(err, `pull bench: ${c.name}`)));
     if (world !== undefined) {
       await world.registry.close().catch((err: unknown) => errors.push(wrap(err, 'pull bench: registry close')));
-      await rm(world.registryRoot, { recursive: true, force: true }).catch((err: unknown) => errors.push(wrap(err, 'pull bench: registry folder')));
+      await rm(world.registryRoot, { recursive: true, force: true }).catch((err: unknown) =>
+        errors.push(wrap(err, 'pull bench: registry folder')),
+      );
       await world.store.dispose().catch((err: unknown) => errors.push(err));
     }
     if (errors.length > 0) throw errors[0];
@@ -156,7 +181,13 @@ export class PullWorld {
     await mkdir(corpusDir, { recursive: true });
     let corpus: CorpusManifest;
     try {
-      corpus = await buildCorpus({ out: corpusDir, images: o.images, seed: o.seed, profile: o.profile, compressions: o.compressions });
+      corpus = await buildCorpus({
+        out: corpusDir,
+        images: o.images,
+        seed: o.seed,
+        profile: o.profile,
+        compressions: o.compressions,
+      });
     } catch (err) {
       throw wrap(err, `pull bench: corpus in ${corpusDir}`);
     }
@@ -184,7 +215,10 @@ export class PullWorld {
 /** The corpus image `name`; throws naming the image and the corpus when it is missing. */
 export function corpusImage(corpus: CorpusManifest, name: string): CorpusImage {
   const image = corpus.images.find((i) => i.name === name);
-  if (image === undefined) throw new Error(`pull bench: image ${name} not in the corpus (built: ${corpus.images.map((i) => i.name).join(', ')})`);
+  if (image === undefined)
+    throw new Error(
+      `pull bench: image ${name} not in the corpus (built: ${corpus.images.map((i) => i.name).join(', ')})`,
+    );
   return image;
 }
 

@@ -17,7 +17,15 @@ import { validateResult } from '../results/validate.js';
 import { runBenchmarks } from '../runner.js';
 import type { MacroCase, MeasuredCase, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
-import { backingFromEnv, createPullSuite, DEFAULT_CONCURRENCY, derivePull, pullPlan, pullSuite, type ImageSize } from './pull.js';
+import {
+  backingFromEnv,
+  createPullSuite,
+  DEFAULT_CONCURRENCY,
+  derivePull,
+  pullPlan,
+  pullSuite,
+  type ImageSize,
+} from './pull.js';
 import { mountsUnder, peerUnavailable } from './pull-peers.js';
 import { referenceExtract } from './pull-reference.js';
 import { removeLeftovers } from './pull-world.js';
@@ -79,12 +87,16 @@ describe('pull suite: plan and cases', () => {
 
   it('quick measures tiny and app with berth, the reference and skopeo, and says why docker is left out', () => {
     const warnings: string[] = [];
-    const cases = createPullSuite({ backing: 'tmpfs' }).cases(suiteCtx({ warn: (m) => warnings.push(m) })) as MacroCase[];
+    const cases = createPullSuite({ backing: 'tmpfs' }).cases(
+      suiteCtx({ warn: (m) => warnings.push(m) }),
+    ) as MacroCase[];
     expect(new Set(cases.map((c) => c.parameters.image))).toEqual(new Set(['tiny', 'app']));
     expect(cases.some((c) => c.target === 'docker')).toBe(false);
     expect(warnings.join('\n')).toContain('target docker not measured in the quick profile');
     const cold = cases.filter((c) => c.case === 'cold-pull' && c.group === 'cold/app/gzip');
-    expect(cold.map((c) => c.target).sort()).toEqual(haveSkopeo ? ['berth', 'reference', 'skopeo'] : ['berth', 'reference']);
+    expect(cold.map((c) => c.target).sort()).toEqual(
+      haveSkopeo ? ['berth', 'reference', 'skopeo'] : ['berth', 'reference'],
+    );
     expect(cold.find((c) => c.target === 'berth')!.parameters.concurrency).toBe(DEFAULT_CONCURRENCY);
     expect(cases.filter((c) => c.group === 'cold/app/zstd')).toHaveLength(haveZstd ? cold.length : 0);
     expect(cases.filter((c) => c.group === 'concurrency/app').map((c) => c.parameters.concurrency)).toEqual([1, 8]);
@@ -99,19 +111,32 @@ describe('pull suite: plan and cases', () => {
 
   it('default adds the other images, the full concurrency sweep and every installed peer', () => {
     const warnings: string[] = [];
-    const cases = createPullSuite().cases(suiteCtx({ profile: 'default', settings: profiles.default, warn: (m) => warnings.push(m) })) as MacroCase[];
+    const cases = createPullSuite().cases(
+      suiteCtx({ profile: 'default', settings: profiles.default, warn: (m) => warnings.push(m) }),
+    ) as MacroCase[];
     expect(new Set(cases.map((c) => c.parameters.image))).toEqual(new Set(['tiny', 'app', 'deep']));
-    expect(cases.filter((c) => c.target === 'berth' && c.case === 'cold-pull' && c.parameters.image === 'deep').map((c) => c.parameters.compression).sort()).toEqual(
-      haveZstd ? ['gzip', 'gzip', 'gzip', 'gzip', 'gzip', 'zstd'] : ['gzip', 'gzip', 'gzip', 'gzip', 'gzip'],
-    );
+    expect(
+      cases
+        .filter((c) => c.target === 'berth' && c.case === 'cold-pull' && c.parameters.image === 'deep')
+        .map((c) => c.parameters.compression)
+        .sort(),
+    ).toEqual(haveZstd ? ['gzip', 'gzip', 'gzip', 'gzip', 'gzip', 'zstd'] : ['gzip', 'gzip', 'gzip', 'gzip', 'gzip']);
     // the app image is compared with every peer; deep only with the reference
-    expect(cases.filter((c) => c.group === 'cold/app/gzip').map((c) => c.target)).toEqual(['berth', 'reference', ...(haveSkopeo ? ['skopeo'] : []), ...(haveDocker ? ['docker'] : [])]);
+    expect(cases.filter((c) => c.group === 'cold/app/gzip').map((c) => c.target)).toEqual([
+      'berth',
+      'reference',
+      ...(haveSkopeo ? ['skopeo'] : []),
+      ...(haveDocker ? ['docker'] : []),
+    ]);
     expect(cases.filter((c) => c.group === 'cold/deep/gzip').map((c) => c.target)).toEqual(['berth', 'reference']);
-    expect(cases.filter((c) => c.group === 'concurrency/deep').map((c) => c.parameters.concurrency)).toEqual([1, 2, 4, 8]);
+    expect(cases.filter((c) => c.group === 'concurrency/deep').map((c) => c.parameters.concurrency)).toEqual([
+      1, 2, 4, 8,
+    ]);
     expect(cases.some((c) => c.target === 'docker')).toBe(haveDocker);
     if (!haveDocker) expect(warnings.join('\n')).toContain('target docker not measured');
     // podman is not installed on the project's hosts: skipped with the reason
-    if (peerUnavailable('podman') !== undefined) expect(warnings.join('\n')).toContain('target podman not measured: podman not installed');
+    if (peerUnavailable('podman') !== undefined)
+      expect(warnings.join('\n')).toContain('target podman not measured: podman not installed');
     expect(pullPlan('default').peers).toEqual(['skopeo', 'docker', 'podman']);
     expect(pullPlan('full').images).toEqual(['tiny', 'many-small-files', 'app', 'deep']);
   });
@@ -141,12 +166,26 @@ describe('derivePull', () => {
     group: 'cold/app/gzip',
     notes: [],
   });
-  const measured = (target: string, samples: number[], extra?: Record<string, number>): MeasuredCase => ({ info: info(target, extra), samples, rounds: [samples] });
-  const sizes = new Map<string, ImageSize>([['app/gzip', { compressed: 10 * 1024 * 1024, uncompressed: 20 * 1024 * 1024, layers: 5, files: 100 }]]);
+  const measured = (target: string, samples: number[], extra?: Record<string, number>): MeasuredCase => ({
+    info: info(target, extra),
+    samples,
+    rounds: [samples],
+  });
+  const sizes = new Map<string, ImageSize>([
+    ['app/gzip', { compressed: 10 * 1024 * 1024, uncompressed: 20 * 1024 * 1024, layers: 5, files: 100 }],
+  ]);
 
   it('turns times into compressed and uncompressed MiB/s, pairs berth with docker and the reference, and judges the goals in notes', () => {
-    const out = derivePull([measured('berth', [100, 200], { concurrency: 3 }), measured('docker', [300, 300]), measured('reference', [50, 100])], sizes);
-    const tp = (target: string, bytes: string) => out.find((d) => d.case === 'cold-pull-throughput' && d.target === target && d.parameters.bytes === bytes)!;
+    const out = derivePull(
+      [
+        measured('berth', [100, 200], { concurrency: 3 }),
+        measured('docker', [300, 300]),
+        measured('reference', [50, 100]),
+      ],
+      sizes,
+    );
+    const tp = (target: string, bytes: string) =>
+      out.find((d) => d.case === 'cold-pull-throughput' && d.target === target && d.parameters.bytes === bytes)!;
     expect(tp('berth', 'compressed').samples).toEqual([100, 50]);
     expect(tp('berth', 'uncompressed').samples).toEqual([200, 100]);
     expect(tp('docker', 'compressed').samples.map((x) => Math.round(x * 1000) / 1000)).toEqual([33.333, 33.333]);
@@ -156,7 +195,9 @@ describe('derivePull', () => {
     expect(out.find((d) => d.case === 'cold-pull-vs-reference')!.samples).toEqual([0.5, 0.5]);
     const notes = tp('berth', 'uncompressed').notes!.join('\n');
     expect(notes).toContain('Goal berth ≥ 1.5× docker throughput: met (median docker time / median berth time = 2.00)');
-    expect(notes).toContain('Goal berth ≥ 0.7× reference throughput: NOT met (median reference time / median berth time = 0.50)');
+    expect(notes).toContain(
+      'Goal berth ≥ 0.7× reference throughput: NOT met (median reference time / median berth time = 0.50)',
+    );
     // peers get no goal notes
     expect(tp('docker', 'compressed').notes!.join('\n')).not.toContain('Goal');
   });
@@ -164,7 +205,9 @@ describe('derivePull', () => {
   it('says a goal was not judged when its peer was not measured', () => {
     const out = derivePull([measured('berth', [100], { concurrency: 3 })], sizes);
     expect(out.find((d) => d.case === 'cold-pull-vs-docker')).toBeUndefined();
-    expect(out.find((d) => d.target === 'berth')!.notes!.join('\n')).toContain('Goal berth ≥ 1.5× docker throughput: not judged (docker not measured in this run)');
+    expect(out.find((d) => d.target === 'berth')!.notes!.join('\n')).toContain(
+      'Goal berth ≥ 1.5× docker throughput: not judged (docker not measured in this run)',
+    );
   });
 });
 
@@ -185,13 +228,18 @@ describe('referenceExtract', () => {
     const blobs = join(dir, 'layout', 'blobs', 'sha256');
     await mkdir(blobs, { recursive: true });
     const refs: Record<string, { digest: string; size: number; mediaType: string }> = {};
-    for (const [c, flag] of [['gzip', '-z'], ['zstd', '--zstd']] as const) {
+    for (const [c, flag] of [
+      ['gzip', '-z'],
+      ['zstd', '--zstd'],
+    ] as const) {
       if (c === 'zstd' && !haveZstd) continue;
       const tmp = join(dir, `layer.${c}`);
       expect(spawnSync('tar', ['-c', flag, '-f', tmp, '-C', src, 'etc']).status).toBe(0);
       const bytes = await readFile(tmp);
       // a corrupt blob: good bytes stored under another digest
-      const hex = createHash('sha256').update(corrupt ? Buffer.concat([bytes, Buffer.from('x')]) : bytes).digest('hex');
+      const hex = createHash('sha256')
+        .update(corrupt ? Buffer.concat([bytes, Buffer.from('x')]) : bytes)
+        .digest('hex');
       await writeFile(join(blobs, hex), bytes);
       refs[c] = { digest: `sha256:${hex}`, size: bytes.length, mediaType: 'x' };
     }
@@ -208,7 +256,10 @@ describe('referenceExtract', () => {
   it('fails DATA_LOSS naming the layer when the blob does not match its digest', async () => {
     const image = await fakeImage(true);
     const out = await mkdtemp(join(dir, 'out-'));
-    const err = await referenceExtract(dir, image, 'gzip', out).then(() => undefined, (e: unknown) => e);
+    const err = await referenceExtract(dir, image, 'gzip', out).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isBerthError(err, 'DATA_LOSS')).toBe(true);
     expect((err as Error).message).toMatch(/^reference layer sha256:[0-9a-f]{64}: digest mismatch \(got sha256:/);
   });
@@ -258,18 +309,35 @@ needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
     const doc = await run();
     expect(doc.suites).toEqual([expect.objectContaining({ name: 'pull', status: 'ran' })]);
     const cold = doc.cases.filter((c) => c.case === 'cold-pull');
-    expect(cold.filter((c) => c.target === 'berth').map((c) => `${c.parameters.image}/${c.parameters.compression}/${c.parameters.concurrency}`).sort()).toEqual(
-      ['app/gzip/1', 'app/gzip/3', 'app/gzip/8', 'tiny/gzip/3', ...(haveZstd ? ['app/zstd/3'] : [])].sort(),
-    );
+    expect(
+      cold
+        .filter((c) => c.target === 'berth')
+        .map((c) => `${c.parameters.image}/${c.parameters.compression}/${c.parameters.concurrency}`)
+        .sort(),
+    ).toEqual(['app/gzip/1', 'app/gzip/3', 'app/gzip/8', 'tiny/gzip/3', ...(haveZstd ? ['app/zstd/3'] : [])].sort());
     expect(cold.filter((c) => c.target === 'reference')).toHaveLength(haveZstd ? 3 : 2);
     if (haveSkopeo) expect(cold.filter((c) => c.target === 'skopeo')).toHaveLength(haveZstd ? 3 : 2);
     for (const c of doc.cases.filter((c) => c.case === 'cold-pull' || c.case === 'warm-pull')) {
       expect(c.samples).toHaveLength(2);
       expect(c.samples.every((s) => s > 0)).toBe(true);
     }
-    const berthApp = cold.find((c) => c.target === 'berth' && c.parameters.image === 'app' && c.parameters.compression === 'gzip' && c.parameters.concurrency === 3)!;
+    const berthApp = cold.find(
+      (c) =>
+        c.target === 'berth' &&
+        c.parameters.image === 'app' &&
+        c.parameters.compression === 'gzip' &&
+        c.parameters.concurrency === 3,
+    )!;
     const phases = new Map(berthApp.phases!.map((p) => [p.name, p]));
-    for (const name of ['registry.manifest', 'registry.blobBytes', 'registry.layer.fetch', 'graph.content.ingest.commit', 'registry.layer.apply', 'graph.layers.register', 'graph.images.create']) {
+    for (const name of [
+      'registry.manifest',
+      'registry.blobBytes',
+      'registry.layer.fetch',
+      'graph.content.ingest.commit',
+      'registry.layer.apply',
+      'graph.layers.register',
+      'graph.images.create',
+    ]) {
       expect(phases.has(name), name).toBe(true);
     }
     // one fetch, one verified commit and one apply per layer of the app image (5)
@@ -281,17 +349,39 @@ needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
     expect(warm.phases!.some((p) => p.name === 'registry.layer.fetch')).toBe(false);
     expect(warm.phases!.some((p) => p.name === 'registry.manifest')).toBe(true);
     // throughput = corpus bytes / time, per sample
-    const tp = doc.cases.find((c) => c.case === 'cold-pull-throughput' && c.target === 'berth' && c.parameters.image === 'app' && c.parameters.concurrency === 3 && c.parameters.compression === 'gzip' && c.parameters.bytes === 'uncompressed')!;
+    const tp = doc.cases.find(
+      (c) =>
+        c.case === 'cold-pull-throughput' &&
+        c.target === 'berth' &&
+        c.parameters.image === 'app' &&
+        c.parameters.concurrency === 3 &&
+        c.parameters.compression === 'gzip' &&
+        c.parameters.bytes === 'uncompressed',
+    )!;
     expect(tp.unit).toBe('MiB/s');
-    expect(tp.samples).toEqual(berthApp.samples.map((ms) => Number(tp.parameters.imageBytes) / 1024 / 1024 / (ms / 1000)));
-    expect(tp.notes.join('\n')).toMatch(/Goal berth ≥ 0\.7× reference throughput: (met|NOT met) \(median reference time/);
+    expect(tp.samples).toEqual(
+      berthApp.samples.map((ms) => Number(tp.parameters.imageBytes) / 1024 / 1024 / (ms / 1000)),
+    );
+    expect(tp.notes.join('\n')).toMatch(
+      /Goal berth ≥ 0\.7× reference throughput: (met|NOT met) \(median reference time/,
+    );
     expect(tp.notes.join('\n')).toContain('Goal berth ≥ 1.5× docker throughput: not judged');
     expect(doc.cases.filter((c) => c.case === 'cold-pull-vs-reference')).toHaveLength(haveZstd ? 3 : 2);
     await expectNothingLeft();
   }, 300_000);
 
   it('puts the graph roots on the data root with backing host, and records it', async () => {
-    const suite = createPullSuite({ backing: 'host', plan: { images: ['tiny'], cold: [{ image: 'tiny', compression: 'gzip' }], warm: [], concurrency: [], peers: [], storeMiB: 64 } });
+    const suite = createPullSuite({
+      backing: 'host',
+      plan: {
+        images: ['tiny'],
+        cold: [{ image: 'tiny', compression: 'gzip' }],
+        warm: [],
+        concurrency: [],
+        peers: [],
+        storeMiB: 64,
+      },
+    });
     const doc = await run(['berth', 'reference'], suite);
     const cold = doc.cases.filter((c) => c.case === 'cold-pull');
     expect(cold.map((c) => [c.target, c.parameters.backing])).toEqual([
@@ -322,16 +412,27 @@ needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
     }
   });
 
-  needs(peerUnavailable('docker')).it('measures docker pull against its own dockerd, judges the docker goal, and stops dockerd', async () => {
-    const suite = createPullSuite({
-      plan: { images: ['tiny'], cold: [{ image: 'tiny', compression: 'gzip' }], warm: [], concurrency: [], peers: ['docker'], storeMiB: 512 },
-    });
-    const doc = await run(['berth', 'docker'], suite);
-    const docker = doc.cases.find((c) => c.case === 'cold-pull' && c.target === 'docker')!;
-    expect(docker.samples).toHaveLength(2);
-    expect(doc.cases.find((c) => c.case === 'cold-pull-vs-docker')!.samples).toHaveLength(2);
-    const notes = doc.cases.find((c) => c.case === 'cold-pull-throughput' && c.target === 'berth')!.notes.join('\n');
-    expect(notes).toMatch(/Goal berth ≥ 1\.5× docker throughput: (met|NOT met) \(median docker time/);
-    await expectNothingLeft();
-  }, 300_000);
+  needs(peerUnavailable('docker')).it(
+    'measures docker pull against its own dockerd, judges the docker goal, and stops dockerd',
+    async () => {
+      const suite = createPullSuite({
+        plan: {
+          images: ['tiny'],
+          cold: [{ image: 'tiny', compression: 'gzip' }],
+          warm: [],
+          concurrency: [],
+          peers: ['docker'],
+          storeMiB: 512,
+        },
+      });
+      const doc = await run(['berth', 'docker'], suite);
+      const docker = doc.cases.find((c) => c.case === 'cold-pull' && c.target === 'docker')!;
+      expect(docker.samples).toHaveLength(2);
+      expect(doc.cases.find((c) => c.case === 'cold-pull-vs-docker')!.samples).toHaveLength(2);
+      const notes = doc.cases.find((c) => c.case === 'cold-pull-throughput' && c.target === 'berth')!.notes.join('\n');
+      expect(notes).toMatch(/Goal berth ≥ 1\.5× docker throughput: (met|NOT met) \(median docker time/);
+      await expectNothingLeft();
+    },
+    300_000,
+  );
 });

@@ -14,7 +14,15 @@ import { benchClient, berthPull, openBenchGraph, PHASE_SPANS, type BenchGraph, t
 import { BenchDockerd, peerUnavailable, skopeoCopy, writePolicy } from './pull-peers.js';
 import { REFERENCE_METHOD, referenceExtract } from './pull-reference.js';
 import { zstdDecoderInfo } from '../../engine/archive/tar-compression.js';
-import { corpusImage, PULL_BACKINGS, PullWorld, REPOSITORY_PREFIX, scratchDir, type OpenWorld, type PullBacking } from './pull-world.js';
+import {
+  corpusImage,
+  PULL_BACKINGS,
+  PullWorld,
+  REPOSITORY_PREFIX,
+  scratchDir,
+  type OpenWorld,
+  type PullBacking,
+} from './pull-world.js';
 import { median } from '../stats.js';
 
 const SUITE = 'pull';
@@ -29,7 +37,10 @@ export const GOALS = { vsDocker: 1.5, vsReference: 0.7 } as const;
 /** What a profile measures. */
 export interface PullPlan {
   images: readonly string[];
-  /** Cold comparison groups: image × compression; `peers: false` measures berth and the reference only (saves the profile's time). */
+  /**
+   * Cold comparison groups: image × compression; `peers: false` measures berth and the reference only (saves the
+   * profile's time).
+   */
   cold: readonly { image: string; compression: Compression; peers?: boolean }[];
   /** Images pulled warm (gzip). */
   warm: readonly string[];
@@ -41,7 +52,10 @@ export interface PullPlan {
   storeMiB: number;
 }
 
-/** quick: tiny + the small app image, berth + reference + skopeo; default: tiny, app and deep with every peer on tiny and app; full: all four generated images. */
+/**
+ * quick: tiny + the small app image, berth + reference + skopeo; default: tiny, app and deep with every peer on tiny
+ * and app; full: all four generated images.
+ */
 export function pullPlan(profile: Profile): PullPlan {
   if (profile === 'quick') {
     return {
@@ -58,7 +72,8 @@ export function pullPlan(profile: Profile): PullPlan {
     };
   }
   const full = profile === 'full';
-  // default aims at 6 minutes (from group times measured on the 2-core VM): the peers on tiny and app, gzip vs zstd and the
+  // default aims at 6 minutes (from group times measured on the 2-core VM): the peers on tiny and app, gzip vs zstd and
+  // the
   // concurrency sweep on deep (48 layers) against the reference; full adds many-small-files and the rest
   return {
     images: full ? ['tiny', 'many-small-files', 'app', 'deep'] : ['tiny', 'app', 'deep'],
@@ -108,14 +123,17 @@ export interface ImageSize {
 const sizes = new Map<string, ImageSize>();
 
 function backingText(backing: PullBacking): string {
-  return backing === 'tmpfs' ? 'a fresh tmpfs (the default backing store)' : 'a folder on the data root (BERTH_BENCH_PULL_BACKING=host)';
+  return backing === 'tmpfs'
+    ? 'a fresh tmpfs (the default backing store)'
+    : 'a folder on the data root (BERTH_BENCH_PULL_BACKING=host)';
 }
 
 export function createPullSuite(options: PullSuiteOptions = {}): Suite {
   const driver: PullDriver = options.driver ?? 'overlay2';
   return {
     name: SUITE,
-    description: 'image pull from the embedded registry: cold/warm, gzip/zstd, layer concurrency, phases; skopeo, docker, podman and the physical reference side by side',
+    description:
+      'image pull from the embedded registry: cold/warm, gzip/zstd, layer concurrency, phases; skopeo, docker, podman and the physical reference side by side',
     targets: ['berth', 'reference', 'skopeo', 'docker', 'podman'],
     async requires() {
       if (process.getuid?.() !== 0) return 'needs root (tmpfs backing store, overlay2 layers)';
@@ -124,7 +142,8 @@ export function createPullSuite(options: PullSuiteOptions = {}): Suite {
       } catch (err) {
         return `needs the native core: ${err instanceof Error ? err.message : String(err)}`;
       }
-      if (spawnSync('tar', ['--version'], { stdio: 'ignore' }).status !== 0) return 'GNU tar not installed (the physical reference extracts with it)';
+      if (spawnSync('tar', ['--version'], { stdio: 'ignore' }).status !== 0)
+        return 'GNU tar not installed (the physical reference extracts with it)';
       return undefined;
     },
     cases(ctx: SuiteContext): CaseDef[] {
@@ -133,7 +152,15 @@ export function createPullSuite(options: PullSuiteOptions = {}): Suite {
       const zstd = spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0;
       if (!zstd) ctx.warn('zstd cases not measured: the zstd command is not installed (apt-get install zstd)');
       const compressions: Compression[] = zstd ? ['gzip', 'zstd', 'none'] : ['gzip', 'none'];
-      const world = new PullWorld({ dataRoot: ctx.dataRoot, profile: ctx.profile, seed: ctx.seed, images: plan.images, compressions, backing, storeMiB: plan.storeMiB });
+      const world = new PullWorld({
+        dataRoot: ctx.dataRoot,
+        profile: ctx.profile,
+        seed: ctx.seed,
+        images: plan.images,
+        compressions,
+        backing,
+        storeMiB: plan.storeMiB,
+      });
       const wants = (t: string) => ctx.targets.includes(t);
       const peers = plan.peers.filter((p) => {
         if (!wants(p)) return false;
@@ -142,13 +169,17 @@ export function createPullSuite(options: PullSuiteOptions = {}): Suite {
         return why === undefined;
       });
       if (wants('docker') && !plan.peers.includes('docker')) {
-        ctx.warn(`target docker not measured in the ${ctx.profile} profile (dockerd start-up and its pulls do not fit its budget); run the default profile`);
+        ctx.warn(
+          `target docker not measured in the ${ctx.profile} profile (dockerd start-up and its pulls do not fit its budget); run the default profile`,
+        );
       }
       const env: Env = { world, backing, driver, dockerd: undefined };
       const common = { backing, driver };
       const cases: MacroCase[] = [];
       if (peers.includes('podman')) ctx.warn('target podman: installed, but its pull case is not built yet');
-      for (const { image, compression, peers: withPeers } of plan.cold.filter((c) => zstd || c.compression !== 'zstd')) {
+      for (const { image, compression, peers: withPeers } of plan.cold.filter(
+        (c) => zstd || c.compression !== 'zstd',
+      )) {
         const params = { image, compression, ...common };
         const group = `cold/${image}/${compression}`;
         if (wants('berth')) cases.push(berthCold(env, params, DEFAULT_CONCURRENCY, group));
@@ -192,11 +223,24 @@ async function acquire(env: Env, p: Params): Promise<OpenWorld> {
   const image = corpusImage(w.corpus, p.image);
   const compressed = image.totals.compressedBytes[p.compression];
   if (compressed === undefined) throw new Error(`pull bench: image ${p.image} has no ${p.compression} variant`);
-  sizes.set(`${p.image}/${p.compression}`, { compressed, uncompressed: image.totals.uncompressedBytes, layers: image.totals.layers, files: image.totals.files });
+  sizes.set(`${p.image}/${p.compression}`, {
+    compressed,
+    uncompressed: image.totals.uncompressedBytes,
+    layers: image.totals.layers,
+    files: image.totals.files,
+  });
   return w;
 }
 
-function info(p: Params, target: string, caseName: string, method: string, group: string, extra: Record<string, number | string> = {}, notes: string[] = []): CaseInfo {
+function info(
+  p: Params,
+  target: string,
+  caseName: string,
+  method: string,
+  group: string,
+  extra: Record<string, number | string> = {},
+  notes: string[] = [],
+): CaseInfo {
   return {
     suite: SUITE,
     case: caseName,
@@ -206,7 +250,10 @@ function info(p: Params, target: string, caseName: string, method: string, group
     direction: 'lower-is-better',
     method,
     group,
-    notes: [`The graph roots and peer folders live on ${backingText(p.backing)}; the registry serves from the data root over 127.0.0.1.`, ...notes],
+    notes: [
+      `The graph roots and peer folders live on ${backingText(p.backing)}; the registry serves from the data root over 127.0.0.1.`,
+      ...notes,
+    ],
   };
 }
 
@@ -221,7 +268,9 @@ export function decoderParameter(p: Pick<Params, 'compression'>): { decoder?: 'l
 /** Which zstd decoder berth used in this run (libzstd through the native core, or the JS fallback and why). */
 function zstdNote(): string {
   const z = zstdDecoderInfo();
-  return z.kind === 'libzstd' ? "zstd decoded by the system's libzstd (libzstd.so.1) through berth's native core." : `zstd decoded by fzstd (pure JS, ≈3× slower): ${z.why ?? 'libzstd not usable'}.`;
+  return z.kind === 'libzstd'
+    ? "zstd decoded by the system's libzstd (libzstd.so.1) through berth's native core."
+    : `zstd decoded by fzstd (pure JS, ≈3× slower): ${z.why ?? 'libzstd not usable'}.`;
 }
 
 function berthCold(env: Env, p: Params, concurrency: number, group: string): MacroCase {
@@ -254,7 +303,8 @@ function berthCold(env: Env, p: Params, concurrency: number, group: string): Mac
     },
     async sample(ctx: Context) {
       const r = await berthPull(ctx, graph!, client, refOf(world!, p), concurrency);
-      if (r.layers.some((l) => l.skipped || !l.downloaded)) throw new Error(`cold pull of ${p.image} found layers already present`);
+      if (r.layers.some((l) => l.skipped || !l.downloaded))
+        throw new Error(`cold pull of ${p.image} found layers already present`);
     },
     async afterSample(ctx: Context) {
       await graph?.close(ctx);
@@ -350,7 +400,12 @@ function skopeoCase(env: Env, p: Params, group: string): MacroCase {
       dir = join(await scratchDir(world!, 'skopeo'), 'layout');
     },
     async sample() {
-      await skopeoCopy(policy, `${world!.registryHost}/${REPOSITORY_PREFIX}/${p.image}:${p.compression}`, dir!, p.compression);
+      await skopeoCopy(
+        policy,
+        `${world!.registryHost}/${REPOSITORY_PREFIX}/${p.image}:${p.compression}`,
+        dir!,
+        p.compression,
+      );
     },
     async afterSample() {
       if (dir !== undefined) await rm(join(dir, '..'), { recursive: true, force: true });
@@ -372,7 +427,7 @@ function dockerCase(env: Env, p: Params, group: string): MacroCase {
       'docker',
       'cold-pull',
       `One sample: \`docker pull -q 127.0.0.1:PORT/${REPOSITORY_PREFIX}/${p.image}:${p.compression}\` against a dockerd the suite started (storage driver ${p.driver}, its data root on the same backing store, ` +
-        'max-concurrent-downloads 3 by default); after each sample (untimed) `docker rmi -f` and `docker image prune -a -f` leave it empty. The time includes the CLI\'s process start.',
+        "max-concurrent-downloads 3 by default); after each sample (untimed) `docker rmi -f` and `docker image prune -a -f` leave it empty. The time includes the CLI's process start.",
       group,
     ),
     kind: 'macro',
@@ -380,7 +435,9 @@ function dockerCase(env: Env, p: Params, group: string): MacroCase {
       world = await acquire(env, p);
       if (env.dockerd === undefined) {
         const w = world;
-        const starting = scratchDir(w, 'docker').then((dir) => BenchDockerd.start(join(dir, 'data'), w.registryHost, p.driver));
+        const starting = scratchDir(w, 'docker').then((dir) =>
+          BenchDockerd.start(join(dir, 'data'), w.registryHost, p.driver),
+        );
         env.dockerd = starting;
         env.world.onClose('dockerd', async () => {
           env.dockerd = undefined;
@@ -410,7 +467,10 @@ function dockerCase(env: Env, p: Params, group: string): MacroCase {
  * interleave, so sample i of each was taken in the same round), and the goals.
  * Reads the corpus sizes without consuming anything: repeated calls give the same cases.
  */
-export function derivePull(measured: readonly MeasuredCase[], sizeTable: ReadonlyMap<string, ImageSize> = sizes): DerivedCase[] {
+export function derivePull(
+  measured: readonly MeasuredCase[],
+  sizeTable: ReadonlyMap<string, ImageSize> = sizes,
+): DerivedCase[] {
   const out: DerivedCase[] = [];
   const cold = measured.filter((m) => m.info.case === 'cold-pull');
   for (const m of cold) {
@@ -455,7 +515,9 @@ export function derivePull(measured: readonly MeasuredCase[], sizeTable: Readonl
       const n = Math.min(berth.samples.length, other.samples.length);
       const ratios = Array.from({ length: n }, (_, i) => other.samples[i]! / berth.samples[i]!);
       const ratio = median(other.samples) / median(berth.samples);
-      goals.push(`Goal berth ≥ ${goal}× ${target} throughput: ${ratio >= goal ? 'met' : 'NOT met'} (median ${target} time / median berth time = ${ratio.toFixed(2)}).`);
+      goals.push(
+        `Goal berth ≥ ${goal}× ${target} throughput: ${ratio >= goal ? 'met' : 'NOT met'} (median ${target} time / median berth time = ${ratio.toFixed(2)}).`,
+      );
       if (n > 0) {
         out.push({
           ...berth.info,
@@ -470,7 +532,12 @@ export function derivePull(measured: readonly MeasuredCase[], sizeTable: Readonl
       }
     }
     for (const d of out) {
-      if (d.target === 'berth' && d.group === berth.info.group && (d.case === 'cold-pull-throughput' || d.case.startsWith('cold-pull-vs-'))) d.notes = [...(d.notes ?? []), ...goals];
+      if (
+        d.target === 'berth' &&
+        d.group === berth.info.group &&
+        (d.case === 'cold-pull-throughput' || d.case.startsWith('cold-pull-vs-'))
+      )
+        d.notes = [...(d.notes ?? []), ...goals];
     }
   }
   return out;

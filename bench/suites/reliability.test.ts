@@ -33,7 +33,13 @@ needs(root()).describe('reliability suite: a tiny run', () => {
     const host = await collectHostInfo({ dataRoot });
     try {
       const { document, failed } = await runBenchmarks({
-        suites: [{ name: 'reliability', description: 'tiny', load: async () => createReliabilitySuite(() => ({ soakRuns: 10, concurrentRuns: 4, concurrentPulls: 4 })) }],
+        suites: [
+          {
+            name: 'reliability',
+            description: 'tiny',
+            load: async () => createReliabilitySuite(() => ({ soakRuns: 10, concurrentRuns: 4, concurrentPulls: 4 })),
+          },
+        ],
         settings: tiny,
         seed: 3,
         dataRoot,

@@ -44,7 +44,10 @@ export function fdCount(pid: number): number {
 }
 
 /** What a berthd of `root` left on the host, by kind; `folder` holds its root and exec root. */
-export async function hostLeftovers(folder: string, root: string): Promise<Record<'mounts' | 'netns' | 'links' | 'cgroups', string[]>> {
+export async function hostLeftovers(
+  folder: string,
+  root: string,
+): Promise<Record<'mounts' | 'netns' | 'links' | 'cgroups', string[]>> {
   const parent = `berth/${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
   const cgroups: string[] = [];
   for (const h of readdirSync('/sys/fs/cgroup')) {
@@ -57,7 +60,8 @@ export async function hostLeftovers(folder: string, root: string): Promise<Recor
   const netns = new Set<string>();
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${parent}/`)) netns.add(readlinkSync(`/proc/${pid}/ns/net`));
+      if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${parent}/`))
+        netns.add(readlinkSync(`/proc/${pid}/ns/net`));
     } catch {
       // gone meanwhile
     }
@@ -68,7 +72,9 @@ export async function hostLeftovers(folder: string, root: string): Promise<Recor
     const f = line.split(' ');
     if (f[4]?.startsWith(`${folder}/`) && line.includes(' - nsfs ')) netns.add(`nsfs ${f[4]}`);
   }
-  const links = String((await call(['ip', '-o', 'link', 'show', 'master', BERTHD_BRIDGE], { captureStdout: true })).stdout)
+  const links = String(
+    (await call(['ip', '-o', 'link', 'show', 'master', BERTHD_BRIDGE], { captureStdout: true })).stdout,
+  )
     .split('\n')
     .map((l) => l.split(': ')[1]?.split('@')[0] ?? '')
     .filter((n) => n !== '');
@@ -107,7 +113,16 @@ function soakCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, figures: { soa
     setup: async (ctx) => {
       await berthd.acquire(ctx);
       const pid = berthd.pid!;
-      const soak: SoakFigures = { runs: sizes.soakRuns, latencies: [], failures: [], rssBefore: await rssReads([pid]), rssAfter: [], fdsBefore: fdCount(pid), fdsAfter: 0, leftovers: {} };
+      const soak: SoakFigures = {
+        runs: sizes.soakRuns,
+        latencies: [],
+        failures: [],
+        rssBefore: await rssReads([pid]),
+        rssAfter: [],
+        fdsBefore: fdCount(pid),
+        fdsAfter: 0,
+        leftovers: {},
+      };
       figures.soak = soak;
       for (let i = 0; i < sizes.soakRuns; i++) {
         try {
@@ -147,7 +162,11 @@ function concurrentRunsCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, erro
     setup: (ctx) => berthd.acquire(ctx),
     sample: async (ctx) => {
       const t0 = process.hrtime.bigint();
-      const results = await Promise.allSettled(Array.from({ length: sizes.concurrentRuns }, () => apiRunOnce(ctx, berthd.host, 'none', randomBytes(16).toString('hex'))));
+      const results = await Promise.allSettled(
+        Array.from({ length: sizes.concurrentRuns }, () =>
+          apiRunOnce(ctx, berthd.host, 'none', randomBytes(16).toString('hex')),
+        ),
+      );
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const failed = results.filter((r) => r.status === 'rejected').length;
       errors.set(name, [...(errors.get(name) ?? []), failed]);
@@ -180,22 +199,34 @@ function concurrentPullsCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, err
       'A sample is the pulls that succeeded per second of wall time; failed pulls are counted per sample (concurrent-pulls-errors). The pulled images are removed after each sample (untimed).',
     setup: async (ctx) => {
       await berthd.acquire(ctx);
-      registry = await createRegistryServer({ root: join(berthd.folder!, `reliability-registry-${process.pid}`), addr: '127.0.0.1:0' });
+      registry = await createRegistryServer({
+        root: join(berthd.folder!, `reliability-registry-${process.pid}`),
+        addr: '127.0.0.1:0',
+      });
       const layers = await staticImageLayers();
       const layerBlobs = layers.map((b) => blobOf('application/vnd.oci.image.layer.v1.tar', b));
       const distinct = Math.max(1, Math.floor(sizes.concurrentPulls / 2));
       const mt = 'application/vnd.oci.image.manifest.v1+json';
-      const desc = (b: { mediaType: string; digest: string; size: number }) => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
+      const desc = (b: { mediaType: string; digest: string; size: number }) => ({
+        mediaType: b.mediaType,
+        digest: b.digest,
+        size: b.size,
+      });
       const pushed: string[] = [];
       for (let i = 0; i <= distinct; i++) {
         const config = JSON.parse(staticImageConfig(layers)) as { config?: Record<string, unknown> };
         config.config = { ...(config.config ?? {}), Labels: { 'berth.bench.reliability': String(i) } };
         const configBlob = blobOf('application/vnd.oci.image.config.v1+json', JSON.stringify(config));
-        const manifest = blobOf(mt, JSON.stringify({ schemaVersion: 2, mediaType: mt, config: desc(configBlob), layers: layerBlobs.map(desc) }));
+        const manifest = blobOf(
+          mt,
+          JSON.stringify({ schemaVersion: 2, mediaType: mt, config: desc(configBlob), layers: layerBlobs.map(desc) }),
+        );
         await push(registry.url, `reliability/img${i}`, [configBlob, ...layerBlobs], manifest, 'v1');
         pushed.push(`${registry.host}/reliability/img${i}:v1`);
       }
-      refs = Array.from({ length: sizes.concurrentPulls }, (_, i) => (i < sizes.concurrentPulls / 2 ? pushed[0]! : pushed[1 + (i % distinct)]!));
+      refs = Array.from({ length: sizes.concurrentPulls }, (_, i) =>
+        i < sizes.concurrentPulls / 2 ? pushed[0]! : pushed[1 + (i % distinct)]!,
+      );
     },
     sample: async () => {
       const client = new ApiClient(berthd.host);
@@ -219,37 +250,105 @@ function concurrentPullsCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, err
 }
 
 /** A figure recorded while the measured case `from` ran (not a measurement of its own to regress on). */
-function derived(from: MeasuredCase, caseName: string, unit: DerivedCase['unit'], parameters: DerivedCase['parameters'], samples: number[], method: string, notes: string[] = []): DerivedCase {
-  return { suite: SUITE, case: caseName, target: 'berth', parameters, unit, direction: 'lower-is-better', method, notes, samples, derived: { from: [from.info], how: 'recorded-alongside', pairing: 'same-sample' } };
+function derived(
+  from: MeasuredCase,
+  caseName: string,
+  unit: DerivedCase['unit'],
+  parameters: DerivedCase['parameters'],
+  samples: number[],
+  method: string,
+  notes: string[] = [],
+): DerivedCase {
+  return {
+    suite: SUITE,
+    case: caseName,
+    target: 'berth',
+    parameters,
+    unit,
+    direction: 'lower-is-better',
+    method,
+    notes,
+    samples,
+    derived: { from: [from.info], how: 'recorded-alongside', pairing: 'same-sample' },
+  };
 }
 
 /** The soak's figures and the load cases' error counts as cases of their own. */
-function deriveReliability(figures: { soak?: SoakFigures }, errors: LoadErrors, measured: readonly MeasuredCase[]): DerivedCase[] {
+function deriveReliability(
+  figures: { soak?: SoakFigures },
+  errors: LoadErrors,
+  measured: readonly MeasuredCase[],
+): DerivedCase[] {
   const out: DerivedCase[] = [];
   const soak = figures.soak;
   const ran = measured.find((m) => m.info.case === 'run-after-soak');
   if (soak !== undefined && ran !== undefined && soak.latencies.length > 0) {
     const params = { level: 'api', network: 'none', soakRuns: soak.runs };
-    const failures = soak.failures.length === 0 ? [] : [`${soak.failures.length} of ${soak.runs} runs failed; first: ${soak.failures[0]}`];
-    out.push(derived(ran, 'soak-latency', 'ms', params, soak.latencies, `Each of the soak's ${soak.runs} sequential API runs (create -> wait -> start -> exit -> delete), in ms, in the order taken.`, failures));
+    const failures =
+      soak.failures.length === 0
+        ? []
+        : [`${soak.failures.length} of ${soak.runs} runs failed; first: ${soak.failures[0]}`];
+    out.push(
+      derived(
+        ran,
+        'soak-latency',
+        'ms',
+        params,
+        soak.latencies,
+        `Each of the soak's ${soak.runs} sequential API runs (create -> wait -> start -> exit -> delete), in ms, in the order taken.`,
+        failures,
+      ),
+    );
     const decile = Math.max(1, Math.floor(soak.latencies.length / 10));
     const first = median(soak.latencies.slice(0, decile));
     const last = median(soak.latencies.slice(-decile));
     out.push(
-      derived(ran, 'soak-drift', 'ratio', params, [last / first], `Median latency of the soak's last decile of runs (${decile} runs) over that of its first decile: above 1 the daemon got slower as runs accumulated.`, [
-        `First decile median ${first.toFixed(2)} ms, last decile median ${last.toFixed(2)} ms.`,
-      ]),
+      derived(
+        ran,
+        'soak-drift',
+        'ratio',
+        params,
+        [last / first],
+        `Median latency of the soak's last decile of runs (${decile} runs) over that of its first decile: above 1 the daemon got slower as runs accumulated.`,
+        [`First decile median ${first.toFixed(2)} ms, last decile median ${last.toFixed(2)} ms.`],
+      ),
     );
     const rssGrowth = median(soak.rssAfter) - median(soak.rssBefore);
     out.push(
-      derived(ran, 'soak-rss-growth', 'MiB', params, [rssGrowth], "The daemon's VmRSS after the soak minus before it (each the median of 5 reads 50 ms apart), in MiB.", [
-        `Before ${median(soak.rssBefore).toFixed(1)} MiB, after ${median(soak.rssAfter).toFixed(1)} MiB.`,
-      ]),
+      derived(
+        ran,
+        'soak-rss-growth',
+        'MiB',
+        params,
+        [rssGrowth],
+        "The daemon's VmRSS after the soak minus before it (each the median of 5 reads 50 ms apart), in MiB.",
+        [`Before ${median(soak.rssBefore).toFixed(1)} MiB, after ${median(soak.rssAfter).toFixed(1)} MiB.`],
+      ),
     );
-    out.push(derived(ran, 'soak-fd-growth', 'count', params, [soak.fdsAfter - soak.fdsBefore], "The daemon's open file descriptors (/proc/<pid>/fd) after the soak minus before it.", [`Before ${soak.fdsBefore}, after ${soak.fdsAfter}.`]));
+    out.push(
+      derived(
+        ran,
+        'soak-fd-growth',
+        'count',
+        params,
+        [soak.fdsAfter - soak.fdsBefore],
+        "The daemon's open file descriptors (/proc/<pid>/fd) after the soak minus before it.",
+        [`Before ${soak.fdsBefore}, after ${soak.fdsAfter}.`],
+      ),
+    );
     for (const [kind, list] of Object.entries(soak.leftovers)) {
       out.push(
-        derived(ran, 'soak-leftovers', 'count', { ...params, kind }, [list.length], leftoverMethod[kind] ?? kind, list.length === 0 ? [] : [`Left: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}.`]),
+        derived(
+          ran,
+          'soak-leftovers',
+          'count',
+          { ...params, kind },
+          [list.length],
+          leftoverMethod[kind] ?? kind,
+          list.length === 0
+            ? []
+            : [`Left: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}.`],
+        ),
       );
     }
   }
@@ -259,25 +358,39 @@ function deriveReliability(figures: { soak?: SoakFigures }, errors: LoadErrors, 
     if (counts === undefined || m === undefined) continue;
     // The warm-up's samples come first; the recorded samples are the last ones.
     const recorded = counts.slice(-m.samples.length);
-    out.push(derived(m, `${name}-errors`, 'count', m.info.parameters, recorded, `Operations of one ${name} sample that failed (a refusal or a fault), per sample.`));
+    out.push(
+      derived(
+        m,
+        `${name}-errors`,
+        'count',
+        m.info.parameters,
+        recorded,
+        `Operations of one ${name} sample that failed (a refusal or a fault), per sample.`,
+      ),
+    );
   }
   return out;
 }
 
 const leftoverMethod: Record<string, string> = {
-  mounts: "Mounts under the private berthd's folder after the soak, its own tmpfs store excepted (container rootfs mounts, binds).",
-  netns: "Network namespaces still held after the soak by a process in the daemon's cgroups or by an nsfs bind mount under its folder.",
+  mounts:
+    "Mounts under the private berthd's folder after the soak, its own tmpfs store excepted (container rootfs mounts, binds).",
+  netns:
+    "Network namespaces still held after the soak by a process in the daemon's cgroups or by an nsfs bind mount under its folder.",
   links: "Links still attached to the private berthd's bridge after the soak (host veths of containers).",
   cgroups: "Cgroups left under the daemon's parent cgroup (any hierarchy) after the soak.",
 };
 
 /** The suite with the given sizes (the registered one takes them from the profile). */
-export function createReliabilitySuite(sizesFor: (settings: ProfileSettings) => ReliabilitySizes = reliabilitySizes): Suite {
+export function createReliabilitySuite(
+  sizesFor: (settings: ProfileSettings) => ReliabilitySizes = reliabilitySizes,
+): Suite {
   let figures: { soak?: SoakFigures } = {};
   let errors: LoadErrors = new Map();
   return {
     name: SUITE,
-    description: "many runs through one berthd: a soak's latency drift, daemon RSS and fd growth and host leftovers; concurrent runs and pulls as throughput with error counts",
+    description:
+      "many runs through one berthd: a soak's latency drift, daemon RSS and fd growth and host leftovers; concurrent runs and pulls as throughput with error counts",
     targets: ['berth'],
     requires: async () => (process.getuid?.() !== 0 ? 'needs root (mounts, namespaces, cgroups, bridge)' : undefined),
     cases(ctx: SuiteContext): CaseDef[] {
@@ -286,7 +399,11 @@ export function createReliabilitySuite(sizesFor: (settings: ProfileSettings) => 
       if (!ctx.targets.includes('berth')) return [];
       const sizes = sizesFor(ctx.settings);
       const berthd = new PrivateBerthd(ctx.dataRoot);
-      return [soakCase(berthd, sizes, figures), concurrentRunsCase(berthd, sizes, errors), concurrentPullsCase(berthd, sizes, errors)];
+      return [
+        soakCase(berthd, sizes, figures),
+        concurrentRunsCase(berthd, sizes, errors),
+        concurrentPullsCase(berthd, sizes, errors),
+      ];
     },
     derive: (measured) => deriveReliability(figures, errors, measured),
   };

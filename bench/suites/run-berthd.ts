@@ -61,8 +61,6 @@ async function freeBip(): Promise<string> {
   throw unavailable(`berthd bridge ${BERTHD_BRIDGE}: no free 10.x.y.0/24 subnet`);
 }
 
-
-
 /**
  * Reference-counted private berthd. The first acquire() starts it and pulls the
  * image (tagged STATIC_IMAGE); the last release() reads its RSS once more, stops
@@ -144,8 +142,20 @@ export class PrivateBerthd {
         process.execPath,
         [
           packagePath('engine', 'daemon', 'bin.mjs'),
-          '--root', this.root, '--exec-root', join(store, 'exec'), '-H', this.host,
-          '--storage-driver', 'overlay2', '--bridge', BERTHD_BRIDGE, '--bip', this.bip, '--log-level', 'warn',
+          '--root',
+          this.root,
+          '--exec-root',
+          join(store, 'exec'),
+          '-H',
+          this.host,
+          '--storage-driver',
+          'overlay2',
+          '--bridge',
+          BERTHD_BRIDGE,
+          '--bip',
+          this.bip,
+          '--log-level',
+          'warn',
         ],
         { stdio: ['ignore', log, log] },
       );
@@ -156,9 +166,18 @@ export class PrivateBerthd {
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (this.daemon.exitCode !== null || this.daemon.signalCode !== null) {
-        throw unavailable(`private berthd: exited at start (${this.daemon.exitCode ?? this.daemon.signalCode}): ${this.logTail()}`);
+        throw unavailable(
+          `private berthd: exited at start (${this.daemon.exitCode ?? this.daemon.signalCode}): ${this.logTail()}`,
+        );
       }
-      if (existsSync(this.socket) && (await client.ping().then(() => true, () => false))) break;
+      if (
+        existsSync(this.socket) &&
+        (await client.ping().then(
+          () => true,
+          () => false,
+        ))
+      )
+        break;
       if (Date.now() > deadline) throw unavailable(`private berthd: no answer to /_ping after 60 s: ${this.logTail()}`);
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -167,9 +186,16 @@ export class PrivateBerthd {
     const layers = await staticImageLayers();
     const layerBlobs = layers.map((b) => blobOf('application/vnd.oci.image.layer.v1.tar', b));
     const config = blobOf('application/vnd.oci.image.config.v1+json', staticImageConfig(layers));
-    const desc = (b: { mediaType: string; digest: string; size: number }) => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
+    const desc = (b: { mediaType: string; digest: string; size: number }) => ({
+      mediaType: b.mediaType,
+      digest: b.digest,
+      size: b.size,
+    });
     const mt = 'application/vnd.oci.image.manifest.v1+json';
-    const manifest = blobOf(mt, JSON.stringify({ schemaVersion: 2, mediaType: mt, config: desc(config), layers: layerBlobs.map(desc) }));
+    const manifest = blobOf(
+      mt,
+      JSON.stringify({ schemaVersion: 2, mediaType: mt, config: desc(config), layers: layerBlobs.map(desc) }),
+    );
     const [repo, tag] = STATIC_IMAGE.split(':') as [string, string];
     await push(this.registry.url, repo, [config, ...layerBlobs], manifest, tag);
     await client.pull(`${this.registry.host}/${repo}:${tag}`);
@@ -203,8 +229,10 @@ export class PrivateBerthd {
       }
       if ((await stopDaemonChild(d, 30_000)) === 'killed') {
         failures.push(`berthd (pid ${pid}) did not stop on SIGTERM within 30 s (killed): ${this.logTail()}`);
-      } else if (d.exitCode !== 0) failures.push(`berthd (pid ${pid}) exited with ${d.exitCode ?? d.signalCode} on SIGTERM: ${this.logTail()}`);
-    } else failures.push(`berthd (pid ${pid}) had exited on its own (${d.exitCode ?? d.signalCode}): ${this.logTail()}`);
+      } else if (d.exitCode !== 0)
+        failures.push(`berthd (pid ${pid}) exited with ${d.exitCode ?? d.signalCode} on SIGTERM: ${this.logTail()}`);
+    } else
+      failures.push(`berthd (pid ${pid}) had exited on its own (${d.exitCode ?? d.signalCode}): ${this.logTail()}`);
   }
 
   private async stop(ctx: Context): Promise<void> {
@@ -213,11 +241,17 @@ export class PrivateBerthd {
     this.daemon = undefined;
     if (this.registry !== undefined) await this.registry.close().catch((e: unknown) => failures.push(String(e)));
     this.registry = undefined;
-    if (d !== undefined && d.pid !== undefined) await this.stopProcess(d, d.pid, failures).catch((err: unknown) => failures.push(`berthd (pid ${d.pid}): ${(err as Error).message}`));
+    if (d !== undefined && d.pid !== undefined)
+      await this.stopProcess(d, d.pid, failures).catch((err: unknown) =>
+        failures.push(`berthd (pid ${d.pid}): ${(err as Error).message}`),
+      );
     if (this.root !== undefined && this.bip !== undefined && existsSync(this.root)) {
       // the default network's bridge outlives the daemon (as docker0 does); remove it and berth's rules
       try {
-        const net = await BridgeDriver.open(ctx, { root: this.root, defaultNetwork: { bridge: BERTHD_BRIDGE, ...parseBip(this.bip) } });
+        const net = await BridgeDriver.open(ctx, {
+          root: this.root,
+          defaultNetwork: { bridge: BERTHD_BRIDGE, ...parseBip(this.bip) },
+        });
         await net.reset(ctx);
       } catch (err) {
         failures.push(`network: ${(err as Error).message}`);

@@ -17,7 +17,10 @@ import { STATIC_IMAGE } from './runtime-image.js';
 const SUITE = 'run';
 
 function median(xs: readonly number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 0.5);
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 }
 export type RunLevel = 'in-process' | 'api' | 'cli';
 type Network = 'none' | 'bridge';
@@ -48,7 +51,9 @@ export async function apiRunOnce(ctx: Context, host: string, network: Network, t
     }
   };
   const t0 = process.hrtime.bigint();
-  const { Id: id } = await step('create', () => client.containerCreate({ Image: STATIC_IMAGE, Cmd: ['/bin/true'], HostConfig: { NetworkMode: network } }));
+  const { Id: id } = await step('create', () =>
+    client.containerCreate({ Image: STATIC_IMAGE, Cmd: ['/bin/true'], HostConfig: { NetworkMode: network } }),
+  );
   let failure: unknown;
   try {
     const { result } = await step('wait', () => client.containerWait(id, 'next-exit'));
@@ -70,10 +75,13 @@ export async function apiRunOnce(ctx: Context, host: string, network: Network, t
 
 const NETWORK_NOTE: Record<Network, string> = {
   none: 'network none: the container gets its own network namespace with only lo.',
-  bridge: "network bridge: the daemon's default network on a bridge of the suite's own (a veth per container, no iptables rules for docker).",
+  bridge:
+    "network bridge: the daemon's default network on a bridge of the suite's own (a veth per container, no iptables rules for docker).",
 };
 
-/** berth at the api level: the typed API client over berthd's unix socket; phases from the client's and berthd's spans. */
+/**
+ * berth at the api level: the typed API client over berthd's unix socket; phases from the client's and berthd's spans.
+ */
 export function berthApiCase(berthd: PrivateBerthd, network: Network): MacroCase {
   let traceId = '';
   return {
@@ -111,7 +119,9 @@ export function berthApiCase(berthd: PrivateBerthd, network: Network): MacroCase
     resultNotes: (result) => {
       if (network !== 'none') return [];
       const p50 = result.stats.p50;
-      return [`Goal: api-level create->start->wait->delete with --network none <= ${GOAL_API_NONE_MS} ms: ${p50 <= GOAL_API_NONE_MS ? 'met' : 'not met'} (median ${p50.toFixed(2)} ms).`];
+      return [
+        `Goal: api-level create->start->wait->delete with --network none <= ${GOAL_API_NONE_MS} ms: ${p50 <= GOAL_API_NONE_MS ? 'met' : 'not met'} (median ${p50.toFixed(2)} ms).`,
+      ];
     },
     teardown: (ctx) => berthd.release(ctx),
   };
@@ -132,7 +142,10 @@ export function berthCliCase(berthd: PrivateBerthd, network: Network): MacroCase
     method:
       `Wall time in ms from spawning \`berth -H unix://… ${argv.join(' ')}\` (node and the berth bin, which starts from its esbuild bundle) to its exit, ` +
       'against the private berthd of the api cases. After each sample (untimed) the daemon must list no container.',
-    notes: [NETWORK_NOTE[network], "Includes node's start-up, the bundle's freshness check and load, and the CLI's API calls (create, attach, wait, start, remove)."],
+    notes: [
+      NETWORK_NOTE[network],
+      "Includes node's start-up, the bundle's freshness check and load, and the CLI's API calls (create, attach, wait, start, remove).",
+    ],
     setup: (ctx) => berthd.acquire(ctx),
     sample: async () => {
       const r = await call(berthd.cli(argv));
@@ -146,7 +159,10 @@ export function berthCliCase(berthd: PrivateBerthd, network: Network): MacroCase
   };
 }
 
-/** docker at the api level: the same typed client and sequence over the private dockerd's socket (it speaks the Docker API). */
+/**
+ * docker at the api level: the same typed client and sequence over the private dockerd's socket (it speaks the Docker
+ * API).
+ */
 export function dockerApiCase(dockerd: PrivateDockerd, network: Network): MacroCase {
   return {
     kind: 'macro',
@@ -180,7 +196,14 @@ export interface DaemonFigures {
   dockerd?: PrivateDockerd;
 }
 
-function rssCase(target: string, state: string, samples: number[], method: string, notes: string[], from: readonly MeasuredCase[]): DerivedCase {
+function rssCase(
+  target: string,
+  state: string,
+  samples: number[],
+  method: string,
+  notes: string[],
+  from: readonly MeasuredCase[],
+): DerivedCase {
   return {
     suite: SUITE,
     case: 'daemon-rss',
@@ -210,19 +233,58 @@ export function deriveLevels(measured: readonly MeasuredCase[], figures: DaemonF
   const b = figures.berthd;
   const vmrss = 'VmRSS from /proc/<pid>/status, read 5 times 50 ms apart';
   // the RSS figures are read beside the daemon's run cases: those are what they go with
-  const daemonCases = (target: string) => measured.filter((m) => m.info.case === 'run' && m.info.target === target && (m.info.parameters.level === 'api' || m.info.parameters.level === 'cli'));
+  const daemonCases = (target: string) =>
+    measured.filter(
+      (m) =>
+        m.info.case === 'run' &&
+        m.info.target === target &&
+        (m.info.parameters.level === 'api' || m.info.parameters.level === 'cli'),
+    );
   if (b !== undefined && b.rssAfterStart.length > 0) {
-    out.push(rssCase('berth', 'idle-after-start', b.rssAfterStart, `${vmrss}, of the private berthd once it answered /_ping and pulled the image, before any run case.`, [rssGoal(median(b.rssAfterStart))], daemonCases('berth')));
+    out.push(
+      rssCase(
+        'berth',
+        'idle-after-start',
+        b.rssAfterStart,
+        `${vmrss}, of the private berthd once it answered /_ping and pulled the image, before any run case.`,
+        [rssGoal(median(b.rssAfterStart))],
+        daemonCases('berth'),
+      ),
+    );
   }
   if (b !== undefined && b.rssAfterRuns.length > 0) {
-    out.push(rssCase('berth', 'idle-after-runs', b.rssAfterRuns, `${vmrss}, of the private berthd after its last api/cli case, before SIGTERM.`, [rssGoal(median(b.rssAfterRuns))], daemonCases('berth')));
+    out.push(
+      rssCase(
+        'berth',
+        'idle-after-runs',
+        b.rssAfterRuns,
+        `${vmrss}, of the private berthd after its last api/cli case, before SIGTERM.`,
+        [rssGoal(median(b.rssAfterRuns))],
+        daemonCases('berth'),
+      ),
+    );
   }
   const d = figures.dockerd;
   if (d !== undefined && d.idleRss.length > 0) {
-    out.push(rssCase('docker', 'idle-after-start', d.idleRss, `${vmrss} and summed over dockerd and its containerd, of the private dockerd once it answered and imported the image, before any run case.`, [], daemonCases('docker')));
+    out.push(
+      rssCase(
+        'docker',
+        'idle-after-start',
+        d.idleRss,
+        `${vmrss} and summed over dockerd and its containerd, of the private dockerd once it answered and imported the image, before any run case.`,
+        [],
+        daemonCases('docker'),
+      ),
+    );
   }
   const find = (target: string, level: RunLevel, network: string) =>
-    measured.find((m) => m.info.case === 'run' && m.info.target === target && m.info.parameters.level === level && m.info.parameters.network === network);
+    measured.find(
+      (m) =>
+        m.info.case === 'run' &&
+        m.info.target === target &&
+        m.info.parameters.level === level &&
+        m.info.parameters.network === network,
+    );
   for (const level of ['api', 'cli'] as const) {
     for (const network of ['none', 'bridge'] as const) {
       const berth = find('berth', level, network);
@@ -241,7 +303,9 @@ export function deriveLevels(measured: readonly MeasuredCase[], figures: DaemonF
         method: `Each ${level}-level berth run sample (--network ${network}) over the median of docker's ${level}-level samples of the same run.`,
         notes:
           level === 'cli'
-            ? [`Goal: end to end (cli) <= ${GOAL_CLI_RATIO}x docker with --network ${network}: ${ratio <= GOAL_CLI_RATIO ? 'met' : 'not met'} (ratio of medians ${ratio.toFixed(3)}).`]
+            ? [
+                `Goal: end to end (cli) <= ${GOAL_CLI_RATIO}x docker with --network ${network}: ${ratio <= GOAL_CLI_RATIO ? 'met' : 'not met'} (ratio of medians ${ratio.toFixed(3)}).`,
+              ]
             : [],
         samples,
         derived: { from: [berth.info, docker.info], how: 'ratio', pairing: 'reference-median' },

@@ -46,7 +46,9 @@ function mountsContaining(text: string): string[] {
 /** iptables rules (all tables) that name `word`; none where iptables-save is missing. */
 function iptablesRulesNaming(word: string): string[] {
   try {
-    return execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => l.includes(word));
+    return execFileSync('iptables-save', { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(word));
   } catch {
     return [];
   }
@@ -72,32 +74,64 @@ describe('run suite: cases', () => {
   it('measures in-process overlay2 and vfs × none and bridge with phases, then api (phases) and cli levels through berthd in one group', () => {
     const cases = runSuite.cases(suiteCtx(['berth'], [])) as MacroCase[];
     expect(cases.map((c) => `${c.parameters.level}/${c.parameters.graphdriver}/${c.parameters.network}`)).toEqual([
-      'in-process/overlay2/none', 'in-process/overlay2/bridge', 'in-process/vfs/none', 'in-process/vfs/bridge',
-      'api/overlay2/none', 'api/overlay2/bridge', 'cli/overlay2/none', 'cli/overlay2/bridge',
+      'in-process/overlay2/none',
+      'in-process/overlay2/bridge',
+      'in-process/vfs/none',
+      'in-process/vfs/bridge',
+      'api/overlay2/none',
+      'api/overlay2/bridge',
+      'cli/overlay2/none',
+      'cli/overlay2/bridge',
     ]);
     expect(cases.every((c) => c.target === 'berth')).toBe(true);
-    expect(cases.filter((c) => c.parameters.level === 'in-process').every((c) => c.group === 'run' && c.phases === true)).toBe(true);
-    expect(cases.filter((c) => c.parameters.level !== 'in-process').map((c) => `${c.group}/${c.phases === true}`)).toEqual(['run-berthd/true', 'run-berthd/true', 'run-berthd/false', 'run-berthd/false']);
-    expect(cases.find((c) => c.parameters.level === 'cli')!.method).toMatch(/berth -H unix:\/\/… run --rm --network none berth-bench\/static:latest \/bin\/true/);
+    expect(
+      cases.filter((c) => c.parameters.level === 'in-process').every((c) => c.group === 'run' && c.phases === true),
+    ).toBe(true);
+    expect(
+      cases.filter((c) => c.parameters.level !== 'in-process').map((c) => `${c.group}/${c.phases === true}`),
+    ).toEqual(['run-berthd/true', 'run-berthd/true', 'run-berthd/false', 'run-berthd/false']);
+    expect(cases.find((c) => c.parameters.level === 'cli')!.method).toMatch(
+      /berth -H unix:\/\/… run --rm --network none berth-bench\/static:latest \/bin\/true/,
+    );
   });
 
   it('derives ratios only between cases of one level and network, and records the goals as met or not', () => {
     const info = (target: string, level: string, network: string) =>
-      ({ suite: 'run', case: 'run', target, parameters: { level, network }, unit: 'ms', direction: 'lower-is-better', method: '' }) as const;
-    const m = (target: string, level: string, network: string, samples: number[]) => ({ info: info(target, level, network), samples, rounds: [samples] });
+      ({
+        suite: 'run',
+        case: 'run',
+        target,
+        parameters: { level, network },
+        unit: 'ms',
+        direction: 'lower-is-better',
+        method: '',
+      }) as const;
+    const m = (target: string, level: string, network: string, samples: number[]) => ({
+      info: info(target, level, network),
+      samples,
+      rounds: [samples],
+    });
     const berthd = { rssAfterStart: [40, 41, 42], rssAfterRuns: [70, 71, 72] } as unknown as PrivateBerthd;
     const derived = deriveLevels(
-      [m('berth', 'in-process', 'none', [5]), m('berth', 'api', 'none', [8, 8]), m('berth', 'cli', 'none', [30, 50]), m('docker', 'cli', 'none', [200, 200]), m('docker', 'api', 'bridge', [90])],
+      [
+        m('berth', 'in-process', 'none', [5]),
+        m('berth', 'api', 'none', [8, 8]),
+        m('berth', 'cli', 'none', [30, 50]),
+        m('docker', 'cli', 'none', [200, 200]),
+        m('docker', 'api', 'bridge', [90]),
+      ],
       { berthd },
     );
-    expect(derived.map((d) => `${d.case}/${d.parameters.level}/${d.parameters.state ?? d.parameters.network}`)).toEqual([
-      'daemon-rss/daemon/idle-after-start', 'daemon-rss/daemon/idle-after-runs', 'run-ratio/cli/none',
-    ]);
+    expect(derived.map((d) => `${d.case}/${d.parameters.level}/${d.parameters.state ?? d.parameters.network}`)).toEqual(
+      ['daemon-rss/daemon/idle-after-start', 'daemon-rss/daemon/idle-after-runs', 'run-ratio/cli/none'],
+    );
     const [start, after, ratio] = derived as [DerivedCase, DerivedCase, DerivedCase];
     expect(start.notes![0]).toMatch(/^Goal: berthd idle RSS <= 60 MB: met \(median 43\.0 MB = 41\.0 MiB\)/);
     expect(after.notes![0]).toMatch(/: not met \(median 74\.4 MB/);
     expect(ratio.samples).toEqual([0.15, 0.25]);
-    expect(ratio.notes![0]).toBe('Goal: end to end (cli) <= 0.2x docker with --network none: met (ratio of medians 0.200).');
+    expect(ratio.notes![0]).toBe(
+      'Goal: end to end (cli) <= 0.2x docker with --network none: met (ratio of medians 0.200).',
+    );
   });
 
   it('docker: two cases on a private dockerd (or a stated reason); podman: left out with the reason', () => {
@@ -106,7 +140,10 @@ describe('run suite: cases', () => {
     const missing = dockerMissing();
     if (missing === undefined) {
       expect(cases.map((c) => `${c.target}/${c.parameters.level}/${c.parameters.network}/${c.group}`)).toEqual([
-        'docker/api/none/run-docker', 'docker/api/bridge/run-docker', 'docker/cli/none/run-docker', 'docker/cli/bridge/run-docker',
+        'docker/api/none/run-docker',
+        'docker/api/bridge/run-docker',
+        'docker/cli/none/run-docker',
+        'docker/cli/bridge/run-docker',
       ]);
       expect(warnings[0]).toMatch(/^docker: measured against a private dockerd/);
     } else {
@@ -178,101 +215,136 @@ needs(root()).describe('run suite: real runs (root)', () => {
   });
 
   // Real runs of every case: minutes on a loaded machine, so the bound is wide.
-  it('runs every case end to end into a schema-valid document with phases of every module, leaving nothing', { timeout: 300_000 }, async () => {
-    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-suite-${process.pid}-`));
-    const children = childPids();
-    const lines: string[] = [];
-    try {
-      const { document, failed } = await runBenchmarks({
-        suites: [findSuite('run')!],
-        settings: tiny,
-        seed: 4,
-        dataRoot,
-        targets: ['berth'],
-        argv: ['--test'],
-        progress: (l) => lines.push(l),
-        hostInfo: async () => host,
-      });
-      expect(failed, lines.join('\n')).toBe(false);
-      expect(() => validateResult(document)).not.toThrow();
-      const inProcess = document.cases.filter((c) => c.parameters.level === 'in-process');
-      expect(inProcess).toHaveLength(4);
-      for (const c of inProcess) {
-        expect(c.samples).toHaveLength(2);
-        const modules = new Set(c.phases!.map((p) => p.module.split('.')[0]));
-        for (const m of ['jobs', 'graph', 'graphdriver', 'execdriver', 'libcontainer', 'networkdriver']) expect(modules.has(m), `${m} in ${[...modules].join(',')}`).toBe(true);
-        expect(c.phases!.some((p) => p.name === `graphdriver.${c.parameters.graphdriver}.get`)).toBe(true);
+  it(
+    'runs every case end to end into a schema-valid document with phases of every module, leaving nothing',
+    { timeout: 300_000 },
+    async () => {
+      const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-suite-${process.pid}-`));
+      const children = childPids();
+      const lines: string[] = [];
+      try {
+        const { document, failed } = await runBenchmarks({
+          suites: [findSuite('run')!],
+          settings: tiny,
+          seed: 4,
+          dataRoot,
+          targets: ['berth'],
+          argv: ['--test'],
+          progress: (l) => lines.push(l),
+          hostInfo: async () => host,
+        });
+        expect(failed, lines.join('\n')).toBe(false);
+        expect(() => validateResult(document)).not.toThrow();
+        const inProcess = document.cases.filter((c) => c.parameters.level === 'in-process');
+        expect(inProcess).toHaveLength(4);
+        for (const c of inProcess) {
+          expect(c.samples).toHaveLength(2);
+          const modules = new Set(c.phases!.map((p) => p.module.split('.')[0]));
+          for (const m of ['jobs', 'graph', 'graphdriver', 'execdriver', 'libcontainer', 'networkdriver'])
+            expect(modules.has(m), `${m} in ${[...modules].join(',')}`).toBe(true);
+          expect(c.phases!.some((p) => p.name === `graphdriver.${c.parameters.graphdriver}.get`)).toBe(true);
+        }
+        // the exit handling (release, delete, unmount) is in every in-process run's phases
+        for (const c of inProcess) expect(c.phases!.map((p) => p.name)).toContain('container.exit');
+        const bridge = inProcess.find((c) => c.parameters.network === 'bridge')!;
+        expect(bridge.phases!.map((p) => p.name)).toContain('networkdriver.allocateInterface');
+        // api level: client calls with berthd's request, job and driver spans joined beneath
+        const api = document.cases.filter((c) => c.parameters.level === 'api');
+        expect(api.map((c) => `${c.target}/${c.parameters.network}`)).toEqual(['berth/none', 'berth/bridge']);
+        for (const c of api) {
+          expect(c.samples).toHaveLength(2);
+          const names = c.phases!.map((p) => p.name);
+          for (const n of [
+            'client.create',
+            'client.start',
+            'client.delete',
+            'jobs.create',
+            'jobs.start',
+            'jobs.delete',
+          ])
+            expect(names, n).toContain(n);
+          expect(c.phases!.some((p) => p.module === 'daemon')).toBe(true);
+          expect(c.phases!.some((p) => p.module.startsWith('execdriver'))).toBe(true);
+        }
+        expect(api.find((c) => c.parameters.network === 'bridge')!.phases!.map((p) => p.name)).toContain(
+          'networkdriver.allocateInterface',
+        );
+        expect(
+          api
+            .find((c) => c.parameters.network === 'none')!
+            .notes.some((n) => /^Goal: api-level .* <= 10 ms: (met|not met) \(median [\d.]+ ms\)\.$/.test(n)),
+        ).toBe(true);
+        const cli = document.cases.filter((c) => c.parameters.level === 'cli');
+        expect(cli.map((c) => `${c.target}/${c.parameters.network}/${c.samples.length}/${c.phases}`)).toEqual([
+          'berth/none/2/null',
+          'berth/bridge/2/null',
+        ]);
+        const rss = document.cases.filter((c) => c.case === 'daemon-rss');
+        expect(rss.map((c) => `${c.target}/${c.parameters.state}`)).toEqual([
+          'berth/idle-after-start',
+          'berth/idle-after-runs',
+        ]);
+        for (const c of rss) {
+          expect(c.unit).toBe('MiB');
+          expect(c.stats.p50).toBeGreaterThan(5);
+          expect(c.notes[0]).toMatch(
+            /^Goal: berthd idle RSS <= 60 MB: (met|not met) \(median [\d.]+ MB = [\d.]+ MiB\)\.$/,
+          );
+        }
+        expect(document.cases).toHaveLength(10);
+        expect(readdirSync(dataRoot)).toEqual([]);
+      } finally {
+        rmSync(dataRoot, { recursive: true, force: true });
       }
-      // the exit handling (release, delete, unmount) is in every in-process run's phases
-      for (const c of inProcess) expect(c.phases!.map((p) => p.name)).toContain('container.exit');
-      const bridge = inProcess.find((c) => c.parameters.network === 'bridge')!;
-      expect(bridge.phases!.map((p) => p.name)).toContain('networkdriver.allocateInterface');
-      // api level: client calls with berthd's request, job and driver spans joined beneath
-      const api = document.cases.filter((c) => c.parameters.level === 'api');
-      expect(api.map((c) => `${c.target}/${c.parameters.network}`)).toEqual(['berth/none', 'berth/bridge']);
-      for (const c of api) {
-        expect(c.samples).toHaveLength(2);
-        const names = c.phases!.map((p) => p.name);
-        for (const n of ['client.create', 'client.start', 'client.delete', 'jobs.create', 'jobs.start', 'jobs.delete']) expect(names, n).toContain(n);
-        expect(c.phases!.some((p) => p.module === 'daemon')).toBe(true);
-        expect(c.phases!.some((p) => p.module.startsWith('execdriver'))).toBe(true);
+      expect(mountsContaining(dataRoot)).toEqual([]);
+      expect(runCgroups()).toEqual([]);
+      expect(await leftoverLinks()).toEqual([]);
+      expect(await leftoverNetns()).toEqual([]);
+      for (const d of ['o', 'v']) expect(existsSync(`/sys/class/net/bnr${process.pid}${d}`)).toBe(false);
+      expect(existsSync(`/sys/class/net/${BERTHD_BRIDGE}`)).toBe(false);
+      expect(iptablesRulesNaming(BERTHD_BRIDGE)).toEqual([]);
+      expect(childPids()).toEqual(children);
+    },
+  );
+  needs(dockerMissing()).it(
+    'docker: runs against a private dockerd and leaves no daemon, bridge, mount or key.json behind',
+    async () => {
+      const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-docker-${process.pid}-`));
+      const keyBefore = existsSync('/etc/docker/key.json');
+      const children = childPids();
+      const lines: string[] = [];
+      try {
+        const { document, failed } = await runBenchmarks({
+          suites: [findSuite('run')!],
+          settings: tiny,
+          seed: 4,
+          dataRoot,
+          targets: ['docker'],
+          argv: ['--test'],
+          progress: (l) => lines.push(l),
+          hostInfo: async () => host,
+        });
+        expect(failed, lines.join('\n')).toBe(false);
+        expect(() => validateResult(document)).not.toThrow();
+        const runs = document.cases.filter((c) => c.case === 'run');
+        expect(runs.map((c) => `${c.target}/${c.parameters.level}/${c.parameters.network}`)).toEqual([
+          'docker/api/none',
+          'docker/api/bridge',
+          'docker/cli/none',
+          'docker/cli/bridge',
+        ]);
+        const rss = document.cases.filter((c) => c.case === 'daemon-rss');
+        expect(rss.map((c) => `${c.target}/${c.parameters.state}/${c.unit}`)).toEqual(['docker/idle-after-start/MiB']);
+        expect(rss[0]!.stats.p50).toBeGreaterThan(10);
+        expect(document.warnings.some((w) => w.includes('private dockerd'))).toBe(true);
+        expect(readdirSync(dataRoot)).toEqual([]);
+      } finally {
+        rmSync(dataRoot, { recursive: true, force: true });
       }
-      expect(api.find((c) => c.parameters.network === 'bridge')!.phases!.map((p) => p.name)).toContain('networkdriver.allocateInterface');
-      expect(api.find((c) => c.parameters.network === 'none')!.notes.some((n) => /^Goal: api-level .* <= 10 ms: (met|not met) \(median [\d.]+ ms\)\.$/.test(n))).toBe(true);
-      const cli = document.cases.filter((c) => c.parameters.level === 'cli');
-      expect(cli.map((c) => `${c.target}/${c.parameters.network}/${c.samples.length}/${c.phases}`)).toEqual(['berth/none/2/null', 'berth/bridge/2/null']);
-      const rss = document.cases.filter((c) => c.case === 'daemon-rss');
-      expect(rss.map((c) => `${c.target}/${c.parameters.state}`)).toEqual(['berth/idle-after-start', 'berth/idle-after-runs']);
-      for (const c of rss) {
-        expect(c.unit).toBe('MiB');
-        expect(c.stats.p50).toBeGreaterThan(5);
-        expect(c.notes[0]).toMatch(/^Goal: berthd idle RSS <= 60 MB: (met|not met) \(median [\d.]+ MB = [\d.]+ MiB\)\.$/);
-      }
-      expect(document.cases).toHaveLength(10);
-      expect(readdirSync(dataRoot)).toEqual([]);
-    } finally {
-      rmSync(dataRoot, { recursive: true, force: true });
-    }
-    expect(mountsContaining(dataRoot)).toEqual([]);
-    expect(runCgroups()).toEqual([]);
-    expect(await leftoverLinks()).toEqual([]);
-    expect(await leftoverNetns()).toEqual([]);
-    for (const d of ['o', 'v']) expect(existsSync(`/sys/class/net/bnr${process.pid}${d}`)).toBe(false);
-    expect(existsSync(`/sys/class/net/${BERTHD_BRIDGE}`)).toBe(false);
-    expect(iptablesRulesNaming(BERTHD_BRIDGE)).toEqual([]);
-    expect(childPids()).toEqual(children);
-  });
-  needs(dockerMissing()).it('docker: runs against a private dockerd and leaves no daemon, bridge, mount or key.json behind', async () => {
-    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-docker-${process.pid}-`));
-    const keyBefore = existsSync('/etc/docker/key.json');
-    const children = childPids();
-    const lines: string[] = [];
-    try {
-      const { document, failed } = await runBenchmarks({
-        suites: [findSuite('run')!],
-        settings: tiny,
-        seed: 4,
-        dataRoot,
-        targets: ['docker'],
-        argv: ['--test'],
-        progress: (l) => lines.push(l),
-        hostInfo: async () => host,
-      });
-      expect(failed, lines.join('\n')).toBe(false);
-      expect(() => validateResult(document)).not.toThrow();
-      const runs = document.cases.filter((c) => c.case === 'run');
-      expect(runs.map((c) => `${c.target}/${c.parameters.level}/${c.parameters.network}`)).toEqual(['docker/api/none', 'docker/api/bridge', 'docker/cli/none', 'docker/cli/bridge']);
-      const rss = document.cases.filter((c) => c.case === 'daemon-rss');
-      expect(rss.map((c) => `${c.target}/${c.parameters.state}/${c.unit}`)).toEqual(['docker/idle-after-start/MiB']);
-      expect(rss[0]!.stats.p50).toBeGreaterThan(10);
-      expect(document.warnings.some((w) => w.includes('private dockerd'))).toBe(true);
-      expect(readdirSync(dataRoot)).toEqual([]);
-    } finally {
-      rmSync(dataRoot, { recursive: true, force: true });
-    }
-    expect(mountsContaining(dataRoot)).toEqual([]);
-    expect(existsSync(`/sys/class/net/${DOCKER_BRIDGE}`)).toBe(false);
-    expect(existsSync('/etc/docker/key.json')).toBe(keyBefore);
-    expect(childPids()).toEqual(children);
-  });
+      expect(mountsContaining(dataRoot)).toEqual([]);
+      expect(existsSync(`/sys/class/net/${DOCKER_BRIDGE}`)).toBe(false);
+      expect(existsSync('/etc/docker/key.json')).toBe(keyBefore);
+      expect(childPids()).toEqual(children);
+    },
+  );
 });

@@ -31,7 +31,9 @@ export function podmanSkipReason(): string {
  * exit of /bin/true fails it (UNAVAILABLE). Returns the container's id.
  */
 export async function runOnce(ctx: Context, engine: Engine, network: RunNetwork): Promise<string> {
-  const { Id: id } = await engine.job(ctx, 'create', { config: { Image: STATIC_IMAGE, Cmd: ['/bin/true'], Hostname: 'berth-run', HostConfig: { NetworkMode: network } } });
+  const { Id: id } = await engine.job(ctx, 'create', {
+    config: { Image: STATIC_IMAGE, Cmd: ['/bin/true'], Hostname: 'berth-run', HostConfig: { NetworkMode: network } },
+  });
   let failure: unknown;
   const waiting = engine.job(ctx, 'wait', { id, condition: 'next-exit' });
   waiting.catch(() => undefined);
@@ -71,8 +73,12 @@ function runCase(world: RunWorld, driver: RunGraphdriver, network: RunNetwork): 
       'One engine per graphdriver, opened before the samples; afterwards (untimed) no cgroup, process or mount of the container may be left.',
     notes:
       network === 'bridge'
-        ? ["The engine's default network on a bridge of the suite's own (bnr<pid><o|v>, a free /24): veth created with its peer in the container's namespace, address and route set there, hosts/hostname/resolv.conf written and bind-mounted."]
-        : ["network none: the container's own network namespace with only lo, brought up by the networkdriver; hosts/hostname/resolv.conf written and bind-mounted."],
+        ? [
+            "The engine's default network on a bridge of the suite's own (bnr<pid><o|v>, a free /24): veth created with its peer in the container's namespace, address and route set there, hosts/hostname/resolv.conf written and bind-mounted.",
+          ]
+        : [
+            "network none: the container's own network namespace with only lo, brought up by the networkdriver; hosts/hostname/resolv.conf written and bind-mounted.",
+          ],
     setup: async (ctx) => {
       await world.acquire(ctx);
       await world.engine(ctx, driver);
@@ -81,7 +87,10 @@ function runCase(world: RunWorld, driver: RunGraphdriver, network: RunNetwork): 
       id = await runOnce(ctx, (await world.engine(ctx, driver)).engine, network);
     },
     afterSample: async () => {
-      const left = [...(id === undefined ? [] : leftoversOf(id)), ...(await world.mountsLeft()).map((m) => `mount ${m}`)];
+      const left = [
+        ...(id === undefined ? [] : leftoversOf(id)),
+        ...(await world.mountsLeft()).map((m) => `mount ${m}`),
+      ];
       if (left.length > 0) throw unavailable(`container ${id}: left behind: ${left.join(', ')}`);
     },
     teardown: (ctx) => world.release(ctx),
@@ -104,15 +113,16 @@ function dockerCase(dockerd: PrivateDockerd, network: RunNetwork): MacroCase {
       `(overlay2 on a tmpfs data root of its own, own exec root, pidfile and socket, bridge ${DOCKER_BRIDGE}, --iptables=false --ip-forward=false --ip-masq=false); ` +
       'the image is a `docker import` of a tar of the same static rootfs. After each sample (untimed) the daemon must list no container.',
     notes: [
-      'Measured in a group of its own (the docker CLI and daemon round trips make a sample ≈10× berth\'s), so it is not interleaved with berth\'s run cases.',
-      'Includes the docker CLI\'s start-up and its API calls (create, attach, start, wait, remove) over the unix socket.',
+      "Measured in a group of its own (the docker CLI and daemon round trips make a sample ≈10× berth's), so it is not interleaved with berth's run cases.",
+      "Includes the docker CLI's start-up and its API calls (create, attach, start, wait, remove) over the unix socket.",
     ],
     setup: async () => {
       await dockerd.acquire();
     },
     sample: async () => {
       const r = await call(dockerd.cli(['run', '--rm', '--network', network, STATIC_IMAGE, '/bin/true']));
-      if (r.code !== 0) throw unavailable(`docker run --rm ${STATIC_IMAGE}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+      if (r.code !== 0)
+        throw unavailable(`docker run --rm ${STATIC_IMAGE}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
     },
     afterSample: async () => {
       const left = await dockerd.containers();
@@ -163,7 +173,7 @@ async function requirements(): Promise<string | undefined> {
 export const runSuite: Suite = {
   name: SUITE,
   description:
-    'container create/start/wait end to end at three levels — in-process through the Engine, over the API socket, through the CLI — berth beside docker, with a per-phase breakdown and the daemons\' RSS',
+    "container create/start/wait end to end at three levels — in-process through the Engine, over the API socket, through the CLI — berth beside docker, with a per-phase breakdown and the daemons' RSS",
   targets: ['berth', 'docker', 'podman'],
   requires: requirements,
   cases: buildCases,

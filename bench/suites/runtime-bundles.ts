@@ -40,7 +40,10 @@ export interface RuntimeMaterial {
   stateRoot(runtime: string): string;
 }
 
-/** Reference-counted material: the first acquire builds it (copies of the workload binaries), the last release removes it all. */
+/**
+ * Reference-counted material: the first acquire builds it (copies of the workload binaries), the last release removes
+ * it all.
+ */
 export class RuntimeBundles {
   private users = 0;
   private material: RuntimeMaterial | undefined;

@@ -2,7 +2,18 @@
 // exec root, pidfile, socket and bridge, and no iptables, forwarding or masquerade
 // changes, so starting and stopping it leaves the host as it was.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { makeWorkloadRootfs } from '../../engine/execdriver/workload-rootfs.js';
@@ -39,11 +50,14 @@ async function mustRun(argv: string[], subject: string): Promise<string> {
   return r.stdout;
 }
 
-
 /** Pids whose parent is `pid`. */
 function childrenOf(pid: number): number[] {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '').map(Number);
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter((x) => x !== '')
+      .map(Number);
   } catch {
     return [];
   }
@@ -118,9 +132,23 @@ export class PrivateDockerd {
       this.daemon = spawn(
         'dockerd',
         [
-          '--data-root', data, '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'), '-H', `unix://${this.socket}`,
-          '--config-file', join(dir, 'daemon.json'), '--bridge', DOCKER_BRIDGE, '--iptables=false', '--ip-forward=false', '--ip-masq=false',
-          '--storage-driver', 'overlay2',
+          '--data-root',
+          data,
+          '--exec-root',
+          join(dir, 'exec'),
+          '--pidfile',
+          join(dir, 'dockerd.pid'),
+          '-H',
+          `unix://${this.socket}`,
+          '--config-file',
+          join(dir, 'daemon.json'),
+          '--bridge',
+          DOCKER_BRIDGE,
+          '--iptables=false',
+          '--ip-forward=false',
+          '--ip-masq=false',
+          '--storage-driver',
+          'overlay2',
         ],
         { stdio: ['ignore', log, log] },
       );
@@ -130,9 +158,13 @@ export class PrivateDockerd {
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (this.daemon.exitCode !== null || this.daemon.signalCode !== null) {
-        throw unavailable(`private dockerd: exited at start: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').trim().split('\n').slice(-3).join(' | ')}`);
+        throw unavailable(
+          `private dockerd: exited at start: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').trim().split('\n').slice(-3).join(' | ')}`,
+        );
       }
-      const r = existsSync(this.socket) ? await call(this.cli(['version', '--format', '{{.Server.Version}}']), { captureStdout: true }) : undefined;
+      const r = existsSync(this.socket)
+        ? await call(this.cli(['version', '--format', '{{.Server.Version}}']), { captureStdout: true })
+        : undefined;
       if (r?.code === 0) {
         this.version = r.stdout.trim();
         break;
@@ -186,13 +218,15 @@ export class PrivateDockerd {
     if (d !== undefined && d.pid !== undefined) {
       if (d.exitCode === null && d.signalCode === null) {
         this.helpers = [...new Set([...this.helpers, ...childrenOf(d.pid)])];
-        if ((await stopDaemonChild(d, 20_000)) === 'killed') failures.push('dockerd did not stop on SIGTERM within 20 s (killed)');
+        if ((await stopDaemonChild(d, 20_000)) === 'killed')
+          failures.push('dockerd did not stop on SIGTERM within 20 s (killed)');
       }
       // its containerd stops with it; one that did not is killed by its pid
       for (const pid of this.helpers) {
         try {
           // only while it is still the daemon's helper (its command line names our directory)
-          if (this.dir !== undefined && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.dir)) process.kill(pid, 'SIGKILL');
+          if (this.dir !== undefined && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.dir))
+            process.kill(pid, 'SIGKILL');
         } catch {
           // gone
         }

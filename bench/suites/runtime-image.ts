@@ -27,9 +27,23 @@ export async function layerTar(entries: readonly Entry[]): Promise<Buffer> {
     for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
   })();
   for (const e of entries) {
-    const header: tar.Header = { name: e.name, type: e.type, mode: e.mode, size: 0, mtime: new Date(1_700_000_000_000), uid: 0, gid: 0, uname: '', gname: '', linkname: '', devmajor: 0, devminor: 0 };
+    const header: tar.Header = {
+      name: e.name,
+      type: e.type,
+      mode: e.mode,
+      size: 0,
+      mtime: new Date(1_700_000_000_000),
+      uid: 0,
+      gid: 0,
+      uname: '',
+      gname: '',
+      linkname: '',
+      devmajor: 0,
+      devminor: 0,
+    };
     await new Promise<void>((resolve, reject) => {
-      if (e.type === 'file') pack.entry({ ...header, size: e.content!.length }, e.content!, (err) => (err ? reject(err) : resolve()));
+      if (e.type === 'file')
+        pack.entry({ ...header, size: e.content!.length }, e.content!, (err) => (err ? reject(err) : resolve()));
       else (pack.entry(header, (err) => (err ? reject(err) : resolve())) as unknown as { end(): void }).end();
     });
   }
@@ -44,7 +58,11 @@ function binary(name: Workload): Entry {
 
 /** The two layer tars, bottom first. Cost: reading and packing the workload binaries. */
 export async function staticImageLayers(): Promise<Buffer[]> {
-  const dirs: Entry[] = ['bin', 'dev', 'etc', 'proc', 'sys', 'tmp'].map((d) => ({ name: `${d}/`, type: 'directory', mode: d === 'tmp' ? 0o1777 : 0o755 }));
+  const dirs: Entry[] = ['bin', 'dev', 'etc', 'proc', 'sys', 'tmp'].map((d) => ({
+    name: `${d}/`,
+    type: 'directory',
+    mode: d === 'tmp' ? 0o1777 : 0o755,
+  }));
   const base = await layerTar([...dirs, binary('true'), binary('sleep')]);
   const top = await layerTar([{ name: 'bin/', type: 'directory', mode: 0o755 }, binary('probe')]);
   return [base, top];
@@ -68,5 +86,10 @@ export function staticImageConfig(layers: readonly Buffer[]): string {
 /** Stores the image in `graph` under STATIC_IMAGE (idempotent). */
 export async function putStaticImage(ctx: Context, graph: Graph): Promise<PutImageResult> {
   const layers = await staticImageLayers();
-  return graph.putImage(ctx, staticImageConfig(layers), layers.map((b) => Readable.from([b])), { references: [STATIC_IMAGE] });
+  return graph.putImage(
+    ctx,
+    staticImageConfig(layers),
+    layers.map((b) => Readable.from([b])),
+    { references: [STATIC_IMAGE] },
+  );
 }

@@ -117,7 +117,10 @@ export class RunWorld {
     await this.cleanup(ctx);
   }
 
-  /** Shuts the engines down (their network state, bridges and mounts removed), then cgroups, the tmpfs and the directory. Tries every step; throws the first failure. */
+  /**
+   * Shuts the engines down (their network state, bridges and mounts removed), then cgroups, the tmpfs and the
+   * directory. Tries every step; throws the first failure.
+   */
   private async cleanup(ctx: Context): Promise<void> {
     const failures: unknown[] = [];
     for (const e of this.engines.values()) {
@@ -128,7 +131,9 @@ export class RunWorld {
       await engine.parts.driver.cleanup(ctx).catch((err: unknown) => failures.push(err));
     }
     this.engines.clear();
-    await createCgroupManager().cleanupStale(ctx, this.cgroupParent).catch((e: unknown) => failures.push(e));
+    await createCgroupManager()
+      .cleanupStale(ctx, this.cgroupParent)
+      .catch((e: unknown) => failures.push(e));
     if (this.store !== undefined) {
       for (const m of (await mountsUnder(this.store).catch(() => [] as string[])).reverse()) {
         try {

@@ -87,7 +87,7 @@ describe('runtime suite: cases', () => {
     expect(cases.every((c) => c.unit === 'ms')).toBe(true);
   });
 
-  it('with crun on a hybrid host: the quirk is warned, noted on crun\'s cases, and measured as its own cases', () => {
+  it("with crun on a hybrid host: the quirk is warned, noted on crun's cases, and measured as its own cases", () => {
     const crun = findRuntime('crun');
     const warnings: string[] = [];
     const cases = runtimeSuite.cases(suiteCtx(['crun'], warnings)) as MacroCase[];
@@ -108,7 +108,15 @@ describe('runtime suite: cases', () => {
   });
 
   it('derives the quirk overhead sample by sample', () => {
-    const info = (wrapped: boolean) => ({ suite: 'runtime', case: 'quirk-wrapper', target: 'crun', parameters: { wrapped, quirks: 'q' }, unit: 'ms' as const, direction: 'lower-is-better' as const, method: '' });
+    const info = (wrapped: boolean) => ({
+      suite: 'runtime',
+      case: 'quirk-wrapper',
+      target: 'crun',
+      parameters: { wrapped, quirks: 'q' },
+      unit: 'ms' as const,
+      direction: 'lower-is-better' as const,
+      method: '',
+    });
     const measured: MeasuredCase[] = [
       { info: info(false), samples: [1, 2, 3], rounds: [[1, 2, 3]] },
       { info: info(true), samples: [4, 6], rounds: [[4, 6]] },
@@ -116,34 +124,86 @@ describe('runtime suite: cases', () => {
     const d = runtimeSuite.derive!(measured);
     expect(d).toHaveLength(1);
     const cse = (target: string, level: string, samples: number[]): MeasuredCase => ({
-      info: { suite: 'runtime', case: 'create-start-exit', target, parameters: { netns: true, level }, unit: 'ms', direction: 'lower-is-better', method: '' },
+      info: {
+        suite: 'runtime',
+        case: 'create-start-exit',
+        target,
+        parameters: { netns: true, level },
+        unit: 'ms',
+        direction: 'lower-is-better',
+        method: '',
+      },
       samples,
       rounds: [samples],
     });
     // like for like only: berth's cli case over crun's cli case; the in-process case feeds no ratio
-    const goal = runtimeSuite.derive!([cse('berth', 'in-process', [1, 1]), cse('crun', 'cli', [10, 9, 1]), cse('berth', 'cli', [5, 9])]);
-    expect(goal).toEqual([expect.objectContaining({ case: 'goal-vs-crun', target: 'berth', unit: 'ratio', parameters: { netns: true, level: 'cli' }, samples: [0.5, 1] })]);
+    const goal = runtimeSuite.derive!([
+      cse('berth', 'in-process', [1, 1]),
+      cse('crun', 'cli', [10, 9, 1]),
+      cse('berth', 'cli', [5, 9]),
+    ]);
+    expect(goal).toEqual([
+      expect.objectContaining({
+        case: 'goal-vs-crun',
+        target: 'berth',
+        unit: 'ratio',
+        parameters: { netns: true, level: 'cli' },
+        samples: [0.5, 1],
+      }),
+    ]);
     expect(goal[0]!.notes).toContain('Goal ≤ 1: met (median ratio 0.75 over 2 paired samples).');
-    expect(goal[0]!.derived).toEqual({ from: [expect.objectContaining({ target: 'berth', parameters: { netns: true, level: 'cli' } }), expect.objectContaining({ target: 'crun' })], how: 'ratio', pairing: 'interleaved' });
+    expect(goal[0]!.derived).toEqual({
+      from: [
+        expect.objectContaining({ target: 'berth', parameters: { netns: true, level: 'cli' } }),
+        expect.objectContaining({ target: 'crun' }),
+      ],
+      how: 'ratio',
+      pairing: 'interleaved',
+    });
     expect(runtimeSuite.derive!([cse('berth', 'in-process', [1, 1]), cse('crun', 'cli', [10, 10])])).toEqual([]);
     const slow = runtimeSuite.derive!([cse('berth', 'cli', [30, 40]), cse('crun', 'cli', [10, 10])]);
     expect(slow[0]!.notes).toContain('Goal ≤ 1: NOT met (median ratio 3.50 over 2 paired samples).');
-    expect(d[0]).toMatchObject({ case: 'quirk-overhead', target: 'crun', samples: [3, 4], derived: { how: 'difference', pairing: 'interleaved' } });
+    expect(d[0]).toMatchObject({
+      case: 'quirk-overhead',
+      target: 'crun',
+      samples: [3, 4],
+      derived: { how: 'difference', pairing: 'interleaved' },
+    });
     expect(runtimeSuite.derive!([])).toEqual([]);
   });
 
-  it('states the in-process median beside crun\'s cli median without judging a goal across levels', () => {
+  it("states the in-process median beside crun's cli median without judging a goal across levels", () => {
     const final = (target: string, level: string, p50: number): FinalResult => ({
-      info: { suite: 'runtime', case: 'create-start-exit', target, parameters: { netns: false, level }, unit: 'ms', direction: 'lower-is-better', method: '' },
+      info: {
+        suite: 'runtime',
+        case: 'create-start-exit',
+        target,
+        parameters: { netns: false, level },
+        unit: 'ms',
+        direction: 'lower-is-better',
+        method: '',
+      },
       samples: [p50],
-      stats: { n: 1, min: p50, p50, p95: p50, p99: p50, max: p50, mean: p50, stddev: 0, ci95: { low: p50, high: p50, level: 0.95, resamples: 0, method: 'bootstrap-percentile' } },
+      stats: {
+        n: 1,
+        min: p50,
+        p50,
+        p95: p50,
+        p99: p50,
+        max: p50,
+        mean: p50,
+        stddev: 0,
+        ci95: { low: p50, high: p50, level: 0.95, resamples: 0, method: 'bootstrap-percentile' },
+      },
       phases: null,
     });
     const berth = final('berth', 'in-process', 6);
     expect(goalNote(berth, [final('runc', 'cli', 20), final('crun', 'cli', 8)])).toBe(
       'Beside crun (cli level, not like for like): p50 6.00 ms in-process vs crun 8.00 ms through its CLI; no goal is judged across levels.',
     );
-    expect(goalNote(berth, [final('berth', 'cli', 100)])).toBe('Beside crun (cli level, not like for like): crun did not run in this group.');
+    expect(goalNote(berth, [final('berth', 'cli', 100)])).toBe(
+      'Beside crun (cli level, not like for like): crun did not run in this group.',
+    );
   });
 });
 
@@ -173,17 +233,28 @@ needs(root()).describe('runtime suite: real runs (root)', () => {
       expect(inProcess.map((c) => c.parameters.netns)).toEqual([false, true]);
       const crunRan = document.cases.some((c) => c.case === 'create-start-exit' && c.target === 'crun');
       for (const c of inProcess) {
-        expect(c.notes.join('\n')).toMatch(crunRan ? /Beside crun \(cli level, not like for like\): p50 / : /crun did not run in this group/);
+        expect(c.notes.join('\n')).toMatch(
+          crunRan ? /Beside crun \(cli level, not like for like\): p50 / : /crun did not run in this group/,
+        );
         const names = c.phases!.map((p) => p.name);
-        for (const n of ['execdriver.create', 'execdriver.cgroup', 'libcontainer.clone', 'libcontainer.pivot-root', 'libcontainer.execve']) expect(names).toContain(n);
+        for (const n of [
+          'execdriver.create',
+          'execdriver.cgroup',
+          'libcontainer.clone',
+          'libcontainer.pivot-root',
+          'libcontainer.execve',
+        ])
+          expect(names).toContain(n);
       }
       const targets = new Set(document.cases.filter((c) => c.case === 'create-start-exit').map((c) => c.target));
       for (const peer of ['runc', 'crun'] as const) {
         if (isFound(findRuntime(peer))) expect(targets.has(peer)).toBe(true);
       }
       const crun = findRuntime('crun');
-      for (const g of document.cases.filter((c) => c.case === 'goal-vs-crun')) expect(g.notes.join('\n')).toMatch(/Goal ≤ 1: (met|NOT met) \(median ratio /);
-      if (isFound(crun) && isFound(findRuntime('berth-runtime'))) expect(document.cases.filter((c) => c.case === 'goal-vs-crun')).toHaveLength(2);
+      for (const g of document.cases.filter((c) => c.case === 'goal-vs-crun'))
+        expect(g.notes.join('\n')).toMatch(/Goal ≤ 1: (met|NOT met) \(median ratio /);
+      if (isFound(crun) && isFound(findRuntime('berth-runtime')))
+        expect(document.cases.filter((c) => c.case === 'goal-vs-crun')).toHaveLength(2);
       if (isFound(crun) && crun.quirks.length > 0) {
         expect(document.cases.some((c) => c.case === 'quirk-overhead')).toBe(true);
         expect(document.warnings.some((w) => w.includes('crun') && w.includes('unshare -m'))).toBe(true);
@@ -199,43 +270,54 @@ needs(root()).describe('runtime suite: real runs (root)', () => {
       rmSync(dataRoot, { recursive: true, force: true });
     }
   });
-  needs(runcMissing()).it('a container a sample leaves is removed by delete -f; a delete that leaves it fails the sample', async () => {
-    const ctx = background();
-    const runc = findRuntime('runc') as PeerRuntime;
-    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-runtime-left-${process.pid}-`));
-    const bundles = new RuntimeBundles(dataRoot);
-    // `run` becomes `create`: the container stays (state, cgroup, a waiting init) after the sample.
-    const createOnly: PeerQuirk = { id: 'test-create-only', description: 'test', wrap: (argv) => argv.map((a) => (a === 'run' ? 'create' : a)) };
-    const brokenDelete: PeerQuirk = { id: 'test-no-delete', description: 'test', wrap: (argv) => argv.map((a) => (a === 'run' ? 'create' : a === 'delete' ? 'state' : a)) };
-    const m = bundles.acquire();
-    const stateRoot = m.stateRoot('runc');
-    try {
-      const good = cliCase(bundles, 'no-netns', { ...runc, quirks: [createOnly] });
-      await good.setup!(ctx);
-      await good.beforeSample!(ctx, 0);
-      await good.sample(ctx, 0);
-      const [id] = readdirSync(stateRoot);
-      expect(leftoversOf(id!, stateRoot).length).toBeGreaterThan(1);
-      await good.afterSample!(ctx, 0);
-      expect(leftoversOf(id!, stateRoot)).toEqual([]);
-      await good.teardown!(ctx);
-
-      const bad = cliCase(bundles, 'no-netns', { ...runc, quirks: [brokenDelete] });
-      await bad.setup!(ctx);
-      await bad.beforeSample!(ctx, 0);
-      await bad.sample(ctx, 0);
-      const [left] = readdirSync(stateRoot);
+  needs(runcMissing()).it(
+    'a container a sample leaves is removed by delete -f; a delete that leaves it fails the sample',
+    async () => {
+      const ctx = background();
+      const runc = findRuntime('runc') as PeerRuntime;
+      const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-runtime-left-${process.pid}-`));
+      const bundles = new RuntimeBundles(dataRoot);
+      // `run` becomes `create`: the container stays (state, cgroup, a waiting init) after the sample.
+      const createOnly: PeerQuirk = {
+        id: 'test-create-only',
+        description: 'test',
+        wrap: (argv) => argv.map((a) => (a === 'run' ? 'create' : a)),
+      };
+      const brokenDelete: PeerQuirk = {
+        id: 'test-no-delete',
+        description: 'test',
+        wrap: (argv) => argv.map((a) => (a === 'run' ? 'create' : a === 'delete' ? 'state' : a)),
+      };
+      const m = bundles.acquire();
+      const stateRoot = m.stateRoot('runc');
       try {
-        await expect(bad.afterSample!(ctx, 0)).rejects.toThrow(left!);
+        const good = cliCase(bundles, 'no-netns', { ...runc, quirks: [createOnly] });
+        await good.setup!(ctx);
+        await good.beforeSample!(ctx, 0);
+        await good.sample(ctx, 0);
+        const [id] = readdirSync(stateRoot);
+        expect(leftoversOf(id!, stateRoot).length).toBeGreaterThan(1);
+        await good.afterSample!(ctx, 0);
+        expect(leftoversOf(id!, stateRoot)).toEqual([]);
+        await good.teardown!(ctx);
+
+        const bad = cliCase(bundles, 'no-netns', { ...runc, quirks: [brokenDelete] });
+        await bad.setup!(ctx);
+        await bad.beforeSample!(ctx, 0);
+        await bad.sample(ctx, 0);
+        const [left] = readdirSync(stateRoot);
+        try {
+          await expect(bad.afterSample!(ctx, 0)).rejects.toThrow(left!);
+        } finally {
+          await forceDelete(runc, stateRoot, left!);
+          await bad.teardown!(ctx);
+        }
+        expect(leftoversOf(left!, stateRoot)).toEqual([]);
       } finally {
-        await forceDelete(runc, stateRoot, left!);
-        await bad.teardown!(ctx);
+        bundles.release();
+        expect(readdirSync(dataRoot)).toEqual([]);
+        rmSync(dataRoot, { recursive: true, force: true });
       }
-      expect(leftoversOf(left!, stateRoot)).toEqual([]);
-    } finally {
-      bundles.release();
-      expect(readdirSync(dataRoot)).toEqual([]);
-      rmSync(dataRoot, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });

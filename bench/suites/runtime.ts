@@ -7,11 +7,26 @@
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { createCgroupManager } from '../../engine/execdriver/cgroups/manager.js';
 import type { CgroupManager } from '../../engine/execdriver/cgroups/types.js';
-import { createExecDriver, execDriverBoundary, type Bundle, type ExecDriver } from '../../engine/execdriver/execdriver.js';
+import {
+  createExecDriver,
+  execDriverBoundary,
+  type Bundle,
+  type ExecDriver,
+} from '../../engine/execdriver/execdriver.js';
 import { loadBundleSpec } from '../../engine/execdriver/spec/load-bundle.js';
 import { workloadBinary } from '../../engine/execdriver/workload-rootfs.js';
 import { background, instrument, type Context } from '../../engine/trace/index.js';
-import { call, findRuntime, forceDelete, isFound, leftoversOf, runContainer, type PeerQuirk, type PeerRuntime, type RuntimeName } from '../peers/index.js';
+import {
+  call,
+  findRuntime,
+  forceDelete,
+  isFound,
+  leftoversOf,
+  runContainer,
+  type PeerQuirk,
+  type PeerRuntime,
+  type RuntimeName,
+} from '../peers/index.js';
 import { median } from '../stats.js';
 import type { CaseDef, DerivedCase, FinalResult, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { RuntimeBundles, type NetnsVariant } from './runtime-bundles.js';
@@ -31,11 +46,11 @@ export function nextId(): string {
 }
 
 function variantText(v: NetnsVariant): string {
-  return v === 'netns' ? 'with a new network namespace' : 'without a network namespace (the host\'s is shared)';
+  return v === 'netns' ? 'with a new network namespace' : "without a network namespace (the host's is shared)";
 }
 
 const bundleText =
-  'The bundle: berth\'s defaultSpec (the shape `runc spec` writes, Docker\'s default capabilities, masked and read-only paths, ' +
+  "The bundle: berth's defaultSpec (the shape `runc spec` writes, Docker's default capabilities, masked and read-only paths, " +
   'proc/dev/devpts/shm/mqueue/sysfs mounts, namespaces pid, ipc, uts, mount, cgroup[, network]) running the static /bin/true on a read-only ' +
   '2 MB rootfs under the data root; no linux.cgroupsPath, so each runtime picks its own cgroup for the id.';
 
@@ -46,7 +61,12 @@ function verifyClean(id: string, stateRoot?: string): void {
 }
 
 /** berth's execdriver called in-process: no CLI start-up, spans give the per-step phases. */
-function inProcessCase(bundles: RuntimeBundles, variant: NetnsVariant, shared: { manager?: CgroupManager; driver?: ExecDriver; users: number }, cgroupParent: string): MacroCase {
+function inProcessCase(
+  bundles: RuntimeBundles,
+  variant: NetnsVariant,
+  shared: { manager?: CgroupManager; driver?: ExecDriver; users: number },
+  cgroupParent: string,
+): MacroCase {
   let bundle: Bundle | undefined;
   let id: string | undefined;
   let acquired = false;
@@ -66,14 +86,18 @@ function inProcessCase(bundles: RuntimeBundles, variant: NetnsVariant, shared: {
       `Cgroups under ${cgroupParent}/<id>. After each sample (untimed) no cgroup or process of the id may be left.`,
     notes: [
       `Level in-process: no process start-up, so this case is not like for like with the cli-level runtimes (crun ≈ ${REFERENCE_MS.crun} ms, runc ≈ ${REFERENCE_MS.runc} ms on this kind of host); berth's cli-level case (berth-runtime) is, and goal-vs-crun compares that one.`,
-      'phases: libcontainer.* are the child\'s own steps (CLOCK_MONOTONIC, reported over the sync socket), libcontainer.clone the clone call, execdriver.cgroup the cgroup create + attach, execdriver.setup the parent\'s wait for the child\'s setup, and the self time of execdriver.* the parent\'s own work.',
+      "phases: libcontainer.* are the child's own steps (CLOCK_MONOTONIC, reported over the sync socket), libcontainer.clone the clone call, execdriver.cgroup the cgroup create + attach, execdriver.setup the parent's wait for the child's setup, and the self time of execdriver.* the parent's own work.",
     ],
     setup: async () => {
       const m = bundles.acquire();
       acquired = true;
       shared.users++;
       shared.manager ??= createCgroupManager();
-      shared.driver ??= instrument('execdriver', createExecDriver({ cgroups: shared.manager, cgroupParent }), execDriverBoundary);
+      shared.driver ??= instrument(
+        'execdriver',
+        createExecDriver({ cgroups: shared.manager, cgroupParent }),
+        execDriverBoundary,
+      );
       bundle = { dir: m.bundles[variant], spec: await loadBundleSpec(m.bundles[variant]) };
     },
     beforeSample: () => {
@@ -97,7 +121,8 @@ function inProcessCase(bundles: RuntimeBundles, variant: NetnsVariant, shared: {
       acquired = false;
       bundles.release();
       shared.users--;
-      if (shared.users === 0 && shared.manager !== undefined) await shared.manager.cleanupStale(background(), cgroupParent);
+      if (shared.users === 0 && shared.manager !== undefined)
+        await shared.manager.cleanupStale(background(), cgroupParent);
     },
     resultNotes: (result, group) => [goalNote(result, group)],
   };
@@ -141,7 +166,11 @@ export function cliCase(bundles: RuntimeBundles, variant: NetnsVariant, peer: Pe
       `cgroup or process of the id may be left.`,
     notes: [
       `${peer.name}: ${peer.path}${peer.version !== null ? ` (${peer.version})` : ''}.`,
-      ...(peer.name === 'berth-runtime' ? ['berth-runtime is Node running TypeScript through tsx: most of its time is that start-up, not the container; the in-process case shows the engine\'s own cost.'] : []),
+      ...(peer.name === 'berth-runtime'
+        ? [
+            "berth-runtime is Node running TypeScript through tsx: most of its time is that start-up, not the container; the in-process case shows the engine's own cost.",
+          ]
+        : []),
       ...quirkNotes(peer),
     ],
     setup: () => {
@@ -188,7 +217,8 @@ function quirkCase(quirks: readonly PeerQuirk[], wrapped: boolean): MacroCase {
     notes: quirks.map((q) => q.description),
     sample: async () => {
       const r = await call(argv);
-      if (r.code !== 0) throw unavailable(`quirk wrapper ${argv.join(' ')}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+      if (r.code !== 0)
+        throw unavailable(`quirk wrapper ${argv.join(' ')}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
     },
   };
 }
@@ -207,7 +237,13 @@ function goalCases(measured: readonly MeasuredCase[]): DerivedCase[] {
   for (const variant of VARIANTS) {
     const netns = variant === 'netns';
     const pick = (target: string, level: string) =>
-      measured.find((m) => m.info.case === CASE && m.info.target === target && m.info.parameters.level === level && m.info.parameters.netns === netns);
+      measured.find(
+        (m) =>
+          m.info.case === CASE &&
+          m.info.target === target &&
+          m.info.parameters.level === level &&
+          m.info.parameters.netns === netns,
+      );
     // like for like: berth-runtime's cli against crun's cli (the in-process case has no process start-up)
     const berth = pick('berth', 'cli');
     const crun = pick('crun', 'cli');
@@ -227,7 +263,9 @@ function goalCases(measured: readonly MeasuredCase[]): DerivedCase[] {
       notes: [
         'Goal: ≤ 1 (berth at or below crun, both through their command line).',
         `Goal ≤ 1: ${mid <= 1 ? 'met' : 'NOT met'} (median ratio ${mid.toFixed(2)} over ${n} paired samples).`,
-        ...((crun.notes ?? crun.info.notes ?? []).some((x) => x.startsWith('Host quirk')) ? ['crun\'s samples include its host quirk wrapper; see quirk-overhead for what to subtract.'] : []),
+        ...((crun.notes ?? crun.info.notes ?? []).some((x) => x.startsWith('Host quirk'))
+          ? ["crun's samples include its host quirk wrapper; see quirk-overhead for what to subtract."]
+          : []),
       ],
       samples,
       derived: { from: [berth.info, crun.info], how: 'ratio', pairing: 'interleaved' },
@@ -250,7 +288,8 @@ function quirkOverhead(measured: readonly MeasuredCase[]): DerivedCase[] {
       parameters: { quirks: wrapped.info.parameters.quirks! },
       unit: 'ms',
       direction: 'lower-is-better',
-      method: 'Derived: quirk-wrapper (wrapped) minus quirk-wrapper (plain), sample by sample in the order taken (they ran interleaved): what to subtract from crun\'s times for the workaround.',
+      method:
+        "Derived: quirk-wrapper (wrapped) minus quirk-wrapper (plain), sample by sample in the order taken (they ran interleaved): what to subtract from crun's times for the workaround.",
       notes: [...(wrapped.notes ?? wrapped.info.notes ?? [])],
       samples: Array.from({ length: n }, (_, i) => wrapped.samples[i]! - plain.samples[i]!),
       derived: { from: [wrapped.info, plain.info], how: 'difference', pairing: 'interleaved' },
@@ -296,7 +335,8 @@ async function requirements(): Promise<string | undefined> {
 
 export const runtimeSuite: Suite = {
   name: SUITE,
-  description: 'the same OCI bundle (static /bin/true) on berth\'s execdriver in-process, berth-runtime, runc and crun, with and without a network namespace',
+  description:
+    "the same OCI bundle (static /bin/true) on berth's execdriver in-process, berth-runtime, runc and crun, with and without a network namespace",
   targets: ['berth', 'runc', 'crun'],
   requires: requirements,
   cases: buildCases,

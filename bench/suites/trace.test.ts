@@ -8,11 +8,30 @@ import type { MeasuredCase, MicroCase, SuiteContext } from '../suite.js';
 import { registry } from './index.js';
 import { traceSink, traceSuite } from './trace.js';
 
-const suiteCtx: SuiteContext = { profile: 'quick', settings: profiles.quick, targets: ['berth'], dataRoot: '/tmp', seed: 1, warn: () => undefined };
+const suiteCtx: SuiteContext = {
+  profile: 'quick',
+  settings: profiles.quick,
+  targets: ['berth'],
+  dataRoot: '/tmp',
+  seed: 1,
+  warn: () => undefined,
+};
 
 describe('trace suite', () => {
   it('is registered as built, beside the other suites of the design', async () => {
-    expect(registry.map((s) => s.name)).toEqual(['trace', 'pull', 'run', 'lifecycle', 'runtime', 'namespaces', 'cgroups', 'graphdriver', 'network', 'reliability', 'workload']);
+    expect(registry.map((s) => s.name)).toEqual([
+      'trace',
+      'pull',
+      'run',
+      'lifecycle',
+      'runtime',
+      'namespaces',
+      'cgroups',
+      'graphdriver',
+      'network',
+      'reliability',
+      'workload',
+    ]);
     expect(registry.filter((s) => s.load !== undefined).map((s) => s.name)).toContain('trace');
     expect(await registry[0].load!()).toBe(traceSuite);
   });
@@ -61,12 +80,36 @@ describe('trace suite', () => {
     for (const c of cases) await c.teardown?.();
   });
 
-  it('derives overheads against the plain case\'s median of the same interleaved round, with a note on the target', () => {
-    const info = (mode: string, tracing: string) => ({ ...traceSuite.cases(suiteCtx)[0], parameters: { mode, tracing } });
+  it("derives overheads against the plain case's median of the same interleaved round, with a note on the target", () => {
+    const info = (mode: string, tracing: string) => ({
+      ...traceSuite.cases(suiteCtx)[0],
+      parameters: { mode, tracing },
+    });
     const measured: MeasuredCase[] = [
-      { info: info('sync', 'plain'), samples: [], rounds: [[3, 4], [5, 6, 7]] },
-      { info: info('sync', 'no-subscriber'), samples: [], rounds: [[13, 24, 99], [15, 16]] },
-      { info: info('sync', 'collector'), samples: [], rounds: [[3003.5, 3003.5], [3006, 3006]] },
+      {
+        info: info('sync', 'plain'),
+        samples: [],
+        rounds: [
+          [3, 4],
+          [5, 6, 7],
+        ],
+      },
+      {
+        info: info('sync', 'no-subscriber'),
+        samples: [],
+        rounds: [
+          [13, 24, 99],
+          [15, 16],
+        ],
+      },
+      {
+        info: info('sync', 'collector'),
+        samples: [],
+        rounds: [
+          [3003.5, 3003.5],
+          [3006, 3006],
+        ],
+      },
     ];
     const derived = traceSuite.derive!(measured);
     expect(derived.map((d) => [d.parameters.tracing, d.samples])).toEqual([
@@ -74,7 +117,9 @@ describe('trace suite', () => {
       ['no-subscriber', [9.5, 20.5, 95.5, 9, 10]],
       ['collector', [3000, 3000, 3000, 3000]],
     ]);
-    expect(derived[0].notes).toEqual(['meets the target: median overhead 10.0 ns per call ≤ 100 ns (target for no-subscriber on a 2-core host: ≤ 100 ns).']);
+    expect(derived[0].notes).toEqual([
+      'meets the target: median overhead 10.0 ns per call ≤ 100 ns (target for no-subscriber on a 2-core host: ≤ 100 ns).',
+    ]);
     expect(derived[1].notes![0]).toMatch(/^misses the target: median overhead 3000\.0 ns per call > 2000 ns/);
     expect(derived[0].case).toBe('overhead');
     expect(derived[0].method).toContain('matched by interleaved round');

@@ -42,7 +42,8 @@ const describeTracing: Record<Tracing, string> = {
   plain: 'a plain method call on the object (baseline)',
   'no-subscriber': 'the method through instrument() with nobody subscribed',
   collector: 'the method through instrument() with a SpanCollector on berth:span (cleared after every iteration)',
-  'boundary-channel': "the method through instrument() with only its boundary channel subscribed (a counting subscriber)",
+  'boundary-channel':
+    'the method through instrument() with only its boundary channel subscribed (a counting subscriber)',
 };
 
 let sink = 0;
@@ -118,7 +119,9 @@ function callCase(mode: Mode, tracing: Tracing): MicroCase {
  */
 function overheads(measured: readonly MeasuredCase[]): DerivedCase[] {
   const find = (mode: Mode, tracing: Tracing) =>
-    measured.find((m) => m.info.case === 'call' && m.info.parameters.mode === mode && m.info.parameters.tracing === tracing);
+    measured.find(
+      (m) => m.info.case === 'call' && m.info.parameters.mode === mode && m.info.parameters.tracing === tracing,
+    );
   const derived: DerivedCase[] = [];
   for (const mode of ['sync', 'async'] as const) {
     const base = find(mode, 'plain');
@@ -154,7 +157,11 @@ function overheads(measured: readonly MeasuredCase[]): DerivedCase[] {
           `(the rounds alternate; samples inside a round are not side by side); the stats are those of these differences.`,
         notes: [`${verdict} (target for ${tracing} on a 2-core host: ≤ ${target} ns).`],
       };
-      derived.push({ ...info, samples, derived: { from: [inst.info, base.info], how: 'difference', pairing: 'reference-median' } });
+      derived.push({
+        ...info,
+        samples,
+        derived: { from: [inst.info, base.info], how: 'difference', pairing: 'reference-median' },
+      });
     }
   }
   return derived;

@@ -133,16 +133,30 @@ export class RestartableBerthd {
 
   /** Spawns berthd on the kept root; resolves once the socket exists (not yet answering). */
   spawnDaemon(): ChildProcess {
-    if (this.dir === undefined || this.root === undefined || this.bip === undefined) throw new Error('private berthd: not set up');
-    if (this.daemon !== undefined && this.daemon.exitCode === null && this.daemon.signalCode === null) throw new Error('private berthd: already running');
+    if (this.dir === undefined || this.root === undefined || this.bip === undefined)
+      throw new Error('private berthd: not set up');
+    if (this.daemon !== undefined && this.daemon.exitCode === null && this.daemon.signalCode === null)
+      throw new Error('private berthd: already running');
     const log = openSync(join(this.dir, 'berthd.log'), 'a');
     try {
       this.daemon = spawn(
         process.execPath,
         [
           packagePath('engine', 'daemon', 'bin.mjs'),
-          '--root', this.root, '--exec-root', join(this.dir, 'store', 'exec'), '-H', this.host,
-          '--storage-driver', 'overlay2', '--bridge', WORKLOAD_BRIDGE, '--bip', this.bip, '--log-level', 'warn',
+          '--root',
+          this.root,
+          '--exec-root',
+          join(this.dir, 'store', 'exec'),
+          '-H',
+          this.host,
+          '--storage-driver',
+          'overlay2',
+          '--bridge',
+          WORKLOAD_BRIDGE,
+          '--bip',
+          this.bip,
+          '--log-level',
+          'warn',
         ],
         { stdio: ['ignore', log, log] },
       );
@@ -159,9 +173,18 @@ export class RestartableBerthd {
     const client = this.client();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (d.exitCode !== null || d.signalCode !== null) throw unavailable(`private berthd: exited at start (${d.exitCode ?? d.signalCode}): ${this.logTail()}`);
-      if (existsSync(this.socket) && (await client.ping().then(() => true, () => false))) return;
-      if (Date.now() > deadline) throw unavailable(`private berthd: no answer to /_ping after ${timeoutMs / 1000} s: ${this.logTail()}`);
+      if (d.exitCode !== null || d.signalCode !== null)
+        throw unavailable(`private berthd: exited at start (${d.exitCode ?? d.signalCode}): ${this.logTail()}`);
+      if (
+        existsSync(this.socket) &&
+        (await client.ping().then(
+          () => true,
+          () => false,
+        ))
+      )
+        return;
+      if (Date.now() > deadline)
+        throw unavailable(`private berthd: no answer to /_ping after ${timeoutMs / 1000} s: ${this.logTail()}`);
       await sleep(intervalMs);
     }
   }
@@ -177,17 +200,24 @@ export class RestartableBerthd {
     if (d === undefined || d.pid === undefined) return;
     if (d.exitCode !== null || d.signalCode !== null) {
       this.daemon = undefined;
-      throw unavailable(`private berthd (pid ${d.pid}) had exited on its own (${d.exitCode ?? d.signalCode}): ${this.logTail()}`);
+      throw unavailable(
+        `private berthd (pid ${d.pid}) had exited on its own (${d.exitCode ?? d.signalCode}): ${this.logTail()}`,
+      );
     }
     signal(d.pid, 'SIGTERM');
     if (!(await exited(d, 30_000))) {
       signal(d.pid, 'SIGKILL');
       await exited(d, 5_000);
       this.daemon = undefined;
-      throw unavailable(`private berthd (pid ${d.pid}) did not stop on SIGTERM within 30 s (killed): ${this.logTail()}`);
+      throw unavailable(
+        `private berthd (pid ${d.pid}) did not stop on SIGTERM within 30 s (killed): ${this.logTail()}`,
+      );
     }
     this.daemon = undefined;
-    if (d.exitCode !== 0) throw unavailable(`private berthd (pid ${d.pid}) exited with ${d.exitCode ?? d.signalCode} on SIGTERM: ${this.logTail()}`);
+    if (d.exitCode !== 0)
+      throw unavailable(
+        `private berthd (pid ${d.pid}) exited with ${d.exitCode ?? d.signalCode} on SIGTERM: ${this.logTail()}`,
+      );
   }
 
   logTail(): string {
@@ -219,7 +249,10 @@ export class RestartableBerthd {
     if (this.root !== undefined && this.bip !== undefined && existsSync(this.root)) {
       // the default network's bridge outlives the daemon (as docker0 does); remove it and berth's rules
       await t.attempt('network', async () => {
-        const net = await BridgeDriver.open(ctx, { root: this.root!, defaultNetwork: { bridge: WORKLOAD_BRIDGE, ...parseBip(this.bip!) } });
+        const net = await BridgeDriver.open(ctx, {
+          root: this.root!,
+          defaultNetwork: { bridge: WORKLOAD_BRIDGE, ...parseBip(this.bip!) },
+        });
         await net.reset(ctx);
       });
       const parent = `berth/${createHash('sha256').update(this.root).digest('hex').slice(0, 12)}`;

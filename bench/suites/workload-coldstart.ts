@@ -25,7 +25,10 @@ export function coldKey(target: string, image: string): string {
 function firstOutput(stream: Duplex, word: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = '';
-    const timer = setTimeout(() => done(unavailable(`no output ${JSON.stringify(word)} within ${timeoutMs / 1000} s`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(unavailable(`no output ${JSON.stringify(word)} within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
     const onData = (c: Buffer) => {
       seen = (seen + c.toString('latin1')).slice(-256);
       if (seen.includes(word)) done();
@@ -80,7 +83,13 @@ async function removeImage(client: ApiClient, ref: string): Promise<void> {
  * as traceparent to berthd). Returns the ms of the pull and of the rest; the
  * container is left for the caller to remove.
  */
-async function coldStartOnce(ctx: Context, host: string, ref: string, cmd: string[], traceId: string): Promise<{ pull: number; run: number; id: string }> {
+async function coldStartOnce(
+  ctx: Context,
+  host: string,
+  ref: string,
+  cmd: string[],
+  traceId: string,
+): Promise<{ pull: number; run: number; id: string }> {
   let parent = '';
   const client = new ApiClient(host, { traceparent: () => (parent === '' ? undefined : `00-${traceId}-${parent}-01`) });
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -98,7 +107,11 @@ async function coldStartOnce(ctx: Context, host: string, ref: string, cmd: strin
   const t0 = process.hrtime.bigint();
   await step('pull', () => client.pull(ref));
   const t1 = process.hrtime.bigint();
-  const { Id: id } = await step('create', () => client.containerCreate({ Image: ref, Cmd: cmd, HostConfig: { NetworkMode: 'none' } } as Parameters<ApiClient['containerCreate']>[0]));
+  const { Id: id } = await step('create', () =>
+    client.containerCreate({ Image: ref, Cmd: cmd, HostConfig: { NetworkMode: 'none' } } as Parameters<
+      ApiClient['containerCreate']
+    >[0]),
+  );
   let stream: Duplex | undefined;
   try {
     stream = await step('attach', () => client.containerAttach(id, { stdout: true, stderr: true, stream: true }));
@@ -115,7 +128,12 @@ async function coldStartOnce(ctx: Context, host: string, ref: string, cmd: strin
   return { pull: Number(t1 - t0) / 1e6, run: Number(t2 - t1) / 1e6, id };
 }
 
-export function coldStartCase(world: WorkloadWorld, target: WorkloadTarget, image: string, names: readonly string[]): MacroCase {
+export function coldStartCase(
+  world: WorkloadWorld,
+  target: WorkloadTarget,
+  image: string,
+  names: readonly string[],
+): MacroCase {
   let daemon: DaemonHandle | undefined;
   let cold: ColdImage | undefined;
   let id: string | undefined;
@@ -136,7 +154,8 @@ export function coldStartCase(world: WorkloadWorld, target: WorkloadTarget, imag
       `create, attach (stdout/stderr stream), start, until the container's first output line arrives on the attach stream (${image === 'debian' ? "`/bin/sh -c 'echo ready'` of the image" : 'a static echo in a one-file entry layer on top of the image'}). ` +
       `Against ${{ berth: 'a private berthd (overlay2 on tmpfs)', docker: 'a private dockerd (overlay2 on tmpfs)', podman: 'a private podman service (overlay on tmpfs, runc)' }[target]}; network none. Each sample's pull and run parts are kept for the derived split cases.`,
     notes: [
-      "Phases: the client's steps (client.pull, client.create, client.attach, client.start, client.first-output)" + (target === 'berth' ? " with berthd's request, job, registry, graph and driver spans joined beneath." : '.'),
+      "Phases: the client's steps (client.pull, client.create, client.attach, client.start, client.first-output)" +
+        (target === 'berth' ? " with berthd's request, job, registry, graph and driver spans joined beneath." : '.'),
     ],
     setup: async (ctx) => {
       coldSplits.set(key, []);

@@ -8,10 +8,13 @@ import { invalidArgument, unavailable } from '../../engine/errdefs/errors.js';
 const LOOPBACK = '127.0.0.1';
 
 function checkPort(port: number): void {
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw invalidArgument(`http port ${port}: expected an integer in 1..65535`);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    throw invalidArgument(`http port ${port}: expected an integer in 1..65535`);
 }
 
-/** Parses one response at the head of `buf`; the bytes it used, or undefined while incomplete. Non-200 is UNAVAILABLE. */
+/**
+ * Parses one response at the head of `buf`; the bytes it used, or undefined while incomplete. Non-200 is UNAVAILABLE.
+ */
 function responseLength(buf: Buffer, subject: string): number | undefined {
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0) return undefined;
@@ -72,7 +75,10 @@ export class KeepAliveClient {
   private failure: Error | undefined;
   private readonly subject: string;
 
-  private constructor(private readonly sock: net.Socket, private readonly port: number) {
+  private constructor(
+    private readonly sock: net.Socket,
+    private readonly port: number,
+  ) {
     this.subject = `GET http://${LOOPBACK}:${port}/ (kept alive)`;
     sock.on('data', (c: Buffer) => {
       this.buf = this.buf.length === 0 ? c : Buffer.concat([this.buf, c]);
@@ -156,7 +162,10 @@ export async function pollReady(port: number, deadlineMs = 30_000, intervalMs = 
       await getOnce(port, Math.max(100, Math.min(2000, deadline - Date.now())));
       return attempt;
     } catch (err) {
-      if (Date.now() >= deadline) throw unavailable(`service on ${LOOPBACK}:${port}: not answering after ${deadlineMs / 1000} s (${attempt} attempts): ${(err as Error).message}`);
+      if (Date.now() >= deadline)
+        throw unavailable(
+          `service on ${LOOPBACK}:${port}: not answering after ${deadlineMs / 1000} s (${attempt} attempts): ${(err as Error).message}`,
+        );
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   }

@@ -41,8 +41,17 @@ const desc = (b: Blob) => ({ mediaType: b.mediaType, digest: b.digest, size: b.s
 
 /** The service image's one layer: base folders and the static http-server, probe, sleep, echo and true. */
 async function serviceLayer(): Promise<Buffer> {
-  const dirs = ['bin', 'dev', 'etc', 'proc', 'sys', 'tmp'].map((d) => ({ name: `${d}/`, type: 'directory' as const, mode: d === 'tmp' ? 0o1777 : 0o755 }));
-  const bins = (['http-server', 'probe', 'sleep', 'echo', 'true'] as const).map((n) => ({ name: `bin/${n}`, type: 'file' as const, mode: 0o755, content: readFileSync(workloadBinary(n)) }));
+  const dirs = ['bin', 'dev', 'etc', 'proc', 'sys', 'tmp'].map((d) => ({
+    name: `${d}/`,
+    type: 'directory' as const,
+    mode: d === 'tmp' ? 0o1777 : 0o755,
+  }));
+  const bins = (['http-server', 'probe', 'sleep', 'echo', 'true'] as const).map((n) => ({
+    name: `bin/${n}`,
+    type: 'file' as const,
+    mode: 0o755,
+    content: readFileSync(workloadBinary(n)),
+  }));
   return layerTar([...dirs, ...bins]);
 }
 
@@ -59,11 +68,18 @@ export async function pushServiceImage(url: string): Promise<void> {
     JSON.stringify({
       architecture,
       os: 'linux',
-      config: { Cmd: ['/bin/http-server', String(SERVICE_PORT)], Env: ['PATH=/bin'], ExposedPorts: { [`${SERVICE_PORT}/tcp`]: {} } },
+      config: {
+        Cmd: ['/bin/http-server', String(SERVICE_PORT)],
+        Env: ['PATH=/bin'],
+        ExposedPorts: { [`${SERVICE_PORT}/tcp`]: {} },
+      },
       rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
     }),
   );
-  const manifest = blobOf(OCI_MANIFEST, JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc(config), layers: [desc(layer)] }));
+  const manifest = blobOf(
+    OCI_MANIFEST,
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc(config), layers: [desc(layer)] }),
+  );
   await push(url, SERVICE_REPO, [config, layer], manifest, SERVICE_TAG);
 }
 
@@ -96,8 +112,16 @@ function hasShell(image: CorpusImage): boolean {
  * registry at `url`, and pushes each as `<repository>:coldstart`: the gzip manifest,
  * plus an entry layer with a static echo at ENTRY_ECHO when the image has no shell.
  */
-export async function pushColdImages(url: string, corpusDir: string, names: readonly string[], profile: Profile, seed: number): Promise<ColdImage[]> {
-  for (const n of names) if (!['tiny', 'many-small-files', 'app', 'deep', 'debian'].includes(n)) throw invalidArgument(`cold-start image ${JSON.stringify(n)}: not a corpus image`);
+export async function pushColdImages(
+  url: string,
+  corpusDir: string,
+  names: readonly string[],
+  profile: Profile,
+  seed: number,
+): Promise<ColdImage[]> {
+  for (const n of names)
+    if (!['tiny', 'many-small-files', 'app', 'deep', 'debian'].includes(n))
+      throw invalidArgument(`cold-start image ${JSON.stringify(n)}: not a corpus image`);
   const corpus = await buildCorpus({ out: corpusDir, images: names, seed, profile, compressions: ['gzip'] });
   await pushCorpusToRegistry(corpusDir, url, { images: names });
   const out: ColdImage[] = [];
@@ -107,15 +131,28 @@ export async function pushColdImages(url: string, corpusDir: string, names: read
     const blobs = join(corpusDir, image.layout, 'blobs', 'sha256');
     const ref = image.refs.latest ?? image.refs.gzip;
     if (ref === undefined) throw unavailable(`corpus image ${name}: no gzip ref`);
-    const manifest = JSON.parse(await readFile(join(blobs, ref.digest.slice(7)), 'utf8')) as { layers: { mediaType: string; digest: string; size: number }[]; config: { digest: string } };
-    const config = JSON.parse(await readFile(join(blobs, image.config.digest.slice(7)), 'utf8')) as { rootfs: { diff_ids: string[] }; config?: Record<string, unknown> };
+    const manifest = JSON.parse(await readFile(join(blobs, ref.digest.slice(7)), 'utf8')) as {
+      layers: { mediaType: string; digest: string; size: number }[];
+      config: { digest: string };
+    };
+    const config = JSON.parse(await readFile(join(blobs, image.config.digest.slice(7)), 'utf8')) as {
+      rootfs: { diff_ids: string[] };
+      config?: Record<string, unknown>;
+    };
     const pushBlobs: Blob[] = [];
     let cmd: string[];
     if (hasShell(image)) {
       cmd = ['/bin/sh', '-c', `echo ${READY_WORD}`];
     } else {
-      const dirs = ['usr/', 'usr/local/', 'usr/local/bin/'].map((d) => ({ name: d, type: 'directory' as const, mode: 0o755 }));
-      const tar = await layerTar([...dirs, { name: ENTRY_ECHO.slice(1), type: 'file', mode: 0o755, content: readFileSync(workloadBinary('echo')) }]);
+      const dirs = ['usr/', 'usr/local/', 'usr/local/bin/'].map((d) => ({
+        name: d,
+        type: 'directory' as const,
+        mode: 0o755,
+      }));
+      const tar = await layerTar([
+        ...dirs,
+        { name: ENTRY_ECHO.slice(1), type: 'file', mode: 0o755, content: readFileSync(workloadBinary('echo')) },
+      ]);
       const layer = blobOf(OCI_LAYER_GZIP, gzipSync(tar));
       pushBlobs.push(layer);
       manifest.layers.push(desc(layer));

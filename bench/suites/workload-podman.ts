@@ -4,7 +4,19 @@
 // config folder and the ulimits this host needs (docs/host-notes.md), all from a
 // containers.conf and registries.conf of its own; stopped by pid and removed afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../../engine/client/api-client.js';
@@ -17,7 +29,8 @@ import { exited } from './workload-berthd.js';
 
 /** Why podman cannot be measured here, or undefined when it is installed. */
 export function podmanMissing(): string | undefined {
-  if (onPath('podman') === undefined) return 'target podman left out: podman not installed (not on PATH; apt-get install podman)';
+  if (onPath('podman') === undefined)
+    return 'target podman left out: podman not installed (not on PATH; apt-get install podman)';
   return undefined;
 }
 
@@ -35,7 +48,10 @@ function processesMentioning(text: string): number[] {
   return out;
 }
 
-/** The cgroup folders podman's cgroupfs manager makes for its containers' parent and conmon, per hierarchy (deepest first). */
+/**
+ * The cgroup folders podman's cgroupfs manager makes for its containers' parent and conmon, per hierarchy (deepest
+ * first).
+ */
 function libpodCgroups(): string[] {
   const root = '/sys/fs/cgroup';
   let hierarchies: string[];
@@ -117,17 +133,39 @@ export class PrivatePodman {
         '',
       ].join('\n'),
     );
-    writeFileSync(join(dir, 'registries.conf'), `unqualified-search-registries = []\n[[registry]]\nlocation = "${registry}"\ninsecure = true\n`);
-    writeFileSync(join(dir, 'storage.conf'), `[storage]\ndriver = "overlay"\ngraphroot = "${join(dir, 'root')}"\nrunroot = "${run}"\n`);
+    writeFileSync(
+      join(dir, 'registries.conf'),
+      `unqualified-search-registries = []\n[[registry]]\nlocation = "${registry}"\ninsecure = true\n`,
+    );
+    writeFileSync(
+      join(dir, 'storage.conf'),
+      `[storage]\ndriver = "overlay"\ngraphroot = "${join(dir, 'root')}"\nrunroot = "${run}"\n`,
+    );
     writeFileSync(join(dir, 'policy.json'), '{"default":[{"type":"insecureAcceptAnything"}]}\n');
     const log = openSync(join(dir, 'podman.log'), 'a');
     try {
       this.service = spawn(
         'podman',
         [
-          '--root', join(dir, 'root'), '--runroot', run, '--tmpdir', join(dir, 'tmp'), '--storage-driver', 'overlay',
-          '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--network-config-dir', join(dir, 'net'),
-          'system', 'service', '--time', '0', this.host,
+          '--root',
+          join(dir, 'root'),
+          '--runroot',
+          run,
+          '--tmpdir',
+          join(dir, 'tmp'),
+          '--storage-driver',
+          'overlay',
+          '--cgroup-manager',
+          'cgroupfs',
+          '--events-backend',
+          'file',
+          '--network-config-dir',
+          join(dir, 'net'),
+          'system',
+          'service',
+          '--time',
+          '0',
+          this.host,
         ],
         {
           stdio: ['ignore', log, log],
@@ -148,9 +186,17 @@ export class PrivatePodman {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const s = this.service;
-      if (s.exitCode !== null || s.signalCode !== null) throw unavailable(`private podman service: exited at start (${s.exitCode ?? s.signalCode}): ${this.logTail()}`);
-      if (await client.ping().then(() => true, () => false)) break;
-      if (Date.now() > deadline) throw unavailable(`private podman service: no answer to /_ping after 60 s: ${this.logTail()}`);
+      if (s.exitCode !== null || s.signalCode !== null)
+        throw unavailable(`private podman service: exited at start (${s.exitCode ?? s.signalCode}): ${this.logTail()}`);
+      if (
+        await client.ping().then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
+      if (Date.now() > deadline)
+        throw unavailable(`private podman service: no answer to /_ping after 60 s: ${this.logTail()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     const v = (await client.call<{ Version?: string }>('GET', '/version').catch(() => ({}))) as { Version?: string };
@@ -195,7 +241,10 @@ export class PrivatePodman {
     if (this.dir !== undefined) {
       const dir = this.dir;
       // conmon and container processes outlive the service; ours name our folders
-      for (const pid of [...processesMentioning(dir), ...(this.runRoot === undefined ? [] : processesMentioning(this.runRoot))]) {
+      for (const pid of [
+        ...processesMentioning(dir),
+        ...(this.runRoot === undefined ? [] : processesMentioning(this.runRoot)),
+      ]) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {

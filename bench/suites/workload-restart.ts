@@ -18,7 +18,11 @@ import type { DaemonHandle, WorkloadTarget, WorkloadWorld } from './workload-wor
  * first `die` and the next `start` (the daemon's timeNano of each event), once the
  * second run ended too. The container is left for the caller to remove.
  */
-export async function restartOnce(host: string, image: string, timeoutMs = 60_000): Promise<{ ms: number; id: string }> {
+export async function restartOnce(
+  host: string,
+  image: string,
+  timeoutMs = 60_000,
+): Promise<{ ms: number; id: string }> {
   const client = new ApiClient(host);
   const { Id: id } = await client.containerCreate({
     Image: image,
@@ -47,7 +51,10 @@ export async function restartOnce(host: string, image: string, timeoutMs = 60_00
       const a = actions();
       const die = a.indexOf('die');
       if (die >= 0 && a.indexOf('start', die) >= 0 && a.indexOf('die', a.indexOf('start', die)) >= 0) break;
-      if (Date.now() > deadline) throw unavailable(`container ${id}: no die, start, die within ${timeoutMs / 1000} s under on-failure:1 (events: ${a.join(', ') || 'none'})`);
+      if (Date.now() > deadline)
+        throw unavailable(
+          `container ${id}: no die, start, die within ${timeoutMs / 1000} s under on-failure:1 (events: ${a.join(', ') || 'none'})`,
+        );
       await Promise.race([new Promise<void>((r) => (wake = r)), new Promise((r) => setTimeout(r, 200)), events]);
     }
   } catch (err) {
@@ -59,7 +66,8 @@ export async function restartOnce(host: string, image: string, timeoutMs = 60_00
   const die = seen.find((e) => e.Action === 'die')!;
   const start = seen.slice(seen.indexOf(die)).find((e) => e.Action === 'start')!;
   const exitCode = die.Actor.Attributes.exitCode;
-  if (exitCode !== undefined && exitCode !== '1') throw unavailable(`container ${id}: first run ended with exit code ${exitCode}, expected 1`);
+  if (exitCode !== undefined && exitCode !== '1')
+    throw unavailable(`container ${id}: first run ended with exit code ${exitCode}, expected 1`);
   return { ms: (start.timeNano - die.timeNano) / 1e6, id };
 }
 
@@ -79,7 +87,9 @@ export function restartPolicyCase(world: WorkloadWorld, target: WorkloadTarget):
       "Time in ms from a container's `die` event (`/bin/probe exit:1`, exit code 1) to its next `start` event under RestartPolicy on-failure with MaximumRetryCount 1, " +
       "both read from the daemon's event stream (difference of the events' timeNano, the daemon's clock). Created and started over the API; the sample ends once the restarted run died too; " +
       'the container is removed afterwards (untimed) and the daemon must list none.',
-    notes: ["Includes the restart policy's back-off before the first restart (Docker's restart manager and berth both wait 100 ms first; podman restarts from its cleanup process once conmon reported the exit)."],
+    notes: [
+      "Includes the restart policy's back-off before the first restart (Docker's restart manager and berth both wait 100 ms first; podman restarts from its cleanup process once conmon reported the exit).",
+    ],
     setup: async (ctx) => {
       await world.acquire(ctx);
       daemon = await world.daemon(ctx, target);
@@ -121,7 +131,8 @@ async function step<T>(ctx: Context, name: string, fn: () => Promise<T>): Promis
 async function startAll(b: RestartableBerthd): Promise<void> {
   if (b.pid === undefined) await b.startDaemon();
   const client = b.client();
-  for (const c of await client.containerList({ all: true })) if (c.State !== 'running') await client.containerStart(c.Id);
+  for (const c of await client.containerList({ all: true }))
+    if (c.State !== 'running') await client.containerStart(c.Id);
 }
 
 /**
@@ -144,7 +155,9 @@ export function daemonRestartCase(world: WorkloadWorld, containers: number): Mac
     method:
       `Wall time in ms from SIGTERM to the private berthd holding ${containers} running container(s) (\`/bin/sleep\` with StopSignal SIGKILL, so the daemon's stop of them at shutdown waits for no timeout; network none) to the moment a new berthd on the same root ` +
       'answers /_ping (polled every 5 ms) and lists all of them (GET /containers/json?all=1, polled). Before each sample (untimed) every container not running is started again.',
-    notes: ['Phases: client.stop (SIGTERM to exit), client.start (spawn to the first /_ping answer), client.list (until every container is listed).'],
+    notes: [
+      'Phases: client.stop (SIGTERM to exit), client.start (spawn to the first /_ping answer), client.list (until every container is listed).',
+    ],
     setup: async (ctx) => {
       await world.acquire(ctx);
       berthd = await world.berth(ctx);
@@ -152,7 +165,12 @@ export function daemonRestartCase(world: WorkloadWorld, containers: number): Mac
       await berthd.removeAll();
       const client = berthd.client();
       for (let i = 0; i < containers; i++) {
-        const { Id } = await client.containerCreate({ Image: world.serviceImage, Cmd: ['/bin/sleep'], StopSignal: 'SIGKILL', HostConfig: { NetworkMode: 'none' } } as Parameters<ApiClient['containerCreate']>[0]);
+        const { Id } = await client.containerCreate({
+          Image: world.serviceImage,
+          Cmd: ['/bin/sleep'],
+          StopSignal: 'SIGKILL',
+          HostConfig: { NetworkMode: 'none' },
+        } as Parameters<ApiClient['containerCreate']>[0]);
         await client.containerStart(Id);
       }
     },
@@ -168,8 +186,10 @@ export function daemonRestartCase(world: WorkloadWorld, containers: number): Mac
         for (;;) {
           const n = (await b.containers()).length;
           if (n === containers) return;
-          if (n > containers) throw unavailable(`berthd lists ${n} containers after its restart, expected ${containers}`);
-          if (Date.now() > deadline) throw unavailable(`berthd lists ${n} of ${containers} containers 60 s after its restart`);
+          if (n > containers)
+            throw unavailable(`berthd lists ${n} containers after its restart, expected ${containers}`);
+          if (Date.now() > deadline)
+            throw unavailable(`berthd lists ${n} of ${containers} containers 60 s after its restart`);
           await new Promise((r) => setTimeout(r, 5));
         }
       });

@@ -21,12 +21,16 @@ const PORT_KEY = `${SERVICE_PORT}/tcp`;
 
 /** The host port the daemon published for the service port of container `id` (inspect over the API). */
 export async function publishedPort(host: string, id: string): Promise<number> {
-  const info = (await new ApiClient(host).containerInspect(id)) as unknown as { NetworkSettings?: { Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null> } };
+  const info = (await new ApiClient(host).containerInspect(id)) as unknown as {
+    NetworkSettings?: { Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null> };
+  };
   const bindings = info.NetworkSettings?.Ports?.[PORT_KEY] ?? [];
   const b = bindings.find((x) => x.HostIp === '127.0.0.1') ?? bindings[0];
   const port = Number(b?.HostPort);
-  if (b === undefined || !Number.isInteger(port) || port <= 0) throw unavailable(`container ${id}: no host port published for ${PORT_KEY} (${JSON.stringify(bindings)})`);
-  if (b.HostIp !== '127.0.0.1') throw unavailable(`container ${id}: ${PORT_KEY} published on ${b.HostIp}, expected 127.0.0.1`);
+  if (b === undefined || !Number.isInteger(port) || port <= 0)
+    throw unavailable(`container ${id}: no host port published for ${PORT_KEY} (${JSON.stringify(bindings)})`);
+  if (b.HostIp !== '127.0.0.1')
+    throw unavailable(`container ${id}: ${PORT_KEY} published on ${b.HostIp}, expected 127.0.0.1`);
   return port;
 }
 
@@ -52,9 +56,11 @@ export async function startServiceApi(host: string, image: string): Promise<stri
 export async function startServiceCli(daemon: DaemonHandle, image: string): Promise<string> {
   const argv = ['run', '-d', '-p', `127.0.0.1::${SERVICE_PORT}`, image, '/bin/http-server', String(SERVICE_PORT)];
   const r = await call(daemon.cli(argv), { captureStdout: true });
-  if (r.code !== 0) throw unavailable(`${daemon.target} ${argv.join(' ')}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+  if (r.code !== 0)
+    throw unavailable(`${daemon.target} ${argv.join(' ')}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
   const id = r.stdout.trim().split('\n').pop()?.trim() ?? '';
-  if (!/^[0-9a-f]{12,64}$/.test(id)) throw unavailable(`${daemon.target} run -d: printed ${JSON.stringify(r.stdout.trim())}, not a container id`);
+  if (!/^[0-9a-f]{12,64}$/.test(id))
+    throw unavailable(`${daemon.target} run -d: printed ${JSON.stringify(r.stdout.trim())}, not a container id`);
   return id;
 }
 
@@ -62,13 +68,22 @@ async function removeAll(daemon: DaemonHandle): Promise<void> {
   const client = new ApiClient(daemon.host);
   for (const id of await daemon.containers()) await client.containerRemove(id, { force: true });
   const left = await daemon.containers();
-  if (left.length > 0) throw unavailable(`${daemon.target}: container(s) ${left.join(', ')} still listed after removal`);
+  if (left.length > 0)
+    throw unavailable(`${daemon.target}: container(s) ${left.join(', ')} still listed after removal`);
 }
 
 function ratioNote(result: FinalResult, group: readonly FinalResult[]): string[] {
   if (result.info.target !== 'berth') return [];
-  const docker = group.find((g) => g.info.target === 'docker' && g.info.case === result.info.case && g.info.parameters.level === result.info.parameters.level);
-  if (docker === undefined) return [`Goal: ready time <= ${GOAL_READY_RATIO}x docker's: not measured (no docker ${result.info.parameters.level}-level result in this run).`];
+  const docker = group.find(
+    (g) =>
+      g.info.target === 'docker' &&
+      g.info.case === result.info.case &&
+      g.info.parameters.level === result.info.parameters.level,
+  );
+  if (docker === undefined)
+    return [
+      `Goal: ready time <= ${GOAL_READY_RATIO}x docker's: not measured (no docker ${result.info.parameters.level}-level result in this run).`,
+    ];
   const ratio = result.stats.p50 / docker.stats.p50;
   return [
     `Goal: ready time <= ${GOAL_READY_RATIO}x docker's (${result.info.parameters.level} level): ${ratio <= GOAL_READY_RATIO ? 'met' : 'not met'} ` +
@@ -77,8 +92,10 @@ function ratioNote(result: FinalResult, group: readonly FinalResult[]): string[]
 }
 
 const DAEMON_TEXT: Record<'berth' | 'docker', string> = {
-  berth: "a private berthd (own process from its bundle, overlay2 on tmpfs, own socket, bridge and /24; ports published with iptables DNAT in berth's own chain and route_localnet on its bridge)",
-  docker: 'a private dockerd (overlay2 on tmpfs, own socket and bridge, --iptables=false, so the published port is served by docker-proxy)',
+  berth:
+    "a private berthd (own process from its bundle, overlay2 on tmpfs, own socket, bridge and /24; ports published with iptables DNAT in berth's own chain and route_localnet on its bridge)",
+  docker:
+    'a private dockerd (overlay2 on tmpfs, own socket and bridge, --iptables=false, so the published port is served by docker-proxy)',
 };
 
 /** Ready time: from `run -d -p 127.0.0.1::8080` (api: create + start) to the first 200 on the published port. */
@@ -100,14 +117,21 @@ export function readyCase(world: WorkloadWorld, target: 'berth' | 'docker', leve
         : `Wall time in ms from the API create (port ${SERVICE_PORT}/tcp bound to 127.0.0.1 with an empty host port) and start of ${SERVICE_REPO} `) +
       `to the first 200 answer to GET / on the published port (read with one container inspect over the API, then polled on 127.0.0.1 every 2 ms, a new connection per attempt), against ${DAEMON_TEXT[target]}. ` +
       'The image (static http-server in one layer) was pulled by the daemon from a registry on 127.0.0.1 before the samples. After each sample (untimed) the container is force-removed and the daemon must list none.',
-    notes: [level === 'cli' ? "Includes the CLI's start-up (node and the berth bundle, or the docker binary) and its create/start calls." : 'The typed API client over the unix socket: create, start, inspect.'],
+    notes: [
+      level === 'cli'
+        ? "Includes the CLI's start-up (node and the berth bundle, or the docker binary) and its create/start calls."
+        : 'The typed API client over the unix socket: create, start, inspect.',
+    ],
     setup: async (ctx) => {
       await world.acquire(ctx);
       daemon = await world.daemon(ctx, target);
     },
     sample: async () => {
       const t0 = process.hrtime.bigint();
-      id = level === 'cli' ? await startServiceCli(daemon!, world.serviceImage) : await startServiceApi(daemon!.host, world.serviceImage);
+      id =
+        level === 'cli'
+          ? await startServiceCli(daemon!, world.serviceImage)
+          : await startServiceApi(daemon!.host, world.serviceImage);
       await pollReady(await publishedPort(daemon!.host, id));
       return Number(process.hrtime.bigint() - t0) / 1e6;
     },
@@ -138,7 +162,12 @@ export function requestKey(target: string, mode: RequestMode): string {
  * (a bounded loop) to one running service; the latency of every request is kept for
  * the derived percentile case.
  */
-export function requestsCase(world: WorkloadWorld, target: 'berth' | 'docker', mode: RequestMode, requests: number): MacroCase {
+export function requestsCase(
+  world: WorkloadWorld,
+  target: 'berth' | 'docker',
+  mode: RequestMode,
+  requests: number,
+): MacroCase {
   let daemon: DaemonHandle | undefined;
   let port = 0;
   const key = requestKey(target, mode);
@@ -155,7 +184,9 @@ export function requestsCase(world: WorkloadWorld, target: 'berth' | 'docker', m
       `Requests per second over ${requests} sequential GET / (2-byte body) to one running http-server container through its port published on 127.0.0.1, ` +
       (mode === 'keep-alive' ? 'all on one kept-alive connection' : 'each on a new connection (Connection: close)') +
       `, against ${DAEMON_TEXT[target]}. The container is started over the API and polled ready in the setup (untimed).`,
-    notes: ['One request at a time (no concurrency): the figure is the inverse of the mean round trip through the daemon\'s port publishing.'],
+    notes: [
+      "One request at a time (no concurrency): the figure is the inverse of the mean round trip through the daemon's port publishing.",
+    ],
     setup: async (ctx) => {
       requestLatencies.set(key, []);
       await world.acquire(ctx);

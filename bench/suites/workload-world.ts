@@ -15,7 +15,14 @@ import { startRegistryProcess, type RegistryProcess } from './pull-world.js';
 import { PrivateDockerd } from './runtime-docker.js';
 import { RestartableBerthd } from './workload-berthd.js';
 import { PrivatePodman } from './workload-podman.js';
-import { pushColdImages, pushServiceImage, SERVICE_REPO, SERVICE_TAG, workloadCorpusDir, type ColdImage } from './workload-images.js';
+import {
+  pushColdImages,
+  pushServiceImage,
+  SERVICE_REPO,
+  SERVICE_TAG,
+  workloadCorpusDir,
+  type ColdImage,
+} from './workload-images.js';
 
 /** A daemon as the cases drive it: its socket for the API client, its command line. */
 export type WorkloadTarget = 'berth' | 'docker' | 'podman';
@@ -113,7 +120,8 @@ export class WorkloadWorld {
     this.dockerdReady ??= (async () => {
       await this.dockerd.acquire();
       const r = await call(this.dockerd.cli(['pull', '-q', this.serviceImage]));
-      if (r.code !== 0) throw unavailable(`docker pull ${this.serviceImage}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+      if (r.code !== 0)
+        throw unavailable(`docker pull ${this.serviceImage}: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
       return this.dockerd;
     })();
     return this.dockerdReady;
@@ -144,7 +152,13 @@ export class WorkloadWorld {
 
   /** The cold-start images, built (cached) and pushed on first use. */
   coldImages(names: readonly string[]): Promise<ColdImage[]> {
-    this.coldReady ??= pushColdImages(this.registryProc!.url, workloadCorpusDir(this.options.dataRoot, this.options.profile, this.options.seed), names, this.options.profile, this.options.seed);
+    this.coldReady ??= pushColdImages(
+      this.registryProc!.url,
+      workloadCorpusDir(this.options.dataRoot, this.options.profile, this.options.seed),
+      names,
+      this.options.profile,
+      this.options.seed,
+    );
     return this.coldReady;
   }
 

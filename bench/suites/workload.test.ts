@@ -23,14 +23,28 @@ import { WORKLOAD_BRIDGE } from './workload-berthd.js';
 import { coldSplits } from './workload-coldstart.js';
 import { getOnce, pollReady, requestLoop } from './workload-http.js';
 import { requestLatencies } from './workload-services.js';
-import { deriveWorkload, PODMAN_SERVICES_LEFT_OUT, workloadCases, workloadOptions, workloadSuite, type WorkloadOptions } from './workload.js';
+import {
+  deriveWorkload,
+  PODMAN_SERVICES_LEFT_OUT,
+  workloadCases,
+  workloadOptions,
+  workloadSuite,
+  type WorkloadOptions,
+} from './workload.js';
 import { podmanMissing } from './workload-podman.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
 const tinyOptions: WorkloadOptions = { requests: 20, coldImages: ['tiny'], restartContainers: [0, 2] };
 
 function suiteCtx(targets: string[], warnings: string[], profile: 'quick' | 'default' = 'quick'): SuiteContext {
-  return { profile, settings: profile === 'quick' ? tiny : profiles.default, targets, dataRoot: os.tmpdir(), seed: 1, warn: (m) => warnings.push(m) };
+  return {
+    profile,
+    settings: profile === 'quick' ? tiny : profiles.default,
+    targets,
+    dataRoot: os.tmpdir(),
+    seed: 1,
+    warn: (m) => warnings.push(m),
+  };
 }
 
 function childPids(): number[] {
@@ -51,7 +65,9 @@ function mountsContaining(text: string): string[] {
 /** iptables rules (all tables) that name `word`; none where iptables-save is missing. */
 function iptablesRulesNaming(word: string): string[] {
   try {
-    return execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => l.includes(word));
+    return execFileSync('iptables-save', { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(word));
   } catch {
     return [];
   }
@@ -59,7 +75,9 @@ function iptablesRulesNaming(word: string): string[] {
 
 /** libpod_parent cgroup folders in any hierarchy. */
 function libpodCgroupDirs(): string[] {
-  return readdirSync('/sys/fs/cgroup').filter((h) => existsSync(join('/sys/fs/cgroup', h, 'libpod_parent'))).sort();
+  return readdirSync('/sys/fs/cgroup')
+    .filter((h) => existsSync(join('/sys/fs/cgroup', h, 'libpod_parent')))
+    .sort();
 }
 
 /** Processes whose command line names `text`. */
@@ -78,7 +96,11 @@ function processesNaming(text: string): number[] {
 
 /** A suite entry running the workload cases with `options` (tiny sizes). */
 function tinySuite(options: WorkloadOptions): RegisteredSuite {
-  return { name: 'workload', description: workloadSuite.description, load: async () => ({ ...workloadSuite, cases: (ctx) => workloadCases(ctx, options) }) };
+  return {
+    name: 'workload',
+    description: workloadSuite.description,
+    load: async () => ({ ...workloadSuite, cases: (ctx) => workloadCases(ctx, options) }),
+  };
 }
 
 describe('workload suite: cases', () => {
@@ -87,19 +109,42 @@ describe('workload suite: cases', () => {
   });
 
   it('sizes per profile: quick 250 requests and daemon restarts with 0 and 10 containers, default 1000 and 0, 10, 50', () => {
-    expect(workloadOptions(suiteCtx([], []))).toEqual({ requests: 250, coldImages: ['debian', 'app'], restartContainers: [0, 10] });
-    expect(workloadOptions(suiteCtx([], [], 'default'))).toEqual({ requests: 1000, coldImages: ['debian', 'app'], restartContainers: [0, 10, 50] });
+    expect(workloadOptions(suiteCtx([], []))).toEqual({
+      requests: 250,
+      coldImages: ['debian', 'app'],
+      restartContainers: [0, 10],
+    });
+    expect(workloadOptions(suiteCtx([], [], 'default'))).toEqual({
+      requests: 1000,
+      coldImages: ['debian', 'app'],
+      restartContainers: [0, 10, 50],
+    });
   });
 
   it('berth: ready at api and cli, requests kept alive and new, cold start per image (phases), restart policy, daemon restart per count', () => {
     const warnings: string[] = [];
     const cases = workloadCases(suiteCtx(['berth'], warnings), tinyOptions) as MacroCase[];
-    expect(cases.map((c) => `${c.case}/${c.parameters.level ?? c.parameters.mode ?? c.parameters.containers}`)).toEqual([
-      'service-ready/api', 'service-ready/cli', 'service-requests/keep-alive', 'service-requests/new-connection', 'cold-start/api', 'restart-on-failure/api', 'daemon-restart/0', 'daemon-restart/2',
-    ]);
+    expect(cases.map((c) => `${c.case}/${c.parameters.level ?? c.parameters.mode ?? c.parameters.containers}`)).toEqual(
+      [
+        'service-ready/api',
+        'service-ready/cli',
+        'service-requests/keep-alive',
+        'service-requests/new-connection',
+        'cold-start/api',
+        'restart-on-failure/api',
+        'daemon-restart/0',
+        'daemon-restart/2',
+      ],
+    );
     expect(cases.every((c) => c.target === 'berth')).toBe(true);
-    expect(cases.filter((c) => c.phases === true).map((c) => c.case)).toEqual(['cold-start', 'daemon-restart', 'daemon-restart']);
-    expect(cases.find((c) => c.case === 'service-ready')!.method).toMatch(/first 200 answer to GET \/ on the published port/);
+    expect(cases.filter((c) => c.phases === true).map((c) => c.case)).toEqual([
+      'cold-start',
+      'daemon-restart',
+      'daemon-restart',
+    ]);
+    expect(cases.find((c) => c.case === 'service-ready')!.method).toMatch(
+      /first 200 answer to GET \/ on the published port/,
+    );
     expect(cases.find((c) => c.case === 'service-requests')!.unit).toBe('ops/s');
     expect(warnings).toEqual([]);
   });
@@ -110,7 +155,15 @@ describe('workload suite: cases', () => {
     const docker = dockerMissing() === undefined;
     const podman = podmanMissing() === undefined;
     expect(cases.map((c) => `${c.target}/${c.case}`)).toEqual([
-      ...(docker ? ['docker/service-ready', 'docker/service-ready', 'docker/service-requests', 'docker/service-requests', 'docker/cold-start'] : []),
+      ...(docker
+        ? [
+            'docker/service-ready',
+            'docker/service-ready',
+            'docker/service-requests',
+            'docker/service-requests',
+            'docker/cold-start',
+          ]
+        : []),
       ...(podman ? ['podman/cold-start'] : []),
       ...(docker ? ['docker/restart-on-failure'] : []),
       ...(podman ? ['podman/restart-on-failure'] : []),
@@ -124,21 +177,43 @@ describe('workload suite: cases', () => {
       expect(warnings).toContain(podmanMissing());
       expect(podmanMissing()).toMatch(/^target podman left out: podman not installed/);
     }
-    if (docker || podman) expect(warnings).toContain('daemon-restart: measured for berth only (the private dockerd and podman service are not restarted on their roots by this suite)');
+    if (docker || podman)
+      expect(warnings).toContain(
+        'daemon-restart: measured for berth only (the private dockerd and podman service are not restarted on their roots by this suite)',
+      );
   });
 
   it('derives request latencies from the measured batches only and the cold-start split with the pull share', () => {
-    const info = (c: string, target: string, parameters: Record<string, string | number>) => ({ suite: 'workload', case: c, target, parameters, unit: 'ms' as const, direction: 'lower-is-better' as const, method: '' });
+    const info = (c: string, target: string, parameters: Record<string, string | number>) => ({
+      suite: 'workload',
+      case: c,
+      target,
+      parameters,
+      unit: 'ms' as const,
+      direction: 'lower-is-better' as const,
+      method: '',
+    });
     requestLatencies.set('berth/keep-alive', [[999], [10, 20], [30, 40]]);
-    coldSplits.set('docker/tiny', [{ pull: 900, run: 100 }, { pull: 30, run: 10 }, { pull: 60, run: 40 }]);
+    coldSplits.set('docker/tiny', [
+      { pull: 900, run: 100 },
+      { pull: 30, run: 10 },
+      { pull: 60, run: 40 },
+    ]);
     const measured: MeasuredCase[] = [
-      { info: info('service-requests', 'berth', { mode: 'keep-alive', requests: 2, publish: '127.0.0.1::8080' }), samples: [1, 2], rounds: [[1, 2]] },
+      {
+        info: info('service-requests', 'berth', { mode: 'keep-alive', requests: 2, publish: '127.0.0.1::8080' }),
+        samples: [1, 2],
+        rounds: [[1, 2]],
+      },
       { info: info('cold-start', 'docker', { level: 'api', image: 'tiny' }), samples: [40, 100], rounds: [[40, 100]] },
       { info: info('cold-start', 'berth', { level: 'api', image: 'tiny' }), samples: [1], rounds: [[1]] },
     ];
     const d = deriveWorkload(measured);
     expect(d.map((x) => `${x.target}/${x.case}/${x.parameters.part ?? x.parameters.mode ?? ''}`)).toEqual([
-      'berth/service-request-latency/keep-alive', 'docker/cold-start-split/pull', 'docker/cold-start-split/run', 'docker/cold-start-pull-share/',
+      'berth/service-request-latency/keep-alive',
+      'docker/cold-start-split/pull',
+      'docker/cold-start-split/run',
+      'docker/cold-start-pull-share/',
     ]);
     expect(d[0]!.samples).toEqual([10, 20, 30, 40]);
     expect(d[0]!.unit).toBe('us');
@@ -187,7 +262,9 @@ describe('workload suite: HTTP client on 127.0.0.1', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const dead = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    await expect(pollReady(dead, 300)).rejects.toThrow(new RegExp(`service on 127\\.0\\.0\\.1:${dead}: not answering after 0\\.3 s`));
+    await expect(pollReady(dead, 300)).rejects.toThrow(
+      new RegExp(`service on 127\\.0\\.0\\.1:${dead}: not answering after 0\\.3 s`),
+    );
     await expect(getOnce(70000)).rejects.toThrow(/http port 70000/);
   });
 });
@@ -215,10 +292,22 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       });
       expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
       expect(() => validateResult(document)).not.toThrow();
-      const label = (c: { case: string; parameters: Record<string, unknown> }) => `${c.case}/${String(c.parameters.level ?? c.parameters.mode ?? c.parameters.containers ?? '')}${c.parameters.part === undefined ? '' : `/${String(c.parameters.part)}`}`;
+      const label = (c: { case: string; parameters: Record<string, unknown> }) =>
+        `${c.case}/${String(c.parameters.level ?? c.parameters.mode ?? c.parameters.containers ?? '')}${c.parameters.part === undefined ? '' : `/${String(c.parameters.part)}`}`;
       expect(document.cases.map(label)).toEqual([
-        'service-ready/api', 'service-ready/cli', 'service-requests/keep-alive', 'service-requests/new-connection', 'cold-start/api', 'restart-on-failure/api', 'daemon-restart/0', 'daemon-restart/2',
-        'service-request-latency/keep-alive', 'service-request-latency/new-connection', 'cold-start-split/api/pull', 'cold-start-split/api/run', 'cold-start-pull-share/api',
+        'service-ready/api',
+        'service-ready/cli',
+        'service-requests/keep-alive',
+        'service-requests/new-connection',
+        'cold-start/api',
+        'restart-on-failure/api',
+        'daemon-restart/0',
+        'daemon-restart/2',
+        'service-request-latency/keep-alive',
+        'service-request-latency/new-connection',
+        'cold-start-split/api/pull',
+        'cold-start-split/api/run',
+        'cold-start-pull-share/api',
       ]);
       const ready = document.cases.filter((c) => c.case === 'service-ready');
       for (const c of ready) {
@@ -231,14 +320,19 @@ needs(root()).describe('workload suite: real runs (root)', () => {
         expect(c.stats.p99).toBeGreaterThanOrEqual(c.stats.p50);
       }
       const cold = document.cases.find((c) => c.case === 'cold-start')!;
-      expect(cold.phases!.map((p) => p.name)).toEqual(expect.arrayContaining(['client.pull', 'client.create', 'client.start', 'client.first-output']));
+      expect(cold.phases!.map((p) => p.name)).toEqual(
+        expect.arrayContaining(['client.pull', 'client.create', 'client.start', 'client.first-output']),
+      );
       expect(cold.phases!.some((p) => p.module === 'daemon' || p.module.startsWith('jobs'))).toBe(true);
       const split = document.cases.filter((c) => c.case === 'cold-start-split');
       expect(split.map((c) => c.samples.length)).toEqual([2, 2]);
       const restart = document.cases.find((c) => c.case === 'restart-on-failure')!;
       expect(restart.stats.p50).toBeGreaterThanOrEqual(50);
       const daemon = document.cases.filter((c) => c.case === 'daemon-restart');
-      for (const c of daemon) expect(c.phases!.map((p) => p.name)).toEqual(expect.arrayContaining(['client.stop', 'client.start', 'client.list']));
+      for (const c of daemon)
+        expect(c.phases!.map((p) => p.name)).toEqual(
+          expect.arrayContaining(['client.stop', 'client.start', 'client.list']),
+        );
       // only the corpus cache stays, for the next run
       expect(readdirSync(dataRoot)).toEqual(['berth-bench-cache']);
     } finally {
@@ -252,73 +346,101 @@ needs(root()).describe('workload suite: real runs (root)', () => {
     expect(childPids()).toEqual(children);
   }, 900_000);
 
-  needs(dockerMissing()).it('docker: the cases against a private dockerd, ready-time goal noted on berth, leaving no daemon, bridge or mount', async () => {
-    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-docker-${process.pid}-`));
-    const keyBefore = existsSync('/etc/docker/key.json');
-    const children = childPids();
-    const lines: string[] = [];
-    try {
-      const { document, failed } = await runBenchmarks({
-        suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [] })],
-        settings: tiny,
-        seed: 5,
-        dataRoot,
-        targets: ['berth', 'docker'],
-        argv: ['--test'],
-        progress: (l) => lines.push(l),
-        hostInfo: async () => host,
-      });
-      expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
-      expect(() => validateResult(document)).not.toThrow();
-      const docker = document.cases.filter((c) => c.target === 'docker');
-      expect(docker.map((c) => c.case)).toEqual(expect.arrayContaining(['service-ready', 'service-requests', 'cold-start', 'restart-on-failure', 'service-request-latency', 'cold-start-split', 'cold-start-pull-share']));
-      for (const c of document.cases.filter((x) => x.case === 'service-ready' && x.target === 'berth')) {
-        expect(c.notes.some((n) => /^Goal: ready time <= 0\.2x docker's \((api|cli) level\): (met|not met) \(median [\d.]+ ms vs docker [\d.]+ ms, ratio [\d.]+\)\.$/.test(n))).toBe(true);
+  needs(dockerMissing()).it(
+    'docker: the cases against a private dockerd, ready-time goal noted on berth, leaving no daemon, bridge or mount',
+    async () => {
+      const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-docker-${process.pid}-`));
+      const keyBefore = existsSync('/etc/docker/key.json');
+      const children = childPids();
+      const lines: string[] = [];
+      try {
+        const { document, failed } = await runBenchmarks({
+          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [] })],
+          settings: tiny,
+          seed: 5,
+          dataRoot,
+          targets: ['berth', 'docker'],
+          argv: ['--test'],
+          progress: (l) => lines.push(l),
+          hostInfo: async () => host,
+        });
+        expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
+        expect(() => validateResult(document)).not.toThrow();
+        const docker = document.cases.filter((c) => c.target === 'docker');
+        expect(docker.map((c) => c.case)).toEqual(
+          expect.arrayContaining([
+            'service-ready',
+            'service-requests',
+            'cold-start',
+            'restart-on-failure',
+            'service-request-latency',
+            'cold-start-split',
+            'cold-start-pull-share',
+          ]),
+        );
+        for (const c of document.cases.filter((x) => x.case === 'service-ready' && x.target === 'berth')) {
+          expect(
+            c.notes.some((n) =>
+              /^Goal: ready time <= 0\.2x docker's \((api|cli) level\): (met|not met) \(median [\d.]+ ms vs docker [\d.]+ ms, ratio [\d.]+\)\.$/.test(
+                n,
+              ),
+            ),
+          ).toBe(true);
+        }
+        expect(readdirSync(dataRoot)).toEqual(['berth-bench-cache']);
+      } finally {
+        rmSync(dataRoot, { recursive: true, force: true });
       }
-      expect(readdirSync(dataRoot)).toEqual(['berth-bench-cache']);
-    } finally {
-      rmSync(dataRoot, { recursive: true, force: true });
-    }
-    expect(mountsContaining(dataRoot)).toEqual([]);
-    expect(existsSync(`/sys/class/net/${DOCKER_BRIDGE}`)).toBe(false);
-    expect(existsSync(`/sys/class/net/${WORKLOAD_BRIDGE}`)).toBe(false);
-    expect(iptablesRulesNaming(WORKLOAD_BRIDGE)).toEqual([]);
-    expect(existsSync('/etc/docker/key.json')).toBe(keyBefore);
-    expect(await leftoverLinks()).toEqual([]);
-    expect(await leftoverNetns()).toEqual([]);
-    expect(childPids()).toEqual(children);
-  }, 900_000);
+      expect(mountsContaining(dataRoot)).toEqual([]);
+      expect(existsSync(`/sys/class/net/${DOCKER_BRIDGE}`)).toBe(false);
+      expect(existsSync(`/sys/class/net/${WORKLOAD_BRIDGE}`)).toBe(false);
+      expect(iptablesRulesNaming(WORKLOAD_BRIDGE)).toEqual([]);
+      expect(existsSync('/etc/docker/key.json')).toBe(keyBefore);
+      expect(await leftoverLinks()).toEqual([]);
+      expect(await leftoverNetns()).toEqual([]);
+      expect(childPids()).toEqual(children);
+    },
+    900_000,
+  );
 
-  needs(podmanMissing()).it('podman: cold start and restart policy through a private podman service, leaving no process, mount, cgroup or folder', async () => {
-    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-podman-${process.pid}-`));
-    const libpodBefore = libpodCgroupDirs();
-    const children = childPids();
-    const lines: string[] = [];
-    try {
-      const { document, failed } = await runBenchmarks({
-        suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [] })],
-        settings: tiny,
-        seed: 5,
-        dataRoot,
-        targets: ['podman'],
-        argv: ['--test'],
-        progress: (l) => lines.push(l),
-        hostInfo: async () => host,
-      });
-      expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
-      expect(() => validateResult(document)).not.toThrow();
-      expect(document.cases.map((c) => `${c.target}/${c.case}`)).toEqual([
-        'podman/cold-start', 'podman/restart-on-failure', 'podman/cold-start-split', 'podman/cold-start-split', 'podman/cold-start-pull-share',
-      ]);
-      expect(document.warnings.some((w) => w.includes(PODMAN_SERVICES_LEFT_OUT))).toBe(true);
-      expect(readdirSync(dataRoot)).toEqual(['berth-bench-cache']);
-    } finally {
-      rmSync(dataRoot, { recursive: true, force: true });
-    }
-    expect(mountsContaining(dataRoot)).toEqual([]);
-    expect(processesNaming(dataRoot)).toEqual([]);
-    expect(readdirSync('/run').filter((n) => n.startsWith(`bpm${process.pid}-`))).toEqual([]);
-    expect(libpodCgroupDirs()).toEqual(libpodBefore);
-    expect(childPids()).toEqual(children);
-  }, 900_000);
+  needs(podmanMissing()).it(
+    'podman: cold start and restart policy through a private podman service, leaving no process, mount, cgroup or folder',
+    async () => {
+      const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-podman-${process.pid}-`));
+      const libpodBefore = libpodCgroupDirs();
+      const children = childPids();
+      const lines: string[] = [];
+      try {
+        const { document, failed } = await runBenchmarks({
+          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [] })],
+          settings: tiny,
+          seed: 5,
+          dataRoot,
+          targets: ['podman'],
+          argv: ['--test'],
+          progress: (l) => lines.push(l),
+          hostInfo: async () => host,
+        });
+        expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
+        expect(() => validateResult(document)).not.toThrow();
+        expect(document.cases.map((c) => `${c.target}/${c.case}`)).toEqual([
+          'podman/cold-start',
+          'podman/restart-on-failure',
+          'podman/cold-start-split',
+          'podman/cold-start-split',
+          'podman/cold-start-pull-share',
+        ]);
+        expect(document.warnings.some((w) => w.includes(PODMAN_SERVICES_LEFT_OUT))).toBe(true);
+        expect(readdirSync(dataRoot)).toEqual(['berth-bench-cache']);
+      } finally {
+        rmSync(dataRoot, { recursive: true, force: true });
+      }
+      expect(mountsContaining(dataRoot)).toEqual([]);
+      expect(processesNaming(dataRoot)).toEqual([]);
+      expect(readdirSync('/run').filter((n) => n.startsWith(`bpm${process.pid}-`))).toEqual([]);
+      expect(libpodCgroupDirs()).toEqual(libpodBefore);
+      expect(childPids()).toEqual(children);
+    },
+    900_000,
+  );
 });

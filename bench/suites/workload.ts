@@ -75,12 +75,15 @@ export function workloadCases(ctx: SuiteContext, options: WorkloadOptions): Case
   const cases: CaseDef[] = [];
   for (const level of ['api', 'cli'] as const) for (const t of targets) cases.push(readyCase(world, t, level));
   for (const mode of REQUEST_MODES) for (const t of targets) cases.push(requestsCase(world, t, mode, options.requests));
-  for (const image of options.coldImages) for (const t of all) cases.push(coldStartCase(world, t, image, options.coldImages));
+  for (const image of options.coldImages)
+    for (const t of all) cases.push(coldStartCase(world, t, image, options.coldImages));
   for (const t of all) cases.push(restartPolicyCase(world, t));
   if (targets.includes('berth')) {
     for (const n of options.restartContainers) cases.push(daemonRestartCase(world, n));
   } else if (all.length > 0) {
-    ctx.warn('daemon-restart: measured for berth only (the private dockerd and podman service are not restarted on their roots by this suite)');
+    ctx.warn(
+      'daemon-restart: measured for berth only (the private dockerd and podman service are not restarted on their roots by this suite)',
+    );
   }
   world.expect(cases.length);
   return cases;
@@ -114,7 +117,12 @@ export function deriveWorkload(measured: readonly MeasuredCase[]): DerivedCase[]
     if (m.info.case === 'cold-start') {
       const splits = (coldSplits.get(coldKey(m.info.target, String(p.image))) ?? []).slice(-m.samples.length);
       if (splits.length === 0) continue;
-      const base = { suite: SUITE, target: m.info.target, direction: 'lower-is-better' as const, derived: { from: [m.info], how: 'recorded-alongside' as const, pairing: 'same-sample' as const } };
+      const base = {
+        suite: SUITE,
+        target: m.info.target,
+        direction: 'lower-is-better' as const,
+        derived: { from: [m.info], how: 'recorded-alongside' as const, pairing: 'same-sample' as const },
+      };
       for (const part of ['pull', 'run'] as const) {
         out.push({
           ...base,
@@ -136,7 +144,9 @@ export function deriveWorkload(measured: readonly MeasuredCase[]): DerivedCase[]
         parameters: { level: 'api', image: p.image! },
         unit: 'percent',
         method: `The pull's share in % of each cold-start sample of ${p.image} (pull / (pull + create, attach, start, first output)).`,
-        notes: [`Median pull share ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} % of the cold start (Slacker reports pulls as about three quarters of container start time for its images).`],
+        notes: [
+          `Median pull share ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} % of the cold start (Slacker reports pulls as about three quarters of container start time for its images).`,
+        ],
         samples: share,
       });
     }

@@ -37,17 +37,25 @@ async function apply(entries: FixtureEntry[], whiteouts: WhiteoutMode = 'delete'
 
 describe('applyLayer with a stream that is already over', () => {
   it.each([
-    ['failed', () => {
-      const s = new Readable({ read() {} });
-      s.on('error', () => {});
-      s.destroy(new Error('connection reset'));
-      return s;
-    }, 'connection reset'],
-    ['destroyed', () => {
-      const s = new Readable({ read() {} });
-      s.destroy();
-      return s;
-    }, 'closed before it was read'],
+    [
+      'failed',
+      () => {
+        const s = new Readable({ read() {} });
+        s.on('error', () => {});
+        s.destroy(new Error('connection reset'));
+        return s;
+      },
+      'connection reset',
+    ],
+    [
+      'destroyed',
+      () => {
+        const s = new Readable({ read() {} });
+        s.destroy();
+        return s;
+      },
+      'closed before it was read',
+    ],
   ])('rejects a %s stream at once instead of waiting for it', async (_kind, make, message) => {
     const src = make();
     await new Promise((resolve) => setImmediate(resolve));
@@ -145,7 +153,12 @@ needs(asRoot()).describe('applyLayer', () => {
   });
 
   it('skips aufs metadata entries at the root', async () => {
-    await apply([{ name: '.wh..wh.aufs' }, { name: '.wh..wh.plnk/', type: 'directory' }, { name: '.wh..wh.plnk/123.456' }, { name: 'kept', content: 'k' }]);
+    await apply([
+      { name: '.wh..wh.aufs' },
+      { name: '.wh..wh.plnk/', type: 'directory' },
+      { name: '.wh..wh.plnk/123.456' },
+      { name: 'kept', content: 'k' },
+    ]);
     expect(await readdir(root)).toEqual(['kept']);
   });
 
@@ -158,14 +171,21 @@ needs(asRoot()).describe('applyLayer', () => {
   it('stops with CANCELLED when the context is cancelled', async () => {
     const ac = new AbortController();
     ac.abort(new Error('shutdown'));
-    const err = await applyLayer(withSignal(ctx, ac.signal), root, tarStream(await buildTar([{ name: 'a', content: 'a' }])), { whiteouts: 'delete' }).catch((e: unknown) => e);
+    const err = await applyLayer(
+      withSignal(ctx, ac.signal),
+      root,
+      tarStream(await buildTar([{ name: 'a', content: 'a' }])),
+      { whiteouts: 'delete' },
+    ).catch((e: unknown) => e);
     expect(isBerthError(err, 'CANCELLED')).toBe(true);
     expect(existsSync(join(root, 'a'))).toBe(false);
   });
 
   it('fails a truncated tar with an error naming the layer', async () => {
     const tar = await buildTar([{ name: 'big', content: Buffer.alloc(4096, 1) }]);
-    const err = await applyLayer(ctx, root, tarStream(tar.subarray(0, 1500)), { whiteouts: 'delete' }).catch((e: unknown) => e);
+    const err = await applyLayer(ctx, root, tarStream(tar.subarray(0, 1500)), { whiteouts: 'delete' }).catch(
+      (e: unknown) => e,
+    );
     expect(isBerthError(err)).toBe(true);
   });
 });
@@ -230,39 +250,73 @@ const probe = `berth-probe-${process.pid}`;
 const corpus: Case[] = [
   { name: 'dot-dot file', entry: '../x', tar: () => [{ name: '../x', content: 'pwned' }] },
   { name: 'absolute file', entry: `/tmp/${probe}`, tar: () => [{ name: `/tmp/${probe}`, content: 'pwned' }] },
-  { name: 'a/../../x', entry: 'a/../../x', tar: () => [{ name: 'a/', type: 'directory' }, { name: 'a/../../x', content: 'pwned' }] },
+  {
+    name: 'a/../../x',
+    entry: 'a/../../x',
+    tar: () => [
+      { name: 'a/', type: 'directory' },
+      { name: 'a/../../x', content: 'pwned' },
+    ],
+  },
   { name: 'dot-dot directory', entry: '../newdir/', tar: () => [{ name: '../newdir/', type: 'directory' }] },
   {
     name: 'symlink to /etc then a file through it',
     entry: `evil/${probe}`,
-    tar: () => [{ name: 'evil', type: 'symlink', linkname: '/etc' }, { name: `evil/${probe}`, content: 'pwned' }],
+    tar: () => [
+      { name: 'evil', type: 'symlink', linkname: '/etc' },
+      { name: `evil/${probe}`, content: 'pwned' },
+    ],
   },
   {
     name: 'absolute symlink to the sentinel then overwrite through it',
     entry: 'evil/secret',
-    tar: (b) => [{ name: 'evil', type: 'symlink', linkname: join(b, 'outside') }, { name: 'evil/secret', content: 'pwned' }],
+    tar: (b) => [
+      { name: 'evil', type: 'symlink', linkname: join(b, 'outside') },
+      { name: 'evil/secret', content: 'pwned' },
+    ],
   },
   {
     name: 'relative symlink ../../.. then a file through it',
     entry: `evil/${probe}`,
-    tar: () => [{ name: 'evil', type: 'symlink', linkname: '../../..' }, { name: `evil/${probe}`, content: 'pwned' }],
+    tar: () => [
+      { name: 'evil', type: 'symlink', linkname: '../../..' },
+      { name: `evil/${probe}`, content: 'pwned' },
+    ],
   },
   {
     name: 'symlink then a directory through it',
     entry: 'evil/sub/',
-    tar: () => [{ name: 'evil', type: 'symlink', linkname: '../outside' }, { name: 'evil/sub/', type: 'directory' }],
+    tar: () => [
+      { name: 'evil', type: 'symlink', linkname: '../outside' },
+      { name: 'evil/sub/', type: 'directory' },
+    ],
   },
   {
     name: 'nested symlink dir then a file two levels down',
     entry: 'd/evil/deeper/x',
-    tar: () => [{ name: 'd/', type: 'directory' }, { name: 'd/evil', type: 'symlink', linkname: '../../outside' }, { name: 'd/evil/deeper/x', content: 'pwned' }],
+    tar: () => [
+      { name: 'd/', type: 'directory' },
+      { name: 'd/evil', type: 'symlink', linkname: '../../outside' },
+      { name: 'd/evil/deeper/x', content: 'pwned' },
+    ],
   },
-  { name: 'hard link to /etc/shadow', entry: 'shadow', tar: () => [{ name: 'shadow', type: 'link', linkname: '/etc/shadow' }] },
-  { name: 'hard link to ../outside', entry: 'h', tar: () => [{ name: 'h', type: 'link', linkname: '../outside/secret' }] },
+  {
+    name: 'hard link to /etc/shadow',
+    entry: 'shadow',
+    tar: () => [{ name: 'shadow', type: 'link', linkname: '/etc/shadow' }],
+  },
+  {
+    name: 'hard link to ../outside',
+    entry: 'h',
+    tar: () => [{ name: 'h', type: 'link', linkname: '../outside/secret' }],
+  },
   {
     name: 'hard link through a planted symlink',
     entry: 'h',
-    tar: () => [{ name: 'evil', type: 'symlink', linkname: '../outside' }, { name: 'h', type: 'link', linkname: 'evil/secret' }],
+    tar: () => [
+      { name: 'evil', type: 'symlink', linkname: '../outside' },
+      { name: 'h', type: 'link', linkname: 'evil/secret' },
+    ],
   },
   {
     name: 'symlink chain through a lower layer dir',
@@ -295,13 +349,24 @@ const corpus: Case[] = [
     },
     tar: () => [{ name: 'evil/.wh..wh..opq' }],
   },
-  { name: 'device node ../dev', entry: '../null', tar: () => [{ name: '../null', type: 'character-device', devmajor: 1, devminor: 3 }] },
+  {
+    name: 'device node ../dev',
+    entry: '../null',
+    tar: () => [{ name: '../null', type: 'character-device', devmajor: 1, devminor: 3 }],
+  },
   {
     name: 'device node through a symlink',
     entry: 'evil/null',
-    tar: () => [{ name: 'evil', type: 'symlink', linkname: '../outside' }, { name: 'evil/null', type: 'character-device', devmajor: 1, devminor: 3 }],
+    tar: () => [
+      { name: 'evil', type: 'symlink', linkname: '../outside' },
+      { name: 'evil/null', type: 'character-device', devmajor: 1, devminor: 3 },
+    ],
   },
-  { name: 'fifo with an absolute name', entry: `/tmp/${probe}.fifo`, tar: () => [{ name: `/tmp/${probe}.fifo`, type: 'fifo' }] },
+  {
+    name: 'fifo with an absolute name',
+    entry: `/tmp/${probe}.fifo`,
+    tar: () => [{ name: `/tmp/${probe}.fifo`, type: 'fifo' }],
+  },
 ];
 
 needs(asRoot()).describe('applyLayer security corpus', () => {
@@ -311,7 +376,9 @@ needs(asRoot()).describe('applyLayer security corpus', () => {
       await writeFile(join(base, 'outside/secret'), 'secret');
       await c.lower?.(root, base);
       const before = await listing(base, root);
-      const err = await applyLayer(ctx, root, tarStream(await buildTar(c.tar(base))), { whiteouts: mode }).catch((e: unknown) => e);
+      const err = await applyLayer(ctx, root, tarStream(await buildTar(c.tar(base))), { whiteouts: mode }).catch(
+        (e: unknown) => e,
+      );
       expect(isBerthError(err, 'INVALID_ARGUMENT'), String(err)).toBe(true);
       expect((err as Error).message).toContain(`layer entry ${JSON.stringify(c.entry)}`);
       expect(await listing(base, root)).toEqual(before);
@@ -345,11 +412,22 @@ needs(asRoot()).describe('applyLayer after a parent was replaced by a symlink ou
     });
 
     it.each([
-      ['a directory entry again', 'a/target/', [{ name: 'a/target/', type: 'directory', mode: 0o777, uid: 99, mtime: T_OLD }]],
+      [
+        'a directory entry again',
+        'a/target/',
+        [{ name: 'a/target/', type: 'directory', mode: 0o777, uid: 99, mtime: T_OLD }],
+      ],
       ['a file', 'a/new', [{ name: 'a/new', content: 'x' }]],
       ['a file over one outside', 'a/file', [{ name: 'a/file', content: 'x', mtime: T_OLD }]],
       ['a symlink', 'a/ln', [{ name: 'a/ln', type: 'symlink', linkname: '/' }]],
-      ['a hard link inside it', 'a/hl', [{ name: 'f', content: 'f' }, { name: 'a/hl', type: 'link', linkname: 'f' }]],
+      [
+        'a hard link inside it',
+        'a/hl',
+        [
+          { name: 'f', content: 'f' },
+          { name: 'a/hl', type: 'link', linkname: 'f' },
+        ],
+      ],
       ['a hard link to a file in it', 'hl', [{ name: 'hl', type: 'link', linkname: 'a/file' }]],
       ['a device', 'a/null', [{ name: 'a/null', type: 'character-device', devmajor: 1, devminor: 3 }]],
       ['a whiteout', 'a/.wh.file', [{ name: 'a/.wh.file' }]],

@@ -23,7 +23,29 @@
 // for that entry's few calls, while a threadpool round trip per call costs many times
 // the call itself on a loaded host, and a layer of many small files pays it thousands
 // of times (the graphdriver suite compares the applier with GNU tar -x).
-import { chmodSync, chownSync, closeSync, constants, copyFileSync, fchmodSync, fchownSync, fstatSync, futimesSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  futimesSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { BerthError, invalidArgument, wrap } from '../errdefs/errors.js';
@@ -77,10 +99,16 @@ const AUFS_META_PREFIX = '.wh..wh.';
  * that the caller must discard. Nothing outside `root` is ever created or changed.
  * Cost: a few syscalls per entry plus the content bytes.
  */
-export async function applyLayer(ctx: Context, root: string, input: NodeJS.ReadableStream, opts: ApplyOptions): Promise<ApplyLayerResult> {
+export async function applyLayer(
+  ctx: Context,
+  root: string,
+  input: NodeJS.ReadableStream,
+  opts: ApplyOptions,
+): Promise<ApplyLayerResult> {
   const src = input instanceof Readable ? input : Readable.from(input as AsyncIterable<Buffer>);
   // A stream that already failed or closed emits nothing more: piping it would wait forever.
-  const early = src.errored ?? (src.destroyed || src.readableEnded ? new Error('the stream was closed before it was read') : null);
+  const early =
+    src.errored ?? (src.destroyed || src.readableEnded ? new Error('the stream was closed before it was read') : null);
   if (early !== null) throw wrap(early, `layer tar into ${root}`, 'INVALID_ARGUMENT');
   let applier: Applier;
   try {
@@ -178,8 +206,14 @@ class Applier {
         pending = undefined;
         const below = this.merged.length > 0 ? lookupMerged(this.merged, rel) : undefined;
         if (below === undefined) return 'create';
-        if (below.st.isSymbolicLink()) throw invalidArgument(`layer entry ${JSON.stringify(entry)}: path escapes the layer root through symlink ${JSON.stringify(rel)}`);
-        if (!below.st.isDirectory()) throw invalidArgument(`layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(rel)} is not a directory`);
+        if (below.st.isSymbolicLink())
+          throw invalidArgument(
+            `layer entry ${JSON.stringify(entry)}: path escapes the layer root through symlink ${JSON.stringify(rel)}`,
+          );
+        if (!below.st.isDirectory())
+          throw invalidArgument(
+            `layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(rel)} is not a directory`,
+          );
         pending = { rel, path: below.path, st: below.st };
         return 'create';
       },
@@ -199,7 +233,10 @@ class Applier {
     };
   }
 
-  /** Owner, mode (not for symlinks) and xattrs (overlayfs' own excepted) of `from` onto the handle `fd`; the mtime too when `times`. */
+  /**
+   * Owner, mode (not for symlinks) and xattrs (overlayfs' own excepted) of `from` onto the handle `fd`; the mtime too
+   * when `times`.
+   */
   private copyMeta(fd: number, from: string, st: Stats, times: boolean): void {
     const p = fdPath(fd);
     chownSync(p, st.uid, st.gid);
@@ -284,7 +321,10 @@ class Applier {
     await this.meta(dfd, base, rel, h, subject);
   }
 
-  /** Restores the deferred directory times, each through a handle opened beneath the root, on the directory it was recorded for. */
+  /**
+   * Restores the deferred directory times, each through a handle opened beneath the root, on the directory it was
+   * recorded for.
+   */
   async finish(): Promise<void> {
     for (const [rel, t] of this.dirTimes) {
       let fd: number;
@@ -311,7 +351,8 @@ class Applier {
   private forget(rel: string): void {
     this.handles.forget(rel);
     const prefix = `${rel}/`;
-    for (const k of [...this.dirTimes.keys()]) if (rel === '' || k === rel || k.startsWith(prefix)) this.dirTimes.delete(k);
+    for (const k of [...this.dirTimes.keys()])
+      if (rel === '' || k === rel || k.startsWith(prefix)) this.dirTimes.delete(k);
   }
 
   /** Makes room for a non-directory at `base` in `dfd`: removes whatever is there (a dir recursively). */
@@ -346,8 +387,19 @@ class Applier {
     await this.meta(dfd, base, rel, h, subject);
   }
 
-  private async file(dfd: number, base: string, rel: string, h: Header, body: AsyncIterable<Buffer>, subject: string): Promise<void> {
-    const fd = openSync(fdPath(dfd, base), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  private async file(
+    dfd: number,
+    base: string,
+    rel: string,
+    h: Header,
+    body: AsyncIterable<Buffer>,
+    subject: string,
+  ): Promise<void> {
+    const fd = openSync(
+      fdPath(dfd, base),
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       for await (const chunk of body) {
         let off = 0;
@@ -400,8 +452,12 @@ class Applier {
       cur = cur === '' ? part : `${cur}/${part}`;
       const below = lookupMerged(this.merged, cur);
       if (below === undefined) return;
-      if (below.st.isSymbolicLink()) throw invalidArgument(`layer entry ${JSON.stringify(entry)}: path escapes the layer root through symlink ${JSON.stringify(cur)}`);
-      if (!below.st.isDirectory()) throw invalidArgument(`layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(cur)} is not a directory`);
+      if (below.st.isSymbolicLink())
+        throw invalidArgument(
+          `layer entry ${JSON.stringify(entry)}: path escapes the layer root through symlink ${JSON.stringify(cur)}`,
+        );
+      if (!below.st.isDirectory())
+        throw invalidArgument(`layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(cur)} is not a directory`);
     }
   }
 
@@ -410,7 +466,13 @@ class Applier {
     const at = fdPath(dfd, base);
     if (st.isSymbolicLink()) symlinkSync(readlinkSync(from), at);
     else if (st.isFile()) copyFileSync(from, at, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-    else mknod(at, (st.mode & S_IFMT) | (st.mode & 0o7777), Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00));
+    else
+      mknod(
+        at,
+        (st.mode & S_IFMT) | (st.mode & 0o7777),
+        Math.floor(st.rdev / 256) & 0xfff,
+        (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
+      );
     const fd = openBeneath(dfd, base, oPath() | constants.O_NOFOLLOW);
     try {
       this.copyMeta(fd, from, st, true);
@@ -474,7 +536,14 @@ class Applier {
    * a directory's mtime is deferred to finish(), recorded with its inode. A regular
    * file passes the fd it was written through (`written`), used directly.
    */
-  private async meta(dfd: number, base: string, rel: string, h: Header, subject: string, written?: number): Promise<void> {
+  private async meta(
+    dfd: number,
+    base: string,
+    rel: string,
+    h: Header,
+    subject: string,
+    written?: number,
+  ): Promise<void> {
     let fd: number | undefined;
     try {
       if (written !== undefined) {

@@ -32,7 +32,12 @@ const skipXattr = (name: string) => name.startsWith('trusted.overlay.');
  * `release` runs once when the stream ends, fails or is destroyed (put() the mounts).
  * A read error ends the stream with an error naming the path.
  */
-export function changesTar(ctx: Context, dir: string, changes: TarChange[], release?: () => Promise<void>): NodeJS.ReadableStream {
+export function changesTar(
+  ctx: Context,
+  dir: string,
+  changes: TarChange[],
+  release?: () => Promise<void>,
+): NodeJS.ReadableStream {
   const pack = tar.pack();
   let released = false;
   const doRelease = async () => {
@@ -57,7 +62,15 @@ export function changesTar(ctx: Context, dir: string, changes: TarChange[], rele
         }
         await writeEntry(pack, dir, rel, links);
         if (c.opaque) {
-          await entry(pack, { name: `${rel}/${OPAQUE_WHITEOUT}`, type: 'file', size: 0, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 });
+          await entry(pack, {
+            name: `${rel}/${OPAQUE_WHITEOUT}`,
+            type: 'file',
+            size: 0,
+            mode: 0o644,
+            mtime: new Date(0),
+            uid: 0,
+            gid: 0,
+          });
         }
       }
       pack.finalize();

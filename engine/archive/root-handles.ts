@@ -26,7 +26,10 @@ export function oPath(): number {
  */
 export type CreateMode = 'never' | 'always' | 'hook';
 
-/** Called for a component absent from the root before it is created; may refuse by throwing, or finish the new directory (fd: an O_PATH handle on it). */
+/**
+ * Called for a component absent from the root before it is created; may refuse by throwing, or finish the new directory
+ * (fd: an O_PATH handle on it).
+ */
 export interface MissingDirHook {
   /** Whether `rel` should be created at all ('skip': the caller gets undefined). */
   before(rel: string, entry: string): 'create' | 'skip';
@@ -53,7 +56,8 @@ export class RootHandles {
 
   /**
    * A handle on the directory `rel` ('' = the root), every component a real
-   * directory (not a symlink), creating missing ones (mode 0755) as `create` says. Fails INVALID_ARGUMENT naming `entry` when a component is a symlink or
+   * directory (not a symlink), creating missing ones (mode 0755) as `create` says. Fails INVALID_ARGUMENT naming
+   * `entry` when a component is a symlink or
    * not a directory; undefined when one is missing and is not to be created. The
    * handle stays owned here (valid until the next forget() of it or close()).
    */
@@ -92,13 +96,20 @@ export class RootHandles {
           fd = openBeneath(cur, part, DIR_FLAGS());
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'ELOOP') throw invalidArgument(`layer entry ${JSON.stringify(entry)}: path escapes the layer root through symlink ${JSON.stringify(next)}`);
+          if (code === 'ELOOP')
+            throw invalidArgument(
+              `layer entry ${JSON.stringify(entry)}: path escapes the layer root through symlink ${JSON.stringify(next)}`,
+            );
           if (code === 'ENOTDIR') {
-            if (this.hook?.notDir?.(cur, part, next) !== true) throw invalidArgument(`layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(next)} is not a directory`);
+            if (this.hook?.notDir?.(cur, part, next) !== true)
+              throw invalidArgument(
+                `layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(next)} is not a directory`,
+              );
             this.forget(next);
           } else if (code === 'ENOENT') {
             if (create === 'never') return undefined;
-            if (create === 'hook' && this.hook !== undefined && this.hook.before(next, entry) === 'skip') return undefined;
+            if (create === 'hook' && this.hook !== undefined && this.hook.before(next, entry) === 'skip')
+              return undefined;
             mkdirSync(fdPath(cur, part), { mode: 0o755 });
           } else throw err;
           fd = openBeneath(cur, part, DIR_FLAGS());

@@ -82,9 +82,14 @@ export async function fullListing(dir: string): Promise<string[]> {
     for (const name of (await readdir(d)).sort()) {
       const p = join(d, name);
       const st = await lstat(p);
-      const xattrs = [...readXattrs(p)].map(([k, v]) => `${k}=${v.toString('hex')}`).sort().join(',');
+      const xattrs = [...readXattrs(p)]
+        .map(([k, v]) => `${k}=${v.toString('hex')}`)
+        .sort()
+        .join(',');
       const content = st.isFile() ? await readFile(p, 'utf8') : st.isSymbolicLink() ? await readlink(p) : '';
-      out.push(`${p} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.mtimeMs} ${st.nlink} ${content} ${xattrs}`);
+      out.push(
+        `${p} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.mtimeMs} ${st.nlink} ${content} ${xattrs}`,
+      );
       if (st.isDirectory()) await walk(p);
     }
   };

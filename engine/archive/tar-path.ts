@@ -10,9 +10,11 @@ import { invalidArgument } from '../errdefs/errors.js';
  */
 export function cleanEntryPath(name: string, what = 'layer entry'): string {
   if (name.includes('\0')) throw invalidArgument(`${what} ${JSON.stringify(name)}: NUL byte in path`);
-  if (name.startsWith('/')) throw invalidArgument(`${what} ${JSON.stringify(name)}: absolute path escapes the layer root`);
+  if (name.startsWith('/'))
+    throw invalidArgument(`${what} ${JSON.stringify(name)}: absolute path escapes the layer root`);
   let p = posix.normalize(name);
-  if (p === '..' || p.startsWith('../')) throw invalidArgument(`${what} ${JSON.stringify(name)}: path escapes the layer root`);
+  if (p === '..' || p.startsWith('../'))
+    throw invalidArgument(`${what} ${JSON.stringify(name)}: path escapes the layer root`);
   while (p.endsWith('/')) p = p.slice(0, -1);
   if (p === '.' || p === '') return '';
   if (p.startsWith('./')) p = p.slice(2);

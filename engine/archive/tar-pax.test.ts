@@ -53,25 +53,37 @@ needs(root()).describe('binary xattrs through the applier', () => {
     expect(getXattr(join(base, 'f'), 'user.bin')).toEqual(binary);
   });
 
-  needs(when(hasGnuTar, 'needs GNU tar (apt package tar)')).it('reads what GNU tar --xattrs writes (binary value, long name) and writes what it reads', async () => {
-    const src = join(base, 'src');
-    const long = `${'d'.repeat(120)}/${'f'.repeat(130)}`;
-    await mkdir(join(src, 'd'.repeat(120)), { recursive: true });
-    await writeFile(join(src, long), 'long');
-    await writeFile(join(src, 'cap'), 'cap');
-    setXattr(join(src, 'cap'), 'user.bin', binary);
-    const gnu = execFileSync('tar', ['--xattrs', "--xattrs-include=user.*", '--format=pax', '-C', src, '-cf', '-', '.']);
-    const dst = join(base, 'dst');
-    await mkdir(dst);
-    await applyLayer(background(), dst, tarStream(gnu), { whiteouts: 'delete' });
-    expect(getXattr(join(dst, 'cap'), 'user.bin')).toEqual(binary);
-    expect(await readFile(join(dst, long), 'utf8')).toBe('long');
+  needs(when(hasGnuTar, 'needs GNU tar (apt package tar)')).it(
+    'reads what GNU tar --xattrs writes (binary value, long name) and writes what it reads',
+    async () => {
+      const src = join(base, 'src');
+      const long = `${'d'.repeat(120)}/${'f'.repeat(130)}`;
+      await mkdir(join(src, 'd'.repeat(120)), { recursive: true });
+      await writeFile(join(src, long), 'long');
+      await writeFile(join(src, 'cap'), 'cap');
+      setXattr(join(src, 'cap'), 'user.bin', binary);
+      const gnu = execFileSync('tar', [
+        '--xattrs',
+        '--xattrs-include=user.*',
+        '--format=pax',
+        '-C',
+        src,
+        '-cf',
+        '-',
+        '.',
+      ]);
+      const dst = join(base, 'dst');
+      await mkdir(dst);
+      await applyLayer(background(), dst, tarStream(gnu), { whiteouts: 'delete' });
+      expect(getXattr(join(dst, 'cap'), 'user.bin')).toEqual(binary);
+      expect(await readFile(join(dst, long), 'utf8')).toBe('long');
 
-    // Our own writer, read back by GNU tar.
-    const ours = await buildTar([{ name: 'g', content: 'g', xattrs: { 'user.bin': binary } }]);
-    const out = join(base, 'out');
-    await mkdir(out);
-    execFileSync('tar', ['--xattrs', "--xattrs-include=user.*", '-C', out, '-xf', '-'], { input: ours });
-    expect(getXattr(join(out, 'g'), 'user.bin')).toEqual(binary);
-  });
+      // Our own writer, read back by GNU tar.
+      const ours = await buildTar([{ name: 'g', content: 'g', xattrs: { 'user.bin': binary } }]);
+      const out = join(base, 'out');
+      await mkdir(out);
+      execFileSync('tar', ['--xattrs', '--xattrs-include=user.*', '-C', out, '-xf', '-'], { input: ours });
+      expect(getXattr(join(out, 'g'), 'user.bin')).toEqual(binary);
+    },
+  );
 });

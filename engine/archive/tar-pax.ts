@@ -18,14 +18,22 @@ type Rewrite = (records: Record[]) => Record[];
 /** Raw SCHILY.xattr records → hex ones (before tar-stream's extract). */
 export function xattrsToHex(): Transform {
   return new PaxRewriter((records) =>
-    records.map(([k, v]) => (k.startsWith(RAW_XATTR_PREFIX) ? [HEX_XATTR_PREFIX + k.slice(RAW_XATTR_PREFIX.length), Buffer.from(v.toString('hex'))] : [k, v])),
+    records.map(([k, v]) =>
+      k.startsWith(RAW_XATTR_PREFIX)
+        ? [HEX_XATTR_PREFIX + k.slice(RAW_XATTR_PREFIX.length), Buffer.from(v.toString('hex'))]
+        : [k, v],
+    ),
   );
 }
 
 /** Hex xattr records → raw SCHILY.xattr ones (after tar-stream's pack). */
 export function xattrsFromHex(): Transform {
   return new PaxRewriter((records) =>
-    records.map(([k, v]) => (k.startsWith(HEX_XATTR_PREFIX) ? [RAW_XATTR_PREFIX + k.slice(HEX_XATTR_PREFIX.length), Buffer.from(v.toString('latin1'), 'hex')] : [k, v])),
+    records.map(([k, v]) =>
+      k.startsWith(HEX_XATTR_PREFIX)
+        ? [RAW_XATTR_PREFIX + k.slice(HEX_XATTR_PREFIX.length), Buffer.from(v.toString('latin1'), 'hex')]
+        : [k, v],
+    ),
   );
 }
 
@@ -66,7 +74,10 @@ function readSize(h: Buffer): number {
     for (let i = 125; i < 136; i++) n = n * 256 + h[i];
     return n;
   }
-  const s = h.toString('latin1', 124, 136).replace(/[\0 ]+.*$/s, '').trim();
+  const s = h
+    .toString('latin1', 124, 136)
+    .replace(/[\0 ]+.*$/s, '')
+    .trim();
   return s === '' ? 0 : parseInt(s, 8);
 }
 

@@ -66,7 +66,9 @@ export function responseError(status: number, body: Buffer | string): BerthError
   } catch {
     // not JSON: keep the text
   }
-  return new BerthError(codeByStatus[status] ?? ErrorCode.INTERNAL, message || `HTTP ${status}`, { details: { httpStatus: status } });
+  return new BerthError(codeByStatus[status] ?? ErrorCode.INTERNAL, message || `HTTP ${status}`, {
+    details: { httpStatus: status },
+  });
 }
 
 export interface CallOptions {
@@ -118,13 +120,24 @@ export class ApiClient {
     const traceparent = this.options.traceparent?.();
     if (traceparent !== undefined) headers.traceparent = traceparent;
     const fullPath = `${path.startsWith('/_ping') || path.startsWith('/berth/') ? '' : `/v${this.apiVersion}`}${path}${qs ? `?${qs}` : ''}`;
-    return { ...this.target, ...('host' in this.target ? {} : { host: 'localhost' }), method, path: fullPath, headers, signal: opts.signal };
+    return {
+      ...this.target,
+      ...('host' in this.target ? {} : { host: 'localhost' }),
+      method,
+      path: fullPath,
+      headers,
+      signal: opts.signal,
+    };
   }
 
   private unreachable(err: unknown): BerthError {
     const e = err as NodeJS.ErrnoException;
-    if (e?.name === 'AbortError') return new BerthError(ErrorCode.CANCELLED, `daemon at ${this.host}: request cancelled`, { cause: err });
-    return unavailable(`cannot connect to the berth daemon at ${this.host}: ${e?.code ?? ''} ${e?.message ?? String(err)}. Is berthd running?`, { cause: err });
+    if (e?.name === 'AbortError')
+      return new BerthError(ErrorCode.CANCELLED, `daemon at ${this.host}: request cancelled`, { cause: err });
+    return unavailable(
+      `cannot connect to the berth daemon at ${this.host}: ${e?.code ?? ''} ${e?.message ?? String(err)}. Is berthd running?`,
+      { cause: err },
+    );
   }
 
   /** Sends a request and returns the streamed answer (status checked: a non-2xx becomes the thrown error). */
@@ -177,7 +190,12 @@ export class ApiClient {
    */
   hijack(method: string, path: string, opts: CallOptions = {}): Promise<Duplex> {
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-    const options = this.requestOptions(method, path, { ...opts, headers: { ...(opts.headers ?? {}), Connection: 'Upgrade', Upgrade: 'tcp' } }, body);
+    const options = this.requestOptions(
+      method,
+      path,
+      { ...opts, headers: { ...(opts.headers ?? {}), Connection: 'Upgrade', Upgrade: 'tcp' } },
+      body,
+    );
     return new Promise<Duplex>((resolve, reject) => {
       const req = httpRequest(options);
       req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
@@ -195,7 +213,13 @@ export class ApiClient {
         resolve(conn);
       });
       req.on('response', (res: IncomingMessage) => {
-        void readAll(res).then((raw) => reject((res.statusCode ?? 0) >= 400 ? responseError(res.statusCode ?? 0, raw) : unavailable(`${path}: the daemon did not switch protocols (HTTP ${res.statusCode})`)));
+        void readAll(res).then((raw) =>
+          reject(
+            (res.statusCode ?? 0) >= 400
+              ? responseError(res.statusCode ?? 0, raw)
+              : unavailable(`${path}: the daemon did not switch protocols (HTTP ${res.statusCode})`),
+          ),
+        );
       });
       req.on('error', (err) => reject(this.unreachable(err)));
       req.end(body);
@@ -206,7 +230,10 @@ export class ApiClient {
   async ping(signal?: AbortSignal): Promise<{ apiVersion: string | undefined; osType: string | undefined }> {
     const res = await this.open('GET', '/_ping', { signal });
     await readAll(res);
-    return { apiVersion: res.headers['api-version'] as string | undefined, osType: res.headers.ostype as string | undefined };
+    return {
+      apiVersion: res.headers['api-version'] as string | undefined,
+      osType: res.headers.ostype as string | undefined,
+    };
   }
   version(): Promise<SystemVersion> {
     return this.call('GET', '/version');
@@ -215,8 +242,14 @@ export class ApiClient {
     return this.call('GET', '/info');
   }
   /** Streams events until `signal` aborts (or `until`); resolves at the stream's end. */
-  async events(opts: { since?: number; until?: number; filters?: Record<string, string[]>; signal?: AbortSignal }, onEvent: (e: EventMessage) => void): Promise<void> {
-    const res = await this.open('GET', '/events', { query: { since: opts.since, until: opts.until, filters: opts.filters && JSON.stringify(opts.filters) }, signal: opts.signal });
+  async events(
+    opts: { since?: number; until?: number; filters?: Record<string, string[]>; signal?: AbortSignal },
+    onEvent: (e: EventMessage) => void,
+  ): Promise<void> {
+    const res = await this.open('GET', '/events', {
+      query: { since: opts.since, until: opts.until, filters: opts.filters && JSON.stringify(opts.filters) },
+      signal: opts.signal,
+    });
     try {
       await this.jsonStream(res, onEvent);
     } catch (err) {
@@ -226,15 +259,29 @@ export class ApiClient {
 
   // --- images
   /** Pulls `reference`; progress messages go to onProgress; an error message in the stream is thrown. */
-  async pull(reference: string, onProgress: (m: JSONMessage) => void = () => undefined, opts: { platform?: string; signal?: AbortSignal } = {}): Promise<void> {
-    const res = await this.open('POST', '/images/create', { query: { fromImage: reference, platform: opts.platform }, signal: opts.signal });
+  async pull(
+    reference: string,
+    onProgress: (m: JSONMessage) => void = () => undefined,
+    opts: { platform?: string; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const res = await this.open('POST', '/images/create', {
+      query: { fromImage: reference, platform: opts.platform },
+      signal: opts.signal,
+    });
     await this.progress(res, onProgress, `pull ${reference}`);
   }
   /** Pushes `name[:tag]` (tag `latest` when absent), as `docker push` asks: the tag in the query. */
-  async push(reference: string, onProgress: (m: JSONMessage) => void = () => undefined, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async push(
+    reference: string,
+    onProgress: (m: JSONMessage) => void = () => undefined,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     const slash = reference.lastIndexOf('/');
     const colon = reference.lastIndexOf(':');
-    const [name, tag] = colon > slash && !reference.includes('@') ? [reference.slice(0, colon), reference.slice(colon + 1)] : [reference, 'latest'];
+    const [name, tag] =
+      colon > slash && !reference.includes('@')
+        ? [reference.slice(0, colon), reference.slice(colon + 1)]
+        : [reference, 'latest'];
     const res = await this.open('POST', `/images/${name}/push`, {
       query: { tag },
       headers: { 'X-Registry-Auth': Buffer.from('{}').toString('base64url') },
@@ -251,7 +298,9 @@ export class ApiClient {
     if (failure !== undefined) throw new BerthError(ErrorCode.UNAVAILABLE, `${subject}: ${failure}`);
   }
   images(opts: { all?: boolean; filters?: Record<string, string[]> } = {}): Promise<ImageSummary[]> {
-    return this.call('GET', '/images/json', { query: { all: opts.all, filters: opts.filters && JSON.stringify(opts.filters) } });
+    return this.call('GET', '/images/json', {
+      query: { all: opts.all, filters: opts.filters && JSON.stringify(opts.filters) },
+    });
   }
   imageInspect(name: string): Promise<ImageInspect> {
     return this.call('GET', `/images/${name}/json`);
@@ -267,8 +316,12 @@ export class ApiClient {
   containerCreate(config: ContainerCreateRequest, name?: string): Promise<ContainerCreateResponse> {
     return this.call('POST', '/containers/create', { query: { name }, body: config });
   }
-  containerList(opts: { all?: boolean; filters?: Record<string, string[]>; limit?: number } = {}): Promise<ContainerSummary[]> {
-    return this.call('GET', '/containers/json', { query: { all: opts.all, limit: opts.limit, filters: opts.filters && JSON.stringify(opts.filters) } });
+  containerList(
+    opts: { all?: boolean; filters?: Record<string, string[]>; limit?: number } = {},
+  ): Promise<ContainerSummary[]> {
+    return this.call('GET', '/containers/json', {
+      query: { all: opts.all, limit: opts.limit, filters: opts.filters && JSON.stringify(opts.filters) },
+    });
   }
   containerInspect(id: string): Promise<ContainerInspect> {
     return this.call('GET', `/containers/${encodeURIComponent(id)}/json`);
@@ -278,7 +331,10 @@ export class ApiClient {
     return (await this.status('POST', `/containers/${encodeURIComponent(id)}/start`)) === 204;
   }
   async containerStop(id: string, timeout?: number, signal?: string): Promise<boolean> {
-    return (await this.status('POST', `/containers/${encodeURIComponent(id)}/stop`, { query: { t: timeout, signal } })) === 204;
+    return (
+      (await this.status('POST', `/containers/${encodeURIComponent(id)}/stop`, { query: { t: timeout, signal } })) ===
+      204
+    );
   }
   async containerRestart(id: string, timeout?: number): Promise<void> {
     await this.status('POST', `/containers/${encodeURIComponent(id)}/restart`, { query: { t: timeout } });
@@ -287,7 +343,9 @@ export class ApiClient {
     await this.status('POST', `/containers/${encodeURIComponent(id)}/kill`, { query: { signal } });
   }
   async containerRemove(id: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
-    await this.status('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: opts.force, v: opts.volumes } });
+    await this.status('DELETE', `/containers/${encodeURIComponent(id)}`, {
+      query: { force: opts.force, v: opts.volumes },
+    });
   }
   async containerResize(id: string, height: number, width: number): Promise<void> {
     await this.status('POST', `/containers/${encodeURIComponent(id)}/resize`, { query: { h: height, w: width } });
@@ -297,20 +355,50 @@ export class ApiClient {
    * (its status line arrived), so the caller may start the container then; the
    * inner promise is the exit.
    */
-  async containerWait(id: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<{ result: Promise<ContainerWaitResponse> }> {
+  async containerWait(
+    id: string,
+    condition: WaitCondition = 'not-running',
+    signal?: AbortSignal,
+  ): Promise<{ result: Promise<ContainerWaitResponse> }> {
     const res = await this.open('POST', `/containers/${encodeURIComponent(id)}/wait`, { query: { condition }, signal });
     const result = readAll(res).then((raw) => JSON.parse(raw.toString('utf8')) as ContainerWaitResponse);
     result.catch(() => undefined);
     return { result };
   }
   /** Attaches: the duplex carries framed (or, with a TTY, raw) output and takes stdin. */
-  containerAttach(id: string, opts: { stdin?: boolean; stdout?: boolean; stderr?: boolean; logs?: boolean; stream?: boolean; detachKeys?: string }): Promise<Duplex> {
-    return this.hijack('POST', `/containers/${encodeURIComponent(id)}/attach`, { query: { stream: opts.stream ?? true, stdin: opts.stdin, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true, logs: opts.logs, detachKeys: opts.detachKeys } });
+  containerAttach(
+    id: string,
+    opts: {
+      stdin?: boolean;
+      stdout?: boolean;
+      stderr?: boolean;
+      logs?: boolean;
+      stream?: boolean;
+      detachKeys?: string;
+    },
+  ): Promise<Duplex> {
+    return this.hijack('POST', `/containers/${encodeURIComponent(id)}/attach`, {
+      query: {
+        stream: opts.stream ?? true,
+        stdin: opts.stdin,
+        stdout: opts.stdout ?? true,
+        stderr: opts.stderr ?? true,
+        logs: opts.logs,
+        detachKeys: opts.detachKeys,
+      },
+    });
   }
   /** The raw logs answer: framed unless the container has a TTY. */
   containerLogs(id: string, opts: LogsOptions & { signal?: AbortSignal }): Promise<IncomingMessage> {
     return this.open('GET', `/containers/${encodeURIComponent(id)}/logs`, {
-      query: { follow: opts.follow, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true, timestamps: opts.timestamps, tail: opts.tail, since: opts.since },
+      query: {
+        follow: opts.follow,
+        stdout: opts.stdout ?? true,
+        stderr: opts.stderr ?? true,
+        timestamps: opts.timestamps,
+        tail: opts.tail,
+        since: opts.since,
+      },
       signal: opts.signal,
     });
   }
@@ -320,7 +408,9 @@ export class ApiClient {
     return this.call('POST', `/containers/${encodeURIComponent(id)}/exec`, { body: config });
   }
   execStart(execId: string, opts: { tty?: boolean; consoleSize?: [number, number] }): Promise<Duplex> {
-    return this.hijack('POST', `/exec/${encodeURIComponent(execId)}/start`, { body: { Detach: false, Tty: opts.tty ?? false, ConsoleSize: opts.consoleSize } });
+    return this.hijack('POST', `/exec/${encodeURIComponent(execId)}/start`, {
+      body: { Detach: false, Tty: opts.tty ?? false, ConsoleSize: opts.consoleSize },
+    });
   }
   async execStartDetached(execId: string): Promise<void> {
     await this.status('POST', `/exec/${encodeURIComponent(execId)}/start`, { body: { Detach: true } });

@@ -12,7 +12,13 @@ const cwd = mkdtempSync(join(tmpdir(), 'berth-bin-'));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
 const run = (bin: string, args: string[], env: Record<string, string> = {}) =>
-  execa(packagePath(...bin.split('/')), args, { cwd, reject: false, env: { ...env, PATH: process.env.PATH }, extendEnv: false, timeout: 60_000 });
+  execa(packagePath(...bin.split('/')), args, {
+    cwd,
+    reject: false,
+    env: { ...env, PATH: process.env.PATH },
+    extendEnv: false,
+    timeout: 60_000,
+  });
 
 describe('bin files from a checkout', () => {
   it('berth --help prints the usage from another directory', async () => {

@@ -40,8 +40,16 @@ describe('berth argument grammar', () => {
   });
 
   it('splits the global host option from the command', () => {
-    expect(splitGlobal(['-H', 'unix:///x.sock', 'ps', '-a'])).toEqual({ host: 'unix:///x.sock', help: false, rest: ['ps', '-a'] });
-    expect(splitGlobal(['--host=tcp://127.0.0.1:1', 'info'])).toEqual({ host: 'tcp://127.0.0.1:1', help: false, rest: ['info'] });
+    expect(splitGlobal(['-H', 'unix:///x.sock', 'ps', '-a'])).toEqual({
+      host: 'unix:///x.sock',
+      help: false,
+      rest: ['ps', '-a'],
+    });
+    expect(splitGlobal(['--host=tcp://127.0.0.1:1', 'info'])).toEqual({
+      host: 'tcp://127.0.0.1:1',
+      help: false,
+      rest: ['info'],
+    });
     expect(splitGlobal(['run', '-H', 'x'])).toEqual({ host: undefined, help: false, rest: ['run', '-H', 'x'] });
   });
 
@@ -64,11 +72,67 @@ describe('run flags into the create request', () => {
       const envFile = join(dir, 'env');
       writeFileSync(envFile, '# comment\n\nFROM_FILE=1\nHOME_SET\nUNSET_ONE\n');
       const { options, positionals } = parseRun([
-        '--rm', '-i', '-t', '-e', 'A=1', '-e', 'HOME_SET', '-e', 'NOT_THERE', '--env-file', envFile, '-w', '/work', '-u', '1000:1000', '--name', 'n', '--hostname', 'h',
-        '--network', 'none', '-p', '127.0.0.1:8080:80', '-v', '/srv:/data:ro', '--tmpfs', '/run:size=64m', '--memory', '64m', '--cpus', '1.5', '--pids-limit', '100',
-        '--cap-add', 'NET_ADMIN', '--cap-drop', 'ALL', '--privileged', '--read-only', '--entrypoint', '/bin/sh', '--security-opt', 'seccomp=unconfined',
-        '--dns', '10.0.0.2', '--dns-search', 'example.test', '--dns-option', 'ndots:2', '--add-host', 'db:10.0.0.9', '--add-host', 'gw=host-gateway', '--domainname', 'example.test', '-P', '--expose', '90-91/udp',
-        'img', '-c', 'echo hi',
+        '--rm',
+        '-i',
+        '-t',
+        '-e',
+        'A=1',
+        '-e',
+        'HOME_SET',
+        '-e',
+        'NOT_THERE',
+        '--env-file',
+        envFile,
+        '-w',
+        '/work',
+        '-u',
+        '1000:1000',
+        '--name',
+        'n',
+        '--hostname',
+        'h',
+        '--network',
+        'none',
+        '-p',
+        '127.0.0.1:8080:80',
+        '-v',
+        '/srv:/data:ro',
+        '--tmpfs',
+        '/run:size=64m',
+        '--memory',
+        '64m',
+        '--cpus',
+        '1.5',
+        '--pids-limit',
+        '100',
+        '--cap-add',
+        'NET_ADMIN',
+        '--cap-drop',
+        'ALL',
+        '--privileged',
+        '--read-only',
+        '--entrypoint',
+        '/bin/sh',
+        '--security-opt',
+        'seccomp=unconfined',
+        '--dns',
+        '10.0.0.2',
+        '--dns-search',
+        'example.test',
+        '--dns-option',
+        'ndots:2',
+        '--add-host',
+        'db:10.0.0.9',
+        '--add-host',
+        'gw=host-gateway',
+        '--domainname',
+        'example.test',
+        '-P',
+        '--expose',
+        '90-91/udp',
+        'img',
+        '-c',
+        'echo hi',
       ]);
       const req = buildCreateRequest(options, positionals[0] as string, positionals.slice(1), { HOME_SET: '/root' });
       expect(req).toEqual({
@@ -114,8 +178,12 @@ describe('run flags into the create request', () => {
     }
   });
 
-  it('takes named and anonymous volumes and --volumes-from as Docker\'s CLI sends them', () => {
-    const req = buildCreateRequest({ volume: ['data:/data:ro', '/cache', '/srv:/srv'], 'volumes-from': ['other:ro'] }, 'img', []);
+  it("takes named and anonymous volumes and --volumes-from as Docker's CLI sends them", () => {
+    const req = buildCreateRequest(
+      { volume: ['data:/data:ro', '/cache', '/srv:/srv'], 'volumes-from': ['other:ro'] },
+      'img',
+      [],
+    );
     expect(req.HostConfig).toMatchObject({ Binds: ['data:/data:ro', '/srv:/srv'], VolumesFrom: ['other:ro'] });
     expect(req.Volumes).toEqual({ '/cache': {} });
   });
@@ -133,7 +201,14 @@ describe('run flags into the create request', () => {
     ['8080:80', { '80/tcp': [{ HostIp: '', HostPort: '8080' }] }],
     ['127.0.0.1::80/udp', { '80/udp': [{ HostIp: '127.0.0.1', HostPort: '' }] }],
     ['[::1]:8080:80', { '80/tcp': [{ HostIp: '::1', HostPort: '8080' }] }],
-    ['127.0.0.1:8000-8002:80-82', { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8000' }], '81/tcp': [{ HostIp: '127.0.0.1', HostPort: '8001' }], '82/tcp': [{ HostIp: '127.0.0.1', HostPort: '8002' }] }],
+    [
+      '127.0.0.1:8000-8002:80-82',
+      {
+        '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8000' }],
+        '81/tcp': [{ HostIp: '127.0.0.1', HostPort: '8001' }],
+        '82/tcp': [{ HostIp: '127.0.0.1', HostPort: '8002' }],
+      },
+    ],
     ['8080-8090:80', { '80/tcp': [{ HostIp: '', HostPort: '8080-8090' }] }],
     ['90-91/udp', { '90/udp': [{ HostIp: '', HostPort: '' }], '91/udp': [{ HostIp: '', HostPort: '' }] }],
   ])('-p %s', (spec, bindings) => {
@@ -141,17 +216,37 @@ describe('run flags into the create request', () => {
   });
 
   it.each([
-    ['-p 8080-8081:80-83', () => parsePublish(['8080-8081:80-83']), 'invalid ranges specified for container and host ports: 80-83 and 8080-8081'],
+    [
+      '-p 8080-8081:80-83',
+      () => parsePublish(['8080-8081:80-83']),
+      'invalid ranges specified for container and host ports: 80-83 and 8080-8081',
+    ],
     ['-p 90-80', () => parsePublish(['90-80']), 'invalid container port "90-80"'],
-    ['--add-host', () => buildCreateRequest({ 'add-host': ['nohost'] }, 'img', []), '--add-host "nohost": expected host:ip'],
+    [
+      '--add-host',
+      () => buildCreateRequest({ 'add-host': ['nohost'] }, 'img', []),
+      '--add-host "nohost": expected host:ip',
+    ],
     ['--expose', () => buildCreateRequest({ expose: ['http'] }, 'img', []), '--expose "http"'],
     ['-p 80/icmp', () => parsePublish(['80/icmp']), 'unknown protocol'],
     ['--memory 12q', () => parseBytes('12q', '--memory'), 'invalid value "12q" for --memory'],
     ['--restart sometimes', () => parseRestart('sometimes'), 'expected no, always, unless-stopped or on-failure'],
     ['--restart always:3', () => parseRestart('always:3'), 'expected no'],
-    ['-v d$:/data', () => buildCreateRequest({ volume: ['d$:/data'] }, 'img', []), '"d$" is neither an absolute host path nor a volume name'],
-    ['-v data', () => buildCreateRequest({ volume: ['data'] }, 'img', []), "an anonymous volume's path must be absolute"],
-    ['--rm --restart always', () => buildCreateRequest({ rm: true, restart: 'always' }, 'img', []), 'conflicting options: --restart and --rm'],
+    [
+      '-v d$:/data',
+      () => buildCreateRequest({ volume: ['d$:/data'] }, 'img', []),
+      '"d$" is neither an absolute host path nor a volume name',
+    ],
+    [
+      '-v data',
+      () => buildCreateRequest({ volume: ['data'] }, 'img', []),
+      "an anonymous volume's path must be absolute",
+    ],
+    [
+      '--rm --restart always',
+      () => buildCreateRequest({ rm: true, restart: 'always' }, 'img', []),
+      'conflicting options: --restart and --rm',
+    ],
     ['--cpus -1', () => buildCreateRequest({ cpus: '-1' }, 'img', []), '--cpus "-1"'],
   ])('refuses %s', (_name, fn, message) => {
     expect(fn).toThrow(message);
@@ -186,7 +281,15 @@ describe('exit statuses and output', () => {
   });
 
   it('formats tables, durations and sizes as Docker does', () => {
-    expect(table(['A', 'LONGER'], [['x', 'y'], ['wide-value', 'z']])).toBe('A            LONGER\nx            y\nwide-value   z\n');
+    expect(
+      table(
+        ['A', 'LONGER'],
+        [
+          ['x', 'y'],
+          ['wide-value', 'z'],
+        ],
+      ),
+    ).toBe('A            LONGER\nx            y\nwide-value   z\n');
     expect(humanDuration(0.2)).toBe('Less than a second');
     expect(humanDuration(45)).toBe('45 seconds');
     expect(humanDuration(60)).toBe('About a minute');

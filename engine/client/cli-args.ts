@@ -26,7 +26,11 @@ export interface ParsedArgs {
  * positional on is positional. `--` ends the options. Throws INVALID_ARGUMENT naming
  * the option for an unknown one or a missing value.
  */
-export function parseCommandArgs(argv: readonly string[], specs: readonly OptionSpec[], stopAtPositional = false): ParsedArgs {
+export function parseCommandArgs(
+  argv: readonly string[],
+  specs: readonly OptionSpec[],
+  stopAtPositional = false,
+): ParsedArgs {
   const byLong = new Map<string, OptionSpec>();
   const byShort = new Map<string, OptionSpec>();
   for (const s of specs) {
@@ -40,7 +44,8 @@ export function parseCommandArgs(argv: readonly string[], specs: readonly Option
     if (spec.type === 'bool') {
       if (value === true) options[spec.name] = true;
       else if (value === 'true' || value === 'false') options[spec.name] = value === 'true';
-      else throw invalidArgument(`invalid argument ${JSON.stringify(value)} for "${shown}" flag: expected true or false`);
+      else
+        throw invalidArgument(`invalid argument ${JSON.stringify(value)} for "${shown}" flag: expected true or false`);
     } else if (value === true) {
       throw invalidArgument(`flag needs an argument: ${shown}`);
     } else if (spec.type === 'list') {

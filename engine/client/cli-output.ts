@@ -69,7 +69,8 @@ export class ProgressView {
   update(m: JSONMessage): void {
     const id = m.id;
     const status = m.status ?? '';
-    if (m.aux !== undefined && m.status === undefined) return; // data for programs (a push's digest), as docker skips it
+    // data for programs (a push's digest), as docker skips it
+    if (m.aux !== undefined && m.status === undefined) return;
     if (id === undefined || id === '') {
       this.out.write(`${status}\n`);
       return;

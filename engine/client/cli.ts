@@ -6,8 +6,29 @@ import { isBerthError } from '../errdefs/errors.js';
 import { ApiClient, DEFAULT_HOST } from './api-client.js';
 import type { Cli, Command } from './commands/command.js';
 import { UsageError } from './commands/command.js';
-import { execCommand, inspectCommand, killCommand, logsCommand, psCommand, restartCommand, rmCommand, stopCommand, waitCommand } from './commands/container-commands.js';
-import { eventsCommand, imagesCommand, infoCommand, networkCommand, pullCommand, pushCommand, rmiCommand, tagCommand, versionCommand, volumeCommand } from './commands/image-and-system-commands.js';
+import {
+  execCommand,
+  inspectCommand,
+  killCommand,
+  logsCommand,
+  psCommand,
+  restartCommand,
+  rmCommand,
+  stopCommand,
+  waitCommand,
+} from './commands/container-commands.js';
+import {
+  eventsCommand,
+  imagesCommand,
+  infoCommand,
+  networkCommand,
+  pullCommand,
+  pushCommand,
+  rmiCommand,
+  tagCommand,
+  versionCommand,
+  volumeCommand,
+} from './commands/image-and-system-commands.js';
 import { createCommand, ExitError, runCommand, startCommand } from './commands/run-commands.js';
 import { traceCommand } from './commands/trace-command.js';
 
@@ -82,8 +103,15 @@ export interface CliIO {
 }
 
 /** Runs `berth` with `argv` (without node and script); resolves to the exit code. */
-export async function main(argv: string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }): Promise<number> {
-  const out = (s: NodeJS.WritableStream): Cli['stdout'] => ({ write: (t) => void s.write(t), isTTY: (s as NodeJS.WriteStream).isTTY === true, raw: s });
+export async function main(
+  argv: string[],
+  io: CliIO = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env },
+): Promise<number> {
+  const out = (s: NodeJS.WritableStream): Cli['stdout'] => ({
+    write: (t) => void s.write(t),
+    isTTY: (s as NodeJS.WriteStream).isTTY === true,
+    raw: s,
+  });
   const stderr = out(io.stderr);
   let parsed;
   try {
@@ -125,12 +153,16 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
       stderr.write(`berth: Error response from daemon: ${err.message}\n`);
       return err.status;
     }
-    if (err instanceof UsageError || isBerthError(err, 'INVALID_ARGUMENT') && (err.details?.httpStatus === undefined)) {
+    if (err instanceof UsageError || (isBerthError(err, 'INVALID_ARGUMENT') && err.details?.httpStatus === undefined)) {
       stderr.write(`berth: ${(err as Error).message}\nSee 'berth ${name} --help'.\n`);
       return 125;
     }
     const message = (err as Error).message;
-    stderr.write(isBerthError(err) && err.details?.httpStatus !== undefined ? `Error response from daemon: ${message}\n` : `berth: ${message}\n`);
+    stderr.write(
+      isBerthError(err) && err.details?.httpStatus !== undefined
+        ? `Error response from daemon: ${message}\n`
+        : `berth: ${message}\n`,
+    );
     return containerRunners.has(name) ? 125 : 1;
   }
 }

@@ -48,21 +48,27 @@ export const createOptionSpecs: OptionSpec[] = [
   { name: 'stop-timeout', type: 'string' },
 ];
 
-export const runOptionSpecs: OptionSpec[] = [...createOptionSpecs, { name: 'detach', short: 'd', type: 'bool' }, { name: 'attach', short: 'a', type: 'list' }];
+export const runOptionSpecs: OptionSpec[] = [
+  ...createOptionSpecs,
+  { name: 'detach', short: 'd', type: 'bool' },
+  { name: 'attach', short: 'a', type: 'list' },
+];
 
 const units: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
 /** `512m`, `1g`, `1.5G`, `1048576` → bytes (binary units, as Docker's RAMInBytes). */
 export function parseBytes(value: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?$/i.exec(value.trim());
-  if (m === null) throw invalidArgument(`invalid value ${JSON.stringify(value)} for ${flag}: expected a size such as 512m or 1g`);
+  if (m === null)
+    throw invalidArgument(`invalid value ${JSON.stringify(value)} for ${flag}: expected a size such as 512m or 1g`);
   return Math.round(Number(m[1]) * (units[(m[2] as string).toLowerCase()] as number));
 }
 
 /** `KEY=value` stays; a bare `KEY` takes the value from this environment, or is dropped when unset (Docker's rule). */
 function envEntry(entry: string, lookup: NodeJS.ProcessEnv): string | undefined {
   if (entry.includes('=')) {
-    if (entry.startsWith('=')) throw invalidArgument(`invalid environment variable ${JSON.stringify(entry)}: empty name`);
+    if (entry.startsWith('='))
+      throw invalidArgument(`invalid environment variable ${JSON.stringify(entry)}: empty name`);
     return entry;
   }
   const v = lookup[entry];
@@ -92,7 +98,8 @@ function portRange(text: string, spec: string, what: string): [number, number] {
   const m = /^(\d+)(?:-(\d+))?$/.exec(text);
   const lo = Number(m?.[1]);
   const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
-  if (m === null || lo < (what === 'host' ? 0 : 1) || hi > 65535 || hi < lo) throw invalidArgument(`-p ${spec}: invalid ${what} port ${JSON.stringify(text)}`);
+  if (m === null || lo < (what === 'host' ? 0 : 1) || hi > 65535 || hi < lo)
+    throw invalidArgument(`-p ${spec}: invalid ${what} port ${JSON.stringify(text)}`);
   return [lo, hi];
 }
 
@@ -101,12 +108,16 @@ function portRange(text: string, spec: string, what: string): [number, number] {
  * ranges as Docker's CLI expands them: `8000-8002:80-82` binds each pair, a host
  * range with one container port lets the daemon pick a free host port in it.
  */
-export function parsePublish(specs: readonly string[]): { bindings: PortMap; exposed: Record<string, Record<string, never>> } {
+export function parsePublish(specs: readonly string[]): {
+  bindings: PortMap;
+  exposed: Record<string, Record<string, never>>;
+} {
   const bindings: PortMap = {};
   const exposed: Record<string, Record<string, never>> = {};
   for (const spec of specs) {
     const [addrPart, proto = 'tcp'] = spec.split('/') as [string, string?];
-    if (!['tcp', 'udp', 'sctp'].includes(proto)) throw invalidArgument(`-p ${spec}: unknown protocol ${JSON.stringify(proto)}`);
+    if (!['tcp', 'udp', 'sctp'].includes(proto))
+      throw invalidArgument(`-p ${spec}: unknown protocol ${JSON.stringify(proto)}`);
     let ip = '';
     let hostPort = '';
     let containerPort: string;
@@ -120,11 +131,14 @@ export function parsePublish(specs: readonly string[]): { bindings: PortMap; exp
     const [cLo, cHi] = portRange(containerPort, spec, 'container');
     const host = hostPort === '' ? undefined : portRange(hostPort, spec, 'host');
     if (host !== undefined && host[1] - host[0] !== cHi - cLo && cLo !== cHi) {
-      throw invalidArgument(`-p ${spec}: invalid ranges specified for container and host ports: ${containerPort} and ${hostPort}`);
+      throw invalidArgument(
+        `-p ${spec}: invalid ranges specified for container and host ports: ${containerPort} and ${hostPort}`,
+      );
     }
     for (let c = cLo; c <= cHi; c++) {
       let hp = '';
-      if (host !== undefined) hp = cLo === cHi && host[0] !== host[1] ? `${host[0]}-${host[1]}` : String(host[0] + (c - cLo));
+      if (host !== undefined)
+        hp = cLo === cHi && host[0] !== host[1] ? `${host[0]}-${host[1]}` : String(host[0] + (c - cLo));
       const key = `${c}/${proto}`;
       exposed[key] = {};
       (bindings[key] ??= []).push({ HostIp: ip, HostPort: hp });
@@ -134,7 +148,8 @@ export function parsePublish(specs: readonly string[]): { bindings: PortMap; exp
 }
 
 /**
- * `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,bind-propagation=…][,tmpfs-size=…][,tmpfs-mode=…][,volume-nocopy]`
+ * `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,bind-propagation=…]`
+ * `[,tmpfs-size=…][,tmpfs-mode=…][,volume-nocopy]`
  * (Docker's csv keys and aliases: src, dst/destination, ro).
  */
 export function parseMount(value: string): MountSpec {
@@ -153,23 +168,44 @@ export function parseMount(value: string): MountSpec {
       return v;
     };
     switch (key) {
-      case 'type': m.Type = need(); break;
-      case 'source': case 'src': m.Source = need(); break;
-      case 'target': case 'dst': case 'destination': m.Target = need(); break;
-      case 'readonly': case 'ro': m.ReadOnly = bool(); break;
-      case 'bind-propagation': m.BindOptions = { Propagation: need() }; break;
-      case 'volume-nocopy': m.VolumeOptions = { ...m.VolumeOptions, NoCopy: bool() }; break;
-      case 'tmpfs-size': m.TmpfsOptions = { ...m.TmpfsOptions, SizeBytes: parseBytes(need(), '--mount tmpfs-size') }; break;
+      case 'type':
+        m.Type = need();
+        break;
+      case 'source':
+      case 'src':
+        m.Source = need();
+        break;
+      case 'target':
+      case 'dst':
+      case 'destination':
+        m.Target = need();
+        break;
+      case 'readonly':
+      case 'ro':
+        m.ReadOnly = bool();
+        break;
+      case 'bind-propagation':
+        m.BindOptions = { Propagation: need() };
+        break;
+      case 'volume-nocopy':
+        m.VolumeOptions = { ...m.VolumeOptions, NoCopy: bool() };
+        break;
+      case 'tmpfs-size':
+        m.TmpfsOptions = { ...m.TmpfsOptions, SizeBytes: parseBytes(need(), '--mount tmpfs-size') };
+        break;
       case 'tmpfs-mode': {
         const mode = need();
-        if (!/^[0-7]{3,4}$/.test(mode)) throw invalidArgument(`--mount ${value}: tmpfs-mode ${JSON.stringify(mode)}: expected octal`);
+        if (!/^[0-7]{3,4}$/.test(mode))
+          throw invalidArgument(`--mount ${value}: tmpfs-mode ${JSON.stringify(mode)}: expected octal`);
         m.TmpfsOptions = { ...m.TmpfsOptions, Mode: parseInt(mode, 8) };
         break;
       }
-      default: throw invalidArgument(`--mount ${value}: unknown key ${JSON.stringify(key)}`);
+      default:
+        throw invalidArgument(`--mount ${value}: unknown key ${JSON.stringify(key)}`);
     }
   }
-  if (!['bind', 'volume', 'tmpfs'].includes(m.Type!)) throw invalidArgument(`--mount ${value}: type ${JSON.stringify(m.Type)}: expected bind, volume or tmpfs`);
+  if (!['bind', 'volume', 'tmpfs'].includes(m.Type!))
+    throw invalidArgument(`--mount ${value}: type ${JSON.stringify(m.Type)}: expected bind, volume or tmpfs`);
   if (m.Target === undefined) throw invalidArgument(`--mount ${value}: target is required`);
   return m;
 }
@@ -185,7 +221,9 @@ export function parseAddHost(value: string): string {
 export function parseRestart(value: string): { Name: RestartPolicyName; MaximumRetryCount: number } {
   const m = /^(no|always|unless-stopped|on-failure)(?::(\d+))?$/.exec(value);
   if (m === null || (m[2] !== undefined && m[1] !== 'on-failure')) {
-    throw invalidArgument(`--restart ${JSON.stringify(value)}: expected no, always, unless-stopped or on-failure[:max-retries]`);
+    throw invalidArgument(
+      `--restart ${JSON.stringify(value)}: expected no, always, unless-stopped or on-failure[:max-retries]`,
+    );
   }
   return { Name: m[1] as RestartPolicyName, MaximumRetryCount: m[2] === undefined ? 0 : Number(m[2]) };
 }
@@ -202,9 +240,17 @@ export function parseVolume(spec: string): { bind: string } | { anonymous: strin
   }
   if (parts.length > 3) throw invalidArgument(`-v ${spec}: expected [/host/path|name:]/container/path[:options]`);
   const [src, dst, mode] = parts as [string, string, string?];
-  if (src === '' || (!src.startsWith('/') && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(src))) throw invalidArgument(`-v ${spec}: ${JSON.stringify(src)} is neither an absolute host path nor a volume name`);
-  if (!dst.startsWith('/')) throw invalidArgument(`-v ${spec}: the container path ${JSON.stringify(dst)} must be absolute`);
-  if (mode !== undefined && !/^(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared|nocopy)(,(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared|nocopy))*$/.test(mode)) throw invalidArgument(`-v ${spec}: invalid mode ${JSON.stringify(mode)}`);
+  if (src === '' || (!src.startsWith('/') && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(src)))
+    throw invalidArgument(`-v ${spec}: ${JSON.stringify(src)} is neither an absolute host path nor a volume name`);
+  if (!dst.startsWith('/'))
+    throw invalidArgument(`-v ${spec}: the container path ${JSON.stringify(dst)} must be absolute`);
+  if (
+    mode !== undefined &&
+    !/^(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared|nocopy)(,(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared|nocopy))*$/.test(
+      mode,
+    )
+  )
+    throw invalidArgument(`-v ${spec}: invalid mode ${JSON.stringify(mode)}`);
   return { bind: spec };
 }
 
@@ -212,17 +258,28 @@ export function parseVolume(spec: string): { bind: string } | { anonymous: strin
  * The create request for `image` and `command` under these options. `env` is the
  * environment bare `-e KEY` reads from.
  */
-export function buildCreateRequest(options: OptionValues, image: string, command: readonly string[], env: NodeJS.ProcessEnv = process.env): ContainerCreateRequest {
+export function buildCreateRequest(
+  options: OptionValues,
+  image: string,
+  command: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ContainerCreateRequest {
   const list = (name: string): string[] => (options[name] as string[] | undefined) ?? [];
   const str = (name: string): string | undefined => options[name] as string | undefined;
-  const Env = [...list('env-file').flatMap((p) => readEnvFile(p, env)), ...list('env').map((e) => envEntry(e, env)).filter((e): e is string => e !== undefined)];
+  const Env = [
+    ...list('env-file').flatMap((p) => readEnvFile(p, env)),
+    ...list('env')
+      .map((e) => envEntry(e, env))
+      .filter((e): e is string => e !== undefined),
+  ];
   const { bindings, exposed } = parsePublish(list('publish'));
   const volumes = list('volume').map(parseVolume);
   for (const e of list('expose')) {
     const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(e);
     const lo = Number(m?.[1]);
     const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
-    if (m === null || lo < 1 || hi > 65535 || hi < lo) throw invalidArgument(`--expose ${JSON.stringify(e)}: expected PORT[-PORT][/protocol]`);
+    if (m === null || lo < 1 || hi > 65535 || hi < lo)
+      throw invalidArgument(`--expose ${JSON.stringify(e)}: expected PORT[-PORT][/protocol]`);
     for (let c = lo; c <= hi; c++) exposed[`${c}/${m[3] ?? 'tcp'}`] = {};
   }
   const tmpfs: Record<string, string> = {};
@@ -257,7 +314,8 @@ export function buildCreateRequest(options: OptionValues, image: string, command
   if (memory !== undefined) host.Memory = parseBytes(memory, '--memory');
   const cpus = str('cpus');
   if (cpus !== undefined) {
-    if (!/^\d+(\.\d+)?$/.test(cpus) || Number(cpus) <= 0) throw invalidArgument(`--cpus ${JSON.stringify(cpus)}: expected a positive number such as 0.5 or 2`);
+    if (!/^\d+(\.\d+)?$/.test(cpus) || Number(cpus) <= 0)
+      throw invalidArgument(`--cpus ${JSON.stringify(cpus)}: expected a positive number such as 0.5 or 2`);
     host.NanoCpus = Math.round(Number(cpus) * 1e9);
   }
   const pids = str('pids-limit');
@@ -301,7 +359,8 @@ export function buildCreateRequest(options: OptionValues, image: string, command
   if (str('stop-signal') !== undefined) request.StopSignal = str('stop-signal');
   const stopTimeout = str('stop-timeout');
   if (stopTimeout !== undefined) {
-    if (!/^-?\d+$/.test(stopTimeout)) throw invalidArgument(`--stop-timeout ${JSON.stringify(stopTimeout)}: expected seconds`);
+    if (!/^-?\d+$/.test(stopTimeout))
+      throw invalidArgument(`--stop-timeout ${JSON.stringify(stopTimeout)}: expected seconds`);
     request.StopTimeout = Number(stopTimeout);
   }
   return request;

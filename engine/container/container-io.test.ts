@@ -34,11 +34,19 @@ function run(script: string, stdin = false): { proc: ContainerProcess; exited: P
   const child = spawn('sh', ['-c', script], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   children.push(child);
   const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-  return { proc: { id: 'c1', pid: child.pid!, stdin: child.stdin ?? undefined, stdout: child.stdout!, stderr: child.stderr! }, exited };
+  return {
+    proc: { id: 'c1', pid: child.pid!, stdin: child.stdin ?? undefined, stdout: child.stdout!, stderr: child.stderr! },
+    exited,
+  };
 }
 
 async function openIO(opts: Partial<Parameters<typeof ContainerIO.open>[1]> = {}): Promise<ContainerIO> {
-  const io = await ContainerIO.open(ctx, { logPath: join(dir, 'c1', 'c1-json.log'), tty: false, openStdin: false, ...opts });
+  const io = await ContainerIO.open(ctx, {
+    logPath: join(dir, 'c1', 'c1-json.log'),
+    tty: false,
+    openStdin: false,
+    ...opts,
+  });
   ios.push(io);
   return io;
 }
@@ -54,7 +62,10 @@ function text(chunks: OutputChunk[], stream?: string): string {
 }
 
 function logEntries(path: string) {
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => decodeLogLine(l)!);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => decodeLogLine(l)!);
 }
 
 describe('json-file log lines', () => {
@@ -64,7 +75,9 @@ describe('json-file log lines', () => {
     expect(s).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.123456789Z$/);
     expect(parseTimeNs(s)).toBe(ns);
     expect(parseTimeNs('2026-12-06T18:00:00Z')).toBe(BigInt(Date.parse('2026-12-06T18:00:00Z')) * 1_000_000n);
-    expect(parseTimeNs('2026-12-06T18:00:00.5+01:00')).toBe(BigInt(Date.parse('2026-12-06T17:00:00Z')) * 1_000_000n + 500_000_000n);
+    expect(parseTimeNs('2026-12-06T18:00:00.5+01:00')).toBe(
+      BigInt(Date.parse('2026-12-06T17:00:00Z')) * 1_000_000n + 500_000_000n,
+    );
     expect(parseTimeNs('yesterday')).toBeUndefined();
   });
 });
@@ -77,8 +90,13 @@ describe('ContainerIO', () => {
     expect(await exited).toBe(0);
     await io.drained();
     const path = join(dir, 'c1', 'c1-json.log');
-    const raw = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
-    for (const line of raw) expect(line).toMatch(/^\{"log":".*","stream":"(stdout|stderr)","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"\}$/);
+    const raw = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
+    for (const line of raw)
+      expect(line).toMatch(
+        /^\{"log":".*","stream":"(stdout|stderr)","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"\}$/,
+      );
     const entries = logEntries(path);
     const out = entries.filter((e) => e.stream === 'stdout').map((e) => e.data.toString());
     expect(out).toEqual(['out1\n', 'a "quoted" line\n', 'tail']);
@@ -91,7 +109,7 @@ describe('ContainerIO', () => {
     const pad = 'x'.repeat(60);
     const { proc, exited } = run(`awk 'BEGIN { for (i = 0; i < ${lines}; i++) printf "%08d ${pad}\\n", i }'`);
     io.connect(proc);
-    const stuck = io.attach({ stdout: true });  // never read
+    const stuck = io.attach({ stdout: true }); // never read
     const reading = io.attach({ stdout: true });
     const received = (async () => {
       let bytes = 0;
@@ -127,13 +145,13 @@ describe('ContainerIO', () => {
     expect(existsSync(`${base}.1`)).toBe(true);
     expect(existsSync(`${base}.2`)).toBe(true);
     expect(existsSync(`${base}.3`)).toBe(false);
-    const line = 200;  // an upper bound of one entry's size here
+    const line = 200; // an upper bound of one entry's size here
     for (const p of [base, `${base}.1`, `${base}.2`]) expect(statSync(p).size).toBeLessThan(16 * 1024 + line);
     const seqs = [`${base}.2`, `${base}.1`, base].flatMap((p) => logEntries(p)).map((e) => Number(e.data.toString()));
     // Contiguous up to the last line: the oldest lines went with the dropped files.
     expect(seqs.at(-1)).toBe(1999);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => 2000 - seqs.length + i));
-    expect(seqs.length).toBeGreaterThan(400);  // two full files at least
+    expect(seqs.length).toBeGreaterThan(400); // two full files at least
   });
 
   it('attaches with a stream filter and feeds stdin; StdinOnce closes the container stdin when the client input ends', async () => {
@@ -177,10 +195,24 @@ describe('ContainerIO', () => {
 describe('ContainerIO when the disk fails', () => {
   it('keeps the container running and attached clients served when log writes fail (ENOSPC), and says so', async () => {
     const warnings: string[] = [];
-    const logger = { level: 'warn', debug() {}, info() {}, error() {}, warn(m: string, f?: Record<string, unknown>) { warnings.push(`${m} ${String(f?.error)}`); }, with() { return logger; } };
+    const logger = {
+      level: 'warn',
+      debug() {},
+      info() {},
+      error() {},
+      warn(m: string, f?: Record<string, unknown>) {
+        warnings.push(`${m} ${String(f?.error)}`);
+      },
+      with() {
+        return logger;
+      },
+    };
     const logPath = join(dir, 'full-json.log');
     symlinkSync('/dev/full', logPath);
-    const io = await ContainerIO.open({ ...ctx, logger: logger as unknown as typeof ctx.logger }, { logPath, tty: false, openStdin: false });
+    const io = await ContainerIO.open(
+      { ...ctx, logger: logger as unknown as typeof ctx.logger },
+      { logPath, tty: false, openStdin: false },
+    );
     ios.push(io);
     const { proc, exited } = run('i=0; while [ $i -lt 200 ]; do echo "line $i"; i=$((i+1)); done');
     io.connect(proc);
@@ -208,7 +240,10 @@ describe('stream frames', () => {
     enc.write({ stream: 'stdout', data: Buffer.alloc(0) });
     enc.end();
     await done;
-    expect(out.map((o) => [o.stream, o.data.length])).toEqual([['stdout', 70_000], ['stderr', 1]]);
+    expect(out.map((o) => [o.stream, o.data.length])).toEqual([
+      ['stdout', 70_000],
+      ['stderr', 1],
+    ]);
     const raw = frameEncoder(true);
     const bytes: Buffer[] = [];
     raw.on('data', (b: Buffer) => bytes.push(b));

@@ -54,7 +54,10 @@ export interface Attachment {
    * chunk is 'stdout'. Frame it with stream-frames.ts for the wire.
    */
   output: Readable;
-  /** Where the client's input goes (present when asked for and OpenStdin is set); ending it does not close the container's stdin unless StdinOnce. */
+  /**
+   * Where the client's input goes (present when asked for and OpenStdin is set); ending it does not close the
+   * container's stdin unless StdinOnce.
+   */
   stdin: Writable | undefined;
   /** Bytes of output this client lost because it read too slowly. */
   readonly dropped: number;
@@ -112,13 +115,18 @@ export class ContainerIO {
   /** Opens the log (appending to an existing one, as after a restart). INVALID_ARGUMENT for bad limits. */
   static async open(ctx: Context, options: ContainerIOOptions): Promise<ContainerIO> {
     const limit = options.attachBacklog ?? 1 << 20;
-    if (!Number.isSafeInteger(limit) || limit < 1) throw invalidArgument(`log ${options.logPath}: attach backlog ${limit}: must be ≥ 1`);
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw invalidArgument(`log ${options.logPath}: attach backlog ${limit}: must be ≥ 1`);
     try {
       await mkdir(dirname(options.logPath), { recursive: true });
     } catch (err) {
       throw wrap(err, `log ${options.logPath}: create directory`);
     }
-    return new ContainerIO(options, LogFile.open(options.logPath, { maxSize: options.maxSize, maxFile: options.maxFile }), ctx.logger);
+    return new ContainerIO(
+      options,
+      LogFile.open(options.logPath, { maxSize: options.maxSize, maxFile: options.maxFile }),
+      ctx.logger,
+    );
   }
 
   /** A process is connected and its output has not ended yet. */
@@ -147,7 +155,8 @@ export class ContainerIO {
     if (this.sources.length > 0) throw failedPrecondition(`container ${proc.id}: io: still connected to a process`);
     this.stdinClaimed = false;
     if (this.options.tty) {
-      if (proc.terminal === undefined) throw invalidArgument(`container ${proc.id}: io: a TTY container needs its pty master`);
+      if (proc.terminal === undefined)
+        throw invalidArgument(`container ${proc.id}: io: a TTY container needs its pty master`);
       this.master = proc.terminal;
       const stream = new tty.ReadStream(proc.terminal);
       this.masterStream = stream;
@@ -155,10 +164,12 @@ export class ContainerIO {
       this.sources = [this.source('stdout', stream)];
     } else {
       if (proc.stdout === undefined || proc.stderr === undefined) {
-        throw invalidArgument(`container ${proc.id}: io: needs the stdout and stderr pipes (stdio from ContainerIO.stdio())`);
+        throw invalidArgument(
+          `container ${proc.id}: io: needs the stdout and stderr pipes (stdio from ContainerIO.stdio())`,
+        );
       }
       this.stdinTarget = this.options.openStdin ? proc.stdin : undefined;
-      proc.stdin?.on('error', () => undefined);  // EPIPE once the container closed its stdin
+      proc.stdin?.on('error', () => undefined); // EPIPE once the container closed its stdin
       this.sources = [this.source('stdout', proc.stdout), this.source('stderr', proc.stderr)];
     }
     for (const p of this.pending) this.join(p);
@@ -222,7 +233,7 @@ export class ContainerIO {
     const input = p.input;
     if (input === undefined) return;
     if (target === undefined) {
-      input.resume();  // nowhere to go: discard
+      input.resume(); // nowhere to go: discard
       return;
     }
     const once = this.options.stdinOnce === true && !this.stdinClaimed;
@@ -240,10 +251,16 @@ export class ContainerIO {
     });
   }
 
-  /** Sets the pty's window size (TTY containers; a no-op without a running process). INVALID_ARGUMENT for bad sizes or without a TTY. */
+  /**
+   * Sets the pty's window size (TTY containers; a no-op without a running process). INVALID_ARGUMENT for bad sizes or
+   * without a TTY.
+   */
   resize(height: number, width: number): void {
     if (!this.options.tty) throw invalidArgument(`log ${this.options.logPath}: resize: the container has no TTY`);
-    for (const [name, v] of [['height', height], ['width', width]] as const) {
+    for (const [name, v] of [
+      ['height', height],
+      ['width', width],
+    ] as const) {
       if (!Number.isInteger(v) || v < 0 || v > 65535) throw invalidArgument(`resize: ${name} ${v}: must be 0-65535`);
     }
     if (this.master === undefined) return;

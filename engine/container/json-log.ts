@@ -65,7 +65,8 @@ export function decodeLogLine(line: string): LogEntry | undefined {
   }
   if (typeof raw !== 'object' || raw === null) return undefined;
   const { log, stream, time } = raw as { log?: unknown; stream?: unknown; time?: unknown };
-  if (typeof log !== 'string' || (stream !== 'stdout' && stream !== 'stderr') || typeof time !== 'string') return undefined;
+  if (typeof log !== 'string' || (stream !== 'stdout' && stream !== 'stderr') || typeof time !== 'string')
+    return undefined;
   const timeNs = parseTimeNs(time);
   if (timeNs === undefined) return undefined;
   return { stream, data: Buffer.from(log, 'utf8'), timeNs };

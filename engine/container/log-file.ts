@@ -18,7 +18,10 @@ export interface LogFileOptions {
   maxFile?: number;
 }
 
-/** One file of a snapshot: an fd open for reading (the caller closes it) and how many bytes of it belong to the snapshot. */
+/**
+ * One file of a snapshot: an fd open for reading (the caller closes it) and how many bytes of it belong to the
+ * snapshot.
+ */
 export interface SnapshotFile {
   fd: number;
   /** Read up to this offset; undefined: to the end. */
@@ -69,8 +72,10 @@ export class LogFile extends EventEmitter<{ entries: [LogEntry[]]; drain: []; er
   static open(path: string, options: LogFileOptions = {}): LogFile {
     const maxSize = options.maxSize ?? 0;
     const maxFile = options.maxFile ?? 1;
-    if (!Number.isSafeInteger(maxSize) || maxSize < 0) throw invalidArgument(`log ${path}: max-size ${maxSize}: must be a byte count ≥ 0`);
-    if (!Number.isSafeInteger(maxFile) || maxFile < 1) throw invalidArgument(`log ${path}: max-file ${maxFile}: must be at least 1`);
+    if (!Number.isSafeInteger(maxSize) || maxSize < 0)
+      throw invalidArgument(`log ${path}: max-size ${maxSize}: must be a byte count ≥ 0`);
+    if (!Number.isSafeInteger(maxFile) || maxFile < 1)
+      throw invalidArgument(`log ${path}: max-file ${maxFile}: must be at least 1`);
     const log = new LogFile(path, maxSize, maxFile);
     log.openCurrent();
     return log;
@@ -195,7 +200,10 @@ export class LogFile extends EventEmitter<{ entries: [LogEntry[]]; drain: []; er
     }
     const buffer = Buffer.from(taken.length === 1 ? taken[0]!.line : taken.map((p) => p.line).join(''), 'utf8');
     this.inflightBytes = bytes;
-    this.emit('entries', taken.map((p) => p.entry));
+    this.emit(
+      'entries',
+      taken.map((p) => p.entry),
+    );
     const settle = (err: unknown) => {
       // One step: a snapshot never sees the bytes both in size and in flight.
       if (err === undefined) this.size += bytes;

@@ -39,9 +39,14 @@ export interface LogSource {
  * returns); a file that cannot be opened fails naming it. Torn lines (a crash in
  * the middle of a write) are skipped.
  */
-export async function* readLogs(ctx: Context, source: LogSource, options: LogReadOptions = {}): AsyncGenerator<LogEntry> {
+export async function* readLogs(
+  ctx: Context,
+  source: LogSource,
+  options: LogReadOptions = {},
+): AsyncGenerator<LogEntry> {
   const tail = options.tail;
-  if (tail !== undefined && (!Number.isSafeInteger(tail) || tail < 0)) throw invalidArgument(`logs ${source.logPath}: tail ${tail}: must be a line count ≥ 0`);
+  if (tail !== undefined && (!Number.isSafeInteger(tail) || tail < 0))
+    throw invalidArgument(`logs ${source.logPath}: tail ${tail}: must be a line count ≥ 0`);
   const want = (e: LogEntry) =>
     (e.stream === 'stdout' ? options.stdout !== false : options.stderr !== false) &&
     (options.sinceNs === undefined || e.timeNs >= options.sinceNs);
@@ -79,7 +84,12 @@ export async function* readLogs(ctx: Context, source: LogSource, options: LogRea
     await ready;
     let stop = false;
     // With a tail only the end of the log is read: from where its last `tail` lines start.
-    const from = tail === undefined ? { index: 0, offset: 0 } : tail === 0 ? { index: files.length, offset: 0 } : await tailStart(files, tail, source.logPath);
+    const from =
+      tail === undefined
+        ? { index: 0, offset: 0 }
+        : tail === 0
+          ? { index: files.length, offset: 0 }
+          : await tailStart(files, tail, source.logPath);
     outer: for (let i = from.index; i < files.length; i++) {
       for await (const e of fileEntries(files[i]!, source.logPath, i === from.index ? from.offset : 0)) {
         if (past(e)) {
@@ -153,10 +163,14 @@ function closeAll(files: SnapshotFile[]): void {
  * reading backwards from the end: the n-th newline before the log's final one.
  * The whole log when it has fewer lines.
  */
-async function tailStart(files: SnapshotFile[], n: number, logPath: string): Promise<{ index: number; offset: number }> {
+async function tailStart(
+  files: SnapshotFile[],
+  n: number,
+  logPath: string,
+): Promise<{ index: number; offset: number }> {
   const buf = Buffer.alloc(64 * 1024);
   let newlines = 0;
-  let last = true;  // the log's last byte: a newline there ends the last line, it starts none
+  let last = true; // the log's last byte: a newline there ends the last line, it starts none
   for (let i = files.length - 1; i >= 0; i--) {
     const f = files[i]!;
     let pos: number;

@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
 import { mergeConfig } from './merge-config.js';
 
-const image = { Entrypoint: ['/entry'], Cmd: ['default', 'arg'], Env: ['PATH=/img/bin', 'A=image', 'B=image'], WorkingDir: '/srv', User: 'app', Labels: { a: 'image', b: 'image' } };
+const image = {
+  Entrypoint: ['/entry'],
+  Cmd: ['default', 'arg'],
+  Env: ['PATH=/img/bin', 'A=image', 'B=image'],
+  WorkingDir: '/srv',
+  User: 'app',
+  Labels: { a: 'image', b: 'image' },
+};
 
 describe('mergeConfig', () => {
   it.each([
@@ -11,7 +18,13 @@ describe('mergeConfig', () => {
     ['request cmd replaces the image cmd, keeps the entrypoint', { Cmd: ['x'] }, image, '/entry', ['x']],
     ['request entrypoint drops the image cmd', { Entrypoint: ['/other'] }, image, '/other', []],
     ['request entrypoint and cmd', { Entrypoint: ['/other', '-v'], Cmd: ['y'] }, image, '/other', ['-v', 'y']],
-    ['empty entrypoint ([""]) clears both and uses the request cmd', { Entrypoint: [''], Cmd: ['/bin/sh', '-c', 'true'] }, image, '/bin/sh', ['-c', 'true']],
+    [
+      'empty entrypoint ([""]) clears both and uses the request cmd',
+      { Entrypoint: [''], Cmd: ['/bin/sh', '-c', 'true'] },
+      image,
+      '/bin/sh',
+      ['-c', 'true'],
+    ],
     ['empty request cmd falls back to the image cmd', { Cmd: [] }, { Cmd: ['/bin/true'] }, '/bin/true', []],
     ['no image entrypoint: cmd alone', { Cmd: ['/bin/echo', 'hi'] }, { Cmd: ['/bin/true'] }, '/bin/echo', ['hi']],
   ])('%s', (_name, req, img, path, args) => {

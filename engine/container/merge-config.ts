@@ -21,7 +21,8 @@ const envKey = (e: string): string => {
 /** `KEY=VALUE` entries checked: INVALID_ARGUMENT naming an entry without `=` or with an empty key. */
 export function checkEnv(env: readonly string[], subject: string): void {
   for (const e of env) {
-    if (typeof e !== 'string' || e.indexOf('=') <= 0) throw invalidArgument(`${subject}: env ${JSON.stringify(e)}: expected KEY=VALUE`);
+    if (typeof e !== 'string' || e.indexOf('=') <= 0)
+      throw invalidArgument(`${subject}: env ${JSON.stringify(e)}: expected KEY=VALUE`);
   }
 }
 
@@ -33,7 +34,11 @@ function isEmptyEntrypoint(ep: readonly string[] | null | undefined): boolean {
  * Merges `req` over the image's config. Fails INVALID_ARGUMENT when no command
  * results, for a relative WorkingDir, or for malformed Env entries.
  */
-export function mergeConfig(req: ContainerCreateRequest, image: ImageConfig['config'] | undefined, imageRef: string): MergedConfig {
+export function mergeConfig(
+  req: ContainerCreateRequest,
+  image: ImageConfig['config'] | undefined,
+  imageRef: string,
+): MergedConfig {
   const img = image ?? {};
   const reqEnv = req.Env ?? [];
   checkEnv(reqEnv, `container of ${imageRef}`);
@@ -56,15 +61,26 @@ export function mergeConfig(req: ContainerCreateRequest, image: ImageConfig['con
     cmd = req.Cmd ?? [];
   }
   const argv = [...entrypoint, ...cmd];
-  if (argv.length === 0 || argv[0] === '') throw invalidArgument(`container of ${imageRef}: no command specified (the image has no Entrypoint or Cmd and the request gives none)`);
+  if (argv.length === 0 || argv[0] === '')
+    throw invalidArgument(
+      `container of ${imageRef}: no command specified (the image has no Entrypoint or Cmd and the request gives none)`,
+    );
 
   const workingDir = req.WorkingDir || img.WorkingDir || '';
   if (workingDir !== '' && !workingDir.startsWith('/')) {
-    throw invalidArgument(`container of ${imageRef}: working directory ${JSON.stringify(workingDir)} is invalid, it needs to be an absolute path`);
+    throw invalidArgument(
+      `container of ${imageRef}: working directory ${JSON.stringify(workingDir)} is invalid, it needs to be an absolute path`,
+    );
   }
   const labels = { ...(img.Labels ?? {}), ...(req.Labels ?? {}) };
-  const exposed = { ...((img.ExposedPorts as Record<string, Record<string, never>> | null | undefined) ?? {}), ...(req.ExposedPorts ?? {}) };
-  const volumes = { ...((img.Volumes as Record<string, Record<string, never>> | null | undefined) ?? {}), ...(req.Volumes ?? {}) };
+  const exposed = {
+    ...((img.ExposedPorts as Record<string, Record<string, never>> | null | undefined) ?? {}),
+    ...(req.ExposedPorts ?? {}),
+  };
+  const volumes = {
+    ...((img.Volumes as Record<string, Record<string, never>> | null | undefined) ?? {}),
+    ...(req.Volumes ?? {}),
+  };
 
   const config: ContainerConfig = {
     Hostname: req.Hostname ?? '',

@@ -9,18 +9,66 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 export function normalizeName(name: string): string {
   const bare = name.startsWith('/') ? name.slice(1) : name;
   if (!NAME.test(bare) || bare.length > 253) {
-    throw invalidArgument(`container name ${JSON.stringify(name)}: invalid, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed (at least two characters)`);
+    throw invalidArgument(
+      `container name ${JSON.stringify(name)}: invalid, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed (at least two characters)`,
+    );
   }
   return bare;
 }
 
 const ADJECTIVES = [
-  'amber', 'brave', 'calm', 'clever', 'crisp', 'eager', 'fair', 'gentle', 'happy', 'keen', 'lively', 'lucid', 'merry',
-  'nimble', 'patient', 'quiet', 'rapid', 'sharp', 'steady', 'sturdy', 'swift', 'tidy', 'vivid', 'warm', 'wise',
+  'amber',
+  'brave',
+  'calm',
+  'clever',
+  'crisp',
+  'eager',
+  'fair',
+  'gentle',
+  'happy',
+  'keen',
+  'lively',
+  'lucid',
+  'merry',
+  'nimble',
+  'patient',
+  'quiet',
+  'rapid',
+  'sharp',
+  'steady',
+  'sturdy',
+  'swift',
+  'tidy',
+  'vivid',
+  'warm',
+  'wise',
 ];
 const NOUNS = [
-  'anchor', 'bollard', 'buoy', 'cargo', 'crane', 'davit', 'dock', 'ferry', 'gangway', 'harbor', 'hull', 'jetty', 'keel',
-  'lighthouse', 'mast', 'mooring', 'pier', 'quay', 'rudder', 'schooner', 'slipway', 'tugboat', 'wharf', 'winch', 'yard',
+  'anchor',
+  'bollard',
+  'buoy',
+  'cargo',
+  'crane',
+  'davit',
+  'dock',
+  'ferry',
+  'gangway',
+  'harbor',
+  'hull',
+  'jetty',
+  'keel',
+  'lighthouse',
+  'mast',
+  'mooring',
+  'pier',
+  'quay',
+  'rudder',
+  'schooner',
+  'slipway',
+  'tugboat',
+  'wharf',
+  'winch',
+  'yard',
 ];
 
 /** A random `adjective_noun` name not in `taken`; a numeric suffix is added after a few collisions. */

@@ -8,7 +8,10 @@ import type { Spec } from '../execdriver/spec/types.js';
 /** The time Docker shows for "never": Go's zero time. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-/** The exit code recorded when the engine could not learn a container's real one (its process ended while the engine was down). */
+/**
+ * The exit code recorded when the engine could not learn a container's real one (its process ended while the engine was
+ * down).
+ */
 export const UNKNOWN_EXIT_CODE = 255;
 
 export interface ContainerRunState {
@@ -70,7 +73,16 @@ export interface ContainerRecord {
 }
 
 export function newRunState(): ContainerRunState {
-  return { status: 'created', pid: 0, exitCode: 0, oomKilled: false, error: '', startedAt: ZERO_TIME, finishedAt: ZERO_TIME, manuallyStopped: false };
+  return {
+    status: 'created',
+    pid: 0,
+    exitCode: 0,
+    oomKilled: false,
+    error: '',
+    startedAt: ZERO_TIME,
+    finishedAt: ZERO_TIME,
+    manuallyStopped: false,
+  };
 }
 
 /** RFC 3339 with nanoseconds, as Docker writes times (from a Date with ms precision). */

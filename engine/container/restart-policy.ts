@@ -15,9 +15,12 @@ export function checkRestartPolicy(hc: HostConfig): { name: PolicyName; maxRetri
   const p: RestartPolicy = hc.RestartPolicy ?? {};
   const name = (p.Name === '' || p.Name === undefined ? 'no' : p.Name) as string;
   const max = p.MaximumRetryCount ?? 0;
-  if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(name)) throw invalidArgument(`restart policy ${JSON.stringify(name)}: expected no, always, unless-stopped or on-failure`);
-  if (!Number.isInteger(max) || max < 0) throw invalidArgument(`restart policy ${name}: maximum retry count ${max} must be a non-negative integer`);
-  if (max > 0 && name !== 'on-failure') throw invalidArgument(`restart policy ${name}: maximum retry count can only be used with on-failure`);
+  if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(name))
+    throw invalidArgument(`restart policy ${JSON.stringify(name)}: expected no, always, unless-stopped or on-failure`);
+  if (!Number.isInteger(max) || max < 0)
+    throw invalidArgument(`restart policy ${name}: maximum retry count ${max} must be a non-negative integer`);
+  if (max > 0 && name !== 'on-failure')
+    throw invalidArgument(`restart policy ${name}: maximum retry count can only be used with on-failure`);
   if (name !== 'no' && hc.AutoRemove) throw invalidArgument(`restart policy ${name}: conflicts with AutoRemove (--rm)`);
   return { name: name as PolicyName, maxRetries: max };
 }
@@ -26,7 +29,12 @@ export function checkRestartPolicy(hc: HostConfig): { name: PolicyName; maxRetri
  * Whether a container that exited should be started again. `manuallyStopped`: a
  * user stopped or killed it (no policy restarts it then).
  */
-export function shouldRestart(hc: HostConfig, exitCode: number, restartCount: number, manuallyStopped: boolean): boolean {
+export function shouldRestart(
+  hc: HostConfig,
+  exitCode: number,
+  restartCount: number,
+  manuallyStopped: boolean,
+): boolean {
   if (manuallyStopped) return false;
   const { name, maxRetries } = checkRestartPolicy({ RestartPolicy: hc.RestartPolicy ?? {} });
   switch (name) {

@@ -60,7 +60,8 @@ export async function readFileInRoot(root: string, path: string, maxBytes = 4 <<
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw failedPrecondition(`${path} in the container's rootfs: not a regular file`);
-    if (st.size > maxBytes) throw failedPrecondition(`${path} in the container's rootfs: larger than ${maxBytes} bytes`);
+    if (st.size > maxBytes)
+      throw failedPrecondition(`${path} in the container's rootfs: larger than ${maxBytes} bytes`);
     return await handle.readFile('utf8');
   } catch (err) {
     if (isBerthError(err)) throw err;

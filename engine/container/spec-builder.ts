@@ -8,7 +8,12 @@
 import { hostname as osHostname } from 'node:os';
 import type { ContainerConfig, HostConfig, MountSpec } from '../api/types.js';
 import { invalidArgument, notImplemented } from '../errdefs/errors.js';
-import { CAPABILITY_NAMES, capabilityProblem, hostCapabilities, type HostCapabilities } from '../execdriver/spec/capabilities.js';
+import {
+  CAPABILITY_NAMES,
+  capabilityProblem,
+  hostCapabilities,
+  type HostCapabilities,
+} from '../execdriver/spec/capabilities.js';
 import { defaultSpec, DEFAULT_CAPABILITIES, DEFAULT_MOUNTS } from '../execdriver/spec/defaults.js';
 import { rlimitNumber } from '../execdriver/spec/rlimits.js';
 import type { Mount, Namespace, Spec } from '../execdriver/spec/types.js';
@@ -45,7 +50,10 @@ export interface SpecInput {
   host?: HostCapabilities;
 }
 
-/** The hostname a container gets: Config.Hostname, else the host's with the host network (as Docker), else the first 12 digits of its id. */
+/**
+ * The hostname a container gets: Config.Hostname, else the host's with the host network (as Docker), else the first 12
+ * digits of its id.
+ */
 export function hostnameOf(id: string, config: ContainerConfig, hc: HostConfig = {}): string {
   return config.Hostname || (hc.NetworkMode === 'host' ? osHostname() : id.slice(0, 12));
 }
@@ -97,12 +105,16 @@ export function parseSecurityOpt(opts: readonly string[]): SecurityOptions {
     const key = m?.[1];
     const value = m?.[2];
     if (key === 'no-new-privileges') {
-      if (value !== undefined && value !== 'true' && value !== 'false') throw invalidArgument(`security-opt ${JSON.stringify(opt)}: expected no-new-privileges[=true|false]`);
+      if (value !== undefined && value !== 'true' && value !== 'false')
+        throw invalidArgument(`security-opt ${JSON.stringify(opt)}: expected no-new-privileges[=true|false]`);
       out.noNewPrivileges = value !== 'false';
     } else if (key === 'seccomp') {
       if (value === 'unconfined') out.seccomp = 'unconfined';
       else if (value === 'builtin' || value === 'default') out.seccomp = 'default';
-      else throw notImplemented(`security-opt ${JSON.stringify(opt)}: only seccomp=unconfined and the built-in profile are supported`);
+      else
+        throw notImplemented(
+          `security-opt ${JSON.stringify(opt)}: only seccomp=unconfined and the built-in profile are supported`,
+        );
     } else if (key === 'apparmor' || key === 'label') {
       // berth applies no LSM profile; accepted so scripts written for Docker run
     } else {
@@ -112,13 +124,23 @@ export function parseSecurityOpt(opts: readonly string[]): SecurityOptions {
   return out;
 }
 
-/** `host:container[:opts]` → a bind mount. INVALID_ARGUMENT for relative paths or unknown options (volumes are resolved to host paths first). */
+/**
+ * `host:container[:opts]` → a bind mount. INVALID_ARGUMENT for relative paths or unknown options (volumes are resolved
+ * to host paths first).
+ */
 export function parseBind(bind: string): Mount & { source: string } {
   const parts = bind.split(':');
-  if (parts.length < 2 || parts.length > 3 || parts[0] === '' || parts[1] === '') throw invalidArgument(`bind ${JSON.stringify(bind)}: expected host-path:container-path[:options]`);
+  if (parts.length < 2 || parts.length > 3 || parts[0] === '' || parts[1] === '')
+    throw invalidArgument(`bind ${JSON.stringify(bind)}: expected host-path:container-path[:options]`);
   const [source, destination, mode = ''] = parts as [string, string, string?];
-  if (!source.startsWith('/')) throw invalidArgument(`bind ${JSON.stringify(bind)}: volume ${JSON.stringify(source)} was not resolved to a host path`);
-  if (!destination.startsWith('/')) throw invalidArgument(`bind ${JSON.stringify(bind)}: container path ${JSON.stringify(destination)} must be absolute`);
+  if (!source.startsWith('/'))
+    throw invalidArgument(
+      `bind ${JSON.stringify(bind)}: volume ${JSON.stringify(source)} was not resolved to a host path`,
+    );
+  if (!destination.startsWith('/'))
+    throw invalidArgument(
+      `bind ${JSON.stringify(bind)}: container path ${JSON.stringify(destination)} must be absolute`,
+    );
   const options = ['rbind'];
   let rw = true;
   let propagation = 'rprivate';
@@ -143,31 +165,50 @@ const PROPAGATIONS = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rsla
  */
 export function mountOf(m: MountSpec): Mount & { source: string } {
   const subject = `mount ${JSON.stringify(m.Target ?? '')}`;
-  if (typeof m.Target !== 'string' || !m.Target.startsWith('/')) throw invalidArgument(`${subject}: Target must be an absolute path`);
+  if (typeof m.Target !== 'string' || !m.Target.startsWith('/'))
+    throw invalidArgument(`${subject}: Target must be an absolute path`);
   if (m.Type === 'bind') {
-    if (typeof m.Source !== 'string' || !m.Source.startsWith('/')) throw invalidArgument(`${subject}: bind Source must be an absolute host path`);
+    if (typeof m.Source !== 'string' || !m.Source.startsWith('/'))
+      throw invalidArgument(`${subject}: bind Source must be an absolute host path`);
     const propagation = m.BindOptions?.Propagation || 'rprivate';
-    if (!PROPAGATIONS.includes(propagation)) throw invalidArgument(`${subject}: unknown propagation ${JSON.stringify(propagation)}`);
-    return { destination: m.Target, type: 'bind', source: m.Source, options: ['rbind', propagation, ...(m.ReadOnly ? ['ro'] : [])] };
+    if (!PROPAGATIONS.includes(propagation))
+      throw invalidArgument(`${subject}: unknown propagation ${JSON.stringify(propagation)}`);
+    return {
+      destination: m.Target,
+      type: 'bind',
+      source: m.Source,
+      options: ['rbind', propagation, ...(m.ReadOnly ? ['ro'] : [])],
+    };
   }
   if (m.Type === 'tmpfs') {
     if (m.Source) throw invalidArgument(`${subject}: a tmpfs mount takes no Source`);
     const size = m.TmpfsOptions?.SizeBytes;
     const mode = m.TmpfsOptions?.Mode;
-    if (size !== undefined && !(Number.isInteger(size) && size >= 0)) throw invalidArgument(`${subject}: SizeBytes ${size}: expected a byte count`);
-    const opts = [...(size ? [`size=${size}`] : []), ...(mode ? [`mode=${(mode & 0o7777).toString(8)}`] : []), ...(m.ReadOnly ? ['ro'] : [])];
+    if (size !== undefined && !(Number.isInteger(size) && size >= 0))
+      throw invalidArgument(`${subject}: SizeBytes ${size}: expected a byte count`);
+    const opts = [
+      ...(size ? [`size=${size}`] : []),
+      ...(mode ? [`mode=${(mode & 0o7777).toString(8)}`] : []),
+      ...(m.ReadOnly ? ['ro'] : []),
+    ];
     return { ...tmpfsMount(m.Target, opts.join(',')), source: 'tmpfs' };
   }
-  if (m.Type === 'volume') throw invalidArgument(`${subject}: volume ${JSON.stringify(m.Source ?? '')} was not resolved to a host path`);
+  if (m.Type === 'volume')
+    throw invalidArgument(`${subject}: volume ${JSON.stringify(m.Source ?? '')} was not resolved to a host path`);
   throw invalidArgument(`${subject}: Type ${JSON.stringify(m.Type ?? '')}: expected bind, volume or tmpfs`);
 }
 
 /** A Tmpfs entry → a tmpfs mount, Docker's defaults (nosuid, nodev, noexec) unless the options say otherwise. */
 export function tmpfsMount(destination: string, opts: string): Mount {
-  if (!destination.startsWith('/')) throw invalidArgument(`tmpfs ${JSON.stringify(destination)}: path must be absolute`);
+  if (!destination.startsWith('/'))
+    throw invalidArgument(`tmpfs ${JSON.stringify(destination)}: path must be absolute`);
   const given = opts.split(',').filter((o) => o !== '');
   for (const o of given) {
-    if (!/^(ro|rw|suid|nosuid|dev|nodev|exec|noexec|size=\d+[kmgKMG%]?|mode=[0-7]{3,4}|uid=\d+|gid=\d+|nr_inodes=\d+[kmgKMG]?)$/.test(o)) {
+    if (
+      !/^(ro|rw|suid|nosuid|dev|nodev|exec|noexec|size=\d+[kmgKMG%]?|mode=[0-7]{3,4}|uid=\d+|gid=\d+|nr_inodes=\d+[kmgKMG]?)$/.test(
+        o,
+      )
+    ) {
       throw invalidArgument(`tmpfs ${destination}: unknown option ${JSON.stringify(o)}`);
     }
   }
@@ -188,7 +229,10 @@ export function processEnv(config: ContainerConfig, hostname: string, home: stri
   ];
 }
 
-/** The spec for one start of a container. INVALID_ARGUMENT / NOT_IMPLEMENTED naming the field for what berth cannot honour. */
+/**
+ * The spec for one start of a container. INVALID_ARGUMENT / NOT_IMPLEMENTED naming the field for what berth cannot
+ * honour.
+ */
 export function buildSpec(input: SpecInput): Spec {
   const { config, hostConfig: hc } = input;
   const host = input.host ?? hostCapabilities();
@@ -197,21 +241,32 @@ export function buildSpec(input: SpecInput): Spec {
   const caps = capabilitiesFor(hc, host);
   if (hc.Init && input.initPath === undefined) throw invalidArgument('HostConfig.Init: no init binary is available');
 
-  const spec = defaultSpec({ args: hc.Init ? [INIT_PATH, '--', input.path, ...input.args] : [input.path, ...input.args], rootfs: input.rootfs, hostname, terminal: config.Tty ?? false });
+  const spec = defaultSpec({
+    args: hc.Init ? [INIT_PATH, '--', input.path, ...input.args] : [input.path, ...input.args],
+    rootfs: input.rootfs,
+    hostname,
+    terminal: config.Tty ?? false,
+  });
   const proc = spec.process!;
   proc.env = processEnv(config, hostname, input.user.home);
   proc.cwd = config.WorkingDir || '/';
-  proc.user = { uid: input.user.uid, gid: input.user.gid, ...(input.user.additionalGids.length > 0 ? { additionalGids: [...input.user.additionalGids] } : {}) };
+  proc.user = {
+    uid: input.user.uid,
+    gid: input.user.gid,
+    ...(input.user.additionalGids.length > 0 ? { additionalGids: [...input.user.additionalGids] } : {}),
+  };
   proc.capabilities = { bounding: [...caps], effective: [...caps], permitted: [...caps] };
   proc.noNewPrivileges = security.noNewPrivileges;
   if (hc.OomScoreAdj !== undefined && hc.OomScoreAdj !== 0) {
-    if (!Number.isInteger(hc.OomScoreAdj) || hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000) throw invalidArgument(`OomScoreAdj ${hc.OomScoreAdj}: expected an integer in -1000..1000`);
+    if (!Number.isInteger(hc.OomScoreAdj) || hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000)
+      throw invalidArgument(`OomScoreAdj ${hc.OomScoreAdj}: expected an integer in -1000..1000`);
     proc.oomScoreAdj = hc.OomScoreAdj;
   }
   for (const u of hc.Ulimits ?? []) {
     const type = `RLIMIT_${u.Name.toUpperCase()}`;
     if (rlimitNumber(type) === undefined) throw invalidArgument(`ulimit ${u.Name}: unknown`);
-    if (!(u.Soft >= 0 && u.Hard >= u.Soft)) throw invalidArgument(`ulimit ${u.Name}: soft ${u.Soft} must be ≤ hard ${u.Hard}`);
+    if (!(u.Soft >= 0 && u.Hard >= u.Soft))
+      throw invalidArgument(`ulimit ${u.Name}: soft ${u.Soft} must be ≤ hard ${u.Hard}`);
     proc.rlimits = [...(proc.rlimits ?? []).filter((r) => r.type !== type), { type, soft: u.Soft, hard: u.Hard }];
   }
   spec.root = { path: input.rootfs, readonly: hc.ReadonlyRootfs ?? false };
@@ -222,17 +277,25 @@ export function buildSpec(input: SpecInput): Spec {
   const net = hc.NetworkMode || 'bridge';
   if (net === 'host') drop.add('network');
   if (hc.PidMode === 'host') drop.add('pid');
-  else if (hc.PidMode && !hc.PidMode.startsWith('container:')) throw invalidArgument(`PidMode ${JSON.stringify(hc.PidMode)}: expected host or container:<id>`);
+  else if (hc.PidMode && !hc.PidMode.startsWith('container:'))
+    throw invalidArgument(`PidMode ${JSON.stringify(hc.PidMode)}: expected host or container:<id>`);
   if (hc.IpcMode === 'host') drop.add('ipc');
-  else if (hc.IpcMode && !['private', 'shareable', 'none'].includes(hc.IpcMode) && !hc.IpcMode.startsWith('container:')) {
-    throw invalidArgument(`IpcMode ${JSON.stringify(hc.IpcMode)}: expected host, private, shareable, none or container:<id>`);
+  else if (
+    hc.IpcMode &&
+    !['private', 'shareable', 'none'].includes(hc.IpcMode) &&
+    !hc.IpcMode.startsWith('container:')
+  ) {
+    throw invalidArgument(
+      `IpcMode ${JSON.stringify(hc.IpcMode)}: expected host, private, shareable, none or container:<id>`,
+    );
   }
   if (hc.UTSMode === 'host') {
     drop.add('uts');
     if (config.Hostname) throw invalidArgument('Hostname: cannot be set with UTSMode host');
     if (config.Domainname) throw invalidArgument('Domainname: cannot be set with UTSMode host');
     delete spec.hostname;
-  } else if (hc.UTSMode) throw notImplemented(`UTSMode ${JSON.stringify(hc.UTSMode)}: only "host" or the container's own`);
+  } else if (hc.UTSMode)
+    throw notImplemented(`UTSMode ${JSON.stringify(hc.UTSMode)}: only "host" or the container's own`);
   if (config.Domainname && hc.UTSMode !== 'host') spec.domainname = config.Domainname;
   if (hc.CgroupnsMode === 'host') drop.add('cgroup');
   const namespaces: Namespace[] = linux.namespaces!.filter((n) => !drop.has(n.type));
@@ -247,14 +310,19 @@ export function buildSpec(input: SpecInput): Spec {
   linux.namespaces = namespaces;
 
   // mounts: the defaults, /dev/shm sized, the etc files, tmpfs, binds (later mounts win on the same path)
-  const mounts: Mount[] = spec.mounts!.map((m) => {
-    if (m.destination === '/dev/shm' && hc.ShmSize) {
-      if (!(hc.ShmSize > 0)) throw invalidArgument(`ShmSize ${hc.ShmSize}: must be positive`);
-      return { ...m, options: [...m.options!.filter((o) => !o.startsWith('size=')), `size=${Math.ceil(hc.ShmSize / 1024)}k`] };
-    }
-    if (m.destination === '/sys' && hc.Privileged) return { ...m, options: m.options!.filter((o) => o !== 'ro') };
-    return m;
-  }).filter((m) => !(m.destination === '/dev/shm' && hc.IpcMode === 'none'));
+  const mounts: Mount[] = spec
+    .mounts!.map((m) => {
+      if (m.destination === '/dev/shm' && hc.ShmSize) {
+        if (!(hc.ShmSize > 0)) throw invalidArgument(`ShmSize ${hc.ShmSize}: must be positive`);
+        return {
+          ...m,
+          options: [...m.options!.filter((o) => !o.startsWith('size=')), `size=${Math.ceil(hc.ShmSize / 1024)}k`],
+        };
+      }
+      if (m.destination === '/sys' && hc.Privileged) return { ...m, options: m.options!.filter((o) => o !== 'ro') };
+      return m;
+    })
+    .filter((m) => !(m.destination === '/dev/shm' && hc.IpcMode === 'none'));
   const defaults = mounts.length;
   if (input.etcFiles !== undefined) {
     const opts = ['rbind', 'rprivate', ...(hc.ReadonlyRootfs ? ['ro'] : [])];
@@ -264,7 +332,8 @@ export function buildSpec(input: SpecInput): Spec {
       { destination: '/etc/hosts', type: 'bind', source: input.etcFiles.hosts, options: opts },
     );
   }
-  if (hc.Init) mounts.push({ destination: INIT_PATH, type: 'bind', source: input.initPath!, options: ['bind', 'rprivate', 'ro'] });
+  if (hc.Init)
+    mounts.push({ destination: INIT_PATH, type: 'bind', source: input.initPath!, options: ['bind', 'rprivate', 'ro'] });
   for (const [dest, opts] of Object.entries(hc.Tmpfs ?? {})) mounts.push(tmpfsMount(dest, opts));
   for (const b of hc.Binds ?? []) mounts.push(parseBind(b));
   for (const m of input.mounts ?? hc.Mounts ?? []) mounts.push(mountOf(m));
@@ -281,7 +350,8 @@ export function buildSpec(input: SpecInput): Spec {
     if (hc.Memory < 6 * 1024 * 1024) throw invalidArgument(`Memory ${hc.Memory}: the minimum memory limit is 6 MiB`);
     resources.memory = { limit: hc.Memory };
     if (hc.MemorySwap !== undefined && hc.MemorySwap !== 0) {
-      if (hc.MemorySwap !== -1 && hc.MemorySwap < hc.Memory) throw invalidArgument(`MemorySwap ${hc.MemorySwap}: must be at least Memory (${hc.Memory}) or -1`);
+      if (hc.MemorySwap !== -1 && hc.MemorySwap < hc.Memory)
+        throw invalidArgument(`MemorySwap ${hc.MemorySwap}: must be at least Memory (${hc.Memory}) or -1`);
       resources.memory.swap = hc.MemorySwap;
     }
   } else if (hc.MemorySwap && hc.MemorySwap > 0) throw invalidArgument('MemorySwap: needs Memory');

@@ -23,8 +23,20 @@ afterEach(async () => {
 function record(store: ContainerStore, id: string, name?: string): ContainerRecord {
   const bare = store.reserveName(name, id);
   return {
-    id, name: bare, created: rfc3339Nano(), image: 'img', imageId: 'sha256:0', config: {}, hostConfig: {}, path: '/bin/true', args: [],
-    spec: { ociVersion: '1.0.2' }, driver: 'vfs', state: newRunState(), restartCount: 0, logPath: '',
+    id,
+    name: bare,
+    created: rfc3339Nano(),
+    image: 'img',
+    imageId: 'sha256:0',
+    config: {},
+    hostConfig: {},
+    path: '/bin/true',
+    args: [],
+    spec: { ociVersion: '1.0.2' },
+    driver: 'vfs',
+    state: newRunState(),
+    restartCount: 0,
+    logPath: '',
   };
 }
 
@@ -123,8 +135,12 @@ describe('restart policy', () => {
 
   it('rejects unknown names, retries outside on-failure and a policy with AutoRemove', () => {
     expect(codeOf(() => checkRestartPolicy({ RestartPolicy: { Name: 'sometimes' as 'no' } }))).toBe('INVALID_ARGUMENT');
-    expect(codeOf(() => checkRestartPolicy({ RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } }))).toBe('INVALID_ARGUMENT');
-    expect(codeOf(() => checkRestartPolicy({ RestartPolicy: { Name: 'always' }, AutoRemove: true }))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => checkRestartPolicy({ RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } }))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(codeOf(() => checkRestartPolicy({ RestartPolicy: { Name: 'always' }, AutoRemove: true }))).toBe(
+      'INVALID_ARGUMENT',
+    );
     expect(checkRestartPolicy({})).toEqual({ name: 'no', maxRetries: 0 });
   });
 

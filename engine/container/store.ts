@@ -46,7 +46,9 @@ export class ContainerStore {
         record = JSON.parse(await readFile(join(dir, entry, RECORD), 'utf8')) as ContainerRecord;
         if (record.id !== entry || typeof record.name !== 'string') throw new Error(`record names ${record.id}`);
       } catch (err) {
-        ctx.logger.warn(`container ${entry}: no valid record, left for cleanup`, { error: err instanceof Error ? err.message : String(err) });
+        ctx.logger.warn(`container ${entry}: no valid record, left for cleanup`, {
+          error: err instanceof Error ? err.message : String(err),
+        });
         orphans.push(entry);
         continue;
       }
@@ -79,7 +81,9 @@ export class ContainerStore {
     const bare = name === undefined || name === '' ? generateName((n) => this.names.has(n)) : normalizeName(name);
     const holder = this.names.get(bare);
     if (holder !== undefined && holder !== id) {
-      throw conflict(`Conflict. The container name "/${bare}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+      throw conflict(
+        `Conflict. The container name "/${bare}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
     }
     this.names.set(bare, id);
     return bare;
@@ -92,7 +96,8 @@ export class ContainerStore {
 
   /** Writes a new container's record (its name reserved first) and makes it visible. */
   async add(ctx: Context, record: ContainerRecord): Promise<void> {
-    if (this.names.get(record.name) !== record.id) throw invalidArgument(`container ${record.id}: name ${record.name} not reserved`);
+    if (this.names.get(record.name) !== record.id)
+      throw invalidArgument(`container ${record.id}: name ${record.name} not reserved`);
     await mkdir(this.containerDir(record.id), { recursive: true, mode: 0o710 });
     await this.write(ctx, record);
     this.byId.set(record.id, record);

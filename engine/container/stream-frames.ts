@@ -69,14 +69,18 @@ export function frameDecoder(): Transform {
         }
         const size = pending.readUInt32BE(offset + 4);
         if (pending.length - offset - 8 < size) break;
-        this.push({ stream: streamNames[id]!, data: Buffer.from(pending.subarray(offset + 8, offset + 8 + size)) } satisfies DecodedFrame);
+        this.push({
+          stream: streamNames[id]!,
+          data: Buffer.from(pending.subarray(offset + 8, offset + 8 + size)),
+        } satisfies DecodedFrame);
         offset += 8 + size;
       }
       pending = offset === 0 ? pending : pending.subarray(offset);
       cb();
     },
     flush(cb: TransformCallback) {
-      if (pending.length > 0) cb(invalidArgument(`stream frame: the stream ended inside a frame (${pending.length} bytes left)`));
+      if (pending.length > 0)
+        cb(invalidArgument(`stream frame: the stream ended inside a frame (${pending.length} bytes left)`));
       else cb();
     },
   });

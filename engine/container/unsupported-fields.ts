@@ -78,7 +78,8 @@ export function checkUnsupported(config: Record<string, unknown>, hostConfig: Re
   for (const [k, v] of Object.entries(hostConfig)) apply(k, v, HOST_CONFIG[k]);
   const mode = (field: string, allowed: string[]) => {
     const v = hostConfig[field];
-    if (v !== undefined && v !== null && v !== '' && !allowed.includes(String(v))) throw invalidArgument(`${field} ${JSON.stringify(v)}: expected ${allowed.join(' or ')}`);
+    if (v !== undefined && v !== null && v !== '' && !allowed.includes(String(v)))
+      throw invalidArgument(`${field} ${JSON.stringify(v)}: expected ${allowed.join(' or ')}`);
   };
   mode('CgroupnsMode', ['host', 'private']);
   mode('Isolation', ['default']);

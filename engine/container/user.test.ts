@@ -8,7 +8,12 @@ import { isBerthError } from '../errdefs/errors.js';
 import { readFileInRoot, resolveInRoot } from './secure-path.js';
 import { resolveUser, resolveUserFrom } from './user.js';
 
-const passwd = ['root:x:0:0:root:/root:/bin/sh', 'app:x:1000:1001:App:/home/app:/bin/sh', 'broken line', 'nobody:x:65534:65534::/nonexistent:/bin/false'].join('\n');
+const passwd = [
+  'root:x:0:0:root:/root:/bin/sh',
+  'app:x:1000:1001:App:/home/app:/bin/sh',
+  'broken line',
+  'nobody:x:65534:65534::/nonexistent:/bin/false',
+].join('\n');
 const group = ['root:x:0:', 'wheel:x:10:root,app', 'appgrp:x:1001:', 'extra:x:2000:app', 'nogroup:x:65534:'].join('\n');
 
 describe('resolveUserFrom', () => {

@@ -66,26 +66,37 @@ export function parseGroup(text: string): GroupEntry[] {
  * absent). Numeric ids need no entry; names must exist. Fails INVALID_ARGUMENT
  * naming the user or group that cannot be found or is malformed.
  */
-export function resolveUserFrom(user: string, passwd: string | undefined, group: string | undefined, groupAdd: readonly string[] = []): ResolvedUser {
+export function resolveUserFrom(
+  user: string,
+  passwd: string | undefined,
+  group: string | undefined,
+  groupAdd: readonly string[] = [],
+): ResolvedUser {
   const users = parsePasswd(passwd ?? '');
   const groups = parseGroup(group ?? '');
   const spec = user === '' ? '0' : user;
   const colon = spec.indexOf(':');
   const userPart = colon < 0 ? spec : spec.slice(0, colon);
   const groupPart = colon < 0 ? undefined : spec.slice(colon + 1);
-  if (userPart === '' || groupPart === '') throw invalidArgument(`user ${JSON.stringify(user)}: invalid, expected user[:group]`);
+  if (userPart === '' || groupPart === '')
+    throw invalidArgument(`user ${JSON.stringify(user)}: invalid, expected user[:group]`);
 
   const uidNum = parseId(userPart);
   const entry = uidNum !== undefined ? users.find((u) => u.uid === uidNum) : users.find((u) => u.name === userPart);
   if (uidNum === undefined && entry === undefined) {
     if (/^-?\d+$/.test(userPart)) throw invalidArgument(`user ${JSON.stringify(user)}: uid ${userPart} out of range`);
-    throw invalidArgument(`user ${JSON.stringify(user)}: unable to find user ${userPart}: no matching entries in passwd file`);
+    throw invalidArgument(
+      `user ${JSON.stringify(user)}: unable to find user ${userPart}: no matching entries in passwd file`,
+    );
   }
   const uid = uidNum ?? entry!.uid;
   let gid = entry?.gid ?? 0;
   if (groupPart !== undefined) gid = resolveGroup(user, groupPart, groups);
   const name = entry?.name;
-  const additional = groupPart === undefined && name !== undefined ? groups.filter((g) => g.members.includes(name) && g.gid !== gid).map((g) => g.gid) : [];
+  const additional =
+    groupPart === undefined && name !== undefined
+      ? groups.filter((g) => g.members.includes(name) && g.gid !== gid).map((g) => g.gid)
+      : [];
   for (const g of groupAdd) {
     const id = resolveGroup(`group-add ${g}`, g, groups);
     if (!additional.includes(id)) additional.push(id);
@@ -97,12 +108,22 @@ function resolveGroup(subject: string, text: string, groups: GroupEntry[]): numb
   const n = parseId(text);
   if (n !== undefined) return n;
   const g = groups.find((x) => x.name === text);
-  if (g === undefined) throw invalidArgument(`user ${JSON.stringify(subject)}: unable to find group ${text}: no matching entries in group file`);
+  if (g === undefined)
+    throw invalidArgument(
+      `user ${JSON.stringify(subject)}: unable to find group ${text}: no matching entries in group file`,
+    );
   return g.gid;
 }
 
 /** resolveUserFrom with passwd and group read from the rootfs at `rootfs`. */
-export async function resolveUser(rootfs: string, user: string, groupAdd: readonly string[] = []): Promise<ResolvedUser> {
-  const [passwd, group] = await Promise.all([readFileInRoot(rootfs, '/etc/passwd'), readFileInRoot(rootfs, '/etc/group')]);
+export async function resolveUser(
+  rootfs: string,
+  user: string,
+  groupAdd: readonly string[] = [],
+): Promise<ResolvedUser> {
+  const [passwd, group] = await Promise.all([
+    readFileInRoot(rootfs, '/etc/passwd'),
+    readFileInRoot(rootfs, '/etc/group'),
+  ]);
   return resolveUserFrom(user, passwd, group, groupAdd);
 }

@@ -26,10 +26,22 @@ export function volumeUses(hc: HostConfig): VolumeUse[] {
   const uses: VolumeUse[] = [];
   for (const b of hc.Binds ?? []) {
     const v = volumeBind(b);
-    if (v !== undefined) uses.push({ name: v.name, target: v.target, readOnly: v.options.includes('ro'), noCopy: v.options.includes('nocopy') });
+    if (v !== undefined)
+      uses.push({
+        name: v.name,
+        target: v.target,
+        readOnly: v.options.includes('ro'),
+        noCopy: v.options.includes('nocopy'),
+      });
   }
   for (const m of hc.Mounts ?? []) {
-    if (m.Type === 'volume' && m.Source) uses.push({ name: m.Source, target: m.Target ?? '', readOnly: m.ReadOnly === true, noCopy: m.VolumeOptions?.NoCopy === true });
+    if (m.Type === 'volume' && m.Source)
+      uses.push({
+        name: m.Source,
+        target: m.Target ?? '',
+        readOnly: m.ReadOnly === true,
+        noCopy: m.VolumeOptions?.NoCopy === true,
+      });
   }
   return uses;
 }
@@ -52,7 +64,9 @@ export function lentMounts(other: HostConfig, mode: 'ro' | 'rw' | undefined): { 
     const kept = opts.split(',').filter((o) => o !== '' && o !== 'ro' && o !== 'rw');
     return `${source}:${target}:${[mode, ...kept].join(',')}`;
   });
-  const mounts = (other.Mounts ?? []).filter((m) => m.Type === 'volume' || m.Type === 'bind').map((m) => (mode === undefined ? { ...m } : { ...m, ReadOnly: mode === 'ro' }));
+  const mounts = (other.Mounts ?? [])
+    .filter((m) => m.Type === 'volume' || m.Type === 'bind')
+    .map((m) => (mode === undefined ? { ...m } : { ...m, ReadOnly: mode === 'ro' }));
   return { binds, mounts };
 }
 
@@ -64,6 +78,10 @@ export function resolveVolumes(hc: HostConfig, mountpoint: (name: string) => str
     const opts = v.options.filter((o) => o !== 'nocopy');
     return `${mountpoint(v.name)}:${v.target}${opts.length > 0 ? `:${opts.join(',')}` : ''}`;
   });
-  const mounts = (hc.Mounts ?? []).map((m): MountSpec => (m.Type === 'volume' ? { Type: 'bind', Source: mountpoint(m.Source ?? ''), Target: m.Target ?? '', ReadOnly: m.ReadOnly === true } : m));
+  const mounts = (hc.Mounts ?? []).map((m): MountSpec =>
+    m.Type === 'volume'
+      ? { Type: 'bind', Source: mountpoint(m.Source ?? ''), Target: m.Target ?? '', ReadOnly: m.ReadOnly === true }
+      : m,
+  );
   return { ...hc, Binds: binds, Mounts: mounts };
 }

@@ -27,7 +27,10 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const TEMP = /^\.tmp-/;
 
 export function validateVolumeName(name: string): void {
-  if (!NAME.test(name) || name.length > 255) throw invalidArgument(`volume name ${JSON.stringify(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least two characters`);
+  if (!NAME.test(name) || name.length > 255)
+    throw invalidArgument(
+      `volume name ${JSON.stringify(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least two characters`,
+    );
 }
 
 export class VolumeStore {
@@ -65,19 +68,28 @@ export class VolumeStore {
    * Creating an existing name returns it unchanged, as Docker does. INVALID_ARGUMENT
    * for a bad name. Cost: a mkdir, one fsynced write, a rename.
    */
-  async create(_ctx: Context, opts: { name?: string; labels?: Record<string, string>; anonymous?: boolean } = {}): Promise<VolumeRecord> {
+  async create(
+    _ctx: Context,
+    opts: { name?: string; labels?: Record<string, string>; anonymous?: boolean } = {},
+  ): Promise<VolumeRecord> {
     const name = opts.name || randomBytes(32).toString('hex');
     validateVolumeName(name);
     return this.lock.run(name, async () => {
       const existing = this.volumes.get(name);
       if (existing !== undefined) return existing;
-      const rec: VolumeRecord = { name, createdAt: new Date().toISOString(), labels: { ...(opts.labels ?? {}) }, anonymous: opts.anonymous ?? !opts.name };
+      const rec: VolumeRecord = {
+        name,
+        createdAt: new Date().toISOString(),
+        labels: { ...(opts.labels ?? {}) },
+        anonymous: opts.anonymous ?? !opts.name,
+      };
       const temp = join(this.dir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
       try {
         await mkdir(join(temp, '_data'), { recursive: true, mode: 0o755 });
         await writeJsonAtomic(join(temp, 'volume.json'), rec, { durable: true });
         await rename(temp, join(this.dir, name)).catch((err: unknown) => {
-          if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (err as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(`volume ${name}: a directory of that name exists in ${this.dir}`);
+          if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (err as NodeJS.ErrnoException).code === 'EEXIST')
+            throw alreadyExists(`volume ${name}: a directory of that name exists in ${this.dir}`);
           throw err;
         });
       } catch (err) {

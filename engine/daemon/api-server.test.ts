@@ -75,14 +75,27 @@ let daemon: RunningDaemon | undefined;
 let fake: Fake;
 
 function flags(extra: string[] = []): DaemonFlags {
-  const f = parseDaemonFlags(['--root', join(dir, 'root'), '--exec-root', join(dir, 'exec'), '-H', `unix://${join(dir, 'api.sock')}`, ...extra]);
+  const f = parseDaemonFlags([
+    '--root',
+    join(dir, 'root'),
+    '--exec-root',
+    join(dir, 'exec'),
+    '-H',
+    `unix://${join(dir, 'api.sock')}`,
+    ...extra,
+  ]);
   if (f === 'help') throw new Error('unexpected help');
   return f;
 }
 
 async function start(extra: string[] = []): Promise<ApiClient> {
   fake = fakeEngine();
-  daemon = await startDaemon(ctx, flags(extra), async () => ({ engine: fake.engine, shutdown: async () => void fake.shutdowns++ }), '0.1.0');
+  daemon = await startDaemon(
+    ctx,
+    flags(extra),
+    async () => ({ engine: fake.engine, shutdown: async () => void fake.shutdowns++ }),
+    '0.1.0',
+  );
   return new ApiClient(daemon.addresses[0]);
 }
 
@@ -103,7 +116,10 @@ function rawExchange(bytes: string | Buffer, opts: { halfClose?: boolean } = {})
 function answerOf(raw: string): { statusLine: string; message: string } {
   const [head, ...rest] = raw.split('\r\n\r\n');
   expect(raw.match(/HTTP\/1\.1 \d{3}/g)?.length, raw).toBe(1);
-  return { statusLine: (head ?? '').split('\r\n')[0] ?? '', message: (JSON.parse(rest.join('\r\n\r\n')) as { message: string }).message };
+  return {
+    statusLine: (head ?? '').split('\r\n')[0] ?? '',
+    message: (JSON.parse(rest.join('\r\n\r\n')) as { message: string }).message,
+  };
 }
 
 beforeEach(() => {
@@ -141,14 +157,24 @@ describe('berthd API server', () => {
     await start();
     const answer = await rawExchange(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
     expect(answer.split('\r\n')[0]).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
-    if (message !== undefined) expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).message).toContain(message);
+    if (message !== undefined)
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).message).toContain(message);
   });
 
   it('maps job errors to Docker statuses with a {"message"} body', async () => {
     const client = await start();
-    await expect(client.containerCreate({ Image: 'missing' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'No such image: missing', details: { httpStatus: 404 } });
-    await expect(client.containerCreate({ Image: 'x' }, 'taken')).rejects.toMatchObject({ details: { httpStatus: 409 } });
-    await expect(client.containerInspect('nope')).rejects.toMatchObject({ details: { httpStatus: 404 }, message: 'No such container: nope' });
+    await expect(client.containerCreate({ Image: 'missing' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: 'No such image: missing',
+      details: { httpStatus: 404 },
+    });
+    await expect(client.containerCreate({ Image: 'x' }, 'taken')).rejects.toMatchObject({
+      details: { httpStatus: 409 },
+    });
+    await expect(client.containerInspect('nope')).rejects.toMatchObject({
+      details: { httpStatus: 404 },
+      message: 'No such container: nope',
+    });
     await expect(client.containerCreate({ Image: 'x' })).resolves.toEqual({ Id: 'a'.repeat(64), Warnings: [] });
   });
 
@@ -158,11 +184,16 @@ describe('berthd API server', () => {
     ['{"Image": 7}', 'field Image must be a string, got a number'],
     ['{"Image": "x", "Cmd": "echo hi"}', 'field Cmd must be an array of strings, got a string'],
     ['{"Image": "x", "HostConfig": {"Memory": "1g"}}', 'field HostConfig.Memory must be an integer'],
-    ['{"Image": "x", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": 80}]}}}', 'HostConfig.PortBindings["80/tcp"][0].HostPort must be a string'],
+    [
+      '{"Image": "x", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": 80}]}}}',
+      'HostConfig.PortBindings["80/tcp"][0].HostPort must be a string',
+    ],
     ['', 'request body is empty'],
   ])('refuses the create body %s with a 400', async (body, message) => {
     await start();
-    const answer = await rawExchange(`POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const answer = await rawExchange(
+      `POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
     expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).message).toContain(message);
   });
@@ -170,19 +201,24 @@ describe('berthd API server', () => {
   it('refuses an oversized body with 413 and a header flood with 431, and keeps serving', async () => {
     const client = await start();
     const big = `{"Image":"x","Env":["${'A'.repeat(2 * 1024 * 1024)}"]}`;
-    const answer = await rawExchange(`POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\nConnection: close\r\n\r\n${big}`);
+    const answer = await rawExchange(
+      `POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\nConnection: close\r\n\r\n${big}`,
+    );
     expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 413 Payload Too Large');
     let flood = 'GET /version HTTP/1.1\r\nHost: x\r\n';
     for (let i = 0; i < 2000; i++) flood += `X-Flood-${i}: ${'v'.repeat(20)}\r\n`;
     const flooded = await rawExchange(`${flood}\r\n`);
     expect(flooded.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
-    expect(JSON.parse(flooded.slice(flooded.indexOf('\r\n\r\n') + 4)).message).toContain('request header fields too large');
+    expect(JSON.parse(flooded.slice(flooded.indexOf('\r\n\r\n') + 4)).message).toContain(
+      'request header fields too large',
+    );
     expect((await client.version()).Version).toBe('0.1.0');
   });
 
   it('answers more than 200 header fields in a small head with 431, and exactly 200 normally', async () => {
     await start();
-    const head = (n: number) => `GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${Array.from({ length: n - 2 }, (_, i) => `X-${i}: v\r\n`).join('')}\r\n`;
+    const head = (n: number) =>
+      `GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${Array.from({ length: n - 2 }, (_, i) => `X-${i}: v\r\n`).join('')}\r\n`;
     expect(head(250).length).toBeLessThan(MAX_HEADER_BYTES);
     const flooded = answerOf(await rawExchange(head(250)));
     expect(flooded.statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
@@ -192,7 +228,12 @@ describe('berthd API server', () => {
 
   it.each([
     ['a target that is no path', 'GET // HTTP/1.1', 'HTTP/1.1 404 Not Found', 'page not found'],
-    ['an absolute-form target', 'GET http://evil.invalid/_ping HTTP/1.1', 'HTTP/1.1 400 Bad Request', 'malformed request target'],
+    [
+      'an absolute-form target',
+      'GET http://evil.invalid/_ping HTTP/1.1',
+      'HTTP/1.1 400 Bad Request',
+      'malformed request target',
+    ],
     ['CONNECT', 'CONNECT /version HTTP/1.1', 'HTTP/1.1 404 Not Found', 'page not found: CONNECT /version'],
     ['CONNECT to an authority', 'CONNECT 127.0.0.1:1 HTTP/1.1', 'HTTP/1.1 400 Bad Request', 'malformed request target'],
   ])('refuses %s with a JSON 4xx, never a 500 or a dropped connection', async (_what, line, statusLine, message) => {
@@ -207,7 +248,11 @@ describe('berthd API server', () => {
     ['with broken chunked framing', 'Transfer-Encoding: chunked\r\n\r\n5\r\n{"Ima\r\nzz\r\n'],
   ])('answers a create whose body is %s with one 400 naming the body', async (_what, rest) => {
     await start();
-    const answer = answerOf(await rawExchange(`POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${rest}`, { halfClose: true }));
+    const answer = answerOf(
+      await rawExchange(`POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${rest}`, {
+        halfClose: true,
+      }),
+    );
     expect(answer.statusLine).toBe('HTTP/1.1 400 Bad Request');
     expect(answer.message).toContain('request body incomplete or malformed');
   });
@@ -215,7 +260,17 @@ describe('berthd API server', () => {
   it('lets a client still sending a refused body read the answer', async () => {
     await start();
     const body = Buffer.alloc(3 * 1024 * 1024, 'a');
-    const answer = answerOf(await rawExchange(Buffer.concat([Buffer.from(`POST /containers/create HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')])));
+    const answer = answerOf(
+      await rawExchange(
+        Buffer.concat([
+          Buffer.from(
+            `POST /containers/create HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`,
+          ),
+          body,
+          Buffer.from('\r\n0\r\n\r\n'),
+        ]),
+      ),
+    );
     expect(answer.statusLine).toBe('HTTP/1.1 413 Payload Too Large');
   });
 
@@ -223,7 +278,10 @@ describe('berthd API server', () => {
     const client = await start();
     const seen: unknown[] = [];
     await client.pull('ok', (m) => seen.push(m));
-    expect(seen).toEqual([{ status: 'Pulling from x', id: 'latest' }, { status: 'Downloading', id: 'abc', progressDetail: { current: 1, total: 2 } }]);
+    expect(seen).toEqual([
+      { status: 'Pulling from x', id: 'latest' },
+      { status: 'Downloading', id: 'abc', progressDetail: { current: 1, total: 2 } },
+    ]);
     await expect(client.pull('broken')).rejects.toThrow('pull broken: manifest unknown');
   });
 
@@ -232,7 +290,8 @@ describe('berthd API server', () => {
     const controller = new AbortController();
     const events = client.events({ signal: controller.signal }, () => undefined);
     await new Promise<void>((resolve) => {
-      const poll = (): void => (fake.engine.running().some((j) => j.name === 'events') ? resolve() : void setImmediate(poll));
+      const poll = (): void =>
+        fake.engine.running().some((j) => j.name === 'events') ? resolve() : void setImmediate(poll);
       poll();
     });
     controller.abort();
@@ -259,7 +318,9 @@ describe('berthd API server', () => {
     await done;
     expect(frames).toEqual(['stdout:out\n', 'stderr:err\n', 'stdout:typed\n']);
     expect(Buffer.concat(fake.stdinSeen).toString()).toBe('typed\n');
-    const raw = await rawExchange('POST /v1.41/containers/tty1/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+    const raw = await rawExchange(
+      'POST /v1.41/containers/tty1/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n',
+    );
     expect(raw.startsWith('HTTP/1.1 101 UPGRADED\r\n')).toBe(true);
     expect(raw).toContain('Content-Type: application/vnd.docker.raw-stream');
     expect(raw.endsWith('\r\n\r\nout\nerr\n')).toBe(true);
@@ -267,7 +328,10 @@ describe('berthd API server', () => {
 
   it('refuses attach to an unknown container with a 404 before switching protocols', async () => {
     const client = await start();
-    await expect(client.containerAttach('nope', {})).rejects.toMatchObject({ details: { httpStatus: 404 }, message: 'No such container: nope' });
+    await expect(client.containerAttach('nope', {})).rejects.toMatchObject({
+      details: { httpStatus: 404 },
+      message: 'No such container: nope',
+    });
   });
 
   it('sends the wait status line when the wait is armed, the result after', async () => {
@@ -279,10 +343,17 @@ describe('berthd API server', () => {
 
   it('lets one daemon hold a root: a second fails naming the pid, a stale lock is taken over', async () => {
     await start();
-    const second = parseDaemonFlags(['--root', join(dir, 'root'), '--exec-root', join(dir, 'exec2'), '-H', `unix://${join(dir, 'b.sock')}`]) as DaemonFlags;
-    await expect(startDaemon(ctx, second, async () => ({ engine: new Engine(), shutdown: async () => undefined }), '0.1.0')).rejects.toThrow(
-      `another berthd (pid ${process.pid}) is using it`,
-    );
+    const second = parseDaemonFlags([
+      '--root',
+      join(dir, 'root'),
+      '--exec-root',
+      join(dir, 'exec2'),
+      '-H',
+      `unix://${join(dir, 'b.sock')}`,
+    ]) as DaemonFlags;
+    await expect(
+      startDaemon(ctx, second, async () => ({ engine: new Engine(), shutdown: async () => undefined }), '0.1.0'),
+    ).rejects.toThrow(`another berthd (pid ${process.pid}) is using it`);
     await daemon?.close(ctx);
     expect(fake.shutdowns).toBe(1);
     daemon = undefined;
@@ -294,18 +365,43 @@ describe('berthd API server', () => {
 
   it('joins a traceparent: the daemon files its request and job spans under the trace id', async () => {
     const traceId = 'ab'.repeat(16);
-    const traced = new ApiClient(join(dir, 'api.sock').replace(/^/, 'unix://'), { traceparent: () => `00-${traceId}-00000000000000a1-01` });
+    const traced = new ApiClient(join(dir, 'api.sock').replace(/^/, 'unix://'), {
+      traceparent: () => `00-${traceId}-00000000000000a1-01`,
+    });
     await start();
     await traced.version();
     const plain = new ApiClient(`unix://${join(dir, 'api.sock')}`);
-    const got = await plain.call<{ spans: { name: string; id: number; parentId?: number; attributes: Record<string, unknown> }[]; clockBaseNs: string }>('GET', `/berth/traces/${traceId}`);
+    const got = await plain.call<{
+      spans: { name: string; id: number; parentId?: number; attributes: Record<string, unknown> }[];
+      clockBaseNs: string;
+    }>('GET', `/berth/traces/${traceId}`);
     const root = got.spans.find((s) => s.name === 'daemon.GET /version');
     expect(root?.attributes.traceparentParent).toBe('00000000000000a1');
     expect(got.spans.find((s) => s.name === 'jobs.version')?.parentId).toBe(root?.id);
     expect(BigInt(got.clockBaseNs) > 0n).toBe(true);
-    const joined = joinSpans([{ id: 0xa1, traceId: 0xa1, parentId: undefined, name: 'client.version', module: 'client', startNs: 0, endNs: 10, attributes: {}, status: 'ok', error: undefined, origin: 'node' }], got as never, BigInt(got.clockBaseNs));
+    const joined = joinSpans(
+      [
+        {
+          id: 0xa1,
+          traceId: 0xa1,
+          parentId: undefined,
+          name: 'client.version',
+          module: 'client',
+          startNs: 0,
+          endNs: 10,
+          attributes: {},
+          status: 'ok',
+          error: undefined,
+          origin: 'node',
+        },
+      ],
+      got as never,
+      BigInt(got.clockBaseNs),
+    );
     expect(joined.find((s) => s.name === 'daemon.GET /version')?.parentId).toBe(0xa1);
-    expect(joined.find((s) => s.name === 'jobs.version')?.parentId).toBe(joined.find((s) => s.name === 'daemon.GET /version')?.id);
+    expect(joined.find((s) => s.name === 'jobs.version')?.parentId).toBe(
+      joined.find((s) => s.name === 'daemon.GET /version')?.id,
+    );
     expect((await plain.call<{ spans: unknown[] }>('GET', `/berth/traces/${traceId}`)).spans).toEqual([]);
   });
 

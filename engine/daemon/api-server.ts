@@ -34,7 +34,12 @@ export interface ApiServerOptions {
 /** Creates the server (not listening yet). */
 export function createApiServer(options: ApiServerOptions): Server {
   const headers = commonHeaders(API_VERSION, options.serverVersion);
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 });
+  const server = createServer({
+    maxHeaderSize: MAX_HEADER_BYTES,
+    requestTimeout: 0,
+    headersTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+  });
   // One more than the limit, so that a request over it is told from one at it (and refused, not cut short).
   server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
 
@@ -43,7 +48,9 @@ export function createApiServer(options: ApiServerOptions): Server {
     res.on('close', () => {
       if (!res.writableFinished) controller.abort(new Error('client disconnected'));
     });
-    void handle(options, req, new ResponseReply(req, res, headers), controller, (limit, subject) => readRawBody(req, limit, subject));
+    void handle(options, req, new ResponseReply(req, res, headers), controller, (limit, subject) =>
+      readRawBody(req, limit, subject),
+    );
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -63,7 +70,9 @@ export function createApiServer(options: ApiServerOptions): Server {
   // (and is refused there) instead of Node dropping the connection unanswered.
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => undefined);
-    void handle(options, req, new SocketReply(socket, head, headers), new AbortController(), (limit, subject) => readRawBody(req, limit, subject));
+    void handle(options, req, new SocketReply(socket, head, headers), new AbortController(), (limit, subject) =>
+      readRawBody(req, limit, subject),
+    );
   });
 
   // A client that half-closes after its request still gets the answer (Node would
@@ -81,7 +90,8 @@ export function createApiServer(options: ApiServerOptions): Server {
     }
     // The request was answered already and its body turned out broken (a chunk
     // that does not parse, an end before the declared length): that answer stands.
-    const inFlight = (socket as Socket & { _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null })._httpMessage;
+    const inFlight = (socket as Socket & { _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null })
+      ._httpMessage;
     if (inFlight?.headersSent) {
       if (!inFlight.writableEnded) inFlight.end();
       lingerThenClose(socket);
@@ -94,7 +104,12 @@ export function createApiServer(options: ApiServerOptions): Server {
       reportBrokenBody(inFlight.req, err);
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_HEADERS_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? 431
+        : err.code === 'HPE_HEADERS_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : 400;
     const message =
       status === 431
         ? `request header fields too large: the request head exceeds ${MAX_HEADER_BYTES} bytes`
@@ -102,7 +117,9 @@ export function createApiServer(options: ApiServerOptions): Server {
           ? 'request timeout: the request head did not arrive in time'
           : `bad request: ${err.message}`;
     const body = `${JSON.stringify({ message })}\n`;
-    socket.write(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
     lingerThenClose(socket);
   });
   return server;
@@ -130,17 +147,30 @@ function lingerThenClose(socket: Socket): void {
 
 type BodyReader = (limit: number, subject: string) => Promise<Buffer>;
 
-async function handle(options: ApiServerOptions, req: IncomingMessage, reply: Reply, controller: AbortController, readBody: BodyReader): Promise<void> {
+async function handle(
+  options: ApiServerOptions,
+  req: IncomingMessage,
+  reply: Reply,
+  controller: AbortController,
+  readBody: BodyReader,
+): Promise<void> {
   const method = req.method ?? 'GET';
   const rawUrl = req.url ?? '/';
   const logger = options.ctx.logger.with({ method, url: rawUrl.length > 200 ? `${rawUrl.slice(0, 200)}…` : rawUrl });
   const ctx = withSignal(withLogger(options.ctx, logger), controller.signal);
   try {
     if (req.rawHeaders.length / 2 > MAX_HEADER_FIELDS) {
-      throw new BerthError('INVALID_ARGUMENT', `request header fields too large: more than ${MAX_HEADER_FIELDS} header fields`, { details: { httpStatus: 431 } });
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `request header fields too large: more than ${MAX_HEADER_FIELDS} header fields`,
+        { details: { httpStatus: 431 } },
+      );
     }
     // Only the origin form (a path) names a route; `//x` must stay a path, not a host.
-    if (!rawUrl.startsWith('/')) throw invalidArgument(`${method} ${rawUrl.length > 200 ? `${rawUrl.slice(0, 200)}…` : rawUrl}: malformed request target, expected a path`);
+    if (!rawUrl.startsWith('/'))
+      throw invalidArgument(
+        `${method} ${rawUrl.length > 200 ? `${rawUrl.slice(0, 200)}…` : rawUrl}: malformed request target, expected a path`,
+      );
     const url = new URL(`http://berthd${rawUrl}`);
     const { version, path } = splitVersion(url.pathname);
     const match = options.router.match(method, path);
@@ -155,7 +185,8 @@ async function handle(options: ApiServerOptions, req: IncomingMessage, reply: Re
         version,
         params: match.params,
         query: url.searchParams,
-        json: async <T>(shape: Shape, optional = false) => parseJsonBody<T>(await readBody(MAX_JSON_BODY, subject), shape, subject, optional),
+        json: async <T>(shape: Shape, optional = false) =>
+          parseJsonBody<T>(await readBody(MAX_JSON_BODY, subject), shape, subject, optional),
       };
       await match.handler(request, reply);
     });

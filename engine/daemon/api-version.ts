@@ -26,7 +26,9 @@ export function splitVersion(pathname: string): { version: string; path: string 
     throw invalidArgument(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
   }
   if (compareApiVersions(version, MIN_API_VERSION) < 0) {
-    throw invalidArgument(`client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+    throw invalidArgument(
+      `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+    );
   }
   return { version, path };
 }

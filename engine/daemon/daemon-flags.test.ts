@@ -25,11 +25,32 @@ describe('berthd flags', () => {
   it('takes --iptables as Docker writes it, and --dns', () => {
     expect(parseDaemonFlags(['--iptables=false'])).toMatchObject({ iptables: false });
     expect(parseDaemonFlags(['--iptables'])).toMatchObject({ iptables: true });
-    expect(parseDaemonFlags(['--dns', '10.0.0.2', '--dns', 'fd00::53'])).toMatchObject({ dns: ['10.0.0.2', 'fd00::53'] });
+    expect(parseDaemonFlags(['--dns', '10.0.0.2', '--dns', 'fd00::53'])).toMatchObject({
+      dns: ['10.0.0.2', 'fd00::53'],
+    });
   });
 
   it('takes repeated -H and every option', () => {
-    const f = parseDaemonFlags(['-H', 'unix:///tmp/a.sock', '--host', 'tcp://127.0.0.1:2375', '--root', '/r', '--exec-root', '/e', '--storage-driver', 'vfs', '--bridge', 'br-x', '--bip', '10.9.0.1/24', '--log-level', 'debug', '--pidfile', '/e/p']);
+    const f = parseDaemonFlags([
+      '-H',
+      'unix:///tmp/a.sock',
+      '--host',
+      'tcp://127.0.0.1:2375',
+      '--root',
+      '/r',
+      '--exec-root',
+      '/e',
+      '--storage-driver',
+      'vfs',
+      '--bridge',
+      'br-x',
+      '--bip',
+      '10.9.0.1/24',
+      '--log-level',
+      'debug',
+      '--pidfile',
+      '/e/p',
+    ]);
     expect(f).toMatchObject({
       hosts: [
         { kind: 'unix', path: '/tmp/a.sock' },
@@ -107,7 +128,10 @@ describe('query helpers', () => {
 
   it('decodes X-Registry-Auth, empty means none', () => {
     expect(registryAuth(Buffer.from('{}').toString('base64url'))).toBeUndefined();
-    expect(registryAuth(Buffer.from('{"username":"u","password":"p"}').toString('base64url'))).toEqual({ username: 'u', password: 'p' });
+    expect(registryAuth(Buffer.from('{"username":"u","password":"p"}').toString('base64url'))).toEqual({
+      username: 'u',
+      password: 'p',
+    });
     expect(() => registryAuth('%%%')).toThrow('X-Registry-Auth');
   });
 });

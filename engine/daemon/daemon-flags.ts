@@ -71,12 +71,19 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags | 'help' 
   }
   if (values.help) return 'help';
   const hosts = (values.host ?? [`unix://${DEFAULT_SOCKET}`]).map(parseListenAddress);
-  if (!BRIDGE_NAME.test(values.bridge)) throw invalidArgument(`--bridge ${JSON.stringify(values.bridge)}: not a valid interface name (1-15 of [a-zA-Z0-9_.-])`);
+  if (!BRIDGE_NAME.test(values.bridge))
+    throw invalidArgument(
+      `--bridge ${JSON.stringify(values.bridge)}: not a valid interface name (1-15 of [a-zA-Z0-9_.-])`,
+    );
   if (values.bip !== undefined && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(values.bip)) {
-    throw invalidArgument(`--bip ${JSON.stringify(values.bip)}: expected an IPv4 address with prefix length, e.g. 172.31.0.1/24`);
+    throw invalidArgument(
+      `--bip ${JSON.stringify(values.bip)}: expected an IPv4 address with prefix length, e.g. 172.31.0.1/24`,
+    );
   }
-  if (values.iptables !== 'true' && values.iptables !== 'false') throw invalidArgument(`--iptables ${JSON.stringify(values.iptables)}: expected true or false`);
-  for (const d of values.dns ?? []) if (isIP(d) === 0) throw invalidArgument(`--dns ${JSON.stringify(d)}: not an IP address`);
+  if (values.iptables !== 'true' && values.iptables !== 'false')
+    throw invalidArgument(`--iptables ${JSON.stringify(values.iptables)}: expected true or false`);
+  for (const d of values.dns ?? [])
+    if (isIP(d) === 0) throw invalidArgument(`--dns ${JSON.stringify(d)}: not an IP address`);
   let logLevel: LogLevel;
   try {
     logLevel = parseLogLevel(values['log-level'], 'info');

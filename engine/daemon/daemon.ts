@@ -40,7 +40,14 @@ export interface RunningDaemon {
 
 /** Every route berthd serves, in one router. */
 export function daemonRouter(traces: TraceStore): Router {
-  return new Router([...systemRoutes(traces), ...imageRoutes(), ...containerRoutes(), ...execRoutes(), ...networkRoutes(), ...volumeRoutes()]);
+  return new Router([
+    ...systemRoutes(traces),
+    ...imageRoutes(),
+    ...containerRoutes(),
+    ...execRoutes(),
+    ...networkRoutes(),
+    ...volumeRoutes(),
+  ]);
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -54,7 +61,12 @@ function closeServer(server: Server): Promise<void> {
  * Starts berthd. Fails CONFLICT when another daemon holds the root, and with the
  * listen or engine error otherwise — undoing what it had done.
  */
-export async function startDaemon(ctx: Context, flags: DaemonFlags, createEngine: EngineFactory, serverVersion: string): Promise<RunningDaemon> {
+export async function startDaemon(
+  ctx: Context,
+  flags: DaemonFlags,
+  createEngine: EngineFactory,
+  serverVersion: string,
+): Promise<RunningDaemon> {
   mkdirSync(flags.root, { recursive: true, mode: 0o711 });
   mkdirSync(flags.execRoot, { recursive: true, mode: 0o755 });
   const lock = lockRoot(flags.root);

@@ -23,13 +23,19 @@ export function parseListenAddress(value: string): ListenAddress {
   if (tcp !== null) {
     const host = (tcp[1] as string).replace(/^\[|\]$/g, '');
     const port = Number(tcp[2]);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument(`listen address ${value}: port out of range`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw invalidArgument(`listen address ${value}: port out of range`);
     if (isIP(host) === 0) throw invalidArgument(`listen address ${value}: host must be an IP address`);
     const loopback = host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-    if (!loopback) throw permissionDenied(`listen address ${value}: berthd listens on TCP only on loopback (127.0.0.0/8 or ::1); the API has no authentication`);
+    if (!loopback)
+      throw permissionDenied(
+        `listen address ${value}: berthd listens on TCP only on loopback (127.0.0.0/8 or ::1); the API has no authentication`,
+      );
     return { kind: 'tcp', host, port };
   }
-  throw invalidArgument(`listen address ${JSON.stringify(value)}: expected unix:///path/to.sock or tcp://127.0.0.1:PORT`);
+  throw invalidArgument(
+    `listen address ${JSON.stringify(value)}: expected unix:///path/to.sock or tcp://127.0.0.1:PORT`,
+  );
 }
 
 function socketAnswers(path: string): Promise<boolean> {
@@ -54,18 +60,28 @@ async function clearStaleSocket(path: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  if (await socketAnswers(path)) throw conflict(`listen address unix://${path}: another daemon is listening on this socket`);
+  if (await socketAnswers(path))
+    throw conflict(`listen address unix://${path}: another daemon is listening on this socket`);
   unlinkSync(path);
 }
 
-/** Starts `server` listening on `address`; resolves with the address as clients use it (`unix:///…`, `tcp://127.0.0.1:PORT`). */
+/**
+ * Starts `server` listening on `address`; resolves with the address as clients use it (`unix:///…`,
+ * `tcp://127.0.0.1:PORT`).
+ */
 export async function listenOn(server: Server, address: ListenAddress): Promise<string> {
   if (address.kind === 'unix') {
     mkdirSync(dirname(address.path), { recursive: true, mode: 0o755 });
     await clearStaleSocket(address.path);
   }
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(wrap(err, `listen on ${address.kind === 'unix' ? `unix://${address.path}` : `tcp://${address.host}:${address.port}`}`));
+    const onError = (err: Error): void =>
+      reject(
+        wrap(
+          err,
+          `listen on ${address.kind === 'unix' ? `unix://${address.path}` : `tcp://${address.host}:${address.port}`}`,
+        ),
+      );
     server.once('error', onError);
     const done = (): void => {
       server.removeListener('error', onError);

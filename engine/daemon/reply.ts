@@ -20,7 +20,10 @@ export function commonHeaders(apiVersion: string, serverVersion: string): Record
   };
 }
 
-function writerFor(stream: NodeJS.WritableStream & { writableEnded?: boolean; destroyed?: boolean }, onEnd: () => void): BodyWriter {
+function writerFor(
+  stream: NodeJS.WritableStream & { writableEnded?: boolean; destroyed?: boolean },
+  onEnd: () => void,
+): BodyWriter {
   return {
     write(chunk) {
       return new Promise<void>((resolve, reject) => {
@@ -66,7 +69,13 @@ export class ResponseReply implements Reply {
 
   send(status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
     const bytes = Buffer.from(body);
-    this.res.writeHead(status, { ...this.headers, ...headers, 'Content-Type': contentType, 'Content-Length': String(bytes.length), ...this.closing() });
+    this.res.writeHead(status, {
+      ...this.headers,
+      ...headers,
+      'Content-Type': contentType,
+      'Content-Length': String(bytes.length),
+      ...this.closing(),
+    });
     this.finish(this.req.method === 'HEAD' ? undefined : bytes);
   }
 
@@ -208,7 +217,12 @@ export class SocketReply implements Reply {
   send(status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
     const bytes = Buffer.from(body);
     this.sent = true;
-    const head = this.statusLine(status, { ...headers, 'Content-Type': contentType, 'Content-Length': String(bytes.length), Connection: 'close' });
+    const head = this.statusLine(status, {
+      ...headers,
+      'Content-Type': contentType,
+      'Content-Length': String(bytes.length),
+      Connection: 'close',
+    });
     this.socket.end(Buffer.concat([Buffer.from(head), bytes]));
   }
 
@@ -225,7 +239,12 @@ export class SocketReply implements Reply {
 
   hijack(contentType: string): Duplex {
     this.sent = true;
-    this.socket.write(this.statusLine(101, { 'Content-Type': contentType, Connection: 'Upgrade', Upgrade: 'tcp' }).replace(/^HTTP\/1\.1 101 [^\r]*/, 'HTTP/1.1 101 UPGRADED'));
+    this.socket.write(
+      this.statusLine(101, { 'Content-Type': contentType, Connection: 'Upgrade', Upgrade: 'tcp' }).replace(
+        /^HTTP\/1\.1 101 [^\r]*/,
+        'HTTP/1.1 101 UPGRADED',
+      ),
+    );
     if (this.head.length > 0) this.socket.unshift(this.head);
     this.head = Buffer.alloc(0);
     this.socket.resume();

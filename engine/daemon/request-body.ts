@@ -30,7 +30,9 @@ export interface Shape {
 }
 
 function tooLarge(subject: string, limit: number): BerthError {
-  return new BerthError('INVALID_ARGUMENT', `${subject}: request body exceeds the limit of ${limit} bytes`, { details: { httpStatus: 413 } });
+  return new BerthError('INVALID_ARGUMENT', `${subject}: request body exceeds the limit of ${limit} bytes`, {
+    details: { httpStatus: 413 },
+  });
 }
 
 /** Body readers waiting on a request, told when the HTTP layer finds its body broken. */
@@ -57,7 +59,8 @@ export function reportBrokenBody(req: IncomingMessage, err: Error): void {
 export function readRawBody(req: IncomingMessage, limit: number, subject: string): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(subject, limit));
-  const incomplete = (why: string): BerthError => invalidArgument(`${subject}: request body incomplete or malformed: ${why}`);
+  const incomplete = (why: string): BerthError =>
+    invalidArgument(`${subject}: request body incomplete or malformed: ${why}`);
   const early = broken.get(req);
   if (early !== undefined) return Promise.reject(incomplete(early.message));
   return new Promise<Buffer>((resolve, reject) => {
@@ -118,7 +121,12 @@ export function parseJsonBody<T>(raw: Buffer, shape: Shape, subject: string, opt
 }
 
 /** Reads and checks a JSON body in one step. */
-export async function readJsonBody<T>(req: IncomingMessage, shape: Shape, subject: string, optional = false): Promise<T> {
+export async function readJsonBody<T>(
+  req: IncomingMessage,
+  shape: Shape,
+  subject: string,
+  optional = false,
+): Promise<T> {
   return parseJsonBody<T>(await readRawBody(req, MAX_JSON_BODY, subject), shape, subject, optional);
 }
 
@@ -158,7 +166,11 @@ function checkValue(value: unknown, type: FieldType, subject: string, path: stri
         if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail('an array of strings');
         return;
       case 'record<string>':
-        if (typeof value !== 'object' || Array.isArray(value) || Object.values(value as object).some((v) => typeof v !== 'string')) {
+        if (
+          typeof value !== 'object' ||
+          Array.isArray(value) ||
+          Object.values(value as object).some((v) => typeof v !== 'string')
+        ) {
           fail('an object of strings');
         }
         return;

@@ -20,7 +20,11 @@ export function parseTraceparent(header: string | string[] | undefined): TracePa
   if (typeof header !== 'string') return undefined;
   const m = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(header.trim());
   if (m === null || m[1] === 'ff' || /^0+$/.test(m[2] as string) || /^0+$/.test(m[3] as string)) return undefined;
-  return { traceId: m[2] as string, parentId: m[3] as string, sampled: (Number.parseInt(m[4] as string, 16) & 1) === 1 };
+  return {
+    traceId: m[2] as string,
+    parentId: m[3] as string,
+    sampled: (Number.parseInt(m[4] as string, 16) & 1) === 1,
+  };
 }
 
 /** What `GET /berth/traces/{traceId}` answers. */
@@ -43,7 +47,12 @@ export class TraceStore {
    * Runs `fn` inside a `daemon` span joined to `parent` when the request is sampled,
    * and files the spans it produced under the trace id.
    */
-  async run<T>(ctx: Context, parent: TraceParent | undefined, name: string, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  async run<T>(
+    ctx: Context,
+    parent: TraceParent | undefined,
+    name: string,
+    fn: (ctx: Context) => Promise<T>,
+  ): Promise<T> {
     if (parent === undefined || !parent.sampled) return fn(ctx);
     if (this.running++ === 0) this.collector.start();
     const { span, ctx: inner } = startSpan(ctx, 'daemon', name, { traceparentParent: parent.parentId });

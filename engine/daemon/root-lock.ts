@@ -35,7 +35,8 @@ const held = new Set<string>();
 /** Takes the lock of `root` (which must exist). Fails CONFLICT while another live daemon holds it. */
 export function lockRoot(root: string): RootLock {
   const path = join(root, 'berthd.lock');
-  if (held.has(path)) throw conflict(`root ${root}: another berthd (pid ${process.pid}) is using it (lock file ${path})`);
+  if (held.has(path))
+    throw conflict(`root ${root}: another berthd (pid ${process.pid}) is using it (lock file ${path})`);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });

@@ -25,10 +25,12 @@ export class Router {
 
   add(spec: RouteSpec): void {
     const names: string[] = [];
-    const source = spec.pattern.replace(/[.+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)(\*?)\}/g, (_, name: string, star: string) => {
-      names.push(name);
-      return star === '*' ? '(.+?)' : '([^/]+)';
-    });
+    const source = spec.pattern
+      .replace(/[.+?^$()|[\]\\]/g, '\\$&')
+      .replace(/\{(\w+)(\*?)\}/g, (_, name: string, star: string) => {
+        names.push(name);
+        return star === '*' ? '(.+?)' : '([^/]+)';
+      });
     this.routes.push({ method: spec.method, re: new RegExp(`^${source}/?$`), names, handler: spec.handler });
   }
 

@@ -10,7 +10,11 @@ describe('BerthError', () => {
     expect(err.code).toBe('NOT_FOUND');
     expect(err.message).toBe('image busybox:latest: not found');
     expect(err.cause).toBe(cause);
-    expect(err.toJSON()).toEqual({ code: 'NOT_FOUND', message: 'image busybox:latest: not found', details: { ref: 'busybox:latest' } });
+    expect(err.toJSON()).toEqual({
+      code: 'NOT_FOUND',
+      message: 'image busybox:latest: not found',
+      details: { ref: 'busybox:latest' },
+    });
     expect(isBerthError(err, ErrorCode.NOT_FOUND)).toBe(true);
     expect(isBerthError(err, ErrorCode.CONFLICT)).toBe(false);
     expect(isBerthError(new Error('x'))).toBe(false);

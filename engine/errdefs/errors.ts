@@ -108,7 +108,8 @@ export function wrap(err: unknown, subject: string, fallback: ErrorCode = ErrorC
   if (e && typeof e === 'object') {
     if (e.name === 'AbortError') return new BerthError(ErrorCode.CANCELLED, `${subject}: cancelled`, { cause: err });
     if (typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) {
-      const detail = typeof e.message === 'string' && e.message.startsWith(`${e.code}:`) ? e.message : `${e.code}: ${e.message}`;
+      const detail =
+        typeof e.message === 'string' && e.message.startsWith(`${e.code}:`) ? e.message : `${e.code}: ${e.message}`;
       return new BerthError(errnoCodes[e.code] ?? fallback, `${subject}: ${detail}`, {
         cause: err,
         details: { errno: e.code, ...(e.path ? { path: e.path } : {}) },

@@ -31,7 +31,11 @@ export function childError(id: string, msg: NativeChildMessage): BerthError {
   const step = msg.step ?? 'setup';
   const subject = msg.detail ? `${step} ${msg.detail}` : step;
   const why = errno === 'EXDEV' && step === 'mount' ? 'the target resolves outside the rootfs' : msg.strerror;
-  return new BerthError(codes[errno] ?? ErrorCode.INTERNAL, `container ${id}: ${subject}: ${errno}${why ? ` (${why})` : ''}`, {
-    details: { step, errno, subject: msg.detail ?? '' },
-  });
+  return new BerthError(
+    codes[errno] ?? ErrorCode.INTERNAL,
+    `container ${id}: ${subject}: ${errno}${why ? ` (${why})` : ''}`,
+    {
+      details: { step, errno, subject: msg.detail ?? '' },
+    },
+  );
 }

@@ -18,9 +18,9 @@ const ctx = background();
 
 let w: ExecDriverWorld;
 
-
-
-/** A running container: /bin/sleep as pid 1, a tmpfs on /scratch only its mount namespace has, Docker's seccomp profile. */
+/**
+ * A running container: /bin/sleep as pid 1, a tmpfs on /scratch only its mount namespace has, Docker's seccomp profile.
+ */
 async function runningContainer(mutate: (spec: Spec) => void = () => {}): Promise<{ id: string; pid: number }> {
   const id = w.nextId();
   const raw = defaultSpec({ args: ['/bin/sleep'], rootfs: w.rootfs, hostname: 'exec-box', seccomp: true });
@@ -41,22 +41,37 @@ needs(missing).describe('exec', () => {
     writeFileSync(join(rootfs, 'etc', 'not-a-program'), 'just text\n', { mode: 0o644 });
   });
 
-  it('runs in the container\'s namespaces (pid included) and filesystem, with its own user, env and cwd', async () => {
+  it("runs in the container's namespaces (pid included) and filesystem, with its own user, env and cwd", async () => {
     const c = await runningContainer();
-    const p = await w.driver.exec(ctx, c.id, proc(['probe', 'read:/proc/1/cmdline'], {
-      cwd: '/tmp',
-      user: { uid: 1000, gid: 1001, additionalGids: [5] },
-      env: ['PATH=/bin', 'GREETING=hello exec'],
-    }), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = await w.driver.exec(
+      ctx,
+      c.id,
+      proc(['probe', 'read:/proc/1/cmdline'], {
+        cwd: '/tmp',
+        user: { uid: 1000, gid: 1001, additionalGids: [5] },
+        env: ['PATH=/bin', 'GREETING=hello exec'],
+      }),
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const [out, err] = await Promise.all([readAll(p.stdout), readAll(p.stderr)]);
     expect(await p.exited).toEqual({ exitCode: 0 });
     expect(err).toBe('');
     const probe = JSON.parse(out) as {
-      hostname: string; pid: number; uid: number; gid: number; groups: number[]; cwd: string; env: string[];
-      ns: Record<string, string>; mountinfo: string; NoNewPrivs: string; Seccomp: string;
+      hostname: string;
+      pid: number;
+      uid: number;
+      gid: number;
+      groups: number[];
+      cwd: string;
+      env: string[];
+      ns: Record<string, string>;
+      mountinfo: string;
+      NoNewPrivs: string;
+      Seccomp: string;
       checks: { op: string; ok: boolean; text?: string }[];
     };
-    for (const ns of ['net', 'uts', 'ipc', 'mnt', 'pid', 'cgroup']) expect(probe.ns[ns], ns).toBe(readlinkSync(`/proc/${c.pid}/ns/${ns}`));
+    for (const ns of ['net', 'uts', 'ipc', 'mnt', 'pid', 'cgroup'])
+      expect(probe.ns[ns], ns).toBe(readlinkSync(`/proc/${c.pid}/ns/${ns}`));
     // A pid of the container's namespace (pid 1 is the container's sleep), not the host's.
     expect(probe.pid).toBeGreaterThan(1);
     expect(probe.pid).toBeLessThan(100);
@@ -72,7 +87,7 @@ needs(missing).describe('exec', () => {
     expect(probe.Seccomp).toBe('2');
   });
 
-  it('joins the container\'s user namespace first: root inside is the mapped user outside', async () => {
+  it("joins the container's user namespace first: root inside is the mapped user outside", async () => {
     const c = await runningContainer((s) => {
       s.linux!.namespaces!.push({ type: 'user' });
       s.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
@@ -87,10 +102,14 @@ needs(missing).describe('exec', () => {
     await p.exited;
   });
 
-  it('joins the container\'s cgroup, and is killed through its own handle', async () => {
+  it("joins the container's cgroup, and is killed through its own handle", async () => {
     const c = await runningContainer();
     const p = await w.driver.exec(ctx, c.id, proc(['/bin/sleep', '600']));
-    const cgroupOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').filter((l) => /^0::|:pids:|:memory:/.test(l)).sort();
+    const cgroupOf = (pid: number) =>
+      readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .filter((l) => /^0::|:pids:|:memory:/.test(l))
+        .sort();
     expect(cgroupOf(p.pid)).toEqual(cgroupOf(c.pid));
     expect(cgroupOf(p.pid).join('\n')).toContain(w.cgroupParent);
     p.kill('SIGKILL');
@@ -103,8 +122,15 @@ needs(missing).describe('exec', () => {
     const c = await runningContainer();
     const p = await w.driver.exec(ctx, c.id, proc(['probe', 'exit:3']));
     expect(await p.exited).toEqual({ exitCode: 3 });
-    for (const [args, code, errno] of [[['/bin/nope'], 127, 'ENOENT'], [['nope'], 127, 'ENOENT'], [['/etc/not-a-program'], 126, 'EACCES']] as const) {
-      const err = await w.driver.exec(ctx, c.id, proc([...args])).then(() => undefined, (e: unknown) => e);
+    for (const [args, code, errno] of [
+      [['/bin/nope'], 127, 'ENOENT'],
+      [['nope'], 127, 'ENOENT'],
+      [['/etc/not-a-program'], 126, 'EACCES'],
+    ] as const) {
+      const err = await w.driver.exec(ctx, c.id, proc([...args])).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(isBerthError(err), String(err)).toBe(true);
       expect((err as Error).message).toContain(`exec: execve ${args[0]}: ${errno}`);
       expect((err as { details: Record<string, unknown> }).details.exitCode).toBe(code);
@@ -113,7 +139,15 @@ needs(missing).describe('exec', () => {
 
   it('applies no_new_privileges and capabilities of the exec process', async () => {
     const c = await runningContainer();
-    const p = await w.driver.exec(ctx, c.id, proc(['probe'], { noNewPrivileges: true, capabilities: { bounding: ['CAP_KILL'], effective: [], permitted: [] } }), { stdio: ['ignore', 'pipe', 'ignore'] });
+    const p = await w.driver.exec(
+      ctx,
+      c.id,
+      proc(['probe'], {
+        noNewPrivileges: true,
+        capabilities: { bounding: ['CAP_KILL'], effective: [], permitted: [] },
+      }),
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     const probe = JSON.parse(await readAll(p.stdout)) as { NoNewPrivs: string; CapEff: string; CapBnd: string };
     await p.exited;
     expect(probe.NoNewPrivs).toBe('1');
@@ -121,9 +155,14 @@ needs(missing).describe('exec', () => {
     expect(probe.CapBnd).toBe('0000000000000020');
   });
 
-  it('gives a TTY process a pty from the container\'s devpts', async () => {
+  it("gives a TTY process a pty from the container's devpts", async () => {
     const c = await runningContainer();
-    const p = await w.driver.exec(ctx, c.id, proc(['/bin/tty', 'hi'], { terminal: true, consoleSize: { height: 33, width: 101 } }), { stdio: 'terminal' });
+    const p = await w.driver.exec(
+      ctx,
+      c.id,
+      proc(['/bin/tty', 'hi'], { terminal: true, consoleSize: { height: 33, width: 101 } }),
+      { stdio: 'terminal' },
+    );
     expect(p.terminal).toBeTypeOf('number');
     const out = readMaster(p.terminal!);
     closeSync(p.terminal!);
@@ -137,11 +176,19 @@ needs(missing).describe('exec', () => {
   it('refuses a container that is not running, a bad process and an unknown id', async () => {
     const c = await runningContainer();
     await expect(w.driver.exec(ctx, c.id, proc([]))).rejects.toThrow(/exec process.args/);
-    await expect(w.driver.exec(ctx, c.id, { cwd: '/', user: { uid: 0, gid: 0 } } as unknown as Process)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(w.driver.exec(ctx, c.id, proc(['probe'], { user: { uid: -1, gid: 0 } }))).rejects.toThrow(/exec process.user/);
-    await expect(w.driver.exec(ctx, c.id, proc(['probe'], { env: ['NOEQUALS'] }))).rejects.toThrow(/exec process.env: "NOEQUALS"/);
+    await expect(
+      w.driver.exec(ctx, c.id, { cwd: '/', user: { uid: 0, gid: 0 } } as unknown as Process),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(w.driver.exec(ctx, c.id, proc(['probe'], { user: { uid: -1, gid: 0 } }))).rejects.toThrow(
+      /exec process.user/,
+    );
+    await expect(w.driver.exec(ctx, c.id, proc(['probe'], { env: ['NOEQUALS'] }))).rejects.toThrow(
+      /exec process.env: "NOEQUALS"/,
+    );
     await expect(w.driver.exec(ctx, c.id, proc(['probe'], { cwd: 'tmp' }))).rejects.toThrow(/exec process.cwd/);
-    await expect(w.driver.exec(ctx, c.id, proc(['probe'], { terminal: true }))).rejects.toThrow(/stdio must be 'terminal'/);
+    await expect(w.driver.exec(ctx, c.id, proc(['probe'], { terminal: true }))).rejects.toThrow(
+      /stdio must be 'terminal'/,
+    );
     await w.driver.kill(ctx, c.id, 'SIGKILL');
     await w.driver.wait(ctx, c.id);
     await expect(w.driver.exec(ctx, c.id, proc(['probe']))).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });

@@ -2,7 +2,17 @@
 // static workloads, checked from the inside with `probe`, and the failures that must
 // leave nothing behind (mounts, cgroups, processes, fds).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -51,7 +61,15 @@ interface Probe {
   env: string[];
   ns: Record<string, string>;
   mountinfo: string;
-  checks: { op: string; path?: string; ok: boolean; errno?: string | null; bytes?: number; text?: string; forked?: number }[];
+  checks: {
+    op: string;
+    path?: string;
+    ok: boolean;
+    errno?: string | null;
+    bytes?: number;
+    text?: string;
+    forked?: number;
+  }[];
 }
 
 function bundle(mutate: (spec: Spec) => void = () => {}, args: string[] = ['/bin/probe']): { dir: string; spec: Spec } {
@@ -155,7 +173,10 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     ['unbindable', /\sunbindable/],
   ] as const)('applies rootfsPropagation %s to the new root after pivot_root', async (propagation, expected) => {
     const p = await probe(bundle((s) => (s.linux!.rootfsPropagation = propagation)));
-    const root = p.mountinfo.trim().split('\n').find((l) => l.split(' ')[4] === '/');
+    const root = p.mountinfo
+      .trim()
+      .split('\n')
+      .find((l) => l.split(' ')[4] === '/');
     expect(root?.split(' - ')[0]).toMatch(expected);
   });
 
@@ -163,7 +184,12 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     const path = `${cgroupParent}/joined-${process.pid}`;
     const pre = await manager.create(ctx, path);
     const id = nextId();
-    const proc = await driver.create(ctx, id, bundle((s) => (s.linux!.cgroupsPath = path)), { stdio: ['ignore', 'ignore', 'ignore'] });
+    const proc = await driver.create(
+      ctx,
+      id,
+      bundle((s) => (s.linux!.cgroupsPath = path)),
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
     expect(readFileSync(`/proc/${proc.pid}/cgroup`, 'utf8')).toContain(`:/${path}\n`);
     await driver.start(ctx, id);
     expect(await driver.wait(ctx, id)).toEqual({ exitCode: 0 });
@@ -204,18 +230,21 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
   it('sets user, groups, ambient capabilities, umask, cwd and env from the spec', async () => {
     mkdirSync(join(rootfs, 'work'), { recursive: true });
     const p = await probe(
-      bundle((s) => {
-        s.process!.user = { uid: 1000, gid: 1001, additionalGids: [10, 20], umask: 0o027 };
-        s.process!.cwd = '/work';
-        s.process!.env = ['PATH=/bin', 'GREETING=hello world'];
-        s.process!.capabilities = {
-          bounding: ['CAP_NET_BIND_SERVICE', 'CAP_KILL'],
-          permitted: ['CAP_NET_BIND_SERVICE'],
-          effective: ['CAP_NET_BIND_SERVICE'],
-          inheritable: ['CAP_NET_BIND_SERVICE'],
-          ambient: ['CAP_NET_BIND_SERVICE'],
-        };
-      }, ['probe']),
+      bundle(
+        (s) => {
+          s.process!.user = { uid: 1000, gid: 1001, additionalGids: [10, 20], umask: 0o027 };
+          s.process!.cwd = '/work';
+          s.process!.env = ['PATH=/bin', 'GREETING=hello world'];
+          s.process!.capabilities = {
+            bounding: ['CAP_NET_BIND_SERVICE', 'CAP_KILL'],
+            permitted: ['CAP_NET_BIND_SERVICE'],
+            effective: ['CAP_NET_BIND_SERVICE'],
+            inheritable: ['CAP_NET_BIND_SERVICE'],
+            ambient: ['CAP_NET_BIND_SERVICE'],
+          };
+        },
+        ['probe'],
+      ),
     );
     expect([p.uid, p.gid]).toEqual([1000, 1001]);
     expect(p.groups).toEqual([10, 20]);
@@ -239,7 +268,15 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
       s.linux!.maskedPaths = [...(s.linux!.maskedPaths ?? []), '/secret', '/secretdir'];
       s.linux!.readonlyPaths = [...(s.linux!.readonlyPaths ?? []), '/data'];
     });
-    b.spec.process!.args = ['/bin/probe', 'read:/secret', 'read:/secretdir/file', 'write:/data/x', 'write:/proc/sys/kernel/hostname', 'write:/tmp/ok', 'read:/proc/timer_list'];
+    b.spec.process!.args = [
+      '/bin/probe',
+      'read:/secret',
+      'read:/secretdir/file',
+      'write:/data/x',
+      'write:/proc/sys/kernel/hostname',
+      'write:/tmp/ok',
+      'read:/proc/timer_list',
+    ];
     const p = await probe(b);
     const [secret, inDir, data, sysctl, tmp, timerList] = p.checks;
     expect(secret).toMatchObject({ ok: true, bytes: 0 });
@@ -271,7 +308,14 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
       // An absolute symlink resolves inside the rootfs, as it would in the container.
       s.mounts!.push({ destination: '/abs/sub', type: 'tmpfs', source: 'tmpfs' });
     });
-    b.spec.process!.args = ['/bin/probe', 'write:/dev/null', 'read:/dev/zero.missing', 'read:/dev/fd/0', 'read:/mnt/vol/greeting', 'write:/mnt/vol/new'];
+    b.spec.process!.args = [
+      '/bin/probe',
+      'write:/dev/null',
+      'read:/dev/zero.missing',
+      'read:/dev/fd/0',
+      'read:/mnt/vol/greeting',
+      'write:/mnt/vol/new',
+    ];
     const p = await probe(b);
     expect(p.checks[0]).toMatchObject({ ok: true });
     expect(p.checks[1]).toMatchObject({ ok: false, errno: 'ENOENT' });
@@ -293,11 +337,19 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
         { path: '/dev/fuse', type: 'c', major: 10, minor: 229 },
       ];
     });
-    b.spec.process!.args = ['/bin/probe', 'read:/dev/berth/mine', 'write:/dev/berth/mine', 'read:/dev/berth/roots', 'write:/dev/berth/missing/x'];
+    b.spec.process!.args = [
+      '/bin/probe',
+      'read:/dev/berth/mine',
+      'write:/dev/berth/mine',
+      'read:/dev/berth/roots',
+      'write:/dev/berth/missing/x',
+    ];
     const id = nextId();
     const proc = await driver.create(ctx, id, b, { stdio: ['ignore', 'pipe', 'pipe'] });
     const out = readAll(proc.stdout);
-    const devicesList = cgroupDirs(`${cgroupParent}/${id}`).map((d) => join(d, 'devices.list')).find((f) => existsSync(f));
+    const devicesList = cgroupDirs(`${cgroupParent}/${id}`)
+      .map((d) => join(d, 'devices.list'))
+      .find((f) => existsSync(f));
     // The device cgroup (v1) allows the new node after the spec's deny-all rule.
     if (existsSync('/sys/fs/cgroup/devices/devices.list')) expect(devicesList).toBeDefined();
     if (devicesList !== undefined) expect(readFileSync(devicesList, 'utf8')).toMatch(/^c 10:229 rwm$/m);
@@ -316,7 +368,11 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     expect((await run(b)).status).toEqual({ exitCode: 7 });
 
     const id = nextId();
-    await driver.create(ctx, id, bundle(() => {}, ['/bin/sleep', '60']));
+    await driver.create(
+      ctx,
+      id,
+      bundle(() => {}, ['/bin/sleep', '60']),
+    );
     expect((await driver.state(ctx, id)).status).toBe('created');
     await driver.start(ctx, id);
     const st = await driver.state(ctx, id);
@@ -332,8 +388,17 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     const fds = readdirSync('/proc/self/fd').length;
     const createdOnly = nextId();
     const running = nextId();
-    await driver.create(ctx, createdOnly, bundle(() => {}, ['/bin/sleep', '60']), { stdio: ['pipe', 'pipe', 'pipe'] });
-    const proc = await driver.create(ctx, running, bundle(() => {}, ['/bin/sleep', '60']));
+    await driver.create(
+      ctx,
+      createdOnly,
+      bundle(() => {}, ['/bin/sleep', '60']),
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    const proc = await driver.create(
+      ctx,
+      running,
+      bundle(() => {}, ['/bin/sleep', '60']),
+    );
     await driver.start(ctx, running);
     expect(childPids().sort()).toContain(proc.pid);
     await driver.delete(ctx, createdOnly);
@@ -357,7 +422,9 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
   });
 
   it('runs several containers at once, each with its own output and status', async () => {
-    const results = await Promise.all([0, 1, 2, 3].map((i) => run(bundle((s) => (s.hostname = `c${i}`), ['/bin/probe', `exit:${i}`]))));
+    const results = await Promise.all(
+      [0, 1, 2, 3].map((i) => run(bundle((s) => (s.hostname = `c${i}`), ['/bin/probe', `exit:${i}`]))),
+    );
     results.forEach((r, i) => {
       expect(r.status).toEqual({ exitCode: i });
       expect((JSON.parse(r.stdout) as Probe).hostname).toBe(`c${i}`);
@@ -367,14 +434,24 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
   it('turns the timed steps it returns into libcontainer and execdriver spans under the create and start spans', async () => {
     const id = nextId();
     const { spans } = await collect(async () => {
-      await driver.create(ctx, id, bundle(() => {}, ['/bin/true']));
+      await driver.create(
+        ctx,
+        id,
+        bundle(() => {}, ['/bin/true']),
+      );
       await driver.start(ctx, id);
       await driver.wait(ctx, id);
     });
     const create = spans.find((s) => s.name === 'execdriver.create');
     expect(create).toBeDefined();
     const under = spans.filter((s) => s.parentId === create!.id).map((s) => s.name);
-    for (const name of ['libcontainer.clone', 'execdriver.cgroup', 'libcontainer.pivot-root', 'libcontainer.capabilities', 'execdriver.setup']) {
+    for (const name of [
+      'libcontainer.clone',
+      'execdriver.cgroup',
+      'libcontainer.pivot-root',
+      'libcontainer.capabilities',
+      'execdriver.setup',
+    ]) {
       expect(under).toContain(name);
     }
     const proc = spans.find((s) => s.name === 'libcontainer.mount' && s.attributes.destination === '/proc');
@@ -400,11 +477,17 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
 
   it('joins an existing namespace by path', async () => {
     const a = nextId();
-    const first = await driver.create(ctx, a, bundle(() => {}, ['/bin/sleep', '60']));
+    const first = await driver.create(
+      ctx,
+      a,
+      bundle(() => {}, ['/bin/sleep', '60']),
+    );
     await driver.start(ctx, a);
     const p = await probe(
       bundle((s) => {
-        s.linux!.namespaces = s.linux!.namespaces!.map((ns) => (ns.type === 'network' ? { type: 'network', path: `/proc/${first.pid}/ns/net` } : ns));
+        s.linux!.namespaces = s.linux!.namespaces!.map((ns) =>
+          ns.type === 'network' ? { type: 'network', path: `/proc/${first.pid}/ns/net` } : ns,
+        );
       }),
     );
     expect(p.ns.net).toBe(readlinkSync(`/proc/${first.pid}/ns/net`));
@@ -413,11 +496,17 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
 
   it('joins an existing pid namespace by path (the process is then not pid 1)', async () => {
     const a = nextId();
-    const first = await driver.create(ctx, a, bundle(() => {}, ['/bin/sleep', '60']));
+    const first = await driver.create(
+      ctx,
+      a,
+      bundle(() => {}, ['/bin/sleep', '60']),
+    );
     await driver.start(ctx, a);
     const p = await probe(
       bundle((s) => {
-        s.linux!.namespaces = s.linux!.namespaces!.map((ns) => (ns.type === 'pid' ? { type: 'pid', path: `/proc/${first.pid}/ns/pid` } : ns));
+        s.linux!.namespaces = s.linux!.namespaces!.map((ns) =>
+          ns.type === 'pid' ? { type: 'pid', path: `/proc/${first.pid}/ns/pid` } : ns,
+        );
       }),
     );
     expect(p.ns.pid).toBe(readlinkSync(`/proc/${first.pid}/ns/pid`));
@@ -476,7 +565,13 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     );
     const spec = bundle().spec;
     // The creating process exits by itself once the child waits on the FIFO.
-    const pid = Number(execFileSync('npx', ['tsx', script, JSON.stringify(spec)], { cwd: here, encoding: 'utf8', timeout: 30_000 }).trim());
+    const pid = Number(
+      execFileSync('npx', ['tsx', script, JSON.stringify(spec)], {
+        cwd: here,
+        encoding: 'utf8',
+        timeout: 30_000,
+      }).trim(),
+    );
     expect(pid).toBeGreaterThan(0);
     expect(existsSync(`/proc/${pid}`)).toBe(true);
     await releaseExecFifo(ctx, fifo);
@@ -490,7 +585,10 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     execFileSync('mkfifo', ['-m', '0622', fifo]);
     const out = join(base, `detached-${seq}.json`);
     const id = nextId();
-    await driver.create(ctx, id, bundle(), { stdio: ['ignore', { file: out }, { file: out, append: true }], execFifo: fifo });
+    await driver.create(ctx, id, bundle(), {
+      stdio: ['ignore', { file: out }, { file: out, append: true }],
+      execFifo: fifo,
+    });
     expect((await driver.state(ctx, id)).status).toBe('created');
     await releaseExecFifo(ctx, fifo);
     expect(await driver.wait(ctx, id)).toEqual({ exitCode: 0 });
@@ -499,17 +597,23 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
   });
 
   it('kills a process over its memory limit (OOM)', async () => {
-    const b = bundle((s) => {
-      s.linux!.resources = { ...s.linux!.resources, memory: { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 } };
-    }, ['/bin/probe', 'alloc:256']);
+    const b = bundle(
+      (s) => {
+        s.linux!.resources = { ...s.linux!.resources, memory: { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 } };
+      },
+      ['/bin/probe', 'alloc:256'],
+    );
     const r = await run(b);
     expect(r.status).toEqual({ signal: 'SIGKILL' });
   });
 
   it('stops forks at the pids limit', async () => {
-    const b = bundle((s) => {
-      s.linux!.resources = { ...s.linux!.resources, pids: { limit: 8 } };
-    }, ['/bin/probe', 'fork:40']);
+    const b = bundle(
+      (s) => {
+        s.linux!.resources = { ...s.linux!.resources, pids: { limit: 8 } };
+      },
+      ['/bin/probe', 'fork:40'],
+    );
     const r = await run(b);
     const fork = (JSON.parse(r.stdout) as Probe).checks[0]!;
     expect(fork.forked).toBeLessThan(8);
@@ -517,7 +621,13 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
   });
 
   describe('bad input: a clear error and nothing left behind', () => {
-    const cases: { name: string; make: () => { dir: string; spec: Spec }; code: string; message: RegExp; at: 'create' | 'start' }[] = [
+    const cases: {
+      name: string;
+      make: () => { dir: string; spec: Spec };
+      code: string;
+      message: RegExp;
+      at: 'create' | 'start';
+    }[] = [
       {
         name: 'a missing rootfs',
         make: () => {

@@ -20,7 +20,15 @@
 import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { alreadyExists, BerthError, failedPrecondition, internal, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
+import {
+  alreadyExists,
+  BerthError,
+  failedPrecondition,
+  internal,
+  invalidArgument,
+  notFound,
+  wrap,
+} from '../errdefs/errors.js';
 import { checkContainerId } from '../fsutil/container-id.js';
 import { fromMonotonicNs, nowNs } from '../trace/clock.js';
 import { background, throwIfCancelled, type Context } from '../trace/context.js';
@@ -74,7 +82,8 @@ export interface CreateOptions {
   createContainerHooks?: (ctx: Context, pid: number) => Promise<void>;
 }
 
-export type ExitStatus = { exitCode: number; signal?: undefined } | { signal: NodeJS.Signals | number; exitCode?: undefined };
+export type ExitStatus =
+  { exitCode: number; signal?: undefined } | { signal: NodeJS.Signals | number; exitCode?: undefined };
 
 export interface ContainerProcess {
   id: string;
@@ -154,7 +163,10 @@ export interface ExecDriver {
    * exits 127) or FAILED_PRECONDITION when the container is not created.
    */
   start(ctx: Context, id: string): Promise<StartResult>;
-  /** Resolves with the exit status once the process exited; any number of callers. Cancelling ctx stops only the waiting. */
+  /**
+   * Resolves with the exit status once the process exited; any number of callers. Cancelling ctx stops only the
+   * waiting.
+   */
   wait(ctx: Context, id: string): Promise<ExitStatus>;
   /**
    * Sends a signal (name or number) to the container's process through its pidfd
@@ -216,7 +228,8 @@ const signalNames = new Map<number, NodeJS.Signals>(
 
 function signalNumber(signal: NodeJS.Signals | number, subject: string): number {
   if (typeof signal === 'number') {
-    if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw invalidArgument(`${subject}: invalid signal ${signal}`);
+    if (!Number.isInteger(signal) || signal < 0 || signal > 64)
+      throw invalidArgument(`${subject}: invalid signal ${signal}`);
     return signal;
   }
   const num = (constants.signals as Record<string, number>)[signal];
@@ -266,7 +279,8 @@ function nodeStep(module: string, method: string, startNs: number, attributes?: 
 
 /** err with `steps` added to its details (a BerthError keeps its code and message). */
 function withSteps(err: unknown, steps: TimedStep[]): unknown {
-  if (err instanceof BerthError) (err as { details: Record<string, unknown> | undefined }).details = { ...err.details, steps };
+  if (err instanceof BerthError)
+    (err as { details: Record<string, unknown> | undefined }).details = { ...err.details, steps };
   return err;
 }
 
@@ -317,11 +331,14 @@ class NativeExecDriver implements ExecDriver {
     const manager = this.cgroups();
     const cgroupPath = spec.linux?.cgroupsPath ?? `${this.options.cgroupParent ?? 'berth'}/${id}`;
     const cgroupStart = nowNs();
-    const cgroup = manager === null ? undefined : manager.create(ctx, cgroupPath, allowDeviceNodes(spec.linux?.resources, spec.linux?.devices), {
-      // a cgroupsPath from the spec may name a cgroup made beforehand: it is joined (as runc and crun do)
-      joinExisting: spec.linux?.cgroupsPath !== undefined,
-    });
-    cgroup?.catch(() => undefined);  // awaited below; a failure must not go unhandled meanwhile
+    const cgroup =
+      manager === null
+        ? undefined
+        : manager.create(ctx, cgroupPath, allowDeviceNodes(spec.linux?.resources, spec.linux?.devices), {
+            // a cgroupsPath from the spec may name a cgroup made beforehand: it is joined (as runc and crun do)
+            joinExisting: spec.linux?.cgroupsPath !== undefined,
+          });
+    cgroup?.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
 
     let io: ReturnType<typeof prepareStdio>;
     let spawned: NativeSpawned;
@@ -427,7 +444,15 @@ class NativeExecDriver implements ExecDriver {
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
     }
-    return { id, pid: c.pid, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, ...(master !== undefined ? { terminal: master } : {}), steps };
+    return {
+      id,
+      pid: c.pid,
+      stdin: io.stdin,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      ...(master !== undefined ? { terminal: master } : {}),
+      steps,
+    };
   }
 
   async start(ctx: Context, id: string): Promise<StartResult> {
@@ -453,7 +478,12 @@ class NativeExecDriver implements ExecDriver {
     const steps = [nodeStep('libcontainer', 'execve', t0)];
     if (msg !== null) {
       await c.exited;
-      throw withSteps(msg.type === 'error' ? childError(id, msg) : internal(`${subject}: unexpected ${msg.type} message from the child`), steps);
+      throw withSteps(
+        msg.type === 'error'
+          ? childError(id, msg)
+          : internal(`${subject}: unexpected ${msg.type} message from the child`),
+        steps,
+      );
     }
     return { steps };
   }
@@ -488,7 +518,7 @@ class NativeExecDriver implements ExecDriver {
     try {
       native().pidfdSendSignal(c.pidfd, num);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;  // exiting right now
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return; // exiting right now
       throw wrap(err, subject);
     }
   }
@@ -496,11 +526,18 @@ class NativeExecDriver implements ExecDriver {
   async exec(ctx: Context, id: string, process: Process, options: ExecOptions = {}): Promise<ExecProcess> {
     const c = this.get(id);
     const subject = `container ${id}: exec`;
-    if (c.status !== 'running' || c.exit !== undefined) throw failedPrecondition(`${subject}: the container is not running (${c.exit !== undefined ? 'stopped' : c.status})`);
+    if (c.status !== 'running' || c.exit !== undefined)
+      throw failedPrecondition(
+        `${subject}: the container is not running (${c.exit !== undefined ? 'stopped' : c.status})`,
+      );
     throwIfCancelled(ctx, subject);
     const terminal = options.stdio === 'terminal';
     if (terminal !== (process.terminal === true)) {
-      throw invalidArgument(terminal ? `${subject}: stdio 'terminal' needs process.terminal` : `${subject}: process.terminal: stdio must be 'terminal'`);
+      throw invalidArgument(
+        terminal
+          ? `${subject}: stdio 'terminal' needs process.terminal`
+          : `${subject}: process.terminal: stdio must be 'terminal'`,
+      );
     }
     let config: ReturnType<typeof nativeExecConfig>;
     try {
@@ -548,7 +585,9 @@ class NativeExecDriver implements ExecDriver {
     };
     const recv = () =>
       new Promise<NativeChildMessage | null>((resolve, reject) => {
-        native().containerRecv(syncFd!, (err, msg) => (err !== null ? reject(wrap(err, `${subject}: sync`)) : resolve(msg)));
+        native().containerRecv(syncFd!, (err, msg) =>
+          err !== null ? reject(wrap(err, `${subject}: sync`)) : resolve(msg),
+        );
       });
     let master: number | undefined;
     const onAbort = () => kill('SIGKILL');
@@ -571,7 +610,9 @@ class NativeExecDriver implements ExecDriver {
       if (msg !== null) steps.push(...childSteps(c.spec, msg));
       if (msg === null || msg.type !== 'created') {
         const status = await exited;
-        throw msg !== null && msg.type === 'error' ? childError(id, msg) : internal(`${subject}: the child exited during setup (${describeExit(status)})`);
+        throw msg !== null && msg.type === 'error'
+          ? childError(id, msg)
+          : internal(`${subject}: the child exited during setup (${describeExit(status)})`);
       }
       steps.push(nodeStep('execdriver', 'exec-setup', t0));
       throwIfCancelled(ctx, subject);
@@ -582,7 +623,10 @@ class NativeExecDriver implements ExecDriver {
       steps.push(nodeStep('libcontainer', 'execve', e0));
       if (msg !== null) {
         const status = await exited;
-        const err = msg.type === 'error' ? childError(id, msg) : internal(`${subject}: unexpected ${msg.type} message from the child`);
+        const err =
+          msg.type === 'error'
+            ? childError(id, msg)
+            : internal(`${subject}: unexpected ${msg.type} message from the child`);
         throw new BerthError(err.code, `${subject}: ${err.message.slice(`container ${id}: `.length)}`, {
           details: { ...err.details, exitCode: status.exitCode ?? 126 },
         });
@@ -592,7 +636,10 @@ class NativeExecDriver implements ExecDriver {
       await exited;
       if (master !== undefined) closeSync(master);
       io.destroy();
-      throw withSteps(err instanceof BerthError && err.message.startsWith(`container ${id}`) ? err : wrap(err, subject), steps);
+      throw withSteps(
+        err instanceof BerthError && err.message.startsWith(`container ${id}`) ? err : wrap(err, subject),
+        steps,
+      );
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
       closeSync(syncFd);
@@ -659,19 +706,23 @@ class NativeExecDriver implements ExecDriver {
   /** Starts reaping: resolves once the child exited (waitid on its pidfd), closes the pidfd. */
   private watchExit(c: Container, unref: boolean): Promise<ExitStatus> {
     return new Promise<ExitStatus>((resolve) => {
-      native().pidfdWait(c.pidfd!, (err, st) => {
-        let status: ExitStatus;
-        if (err !== null || st === null) status = { exitCode: -1 };
-        else if (st.signal !== null) status = { signal: signalNames.get(st.signal) ?? st.signal };
-        else status = { exitCode: st.exitCode ?? -1 };
-        c.exit = status;
-        c.status = 'stopped';
-        if (c.pidfd !== undefined) {
-          closeSync(c.pidfd);
-          c.pidfd = undefined;
-        }
-        resolve(status);
-      }, unref);
+      native().pidfdWait(
+        c.pidfd!,
+        (err, st) => {
+          let status: ExitStatus;
+          if (err !== null || st === null) status = { exitCode: -1 };
+          else if (st.signal !== null) status = { signal: signalNames.get(st.signal) ?? st.signal };
+          else status = { exitCode: st.exitCode ?? -1 };
+          c.exit = status;
+          c.status = 'stopped';
+          if (c.pidfd !== undefined) {
+            closeSync(c.pidfd);
+            c.pidfd = undefined;
+          }
+          resolve(status);
+        },
+        unref,
+      );
     });
   }
 
@@ -707,7 +758,6 @@ class NativeExecDriver implements ExecDriver {
       c.syncFd = undefined;
     }
   }
-
 }
 
 /** The clone as timed by the addon around the syscall. */

@@ -55,7 +55,18 @@ describe('nativeConfig', () => {
 
   it('passes a compiled seccomp filter (none without a profile)', () => {
     expect(nativeConfig(spec(), dir, io).seccomp).toBeUndefined();
-    const c = nativeConfig(spec((s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_TSYNC'], syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] })), dir, io);
+    const c = nativeConfig(
+      spec(
+        (s) =>
+          (s.linux!.seccomp = {
+            defaultAction: 'SCMP_ACT_ALLOW',
+            flags: ['SECCOMP_FILTER_FLAG_TSYNC'],
+            syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }],
+          }),
+      ),
+      dir,
+      io,
+    );
     expect(c.seccomp?.flags).toBe(1);
     expect(c.seccomp?.stage).toBe(1);
     expect(c.seccomp!.filter.length % 8).toBe(0);
@@ -94,11 +105,22 @@ describe('nativeConfig', () => {
     );
     expect(c.terminal).toEqual({ rows: 40, cols: 132 });
     expect(c.createContainerHooks).toBe(true);
-    expect(nativeConfig(spec((s) => (s.process!.terminal = true)), dir, io).terminal).toEqual({ rows: 0, cols: 0 });
+    expect(
+      nativeConfig(
+        spec((s) => (s.process!.terminal = true)),
+        dir,
+        io,
+      ).terminal,
+    ).toEqual({ rows: 0, cols: 0 });
   });
 
   const refused: { name: string; mutate: (s: Spec) => void; code: string; message: RegExp }[] = [
-    { name: 'a missing rootfs', mutate: (s) => (s.root!.path = join(dir, 'nope')), code: 'NOT_FOUND', message: /^root\.path: rootfs .*nope/ },
+    {
+      name: 'a missing rootfs',
+      mutate: (s) => (s.root!.path = join(dir, 'nope')),
+      code: 'NOT_FOUND',
+      message: /^root\.path: rootfs .*nope/,
+    },
     {
       name: 'a terminal without a devpts mount',
       mutate: (s) => {
@@ -108,8 +130,18 @@ describe('nativeConfig', () => {
       code: 'INVALID_ARGUMENT',
       message: /^process\.terminal: needs a devpts mount on \/dev\/pts/,
     },
-    { name: 'a seccomp notify action', mutate: (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' }), code: 'NOT_IMPLEMENTED', message: /^linux\.seccomp\.defaultAction: SCMP_ACT_NOTIFY/ },
-    { name: 'a seccomp profile denying execve', mutate: (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' }), code: 'INVALID_ARGUMENT', message: /^linux\.seccomp: the profile denies execve/ },
+    {
+      name: 'a seccomp notify action',
+      mutate: (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' }),
+      code: 'NOT_IMPLEMENTED',
+      message: /^linux\.seccomp\.defaultAction: SCMP_ACT_NOTIFY/,
+    },
+    {
+      name: 'a seccomp profile denying execve',
+      mutate: (s) => (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' }),
+      code: 'INVALID_ARGUMENT',
+      message: /^linux\.seccomp: the profile denies execve/,
+    },
     {
       name: 'no mount namespace',
       mutate: (s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount')),
@@ -137,14 +169,26 @@ describe('nativeConfig', () => {
     {
       name: 'a new user namespace with joined ones',
       mutate: (s) => {
-        s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: '/proc/1/ns/net' } : n));
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+          n.type === 'network' ? { type: 'network', path: '/proc/1/ns/net' } : n,
+        );
         s.linux!.namespaces.push({ type: 'user' });
       },
       code: 'NOT_IMPLEMENTED',
       message: /new user namespace together with joined namespaces/,
     },
-    { name: 'a bad sysctl key', mutate: (s) => (s.linux!.sysctl = { '../../etc/passwd': 'x' }), code: 'INVALID_ARGUMENT', message: /sysctl: bad key/ },
-    { name: 'a relative masked path', mutate: (s) => (s.linux!.maskedPaths = ['proc/kcore']), code: 'INVALID_ARGUMENT', message: /^linux\.maskedPaths\[0\]/ },
+    {
+      name: 'a bad sysctl key',
+      mutate: (s) => (s.linux!.sysctl = { '../../etc/passwd': 'x' }),
+      code: 'INVALID_ARGUMENT',
+      message: /sysctl: bad key/,
+    },
+    {
+      name: 'a relative masked path',
+      mutate: (s) => (s.linux!.maskedPaths = ['proc/kcore']),
+      code: 'INVALID_ARGUMENT',
+      message: /^linux\.maskedPaths\[0\]/,
+    },
     { name: 'empty args', mutate: (s) => (s.process!.args = []), code: 'INVALID_ARGUMENT', message: /^process\.args/ },
   ];
   for (const c of refused) {
@@ -163,7 +207,18 @@ describe('nativeConfig', () => {
 
 describe('nativeMount', () => {
   it('turns options into flags, propagation and data', () => {
-    expect(nativeMount({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', 'size=1m', 'rprivate'] }, 0, dir)).toEqual({
+    expect(
+      nativeMount(
+        {
+          destination: '/tmp',
+          type: 'tmpfs',
+          source: 'tmpfs',
+          options: ['nosuid', 'nodev', 'mode=1777', 'size=1m', 'rprivate'],
+        },
+        0,
+        dir,
+      ),
+    ).toEqual({
       destination: '/tmp',
       source: 'tmpfs',
       type: 'tmpfs',
@@ -172,24 +227,49 @@ describe('nativeMount', () => {
       data: 'mode=1777,size=1m',
       kind: 'generic',
     });
-    expect(nativeMount({ destination: '/x', type: 'tmpfs', options: ['ro', 'rw', 'noexec', 'exec', 'defaults'] }, 0, dir).flags).toBe(0);
+    expect(
+      nativeMount({ destination: '/x', type: 'tmpfs', options: ['ro', 'rw', 'noexec', 'exec', 'defaults'] }, 0, dir)
+        .flags,
+    ).toBe(0);
   });
 
   it('resolves bind sources against the bundle and notes file targets', () => {
     const d = nativeMount({ destination: '/data', source: 'vol', options: ['rbind', 'ro'] }, 0, dir);
-    expect(d).toMatchObject({ kind: 'bind', source: join(dir, 'vol'), flags: MS.BIND | MS.REC | MS.RDONLY, targetIsFile: false });
+    expect(d).toMatchObject({
+      kind: 'bind',
+      source: join(dir, 'vol'),
+      flags: MS.BIND | MS.REC | MS.RDONLY,
+      targetIsFile: false,
+    });
     expect(d.type).toBeUndefined();
     const f = nativeMount({ destination: '/etc/app.conf', type: 'bind', source: join(dir, 'file.conf') }, 1, dir);
     expect(f).toMatchObject({ kind: 'bind', flags: MS.BIND, targetIsFile: true });
   });
 
-  it('turns a cgroup mount into the container\'s own cgroups, with its flags', () => {
-    const m = nativeMount({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] }, 4, dir);
-    expect(m).toEqual({ kind: 'cgroup', destination: '/sys/fs/cgroup', source: 'cgroup', flags: MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RELATIME | MS.RDONLY, propagation: [] });
+  it("turns a cgroup mount into the container's own cgroups, with its flags", () => {
+    const m = nativeMount(
+      {
+        destination: '/sys/fs/cgroup',
+        type: 'cgroup',
+        source: 'cgroup',
+        options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
+      },
+      4,
+      dir,
+    );
+    expect(m).toEqual({
+      kind: 'cgroup',
+      destination: '/sys/fs/cgroup',
+      source: 'cgroup',
+      flags: MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RELATIME | MS.RDONLY,
+      propagation: [],
+    });
   });
 
-  it('lays out the host\'s hierarchies as runc shows them: v2 alone on the destination, else by name with links', () => {
-    expect(cgroupHierarchies([{ mountPoint: '/sys/fs/cgroup', key: '', v2: true }])).toEqual([{ source: '/sys/fs/cgroup', name: '', key: '', v2: true, links: [] }]);
+  it("lays out the host's hierarchies as runc shows them: v2 alone on the destination, else by name with links", () => {
+    expect(cgroupHierarchies([{ mountPoint: '/sys/fs/cgroup', key: '', v2: true }])).toEqual([
+      { source: '/sys/fs/cgroup', name: '', key: '', v2: true, links: [] },
+    ]);
     const hybrid = parseHierarchies(
       [
         '31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct',
@@ -200,8 +280,22 @@ describe('nativeMount', () => {
       ].join('\n'),
     );
     expect(cgroupHierarchies(hybrid)).toEqual([
-      { source: '/sys/fs/cgroup/cpu,cpuacct', name: 'cpu,cpuacct', key: 'cpu,cpuacct', data: 'cpu,cpuacct', v2: false, links: ['cpu', 'cpuacct'] },
-      { source: '/sys/fs/cgroup/systemd', name: 'systemd', key: 'name=systemd', data: 'none,name=systemd', v2: false, links: [] },
+      {
+        source: '/sys/fs/cgroup/cpu,cpuacct',
+        name: 'cpu,cpuacct',
+        key: 'cpu,cpuacct',
+        data: 'cpu,cpuacct',
+        v2: false,
+        links: ['cpu', 'cpuacct'],
+      },
+      {
+        source: '/sys/fs/cgroup/systemd',
+        name: 'systemd',
+        key: 'name=systemd',
+        data: 'none,name=systemd',
+        v2: false,
+        links: [],
+      },
       { source: '/sys/fs/cgroup/memory', name: 'memory', key: 'memory', data: 'memory', v2: false, links: [] },
       { source: '/sys/fs/cgroup/unified', name: 'unified', key: '', v2: true, links: [] },
     ]);
@@ -209,7 +303,13 @@ describe('nativeMount', () => {
 
   it('raises only ambient capabilities that are permitted and inheritable', () => {
     const s = spec();
-    s.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN'], permitted: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], inheritable: ['CAP_KILL'], ambient: ['CAP_KILL', 'CAP_CHOWN'] };
+    s.process!.capabilities = {
+      bounding: ['CAP_KILL', 'CAP_CHOWN'],
+      permitted: ['CAP_KILL', 'CAP_CHOWN'],
+      effective: ['CAP_KILL'],
+      inheritable: ['CAP_KILL'],
+      ambient: ['CAP_KILL', 'CAP_CHOWN'],
+    };
     expect(nativeConfig(s, dir, io).capabilities!.ambient).toBe(capabilityMask(['CAP_KILL']));
   });
 

@@ -111,8 +111,13 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   const proc = spec.process;
   if (proc === undefined) throw invalidArgument('process: required to create a container');
   if (spec.root === undefined) throw invalidArgument('root: required to create a container');
-  if (proc.terminal && !(spec.mounts ?? []).some((m) => m.type === 'devpts' && m.destination.replace(/\/+$/, '') === '/dev/pts')) {
-    throw invalidArgument('process.terminal: needs a devpts mount on /dev/pts in mounts (the pty comes from the container\'s own instance)');
+  if (
+    proc.terminal &&
+    !(spec.mounts ?? []).some((m) => m.type === 'devpts' && m.destination.replace(/\/+$/, '') === '/dev/pts')
+  ) {
+    throw invalidArgument(
+      "process.terminal: needs a devpts mount on /dev/pts in mounts (the pty comes from the container's own instance)",
+    );
   }
   if (proc.args.length === 0) throw invalidArgument('process.args: must not be empty');
 
@@ -137,10 +142,16 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   if (!namespaces.some((ns) => ns.type === 'mount' && ns.path === undefined)) {
     throw invalidArgument('linux.namespaces: a new mount namespace is required (pivot_root)');
   }
-  if (namespaces.some((ns) => ns.type === 'user' && ns.path === undefined) && namespaces.some((ns) => ns.path !== undefined && ns.type !== 'pid')) {
+  if (
+    namespaces.some((ns) => ns.type === 'user' && ns.path === undefined) &&
+    namespaces.some((ns) => ns.path !== undefined && ns.type !== 'pid')
+  ) {
     throw notImplemented('linux.namespaces: a new user namespace together with joined namespaces');
   }
-  if (namespaces.some((ns) => ns.type === 'user' && ns.path !== undefined) && namespaces.some((ns) => ns.type === 'pid' && ns.path === undefined)) {
+  if (
+    namespaces.some((ns) => ns.type === 'user' && ns.path !== undefined) &&
+    namespaces.some((ns) => ns.type === 'pid' && ns.path === undefined)
+  ) {
     // The pid namespace comes from clone, before the child can enter the user namespace,
     // so it would belong to the host's and the container's root could not mount its /proc.
     throw notImplemented('linux.namespaces: a joined user namespace together with a new pid namespace');
@@ -153,7 +164,8 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
 
   const caps = proc.capabilities ?? {};
   const sysctl = Object.entries(spec.linux?.sysctl ?? {}).map(([key, value]) => {
-    if (!/^[A-Za-z0-9_-]+([./][A-Za-z0-9_-]+)*$/.test(key)) throw invalidArgument(`linux.sysctl: bad key ${JSON.stringify(key)}`);
+    if (!/^[A-Za-z0-9_-]+([./][A-Za-z0-9_-]+)*$/.test(key))
+      throw invalidArgument(`linux.sysctl: bad key ${JSON.stringify(key)}`);
     return { path: `/proc/sys/${key.replace(/\./g, '/')}`, value };
   });
 
@@ -170,7 +182,8 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
     sysctl,
     rlimits: (proc.rlimits ?? []).map((r, i) => {
       const resource = rlimitNumber(r.type);
-      if (resource === undefined) throw invalidArgument(`process.rlimits[${i}].type: unknown rlimit ${JSON.stringify(r.type)}`);
+      if (resource === undefined)
+        throw invalidArgument(`process.rlimits[${i}].type: unknown rlimit ${JSON.stringify(r.type)}`);
       return { resource, soft: limit(r.soft), hard: limit(r.hard) };
     }),
     noNewPrivileges: proc.noNewPrivileges === true,
@@ -180,7 +193,10 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
       permitted: capabilityMask(caps.permitted ?? []),
       inheritable: capabilityMask(caps.inheritable ?? []),
       // Raised best effort, as runc and crun do: the kernel refuses the rest.
-      ambient: capabilityMask(caps.ambient ?? []) & capabilityMask(caps.permitted ?? []) & capabilityMask(caps.inheritable ?? []),
+      ambient:
+        capabilityMask(caps.ambient ?? []) &
+        capabilityMask(caps.permitted ?? []) &
+        capabilityMask(caps.inheritable ?? []),
     },
     uid: proc.user.uid,
     gid: proc.user.gid,
@@ -199,7 +215,10 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   if (io.execFifo !== undefined) config.execFifo = io.execFifo;
   if (io.createContainerHooks === true) config.createContainerHooks = true;
   if (proc.terminal) config.terminal = { rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 };
-  if (spec.linux?.seccomp !== undefined) config.seccomp = nativeSeccomp(spec.linux.seccomp, config.noNewPrivileges, { ambient: config.capabilities!.ambient !== 0n });
+  if (spec.linux?.seccomp !== undefined)
+    config.seccomp = nativeSeccomp(spec.linux.seccomp, config.noNewPrivileges, {
+      ambient: config.capabilities!.ambient !== 0n,
+    });
   return config;
 }
 
@@ -217,8 +236,10 @@ function absolutePaths(paths: string[] | undefined, field: string): string[] {
 /** One spec mount as the child performs it. */
 export function nativeMount(m: Mount, i: number, bundleDir: string): NativeMount {
   const field = `mounts[${i}]`;
-  if (!m.destination.startsWith('/')) throw invalidArgument(`${field}.destination: ${JSON.stringify(m.destination)} is not absolute`);
-  if (m.destination.split('/').every((s) => s === '' || s === '.')) throw invalidArgument(`${field}.destination: cannot mount over /`);
+  if (!m.destination.startsWith('/'))
+    throw invalidArgument(`${field}.destination: ${JSON.stringify(m.destination)} is not absolute`);
+  if (m.destination.split('/').every((s) => s === '' || s === '.'))
+    throw invalidArgument(`${field}.destination: cannot mount over /`);
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
@@ -252,7 +273,9 @@ export function nativeMount(m: Mount, i: number, bundleDir: string): NativeMount
     try {
       out.targetIsFile = !statSync(source).isDirectory();
     } catch {
-      throw notFound(`${field}.source: ${source || '(none)'}: no such file or directory`, { details: { field: `${field}.source` } });
+      throw notFound(`${field}.source: ${source || '(none)'}: no such file or directory`, {
+        details: { field: `${field}.source` },
+      });
     }
     out.source = source;
   } else if (m.type === 'tmpfs' && m.destination.replace(/\/+$/, '') === '/dev') {
@@ -282,7 +305,13 @@ export function cgroupHierarchies(found: CgroupHierarchy[]): NativeCgroupHierarc
   return found.map((h) => {
     const name = only ? '' : basename(h.mountPoint);
     const controllers = h.key.split(',').filter((k) => k !== '' && !k.startsWith('name='));
-    const out: NativeCgroupHierarchy = { source: h.mountPoint, name, key: h.key, v2: h.v2, links: controllers.length > 1 ? controllers.filter((k) => k !== name) : [] };
+    const out: NativeCgroupHierarchy = {
+      source: h.mountPoint,
+      name,
+      key: h.key,
+      v2: h.v2,
+      links: controllers.length > 1 ? controllers.filter((k) => k !== name) : [],
+    };
     if (!h.v2) out.data = h.key.split(',').some((k) => !k.startsWith('name=')) ? h.key : `none,${h.key}`;
     return out;
   });
@@ -295,8 +324,17 @@ const S_IFIFO = 0o010000;
 /** One linux.devices entry as the native child takes it; a char or block device needs major and minor. */
 function nativeDevice(d: Device, i: number): NonNullable<NativeSpawnConfig['devices']>[number] {
   const field = `linux.devices[${i}]`;
-  if (d.path.split('/').includes('..')) throw invalidArgument(`${field}.path: ${JSON.stringify(d.path)} must not contain .. segments`);
-  if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) throw invalidArgument(`${field}: a ${d.type === 'b' ? 'block' : 'char'} device ${d.path} needs major and minor`);
+  if (d.path.split('/').includes('..'))
+    throw invalidArgument(`${field}.path: ${JSON.stringify(d.path)} must not contain .. segments`);
+  if (d.type !== 'p' && (d.major === undefined || d.minor === undefined))
+    throw invalidArgument(`${field}: a ${d.type === 'b' ? 'block' : 'char'} device ${d.path} needs major and minor`);
   const kind = d.type === 'p' ? S_IFIFO : d.type === 'b' ? S_IFBLK : S_IFCHR;
-  return { path: d.path, mode: kind | (d.fileMode ?? 0o666), major: d.major ?? 0, minor: d.minor ?? 0, uid: d.uid ?? 0, gid: d.gid ?? 0 };
+  return {
+    path: d.path,
+    mode: kind | (d.fileMode ?? 0o666),
+    major: d.major ?? 0,
+    minor: d.minor ?? 0,
+    uid: d.uid ?? 0,
+    gid: d.gid ?? 0,
+  };
 }

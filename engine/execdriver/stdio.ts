@@ -27,7 +27,10 @@ export interface PreparedStdio {
 }
 
 /** Opens what `options` asks for; on failure closes what it opened. */
-export function prepareStdio(options: readonly (StdioOption | undefined)[] | undefined, subject: string): PreparedStdio {
+export function prepareStdio(
+  options: readonly (StdioOption | undefined)[] | undefined,
+  subject: string,
+): PreparedStdio {
   const childFds: [number, number, number] = [-1, -1, -1];
   const toClose: number[] = [];
   const streams: (Socket | undefined)[] = [undefined, undefined, undefined];

@@ -34,7 +34,10 @@ export interface ExecDriverWorld {
  * nextId() named is deleted; after all, stale cgroups and the folder go. `name`
  * goes into the folder, cgroup parent and container ids.
  */
-export function useExecDriverWorld(name: string, prepare: (w: { base: string; rootfs: string }) => void = () => {}): ExecDriverWorld {
+export function useExecDriverWorld(
+  name: string,
+  prepare: (w: { base: string; rootfs: string }) => void = () => {},
+): ExecDriverWorld {
   const ctx = background();
   const cgroupParent = `berth-${name}-test-${process.pid}`;
   const created: string[] = [];
@@ -51,7 +54,12 @@ export function useExecDriverWorld(name: string, prepare: (w: { base: string; ro
     const rootfs = makeWorkloadRootfs(join(dir, 'rootfs'));
     prepare({ base: dir, rootfs });
     const manager = createCgroupManager();
-    state = { base: dir, rootfs, manager, driver: instrument('execdriver', createExecDriver({ cgroups: manager, cgroupParent }), execDriverBoundary) };
+    state = {
+      base: dir,
+      rootfs,
+      manager,
+      driver: instrument('execdriver', createExecDriver({ cgroups: manager, cgroupParent }), execDriverBoundary),
+    };
   });
 
   afterEach(async () => {

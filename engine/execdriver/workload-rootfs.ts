@@ -23,20 +23,26 @@ export function initBinary(): string {
     try {
       execFileSync('sh', [join(workloadsDir, 'build.sh')], { stdio: 'pipe' });
     } catch (err) {
-      throw unavailable(`container init: build failed (native/workloads/build.sh): ${(err as Error).message}`, { cause: err });
+      throw unavailable(`container init: build failed (native/workloads/build.sh): ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   return path;
 }
 
-/** Path of a built workload binary; builds them (native/workloads/build.sh, needs gcc and a static libc) when missing. */
+/**
+ * Path of a built workload binary; builds them (native/workloads/build.sh, needs gcc and a static libc) when missing.
+ */
 export function workloadBinary(name: Workload): string {
   const path = join(workloadsDir, 'bin', name);
   if (!existsSync(path)) {
     try {
       execFileSync('sh', [join(workloadsDir, 'build.sh')], { stdio: 'pipe' });
     } catch (err) {
-      throw unavailable(`workload ${name}: build failed (native/workloads/build.sh): ${(err as Error).message}`, { cause: err });
+      throw unavailable(`workload ${name}: build failed (native/workloads/build.sh): ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   return path;

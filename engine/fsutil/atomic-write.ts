@@ -39,7 +39,13 @@ export interface AtomicWriteOptions {
  * file's temp removed; files before it stay written.
  */
 export async function writeFilesAtomic(files: readonly AtomicFile[], opts: AtomicWriteOptions = {}): Promise<void> {
-  const batch = files.map((f) => ({ ...f, data: typeof f.data === 'string' || Buffer.isBuffer(f.data) ? f.data : Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength) }));
+  const batch = files.map((f) => ({
+    ...f,
+    data:
+      typeof f.data === 'string' || Buffer.isBuffer(f.data)
+        ? f.data
+        : Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength),
+  }));
   try {
     try {
       await native().writeFilesAtomic(batch);
@@ -54,7 +60,11 @@ export async function writeFilesAtomic(files: readonly AtomicFile[], opts: Atomi
 }
 
 /** writeFilesAtomic for one file. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: Omit<AtomicFile, 'path' | 'data'> & AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  opts: Omit<AtomicFile, 'path' | 'data'> & AtomicWriteOptions = {},
+): Promise<void> {
   const { makeDirs, subject, ...file } = opts;
   await writeFilesAtomic([{ path, data, ...file }], { makeDirs, subject });
 }

@@ -34,7 +34,12 @@ describe('container id grammar', () => {
     ['x'.repeat(CONTAINER_ID_MAX + 1)],
   ])('rejects %j with INVALID_ARGUMENT naming it', (id) => {
     expect(isContainerId(id)).toBe(false);
-    expect(() => checkContainerId(id)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(`container ${JSON.stringify(id)}: invalid id`) }));
+    expect(() => checkContainerId(id)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining(`container ${JSON.stringify(id)}: invalid id`),
+      }),
+    );
   });
 
   it('rejects what is not a string', () => {

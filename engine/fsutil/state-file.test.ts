@@ -22,7 +22,9 @@ describe('state files', () => {
 
   it('names the file when a write fails, and reports corrupt content as DATA_LOSS', async () => {
     writeFileSync(join(dir, 'file'), 'not a directory');
-    await expect(writeJsonAtomic(join(dir, 'file', 'x.json'), {})).rejects.toThrow(`state ${join(dir, 'file', 'x.json')}: write`);
+    await expect(writeJsonAtomic(join(dir, 'file', 'x.json'), {})).rejects.toThrow(
+      `state ${join(dir, 'file', 'x.json')}: write`,
+    );
     writeFileSync(join(dir, 'bad.json'), '{"torn');
     await expect(readJson(join(dir, 'bad.json'))).rejects.toMatchObject({ code: 'DATA_LOSS' });
     expect(await readJson(join(dir, 'absent.json'))).toBeUndefined();

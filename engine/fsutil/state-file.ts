@@ -18,7 +18,11 @@ import { wrap, ErrorCode } from '../errdefs/errors.js';
  */
 export async function writeJsonAtomic(path: string, value: unknown, opts: { durable?: boolean } = {}): Promise<void> {
   try {
-    await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600, sync: opts.durable ?? true, makeDirs: true });
+    await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, {
+      mode: 0o600,
+      sync: opts.durable ?? true,
+      makeDirs: true,
+    });
   } catch (err) {
     throw wrap(err, `state ${path}: write`);
   }

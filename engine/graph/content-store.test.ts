@@ -26,7 +26,8 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   try {
-    for (const c of children.splice(0)) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const c of children.splice(0))
+      if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -119,7 +120,12 @@ describe('ContentStore', () => {
     await w1.write(data.subarray(0, 60_000));
     await w1.close();
     const [st] = await store.ingests(ctx);
-    expect(st).toMatchObject({ ref: 'resume', offset: 60_000, expected: { digest: d, size: data.length }, active: false });
+    expect(st).toMatchObject({
+      ref: 'resume',
+      offset: 60_000,
+      expected: { digest: d, size: data.length },
+      active: false,
+    });
     // a fresh store object (as after a restart) resumes the same ingest
     const w2 = await new ContentStore(root).writer(ctx, 'resume', { expected: { digest: d, size: data.length } });
     expect(w2.status().offset).toBe(60_000);

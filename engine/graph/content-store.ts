@@ -18,7 +18,21 @@
 // queueing, and a blob's life takes about thirty of them. Payload
 // writes, reads and fsyncs stay asynchronous.
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fsync as fsyncCb, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  fsync as fsyncCb,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { open, readdir, readFile, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -73,7 +87,10 @@ export interface ReadRange {
 /** Ingest folders locked by any ContentStore of this process, by absolute path. */
 const heldIngests = new Set<string>();
 
-/** Read chunk of blob readers: a layer applied from the store is read in 1 MiB pieces (64 KiB, the default, costs a round trip each). */
+/**
+ * Read chunk of blob readers: a layer applied from the store is read in 1 MiB pieces (64 KiB, the default, costs a
+ * round trip each).
+ */
 const READ_CHUNK = 1 << 20;
 
 interface IngestMeta {
@@ -113,7 +130,8 @@ export class ContentStore {
     const expected = opts.expected;
     if (expected !== undefined) {
       parseDigest(expected.digest, `ingest ${ref}: expected digest`);
-      if (!Number.isSafeInteger(expected.size) || expected.size < 0) throw invalidArgument(`ingest ${ref}: expected size ${expected.size} is not a byte count`);
+      if (!Number.isSafeInteger(expected.size) || expected.size < 0)
+        throw invalidArgument(`ingest ${ref}: expected size ${expected.size} is not a byte count`);
     }
     const dir = this.ingestPath(ref);
     if (heldIngests.has(dir)) throw conflict(`ingest ${ref}: already being written`);
@@ -128,7 +146,8 @@ export class ContentStore {
     try {
       const algorithm: Algorithm = expected === undefined ? 'sha256' : parseDigest(expected.digest).algorithm;
       let meta = readMeta(dir);
-      const sameExpected = meta !== undefined && meta.expected?.digest === expected?.digest && meta.expected?.size === expected?.size;
+      const sameExpected =
+        meta !== undefined && meta.expected?.digest === expected?.digest && meta.expected?.size === expected?.size;
       const reset = meta === undefined || (expected !== undefined && !sameExpected);
       if (reset) {
         meta = { ref, ...(expected ? { expected } : {}), startedAt: new Date().toISOString() };
@@ -162,15 +181,29 @@ export class ContentStore {
    */
   async put(ctx: Context, data: Uint8Array | string, expected?: Descriptor, ref?: string): Promise<CommitResult> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    const name = ref ?? `put-${expected?.digest ?? createHash('sha256').update(String(Math.random()) + process.hrtime.bigint()).digest('hex')}`;
+    const name =
+      ref ??
+      `put-${
+        expected?.digest ??
+        createHash('sha256')
+          .update(String(Math.random()) + process.hrtime.bigint())
+          .digest('hex')
+      }`;
     let w: ContentWriter;
     for (;;) {
-      if (expected !== undefined && ref === undefined && (await this.has(ctx, expected.digest))) return { digest: expected.digest, size: expected.size, created: false };
+      if (expected !== undefined && ref === undefined && (await this.has(ctx, expected.digest)))
+        return { digest: expected.digest, size: expected.size, created: false };
       try {
         w = await this.writer(ctx, name, expected ? { expected } : {});
         break;
       } catch (err) {
-        if (expected === undefined || ref !== undefined || !isBerthError(err, 'CONFLICT') || !heldIngests.has(this.ingestPath(name))) throw err;
+        if (
+          expected === undefined ||
+          ref !== undefined ||
+          !isBerthError(err, 'CONFLICT') ||
+          !heldIngests.has(this.ingestPath(name))
+        )
+          throw err;
         await delay(20);
         throwIfCancelled(ctx, `ingest ${name}`);
       }
@@ -201,7 +234,14 @@ export class ContentStore {
       const size = (await fh.stat()).size;
       const start = range.offset ?? 0;
       const length = range.length ?? size - start;
-      if (!Number.isSafeInteger(start) || start < 0 || start > size || !Number.isSafeInteger(length) || length < 0 || start + length > size) {
+      if (
+        !Number.isSafeInteger(start) ||
+        start < 0 ||
+        start > size ||
+        !Number.isSafeInteger(length) ||
+        length < 0 ||
+        start + length > size
+      ) {
         throw invalidArgument(`blob ${digest}: range ${start}+${length} outside the blob's ${size} bytes`);
       }
       if (length === 0) {
@@ -410,7 +450,9 @@ export class ContentWriter {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const limit = this.meta.expected?.size;
     if (limit !== undefined && this.offset + bytes.length > limit) {
-      throw invalidArgument(`ingest ${this.ref}: ${this.offset + bytes.length} bytes exceed the expected size ${limit} of ${this.meta.expected!.digest}`);
+      throw invalidArgument(
+        `ingest ${this.ref}: ${this.offset + bytes.length} bytes exceed the expected size ${limit} of ${this.meta.expected!.digest}`,
+      );
     }
     let done = 0;
     try {
@@ -461,11 +503,16 @@ export class ContentWriter {
       });
     }
     const algorithm: Algorithm = wantDigest === undefined ? 'sha256' : parseDigest(wantDigest).algorithm;
-    const hex = algorithm === this.algorithm ? this.hash.copy().digest('hex') : await hashWhole(join(this.dir, 'data'), algorithm);
+    const hex =
+      algorithm === this.algorithm
+        ? this.hash.copy().digest('hex')
+        : await hashWhole(join(this.dir, 'data'), algorithm);
     const actual = `${algorithm}:${hex}`;
     if (wantDigest !== undefined && actual !== wantDigest) {
       await this.abort();
-      throw failedPrecondition(`${subject}: digest mismatch (got ${actual})`, { details: { expected: wantDigest, got: actual } });
+      throw failedPrecondition(`${subject}: digest mismatch (got ${actual})`, {
+        details: { expected: wantDigest, got: actual },
+      });
     }
     this.closed = true;
     try {
@@ -506,7 +553,8 @@ export class ContentWriter {
 
   private assertOpen(op: string): void {
     if (this.closed) throw failedPrecondition(`ingest ${this.ref}: ${op} after the writer was finished`);
-    if (this.failed !== undefined) throw failedPrecondition(`ingest ${this.ref}: ${op} after a failed write`, { cause: this.failed });
+    if (this.failed !== undefined)
+      throw failedPrecondition(`ingest ${this.ref}: ${op} after a failed write`, { cause: this.failed });
   }
 }
 
@@ -533,7 +581,9 @@ function readMetaQuiet(dir: string): IngestMeta | undefined {
   }
 }
 
-/** The ingest's meta.json; undefined when absent or unreadable as such (a torn one after a crash: the ingest restarts). */
+/**
+ * The ingest's meta.json; undefined when absent or unreadable as such (a torn one after a crash: the ingest restarts).
+ */
 function readMeta(dir: string): IngestMeta | undefined {
   let text: string;
   try {
@@ -548,7 +598,8 @@ function readMeta(dir: string): IngestMeta | undefined {
   } catch {
     return undefined;
   }
-  if (meta === null || typeof meta !== 'object' || typeof meta.ref !== 'string' || typeof meta.startedAt !== 'string') return undefined;
+  if (meta === null || typeof meta !== 'object' || typeof meta.ref !== 'string' || typeof meta.startedAt !== 'string')
+    return undefined;
   return meta;
 }
 

@@ -30,7 +30,9 @@ export function parseDigest(value: unknown, what = 'digest'): ParsedDigest {
   }
   const want = hexLength[algorithm];
   if (hex.length !== want || !/^[0-9a-f]+$/.test(hex)) {
-    throw invalidArgument(`${what} ${JSON.stringify(value)}: expected ${want} lowercase hex characters after "${algorithm}:"`);
+    throw invalidArgument(
+      `${what} ${JSON.stringify(value)}: expected ${want} lowercase hex characters after "${algorithm}:"`,
+    );
   }
   return { algorithm, hex };
 }

@@ -26,12 +26,21 @@ const ctx = background();
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const stream = (b: Buffer): NodeJS.ReadableStream => Readable.from([b]);
 
-const baseTar = await buildTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/os-release', content: 'ID=berth\n' }]);
+const baseTar = await buildTar([
+  { name: 'etc/', type: 'directory' },
+  { name: 'etc/os-release', content: 'ID=berth\n' },
+]);
 const appTar = await buildTar([{ name: 'app/run', content: 'echo hi' }]);
 const otherTar = await buildTar([{ name: 'other/file', content: 'other' }]);
 
 function config(layers: Buffer[], extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: layers.map(sha) }, ...extra });
+  return JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Cmd: ['/bin/sh'] },
+    rootfs: { type: 'layers', diff_ids: layers.map(sha) },
+    ...extra,
+  });
 }
 
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
@@ -61,7 +70,9 @@ async function overlay2Unavailable(): Promise<string | undefined> {
 const overlay2Missing = await overlay2Unavailable();
 const drivers: [string, Factory][] = [
   ['vfs', (root) => vfsPlugin.init(ctx, { root })],
-  ...(overlay2Missing === undefined ? [['overlay2', (root: string) => overlay2Plugin.init(ctx, { root })] as [string, Factory]] : []),
+  ...(overlay2Missing === undefined
+    ? [['overlay2', (root: string) => overlay2Plugin.init(ctx, { root })] as [string, Factory]]
+    : []),
 ];
 
 if (overlay2Missing !== undefined) {
@@ -77,7 +88,10 @@ describe.each(drivers)('Graph on %s', (driverName, makeDriver) => {
 
   // The layer store names driver layers with 64 hex characters; vfs keeps them in dir/, overlay2 at the top.
   const driverLayers = async (): Promise<string[]> => {
-    const names = [...(await readdir(driver.home).catch(() => [] as string[])), ...(await readdir(join(driver.home, 'dir')).catch(() => [] as string[]))];
+    const names = [
+      ...(await readdir(driver.home).catch(() => [] as string[])),
+      ...(await readdir(join(driver.home, 'dir')).catch(() => [] as string[])),
+    ];
     return names.filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
   };
 
@@ -96,10 +110,24 @@ describe.each(drivers)('Graph on %s', (driverName, makeDriver) => {
 
   it('puts an image and finds it by reference, id and id prefix', async () => {
     const cfg = config([baseTar, appTar]);
-    const res = await graph.putImage(ctx, cfg, [stream(baseTar), stream(appTar)], { references: ['app:v1', 'localhost:5000/team/app'] });
+    const res = await graph.putImage(ctx, cfg, [stream(baseTar), stream(appTar)], {
+      references: ['app:v1', 'localhost:5000/team/app'],
+    });
     const chains = chainIDs([sha(baseTar), sha(appTar)]);
-    expect(res).toEqual({ id: digestOf(cfg), chainID: chains[1], created: true, layers: chains.map((c) => ({ chainID: c, applied: true })) });
-    for (const name of ['app:v1', 'docker.io/library/app:v1', 'localhost:5000/team/app:latest', res.id, res.id.slice(7, 19), res.id.slice(0, 20)]) {
+    expect(res).toEqual({
+      id: digestOf(cfg),
+      chainID: chains[1],
+      created: true,
+      layers: chains.map((c) => ({ chainID: c, applied: true })),
+    });
+    for (const name of [
+      'app:v1',
+      'docker.io/library/app:v1',
+      'localhost:5000/team/app:latest',
+      res.id,
+      res.id.slice(7, 19),
+      res.id.slice(0, 20),
+    ]) {
       const img = await graph.getImage(ctx, name);
       expect(img.id).toBe(res.id);
       expect(img.references).toEqual(['app:v1', 'localhost:5000/team/app:latest']);
@@ -142,18 +170,28 @@ describe.each(drivers)('Graph on %s', (driverName, makeDriver) => {
 
   it('hashes the whole tar into the diffID, padding after the archive included', async () => {
     const padded = Buffer.concat([appTar, Buffer.alloc(16 * 512)]);
-    const res = await graph.putImage(ctx, config([padded]), [Readable.from([padded.subarray(0, 1000), padded.subarray(1000)])]);
+    const res = await graph.putImage(ctx, config([padded]), [
+      Readable.from([padded.subarray(0, 1000), padded.subarray(1000)]),
+    ]);
     expect((await graph.layers.get(ctx, res.chainID!)).diffID).toBe(sha(padded));
   });
 
   it('shares layers between images and removes them with the last image', async () => {
-    const a = await graph.putImage(ctx, config([baseTar, appTar]), [stream(baseTar), stream(appTar)], { references: ['a'] });
-    const b = await graph.putImage(ctx, config([baseTar, otherTar]), [async () => stream(baseTar), stream(otherTar)], { references: ['b'] });
+    const a = await graph.putImage(ctx, config([baseTar, appTar]), [stream(baseTar), stream(appTar)], {
+      references: ['a'],
+    });
+    const b = await graph.putImage(ctx, config([baseTar, otherTar]), [async () => stream(baseTar), stream(otherTar)], {
+      references: ['b'],
+    });
     expect(b.layers[0]).toEqual({ chainID: sha(baseTar), applied: false });
     expect(await driverLayers()).toHaveLength(3);
     expect(await graph.deleteImage(ctx, 'a')).toEqual({ untagged: ['a:latest'], deleted: [a.id], layers: [a.chainID] });
     expect(await graph.layers.has(ctx, sha(baseTar))).toBe(true);
-    expect(await graph.deleteImage(ctx, 'b')).toEqual({ untagged: ['b:latest'], deleted: [b.id], layers: [b.chainID, sha(baseTar)] });
+    expect(await graph.deleteImage(ctx, 'b')).toEqual({
+      untagged: ['b:latest'],
+      deleted: [b.id],
+      layers: [b.chainID, sha(baseTar)],
+    });
     expect(await driverLayers()).toEqual([]);
     expect(await graph.content.list(ctx)).toEqual([]);
   });
@@ -169,14 +207,19 @@ describe.each(drivers)('Graph on %s', (driverName, makeDriver) => {
   });
 
   it('refuses to delete an image a container uses, naming the container', async () => {
-    const { id, chainID } = await graph.putImage(ctx, config([baseTar, appTar]), [stream(baseTar), stream(appTar)], { references: ['busybox'] });
+    const { id, chainID } = await graph.putImage(ctx, config([baseTar, appTar]), [stream(baseTar), stream(appTar)], {
+      references: ['busybox'],
+    });
     const cid = `ctr${process.pid}`;
     await graph.createContainerLayer(ctx, cid, 'busybox');
     const rootfs = await graph.layers.mountRW(ctx, cid);
     expect(await readFile(join(rootfs, 'app/run'), 'utf8')).toBe('echo hi');
     expect(await readFile(join(rootfs, 'etc/os-release'), 'utf8')).toBe('ID=berth\n');
     await graph.layers.unmountRW(ctx, cid);
-    expect(await failure(graph.deleteImage(ctx, 'busybox'))).toEqual({ code: 'CONFLICT', message: `image busybox: in use by container ${cid}` });
+    expect(await failure(graph.deleteImage(ctx, 'busybox'))).toEqual({
+      code: 'CONFLICT',
+      message: `image busybox: in use by container ${cid}`,
+    });
     const forced = await graph.deleteImage(ctx, 'busybox', { force: true });
     expect(forced).toEqual({ untagged: ['busybox:latest'], deleted: [id], layers: [] });
     expect(await graph.layers.has(ctx, chainID!)).toBe(true); // the container keeps its chain
@@ -187,7 +230,10 @@ describe.each(drivers)('Graph on %s', (driverName, makeDriver) => {
 
   it('gc frees unreferenced layers, blobs and stale ingests, and keeps the rest', async () => {
     const manifest = await graph.content.put(ctx, '{"manifest":true}');
-    const img = await graph.putImage(ctx, config([baseTar]), [stream(baseTar)], { references: ['keep'], blobs: [manifest.digest] });
+    const img = await graph.putImage(ctx, config([baseTar]), [stream(baseTar)], {
+      references: ['keep'],
+      blobs: [manifest.digest],
+    });
     const orphanBlob = await graph.content.put(ctx, 'orphan blob');
     const orphanLayer = await graph.layers.register(ctx, stream(otherTar), null);
     const w = await graph.content.writer(ctx, 'abandoned');
@@ -216,7 +262,11 @@ describe.each(drivers)('Graph on %s', (driverName, makeDriver) => {
     await driver.cleanup(ctx);
     driver = await makeDriver(root);
     const reopened = await Graph.open(ctx, { root, driver });
-    expect(reopened.restoreReport).toMatchObject({ unreferencedLayers: [chains[1]], recountedLayers: [chains[0], chains[1]].sort(), orphanBlobs: [blob.digest] });
+    expect(reopened.restoreReport).toMatchObject({
+      unreferencedLayers: [chains[1]],
+      recountedLayers: [chains[0], chains[1]].sort(),
+      orphanBlobs: [blob.digest],
+    });
     expect(await reopened.layers.list(ctx)).toMatchObject([{ chainID: chains[0], refCount: 1 }]);
     expect((await reopened.content.list(ctx)).map((b) => b.digest)).toEqual([kept.id]);
     expect(await driverLayers()).toHaveLength(1);
@@ -231,8 +281,14 @@ describe.each(drivers)('Graph on %s', (driverName, makeDriver) => {
     const own = Buffer.from('manifest of the first image only');
     const sharedBlob = await graph.content.put(ctx, shared);
     const ownBlob = await graph.content.put(ctx, own);
-    await graph.putImage(ctx, config([baseTar]), [stream(baseTar)], { references: ['first:1'], blobs: [sharedBlob.digest, ownBlob.digest] });
-    const other = await graph.putImage(ctx, config([otherTar]), [stream(otherTar)], { references: ['other:1'], blobs: [sharedBlob.digest] });
+    await graph.putImage(ctx, config([baseTar]), [stream(baseTar)], {
+      references: ['first:1'],
+      blobs: [sharedBlob.digest, ownBlob.digest],
+    });
+    const other = await graph.putImage(ctx, config([otherTar]), [stream(otherTar)], {
+      references: ['other:1'],
+      blobs: [sharedBlob.digest],
+    });
     const chains = chainIDs([sha(baseTar), sha(appTar)]);
     // a put on top of the first image that never gave its reference back (a pull that hung)
     await graph.layers.retain(ctx, chains[0]!);
@@ -242,16 +298,26 @@ describe.each(drivers)('Graph on %s', (driverName, makeDriver) => {
     expect((await graph.layers.list(ctx)).map((l) => l.chainID)).toEqual([other.chainID]);
     expect(await driverLayers()).toHaveLength(1);
     // the deleted image's own blob stays as a cache until the next start
-    expect((await graph.content.list(ctx)).map((b) => b.digest).sort()).toEqual([other.id, sharedBlob.digest, ownBlob.digest].sort());
+    expect((await graph.content.list(ctx)).map((b) => b.digest).sort()).toEqual(
+      [other.id, sharedBlob.digest, ownBlob.digest].sort(),
+    );
     await driver.cleanup(ctx);
     driver = await makeDriver(root);
     const reopened = await Graph.open(ctx, { root, driver });
-    expect(reopened.restoreReport).toMatchObject({ unreferencedLayers: [], recountedLayers: [], orphanBlobs: [ownBlob.digest] });
-    expect((await reopened.content.list(ctx)).map((b) => b.digest).sort()).toEqual([other.id, sharedBlob.digest].sort());
+    expect(reopened.restoreReport).toMatchObject({
+      unreferencedLayers: [],
+      recountedLayers: [],
+      orphanBlobs: [ownBlob.digest],
+    });
+    expect((await reopened.content.list(ctx)).map((b) => b.digest).sort()).toEqual(
+      [other.id, sharedBlob.digest].sort(),
+    );
   });
 
   it('finds everything again after a restart', async () => {
-    const img = await graph.putImage(ctx, config([baseTar, appTar]), [stream(baseTar), stream(appTar)], { references: ['persist:1'] });
+    const img = await graph.putImage(ctx, config([baseTar, appTar]), [stream(baseTar), stream(appTar)], {
+      references: ['persist:1'],
+    });
     await graph.createContainerLayer(ctx, 'c1', 'persist:1');
     await driver.cleanup(ctx);
     driver = await makeDriver(root);
@@ -282,7 +348,9 @@ describe.each(drivers)('Graph on %s', (driverName, makeDriver) => {
     await writeFile(cfgPath, config([baseTar]));
     await writeFile(tarPath, baseTar);
     const script = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script, root, driverName, cfgPath, tarPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, root, driverName, cfgPath, tarPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let out = '';
       let err = '';

@@ -70,7 +70,10 @@ export interface DeleteImageResult {
 }
 
 export interface GcOptions {
-  /** Layers, blobs and abandoned ingests younger than this are kept (default 10 minutes): a pull may be about to use them. */
+  /**
+   * Layers, blobs and abandoned ingests younger than this are kept (default 10 minutes): a pull may be about to use
+   * them.
+   */
   graceMs?: number;
 }
 
@@ -117,8 +120,26 @@ export class Graph {
   static async open(ctx: Context, opts: GraphOptions): Promise<Graph> {
     const wrap = opts.instrument ?? notInstrumented;
     const content = wrap('graph.content', new ContentStore(opts.root), {
-      methods: ['writer', 'put', 'reader', 'readBlob', 'info', 'has', 'walk', 'list', 'delete', 'totalSize', 'ingests', 'abortStale'],
-      attributes: { reader: (_c, digest) => ({ digest }), info: (_c, digest) => ({ digest }), delete: (_c, digest) => ({ digest }), writer: (_c, ref) => ({ ref }) },
+      methods: [
+        'writer',
+        'put',
+        'reader',
+        'readBlob',
+        'info',
+        'has',
+        'walk',
+        'list',
+        'delete',
+        'totalSize',
+        'ingests',
+        'abortStale',
+      ],
+      attributes: {
+        reader: (_c, digest) => ({ digest }),
+        info: (_c, digest) => ({ digest }),
+        delete: (_c, digest) => ({ digest }),
+        writer: (_c, ref) => ({ ref }),
+      },
     });
     if (wrap !== notInstrumented) {
       // An ingest's commit (size and digest check, fsync, rename) is a boundary of its own.
@@ -129,19 +150,52 @@ export class Graph {
       methods: ['create', 'get', 'has', 'ids', 'list', 'delete'],
     });
     const layers = wrap('graph.layers', new LayerStore(opts.root, opts.driver, opts.hooks), {
-      methods: ['restore', 'register', 'get', 'has', 'list', 'retain', 'release', 'delete', 'prune', 'createRWLayer', 'getRWLayer', 'rwLayers', 'containersUsing', 'removeRWLayer', 'mountRW', 'unmountRW'],
-      attributes: { register: (_c, _t, parent, o) => ({ parent: parent ?? '', diffID: o?.diffID ?? '' }), mountRW: (_c, id) => ({ container: id }) },
+      methods: [
+        'restore',
+        'register',
+        'get',
+        'has',
+        'list',
+        'retain',
+        'release',
+        'delete',
+        'prune',
+        'createRWLayer',
+        'getRWLayer',
+        'rwLayers',
+        'containersUsing',
+        'removeRWLayer',
+        'mountRW',
+        'unmountRW',
+      ],
+      attributes: {
+        register: (_c, _t, parent, o) => ({ parent: parent ?? '', diffID: o?.diffID ?? '' }),
+        mountRW: (_c, id) => ({ container: id }),
+      },
       results: { register: (r) => ({ chainID: r.layer.chainID, applied: r.applied, size: r.layer.size }) },
     });
     const references = wrap('graph.references', new ReferenceStore(opts.root, { imageIDs: (c) => images.ids(c) }), {
       methods: ['add', 'delete', 'deleteImage', 'get', 'list', 'resolve'],
     });
     const report = await layers.restore(ctx);
-    const graph = new Graph(content, images, layers, references, { ...report, unreferencedLayers: [], recountedLayers: [], orphanBlobs: [] });
+    const graph = new Graph(content, images, layers, references, {
+      ...report,
+      unreferencedLayers: [],
+      recountedLayers: [],
+      orphanBlobs: [],
+    });
     const pruned = await graph.prune(ctx, { blobs: 'unlisted' });
-    Object.assign(graph.restoreReport, { unreferencedLayers: pruned.layers, recountedLayers: pruned.recounted, orphanBlobs: pruned.blobs });
+    Object.assign(graph.restoreReport, {
+      unreferencedLayers: pruned.layers,
+      recountedLayers: pruned.recounted,
+      orphanBlobs: pruned.blobs,
+    });
     if (pruned.layers.length + pruned.recounted.length + pruned.blobs.length > 0) {
-      ctx.logger.info('graph: cleaned up after an interrupted put or pull', { layers: pruned.layers, recounted: pruned.recounted, blobs: pruned.blobs });
+      ctx.logger.info('graph: cleaned up after an interrupted put or pull', {
+        layers: pruned.layers,
+        recounted: pruned.recounted,
+        blobs: pruned.blobs,
+      });
     }
     return graph;
   }
@@ -152,7 +206,10 @@ export class Graph {
    * lists: with 'unlisted' all of them, else those of the list given.
    * Call with no put in flight (at open, or under the exclusive lock).
    */
-  private async prune(ctx: Context, opts: { blobs: 'unlisted' | string[] }): Promise<{ layers: string[]; recounted: string[]; blobs: string[] }> {
+  private async prune(
+    ctx: Context,
+    opts: { blobs: 'unlisted' | string[] },
+  ): Promise<{ layers: string[]; recounted: string[]; blobs: string[] }> {
     const holders = new Map<string, number>();
     const listed = new Set<string>();
     let images: Image[];
@@ -192,8 +249,18 @@ export class Graph {
    * Fails INVALID_ARGUMENT for a bad config or a layer count that does not match
    * diff_ids, FAILED_PRECONDITION for a tar whose diffID differs.
    */
-  async putImage(ctx: Context, config: Uint8Array | string | ImageConfig, layers: LayerSource[], opts: PutImageOptions = {}): Promise<PutImageResult> {
-    const bytes = typeof config === 'string' ? Buffer.from(config) : config instanceof Uint8Array ? config : Buffer.from(JSON.stringify(config));
+  async putImage(
+    ctx: Context,
+    config: Uint8Array | string | ImageConfig,
+    layers: LayerSource[],
+    opts: PutImageOptions = {},
+  ): Promise<PutImageResult> {
+    const bytes =
+      typeof config === 'string'
+        ? Buffer.from(config)
+        : config instanceof Uint8Array
+          ? config
+          : Buffer.from(JSON.stringify(config));
     const id = digestOf(bytes);
     const parsed = parseImageConfig(bytes, `image ${id}`);
     const diffIDs = parsed.rootfs.diff_ids;
@@ -224,13 +291,18 @@ export class Graph {
         for (const c of held.slice(0, -1)) await this.layers.release(ctx, c);
         held.splice(0, held.length - 1);
         const { created } = await this.images.create(ctx, bytes, opts.blobs ? { blobs: opts.blobs } : {});
-        if (!created && held.length === 1) await this.layers.release(ctx, held.pop()!); // the stored image already holds it
+        // the stored image already holds it
+        if (!created && held.length === 1) await this.layers.release(ctx, held.pop()!);
         held.length = 0;
         for (const ref of opts.references ?? []) await this.references.add(ctx, ref, id);
         return { id, chainID: chains.length === 0 ? null : chains[chains.length - 1]!, created, layers: applied };
       } catch (err) {
         for (const c of held.reverse()) {
-          await this.layers.release(ctx, c).catch((e: unknown) => ctx.logger.warn('graph: release after a failed put', { chainID: c, error: String(e) }));
+          await this.layers
+            .release(ctx, c)
+            .catch((e: unknown) =>
+              ctx.logger.warn('graph: release after a failed put', { chainID: c, error: String(e) }),
+            );
         }
         throw err;
       }
@@ -256,7 +328,9 @@ export class Graph {
     await this.references.add(ctx, ref, id);
   }
 
-  /** The image a reference, id or id prefix names, with its references. Fails NOT_FOUND, CONFLICT (ambiguous prefix). */
+  /**
+   * The image a reference, id or id prefix names, with its references. Fails NOT_FOUND, CONFLICT (ambiguous prefix).
+   */
   async getImage(ctx: Context, ref: string): Promise<ImageDetails> {
     const id = await this.references.resolve(ctx, ref);
     const image = await this.images.get(ctx, id);
@@ -269,7 +343,10 @@ export class Graph {
     const refs = await this.references.list(ctx);
     return (await this.images.list(ctx)).map((image) => ({
       ...image,
-      references: refs.filter((r) => r.imageID === image.id).map((r) => r.familiar).sort(),
+      references: refs
+        .filter((r) => r.imageID === image.id)
+        .map((r) => r.familiar)
+        .sort(),
     }));
   }
 
@@ -299,7 +376,8 @@ export class Graph {
       }
       if (opts.force !== true) {
         const users = (await this.layers.rwLayers(ctx)).filter((r) => r.imageID === id).map((r) => r.containerID);
-        if (users.length > 0) throw conflict(`image ${ref}: in use by container ${users.join(', ')}`, { details: { containers: users } });
+        if (users.length > 0)
+          throw conflict(`image ${ref}: in use by container ${users.join(', ')}`, { details: { containers: users } });
         if (!byName && refs.length > 1) {
           throw conflict(`image ${ref}: referenced by ${refs.map((r) => r.familiar).join(', ')}; remove them or force`);
         }
@@ -354,7 +432,9 @@ export class Graph {
         for (let l = all.get(chain); l?.parent; l = all.get(l.parent)) d++;
         return d;
       };
-      const dead = [...all.values()].filter((l) => !liveLayers.has(l.chainID) && Date.parse(l.createdAt) <= cutoff).sort((a, b) => depth(b.chainID) - depth(a.chainID));
+      const dead = [...all.values()]
+        .filter((l) => !liveLayers.has(l.chainID) && Date.parse(l.createdAt) <= cutoff)
+        .sort((a, b) => depth(b.chainID) - depth(a.chainID));
       for (const l of dead) {
         throwIfCancelled(ctx, 'graph gc');
         try {

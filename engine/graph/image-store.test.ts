@@ -27,9 +27,21 @@ describe('parseImageConfig', () => {
     ['no os', JSON.stringify({ ...good, os: undefined }), /missing os/],
     ['no architecture', JSON.stringify({ ...good, architecture: '' }), /missing architecture/],
     ['no rootfs', JSON.stringify({ ...good, rootfs: undefined }), /missing rootfs/],
-    ['wrong rootfs type', JSON.stringify({ ...good, rootfs: { type: 'tar', diff_ids: [] } }), /rootfs.type "tar" is not "layers"/],
-    ['diff_ids not an array', JSON.stringify({ ...good, rootfs: { type: 'layers', diff_ids: D1 } }), /diff_ids is not an array/],
-    ['bad diff_id', JSON.stringify({ ...good, rootfs: { type: 'layers', diff_ids: [D1, 'sha256:xyz'] } }), /rootfs.diff_ids\[1\] "sha256:xyz"/],
+    [
+      'wrong rootfs type',
+      JSON.stringify({ ...good, rootfs: { type: 'tar', diff_ids: [] } }),
+      /rootfs.type "tar" is not "layers"/,
+    ],
+    [
+      'diff_ids not an array',
+      JSON.stringify({ ...good, rootfs: { type: 'layers', diff_ids: D1 } }),
+      /diff_ids is not an array/,
+    ],
+    [
+      'bad diff_id',
+      JSON.stringify({ ...good, rootfs: { type: 'layers', diff_ids: [D1, 'sha256:xyz'] } }),
+      /rootfs.diff_ids\[1\] "sha256:xyz"/,
+    ],
     ['history not an array', JSON.stringify({ ...good, history: {} }), /history is not an array/],
   ])('rejects %s', (_what, text, why) => {
     let err: unknown;

@@ -80,14 +80,16 @@ export function parseImageConfig(bytes: Uint8Array | string, subject = `image co
   } catch (err) {
     throw invalidArgument(`${subject}: not JSON: ${(err as Error).message}`, { cause: err });
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidArgument(`${subject}: not a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalidArgument(`${subject}: not a JSON object`);
   const c = value as Record<string, unknown>;
   for (const field of ['os', 'architecture'] as const) {
     if (typeof c[field] !== 'string' || c[field] === '') throw invalidArgument(`${subject}: missing ${field}`);
   }
   const rootfs = c.rootfs as Record<string, unknown> | undefined;
   if (typeof rootfs !== 'object' || rootfs === null) throw invalidArgument(`${subject}: missing rootfs`);
-  if (rootfs.type !== 'layers') throw invalidArgument(`${subject}: rootfs.type ${JSON.stringify(rootfs.type)} is not "layers"`);
+  if (rootfs.type !== 'layers')
+    throw invalidArgument(`${subject}: rootfs.type ${JSON.stringify(rootfs.type)} is not "layers"`);
   if (!Array.isArray(rootfs.diff_ids)) throw invalidArgument(`${subject}: rootfs.diff_ids is not an array`);
   for (const [i, d] of (rootfs.diff_ids as unknown[]).entries()) {
     if (!isDigest(d)) parseDigest(d, `${subject}: rootfs.diff_ids[${i}]`);
@@ -95,7 +97,8 @@ export function parseImageConfig(bytes: Uint8Array | string, subject = `image co
   if (c.config !== undefined && c.config !== null && (typeof c.config !== 'object' || Array.isArray(c.config))) {
     throw invalidArgument(`${subject}: config is not an object`);
   }
-  if (c.history !== undefined && !Array.isArray(c.history)) throw invalidArgument(`${subject}: history is not an array`);
+  if (c.history !== undefined && !Array.isArray(c.history))
+    throw invalidArgument(`${subject}: history is not an array`);
   return c as unknown as ImageConfig;
 }
 
@@ -116,7 +119,11 @@ export class ImageStore {
    * Fails INVALID_ARGUMENT for an invalid config. The config blob is written
    * before the record, so a crash leaves at most an unreferenced blob for gc.
    */
-  async create(ctx: Context, configBytes: Uint8Array | string, opts: { blobs?: string[] } = {}): Promise<{ image: Image; created: boolean }> {
+  async create(
+    ctx: Context,
+    configBytes: Uint8Array | string,
+    opts: { blobs?: string[] } = {},
+  ): Promise<{ image: Image; created: boolean }> {
     throwIfCancelled(ctx, 'image create');
     const bytes = typeof configBytes === 'string' ? Buffer.from(configBytes) : configBytes;
     const id = digestOf(bytes);
@@ -230,5 +237,11 @@ export class ImageStore {
 
 function toImage(record: ImageRecord, config: ImageConfig): Image {
   const chain = chainIDs(config.rootfs.diff_ids);
-  return { id: record.id, config, chainID: chain.length === 0 ? null : chain[chain.length - 1]!, addedAt: record.addedAt, blobs: record.blobs };
+  return {
+    id: record.id,
+    config,
+    chainID: chain.length === 0 ? null : chain[chain.length - 1]!,
+    addedAt: record.addedAt,
+    blobs: record.blobs,
+  };
 }

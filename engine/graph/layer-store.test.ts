@@ -33,7 +33,8 @@ afterEach(async () => {
 });
 
 /** The vfs layers on disk (nothing may leak). */
-const driverIds = async (): Promise<string[]> => (await readdir(join(driver.home, 'dir')).catch(() => [] as string[])).sort();
+const driverIds = async (): Promise<string[]> =>
+  (await readdir(join(driver.home, 'dir')).catch(() => [] as string[])).sort();
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const stream = (b: Buffer): NodeJS.ReadableStream => Readable.from([b]);
@@ -53,7 +54,11 @@ async function nothingLeft(): Promise<void> {
   expect(await readdir(join(store.dir, 'tmp'))).toEqual([]);
 }
 
-const base = await buildTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/os-release', content: 'ID=berth\n' }, { name: 'bin/sh', content: '#!sh' }]);
+const base = await buildTar([
+  { name: 'etc/', type: 'directory' },
+  { name: 'etc/os-release', content: 'ID=berth\n' },
+  { name: 'bin/sh', content: '#!sh' },
+]);
 const top = await buildTar([{ name: 'app/run', content: 'run' }, { name: 'bin/.wh.sh' }]);
 
 describe('LayerStore', () => {
@@ -62,7 +67,9 @@ describe('LayerStore', () => {
     expect(a.applied).toBe(true);
     expect(a.layer).toMatchObject({ chainID: sha(base), diffID: sha(base), parent: null, refCount: 1, size: 13 });
     const b = await store.register(ctx, stream(top), a.layer.chainID, { diffID: sha(top) });
-    const expectedChain = `sha256:${createHash('sha256').update(`${sha(base)} ${sha(top)}`).digest('hex')}`;
+    const expectedChain = `sha256:${createHash('sha256')
+      .update(`${sha(base)} ${sha(top)}`)
+      .digest('hex')}`;
     expect(b.layer.chainID).toBe(expectedChain);
     expect(b.layer.parent).toBe(a.layer.chainID);
     const rootfs = join(driver.home, 'dir', b.layer.driverID);
@@ -116,7 +123,9 @@ describe('LayerStore', () => {
   it('fails NOT_FOUND for an unknown parent, INVALID_ARGUMENT for a bad diffID', async () => {
     const parent = sha(Buffer.from('nope'));
     expect(await failure(store.register(ctx, stream(top), parent))).toMatchObject({ code: 'NOT_FOUND' });
-    expect(await failure(store.register(ctx, stream(top), null, { diffID: 'sha256:123' }))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await failure(store.register(ctx, stream(top), null, { diffID: 'sha256:123' }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
     await nothingLeft();
   });
 
@@ -137,7 +146,9 @@ describe('LayerStore', () => {
 
   it('applies once when the same layer is registered concurrently', async () => {
     const create = vi.spyOn(driver, 'create');
-    const [a, b, c] = await Promise.all([0, 1, 2].map(() => store.register(ctx, stream(base), null, { diffID: sha(base) })));
+    const [a, b, c] = await Promise.all(
+      [0, 1, 2].map(() => store.register(ctx, stream(base), null, { diffID: sha(base) })),
+    );
     expect(create).toHaveBeenCalledTimes(1);
     expect(new Set([a!.layer.driverID, b!.layer.driverID, c!.layer.driverID]).size).toBe(1);
     expect([a, b, c].filter((r) => r!.applied).length).toBe(1);
@@ -153,13 +164,19 @@ describe('LayerStore', () => {
     expect(await store.release(ctx, b.layer.chainID)).toEqual([]);
     expect(await store.release(ctx, b.layer.chainID)).toEqual([b.layer.chainID, a.layer.chainID]);
     await nothingLeft();
-    expect(await failure(store.release(ctx, a.layer.chainID))).toEqual({ code: 'NOT_FOUND', message: `layer ${a.layer.chainID}: not found` });
+    expect(await failure(store.release(ctx, a.layer.chainID))).toEqual({
+      code: 'NOT_FOUND',
+      message: `layer ${a.layer.chainID}: not found`,
+    });
   });
 
   it('refuses to delete a layer something sits on, naming it', async () => {
     const a = await store.register(ctx, stream(base), null);
     const b = await store.register(ctx, stream(top), a.layer.chainID);
-    expect(await failure(store.delete(ctx, a.layer.chainID))).toEqual({ code: 'CONFLICT', message: `layer ${a.layer.chainID}: in use by layer ${b.layer.chainID}` });
+    expect(await failure(store.delete(ctx, a.layer.chainID))).toEqual({
+      code: 'CONFLICT',
+      message: `layer ${a.layer.chainID}: in use by layer ${b.layer.chainID}`,
+    });
     await store.delete(ctx, b.layer.chainID);
     await store.delete(ctx, a.layer.chainID);
     await nothingLeft();
@@ -169,7 +186,11 @@ describe('LayerStore', () => {
     const a = await store.register(ctx, stream(base), null);
     const createReadWrite = vi.spyOn(driver, 'createReadWrite');
     const rw = await store.createRWLayer(ctx, `c${process.pid}`, a.layer.chainID, { imageID: sha(Buffer.from('img')) });
-    expect(rw).toMatchObject({ containerID: `c${process.pid}`, parent: a.layer.chainID, imageID: sha(Buffer.from('img')) });
+    expect(rw).toMatchObject({
+      containerID: `c${process.pid}`,
+      parent: a.layer.chainID,
+      imageID: sha(Buffer.from('img')),
+    });
     expect(createReadWrite.mock.calls.map((c) => c[1])).toEqual([rw.driverID]);
     expect(await failure(store.createRWLayer(ctx, `c${process.pid}`, null))).toMatchObject({ code: 'ALREADY_EXISTS' });
     expect(await failure(store.createRWLayer(ctx, '../x', null))).toMatchObject({ code: 'INVALID_ARGUMENT' });
@@ -178,7 +199,10 @@ describe('LayerStore', () => {
     expect(await failure(store.removeRWLayer(ctx, `c${process.pid}`))).toMatchObject({ code: 'CONFLICT' });
     // the image's reference goes away; the container keeps the chain
     expect(await store.release(ctx, a.layer.chainID)).toEqual([]);
-    expect(await failure(store.delete(ctx, a.layer.chainID))).toEqual({ code: 'CONFLICT', message: `layer ${a.layer.chainID}: in use by container c${process.pid}` });
+    expect(await failure(store.delete(ctx, a.layer.chainID))).toEqual({
+      code: 'CONFLICT',
+      message: `layer ${a.layer.chainID}: in use by container c${process.pid}`,
+    });
     await store.unmountRW(ctx, `c${process.pid}`);
     await store.unmountRW(ctx, `c${process.pid}`); // no-op
     expect(await store.removeRWLayer(ctx, `c${process.pid}`)).toEqual([a.layer.chainID]);
@@ -210,7 +234,13 @@ describe('LayerStore', () => {
     await store.createRWLayer(ctx, 'c1', a.layer.chainID);
     const again = new LayerStore(root, await vfsPlugin.init(ctx, { root }));
     const report = await again.restore(ctx);
-    expect(report).toEqual({ layers: 1, rwLayers: 1, removedDriverLayers: [], removedRecords: [], removedTempFiles: [] });
+    expect(report).toEqual({
+      layers: 1,
+      rwLayers: 1,
+      removedDriverLayers: [],
+      removedRecords: [],
+      removedTempFiles: [],
+    });
     expect(await again.get(ctx, a.layer.chainID)).toEqual(a.layer);
     expect((await again.getRWLayer(ctx, 'c1')).parent).toBe(a.layer.chainID);
   });

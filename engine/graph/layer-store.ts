@@ -51,7 +51,9 @@ export interface RWLayer {
 }
 
 export interface RegisterOptions {
-  /** The diffID the tar must hash to; also lets a concurrent register of the same layer wait instead of applying twice. */
+  /**
+   * The diffID the tar must hash to; also lets a concurrent register of the same layer wait instead of applying twice.
+   */
   diffID?: string;
 }
 
@@ -76,7 +78,6 @@ export interface RestoreReport {
 export interface LayerStoreHooks {
   beforeRecord?(info: { chainID: string; driverID: string }): void | Promise<void>;
 }
-
 
 export class LayerStore {
   readonly dir: string;
@@ -124,7 +125,12 @@ export class LayerStore {
    * first and shares its layer. Each successful register holds one reference.
    * Fails NOT_FOUND for an unknown parent. Cost: the driver's create + apply.
    */
-  async register(ctx: Context, tar: NodeJS.ReadableStream, parent: string | null, opts: RegisterOptions = {}): Promise<RegisterResult> {
+  async register(
+    ctx: Context,
+    tar: NodeJS.ReadableStream,
+    parent: string | null,
+    opts: RegisterOptions = {},
+  ): Promise<RegisterResult> {
     // An error the tar emits before apply() listens is kept on the stream (errored) and must
     // not crash the process: listened for before the first await.
     const ignoreEarly = (): void => {};
@@ -141,7 +147,13 @@ export class LayerStore {
     }
   }
 
-  private async registerGuarded(ctx: Context, tar: NodeJS.ReadableStream, parent: string | null, expected: string | undefined, subject: string): Promise<RegisterResult> {
+  private async registerGuarded(
+    ctx: Context,
+    tar: NodeJS.ReadableStream,
+    parent: string | null,
+    expected: string | undefined,
+    subject: string,
+  ): Promise<RegisterResult> {
     let release: (() => void) | undefined;
     if (expected !== undefined) {
       const key = chainOf(parent, expected);
@@ -282,7 +294,7 @@ export class LayerStore {
         recounted.push(l.chainID);
       }
       const removed: string[] = [];
-      for (let more = true; more; ) {
+      for (let more = true; more;) {
         more = false;
         for (const l of [...this.layers.values()]) {
           if (l.refCount > 0 || this.userOf(l.chainID) !== undefined) continue;
@@ -300,7 +312,12 @@ export class LayerStore {
    * Fails ALREADY_EXISTS for a container that has one, NOT_FOUND for an unknown
    * parent, INVALID_ARGUMENT for a bad container id. Nothing remains on failure.
    */
-  async createRWLayer(ctx: Context, containerID: string, parent: string | null, opts: { imageID?: string } = {}): Promise<RWLayer> {
+  async createRWLayer(
+    ctx: Context,
+    containerID: string,
+    parent: string | null,
+    opts: { imageID?: string } = {},
+  ): Promise<RWLayer> {
     await this.restore(ctx);
     const subject = `container ${containerID}: rw layer`;
     checkContainerId(containerID);
@@ -320,7 +337,10 @@ export class LayerStore {
       await this.writeMarker(driverID, 'rw');
       await this.driver.createReadWrite(ctx, driverID, record.parentDriverID);
       await mkdir(join(this.dir, 'mounts', containerID), { recursive: true });
-      await writeFileAtomic(join(this.dir, 'mounts', containerID, 'mount.json'), JSON.stringify(record.r), { mode: 0o644, sync: true });
+      await writeFileAtomic(join(this.dir, 'mounts', containerID, 'mount.json'), JSON.stringify(record.r), {
+        mode: 0o644,
+        sync: true,
+      });
       await this.removeMarker(driverID);
       return { ...record.r };
     } catch (err) {
@@ -404,7 +424,9 @@ export class LayerStore {
 
   private async takeExisting(ctx: Context, chainID: string, tar: NodeJS.ReadableStream): Promise<Layer> {
     const layer = await this.retain(ctx, chainID);
-    await drain(tar).catch((err: unknown) => ctx.logger.debug('layer tar drain failed', { chainID, error: String(err) }));
+    await drain(tar).catch((err: unknown) =>
+      ctx.logger.debug('layer tar drain failed', { chainID, error: String(err) }),
+    );
     return layer;
   }
 
@@ -437,7 +459,8 @@ export class LayerStore {
       const streamFailed = new Promise<never>((_, reject) => {
         digester.once('error', reject);
         digester.once('close', () => {
-          if (!digester.readableEnded && !digester.writableFinished) reject(new Error('layer tar stream closed before its end'));
+          if (!digester.readableEnded && !digester.writableFinished)
+            reject(new Error('layer tar stream closed before its end'));
         });
       });
       streamFailed.catch(() => {});
@@ -446,7 +469,9 @@ export class LayerStore {
       await drain(digester);
       const diffID = digester.digest();
       if (expected !== undefined && diffID !== expected) {
-        throw failedPrecondition(`layer ${expected}: diffID mismatch (got ${diffID})`, { details: { expected, got: diffID } });
+        throw failedPrecondition(`layer ${expected}: diffID mismatch (got ${diffID})`, {
+          details: { expected, got: diffID },
+        });
       }
       throwIfCancelled(ctx, subject);
       return { driverID, diffID, size: result.size };
@@ -469,7 +494,10 @@ export class LayerStore {
       await this.driver.remove(ctx, driverID);
       await this.removeMarker(driverID);
     } catch (err) {
-      ctx.logger.warn('layer store: could not remove driver layer of a failed operation; restore() will', { driverID, error: String(err) });
+      ctx.logger.warn('layer store: could not remove driver layer of a failed operation; restore() will', {
+        driverID,
+        error: String(err),
+      });
     }
   }
 
@@ -529,7 +557,10 @@ export class LayerStore {
   private async writeLayer(l: Layer): Promise<void> {
     try {
       await mkdir(this.layerDir(l.chainID), { recursive: true });
-      await writeFileAtomic(join(this.layerDir(l.chainID), 'layer.json'), JSON.stringify(l), { mode: 0o644, sync: true });
+      await writeFileAtomic(join(this.layerDir(l.chainID), 'layer.json'), JSON.stringify(l), {
+        mode: 0o644,
+        sync: true,
+      });
     } catch (err) {
       throw wrap(err, `layer ${l.chainID}: write record`);
     }
@@ -537,7 +568,11 @@ export class LayerStore {
 
   private async writeMarker(driverID: string, kind: 'layer' | 'rw'): Promise<void> {
     await mkdir(join(this.dir, 'tmp'), { recursive: true });
-    await writeFileAtomic(join(this.dir, 'tmp', `${driverID}.json`), JSON.stringify({ driverID, kind, startedAt: new Date().toISOString() }), { mode: 0o644, sync: true });
+    await writeFileAtomic(
+      join(this.dir, 'tmp', `${driverID}.json`),
+      JSON.stringify({ driverID, kind, startedAt: new Date().toISOString() }),
+      { mode: 0o644, sync: true },
+    );
   }
 
   private async removeMarker(driverID: string): Promise<void> {
@@ -547,7 +582,13 @@ export class LayerStore {
   }
 
   private async doRestore(ctx: Context): Promise<RestoreReport> {
-    const report: RestoreReport = { layers: 0, rwLayers: 0, removedDriverLayers: [], removedRecords: [], removedTempFiles: [] };
+    const report: RestoreReport = {
+      layers: 0,
+      rwLayers: 0,
+      removedDriverLayers: [],
+      removedRecords: [],
+      removedTempFiles: [],
+    };
     try {
       for (const sub of ['sha256', 'mounts', 'tmp']) await mkdir(join(this.dir, sub), { recursive: true });
       for (const hex of await readdir(join(this.dir, 'sha256'))) {
@@ -592,7 +633,8 @@ export class LayerStore {
     report.layers = this.layers.size;
     report.rwLayers = this.rw.size;
     for (const l of this.layers.values()) {
-      if (l.parent !== null && !this.layers.has(l.parent)) ctx.logger.warn('layer store: layer without its parent', { chainID: l.chainID, parent: l.parent });
+      if (l.parent !== null && !this.layers.has(l.parent))
+        ctx.logger.warn('layer store: layer without its parent', { chainID: l.chainID, parent: l.parent });
     }
     if (report.removedDriverLayers.length + report.removedRecords.length + report.removedTempFiles.length > 0) {
       ctx.logger.info('layer store: cleaned up after an interrupted run', { ...report });

@@ -39,7 +39,9 @@ describe('ReferenceStore', () => {
     expect(await refs.resolve(ctx, 'busybox')).toBe(A);
     expect(await refs.resolve(ctx, 'busybox:latest')).toBe(A);
     expect(await refs.resolve(ctx, 'docker.io/library/busybox')).toBe(A);
-    expect(await refs.list(ctx)).toEqual([{ reference: 'docker.io/library/busybox:latest', familiar: 'busybox:latest', imageID: A }]);
+    expect(await refs.list(ctx)).toEqual([
+      { reference: 'docker.io/library/busybox:latest', familiar: 'busybox:latest', imageID: A },
+    ]);
   });
 
   it('moves a tag, but refuses to move a digest reference unless forced', async () => {
@@ -49,7 +51,10 @@ describe('ReferenceStore', () => {
     expect(await refs.get(ctx, 'app:v1')).toBe(B);
     const d = `localhost:5000/app@${digestOf('manifest')}`;
     await refs.add(ctx, d, A);
-    expect(await failure(refs.add(ctx, d, B))).toEqual({ code: 'CONFLICT', message: `reference ${d}: already points to image ${A}` });
+    expect(await failure(refs.add(ctx, d, B))).toEqual({
+      code: 'CONFLICT',
+      message: `reference ${d}: already points to image ${A}`,
+    });
     expect(await refs.add(ctx, d, B, { force: true })).toBe(A);
     expect(await failure(refs.add(ctx, `app:v1@${digestOf('m')}`, A))).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(await failure(refs.add(ctx, 'Bad', A))).toMatchObject({ code: 'INVALID_ARGUMENT' });
@@ -57,7 +62,11 @@ describe('ReferenceStore', () => {
   });
 
   it('resolves unambiguous id prefixes of at least 12 hex characters', async () => {
-    const ids = ['sha256:' + 'a'.repeat(12) + '1'.repeat(52), 'sha256:' + 'a'.repeat(12) + '2'.repeat(52), 'sha256:' + 'b'.repeat(64)];
+    const ids = [
+      'sha256:' + 'a'.repeat(12) + '1'.repeat(52),
+      'sha256:' + 'a'.repeat(12) + '2'.repeat(52),
+      'sha256:' + 'b'.repeat(64),
+    ];
     const store = new ReferenceStore(root, { imageIDs: async () => ids });
     expect(await store.resolve(ctx, 'b'.repeat(12))).toBe(ids[2]);
     expect(await store.resolve(ctx, `sha256:${'b'.repeat(20)}`)).toBe(ids[2]);
@@ -67,7 +76,10 @@ describe('ReferenceStore', () => {
     expect(amb.code).toBe('CONFLICT');
     expect(amb.message).toBe(`image ${'a'.repeat(12)}: ambiguous id prefix, matches ${ids[0]}, ${ids[1]}`);
     expect(await failure(store.resolve(ctx, 'b'.repeat(11)))).toMatchObject({ code: 'NOT_FOUND' });
-    expect(await failure(store.resolve(ctx, `sha256:${'c'.repeat(64)}`))).toEqual({ code: 'NOT_FOUND', message: `image sha256:${'c'.repeat(64)}: not found` });
+    expect(await failure(store.resolve(ctx, `sha256:${'c'.repeat(64)}`))).toEqual({
+      code: 'NOT_FOUND',
+      message: `image sha256:${'c'.repeat(64)}: not found`,
+    });
     expect(await failure(store.resolve(ctx, 'nothing'))).toMatchObject({ code: 'NOT_FOUND' });
   });
 
@@ -76,7 +88,10 @@ describe('ReferenceStore', () => {
     await refs.add(ctx, 'a:2', A);
     await refs.add(ctx, 'b', B);
     expect(await refs.delete(ctx, 'a:1')).toBe(A);
-    expect(await failure(refs.delete(ctx, 'a:1'))).toEqual({ code: 'NOT_FOUND', message: 'reference docker.io/library/a:1: not found' });
+    expect(await failure(refs.delete(ctx, 'a:1'))).toEqual({
+      code: 'NOT_FOUND',
+      message: 'reference docker.io/library/a:1: not found',
+    });
     expect(await refs.deleteImage(ctx, A)).toEqual(['docker.io/library/a:2']);
     expect((await refs.list(ctx)).map((e) => e.familiar)).toEqual(['b:latest']);
     expect(await refs.list(ctx, A)).toEqual([]);

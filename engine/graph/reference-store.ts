@@ -111,7 +111,8 @@ export class ReferenceStore {
     throwIfCancelled(ctx, 'reference list');
     const out: ReferenceEntry[] = [];
     for (const [reference, id] of await this.load()) {
-      if (imageID === undefined || id === imageID) out.push({ reference, familiar: familiarString(reference), imageID: id });
+      if (imageID === undefined || id === imageID)
+        out.push({ reference, familiar: familiarString(reference), imageID: id });
     }
     return out.sort((a, b) => (a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0));
   }
@@ -126,7 +127,9 @@ export class ReferenceStore {
   async resolve(ctx: Context, s: string): Promise<string> {
     throwIfCancelled(ctx, `image ${s}`);
     const refs = await this.load();
-    const ids = async (): Promise<string[]> => [...new Set([...(this.opts.imageIDs ? await this.opts.imageIDs(ctx) : []), ...refs.values()])];
+    const ids = async (): Promise<string[]> => [
+      ...new Set([...(this.opts.imageIDs ? await this.opts.imageIDs(ctx) : []), ...refs.values()]),
+    ];
     if (isDigest(s)) {
       if ((await ids()).includes(s)) return s;
       throw notFound(`image ${s}: not found`);
@@ -145,9 +148,13 @@ export class ReferenceStore {
       const prefix = `sha256:${m[1]}`;
       const matches = (await ids()).filter((id) => id.startsWith(prefix)).sort();
       if (matches.length === 1) return matches[0]!;
-      if (matches.length > 1) throw conflict(`image ${s}: ambiguous id prefix, matches ${matches.join(', ')}`, { details: { candidates: matches } });
+      if (matches.length > 1)
+        throw conflict(`image ${s}: ambiguous id prefix, matches ${matches.join(', ')}`, {
+          details: { candidates: matches },
+        });
     }
-    if (!parsedOk && m === null) throw invalidArgument(`image ${JSON.stringify(s)}: neither a reference nor an image id`);
+    if (!parsedOk && m === null)
+      throw invalidArgument(`image ${JSON.stringify(s)}: neither a reference nor an image id`);
     throw notFound(`image ${s}: not found`);
   }
 
@@ -190,7 +197,9 @@ export class ReferenceStore {
 function normalize(ref: string): string {
   const r = withDefaultTag(parseReference(ref));
   if (r.tag !== undefined && r.digest !== undefined) {
-    throw invalidArgument(`reference ${JSON.stringify(ref)}: has both a tag and a digest; store name:tag and name@digest separately`);
+    throw invalidArgument(
+      `reference ${JSON.stringify(ref)}: has both a tag and a digest; store name:tag and name@digest separately`,
+    );
   }
   return referenceString(r);
 }

@@ -19,7 +19,11 @@ describe('parseReference / normalizeName', () => {
     ['localhost/x', 'localhost/x:latest', 'localhost/x:latest'],
     ['localhost:5000/x/y:tag', 'localhost:5000/x/y:tag', 'localhost:5000/x/y:tag'],
     ['registry.example.com/team/app', 'registry.example.com/team/app:latest', 'registry.example.com/team/app:latest'],
-    ['example.com:8080/a_b/c__d/e-f/g--h/i.j', 'example.com:8080/a_b/c__d/e-f/g--h/i.j:latest', 'example.com:8080/a_b/c__d/e-f/g--h/i.j:latest'],
+    [
+      'example.com:8080/a_b/c__d/e-f/g--h/i.j',
+      'example.com:8080/a_b/c__d/e-f/g--h/i.j:latest',
+      'example.com:8080/a_b/c__d/e-f/g--h/i.j:latest',
+    ],
     ['Example.COM/x', 'Example.COM/x:latest', 'Example.COM/x:latest'],
     ['UPPERHOST/x', 'UPPERHOST/x:latest', 'UPPERHOST/x:latest'],
     ['[::1]:5000/x', '[::1]:5000/x:latest', '[::1]:5000/x:latest'],
@@ -40,8 +44,18 @@ describe('parseReference / normalizeName', () => {
   });
 
   it('splits domain, path, tag and digest', () => {
-    expect(parseReference(`localhost:5000/x/y:tag@${D}`)).toEqual({ domain: 'localhost:5000', path: 'x/y', tag: 'tag', digest: D });
-    expect(parseReference('busybox')).toEqual({ domain: 'docker.io', path: 'library/busybox', tag: undefined, digest: undefined });
+    expect(parseReference(`localhost:5000/x/y:tag@${D}`)).toEqual({
+      domain: 'localhost:5000',
+      path: 'x/y',
+      tag: 'tag',
+      digest: D,
+    });
+    expect(parseReference('busybox')).toEqual({
+      domain: 'docker.io',
+      path: 'library/busybox',
+      tag: undefined,
+      digest: undefined,
+    });
     expect(referenceString(parseReference('busybox'))).toBe('docker.io/library/busybox');
   });
 

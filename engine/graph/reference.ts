@@ -59,7 +59,8 @@ export function parseReference(s: string): Reference {
   const fail = (why: string): never => {
     throw invalidArgument(`reference ${JSON.stringify(s)}: ${why}`);
   };
-  if (typeof s !== 'string' || s === '') fail('invalid reference format: repository name must have at least one component');
+  if (typeof s !== 'string' || s === '')
+    fail('invalid reference format: repository name must have at least one component');
   if (anchoredIdentifier.test(s)) fail('invalid repository name: cannot specify 64-byte hexadecimal strings');
 
   let domain: string;
@@ -80,7 +81,8 @@ export function parseReference(s: string): Reference {
   if (m === null) {
     const nameOnly = remainder.split('@')[0]!.replace(/:[^/]*$/, '');
     if (nameOnly !== nameOnly.toLowerCase()) fail('invalid reference format: repository name must be lowercase');
-    if (nameOnly === '' || nameOnly.split('/').some((c) => c === '')) fail('invalid reference format: repository name must have at least one component');
+    if (nameOnly === '' || nameOnly.split('/').some((c) => c === ''))
+      fail('invalid reference format: repository name must have at least one component');
     return fail('invalid reference format');
   }
   let repoPath = m[1]!;
@@ -144,6 +146,7 @@ export function familiarString(ref: Reference | string): string {
 
 /** Validates a bare tag (`[\w][\w.-]{0,127}`). Fails INVALID_ARGUMENT naming it. */
 export function validateTag(t: string): string {
-  if (typeof t !== 'string' || !anchoredTag.test(t)) throw invalidArgument(`tag ${JSON.stringify(t)}: invalid tag format`);
+  if (typeof t !== 'string' || !anchoredTag.test(t))
+    throw invalidArgument(`tag ${JSON.stringify(t)}: invalid tag format`);
   return t;
 }

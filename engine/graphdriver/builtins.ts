@@ -11,6 +11,9 @@ export const graphdriverPlugins: readonly DriverPlugin[] = [overlay2Plugin, btrf
 /** The registration of driver `id`; NOT_FOUND naming it and the known ones otherwise. */
 export function graphdriverPlugin(id: string): DriverPlugin {
   const p = graphdriverPlugins.find((d) => d.id === id);
-  if (p === undefined) throw notFound(`graphdriver ${JSON.stringify(id)}: unknown (known: ${graphdriverPlugins.map((d) => d.id).join(', ')})`);
+  if (p === undefined)
+    throw notFound(
+      `graphdriver ${JSON.stringify(id)}: unknown (known: ${graphdriverPlugins.map((d) => d.id).join(', ')})`,
+    );
   return p;
 }

@@ -106,10 +106,23 @@ export function layerCases(env: () => LayerCaseEnv): void {
       ['a deeper hard link target', 'h', [{ name: 'h', type: 'link', linkname: 'lib/sub/so' }]],
       ['an opaque marker', 'lib/.wh..wh..opq', [{ name: 'lib/.wh..wh..opq' }]],
       ['a hard link target', 'h', [{ name: 'h', type: 'link', linkname: 'lib/so' }]],
-    ] as [string, string, FixtureEntry[]][])('refuses %s through a symlink of a lower layer (into the root)', async (_what, entry, top) => {
-      const err = await refused([[{ name: 'usr/lib/', type: 'directory' }, { name: 'usr/lib/so', content: 'so' }, { name: 'lib', type: 'symlink', linkname: 'usr/lib' }], top], entry);
-      expect(err.message).toContain('through symlink "lib"');
-    });
+    ] as [string, string, FixtureEntry[]][])(
+      'refuses %s through a symlink of a lower layer (into the root)',
+      async (_what, entry, top) => {
+        const err = await refused(
+          [
+            [
+              { name: 'usr/lib/', type: 'directory' },
+              { name: 'usr/lib/so', content: 'so' },
+              { name: 'lib', type: 'symlink', linkname: 'usr/lib' },
+            ],
+            top,
+          ],
+          entry,
+        );
+        expect(err.message).toContain('through symlink "lib"');
+      },
+    );
 
     it('refuses an entry under a file of a lower layer', async () => {
       const err = await refused([[{ name: 'f', content: 'f' }], [{ name: 'f/x', content: 'x' }]], 'f/x');
@@ -118,8 +131,15 @@ export function layerCases(env: () => LayerCaseEnv): void {
 
     it('replaces a symlink of a lower layer by a directory entry of the same name', async () => {
       const top = await stack([
-        [{ name: 'usr/lib/', type: 'directory' }, { name: 'usr/lib/so', content: 'so' }, { name: 'lib', type: 'symlink', linkname: 'usr/lib' }],
-        [{ name: 'lib/', type: 'directory', mode: 0o711 }, { name: 'lib/x', content: 'x' }],
+        [
+          { name: 'usr/lib/', type: 'directory' },
+          { name: 'usr/lib/so', content: 'so' },
+          { name: 'lib', type: 'symlink', linkname: 'usr/lib' },
+        ],
+        [
+          { name: 'lib/', type: 'directory', mode: 0o711 },
+          { name: 'lib/x', content: 'x' },
+        ],
       ]);
       await inLayer(top, async (dir) => {
         const st = await lstat(join(dir, 'lib'));
@@ -160,7 +180,11 @@ export function layerCases(env: () => LayerCaseEnv): void {
         expect([bb2.ino, bb2.uid, bb2.gid, bb2.mode & 0o7777]).toEqual([bb.ino, 3, 4, 0o755]);
         expect(await readFile(join(dir, 'bin/bb2'), 'utf8')).toBe('BUSYBOX');
         const nul = await lstat(join(dir, 'null2'));
-        expect([nul.isCharacterDevice(), nul.rdev, nul.ino]).toEqual([true, 0x103, (await lstat(join(dir, 'dev/null'))).ino]);
+        expect([nul.isCharacterDevice(), nul.rdev, nul.ino]).toEqual([
+          true,
+          0x103,
+          (await lstat(join(dir, 'dev/null'))).ino,
+        ]);
       });
       // The lower layer keeps its own, unlinked inodes.
       await inLayer('l0', async (dir) => {
@@ -170,12 +194,18 @@ export function layerCases(env: () => LayerCaseEnv): void {
     });
 
     it('refuses a hard link to a lower path deleted earlier in the same layer', async () => {
-      const err = await refused([[{ name: 'f', content: 'f' }], [{ name: '.wh.f' }, { name: 'h', type: 'link', linkname: 'f' }]], 'h');
+      const err = await refused(
+        [[{ name: 'f', content: 'f' }], [{ name: '.wh.f' }, { name: 'h', type: 'link', linkname: 'f' }]],
+        'h',
+      );
       expect(err.message).toContain('does not exist');
     });
 
     it('refuses a hard link to a directory of a lower layer', async () => {
-      const err = await refused([[{ name: 'd/', type: 'directory' }], [{ name: 'h', type: 'link', linkname: 'd' }]], 'h');
+      const err = await refused(
+        [[{ name: 'd/', type: 'directory' }], [{ name: 'h', type: 'link', linkname: 'd' }]],
+        'h',
+      );
       expect(err.message).toContain('is a directory');
     });
 
@@ -193,7 +223,10 @@ export function layerCases(env: () => LayerCaseEnv): void {
 
     it('gives an empty directory for a whiteout and a directory of the same name in one layer', async () => {
       const top = await stack([
-        [{ name: 'd/', type: 'directory' }, { name: 'd/old', content: 'old' }],
+        [
+          { name: 'd/', type: 'directory' },
+          { name: 'd/old', content: 'old' },
+        ],
         [{ name: '.wh.d' }, { name: 'd/', type: 'directory' }, { name: 'd/new', content: 'new' }],
       ]);
       await inLayer(top, async (dir) => expect(await readdir(join(dir, 'd'))).toEqual(['new']));
@@ -201,14 +234,20 @@ export function layerCases(env: () => LayerCaseEnv): void {
 
     it('gives the same tree for a whiteout then a file under the deleted directory', async () => {
       const top = await stack([
-        [{ name: 'd/', type: 'directory' }, { name: 'd/old', content: 'old' }],
+        [
+          { name: 'd/', type: 'directory' },
+          { name: 'd/old', content: 'old' },
+        ],
         [{ name: '.wh.d' }, { name: 'd/new', content: 'new' }],
       ]);
       await inLayer(top, async (dir) => expect(await readdir(join(dir, 'd'))).toEqual(['new']));
     });
 
     it('creates nothing for a whiteout under a directory no layer has', async () => {
-      const top = await stack([[{ name: 'f', content: 'f' }], [{ name: 'nowhere/deeper/.wh.x' }, { name: 'nowhere2/.wh..wh..opq' }]]);
+      const top = await stack([
+        [{ name: 'f', content: 'f' }],
+        [{ name: 'nowhere/deeper/.wh.x' }, { name: 'nowhere2/.wh..wh..opq' }],
+      ]);
       await inLayer(top, async (dir) => expect(await readdir(dir)).toEqual(['f']));
     });
   });

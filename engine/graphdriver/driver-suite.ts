@@ -49,7 +49,12 @@ const baseLayer: FixtureEntry[] = [
   { name: 'etc/shadow', content: 'root:*:1::::::\n', mode: 0o000 },
   { name: 'etc/owned', content: 'owned', uid: 1234, gid: 4321, mode: 0o640 },
   { name: 'etc/attr', content: 'attr', xattrs: { 'user.berth': 'base' } },
-  { name: 'bin/ping', content: 'ping', mode: 0o755, xattrs: { 'user.cap': Buffer.from([0x01, 0, 0, 0x02, 0x80, 0x20, 0, 0, 0xff, 0, 0, 0]) } },
+  {
+    name: 'bin/ping',
+    content: 'ping',
+    mode: 0o755,
+    xattrs: { 'user.cap': Buffer.from([0x01, 0, 0, 0x02, 0x80, 0x20, 0, 0, 0xff, 0, 0, 0]) },
+  },
   { name: 'etc/gone', content: 'to be deleted' },
   { name: 'etc/dir-gone/', type: 'directory' },
   { name: 'etc/dir-gone/f', content: 'inside' },
@@ -75,7 +80,10 @@ const childLayer: FixtureEntry[] = [
   { name: 'opq/upper', content: 'upper' },
 ];
 
-/** A stable description of a tree: type, mode, owner, size, content hash, link target, rdev, user xattrs, hard-link groups. */
+/**
+ * A stable description of a tree: type, mode, owner, size, content hash, link target, rdev, user xattrs, hard-link
+ * groups.
+ */
 export async function describeTree(dir: string): Promise<string[]> {
   const out: string[] = [];
   const inodes = new Map<number, string>();
@@ -86,7 +94,10 @@ export async function describeTree(dir: string): Promise<string[]> {
       const st = await lstat(p);
       let line = `${r} mode=${st.mode.toString(8)} owner=${st.uid}:${st.gid}`;
       if (st.isFile()) {
-        line += ` size=${st.size} sha=${createHash('sha256').update(await readFile(p)).digest('hex').slice(0, 12)} mtime=${Math.floor(st.mtimeMs / 1000)}`;
+        line += ` size=${st.size} sha=${createHash('sha256')
+          .update(await readFile(p))
+          .digest('hex')
+          .slice(0, 12)} mtime=${Math.floor(st.mtimeMs / 1000)}`;
         if (st.nlink > 1) {
           const first = inodes.get(st.ino);
           if (first === undefined) inodes.set(st.ino, r);
@@ -94,7 +105,9 @@ export async function describeTree(dir: string): Promise<string[]> {
         }
       } else if (st.isSymbolicLink()) line += ` -> ${await readlink(p)}`;
       else if (st.isCharacterDevice() || st.isBlockDevice()) line += ` rdev=${st.rdev}`;
-      const xattrs = [...readXattrs(p)].filter(([k]) => k.startsWith('user.')).map(([k, v]) => `${k}=${v.toString('hex')}`);
+      const xattrs = [...readXattrs(p)]
+        .filter(([k]) => k.startsWith('user.'))
+        .map(([k, v]) => `${k}=${v.toString('hex')}`);
       if (xattrs.length > 0) line += ` xattrs=${xattrs.sort().join(',')}`;
       out.push(line);
       if (st.isDirectory()) await walk(r);
@@ -320,7 +333,10 @@ export function graphdriverSuite(name: string, factory: SuiteFactory, opts: Suit
 
     it('refuses an unsafe layer tar with INVALID_ARGUMENT naming the entry', async () => {
       await d.create(ctx, 'bad', undefined);
-      const tar = await buildTar([{ name: 'evil', type: 'symlink', linkname: '/' }, { name: 'evil/x', content: 'x' }]);
+      const tar = await buildTar([
+        { name: 'evil', type: 'symlink', linkname: '/' },
+        { name: 'evil/x', content: 'x' },
+      ]);
       await expectCode(d.applyDiff(ctx, 'bad', undefined, tarStream(tar)), 'INVALID_ARGUMENT', 'layer entry "evil/x"');
       await d.remove(ctx, 'bad');
     });

@@ -111,7 +111,12 @@ export interface DriverPlugin {
 /** Type guard for the optional DiffDriver ability. */
 export function isDiffDriver(d: ProtoDriver): d is ProtoDriver & DiffDriver {
   const x = d as Partial<DiffDriver>;
-  return typeof x.diff === 'function' && typeof x.changes === 'function' && typeof x.applyDiff === 'function' && typeof x.diffSize === 'function';
+  return (
+    typeof x.diff === 'function' &&
+    typeof x.changes === 'function' &&
+    typeof x.applyDiff === 'function' &&
+    typeof x.diffSize === 'function'
+  );
 }
 
 /**

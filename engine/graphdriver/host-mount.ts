@@ -6,7 +6,14 @@ import { wrap } from '../errdefs/errors.js';
 export const MNT_DETACH = 2;
 
 /** mount(2) with `data` as the option string. Fails with a BerthError naming `subject`. */
-export function mountFs(subject: string, source: string, target: string, fstype: string, flags: number, data: string): void {
+export function mountFs(
+  subject: string,
+  source: string,
+  target: string,
+  fstype: string,
+  flags: number,
+  data: string,
+): void {
   try {
     native().mount(source, target, fstype, flags, data);
   } catch (err) {
@@ -19,7 +26,15 @@ export function mountFs(subject: string, source: string, target: string, fstype:
  * hold paths relative to it (overlay's short lowerdir list). The Node process's cwd
  * never changes. Cost: one clone(CLONE_VM|CLONE_VFORK) + wait on top of the mount.
  */
-export function mountFsAt(subject: string, dir: string, source: string, target: string, fstype: string, flags: number, data: string): void {
+export function mountFsAt(
+  subject: string,
+  dir: string,
+  source: string,
+  target: string,
+  fstype: string,
+  flags: number,
+  data: string,
+): void {
   try {
     native().mountAt(dir, source, target, fstype, flags, data);
   } catch (err) {

@@ -7,7 +7,9 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** Throws INVALID_ARGUMENT naming the driver and the id unless `id` is a safe layer id. */
 export function checkId(driver: string, id: string): void {
   if (typeof id !== 'string' || !ID.test(id) || id.includes('..')) {
-    throw invalidArgument(`${driver} layer ${JSON.stringify(id)}: invalid id (expected [A-Za-z0-9][A-Za-z0-9_.-]*, at most 128 characters)`);
+    throw invalidArgument(
+      `${driver} layer ${JSON.stringify(id)}: invalid id (expected [A-Za-z0-9][A-Za-z0-9_.-]*, at most 128 characters)`,
+    );
   }
 }
 

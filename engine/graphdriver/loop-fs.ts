@@ -20,7 +20,12 @@ export type LoopFsType = 'btrfs' | 'ext4' | 'xfs';
  * punches holes into the loop file while a benchmark runs.
  */
 export const LOOP_MKFS: Record<LoopFsType, { cmd: string; args: string[]; pkg: string; mountData: string[] }> = {
-  ext4: { cmd: 'mkfs.ext4', args: ['-q', '-F', '-E', 'nodiscard,lazy_itable_init=0,lazy_journal_init=0'], pkg: 'e2fsprogs', mountData: [] },
+  ext4: {
+    cmd: 'mkfs.ext4',
+    args: ['-q', '-F', '-E', 'nodiscard,lazy_itable_init=0,lazy_journal_init=0'],
+    pkg: 'e2fsprogs',
+    mountData: [],
+  },
   xfs: { cmd: 'mkfs.xfs', args: ['-q', '-f', '-K'], pkg: 'xfsprogs', mountData: [] },
   btrfs: { cmd: 'mkfs.btrfs', args: ['-q', '-f', '-K'], pkg: 'btrfs-progs', mountData: ['nodiscard'] },
 };
@@ -33,7 +38,10 @@ export interface LoopFilesystem {
   readonly device: string;
   /** The sparse backing file. */
   readonly file: string;
-  /** Unmounts, detaches the loop device and deletes the file and folders. Idempotent; a step already undone is not an error. */
+  /**
+   * Unmounts, detaches the loop device and deletes the file and folders. Idempotent; a step already undone is not an
+   * error.
+   */
   dispose(): Promise<void>;
 }
 
@@ -52,7 +60,10 @@ export interface LoopFilesystemOptions {
  * else with the failing step's error naming the file; nothing is left behind.
  * Cost: the mkfs and losetup process spawns, and mkfs's writes.
  */
-export async function createLoopFilesystem(fsType: LoopFsType, opts: LoopFilesystemOptions = {}): Promise<LoopFilesystem> {
+export async function createLoopFilesystem(
+  fsType: LoopFsType,
+  opts: LoopFilesystemOptions = {},
+): Promise<LoopFilesystem> {
   const m = LOOP_MKFS[fsType];
   const base = await mkdtemp(join(opts.dir ?? tmpdir(), `berth-${fsType}-${process.pid}-`));
   const file = join(base, `${fsType}.img`);
@@ -113,7 +124,11 @@ export async function createLoopFilesystem(fsType: LoopFsType, opts: LoopFilesys
     try {
       native().mount(device, mountPoint, fsType, 0, data === '' ? null : data);
     } catch (err) {
-      throw wrap(err, `${subject}: mount ${device} (${[fsType, data].filter((x) => x !== '').join(', ')})`, 'UNAVAILABLE');
+      throw wrap(
+        err,
+        `${subject}: mount ${device} (${[fsType, data].filter((x) => x !== '').join(', ')})`,
+        'UNAVAILABLE',
+      );
     }
     mounted = true;
   } catch (err) {

@@ -23,7 +23,12 @@ export async function readMounts(): Promise<MountEntry[]> {
     const [left, right] = line.split(' - ');
     const f = left.split(' ');
     const r = (right ?? '').split(' ');
-    out.push({ mountPoint: unescape(f[4]), fsType: r[0] ?? '', source: unescape(r[1] ?? ''), options: `${f[5]},${r[2] ?? ''}` });
+    out.push({
+      mountPoint: unescape(f[4]),
+      fsType: r[0] ?? '',
+      source: unescape(r[1] ?? ''),
+      options: `${f[5]},${r[2] ?? ''}`,
+    });
   }
   return out;
 }

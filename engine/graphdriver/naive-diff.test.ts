@@ -26,7 +26,8 @@ beforeEach(async () => {
   await writeFile(join(lower, 'was-file'), 'f');
   await symlink('target-a', join(lower, 'link'));
   const t = new Date(1_600_000_000_000);
-  for (const p of ['etc/same', 'etc/edit', 'etc/chmod', 'etc/sub/file', 'was-file', 'gone-dir/deep/f']) await lutimes(join(lower, p), t, t);
+  for (const p of ['etc/same', 'etc/edit', 'etc/chmod', 'etc/sub/file', 'was-file', 'gone-dir/deep/f'])
+    await lutimes(join(lower, p), t, t);
   await execa('cp', ['-a', `${lower}/.`, upper]);
 });
 

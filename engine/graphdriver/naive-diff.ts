@@ -8,7 +8,14 @@ import { wrap } from '../errdefs/errors.js';
 import { applyLayer } from '../archive/apply-layer.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { changesTar } from '../archive/diff-tar.js';
-import { isDiffDriver, type ApplyResult, type Change, type DiffDriver, type DiffingDriver, type ProtoDriver } from './driver.js';
+import {
+  isDiffDriver,
+  type ApplyResult,
+  type Change,
+  type DiffDriver,
+  type DiffingDriver,
+  type ProtoDriver,
+} from './driver.js';
 
 /**
  * The changes that turn `parentDir` (undefined: empty) into `layerDir`, sorted by
@@ -26,7 +33,13 @@ export async function walkChanges(ctx: Context, layerDir: string, parentDir: str
 }
 
 /** Returns whether anything changed below `rel`. */
-async function walk(ctx: Context, layerDir: string, parentDir: string | undefined, rel: string, out: Change[]): Promise<boolean> {
+async function walk(
+  ctx: Context,
+  layerDir: string,
+  parentDir: string | undefined,
+  rel: string,
+  out: Change[],
+): Promise<boolean> {
   throwIfCancelled(ctx, `changes of ${layerDir}`);
   const newNames = await readdir(rel === '' ? layerDir : `${layerDir}/${rel}`);
   let oldNames: string[] = [];
@@ -115,7 +128,12 @@ export class NaiveDiff implements DiffDriver {
     });
   }
 
-  async applyDiff(ctx: Context, id: string, _parent: string | undefined, tar: NodeJS.ReadableStream): Promise<ApplyResult> {
+  async applyDiff(
+    ctx: Context,
+    id: string,
+    _parent: string | undefined,
+    tar: NodeJS.ReadableStream,
+  ): Promise<ApplyResult> {
     const dir = await this.driver.get(ctx, id);
     try {
       return await applyLayer(ctx, dir, tar, { whiteouts: 'delete' });
@@ -142,7 +160,13 @@ export class NaiveDiff implements DiffDriver {
     return { dir, pdir, release };
   }
 
-  private async withDirs<T>(ctx: Context, id: string, parent: string | undefined, what: string, fn: (dir: string, pdir: string | undefined) => Promise<T>): Promise<T> {
+  private async withDirs<T>(
+    ctx: Context,
+    id: string,
+    parent: string | undefined,
+    what: string,
+    fn: (dir: string, pdir: string | undefined) => Promise<T>,
+  ): Promise<T> {
     const { dir, pdir, release } = await this.mountBoth(ctx, id, parent);
     try {
       return await fn(dir, pdir);

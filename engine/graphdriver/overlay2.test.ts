@@ -20,7 +20,11 @@ import { needs, root } from '../../testkit/needs.js';
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? {} : { skip: 'needs root' };
 
-graphdriverSuite('overlay2', async (ctx, base) => ({ driver: await Overlay2Driver.init(ctx, { root: base }), root: base }), skip);
+graphdriverSuite(
+  'overlay2',
+  async (ctx, base) => ({ driver: await Overlay2Driver.init(ctx, { root: base }), root: base }),
+  skip,
+);
 
 needs(root()).describe('overlay2 specifics', () => {
   const ctx = background();
@@ -47,7 +51,7 @@ needs(root()).describe('overlay2 specifics', () => {
     expect(left).toEqual([]);
   });
 
-  it("lays layers out as Docker does: diff/, link, lower, l/<short> -> ../<id>/diff", async () => {
+  it('lays layers out as Docker does: diff/, link, lower, l/<short> -> ../<id>/diff', async () => {
     await d.create(ctx, 'a', undefined);
     await d.create(ctx, 'b', 'a');
     const la = await d.linkOf(ctx, 'a');
@@ -57,7 +61,9 @@ needs(root()).describe('overlay2 specifics', () => {
     expect(await readFile(`${d.home}/b/lower`, 'utf8')).toBe(`l/${la}`);
     await d.create(ctx, 'c', 'b');
     expect(await readFile(`${d.home}/c/lower`, 'utf8')).toBe(`l/${lb}:l/${la}`);
-    expect(await d.mountOptions(ctx, 'c')).toMatch(new RegExp(`^lowerdir=l/${lb}:l/${la},upperdir=c/diff,workdir=c/work`));
+    expect(await d.mountOptions(ctx, 'c')).toMatch(
+      new RegExp(`^lowerdir=l/${lb}:l/${la},upperdir=c/diff,workdir=c/work`),
+    );
     await d.remove(ctx, 'c');
     await expect(readlink(`${d.home}/l/${la}`)).resolves.toBe('../a/diff');
   });
@@ -76,9 +82,25 @@ needs(root()).describe('overlay2 specifics', () => {
 
   it('keeps whiteouts as 0/0 devices in diff/ and exports them as .wh. entries', async () => {
     await d.create(ctx, 'a', undefined);
-    await d.applyDiff(ctx, 'a', undefined, tarStream(await buildTar([{ name: 'x', content: 'x' }, { name: 'o/', type: 'directory' }, { name: 'o/y', content: 'y' }])));
+    await d.applyDiff(
+      ctx,
+      'a',
+      undefined,
+      tarStream(
+        await buildTar([
+          { name: 'x', content: 'x' },
+          { name: 'o/', type: 'directory' },
+          { name: 'o/y', content: 'y' },
+        ]),
+      ),
+    );
     await d.create(ctx, 'b', 'a');
-    await d.applyDiff(ctx, 'b', 'a', tarStream(await buildTar([{ name: '.wh.x' }, { name: 'o/', type: 'directory' }, { name: 'o/.wh..wh..opq' }])));
+    await d.applyDiff(
+      ctx,
+      'b',
+      'a',
+      tarStream(await buildTar([{ name: '.wh.x' }, { name: 'o/', type: 'directory' }, { name: 'o/.wh..wh..opq' }])),
+    );
     expect(getXattr(`${d.home}/b/diff/o`, 'trusted.overlay.opaque')?.toString()).toBe('y');
     const names: string[] = [];
     const tar = (await import('tar-stream')).default.extract();
@@ -118,7 +140,11 @@ needs(root()).describe('overlay2 specifics', () => {
     },
     {
       name: 'a nested path whose parent was deleted in a middle layer is added',
-      layers: [[dir('p'), dir('p/q'), file('p/q/r', 'r')], [dir('p'), mark('p/.wh.q')], [dir('p'), dir('p/q'), file('p/q/r', 'rr')]],
+      layers: [
+        [dir('p'), dir('p/q'), file('p/q/r', 'r')],
+        [dir('p'), mark('p/.wh.q')],
+        [dir('p'), dir('p/q'), file('p/q/r', 'rr')],
+      ],
       want: [
         { path: '/p', kind: 'modify' },
         { path: '/p/q', kind: 'add' },
@@ -127,7 +153,11 @@ needs(root()).describe('overlay2 specifics', () => {
     },
     {
       name: 'a file hidden by an opaque dir of a middle layer and re-created on top is added',
-      layers: [[dir('o'), file('o/a', 'a')], [dir('o'), mark('o/.wh..wh..opq'), file('o/b', 'b')], [dir('o'), file('o/a', 'aa')]],
+      layers: [
+        [dir('o'), file('o/a', 'a')],
+        [dir('o'), mark('o/.wh..wh..opq'), file('o/b', 'b')],
+        [dir('o'), file('o/a', 'aa')],
+      ],
       want: [
         { path: '/o', kind: 'modify' },
         { path: '/o/a', kind: 'add' },
@@ -135,7 +165,11 @@ needs(root()).describe('overlay2 specifics', () => {
     },
     {
       name: 'a nested file below an opaque dir of a middle layer is added, one beside it modified',
-      layers: [[dir('o'), dir('o/s'), file('o/s/a', 'a'), file('o/k', 'k')], [dir('o'), mark('o/.wh..wh..opq'), file('o/k', 'kk')], [dir('o'), dir('o/s'), file('o/s/a', 'aaa'), file('o/k', 'kkk')]],
+      layers: [
+        [dir('o'), dir('o/s'), file('o/s/a', 'a'), file('o/k', 'k')],
+        [dir('o'), mark('o/.wh..wh..opq'), file('o/k', 'kk')],
+        [dir('o'), dir('o/s'), file('o/s/a', 'aaa'), file('o/k', 'kkk')],
+      ],
       want: [
         { path: '/o', kind: 'modify' },
         { path: '/o/k', kind: 'modify' },
@@ -153,7 +187,11 @@ needs(root()).describe('overlay2 specifics', () => {
     },
     {
       name: 'an opaque dir on top: kept names modified, new ones added, hidden ones deleted',
-      layers: [[dir('o'), file('o/a', 'a'), file('o/b', 'b')], [dir('o'), file('o/c', 'c')], [dir('o'), mark('o/.wh..wh..opq'), file('o/a', 'aaa'), file('o/new', 'n')]],
+      layers: [
+        [dir('o'), file('o/a', 'a'), file('o/b', 'b')],
+        [dir('o'), file('o/c', 'c')],
+        [dir('o'), mark('o/.wh..wh..opq'), file('o/a', 'aaa'), file('o/new', 'n')],
+      ],
       want: [
         { path: '/o', kind: 'modify' },
         { path: '/o/a', kind: 'modify' },
@@ -164,7 +202,12 @@ needs(root()).describe('overlay2 specifics', () => {
     },
     {
       name: 'whiteouts on top of a path deleted and re-created below are deletes',
-      layers: [[file('w', 'w'), dir('e'), file('e/x', 'x')], [mark('.wh.w'), mark('.wh.e')], [file('w', 'ww'), dir('e'), file('e/z', 'z')], [mark('.wh.w'), mark('.wh.e')]],
+      layers: [
+        [file('w', 'w'), dir('e'), file('e/x', 'x')],
+        [mark('.wh.w'), mark('.wh.e')],
+        [file('w', 'ww'), dir('e'), file('e/z', 'z')],
+        [mark('.wh.w'), mark('.wh.e')],
+      ],
       want: [
         { path: '/e', kind: 'delete' },
         { path: '/w', kind: 'delete' },
@@ -225,7 +268,14 @@ needs(root()).describe('overlay2 specifics', () => {
   it('fails init with UNAVAILABLE when the home is on overlayfs', async () => {
     const ov = join(base, 'ovl');
     for (const sub of ['lower', 'upper', 'work', 'merged']) await mkdir(join(ov, sub), { recursive: true });
-    mountFs('test', 'overlay', join(ov, 'merged'), 'overlay', 0, `lowerdir=${ov}/lower,upperdir=${ov}/upper,workdir=${ov}/work`);
+    mountFs(
+      'test',
+      'overlay',
+      join(ov, 'merged'),
+      'overlay',
+      0,
+      `lowerdir=${ov}/lower,upperdir=${ov}/upper,workdir=${ov}/work`,
+    );
     try {
       const err = await Overlay2Driver.init(ctx, { root: join(ov, 'merged') }).catch((e: unknown) => e);
       expect(isBerthError(err, 'UNAVAILABLE')).toBe(true);

@@ -13,7 +13,8 @@
 // get() mounts `lowerdir=l/A:l/B…,upperdir=<id>/diff,workdir=<id>/work` (plus
 // index/redirect_dir/metacopy=off where the kernel knows them, so copy-ups stay plain
 // and diff/ stays the exact change set) with paths relative to the home, so the option
-// string stays under one page (4096 bytes) for up to 128 lowers (29 bytes each). The relative paths need the mount(2) call
+// string stays under one page (4096 bytes) for up to 128 lowers (29 bytes each). The relative paths need the mount(2)
+// call
 // to run with cwd = home: the native core's mountAt() runs it in a CLONE_VM|CLONE_VFORK
 // child that chdirs first (the Node process's cwd never changes), which costs far
 // less than running `mount(8)` with a cwd (the graphdriver suite measures mounts by
@@ -24,12 +25,30 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { alreadyExists, conflict, failedPrecondition, invalidArgument, isBerthError, notFound, unavailable, wrap } from '../errdefs/errors.js';
+import {
+  alreadyExists,
+  conflict,
+  failedPrecondition,
+  invalidArgument,
+  isBerthError,
+  notFound,
+  unavailable,
+  wrap,
+} from '../errdefs/errors.js';
 import { applyLayer } from '../archive/apply-layer.js';
 import { getXattr, S_IFCHR, S_IFMT, setXattr } from '../archive/tar-fs.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { changesTar, type TarChange } from '../archive/diff-tar.js';
-import type { ApplyResult, Change, CreateOptions, Driver, DriverInit, DriverPlugin, DriverStatus, Mount } from './driver.js';
+import type {
+  ApplyResult,
+  Change,
+  CreateOptions,
+  Driver,
+  DriverInit,
+  DriverPlugin,
+  DriverStatus,
+  Mount,
+} from './driver.js';
 import { MNT_DETACH, mountFs, mountFsAt, unmount } from './host-mount.js';
 import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { checkId, checkNoStorageOpt } from './layer-id.js';
@@ -66,7 +85,8 @@ export class Overlay2Driver implements Driver {
     for (const key of Object.keys(init.options ?? {})) throw invalidArgument(`overlay2 init: unknown option ${key}`);
     const d = new Overlay2Driver(`${init.root}/overlay2`);
     const fs = await readFile('/proc/filesystems', 'utf8').catch(() => '');
-    if (!/\toverlay$/m.test(fs)) throw unavailable('overlay2 init: the kernel has no overlay filesystem (not in /proc/filesystems)');
+    if (!/\toverlay$/m.test(fs))
+      throw unavailable('overlay2 init: the kernel has no overlay filesystem (not in /proc/filesystems)');
     try {
       await mkdir(`${d.home}/l`, { recursive: true, mode: 0o700 });
     } catch (err) {
@@ -75,9 +95,13 @@ export class Overlay2Driver implements Driver {
     const backing = await backingMount(d.home);
     d.backingFs = backing.fsType;
     if (backing.fsType === 'overlay') {
-      throw unavailable(`overlay2 init ${d.home}: the home is on overlayfs, which cannot hold an overlay upper dir (use another backing filesystem)`);
+      throw unavailable(
+        `overlay2 init ${d.home}: the home is on overlayfs, which cannot hold an overlay upper dir (use another backing filesystem)`,
+      );
     }
-    d.extraOptions = ['index', 'redirect_dir', 'metacopy'].filter((p) => existsSync(`/sys/module/overlay/parameters/${p}`)).map((p) => `${p}=off`);
+    d.extraOptions = ['index', 'redirect_dir', 'metacopy']
+      .filter((p) => existsSync(`/sys/module/overlay/parameters/${p}`))
+      .map((p) => `${p}=off`);
     for (const m of await mountsUnder(d.home)) unmount(`overlay2 init ${d.home}`, m, MNT_DETACH);
     for (const name of await readdir(d.home)) {
       if (name.startsWith('.tmp-') || name.startsWith('.rm-') || name.startsWith('.probe-')) {
@@ -103,12 +127,24 @@ export class Overlay2Driver implements Driver {
       try {
         setXattr(`${p}/upper`, 'trusted.overlay.berth-probe', Buffer.from('y'));
       } catch (err) {
-        throw unavailable(`overlay2 init ${this.home}: backing filesystem ${fsType} does not support trusted.* xattrs (${(err as Error).message})`, { cause: err });
+        throw unavailable(
+          `overlay2 init ${this.home}: backing filesystem ${fsType} does not support trusted.* xattrs (${(err as Error).message})`,
+          { cause: err },
+        );
       }
       try {
-        mountFs(`overlay2 init ${this.home}: probe`, 'overlay', `${p}/merged`, 'overlay', 0, `lowerdir=${p}/lower,upperdir=${p}/upper,workdir=${p}/work`);
+        mountFs(
+          `overlay2 init ${this.home}: probe`,
+          'overlay',
+          `${p}/merged`,
+          'overlay',
+          0,
+          `lowerdir=${p}/lower,upperdir=${p}/upper,workdir=${p}/work`,
+        );
       } catch (err) {
-        throw unavailable(`overlay2 init ${this.home}: overlay mount on ${fsType} failed (${(err as Error).message})`, { cause: err });
+        throw unavailable(`overlay2 init ${this.home}: overlay mount on ${fsType} failed (${(err as Error).message})`, {
+          cause: err,
+        });
       }
       unmount(`overlay2 init ${this.home}: probe`, `${p}/merged`, MNT_DETACH);
     } catch (err) {
@@ -211,7 +247,9 @@ export class Overlay2Driver implements Driver {
   async mountOptions(ctx: Context, id: string): Promise<string> {
     await this.mustExist(ctx, id, 'mount options');
     const lowers = await this.lowers(id);
-    return [`lowerdir=${lowers.join(':')}`, `upperdir=${id}/diff`, `workdir=${id}/work`, ...this.extraOptions].join(',');
+    return [`lowerdir=${lowers.join(':')}`, `upperdir=${id}/diff`, `workdir=${id}/work`, ...this.extraOptions].join(
+      ',',
+    );
   }
 
   /**
@@ -224,7 +262,12 @@ export class Overlay2Driver implements Driver {
     await this.mustExist(ctx, id, 'mounts');
     const lowers = await this.lowers(id);
     if (lowers.length === 0) return [{ type: 'bind', source: `${this.dir(id)}/diff`, options: ['rbind', 'rw'] }];
-    const options = [`lowerdir=${lowers.map((l) => `${this.home}/${l}`).join(':')}`, `upperdir=${this.dir(id)}/diff`, `workdir=${this.dir(id)}/work`, ...this.extraOptions];
+    const options = [
+      `lowerdir=${lowers.map((l) => `${this.home}/${l}`).join(':')}`,
+      `upperdir=${this.dir(id)}/diff`,
+      `workdir=${this.dir(id)}/work`,
+      ...this.extraOptions,
+    ];
     return [{ type: 'overlay', source: 'overlay', options }];
   }
 
@@ -242,7 +285,8 @@ export class Overlay2Driver implements Driver {
       if (n === 0 && !(await isMountPoint(merged))) {
         throwIfCancelled(ctx, `overlay2 get ${id}`);
         const data = await this.mountOptions(ctx, id);
-        if (data.length >= PAGE) throw invalidArgument(`overlay2 get ${id}: mount options are ${data.length} bytes (more than a page)`);
+        if (data.length >= PAGE)
+          throw invalidArgument(`overlay2 get ${id}: mount options are ${data.length} bytes (more than a page)`);
         mountFsAt(`overlay2 get ${id}`, this.home, 'overlay', `${id}/merged`, 'overlay', 0, data);
       }
       this.refs.set(id, n + 1);
@@ -271,7 +315,13 @@ export class Overlay2Driver implements Driver {
 
   async status(_ctx: Context): Promise<DriverStatus> {
     const layers = (await readdir(this.home)).filter((n) => n !== 'l' && !n.startsWith('.')).length;
-    return { 'Backing Filesystem': this.backingFs, 'Supports d_type': 'true', 'Native Overlay Diff': 'true', 'Mount Program': 'mountAt (native)', Layers: String(layers) };
+    return {
+      'Backing Filesystem': this.backingFs,
+      'Supports d_type': 'true',
+      'Native Overlay Diff': 'true',
+      'Mount Program': 'mountAt (native)',
+      Layers: String(layers),
+    };
   }
 
   /** Unmounts every mount under the home and forgets all references. Idempotent. */
@@ -351,7 +401,15 @@ export class Overlay2Driver implements Driver {
     await this.mustExist(ctx, id, 'diff');
     if (!(await this.isParent(id, parent))) return this.naive.diff(ctx, id, parent);
     try {
-      return changesTar(ctx, `${this.dir(id)}/diff`, await this.diffChanges(ctx, id, (await this.lowers(id)).map((l) => `${this.home}/${l}`)));
+      return changesTar(
+        ctx,
+        `${this.dir(id)}/diff`,
+        await this.diffChanges(
+          ctx,
+          id,
+          (await this.lowers(id)).map((l) => `${this.home}/${l}`),
+        ),
+      );
     } catch (err) {
       throw wrap(err, `overlay2 diff ${id}`);
     }
@@ -387,7 +445,12 @@ export class Overlay2Driver implements Driver {
    * create()), judging implicit parents and hard-link targets against the lower diffs
    * so the verdicts and the merged tree match a full copy's (vfs, btrfs).
    */
-  async applyDiff(ctx: Context, id: string, parent: string | undefined, tar: NodeJS.ReadableStream): Promise<ApplyResult> {
+  async applyDiff(
+    ctx: Context,
+    id: string,
+    parent: string | undefined,
+    tar: NodeJS.ReadableStream,
+  ): Promise<ApplyResult> {
     await this.mustExist(ctx, id, 'applyDiff');
     if (!(await this.isParent(id, parent))) return this.naive.applyDiff(ctx, id, parent, tar);
     try {

@@ -52,10 +52,17 @@ export abstract class TreeLayerDriver implements ProtoDriver {
       checkNoStorageOpt(this.name, id, opts?.storageOpt);
       if (parent !== undefined) checkId(this.name, parent);
       if (await this.exists(ctx, id)) throw alreadyExists(`${this.name} layer ${id}: already exists`);
-      if (parent !== undefined && !(await this.exists(ctx, parent))) throw notFound(`${this.name} layer ${id}: parent ${parent} not found`);
+      if (parent !== undefined && !(await this.exists(ctx, parent)))
+        throw notFound(`${this.name} layer ${id}: parent ${parent} not found`);
       const tmp = `${this.layers}/.tmp-${id}`;
       try {
-        if (await lstat(tmp).then(() => true, () => false)) await this.deleteTree(ctx, tmp);
+        if (
+          await lstat(tmp).then(
+            () => true,
+            () => false,
+          )
+        )
+          await this.deleteTree(ctx, tmp);
         await this.makeTree(ctx, tmp, parent === undefined ? undefined : this.dir(parent));
         await rename(tmp, this.dir(id));
       } catch (err) {

@@ -29,7 +29,8 @@ export class VfsDriver extends TreeLayerDriver {
 
   /** Creates the home (if missing) and deletes leftovers of interrupted creates/removes. */
   static async init(ctx: Context, init: DriverInit): Promise<VfsDriver> {
-    for (const key of Object.keys(init.options ?? {})) throw wrap(new Error(`unknown option ${key}`), 'vfs init', 'INVALID_ARGUMENT');
+    for (const key of Object.keys(init.options ?? {}))
+      throw wrap(new Error(`unknown option ${key}`), 'vfs init', 'INVALID_ARGUMENT');
     const d = new VfsDriver(`${init.root}/vfs`);
     try {
       await mkdir(d.layers, { recursive: true, mode: 0o700 });
@@ -44,7 +45,11 @@ export class VfsDriver extends TreeLayerDriver {
   /** An empty directory, or a full copy of the parent's tree (cost proportional to its size). */
   protected async makeTree(ctx: Context, target: string, parentTree: string | undefined): Promise<void> {
     if (parentTree === undefined) await mkdir(target, { mode: 0o755 });
-    else await execa('cp', ['-a', '--reflink=auto', '--', `${parentTree}/.`, target], { cancelSignal: ctx.signal, stdin: 'ignore' });
+    else
+      await execa('cp', ['-a', '--reflink=auto', '--', `${parentTree}/.`, target], {
+        cancelSignal: ctx.signal,
+        stdin: 'ignore',
+      });
   }
 
   /** Cost: deleting the whole tree. */

@@ -68,7 +68,15 @@ export interface BerthEngine {
   /** What recovery found at start: containers marked exited, leftovers removed, and the restarts under way. */
   restored: { exited: string[]; removed: string[]; restarting: Promise<string[]> };
   /** The parts, for tests and the bench. */
-  parts: { graph: Graph; driver: Driver; net: NetworkDriver; store: ContainerStore; volumes: VolumeStore; runtime: ContainerRuntime; events: EventBus };
+  parts: {
+    graph: Graph;
+    driver: Driver;
+    net: NetworkDriver;
+    store: ContainerStore;
+    volumes: VolumeStore;
+    runtime: ContainerRuntime;
+    events: EventBus;
+  };
   /** Stops running containers (each with its stop timeout), lets running jobs end, closes the modules. */
   shutdown(ctx: Context): Promise<void>;
 }
@@ -78,13 +86,19 @@ export function parseBip(bip: string): { subnet: string; gateway: string } {
   const m = /^([0-9.]+)\/(\d{1,2})$/.exec(bip);
   const addr = m ? parseIPv4(m[1]!) : undefined;
   const prefix = m ? Number(m[2]) : NaN;
-  if (addr === undefined || !(prefix >= 8 && prefix <= 30)) throw invalidArgument(`bip ${JSON.stringify(bip)}: expected the bridge's address and prefix, e.g. 10.213.0.1/16`);
+  if (addr === undefined || !(prefix >= 8 && prefix <= 30))
+    throw invalidArgument(`bip ${JSON.stringify(bip)}: expected the bridge's address and prefix, e.g. 10.213.0.1/16`);
   const base = (addr & maskOf(prefix)) >>> 0;
   if (addr === base) throw invalidArgument(`bip ${bip}: the bridge address cannot be the network address`);
   return { subnet: `${formatIPv4(base)}/${prefix}`, gateway: formatIPv4(addr) };
 }
 
-async function openDriver(ctx: Context, root: string, name: string | undefined, options: Record<string, string> | undefined): Promise<{ name: string; driver: Driver }> {
+async function openDriver(
+  ctx: Context,
+  root: string,
+  name: string | undefined,
+  options: Record<string, string> | undefined,
+): Promise<{ name: string; driver: Driver }> {
   const tried: string[] = [];
   for (const candidate of name !== undefined ? [name] : ['overlay2', 'vfs']) {
     try {
@@ -125,14 +139,14 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
     const bip = config.bip ? parseBip(config.bip) : undefined;
     const net = instrument(
       'networkdriver',
-      await BridgeDriver.open(ctx, {
+      (await BridgeDriver.open(ctx, {
         root,
         defaultNetwork: { ...(config.bridge ? { bridge: config.bridge } : {}), ...(bip ?? {}) },
         ...(config.mtu !== undefined ? { mtu: config.mtu } : {}),
         ...(config.portDriver ? { portDriver: config.portDriver } : {}),
         ...(config.masquerade !== undefined ? { masquerade: config.masquerade } : {}),
         ...(config.dns ? { dns: config.dns } : {}),
-      }) as NetworkDriver,
+      })) as NetworkDriver,
       networkDriverBoundary,
     );
     closers.push(() => net.close(detached(ctx)));
@@ -142,7 +156,9 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
       try {
         cgroups = createCgroupManager();
       } catch (err) {
-        ctx.logger.warn('cgroups unavailable: containers run without resource limits', { error: err instanceof Error ? err.message : String(err) });
+        ctx.logger.warn('cgroups unavailable: containers run without resource limits', {
+          error: err instanceof Error ? err.message : String(err),
+        });
         cgroups = null;
       }
     }
@@ -151,15 +167,51 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
     const store = await ContainerStore.open(ctx, root);
     const volumes = await VolumeStore.open(ctx, root);
     const events = new EventBus();
-    const runtime = new ContainerRuntime({ store, graph, exec, net, cgroups, cgroupParent, events, volumes, driverName, baseCtx: detached(ctx) });
+    const runtime = new ContainerRuntime({
+      store,
+      graph,
+      exec,
+      net,
+      cgroups,
+      cgroupParent,
+      events,
+      volumes,
+      driverName,
+      baseCtx: detached(ctx),
+    });
 
     const engine = new Engine();
-    const execs = registerExecJobs(engine, { container: (ref) => store.get(ref), exists: (cid) => store.find(cid) !== undefined, exec, events });
-    registerContainerJobs(engine, { runtime, store, execIds: (cid) => execs.execIds(cid), volumeDir: (name) => volumes.mountpoint(name) });
-    registerImageJobs(engine, { graph, store, events, driverName, ...(config.insecureRegistries ? { insecureRegistries: config.insecureRegistries } : {}) });
+    const execs = registerExecJobs(engine, {
+      container: (ref) => store.get(ref),
+      exists: (cid) => store.find(cid) !== undefined,
+      exec,
+      events,
+    });
+    registerContainerJobs(engine, {
+      runtime,
+      store,
+      execIds: (cid) => execs.execIds(cid),
+      volumeDir: (name) => volumes.mountpoint(name),
+    });
+    registerImageJobs(engine, {
+      graph,
+      store,
+      events,
+      driverName,
+      ...(config.insecureRegistries ? { insecureRegistries: config.insecureRegistries } : {}),
+    });
     registerNetworkJobs(engine, { net, store, events });
     registerVolumeJobs(engine, { volumes, events, usedBy: (name) => runtime.containersUsing(name) });
-    registerSystemJobs(engine, { store, graph, driver, driverName, events, root, engineId: id, cgroupVersion: cgroupVersionOf() });
+    registerSystemJobs(engine, {
+      store,
+      graph,
+      driver,
+      driverName,
+      events,
+      root,
+      engineId: id,
+      cgroupVersion: cgroupVersionOf(),
+    });
     registerStreamJobs(engine, { container: (ref) => store.get(ref), io: (c, ref) => runtime.ioFor(c, ref) });
 
     const restored = await runtime.restore(ctx);
@@ -174,7 +226,10 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
           await restored.restarting.catch(() => undefined);
           await runtime.shutdown(c);
           await engine.close(withTimeout(c, 5000));
-          for (const close of closers.reverse()) await close().catch((err: unknown) => c.logger.warn('engine shutdown: close a module', { error: String(err) }));
+          for (const close of closers.reverse())
+            await close().catch((err: unknown) =>
+              c.logger.warn('engine shutdown: close a module', { error: String(err) }),
+            );
         })()),
     };
   } catch (err) {

@@ -67,8 +67,14 @@ needs(skip).describe('container jobs (kernel)', () => {
   });
 
   /** create + start + wait(next-exit armed before start) → exit code and stdout. */
-  async function run(config: Partial<ContainerCreateRequest>, name?: string): Promise<{ id: string; code: number; out: string }> {
-    const { Id: id } = await b.engine.job(ctx, 'create', { ...(name ? { name } : {}), config: { Image: TEST_IMAGE, ...config } });
+  async function run(
+    config: Partial<ContainerCreateRequest>,
+    name?: string,
+  ): Promise<{ id: string; code: number; out: string }> {
+    const { Id: id } = await b.engine.job(ctx, 'create', {
+      ...(name ? { name } : {}),
+      config: { Image: TEST_IMAGE, ...config },
+    });
     let armed = false;
     const waiting = b.engine.job(ctx, 'wait', { id, condition: 'next-exit' }, { onEvent: () => (armed = true) });
     expect(armed).toBe(true);
@@ -78,37 +84,45 @@ needs(skip).describe('container jobs (kernel)', () => {
     return { id, code: StatusCode, out: await stdoutOf(inspect.LogPath) };
   }
 
-  it.each(['none', 'host', 'bridge'])('runs the image with Docker\'s Config rules in network mode %s and deletes it without leftovers', async (mode) => {
-    const { id, code, out } = await run({
-      Cmd: ['/bin/probe', 'exit:3'],
-      Env: ['OVERRIDE=request', 'EXTRA=1'],
-      User: 'app',
-      WorkingDir: '/work/dir',
-      Hostname: mode === 'host' ? '' : 'boxy',
-      HostConfig: { NetworkMode: mode },
-    });
-    expect(code).toBe(3);
-    const probe = JSON.parse(out) as Probe;
-    expect(probe.uid).toBe(1000);
-    expect(probe.gid).toBe(1001);
-    expect(probe.groups).toContain(2000);
-    expect(probe.cwd).toBe('/work/dir');
-    expect(probe.env).toEqual(expect.arrayContaining(['OVERRIDE=request', 'EXTRA=1', 'FROM_IMAGE=yes', 'PATH=/bin', 'HOME=/home/app']));
-    expect(probe.env).not.toContain('OVERRIDE=image');
-    expect(probe.hostname).toBe(mode === 'host' ? hostname() : 'boxy');
-    const inspect = await b.engine.job(ctx, 'inspect', { id });
-    expect(inspect.State).toMatchObject({ Status: 'exited', ExitCode: 3, Running: false, Pid: 0 });
-    expect(inspect.State.FinishedAt).not.toBe('0001-01-01T00:00:00Z');
-    await b.engine.job(ctx, 'delete', { id });
-    expect(existsSync(b.parts.store.containerDir(id))).toBe(false);
-    expect(cgroupExists(`${world.cgroupParent}/${id}`)).toBe(false);
-    expect((await b.parts.graph.layers.rwLayers(ctx)).map((l) => l.containerID)).not.toContain(id);
-    expect(b.parts.net.endpoint(ctx, id)).toBeUndefined();
-    expect(await codeOf(b.engine.job(ctx, 'inspect', { id }))).toMatch(/^NOT_FOUND: No such container/);
-  });
+  it.each(['none', 'host', 'bridge'])(
+    "runs the image with Docker's Config rules in network mode %s and deletes it without leftovers",
+    async (mode) => {
+      const { id, code, out } = await run({
+        Cmd: ['/bin/probe', 'exit:3'],
+        Env: ['OVERRIDE=request', 'EXTRA=1'],
+        User: 'app',
+        WorkingDir: '/work/dir',
+        Hostname: mode === 'host' ? '' : 'boxy',
+        HostConfig: { NetworkMode: mode },
+      });
+      expect(code).toBe(3);
+      const probe = JSON.parse(out) as Probe;
+      expect(probe.uid).toBe(1000);
+      expect(probe.gid).toBe(1001);
+      expect(probe.groups).toContain(2000);
+      expect(probe.cwd).toBe('/work/dir');
+      expect(probe.env).toEqual(
+        expect.arrayContaining(['OVERRIDE=request', 'EXTRA=1', 'FROM_IMAGE=yes', 'PATH=/bin', 'HOME=/home/app']),
+      );
+      expect(probe.env).not.toContain('OVERRIDE=image');
+      expect(probe.hostname).toBe(mode === 'host' ? hostname() : 'boxy');
+      const inspect = await b.engine.job(ctx, 'inspect', { id });
+      expect(inspect.State).toMatchObject({ Status: 'exited', ExitCode: 3, Running: false, Pid: 0 });
+      expect(inspect.State.FinishedAt).not.toBe('0001-01-01T00:00:00Z');
+      await b.engine.job(ctx, 'delete', { id });
+      expect(existsSync(b.parts.store.containerDir(id))).toBe(false);
+      expect(cgroupExists(`${world.cgroupParent}/${id}`)).toBe(false);
+      expect((await b.parts.graph.layers.rwLayers(ctx)).map((l) => l.containerID)).not.toContain(id);
+      expect(b.parts.net.endpoint(ctx, id)).toBeUndefined();
+      expect(await codeOf(b.engine.job(ctx, 'inspect', { id }))).toMatch(/^NOT_FOUND: No such container/);
+    },
+  );
 
   it('gives a bridge container an address of the network while it runs, stops it (SIGKILL after the timeout) and lists it', async () => {
-    const { Id: id } = await b.engine.job(ctx, 'create', { name: 'sleeper', config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], Labels: { role: 'test' } } });
+    const { Id: id } = await b.engine.job(ctx, 'create', {
+      name: 'sleeper',
+      config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], Labels: { role: 'test' } },
+    });
     expect((await b.engine.job(ctx, 'start', { id })).changed).toBe(true);
     expect((await b.engine.job(ctx, 'start', { id: 'sleeper' })).changed).toBe(false);
     const running = await b.engine.job(ctx, 'inspect', { id: 'sleeper' });
@@ -141,11 +155,21 @@ needs(skip).describe('container jobs (kernel)', () => {
       });
     });
     const { Id: id } = await b.engine.job(ctx, 'create', {
-      config: { Image: TEST_IMAGE, Cmd: ['/bin/http-server', '8080', '5'], ExposedPorts: { '8080/tcp': {} }, HostConfig: { PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } } },
+      config: {
+        Image: TEST_IMAGE,
+        Cmd: ['/bin/http-server', '8080', '5'],
+        ExposedPorts: { '8080/tcp': {} },
+        HostConfig: { PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } },
+      },
     });
     let listening!: () => void;
     const ready = new Promise<void>((r) => (listening = r));
-    const attached = b.engine.job(ctx, 'attach', { id, stdout: true, stream: true }, { onEvent: (c) => c.data.toString().includes('listening') && listening() });
+    const attached = b.engine.job(
+      ctx,
+      'attach',
+      { id, stdout: true, stream: true },
+      { onEvent: (c) => c.data.toString().includes('listening') && listening() },
+    );
     await b.engine.job(ctx, 'start', { id });
     await ready;
     const body = await new Promise<string>((resolve, reject) => {
@@ -158,27 +182,55 @@ needs(skip).describe('container jobs (kernel)', () => {
     expect(body).toBe('xxxx\n');
     const inspect = await b.engine.job(ctx, 'inspect', { id });
     expect(inspect.NetworkSettings.Ports['8080/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(hostPort) }]);
-    expect((await b.engine.job(ctx, 'list', {}))[0]!.Ports).toEqual([{ IP: '127.0.0.1', PrivatePort: 8080, PublicPort: hostPort, Type: 'tcp' }]);
+    expect((await b.engine.job(ctx, 'list', {}))[0]!.Ports).toEqual([
+      { IP: '127.0.0.1', PrivatePort: 8080, PublicPort: hostPort, Type: 'tcp' },
+    ]);
     await b.engine.job(ctx, 'stop', { id, timeout: 1 });
     await attached;
     const refused = await new Promise<string>((resolve) => {
       const sock = connect(hostPort, '127.0.0.1');
-      sock.on('connect', () => { sock.destroy(); resolve('connected'); });
+      sock.on('connect', () => {
+        sock.destroy();
+        resolve('connected');
+      });
       sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
     });
     expect(refused).toBe('ECONNREFUSED');
-    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { NetworkMode: 'none', PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } } }))).toMatch(/^INVALID_ARGUMENT: conflicting options: port publishing and the network mode none/);
-    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 'x' }] } } } }))).toMatch(/^INVALID_ARGUMENT: port spec "x:80\/tcp": host port "x"/);
+    expect(
+      await codeOf(
+        b.engine.job(ctx, 'create', {
+          config: {
+            Image: TEST_IMAGE,
+            HostConfig: { NetworkMode: 'none', PortBindings: { '80/tcp': [{ HostPort: '8080' }] } },
+          },
+        }),
+      ),
+    ).toMatch(/^INVALID_ARGUMENT: conflicting options: port publishing and the network mode none/);
+    expect(
+      await codeOf(
+        b.engine.job(ctx, 'create', {
+          config: { Image: TEST_IMAGE, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 'x' }] } } },
+        }),
+      ),
+    ).toMatch(/^INVALID_ARGUMENT: port spec "x:80\/tcp": host port "x"/);
   });
 
   it('records OOMKilled and exit code 137 when the memory limit kills the process', async () => {
     const { Id: id } = await b.engine.job(ctx, 'create', {
-      config: { Image: TEST_IMAGE, Cmd: ['/bin/probe', 'alloc:64'], HostConfig: { NetworkMode: 'none', Memory: 8 << 20, MemorySwap: 8 << 20 } },
+      config: {
+        Image: TEST_IMAGE,
+        Cmd: ['/bin/probe', 'alloc:64'],
+        HostConfig: { NetworkMode: 'none', Memory: 8 << 20, MemorySwap: 8 << 20 },
+      },
     });
     const waiting = b.engine.job(ctx, 'wait', { id, condition: 'next-exit' });
     await b.engine.job(ctx, 'start', { id });
     expect((await waiting).StatusCode).toBe(137);
-    expect((await b.engine.job(ctx, 'inspect', { id })).State).toMatchObject({ Status: 'exited', ExitCode: 137, OOMKilled: true });
+    expect((await b.engine.job(ctx, 'inspect', { id })).State).toMatchObject({
+      Status: 'exited',
+      ExitCode: 137,
+      OOMKilled: true,
+    });
     // within the limit: no OOM
     const ok = await run({ Cmd: ['/bin/probe', 'alloc:1'], HostConfig: { NetworkMode: 'none', Memory: 64 << 20 } });
     expect(ok.code).toBe(0);
@@ -197,11 +249,15 @@ needs(skip).describe('container jobs (kernel)', () => {
     const exit = spans.find((x) => x.name === 'container.exit')!;
     expect(exit.parentId).toBe(start.id);
     const under = spans.filter((x) => x.parentId === exit.id).map((x) => x.name);
-    expect(under).toEqual(expect.arrayContaining(['networkdriver.releaseInterface', 'execdriver.delete', 'graph.layers.unmountRW']));
+    expect(under).toEqual(
+      expect.arrayContaining(['networkdriver.releaseInterface', 'execdriver.delete', 'graph.layers.unmountRW']),
+    );
   });
 
   it('kills with a signal, restarts a container, and force-deletes a running one', async () => {
-    const { Id: id } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], HostConfig: { NetworkMode: 'none' } } });
+    const { Id: id } = await b.engine.job(ctx, 'create', {
+      config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], HostConfig: { NetworkMode: 'none' } },
+    });
     await b.engine.job(ctx, 'start', { id });
     const waiting = b.engine.job(ctx, 'wait', { id, condition: 'next-exit' });
     await b.engine.job(ctx, 'kill', { id, signal: 'KILL' });
@@ -218,7 +274,11 @@ needs(skip).describe('container jobs (kernel)', () => {
 
   it('restarts on failure up to the retry count with back-off, and AutoRemove removes an exited container', async () => {
     const { Id: id } = await b.engine.job(ctx, 'create', {
-      config: { Image: TEST_IMAGE, Cmd: ['/bin/probe', 'exit:4'], HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } } },
+      config: {
+        Image: TEST_IMAGE,
+        Cmd: ['/bin/probe', 'exit:4'],
+        HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } },
+      },
     });
     const restarts: string[] = [];
     const unsubscribe = b.parts.events.subscribe((e) => {
@@ -226,14 +286,17 @@ needs(skip).describe('container jobs (kernel)', () => {
     });
     await b.engine.job(ctx, 'start', { id });
     // three runs: the first and two restarts
-    for (let i = 0; i < 3; i++) expect((await b.engine.job(ctx, 'wait', { id, condition: 'next-exit' })).StatusCode).toBe(4);
+    for (let i = 0; i < 3; i++)
+      expect((await b.engine.job(ctx, 'wait', { id, condition: 'next-exit' })).StatusCode).toBe(4);
     unsubscribe();
     const final = await b.engine.job(ctx, 'inspect', { id });
     expect(final.RestartCount).toBe(2);
     expect(final.State.Status).toBe('exited');
     expect(restarts).toEqual(['die', 'restart', 'die', 'restart', 'die']);
 
-    const { Id: rm } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/true'], HostConfig: { NetworkMode: 'none', AutoRemove: true } } });
+    const { Id: rm } = await b.engine.job(ctx, 'create', {
+      config: { Image: TEST_IMAGE, Cmd: ['/bin/true'], HostConfig: { NetworkMode: 'none', AutoRemove: true } },
+    });
     const gone = b.engine.job(ctx, 'wait', { id: rm, condition: 'removed' });
     await b.engine.job(ctx, 'start', { id: rm });
     expect((await gone).StatusCode).toBe(0);
@@ -242,27 +305,55 @@ needs(skip).describe('container jobs (kernel)', () => {
 
   it('rejects bad input with clear errors and records a failed start', async () => {
     await b.engine.job(ctx, 'create', { name: 'taken', config: { Image: TEST_IMAGE } });
-    expect(await codeOf(b.engine.job(ctx, 'create', { name: 'taken', config: { Image: TEST_IMAGE } }))).toMatch(/^CONFLICT: Conflict. The container name "\/taken" is already in use by container "[0-9a-f]{64}"/);
-    expect(await codeOf(b.engine.job(ctx, 'create', { name: 'bad name', config: { Image: TEST_IMAGE } }))).toMatch(/^INVALID_ARGUMENT: container name "bad name"/);
-    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: 'nope:latest' } }))).toMatch(/^NOT_FOUND: No such image: nope:latest/);
-    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { Memory: 10 } } }))).toMatch(/^INVALID_ARGUMENT: Memory 10/);
-    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { NetworkMode: 'nonet' } } }))).toMatch(/^NOT_FOUND: .*nonet/);
-    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { RestartPolicy: { Name: 'always' }, AutoRemove: true } } }))).toMatch(/^INVALID_ARGUMENT: restart policy always: conflicts with AutoRemove/);
+    expect(await codeOf(b.engine.job(ctx, 'create', { name: 'taken', config: { Image: TEST_IMAGE } }))).toMatch(
+      /^CONFLICT: Conflict. The container name "\/taken" is already in use by container "[0-9a-f]{64}"/,
+    );
+    expect(await codeOf(b.engine.job(ctx, 'create', { name: 'bad name', config: { Image: TEST_IMAGE } }))).toMatch(
+      /^INVALID_ARGUMENT: container name "bad name"/,
+    );
+    expect(await codeOf(b.engine.job(ctx, 'create', { config: { Image: 'nope:latest' } }))).toMatch(
+      /^NOT_FOUND: No such image: nope:latest/,
+    );
+    expect(
+      await codeOf(b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { Memory: 10 } } })),
+    ).toMatch(/^INVALID_ARGUMENT: Memory 10/);
+    expect(
+      await codeOf(
+        b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, HostConfig: { NetworkMode: 'nonet' } } }),
+      ),
+    ).toMatch(/^NOT_FOUND: .*nonet/);
+    expect(
+      await codeOf(
+        b.engine.job(ctx, 'create', {
+          config: { Image: TEST_IMAGE, HostConfig: { RestartPolicy: { Name: 'always' }, AutoRemove: true } },
+        }),
+      ),
+    ).toMatch(/^INVALID_ARGUMENT: restart policy always: conflicts with AutoRemove/);
     // nothing of the refused creates is left
     expect(b.parts.store.list()).toHaveLength(1);
     expect(await b.parts.graph.layers.rwLayers(ctx)).toHaveLength(1);
 
-    const { Id: ghost } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, User: 'ghost', HostConfig: { NetworkMode: 'none' } } });
-    expect(await codeOf(b.engine.job(ctx, 'start', { id: ghost }))).toMatch(/^INVALID_ARGUMENT: container .*unable to find user ghost/);
-    const { Id: missing } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/nope'], HostConfig: { NetworkMode: 'none' } } });
+    const { Id: ghost } = await b.engine.job(ctx, 'create', {
+      config: { Image: TEST_IMAGE, User: 'ghost', HostConfig: { NetworkMode: 'none' } },
+    });
+    expect(await codeOf(b.engine.job(ctx, 'start', { id: ghost }))).toMatch(
+      /^INVALID_ARGUMENT: container .*unable to find user ghost/,
+    );
+    const { Id: missing } = await b.engine.job(ctx, 'create', {
+      config: { Image: TEST_IMAGE, Cmd: ['/bin/nope'], HostConfig: { NetworkMode: 'none' } },
+    });
     expect(await codeOf(b.engine.job(ctx, 'start', { id: missing }))).toMatch(/executable file not found/);
     const failed = await b.engine.job(ctx, 'inspect', { id: missing });
     expect(failed.State).toMatchObject({ Status: 'created', ExitCode: 127, Running: false });
     expect(failed.State.Error).toMatch(/executable file not found/);
     expect(b.parts.net.endpoint(ctx, missing)).toBeUndefined();
-    expect(await codeOf(b.engine.job(ctx, 'wait', { id: missing, condition: 'bogus' as 'removed' }))).toMatch(/^INVALID_ARGUMENT: wait .*unknown condition/);
+    expect(await codeOf(b.engine.job(ctx, 'wait', { id: missing, condition: 'bogus' as 'removed' }))).toMatch(
+      /^INVALID_ARGUMENT: wait .*unknown condition/,
+    );
     // an AutoRemove container whose start fails is removed, ending a `wait removed` with 127
-    const { Id: rmFailed } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/nope'], HostConfig: { NetworkMode: 'none', AutoRemove: true } } });
+    const { Id: rmFailed } = await b.engine.job(ctx, 'create', {
+      config: { Image: TEST_IMAGE, Cmd: ['/bin/nope'], HostConfig: { NetworkMode: 'none', AutoRemove: true } },
+    });
     const removed = b.engine.job(ctx, 'wait', { id: rmFailed, condition: 'removed' });
     expect(await codeOf(b.engine.job(ctx, 'start', { id: rmFailed }))).toMatch(/executable file not found/);
     expect((await removed).StatusCode).toBe(127);
@@ -270,16 +361,31 @@ needs(skip).describe('container jobs (kernel)', () => {
   });
 
   it('stops running containers at shutdown with their stop timeout and records their exit; always-restart ones come back with the next engine', async () => {
-    const { Id: plain } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], StopTimeout: 1, HostConfig: { NetworkMode: 'none' } } });
-    const { Id: always } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], StopTimeout: 1, HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'always' } } } });
+    const { Id: plain } = await b.engine.job(ctx, 'create', {
+      config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], StopTimeout: 1, HostConfig: { NetworkMode: 'none' } },
+    });
+    const { Id: always } = await b.engine.job(ctx, 'create', {
+      config: {
+        Image: TEST_IMAGE,
+        Cmd: ['/bin/sleep'],
+        StopTimeout: 1,
+        HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'always' } },
+      },
+    });
     await b.engine.job(ctx, 'start', { id: plain });
     await b.engine.job(ctx, 'start', { id: always });
-    const pids = [(await b.engine.job(ctx, 'inspect', { id: plain })).State.Pid, (await b.engine.job(ctx, 'inspect', { id: always })).State.Pid];
+    const pids = [
+      (await b.engine.job(ctx, 'inspect', { id: plain })).State.Pid,
+      (await b.engine.job(ctx, 'inspect', { id: always })).State.Pid,
+    ];
     await world.engines.pop()!.shutdown(ctx);
     for (const pid of pids) expect(processAlive(pid)).toBe(false);
     const next = await world.open();
     expect(next.restored.exited).toEqual([]);
-    expect((await next.engine.job(ctx, 'inspect', { id: plain })).State).toMatchObject({ Status: 'exited', ExitCode: 137 });
+    expect((await next.engine.job(ctx, 'inspect', { id: plain })).State).toMatchObject({
+      Status: 'exited',
+      ExitCode: 137,
+    });
     expect(await next.restored.restarting).toEqual([always]);
     expect((await next.engine.job(ctx, 'inspect', { id: always })).State.Running).toBe(true);
     await next.engine.job(ctx, 'delete', { id: always, force: true });
@@ -287,7 +393,11 @@ needs(skip).describe('container jobs (kernel)', () => {
 
   it('recovers after a crash: the next engine on the root marks the container exited, releases its interface and cgroup, and restarts it (unless-stopped)', async () => {
     await world.engines.pop()!.shutdown(ctx);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'crash-child.ts'), JSON.stringify(world.config())], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'crash-child.ts'), JSON.stringify(world.config())],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     const line = await new Promise<string>((resolve, reject) => {
       child.stdout!.on('data', (d: Buffer) => {
@@ -325,12 +435,17 @@ needs(skip).describe('container jobs on overlay2 (kernel)', () => {
     await world?.cleanup();
   });
 
-  it('mounts the container\'s layer while it runs, writes go to its own layer, and unmounts at exit', async () => {
+  it("mounts the container's layer while it runs, writes go to its own layer, and unmounts at exit", async () => {
     world = await testWorld('overlay2');
     const b = await world.open();
     await putTestImage(ctx, b.parts.graph);
-    const mounted = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(world.root) && l.includes(' overlay ')).length;
-    const { Id: id } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], HostConfig: { NetworkMode: 'none' } } });
+    const mounted = () =>
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(world.root) && l.includes(' overlay ')).length;
+    const { Id: id } = await b.engine.job(ctx, 'create', {
+      config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], HostConfig: { NetworkMode: 'none' } },
+    });
     await b.engine.job(ctx, 'start', { id });
     expect(mounted()).toBe(1);
     const exec = await b.engine.job(ctx, 'exec_create', { id, config: { Cmd: ['/bin/probe', 'write:/tmp/mark'] } });
@@ -341,7 +456,9 @@ needs(skip).describe('container jobs on overlay2 (kernel)', () => {
     expect(mounted()).toBe(0);
     // a second container of the image does not see the first one's file
     const { code, out } = await (async () => {
-      const { Id: other } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/probe', 'read:/tmp/mark'], HostConfig: { NetworkMode: 'none' } } });
+      const { Id: other } = await b.engine.job(ctx, 'create', {
+        config: { Image: TEST_IMAGE, Cmd: ['/bin/probe', 'read:/tmp/mark'], HostConfig: { NetworkMode: 'none' } },
+      });
       const waiting = b.engine.job(ctx, 'wait', { id: other, condition: 'next-exit' });
       await b.engine.job(ctx, 'start', { id: other });
       const r = await waiting;
@@ -350,7 +467,10 @@ needs(skip).describe('container jobs on overlay2 (kernel)', () => {
     expect(code).toBe(0);
     expect(out).toContain('"op":"read","path":"/tmp/mark","ok":false');
     await b.engine.job(ctx, 'start', { id });
-    const again = b.engine.job(ctx, 'exec_create', { id, config: { Cmd: ['/bin/probe', 'read:/tmp/mark'], AttachStdout: true } });
+    const again = b.engine.job(ctx, 'exec_create', {
+      id,
+      config: { Cmd: ['/bin/probe', 'read:/tmp/mark'], AttachStdout: true },
+    });
     const e2 = await again;
     const chunks: string[] = [];
     await b.engine.job(ctx, 'exec_start', { execId: e2.Id }, { onEvent: (c) => chunks.push(c.data.toString()) });

@@ -25,22 +25,44 @@ export function registerContainerJobs(engine: Engine, deps: ContainerJobDeps): v
 
   engine.register('create', (ctx, job) => runtime.create(ctx, job.args.name, job.args.config));
   engine.register('start', (ctx, job) => runtime.start(ctx, requireId(job.args.id, 'start')));
-  engine.register('wait', (ctx, job) => runtime.wait(ctx, requireId(job.args.id, 'wait'), job.args.condition ?? 'not-running', () => job.emit({ armed: true })));
-  engine.register('kill', (ctx, job) => runtime.kill(ctx, requireId(job.args.id, 'kill'), job.args.signal ?? 'SIGKILL'));
-  engine.register('stop', (ctx, job) => runtime.stop(ctx, requireId(job.args.id, 'stop'), job.args.timeout, job.args.signal));
-  engine.register('restart', (ctx, job) => runtime.restart(ctx, requireId(job.args.id, 'restart'), job.args.timeout, job.args.signal));
-  engine.register('delete', (ctx, job) => runtime.remove(ctx, requireId(job.args.id, 'delete'), { force: job.args.force ?? false, volumes: job.args.volumes ?? false }));
+  engine.register('wait', (ctx, job) =>
+    runtime.wait(ctx, requireId(job.args.id, 'wait'), job.args.condition ?? 'not-running', () =>
+      job.emit({ armed: true }),
+    ),
+  );
+  engine.register('kill', (ctx, job) =>
+    runtime.kill(ctx, requireId(job.args.id, 'kill'), job.args.signal ?? 'SIGKILL'),
+  );
+  engine.register('stop', (ctx, job) =>
+    runtime.stop(ctx, requireId(job.args.id, 'stop'), job.args.timeout, job.args.signal),
+  );
+  engine.register('restart', (ctx, job) =>
+    runtime.restart(ctx, requireId(job.args.id, 'restart'), job.args.timeout, job.args.signal),
+  );
+  engine.register('delete', (ctx, job) =>
+    runtime.remove(ctx, requireId(job.args.id, 'delete'), {
+      force: job.args.force ?? false,
+      volumes: job.args.volumes ?? false,
+    }),
+  );
   engine.register('inspect', async (_ctx, job) => {
     const rec = store.get(requireId(job.args.id, 'inspect'));
     // with another container's network, its etc files are the ones mounted
-    const netOwner = rec.hostConfig.NetworkMode?.startsWith('container:') ? store.find(rec.hostConfig.NetworkMode.slice('container:'.length)) : undefined;
+    const netOwner = rec.hostConfig.NetworkMode?.startsWith('container:')
+      ? store.find(rec.hostConfig.NetworkMode.slice('container:'.length))
+      : undefined;
     const inspect = toInspect(rec, store.containerDir(netOwner?.id ?? rec.id), deps.volumeDir);
     const execs = deps.execIds?.(rec.id) ?? [];
     return { ...inspect, ExecIDs: execs.length > 0 ? execs : null };
   });
   engine.register('list', async (_ctx, job) => {
     const { all, limit, filters } = job.args;
-    let out = store.list().filter((r) => (all || r.state.status === 'running' || (filters?.status?.length ?? 0) > 0) && matchesFilters(r, filters));
+    let out = store
+      .list()
+      .filter(
+        (r) =>
+          (all || r.state.status === 'running' || (filters?.status?.length ?? 0) > 0) && matchesFilters(r, filters),
+      );
     if (limit !== undefined && limit > 0) out = out.slice(0, limit);
     return out.map(toSummary);
   });

@@ -12,10 +12,24 @@ import { chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promis
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { join } from 'node:path';
-import type { ContainerConfig, ContainerCreateRequest, PortBinding, ContainerCreateResponse, ContainerWaitResponse, HostConfig, WaitCondition } from '../api/types.js';
+import type {
+  ContainerConfig,
+  ContainerCreateRequest,
+  PortBinding,
+  ContainerCreateResponse,
+  ContainerWaitResponse,
+  HostConfig,
+  WaitCondition,
+} from '../api/types.js';
 import { ContainerIO } from '../container/container-io.js';
 import { mergeConfig } from '../container/merge-config.js';
-import { newRunState, rfc3339Nano, UNKNOWN_EXIT_CODE, type ContainerEndpoint, type ContainerRecord } from '../container/record.js';
+import {
+  newRunState,
+  rfc3339Nano,
+  UNKNOWN_EXIT_CODE,
+  type ContainerEndpoint,
+  type ContainerRecord,
+} from '../container/record.js';
 import { checkRestartPolicy, nextBackoff, restartsWithEngine, shouldRestart } from '../container/restart-policy.js';
 import { resolveInRoot } from '../container/secure-path.js';
 import { buildSpec, hostnameOf, parseBind } from '../container/spec-builder.js';
@@ -24,7 +38,16 @@ import { checkUnsupported } from '../container/unsupported-fields.js';
 import { lentMounts, parseVolumesFrom, resolveVolumes, volumeUses } from '../container/volume-mounts.js';
 import { validateVolumeName, type VolumeStore } from '../container/volume-store.js';
 import { resolveUser } from '../container/user.js';
-import { BerthError, conflict, ErrorCode, failedPrecondition, invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
+import {
+  BerthError,
+  conflict,
+  ErrorCode,
+  failedPrecondition,
+  invalidArgument,
+  isBerthError,
+  notFound,
+  wrap,
+} from '../errdefs/errors.js';
 import type { CgroupManager } from '../execdriver/cgroups/types.js';
 import type { ContainerProcess, ExecDriver, ExitStatus } from '../execdriver/execdriver.js';
 import { validateSpec } from '../execdriver/spec/validate.js';
@@ -90,7 +113,10 @@ export function parseSignal(signal: string | number, subject: string): number {
 /** Docker's exit code of a status: the code, or 128 + the signal's number. */
 export function exitCodeOf(status: ExitStatus): number {
   if (status.exitCode !== undefined) return status.exitCode;
-  const n = typeof status.signal === 'number' ? status.signal : ((osConstants.signals as Record<string, number>)[status.signal] ?? 0);
+  const n =
+    typeof status.signal === 'number'
+      ? status.signal
+      : ((osConstants.signals as Record<string, number>)[status.signal] ?? 0);
   return 128 + n;
 }
 
@@ -143,7 +169,8 @@ export class ContainerRuntime {
   // ---- create ------------------------------------------------------------------
 
   async create(ctx: Context, name: string | undefined, req: ContainerCreateRequest): Promise<ContainerCreateResponse> {
-    if (req === null || typeof req !== 'object') throw invalidArgument('container create: the body must be a JSON object');
+    if (req === null || typeof req !== 'object')
+      throw invalidArgument('container create: the body must be a JSON object');
     if (typeof req.Image !== 'string' || req.Image === '') throw invalidArgument('container create: Image is required');
     const image = await this.d.graph.getImage(ctx, req.Image).catch((err: unknown) => {
       if (isBerthError(err, 'NOT_FOUND')) throw notFound(`No such image: ${req.Image}`, { cause: err });
@@ -151,22 +178,48 @@ export class ContainerRuntime {
     });
     const merged = mergeConfig(req, image.config.config, req.Image);
     const hostConfig = normalizeHostConfig(req.HostConfig ?? {});
-    const warnings: string[] = checkUnsupported({ ...req, Healthcheck: req.Healthcheck ?? merged.config.Healthcheck ?? image.config.config?.Healthcheck }, { ...(req.HostConfig ?? {}) });
+    const warnings: string[] = checkUnsupported(
+      { ...req, Healthcheck: req.Healthcheck ?? merged.config.Healthcheck ?? image.config.config?.Healthcheck },
+      { ...(req.HostConfig ?? {}) },
+    );
     // Docker's NetworkDisabled: the container gets no network but its loopback
     if (req.NetworkDisabled) hostConfig.NetworkMode = 'none';
     const anonymous = this.checkVolumes(hostConfig, merged.config);
     this.checkNetwork(ctx, hostConfig, merged.config, warnings);
     for (const field of ['PidMode', 'IpcMode'] as const) {
       const mode = hostConfig[field];
-      if (mode?.startsWith('container:')) hostConfig[field] = `container:${this.d.store.get(mode.slice('container:'.length)).id}`;
+      if (mode?.startsWith('container:'))
+        hostConfig[field] = `container:${this.d.store.get(mode.slice('container:'.length)).id}`;
     }
-    if (hostConfig.IpcMode?.startsWith('container:')) warnings.push('IpcMode container: the IPC namespace (System V IPC, POSIX message queues) is shared; /dev/shm is this container\'s own');
+    if (hostConfig.IpcMode?.startsWith('container:'))
+      warnings.push(
+        "IpcMode container: the IPC namespace (System V IPC, POSIX message queues) is shared; /dev/shm is this container's own",
+      );
     const store = this.d.store;
     const id = store.newId();
     // the whole spec is built once with placeholders so bad input fails before anything is made
-    buildSpec({ id, config: merged.config, hostConfig: this.effectiveHostConfig(hostConfig), path: merged.path, args: merged.args, rootfs: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, netnsPath: '/proc/self/ns/net', pidnsPath: '/proc/self/ns/pid', ipcnsPath: '/proc/self/ns/ipc', initPath: '/' });
+    buildSpec({
+      id,
+      config: merged.config,
+      hostConfig: this.effectiveHostConfig(hostConfig),
+      path: merged.path,
+      args: merged.args,
+      rootfs: '/',
+      user: { uid: 0, gid: 0, additionalGids: [], home: '/' },
+      netnsPath: '/proc/self/ns/net',
+      pidnsPath: '/proc/self/ns/pid',
+      ipcnsPath: '/proc/self/ns/ipc',
+      initPath: '/',
+    });
     for (const m of hostConfig.Mounts ?? []) {
-      if (m.Type === 'bind' && !(await stat(m.Source!).then(() => true, () => false))) throw invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
+      if (
+        m.Type === 'bind' &&
+        !(await stat(m.Source!).then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
     }
     const bare = store.reserveName(name, id);
     const undo = new Undo(ctx, `container ${id}: create`);
@@ -215,8 +268,10 @@ export class ContainerRuntime {
       hc.NetworkMode = `container:${other.id}`;
       // Docker's rules: the other container's name, resolver and hosts are shared, so none can be set here
       if (config.Hostname) throw invalidArgument('conflicting options: Hostname and the network mode container:<id>');
-      if (hc.Dns?.length || hc.DnsSearch?.length || hc.DnsOptions?.length) throw invalidArgument('conflicting options: Dns, DnsSearch or DnsOptions and the network mode container:<id>');
-      if (hc.ExtraHosts?.length) throw invalidArgument('conflicting options: ExtraHosts and the network mode container:<id>');
+      if (hc.Dns?.length || hc.DnsSearch?.length || hc.DnsOptions?.length)
+        throw invalidArgument('conflicting options: Dns, DnsSearch or DnsOptions and the network mode container:<id>');
+      if (hc.ExtraHosts?.length)
+        throw invalidArgument('conflicting options: ExtraHosts and the network mode container:<id>');
     } else {
       const parsed = parseNetworkMode(mode);
       if (parsed.kind === 'network') this.d.net.inspectNetwork(ctx, parsed.name);
@@ -226,7 +281,8 @@ export class ContainerRuntime {
     if (bindings.length > 0) {
       // Docker's rules: discarded with the host's network (a warning), refused with another container's
       if (mode === 'host') warnings.push('Published ports are discarded when using host network mode');
-      else if (mode === 'none' || mode.startsWith('container:')) throw invalidArgument(`conflicting options: port publishing and the network mode ${mode}`);
+      else if (mode === 'none' || mode.startsWith('container:'))
+        throw invalidArgument(`conflicting options: port publishing and the network mode ${mode}`);
     }
   }
 
@@ -243,13 +299,18 @@ export class ContainerRuntime {
       anonymous.add(name);
       return name;
     };
-    if (hc.VolumeDriver && hc.VolumeDriver !== 'local') throw invalidArgument(`VolumeDriver ${JSON.stringify(hc.VolumeDriver)}: only the local driver is supported`);
+    if (hc.VolumeDriver && hc.VolumeDriver !== 'local')
+      throw invalidArgument(`VolumeDriver ${JSON.stringify(hc.VolumeDriver)}: only the local driver is supported`);
     hc.VolumesFrom = (hc.VolumesFrom ?? []).map((entry) => {
       const { container, mode } = parseVolumesFrom(entry);
       return `${this.d.store.get(container).id}${mode ? `:${mode}` : ''}`;
     });
     hc.Mounts = (hc.Mounts ?? []).map((m) => (m.Type === 'volume' && !m.Source ? { ...m, Source: anon() } : m));
-    const covered = new Set([...(hc.Binds ?? []).map((b) => b.split(':')[1]), ...hc.Mounts.map((m) => m.Target), ...Object.keys(hc.Tmpfs ?? {})]);
+    const covered = new Set([
+      ...(hc.Binds ?? []).map((b) => b.split(':')[1]),
+      ...hc.Mounts.map((m) => m.Target),
+      ...Object.keys(hc.Tmpfs ?? {}),
+    ]);
     for (const path of Object.keys(config.Volumes ?? {})) {
       if (!path.startsWith('/')) throw invalidArgument(`Volumes ${JSON.stringify(path)}: the path must be absolute`);
       if (!covered.has(path)) hc.Mounts.push({ Type: 'volume', Source: anon(), Target: path });
@@ -278,10 +339,14 @@ export class ContainerRuntime {
     const direct = (hc: HostConfig) => volumeUses(hc).some((u) => u.name === name);
     return this.d.store
       .list()
-      .filter((r) => direct(r.hostConfig) || (r.hostConfig.VolumesFrom ?? []).some((e) => {
-        const other = this.d.store.find(parseVolumesFrom(e).container);
-        return other !== undefined && direct(other.hostConfig);
-      }))
+      .filter(
+        (r) =>
+          direct(r.hostConfig) ||
+          (r.hostConfig.VolumesFrom ?? []).some((e) => {
+            const other = this.d.store.find(parseVolumesFrom(e).container);
+            return other !== undefined && direct(other.hostConfig);
+          }),
+      )
       .map((r) => r.id);
   }
 
@@ -296,7 +361,14 @@ export class ContainerRuntime {
       const dest = this.d.volumes.mountpoint(use.name);
       if ((await readdir(dest).catch(() => ['?'])).length > 0) continue;
       const src = await resolveInRoot(rootfs, use.target).catch(() => undefined);
-      if (src === undefined || !(await stat(src).then((st) => st.isDirectory(), () => false))) continue;
+      if (
+        src === undefined ||
+        !(await stat(src).then(
+          (st) => st.isDirectory(),
+          () => false,
+        ))
+      )
+        continue;
       if ((await readdir(src)).length === 0) continue;
       await execa('cp', ['-a', '--', `${src}/.`, `${dest}/`]).catch((err: unknown) => {
         throw wrap(err, `volume ${use.name}: copy the image's ${use.target}`);
@@ -312,7 +384,8 @@ export class ContainerRuntime {
     return this.d.store.locked(rec.id, async () => {
       this.mustExist(rec);
       if (rec.state.status === 'running') return { changed: false };
-      if (rec.state.status === 'removing' || rec.state.status === 'dead') throw conflict(`container ${rec.id}: cannot start a container marked for removal`);
+      if (rec.state.status === 'removing' || rec.state.status === 'dead')
+        throw conflict(`container ${rec.id}: cannot start a container marked for removal`);
       this.cancelRestart(rec.id);
       rec.state.manuallyStopped = false;
       try {
@@ -321,7 +394,9 @@ export class ContainerRuntime {
         // Docker removes an AutoRemove container whose start failed (a `wait removed` then ends)
         if (rec.hostConfig.AutoRemove) {
           rec.state.status = 'removing';
-          await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec).catch((e: unknown) => ctx.logger.warn(`container ${rec.id}: auto-remove after a failed start`, { error: String(e) }));
+          await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec).catch((e: unknown) =>
+            ctx.logger.warn(`container ${rec.id}: auto-remove after a failed start`, { error: String(e) }),
+          );
         }
         throw err;
       }
@@ -342,9 +417,11 @@ export class ContainerRuntime {
     try {
       const rootfs = await this.d.graph.layers.mountRW(ctx, id);
       undo.push((c) => this.d.graph.layers.unmountRW(c, id));
-      const user = await resolveUser(rootfs, rec.config.User ?? '', rec.hostConfig.GroupAdd ?? []).catch((err: unknown) => {
-        throw wrap(err, subject);
-      });
+      const user = await resolveUser(rootfs, rec.config.User ?? '', rec.hostConfig.GroupAdd ?? []).catch(
+        (err: unknown) => {
+          throw wrap(err, subject);
+        },
+      );
       await ensureWorkingDir(rootfs, rec.config.WorkingDir || '/', user.uid, user.gid);
       await this.populateVolumes(rootfs, rec.hostConfig);
       const hostConfig = this.effectiveHostConfig(rec.hostConfig);
@@ -356,23 +433,42 @@ export class ContainerRuntime {
       let etcDir = dir;
       if (mode.startsWith('container:')) {
         const other = this.d.store.find(mode.slice('container:'.length));
-        if (other === undefined || other.state.status !== 'running') throw failedPrecondition(`${subject}: network container ${mode.slice(10, 22)} is not running`);
+        if (other === undefined || other.state.status !== 'running')
+          throw failedPrecondition(`${subject}: network container ${mode.slice(10, 22)} is not running`);
         netnsPath = `/proc/${other.state.pid}/ns/net`;
         etcDir = this.d.store.containerDir(other.id);
-        config = { ...config, Hostname: hostnameOf(other.id, other.config, other.hostConfig), Domainname: other.config.Domainname ?? '' };
+        config = {
+          ...config,
+          Hostname: hostnameOf(other.id, other.config, other.hostConfig),
+          Domainname: other.config.Domainname ?? '',
+        };
       }
       const joined = (field: 'PidMode' | 'IpcMode', ns: string): string | undefined => {
         const m = rec.hostConfig[field];
         if (!m?.startsWith('container:')) return undefined;
         const other = this.d.store.find(m.slice('container:'.length));
-        if (other === undefined || other.state.status !== 'running') throw failedPrecondition(`${subject}: ${field} container ${m.slice(10, 22)} is not running`);
+        if (other === undefined || other.state.status !== 'running')
+          throw failedPrecondition(`${subject}: ${field} container ${m.slice(10, 22)} is not running`);
         return `/proc/${other.state.pid}/ns/${ns}`;
       };
       const pidnsPath = joined('PidMode', 'pid');
       const ipcnsPath = joined('IpcMode', 'ipc');
       const etcFiles = etcPaths(etcDir);
       for (const f of Object.values(etcFiles)) await writeFile(f, '', { flag: 'a' });
-      const spec = buildSpec({ id, config, hostConfig, path: rec.path, args: rec.args, rootfs, user, etcFiles, ...(netnsPath ? { netnsPath } : {}), ...(pidnsPath ? { pidnsPath } : {}), ...(ipcnsPath ? { ipcnsPath } : {}), ...(rec.hostConfig.Init ? { initPath: initBinary() } : {}) });
+      const spec = buildSpec({
+        id,
+        config,
+        hostConfig,
+        path: rec.path,
+        args: rec.args,
+        rootfs,
+        user,
+        etcFiles,
+        ...(netnsPath ? { netnsPath } : {}),
+        ...(pidnsPath ? { pidnsPath } : {}),
+        ...(ipcnsPath ? { ipcnsPath } : {}),
+        ...(rec.hostConfig.Init ? { initPath: initBinary() } : {}),
+      });
       rec.spec = validateSpec(spec, dir);
 
       const io = await this.ioFor(ctx, id);
@@ -382,30 +478,37 @@ export class ContainerRuntime {
         if (allocated) await this.d.net.releaseInterface(c, id);
       });
       const hostname = hostnameOf(id, config, rec.hostConfig);
-      const proc: ContainerProcess = await this.d.exec.create(ctx, id, { dir, spec: rec.spec }, {
-        stdio: io.stdio(),
-        beforeSetup: async (c, pid) => {
-          allocated = true;
-          const a = await this.d.net.allocateInterface(c, {
-            containerId: id,
-            network: mode,
-            netns: netnsPath !== undefined ? { path: netnsPath } : { pid },
-            hostname,
-            ...(etcDir === dir ? { etcDir: dir, etc: etcRequestOf(rec.config, rec.hostConfig) } : {}),
-          });
-          rec.endpoint = {
-            mode: a.mode,
-            ports: [],
-            ...(a.network ? { network: a.network } : {}),
-            ...(a.address ? { address: a.address, prefix: a.prefix!, gateway: a.gateway!, mac: a.mac! } : {}),
-          } satisfies ContainerEndpoint;
-          // A crash test may stop here: cgroup, namespaces and veth made, nothing exec'd (trace/pause-point.ts).
-          await pausePoint('container-start');
+      const proc: ContainerProcess = await this.d.exec.create(
+        ctx,
+        id,
+        { dir, spec: rec.spec },
+        {
+          stdio: io.stdio(),
+          beforeSetup: async (c, pid) => {
+            allocated = true;
+            const a = await this.d.net.allocateInterface(c, {
+              containerId: id,
+              network: mode,
+              netns: netnsPath !== undefined ? { path: netnsPath } : { pid },
+              hostname,
+              ...(etcDir === dir ? { etcDir: dir, etc: etcRequestOf(rec.config, rec.hostConfig) } : {}),
+            });
+            rec.endpoint = {
+              mode: a.mode,
+              ports: [],
+              ...(a.network ? { network: a.network } : {}),
+              ...(a.address ? { address: a.address, prefix: a.prefix!, gateway: a.gateway!, mac: a.mac! } : {}),
+            } satisfies ContainerEndpoint;
+            // A crash test may stop here: cgroup, namespaces and veth made, nothing exec'd (trace/pause-point.ts).
+            await pausePoint('container-start');
+          },
         },
-      });
+      );
       undo.push((c) => this.d.exec.delete(c, id));
       io.connect(proc);
-      for (const [port, bindings] of rec.endpoint?.address !== undefined ? bindingsOf(rec.config, rec.hostConfig) : []) {
+      for (const [port, bindings] of rec.endpoint?.address !== undefined
+        ? bindingsOf(rec.config, rec.hostConfig)
+        : []) {
         for (const b of bindings) {
           const p = await this.d.net.allocatePort(ctx, id, portSpecOf(port, b.HostIp, b.HostPort));
           rec.endpoint!.ports.push(`${p.hostIp}:${p.hostPort}:${p.containerPort}/${p.proto}`);
@@ -440,7 +543,9 @@ export class ContainerRuntime {
       else if (rec.state.status !== 'exited') rec.state.exitCode = 128;
       if (rec.state.status === 'running' || rec.state.status === 'restarting') rec.state.status = 'exited';
       delete rec.endpoint;
-      await this.d.store.save(detached(ctx), rec).catch((e: unknown) => ctx.logger.warn(`${subject}: record the failed start`, { error: String(e) }));
+      await this.d.store
+        .save(detached(ctx), rec)
+        .catch((e: unknown) => ctx.logger.warn(`${subject}: record the failed start`, { error: String(e) }));
       throw err;
     }
   }
@@ -453,9 +558,13 @@ export class ContainerRuntime {
   private watch(rec: ContainerRecord, startSpan: Span | undefined): Promise<void> {
     const ctx = withSpan(this.d.baseCtx, startSpan);
     const handle = (status: ExitStatus) =>
-      this.d.store.locked(rec.id, () => traced(ctx, 'container', 'exit', (c) => this.handleExit(c, rec, status), { container: rec.id }));
+      this.d.store.locked(rec.id, () =>
+        traced(ctx, 'container', 'exit', (c) => this.handleExit(c, rec, status), { container: rec.id }),
+      );
     return this.d.exec.wait(ctx, rec.id).then(handle, (err: unknown) => {
-      ctx.logger.error(`container ${rec.id}: waiting for its process failed`, { error: err instanceof Error ? err.message : String(err) });
+      ctx.logger.error(`container ${rec.id}: waiting for its process failed`, {
+        error: err instanceof Error ? err.message : String(err),
+      });
       return handle({ exitCode: UNKNOWN_EXIT_CODE });
     });
   }
@@ -464,7 +573,8 @@ export class ContainerRuntime {
     const ctx = detached(parent, CLEANUP_TIMEOUT_MS);
     const { id } = rec;
     const subject = `container ${id}`;
-    const warn = (what: string) => (err: unknown) => ctx.logger.warn(`${subject}: ${what}`, { error: err instanceof Error ? err.message : String(err) });
+    const warn = (what: string) => (err: unknown) =>
+      ctx.logger.warn(`${subject}: ${what}`, { error: err instanceof Error ? err.message : String(err) });
     const live = this.live.get(id);
     this.live.delete(id);
     const exitCode = exitCodeOf(status);
@@ -482,7 +592,10 @@ export class ContainerRuntime {
     delete rec.state.pidStartTime;
     delete rec.endpoint;
     const removed = this.d.store.find(id) !== rec;
-    const restart = !removed && !this.shuttingDown && shouldRestart(rec.hostConfig, exitCode, rec.restartCount, rec.state.manuallyStopped);
+    const restart =
+      !removed &&
+      !this.shuttingDown &&
+      shouldRestart(rec.hostConfig, exitCode, rec.restartCount, rec.state.manuallyStopped);
     if (restart) rec.state.status = 'restarting';
     if (!removed) await this.d.store.save(ctx, rec).catch(warn('record its exit'));
     this.d.events.publish('container', 'die', id, { name: rec.name, image: rec.image, exitCode: String(exitCode) });
@@ -519,7 +632,9 @@ export class ContainerRuntime {
           await this.startLocked(this.d.baseCtx, rec);
         })
         .catch((err: unknown) => {
-          this.d.baseCtx.logger.warn(`container ${rec.id}: restart failed`, { error: err instanceof Error ? err.message : String(err) });
+          this.d.baseCtx.logger.warn(`container ${rec.id}: restart failed`, {
+            error: err instanceof Error ? err.message : String(err),
+          });
         });
     }, delay);
     timer.unref();
@@ -542,8 +657,14 @@ export class ContainerRuntime {
    * next exit from now), removed (the container is gone). `armed` runs once the
    * condition is registered. Cancelling ctx stops the waiting (CANCELLED).
    */
-  async wait(ctx: Context, ref: string, condition: WaitCondition = 'not-running', armed?: () => void): Promise<ContainerWaitResponse> {
-    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalidArgument(`wait ${ref}: unknown condition ${JSON.stringify(condition)}`);
+  async wait(
+    ctx: Context,
+    ref: string,
+    condition: WaitCondition = 'not-running',
+    armed?: () => void,
+  ): Promise<ContainerWaitResponse> {
+    if (!['not-running', 'next-exit', 'removed'].includes(condition))
+      throw invalidArgument(`wait ${ref}: unknown condition ${JSON.stringify(condition)}`);
     const rec = this.d.store.get(ref);
     if (condition === 'not-running' && rec.state.status !== 'running' && rec.state.status !== 'restarting') {
       armed?.();
@@ -615,10 +736,17 @@ export class ContainerRuntime {
    * seconds (-1: wait for ever); resolves once the exit is recorded. `changed`
    * false when it was not running.
    */
-  async stop(ctx: Context, ref: string, timeout?: number, signal?: string, manual = true): Promise<{ changed: boolean }> {
+  async stop(
+    ctx: Context,
+    ref: string,
+    timeout?: number,
+    signal?: string,
+    manual = true,
+  ): Promise<{ changed: boolean }> {
     const rec = this.d.store.get(ref);
     const seconds = timeout ?? rec.config.StopTimeout ?? DEFAULT_STOP_TIMEOUT;
-    if (!Number.isInteger(seconds) || seconds < -1) throw invalidArgument(`container ${rec.id}: stop timeout ${seconds}: expected whole seconds ≥ -1`);
+    if (!Number.isInteger(seconds) || seconds < -1)
+      throw invalidArgument(`container ${rec.id}: stop timeout ${seconds}: expected whole seconds ≥ -1`);
     const sig = parseSignal(signal ?? rec.config.StopSignal ?? 'SIGTERM', `container ${rec.id}: stop`);
     const live = await this.d.store.locked(rec.id, async () => {
       if (rec.state.status === 'restarting') {
@@ -664,7 +792,9 @@ export class ContainerRuntime {
   async remove(ctx: Context, ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const rec = this.d.store.get(ref);
     if ((rec.state.status === 'running' || rec.state.status === 'restarting') && !opts.force) {
-      throw conflict(`container ${rec.id}: you cannot remove a running container; stop it before removing it or force the removal`);
+      throw conflict(
+        `container ${rec.id}: you cannot remove a running container; stop it before removing it or force the removal`,
+      );
     }
     if (rec.state.status === 'running') {
       const live = this.live.get(rec.id);
@@ -680,7 +810,11 @@ export class ContainerRuntime {
       this.cancelRestart(rec.id);
       rec.state.status = 'removing';
       await this.d.store.save(ctx, rec).catch(() => undefined);
-      await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec, opts.volumes === true || rec.hostConfig.AutoRemove === true);
+      await this.removeLocked(
+        detached(ctx, CLEANUP_TIMEOUT_MS),
+        rec,
+        opts.volumes === true || rec.hostConfig.AutoRemove === true,
+      );
     });
   }
 
@@ -688,7 +822,11 @@ export class ContainerRuntime {
    * Removes the container; with anonymousVolumes (rm -v, AutoRemove) also its
    * anonymous volumes that no other container uses, as Docker does.
    */
-  private async removeLocked(ctx: Context, rec: ContainerRecord, anonymousVolumes = rec.hostConfig.AutoRemove === true): Promise<void> {
+  private async removeLocked(
+    ctx: Context,
+    rec: ContainerRecord,
+    anonymousVolumes = rec.hostConfig.AutoRemove === true,
+  ): Promise<void> {
     const io = this.ios.get(rec.id);
     this.ios.delete(rec.id);
     await io?.close().catch(() => undefined);
@@ -703,7 +841,8 @@ export class ContainerRuntime {
         if (this.d.volumes.find(use.name)?.anonymous !== true || this.containersUsing(use.name).length > 0) continue;
         await this.d.volumes.remove(ctx, use.name).then(
           () => this.d.events.publish('volume', 'destroy', use.name, {}),
-          (err: unknown) => ctx.logger.warn(`volume ${use.name}: remove with container ${rec.id}`, { error: String(err) }),
+          (err: unknown) =>
+            ctx.logger.warn(`volume ${use.name}: remove with container ${rec.id}`, { error: String(err) }),
         );
       }
     }
@@ -733,7 +872,11 @@ export class ContainerRuntime {
     const known = new Set(store.list().map((r) => r.id));
     for (const layer of await this.d.graph.layers.rwLayers(ctx)) {
       if (known.has(layer.containerID)) continue;
-      await this.d.graph.removeContainerLayer(ctx, layer.containerID).catch((err: unknown) => ctx.logger.warn(`container ${layer.containerID}: remove a layer left by a failed create`, { error: String(err) }));
+      await this.d.graph.removeContainerLayer(ctx, layer.containerID).catch((err: unknown) =>
+        ctx.logger.warn(`container ${layer.containerID}: remove a layer left by a failed create`, {
+          error: String(err),
+        }),
+      );
       removed.push(layer.containerID);
     }
     const exited: string[] = [];
@@ -745,14 +888,26 @@ export class ContainerRuntime {
         continue;
       }
       if (rec.state.status !== 'running' && rec.state.status !== 'restarting') continue;
-      if (rec.state.pid > 0 && rec.state.pidStartTime !== undefined && (await pidStartTime(rec.state.pid)) === rec.state.pidStartTime) {
+      if (
+        rec.state.pid > 0 &&
+        rec.state.pidStartTime !== undefined &&
+        (await pidStartTime(rec.state.pid)) === rec.state.pidStartTime
+      ) {
         try {
           process.kill(rec.state.pid, 'SIGKILL');
         } catch {
           // gone meanwhile
         }
       }
-      rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode: UNKNOWN_EXIT_CODE, exitUnknown: true, finishedAt: now, error: 'the engine stopped while the container ran; its exit code is unknown' };
+      rec.state = {
+        ...rec.state,
+        status: 'exited',
+        pid: 0,
+        exitCode: UNKNOWN_EXIT_CODE,
+        exitUnknown: true,
+        finishedAt: now,
+        error: 'the engine stopped while the container ran; its exit code is unknown',
+      };
       delete rec.state.pidStartTime;
       delete rec.endpoint;
       if (rec.hostConfig.AutoRemove) {
@@ -778,12 +933,19 @@ export class ContainerRuntime {
       const started: string[] = [];
       for (const rec of store.list()) {
         if (rec.state.status !== 'exited' || !restartsWithEngine(rec.hostConfig, rec.state.manuallyStopped)) continue;
-        if (!exited.includes(rec.id) && rec.hostConfig.RestartPolicy?.Name === 'unless-stopped' && rec.state.manuallyStopped) continue;
+        if (
+          !exited.includes(rec.id) &&
+          rec.hostConfig.RestartPolicy?.Name === 'unless-stopped' &&
+          rec.state.manuallyStopped
+        )
+          continue;
         try {
           await this.start(ctx, rec.id);
           started.push(rec.id);
         } catch (err) {
-          ctx.logger.warn(`container ${rec.id}: restart at engine start failed`, { error: err instanceof Error ? err.message : String(err) });
+          ctx.logger.warn(`container ${rec.id}: restart at engine start failed`, {
+            error: err instanceof Error ? err.message : String(err),
+          });
         }
       }
       return started;
@@ -798,7 +960,9 @@ export class ContainerRuntime {
     const running = this.d.store.list().filter((r) => r.state.status === 'running');
     await Promise.all(
       running.map((r) =>
-        this.stop(ctx, r.id, undefined, undefined, false).catch((err: unknown) => ctx.logger.warn(`container ${r.id}: stop at shutdown failed`, { error: String(err) })),
+        this.stop(ctx, r.id, undefined, undefined, false).catch((err: unknown) =>
+          ctx.logger.warn(`container ${r.id}: stop at shutdown failed`, { error: String(err) }),
+        ),
       ),
     );
     for (const [id, io] of [...this.ios]) {
@@ -807,7 +971,8 @@ export class ContainerRuntime {
     }
     // the engine's parent cgroup (and berth/ above it) goes with the engine when nothing is
     // left under it; while the engine runs it stays, so no run pays for making it again
-    if (this.d.cgroups !== null) await this.d.cgroups.removeIfEmpty(ctx, this.d.cgroupParent, { ancestors: true }).catch(() => false);
+    if (this.d.cgroups !== null)
+      await this.d.cgroups.removeIfEmpty(ctx, this.d.cgroupParent, { ancestors: true }).catch(() => false);
     return running.map((r) => r.id);
   }
 
@@ -842,9 +1007,13 @@ export function etcRequestOf(config: ContainerConfig, hc: HostConfig): EtcReques
 export function normalizeHostConfig(hc: HostConfig): HostConfig {
   const out: HostConfig = { ...hc };
   if (!out.NetworkMode || out.NetworkMode === 'default') out.NetworkMode = 'bridge';
-  out.RestartPolicy = { Name: out.RestartPolicy?.Name || 'no', MaximumRetryCount: out.RestartPolicy?.MaximumRetryCount ?? 0 };
+  out.RestartPolicy = {
+    Name: out.RestartPolicy?.Name || 'no',
+    MaximumRetryCount: out.RestartPolicy?.MaximumRetryCount ?? 0,
+  };
   checkRestartPolicy(out);
-  if (out.LogConfig?.Type && out.LogConfig.Type !== 'json-file') throw invalidArgument(`log driver ${JSON.stringify(out.LogConfig.Type)}: only json-file is supported`);
+  if (out.LogConfig?.Type && out.LogConfig.Type !== 'json-file')
+    throw invalidArgument(`log driver ${JSON.stringify(out.LogConfig.Type)}: only json-file is supported`);
   out.LogConfig = { Type: 'json-file', Config: out.LogConfig?.Config ?? {} };
   return out;
 }
@@ -907,10 +1076,16 @@ async function pidStartTime(pid: number): Promise<number | undefined> {
 function startError(err: unknown, subject: string, path: string): BerthError {
   const msg = err instanceof Error ? err.message : String(err);
   if (/ENOENT|ENOTDIR/.test(msg)) {
-    return invalidArgument(`${subject}: exec: ${JSON.stringify(path)}: executable file not found: no such file or directory`, { cause: err, details: { exitCode: 127 } });
+    return invalidArgument(
+      `${subject}: exec: ${JSON.stringify(path)}: executable file not found: no such file or directory`,
+      { cause: err, details: { exitCode: 127 } },
+    );
   }
   if (/EACCES|EPERM|ENOEXEC/.test(msg)) {
-    return invalidArgument(`${subject}: exec: ${JSON.stringify(path)}: permission denied`, { cause: err, details: { exitCode: 126 } });
+    return invalidArgument(`${subject}: exec: ${JSON.stringify(path)}: permission denied`, {
+      cause: err,
+      details: { exitCode: 126 },
+    });
   }
   return wrap(err, `${subject}: start`);
 }
@@ -946,7 +1121,8 @@ class Undo {
       try {
         await step(ctx);
       } catch (err) {
-        if (!isBerthError(err, 'NOT_FOUND')) ctx.logger.warn(`${this.subject}: undo failed`, { error: err instanceof Error ? err.message : String(err) });
+        if (!isBerthError(err, 'NOT_FOUND'))
+          ctx.logger.warn(`${this.subject}: undo failed`, { error: err instanceof Error ? err.message : String(err) });
       }
     }
     this.steps.length = 0;

@@ -10,9 +10,21 @@ const NOW = Date.parse('2026-01-01T12:00:00Z');
 
 function rec(over: Partial<ContainerRecord> = {}, state: Partial<ContainerRecord['state']> = {}): ContainerRecord {
   return {
-    id: 'abc123' + '0'.repeat(58), name: 'web', created: '2026-01-01T11:00:00.000000000Z', image: 'app:1', imageId: 'sha256:feed', config: { Labels: { tier: 'front' }, ExposedPorts: { '80/tcp': {} } },
-    hostConfig: { NetworkMode: 'bridge' }, path: '/bin/app', args: ['--port', '80'], spec: { ociVersion: '1.0.2' }, driver: 'vfs',
-    state: { ...newRunState(), ...state }, restartCount: 0, logPath: '/x', ...over,
+    id: 'abc123' + '0'.repeat(58),
+    name: 'web',
+    created: '2026-01-01T11:00:00.000000000Z',
+    image: 'app:1',
+    imageId: 'sha256:feed',
+    config: { Labels: { tier: 'front' }, ExposedPorts: { '80/tcp': {} } },
+    hostConfig: { NetworkMode: 'bridge' },
+    path: '/bin/app',
+    args: ['--port', '80'],
+    spec: { ociVersion: '1.0.2' },
+    driver: 'vfs',
+    state: { ...newRunState(), ...state },
+    restartCount: 0,
+    logPath: '/x',
+    ...over,
   };
 }
 
@@ -26,7 +38,12 @@ describe('statusLine and humanDuration', () => {
     expect(statusLine(rec({}, state), NOW)).toBe(line);
   });
   it.each([
-    [500, 'Less than a second'], [1000, '1 second'], [59_000, '59 seconds'], [60_000, 'About a minute'], [3_600_000, 'About an hour'], [3 * 86_400_000, '3 days'],
+    [500, 'Less than a second'],
+    [1000, '1 second'],
+    [59_000, '59 seconds'],
+    [60_000, 'About a minute'],
+    [3_600_000, 'About an hour'],
+    [3 * 86_400_000, '3 days'],
   ])('%d ms → %s', (ms, text) => expect(humanDuration(ms)).toBe(text));
 });
 
@@ -62,7 +79,12 @@ describe('matchesFilters', () => {
     }
   });
   it('shows exposed and published ports in the summary', () => {
-    const s = toSummary(rec({ endpoint: { mode: 'bridge', ports: ['127.0.0.1:8080:80/tcp'] } }, { status: 'running', startedAt: '2026-01-01T11:00:00Z' }));
+    const s = toSummary(
+      rec(
+        { endpoint: { mode: 'bridge', ports: ['127.0.0.1:8080:80/tcp'] } },
+        { status: 'running', startedAt: '2026-01-01T11:00:00Z' },
+      ),
+    );
     expect(s.Ports).toEqual([{ IP: '127.0.0.1', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' }]);
     expect(s.Command).toBe('/bin/app --port 80');
     expect(s.Names).toEqual(['/web']);

@@ -1,6 +1,14 @@
 // A container record as the Docker API shows it: inspect's ContainerInspect and
 // list's ContainerSummary (with Docker's human Status line), and list's filters.
-import type { ContainerInspect, ContainerSummary, EndpointSettings, MountPoint, NetworkSettings, Port, PortMap } from '../api/types.js';
+import type {
+  ContainerInspect,
+  ContainerSummary,
+  EndpointSettings,
+  MountPoint,
+  NetworkSettings,
+  Port,
+  PortMap,
+} from '../api/types.js';
 import type { ContainerRecord } from '../container/record.js';
 import { parseBind } from '../container/spec-builder.js';
 import { volumeBind } from '../container/volume-mounts.js';
@@ -13,19 +21,55 @@ function mounts(rec: ContainerRecord, volumeDir: (name: string) => string): Moun
     const v = volumeBind(b);
     if (v !== undefined) {
       const rw = !v.options.includes('ro');
-      out.push({ Type: 'volume', Name: v.name, Source: volumeDir(v.name), Destination: v.target, Driver: 'local', Mode: v.options.join(','), RW: rw, Propagation: '' });
+      out.push({
+        Type: 'volume',
+        Name: v.name,
+        Source: volumeDir(v.name),
+        Destination: v.target,
+        Driver: 'local',
+        Mode: v.options.join(','),
+        RW: rw,
+        Propagation: '',
+      });
       continue;
     }
     const m = parseBind(b);
     const rw = !m.options?.includes('ro');
-    out.push({ Type: 'bind', Source: m.source, Destination: m.destination, Mode: rw ? '' : 'ro', RW: rw, Propagation: m.options?.[1] ?? 'rprivate' });
+    out.push({
+      Type: 'bind',
+      Source: m.source,
+      Destination: m.destination,
+      Mode: rw ? '' : 'ro',
+      RW: rw,
+      Propagation: m.options?.[1] ?? 'rprivate',
+    });
   }
   for (const m of rec.hostConfig.Mounts ?? []) {
-    if (m.Type === 'bind') out.push({ Type: 'bind', Source: m.Source ?? '', Destination: m.Target ?? '', Mode: '', RW: !m.ReadOnly, Propagation: m.BindOptions?.Propagation || 'rprivate' });
-    else if (m.Type === 'volume') out.push({ Type: 'volume', Name: m.Source ?? '', Source: volumeDir(m.Source ?? ''), Destination: m.Target ?? '', Driver: 'local', Mode: '', RW: !m.ReadOnly, Propagation: '' });
-    else if (m.Type === 'tmpfs') out.push({ Type: 'tmpfs', Source: '', Destination: m.Target ?? '', Mode: '', RW: !m.ReadOnly, Propagation: '' });
+    if (m.Type === 'bind')
+      out.push({
+        Type: 'bind',
+        Source: m.Source ?? '',
+        Destination: m.Target ?? '',
+        Mode: '',
+        RW: !m.ReadOnly,
+        Propagation: m.BindOptions?.Propagation || 'rprivate',
+      });
+    else if (m.Type === 'volume')
+      out.push({
+        Type: 'volume',
+        Name: m.Source ?? '',
+        Source: volumeDir(m.Source ?? ''),
+        Destination: m.Target ?? '',
+        Driver: 'local',
+        Mode: '',
+        RW: !m.ReadOnly,
+        Propagation: '',
+      });
+    else if (m.Type === 'tmpfs')
+      out.push({ Type: 'tmpfs', Source: '', Destination: m.Target ?? '', Mode: '', RW: !m.ReadOnly, Propagation: '' });
   }
-  for (const [dest] of Object.entries(rec.hostConfig.Tmpfs ?? {})) out.push({ Type: 'tmpfs', Source: '', Destination: dest, Mode: '', RW: true, Propagation: '' });
+  for (const [dest] of Object.entries(rec.hostConfig.Tmpfs ?? {}))
+    out.push({ Type: 'tmpfs', Source: '', Destination: dest, Mode: '', RW: true, Propagation: '' });
   return out;
 }
 
@@ -58,8 +102,14 @@ function networks(rec: ContainerRecord): Record<string, EndpointSettings> {
   };
 }
 
-/** The inspect view; etcDir holds the hosts, hostname and resolv.conf mounted (another container's with its network). */
-export function toInspect(rec: ContainerRecord, etcDir: string, volumeDir: (name: string) => string = (n) => n): ContainerInspect {
+/**
+ * The inspect view; etcDir holds the hosts, hostname and resolv.conf mounted (another container's with its network).
+ */
+export function toInspect(
+  rec: ContainerRecord,
+  etcDir: string,
+  volumeDir: (name: string) => string = (n) => n,
+): ContainerInspect {
   const s = rec.state;
   const ep = rec.endpoint;
   const settings: NetworkSettings = {
@@ -154,7 +204,8 @@ export function toSummary(rec: ContainerRecord): ContainerSummary {
   for (const [key, bindings] of Object.entries(portMap(rec))) {
     const [num, proto] = key.split('/') as [string, 'tcp' | 'udp'];
     if (bindings === null || bindings.length === 0) ports.push({ PrivatePort: Number(num), Type: proto });
-    for (const b of bindings ?? []) ports.push({ IP: b.HostIp!, PrivatePort: Number(num), PublicPort: Number(b.HostPort), Type: proto });
+    for (const b of bindings ?? [])
+      ports.push({ IP: b.HostIp!, PrivatePort: Number(num), PublicPort: Number(b.HostPort), Type: proto });
   }
   return {
     Id: rec.id,
@@ -176,7 +227,10 @@ export function toSummary(rec: ContainerRecord): ContainerSummary {
 const FILTER_KEYS = new Set(['status', 'name', 'label', 'id', 'exited', 'ancestor', 'network']);
 const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
 
-/** Docker's container list filters: status, name (substring or regexp), label (k or k=v), id (prefix), exited, ancestor, network. */
+/**
+ * Docker's container list filters: status, name (substring or regexp), label (k or k=v), id (prefix), exited, ancestor,
+ * network.
+ */
 export function matchesFilters(rec: ContainerRecord, filters: Filters | undefined): boolean {
   if (filters === undefined) return true;
   for (const [key, values] of Object.entries(filters)) {
@@ -185,7 +239,8 @@ export function matchesFilters(rec: ContainerRecord, filters: Filters | undefine
     const ok = values.some((v) => {
       switch (key) {
         case 'status':
-          if (!STATUSES.has(v)) throw invalidArgument(`filter status=${v}: invalid, expected one of ${[...STATUSES].join(', ')}`);
+          if (!STATUSES.has(v))
+            throw invalidArgument(`filter status=${v}: invalid, expected one of ${[...STATUSES].join(', ')}`);
           return rec.state.status === v;
         case 'name': {
           let re: RegExp;
@@ -207,9 +262,15 @@ export function matchesFilters(rec: ContainerRecord, filters: Filters | undefine
         case 'exited':
           return rec.state.status === 'exited' && String(rec.state.exitCode) === v;
         case 'ancestor':
-          return rec.image === v || rec.imageId === v || rec.imageId.replace(/^sha256:/, '').startsWith(v.replace(/^sha256:/, ''));
+          return (
+            rec.image === v ||
+            rec.imageId === v ||
+            rec.imageId.replace(/^sha256:/, '').startsWith(v.replace(/^sha256:/, ''))
+          );
         case 'network':
-          return rec.hostConfig.NetworkMode === v || rec.endpoint?.network?.name === v || rec.endpoint?.network?.id === v;
+          return (
+            rec.hostConfig.NetworkMode === v || rec.endpoint?.network?.name === v || rec.endpoint?.network?.id === v
+          );
         default:
           return false;
       }

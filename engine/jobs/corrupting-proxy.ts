@@ -51,7 +51,12 @@ export function corruptingHooks(upstream: string, plan: CorruptionPlan, hits = {
 }
 
 /** Fetches `req` from `upstream` whole, then calls `then`; a failed upstream exchange drops the client's connection. */
-export function fetchWhole(upstream: string, req: IncomingMessage, res: ServerResponse, then: (ures: IncomingMessage, body: Buffer) => void): void {
+export function fetchWhole(
+  upstream: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  then: (ures: IncomingMessage, body: Buffer) => void,
+): void {
   const headers = { ...req.headers };
   delete headers.host;
   const up = request(new URL(req.url ?? '/', upstream), { method: 'GET', headers }, (ures) => {

@@ -9,7 +9,10 @@ import { TEST_IMAGE } from './test-engine.js';
 const config = JSON.parse(process.argv[2]!) as EngineConfig;
 const ctx = background();
 const { engine } = await createEngine(ctx, config);
-const { Id: id } = await engine.job(ctx, 'create', { name: 'survivor', config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], HostConfig: { RestartPolicy: { Name: 'unless-stopped' } } } });
+const { Id: id } = await engine.job(ctx, 'create', {
+  name: 'survivor',
+  config: { Image: TEST_IMAGE, Cmd: ['/bin/sleep'], HostConfig: { RestartPolicy: { Name: 'unless-stopped' } } },
+});
 await engine.job(ctx, 'start', { id });
 const { State } = await engine.job(ctx, 'inspect', { id });
 process.stdout.write(`started ${id} ${State.Pid}\n`);

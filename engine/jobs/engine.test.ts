@@ -143,7 +143,18 @@ describe('Engine', () => {
       return 'done';
     });
     const { ctx, lines } = logCtx();
-    await expect(engine.job(ctx, 'echo', { id: 'a', n: 1 }, { onEvent: () => { throw new Error('listener'); } })).resolves.toBe('done');
+    await expect(
+      engine.job(
+        ctx,
+        'echo',
+        { id: 'a', n: 1 },
+        {
+          onEvent: () => {
+            throw new Error('listener');
+          },
+        },
+      ),
+    ).resolves.toBe('done');
     expect(lines.some((l) => l.message.includes('event listener failed'))).toBe(true);
   });
 });

@@ -3,7 +3,16 @@
 // typed args, logs `+job name(args)` and `-job name(args) = OK (0)` / `= ERR (CODE)`,
 // makes it a span (module `jobs`), hands it an output channel for progress events
 // and cancels it through the caller's ctx.signal (a client that hangs up aborts it).
-import { BerthError, cancelled, conflict, ErrorCode, isBerthError, notFound, unavailable, wrap } from '../errdefs/errors.js';
+import {
+  BerthError,
+  cancelled,
+  conflict,
+  ErrorCode,
+  isBerthError,
+  notFound,
+  unavailable,
+  wrap,
+} from '../errdefs/errors.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { traced } from '../trace/span.js';
 import type { JobMap } from './job-map.js';
@@ -23,7 +32,10 @@ export interface Job<A = unknown, E = unknown> {
   emit(event: E): void;
 }
 
-export type JobHandler<S extends JobSpecs, N extends keyof S> = (ctx: Context, job: Job<S[N]['args'], S[N]['event']>) => Promise<S[N]['result']>;
+export type JobHandler<S extends JobSpecs, N extends keyof S> = (
+  ctx: Context,
+  job: Job<S[N]['args'], S[N]['event']>,
+) => Promise<S[N]['result']>;
 
 export interface JobOptions<E> {
   /** Receives the job's output events, in order. An exception thrown here is logged, not raised. */
@@ -56,12 +68,29 @@ class RunningJob<A, E> implements Job<A, E> {
     try {
       this.onEvent(event);
     } catch (err) {
-      this.ctx.logger.warn(`job ${this.name}: event listener failed`, { job: this.id, error: err instanceof Error ? err.message : String(err) });
+      this.ctx.logger.warn(`job ${this.name}: event listener failed`, {
+        job: this.id,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   }
 }
 
-const SUMMARY_KEYS = ['id', 'name', 'reference', 'image', 'network', 'containerId', 'execId', 'source', 'repo', 'tag', 'signal', 'condition', 'spec'];
+const SUMMARY_KEYS = [
+  'id',
+  'name',
+  'reference',
+  'image',
+  'network',
+  'containerId',
+  'execId',
+  'source',
+  'repo',
+  'tag',
+  'signal',
+  'condition',
+  'spec',
+];
 const MAX_SUMMARY = 120;
 
 /**
@@ -77,7 +106,8 @@ export function summarizeArgs(args: unknown): string {
     const parts: string[] = [];
     for (const key of SUMMARY_KEYS) {
       const v = a[key];
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') parts.push(parts.length === 0 && (key === 'id' || key === 'reference') ? String(v) : `${key}=${v}`);
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+        parts.push(parts.length === 0 && (key === 'id' || key === 'reference') ? String(v) : `${key}=${v}`);
     }
     text = parts.join(', ');
   }
@@ -109,7 +139,12 @@ export class Engine<S extends JobSpecs = JobMap> {
 
   /** The jobs running now, oldest first. */
   running(): JobInfo[] {
-    return [...this.active.values()].map((j) => ({ id: j.id, name: j.name, summary: j.summary, startedAt: j.startedAt }));
+    return [...this.active.values()].map((j) => ({
+      id: j.id,
+      name: j.name,
+      summary: j.summary,
+      startedAt: j.startedAt,
+    }));
   }
 
   /**
@@ -118,14 +153,26 @@ export class Engine<S extends JobSpecs = JobMap> {
    * cancelled before it starts (a handler sees later cancellation through ctx.signal),
    * and with the handler's error otherwise — a non-BerthError is wrapped, naming the job.
    */
-  async job<N extends keyof S & string>(ctx: Context, name: N, args: S[N]['args'], opts: JobOptions<S[N]['event']> = {}): Promise<S[N]['result']> {
+  async job<N extends keyof S & string>(
+    ctx: Context,
+    name: N,
+    args: S[N]['args'],
+    opts: JobOptions<S[N]['event']> = {},
+  ): Promise<S[N]['result']> {
     const handler = this.handlers.get(name);
     if (handler === undefined) throw notFound(`job ${name}: no such job`);
     if (this.closed) throw unavailable(`job ${name}: the engine is shutting down`);
     const summary = summarizeArgs(args);
     const call = `${name}(${summary})`;
     throwIfCancelled(ctx, `job ${call}`);
-    const job = new RunningJob<S[N]['args'], S[N]['event']>(String(this.nextId++), name, args, summary, ctx, opts.onEvent);
+    const job = new RunningJob<S[N]['args'], S[N]['event']>(
+      String(this.nextId++),
+      name,
+      args,
+      summary,
+      ctx,
+      opts.onEvent,
+    );
     this.active.set(job.id, job as RunningJob<unknown, unknown>);
     ctx.logger.info(`+job ${call}`, { job: job.id });
     try {
@@ -167,7 +214,10 @@ export class Engine<S extends JobSpecs = JobMap> {
   }
 }
 
-/** A handler's failure as the job's error: BerthErrors kept, an abort as CANCELLED, anything else wrapped naming the job. */
+/**
+ * A handler's failure as the job's error: BerthErrors kept, an abort as CANCELLED, anything else wrapped naming the
+ * job.
+ */
 function asJobError(err: unknown, ctx: Context, call: string): BerthError {
   if (isBerthError(err)) return err;
   if (ctx.signal.aborted) return cancelled(`job ${call}: cancelled`, { cause: err });

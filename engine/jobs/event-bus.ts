@@ -16,7 +16,7 @@ export class EventBus {
   /** Publishes an event now; a throwing listener is dropped, never the publisher's problem. */
   publish(type: EventType, action: string, id: string, attributes: Record<string, string> = {}): EventMessage {
     const nowMs = Date.now();
-    const ns = BigInt(nowMs) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
+    const ns = BigInt(nowMs) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
     const event: EventMessage = {
       Type: type,
       Action: action,
@@ -24,7 +24,9 @@ export class EventBus {
       scope: 'local',
       time: Math.floor(nowMs / 1000),
       timeNano: Number(ns),
-      ...(type === 'container' || type === 'image' ? { status: action, id, ...(attributes.image ? { from: attributes.image } : {}) } : {}),
+      ...(type === 'container' || type === 'image'
+        ? { status: action, id, ...(attributes.image ? { from: attributes.image } : {}) }
+        : {}),
     };
     this.kept.push(event);
     if (this.kept.length > MAX_KEPT) this.kept.splice(0, this.kept.length - MAX_KEPT);
@@ -68,7 +70,13 @@ export function matchesEventFilters(e: EventMessage, filters: Filters | undefine
         case 'container':
         case 'image':
         case 'network':
-          return e.Type === key && (e.Actor.ID === v || e.Actor.ID.startsWith(v) || attrs.name === v || (key === 'container' && attrs.image === v));
+          return (
+            e.Type === key &&
+            (e.Actor.ID === v ||
+              e.Actor.ID.startsWith(v) ||
+              attrs.name === v ||
+              (key === 'container' && attrs.image === v))
+          );
         case 'label': {
           const i = v.indexOf('=');
           return i < 0 ? v in attrs : attrs[v.slice(0, i)] === v.slice(i + 1);

@@ -44,28 +44,40 @@ interface ExecInstance {
   pid: number;
   /** The pty master while a TTY exec runs (for resize). */
   master: number | undefined;
-  /** A resize that came while the exec was starting (the docker CLI sends one right after start): applied once it runs. */
+  /**
+   * A resize that came while the exec was starting (the docker CLI sends one right after start): applied once it runs.
+   */
   pendingSize: [number, number] | undefined;
 }
 
 /** Docker's exit code of a status: the code, or 128 + the signal's number. */
 function exitCodeOf(status: ExitStatus): number {
   if (status.exitCode !== undefined) return status.exitCode;
-  const n = typeof status.signal === 'number' ? status.signal : ((osConstants.signals as Record<string, number>)[status.signal] ?? 0);
+  const n =
+    typeof status.signal === 'number'
+      ? status.signal
+      : ((osConstants.signals as Record<string, number>)[status.signal] ?? 0);
   return 128 + n;
 }
 
 /** Validates an exec_create body; INVALID_ARGUMENT naming the field. */
 function checkConfig(config: ExecConfig): void {
-  if (config === null || typeof config !== 'object') throw invalidArgument('exec create: the body must be a JSON object');
+  if (config === null || typeof config !== 'object')
+    throw invalidArgument('exec create: the body must be a JSON object');
   if (!Array.isArray(config.Cmd) || config.Cmd.length === 0 || config.Cmd.some((c) => typeof c !== 'string')) {
     throw invalidArgument('exec create: Cmd must be a non-empty list of strings');
   }
-  if (config.Env != null && (!Array.isArray(config.Env) || config.Env.some((e) => typeof e !== 'string'))) throw invalidArgument('exec create: Env must be a list of strings');
-  if (config.WorkingDir !== undefined && config.WorkingDir !== '' && (typeof config.WorkingDir !== 'string' || !config.WorkingDir.startsWith('/'))) {
+  if (config.Env != null && (!Array.isArray(config.Env) || config.Env.some((e) => typeof e !== 'string')))
+    throw invalidArgument('exec create: Env must be a list of strings');
+  if (
+    config.WorkingDir !== undefined &&
+    config.WorkingDir !== '' &&
+    (typeof config.WorkingDir !== 'string' || !config.WorkingDir.startsWith('/'))
+  ) {
     throw invalidArgument(`exec create: WorkingDir ${JSON.stringify(config.WorkingDir)} must be an absolute path`);
   }
-  if (config.User !== undefined && typeof config.User !== 'string') throw invalidArgument('exec create: User must be a string');
+  if (config.User !== undefined && typeof config.User !== 'string')
+    throw invalidArgument('exec create: User must be a string');
   if (config.ConsoleSize != null) checkSize(config.ConsoleSize, 'exec create: ConsoleSize');
 }
 
@@ -106,7 +118,17 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
     const rec = runningContainer(id);
     forgetRemoved();
     const execId = randomBytes(32).toString('hex');
-    execs.set(execId, { id: execId, containerId: rec.id, config, started: false, running: false, exitCode: null, pid: 0, master: undefined, pendingSize: undefined });
+    execs.set(execId, {
+      id: execId,
+      containerId: rec.id,
+      config,
+      started: false,
+      running: false,
+      exitCode: null,
+      pid: 0,
+      master: undefined,
+      pendingSize: undefined,
+    });
     deps.events?.publish('container', `exec_create: ${config.Cmd.join(' ')}`, rec.id, { execID: execId });
     return { Id: execId };
   });
@@ -125,7 +147,13 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
       OpenStderr: c.AttachStderr === true,
       CanRemove: false,
       DetachKeys: c.DetachKeys ?? '',
-      ProcessConfig: { tty: c.Tty === true, entrypoint: c.Cmd[0]!, arguments: c.Cmd.slice(1), privileged: c.Privileged === true, user: c.User ?? '' },
+      ProcessConfig: {
+        tty: c.Tty === true,
+        entrypoint: c.Cmd[0]!,
+        arguments: c.Cmd.slice(1),
+        privileged: c.Privileged === true,
+        user: c.User ?? '',
+      },
     } satisfies ExecInspect;
   });
 
@@ -167,7 +195,11 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
       ? 'terminal'
       : detach
         ? ['ignore', 'ignore', 'ignore']
-        : [c.AttachStdin === true && a.stdin !== undefined ? 'pipe' : 'ignore', c.AttachStdout === true ? 'pipe' : 'ignore', c.AttachStderr === true ? 'pipe' : 'ignore'];
+        : [
+            c.AttachStdin === true && a.stdin !== undefined ? 'pipe' : 'ignore',
+            c.AttachStdout === true ? 'pipe' : 'ignore',
+            c.AttachStderr === true ? 'pipe' : 'ignore',
+          ];
     let p: ExecProcess;
     try {
       p = await deps.exec.exec(ctx, rec.id, process, { stdio });
@@ -180,7 +212,8 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
       // The program could not run: the exec ran and failed, as Docker reports it (126/127).
       e.exitCode = code;
       deps.events?.publish('container', 'exec_die', rec.id, { execID: e.id, exitCode: String(code) });
-      if (!detach) job.emit({ stream: terminal ? 'stdout' : 'stderr', data: Buffer.from(`${(err as Error).message}\n`) });
+      if (!detach)
+        job.emit({ stream: terminal ? 'stdout' : 'stderr', data: Buffer.from(`${(err as Error).message}\n`) });
       return;
     }
     e.running = true;
@@ -198,7 +231,7 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
 
     // The pty master is read through a tty stream, which owns and closes the fd.
     const master = p.terminal !== undefined ? new tty.ReadStream(p.terminal) : undefined;
-    master?.on('error', () => undefined);  // EIO once the exec and its children closed the peer
+    master?.on('error', () => undefined); // EIO once the exec and its children closed the peer
     master?.once('close', () => {
       e.master = undefined;
     });
@@ -212,7 +245,7 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
       deps.events?.publish('container', 'exec_die', rec.id, { execID: e.id, exitCode: String(e.exitCode) });
     });
     if (detach) {
-      for (const [s] of outputs) s.resume();  // a TTY exec must not block on a full pty
+      for (const [s] of outputs) s.resume(); // a TTY exec must not block on a full pty
       return;
     }
     // Armed: the caller may answer its client now. An interactive client sends its
@@ -237,7 +270,12 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
 }
 
 /** The OCI process of an exec: the container's process settings with the exec's command, user, env and cwd. */
-async function execProcess(rec: ContainerRecord, c: ExecConfig, terminal: boolean, size: [number, number] | undefined): Promise<Process> {
+async function execProcess(
+  rec: ContainerRecord,
+  c: ExecConfig,
+  terminal: boolean,
+  size: [number, number] | undefined,
+): Promise<Process> {
   const base = rec.spec.process;
   const rootfs = rec.spec.root?.path;
   if (base === undefined || rootfs === undefined) throw conflict(`Container ${rec.id} is not running`);
@@ -245,7 +283,11 @@ async function execProcess(rec: ContainerRecord, c: ExecConfig, terminal: boolea
   const user = await resolveUser(rootfs, userText, rec.hostConfig.GroupAdd ?? []).catch((err: unknown) => {
     throw wrap(err, `exec in container ${rec.id}`);
   });
-  const env = mergeEnv(base.env, c.Env, terminal && !(c.Env ?? []).some((v) => v.startsWith('TERM=')) ? ['TERM=xterm'] : []);
+  const env = mergeEnv(
+    base.env,
+    c.Env,
+    terminal && !(c.Env ?? []).some((v) => v.startsWith('TERM=')) ? ['TERM=xterm'] : [],
+  );
   let capabilities = base.capabilities;
   if (c.Privileged === true) {
     const all = capabilitiesFor({ Privileged: true });
@@ -266,10 +308,16 @@ async function execProcess(rec: ContainerRecord, c: ExecConfig, terminal: boolea
 }
 
 /** Emits a stream's chunks as events, pausing while the consumer has no room; resolves at its end. */
-function pump(ctx: Context, job: Job<ExecStartArgs, OutputChunk>, stream: Readable, name: OutputChunk['stream'], waitForRoom: (() => Promise<void>) | undefined): Promise<void> {
+function pump(
+  ctx: Context,
+  job: Job<ExecStartArgs, OutputChunk>,
+  stream: Readable,
+  name: OutputChunk['stream'],
+  waitForRoom: (() => Promise<void>) | undefined,
+): Promise<void> {
   return new Promise((resolve) => {
     stream.on('data', (chunk: Buffer) => {
-      if (ctx.signal.aborted) return;  // the client is gone: keep reading so the exec never blocks
+      if (ctx.signal.aborted) return; // the client is gone: keep reading so the exec never blocks
       job.emit({ stream: name, data: chunk });
       if (waitForRoom !== undefined) {
         stream.pause();
@@ -284,7 +332,7 @@ function pump(ctx: Context, job: Job<ExecStartArgs, OutputChunk>, stream: Readab
 
 /** The client's input into the exec; its end closes a pipe (EOF), not a pty. */
 function pipeStdin(input: Readable, target: Writable, closeAtEnd: boolean): void {
-  target.on('error', () => undefined);  // EPIPE once the exec closed its stdin
+  target.on('error', () => undefined); // EPIPE once the exec closed its stdin
   input.on('data', (chunk: Buffer) => {
     if (target.destroyed || target.writableEnded) return;
     if (!target.write(chunk)) {

@@ -24,7 +24,7 @@ export interface ImageJobDeps {
 
 async function imageSize(ctx: Context, graph: Graph, image: ImageDetails): Promise<number> {
   let size = 0;
-  for (let chain = image.chainID; chain !== null; ) {
+  for (let chain = image.chainID; chain !== null;) {
     const layer = await graph.layers.get(ctx, chain).catch(() => undefined);
     if (layer === undefined) break;
     size += layer.size;
@@ -34,7 +34,10 @@ async function imageSize(ctx: Context, graph: Graph, image: ImageDetails): Promi
 }
 
 function tagsAndDigests(image: ImageDetails): { tags: string[]; digests: string[] } {
-  return { tags: image.references.filter((r) => !r.includes('@')), digests: image.references.filter((r) => r.includes('@')) };
+  return {
+    tags: image.references.filter((r) => !r.includes('@')),
+    digests: image.references.filter((r) => r.includes('@')),
+  };
 }
 
 function imageMatches(image: ImageDetails, filters: Filters | undefined): boolean {
@@ -78,7 +81,11 @@ export function registerImageJobs(engine: Engine, deps: ImageJobDeps): void {
     });
     const fresh = result.layers.some((l) => !l.skipped);
     emit({ status: `Digest: ${result.manifestDigest}` });
-    emit({ status: fresh ? `Status: Downloaded newer image for ${reference}` : `Status: Image is up to date for ${reference}` });
+    emit({
+      status: fresh
+        ? `Status: Downloaded newer image for ${reference}`
+        : `Status: Image is up to date for ${reference}`,
+    });
     events.publish('image', 'pull', result.reference, { name: result.reference });
     return { imageId: result.imageId, reference: result.reference, manifestDigest: result.manifestDigest };
   });
@@ -159,10 +166,16 @@ export function registerImageJobs(engine: Engine, deps: ImageJobDeps): void {
     const users = deps.store.list().filter((c) => c.imageId === image.id);
     const byId = image.id === name || image.id.replace(/^sha256:/, '').startsWith(name.replace(/^sha256:/, ''));
     if (users.length > 0 && !force && (byId || image.references.length <= 1)) {
-      throw conflict(`image ${name}: conflict, unable to delete (must be forced): it is used by container ${users[0]!.id.slice(0, 12)}`);
+      throw conflict(
+        `image ${name}: conflict, unable to delete (must be forced): it is used by container ${users[0]!.id.slice(0, 12)}`,
+      );
     }
     const r = await graph.deleteImage(ctx, name, force ? { force: true } : {});
-    const items: ImageDeleteResponseItem[] = [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d })), ...r.layers.map((l) => ({ Deleted: l }))];
+    const items: ImageDeleteResponseItem[] = [
+      ...r.untagged.map((u) => ({ Untagged: u })),
+      ...r.deleted.map((d) => ({ Deleted: d })),
+      ...r.layers.map((l) => ({ Deleted: l })),
+    ];
     for (const u of r.untagged) events.publish('image', 'untag', image.id, { name: u });
     for (const d of r.deleted) events.publish('image', 'delete', d, { name });
     return items;

@@ -27,7 +27,12 @@ import type {
   VolumePruneResponse,
   WaitCondition,
 } from '../api/types.js';
-import type { AllocateInterfaceRequest, InterfaceAllocation, PortRecord, ReleaseInterfaceOptions } from '../networkdriver/driver.js';
+import type {
+  AllocateInterfaceRequest,
+  InterfaceAllocation,
+  PortRecord,
+  ReleaseInterfaceOptions,
+} from '../networkdriver/driver.js';
 
 /** Docker's list filters: `{"status": ["running"], "label": ["a=b"]}`. */
 export type Filters = Record<string, string[]>;
@@ -131,10 +136,18 @@ export interface EventsArgs {
 // without an index signature: an unknown job name is a type error.
 export type JobMap = {
   pull: { args: PullArgs; result: PullJobResult; event: JSONMessage };
-  push: { args: { reference: string; auth?: RegistryAuth }; result: { digest: string; size: number; tag: string; reference: string }; event: JSONMessage };
+  push: {
+    args: { reference: string; auth?: RegistryAuth };
+    result: { digest: string; size: number; tag: string; reference: string };
+    event: JSONMessage;
+  };
   image_inspect: { args: { name: string }; result: ImageInspect; event: never };
   image_list: { args: { all?: boolean; filters?: Filters }; result: ImageSummary[]; event: never };
-  image_delete: { args: { name: string; force?: boolean; noprune?: boolean }; result: ImageDeleteResponseItem[]; event: never };
+  image_delete: {
+    args: { name: string; force?: boolean; noprune?: boolean };
+    result: ImageDeleteResponseItem[];
+    event: never;
+  };
   tag: { args: { source: string; repo: string; tag?: string }; result: void; event: never };
 
   create: { args: CreateArgs; result: ContainerCreateResponse; event: never };
@@ -148,7 +161,11 @@ export type JobMap = {
   restart: { args: StopArgs; result: void; event: never };
   delete: { args: { id: string; force?: boolean; volumes?: boolean; link?: boolean }; result: void; event: never };
   inspect: { args: { id: string }; result: ContainerInspect; event: never };
-  list: { args: { all?: boolean; limit?: number; size?: boolean; filters?: Filters }; result: ContainerSummary[]; event: never };
+  list: {
+    args: { all?: boolean; limit?: number; size?: boolean; filters?: Filters };
+    result: ContainerSummary[];
+    event: never;
+  };
 
   logs: { args: LogsArgs; result: void; event: OutputChunk };
   attach: { args: AttachArgs; result: void; event: OutputChunk };

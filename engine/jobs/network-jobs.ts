@@ -17,11 +17,26 @@ export interface NetworkJobDeps {
 /** The pseudo networks Docker lists beside the bridges. */
 const PSEUDO = ['host', 'none'] as const;
 
-function resource(rec: NetworkRecord | (typeof PSEUDO)[number], inspect?: NetworkInspect, store?: ContainerStore): NetworkResource {
+function resource(
+  rec: NetworkRecord | (typeof PSEUDO)[number],
+  inspect?: NetworkInspect,
+  store?: ContainerStore,
+): NetworkResource {
   if (typeof rec === 'string') {
     return {
-      Name: rec, Id: rec, Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: rec === 'host' ? 'host' : 'null', EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, Containers: {}, Options: {}, Labels: {},
+      Name: rec,
+      Id: rec,
+      Created: '0001-01-01T00:00:00Z',
+      Scope: 'local',
+      Driver: rec === 'host' ? 'host' : 'null',
+      EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: null, Config: [] },
+      Internal: false,
+      Attachable: false,
+      Ingress: false,
+      Containers: {},
+      Options: {},
+      Labels: {},
     };
   }
   const containers: NetworkResource['Containers'] = {};
@@ -63,7 +78,11 @@ function matches(n: NetworkResource, filters: Filters | undefined): boolean {
         case 'driver':
           return n.Driver === v;
         case 'type':
-          return v === 'builtin' ? ['bridge', 'host', 'none'].includes(n.Name) : v === 'custom' ? !['bridge', 'host', 'none'].includes(n.Name) : false;
+          return v === 'builtin'
+            ? ['bridge', 'host', 'none'].includes(n.Name)
+            : v === 'custom'
+              ? !['bridge', 'host', 'none'].includes(n.Name)
+              : false;
         case 'scope':
           return v === 'local';
         default:
@@ -81,31 +100,51 @@ export function registerNetworkJobs(engine: Engine, deps: NetworkJobDeps): void 
   engine.register('network_create', async (ctx, job) => {
     const req = job.args;
     if (typeof req?.Name !== 'string' || req.Name === '') throw invalidArgument('network create: Name is required');
-    if (req.Driver && req.Driver !== 'bridge') throw notImplemented(`network ${req.Name}: driver ${JSON.stringify(req.Driver)} is not supported (only bridge)`);
+    if (req.Driver && req.Driver !== 'bridge')
+      throw notImplemented(`network ${req.Name}: driver ${JSON.stringify(req.Driver)} is not supported (only bridge)`);
     if (req.EnableIPv6) throw notImplemented(`network ${req.Name}: IPv6 is not supported`);
     // an internal network would be reachable from outside here: refused rather than made routable
-    if (req.Internal) throw invalidArgument(`network ${req.Name}: Internal networks (no route outside) are not supported`);
-    if (req.IPAM?.Driver && req.IPAM.Driver !== 'default') throw invalidArgument(`network ${req.Name}: IPAM driver ${JSON.stringify(req.IPAM.Driver)} is not supported (only default)`);
+    if (req.Internal)
+      throw invalidArgument(`network ${req.Name}: Internal networks (no route outside) are not supported`);
+    if (req.IPAM?.Driver && req.IPAM.Driver !== 'default')
+      throw invalidArgument(
+        `network ${req.Name}: IPAM driver ${JSON.stringify(req.IPAM.Driver)} is not supported (only default)`,
+      );
     const unknownOpts = Object.keys(req.Options ?? {}).filter((k) => k !== 'com.docker.network.driver.mtu');
-    if (unknownOpts.length > 0) throw invalidArgument(`network ${req.Name}: Options ${unknownOpts.join(', ')}: not supported (only com.docker.network.driver.mtu)`);
+    if (unknownOpts.length > 0)
+      throw invalidArgument(
+        `network ${req.Name}: Options ${unknownOpts.join(', ')}: not supported (only com.docker.network.driver.mtu)`,
+      );
     const cfg = req.IPAM?.Config ?? [];
-    if (cfg.length !== 1 || !cfg[0]!.Subnet) throw invalidArgument(`network ${req.Name}: exactly one IPAM config with a Subnet is required (berth does not pick subnets)`);
+    if (cfg.length !== 1 || !cfg[0]!.Subnet)
+      throw invalidArgument(
+        `network ${req.Name}: exactly one IPAM config with a Subnet is required (berth does not pick subnets)`,
+      );
     const mtu = req.Options?.['com.docker.network.driver.mtu'];
-    const rec = await net.createNetwork(ctx, { name: req.Name, subnet: cfg[0]!.Subnet!, ...(cfg[0]!.Gateway ? { gateway: cfg[0]!.Gateway } : {}), ...(mtu ? { mtu: Number(mtu) } : {}) });
+    const rec = await net.createNetwork(ctx, {
+      name: req.Name,
+      subnet: cfg[0]!.Subnet!,
+      ...(cfg[0]!.Gateway ? { gateway: cfg[0]!.Gateway } : {}),
+      ...(mtu ? { mtu: Number(mtu) } : {}),
+    });
     events.publish('network', 'create', rec.id, { name: rec.name, type: 'bridge' });
     return { Id: rec.id, Warning: '' };
   });
 
   engine.register('network_delete', async (ctx, job) => {
     const id = job.args.id;
-    if ((PSEUDO as readonly string[]).includes(id)) throw conflict(`network ${id}: a pre-defined network cannot be removed`);
+    if ((PSEUDO as readonly string[]).includes(id))
+      throw conflict(`network ${id}: a pre-defined network cannot be removed`);
     const rec = net.inspectNetwork(ctx, id);
     await net.removeNetwork(ctx, id);
     events.publish('network', 'destroy', rec.id, { name: rec.name, type: 'bridge' });
   });
 
   engine.register('network_list', async (ctx, job) => {
-    const all = [...net.listNetworks(ctx).map((n) => resource(n, net.inspectNetwork(ctx, n.id), deps.store)), ...PSEUDO.map((p) => resource(p))];
+    const all = [
+      ...net.listNetworks(ctx).map((n) => resource(n, net.inspectNetwork(ctx, n.id), deps.store)),
+      ...PSEUDO.map((p) => resource(p)),
+    ];
     return all.filter((n) => matches(n, job.args.filters));
   });
 

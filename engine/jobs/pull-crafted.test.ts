@@ -57,7 +57,12 @@ needs(asRoot()).describe('pull of crafted layers (ownership, trusted xattrs)', (
       const before = await fullListing(host);
       const graph = await graphOn(plugin);
       const image = await buildImage([
-        { entries: [{ name: 'a/', type: 'directory' }, { name: 'a/target/', type: 'directory' }] },
+        {
+          entries: [
+            { name: 'a/', type: 'directory' },
+            { name: 'a/target/', type: 'directory' },
+          ],
+        },
         { entries: swappedParent(host) },
         { kind: 'none', entries: swappedParent(host) },
       ]);
@@ -72,7 +77,12 @@ needs(asRoot()).describe('pull of crafted layers (ownership, trusted xattrs)', (
       const graph = await graphOn(plugin);
       const image = await buildImage([
         { entries: [{ name: 'evil', type: 'symlink', linkname: host }] },
-        { entries: [{ name: 'evil/target/', type: 'directory', mode: 0o777 }, { name: 'evil/secret', content: 'pwned' }] },
+        {
+          entries: [
+            { name: 'evil/target/', type: 'directory', mode: 0o777 },
+            { name: 'evil/secret', content: 'pwned' },
+          ],
+        },
       ]);
       await pushImage(registry.url, 'crafted/lower', image, 'v1');
       const err = await caught(pull(ctx, graph, `${registry.host}/crafted/lower:v1`, { retry: fast }));

@@ -14,7 +14,14 @@ import { chainIDs } from '../graph/image-store.js';
 import type { Driver } from '../graphdriver/driver.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background } from '../trace/context.js';
-import { buildImage, buildIndex, startProxy, type Blob, type Image, type TestProxy } from '../registry/client/test-registry.js';
+import {
+  buildImage,
+  buildIndex,
+  startProxy,
+  type Blob,
+  type Image,
+  type TestProxy,
+} from '../registry/client/test-registry.js';
 import { pull } from './pull.js';
 import { push } from './push.js';
 import { Readable } from 'node:stream';
@@ -64,7 +71,11 @@ async function startDistribution(dir: string, auth?: string): Promise<Distributi
       '',
     ].join('\n'),
   );
-  const proc: ResultPromise = execa(registryBin, ['serve', config], { reject: false, stdout: 'ignore', stderr: { file: join(dir, `registry-${port}.log`) } });
+  const proc: ResultPromise = execa(registryBin, ['serve', config], {
+    reject: false,
+    stdout: 'ignore',
+    stderr: { file: join(dir, `registry-${port}.log`) },
+  });
   const url = `http://127.0.0.1:${port}`;
   const running = (): boolean => proc.exitCode === null && proc.signalCode === null;
   const signal = (sig: NodeJS.Signals): void => {
@@ -83,7 +94,10 @@ async function startDistribution(dir: string, auth?: string): Promise<Distributi
   };
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const status = await fetch(`${url}/v2/`).then((r) => r.status, () => 0);
+    const status = await fetch(`${url}/v2/`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200 || status === 401) break;
     if (Date.now() > deadline || !running()) {
       await stop();
@@ -95,21 +109,42 @@ async function startDistribution(dir: string, auth?: string): Promise<Distributi
 }
 
 /** Pushes blobs (POST then PUT with the digest: distribution 2.8 has no single-POST upload) and a manifest or index. */
-async function pushDist(base: string, repo: string, blobs: Blob[], top: Blob, tag?: string, headers: Record<string, string> = {}): Promise<void> {
+async function pushDist(
+  base: string,
+  repo: string,
+  blobs: Blob[],
+  top: Blob,
+  tag?: string,
+  headers: Record<string, string> = {},
+): Promise<void> {
   for (const b of blobs) {
     const start = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers });
-    if (start.status !== 202) throw new Error(`push blob ${b.digest}: start: HTTP ${start.status} ${await start.text()}`);
+    if (start.status !== 202)
+      throw new Error(`push blob ${b.digest}: start: HTTP ${start.status} ${await start.text()}`);
     const location = new URL(start.headers.get('location') ?? '', base);
     location.searchParams.set('digest', b.digest);
-    const put = await fetch(location, { method: 'PUT', body: new Uint8Array(b.bytes), headers: { ...headers, 'Content-Type': 'application/octet-stream' } });
+    const put = await fetch(location, {
+      method: 'PUT',
+      body: new Uint8Array(b.bytes),
+      headers: { ...headers, 'Content-Type': 'application/octet-stream' },
+    });
     if (put.status !== 201) throw new Error(`push blob ${b.digest}: HTTP ${put.status} ${await put.text()}`);
   }
-  const res = await fetch(`${base}/v2/${repo}/manifests/${tag ?? top.digest}`, { method: 'PUT', body: new Uint8Array(top.bytes), headers: { ...headers, 'Content-Type': top.mediaType } });
+  const res = await fetch(`${base}/v2/${repo}/manifests/${tag ?? top.digest}`, {
+    method: 'PUT',
+    body: new Uint8Array(top.bytes),
+    headers: { ...headers, 'Content-Type': top.mediaType },
+  });
   if (res.status !== 201) throw new Error(`push manifest ${top.digest}: HTTP ${res.status} ${await res.text()}`);
 }
 
-const pushImageDist = (base: string, repo: string, image: Image, tag?: string, headers: Record<string, string> = {}): Promise<void> =>
-  pushDist(base, repo, [image.config, ...image.layers], image.manifest, tag, headers);
+const pushImageDist = (
+  base: string,
+  repo: string,
+  image: Image,
+  tag?: string,
+  headers: Record<string, string> = {},
+): Promise<void> => pushDist(base, repo, [image.config, ...image.layers], image.manifest, tag, headers);
 
 const big = (seed: string, n = 200_000): Buffer => {
   const b = Buffer.alloc(n);
@@ -165,7 +200,10 @@ needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
   it('push to distribution 2.8: a pulled image whole (its manifest digest kept), a local one in chunks, layers already there, a mount; pulled back identical', async () => {
     const r = registry!;
     const image = await buildImage(
-      [{ files: { 'base.txt': 'base\n', 'big.bin': big('push-base') } }, { files: { 'app.txt': 'pushed to distribution\n' } }],
+      [
+        { files: { 'base.txt': 'base\n', 'big.bin': big('push-base') } },
+        { files: { 'app.txt': 'pushed to distribution\n' } },
+      ],
       { format: 'docker', seed: 'push-dist' },
     );
     await pushImageDist(r.url, 'dist/push-src', image, 'v1');
@@ -185,8 +223,14 @@ needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
     expect(mounted.digest).toBe(image.manifest.digest);
 
     // a locally made image, its blobs made from the diff, uploaded in PATCH chunks
-    const tar = await buildTar([{ name: 'local.bin', content: big('push-local', 300_000), mode: 0o644, mtime: new Date(0) }]);
-    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(tar)] } });
+    const tar = await buildTar([
+      { name: 'local.bin', content: big('push-local', 300_000), mode: 0o644, mtime: new Date(0) },
+    ]);
+    const config = JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [digestOf(tar)] },
+    });
     await graph.putImage(ctx, config, [Readable.from([tar])], { references: [`${r.host}/dist/local:v1`] });
     const local = await push(ctx, graph, `${r.host}/dist/local:v1`, { retry: fast, chunkSize: 100_000 });
     expect(local.layers.map((l) => [l.outcome, l.compressed])).toEqual([['pushed', true]]);
@@ -206,7 +250,9 @@ needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
     const backLocal = await pull(ctx, fresh, `${r.host}/dist/local:v1`, { retry: fast });
     expect([backLocal.imageId, backLocal.manifestDigest]).toEqual([digestOf(config), local.digest]);
     const localLayer = await fresh.layers.get(ctx, chainIDs([digestOf(tar)])[0]!);
-    expect((await readFile(join(driver2.home, 'dir', localLayer.driverID, 'local.bin'))).equals(big('push-local', 300_000))).toBe(true);
+    expect(
+      (await readFile(join(driver2.home, 'dir', localLayer.driverID, 'local.bin'))).equals(big('push-local', 300_000)),
+    ).toBe(true);
   });
 
   it.each([
@@ -235,32 +281,43 @@ needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
     expect(await graph.content.ingests(ctx)).toEqual([]);
   });
 
-  it.each(['oci', 'docker'] as const)('chooses linux/amd64 from a %s index; a missing platform is NOT_FOUND listing the platforms', async (format) => {
-    const r = registry!;
-    const amd = await buildImage([{ files: { 'arch.txt': 'amd64\n' } }], { architecture: 'amd64', format, seed: `amd-${format}` });
-    const arm = await buildImage([{ files: { 'arch.txt': 'arm64\n' } }], { architecture: 'arm64', format, seed: `arm-${format}` });
-    const repo = `dist/multi-${format}`;
-    await pushImageDist(r.url, repo, amd);
-    await pushImageDist(r.url, repo, arm);
-    const index = buildIndex(
-      [
-        { image: arm, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-        { image: amd, platform: { os: 'linux', architecture: 'amd64' } },
-      ],
-      format,
-    );
-    await pushDist(r.url, repo, [], index, 'multi');
-    const res = await pull(ctx, graph, `${r.host}/${repo}:multi`, { platform: 'linux/amd64' });
-    expect(res.indexDigest).toBe(index.digest);
-    expect(res.manifestDigest).toBe(amd.manifest.digest);
-    expect(res.platform).toBe('linux/amd64');
-    expect(await fileIn(chainIDs(amd.diffIDs)[0]!, 'arch.txt')).toBe('amd64\n');
-    const err = await caught(pull(ctx, graph, `${r.host}/${repo}:multi`, { platform: 'linux/riscv64' }));
-    expect(err.code).toBe('NOT_FOUND');
-    expect(err.message).toContain('linux/riscv64');
-    expect(err.message).toContain('linux/arm64/v8, linux/amd64');
-    expect(err.message).toContain(`${r.host}/${repo}:multi`);
-  });
+  it.each(['oci', 'docker'] as const)(
+    'chooses linux/amd64 from a %s index; a missing platform is NOT_FOUND listing the platforms',
+    async (format) => {
+      const r = registry!;
+      const amd = await buildImage([{ files: { 'arch.txt': 'amd64\n' } }], {
+        architecture: 'amd64',
+        format,
+        seed: `amd-${format}`,
+      });
+      const arm = await buildImage([{ files: { 'arch.txt': 'arm64\n' } }], {
+        architecture: 'arm64',
+        format,
+        seed: `arm-${format}`,
+      });
+      const repo = `dist/multi-${format}`;
+      await pushImageDist(r.url, repo, amd);
+      await pushImageDist(r.url, repo, arm);
+      const index = buildIndex(
+        [
+          { image: arm, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+          { image: amd, platform: { os: 'linux', architecture: 'amd64' } },
+        ],
+        format,
+      );
+      await pushDist(r.url, repo, [], index, 'multi');
+      const res = await pull(ctx, graph, `${r.host}/${repo}:multi`, { platform: 'linux/amd64' });
+      expect(res.indexDigest).toBe(index.digest);
+      expect(res.manifestDigest).toBe(amd.manifest.digest);
+      expect(res.platform).toBe('linux/amd64');
+      expect(await fileIn(chainIDs(amd.diffIDs)[0]!, 'arch.txt')).toBe('amd64\n');
+      const err = await caught(pull(ctx, graph, `${r.host}/${repo}:multi`, { platform: 'linux/riscv64' }));
+      expect(err.code).toBe('NOT_FOUND');
+      expect(err.message).toContain('linux/riscv64');
+      expect(err.message).toContain('linux/arm64/v8, linux/amd64');
+      expect(err.message).toContain(`${r.host}/${repo}:multi`);
+    },
+  );
 
   it('pulls by digest and stores the digest reference', async () => {
     const r = registry!;
@@ -275,7 +332,9 @@ needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
 
   it('resumes a layer with a Range request after the connection drops (fault proxy in front)', async () => {
     const r = registry!;
-    const image = await buildImage([{ files: { 'big.bin': big('dist-resume', 500_000) }, kind: 'none' }], { seed: 'resume' });
+    const image = await buildImage([{ files: { 'big.bin': big('dist-resume', 500_000) }, kind: 'none' }], {
+      seed: 'resume',
+    });
     await pushImageDist(r.url, 'dist/resume', image, 'v1');
     const p: TestProxy = await startProxy(r.url);
     closers.push(() => p.close());
@@ -335,7 +394,21 @@ needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
       authDir = await mkdtemp(join(tmpdir(), `berth-dist-auth-${process.pid}-`));
       const key = join(authDir, 'token.key');
       const cert = join(authDir, 'token.crt');
-      execaSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=berth token signer']);
+      execaSync('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=berth token signer',
+      ]);
       const privateKey = createPrivateKey(await readFile(key, 'utf8'));
       const kid = keyID(await readFile(cert, 'utf8'));
       const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -343,7 +416,16 @@ needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
       mint = (access) => {
         const now = Math.floor(Date.now() / 1000);
         const head = b64({ typ: 'JWT', alg: 'RS256', kid });
-        const claims = b64({ iss: issuer, sub: 'alice', aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: `t${++jti}`, access });
+        const claims = b64({
+          iss: issuer,
+          sub: 'alice',
+          aud: service,
+          exp: now + 300,
+          nbf: now - 10,
+          iat: now,
+          jti: `t${++jti}`,
+          access,
+        });
         return `${head}.${claims}.${sign('sha256', Buffer.from(`${head}.${claims}`), privateKey).toString('base64url')}`;
       };
       tokenServer = createServer((req, res) => {
@@ -356,14 +438,24 @@ needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
         const scope = url.searchParams.get('scope') ?? '';
         issued.push(scope);
         const m = /^repository:([^:]+):(.+)$/.exec(scope);
-        const access = m ? [{ type: 'repository', name: m[1]!, actions: m[2]!.split(',').filter((a) => a === 'pull') }] : [];
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: mint(access), expires_in: 300 }));
+        const access = m
+          ? [{ type: 'repository', name: m[1]!, actions: m[2]!.split(',').filter((a) => a === 'pull') }]
+          : [];
+        res
+          .writeHead(200, { 'Content-Type': 'application/json' })
+          .end(JSON.stringify({ token: mint(access), expires_in: 300 }));
       });
       await new Promise<void>((resolve) => tokenServer!.listen(0, '127.0.0.1', resolve));
       tokenURL = `http://127.0.0.1:${(tokenServer.address() as AddressInfo).port}/token`;
       secured = await startDistribution(
         authDir,
-        ['  token:', `    realm: ${tokenURL}`, `    service: ${service}`, `    issuer: ${issuer}`, `    rootcertbundle: ${cert}`].join('\n'),
+        [
+          '  token:',
+          `    realm: ${tokenURL}`,
+          `    service: ${service}`,
+          `    issuer: ${issuer}`,
+          `    rootcertbundle: ${cert}`,
+        ].join('\n'),
       );
     }, 30_000);
 
@@ -386,7 +478,9 @@ needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
       const pushToken = mint([{ type: 'repository', name: repo, actions: ['pull', 'push'] }]);
       await pushImageDist(s.url, repo, image, 'v1', { Authorization: `Bearer ${pushToken}` });
       // the registry itself checks tokens: one for another repository is refused
-      const other = await fetch(`${s.url}/v2/${repo}/manifests/v1`, { headers: { Authorization: `Bearer ${mint([{ type: 'repository', name: 'other', actions: ['pull'] }])}` } });
+      const other = await fetch(`${s.url}/v2/${repo}/manifests/v1`, {
+        headers: { Authorization: `Bearer ${mint([{ type: 'repository', name: 'other', actions: ['pull'] }])}` },
+      });
       expect(other.status).toBe(401);
 
       const creds = (h: string) => (h === s.host ? { username: 'alice', password: 's3cret' } : undefined);
@@ -399,7 +493,9 @@ needs(tool('docker-registry')).describe('pull from distribution 2.8', () => {
       const none = await caught(pull(ctx, graph, `${s.host}/${repo}:v1`));
       expect(none.code).toBe('UNAUTHENTICATED');
       expect(none.message).toContain(`registry ${s.host}: repository ${repo}`);
-      const wrong = await caught(pull(ctx, graph, `${s.host}/${repo}:v1`, { auth: () => ({ username: 'alice', password: 'nope' }) }));
+      const wrong = await caught(
+        pull(ctx, graph, `${s.host}/${repo}:v1`, { auth: () => ({ username: 'alice', password: 'nope' }) }),
+      );
       expect(wrong.code).toBe('UNAUTHENTICATED');
       expect(await graph.listImages(ctx)).toEqual([]);
     });

@@ -8,7 +8,14 @@ import { Graph } from '../graph/graph.js';
 import type { Driver } from '../graphdriver/driver.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { background } from '../trace/context.js';
-import { buildImage, buildIndex, push, pushImage, startProxy, type TestProxy } from '../registry/client/test-registry.js';
+import {
+  buildImage,
+  buildIndex,
+  push,
+  pushImage,
+  startProxy,
+  type TestProxy,
+} from '../registry/client/test-registry.js';
 import { pull } from './pull.js';
 import { createRegistryServer, type RegistryServer } from '../registry/server/index.js';
 import { caught, expectEmptyStore } from './pull-test-kit.js';
@@ -76,7 +83,10 @@ describe('pull: bad input leaves the store unchanged', () => {
   });
 
   it('a manifest without config or layers is INVALID_ARGUMENT naming the reference', async () => {
-    serveManifest('application/vnd.oci.image.manifest.v1+json', '{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}');
+    serveManifest(
+      'application/vnd.oci.image.manifest.v1+json',
+      '{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}',
+    );
     const ref = `${proxy.host}/hollow:v1`;
     const err = await caught(pull(ctx, graph, ref, { retry: fast }));
     expect(err.code).toBe('INVALID_ARGUMENT');
@@ -89,7 +99,15 @@ describe('pull: bad input leaves the store unchanged', () => {
     const schema1 = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
     serveManifest(
       schema1,
-      JSON.stringify({ schemaVersion: 1, name: 'old', tag: 'v1', architecture: 'amd64', fsLayers: [{ blobSum: `sha256:${'a'.repeat(64)}` }], history: [{ v1Compatibility: '{}' }], signatures: [] }),
+      JSON.stringify({
+        schemaVersion: 1,
+        name: 'old',
+        tag: 'v1',
+        architecture: 'amd64',
+        fsLayers: [{ blobSum: `sha256:${'a'.repeat(64)}` }],
+        history: [{ v1Compatibility: '{}' }],
+        signatures: [],
+      }),
     );
     const ref = `${proxy.host}/old:v1`;
     const err = await caught(pull(ctx, graph, ref, { retry: fast }));

@@ -17,7 +17,17 @@ import { background } from '../trace/context.js';
 import { buildImage, pushImage, type Image, type TestProxy } from '../registry/client/test-registry.js';
 import { pull } from './pull.js';
 import type { RegistryServer } from '../registry/server/index.js';
-import { expectEmptyStore, FAST_RETRY, filesUnder, noise, openFilesUnder, openPullWorld, settled, within, type PullWorld } from './pull-test-kit.js';
+import {
+  expectEmptyStore,
+  FAST_RETRY,
+  filesUnder,
+  noise,
+  openFilesUnder,
+  openPullWorld,
+  settled,
+  within,
+  type PullWorld,
+} from './pull-test-kit.js';
 import { corruptingHooks, fetchWhole, type Fault } from './corrupting-proxy.js';
 import { needs } from '../../testkit/needs.js';
 
@@ -45,7 +55,9 @@ async function overlay2Unavailable(): Promise<string | undefined> {
 const overlay2Missing = await overlay2Unavailable();
 const drivers: [string, Factory][] = [
   ['vfs', (root) => vfsPlugin.init(ctx, { root })],
-  ...(overlay2Missing === undefined ? [['overlay2', (root: string) => overlay2Plugin.init(ctx, { root })] as [string, Factory]] : []),
+  ...(overlay2Missing === undefined
+    ? [['overlay2', (root: string) => overlay2Plugin.init(ctx, { root })] as [string, Factory]]
+    : []),
 ];
 if (overlay2Missing !== undefined) {
   describe('pull faults on overlay2', () => {
@@ -74,7 +86,9 @@ describe.each(drivers)('pull through a corrupting proxy on %s', (_name, makeDriv
     ({ root, graph, registry, proxy } = world);
     // four layers large enough that the ones after the first are still downloading while it is applied
     image = await buildImage(
-      [0, 1, 2, 3].map((i) => ({ files: { [`l${i}.bin`]: noise(i + 1, 600_000 + i * 50_000), [`l${i}.txt`]: `layer ${i}\n` } })),
+      [0, 1, 2, 3].map((i) => ({
+        files: { [`l${i}.bin`]: noise(i + 1, 600_000 + i * 50_000), [`l${i}.txt`]: `layer ${i}\n` },
+      })),
       { seed: 'faults' },
     );
     await pushImage(registry.url, 'faulty', image, 'v1');
@@ -84,13 +98,19 @@ describe.each(drivers)('pull through a corrupting proxy on %s', (_name, makeDriv
     await world?.close();
   });
 
-  /** The checks after every failed pull: gc runs (the lock is free), nothing of the pull is left, no file under root is open. */
+  /**
+   * The checks after every failed pull: gc runs (the lock is free), nothing of the pull is left, no file under root is
+   * open.
+   */
   async function expectCleanAfter(what: string): Promise<void> {
     await within(graph.gc(ctx, { graceMs: 0 }), SETTLE_MS, `${what}: gc after the failure`);
     await expectEmptyStore(ctx, graph);
     expect(await openFilesUnder(root), what).toEqual([]);
     expect(await filesUnder(join(root, 'graph', 'content')), what).toEqual([]);
-    expect((await filesUnder(join(root, 'graph', 'image'))).filter((f) => !f.endsWith('.json') || f.includes('/tmp/')), what).toEqual([]);
+    expect(
+      (await filesUnder(join(root, 'graph', 'image'))).filter((f) => !f.endsWith('.json') || f.includes('/tmp/')),
+      what,
+    ).toEqual([]);
   }
 
   it(`a corrupt layer fetched ahead fails while the layer the graph waits for is being committed (${RUNS} runs)`, async () => {
@@ -115,7 +135,9 @@ describe.each(drivers)('pull through a corrupting proxy on %s', (_name, makeDriv
             if (digest === ahead.digest) out[out.length >> 1] ^= 0x01;
             res.writeHead(ures.statusCode ?? 502, ures.headers);
             res.write(out.subarray(0, -1), () => {
-              held.set(digest, () => res.end(out.subarray(-1), digest === waited.digest ? () => held.get(ahead.digest)!() : undefined));
+              held.set(digest, () =>
+                res.end(out.subarray(-1), digest === waited.digest ? () => held.get(ahead.digest)!() : undefined),
+              );
               void release();
             });
           });
@@ -144,7 +166,12 @@ describe.each(drivers)('pull through a corrupting proxy on %s', (_name, makeDriv
       it(`${fault} in ${pos.name}: pull fails naming it, settles, frees the lock and leaves nothing (${RUNS} runs)`, async () => {
         const digest = pos.target(image);
         for (let run = 0; run < RUNS; run++) {
-          proxy.hooks = corruptingHooks(registry.url, { fault, digest, manifestTag: pos.name === 'the manifest' ? 'v1' : undefined, seed: run * 7919 + 17 });
+          proxy.hooks = corruptingHooks(registry.url, {
+            fault,
+            digest,
+            manifestTag: pos.name === 'the manifest' ? 'v1' : undefined,
+            seed: run * 7919 + 17,
+          });
           const what = `run ${run}: pull with ${fault} in ${pos.name} ${digest}`;
           const err = await failureOf(pull(ctx, graph, `${proxy.host}/faulty:v1`, { retry: fast }), what);
           expect(err.message, what).toContain(digest);

@@ -31,7 +31,8 @@ async function unreachable(graph: Graph): Promise<{ layers: string[]; blobs: str
     for (const b of image.blobs) liveBlobs.add(b);
   }
   const all = new Map((await graph.layers.list(ctx)).map((l) => [l.chainID, l]));
-  for (const rw of await graph.layers.rwLayers(ctx)) for (let c = rw.parent; c !== null; c = all.get(c)?.parent ?? null) live.add(c);
+  for (const rw of await graph.layers.rwLayers(ctx))
+    for (let c = rw.parent; c !== null; c = all.get(c)?.parent ?? null) live.add(c);
   return {
     layers: [...all.keys()].filter((c) => !live.has(c)),
     blobs: (await graph.content.list(ctx)).map((b) => b.digest).filter((d) => !liveBlobs.has(d)),
@@ -51,7 +52,10 @@ describe('a pull interrupted mid-layer', () => {
     // the graph on the root itself: the pulling child process opens it there
     world = await openPullWorld('pull-interrupted', { graphDir: '' });
     ({ root, driver, graph, registry, proxy } = world);
-    image = await buildImage([0, 1, 2].map((i) => ({ files: { [`l${i}.bin`]: noise(i + 3, 700_000) } })), { seed: 'interrupted' });
+    image = await buildImage(
+      [0, 1, 2].map((i) => ({ files: { [`l${i}.bin`]: noise(i + 3, 700_000) } })),
+      { seed: 'interrupted' },
+    );
     await pushImage(registry.url, 'app', image, 'v1');
   });
 
@@ -78,7 +82,8 @@ describe('a pull interrupted mid-layer', () => {
         while (!(await graph.layers.has(ctx, chains.at(-2)!))) await new Promise((r) => setImmediate(r));
       },
       chunk: (req, chunk, sent) => {
-        if (req.url?.endsWith(last.digest) && sent + chunk.length > last.size / 2) cancel.abort(new Error('stopped by the user'));
+        if (req.url?.endsWith(last.digest) && sent + chunk.length > last.size / 2)
+          cancel.abort(new Error('stopped by the user'));
         return chunk;
       },
     };
@@ -102,14 +107,18 @@ describe('a pull interrupted mid-layer', () => {
     const first = image;
     const chains = chainIDs(image.diffIDs);
     // the same layers under a second image (another config), whose pull is interrupted
-    const second = await buildImage([0, 1, 2, 3].map((i) => ({ files: { [`l${i}.bin`]: noise(i + 3, 700_000) } })), { seed: 'second' });
+    const second = await buildImage(
+      [0, 1, 2, 3].map((i) => ({ files: { [`l${i}.bin`]: noise(i + 3, 700_000) } })),
+      { seed: 'second' },
+    );
     await pushImage(registry.url, 'app', second, 'v2');
     image = second;
     await interruptedPull(`${proxy.host}/app:v2`);
     expect(await unreachable(graph)).toEqual({ layers: [], blobs: [] });
     await graph.deleteImage(ctx, `${proxy.host}/app:v1`);
     expect(await graph.layers.list(ctx)).toEqual([]);
-    // the deleted image's compressed blobs stay as a cache (gc or the next start removes them); the failed pull left none
+    // the deleted image's compressed blobs stay as a cache (gc or the next start removes them); the failed pull left
+    // none
     const cached = [first.manifest.digest, ...first.layers.map((l) => l.digest)];
     expect((await graph.content.list(ctx)).map((b) => b.digest).filter((d) => !cached.includes(d))).toEqual([]);
     expect(chains).toHaveLength(3);
@@ -143,17 +152,27 @@ describe('a pull interrupted mid-layer', () => {
       },
     };
     const script = fileURLToPath(new URL('./pull-child.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', script, root, `${proxy.host}/app:v1`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, root, `${proxy.host}/app:v1`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const exitedEarly = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`pull process exited (${code}) before the kill: ${err}`))));
+      const exitedEarly = new Promise<never>((_, reject) =>
+        child.once('exit', (code) => reject(new Error(`pull process exited (${code}) before the kill: ${err}`))),
+      );
       exitedEarly.catch(() => {});
       await Promise.race([midLayer, exitedEarly]);
       // condition wait: the layer below the last one is recorded on disk
       const record = join(root, 'image', 'vfs', 'layerdb', 'sha256', chains.at(-2)!.slice(7), 'layer.json');
       for (;;) {
-        if (await access(record).then(() => true, () => false)) break;
+        if (
+          await access(record).then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
         await Promise.race([new Promise((r) => setImmediate(r)), exitedEarly]);
       }
       const exited = new Promise((r) => child.once('exit', r));

@@ -16,7 +16,15 @@ import { buildImage, pushImage, type LayerKind, type TestProxy } from '../regist
 import { corruptingHooks, share, type Fault } from './corrupting-proxy.js';
 import { pull } from './pull.js';
 import type { RegistryServer } from '../registry/server/index.js';
-import { expectEmptyStore, FAST_RETRY, noise, openFilesUnder, openPullWorld, settled, type PullWorld } from './pull-test-kit.js';
+import {
+  expectEmptyStore,
+  FAST_RETRY,
+  noise,
+  openFilesUnder,
+  openPullWorld,
+  settled,
+  type PullWorld,
+} from './pull-test-kit.js';
 
 const ctx = background();
 const fast = FAST_RETRY;
@@ -30,7 +38,11 @@ const SETTLE_MS = 20_000;
 function random(seed: number): { next(): number; pick<T>(xs: readonly T[]): T; int(lo: number, hi: number): number } {
   let n = seed;
   const next = (): number => share(n++);
-  return { next, pick: (xs) => xs[Math.floor(next() * xs.length)]!, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)) };
+  return {
+    next,
+    pick: (xs) => xs[Math.floor(next() * xs.length)]!,
+    int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
+  };
 }
 
 describe('pull under random faults (vfs)', () => {
@@ -50,48 +62,70 @@ describe('pull under random faults (vfs)', () => {
     await world?.close();
   });
 
-  it(`${CASES} seeded cases from seed ${SEED} settle as the fault says and leave the store clean`, { timeout: BUDGET_MS + 120_000 }, async () => {
-    const started = Date.now();
-    let ran = 0;
-    for (let c = 0; c < CASES && Date.now() - started < BUDGET_MS; c++, ran++) {
-      const seed = SEED * 100_003 + c;
-      const r = random(seed);
-      const kinds: LayerKind[] = ['gzip', 'zstd', 'none'];
-      const layerCount = r.int(1, 4);
-      const specs = Array.from({ length: layerCount }, (_, i) => ({ files: { [`f${i}.bin`]: noise(seed * 8 + i, r.int(1_000, 400_000)), [`f${i}.txt`]: `case ${c} layer ${i}\n` }, kind: r.pick(kinds) }));
-      const image = await buildImage(specs, { seed: String(seed), format: r.pick(['oci', 'docker'] as const) });
-      const repo = `random/case${c}`;
-      await pushImage(registry.url, repo, image, 'v1');
-      const targets = [{ name: 'manifest', digest: image.manifest.digest }, { name: 'config', digest: image.config.digest }, ...image.layers.map((l, i) => ({ name: `layer ${i}`, digest: l.digest }))];
-      const target = r.pick(targets);
-      const fault: Fault = r.pick(['flip', 'truncate', 'reset'] as const);
-      const once = r.next() < 0.5;
-      const concurrency = r.int(1, 4);
-      const what = `case ${c} (seed ${seed}): ${fault} ${once ? 'once' : 'always'} in the ${target.name} ${target.digest}, ${layerCount} layers ${specs.map((s) => s.kind).join('/')}, concurrency ${concurrency}`;
-      const hits = { count: 0 };
-      proxy.hooks = corruptingHooks(registry.url, { fault, digest: target.digest, manifestTag: target.name === 'manifest' ? 'v1' : undefined, seed, ...(once ? { times: 1 } : {}) }, hits);
-      const ref = `${proxy.host}/${repo}:v1`;
-      const outcome = await settled(pull(ctx, graph, ref, { retry: fast, concurrency }), SETTLE_MS, what);
-      proxy.hooks = {};
-      expect(hits.count, `${what}: the fault was applied`).toBeGreaterThan(0);
-      if (fault === 'flip' || !once) {
-        expect(outcome.ok, `${what}: expected a failure`).toBe(false);
-        const err = (outcome as { error: unknown }).error;
-        expect(err, what).toBeInstanceOf(BerthError);
-        expect((err as Error).message, what).toContain(target.digest);
-      } else {
-        if (!outcome.ok) throw new Error(`${what}: expected the pull to recover, got ${String(outcome.error)}`);
-        const chains = chainIDs(image.diffIDs);
-        const top = await graph.layers.get(ctx, chains.at(-1)!);
-        const dir = join(driver.home, 'dir', top.driverID);
-        for (const [i, s] of specs.entries()) expect(await readFile(join(dir, `f${i}.txt`), 'utf8'), what).toBe(`case ${c} layer ${i}\n`);
-        await graph.deleteImage(ctx, ref);
+  it(
+    `${CASES} seeded cases from seed ${SEED} settle as the fault says and leave the store clean`,
+    { timeout: BUDGET_MS + 120_000 },
+    async () => {
+      const started = Date.now();
+      let ran = 0;
+      for (let c = 0; c < CASES && Date.now() - started < BUDGET_MS; c++, ran++) {
+        const seed = SEED * 100_003 + c;
+        const r = random(seed);
+        const kinds: LayerKind[] = ['gzip', 'zstd', 'none'];
+        const layerCount = r.int(1, 4);
+        const specs = Array.from({ length: layerCount }, (_, i) => ({
+          files: { [`f${i}.bin`]: noise(seed * 8 + i, r.int(1_000, 400_000)), [`f${i}.txt`]: `case ${c} layer ${i}\n` },
+          kind: r.pick(kinds),
+        }));
+        const image = await buildImage(specs, { seed: String(seed), format: r.pick(['oci', 'docker'] as const) });
+        const repo = `random/case${c}`;
+        await pushImage(registry.url, repo, image, 'v1');
+        const targets = [
+          { name: 'manifest', digest: image.manifest.digest },
+          { name: 'config', digest: image.config.digest },
+          ...image.layers.map((l, i) => ({ name: `layer ${i}`, digest: l.digest })),
+        ];
+        const target = r.pick(targets);
+        const fault: Fault = r.pick(['flip', 'truncate', 'reset'] as const);
+        const once = r.next() < 0.5;
+        const concurrency = r.int(1, 4);
+        const what = `case ${c} (seed ${seed}): ${fault} ${once ? 'once' : 'always'} in the ${target.name} ${target.digest}, ${layerCount} layers ${specs.map((s) => s.kind).join('/')}, concurrency ${concurrency}`;
+        const hits = { count: 0 };
+        proxy.hooks = corruptingHooks(
+          registry.url,
+          {
+            fault,
+            digest: target.digest,
+            manifestTag: target.name === 'manifest' ? 'v1' : undefined,
+            seed,
+            ...(once ? { times: 1 } : {}),
+          },
+          hits,
+        );
+        const ref = `${proxy.host}/${repo}:v1`;
+        const outcome = await settled(pull(ctx, graph, ref, { retry: fast, concurrency }), SETTLE_MS, what);
+        proxy.hooks = {};
+        expect(hits.count, `${what}: the fault was applied`).toBeGreaterThan(0);
+        if (fault === 'flip' || !once) {
+          expect(outcome.ok, `${what}: expected a failure`).toBe(false);
+          const err = (outcome as { error: unknown }).error;
+          expect(err, what).toBeInstanceOf(BerthError);
+          expect((err as Error).message, what).toContain(target.digest);
+        } else {
+          if (!outcome.ok) throw new Error(`${what}: expected the pull to recover, got ${String(outcome.error)}`);
+          const chains = chainIDs(image.diffIDs);
+          const top = await graph.layers.get(ctx, chains.at(-1)!);
+          const dir = join(driver.home, 'dir', top.driverID);
+          for (const [i, s] of specs.entries())
+            expect(await readFile(join(dir, `f${i}.txt`), 'utf8'), what).toBe(`case ${c} layer ${i}\n`);
+          await graph.deleteImage(ctx, ref);
+        }
+        const gc = await settled(graph.gc(ctx, { graceMs: 0 }), SETTLE_MS, `${what}: gc`);
+        expect(gc.ok, `${what}: gc`).toBe(true);
+        await expectEmptyStore(ctx, graph);
+        expect(await openFilesUnder(root), what).toEqual([]);
       }
-      const gc = await settled(graph.gc(ctx, { graceMs: 0 }), SETTLE_MS, `${what}: gc`);
-      expect(gc.ok, `${what}: gc`).toBe(true);
-      await expectEmptyStore(ctx, graph);
-      expect(await openFilesUnder(root), what).toEqual([]);
-    }
-    expect(ran).toBeGreaterThan(0);
-  });
+      expect(ran).toBeGreaterThan(0);
+    },
+  );
 });

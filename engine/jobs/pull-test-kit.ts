@@ -60,7 +60,11 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
 }
 
 /** How p settled, within `ms` (rejects naming `what` when it hangs). */
-export function settled<T>(p: Promise<T>, ms: number, what: string): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+export function settled<T>(
+  p: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   return within(
     p.then(
       (value) => ({ ok: true as const, value }),
@@ -111,7 +115,10 @@ export interface PullWorldOptions {
   graphDir?: string;
 }
 
-/** A graph on a fresh temporary root (named after `name` and the pid), an embedded registry on 127.0.0.1 and a proxy in front. */
+/**
+ * A graph on a fresh temporary root (named after `name` and the pid), an embedded registry on 127.0.0.1 and a proxy in
+ * front.
+ */
 export async function openPullWorld(name: string, opts: PullWorldOptions = {}): Promise<PullWorld> {
   const ctx = background();
   const root = await mkdtemp(join(tmpdir(), `berth-${name}-${process.pid}-`));

@@ -13,7 +13,15 @@ import { collect } from '../trace/collector.js';
 import { instrument } from '../trace/instrument.js';
 import { RegistryClient } from '../registry/client/registry-client.js';
 import { toDockerProgress, type ProgressEvent } from '../registry/client/progress.js';
-import { bearerHooks, buildImage, buildIndex, push, pushImage, startProxy, type TestProxy } from '../registry/client/test-registry.js';
+import {
+  bearerHooks,
+  buildImage,
+  buildIndex,
+  push,
+  pushImage,
+  startProxy,
+  type TestProxy,
+} from '../registry/client/test-registry.js';
 import { pull } from './pull.js';
 import { createRegistryServer, type RegistryServer } from '../registry/server/index.js';
 import { caught, expectEmptyStore } from './pull-test-kit.js';
@@ -27,7 +35,9 @@ let graph: Graph;
 let registry: RegistryServer;
 const closers: (() => Promise<void>)[] = [];
 
-async function startRegistry(opts: { credentials?: { username: string; password: string } } = {}): Promise<RegistryServer> {
+async function startRegistry(
+  opts: { credentials?: { username: string; password: string } } = {},
+): Promise<RegistryServer> {
   const r = await createRegistryServer({ root: join(root, 'registry'), ...opts });
   closers.push(() => r.close(100));
   return r;
@@ -78,40 +88,52 @@ describe('pull', () => {
     ['docker', 'gzip'],
     ['docker', 'zstd'],
     ['docker', 'none'],
-  ] as const)('pulls a %s manifest with %s layers and stores image, layers, blobs and the reference', async (format, kind) => {
-    const image = await buildImage(
-      [
-        { files: { 'base.txt': 'base\n', 'big.bin': big('a') }, kind },
-        { files: { 'app.txt': `app ${format} ${kind}\n` }, kind },
-      ],
-      { format },
-    );
-    await pushImage(registry.url, 'team/app', image, 'v1');
-    const events: ProgressEvent[] = [];
-    const res = await pull(ctx, graph, `${registry.host}/team/app:v1`, { onProgress: (e) => events.push(e), retry: fast });
-    expect(res.imageId).toBe(image.config.digest);
-    expect(res.manifestDigest).toBe(image.manifest.digest);
-    expect(res.reference).toBe(`${registry.host}/team/app:v1`);
-    expect(res.layers.map((l) => [l.digest, l.diffID, l.skipped, l.downloaded])).toEqual(image.layers.map((l, i) => [l.digest, image.diffIDs[i], false, true]));
-    const chains = chainIDs(image.diffIDs);
-    expect(await fileIn(chains[1]!, 'app.txt')).toBe(`app ${format} ${kind}\n`);
-    expect(await fileIn(chains[1]!, 'base.txt')).toBe('base\n');
-    const img = await graph.getImage(ctx, `${registry.host}/team/app:v1`);
-    expect(img.id).toBe(image.config.digest);
-    expect(img.blobs).toEqual(expect.arrayContaining([image.manifest.digest, ...image.layers.map((l) => l.digest)]));
-    for (const l of image.layers) expect(await graph.content.has(ctx, l.digest)).toBe(true);
-    expect(await graph.content.ingests(ctx)).toEqual([]);
-    // progress: every layer went waiting → … → done, with downloading bytes reaching the size
-    for (const l of image.layers) {
-      const mine = events.filter((e) => e.digest === l.digest).map((e) => e.phase);
-      expect(mine[0]).toBe('waiting');
-      expect(mine.at(-1)).toBe('done');
-      expect(mine).toEqual(expect.arrayContaining(['downloading', 'verifying', 'extracting']));
-      const last = events.filter((e) => e.digest === l.digest && e.phase === 'downloading').at(-1)!;
-      expect(last.current).toBe(l.size);
-      expect(toDockerProgress(last)).toEqual({ status: 'Downloading', id: l.digest.slice(7, 19), progressDetail: { current: l.size, total: l.size } });
-    }
-  });
+  ] as const)(
+    'pulls a %s manifest with %s layers and stores image, layers, blobs and the reference',
+    async (format, kind) => {
+      const image = await buildImage(
+        [
+          { files: { 'base.txt': 'base\n', 'big.bin': big('a') }, kind },
+          { files: { 'app.txt': `app ${format} ${kind}\n` }, kind },
+        ],
+        { format },
+      );
+      await pushImage(registry.url, 'team/app', image, 'v1');
+      const events: ProgressEvent[] = [];
+      const res = await pull(ctx, graph, `${registry.host}/team/app:v1`, {
+        onProgress: (e) => events.push(e),
+        retry: fast,
+      });
+      expect(res.imageId).toBe(image.config.digest);
+      expect(res.manifestDigest).toBe(image.manifest.digest);
+      expect(res.reference).toBe(`${registry.host}/team/app:v1`);
+      expect(res.layers.map((l) => [l.digest, l.diffID, l.skipped, l.downloaded])).toEqual(
+        image.layers.map((l, i) => [l.digest, image.diffIDs[i], false, true]),
+      );
+      const chains = chainIDs(image.diffIDs);
+      expect(await fileIn(chains[1]!, 'app.txt')).toBe(`app ${format} ${kind}\n`);
+      expect(await fileIn(chains[1]!, 'base.txt')).toBe('base\n');
+      const img = await graph.getImage(ctx, `${registry.host}/team/app:v1`);
+      expect(img.id).toBe(image.config.digest);
+      expect(img.blobs).toEqual(expect.arrayContaining([image.manifest.digest, ...image.layers.map((l) => l.digest)]));
+      for (const l of image.layers) expect(await graph.content.has(ctx, l.digest)).toBe(true);
+      expect(await graph.content.ingests(ctx)).toEqual([]);
+      // progress: every layer went waiting → … → done, with downloading bytes reaching the size
+      for (const l of image.layers) {
+        const mine = events.filter((e) => e.digest === l.digest).map((e) => e.phase);
+        expect(mine[0]).toBe('waiting');
+        expect(mine.at(-1)).toBe('done');
+        expect(mine).toEqual(expect.arrayContaining(['downloading', 'verifying', 'extracting']));
+        const last = events.filter((e) => e.digest === l.digest && e.phase === 'downloading').at(-1)!;
+        expect(last.current).toBe(l.size);
+        expect(toDockerProgress(last)).toEqual({
+          status: 'Downloading',
+          id: l.digest.slice(7, 19),
+          progressDetail: { current: l.size, total: l.size },
+        });
+      }
+    },
+  );
 
   it('chooses the platform from an OCI index and a Docker manifest list, and names the platforms offered when missing', async () => {
     const amd = await buildImage([{ files: { 'arch.txt': 'amd64\n' } }], { architecture: 'amd64' });
@@ -150,7 +172,9 @@ describe('pull', () => {
     await pushImage(registry.url, 'bydigest', image, 'v1');
     const res = await pull(ctx, graph, `${registry.host}/bydigest@${image.manifest.digest}`);
     expect(res.reference).toBe(`${registry.host}/bydigest@${image.manifest.digest}`);
-    expect((await graph.getImage(ctx, `${registry.host}/bydigest@${image.manifest.digest}`)).id).toBe(image.config.digest);
+    expect((await graph.getImage(ctx, `${registry.host}/bydigest@${image.manifest.digest}`)).id).toBe(
+      image.config.digest,
+    );
     const other = await buildImage([{ files: { 'y.txt': 'y\n' } }]);
     const err = await caught(pull(ctx, graph, `${registry.host}/bydigest@${other.manifest.digest}`));
     expect(err.code).toBe('NOT_FOUND');
@@ -246,12 +270,16 @@ describe('pull', () => {
     const image = await buildImage([{ files: { 'big.bin': big('left', 300_000) }, kind: 'none' }]);
     await pushImage(registry.url, 'leftover', image, 'v1');
     const layer = image.layers[0]!;
-    const w = await graph.content.writer(ctx, `pull-${layer.digest}`, { expected: { digest: layer.digest, size: layer.size } });
+    const w = await graph.content.writer(ctx, `pull-${layer.digest}`, {
+      expected: { digest: layer.digest, size: layer.size },
+    });
     await w.write(layer.bytes.subarray(0, 120_000));
     await w.close(); // what a crashed pull leaves
     const p = await proxy(registry.url);
     const res = await pull(ctx, graph, `${p.host}/leftover:v1`);
-    expect(p.log.filter((l) => l.includes(layer.digest))).toEqual([`GET /v2/leftover/blobs/${layer.digest} range=bytes=120000-`]);
+    expect(p.log.filter((l) => l.includes(layer.digest))).toEqual([
+      `GET /v2/leftover/blobs/${layer.digest} range=bytes=120000-`,
+    ]);
     expect(res.layers[0]!.diffID).toBe(image.diffIDs[0]);
     expect(await graph.content.ingests(ctx)).toEqual([]);
   });
@@ -340,7 +368,10 @@ describe('pull', () => {
     const issued = { count: 0, scopes: [] as string[] };
     p.hooks = bearerHooks(() => p.url, 'alice', 's3cret', issued);
     const config = join(root, 'config.json');
-    await writeFile(config, JSON.stringify({ auths: { [p.host]: { auth: Buffer.from('alice:s3cret').toString('base64') } } }));
+    await writeFile(
+      config,
+      JSON.stringify({ auths: { [p.host]: { auth: Buffer.from('alice:s3cret').toString('base64') } } }),
+    );
     const res = await pull(ctx, graph, `${p.host}/private/app:v1`, { auth: { dockerConfig: config } });
     expect(res.imageId).toBe(image.config.digest);
     expect(issued.count).toBe(1);
@@ -351,7 +382,10 @@ describe('pull', () => {
     expect(err.message).toContain(p.host);
     expect(err.message).toContain('private/app');
     // wrong password from a username/password entry
-    await writeFile(config, JSON.stringify({ auths: { [`http://${p.host}`]: { username: 'alice', password: 'nope' } } }));
+    await writeFile(
+      config,
+      JSON.stringify({ auths: { [`http://${p.host}`]: { username: 'alice', password: 'nope' } } }),
+    );
     const wrong = await caught(pull(ctx, graph, `${p.host}/private/app:v1`, { auth: { dockerConfig: config } }));
     expect(wrong.code).toBe('UNAUTHENTICATED');
   });
@@ -362,7 +396,9 @@ describe('pull', () => {
     const p = await proxy(registry.url);
     const issued = { count: 0, scopes: [] as string[] };
     p.hooks = bearerHooks(() => p.url, 'bob', 'pw', issued);
-    const client = new RegistryClient({ credentials: (h) => (h === p.host ? { username: 'bob', password: 'pw' } : undefined) });
+    const client = new RegistryClient({
+      credentials: (h) => (h === p.host ? { username: 'bob', password: 'pw' } : undefined),
+    });
     await pull(ctx, graph, `${p.host}/cached:v1`, { client });
     await graph.deleteImage(ctx, `${p.host}/cached:v1`);
     await pull(ctx, graph, `${p.host}/cached:v1`, { client });
@@ -375,7 +411,11 @@ describe('pull', () => {
   });
 
   it('authenticates with Basic credentials; 403 gives PERMISSION_DENIED', async () => {
-    const secured = await createRegistryServer({ root: join(root, 'basic-registry'), credentials: { username: 'carol', password: 'pw' }, authorize: ({ repository }) => repository !== 'forbidden' });
+    const secured = await createRegistryServer({
+      root: join(root, 'basic-registry'),
+      credentials: { username: 'carol', password: 'pw' },
+      authorize: ({ repository }) => repository !== 'forbidden',
+    });
     closers.push(() => secured.close(100));
     const image = await buildImage([{ files: { 'b.txt': 'basic\n' } }]);
     const basic = { Authorization: `Basic ${Buffer.from('carol:pw').toString('base64')}` };
@@ -419,7 +459,10 @@ describe('pull', () => {
     const image = await buildImage([{ files: { 'd.txt': 'd\n' } }]);
     await pushImage(registry.url, 'dcd', image, 'v1');
     const p = await proxy(registry.url);
-    p.hooks = { chunk: (req, c) => (req.url?.includes('/manifests/') ? Buffer.from(c.toString().replace('"layers"', '"Layers"')) : c) };
+    p.hooks = {
+      chunk: (req, c) =>
+        req.url?.includes('/manifests/') ? Buffer.from(c.toString().replace('"layers"', '"Layers"')) : c,
+    };
     const err = await caught(pull(ctx, graph, `${p.host}/dcd:v1`));
     expect(err.code).toBe('DATA_LOSS');
     expect(err.message).toContain('digest mismatch');
@@ -450,9 +493,13 @@ describe('pull', () => {
     const client = instrument('registry', new RegistryClient(), { methods: ['manifest', 'blob', 'blobBytes'] });
     const { spans } = await collect(() => pull(ctx, graph, `${registry.host}/spans:v1`, { client }));
     const names = new Set(spans.map((s) => s.name));
-    for (const n of ['registry.manifest', 'registry.blob', 'registry.layer.fetch', 'registry.layer.apply']) expect(names).toContain(n);
+    for (const n of ['registry.manifest', 'registry.blob', 'registry.layer.fetch', 'registry.layer.apply'])
+      expect(names).toContain(n);
     // the bottom layer streams into the graph while it downloads
-    expect(spans.find((s) => s.name === 'registry.layer.fetch')?.attributes).toMatchObject({ digest: image.layers[0]!.digest, streamed: true });
+    expect(spans.find((s) => s.name === 'registry.layer.fetch')?.attributes).toMatchObject({
+      digest: image.layers[0]!.digest,
+      streamed: true,
+    });
   });
 });
 
@@ -466,4 +513,3 @@ describe('pull with an unreachable registry', () => {
     expect(err.message).toContain(`${host}/gone:v1`);
   });
 });
-

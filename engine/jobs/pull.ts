@@ -26,7 +26,14 @@ import { background, throwIfCancelled, withLogger, withSignal, type Context } fr
 import { recordSpan } from '../trace/span.js';
 import { loadDockerConfig, type CredentialSource } from '../registry/client/credentials.js';
 import { checkConfigType, isIndexType, isManifestType, layerCompression } from '../registry/client/media-types.js';
-import { choosePlatform, formatPlatform, hostPlatform, parsePlatform, type IndexEntry, type Platform } from '../registry/client/platform.js';
+import {
+  choosePlatform,
+  formatPlatform,
+  hostPlatform,
+  parsePlatform,
+  type IndexEntry,
+  type Platform,
+} from '../registry/client/platform.js';
 import { shortLayerID, type LayerPhase, type ProgressListener } from '../registry/client/progress.js';
 import { RegistryClient, type BlobDescriptor, type FetchedManifest } from '../registry/client/registry-client.js';
 import type { RetryPolicy } from '../registry/client/retry.js';
@@ -142,9 +149,15 @@ export async function pull(ctx: Context, graph: Graph, reference: string, opts: 
   const ref = withDefaultTag(parseReference(reference));
   const refText = referenceString(ref);
   const subject = `pull ${refText}`;
-  const want = opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? parsePlatform(opts.platform) : opts.platform;
+  const want =
+    opts.platform === undefined
+      ? hostPlatform()
+      : typeof opts.platform === 'string'
+        ? parsePlatform(opts.platform)
+        : opts.platform;
   const concurrency = opts.concurrency ?? 3;
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw invalidArgument(`${subject}: concurrency ${concurrency} must be a positive integer`);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1)
+    throw invalidArgument(`${subject}: concurrency ${concurrency} must be a positive integer`);
   throwIfCancelled(ctx, subject);
   try {
     return await pullImage(ctx, graph, ref, want, concurrency, opts);
@@ -153,14 +166,27 @@ export async function pull(ctx: Context, graph: Graph, reference: string, opts: 
   }
 }
 
-async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platform, concurrency: number, opts: PullOptions): Promise<PullResult> {
+async function pullImage(
+  ctx: Context,
+  graph: Graph,
+  ref: Reference,
+  want: Platform,
+  concurrency: number,
+  opts: PullOptions,
+): Promise<PullResult> {
   const t0 = nowNs();
   const refText = referenceString(ref);
   const client = opts.client ?? (await makeClient(opts));
   const emit = (job: LayerJob, phase: LayerPhase, current: number): void => {
     if (opts.onProgress === undefined) return;
     try {
-      opts.onProgress({ id: shortLayerID(job.desc.digest), digest: job.desc.digest, phase, current, total: job.desc.size });
+      opts.onProgress({
+        id: shortLayerID(job.desc.digest),
+        digest: job.desc.digest,
+        phase,
+        current,
+        total: job.desc.size,
+      });
     } catch (err) {
       ctx.logger.warn('pull: progress listener failed', { error: String(err) });
     }
@@ -178,15 +204,21 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
     chosen = formatPlatform(entry.platform!);
     manifest = await client.manifest(ctx, { ...ref, tag: undefined, digest: entry.digest });
     if (!isManifestType(manifest.mediaType)) {
-      throw invalidArgument(`manifest ${refText}: platform ${chosen} names ${manifest.mediaType} ${manifest.digest}, not an image manifest`);
+      throw invalidArgument(
+        `manifest ${refText}: platform ${chosen} names ${manifest.mediaType} ${manifest.digest}, not an image manifest`,
+      );
     }
   }
   const image = parseImageManifest(manifest, refText);
-  const configBytes = (await graph.content.has(ctx, image.config.digest)) ? await graph.content.readBlob(ctx, image.config.digest) : await client.blobBytes(ctx, ref, image.config);
+  const configBytes = (await graph.content.has(ctx, image.config.digest))
+    ? await graph.content.readBlob(ctx, image.config.digest)
+    : await client.blobBytes(ctx, ref, image.config);
   const config = parseImageConfig(configBytes, `image ${image.config.digest}`);
   const diffIDs = config.rootfs.diff_ids;
   if (diffIDs.length !== image.layers.length) {
-    throw invalidArgument(`manifest ${refText}: ${image.layers.length} layers but the config ${image.config.digest} lists ${diffIDs.length} diff_ids`);
+    throw invalidArgument(
+      `manifest ${refText}: ${image.layers.length} layers but the config ${image.config.digest} lists ${diffIDs.length} diff_ids`,
+    );
   }
   const tResolved = nowNs();
 
@@ -197,7 +229,16 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
     layerCompression(desc.mediaType, `layer ${desc.digest}`);
     const skipped = await graph.layers.has(ctx, chains[i]!);
     const stored = !skipped && (await graph.content.has(ctx, desc.digest));
-    jobs.push({ index: i, desc, diffID: diffIDs[i]!, skipped, needsFetch: !skipped && !stored, requested: false, compressed: deferred(), fetch: undefined });
+    jobs.push({
+      index: i,
+      desc,
+      diffID: diffIDs[i]!,
+      skipped,
+      needsFetch: !skipped && !stored,
+      requested: false,
+      compressed: deferred(),
+      fetch: undefined,
+    });
   }
   const firstMissing = jobs.find((j) => !j.skipped)?.index ?? -1;
   for (const j of jobs) emit(j, j.skipped ? 'already-exists' : 'waiting', 0);
@@ -274,7 +315,14 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
       error = err;
     }
     const end = nowNs();
-    recordSpan(ctx, { module: 'registry', method: 'layer.fetch', startNs: start, endNs: end, attributes: { digest: job.desc.digest, size: job.desc.size, streamed: streaming }, ...(error === undefined ? {} : { error }) });
+    recordSpan(ctx, {
+      module: 'registry',
+      method: 'layer.fetch',
+      startNs: start,
+      endNs: end,
+      attributes: { digest: job.desc.digest, size: job.desc.size, streamed: streaming },
+      ...(error === undefined ? {} : { error }),
+    });
     if (error !== undefined) {
       await writer.abort();
       throw error;
@@ -291,7 +339,14 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
     if (job === undefined || job.applyStartNs === undefined) return;
     const end = nowNs();
     job.applyMs = ms(end - job.applyStartNs);
-    recordSpan(ctx, { module: 'registry', method: 'layer.apply', startNs: job.applyStartNs, endNs: end, attributes: { digest: job.desc.digest, diffID: job.diffID }, ...(err === undefined ? {} : { error: err }) });
+    recordSpan(ctx, {
+      module: 'registry',
+      method: 'layer.apply',
+      startNs: job.applyStartNs,
+      endNs: end,
+      attributes: { digest: job.desc.digest, diffID: job.diffID },
+      ...(err === undefined ? {} : { error: err }),
+    });
     if (err === undefined) emit(job, 'done', job.desc.size);
   };
   const sources: LayerSource[] = jobs.map((job) => async () => {
@@ -316,7 +371,10 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
     pipeline(compressed, tar, () => {});
     return tar;
   });
-  /** Closes every stream this pull opened (downloads, stored blobs, tars given to the graph); `err` fails a reader still on one. */
+  /**
+   * Closes every stream this pull opened (downloads, stored blobs, tars given to the graph); `err` fails a reader still
+   * on one.
+   */
   const closeStreams = (err?: unknown): void => {
     for (const j of jobs) {
       j.tar?.destroy(err as Error | undefined);
@@ -351,7 +409,8 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
     }
     for (const j of jobs) blobs.push(j.desc.digest);
     const stored = ref.digest !== undefined ? `${referenceName(ref)}@${ref.digest}` : refText;
-    // the graph gets the caller's ctx: a failed download fails its tar stream, and the graph's own cleanup must not run cancelled
+    // the graph gets the caller's ctx: a failed download fails its tar stream, and the graph's own cleanup must not run
+    // cancelled
     const putPromise = graph.putImage(ctx, configBytes, sources, { references: [stored], blobs });
     putting = putPromise;
     put = await Promise.race([
@@ -377,7 +436,11 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
     await putting.catch(() => {}); // the graph releases what it added before we go
     const cleanup = withLogger(background(), ctx.logger); // ctx may be the cancelled one
     for (const digest of created) {
-      await graph.content.delete(cleanup, digest).catch((e: unknown) => ctx.logger.warn('pull: removing a blob after a failed pull', { digest, error: String(e) }));
+      await graph.content
+        .delete(cleanup, digest)
+        .catch((e: unknown) =>
+          ctx.logger.warn('pull: removing a blob after a failed pull', { digest, error: String(e) }),
+        );
     }
     throw fetchError ?? err;
   }
@@ -402,8 +465,17 @@ async function pullImage(ctx: Context, graph: Graph, ref: Reference, want: Platf
 }
 
 async function makeClient(opts: PullOptions): Promise<RegistryClient> {
-  const credentials = opts.auth === undefined ? undefined : typeof opts.auth === 'function' ? opts.auth : await loadDockerConfig(opts.auth.dockerConfig);
-  return new RegistryClient({ ...(credentials ? { credentials } : {}), ...(opts.insecure ? { insecure: opts.insecure } : {}), ...(opts.retry ? { retry: opts.retry } : {}) });
+  const credentials =
+    opts.auth === undefined
+      ? undefined
+      : typeof opts.auth === 'function'
+        ? opts.auth
+        : await loadDockerConfig(opts.auth.dockerConfig);
+  return new RegistryClient({
+    ...(credentials ? { credentials } : {}),
+    ...(opts.insecure ? { insecure: opts.insecure } : {}),
+    ...(opts.retry ? { retry: opts.retry } : {}),
+  });
 }
 
 /**
@@ -415,7 +487,9 @@ async function openWriter(ctx: Context, graph: Graph, desc: BlobDescriptor): Pro
   for (;;) {
     if (await graph.content.has(ctx, desc.digest)) return undefined;
     try {
-      return await graph.content.writer(ctx, `pull-${desc.digest}`, { expected: { digest: desc.digest, size: desc.size } });
+      return await graph.content.writer(ctx, `pull-${desc.digest}`, {
+        expected: { digest: desc.digest, size: desc.size },
+      });
     } catch (err) {
       if (!isBerthError(err, 'CONFLICT')) throw err;
       await new Promise((r) => setTimeout(r, 100));
@@ -468,7 +542,10 @@ function layerError(err: unknown, digest: string): BerthError {
     if (err.message.startsWith(`layer ${digest}`)) return err;
     const prefix = `blob ${digest}: `;
     const rest = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-    return new BerthError(err.code, `layer ${digest}: ${rest}`, { cause: err, ...(err.details ? { details: err.details } : {}) });
+    return new BerthError(err.code, `layer ${digest}: ${rest}`, {
+      cause: err,
+      ...(err.details ? { details: err.details } : {}),
+    });
   }
   return wrap(err, `layer ${digest}`, 'UNAVAILABLE');
 }
@@ -494,20 +571,32 @@ function parseJSON(m: FetchedManifest, refText: string): Record<string, unknown>
 
 function descriptorOf(value: unknown, what: string): BlobDescriptor & { mediaType: string } {
   const d = value as { mediaType?: unknown; digest?: unknown; size?: unknown } | null;
-  if (d === null || typeof d !== 'object' || typeof d.mediaType !== 'string' || typeof d.digest !== 'string' || !Number.isSafeInteger(d.size) || (d.size as number) < 0) {
+  if (
+    d === null ||
+    typeof d !== 'object' ||
+    typeof d.mediaType !== 'string' ||
+    typeof d.digest !== 'string' ||
+    !Number.isSafeInteger(d.size) ||
+    (d.size as number) < 0
+  ) {
     throw invalidArgument(`${what}: descriptor needs mediaType, digest and size`);
   }
-  if (!/^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/.test(d.digest)) throw invalidArgument(`${what}: bad digest ${JSON.stringify(d.digest)}`);
+  if (!/^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/.test(d.digest))
+    throw invalidArgument(`${what}: bad digest ${JSON.stringify(d.digest)}`);
   return { mediaType: d.mediaType, digest: d.digest, size: d.size as number };
 }
 
 function parseIndex(m: FetchedManifest, refText: string): IndexEntry[] {
   const doc = parseJSON(m, refText);
-  if (!Array.isArray(doc.manifests)) throw invalidArgument(`manifest ${refText} (${m.digest}): index without manifests`);
+  if (!Array.isArray(doc.manifests))
+    throw invalidArgument(`manifest ${refText} (${m.digest}): index without manifests`);
   return doc.manifests.map((e: unknown, i: number) => {
     const d = descriptorOf(e, `manifest ${refText}: manifests[${i}]`);
     const p = (e as { platform?: { os?: unknown; architecture?: unknown; variant?: unknown } }).platform;
-    const platform = p && typeof p.os === 'string' && typeof p.architecture === 'string' ? { os: p.os, architecture: p.architecture, ...(typeof p.variant === 'string' ? { variant: p.variant } : {}) } : undefined;
+    const platform =
+      p && typeof p.os === 'string' && typeof p.architecture === 'string'
+        ? { os: p.os, architecture: p.architecture, ...(typeof p.variant === 'string' ? { variant: p.variant } : {}) }
+        : undefined;
     return platform ? { ...d, platform } : d;
   });
 }
@@ -515,11 +604,11 @@ function parseIndex(m: FetchedManifest, refText: string): IndexEntry[] {
 function parseImageManifest(m: FetchedManifest, refText: string): ImageManifest {
   const doc = parseJSON(m, refText);
   const what = `manifest ${refText} (${m.digest})`;
-  if (doc.schemaVersion !== 2) throw invalidArgument(`${what}: schemaVersion ${JSON.stringify(doc.schemaVersion)} is not 2`);
+  if (doc.schemaVersion !== 2)
+    throw invalidArgument(`${what}: schemaVersion ${JSON.stringify(doc.schemaVersion)} is not 2`);
   const config = descriptorOf(doc.config, `${what}: config`);
   checkConfigType(config.mediaType, `${what}: config`);
   if (!Array.isArray(doc.layers)) throw invalidArgument(`${what}: no layers`);
   const layers = doc.layers.map((l: unknown, i: number) => descriptorOf(l, `${what}: layers[${i}]`));
   return { config, layers };
 }
-

@@ -55,7 +55,10 @@ describe('push', () => {
   });
 
   /** Pulls `ref` into a fresh graph under the world's root; returns the graph and the pull's result. */
-  async function pullFresh(ref: string, dir: string): Promise<{ fresh: Graph; result: Awaited<ReturnType<typeof pull>>; home: string }> {
+  async function pullFresh(
+    ref: string,
+    dir: string,
+  ): Promise<{ fresh: Graph; result: Awaited<ReturnType<typeof pull>>; home: string }> {
     const root = join(world.root, dir);
     const driver = await vfsPlugin.init(ctx, { root });
     extraDrivers.push(driver);
@@ -104,7 +107,10 @@ describe('push', () => {
     await push(ctx, graph, ref, { retry: FAST_RETRY });
     const events: PushProgressEvent[] = [];
     await graph.tag(ctx, `${target.host}/dst/app:again`, ref);
-    const again = await push(ctx, graph, `${target.host}/dst/app:again`, { retry: FAST_RETRY, onProgress: (e) => events.push(e) });
+    const again = await push(ctx, graph, `${target.host}/dst/app:again`, {
+      retry: FAST_RETRY,
+      onProgress: (e) => events.push(e),
+    });
     expect(again.layers.map((l) => l.outcome)).toEqual(['exists', 'exists']);
     expect(again.digest).toBe(image.manifest.digest);
     const statuses = events.map(toDockerPushProgress).map((m) => m.status);
@@ -137,9 +143,16 @@ describe('push', () => {
   });
 
   it('pushes a locally made image: blobs gzipped from the graphdriver diff, chunked, a schema2 manifest kept for the next push', async () => {
-    const base = await buildTar([{ name: 'hello.txt', content: 'hello from a local image\n', mode: 0o644, mtime: new Date(0) }]);
+    const base = await buildTar([
+      { name: 'hello.txt', content: 'hello from a local image\n', mode: 0o644, mtime: new Date(0) },
+    ]);
     const top = await buildTar([{ name: 'data.bin', content: noise(7, 150_000), mode: 0o600, mtime: new Date(0) }]);
-    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [digestOf(base), digestOf(top)] } });
+    const config = JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Cmd: ['/bin/sh'] },
+      rootfs: { type: 'layers', diff_ids: [digestOf(base), digestOf(top)] },
+    });
     // through the proxy, to see the requests
     const ref = `${world.proxy.host}/local/made:v1`;
     await graph.putImage(ctx, config, [Readable.from([base]), Readable.from([top])], { references: [ref] });
@@ -173,7 +186,10 @@ describe('push', () => {
     expect(err.code).toBe('UNAUTHENTICATED');
     expect(err.message).toContain(proxy.host);
     expect(err.message).toContain('private/app');
-    const res = await push(ctx, graph, ref, { retry: FAST_RETRY, auth: (h) => (h === proxy.host ? { username: 'alice', password: 's3cret' } : undefined) });
+    const res = await push(ctx, graph, ref, {
+      retry: FAST_RETRY,
+      auth: (h) => (h === proxy.host ? { username: 'alice', password: 's3cret' } : undefined),
+    });
     expect(res.digest).toBe(image.manifest.digest);
     expect(issued.scopes).toContain('berth-test repository:private/app:pull,push');
     proxy.hooks = {};
@@ -213,8 +229,15 @@ describe('push', () => {
 
   it('a layer whose tar the graphdriver does not reproduce fails FAILED_PRECONDITION naming it, and nothing is put', async () => {
     // trailing zero blocks past the end-of-archive marker: applied the same, hashed differently from the diff
-    const tar = Buffer.concat([await buildTar([{ name: 'x.txt', content: 'x\n', mode: 0o644, mtime: new Date(0) }]), Buffer.alloc(10_240)]);
-    const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(tar)] } });
+    const tar = Buffer.concat([
+      await buildTar([{ name: 'x.txt', content: 'x\n', mode: 0o644, mtime: new Date(0) }]),
+      Buffer.alloc(10_240),
+    ]);
+    const config = JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [digestOf(tar)] },
+    });
     const ref = `${target.host}/odd/tar:v1`;
     await graph.putImage(ctx, config, [Readable.from([tar])], { references: [ref] });
     const before = await graph.content.list(ctx);

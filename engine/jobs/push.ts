@@ -33,7 +33,10 @@ import { recordSpan } from '../trace/span.js';
 import { limiter } from './limiter.js';
 
 /** The registry client methods push uses (a RegistryClient, or one wrapped by instrument('registry', …)). */
-export type PushClient = Pick<RegistryClient, 'blobSize' | 'startUpload' | 'uploadBlob' | 'cancelUpload' | 'putManifest'>;
+export type PushClient = Pick<
+  RegistryClient,
+  'blobSize' | 'startUpload' | 'uploadBlob' | 'cancelUpload' | 'putManifest'
+>;
 
 export interface PushOptions {
   /** Credentials: a source, or the path of a Docker config.json. None by default. */
@@ -126,16 +129,23 @@ export async function push(ctx: Context, graph: Graph, reference: string, opts: 
     throw wrap(err, `push ${reference}`, 'INVALID_ARGUMENT');
   }
   const subject = `push ${referenceString(ref)}`;
-  if (ref.digest !== undefined) throw invalidArgument(`${subject}: cannot push by digest; tag the image and push the tag`);
+  if (ref.digest !== undefined)
+    throw invalidArgument(`${subject}: cannot push by digest; tag the image and push the tag`);
   const concurrency = opts.concurrency ?? 3;
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw invalidArgument(`${subject}: concurrency ${concurrency} must be a positive integer`);
-  if (opts.chunkSize !== undefined && (!Number.isSafeInteger(opts.chunkSize) || opts.chunkSize < 1)) throw invalidArgument(`${subject}: chunk size ${opts.chunkSize} must be a positive integer`);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1)
+    throw invalidArgument(`${subject}: concurrency ${concurrency} must be a positive integer`);
+  if (opts.chunkSize !== undefined && (!Number.isSafeInteger(opts.chunkSize) || opts.chunkSize < 1))
+    throw invalidArgument(`${subject}: chunk size ${opts.chunkSize} must be a positive integer`);
   throwIfCancelled(ctx, subject);
   let image: ImageDetails;
   try {
     image = await graph.getImage(ctx, referenceString(ref));
   } catch (err) {
-    if (isBerthError(err, 'NOT_FOUND')) throw notFound(`An image does not exist locally with the tag: ${referenceName(ref)}`, { cause: err, details: { reference: referenceString(ref) } });
+    if (isBerthError(err, 'NOT_FOUND'))
+      throw notFound(`An image does not exist locally with the tag: ${referenceName(ref)}`, {
+        cause: err,
+        details: { reference: referenceString(ref) },
+      });
     throw err;
   }
   opts.onStart?.(referenceName(ref));
@@ -146,17 +156,36 @@ export async function push(ctx: Context, graph: Graph, reference: string, opts: 
   }
 }
 
-async function pushImage(ctx: Context, graph: Graph, ref: Reference, image: ImageDetails, concurrency: number, opts: PushOptions): Promise<PushResult> {
+async function pushImage(
+  ctx: Context,
+  graph: Graph,
+  ref: Reference,
+  image: ImageDetails,
+  concurrency: number,
+  opts: PushOptions,
+): Promise<PushResult> {
   const t0 = nowNs();
   const client = opts.client ?? (await makeClient(opts));
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
   const diffIDs = image.config.rootfs.diff_ids;
   const chains = chainIDs(diffIDs);
-  const plans: LayerPlan[] = diffIDs.map((diffID, index) => ({ index, diffID, chainID: chains[index]!, compressed: false }));
+  const plans: LayerPlan[] = diffIDs.map((diffID, index) => ({
+    index,
+    diffID,
+    chainID: chains[index]!,
+    compressed: false,
+  }));
   const emit = (p: LayerPlan, phase: PushPhase, current = 0, from?: string): void => {
     if (opts.onProgress === undefined) return;
     try {
-      opts.onProgress({ id: shortLayerID(p.diffID), digest: p.desc?.digest ?? '', phase, current, total: p.desc?.size ?? 0, ...(from ? { from } : {}) });
+      opts.onProgress({
+        id: shortLayerID(p.diffID),
+        digest: p.desc?.digest ?? '',
+        phase,
+        current,
+        total: p.desc?.size ?? 0,
+        ...(from ? { from } : {}),
+      });
     } catch (err) {
       ctx.logger.warn('push: progress listener failed', { error: String(err) });
     }
@@ -169,7 +198,14 @@ async function pushImage(ctx: Context, graph: Graph, ref: Reference, image: Imag
   const newBlobs: string[] = [];
   if (stored !== undefined) for (const p of plans) p.desc = stored.layers[p.index];
   const target = referenceName(ref);
-  const mountSources = [...new Set(image.references.map((r) => parseReference(r)).filter((r) => r.domain === ref.domain && r.path !== ref.path).map((r) => r.path))];
+  const mountSources = [
+    ...new Set(
+      image.references
+        .map((r) => parseReference(r))
+        .filter((r) => r.domain === ref.domain && r.path !== ref.path)
+        .map((r) => r.path),
+    ),
+  ];
   const tPrepared = nowNs();
 
   const limit = limiter(concurrency);
@@ -197,7 +233,17 @@ async function pushImage(ctx: Context, graph: Graph, ref: Reference, image: Imag
         newBlobs.push(p.desc.digest);
       }
       const desc = p.desc;
-      const outcome = await sendBlob(layerCtx, graph, client, ref, desc, retry, mountSources, opts.chunkSize, (phase, current, from) => emit(p, phase, current, from));
+      const outcome = await sendBlob(
+        layerCtx,
+        graph,
+        client,
+        ref,
+        desc,
+        retry,
+        mountSources,
+        opts.chunkSize,
+        (phase, current, from) => emit(p, phase, current, from),
+      );
       p.outcome = outcome.outcome;
       if (outcome.outcome === 'exists') emit(p, 'exists');
       else if (outcome.outcome === 'mounted') emit(p, 'mounted', 0, outcome.from);
@@ -236,7 +282,17 @@ async function pushImage(ctx: Context, graph: Graph, ref: Reference, image: Imag
   throwIfCancelled(ctx, `image ${image.id}`);
   const configBytes = await graph.content.readBlob(ctx, image.id);
   const configType = stored !== undefined ? stored.configType : MediaType.dockerConfig;
-  await sendBlob(ctx, graph, client, ref, { mediaType: configType, digest: image.id, size: configBytes.length }, retry, mountSources, undefined, () => {});
+  await sendBlob(
+    ctx,
+    graph,
+    client,
+    ref,
+    { mediaType: configType, digest: image.id, size: configBytes.length },
+    retry,
+    mountSources,
+    undefined,
+    () => {},
+  );
   let manifest: { mediaType: string; bytes: Buffer };
   const reused = stored !== undefined && plans.every((p) => !p.compressed);
   if (reused) manifest = { mediaType: stored.mediaType, bytes: stored.bytes };
@@ -276,14 +332,29 @@ async function pushImage(ctx: Context, graph: Graph, ref: Reference, image: Imag
     mediaType: manifest.mediaType,
     reusedManifest: reused,
     imageId: image.id,
-    layers: plans.map((p) => ({ digest: p.desc!.digest, size: p.desc!.size, diffID: p.diffID, outcome: p.outcome!, compressed: p.compressed })),
+    layers: plans.map((p) => ({
+      digest: p.desc!.digest,
+      size: p.desc!.size,
+      diffID: p.diffID,
+      outcome: p.outcome!,
+      compressed: p.compressed,
+    })),
     timings: { totalMs: ms(tEnd - t0), prepareMs: ms(tPrepared - t0), layersMs: ms(tLayers - tPrepared) },
   };
 }
 
 async function makeClient(opts: PushOptions): Promise<RegistryClient> {
-  const credentials = opts.auth === undefined ? undefined : typeof opts.auth === 'function' ? opts.auth : await loadDockerConfig(opts.auth.dockerConfig);
-  return new RegistryClient({ ...(credentials ? { credentials } : {}), ...(opts.insecure ? { insecure: opts.insecure } : {}), ...(opts.retry ? { retry: opts.retry } : {}) });
+  const credentials =
+    opts.auth === undefined
+      ? undefined
+      : typeof opts.auth === 'function'
+        ? opts.auth
+        : await loadDockerConfig(opts.auth.dockerConfig);
+  return new RegistryClient({
+    ...(credentials ? { credentials } : {}),
+    ...(opts.insecure ? { insecure: opts.insecure } : {}),
+    ...(opts.retry ? { retry: opts.retry } : {}),
+  });
 }
 
 /**
@@ -335,8 +406,17 @@ async function sendBlob(
   return { outcome: 'pushed' };
 }
 
-/** Whether blob `digest` is in `ref`'s repository already, or was mounted there from one of `sources`; undefined when neither. */
-async function findRemote(ctx: Context, client: PushClient, ref: Reference, digest: string, sources: string[]): Promise<{ outcome: 'exists' | 'mounted'; from?: string } | undefined> {
+/**
+ * Whether blob `digest` is in `ref`'s repository already, or was mounted there from one of `sources`; undefined when
+ * neither.
+ */
+async function findRemote(
+  ctx: Context,
+  client: PushClient,
+  ref: Reference,
+  digest: string,
+  sources: string[],
+): Promise<{ outcome: 'exists' | 'mounted'; from?: string } | undefined> {
   if ((await client.blobSize(ctx, ref, digest)) !== undefined) return { outcome: 'exists' };
   for (const from of sources) {
     const r = await client.startUpload(ctx, ref, { digest, from });
@@ -356,7 +436,10 @@ async function compressLayer(ctx: Context, graph: Graph, p: LayerPlan): Promise<
   const layer = await graph.layers.get(ctx, p.chainID);
   const parent = layer.parent === null ? undefined : (await graph.layers.get(ctx, layer.parent)).driverID;
   const tar = (await graph.layers.driver.diff(ctx, layer.driverID, parent)) as Readable;
-  const writer = await graph.content.writer(ctx, `push-${p.diffID}-${process.pid}-${Math.random().toString(16).slice(2, 10)}`);
+  const writer = await graph.content.writer(
+    ctx,
+    `push-${p.diffID}-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
+  );
   const tarHash = createHash('sha256');
   const blobHash = createHash('sha256');
   let size = 0;
@@ -364,7 +447,9 @@ async function compressLayer(ctx: Context, graph: Graph, p: LayerPlan): Promise<
     const hashed = new PassThrough();
     tar.on('data', (c: Buffer) => tarHash.update(c));
     const gz = createGzip();
-    const done = new Promise<void>((resolve, reject) => pipeline(tar, hashed, gz, (err) => (err ? reject(err) : resolve())));
+    const done = new Promise<void>((resolve, reject) =>
+      pipeline(tar, hashed, gz, (err) => (err ? reject(err) : resolve())),
+    );
     done.catch(() => {});
     for await (const chunk of gz) {
       throwIfCancelled(ctx, `layer ${p.diffID}`);
@@ -375,9 +460,12 @@ async function compressLayer(ctx: Context, graph: Graph, p: LayerPlan): Promise<
     await done;
     const got = `sha256:${tarHash.digest('hex')}`;
     if (got !== p.diffID) {
-      throw failedPrecondition(`layer ${p.diffID}: the graphdriver's diff of the layer hashes to ${got}, not its diffID, and no compressed blob of it is stored: it cannot be pushed as it is`, {
-        details: { diffID: p.diffID, got },
-      });
+      throw failedPrecondition(
+        `layer ${p.diffID}: the graphdriver's diff of the layer hashes to ${got}, not its diffID, and no compressed blob of it is stored: it cannot be pushed as it is`,
+        {
+          details: { diffID: p.diffID, got },
+        },
+      );
     }
     const digest = `sha256:${blobHash.digest('hex')}`;
     await writer.commit(ctx, size, digest);
@@ -393,7 +481,11 @@ async function compressLayer(ctx: Context, graph: Graph, p: LayerPlan): Promise<
  * The manifest of `image` the graph keeps (a pulled image's), when one names the
  * image's config and as many layers as it has; with its exact bytes.
  */
-async function storedManifest(ctx: Context, graph: Graph, image: ImageDetails): Promise<(StoredManifest & { configType: string }) | undefined> {
+async function storedManifest(
+  ctx: Context,
+  graph: Graph,
+  image: ImageDetails,
+): Promise<(StoredManifest & { configType: string }) | undefined> {
   for (const digest of image.blobs) {
     let info;
     try {
@@ -405,18 +497,35 @@ async function storedManifest(ctx: Context, graph: Graph, image: ImageDetails): 
     if (info.size > MAX_MANIFEST_BYTES) continue;
     const bytes = await graph.content.readBlob(ctx, digest);
     if (bytes[0] !== 0x7b) continue; // not a JSON object
-    let doc: { schemaVersion?: unknown; mediaType?: unknown; config?: { digest?: unknown; mediaType?: unknown }; layers?: unknown };
+    let doc: {
+      schemaVersion?: unknown;
+      mediaType?: unknown;
+      config?: { digest?: unknown; mediaType?: unknown };
+      layers?: unknown;
+    };
     try {
       doc = JSON.parse(bytes.toString('utf8')) as typeof doc;
     } catch {
       continue;
     }
-    if (doc === null || typeof doc !== 'object' || doc.schemaVersion !== 2 || doc.config?.digest !== image.id || !Array.isArray(doc.layers)) continue;
+    if (
+      doc === null ||
+      typeof doc !== 'object' ||
+      doc.schemaVersion !== 2 ||
+      doc.config?.digest !== image.id ||
+      !Array.isArray(doc.layers)
+    )
+      continue;
     const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : MediaType.ociManifest;
     if (!isManifestType(mediaType)) continue;
     const layers = (doc.layers as unknown[]).map((l) => l as Partial<Descriptor>);
     if (layers.length !== image.config.rootfs.diff_ids.length) continue;
-    if (!layers.every((l) => typeof l.digest === 'string' && typeof l.mediaType === 'string' && Number.isSafeInteger(l.size))) continue;
+    if (
+      !layers.every(
+        (l) => typeof l.digest === 'string' && typeof l.mediaType === 'string' && Number.isSafeInteger(l.size),
+      )
+    )
+      continue;
     const configType = typeof doc.config.mediaType === 'string' ? doc.config.mediaType : MediaType.ociConfig;
     return { digest, mediaType, bytes, layers: layers as Descriptor[], configType };
   }
@@ -429,7 +538,10 @@ function layerError(err: unknown, what: string): BerthError {
     if (err.message.startsWith('layer ')) return err;
     const prefix = `blob ${what}`;
     const rest = err.message.startsWith(prefix) ? err.message.slice(prefix.length).replace(/^: /, '') : err.message;
-    return new BerthError(err.code, `layer ${what}: ${rest}`, { cause: err, ...(err.details ? { details: err.details } : {}) });
+    return new BerthError(err.code, `layer ${what}: ${rest}`, {
+      cause: err,
+      ...(err.details ? { details: err.details } : {}),
+    });
   }
   return wrap(err, `layer ${what}`, 'UNAVAILABLE');
 }

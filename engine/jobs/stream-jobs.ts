@@ -28,14 +28,18 @@ export function registerStreamJobs(engine: Engine, deps: StreamJobDeps): void {
     const rec = deps.container(a.id);
     const io = await deps.io(ctx, rec.id);
     const tail = a.tail === undefined || a.tail === 'all' || a.tail < 0 ? undefined : a.tail;
-    const entries = readLogs(ctx, { logPath: rec.logPath, io }, {
-      follow: a.follow === true,
-      stdout: a.stdout !== false,
-      stderr: a.stderr !== false,
-      ...(a.since !== undefined && a.since > 0 ? { sinceNs: secondsToNs(a.since) } : {}),
-      ...(a.until !== undefined && a.until > 0 ? { untilNs: secondsToNs(a.until) } : {}),
-      ...(tail !== undefined ? { tail } : {}),
-    });
+    const entries = readLogs(
+      ctx,
+      { logPath: rec.logPath, io },
+      {
+        follow: a.follow === true,
+        stdout: a.stdout !== false,
+        stderr: a.stderr !== false,
+        ...(a.since !== undefined && a.since > 0 ? { sinceNs: secondsToNs(a.since) } : {}),
+        ...(a.until !== undefined && a.until > 0 ? { untilNs: secondsToNs(a.until) } : {}),
+        ...(tail !== undefined ? { tail } : {}),
+      },
+    );
     for await (const e of entries) {
       const chunk: OutputChunk = { stream: e.stream, data: e.data };
       if (a.timestamps === true) chunk.time = formatTimeNs(e.timeNs);
@@ -52,13 +56,22 @@ export function registerStreamJobs(engine: Engine, deps: StreamJobDeps): void {
     const stream = a.stream !== false;
     // Attach first, so nothing written while the log is replayed is missed.
     const attachment = stream
-      ? io.attach({ stdin: a.stdin !== undefined, stdout: a.stdout !== false, stderr: a.stderr !== false, signal: ctx.signal })
+      ? io.attach({
+          stdin: a.stdin !== undefined,
+          stdout: a.stdout !== false,
+          stderr: a.stderr !== false,
+          signal: ctx.signal,
+        })
       : undefined;
     // Armed: the caller may answer its client now (the docker CLI starts the container right after).
     job.emit({ stream: 'stdout', data: Buffer.alloc(0) });
     try {
       if (a.logs === true) {
-        for await (const e of readLogs(ctx, { logPath: rec.logPath, io }, { stdout: a.stdout !== false, stderr: a.stderr !== false })) {
+        for await (const e of readLogs(
+          ctx,
+          { logPath: rec.logPath, io },
+          { stdout: a.stdout !== false, stderr: a.stderr !== false },
+        )) {
           job.emit({ stream: e.stream, data: e.data });
           if (a.waitForRoom !== undefined) await a.waitForRoom();
         }
@@ -93,7 +106,12 @@ export function registerStreamJobs(engine: Engine, deps: StreamJobDeps): void {
  * (only with a TTY): once the client types it, `detach` runs and the rest is
  * dropped. Without a target (no OpenStdin) the input is discarded.
  */
-function pipeInput(input: NodeJS.ReadableStream, target: NodeJS.WritableStream | undefined, keys: number[], detach: () => void): void {
+function pipeInput(
+  input: NodeJS.ReadableStream,
+  target: NodeJS.WritableStream | undefined,
+  keys: number[],
+  detach: () => void,
+): void {
   let matched = 0;
   let done = false;
   input.on('data', (chunk: Buffer) => {

@@ -39,7 +39,17 @@ const arch = (): string => (process.arch === 'x64' ? 'amd64' : process.arch);
 export function registerSystemJobs(engine: Engine, deps: SystemJobDeps): void {
   engine.register('version', async () => {
     const version = berthVersion();
-    const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: arch(), KernelVersion: release(), GitCommit: '', GoVersion: `node ${process.version}`, BuildTime: '', Experimental: 'false' };
+    const details = {
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      Os: 'linux',
+      Arch: arch(),
+      KernelVersion: release(),
+      GitCommit: '',
+      GoVersion: `node ${process.version}`,
+      BuildTime: '',
+      Experimental: 'false',
+    };
     const v: SystemVersion = {
       Platform: { Name: 'berth' },
       Components: [{ Name: 'Engine', Version: version, Details: details }],

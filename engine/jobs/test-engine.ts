@@ -34,10 +34,23 @@ export function kernelSkipReason(): string | undefined {
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** Puts TEST_IMAGE (Cmd /bin/probe, a user `app` 1000:1001 in groups 1001 and 2000) into the graph. */
-export async function putTestImage(c: Context, graph: Graph, config: Record<string, unknown> = {}, reference = TEST_IMAGE): Promise<string> {
-  const bin = (name: 'true' | 'sleep' | 'echo' | 'probe' | 'http-server') => ({ name: `bin/${name}`, content: readFileSync(workloadBinary(name)), mode: 0o755 });
+export async function putTestImage(
+  c: Context,
+  graph: Graph,
+  config: Record<string, unknown> = {},
+  reference = TEST_IMAGE,
+): Promise<string> {
+  const bin = (name: 'true' | 'sleep' | 'echo' | 'probe' | 'http-server') => ({
+    name: `bin/${name}`,
+    content: readFileSync(workloadBinary(name)),
+    mode: 0o755,
+  });
   const base = await buildTar([
-    ...['bin', 'dev', 'etc', 'proc', 'sys', 'tmp', 'home', 'home/app'].map((d) => ({ name: `${d}/`, type: 'directory' as const, mode: d === 'tmp' ? 0o1777 : 0o755 })),
+    ...['bin', 'dev', 'etc', 'proc', 'sys', 'tmp', 'home', 'home/app'].map((d) => ({
+      name: `${d}/`,
+      type: 'directory' as const,
+      mode: d === 'tmp' ? 0o1777 : 0o755,
+    })),
     { name: 'etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001:App:/home/app:/bin/sh\n' },
     { name: 'etc/group', content: 'root:x:0:\napp:x:1001:\nextra:x:2000:app\n' },
     bin('true'),
@@ -112,8 +125,12 @@ export async function testWorld(driver: 'vfs' | 'overlay2' = 'vfs'): Promise<Tes
         await e.parts.net.reset(ctx).catch(() => undefined);
         await e.parts.driver.cleanup(ctx).catch(() => undefined);
       }
-      await createCgroupManager().cleanupStale(ctx, world.cgroupParent).catch(() => undefined);
-      await createCgroupManager().removeIfEmpty(ctx, 'berth-test').catch(() => undefined);
+      await createCgroupManager()
+        .cleanupStale(ctx, world.cgroupParent)
+        .catch(() => undefined);
+      await createCgroupManager()
+        .removeIfEmpty(ctx, 'berth-test')
+        .catch(() => undefined);
       try {
         execFileSync('ip', ['link', 'del', world.bridge], { stdio: 'ignore' });
       } catch {

@@ -18,7 +18,15 @@ export interface VolumeJobDeps {
 }
 
 function view(volumes: VolumeStore, rec: VolumeRecord): Volume {
-  return { Name: rec.name, Driver: 'local', Mountpoint: volumes.mountpoint(rec.name), CreatedAt: rec.createdAt, Labels: rec.labels, Scope: 'local', Options: {} };
+  return {
+    Name: rec.name,
+    Driver: 'local',
+    Mountpoint: volumes.mountpoint(rec.name),
+    CreatedAt: rec.createdAt,
+    Labels: rec.labels,
+    Scope: 'local',
+    Options: {},
+  };
 }
 
 /** `name`, `label` (key or key=value), `dangling` (true: unused) and `driver` filters, as Docker's. */
@@ -34,7 +42,8 @@ function matches(rec: VolumeRecord, filters: Filters | undefined, used: boolean)
           return eq < 0 ? v in rec.labels : rec.labels[v.slice(0, eq)] === v.slice(eq + 1);
         }
         case 'dangling':
-          if (v !== 'true' && v !== 'false' && v !== '1' && v !== '0') throw invalidArgument(`filter dangling=${v}: expected true or false`);
+          if (v !== 'true' && v !== 'false' && v !== '1' && v !== '0')
+            throw invalidArgument(`filter dangling=${v}: expected true or false`);
           return (v === 'true' || v === '1') === !used;
         case 'driver':
           return v === 'local';
@@ -63,8 +72,10 @@ export function registerVolumeJobs(engine: Engine, deps: VolumeJobDeps): void {
 
   engine.register('volume_create', async (ctx, job) => {
     const req = job.args ?? {};
-    if (req.Driver && req.Driver !== 'local') throw invalidArgument(`volume create: driver ${JSON.stringify(req.Driver)} is not supported (only local)`);
-    if (req.DriverOpts && Object.keys(req.DriverOpts).length > 0) throw invalidArgument('volume create: DriverOpts are not supported by the local driver of berth');
+    if (req.Driver && req.Driver !== 'local')
+      throw invalidArgument(`volume create: driver ${JSON.stringify(req.Driver)} is not supported (only local)`);
+    if (req.DriverOpts && Object.keys(req.DriverOpts).length > 0)
+      throw invalidArgument('volume create: DriverOpts are not supported by the local driver of berth');
     const known = req.Name ? volumes.find(req.Name) !== undefined : false;
     const rec = await volumes.create(ctx, { ...(req.Name ? { name: req.Name } : {}), labels: req.Labels ?? {} });
     if (!known) events.publish('volume', 'create', rec.name, {});

@@ -103,7 +103,6 @@ export interface RecoverReport {
   veths: string[];
 }
 
-
 /** A user-defined network's request: name, subnet, optional gateway and MTUs. */
 export interface CreateNetworkRequest {
   name: string;
@@ -154,7 +153,12 @@ export interface NetworkDriver {
    * address, CONFLICT naming the port when it is taken. Undone on failure; the
    * same spec twice for one container is a no-op. opts.via picks the mechanism.
    */
-  allocatePort(ctx: Context, containerId: string, spec: string, opts?: { via?: 'iptables' | 'proxy' }): Promise<PortRecord>;
+  allocatePort(
+    ctx: Context,
+    containerId: string,
+    spec: string,
+    opts?: { via?: 'iptables' | 'proxy' },
+  ): Promise<PortRecord>;
   /** Unpublishes one spec of the container, or all its ports. Idempotent. */
   releasePort(ctx: Context, containerId: string, spec?: string): Promise<void>;
   /**
@@ -196,11 +200,27 @@ export function errorStepSpans(error: unknown): TimedStep[] {
  * the setup steps they return (or fail with) as child spans.
  */
 export const networkDriverBoundary: InstrumentOptions<NetworkDriver> = {
-  methods: ['createNetwork', 'removeNetwork', 'allocateInterface', 'releaseInterface', 'allocatePort', 'releasePort', 'reclaim', 'recover'],
+  methods: [
+    'createNetwork',
+    'removeNetwork',
+    'allocateInterface',
+    'releaseInterface',
+    'allocatePort',
+    'releasePort',
+    'reclaim',
+    'recover',
+  ],
   attributes: {
     allocateInterface: (_ctx, req) => ({ containerId: req.containerId, network: req.network }),
-    releaseInterface: (_ctx, containerId, opts) => ({ containerId, ...(opts?.netnsGone === true ? { netnsGone: true } : {}) }),
-    allocatePort: (_ctx, containerId, spec, opts) => ({ containerId, spec, ...(opts?.via !== undefined ? { via: opts.via } : {}) }),
+    releaseInterface: (_ctx, containerId, opts) => ({
+      containerId,
+      ...(opts?.netnsGone === true ? { netnsGone: true } : {}),
+    }),
+    allocatePort: (_ctx, containerId, spec, opts) => ({
+      containerId,
+      spec,
+      ...(opts?.via !== undefined ? { via: opts.via } : {}),
+    }),
     releasePort: (_ctx, containerId, spec) => ({ containerId, spec: spec ?? 'all' }),
     createNetwork: (_ctx, req) => ({ name: req.name, subnet: req.subnet }),
     removeNetwork: (_ctx, nameOrId) => ({ network: nameOrId }),

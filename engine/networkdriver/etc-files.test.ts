@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
-import { hostsFile, parseExtraHost, resolvConf, resolvConfFrom, validateEtcRequest, writeEtcFiles } from './etc-files.js';
+import {
+  hostsFile,
+  parseExtraHost,
+  resolvConf,
+  resolvConfFrom,
+  validateEtcRequest,
+  writeEtcFiles,
+} from './etc-files.js';
 
 describe('etc files', () => {
   let dir: string;
@@ -38,10 +45,25 @@ describe('etc files', () => {
   const HOST = 'nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch corp.test\noptions edns0 trust-ad\n';
 
   it.each([
-    ['the host\'s lines without loopback servers', {}, false, 'nameserver 10.1.1.1\nsearch corp.test\noptions edns0 trust-ad\n'],
-    ['Dns, DnsSearch and DnsOptions replacing each kind', { dns: ['10.9.9.9', '::1'], dnsSearch: ['a.test', 'b.test'], dnsOptions: ['ndots:3'] }, true, 'nameserver 10.9.9.9\nnameserver ::1\nsearch a.test b.test\noptions ndots:3\n'],
+    [
+      "the host's lines without loopback servers",
+      {},
+      false,
+      'nameserver 10.1.1.1\nsearch corp.test\noptions edns0 trust-ad\n',
+    ],
+    [
+      'Dns, DnsSearch and DnsOptions replacing each kind',
+      { dns: ['10.9.9.9', '::1'], dnsSearch: ['a.test', 'b.test'], dnsOptions: ['ndots:3'] },
+      true,
+      'nameserver 10.9.9.9\nnameserver ::1\nsearch a.test b.test\noptions ndots:3\n',
+    ],
     ['DnsSearch "." as no search domain', { dnsSearch: ['.'] }, false, 'nameserver 10.1.1.1\noptions edns0 trust-ad\n'],
-    ['loopback servers kept with the host\'s network', {}, true, 'nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch corp.test\noptions edns0 trust-ad\n'],
+    [
+      "loopback servers kept with the host's network",
+      {},
+      true,
+      'nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch corp.test\noptions edns0 trust-ad\n',
+    ],
   ])('resolv.conf: %s', (_name, req, keepLoopback, want) => {
     expect(resolvConfFrom(HOST, req, keepLoopback)).toBe(want);
   });
@@ -50,14 +72,27 @@ describe('etc files', () => {
     expect(resolvConfFrom('nameserver 127.0.0.53\n')).toBe('nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
   });
 
-  it('writes extra hosts (host-gateway mapped) before the container\'s own line with its domain', async () => {
-    await writeEtcFiles(dir, { hostname: 'web', domainname: 'example.test', address: '10.9.0.5', extraHosts: ['db:10.9.0.7', 'gw:host-gateway', 'v6:fd00::1'], hostGateway: '10.9.0.1', dns: ['10.9.0.1'] });
+  it("writes extra hosts (host-gateway mapped) before the container's own line with its domain", async () => {
+    await writeEtcFiles(dir, {
+      hostname: 'web',
+      domainname: 'example.test',
+      address: '10.9.0.5',
+      extraHosts: ['db:10.9.0.7', 'gw:host-gateway', 'v6:fd00::1'],
+      hostGateway: '10.9.0.1',
+      dns: ['10.9.0.1'],
+    });
     const hosts = await readFile(join(dir, 'hosts'), 'utf8');
-    expect(hosts.split('\n').slice(6)).toEqual(['10.9.0.7\tdb', '10.9.0.1\tgw', 'fd00::1\tv6', '10.9.0.5\tweb.example.test web', '']);
+    expect(hosts.split('\n').slice(6)).toEqual([
+      '10.9.0.7\tdb',
+      '10.9.0.1\tgw',
+      'fd00::1\tv6',
+      '10.9.0.5\tweb.example.test web',
+      '',
+    ]);
     expect(await readFile(join(dir, 'hostname'), 'utf8')).toBe('web\n');
   });
 
-  it('appends extra hosts to the host\'s own hosts file with the host\'s network', async () => {
+  it("appends extra hosts to the host's own hosts file with the host's network", async () => {
     await writeEtcFiles(dir, { hostname: 'box', hostFiles: true, extraHosts: ['db:10.9.0.7'] });
     const hosts = await readFile(join(dir, 'hosts'), 'utf8');
     expect(hosts.startsWith(await readFile('/etc/hosts', 'utf8').catch(() => ''))).toBe(true);

@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import { wrap, invalidArgument } from '../errdefs/errors.js';
 import { writeFilesAtomic } from '../fsutil/atomic-write.js';
 
-/** What a container asks for in its resolv.conf and hosts (HostConfig Dns, DnsSearch, DnsOptions, ExtraHosts; Config Domainname). */
+/**
+ * What a container asks for in its resolv.conf and hosts (HostConfig Dns, DnsSearch, DnsOptions, ExtraHosts; Config
+ * Domainname).
+ */
 export interface EtcRequest {
   domainname?: string;
   /** Name servers (replace the host's). */
@@ -41,7 +44,8 @@ export const HOST_GATEWAY = 'host-gateway';
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
 export function validateHostname(hostname: string): void {
-  if (hostname.length > 253 || !HOSTNAME.test(hostname)) throw invalidArgument(`hostname ${JSON.stringify(hostname)}: not a valid host name`);
+  if (hostname.length > 253 || !HOSTNAME.test(hostname))
+    throw invalidArgument(`hostname ${JSON.stringify(hostname)}: not a valid host name`);
 }
 
 /** `name:ip` (or `name=ip`) → its parts. INVALID_ARGUMENT naming the entry; the ip may be `host-gateway`. */
@@ -50,25 +54,40 @@ export function parseExtraHost(entry: string): { name: string; ip: string } {
   const ip = m?.[2]?.replace(/^\[(.*)\]$/, '$1');
   if (m === null || ip === undefined) throw invalidArgument(`ExtraHosts ${JSON.stringify(entry)}: expected host:ip`);
   const name = m[1]!;
-  if (name.length > 253 || !HOSTNAME.test(name)) throw invalidArgument(`ExtraHosts ${JSON.stringify(entry)}: ${JSON.stringify(name)} is not a valid host name`);
-  if (ip !== HOST_GATEWAY && isIP(ip) === 0) throw invalidArgument(`ExtraHosts ${JSON.stringify(entry)}: ${JSON.stringify(ip)} is not an IP address nor host-gateway`);
+  if (name.length > 253 || !HOSTNAME.test(name))
+    throw invalidArgument(`ExtraHosts ${JSON.stringify(entry)}: ${JSON.stringify(name)} is not a valid host name`);
+  if (ip !== HOST_GATEWAY && isIP(ip) === 0)
+    throw invalidArgument(
+      `ExtraHosts ${JSON.stringify(entry)}: ${JSON.stringify(ip)} is not an IP address nor host-gateway`,
+    );
   return { name, ip };
 }
 
 /** Checks a container's DNS and hosts request; INVALID_ARGUMENT naming the field and the bad value. */
 export function validateEtcRequest(req: EtcRequest): void {
-  if (req.domainname !== undefined && req.domainname !== '' && (req.domainname.length > 253 || !HOSTNAME.test(req.domainname))) {
+  if (
+    req.domainname !== undefined &&
+    req.domainname !== '' &&
+    (req.domainname.length > 253 || !HOSTNAME.test(req.domainname))
+  ) {
     throw invalidArgument(`Domainname ${JSON.stringify(req.domainname)}: not a valid domain name`);
   }
-  for (const s of req.dns ?? []) if (isIP(s) === 0) throw invalidArgument(`Dns ${JSON.stringify(s)}: not an IP address`);
+  for (const s of req.dns ?? [])
+    if (isIP(s) === 0) throw invalidArgument(`Dns ${JSON.stringify(s)}: not an IP address`);
   for (const s of req.dnsSearch ?? []) {
-    if (s !== '.' && (s.length > 253 || !HOSTNAME.test(s.replace(/\.$/, '')))) throw invalidArgument(`DnsSearch ${JSON.stringify(s)}: not a valid domain name`);
+    if (s !== '.' && (s.length > 253 || !HOSTNAME.test(s.replace(/\.$/, ''))))
+      throw invalidArgument(`DnsSearch ${JSON.stringify(s)}: not a valid domain name`);
   }
-  for (const o of req.dnsOptions ?? []) if (!/^[a-zA-Z0-9_.:-]+$/.test(o)) throw invalidArgument(`DnsOptions ${JSON.stringify(o)}: not a resolv.conf option`);
+  for (const o of req.dnsOptions ?? [])
+    if (!/^[a-zA-Z0-9_.:-]+$/.test(o))
+      throw invalidArgument(`DnsOptions ${JSON.stringify(o)}: not a resolv.conf option`);
   for (const h of req.extraHosts ?? []) parseExtraHost(h);
 }
 
-/** A small host file read synchronously (page-cached, one short syscall; an async readFile is four threadpool round trips). */
+/**
+ * A small host file read synchronously (page-cached, one short syscall; an async readFile is four threadpool round
+ * trips).
+ */
 function readOr(path: string, fallback: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -87,18 +106,29 @@ const LOOPBACK = /^(127\.|::1$|0:0:0:0:0:0:0:1$)/;
  */
 export function resolvConfFrom(host: string, req: EtcRequest = {}, keepLoopback = false): string {
   const lines = host.split('\n');
-  const of = (kind: string) => lines.flatMap((l) => {
-    const m = new RegExp(`^\\s*${kind}\\s+(.*\\S)\\s*$`).exec(l);
-    return m === null ? [] : [m[1]!];
-  });
+  const of = (kind: string) =>
+    lines.flatMap((l) => {
+      const m = new RegExp(`^\\s*${kind}\\s+(.*\\S)\\s*$`).exec(l);
+      return m === null ? [] : [m[1]!];
+    });
   let servers = req.dns !== undefined && req.dns.length > 0 ? req.dns : of('nameserver').map((v) => v.split(/\s+/)[0]!);
   if (!keepLoopback) {
     servers = servers.filter((s) => !LOOPBACK.test(s));
     if (servers.length === 0) servers = FALLBACK_NAMESERVERS;
   }
-  const search = req.dnsSearch !== undefined && req.dnsSearch.length > 0 ? req.dnsSearch.filter((s) => s !== '.').join(' ') : (of('search').at(-1) ?? of('domain').at(-1) ?? '');
-  const options = req.dnsOptions !== undefined && req.dnsOptions.length > 0 ? req.dnsOptions.join(' ') : of('options').join(' ');
-  return [...servers.map((s) => `nameserver ${s}`), ...(search !== '' ? [`search ${search}`] : []), ...(options !== '' ? [`options ${options}`] : [])].join('\n') + '\n';
+  const search =
+    req.dnsSearch !== undefined && req.dnsSearch.length > 0
+      ? req.dnsSearch.filter((s) => s !== '.').join(' ')
+      : (of('search').at(-1) ?? of('domain').at(-1) ?? '');
+  const options =
+    req.dnsOptions !== undefined && req.dnsOptions.length > 0 ? req.dnsOptions.join(' ') : of('options').join(' ');
+  return (
+    [
+      ...servers.map((s) => `nameserver ${s}`),
+      ...(search !== '' ? [`search ${search}`] : []),
+      ...(options !== '' ? [`options ${options}`] : []),
+    ].join('\n') + '\n'
+  );
 }
 
 /** resolv.conf text for a container from this host's /etc/resolv.conf (see resolvConfFrom). */
@@ -110,7 +140,8 @@ export async function resolvConf(req: EtcRequest = {}, keepLoopback = false): Pr
 function extraHostLines(extra: readonly string[], hostGateway: string | undefined): string[] {
   return extra.map((e) => {
     const { name, ip } = parseExtraHost(e);
-    if (ip === HOST_GATEWAY && hostGateway === undefined) throw invalidArgument(`ExtraHosts ${JSON.stringify(e)}: no host gateway address is known`);
+    if (ip === HOST_GATEWAY && hostGateway === undefined)
+      throw invalidArgument(`ExtraHosts ${JSON.stringify(e)}: no host gateway address is known`);
     return `${ip === HOST_GATEWAY ? hostGateway! : ip}\t${name}`;
   });
 }
@@ -123,7 +154,11 @@ function ownLine(hostname: string, domainname: string | undefined, address: stri
   return `${address ?? '127.0.1.1'}\t${names}`;
 }
 
-export function hostsFile(hostname: string, address?: string, extra: { domainname?: string; extraHosts?: readonly string[]; hostGateway?: string } = {}): string {
+export function hostsFile(
+  hostname: string,
+  address?: string,
+  extra: { domainname?: string; extraHosts?: readonly string[]; hostGateway?: string } = {},
+): string {
   return [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -155,7 +190,12 @@ export async function writeEtcFiles(dir: string, content: EtcContent): Promise<v
     ? [
         ['hosts', hostHostsFile(content)],
         ['hostname', `${content.hostname}\n`],
-        ['resolv.conf', content.dns?.length || content.dnsSearch?.length || content.dnsOptions?.length ? await resolvConf(content, true) : readOr('/etc/resolv.conf', '')],
+        [
+          'resolv.conf',
+          content.dns?.length || content.dnsSearch?.length || content.dnsOptions?.length
+            ? await resolvConf(content, true)
+            : readOr('/etc/resolv.conf', ''),
+        ],
       ]
     : [
         ['hosts', hostsFile(content.hostname, content.address, content)],

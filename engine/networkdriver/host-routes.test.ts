@@ -14,14 +14,21 @@ describe('the host uplink MTU', () => {
       'eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
     ].join('\n');
     expect(defaultRoute(text)).toEqual({ iface: 'eth0', metric: 100, mtu: 9000 });
-    expect(defaultRoute([HEADER, 'eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0'].join('\n'))).toBeUndefined();
+    expect(
+      defaultRoute([HEADER, 'eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0'].join('\n')),
+    ).toBeUndefined();
   });
 
   it("is this host's default-route interface MTU (Ethernet's without a default route)", async () => {
     const route = defaultRoute(readFileSync('/proc/net/route', 'utf8'));
     const r = await execa('ip', ['-4', 'route', 'show', 'default'], { reject: false });
     const dev = /\bdev (\S+)/.exec(String(r.stdout))?.[1];
-    const expected = route === undefined || dev === undefined ? ETHERNET_MTU : route.mtu > 0 ? route.mtu : Number(readFileSync(`/sys/class/net/${dev}/mtu`, 'utf8'));
+    const expected =
+      route === undefined || dev === undefined
+        ? ETHERNET_MTU
+        : route.mtu > 0
+          ? route.mtu
+          : Number(readFileSync(`/sys/class/net/${dev}/mtu`, 'utf8'));
     expect(await uplinkMtu()).toBe(expected);
   });
 });

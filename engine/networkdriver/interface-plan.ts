@@ -35,7 +35,14 @@ export function bridgeInterfacePlan(p: InterfacePlanInput): InterfacePlan {
   const ifname = p.ifname ?? 'eth0';
   return {
     host: [
-      { op: 'veth.create', name: p.hostVeth, peer: ifname, mtu: p.mtu, peerMac: p.mac, peerNetns: 'pid' in p.netns ? { pid: p.netns.pid } : { path: p.netns.path } },
+      {
+        op: 'veth.create',
+        name: p.hostVeth,
+        peer: ifname,
+        mtu: p.mtu,
+        peerMac: p.mac,
+        peerNetns: 'pid' in p.netns ? { pid: p.netns.pid } : { path: p.netns.path },
+      },
       { op: 'link.master', name: p.hostVeth, master: p.bridge },
       { op: 'link.up', name: p.hostVeth },
     ],
@@ -43,7 +50,12 @@ export function bridgeInterfacePlan(p: InterfacePlanInput): InterfacePlan {
       { op: 'link.up', name: 'lo' },
       { op: 'addr.add', name: ifname, address: p.address, prefix: p.prefix },
       { op: 'link.up', name: ifname },
-      { op: 'route.default', gateway: p.gateway, name: ifname, ...(p.routeMtu !== undefined ? { mtu: p.routeMtu } : {}) },
+      {
+        op: 'route.default',
+        gateway: p.gateway,
+        name: ifname,
+        ...(p.routeMtu !== undefined ? { mtu: p.routeMtu } : {}),
+      },
     ],
   };
 }

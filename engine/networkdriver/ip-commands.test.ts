@@ -12,10 +12,16 @@ const VETH = `berth${process.pid}w`;
 
 describe('ipLine', () => {
   it.each([
-    [{ op: 'veth.create', name: 'v0', peer: 'eth0', mtu: 1400, peerMac: '02:42:00:00:00:01', peerNetns: { pid: 42 } }, 'link add v0 mtu 1400 type veth peer name eth0 mtu 1400 address 02:42:00:00:00:01 netns 42'],
+    [
+      { op: 'veth.create', name: 'v0', peer: 'eth0', mtu: 1400, peerMac: '02:42:00:00:00:01', peerNetns: { pid: 42 } },
+      'link add v0 mtu 1400 type veth peer name eth0 mtu 1400 address 02:42:00:00:00:01 netns 42',
+    ],
     [{ op: 'addr.add', name: 'eth0', address: '10.0.0.2', prefix: 24 }, 'addr add 10.0.0.2/24 brd + dev eth0'],
     [{ op: 'route.default', gateway: '10.0.0.1', name: 'eth0' }, 'route add default via 10.0.0.1 dev eth0'],
-    [{ op: 'route.default', gateway: '10.0.0.1', name: 'eth0', mtu: 1400 }, 'route add default via 10.0.0.1 dev eth0 mtu 1400'],
+    [
+      { op: 'route.default', gateway: '10.0.0.1', name: 'eth0', mtu: 1400 },
+      'route add default via 10.0.0.1 dev eth0 mtu 1400',
+    ],
     [{ op: 'link.master', name: 'v0', master: 'br0' }, 'link set v0 master br0'],
   ] as const)('%j', (op, line) => {
     expect(ipLine(op)).toBe(line);
@@ -53,7 +59,9 @@ needs(root()).describe('runIpBatch', () => {
       ],
       { path: ns.path },
     );
-    expect((await execa('ip', ['-n', ns.name, 'route', 'show', 'default'])).stdout).toContain('default via 10.251.4.1 dev eth0');
+    expect((await execa('ip', ['-n', ns.name, 'route', 'show', 'default'])).stdout).toContain(
+      'default via 10.251.4.1 dev eth0',
+    );
     const err = await runIpBatch(ctx, [{ op: 'link.up', name: 'nosuch0' }], { path: ns.path }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/^netns \/run\/netns\/berthtest-.*: ip -batch: /);
   });

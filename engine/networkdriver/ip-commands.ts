@@ -9,7 +9,8 @@ import type { NetlinkOp, NetnsRef, SetupStep } from './netlink-ops.js';
 function netnsArg(ns: { pid?: number; path?: string }): string {
   if (ns.pid !== undefined) return String(ns.pid);
   const m = /^\/run\/netns\/([^/]+)$/.exec(ns.path ?? '');
-  if (m === null) throw invalidArgument(`ip-commands netns ${ns.path}: ip names a namespace by pid or /run/netns/NAME only`);
+  if (m === null)
+    throw invalidArgument(`ip-commands netns ${ns.path}: ip names a namespace by pid or /run/netns/NAME only`);
   return m[1]!;
 }
 
@@ -50,7 +51,8 @@ export function ipLine(op: NetlinkOp): string {
  */
 export async function runIpBatch(ctx: Context, ops: readonly NetlinkOp[], netns?: NetnsRef): Promise<SetupStep[]> {
   const where = netns === undefined ? 'host' : 'netns';
-  const subject = netns === undefined ? 'host netns' : 'pid' in netns ? `netns of pid ${netns.pid}` : `netns ${netns.path}`;
+  const subject =
+    netns === undefined ? 'host netns' : 'pid' in netns ? `netns of pid ${netns.pid}` : `netns ${netns.path}`;
   const argv =
     netns === undefined
       ? ['ip', '-batch', '-']
@@ -59,7 +61,15 @@ export async function runIpBatch(ctx: Context, ops: readonly NetlinkOp[], netns?
   const startNs = nowNs();
   const r = await execa(argv[0]!, argv.slice(1), { input, reject: false });
   const endNs = nowNs();
-  const step: SetupStep = { name: 'ip.batch', subject, startNs, endNs, durationNs: endNs - startNs, where, origin: 'node' };
+  const step: SetupStep = {
+    name: 'ip.batch',
+    subject,
+    startNs,
+    endNs,
+    durationNs: endNs - startNs,
+    where,
+    origin: 'node',
+  };
   let error: BerthError | undefined;
   if (r.failed) {
     step.error = String(r.stderr).trim().split('\n')[0] ?? 'failed';

@@ -64,7 +64,11 @@ export class Ipam {
   private async load(pool: PoolSpec): Promise<PoolFile> {
     let state = this.pools.get(pool.id);
     if (state === undefined) {
-      state = (await readRuntimeJson<PoolFile>(this.file(pool.id))) ?? { subnet: pool.subnet, gateway: pool.gateway, allocations: {} };
+      state = (await readRuntimeJson<PoolFile>(this.file(pool.id))) ?? {
+        subnet: pool.subnet,
+        gateway: pool.gateway,
+        allocations: {},
+      };
       this.pools.set(pool.id, state);
     }
     return state;
@@ -125,7 +129,8 @@ export class Ipam {
   async reserve(pool: PoolSpec, containerId: string): Promise<Reservation> {
     return this.mutex.run(pool.id, async () => {
       const state = await this.load(pool);
-      for (const [addr, owner] of Object.entries(state.allocations)) if (owner === containerId) return { address: addr, durable: this.idle(pool.id) };
+      for (const [addr, owner] of Object.entries(state.allocations))
+        if (owner === containerId) return { address: addr, durable: this.idle(pool.id) };
       const subnet = parseSubnet(pool.subnet);
       const gateway = parseIPv4(pool.gateway);
       const first = subnet.base + 1;
@@ -138,12 +143,18 @@ export class Ipam {
         if (candidate === gateway) continue;
         const text = formatIPv4(candidate);
         if (state.allocations[text] !== undefined) continue;
-        const durable = this.commit(pool, { ...state, last: text, allocations: { ...state.allocations, [text]: containerId } });
+        const durable = this.commit(pool, {
+          ...state,
+          last: text,
+          allocations: { ...state.allocations, [text]: containerId },
+        });
         // Handled by the caller; never an unhandled rejection meanwhile.
         durable.catch(() => undefined);
         return { address: text, durable };
       }
-      throw resourceExhausted(`network ${pool.name}: no free address in ${pool.subnet}`, { details: { network: pool.name } });
+      throw resourceExhausted(`network ${pool.name}: no free address in ${pool.subnet}`, {
+        details: { network: pool.name },
+      });
     });
   }
 
@@ -155,7 +166,10 @@ export class Ipam {
       const entries = Object.entries(state.allocations);
       const mine = entries.filter(([, owner]) => owner === containerId);
       if (mine.length === 0) return undefined;
-      const durable = this.commit(pool, { ...state, allocations: Object.fromEntries(entries.filter(([, owner]) => owner !== containerId)) });
+      const durable = this.commit(pool, {
+        ...state,
+        allocations: Object.fromEntries(entries.filter(([, owner]) => owner !== containerId)),
+      });
       durable.catch(() => undefined);
       return { address: mine[0]![0], durable };
     });
@@ -170,7 +184,10 @@ export class Ipam {
       const entries = Object.entries(state.allocations);
       const dead = entries.filter(([, owner]) => !live.has(owner));
       if (dead.length === 0) return { freed: [], durable: Promise.resolve() };
-      const durable = this.commit(pool, { ...state, allocations: Object.fromEntries(entries.filter(([, owner]) => live.has(owner))) });
+      const durable = this.commit(pool, {
+        ...state,
+        allocations: Object.fromEntries(entries.filter(([, owner]) => live.has(owner))),
+      });
       durable.catch(() => undefined);
       return { freed: dead.map(([addr]) => addr), durable };
     });

@@ -17,7 +17,8 @@ const octet = 100 + ((pid + 37) % 100);
 // below the kernel's ephemeral range (32768+), so no outgoing connection holds it
 const PORT_BASE = 21000 + (pid % 10000);
 const isRoot = process.getuid?.() === 0;
-const hasIptables = isRoot && (await execa('iptables', ['-w', '-t', 'nat', '-S', 'OUTPUT'], { reject: false })).exitCode === 0;
+const hasIptables =
+  isRoot && (await execa('iptables', ['-w', '-t', 'nat', '-S', 'OUTPUT'], { reject: false })).exitCode === 0;
 const iptablesMissing = firstMissing(root(), tool('iptables'), when(hasIptables, 'needs a working iptables nat table'));
 
 describe('parseTag', () => {
@@ -71,7 +72,12 @@ needs(iptablesMissing).describe('two driver instances on one host (iptables)', (
   async function open(i: number): Promise<BridgeDriver> {
     const root = await mkdtemp(join(tmpdir(), `berth-own${i}-`));
     roots.push(root);
-    const d = await BridgeDriver.open(ctx, { root, defaultNetwork: { bridge: bridges[i]!, subnet: `10.${octet}.${30 + i}.0/24` }, masquerade: false, portDriver: 'iptables' });
+    const d = await BridgeDriver.open(ctx, {
+      root,
+      defaultNetwork: { bridge: bridges[i]!, subnet: `10.${octet}.${30 + i}.0/24` },
+      masquerade: false,
+      portDriver: 'iptables',
+    });
     drivers.push(d);
     return d;
   }
@@ -84,40 +90,63 @@ needs(iptablesMissing).describe('two driver instances on one host (iptables)', (
   afterEach(async () => {
     await fx.cleanup();
     for (const d of drivers.reverse()) await d.reset(ctx).catch(() => undefined);
-    for (const b of bridges) for (const link of await hostLinks(b)) await execa('ip', ['link', 'del', link], { reject: false });
+    for (const b of bridges)
+      for (const link of await hostLinks(b)) await execa('ip', ['link', 'del', link], { reject: false });
     for (const root of roots.splice(0)) await rm(root, { recursive: true, force: true });
   });
 
-  it('recover and reset of one keep the other\'s rules, chains and published port', async () => {
+  it("recover and reset of one keep the other's rules, chains and published port", async () => {
     const a = await open(0);
     const b = await open(1);
     expect(a.owner).toMatch(/^[0-9a-f]{12}$/);
     expect(b.owner).not.toBe(a.owner);
     const nsA = await fx.create();
     const nsB = await fx.create();
-    await a.allocateInterface(ctx, { containerId: `own${pid}a`, network: 'bridge', netns: { path: nsA.path }, hostname: 'a' });
-    await b.allocateInterface(ctx, { containerId: `own${pid}b`, network: 'bridge', netns: { path: nsB.path }, hostname: 'b' });
+    await a.allocateInterface(ctx, {
+      containerId: `own${pid}a`,
+      network: 'bridge',
+      netns: { path: nsA.path },
+      hostname: 'a',
+    });
+    await b.allocateInterface(ctx, {
+      containerId: `own${pid}b`,
+      network: 'bridge',
+      netns: { path: nsB.path },
+      hostname: 'b',
+    });
     await a.allocatePort(ctx, `own${pid}a`, `127.0.0.1:${PORT_BASE}:80`);
     await b.allocatePort(ctx, `own${pid}b`, `127.0.0.1:${PORT_BASE + 1}:8080`);
     await fx.echoServer(nsB.name, 8080);
     const all = new Iptables();
     const rulesOf = async (owner: string) => (await all.list()).filter((r) => r.owner === owner);
     const bBefore = await rulesOf(b.owner);
-    expect(bBefore.map((r) => r.tag)).toEqual(expect.arrayContaining([`own${pid}b`, `net:${b.listNetworks(ctx)[0]!.id}`]));
+    expect(bBefore.map((r) => r.tag)).toEqual(
+      expect.arrayContaining([`own${pid}b`, `net:${b.listNetworks(ctx)[0]!.id}`]),
+    );
     // An instance's own view lists only its rules.
     expect((await new Iptables('iptables', a.owner).list()).every((r) => r.owner === a.owner)).toBe(true);
 
     // a restarts and knows no live container: only its own rules go.
     const report = await a.recover(ctx, []);
     expect(report.endpoints).toEqual([`own${pid}a`]);
-    expect((await rulesOf(a.owner)).map((r) => r.tag)).toEqual((await rulesOf(a.owner)).map(() => `net:${a.listNetworks(ctx)[0]!.id}`));
+    expect((await rulesOf(a.owner)).map((r) => r.tag)).toEqual(
+      (await rulesOf(a.owner)).map(() => `net:${a.listNetworks(ctx)[0]!.id}`),
+    );
     expect(await rulesOf(b.owner)).toEqual(bBefore);
 
     // a's full reset keeps the chains and jumps b still uses: b's port keeps working.
     await a.reset(ctx);
     expect(await rulesOf(a.owner)).toEqual([]);
     expect(await rulesOf(b.owner)).toEqual(bBefore);
-    expect((await execa('iptables', ['-w', '-t', 'nat', '-C', 'OUTPUT', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'BERTH'], { reject: false })).exitCode).toBe(0);
+    expect(
+      (
+        await execa(
+          'iptables',
+          ['-w', '-t', 'nat', '-C', 'OUTPUT', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'BERTH'],
+          { reject: false },
+        )
+      ).exitCode,
+    ).toBe(0);
     expect(await clientFromHost('127.0.0.1', PORT_BASE + 1)).toBe('echo:ping');
     expect((await b.recover(ctx, [`own${pid}b`])).rules).toBe(0);
 
@@ -125,7 +154,8 @@ needs(iptablesMissing).describe('two driver instances on one host (iptables)', (
     expect(await rulesOf(b.owner)).toEqual([]);
     const left = await all.list();
     // With no other berth instance's rules on the host, the last reset also removes the chains.
-    if (left.length === 0) expect((await execa('iptables', ['-w', '-t', 'nat', '-S', 'BERTH'], { reject: false })).exitCode).not.toBe(0);
+    if (left.length === 0)
+      expect((await execa('iptables', ['-w', '-t', 'nat', '-S', 'BERTH'], { reject: false })).exitCode).not.toBe(0);
   });
 
   it('removePortRules deletes exactly the known rules in one transaction, without listing', async () => {
@@ -142,9 +172,15 @@ needs(iptablesMissing).describe('two driver instances on one host (iptables)', (
       ipt.removeTagged = () => Promise.reject(new Error('listed'));
       await ipt.removePortRules(`rm${pid}`, bridges[0]!, `10.${octet}.30.9`, [{ p: tcp, forward: true }]);
       ipt.removeTagged = listed;
-      expect((await ipt.list()).map((r) => r.args.join(' '))).toEqual([expect.stringContaining('-p udp'), expect.stringContaining('-p udp')]);
+      expect((await ipt.list()).map((r) => r.args.join(' '))).toEqual([
+        expect.stringContaining('-p udp'),
+        expect.stringContaining('-p udp'),
+      ]);
       // Already gone: falls back to listing, removes what is left, no error.
-      await ipt.removePortRules(`rm${pid}`, bridges[0]!, `10.${octet}.30.9`, [{ p: tcp, forward: true }, { p: udp, forward: true }]);
+      await ipt.removePortRules(`rm${pid}`, bridges[0]!, `10.${octet}.30.9`, [
+        { p: tcp, forward: true },
+        { p: udp, forward: true },
+      ]);
       expect(await ipt.list()).toEqual([]);
     } finally {
       await ipt.removeTagged(() => true);
@@ -155,11 +191,18 @@ needs(iptablesMissing).describe('two driver instances on one host (iptables)', (
   it('publishes one port through the userland proxy on an iptables driver when asked', async () => {
     const a = await open(0);
     const ns = await fx.create();
-    await a.allocateInterface(ctx, { containerId: `via${pid}`, network: 'bridge', netns: { path: ns.path }, hostname: 'v' });
+    await a.allocateInterface(ctx, {
+      containerId: `via${pid}`,
+      network: 'bridge',
+      netns: { path: ns.path },
+      hostname: 'v',
+    });
     await fx.echoServer(ns.name, 8080);
     const port = await a.allocatePort(ctx, `via${pid}`, `127.0.0.1:${PORT_BASE + 2}:8080`, { via: 'proxy' });
     expect(port.via).toBe('proxy');
-    expect(await new Iptables('iptables', a.owner).list()).not.toContainEqual(expect.objectContaining({ tag: `via${pid}` }));
+    expect(await new Iptables('iptables', a.owner).list()).not.toContainEqual(
+      expect.objectContaining({ tag: `via${pid}` }),
+    );
     expect(await clientFromHost('127.0.0.1', PORT_BASE + 2)).toBe('echo:ping');
     await a.releaseInterface(ctx, `via${pid}`);
     await expect(clientFromHost('127.0.0.1', PORT_BASE + 2)).rejects.toThrow(/ECONNREFUSED/);

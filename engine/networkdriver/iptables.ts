@@ -76,7 +76,8 @@ export class Iptables {
     private readonly bin = 'iptables',
     readonly owner?: string,
   ) {
-    if (owner !== undefined && !OWNER.test(owner)) throw new BerthError(ErrorCode.INVALID_ARGUMENT, `iptables owner ${JSON.stringify(owner)}: not 12 hex digits`);
+    if (owner !== undefined && !OWNER.test(owner))
+      throw new BerthError(ErrorCode.INVALID_ARGUMENT, `iptables owner ${JSON.stringify(owner)}: not 12 hex digits`);
     this.restoreBin = `${bin}-restore`;
   }
 
@@ -95,7 +96,11 @@ export class Iptables {
     const r = await execa(this.restoreBin, ['-w', '--noflush'], { input, reject: false });
     if (r.failed) {
       const why = (r.stderr || r.shortMessage || '').toString().trim().split('\n')[0];
-      throw new BerthError(r.code === 'ENOENT' ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL, `${subject}: ${this.restoreBin}: ${why}`, { cause: r });
+      throw new BerthError(
+        r.code === 'ENOENT' ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL,
+        `${subject}: ${this.restoreBin}: ${why}`,
+        { cause: r },
+      );
     }
   }
 
@@ -133,7 +138,8 @@ export class Iptables {
           }
         }
         for (const [table, chain, args] of JUMPS) {
-          if (!(await this.has(table, chain, args))) await this.run(table, ['-I', chain, '1', ...args], `iptables jump ${chain}`);
+          if (!(await this.has(table, chain, args)))
+            await this.run(table, ['-I', chain, '1', ...args], `iptables jump ${chain}`);
         }
         return;
       } catch (err) {
@@ -148,8 +154,16 @@ export class Iptables {
    * they were removed. For tests and a full reset. Idempotent; four `-S` runs.
    */
   async removeChainsIfUnused(): Promise<boolean> {
-    const outputs = await Promise.all(CHAINS.map(([table, chain]) => execa(this.bin, ['-w', '-t', table, '-S', chain], { reject: false })));
-    const used = outputs.some((r) => r.exitCode === 0 && String(r.stdout).split('\n').some((l) => l.startsWith('-A ')));
+    const outputs = await Promise.all(
+      CHAINS.map(([table, chain]) => execa(this.bin, ['-w', '-t', table, '-S', chain], { reject: false })),
+    );
+    const used = outputs.some(
+      (r) =>
+        r.exitCode === 0 &&
+        String(r.stdout)
+          .split('\n')
+          .some((l) => l.startsWith('-A ')),
+    );
     if (used) return false;
     await this.removeChains();
     return true;
@@ -162,7 +176,8 @@ export class Iptables {
    */
   async removeChains(): Promise<void> {
     for (const [table, chain, args] of JUMPS) {
-      while (await this.has(table, chain, args)) await this.run(table, ['-D', chain, ...args], `iptables jump ${chain}`);
+      while (await this.has(table, chain, args))
+        await this.run(table, ['-D', chain, ...args], `iptables jump ${chain}`);
     }
     for (const [table, chain] of CHAINS) {
       await execa(this.bin, ['-w', '-t', table, '-F', chain], { reject: false });
@@ -196,7 +211,13 @@ export class Iptables {
     if (masquerade) {
       await this.add('nat', CHAIN_POSTROUTING, tag, ['-s', subnet, '!', '-o', bridge, '-j', 'MASQUERADE'], subject);
       await this.add('filter', CHAIN_FORWARD, tag, ['-i', bridge, '!', '-o', bridge, '-j', 'ACCEPT'], subject);
-      await this.add('filter', CHAIN_FORWARD, tag, ['-o', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'], subject);
+      await this.add(
+        'filter',
+        CHAIN_FORWARD,
+        tag,
+        ['-o', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
+        subject,
+      );
     }
   }
 
@@ -205,8 +226,20 @@ export class Iptables {
    * forwarded traffic to that container port; both in one transaction. Not
    * idempotent: the caller adds each port once (the driver's state says which).
    */
-  async addPortRules(containerId: string, bridge: string, containerIp: string, p: PortSpec, forward = true): Promise<void> {
-    await this.restore(portRules(containerId, bridge, containerIp, p, forward, this.owner).map((r) => ({ table: r.table, args: ['-A', r.chain, ...r.args] })), `port ${p.hostIp}:${p.hostPort}/${p.proto}`);
+  async addPortRules(
+    containerId: string,
+    bridge: string,
+    containerIp: string,
+    p: PortSpec,
+    forward = true,
+  ): Promise<void> {
+    await this.restore(
+      portRules(containerId, bridge, containerIp, p, forward, this.owner).map((r) => ({
+        table: r.table,
+        args: ['-A', r.chain, ...r.args],
+      })),
+      `port ${p.hostIp}:${p.hostPort}/${p.proto}`,
+    );
   }
 
   /**
@@ -215,10 +248,20 @@ export class Iptables {
    * listing first. When that fails (a rule is already gone), falls back to
    * removeTagged for the same rules. Idempotent. Cost: one iptables-restore run.
    */
-  async removePortRules(containerId: string, bridge: string, containerIp: string, ports: readonly { p: PortSpec; forward: boolean }[]): Promise<void> {
-    const lines = ports.flatMap(({ p, forward }) => portRules(containerId, bridge, containerIp, p, forward, this.owner));
+  async removePortRules(
+    containerId: string,
+    bridge: string,
+    containerIp: string,
+    ports: readonly { p: PortSpec; forward: boolean }[],
+  ): Promise<void> {
+    const lines = ports.flatMap(({ p, forward }) =>
+      portRules(containerId, bridge, containerIp, p, forward, this.owner),
+    );
     try {
-      await this.restore(lines.map((r) => ({ table: r.table, args: ['-D', r.chain, ...r.args] })), `container ${containerId}: unpublish`);
+      await this.restore(
+        lines.map((r) => ({ table: r.table, args: ['-D', r.chain, ...r.args] })),
+        `container ${containerId}: unpublish`,
+      );
     } catch {
       await this.removeTagged(
         (tag) => tag === containerId,
@@ -233,7 +276,9 @@ export class Iptables {
    */
   async list(): Promise<TaggedRule[]> {
     const rules: TaggedRule[] = [];
-    const outputs = await Promise.all(CHAINS.map(([table, chain]) => execa(this.bin, ['-w', '-t', table, '-S', chain], { reject: false })));
+    const outputs = await Promise.all(
+      CHAINS.map(([table, chain]) => execa(this.bin, ['-w', '-t', table, '-S', chain], { reject: false })),
+    );
     for (const [i, [table, chain]] of CHAINS.entries()) {
       const r = outputs[i]!;
       if (r.exitCode !== 0) continue;
@@ -253,12 +298,16 @@ export class Iptables {
 
   /**
    * Deletes the rules whose tag matches (and that filter accepts) in one
-   * transaction; with an owner, only that owner's rules are candidates. Idempotent; returns how many. Cost: three parallel `-S` runs and one restore.
+   * transaction; with an owner, only that owner's rules are candidates. Idempotent; returns how many. Cost: three
+   * parallel `-S` runs and one restore.
    */
   async removeTagged(match: (tag: string) => boolean, filter?: (rule: TaggedRule) => boolean): Promise<number> {
     const doomed = (await this.list()).filter((rule) => match(rule.tag) && (filter === undefined || filter(rule)));
     try {
-      await this.restore(doomed.map((r) => ({ table: r.table, args: ['-D', r.chain, ...r.args] })), 'iptables cleanup');
+      await this.restore(
+        doomed.map((r) => ({ table: r.table, args: ['-D', r.chain, ...r.args] })),
+        'iptables cleanup',
+      );
     } catch {
       // A rule vanished meanwhile: the batch is all or nothing, so delete one by one.
       for (const r of doomed) await execa(this.bin, ['-w', '-t', r.table, '-D', r.chain, ...r.args], { reject: false });
@@ -268,20 +317,54 @@ export class Iptables {
 }
 
 /** The rules publishing one port, as `iptables -S` would print their arguments. */
-function portRules(containerId: string, bridge: string, containerIp: string, p: PortSpec, forward: boolean, owner: string | undefined): Omit<TaggedRule, 'tag'>[] {
+function portRules(
+  containerId: string,
+  bridge: string,
+  containerIp: string,
+  p: PortSpec,
+  forward: boolean,
+  owner: string | undefined,
+): Omit<TaggedRule, 'tag'>[] {
   const dst = p.hostIp === '0.0.0.0' ? [] : ['-d', `${p.hostIp}/32`];
   const rules: Omit<TaggedRule, 'tag'>[] = [
     {
       table: 'nat',
       chain: CHAIN_DNAT,
-      args: [...dst, '-p', p.proto, '-m', p.proto, '--dport', String(p.hostPort), ...comment(containerId, owner), '-j', 'DNAT', '--to-destination', `${containerIp}:${p.containerPort}`],
+      args: [
+        ...dst,
+        '-p',
+        p.proto,
+        '-m',
+        p.proto,
+        '--dport',
+        String(p.hostPort),
+        ...comment(containerId, owner),
+        '-j',
+        'DNAT',
+        '--to-destination',
+        `${containerIp}:${p.containerPort}`,
+      ],
     },
   ];
   if (forward) {
     rules.push({
       table: 'filter',
       chain: CHAIN_FORWARD,
-      args: ['-d', `${containerIp}/32`, '-o', bridge, '-p', p.proto, '-m', p.proto, '--dport', String(p.containerPort), ...comment(containerId, owner), '-j', 'ACCEPT'],
+      args: [
+        '-d',
+        `${containerIp}/32`,
+        '-o',
+        bridge,
+        '-p',
+        p.proto,
+        '-m',
+        p.proto,
+        '--dport',
+        String(p.containerPort),
+        ...comment(containerId, owner),
+        '-j',
+        'ACCEPT',
+      ],
     });
   }
   return rules;

@@ -33,7 +33,15 @@ needs(root()).describe('runSteps (rtnetlink)', () => {
       { op: 'link.master', name: VETH, master: BR },
       { op: 'link.up', name: VETH },
     ]);
-    expect(host.map((s) => s.name)).toEqual(['socket', 'bridge.create', 'addr.add', 'link.up', 'veth.create', 'link.master', 'link.up']);
+    expect(host.map((s) => s.name)).toEqual([
+      'socket',
+      'bridge.create',
+      'addr.add',
+      'link.up',
+      'veth.create',
+      'link.master',
+      'link.up',
+    ]);
     expect(host.every((s) => s.where === 'host' && s.error === undefined)).toBe(true);
     const inside = await runSteps(
       ctx,
@@ -45,7 +53,16 @@ needs(root()).describe('runSteps (rtnetlink)', () => {
       ],
       { pid },
     );
-    expect(inside.map((s) => s.name)).toEqual(['netns.open', 'child', 'setns', 'socket', 'link.up', 'addr.add', 'link.up', 'route.default']);
+    expect(inside.map((s) => s.name)).toEqual([
+      'netns.open',
+      'child',
+      'setns',
+      'socket',
+      'link.up',
+      'addr.add',
+      'link.up',
+      'route.default',
+    ]);
     const child = inside.find((s) => s.name === 'child')!;
     for (const s of inside.filter((x) => ['setns', 'addr.add'].includes(x.name))) {
       expect(s.startNs).toBeGreaterThanOrEqual(child.startNs);
@@ -63,7 +80,11 @@ needs(root()).describe('runSteps (rtnetlink)', () => {
 
   it('fails naming the step, the interface and the errno, with the steps so far', async () => {
     await runSteps(ctx, [{ op: 'bridge.create', name: BR }]);
-    const err = await runSteps(ctx, [{ op: 'link.up', name: BR }, { op: 'bridge.create', name: BR }, { op: 'link.up', name: BR }]).catch((e: unknown) => e);
+    const err = await runSteps(ctx, [
+      { op: 'link.up', name: BR },
+      { op: 'bridge.create', name: BR },
+      { op: 'link.up', name: BR },
+    ]).catch((e: unknown) => e);
     expect(isBerthError(err, 'ALREADY_EXISTS')).toBe(true);
     expect((err as Error).message).toBe(`bridge ${BR}: RTM_NEWLINK: EEXIST`);
     const steps = (err as { details: { steps: { name: string; error?: string }[] } }).details.steps;
@@ -79,15 +100,23 @@ needs(root()).describe('runSteps (rtnetlink)', () => {
     const inNs = await runSteps(ctx, [{ op: 'link.up', name: 'eth7' }], { path: ns.path }).catch((e: unknown) => e);
     expect((inNs as Error).message).toBe('link eth7: RTM_NEWLINK: ENODEV');
     expect(isBerthError(inNs, 'NOT_FOUND')).toBe(true);
-    const gone = await runSteps(ctx, [{ op: 'link.up', name: 'lo' }], { path: `/run/netns/berthtest-${process.pid}-none` }).catch((e: unknown) => e);
+    const gone = await runSteps(ctx, [{ op: 'link.up', name: 'lo' }], {
+      path: `/run/netns/berthtest-${process.pid}-none`,
+    }).catch((e: unknown) => e);
     expect((gone as Error).message).toMatch(/^netns \/run\/netns\/berthtest-\d+-none: netns.open: ENOENT$/);
     await runSteps(ctx, [{ op: 'link.delete', name: VETH, ifMissingOk: true }]);
   });
 
   it('rejects malformed ops before touching the kernel', () => {
-    expect(() => native().netlinkApply([{ op: 'addr.add', name: 'eth0', address: '10.1.1', prefix: 24 }])).toThrow(/invalid IPv4 address 10.1.1/);
-    expect(() => native().netlinkApply([{ op: 'link.up', name: 'averyveryverylongname' }])).toThrow(/interface name too long/);
+    expect(() => native().netlinkApply([{ op: 'addr.add', name: 'eth0', address: '10.1.1', prefix: 24 }])).toThrow(
+      /invalid IPv4 address 10.1.1/,
+    );
+    expect(() => native().netlinkApply([{ op: 'link.up', name: 'averyveryverylongname' }])).toThrow(
+      /interface name too long/,
+    );
     expect(() => native().netlinkApply([{ op: 'nope' } as never])).toThrow(/unknown op nope/);
-    expect(() => native().netlinkApply([{ op: 'veth.create', name: 'a', peer: 'b', peerMac: 'zz' }])).toThrow(/invalid MAC/);
+    expect(() => native().netlinkApply([{ op: 'veth.create', name: 'a', peer: 'b', peerMac: 'zz' }])).toThrow(
+      /invalid MAC/,
+    );
   });
 });

@@ -87,14 +87,26 @@ export async function runSteps(ctx: Context, ops: readonly NetlinkOp[], netns?: 
     const subject = op !== undefined ? subjectOf(op) : describeNetns(netns);
     const startNs = fromMonotonicNs(result.baseNs + BigInt(rec.startNs));
     const endNs = fromMonotonicNs(result.baseNs + BigInt(rec.endNs));
-    const step: SetupStep = { name: rec.name, subject, startNs, endNs, durationNs: endNs - startNs, where, origin: 'native' };
+    const step: SetupStep = {
+      name: rec.name,
+      subject,
+      startNs,
+      endNs,
+      durationNs: endNs - startNs,
+      where,
+      origin: 'native',
+    };
     if (rec.errno !== 0) {
       step.error = rec.error ?? `errno ${rec.errno}`;
       const call = op !== undefined ? RTM_OF[op.op] : rec.name;
       const why = rec.message ? ` (${rec.message})` : '';
-      failure = new BerthError(errnoCodes[step.error] ?? ErrorCode.INTERNAL, `${subject}: ${call}: ${step.error}${why}`, {
-        details: { errno: step.error, step: rec.name },
-      });
+      failure = new BerthError(
+        errnoCodes[step.error] ?? ErrorCode.INTERNAL,
+        `${subject}: ${call}: ${step.error}${why}`,
+        {
+          details: { errno: step.error, step: rec.name },
+        },
+      );
     }
     steps.push(step);
   }

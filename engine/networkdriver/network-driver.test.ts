@@ -65,7 +65,8 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
   afterEach(async () => {
     await fx.cleanup();
     for (const d of drivers.reverse()) await d.reset(ctx).catch(() => undefined);
-    for (const link of [...(await hostLinks(BRIDGE)), ...(await hostLinks(ORPHAN))]) await execa('ip', ['link', 'del', link], { reject: false });
+    for (const link of [...(await hostLinks(BRIDGE)), ...(await hostLinks(ORPHAN))])
+      await execa('ip', ['link', 'del', link], { reject: false });
     await rm(root, { recursive: true, force: true });
   });
 
@@ -75,18 +76,43 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     const b = await fx.create();
     const etc = join(root, 'etc-a');
     const traced = instrument<NetworkDriver>('networkdriver', d, networkDriverBoundary);
-    const { result: ra, spans } = await collect(() => traced.allocateInterface(ctx, { containerId: 'aaaa1', network: 'bridge', netns: { path: a.path }, hostname: 'alpha', etcDir: etc }));
-    const rb = await d.allocateInterface(ctx, { containerId: 'bbbb2', network: 'bridge', netns: { path: b.path }, hostname: 'beta' });
+    const { result: ra, spans } = await collect(() =>
+      traced.allocateInterface(ctx, {
+        containerId: 'aaaa1',
+        network: 'bridge',
+        netns: { path: a.path },
+        hostname: 'alpha',
+        etcDir: etc,
+      }),
+    );
+    const rb = await d.allocateInterface(ctx, {
+      containerId: 'bbbb2',
+      network: 'bridge',
+      netns: { path: b.path },
+      hostname: 'beta',
+    });
     expect(ra.address).not.toBe(rb.address);
     expect(ra.gateway).toBe(GATEWAY);
     expect(ra.mac).toMatch(/^02:42:/);
     const names = ra.steps.map((s) => s.name);
-    expect(names).toEqual(expect.arrayContaining(['ipam.allocate', 'veth.create', 'link.master', 'setns', 'addr.add', 'route.default', 'etc.write']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'ipam.allocate',
+        'veth.create',
+        'link.master',
+        'setns',
+        'addr.add',
+        'route.default',
+        'etc.write',
+      ]),
+    );
     for (const s of ra.steps) expect(s.endNs).toBeGreaterThanOrEqual(s.startNs);
     const top = spans.find((s) => s.name === 'networkdriver.allocateInterface')!;
     expect(top.attributes).toMatchObject({ containerId: 'aaaa1', address: ra.address! });
     const children = spans.filter((s) => s.parentId === top.id);
-    expect(children.filter((s) => s.origin === 'native').map((s) => s.name)).toEqual(expect.arrayContaining(['networkdriver.veth.create', 'networkdriver.setns', 'networkdriver.route.default']));
+    expect(children.filter((s) => s.origin === 'native').map((s) => s.name)).toEqual(
+      expect.arrayContaining(['networkdriver.veth.create', 'networkdriver.setns', 'networkdriver.route.default']),
+    );
     expect(children.map((s) => s.name)).toContain('networkdriver.ipam.allocate');
 
     expect(await fx.links(a.name)).toEqual(['lo', 'eth0']);
@@ -112,40 +138,65 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     ['proxy', true],
     ['iptables', hasIptables],
   ] as const)('published port via %s', (portDriver, available) => {
-    needs(available ? undefined : iptablesMissing).it('reaches the server in the container from 127.0.0.1 and is removed on release', async () => {
-      const d = await open({ portDriver });
-      const a = await fx.create();
-      const r = await d.allocateInterface(ctx, { containerId: 'pub1', network: 'bridge', netns: { path: a.path }, hostname: 'pub' });
-      await fx.echoServer(a.name, 8080);
-      const hostPort = PORT_BASE + (portDriver === 'proxy' ? 1 : 2);
-      const port = await d.allocatePort(ctx, 'pub1', `127.0.0.1:${hostPort}:8080`);
-      expect(port.via).toBe(portDriver);
-      expect(await clientFromHost('127.0.0.1', hostPort)).toBe('echo:ping');
-      if (portDriver === 'iptables') expect((await new Iptables().list()).some((x) => x.tag === 'pub1' && x.args.includes(`${r.address}:8080`))).toBe(true);
-      // A second host port onto the same container port; releasing the first keeps it working.
-      await d.allocatePort(ctx, 'pub1', `${hostPort + 100}:8080`);
-      await d.releasePort(ctx, 'pub1', `127.0.0.1:${hostPort}:8080/tcp`);
-      await expect(clientFromHost('127.0.0.1', hostPort)).rejects.toThrow(/ECONNREFUSED/);
-      expect(await clientFromHost('127.0.0.1', hostPort + 100)).toBe('echo:ping');
-      // A port another program holds is a CONFLICT and adds nothing.
-      const taken = net.createServer();
-      await new Promise<void>((res) => taken.listen(hostPort + 200, '127.0.0.1', res));
-      try {
-        await expectError(d.allocatePort(ctx, 'pub1', `${hostPort + 200}:8080`), 'CONFLICT', new RegExp(`port 127.0.0.1:${hostPort + 200}/tcp: already in use`));
-      } finally {
-        await new Promise((res) => taken.close(res));
-      }
-      expect(d.endpoint(ctx, 'pub1')!.ports.map((q) => q.hostPort)).toEqual([hostPort + 100]);
-      await d.releaseInterface(ctx, 'pub1');
-      await expect(clientFromHost('127.0.0.1', hostPort + 100)).rejects.toThrow(/ECONNREFUSED/);
-      if (portDriver === 'iptables') expect((await new Iptables().list()).filter((x) => x.tag === 'pub1')).toEqual([]);
-    });
+    needs(available ? undefined : iptablesMissing).it(
+      'reaches the server in the container from 127.0.0.1 and is removed on release',
+      async () => {
+        const d = await open({ portDriver });
+        const a = await fx.create();
+        const r = await d.allocateInterface(ctx, {
+          containerId: 'pub1',
+          network: 'bridge',
+          netns: { path: a.path },
+          hostname: 'pub',
+        });
+        await fx.echoServer(a.name, 8080);
+        const hostPort = PORT_BASE + (portDriver === 'proxy' ? 1 : 2);
+        const port = await d.allocatePort(ctx, 'pub1', `127.0.0.1:${hostPort}:8080`);
+        expect(port.via).toBe(portDriver);
+        expect(await clientFromHost('127.0.0.1', hostPort)).toBe('echo:ping');
+        if (portDriver === 'iptables')
+          expect(
+            (await new Iptables().list()).some((x) => x.tag === 'pub1' && x.args.includes(`${r.address}:8080`)),
+          ).toBe(true);
+        // A second host port onto the same container port; releasing the first keeps it working.
+        await d.allocatePort(ctx, 'pub1', `${hostPort + 100}:8080`);
+        await d.releasePort(ctx, 'pub1', `127.0.0.1:${hostPort}:8080/tcp`);
+        await expect(clientFromHost('127.0.0.1', hostPort)).rejects.toThrow(/ECONNREFUSED/);
+        expect(await clientFromHost('127.0.0.1', hostPort + 100)).toBe('echo:ping');
+        // A port another program holds is a CONFLICT and adds nothing.
+        const taken = net.createServer();
+        await new Promise<void>((res) => taken.listen(hostPort + 200, '127.0.0.1', res));
+        try {
+          await expectError(
+            d.allocatePort(ctx, 'pub1', `${hostPort + 200}:8080`),
+            'CONFLICT',
+            new RegExp(`port 127.0.0.1:${hostPort + 200}/tcp: already in use`),
+          );
+        } finally {
+          await new Promise((res) => taken.close(res));
+        }
+        expect(d.endpoint(ctx, 'pub1')!.ports.map((q) => q.hostPort)).toEqual([hostPort + 100]);
+        await d.releaseInterface(ctx, 'pub1');
+        await expect(clientFromHost('127.0.0.1', hostPort + 100)).rejects.toThrow(/ECONNREFUSED/);
+        if (portDriver === 'iptables')
+          expect((await new Iptables().list()).filter((x) => x.tag === 'pub1')).toEqual([]);
+      },
+    );
   });
 
   it('gives 12 concurrent containers distinct working addresses', async () => {
     const d = await open();
     const nss = await Promise.all(Array.from({ length: 12 }, () => fx.create()));
-    const rs = await Promise.all(nss.map((ns, i) => d.allocateInterface(ctx, { containerId: `par${i}`, network: 'bridge', netns: { path: ns.path }, hostname: `p${i}` })));
+    const rs = await Promise.all(
+      nss.map((ns, i) =>
+        d.allocateInterface(ctx, {
+          containerId: `par${i}`,
+          network: 'bridge',
+          netns: { path: ns.path },
+          hostname: `p${i}`,
+        }),
+      ),
+    );
     expect(new Set(rs.map((r) => r.address)).size).toBe(12);
     expect(new Set(rs.map((r) => r.hostVeth)).size).toBe(12);
     await fx.echoServer(nss[11]!.name, 7003);
@@ -157,7 +208,12 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
   it('accepts a namespace named by pid', async () => {
     const d = await open();
     const pid = await fx.processWithNetns();
-    const r = await d.allocateInterface(ctx, { containerId: 'bypid', network: 'bridge', netns: { pid }, hostname: 'p' });
+    const r = await d.allocateInterface(ctx, {
+      containerId: 'bypid',
+      network: 'bridge',
+      netns: { pid },
+      hostname: 'p',
+    });
     const addr = await execa('nsenter', ['-t', String(pid), '-n', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
     expect(addr.stdout).toContain(`${r.address}/24`);
   });
@@ -165,7 +221,12 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
   it('mode none leaves only lo, up', async () => {
     const d = await open();
     const a = await fx.create();
-    const r = await d.allocateInterface(ctx, { containerId: 'none1', network: 'none', netns: { path: a.path }, hostname: 'n' });
+    const r = await d.allocateInterface(ctx, {
+      containerId: 'none1',
+      network: 'none',
+      netns: { path: a.path },
+      hostname: 'n',
+    });
     expect(r.mode).toBe('none');
     expect(r.address).toBeUndefined();
     expect(await fx.links(a.name)).toEqual(['lo']);
@@ -186,14 +247,29 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
   it('container:<id> joins the other namespace; a missing namespace is NOT_FOUND', async () => {
     const d = await open();
     const a = await fx.create();
-    const ra = await d.allocateInterface(ctx, { containerId: 'main1', network: 'bridge', netns: { path: a.path }, hostname: 'm' });
-    const rj = await d.allocateInterface(ctx, { containerId: 'side1', network: 'container:main1', netns: { path: a.path }, hostname: 's' });
+    const ra = await d.allocateInterface(ctx, {
+      containerId: 'main1',
+      network: 'bridge',
+      netns: { path: a.path },
+      hostname: 'm',
+    });
+    const rj = await d.allocateInterface(ctx, {
+      containerId: 'side1',
+      network: 'container:main1',
+      netns: { path: a.path },
+      hostname: 's',
+    });
     expect(rj.mode).toBe('container');
     expect(rj.steps.filter((s) => s.where === 'netns')).toEqual([]);
     const addr = await execa('ip', ['-n', a.name, '-4', '-o', 'addr', 'show', 'eth0']);
     expect(addr.stdout).toContain(ra.address);
     await expectError(
-      d.allocateInterface(ctx, { containerId: 'side2', network: 'container:gone', netns: { path: `/run/netns/berthtest-${pid}-missing` }, hostname: 's' }),
+      d.allocateInterface(ctx, {
+        containerId: 'side2',
+        network: 'container:gone',
+        netns: { path: `/run/netns/berthtest-${pid}-missing` },
+        hostname: 's',
+      }),
       'NOT_FOUND',
       /^container side2: netns .*missing: not found/,
     );
@@ -205,24 +281,45 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     const builtin = d.listNetworks(ctx)[0]!;
     expect(builtin).toMatchObject({ mtu: LOCAL_MTU, externalMtu: 1400 });
     const a = await fx.create();
-    const r = await d.allocateInterface(ctx, { containerId: 'mtu1', network: 'bridge', netns: { path: a.path }, hostname: 'm' });
+    const r = await d.allocateInterface(ctx, {
+      containerId: 'mtu1',
+      network: 'bridge',
+      netns: { path: a.path },
+      hostname: 'm',
+    });
     expect(r).toMatchObject({ mtu: LOCAL_MTU, externalMtu: 1400 });
-    for (const dev of [BRIDGE, r.hostVeth!]) expect((await readFile(`/sys/class/net/${dev}/mtu`, 'utf8')).trim()).toBe(String(LOCAL_MTU));
+    for (const dev of [BRIDGE, r.hostVeth!])
+      expect((await readFile(`/sys/class/net/${dev}/mtu`, 'utf8')).trim()).toBe(String(LOCAL_MTU));
     expect((await execa('ip', ['-n', a.name, '-o', 'link', 'show', 'eth0'])).stdout).toContain(`mtu ${LOCAL_MTU}`);
     // Leaving the network: the route's metric; to the gateway (on the subnet): the link's MTU.
-    expect((await execa('ip', ['-n', a.name, 'route', 'show', 'default'])).stdout).toMatch(new RegExp(`via ${GATEWAY} dev eth0 .*mtu 1400`));
+    expect((await execa('ip', ['-n', a.name, 'route', 'show', 'default'])).stdout).toMatch(
+      new RegExp(`via ${GATEWAY} dev eth0 .*mtu 1400`),
+    );
     expect((await execa('ip', ['-n', a.name, 'route', 'get', GATEWAY])).stdout).not.toMatch(/mtu/);
     // A network whose MTU is not above the external one gets no route metric; bad MTUs are refused.
     const n = await d.createNetwork(ctx, { name: `small${pid}`, subnet: `10.${octet}.10.0/24`, mtu: 1400 });
     expect(n.externalMtu).toBeUndefined();
     const b = await fx.create();
-    await d.allocateInterface(ctx, { containerId: 'mtu2', network: `small${pid}`, netns: { path: b.path }, hostname: 's' });
+    await d.allocateInterface(ctx, {
+      containerId: 'mtu2',
+      network: `small${pid}`,
+      netns: { path: b.path },
+      hostname: 's',
+    });
     expect((await execa('ip', ['-n', b.name, 'route', 'show', 'default'])).stdout).not.toMatch(/mtu/);
     await d.releaseInterface(ctx, 'mtu2');
     await d.removeNetwork(ctx, n.id);
-    await expectError(d.createNetwork(ctx, { name: `bad${pid}`, subnet: `10.${octet}.11.0/24`, mtu: 70000 }), 'INVALID_ARGUMENT', /mtu 70000: not an integer in 68–65535/);
+    await expectError(
+      d.createNetwork(ctx, { name: `bad${pid}`, subnet: `10.${octet}.11.0/24`, mtu: 70000 }),
+      'INVALID_ARGUMENT',
+      /mtu 70000: not an integer in 68–65535/,
+    );
     await expectError(BridgeDriver.open(ctx, { root, externalMtu: 10 }), 'INVALID_ARGUMENT', /externalMtu 10/);
-    await expectError(BridgeDriver.open(ctx, { root, defaultNetwork: { bridge: BRIDGE, subnet: SUBNET }, mtu: 1500 }), 'FAILED_PRECONDITION', /mtu 1500 but .* holds mtu 65520/);
+    await expectError(
+      BridgeDriver.open(ctx, { root, defaultNetwork: { bridge: BRIDGE, subnet: SUBNET }, mtu: 1500 }),
+      'FAILED_PRECONDITION',
+      /mtu 1500 but .* holds mtu 65520/,
+    );
   });
 
   it('creates, lists, inspects and removes user-defined networks; in use is a CONFLICT', async () => {
@@ -232,14 +329,27 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     expect(n.bridge).toMatch(/^br-[0-9a-f]{12}$/);
     expect(await hostLinks(n.bridge)).toEqual([n.bridge]);
     expect(d.listNetworks(ctx).map((x) => x.name)).toEqual(['bridge', `front${pid}`]);
-    await expectError(d.createNetwork(ctx, { name: `front${pid}`, subnet: `10.${octet}.9.0/24` }), 'ALREADY_EXISTS', /already exists/);
+    await expectError(
+      d.createNetwork(ctx, { name: `front${pid}`, subnet: `10.${octet}.9.0/24` }),
+      'ALREADY_EXISTS',
+      /already exists/,
+    );
     const a = await fx.create();
-    const r = await d.allocateInterface(ctx, { containerId: 'user1', network: `front${pid}`, netns: { path: a.path }, hostname: 'u' });
+    const r = await d.allocateInterface(ctx, {
+      containerId: 'user1',
+      network: `front${pid}`,
+      netns: { path: a.path },
+      hostname: 'u',
+    });
     expect(r.network?.bridge).toBe(n.bridge);
     expect(r.gateway).toBe(`10.${octet}.8.1`);
-    expect((await readFile(`/sys/class/net/${r.hostVeth}/master/uevent`, 'utf8'))).toContain(`INTERFACE=${n.bridge}`);
+    expect(await readFile(`/sys/class/net/${r.hostVeth}/master/uevent`, 'utf8')).toContain(`INTERFACE=${n.bridge}`);
     expect(d.inspectNetwork(ctx, `front${pid}`).containers.map((c) => c.containerId)).toEqual(['user1']);
-    await expectError(d.removeNetwork(ctx, `front${pid}`), 'CONFLICT', new RegExp(`network front${pid}: in use by container\\(s\\) user1`));
+    await expectError(
+      d.removeNetwork(ctx, `front${pid}`),
+      'CONFLICT',
+      new RegExp(`network front${pid}: in use by container\\(s\\) user1`),
+    );
     await d.releaseInterface(ctx, 'user1');
     await d.removeNetwork(ctx, n.id);
     expect(await hostLinks(n.bridge)).toEqual([]);
@@ -250,18 +360,35 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
   it('refuses bad input with a clear error and leaves nothing half-configured', async () => {
     const d = await open();
     const a = await fx.create();
-    await expectError(d.allocateInterface(ctx, { containerId: 'bad1', network: 'nosuchnet', netns: { path: a.path }, hostname: 'b' }), 'NOT_FOUND', /^network nosuchnet: not found/);
-    await expectError(d.createNetwork(ctx, { name: 'clash', subnet: `10.${octet}.7.128/25` }), 'INVALID_ARGUMENT', new RegExp(`overlaps network bridge \\(${SUBNET}\\)`));
+    await expectError(
+      d.allocateInterface(ctx, { containerId: 'bad1', network: 'nosuchnet', netns: { path: a.path }, hostname: 'b' }),
+      'NOT_FOUND',
+      /^network nosuchnet: not found/,
+    );
+    await expectError(
+      d.createNetwork(ctx, { name: 'clash', subnet: `10.${octet}.7.128/25` }),
+      'INVALID_ARGUMENT',
+      new RegExp(`overlaps network bridge \\(${SUBNET}\\)`),
+    );
     const hostRoute = (await execa('ip', ['-4', '-o', 'route', 'show', 'scope', 'link'])).stdout
       .split('\n')
       .filter((l) => !/ dev (berth|br-)/.test(l))
       .map((l) => l.split(' ')[0]!)
       .find((r) => r.includes('/'));
-    if (hostRoute !== undefined) await expectError(d.createNetwork(ctx, { name: 'clash2', subnet: hostRoute }), 'INVALID_ARGUMENT', /overlaps the host route/);
+    if (hostRoute !== undefined)
+      await expectError(
+        d.createNetwork(ctx, { name: 'clash2', subnet: hostRoute }),
+        'INVALID_ARGUMENT',
+        /overlaps the host route/,
+      );
     expect(d.listNetworks(ctx).map((x) => x.name)).toEqual(['bridge']);
     if (hostRoute !== undefined) {
       const root2 = join(root, 'other');
-      const e = await BridgeDriver.open(ctx, { root: root2, defaultNetwork: { bridge: `${BRIDGE}x`, subnet: hostRoute }, portDriver: 'proxy' }).catch((x: unknown) => x);
+      const e = await BridgeDriver.open(ctx, {
+        root: root2,
+        defaultNetwork: { bridge: `${BRIDGE}x`, subnet: hostRoute },
+        portDriver: 'proxy',
+      }).catch((x: unknown) => x);
       expect(isBerthError(e, 'INVALID_ARGUMENT')).toBe(true);
       expect((e as Error).message).toMatch(/^network bridge: subnet .* overlaps the host route/);
       expect(await hostLinks(`${BRIDGE}x`)).toEqual([]);
@@ -272,28 +399,54 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     const taken = net.createServer();
     await new Promise<void>((r) => taken.listen(PORT_BASE + 3, '127.0.0.1', r));
     try {
-      await expectError(d.allocatePort(ctx, 'good1', `${PORT_BASE + 3}:80`), 'CONFLICT', new RegExp(`port 127.0.0.1:${PORT_BASE + 3}/tcp: already in use`));
+      await expectError(
+        d.allocatePort(ctx, 'good1', `${PORT_BASE + 3}:80`),
+        'CONFLICT',
+        new RegExp(`port 127.0.0.1:${PORT_BASE + 3}/tcp: already in use`),
+      );
     } finally {
       await new Promise((r) => taken.close(r));
     }
     await d.allocatePort(ctx, 'good1', `${PORT_BASE + 4}:80`);
-    await expectError(d.allocatePort(ctx, 'bad2', `${PORT_BASE + 4}:80`), 'FAILED_PRECONDITION', /container bad2: publish/);
+    await expectError(
+      d.allocatePort(ctx, 'bad2', `${PORT_BASE + 4}:80`),
+      'FAILED_PRECONDITION',
+      /container bad2: publish/,
+    );
     expect(d.endpoint(ctx, 'good1')!.ports).toHaveLength(1);
 
     const tiny = await d.createNetwork(ctx, { name: `tiny${pid}`, subnet: `10.${octet}.9.0/30` });
     const b = await fx.create();
     const c = await fx.create();
-    await d.allocateInterface(ctx, { containerId: 'full1', network: tiny.name, netns: { path: b.path }, hostname: 'f' });
+    await d.allocateInterface(ctx, {
+      containerId: 'full1',
+      network: tiny.name,
+      netns: { path: b.path },
+      hostname: 'f',
+    });
     const before = await berthLinks(BRIDGE);
-    await expectError(d.allocateInterface(ctx, { containerId: 'full2', network: tiny.name, netns: { path: c.path }, hostname: 'f' }), 'RESOURCE_EXHAUSTED', new RegExp(`network tiny${pid}: no free address`));
+    await expectError(
+      d.allocateInterface(ctx, { containerId: 'full2', network: tiny.name, netns: { path: c.path }, hostname: 'f' }),
+      'RESOURCE_EXHAUSTED',
+      new RegExp(`network tiny${pid}: no free address`),
+    );
     expect(await berthLinks(BRIDGE)).toEqual(before);
     expect(await fx.links(c.name)).toEqual(['lo']);
     expect(d.endpoint(ctx, 'full2')).toBeUndefined();
 
     // A failing kernel step (the netns already has an eth0) names the step and undoes the rest.
-    const e1 = await d.allocateInterface(ctx, { containerId: 'dup1', network: 'bridge', netns: { path: c.path }, hostname: 'x' });
-    const err = await d.allocateInterface(ctx, { containerId: 'dup2', network: 'bridge', netns: { path: c.path }, hostname: 'x' }).catch((x: unknown) => x);
-    expect((err as Error).message).toMatch(/^container dup2: network bridge: veth berth[0-9a-f]{10}: RTM_NEWLINK: EEXIST/);
+    const e1 = await d.allocateInterface(ctx, {
+      containerId: 'dup1',
+      network: 'bridge',
+      netns: { path: c.path },
+      hostname: 'x',
+    });
+    const err = await d
+      .allocateInterface(ctx, { containerId: 'dup2', network: 'bridge', netns: { path: c.path }, hostname: 'x' })
+      .catch((x: unknown) => x);
+    expect((err as Error).message).toMatch(
+      /^container dup2: network bridge: veth berth[0-9a-f]{10}: RTM_NEWLINK: EEXIST/,
+    );
     expect(await berthLinks(BRIDGE)).toEqual([...before, e1.hostVeth].sort());
     expect(Object.values(d.inspectNetwork(ctx, 'bridge').containers.map((x) => x.containerId))).not.toContain('dup2');
   });
@@ -314,14 +467,22 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     expect(await berthLinks(BRIDGE)).toEqual(links);
     expect((await ipt.list()).length).toBe(rules);
     expect(d.inspectNetwork(ctx, 'bridge').containers).toEqual([]);
-    expect(JSON.parse(await readFile(join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.json`), 'utf8')).allocations).toEqual({});
+    expect(
+      JSON.parse(await readFile(join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.json`), 'utf8'))
+        .allocations,
+    ).toEqual({});
     expect(await fx.links(a.name)).toEqual(['lo']);
   });
 
   it('reads runtime state torn by an OS crash as gone, and refuses the same damage done during this boot', async () => {
     const d = await open();
     const a = await fx.create();
-    const r = await d.allocateInterface(ctx, { containerId: 'torn1', network: 'bridge', netns: { path: a.path }, hostname: 't' });
+    const r = await d.allocateInterface(ctx, {
+      containerId: 'torn1',
+      network: 'bridge',
+      netns: { path: a.path },
+      hostname: 't',
+    });
     const net = d.listNetworks(ctx)[0]!;
     const endpoint = join(root, 'network', 'endpoints', 'torn1.json');
     const pool = join(root, 'network', 'ipam', `${net.id}.json`);
@@ -336,7 +497,12 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     const again = await open();
     expect(again.endpoint(ctx, 'torn1')).toBeUndefined();
     expect(again.inspectNetwork(ctx, 'bridge').containers).toEqual([]);
-    const rb = await again.allocateInterface(ctx, { containerId: 'torn2', network: 'bridge', netns: { path: (await fx.create()).path }, hostname: 'u' });
+    const rb = await again.allocateInterface(ctx, {
+      containerId: 'torn2',
+      network: 'bridge',
+      netns: { path: (await fx.create()).path },
+      hostname: 'u',
+    });
     expect(rb.address).toMatch(new RegExp(`^10\\.${octet}\\.7\\.`));
     // the same damage to a file written during this boot is corruption, named
     await writeFile(join(root, 'network', 'endpoints', 'torn3.json'), '{"containerId": "tor');
@@ -344,30 +510,48 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     await expectError(open(), 'DATA_LOSS', /endpoints\/torn3\.json: corrupt/);
   });
 
-  needs(iptablesMissing).it('recover() after a restart removes what dead containers left and keeps the live', async () => {
-    const d = await open({ portDriver: 'iptables' });
-    const a = await fx.create();
-    const b = await fx.create();
-    const ra = await d.allocateInterface(ctx, { containerId: 'live1', network: 'bridge', netns: { path: a.path }, hostname: 'l' });
-    const rb = await d.allocateInterface(ctx, { containerId: 'dead1', network: 'bridge', netns: { path: b.path }, hostname: 'd' });
-    await d.allocatePort(ctx, 'dead1', `${PORT_BASE + 5}:80`);
-    await d.allocatePort(ctx, 'live1', `${PORT_BASE + 6}:80`);
-    // A veth on the bridge that no endpoint owns (a crash between veth and record).
-    await execa('ip', ['link', 'add', ORPHAN, 'type', 'veth', 'peer', 'name', `${BRIDGE}p`]);
-    await execa('ip', ['link', 'set', ORPHAN, 'master', BRIDGE]);
+  needs(iptablesMissing).it(
+    'recover() after a restart removes what dead containers left and keeps the live',
+    async () => {
+      const d = await open({ portDriver: 'iptables' });
+      const a = await fx.create();
+      const b = await fx.create();
+      const ra = await d.allocateInterface(ctx, {
+        containerId: 'live1',
+        network: 'bridge',
+        netns: { path: a.path },
+        hostname: 'l',
+      });
+      const rb = await d.allocateInterface(ctx, {
+        containerId: 'dead1',
+        network: 'bridge',
+        netns: { path: b.path },
+        hostname: 'd',
+      });
+      await d.allocatePort(ctx, 'dead1', `${PORT_BASE + 5}:80`);
+      await d.allocatePort(ctx, 'live1', `${PORT_BASE + 6}:80`);
+      // A veth on the bridge that no endpoint owns (a crash between veth and record).
+      await execa('ip', ['link', 'add', ORPHAN, 'type', 'veth', 'peer', 'name', `${BRIDGE}p`]);
+      await execa('ip', ['link', 'set', ORPHAN, 'master', BRIDGE]);
 
-    drivers.pop();
-    const again = await open({ portDriver: 'iptables' });
-    const report = await again.recover(ctx, ['live1']);
-    expect(report.endpoints).toEqual(['dead1']);
-    expect(report.veths).toEqual([ORPHAN]);
-    expect(await berthLinks(BRIDGE)).toEqual([BRIDGE, ra.hostVeth].sort());
-    expect(await hostLinks(rb.hostVeth!)).toEqual([]);
-    const tags = (await new Iptables().list()).map((r) => r.tag);
-    expect(tags).toContain('live1');
-    expect(tags).not.toContain('dead1');
-    expect(again.inspectNetwork(ctx, 'bridge').containers.map((c) => c.address)).toEqual([ra.address]);
-    const rc = await again.allocateInterface(ctx, { containerId: 'new1', network: 'bridge', netns: { path: b.path }, hostname: 'n' });
-    expect(rc.address).not.toBe(ra.address);
-  });
+      drivers.pop();
+      const again = await open({ portDriver: 'iptables' });
+      const report = await again.recover(ctx, ['live1']);
+      expect(report.endpoints).toEqual(['dead1']);
+      expect(report.veths).toEqual([ORPHAN]);
+      expect(await berthLinks(BRIDGE)).toEqual([BRIDGE, ra.hostVeth].sort());
+      expect(await hostLinks(rb.hostVeth!)).toEqual([]);
+      const tags = (await new Iptables().list()).map((r) => r.tag);
+      expect(tags).toContain('live1');
+      expect(tags).not.toContain('dead1');
+      expect(again.inspectNetwork(ctx, 'bridge').containers.map((c) => c.address)).toEqual([ra.address]);
+      const rc = await again.allocateInterface(ctx, {
+        containerId: 'new1',
+        network: 'bridge',
+        netns: { path: b.path },
+        hostname: 'n',
+      });
+      expect(rc.address).not.toBe(ra.address);
+    },
+  );
 });

@@ -57,7 +57,14 @@ import type {
   ReleaseInterfaceOptions,
 } from './driver.js';
 import { parseNetworkMode } from './network-mode.js';
-import { formatPortSpec, parsePortRequest, parsePortSpec, portsCollide, type PortRequest, type PortSpec } from './port-spec.js';
+import {
+  formatPortSpec,
+  parsePortRequest,
+  parsePortSpec,
+  portsCollide,
+  type PortRequest,
+  type PortSpec,
+} from './port-spec.js';
 import { formatIPv4, overlaps, parseIPv4, parseSubnet } from './subnet.js';
 import { checkPortFree, startProxy, type PortProxy } from './userland-proxy.js';
 
@@ -104,8 +111,12 @@ const MAX_MTU = 65535;
 
 /** INVALID_ARGUMENT naming subject and field for an mtu or externalMtu outside what Linux links take. */
 function checkMtus(subject: string, o: { mtu?: number; externalMtu?: number }): void {
-  for (const [field, v] of [['mtu', o.mtu], ['externalMtu', o.externalMtu]] as const) {
-    if (v !== undefined && (!Number.isInteger(v) || v < MIN_MTU || v > MAX_MTU)) throw invalidArgument(`${subject}: ${field} ${v}: not an integer in ${MIN_MTU}–${MAX_MTU}`);
+  for (const [field, v] of [
+    ['mtu', o.mtu],
+    ['externalMtu', o.externalMtu],
+  ] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < MIN_MTU || v > MAX_MTU))
+      throw invalidArgument(`${subject}: ${field} ${v}: not an integer in ${MIN_MTU}–${MAX_MTU}`);
   }
 }
 const RESERVED_NAMES = new Set(['bridge', 'none', 'host', 'default']);
@@ -202,7 +213,10 @@ export class BridgeDriver implements NetworkDriver {
     const driver = this.options.portDriver ?? 'auto';
     if (driver !== 'proxy') {
       this.useIptables = await this.iptables.available();
-      if (!this.useIptables && driver === 'iptables') throw unavailable(`networkdriver: iptables (${this.options.iptables ?? 'iptables'}) not usable; use portDriver "proxy"`);
+      if (!this.useIptables && driver === 'iptables')
+        throw unavailable(
+          `networkdriver: iptables (${this.options.iptables ?? 'iptables'}) not usable; use portDriver "proxy"`,
+        );
       if (this.useIptables) await this.iptables.ensureChains();
     }
     const def = this.options.defaultNetwork ?? {};
@@ -211,9 +225,14 @@ export class BridgeDriver implements NetworkDriver {
     const gateway = def.gateway ?? formatIPv4(subnet.base + 1);
     let builtin = [...this.networks.values()].find((n) => n.builtin);
     if (builtin !== undefined && this.options.mtu !== undefined && builtin.mtu !== this.options.mtu) {
-      throw failedPrecondition(`network bridge: configured with mtu ${this.options.mtu} but ${this.dir} holds mtu ${builtin.mtu}; remove its state to change it`);
+      throw failedPrecondition(
+        `network bridge: configured with mtu ${this.options.mtu} but ${this.dir} holds mtu ${builtin.mtu}; remove its state to change it`,
+      );
     }
-    if (builtin !== undefined && (builtin.bridge !== bridge || builtin.subnet !== subnet.cidr || builtin.gateway !== gateway)) {
+    if (
+      builtin !== undefined &&
+      (builtin.bridge !== bridge || builtin.subnet !== subnet.cidr || builtin.gateway !== gateway)
+    ) {
       throw failedPrecondition(
         `network bridge: configured as ${bridge} ${subnet.cidr} via ${gateway} but ${this.dir} holds ${builtin.bridge} ${builtin.subnet} via ${builtin.gateway}; remove its state to change it`,
       );
@@ -261,7 +280,8 @@ export class BridgeDriver implements NetworkDriver {
     const prefix = parseSubnet(net.subnet).prefix;
     const steps = await runSteps(ctx, [
       { op: 'bridge.create', name: net.bridge, mtu: net.mtu, ifExistsOk: true },
-      // A bridge left by an earlier run keeps its MTU: set the record's (a bridge with an explicit MTU keeps it as ports join).
+      // A bridge left by an earlier run keeps its MTU: set the record's (a bridge with an explicit MTU keeps it as
+      // ports join).
       { op: 'link.mtu', name: net.bridge, mtu: net.mtu },
       { op: 'addr.add', name: net.bridge, address: net.gateway, prefix, ifExistsOk: true },
       { op: 'link.up', name: net.bridge },
@@ -272,7 +292,10 @@ export class BridgeDriver implements NetworkDriver {
       });
       const masquerade = this.options.masquerade ?? true;
       await this.iptables.addBridgeRules(net.id, net.bridge, net.subnet, masquerade);
-      if (masquerade) await writeFile('/proc/sys/net/ipv4/ip_forward', '1').catch((err: unknown) => ctx.logger.warn('networkdriver: cannot enable ip_forward', { error: err }));
+      if (masquerade)
+        await writeFile('/proc/sys/net/ipv4/ip_forward', '1').catch((err: unknown) =>
+          ctx.logger.warn('networkdriver: cannot enable ip_forward', { error: err }),
+        );
     }
     return steps;
   }
@@ -288,7 +311,9 @@ export class BridgeDriver implements NetworkDriver {
     const ours = new Set([...this.networks.values()].map((n) => n.bridge));
     for (const route of await hostRoutes()) {
       if (!ours.has(route.iface) && overlaps(subnet, route.subnet)) {
-        throw invalidArgument(`network ${name}: subnet ${cidr} overlaps the host route ${route.subnet.cidr} on ${route.iface}`);
+        throw invalidArgument(
+          `network ${name}: subnet ${cidr} overlaps the host route ${route.subnet.cidr} on ${route.iface}`,
+        );
       }
     }
   }
@@ -320,7 +345,8 @@ export class BridgeDriver implements NetworkDriver {
     checkGateway(req.name, subnet, gateway);
     return this.networkLock.run('networks', async () => {
       throwIfCancelled(ctx, `network ${req.name}`);
-      if ([...this.networks.values()].some((n) => n.name === req.name)) throw alreadyExists(`network ${req.name}: already exists`);
+      if ([...this.networks.values()].some((n) => n.name === req.name))
+        throw alreadyExists(`network ${req.name}: already exists`);
       await this.checkSubnetFree(req.name, subnet.cidr);
       const id = randomBytes(32).toString('hex');
       const mtu = req.mtu ?? this.mtu;
@@ -342,7 +368,9 @@ export class BridgeDriver implements NetworkDriver {
         await this.ensureBridge(ctx, net);
       } catch (err) {
         this.networks.delete(id);
-        await this.destroyBridge(ctx, net).catch((e: unknown) => this.undoFailed(ctx, `network ${req.name}: remove bridge`, e));
+        await this.destroyBridge(ctx, net).catch((e: unknown) =>
+          this.undoFailed(ctx, `network ${req.name}: remove bridge`, e),
+        );
         await removeFile(this.networkFile(id));
         throw wrap(err, `network ${req.name}`);
       }
@@ -352,7 +380,9 @@ export class BridgeDriver implements NetworkDriver {
 
   /** Every network, the default one first. Cheap (in memory). */
   listNetworks(_ctx: Context): NetworkRecord[] {
-    return [...this.networks.values()].sort((a, b) => Number(b.builtin) - Number(a.builtin) || a.name.localeCompare(b.name));
+    return [...this.networks.values()].sort(
+      (a, b) => Number(b.builtin) - Number(a.builtin) || a.name.localeCompare(b.name),
+    );
   }
 
   /** A network with its containers' endpoints. NOT_FOUND naming it. */
@@ -374,7 +404,10 @@ export class BridgeDriver implements NetworkDriver {
       const net = this.resolve(nameOrId);
       if (net.builtin) throw failedPrecondition(`network ${net.name}: the default network cannot be removed`);
       const users = [...this.endpoints.values()].filter((e) => e.networkId === net.id).map((e) => e.containerId);
-      if (users.length > 0) throw conflict(`network ${net.name}: in use by container(s) ${users.join(', ')}`, { details: { containers: users } });
+      if (users.length > 0)
+        throw conflict(`network ${net.name}: in use by container(s) ${users.join(', ')}`, {
+          details: { containers: users },
+        });
       this.networks.delete(net.id);
       try {
         await this.destroyBridge(ctx, net);
@@ -426,14 +459,18 @@ export class BridgeDriver implements NetworkDriver {
         const steps = await this.timed('etc.write', 'host', () => this.writeEtc(req, undefined, true));
         return { containerId: cid, mode: 'host', steps };
       }
-      if (req.netns === undefined) throw invalidArgument(`container ${cid}: network ${req.network} needs the container's netns (pid or path)`);
+      if (req.netns === undefined)
+        throw invalidArgument(`container ${cid}: network ${req.network} needs the container's netns (pid or path)`);
       const ns = req.netns;
       const nsStat = await stat(netnsPath(ns)).catch((err: unknown) => {
         throw notFound(`container ${cid}: netns ${netnsPath(ns)}: not found`, { cause: err });
       });
       const netns = { ino: nsStat.ino, ...('pid' in ns ? { pid: ns.pid } : {}) };
       if (mode.kind === 'container' || mode.kind === 'none') {
-        const steps = mode.kind === 'none' ? await this.prefixed(`container ${cid}`, runSteps(ctx, [{ op: 'link.up', name: 'lo' }], ns)) : [];
+        const steps =
+          mode.kind === 'none'
+            ? await this.prefixed(`container ${cid}`, runSteps(ctx, [{ op: 'link.up', name: 'lo' }], ns))
+            : [];
         steps.push(...(await this.timed('etc.write', 'host', () => this.writeEtc(req, undefined, false))));
         const record: EndpointRecord = { containerId: cid, mode: mode.kind, netns, ports: [] };
         await writeJsonAtomic(this.endpointFile(cid), record, RUNTIME);
@@ -445,33 +482,62 @@ export class BridgeDriver implements NetworkDriver {
     });
   }
 
-  private async allocateBridge(ctx: Context, req: AllocateInterfaceRequest, net: NetworkRecord, ns: NetnsRef, netns: EndpointRecord['netns']): Promise<InterfaceAllocation> {
+  private async allocateBridge(
+    ctx: Context,
+    req: AllocateInterfaceRequest,
+    net: NetworkRecord,
+    ns: NetnsRef,
+    netns: EndpointRecord['netns'],
+  ): Promise<InterfaceAllocation> {
     const cid = req.containerId;
     const hostVeth = hostVethName(cid);
     const prefix = parseSubnet(net.subnet).prefix;
     // Registered at once (synchronously after resolve) so removeNetwork sees the container.
-    const record: EndpointRecord = { containerId: cid, mode: 'bridge', networkId: net.id, hostVeth, prefix, gateway: net.gateway, netns, ports: [] };
+    const record: EndpointRecord = {
+      containerId: cid,
+      mode: 'bridge',
+      networkId: net.id,
+      hostVeth,
+      prefix,
+      gateway: net.gateway,
+      netns,
+      ports: [],
+    };
     this.endpoints.set(cid, record);
     const steps: SetupStep[] = [];
     let vethMade = false;
     try {
       let durable: Promise<void> = Promise.resolve();
-      steps.push(...(await this.timed('ipam.allocate', 'host', async () => {
-        const r = await this.ipam.reserve(poolOf(net), cid);
-        record.address = r.address;
-        record.mac = macFor(r.address);
-        durable = r.durable;
-      })));
+      steps.push(
+        ...(await this.timed('ipam.allocate', 'host', async () => {
+          const r = await this.ipam.reserve(poolOf(net), cid);
+          record.address = r.address;
+          record.mac = macFor(r.address);
+          durable = r.durable;
+        })),
+      );
       // A veth of the same name released with netnsGone and not yet reaped: deleted now.
       await this.reaper.take(ctx, hostVeth);
-      const plan = bridgeInterfacePlan({ hostVeth, bridge: net.bridge, netns: ns, address: record.address!, prefix, gateway: net.gateway, mac: record.mac!, mtu: net.mtu, ...(net.externalMtu !== undefined ? { routeMtu: net.externalMtu } : {}) });
+      const plan = bridgeInterfacePlan({
+        hostVeth,
+        bridge: net.bridge,
+        netns: ns,
+        address: record.address!,
+        prefix,
+        gateway: net.gateway,
+        mac: record.mac!,
+        mtu: net.mtu,
+        ...(net.externalMtu !== undefined ? { routeMtu: net.externalMtu } : {}),
+      });
       vethMade = true;
       // The address's and the record's writes and the etc files overlap the netlink
       // work; all are done before the container can use the address. A failing link
       // step comes first: its error (e.g. veth.create EEXIST) decides the undo.
       const [links, state, etc] = await settled([
         (async () => [...(await runSteps(ctx, plan.host)), ...(await runSteps(ctx, plan.netns, ns))])(),
-        this.timed('state.write', 'host', () => Promise.all([durable, writeJsonAtomic(this.endpointFile(cid), { ...record, ports: [] }, RUNTIME)])),
+        this.timed('state.write', 'host', () =>
+          Promise.all([durable, writeJsonAtomic(this.endpointFile(cid), { ...record, ports: [] }, RUNTIME)]),
+        ),
         this.timed('etc.write', 'host', () => this.writeEtc(req, record.address, false)),
       ] as const);
       steps.push(...links, ...state, ...etc);
@@ -517,7 +583,11 @@ export class BridgeDriver implements NetworkDriver {
     }
   }
 
-  private async writeEtc(req: AllocateInterfaceRequest, address: string | undefined, hostFiles: boolean): Promise<void> {
+  private async writeEtc(
+    req: AllocateInterfaceRequest,
+    address: string | undefined,
+    hostFiles: boolean,
+  ): Promise<void> {
     if (req.etcDir === undefined) return;
     const etc = req.etc ?? {};
     await writeEtcFiles(req.etcDir, {
@@ -554,7 +624,11 @@ export class BridgeDriver implements NetworkDriver {
    * dearest part: the kernel waits for RCU grace periods), then one file write (not fsynced) and
    * an unlink (+ iptables runs per port); with netnsGone only the file work.
    */
-  async releaseInterface(ctx: Context, containerId: string, opts: ReleaseInterfaceOptions = {}): Promise<InterfaceRelease> {
+  async releaseInterface(
+    ctx: Context,
+    containerId: string,
+    opts: ReleaseInterfaceOptions = {},
+  ): Promise<InterfaceRelease> {
     return this.containerLock.run(containerId, async () => {
       const steps: SetupStep[] = [];
       const rec = this.endpoints.get(containerId);
@@ -562,11 +636,20 @@ export class BridgeDriver implements NetworkDriver {
       await this.removePorts(containerId, [], rec.ports);
       if (rec.hostVeth !== undefined) {
         if (opts.netnsGone === true || (await this.netnsAbandoned(rec))) this.reaper.add(containerId, rec.hostVeth);
-        else steps.push(...(await this.prefixed(`container ${containerId}: release`, runSteps(ctx, [{ op: 'link.delete', name: rec.hostVeth, ifMissingOk: true }]))));
+        else
+          steps.push(
+            ...(await this.prefixed(
+              `container ${containerId}: release`,
+              runSteps(ctx, [{ op: 'link.delete', name: rec.hostVeth, ifMissingOk: true }]),
+            )),
+          );
       }
       const net = rec.networkId !== undefined ? this.networks.get(rec.networkId) : undefined;
       // Either order leaves a state recover() cleans: a record without address, or an address without live container.
-      await settled([net !== undefined ? this.ipam.release(poolOf(net), containerId) : Promise.resolve(undefined), removeFile(this.endpointFile(containerId))] as const);
+      await settled([
+        net !== undefined ? this.ipam.release(poolOf(net), containerId) : Promise.resolve(undefined),
+        removeFile(this.endpointFile(containerId)),
+      ] as const);
       this.endpoints.delete(containerId);
       return { steps };
     });
@@ -614,15 +697,31 @@ export class BridgeDriver implements NetworkDriver {
    * (the bench compares both); `iptables` without a usable iptables is UNAVAILABLE.
    * Cost: one bind test per host port tried, then the rules or the proxy.
    */
-  async allocatePort(ctx: Context, containerId: string, spec: string, opts: { via?: 'iptables' | 'proxy' } = {}): Promise<PortRecord> {
+  async allocatePort(
+    ctx: Context,
+    containerId: string,
+    spec: string,
+    opts: { via?: 'iptables' | 'proxy' } = {},
+  ): Promise<PortRecord> {
     const req = parsePortRequest(spec);
     return this.containerLock.run(containerId, async () => {
       throwIfCancelled(ctx, `container ${containerId}: publish ${spec}`);
       const rec = this.endpoints.get(containerId);
-      if (rec === undefined || rec.address === undefined) throw failedPrecondition(`container ${containerId}: publish ${spec}: no bridge interface`);
-      const same = rec.ports.find((q) => q.hostIp === req.hostIp && q.proto === req.proto && q.containerPort === req.containerPort && q.hostPort >= req.hostPorts[0] && q.hostPort <= req.hostPorts[1]);
+      if (rec === undefined || rec.address === undefined)
+        throw failedPrecondition(`container ${containerId}: publish ${spec}: no bridge interface`);
+      const same = rec.ports.find(
+        (q) =>
+          q.hostIp === req.hostIp &&
+          q.proto === req.proto &&
+          q.containerPort === req.containerPort &&
+          q.hostPort >= req.hostPorts[0] &&
+          q.hostPort <= req.hostPorts[1],
+      );
       if (same !== undefined) return { ...same };
-      if (opts.via === 'iptables' && !this.useIptables) throw unavailable(`container ${containerId}: publish ${spec}: iptables publishing is not in use by this driver`);
+      if (opts.via === 'iptables' && !this.useIptables)
+        throw unavailable(
+          `container ${containerId}: publish ${spec}: iptables publishing is not in use by this driver`,
+        );
       const p = await this.reserveHostPort(containerId, req, spec);
       const key = formatPortSpec(p);
       const net = this.networks.get(rec.networkId!)!;
@@ -630,7 +729,9 @@ export class BridgeDriver implements NetworkDriver {
       try {
         if (port.via === 'iptables') {
           if (req.hostPorts[0] === req.hostPorts[1]) await checkPortFree(p);
-          const forwardExists = rec.ports.some((q) => q.via === 'iptables' && q.proto === p.proto && q.containerPort === p.containerPort);
+          const forwardExists = rec.ports.some(
+            (q) => q.via === 'iptables' && q.proto === p.proto && q.containerPort === p.containerPort,
+          );
           await this.iptables.addPortRules(containerId, net.bridge, rec.address, p, !forwardExists);
         } else {
           this.proxies.set(`${containerId} ${key}`, await startProxy(p, rec.address));
@@ -639,7 +740,9 @@ export class BridgeDriver implements NetworkDriver {
         await writeJsonAtomic(this.endpointFile(containerId), next, RUNTIME);
         this.endpoints.set(containerId, next);
       } catch (err) {
-        await this.removePorts(containerId, rec.ports, [port]).catch((x: unknown) => this.undoFailed(ctx, `container ${containerId}: unpublish ${spec}`, x));
+        await this.removePorts(containerId, rec.ports, [port]).catch((x: unknown) =>
+          this.undoFailed(ctx, `container ${containerId}: unpublish ${spec}`, x),
+        );
         throw wrap(err, `container ${containerId}: publish ${spec}`);
       }
       return { ...port };
@@ -661,7 +764,10 @@ export class BridgeDriver implements NetworkDriver {
       const p: PortSpec = { ...base, hostPort: lo + ((start + i) % count) };
       const held = [...this.reservedPorts.values()].find((h) => portsCollide(h.spec, p));
       if (held !== undefined) {
-        if (count === 1) throw conflict(`port ${p.hostIp}:${p.hostPort}/${p.proto}: already published by container ${held.containerId}`);
+        if (count === 1)
+          throw conflict(
+            `port ${p.hostIp}:${p.hostPort}/${p.proto}: already published by container ${held.containerId}`,
+          );
         continue;
       }
       const key = formatPortSpec(p);
@@ -675,7 +781,9 @@ export class BridgeDriver implements NetworkDriver {
         if (!isBerthError(err, 'CONFLICT')) throw wrap(err, `container ${containerId}: publish ${spec}`);
       }
     }
-    throw conflict(`container ${containerId}: publish ${spec}: no free host port in ${req.ephemeral ? 'the ephemeral range ' : ''}${lo}-${hi} on ${req.hostIp}/${req.proto}`);
+    throw conflict(
+      `container ${containerId}: publish ${spec}: no free host port in ${req.ephemeral ? 'the ephemeral range ' : ''}${lo}-${hi} on ${req.hostIp}/${req.proto}`,
+    );
   }
 
   /** Unpublishes one spec of the container, or all its ports. Idempotent. */
@@ -699,7 +807,8 @@ export class BridgeDriver implements NetworkDriver {
     const viaIptables = gone.filter((p) => p.via === 'iptables');
     if (viaIptables.length > 0 && this.useIptables) {
       // The forward accept is per container port: it stays while a staying port uses it.
-      const shared = (p: PortSpec) => staying.some((q) => q.via === 'iptables' && q.proto === p.proto && q.containerPort === p.containerPort);
+      const shared = (p: PortSpec) =>
+        staying.some((q) => q.via === 'iptables' && q.proto === p.proto && q.containerPort === p.containerPort);
       const rec = this.endpoints.get(cid);
       const net = rec?.networkId !== undefined ? this.networks.get(rec.networkId) : undefined;
       if (rec?.address !== undefined && net !== undefined) {
@@ -752,7 +861,9 @@ export class BridgeDriver implements NetworkDriver {
     }
     if (this.useIptables) {
       const nets = new Set([...this.networks.keys()].map((id) => `net:${id}`));
-      report.rules = await this.iptables.removeTagged((tag) => (tag.startsWith('net:') ? !nets.has(tag) : !this.endpoints.has(tag)));
+      report.rules = await this.iptables.removeTagged((tag) =>
+        tag.startsWith('net:') ? !nets.has(tag) : !this.endpoints.has(tag),
+      );
     }
     // A crash while the record was being written leaves an address whose owner has
     // no record; its veth may not be on the bridge yet, so it is looked up by name
@@ -762,7 +873,14 @@ export class BridgeDriver implements NetworkDriver {
       for (const owner of Object.values(await this.ipam.allocations(poolOf(net)))) {
         if (live.has(owner) || this.endpoints.has(owner)) continue;
         const veth = hostVethName(owner);
-        if (report.veths.includes(veth) || !(await access(`/sys/class/net/${veth}`).then(() => true, () => false))) continue;
+        if (
+          report.veths.includes(veth) ||
+          !(await access(`/sys/class/net/${veth}`).then(
+            () => true,
+            () => false,
+          ))
+        )
+          continue;
         const master = await readlink(`/sys/class/net/${veth}/master`).catch(() => undefined);
         if (master !== undefined && !bridges.has(basename(master))) continue;
         await runSteps(ctx, [{ op: 'link.delete', name: veth, ifMissingOk: true }]);
@@ -787,7 +905,8 @@ export class BridgeDriver implements NetworkDriver {
     for (const rec of this.endpoints.values()) {
       for (const p of rec.ports) {
         const key = `${rec.containerId} ${formatPortSpec(p)}`;
-        if (p.via === 'proxy' && !this.proxies.has(key) && rec.address !== undefined) this.proxies.set(key, await startProxy(p, rec.address));
+        if (p.via === 'proxy' && !this.proxies.has(key) && rec.address !== undefined)
+          this.proxies.set(key, await startProxy(p, rec.address));
       }
     }
     if (report.endpoints.length + report.rules + report.addresses.length + report.veths.length > 0) {

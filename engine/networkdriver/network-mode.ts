@@ -19,6 +19,7 @@ export function parseNetworkMode(text: string): NetworkMode {
     if (id === '') throw invalidArgument(`network mode ${JSON.stringify(text)}: container id is empty`);
     return { kind: 'container', id };
   }
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(text)) throw invalidArgument(`network mode ${JSON.stringify(text)}: not a mode nor a valid network name`);
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(text))
+    throw invalidArgument(`network mode ${JSON.stringify(text)}: not a mode nor a valid network name`);
   return { kind: 'network', name: text };
 }

@@ -12,15 +12,18 @@ describe('parsePortSpec', () => {
     expect(parsePortSpec(spec)).toEqual(want);
   });
 
-  it.each(['80', '8080:80/sctp', 'a:80', '0:80', '70000:80', '1.2.3:80:80', '1:2:3:4', '80:'])('rejects %s with INVALID_ARGUMENT naming it', (spec) => {
-    try {
-      parsePortSpec(spec);
-      expect.unreachable();
-    } catch (err) {
-      expect(isBerthError(err, 'INVALID_ARGUMENT')).toBe(true);
-      expect((err as Error).message).toContain(JSON.stringify(spec));
-    }
-  });
+  it.each(['80', '8080:80/sctp', 'a:80', '0:80', '70000:80', '1.2.3:80:80', '1:2:3:4', '80:'])(
+    'rejects %s with INVALID_ARGUMENT naming it',
+    (spec) => {
+      try {
+        parsePortSpec(spec);
+        expect.unreachable();
+      } catch (err) {
+        expect(isBerthError(err, 'INVALID_ARGUMENT')).toBe(true);
+        expect((err as Error).message).toContain(JSON.stringify(spec));
+      }
+    },
+  );
 
   it('formats canonically and detects collisions', () => {
     expect(formatPortSpec(parsePortSpec('8080:80'))).toBe('127.0.0.1:8080:80/tcp');
@@ -31,9 +34,27 @@ describe('parsePortSpec', () => {
 
 describe('parsePortRequest', () => {
   it('takes a single port, a host port range, and 0 for the ephemeral range', () => {
-    expect(parsePortRequest('127.0.0.1:8080:80')).toEqual({ hostIp: '127.0.0.1', hostPorts: [8080, 8080], containerPort: 80, proto: 'tcp', ephemeral: false });
-    expect(parsePortRequest('127.0.0.1:8000-8002:80/udp')).toEqual({ hostIp: '127.0.0.1', hostPorts: [8000, 8002], containerPort: 80, proto: 'udp', ephemeral: false });
-    expect(parsePortRequest('0:80')).toEqual({ hostIp: '127.0.0.1', hostPorts: ephemeralRange(), containerPort: 80, proto: 'tcp', ephemeral: true });
+    expect(parsePortRequest('127.0.0.1:8080:80')).toEqual({
+      hostIp: '127.0.0.1',
+      hostPorts: [8080, 8080],
+      containerPort: 80,
+      proto: 'tcp',
+      ephemeral: false,
+    });
+    expect(parsePortRequest('127.0.0.1:8000-8002:80/udp')).toEqual({
+      hostIp: '127.0.0.1',
+      hostPorts: [8000, 8002],
+      containerPort: 80,
+      proto: 'udp',
+      ephemeral: false,
+    });
+    expect(parsePortRequest('0:80')).toEqual({
+      hostIp: '127.0.0.1',
+      hostPorts: ephemeralRange(),
+      containerPort: 80,
+      proto: 'tcp',
+      ephemeral: true,
+    });
     const [lo, hi] = ephemeralRange();
     expect(lo).toBeGreaterThan(0);
     expect(hi).toBeGreaterThanOrEqual(lo);

@@ -18,7 +18,8 @@ export interface PortSpec {
 export const DEFAULT_HOST_IP = '127.0.0.1';
 
 function port(text: string, spec: string, what: string): number {
-  if (!/^\d{1,5}$/.test(text)) throw invalidArgument(`port spec ${JSON.stringify(spec)}: ${what} ${JSON.stringify(text)} is not a port number`);
+  if (!/^\d{1,5}$/.test(text))
+    throw invalidArgument(`port spec ${JSON.stringify(spec)}: ${what} ${JSON.stringify(text)} is not a port number`);
   const n = Number(text);
   if (n < 1 || n > 65535) throw invalidArgument(`port spec ${JSON.stringify(spec)}: ${what} ${n} out of range 1-65535`);
   return n;
@@ -31,7 +32,8 @@ export function parsePortSpec(spec: string): PortSpec {
   const slash = rest.lastIndexOf('/');
   if (slash >= 0) {
     const p = rest.slice(slash + 1).toLowerCase();
-    if (p !== 'tcp' && p !== 'udp') throw invalidArgument(`port spec ${JSON.stringify(spec)}: protocol ${JSON.stringify(p)} is not tcp or udp`);
+    if (p !== 'tcp' && p !== 'udp')
+      throw invalidArgument(`port spec ${JSON.stringify(spec)}: protocol ${JSON.stringify(p)} is not tcp or udp`);
     proto = p;
     rest = rest.slice(0, slash);
   }
@@ -39,11 +41,19 @@ export function parsePortSpec(spec: string): PortSpec {
   let hostIp = DEFAULT_HOST_IP;
   if (parts.length === 3) {
     hostIp = parts.shift()!;
-    if (parseIPv4(hostIp) === undefined) throw invalidArgument(`port spec ${JSON.stringify(spec)}: host address ${JSON.stringify(hostIp)} is not an IPv4 address`);
+    if (parseIPv4(hostIp) === undefined)
+      throw invalidArgument(
+        `port spec ${JSON.stringify(spec)}: host address ${JSON.stringify(hostIp)} is not an IPv4 address`,
+      );
   } else if (parts.length !== 2) {
     throw invalidArgument(`port spec ${JSON.stringify(spec)}: expected [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]`);
   }
-  return { hostIp, hostPort: port(parts[0]!, spec, 'host port'), containerPort: port(parts[1]!, spec, 'container port'), proto };
+  return {
+    hostIp,
+    hostPort: port(parts[0]!, spec, 'host port'),
+    containerPort: port(parts[1]!, spec, 'container port'),
+    proto,
+  };
 }
 
 /** `127.0.0.1:8080:80/tcp`: the canonical text of a spec (also its key). */
@@ -53,7 +63,11 @@ export function formatPortSpec(p: PortSpec): string {
 
 /** Two specs collide when they claim the same host port and protocol on overlapping addresses. */
 export function portsCollide(a: PortSpec, b: PortSpec): boolean {
-  return a.proto === b.proto && a.hostPort === b.hostPort && (a.hostIp === b.hostIp || a.hostIp === '0.0.0.0' || b.hostIp === '0.0.0.0');
+  return (
+    a.proto === b.proto &&
+    a.hostPort === b.hostPort &&
+    (a.hostIp === b.hostIp || a.hostIp === '0.0.0.0' || b.hostIp === '0.0.0.0')
+  );
 }
 
 /** A publish request: the host port is one of hostPorts (inclusive), picked by the driver when more than one. */
@@ -83,7 +97,9 @@ export function parsePortRequest(spec: string): PortRequest {
     return portRequest(spec);
   } catch (err) {
     // the parts are checked as a rewritten spec: the message names the one given
-    throw invalidArgument(`port spec ${JSON.stringify(spec)}: ${(err as Error).message.replace(/^port spec "[^"]*": /, '')}`);
+    throw invalidArgument(
+      `port spec ${JSON.stringify(spec)}: ${(err as Error).message.replace(/^port spec "[^"]*": /, '')}`,
+    );
   }
 }
 
@@ -92,7 +108,8 @@ function portRequest(spec: string): PortRequest {
   if (m !== null) {
     const base = parsePortSpec(`${m[1] !== undefined ? `${m[1]}:` : ''}${m[2]}:${m[4]}`);
     const hi = port(m[3]!, spec, 'host port');
-    if (hi < base.hostPort) throw invalidArgument(`port spec ${JSON.stringify(spec)}: host port range ${m[2]}-${m[3]} is empty`);
+    if (hi < base.hostPort)
+      throw invalidArgument(`port spec ${JSON.stringify(spec)}: host port range ${m[2]}-${m[3]} is empty`);
     const { hostPort, ...rest } = base;
     return { ...rest, hostPorts: [hostPort, hi], ephemeral: false };
   }

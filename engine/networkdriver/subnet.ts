@@ -39,21 +39,23 @@ export function parseSubnet(text: string): Subnet {
   if (addr === undefined || !(prefix >= 0 && prefix <= 32)) {
     throw invalidArgument(`subnet ${JSON.stringify(text)}: expected an IPv4 CIDR such as 10.88.0.0/16`);
   }
-  if (((addr & ~maskOf(prefix)) >>> 0) !== 0) {
-    throw invalidArgument(`subnet ${text}: host bits set (did you mean ${formatIPv4((addr & maskOf(prefix)) >>> 0)}/${prefix}?)`);
+  if ((addr & ~maskOf(prefix)) >>> 0 !== 0) {
+    throw invalidArgument(
+      `subnet ${text}: host bits set (did you mean ${formatIPv4((addr & maskOf(prefix)) >>> 0)}/${prefix}?)`,
+    );
   }
   if (prefix > 30) throw invalidArgument(`subnet ${text}: too small for a gateway and one container (at most /30)`);
   return { base: addr, prefix, cidr: `${formatIPv4(addr)}/${prefix}` };
 }
 
 export function contains(subnet: Subnet, address: number): boolean {
-  return ((address & maskOf(subnet.prefix)) >>> 0) === subnet.base;
+  return (address & maskOf(subnet.prefix)) >>> 0 === subnet.base;
 }
 
 export function overlaps(a: Subnet, b: Subnet): boolean {
   const prefix = Math.min(a.prefix, b.prefix);
   const mask = maskOf(prefix);
-  return ((a.base & mask) >>> 0) === ((b.base & mask) >>> 0);
+  return (a.base & mask) >>> 0 === (b.base & mask) >>> 0;
 }
 
 /** Number of addresses in the subnet, network and broadcast included. */

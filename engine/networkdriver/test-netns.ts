@@ -40,7 +40,9 @@ export class NetnsFixture {
 
   /** Starts a TCP echo server inside the namespace (answers `echo:<data>`). */
   async echoServer(ns: string, port: number): Promise<void> {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', ECHO_SERVER, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', ECHO_SERVER, String(port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     this.children.push(child);
     await new Promise<void>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`echo server in ${ns} exited ${code}`)));

@@ -27,15 +27,22 @@ describe('userland proxy', () => {
     const [backend, front] = [await freePort('127.0.0.2'), await freePort('127.0.0.1')];
     const server = net.createServer((s) => s.on('data', (d) => s.end(`tcp:${d}`)));
     await new Promise<void>((r) => server.listen(backend, '127.0.0.2', r));
-    const proxy = await startProxy({ hostIp: '127.0.0.1', hostPort: front, containerPort: backend, proto: 'tcp' }, '127.0.0.2');
+    const proxy = await startProxy(
+      { hostIp: '127.0.0.1', hostPort: front, containerPort: backend, proto: 'tcp' },
+      '127.0.0.2',
+    );
     try {
       const reply = await new Promise<string>((resolve, reject) => {
         const c = net.connect(front, '127.0.0.1', () => c.write('hi'));
         let out = '';
-        c.on('data', (d) => (out += d)).on('close', () => resolve(out)).on('error', reject);
+        c.on('data', (d) => (out += d))
+          .on('close', () => resolve(out))
+          .on('error', reject);
       });
       expect(reply).toBe('tcp:hi');
-      const err = await checkPortFree({ hostIp: '127.0.0.1', hostPort: front, containerPort: 1, proto: 'tcp' }).catch((e: unknown) => e);
+      const err = await checkPortFree({ hostIp: '127.0.0.1', hostPort: front, containerPort: 1, proto: 'tcp' }).catch(
+        (e: unknown) => e,
+      );
       expect(isBerthError(err, 'CONFLICT')).toBe(true);
       expect((err as Error).message).toBe(`port 127.0.0.1:${front}/tcp: already in use on the host`);
     } finally {
@@ -50,7 +57,10 @@ describe('userland proxy', () => {
     const server = dgram.createSocket('udp4');
     server.on('message', (m, from) => server.send(`udp:${m}`, from.port, from.address));
     await new Promise<void>((r) => server.bind(backend, '127.0.0.2', r));
-    const proxy = await startProxy({ hostIp: '127.0.0.1', hostPort: front, containerPort: backend, proto: 'udp' }, '127.0.0.2');
+    const proxy = await startProxy(
+      { hostIp: '127.0.0.1', hostPort: front, containerPort: backend, proto: 'udp' },
+      '127.0.0.2',
+    );
     const client = dgram.createSocket('udp4');
     try {
       const reply = new Promise<string>((resolve) => client.once('message', (m) => resolve(String(m))));

@@ -17,7 +17,9 @@ export interface PortProxy {
 
 function listenError(err: unknown, p: PortSpec) {
   const subject = `port ${p.hostIp}:${p.hostPort}/${p.proto}`;
-  return (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? conflict(`${subject}: already in use on the host`, { cause: err }) : wrap(err, subject);
+  return (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+    ? conflict(`${subject}: already in use on the host`, { cause: err })
+    : wrap(err, subject);
 }
 
 async function tcpProxy(p: PortSpec, targetIp: string): Promise<PortProxy> {

@@ -19,7 +19,8 @@ const BRIDGE = `berth${pid}r`;
 
 /** Polls until cond holds (the kernel and the reaper work asynchronously); false after timeoutMs. */
 async function eventually(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
-  for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (await cond()) return true;
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 20)))
+    if (await cond()) return true;
   return cond();
 }
 
@@ -36,7 +37,9 @@ async function sleeperWithNetns(): Promise<ChildProcess> {
     child.once('error', reject);
   });
   // unshare execs sleep in the same process once the namespace exists.
-  expect(await eventually(async () => (await readlink(`/proc/${child.pid}/exe`).catch(() => '')).endsWith('/sleep'), 5000)).toBe(true);
+  expect(
+    await eventually(async () => (await readlink(`/proc/${child.pid}/exe`).catch(() => '')).endsWith('/sleep'), 5000),
+  ).toBe(true);
   return child;
 }
 
@@ -53,7 +56,13 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
   let drivers: BridgeDriver[];
 
   async function open(extra: Partial<NetworkDriverOptions> = {}): Promise<BridgeDriver> {
-    const d = await BridgeDriver.open(ctx, { root, defaultNetwork: { bridge: BRIDGE, subnet: `10.${octet}.40.0/24` }, masquerade: false, portDriver: 'proxy', ...extra });
+    const d = await BridgeDriver.open(ctx, {
+      root,
+      defaultNetwork: { bridge: BRIDGE, subnet: `10.${octet}.40.0/24` },
+      masquerade: false,
+      portDriver: 'proxy',
+      ...extra,
+    });
     drivers.push(d);
     return d;
   }
@@ -69,18 +78,26 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
     for (const d of drivers.reverse()) await d.reset(ctx).catch(() => undefined);
     await fx.cleanup();
     for (const link of await hostLinks(BRIDGE)) await execa('ip', ['link', 'del', link], { reject: false });
-    for (const c of ['gone1', 'kept1', 'same1', 'late1', 'crash1', 'pid1', 'pid2', 'pid3']) await execa('ip', ['link', 'del', hostVethName(c)], { reject: false });
+    for (const c of ['gone1', 'kept1', 'same1', 'late1', 'crash1', 'pid1', 'pid2', 'pid3'])
+      await execa('ip', ['link', 'del', hostVethName(c)], { reject: false });
     await rm(root, { recursive: true, force: true });
   });
 
   it('frees address and record at once; the veth goes with the namespace', async () => {
     const d = await open();
     const ns = await fx.create();
-    const r = await d.allocateInterface(ctx, { containerId: 'gone1', network: 'bridge', netns: { path: ns.path }, hostname: 'g' });
+    const r = await d.allocateInterface(ctx, {
+      containerId: 'gone1',
+      network: 'bridge',
+      netns: { path: ns.path },
+      hostname: 'g',
+    });
     await d.releaseInterface(ctx, 'gone1', { netnsGone: true });
     expect(d.endpoint(ctx, 'gone1')).toBeUndefined();
     expect(d.inspectNetwork(ctx, 'bridge').containers).toEqual([]);
-    const ipam = JSON.parse(await readFile(join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.json`), 'utf8'));
+    const ipam = JSON.parse(
+      await readFile(join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.json`), 'utf8'),
+    );
     expect(Object.values(ipam.allocations)).not.toContain('gone1');
     await fx.cleanup();
     expect(await eventually(async () => !(await present(r.hostVeth!)))).toBe(true);
@@ -90,7 +107,12 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
     const d = await open({ vethGraceMs: 100 });
     const a = await fx.create();
     const b = await fx.create();
-    const kept = await d.allocateInterface(ctx, { containerId: 'kept1', network: 'bridge', netns: { path: a.path }, hostname: 'k' });
+    const kept = await d.allocateInterface(ctx, {
+      containerId: 'kept1',
+      network: 'bridge',
+      netns: { path: a.path },
+      hostname: 'k',
+    });
     await d.releaseInterface(ctx, 'kept1', { netnsGone: true });
     expect(await eventually(async () => !(await present(kept.hostVeth!)))).toBe(true);
     expect(await fx.links(a.name)).toEqual(['lo']);
@@ -99,7 +121,12 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
     await d.allocateInterface(ctx, { containerId: 'same1', network: 'bridge', netns: { path: b.path }, hostname: 's' });
     await d.releaseInterface(ctx, 'same1', { netnsGone: true });
     // Re-allocated before the grace period ends: the old veth is deleted first, the new one stays.
-    const again = await d.allocateInterface(ctx, { containerId: 'same1', network: 'bridge', netns: { path: c.path }, hostname: 's' });
+    const again = await d.allocateInterface(ctx, {
+      containerId: 'same1',
+      network: 'bridge',
+      netns: { path: c.path },
+      hostname: 's',
+    });
     expect(await fx.links(b.name)).toEqual(['lo']);
     await new Promise((r) => setTimeout(r, 400));
     expect(await present(again.hostVeth!)).toBe(true);
@@ -109,7 +136,12 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
   it('close() stops the reaper; recover() deletes what it left', async () => {
     const d = await open({ vethGraceMs: 60_000 });
     const ns = await fx.create();
-    const r = await d.allocateInterface(ctx, { containerId: 'late1', network: 'bridge', netns: { path: ns.path }, hostname: 'l' });
+    const r = await d.allocateInterface(ctx, {
+      containerId: 'late1',
+      network: 'bridge',
+      netns: { path: ns.path },
+      hostname: 'l',
+    });
     await d.releaseInterface(ctx, 'late1', { netnsGone: true });
     await d.close(ctx);
     expect(await present(r.hostVeth!)).toBe(true);
@@ -121,7 +153,12 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
   it('recover() deletes the veth of an address whose record never reached the disk, also off the bridge', async () => {
     const d = await open();
     const ns = await fx.create();
-    const r = await d.allocateInterface(ctx, { containerId: 'crash1', network: 'bridge', netns: { path: ns.path }, hostname: 'c' });
+    const r = await d.allocateInterface(ctx, {
+      containerId: 'crash1',
+      network: 'bridge',
+      netns: { path: ns.path },
+      hostname: 'c',
+    });
     // As if the process died after the address was durable, before the record was, and before link.master.
     await rm(join(root, 'network', 'endpoints', 'crash1.json'));
     await execa('ip', ['link', 'set', r.hostVeth!, 'nomaster']);
@@ -135,7 +172,12 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
   it('infers netnsGone when the pid that named the namespace has exited and no one shares it', async () => {
     const d = await open({ vethGraceMs: 100 });
     const alive = await sleeperWithNetns();
-    const r1 = await d.allocateInterface(ctx, { containerId: 'pid1', network: 'bridge', netns: { pid: alive.pid! }, hostname: 'p' });
+    const r1 = await d.allocateInterface(ctx, {
+      containerId: 'pid1',
+      network: 'bridge',
+      netns: { pid: alive.pid! },
+      hostname: 'p',
+    });
     await d.releaseInterface(ctx, 'pid1');
     // The process still holds it: deleted synchronously.
     expect(d.pendingVeths(ctx)).toEqual([]);
@@ -143,12 +185,32 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
 
     const dying = await sleeperWithNetns();
     const shared = await sleeperWithNetns();
-    const r2 = await d.allocateInterface(ctx, { containerId: 'pid2', network: 'bridge', netns: { pid: dying.pid! }, hostname: 'p' });
-    const r3 = await d.allocateInterface(ctx, { containerId: 'pid3', network: 'bridge', netns: { pid: shared.pid! }, hostname: 'p' });
-    await d.allocateInterface(ctx, { containerId: 'pid3side', network: 'container:pid3', netns: { pid: shared.pid! }, hostname: 'p' });
+    const r2 = await d.allocateInterface(ctx, {
+      containerId: 'pid2',
+      network: 'bridge',
+      netns: { pid: dying.pid! },
+      hostname: 'p',
+    });
+    const r3 = await d.allocateInterface(ctx, {
+      containerId: 'pid3',
+      network: 'bridge',
+      netns: { pid: shared.pid! },
+      hostname: 'p',
+    });
+    await d.allocateInterface(ctx, {
+      containerId: 'pid3side',
+      network: 'container:pid3',
+      netns: { pid: shared.pid! },
+      hostname: 'p',
+    });
     await end(dying);
     await end(shared);
-    expect(await stat(`/proc/${dying.pid}/ns/net`).then(() => 'present', () => 'gone')).toBe('gone');
+    expect(
+      await stat(`/proc/${dying.pid}/ns/net`).then(
+        () => 'present',
+        () => 'gone',
+      ),
+    ).toBe('gone');
     await d.releaseInterface(ctx, 'pid2');
     expect(d.pendingVeths(ctx)).toEqual([r2.hostVeth]);
     // pid3's namespace is shared with another endpoint: no guess, a synchronous delete.

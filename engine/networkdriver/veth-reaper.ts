@@ -84,18 +84,24 @@ export class VethReaper {
   private schedule(): void {
     if (this.stopped || this.timer !== undefined || this.pending.size === 0) return;
     const next = Math.min(...[...this.pending.values()].map((p) => p.dueMs));
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.round = this.reap(background(), Date.now(), this.options.batch ?? 32)
-        .then(
-          () => undefined,
-          (err: unknown) => background().logger.warn('networkdriver: veth reaper', { error: err instanceof Error ? err.message : String(err) }),
-        )
-        .finally(() => {
-          this.round = undefined;
-          this.schedule();
-        });
-    }, Math.max(0, next - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.round = this.reap(background(), Date.now(), this.options.batch ?? 32)
+          .then(
+            () => undefined,
+            (err: unknown) =>
+              background().logger.warn('networkdriver: veth reaper', {
+                error: err instanceof Error ? err.message : String(err),
+              }),
+          )
+          .finally(() => {
+            this.round = undefined;
+            this.schedule();
+          });
+      },
+      Math.max(0, next - Date.now()),
+    );
     // A pending check never keeps the process alive: recover() finishes it after a restart.
     this.timer.unref();
   }

@@ -58,7 +58,10 @@ export async function main(argv: string[]): Promise<number> {
   let uploadPurgeIntervalMs: number | undefined;
   try {
     uploadIdleMs = values['upload-ttl'] === undefined ? undefined : parseDuration(values['upload-ttl'], '--upload-ttl');
-    uploadPurgeIntervalMs = values['upload-purge-interval'] === undefined ? undefined : parseDuration(values['upload-purge-interval'], '--upload-purge-interval');
+    uploadPurgeIntervalMs =
+      values['upload-purge-interval'] === undefined
+        ? undefined
+        : parseDuration(values['upload-purge-interval'], '--upload-purge-interval');
     if (uploadPurgeIntervalMs === 0) throw new Error('--upload-purge-interval: must be above 0');
   } catch (err) {
     process.stderr.write(`berth-registry: ${(err as Error).message}\n${usage}\n`);
@@ -79,7 +82,11 @@ export async function main(argv: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
-    if (values['exit-with-stdin']) process.stdin.once('end', resolve).once('error', () => resolve()).resume();
+    if (values['exit-with-stdin'])
+      process.stdin
+        .once('end', resolve)
+        .once('error', () => resolve())
+        .resume();
   });
   await server.close();
   return 0;

@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { containerIdArg, flagBool, flagString, parseFlags, type FlagSpec } from './args.js';
 import { parseSignal, signalName } from './signals.js';
 
-const specs: FlagSpec[] = [{ name: 'bundle', short: 'b', value: true }, { name: 'force', short: 'f' }, { name: 'pid-file', value: true }];
+const specs: FlagSpec[] = [
+  { name: 'bundle', short: 'b', value: true },
+  { name: 'force', short: 'f' },
+  { name: 'pid-file', value: true },
+];
 
 describe('parseFlags', () => {
   it.each([
@@ -21,7 +25,12 @@ describe('parseFlags', () => {
   });
 
   it('stops at the verb for global flags', () => {
-    const p = parseFlags(['--root', '/r', 'state', '--x', 'id'], [{ name: 'root', value: true }], 'berth-runtime', true);
+    const p = parseFlags(
+      ['--root', '/r', 'state', '--x', 'id'],
+      [{ name: 'root', value: true }],
+      'berth-runtime',
+      true,
+    );
     expect(flagString(p, 'root')).toBe('/r');
     expect(p.rest).toEqual(['state', '--x', 'id']);
   });
@@ -37,7 +46,9 @@ describe('parseFlags', () => {
 
   it('wants exactly one container id', () => {
     expect(() => containerIdArg(parseFlags([], specs, 'start'), 'start')).toThrow('start: missing container id');
-    expect(() => containerIdArg(parseFlags(['a', 'b'], specs, 'start'), 'start')).toThrow('start: unexpected argument "b"');
+    expect(() => containerIdArg(parseFlags(['a', 'b'], specs, 'start'), 'start')).toThrow(
+      'start: unexpected argument "b"',
+    );
     expect(containerIdArg(parseFlags(['a', 'KILL'], specs, 'kill'), 'kill', 1)).toBe('a');
   });
 });

@@ -21,7 +21,12 @@ export interface Parsed {
  * (global flags end where the verb starts); `--` ends flags. Fails INVALID_ARGUMENT
  * naming the flag for an unknown flag or a missing value.
  */
-export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[], context: string, stopAtPositional = false): Parsed & { rest: string[] } {
+export function parseFlags(
+  argv: readonly string[],
+  specs: readonly FlagSpec[],
+  context: string,
+  stopAtPositional = false,
+): Parsed & { rest: string[] } {
   const flags = new Map<string, string | true>();
   const positionals: string[] = [];
   const byLong = new Map(specs.map((s) => [s.name, s]));
@@ -73,7 +78,9 @@ export function flagBool(p: Parsed, name: string): boolean {
 /** The single container id a verb takes; fails naming the verb when missing or extra. */
 export function containerIdArg(p: Parsed, verb: string, extra = 0): string {
   const id = p.positionals[0];
-  if (id === undefined) throw invalidArgument(`${verb}: missing container id (usage: berth-runtime ${verb} <container-id>)`);
-  if (p.positionals.length > 1 + extra) throw invalidArgument(`${verb}: unexpected argument ${JSON.stringify(p.positionals[1 + extra])}`);
+  if (id === undefined)
+    throw invalidArgument(`${verb}: missing container id (usage: berth-runtime ${verb} <container-id>)`);
+  if (p.positionals.length > 1 + extra)
+    throw invalidArgument(`${verb}: unexpected argument ${JSON.stringify(p.positionals[1 + extra])}`);
   return id;
 }

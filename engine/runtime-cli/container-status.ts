@@ -10,7 +10,8 @@ import type { ContainerRecord, StateStore } from './state-store.js';
  * started and alive; stopped when the init is gone (or is a recycled pid). Two stat calls.
  */
 export function liveStatus(store: StateStore, record: ContainerRecord): ContainerStatus {
-  if (record.phase === 'stopped' || record.pid === undefined) return record.phase === 'creating' ? 'creating' : 'stopped';
+  if (record.phase === 'stopped' || record.pid === undefined)
+    return record.phase === 'creating' ? 'creating' : 'stopped';
   if (!isSameProcessAlive(record.pid, record.pidStartTime)) return 'stopped';
   if (record.phase === 'creating') return 'creating';
   return existsSync(store.fifoPath(record.id)) ? 'created' : 'running';

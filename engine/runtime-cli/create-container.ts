@@ -52,15 +52,26 @@ export function containerNamespaces(spec: Spec): NamespaceType[] {
  * poststop hooks run (warnings) when the process existed, the state directory removed;
  * the error names the container.
  */
-export async function createContainer(ctx: Context, store: StateStore, driver: ExecDriver, req: CreateRequest): Promise<ContainerRecord> {
+export async function createContainer(
+  ctx: Context,
+  store: StateStore,
+  driver: ExecDriver,
+  req: CreateRequest,
+): Promise<ContainerRecord> {
   const subject = `container ${req.id}`;
   const bundle = resolve(req.bundle);
   store.dir(req.id); // validates the id before anything is made
   const spec = await loadBundleSpec(bundle, { warn: (m) => ctx.logger.warn(`${subject}: config.json: ${m}`) });
   if (spec.process === undefined) throw invalidArgument(`${subject}: config.json has no process to run`);
   const terminal = spec.process.terminal === true;
-  if (terminal && req.consoleSocket === undefined) throw invalidArgument(`${subject}: process.terminal needs --console-socket (berth-runtime does not proxy a terminal itself)`);
-  if (!terminal && req.consoleSocket !== undefined) throw invalidArgument(`${subject}: --console-socket ${req.consoleSocket}: the spec does not ask for a terminal (process.terminal)`);
+  if (terminal && req.consoleSocket === undefined)
+    throw invalidArgument(
+      `${subject}: process.terminal needs --console-socket (berth-runtime does not proxy a terminal itself)`,
+    );
+  if (!terminal && req.consoleSocket !== undefined)
+    throw invalidArgument(
+      `${subject}: --console-socket ${req.consoleSocket}: the spec does not ask for a terminal (process.terminal)`,
+    );
   const createContainerHooks = spec.hooks?.createContainer ?? [];
 
   await store.reserve(req.id);

@@ -16,7 +16,12 @@ import type { ContainerRecord, StateStore } from './state-store.js';
  * poststop hooks and removes the state directory. Idempotent. Fails DEADLINE_EXCEEDED
  * when the init does not die in time (state is kept so delete can be retried).
  */
-export async function destroyContainer(ctx: Context, store: StateStore, record: ContainerRecord, timeoutMs = 10_000): Promise<void> {
+export async function destroyContainer(
+  ctx: Context,
+  store: StateStore,
+  record: ContainerRecord,
+  timeoutMs = 10_000,
+): Promise<void> {
   const subject = `container ${record.id}`;
   const cgroup = record.cgroupPath === undefined ? undefined : await openCgroup(ctx, record.cgroupPath);
   if (record.pid !== undefined && isSameProcessAlive(record.pid, record.pidStartTime)) {

@@ -10,7 +10,14 @@ import type { State } from '../execdriver/spec/types.js';
 import { runHook, runHooks, runHooksWarning } from './hooks.js';
 
 let dir: string;
-const state: State = { ociVersion: '1.0.2', id: 'hooked', status: 'created', pid: 4242, bundle: '/b', annotations: { a: 'b' } };
+const state: State = {
+  ociVersion: '1.0.2',
+  id: 'hooked',
+  status: 'created',
+  pid: 4242,
+  bundle: '/b',
+  annotations: { a: 'b' },
+};
 
 function script(name: string, body: string): string {
   const path = join(dir, name);
@@ -63,7 +70,13 @@ describe('runHook', () => {
 
   it('is cancelled with its context', async () => {
     const ac = new AbortController();
-    const p = runHook({ ...background(), signal: ac.signal }, 'prestart', 0, { path: script('long.sh', 'exec sleep 30') }, state);
+    const p = runHook(
+      { ...background(), signal: ac.signal },
+      'prestart',
+      0,
+      { path: script('long.sh', 'exec sleep 30') },
+      state,
+    );
     setTimeout(() => ac.abort(), 50);
     await expect(p).rejects.toMatchObject({ code: 'CANCELLED' });
   });
@@ -72,8 +85,14 @@ describe('runHook', () => {
 describe('runHooks and runHooksWarning', () => {
   it('runHooks stops at the first failure', async () => {
     const marker = join(dir, 'ran');
-    const hooks = [{ path: script('ok.sh', `echo 1 >> ${marker}`) }, { path: script('bad.sh', 'exit 1') }, { path: script('after.sh', `echo 3 >> ${marker}`) }];
-    await expect(runHooks(background(), 'prestart', hooks, state)).rejects.toThrow(/^hook prestart\[1\] .*bad\.sh: exit status 1$/);
+    const hooks = [
+      { path: script('ok.sh', `echo 1 >> ${marker}`) },
+      { path: script('bad.sh', 'exit 1') },
+      { path: script('after.sh', `echo 3 >> ${marker}`) },
+    ];
+    await expect(runHooks(background(), 'prestart', hooks, state)).rejects.toThrow(
+      /^hook prestart\[1\] .*bad\.sh: exit status 1$/,
+    );
     expect(readFileSync(marker, 'utf8')).toBe('1\n');
   });
 
@@ -84,7 +103,9 @@ describe('runHooks and runHooksWarning', () => {
     const hooks = [{ path: script('bad.sh', 'exit 7') }, { path: script('after.sh', `echo done >> ${marker}`) }];
     const failures = await runHooksWarning(ctx, 'poststop', hooks, state);
     expect(failures).toHaveLength(1);
-    expect(warnings).toEqual([expect.stringMatching(/^container hooked: hook poststop\[0\] .*bad\.sh: exit status 7$/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/^container hooked: hook poststop\[0\] .*bad\.sh: exit status 7$/),
+    ]);
     expect(readFileSync(marker, 'utf8')).toBe('done\n');
   });
 

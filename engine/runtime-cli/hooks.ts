@@ -45,14 +45,28 @@ function envObject(env: readonly string[] | undefined): Record<string, string> {
  * timeout (the hook is SIGKILLed), CANCELLED with ctx, NOT_FOUND when the path is
  * missing. Costs a fork+exec (plus nsenter's when entering the container).
  */
-export function runHook(ctx: Context, phase: HookName, index: number, hook: Hook, state: State, options: HookOptions = {}): Promise<void> {
+export function runHook(
+  ctx: Context,
+  phase: HookName,
+  index: number,
+  hook: Hook,
+  state: State,
+  options: HookOptions = {},
+): Promise<void> {
   const subject = `hook ${phase}[${index}] ${hook.path}`;
   const args = hook.args ?? [hook.path];
   let file = hook.path;
   let argv = args.slice(1);
   if (options.enter) {
     file = 'nsenter';
-    argv = ['--target', String(options.enter.pid), ...options.enter.namespaces.map((ns) => NSENTER_FLAGS[ns]), '--', hook.path, ...argv];
+    argv = [
+      '--target',
+      String(options.enter.pid),
+      ...options.enter.namespaces.map((ns) => NSENTER_FLAGS[ns]),
+      '--',
+      hook.path,
+      ...argv,
+    ];
   }
   return new Promise<void>((resolve, reject) => {
     let output = '';
@@ -73,7 +87,10 @@ export function runHook(ctx: Context, phase: HookName, index: number, hook: Hook
     });
     const onAbort = () => child.kill('SIGKILL');
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = hook.timeout !== undefined ? setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), hook.timeout * 1000) : undefined;
+    const timer =
+      hook.timeout !== undefined
+        ? setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), hook.timeout * 1000)
+        : undefined;
     const collect = (b: Buffer) => {
       if (output.length < (options.maxOutput ?? MAX_OUTPUT)) output += b.toString();
     };
@@ -89,18 +106,34 @@ export function runHook(ctx: Context, phase: HookName, index: number, hook: Hook
       if (ctx.signal.aborted) return finish(wrap(Object.assign(new Error('aborted'), { name: 'AbortError' }), subject));
       if (code === 0) return finish();
       const how = signal ? `killed by ${signal}` : `exit status ${code}`;
-      finish(failedPrecondition(`${subject}: ${how}${said}`, { details: { phase, index, ...(code !== null ? { exitCode: code } : { signal }) } }));
+      finish(
+        failedPrecondition(`${subject}: ${how}${said}`, {
+          details: { phase, index, ...(code !== null ? { exitCode: code } : { signal }) },
+        }),
+      );
     });
   });
 }
 
 /** Runs `hooks` in order and stops at the first failure, which it throws. */
-export async function runHooks(ctx: Context, phase: HookName, hooks: readonly Hook[] | undefined, state: State, options: HookOptions = {}): Promise<void> {
+export async function runHooks(
+  ctx: Context,
+  phase: HookName,
+  hooks: readonly Hook[] | undefined,
+  state: State,
+  options: HookOptions = {},
+): Promise<void> {
   for (const [i, hook] of (hooks ?? []).entries()) await runHook(ctx, phase, i, hook, state, options);
 }
 
 /** Runs every hook; a failure is logged as a warning and the rest still run. Returns the failures. */
-export async function runHooksWarning(ctx: Context, phase: HookName, hooks: readonly Hook[] | undefined, state: State, options: HookOptions = {}): Promise<BerthError[]> {
+export async function runHooksWarning(
+  ctx: Context,
+  phase: HookName,
+  hooks: readonly Hook[] | undefined,
+  state: State,
+  options: HookOptions = {},
+): Promise<BerthError[]> {
   const failures: BerthError[] = [];
   for (const [i, hook] of (hooks ?? []).entries()) {
     try {

@@ -3,7 +3,21 @@
 // lifecycle point written as shell scripts. Needs root, the native core and busybox.
 import { spawn } from 'node:child_process';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,7 +136,8 @@ const layout = (() => {
   }
 })();
 /** Where the container's cgroup shows up: the memory hierarchy (v1) or the unified one. */
-const cgroupDir = (id: string) => join(layout?.v1.get('memory') ?? layout?.unified ?? '/sys/fs/cgroup', 'berth-runtime', id);
+const cgroupDir = (id: string) =>
+  join(layout?.v1.get('memory') ?? layout?.unified ?? '/sys/fs/cgroup', 'berth-runtime', id);
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), `berth-rt-${process.pid}-`));
@@ -133,7 +148,8 @@ beforeEach(() => {
   if (BUSYBOX !== undefined) {
     copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
     chmodSync(join(rootfs, 'bin/busybox'), 0o755);
-    for (const tool of ['sh', 'sleep', 'cat', 'hostname', 'echo', 'true']) symlinkSync('busybox', join(rootfs, 'bin', tool));
+    for (const tool of ['sh', 'sleep', 'cat', 'hostname', 'echo', 'true'])
+      symlinkSync('busybox', join(rootfs, 'bin', tool));
   }
 });
 
@@ -141,7 +157,10 @@ afterEach(async () => {
   for (const id of ids.splice(0)) {
     const pidFile = join(root, id, 'state.json');
     if (existsSync(pidFile)) {
-      const { pid, pidStartTime } = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid?: number; pidStartTime?: string };
+      const { pid, pidStartTime } = JSON.parse(readFileSync(pidFile, 'utf8')) as {
+        pid?: number;
+        pidStartTime?: string;
+      };
       await rt('delete', '--force', id);
       if (pid !== undefined && isSameProcessAlive(pid, pidStartTime)) process.kill(pid, 'SIGKILL');
     }
@@ -165,9 +184,15 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect(await rt('start', id)).toMatchObject({ code: 0 });
     expect(await state(id)).toMatchObject({ status: 'running', pid });
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toBe('sleep\x0030\x00');
-    expect(await rt('start', id)).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: cannot start: container is running` });
+    expect(await rt('start', id)).toMatchObject({
+      code: 1,
+      stderr: `berth-runtime: container ${id}: cannot start: container is running`,
+    });
 
-    expect(await rt('delete', id)).toMatchObject({ code: 1, stderr: expect.stringMatching(/cannot delete a running container/) });
+    expect(await rt('delete', id)).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/cannot delete a running container/),
+    });
     expect(await rt('kill', id, 'KILL')).toMatchObject({ code: 0 });
     for (let i = 0; i < 100 && (await state(id)).status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
     expect(await state(id)).toEqual({ ociVersion: '1.0.2', id, status: 'stopped', bundle });
@@ -203,9 +228,18 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     writeSpec((s) => (s.process!.args = ['sh', '-c', 'sleep 30 & sleep 30 & wait']));
     const id = newId();
     expect((await rt('run', '-d', '-b', bundle, id)).code).toBe(0);
-    for (let i = 0; i < 100 && readFileSync(join(cgroupDir(id), 'cgroup.procs'), 'utf8').trim().split('\n').length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    for (
+      let i = 0;
+      i < 100 &&
+      readFileSync(join(cgroupDir(id), 'cgroup.procs'), 'utf8')
+        .trim()
+        .split('\n').length < 3;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 20));
     expect(await rt('kill', '--all', id, '9')).toMatchObject({ code: 0 });
-    for (let i = 0; i < 100 && readFileSync(join(cgroupDir(id), 'cgroup.procs'), 'utf8').trim() !== ''; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && readFileSync(join(cgroupDir(id), 'cgroup.procs'), 'utf8').trim() !== ''; i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(readFileSync(join(cgroupDir(id), 'cgroup.procs'), 'utf8').trim()).toBe('');
     expect((await rt('delete', id)).code).toBe(0);
   });
@@ -222,7 +256,10 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
   it('runs every hook at its point with the state on stdin', async () => {
     const log = join(dir, 'hooks');
     mkdirSync(log);
-    const host = (name: string): Hook => ({ path: script(join(dir, `${name}.sh`), `cat > ${log}/${name}.json; echo ${name} >> ${log}/order`), args: [name] });
+    const host = (name: string): Hook => ({
+      path: script(join(dir, `${name}.sh`), `cat > ${log}/${name}.json; echo ${name} >> ${log}/order`),
+      args: [name],
+    });
     // Inside the container: the path resolves in its rootfs, the output lands in its /tmp.
     const inner = (name: string): Hook => {
       script(join(bundle, 'rootfs/hooks', `${name}.sh`), `cat > /tmp/${name}.json; hostname > /tmp/${name}.host`);
@@ -258,9 +295,24 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect(readFileSync(join(log, 'order'), 'utf8')).toBe('prestart\ncreateRuntime\ncreateContainer\n');
     const pid = (await state(id)).pid;
     const prestart = JSON.parse(readFileSync(join(log, 'prestart.json'), 'utf8'));
-    expect(prestart).toEqual({ ociVersion: '1.0.2', id, status: 'created', pid, bundle, annotations: { 'org.berth.test': 'hooks' } });
-    expect(JSON.parse(readFileSync(join(log, 'createRuntime.json'), 'utf8'))).toMatchObject({ id, status: 'created', pid });
-    expect(JSON.parse(readFileSync(join(bundle, 'rootfs/tmp/createContainer.json'), 'utf8'))).toMatchObject({ id, status: 'created', pid });
+    expect(prestart).toEqual({
+      ociVersion: '1.0.2',
+      id,
+      status: 'created',
+      pid,
+      bundle,
+      annotations: { 'org.berth.test': 'hooks' },
+    });
+    expect(JSON.parse(readFileSync(join(log, 'createRuntime.json'), 'utf8'))).toMatchObject({
+      id,
+      status: 'created',
+      pid,
+    });
+    expect(JSON.parse(readFileSync(join(bundle, 'rootfs/tmp/createContainer.json'), 'utf8'))).toMatchObject({
+      id,
+      status: 'created',
+      pid,
+    });
     expect(readFileSync(join(log, 'createContainer.mnt'), 'utf8').trim()).toBe(readlinkSync(`/proc/${pid}/ns/mnt`));
     expect(readFileSync(join(log, 'createContainer.mnt'), 'utf8').trim()).not.toBe(readlinkSync('/proc/self/ns/mnt'));
     expect(readFileSync(join(log, 'createContainer.proc'), 'utf8').trim()).toBe('mounted');
@@ -268,12 +320,18 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect(existsSync(join(bundle, 'rootfs/tmp/startContainer.json'))).toBe(false);
 
     expect(await rt('start', id)).toMatchObject({ code: 0 });
-    expect(JSON.parse(readFileSync(join(bundle, 'rootfs/tmp/startContainer.json'), 'utf8'))).toMatchObject({ id, status: 'created', pid });
+    expect(JSON.parse(readFileSync(join(bundle, 'rootfs/tmp/startContainer.json'), 'utf8'))).toMatchObject({
+      id,
+      status: 'created',
+      pid,
+    });
     expect(readFileSync(join(bundle, 'rootfs/tmp/startContainer.host'), 'utf8').trim()).toBe('berth');
     expect(JSON.parse(readFileSync(join(log, 'poststart.json'), 'utf8'))).toMatchObject({ id, status: 'running', pid });
 
     expect(await rt('delete', '-f', id)).toMatchObject({ code: 0 });
-    expect(readFileSync(join(log, 'order'), 'utf8')).toBe('prestart\ncreateRuntime\ncreateContainer\npoststart\npoststop\n');
+    expect(readFileSync(join(log, 'order'), 'utf8')).toBe(
+      'prestart\ncreateRuntime\ncreateContainer\npoststart\npoststop\n',
+    );
     const poststop = JSON.parse(readFileSync(join(log, 'poststop.json'), 'utf8'));
     expect(poststop).toMatchObject({ id, status: 'stopped' });
     expect(poststop.pid).toBeUndefined();
@@ -291,7 +349,9 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     const pidFile = join(dir, 'pid');
     const r = await rt('create', '-b', bundle, '--pid-file', pidFile, id);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`berth-runtime: container ${id}: hook prestart[0] ${join(dir, 'bad.sh')}: exit status 4: cannot wire network`);
+    expect(r.stderr).toBe(
+      `berth-runtime: container ${id}: hook prestart[0] ${join(dir, 'bad.sh')}: exit status 4: cannot wire network`,
+    );
     expect(existsSync(join(root, id))).toBe(false);
     expect(existsSync(cgroupDir(id))).toBe(false);
     expect(existsSync(pidFile)).toBe(false);
@@ -304,13 +364,18 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     writeSpec((s) => {
       s.hooks = {
         createRuntime: [{ path: script(join(dir, 'rt.sh'), `echo createRuntime >> ${order}`) }],
-        createContainer: [{ path: script(join(dir, 'cc.sh'), `echo createContainer >> ${order}; echo "no gpu" >&2; exit 9`) }],
+        createContainer: [
+          { path: script(join(dir, 'cc.sh'), `echo createContainer >> ${order}; echo "no gpu" >&2; exit 9`) },
+        ],
         poststop: [{ path: script(join(dir, 'stop.sh'), `cat > ${marker}`) }],
       };
     });
     const id = newId();
     const r = await rt('create', '-b', bundle, id);
-    expect(r).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: hook createContainer[0] ${join(dir, 'cc.sh')}: exit status 9: no gpu` });
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: `berth-runtime: container ${id}: hook createContainer[0] ${join(dir, 'cc.sh')}: exit status 9: no gpu`,
+    });
     expect(readFileSync(order, 'utf8')).toBe('createRuntime\ncreateContainer\n');
     expect(existsSync(join(root, id))).toBe(false);
     expect(existsSync(cgroupDir(id))).toBe(false);
@@ -319,10 +384,15 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
   });
 
   it('a hook past its timeout fails create', async () => {
-    writeSpec((s) => (s.hooks = { createRuntime: [{ path: script(join(dir, 'slow.sh'), 'exec sleep 30'), timeout: 1 }] }));
+    writeSpec(
+      (s) => (s.hooks = { createRuntime: [{ path: script(join(dir, 'slow.sh'), 'exec sleep 30'), timeout: 1 }] }),
+    );
     const id = newId();
     const r = await rt('create', '-b', bundle, id);
-    expect(r).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: hook createRuntime[0] ${join(dir, 'slow.sh')}: timed out after 1s` });
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: `berth-runtime: container ${id}: hook createRuntime[0] ${join(dir, 'slow.sh')}: timed out after 1s`,
+    });
     expect(existsSync(join(root, id))).toBe(false);
   });
 
@@ -332,7 +402,10 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     const id = newId();
     expect((await rt('create', '-b', bundle, id)).code).toBe(0);
     const r = await rt('start', id);
-    expect(r).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: hook startContainer[0] /hooks/no.sh: exit status 5` });
+    expect(r).toMatchObject({
+      code: 1,
+      stderr: `berth-runtime: container ${id}: hook startContainer[0] /hooks/no.sh: exit status 5`,
+    });
     expect(await state(id)).toMatchObject({ status: 'stopped' });
     expect((await rt('delete', id)).code).toBe(0);
 
@@ -341,7 +414,9 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect((await rt('create', '-b', bundle, id2)).code).toBe(0);
     const started = await rt('start', id2);
     expect(started.code).toBe(0);
-    expect(started.stderr).toMatch(new RegExp(`warn: container ${id2}: hook poststart\\[0\\] .*warn\\.sh: exit status 6`));
+    expect(started.stderr).toMatch(
+      new RegExp(`warn: container ${id2}: hook poststart\\[0\\] .*warn\\.sh: exit status 6`),
+    );
     expect(await state(id2)).toMatchObject({ status: 'running' });
   });
 
@@ -354,19 +429,25 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     });
     expect(existsSync(join(root, id))).toBe(false);
     writeSpec((s) => s.process!.capabilities!.bounding!.push('CAP_SYS_RESOURCE'));
-    expect((await rt('create', '-b', bundle, id)).stderr).toMatch(/process\.capabilities\.bounding\[14\]: CAP_SYS_RESOURCE is not in this host's bounding set/);
+    expect((await rt('create', '-b', bundle, id)).stderr).toMatch(
+      /process\.capabilities\.bounding\[14\]: CAP_SYS_RESOURCE is not in this host's bounding set/,
+    );
     writeSpec();
     expect((await rt('create', '-b', bundle, '--console-socket', '/tmp/x.sock', id)).stderr).toBe(
       `berth-runtime: container ${id}: --console-socket /tmp/x.sock: the spec does not ask for a terminal (process.terminal)`,
     );
     writeSpec((s) => (s.process!.terminal = true));
-    expect((await rt('create', '-b', bundle, id)).stderr).toMatch(/^berth-runtime: container .*: process\.terminal needs --console-socket/);
+    expect((await rt('create', '-b', bundle, id)).stderr).toMatch(
+      /^berth-runtime: container .*: process\.terminal needs --console-socket/,
+    );
     expect((await rt('create', '-b', bundle, '--console-socket', join(dir, 'nobody.sock'), id)).stderr).toMatch(
       new RegExp(`^berth-runtime: container ${id}: console socket ${join(dir, 'nobody.sock')}: connect: ENOENT`),
     );
     expect(existsSync(join(root, id))).toBe(false);
     expect(existsSync(cgroupDir(id))).toBe(false);
-    expect((await rt('create', '-b', join(dir, 'nope'), id)).stderr).toMatch(/^berth-runtime: bundle .*nope: config\.json: ENOENT/);
+    expect((await rt('create', '-b', join(dir, 'nope'), id)).stderr).toMatch(
+      /^berth-runtime: bundle .*nope: config\.json: ENOENT/,
+    );
     expect(existsSync(join(root, id))).toBe(false);
   });
 
@@ -375,43 +456,50 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     const id = newId();
     expect((await rt('create', '-b', bundle, id)).code).toBe(0);
     const before = await state(id);
-    expect(await rt('create', '-b', bundle, id)).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: already exists` });
+    expect(await rt('create', '-b', bundle, id)).toMatchObject({
+      code: 1,
+      stderr: `berth-runtime: container ${id}: already exists`,
+    });
     expect(await state(id)).toEqual(before);
   });
 
-  needs(when(hasPython, 'needs python3 with socket.recv_fds')).it('sends a terminal container\'s pty master to --console-socket (python3 socket.recv_fds receiver)', async () => {
-    copyFileSync(ttyBinary(), join(bundle, 'rootfs/bin/tty'));
-    chmodSync(join(bundle, 'rootfs/bin/tty'), 0o755);
-    writeSpec((s) => {
-      s.process!.terminal = true;
-      s.process!.consoleSize = { height: 24, width: 80 };
-      s.process!.args = ['/bin/tty', 'over-the-socket'];
-    });
-    const sock = join(dir, 'console.sock');
-    const out = join(dir, 'console.out');
-    let receiver: ChildProcess | undefined;
-    try {
-      receiver = spawn('python3', ['-c', RECEIVER, sock, out], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise<void>((resolve, reject) => {
-        receiver!.stdout!.once('data', () => resolve());
-        receiver!.once('exit', (code) => reject(new Error(`receiver exited ${code}`)));
+  needs(when(hasPython, 'needs python3 with socket.recv_fds')).it(
+    "sends a terminal container's pty master to --console-socket (python3 socket.recv_fds receiver)",
+    async () => {
+      copyFileSync(ttyBinary(), join(bundle, 'rootfs/bin/tty'));
+      chmodSync(join(bundle, 'rootfs/bin/tty'), 0o755);
+      writeSpec((s) => {
+        s.process!.terminal = true;
+        s.process!.consoleSize = { height: 24, width: 80 };
+        s.process!.args = ['/bin/tty', 'over-the-socket'];
       });
-      const id = newId();
-      expect(await rt('create', '-b', bundle, '--console-socket', sock, id)).toMatchObject({ code: 0, stderr: '' });
-      expect(await rt('start', id)).toMatchObject({ code: 0 });
-      const exited = await new Promise<number | null>((resolve) => {
-        if (receiver!.exitCode !== null) resolve(receiver!.exitCode);
-        else receiver!.once('exit', (code) => resolve(code));
-      });
-      expect(exited).toBe(0);
-      const [name, report, echoed] = readFileSync(out, 'utf8').split(/\r?\n/);
-      expect(name).toMatch(/^\/dev\/pts\/\d+$/);
-      expect(JSON.parse(report!)).toMatchObject({ isatty: [1, 1, 1], name, rows: 24, cols: 80, ctty: 1 });
-      expect(echoed).toBe('over-the-socket');
-      for (let i = 0; i < 100 && (await state(id)).status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
-      expect((await rt('delete', id)).code).toBe(0);
-    } finally {
-      if (receiver !== undefined && receiver.exitCode === null) receiver.kill('SIGKILL');
-    }
-  });
+      const sock = join(dir, 'console.sock');
+      const out = join(dir, 'console.out');
+      let receiver: ChildProcess | undefined;
+      try {
+        receiver = spawn('python3', ['-c', RECEIVER, sock, out], { stdio: ['ignore', 'pipe', 'inherit'] });
+        await new Promise<void>((resolve, reject) => {
+          receiver!.stdout!.once('data', () => resolve());
+          receiver!.once('exit', (code) => reject(new Error(`receiver exited ${code}`)));
+        });
+        const id = newId();
+        expect(await rt('create', '-b', bundle, '--console-socket', sock, id)).toMatchObject({ code: 0, stderr: '' });
+        expect(await rt('start', id)).toMatchObject({ code: 0 });
+        const exited = await new Promise<number | null>((resolve) => {
+          if (receiver!.exitCode !== null) resolve(receiver!.exitCode);
+          else receiver!.once('exit', (code) => resolve(code));
+        });
+        expect(exited).toBe(0);
+        const [name, report, echoed] = readFileSync(out, 'utf8').split(/\r?\n/);
+        expect(name).toMatch(/^\/dev\/pts\/\d+$/);
+        expect(JSON.parse(report!)).toMatchObject({ isatty: [1, 1, 1], name, rows: 24, cols: 80, ctty: 1 });
+        expect(echoed).toBe('over-the-socket');
+        for (let i = 0; i < 100 && (await state(id)).status !== 'stopped'; i++)
+          await new Promise((r) => setTimeout(r, 20));
+        expect((await rt('delete', id)).code).toBe(0);
+      } finally {
+        if (receiver !== undefined && receiver.exitCode === null) receiver.kill('SIGKILL');
+      }
+    },
+  );
 });

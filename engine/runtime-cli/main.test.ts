@@ -41,7 +41,11 @@ function exited(child: ChildProcess): Promise<NodeJS.Signals | null> {
 }
 
 /** Records a container whose "init" is a sleep this test owns; created = exec.fifo present. */
-async function recordContainer(id: string, phase: 'created' | 'running', extra: Partial<ContainerRecord> = {}): Promise<ChildProcess> {
+async function recordContainer(
+  id: string,
+  phase: 'created' | 'running',
+  extra: Partial<ContainerRecord> = {},
+): Promise<ChildProcess> {
   const child = spawn('sleep', ['30'], { stdio: 'ignore' });
   children.push(child);
   const store = new StateStore(root);
@@ -88,9 +92,18 @@ describe('berth-runtime', () => {
   });
 
   it('names an unknown command or flag', async () => {
-    expect(await cli('frobnicate')).toMatchObject({ code: 1, stderr: 'berth-runtime: berth-runtime: unknown command "frobnicate" (see berth-runtime --help)\n' });
-    expect(await cli('state', '--bogus', 'x')).toMatchObject({ code: 1, stderr: 'berth-runtime: state: unknown flag --bogus\n' });
-    expect(await cli('--systemd-cgroup', 'state', 'x')).toMatchObject({ code: 1, stderr: expect.stringMatching(/--systemd-cgroup is not supported/) });
+    expect(await cli('frobnicate')).toMatchObject({
+      code: 1,
+      stderr: 'berth-runtime: berth-runtime: unknown command "frobnicate" (see berth-runtime --help)\n',
+    });
+    expect(await cli('state', '--bogus', 'x')).toMatchObject({
+      code: 1,
+      stderr: 'berth-runtime: state: unknown flag --bogus\n',
+    });
+    expect(await cli('--systemd-cgroup', 'state', 'x')).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/--systemd-cgroup is not supported/),
+    });
   });
 
   it('spec writes a config.json that validates, and never overwrites one', async () => {
@@ -110,7 +123,14 @@ describe('berth-runtime', () => {
     const child = await recordContainer('c1', 'created');
     const created = await cli('state', 'c1');
     expect(created.code).toBe(0);
-    expect(JSON.parse(created.stdout)).toEqual({ ociVersion: '1.0.2', id: 'c1', status: 'created', pid: child.pid, bundle: dir, annotations: { 'org.berth.test': 'yes' } });
+    expect(JSON.parse(created.stdout)).toEqual({
+      ociVersion: '1.0.2',
+      id: 'c1',
+      status: 'created',
+      pid: child.pid,
+      bundle: dir,
+      annotations: { 'org.berth.test': 'yes' },
+    });
     rmSync(new StateStore(root).fifoPath('c1'));
     expect(JSON.parse((await cli('state', 'c1')).stdout).status).toBe('running');
     child.kill('SIGKILL');
@@ -126,8 +146,14 @@ describe('berth-runtime', () => {
   });
 
   it('state of an unknown container fails naming it', async () => {
-    expect(await cli('state', 'ghost')).toMatchObject({ code: 1, stderr: 'berth-runtime: container ghost: does not exist\n' });
-    expect(await cli('state', '../etc')).toMatchObject({ code: 1, stderr: expect.stringMatching(/container "\.\.\/etc": invalid id/) });
+    expect(await cli('state', 'ghost')).toMatchObject({
+      code: 1,
+      stderr: 'berth-runtime: container ghost: does not exist\n',
+    });
+    expect(await cli('state', '../etc')).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/container "\.\.\/etc": invalid id/),
+    });
   });
 
   it('kill sends a signal by name or number', async () => {
@@ -137,18 +163,30 @@ describe('berth-runtime', () => {
     const child2 = await recordContainer('k2', 'running');
     expect((await cli('kill', 'k2', '15')).code).toBe(0);
     expect(await exited(child2)).toBe('SIGTERM');
-    expect(await cli('kill', 'k2')).toMatchObject({ code: 1, stderr: 'berth-runtime: container k2: cannot kill: container is stopped\n' });
-    expect(await cli('kill', 'k2', 'NOPE')).toMatchObject({ code: 1, stderr: 'berth-runtime: signal "NOPE": unknown signal name\n' });
+    expect(await cli('kill', 'k2')).toMatchObject({
+      code: 1,
+      stderr: 'berth-runtime: container k2: cannot kill: container is stopped\n',
+    });
+    expect(await cli('kill', 'k2', 'NOPE')).toMatchObject({
+      code: 1,
+      stderr: 'berth-runtime: signal "NOPE": unknown signal name\n',
+    });
   });
 
   it('delete refuses a running container unless forced', async () => {
     const child = await recordContainer('d1', 'running');
-    expect(await cli('delete', 'd1')).toMatchObject({ code: 1, stderr: 'berth-runtime: container d1: cannot delete a running container (stop it first, or use --force)\n' });
+    expect(await cli('delete', 'd1')).toMatchObject({
+      code: 1,
+      stderr: 'berth-runtime: container d1: cannot delete a running container (stop it first, or use --force)\n',
+    });
     expect(existsSync(join(root, 'd1'))).toBe(true);
     expect((await cli('delete', '--force', 'd1')).code).toBe(0);
     expect(await exited(child)).toBe('SIGKILL');
     expect(existsSync(join(root, 'd1'))).toBe(false);
-    expect(await cli('delete', 'd1')).toMatchObject({ code: 1, stderr: 'berth-runtime: container d1: does not exist\n' });
+    expect(await cli('delete', 'd1')).toMatchObject({
+      code: 1,
+      stderr: 'berth-runtime: container d1: does not exist\n',
+    });
     expect((await cli('delete', '-f', 'd1')).code).toBe(0);
   });
 
@@ -183,8 +221,15 @@ describe('berth-runtime', () => {
     expect((await cli('list', '-q')).stdout).toBe('');
     const child = await recordContainer('l1', 'created');
     await recordContainer('l2', 'running');
-    const rows = JSON.parse((await cli('list', '--format', 'json')).stdout) as { id: string; status: string; pid: number }[];
-    expect(rows.map((r) => [r.id, r.status])).toEqual([['l1', 'created'], ['l2', 'running']]);
+    const rows = JSON.parse((await cli('list', '--format', 'json')).stdout) as {
+      id: string;
+      status: string;
+      pid: number;
+    }[];
+    expect(rows.map((r) => [r.id, r.status])).toEqual([
+      ['l1', 'created'],
+      ['l2', 'running'],
+    ]);
     expect(rows[0].pid).toBe(child.pid);
     expect((await cli('list', '--quiet')).stdout).toBe('l1\nl2\n');
     const table = (await cli('list')).stdout.split('\n');
@@ -196,8 +241,15 @@ describe('berth-runtime', () => {
   it('writes errors to --log as JSON', async () => {
     const log = join(dir, 'log.json');
     const out = capture();
-    const code = await main(['--root', root, '--log', log, '--log-format', 'json', 'state', 'ghost'], { stdout: out.stream, stderr: capture().stream });
+    const code = await main(['--root', root, '--log', log, '--log-format', 'json', 'state', 'ghost'], {
+      stdout: out.stream,
+      stderr: capture().stream,
+    });
     expect(code).toBe(1);
-    expect(JSON.parse(readFileSync(log, 'utf8').trim())).toMatchObject({ level: 'error', msg: 'container ghost: does not exist', code: 'NOT_FOUND' });
+    expect(JSON.parse(readFileSync(log, 'utf8').trim())).toMatchObject({
+      level: 'error',
+      msg: 'container ghost: does not exist',
+      code: 'NOT_FOUND',
+    });
   });
 });

@@ -42,7 +42,10 @@ export interface MainIo {
 }
 
 /** Runs one berth-runtime invocation; resolves with the exit code (never throws). */
-export async function main(argv: readonly string[], io: MainIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: MainIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   let logFile: string | undefined;
   let logFormat = 'text';
   const report = (err: BerthError) => {
@@ -53,7 +56,8 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
     const globals = parseFlags(argv, globalFlags, 'berth-runtime', true);
     logFile = flagString(globals, 'log');
     logFormat = flagString(globals, 'log-format') ?? 'text';
-    if (logFormat !== 'text' && logFormat !== 'json') throw invalidArgument(`berth-runtime: --log-format ${JSON.stringify(logFormat)}: expected text or json`);
+    if (logFormat !== 'text' && logFormat !== 'json')
+      throw invalidArgument(`berth-runtime: --log-format ${JSON.stringify(logFormat)}: expected text or json`);
     if (flagBool(globals, 'version')) {
       io.stdout.write(`berth-runtime version ${VERSION}\nspec: 1.0.2\n`);
       return 0;
@@ -63,9 +67,11 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
       (verb === undefined && !flagBool(globals, 'help') ? io.stderr : io.stdout).write(`${usage()}\n`);
       return verb === undefined && !flagBool(globals, 'help') ? 1 : 0;
     }
-    if (flagBool(globals, 'systemd-cgroup')) throw notImplemented('berth-runtime: --systemd-cgroup is not supported (berth manages cgroupfs directly)');
+    if (flagBool(globals, 'systemd-cgroup'))
+      throw notImplemented('berth-runtime: --systemd-cgroup is not supported (berth manages cgroupfs directly)');
     const command = commands.find((c: Command) => c.name === verb);
-    if (!command) throw invalidArgument(`berth-runtime: unknown command ${JSON.stringify(verb)} (see berth-runtime --help)`);
+    if (!command)
+      throw invalidArgument(`berth-runtime: unknown command ${JSON.stringify(verb)} (see berth-runtime --help)`);
     const args = parseFlags(rest, command.flags, verb);
     const level = flagBool(globals, 'debug') ? 'debug' : 'warn';
     const sink: LogSink = (l, message, fields) => {

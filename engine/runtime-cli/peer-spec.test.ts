@@ -3,7 +3,16 @@
 // and crun do, and their cgroup mount shows the container its own cgroups read-only. The
 // terminal they ask for goes to a console socket (a python3 receiver that types commands).
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +23,9 @@ import { needs, root, tool, when } from '../../testkit/needs.js';
 
 const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
 
-/** Takes the pty master, types `script`, and writes everything the terminal showed to `out` until the container is gone. */
+/**
+ * Takes the pty master, types `script`, and writes everything the terminal showed to `out` until the container is gone.
+ */
 const RECEIVER = `
 import os, socket, sys
 path, out, script = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -53,13 +64,18 @@ const base = [
   root(),
   tool('busybox', 'busybox-static'),
   when(hasRecvFds, 'needs python3 with socket.recv_fds (a console socket receiver)'),
-  when(layout !== undefined && layout.v1.has('devices'), 'needs the cgroup v1 devices controller (device rules on cgroup v2 are not enforced yet)'),
+  when(
+    layout !== undefined && layout.v1.has('devices'),
+    'needs the cgroup v1 devices controller (device rules on cgroup v2 are not enforced yet)',
+  ),
 ];
 
 const dirs: string[] = [];
 afterEach(async () => {
   for (const d of dirs.splice(0)) {
-    spawnSync(process.execPath, [BIN, '--root', join(d, 'state'), 'delete', '--force', 'peer-spec'], { stdio: 'ignore' });
+    spawnSync(process.execPath, [BIN, '--root', join(d, 'state'), 'delete', '--force', 'peer-spec'], {
+      stdio: 'ignore',
+    });
     rmSync(d, { recursive: true, force: true });
   }
 });
@@ -79,7 +95,10 @@ function bundleFrom(peer: string): string {
 }
 
 /** berth-runtime run on `dir` with a console socket; the terminal's text and the command's stderr. */
-async function runWithConsole(dir: string, script: string): Promise<{ code: number | null; stderr: string; terminal: string }> {
+async function runWithConsole(
+  dir: string,
+  script: string,
+): Promise<{ code: number | null; stderr: string; terminal: string }> {
   const sock = join(dir, 'console.sock');
   const out = join(dir, 'terminal.txt');
   const receiver = spawn('python3', ['-c', RECEIVER, sock, out, script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -88,7 +107,11 @@ async function runWithConsole(dir: string, script: string): Promise<{ code: numb
       receiver.stdout!.once('data', () => resolve());
       receiver.once('exit', (code) => reject(new Error(`console receiver exited (${code})`)));
     });
-    const rt = spawn(process.execPath, [BIN, '--root', join(dir, 'state'), 'run', '--bundle', dir, '--console-socket', sock, 'peer-spec'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const rt = spawn(
+      process.execPath,
+      [BIN, '--root', join(dir, 'state'), 'run', '--bundle', dir, '--console-socket', sock, 'peer-spec'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     rt.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     const code = await new Promise<number | null>((resolve) => rt.once('close', (c) => resolve(c)));
@@ -110,32 +133,38 @@ const SCRIPT = [
 for (const peer of ['runc', 'crun']) {
   const g = needs(...base, tool(peer));
   g.describe(`the bundle \`${peer} spec\` writes`, () => {
-    g.it('runs unmodified: ambient capabilities warned about and not raised, the cgroup mount read-only and the container\'s own', async () => {
-      const dir = bundleFrom(peer);
-      const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { process: { capabilities: { ambient: string[] } }; mounts: { type: string }[] };
-      expect(spec.process.capabilities.ambient.length).toBeGreaterThan(0);
-      expect(spec.mounts.some((m) => m.type === 'cgroup')).toBe(true);
+    g.it(
+      "runs unmodified: ambient capabilities warned about and not raised, the cgroup mount read-only and the container's own",
+      async () => {
+        const dir = bundleFrom(peer);
+        const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as {
+          process: { capabilities: { ambient: string[] } };
+          mounts: { type: string }[];
+        };
+        expect(spec.process.capabilities.ambient.length).toBeGreaterThan(0);
+        expect(spec.mounts.some((m) => m.type === 'cgroup')).toBe(true);
 
-      const r = await runWithConsole(dir, SCRIPT);
-      expect(r.code, r.stderr).toBe(0);
-      for (const [i, cap] of spec.process.capabilities.ambient.entries()) {
-        expect(r.stderr).toContain(`process.capabilities.ambient[${i}]: ${cap} is not raised`);
-      }
-      const lines = r.terminal.split(/\r?\n/);
-      expect(lines).toContain('CapAmb:\t0000000000000000');
-      expect(lines.find((l) => l.startsWith('CapPrm:'))).not.toBe('CapPrm:\t0000000000000000');
-      expect(r.terminal).toContain('Read-only file system');
-      expect(r.terminal).toContain('REFUSED-TOUCH');
+        const r = await runWithConsole(dir, SCRIPT);
+        expect(r.code, r.stderr).toBe(0);
+        for (const [i, cap] of spec.process.capabilities.ambient.entries()) {
+          expect(r.stderr).toContain(`process.capabilities.ambient[${i}]: ${cap} is not raised`);
+        }
+        const lines = r.terminal.split(/\r?\n/);
+        expect(lines).toContain('CapAmb:\t0000000000000000');
+        expect(lines.find((l) => l.startsWith('CapPrm:'))).not.toBe('CapPrm:\t0000000000000000');
+        expect(r.terminal).toContain('Read-only file system');
+        expect(r.terminal).toContain('REFUSED-TOUCH');
 
-      // Every cgroup mount is read-only, and where the container has a cgroup of its own
-      // (berth-runtime/<id>) the mount's root is exactly that cgroup.
-      const mounts = lines.filter((l) => / \/sys\/fs\/cgroup(\/\S*)? /.test(l) && / - (cgroup2?|tmpfs) /.test(l));
-      expect(mounts.length).toBeGreaterThan(0);
-      for (const m of mounts) expect(m.split(' ')[5]!.split(',')).toContain('ro');
-      const own = lines.filter((l) => /^\d+:[^:]*:\/berth-runtime\/peer-spec$/.test(l));
-      expect(own.length).toBeGreaterThan(0);
-      const cgroupMounts = mounts.filter((l) => / - cgroup2? /.test(l));
-      expect(cgroupMounts.some((l) => l.split(' ')[3] === '/berth-runtime/peer-spec')).toBe(true);
-    });
+        // Every cgroup mount is read-only, and where the container has a cgroup of its own
+        // (berth-runtime/<id>) the mount's root is exactly that cgroup.
+        const mounts = lines.filter((l) => / \/sys\/fs\/cgroup(\/\S*)? /.test(l) && / - (cgroup2?|tmpfs) /.test(l));
+        expect(mounts.length).toBeGreaterThan(0);
+        for (const m of mounts) expect(m.split(' ')[5]!.split(',')).toContain('ro');
+        const own = lines.filter((l) => /^\d+:[^:]*:\/berth-runtime\/peer-spec$/.test(l));
+        expect(own.length).toBeGreaterThan(0);
+        const cgroupMounts = mounts.filter((l) => / - cgroup2? /.test(l));
+        expect(cgroupMounts.some((l) => l.split(' ')[3] === '/berth-runtime/peer-spec')).toBe(true);
+      },
+    );
   });
 }

@@ -3,7 +3,8 @@ import { constants } from 'node:os';
 import { invalidArgument } from '../errdefs/errors.js';
 
 const byNumber = new Map<number, NodeJS.Signals>();
-for (const [name, num] of Object.entries(constants.signals)) if (!byNumber.has(num)) byNumber.set(num, name as NodeJS.Signals);
+for (const [name, num] of Object.entries(constants.signals))
+  if (!byNumber.has(num)) byNumber.set(num, name as NodeJS.Signals);
 
 /**
  * Parses a signal given by name (with or without "SIG", any case) or number, into its

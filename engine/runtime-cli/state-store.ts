@@ -61,7 +61,10 @@ export class StateStore {
 
   /** Replaces state.json atomically (a crash leaves the old or the new record). */
   async write(record: ContainerRecord): Promise<void> {
-    await writeFileAtomic(join(this.dir(record.id), 'state.json'), `${JSON.stringify(record)}\n`, { mode: 0o600, subject: `container ${record.id}: write state` });
+    await writeFileAtomic(join(this.dir(record.id), 'state.json'), `${JSON.stringify(record)}\n`, {
+      mode: 0o600,
+      subject: `container ${record.id}: write state`,
+    });
   }
 
   /** Fails NOT_FOUND `container <id>: does not exist`. */
@@ -84,7 +87,10 @@ export class StateStore {
   async list(): Promise<string[]> {
     try {
       const entries = await readdir(this.root, { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory() && isContainerId(e.name)).map((e) => e.name).sort();
+      return entries
+        .filter((e) => e.isDirectory() && isContainerId(e.name))
+        .map((e) => e.name)
+        .sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw wrap(err, `state root ${this.root}: list`);

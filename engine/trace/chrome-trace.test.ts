@@ -118,7 +118,14 @@ describe('toChromeTrace', () => {
   });
 
   it('keeps sequential children on their parent lane and moves parallel ones aside', () => {
-    const base = { traceId: 1, module: 'm', attributes: {}, status: 'ok' as const, error: undefined, origin: 'node' as const };
+    const base = {
+      traceId: 1,
+      module: 'm',
+      attributes: {},
+      status: 'ok' as const,
+      error: undefined,
+      origin: 'node' as const,
+    };
     const spans: SpanRecord[] = [
       { ...base, id: 1, parentId: undefined, name: 'm.root', startNs: 0, endNs: 100_000 },
       { ...base, id: 2, parentId: 1, name: 'm.a', startNs: 10_000, endNs: 40_000 },
@@ -136,8 +143,17 @@ describe('toChromeTrace', () => {
   it('puts status, error and native origin into args', () => {
     const trace = toChromeTrace([
       {
-        id: 9, traceId: 9, parentId: undefined, name: 'native.clone', module: 'native', startNs: 0, endNs: 1000,
-        attributes: { flags: 'NEWNET' }, status: 'error', error: { code: 'EPERM', message: 'clone: EPERM' }, origin: 'native',
+        id: 9,
+        traceId: 9,
+        parentId: undefined,
+        name: 'native.clone',
+        module: 'native',
+        startNs: 0,
+        endNs: 1000,
+        attributes: { flags: 'NEWNET' },
+        status: 'error',
+        error: { code: 'EPERM', message: 'clone: EPERM' },
+        origin: 'native',
       },
     ]);
     const ev = trace.traceEvents.find((e) => e.ph === 'X')!;

@@ -68,7 +68,15 @@ export function toChromeTrace(spans: readonly SpanRecord[], otherData?: Record<s
   }
   const meta: ChromeTraceEvent[] = [
     { name: 'process_name', cat: '__metadata', ph: 'M', ts: 0, pid, tid: 0, args: { name: 'berth' } },
-    ...lanes.map((_, i) => ({ name: 'thread_name', cat: '__metadata', ph: 'M' as const, ts: 0, pid, tid: i + 1, args: { name: `lane ${i + 1}` } })),
+    ...lanes.map((_, i) => ({
+      name: 'thread_name',
+      cat: '__metadata',
+      ph: 'M' as const,
+      ts: 0,
+      pid,
+      tid: i + 1,
+      args: { name: `lane ${i + 1}` },
+    })),
   ];
   return { traceEvents: [...meta, ...events], displayTimeUnit: 'ns', ...(otherData ? { otherData } : {}) };
 }

@@ -58,7 +58,11 @@ describe('SpanCollector', () => {
     expect(treeA[0].id).toBe(a); // sorted by start: the root first
     expect(new Set(treeA.map((s) => s.traceId))).toEqual(new Set([a]));
     expect(new Set(treeB.map((s) => s.traceId))).toEqual(new Set([b]));
-    expect(treeA.filter((s) => s.name === 'test.layers.apply').every((s) => c.spans.find((p) => p.id === s.parentId)?.name === 'jobs.pull')).toBe(true);
+    expect(
+      treeA
+        .filter((s) => s.name === 'test.layers.apply')
+        .every((s) => c.spans.find((p) => p.id === s.parentId)?.name === 'jobs.pull'),
+    ).toBe(true);
     // a subtree root works too
     const pullB = treeB.find((s) => s.name === 'jobs.pull')!;
     expect(c.spansOf(pullB.id)).toHaveLength(6);
@@ -67,8 +71,17 @@ describe('SpanCollector', () => {
 
   it('spanTree of an unknown root is empty', () => {
     const s: SpanRecord = {
-      id: 1, traceId: 1, parentId: undefined, name: 'm.x', module: 'm', startNs: 0, endNs: 1,
-      attributes: {}, status: 'ok', error: undefined, origin: 'node',
+      id: 1,
+      traceId: 1,
+      parentId: undefined,
+      name: 'm.x',
+      module: 'm',
+      startNs: 0,
+      endNs: 1,
+      attributes: {},
+      status: 'ok',
+      error: undefined,
+      origin: 'node',
     };
     expect(spanTree([s], 2)).toEqual([]);
     expect(spanTree([s], 1)).toEqual([s]);

@@ -34,7 +34,11 @@ export function withLogger(ctx: Context, logger: Logger): Context {
  * it is cancelled after that long, so a stuck cleanup cannot hang forever.
  */
 export function detached(ctx: Context, timeoutMs?: number): Context {
-  return { signal: timeoutMs === undefined ? never : AbortSignal.timeout(timeoutMs), logger: ctx.logger, span: ctx.span };
+  return {
+    signal: timeoutMs === undefined ? never : AbortSignal.timeout(timeoutMs),
+    logger: ctx.logger,
+    span: ctx.span,
+  };
 }
 
 /** A context cancelled when either the parent's signal or `signal` aborts. */
@@ -58,5 +62,7 @@ export function throwIfCancelled(ctx: Context, subject: string): void {
 }
 
 export function isContext(value: unknown): value is Context {
-  return typeof value === 'object' && value !== null && (value as Context).signal instanceof AbortSignal && 'logger' in value;
+  return (
+    typeof value === 'object' && value !== null && (value as Context).signal instanceof AbortSignal && 'logger' in value
+  );
 }

@@ -185,9 +185,9 @@ describe('instrument', () => {
   });
 
   it('rejects a listed method that is not a function, naming it', () => {
-    expect(() => instrument<Driver>('test.bad', new MemDriver(), { methods: ['kind' as keyof Driver & string] })).toThrow(
-      'instrument test.bad: kind is not a method',
-    );
+    expect(() =>
+      instrument<Driver>('test.bad', new MemDriver(), { methods: ['kind' as keyof Driver & string] }),
+    ).toThrow('instrument test.bad: kind is not a method');
   });
 
   it('takes attributes from the arguments and the result', async () => {
@@ -207,11 +207,21 @@ describe('instrument', () => {
     interface Stepper {
       run(ctx: Context, fail: boolean): Promise<{ steps: TimedStep[] }>;
     }
-    const step = (method: string, startNs: number, origin: 'node' | 'native'): TimedStep => ({ module: 'test.child', method, startNs, endNs: startNs + 5, origin, attributes: { n: startNs } });
+    const step = (method: string, startNs: number, origin: 'node' | 'native'): TimedStep => ({
+      module: 'test.child',
+      method,
+      startNs,
+      endNs: startNs + 5,
+      origin,
+      attributes: { n: startNs },
+    });
     const impl: Stepper = {
       async run(_ctx, fail) {
         const steps = [step('clone', 10, 'native'), step('setup', 20, 'node')];
-        if (fail) throw new BerthError('INTERNAL', 'setup: EPERM', { details: { steps: [...steps, { ...step('mount', 30, 'native'), error: 'EPERM' }] } });
+        if (fail)
+          throw new BerthError('INTERNAL', 'setup: EPERM', {
+            details: { steps: [...steps, { ...step('mount', 30, 'native'), error: 'EPERM' }] },
+          });
         return { steps };
       },
     };
@@ -231,7 +241,11 @@ describe('instrument', () => {
     ]);
     expect(under(ok)[0].attributes).toEqual({ n: 10 });
     expect(failed.status).toBe('error');
-    expect(under(failed).map((s) => `${s.name}:${s.status}`)).toEqual(['test.child.clone:ok', 'test.child.setup:ok', 'test.child.mount:error']);
+    expect(under(failed).map((s) => `${s.name}:${s.status}`)).toEqual([
+      'test.child.clone:ok',
+      'test.child.setup:ok',
+      'test.child.mount:error',
+    ]);
     expect(under(failed)[2].error?.message).toBe('EPERM');
   });
 
@@ -269,7 +283,12 @@ describe('instrument', () => {
       driver.get(ctx, 'b');
       expect(spanChannel.hasSubscribers).toBe(false);
       expect(got).toHaveLength(1);
-      expect(got[0]).toMatchObject({ name: 'test.boundary.get', module: 'test.boundary', status: 'ok', origin: 'node' });
+      expect(got[0]).toMatchObject({
+        name: 'test.boundary.get',
+        module: 'test.boundary',
+        status: 'ok',
+        origin: 'node',
+      });
       expect(impl.seen[0]).not.toBe(ctx);
       expect(impl.seen[0].span?.id).toBe(got[0].id);
     } finally {

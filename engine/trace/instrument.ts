@@ -63,7 +63,8 @@ export function instrument<T extends object>(module: string, impl: T, options: I
   // change (a writer's offset) is impl's, whichever of its methods reads it.
   if (options.methods !== undefined) {
     for (const method of methodNames(impl)) {
-      if (!(wrapped as readonly string[]).includes(method)) wrapper[method] = ((impl as Record<string, AnyFn>)[method] as AnyFn).bind(impl);
+      if (!(wrapped as readonly string[]).includes(method))
+        wrapper[method] = ((impl as Record<string, AnyFn>)[method] as AnyFn).bind(impl);
     }
   }
   for (const method of wrapped) {
@@ -72,7 +73,12 @@ export function instrument<T extends object>(module: string, impl: T, options: I
     const attrs = (options.attributes as Record<string, AnyFn> | undefined)?.[method];
     const results = (options.results as Record<string, AnyFn> | undefined)?.[method];
     const steps = (options.steps as Record<string, AnyFn> | undefined)?.[method];
-    wrapper[method] = wrapMethod(module, method, impl, fn as AnyFn, { attrs, results, steps, errorSteps: options.errorSteps });
+    wrapper[method] = wrapMethod(module, method, impl, fn as AnyFn, {
+      attrs,
+      results,
+      steps,
+      errorSteps: options.errorSteps,
+    });
   }
   return wrapper as T;
 }
@@ -124,7 +130,11 @@ function recordSteps(ctx: Context, steps: readonly TimedStep[]): void {
 /** Function-valued properties of obj and its prototypes, up to Object.prototype. */
 function methodNames(obj: object): string[] {
   const names = new Set<string>();
-  for (let o: object | null = obj; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+  for (
+    let o: object | null = obj;
+    o !== null && o !== Object.prototype;
+    o = Object.getPrototypeOf(o) as object | null
+  ) {
     for (const key of Object.getOwnPropertyNames(o)) {
       if (key === 'constructor' || names.has(key)) continue;
       const desc = Object.getOwnPropertyDescriptor(o, key);

@@ -7,12 +7,19 @@ import { pauseArmed, pausePoint } from './pause-point.js';
 
 const moduleUrl = new URL('./pause-point.ts', import.meta.url).href;
 
-/** Runs a script that reaches point `a` then prints `after`; returns stdout, stderr and whether it was cut by the timeout. */
+/**
+ * Runs a script that reaches point `a` then prints `after`; returns stdout, stderr and whether it was cut by the
+ * timeout.
+ */
 function reach(env: Record<string, string>): Promise<{ stdout: string; stderr: string; killed: boolean }> {
   const script = `const { pausePoint } = await import(${JSON.stringify(moduleUrl)}); await pausePoint('a'); console.log('after');`;
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, ...env }, timeout: 5_000, cwd: fileURLToPath(new URL('.', import.meta.url)) }, (err, stdout, stderr) =>
-      resolve({ stdout, stderr, killed: err !== null && (err as { killed?: boolean }).killed === true }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { env: { ...process.env, ...env }, timeout: 5_000, cwd: fileURLToPath(new URL('.', import.meta.url)) },
+      (err, stdout, stderr) =>
+        resolve({ stdout, stderr, killed: err !== null && (err as { killed?: boolean }).killed === true }),
     );
   });
 }
@@ -21,7 +28,11 @@ describe('pause points', () => {
   it('are no-ops when not armed', async () => {
     expect(pauseArmed('a')).toBe(false);
     await expect(pausePoint('a')).resolves.toBeUndefined();
-    expect(await reach({ BERTH_TEST_PAUSE_AT: 'other' })).toMatchObject({ stdout: 'after\n', stderr: '', killed: false });
+    expect(await reach({ BERTH_TEST_PAUSE_AT: 'other' })).toMatchObject({
+      stdout: 'after\n',
+      stderr: '',
+      killed: false,
+    });
   });
 
   it('announce themselves and hold when armed', async () => {

@@ -11,7 +11,12 @@
 //   container-remove     the container is marked removing and its layer is gone; its record is not
 import { Transform } from 'node:stream';
 
-const armed = new Set((process.env.BERTH_TEST_PAUSE_AT ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''));
+const armed = new Set(
+  (process.env.BERTH_TEST_PAUSE_AT ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== ''),
+);
 
 /** True when the test asked to pause at `name`. */
 export function pauseArmed(name: string): boolean {

@@ -116,7 +116,10 @@ function statusOf(error: unknown): SpanStatus {
 function describe(error: unknown): { code: string; message: string } {
   if (error instanceof BerthError) return { code: error.code, message: error.message };
   const e = error as NodeJS.ErrnoException | undefined;
-  return { code: typeof e?.code === 'string' ? e.code : 'UNKNOWN', message: e instanceof Error ? e.message : String(error) };
+  return {
+    code: typeof e?.code === 'string' ? e.code : 'UNKNOWN',
+    message: e instanceof Error ? e.message : String(error),
+  };
 }
 
 function publish(record: SpanRecord, channel: diagnostics.Channel | undefined): void {

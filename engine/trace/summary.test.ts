@@ -4,10 +4,26 @@ import { describe, expect, it } from 'vitest';
 import type { SpanRecord } from './span.js';
 import { formatSummary, summarize } from './summary.js';
 
-function span(id: number, parentId: number | undefined, name: string, startNs: number, endNs: number, status: SpanRecord['status'] = 'ok'): SpanRecord {
+function span(
+  id: number,
+  parentId: number | undefined,
+  name: string,
+  startNs: number,
+  endNs: number,
+  status: SpanRecord['status'] = 'ok',
+): SpanRecord {
   return {
-    id, traceId: 1, parentId, name, module: name.split('.')[0], startNs, endNs,
-    attributes: {}, status, error: status === 'ok' ? undefined : { code: 'X', message: 'x' }, origin: 'node',
+    id,
+    traceId: 1,
+    parentId,
+    name,
+    module: name.split('.')[0],
+    startNs,
+    endNs,
+    attributes: {},
+    status,
+    error: status === 'ok' ? undefined : { code: 'X', message: 'x' },
+    origin: 'node',
   };
 }
 
@@ -27,7 +43,15 @@ describe('summarize', () => {
     expect(rows.map((r) => r.name)).toEqual(['drv.c', 'job.p', 'net.d']); // by self time, descending
     const byName = Object.fromEntries(rows.map((r) => [r.name, r]));
     // p: covered = [10,60] ∪ [80,100] = 50 + 20 = 70 → self 30
-    expect(byName['job.p']).toMatchObject({ count: 1, totalNs: 100, selfNs: 30, minNs: 100, maxNs: 100, errors: 0, module: 'job' });
+    expect(byName['job.p']).toMatchObject({
+      count: 1,
+      totalNs: 100,
+      selfNs: 30,
+      minNs: 100,
+      maxNs: 100,
+      errors: 0,
+      module: 'job',
+    });
     // c: A 30 − d 10 = 20, B 30, C 40 → self 90 of total 100
     expect(byName['drv.c']).toMatchObject({ count: 3, totalNs: 100, selfNs: 90, minNs: 30, maxNs: 40, errors: 1 });
     expect(byName['drv.c'].meanNs).toBeCloseTo(100 / 3, 10);
@@ -35,7 +59,12 @@ describe('summarize', () => {
   });
 
   it('never gives negative self time, even when children cover the parent twice over', () => {
-    const rows = summarize([span(1, undefined, 'a.p', 0, 10), span(2, 1, 'a.c', 0, 10), span(3, 1, 'a.c', 0, 10), span(4, 1, 'a.c', 2, 12)]);
+    const rows = summarize([
+      span(1, undefined, 'a.p', 0, 10),
+      span(2, 1, 'a.c', 0, 10),
+      span(3, 1, 'a.c', 0, 10),
+      span(4, 1, 'a.c', 2, 12),
+    ]);
     expect(rows.find((r) => r.name === 'a.p')!.selfNs).toBe(0);
     expect(rows.find((r) => r.name === 'a.c')!.selfNs).toBe(30);
   });

@@ -29,7 +29,17 @@ export function summarize(spans: readonly SpanRecord[]): PhaseSummary[] {
     const self = duration - covered(s, children.get(s.id) ?? []);
     let p = byName.get(s.name);
     if (p === undefined) {
-      p = { name: s.name, module: s.module, count: 0, totalNs: 0, selfNs: 0, meanNs: 0, minNs: Infinity, maxNs: 0, errors: 0 };
+      p = {
+        name: s.name,
+        module: s.module,
+        count: 0,
+        totalNs: 0,
+        selfNs: 0,
+        meanNs: 0,
+        minNs: Infinity,
+        maxNs: 0,
+        errors: 0,
+      };
       byName.set(s.name, p);
     }
     p.count++;
@@ -70,6 +80,7 @@ export function formatSummary(rows: readonly PhaseSummary[]): string {
   const header = ['span', 'count', 'total ms', 'self ms', 'mean ms', 'max ms'];
   const lines = rows.map((r) => [r.name, String(r.count), ms(r.totalNs), ms(r.selfNs), ms(r.meanNs), ms(r.maxNs)]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const fmt = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [fmt(header), ...lines.map(fmt)].join('\n');
 }

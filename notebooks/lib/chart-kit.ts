@@ -8,10 +8,32 @@ import type { DrawOptions, PlotElement } from './chart-spec.js';
 import { FIGURE_FONT, textWidth } from './text.js';
 import { unitLabel } from './units.js';
 
-/** Series colours in order of appearance (Tableau 10 without its grey, then three more, so 12 series never share one). */
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#17becf', '#6b6ecf', '#8c6d31'];
+/**
+ * Series colours in order of appearance (Tableau 10 without its grey, then three more, so 12 series never share one).
+ */
+const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#17becf',
+  '#6b6ecf',
+  '#8c6d31',
+];
 /** Fixed colours for the targets most charts share, so berth is the same blue everywhere. */
-const TARGET_COLORS: Record<string, string> = { berth: '#4e79a7', docker: '#e15759', runc: '#f28e2b', crun: '#59a14f', podman: '#b07aa1', skopeo: '#76b7b2' };
+const TARGET_COLORS: Record<string, string> = {
+  berth: '#4e79a7',
+  docker: '#e15759',
+  runc: '#f28e2b',
+  crun: '#59a14f',
+  podman: '#b07aa1',
+  skopeo: '#76b7b2',
+};
 /** Reference series (physical limits, loopback) are drawn in greys. */
 const REFERENCE_COLORS = ['#8c8c8c', '#4d4d4d', '#bababa'];
 export const REFERENCE_SERIES = ['reference', 'loopback'];
@@ -62,7 +84,11 @@ export function logScale(values: readonly number[]): boolean {
  * Shown labels for `labels` within `maxWidth` px: those that fit stay, longer ones
  * become `[1]`, `[2]`, … and the key lists what each code stands for.
  */
-export function abbreviate(labels: readonly string[], maxWidth: number, fontSize: number): { shown: Map<string, string>; key: string[] } {
+export function abbreviate(
+  labels: readonly string[],
+  maxWidth: number,
+  fontSize: number,
+): { shown: Map<string, string>; key: string[] } {
   const shown = new Map<string, string>();
   const key: string[] = [];
   for (const label of labels) {
@@ -79,7 +105,12 @@ export function abbreviate(labels: readonly string[], maxWidth: number, fontSize
 }
 
 function plot(o: DrawOptions, options: Plot.PlotOptions): PlotElement {
-  return Plot.plot({ ...options, document: o.document, width: o.width, style: { fontSize: `${o.fontSize}px`, fontFamily: FIGURE_FONT, overflow: 'visible' } }) as unknown as PlotElement;
+  return Plot.plot({
+    ...options,
+    document: o.document,
+    width: o.width,
+    style: { fontSize: `${o.fontSize}px`, fontFamily: FIGURE_FONT, overflow: 'visible' },
+  }) as unknown as PlotElement;
 }
 
 /** A tick label: plain digits, thousands grouped, at most 3 significant digits below 1000 (no SI suffixes). */
@@ -92,7 +123,8 @@ export function tickLabel(v: number): string {
 export function logTicks(domain: [number, number], max: number): number[] {
   const [lo, hi] = domain;
   const all: number[] = [];
-  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) for (const m of [1, 2, 5]) all.push(m * 10 ** e);
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++)
+    for (const m of [1, 2, 5]) all.push(m * 10 ** e);
   const inside = (v: number) => v >= lo * 0.999 && v <= hi * 1.001;
   let ticks = all.filter(inside);
   if (ticks.length > max) ticks = ticks.filter((v) => Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9);
@@ -103,7 +135,10 @@ export function logTicks(domain: [number, number], max: number): number[] {
 /** Room to the right of the frame for half of the last x tick label. */
 const MARGIN_RIGHT = 22;
 
-/** Right margin for an axis ending near `max`: half its widest tick label (one digit more for nice rounding) and some air. */
+/**
+ * Right margin for an axis ending near `max`: half its widest tick label (one digit more for nice rounding) and some
+ * air.
+ */
 function rightMargin(max: number, fs: number): number {
   const label = tickLabel(Math.abs(max) * 10);
   return Math.max(MARGIN_RIGHT, Math.ceil(textWidth(label, fs) / 2 + 4));
@@ -142,8 +177,16 @@ export interface DotPanelOptions {
 }
 
 /** The x domain and scale type of points (CIs, references and, when shown, samples included). */
-export function dotDomain(points: readonly DotPoint[], references: readonly number[] = [], samples = false): { domain: [number, number]; log: boolean } {
-  const values = [...points.flatMap((p) => [p.low, p.high, p.p50]), ...references, ...(samples ? points.flatMap((p) => p.samples) : [])].filter(Number.isFinite);
+export function dotDomain(
+  points: readonly DotPoint[],
+  references: readonly number[] = [],
+  samples = false,
+): { domain: [number, number]; log: boolean } {
+  const values = [
+    ...points.flatMap((p) => [p.low, p.high, p.p50]),
+    ...references,
+    ...(samples ? points.flatMap((p) => p.samples) : []),
+  ].filter(Number.isFinite);
   const log = logScale(values);
   let lo = Math.min(...values);
   let hi = Math.max(...values);
@@ -190,7 +233,8 @@ export function dotPanel(points: DotPoint[], o: DotPanelOptions, d: DrawOptions)
         stroke: 'white',
         strokeWidth: 0.7,
         tip: true,
-        title: (p: DotPoint) => `${p.row} · ${series}\nmedian ${p.p50.toPrecision(4)} ${unitLabel(o.unit)}\n95 % CI ${p.low.toPrecision(4)}–${p.high.toPrecision(4)} (n=${p.n})`,
+        title: (p: DotPoint) =>
+          `${p.row} · ${series}\nmedian ${p.p50.toPrecision(4)} ${unitLabel(o.unit)}\n95 % CI ${p.low.toPrecision(4)}–${p.high.toPrecision(4)} (n=${p.n})`,
       }),
     );
   });
@@ -231,7 +275,13 @@ export interface StackPart {
 /** Stacked bars of each bar's parts (in `spans` order), coloured per span; black ticks at each bar's measured total. */
 export function stackPanel(
   parts: StackPart[],
-  o: { bars: string[]; spans: string[]; colors: Map<string, string>; unit: string; totals: { bar: string; value: number }[] },
+  o: {
+    bars: string[];
+    spans: string[];
+    colors: Map<string, string>;
+    unit: string;
+    totals: { bar: string; value: number }[];
+  },
   d: DrawOptions,
 ): PlotElement {
   const fs = d.fontSize;
@@ -244,8 +294,21 @@ export function stackPanel(
     marginTop: 8,
     marginBottom: 2 * fs + 14,
     marginLeft: Math.ceil(labelWidth + 12),
-    marginRight: rightMargin(Math.max(0, ...o.totals.map((t) => t.value), ...o.bars.map((b) => parts.filter((p) => p.bar === b).reduce((a, p) => a + p.value, 0))), fs),
-    x: { label: `self time per operation (${unitLabel(o.unit)}) →`, labelAnchor: 'right', grid: true, ticks: Math.max(2, Math.floor((d.width - labelWidth - 34) / 60)), tickFormat: tickLabel },
+    marginRight: rightMargin(
+      Math.max(
+        0,
+        ...o.totals.map((t) => t.value),
+        ...o.bars.map((b) => parts.filter((p) => p.bar === b).reduce((a, p) => a + p.value, 0)),
+      ),
+      fs,
+    ),
+    x: {
+      label: `self time per operation (${unitLabel(o.unit)}) →`,
+      labelAnchor: 'right',
+      grid: true,
+      ticks: Math.max(2, Math.floor((d.width - labelWidth - 34) / 60)),
+      tickFormat: tickLabel,
+    },
     y: { domain: o.bars, label: null, tickSize: 0, padding: 0.25 },
     color: { type: 'identity' },
     marks: [
@@ -254,7 +317,8 @@ export function stackPanel(
         y: 'bar',
         fill: (p: StackPart) => o.colors.get(p.span) ?? '#ccc',
         tip: true,
-        title: (p: StackPart) => `${p.span}\n${p.value.toPrecision(3)} ${unitLabel(o.unit)}, ${p.calls.toPrecision(3)} call(s)/op`,
+        title: (p: StackPart) =>
+          `${p.span}\n${p.value.toPrecision(3)} ${unitLabel(o.unit)}, ${p.calls.toPrecision(3)} call(s)/op`,
       }),
       Plot.tickX(o.totals, { x: 'value', y: 'bar', stroke: 'black', strokeWidth: 2 }),
       Plot.ruleX([0]),
@@ -273,7 +337,10 @@ export interface TrendPoint {
   cases: number;
 }
 
-/** Across runs: the median over cases of each case's median relative to its first run, and the band from the 10th to the 90th percentile. */
+/**
+ * Across runs: the median over cases of each case's median relative to its first run, and the band from the 10th to the
+ * 90th percentile.
+ */
 export function trendPanel(points: TrendPoint[], runs: number, d: DrawOptions): PlotElement {
   const fs = d.fontSize;
   const ys = points.flatMap((p) => [p.low, p.high, 1]);
@@ -284,13 +351,27 @@ export function trendPanel(points: TrendPoint[], runs: number, d: DrawOptions): 
     marginBottom: 2 * fs + 14,
     marginLeft,
     marginRight: MARGIN_RIGHT + 10,
-    x: { domain: [1, Math.max(runs, 2)], label: 'recorded run, oldest first →', labelAnchor: 'right', ticks: Math.min(runs, Math.max(2, Math.floor((d.width - marginLeft - MARGIN_RIGHT) / 50))), tickFormat: (v: number) => (Number.isInteger(v) ? String(v) : '') },
+    x: {
+      domain: [1, Math.max(runs, 2)],
+      label: 'recorded run, oldest first →',
+      labelAnchor: 'right',
+      ticks: Math.min(runs, Math.max(2, Math.floor((d.width - marginLeft - MARGIN_RIGHT) / 50))),
+      tickFormat: (v: number) => (Number.isInteger(v) ? String(v) : ''),
+    },
     y: { label: null, grid: true, domain: [Math.min(...ys) * 0.97, Math.max(...ys) * 1.03], ticks: 4 },
     marks: [
       Plot.ruleY([1], { stroke: '#444', strokeDasharray: '4,3' }),
       Plot.areaY(points, { x: 'run', y1: 'low', y2: 'high', fill: PALETTE[0], fillOpacity: 0.2 }),
       Plot.line(points, { x: 'run', y: 'median', stroke: PALETTE[0] }),
-      Plot.dot(points, { x: 'run', y: 'median', fill: PALETTE[0], r: 2.5, tip: true, title: (p: TrendPoint) => `run ${p.run}, ${p.commit}, ${p.date.toISOString()}\n×${p.median.toFixed(3)} (median over ${p.cases} cases)` }),
+      Plot.dot(points, {
+        x: 'run',
+        y: 'median',
+        fill: PALETTE[0],
+        r: 2.5,
+        tip: true,
+        title: (p: TrendPoint) =>
+          `run ${p.run}, ${p.commit}, ${p.date.toISOString()}\n×${p.median.toFixed(3)} (median over ${p.cases} cases)`,
+      }),
     ],
   });
 }
@@ -305,14 +386,20 @@ export interface LinePoint {
 }
 
 /** Medians against a numeric parameter, a line per series with dots, the 95 % CI as vertical rules. */
-export function linePanel(points: LinePoint[], o: { series: string[]; colors: Map<string, string>; xLabel: string; quantity: string; unit: string }, d: DrawOptions): PlotElement {
+export function linePanel(
+  points: LinePoint[],
+  o: { series: string[]; colors: Map<string, string>; xLabel: string; quantity: string; unit: string },
+  d: DrawOptions,
+): PlotElement {
   const fs = d.fontSize;
   const xs = [...new Set(points.map((p) => p.x))].sort((a, b) => a - b);
   const ys = points.flatMap((p) => [p.low, p.high]).filter(Number.isFinite);
   const logY = logScale(ys);
   const logX = logScale(xs);
   const yTicks = logY ? logTicks([Math.min(...ys), Math.max(...ys)], 5) : 5;
-  const widest = Math.max(...(Array.isArray(yTicks) ? yTicks : [Math.max(...ys.map(Math.abs)) * 10]).map((v) => textWidth(tickLabel(v), fs)));
+  const widest = Math.max(
+    ...(Array.isArray(yTicks) ? yTicks : [Math.max(...ys.map(Math.abs)) * 10]).map((v) => textWidth(tickLabel(v), fs)),
+  );
   const marginLeft = Math.ceil(widest + 14);
   const marginRight = rightMargin(Math.max(...xs), fs);
   const marks: Plot.Markish[] = [];
@@ -322,7 +409,17 @@ export function linePanel(points: LinePoint[], o: { series: string[]; colors: Ma
     const color = o.colors.get(series) ?? '#333';
     marks.push(Plot.line(mine, { x: 'x', y: 'p50', stroke: color }));
     marks.push(Plot.ruleX(mine, { x: 'x', y1: 'low', y2: 'high', stroke: color, strokeWidth: 1.5 }));
-    marks.push(Plot.dot(mine, { x: 'x', y: 'p50', fill: color, r: 2.5, tip: true, title: (p: LinePoint) => `${series}\n${o.xLabel}=${p.x}\nmedian ${p.p50.toPrecision(4)} ${unitLabel(o.unit)} (n=${p.n})` }));
+    marks.push(
+      Plot.dot(mine, {
+        x: 'x',
+        y: 'p50',
+        fill: color,
+        r: 2.5,
+        tip: true,
+        title: (p: LinePoint) =>
+          `${series}\n${o.xLabel}=${p.x}\nmedian ${p.p50.toPrecision(4)} ${unitLabel(o.unit)} (n=${p.n})`,
+      }),
+    );
   }
   return plot(d, {
     height: 150 + 2 * fs,
@@ -330,8 +427,24 @@ export function linePanel(points: LinePoint[], o: { series: string[]; colors: Ma
     marginBottom: 2 * fs + 14,
     marginLeft,
     marginRight,
-    x: { type: logX ? 'log' : 'linear', label: `${o.xLabel} →`, labelAnchor: 'right', ticks: xs.length <= 8 ? xs : Math.max(2, Math.floor((d.width - marginLeft - marginRight) / 60)), tickFormat: tickLabel, grid: true },
-    y: { type: logY ? 'log' : 'linear', label: `↑ ${o.quantity} (${unitLabel(o.unit)})`, labelAnchor: 'top', grid: true, ticks: yTicks, tickFormat: tickLabel, nice: !logY, zero: !logY && ys.every((v) => v >= 0) },
+    x: {
+      type: logX ? 'log' : 'linear',
+      label: `${o.xLabel} →`,
+      labelAnchor: 'right',
+      ticks: xs.length <= 8 ? xs : Math.max(2, Math.floor((d.width - marginLeft - marginRight) / 60)),
+      tickFormat: tickLabel,
+      grid: true,
+    },
+    y: {
+      type: logY ? 'log' : 'linear',
+      label: `↑ ${o.quantity} (${unitLabel(o.unit)})`,
+      labelAnchor: 'top',
+      grid: true,
+      ticks: yTicks,
+      tickFormat: tickLabel,
+      nice: !logY,
+      zero: !logY && ys.every((v) => v >= 0),
+    },
     marks,
   });
 }

@@ -4,7 +4,10 @@
 import type { Row } from './rows.js';
 
 /** What Plot.plot returns: an SVG, or a figure when Plot adds a legend (charts here never ask it to). */
-export type PlotElement = (SVGSVGElement | HTMLElement) & { scale(name: string): unknown; legend(name: string, options?: object): Element | undefined };
+export type PlotElement = (SVGSVGElement | HTMLElement) & {
+  scale(name: string): unknown;
+  legend(name: string, options?: object): Element | undefined;
+};
 
 export interface DrawOptions {
   /** The document to build in (jsdom's in Node); the page's when absent. */

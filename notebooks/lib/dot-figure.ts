@@ -29,7 +29,11 @@ export interface DotFigureOptions {
 }
 
 /** Where drawing was impossible: skipped rows are reported through `warn`, naming each case. */
-export function dotFigure(all: readonly Row[], o: DotFigureOptions, warn: (message: string) => void = () => undefined): ChartSpec | null {
+export function dotFigure(
+  all: readonly Row[],
+  o: DotFigureOptions,
+  warn: (message: string) => void = () => undefined,
+): ChartSpec | null {
   const rows: Row[] = [];
   for (const r of all) {
     if (drawable(r)) rows.push(r);
@@ -62,16 +66,30 @@ export function dotFigure(all: readonly Row[], o: DotFigureOptions, warn: (messa
   let series = [...new Set(shownRows.filter((r) => !isRef(r)).map(o.seriesOf))];
   if (series.length > MAX_LEGEND_ENTRIES) {
     // more series than a legend takes: each goes into its row's label, in one colour
-    warn(`figure ${o.id}: ${series.length} series, more than ${MAX_LEGEND_ENTRIES} colours; the series are named in the row labels instead`);
+    warn(
+      `figure ${o.id}: ${series.length} series, more than ${MAX_LEGEND_ENTRIES} colours; the series are named in the row labels instead`,
+    );
     const { rowOf, seriesOf } = o;
     o = { ...o, rowOf: (r) => `${rowOf(r)} · ${seriesOf(r)}`, seriesOf: (r) => (isRef(r) ? seriesOf(r) : 'median') };
     series = ['median'];
   }
   const colors = seriesColors(series);
   const points = (p: (typeof panels)[number]): DotPoint[] =>
-    p.rows.filter((r) => !isRef(r)).map((r) => ({ row: o.rowOf(r), series: o.seriesOf(r), p50: r.p50, low: r.low, high: r.high, n: r.n, samples: r.samples }));
+    p.rows
+      .filter((r) => !isRef(r))
+      .map((r) => ({
+        row: o.rowOf(r),
+        series: o.seriesOf(r),
+        p50: r.p50,
+        low: r.low,
+        high: r.high,
+        n: r.n,
+        samples: r.samples,
+      }));
   const refs = (p: (typeof panels)[number]) => p.rows.filter(isRef).map((r) => r.p50);
-  const sharedDomain = shared ? dotDomain(panels.flatMap(points), panels.flatMap(refs), o.showSamples === true) : undefined;
+  const sharedDomain = shared
+    ? dotDomain(panels.flatMap(points), panels.flatMap(refs), o.showSamples === true)
+    : undefined;
   const rowLabels = panels.flatMap((p) => points(p).map((q) => q.row));
   const needsLegend = series.length > 1 && rowLabels.some((l) => !series.includes(l));
   const refNames = [...new Set(shownRows.filter(isRef).map(o.seriesOf))];
@@ -90,7 +108,9 @@ export function dotFigure(all: readonly Row[], o: DotFigureOptions, warn: (messa
     layout(width, fontSize) {
       const labelMax = Math.max(60, width * LABEL_SHARE);
       const { shown, key } = abbreviate(rowLabels, labelMax, fontSize);
-      const legend: LegendEntry[] = needsLegend ? series.map((s) => ({ label: s, color: colors.get(s)!, shape: 'dot' as const })) : [];
+      const legend: LegendEntry[] = needsLegend
+        ? series.map((s) => ({ label: s, color: colors.get(s)!, shape: 'dot' as const }))
+        : [];
       for (const name of refNames) legend.push({ label: name, color: '#444', shape: 'dash' });
       const drawn: Panel[] = panels.map((p, pi) => {
         const pts = points(p).map((q) => ({ ...q, row: shown.get(q.row) ?? q.row }));
@@ -102,7 +122,22 @@ export function dotFigure(all: readonly Row[], o: DotFigureOptions, warn: (messa
         return {
           title: panels.length > 1 || p.title !== '' ? p.title : null,
           draw: (d) =>
-            dotPanel(pts, { rows: order, series, colors, quantity: o.quantity(p.unit), unit: p.unit, domain: sharedDomain?.domain, log: sharedDomain?.log, showSamples: o.showSamples, references: refs(p), axisLabel: !shared || pi === panels.length - 1 }, d),
+            dotPanel(
+              pts,
+              {
+                rows: order,
+                series,
+                colors,
+                quantity: o.quantity(p.unit),
+                unit: p.unit,
+                domain: sharedDomain?.domain,
+                log: sharedDomain?.log,
+                showSamples: o.showSamples,
+                references: refs(p),
+                axisLabel: !shared || pi === panels.length - 1,
+              },
+              d,
+            ),
         };
       });
       return { legend, panels: drawn, key };

@@ -8,20 +8,42 @@ import { isRateUnit, isTimeUnit } from './units.js';
 
 function driverOf(r: Row, many: boolean): string {
   const backing = typeof r.parameters.backing === 'string' ? ` on ${r.parameters.backing}` : '';
-  const d = r.target === 'reference' ? `reference${backing}` : typeof r.parameters.driver === 'string' ? r.parameters.driver : r.target;
+  const d =
+    r.target === 'reference'
+      ? `reference${backing}`
+      : typeof r.parameters.driver === 'string'
+        ? r.parameters.driver
+        : r.target;
   return many ? `${d} · ${r.run}` : d;
 }
 
 /** Graphdriver charts: times, and throughputs (bytes or entries per second). */
-export function graphdriverCharts(rows: readonly Row[], page: string, many: boolean, warn: (message: string) => void): ChartSpec[] {
+export function graphdriverCharts(
+  rows: readonly Row[],
+  page: string,
+  many: boolean,
+  warn: (message: string) => void,
+): ChartSpec[] {
   const charts: ChartSpec[] = [];
   const groups: [string, string, (u: string) => string, Row[]][] = [
     ['time', 'Graphdriver operations: time per driver', () => 'time', rows.filter((r) => isTimeUnit(r.unit))],
-    ['throughput', 'Graphdriver throughput per driver', (u) => (u === 'ops/s' ? 'entries per second' : 'throughput'), rows.filter((r) => isRateUnit(r.unit))],
+    [
+      'throughput',
+      'Graphdriver throughput per driver',
+      (u) => (u === 'ops/s' ? 'entries per second' : 'throughput'),
+      rows.filter((r) => isRateUnit(r.unit)),
+    ],
   ];
   for (const [name, title, quantity, group] of groups) {
     const perCase = new Map<string, string[]>();
-    for (const c of new Set(group.map((r) => r.case))) perCase.set(c, varyingParams(group.filter((r) => r.case === c), ['driver', 'backing']));
+    for (const c of new Set(group.map((r) => r.case)))
+      perCase.set(
+        c,
+        varyingParams(
+          group.filter((r) => r.case === c),
+          ['driver', 'backing'],
+        ),
+      );
     const spec = dotFigure(
       group,
       {

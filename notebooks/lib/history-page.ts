@@ -22,7 +22,10 @@ interface Point {
   relative: number;
 }
 
-/** Every measured case's points across the history (derived cases left out), each relative to the case's first point with a positive median. */
+/**
+ * Every measured case's points across the history (derived cases left out), each relative to the case's first point
+ * with a positive median.
+ */
 export function historyPoints(history: readonly HistoryLine[]): Point[] {
   const first = new Map<string, number>();
   const points: Point[] = [];
@@ -76,7 +79,15 @@ export function suiteTrends(history: readonly HistoryLine[]): Map<string, TrendP
         .sort((a, b) => a[0] - b[0])
         .map(([t, pts]) => {
           const rel = pts.map((p) => p.relative).sort((a, b) => a - b);
-          return { run: order.indexOf(t) + 1, date: new Date(t), commit: pts[0].commit, median: quantile(rel, 0.5), low: quantile(rel, 0.1), high: quantile(rel, 0.9), cases: pts.length };
+          return {
+            run: order.indexOf(t) + 1,
+            date: new Date(t),
+            commit: pts[0].commit,
+            median: quantile(rel, 0.5),
+            low: quantile(rel, 0.1),
+            high: quantile(rel, 0.9),
+            cases: pts.length,
+          };
         }),
     );
   }
@@ -86,7 +97,24 @@ export function suiteTrends(history: readonly HistoryLine[]): Map<string, TrendP
 /** The history as chart rows (for sample counts); one row per case and run. */
 function historyRows(history: readonly HistoryLine[]): Row[] {
   return history.flatMap((l) =>
-    l.cases.map((c) => ({ run: l.runId, suite: c.suite, case: c.case, target: c.target, parameters: c.parameters, params: '', operation: c.case, series: c.target, unit: c.unit, direction: c.direction, n: c.n, p50: c.p50, low: c.low, high: c.high, samples: [], phases: null })),
+    l.cases.map((c) => ({
+      run: l.runId,
+      suite: c.suite,
+      case: c.case,
+      target: c.target,
+      parameters: c.parameters,
+      params: '',
+      operation: c.case,
+      series: c.target,
+      unit: c.unit,
+      direction: c.direction,
+      n: c.n,
+      p50: c.p50,
+      low: c.low,
+      high: c.high,
+      samples: [],
+      phases: null,
+    })),
   );
 }
 
@@ -98,7 +126,9 @@ export function historyCaseChart(history: readonly HistoryLine[], key: string): 
     id: 'history-case',
     page: 'history',
     title: key,
-    caption: [`Median of ${key} per recorded run in ${unitLabel(unit)}; band: 95 % bootstrap confidence interval of the median. ${sampleCounts(historyRows(history).filter((r) => points.some((p) => p.suite === r.suite)))}.`],
+    caption: [
+      `Median of ${key} per recorded run in ${unitLabel(unit)}; band: 95 % bootstrap confidence interval of the median. ${sampleCounts(historyRows(history).filter((r) => points.some((p) => p.suite === r.suite)))}.`,
+    ],
     rows: historyRows(history).filter((r) => points.some((p) => p.suite === r.suite)),
     source: 'history',
     layout: () => ({
@@ -115,12 +145,22 @@ export function historyCaseChart(history: readonly HistoryLine[], key: string): 
               marginLeft: Math.ceil(textWidth('00000', d.fontSize) + 12),
               marginRight: 30,
               style: { fontSize: `${d.fontSize}px`, fontFamily: FIGURE_FONT, overflow: 'visible' },
-              x: { label: 'run started →', labelAnchor: 'right', type: 'utc', ticks: Math.max(2, Math.floor(d.width / 110)) },
+              x: {
+                label: 'run started →',
+                labelAnchor: 'right',
+                type: 'utc',
+                ticks: Math.max(2, Math.floor(d.width / 110)),
+              },
               y: { label: `↑ median (${unitLabel(unit)})`, grid: true },
               marks: [
                 Plot.areaY(points, { x: 'date', y1: 'low', y2: 'high', fillOpacity: 0.2 }),
                 Plot.line(points, { x: 'date', y: 'p50' }),
-                Plot.dot(points, { x: 'date', y: 'p50', tip: true, title: (p: Point) => `${p.commit}\n${p.p50.toPrecision(4)} ${unitLabel(p.unit)}` }),
+                Plot.dot(points, {
+                  x: 'date',
+                  y: 'p50',
+                  tip: true,
+                  title: (p: Point) => `${p.commit}\n${p.p50.toPrecision(4)} ${unitLabel(p.unit)}`,
+                }),
               ],
             }) as never,
         },
@@ -151,7 +191,10 @@ export const historyPage: PageSpec = {
         layout: () => ({
           legend: [],
           key: [],
-          panels: [...trends.entries()].map(([suite, points]) => ({ title: `${suite} (${Math.max(...points.map((p) => p.cases))} cases)`, draw: (d) => trendPanel(points, runs, d) })),
+          panels: [...trends.entries()].map(([suite, points]) => ({
+            title: `${suite} (${Math.max(...points.map((p) => p.cases))} cases)`,
+            draw: (d) => trendPanel(points, runs, d),
+          })),
         }),
       },
     ];

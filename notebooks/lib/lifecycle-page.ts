@@ -18,58 +18,78 @@ export const lifecyclePage: PageSpec = {
     const numeric = (key: string) => (r: Row) => typeof r.parameters[key] === 'number';
     const throughput = all.filter((r) => r.case === 'throughput' && numeric('concurrency')(r));
     if (throughput.length > 0) {
-      const spec = lineFigure(throughput, {
-        page: this.id,
-        id: 'lifecycle-throughput',
-        title: 'Lifecycle throughput against concurrency',
-        description: 'Containers per second through create, start, wait (/bin/true) or stop (sleep) and remove, N workers in parallel, a line per target, a panel per workload.',
-        x: 'concurrency',
-        seriesOf: (r) => r.series,
-        panelOf: byWorkload,
-        quantity: () => 'throughput',
-        }, warn);
+      const spec = lineFigure(
+        throughput,
+        {
+          page: this.id,
+          id: 'lifecycle-throughput',
+          title: 'Lifecycle throughput against concurrency',
+          description:
+            'Containers per second through create, start, wait (/bin/true) or stop (sleep) and remove, N workers in parallel, a line per target, a panel per workload.',
+          x: 'concurrency',
+          seriesOf: (r) => r.series,
+          panelOf: byWorkload,
+          quantity: () => 'throughput',
+        },
+        warn,
+      );
       if (spec !== null) charts.push(spec);
     }
     const ops = all.filter((r) => r.case === 'op-latency' && numeric('concurrency')(r));
     if (ops.length > 0) {
-      const spec = lineFigure(ops, {
-        page: this.id,
-        id: 'lifecycle-op-latency',
-        title: 'Per-operation latency against concurrency',
-        description: 'Median latency of each lifecycle operation during the throughput rounds, a line per target and operation, a panel per workload.',
-        x: 'concurrency',
-        seriesOf: (r) => `${r.series} · ${String(r.parameters.op)}`,
-        panelOf: byWorkload,
-        quantity: () => 'latency',
-        }, warn);
+      const spec = lineFigure(
+        ops,
+        {
+          page: this.id,
+          id: 'lifecycle-op-latency',
+          title: 'Per-operation latency against concurrency',
+          description:
+            'Median latency of each lifecycle operation during the throughput rounds, a line per target and operation, a panel per workload.',
+          x: 'concurrency',
+          seriesOf: (r) => `${r.series} · ${String(r.parameters.op)}`,
+          panelOf: byWorkload,
+          quantity: () => 'latency',
+        },
+        warn,
+      );
       if (spec !== null) charts.push(spec);
     }
     const starts = all.filter((r) => r.case === 'density-start' && numeric('running')(r));
     if (starts.length > 0) {
-      const spec = lineFigure(starts, {
-        page: this.id,
-        id: 'lifecycle-density-start',
-        title: 'Start latency against containers running',
-        description: 'Latency of the start of one more container while idle sleep containers run on the same daemon (bridge network), a line per target.',
-        x: 'running',
-        seriesOf: (r) => r.series,
-        quantity: () => 'start latency',
-        panelOf: () => '',
-        }, warn);
+      const spec = lineFigure(
+        starts,
+        {
+          page: this.id,
+          id: 'lifecycle-density-start',
+          title: 'Start latency against containers running',
+          description:
+            'Latency of the start of one more container while idle sleep containers run on the same daemon (bridge network), a line per target.',
+          x: 'running',
+          seriesOf: (r) => r.series,
+          quantity: () => 'start latency',
+          panelOf: () => '',
+        },
+        warn,
+      );
       if (spec !== null) charts.push(spec);
     }
     const memory = all.filter((r) => r.case === 'daemon-memory' && numeric('running')(r));
     if (memory.length > 0) {
-      const spec = lineFigure(memory, {
-        page: this.id,
-        id: 'lifecycle-daemon-memory',
-        title: 'Daemon memory against containers running',
-        description: "The daemon's resident (RSS) and proportional (PSS) memory with idle containers running: berthd alone; dockerd, containerd and every containerd-shim summed. A line per target, a panel per measure.",
-        x: 'running',
-        seriesOf: (r) => r.series,
-        panelOf: (r) => String(r.parameters.metric ?? 'memory').toUpperCase(),
-        quantity: () => 'memory',
-        }, warn);
+      const spec = lineFigure(
+        memory,
+        {
+          page: this.id,
+          id: 'lifecycle-daemon-memory',
+          title: 'Daemon memory against containers running',
+          description:
+            "The daemon's resident (RSS) and proportional (PSS) memory with idle containers running: berthd alone; dockerd, containerd and every containerd-shim summed. A line per target, a panel per measure.",
+          x: 'running',
+          seriesOf: (r) => r.series,
+          panelOf: (r) => String(r.parameters.metric ?? 'memory').toUpperCase(),
+          quantity: () => 'memory',
+        },
+        warn,
+      );
       if (spec !== null) charts.push(spec);
     }
     return charts;

@@ -18,7 +18,11 @@ export interface LineFigureOptions {
 }
 
 /** Null when no row has a finite median and a numeric `x`; rows without either are named through `warn`. */
-export function lineFigure(all: readonly Row[], o: LineFigureOptions, warn: (message: string) => void = () => undefined): ChartSpec | null {
+export function lineFigure(
+  all: readonly Row[],
+  o: LineFigureOptions,
+  warn: (message: string) => void = () => undefined,
+): ChartSpec | null {
   const rows = all.filter((r) => {
     const ok = drawable(r) && typeof r.parameters[o.x] === 'number';
     if (!ok) warn(`figure ${o.id}: case ${caseName(r)} skipped: no finite median or no numeric ${o.x}`);
@@ -38,7 +42,9 @@ export function lineFigure(all: readonly Row[], o: LineFigureOptions, warn: (mes
   const panels = keys.map((key) => ({ title: key.split('\u0000')[0], ...inOneUnit(byPanel.get(key)!) }));
   const series = [...new Set(rows.map(o.seriesOf))];
   if (series.length > MAX_LEGEND_ENTRIES) {
-    warn(`figure ${o.id}: skipped: ${series.length} lines, more than ${MAX_LEGEND_ENTRIES} colours; cases: ${[...new Set(rows.map((r) => `${r.suite}/${r.case}`))].join(', ')}`);
+    warn(
+      `figure ${o.id}: skipped: ${series.length} lines, more than ${MAX_LEGEND_ENTRIES} colours; cases: ${[...new Set(rows.map((r) => `${r.suite}/${r.case}`))].join(', ')}`,
+    );
     return null;
   }
   const colors = seriesColors(series);
@@ -47,16 +53,27 @@ export function lineFigure(all: readonly Row[], o: LineFigureOptions, warn: (mes
     id: o.id,
     page: o.page,
     title: o.title,
-    caption: [o.description, `Lines: median against ${o.x}; vertical bars: 95 % bootstrap confidence interval of the median. Unit${units.length > 1 ? 's' : ''}: ${units.join(', ')}. ${sampleCounts(rows)}.`],
+    caption: [
+      o.description,
+      `Lines: median against ${o.x}; vertical bars: 95 % bootstrap confidence interval of the median. Unit${units.length > 1 ? 's' : ''}: ${units.join(', ')}. ${sampleCounts(rows)}.`,
+    ],
     rows,
     layout: () => ({
-      legend: series.length > 1 ? series.map((s): LegendEntry => ({ label: s, color: colors.get(s)!, shape: 'dot' })) : [],
+      legend:
+        series.length > 1 ? series.map((s): LegendEntry => ({ label: s, color: colors.get(s)!, shape: 'dot' })) : [],
       key: [],
       panels: panels.map((p) => ({
         title: panels.length > 1 || p.title !== '' ? p.title : null,
         draw: (d) =>
           linePanel(
-            p.rows.map((r) => ({ x: r.parameters[o.x] as number, series: o.seriesOf(r), p50: r.p50, low: r.low, high: r.high, n: r.n })),
+            p.rows.map((r) => ({
+              x: r.parameters[o.x] as number,
+              series: o.seriesOf(r),
+              p50: r.p50,
+              low: r.low,
+              high: r.high,
+              n: r.n,
+            })),
             { series, colors, xLabel: o.x, quantity: o.quantity(p.unit), unit: p.unit },
             d,
           ),

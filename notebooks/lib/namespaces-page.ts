@@ -35,7 +35,8 @@ export const namespacesPage: PageSpec = {
         id: 'namespaces-cost',
         page: this.id,
         title: 'What a namespace costs',
-        description: 'Time to create a process in each namespace kind or combination (rows), per way of measuring it (colour); the second panel: the time the namespace flags add to a plain clone (paired samples, may be near or below zero).',
+        description:
+          'Time to create a process in each namespace kind or combination (rows), per way of measuring it (colour); the second panel: the time the namespace flags add to a plain clone (paired samples, may be near or below zero).',
         quantity: () => 'time',
         panelOf: (r) => (/added|overhead/.test(r.case) ? `added by the flags (${r.case})` : 'time per process'),
         rowOf: kindOf,
@@ -51,7 +52,8 @@ export const namespacesPage: PageSpec = {
         id: 'namespaces-concurrency',
         page: this.id,
         title: 'Namespaces created by several workers at once',
-        description: 'Each namespace kind (rows) created by 1, 2 or 4 workers at once (colour): the time of each creation, and the creations per second of all workers together.',
+        description:
+          'Each namespace kind (rows) created by 1, 2 or 4 workers at once (colour): the time of each creation, and the creations per second of all workers together.',
         quantity: (u) => (u === 'ops/s' ? 'creations per second' : 'time per creation'),
         panelOf: (r) => r.case,
         rowOf: kindOf,

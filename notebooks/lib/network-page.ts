@@ -21,9 +21,27 @@ export const networkPage: PageSpec = {
     const many = results.length > 1;
     const charts: ChartSpec[] = [];
     const groups: [string, string, string, string, Row[]][] = [
-      ['throughput', 'Network throughput against loopback', 'throughput', 'TCP throughput per path into or between containers', all.filter((r) => isRateUnit(r.unit))],
-      ['latency', 'Network latency against loopback', 'round trip', 'TCP round-trip time per path', all.filter((r) => isTimeUnit(r.unit) && /latency/.test(r.case) && !/overhead/.test(r.case))],
-      ['setup', 'Network set-up cost per mode', 'set-up and tear-down', 'Time to set up and tear down a container network per mode and path', all.filter((r) => isTimeUnit(r.unit) && /setup/.test(r.case))],
+      [
+        'throughput',
+        'Network throughput against loopback',
+        'throughput',
+        'TCP throughput per path into or between containers',
+        all.filter((r) => isRateUnit(r.unit)),
+      ],
+      [
+        'latency',
+        'Network latency against loopback',
+        'round trip',
+        'TCP round-trip time per path',
+        all.filter((r) => isTimeUnit(r.unit) && /latency/.test(r.case) && !/overhead/.test(r.case)),
+      ],
+      [
+        'setup',
+        'Network set-up cost per mode',
+        'set-up and tear-down',
+        'Time to set up and tear down a container network per mode and path',
+        all.filter((r) => isTimeUnit(r.unit) && /setup/.test(r.case)),
+      ],
     ];
     for (const [name, title, quantity, what, rows] of groups) {
       const keys = varyingParams(rows.filter((r) => !isLoopback(r)));

@@ -6,7 +6,15 @@ import { slug } from './overview-page.js';
 import { chartsOf, type PageInput, type PageSpec } from './page-spec.js';
 import { caseName, constantParams, labelOf, paramValue, rowKey, splitParams, toRows, type Row } from './rows.js';
 
-const QUANTITY: Record<string, string> = { ratio: 'ratio', percent: 'percent', count: 'count', 'ops/s': 'operations per second', B: 'size', KiB: 'size', MiB: 'size' };
+const QUANTITY: Record<string, string> = {
+  ratio: 'ratio',
+  percent: 'percent',
+  count: 'count',
+  'ops/s': 'operations per second',
+  B: 'size',
+  KiB: 'size',
+  MiB: 'size',
+};
 
 /** One generic chart per suite/case of `rows` (each failing chart named through `warn`). */
 export function genericCharts(rows: readonly Row[], page: string, warn: (message: string) => void): ChartSpec[] {
@@ -16,7 +24,11 @@ export function genericCharts(rows: readonly Row[], page: string, warn: (message
     const mine = rows.filter((r) => `${r.suite}/${r.case}` === name);
     const { rowKeys: keys, seriesKeys } = splitParams(mine, (r) => r.series);
     const constant = constantParams(mine);
-    const seriesOf = (r: Row) => [r.series, ...seriesKeys.filter((k) => r.parameters[k] !== undefined).map((k) => paramValue(k, r.parameters[k]))].join(' · ');
+    const seriesOf = (r: Row) =>
+      [
+        r.series,
+        ...seriesKeys.filter((k) => r.parameters[k] !== undefined).map((k) => paramValue(k, r.parameters[k])),
+      ].join(' · ');
     const manySeries = new Set(mine.map(seriesOf)).size > 1;
     try {
       const spec = dotFigure(

@@ -20,7 +20,12 @@ export function isStartup(r: Row): boolean {
 }
 
 export function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'x';
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'x'
+  );
 }
 
 export const overviewPage: PageSpec = {
@@ -34,7 +39,14 @@ export const overviewPage: PageSpec = {
     for (const level of levels) {
       const mine = rows.filter((r) => levelOf(r) === level);
       const perCase = new Map<string, string[]>();
-      for (const c of new Set(mine.map((r) => `${r.suite}/${r.case}`))) perCase.set(c, varyingParams(mine.filter((r) => `${r.suite}/${r.case}` === c), LEVEL_KEYS));
+      for (const c of new Set(mine.map((r) => `${r.suite}/${r.case}`)))
+        perCase.set(
+          c,
+          varyingParams(
+            mine.filter((r) => `${r.suite}/${r.case}` === c),
+            LEVEL_KEYS,
+          ),
+        );
       const panelKeys = [...new Set([...perCase.values()].flat())];
       const constant = constantParams(mine, LEVEL_KEYS);
       const spec = dotFigure(

@@ -33,8 +33,14 @@ export function emptyMessage(page: Pick<PageSpec, 'suites' | 'emptyQualifier' | 
   return `no results for suite ${page.suites.join(' or ')}${page.emptyQualifier ? ` ${page.emptyQualifier}` : ''} in these files`;
 }
 
-/** A page's charts, or none with a warning naming the page when building them failed: a bad chart never stops the rest. */
-export function chartsOf(page: PageSpec, input: PageInput, warn: (message: string) => void = () => undefined): ChartSpec[] {
+/**
+ * A page's charts, or none with a warning naming the page when building them failed: a bad chart never stops the rest.
+ */
+export function chartsOf(
+  page: PageSpec,
+  input: PageInput,
+  warn: (message: string) => void = () => undefined,
+): ChartSpec[] {
   try {
     return page.charts(input, warn);
   } catch (err) {

@@ -13,9 +13,28 @@ import { overviewPage } from './overview-page.js';
 import { tracingPage } from './tracing-page.js';
 
 /** Every case none of these draws goes to the `other` page. */
-export const otherPage: PageSpec = otherPageOf([overviewPage, lifecyclePage, graphdriverPage, namespacesPage, pullPage, networkPage, tracingPage]);
+export const otherPage: PageSpec = otherPageOf([
+  overviewPage,
+  lifecyclePage,
+  graphdriverPage,
+  namespacesPage,
+  pullPage,
+  networkPage,
+  tracingPage,
+]);
 
-export const pages: readonly PageSpec[] = [overviewPage, phasesPage, lifecyclePage, graphdriverPage, namespacesPage, pullPage, networkPage, tracingPage, otherPage, historyPage];
+export const pages: readonly PageSpec[] = [
+  overviewPage,
+  phasesPage,
+  lifecyclePage,
+  graphdriverPage,
+  namespacesPage,
+  pullPage,
+  networkPage,
+  tracingPage,
+  otherPage,
+  historyPage,
+];
 
 export function findPage(id: string): PageSpec | undefined {
   return pages.find((p) => p.id === id);

@@ -31,14 +31,16 @@ export function phaseChart(rows: readonly Row[], page: string, warn: (message: s
   if (usable.length === 0) return null;
   const keys = varyingParams(usable, ['level', 'via']);
   const manyTargets = new Set(usable.map((r) => r.series)).size > 1;
-  const barOf = (r: Row) => [labelOf(r, keys, ''), manyTargets ? r.series : ''].filter((s) => s !== '').join(' · ') || r.series;
+  const barOf = (r: Row) =>
+    [labelOf(r, keys, ''), manyTargets ? r.series : ''].filter((s) => s !== '').join(' · ') || r.series;
   // Spans ranked by their self time summed over the bars.
   const total = new Map<string, { name: string; module: string; ns: number }>();
-  for (const r of usable) for (const p of r.phases ?? []) {
-    const t = total.get(p.name) ?? { name: p.name, module: p.module, ns: 0 };
-    t.ns += p.selfNs.p50;
-    total.set(p.name, t);
-  }
+  for (const r of usable)
+    for (const p of r.phases ?? []) {
+      const t = total.get(p.name) ?? { name: p.name, module: p.module, ns: 0 };
+      t.ns += p.selfNs.p50;
+      total.set(p.name, t);
+    }
   const ranked = [...total.values()].sort((a, b) => b.ns - a.ns);
   const top = ranked.length <= TOP_SPANS + 1 ? ranked : ranked.slice(0, TOP_SPANS);
   const topNames = new Set(top.map((t) => t.name));
@@ -60,7 +62,9 @@ export function phaseChart(rows: readonly Row[], page: string, warn: (message: s
     }
     return [...sums.values()];
   });
-  const totals = usable.filter((r) => isTimeUnit(r.unit) && drawable(r)).map((r) => ({ bar: barOf(r), value: convert(r.p50, r.unit, unit) }));
+  const totals = usable
+    .filter((r) => isTimeUnit(r.unit) && drawable(r))
+    .map((r) => ({ bar: barOf(r), value: convert(r.p50, r.unit, unit) }));
   const bars = [...new Set(usable.map(barOf))];
   const constant = constantParams(usable, ['level', 'via']);
   const caption = [
@@ -76,11 +80,29 @@ export function phaseChart(rows: readonly Row[], page: string, warn: (message: s
     rows: usable,
     layout(width, fontSize) {
       const { shown, key } = abbreviate(bars, Math.max(60, width * LABEL_SHARE), fontSize);
-      const legend: LegendEntry[] = spans.map((s) => ({ label: s === OTHER ? 'other spans' : `${s}`, color: colors.get(s)!, shape: 'swatch' }));
+      const legend: LegendEntry[] = spans.map((s) => ({
+        label: s === OTHER ? 'other spans' : `${s}`,
+        color: colors.get(s)!,
+        shape: 'swatch',
+      }));
       if (totals.length > 0) legend.push({ label: 'measured median', color: 'black', shape: 'tick' });
       const renamed = parts.map((p) => ({ ...p, bar: shown.get(p.bar) ?? p.bar }));
       const renamedTotals = totals.map((t) => ({ ...t, bar: shown.get(t.bar) ?? t.bar }));
-      return { legend, key, panels: [{ title: null, draw: (d) => stackPanel(renamed, { bars: bars.map((b) => shown.get(b) ?? b), spans, colors, unit, totals: renamedTotals }, d) }] };
+      return {
+        legend,
+        key,
+        panels: [
+          {
+            title: null,
+            draw: (d) =>
+              stackPanel(
+                renamed,
+                { bars: bars.map((b) => shown.get(b) ?? b), spans, colors, unit, totals: renamedTotals },
+                d,
+              ),
+          },
+        ],
+      };
     },
   };
 }
@@ -93,6 +115,14 @@ export const phasesPage: PageSpec = {
   charts({ results }, warn = () => undefined) {
     const traced = toRows(results).filter((r) => r.phases !== null && r.phases.length > 0);
     const ops = [...new Set(traced.map(operationOf))];
-    return ops.map((op) => phaseChart(traced.filter((r) => operationOf(r) === op), this.id, warn)).filter((c): c is ChartSpec => c !== null);
+    return ops
+      .map((op) =>
+        phaseChart(
+          traced.filter((r) => operationOf(r) === op),
+          this.id,
+          warn,
+        ),
+      )
+      .filter((c): c is ChartSpec => c !== null);
   },
 };

@@ -19,10 +19,14 @@ export type FigureSize = keyof typeof FIGURE_SIZES;
 /** The footnote: one line per host the data came from (fingerprint, commit). */
 export function footnoteLines(spec: ChartSpec, input: PageInput): string[] {
   if (spec.source === 'history') {
-    return [...new Set(input.history.map((l) => `${l.hostname}, host fingerprint ${l.hostFingerprint}`))].map((h) => `Runs from ${h}.`);
+    return [...new Set(input.history.map((l) => `${l.hostname}, host fingerprint ${l.hostFingerprint}`))].map(
+      (h) => `Runs from ${h}.`,
+    );
   }
   const runs = new Set(spec.rows.map((r) => r.run));
-  const used = input.results.filter((r) => spec.rows.length === 0 || runs.has(r.file.replace(/^.*[\\/]/, '').replace(/\.json$/, '')));
+  const used = input.results.filter(
+    (r) => spec.rows.length === 0 || runs.has(r.file.replace(/^.*[\\/]/, '').replace(/\.json$/, '')),
+  );
   return hostLines(used.length > 0 ? used : input.results);
 }
 
@@ -62,10 +66,17 @@ export function composeSvg(spec: ChartSpec, input: PageInput, o: ComposeOptions)
   const W = o.width;
   const inner = W - 2 * PAD;
   const layout = spec.layout(W, fs);
-  if (layout.legend.length > MAX_LEGEND_ENTRIES) throw new Error(`figure ${spec.id}: ${layout.legend.length} legend entries, more than ${MAX_LEGEND_ENTRIES}`);
+  if (layout.legend.length > MAX_LEGEND_ENTRIES)
+    throw new Error(`figure ${spec.id}: ${layout.legend.length} legend entries, more than ${MAX_LEGEND_ENTRIES}`);
   const caption = [...spec.caption, ...(layout.key.length > 0 ? [`Key: ${layout.key.join('; ')}.`] : [])];
   const footnote = footnoteLines(spec, input);
-  const root = svgEl(doc, 'svg', { xmlns: SVG_NS, version: '1.1', 'font-family': FIGURE_FONT, 'font-size': fs, class: 'berth-figure' }) as SVGSVGElement;
+  const root = svgEl(doc, 'svg', {
+    xmlns: SVG_NS,
+    version: '1.1',
+    'font-family': FIGURE_FONT,
+    'font-size': fs,
+    class: 'berth-figure',
+  }) as SVGSVGElement;
   root.appendChild(svgEl(doc, 'rect', { width: '100%', height: '100%', fill: 'white' }));
   let y = PAD;
   const text = (lines: string[], size: number, attrs: Record<string, string | number>, gap = 1.25) => {
@@ -119,8 +130,18 @@ export function composeSvg(spec: ChartSpec, input: PageInput, o: ComposeOptions)
   return { svg: root, caption, footnote };
 }
 
-/** Legend entries left to right, wrapping to new lines; a label wider than the line wraps itself. Returns the y below it. */
-function drawLegend(root: SVGElement, doc: Document, entries: LegendEntry[], top: number, inner: number, fs: number): number {
+/**
+ * Legend entries left to right, wrapping to new lines; a label wider than the line wraps itself. Returns the y below
+ * it.
+ */
+function drawLegend(
+  root: SVGElement,
+  doc: Document,
+  entries: LegendEntry[],
+  top: number,
+  inner: number,
+  fs: number,
+): number {
   const g = root.appendChild(svgEl(doc, 'g', { class: 'berth-legend' }));
   const sym = 12;
   const lineH = fs * 1.35;
@@ -136,12 +157,38 @@ function drawLegend(root: SVGElement, doc: Document, entries: LegendEntry[], top
       rowHeight = lineH;
     }
     const cy = y + lineH / 2;
-    if (e.shape === 'swatch') g.appendChild(svgEl(doc, 'rect', { x, y: cy - 5, width: sym, height: 10, fill: e.color, class: 'berth-swatch' }));
-    else if (e.shape === 'dot') g.appendChild(svgEl(doc, 'circle', { cx: x + sym / 2, cy, r: 3.5, fill: e.color, class: 'berth-swatch' }));
-    else if (e.shape === 'tick') g.appendChild(svgEl(doc, 'line', { x1: x + sym / 2, x2: x + sym / 2, y1: cy - 5, y2: cy + 5, stroke: e.color, 'stroke-width': 2, class: 'berth-swatch' }));
-    else g.appendChild(svgEl(doc, 'line', { x1: x, x2: x + sym, y1: cy, y2: cy, stroke: e.color, 'stroke-width': 1.5, 'stroke-dasharray': '4,3', class: 'berth-swatch' }));
+    if (e.shape === 'swatch')
+      g.appendChild(svgEl(doc, 'rect', { x, y: cy - 5, width: sym, height: 10, fill: e.color, class: 'berth-swatch' }));
+    else if (e.shape === 'dot')
+      g.appendChild(svgEl(doc, 'circle', { cx: x + sym / 2, cy, r: 3.5, fill: e.color, class: 'berth-swatch' }));
+    else if (e.shape === 'tick')
+      g.appendChild(
+        svgEl(doc, 'line', {
+          x1: x + sym / 2,
+          x2: x + sym / 2,
+          y1: cy - 5,
+          y2: cy + 5,
+          stroke: e.color,
+          'stroke-width': 2,
+          class: 'berth-swatch',
+        }),
+      );
+    else
+      g.appendChild(
+        svgEl(doc, 'line', {
+          x1: x,
+          x2: x + sym,
+          y1: cy,
+          y2: cy,
+          stroke: e.color,
+          'stroke-width': 1.5,
+          'stroke-dasharray': '4,3',
+          class: 'berth-swatch',
+        }),
+      );
     lines.forEach((line, i) => {
-      g.appendChild(svgEl(doc, 'text', { x: x + sym + 4, y: (cy + fs * 0.35 + i * lineH).toFixed(1) })).textContent = line;
+      g.appendChild(svgEl(doc, 'text', { x: x + sym + 4, y: (cy + fs * 0.35 + i * lineH).toFixed(1) })).textContent =
+        line;
     });
     rowHeight = Math.max(rowHeight, lines.length * lineH);
     x += w;
@@ -150,14 +197,23 @@ function drawLegend(root: SVGElement, doc: Document, entries: LegendEntry[], top
 }
 
 /** A `<figure class="berth-chart">`: heading, the chart's SVG (legend and panels), and a caption with the footnote. */
-export function figureElement(spec: ChartSpec, input: PageInput, options: { document?: Document; width?: number } = {}): HTMLElement {
+export function figureElement(
+  spec: ChartSpec,
+  input: PageInput,
+  options: { document?: Document; width?: number } = {},
+): HTMLElement {
   const doc = docOf(options.document);
   const width = options.width ?? FIGURE_SIZES.page.width;
   const figure = doc.createElement('figure');
   figure.className = 'berth-chart';
   figure.id = spec.id;
   figure.appendChild(doc.createElement('h3')).textContent = spec.title;
-  const { svg, caption, footnote } = composeSvg(spec, input, { document: options.document, width, fontSize: width < 500 ? FIGURE_SIZES.column.fontSize : FIGURE_SIZES.page.fontSize, standalone: false });
+  const { svg, caption, footnote } = composeSvg(spec, input, {
+    document: options.document,
+    width,
+    fontSize: width < 500 ? FIGURE_SIZES.column.fontSize : FIGURE_SIZES.page.fontSize,
+    standalone: false,
+  });
   figure.appendChild(svg);
   const fc = figure.appendChild(doc.createElement('figcaption'));
   for (const line of caption) fc.appendChild(doc.createElement('div')).textContent = line;
@@ -175,7 +231,11 @@ export function figureElement(spec: ChartSpec, input: PageInput, options: { docu
  * in these files`). Never throws for missing data; a chart that cannot be drawn is
  * replaced by a note naming it.
  */
-export function renderPage(page: PageSpec, input: PageInput, options: { document?: Document; width?: number } = {}): HTMLElement {
+export function renderPage(
+  page: PageSpec,
+  input: PageInput,
+  options: { document?: Document; width?: number } = {},
+): HTMLElement {
   const doc = docOf(options.document);
   const div = doc.createElement('div');
   div.className = 'berth-page';
@@ -223,7 +283,12 @@ export function sourcesElement(input: PageInput, options: { document?: Document 
 }
 
 /** One self-contained SVG document (as text) of a chart at a size. `document` is jsdom's in Node. */
-export function standaloneSvg(spec: ChartSpec, input: PageInput, document: Document, size: FigureSize | { width: number; fontSize: number } = 'page'): string {
+export function standaloneSvg(
+  spec: ChartSpec,
+  input: PageInput,
+  document: Document,
+  size: FigureSize | { width: number; fontSize: number } = 'page',
+): string {
   const s = typeof size === 'string' ? FIGURE_SIZES[size] : size;
   const { svg } = composeSvg(spec, input, { document, width: s.width, fontSize: s.fontSize, standalone: true });
   return `<?xml version="1.0" encoding="UTF-8"?>\n${svg.outerHTML}\n`;

@@ -90,12 +90,23 @@ export function inOneUnit(rows: readonly Row[]): { rows: Row[]; unit: string } {
   const f = (r: Row, v: number) => convert(v, r.unit, unit);
   return {
     unit,
-    rows: rows.map((r) => ({ ...r, unit, p50: f(r, r.p50), low: f(r, r.low), high: f(r, r.high), samples: r.samples.map((v) => f(r, v)) })),
+    rows: rows.map((r) => ({
+      ...r,
+      unit,
+      p50: f(r, r.p50),
+      low: f(r, r.low),
+      high: f(r, r.high),
+      samples: r.samples.map((v) => f(r, v)),
+    })),
   };
 }
 
 /** The first parameter key, in `preferred` order, that rows carry with a value of `type`; else the first such key. */
-export function pickParam(rows: readonly Row[], preferred: readonly string[], type: 'number' | 'string'): string | undefined {
+export function pickParam(
+  rows: readonly Row[],
+  preferred: readonly string[],
+  type: 'number' | 'string',
+): string | undefined {
   const has = (k: string) => rows.some((r) => typeof r.parameters[k] === type);
   const found = preferred.find(has);
   if (found !== undefined) return found;
@@ -123,7 +134,10 @@ export function hostLines(results: readonly LoadedResult[]): string[] {
   return results.map(({ file, doc }) => {
     const h = doc.host;
     const gib = (h.memoryBytes / 2 ** 30).toFixed(0);
-    const commit = doc.run.gitCommit === null ? 'no commit' : `commit ${doc.run.gitCommit.slice(0, 10)}${doc.run.gitDirty ? '+dirty' : ''}`;
+    const commit =
+      doc.run.gitCommit === null
+        ? 'no commit'
+        : `commit ${doc.run.gitCommit.slice(0, 10)}${doc.run.gitDirty ? '+dirty' : ''}`;
     return `${runName(file)}: ${h.hostname}, ${h.cpu.model} ×${h.cpu.cores ?? '? (core count unknown)'}, ${gib} GiB, Linux ${h.kernel}, ${h.dataRoot.filesystem}, cgroup ${h.cgroup.version}, host fingerprint ${h.fingerprint}; ${doc.run.profile} profile, ${commit}, ${doc.run.startedAt}`;
   });
 }
@@ -143,9 +157,12 @@ export function varyingParams(rows: readonly Row[], exclude: readonly string[] =
   const all = [...new Set(rows.flatMap((r) => Object.keys(r.parameters)))].sort();
   const differs = (k: string) => new Set(rows.map((r) => JSON.stringify(r.parameters[k] ?? null))).size > 1;
   const isString = (k: string) => rows.some((r) => typeof r.parameters[k] === 'string');
-  let varying = all.filter((k) => !exclude.includes(k) && differs(k)).sort((a, b) => Number(isString(b)) - Number(isString(a)));
+  let varying = all
+    .filter((k) => !exclude.includes(k) && differs(k))
+    .sort((a, b) => Number(isString(b)) - Number(isString(a)));
   const excluded = all.filter((k) => exclude.includes(k) && differs(k));
-  const avgLen = (k: string) => rows.reduce((s, r) => s + String(r.parameters[k] ?? '').length, 0) / Math.max(rows.length, 1);
+  const avgLen = (k: string) =>
+    rows.reduce((s, r) => s + String(r.parameters[k] ?? '').length, 0) / Math.max(rows.length, 1);
   // numeric parameters first (sizes and counts usually follow from a named variant), then the longer-valued
   for (const k of [...varying].sort((a, b) => Number(isString(a)) - Number(isString(b)) || avgLen(b) - avgLen(a))) {
     const others = varying.filter((o) => o !== k);
@@ -165,8 +182,12 @@ export function varyingParams(rows: readonly Row[], exclude: readonly string[] =
 /** The parameters every row has with one value, as `k=v`, minus `exclude`. */
 export function constantParams(rows: readonly Row[], exclude: readonly string[] = []): string[] {
   if (rows.length === 0) return [];
-  const keys = Object.keys(rows[0].parameters).filter((k) => !exclude.includes(k)).sort();
-  return keys.filter((k) => rows.every((r) => JSON.stringify(r.parameters[k]) === JSON.stringify(rows[0].parameters[k]))).map((k) => `${k}=${String(rows[0].parameters[k])}`);
+  const keys = Object.keys(rows[0].parameters)
+    .filter((k) => !exclude.includes(k))
+    .sort();
+  return keys
+    .filter((k) => rows.every((r) => JSON.stringify(r.parameters[k]) === JSON.stringify(rows[0].parameters[k])))
+    .map((k) => `${k}=${String(rows[0].parameters[k])}`);
 }
 
 /** A row's values of `keys` joined with ` · ` (`overlay2 · none`), or `fallback` when there are none. */
@@ -196,9 +217,14 @@ export function drawable(r: Row): boolean {
  * `concurrency`, which skopeo and the reference lack): the latter belong in the series'
  * name, so that all targets of one variant share a row.
  */
-export function splitParams(rows: readonly Row[], seriesOf: (r: Row) => string, exclude: readonly string[] = []): { rowKeys: string[]; seriesKeys: string[] } {
+export function splitParams(
+  rows: readonly Row[],
+  seriesOf: (r: Row) => string,
+  exclude: readonly string[] = [],
+): { rowKeys: string[]; seriesKeys: string[] } {
   const varying = varyingParams(rows, exclude);
   const series = [...new Set(rows.map(seriesOf))];
-  const everywhere = (k: string) => series.every((s) => rows.filter((r) => seriesOf(r) === s).every((r) => r.parameters[k] !== undefined));
+  const everywhere = (k: string) =>
+    series.every((s) => rows.filter((r) => seriesOf(r) === s).every((r) => r.parameters[k] !== undefined));
   return { rowKeys: varying.filter(everywhere), seriesKeys: varying.filter((k) => !everywhere(k)) };
 }

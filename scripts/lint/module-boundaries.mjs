@@ -26,7 +26,10 @@ import { dirname, relative, resolve, sep } from 'node:path';
 export const moduleBoundaries = {
   meta: {
     type: 'problem',
-    docs: { description: 'imports follow the module map: engine folders import down, the engine never imports bench/, native/ imports nothing of the engine' },
+    docs: {
+      description:
+        'imports follow the module map: engine folders import down, the engine never imports bench/, native/ imports nothing of the engine',
+    },
     schema: [
       {
         type: 'object',
@@ -46,8 +49,10 @@ export const moduleBoundaries = {
     messages: {
       engineToBench: '{{from}} imports {{to}}: the engine never imports the harness (bench/)',
       nativeToEngine: 'native/ imports {{to}}: native/ imports nothing of the engine but {{allowed}}',
-      unknownModule: '{{from}}: engine/{{module}} is not in the module map (eslint.config.mjs); add it with what it may import',
-      notAllowed: '{{from}} imports {{to}}: engine/{{module}} may import {{allowed}} (the module map in eslint.config.mjs)',
+      unknownModule:
+        '{{from}}: engine/{{module}} is not in the module map (eslint.config.mjs); add it with what it may import',
+      notAllowed:
+        '{{from}} imports {{to}}: engine/{{module}} may import {{allowed}} (the module map in eslint.config.mjs)',
     },
   },
   create(context) {
@@ -84,24 +89,48 @@ export const moduleBoundaries = {
     function check(node, spec) {
       if (typeof spec !== 'string' || !spec.startsWith('.')) return;
       const to = area(root, resolve(dirname(file), spec));
-      if (to === undefined || to.top === from.top && to.module === from.module) return;
+      if (to === undefined || (to.top === from.top && to.module === from.module)) return;
       const fromName = from.module === undefined ? from.top : `engine/${from.module}`;
       const toName = to.module === undefined ? `${to.top}/` : `engine/${to.module}`;
       if (from.top === 'engine') {
-        if (to.top === 'bench') return context.report({ node, messageId: 'engineToBench', data: { from: fromName, to: spec } });
-        if (!(from.module in modules)) return context.report({ node, messageId: 'unknownModule', data: { from: relative(root, file), module: from.module ?? '' } });
+        if (to.top === 'bench')
+          return context.report({ node, messageId: 'engineToBench', data: { from: fromName, to: spec } });
+        if (!(from.module in modules))
+          return context.report({
+            node,
+            messageId: 'unknownModule',
+            data: { from: relative(root, file), module: from.module ?? '' },
+          });
         const allowed = allowedFor(from.module);
         if (to.top === 'native') {
           if (!noNative.has(from.module) || isTest) return;
-          return context.report({ node, messageId: 'notAllowed', data: { from: fromName, to: toName, module: from.module, allowed: list(allowed) } });
+          return context.report({
+            node,
+            messageId: 'notAllowed',
+            data: { from: fromName, to: toName, module: from.module, allowed: list(allowed) },
+          });
         }
         if (to.top !== 'engine') return;
         if (to.module !== undefined && allowed.has(to.module)) return;
-        return context.report({ node, messageId: 'notAllowed', data: { from: fromName, to: toName, module: from.module, allowed: list(allowed) } });
+        return context.report({
+          node,
+          messageId: 'notAllowed',
+          data: { from: fromName, to: toName, module: from.module, allowed: list(allowed) },
+        });
       }
       if (from.top === 'native' && !isTest) {
-        if (to.top === 'bench') return context.report({ node, messageId: 'nativeToEngine', data: { to: toName, allowed: list(nativeAllowed) } });
-        if (to.top === 'engine' && !nativeAllowed.has(to.module)) return context.report({ node, messageId: 'nativeToEngine', data: { to: toName, allowed: list(nativeAllowed) } });
+        if (to.top === 'bench')
+          return context.report({
+            node,
+            messageId: 'nativeToEngine',
+            data: { to: toName, allowed: list(nativeAllowed) },
+          });
+        if (to.top === 'engine' && !nativeAllowed.has(to.module))
+          return context.report({
+            node,
+            messageId: 'nativeToEngine',
+            data: { to: toName, allowed: list(nativeAllowed) },
+          });
       }
     }
 

@@ -20,7 +20,8 @@ export async function pumpStreams(cli: Cli, conn: Duplex, opts: StreamOptions): 
   if (rawMode) cli.stdin.setRawMode?.(true);
   const onResize = (): void => {
     const size = cli.size();
-    if (size !== undefined && opts.resize !== undefined) void opts.resize(size.rows, size.columns).catch(() => undefined);
+    if (size !== undefined && opts.resize !== undefined)
+      void opts.resize(size.rows, size.columns).catch(() => undefined);
   };
   if (opts.tty) {
     onResize();

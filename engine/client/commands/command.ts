@@ -21,12 +21,16 @@ export type Command = (cli: Cli, argv: string[]) => Promise<number>;
 export class UsageError extends Error {}
 
 export function requireArgs(positionals: string[], min: number, usage: string): void {
-  if (positionals.length < min) throw new UsageError(`"berth ${usage.split(' ')[0]}" requires at least ${min} argument${min === 1 ? '' : 's'}.\nUsage: berth ${usage}`);
+  if (positionals.length < min)
+    throw new UsageError(
+      `"berth ${usage.split(' ')[0]}" requires at least ${min} argument${min === 1 ? '' : 's'}.\nUsage: berth ${usage}`,
+    );
 }
 
 export function intOption(value: unknown, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^-?\d+$/.test(value)) throw invalidArgument(`${flag}: ${JSON.stringify(value)} is not an integer`);
+  if (typeof value !== 'string' || !/^-?\d+$/.test(value))
+    throw invalidArgument(`${flag}: ${JSON.stringify(value)} is not an integer`);
   return Number(value);
 }
 

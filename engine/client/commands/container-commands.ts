@@ -10,7 +10,9 @@ import { intOption, requireArgs, shortId, UsageError, type Cli, type Command } f
 import { startFailureStatus } from './run-commands.js';
 
 function ports(c: ContainerSummary): string {
-  return c.Ports.map((p) => (p.PublicPort ? `${p.IP ?? '0.0.0.0'}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`)).join(', ');
+  return c.Ports.map((p) =>
+    p.PublicPort ? `${p.IP ?? '0.0.0.0'}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`,
+  ).join(', ');
 }
 
 export const psCommand: Command = async (cli, argv) => {
@@ -26,7 +28,10 @@ export const psCommand: Command = async (cli, argv) => {
     if (eq <= 0) throw new UsageError(`bad format of filter (expected name=value): ${f}`);
     (filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
   }
-  const list = await cli.client.containerList({ all: options.all === true, filters: Object.keys(filters).length > 0 ? filters : undefined });
+  const list = await cli.client.containerList({
+    all: options.all === true,
+    filters: Object.keys(filters).length > 0 ? filters : undefined,
+  });
   const trunc = options['no-trunc'] !== true;
   if (options.quiet === true) {
     for (const c of list) cli.stdout.write(`${trunc ? shortId(c.Id) : c.Id}\n`);
@@ -35,7 +40,15 @@ export const psCommand: Command = async (cli, argv) => {
   const now = Date.now() / 1000;
   const rows = list.map((c) => {
     const command = trunc && c.Command.length > 20 ? `${c.Command.slice(0, 19)}…` : c.Command;
-    return [trunc ? shortId(c.Id) : c.Id, c.Image, JSON.stringify(command), `${humanDuration(now - c.Created)} ago`, c.Status, ports(c), c.Names.map((n) => n.replace(/^\//, '')).join(',')];
+    return [
+      trunc ? shortId(c.Id) : c.Id,
+      c.Image,
+      JSON.stringify(command),
+      `${humanDuration(now - c.Created)} ago`,
+      c.Status,
+      ports(c),
+      c.Names.map((n) => n.replace(/^\//, '')).join(','),
+    ];
   });
   cli.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
   return 0;
@@ -52,7 +65,12 @@ export const logsCommand: Command = async (cli, argv) => {
   const id = positionals[0] as string;
   const info = await cli.client.containerInspect(id);
   const tail = options.tail === undefined || options.tail === 'all' ? 'all' : intOption(options.tail, '--tail');
-  const res = await cli.client.containerLogs(id, { follow: options.follow === true, timestamps: options.timestamps === true, tail, since: options.since === undefined ? undefined : Number(options.since) });
+  const res = await cli.client.containerLogs(id, {
+    follow: options.follow === true,
+    timestamps: options.timestamps === true,
+    tail,
+    since: options.since === undefined ? undefined : Number(options.since),
+  });
   const reader = new FrameReader();
   for await (const chunk of res as AsyncIterable<Buffer>) {
     if (info.Config.Tty === true) cli.stdout.write(chunk);
@@ -98,18 +116,30 @@ export const execCommand: Command = async (cli, argv) => {
   const size = cli.size();
   let conn;
   try {
-    conn = await cli.client.execStart(execId, { tty, consoleSize: tty && size ? [size.rows, size.columns] : undefined });
+    conn = await cli.client.execStart(execId, {
+      tty,
+      consoleSize: tty && size ? [size.rows, size.columns] : undefined,
+    });
   } catch (err) {
     const message = (err as Error).message;
     cli.stderr.write(`berth: Error response from daemon: ${message}\n`);
     return startFailureStatus(message) === 125 ? 126 : startFailureStatus(message);
   }
-  await pumpStreams(cli, conn, { tty, stdin: interactive, resize: (rows, cols) => cli.client.execResize(execId, rows, cols) });
+  await pumpStreams(cli, conn, {
+    tty,
+    stdin: interactive,
+    resize: (rows, cols) => cli.client.execResize(execId, rows, cols),
+  });
   const result = await cli.client.execInspect(execId);
   return result.ExitCode ?? 0;
 };
 
-function simple(verb: string, usage: string, act: (cli: Cli, id: string, options: Record<string, unknown>) => Promise<void>, specs: Parameters<typeof parseCommandArgs>[1] = []): Command {
+function simple(
+  verb: string,
+  usage: string,
+  act: (cli: Cli, id: string, options: Record<string, unknown>) => Promise<void>,
+  specs: Parameters<typeof parseCommandArgs>[1] = [],
+): Command {
   return async (cli, argv) => {
     const { options, positionals } = parseCommandArgs(argv, specs);
     requireArgs(positionals, 1, usage);
@@ -128,16 +158,37 @@ function simple(verb: string, usage: string, act: (cli: Cli, id: string, options
   };
 }
 
-export const stopCommand = simple('stop', 'stop [OPTIONS] CONTAINER [CONTAINER...]', async (cli, id, o) => void (await cli.client.containerStop(id, intOption(o.time, '--time'), o.signal as string | undefined)), [
-  { name: 'time', short: 't', type: 'string' },
-  { name: 'signal', short: 's', type: 'string' },
-]);
-export const restartCommand = simple('restart', 'restart [OPTIONS] CONTAINER [CONTAINER...]', (cli, id, o) => cli.client.containerRestart(id, intOption(o.time, '--time')), [{ name: 'time', short: 't', type: 'string' }]);
-export const killCommand = simple('kill', 'kill [OPTIONS] CONTAINER [CONTAINER...]', (cli, id, o) => cli.client.containerKill(id, o.signal as string | undefined), [{ name: 'signal', short: 's', type: 'string' }]);
-export const rmCommand = simple('rm', 'rm [OPTIONS] CONTAINER [CONTAINER...]', (cli, id, o) => cli.client.containerRemove(id, { force: o.force === true, volumes: o.volumes === true }), [
-  { name: 'force', short: 'f', type: 'bool' },
-  { name: 'volumes', short: 'v', type: 'bool' },
-]);
+export const stopCommand = simple(
+  'stop',
+  'stop [OPTIONS] CONTAINER [CONTAINER...]',
+  async (cli, id, o) =>
+    void (await cli.client.containerStop(id, intOption(o.time, '--time'), o.signal as string | undefined)),
+  [
+    { name: 'time', short: 't', type: 'string' },
+    { name: 'signal', short: 's', type: 'string' },
+  ],
+);
+export const restartCommand = simple(
+  'restart',
+  'restart [OPTIONS] CONTAINER [CONTAINER...]',
+  (cli, id, o) => cli.client.containerRestart(id, intOption(o.time, '--time')),
+  [{ name: 'time', short: 't', type: 'string' }],
+);
+export const killCommand = simple(
+  'kill',
+  'kill [OPTIONS] CONTAINER [CONTAINER...]',
+  (cli, id, o) => cli.client.containerKill(id, o.signal as string | undefined),
+  [{ name: 'signal', short: 's', type: 'string' }],
+);
+export const rmCommand = simple(
+  'rm',
+  'rm [OPTIONS] CONTAINER [CONTAINER...]',
+  (cli, id, o) => cli.client.containerRemove(id, { force: o.force === true, volumes: o.volumes === true }),
+  [
+    { name: 'force', short: 'f', type: 'bool' },
+    { name: 'volumes', short: 'v', type: 'bool' },
+  ],
+);
 
 export const waitCommand: Command = async (cli, argv) => {
   const { positionals } = parseCommandArgs(argv, []);
@@ -175,7 +226,11 @@ export const inspectCommand: Command = async (cli, argv) => {
       }
     } catch (err) {
       failed = true;
-      cli.stderr.write(isBerthError(err, 'NOT_FOUND') ? `Error: No such object: ${name}\n` : `Error response from daemon: ${(err as Error).message}\n`);
+      cli.stderr.write(
+        isBerthError(err, 'NOT_FOUND')
+          ? `Error: No such object: ${name}\n`
+          : `Error response from daemon: ${(err as Error).message}\n`,
+      );
     }
   }
   cli.stdout.write(`${JSON.stringify(found, null, 4)}\n`);

@@ -13,7 +13,9 @@ export const pullCommand: Command = async (cli, argv) => {
   requireArgs(positionals, 1, 'pull [OPTIONS] NAME[:TAG|@DIGEST]');
   const reference = positionals[0] as string;
   const view = new ProgressView(cli.stdout);
-  await cli.client.pull(reference, (m) => (options.quiet === true ? undefined : view.update(m)), { platform: options.platform as string | undefined });
+  await cli.client.pull(reference, (m) => (options.quiet === true ? undefined : view.update(m)), {
+    platform: options.platform as string | undefined,
+  });
   if (options.quiet === true) cli.stdout.write(`${reference}\n`);
   return 0;
 };
@@ -44,7 +46,13 @@ export const imagesCommand: Command = async (cli, argv) => {
     const tags = i.RepoTags.length > 0 ? i.RepoTags : ['<none>:<none>'];
     for (const t of tags) {
       const colon = t.lastIndexOf(':');
-      rows.push([t.slice(0, colon), t.slice(colon + 1), id, `${humanDuration(now - i.Created)} ago`, humanSize(i.Size)]);
+      rows.push([
+        t.slice(0, colon),
+        t.slice(colon + 1),
+        id,
+        `${humanDuration(now - i.Created)} ago`,
+        humanSize(i.Size),
+      ]);
     }
   }
   cli.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));
@@ -60,7 +68,10 @@ export const rmiCommand: Command = async (cli, argv) => {
   let failed = false;
   for (const name of positionals) {
     try {
-      for (const item of await cli.client.imageRemove(name, { force: options.force === true, noprune: options['no-prune'] === true })) {
+      for (const item of await cli.client.imageRemove(name, {
+        force: options.force === true,
+        noprune: options['no-prune'] === true,
+      })) {
         if (item.Untagged !== undefined) cli.stdout.write(`Untagged: ${item.Untagged}\n`);
         if (item.Deleted !== undefined) cli.stdout.write(`Deleted: ${item.Deleted}\n`);
       }
@@ -79,7 +90,11 @@ export const tagCommand: Command = async (cli, argv) => {
   const slash = target.lastIndexOf('/');
   const colon = target.lastIndexOf(':');
   const hasTag = colon > slash;
-  await cli.client.tag(positionals[0] as string, hasTag ? target.slice(0, colon) : target, hasTag ? target.slice(colon + 1) : 'latest');
+  await cli.client.tag(
+    positionals[0] as string,
+    hasTag ? target.slice(0, colon) : target,
+    hasTag ? target.slice(colon + 1) : 'latest',
+  );
   return 0;
 };
 
@@ -91,7 +106,13 @@ export const networkCommand: Command = async (cli, argv) => {
       const { options } = parseCommandArgs(rest, [{ name: 'quiet', short: 'q', type: 'bool' }]);
       const list = await cli.client.networkList();
       if (options.quiet === true) for (const n of list) cli.stdout.write(`${shortId(n.Id)}\n`);
-      else cli.stdout.write(table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], list.map((n) => [shortId(n.Id), n.Name, n.Driver, n.Scope])));
+      else
+        cli.stdout.write(
+          table(
+            ['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'],
+            list.map((n) => [shortId(n.Id), n.Name, n.Driver, n.Scope]),
+          ),
+        );
       return 0;
     }
     case 'create': {
@@ -116,7 +137,14 @@ export const networkCommand: Command = async (cli, argv) => {
         Driver: (options.driver as string | undefined) ?? 'bridge',
         Internal: options.internal === true,
         Options: opts,
-        ...(subnet !== undefined ? { IPAM: { Driver: 'default', Config: [{ Subnet: subnet, ...(options.gateway ? { Gateway: options.gateway as string } : {}) }] } } : {}),
+        ...(subnet !== undefined
+          ? {
+              IPAM: {
+                Driver: 'default',
+                Config: [{ Subnet: subnet, ...(options.gateway ? { Gateway: options.gateway as string } : {}) }],
+              },
+            }
+          : {}),
       });
       cli.stdout.write(`${res.Id}\n`);
       return 0;
@@ -146,7 +174,9 @@ export const networkCommand: Command = async (cli, argv) => {
       return 0;
     }
     default:
-      throw new UsageError(`berth network: unknown subcommand ${JSON.stringify(sub ?? '')}\nUsage: berth network ls|create|rm|inspect`);
+      throw new UsageError(
+        `berth network: unknown subcommand ${JSON.stringify(sub ?? '')}\nUsage: berth network ls|create|rm|inspect`,
+      );
   }
 };
 
@@ -165,7 +195,11 @@ export const volumeCommand: Command = async (cli, argv) => {
         labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
       }
       const name = (options.name as string | undefined) ?? positionals[0];
-      const v = await cli.client.volumeCreate({ ...(name ? { Name: name } : {}), Driver: (options.driver as string | undefined) ?? 'local', Labels: labels });
+      const v = await cli.client.volumeCreate({
+        ...(name ? { Name: name } : {}),
+        Driver: (options.driver as string | undefined) ?? 'local',
+        Labels: labels,
+      });
       cli.stdout.write(`${v.Name}\n`);
       return 0;
     }
@@ -183,7 +217,13 @@ export const volumeCommand: Command = async (cli, argv) => {
       }
       const { Volumes } = await cli.client.volumeList(filters);
       if (options.quiet === true) for (const v of Volumes) cli.stdout.write(`${v.Name}\n`);
-      else cli.stdout.write(table(['DRIVER', 'VOLUME NAME'], Volumes.map((v) => [v.Driver, v.Name])));
+      else
+        cli.stdout.write(
+          table(
+            ['DRIVER', 'VOLUME NAME'],
+            Volumes.map((v) => [v.Driver, v.Name]),
+          ),
+        );
       return 0;
     }
     case 'inspect': {
@@ -213,12 +253,15 @@ export const volumeCommand: Command = async (cli, argv) => {
     case 'prune': {
       parseCommandArgs(rest, [{ name: 'force', short: 'f', type: 'bool' }]);
       const r = await cli.client.volumePrune();
-      if (r.VolumesDeleted.length > 0) cli.stdout.write(`Deleted Volumes:\n${r.VolumesDeleted.map((v) => `${v}\n`).join('')}\n`);
+      if (r.VolumesDeleted.length > 0)
+        cli.stdout.write(`Deleted Volumes:\n${r.VolumesDeleted.map((v) => `${v}\n`).join('')}\n`);
       cli.stdout.write(`Total reclaimed space: ${humanSize(r.SpaceReclaimed)}\n`);
       return 0;
     }
     default:
-      throw new UsageError(`berth volume: unknown subcommand ${JSON.stringify(sub ?? '')}\nUsage: berth volume create|ls|inspect|rm|prune`);
+      throw new UsageError(
+        `berth volume: unknown subcommand ${JSON.stringify(sub ?? '')}\nUsage: berth volume create|ls|inspect|rm|prune`,
+      );
   }
 };
 
@@ -253,9 +296,13 @@ export const infoCommand: Command = async (cli) => {
 };
 
 export const versionCommand: Command = async (cli) => {
-  cli.stdout.write(`Client:\n Version:           0.1.0\n API version:       ${CLIENT_API_VERSION}\n Node version:      ${process.version}\n OS/Arch:           linux/${process.arch === 'x64' ? 'amd64' : process.arch}\n\n`);
+  cli.stdout.write(
+    `Client:\n Version:           0.1.0\n API version:       ${CLIENT_API_VERSION}\n Node version:      ${process.version}\n OS/Arch:           linux/${process.arch === 'x64' ? 'amd64' : process.arch}\n\n`,
+  );
   const v = await cli.client.version();
-  cli.stdout.write(`Server: ${v.Platform?.Name ?? 'berth'}\n Engine:\n  Version:          ${v.Version}\n  API version:      ${v.ApiVersion} (minimum version ${v.MinAPIVersion})\n  OS/Arch:          ${v.Os}/${v.Arch}\n  Kernel Version:   ${v.KernelVersion}\n`);
+  cli.stdout.write(
+    `Server: ${v.Platform?.Name ?? 'berth'}\n Engine:\n  Version:          ${v.Version}\n  API version:      ${v.ApiVersion} (minimum version ${v.MinAPIVersion})\n  OS/Arch:          ${v.Os}/${v.Arch}\n  Kernel Version:   ${v.KernelVersion}\n`,
+  );
   return 0;
 };
 
@@ -276,12 +323,17 @@ export const eventsCommand: Command = async (cli, argv) => {
   process.once('SIGINT', stop);
   try {
     await cli.client.events(
-      { since: options.since ? Number(options.since) : undefined, until: options.until ? Number(options.until) : undefined, filters: Object.keys(filters).length ? filters : undefined, signal: controller.signal },
+      {
+        since: options.since ? Number(options.since) : undefined,
+        until: options.until ? Number(options.until) : undefined,
+        filters: Object.keys(filters).length ? filters : undefined,
+        signal: controller.signal,
+      },
       (e) => {
         const attrs = Object.entries(e.Actor.Attributes ?? {})
           .map(([k, v]) => `${k}=${v}`)
           .join(', ');
-        const when = new Date((e.timeNano ? e.timeNano / 1e6 : e.time * 1000)).toISOString();
+        const when = new Date(e.timeNano ? e.timeNano / 1e6 : e.time * 1000).toISOString();
         cli.stdout.write(`${when} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
       },
     );

@@ -13,7 +13,8 @@ import { requireArgs, type Cli, type Command } from './command.js';
 
 /** Docker's status for a start failure: 127 command not found, 126 not executable, else 125. */
 export function startFailureStatus(message: string): number {
-  if (/executable file not found|no such file or directory|system cannot find the file specified/i.test(message)) return 127;
+  if (/executable file not found|no such file or directory|system cannot find the file specified/i.test(message))
+    return 127;
   if (/permission denied|is a directory/i.test(message)) return 126;
   return 125;
 }
@@ -35,7 +36,11 @@ async function pullFor(cli: Cli, image: string): Promise<void> {
 }
 
 /** Creates the container, pulling its image first when the daemon does not have it. */
-export async function createWithPull(cli: Cli, request: ContainerCreateRequest, name: string | undefined): Promise<ContainerCreateResponse> {
+export async function createWithPull(
+  cli: Cli,
+  request: ContainerCreateRequest,
+  name: string | undefined,
+): Promise<ContainerCreateResponse> {
   try {
     return await cli.client.containerCreate(request, name);
   } catch (err) {
@@ -55,7 +60,11 @@ async function startOrExit(client: ApiClient, id: string): Promise<void> {
 }
 
 /** Attaches, arms the wait, starts, streams; resolves to the container's exit status. */
-async function runAttached(cli: Cli, id: string, opts: { tty: boolean; stdin: boolean; autoRemove: boolean; start: boolean }): Promise<number> {
+async function runAttached(
+  cli: Cli,
+  id: string,
+  opts: { tty: boolean; stdin: boolean; autoRemove: boolean; start: boolean },
+): Promise<number> {
   const conn = await cli.client.containerAttach(id, { stdin: opts.stdin, stdout: true, stderr: true, stream: true });
   const { result } = await cli.client.containerWait(id, opts.autoRemove ? 'removed' : 'next-exit');
   if (opts.start) {
@@ -68,7 +77,11 @@ async function runAttached(cli: Cli, id: string, opts: { tty: boolean; stdin: bo
       throw err;
     }
   }
-  await pumpStreams(cli, conn, { tty: opts.tty, stdin: opts.stdin, resize: (rows, cols) => cli.client.containerResize(id, rows, cols) });
+  await pumpStreams(cli, conn, {
+    tty: opts.tty,
+    stdin: opts.stdin,
+    resize: (rows, cols) => cli.client.containerResize(id, rows, cols),
+  });
   const status = await result;
   if (status.Error?.Message) cli.stderr.write(`berth: ${status.Error.Message}\n`);
   return status.StatusCode;
@@ -87,14 +100,23 @@ export const runCommand: Command = async (cli, argv) => {
     cli.stdout.write(`${Id}\n`);
     return 0;
   }
-  return runAttached(cli, Id, { tty: request.Tty === true, stdin: options.interactive === true, autoRemove: request.HostConfig?.AutoRemove === true, start: true });
+  return runAttached(cli, Id, {
+    tty: request.Tty === true,
+    stdin: options.interactive === true,
+    autoRemove: request.HostConfig?.AutoRemove === true,
+    start: true,
+  });
 };
 
 export const createCommand: Command = async (cli, argv) => {
   const { options, positionals } = parseCommandArgs(argv, createOptionSpecs, true);
   requireArgs(positionals, 1, 'create [OPTIONS] IMAGE [COMMAND] [ARG...]');
   const [image, ...command] = positionals as [string, ...string[]];
-  const { Id, Warnings } = await createWithPull(cli, buildCreateRequest(options, image, command, cli.env), options.name as string | undefined);
+  const { Id, Warnings } = await createWithPull(
+    cli,
+    buildCreateRequest(options, image, command, cli.env),
+    options.name as string | undefined,
+  );
   for (const w of Warnings ?? []) cli.stderr.write(`WARNING: ${w}\n`);
   cli.stdout.write(`${Id}\n`);
   return 0;
@@ -110,7 +132,12 @@ export const startCommand: Command = async (cli, argv) => {
     if (positionals.length > 1) throw new ExitError('you cannot start and attach multiple containers at once', 125);
     const id = positionals[0] as string;
     const info = await cli.client.containerInspect(id);
-    return runAttached(cli, info.Id, { tty: info.Config.Tty === true, stdin: options.interactive === true, autoRemove: info.HostConfig.AutoRemove === true, start: true });
+    return runAttached(cli, info.Id, {
+      tty: info.Config.Tty === true,
+      stdin: options.interactive === true,
+      autoRemove: info.HostConfig.AutoRemove === true,
+      start: true,
+    });
   }
   let failed = false;
   for (const id of positionals) {

@@ -32,7 +32,12 @@ export function joinSpans(client: readonly SpanRecord[], daemon: DaemonTrace, cl
   const shift = Number(BigInt(daemon.clockBaseNs) - clientBaseNs);
   const moved = daemon.spans.map((s): SpanRecord => {
     const parentHex = s.attributes.traceparentParent;
-    const parentId = s.parentId !== undefined ? s.parentId + DAEMON_ID_OFFSET : typeof parentHex === 'string' ? Number.parseInt(parentHex, 16) : undefined;
+    const parentId =
+      s.parentId !== undefined
+        ? s.parentId + DAEMON_ID_OFFSET
+        : typeof parentHex === 'string'
+          ? Number.parseInt(parentHex, 16)
+          : undefined;
     return {
       ...s,
       id: s.id + DAEMON_ID_OFFSET,
@@ -43,7 +48,10 @@ export function joinSpans(client: readonly SpanRecord[], daemon: DaemonTrace, cl
       attributes: { ...s.attributes, process: 'berthd', pid: daemon.pid },
     };
   });
-  return [...client.map((s) => ({ ...s, attributes: { ...s.attributes, process: 'berth', pid: process.pid } })), ...moved];
+  return [
+    ...client.map((s) => ({ ...s, attributes: { ...s.attributes, process: 'berth', pid: process.pid } })),
+    ...moved,
+  ];
 }
 
 export function traceCommand(commands: Record<string, Command>): Command {
@@ -82,7 +90,10 @@ export function traceCommand(commands: Record<string, Command>): Command {
     }
     const daemon = await cli.client.call<DaemonTrace>('GET', `/berth/traces/${traceId}`);
     const spans = joinSpans(collector.spans, daemon, clockBaseNs);
-    writeFileSync(output, `${JSON.stringify(toChromeTrace(spans, { command: ['berth', name, ...args].join(' '), traceId }))}\n`);
+    writeFileSync(
+      output,
+      `${JSON.stringify(toChromeTrace(spans, { command: ['berth', name, ...args].join(' '), traceId }))}\n`,
+    );
     cli.stderr.write(`berth trace: ${spans.length} spans (${daemon.spans.length} from berthd) written to ${output}\n`);
     return status;
   };

@@ -7,7 +7,17 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
 import { needs } from '../../../testkit/needs.js';
 import { fuzzCase, send, type FuzzAnswer, type FuzzCase } from './api-fuzz.js';
-import { e2eSkipReason, hostLeftovers, makeWorld, removeWorld, resetNetwork, spawnDaemon, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import {
+  e2eSkipReason,
+  hostLeftovers,
+  makeWorld,
+  removeWorld,
+  resetNetwork,
+  spawnDaemon,
+  stopDaemon,
+  type DaemonProcess,
+  type DaemonWorld,
+} from './e2e-kit.js';
 
 const skip = e2eSkipReason();
 const CASES = Number(process.env.BERTH_API_FUZZ_CASES ?? 400);
@@ -29,7 +39,8 @@ function problem(c: FuzzCase, a: FuzzAnswer): string | undefined {
   if (a.status >= 400 && !head && a.status !== 101) {
     try {
       const parsed = JSON.parse(a.body) as { message?: unknown };
-      if (typeof parsed.message !== 'string' || parsed.message === '') return `status ${a.status} without a message: ${a.body.slice(0, 200)}`;
+      if (typeof parsed.message !== 'string' || parsed.message === '')
+        return `status ${a.status} without a message: ${a.body.slice(0, 200)}`;
     } catch {
       return `status ${a.status} with a body that is not JSON: ${JSON.stringify(a.body.slice(0, 200))}`;
     }

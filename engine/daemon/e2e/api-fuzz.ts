@@ -69,8 +69,64 @@ const routes: [string, string][] = [
 ];
 
 const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'BREW', 'CONNECT'];
-const params = ['all', 'limit', 'size', 'filters', 't', 'timeout', 'signal', 'condition', 'h', 'w', 'force', 'v', 'link', 'since', 'until', 'tail', 'follow', 'stdout', 'stderr', 'stdin', 'stream', 'logs', 'timestamps', 'name', 'repo', 'tag', 'noprune', 'detachKeys', 'x'];
-const bodyFields = ['Image', 'Cmd', 'Entrypoint', 'Env', 'HostConfig', 'Labels', 'ExposedPorts', 'Tty', 'User', 'WorkingDir', 'StopSignal', 'Healthcheck', 'Detach', 'AttachStdout', 'Name', 'Driver', 'IPAM', 'Options', 'Memory', 'PortBindings', 'RestartPolicy', 'Binds', 'NetworkMode', '__proto__', 'constructor'];
+const params = [
+  'all',
+  'limit',
+  'size',
+  'filters',
+  't',
+  'timeout',
+  'signal',
+  'condition',
+  'h',
+  'w',
+  'force',
+  'v',
+  'link',
+  'since',
+  'until',
+  'tail',
+  'follow',
+  'stdout',
+  'stderr',
+  'stdin',
+  'stream',
+  'logs',
+  'timestamps',
+  'name',
+  'repo',
+  'tag',
+  'noprune',
+  'detachKeys',
+  'x',
+];
+const bodyFields = [
+  'Image',
+  'Cmd',
+  'Entrypoint',
+  'Env',
+  'HostConfig',
+  'Labels',
+  'ExposedPorts',
+  'Tty',
+  'User',
+  'WorkingDir',
+  'StopSignal',
+  'Healthcheck',
+  'Detach',
+  'AttachStdout',
+  'Name',
+  'Driver',
+  'IPAM',
+  'Options',
+  'Memory',
+  'PortBindings',
+  'RestartPolicy',
+  'Binds',
+  'NetworkMode',
+  '__proto__',
+  'constructor',
+];
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
@@ -124,19 +180,34 @@ function queryValue(r: Rand): string {
 }
 
 function jsonValue(r: Rand, depth: number): unknown {
-  const leaf = [() => null, () => true, () => int(r, -1e6, 1e6), () => -0.5, () => 'str', () => '', () => 'x'.repeat(int(r, 0, 500)), () => 9007199254740993];
+  const leaf = [
+    () => null,
+    () => true,
+    () => int(r, -1e6, 1e6),
+    () => -0.5,
+    () => 'str',
+    () => '',
+    () => 'x'.repeat(int(r, 0, 500)),
+    () => 9007199254740993,
+  ];
   if (depth > 3) return pick(r, leaf)();
   return pick(r, [
     ...leaf,
     () => Array.from({ length: int(r, 0, 4) }, () => jsonValue(r, depth + 1)),
-    () => Object.fromEntries(Array.from({ length: int(r, 0, 5) }, () => [pick(r, bodyFields), jsonValue(r, depth + 1)])),
+    () =>
+      Object.fromEntries(Array.from({ length: int(r, 0, 5) }, () => [pick(r, bodyFields), jsonValue(r, depth + 1)])),
   ])();
 }
 
 function body(r: Rand, safe: boolean): { text: string; contentType: string } {
   const json = 'application/json';
   const options: (() => { text: string; contentType: string })[] = [
-    () => ({ text: JSON.stringify(Object.fromEntries(Array.from({ length: int(r, 0, 8) }, () => [pick(r, bodyFields), jsonValue(r, 0)]))), contentType: json }),
+    () => ({
+      text: JSON.stringify(
+        Object.fromEntries(Array.from({ length: int(r, 0, 8) }, () => [pick(r, bodyFields), jsonValue(r, 0)])),
+      ),
+      contentType: json,
+    }),
     () => ({ text: `${'['.repeat(int(r, 1000, 100_000))}`, contentType: json }),
     () => {
       const n = int(r, 1000, 50_000);
@@ -147,10 +218,22 @@ function body(r: Rand, safe: boolean): { text: string; contentType: string } {
     () => ({ text: 'null', contentType: json }),
     () => ({ text: '"just a string"', contentType: json }),
     () => ({ text: '\u0000\u0001\u0002\uFFFD', contentType: json }),
-    () => ({ text: '{"Image": "x"}', contentType: pick(r, ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', 'application/json; charset=utf-16']) }),
+    () => ({
+      text: '{"Image": "x"}',
+      contentType: pick(r, [
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        '',
+        'application/json; charset=utf-16',
+      ]),
+    }),
     () => ({ text: 'Image=x&Cmd=true', contentType: 'application/x-www-form-urlencoded' }),
     () => ({ text: `{"Env":["${'A'.repeat(int(r, 1, 3) * 1024 * 1024)}"]}`, contentType: json }),
-    () => ({ text: '{"Image": "x", "Cmd": "echo hi", "HostConfig": {"Memory": "1g", "PortBindings": {"80/tcp": [{"HostPort": 80}]}}}', contentType: json }),
+    () => ({
+      text: '{"Image": "x", "Cmd": "echo hi", "HostConfig": {"Memory": "1g", "PortBindings": {"80/tcp": [{"HostPort": 80}]}}}',
+      contentType: json,
+    }),
     () => ({ text: '{"__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}}', contentType: json }),
   ];
   // The network create route sees only bodies that cannot create a network.
@@ -162,9 +245,13 @@ function body(r: Rand, safe: boolean): { text: string; contentType: string } {
 export function fuzzCase(seed: number, index: number): FuzzCase {
   const r = seeded((seed * 1_000_003 + index) >>> 0);
   const [routeMethod, template] = pick(r, routes);
-  let path = template.replace('{id}', () => segment(r)).replace('{name}', () => segment(r)).replace('{hex}', () => pick(r, ['0'.repeat(32), segment(r)]));
+  let path = template
+    .replace('{id}', () => segment(r))
+    .replace('{name}', () => segment(r))
+    .replace('{hex}', () => pick(r, ['0'.repeat(32), segment(r)]));
   if (r() < 0.3) path = `/v${pick(r, ['1.41', '1.24', '1.12', '9.99', '1.40', 'x'])}${path}`;
-  if (r() < 0.05) path = pick(r, ['//', '/../../etc/passwd', '*', 'http://evil.invalid/_ping', `/${'a/'.repeat(2000)}`]);
+  if (r() < 0.05)
+    path = pick(r, ['//', '/../../etc/passwd', '*', 'http://evil.invalid/_ping', `/${'a/'.repeat(2000)}`]);
   const method = r() < 0.8 ? routeMethod : pick(r, methods);
   const query = Array.from({ length: int(r, 0, 4) }, () => `${pick(r, params)}=${encodeURIComponent(queryValue(r))}`);
   if (r() < 0.1) query.push(pick(r, ['%', '&&&', '=', 'a=%zz', `${'q'.repeat(2000)}=1`]));
@@ -187,10 +274,21 @@ export function fuzzCase(seed: number, index: number): FuzzCase {
       endAfterWrite = true;
     } else if (framing < 0.9) {
       headers.push('Transfer-Encoding: chunked');
-      payload = Buffer.concat([Buffer.from(`${payload.length.toString(16)}\r\n`), payload, Buffer.from(r() < 0.5 ? '\r\n0\r\n\r\n' : '\r\nzz\r\n')]);
+      payload = Buffer.concat([
+        Buffer.from(`${payload.length.toString(16)}\r\n`),
+        payload,
+        Buffer.from(r() < 0.5 ? '\r\n0\r\n\r\n' : '\r\nzz\r\n'),
+      ]);
       endAfterWrite = true;
     } else {
-      headers.push(pick(r, ['Content-Length: -1', 'Content-Length: abc', `Content-Length: ${payload.length}`, 'Content-Length: 99999999999999999999']));
+      headers.push(
+        pick(r, [
+          'Content-Length: -1',
+          'Content-Length: abc',
+          `Content-Length: ${payload.length}`,
+          'Content-Length: 99999999999999999999',
+        ]),
+      );
       if (r() < 0.5) headers.push('Transfer-Encoding: chunked');
       endAfterWrite = true;
     }
@@ -276,5 +374,9 @@ function parse(raw: Buffer): Omit<FuzzAnswer, 'hung'> {
     const colon = l.indexOf(':');
     if (colon > 0) headers[l.slice(0, colon).trim().toLowerCase()] = l.slice(colon + 1).trim();
   }
-  return { status: m ? Number(m[1]) : -1, headers, body: raw.subarray(Buffer.byteLength(text.slice(0, headEnd + 4), 'latin1')).toString('utf8') };
+  return {
+    status: m ? Number(m[1]) : -1,
+    headers,
+    body: raw.subarray(Buffer.byteLength(text.slice(0, headEnd + 4), 'latin1')).toString('utf8'),
+  };
 }

@@ -11,7 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
 import { packagePath } from '../../../native/package-root.js';
 import type { RegistryServer } from '../../registry/server/index.js';
-import { e2eSkipReason, spawnDaemon, startDaemonWorld, stopDaemon, stopDaemonWorld, type DaemonProcess, type DaemonSetup, type DaemonWorld } from './e2e-kit.js';
+import {
+  e2eSkipReason,
+  spawnDaemon,
+  startDaemonWorld,
+  stopDaemon,
+  stopDaemonWorld,
+  type DaemonProcess,
+  type DaemonSetup,
+  type DaemonWorld,
+} from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';
 
 const skip = e2eSkipReason();
@@ -24,7 +33,12 @@ let image: string;
 let client: ApiClient;
 
 async function berth(args: string[], input?: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  const r = await execa(process.execPath, [BERTH, '-H', `unix://${world.socket}`, ...args], { reject: false, input, stripFinalNewline: false, timeout: 60_000 });
+  const r = await execa(process.execPath, [BERTH, '-H', `unix://${world.socket}`, ...args], {
+    reject: false,
+    input,
+    stripFinalNewline: false,
+    timeout: 60_000,
+  });
   return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
 }
 
@@ -71,7 +85,9 @@ needs(skip).describe('berth CLI through berthd', () => {
   let setup: DaemonSetup | undefined;
 
   beforeAll(async () => {
-    setup = await startDaemonWorld('e2e/tools', 'v1', { config: { Cmd: ['echo', 'default-cmd'], WorkingDir: '/srv', Env: ['PATH=/bin', 'FOO=image', 'KEEP=1'] } });
+    setup = await startDaemonWorld('e2e/tools', 'v1', {
+      config: { Cmd: ['echo', 'default-cmd'], WorkingDir: '/srv', Env: ['PATH=/bin', 'FOO=image', 'KEEP=1'] },
+    });
     ({ world, registry, image, daemon } = setup);
     client = new ApiClient(setup.daemon.host);
   }, 120_000);
@@ -86,7 +102,9 @@ needs(skip).describe('berth CLI through berthd', () => {
     expect(pulled.exitCode, pulled.stderr).toBe(0);
     const images = await berth(['images']);
     expect(images.stdout).toMatch(new RegExp(`${registry.host}/e2e/tools\\s+v1\\s+[0-9a-f]{12}`));
-    const inspect = JSON.parse((await berth(['inspect', image])).stdout) as { Config: { Cmd: string[]; WorkingDir: string } }[];
+    const inspect = JSON.parse((await berth(['inspect', image])).stdout) as {
+      Config: { Cmd: string[]; WorkingDir: string };
+    }[];
     expect(inspect[0]?.Config.Cmd).toEqual(['echo', 'default-cmd']);
   });
 
@@ -109,11 +127,20 @@ needs(skip).describe('berth CLI through berthd', () => {
     ['--entrypoint with args', ['--entrypoint', 'echo', '@', 'a', 'b'], 'a b\n'],
     ['-e over the image Env', ['-e', 'FOO=cli', '@', 'sh', '-c', 'echo $FOO $KEEP'], 'cli 1\n'],
     ['--hostname', ['--hostname', 'box1', '@', 'hostname'], 'box1\n'],
-    ['--read-only', ['--read-only', '@', 'sh', '-c', 'touch /x 2>/dev/null && echo wrote || echo refused'], 'refused\n'],
-    ['--tmpfs', ['--read-only', '--tmpfs', '/scratch', '@', 'sh', '-c', 'echo ok > /scratch/f && cat /scratch/f'], 'ok\n'],
+    [
+      '--read-only',
+      ['--read-only', '@', 'sh', '-c', 'touch /x 2>/dev/null && echo wrote || echo refused'],
+      'refused\n',
+    ],
+    [
+      '--tmpfs',
+      ['--read-only', '--tmpfs', '/scratch', '@', 'sh', '-c', 'echo ok > /scratch/f && cat /scratch/f'],
+      'ok\n',
+    ],
   ])('applies %s', async (_name, spec, expected) => {
     const at = spec.indexOf('@');
-    const args = at < 0 ? ['run', '--rm', image, ...spec] : ['run', '--rm', ...spec.slice(0, at), image, ...spec.slice(at + 1)];
+    const args =
+      at < 0 ? ['run', '--rm', image, ...spec] : ['run', '--rm', ...spec.slice(0, at), image, ...spec.slice(at + 1)];
     const r = await berth(args);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(expected);
@@ -122,7 +149,12 @@ needs(skip).describe('berth CLI through berthd', () => {
 
   it('runs in network modes none, host and bridge', async () => {
     const none = await berth(['run', '--rm', '--network', 'none', image, 'ip', '-o', 'link']);
-    expect(none.stdout.trim().split('\n').map((l) => l.split(':')[1]?.trim())).toEqual(['lo']);
+    expect(
+      none.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':')[1]?.trim()),
+    ).toEqual(['lo']);
     const host = await berth(['run', '--rm', '--network', 'host', image, 'ip', '-o', 'link']);
     expect(host.stdout).toContain(world.network.bridge);
     const bridge = await berth(['run', '--rm', image, 'ip', '-4', '-o', 'addr']);
@@ -131,14 +163,27 @@ needs(skip).describe('berth CLI through berthd', () => {
 
   it('publishes a port on 127.0.0.1 (-p) to a detached container, logs it, stops and removes it', async () => {
     const port = await freePort();
-    const run = await berth(['run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:8080`, image, 'http-server', '8080', '5']);
+    const run = await berth([
+      'run',
+      '-d',
+      '--name',
+      'web',
+      '-p',
+      `127.0.0.1:${port}:8080`,
+      image,
+      'http-server',
+      '8080',
+      '5',
+    ]);
     expect(run.exitCode, run.stderr).toBe(0);
     const id = run.stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     expect(await logsUntil(id, 'listening 8080')).toContain('listening 8080');
     expect(await httpGet(port)).toEqual({ status: 200, body: 'xxxx\n' });
     const ps = await berth(['ps']);
-    expect(ps.stdout).toMatch(new RegExp(`${id.slice(0, 12)}\\s+${registry.host}/e2e/tools:v1.*Up.*127\\.0\\.0\\.1:${port}->8080/tcp\\s+web`));
+    expect(ps.stdout).toMatch(
+      new RegExp(`${id.slice(0, 12)}\\s+${registry.host}/e2e/tools:v1.*Up.*127\\.0\\.0\\.1:${port}->8080/tcp\\s+web`),
+    );
     expect((await berth(['logs', 'web'])).stdout).toContain('listening 8080');
     expect((await berth(['stop', '-t', '1', 'web'])).exitCode).toBe(0);
     const state = (await client.containerInspect('web')).State;
@@ -177,10 +222,20 @@ needs(skip).describe('berth CLI through berthd', () => {
   });
 
   it('answers bad requests with 4xx and a message, and keeps serving', async () => {
-    await expect(client.containerCreate({ Image: `${registry.host}/e2e/none:v1` })).rejects.toMatchObject({ details: { httpStatus: 404 }, message: expect.stringMatching(/No such image/) });
+    await expect(client.containerCreate({ Image: `${registry.host}/e2e/none:v1` })).rejects.toMatchObject({
+      details: { httpStatus: 404 },
+      message: expect.stringMatching(/No such image/),
+    });
     await expect(client.containerInspect('no-such-container')).rejects.toMatchObject({ details: { httpStatus: 404 } });
-    await expect(client.call('POST', '/containers/create', { body: { Image: image, Cmd: 'echo' } })).rejects.toMatchObject({ details: { httpStatus: 400 }, message: expect.stringContaining('field Cmd must be an array of strings') });
-    await expect(client.containerCreate({ Image: image }, 'bad name!')).rejects.toMatchObject({ details: { httpStatus: 400 } });
+    await expect(
+      client.call('POST', '/containers/create', { body: { Image: image, Cmd: 'echo' } }),
+    ).rejects.toMatchObject({
+      details: { httpStatus: 400 },
+      message: expect.stringContaining('field Cmd must be an array of strings'),
+    });
+    await expect(client.containerCreate({ Image: image }, 'bad name!')).rejects.toMatchObject({
+      details: { httpStatus: 400 },
+    });
     const r = await berth(['run', '--rm', `${registry.host}/e2e/none:v1`]);
     expect(r.exitCode).toBe(125);
     expect((await client.ping()).apiVersion).toBe('1.41');
@@ -204,7 +259,9 @@ needs(skip).describe('berth CLI through berthd', () => {
     const out = join(world.dir, 'trace.json');
     const r = await berth(['trace', '-o', out, 'run', '--rm', image, 'true']);
     expect(r.exitCode, r.stderr).toBe(0);
-    const trace = JSON.parse(readFileSync(out, 'utf8')) as { traceEvents: { name: string; ph: string; args?: Record<string, unknown> }[] };
+    const trace = JSON.parse(readFileSync(out, 'utf8')) as {
+      traceEvents: { name: string; ph: string; args?: Record<string, unknown> }[];
+    };
     const spans = trace.traceEvents.filter((e) => e.ph === 'X');
     const byId = new Map(spans.map((e) => [e.args?.spanId, e]));
     const client = spans.find((e) => e.name === 'client.run');
@@ -225,9 +282,16 @@ needs(skip).describe('berth CLI through berthd', () => {
     expect(info.stdout).toMatch(/Storage Driver: (overlay2|vfs)/);
     expect(info.stdout).toContain(`Docker Root Dir: ${world.root}`);
     expect((await berth(['version'])).stdout).toMatch(/API version:\s+1\.41/);
-    const events = await berth(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1)]);
+    const events = await berth([
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(Math.floor(Date.now() / 1000) + 1),
+    ]);
     expect(events.exitCode, events.stderr).toBe(0);
-    for (const action of ['create', 'start', 'die', 'destroy']) expect(events.stdout).toMatch(new RegExp(`container ${action} [0-9a-f]{64}`));
+    for (const action of ['create', 'start', 'die', 'destroy'])
+      expect(events.stdout).toMatch(new RegExp(`container ${action} [0-9a-f]{64}`));
   });
 
   it('shows logs with --tail and -t, and start -a replays a created container', async () => {
@@ -243,7 +307,9 @@ needs(skip).describe('berth CLI through berthd', () => {
   });
 
   it('feeds stdin to run -i and closes it at the end of input', async () => {
-    expect(await berth(['run', '--rm', '-i', image, 'sh', '-c', 'cat; echo done'], 'line one\nline two\n')).toMatchObject({ stdout: 'line one\nline two\ndone\n', exitCode: 0 });
+    expect(
+      await berth(['run', '--rm', '-i', image, 'sh', '-c', 'cat; echo done'], 'line one\nline two\n'),
+    ).toMatchObject({ stdout: 'line one\nline two\ndone\n', exitCode: 0 });
   });
 
   it('creates, lists, inspects and removes a network, and runs a container on it', async () => {
@@ -252,7 +318,9 @@ needs(skip).describe('berth CLI through berthd', () => {
     const created = await berth(['network', 'create', '--subnet', subnet, 'e2enet']);
     expect(created.exitCode, created.stderr).toBe(0);
     expect((await berth(['network', 'ls'])).stdout).toMatch(/\se2enet\s+bridge\s+local/);
-    const inspect = JSON.parse((await berth(['network', 'inspect', 'e2enet'])).stdout) as { IPAM: { Config: { Subnet: string }[] } }[];
+    const inspect = JSON.parse((await berth(['network', 'inspect', 'e2enet'])).stdout) as {
+      IPAM: { Config: { Subnet: string }[] };
+    }[];
     expect(inspect[0]?.IPAM.Config[0]?.Subnet).toBe(subnet);
     const on = await berth(['run', '--rm', '--network', 'e2enet', image, 'ip', '-4', '-o', 'addr']);
     expect(on.stdout).toContain(subnet.replace(/0\/24$/, ''));
@@ -261,7 +329,15 @@ needs(skip).describe('berth CLI through berthd', () => {
   });
 
   it('runs with a TTY (-t): one raw stream through the pty', async () => {
-    const r = await berth(['run', '--rm', '-t', image, 'sh', '-c', 'echo out; echo err >&2; test -t 1 && echo is-a-tty']);
+    const r = await berth([
+      'run',
+      '--rm',
+      '-t',
+      image,
+      'sh',
+      '-c',
+      'echo out; echo err >&2; test -t 1 && echo is-a-tty',
+    ]);
     expect(r).toMatchObject({ stdout: 'out\r\nerr\r\nis-a-tty\r\n', stderr: '', exitCode: 0 });
   });
 
@@ -269,7 +345,8 @@ needs(skip).describe('berth CLI through berthd', () => {
     const run = await berth(['run', '-d', '--name', 'sleeper', '--stop-timeout', '1', image, 'sleep', '1000']);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(await stopDaemon(daemon!)).toBe(0);
-    for (const gone of [world.socket, join(world.execRoot, 'berthd.pid'), join(world.root, 'berthd.lock')]) expect(existsSync(gone), gone).toBe(false);
+    for (const gone of [world.socket, join(world.execRoot, 'berthd.pid'), join(world.root, 'berthd.lock')])
+      expect(existsSync(gone), gone).toBe(false);
     daemon = await spawnDaemon(world);
     const state = (await client.containerInspect('sleeper')).State;
     expect(state).toMatchObject({ Status: 'exited', Running: false });

@@ -15,7 +15,18 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
 import { packagePath } from '../../../native/package-root.js';
 import type { RegistryServer } from '../../registry/server/index.js';
-import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import {
+  e2eSkipReason,
+  makeWorld,
+  pushTestImage,
+  removeWorld,
+  resetNetwork,
+  spawnDaemon,
+  startRegistry,
+  stopDaemon,
+  type DaemonProcess,
+  type DaemonWorld,
+} from './e2e-kit.js';
 import { needs, tool } from '../../../testkit/needs.js';
 
 const skip = e2eSkipReason();
@@ -32,7 +43,9 @@ interface Setup {
 async function setUp(extra: string[]): Promise<Setup> {
   const world = makeWorld();
   const registry = await startRegistry(world.dir);
-  const image = await pushTestImage(registry, 'e2e/conf', 'v1', { config: { Cmd: ['echo', 'default-cmd'], ExposedPorts: { '8080/tcp': {} } } });
+  const image = await pushTestImage(registry, 'e2e/conf', 'v1', {
+    config: { Cmd: ['echo', 'default-cmd'], ExposedPorts: { '8080/tcp': {} } },
+  });
   const daemon = await spawnDaemon(world, extra);
   const client = new ApiClient(daemon.host);
   const s = { world, registry, daemon, image, client };
@@ -54,7 +67,12 @@ async function tearDown(s: Partial<Setup> | undefined): Promise<void> {
 
 function cli(s: Setup) {
   return async (args: string[], input?: string): Promise<{ stdout: string; stderr: string; exitCode: number }> => {
-    const r = await execa(process.execPath, [BERTH, '-H', s.daemon.host, ...args], { reject: false, input, stripFinalNewline: false, timeout: 90_000 });
+    const r = await execa(process.execPath, [BERTH, '-H', s.daemon.host, ...args], {
+      reject: false,
+      input,
+      stripFinalNewline: false,
+      timeout: 90_000,
+    });
     return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
   };
 }
@@ -94,21 +112,47 @@ needs(skip).describe('container create fields through berthd', () => {
   it('writes resolv.conf, hosts and hostname from --dns, --dns-search, --dns-option, --add-host and --domainname', async () => {
     const gateway = s.world.network.bip.split('/')[0]!;
     const r = await berth([
-      'run', '--name', 'dns', '--hostname', 'web', '--domainname', 'example.test', '--dns', '10.9.9.9', '--dns-search', 'a.test', '--dns-option', 'ndots:2',
-      '--add-host', 'db:10.9.0.7', '--add-host', 'gw:host-gateway', s.image, 'sh', '-c', 'cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; cat /etc/hostname; hostname',
+      'run',
+      '--name',
+      'dns',
+      '--hostname',
+      'web',
+      '--domainname',
+      'example.test',
+      '--dns',
+      '10.9.9.9',
+      '--dns-search',
+      'a.test',
+      '--dns-option',
+      'ndots:2',
+      '--add-host',
+      'db:10.9.0.7',
+      '--add-host',
+      'gw:host-gateway',
+      s.image,
+      'sh',
+      '-c',
+      'cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; cat /etc/hostname; hostname',
     ]);
     expect(r.exitCode, r.stderr).toBe(0);
     const [resolv, hosts, name] = r.stdout.split('---\n') as [string, string, string];
     expect(resolv).toBe('nameserver 10.9.9.9\nsearch a.test\noptions ndots:2\n');
     expect(hosts).toContain(`10.9.0.7\tdb\n${gateway}\tgw\n`);
-    expect(hosts).toMatch(new RegExp(`\\n${s.world.network.subnetPrefix.replace(/\./g, '\\.')}\\d+\\tweb\\.example\\.test web\\n$`));
+    expect(hosts).toMatch(
+      new RegExp(`\\n${s.world.network.subnetPrefix.replace(/\./g, '\\.')}\\d+\\tweb\\.example\\.test web\\n$`),
+    );
     expect(name).toBe('web\nweb\n');
     const inspect = await s.client.containerInspect('dns');
     expect(inspect.HostsPath).toMatch(new RegExp(`^${s.world.root}/containers/${inspect.Id}/hosts$`));
     expect(inspect.ResolvConfPath).toBe(inspect.HostsPath.replace(/hosts$/, 'resolv.conf'));
     // the daemon's --dns is the default name server; a bad --add-host is refused by the client
-    expect((await berth(['run', '--rm', s.image, 'cat', '/etc/resolv.conf'])).stdout).toMatch(/^nameserver 10\.77\.0\.53\n/);
-    expect(await berth(['run', '--rm', '--add-host', 'nohost', s.image, 'true'])).toMatchObject({ exitCode: 125, stderr: expect.stringContaining('--add-host "nohost"') });
+    expect((await berth(['run', '--rm', s.image, 'cat', '/etc/resolv.conf'])).stdout).toMatch(
+      /^nameserver 10\.77\.0\.53\n/,
+    );
+    expect(await berth(['run', '--rm', '--add-host', 'nohost', s.image, 'true'])).toMatchObject({
+      exitCode: 125,
+      stderr: expect.stringContaining('--add-host "nohost"'),
+    });
     expect((await berth(['rm', 'dns'])).exitCode).toBe(0);
   });
 
@@ -117,7 +161,19 @@ needs(skip).describe('container create fields through berthd', () => {
     await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
     const taken = (held.address() as AddressInfo).port;
     try {
-      const run = await berth(['run', '-d', '--name', 'pub', '-P', '-p', `127.0.0.1:${taken}-${taken + 20}:9090`, s.image, 'http-server', '8080', '5']);
+      const run = await berth([
+        'run',
+        '-d',
+        '--name',
+        'pub',
+        '-P',
+        '-p',
+        `127.0.0.1:${taken}-${taken + 20}:9090`,
+        s.image,
+        'http-server',
+        '8080',
+        '5',
+      ]);
       expect(run.exitCode, run.stderr).toBe(0);
       const ports = (await s.client.containerInspect('pub')).NetworkSettings.Ports;
       const eph = Number(ports['8080/tcp']?.[0]?.HostPort);
@@ -132,11 +188,22 @@ needs(skip).describe('container create fields through berthd', () => {
       held.close();
     }
     const host = await berth(['run', '--rm', '--network', 'host', '-p', '8080:80', s.image, 'true']);
-    expect(host).toMatchObject({ exitCode: 0, stderr: 'WARNING: Published ports are discarded when using host network mode\n' });
+    expect(host).toMatchObject({
+      exitCode: 0,
+      stderr: 'WARNING: Published ports are discarded when using host network mode\n',
+    });
   });
 
-  it('runs --init as pid 1: signals reach the command, orphans are reaped, the status is the command\'s', async () => {
-    const r = await berth(['run', '--rm', '--init', s.image, 'sh', '-c', '(sh -c "exit 0" &); sleep 1; cat /proc/1/cmdline | tr "\\0" " "; echo; grep -l "^State:.Z" /proc/[0-9]*/status; echo pid=$$; exit 5']);
+  it("runs --init as pid 1: signals reach the command, orphans are reaped, the status is the command's", async () => {
+    const r = await berth([
+      'run',
+      '--rm',
+      '--init',
+      s.image,
+      'sh',
+      '-c',
+      '(sh -c "exit 0" &); sleep 1; cat /proc/1/cmdline | tr "\\0" " "; echo; grep -l "^State:.Z" /proc/[0-9]*/status; echo pid=$$; exit 5',
+    ]);
     expect(r.stdout).toMatch(/^\/sbin\/docker-init -- sh -c /);
     expect(r.stdout).toContain('pid=2\n');
     expect(r.stdout).not.toMatch(/\/proc\/\d+\/status/);
@@ -148,37 +215,108 @@ needs(skip).describe('container create fields through berthd', () => {
     expect((await berth(['rm', 'inited'])).exitCode).toBe(0);
   });
 
-  it('mounts --mount bind and tmpfs, joins another container\'s pid namespace with --pid container:', async () => {
+  it("mounts --mount bind and tmpfs, joins another container's pid namespace with --pid container:", async () => {
     const dir = join(s.world.dir, 'bind-src');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'f'), 'from the host\n');
-    const r = await berth(['run', '--rm', '--mount', `type=bind,source=${dir},target=/data,readonly`, '--mount', 'type=tmpfs,target=/scratch,tmpfs-size=1m', s.image, 'sh', '-c', 'cat /data/f; { echo x > /data/x; } 2>/dev/null || echo ro; echo ok > /scratch/y && cat /scratch/y']);
+    const r = await berth([
+      'run',
+      '--rm',
+      '--mount',
+      `type=bind,source=${dir},target=/data,readonly`,
+      '--mount',
+      'type=tmpfs,target=/scratch,tmpfs-size=1m',
+      s.image,
+      'sh',
+      '-c',
+      'cat /data/f; { echo x > /data/x; } 2>/dev/null || echo ro; echo ok > /scratch/y && cat /scratch/y',
+    ]);
     expect(r).toMatchObject({ stdout: 'from the host\nro\nok\n', exitCode: 0 });
-    expect((await berth(['run', '--rm', '--mount', `type=bind,source=${dir}/nope,target=/x`, s.image, 'true'])).stderr).toContain('bind source path does not exist');
+    expect(
+      (await berth(['run', '--rm', '--mount', `type=bind,source=${dir}/nope,target=/x`, s.image, 'true'])).stderr,
+    ).toContain('bind source path does not exist');
     expect((await berth(['run', '-d', '--name', 'pidowner', s.image, 'sleep', '1000'])).exitCode).toBe(0);
-    const joined = await berth(['run', '--rm', '--pid', 'container:pidowner', s.image, 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "']);
+    const joined = await berth([
+      'run',
+      '--rm',
+      '--pid',
+      'container:pidowner',
+      s.image,
+      'sh',
+      '-c',
+      'cat /proc/1/cmdline | tr "\\0" " "',
+    ]);
     expect(joined).toMatchObject({ stdout: 'sleep 1000 ', exitCode: 0 });
     expect((await berth(['rm', '-f', 'pidowner'])).exitCode).toBe(0);
   });
 
   it('warns about discarded fields and refuses the ones berth cannot honour with a 400 naming them', async () => {
-    const created = await s.client.containerCreate({ Image: s.image, Healthcheck: { Test: ['CMD', 'true'] }, HostConfig: { OomKillDisable: true } });
-    expect(created.Warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^Healthcheck: /), expect.stringMatching(/^OomKillDisable: /)]));
+    const created = await s.client.containerCreate({
+      Image: s.image,
+      Healthcheck: { Test: ['CMD', 'true'] },
+      HostConfig: { OomKillDisable: true },
+    });
+    expect(created.Warnings).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^Healthcheck: /), expect.stringMatching(/^OomKillDisable: /)]),
+    );
     await s.client.containerRemove(created.Id);
-    await expect(s.client.containerCreate({ Image: s.image, HostConfig: { Links: ['db:db'] } })).rejects.toMatchObject({ details: { httpStatus: 400 }, message: expect.stringContaining('Links:') });
-    await expect(s.client.call('POST', '/containers/create', { body: { Image: s.image, HostConfig: { Sysctls: { 'net.core.somaxconn': '1024' } } } })).rejects.toMatchObject({ details: { httpStatus: 400 }, message: expect.stringContaining('Sysctls:') });
+    await expect(s.client.containerCreate({ Image: s.image, HostConfig: { Links: ['db:db'] } })).rejects.toMatchObject({
+      details: { httpStatus: 400 },
+      message: expect.stringContaining('Links:'),
+    });
+    await expect(
+      s.client.call('POST', '/containers/create', {
+        body: { Image: s.image, HostConfig: { Sysctls: { 'net.core.somaxconn': '1024' } } },
+      }),
+    ).rejects.toMatchObject({ details: { httpStatus: 400 }, message: expect.stringContaining('Sysctls:') });
   });
 
   it('keeps data in named volumes (berth volume, -v name:/path, --mount type=volume, --volumes-from) and refuses removing one in use', async () => {
     expect(await berth(['volume', 'create', 'shared'])).toMatchObject({ stdout: 'shared\n', exitCode: 0 });
     // a new volume at /srv gets the image's /srv/data.txt; the write stays in the volume
-    const first = await berth(['run', '--name', 'writer', '-v', 'fresh:/srv', '--mount', 'type=volume,source=shared,target=/shared', s.image, 'sh', '-c', 'cat /srv/data.txt; echo kept > /shared/f']);
+    const first = await berth([
+      'run',
+      '--name',
+      'writer',
+      '-v',
+      'fresh:/srv',
+      '--mount',
+      'type=volume,source=shared,target=/shared',
+      s.image,
+      'sh',
+      '-c',
+      'cat /srv/data.txt; echo kept > /shared/f',
+    ]);
     expect(first).toMatchObject({ stdout: 'from the image\n', exitCode: 0 });
-    expect(await berth(['run', '--rm', '--volumes-from', 'writer:ro', s.image, 'sh', '-c', 'cat /shared/f; { echo x > /shared/g; } 2>/dev/null || echo ro'])).toMatchObject({ stdout: 'kept\nro\n', exitCode: 0 });
+    expect(
+      await berth([
+        'run',
+        '--rm',
+        '--volumes-from',
+        'writer:ro',
+        s.image,
+        'sh',
+        '-c',
+        'cat /shared/f; { echo x > /shared/g; } 2>/dev/null || echo ro',
+      ]),
+    ).toMatchObject({ stdout: 'kept\nro\n', exitCode: 0 });
     const ls = await berth(['volume', 'ls', '-q']);
-    expect(ls.stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['fresh', 'shared']);
-    const inspect = JSON.parse((await berth(['volume', 'inspect', 'shared'])).stdout) as { Name: string; Mountpoint: string; Driver: string }[];
-    expect(inspect[0]).toMatchObject({ Name: 'shared', Driver: 'local', Mountpoint: `${s.world.root}/volumes/shared/_data` });
+    expect(
+      ls.stdout
+        .split('\n')
+        .filter((l) => l !== '')
+        .sort(),
+    ).toEqual(['fresh', 'shared']);
+    const inspect = JSON.parse((await berth(['volume', 'inspect', 'shared'])).stdout) as {
+      Name: string;
+      Mountpoint: string;
+      Driver: string;
+    }[];
+    expect(inspect[0]).toMatchObject({
+      Name: 'shared',
+      Driver: 'local',
+      Mountpoint: `${s.world.root}/volumes/shared/_data`,
+    });
     const busy = await berth(['volume', 'rm', 'shared']);
     expect(busy.exitCode).toBe(1);
     expect(busy.stderr).toContain('volume is in use');
@@ -190,7 +328,20 @@ needs(skip).describe('container create fields through berthd', () => {
   });
 
   it('restarts a running container (berth restart): a new process, the same container, RestartCount unchanged', async () => {
-    expect((await berth(['run', '-d', '--name', 'again', s.image, 'sh', '-c', 'echo started; trap "exit 0" TERM; while :; do sleep 1; done'])).exitCode).toBe(0);
+    expect(
+      (
+        await berth([
+          'run',
+          '-d',
+          '--name',
+          'again',
+          s.image,
+          'sh',
+          '-c',
+          'echo started; trap "exit 0" TERM; while :; do sleep 1; done',
+        ])
+      ).exitCode,
+    ).toBe(0);
     const before = await s.client.containerInspect('again');
     const r = await berth(['restart', '-t', '30', 'again']);
     expect(r).toMatchObject({ stdout: 'again\n', exitCode: 0 });
@@ -212,7 +363,9 @@ needs(skip).describe('container create fields through berthd', () => {
     await s.client.containerResize('term', 20, 60);
     expect((await berth(['exec', 'term', 'stty', '-F', '/proc/1/fd/0', 'size'])).stdout).toBe('20 60\n');
     expect((await berth(['run', '-d', '--name', 'noterm', s.image, 'sleep', '1000'])).exitCode).toBe(0);
-    await expect(s.client.containerResize('noterm', 20, 60)).rejects.toMatchObject({ details: { httpStatus: expect.any(Number) } });
+    await expect(s.client.containerResize('noterm', 20, 60)).rejects.toMatchObject({
+      details: { httpStatus: expect.any(Number) },
+    });
     expect((await berth(['rm', '-f', 'term', 'noterm'])).exitCode).toBe(0);
   });
 });
@@ -227,14 +380,33 @@ needs(skip).describe('berthd --iptables=false', () => {
   afterAll(() => tearDown(s), 120_000);
 
   // The check that no rule was written reads iptables: without it there is nothing to check.
-  needs(tool('iptables')).it('serves a published port through the userland proxy and writes no iptables rule', async () => {
-    await berth(['rm', '-f', 'proxied']);
-    const run = await berth(['run', '-d', '--name', 'proxied', '-p', '127.0.0.1:0:8080', s.image, 'http-server', '8080', '5']);
-    expect(run.exitCode, run.stderr).toBe(0);
-    const port = Number((await s.client.containerInspect('proxied')).NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort);
-    expect(await httpGet(port)).toBe('xxxx\n');
-    const owner = createHash('sha256').update(s.world.root).digest('hex').slice(0, 12);
-    for (const table of ['nat', 'filter']) expect(execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' })).not.toContain(`berth:${owner}`);
-    expect((await berth(['rm', '-f', 'proxied'])).exitCode).toBe(0);
-  });
+  needs(tool('iptables')).it(
+    'serves a published port through the userland proxy and writes no iptables rule',
+    async () => {
+      await berth(['rm', '-f', 'proxied']);
+      const run = await berth([
+        'run',
+        '-d',
+        '--name',
+        'proxied',
+        '-p',
+        '127.0.0.1:0:8080',
+        s.image,
+        'http-server',
+        '8080',
+        '5',
+      ]);
+      expect(run.exitCode, run.stderr).toBe(0);
+      const port = Number(
+        (await s.client.containerInspect('proxied')).NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort,
+      );
+      expect(await httpGet(port)).toBe('xxxx\n');
+      const owner = createHash('sha256').update(s.world.root).digest('hex').slice(0, 12);
+      for (const table of ['nat', 'filter'])
+        expect(execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' })).not.toContain(
+          `berth:${owner}`,
+        );
+      expect((await berth(['rm', '-f', 'proxied'])).exitCode).toBe(0);
+    },
+  );
 });

@@ -83,13 +83,17 @@ function driverLayers(): string[] {
     for (const sub of ['', 'dir']) {
       const dir = join(world.root, driver, sub);
       if (!existsSync(dir)) continue;
-      for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory() && /^[0-9a-f]{64}/.test(e.name)) out.push(join(dir, e.name));
+      for (const e of readdirSync(dir, { withFileTypes: true }))
+        if (e.isDirectory() && /^[0-9a-f]{64}/.test(e.name)) out.push(join(dir, e.name));
     }
   }
   return out;
 }
 
-/** Nothing left on the host (and, with `graph`, in the graph); polls, since veths die with their namespace asynchronously. */
+/**
+ * Nothing left on the host (and, with `graph`, in the graph); polls, since veths die with their namespace
+ * asynchronously.
+ */
 async function expectClean(graph = true): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {

@@ -10,13 +10,23 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistryServer } from '../../registry/server/index.js';
-import { e2eSkipReason, startDaemonWorld, stopDaemonWorld, type DaemonProcess, type DaemonSetup, type DaemonWorld } from './e2e-kit.js';
+import {
+  e2eSkipReason,
+  startDaemonWorld,
+  stopDaemonWorld,
+  type DaemonProcess,
+  type DaemonSetup,
+  type DaemonWorld,
+} from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';
 
 function dockerVersion(bin: string): string | undefined {
   if (!existsSync(bin)) return undefined;
   try {
-    return execFileSync(bin, ['--version'], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent' } }).trim();
+    return execFileSync(bin, ['--version'], {
+      encoding: 'utf8',
+      env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent' },
+    }).trim();
   } catch {
     return undefined;
   }
@@ -55,7 +65,13 @@ for (const { bin, version } of binaries) {
     let config: string;
 
     async function docker(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-      const r = await execa(bin, args, { reject: false, timeout: 60_000, env: { DOCKER_HOST: daemon.host, DOCKER_CONFIG: config, PATH: process.env.PATH }, extendEnv: false, stripFinalNewline: false });
+      const r = await execa(bin, args, {
+        reject: false,
+        timeout: 60_000,
+        env: { DOCKER_HOST: daemon.host, DOCKER_CONFIG: config, PATH: process.env.PATH },
+        extendEnv: false,
+        stripFinalNewline: false,
+      });
       return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
     }
 
@@ -111,7 +127,11 @@ for (const { bin, version } of binaries) {
       expect(await docker(['exec', 'dk1', 'echo', 'from-exec'])).toMatchObject({ stdout: 'from-exec\n', exitCode: 0 });
       expect((await docker(['exec', 'dk1', 'sh', '-c', 'exit 5'])).exitCode).toBe(5);
       expect((await docker(['stop', '-t', '1', 'dk1'])).exitCode).toBe(0);
-      const inspect = JSON.parse((await docker(['inspect', 'dk1'])).stdout) as { Id: string; State: { Status: string }; Config: { Image: string } }[];
+      const inspect = JSON.parse((await docker(['inspect', 'dk1'])).stdout) as {
+        Id: string;
+        State: { Status: string };
+        Config: { Image: string };
+      }[];
       expect(inspect[0]).toMatchObject({ Id: id, State: { Status: 'exited' }, Config: { Image: image } });
       expect((await docker(['rm', 'dk1'])).exitCode).toBe(0);
       expect((await docker(['ps', '-aq'])).stdout).toBe('');
@@ -119,18 +139,41 @@ for (const { bin, version } of binaries) {
 
     it('network create, ls, rm', async () => {
       const name = `net${process.pid}`;
-      const create = await docker(['network', 'create', '--subnet', `${world.network.subnetPrefix.replace(/\.\d+\.$/, '')}.${(Number(world.network.subnetPrefix.split('.')[2]) + 1) % 250}.0/24`, name]);
+      const create = await docker([
+        'network',
+        'create',
+        '--subnet',
+        `${world.network.subnetPrefix.replace(/\.\d+\.$/, '')}.${(Number(world.network.subnetPrefix.split('.')[2]) + 1) % 250}.0/24`,
+        name,
+      ]);
       expect(create.exitCode, create.stderr).toBe(0);
-      expect((await docker(['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n')).toEqual(expect.arrayContaining(['bridge', 'host', 'none', name]));
+      expect((await docker(['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n')).toEqual(
+        expect.arrayContaining(['bridge', 'host', 'none', name]),
+      );
       expect((await docker(['network', 'rm', name])).exitCode).toBe(0);
       expect((await docker(['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n')).not.toContain(name);
     });
 
     it('run -p publishes on 127.0.0.1', async () => {
       const port = await freePort();
-      const run = await docker(['run', '-d', '--name', 'dkweb', '-p', `127.0.0.1:${port}:8080`, image, 'http-server', '8080', '3']);
+      const run = await docker([
+        'run',
+        '-d',
+        '--name',
+        'dkweb',
+        '-p',
+        `127.0.0.1:${port}:8080`,
+        image,
+        'http-server',
+        '8080',
+        '3',
+      ]);
       expect(run.exitCode, run.stderr).toBe(0);
-      const logs = execa(bin, ['logs', '-f', 'dkweb'], { env: { DOCKER_HOST: daemon.host, DOCKER_CONFIG: config, PATH: process.env.PATH }, extendEnv: false, reject: false });
+      const logs = execa(bin, ['logs', '-f', 'dkweb'], {
+        env: { DOCKER_HOST: daemon.host, DOCKER_CONFIG: config, PATH: process.env.PATH },
+        extendEnv: false,
+        reject: false,
+      });
       await new Promise<void>((resolve) => {
         logs.stdout?.on('data', (c: Buffer) => {
           if (c.toString().includes('listening')) resolve();
@@ -148,7 +191,9 @@ for (const { bin, version } of binaries) {
       const rmi = await docker(['rmi', alias]);
       expect(rmi.exitCode, rmi.stderr).toBe(0);
       expect(rmi.stdout).toContain(`Untagged: ${alias}`);
-      expect((await docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout.split('\n')).not.toContain(alias);
+      expect((await docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout.split('\n')).not.toContain(
+        alias,
+      );
     });
   });
 }

@@ -16,7 +16,27 @@ import { push, type Blob } from '../../registry/client/test-registry.js';
 import { createRegistryServer, type RegistryServer } from '../../registry/server/index.js';
 
 export const BUSYBOX = '/usr/bin/busybox';
-const APPLETS = ['sh', 'echo', 'cat', 'env', 'pwd', 'id', 'sleep', 'ls', 'true', 'false', 'hostname', 'wget', 'printf', 'test', 'ip', 'kill', 'stty', 'grep', 'tr'];
+const APPLETS = [
+  'sh',
+  'echo',
+  'cat',
+  'env',
+  'pwd',
+  'id',
+  'sleep',
+  'ls',
+  'true',
+  'false',
+  'hostname',
+  'wget',
+  'printf',
+  'test',
+  'ip',
+  'kill',
+  'stty',
+  'grep',
+  'tr',
+];
 
 function sha256(b: Buffer | string): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -27,7 +47,13 @@ function blob(mediaType: string, bytes: Buffer | string): Blob {
   return { mediaType, digest: sha256(b), size: b.length, bytes: b };
 }
 
-type Entry = { name: string; type: 'directory' | 'file' | 'symlink'; mode: number; content?: Buffer; linkname?: string };
+type Entry = {
+  name: string;
+  type: 'directory' | 'file' | 'symlink';
+  mode: number;
+  content?: Buffer;
+  linkname?: string;
+};
 
 async function layerTar(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
@@ -37,8 +63,17 @@ async function layerTar(entries: Entry[]): Promise<Buffer> {
   })();
   for (const e of entries) {
     await new Promise<void>((resolve, reject) => {
-      const header = { name: e.name, type: e.type, mode: e.mode, mtime: new Date(1_700_000_000_000), uid: 0, gid: 0, linkname: e.linkname };
-      if (e.type === 'file') pack.entry({ ...header, size: e.content!.length }, e.content!, (err) => (err ? reject(err) : resolve()));
+      const header = {
+        name: e.name,
+        type: e.type,
+        mode: e.mode,
+        mtime: new Date(1_700_000_000_000),
+        uid: 0,
+        gid: 0,
+        linkname: e.linkname,
+      };
+      if (e.type === 'file')
+        pack.entry({ ...header, size: e.content!.length }, e.content!, (err) => (err ? reject(err) : resolve()));
       else pack.entry(header, (err) => (err ? reject(err) : resolve()));
     });
   }
@@ -53,18 +88,35 @@ export interface TestImageSpec {
 }
 
 /** A one-layer image with busybox, its applets, http-server, /etc/passwd and /etc/group; pushed as `repo:tag`. */
-export async function pushTestImage(registry: RegistryServer, repo: string, tag: string, spec: TestImageSpec): Promise<string> {
-  const dirs = ['bin', 'dev', 'etc', 'proc', 'sys', 'tmp', 'srv', 'home', 'home/app'].map((d): Entry => ({ name: `${d}/`, type: 'directory', mode: d === 'tmp' ? 0o1777 : 0o755 }));
+export async function pushTestImage(
+  registry: RegistryServer,
+  repo: string,
+  tag: string,
+  spec: TestImageSpec,
+): Promise<string> {
+  const dirs = ['bin', 'dev', 'etc', 'proc', 'sys', 'tmp', 'srv', 'home', 'home/app'].map((d): Entry => ({
+    name: `${d}/`,
+    type: 'directory',
+    mode: d === 'tmp' ? 0o1777 : 0o755,
+  }));
   const files: Entry[] = [
     { name: 'bin/busybox', type: 'file', mode: 0o755, content: readFileSync(BUSYBOX) },
     { name: 'bin/http-server', type: 'file', mode: 0o755, content: readFileSync(workloadBinary('http-server')) },
-    { name: 'etc/passwd', type: 'file', mode: 0o644, content: Buffer.from('root:x:0:0:root:/root:/bin/sh\napp:x:1234:2345:app:/home/app:/bin/sh\n') },
+    {
+      name: 'etc/passwd',
+      type: 'file',
+      mode: 0o644,
+      content: Buffer.from('root:x:0:0:root:/root:/bin/sh\napp:x:1234:2345:app:/home/app:/bin/sh\n'),
+    },
     { name: 'etc/group', type: 'file', mode: 0o644, content: Buffer.from('root:x:0:\napp:x:2345:\n') },
     { name: 'srv/data.txt', type: 'file', mode: 0o644, content: Buffer.from('from the image\n') },
     ...APPLETS.map((a): Entry => ({ name: `bin/${a}`, type: 'symlink', mode: 0o777, linkname: 'busybox' })),
   ];
   const layer = await layerTar([...dirs, ...files]);
-  const layerBlob = blob('application/vnd.docker.image.rootfs.diff.tar.gzip', (await import('node:zlib')).gzipSync(layer));
+  const layerBlob = blob(
+    'application/vnd.docker.image.rootfs.diff.tar.gzip',
+    (await import('node:zlib')).gzipSync(layer),
+  );
   const config = blob(
     'application/vnd.docker.container.image.v1+json',
     JSON.stringify({
@@ -77,7 +129,10 @@ export async function pushTestImage(registry: RegistryServer, repo: string, tag:
   );
   const mt = 'application/vnd.docker.distribution.manifest.v2+json';
   const desc = (b: Blob) => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
-  const manifest = blob(mt, JSON.stringify({ schemaVersion: 2, mediaType: mt, config: desc(config), layers: [desc(layerBlob)] }));
+  const manifest = blob(
+    mt,
+    JSON.stringify({ schemaVersion: 2, mediaType: mt, config: desc(config), layers: [desc(layerBlob)] }),
+  );
   await push(registry.url, repo, [config, layerBlob], manifest, tag);
   return `${registry.host}/${repo}:${tag}`;
 }
@@ -87,7 +142,12 @@ export function freeNetwork(): { bridge: string; bip: string; subnetPrefix: stri
   const used = execFileSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' });
   for (let k = 0; k < 32; k++) {
     const prefix = `10.${150 + ((process.pid + 7 * k) % 80)}.${(process.pid >> 3) % 250}.`;
-    if (!used.includes(prefix)) return { bridge: `bd${process.pid.toString(36)}${k.toString(36)}`.slice(0, 15), bip: `${prefix}1/24`, subnetPrefix: prefix };
+    if (!used.includes(prefix))
+      return {
+        bridge: `bd${process.pid.toString(36)}${k.toString(36)}`.slice(0, 15),
+        bip: `${prefix}1/24`,
+        subnetPrefix: prefix,
+      };
   }
   throw new Error('no free 10.x.y.0/24 subnet for the test bridge');
 }
@@ -111,7 +171,13 @@ export interface DaemonWorld {
 
 export function makeWorld(): DaemonWorld {
   const dir = mkdtempSync(join(tmpdir(), 'berthd-e2e-'));
-  return { dir, root: join(dir, 'root'), execRoot: join(dir, 'exec'), socket: join(dir, 'berthd.sock'), network: freeNetwork() };
+  return {
+    dir,
+    root: join(dir, 'root'),
+    execRoot: join(dir, 'exec'),
+    socket: join(dir, 'berthd.sock'),
+    network: freeNetwork(),
+  };
 }
 
 /**
@@ -119,20 +185,32 @@ export function makeWorld(): DaemonWorld {
  * (or rejects with its stderr if it exited). `env` is added to the daemon's
  * environment (BERTH_TEST_PAUSE_AT for the crash tests: engine/trace/pause-point.ts).
  */
-export async function spawnDaemon(world: DaemonWorld, extra: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
+export async function spawnDaemon(
+  world: DaemonWorld,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<DaemonProcess> {
   const args = [
     packagePath('engine', 'daemon', 'bin.mjs'),
-    '--root', world.root,
-    '--exec-root', world.execRoot,
-    '-H', `unix://${world.socket}`,
-    '--bridge', world.network.bridge,
-    '--bip', world.network.bip,
-    '--log-level', 'info',
+    '--root',
+    world.root,
+    '--exec-root',
+    world.execRoot,
+    '-H',
+    `unix://${world.socket}`,
+    '--bridge',
+    world.network.bridge,
+    '--bip',
+    world.network.bip,
+    '--log-level',
+    'info',
     ...extra,
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (c: Buffer) => {
       err += c.toString();
@@ -163,7 +241,10 @@ export async function resetNetwork(world: DaemonWorld): Promise<void> {
   const { parseBip } = await import('../../jobs/builtins.js');
   const { background } = await import('../../trace/context.js');
   const ctx = background();
-  const net = await BridgeDriver.open(ctx, { root: world.root, defaultNetwork: { bridge: world.network.bridge, ...parseBip(world.network.bip) } });
+  const net = await BridgeDriver.open(ctx, {
+    root: world.root,
+    defaultNetwork: { bridge: world.network.bridge, ...parseBip(world.network.bip) },
+  });
   await net.reset(ctx);
 }
 
@@ -229,7 +310,10 @@ export function e2eSkipReason(): string | undefined {
   return undefined;
 }
 
-/** Resolves once the daemon announced that it stopped at pause point `name` (engine/trace/pause-point.ts); rejects if it exits first. */
+/**
+ * Resolves once the daemon announced that it stopped at pause point `name` (engine/trace/pause-point.ts); rejects if it
+ * exits first.
+ */
 export function pausedAt(d: DaemonProcess, name: string): Promise<void> {
   const line = `berth-test-pause: ${name} `;
   return new Promise<void>((resolve, reject) => {
@@ -240,7 +324,9 @@ export function pausedAt(d: DaemonProcess, name: string): Promise<void> {
     };
     d.child.stderr!.on('data', check);
     check();
-    void d.exited.then((code) => reject(new Error(`berthd exited (${code}) before pausing at ${name}:\n${d.stderr()}`)));
+    void d.exited.then((code) =>
+      reject(new Error(`berthd exited (${code}) before pausing at ${name}:\n${d.stderr()}`)),
+    );
   });
 }
 
@@ -268,7 +354,8 @@ export function hostLeftovers(world: DaemonWorld): string[] {
   for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
     const dir = join('/sys/fs/cgroup', hierarchy, parent);
     if (!existsSync(dir)) continue;
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) out.push(`cgroup ${join(dir, e.name)}`);
+    for (const e of readdirSync(dir, { withFileTypes: true }))
+      if (e.isDirectory()) out.push(`cgroup ${join(dir, e.name)}`);
   }
   for (const table of ['filter', 'nat']) {
     let rules = '';
@@ -278,13 +365,15 @@ export function hostLeftovers(world: DaemonWorld): string[] {
       continue; // no iptables on this host
     }
     // The bridge's own masquerade and forward rules stay with the bridge; per-container ones name a port or an address.
-    for (const r of rules.split('\n')) if (r.includes(world.network.bridge) && /--dport|DNAT/.test(r)) out.push(`iptables ${table}: ${r}`);
+    for (const r of rules.split('\n'))
+      if (r.includes(world.network.bridge) && /--dport|DNAT/.test(r)) out.push(`iptables ${table}: ${r}`);
   }
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const root = readlinkSync(`/proc/${pid}/root`);
       if (root.startsWith(`${world.dir}/`)) out.push(`process ${pid} (root ${root})`);
-      else if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${parent}/`)) out.push(`process ${pid} (in a cgroup under ${parent})`);
+      else if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${parent}/`))
+        out.push(`process ${pid} (in a cgroup under ${parent})`);
     } catch {
       // gone, or not ours to read
     }

@@ -7,7 +7,19 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
 import type { RegistryServer } from '../../registry/server/index.js';
 import { needs } from '../../../testkit/needs.js';
-import { e2eSkipReason, hostLeftovers, makeWorld, pushTestImage, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import {
+  e2eSkipReason,
+  hostLeftovers,
+  makeWorld,
+  pushTestImage,
+  removeWorld,
+  resetNetwork,
+  spawnDaemon,
+  startRegistry,
+  stopDaemon,
+  type DaemonProcess,
+  type DaemonWorld,
+} from './e2e-kit.js';
 
 const skip = e2eSkipReason();
 const RUNS = 50;
@@ -29,7 +41,10 @@ needs(skip).describe('berthd under concurrent load', () => {
   beforeAll(async () => {
     world = makeWorld();
     registry = await startRegistry(world.dir);
-    for (let i = 0; i < 4; i++) images.push(await pushTestImage(registry, `load/img${i}`, 'v1', { config: { Cmd: ['true'], Labels: { n: String(i) } } }));
+    for (let i = 0; i < 4; i++)
+      images.push(
+        await pushTestImage(registry, `load/img${i}`, 'v1', { config: { Cmd: ['true'], Labels: { n: String(i) } } }),
+      );
     daemon = await spawnDaemon(world);
     client = new ApiClient(daemon.host);
   }, 120_000);
@@ -47,7 +62,9 @@ needs(skip).describe('berthd under concurrent load', () => {
   it('8 concurrent pulls of the same and of different images all succeed', async () => {
     const refs = [images[0]!, images[0]!, images[0]!, images[0]!, images[1]!, images[2]!, images[3]!, images[1]!];
     const results = await Promise.allSettled(refs.map((ref) => client.pull(ref)));
-    const faults = results.flatMap((r, i) => (r.status === 'rejected' ? [`${refs[i]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
+    const faults = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [`${refs[i]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : [],
+    );
     expect(faults).toEqual([]);
     const tags = (await client.images()).flatMap((i) => i.RepoTags ?? []);
     for (const ref of images) expect(tags).toContain(ref);
@@ -55,7 +72,10 @@ needs(skip).describe('berthd under concurrent load', () => {
 
   it(`${RUNS} concurrent create+start+wait+remove runs succeed and leave nothing behind`, async () => {
     const run = async (i: number): Promise<number> => {
-      const { Id } = await client.containerCreate({ Image: images[i % images.length]!, Cmd: ['sh', '-c', `exit ${i % 3}`] }, `load-${process.pid}-${i}`);
+      const { Id } = await client.containerCreate(
+        { Image: images[i % images.length]!, Cmd: ['sh', '-c', `exit ${i % 3}`] },
+        `load-${process.pid}-${i}`,
+      );
       const { result } = await client.containerWait(Id, 'next-exit');
       await client.containerStart(Id);
       const { StatusCode } = await result;
@@ -63,9 +83,15 @@ needs(skip).describe('berthd under concurrent load', () => {
       return StatusCode;
     };
     const results = await Promise.allSettled(Array.from({ length: RUNS }, (_, i) => run(i)));
-    const faults = results.flatMap((r, i) => (r.status === 'rejected' ? [`run ${i}: ${serverFault(r.reason) ?? `refused: ${(r.reason as Error).message}`}`] : []));
+    const faults = results.flatMap((r, i) =>
+      r.status === 'rejected'
+        ? [`run ${i}: ${serverFault(r.reason) ?? `refused: ${(r.reason as Error).message}`}`]
+        : [],
+    );
     expect(faults).toEqual([]);
-    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : -1))).toEqual(Array.from({ length: RUNS }, (_, i) => i % 3));
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : -1))).toEqual(
+      Array.from({ length: RUNS }, (_, i) => i % 3),
+    );
     expect(await client.containerList({ all: true })).toEqual([]);
     const deadline = Date.now() + 30_000;
     let left = hostLeftovers(world);

@@ -14,7 +14,17 @@ import { fetchWhole } from '../../jobs/corrupting-proxy.js';
 import { buildImage, pushImage, startProxy, type Image, type TestProxy } from '../../registry/client/test-registry.js';
 import type { RegistryServer } from '../../registry/server/index.js';
 import { background } from '../../trace/context.js';
-import { e2eSkipReason, makeWorld, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import {
+  e2eSkipReason,
+  makeWorld,
+  removeWorld,
+  resetNetwork,
+  spawnDaemon,
+  startRegistry,
+  stopDaemon,
+  type DaemonProcess,
+  type DaemonWorld,
+} from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';
 
 const ctx = background();
@@ -39,7 +49,10 @@ needs(e2eSkipReason()).describe('berthd killed mid-pull', () => {
     world = makeWorld();
     registry = await startRegistry(world.dir);
     proxy = await startProxy(registry.url);
-    image = await buildImage([0, 1, 2].map((i) => ({ files: { [`l${i}.bin`]: noise(i + 11, 700_000), [`l${i}.txt`]: `layer ${i}\n` } })), { seed: 'crash', format: 'docker' });
+    image = await buildImage(
+      [0, 1, 2].map((i) => ({ files: { [`l${i}.bin`]: noise(i + 11, 700_000), [`l${i}.txt`]: `layer ${i}\n` } })),
+      { seed: 'crash', format: 'docker' },
+    );
     await pushImage(registry.url, 'crash/app', image, 'v1');
     daemon = await spawnDaemon(world);
   }, 120_000);
@@ -77,11 +90,13 @@ needs(e2eSkipReason()).describe('berthd killed mid-pull', () => {
     const pulling = client.pull(ref).catch((e: unknown) => e);
     await midLayer;
     // between layers: the one below the last is recorded on disk, the last one is not
-    const record = (chain: string) => join(world.root, 'image', driverName, 'layerdb', 'sha256', chain.slice(7), 'layer.json');
-    const exists = (p: string) => access(p).then(
-      () => true,
-      () => false,
-    );
+    const record = (chain: string) =>
+      join(world.root, 'image', driverName, 'layerdb', 'sha256', chain.slice(7), 'layer.json');
+    const exists = (p: string) =>
+      access(p).then(
+        () => true,
+        () => false,
+      );
     await until('the second layer recorded', () => exists(record(chains[1]!)));
     expect(await exists(record(chains[2]!))).toBe(false);
     daemon!.child.kill('SIGKILL');
@@ -93,7 +108,11 @@ needs(e2eSkipReason()).describe('berthd killed mid-pull', () => {
     const restarted = new ApiClient(daemon.host);
     // recovered: no image listed, the pull's leftovers cleaned at start
     expect(await restarted.images()).toEqual([]);
-    await until('the start-up clean-up logged', async () => daemon!.stderr().includes('cleaned up after an interrupted put or pull'), 10_000);
+    await until(
+      'the start-up clean-up logged',
+      async () => daemon!.stderr().includes('cleaned up after an interrupted put or pull'),
+      10_000,
+    );
     expect(await exists(record(chains[0]!))).toBe(false);
     expect(await exists(record(chains[1]!))).toBe(false);
 

@@ -13,7 +13,18 @@ import { ApiClient } from '../../client/api-client.js';
 import { packagePath } from '../../../native/package-root.js';
 import { startProxy, type TestProxy } from '../../registry/client/test-registry.js';
 import { createRegistryServer, type RegistryServer } from '../../registry/server/index.js';
-import { e2eSkipReason, makeWorld, pushTestImage, removeWorld, resetNetwork, spawnDaemon, startRegistry, stopDaemon, type DaemonProcess, type DaemonWorld } from './e2e-kit.js';
+import {
+  e2eSkipReason,
+  makeWorld,
+  pushTestImage,
+  removeWorld,
+  resetNetwork,
+  spawnDaemon,
+  startRegistry,
+  stopDaemon,
+  type DaemonProcess,
+  type DaemonWorld,
+} from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';
 
 const skip = e2eSkipReason();
@@ -22,7 +33,10 @@ const BERTH = packagePath('engine', 'client', 'bin.mjs');
 function dockerVersion(bin: string): string | undefined {
   if (!existsSync(bin)) return undefined;
   try {
-    return execFileSync(bin, ['--version'], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent' } }).trim();
+    return execFileSync(bin, ['--version'], {
+      encoding: 'utf8',
+      env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent' },
+    }).trim();
   } catch {
     return undefined;
   }
@@ -48,7 +62,11 @@ needs(skip).describe('push through berthd', () => {
   let dockerConfig: string;
 
   async function berth(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    const r = await execa(process.execPath, [BERTH, '-H', `unix://${world.socket}`, ...args], { reject: false, stripFinalNewline: false, timeout: 120_000 });
+    const r = await execa(process.execPath, [BERTH, '-H', `unix://${world.socket}`, ...args], {
+      reject: false,
+      stripFinalNewline: false,
+      timeout: 120_000,
+    });
     return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
   }
 
@@ -91,7 +109,9 @@ needs(skip).describe('push through berthd', () => {
     expect(again.stdout).toMatch(/^[0-9a-f]{12}: Layer already exists$/m);
     expect(again.stdout).toContain(`v1: digest: ${digest![1]} size: ${digest![2]}`);
     // the registry serves what the digest line says
-    const manifest = await fetch(`${target.url}/v2/pushed/tools/manifests/v1`, { headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+    const manifest = await fetch(`${target.url}/v2/pushed/tools/manifests/v1`, {
+      headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    });
     expect(manifest.headers.get('docker-content-digest')).toBe(digest![1]);
     expect(Number(manifest.headers.get('content-length'))).toBe(Number(digest![2]));
     // gone locally, pulled back by digest, run
@@ -100,7 +120,10 @@ needs(skip).describe('push through berthd', () => {
     const byDigest = `${target.host}/pushed/tools@${digest![1]}`;
     const back = await berth(['pull', byDigest]);
     expect(back.exitCode, back.stderr).toBe(0);
-    expect(await berth(['run', '--rm', byDigest, 'cat', '/srv/data.txt'])).toMatchObject({ stdout: 'from the image\n', exitCode: 0 });
+    expect(await berth(['run', '--rm', byDigest, 'cat', '/srv/data.txt'])).toMatchObject({
+      stdout: 'from the image\n',
+      exitCode: 0,
+    });
     // the source tag again, for the other cases
     expect((await berth(['pull', image])).exitCode).toBe(0);
   });
@@ -141,7 +164,9 @@ needs(skip).describe('push through berthd', () => {
       controller.abort();
       await pushing;
       // the daemon's job ends (its upload aborted); the registry never got a manifest
-      await until('the cancelled upload is abandoned', async () => proxy!.log.some((l) => l.startsWith('DELETE /v2/cancel/tools/blobs/uploads/')));
+      await until('the cancelled upload is abandoned', async () =>
+        proxy!.log.some((l) => l.startsWith('DELETE /v2/cancel/tools/blobs/uploads/')),
+      );
       expect((await fetch(`${target.url}/v2/cancel/tools/manifests/v1`)).status).toBe(404);
       expect((await client.ping()).osType).toBe('linux');
       // and the same push goes through once the registry answers
@@ -155,30 +180,42 @@ needs(skip).describe('push through berthd', () => {
   });
 
   for (const { bin, version } of binaries) {
-    needs(version === undefined ? `${bin} not installed` : undefined).it(`docker push with ${bin}${version ? ` (${version})` : ''}`, async () => {
-      const env = { DOCKER_HOST: daemon!.host, DOCKER_CONFIG: dockerConfig, PATH: process.env.PATH };
-      const docker = async (args: string[]) => {
-        const r = await execa(bin, args, { reject: false, timeout: 120_000, env, extendEnv: false, stripFinalNewline: false });
-        return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
-      };
-      const repo = `${target.host}/docker${bin.replace(/\W/g, '')}/tools`;
-      expect((await docker(['tag', image, `${repo}:v2`])).exitCode).toBe(0);
-      const first = await docker(['push', `${repo}:v2`]);
-      expect(first.exitCode, first.stderr).toBe(0);
-      expect(first.stdout).toContain(`The push refers to repository [${repo}]`);
-      // the layer is in the target registry already (the berth push above) under another repository: mounted or found
-      expect(first.stdout).toMatch(/^[0-9a-f]{12}: (Pushed|Layer already exists|Mounted from [\w/]+)$/m);
-      const digest = /^v2: digest: (sha256:[0-9a-f]{64}) size: \d+$/m.exec(first.stdout);
-      expect(digest, first.stdout).not.toBeNull();
-      const again = await docker(['push', `${repo}:v2`]);
-      expect(again.exitCode, again.stderr).toBe(0);
-      expect(again.stdout).toMatch(/^[0-9a-f]{12}: Layer already exists$/m);
-      const pulled = await docker(['pull', `${repo}@${digest![1]}`]);
-      expect(pulled.exitCode, pulled.stderr).toBe(0);
-      expect(await docker(['run', '--rm', `${repo}@${digest![1]}`, 'cat', '/srv/data.txt'])).toMatchObject({ stdout: 'from the image\n', exitCode: 0 });
-      const unknown = await docker(['push', `${target.host}/not/here:v1`]);
-      expect(unknown.exitCode).not.toBe(0);
-      expect(unknown.stderr).toContain(`${target.host}/not/here`);
-    });
+    needs(version === undefined ? `${bin} not installed` : undefined).it(
+      `docker push with ${bin}${version ? ` (${version})` : ''}`,
+      async () => {
+        const env = { DOCKER_HOST: daemon!.host, DOCKER_CONFIG: dockerConfig, PATH: process.env.PATH };
+        const docker = async (args: string[]) => {
+          const r = await execa(bin, args, {
+            reject: false,
+            timeout: 120_000,
+            env,
+            extendEnv: false,
+            stripFinalNewline: false,
+          });
+          return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
+        };
+        const repo = `${target.host}/docker${bin.replace(/\W/g, '')}/tools`;
+        expect((await docker(['tag', image, `${repo}:v2`])).exitCode).toBe(0);
+        const first = await docker(['push', `${repo}:v2`]);
+        expect(first.exitCode, first.stderr).toBe(0);
+        expect(first.stdout).toContain(`The push refers to repository [${repo}]`);
+        // the layer is in the target registry already (the berth push above) under another repository: mounted or found
+        expect(first.stdout).toMatch(/^[0-9a-f]{12}: (Pushed|Layer already exists|Mounted from [\w/]+)$/m);
+        const digest = /^v2: digest: (sha256:[0-9a-f]{64}) size: \d+$/m.exec(first.stdout);
+        expect(digest, first.stdout).not.toBeNull();
+        const again = await docker(['push', `${repo}:v2`]);
+        expect(again.exitCode, again.stderr).toBe(0);
+        expect(again.stdout).toMatch(/^[0-9a-f]{12}: Layer already exists$/m);
+        const pulled = await docker(['pull', `${repo}@${digest![1]}`]);
+        expect(pulled.exitCode, pulled.stderr).toBe(0);
+        expect(await docker(['run', '--rm', `${repo}@${digest![1]}`, 'cat', '/srv/data.txt'])).toMatchObject({
+          stdout: 'from the image\n',
+          exitCode: 0,
+        });
+        const unknown = await docker(['push', `${target.host}/not/here:v1`]);
+        expect(unknown.exitCode).not.toBe(0);
+        expect(unknown.stderr).toContain(`${target.host}/not/here`);
+      },
+    );
   }
 });

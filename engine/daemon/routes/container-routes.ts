@@ -14,7 +14,8 @@ const id = (r: RouteRequest): string => r.params.id as string;
 
 async function create(r: RouteRequest, reply: Reply): Promise<void> {
   const config = await r.json<ContainerCreateRequest>(containerCreateShape);
-  if (typeof config.Image !== 'string' || config.Image === '') throw invalidArgument('POST /containers/create: Config.Image is required');
+  if (typeof config.Image !== 'string' || config.Image === '')
+    throw invalidArgument('POST /containers/create: Config.Image is required');
   const name = r.query.get('name') ?? undefined;
   reply.json(201, await r.engine.job(r.ctx, 'create', { name: name === '' ? undefined : name, config }));
 }
@@ -35,7 +36,8 @@ const waitConditions: readonly WaitCondition[] = ['not-running', 'next-exit', 'r
 async function wait(r: RouteRequest, reply: Reply): Promise<void> {
   const raw = r.query.get('condition') ?? 'not-running';
   const condition = (raw === '' ? 'not-running' : raw) as WaitCondition;
-  if (!waitConditions.includes(condition)) throw invalidArgument(`wait ${id(r)}: condition ${JSON.stringify(raw)} is not one of ${waitConditions.join(', ')}`);
+  if (!waitConditions.includes(condition))
+    throw invalidArgument(`wait ${id(r)}: condition ${JSON.stringify(raw)} is not one of ${waitConditions.join(', ')}`);
   const out = new OrderedWriter(reply, 'application/json');
   let result;
   try {
@@ -105,7 +107,8 @@ async function logs(r: RouteRequest, reply: Reply): Promise<void> {
       { onEvent: (chunk) => out.push(chunkBytes(chunk, tty, timestamps)) },
     );
   } catch (err) {
-    if (!r.ctx.signal.aborted) r.ctx.logger.warn('logs stream ended with an error', { error: httpError(err).body.message });
+    if (!r.ctx.signal.aborted)
+      r.ctx.logger.warn('logs stream ended with an error', { error: httpError(err).body.message });
   }
   await out.end();
 }
@@ -127,7 +130,11 @@ export function containerRoutes(): RouteSpec[] {
           }),
         ),
     },
-    { method: 'GET', pattern: '/containers/{id}/json', handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'inspect', { id: id(r) })) },
+    {
+      method: 'GET',
+      pattern: '/containers/{id}/json',
+      handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'inspect', { id: id(r) })),
+    },
     {
       method: 'POST',
       pattern: '/containers/{id}/start',
@@ -140,7 +147,11 @@ export function containerRoutes(): RouteSpec[] {
       method: 'POST',
       pattern: '/containers/{id}/stop',
       handler: async (r, reply) => {
-        const { changed } = await r.engine.job(r.ctx, 'stop', { id: id(r), timeout: stopTimeout(r), signal: r.query.get('signal') || undefined });
+        const { changed } = await r.engine.job(r.ctx, 'stop', {
+          id: id(r),
+          timeout: stopTimeout(r),
+          signal: r.query.get('signal') || undefined,
+        });
         reply.empty(changed ? 204 : 304);
       },
     },
@@ -148,7 +159,11 @@ export function containerRoutes(): RouteSpec[] {
       method: 'POST',
       pattern: '/containers/{id}/restart',
       handler: async (r, reply) => {
-        await r.engine.job(r.ctx, 'restart', { id: id(r), timeout: stopTimeout(r), signal: r.query.get('signal') || undefined });
+        await r.engine.job(r.ctx, 'restart', {
+          id: id(r),
+          timeout: stopTimeout(r),
+          signal: r.query.get('signal') || undefined,
+        });
         reply.empty(204);
       },
     },
@@ -191,7 +206,8 @@ export function containerRoutes(): RouteSpec[] {
       pattern: '/containers/{id}/exec',
       handler: async (r, reply) => {
         const config = await r.json<ExecConfig>(execCreateShape);
-        if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw invalidArgument(`exec in ${id(r)}: Cmd is required`);
+        if (!Array.isArray(config.Cmd) || config.Cmd.length === 0)
+          throw invalidArgument(`exec in ${id(r)}: Cmd is required`);
         reply.json(201, await r.engine.job(r.ctx, 'exec_create', { id: id(r), config }));
       },
     },

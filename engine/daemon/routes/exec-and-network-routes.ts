@@ -14,7 +14,10 @@ async function execStart(r: RouteRequest, reply: Reply): Promise<void> {
   const body = await r.json<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: number[] | null }>(execStartShape, true);
   const info = await r.engine.job(r.ctx, 'exec_inspect', { execId: execId(r) });
   const tty = body.Tty ?? info.ProcessConfig.tty;
-  const consoleSize = Array.isArray(body.ConsoleSize) && body.ConsoleSize.length === 2 ? (body.ConsoleSize as [number, number]) : undefined;
+  const consoleSize =
+    Array.isArray(body.ConsoleSize) && body.ConsoleSize.length === 2
+      ? (body.ConsoleSize as [number, number])
+      : undefined;
   if (body.Detach === true) {
     await r.engine.job(r.ctx, 'exec_start', { execId: execId(r), detach: true, tty, consoleSize });
     reply.empty(200);
@@ -25,7 +28,14 @@ async function execStart(r: RouteRequest, reply: Reply): Promise<void> {
     await r.engine.job(
       r.ctx,
       'exec_start',
-      { execId: execId(r), detach: false, tty, consoleSize, stdin: info.OpenStdin ? session.stdin : undefined, waitForRoom: () => session.room() },
+      {
+        execId: execId(r),
+        detach: false,
+        tty,
+        consoleSize,
+        stdin: info.OpenStdin ? session.stdin : undefined,
+        waitForRoom: () => session.room(),
+      },
       { onEvent: (chunk) => session.write(chunk) },
     );
   } catch (err) {
@@ -38,12 +48,20 @@ async function execStart(r: RouteRequest, reply: Reply): Promise<void> {
 export function execRoutes(): RouteSpec[] {
   return [
     { method: 'POST', pattern: '/exec/{id}/start', handler: execStart },
-    { method: 'GET', pattern: '/exec/{id}/json', handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'exec_inspect', { execId: execId(r) })) },
+    {
+      method: 'GET',
+      pattern: '/exec/{id}/json',
+      handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'exec_inspect', { execId: execId(r) })),
+    },
     {
       method: 'POST',
       pattern: '/exec/{id}/resize',
       handler: async (r, reply) => {
-        await r.engine.job(r.ctx, 'exec_resize', { execId: execId(r), height: intParam(r.query.get('h'), 'h') ?? 0, width: intParam(r.query.get('w'), 'w') ?? 0 });
+        await r.engine.job(r.ctx, 'exec_resize', {
+          execId: execId(r),
+          height: intParam(r.query.get('h'), 'h') ?? 0,
+          width: intParam(r.query.get('w'), 'w') ?? 0,
+        });
         reply.send(200, 'text/plain; charset=utf-8', '');
       },
     },
@@ -53,10 +71,32 @@ export function execRoutes(): RouteSpec[] {
 export function volumeRoutes(): RouteSpec[] {
   const name = (r: RouteRequest): string => r.params.name as string;
   return [
-    { method: 'GET', pattern: '/volumes', handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'volume_list', { filters: parseFilters(r.query.get('filters')) })) },
-    { method: 'POST', pattern: '/volumes/create', handler: async (r, reply) => reply.json(201, await r.engine.job(r.ctx, 'volume_create', await r.json<VolumeCreateRequest>(volumeCreateShape, true))) },
-    { method: 'POST', pattern: '/volumes/prune', handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'volume_prune', { filters: parseFilters(r.query.get('filters')) })) },
-    { method: 'GET', pattern: '/volumes/{name}', handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'volume_inspect', { name: name(r) })) },
+    {
+      method: 'GET',
+      pattern: '/volumes',
+      handler: async (r, reply) =>
+        reply.json(200, await r.engine.job(r.ctx, 'volume_list', { filters: parseFilters(r.query.get('filters')) })),
+    },
+    {
+      method: 'POST',
+      pattern: '/volumes/create',
+      handler: async (r, reply) =>
+        reply.json(
+          201,
+          await r.engine.job(r.ctx, 'volume_create', await r.json<VolumeCreateRequest>(volumeCreateShape, true)),
+        ),
+    },
+    {
+      method: 'POST',
+      pattern: '/volumes/prune',
+      handler: async (r, reply) =>
+        reply.json(200, await r.engine.job(r.ctx, 'volume_prune', { filters: parseFilters(r.query.get('filters')) })),
+    },
+    {
+      method: 'GET',
+      pattern: '/volumes/{name}',
+      handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'volume_inspect', { name: name(r) })),
+    },
     {
       method: 'DELETE',
       pattern: '/volumes/{name}',
@@ -70,17 +110,28 @@ export function volumeRoutes(): RouteSpec[] {
 
 export function networkRoutes(): RouteSpec[] {
   return [
-    { method: 'GET', pattern: '/networks', handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'network_list', { filters: parseFilters(r.query.get('filters')) })) },
+    {
+      method: 'GET',
+      pattern: '/networks',
+      handler: async (r, reply) =>
+        reply.json(200, await r.engine.job(r.ctx, 'network_list', { filters: parseFilters(r.query.get('filters')) })),
+    },
     {
       method: 'POST',
       pattern: '/networks/create',
       handler: async (r, reply) => {
         const body = await r.json<NetworkCreateRequest>(networkCreateShape);
-        if (typeof body.Name !== 'string' || body.Name === '') throw invalidArgument('POST /networks/create: Name is required');
+        if (typeof body.Name !== 'string' || body.Name === '')
+          throw invalidArgument('POST /networks/create: Name is required');
         reply.json(201, await r.engine.job(r.ctx, 'network_create', body));
       },
     },
-    { method: 'GET', pattern: '/networks/{id}', handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'network_inspect', { id: r.params.id as string })) },
+    {
+      method: 'GET',
+      pattern: '/networks/{id}',
+      handler: async (r, reply) =>
+        reply.json(200, await r.engine.job(r.ctx, 'network_inspect', { id: r.params.id as string })),
+    },
     {
       method: 'DELETE',
       pattern: '/networks/{id}',

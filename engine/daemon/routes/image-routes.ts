@@ -17,7 +17,8 @@ export function registryAuth(header: string | string[] | undefined): RegistryAut
   } catch {
     throw invalidArgument('X-Registry-Auth: not base64url-encoded JSON');
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgument('X-Registry-Auth: expected a JSON object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw invalidArgument('X-Registry-Auth: expected a JSON object');
   const auth = value as Record<string, unknown>;
   const out: RegistryAuth = {};
   for (const key of ['username', 'password', 'identitytoken', 'registrytoken', 'serveraddress'] as const) {
@@ -37,7 +38,10 @@ export function pullReference(fromImage: string, tag: string | null): string {
  * the first message; a failure before it is an ordinary error answer, one after
  * it the stream's last line (`errorDetail`), as Docker does.
  */
-async function progressJob(reply: Reply, run: (onEvent: (m: JSONMessage) => void) => Promise<JSONMessage[]>): Promise<void> {
+async function progressJob(
+  reply: Reply,
+  run: (onEvent: (m: JSONMessage) => void) => Promise<JSONMessage[]>,
+): Promise<void> {
   const out = new OrderedWriter(reply, 'application/json');
   try {
     const tail = await run((m) => out.push(jsonLine(m)));
@@ -51,9 +55,11 @@ async function progressJob(reply: Reply, run: (onEvent: (m: JSONMessage) => void
 }
 
 async function pull(r: RouteRequest, reply: Reply): Promise<void> {
-  if (r.query.get('fromSrc') !== null) throw notImplemented('POST /images/create: importing an image (fromSrc) is not supported');
+  if (r.query.get('fromSrc') !== null)
+    throw notImplemented('POST /images/create: importing an image (fromSrc) is not supported');
   const fromImage = r.query.get('fromImage');
-  if (fromImage === null || fromImage === '') throw invalidArgument('POST /images/create: query parameter fromImage is required');
+  if (fromImage === null || fromImage === '')
+    throw invalidArgument('POST /images/create: query parameter fromImage is required');
   const reference = pullReference(fromImage, r.query.get('tag'));
   const platform = r.query.get('platform') || undefined;
   const auth = registryAuth(r.req.headers['x-registry-auth']);
@@ -82,20 +88,32 @@ export function imageRoutes(): RouteSpec[] {
       method: 'GET',
       pattern: '/images/json',
       handler: async (r, reply) =>
-        reply.json(200, await r.engine.job(r.ctx, 'image_list', { all: boolParam(r.query.get('all'), 'all'), filters: parseFilters(r.query.get('filters')) })),
+        reply.json(
+          200,
+          await r.engine.job(r.ctx, 'image_list', {
+            all: boolParam(r.query.get('all'), 'all'),
+            filters: parseFilters(r.query.get('filters')),
+          }),
+        ),
     },
     {
       method: 'GET',
       pattern: '/images/{name*}/json',
-      handler: async (r, reply) => reply.json(200, await r.engine.job(r.ctx, 'image_inspect', { name: r.params.name as string })),
+      handler: async (r, reply) =>
+        reply.json(200, await r.engine.job(r.ctx, 'image_inspect', { name: r.params.name as string })),
     },
     {
       method: 'POST',
       pattern: '/images/{name*}/tag',
       handler: async (r, reply) => {
         const repo = r.query.get('repo');
-        if (repo === null || repo === '') throw invalidArgument(`tag ${r.params.name}: query parameter repo is required`);
-        await r.engine.job(r.ctx, 'tag', { source: r.params.name as string, repo, tag: r.query.get('tag') || undefined });
+        if (repo === null || repo === '')
+          throw invalidArgument(`tag ${r.params.name}: query parameter repo is required`);
+        await r.engine.job(r.ctx, 'tag', {
+          source: r.params.name as string,
+          repo,
+          tag: r.query.get('tag') || undefined,
+        });
         reply.empty(201);
       },
     },

@@ -14,7 +14,8 @@ export function boolParam(value: string | null, name: string, fallback = false):
 
 export function intParam(value: string | null, name: string): number | undefined {
   if (value === null || value === '') return undefined;
-  if (!/^-?\d+$/.test(value)) throw invalidArgument(`query parameter ${name}: ${JSON.stringify(value)} is not an integer`);
+  if (!/^-?\d+$/.test(value))
+    throw invalidArgument(`query parameter ${name}: ${JSON.stringify(value)} is not an integer`);
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw invalidArgument(`query parameter ${name}: ${value} is out of range`);
   return n;
@@ -25,7 +26,10 @@ export function unixSeconds(value: string | null, name: string): number | undefi
   if (value === null || value === '') return undefined;
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value);
   const t = Date.parse(value);
-  if (Number.isNaN(t)) throw invalidArgument(`query parameter ${name}: ${JSON.stringify(value)} is neither Unix seconds nor an RFC 3339 time`);
+  if (Number.isNaN(t))
+    throw invalidArgument(
+      `query parameter ${name}: ${JSON.stringify(value)} is neither Unix seconds nor an RFC 3339 time`,
+    );
   return t / 1000;
 }
 
@@ -41,11 +45,13 @@ export function parseFilters(value: string | null): Filters | undefined {
   } catch (err) {
     throw invalidArgument(`query parameter filters: malformed JSON: ${(err as Error).message}`);
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalidArgument('query parameter filters: expected a JSON object');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw invalidArgument('query parameter filters: expected a JSON object');
   const filters: Filters = {};
   for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
     if (Array.isArray(v) && v.every((x) => typeof x === 'string')) filters[key] = v as string[];
-    else if (v !== null && typeof v === 'object' && Object.values(v).every((x) => x === true)) filters[key] = Object.keys(v);
+    else if (v !== null && typeof v === 'object' && Object.values(v).every((x) => x === true))
+      filters[key] = Object.keys(v);
     else throw invalidArgument(`query parameter filters: ${key} must be a list of strings`);
   }
   return filters;

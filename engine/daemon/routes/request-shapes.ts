@@ -91,7 +91,13 @@ export const networkCreateShape: Shape = {
   Internal: 'boolean',
   Attachable: 'boolean',
   EnableIPv6: 'boolean',
-  IPAM: { shape: { Driver: 'string', Config: { arrayOf: { shape: { Subnet: 'string', IPRange: 'string', Gateway: 'string' } } }, Options: 'record<string>' } },
+  IPAM: {
+    shape: {
+      Driver: 'string',
+      Config: { arrayOf: { shape: { Subnet: 'string', IPRange: 'string', Gateway: 'string' } } },
+      Options: 'record<string>',
+    },
+  },
   Options: 'record<string>',
   Labels: 'record<string>',
 };

@@ -12,7 +12,8 @@ export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
 
 /** The bytes of one chunk on the wire: framed unless `tty`, with `time ` in front when asked. */
 export function chunkBytes(chunk: OutputChunk, tty: boolean, timestamps = false): Buffer {
-  const data = timestamps && chunk.time !== undefined ? Buffer.concat([Buffer.from(`${chunk.time} `), chunk.data]) : chunk.data;
+  const data =
+    timestamps && chunk.time !== undefined ? Buffer.concat([Buffer.from(`${chunk.time} `), chunk.data]) : chunk.data;
   if (data.length === 0) return data;
   return tty ? data : encodeFrame(chunk.stream, data);
 }
@@ -55,26 +56,25 @@ export class HijackSession {
     if (bytes.length === 0 || this.gone) return;
     const size = bytes.length;
     this.queued += size;
-    this.tail = this.tail.then(
-      () =>
-        new Promise<void>((resolve) => {
-          if (this.gone || conn.destroyed) {
+    this.tail = this.tail.then(() =>
+      new Promise<void>((resolve) => {
+        if (this.gone || conn.destroyed) {
+          resolve();
+          return;
+        }
+        if (conn.write(bytes)) resolve();
+        else {
+          const done = (): void => {
+            conn.removeListener('drain', done);
+            conn.removeListener('close', done);
             resolve();
-            return;
-          }
-          if (conn.write(bytes)) resolve();
-          else {
-            const done = (): void => {
-              conn.removeListener('drain', done);
-              conn.removeListener('close', done);
-              resolve();
-            };
-            conn.once('drain', done);
-            conn.once('close', done);
-          }
-        }).then(() => {
-          this.queued -= size;
-        }),
+          };
+          conn.once('drain', done);
+          conn.once('close', done);
+        }
+      }).then(() => {
+        this.queued -= size;
+      }),
     );
   }
 

@@ -13,7 +13,10 @@ export function systemRoutes(traces: TraceStore): RouteSpec[] {
       method: 'GET',
       pattern: '/_ping',
       handler: async (_r, reply) => {
-        reply.send(200, 'text/plain; charset=utf-8', 'OK', { 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache' });
+        reply.send(200, 'text/plain; charset=utf-8', 'OK', {
+          'Cache-Control': 'no-cache, no-store, must-revalidate',
+          Pragma: 'no-cache',
+        });
       },
     },
     {
@@ -36,7 +39,12 @@ export function systemRoutes(traces: TraceStore): RouteSpec[] {
         const out = new OrderedWriter(reply, 'application/json');
         out.open();
         try {
-          await r.engine.job(r.ctx, 'events', { since, until, filters }, { onEvent: (e: EventMessage) => out.push(jsonLine(e)) });
+          await r.engine.job(
+            r.ctx,
+            'events',
+            { since, until, filters },
+            { onEvent: (e: EventMessage) => out.push(jsonLine(e)) },
+          );
         } catch (err) {
           if (!r.ctx.signal.aborted) throw err;
         } finally {
@@ -49,7 +57,8 @@ export function systemRoutes(traces: TraceStore): RouteSpec[] {
       pattern: '/berth/traces/{traceId}',
       handler: async (r, reply) => {
         const traceId = r.params.traceId as string;
-        if (!/^[0-9a-f]{32}$/.test(traceId)) throw invalidArgument(`trace ${JSON.stringify(traceId)}: expected 32 lowercase hex digits`);
+        if (!/^[0-9a-f]{32}$/.test(traceId))
+          throw invalidArgument(`trace ${JSON.stringify(traceId)}: expected 32 lowercase hex digits`);
         reply.json(200, traces.take(traceId));
       },
     },

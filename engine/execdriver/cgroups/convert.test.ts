@@ -20,7 +20,9 @@ describe('swapMaxV2', () => {
     [64, -1, 'max'],
     [undefined, 128, 'max'],
     [-1, 128, 'max'],
-  ] as [number | undefined, number, string][])('limit %s swap %s → %s', (limit, swap, out) => expect(swapMaxV2(limit, swap)).toBe(out));
+  ] as [number | undefined, number, string][])('limit %s swap %s → %s', (limit, swap, out) =>
+    expect(swapMaxV2(limit, swap)).toBe(out),
+  );
 });
 
 describe('deviceLine', () => {
@@ -34,7 +36,9 @@ describe('deviceLine', () => {
 
 describe('normalizeCgroupPath', () => {
   it('strips slashes', () => expect(normalizeCgroupPath('/berth//abc/')).toBe('berth/abc'));
-  it.each(['', '/', 'berth/../x', './a'])('rejects %j', (p) => expect(() => normalizeCgroupPath(p)).toThrow(/^cgroup /));
+  it.each(['', '/', 'berth/../x', './a'])('rejects %j', (p) =>
+    expect(() => normalizeCgroupPath(p)).toThrow(/^cgroup /),
+  );
 });
 
 const hybrid = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -57,12 +61,19 @@ describe('parseLayout', () => {
     expect(l.v1.has('xattr')).toBe(false);
   });
   it('finds pure v1', () => {
-    const l = parseLayout(hybrid.split('\n').filter((x) => !x.includes('cgroup2')).join('\n'));
+    const l = parseLayout(
+      hybrid
+        .split('\n')
+        .filter((x) => !x.includes('cgroup2'))
+        .join('\n'),
+    );
     expect(l.mode).toBe('v1');
     expect(l.unified).toBeUndefined();
   });
   it('finds pure v2', () => {
-    const l = parseLayout('30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n');
+    const l = parseLayout(
+      '30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n',
+    );
     expect(l).toEqual({ mode: 'v2', v1: new Map(), unified: '/sys/fs/cgroup' });
   });
 });
@@ -70,7 +81,11 @@ describe('parseLayout', () => {
 describe('allowDeviceNodes', () => {
   const fuse = { path: '/dev/fuse', type: 'c' as const, major: 10, minor: 229 };
   it('appends an rwm allow rule per char/block node after the spec rules, not for FIFOs', () => {
-    const r = allowDeviceNodes({ devices: [{ allow: false, access: 'rwm' }] }, [fuse, { path: '/dev/sda', type: 'b', major: 8, minor: 0 }, { path: '/dev/p', type: 'p' }]);
+    const r = allowDeviceNodes({ devices: [{ allow: false, access: 'rwm' }] }, [
+      fuse,
+      { path: '/dev/sda', type: 'b', major: 8, minor: 0 },
+      { path: '/dev/p', type: 'p' },
+    ]);
     expect(r?.devices?.map(deviceLine)).toEqual(['a *:* rwm', 'c 10:229 rwm', 'b 8:0 rwm']);
   });
   it('leaves resources without device rules alone (nothing is restricted then)', () => {

@@ -54,9 +54,18 @@ export const DEFAULT_ALLOWED_DEVICES: readonly DeviceRule[] = [
  * does, so a device the spec creates can be used. Only when the spec restricts devices
  * at all (resources.devices present); otherwise the resources are returned unchanged.
  */
-export function allowDeviceNodes(resources: Resources | undefined, devices: readonly Device[] | undefined): Resources | undefined {
+export function allowDeviceNodes(
+  resources: Resources | undefined,
+  devices: readonly Device[] | undefined,
+): Resources | undefined {
   if (resources?.devices === undefined || devices === undefined || devices.length === 0) return resources;
   const nodes = devices.filter((d) => d.type !== 'p');
-  const rules: DeviceRule[] = nodes.map((d) => ({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major ?? 0, minor: d.minor ?? 0, access: 'rwm' }));
+  const rules: DeviceRule[] = nodes.map((d) => ({
+    allow: true,
+    type: d.type === 'b' ? 'b' : 'c',
+    major: d.major ?? 0,
+    minor: d.minor ?? 0,
+    access: 'rwm',
+  }));
   return { ...resources, devices: [...resources.devices, ...rules] };
 }

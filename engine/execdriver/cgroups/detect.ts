@@ -26,7 +26,15 @@ export function parseLayout(mountinfo: string): CgroupLayout {
       if (unified === undefined || mountPoint === '/sys/fs/cgroup') unified = mountPoint;
     } else if (fstype === 'cgroup') {
       for (const opt of superOptions.split(',')) {
-        if (opt === 'rw' || opt === 'ro' || opt.includes('=') || opt === 'clone_children' || opt === 'noprefix' || opt === 'xattr') continue;
+        if (
+          opt === 'rw' ||
+          opt === 'ro' ||
+          opt.includes('=') ||
+          opt === 'clone_children' ||
+          opt === 'noprefix' ||
+          opt === 'xattr'
+        )
+          continue;
         if (!v1.has(opt)) v1.set(opt, mountPoint);
       }
     }
@@ -57,7 +65,14 @@ export function parseHierarchies(mountinfo: string): CgroupHierarchy[] {
     // Only a hierarchy's root mount: a bind of a subtree would show a container a wrong root.
     if (left[3] !== '/') continue;
     const v2 = fstype === 'cgroup2';
-    const key = v2 ? '' : superOptions.split(',').filter((o) => !['rw', 'ro', 'clone_children', 'noprefix', 'xattr'].includes(o) && !o.startsWith('release_agent=')).join(',');
+    const key = v2
+      ? ''
+      : superOptions
+          .split(',')
+          .filter(
+            (o) => !['rw', 'ro', 'clone_children', 'noprefix', 'xattr'].includes(o) && !o.startsWith('release_agent='),
+          )
+          .join(',');
     if (seen.has(key)) continue;
     seen.add(key);
     out.push({ mountPoint: (left[4] ?? '').replace(/\\040/g, ' '), key, v2 });
@@ -68,6 +83,7 @@ export function parseHierarchies(mountinfo: string): CgroupHierarchy[] {
 /** This host's layout (one procfs read). Fails UNAVAILABLE when no cgroup is mounted at all. */
 export function detectLayout(): CgroupLayout {
   const layout = parseLayout(readFileSync('/proc/self/mountinfo', 'utf8'));
-  if (layout.v1.size === 0 && layout.unified === undefined) throw unavailable('cgroups: no cgroup or cgroup2 filesystem is mounted on this host');
+  if (layout.v1.size === 0 && layout.unified === undefined)
+    throw unavailable('cgroups: no cgroup or cgroup2 filesystem is mounted on this host');
   return layout;
 }

@@ -32,9 +32,22 @@ describe('cgroup v2 backend (fake cgroupfs)', () => {
 
   it('converts spec resources into v2 files', async () => {
     const leaf = join(root, 'leaf');
-    files(leaf, { 'memory.max': 'max', 'memory.swap.max': 'max', 'memory.low': '0', 'cpu.weight': '100', 'cpu.max': 'max 100000', 'cpuset.cpus': '', 'cpuset.mems': '', 'pids.max': 'max' });
+    files(leaf, {
+      'memory.max': 'max',
+      'memory.swap.max': 'max',
+      'memory.low': '0',
+      'cpu.weight': '100',
+      'cpu.max': 'max 100000',
+      'cpuset.cpus': '',
+      'cpuset.mems': '',
+      'pids.max': 'max',
+    });
     const cg = await manager().open(ctx, 'leaf');
-    await cg.apply(ctx, { memory: { limit: 64 << 20, swap: 96 << 20, reservation: 16 << 20 }, cpu: { shares: 512, quota: 25000, cpus: '0-1', mems: '0' }, pids: { limit: 42 } });
+    await cg.apply(ctx, {
+      memory: { limit: 64 << 20, swap: 96 << 20, reservation: 16 << 20 },
+      cpu: { shares: 512, quota: 25000, cpus: '0-1', mems: '0' },
+      pids: { limit: 42 },
+    });
     const read = (f: string) => readFileSync(join(leaf, f), 'utf8');
     expect(read('memory.max')).toBe(String(64 << 20));
     expect(read('memory.swap.max')).toBe(String(32 << 20));
@@ -50,7 +63,10 @@ describe('cgroup v2 backend (fake cgroupfs)', () => {
     expect(read('cpu.max')).toBe('25000 50000');
     expect(read('pids.max')).toBe('max');
 
-    await expect(cg.apply(ctx, { memory: { swap: 1 << 30 } })).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED', message: /^cgroup leaf: linux\.resources\.memory\.swap needs memory\.limit/ });
+    await expect(cg.apply(ctx, { memory: { swap: 1 << 30 } })).rejects.toMatchObject({
+      code: 'NOT_IMPLEMENTED',
+      message: /^cgroup leaf: linux\.resources\.memory\.swap needs memory\.limit/,
+    });
   });
 
   it('warns about swappiness and disableOOMKiller, which v2 has no file for', async () => {
@@ -58,9 +74,16 @@ describe('cgroup v2 backend (fake cgroupfs)', () => {
     files(leaf, { 'memory.max': 'max' });
     const warnings: string[] = [];
     const logger = { ...ctx.logger, warn: (msg: string) => void warnings.push(msg) };
-    await (await manager().open(ctx, 'leaf')).apply(withLogger(ctx, logger as typeof ctx.logger), { memory: { limit: 1 << 20, swappiness: 10, disableOOMKiller: true } });
+    await (
+      await manager().open(ctx, 'leaf')
+    ).apply(withLogger(ctx, logger as typeof ctx.logger), {
+      memory: { limit: 1 << 20, swappiness: 10, disableOOMKiller: true },
+    });
     expect(readFileSync(join(leaf, 'memory.max'), 'utf8')).toBe(String(1 << 20));
-    expect(warnings).toEqual([expect.stringMatching(/memory\.swappiness not applied/), expect.stringMatching(/disableOOMKiller not applied/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/memory\.swappiness not applied/),
+      expect.stringMatching(/disableOOMKiller not applied/),
+    ]);
   });
 
   it('reads stats from v2 files', async () => {
@@ -86,12 +109,21 @@ describe('cgroup v2 backend (fake cgroupfs)', () => {
 describe('cgroup v1 memory (fake cgroupfs)', () => {
   it('writes memory.swappiness and memory.oom_control, and refuses a swappiness above 100', async () => {
     const mem = join(root, 'memory');
-    files(join(mem, 'c'), { 'memory.swappiness': '60', 'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\n', 'memory.limit_in_bytes': '0' });
-    const cg = await createCgroupManager({ layout: { mode: 'v1', v1: new Map([['memory', mem]]), unified: undefined } }).open(ctx, 'c');
+    files(join(mem, 'c'), {
+      'memory.swappiness': '60',
+      'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\n',
+      'memory.limit_in_bytes': '0',
+    });
+    const cg = await createCgroupManager({
+      layout: { mode: 'v1', v1: new Map([['memory', mem]]), unified: undefined },
+    }).open(ctx, 'c');
     await cg.apply(ctx, { memory: { swappiness: 10, disableOOMKiller: true } });
     expect(readFileSync(join(mem, 'c/memory.swappiness'), 'utf8')).toBe('10');
     expect(readFileSync(join(mem, 'c/memory.oom_control'), 'utf8')).toBe('1');
-    await expect(cg.apply(ctx, { memory: { swappiness: 101 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: /^cgroup c: linux\.resources\.memory\.swappiness: 101 is not between 0 and 100/ });
+    await expect(cg.apply(ctx, { memory: { swappiness: 101 } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: /^cgroup c: linux\.resources\.memory\.swappiness: 101 is not between 0 and 100/,
+    });
     await cg.apply(ctx, { memory: { swappiness: 0, disableOOMKiller: false } });
     expect(readFileSync(join(mem, 'c/memory.swappiness'), 'utf8')).toBe('0');
     expect(readFileSync(join(mem, 'c/memory.oom_control'), 'utf8')).toBe('1'); // false leaves the file alone

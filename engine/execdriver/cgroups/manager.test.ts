@@ -45,7 +45,8 @@ function sleeper(): ChildProcess {
 }
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
@@ -79,233 +80,261 @@ afterEach(async () => {
   }
 });
 
-needs(root(), when(hasV1, 'needs cgroup v1 controllers (a hybrid or v1 host)')).describe(`cgroups on this host (${layout?.mode ?? 'none'})`, () => {
-  const manager = (opts = {}) => createCgroupManager(opts);
+needs(root(), when(hasV1, 'needs cgroup v1 controllers (a hybrid or v1 host)')).describe(
+  `cgroups on this host (${layout?.mode ?? 'none'})`,
+  () => {
+    const manager = (opts = {}) => createCgroupManager(opts);
 
-  it.skipIf(!layout?.v1.has('blkio'))(`writes blockIO throttles and warns about settings this kernel lacks${layout?.v1.has('blkio') ? '' : ' (skipped: no blkio controller)'}`, async () => {
-    // A real block device of this host, so the kernel accepts its throttle line.
-    const dev = ['vda', 'sda', 'nvme0n1', 'loop0'].map((b) => `/sys/block/${b}/dev`).find((f) => existsSync(f));
-    if (dev === undefined) return;
-    const [major, minor] = readFileSync(dev, 'utf8').trim().split(':').map(Number);
-    const warnings: string[] = [];
-    const logger = { ...defaultLogger, warn: (m: string) => warnings.push(m), with: () => logger };
-    const m = manager();
-    const path = uniquePath();
-    paths.push({ manager: m, path });
-    const cg = await m.create(background(logger), path, { blockIO: { weight: 500, throttleReadBpsDevice: [{ major, minor, rate: 1048576 }], throttleWriteIOPSDevice: [{ major, minor, rate: 100 }] } });
-    const blkio = cg.dirs.find((d) => d.startsWith(layout!.v1.get('blkio')!))!;
-    expect(read(blkio, 'blkio.throttle.read_bps_device')).toBe(`${major}:${minor} 1048576`);
-    expect(read(blkio, 'blkio.throttle.write_iops_device')).toBe(`${major}:${minor} 100`);
-    if (existsSync(join(blkio, 'blkio.weight'))) expect(read(blkio, 'blkio.weight')).toBe('500');
-    else expect(warnings).toEqual([expect.stringMatching(/linux\.resources\.blockIO\.weight not applied: this kernel has no blkio\.weight/)]);
-  });
+    it.skipIf(!layout?.v1.has('blkio'))(
+      `writes blockIO throttles and warns about settings this kernel lacks${layout?.v1.has('blkio') ? '' : ' (skipped: no blkio controller)'}`,
+      async () => {
+        // A real block device of this host, so the kernel accepts its throttle line.
+        const dev = ['vda', 'sda', 'nvme0n1', 'loop0'].map((b) => `/sys/block/${b}/dev`).find((f) => existsSync(f));
+        if (dev === undefined) return;
+        const [major, minor] = readFileSync(dev, 'utf8').trim().split(':').map(Number);
+        const warnings: string[] = [];
+        const logger = { ...defaultLogger, warn: (m: string) => warnings.push(m), with: () => logger };
+        const m = manager();
+        const path = uniquePath();
+        paths.push({ manager: m, path });
+        const cg = await m.create(background(logger), path, {
+          blockIO: {
+            weight: 500,
+            throttleReadBpsDevice: [{ major, minor, rate: 1048576 }],
+            throttleWriteIOPSDevice: [{ major, minor, rate: 100 }],
+          },
+        });
+        const blkio = cg.dirs.find((d) => d.startsWith(layout!.v1.get('blkio')!))!;
+        expect(read(blkio, 'blkio.throttle.read_bps_device')).toBe(`${major}:${minor} 1048576`);
+        expect(read(blkio, 'blkio.throttle.write_iops_device')).toBe(`${major}:${minor} 100`);
+        if (existsSync(join(blkio, 'blkio.weight'))) expect(read(blkio, 'blkio.weight')).toBe('500');
+        else
+          expect(warnings).toEqual([
+            expect.stringMatching(/linux\.resources\.blockIO\.weight not applied: this kernel has no blkio\.weight/),
+          ]);
+      },
+    );
 
-  it('creates a directory in every hierarchy and attaches a process', async () => {
-    const m = manager();
-    const cg = await make(m);
-    const controllers = ['pids', 'memory', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'blkio'].filter((c) => layout!.v1.has(c));
-    for (const c of controllers) expect(cg.dirs).toContain(join(layout!.v1.get(c)!, cg.path));
-    if (layout!.mode === 'hybrid') expect(cg.dirs).toContain(join(layout!.unified!, cg.path));
-    for (const d of cg.dirs) expect(existsSync(d)).toBe(true);
-    const cpuset = cg.dirs.find((d) => d.startsWith(layout!.v1.get('cpuset') ?? '\0'));
-    if (cpuset) expect(read(cpuset, 'cpuset.cpus')).not.toBe('');
+    it('creates a directory in every hierarchy and attaches a process', async () => {
+      const m = manager();
+      const cg = await make(m);
+      const controllers = ['pids', 'memory', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'blkio'].filter((c) =>
+        layout!.v1.has(c),
+      );
+      for (const c of controllers) expect(cg.dirs).toContain(join(layout!.v1.get(c)!, cg.path));
+      if (layout!.mode === 'hybrid') expect(cg.dirs).toContain(join(layout!.unified!, cg.path));
+      for (const d of cg.dirs) expect(existsSync(d)).toBe(true);
+      const cpuset = cg.dirs.find((d) => d.startsWith(layout!.v1.get('cpuset') ?? '\0'));
+      if (cpuset) expect(read(cpuset, 'cpuset.cpus')).not.toBe('');
 
-    const child = sleeper();
-    await cg.attach(ctx, child.pid!);
-    for (const d of cg.dirs) expect(read(d, 'cgroup.procs').split('\n')).toContain(String(child.pid));
-    expect(await cg.pids(ctx)).toEqual([child.pid]);
-    expect(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8')).toContain(`memory:/${cg.path}`);
-  });
-
-  it('applies limits and reads them back', async () => {
-    const m = manager();
-    const cg = await make(m, {
-      memory: { limit: 64 << 20, swap: 128 << 20, reservation: 32 << 20 },
-      cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' },
-      pids: { limit: 10 },
-      devices: [{ allow: false, access: 'rwm' }],
+      const child = sleeper();
+      await cg.attach(ctx, child.pid!);
+      for (const d of cg.dirs) expect(read(d, 'cgroup.procs').split('\n')).toContain(String(child.pid));
+      expect(await cg.pids(ctx)).toEqual([child.pid]);
+      expect(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8')).toContain(`memory:/${cg.path}`);
     });
-    const dir = (c: string) => join(layout!.v1.get(c)!, cg.path);
-    expect(read(dir('memory'), 'memory.limit_in_bytes')).toBe(String(64 << 20));
-    if (existsSync(join(dir('memory'), 'memory.memsw.limit_in_bytes'))) expect(read(dir('memory'), 'memory.memsw.limit_in_bytes')).toBe(String(128 << 20));
-    expect(read(dir('memory'), 'memory.soft_limit_in_bytes')).toBe(String(32 << 20));
-    expect(read(dir('cpu'), 'cpu.shares')).toBe('512');
-    expect(read(dir('cpu'), 'cpu.cfs_quota_us')).toBe('50000');
-    expect(read(dir('cpu'), 'cpu.cfs_period_us')).toBe('100000');
-    expect(read(dir('cpuset'), 'cpuset.cpus')).toBe('0');
-    expect(read(dir('pids'), 'pids.max')).toBe('10');
-    const devices = read(dir('devices'), 'devices.list').split('\n');
-    expect(devices).toContain('c 1:3 rwm');
-    expect(devices).toContain('c 136:* rwm');
-    expect(devices).not.toContain('a *:* rwm');
 
-    // Lowering both memory values again must respect memsw >= limit at every step.
-    await cg.apply(ctx, { memory: { limit: 16 << 20, swap: 16 << 20 } });
-    expect(read(dir('memory'), 'memory.limit_in_bytes')).toBe(String(16 << 20));
-    await cg.apply(ctx, { memory: { limit: -1, swap: -1 }, pids: { limit: 0 } });
-    expect(Number(read(dir('memory'), 'memory.limit_in_bytes'))).toBeGreaterThan(2 ** 62);
-    expect(read(dir('pids'), 'pids.max')).toBe('max');
-    const stats = await cg.stats(ctx);
-    expect(stats.memory?.limit).toBeUndefined();
-    expect(stats.pids?.limit).toBeUndefined();
-  });
+    it('applies limits and reads them back', async () => {
+      const m = manager();
+      const cg = await make(m, {
+        memory: { limit: 64 << 20, swap: 128 << 20, reservation: 32 << 20 },
+        cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' },
+        pids: { limit: 10 },
+        devices: [{ allow: false, access: 'rwm' }],
+      });
+      const dir = (c: string) => join(layout!.v1.get(c)!, cg.path);
+      expect(read(dir('memory'), 'memory.limit_in_bytes')).toBe(String(64 << 20));
+      if (existsSync(join(dir('memory'), 'memory.memsw.limit_in_bytes')))
+        expect(read(dir('memory'), 'memory.memsw.limit_in_bytes')).toBe(String(128 << 20));
+      expect(read(dir('memory'), 'memory.soft_limit_in_bytes')).toBe(String(32 << 20));
+      expect(read(dir('cpu'), 'cpu.shares')).toBe('512');
+      expect(read(dir('cpu'), 'cpu.cfs_quota_us')).toBe('50000');
+      expect(read(dir('cpu'), 'cpu.cfs_period_us')).toBe('100000');
+      expect(read(dir('cpuset'), 'cpuset.cpus')).toBe('0');
+      expect(read(dir('pids'), 'pids.max')).toBe('10');
+      const devices = read(dir('devices'), 'devices.list').split('\n');
+      expect(devices).toContain('c 1:3 rwm');
+      expect(devices).toContain('c 136:* rwm');
+      expect(devices).not.toContain('a *:* rwm');
 
-  it('reports usage in stats', async () => {
-    const cg = await make(manager());
-    const child = gated('i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exec sleep 30');
-    await cg.attach(ctx, child.pid!);
-    child.stdin!.write('go\n');
-    let stats = await cg.stats(ctx);
-    for (let i = 0; i < 200 && (stats.cpu?.usageNs ?? 0) < 10_000_000; i++) {
-      await sleep(20);
-      stats = await cg.stats(ctx);
-    }
-    expect(stats.cpu?.usageNs).toBeGreaterThan(10_000_000);
-    expect(stats.memory?.usage).toBeGreaterThan(0);
-    expect(stats.memory?.maxUsage).toBeGreaterThanOrEqual(stats.memory!.usage);
-    expect(stats.pids?.current).toBe(1);
-    expect(stats.memory?.oomKills).toBe(0);
-  });
+      // Lowering both memory values again must respect memsw >= limit at every step.
+      await cg.apply(ctx, { memory: { limit: 16 << 20, swap: 16 << 20 } });
+      expect(read(dir('memory'), 'memory.limit_in_bytes')).toBe(String(16 << 20));
+      await cg.apply(ctx, { memory: { limit: -1, swap: -1 }, pids: { limit: 0 } });
+      expect(Number(read(dir('memory'), 'memory.limit_in_bytes'))).toBeGreaterThan(2 ** 62);
+      expect(read(dir('pids'), 'pids.max')).toBe('max');
+      const stats = await cg.stats(ctx);
+      expect(stats.memory?.limit).toBeUndefined();
+      expect(stats.pids?.limit).toBeUndefined();
+    });
 
-  it('OOM-kills a process that exceeds the memory limit', async () => {
-    const cg = await make(manager(), { memory: { limit: 32 << 20, swap: 32 << 20 } });
-    const alloc = "const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))";
-    const child = gated(`exec ${JSON.stringify(process.execPath)} -e ${JSON.stringify(alloc)}`);
-    await cg.attach(ctx, child.pid!);
-    child.stdin!.write('go\n');
-    const result = await exited(child);
-    expect(result.signal).toBe('SIGKILL');
-    const stats = await cg.stats(ctx);
-    expect(stats.memory?.oomKills).toBeGreaterThanOrEqual(1);
-    expect(stats.memory?.oomEvents).toBeGreaterThanOrEqual(1);
-    expect(stats.memory?.maxUsage).toBeGreaterThan(16 << 20);
-    await cg.destroy(ctx);
-    for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
-  });
+    it('reports usage in stats', async () => {
+      const cg = await make(manager());
+      const child = gated('i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exec sleep 30');
+      await cg.attach(ctx, child.pid!);
+      child.stdin!.write('go\n');
+      let stats = await cg.stats(ctx);
+      for (let i = 0; i < 200 && (stats.cpu?.usageNs ?? 0) < 10_000_000; i++) {
+        await sleep(20);
+        stats = await cg.stats(ctx);
+      }
+      expect(stats.cpu?.usageNs).toBeGreaterThan(10_000_000);
+      expect(stats.memory?.usage).toBeGreaterThan(0);
+      expect(stats.memory?.maxUsage).toBeGreaterThanOrEqual(stats.memory!.usage);
+      expect(stats.pids?.current).toBe(1);
+      expect(stats.memory?.oomKills).toBe(0);
+    });
 
-  it('stops forks beyond the pids limit', async () => {
-    const cg = await make(manager(), { pids: { limit: 3 } });
-    // The shell forks until the limit stops it, then exits (dash on the failed fork, bash
-    // after the loop): once it has been reaped, the sleeps left behind are all the cgroup
-    // holds and nothing forks any more, so the count read below cannot change under us.
-    const child = gated('for i in 1 2 3 4 5 6; do sleep 600 >/dev/null 2>&1 & done; exit 0');
-    let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-    await cg.attach(ctx, child.pid!);
-    // 'close' comes after the exit and the end of stderr (the sleeps do not hold it).
-    const closed = new Promise((resolve) => child.once('close', resolve));
-    child.stdin!.write('go\n');
-    await closed;
-    expect(stderr).toMatch(/fork|Resource temporarily unavailable/i);
-    const stats = await cg.stats(ctx);
-    expect(stats.pids?.limit).toBe(3);
-    expect(stats.pids?.current).toBeGreaterThanOrEqual(1);
-    expect(stats.pids?.current).toBeLessThanOrEqual(2);
-    // kill() counts the processes it signalled: the sleeps the limit let through. It reads
-    // cgroup.procs itself, so it is bounded like pids.current rather than compared with it
-    // (a task still being released by the kernel is counted by one and not the other).
-    const killed = await cg.kill(ctx, 'SIGKILL');
-    expect(killed).toBeGreaterThanOrEqual(1);
-    expect(killed).toBeLessThanOrEqual(2);
-    await cg.destroy(ctx);
-    for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
-  });
+    it('OOM-kills a process that exceeds the memory limit', async () => {
+      const cg = await make(manager(), { memory: { limit: 32 << 20, swap: 32 << 20 } });
+      const alloc = 'const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))';
+      const child = gated(`exec ${JSON.stringify(process.execPath)} -e ${JSON.stringify(alloc)}`);
+      await cg.attach(ctx, child.pid!);
+      child.stdin!.write('go\n');
+      const result = await exited(child);
+      expect(result.signal).toBe('SIGKILL');
+      const stats = await cg.stats(ctx);
+      expect(stats.memory?.oomKills).toBeGreaterThanOrEqual(1);
+      expect(stats.memory?.oomEvents).toBeGreaterThanOrEqual(1);
+      expect(stats.memory?.maxUsage).toBeGreaterThan(16 << 20);
+      await cg.destroy(ctx);
+      for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
+    });
 
-  it('freezes and thaws', async () => {
-    const cg = await make(manager());
-    const child = sleeper();
-    await cg.attach(ctx, child.pid!);
-    await cg.freeze(ctx);
-    const freezer = join(layout!.v1.get('freezer')!, cg.path);
-    expect(read(freezer, 'freezer.state')).toBe('FROZEN');
-    await cg.thaw(ctx);
-    expect(read(freezer, 'freezer.state')).toBe('THAWED');
-  });
+    it('stops forks beyond the pids limit', async () => {
+      const cg = await make(manager(), { pids: { limit: 3 } });
+      // The shell forks until the limit stops it, then exits (dash on the failed fork, bash
+      // after the loop): once it has been reaped, the sleeps left behind are all the cgroup
+      // holds and nothing forks any more, so the count read below cannot change under us.
+      const child = gated('for i in 1 2 3 4 5 6; do sleep 600 >/dev/null 2>&1 & done; exit 0');
+      let stderr = '';
+      child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+      await cg.attach(ctx, child.pid!);
+      // 'close' comes after the exit and the end of stderr (the sleeps do not hold it).
+      const closed = new Promise((resolve) => child.once('close', resolve));
+      child.stdin!.write('go\n');
+      await closed;
+      expect(stderr).toMatch(/fork|Resource temporarily unavailable/i);
+      const stats = await cg.stats(ctx);
+      expect(stats.pids?.limit).toBe(3);
+      expect(stats.pids?.current).toBeGreaterThanOrEqual(1);
+      expect(stats.pids?.current).toBeLessThanOrEqual(2);
+      // kill() counts the processes it signalled: the sleeps the limit let through. It reads
+      // cgroup.procs itself, so it is bounded like pids.current rather than compared with it
+      // (a task still being released by the kernel is counted by one and not the other).
+      const killed = await cg.kill(ctx, 'SIGKILL');
+      expect(killed).toBeGreaterThanOrEqual(1);
+      expect(killed).toBeLessThanOrEqual(2);
+      await cg.destroy(ctx);
+      for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
+    });
 
-  it('signals every process and destroy waits for them to leave', async () => {
-    const m = manager();
-    const cg = await make(m);
-    const a = sleeper();
-    const b = sleeper();
-    await cg.attach(ctx, a.pid!);
-    await cg.attach(ctx, b.pid!);
-    expect(await cg.kill(ctx, 'SIGTERM')).toBe(2);
-    expect((await exited(a)).signal).toBe('SIGTERM');
-    expect((await exited(b)).signal).toBe('SIGTERM');
-    await cg.destroy(ctx);
-    for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
-    await cg.destroy(ctx); // idempotent
-  });
+    it('freezes and thaws', async () => {
+      const cg = await make(manager());
+      const child = sleeper();
+      await cg.attach(ctx, child.pid!);
+      await cg.freeze(ctx);
+      const freezer = join(layout!.v1.get('freezer')!, cg.path);
+      expect(read(freezer, 'freezer.state')).toBe('FROZEN');
+      await cg.thaw(ctx);
+      expect(read(freezer, 'freezer.state')).toBe('THAWED');
+    });
 
-  it('refuses to destroy a cgroup with a live process', async () => {
-    const cg = await make(manager({ drainTimeoutMs: 100 }));
-    const child = sleeper();
-    await cg.attach(ctx, child.pid!);
-    await expect(cg.destroy(ctx)).rejects.toMatchObject({ code: 'CONFLICT', message: `cgroup ${cg.path}: destroy: 1 process(es) still inside (${child.pid})` });
-    for (const d of cg.dirs) expect(existsSync(d)).toBe(true);
-  });
+    it('signals every process and destroy waits for them to leave', async () => {
+      const m = manager();
+      const cg = await make(m);
+      const a = sleeper();
+      const b = sleeper();
+      await cg.attach(ctx, a.pid!);
+      await cg.attach(ctx, b.pid!);
+      expect(await cg.kill(ctx, 'SIGTERM')).toBe(2);
+      expect((await exited(a)).signal).toBe('SIGTERM');
+      expect((await exited(b)).signal).toBe('SIGTERM');
+      await cg.destroy(ctx);
+      for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
+      await cg.destroy(ctx); // idempotent
+    });
 
-  it('removes nested paths and keeps shared parents in use', async () => {
-    const m = manager();
-    const base = uniquePath();
-    paths.push({ manager: m, path: base });
-    const a = await m.create(ctx, `${base}/a`);
-    const b = await m.create(ctx, `${base}/b`);
-    await a.destroy(ctx);
-    expect(existsSync(join(layout!.v1.get('memory')!, base))).toBe(true);
-    await b.destroy(ctx);
-    expect(existsSync(join(layout!.v1.get('memory')!, base))).toBe(true); // b did not create it
-  });
+    it('refuses to destroy a cgroup with a live process', async () => {
+      const cg = await make(manager({ drainTimeoutMs: 100 }));
+      const child = sleeper();
+      await cg.attach(ctx, child.pid!);
+      await expect(cg.destroy(ctx)).rejects.toMatchObject({
+        code: 'CONFLICT',
+        message: `cgroup ${cg.path}: destroy: 1 process(es) still inside (${child.pid})`,
+      });
+      for (const d of cg.dirs) expect(existsSync(d)).toBe(true);
+    });
 
-  it('refuses an existing cgroup and leaves it alone', async () => {
-    const m = manager();
-    const cg = await make(m);
-    await expect(m.create(ctx, cg.path)).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: expect.stringMatching(new RegExp(`^cgroup ${cg.path}: already exists`)) });
-    for (const d of cg.dirs) expect(existsSync(d)).toBe(true);
-  });
+    it('removes nested paths and keeps shared parents in use', async () => {
+      const m = manager();
+      const base = uniquePath();
+      paths.push({ manager: m, path: base });
+      const a = await m.create(ctx, `${base}/a`);
+      const b = await m.create(ctx, `${base}/b`);
+      await a.destroy(ctx);
+      expect(existsSync(join(layout!.v1.get('memory')!, base))).toBe(true);
+      await b.destroy(ctx);
+      expect(existsSync(join(layout!.v1.get('memory')!, base))).toBe(true); // b did not create it
+    });
 
-  it('joins an existing cgroup when asked, keeps it on a failed create and removes it once empty', async () => {
-    const m = manager();
-    const pre = await make(m);
-    const cg = await m.create(ctx, pre.path, { pids: { limit: 33 } }, { joinExisting: true });
-    expect(cg.dirs).toEqual(pre.dirs);
-    await expect(m.create(ctx, pre.path, { cpu: { cpus: '4095' } }, { joinExisting: true })).rejects.toThrow(/cpuset\.cpus/);
-    for (const d of pre.dirs) expect(existsSync(d)).toBe(true);
-    // a child cgroup (not the container's) keeps the joined leaf in place
-    const child = await m.create(ctx, `${pre.path}/other`);
-    await cg.destroy(ctx);
-    for (const d of pre.dirs) expect(existsSync(d)).toBe(true);
-    await child.destroy(ctx);
-    await cg.destroy(ctx);
-    for (const d of pre.dirs) expect(existsSync(d)).toBe(false);
-  });
+    it('refuses an existing cgroup and leaves it alone', async () => {
+      const m = manager();
+      const cg = await make(m);
+      await expect(m.create(ctx, cg.path)).rejects.toMatchObject({
+        code: 'ALREADY_EXISTS',
+        message: expect.stringMatching(new RegExp(`^cgroup ${cg.path}: already exists`)),
+      });
+      for (const d of cg.dirs) expect(existsSync(d)).toBe(true);
+    });
 
-  it('names the cgroup and file on a bad value and removes what it made', async () => {
-    const m = manager();
-    const path = uniquePath();
-    paths.push({ manager: m, path });
-    const err = await m.create(ctx, path, { cpu: { cpus: '4095' } }).catch((e: unknown) => e);
-    expect(isBerthError(err)).toBe(true);
-    expect((err as Error).message).toMatch(new RegExp(`^cgroup ${path} cpuset.cpus: write 4095: E(INVAL|RANGE)`));
-    for (const root of [...layout!.v1.values(), layout!.unified].filter((x): x is string => !!x)) expect(existsSync(join(root, path))).toBe(false);
-    await expect(m.open(ctx, path)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-  });
+    it('joins an existing cgroup when asked, keeps it on a failed create and removes it once empty', async () => {
+      const m = manager();
+      const pre = await make(m);
+      const cg = await m.create(ctx, pre.path, { pids: { limit: 33 } }, { joinExisting: true });
+      expect(cg.dirs).toEqual(pre.dirs);
+      await expect(m.create(ctx, pre.path, { cpu: { cpus: '4095' } }, { joinExisting: true })).rejects.toThrow(
+        /cpuset\.cpus/,
+      );
+      for (const d of pre.dirs) expect(existsSync(d)).toBe(true);
+      // a child cgroup (not the container's) keeps the joined leaf in place
+      const child = await m.create(ctx, `${pre.path}/other`);
+      await cg.destroy(ctx);
+      for (const d of pre.dirs) expect(existsSync(d)).toBe(true);
+      await child.destroy(ctx);
+      await cg.destroy(ctx);
+      for (const d of pre.dirs) expect(existsSync(d)).toBe(false);
+    });
 
-  it('cleans up stale cgroups under a prefix', async () => {
-    const m = manager();
-    const prefix = uniquePath();
-    paths.push({ manager: m, path: prefix });
-    await m.create(ctx, `${prefix}/one`);
-    const two = await m.create(ctx, `${prefix}/two/inner`);
-    const child = sleeper();
-    await two.attach(ctx, child.pid!);
-    const removed = await createCgroupManager().cleanupStale(ctx, prefix);
-    expect(removed.sort()).toEqual([prefix, `${prefix}/one`, `${prefix}/two`, `${prefix}/two/inner`].sort());
-    expect((await exited(child)).signal).toBe('SIGKILL');
-    for (const root of [...layout!.v1.values(), layout!.unified].filter((x): x is string => !!x)) expect(existsSync(join(root, prefix))).toBe(false);
-    expect(await m.cleanupStale(ctx, prefix)).toEqual([]);
-  });
-});
+    it('names the cgroup and file on a bad value and removes what it made', async () => {
+      const m = manager();
+      const path = uniquePath();
+      paths.push({ manager: m, path });
+      const err = await m.create(ctx, path, { cpu: { cpus: '4095' } }).catch((e: unknown) => e);
+      expect(isBerthError(err)).toBe(true);
+      expect((err as Error).message).toMatch(new RegExp(`^cgroup ${path} cpuset.cpus: write 4095: E(INVAL|RANGE)`));
+      for (const root of [...layout!.v1.values(), layout!.unified].filter((x): x is string => !!x))
+        expect(existsSync(join(root, path))).toBe(false);
+      await expect(m.open(ctx, path)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    });
+
+    it('cleans up stale cgroups under a prefix', async () => {
+      const m = manager();
+      const prefix = uniquePath();
+      paths.push({ manager: m, path: prefix });
+      await m.create(ctx, `${prefix}/one`);
+      const two = await m.create(ctx, `${prefix}/two/inner`);
+      const child = sleeper();
+      await two.attach(ctx, child.pid!);
+      const removed = await createCgroupManager().cleanupStale(ctx, prefix);
+      expect(removed.sort()).toEqual([prefix, `${prefix}/one`, `${prefix}/two`, `${prefix}/two/inner`].sort());
+      expect((await exited(child)).signal).toBe('SIGKILL');
+      for (const root of [...layout!.v1.values(), layout!.unified].filter((x): x is string => !!x))
+        expect(existsSync(join(root, prefix))).toBe(false);
+      expect(await m.cleanupStale(ctx, prefix)).toEqual([]);
+    });
+  },
+);
 
 // The v2 backend against this host's cgroup2 hierarchy. On a hybrid host that hierarchy
 // has no resource controllers, so only core features apply there (procs, freeze, kill, cpu.stat).
@@ -335,13 +364,22 @@ needs(root(), when(unified !== undefined, 'needs a cgroup2 mount')).describe('cg
 
   it('rejects device rules it cannot enforce', async () => {
     const cg = await make(v2());
-    await expect(cg.apply(ctx, { devices: [{ allow: false, access: 'rwm' }] })).rejects.toMatchObject({ code: 'NOT_IMPLEMENTED', message: expect.stringMatching(/linux\.resources\.devices/) });
+    await expect(cg.apply(ctx, { devices: [{ allow: false, access: 'rwm' }] })).rejects.toMatchObject({
+      code: 'NOT_IMPLEMENTED',
+      message: expect.stringMatching(/linux\.resources\.devices/),
+    });
   });
 
-  needs(when(!/\bmemory\b/.test(controllers), 'needs a cgroup2 hierarchy without the memory controller')).it('names the missing file when the memory controller is absent', async () => {
-    const cg = await make(v2());
-    await expect(cg.apply(ctx, { memory: { limit: 64 << 20 } })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(new RegExp(`^cgroup ${cg.path} memory.max: write 67108864: ENOENT`)) });
-  });
+  needs(when(!/\bmemory\b/.test(controllers), 'needs a cgroup2 hierarchy without the memory controller')).it(
+    'names the missing file when the memory controller is absent',
+    async () => {
+      const cg = await make(v2());
+      await expect(cg.apply(ctx, { memory: { limit: 64 << 20 } })).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+        message: expect.stringMatching(new RegExp(`^cgroup ${cg.path} memory.max: write 67108864: ENOENT`)),
+      });
+    },
+  );
 
   it('nests cgroups, and cleanupStale kills what is inside and removes them all', async () => {
     const m = v2();
@@ -358,42 +396,54 @@ needs(root(), when(unified !== undefined, 'needs a cgroup2 mount')).describe('cg
     expect(existsSync(join(unified!, prefix))).toBe(false);
   });
 
-  needs(when(/\bpids\b/.test(controllers), 'needs the pids controller in the cgroup2 hierarchy')).it('stops forks beyond pids.max', async () => {
-    const cg = await make(v2(), { pids: { limit: 3 } });
-    expect(read(cg.dirs[0], 'pids.max')).toBe('3');
-    const child = gated('for i in 1 2 3 4 5 6; do sleep 600 >/dev/null 2>&1 & done; exit 0');
-    let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-    await cg.attach(ctx, child.pid!);
-    const closed = new Promise((resolve) => child.once('close', resolve));
-    child.stdin!.write('go\n');
-    await closed;
-    expect(stderr).toMatch(/fork|Resource temporarily unavailable/i);
-    const stats = await cg.stats(ctx);
-    expect(stats.pids?.current).toBeLessThanOrEqual(2);
-    // kill() counts the processes it signalled: the sleeps the limit let through. It reads
-    // cgroup.procs itself, so it is bounded like pids.current rather than compared with it
-    // (a task still being released by the kernel is counted by one and not the other).
-    const killed = await cg.kill(ctx, 'SIGKILL');
-    expect(killed).toBeGreaterThanOrEqual(1);
-    expect(killed).toBeLessThanOrEqual(2);
-  });
+  needs(when(/\bpids\b/.test(controllers), 'needs the pids controller in the cgroup2 hierarchy')).it(
+    'stops forks beyond pids.max',
+    async () => {
+      const cg = await make(v2(), { pids: { limit: 3 } });
+      expect(read(cg.dirs[0], 'pids.max')).toBe('3');
+      const child = gated('for i in 1 2 3 4 5 6; do sleep 600 >/dev/null 2>&1 & done; exit 0');
+      let stderr = '';
+      child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+      await cg.attach(ctx, child.pid!);
+      const closed = new Promise((resolve) => child.once('close', resolve));
+      child.stdin!.write('go\n');
+      await closed;
+      expect(stderr).toMatch(/fork|Resource temporarily unavailable/i);
+      const stats = await cg.stats(ctx);
+      expect(stats.pids?.current).toBeLessThanOrEqual(2);
+      // kill() counts the processes it signalled: the sleeps the limit let through. It reads
+      // cgroup.procs itself, so it is bounded like pids.current rather than compared with it
+      // (a task still being released by the kernel is counted by one and not the other).
+      const killed = await cg.kill(ctx, 'SIGKILL');
+      expect(killed).toBeGreaterThanOrEqual(1);
+      expect(killed).toBeLessThanOrEqual(2);
+    },
+  );
 
-  needs(when(/\bmemory\b/.test(controllers), 'needs the memory controller in the cgroup2 hierarchy')).it('OOM-kills a process beyond memory.max and counts it', async () => {
-    const cg = await make(v2(), { memory: { limit: 32 << 20, swap: 32 << 20 } });
-    const alloc = "const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))";
-    const child = gated(`exec ${JSON.stringify(process.execPath)} -e ${JSON.stringify(alloc)}`);
-    await cg.attach(ctx, child.pid!);
-    child.stdin!.write('go\n');
-    expect((await exited(child)).signal).toBe('SIGKILL');
-    expect((await cg.stats(ctx)).memory?.oomKills).toBeGreaterThanOrEqual(1);
-  });
+  needs(when(/\bmemory\b/.test(controllers), 'needs the memory controller in the cgroup2 hierarchy')).it(
+    'OOM-kills a process beyond memory.max and counts it',
+    async () => {
+      const cg = await make(v2(), { memory: { limit: 32 << 20, swap: 32 << 20 } });
+      const alloc = 'const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))';
+      const child = gated(`exec ${JSON.stringify(process.execPath)} -e ${JSON.stringify(alloc)}`);
+      await cg.attach(ctx, child.pid!);
+      child.stdin!.write('go\n');
+      expect((await exited(child)).signal).toBe('SIGKILL');
+      expect((await cg.stats(ctx)).memory?.oomKills).toBeGreaterThanOrEqual(1);
+    },
+  );
 
-  needs(when(/\bmemory\b/.test(controllers), 'needs the memory controller in the cgroup2 hierarchy')).it('writes memory.max and memory.swap.max', async () => {
-    const cg = await make(v2(), { memory: { limit: 64 << 20, swap: 96 << 20 }, cpu: { shares: 1024, quota: 50000, period: 100000 } });
-    expect(read(cg.dirs[0], 'memory.max')).toBe(String(64 << 20));
-    expect(read(cg.dirs[0], 'memory.swap.max')).toBe(String(32 << 20));
-    expect(read(cg.dirs[0], 'cpu.weight')).toBe('39');
-    expect(read(cg.dirs[0], 'cpu.max')).toBe('50000 100000');
-  });
+  needs(when(/\bmemory\b/.test(controllers), 'needs the memory controller in the cgroup2 hierarchy')).it(
+    'writes memory.max and memory.swap.max',
+    async () => {
+      const cg = await make(v2(), {
+        memory: { limit: 64 << 20, swap: 96 << 20 },
+        cpu: { shares: 1024, quota: 50000, period: 100000 },
+      });
+      expect(read(cg.dirs[0], 'memory.max')).toBe(String(64 << 20));
+      expect(read(cg.dirs[0], 'memory.swap.max')).toBe(String(32 << 20));
+      expect(read(cg.dirs[0], 'cpu.weight')).toBe('39');
+      expect(read(cg.dirs[0], 'cpu.max')).toBe('50000 100000');
+    },
+  );
 });

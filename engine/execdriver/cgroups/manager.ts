@@ -40,7 +40,8 @@ export function createCgroupManager(options: CgroupManagerOptions = {}): CgroupM
 export function normalizeCgroupPath(path: string): string {
   const segments = path.split('/').filter((s) => s !== '');
   if (segments.length === 0) throw invalidArgument(`cgroup ${JSON.stringify(path)}: empty path`);
-  if (segments.some((s) => s === '.' || s === '..')) throw invalidArgument(`cgroup ${JSON.stringify(path)}: . and .. are not allowed`);
+  if (segments.some((s) => s === '.' || s === '..'))
+    throw invalidArgument(`cgroup ${JSON.stringify(path)}: . and .. are not allowed`);
   return segments.join('/');
 }
 
@@ -245,12 +246,14 @@ class CgroupHandle implements Cgroup {
   }
 
   async freeze(ctx: Context): Promise<void> {
-    if (!this.backend.freeze) throw wrap(new Error('this host has no freezer controller'), `cgroup ${this.path}: freeze`, 'NOT_IMPLEMENTED');
+    if (!this.backend.freeze)
+      throw wrap(new Error('this host has no freezer controller'), `cgroup ${this.path}: freeze`, 'NOT_IMPLEMENTED');
     await this.backend.freeze(ctx, this.cg);
   }
 
   async thaw(ctx: Context): Promise<void> {
-    if (!this.backend.thaw) throw wrap(new Error('this host has no freezer controller'), `cgroup ${this.path}: thaw`, 'NOT_IMPLEMENTED');
+    if (!this.backend.thaw)
+      throw wrap(new Error('this host has no freezer controller'), `cgroup ${this.path}: thaw`, 'NOT_IMPLEMENTED');
     await this.backend.thaw(ctx, this.cg);
   }
 
@@ -290,13 +293,17 @@ class CgroupHandle implements Cgroup {
       left = await this.allPids();
     }
     if (left.length > 0) {
-      throw conflict(`cgroup ${this.path}: destroy: ${left.length} process(es) still inside (${left.slice(0, 10).join(', ')})`, { details: { pids: left } });
+      throw conflict(
+        `cgroup ${this.path}: destroy: ${left.length} process(es) still inside (${left.slice(0, 10).join(', ')})`,
+        { details: { pids: left } },
+      );
     }
     for (const d of [...this.leaves].reverse()) await this.removeDir(d, deadline);
     for (const d of [...this.parents].reverse()) {
       // Shared ancestors (berth/) stay while other containers use them.
       await rmdir(d).catch((err: unknown) => {
-        if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(errno(err) ?? '')) throw wrap(err, `cgroup ${this.path}: rmdir ${d}`);
+        if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(errno(err) ?? ''))
+          throw wrap(err, `cgroup ${this.path}: rmdir ${d}`);
       });
     }
   }

@@ -28,24 +28,37 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
   const dir = (cg: CgroupDirs, key: string): string | undefined => cg.dirs.get(key);
   const need = (cg: CgroupDirs, key: string, what: string): string => {
     const d = dir(cg, key);
-    if (d === undefined) throw failedPrecondition(`cgroup ${cg.path}: ${what} needs the ${key} controller, which this host does not have`);
+    if (d === undefined)
+      throw failedPrecondition(`cgroup ${cg.path}: ${what} needs the ${key} controller, which this host does not have`);
     return d;
   };
 
   async function applyMemory(ctx: Context, cg: CgroupDirs, mem: NonNullable<Resources['memory']>): Promise<void> {
     const oom = mem.disableOOMKiller === true;
-    if (mem.limit === undefined && mem.swap === undefined && mem.reservation === undefined && mem.swappiness === undefined && !oom) return;
+    if (
+      mem.limit === undefined &&
+      mem.swap === undefined &&
+      mem.reservation === undefined &&
+      mem.swappiness === undefined &&
+      !oom
+    )
+      return;
     const d = need(cg, 'memory', 'linux.resources.memory');
     if (mem.swappiness !== undefined) {
       if (!Number.isInteger(mem.swappiness) || mem.swappiness < 0 || mem.swappiness > 100) {
-        throw invalidArgument(`cgroup ${cg.path}: linux.resources.memory.swappiness: ${mem.swappiness} is not between 0 and 100`);
+        throw invalidArgument(
+          `cgroup ${cg.path}: linux.resources.memory.swappiness: ${mem.swappiness} is not between 0 and 100`,
+        );
       }
       await writeControl(cg.path, d, 'memory.swappiness', mem.swappiness);
     }
     if (oom) await writeControl(cg.path, d, 'memory.oom_control', 1);
-    const memsw = mem.swap === undefined ? undefined : await readControlIfExists(cg.path, d, 'memory.memsw.limit_in_bytes');
+    const memsw =
+      mem.swap === undefined ? undefined : await readControlIfExists(cg.path, d, 'memory.memsw.limit_in_bytes');
     if (mem.swap !== undefined && memsw === undefined) {
-      ctx.logger.warn(`cgroup ${cg.path}: memory.swap not applied: this host has no swap accounting (memory.memsw.limit_in_bytes)`);
+      ctx.logger.warn(
+        `cgroup ${cg.path}: memory.swap not applied: this host has no swap accounting (memory.memsw.limit_in_bytes)`,
+      );
     }
     if (mem.swap !== undefined && memsw !== undefined) {
       // memsw must stay >= limit at every moment: raise memsw first, lower it last.
@@ -61,7 +74,8 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
   }
 
   async function applyCpu(cg: CgroupDirs, cpu: NonNullable<Resources['cpu']>): Promise<void> {
-    if (cpu.shares !== undefined && cpu.shares > 0) await writeControl(cg.path, need(cg, 'cpu', 'linux.resources.cpu.shares'), 'cpu.shares', cpu.shares);
+    if (cpu.shares !== undefined && cpu.shares > 0)
+      await writeControl(cg.path, need(cg, 'cpu', 'linux.resources.cpu.shares'), 'cpu.shares', cpu.shares);
     if ((cpu.period !== undefined && cpu.period > 0) || (cpu.quota !== undefined && cpu.quota !== 0)) {
       const d = need(cg, 'cpu', 'linux.resources.cpu.quota');
       const writePeriod = async () => {
@@ -80,8 +94,10 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
       }
       await writeQuota();
     }
-    if (cpu.cpus !== undefined && cpu.cpus !== '') await writeControl(cg.path, need(cg, 'cpuset', 'linux.resources.cpu.cpus'), 'cpuset.cpus', cpu.cpus);
-    if (cpu.mems !== undefined && cpu.mems !== '') await writeControl(cg.path, need(cg, 'cpuset', 'linux.resources.cpu.mems'), 'cpuset.mems', cpu.mems);
+    if (cpu.cpus !== undefined && cpu.cpus !== '')
+      await writeControl(cg.path, need(cg, 'cpuset', 'linux.resources.cpu.cpus'), 'cpuset.cpus', cpu.cpus);
+    if (cpu.mems !== undefined && cpu.mems !== '')
+      await writeControl(cg.path, need(cg, 'cpuset', 'linux.resources.cpu.mems'), 'cpuset.mems', cpu.mems);
   }
 
   /**
@@ -107,15 +123,28 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
     await write('weight', 'blkio.weight', one(io.weight));
     await write('leafWeight', 'blkio.leaf_weight', one(io.leafWeight));
     const devices = io.weightDevice ?? [];
-    await write('weightDevice', 'blkio.weight_device', devices.filter((w) => w.weight !== undefined).map((w) => `${w.major}:${w.minor} ${w.weight}`));
-    await write('weightDevice', 'blkio.leaf_weight_device', devices.filter((w) => w.leafWeight !== undefined).map((w) => `${w.major}:${w.minor} ${w.leafWeight}`));
+    await write(
+      'weightDevice',
+      'blkio.weight_device',
+      devices.filter((w) => w.weight !== undefined).map((w) => `${w.major}:${w.minor} ${w.weight}`),
+    );
+    await write(
+      'weightDevice',
+      'blkio.leaf_weight_device',
+      devices.filter((w) => w.leafWeight !== undefined).map((w) => `${w.major}:${w.minor} ${w.leafWeight}`),
+    );
     const throttles = [
       ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'],
       ['throttleWriteBpsDevice', 'blkio.throttle.write_bps_device'],
       ['throttleReadIOPSDevice', 'blkio.throttle.read_iops_device'],
       ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device'],
     ] as const;
-    for (const [field, file] of throttles) await write(field, file, (io[field] ?? []).map((t) => `${t.major}:${t.minor} ${t.rate}`));
+    for (const [field, file] of throttles)
+      await write(
+        field,
+        file,
+        (io[field] ?? []).map((t) => `${t.major}:${t.minor} ${t.rate}`),
+      );
   }
 
   async function waitFreezer(cg: CgroupDirs, d: string, want: 'FROZEN' | 'THAWED'): Promise<void> {
@@ -135,13 +164,20 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
       if (key !== 'cpuset') return;
       // A new cpuset starts with no cpus and mems and accepts no process until they are set.
       for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-        if ((await readControl(d, d, file)) === '') await writeControl(d, d, file, await readControl(parent, parent, file));
+        if ((await readControl(d, d, file)) === '')
+          await writeControl(d, d, file, await readControl(parent, parent, file));
       }
     },
     async apply(ctx, cg, r) {
       if (r.memory) await applyMemory(ctx, cg, r.memory);
       if (r.cpu) await applyCpu(cg, r.cpu);
-      if (r.pids) await writeControl(cg.path, need(cg, 'pids', 'linux.resources.pids'), 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
+      if (r.pids)
+        await writeControl(
+          cg.path,
+          need(cg, 'pids', 'linux.resources.pids'),
+          'pids.max',
+          r.pids.limit > 0 ? r.pids.limit : 'max',
+        );
       if (r.blockIO) await applyBlockIO(ctx, cg, r.blockIO);
       if (r.devices) {
         const d = need(cg, 'devices', 'linux.resources.devices');
@@ -170,7 +206,10 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
       const pids = dir(cg, 'pids');
       if (pids !== undefined) {
         const max = await readControl(cg.path, pids, 'pids.max');
-        out.pids = { current: Number(await readControl(cg.path, pids, 'pids.current')), ...(max === 'max' ? {} : { limit: Number(max) }) };
+        out.pids = {
+          current: Number(await readControl(cg.path, pids, 'pids.current')),
+          ...(max === 'max' ? {} : { limit: Number(max) }),
+        };
       }
       return out;
     },
@@ -190,4 +229,3 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
       : {}),
   };
 }
-

@@ -23,7 +23,9 @@ export function createV2Backend(layout: CgroupLayout): CgroupBackend {
   async function applyMemory(cg: CgroupDirs, mem: NonNullable<Resources['memory']>): Promise<void> {
     const d = leaf(cg);
     if (mem.swap !== undefined && mem.limit === undefined) {
-      throw notImplemented(`cgroup ${cg.path}: linux.resources.memory.swap needs memory.limit on cgroup v2 (memory.swap.max is swap alone)`);
+      throw notImplemented(
+        `cgroup ${cg.path}: linux.resources.memory.swap needs memory.limit on cgroup v2 (memory.swap.max is swap alone)`,
+      );
     }
     if (mem.limit !== undefined) await writeControl(cg.path, d, 'memory.max', limitV2(mem.limit));
     if (mem.swap !== undefined) await writeControl(cg.path, d, 'memory.swap.max', swapMaxV2(mem.limit, mem.swap));
@@ -32,7 +34,8 @@ export function createV2Backend(layout: CgroupLayout): CgroupBackend {
 
   async function applyCpu(cg: CgroupDirs, cpu: NonNullable<Resources['cpu']>): Promise<void> {
     const d = leaf(cg);
-    if (cpu.shares !== undefined && cpu.shares > 0) await writeControl(cg.path, d, 'cpu.weight', sharesToWeight(cpu.shares));
+    if (cpu.shares !== undefined && cpu.shares > 0)
+      await writeControl(cg.path, d, 'cpu.weight', sharesToWeight(cpu.shares));
     const quotaSet = cpu.quota !== undefined && cpu.quota !== 0;
     const periodSet = cpu.period !== undefined && cpu.period > 0;
     if (quotaSet || periodSet) {
@@ -64,21 +67,33 @@ export function createV2Backend(layout: CgroupLayout): CgroupBackend {
       if (usable.length === 0) return;
       const enabled = new Set((await readControl(parent, parent, 'cgroup.subtree_control')).split(/\s+/));
       const want = usable.filter((c) => !enabled.has(c));
-      if (want.length > 0) await writeControl(parent, parent, 'cgroup.subtree_control', want.map((c) => `+${c}`).join(' '));
+      if (want.length > 0)
+        await writeControl(parent, parent, 'cgroup.subtree_control', want.map((c) => `+${c}`).join(' '));
     },
     async afterMkdir() {},
     async apply(ctx, cg, r) {
-      if (r.blockIO) ctx.logger.warn(`cgroup ${cg.path}: linux.resources.blockIO not applied: berth does not write io.weight/io.max on cgroup v2`);
+      if (r.blockIO)
+        ctx.logger.warn(
+          `cgroup ${cg.path}: linux.resources.blockIO not applied: berth does not write io.weight/io.max on cgroup v2`,
+        );
       if (r.memory) {
         // no cgroup v2 file for either (runc and crun warn too)
-        if (r.memory.swappiness !== undefined) ctx.logger.warn(`cgroup ${cg.path}: linux.resources.memory.swappiness not applied: cgroup v2 has no memory.swappiness`);
-        if (r.memory.disableOOMKiller === true) ctx.logger.warn(`cgroup ${cg.path}: linux.resources.memory.disableOOMKiller not applied: cgroup v2 cannot disable the OOM killer`);
+        if (r.memory.swappiness !== undefined)
+          ctx.logger.warn(
+            `cgroup ${cg.path}: linux.resources.memory.swappiness not applied: cgroup v2 has no memory.swappiness`,
+          );
+        if (r.memory.disableOOMKiller === true)
+          ctx.logger.warn(
+            `cgroup ${cg.path}: linux.resources.memory.disableOOMKiller not applied: cgroup v2 cannot disable the OOM killer`,
+          );
         await applyMemory(cg, r.memory);
       }
       if (r.cpu) await applyCpu(cg, r.cpu);
       if (r.pids) await writeControl(cg.path, leaf(cg), 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
       if (r.devices && r.devices.length > 0) {
-        throw notImplemented(`cgroup ${cg.path}: linux.resources.devices: device rules need an eBPF device program on cgroup v2, which berth does not load yet`);
+        throw notImplemented(
+          `cgroup ${cg.path}: linux.resources.devices: device rules need an eBPF device program on cgroup v2, which berth does not load yet`,
+        );
       }
     },
     async stats(_ctx, cg) {

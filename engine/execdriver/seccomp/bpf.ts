@@ -46,11 +46,17 @@ export function encode(program: readonly Insn[]): Buffer {
 
 /** The inverse of encode. Throws on a length that is not a multiple of 8. */
 export function decode(bytes: Uint8Array): Insn[] {
-  if (bytes.length % 8 !== 0) throw new Error(`seccomp filter: ${bytes.length} bytes is not a whole number of instructions`);
+  if (bytes.length % 8 !== 0)
+    throw new Error(`seccomp filter: ${bytes.length} bytes is not a whole number of instructions`);
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const out: Insn[] = [];
   for (let off = 0; off < buf.length; off += 8) {
-    out.push({ code: buf.readUInt16LE(off), jt: buf.readUInt8(off + 2), jf: buf.readUInt8(off + 3), k: buf.readUInt32LE(off + 4) });
+    out.push({
+      code: buf.readUInt16LE(off),
+      jt: buf.readUInt8(off + 2),
+      jf: buf.readUInt8(off + 3),
+      k: buf.readUInt32LE(off + 4),
+    });
   }
   return out;
 }
@@ -68,7 +74,8 @@ function word(data: SeccompData, offset: number): number {
   if (offset === SECCOMP_DATA.ARCH) return data.arch >>> 0;
   const field = offset < 16 ? (data.instructionPointer ?? 0n) : (data.args[(offset - 16) >> 3] ?? 0n);
   const half = offset % 8 === 0 ? field & 0xffffffffn : (field >> 32n) & 0xffffffffn;
-  if (offset % 4 !== 0 || offset >= 64) throw new Error(`seccomp filter: load at offset ${offset} outside seccomp_data`);
+  if (offset % 4 !== 0 || offset >= 64)
+    throw new Error(`seccomp filter: load at offset ${offset} outside seccomp_data`);
   return Number(half);
 }
 

@@ -30,14 +30,22 @@ function reference(profile: Seccomp, data: SeccompData): number {
     const v = BigInt.asUintN(64, BigInt(a.value));
     const w = BigInt.asUintN(64, BigInt(a.valueTwo ?? 0));
     switch (a.op) {
-      case 'SCMP_CMP_EQ': return x === v;
-      case 'SCMP_CMP_NE': return x !== v;
-      case 'SCMP_CMP_LT': return x < v;
-      case 'SCMP_CMP_LE': return x <= v;
-      case 'SCMP_CMP_GT': return x > v;
-      case 'SCMP_CMP_GE': return x >= v;
-      case 'SCMP_CMP_MASKED_EQ': return (x & v) === w;
-      default: throw new Error(a.op);
+      case 'SCMP_CMP_EQ':
+        return x === v;
+      case 'SCMP_CMP_NE':
+        return x !== v;
+      case 'SCMP_CMP_LT':
+        return x < v;
+      case 'SCMP_CMP_LE':
+        return x <= v;
+      case 'SCMP_CMP_GT':
+        return x > v;
+      case 'SCMP_CMP_GE':
+        return x >= v;
+      case 'SCMP_CMP_MASKED_EQ':
+        return (x & v) === w;
+      default:
+        throw new Error(a.op);
     }
   };
   let unconditional: number | undefined;
@@ -66,11 +74,59 @@ function rng(seed: number): () => number {
   };
 }
 
-const POOL = ['read', 'write', 'openat', 'close', 'mkdir', 'unshare', 'personality', 'clone', 'socket', 'ioctl', 'mmap', 'execve', 'chown32', 'no_such_call', 'kill', 'prctl'];
-const ACTIONS = ['SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_TRAP', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'];
-const OPS = ['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ'];
+const POOL = [
+  'read',
+  'write',
+  'openat',
+  'close',
+  'mkdir',
+  'unshare',
+  'personality',
+  'clone',
+  'socket',
+  'ioctl',
+  'mmap',
+  'execve',
+  'chown32',
+  'no_such_call',
+  'kill',
+  'prctl',
+];
+const ACTIONS = [
+  'SCMP_ACT_ALLOW',
+  'SCMP_ACT_ERRNO',
+  'SCMP_ACT_KILL',
+  'SCMP_ACT_KILL_PROCESS',
+  'SCMP_ACT_TRAP',
+  'SCMP_ACT_LOG',
+  'SCMP_ACT_TRACE',
+];
+const OPS = [
+  'SCMP_CMP_NE',
+  'SCMP_CMP_LT',
+  'SCMP_CMP_LE',
+  'SCMP_CMP_EQ',
+  'SCMP_CMP_GE',
+  'SCMP_CMP_GT',
+  'SCMP_CMP_MASKED_EQ',
+];
 /** Values around the 32-bit boundary, where a one-word comparison would go wrong. */
-const EDGES = [0, 1, 2, 7, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 0x100000000, 0x100000001, 0x1ffffffff, 0x7fffffff00000000 / 2 ** 11, -1, Number.MAX_SAFE_INTEGER];
+const EDGES = [
+  0,
+  1,
+  2,
+  7,
+  0x7fffffff,
+  0x80000000,
+  0xfffffffe,
+  0xffffffff,
+  0x100000000,
+  0x100000001,
+  0x1ffffffff,
+  0x7fffffff00000000 / 2 ** 11,
+  -1,
+  Number.MAX_SAFE_INTEGER,
+];
 
 function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;
@@ -88,7 +144,12 @@ function randomProfile(r: () => number): Seccomp {
     const sc: SeccompSyscall = { names, action: pick(r, ACTIONS) };
     if (r() < 0.5) sc.errnoRet = Math.floor(r() * 200);
     if (r() < 0.7) {
-      sc.args = Array.from({ length: 1 + Math.floor(r() * 3) }, () => ({ index: Math.floor(r() * 6), value: randomValue(r), valueTwo: randomValue(r), op: pick(r, OPS) }));
+      sc.args = Array.from({ length: 1 + Math.floor(r() * 3) }, () => ({
+        index: Math.floor(r() * 6),
+        value: randomValue(r),
+        valueTwo: randomValue(r),
+        op: pick(r, OPS),
+      }));
     }
     syscalls.push(sc);
   }
@@ -98,9 +159,17 @@ function randomProfile(r: () => number): Seccomp {
 }
 
 function randomCall(r: () => number, profile: Seccomp): SeccompData {
-  const named = profile.syscalls!.flatMap((s) => s.names).map((n) => X86_64_SYSCALLS[n]).filter((x): x is number => x !== undefined);
+  const named = profile
+    .syscalls!.flatMap((s) => s.names)
+    .map((n) => X86_64_SYSCALLS[n])
+    .filter((x): x is number => x !== undefined);
   const roll = r();
-  const nr = roll < 0.03 ? 0x40000000 + (named[0] ?? 0) : roll < 0.85 && named.length > 0 ? pick(r, named) : Math.floor(r() * 460);
+  const nr =
+    roll < 0.03
+      ? 0x40000000 + (named[0] ?? 0)
+      : roll < 0.85 && named.length > 0
+        ? pick(r, named)
+        : Math.floor(r() * 460);
   const arch = r() < 0.03 ? 0x40000003 : AUDIT_ARCH_X86_64;
   const argValue = (): bigint => {
     const base = BigInt.asUintN(64, BigInt(randomValue(r)));
@@ -124,7 +193,10 @@ describe('seccomp compiler', () => {
         const data = randomCall(r, profile);
         const got = runFilter(program, data);
         const want = reference(profile, data);
-        if (got !== want) throw new Error(`profile ${p} call ${c}: got 0x${got.toString(16)}, want 0x${want.toString(16)}\n${JSON.stringify(profile)}\n${data.nr} ${data.args.join(',')}`);
+        if (got !== want)
+          throw new Error(
+            `profile ${p} call ${c}: got 0x${got.toString(16)}, want 0x${want.toString(16)}\n${JSON.stringify(profile)}\n${data.nr} ${data.args.join(',')}`,
+          );
         calls++;
       }
     }
@@ -134,7 +206,9 @@ describe('seccomp compiler', () => {
   it('compares 64-bit arguments by high word, then low word (unsigned)', () => {
     const profile: Seccomp = {
       defaultAction: 'SCMP_ACT_ALLOW',
-      syscalls: [{ names: ['ioctl'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0x100000000, op: 'SCMP_CMP_GE' }] }],
+      syscalls: [
+        { names: ['ioctl'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0x100000000, op: 'SCMP_CMP_GE' }] },
+      ],
     };
     const { program } = compileProfile(profile);
     const nr = X86_64_SYSCALLS.ioctl!;
@@ -145,7 +219,10 @@ describe('seccomp compiler', () => {
   });
 
   it('kills foreign architectures and x32 calls even under an allow-by-default profile', () => {
-    const { program } = compileProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] });
+    const { program } = compileProfile({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }],
+    });
     const mkdir = X86_64_SYSCALLS.mkdir!;
     expect(runFilter(program, { nr: mkdir, arch: AUDIT_ARCH_X86_64, args: [] })).toBe(RET.ERRNO | 1);
     expect(runFilter(program, { nr: mkdir | 0x40000000, arch: AUDIT_ARCH_X86_64, args: [] })).toBe(RET.KILL_PROCESS);
@@ -158,7 +235,14 @@ describe('seccomp compiler', () => {
       names: [name],
       action: i % 3 === 0 ? 'SCMP_ACT_ERRNO' : 'SCMP_ACT_ALLOW',
       errnoRet: i % 50,
-      ...(i % 7 === 0 ? { args: [{ index: i % 6, value: i * 0x10001, op: 'SCMP_CMP_LE' }, { index: (i + 1) % 6, value: 0xff, valueTwo: i & 0xff, op: 'SCMP_CMP_MASKED_EQ' }] } : {}),
+      ...(i % 7 === 0
+        ? {
+            args: [
+              { index: i % 6, value: i * 0x10001, op: 'SCMP_CMP_LE' },
+              { index: (i + 1) % 6, value: 0xff, valueTwo: i & 0xff, op: 'SCMP_CMP_MASKED_EQ' },
+            ],
+          }
+        : {}),
     }));
     const profile: Seccomp = { defaultAction: 'SCMP_ACT_KILL_PROCESS', syscalls };
     const { program, bytes } = compileProfile(profile);
@@ -178,9 +262,12 @@ describe('seccomp compiler', () => {
   it('compiles Docker’s default profile: allowlist, EPERM otherwise, clone without namespace flags, clone3 ENOSYS', () => {
     const profile = dockerDefaultProfile(['CAP_CHOWN', 'CAP_SETUID']);
     const { program } = compileProfile(profile);
-    const call = (name: string, ...args: bigint[]) => runFilter(program, { nr: X86_64_SYSCALLS[name]!, arch: AUDIT_ARCH_X86_64, args });
-    for (const name of ['read', 'write', 'execve', 'openat', 'mmap', 'exit_group', 'arch_prctl', 'mkdir']) expect(call(name)).toBe(RET.ALLOW);
-    for (const name of ['unshare', 'mount', 'setns', 'reboot', 'bpf', 'keyctl', 'kexec_load']) expect(call(name)).toBe(RET.ERRNO | 1);
+    const call = (name: string, ...args: bigint[]) =>
+      runFilter(program, { nr: X86_64_SYSCALLS[name]!, arch: AUDIT_ARCH_X86_64, args });
+    for (const name of ['read', 'write', 'execve', 'openat', 'mmap', 'exit_group', 'arch_prctl', 'mkdir'])
+      expect(call(name)).toBe(RET.ALLOW);
+    for (const name of ['unshare', 'mount', 'setns', 'reboot', 'bpf', 'keyctl', 'kexec_load'])
+      expect(call(name)).toBe(RET.ERRNO | 1);
     expect(call('clone', 0x11n)).toBe(RET.ALLOW); // SIGCHLD | CLONE_VM-free fork
     expect(call('clone', 0x10000000n | 0x11n)).toBe(RET.ERRNO | 1); // CLONE_NEWUSER
     expect(call('clone3')).toBe(RET.ERRNO | 38);

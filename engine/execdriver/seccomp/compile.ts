@@ -5,7 +5,15 @@
 import { invalidArgument } from '../../errdefs/errors.js';
 import type { Seccomp } from '../spec/types.js';
 import { BPF, encode, MAX_INSNS, SECCOMP_DATA, type Insn } from './bpf.js';
-import { AUDIT_ARCH_X86_64, checkProfile, RET, X32_SYSCALL_BIT, type ArgCondition, type CheckedProfile, type Rule } from './profile.js';
+import {
+  AUDIT_ARCH_X86_64,
+  checkProfile,
+  RET,
+  X32_SYSCALL_BIT,
+  type ArgCondition,
+  type CheckedProfile,
+  type Rule,
+} from './profile.js';
 
 type Target = string | number; // a label, or a literal forward offset
 
@@ -124,7 +132,10 @@ interface SyscallPlan {
   fallback: number;
 }
 
-/** How a checked profile resolves a syscall: first matching conditional rule, else the first unconditional rule, else the default. */
+/**
+ * How a checked profile resolves a syscall: first matching conditional rule, else the first unconditional rule, else
+ * the default.
+ */
 export function planSyscalls(checked: CheckedProfile): SyscallPlan[] {
   const byNr = new Map<number, { conditional: Rule[]; unconditional?: number }>();
   for (const r of checked.rules) {
@@ -217,7 +228,10 @@ export function compileChecked(checked: CheckedProfile): CompiledFilter {
     asm.ret(plan.fallback);
   }
   if (asm.code.length > MAX_INSNS) {
-    throw invalidArgument(`linux.seccomp: the compiled filter has ${asm.code.length} instructions, more than the kernel's limit of ${MAX_INSNS}`, { details: { field: 'linux.seccomp' } });
+    throw invalidArgument(
+      `linux.seccomp: the compiled filter has ${asm.code.length} instructions, more than the kernel's limit of ${MAX_INSNS}`,
+      { details: { field: 'linux.seccomp' } },
+    );
   }
   const program = asm.resolve();
   return { program, bytes: encode(program), flags: checked.flags, checked };

@@ -52,7 +52,11 @@ truncate truncate64 ugetrlimit umask uname unlink unlinkat utime utimensat utime
 wait4 waitid waitpid write writev`;
 
 const words = (s: string): string[] => s.split(/\s+/).filter((w) => w !== '');
-const allow = (names: string, more: Omit<Entry, 'names' | 'action'> = {}): Entry => ({ names: words(names), action: 'SCMP_ACT_ALLOW', ...more });
+const allow = (names: string, more: Omit<Entry, 'names' | 'action'> = {}): Entry => ({
+  names: words(names),
+  action: 'SCMP_ACT_ALLOW',
+  ...more,
+});
 const CLONE_NS_FLAGS = 2114060288; // CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
 
 /** The profile's entries, in its order (the 4.8 minimum kernel of ptrace & co. is always met here). */
@@ -60,9 +64,13 @@ const ENTRIES: readonly Entry[] = [
   allow(ALLOWED),
   allow('process_vm_readv process_vm_writev ptrace'),
   allow('socket', { args: [{ index: 0, value: 40, op: 'SCMP_CMP_NE' }] }),
-  ...[0, 8, 131072, 131080, 4294967295].map((value) => allow('personality', { args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }] })),
+  ...[0, 8, 131072, 131080, 4294967295].map((value) =>
+    allow('personality', { args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }] }),
+  ),
   allow('sync_file_range2 swapcontext', { includeArches: ['ppc64le'] }),
-  allow('arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint cacheflush set_tls', { includeArches: ['arm', 'arm64'] }),
+  allow('arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint cacheflush set_tls', {
+    includeArches: ['arm', 'arm64'],
+  }),
   allow('arch_prctl', { includeArches: ['amd64', 'x32'] }),
   allow('modify_ldt', { includeArches: ['amd64', 'x32', 'x86'] }),
   allow('s390_pci_mmio_read s390_pci_mmio_write s390_runtime_instr', { includeArches: ['s390', 's390x'] }),
@@ -72,14 +80,24 @@ const ENTRIES: readonly Entry[] = [
     'bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare',
     { includeCaps: ['CAP_SYS_ADMIN'] },
   ),
-  allow('clone', { args: [{ index: 0, value: CLONE_NS_FLAGS, op: 'SCMP_CMP_MASKED_EQ' }], excludeCaps: ['CAP_SYS_ADMIN'], excludeArches: ['s390', 's390x'] }),
-  allow('clone', { args: [{ index: 1, value: CLONE_NS_FLAGS, op: 'SCMP_CMP_MASKED_EQ' }], includeArches: ['s390', 's390x'], excludeCaps: ['CAP_SYS_ADMIN'] }),
+  allow('clone', {
+    args: [{ index: 0, value: CLONE_NS_FLAGS, op: 'SCMP_CMP_MASKED_EQ' }],
+    excludeCaps: ['CAP_SYS_ADMIN'],
+    excludeArches: ['s390', 's390x'],
+  }),
+  allow('clone', {
+    args: [{ index: 1, value: CLONE_NS_FLAGS, op: 'SCMP_CMP_MASKED_EQ' }],
+    includeArches: ['s390', 's390x'],
+    excludeCaps: ['CAP_SYS_ADMIN'],
+  }),
   { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38, excludeCaps: ['CAP_SYS_ADMIN'] },
   allow('reboot', { includeCaps: ['CAP_SYS_BOOT'] }),
   allow('chroot', { includeCaps: ['CAP_SYS_CHROOT'] }),
   allow('delete_module init_module finit_module', { includeCaps: ['CAP_SYS_MODULE'] }),
   allow('acct', { includeCaps: ['CAP_SYS_PACCT'] }),
-  allow('kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace', { includeCaps: ['CAP_SYS_PTRACE'] }),
+  allow('kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace', {
+    includeCaps: ['CAP_SYS_PTRACE'],
+  }),
   allow('iopl ioperm', { includeCaps: ['CAP_SYS_RAWIO'] }),
   allow('settimeofday stime clock_settime clock_settime64', { includeCaps: ['CAP_SYS_TIME'] }),
   allow('vhangup', { includeCaps: ['CAP_SYS_TTY_CONFIG'] }),

@@ -17,18 +17,27 @@ describe('nativeSeccomp', () => {
   });
 
   it('moves the filter right before execve when the profile denies the start handshake', () => {
-    const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sendto', 'setsid'], action: 'SCMP_ACT_ERRNO' }] };
+    const profile: Seccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['sendto', 'setsid'], action: 'SCMP_ACT_ERRNO' }],
+    };
     expect(nativeSeccomp(profile, true).stage).toBe(2);
   });
 
   it('refuses a profile that denies execve, saying the container could not start', () => {
-    const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['execve'], action: 'SCMP_ACT_KILL' }] };
+    const profile: Seccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['execve'], action: 'SCMP_ACT_KILL' }],
+    };
     expect(() => nativeSeccomp(profile, true)).toThrow(/^linux\.seccomp: the profile denies execve/);
     expect(() => nativeSeccomp({ defaultAction: 'SCMP_ACT_ERRNO' }, true)).toThrow(/denies execve/);
   });
 
   it('without noNewPrivileges refuses only a profile that denies the capability step, naming the calls', () => {
-    const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['capset', 'setresuid'], action: 'SCMP_ACT_ERRNO' }] };
+    const profile: Seccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['capset', 'setresuid'], action: 'SCMP_ACT_ERRNO' }],
+    };
     expect(() => nativeSeccomp(profile, false)).toThrow(/denies capset \(allow them or set noNewPrivileges\)/);
     expect(nativeSeccomp(profile, true).stage).toBe(1);
   });
@@ -37,7 +46,10 @@ describe('nativeSeccomp', () => {
     const names = ['close_range', 'setgroups', 'setresgid', 'setresuid', 'umask', 'chdir'];
     const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names, action: 'SCMP_ACT_ERRNO' }] };
     expect(nativeSeccomp(profile, false).stage).toBe(0);
-    const prctl: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['prctl'], action: 'SCMP_ACT_ERRNO' }] };
+    const prctl: Seccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['prctl'], action: 'SCMP_ACT_ERRNO' }],
+    };
     expect(nativeSeccomp(prctl, false).stage).toBe(0);
     expect(() => nativeSeccomp(prctl, false, { ambient: true })).toThrow(/denies prctl/);
   });

@@ -84,12 +84,19 @@ export function compileCached(profile: Seccomp): CompiledFilter {
  * raise), and the start handshake.
  * Cost: a cache lookup after the first compile of a profile.
  */
-export function nativeSeccomp(profile: Seccomp, noNewPrivileges: boolean, options: { ambient?: boolean } = {}): NativeSeccomp {
+export function nativeSeccomp(
+  profile: Seccomp,
+  noNewPrivileges: boolean,
+  options: { ambient?: boolean } = {},
+): NativeSeccomp {
   const compiled = compileCached(profile);
   const checked = compiled.checked;
   const execve = verdict(checked, 'execve');
   if (execve !== 'depends' && !allows(execve)) {
-    throw invalidArgument('linux.seccomp: the profile denies execve, so the container process could not start (allow execve)', { details: { field: 'linux.seccomp' } });
+    throw invalidArgument(
+      'linux.seccomp: the profile denies execve, so the container process could not start (allow execve)',
+      { details: { field: 'linux.seccomp' } },
+    );
   }
   let stage: SeccompStage;
   if (!noNewPrivileges) {

@@ -30,19 +30,54 @@ export const FILTER_FLAGS: Readonly<Record<string, number>> = {
 
 /** Every SCMP_ARCH_* name libseccomp knows; berth filters x86_64 only (see compileProfile). */
 export const KNOWN_ARCHES: ReadonlySet<string> = new Set([
-  'SCMP_ARCH_NATIVE', 'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64',
-  'SCMP_ARCH_LOONGARCH64', 'SCMP_ARCH_M68K', 'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32',
-  'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64',
-  'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390', 'SCMP_ARCH_S390X', 'SCMP_ARCH_PARISC', 'SCMP_ARCH_PARISC64',
-  'SCMP_ARCH_RISCV64', 'SCMP_ARCH_SH', 'SCMP_ARCH_SHEB',
+  'SCMP_ARCH_NATIVE',
+  'SCMP_ARCH_X86',
+  'SCMP_ARCH_X86_64',
+  'SCMP_ARCH_X32',
+  'SCMP_ARCH_ARM',
+  'SCMP_ARCH_AARCH64',
+  'SCMP_ARCH_LOONGARCH64',
+  'SCMP_ARCH_M68K',
+  'SCMP_ARCH_MIPS',
+  'SCMP_ARCH_MIPS64',
+  'SCMP_ARCH_MIPS64N32',
+  'SCMP_ARCH_MIPSEL',
+  'SCMP_ARCH_MIPSEL64',
+  'SCMP_ARCH_MIPSEL64N32',
+  'SCMP_ARCH_PPC',
+  'SCMP_ARCH_PPC64',
+  'SCMP_ARCH_PPC64LE',
+  'SCMP_ARCH_S390',
+  'SCMP_ARCH_S390X',
+  'SCMP_ARCH_PARISC',
+  'SCMP_ARCH_PARISC64',
+  'SCMP_ARCH_RISCV64',
+  'SCMP_ARCH_SH',
+  'SCMP_ARCH_SHEB',
 ]);
 
-export type CompareOp = 'SCMP_CMP_NE' | 'SCMP_CMP_LT' | 'SCMP_CMP_LE' | 'SCMP_CMP_EQ' | 'SCMP_CMP_GE' | 'SCMP_CMP_GT' | 'SCMP_CMP_MASKED_EQ';
-export const COMPARE_OPS: ReadonlySet<string> = new Set(['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ']);
+export type CompareOp =
+  'SCMP_CMP_NE' | 'SCMP_CMP_LT' | 'SCMP_CMP_LE' | 'SCMP_CMP_EQ' | 'SCMP_CMP_GE' | 'SCMP_CMP_GT' | 'SCMP_CMP_MASKED_EQ';
+export const COMPARE_OPS: ReadonlySet<string> = new Set([
+  'SCMP_CMP_NE',
+  'SCMP_CMP_LT',
+  'SCMP_CMP_LE',
+  'SCMP_CMP_EQ',
+  'SCMP_CMP_GE',
+  'SCMP_CMP_GT',
+  'SCMP_CMP_MASKED_EQ',
+]);
 
 export const ACTIONS: ReadonlySet<string> = new Set([
-  'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO',
-  'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY',
+  'SCMP_ACT_KILL',
+  'SCMP_ACT_KILL_PROCESS',
+  'SCMP_ACT_KILL_THREAD',
+  'SCMP_ACT_TRAP',
+  'SCMP_ACT_ERRNO',
+  'SCMP_ACT_TRACE',
+  'SCMP_ACT_ALLOW',
+  'SCMP_ACT_LOG',
+  'SCMP_ACT_NOTIFY',
 ]);
 
 /** One argument comparison; values are u64 as the kernel sees them. */
@@ -75,7 +110,10 @@ const U64_MAX = (1n << 64n) - 1n;
 /** A JSON number as the u64 the kernel compares: negative values wrap like a C cast. */
 export function toU64(value: number, field: string): bigint {
   if (!Number.isInteger(value)) throw invalidArgument(`${field}: ${value} is not an integer`, { details: { field } });
-  if (!Number.isSafeInteger(value)) throw invalidArgument(`${field}: ${value} is beyond 2^53 and cannot be represented exactly in JSON numbers`, { details: { field } });
+  if (!Number.isSafeInteger(value))
+    throw invalidArgument(`${field}: ${value} is beyond 2^53 and cannot be represented exactly in JSON numbers`, {
+      details: { field },
+    });
   return BigInt.asUintN(64, BigInt(value)) & U64_MAX;
 }
 
@@ -83,7 +121,8 @@ export function toU64(value: number, field: string): bigint {
 export function actionRet(action: string, errnoRet: number | undefined, field: string): number {
   const data = (defaultData: number): number => {
     const v = errnoRet ?? defaultData;
-    if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw invalidArgument(`${field}: errnoRet ${v} must be an integer 0-65535`, { details: { field } });
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff)
+      throw invalidArgument(`${field}: errnoRet ${v} must be an integer 0-65535`, { details: { field } });
     return v;
   };
   switch (action) {
@@ -103,7 +142,10 @@ export function actionRet(action: string, errnoRet: number | undefined, field: s
     case 'SCMP_ACT_LOG':
       return RET.LOG;
     case 'SCMP_ACT_NOTIFY':
-      throw notImplemented(`${field}: SCMP_ACT_NOTIFY needs a seccomp agent (listenerPath), which berth does not support`, { details: { field } });
+      throw notImplemented(
+        `${field}: SCMP_ACT_NOTIFY needs a seccomp agent (listenerPath), which berth does not support`,
+        { details: { field } },
+      );
     default:
       throw invalidArgument(`${field}: unknown seccomp action ${JSON.stringify(action)}`, { details: { field } });
   }
@@ -131,17 +173,24 @@ export function syscallNumber(name: string): number | undefined {
  */
 export function checkProfile(profile: Seccomp, field = 'linux.seccomp'): CheckedProfile {
   const raw = profile as Seccomp & { listenerPath?: unknown; listenerMetadata?: unknown };
-  if (raw.listenerPath !== undefined) throw notImplemented(`${field}.listenerPath: seccomp agents are not supported by berth`, { details: { field: `${field}.listenerPath` } });
+  if (raw.listenerPath !== undefined)
+    throw notImplemented(`${field}.listenerPath: seccomp agents are not supported by berth`, {
+      details: { field: `${field}.listenerPath` },
+    });
   const defaultRet = actionRet(profile.defaultAction, profile.defaultErrnoRet, `${field}.defaultAction`);
   (profile.architectures ?? []).forEach((arch, i) => {
-    if (!KNOWN_ARCHES.has(arch)) throw invalidArgument(`${field}.architectures[${i}]: unknown architecture ${JSON.stringify(arch)}`, { details: { field: `${field}.architectures[${i}]` } });
+    if (!KNOWN_ARCHES.has(arch))
+      throw invalidArgument(`${field}.architectures[${i}]: unknown architecture ${JSON.stringify(arch)}`, {
+        details: { field: `${field}.architectures[${i}]` },
+      });
   });
   let flags = 0;
   (profile.flags ?? []).forEach((flag, i) => {
     const f = `${field}.flags[${i}]`;
     const bit = FILTER_FLAGS[flag];
     if (bit === undefined) {
-      if (/^SECCOMP_FILTER_FLAG_/.test(flag)) throw notImplemented(`${f}: ${flag} is not supported by berth`, { details: { field: f } });
+      if (/^SECCOMP_FILTER_FLAG_/.test(flag))
+        throw notImplemented(`${f}: ${flag} is not supported by berth`, { details: { field: f } });
       throw invalidArgument(`${f}: unknown seccomp flag ${JSON.stringify(flag)}`, { details: { field: f } });
     }
     flags |= bit;
@@ -153,14 +202,26 @@ export function checkProfile(profile: Seccomp, field = 'linux.seccomp'): Checked
     const ret = actionRet(sc.action, sc.errnoRet, `${f}.action`);
     const conditions: ArgCondition[] = (sc.args ?? []).map((a, k) => {
       const af = `${f}.args[${k}]`;
-      if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) throw invalidArgument(`${af}.index: ${a.index} is not a syscall argument (0-5)`, { details: { field: `${af}.index` } });
-      if (!COMPARE_OPS.has(a.op)) throw invalidArgument(`${af}.op: unknown comparison ${JSON.stringify(a.op)}`, { details: { field: `${af}.op` } });
-      return { index: a.index, op: a.op as CompareOp, value: toU64(a.value, `${af}.value`), valueTwo: toU64(a.valueTwo ?? 0, `${af}.valueTwo`) };
+      if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5)
+        throw invalidArgument(`${af}.index: ${a.index} is not a syscall argument (0-5)`, {
+          details: { field: `${af}.index` },
+        });
+      if (!COMPARE_OPS.has(a.op))
+        throw invalidArgument(`${af}.op: unknown comparison ${JSON.stringify(a.op)}`, {
+          details: { field: `${af}.op` },
+        });
+      return {
+        index: a.index,
+        op: a.op as CompareOp,
+        value: toU64(a.value, `${af}.value`),
+        valueTwo: toU64(a.valueTwo ?? 0, `${af}.valueTwo`),
+      };
     });
     const counts = new Set<number>();
     const repeated = conditions.some((c) => counts.size === counts.add(c.index).size);
     const groups = repeated ? conditions.map((c) => [c]) : [conditions];
-    if ((sc.names ?? []).length === 0) throw invalidArgument(`${f}.names: must list at least one syscall`, { details: { field: `${f}.names` } });
+    if ((sc.names ?? []).length === 0)
+      throw invalidArgument(`${f}.names: must list at least one syscall`, { details: { field: `${f}.names` } });
     for (const name of sc.names) {
       const nr = syscallNumber(name);
       if (nr === undefined) {

@@ -46,7 +46,11 @@ let driver: ExecDriver;
 const created: string[] = [];
 let seq = 0;
 
-function bundle(mutate: (spec: Spec) => void, args: string[], options: { seccomp?: boolean } = {}): { dir: string; spec: Spec } {
+function bundle(
+  mutate: (spec: Spec) => void,
+  args: string[],
+  options: { seccomp?: boolean } = {},
+): { dir: string; spec: Spec } {
   const raw = defaultSpec({ args, rootfs, ...options });
   mutate(raw);
   return { dir: base, spec: validateSpec(raw, base) };
@@ -105,25 +109,57 @@ needs(root()).describe('seccomp in containers (root, real kernel)', () => {
   });
 
   it('a rule returning EPERM for mkdir: mkdir fails with EPERM, other calls work, Seccomp: 2', async () => {
-    const p = await probe(bundle(withProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }), ['/bin/probe', 'sys:mkdir', 'sys:getppid']));
+    const p = await probe(
+      bundle(
+        withProfile({
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }],
+        }),
+        ['/bin/probe', 'sys:mkdir', 'sys:getppid'],
+      ),
+    );
     expect(p.Seccomp).toBe('2');
     expect(check(p, 'mkdir')).toMatchObject({ ok: false, errno: 'EPERM' });
     expect(check(p, 'getppid')).toMatchObject({ ok: true, ret: 0 });
   });
 
   it('errnoRet chooses the errno', async () => {
-    const p = await probe(bundle(withProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] }), ['/bin/probe', 'sys:mkdir']));
+    const p = await probe(
+      bundle(
+        withProfile({
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }],
+        }),
+        ['/bin/probe', 'sys:mkdir'],
+      ),
+    );
     expect(check(p, 'mkdir')).toMatchObject({ ok: false, errno: 'ENOSYS' });
   });
 
   it('SCMP_ACT_KILL_PROCESS kills the process with SIGSYS', async () => {
-    const r = await run(bundle(withProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_KILL_PROCESS' }] }), ['/bin/probe', 'sys:mkdir']));
+    const r = await run(
+      bundle(
+        withProfile({
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_KILL_PROCESS' }],
+        }),
+        ['/bin/probe', 'sys:mkdir'],
+      ),
+    );
     expect(r.status).toEqual({ signal: 'SIGSYS' });
     expect(r.stdout).toBe('');
   });
 
   it('SCMP_ACT_KILL (thread) of the only thread ends the process with SIGSYS', async () => {
-    const r = await run(bundle(withProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_KILL' }] }), ['/bin/probe', 'sys:mkdir']));
+    const r = await run(
+      bundle(
+        withProfile({
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_KILL' }],
+        }),
+        ['/bin/probe', 'sys:mkdir'],
+      ),
+    );
     expect(r.status).toEqual({ signal: 'SIGSYS' });
   });
 
@@ -131,18 +167,36 @@ needs(root()).describe('seccomp in containers (root, real kernel)', () => {
     const profile: Seccomp = {
       defaultAction: 'SCMP_ACT_ALLOW',
       syscalls: [
-        { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0xffffffff, op: 'SCMP_CMP_EQ' }] },
+        {
+          names: ['personality'],
+          action: 'SCMP_ACT_ALLOW',
+          args: [{ index: 0, value: 0xffffffff, op: 'SCMP_CMP_EQ' }],
+        },
         { names: ['personality'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 },
       ],
     };
-    const p = await probe(bundle(withProfile(profile), ['/bin/probe', 'sys:personality:0xffffffff', 'sys:personality:0x0008']));
+    const p = await probe(
+      bundle(withProfile(profile), ['/bin/probe', 'sys:personality:0xffffffff', 'sys:personality:0x0008']),
+    );
     const [query, set] = p.checks;
     expect(query).toMatchObject({ name: 'personality', ok: true });
     expect(set).toMatchObject({ name: 'personality', ok: false, errno: 'EACCES' });
   });
 
   it('Docker’s default profile (berth bundles): the probe runs, unshare is EPERM, flags pass through seccomp(2)', async () => {
-    const p = await probe(bundle((s) => (s.linux!.seccomp!.flags = ['SECCOMP_FILTER_FLAG_LOG']), ['/bin/probe', 'sys:mkdir', `sys:unshare:${CLONE_NEWUSER}`, `sys:unshare:${CLONE_NEWUTS}`, 'sys:personality:0xffffffff'], { seccomp: true }));
+    const p = await probe(
+      bundle(
+        (s) => (s.linux!.seccomp!.flags = ['SECCOMP_FILTER_FLAG_LOG']),
+        [
+          '/bin/probe',
+          'sys:mkdir',
+          `sys:unshare:${CLONE_NEWUSER}`,
+          `sys:unshare:${CLONE_NEWUTS}`,
+          'sys:personality:0xffffffff',
+        ],
+        { seccomp: true },
+      ),
+    );
     expect(p.Seccomp).toBe('2');
     expect(p.NoNewPrivs).toBe('1');
     expect(check(p, 'mkdir')).toMatchObject({ ok: true });
@@ -151,7 +205,11 @@ needs(root()).describe('seccomp in containers (root, real kernel)', () => {
   });
 
   it('without noNewPrivileges the filter loads before capabilities drop and still applies', async () => {
-    const p = await probe(bundle((s) => (s.process!.noNewPrivileges = false), ['/bin/probe', `sys:unshare:${CLONE_NEWUSER}`], { seccomp: true }));
+    const p = await probe(
+      bundle((s) => (s.process!.noNewPrivileges = false), ['/bin/probe', `sys:unshare:${CLONE_NEWUSER}`], {
+        seccomp: true,
+      }),
+    );
     expect(p.Seccomp).toBe('2');
     expect(p.NoNewPrivs).toBe('0');
     expect(check(p, 'unshare')).toMatchObject({ ok: false, errno: 'EPERM' });
@@ -164,7 +222,9 @@ needs(root()).describe('seccomp in containers (root, real kernel)', () => {
         (s) => {
           const profile = s.linux!.seccomp!;
           expect(profile.defaultAction).toBe('SCMP_ACT_ERRNO');
-          profile.syscalls = profile.syscalls!.map((r) => ({ ...r, names: r.names.filter((n) => !skipped.has(n)) })).filter((r) => r.names.length > 0);
+          profile.syscalls = profile
+            .syscalls!.map((r) => ({ ...r, names: r.names.filter((n) => !skipped.has(n)) }))
+            .filter((r) => r.names.length > 0);
           expect(profile.syscalls.flatMap((r) => r.names).filter((n) => skipped.has(n))).toEqual([]);
           s.process!.noNewPrivileges = false;
           s.process!.user = { uid: 1000, gid: 1001, additionalGids: [2000], umask: 0o027 };
@@ -176,14 +236,25 @@ needs(root()).describe('seccomp in containers (root, real kernel)', () => {
     );
     expect(p.Seccomp).toBe('2');
     expect(p.NoNewPrivs).toBe('0');
-    expect(p).toMatchObject({ uid: 1000, euid: 1000, gid: 1001, egid: 1001, groups: [2000], cwd: '/tmp', Umask: '0027' });
+    expect(p).toMatchObject({
+      uid: 1000,
+      euid: 1000,
+      gid: 1001,
+      egid: 1001,
+      groups: [2000],
+      cwd: '/tmp',
+      Umask: '0027',
+    });
     // The close-on-exec sweep ran before the filter: only stdio reached the process.
     expect((p as unknown as { fds: number[] }).fds).toEqual([0, 1, 2]);
     expect(check(p, 'unshare')).toMatchObject({ ok: false, errno: 'EPERM' });
   });
 
   it('a profile denying the start handshake is loaded right before execve and still applies', async () => {
-    const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sendto', 'setsid', 'mkdir'], action: 'SCMP_ACT_ERRNO' }] };
+    const profile: Seccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['sendto', 'setsid', 'mkdir'], action: 'SCMP_ACT_ERRNO' }],
+    };
     const p = await probe(bundle(withProfile(profile), ['/bin/probe', 'sys:mkdir']));
     expect(p.Seccomp).toBe('2');
     expect(check(p, 'mkdir')).toMatchObject({ ok: false, errno: 'EPERM' });
@@ -208,7 +279,11 @@ needs(root()).describe('seccomp in containers (root, real kernel)', () => {
     const id = `s${process.pid}-${++seq}`;
     created.push(id);
     const { spans } = await collect(async () => {
-      await driver.create(ctx, id, bundle(() => {}, ['/bin/true'], { seccomp: true }));
+      await driver.create(
+        ctx,
+        id,
+        bundle(() => {}, ['/bin/true'], { seccomp: true }),
+      );
       await driver.start(ctx, id);
       await driver.wait(ctx, id);
     });
@@ -218,19 +293,39 @@ needs(root()).describe('seccomp in containers (root, real kernel)', () => {
   });
 
   it('refuses a profile that denies execve before any process exists', async () => {
-    const b = bundle(withProfile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] }), ['/bin/true']);
+    const b = bundle(
+      withProfile({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] }),
+      ['/bin/true'],
+    );
     const id = `s${process.pid}-${++seq}`;
     created.push(id);
-    await expect(driver.create(ctx, id, b, { stdio: ['ignore', 'ignore', 'ignore'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/linux\.seccomp: the profile denies execve/) });
+    await expect(driver.create(ctx, id, b, { stdio: ['ignore', 'ignore', 'ignore'] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/linux\.seccomp: the profile denies execve/),
+    });
   });
 });
 
 needs(root()).describe('containerSpawn seccomp field', () => {
   const config = (seccomp: unknown): NativeSpawnConfig =>
-    ({ namespaces: [], uidMappings: [], gidMappings: [], rootfs: '/', cwd: '/', args: ['/bin/true'], env: [], stdio: [-1, -1, -1], seccomp }) as unknown as NativeSpawnConfig;
+    ({
+      namespaces: [],
+      uidMappings: [],
+      gidMappings: [],
+      rootfs: '/',
+      cwd: '/',
+      args: ['/bin/true'],
+      env: [],
+      stdio: [-1, -1, -1],
+      seccomp,
+    }) as unknown as NativeSpawnConfig;
 
   it.each([
-    ['a filter that is not whole instructions', { filter: Buffer.alloc(12), flags: 0, stage: 1 }, /seccomp\.filter: expected 1-4096 instructions of 8 bytes, got 12 bytes/],
+    [
+      'a filter that is not whole instructions',
+      { filter: Buffer.alloc(12), flags: 0, stage: 1 },
+      /seccomp\.filter: expected 1-4096 instructions of 8 bytes, got 12 bytes/,
+    ],
     ['a filter that is not a Buffer', { filter: [1, 2], flags: 0, stage: 1 }, /seccomp\.filter: expected a Buffer/],
     ['an unknown stage', { filter: Buffer.alloc(8), flags: 0, stage: 7 }, /seccomp\.stage: expected 0, 1 or 2/],
   ])('refuses %s before cloning (TypeError naming the field)', (_name, seccomp, message) => {

@@ -13,13 +13,20 @@ export function describeRet(ret: number): string {
   const data = ret & 0xffff;
   if (ret >>> 0 === RET.KILL_PROCESS) return 'SCMP_ACT_KILL_PROCESS';
   switch (action) {
-    case RET.KILL_THREAD: return 'SCMP_ACT_KILL_THREAD';
-    case RET.TRAP: return 'SCMP_ACT_TRAP';
-    case RET.ERRNO: return `SCMP_ACT_ERRNO(${data})`;
-    case RET.TRACE: return `SCMP_ACT_TRACE(${data})`;
-    case RET.LOG: return 'SCMP_ACT_LOG';
-    case RET.ALLOW: return 'SCMP_ACT_ALLOW';
-    default: return `0x${(ret >>> 0).toString(16)}`;
+    case RET.KILL_THREAD:
+      return 'SCMP_ACT_KILL_THREAD';
+    case RET.TRAP:
+      return 'SCMP_ACT_TRAP';
+    case RET.ERRNO:
+      return `SCMP_ACT_ERRNO(${data})`;
+    case RET.TRACE:
+      return `SCMP_ACT_TRACE(${data})`;
+    case RET.LOG:
+      return 'SCMP_ACT_LOG';
+    case RET.ALLOW:
+      return 'SCMP_ACT_ALLOW';
+    default:
+      return `0x${(ret >>> 0).toString(16)}`;
   }
 }
 
@@ -34,11 +41,15 @@ export interface CallProbe {
  * Throws INVALID_ARGUMENT for a syscall name x86_64 does not have, and the profile's
  * own errors (field paths under linux.seccomp). Pure; uses the compile cache.
  */
-export function selfCheck(profile: Seccomp, calls: readonly CallProbe[]): { name: string; args: bigint[]; ret: number; action: string }[] {
+export function selfCheck(
+  profile: Seccomp,
+  calls: readonly CallProbe[],
+): { name: string; args: bigint[]; ret: number; action: string }[] {
   const { program } = compileCached(profile);
   return calls.map((c) => {
     const nr = syscallNumber(c.name);
-    if (nr === undefined) throw invalidArgument(`seccomp self-check: ${JSON.stringify(c.name)} is not an x86_64 system call`);
+    if (nr === undefined)
+      throw invalidArgument(`seccomp self-check: ${JSON.stringify(c.name)} is not an x86_64 system call`);
     const args = [...(c.args ?? [])];
     const ret = runFilter(program, { nr, arch: AUDIT_ARCH_X86_64, args });
     return { name: c.name, args, ret, action: describeRet(ret) };

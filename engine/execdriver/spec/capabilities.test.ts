@@ -1,6 +1,12 @@
 // Capability and rlimit name tables: numbers match the kernel headers, host limits are read.
 import { describe, expect, it } from 'vitest';
-import { capabilityMask, capabilityName, capabilityNumber, capabilityProblem, hostCapabilities } from './capabilities.js';
+import {
+  capabilityMask,
+  capabilityName,
+  capabilityNumber,
+  capabilityProblem,
+  hostCapabilities,
+} from './capabilities.js';
 import { rlimitName, rlimitNumber } from './rlimits.js';
 
 describe('capabilities', () => {

@@ -5,7 +5,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compiledValidator } from './compiled-validator.js';
 
 const schema = (max: number) =>
-  JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', required: ['n'], properties: { n: { type: 'integer', maximum: max } }, additionalProperties: false });
+  JSON.stringify({
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    type: 'object',
+    required: ['n'],
+    properties: { n: { type: 'integer', maximum: max } },
+    additionalProperties: false,
+  });
 
 describe('compiledValidator', () => {
   let dir: string;

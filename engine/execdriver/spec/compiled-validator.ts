@@ -27,7 +27,9 @@ export function compiledValidator(schemaPath: string, dir: string, name: string)
     // not generated yet, or for another schema: compile below
   }
   const { Ajv2020 } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
-  const standaloneCode = (require('ajv/dist/standalone/index.js') as { default: typeof import('ajv/dist/standalone/index.js').default }).default;
+  const standaloneCode = (
+    require('ajv/dist/standalone/index.js') as { default: typeof import('ajv/dist/standalone/index.js').default }
+  ).default;
   const ajv = new Ajv2020({ allErrors: false, strict: true, strictTuples: false, code: { source: true } });
   const validate = ajv.compile(JSON.parse(text) as object);
   try {

@@ -37,29 +37,59 @@ export const DEFAULT_MASKED_PATHS: readonly string[] = [
 ];
 
 /** Paths remounted read-only inside the container. */
-export const DEFAULT_READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+export const DEFAULT_READONLY_PATHS: readonly string[] = [
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+];
 
 /** The mounts `runc spec` lists, in its order (cgroup mount left out: see defaultSpec). */
 export const DEFAULT_MOUNTS: readonly Mount[] = [
   { destination: '/proc', type: 'proc', source: 'proc' },
-  { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-  { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-  { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+  {
+    destination: '/dev',
+    type: 'tmpfs',
+    source: 'tmpfs',
+    options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+  },
+  {
+    destination: '/dev/pts',
+    type: 'devpts',
+    source: 'devpts',
+    options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+  },
+  {
+    destination: '/dev/shm',
+    type: 'tmpfs',
+    source: 'shm',
+    options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+  },
   { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
   { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
 ];
 
-export const DEFAULT_ENV: readonly string[] = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'];
+export const DEFAULT_ENV: readonly string[] = [
+  'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  'TERM=xterm',
+];
 
 export interface DefaultSpecOptions {
   /** The process argv; `runc spec` uses ["sh"]. */
   args?: string[];
   /** root.path, relative to the bundle; "rootfs" by default. */
   rootfs?: string;
-  /** runc spec sets a terminal; berth defaults to none: a terminal needs --console-socket (a foreground run does not pass one through to its own stdio). */
+  /**
+   * runc spec sets a terminal; berth defaults to none: a terminal needs --console-socket (a foreground run does not
+   * pass one through to its own stdio).
+   */
   terminal?: boolean;
   hostname?: string;
-  /** Add Docker's default seccomp profile for the spec's capabilities (berth's own bundles, like Docker); `runc spec` emits none, so off by default. */
+  /**
+   * Add Docker's default seccomp profile for the spec's capabilities (berth's own bundles, like Docker); `runc spec`
+   * emits none, so off by default.
+   */
   seccomp?: boolean;
 }
 
@@ -90,7 +120,14 @@ export function defaultSpec(options: DefaultSpecOptions = {}): Spec {
     mounts: DEFAULT_MOUNTS.map((m) => ({ ...m, ...(m.options ? { options: [...m.options] } : {}) })),
     linux: {
       resources: { devices: [{ allow: false, access: 'rwm' }] },
-      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }],
+      namespaces: [
+        { type: 'pid' },
+        { type: 'network' },
+        { type: 'ipc' },
+        { type: 'uts' },
+        { type: 'mount' },
+        { type: 'cgroup' },
+      ],
       maskedPaths: [...DEFAULT_MASKED_PATHS],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
       ...(options.seccomp ? { seccomp: dockerDefaultProfile(caps) } : {}),

@@ -76,7 +76,14 @@ export interface Hook {
 
 export type HookName = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
 
-export const HOOK_NAMES: readonly HookName[] = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
+export const HOOK_NAMES: readonly HookName[] = [
+  'prestart',
+  'createRuntime',
+  'createContainer',
+  'startContainer',
+  'poststart',
+  'poststop',
+];
 
 export type Hooks = { [K in HookName]?: Hook[] };
 
@@ -177,7 +184,8 @@ export interface Device {
   gid?: number;
 }
 
-export type RootfsPropagation = 'private' | 'rprivate' | 'slave' | 'rslave' | 'shared' | 'rshared' | 'unbindable' | 'runbindable';
+export type RootfsPropagation =
+  'private' | 'rprivate' | 'slave' | 'rslave' | 'shared' | 'rshared' | 'unbindable' | 'runbindable';
 
 export interface SeccompSyscall {
   names: string[];

@@ -25,59 +25,301 @@ afterAll(() => rmSync(bundle, { recursive: true, force: true }));
 type Mutation = (s: any) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const rejected: { name: string; mutate: Mutation; code: ErrorCode; message: string | RegExp }[] = [
-  { name: 'unknown namespace type', mutate: (s) => (s.linux.namespaces[2].type = 'time2'), code: 'INVALID_ARGUMENT', message: /^linux\.namespaces\[2\]\.type: unknown namespace type "time2"/ },
-  { name: 'duplicate namespace', mutate: (s) => s.linux.namespaces.push({ type: 'pid' }), code: 'INVALID_ARGUMENT', message: /^linux\.namespaces\[6\]\.type: pid namespace already listed at linux\.namespaces\[0\]/ },
-  { name: 'namespace path missing', mutate: (s) => (s.linux.namespaces[1] = { type: 'network', path: '/proc/999999999/ns/net' }), code: 'NOT_FOUND', message: /^linux\.namespaces\[1\]\.path: \/proc\/999999999\/ns\/net/ },
-  { name: 'relative namespace path', mutate: (s) => (s.linux.namespaces[1] = { type: 'network', path: 'ns/net' }), code: 'INVALID_ARGUMENT', message: 'linux.namespaces[1].path: "ns/net" must be an absolute path' },
-  { name: 'unknown capability', mutate: (s) => (s.process.capabilities.bounding[3] = 'CAP_FLY'), code: 'INVALID_ARGUMENT', message: 'process.capabilities.bounding[3]: unknown capability "CAP_FLY"' },
-  { name: 'capability outside the host bounding set', mutate: (s) => (s.process.capabilities.bounding[3] = 'CAP_SYS_RESOURCE'), code: 'INVALID_ARGUMENT', message: "process.capabilities.bounding[3]: CAP_SYS_RESOURCE is not in this host's bounding set" },
-  { name: 'effective not in permitted', mutate: (s) => s.process.capabilities.effective.push('CAP_SYS_ADMIN'), code: 'INVALID_ARGUMENT', message: /^process\.capabilities\.effective\[14\]: CAP_SYS_ADMIN must also be in permitted/ },
-  { name: 'unknown rlimit', mutate: (s) => s.process.rlimits.push({ type: 'RLIMIT_FOO', hard: 1, soft: 1 }), code: 'INVALID_ARGUMENT', message: 'process.rlimits[1].type: unknown rlimit "RLIMIT_FOO"' },
-  { name: 'duplicate rlimit', mutate: (s) => s.process.rlimits.push({ type: 'RLIMIT_NOFILE', hard: 1, soft: 1 }), code: 'INVALID_ARGUMENT', message: /^process\.rlimits\[1\]\.type: RLIMIT_NOFILE already set/ },
-  { name: 'soft above hard', mutate: (s) => (s.process.rlimits[0] = { type: 'RLIMIT_NOFILE', hard: 10, soft: 20 }), code: 'INVALID_ARGUMENT', message: /^process\.rlimits\[0\]: RLIMIT_NOFILE soft limit 20 is above its hard limit 10/ },
-  { name: 'ociVersion 2.x', mutate: (s) => (s.ociVersion = '2.0.0'), code: 'INVALID_ARGUMENT', message: /^ociVersion: "2\.0\.0": berth supports OCI runtime spec 1\.x/ },
-  { name: 'missing ociVersion', mutate: (s) => delete s.ociVersion, code: 'INVALID_ARGUMENT', message: 'ociVersion: required' },
-  { name: 'seccomp notify', mutate: (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' }), code: 'NOT_IMPLEMENTED', message: /^linux\.seccomp\.defaultAction: SCMP_ACT_NOTIFY/ },
-  { name: 'seccomp unknown action', mutate: (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_MAYBE' }] }), code: 'INVALID_ARGUMENT', message: /^linux\.seccomp\.syscalls\[0\]\.action: unknown seccomp action "SCMP_ACT_MAYBE"/ },
-  { name: 'seccomp unknown op', mutate: (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_SOMETIMES' }] }] }), code: 'INVALID_ARGUMENT', message: /^linux\.seccomp\.syscalls\[0\]\.args\[0\]\.op: unknown comparison/ },
-  { name: 'seccomp arg index', mutate: (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 6, value: 1, op: 'SCMP_CMP_EQ' }] }] }), code: 'INVALID_ARGUMENT', message: /^linux\.seccomp\.syscalls\[0\]\.args\[0\]\.index: 6 is not a syscall argument/ },
-  { name: 'seccomp missing defaultAction', mutate: (s) => (s.linux.seccomp = { syscalls: [] }), code: 'INVALID_ARGUMENT', message: 'linux.seccomp.defaultAction: required' },
-  { name: 'wrong type', mutate: (s) => (s.process.user.uid = 'root'), code: 'INVALID_ARGUMENT', message: 'process.user.uid: must be integer (got "root")' },
+  {
+    name: 'unknown namespace type',
+    mutate: (s) => (s.linux.namespaces[2].type = 'time2'),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.namespaces\[2\]\.type: unknown namespace type "time2"/,
+  },
+  {
+    name: 'duplicate namespace',
+    mutate: (s) => s.linux.namespaces.push({ type: 'pid' }),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.namespaces\[6\]\.type: pid namespace already listed at linux\.namespaces\[0\]/,
+  },
+  {
+    name: 'namespace path missing',
+    mutate: (s) => (s.linux.namespaces[1] = { type: 'network', path: '/proc/999999999/ns/net' }),
+    code: 'NOT_FOUND',
+    message: /^linux\.namespaces\[1\]\.path: \/proc\/999999999\/ns\/net/,
+  },
+  {
+    name: 'relative namespace path',
+    mutate: (s) => (s.linux.namespaces[1] = { type: 'network', path: 'ns/net' }),
+    code: 'INVALID_ARGUMENT',
+    message: 'linux.namespaces[1].path: "ns/net" must be an absolute path',
+  },
+  {
+    name: 'unknown capability',
+    mutate: (s) => (s.process.capabilities.bounding[3] = 'CAP_FLY'),
+    code: 'INVALID_ARGUMENT',
+    message: 'process.capabilities.bounding[3]: unknown capability "CAP_FLY"',
+  },
+  {
+    name: 'capability outside the host bounding set',
+    mutate: (s) => (s.process.capabilities.bounding[3] = 'CAP_SYS_RESOURCE'),
+    code: 'INVALID_ARGUMENT',
+    message: "process.capabilities.bounding[3]: CAP_SYS_RESOURCE is not in this host's bounding set",
+  },
+  {
+    name: 'effective not in permitted',
+    mutate: (s) => s.process.capabilities.effective.push('CAP_SYS_ADMIN'),
+    code: 'INVALID_ARGUMENT',
+    message: /^process\.capabilities\.effective\[14\]: CAP_SYS_ADMIN must also be in permitted/,
+  },
+  {
+    name: 'unknown rlimit',
+    mutate: (s) => s.process.rlimits.push({ type: 'RLIMIT_FOO', hard: 1, soft: 1 }),
+    code: 'INVALID_ARGUMENT',
+    message: 'process.rlimits[1].type: unknown rlimit "RLIMIT_FOO"',
+  },
+  {
+    name: 'duplicate rlimit',
+    mutate: (s) => s.process.rlimits.push({ type: 'RLIMIT_NOFILE', hard: 1, soft: 1 }),
+    code: 'INVALID_ARGUMENT',
+    message: /^process\.rlimits\[1\]\.type: RLIMIT_NOFILE already set/,
+  },
+  {
+    name: 'soft above hard',
+    mutate: (s) => (s.process.rlimits[0] = { type: 'RLIMIT_NOFILE', hard: 10, soft: 20 }),
+    code: 'INVALID_ARGUMENT',
+    message: /^process\.rlimits\[0\]: RLIMIT_NOFILE soft limit 20 is above its hard limit 10/,
+  },
+  {
+    name: 'ociVersion 2.x',
+    mutate: (s) => (s.ociVersion = '2.0.0'),
+    code: 'INVALID_ARGUMENT',
+    message: /^ociVersion: "2\.0\.0": berth supports OCI runtime spec 1\.x/,
+  },
+  {
+    name: 'missing ociVersion',
+    mutate: (s) => delete s.ociVersion,
+    code: 'INVALID_ARGUMENT',
+    message: 'ociVersion: required',
+  },
+  {
+    name: 'seccomp notify',
+    mutate: (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_NOTIFY' }),
+    code: 'NOT_IMPLEMENTED',
+    message: /^linux\.seccomp\.defaultAction: SCMP_ACT_NOTIFY/,
+  },
+  {
+    name: 'seccomp unknown action',
+    mutate: (s) =>
+      (s.linux.seccomp = {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['read'], action: 'SCMP_ACT_MAYBE' }],
+      }),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.seccomp\.syscalls\[0\]\.action: unknown seccomp action "SCMP_ACT_MAYBE"/,
+  },
+  {
+    name: 'seccomp unknown op',
+    mutate: (s) =>
+      (s.linux.seccomp = {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [
+          { names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_SOMETIMES' }] },
+        ],
+      }),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.seccomp\.syscalls\[0\]\.args\[0\]\.op: unknown comparison/,
+  },
+  {
+    name: 'seccomp arg index',
+    mutate: (s) =>
+      (s.linux.seccomp = {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 6, value: 1, op: 'SCMP_CMP_EQ' }] }],
+      }),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.seccomp\.syscalls\[0\]\.args\[0\]\.index: 6 is not a syscall argument/,
+  },
+  {
+    name: 'seccomp missing defaultAction',
+    mutate: (s) => (s.linux.seccomp = { syscalls: [] }),
+    code: 'INVALID_ARGUMENT',
+    message: 'linux.seccomp.defaultAction: required',
+  },
+  {
+    name: 'wrong type',
+    mutate: (s) => (s.process.user.uid = 'root'),
+    code: 'INVALID_ARGUMENT',
+    message: 'process.user.uid: must be integer (got "root")',
+  },
   { name: 'empty args', mutate: (s) => (s.process.args = []), code: 'INVALID_ARGUMENT', message: /^process\.args: / },
-  { name: 'relative cwd', mutate: (s) => (s.process.cwd = 'home'), code: 'INVALID_ARGUMENT', message: 'process.cwd: "home" must be an absolute path' },
-  { name: 'env without =', mutate: (s) => s.process.env.push('JUSTNAME'), code: 'INVALID_ARGUMENT', message: 'process.env[2]: "JUSTNAME": must be KEY=value' },
-  { name: 'missing rootfs', mutate: (s) => (s.root.path = 'nope'), code: 'NOT_FOUND', message: /^root\.path: .*\/nope: no such directory/ },
-  { name: 'rootfs is a file', mutate: (s) => (s.root.path = 'afile'), code: 'INVALID_ARGUMENT', message: /^root\.path: .*\/afile: not a directory/ },
-  { name: 'bind source missing', mutate: (s) => s.mounts.push({ destination: '/data', type: 'bind', source: '/nonexistent-berth', options: ['rbind'] }), code: 'NOT_FOUND', message: 'mounts[6].source: /nonexistent-berth: no such file or directory' },
-  { name: 'relative mount destination', mutate: (s) => (s.mounts[0].destination = 'proc'), code: 'INVALID_ARGUMENT', message: 'mounts[0].destination: "proc" must be an absolute path' },
-  { name: 'hook relative path', mutate: (s) => (s.hooks = { prestart: [{ path: 'hook.sh' }] }), code: 'INVALID_ARGUMENT', message: 'hooks.prestart[0].path: "hook.sh" must be an absolute path' },
-  { name: 'hook zero timeout', mutate: (s) => (s.hooks = { poststop: [{ path: '/bin/true', timeout: 0 }] }), code: 'INVALID_ARGUMENT', message: /^hooks\.poststop\[0\]\.timeout: 0 / },
-  { name: 'uid mappings without user ns', mutate: (s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), code: 'INVALID_ARGUMENT', message: /^linux\.uidMappings: needs a new user namespace/ },
-  { name: 'user ns without mappings', mutate: (s) => s.linux.namespaces.push({ type: 'user' }), code: 'INVALID_ARGUMENT', message: /^linux\.uidMappings: a new user namespace needs/ },
-  { name: 'hostname without uts ns', mutate: (s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts')), code: 'INVALID_ARGUMENT', message: /^hostname: setting a hostname needs a uts namespace \(new or joined\)/ },
-  { name: 'net sysctl without netns', mutate: (s) => { s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'network'); s.linux.sysctl = { 'net.ipv4.ip_forward': '1' }; }, code: 'INVALID_ARGUMENT', message: 'linux.sysctl["net.ipv4.ip_forward"]: needs a new network namespace' },
-  { name: 'host-wide sysctl', mutate: (s) => (s.linux.sysctl = { 'vm.swappiness': '10' }), code: 'NOT_IMPLEMENTED', message: /^linux\.sysctl\["vm\.swappiness"\]: berth sets only namespaced sysctls/ },
-  { name: 'unknown propagation', mutate: (s) => (s.linux.rootfsPropagation = 'sideways'), code: 'INVALID_ARGUMENT', message: /^linux\.rootfsPropagation: unknown rootfs propagation "sideways"/ },
-  { name: 'cgroupsPath with ..', mutate: (s) => (s.linux.cgroupsPath = 'berth/../../etc'), code: 'INVALID_ARGUMENT', message: /^linux\.cgroupsPath: "berth\/\.\.\/\.\.\/etc" must not contain/ },
-  { name: 'swap below limit', mutate: (s) => (s.linux.resources.memory = { limit: 100 << 20, swap: 50 << 20 }), code: 'INVALID_ARGUMENT', message: /^linux\.resources\.memory\.swap: 52428800 must be at least memory\.limit/ },
-  { name: 'quota too small', mutate: (s) => (s.linux.resources.cpu = { quota: 10 }), code: 'INVALID_ARGUMENT', message: /^linux\.resources\.cpu\.quota: 10 is below/ },
-  { name: 'bad cpuset', mutate: (s) => (s.linux.resources.cpu = { cpus: '0-a' }), code: 'INVALID_ARGUMENT', message: 'linux.resources.cpu.cpus: "0-a": must be a cpu list like "0-2,4"' },
-  { name: 'bad device access', mutate: (s) => (s.linux.resources.devices[0].access = 'rwx'), code: 'INVALID_ARGUMENT', message: 'linux.resources.devices[0].access: "rwx": must be some of r, w, m, each at most once' },
-  { name: 'unknown device type', mutate: (s) => (s.linux.resources.devices[0].type = 'u'), code: 'INVALID_ARGUMENT', message: /^linux\.resources\.devices\[0\]\.type: unknown device type "u"/ },
-  { name: 'not an object', mutate: (s) => (s.linux.namespaces = 'pid'), code: 'INVALID_ARGUMENT', message: 'linux.namespaces: must be array (got "pid")' },
+  {
+    name: 'relative cwd',
+    mutate: (s) => (s.process.cwd = 'home'),
+    code: 'INVALID_ARGUMENT',
+    message: 'process.cwd: "home" must be an absolute path',
+  },
+  {
+    name: 'env without =',
+    mutate: (s) => s.process.env.push('JUSTNAME'),
+    code: 'INVALID_ARGUMENT',
+    message: 'process.env[2]: "JUSTNAME": must be KEY=value',
+  },
+  {
+    name: 'missing rootfs',
+    mutate: (s) => (s.root.path = 'nope'),
+    code: 'NOT_FOUND',
+    message: /^root\.path: .*\/nope: no such directory/,
+  },
+  {
+    name: 'rootfs is a file',
+    mutate: (s) => (s.root.path = 'afile'),
+    code: 'INVALID_ARGUMENT',
+    message: /^root\.path: .*\/afile: not a directory/,
+  },
+  {
+    name: 'bind source missing',
+    mutate: (s) =>
+      s.mounts.push({ destination: '/data', type: 'bind', source: '/nonexistent-berth', options: ['rbind'] }),
+    code: 'NOT_FOUND',
+    message: 'mounts[6].source: /nonexistent-berth: no such file or directory',
+  },
+  {
+    name: 'relative mount destination',
+    mutate: (s) => (s.mounts[0].destination = 'proc'),
+    code: 'INVALID_ARGUMENT',
+    message: 'mounts[0].destination: "proc" must be an absolute path',
+  },
+  {
+    name: 'hook relative path',
+    mutate: (s) => (s.hooks = { prestart: [{ path: 'hook.sh' }] }),
+    code: 'INVALID_ARGUMENT',
+    message: 'hooks.prestart[0].path: "hook.sh" must be an absolute path',
+  },
+  {
+    name: 'hook zero timeout',
+    mutate: (s) => (s.hooks = { poststop: [{ path: '/bin/true', timeout: 0 }] }),
+    code: 'INVALID_ARGUMENT',
+    message: /^hooks\.poststop\[0\]\.timeout: 0 /,
+  },
+  {
+    name: 'uid mappings without user ns',
+    mutate: (s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.uidMappings: needs a new user namespace/,
+  },
+  {
+    name: 'user ns without mappings',
+    mutate: (s) => s.linux.namespaces.push({ type: 'user' }),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.uidMappings: a new user namespace needs/,
+  },
+  {
+    name: 'hostname without uts ns',
+    mutate: (s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts')),
+    code: 'INVALID_ARGUMENT',
+    message: /^hostname: setting a hostname needs a uts namespace \(new or joined\)/,
+  },
+  {
+    name: 'net sysctl without netns',
+    mutate: (s) => {
+      s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
+      s.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+    },
+    code: 'INVALID_ARGUMENT',
+    message: 'linux.sysctl["net.ipv4.ip_forward"]: needs a new network namespace',
+  },
+  {
+    name: 'host-wide sysctl',
+    mutate: (s) => (s.linux.sysctl = { 'vm.swappiness': '10' }),
+    code: 'NOT_IMPLEMENTED',
+    message: /^linux\.sysctl\["vm\.swappiness"\]: berth sets only namespaced sysctls/,
+  },
+  {
+    name: 'unknown propagation',
+    mutate: (s) => (s.linux.rootfsPropagation = 'sideways'),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.rootfsPropagation: unknown rootfs propagation "sideways"/,
+  },
+  {
+    name: 'cgroupsPath with ..',
+    mutate: (s) => (s.linux.cgroupsPath = 'berth/../../etc'),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.cgroupsPath: "berth\/\.\.\/\.\.\/etc" must not contain/,
+  },
+  {
+    name: 'swap below limit',
+    mutate: (s) => (s.linux.resources.memory = { limit: 100 << 20, swap: 50 << 20 }),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.resources\.memory\.swap: 52428800 must be at least memory\.limit/,
+  },
+  {
+    name: 'quota too small',
+    mutate: (s) => (s.linux.resources.cpu = { quota: 10 }),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.resources\.cpu\.quota: 10 is below/,
+  },
+  {
+    name: 'bad cpuset',
+    mutate: (s) => (s.linux.resources.cpu = { cpus: '0-a' }),
+    code: 'INVALID_ARGUMENT',
+    message: 'linux.resources.cpu.cpus: "0-a": must be a cpu list like "0-2,4"',
+  },
+  {
+    name: 'bad device access',
+    mutate: (s) => (s.linux.resources.devices[0].access = 'rwx'),
+    code: 'INVALID_ARGUMENT',
+    message: 'linux.resources.devices[0].access: "rwx": must be some of r, w, m, each at most once',
+  },
+  {
+    name: 'unknown device type',
+    mutate: (s) => (s.linux.resources.devices[0].type = 'u'),
+    code: 'INVALID_ARGUMENT',
+    message: /^linux\.resources\.devices\[0\]\.type: unknown device type "u"/,
+  },
+  {
+    name: 'not an object',
+    mutate: (s) => (s.linux.namespaces = 'pid'),
+    code: 'INVALID_ARGUMENT',
+    message: 'linux.namespaces: must be array (got "pid")',
+  },
 ];
 
 /** Spec fields accepted with a warning on a host without the LSM or controller (this one). */
 const warned: { name: string; mutate: Mutation; warning: RegExp; kept?: (s: Spec) => unknown }[] = [
-  { name: 'unknown top-level property', mutate: (s) => (s.windows = {}), warning: /^windows: not a property berth knows, ignored$/ },
-  { name: 'unknown nested property', mutate: (s) => (s.linux.intelRdt = { closID: 'x' }), warning: /^linux\.intelRdt: not a property berth knows, ignored$/ },
+  {
+    name: 'unknown top-level property',
+    mutate: (s) => (s.windows = {}),
+    warning: /^windows: not a property berth knows, ignored$/,
+  },
+  {
+    name: 'unknown nested property',
+    mutate: (s) => (s.linux.intelRdt = { closID: 'x' }),
+    warning: /^linux\.intelRdt: not a property berth knows, ignored$/,
+  },
   { name: 'unknown hook kind', mutate: (s) => (s.hooks = { prestop: [] }), warning: /^hooks\.prestop: not a property/ },
   { name: 'odd property name', mutate: (s) => (s['x/y~z'] = 1), warning: /^\["x\/y~z"\]: not a property/ },
-  { name: 'hugepageLimits', mutate: (s) => (s.linux.resources.hugepageLimits = [{ pageSize: '2MB', limit: 1048576 }]), warning: /^linux\.resources\.hugepageLimits: hugetlb limits .*ignored$/ },
-  { name: 'memory.kernel', mutate: (s) => (s.linux.resources.memory = { limit: 1 << 28, kernel: 1 << 26 }), warning: /^linux\.resources\.memory\.kernel: kernel memory limits are deprecated/, kept: (s) => s.linux?.resources?.memory?.limit },
-  { name: 'network classID/priorities', mutate: (s) => (s.linux.resources.network = { classID: 1048577, priorities: [{ name: 'eth0', priority: 500 }] }), warning: /^linux\.resources\.network: net_cls\/net_prio .*ignored$/ },
-  { name: 'mountLabel without SELinux', mutate: (s) => (s.linux.mountLabel = 'system_u:object_r:svirt_sandbox_file_t:s0'), warning: /^linux\.mountLabel: SELinux is not enabled on this host/ },
-  { name: 'apparmorProfile without AppArmor', mutate: (s) => (s.process.apparmorProfile = 'docker-default'), warning: /^process\.apparmorProfile: AppArmor is not enabled on this host, "docker-default" ignored$/ },
+  {
+    name: 'hugepageLimits',
+    mutate: (s) => (s.linux.resources.hugepageLimits = [{ pageSize: '2MB', limit: 1048576 }]),
+    warning: /^linux\.resources\.hugepageLimits: hugetlb limits .*ignored$/,
+  },
+  {
+    name: 'memory.kernel',
+    mutate: (s) => (s.linux.resources.memory = { limit: 1 << 28, kernel: 1 << 26 }),
+    warning: /^linux\.resources\.memory\.kernel: kernel memory limits are deprecated/,
+    kept: (s) => s.linux?.resources?.memory?.limit,
+  },
+  {
+    name: 'network classID/priorities',
+    mutate: (s) => (s.linux.resources.network = { classID: 1048577, priorities: [{ name: 'eth0', priority: 500 }] }),
+    warning: /^linux\.resources\.network: net_cls\/net_prio .*ignored$/,
+  },
+  {
+    name: 'mountLabel without SELinux',
+    mutate: (s) => (s.linux.mountLabel = 'system_u:object_r:svirt_sandbox_file_t:s0'),
+    warning: /^linux\.mountLabel: SELinux is not enabled on this host/,
+  },
+  {
+    name: 'apparmorProfile without AppArmor',
+    mutate: (s) => (s.process.apparmorProfile = 'docker-default'),
+    warning: /^process\.apparmorProfile: AppArmor is not enabled on this host, "docker-default" ignored$/,
+  },
 ];
 
 describe('validateSpec: spec-valid fields this host cannot apply', () => {
@@ -107,20 +349,26 @@ describe('validateSpec: spec-valid fields this host cannot apply', () => {
   it('refuses a security label for a module that is enabled, naming the field', () => {
     const raw = defaultSpec();
     raw.process!.apparmorProfile = 'docker-default';
-    expect(() => validateSpec(raw, bundle, { host, lsm: { apparmor: true, selinux: false } })).toThrow(/^process\.apparmorProfile: berth cannot apply AppArmor labels, and AppArmor is enabled/);
+    expect(() => validateSpec(raw, bundle, { host, lsm: { apparmor: true, selinux: false } })).toThrow(
+      /^process\.apparmorProfile: berth cannot apply AppArmor labels, and AppArmor is enabled/,
+    );
   });
 
   it('accepts linux.resources.blockIO (applied by the cgroup manager) without a warning', () => {
     const raw = defaultSpec();
     raw.linux!.resources!.blockIO = { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1024 }] };
     const warnings: string[] = [];
-    expect(validateSpec(raw, bundle, { host, lsm: noLsm, warn: (m) => warnings.push(m) }).linux?.resources?.blockIO?.weight).toBe(500);
+    expect(
+      validateSpec(raw, bundle, { host, lsm: noLsm, warn: (m) => warnings.push(m) }).linux?.resources?.blockIO?.weight,
+    ).toBe(500);
     expect(warnings).toEqual([]);
   });
 
   it('accepts a hostname with a uts namespace joined by path (set in that namespace)', () => {
     const raw = defaultSpec() as any; // eslint-disable-line @typescript-eslint/no-explicit-any
-    raw.linux.namespaces = raw.linux.namespaces.map((n: { type: string }) => (n.type === 'uts' ? { type: 'uts', path: '/proc/self/ns/uts' } : n));
+    raw.linux.namespaces = raw.linux.namespaces.map((n: { type: string }) =>
+      n.type === 'uts' ? { type: 'uts', path: '/proc/self/ns/uts' } : n,
+    );
     raw.hostname = 'joined';
     expect(validateSpec(raw, bundle, { host, lsm: noLsm }).hostname).toBe('joined');
   });
@@ -130,7 +378,9 @@ describe('validateSpec: spec-valid fields this host cannot apply', () => {
     raw.linux!.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }];
     expect(validateSpec(raw, bundle, { host, lsm: noLsm }).linux?.devices?.[0]?.path).toBe('/dev/fuse');
     raw.linux!.devices = [{ path: 'dev/fuse', type: 'c', major: 10, minor: 229 }];
-    expect(() => validateSpec(raw, bundle, { host, lsm: noLsm })).toThrow(/^linux\.devices\[0\]\.path: "dev\/fuse" must be an absolute path/);
+    expect(() => validateSpec(raw, bundle, { host, lsm: noLsm })).toThrow(
+      /^linux\.devices\[0\]\.path: "dev\/fuse" must be an absolute path/,
+    );
     raw.linux!.devices = [{ path: '/dev/x', type: 'q' as 'c', major: 1, minor: 1 }];
     expect(() => validateSpec(raw, bundle, { host, lsm: noLsm })).toThrow(/^linux\.devices\[0\]\.type: unknown/);
   });
@@ -158,7 +408,11 @@ describe('validateSpec', () => {
     s.process!.capabilities!.inheritable = ['CAP_KILL'];
     s.process!.capabilities!.ambient = ['CAP_KILL', 'CAP_CHOWN', 'CAP_SYS_ADMIN']; // CAP_SYS_ADMIN is not permitted by default
     const warnings: string[] = [];
-    expect(validateSpec(s, bundle, { host, warn: (m) => warnings.push(m) }).process!.capabilities!.ambient).toEqual(['CAP_KILL', 'CAP_CHOWN', 'CAP_SYS_ADMIN']);
+    expect(validateSpec(s, bundle, { host, warn: (m) => warnings.push(m) }).process!.capabilities!.ambient).toEqual([
+      'CAP_KILL',
+      'CAP_CHOWN',
+      'CAP_SYS_ADMIN',
+    ]);
     expect(warnings).toEqual([
       'process.capabilities.ambient[1]: CAP_CHOWN is not raised: an ambient capability must also be permitted and inheritable',
       'process.capabilities.ambient[2]: CAP_SYS_ADMIN is not raised: an ambient capability must also be permitted and inheritable',
@@ -176,7 +430,15 @@ describe('validateSpec', () => {
     s.mounts!.push({ destination: '/data', type: 'bind', source: 'afile', options: ['rbind', 'ro'] });
     s.hooks = { prestart: [{ path: '/bin/true', args: ['true'], env: ['A=b'], timeout: 5 }], poststop: [] };
     s.annotations = { 'org.example.key': 'value' };
-    s.linux!.resources = { memory: { limit: 64 << 20, swap: 128 << 20, reservation: 32 << 20 }, cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' }, pids: { limit: 100 }, devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' }] };
+    s.linux!.resources = {
+      memory: { limit: 64 << 20, swap: 128 << 20, reservation: 32 << 20 },
+      cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' },
+      pids: { limit: 100 },
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' },
+      ],
+    };
     s.linux!.cgroupsPath = 'berth/abc';
     s.linux!.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '1000' };
     s.linux!.rootfsPropagation = 'rprivate';
@@ -210,7 +472,8 @@ describe('validateSpec', () => {
     const raw = defaultSpec();
     raw.process!.capabilities!.bounding!.push('CAP_SYS_RESOURCE');
     const bnd = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]}`);
-    if ((bnd & capabilityMask(['CAP_SYS_RESOURCE'])) === 0n) expect(() => validateSpec(raw, bundle)).toThrow(/CAP_SYS_RESOURCE is not in this host's bounding set/);
+    if ((bnd & capabilityMask(['CAP_SYS_RESOURCE'])) === 0n)
+      expect(() => validateSpec(raw, bundle)).toThrow(/CAP_SYS_RESOURCE is not in this host's bounding set/);
     else expect(validateSpec(raw, bundle).process?.capabilities?.bounding).toContain('CAP_SYS_RESOURCE');
   });
 });
@@ -235,13 +498,21 @@ describe('loadBundleSpec', () => {
     const raw = defaultSpec() as any; // eslint-disable-line @typescript-eslint/no-explicit-any
     raw.linux.namespaces[0].type = 'time2';
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(raw));
-    await expect(loadBundleSpec(bundle, { host })).rejects.toThrow(`bundle ${bundle}: config.json: linux.namespaces[0].type: unknown namespace type "time2"`);
+    await expect(loadBundleSpec(bundle, { host })).rejects.toThrow(
+      `bundle ${bundle}: config.json: linux.namespaces[0].type: unknown namespace type "time2"`,
+    );
   });
 
   it('names the bundle on bad JSON and on a missing file', async () => {
     writeFileSync(join(bundle, 'config.json'), '{nope');
-    await expect(loadBundleSpec(bundle, { host })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/config\.json: not valid JSON/) });
+    await expect(loadBundleSpec(bundle, { host })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/config\.json: not valid JSON/),
+    });
     rmSync(join(bundle, 'config.json'));
-    await expect(loadBundleSpec(bundle, { host })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/^bundle .*: config\.json: ENOENT/) });
+    await expect(loadBundleSpec(bundle, { host })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(/^bundle .*: config\.json: ENOENT/),
+    });
   });
 });

@@ -71,7 +71,12 @@ function describe(value: unknown): string {
 function schemaError(raw: unknown, e: ErrorObject): BerthError {
   const path = fieldPath(e.instancePath);
   const value = valueAt(raw, e.instancePath);
-  const join = (child: string) => (path === 'config' ? child : /^[A-Za-z_$][\w$]*$/.test(child) ? `${path}.${child}` : `${path}[${JSON.stringify(child)}]`);
+  const join = (child: string) =>
+    path === 'config'
+      ? child
+      : /^[A-Za-z_$][\w$]*$/.test(child)
+        ? `${path}.${child}`
+        : `${path}[${JSON.stringify(child)}]`;
   const details = { field: path };
   switch (e.keyword) {
     case 'additionalProperties': {
@@ -79,16 +84,23 @@ function schemaError(raw: unknown, e: ErrorObject): BerthError {
       return notImplemented(`${join(prop)}: not supported by berth`, { details: { field: join(prop) } });
     }
     case 'required':
-      return invalidArgument(`${join((e.params as { missingProperty: string }).missingProperty)}: required`, { details });
+      return invalidArgument(`${join((e.params as { missingProperty: string }).missingProperty)}: required`, {
+        details,
+      });
     case 'enum': {
       const label = enumLabels.find(([re]) => re.test(path))?.[1] ?? 'value';
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ');
       return invalidArgument(`${path}: unknown ${label} ${describe(value)} (expected one of ${allowed})`, { details });
     }
     case 'const':
-      return notImplemented(`${path}: ${describe(value)} is not supported by berth (only ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)})`, { details });
+      return notImplemented(
+        `${path}: ${describe(value)} is not supported by berth (only ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)})`,
+        { details },
+      );
     case 'type':
-      return invalidArgument(`${path}: must be ${(e.params as { type: string }).type} (got ${describe(value)})`, { details });
+      return invalidArgument(`${path}: must be ${(e.params as { type: string }).type} (got ${describe(value)})`, {
+        details,
+      });
     case 'pattern': {
       const hint = patternHints.find(([re]) => re.test(path))?.[1];
       if (hint) return invalidArgument(`${path}: ${describe(value)}: ${hint}`, { details });
@@ -104,7 +116,10 @@ function schemaError(raw: unknown, e: ErrorObject): BerthError {
 export interface ValidateOptions {
   /** The host limits to check capabilities against; this host's by default (tests pass their own). */
   host?: HostCapabilities;
-  /** Told what is accepted but will not be done as written (ambient capabilities the kernel will not raise, ignored properties, limits this host cannot apply). */
+  /**
+   * Told what is accepted but will not be done as written (ambient capabilities the kernel will not raise, ignored
+   * properties, limits this host cannot apply).
+   */
   warn?: (message: string) => void;
   /** Which Linux security modules are enabled; this host's by default (tests pass their own). */
   lsm?: EnabledLsm;
@@ -187,12 +202,15 @@ export function validateSpec(raw: unknown, bundleDir: string, options: ValidateO
   (spec.mounts ?? []).forEach((m, i) => {
     const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
     if (!bind) return;
-    if (m.source === undefined || m.source === '') throw invalidArgument(`mounts[${i}].source: required for a bind mount of ${m.destination}`);
+    if (m.source === undefined || m.source === '')
+      throw invalidArgument(`mounts[${i}].source: required for a bind mount of ${m.destination}`);
     const source = isAbsolute(m.source) ? m.source : resolve(bundle, m.source);
     try {
       statSync(source);
     } catch {
-      throw notFound(`mounts[${i}].source: ${source}: no such file or directory`, { details: { field: `mounts[${i}].source` } });
+      throw notFound(`mounts[${i}].source: ${source}: no such file or directory`, {
+        details: { field: `mounts[${i}].source` },
+      });
     }
   });
   checkLinux(spec);
@@ -209,7 +227,10 @@ function checkHostOnly(spec: Spec, lsm: EnabledLsm, warn: (message: string) => v
   const label = (field: string, value: string | undefined, module: 'apparmor' | 'selinux') => {
     if (value === undefined || value === '') return;
     const name = module === 'apparmor' ? 'AppArmor' : 'SELinux';
-    if (lsm[module]) throw notImplemented(`${field}: berth cannot apply ${name} labels, and ${name} is enabled on this host`, { details: { field } });
+    if (lsm[module])
+      throw notImplemented(`${field}: berth cannot apply ${name} labels, and ${name} is enabled on this host`, {
+        details: { field },
+      });
     warn(`${field}: ${name} is not enabled on this host, ${JSON.stringify(value)} ignored`);
   };
   label('process.apparmorProfile', spec.process?.apparmorProfile, 'apparmor');
@@ -217,10 +238,14 @@ function checkHostOnly(spec: Spec, lsm: EnabledLsm, warn: (message: string) => v
   label('linux.mountLabel', spec.linux?.mountLabel, 'selinux');
   const r = spec.linux?.resources;
   if (r === undefined) return;
-  if (r.memory?.kernel !== undefined) warn('linux.resources.memory.kernel: kernel memory limits are deprecated and no longer enforced by Linux, ignored');
-  if (r.memory?.kernelTCP !== undefined) warn('linux.resources.memory.kernelTCP: kernel TCP memory limits are not applied by berth, ignored');
-  if (r.hugepageLimits !== undefined) warn('linux.resources.hugepageLimits: hugetlb limits are not applied by berth, ignored');
-  if (r.network !== undefined) warn('linux.resources.network: net_cls/net_prio settings are not applied by berth, ignored');
+  if (r.memory?.kernel !== undefined)
+    warn('linux.resources.memory.kernel: kernel memory limits are deprecated and no longer enforced by Linux, ignored');
+  if (r.memory?.kernelTCP !== undefined)
+    warn('linux.resources.memory.kernelTCP: kernel TCP memory limits are not applied by berth, ignored');
+  if (r.hugepageLimits !== undefined)
+    warn('linux.resources.hugepageLimits: hugetlb limits are not applied by berth, ignored');
+  if (r.network !== undefined)
+    warn('linux.resources.network: net_cls/net_prio settings are not applied by berth, ignored');
 }
 
 function requireDir(path: string, field: string): void {
@@ -235,12 +260,19 @@ function requireDir(path: string, field: string): void {
 
 const capSets = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
 
-function checkCapabilities(caps: Capabilities | undefined, host: HostCapabilities, warn: ((message: string) => void) | undefined): void {
+function checkCapabilities(
+  caps: Capabilities | undefined,
+  host: HostCapabilities,
+  warn: ((message: string) => void) | undefined,
+): void {
   if (!caps) return;
   for (const set of capSets) {
     (caps[set] ?? []).forEach((name, i) => {
       const problem = capabilityProblem(name, host);
-      if (problem) throw invalidArgument(`process.capabilities.${set}[${i}]: ${problem}`, { details: { field: `process.capabilities.${set}[${i}]` } });
+      if (problem)
+        throw invalidArgument(`process.capabilities.${set}[${i}]: ${problem}`, {
+          details: { field: `process.capabilities.${set}[${i}]` },
+        });
     });
   }
   const permitted = capabilityMask(caps.permitted ?? []);
@@ -255,7 +287,9 @@ function checkCapabilities(caps: Capabilities | undefined, host: HostCapabilitie
   (caps.ambient ?? []).forEach((name, i) => {
     const bit = capabilityMask([name]);
     if ((bit & permitted) === 0n || (bit & inheritable) === 0n) {
-      warn?.(`process.capabilities.ambient[${i}]: ${name} is not raised: an ambient capability must also be permitted and inheritable`);
+      warn?.(
+        `process.capabilities.ambient[${i}]: ${name} is not raised: an ambient capability must also be permitted and inheritable`,
+      );
     }
   });
 }
@@ -264,9 +298,13 @@ function checkRlimits(spec: Spec): void {
   const seen = new Map<string, number>();
   (spec.process?.rlimits ?? []).forEach((r, i) => {
     const field = `process.rlimits[${i}]`;
-    if (rlimitNumber(r.type) === undefined) throw invalidArgument(`${field}.type: unknown rlimit ${JSON.stringify(r.type)}`, { details: { field: `${field}.type` } });
+    if (rlimitNumber(r.type) === undefined)
+      throw invalidArgument(`${field}.type: unknown rlimit ${JSON.stringify(r.type)}`, {
+        details: { field: `${field}.type` },
+      });
     const before = seen.get(r.type);
-    if (before !== undefined) throw invalidArgument(`${field}.type: ${r.type} already set by process.rlimits[${before}]`);
+    if (before !== undefined)
+      throw invalidArgument(`${field}.type: ${r.type} already set by process.rlimits[${before}]`);
     seen.set(r.type, i);
     if (!isInfinity(r.hard) && (isInfinity(r.soft) || r.soft > r.hard)) {
       throw invalidArgument(`${field}: ${r.type} soft limit ${r.soft} is above its hard limit ${r.hard}`);
@@ -289,7 +327,8 @@ function checkLinux(spec: Spec): void {
   (linux.namespaces ?? []).forEach((ns, i) => {
     const field = `linux.namespaces[${i}]`;
     const before = seen.get(ns.type);
-    if (before !== undefined) throw invalidArgument(`${field}.type: ${ns.type} namespace already listed at linux.namespaces[${before}]`);
+    if (before !== undefined)
+      throw invalidArgument(`${field}.type: ${ns.type} namespace already listed at linux.namespaces[${before}]`);
     seen.set(ns.type, i);
     if (ns.path === undefined) own.add(ns.type);
     else {
@@ -301,18 +340,22 @@ function checkLinux(spec: Spec): void {
     }
   });
   for (const key of ['uidMappings', 'gidMappings'] as const) {
-    if ((linux[key]?.length ?? 0) > 0 && !own.has('user')) throw invalidArgument(`linux.${key}: needs a new user namespace in linux.namespaces`);
+    if ((linux[key]?.length ?? 0) > 0 && !own.has('user'))
+      throw invalidArgument(`linux.${key}: needs a new user namespace in linux.namespaces`);
   }
   if (own.has('user') && ((linux.uidMappings?.length ?? 0) === 0 || (linux.gidMappings?.length ?? 0) === 0)) {
     throw invalidArgument('linux.uidMappings: a new user namespace needs uidMappings and gidMappings');
   }
   // a uts namespace joined by path is entered before the hostname is set: it is set there (as runc does)
-  if (spec.hostname !== undefined && spec.hostname !== '' && !seen.has('uts')) throw invalidArgument('hostname: setting a hostname needs a uts namespace (new or joined)');
-  if (spec.domainname !== undefined && spec.domainname !== '' && !seen.has('uts')) throw invalidArgument('domainname: setting a domainname needs a uts namespace (new or joined)');
+  if (spec.hostname !== undefined && spec.hostname !== '' && !seen.has('uts'))
+    throw invalidArgument('hostname: setting a hostname needs a uts namespace (new or joined)');
+  if (spec.domainname !== undefined && spec.domainname !== '' && !seen.has('uts'))
+    throw invalidArgument('domainname: setting a domainname needs a uts namespace (new or joined)');
   for (const key of Object.keys(linux.sysctl ?? {})) {
     const field = `linux.sysctl[${JSON.stringify(key)}]`;
     const rule = sysctlNamespaces.find(([re]) => re.test(key));
-    if (!rule) throw notImplemented(`${field}: berth sets only namespaced sysctls (net.*, fs.mqueue.*, IPC and UTS kernel.*)`);
+    if (!rule)
+      throw notImplemented(`${field}: berth sets only namespaced sysctls (net.*, fs.mqueue.*, IPC and UTS kernel.*)`);
     if (!own.has(rule[1])) throw invalidArgument(`${field}: needs a new ${rule[1]} namespace`);
   }
   if (linux.seccomp !== undefined) checkProfile(linux.seccomp, 'linux.seccomp');
@@ -321,10 +364,15 @@ function checkLinux(spec: Spec): void {
   }
   const mem = linux.resources?.memory;
   if (mem?.limit !== undefined && mem.swap !== undefined && mem.limit > 0 && mem.swap !== -1 && mem.swap < mem.limit) {
-    throw invalidArgument(`linux.resources.memory.swap: ${mem.swap} must be at least memory.limit ${mem.limit} (swap counts memory+swap)`);
+    throw invalidArgument(
+      `linux.resources.memory.swap: ${mem.swap} must be at least memory.limit ${mem.limit} (swap counts memory+swap)`,
+    );
   }
   const cpu = linux.resources?.cpu;
-  if (cpu?.quota !== undefined && cpu.quota > 0 && cpu.quota < 1000) throw invalidArgument(`linux.resources.cpu.quota: ${cpu.quota} is below the kernel's minimum of 1000 µs`);
-  if (cpu?.period !== undefined && cpu.period > 0 && cpu.period < 1000) throw invalidArgument(`linux.resources.cpu.period: ${cpu.period} is below the kernel's minimum of 1000 µs`);
-  if (cpu?.shares !== undefined && cpu.shares === 1) throw invalidArgument('linux.resources.cpu.shares: 1 is below the kernel\'s minimum of 2');
+  if (cpu?.quota !== undefined && cpu.quota > 0 && cpu.quota < 1000)
+    throw invalidArgument(`linux.resources.cpu.quota: ${cpu.quota} is below the kernel's minimum of 1000 µs`);
+  if (cpu?.period !== undefined && cpu.period > 0 && cpu.period < 1000)
+    throw invalidArgument(`linux.resources.cpu.period: ${cpu.period} is below the kernel's minimum of 1000 µs`);
+  if (cpu?.shares !== undefined && cpu.shares === 1)
+    throw invalidArgument("linux.resources.cpu.shares: 1 is below the kernel's minimum of 2");
 }

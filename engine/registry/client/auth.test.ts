@@ -5,8 +5,15 @@ import { endpointFor } from './endpoint.js';
 
 describe('auth', () => {
   it('parses Bearer and Basic challenges with quoted and bare parameters', () => {
-    expect(parseChallenges('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"')).toEqual([
-      { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' } },
+    expect(
+      parseChallenges(
+        'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"',
+      ),
+    ).toEqual([
+      {
+        scheme: 'bearer',
+        params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' },
+      },
     ]);
     expect(parseChallenges(['Basic realm="x \\"y\\""', 'Bearer realm=https://t/,error=invalid_token'])).toEqual([
       { scheme: 'basic', params: { realm: 'x "y"' } },
@@ -32,6 +39,9 @@ describe('auth', () => {
     const a = new Authorizer(undefined);
     a.learn(ep, 'Bearer realm="http://auth.example/token"', false);
     const ctx = { signal: new AbortController().signal, logger: console as never, span: undefined };
-    await expect(a.header(ctx, ep, 'x')).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: expect.stringContaining('http://auth.example/token') });
+    await expect(a.header(ctx, ep, 'x')).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+      message: expect.stringContaining('http://auth.example/token'),
+    });
   });
 });

@@ -62,7 +62,13 @@ export class Authorizer {
    * scopes join them (`repository:<source>:pull` for a cross-repository mount).
    * Cost: a token request when none is cached.
    */
-  async header(ctx: Context, endpoint: Endpoint, repository: string, actions = 'pull', extra: readonly string[] = []): Promise<string | undefined> {
+  async header(
+    ctx: Context,
+    endpoint: Endpoint,
+    repository: string,
+    actions = 'pull',
+    extra: readonly string[] = [],
+  ): Promise<string | undefined> {
     const c = this.challenges.get(endpoint.host);
     if (c === undefined) return undefined;
     const creds = this.credentials ? lookupAny(this.credentials, endpoint.credentialKeys) : undefined;
@@ -118,7 +124,10 @@ export class Authorizer {
     } catch (err) {
       throw unauthenticated(`${subject}: bad realm ${JSON.stringify(c.params.realm)}`, { cause: err });
     }
-    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && (isLoopback(realm.host) || endpoint.baseURL.startsWith('http:')))) {
+    if (
+      realm.protocol !== 'https:' &&
+      !(realm.protocol === 'http:' && (isLoopback(realm.host) || endpoint.baseURL.startsWith('http:')))
+    ) {
       throw unauthenticated(`${subject}: refusing token realm ${realm.href} (plain HTTP outside loopback)`);
     }
     if (c.params.service) realm.searchParams.set('service', c.params.service);
@@ -134,9 +143,12 @@ export class Authorizer {
     }
     const body = await readBody(res, 1 << 20, subject);
     if (res.status === 401 || res.status === 403) {
-      throw unauthenticated(`registry ${endpoint.domain}: repository ${repository}: authentication failed (token server answered ${res.status})`);
+      throw unauthenticated(
+        `registry ${endpoint.domain}: repository ${repository}: authentication failed (token server answered ${res.status})`,
+      );
     }
-    if (isTransientStatus(res.status)) throw new TransientError(`${subject}: HTTP ${res.status}`, parseRetryAfter(res.headers['retry-after']));
+    if (isTransientStatus(res.status))
+      throw new TransientError(`${subject}: HTTP ${res.status}`, parseRetryAfter(res.headers['retry-after']));
     if (res.status !== 200) throw unauthenticated(`${subject}: token server answered HTTP ${res.status}`);
     let doc: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     try {
@@ -146,8 +158,12 @@ export class Authorizer {
     }
     const token = doc.token ?? doc.access_token;
     if (typeof token !== 'string' || token === '') throw unauthenticated(`${subject}: token response has no token`);
-    const lifetime = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : DEFAULT_TOKEN_LIFETIME_S;
-    const issued = doc.issued_at !== undefined && !Number.isNaN(Date.parse(doc.issued_at)) ? Math.min(Date.parse(doc.issued_at), Date.now()) : Date.now();
+    const lifetime =
+      typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : DEFAULT_TOKEN_LIFETIME_S;
+    const issued =
+      doc.issued_at !== undefined && !Number.isNaN(Date.parse(doc.issued_at))
+        ? Math.min(Date.parse(doc.issued_at), Date.now())
+        : Date.now();
     return { header: `Bearer ${token}`, expiresAt: issued + lifetime * 1000 };
   }
 }

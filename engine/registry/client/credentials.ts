@@ -19,9 +19,15 @@ interface AuthEntry {
   password?: string;
 }
 
-/** The key a config.json entry is stored under, reduced to `host[:port]` (`https://index.docker.io/v1/` → `index.docker.io`). */
+/**
+ * The key a config.json entry is stored under, reduced to `host[:port]` (`https://index.docker.io/v1/` →
+ * `index.docker.io`).
+ */
 function entryHost(key: string): string {
-  return key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').toLowerCase();
+  return key
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/.*$/, '')
+    .toLowerCase();
 }
 
 /**

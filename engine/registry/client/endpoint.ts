@@ -40,6 +40,9 @@ export function isLoopback(hostPort: string): boolean {
 export function endpointFor(domain: string, insecure: readonly string[] = []): Endpoint {
   const host = domain === DEFAULT_DOMAIN ? DOCKER_HUB_ENDPOINT : domain;
   const plain = isLoopback(host) || insecure.includes(domain) || insecure.includes(hostname(domain));
-  const credentialKeys = domain === DEFAULT_DOMAIN ? ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', DOCKER_HUB_ENDPOINT] : [domain];
+  const credentialKeys =
+    domain === DEFAULT_DOMAIN
+      ? ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', DOCKER_HUB_ENDPOINT]
+      : [domain];
   return { domain, host, baseURL: `${plain ? 'http' : 'https'}://${host}`, credentialKeys };
 }

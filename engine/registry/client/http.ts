@@ -52,7 +52,11 @@ function agentFor(url: URL): http.Agent {
 function once(req: HttpRequest, url: URL): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
-    const r = mod.request(url, { method: req.method, headers: req.headers, agent: agentFor(url), signal: req.signal }, resolve);
+    const r = mod.request(
+      url,
+      { method: req.method, headers: req.headers, agent: agentFor(url), signal: req.signal },
+      resolve,
+    );
     r.on('error', reject);
     if (req.body === undefined) r.end();
     else if (Buffer.isBuffer(req.body)) r.end(req.body);
@@ -78,7 +82,8 @@ export async function send(req: HttpRequest): Promise<HttpResponse> {
   const origin = url.host;
   let headers = req.headers;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidArgument(`request ${req.url}: redirect to unsupported URL ${url.href}`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw invalidArgument(`request ${req.url}: redirect to unsupported URL ${url.href}`);
     const res = await once({ ...req, headers }, url);
     const status = res.statusCode ?? 0;
     const replayable = req.body === undefined || Buffer.isBuffer(req.body);

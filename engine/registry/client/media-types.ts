@@ -12,7 +12,12 @@ export const MediaType = {
 } as const;
 
 /** Sent on every manifest request: the two index types first, then the two image manifest types. */
-export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.dockerManifest].join(', ');
+export const MANIFEST_ACCEPT = [
+  MediaType.ociIndex,
+  MediaType.dockerManifestList,
+  MediaType.ociManifest,
+  MediaType.dockerManifest,
+].join(', ');
 
 const indexTypes = new Set<string>([MediaType.ociIndex, MediaType.dockerManifestList]);
 const manifestTypes = new Set<string>([MediaType.ociManifest, MediaType.dockerManifest]);
@@ -44,18 +49,30 @@ export function isManifestType(mediaType: string): boolean {
 /** Fails INVALID_ARGUMENT naming the media type and `subject` unless it is one of the four manifest types. */
 export function checkManifestType(mediaType: string, subject: string): void {
   if (!indexTypes.has(mediaType) && !manifestTypes.has(mediaType)) {
-    throw invalidArgument(`${subject}: unsupported manifest media type ${JSON.stringify(mediaType)} (supported: ${MANIFEST_ACCEPT})`, { details: { mediaType } });
+    throw invalidArgument(
+      `${subject}: unsupported manifest media type ${JSON.stringify(mediaType)} (supported: ${MANIFEST_ACCEPT})`,
+      { details: { mediaType } },
+    );
   }
 }
 
 /** Fails INVALID_ARGUMENT naming the media type and `subject` unless it is an image config type. */
 export function checkConfigType(mediaType: string, subject: string): void {
-  if (!configTypes.has(mediaType)) throw invalidArgument(`${subject}: unsupported config media type ${JSON.stringify(mediaType)}`, { details: { mediaType } });
+  if (!configTypes.has(mediaType))
+    throw invalidArgument(`${subject}: unsupported config media type ${JSON.stringify(mediaType)}`, {
+      details: { mediaType },
+    });
 }
 
-/** The compression a layer media type declares; fails INVALID_ARGUMENT naming the type and `subject` for a non-layer type. */
+/**
+ * The compression a layer media type declares; fails INVALID_ARGUMENT naming the type and `subject` for a non-layer
+ * type.
+ */
 export function layerCompression(mediaType: string, subject: string): 'none' | 'gzip' | 'zstd' {
   const c = layerTypes[mediaType];
-  if (c === undefined) throw invalidArgument(`${subject}: unsupported layer media type ${JSON.stringify(mediaType)}`, { details: { mediaType } });
+  if (c === undefined)
+    throw invalidArgument(`${subject}: unsupported layer media type ${JSON.stringify(mediaType)}`, {
+      details: { mediaType },
+    });
   return c;
 }

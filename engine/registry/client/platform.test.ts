@@ -21,14 +21,27 @@ describe('platform', () => {
   });
 
   it.each(['linux', 'linux/amd64/v1/x', '', 'linux//amd64', 'linux/am d64'])('rejects %j naming it', (text) => {
-    expect(() => parsePlatform(text)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(JSON.stringify(text)) }));
+    expect(() => parsePlatform(text)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(JSON.stringify(text)) }),
+    );
   });
 
   it('matches variants: arm64 defaults to v8, a missing wanted variant matches any', () => {
-    expect(platformMatches({ os: 'linux', architecture: 'arm64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' })).toBe(true);
-    expect(platformMatches({ os: 'linux', architecture: 'arm', variant: 'v6' }, { os: 'linux', architecture: 'arm', variant: 'v7' })).toBe(false);
-    expect(platformMatches({ os: 'linux', architecture: 'arm', variant: 'v6' }, { os: 'linux', architecture: 'arm' })).toBe(true);
-    expect(platformMatches({ os: 'windows', architecture: 'amd64' }, { os: 'linux', architecture: 'amd64' })).toBe(false);
+    expect(
+      platformMatches({ os: 'linux', architecture: 'arm64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }),
+    ).toBe(true);
+    expect(
+      platformMatches(
+        { os: 'linux', architecture: 'arm', variant: 'v6' },
+        { os: 'linux', architecture: 'arm', variant: 'v7' },
+      ),
+    ).toBe(false);
+    expect(
+      platformMatches({ os: 'linux', architecture: 'arm', variant: 'v6' }, { os: 'linux', architecture: 'arm' }),
+    ).toBe(true);
+    expect(platformMatches({ os: 'windows', architecture: 'amd64' }, { os: 'linux', architecture: 'amd64' })).toBe(
+      false,
+    );
   });
 
   it('chooses the first matching entry and lists the offered platforms when none matches', () => {
@@ -39,7 +52,10 @@ describe('platform', () => {
     ];
     expect(choosePlatform(entries, { os: 'linux', architecture: 'amd64' }, 'manifest x').digest).toBe('sha256:b');
     expect(() => choosePlatform(entries, { os: 'linux', architecture: 'riscv64' }, 'manifest x')).toThrow(
-      expect.objectContaining({ code: 'NOT_FOUND', message: 'manifest x: no manifest for platform linux/riscv64 (available: linux/arm/v7, linux/amd64)' }),
+      expect.objectContaining({
+        code: 'NOT_FOUND',
+        message: 'manifest x: no manifest for platform linux/riscv64 (available: linux/arm/v7, linux/amd64)',
+      }),
     );
     expect(formatPlatform({ os: 'linux', architecture: 'arm', variant: 'v7' })).toBe('linux/arm/v7');
   });

@@ -78,7 +78,10 @@ export function choosePlatform<T extends IndexEntry>(entries: readonly T[], want
   const found = entries.find((e) => e.platform !== undefined && platformMatches(e.platform, want));
   if (found !== undefined) return found;
   const offered = entries.filter((e) => e.platform !== undefined).map((e) => formatPlatform(e.platform!));
-  throw notFound(`${subject}: no manifest for platform ${formatPlatform(want)} (available: ${offered.length === 0 ? 'none' : offered.join(', ')})`, {
-    details: { platform: formatPlatform(want), available: offered },
-  });
+  throw notFound(
+    `${subject}: no manifest for platform ${formatPlatform(want)} (available: ${offered.length === 0 ? 'none' : offered.join(', ')})`,
+    {
+      details: { platform: formatPlatform(want), available: offered },
+    },
+  );
 }

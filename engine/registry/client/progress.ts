@@ -36,7 +36,11 @@ const statusOf: Record<LayerPhase, string> = {
 /** The Docker JSON progress message for an event (progressDetail empty outside downloading/extracting). */
 export function toDockerProgress(e: ProgressEvent): DockerProgressMessage {
   const detailed = e.phase === 'downloading' || e.phase === 'extracting';
-  return { status: statusOf[e.phase], id: e.id, progressDetail: detailed ? { current: e.current, total: e.total } : {} };
+  return {
+    status: statusOf[e.phase],
+    id: e.id,
+    progressDetail: detailed ? { current: e.current, total: e.total } : {},
+  };
 }
 
 /** `sha256:0123456789abcdef…` → `0123456789ab`. */

@@ -7,7 +7,15 @@
 // `registry.manifest` and `registry.blob`.
 import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
-import { BerthError, dataLoss, isBerthError, notFound, permissionDenied, unauthenticated, wrap } from '../../errdefs/errors.js';
+import {
+  BerthError,
+  dataLoss,
+  isBerthError,
+  notFound,
+  permissionDenied,
+  unauthenticated,
+  wrap,
+} from '../../errdefs/errors.js';
 import { parseDigest } from '../../graph/digest.js';
 import { referenceName, referenceString, type Reference } from '../../graph/reference.js';
 import type { Context } from '../../trace/context.js';
@@ -16,7 +24,15 @@ import type { CredentialSource } from './credentials.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
 import { readBody, send, type HttpRequest, type HttpResponse } from './http.js';
 import { checkManifestType, MANIFEST_ACCEPT } from './media-types.js';
-import { DEFAULT_RETRY, isTransient, isTransientStatus, parseRetryAfter, TransientError, withRetry, type RetryPolicy } from './retry.js';
+import {
+  DEFAULT_RETRY,
+  isTransient,
+  isTransientStatus,
+  parseRetryAfter,
+  TransientError,
+  withRetry,
+  type RetryPolicy,
+} from './retry.js';
 
 export interface RegistryClientOptions {
   /** Credentials by registry host (see loadDockerConfig). */
@@ -86,7 +102,14 @@ export class RegistryClient {
     const endpoint = this.endpoint(ref);
     const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
     return withRetry(this.retry, ctx.signal, async () => {
-      const res = await this.request(ctx, endpoint, ref.path, `/v2/${ref.path}/manifests/${tagOrDigest}`, { Accept: MANIFEST_ACCEPT }, subject);
+      const res = await this.request(
+        ctx,
+        endpoint,
+        ref.path,
+        `/v2/${ref.path}/manifests/${tagOrDigest}`,
+        { Accept: MANIFEST_ACCEPT },
+        subject,
+      );
       if (res.status === 404) {
         res.body.resume();
         throw notFound(`${subject}: not found in registry ${ref.domain}`);
@@ -97,16 +120,26 @@ export class RegistryClient {
       // a by-tag manifest is known by the digest its registry announced until its bytes are in
       const named = ref.digest === undefined && announced !== undefined ? `${subject} (${announced})` : subject;
       const bytes = await readBody(res, this.maxManifestBytes, named).catch((err: unknown) => {
-        throw isBerthError(err) ? err : new TransientError(`${named}: connection lost reading the manifest (${errorCode(err)})`, undefined, err);
+        throw isBerthError(err)
+          ? err
+          : new TransientError(`${named}: connection lost reading the manifest (${errorCode(err)})`, undefined, err);
       });
       // integrity first: damaged bytes are reported as such, not as the parse error they cause
       const algorithm = ref.digest !== undefined ? parseDigest(ref.digest).algorithm : 'sha256';
       const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
-      if (announced !== undefined && parseDigest(announced, `${subject}: Docker-Content-Digest`).algorithm === algorithm && announced !== digest) {
-        throw dataLoss(`${subject}: digest mismatch: registry says ${announced}, content is ${digest}`, { details: { expected: announced, got: digest } });
+      if (
+        announced !== undefined &&
+        parseDigest(announced, `${subject}: Docker-Content-Digest`).algorithm === algorithm &&
+        announced !== digest
+      ) {
+        throw dataLoss(`${subject}: digest mismatch: registry says ${announced}, content is ${digest}`, {
+          details: { expected: announced, got: digest },
+        });
       }
       if (ref.digest !== undefined && ref.digest !== digest) {
-        throw dataLoss(`${subject}: digest mismatch (got ${digest})`, { details: { expected: ref.digest, got: digest } });
+        throw dataLoss(`${subject}: digest mismatch (got ${digest})`, {
+          details: { expected: ref.digest, got: digest },
+        });
       }
       let declared: string | undefined;
       try {
@@ -114,8 +147,14 @@ export class RegistryClient {
       } catch (err) {
         throw wrap(err, `${subject}: not JSON`, 'INVALID_ARGUMENT');
       }
-      const header = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
-      const generic = header === '' || header === 'application/json' || header === 'text/plain' || header === 'application/octet-stream';
+      const header = String(res.headers['content-type'] ?? '')
+        .split(';')[0]!
+        .trim();
+      const generic =
+        header === '' ||
+        header === 'application/json' ||
+        header === 'text/plain' ||
+        header === 'application/octet-stream';
       const mediaType = generic ? (declared ?? header) : header;
       checkManifestType(mediaType, subject);
       return { mediaType, digest, bytes };
@@ -130,7 +169,13 @@ export class RegistryClient {
    * DATA_LOSS when the registry sends more than desc.size bytes, NOT_FOUND,
    * UNAUTHENTICATED, PERMISSION_DENIED, UNAVAILABLE after the retries. `onBytes` sees each chunk's size.
    */
-  async blob(ctx: Context, ref: Reference, desc: BlobDescriptor, sink: BlobSink, onBytes?: (n: number) => void): Promise<BlobResult> {
+  async blob(
+    ctx: Context,
+    ref: Reference,
+    desc: BlobDescriptor,
+    sink: BlobSink,
+    onBytes?: (n: number) => void,
+  ): Promise<BlobResult> {
     const subject = `blob ${desc.digest}`;
     const endpoint = this.endpoint(ref);
     const result: BlobResult = { requests: 0, bytes: 0, resumed: 0 };
@@ -167,7 +212,11 @@ export class RegistryClient {
           next = await body.next();
         } catch (err) {
           if (ctx.signal.aborted) throw err;
-          throw new TransientError(`${subject}: connection lost at byte ${offset} of ${desc.size} (${errorCode(err)})`, undefined, err);
+          throw new TransientError(
+            `${subject}: connection lost at byte ${offset} of ${desc.size} (${errorCode(err)})`,
+            undefined,
+            err,
+          );
         }
         if (next.done === true) break;
         let chunk = next.value as Buffer;
@@ -191,7 +240,8 @@ export class RegistryClient {
         offset += chunk.length;
         onBytes?.(chunk.length);
       }
-      if (offset < desc.size) throw new TransientError(`${subject}: connection closed at byte ${offset} of ${desc.size}`, undefined);
+      if (offset < desc.size)
+        throw new TransientError(`${subject}: connection closed at byte ${offset} of ${desc.size}`, undefined);
     });
     return result;
   }
@@ -213,7 +263,8 @@ export class RegistryClient {
       },
     });
     const got = `${parseDigest(desc.digest).algorithm}:${hash.digest('hex')}`;
-    if (got !== desc.digest) throw dataLoss(`blob ${desc.digest}: digest mismatch (got ${got})`, { details: { expected: desc.digest, got } });
+    if (got !== desc.digest)
+      throw dataLoss(`blob ${desc.digest}: digest mismatch (got ${got})`, { details: { expected: desc.digest, got } });
     return Buffer.concat(chunks);
   }
 
@@ -224,13 +275,23 @@ export class RegistryClient {
    * TransientError (429, 5xx, and a network failure, naming the registry); other
    * statuses are returned.
    */
-  private async request(ctx: Context, endpoint: Endpoint, repository: string, path: string, headers: Record<string, string>, subject: string, opts: RequestOptions = {}): Promise<HttpResponse> {
+  private async request(
+    ctx: Context,
+    endpoint: Endpoint,
+    repository: string,
+    path: string,
+    headers: Record<string, string>,
+    subject: string,
+    opts: RequestOptions = {},
+  ): Promise<HttpResponse> {
     const who = `registry ${endpoint.domain}: repository ${repository}`;
     const url = /^https?:\/\//.test(path) ? path : `${endpoint.baseURL}${path}`;
     // an upload Location on another host (a storage service) gets no credentials
     const ours = new URL(url).host === new URL(endpoint.baseURL).host;
     for (let round = 0; ; round++) {
-      const auth = ours ? await this.authorizer.header(ctx, endpoint, repository, opts.actions, opts.extraScopes) : undefined;
+      const auth = ours
+        ? await this.authorizer.header(ctx, endpoint, repository, opts.actions, opts.extraScopes)
+        : undefined;
       const body = opts.body?.();
       const res = await send({
         method: opts.method ?? 'GET',
@@ -242,20 +303,32 @@ export class RegistryClient {
         // a failed exchange names the registry; it stays retryable
         if (ctx.signal.aborted || !isTransient(err)) throw err;
         const code = (err as NodeJS.ErrnoException).code;
-        throw new TransientError(`${subject}: registry ${endpoint.domain} unreachable (${code ?? (err as Error).message})`, undefined, err);
+        throw new TransientError(
+          `${subject}: registry ${endpoint.domain} unreachable (${code ?? (err as Error).message})`,
+          undefined,
+          err,
+        );
       });
       if (res.status === 401) {
         res.body.resume();
-        if (round === 0 && this.authorizer.learn(endpoint, res.headers['www-authenticate'], auth !== undefined)) continue;
-        throw unauthenticated(`${who}: authentication required (${subject})`, { details: { registry: endpoint.domain, repository } });
+        if (round === 0 && this.authorizer.learn(endpoint, res.headers['www-authenticate'], auth !== undefined))
+          continue;
+        throw unauthenticated(`${who}: authentication required (${subject})`, {
+          details: { registry: endpoint.domain, repository },
+        });
       }
       if (res.status === 403) {
         res.body.resume();
-        throw permissionDenied(`${who}: access denied (${subject})`, { details: { registry: endpoint.domain, repository } });
+        throw permissionDenied(`${who}: access denied (${subject})`, {
+          details: { registry: endpoint.domain, repository },
+        });
       }
       if (isTransientStatus(res.status)) {
         res.body.resume();
-        throw new TransientError(`${subject}: registry ${endpoint.domain} answered HTTP ${res.status}`, parseRetryAfter(res.headers['retry-after']));
+        throw new TransientError(
+          `${subject}: registry ${endpoint.domain} answered HTTP ${res.status}`,
+          parseRetryAfter(res.headers['retry-after']),
+        );
       }
       return res;
     }
@@ -268,7 +341,10 @@ export class RegistryClient {
     const subject = `blob ${digest}`;
     const endpoint = this.endpoint(ref);
     return withRetry(this.retry, ctx.signal, async () => {
-      const res = await this.request(ctx, endpoint, ref.path, `/v2/${ref.path}/blobs/${digest}`, {}, subject, { method: 'HEAD', actions: 'pull,push' });
+      const res = await this.request(ctx, endpoint, ref.path, `/v2/${ref.path}/blobs/${digest}`, {}, subject, {
+        method: 'HEAD',
+        actions: 'pull,push',
+      });
       res.body.resume();
       if (res.status === 404) return undefined;
       if (res.status !== 200) throw await statusError(res, subject);
@@ -282,16 +358,28 @@ export class RegistryClient {
    * mount the blob from repository `mount.from` (same registry): `{ mounted: true }`
    * when it did (201), else the session it opened instead (202).
    */
-  async startUpload(ctx: Context, ref: Reference, mount?: { digest: string; from: string }): Promise<{ mounted: true } | { mounted: false; location: string }> {
+  async startUpload(
+    ctx: Context,
+    ref: Reference,
+    mount?: { digest: string; from: string },
+  ): Promise<{ mounted: true } | { mounted: false; location: string }> {
     const subject = mount ? `blob ${mount.digest}: mount from ${mount.from}` : `upload to ${referenceName(ref)}`;
     const endpoint = this.endpoint(ref);
     const query = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : '';
     return withRetry(this.retry, ctx.signal, async () => {
-      const res = await this.request(ctx, endpoint, ref.path, `/v2/${ref.path}/blobs/uploads/${query}`, { 'Content-Length': '0' }, subject, {
-        method: 'POST',
-        actions: 'pull,push',
-        ...(mount ? { extraScopes: [`repository:${mount.from}:pull`] } : {}),
-      });
+      const res = await this.request(
+        ctx,
+        endpoint,
+        ref.path,
+        `/v2/${ref.path}/blobs/uploads/${query}`,
+        { 'Content-Length': '0' },
+        subject,
+        {
+          method: 'POST',
+          actions: 'pull,push',
+          ...(mount ? { extraScopes: [`repository:${mount.from}:pull`] } : {}),
+        },
+      );
       res.body.resume();
       if (res.status === 201 && mount) return { mounted: true as const };
       if (res.status !== 202) throw await statusError(res, subject);
@@ -333,7 +421,11 @@ export class RegistryClient {
             endpoint,
             ref.path,
             url,
-            { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - offset), 'Content-Range': `${offset}-${end - 1}` },
+            {
+              'Content-Type': 'application/octet-stream',
+              'Content-Length': String(end - offset),
+              'Content-Range': `${offset}-${end - 1}`,
+            },
             subject,
             { method: 'PATCH', actions: 'pull,push', body: once(chunk, subject) },
           );
@@ -341,7 +433,15 @@ export class RegistryClient {
           if (res.status !== 202) throw await statusError(res, subject);
           url = uploadLocation(res, endpoint, subject);
         }
-        const res = await this.request(ctx, endpoint, ref.path, withDigest(url, desc.digest), { 'Content-Length': '0' }, subject, { method: 'PUT', actions: 'pull,push' });
+        const res = await this.request(
+          ctx,
+          endpoint,
+          ref.path,
+          withDigest(url, desc.digest),
+          { 'Content-Length': '0' },
+          subject,
+          { method: 'PUT', actions: 'pull,push' },
+        );
         if (res.status !== 201) throw await statusError(res, subject);
         res.body.resume();
       } else {
@@ -370,7 +470,15 @@ export class RegistryClient {
     // a cancelled push still tells the registry, briefly
     const signal = ctx.signal.aborted ? AbortSignal.timeout(5_000) : ctx.signal;
     try {
-      const res = await this.request({ signal, logger: ctx.logger, span: ctx.span }, endpoint, ref.path, absolute(location, endpoint), {}, `upload to ${referenceName(ref)}`, { method: 'DELETE', actions: 'pull,push' });
+      const res = await this.request(
+        { signal, logger: ctx.logger, span: ctx.span },
+        endpoint,
+        ref.path,
+        absolute(location, endpoint),
+        {},
+        `upload to ${referenceName(ref)}`,
+        { method: 'DELETE', actions: 'pull,push' },
+      );
       res.body.resume();
     } catch {
       // best effort: a session left behind expires on the registry
@@ -389,16 +497,26 @@ export class RegistryClient {
     const endpoint = this.endpoint(ref);
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     return withRetry(this.retry, ctx.signal, async () => {
-      const res = await this.request(ctx, endpoint, ref.path, `/v2/${ref.path}/manifests/${tagOrDigest}`, { 'Content-Type': mediaType, 'Content-Length': String(bytes.length) }, subject, {
-        method: 'PUT',
-        actions: 'pull,push',
-        body: () => bytes,
-      });
+      const res = await this.request(
+        ctx,
+        endpoint,
+        ref.path,
+        `/v2/${ref.path}/manifests/${tagOrDigest}`,
+        { 'Content-Type': mediaType, 'Content-Length': String(bytes.length) },
+        subject,
+        {
+          method: 'PUT',
+          actions: 'pull,push',
+          body: () => bytes,
+        },
+      );
       if (res.status !== 201 && res.status !== 200) throw await statusError(res, subject);
       res.body.resume();
       const told = res.headers['docker-content-digest'];
       if (typeof told === 'string' && told !== '' && told.startsWith('sha256:') && told !== digest) {
-        throw dataLoss(`${subject}: registry stored digest ${told}, the manifest is ${digest}`, { details: { expected: digest, got: told } });
+        throw dataLoss(`${subject}: registry stored digest ${told}, the manifest is ${digest}`, {
+          details: { expected: digest, got: told },
+        });
       }
       return digest;
     });
@@ -452,7 +570,8 @@ function absolute(location: string, endpoint: Endpoint): string {
 /** The upload session's URL from a 202's Location (relative or absolute). */
 function uploadLocation(res: HttpResponse, endpoint: Endpoint, subject: string): string {
   const loc = res.headers.location;
-  if (typeof loc !== 'string' || loc === '') throw new BerthError('UNAVAILABLE', `${subject}: registry answered ${res.status} without a Location`);
+  if (typeof loc !== 'string' || loc === '')
+    throw new BerthError('UNAVAILABLE', `${subject}: registry answered ${res.status} without a Location`);
   return absolute(loc, endpoint);
 }
 
@@ -481,6 +600,13 @@ async function statusError(res: HttpResponse, subject: string): Promise<BerthErr
   }
   // 400 and 416: what was sent is wrong (MANIFEST_INVALID, DIGEST_INVALID, a bad range); 404 on a
   // write: a blob or session the registry does not know; 405: writes refused (a read-only registry)
-  const code = res.status === 400 || res.status === 416 ? 'INVALID_ARGUMENT' : res.status === 404 ? 'NOT_FOUND' : res.status === 405 ? 'NOT_IMPLEMENTED' : 'UNAVAILABLE';
+  const code =
+    res.status === 400 || res.status === 416
+      ? 'INVALID_ARGUMENT'
+      : res.status === 404
+        ? 'NOT_FOUND'
+        : res.status === 405
+          ? 'NOT_IMPLEMENTED'
+          : 'UNAVAILABLE';
   return new BerthError(code, `${subject}: registry answered HTTP ${res.status}${detail ? ` (${detail})` : ''}`);
 }

@@ -35,10 +35,18 @@ describe('retry', () => {
   it('runs until success, and gives up after the attempts with the last error', async () => {
     let n = 0;
     const fastPolicy = { attempts: 3, baseMs: 1, maxMs: 2 };
-    expect(await withRetry(fastPolicy, new AbortController().signal, async () => (++n < 3 ? Promise.reject(new TransientError(`t${n}`, 0)) : 'ok'))).toBe('ok');
+    expect(
+      await withRetry(fastPolicy, new AbortController().signal, async () =>
+        ++n < 3 ? Promise.reject(new TransientError(`t${n}`, 0)) : 'ok',
+      ),
+    ).toBe('ok');
     n = 0;
-    await expect(withRetry(fastPolicy, new AbortController().signal, async () => Promise.reject(new TransientError(`t${++n}`, 0)))).rejects.toThrow('t3');
+    await expect(
+      withRetry(fastPolicy, new AbortController().signal, async () => Promise.reject(new TransientError(`t${++n}`, 0))),
+    ).rejects.toThrow('t3');
     n = 0;
-    await expect(withRetry(fastPolicy, new AbortController().signal, async () => Promise.reject(notFound(`n${++n}`)))).rejects.toThrow('n1');
+    await expect(
+      withRetry(fastPolicy, new AbortController().signal, async () => Promise.reject(notFound(`n${++n}`))),
+    ).rejects.toThrow('n1');
   });
 });

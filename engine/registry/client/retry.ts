@@ -15,7 +15,17 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseMs: 200, maxMs: 10_000 };
 
 /** Network errors a new attempt may cure. */
-const transientErrno = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+const transientErrno = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 
 /** An HTTP status a new attempt may cure (429 and 5xx except 501 and 505). */
 export function isTransientStatus(status: number): boolean {
@@ -53,7 +63,12 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 }
 
 /** The wait before retry number `retry` (1-based): Retry-After when given, else a random share of base·2^(retry-1). */
-export function backoffMs(policy: RetryPolicy, retry: number, retryAfterMs?: number, random: () => number = Math.random): number {
+export function backoffMs(
+  policy: RetryPolicy,
+  retry: number,
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number {
   if (retryAfterMs !== undefined) return Math.min(policy.maxMs, retryAfterMs);
   const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (retry - 1));
   return Math.floor(random() * cap);
@@ -64,7 +79,12 @@ export function backoffMs(policy: RetryPolicy, retry: number, retryAfterMs?: num
  * run out (the last error is thrown). `fn` gets the attempt number (0-based).
  * Waits are cut short by `signal`, which rejects with its AbortError.
  */
-export async function withRetry<T>(policy: RetryPolicy, signal: AbortSignal, fn: (attempt: number) => Promise<T>, onRetry?: (err: unknown, waitMs: number) => void): Promise<T> {
+export async function withRetry<T>(
+  policy: RetryPolicy,
+  signal: AbortSignal,
+  fn: (attempt: number) => Promise<T>,
+  onRetry?: (err: unknown, waitMs: number) => void,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);

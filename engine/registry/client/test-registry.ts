@@ -32,7 +32,11 @@ export function blobOf(mediaType: string, bytes: Buffer | string): Blob {
   return { mediaType, digest: sha256(b), size: b.length, bytes: b };
 }
 
-const desc = (b: Blob): { mediaType: string; digest: string; size: number } => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
+const desc = (b: Blob): { mediaType: string; digest: string; size: number } => ({
+  mediaType: b.mediaType,
+  digest: b.digest,
+  size: b.size,
+});
 
 /** A zstd frame of raw (stored) blocks: valid zstd any decoder reads, without needing a compressor. */
 export function zstdStored(data: Buffer): Buffer {
@@ -50,8 +54,16 @@ export function zstdStored(data: Buffer): Buffer {
 }
 
 const layerTypes = {
-  oci: { gzip: 'application/vnd.oci.image.layer.v1.tar+gzip', zstd: 'application/vnd.oci.image.layer.v1.tar+zstd', none: 'application/vnd.oci.image.layer.v1.tar' },
-  docker: { gzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip', zstd: 'application/vnd.docker.image.rootfs.diff.tar.zstd', none: 'application/vnd.docker.image.rootfs.diff.tar' },
+  oci: {
+    gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+    none: 'application/vnd.oci.image.layer.v1.tar',
+  },
+  docker: {
+    gzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+    zstd: 'application/vnd.docker.image.rootfs.diff.tar.zstd',
+    none: 'application/vnd.docker.image.rootfs.diff.tar',
+  },
 };
 
 export interface LayerSpec {
@@ -62,12 +74,18 @@ export interface LayerSpec {
 }
 
 /** An image whose layers hold `layers[i].files`; `format` picks OCI or Docker schema 2 media types. */
-export async function buildImage(layers: LayerSpec[], opts: { format?: 'oci' | 'docker'; architecture?: string; seed?: string } = {}): Promise<Image> {
+export async function buildImage(
+  layers: LayerSpec[],
+  opts: { format?: 'oci' | 'docker'; architecture?: string; seed?: string } = {},
+): Promise<Image> {
   const format = opts.format ?? 'oci';
   const blobs: Blob[] = [];
   const diffIDs: string[] = [];
   for (const l of layers) {
-    const tar = await buildTar([...Object.entries(l.files ?? {}).map(([name, content]) => ({ name, content, mode: 0o644, mtime: new Date(0) })), ...(l.entries ?? [])]);
+    const tar = await buildTar([
+      ...Object.entries(l.files ?? {}).map(([name, content]) => ({ name, content, mode: 0o644, mtime: new Date(0) })),
+      ...(l.entries ?? []),
+    ]);
     diffIDs.push(sha256(tar));
     const kind = l.kind ?? 'gzip';
     const bytes = kind === 'gzip' ? gzipSync(tar) : kind === 'zstd' ? zstdStored(tar) : tar;
@@ -82,46 +100,96 @@ export async function buildImage(layers: LayerSpec[], opts: { format?: 'oci' | '
       rootfs: { type: 'layers', diff_ids: diffIDs },
     }),
   );
-  const mt = format === 'oci' ? 'application/vnd.oci.image.manifest.v1+json' : 'application/vnd.docker.distribution.manifest.v2+json';
-  const manifest = blobOf(mt, JSON.stringify({ schemaVersion: 2, mediaType: mt, config: desc(config), layers: blobs.map(desc) }));
+  const mt =
+    format === 'oci'
+      ? 'application/vnd.oci.image.manifest.v1+json'
+      : 'application/vnd.docker.distribution.manifest.v2+json';
+  const manifest = blobOf(
+    mt,
+    JSON.stringify({ schemaVersion: 2, mediaType: mt, config: desc(config), layers: blobs.map(desc) }),
+  );
   return { config, layers: blobs, manifest, diffIDs };
 }
 
 /** An index (OCI or Docker manifest list) of `entries`. */
-export function buildIndex(entries: { image: Image; platform: { os: string; architecture: string; variant?: string } }[], format: 'oci' | 'docker' = 'oci'): Blob {
-  const mt = format === 'oci' ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.docker.distribution.manifest.list.v2+json';
-  return blobOf(mt, JSON.stringify({ schemaVersion: 2, mediaType: mt, manifests: entries.map((e) => ({ ...desc(e.image.manifest), platform: e.platform })) }));
+export function buildIndex(
+  entries: { image: Image; platform: { os: string; architecture: string; variant?: string } }[],
+  format: 'oci' | 'docker' = 'oci',
+): Blob {
+  const mt =
+    format === 'oci'
+      ? 'application/vnd.oci.image.index.v1+json'
+      : 'application/vnd.docker.distribution.manifest.list.v2+json';
+  return blobOf(
+    mt,
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: mt,
+      manifests: entries.map((e) => ({ ...desc(e.image.manifest), platform: e.platform })),
+    }),
+  );
 }
 
-async function call(method: string, url: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+async function call(
+  method: string,
+  url: string,
+  body?: Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const r = request(url, { method, headers: { ...headers, ...(body ? { 'Content-Length': String(body.length) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const r = request(
+      url,
+      { method, headers: { ...headers, ...(body ? { 'Content-Length': String(body.length) } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     r.on('error', reject);
     r.end(body);
   });
 }
 
 /** Pushes blobs (monolithic uploads) and then a manifest or index under `tag` (or its digest). */
-export async function push(base: string, repo: string, blobs: Blob[], top: Blob, tag?: string, headers: Record<string, string> = {}): Promise<void> {
+export async function push(
+  base: string,
+  repo: string,
+  blobs: Blob[],
+  top: Blob,
+  tag?: string,
+  headers: Record<string, string> = {},
+): Promise<void> {
   for (const b of blobs) {
-    const r = await call('POST', `${base}/v2/${repo}/blobs/uploads/?digest=${b.digest}`, b.bytes, { ...headers, 'Content-Type': 'application/octet-stream' });
+    const r = await call('POST', `${base}/v2/${repo}/blobs/uploads/?digest=${b.digest}`, b.bytes, {
+      ...headers,
+      'Content-Type': 'application/octet-stream',
+    });
     if (r.status !== 201) throw new Error(`push blob ${b.digest}: HTTP ${r.status} ${r.text}`);
   }
-  const r = await call('PUT', `${base}/v2/${repo}/manifests/${tag ?? top.digest}`, top.bytes, { ...headers, 'Content-Type': top.mediaType });
+  const r = await call('PUT', `${base}/v2/${repo}/manifests/${tag ?? top.digest}`, top.bytes, {
+    ...headers,
+    'Content-Type': top.mediaType,
+  });
   if (r.status !== 201) throw new Error(`push manifest ${top.digest}: HTTP ${r.status} ${r.text}`);
 }
 
 /** Pushes an image's config, layers and manifest. */
-export async function pushImage(base: string, repo: string, image: Image, tag?: string, headers: Record<string, string> = {}): Promise<void> {
+export async function pushImage(
+  base: string,
+  repo: string,
+  image: Image,
+  tag?: string,
+  headers: Record<string, string> = {},
+): Promise<void> {
   await push(base, repo, [image.config, ...image.layers], image.manifest, tag, headers);
 }
 
-/** What a proxy hook may do with a request: answer it itself (true) or let it through, optionally altering the response body. */
+/**
+ * What a proxy hook may do with a request: answer it itself (true) or let it through, optionally altering the response
+ * body.
+ */
 export interface ProxyHooks {
   /** Return true when the hook answered the request. */
   before?(req: IncomingMessage, res: ServerResponse): boolean;
@@ -198,7 +266,12 @@ export async function startProxy(target: string, hooks: ProxyHooks = {}): Promis
  * Hooks making a proxy demand Bearer tokens from its own `/token` endpoint, which
  * wants Basic `username:password` and hands out a token per scope. `issued` counts tokens.
  */
-export function bearerHooks(proxyURL: () => string, username: string, password: string, issued: { count: number; scopes: string[] }): ProxyHooks {
+export function bearerHooks(
+  proxyURL: () => string,
+  username: string,
+  password: string,
+  issued: { count: number; scopes: string[] },
+): ProxyHooks {
   const tokens = new Set<string>();
   return {
     before(req, res) {

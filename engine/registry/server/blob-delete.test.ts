@@ -25,7 +25,8 @@ async function expectConsistent(name: string): Promise<void> {
     const res = await reg.api(`/v2/${name}/manifests/${tag}`);
     expect(res.status, `manifest ${tag}`).toBe(200);
     const manifest = (await res.json()) as { config: { digest: string }; layers: { digest: string }[] };
-    for (const d of [manifest.config, ...manifest.layers]) expect(await head(`/v2/${name}/blobs/${d.digest}`), `blob ${d.digest} of ${tag}`).toBe(200);
+    for (const d of [manifest.config, ...manifest.layers])
+      expect(await head(`/v2/${name}/blobs/${d.digest}`), `blob ${d.digest} of ${tag}`).toBe(200);
   }
 }
 
@@ -33,14 +34,21 @@ describe('blob deletes', () => {
   it('refuses the layer, the config and the manifest of a tagged image with 409 DENIED and the reason', async () => {
     const name = 'del/tagged';
     const image = await reg.pushImage(name, 'v1');
-    for (const [what, b] of [['layer', image.layers[0]!], ['config', image.config]] as const) {
+    for (const [what, b] of [
+      ['layer', image.layers[0]!],
+      ['config', image.config],
+    ] as const) {
       const res = await del(name, b.digest);
       expect(res.status, what).toBe(409);
       const [error] = await errorsOf(res);
       expect(error?.code).toBe('DENIED');
       expect(error?.message).toContain(b.digest);
       expect(error?.message).toContain(image.manifest.digest);
-      expect(error?.detail).toMatchObject({ digest: b.digest, reason: 'referenced', manifests: [{ digest: image.manifest.digest, tags: ['v1'] }] });
+      expect(error?.detail).toMatchObject({
+        digest: b.digest,
+        reason: 'referenced',
+        manifests: [{ digest: image.manifest.digest, tags: ['v1'] }],
+      });
     }
     const own = await del(name, image.manifest.digest);
     expect(own.status).toBe(409);
@@ -82,11 +90,16 @@ describe('blob deletes', () => {
     expect(listed.tags).toEqual([]);
   });
 
-  it("deleting a manifest keeps its bytes when another manifest names them as a blob", async () => {
+  it('deleting a manifest keeps its bytes when another manifest names them as a blob', async () => {
     const name = 'del/shared-bytes';
     const inner = await reg.pushImage(name, 'inner');
     await reg.pushBlob(name, inner.manifest.bytes);
-    const outer = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: descriptor(inner.config), layers: [descriptor(inner.manifest)] });
+    const outer = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: descriptor(inner.config),
+      layers: [descriptor(inner.manifest)],
+    });
     expect((await reg.putManifest(name, 'outer', outer)).status).toBe(201);
     expect((await reg.api(`/v2/${name}/manifests/${inner.manifest.digest}`, { method: 'DELETE' })).status).toBe(202);
     expect(await head(`/v2/${name}/manifests/inner`)).toBe(404);

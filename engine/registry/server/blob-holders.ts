@@ -15,7 +15,10 @@ export interface BlobHolder {
   where: string[];
 }
 
-/** What one manifest names, by digest, with where: its blobs (config and layers, foreign ones included) and, for an index, its child manifests. */
+/**
+ * What one manifest names, by digest, with where: its blobs (config and layers, foreign ones included) and, for an
+ * index, its child manifests.
+ */
 interface Named {
   blobs: Map<string, string[]>;
   children: Map<string, string[]>;
@@ -28,7 +31,11 @@ interface Named {
 const named = new Map<string, Named>();
 const namedLimit = 4096;
 
-async function namedBy(store: RepositoryStore, name: string, manifest: { digest: string; mediaType: string }): Promise<Named> {
+async function namedBy(
+  store: RepositoryStore,
+  name: string,
+  manifest: { digest: string; mediaType: string },
+): Promise<Named> {
   const known = named.get(manifest.digest);
   if (known !== undefined) return known;
   let bytes: Buffer;
@@ -41,8 +48,10 @@ async function namedBy(store: RepositoryStore, name: string, manifest: { digest:
   }
   const checked = checkManifest(bytes, manifest.mediaType, `manifest ${manifest.digest} in ${name}`);
   const result: Named = { blobs: new Map(), children: new Map() };
-  for (const b of checked.blobs) result.blobs.set(b.descriptor.digest, [...(result.blobs.get(b.descriptor.digest) ?? []), b.where]);
-  for (const c of checked.children) result.children.set(c.descriptor.digest, [...(result.children.get(c.descriptor.digest) ?? []), c.where]);
+  for (const b of checked.blobs)
+    result.blobs.set(b.descriptor.digest, [...(result.blobs.get(b.descriptor.digest) ?? []), b.where]);
+  for (const c of checked.children)
+    result.children.set(c.descriptor.digest, [...(result.children.get(c.descriptor.digest) ?? []), c.where]);
   if (named.size >= namedLimit) named.clear();
   named.set(manifest.digest, result);
   return result;
@@ -77,7 +86,8 @@ async function holders(store: RepositoryStore, name: string, digest: string, kin
     }
     if (entry.digest === digest) continue;
     const where = (await namedBy(store, name, entry))[kind].get(digest);
-    if (where !== undefined) holders.set(entry.digest, { digest: entry.digest, tags: tag === undefined ? [] : [tag], where });
+    if (where !== undefined)
+      holders.set(entry.digest, { digest: entry.digest, tags: tag === undefined ? [] : [tag], where });
   }
   return [...holders.values()];
 }

@@ -11,7 +11,10 @@ import { requireDelete, type RouteContext } from './route-context.js';
 export async function getBlob(rc: RouteContext): Promise<void> {
   const digest = parseDigest(rc.param, `blob in ${rc.name}`);
   const size = await rc.store.blobSize(rc.name, digest);
-  if (size === undefined) throw distributionError('BLOB_UNKNOWN', `blob ${digest.text} in ${rc.name}: blob unknown to registry`, { detail: { digest: digest.text } });
+  if (size === undefined)
+    throw distributionError('BLOB_UNKNOWN', `blob ${digest.text} in ${rc.name}: blob unknown to registry`, {
+      detail: { digest: digest.text },
+    });
   const etag = `"${digest.text}"`;
   const headers: Record<string, string> = {
     'Content-Type': 'application/octet-stream',
@@ -37,7 +40,11 @@ export async function getBlob(rc: RouteContext): Promise<void> {
     else await pipeline(rc.store.openBlob(rc.name, digest), rc.res);
     return;
   }
-  rc.res.writeHead(206, { ...headers, 'Content-Length': String(range.end - range.start + 1), 'Content-Range': `bytes ${range.start}-${range.end}/${size}` });
+  rc.res.writeHead(206, {
+    ...headers,
+    'Content-Length': String(range.end - range.start + 1),
+    'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
+  });
   if (head) rc.res.end();
   else await pipeline(rc.store.openBlob(rc.name, digest, range.start, range.end), rc.res);
 }
@@ -54,20 +61,29 @@ export async function deleteBlob(rc: RouteContext): Promise<void> {
   const subject = `blob ${digest.text} in ${rc.name}`;
   const deleted = await rc.store.deleteBlob(rc.name, digest, async () => {
     if ((await rc.store.resolve(rc.name, { digest: digest.text })) !== undefined) {
-      throw distributionError('DENIED', `${subject}: is a manifest; delete it with DELETE /v2/${rc.name}/manifests/${digest.text}`, {
-        status: 409,
-        detail: { digest: digest.text, reason: 'manifest' },
-      });
+      throw distributionError(
+        'DENIED',
+        `${subject}: is a manifest; delete it with DELETE /v2/${rc.name}/manifests/${digest.text}`,
+        {
+          status: 409,
+          detail: { digest: digest.text, reason: 'manifest' },
+        },
+      );
     }
     const holders = await blobHolders(rc.store, rc.name, digest.text);
     if (holders.length > 0) {
-      const named = holders.map((h) => (h.tags.length > 0 ? `${h.digest} (${h.tags.join(', ')})` : h.digest)).join(', ');
+      const named = holders
+        .map((h) => (h.tags.length > 0 ? `${h.digest} (${h.tags.join(', ')})` : h.digest))
+        .join(', ');
       throw distributionError('DENIED', `${subject}: referenced by manifest ${named}; delete the manifest first`, {
         status: 409,
         detail: { digest: digest.text, reason: 'referenced', manifests: holders },
       });
     }
   });
-  if (!deleted) throw distributionError('BLOB_UNKNOWN', `${subject}: blob unknown to registry`, { detail: { digest: digest.text } });
+  if (!deleted)
+    throw distributionError('BLOB_UNKNOWN', `${subject}: blob unknown to registry`, {
+      detail: { digest: digest.text },
+    });
   sendEmpty(rc.res, 202, { 'Docker-Content-Digest': digest.text });
 }

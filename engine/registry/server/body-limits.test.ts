@@ -31,11 +31,21 @@ interface Answer {
  * `contentLength`), stopping once the answer arrives, and resolves with the answer
  * after the server closed the connection. Rejects when nothing comes within 15 s.
  */
-function streamUntilAnswered(method: string, path: string, total: number, headers: Record<string, string> = {}, contentLength = false): Promise<Answer> {
+function streamUntilAnswered(
+  method: string,
+  path: string,
+  total: number,
+  headers: Record<string, string> = {},
+  contentLength = false,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     let sent = 0;
     let answer: Omit<Answer, 'sent'> | undefined;
-    const req = request(`${reg.server.url}${path}`, { method, agent: false, headers: contentLength ? { ...headers, 'Content-Length': String(total) } : headers });
+    const req = request(`${reg.server.url}${path}`, {
+      method,
+      agent: false,
+      headers: contentLength ? { ...headers, 'Content-Length': String(total) } : headers,
+    });
     const timer = setTimeout(() => {
       req.destroy();
       reject(new Error(`${method} ${path}: no answer within 15 s after ${sent} bytes`));
@@ -44,12 +54,17 @@ function streamUntilAnswered(method: string, path: string, total: number, header
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        answer = { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), connection: res.headers.connection };
+        answer = {
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString(),
+          connection: res.headers.connection,
+        };
       });
     });
     req.on('close', () => {
       clearTimeout(timer);
-      if (answer === undefined) reject(new Error(`${method} ${path}: connection closed without an answer after ${sent} bytes`));
+      if (answer === undefined)
+        reject(new Error(`${method} ${path}: connection closed without an answer after ${sent} bytes`));
       else resolve({ ...answer, sent });
     });
     // A write error after the answer (the server closed its side) is expected.
@@ -72,14 +87,23 @@ describe('refused bodies', () => {
   it.each([
     ['chunked', false],
     ['with Content-Length', true],
-  ])('a manifest over the limit (%s) is 413 SIZE_INVALID at once, then the connection closes', async (_how, contentLength) => {
-    const answer = await streamUntilAnswered('PUT', '/v2/limits/repo/manifests/huge', 64 * 1024 * 1024, { 'Content-Type': OCI_MANIFEST }, contentLength);
-    expect(answer.status).toBe(413);
-    expect(JSON.parse(answer.body)).toMatchObject({ errors: [{ code: 'SIZE_INVALID' }] });
-    expect(answer.connection).toBe('close');
-    // Answered soon after the limit, not after the whole body.
-    expect(answer.sent).toBeLessThan(8 * 1024 * 1024);
-  });
+  ])(
+    'a manifest over the limit (%s) is 413 SIZE_INVALID at once, then the connection closes',
+    async (_how, contentLength) => {
+      const answer = await streamUntilAnswered(
+        'PUT',
+        '/v2/limits/repo/manifests/huge',
+        64 * 1024 * 1024,
+        { 'Content-Type': OCI_MANIFEST },
+        contentLength,
+      );
+      expect(answer.status).toBe(413);
+      expect(JSON.parse(answer.body)).toMatchObject({ errors: [{ code: 'SIZE_INVALID' }] });
+      expect(answer.connection).toBe('close');
+      // Answered soon after the limit, not after the whole body.
+      expect(answer.sent).toBeLessThan(8 * 1024 * 1024);
+    },
+  );
 
   it('fetch with a streamed manifest body over the limit gets the 413', async () => {
     const body = new ReadableStream<Uint8Array>({
@@ -88,7 +112,13 @@ describe('refused bodies', () => {
         controller.close();
       },
     });
-    const res = await reg.api('/v2/limits/repo/manifests/streamed', { method: 'PUT', body, duplex: 'half', headers: { 'Content-Type': OCI_MANIFEST }, signal: AbortSignal.timeout(15_000) } as RequestInit);
+    const res = await reg.api('/v2/limits/repo/manifests/streamed', {
+      method: 'PUT',
+      body,
+      duplex: 'half',
+      headers: { 'Content-Type': OCI_MANIFEST },
+      signal: AbortSignal.timeout(15_000),
+    } as RequestInit);
     expect(res.status).toBe(413);
     expect(await errorCodes(res)).toEqual(['SIZE_INVALID']);
   });
@@ -99,7 +129,9 @@ describe('refused bodies', () => {
   ])('a %s chunk longer than its Content-Range is refused at once and rolled back', async (method, query) => {
     const start = await reg.api('/v2/limits/uploads/blobs/uploads/', { method: 'POST' });
     const location = start.headers.get('location') as string;
-    const answer = await streamUntilAnswered(method, `${location}${query}`, 64 * 1024 * 1024, { 'Content-Range': '0-9' });
+    const answer = await streamUntilAnswered(method, `${location}${query}`, 64 * 1024 * 1024, {
+      'Content-Range': '0-9',
+    });
     expect(answer.status).toBe(400);
     expect(JSON.parse(answer.body)).toMatchObject({ errors: [{ code: 'SIZE_INVALID' }] });
     expect(answer.connection).toBe('close');
@@ -110,31 +142,35 @@ describe('refused bodies', () => {
   });
 
   it('a client that keeps sending after the answer is cut off soon after it', async () => {
-    const { closedAfterAnswer, got } = await new Promise<{ closedAfterAnswer: number; got: string }>((resolve, reject) => {
-      const socket = connect(reg.server.port, '127.0.0.1');
-      let answeredAt: number | undefined;
-      let got = '';
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`connection still open 20 s on; answer: ${got.slice(0, 80)}`));
-      }, 20_000);
-      socket.on('error', () => undefined);
-      socket.on('data', (c: Buffer) => {
-        got += c.toString();
-        if (answeredAt === undefined && got.includes('\r\n\r\n')) answeredAt = Date.now();
-      });
-      socket.on('close', () => {
-        clearTimeout(timer);
-        if (answeredAt === undefined) reject(new Error('closed without an answer'));
-        else resolve({ closedAfterAnswer: Date.now() - answeredAt, got });
-      });
-      socket.write('PUT /v2/limits/repo/manifests/endless HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
-      const chunk = `1000\r\n${' '.repeat(4096)}\r\n`;
-      const write = () => {
-        if (!socket.destroyed) socket.write(chunk, () => setTimeout(write, 1));
-      };
-      write();
-    });
+    const { closedAfterAnswer, got } = await new Promise<{ closedAfterAnswer: number; got: string }>(
+      (resolve, reject) => {
+        const socket = connect(reg.server.port, '127.0.0.1');
+        let answeredAt: number | undefined;
+        let got = '';
+        const timer = setTimeout(() => {
+          socket.destroy();
+          reject(new Error(`connection still open 20 s on; answer: ${got.slice(0, 80)}`));
+        }, 20_000);
+        socket.on('error', () => undefined);
+        socket.on('data', (c: Buffer) => {
+          got += c.toString();
+          if (answeredAt === undefined && got.includes('\r\n\r\n')) answeredAt = Date.now();
+        });
+        socket.on('close', () => {
+          clearTimeout(timer);
+          if (answeredAt === undefined) reject(new Error('closed without an answer'));
+          else resolve({ closedAfterAnswer: Date.now() - answeredAt, got });
+        });
+        socket.write(
+          'PUT /v2/limits/repo/manifests/endless HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+        );
+        const chunk = `1000\r\n${' '.repeat(4096)}\r\n`;
+        const write = () => {
+          if (!socket.destroyed) socket.write(chunk, () => setTimeout(write, 1));
+        };
+        write();
+      },
+    );
     expect(got).toMatch(/^HTTP\/1\.1 413 /);
     // The server stops listening to the rest within its linger time (1 s), with room for a busy machine.
     expect(closedAfterAnswer).toBeLessThan(10_000);

@@ -55,7 +55,9 @@ function expectThat(condition: boolean, message: string): void {
 async function expectStatus(res: Response, ...statuses: number[]): Promise<void> {
   if (!statuses.includes(res.status)) {
     const body = await res.text().catch(() => '');
-    throw new Mismatch(`status ${res.status}, expected ${statuses.join(' or ')}${body ? `: ${body.slice(0, 200)}` : ''}`);
+    throw new Mismatch(
+      `status ${res.status}, expected ${statuses.join(' or ')}${body ? `: ${body.slice(0, 200)}` : ''}`,
+    );
   }
 }
 
@@ -89,7 +91,11 @@ async function startUpload(s: SuiteState, ns = s.ns): Promise<string> {
 
 async function pushMonolithic(s: SuiteState, ns: string, blob: Buffer): Promise<void> {
   const loc = await startUpload(s, ns);
-  const res = await call(s, withQuery(loc, `digest=${sha(blob)}`), { method: 'PUT', body: new Uint8Array(blob), headers: { 'Content-Type': 'application/octet-stream' } });
+  const res = await call(s, withQuery(loc, `digest=${sha(blob)}`), {
+    method: 'PUT',
+    body: new Uint8Array(blob),
+    headers: { 'Content-Type': 'application/octet-stream' },
+  });
   await expectStatus(res, 201);
 }
 
@@ -101,7 +107,10 @@ const checks: Check[] = [
     run: async (s) => {
       const res = await call(s, '/v2/');
       await expectStatus(res, 200);
-      expectThat(res.headers.get('docker-distribution-api-version') === 'registry/2.0', 'Docker-Distribution-API-Version header missing');
+      expectThat(
+        res.headers.get('docker-distribution-api-version') === 'registry/2.0',
+        'Docker-Distribution-API-Version header missing',
+      );
     },
   },
   {
@@ -117,7 +126,11 @@ const checks: Check[] = [
     workflow: 'push',
     title: 'a single POST ?digest= uploads a blob (201)',
     run: async (s) => {
-      const res = await call(s, `/v2/${s.ns}/blobs/uploads/?digest=${sha(s.layer)}`, { method: 'POST', body: new Uint8Array(s.layer), headers: { 'Content-Type': 'application/octet-stream' } });
+      const res = await call(s, `/v2/${s.ns}/blobs/uploads/?digest=${sha(s.layer)}`, {
+        method: 'POST',
+        body: new Uint8Array(s.layer),
+        headers: { 'Content-Type': 'application/octet-stream' },
+      });
       if (res.status === 202) {
         await pushMonolithic(s, s.ns, s.layer);
         throw new Mismatch('answered 202 (single-request upload not supported)');
@@ -132,11 +145,19 @@ const checks: Check[] = [
     run: async (s) => {
       const blob = Buffer.from('chunk-one|chunk-two|');
       let loc = await startUpload(s);
-      let res = await call(s, loc, { method: 'PATCH', body: new Uint8Array(blob.subarray(0, 10)), headers: { 'Content-Range': '0-9', 'Content-Type': 'application/octet-stream' } });
+      let res = await call(s, loc, {
+        method: 'PATCH',
+        body: new Uint8Array(blob.subarray(0, 10)),
+        headers: { 'Content-Range': '0-9', 'Content-Type': 'application/octet-stream' },
+      });
       await expectStatus(res, 202);
       expectThat(res.headers.get('range') === '0-9', `Range ${res.headers.get('range')}, expected 0-9`);
       loc = location(s, res);
-      res = await call(s, loc, { method: 'PATCH', body: new Uint8Array(blob.subarray(10)), headers: { 'Content-Range': `10-${blob.length - 1}`, 'Content-Type': 'application/octet-stream' } });
+      res = await call(s, loc, {
+        method: 'PATCH',
+        body: new Uint8Array(blob.subarray(10)),
+        headers: { 'Content-Range': `10-${blob.length - 1}`, 'Content-Type': 'application/octet-stream' },
+      });
       await expectStatus(res, 202);
       loc = location(s, res);
       res = await call(s, withQuery(loc, `digest=${sha(blob)}`), { method: 'PUT' });
@@ -149,9 +170,17 @@ const checks: Check[] = [
     title: 'an out-of-order chunk answers 416',
     run: async (s) => {
       const loc = await startUpload(s);
-      const first = await call(s, loc, { method: 'PATCH', body: 'abcde', headers: { 'Content-Range': '0-4', 'Content-Type': 'application/octet-stream' } });
+      const first = await call(s, loc, {
+        method: 'PATCH',
+        body: 'abcde',
+        headers: { 'Content-Range': '0-4', 'Content-Type': 'application/octet-stream' },
+      });
       await expectStatus(first, 202);
-      const res = await call(s, location(s, first), { method: 'PATCH', body: 'klmno', headers: { 'Content-Range': '10-14', 'Content-Type': 'application/octet-stream' } });
+      const res = await call(s, location(s, first), {
+        method: 'PATCH',
+        body: 'klmno',
+        headers: { 'Content-Range': '10-14', 'Content-Type': 'application/octet-stream' },
+      });
       await expectStatus(res, 416);
     },
   },
@@ -162,7 +191,11 @@ const checks: Check[] = [
     run: async (s) => {
       const blob = Buffer.from('streamed upload body');
       const loc = await startUpload(s);
-      const res = await call(s, loc, { method: 'PATCH', body: new Uint8Array(blob), headers: { 'Content-Type': 'application/octet-stream' } });
+      const res = await call(s, loc, {
+        method: 'PATCH',
+        body: new Uint8Array(blob),
+        headers: { 'Content-Type': 'application/octet-stream' },
+      });
       await expectStatus(res, 202);
       const done = await call(s, withQuery(location(s, res), `digest=${sha(blob)}`), { method: 'PUT' });
       await expectStatus(done, 201);
@@ -174,7 +207,11 @@ const checks: Check[] = [
     title: 'GET on an upload session answers 204 with Range',
     run: async (s) => {
       const loc = await startUpload(s);
-      const patched = await call(s, loc, { method: 'PATCH', body: 'xyz', headers: { 'Content-Range': '0-2', 'Content-Type': 'application/octet-stream' } });
+      const patched = await call(s, loc, {
+        method: 'PATCH',
+        body: 'xyz',
+        headers: { 'Content-Range': '0-2', 'Content-Type': 'application/octet-stream' },
+      });
       await expectStatus(patched, 202);
       const res = await call(s, location(s, patched));
       await expectStatus(res, 204);
@@ -197,7 +234,15 @@ const checks: Check[] = [
     title: 'closing with a wrong digest answers 400 DIGEST_INVALID',
     run: async (s) => {
       const loc = await startUpload(s);
-      await expectCode(await call(s, withQuery(loc, `digest=${sha('other')}`), { method: 'PUT', body: 'content', headers: { 'Content-Type': 'application/octet-stream' } }), 400, 'DIGEST_INVALID');
+      await expectCode(
+        await call(s, withQuery(loc, `digest=${sha('other')}`), {
+          method: 'PUT',
+          body: 'content',
+          headers: { 'Content-Type': 'application/octet-stream' },
+        }),
+        400,
+        'DIGEST_INVALID',
+      );
     },
   },
   {
@@ -211,7 +256,11 @@ const checks: Check[] = [
         config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha('absent config'), size: 14 },
         layers: [],
       });
-      const res = await call(s, `/v2/${s.ns}/manifests/broken`, { method: 'PUT', body, headers: { 'Content-Type': OCI_MANIFEST } });
+      const res = await call(s, `/v2/${s.ns}/manifests/broken`, {
+        method: 'PUT',
+        body,
+        headers: { 'Content-Type': OCI_MANIFEST },
+      });
       await expectCode(res, 400, 'MANIFEST_BLOB_UNKNOWN');
     },
   },
@@ -221,10 +270,17 @@ const checks: Check[] = [
     title: 'PUT manifest by tag answers 201 with Location and Docker-Content-Digest',
     run: async (s) => {
       await pushMonolithic(s, s.ns, s.layer).catch(() => undefined);
-      const res = await call(s, `/v2/${s.ns}/manifests/v1`, { method: 'PUT', body: new Uint8Array(s.manifest), headers: { 'Content-Type': OCI_MANIFEST } });
+      const res = await call(s, `/v2/${s.ns}/manifests/v1`, {
+        method: 'PUT',
+        body: new Uint8Array(s.manifest),
+        headers: { 'Content-Type': OCI_MANIFEST },
+      });
       await expectStatus(res, 201);
       expectThat(res.headers.get('location') !== null, 'Location header missing');
-      expectThat(res.headers.get('docker-content-digest') === s.manifestDigest, `Docker-Content-Digest ${res.headers.get('docker-content-digest')}`);
+      expectThat(
+        res.headers.get('docker-content-digest') === s.manifestDigest,
+        `Docker-Content-Digest ${res.headers.get('docker-content-digest')}`,
+      );
     },
   },
   {
@@ -232,7 +288,15 @@ const checks: Check[] = [
     workflow: 'push',
     title: 'PUT manifest with an invalid tag answers 400 TAG_INVALID',
     run: async (s) => {
-      await expectCode(await call(s, `/v2/${s.ns}/manifests/-bad`, { method: 'PUT', body: new Uint8Array(s.manifest), headers: { 'Content-Type': OCI_MANIFEST } }), 400, 'TAG_INVALID');
+      await expectCode(
+        await call(s, `/v2/${s.ns}/manifests/-bad`, {
+          method: 'PUT',
+          body: new Uint8Array(s.manifest),
+          headers: { 'Content-Type': OCI_MANIFEST },
+        }),
+        400,
+        'TAG_INVALID',
+      );
     },
   },
   {
@@ -248,7 +312,10 @@ const checks: Check[] = [
       }
       const head = await call(s, `/v2/${s.ns}/manifests/v1`, { method: 'HEAD', headers: { Accept: OCI_MANIFEST } });
       await expectStatus(head, 200);
-      expectThat(head.headers.get('content-length') === String(s.manifest.length), `Content-Length ${head.headers.get('content-length')}`);
+      expectThat(
+        head.headers.get('content-length') === String(s.manifest.length),
+        `Content-Length ${head.headers.get('content-length')}`,
+      );
     },
   },
   {
@@ -258,7 +325,8 @@ const checks: Check[] = [
     run: async (s) => {
       await expectCode(await call(s, `/v2/${s.ns}/manifests/nonexistent`), 404, 'MANIFEST_UNKNOWN');
       // The distribution-spec conformance suite's nonexistent manifest.
-      for (const method of ['GET', 'HEAD']) await expectStatus(await call(s, `/v2/${s.ns}/manifests/.INVALID_MANIFEST_NAME`, { method }), 404);
+      for (const method of ['GET', 'HEAD'])
+        await expectStatus(await call(s, `/v2/${s.ns}/manifests/.INVALID_MANIFEST_NAME`, { method }), 404);
     },
   },
   {
@@ -285,7 +353,9 @@ const checks: Check[] = [
       const res = await call(s, `/v2/${s.ns}/blobs/${sha(s.config)}`, { headers: { Range: 'bytes=0-3' } });
       await expectStatus(res, 206);
       expectThat(Buffer.from(await res.arrayBuffer()).equals(s.config.subarray(0, 4)), 'range bytes differ');
-      const bad = await call(s, `/v2/${s.ns}/blobs/${sha(s.config)}`, { headers: { Range: `bytes=${s.config.length + 10}-` } });
+      const bad = await call(s, `/v2/${s.ns}/blobs/${sha(s.config)}`, {
+        headers: { Range: `bytes=${s.config.length + 10}-` },
+      });
       await expectStatus(bad, 416);
     },
   },
@@ -303,7 +373,14 @@ const checks: Check[] = [
     title: 'tags/list with n and last, Link rel="next", n=0 empty',
     run: async (s) => {
       for (const tag of ['v2', 'v3']) {
-        await expectStatus(await call(s, `/v2/${s.ns}/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(s.manifest), headers: { 'Content-Type': OCI_MANIFEST } }), 201);
+        await expectStatus(
+          await call(s, `/v2/${s.ns}/manifests/${tag}`, {
+            method: 'PUT',
+            body: new Uint8Array(s.manifest),
+            headers: { 'Content-Type': OCI_MANIFEST },
+          }),
+          201,
+        );
       }
       const first = await call(s, `/v2/${s.ns}/tags/list?n=2`);
       await expectStatus(first, 200);
@@ -314,7 +391,10 @@ const checks: Check[] = [
       expectThat(JSON.stringify(rest.tags) === '["v3"]', `second page ${JSON.stringify(rest.tags)}`);
       const none = await call(s, `/v2/${s.ns}/tags/list?n=0`);
       const empty = (await none.json()) as { tags: string[] | null };
-      expectThat((empty.tags ?? []).length === 0 && none.headers.get('link') === null, `n=0 gave ${JSON.stringify(empty.tags)}`);
+      expectThat(
+        (empty.tags ?? []).length === 0 && none.headers.get('link') === null,
+        `n=0 gave ${JSON.stringify(empty.tags)}`,
+      );
     },
   },
   {
@@ -332,7 +412,11 @@ const checks: Check[] = [
         layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(empty), size: 2 }],
         subject: { mediaType: OCI_MANIFEST, digest: s.manifestDigest, size: s.manifest.length },
       });
-      const res = await call(s, `/v2/${s.ns}/manifests/${sha(body)}`, { method: 'PUT', body, headers: { 'Content-Type': OCI_MANIFEST } });
+      const res = await call(s, `/v2/${s.ns}/manifests/${sha(body)}`, {
+        method: 'PUT',
+        body,
+        headers: { 'Content-Type': OCI_MANIFEST },
+      });
       await expectStatus(res, 201);
       expectThat(res.headers.get('oci-subject') === s.manifestDigest, 'OCI-Subject header missing');
     },
@@ -346,7 +430,10 @@ const checks: Check[] = [
       await expectStatus(res, 200);
       expectThat(res.headers.get('content-type') === OCI_INDEX, `Content-Type ${res.headers.get('content-type')}`);
       const index = (await res.json()) as { manifests: { artifactType?: string }[] };
-      expectThat(index.manifests.some((m) => m.artifactType === 'application/vnd.berth.test'), 'referrer missing');
+      expectThat(
+        index.manifests.some((m) => m.artifactType === 'application/vnd.berth.test'),
+        'referrer missing',
+      );
       const filtered = await call(s, `/v2/${s.ns}/referrers/${s.manifestDigest}?artifactType=application/vnd.other`);
       expectThat(filtered.headers.get('oci-filters-applied') === 'artifactType', 'OCI-Filters-Applied missing');
       expectThat(((await filtered.json()) as { manifests: unknown[] }).manifests.length === 0, 'filter not applied');
@@ -359,9 +446,15 @@ const checks: Check[] = [
     run: async (s) => {
       const blob = Buffer.from(`mountable ${s.ns}`);
       await pushMonolithic(s, s.other, blob);
-      await expectStatus(await call(s, `/v2/${s.ns}/blobs/uploads/?mount=${sha(blob)}&from=${s.other}`, { method: 'POST' }), 201);
+      await expectStatus(
+        await call(s, `/v2/${s.ns}/blobs/uploads/?mount=${sha(blob)}&from=${s.other}`, { method: 'POST' }),
+        201,
+      );
       await expectStatus(await call(s, `/v2/${s.ns}/blobs/${sha(blob)}`, { method: 'HEAD' }), 200);
-      await expectStatus(await call(s, `/v2/${s.ns}/blobs/uploads/?mount=${sha('absent')}&from=${s.other}`, { method: 'POST' }), 202);
+      await expectStatus(
+        await call(s, `/v2/${s.ns}/blobs/uploads/?mount=${sha('absent')}&from=${s.other}`, { method: 'POST' }),
+        202,
+      );
     },
   },
   {
@@ -371,7 +464,10 @@ const checks: Check[] = [
     run: async (s) => {
       await expectStatus(await call(s, `/v2/${s.ns}/manifests/v3`, { method: 'DELETE' }), 202);
       await expectStatus(await call(s, `/v2/${s.ns}/manifests/v3`), 404);
-      await expectStatus(await call(s, `/v2/${s.ns}/manifests/${s.manifestDigest}`, { headers: { Accept: OCI_MANIFEST } }), 200);
+      await expectStatus(
+        await call(s, `/v2/${s.ns}/manifests/${s.manifestDigest}`, { headers: { Accept: OCI_MANIFEST } }),
+        200,
+      );
     },
   },
   {
@@ -400,7 +496,14 @@ const checks: Check[] = [
  * throws for a registry's answer; a network failure fails the check it happens in.
  */
 export async function runConformance(options: ConformanceOptions): Promise<CheckResult[]> {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, berth: options.namespace }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [] },
+      berth: options.namespace,
+    }),
+  );
   const layer = Buffer.from(`layer of ${options.namespace}`);
   const manifest = Buffer.from(
     JSON.stringify({
@@ -410,14 +513,28 @@ export async function runConformance(options: ConformanceOptions): Promise<Check
       layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }],
     }),
   );
-  const state: SuiteState = { url: options.url, ns: options.namespace, other: options.crossmountNamespace, config, layer, manifest, manifestDigest: sha(manifest) };
+  const state: SuiteState = {
+    url: options.url,
+    ns: options.namespace,
+    other: options.crossmountNamespace,
+    config,
+    layer,
+    manifest,
+    manifestDigest: sha(manifest),
+  };
   const results: CheckResult[] = [];
   for (const check of checks) {
     try {
       await check.run(state);
       results.push({ id: check.id, workflow: check.workflow, title: check.title, ok: true });
     } catch (err) {
-      results.push({ id: check.id, workflow: check.workflow, title: check.title, ok: false, error: err instanceof Error ? err.message : String(err) });
+      results.push({
+        id: check.id,
+        workflow: check.workflow,
+        title: check.title,
+        ok: false,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   }
   return results;

@@ -30,7 +30,11 @@ describe('berth registry server', () => {
   });
 
   it('passes every check', async () => {
-    const results = await runConformance({ url: server.url, namespace: 'conformance/berth', crossmountNamespace: 'conformance/other' });
+    const results = await runConformance({
+      url: server.url,
+      namespace: 'conformance/berth',
+      crossmountNamespace: 'conformance/other',
+    });
     expect(results.filter((r) => !r.ok)).toEqual([]);
     expect(results.length).toBeGreaterThanOrEqual(25);
   });
@@ -70,7 +74,10 @@ needs(tool('docker-registry')).describe('Debian docker-registry (distribution 2.
     child = execa(registryBin, ['serve', config], { reject: false });
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const ok = await fetch(`${url}/v2/`).then((r) => r.status === 200, () => false);
+      const ok = await fetch(`${url}/v2/`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error('docker-registry did not start');
       await new Promise((r) => setTimeout(r, 100));
@@ -85,11 +92,26 @@ needs(tool('docker-registry')).describe('Debian docker-registry (distribution 2.
   });
 
   it('passes the core pull and push checks and shows which v1.1 parts it misses', async () => {
-    const results = await runConformance({ url, namespace: 'conformance/distribution', crossmountNamespace: 'conformance/other' });
+    const results = await runConformance({
+      url,
+      namespace: 'conformance/distribution',
+      crossmountNamespace: 'conformance/other',
+    });
     const failed = results.filter((r) => !r.ok);
-    console.info(`docker-registry misses ${failed.length} of ${results.length} checks:\n${failed.map((r) => `  ${r.id}: ${r.error}`).join('\n')}`);
+    console.info(
+      `docker-registry misses ${failed.length} of ${results.length} checks:\n${failed.map((r) => `  ${r.id}: ${r.error}`).join('\n')}`,
+    );
     const passed = new Set(results.filter((r) => r.ok).map((r) => r.id));
-    for (const core of ['base', 'push-post-put', 'push-chunked', 'manifest-put', 'manifest-get', 'blob-unknown', 'mount', 'delete-manifest']) {
+    for (const core of [
+      'base',
+      'push-post-put',
+      'push-chunked',
+      'manifest-put',
+      'manifest-get',
+      'blob-unknown',
+      'mount',
+      'delete-manifest',
+    ]) {
       expect(passed, core).toContain(core);
     }
   });

@@ -13,13 +13,20 @@ import type { RouteContext } from './route-context.js';
  */
 export async function listTags(rc: RouteContext): Promise<void> {
   if (!(await rc.store.exists(rc.name))) {
-    throw distributionError('NAME_UNKNOWN', `repository ${rc.name}: repository name not known to registry`, { detail: { name: rc.name } });
+    throw distributionError('NAME_UNKNOWN', `repository ${rc.name}: repository name not known to registry`, {
+      detail: { name: rc.name },
+    });
   }
   const nParam = rc.url.searchParams.get('n');
   const last = rc.url.searchParams.get('last');
   let n: number | undefined;
   if (nParam !== null && nParam !== '') {
-    if (!/^\d+$/.test(nParam)) throw distributionError('UNSUPPORTED', `tag list of ${rc.name}: n=${JSON.stringify(nParam)} is not a non-negative integer`, { status: 400 });
+    if (!/^\d+$/.test(nParam))
+      throw distributionError(
+        'UNSUPPORTED',
+        `tag list of ${rc.name}: n=${JSON.stringify(nParam)} is not a non-negative integer`,
+        { status: 400 },
+      );
     n = Number(nParam);
   }
   let tags = await rc.store.tags(rc.name);
@@ -49,5 +56,11 @@ export async function listReferrers(rc: RouteContext): Promise<void> {
     manifests = manifests.filter((m) => m.artifactType === artifactType);
     headers['OCI-Filters-Applied'] = 'artifactType';
   }
-  sendJson(rc.res, 200, { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, headers, rc.req.method === 'HEAD');
+  sendJson(
+    rc.res,
+    200,
+    { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests },
+    headers,
+    rc.req.method === 'HEAD',
+  );
 }

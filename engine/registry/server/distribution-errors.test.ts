@@ -31,17 +31,27 @@ describe('toErrorResponse', () => {
   });
 
   it('keeps an overridden status and the error headers', () => {
-    const answer = toErrorResponse(distributionError('BLOB_UPLOAD_INVALID', 'upload u: out of order', { status: 416, headers: { Range: '0-9' } }));
+    const answer = toErrorResponse(
+      distributionError('BLOB_UPLOAD_INVALID', 'upload u: out of order', { status: 416, headers: { Range: '0-9' } }),
+    );
     expect(answer).toMatchObject({ status: 416, headers: { Range: '0-9' } });
   });
 
   it('lists every error of a multiError', () => {
-    const answer = toErrorResponse(multiError([distributionError('MANIFEST_BLOB_UNKNOWN', 'm: blob a'), distributionError('MANIFEST_BLOB_UNKNOWN', 'm: blob b')]));
+    const answer = toErrorResponse(
+      multiError([
+        distributionError('MANIFEST_BLOB_UNKNOWN', 'm: blob a'),
+        distributionError('MANIFEST_BLOB_UNKNOWN', 'm: blob b'),
+      ]),
+    );
     expect(answer.body.errors.map((e) => e.message)).toEqual(['m: blob a', 'm: blob b']);
   });
 
   it('maps other BerthErrors by class and anything else to 500', () => {
     expect(toErrorResponse(notFound('x: gone')).status).toBe(404);
-    expect(toErrorResponse(new Error('boom'))).toMatchObject({ status: 500, body: { errors: [{ code: 'UNKNOWN', message: 'boom' }] } });
+    expect(toErrorResponse(new Error('boom'))).toMatchObject({
+      status: 500,
+      body: { errors: [{ code: 'UNKNOWN', message: 'boom' }] },
+    });
   });
 });

@@ -60,7 +60,11 @@ export interface DistributionErrorOptions {
 }
 
 /** A BerthError that the server answers with `code`; `message` starts with its subject. */
-export function distributionError(code: DistributionCode, message: string, options: DistributionErrorOptions = {}): BerthError {
+export function distributionError(
+  code: DistributionCode,
+  message: string,
+  options: DistributionErrorOptions = {},
+): BerthError {
   const info = codes[code];
   return new BerthError(info.berth, message, {
     cause: options.cause,
@@ -118,7 +122,8 @@ export function toErrorResponse(err: unknown): ErrorResponse {
       RESOURCE_EXHAUSTED: [507, 'UNSUPPORTED'],
     };
     const mapped = byBerth[err.code];
-    if (mapped) return { status: mapped[0], headers: {}, body: { errors: [{ code: mapped[1], message: err.message }] } };
+    if (mapped)
+      return { status: mapped[0], headers: {}, body: { errors: [{ code: mapped[1], message: err.message }] } };
     return { status: 500, headers: {}, body: { errors: [{ code: 'UNKNOWN', message: err.message }] } };
   }
   const message = err instanceof Error ? err.message : String(err);

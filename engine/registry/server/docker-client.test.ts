@@ -16,105 +16,157 @@ import { needs, root, tool } from '../../../testkit/needs.js';
 const dockerd = 'dockerd';
 const dockerCli = 'docker';
 
-needs(root(), tool('dockerd', 'docker.io'), tool('docker', 'docker.io')).describe('dockerd against the registry server', () => {
-  let dir: string;
-  let server: RegistryServer;
-  let image: TestImage;
-  let daemon: ResultPromise | undefined;
-  // dockerd 20.10 always writes its trust key to /etc/docker/key.json (no flag moves
-  // it); the test removes the file afterwards when it was not there before.
-  const trustKey = '/etc/docker/key.json';
-  const trustKeyExisted = existsSync(trustKey);
+needs(root(), tool('dockerd', 'docker.io'), tool('docker', 'docker.io')).describe(
+  'dockerd against the registry server',
+  () => {
+    let dir: string;
+    let server: RegistryServer;
+    let image: TestImage;
+    let daemon: ResultPromise | undefined;
+    // dockerd 20.10 always writes its trust key to /etc/docker/key.json (no flag moves
+    // it); the test removes the file afterwards when it was not there before.
+    const trustKey = '/etc/docker/key.json';
+    const trustKeyExisted = existsSync(trustKey);
 
-  const docker = (...args: string[]) =>
-    execa(dockerCli, ['-H', `unix://${join(dir, 'docker.sock')}`, ...args], { env: { DOCKER_CONFIG: join(dir, 'cli') }, timeout: 120_000 });
+    const docker = (...args: string[]) =>
+      execa(dockerCli, ['-H', `unix://${join(dir, 'docker.sock')}`, ...args], {
+        env: { DOCKER_CONFIG: join(dir, 'cli') },
+        timeout: 120_000,
+      });
 
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), `bd-${process.pid}-`));
-    await mkdir(join(dir, 'cli'));
-    await writeFile(join(dir, 'cli', 'config.json'), '{}');
-    await writeFile(join(dir, 'daemon.json'), '{}');
-    server = await createRegistryServer({ root: join(dir, 'registry'), addr: '127.0.0.1:0', logger: createLogger(parseLogLevel(process.env.BERTH_LOG, 'silent')) });
-    image = await buildImage({ 'hello.txt': 'hello from berth via docker\n' }, 'docker');
-    for (const b of [image.config, ...image.layers]) {
-      const res = await fetch(`${server.url}/v2/berth/hello/blobs/uploads/?digest=${b.digest}`, { method: 'POST', body: new Uint8Array(b.bytes) });
-      expect(res.status).toBe(201);
-    }
-    const put = await fetch(`${server.url}/v2/berth/hello/manifests/v1`, {
-      method: 'PUT',
-      body: new Uint8Array(image.manifest.bytes),
-      headers: { 'Content-Type': image.manifest.mediaType },
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), `bd-${process.pid}-`));
+      await mkdir(join(dir, 'cli'));
+      await writeFile(join(dir, 'cli', 'config.json'), '{}');
+      await writeFile(join(dir, 'daemon.json'), '{}');
+      server = await createRegistryServer({
+        root: join(dir, 'registry'),
+        addr: '127.0.0.1:0',
+        logger: createLogger(parseLogLevel(process.env.BERTH_LOG, 'silent')),
+      });
+      image = await buildImage({ 'hello.txt': 'hello from berth via docker\n' }, 'docker');
+      for (const b of [image.config, ...image.layers]) {
+        const res = await fetch(`${server.url}/v2/berth/hello/blobs/uploads/?digest=${b.digest}`, {
+          method: 'POST',
+          body: new Uint8Array(b.bytes),
+        });
+        expect(res.status).toBe(201);
+      }
+      const put = await fetch(`${server.url}/v2/berth/hello/manifests/v1`, {
+        method: 'PUT',
+        body: new Uint8Array(image.manifest.bytes),
+        headers: { 'Content-Type': image.manifest.mediaType },
+      });
+      expect(put.status).toBe(201);
+
+      daemon = execa(
+        dockerd,
+        [
+          '--data-root',
+          join(dir, 'data'),
+          '--exec-root',
+          join(dir, 'exec'),
+          '--pidfile',
+          join(dir, 'docker.pid'),
+          '-H',
+          `unix://${join(dir, 'docker.sock')}`,
+          '--config-file',
+          join(dir, 'daemon.json'),
+          '--bridge=none',
+          '--iptables=false',
+          '--ip-masq=false',
+          '--storage-driver=vfs',
+          '--log-level=error',
+        ],
+        { reject: false, stdout: { file: join(dir, 'dockerd.log') }, stderr: { file: join(dir, 'dockerd.err') } },
+      );
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const ping = await docker('version', '--format', '{{.Server.Version}}').catch(() => undefined);
+        if (ping?.exitCode === 0) break;
+        if (Date.now() > deadline || (daemon.exitCode !== undefined && daemon.exitCode !== null))
+          throw new Error(`dockerd did not start (see ${dir}/dockerd.err)`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }, 90_000);
+
+    afterAll(async () => {
+      if (daemon?.pid !== undefined) {
+        process.kill(daemon.pid, 'SIGTERM');
+        const timer = setTimeout(() => daemon?.pid !== undefined && process.kill(daemon.pid, 'SIGKILL'), 30_000);
+        await daemon;
+        clearTimeout(timer);
+      }
+      if (!trustKeyExisted) await rm(trustKey, { force: true });
+      await server?.close();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    }, 60_000);
+
+    it('docker pull fetches the image by tag and records its digest', async () => {
+      await docker('pull', `${server.host}/berth/hello:v1`);
+      const inspect = JSON.parse((await docker('image', 'inspect', `${server.host}/berth/hello:v1`)).stdout) as {
+        Id: string;
+        RepoDigests: string[];
+      }[];
+      expect(inspect[0]!.Id).toBe(image.config.digest);
+      expect(inspect[0]!.RepoDigests).toContain(`${server.host}/berth/hello@${image.manifest.digest}`);
     });
-    expect(put.status).toBe(201);
 
-    daemon = execa(
-      dockerd,
-      [
-        '--data-root', join(dir, 'data'),
-        '--exec-root', join(dir, 'exec'),
-        '--pidfile', join(dir, 'docker.pid'),
-        '-H', `unix://${join(dir, 'docker.sock')}`,
-        '--config-file', join(dir, 'daemon.json'),
-        '--bridge=none', '--iptables=false', '--ip-masq=false',
-        '--storage-driver=vfs',
-        '--log-level=error',
-      ],
-      { reject: false, stdout: { file: join(dir, 'dockerd.log') }, stderr: { file: join(dir, 'dockerd.err') } },
-    );
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const ping = await docker('version', '--format', '{{.Server.Version}}').catch(() => undefined);
-      if (ping?.exitCode === 0) break;
-      if (Date.now() > deadline || daemon.exitCode !== undefined && daemon.exitCode !== null) throw new Error(`dockerd did not start (see ${dir}/dockerd.err)`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }, 90_000);
+    it('docker pull resolves a multi-platform index to the host platform', async () => {
+      const arm = await buildImage({ 'hello.txt': 'hello from arm64\n' }, 'arm64');
+      for (const b of [arm.config, ...arm.layers]) {
+        expect(
+          (
+            await fetch(`${server.url}/v2/berth/hello/blobs/uploads/?digest=${b.digest}`, {
+              method: 'POST',
+              body: new Uint8Array(b.bytes),
+            })
+          ).status,
+        ).toBe(201);
+      }
+      expect(
+        (
+          await fetch(`${server.url}/v2/berth/hello/manifests/${arm.manifest.digest}`, {
+            method: 'PUT',
+            body: new Uint8Array(arm.manifest.bytes),
+            headers: { 'Content-Type': arm.manifest.mediaType },
+          })
+        ).status,
+      ).toBe(201);
+      const index = buildIndex([
+        { image: arm, architecture: 'arm64' },
+        { image, architecture: 'amd64' },
+      ]);
+      expect(
+        (
+          await fetch(`${server.url}/v2/berth/hello/manifests/multi`, {
+            method: 'PUT',
+            body: new Uint8Array(index.bytes),
+            headers: { 'Content-Type': index.mediaType },
+          })
+        ).status,
+      ).toBe(201);
+      await docker('pull', '--platform', 'linux/amd64', `${server.host}/berth/hello:multi`);
+      const inspect = JSON.parse((await docker('image', 'inspect', `${server.host}/berth/hello:multi`)).stdout) as {
+        Id: string;
+        RepoDigests: string[];
+      }[];
+      expect(inspect[0]!.Id).toBe(image.config.digest);
+      expect(inspect[0]!.RepoDigests).toContain(`${server.host}/berth/hello@${index.digest}`);
+    });
 
-  afterAll(async () => {
-    if (daemon?.pid !== undefined) {
-      process.kill(daemon.pid, 'SIGTERM');
-      const timer = setTimeout(() => daemon?.pid !== undefined && process.kill(daemon.pid, 'SIGKILL'), 30_000);
-      await daemon;
-      clearTimeout(timer);
-    }
-    if (!trustKeyExisted) await rm(trustKey, { force: true });
-    await server?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  }, 60_000);
-
-  it('docker pull fetches the image by tag and records its digest', async () => {
-    await docker('pull', `${server.host}/berth/hello:v1`);
-    const inspect = JSON.parse((await docker('image', 'inspect', `${server.host}/berth/hello:v1`)).stdout) as { Id: string; RepoDigests: string[] }[];
-    expect(inspect[0]!.Id).toBe(image.config.digest);
-    expect(inspect[0]!.RepoDigests).toContain(`${server.host}/berth/hello@${image.manifest.digest}`);
-  });
-
-  it('docker pull resolves a multi-platform index to the host platform', async () => {
-    const arm = await buildImage({ 'hello.txt': 'hello from arm64\n' }, 'arm64');
-    for (const b of [arm.config, ...arm.layers]) {
-      expect((await fetch(`${server.url}/v2/berth/hello/blobs/uploads/?digest=${b.digest}`, { method: 'POST', body: new Uint8Array(b.bytes) })).status).toBe(201);
-    }
-    expect((await fetch(`${server.url}/v2/berth/hello/manifests/${arm.manifest.digest}`, { method: 'PUT', body: new Uint8Array(arm.manifest.bytes), headers: { 'Content-Type': arm.manifest.mediaType } })).status).toBe(201);
-    const index = buildIndex([
-      { image: arm, architecture: 'arm64' },
-      { image, architecture: 'amd64' },
-    ]);
-    expect((await fetch(`${server.url}/v2/berth/hello/manifests/multi`, { method: 'PUT', body: new Uint8Array(index.bytes), headers: { 'Content-Type': index.mediaType } })).status).toBe(201);
-    await docker('pull', '--platform', 'linux/amd64', `${server.host}/berth/hello:multi`);
-    const inspect = JSON.parse((await docker('image', 'inspect', `${server.host}/berth/hello:multi`)).stdout) as { Id: string; RepoDigests: string[] }[];
-    expect(inspect[0]!.Id).toBe(image.config.digest);
-    expect(inspect[0]!.RepoDigests).toContain(`${server.host}/berth/hello@${index.digest}`);
-  });
-
-  it('docker push uploads the image to another repository (mounting the shared layer)', async () => {
-    await docker('tag', `${server.host}/berth/hello:v1`, `${server.host}/berth/pushed:v2`);
-    await docker('push', `${server.host}/berth/pushed:v2`);
-    const res = await fetch(`${server.url}/v2/berth/pushed/manifests/v2`);
-    expect(res.status).toBe(200);
-    const manifest = (await res.json()) as { config: { digest: string }; layers: { digest: string }[] };
-    expect(manifest.config.digest).toBe(image.config.digest);
-    expect(manifest.layers).toHaveLength(1);
-    const layer = await fetch(`${server.url}/v2/berth/pushed/blobs/${manifest.layers[0]!.digest}`, { method: 'HEAD' });
-    expect(layer.status).toBe(200);
-  });
-});
+    it('docker push uploads the image to another repository (mounting the shared layer)', async () => {
+      await docker('tag', `${server.host}/berth/hello:v1`, `${server.host}/berth/pushed:v2`);
+      await docker('push', `${server.host}/berth/pushed:v2`);
+      const res = await fetch(`${server.url}/v2/berth/pushed/manifests/v2`);
+      expect(res.status).toBe(200);
+      const manifest = (await res.json()) as { config: { digest: string }; layers: { digest: string }[] };
+      expect(manifest.config.digest).toBe(image.config.digest);
+      expect(manifest.layers).toHaveLength(1);
+      const layer = await fetch(`${server.url}/v2/berth/pushed/blobs/${manifest.layers[0]!.digest}`, {
+        method: 'HEAD',
+      });
+      expect(layer.status).toBe(200);
+    });
+  },
+);

@@ -28,7 +28,10 @@ afterAll(async () => {
  * server closes it, `endAfterWrite` half-closes it, or 5 s pass. Returns the
  * status of the first response ('' when none came).
  */
-function raw(bytes: string | Buffer, options: { endAfterWrite?: boolean; destroyAfterWrite?: boolean } = {}): Promise<string> {
+function raw(
+  bytes: string | Buffer,
+  options: { endAfterWrite?: boolean; destroyAfterWrite?: boolean } = {},
+): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(reg.server.port, '127.0.0.1');
     let got = '';
@@ -90,7 +93,9 @@ describe('hostile requests', () => {
     ['BREW', '/v2/'],
     ['PATCH', `/v2/${name}/manifests/v1`],
   ])('%s %s is a client error', async (method, path) => {
-    const status = Number(await raw(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`));
+    const status = Number(
+      await raw(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`),
+    );
     expect(status).toBeGreaterThanOrEqual(400);
     expect(status).toBeLessThan(500);
   });
@@ -105,7 +110,8 @@ describe('hostile requests', () => {
   ])('%s %s is answered %i', async (method, path, expected) => {
     const res = await reg.api(path, { method });
     expect(res.status).toBe(expected);
-    if (res.status === 202) expect((await reg.api(res.headers.get('location') as string, { method: 'DELETE' })).status).toBe(204);
+    if (res.status === 202)
+      expect((await reg.api(res.headers.get('location') as string, { method: 'DELETE' })).status).toBe(204);
   });
 
   it.each([
@@ -118,7 +124,9 @@ describe('hostile requests', () => {
     `bytes=${Array.from({ length: 1000 }, () => '0-0').join(',')}`,
     'bytes=0-0\u0000',
   ])('Range %j on a blob is answered 200, 206 or 416', async (range) => {
-    const res = await reg.api(`/v2/${name}/blobs/${image.layers[0]!.digest}`, { headers: { Range: range } }).catch((err: unknown) => err as Error);
+    const res = await reg
+      .api(`/v2/${name}/blobs/${image.layers[0]!.digest}`, { headers: { Range: range } })
+      .catch((err: unknown) => err as Error);
     // fetch itself refuses a NUL in a header value; the server never sees it.
     if (res instanceof Error) return;
     expect([200, 206, 416]).toContain(res.status);
@@ -141,9 +149,23 @@ describe('hostile requests', () => {
 
   it.each([
     ['a manifest nested 100 000 deep', `${'['.repeat(100_000)}${']'.repeat(100_000)}`],
-    ['a manifest naming one blob 2 000 times', JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'x', digest, size: 1 }, layers: Array.from({ length: 2000 }, () => ({ mediaType: 'x', digest, size: 1 })) })],
-    ['a manifest with a prototype-polluting key', '{"schemaVersion":2,"__proto__":{"isIndex":true},"config":{"mediaType":"x","digest":"sha256:1","size":1},"layers":[]}'],
-    ['a descriptor with a huge size', JSON.stringify({ schemaVersion: 2, config: { mediaType: 'x', digest, size: 1e300 }, layers: [] })],
+    [
+      'a manifest naming one blob 2 000 times',
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'x', digest, size: 1 },
+        layers: Array.from({ length: 2000 }, () => ({ mediaType: 'x', digest, size: 1 })),
+      }),
+    ],
+    [
+      'a manifest with a prototype-polluting key',
+      '{"schemaVersion":2,"__proto__":{"isIndex":true},"config":{"mediaType":"x","digest":"sha256:1","size":1},"layers":[]}',
+    ],
+    [
+      'a descriptor with a huge size',
+      JSON.stringify({ schemaVersion: 2, config: { mediaType: 'x', digest, size: 1e300 }, layers: [] }),
+    ],
   ])('%s is refused', async (_what, body) => {
     const res = await reg.putManifest(name, 'hostile', body);
     expect(res.status).toBeGreaterThanOrEqual(400);
@@ -153,8 +175,12 @@ describe('hostile requests', () => {
   it('broken HTTP is refused by the HTTP layer', async () => {
     const answers = [
       await raw(`GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`),
-      await raw(`GET /v2/ HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 3000 }, (_, i) => `X-${i}: y`).join('\r\n')}\r\n\r\n`),
-      await raw('PUT /v2/a/manifests/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'),
+      await raw(
+        `GET /v2/ HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 3000 }, (_, i) => `X-${i}: y`).join('\r\n')}\r\n\r\n`,
+      ),
+      await raw(
+        'PUT /v2/a/manifests/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      ),
       await raw('GET /v2/ HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n'),
       await raw('GET * HTTP/1.1\r\nHost: x\r\n\r\n'),
       await raw('GET //// HTTP/1.1\r\nHost: x\r\n\r\n'),
@@ -174,9 +200,17 @@ describe('hostile requests', () => {
     await Promise.all([
       raw('', { destroyAfterWrite: true }),
       raw('GET /v2/', { destroyAfterWrite: true }),
-      raw(`PUT /v2/${name}/manifests/cut HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"schemaVersion"`, { destroyAfterWrite: true }),
-      raw(`POST /v2/${name}/blobs/uploads/?digest=${digest} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n${big}`, { destroyAfterWrite: true }),
-      raw(`POST /v2/${name}/blobs/uploads/?digest=${digest} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n${big}`, { endAfterWrite: true }),
+      raw(`PUT /v2/${name}/manifests/cut HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"schemaVersion"`, {
+        destroyAfterWrite: true,
+      }),
+      raw(
+        `POST /v2/${name}/blobs/uploads/?digest=${digest} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n${big}`,
+        { destroyAfterWrite: true },
+      ),
+      raw(
+        `POST /v2/${name}/blobs/uploads/?digest=${digest} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n${big}`,
+        { endAfterWrite: true },
+      ),
       raw(`GET /v2/${name}/blobs/${image.layers[0]!.digest} HTTP/1.1\r\nHost: x\r\n\r\n`, { destroyAfterWrite: true }),
       raw(`GET /v2/${name}/manifests/v1 HTTP/1.1\r\nHost: x\r\n`, { endAfterWrite: true }),
     ]);

@@ -60,7 +60,11 @@ describe('requestBody', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const client = request(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { method: 'PUT', headers: { 'Content-Length': '100' }, agent: false });
+      const client = request(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
+        method: 'PUT',
+        headers: { 'Content-Length': '100' },
+        agent: false,
+      });
       client.on('error', () => undefined);
       client.write('part of it', () => setImmediate(() => client.destroy()));
       await once(server, 'request');
@@ -75,7 +79,9 @@ describe('requestBody', () => {
     await withAbortedRequest(async (req) => {
       await new Promise((resolve) => req.once('close', resolve));
       const body = requestBody(req);
-      await expect(new Promise((resolve, reject) => body.on('error', reject).on('end', resolve).resume())).rejects.toThrow(/client went away/);
+      await expect(
+        new Promise((resolve, reject) => body.on('error', reject).on('end', resolve).resume()),
+      ).rejects.toThrow(/client went away/);
     });
   }, 10_000);
 

@@ -11,7 +11,13 @@ export function sendEmpty(res: ServerResponse, status: number, headers: Record<s
   res.end();
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, head = false): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  head = false,
+): void {
   const bytes = Buffer.from(JSON.stringify(body));
   res.writeHead(status, { 'Content-Type': 'application/json', ...headers, 'Content-Length': String(bytes.length) });
   res.end(head ? undefined : bytes);
@@ -44,12 +50,16 @@ export function requestBody(req: IncomingMessage): Readable {
  */
 export async function readBody(req: IncomingMessage, limit: number, subject: string): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) throw distributionError('SIZE_INVALID', `${subject}: ${declared} bytes exceed the limit of ${limit}`, { status: 413 });
+  if (declared > limit)
+    throw distributionError('SIZE_INVALID', `${subject}: ${declared} bytes exceed the limit of ${limit}`, {
+      status: 413,
+    });
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of requestBody(req) as AsyncIterable<Buffer>) {
     total += chunk.length;
-    if (total > limit) throw distributionError('SIZE_INVALID', `${subject}: body exceeds the limit of ${limit} bytes`, { status: 413 });
+    if (total > limit)
+      throw distributionError('SIZE_INVALID', `${subject}: body exceeds the limit of ${limit} bytes`, { status: 413 });
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
@@ -62,9 +72,22 @@ export async function readBody(req: IncomingMessage, limit: number, subject: str
  * then the connection closes. A client still writing thus reads the answer instead
  * of meeting a reset, and no client can hold the connection by sending forever.
  */
-export function sendJsonAndClose(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, head = false, lingerMs = 1_000): void {
+export function sendJsonAndClose(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  head = false,
+  lingerMs = 1_000,
+): void {
   const bytes = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { 'Content-Type': 'application/json', ...headers, 'Content-Length': String(bytes.length), Connection: 'close' });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    ...headers,
+    'Content-Length': String(bytes.length),
+    Connection: 'close',
+  });
   if (!head) res.write(bytes);
   const finish = () => {
     clearTimeout(timer);
@@ -106,7 +129,11 @@ export function parseByteRange(header: string | undefined, size: number): ByteRa
  * the RFC form `bytes <start>-<end>/<total|*>`. Undefined when absent; throws a 416
  * BLOB_UPLOAD_INVALID carrying the session's Range when malformed.
  */
-export function parseContentRange(header: string | undefined, currentRange: string, subject: string): ByteRange | undefined {
+export function parseContentRange(
+  header: string | undefined,
+  currentRange: string,
+  subject: string,
+): ByteRange | undefined {
   if (header === undefined) return undefined;
   const m = /^(?:bytes )?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
   if (!m || Number(m[2]) < Number(m[1])) {

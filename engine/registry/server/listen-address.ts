@@ -26,7 +26,8 @@ export function parseListenAddress(addr: string, allowNonLoopback = false): List
   const host = m[1] ?? (m[2] === '' || m[2] === undefined ? '127.0.0.1' : m[2]);
   const port = Number(m[3]);
   if (port > 65535) throw invalidArgument(`listen address ${JSON.stringify(addr)}: port out of range`);
-  if (host !== 'localhost' && isIP(host) === 0) throw invalidArgument(`listen address ${JSON.stringify(addr)}: host must be an IP address or localhost`);
+  if (host !== 'localhost' && isIP(host) === 0)
+    throw invalidArgument(`listen address ${JSON.stringify(addr)}: host must be an IP address or localhost`);
   if (!allowNonLoopback && !isLoopback(host)) {
     throw permissionDenied(`listen address ${addr}: not a loopback address (allow it explicitly to serve the network)`);
   }

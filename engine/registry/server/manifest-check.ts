@@ -59,7 +59,8 @@ function checkDescriptor(value: unknown, where: string, subject: string): Descri
   } catch (err) {
     throw invalid(subject, (err as Error).message);
   }
-  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw invalid(subject, `${where}: size must be a non-negative integer`);
+  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0)
+    throw invalid(subject, `${where}: size must be a non-negative integer`);
   if (d.urls !== undefined && !Array.isArray(d.urls)) throw invalid(subject, `${where}: urls must be an array`);
   return d as Descriptor;
 }
@@ -83,9 +84,11 @@ export function checkManifest(body: Buffer, contentType: string, subject: string
     throw invalid(subject, `not JSON (${(err as Error).message})`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid(subject, 'not a JSON object');
-  if (doc.schemaVersion !== 2) throw invalid(subject, `schemaVersion ${JSON.stringify(doc.schemaVersion)} unsupported (expected 2)`);
+  if (doc.schemaVersion !== 2)
+    throw invalid(subject, `schemaVersion ${JSON.stringify(doc.schemaVersion)} unsupported (expected 2)`);
   const field = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
-  const generic = contentType === '' || contentType === 'application/json' || contentType === 'application/octet-stream';
+  const generic =
+    contentType === '' || contentType === 'application/json' || contentType === 'application/octet-stream';
   if (field !== undefined && !generic && field !== contentType) {
     throw invalid(subject, `mediaType ${field} differs from Content-Type ${contentType}`);
   }
@@ -93,13 +96,25 @@ export function checkManifest(body: Buffer, contentType: string, subject: string
   if (mediaType === undefined) mediaType = Array.isArray(doc.manifests) ? MediaType.ociIndex : MediaType.ociManifest;
   if (!supported.has(mediaType)) throw invalid(subject, `media type ${mediaType} unsupported`);
   const isIndex = indexTypes.has(mediaType);
-  const annotations = doc.annotations !== undefined && typeof doc.annotations === 'object' && doc.annotations !== null ? (doc.annotations as Record<string, string>) : undefined;
+  const annotations =
+    doc.annotations !== undefined && typeof doc.annotations === 'object' && doc.annotations !== null
+      ? (doc.annotations as Record<string, string>)
+      : undefined;
   const subjectDescriptor = doc.subject === undefined ? undefined : checkDescriptor(doc.subject, 'subject', subject);
-  const declaredArtifactType = typeof doc.artifactType === 'string' && doc.artifactType !== '' ? doc.artifactType : undefined;
+  const declaredArtifactType =
+    typeof doc.artifactType === 'string' && doc.artifactType !== '' ? doc.artifactType : undefined;
   if (isIndex) {
     if (!Array.isArray(doc.manifests)) throw invalid(subject, 'manifests must be an array');
     const children = doc.manifests.map((m, i) => located(m, `manifests[${i}]`, subject));
-    return { mediaType, isIndex, blobs: [], children, subject: subjectDescriptor, artifactType: declaredArtifactType, annotations };
+    return {
+      mediaType,
+      isIndex,
+      blobs: [],
+      children,
+      subject: subjectDescriptor,
+      artifactType: declaredArtifactType,
+      annotations,
+    };
   }
   const config = { ...located(doc.config, 'config', subject), foreign: false };
   if (!Array.isArray(doc.layers)) throw invalid(subject, 'layers must be an array');

@@ -35,7 +35,11 @@ describe('manifest deletes', () => {
     expect(error?.code).toBe('DENIED');
     expect(error?.message).toContain(amd.manifest.digest);
     expect(error?.message).toContain(index.digest);
-    expect(error?.detail).toMatchObject({ digest: amd.manifest.digest, reason: 'referenced', manifests: [{ digest: index.digest, tags: ['multi'], where: ['manifests[0]'] }] });
+    expect(error?.detail).toMatchObject({
+      digest: amd.manifest.digest,
+      reason: 'referenced',
+      manifests: [{ digest: index.digest, tags: ['multi'], where: ['manifests[0]'] }],
+    });
     // Nothing changed: the child, its tag and the index all still resolve.
     expect(await status(`/v2/${name}/manifests/${amd.manifest.digest}`)).toBe(200);
     expect(await status(`/v2/${name}/manifests/amd64`)).toBe(200);

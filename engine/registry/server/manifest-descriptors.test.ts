@@ -30,8 +30,22 @@ describe('descriptor sizes', () => {
   });
 
   it.each([
-    ['layers[1]', () => ({ body: manifestOf(descriptor(image.config), [descriptor(image.layers[0]!), { ...descriptor(big), size: 5 }]), declared: 5, actual: big.size })],
-    ['config', () => ({ body: manifestOf({ ...descriptor(image.config), size: image.config.size + 1 }, [descriptor(big)]), declared: image.config.size + 1, actual: image.config.size })],
+    [
+      'layers[1]',
+      () => ({
+        body: manifestOf(descriptor(image.config), [descriptor(image.layers[0]!), { ...descriptor(big), size: 5 }]),
+        declared: 5,
+        actual: big.size,
+      }),
+    ],
+    [
+      'config',
+      () => ({
+        body: manifestOf({ ...descriptor(image.config), size: image.config.size + 1 }, [descriptor(big)]),
+        declared: image.config.size + 1,
+        actual: image.config.size,
+      }),
+    ],
   ])('a wrong size in %s is MANIFEST_INVALID naming it', async (where, make) => {
     const { body, declared, actual } = make();
     const res = await reg.putManifest(name, 'liar', body);
@@ -44,7 +58,9 @@ describe('descriptor sizes', () => {
   });
 
   it('an index child with a wrong size is refused', async () => {
-    const index = JSON.parse(buildIndex([{ image, architecture: 'amd64' }]).bytes.toString()) as { manifests: { size: number }[] };
+    const index = JSON.parse(buildIndex([{ image, architecture: 'amd64' }]).bytes.toString()) as {
+      manifests: { size: number }[];
+    };
     index.manifests[0]!.size += 10;
     const res = await reg.putManifest(name, 'liar-index', JSON.stringify(index), OCI_INDEX);
     expect(res.status).toBe(400);
@@ -62,12 +78,19 @@ describe('descriptor sizes', () => {
     expect(res.status).toBe(400);
     const errors = await errorsOf(res);
     expect(errors[0]?.message).toContain('subject');
-    const absent = manifestOf(descriptor(artifact), [], { subject: { ...subject, digest: `sha256:${'0'.repeat(64)}`, size: 1 } });
+    const absent = manifestOf(descriptor(artifact), [], {
+      subject: { ...subject, digest: `sha256:${'0'.repeat(64)}`, size: 1 },
+    });
     expect((await reg.putManifest(name, 'dangling-referrer', absent)).status).toBe(201);
   });
 
   it('true sizes are accepted, foreign layers not in the repository are not checked', async () => {
-    const foreign = { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', digest: `sha256:${'f'.repeat(64)}`, size: 12345, urls: ['https://example.invalid/layer'] };
+    const foreign = {
+      mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+      digest: `sha256:${'f'.repeat(64)}`,
+      size: 12345,
+      urls: ['https://example.invalid/layer'],
+    };
     const body = manifestOf(descriptor(image.config), [descriptor(big), foreign]);
     expect((await reg.putManifest(name, 'honest', body)).status).toBe(201);
     const index = buildIndex([{ image, architecture: 'amd64' }]);

@@ -32,11 +32,19 @@ async function lookupReference(rc: RouteContext): Promise<Reference> {
 }
 
 async function unknownManifest(rc: RouteContext): Promise<BerthError> {
-  if (!(await rc.store.exists(rc.name))) return distributionError('NAME_UNKNOWN', `repository ${rc.name}: repository name not known to registry`, { detail: { name: rc.name } });
-  return distributionError('MANIFEST_UNKNOWN', `manifest ${rc.param} in ${rc.name}: manifest unknown to registry`, { detail: { reference: rc.param } });
+  if (!(await rc.store.exists(rc.name)))
+    return distributionError('NAME_UNKNOWN', `repository ${rc.name}: repository name not known to registry`, {
+      detail: { name: rc.name },
+    });
+  return distributionError('MANIFEST_UNKNOWN', `manifest ${rc.param} in ${rc.name}: manifest unknown to registry`, {
+    detail: { reference: rc.param },
+  });
 }
 
-/** GET/HEAD: the manifest's exact bytes with its stored media type as Content-Type; 404 when unknown (a malformed tag included). */
+/**
+ * GET/HEAD: the manifest's exact bytes with its stored media type as Content-Type; 404 when unknown (a malformed tag
+ * included).
+ */
 export async function getManifest(rc: RouteContext): Promise<void> {
   const ref = await lookupReference(rc);
   const found = await rc.store.resolve(rc.name, { tag: ref.tag, digest: ref.digest?.text });
@@ -45,7 +53,12 @@ export async function getManifest(rc: RouteContext): Promise<void> {
   const size = await rc.store.blobSize(rc.name, digest);
   if (size === undefined) throw await unknownManifest(rc);
   const etag = `"${found.digest}"`;
-  const headers = { 'Content-Type': found.mediaType, 'Docker-Content-Digest': found.digest, ETag: etag, 'Content-Length': String(size) };
+  const headers = {
+    'Content-Type': found.mediaType,
+    'Docker-Content-Digest': found.digest,
+    ETag: etag,
+    'Content-Length': String(size),
+  };
   if (rc.req.headers['if-none-match'] === etag) {
     rc.res.writeHead(304, headers);
     rc.res.end();
@@ -74,7 +87,9 @@ export async function putManifest(rc: RouteContext): Promise<void> {
   const algorithm = ref.digest?.algorithm ?? 'sha256';
   const hex = createHash(algorithm).update(body).digest('hex');
   if (ref.digest !== undefined && ref.digest.hex !== hex) {
-    throw distributionError('DIGEST_INVALID', `${subject}: digest mismatch: got ${algorithm}:${hex}`, { detail: { expected: ref.digest.text, actual: `${algorithm}:${hex}` } });
+    throw distributionError('DIGEST_INVALID', `${subject}: digest mismatch: got ${algorithm}:${hex}`, {
+      detail: { expected: ref.digest.text, actual: `${algorithm}:${hex}` },
+    });
   }
   const digest: Digest = { algorithm, hex, text: `${algorithm}:${hex}` };
   const referrer = checked.subject
@@ -89,38 +104,61 @@ export async function putManifest(rc: RouteContext): Promise<void> {
         } satisfies Descriptor,
       }
     : undefined;
-  await rc.store.putManifest(rc.name, { digest, mediaType: checked.mediaType, bytes: body }, ref.tag, referrer, async () => {
-    const problems: BerthError[] = [];
-    const wrongSize = (l: Located, actual: number) =>
-      distributionError('MANIFEST_INVALID', `${subject}: ${l.where} ${l.descriptor.digest}: size ${l.descriptor.size} differs from the ${actual} bytes stored`, {
-        detail: { descriptor: l.where, digest: l.descriptor.digest, size: l.descriptor.size, actual },
-      });
-    for (const l of checked.blobs) {
-      const size = await rc.store.blobSize(rc.name, parseDigest(l.descriptor.digest));
-      if (size === undefined) {
-        if (!l.foreign) problems.push(distributionError('MANIFEST_BLOB_UNKNOWN', `${subject}: blob ${l.descriptor.digest} unknown to repository`, { detail: { digest: l.descriptor.digest } }));
-      } else if (size !== l.descriptor.size) {
-        problems.push(wrongSize(l, size));
-      }
-    }
-    if (checked.children.length > 0 || checked.subject !== undefined) {
-      const sizes = new Map((await rc.store.readIndex(rc.name)).manifests.map((m) => [m.digest, m.size]));
-      for (const l of checked.children) {
-        const size = sizes.get(l.descriptor.digest);
+  await rc.store.putManifest(
+    rc.name,
+    { digest, mediaType: checked.mediaType, bytes: body },
+    ref.tag,
+    referrer,
+    async () => {
+      const problems: BerthError[] = [];
+      const wrongSize = (l: Located, actual: number) =>
+        distributionError(
+          'MANIFEST_INVALID',
+          `${subject}: ${l.where} ${l.descriptor.digest}: size ${l.descriptor.size} differs from the ${actual} bytes stored`,
+          {
+            detail: { descriptor: l.where, digest: l.descriptor.digest, size: l.descriptor.size, actual },
+          },
+        );
+      for (const l of checked.blobs) {
+        const size = await rc.store.blobSize(rc.name, parseDigest(l.descriptor.digest));
         if (size === undefined) {
-          problems.push(distributionError('MANIFEST_BLOB_UNKNOWN', `${subject}: manifest ${l.descriptor.digest} unknown to repository`, { detail: { digest: l.descriptor.digest } }));
+          if (!l.foreign)
+            problems.push(
+              distributionError(
+                'MANIFEST_BLOB_UNKNOWN',
+                `${subject}: blob ${l.descriptor.digest} unknown to repository`,
+                { detail: { digest: l.descriptor.digest } },
+              ),
+            );
         } else if (size !== l.descriptor.size) {
           problems.push(wrongSize(l, size));
         }
       }
-      // A subject may be absent (referrers may come first); when present its size must match.
-      const subjectSize = checked.subject && sizes.get(checked.subject.digest);
-      if (checked.subject && subjectSize !== undefined && subjectSize !== checked.subject.size) {
-        problems.push(wrongSize({ where: 'subject', descriptor: checked.subject, foreign: false }, subjectSize));
+      if (checked.children.length > 0 || checked.subject !== undefined) {
+        const sizes = new Map((await rc.store.readIndex(rc.name)).manifests.map((m) => [m.digest, m.size]));
+        for (const l of checked.children) {
+          const size = sizes.get(l.descriptor.digest);
+          if (size === undefined) {
+            problems.push(
+              distributionError(
+                'MANIFEST_BLOB_UNKNOWN',
+                `${subject}: manifest ${l.descriptor.digest} unknown to repository`,
+                { detail: { digest: l.descriptor.digest } },
+              ),
+            );
+          } else if (size !== l.descriptor.size) {
+            problems.push(wrongSize(l, size));
+          }
+        }
+        // A subject may be absent (referrers may come first); when present its size must match.
+        const subjectSize = checked.subject && sizes.get(checked.subject.digest);
+        if (checked.subject && subjectSize !== undefined && subjectSize !== checked.subject.size) {
+          problems.push(wrongSize({ where: 'subject', descriptor: checked.subject, foreign: false }, subjectSize));
+        }
       }
-    }
-    if (problems.length > 0) throw multiError(problems);
-  });
+      if (problems.length > 0) throw multiError(problems);
+    },
+  );
   rc.ctx.logger.debug('registry: manifest stored', { repository: rc.name, reference: rc.param, digest: digest.text });
   sendEmpty(rc.res, 201, {
     Location: `/v2/${rc.name}/manifests/${digest.text}`,
@@ -145,11 +183,17 @@ export async function deleteManifest(rc: RouteContext): Promise<void> {
           check: async () => {
             const holders = await manifestHolders(rc.store, rc.name, digest.text);
             if (holders.length === 0) return;
-            const named = holders.map((h) => (h.tags.length > 0 ? `${h.digest} (${h.tags.join(', ')})` : h.digest)).join(', ');
-            throw distributionError('DENIED', `manifest ${digest.text} in ${rc.name}: listed by index ${named}; delete the index first`, {
-              status: 409,
-              detail: { digest: digest.text, reason: 'referenced', manifests: holders },
-            });
+            const named = holders
+              .map((h) => (h.tags.length > 0 ? `${h.digest} (${h.tags.join(', ')})` : h.digest))
+              .join(', ');
+            throw distributionError(
+              'DENIED',
+              `manifest ${digest.text} in ${rc.name}: listed by index ${named}; delete the index first`,
+              {
+                status: 409,
+                detail: { digest: digest.text, reason: 'referenced', manifests: holders },
+              },
+            );
           },
           // The same bytes may be a blob another manifest names: then the file stays.
           keepFile: async () => (await blobHolders(rc.store, rc.name, digest.text)).length > 0,

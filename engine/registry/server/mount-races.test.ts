@@ -17,7 +17,8 @@ afterAll(async () => {
   await reg?.close();
 });
 
-const mount = (target: string, digest: string, from: string) => reg.api(`/v2/${target}/blobs/uploads/?mount=${digest}&from=${from}`, { method: 'POST' });
+const mount = (target: string, digest: string, from: string) =>
+  reg.api(`/v2/${target}/blobs/uploads/?mount=${digest}&from=${from}`, { method: 'POST' });
 
 describe('concurrent mounts', () => {
   it('many mounts of one blob into the same repositories all succeed and leave no temporary file', async () => {
@@ -28,7 +29,11 @@ describe('concurrent mounts', () => {
     for (let round = 0; round < 3; round++) {
       const answers = await Promise.all(
         Array.from({ length: 40 }, async (_, i) => {
-          const res = await mount(`race/target${round}/r${i % 3}`, digest, i % 2 === 0 ? 'race/source-a' : 'race/source-b');
+          const res = await mount(
+            `race/target${round}/r${i % 3}`,
+            digest,
+            i % 2 === 0 ? 'race/source-a' : 'race/source-b',
+          );
           await res.arrayBuffer();
           return res.status;
         }),
@@ -48,10 +53,21 @@ describe('concurrent mounts', () => {
     await reg.pushBlob('race2/source', bytes);
     const work: Promise<number>[] = [];
     for (let i = 0; i < 30; i++) {
-      work.push(mount('race2/target', digest, 'race2/source').then(async (res) => (await res.arrayBuffer(), res.status)));
-      if (i % 3 === 0) work.push(reg.api(`/v2/race2/target/blobs/${digest}`, { method: 'DELETE' }).then(async (res) => (await res.arrayBuffer(), res.status)));
+      work.push(
+        mount('race2/target', digest, 'race2/source').then(async (res) => (await res.arrayBuffer(), res.status)),
+      );
+      if (i % 3 === 0)
+        work.push(
+          reg
+            .api(`/v2/race2/target/blobs/${digest}`, { method: 'DELETE' })
+            .then(async (res) => (await res.arrayBuffer(), res.status)),
+        );
       if (i % 5 === 0) {
-        work.push(reg.api(`/v2/race2/target/blobs/uploads/?digest=${digest}`, { method: 'POST', body: new Uint8Array(bytes) }).then(async (res) => (await res.arrayBuffer(), res.status)));
+        work.push(
+          reg
+            .api(`/v2/race2/target/blobs/uploads/?digest=${digest}`, { method: 'POST', body: new Uint8Array(bytes) })
+            .then(async (res) => (await res.arrayBuffer(), res.status)),
+        );
       }
     }
     const statuses = await Promise.all(work);

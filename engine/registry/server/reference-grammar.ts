@@ -23,7 +23,10 @@ export function isValidName(name: string): boolean {
 
 /** Throws NAME_INVALID unless `name` is a valid repository name. */
 export function checkName(name: string): string {
-  if (!isValidName(name)) throw distributionError('NAME_INVALID', `repository ${JSON.stringify(name)}: invalid repository name`, { detail: { name } });
+  if (!isValidName(name))
+    throw distributionError('NAME_INVALID', `repository ${JSON.stringify(name)}: invalid repository name`, {
+      detail: { name },
+    });
   return name;
 }
 
@@ -33,7 +36,8 @@ export function isValidTag(tag: string): boolean {
 
 /** Throws TAG_INVALID unless `tag` matches `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
 export function checkTag(tag: string): string {
-  if (!isValidTag(tag)) throw distributionError('TAG_INVALID', `tag ${JSON.stringify(tag)}: invalid tag`, { detail: { tag } });
+  if (!isValidTag(tag))
+    throw distributionError('TAG_INVALID', `tag ${JSON.stringify(tag)}: invalid tag`, { detail: { tag } });
   return tag;
 }
 
@@ -48,7 +52,8 @@ export function looksLikeDigest(reference: string): boolean {
  * must be lowercase hex of the algorithm's length).
  */
 export function parseDigest(text: string, subject = 'digest'): Digest {
-  const fail = (why: string) => distributionError('DIGEST_INVALID', `${subject} ${JSON.stringify(text)}: ${why}`, { detail: { digest: text } });
+  const fail = (why: string) =>
+    distributionError('DIGEST_INVALID', `${subject} ${JSON.stringify(text)}: ${why}`, { detail: { digest: text } });
   if (!digestRe.test(text)) throw fail('invalid digest');
   const [algorithm, hex] = text.split(':', 2) as [string, string];
   const length = algorithms[algorithm];

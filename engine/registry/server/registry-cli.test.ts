@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDuration } from '../registry-cli.js';
 
 const cli = fileURLToPath(new URL('../registry-cli.ts', import.meta.url));
-const run = (args: string[]) => execa(process.execPath, ['--import', 'tsx', cli, ...args], { reject: false, timeout: 30_000 });
+const run = (args: string[]) =>
+  execa(process.execPath, ['--import', 'tsx', cli, ...args], { reject: false, timeout: 30_000 });
 
 describe('berth-registry command', () => {
   let dir: string;
@@ -45,7 +46,18 @@ describe('berth-registry command', () => {
   });
 
   it('--upload-ttl and --upload-purge-interval expire an idle upload session while it runs', async () => {
-    const child = run(['--root', join(dir, 'root-ttl'), '--addr', '127.0.0.1:0', '--log-level', 'silent', '--upload-ttl', '200ms', '--upload-purge-interval', '20ms']);
+    const child = run([
+      '--root',
+      join(dir, 'root-ttl'),
+      '--addr',
+      '127.0.0.1:0',
+      '--log-level',
+      'silent',
+      '--upload-ttl',
+      '200ms',
+      '--upload-purge-interval',
+      '20ms',
+    ]);
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';
@@ -61,7 +73,8 @@ describe('berth-registry command', () => {
       const location = started.headers.get('location') as string;
       const deadline = Date.now() + 20_000;
       let status = 0;
-      while ((status = (await fetch(`${url}${location}`)).status) === 204 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while ((status = (await fetch(`${url}${location}`)).status) === 204 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       expect(status).toBe(404);
     } finally {
       if (child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
@@ -70,11 +83,26 @@ describe('berth-registry command', () => {
   });
 
   it('with --exit-with-stdin stops when its stdin closes (its supervisor went away)', async () => {
-    const child = execa(process.execPath, ['--import', 'tsx', cli, '--root', join(dir, 'root2'), '--addr', '127.0.0.1:0', '--log-level', 'silent', '--exit-with-stdin'], {
-      reject: false,
-      timeout: 30_000,
-      stdin: 'pipe',
-    });
+    const child = execa(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        cli,
+        '--root',
+        join(dir, 'root2'),
+        '--addr',
+        '127.0.0.1:0',
+        '--log-level',
+        'silent',
+        '--exit-with-stdin',
+      ],
+      {
+        reject: false,
+        timeout: 30_000,
+        stdin: 'pipe',
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       let out = '';
       child.stdout?.on('data', (chunk: Buffer) => {

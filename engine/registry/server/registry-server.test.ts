@@ -51,13 +51,31 @@ async function errorCodes(res: Response): Promise<string[]> {
 
 async function pushBlob(name: string, b: TestBlob | Buffer, base = server): Promise<Response> {
   const bytes = Buffer.isBuffer(b) ? b : b.bytes;
-  const res = await api(`/v2/${name}/blobs/uploads/?digest=${sha256(bytes)}`, { method: 'POST', body: new Uint8Array(bytes), headers: { 'Content-Type': 'application/octet-stream' } }, base);
+  const res = await api(
+    `/v2/${name}/blobs/uploads/?digest=${sha256(bytes)}`,
+    { method: 'POST', body: new Uint8Array(bytes), headers: { 'Content-Type': 'application/octet-stream' } },
+    base,
+  );
   expect(res.status).toBe(201);
   return res;
 }
 
-async function putManifest(name: string, ref: string, body: string | Buffer, mediaType: string, base = server): Promise<Response> {
-  return api(`/v2/${name}/manifests/${ref}`, { method: 'PUT', body: typeof body === 'string' ? body : new Uint8Array(body), headers: { 'Content-Type': mediaType } }, base);
+async function putManifest(
+  name: string,
+  ref: string,
+  body: string | Buffer,
+  mediaType: string,
+  base = server,
+): Promise<Response> {
+  return api(
+    `/v2/${name}/manifests/${ref}`,
+    {
+      method: 'PUT',
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+      headers: { 'Content-Type': mediaType },
+    },
+    base,
+  );
 }
 
 /** Pushes a complete image (blobs then manifest) and returns it. */
@@ -103,11 +121,14 @@ describe('base and grammar', () => {
     expect(await errorCodes(res)).toEqual(['TAG_INVALID']);
   });
 
-  it.each([['sha256:abc'], ['md5:d41d8cd98f00b204e9800998ecf8427e'], [`sha256:${'A'.repeat(64)}`]])('digest %s is DIGEST_INVALID', async (digest) => {
-    const res = await api(`/v2/grammar/digests/blobs/${digest}`);
-    expect(res.status).toBe(400);
-    expect(await errorCodes(res)).toEqual(['DIGEST_INVALID']);
-  });
+  it.each([['sha256:abc'], ['md5:d41d8cd98f00b204e9800998ecf8427e'], [`sha256:${'A'.repeat(64)}`]])(
+    'digest %s is DIGEST_INVALID',
+    async (digest) => {
+      const res = await api(`/v2/grammar/digests/blobs/${digest}`);
+      expect(res.status).toBe(400);
+      expect(await errorCodes(res)).toEqual(['DIGEST_INVALID']);
+    },
+  );
 
   it('unknown paths are 404 and unsupported methods 405 UNSUPPORTED', async () => {
     expect((await api('/v2/a/nothing/here/x')).status).toBe(404);
@@ -214,7 +235,11 @@ describe('upload sessions', () => {
   it('chunked upload: in-order chunks 202, an out-of-order chunk 416 with the current Range, close with a final chunk', async () => {
     const whole = Buffer.from('aaaaaaaaaabbbbbbbbbbcccccccccc');
     const location = await startSession(name);
-    let res = await api(location, { method: 'PATCH', body: whole.subarray(0, 10), headers: { 'Content-Range': '0-9' } });
+    let res = await api(location, {
+      method: 'PATCH',
+      body: whole.subarray(0, 10),
+      headers: { 'Content-Range': '0-9' },
+    });
     expect(res.status).toBe(202);
     expect(res.headers.get('range')).toBe('0-9');
     const next = res.headers.get('location') as string;
@@ -228,7 +253,11 @@ describe('upload sessions', () => {
     res = await api(next, { method: 'PATCH', body: whole.subarray(10, 20), headers: { 'Content-Range': '10-19' } });
     expect(res.status).toBe(202);
     expect(res.headers.get('range')).toBe('0-19');
-    res = await api(`${next}?digest=${sha256(whole)}`, { method: 'PUT', body: whole.subarray(20), headers: { 'Content-Range': '20-29' } });
+    res = await api(`${next}?digest=${sha256(whole)}`, {
+      method: 'PUT',
+      body: whole.subarray(20),
+      headers: { 'Content-Range': '20-29' },
+    });
     expect(res.status).toBe(201);
     const got = await api(`/v2/${name}/blobs/${sha256(whole)}`);
     expect(Buffer.from(await got.arrayBuffer()).equals(whole)).toBe(true);
@@ -299,7 +328,9 @@ describe('upload sessions', () => {
     const res = await api(foreign, { method: 'PATCH', body: 'x' });
     expect(res.status).toBe(404);
     expect(await errorCodes(res)).toEqual(['BLOB_UPLOAD_UNKNOWN']);
-    expect(await errorCodes(await api(`/v2/${name}/blobs/uploads/00000000-0000-0000-0000-000000000000`))).toEqual(['BLOB_UPLOAD_UNKNOWN']);
+    expect(await errorCodes(await api(`/v2/${name}/blobs/uploads/00000000-0000-0000-0000-000000000000`))).toEqual([
+      'BLOB_UPLOAD_UNKNOWN',
+    ]);
   });
 });
 
@@ -314,7 +345,11 @@ describe('cross-repository mount', () => {
     const got = await api(`/v2/mount/target/blobs/${sha256(b)}`);
     expect(Buffer.from(await got.arrayBuffer()).equals(b)).toBe(true);
 
-    for (const query of [`mount=${sha256('absent')}&from=mount/source`, `mount=${sha256(b)}&from=mount/nowhere`, 'mount=bogus&from=mount/source']) {
+    for (const query of [
+      `mount=${sha256('absent')}&from=mount/source`,
+      `mount=${sha256(b)}&from=mount/nowhere`,
+      'mount=bogus&from=mount/source',
+    ]) {
       res = await api(`/v2/mount/third/blobs/uploads/?${query}`, { method: 'POST' });
       expect(res.status).toBe(202);
       expect(res.headers.get('location')).toMatch(/^\/v2\/mount\/third\/blobs\/uploads\/[0-9a-f-]{36}$/);
@@ -347,7 +382,10 @@ describe('manifests', () => {
     const dir = server.layoutDir(name);
     expect(JSON.parse(await readFile(join(dir, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
     const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
-    expect(index.manifests).toContainEqual({ ...descriptor(image.manifest), annotations: { 'org.opencontainers.image.ref.name': 'v1' } });
+    expect(index.manifests).toContainEqual({
+      ...descriptor(image.manifest),
+      annotations: { 'org.opencontainers.image.ref.name': 'v1' },
+    });
     expect(await readFile(join(dir, 'blobs', 'sha256', image.manifest.digest.slice(7)))).toEqual(image.manifest.bytes);
   });
 
@@ -359,7 +397,11 @@ describe('manifests', () => {
   });
 
   it.each([
-    [DOCKER_MANIFEST, 'application/vnd.docker.container.image.v1+json', 'application/vnd.docker.image.rootfs.diff.tar.gzip'],
+    [
+      DOCKER_MANIFEST,
+      'application/vnd.docker.container.image.v1+json',
+      'application/vnd.docker.image.rootfs.diff.tar.gzip',
+    ],
     [OCI_MANIFEST, 'application/vnd.oci.image.config.v1+json', 'application/vnd.oci.image.layer.v1.tar+gzip'],
   ])('image manifests of type %s round-trip', async (mediaType, configType, layerType) => {
     const body = JSON.stringify({
@@ -375,17 +417,25 @@ describe('manifests', () => {
     expect(await got.text()).toBe(body);
   });
 
-  it.each([[OCI_INDEX], [DOCKER_LIST]])('an index of type %s needs its children in the repository', async (mediaType) => {
-    const child = { ...descriptor(image.manifest), platform: { architecture: 'amd64', os: 'linux' } };
-    const good = JSON.stringify({ schemaVersion: 2, mediaType, manifests: [child] });
-    const res = await putManifest(name, 'multi', good, mediaType);
-    expect(res.status).toBe(201);
-    expect((await api(`/v2/${name}/manifests/multi`)).headers.get('content-type')).toBe(mediaType);
-    const missing = { ...child, digest: sha256('no such manifest') };
-    const bad = await putManifest(name, 'multi-bad', JSON.stringify({ schemaVersion: 2, mediaType, manifests: [missing] }), mediaType);
-    expect(bad.status).toBe(400);
-    expect(await errorCodes(bad)).toEqual(['MANIFEST_BLOB_UNKNOWN']);
-  });
+  it.each([[OCI_INDEX], [DOCKER_LIST]])(
+    'an index of type %s needs its children in the repository',
+    async (mediaType) => {
+      const child = { ...descriptor(image.manifest), platform: { architecture: 'amd64', os: 'linux' } };
+      const good = JSON.stringify({ schemaVersion: 2, mediaType, manifests: [child] });
+      const res = await putManifest(name, 'multi', good, mediaType);
+      expect(res.status).toBe(201);
+      expect((await api(`/v2/${name}/manifests/multi`)).headers.get('content-type')).toBe(mediaType);
+      const missing = { ...child, digest: sha256('no such manifest') };
+      const bad = await putManifest(
+        name,
+        'multi-bad',
+        JSON.stringify({ schemaVersion: 2, mediaType, manifests: [missing] }),
+        mediaType,
+      );
+      expect(bad.status).toBe(400);
+      expect(await errorCodes(bad)).toEqual(['MANIFEST_BLOB_UNKNOWN']);
+    },
+  );
 
   it('a manifest naming unknown blobs is MANIFEST_BLOB_UNKNOWN, one error per blob', async () => {
     const body = JSON.stringify({
@@ -405,7 +455,14 @@ describe('manifests', () => {
       schemaVersion: 2,
       mediaType: DOCKER_MANIFEST,
       config: { ...descriptor(image.config), mediaType: 'application/vnd.docker.container.image.v1+json' },
-      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', digest: sha256('windows base'), size: 12, urls: ['https://example.invalid/layer'] }],
+      layers: [
+        {
+          mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+          digest: sha256('windows base'),
+          size: 12,
+          urls: ['https://example.invalid/layer'],
+        },
+      ],
     });
     expect((await putManifest(name, 'foreign', body, DOCKER_MANIFEST)).status).toBe(201);
   });
@@ -426,10 +483,31 @@ describe('manifests', () => {
 
   it.each([
     ['not JSON', '{', OCI_MANIFEST],
-    ['schema 1', JSON.stringify({ schemaVersion: 1, name: 'x' }), 'application/vnd.docker.distribution.manifest.v1+json'],
-    ['unknown media type', JSON.stringify({ schemaVersion: 2, mediaType: 'text/plain', config: {}, layers: [] }), 'text/plain'],
-    ['mediaType ≠ Content-Type', JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }), OCI_MANIFEST],
-    ['bad descriptor', JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'x', digest: 'nope', size: 1 }, layers: [] }), OCI_MANIFEST],
+    [
+      'schema 1',
+      JSON.stringify({ schemaVersion: 1, name: 'x' }),
+      'application/vnd.docker.distribution.manifest.v1+json',
+    ],
+    [
+      'unknown media type',
+      JSON.stringify({ schemaVersion: 2, mediaType: 'text/plain', config: {}, layers: [] }),
+      'text/plain',
+    ],
+    [
+      'mediaType ≠ Content-Type',
+      JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }),
+      OCI_MANIFEST,
+    ],
+    [
+      'bad descriptor',
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: 'x', digest: 'nope', size: 1 },
+        layers: [],
+      }),
+      OCI_MANIFEST,
+    ],
   ])('%s is MANIFEST_INVALID', async (_what, body, mediaType) => {
     const res = await putManifest(name, 'invalid', body, mediaType);
     expect(res.status).toBe(400);
@@ -511,7 +589,8 @@ describe('tag listing', () => {
   const name = 'tags/repo';
   beforeAll(async () => {
     const image = await pushImage(name, 'c');
-    for (const tag of ['e', 'a', 'd', 'b']) expect((await putManifest(name, tag, image.manifest.bytes, OCI_MANIFEST)).status).toBe(201);
+    for (const tag of ['e', 'a', 'd', 'b'])
+      expect((await putManifest(name, tag, image.manifest.bytes, OCI_MANIFEST)).status).toBe(201);
   });
 
   it('lists all tags in order', async () => {
@@ -599,18 +678,33 @@ describe('referrers', () => {
   });
 
   it('an index referrer without artifactType is listed without one', async () => {
-    const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [], subject: descriptor(subject.manifest), annotations: { kind: 'index' } });
+    const body = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [],
+      subject: descriptor(subject.manifest),
+      annotations: { kind: 'index' },
+    });
     const res = await putManifest(name, sha256(body), body, OCI_INDEX);
     expect(res.status).toBe(201);
     expect(res.headers.get('oci-subject')).toBe(subject.manifest.digest);
-    const index = (await (await api(`/v2/${name}/referrers/${subject.manifest.digest}`)).json()) as { manifests: Record<string, unknown>[] };
+    const index = (await (await api(`/v2/${name}/referrers/${subject.manifest.digest}`)).json()) as {
+      manifests: Record<string, unknown>[];
+    };
     const entry = index.manifests.find((m) => m.digest === sha256(body));
-    expect(entry).toEqual({ mediaType: OCI_INDEX, digest: sha256(body), size: Buffer.byteLength(body), annotations: { kind: 'index' } });
+    expect(entry).toEqual({
+      mediaType: OCI_INDEX,
+      digest: sha256(body),
+      size: Buffer.byteLength(body),
+      annotations: { kind: 'index' },
+    });
     expect((await api(`/v2/${name}/manifests/${sha256(body)}`, { method: 'DELETE' })).status).toBe(202);
   });
 
   it('filters by artifactType and says so in OCI-Filters-Applied', async () => {
-    const res = await api(`/v2/${name}/referrers/${subject.manifest.digest}?artifactType=application/vnd.example.signature.v1`);
+    const res = await api(
+      `/v2/${name}/referrers/${subject.manifest.digest}?artifactType=application/vnd.example.signature.v1`,
+    );
     expect(res.headers.get('oci-filters-applied')).toBe('artifactType');
     const index = (await res.json()) as { manifests: { digest: string }[] };
     expect(index.manifests.map((m) => m.digest)).toEqual([referrers[1]!.digest]);
@@ -629,7 +723,13 @@ describe('referrers', () => {
 
   it('accepts a referrer whose subject does not exist, and forgets deleted referrers', async () => {
     const ghost = { mediaType: OCI_MANIFEST, digest: sha256('ghost'), size: 5 };
-    const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: descriptor(empty), layers: [], subject: ghost });
+    const body = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: descriptor(empty),
+      layers: [],
+      subject: ghost,
+    });
     const res = await putManifest(name, sha256(body), body, OCI_MANIFEST);
     expect(res.status).toBe(201);
     let list = (await (await api(`/v2/${name}/referrers/${ghost.digest}`)).json()) as { manifests: unknown[] };
@@ -647,7 +747,10 @@ describe('server modes and access control', () => {
     expect((await api('/v2/modes/ro/manifests/v1', {}, ro)).status).toBe(200);
     const writes: [string, RequestInit][] = [
       [`/v2/modes/ro/blobs/uploads/`, { method: 'POST' }],
-      [`/v2/modes/ro/manifests/v2`, { method: 'PUT', body: new Uint8Array(image.manifest.bytes), headers: { 'Content-Type': OCI_MANIFEST } }],
+      [
+        `/v2/modes/ro/manifests/v2`,
+        { method: 'PUT', body: new Uint8Array(image.manifest.bytes), headers: { 'Content-Type': OCI_MANIFEST } },
+      ],
       [`/v2/modes/ro/manifests/v1`, { method: 'DELETE' }],
       [`/v2/modes/ro/blobs/${image.config.digest}`, { method: 'DELETE' }],
     ];
@@ -675,9 +778,17 @@ describe('server modes and access control', () => {
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe('Basic realm="berth-registry"');
     expect(await errorCodes(res)).toEqual(['UNAUTHORIZED']);
-    const wrong = await api('/v2/', { headers: { Authorization: `Basic ${Buffer.from('berth:nope').toString('base64')}` } }, s);
+    const wrong = await api(
+      '/v2/',
+      { headers: { Authorization: `Basic ${Buffer.from('berth:nope').toString('base64')}` } },
+      s,
+    );
     expect(wrong.status).toBe(401);
-    const ok = await api('/v2/', { headers: { Authorization: `Basic ${Buffer.from('berth:secret').toString('base64')}` } }, s);
+    const ok = await api(
+      '/v2/',
+      { headers: { Authorization: `Basic ${Buffer.from('berth:secret').toString('base64')}` } },
+      s,
+    );
     expect(ok.status).toBe(200);
   });
 
@@ -700,7 +811,9 @@ describe('server modes and access control', () => {
   });
 
   it('refuses a non-loopback listen address unless allowed', async () => {
-    await expect(createRegistryServer({ root, addr: '0.0.0.0:0', logger: createLogger('silent') })).rejects.toThrow(/not a loopback address/);
+    await expect(createRegistryServer({ root, addr: '0.0.0.0:0', logger: createLogger('silent') })).rejects.toThrow(
+      /not a loopback address/,
+    );
   });
 
   it('writes one access-log line per request through the logger', async () => {
@@ -725,14 +838,22 @@ async function eventually(check: () => Promise<void>): Promise<void> {
 
 describe('crash safety', () => {
   /** Sends the headers and half of a declared body, then resets the connection. */
-  function abortedRequest(method: string, path: string, total: number, sent: Buffer, headers: Record<string, string> = {}): Promise<void> {
+  function abortedRequest(
+    method: string,
+    path: string,
+    total: number,
+    sent: Buffer,
+    headers: Record<string, string> = {},
+  ): Promise<void> {
     return new Promise((resolve) => {
       const req = request(`${server.url}${path}`, { method, headers: { 'Content-Length': String(total), ...headers } });
       req.on('error', () => resolve());
-      req.write(sent, () => setTimeout(() => {
-        req.destroy();
-        setTimeout(resolve, 100);
-      }, 50));
+      req.write(sent, () =>
+        setTimeout(() => {
+          req.destroy();
+          setTimeout(resolve, 100);
+        }, 50),
+      );
     });
   }
 
@@ -740,7 +861,12 @@ describe('crash safety', () => {
     const name = 'crash/mono';
     const whole = Buffer.alloc(256 * 1024, 7);
     const sessionsBefore = await readdir(join(root, 'uploads'));
-    await abortedRequest('POST', `/v2/${name}/blobs/uploads/?digest=${sha256(whole)}`, whole.length, whole.subarray(0, 1000));
+    await abortedRequest(
+      'POST',
+      `/v2/${name}/blobs/uploads/?digest=${sha256(whole)}`,
+      whole.length,
+      whole.subarray(0, 1000),
+    );
     expect((await api(`/v2/${name}/blobs/${sha256(whole)}`, { method: 'HEAD' })).status).toBe(404);
     await eventually(async () => expect(await readdir(join(root, 'uploads'))).toEqual(sessionsBefore));
     const leftovers = await readdir(join(root, 'tmp'));
@@ -753,11 +879,17 @@ describe('crash safety', () => {
     const name = 'crash/chunk';
     const whole = Buffer.from('first-chunk|second-chunk');
     const location = await startSession(name);
-    expect((await api(location, { method: 'PATCH', body: whole.subarray(0, 12), headers: { 'Content-Range': '0-11' } })).status).toBe(202);
+    expect(
+      (await api(location, { method: 'PATCH', body: whole.subarray(0, 12), headers: { 'Content-Range': '0-11' } }))
+        .status,
+    ).toBe(202);
     await abortedRequest('PATCH', location, 12, whole.subarray(12, 18), { 'Content-Range': '12-23' });
     // The server notices the reset asynchronously; until then the session is busy (416).
     await eventually(async () => {
-      expect((await api(location, { method: 'PATCH', body: whole.subarray(12), headers: { 'Content-Range': '12-23' } })).status).toBe(202);
+      expect(
+        (await api(location, { method: 'PATCH', body: whole.subarray(12), headers: { 'Content-Range': '12-23' } }))
+          .status,
+      ).toBe(202);
     });
     const res = await api(`${location}?digest=${sha256(whole)}`, { method: 'PUT' });
     expect(res.status).toBe(201);
@@ -772,7 +904,15 @@ describe('crash safety', () => {
     const status = await api(location, {}, s);
     expect(status.status).toBe(204);
     expect(status.headers.get('range')).toBe('0-14');
-    expect((await api(location, { method: 'PATCH', body: whole.subarray(15), headers: { 'Content-Range': `15-${whole.length - 1}` } }, s)).status).toBe(202);
+    expect(
+      (
+        await api(
+          location,
+          { method: 'PATCH', body: whole.subarray(15), headers: { 'Content-Range': `15-${whole.length - 1}` } },
+          s,
+        )
+      ).status,
+    ).toBe(202);
     const res = await api(`${location}?digest=${sha256(whole)}`, { method: 'PUT' }, s);
     expect(res.status).toBe(201);
     expect((await api(`/v2/${name}/blobs/${sha256(whole)}`, { method: 'HEAD' })).status).toBe(200);

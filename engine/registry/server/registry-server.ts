@@ -91,29 +91,53 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
   const uploadIdleMs = options.uploadIdleMs ?? 168 * 3600_000;
   const purged = await uploads.purgeIdle(uploadIdleMs);
   if (purged > 0) logger.info('registry: removed idle upload sessions', { count: purged });
-  const purgeTimer = startUploadPurge(uploads, uploadIdleMs, options.uploadPurgeIntervalMs ?? Math.min(24 * 3600_000, Math.max(1_000, uploadIdleMs)), logger);
+  const purgeTimer = startUploadPurge(
+    uploads,
+    uploadIdleMs,
+    options.uploadPurgeIntervalMs ?? Math.min(24 * 3600_000, Math.max(1_000, uploadIdleMs)),
+    logger,
+  );
   const settings: RegistrySettings = {
     readOnly: options.readOnly ?? false,
     deleteEnabled: options.deleteEnabled ?? true,
     maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024,
   };
-  const limiter = options.rateLimit ? tokenBucket(options.rateLimit.requestsPerSecond, options.rateLimit.burst) : undefined;
+  const limiter = options.rateLimit
+    ? tokenBucket(options.rateLimit.requestsPerSecond, options.rateLimit.burst)
+    : undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     const method = req.method ?? 'GET';
     if (req.rawHeaders.length / 2 > MAX_HEADER_FIELDS) {
-      throw distributionError('UNSUPPORTED', `${method} request: more than ${MAX_HEADER_FIELDS} header fields`, { status: 431 });
+      throw distributionError('UNSUPPORTED', `${method} request: more than ${MAX_HEADER_FIELDS} header fields`, {
+        status: 431,
+      });
     }
-    const url = URL.canParse(req.url ?? '/', 'http://registry.invalid') ? new URL(req.url ?? '/', 'http://registry.invalid') : undefined;
-    if (url === undefined) throw distributionError('UNSUPPORTED', `${method} ${JSON.stringify(req.url)}: malformed request target`, { status: 400 });
-    if (limiter && !limiter()) throw distributionError('TOOMANYREQUESTS', `${method} ${url.pathname}: too many requests`, { headers: { 'Retry-After': '1' } });
+    const url = URL.canParse(req.url ?? '/', 'http://registry.invalid')
+      ? new URL(req.url ?? '/', 'http://registry.invalid')
+      : undefined;
+    if (url === undefined)
+      throw distributionError('UNSUPPORTED', `${method} ${JSON.stringify(req.url)}: malformed request target`, {
+        status: 400,
+      });
+    if (limiter && !limiter())
+      throw distributionError('TOOMANYREQUESTS', `${method} ${url.pathname}: too many requests`, {
+        headers: { 'Retry-After': '1' },
+      });
     const username = authenticate(req, options.credentials);
     const r = route(method, url.pathname);
     if (options.authorize && r.endpoint !== 'base') {
-      const action: RegistryAction = method === 'GET' || method === 'HEAD' ? 'pull' : method === 'DELETE' && r.endpoint !== 'uploads' ? 'delete' : 'push';
+      const action: RegistryAction =
+        method === 'GET' || method === 'HEAD'
+          ? 'pull'
+          : method === 'DELETE' && r.endpoint !== 'uploads'
+            ? 'delete'
+            : 'push';
       if (!options.authorize({ repository: r.name, action, username })) {
-        throw distributionError('DENIED', `repository ${r.name}: ${action} access denied`, { detail: { repository: r.name, action } });
+        throw distributionError('DENIED', `repository ${r.name}: ${action} access denied`, {
+          detail: { repository: r.name, action },
+        });
       }
     }
     if (r.handler === undefined) {
@@ -168,14 +192,25 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
           return;
         }
         const answer = toErrorResponse(err);
-        if (answer.status >= 500) logger.error('registry request failed', { method: req.method, path: req.url, error: err instanceof Error ? err.message : String(err) });
-        else logger.debug('registry request refused', { method: req.method, path: req.url, error: err instanceof Error ? err.message : String(err) });
+        if (answer.status >= 500)
+          logger.error('registry request failed', {
+            method: req.method,
+            path: req.url,
+            error: err instanceof Error ? err.message : String(err),
+          });
+        else
+          logger.debug('registry request refused', {
+            method: req.method,
+            path: req.url,
+            error: err instanceof Error ? err.message : String(err),
+          });
         if (res.headersSent) {
           res.destroy();
           return;
         }
         // A body refused part-way (or before it was read) is answered at once, then the connection closes.
-        if (!req.complete) sendJsonAndClose(req, res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
+        if (!req.complete)
+          sendJsonAndClose(req, res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
         else sendJson(res, answer.status, answer.body, answer.headers, req.method === 'HEAD');
       });
     },
@@ -196,7 +231,9 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
           ? [408, 'Request Timeout', 'request head did not arrive in time']
           : [400, 'Bad Request', `malformed request: ${err.code ?? err.message}`];
     const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message }] });
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   let closing: Promise<void> | undefined;
 
@@ -270,7 +307,10 @@ function startUploadPurge(uploads: UploadStore, idleMs: number, intervalMs: numb
         (count) => {
           if (count > 0) logger.info('registry: removed idle upload sessions', { count });
         },
-        (err: unknown) => logger.warn('registry: removing idle upload sessions failed', { error: err instanceof Error ? err.message : String(err) }),
+        (err: unknown) =>
+          logger.warn('registry: removing idle upload sessions failed', {
+            error: err instanceof Error ? err.message : String(err),
+          }),
       )
       .finally(() => {
         sweeping = false;

@@ -36,10 +36,17 @@ export async function startTestRegistry(options: Partial<RegistryServerOptions> 
   }
   const api = (path: string, init: RequestInit = {}) => fetch(`${server.url}${path}`, init);
   const putManifest = (name: string, ref: string, body: string | Buffer, mediaType = OCI_MANIFEST) =>
-    api(`/v2/${name}/manifests/${ref}`, { method: 'PUT', body: typeof body === 'string' ? body : new Uint8Array(body), headers: { 'Content-Type': mediaType } });
+    api(`/v2/${name}/manifests/${ref}`, {
+      method: 'PUT',
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+      headers: { 'Content-Type': mediaType },
+    });
   const pushBlob = async (name: string, b: TestBlob | Buffer) => {
     const bytes = Buffer.isBuffer(b) ? b : b.bytes;
-    const res = await api(`/v2/${name}/blobs/uploads/?digest=${sha256(bytes)}`, { method: 'POST', body: new Uint8Array(bytes) });
+    const res = await api(`/v2/${name}/blobs/uploads/?digest=${sha256(bytes)}`, {
+      method: 'POST',
+      body: new Uint8Array(bytes),
+    });
     expect(res.status).toBe(201);
   };
   let closed: Promise<void> | undefined;

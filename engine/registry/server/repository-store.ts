@@ -100,7 +100,11 @@ export class RepositoryStore {
     await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
     await mkdir(join(dir, 'blobs', 'sha512'), { recursive: true });
     if ((await statOrUndefined(join(dir, 'index.json'))) === undefined) {
-      await this.#writeJson(join(dir, 'index.json'), { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] });
+      await this.#writeJson(join(dir, 'index.json'), {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [],
+      });
     }
     await this.#writeJson(join(dir, 'oci-layout'), { imageLayoutVersion: '1.0.0' });
   }
@@ -194,7 +198,8 @@ export class RepositoryStore {
   /** The manifest descriptor a tag or digest names, or undefined. Reads index.json. */
   async resolve(name: string, reference: { tag?: string; digest?: string }): Promise<Descriptor | undefined> {
     const index = await this.readIndex(name);
-    if (reference.tag !== undefined) return index.manifests.find((m) => m.annotations?.[refNameAnnotation] === reference.tag);
+    if (reference.tag !== undefined)
+      return index.manifests.find((m) => m.annotations?.[refNameAnnotation] === reference.tag);
     return index.manifests.find((m) => m.digest === reference.digest);
   }
 
@@ -245,11 +250,16 @@ export class RepositoryStore {
       let manifests = index.manifests;
       if (tag !== undefined) {
         manifests = manifests.filter((m) => m.annotations?.[refNameAnnotation] !== tag);
-        manifests = manifests.filter((m) => !(m.digest === base.digest && m.annotations?.[refNameAnnotation] === undefined));
+        manifests = manifests.filter(
+          (m) => !(m.digest === base.digest && m.annotations?.[refNameAnnotation] === undefined),
+        );
         manifests.push({ ...base, annotations: { [refNameAnnotation]: tag } });
         // A manifest that lost its last tag stays pullable by digest.
-        const moved = index.manifests.find((m) => m.annotations?.[refNameAnnotation] === tag && m.digest !== base.digest);
-        if (moved && !manifests.some((m) => m.digest === moved.digest)) manifests.push({ mediaType: moved.mediaType, digest: moved.digest, size: moved.size });
+        const moved = index.manifests.find(
+          (m) => m.annotations?.[refNameAnnotation] === tag && m.digest !== base.digest,
+        );
+        if (moved && !manifests.some((m) => m.digest === moved.digest))
+          manifests.push({ mediaType: moved.mediaType, digest: moved.digest, size: moved.size });
       } else if (!manifests.some((m) => m.digest === base.digest)) {
         manifests.push(base);
       }
@@ -264,7 +274,8 @@ export class RepositoryStore {
       const entry = index.manifests.find((m) => m.annotations?.[refNameAnnotation] === tag);
       if (!entry) return false;
       const manifests = index.manifests.filter((m) => m !== entry);
-      if (!manifests.some((m) => m.digest === entry.digest)) manifests.push({ mediaType: entry.mediaType, digest: entry.digest, size: entry.size });
+      if (!manifests.some((m) => m.digest === entry.digest))
+        manifests.push({ mediaType: entry.mediaType, digest: entry.digest, size: entry.size });
       await this.#writeJson(join(this.layoutDir(name), 'index.json'), { ...index, manifests });
       return true;
     });
@@ -286,7 +297,10 @@ export class RepositoryStore {
       const index = await this.readIndex(name);
       if (!index.manifests.some((m) => m.digest === digest.text)) return false;
       await hooks.check?.();
-      await this.#writeJson(join(this.layoutDir(name), 'index.json'), { ...index, manifests: index.manifests.filter((m) => m.digest !== digest.text) });
+      await this.#writeJson(join(this.layoutDir(name), 'index.json'), {
+        ...index,
+        manifests: index.manifests.filter((m) => m.digest !== digest.text),
+      });
       const refs = await this.#readReferrers(name);
       let changed = false;
       for (const [subject, list] of Object.entries(refs)) {
@@ -329,7 +343,8 @@ async function statOrUndefined(path: string) {
   try {
     return await stat(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return undefined;
     throw wrap(err, `stat ${path}`);
   }
 }

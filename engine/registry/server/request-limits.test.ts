@@ -38,7 +38,8 @@ function exchange(head: string): Promise<string> {
   });
 }
 
-const headWith = (fields: number) => `GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${Array.from({ length: fields - 2 }, (_, i) => `X-${i}: y\r\n`).join('')}\r\n`;
+const headWith = (fields: number) =>
+  `GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${Array.from({ length: fields - 2 }, (_, i) => `X-${i}: y\r\n`).join('')}\r\n`;
 
 describe('header fields', () => {
   it(`answers a request with more than ${MAX_HEADER_FIELDS} fields (a head well under the size limit) with 431 and a JSON error`, async () => {
@@ -63,7 +64,13 @@ describe('long uploads', () => {
     const started = Date.now();
     const status = await new Promise<number>((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port: reg.server.port, method: 'POST', path: `/v2/slow/upload/blobs/uploads/?digest=${sha256(whole)}`, headers: { 'Content-Length': String(whole.length) } },
+        {
+          host: '127.0.0.1',
+          port: reg.server.port,
+          method: 'POST',
+          path: `/v2/slow/upload/blobs/uploads/?digest=${sha256(whole)}`,
+          headers: { 'Content-Length': String(whole.length) },
+        },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
@@ -86,7 +93,9 @@ describe('long uploads', () => {
 
   it('a connection that stops sending mid-body is cut after the idle time', async () => {
     const started = Date.now();
-    const answer = await exchange(`POST /v2/slow/stalled/blobs/uploads/?digest=${sha256('x'.repeat(100))} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nxxxx`);
+    const answer = await exchange(
+      `POST /v2/slow/stalled/blobs/uploads/?digest=${sha256('x'.repeat(100))} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nxxxx`,
+    );
     expect(answer).toBe('');
     expect(Date.now() - started).toBeGreaterThanOrEqual(idleTimeoutMs - 50);
     expect(Date.now() - started).toBeLessThan(9_000);

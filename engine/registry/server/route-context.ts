@@ -37,5 +37,6 @@ export function requireWritable(rc: RouteContext, what: string): void {
 /** Throws 405 UNSUPPORTED when the server is read-only or deletes are disabled. */
 export function requireDelete(rc: RouteContext, what: string): void {
   requireWritable(rc, what);
-  if (!rc.settings.deleteEnabled) throw distributionError('UNSUPPORTED', `${what}: deletes are disabled on this registry`);
+  if (!rc.settings.deleteEnabled)
+    throw distributionError('UNSUPPORTED', `${what}: deletes are disabled on this registry`);
 }

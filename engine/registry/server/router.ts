@@ -41,7 +41,8 @@ export interface Route {
  */
 export function route(method: string, pathname: string): Route {
   if (pathname === '/v2/' || pathname === '/v2') {
-    if (method !== 'GET' && method !== 'HEAD') throw distributionError('UNSUPPORTED', `${method} /v2/: method not allowed`);
+    if (method !== 'GET' && method !== 'HEAD')
+      throw distributionError('UNSUPPORTED', `${method} /v2/: method not allowed`);
     return { endpoint: 'base', name: '', param: '', handler: undefined };
   }
   for (const [endpoint, re] of patterns) {

@@ -11,7 +11,6 @@ import { createRegistryServer, type RegistryServer } from './registry-server.js'
 import { buildImage, buildIndex, imageBlobs, writeOciLayout, type TestImage } from './test-image.js';
 import { needs, tool } from '../../../testkit/needs.js';
 
-
 needs(tool('skopeo')).describe('skopeo against the registry server', () => {
   let dir: string;
   let server: RegistryServer;
@@ -30,7 +29,11 @@ needs(tool('skopeo')).describe('skopeo against the registry server', () => {
     await writeFile(join(dir, 'auth.json'), '{"auths":{}}');
     image = await buildImage({ 'hello.txt': 'hello from berth\n', 'etc/os-release': 'ID=berth\n' }, 'skopeo');
     await writeOciLayout(join(dir, 'src'), imageBlobs(image), image.manifest, 'v1');
-    server = await createRegistryServer({ root: join(dir, 'registry'), addr: '127.0.0.1:0', logger: createLogger(parseLogLevel(process.env.BERTH_LOG, 'silent')) });
+    server = await createRegistryServer({
+      root: join(dir, 'registry'),
+      addr: '127.0.0.1:0',
+      logger: createLogger(parseLogLevel(process.env.BERTH_LOG, 'silent')),
+    });
   });
 
   afterAll(async () => {
@@ -39,8 +42,15 @@ needs(tool('skopeo')).describe('skopeo against the registry server', () => {
   });
 
   it('copies an OCI layout into the registry byte for byte', async () => {
-    await skopeo('copy', '--dest-tls-verify=false', `oci:${join(dir, 'src')}:v1`, `docker://${server.host}/berth/hello:v1`);
-    const res = await fetch(`${server.url}/v2/berth/hello/manifests/v1`, { headers: { Accept: image.manifest.mediaType } });
+    await skopeo(
+      'copy',
+      '--dest-tls-verify=false',
+      `oci:${join(dir, 'src')}:v1`,
+      `docker://${server.host}/berth/hello:v1`,
+    );
+    const res = await fetch(`${server.url}/v2/berth/hello/manifests/v1`, {
+      headers: { Accept: image.manifest.mediaType },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('docker-content-digest')).toBe(image.manifest.digest);
     for (const b of [image.config, ...image.layers]) {
@@ -50,15 +60,30 @@ needs(tool('skopeo')).describe('skopeo against the registry server', () => {
   });
 
   it('copies it back out of the registry into a new OCI layout', async () => {
-    await skopeo('copy', '--src-tls-verify=false', `docker://${server.host}/berth/hello:v1`, `oci:${join(dir, 'out')}:v1`);
-    const index = JSON.parse(await readFile(join(dir, 'out', 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${server.host}/berth/hello:v1`,
+      `oci:${join(dir, 'out')}:v1`,
+    );
+    const index = JSON.parse(await readFile(join(dir, 'out', 'index.json'), 'utf8')) as {
+      manifests: { digest: string }[];
+    };
     expect(index.manifests.map((m) => m.digest)).toEqual([image.manifest.digest]);
     const layer = await readFile(join(dir, 'out', 'blobs', 'sha256', image.layers[0]!.digest.slice(7)));
     expect(layer.equals(image.layers[0]!.bytes)).toBe(true);
   });
 
   it('pushes a Docker schema 2 conversion between repositories and reads it back', async () => {
-    await skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--format', 'v2s2', `docker://${server.host}/berth/hello:v1`, `docker://${server.host}/berth/converted:v2`);
+    await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      '--format',
+      'v2s2',
+      `docker://${server.host}/berth/hello:v1`,
+      `docker://${server.host}/berth/converted:v2`,
+    );
     const res = await fetch(`${server.url}/v2/berth/converted/manifests/v2`, { method: 'HEAD' });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/vnd.docker.distribution.manifest.v2+json');
@@ -75,18 +100,38 @@ needs(tool('skopeo')).describe('skopeo against the registry server', () => {
       { image: arm, architecture: 'arm64' },
     ]);
     await writeOciLayout(join(dir, 'multi-src'), [...imageBlobs(image), ...imageBlobs(arm)], index, 'multi');
-    await skopeo('copy', '--all', '--dest-tls-verify=false', `oci:${join(dir, 'multi-src')}:multi`, `docker://${server.host}/berth/multi:latest`);
+    await skopeo(
+      'copy',
+      '--all',
+      '--dest-tls-verify=false',
+      `oci:${join(dir, 'multi-src')}:multi`,
+      `docker://${server.host}/berth/multi:latest`,
+    );
     const res = await fetch(`${server.url}/v2/berth/multi/manifests/latest`);
     expect(res.headers.get('content-type')).toBe('application/vnd.oci.image.index.v1+json');
     expect(res.headers.get('docker-content-digest')).toBe(index.digest);
-    await skopeo('copy', '--all', '--src-tls-verify=false', `docker://${server.host}/berth/multi:latest`, `oci:${join(dir, 'multi-out')}:multi`);
+    await skopeo(
+      'copy',
+      '--all',
+      '--src-tls-verify=false',
+      `docker://${server.host}/berth/multi:latest`,
+      `oci:${join(dir, 'multi-out')}:multi`,
+    );
     const armLayer = await readFile(join(dir, 'multi-out', 'blobs', 'sha256', arm.layers[0]!.digest.slice(7)));
     expect(armLayer.equals(arm.layers[0]!.bytes)).toBe(true);
   });
 
   it('lists tags and deletes an image', async () => {
-    await skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${server.host}/berth/hello:v1`, `docker://${server.host}/berth/hello:v1.1`);
-    const tags = JSON.parse((await skopeo('list-tags', '--tls-verify=false', `docker://${server.host}/berth/hello`)).stdout) as { Tags: string[] };
+    await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${server.host}/berth/hello:v1`,
+      `docker://${server.host}/berth/hello:v1.1`,
+    );
+    const tags = JSON.parse(
+      (await skopeo('list-tags', '--tls-verify=false', `docker://${server.host}/berth/hello`)).stdout,
+    ) as { Tags: string[] };
     expect(tags.Tags).toEqual(['v1', 'v1.1']);
     await skopeo('delete', '--tls-verify=false', `docker://${server.host}/berth/hello:v1.1`);
     const gone = await fetch(`${server.url}/v2/berth/hello/manifests/v1`);

@@ -44,7 +44,10 @@ export async function tarOf(files: Record<string, string>): Promise<Buffer> {
 }
 
 /** An OCI image with one gzipped layer holding `files`; `seed` makes images differ. */
-export async function buildImage(files: Record<string, string> = { 'hello.txt': 'hello from berth\n' }, seed = ''): Promise<TestImage> {
+export async function buildImage(
+  files: Record<string, string> = { 'hello.txt': 'hello from berth\n' },
+  seed = '',
+): Promise<TestImage> {
   const tar = await tarOf(files);
   const layer = blob('application/vnd.oci.image.layer.v1.tar+gzip', gzipSync(tar));
   const config = blob(
@@ -82,7 +85,10 @@ export function buildIndex(entries: { image: TestImage; architecture: string }[]
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: entries.map((e) => ({ ...descriptor(e.image.manifest), platform: { architecture: e.architecture, os: 'linux' } })),
+      manifests: entries.map((e) => ({
+        ...descriptor(e.image.manifest),
+        platform: { architecture: e.architecture, os: 'linux' },
+      })),
     }),
   );
 }

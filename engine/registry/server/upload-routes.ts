@@ -44,9 +44,13 @@ async function closeSession(rc: RouteContext, session: UploadSession, digests: D
       const actual = await rc.uploads.digest(session, digest.algorithm);
       if (actual !== digest.hex) {
         await rc.uploads.remove(session);
-        throw distributionError('DIGEST_INVALID', `upload ${session.id} to ${rc.name}: digest mismatch: expected ${digest.text}, got ${digest.algorithm}:${actual}`, {
-          detail: { expected: digest.text, actual: `${digest.algorithm}:${actual}` },
-        });
+        throw distributionError(
+          'DIGEST_INVALID',
+          `upload ${session.id} to ${rc.name}: digest mismatch: expected ${digest.text}, got ${digest.algorithm}:${actual}`,
+          {
+            detail: { expected: digest.text, actual: `${digest.algorithm}:${actual}` },
+          },
+        );
       }
     }
     const digest = digests[0] as Digest;
@@ -119,19 +123,31 @@ export async function patchUpload(rc: RouteContext): Promise<void> {
 function checkedChunk(rc: RouteContext, session: UploadSession): number | undefined {
   const subject = `upload ${session.id} to ${rc.name}`;
   const headers = uploadHeaders(rc, session);
-  const range = parseContentRange(rc.req.headers['content-range'] as string | undefined, headers.Range as string, subject);
+  const range = parseContentRange(
+    rc.req.headers['content-range'] as string | undefined,
+    headers.Range as string,
+    subject,
+  );
   if (range === undefined) return declaredLength(rc);
   if (range.start !== session.size) {
-    throw distributionError('BLOB_UPLOAD_INVALID', `${subject}: chunk starts at ${range.start}, expected ${session.size}`, {
-      status: 416,
-      headers,
-      detail: { offset: session.size },
-    });
+    throw distributionError(
+      'BLOB_UPLOAD_INVALID',
+      `${subject}: chunk starts at ${range.start}, expected ${session.size}`,
+      {
+        status: 416,
+        headers,
+        detail: { offset: session.size },
+      },
+    );
   }
   const length = range.end - range.start + 1;
   const declared = declaredLength(rc);
   if (declared !== undefined && declared !== length) {
-    throw distributionError('SIZE_INVALID', `${subject}: Content-Length ${declared} differs from Content-Range ${range.start}-${range.end}`, { status: 416, headers });
+    throw distributionError(
+      'SIZE_INVALID',
+      `${subject}: Content-Length ${declared} differs from Content-Range ${range.start}-${range.end}`,
+      { status: 416, headers },
+    );
   }
   return length;
 }

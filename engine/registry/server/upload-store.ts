@@ -58,7 +58,10 @@ export class UploadStore {
    * such session, or it belongs to another repository.
    */
   async get(repository: string, id: string): Promise<UploadSession> {
-    const unknown = () => distributionError('BLOB_UPLOAD_UNKNOWN', `upload ${id} of ${repository}: unknown upload session`, { detail: { uuid: id } });
+    const unknown = () =>
+      distributionError('BLOB_UPLOAD_UNKNOWN', `upload ${id} of ${repository}: unknown upload session`, {
+        detail: { uuid: id },
+      });
     if (!idRe.test(id)) throw unknown();
     let session = this.#sessions.get(id);
     if (session === undefined) {
@@ -95,7 +98,9 @@ export class UploadStore {
       transform(chunk: Buffer, _encoding, callback) {
         written += chunk.length;
         if (expected !== undefined && written > expected) {
-          callback(distributionError('SIZE_INVALID', `upload ${session.id}: chunk longer than its declared ${expected} bytes`));
+          callback(
+            distributionError('SIZE_INVALID', `upload ${session.id}: chunk longer than its declared ${expected} bytes`),
+          );
           return;
         }
         hash?.update(chunk);
@@ -105,7 +110,10 @@ export class UploadStore {
     try {
       await pipeline(body, counter, createWriteStream(session.dataPath, { flags: 'a' }));
       if (expected !== undefined && written !== expected) {
-        throw distributionError('SIZE_INVALID', `upload ${session.id}: chunk of ${written} bytes, declared ${expected}`);
+        throw distributionError(
+          'SIZE_INVALID',
+          `upload ${session.id}: chunk of ${written} bytes, declared ${expected}`,
+        );
       }
       session.size = start + written;
     } catch (err) {
@@ -113,7 +121,11 @@ export class UploadStore {
       session.hash = saved;
       // The session expired while this request looked it up.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw distributionError('BLOB_UPLOAD_UNKNOWN', `upload ${session.id} of ${session.repository}: unknown upload session`, { detail: { uuid: session.id }, cause: err });
+        throw distributionError(
+          'BLOB_UPLOAD_UNKNOWN',
+          `upload ${session.id} of ${session.repository}: unknown upload session`,
+          { detail: { uuid: session.id }, cause: err },
+        );
       }
       throw err;
     } finally {
@@ -145,7 +157,11 @@ export class UploadStore {
       // A session being created has its folder before its data file.
       const mtime = await stat(join(this.#dir, id, 'data')).then(
         (st) => st.mtimeMs,
-        () => stat(join(this.#dir, id)).then((st) => st.mtimeMs, () => 0),
+        () =>
+          stat(join(this.#dir, id)).then(
+            (st) => st.mtimeMs,
+            () => 0,
+          ),
       );
       if (Date.now() - mtime < idleMs) continue;
       // Checked again after the stat: a request may have claimed the session meanwhile.
@@ -178,7 +194,11 @@ export class UploadStore {
  */
 export function claim(session: UploadSession): void {
   if (session.gone) {
-    throw distributionError('BLOB_UPLOAD_UNKNOWN', `upload ${session.id} of ${session.repository}: unknown upload session`, { detail: { uuid: session.id } });
+    throw distributionError(
+      'BLOB_UPLOAD_UNKNOWN',
+      `upload ${session.id} of ${session.repository}: unknown upload session`,
+      { detail: { uuid: session.id } },
+    );
   }
   if (session.busy) {
     throw distributionError('BLOB_UPLOAD_INVALID', `upload ${session.id}: another request is using this session`, {

@@ -21,7 +21,8 @@ export const createFlags: FlagSpec[] = [
 export function checkUnsupported(verb: string, args: Parsed): void {
   const socket = flagString(args, 'console-socket');
   if (socket === '') throw invalidArgument(`${verb}: --console-socket: expected a socket path`);
-  if (flagBool(args, 'no-pivot')) throw notImplemented(`${verb}: --no-pivot is not supported (berth always uses pivot_root)`);
+  if (flagBool(args, 'no-pivot'))
+    throw notImplemented(`${verb}: --no-pivot is not supported (berth always uses pivot_root)`);
   const fds = flagString(args, 'preserve-fds');
   if (fds !== undefined && fds !== '0') {
     if (!/^\d+$/.test(fds)) throw invalidArgument(`${verb}: --preserve-fds ${JSON.stringify(fds)}: expected a number`);

@@ -9,4 +9,13 @@ import { specCommand } from './spec.js';
 import { startCommand } from './start.js';
 import { stateCommand } from './state.js';
 
-export const commands: readonly Command[] = [createCommand, startCommand, stateCommand, killCommand, deleteCommand, runCommand, listCommand, specCommand];
+export const commands: readonly Command[] = [
+  createCommand,
+  startCommand,
+  stateCommand,
+  killCommand,
+  deleteCommand,
+  runCommand,
+  listCommand,
+  specCommand,
+];

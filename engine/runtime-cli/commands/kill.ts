@@ -17,7 +17,8 @@ export const killCommand: Command = {
     const signal = parseSignal(args.positionals[1] ?? 'SIGTERM');
     const record = await store.read(id);
     const status = liveStatus(store, record);
-    if (status !== 'created' && status !== 'running') throw failedPrecondition(`container ${id}: cannot kill: container is ${status}`);
+    if (status !== 'created' && status !== 'running')
+      throw failedPrecondition(`container ${id}: cannot kill: container is ${status}`);
     if (flagBool(args, 'all') && record.cgroupPath !== undefined) {
       try {
         const cg = await createCgroupManager().open(ctx, record.cgroupPath);

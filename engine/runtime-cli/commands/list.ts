@@ -15,7 +15,8 @@ export const listCommand: Command = {
   ],
   async run(_ctx, { store, stdout }, args) {
     const format = flagString(args, 'format') ?? 'table';
-    if (format !== 'table' && format !== 'json') throw invalidArgument(`list: --format ${JSON.stringify(format)}: expected table or json`);
+    if (format !== 'table' && format !== 'json')
+      throw invalidArgument(`list: --format ${JSON.stringify(format)}: expected table or json`);
     const rows: (State & { created?: string })[] = [];
     for (const id of await store.list()) {
       try {
@@ -29,9 +30,15 @@ export const listCommand: Command = {
     if (flagBool(args, 'quiet')) stdout.write(rows.map((r) => `${r.id}\n`).join(''));
     else if (format === 'json') stdout.write(`${JSON.stringify(rows)}\n`);
     else {
-      const lines = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED'], ...rows.map((r) => [r.id, String(r.pid ?? 0), r.status, r.bundle, r.created ?? ''])];
+      const lines = [
+        ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED'],
+        ...rows.map((r) => [r.id, String(r.pid ?? 0), r.status, r.bundle, r.created ?? '']),
+      ];
       const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
-      stdout.write(lines.map((l) => l.map((c, i) => (i === l.length - 1 ? c : c.padEnd(widths[i] + 3))).join('')).join('\n') + '\n');
+      stdout.write(
+        lines.map((l) => l.map((c, i) => (i === l.length - 1 ? c : c.padEnd(widths[i] + 3))).join('')).join('\n') +
+          '\n',
+      );
     }
     return 0;
   },

@@ -18,7 +18,10 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
 /** A shell's convention: the exit code, or 128 + the signal number. */
 export function exitCodeOf(status: ExitStatus): number {
   if (status.signal === undefined) return status.exitCode;
-  const num = typeof status.signal === 'number' ? status.signal : (constants.signals as Record<string, number>)[status.signal] ?? 0;
+  const num =
+    typeof status.signal === 'number'
+      ? status.signal
+      : ((constants.signals as Record<string, number>)[status.signal] ?? 0);
   return 128 + num;
 }
 

@@ -13,14 +13,16 @@ export const specCommand: Command = {
   flags: [{ name: 'bundle', short: 'b', value: true }, { name: 'rootless' }],
   async run(_ctx, _globals, args) {
     if (flagBool(args, 'rootless')) throw notImplemented('spec: --rootless is not supported by berth-runtime');
-    if (args.positionals.length > 0) throw invalidArgument(`spec: unexpected argument ${JSON.stringify(args.positionals[0])}`);
+    if (args.positionals.length > 0)
+      throw invalidArgument(`spec: unexpected argument ${JSON.stringify(args.positionals[0])}`);
     const bundle = resolve(flagString(args, 'bundle') ?? '.');
     const path = join(bundle, 'config.json');
     try {
       // 'wx': never overwrite a bundle's existing config.
       await writeFile(path, `${JSON.stringify(defaultSpec(), null, '\t')}\n`, { flag: 'wx' });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(`spec: ${path} exists: remove it first`);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+        throw alreadyExists(`spec: ${path} exists: remove it first`);
       throw wrap(err, `spec: ${path}`);
     }
     return 0;
