@@ -3,9 +3,20 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { background, withLogger } from '../../trace/context.js';
 import { createCgroupManager } from './manager.js';
+
+// mkdirSync, with a hook a test sets to act (as another engine would) just before one mkdir
+const mkdirHook = vi.hoisted(() => ({ before: undefined as ((path: string) => void) | undefined }));
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const mkdirSync = ((path: string, ...rest: unknown[]) => {
+    mkdirHook.before?.(String(path));
+    return (fs.mkdirSync as (...a: unknown[]) => unknown)(path, ...rest);
+  }) as typeof fs.mkdirSync;
+  return { ...fs, mkdirSync, default: { ...fs, mkdirSync } };
+});
 
 const ctx = background();
 let root: string;
@@ -21,7 +32,10 @@ beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), `berth-fake-cgroup2-${process.pid}-`));
   files(root, { 'cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n', 'cgroup.subtree_control': '' });
 });
-afterEach(() => rmSync(root, { recursive: true, force: true }));
+afterEach(() => {
+  mkdirHook.before = undefined;
+  rmSync(root, { recursive: true, force: true });
+});
 
 describe('cgroup v2 backend (fake cgroupfs)', () => {
   it('enables the controllers berth uses in the parent before making a child', async () => {
@@ -145,5 +159,34 @@ describe('cgroup v1 with co-mounted controllers (fake cgroupfs)', () => {
     await cg.destroy(ctx);
     for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
     expect(existsSync(join(shared, 'berth'))).toBe(false);
+  });
+});
+
+describe('a shared parent removed by another engine', () => {
+  it('walks again from the root when the parent vanishes between finding it and the mkdir below it', async () => {
+    const pids = join(root, 'pids');
+    mkdirSync(join(pids, 'berth'), { recursive: true }); // made by another engine, empty for now
+    let removed = 0;
+    mkdirHook.before = (path) => {
+      // the other engine's last container goes: it removes the empty parent at the worst moment
+      if (path === join(pids, 'berth/x') && removed++ === 0) rmSync(join(pids, 'berth'), { recursive: true });
+    };
+    const m = createCgroupManager({ layout: { mode: 'v1', v1: new Map([['pids', pids]]), unified: undefined } });
+    const cg = await m.create(ctx, 'berth/x');
+    expect(removed).toBe(2);
+    expect(cg.dirs).toEqual([join(pids, 'berth/x')]);
+    await cg.destroy(ctx);
+    expect(existsSync(join(pids, 'berth'))).toBe(false); // made by this create: removed with it
+  });
+
+  it('gives up with the mkdir error when the parent keeps vanishing', async () => {
+    const pids = join(root, 'pids');
+    mkdirSync(pids);
+    mkdirHook.before = (path) => {
+      if (path === join(pids, 'berth/x')) rmSync(join(pids, 'berth'), { recursive: true, force: true });
+    };
+    const m = createCgroupManager({ layout: { mode: 'v1', v1: new Map([['pids', pids]]), unified: undefined } });
+    await expect(m.create(ctx, 'berth/x')).rejects.toThrow(/^cgroup berth\/x: mkdir .*pids\/berth\/x: ENOENT/);
+    expect(existsSync(join(pids, 'berth'))).toBe(false);
   });
 });

@@ -65,6 +65,16 @@ async function hasSubdirs(path: string): Promise<boolean> {
   }
 }
 
+/** How often create() walks a hierarchy again when another engine removed a shared ancestor meanwhile. */
+const MKDIR_ATTEMPTS = 5;
+
+/** A level above the one being made vanished (removed by another engine once empty). */
+class AncestorVanished extends Error {
+  constructor(readonly error: Error) {
+    super(error.message);
+  }
+}
+
 class Manager implements CgroupManager {
   readonly mode: CgroupMode;
 
@@ -96,22 +106,16 @@ class Manager implements CgroupManager {
     const joined: string[] = []; // existing leaves: kept on a failed create, removed by destroy only once empty
     try {
       for (const [root, keys] of this.hierarchies()) {
-        let parent = root;
-        const segments = rel.split('/');
-        for (const [i, seg] of segments.entries()) {
-          const d = join(parent, seg);
-          const last = i === segments.length - 1;
-          for (const key of keys) await this.backend.beforeMkdir(key, parent);
+        // Another engine on the host removes a shared ancestor (berth/) once it is empty: when a
+        // level vanishes between its EEXIST and the mkdir below it (ENOENT), walk again from the root.
+        for (let attempt = 1; ; attempt++) {
           try {
-            mkdirSync(d); // cgroupfs: in-kernel, cheaper synchronous (see cgroup-fs.ts)
-            (last ? leaves : parents).push(d);
-            for (const key of keys) await this.backend.afterMkdir(key, d, parent);
+            await this.walk(rel, root, keys, opts, { leaves, parents, joined });
+            break;
           } catch (err) {
-            if (errno(err) !== 'EEXIST') throw wrap(err, `cgroup ${rel}: mkdir ${d}`);
-            if (last && opts.joinExisting !== true) throw alreadyExists(`cgroup ${rel}: already exists (${d})`);
-            if (last) joined.push(d);
+            if (!(err instanceof AncestorVanished)) throw err;
+            if (attempt >= MKDIR_ATTEMPTS) throw err.error;
           }
-          parent = d;
         }
       }
       const cg = new CgroupHandle(this.backend, rel, dirs, [...leaves, ...joined], parents, this.drainTimeoutMs);
@@ -120,6 +124,35 @@ class Manager implements CgroupManager {
     } catch (err) {
       for (const d of [...leaves].reverse().concat([...parents].reverse())) await rmdir(d).catch(() => undefined);
       throw err;
+    }
+  }
+
+  /** mkdir of each level of `rel` under one hierarchy's root; AncestorVanished when a parent level is gone. */
+  private async walk(
+    rel: string,
+    root: string,
+    keys: string[],
+    opts: CreateCgroupOptions,
+    made: { leaves: string[]; parents: string[]; joined: string[] },
+  ): Promise<void> {
+    let parent = root;
+    const segments = rel.split('/');
+    for (const [i, seg] of segments.entries()) {
+      const d = join(parent, seg);
+      const last = i === segments.length - 1;
+      try {
+        for (const key of keys) await this.backend.beforeMkdir(key, parent);
+        mkdirSync(d); // cgroupfs: in-kernel, cheaper synchronous (see cgroup-fs.ts)
+        (last ? made.leaves : made.parents).push(d);
+        for (const key of keys) await this.backend.afterMkdir(key, d, parent);
+      } catch (err) {
+        const code = errno(err);
+        if (code === 'ENOENT' && i > 0) throw new AncestorVanished(wrap(err, `cgroup ${rel}: mkdir ${d}`));
+        if (code !== 'EEXIST') throw wrap(err, `cgroup ${rel}: mkdir ${d}`);
+        if (last && opts.joinExisting !== true) throw alreadyExists(`cgroup ${rel}: already exists (${d})`);
+        if (last && !made.joined.includes(d)) made.joined.push(d);
+      }
+      parent = d;
     }
   }
 
