@@ -61,6 +61,34 @@ needs(iptablesMissing).describe('chains removed by another instance meanwhile', 
       expect(pre.stdout).toMatch(/-j BERTH/);
     }
   });
+
+  it("publishes a port after the empty chains were removed between ensureChains and the port's rules", async () => {
+    const a = new Iptables('iptables', owner);
+    await a.ensureChains();
+    await new Iptables().removeChainsIfUnused();
+    const p = { hostIp: '127.0.0.1', hostPort: PORT_BASE + 5, containerPort: 80, proto: 'tcp' as const };
+    await a.addPortRules(`cp${pid}`, bridge, `10.${octet}.77.2`, p);
+    const mine = (await a.list()).filter((r) => r.tag === `cp${pid}`);
+    expect(mine.map((r) => r.chain).sort()).toEqual(['BERTH', 'BERTH-FORWARD']);
+    const nat = await execa('iptables', ['-w', '-t', 'nat', '-S', 'OUTPUT']);
+    expect(nat.stdout).toMatch(/-j BERTH$/m);
+  });
+
+  it('keeps every chain, its rules and its jumps while one rule is left in them', async () => {
+    const a = new Iptables('iptables', owner);
+    await a.ensureChains();
+    const p = { hostIp: '127.0.0.1', hostPort: PORT_BASE + 6, containerPort: 80, proto: 'tcp' as const };
+    await a.addPortRules(`kp${pid}`, bridge, `10.${octet}.77.3`, p, false); // nat only: filter's chain is empty
+    expect(await new Iptables().removeChainsIfUnused()).toBe(false);
+    expect((await a.list()).filter((r) => r.tag === `kp${pid}`)).toHaveLength(1);
+    for (const [table, chain, target] of [
+      ['nat', 'PREROUTING', 'BERTH'],
+      ['nat', 'OUTPUT', 'BERTH'],
+    ] as const) {
+      const out = await execa('iptables', ['-w', '-t', table, '-S', chain]);
+      expect(out.stdout).toMatch(new RegExp(`-j ${target}$`, 'm'));
+    }
+  });
 });
 
 needs(iptablesMissing).describe('two driver instances on one host (iptables)', () => {

@@ -150,23 +150,37 @@ export class Iptables {
 
   /**
    * Removes the jumps and berth's chains, but only when no rule at all is left in
-   * them (another berth instance on the host may still use them). Returns whether
-   * they were removed. For tests and a full reset. Idempotent; four `-S` runs.
+   * them (another berth instance on the host may still use them). Per table, the
+   * jumps and the chains go in one iptables-restore transaction, which the kernel
+   * refuses as a whole when a chain holds a rule: a rule another instance adds at
+   * the same time is never flushed, and its chain never loses its jump. Returns
+   * whether every chain is gone. Idempotent; one `-S` and one restore per table.
    */
   async removeChainsIfUnused(): Promise<boolean> {
-    const outputs = await Promise.all(
-      CHAINS.map(([table, chain]) => execa(this.bin, ['-w', '-t', table, '-S', chain], { reject: false })),
-    );
-    const used = outputs.some(
-      (r) =>
-        r.exitCode === 0 &&
-        String(r.stdout)
-          .split('\n')
-          .some((l) => l.startsWith('-A ')),
-    );
-    if (used) return false;
-    await this.removeChains();
-    return true;
+    let gone = true;
+    for (const table of ['nat', 'filter'] as const) {
+      const r = await execa(this.bin, ['-w', '-t', table, '-S'], { reject: false });
+      if (r.exitCode !== 0) continue;
+      const rules = String(r.stdout).split('\n');
+      const chains = CHAINS.filter(([t, chain]) => t === table && rules.includes(`-N ${chain}`)).map(([, c]) => c);
+      if (chains.some((chain) => rules.some((l) => l.startsWith(`-A ${chain} `)))) {
+        gone = false;
+        continue;
+      }
+      const lines: { table: Table; args: string[] }[] = [];
+      for (const [t, chain, args] of JUMPS) {
+        if (t !== table) continue;
+        const jump = `-A ${chain} ${args.join(' ')}`;
+        for (const l of rules) if (l === jump) lines.push({ table, args: ['-D', chain, ...args] });
+      }
+      for (const chain of chains) lines.push({ table, args: ['-X', chain] });
+      try {
+        await this.restore(lines, `iptables ${table}: remove berth's chains`);
+      } catch {
+        gone = false; // a rule arrived meanwhile (or a jump went): the chains stay, whole
+      }
+    }
+    return gone;
   }
 
   /**
@@ -233,13 +247,20 @@ export class Iptables {
     p: PortSpec,
     forward = true,
   ): Promise<void> {
-    await this.restore(
-      portRules(containerId, bridge, containerIp, p, forward, this.owner).map((r) => ({
-        table: r.table,
-        args: ['-A', r.chain, ...r.args],
-      })),
-      `port ${p.hostIp}:${p.hostPort}/${p.proto}`,
-    );
+    const lines = portRules(containerId, bridge, containerIp, p, forward, this.owner).map((r) => ({
+      table: r.table,
+      args: ['-A', r.chain, ...r.args],
+    }));
+    const subject = `port ${p.hostIp}:${p.hostPort}/${p.proto}`;
+    // the chains were empty and another instance removed them since ensureChains(): make them again
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.restore(lines, subject);
+      } catch (err) {
+        if (attempt >= 3 || !chainVanished(err)) throw err;
+        await this.ensureChains();
+      }
+    }
   }
 
   /**
