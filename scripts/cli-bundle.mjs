@@ -38,6 +38,17 @@ export function bundleIsFresh(entry) {
   return true;
 }
 
+/**
+ * V8 keeps a script with a single non-ASCII character as a two-byte string, twice the
+ * memory for as long as the process runs. esbuild escapes non-ASCII text in code but not
+ * in the comments it keeps: those characters become their `\uXXXX` escapes.
+ */
+function asciiOnly(file) {
+  const text = readFileSync(file, 'utf8');
+  const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (ascii !== text) writeFileSync(file, ascii);
+}
+
 /** Bundles `entry` (a .ts file) with esbuild; node_modules stay external. Atomic. */
 export async function buildBundle(entry) {
   const esbuild = await import('esbuild');
@@ -55,6 +66,7 @@ export async function buildBundle(entry) {
     metafile: true,
     logLevel: 'silent',
   });
+  asciiOnly(tmp);
   const root = process.cwd();
   const sources = {};
   for (const input of Object.keys(result.metafile.inputs)) {

@@ -3,7 +3,15 @@
 // API subset. It starts from a pre-bundled copy of the TypeScript, rebuilt when a
 // source changed (scripts/cli-bundle.mjs), whatever the caller's working directory.
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { loadCli } from '../../scripts/cli-bundle.mjs';
+
+// A long-lived daemon keeps whatever young generation a burst of work (a pull, many
+// requests) grew, and V8 gives it back only after a long idle time: resident memory
+// the daemon does not need. With a growth factor of 1 the young generation keeps
+// its initial size (more scavenges, each of few survivors). Set before the bundle
+// loads; V8 reads this flag each time it would grow the young generation.
+setFlagsFromString('--semi-space-growth-factor=1');
 
 const { main } = await loadCli(fileURLToPath(new URL('./daemon-cli.ts', import.meta.url)));
 process.exit(await main(process.argv.slice(2)));

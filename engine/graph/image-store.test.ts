@@ -115,6 +115,31 @@ describe('ImageStore', () => {
     await expect(images.get(ctx, 'sha256:short')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
+  it('reads a config blob once while its image stays, again after a delete and a new create', async () => {
+    const read = content.readBlob.bind(content);
+    const reads: string[] = [];
+    content.readBlob = async (c, digest) => {
+      reads.push(digest);
+      return read(c, digest);
+    };
+    const { image } = await images.create(ctx, JSON.stringify(good));
+    for (let i = 0; i < 3; i++) expect((await images.get(ctx, image.id)).config.architecture).toBe('arm64');
+    expect(reads).toEqual([image.id]);
+    await images.delete(ctx, image.id);
+    await expect(images.get(ctx, image.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await images.create(ctx, JSON.stringify(good));
+    await images.get(ctx, image.id);
+    expect(reads).toEqual([image.id, image.id]);
+    // the cache is bounded: after 64 other images were read, the first one is read from disk again
+    for (let i = 0; i < 64; i++) {
+      const other = await images.create(ctx, JSON.stringify({ ...good, created: `2020-01-01T00:00:${i}Z` }));
+      await images.get(ctx, other.image.id);
+    }
+    reads.length = 0;
+    await images.get(ctx, image.id);
+    expect(reads).toEqual([image.id]);
+  });
+
   it('refuses an invalid config without storing anything', async () => {
     await expect(images.create(ctx, '{"os":"linux"}')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(await content.list(ctx)).toEqual([]);

@@ -102,8 +102,16 @@ export function parseImageConfig(bytes: Uint8Array | string, subject = `image co
   return c as unknown as ImageConfig;
 }
 
+/** How many image configs get() keeps in memory (the most recently read first to stay). */
+const CONFIG_CACHE_SIZE = 64;
+
 export class ImageStore {
   private readonly dir: string;
+  /**
+   * Config bytes by image id. An id is the digest of its config, so the bytes of an id
+   * never change; the record is still read on every get (it says whether the image exists).
+   */
+  private readonly configs = new Map<string, Buffer>();
 
   /** `dataRoot` is the engine's data root; configs go to `content`, records to `<dataRoot>/image/imagedb`. */
   constructor(
@@ -150,14 +158,19 @@ export class ImageStore {
     parseDigest(id, 'image id');
     const record = await this.readRecord(id);
     if (record === undefined) throw notFound(`image ${id}: not found`);
-    let bytes: Buffer;
-    try {
-      bytes = await this.content.readBlob(ctx, id);
-    } catch (err) {
-      if (isBerthError(err, 'NOT_FOUND')) throw notFound(`image ${id}: config blob missing`, { cause: err });
-      throw wrap(err, `image ${id}`);
-    }
-    return toImage(record, parseImageConfig(bytes, `image config ${id}`));
+    let bytes = this.configs.get(id);
+    if (bytes === undefined) {
+      try {
+        bytes = await this.content.readBlob(ctx, id);
+      } catch (err) {
+        if (isBerthError(err, 'NOT_FOUND')) throw notFound(`image ${id}: config blob missing`, { cause: err });
+        throw wrap(err, `image ${id}`);
+      }
+    } else this.configs.delete(id);
+    const config = parseImageConfig(bytes, `image config ${id}`);
+    this.configs.set(id, bytes);
+    if (this.configs.size > CONFIG_CACHE_SIZE) this.configs.delete(this.configs.keys().next().value!);
+    return toImage(record, config);
   }
 
   /** Whether an image with this full id exists. */
@@ -203,6 +216,7 @@ export class ImageStore {
   async delete(ctx: Context, id: string): Promise<void> {
     throwIfCancelled(ctx, `image ${id}`);
     parseDigest(id, 'image id');
+    this.configs.delete(id);
     try {
       await unlink(this.recordPath(id));
     } catch (err) {

@@ -65,8 +65,21 @@ async function runAttached(
   id: string,
   opts: { tty: boolean; stdin: boolean; autoRemove: boolean; start: boolean },
 ): Promise<number> {
-  const conn = await cli.client.containerAttach(id, { stdin: opts.stdin, stdout: true, stderr: true, stream: true });
-  const { result } = await cli.client.containerWait(id, opts.autoRemove ? 'removed' : 'next-exit');
+  // attach and wait are independent requests, both armed before start: sent together
+  const [attached, waiting] = await Promise.allSettled([
+    cli.client.containerAttach(id, { stdin: opts.stdin, stdout: true, stderr: true, stream: true }),
+    cli.client.containerWait(id, opts.autoRemove ? 'removed' : 'next-exit'),
+  ]);
+  if (attached.status === 'rejected') {
+    if (waiting.status === 'fulfilled') waiting.value.result.catch(() => undefined);
+    throw attached.reason;
+  }
+  if (waiting.status === 'rejected') {
+    attached.value.destroy();
+    throw waiting.reason;
+  }
+  const conn = attached.value;
+  const { result } = waiting.value;
   if (opts.start) {
     try {
       await startOrExit(cli.client, id);

@@ -3,7 +3,6 @@
 // trace and writes one Chrome trace (open it in Perfetto) in which the daemon's
 // request spans hang under the client's command span: client -> daemon -> job ->
 // driver -> native, on one time line (both processes read CLOCK_MONOTONIC).
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { clockBaseNs } from '../../trace/clock.js';
 import { SpanCollector } from '../../trace/collector.js';
@@ -73,6 +72,8 @@ export function traceCommand(commands: Record<string, Command>): Command {
       cli.stderr.write(`berth trace: unknown command ${JSON.stringify(name)}\n`);
       return 125;
     }
+    // node:crypto only here: every other command starts without loading it
+    const { randomBytes } = await import('node:crypto');
     const traceId = randomBytes(16).toString('hex');
     const collector = new SpanCollector().start();
     const { span } = startSpan(background(), 'client', name, { argv: args.join(' ') });

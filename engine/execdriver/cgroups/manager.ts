@@ -2,8 +2,9 @@
 // and does the work common to all of them: making and removing directories, moving
 // processes in, signalling them. Layout on disk: for a path `berth/<id>`, one directory
 // `<hierarchy mount>/berth/<id>` per hierarchy the backend lists in roots().
-import { mkdirSync } from 'node:fs';
-import { readdir, rmdir, stat } from 'node:fs/promises';
+// The directory calls are synchronous for the reason cgroup-fs.ts gives for the control
+// files: cgroupfs is in-kernel, and each async call waits on libuv's thread pool.
+import { mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { alreadyExists, conflict, invalidArgument, notFound, wrap } from '../../errdefs/errors.js';
@@ -49,17 +50,17 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-async function isDir(path: string): Promise<boolean> {
+function isDir(path: string): boolean {
   try {
-    return (await stat(path)).isDirectory();
+    return statSync(path).isDirectory();
   } catch {
     return false;
   }
 }
 
-async function hasSubdirs(path: string): Promise<boolean> {
+function hasSubdirs(path: string): boolean {
   try {
-    return (await readdir(path, { withFileTypes: true })).some((e) => e.isDirectory());
+    return readdirSync(path, { withFileTypes: true }).some((e) => e.isDirectory());
   } catch {
     return false;
   }
@@ -122,7 +123,13 @@ class Manager implements CgroupManager {
       if (resources) await cg.apply(ctx, resources);
       return cg;
     } catch (err) {
-      for (const d of [...leaves].reverse().concat([...parents].reverse())) await rmdir(d).catch(() => undefined);
+      for (const d of [...leaves].reverse().concat([...parents].reverse())) {
+        try {
+          rmdirSync(d);
+        } catch {
+          // best effort: the create failed already
+        }
+      }
       throw err;
     }
   }
@@ -174,7 +181,7 @@ class Manager implements CgroupManager {
     let busy = false;
     for (const d of new Set(this.dirsFor(rel).values())) {
       try {
-        await rmdir(d);
+        rmdirSync(d);
         removed = true;
       } catch (err) {
         const code = errno(err) ?? '';
@@ -189,7 +196,7 @@ class Manager implements CgroupManager {
     const rel = normalizeCgroupPath(path);
     const dirs = this.dirsFor(rel);
     const existing: string[] = [];
-    for (const d of dirs.values()) if (await isDir(d)) existing.push(d);
+    for (const d of dirs.values()) if (isDir(d)) existing.push(d);
     if (existing.length === 0) throw notFound(`cgroup ${rel}: does not exist`);
     return new CgroupHandle(this.backend, rel, dirs, existing, [], this.drainTimeoutMs);
   }
@@ -200,7 +207,7 @@ class Manager implements CgroupManager {
     const walk = async (root: string, sub: string): Promise<void> => {
       let entries;
       try {
-        entries = await readdir(join(root, sub), { withFileTypes: true });
+        entries = readdirSync(join(root, sub), { withFileTypes: true });
       } catch (err) {
         if (errno(err) === 'ENOENT') return;
         throw wrap(err, `cgroup ${sub}: cleanup: readdir`);
@@ -334,15 +341,17 @@ class CgroupHandle implements Cgroup {
     for (const d of [...this.leaves].reverse()) await this.removeDir(d, deadline);
     for (const d of [...this.parents].reverse()) {
       // Shared ancestors (berth/) stay while other containers use them.
-      await rmdir(d).catch((err: unknown) => {
+      try {
+        rmdirSync(d);
+      } catch (err) {
         if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(errno(err) ?? ''))
           throw wrap(err, `cgroup ${this.path}: rmdir ${d}`);
-      });
+      }
     }
   }
 
   private async anyExists(): Promise<boolean> {
-    for (const d of this.leaves) if (await isDir(d)) return true;
+    for (const d of this.leaves) if (isDir(d)) return true;
     return false;
   }
 
@@ -351,13 +360,13 @@ class CgroupHandle implements Cgroup {
     const until = Math.max(deadline, Date.now() + 2000);
     for (let i = 0; ; i++) {
       try {
-        await rmdir(d);
+        rmdirSync(d);
         return;
       } catch (err) {
         const code = errno(err);
         if (code === 'ENOENT') return;
         // a cgroup with child cgroups (someone else's, in a joined path) is left where it is
-        if ((code === 'EBUSY' || code === 'ENOTEMPTY') && (await hasSubdirs(d))) return;
+        if ((code === 'EBUSY' || code === 'ENOTEMPTY') && hasSubdirs(d)) return;
         if (code !== 'EBUSY' || Date.now() >= until) throw wrap(err, `cgroup ${this.path}: rmdir ${d}`);
       }
       await sleep(Math.min(5 * (i + 1), 100));
