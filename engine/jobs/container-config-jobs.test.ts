@@ -295,12 +295,10 @@ needs(skip).describe('container create fields (kernel)', () => {
 
   it('warns about the fields it discards and refuses the ones it cannot honour, naming them', async () => {
     const { warnings } = await create({
-      Healthcheck: { Test: ['CMD', 'true'] },
       HostConfig: { OomKillDisable: true, MemorySwappiness: 10, Devices: [], OomScoreAdj: 0 } as never,
     });
     expect(warnings).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^Healthcheck: /),
         expect.stringMatching(/^OomKillDisable: /),
         expect.stringMatching(/^MemorySwappiness: /),
       ]),

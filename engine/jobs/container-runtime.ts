@@ -31,6 +31,7 @@ import {
   type ContainerRecord,
 } from '../container/record.js';
 import { checkRestartPolicy, nextBackoff, restartsWithEngine, shouldRestart } from '../container/restart-policy.js';
+import { probeCommand, startingHealth } from '../container/health.js';
 import { resolveInRoot } from '../container/secure-path.js';
 import { buildSpec, hostnameOf, parseBind } from '../container/spec-builder.js';
 import type { ContainerStore } from '../container/store.js';
@@ -178,10 +179,7 @@ export class ContainerRuntime {
     });
     const merged = mergeConfig(req, image.config.config, req.Image);
     const hostConfig = normalizeHostConfig(req.HostConfig ?? {});
-    const warnings: string[] = checkUnsupported(
-      { ...req, Healthcheck: req.Healthcheck ?? merged.config.Healthcheck ?? image.config.config?.Healthcheck },
-      { ...(req.HostConfig ?? {}) },
-    );
+    const warnings: string[] = checkUnsupported({ ...req }, { ...(req.HostConfig ?? {}) });
     // Docker's NetworkDisabled: the container gets no network but its loopback
     if (req.NetworkDisabled) hostConfig.NetworkMode = 'none';
     const anonymous = this.checkVolumes(hostConfig, merged.config);
@@ -425,7 +423,11 @@ export class ContainerRuntime {
       await ensureWorkingDir(rootfs, rec.config.WorkingDir || '/', user.uid, user.gid);
       await this.populateVolumes(rootfs, rec.hostConfig);
       const hostConfig = this.effectiveHostConfig(rec.hostConfig);
-      for (const b of hostConfig.Binds ?? []) await mkdir(parseBind(b).source, { recursive: true });
+      // a missing bind source is made a directory (as Docker does); an existing file is bound as it is
+      for (const b of hostConfig.Binds ?? []) {
+        const source = parseBind(b).source;
+        if ((await stat(source).catch(() => undefined)) === undefined) await mkdir(source, { recursive: true });
+      }
       const mode = rec.hostConfig.NetworkMode!;
       let netnsPath: string | undefined;
       let config = rec.config;
@@ -531,6 +533,7 @@ export class ContainerRuntime {
         startedAt: rfc3339Nano(new Date(startedMs)),
       };
       delete rec.state.exitUnknown;
+      if (probeCommand(rec.config.Healthcheck) !== undefined) rec.state.health = startingHealth(rec.state.health);
       live.exited = this.watch(rec, ctx.span);
       await this.d.store.save(detached(ctx), rec);
       this.d.events.publish('container', 'start', id, { name: rec.name, image: rec.image });
