@@ -54,6 +54,7 @@ export const createOptionSpecs: OptionSpec[] = [
   { name: 'label', short: 'l', type: 'list' },
   { name: 'stop-signal', type: 'string' },
   { name: 'stop-timeout', type: 'string' },
+  { name: 'link', type: 'list' },
   { name: 'health-cmd', type: 'string' },
   { name: 'health-interval', type: 'string' },
   { name: 'health-timeout', type: 'string' },
@@ -367,6 +368,7 @@ export function buildCreateRequest(
   if (str('pid') !== undefined) host.PidMode = str('pid');
   if (str('ipc') !== undefined) host.IpcMode = str('ipc');
   if (list('volumes-from').length > 0) host.VolumesFrom = list('volumes-from');
+  if (list('link').length > 0) host.Links = list('link');
   if (list('mount').length > 0) host.Mounts = list('mount').map(parseMount);
   if (list('dns').length > 0) host.Dns = list('dns');
   if (list('dns-search').length > 0) host.DnsSearch = list('dns-search');

@@ -10,7 +10,6 @@ type Verdict = { warn: string } | { refuse: string };
 
 /** HostConfig fields: why berth refuses or discards each. */
 const HOST_CONFIG: Record<string, Verdict> = {
-  Links: { refuse: 'legacy container links are not supported; put the containers on a user-defined network' },
   VolumeDriver: { refuse: 'volume drivers are not supported' },
   Devices: { refuse: 'device mappings are not supported' },
   DeviceRequests: { refuse: 'device requests (GPUs) are not supported' },

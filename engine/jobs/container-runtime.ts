@@ -32,6 +32,7 @@ import {
 } from '../container/record.js';
 import { checkRestartPolicy, nextBackoff, restartsWithEngine, shouldRestart } from '../container/restart-policy.js';
 import { probeCommand, startingHealth } from '../container/health.js';
+import { linkEnv, linkHostNames, parseLink, storedLink, type LinkSpec } from '../container/links.js';
 import { resolveInRoot } from '../container/secure-path.js';
 import { buildSpec, hostnameOf, parseBind } from '../container/spec-builder.js';
 import type { ContainerStore } from '../container/store.js';
@@ -184,6 +185,7 @@ export class ContainerRuntime {
     if (req.NetworkDisabled) hostConfig.NetworkMode = 'none';
     const anonymous = this.checkVolumes(hostConfig, merged.config);
     this.checkNetwork(ctx, hostConfig, merged.config, warnings);
+    const links = this.checkLinks(hostConfig);
     for (const field of ['PidMode', 'IpcMode'] as const) {
       const mode = hostConfig[field];
       if (mode?.startsWith('container:'))
@@ -220,6 +222,7 @@ export class ContainerRuntime {
         throw invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
     }
     const bare = store.reserveName(name, id);
+    if (links.length > 0) hostConfig.Links = links.map((l) => storedLink(l.target, bare, l.alias));
     const undo = new Undo(ctx, `container ${id}: create`);
     undo.push(async () => store.releaseName(bare, id));
     try {
@@ -282,6 +285,53 @@ export class ContainerRuntime {
       else if (mode === 'none' || mode.startsWith('container:'))
         throw invalidArgument(`conflicting options: port publishing and the network mode ${mode}`);
     }
+  }
+
+  /**
+   * Checks HostConfig.Links: each `name[:alias]` names an existing container, and
+   * the container joins the default bridge (legacy links exist only there, as in
+   * Docker). Returns the links with the targets' names. INVALID_ARGUMENT or NOT_FOUND.
+   */
+  private checkLinks(hc: HostConfig): LinkSpec[] {
+    if (hc.Links === undefined || hc.Links === null || hc.Links.length === 0) return [];
+    if (!Array.isArray(hc.Links)) throw invalidArgument('Links: expected a list of name:alias');
+    if (hc.NetworkMode !== 'bridge')
+      throw invalidArgument(
+        `Links: legacy links work on the default bridge network only, not with the network mode ${hc.NetworkMode}`,
+      );
+    return hc.Links.map((entry) => {
+      const link = parseLink(entry);
+      const target = this.d.store.find(link.target);
+      if (target === undefined) throw notFound(`Links ${JSON.stringify(entry)}: No such container: ${link.target}`);
+      return { target: target.name, alias: link.alias };
+    });
+  }
+
+  /**
+   * What the links of `rec` give its next start: the environment (its own Env
+   * winning) and the hosts lines. FAILED_PRECONDITION when a linked container is
+   * not running on the default bridge (Docker's "Cannot link to a non running container").
+   */
+  private linksAtStart(rec: ContainerRecord): { env: string[]; hosts: { ip: string; names: string[] }[] } {
+    const env: string[] = [];
+    const hosts: { ip: string; names: string[] }[] = [];
+    for (const entry of rec.hostConfig.Links ?? []) {
+      const { target, alias } = parseLink(entry);
+      const other = this.d.store.find(target);
+      const ip = other?.state.status === 'running' ? other.endpoint?.address : undefined;
+      if (other === undefined || ip === undefined || other.endpoint?.network?.name !== 'bridge')
+        throw failedPrecondition(`Cannot link to a non running container: /${target} AS /${rec.name}/${alias}`);
+      const child = {
+        name: other.name,
+        hostname: hostnameOf(other.id, other.config, other.hostConfig),
+        ip,
+        ports: Object.keys(other.config.ExposedPorts ?? {}),
+        env: other.config.Env ?? [],
+      };
+      env.push(...linkEnv(rec.name, alias, child));
+      hosts.push({ ip, names: linkHostNames(alias, child) });
+    }
+    return { env, hosts };
   }
 
   /**
@@ -455,6 +505,11 @@ export class ContainerRuntime {
       };
       const pidnsPath = joined('PidMode', 'pid');
       const ipcnsPath = joined('IpcMode', 'ipc');
+      const links = this.linksAtStart(rec);
+      if (links.env.length > 0) {
+        const own = new Set((config.Env ?? []).map((e) => e.split('=', 1)[0]));
+        config = { ...config, Env: [...links.env.filter((e) => !own.has(e.split('=', 1)[0])), ...(config.Env ?? [])] };
+      }
       const etcFiles = etcPaths(etcDir);
       for (const f of Object.values(etcFiles)) await writeFile(f, '', { flag: 'a' });
       const spec = buildSpec({
@@ -493,7 +548,15 @@ export class ContainerRuntime {
               network: mode,
               netns: netnsPath !== undefined ? { path: netnsPath } : { pid },
               hostname,
-              ...(etcDir === dir ? { etcDir: dir, etc: etcRequestOf(rec.config, rec.hostConfig) } : {}),
+              ...(etcDir === dir
+                ? {
+                    etcDir: dir,
+                    etc: {
+                      ...etcRequestOf(rec.config, rec.hostConfig),
+                      ...(links.hosts.length > 0 ? { links: links.hosts } : {}),
+                    },
+                  }
+                : {}),
             });
             rec.endpoint = {
               mode: a.mode,

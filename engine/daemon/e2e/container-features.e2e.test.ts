@@ -2,7 +2,7 @@
 // (its bundle) with its own root, socket, bridge and subnet. Health checks
 // (--health-* flags, State.Health, health_status events, `ps --filter health=`
 // and its Status line, the checker begun again after berthd is killed and its
-// recovery restarts the container).
+// recovery restarts the container); legacy links (--link) on the default bridge.
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { EventMessage, Health } from '../../api/types.js';
@@ -100,6 +100,30 @@ needs(skip).describe('container features through berthd', () => {
     );
     expect(seen.map((e) => e.Action)).toEqual(['health_status: unhealthy', 'health_status: healthy']);
     expect((await berth(['rm', '-f', 'hc'])).exitCode).toBe(0);
+  });
+
+  it('--link gives hosts entries and link variables on the default bridge, and is refused on a user network', async () => {
+    const db = await berth(['run', '-d', '--name', 'linkdb', '-e', 'SECRET=s3', '--expose', '8080', s.image]);
+    expect(db).toMatchObject({ exitCode: 0 });
+    const ip = (await client.containerInspect('linkdb')).NetworkSettings.IPAddress;
+    const r = await berth(['run', '--rm', '--link', 'linkdb:store', s.image, 'sh', '-c', 'cat /etc/hosts; env']);
+    expect(r).toMatchObject({ exitCode: 0 });
+    expect(r.stdout).toContain(`${ip}\tstore ${db.stdout.trim().slice(0, 12)} linkdb\n`);
+    expect(r.stdout).toContain(`STORE_PORT=tcp://${ip}:8080\n`);
+    expect(r.stdout).toContain(`STORE_PORT_8080_TCP_ADDR=${ip}\n`);
+    expect(r.stdout).toContain('STORE_ENV_SECRET=s3\n');
+    expect(r.stdout).toMatch(/^STORE_NAME=\/[a-z_]+\/store$/m);
+
+    const net = `links-${process.pid}`;
+    const prefix = s.world.network.subnetPrefix.split('.');
+    const subnet = `${prefix[0]}.${prefix[1]}.${(Number(prefix[2]) + 3) % 250}.0/24`;
+    const made = await berth(['network', 'create', '--subnet', subnet, net]);
+    expect(made.exitCode, made.stderr).toBe(0);
+    const refused = await berth(['run', '--rm', '--network', net, '--link', 'linkdb', s.image, 'true']);
+    expect(refused.exitCode).toBe(125);
+    expect(refused.stderr).toMatch(/Links: legacy links work on the default bridge network only/);
+    expect((await berth(['network', 'rm', net])).exitCode).toBe(0);
+    expect((await berth(['rm', '-f', 'linkdb'])).exitCode).toBe(0);
   });
 
   it('--no-healthcheck drops the image check; a killed berthd recovers and checks the restarted container', async () => {
