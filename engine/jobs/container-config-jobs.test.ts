@@ -315,7 +315,7 @@ needs(skip).describe('container create fields (kernel)', () => {
     });
     expect(quiet.warnings).toEqual([]);
     for (const [hc, field] of [
-      [{ Links: ['db:db'] }, 'Links'],
+      [{ Links: ['db:db'], NetworkMode: 'host' }, 'Links'],
       [{ Devices: [{ PathOnHost: '/dev/null' }] }, 'Devices'],
       [{ Sysctls: { 'net.ipv4.ip_forward': '1' } }, 'Sysctls'],
       [{ CgroupnsMode: 'shared' }, 'CgroupnsMode'],
