@@ -59,10 +59,15 @@ import type { NetworkDriver } from '../networkdriver/driver.js';
 import { validateEtcRequest, type EtcRequest } from '../networkdriver/etc-files.js';
 import { parseNetworkMode } from '../networkdriver/network-mode.js';
 import { parsePortRequest } from '../networkdriver/port-spec.js';
+import { mountFs, MNT_DETACH, unmount } from '../graphdriver/host-mount.js';
 import { detached, throwIfCancelled, withSpan, type Context } from '../trace/context.js';
 import { traced, type Span } from '../trace/span.js';
 import { pausePoint } from '../trace/pause-point.js';
 import type { EventBus } from './event-bus.js';
+
+const MS_NOSUID = 2;
+const MS_NODEV = 4;
+const MS_NOEXEC = 8;
 
 /** Seconds between the stop signal and SIGKILL when neither the request nor the container says. */
 export const DEFAULT_STOP_TIMEOUT = 10;
@@ -191,10 +196,7 @@ export class ContainerRuntime {
       if (mode?.startsWith('container:'))
         hostConfig[field] = `container:${this.d.store.get(mode.slice('container:'.length)).id}`;
     }
-    if (hostConfig.IpcMode?.startsWith('container:'))
-      warnings.push(
-        "IpcMode container: the IPC namespace (System V IPC, POSIX message queues) is shared; /dev/shm is this container's own",
-      );
+    if (hostConfig.IpcMode?.startsWith('container:')) this.ipcDonor(hostConfig.IpcMode, 'create');
     const store = this.d.store;
     const id = store.newId();
     // the whole spec is built once with placeholders so bad input fails before anything is made
@@ -285,6 +287,57 @@ export class ContainerRuntime {
       else if (mode === 'none' || mode.startsWith('container:'))
         throw invalidArgument(`conflicting options: port publishing and the network mode ${mode}`);
     }
+  }
+
+  /**
+   * The container an IpcMode `container:<id>` joins; it must be shareable (IpcMode
+   * shareable or host), as Docker requires. At start it must also run.
+   */
+  private ipcDonor(mode: string, when: 'create' | 'start'): ContainerRecord {
+    const donor = this.d.store.get(mode.slice('container:'.length));
+    const donorMode = donor.hostConfig.IpcMode;
+    if (donorMode !== 'shareable' && donorMode !== 'host')
+      throw invalidArgument(
+        `IpcMode container:${donor.id.slice(0, 12)}: non-shareable IPC (hint: use IpcMode shareable for the donor container)`,
+      );
+    if (when === 'start' && donor.state.status !== 'running')
+      throw failedPrecondition(`IpcMode container:${donor.id.slice(0, 12)}: the container is not running`);
+    return donor;
+  }
+
+  /** Where a shareable container's /dev/shm lives on the host: `<container dir>/mounts/shm` (Docker's layout). */
+  shmDir(id: string): string {
+    return join(this.d.store.containerDir(id), 'mounts', 'shm');
+  }
+
+  /**
+   * The host directory to bind at the container's /dev/shm, or undefined for its
+   * own tmpfs (private) or none. Shareable: a tmpfs mounted now on the host side
+   * (ShmSize or 64 MiB), unmounted by `undo` on a failed start and at exit; joined:
+   * the donor's; host: the host's /dev/shm.
+   */
+  private async prepareShm(rec: ContainerRecord, undo: Undo): Promise<string | undefined> {
+    const mode = rec.hostConfig.IpcMode;
+    if (mode === 'host') return '/dev/shm';
+    if (mode?.startsWith('container:')) {
+      const donor = this.ipcDonor(mode, 'start');
+      return donor.hostConfig.IpcMode === 'host' ? '/dev/shm' : this.shmDir(donor.id);
+    }
+    if (mode !== 'shareable') return undefined;
+    const dir = this.shmDir(rec.id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    unmount(`container ${rec.id}: shm`, dir, MNT_DETACH);
+    const size = rec.hostConfig.ShmSize && rec.hostConfig.ShmSize > 0 ? rec.hostConfig.ShmSize : 64 * 1024 * 1024;
+    mountFs(
+      `container ${rec.id}: shm`,
+      'shm',
+      dir,
+      'tmpfs',
+      MS_NOSUID | MS_NODEV | MS_NOEXEC,
+      `mode=1777,size=${size}`,
+    );
+    undo.push(async () => unmount(`container ${rec.id}: shm`, dir, MNT_DETACH));
+    return dir;
   }
 
   /**
@@ -505,6 +558,7 @@ export class ContainerRuntime {
       };
       const pidnsPath = joined('PidMode', 'pid');
       const ipcnsPath = joined('IpcMode', 'ipc');
+      const shmPath = await this.prepareShm(rec, undo);
       const links = this.linksAtStart(rec);
       if (links.env.length > 0) {
         const own = new Set((config.Env ?? []).map((e) => e.split('=', 1)[0]));
@@ -524,6 +578,7 @@ export class ContainerRuntime {
         ...(netnsPath ? { netnsPath } : {}),
         ...(pidnsPath ? { pidnsPath } : {}),
         ...(ipcnsPath ? { ipcnsPath } : {}),
+        ...(shmPath ? { shmPath } : {}),
         ...(rec.hostConfig.Init ? { initPath: initBinary() } : {}),
       });
       rec.spec = validateSpec(spec, dir);
@@ -653,6 +708,10 @@ export class ContainerRuntime {
       if (!isBerthError(err, 'NOT_FOUND')) warn('delete its process')(err);
     });
     await this.d.graph.layers.unmountRW(ctx, id).catch(warn('unmount its rootfs'));
+    if (rec.hostConfig.IpcMode === 'shareable')
+      await Promise.resolve()
+        .then(() => unmount(`${subject}: shm`, this.shmDir(id), MNT_DETACH))
+        .catch(warn('unmount its shm'));
     const ranMs = live === undefined ? 0 : Date.now() - live.startedMs;
     rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode, oomKilled, finishedAt: rfc3339Nano() };
     delete rec.state.pidStartTime;
@@ -899,6 +958,7 @@ export class ContainerRuntime {
     await this.d.graph.removeContainerLayer(ctx, rec.id).catch((err: unknown) => {
       if (!isBerthError(err, 'NOT_FOUND')) throw wrap(err, `container ${rec.id}: remove its layer`);
     });
+    if (rec.hostConfig.IpcMode === 'shareable') unmount(`container ${rec.id}: shm`, this.shmDir(rec.id), MNT_DETACH);
     // A crash test may stop here: layer gone, record still there (trace/pause-point.ts).
     await pausePoint('container-remove');
     await this.d.store.remove(ctx, rec.id);
@@ -976,6 +1036,12 @@ export class ContainerRuntime {
       };
       delete rec.state.pidStartTime;
       delete rec.endpoint;
+      if (rec.hostConfig.IpcMode === 'shareable')
+        try {
+          unmount(`container ${rec.id}: shm`, this.shmDir(rec.id), MNT_DETACH);
+        } catch (err) {
+          ctx.logger.warn(`container ${rec.id}: unmount its shm left by a crash`, { error: String(err) });
+        }
       if (rec.hostConfig.AutoRemove) {
         await this.removeLocked(ctx, rec);
         removed.push(rec.id);

@@ -2,7 +2,7 @@
 // and subnet), seen from inside the container with the host's static busybox
 // bound in: /etc/hosts and the environment a link gives, its refusals, and
 // /dev/shm shared through IpcMode shareable / container:<id>, private, none, host.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { ContainerCreateRequest } from '../api/types.js';
 import { isBerthError } from '../errdefs/errors.js';
@@ -107,6 +107,52 @@ needs(skip, when(existsSync(BUSYBOX), `needs a static busybox at ${BUSYBOX}`)).d
       );
       expect(await codeOf(create({ HostConfig: { Links: ['nosuch:x'] } }))).toMatch(/^NOT_FOUND: .*nosuch/);
       expect(await codeOf(create({ HostConfig: { Links: ['a:b:c'] } }))).toMatch(/^INVALID_ARGUMENT: Links "a:b:c"/);
+    });
+
+    it('shares /dev/shm with IpcMode container:<id> of a shareable container; private, none and host as Docker', async () => {
+      const owner = await start({ HostConfig: { IpcMode: 'shareable', NetworkMode: 'none' } });
+      const joined = await sh('echo hello > /dev/shm/note; cat /proc/self/mountinfo | busybox grep " /dev/shm "', {
+        HostConfig: { IpcMode: `container:${owner}`, NetworkMode: 'none' },
+      });
+      expect(joined.code).toBe(0);
+      const { Id: exec } = await b.engine.job(ctx, 'exec_create', {
+        id: owner,
+        config: { Cmd: ['/bin/busybox', 'cat', '/dev/shm/note'], AttachStdout: true },
+      });
+      let seen = '';
+      await b.engine.job(ctx, 'exec_start', { execId: exec }, { onEvent: (c) => (seen += c.data.toString()) });
+      expect(seen).toBe('hello\n');
+      const ownerPid = (await b.engine.job(ctx, 'inspect', { id: owner })).State.Pid;
+      expect(readlinkSync(`/proc/${ownerPid}/ns/ipc`)).not.toBe(readlinkSync('/proc/self/ns/ipc'));
+
+      // a private container cannot be joined (Docker: not shareable)
+      const priv = await start({ HostConfig: { IpcMode: 'private', NetworkMode: 'none' } });
+      expect(await codeOf(create({ HostConfig: { IpcMode: `container:${priv}` } }))).toMatch(
+        /^INVALID_ARGUMENT: .*non-shareable IPC/,
+      );
+      const own = await sh('busybox ls /dev/shm | busybox wc -l', { HostConfig: { IpcMode: 'private' } });
+      expect(own.out.trim()).toBe('0');
+      // none: no /dev/shm mounted at all
+      const none = await sh('busybox grep -c " /dev/shm " /proc/self/mountinfo; true', {
+        HostConfig: { IpcMode: 'none', NetworkMode: 'none' },
+      });
+      expect(none.out.trim()).toBe('0');
+      expect(await codeOf(create({ HostConfig: { IpcMode: 'bogus' } }))).toMatch(/^INVALID_ARGUMENT: IpcMode "bogus"/);
+      // host: the host's IPC namespace and its /dev/shm
+      const hostFile = `/dev/shm/berth-ipc-test-${tag}`;
+      writeFileSync(hostFile, 'from the host\n');
+      try {
+        const host = await sh(`busybox cat ${hostFile}`, { HostConfig: { IpcMode: 'host', NetworkMode: 'none' } });
+        expect(host.out).toBe('from the host\n');
+      } finally {
+        rmSync(hostFile, { force: true });
+      }
+      // the shareable container's host-side tmpfs goes with its exit
+      const shm = b.parts.runtime.shmDir(owner);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).toContain(` ${shm} `);
+      await b.engine.job(ctx, 'delete', { id: joined.id, force: true });
+      await b.engine.job(ctx, 'stop', { id: owner, timeout: 0 });
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(` ${shm} `);
     });
   },
 );

@@ -2,7 +2,8 @@
 // (its bundle) with its own root, socket, bridge and subnet. Health checks
 // (--health-* flags, State.Health, health_status events, `ps --filter health=`
 // and its Status line, the checker begun again after berthd is killed and its
-// recovery restarts the container); legacy links (--link) on the default bridge.
+// recovery restarts the container); legacy links (--link) on the default bridge;
+// /dev/shm shared by --ipc shareable and --ipc container:<name>.
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { EventMessage, Health } from '../../api/types.js';
@@ -124,6 +125,27 @@ needs(skip).describe('container features through berthd', () => {
     expect(refused.stderr).toMatch(/Links: legacy links work on the default bridge network only/);
     expect((await berth(['network', 'rm', net])).exitCode).toBe(0);
     expect((await berth(['rm', '-f', 'linkdb'])).exitCode).toBe(0);
+  });
+
+  it('--ipc container: sees the /dev/shm of a --ipc shareable container; a private one cannot be joined', async () => {
+    expect((await berth(['run', '-d', '--name', 'ipcowner', '--ipc', 'shareable', s.image])).exitCode).toBe(0);
+    const w = await berth([
+      'run',
+      '--rm',
+      '--ipc',
+      'container:ipcowner',
+      s.image,
+      'sh',
+      '-c',
+      'echo shared > /dev/shm/f',
+    ]);
+    expect(w).toMatchObject({ exitCode: 0 });
+    expect(await berth(['exec', 'ipcowner', 'cat', '/dev/shm/f'])).toMatchObject({ stdout: 'shared', exitCode: 0 });
+    expect((await berth(['run', '-d', '--name', 'ipcpriv', '--ipc', 'private', s.image])).exitCode).toBe(0);
+    const refused = await berth(['run', '--rm', '--ipc', 'container:ipcpriv', s.image, 'true']);
+    expect(refused.exitCode).toBe(125);
+    expect(refused.stderr).toMatch(/non-shareable IPC/);
+    expect((await berth(['rm', '-f', 'ipcowner', 'ipcpriv'])).exitCode).toBe(0);
   });
 
   it('--no-healthcheck drops the image check; a killed berthd recovers and checks the restarted container', async () => {
