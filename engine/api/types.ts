@@ -7,12 +7,32 @@
 /** `"80/tcp"` → {} as in Config.ExposedPorts and Volumes. */
 export type EmptyObject = Record<string, never>;
 
+/** Config.Healthcheck: the durations are nanoseconds, 0 meaning "the default" (or the image's). */
 export interface HealthConfig {
-  Test?: string[];
+  /** `[]` inherit the image's, `['NONE']` none, `['CMD', exe, ...args]`, `['CMD-SHELL', command]`. */
+  Test?: string[] | null;
   Interval?: number;
   Timeout?: number;
   Retries?: number;
   StartPeriod?: number;
+  StartInterval?: number;
+}
+
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+/** One probe's result in State.Health.Log. */
+export interface HealthcheckResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+/** State.Health of a container with a health check. */
+export interface Health {
+  Status: HealthStatus;
+  FailingStreak: number;
+  Log: HealthcheckResult[];
 }
 
 /** Config of `POST /containers/create` (and of an image's config, `ContainerConfig`). */
@@ -170,6 +190,8 @@ export interface ContainerState {
   /** RFC 3339 with nanoseconds; `0001-01-01T00:00:00Z` when never. */
   StartedAt: string;
   FinishedAt: string;
+  /** Only for a container with a health check. */
+  Health?: Health;
 }
 
 export interface MountPoint {

@@ -13,6 +13,35 @@ import { parseHost } from './api-client.js';
 
 const parseRun = (argv: string[]) => parseCommandArgs(argv, runOptionSpecs, true);
 
+describe('health check flags', () => {
+  it.each([
+    [{}, undefined],
+    [{ 'no-healthcheck': true }, { Test: ['NONE'] }],
+    [
+      {
+        'health-cmd': 'wget -q -O- localhost || exit 1',
+        'health-interval': '1m30s',
+        'health-timeout': '500ms',
+        'health-retries': '4',
+        'health-start-period': '1.5s',
+        'health-start-interval': '0',
+      },
+      {
+        Test: ['CMD-SHELL', 'wget -q -O- localhost || exit 1'],
+        Interval: 90e9,
+        Timeout: 500e6,
+        Retries: 4,
+        StartPeriod: 1.5e9,
+        StartInterval: 0,
+      },
+    ],
+    // timings alone keep the image's test
+    [{ 'health-interval': '2s' }, { Interval: 2e9 }],
+  ])('%j', (options, healthcheck) => {
+    expect(buildCreateRequest(options, 'img', []).Healthcheck).toEqual(healthcheck);
+  });
+});
+
 describe('berth argument grammar', () => {
   it.each([
     [['-it', 'img', 'sh'], { interactive: true, tty: true }, ['img', 'sh']],
@@ -248,6 +277,17 @@ describe('run flags into the create request', () => {
       'conflicting options: --restart and --rm',
     ],
     ['--cpus -1', () => buildCreateRequest({ cpus: '-1' }, 'img', []), '--cpus "-1"'],
+    [
+      '--no-healthcheck --health-cmd',
+      () => buildCreateRequest({ 'no-healthcheck': true, 'health-cmd': 'true' }, 'img', []),
+      '--no-healthcheck conflicts with --health-* options',
+    ],
+    [
+      '--health-interval 5',
+      () => buildCreateRequest({ 'health-interval': '5' }, 'img', []),
+      'invalid value "5" for --health-interval',
+    ],
+    ['--health-retries -1', () => buildCreateRequest({ 'health-retries': '-1' }, 'img', []), '--health-retries "-1"'],
   ])('refuses %s', (_name, fn, message) => {
     expect(fn).toThrow(message);
   });

@@ -1,9 +1,17 @@
 // `berth run` / `berth create` flags turned into the create request Docker's CLI
 // would send: env (-e, --env-file), ports (-p), binds (-v), tmpfs, DNS and hosts
 // (--dns, --dns-search, --dns-option, --add-host, --domainname), resources
-// (--memory, --cpus, --pids-limit), capabilities, restart policy, entrypoint.
+// (--memory, --cpus, --pids-limit), capabilities, restart policy, entrypoint,
+// health check (--health-*, --no-healthcheck).
 import { readFileSync } from 'node:fs';
-import type { ContainerCreateRequest, HostConfig, MountSpec, PortMap, RestartPolicyName } from '../api/types.js';
+import type {
+  ContainerCreateRequest,
+  HealthConfig,
+  HostConfig,
+  MountSpec,
+  PortMap,
+  RestartPolicyName,
+} from '../api/types.js';
 import { invalidArgument } from '../errdefs/errors.js';
 import type { OptionSpec, OptionValues } from './cli-args.js';
 
@@ -46,6 +54,14 @@ export const createOptionSpecs: OptionSpec[] = [
   { name: 'label', short: 'l', type: 'list' },
   { name: 'stop-signal', type: 'string' },
   { name: 'stop-timeout', type: 'string' },
+  { name: 'link', type: 'list' },
+  { name: 'health-cmd', type: 'string' },
+  { name: 'health-interval', type: 'string' },
+  { name: 'health-timeout', type: 'string' },
+  { name: 'health-retries', type: 'string' },
+  { name: 'health-start-period', type: 'string' },
+  { name: 'health-start-interval', type: 'string' },
+  { name: 'no-healthcheck', type: 'bool' },
 ];
 
 export const runOptionSpecs: OptionSpec[] = [
@@ -62,6 +78,53 @@ export function parseBytes(value: string, flag: string): number {
   if (m === null)
     throw invalidArgument(`invalid value ${JSON.stringify(value)} for ${flag}: expected a size such as 512m or 1g`);
   return Math.round(Number(m[1]) * (units[(m[2] as string).toLowerCase()] as number));
+}
+
+const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** A Go duration (`30s`, `500ms`, `1m30s`, `1.5s`, `0`) as nanoseconds; INVALID_ARGUMENT naming the flag. */
+export function parseDuration(value: string, flag: string): number {
+  const text = value.trim();
+  if (text === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let at = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    at = re.lastIndex;
+  }
+  if (text === '' || at !== text.length)
+    throw invalidArgument(
+      `invalid value ${JSON.stringify(value)} for ${flag}: expected a duration such as 30s or 500ms`,
+    );
+  return Math.round(total);
+}
+
+/** The Healthcheck of the --health-* flags (Docker's CLI rules), undefined when none is given. */
+export function parseHealthFlags(options: OptionValues): HealthConfig | undefined {
+  const str = (name: string): string | undefined => options[name] as string | undefined;
+  const names = ['health-interval', 'health-timeout', 'health-start-period', 'health-start-interval'] as const;
+  const given = ['health-cmd', 'health-retries', ...names].filter((n) => str(n) !== undefined);
+  if (options['no-healthcheck'] === true) {
+    if (given.length > 0) throw invalidArgument('--no-healthcheck conflicts with --health-* options');
+    return { Test: ['NONE'] };
+  }
+  if (given.length === 0) return undefined;
+  const hc: HealthConfig = {};
+  const cmd = str('health-cmd');
+  if (cmd !== undefined && cmd !== '') hc.Test = ['CMD-SHELL', cmd];
+  const fields = { Interval: names[0], Timeout: names[1], StartPeriod: names[2], StartInterval: names[3] } as const;
+  for (const [field, flag] of Object.entries(fields) as [keyof typeof fields, string][]) {
+    const v = str(flag);
+    if (v !== undefined) hc[field] = parseDuration(v, `--${flag}`);
+  }
+  const retries = str('health-retries');
+  if (retries !== undefined) {
+    if (!/^\d+$/.test(retries))
+      throw invalidArgument(`--health-retries ${JSON.stringify(retries)}: expected a count, not negative`);
+    hc.Retries = Number(retries);
+  }
+  return hc;
 }
 
 /** `KEY=value` stays; a bare `KEY` takes the value from this environment, or is dropped when unset (Docker's rule). */
@@ -305,6 +368,7 @@ export function buildCreateRequest(
   if (str('pid') !== undefined) host.PidMode = str('pid');
   if (str('ipc') !== undefined) host.IpcMode = str('ipc');
   if (list('volumes-from').length > 0) host.VolumesFrom = list('volumes-from');
+  if (list('link').length > 0) host.Links = list('link');
   if (list('mount').length > 0) host.Mounts = list('mount').map(parseMount);
   if (list('dns').length > 0) host.Dns = list('dns');
   if (list('dns-search').length > 0) host.DnsSearch = list('dns-search');
@@ -357,6 +421,8 @@ export function buildCreateRequest(
   if (str('hostname') !== undefined) request.Hostname = str('hostname');
   if (str('domainname') !== undefined) request.Domainname = str('domainname');
   if (str('stop-signal') !== undefined) request.StopSignal = str('stop-signal');
+  const healthcheck = parseHealthFlags(options);
+  if (healthcheck !== undefined) request.Healthcheck = healthcheck;
   const stopTimeout = str('stop-timeout');
   if (stopTimeout !== undefined) {
     if (!/^-?\d+$/.test(stopTimeout))

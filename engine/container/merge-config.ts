@@ -1,9 +1,11 @@
 // A create request merged with its image's config, by Docker's rules: the
 // request's Entrypoint replaces the image's and then drops the image's Cmd; Env
 // is the request's plus the image's keys it does not set; Labels and
-// ExposedPorts are unions (the request winning); the rest falls back to the image.
-import type { ContainerConfig, ContainerCreateRequest } from '../api/types.js';
+// ExposedPorts are unions (the request winning); Healthcheck is merged field by
+// field (container/health.ts); the rest falls back to the image.
+import type { ContainerConfig, ContainerCreateRequest, HealthConfig } from '../api/types.js';
 import { invalidArgument } from '../errdefs/errors.js';
+import { checkHealthcheck, mergeHealthcheck } from './health.js';
 import type { ImageConfig } from '../graph/image-store.js';
 
 export interface MergedConfig {
@@ -82,6 +84,9 @@ export function mergeConfig(
     ...(req.Volumes ?? {}),
   };
 
+  checkHealthcheck(req.Healthcheck);
+  const healthcheck = mergeHealthcheck(req.Healthcheck, img.Healthcheck as HealthConfig | undefined);
+  checkHealthcheck(healthcheck);
   const config: ContainerConfig = {
     Hostname: req.Hostname ?? '',
     Domainname: req.Domainname ?? '',
@@ -100,6 +105,7 @@ export function mergeConfig(
     WorkingDir: workingDir,
     Entrypoint: entrypoint.length > 0 ? entrypoint : null,
     Labels: labels,
+    ...(healthcheck !== undefined ? { Healthcheck: healthcheck } : {}),
     ...(req.StopSignal || img.StopSignal ? { StopSignal: req.StopSignal || img.StopSignal } : {}),
     ...(req.StopTimeout !== undefined && req.StopTimeout !== null ? { StopTimeout: req.StopTimeout } : {}),
   };

@@ -2,7 +2,7 @@
 // image gave, the OCI spec built from both, and the state of its last run. One
 // record per container at `<root>/containers/<id>/config.v2.json`, written
 // atomically on every state change (see store.ts).
-import type { ContainerConfig, ContainerStatus, HostConfig } from '../api/types.js';
+import type { ContainerConfig, ContainerStatus, Health, HostConfig } from '../api/types.js';
 import type { Spec } from '../execdriver/spec/types.js';
 
 /** The time Docker shows for "never": Go's zero time. */
@@ -30,6 +30,8 @@ export interface ContainerRunState {
   finishedAt: string;
   /** Stopped by a user (stop/kill): `unless-stopped` and `always` then stay down until started again. */
   manuallyStopped: boolean;
+  /** State.Health of a container with a health check: reset to starting at each start, kept after it stops. */
+  health?: Health;
 }
 
 /** The endpoint summary a container keeps of its interface (for inspect and list). */

@@ -44,6 +44,11 @@ export interface SpecInput {
   pidnsPath?: string;
   /** For IpcMode `container:<id>`: the other container's IPC namespace. */
   ipcnsPath?: string;
+  /**
+   * A host directory bound at /dev/shm instead of the container's own tmpfs: the host-side shm of a shareable
+   * container (its own, or the one it joins), or the host's /dev/shm with IpcMode host.
+   */
+  shmPath?: string;
   /** The init binary on the host, bind-mounted at INIT_PATH when HostConfig.Init asks for it. */
   initPath?: string;
   /** The host's capability limits (tests pass their own). */
@@ -312,6 +317,8 @@ export function buildSpec(input: SpecInput): Spec {
   // mounts: the defaults, /dev/shm sized, the etc files, tmpfs, binds (later mounts win on the same path)
   const mounts: Mount[] = spec
     .mounts!.map((m) => {
+      if (m.destination === '/dev/shm' && input.shmPath !== undefined)
+        return { destination: '/dev/shm', type: 'bind', source: input.shmPath, options: ['rbind', 'rprivate'] };
       if (m.destination === '/dev/shm' && hc.ShmSize) {
         if (!(hc.ShmSize > 0)) throw invalidArgument(`ShmSize ${hc.ShmSize}: must be positive`);
         return {

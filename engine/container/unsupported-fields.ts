@@ -10,7 +10,6 @@ type Verdict = { warn: string } | { refuse: string };
 
 /** HostConfig fields: why berth refuses or discards each. */
 const HOST_CONFIG: Record<string, Verdict> = {
-  Links: { refuse: 'legacy container links are not supported; put the containers on a user-defined network' },
   VolumeDriver: { refuse: 'volume drivers are not supported' },
   Devices: { refuse: 'device mappings are not supported' },
   DeviceRequests: { refuse: 'device requests (GPUs) are not supported' },
@@ -41,7 +40,6 @@ const HOST_CONFIG: Record<string, Verdict> = {
 
 /** Config fields. */
 const CONFIG: Record<string, Verdict> = {
-  Healthcheck: { warn: 'health checks are not run by berth; the container has no health status' },
   MacAddress: { refuse: 'a chosen MAC address is not supported (berth derives it from the address)' },
 };
 
@@ -50,10 +48,6 @@ function isSet(field: string, value: unknown): boolean {
   if (value === undefined || value === null || value === false || value === 0 || value === '') return false;
   if (Array.isArray(value)) return value.length > 0;
   if (typeof value === 'object') {
-    if (field === 'Healthcheck') {
-      const test = (value as { Test?: unknown }).Test;
-      return Array.isArray(test) && test.length > 0 && test[0] !== 'NONE';
-    }
     return Object.keys(value).length > 0;
   }
   if (field === 'MemorySwappiness' && value === -1) return false;

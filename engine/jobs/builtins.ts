@@ -26,6 +26,7 @@ import { detached, withTimeout, type Context } from '../trace/context.js';
 import { instrument } from '../trace/instrument.js';
 import { registerContainerJobs } from './container-jobs.js';
 import { registerExecJobs } from './exec-jobs.js';
+import { HealthMonitor } from './health-monitor.js';
 import { ContainerRuntime } from './container-runtime.js';
 import { Engine } from './engine.js';
 import { EventBus } from './event-bus.js';
@@ -76,6 +77,7 @@ export interface BerthEngine {
     volumes: VolumeStore;
     runtime: ContainerRuntime;
     events: EventBus;
+    health: HealthMonitor;
   };
   /** Stops running containers (each with its stop timeout), lets running jobs end, closes the modules. */
   shutdown(ctx: Context): Promise<void>;
@@ -214,16 +216,21 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
     });
     registerStreamJobs(engine, { container: (ref) => store.get(ref), io: (c, ref) => runtime.ioFor(c, ref) });
 
+    // health checkers follow the start events, so the restarts recovery makes get theirs
+    const health = new HealthMonitor({ engine, store, events, execs, baseCtx: detached(ctx) });
+    health.watch();
+    closers.push(async () => health.close());
     const restored = await runtime.restore(ctx);
     restored.restarting.catch(() => undefined);
     let down: Promise<void> | undefined;
     return {
       engine,
       restored,
-      parts: { graph, driver, net, store, volumes, runtime, events },
+      parts: { graph, driver, net, store, volumes, runtime, events, health },
       shutdown: (c) =>
         (down ??= (async () => {
           await restored.restarting.catch(() => undefined);
+          health.close();
           await runtime.shutdown(c);
           await engine.close(withTimeout(c, 5000));
           for (const close of closers.reverse())

@@ -31,6 +31,8 @@ import {
   type ContainerRecord,
 } from '../container/record.js';
 import { checkRestartPolicy, nextBackoff, restartsWithEngine, shouldRestart } from '../container/restart-policy.js';
+import { probeCommand, startingHealth } from '../container/health.js';
+import { linkEnv, linkHostNames, parseLink, storedLink, type LinkSpec } from '../container/links.js';
 import { resolveInRoot } from '../container/secure-path.js';
 import { buildSpec, hostnameOf, parseBind } from '../container/spec-builder.js';
 import type { ContainerStore } from '../container/store.js';
@@ -57,10 +59,15 @@ import type { NetworkDriver } from '../networkdriver/driver.js';
 import { validateEtcRequest, type EtcRequest } from '../networkdriver/etc-files.js';
 import { parseNetworkMode } from '../networkdriver/network-mode.js';
 import { parsePortRequest } from '../networkdriver/port-spec.js';
+import { mountFs, MNT_DETACH, unmount } from '../graphdriver/host-mount.js';
 import { detached, throwIfCancelled, withSpan, type Context } from '../trace/context.js';
 import { traced, type Span } from '../trace/span.js';
 import { pausePoint } from '../trace/pause-point.js';
 import type { EventBus } from './event-bus.js';
+
+const MS_NOSUID = 2;
+const MS_NODEV = 4;
+const MS_NOEXEC = 8;
 
 /** Seconds between the stop signal and SIGKILL when neither the request nor the container says. */
 export const DEFAULT_STOP_TIMEOUT = 10;
@@ -178,23 +185,18 @@ export class ContainerRuntime {
     });
     const merged = mergeConfig(req, image.config.config, req.Image);
     const hostConfig = normalizeHostConfig(req.HostConfig ?? {});
-    const warnings: string[] = checkUnsupported(
-      { ...req, Healthcheck: req.Healthcheck ?? merged.config.Healthcheck ?? image.config.config?.Healthcheck },
-      { ...(req.HostConfig ?? {}) },
-    );
+    const warnings: string[] = checkUnsupported({ ...req }, { ...(req.HostConfig ?? {}) });
     // Docker's NetworkDisabled: the container gets no network but its loopback
     if (req.NetworkDisabled) hostConfig.NetworkMode = 'none';
     const anonymous = this.checkVolumes(hostConfig, merged.config);
     this.checkNetwork(ctx, hostConfig, merged.config, warnings);
+    const links = this.checkLinks(hostConfig);
     for (const field of ['PidMode', 'IpcMode'] as const) {
       const mode = hostConfig[field];
       if (mode?.startsWith('container:'))
         hostConfig[field] = `container:${this.d.store.get(mode.slice('container:'.length)).id}`;
     }
-    if (hostConfig.IpcMode?.startsWith('container:'))
-      warnings.push(
-        "IpcMode container: the IPC namespace (System V IPC, POSIX message queues) is shared; /dev/shm is this container's own",
-      );
+    if (hostConfig.IpcMode?.startsWith('container:')) this.ipcDonor(hostConfig.IpcMode, 'create');
     const store = this.d.store;
     const id = store.newId();
     // the whole spec is built once with placeholders so bad input fails before anything is made
@@ -222,6 +224,7 @@ export class ContainerRuntime {
         throw invalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
     }
     const bare = store.reserveName(name, id);
+    if (links.length > 0) hostConfig.Links = links.map((l) => storedLink(l.target, bare, l.alias));
     const undo = new Undo(ctx, `container ${id}: create`);
     undo.push(async () => store.releaseName(bare, id));
     try {
@@ -284,6 +287,104 @@ export class ContainerRuntime {
       else if (mode === 'none' || mode.startsWith('container:'))
         throw invalidArgument(`conflicting options: port publishing and the network mode ${mode}`);
     }
+  }
+
+  /**
+   * The container an IpcMode `container:<id>` joins; it must be shareable (IpcMode
+   * shareable or host), as Docker requires. At start it must also run.
+   */
+  private ipcDonor(mode: string, when: 'create' | 'start'): ContainerRecord {
+    const donor = this.d.store.get(mode.slice('container:'.length));
+    const donorMode = donor.hostConfig.IpcMode;
+    if (donorMode !== 'shareable' && donorMode !== 'host')
+      throw invalidArgument(
+        `IpcMode container:${donor.id.slice(0, 12)}: non-shareable IPC (hint: use IpcMode shareable for the donor container)`,
+      );
+    if (when === 'start' && donor.state.status !== 'running')
+      throw failedPrecondition(`IpcMode container:${donor.id.slice(0, 12)}: the container is not running`);
+    return donor;
+  }
+
+  /** Where a shareable container's /dev/shm lives on the host: `<container dir>/mounts/shm` (Docker's layout). */
+  shmDir(id: string): string {
+    return join(this.d.store.containerDir(id), 'mounts', 'shm');
+  }
+
+  /**
+   * The host directory to bind at the container's /dev/shm, or undefined for its
+   * own tmpfs (private) or none. Shareable: a tmpfs mounted now on the host side
+   * (ShmSize or 64 MiB), unmounted by `undo` on a failed start and at exit; joined:
+   * the donor's; host: the host's /dev/shm.
+   */
+  private async prepareShm(rec: ContainerRecord, undo: Undo): Promise<string | undefined> {
+    const mode = rec.hostConfig.IpcMode;
+    if (mode === 'host') return '/dev/shm';
+    if (mode?.startsWith('container:')) {
+      const donor = this.ipcDonor(mode, 'start');
+      return donor.hostConfig.IpcMode === 'host' ? '/dev/shm' : this.shmDir(donor.id);
+    }
+    if (mode !== 'shareable') return undefined;
+    const dir = this.shmDir(rec.id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    unmount(`container ${rec.id}: shm`, dir, MNT_DETACH);
+    const size = rec.hostConfig.ShmSize && rec.hostConfig.ShmSize > 0 ? rec.hostConfig.ShmSize : 64 * 1024 * 1024;
+    mountFs(
+      `container ${rec.id}: shm`,
+      'shm',
+      dir,
+      'tmpfs',
+      MS_NOSUID | MS_NODEV | MS_NOEXEC,
+      `mode=1777,size=${size}`,
+    );
+    undo.push(async () => unmount(`container ${rec.id}: shm`, dir, MNT_DETACH));
+    return dir;
+  }
+
+  /**
+   * Checks HostConfig.Links: each `name[:alias]` names an existing container, and
+   * the container joins the default bridge (legacy links exist only there, as in
+   * Docker). Returns the links with the targets' names. INVALID_ARGUMENT or NOT_FOUND.
+   */
+  private checkLinks(hc: HostConfig): LinkSpec[] {
+    if (hc.Links === undefined || hc.Links === null || hc.Links.length === 0) return [];
+    if (!Array.isArray(hc.Links)) throw invalidArgument('Links: expected a list of name:alias');
+    if (hc.NetworkMode !== 'bridge')
+      throw invalidArgument(
+        `Links: legacy links work on the default bridge network only, not with the network mode ${hc.NetworkMode}`,
+      );
+    return hc.Links.map((entry) => {
+      const link = parseLink(entry);
+      const target = this.d.store.find(link.target);
+      if (target === undefined) throw notFound(`Links ${JSON.stringify(entry)}: No such container: ${link.target}`);
+      return { target: target.name, alias: link.alias };
+    });
+  }
+
+  /**
+   * What the links of `rec` give its next start: the environment (its own Env
+   * winning) and the hosts lines. FAILED_PRECONDITION when a linked container is
+   * not running on the default bridge (Docker's "Cannot link to a non running container").
+   */
+  private linksAtStart(rec: ContainerRecord): { env: string[]; hosts: { ip: string; names: string[] }[] } {
+    const env: string[] = [];
+    const hosts: { ip: string; names: string[] }[] = [];
+    for (const entry of rec.hostConfig.Links ?? []) {
+      const { target, alias } = parseLink(entry);
+      const other = this.d.store.find(target);
+      const ip = other?.state.status === 'running' ? other.endpoint?.address : undefined;
+      if (other === undefined || ip === undefined || other.endpoint?.network?.name !== 'bridge')
+        throw failedPrecondition(`Cannot link to a non running container: /${target} AS /${rec.name}/${alias}`);
+      const child = {
+        name: other.name,
+        hostname: hostnameOf(other.id, other.config, other.hostConfig),
+        ip,
+        ports: Object.keys(other.config.ExposedPorts ?? {}),
+        env: other.config.Env ?? [],
+      };
+      env.push(...linkEnv(rec.name, alias, child));
+      hosts.push({ ip, names: linkHostNames(alias, child) });
+    }
+    return { env, hosts };
   }
 
   /**
@@ -425,7 +526,11 @@ export class ContainerRuntime {
       await ensureWorkingDir(rootfs, rec.config.WorkingDir || '/', user.uid, user.gid);
       await this.populateVolumes(rootfs, rec.hostConfig);
       const hostConfig = this.effectiveHostConfig(rec.hostConfig);
-      for (const b of hostConfig.Binds ?? []) await mkdir(parseBind(b).source, { recursive: true });
+      // a missing bind source is made a directory (as Docker does); an existing file is bound as it is
+      for (const b of hostConfig.Binds ?? []) {
+        const source = parseBind(b).source;
+        if ((await stat(source).catch(() => undefined)) === undefined) await mkdir(source, { recursive: true });
+      }
       const mode = rec.hostConfig.NetworkMode!;
       let netnsPath: string | undefined;
       let config = rec.config;
@@ -453,6 +558,12 @@ export class ContainerRuntime {
       };
       const pidnsPath = joined('PidMode', 'pid');
       const ipcnsPath = joined('IpcMode', 'ipc');
+      const shmPath = await this.prepareShm(rec, undo);
+      const links = this.linksAtStart(rec);
+      if (links.env.length > 0) {
+        const own = new Set((config.Env ?? []).map((e) => e.split('=', 1)[0]));
+        config = { ...config, Env: [...links.env.filter((e) => !own.has(e.split('=', 1)[0])), ...(config.Env ?? [])] };
+      }
       const etcFiles = etcPaths(etcDir);
       for (const f of Object.values(etcFiles)) await writeFile(f, '', { flag: 'a' });
       const spec = buildSpec({
@@ -467,6 +578,7 @@ export class ContainerRuntime {
         ...(netnsPath ? { netnsPath } : {}),
         ...(pidnsPath ? { pidnsPath } : {}),
         ...(ipcnsPath ? { ipcnsPath } : {}),
+        ...(shmPath ? { shmPath } : {}),
         ...(rec.hostConfig.Init ? { initPath: initBinary() } : {}),
       });
       rec.spec = validateSpec(spec, dir);
@@ -491,7 +603,15 @@ export class ContainerRuntime {
               network: mode,
               netns: netnsPath !== undefined ? { path: netnsPath } : { pid },
               hostname,
-              ...(etcDir === dir ? { etcDir: dir, etc: etcRequestOf(rec.config, rec.hostConfig) } : {}),
+              ...(etcDir === dir
+                ? {
+                    etcDir: dir,
+                    etc: {
+                      ...etcRequestOf(rec.config, rec.hostConfig),
+                      ...(links.hosts.length > 0 ? { links: links.hosts } : {}),
+                    },
+                  }
+                : {}),
             });
             rec.endpoint = {
               mode: a.mode,
@@ -531,6 +651,7 @@ export class ContainerRuntime {
         startedAt: rfc3339Nano(new Date(startedMs)),
       };
       delete rec.state.exitUnknown;
+      if (probeCommand(rec.config.Healthcheck) !== undefined) rec.state.health = startingHealth(rec.state.health);
       live.exited = this.watch(rec, ctx.span);
       await this.d.store.save(detached(ctx), rec);
       this.d.events.publish('container', 'start', id, { name: rec.name, image: rec.image });
@@ -587,6 +708,10 @@ export class ContainerRuntime {
       if (!isBerthError(err, 'NOT_FOUND')) warn('delete its process')(err);
     });
     await this.d.graph.layers.unmountRW(ctx, id).catch(warn('unmount its rootfs'));
+    if (rec.hostConfig.IpcMode === 'shareable')
+      await Promise.resolve()
+        .then(() => unmount(`${subject}: shm`, this.shmDir(id), MNT_DETACH))
+        .catch(warn('unmount its shm'));
     const ranMs = live === undefined ? 0 : Date.now() - live.startedMs;
     rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode, oomKilled, finishedAt: rfc3339Nano() };
     delete rec.state.pidStartTime;
@@ -833,6 +958,7 @@ export class ContainerRuntime {
     await this.d.graph.removeContainerLayer(ctx, rec.id).catch((err: unknown) => {
       if (!isBerthError(err, 'NOT_FOUND')) throw wrap(err, `container ${rec.id}: remove its layer`);
     });
+    if (rec.hostConfig.IpcMode === 'shareable') unmount(`container ${rec.id}: shm`, this.shmDir(rec.id), MNT_DETACH);
     // A crash test may stop here: layer gone, record still there (trace/pause-point.ts).
     await pausePoint('container-remove');
     await this.d.store.remove(ctx, rec.id);
@@ -910,6 +1036,12 @@ export class ContainerRuntime {
       };
       delete rec.state.pidStartTime;
       delete rec.endpoint;
+      if (rec.hostConfig.IpcMode === 'shareable')
+        try {
+          unmount(`container ${rec.id}: shm`, this.shmDir(rec.id), MNT_DETACH);
+        } catch (err) {
+          ctx.logger.warn(`container ${rec.id}: unmount its shm left by a crash`, { error: String(err) });
+        }
       if (rec.hostConfig.AutoRemove) {
         await this.removeLocked(ctx, rec);
         removed.push(rec.id);

@@ -13,6 +13,7 @@ import type { ContainerRecord } from '../container/record.js';
 import { parseBind } from '../container/spec-builder.js';
 import { volumeBind } from '../container/volume-mounts.js';
 import { invalidArgument } from '../errdefs/errors.js';
+import { healthText, probeCommand } from '../container/health.js';
 import type { Filters } from './job-map.js';
 
 function mounts(rec: ContainerRecord, volumeDir: (name: string) => string): MountPoint[] {
@@ -140,6 +141,9 @@ export function toInspect(
       Error: s.error,
       StartedAt: s.startedAt,
       FinishedAt: s.finishedAt,
+      ...(s.health !== undefined && probeCommand(rec.config.Healthcheck) !== undefined
+        ? { Health: { ...s.health, Log: [...s.health.Log] } }
+        : {}),
     },
     Image: rec.imageId,
     ResolvConfPath: `${etcDir}/resolv.conf`,
@@ -162,12 +166,12 @@ export function toInspect(
   };
 }
 
-/** Docker's "Up 5 minutes", "Exited (0) 2 seconds ago", "Created". */
+/** Docker's "Up 5 minutes", "Up 3 seconds (healthy)", "Exited (0) 2 seconds ago", "Created". */
 export function statusLine(rec: ContainerRecord, now = Date.now()): string {
   const s = rec.state;
   switch (s.status) {
     case 'running':
-      return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))}${s.health ? ` (${healthText(s.health.Status)})` : ''}`;
     case 'restarting':
       return `Restarting (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
     case 'exited':
@@ -224,12 +228,13 @@ export function toSummary(rec: ContainerRecord): ContainerSummary {
   };
 }
 
-const FILTER_KEYS = new Set(['status', 'name', 'label', 'id', 'exited', 'ancestor', 'network']);
+const FILTER_KEYS = new Set(['status', 'name', 'label', 'id', 'exited', 'ancestor', 'network', 'health']);
+const HEALTH_VALUES = new Set(['starting', 'healthy', 'unhealthy', 'none']);
 const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
 
 /**
  * Docker's container list filters: status, name (substring or regexp), label (k or k=v), id (prefix), exited, ancestor,
- * network.
+ * network, health (starting, healthy, unhealthy, or none for a container without a check).
  */
 export function matchesFilters(rec: ContainerRecord, filters: Filters | undefined): boolean {
   if (filters === undefined) return true;
@@ -267,6 +272,9 @@ export function matchesFilters(rec: ContainerRecord, filters: Filters | undefine
             rec.imageId === v ||
             rec.imageId.replace(/^sha256:/, '').startsWith(v.replace(/^sha256:/, ''))
           );
+        case 'health':
+          if (!HEALTH_VALUES.has(v)) throw invalidArgument(`Unrecognised filter value for health: ${v}`);
+          return (probeCommand(rec.config.Healthcheck) === undefined ? 'none' : rec.state.health?.Status) === v;
         case 'network':
           return (
             rec.hostConfig.NetworkMode === v || rec.endpoint?.network?.name === v || rec.endpoint?.network?.id === v

@@ -32,6 +32,8 @@ export interface ExecJobDeps {
 /** What registerExecJobs gives back: the exec ids of a container, for its inspect (ExecIDs). */
 export interface ExecRegistry {
   execIds(containerId: string): string[];
+  /** Drops an exec instance that has run (a health probe's, as Docker drops them); a running one stays. */
+  forget(execId: string): void;
 }
 
 interface ExecInstance {
@@ -48,6 +50,8 @@ interface ExecInstance {
    * A resize that came while the exec was starting (the docker CLI sends one right after start): applied once it runs.
    */
   pendingSize: [number, number] | undefined;
+  /** Dropped from the table once it ends (forget() came while it ran). */
+  forgotten?: boolean;
 }
 
 /** Docker's exit code of a status: the code, or 128 + the signal's number. */
@@ -243,6 +247,7 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
       e.exitCode = exitCodeOf(status);
       e.running = false;
       deps.events?.publish('container', 'exec_die', rec.id, { execID: e.id, exitCode: String(e.exitCode) });
+      if (e.forgotten === true) execs.delete(e.id);
     });
     if (detach) {
       for (const [s] of outputs) s.resume(); // a TTY exec must not block on a full pty
@@ -265,6 +270,12 @@ export function registerExecJobs(engine: Engine, deps: ExecJobDeps): ExecRegistr
   return {
     execIds(containerId: string): string[] {
       return [...execs.values()].filter((e) => e.containerId === containerId).map((e) => e.id);
+    },
+    forget(execId: string): void {
+      const e = execs.get(execId);
+      if (e === undefined) return;
+      if (e.running) e.forgotten = true;
+      else execs.delete(execId);
     },
   };
 }

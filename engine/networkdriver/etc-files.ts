@@ -3,8 +3,8 @@
 // them: resolv.conf follows the host's, minus loopback name servers (unreachable
 // from a container's own namespace; Google's public ones when none is left), with
 // the container's Dns, DnsSearch and DnsOptions replacing the host's lines of each
-// kind; hosts has the localhost lines, the ExtraHosts, then the container's own
-// address with its name. With the host's network both start from the host's files.
+// kind; hosts has the localhost lines, the ExtraHosts, the legacy links, then the
+// container's own address with its name. With the host's network both start from the host's files.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -25,6 +25,8 @@ export interface EtcRequest {
   dnsOptions?: string[];
   /** `name:ip` entries; the ip `host-gateway` is the default bridge's gateway. */
   extraHosts?: string[];
+  /** Legacy links: one hosts line each, the linked container's address and its names. */
+  links?: { ip: string; names: string[] }[];
 }
 
 export interface EtcContent extends EtcRequest {
@@ -82,6 +84,12 @@ export function validateEtcRequest(req: EtcRequest): void {
     if (!/^[a-zA-Z0-9_.:-]+$/.test(o))
       throw invalidArgument(`DnsOptions ${JSON.stringify(o)}: not a resolv.conf option`);
   for (const h of req.extraHosts ?? []) parseExtraHost(h);
+  for (const l of req.links ?? []) {
+    if (isIP(l.ip) === 0) throw invalidArgument(`link ${l.names.join(' ')}: ${JSON.stringify(l.ip)} is not an address`);
+    // container names and aliases: Docker's name characters (underscores allowed)
+    for (const n of l.names)
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n)) throw invalidArgument(`link name ${JSON.stringify(n)}: not valid`);
+  }
 }
 
 /**
@@ -157,7 +165,12 @@ function ownLine(hostname: string, domainname: string | undefined, address: stri
 export function hostsFile(
   hostname: string,
   address?: string,
-  extra: { domainname?: string; extraHosts?: readonly string[]; hostGateway?: string } = {},
+  extra: {
+    domainname?: string;
+    extraHosts?: readonly string[];
+    hostGateway?: string;
+    links?: readonly { ip: string; names: string[] }[];
+  } = {},
 ): string {
   return [
     '127.0.0.1\tlocalhost',
@@ -167,6 +180,7 @@ export function hostsFile(
     'ff02::1\tip6-allnodes',
     'ff02::2\tip6-allrouters',
     ...extraHostLines(extra.extraHosts ?? [], extra.hostGateway),
+    ...(extra.links ?? []).map((l) => `${l.ip}\t${l.names.join(' ')}`),
     ownLine(hostname, extra.domainname, address),
     '',
   ].join('\n');
