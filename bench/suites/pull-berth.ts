@@ -1,16 +1,18 @@
 // berth as a pull bench target: a graph on a fresh root (cold) or one that already
-// holds the image (warm), pulled through an instrumented registry client so each
-// sample's spans give the phases (resolve, fetch, verify, apply, commit).
+// holds the image (warm), pulled with its client, layer steps and stores instrumented
+// so each sample's spans give the phases (resolve, fetch, verify, decompress, write, fsync, rename, commit).
 import { rm } from 'node:fs/promises';
 import { Graph } from '../../engine/graph/graph.js';
 import type { Driver } from '../../engine/graphdriver/driver.js';
 import { graphdriverPlugin } from '../../engine/graphdriver/builtins.js';
 import { RegistryClient } from '../../engine/registry/client/registry-client.js';
-import { pull, type PullClient, type PullResult } from '../../engine/jobs/pull.js';
+import { pull, pullClientBoundary, type PullClient, type PullResult } from '../../engine/jobs/pull.js';
 import { instrument, type Context } from '../../engine/trace/index.js';
 
 /** The graphdriver berth pulls into. */
 export type PullDriver = 'overlay2' | 'vfs';
+
+export { LAYER_PHASES } from './pull-phases.js';
 
 /** Span names of a berth pull and the phase each one stands for (for the case notes). */
 export const PHASE_SPANS: readonly { phase: string; spans: string }[] = [
@@ -18,16 +20,12 @@ export const PHASE_SPANS: readonly { phase: string; spans: string }[] = [
   {
     phase: 'fetch',
     spans:
-      'registry.layer.fetch (first request to verified ingest, the compressed digest hashed as bytes arrive; registry.blob is the HTTP part of it)',
-  },
-  {
-    phase: 'verify',
-    spans: 'graph.content.ingest.commit (size and digest check, fsync, rename into the content store)',
+      'registry.layer.fetch (first request to verified ingest; its children registry.blob, the HTTP part, and graph.content.ingest.commit with verify, fsync and rename)',
   },
   {
     phase: 'decompress + apply',
     spans:
-      'registry.layer.apply (the streamed decompressor feeding graph.layers.register, which hashes the diffID and writes through the graphdriver)',
+      'registry.layer.apply (the graph asking for the tar to the layer recorded; registry.layer.decompress feeds graph.layers.register, whose steps are graph.layers.write and graph.layers.record)',
   },
   { phase: 'commit', spans: 'graph.content.put (manifest), graph.images.create, graph.references.add' },
 ];
@@ -70,7 +68,7 @@ export async function openBenchGraph(ctx: Context, root: string, driverName: Pul
 
 /** A registry client whose manifest and blob calls open `registry.*` spans. */
 export function benchClient(): PullClient {
-  return instrument('registry', new RegistryClient(), { methods: ['manifest', 'blob', 'blobBytes'] });
+  return instrument<PullClient>('registry', new RegistryClient(), pullClientBoundary);
 }
 
 /** Pulls `reference` into the graph with `concurrency` layer downloads at once. */
@@ -81,5 +79,5 @@ export function berthPull(
   reference: string,
   concurrency: number,
 ): Promise<PullResult> {
-  return pull(ctx, g.graph, reference, { concurrency, client });
+  return pull(ctx, g.graph, reference, { concurrency, client, instrument });
 }

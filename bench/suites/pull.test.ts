@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBerthError } from '../../engine/errdefs/errors.js';
@@ -27,7 +28,8 @@ import {
   type ImageSize,
 } from './pull.js';
 import { mountsUnder, peerUnavailable } from './pull-peers.js';
-import { referenceExtract } from './pull-reference.js';
+import { LAYER_PHASES } from './pull-berth.js';
+import { referenceExtract, referenceFetchParallel } from './pull-reference.js';
 import { removeLeftovers } from './pull-world.js';
 import { native } from '../../native/index.js';
 import { needs, root } from '../../testkit/needs.js';
@@ -35,6 +37,7 @@ import { needs, root } from '../../testkit/needs.js';
 const haveZstd = spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0;
 const haveSkopeo = peerUnavailable('skopeo') === undefined;
 const haveDocker = peerUnavailable('docker') === undefined;
+const havePodman = peerUnavailable('podman') === undefined;
 
 /** Tiny sample counts: the point is that every case runs and the document is valid. */
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
@@ -42,7 +45,7 @@ const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSample
 const suiteCtx = (over: Partial<SuiteContext> = {}): SuiteContext => ({
   profile: 'quick',
   settings: profiles.quick,
-  targets: ['berth', 'reference', 'skopeo', 'docker', 'podman'],
+  targets: ['berth', 'reference', 'parallel-reference', 'skopeo', 'docker', 'podman'],
   dataRoot: os.tmpdir(),
   seed: 1,
   warn: () => undefined,
@@ -85,7 +88,7 @@ describe('pull suite: plan and cases', () => {
     expect(await registered!.load!()).toBe(pullSuite);
   });
 
-  it('quick measures tiny and app with berth, the reference and skopeo, and says why docker is left out', () => {
+  it('quick measures tiny and app with berth, both references and skopeo, and says why docker is left out', () => {
     const warnings: string[] = [];
     const cases = createPullSuite({ backing: 'tmpfs' }).cases(
       suiteCtx({ warn: (m) => warnings.push(m) }),
@@ -95,8 +98,11 @@ describe('pull suite: plan and cases', () => {
     expect(warnings.join('\n')).toContain('target docker not measured in the quick profile');
     const cold = cases.filter((c) => c.case === 'cold-pull' && c.group === 'cold/app/gzip');
     expect(cold.map((c) => c.target).sort()).toEqual(
-      haveSkopeo ? ['berth', 'reference', 'skopeo'] : ['berth', 'reference'],
+      haveSkopeo
+        ? ['berth', 'parallel-reference', 'reference', 'skopeo']
+        : ['berth', 'parallel-reference', 'reference'],
     );
+    expect(cold.find((c) => c.target === 'parallel-reference')!.parameters.pipelines).toBe(os.availableParallelism());
     expect(cold.find((c) => c.target === 'berth')!.parameters.concurrency).toBe(DEFAULT_CONCURRENCY);
     expect(cases.filter((c) => c.group === 'cold/app/zstd')).toHaveLength(haveZstd ? cold.length : 0);
     expect(cases.filter((c) => c.group === 'concurrency/app').map((c) => c.parameters.concurrency)).toEqual([1, 8]);
@@ -121,22 +127,30 @@ describe('pull suite: plan and cases', () => {
         .map((c) => c.parameters.compression)
         .sort(),
     ).toEqual(haveZstd ? ['gzip', 'gzip', 'gzip', 'gzip', 'gzip', 'zstd'] : ['gzip', 'gzip', 'gzip', 'gzip', 'gzip']);
-    // the app image is compared with every peer; deep only with the reference
-    expect(cases.filter((c) => c.group === 'cold/app/gzip').map((c) => c.target)).toEqual([
+    // app and deep (gzip) are compared with every peer; deep zstd only with the references
+    const everyone = [
       'berth',
       'reference',
+      'parallel-reference',
       ...(haveSkopeo ? ['skopeo'] : []),
       ...(haveDocker ? ['docker'] : []),
-    ]);
-    expect(cases.filter((c) => c.group === 'cold/deep/gzip').map((c) => c.target)).toEqual(['berth', 'reference']);
+      ...(havePodman ? ['podman'] : []),
+    ];
+    expect(cases.filter((c) => c.group === 'cold/app/gzip').map((c) => c.target)).toEqual(everyone);
+    expect(cases.filter((c) => c.group === 'cold/deep/gzip').map((c) => c.target)).toEqual(everyone);
+    if (haveZstd)
+      expect(cases.filter((c) => c.group === 'cold/deep/zstd').map((c) => c.target)).toEqual([
+        'berth',
+        'reference',
+        'parallel-reference',
+      ]);
     expect(cases.filter((c) => c.group === 'concurrency/deep').map((c) => c.parameters.concurrency)).toEqual([
       1, 2, 4, 8,
     ]);
     expect(cases.some((c) => c.target === 'docker')).toBe(haveDocker);
     if (!haveDocker) expect(warnings.join('\n')).toContain('target docker not measured');
-    // podman is not installed on the project's hosts: skipped with the reason
-    if (peerUnavailable('podman') !== undefined)
-      expect(warnings.join('\n')).toContain('target podman not measured: podman not installed');
+    // a host without podman skips it with the reason
+    if (!havePodman) expect(warnings.join('\n')).toContain('target podman not measured: podman not installed');
     expect(pullPlan('default').peers).toEqual(['skopeo', 'docker', 'podman']);
     expect(pullPlan('full').images).toEqual(['tiny', 'many-small-files', 'app', 'deep']);
   });
@@ -175,12 +189,14 @@ describe('derivePull', () => {
     ['app/gzip', { compressed: 10 * 1024 * 1024, uncompressed: 20 * 1024 * 1024, layers: 5, files: 100 }],
   ]);
 
-  it('turns times into compressed and uncompressed MiB/s, pairs berth with docker and the reference, and judges the goals in notes', () => {
+  it('turns times into compressed and uncompressed MiB/s, pairs berth with the peers and references, and judges the goals in notes', () => {
     const out = derivePull(
       [
         measured('berth', [100, 200], { concurrency: 3 }),
         measured('docker', [300, 300]),
+        measured('podman', [400, 400]),
         measured('reference', [50, 100]),
+        measured('parallel-reference', [100, 150]),
       ],
       sizes,
     );
@@ -193,8 +209,17 @@ describe('derivePull', () => {
     expect(tp('berth', 'compressed').direction).toBe('higher-is-better');
     expect(out.find((d) => d.case === 'cold-pull-vs-docker')!.samples).toEqual([3, 1.5]);
     expect(out.find((d) => d.case === 'cold-pull-vs-reference')!.samples).toEqual([0.5, 0.5]);
+    expect(out.find((d) => d.case === 'cold-pull-vs-parallel-reference')!.samples).toEqual([1, 0.75]);
+    expect(out.find((d) => d.case === 'cold-pull-vs-podman')!.samples).toEqual([4, 2]);
     const notes = tp('berth', 'uncompressed').notes!.join('\n');
-    expect(notes).toContain('Goal berth ≥ 1.5× docker throughput: met (median docker time / median berth time = 2.00)');
+    // berth 150 ms, docker 300 ms: 0.50 of docker's time is more than 0.35
+    expect(notes).toContain(
+      "Goal berth time ≤ 0.35× docker's: NOT met (median berth time / median docker time = 0.50)",
+    );
+    expect(notes).toContain(
+      "Goal berth time ≤ 1.2× parallel-reference's: met (median berth time / median parallel-reference time = 1.20)",
+    );
+    expect(notes).toContain('berth against podman (no goal set): median berth time / median podman time = 0.38.');
     expect(notes).toContain(
       'Goal berth ≥ 0.7× reference throughput: NOT met (median reference time / median berth time = 0.50)',
     );
@@ -206,7 +231,7 @@ describe('derivePull', () => {
     const out = derivePull([measured('berth', [100], { concurrency: 3 })], sizes);
     expect(out.find((d) => d.case === 'cold-pull-vs-docker')).toBeUndefined();
     expect(out.find((d) => d.target === 'berth')!.notes!.join('\n')).toContain(
-      'Goal berth ≥ 1.5× docker throughput: not judged (docker not measured in this run)',
+      "Goal berth time ≤ 0.35× docker's: not judged (docker not measured in this run)",
     );
   });
 });
@@ -262,6 +287,75 @@ describe('referenceExtract', () => {
     );
     expect(isBerthError(err, 'DATA_LOSS')).toBe(true);
     expect((err as Error).message).toMatch(/^reference layer sha256:[0-9a-f]{64}: digest mismatch \(got sha256:/);
+  });
+});
+
+describe('referenceFetchParallel', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(os.tmpdir(), `berth-pull-pref-${process.pid}-`));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Serves `blobs` (digest → bytes) at /v2/r/blobs/<digest> on 127.0.0.1 while fn runs. */
+  async function serving<T>(blobs: Map<string, Buffer>, fn: (url: string) => Promise<T>): Promise<T> {
+    const server = createServer((req, res) => {
+      const body = blobs.get(decodeURIComponent(req.url!.replace(/^\/v2\/r\/blobs\//, '')));
+      res.writeHead(body === undefined ? 404 : 200).end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      return await fn(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  }
+
+  /** `n` gzip layers, each one file, as a corpus image and the blobs to serve (one stored under a wrong digest). */
+  async function layers(n: number, corruptIndex?: number): Promise<{ image: CorpusImage; blobs: Map<string, Buffer> }> {
+    const blobs = new Map<string, Buffer>();
+    const list = [];
+    for (let i = 0; i < n; i++) {
+      const src = await mkdtemp(join(dir, 'src-'));
+      await writeFile(join(src, `f${i}`), `layer ${i}\n`);
+      const tgz = join(dir, `l${i}.tgz`);
+      expect(spawnSync('tar', ['-c', '-z', '-f', tgz, '-C', src, `f${i}`]).status).toBe(0);
+      const bytes = await readFile(tgz);
+      const hex = createHash('sha256')
+        .update(i === corruptIndex ? Buffer.concat([bytes, Buffer.from('x')]) : bytes)
+        .digest('hex');
+      blobs.set(`sha256:${hex}`, bytes);
+      list.push({ blobs: { gzip: { digest: `sha256:${hex}`, size: bytes.length, mediaType: 'x' } } });
+    }
+    return { image: { name: 'fake', layout: 'layout', layers: list } as unknown as CorpusImage, blobs };
+  }
+
+  it('fetches, checks and extracts every layer into a folder of its own, several at once', async () => {
+    const { image, blobs } = await layers(5);
+    const out = await mkdtemp(join(dir, 'out-'));
+    await serving(blobs, (url) => referenceFetchParallel(url, 'r', image, 'gzip', out, 2));
+    for (let i = 0; i < 5; i++) expect(await readFile(join(out, String(i), `f${i}`), 'utf8')).toBe(`layer ${i}\n`);
+  });
+
+  it('fails DATA_LOSS naming the layer whose blob does not match, and names a missing blob', async () => {
+    const { image, blobs } = await layers(3, 1);
+    const out = await mkdtemp(join(dir, 'out-'));
+    const err = await serving(blobs, (url) => referenceFetchParallel(url, 'r', image, 'gzip', out)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isBerthError(err, 'DATA_LOSS')).toBe(true);
+    expect((err as Error).message).toMatch(/^reference layer sha256:[0-9a-f]{64}: digest mismatch/);
+    const empty = await mkdtemp(join(dir, 'out-'));
+    const missing = await serving(new Map(), (url) => referenceFetchParallel(url, 'r', image, 'gzip', empty)).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(missing?.message).toMatch(
+      /^reference layer sha256:[0-9a-f]{64}: GET http:\/\/127\.0\.0\.1:\d+\/v2\/r\/blobs\/sha256:[0-9a-f]{64}: HTTP 404/,
+    );
   });
 });
 
@@ -333,17 +427,25 @@ needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
       'registry.manifest',
       'registry.blobBytes',
       'registry.layer.fetch',
+      'registry.blob',
       'graph.content.ingest.commit',
       'registry.layer.apply',
+      'registry.layer.decompress',
       'graph.layers.register',
       'graph.images.create',
+      ...LAYER_PHASES.flatMap((l) => l.spans),
     ]) {
       expect(phases.has(name), name).toBe(true);
     }
-    // one fetch, one verified commit and one apply per layer of the app image (5)
-    expect(phases.get('registry.layer.fetch')!.callsPerOp).toBe(5);
-    expect(phases.get('graph.content.ingest.commit')!.callsPerOp).toBe(5);
-    expect(phases.get('registry.layer.apply')!.callsPerOp).toBe(5);
+    // one of each per-layer span per layer of the app image (5)
+    for (const name of [
+      'registry.layer.fetch',
+      'graph.content.ingest.commit',
+      'registry.layer.apply',
+      ...LAYER_PHASES.flatMap((l) => l.spans),
+    ])
+      expect(phases.get(name)!.callsPerOp, name).toBe(5);
+    expect(berthApp.notes.join('\n')).toContain('Per layer (phase: spans, what they time): fetch: registry.blob');
     // warm: no layer fetched
     const warm = doc.cases.find((c) => c.case === 'warm-pull' && c.parameters.image === 'app')!;
     expect(warm.phases!.some((p) => p.name === 'registry.layer.fetch')).toBe(false);
@@ -365,8 +467,13 @@ needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
     expect(tp.notes.join('\n')).toMatch(
       /Goal berth ≥ 0\.7× reference throughput: (met|NOT met) \(median reference time/,
     );
-    expect(tp.notes.join('\n')).toContain('Goal berth ≥ 1.5× docker throughput: not judged');
+    expect(tp.notes.join('\n')).toContain("Goal berth time ≤ 0.35× docker's: not judged");
+    expect(tp.notes.join('\n')).toMatch(
+      /Goal berth time ≤ 1\.2× parallel-reference's: (met|NOT met) \(median berth time \/ median parallel-reference time = /,
+    );
     expect(doc.cases.filter((c) => c.case === 'cold-pull-vs-reference')).toHaveLength(haveZstd ? 3 : 2);
+    expect(doc.cases.filter((c) => c.case === 'cold-pull-vs-parallel-reference')).toHaveLength(haveZstd ? 3 : 2);
+    expect(cold.filter((c) => c.target === 'parallel-reference')).toHaveLength(haveZstd ? 3 : 2);
     await expectNothingLeft();
   }, 300_000);
 
@@ -430,7 +537,9 @@ needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
       expect(docker.samples).toHaveLength(2);
       expect(doc.cases.find((c) => c.case === 'cold-pull-vs-docker')!.samples).toHaveLength(2);
       const notes = doc.cases.find((c) => c.case === 'cold-pull-throughput' && c.target === 'berth')!.notes.join('\n');
-      expect(notes).toMatch(/Goal berth ≥ 1\.5× docker throughput: (met|NOT met) \(median docker time/);
+      expect(notes).toMatch(
+        /Goal berth time ≤ 0\.35× docker's: (met|NOT met) \(median berth time \/ median docker time/,
+      );
       await expectNothingLeft();
     },
     300_000,

@@ -38,7 +38,9 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { conflict, failedPrecondition, invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
+import { nowNs } from '../trace/clock.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
+import type { TimedStep } from '../trace/instrument.js';
 import { parseDigest, type Algorithm } from './digest.js';
 
 export interface Descriptor {
@@ -70,6 +72,11 @@ export interface CommitResult {
   size: number;
   /** False when the blob already existed: the same content committed twice is not an error. */
   created: boolean;
+  /**
+   * The commit's steps as data (`graph.content.ingest.verify`, `.fsync`, `.rename`): the size and digest check (the
+   * bytes were hashed as they were written), the data's fsync, and the rename into the store with its folder's fsync.
+   */
+  steps: TimedStep[];
 }
 
 export interface WriterOptions {
@@ -192,7 +199,7 @@ export class ContentStore {
     let w: ContentWriter;
     for (;;) {
       if (expected !== undefined && ref === undefined && (await this.has(ctx, expected.digest)))
-        return { digest: expected.digest, size: expected.size, created: false };
+        return { digest: expected.digest, size: expected.size, created: false, steps: [] };
       try {
         w = await this.writer(ctx, name, expected ? { expected } : {});
         break;
@@ -492,6 +499,7 @@ export class ContentWriter {
     await this.writing;
     this.assertOpen('commit');
     throwIfCancelled(ctx, `ingest ${this.ref}: commit`);
+    const tVerify = nowNs();
     const wantDigest = digest ?? this.meta.expected?.digest;
     const wantSize = size ?? this.meta.expected?.size;
     const subject = `blob ${wantDigest ?? `(ingest ${this.ref})`}`;
@@ -515,12 +523,27 @@ export class ContentWriter {
       });
     }
     this.closed = true;
+    const tSync = nowNs();
     try {
       await this.fh.sync();
       await this.fh.close();
+      const tRename = nowNs();
       const created = await this.store.placeBlob(actual, join(this.dir, 'data'));
       releaseIngest(this.dir, true);
-      return { digest: actual, size: this.offset, created };
+      const tEnd = nowNs();
+      const step = (method: string, startNs: number, endNs: number): TimedStep => ({
+        module: 'graph.content.ingest',
+        method,
+        startNs,
+        endNs,
+        attributes: { digest: actual },
+      });
+      return {
+        digest: actual,
+        size: this.offset,
+        created,
+        steps: [step('verify', tVerify, tSync), step('fsync', tSync, tRename), step('rename', tRename, tEnd)],
+      };
     } catch (err) {
       await this.fh.close().catch(() => {});
       try {

@@ -144,7 +144,8 @@ export class Graph {
     if (wrap !== notInstrumented) {
       // An ingest's commit (size and digest check, fsync, rename) is a boundary of its own.
       const writer = content.writer.bind(content);
-      content.writer = async (...args) => wrap('graph.content.ingest', await writer(...args), { methods: ['commit'] });
+      content.writer = async (...args) =>
+        wrap('graph.content.ingest', await writer(...args), { methods: ['commit'], steps: { commit: (r) => r.steps } });
     }
     const images = wrap('graph.images', new ImageStore(opts.root, content), {
       methods: ['create', 'get', 'has', 'ids', 'list', 'delete'],
@@ -173,6 +174,7 @@ export class Graph {
         mountRW: (_c, id) => ({ container: id }),
       },
       results: { register: (r) => ({ chainID: r.layer.chainID, applied: r.applied, size: r.layer.size }) },
+      steps: { register: (r) => r.steps },
     });
     const references = wrap('graph.references', new ReferenceStore(opts.root, { imageIDs: (c) => images.ids(c) }), {
       methods: ['add', 'delete', 'deleteImage', 'get', 'list', 'resolve'],

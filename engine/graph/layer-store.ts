@@ -18,7 +18,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { alreadyExists, conflict, failedPrecondition, isBerthError, notFound, wrap } from '../errdefs/errors.js';
 import type { DiffingDriver, Driver } from '../graphdriver/driver.js';
 import { withDiff } from '../graphdriver/naive-diff.js';
+import { nowNs } from '../trace/clock.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
+import type { TimedStep } from '../trace/instrument.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { DigestingStream, parseDigest, validateDigest } from './digest.js';
 import { chainID as chainOf } from './image-store.js';
@@ -61,6 +63,12 @@ export interface RegisterResult {
   layer: Layer;
   /** False when the layer already existed and the tar was drained unapplied. */
   applied: boolean;
+  /**
+   * The register's steps as data, when it applied the tar: `graph.layers.write` (the driver layer made and the tar
+   * written through the graphdriver, the diffID hashed on the way) and `graph.layers.record` (the record written
+   * to a temporary file, fsynced and renamed into place).
+   */
+  steps: TimedStep[];
 }
 
 export interface RestoreReport {
@@ -158,7 +166,7 @@ export class LayerStore {
     if (expected !== undefined) {
       const key = chainOf(parent, expected);
       for (let p = this.inflight.get(key); p !== undefined; p = this.inflight.get(key)) await p.catch(() => {});
-      if (this.layers.has(key)) return { layer: await this.takeExisting(ctx, key, tar), applied: false };
+      if (this.layers.has(key)) return { layer: await this.takeExisting(ctx, key, tar), applied: false, steps: [] };
       const done = new Promise<void>((resolve) => (release = resolve));
       this.inflight.set(key, done);
       const prev = release!;
@@ -176,14 +184,17 @@ export class LayerStore {
         return found;
       });
       try {
+        const tWrite = nowNs();
         const applied = await this.apply(ctx, tar, parentLayer?.driverID, expected, subject);
+        const tWritten = nowNs();
         const chain = chainOf(parent, applied.diffID);
         let result: RegisterResult;
+        let recordNs: [number, number] | undefined;
         try {
           await this.hooks.beforeRecord?.({ chainID: chain, driverID: applied.driverID });
           result = await this.mutex.run(async () => {
             const existing = this.layers.get(chain);
-            if (existing !== undefined) return { layer: await this.addRefs(existing, 1), applied: false };
+            if (existing !== undefined) return { layer: await this.addRefs(existing, 1), applied: false, steps: [] };
             const layer: Layer = {
               chainID: chain,
               diffID: applied.diffID,
@@ -193,9 +204,11 @@ export class LayerStore {
               refCount: 1,
               createdAt: new Date().toISOString(),
             };
+            const tRecord = nowNs();
             await this.writeLayer(layer);
+            recordNs = [tRecord, nowNs()];
             this.layers.set(chain, layer);
-            return { layer: { ...layer }, applied: true };
+            return { layer: { ...layer }, applied: true, steps: [] };
           });
         } catch (err) {
           await this.discard(ctx, applied.driverID);
@@ -204,6 +217,16 @@ export class LayerStore {
         // recorded: from here a failure must not touch the layer (a stale marker is harmless)
         if (result.applied) await this.removeMarker(applied.driverID).catch(() => {});
         else await this.discard(ctx, applied.driverID);
+        const attributes = { chainID: chain, diffID: applied.diffID };
+        result.steps.push({ module: 'graph.layers', method: 'write', startNs: tWrite, endNs: tWritten, attributes });
+        if (recordNs !== undefined)
+          result.steps.push({
+            module: 'graph.layers',
+            method: 'record',
+            startNs: recordNs[0],
+            endNs: recordNs[1],
+            attributes,
+          });
         return result;
       } finally {
         this.unpin(parent);

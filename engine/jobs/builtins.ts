@@ -201,6 +201,7 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
       events,
       driverName,
       ...(config.insecureRegistries ? { insecureRegistries: config.insecureRegistries } : {}),
+      instrument,
     });
     registerNetworkJobs(engine, { net, store, events });
     registerVolumeJobs(engine, { volumes, events, usedBy: (name) => runtime.containersUsing(name) });

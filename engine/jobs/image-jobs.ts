@@ -12,6 +12,7 @@ import type { ContainerStore } from '../container/store.js';
 import type { Engine } from './engine.js';
 import type { EventBus } from './event-bus.js';
 import type { Filters, RegistryAuth } from './job-map.js';
+import type { Instrumenter } from '../trace/instrument.js';
 
 export interface ImageJobDeps {
   graph: Graph;
@@ -20,6 +21,8 @@ export interface ImageJobDeps {
   driverName: string;
   /** Registries reached over plain HTTP although not loopback. */
   insecureRegistries?: string[];
+  /** How the composer wraps the parts a pull or push composes (trace's instrument()); none by default. */
+  instrument?: Instrumenter;
 }
 
 async function imageSize(ctx: Context, graph: Graph, image: ImageDetails): Promise<number> {
@@ -77,6 +80,7 @@ export function registerImageJobs(engine: Engine, deps: ImageJobDeps): void {
       ...(platform ? { platform } : {}),
       ...(auth ? { auth: credentialsOf(auth) } : {}),
       ...(deps.insecureRegistries ? { insecure: deps.insecureRegistries } : {}),
+      ...(deps.instrument ? { instrument: deps.instrument } : {}),
       onProgress: (e) => emit(toDockerProgress(e)),
     });
     const fresh = result.layers.some((l) => !l.skipped);
@@ -99,6 +103,7 @@ export function registerImageJobs(engine: Engine, deps: ImageJobDeps): void {
       onStart: (repository) => emit({ status: `The push refers to repository [${repository}]` }),
       ...(auth ? { auth: credentialsOf(auth) } : {}),
       ...(deps.insecureRegistries ? { insecure: deps.insecureRegistries } : {}),
+      ...(deps.instrument ? { instrument: deps.instrument } : {}),
       onProgress: (e) => emit(toDockerPushProgress(e)),
     });
     emit({ status: `${result.tag}: digest: ${result.digest} size: ${result.size}` });

@@ -487,14 +487,27 @@ describe('pull', () => {
     await expectEmptyStore(ctx, graph);
   });
 
-  it('records registry spans: manifest, blob, layer.fetch, layer.apply', async () => {
-    const image = await buildImage([{ files: { 's.txt': 'span\n' } }]);
+  it('records registry spans from its instrumented parts: manifest, blob, layer fetch, decompress, apply', async () => {
+    const image = await buildImage([{ files: { 's.txt': 'span\n' } }, { files: { 't.txt': 'two\n' } }]);
     await pushImage(registry.url, 'spans', image, 'v1');
-    const client = instrument('registry', new RegistryClient(), { methods: ['manifest', 'blob', 'blobBytes'] });
-    const { spans } = await collect(() => pull(ctx, graph, `${registry.host}/spans:v1`, { client }));
-    const names = new Set(spans.map((s) => s.name));
-    for (const n of ['registry.manifest', 'registry.blob', 'registry.layer.fetch', 'registry.layer.apply'])
-      expect(names).toContain(n);
+    const { spans } = await collect(() => pull(ctx, graph, `${registry.host}/spans:v1`, { instrument }));
+    const names = spans.map((s) => s.name);
+    for (const n of [
+      'registry.manifest',
+      'registry.blob',
+      'registry.layer.fetch',
+      'registry.layer.decompress',
+      'registry.layer.apply',
+    ])
+      expect(names.filter((x) => x === n).length, n).toBe(n === 'registry.manifest' ? 1 : 2);
+    // each layer's HTTP body is part of its fetch; its decompression is part of its apply
+    const byId = new Map(spans.map((s) => [s.id, s]));
+    for (const blob of spans.filter((s) => s.name === 'registry.blob'))
+      expect(byId.get(blob.parentId!)?.name).toBe('registry.layer.fetch');
+    for (const d of spans.filter((s) => s.name === 'registry.layer.decompress')) {
+      expect(byId.get(d.parentId!)?.name).toBe('registry.layer.apply');
+      expect(d.attributes.compressedBytes).toBeGreaterThan(0);
+    }
     // the bottom layer streams into the graph while it downloads
     expect(spans.find((s) => s.name === 'registry.layer.fetch')?.attributes).toMatchObject({
       digest: image.layers[0]!.digest,

@@ -16,14 +16,14 @@
 // (and index) are kept too. A failed or cancelled pull aborts its ingests and
 // removes the blobs it committed, and putImage releases the layers it added, so
 // the store is left as it was.
-import { PassThrough, pipeline, type Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable, type Transform } from 'node:stream';
 import { BerthError, invalidArgument, isBerthError, wrap } from '../errdefs/errors.js';
 import type { Graph, LayerSource } from '../graph/graph.js';
 import { chainIDs, parseImageConfig } from '../graph/image-store.js';
 import { parseReference, referenceName, referenceString, withDefaultTag, type Reference } from '../graph/reference.js';
 import { nowNs } from '../trace/clock.js';
 import { background, throwIfCancelled, withLogger, withSignal, type Context } from '../trace/context.js';
-import { recordSpan } from '../trace/span.js';
+import { notInstrumented, type InstrumentOptions, type Instrumenter } from '../trace/instrument.js';
 import { loadDockerConfig, type CredentialSource } from '../registry/client/credentials.js';
 import { checkConfigType, isIndexType, isManifestType, layerCompression } from '../registry/client/media-types.js';
 import {
@@ -57,6 +57,12 @@ export interface PullOptions {
   /** Registries reached over plain HTTP although not loopback. */
   insecure?: string[];
   retry?: Partial<RetryPolicy>;
+  /**
+   * How the composer wraps the parts pull composes (trace's instrument()): the per-layer steps (spans
+   * `registry.layer.fetch`, `.decompress`, `.apply`, see layerStepsBoundary) and the client pull makes itself
+   * (`registry.manifest`, `.blob`, `.blobBytes`). None by default.
+   */
+  instrument?: Instrumenter;
 }
 
 export interface PulledLayer {
@@ -111,7 +117,8 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-interface LayerJob {
+/** One layer of a pull, as the per-layer steps see it. */
+export interface LayerJob {
   index: number;
   desc: BlobDescriptor & { mediaType: string };
   diffID: string;
@@ -125,6 +132,10 @@ interface LayerJob {
   tee?: PassThrough;
   /** The tar stream handed to the graph. */
   tar?: Readable;
+  /** The tar stream for the graph, once the apply step made it. */
+  tarOut: Deferred<Readable>;
+  /** Settles when the layer is recorded (or its apply failed). */
+  applied: Deferred<void>;
   /** Set when the graph turned out not to need the streamed layer (another pull registered it). */
   detached?: boolean;
   fetchMs?: number;
@@ -133,6 +144,54 @@ interface LayerJob {
 }
 
 const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+
+/** What the fetch step did: whether the live download fed the graph, and whether it stored a new blob. */
+export interface FetchOutcome {
+  streamed: boolean;
+  /** Bytes received by this fetch (0 when another pull committed the blob meanwhile). */
+  received: number;
+}
+
+/** What the decompress step read. */
+export interface DecompressOutcome {
+  compressedBytes: number;
+}
+
+/**
+ * One layer's pipeline as steps, each a boundary the composer may instrument (docs/style.md 7, 9): module code
+ * makes no tracing calls, and each step's span is its call.
+ */
+export interface LayerSteps {
+  /**
+   * Downloads the layer blob into the content store (HTTP body, the compressed digest hashed as bytes arrive, the
+   * ingest's verified commit), feeding the live stream to the graph when the layer streams. Resolves once committed.
+   */
+  fetch(ctx: Context, job: LayerJob): Promise<FetchOutcome>;
+  /** Decompresses `compressed` into `tar` (the magic decides); resolves when every compressed byte went through. */
+  decompress(ctx: Context, job: LayerJob, compressed: Readable, tar: Transform): Promise<DecompressOutcome>;
+  /**
+   * From the graph asking for the layer's tar to the layer being recorded: opens the compressed stream (live or
+   * stored), starts the decompress step and hands its tar to the graph (job.tarOut); resolves when recorded.
+   */
+  apply(ctx: Context, job: LayerJob): Promise<void>;
+}
+
+/** How instrument('registry.layer', steps, layerStepsBoundary) times a pull's layers. */
+export const layerStepsBoundary: InstrumentOptions<LayerSteps> = {
+  methods: ['fetch', 'decompress', 'apply'],
+  attributes: {
+    fetch: (_c, job) => ({ digest: job.desc.digest, size: job.desc.size }),
+    decompress: (_c, job) => ({ digest: job.desc.digest }),
+    apply: (_c, job) => ({ digest: job.desc.digest, diffID: job.diffID }),
+  },
+  results: {
+    fetch: (r) => ({ streamed: r.streamed, received: r.received }),
+    decompress: (r) => ({ compressedBytes: r.compressedBytes }),
+  },
+};
+
+/** The registry client methods pull calls, as instrument('registry', client, …) wraps them. */
+export const pullClientBoundary: InstrumentOptions<PullClient> = { methods: ['manifest', 'blob', 'blobBytes'] };
 
 /**
  * Pulls `reference` into `graph` and points the reference at the image.
@@ -176,7 +235,8 @@ async function pullImage(
 ): Promise<PullResult> {
   const t0 = nowNs();
   const refText = referenceString(ref);
-  const client = opts.client ?? (await makeClient(opts));
+  const instrumentPart = opts.instrument ?? notInstrumented;
+  const client = opts.client ?? instrumentPart<PullClient>('registry', await makeClient(opts), pullClientBoundary);
   const emit = (job: LayerJob, phase: LayerPhase, current: number): void => {
     if (opts.onProgress === undefined) return;
     try {
@@ -237,6 +297,8 @@ async function pullImage(
       needsFetch: !skipped && !stored,
       requested: false,
       compressed: deferred(),
+      tarOut: deferred(),
+      applied: deferred(),
       fetch: undefined,
     });
   }
@@ -248,12 +310,22 @@ async function pullImage(
   const created: string[] = [];
   const openBlob = async (job: LayerJob): Promise<Readable> => graph.content.reader(jobCtx, job.desc.digest);
 
+  const steps = instrumentPart<LayerSteps>(
+    'registry.layer',
+    {
+      fetch: (c, job) => downloadLayer(c, job),
+      decompress: (_c, _job, compressed, tar) => decompressLayer(compressed, tar),
+      apply: (c, job) => applyLayer(c, job),
+    },
+    layerStepsBoundary,
+  );
+
   // Whatever way a download fails (before its request, in it, or opening the stored blob
   // after it), its layer's stream promise is rejected and its live stream destroyed: the
   // graph may be waiting on either.
   const fetchLayer = async (job: LayerJob): Promise<void> => {
     try {
-      await downloadLayer(job);
+      await steps.fetch(jobCtx, job);
     } catch (err) {
       const e = layerError(err, job.desc.digest);
       job.tee?.destroy(e);
@@ -262,13 +334,13 @@ async function pullImage(
     }
   };
 
-  const downloadLayer = async (job: LayerJob): Promise<void> => {
-    throwIfCancelled(jobCtx, `layer ${job.desc.digest}`);
+  const downloadLayer = async (c: Context, job: LayerJob): Promise<FetchOutcome> => {
+    throwIfCancelled(c, `layer ${job.desc.digest}`);
     const start = nowNs();
-    const writer = await openWriter(jobCtx, graph, job.desc);
+    const writer = await openWriter(c, graph, job.desc);
     if (writer === undefined) {
       job.compressed.resolve(await openBlob(job)); // another pull committed it meanwhile
-      return;
+      return { streamed: false, received: 0 };
     }
     const streaming = (job.requested || job.index === firstMissing) && writer.status().offset === 0;
     const tee = streaming ? new PassThrough({ highWaterMark: 1 << 20 }) : undefined;
@@ -278,13 +350,13 @@ async function pullImage(
       job.compressed.resolve(tee);
     }
     let done = writer.status().offset;
+    const from = done;
     let shown = -1;
     const step = Math.max(64 * 1024, Math.floor(job.desc.size / 100));
     emit(job, 'downloading', done);
-    let error: unknown;
     try {
       await client.blob(
-        jobCtx,
+        c,
         ref,
         job.desc,
         {
@@ -294,7 +366,7 @@ async function pullImage(
           write: async (chunk) => {
             const stored = writer.write(chunk);
             if (tee === undefined || job.detached) return stored;
-            const forwarded = writeWithBackpressure(tee, chunk, jobCtx.signal).catch((err: unknown) => {
+            const forwarded = writeWithBackpressure(tee, chunk, c.signal).catch((err: unknown) => {
               if (!job.detached) throw err;
             });
             await Promise.all([stored, forwarded]);
@@ -309,27 +381,30 @@ async function pullImage(
         },
       );
       emit(job, 'verifying', job.desc.size);
-      const r = await writer.commit(jobCtx, job.desc.size, job.desc.digest);
+      const r = await writer.commit(c, job.desc.size, job.desc.digest);
       if (r.created) created.push(r.digest);
     } catch (err) {
-      error = err;
-    }
-    const end = nowNs();
-    recordSpan(ctx, {
-      module: 'registry',
-      method: 'layer.fetch',
-      startNs: start,
-      endNs: end,
-      attributes: { digest: job.desc.digest, size: job.desc.size, streamed: streaming },
-      ...(error === undefined ? {} : { error }),
-    });
-    if (error !== undefined) {
       await writer.abort();
-      throw error;
+      throw err;
     }
-    job.fetchMs = ms(end - start);
+    job.fetchMs = ms(nowNs() - start);
     if (tee === undefined) job.compressed.resolve(await openBlob(job));
     else if (!job.detached) tee.end();
+    return { streamed: streaming, received: done - from };
+  };
+
+  const decompressLayer = (compressed: Readable, tar: Transform): Promise<DecompressOutcome> => {
+    // counted as the bytes go into the decompressor (listening to the tar would start it before the graph reads)
+    let compressedBytes = 0;
+    const counted = (chunk: Buffer): void => void (compressedBytes += chunk.length);
+    compressed.on('data', counted);
+    return new Promise((resolve, reject) => {
+      pipeline(compressed, tar, (err) => {
+        compressed.off('data', counted);
+        if (err) reject(err);
+        else resolve({ compressedBytes });
+      });
+    });
   };
 
   let applying: LayerJob | undefined;
@@ -337,17 +412,29 @@ async function pullImage(
     const job = applying;
     applying = undefined;
     if (job === undefined || job.applyStartNs === undefined) return;
-    const end = nowNs();
-    job.applyMs = ms(end - job.applyStartNs);
-    recordSpan(ctx, {
-      module: 'registry',
-      method: 'layer.apply',
-      startNs: job.applyStartNs,
-      endNs: end,
-      attributes: { digest: job.desc.digest, diffID: job.diffID },
-      ...(err === undefined ? {} : { error: err }),
-    });
-    if (err === undefined) emit(job, 'done', job.desc.size);
+    job.applyMs = ms(nowNs() - job.applyStartNs);
+    if (err === undefined) {
+      emit(job, 'done', job.desc.size);
+      job.applied.resolve();
+    } else job.applied.reject(err);
+  };
+  const applyLayer = async (c: Context, job: LayerJob): Promise<void> => {
+    try {
+      if (!job.needsFetch) job.compressed.resolve(await openBlob(job));
+      // a pull failed elsewhere (another layer's download) or cancelled must not leave the graph waiting here
+      const compressed = await untilAborted(job.compressed.promise, c.signal);
+      emit(job, 'extracting', 0);
+      const tar = sniffingDecompressor();
+      tar.on('error', () => {}); // the graph reads the error off the stream; closeStreams may fail it first
+      job.tar = tar;
+      // the decompress step's failure reaches the graph through the tar stream
+      steps.decompress(c, job, compressed, tar).catch(() => {});
+      job.tarOut.resolve(tar);
+    } catch (err) {
+      job.tarOut.reject(err);
+      throw err;
+    }
+    return job.applied.promise;
   };
   const sources: LayerSource[] = jobs.map((job) => async () => {
     finishApply();
@@ -361,15 +448,8 @@ async function pullImage(
     }
     applying = job;
     job.applyStartNs = nowNs();
-    if (!job.needsFetch) job.compressed.resolve(await openBlob(job));
-    // a pull failed elsewhere (another layer's download) or cancelled must not leave the graph waiting here
-    const compressed = await untilAborted(job.compressed.promise, jobCtx.signal);
-    emit(job, 'extracting', 0);
-    const tar = sniffingDecompressor();
-    tar.on('error', () => {}); // the graph reads the error off the stream; closeStreams may fail it before the graph listens
-    job.tar = tar;
-    pipeline(compressed, tar, () => {});
-    return tar;
+    steps.apply(jobCtx, job).catch(() => {}); // its failure is the pull's, reported through putImage
+    return job.tarOut.promise;
   });
   /**
    * Closes every stream this pull opened (downloads, stored blobs, tars given to the graph); `err` fails a reader still

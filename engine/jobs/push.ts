@@ -29,7 +29,7 @@ import { RegistryClient } from '../registry/client/registry-client.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../registry/client/retry.js';
 import { nowNs } from '../trace/clock.js';
 import { background, throwIfCancelled, withLogger, withSignal, type Context } from '../trace/context.js';
-import { recordSpan } from '../trace/span.js';
+import { notInstrumented, type InstrumentOptions, type Instrumenter } from '../trace/instrument.js';
 import { limiter } from './limiter.js';
 
 /** The registry client methods push uses (a RegistryClient, or one wrapped by instrument('registry', …)). */
@@ -53,6 +53,11 @@ export interface PushOptions {
   /** Registries reached over plain HTTP although not loopback. */
   insecure?: string[];
   retry?: Partial<RetryPolicy>;
+  /**
+   * How the composer wraps the parts push composes (trace's instrument()): the per-layer step (span
+   * `registry.layer.push`, see pushStepsBoundary). None by default.
+   */
+  instrument?: Instrumenter;
 }
 
 export type LayerOutcome = 'pushed' | 'exists' | 'mounted';
@@ -95,7 +100,8 @@ interface StoredManifest {
   layers: Descriptor[];
 }
 
-interface LayerPlan {
+/** One layer of a push. */
+export interface LayerPlan {
   index: number;
   diffID: string;
   chainID: string;
@@ -106,6 +112,23 @@ interface LayerPlan {
 }
 
 const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+
+/** A push's per-layer step, a boundary the composer may instrument (module code makes no tracing calls). */
+export interface PushSteps {
+  /**
+   * Sends one layer: found remotely, mounted from another repository, or uploaded (compressed first when the graph
+   * keeps no blob of it). Resolves with the blob sent and how.
+   */
+  push(ctx: Context, layer: LayerPlan): Promise<{ digest: string; outcome: LayerOutcome }>;
+}
+
+/** How instrument('registry.layer', steps, pushStepsBoundary) times a push's layers. */
+export const pushStepsBoundary: InstrumentOptions<PushSteps> = {
+  methods: ['push'],
+  attributes: { push: (_c, layer) => ({ diffID: layer.diffID }) },
+  results: { push: (r) => ({ digest: r.digest, outcome: r.outcome }) },
+};
+
 /** Largest blob read as a possible manifest of the image. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
@@ -213,28 +236,26 @@ async function pushImage(
   const internal = new AbortController();
   const layerCtx = withSignal(ctx, internal.signal);
   let firstError: unknown;
-  const pushLayer = async (p: LayerPlan): Promise<void> => {
-    throwIfCancelled(layerCtx, `layer ${p.diffID}`);
-    const start = nowNs();
-    let error: unknown;
+  const sendLayer = async (c: Context, p: LayerPlan): Promise<{ digest: string; outcome: LayerOutcome }> => {
+    throwIfCancelled(c, `layer ${p.diffID}`);
     try {
-      if (p.desc === undefined || !(await graph.content.has(layerCtx, p.desc.digest))) {
+      if (p.desc === undefined || !(await graph.content.has(c, p.desc.digest))) {
         // a stored manifest's blob the graph no longer has: fine when the registry has it or can mount it
         if (p.desc !== undefined) {
-          const found = await findRemote(layerCtx, client, ref, p.desc.digest, mountSources);
+          const found = await findRemote(c, client, ref, p.desc.digest, mountSources);
           if (found !== undefined) {
             p.outcome = found.outcome;
             emit(p, found.outcome, 0, found.from);
-            return;
+            return { digest: p.desc.digest, outcome: found.outcome };
           }
         }
-        p.desc = await compressLayer(layerCtx, graph, p);
+        p.desc = await compressLayer(c, graph, p);
         p.compressed = true;
         newBlobs.push(p.desc.digest);
       }
       const desc = p.desc;
       const outcome = await sendBlob(
-        layerCtx,
+        c,
         graph,
         client,
         ref,
@@ -248,20 +269,17 @@ async function pushImage(
       if (outcome.outcome === 'exists') emit(p, 'exists');
       else if (outcome.outcome === 'mounted') emit(p, 'mounted', 0, outcome.from);
       else emit(p, 'pushed', desc.size);
+      return { digest: desc.digest, outcome: outcome.outcome };
     } catch (err) {
-      error = err;
       throw layerError(err, p.desc?.digest ?? p.diffID);
-    } finally {
-      recordSpan(ctx, {
-        module: 'registry',
-        method: 'layer.push',
-        startNs: start,
-        endNs: nowNs(),
-        attributes: { diffID: p.diffID, digest: p.desc?.digest ?? '', outcome: p.outcome ?? '' },
-        ...(error === undefined ? {} : { error }),
-      });
     }
   };
+  const steps = (opts.instrument ?? notInstrumented)<PushSteps>(
+    'registry.layer',
+    { push: sendLayer },
+    pushStepsBoundary,
+  );
+  const pushLayer = (p: LayerPlan): Promise<unknown> => steps.push(layerCtx, p);
   // beyond the uploads running at once a layer waits, as docker shows it
   for (const p of plans) if (p.index >= concurrency) emit(p, 'waiting');
   const results = await Promise.allSettled(

@@ -36,7 +36,7 @@ const TARGET_COLORS: Record<string, string> = {
 };
 /** Reference series (physical limits, loopback) are drawn in greys. */
 const REFERENCE_COLORS = ['#8c8c8c', '#4d4d4d', '#bababa'];
-export const REFERENCE_SERIES = ['reference', 'loopback'];
+export const REFERENCE_SERIES = ['reference', 'parallel-reference', 'loopback'];
 
 /** A colour per series: known targets keep theirs, references are grey, the rest take the palette in order. */
 export function seriesColors(series: readonly string[]): Map<string, string> {
@@ -281,6 +281,8 @@ export function stackPanel(
     colors: Map<string, string>;
     unit: string;
     totals: { bar: string; value: number }[];
+    /** What the x axis measures (default: self time per operation). */
+    quantity?: string;
   },
   d: DrawOptions,
 ): PlotElement {
@@ -303,7 +305,7 @@ export function stackPanel(
       fs,
     ),
     x: {
-      label: `self time per operation (${unitLabel(o.unit)}) →`,
+      label: `${o.quantity ?? 'self time per operation'} (${unitLabel(o.unit)}) →`,
       labelAnchor: 'right',
       grid: true,
       ticks: Math.max(2, Math.floor((d.width - labelWidth - 34) / 60)),

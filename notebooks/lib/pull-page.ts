@@ -1,10 +1,23 @@
 // Pull: berth's pull throughput beside skopeo, docker and podman and the physical
-// reference (the same bytes fetched, verified and written with nothing else), and pull time.
-import type { ChartSpec } from './chart-spec.js';
+// references (the same bytes fetched, verified and written with nothing else), pull time,
+// and where a layer's time goes, phase by phase, beside the parallel reference's.
+import { LAYER_PHASES } from '../../bench/suites/pull-phases.js';
+import { abbreviate, LABEL_SHARE, moduleShades, stackPanel, type StackPart } from './chart-kit.js';
+import type { ChartSpec, LegendEntry } from './chart-spec.js';
 import { dotFigure } from './dot-figure.js';
 import type { PageSpec } from './page-spec.js';
-import { constantParams, labelOf, paramValue, splitParams, toRows, type Row } from './rows.js';
-import { isRateUnit, isTimeUnit } from './units.js';
+import {
+  constantParams,
+  drawable,
+  labelOf,
+  paramValue,
+  sampleCounts,
+  splitParams,
+  toRows,
+  varyingParams,
+  type Row,
+} from './rows.js';
+import { convert, isRateUnit, isTimeUnit } from './units.js';
 
 const PANEL_KEYS = ['bytes'];
 
@@ -54,6 +67,119 @@ export const pullPage: PageSpec = {
       );
       if (spec !== null) charts.push(spec);
     }
+    const layers = layerPhaseChart(all, this.id);
+    if (layers !== null) charts.push(layers);
     return charts;
   },
 };
+
+const REFERENCE = 'parallel reference (whole pipeline)';
+/** One distinct colour per phase, in pipeline order. */
+const PHASE_COLORS = ['#4e79a7', '#59a14f', '#f28e2b', '#e15759', '#b07aa1', '#edc948'];
+
+/** Layers per pull of a berth case: the calls per operation of its per-layer fetch span. */
+function layersOf(r: Row): number | undefined {
+  const calls = r.phases?.find((p) => p.name === 'registry.layer.fetch')?.callsPerOp;
+  return calls !== undefined && calls > 0 ? calls : undefined;
+}
+
+/**
+ * Where a layer's time goes in berth's cold pulls: a bar per variant with the median time per layer of each phase
+ * (fetch, verify, decompress, write, fsync, rename: their spans' time over the layers pulled), berth's measured median
+ * per layer as a tick, and beside it a bar of the parallel reference's median time per layer of the same image.
+ */
+export function layerPhaseChart(rows: readonly Row[], page: string): ChartSpec | null {
+  const berth = rows.filter(
+    (r) => r.case === 'cold-pull' && r.target === 'berth' && layersOf(r) !== undefined && drawable(r),
+  );
+  if (berth.length === 0) return null;
+  const multiRun = new Set(berth.map((b) => b.run)).size > 1;
+  const variantOf = (r: Row) => `${String(r.parameters.image)} · ${String(r.parameters.compression)}`;
+  const barOf = (r: Row) =>
+    `${variantOf(r)} · concurrency ${String(r.parameters.concurrency)}${multiRun ? ` · ${r.run}` : ''}`;
+  const phases = LAYER_PHASES.map((l) => l.phase);
+  const colors = new Map(phases.map((p, i) => [p, PHASE_COLORS[i % PHASE_COLORS.length]!]));
+  colors.set(REFERENCE, '#8c8c8c');
+  const perLayerNs = (r: Row): Map<string, number> => {
+    const n = layersOf(r)!;
+    const out = new Map<string, number>();
+    for (const l of LAYER_PHASES) {
+      const ns = l.spans.reduce((sum, name) => sum + (r.phases?.find((p) => p.name === name)?.totalNs.p50 ?? 0), 0);
+      out.set(l.phase, ns / n);
+    }
+    return out;
+  };
+  const maxNs = Math.max(
+    ...berth.map((r) => [...perLayerNs(r).values()].reduce((a, b) => a + b, 0)),
+    ...berth.map((r) => convert(r.p50, r.unit, 'ns') / layersOf(r)!),
+  );
+  const unit = maxNs >= 1e6 ? 'ms' : maxNs >= 1e3 ? 'us' : 'ns';
+  const parts: StackPart[] = [];
+  const totals: { bar: string; value: number }[] = [];
+  const bars: string[] = [];
+  const references: Row[] = [];
+  for (const r of berth) {
+    const bar = barOf(r);
+    bars.push(bar);
+    const n = layersOf(r)!;
+    for (const [phase, ns] of perLayerNs(r)) parts.push({ bar, span: phase, value: convert(ns, 'ns', unit), calls: 1 });
+    totals.push({ bar, value: convert(r.p50, r.unit, unit) / n });
+    const ref = rows.find(
+      (x) =>
+        x.case === 'cold-pull' &&
+        x.target === 'parallel-reference' &&
+        x.run === r.run &&
+        x.parameters.image === r.parameters.image &&
+        x.parameters.compression === r.parameters.compression &&
+        drawable(x),
+    );
+    if (ref === undefined) continue;
+    const refBar = `${variantOf(r)} · parallel reference${multiRun ? ` · ${r.run}` : ''}`;
+    if (bars.includes(refBar)) continue;
+    bars.push(refBar);
+    references.push(ref);
+    parts.push({ bar: refBar, span: REFERENCE, value: convert(ref.p50, ref.unit, unit) / n, calls: 1 });
+  }
+  const spans = [...phases, ...(references.length > 0 ? [REFERENCE] : [])];
+  const constant = constantParams(berth, ['concurrency', 'image', 'compression']);
+  return {
+    id: 'pull-layer-phases',
+    page,
+    title: "Where a layer's time goes in berth's cold pull, against the host's limit",
+    caption: [
+      `Median time per layer of each phase of berth's cold pull, one bar per image, compression and layer concurrency: ${LAYER_PHASES.map((l) => `${l.phase} (${l.spans.join(' + ')}: ${l.what})`).join('; ')}; each is its spans' time per pull divided by the layers pulled.`,
+      "The phases of a layer overlap (one streaming pipeline per layer, several layers at once), so a bar's segments add up to more than the layer's share of the pull; the black tick is berth's measured median pull time divided by its layers, the grey bar the parallel reference's (every layer fetched from the same registry, hashed, decompressed and extracted with tar, as many at once as cores) for the same image and compression.",
+      ...(constant.length > 0 ? [`All cases: ${constant.join(', ')}.`] : []),
+      `${sampleCounts([...berth, ...references])}.`,
+    ],
+    rows: [...berth, ...references],
+    layout(width, fontSize) {
+      const { shown, key } = abbreviate(bars, Math.max(60, width * LABEL_SHARE), fontSize);
+      const legend: LegendEntry[] = spans.map((s) => ({ label: s, color: colors.get(s)!, shape: 'swatch' }));
+      legend.push({ label: "berth's measured median per layer", color: 'black', shape: 'tick' });
+      const named = (b: string) => shown.get(b) ?? b;
+      return {
+        legend,
+        key,
+        panels: [
+          {
+            title: null,
+            draw: (d) =>
+              stackPanel(
+                parts.map((p) => ({ ...p, bar: named(p.bar) })),
+                {
+                  bars: bars.map(named),
+                  spans,
+                  colors,
+                  unit,
+                  totals: totals.map((t) => ({ ...t, bar: named(t.bar) })),
+                  quantity: 'time per layer',
+                },
+                d,
+              ),
+          },
+        ],
+      };
+    },
+  };
+}
