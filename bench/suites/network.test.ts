@@ -82,7 +82,17 @@ describe('network suite (definition)', () => {
     expect(cases.filter((c) => c.case === 'tcp-latency').map((c) => c.parameters.path)).toEqual(paths);
     {
       // berth's default network (link MTU 65520), then berth at Ethernet's MTU on a second bridge, throughput only
-      const tput = cases.filter((c) => c.case === 'tcp-throughput');
+      const all = cases.filter((c) => c.case === 'tcp-throughput');
+      // with iperf3, berth's own tcp-sink runs beside it on two paths (the outside cross-check)
+      const tput = hasIperf ? all.filter((c) => c.parameters.tool === 'iperf3') : all;
+      if (hasIperf) {
+        const twins = all.filter((c) => c.parameters.tool === 'tcp-sink');
+        expect(twins.map((c) => `${c.target} ${c.parameters.path}@${c.parameters.mtu}`)).toEqual([
+          'berth loopback@65536',
+          `berth container-to-container@${LOCAL_MTU}`,
+        ]);
+        expect(twins.every((c) => c.group === 'tcp-throughput-crosscheck')).toBe(true);
+      }
       expect(tput.map((c) => `${c.parameters.path}@${c.parameters.mtu}`)).toEqual([
         'loopback@65536',
         ...paths.slice(1).map((p) => `${p}@${LOCAL_MTU}`),
