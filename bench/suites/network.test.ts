@@ -276,11 +276,22 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
       ]);
       for (const c of latency) expect(c.stats.p50).toBeGreaterThan(0);
       {
-        const tput = document.cases.filter((c) => c.case === 'tcp-throughput');
+        const all = document.cases.filter((c) => c.case === 'tcp-throughput');
+        // with iperf3, berth's tcp-sink also measures two paths (the outside cross-check)
+        const tput = all.filter((c) => c.parameters.tool === (hasIperf ? 'iperf3' : 'tcp-sink'));
         expect(tput).toHaveLength(7);
-        for (const c of tput) expect(c.stats.p50).toBeGreaterThan(0);
-        const ratios = document.cases.filter((c) => c.case === 'tcp-throughput-vs-loopback');
+        expect(all).toHaveLength(hasIperf ? 9 : 7);
+        for (const c of all) expect(c.stats.p50).toBeGreaterThan(0);
+        const ratios = document.cases.filter(
+          (c) => c.case === 'tcp-throughput-vs-loopback' && c.parameters.tool === tput[0]!.parameters.tool,
+        );
         expect(ratios).toHaveLength(6);
+        if (hasIperf) {
+          const agreement = document.cases.filter((c) => c.case === 'tcp-throughput-crosscheck');
+          expect(agreement.map((c) => c.parameters.path)).toEqual(['loopback', 'container-to-container']);
+          for (const a of agreement)
+            expect(a.notes[0]).toMatch(/^(Agrees within|DISAGREES by more than) 10 %: iperf3 median /);
+        }
         for (const r of ratios.filter((x) => x.parameters.mtu === LOCAL_MTU))
           expect(r.notes[0]).toMatch(/(meets|misses) the goal/);
         for (const r of ratios.filter((x) => x.parameters.mtu === 1500))
