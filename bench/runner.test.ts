@@ -416,6 +416,30 @@ describe('runner: suites', () => {
     expect(() => validateResult(document)).not.toThrow();
   });
 
+  it("adds a derived case's warnings once, from the call whose cases it keeps, and not to the case", async () => {
+    const s = suiteOf(
+      'fake',
+      () => [macro('berth'), macro('runc', { sample: () => Promise.reject(new Error('no')) })],
+      {
+        derive: (measured) =>
+          measured
+            .filter((m) => m.info.target === 'berth')
+            .map((m) => ({
+              ...m.info,
+              case: 'checked',
+              samples: m.samples,
+              method: 'as measured.',
+              derived: { from: [m.info], how: 'scaled' as const, pairing: 'same-sample' as const },
+              warnings: [`figures of ${m.info.case} disagree`],
+            })),
+      },
+    );
+    const { document } = await run([registered(s)]);
+    expect(ownWarnings(document.warnings)).toEqual(['suite fake: figures of op disagree']);
+    expect(document.cases.find((c) => c.case === 'checked')).not.toHaveProperty('warnings');
+    expect(() => validateResult(document)).not.toThrow();
+  });
+
   it('gives no left-out warning when the failed case fed no derived case', async () => {
     const s = suiteOf(
       'fake',

@@ -268,6 +268,7 @@ async function runSuite(
         const r = toResult(d, d.samples, 0, d.method, null, options.seed);
         r.derived = { from: d.derived.from.map((f) => caseKey(f)), how: d.derived.how, pairing: d.derived.pairing };
         results.push(r);
+        for (const line of d.warnings ?? []) warn(`suite ${suite.name}: ${line}`);
       }
     } catch (err) {
       errors.push(`derived cases: ${errorMessage(err)}`);

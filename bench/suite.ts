@@ -142,6 +142,11 @@ export interface DerivedCase extends CaseInfo {
      */
     pairing: Pairing;
   };
+  /**
+   * Lines for the document's warnings (e.g. a cross-check whose outside figure disagrees with
+   * berth's); the runner adds them once, from the call whose cases it keeps.
+   */
+  warnings?: readonly string[];
 }
 
 export interface Suite {

@@ -16,6 +16,7 @@ import type { MacroCase, Suite, SuiteContext } from '../suite.js';
 import { cgroupsSuite, typicalResources, variantsFor } from './cgroups.js';
 import { findSuite } from './index.js';
 import { needs, root, when } from '../../testkit/needs.js';
+import { childPids } from '../../testkit/processes.js';
 
 const layout: CgroupLayout | undefined = (() => {
   try {
@@ -37,21 +38,6 @@ function benchDirs(): string[] {
       if (name.startsWith(`berth-bench-${process.pid}-`)) out.push(join(root, name));
   }
   return out.sort();
-}
-
-/** Pids whose parent is this process. */
-function childPids(): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };

@@ -22,6 +22,7 @@ import { lifecycleSuite, makeLifecycleSuite, sizesFor, type LifecycleSizes } fro
 import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { BERTHD_BRIDGE } from './run-berthd.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
+import { childPids, mountsContaining, processesNaming } from '../../testkit/processes.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
 const TINY_SIZES: LifecycleSizes = { concurrencies: [1, 2], perWorker: 2, running: [0, 3] };
@@ -35,35 +36,6 @@ function suiteCtx(targets: string[], warnings: string[], profile: ProfileSetting
     seed: 1,
     warn: (m) => warnings.push(m),
   };
-}
-
-function childPids(): number[] {
-  const pids: number[] = [];
-  for (const tid of readdirSync('/proc/self/task')) {
-    const text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
-    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
-  }
-  return pids;
-}
-
-/** Processes (any parent: containerd-shims leave their parent) whose command line names `text`. */
-function processesNaming(text: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(text)) out.push(Number(e));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-function mountsContaining(text: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => l.includes(text));
 }
 
 /**

@@ -13,6 +13,7 @@ import { runBenchmarks } from '../runner.js';
 import type { CaseInfo, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
 import { namespaceSets, namespacesSuite, workerCounts } from './namespaces.js';
+import { nsloopPath } from './crosscheck-namespaces.js';
 import { needs, root } from '../../testkit/needs.js';
 
 // The native core must load: a core that fails to load fails these tests, never skips them.
@@ -160,7 +161,14 @@ describe('namespaces suite', () => {
   });
 
   it('has a clone case per set, an unshare case per set but none, and a parallel case per set and worker count', () => {
-    const cases = namespacesSuite.cases(suiteCtx()) as MacroCase[];
+    const all = namespacesSuite.cases(suiteCtx()) as MacroCase[];
+    // the outside cross-check's C loop cases carry a `tool` parameter
+    const cases = all.filter((c) => c.parameters.tool === undefined);
+    expect(
+      all.filter((c) => c.parameters.tool === 'c-loop').map((c) => `${c.case} ${c.parameters.namespaces}`),
+    ).toEqual(nsloopPath() !== undefined ? ['unshare net', 'unshare docker-default', 'clone docker-default'] : []);
+    for (const c of all.filter((x) => x.parameters.tool !== undefined))
+      expect(cases.some((o) => o.group === c.group && o.case === c.case)).toBe(true);
     const names = namespaceSets.map((s) => s.name);
     expect(cases.filter((c) => c.case === 'clone').map((c) => c.parameters.namespaces)).toEqual(names);
     expect(cases.filter((c) => c.case === 'unshare').map((c) => c.parameters.namespaces)).toEqual(
@@ -197,8 +205,22 @@ describe('namespaces suite', () => {
       expect(failed, lines.join('\n')).toBe(false);
       expect(document.suites).toEqual([expect.objectContaining({ name: 'namespaces', status: 'ran', reason: null })]);
       expect(() => validateResult(document)).not.toThrow();
-      const byCase = (name: string) => document.cases.filter((c) => c.case === name);
+      const byCase = (name: string) => document.cases.filter((c) => c.case === name && c.parameters.tool === undefined);
       const sets = namespaceSets.length;
+      // the outside cross-check: nsloop's figures and their agreement with the addon's
+      if (nsloopPath() !== undefined) {
+        const loops = document.cases.filter((c) => c.parameters.tool === 'c-loop');
+        expect(loops.map((c) => c.case).sort()).toEqual([
+          'clone',
+          'clone-crosscheck',
+          'unshare',
+          'unshare',
+          'unshare-crosscheck',
+          'unshare-crosscheck',
+        ]);
+        for (const c of loops.filter((x) => x.derived !== undefined))
+          expect(c.notes[0]).toMatch(/^(Agrees within|DISAGREES by more than) 10 %: c-loop median /);
+      }
       expect(byCase('clone')).toHaveLength(sets);
       expect(byCase('unshare')).toHaveLength(sets - 1);
       expect(byCase('parallel')).toHaveLength(sets * workerCounts.length);
@@ -246,14 +268,24 @@ describe('namespaces suite', () => {
           notes: c.notes,
         }));
       const again = namespacesSuite.derive!(measured);
-      const derivedNames = new Set(['clone-added', 'clone-to-running', 'clone-to-reaped', 'parallel-clone']);
+      const derivedNames = new Set([
+        'clone-added',
+        'clone-to-running',
+        'clone-to-reaped',
+        'parallel-clone',
+        'unshare-crosscheck',
+        'clone-crosscheck',
+      ]);
       expect(again.map((d) => [d.case, d.parameters, d.samples])).toEqual(
         document.cases.filter((c) => derivedNames.has(c.case)).map((c) => [c.case, c.parameters, c.samples]),
       );
       expect(namespacesSuite.derive!(measured)).toEqual(again);
-      // a new cases() call starts a new run: the recorded values are gone.
+      // a new cases() call starts a new run: the recorded values are gone (the differences and
+      // cross-checks are computed from the samples alone).
       namespacesSuite.cases(suiteCtx());
-      expect(namespacesSuite.derive!(measured).filter((d) => d.case !== 'clone-added')).toEqual([]);
+      expect(
+        namespacesSuite.derive!(measured).filter((d) => d.case !== 'clone-added' && !d.case.endsWith('-crosscheck')),
+      ).toEqual([]);
       expect(childrenOfThisProcess()).toEqual([]);
     },
   );

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { native, type NsBenchResult, type NsKind } from '../../native/index.js';
 import { scaled } from '../profiles.js';
 import type { CaseDef, CaseInfo, DerivedCase, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
+import { deriveNamespaceCrosschecks, namespaceCrosschecks } from './crosscheck-namespaces.js';
 
 const SUITE = 'namespaces';
 
@@ -197,6 +198,7 @@ function buildCases(ctx: SuiteContext): CaseDef[] {
   for (const s of sets) cases.push(cloneCase(s));
   for (const s of sets) if (s.kinds.length > 0) cases.push(unshareCase(s));
   for (const s of sets) for (const w of workerCounts) cases.push(parallelCase(s, w, perWorker));
+  cases.push(...namespaceCrosschecks(sets, flagText, ctx.warn));
   return cases;
 }
 
@@ -216,8 +218,10 @@ const derivedMethod: Record<string, string> = {
  */
 function deriveCases(measured: readonly MeasuredCase[]): DerivedCase[] {
   const out: DerivedCase[] = [];
-  const baseline = measured.find((m) => m.info.case === 'clone' && m.info.parameters.namespaces === 'none');
-  for (const m of measured) {
+  // the outside cross-check's cases (a `tool` parameter) have derived cases of their own
+  const own = measured.filter((m) => m.info.parameters.tool === undefined);
+  const baseline = own.find((m) => m.info.case === 'clone' && m.info.parameters.namespaces === 'none');
+  for (const m of own) {
     if (baseline === undefined || m.info.case !== 'clone' || m === baseline) continue;
     const n = Math.min(m.samples.length, baseline.samples.length);
     if (n === 0) continue;
@@ -237,7 +241,7 @@ function deriveCases(measured: readonly MeasuredCase[]): DerivedCase[] {
       derived: { from: [m.info, baseline.info], how: 'difference', pairing: 'interleaved' },
     });
   }
-  for (const m of measured) {
+  for (const m of own) {
     const names =
       m.info.case === 'clone'
         ? ['clone-to-running', 'clone-to-reaped']
@@ -261,7 +265,7 @@ function deriveCases(measured: readonly MeasuredCase[]): DerivedCase[] {
       });
     }
   }
-  return out;
+  return [...out, ...deriveNamespaceCrosschecks(measured)];
 }
 
 /** Why the suite cannot run here, or undefined. */

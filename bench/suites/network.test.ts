@@ -82,7 +82,17 @@ describe('network suite (definition)', () => {
     expect(cases.filter((c) => c.case === 'tcp-latency').map((c) => c.parameters.path)).toEqual(paths);
     {
       // berth's default network (link MTU 65520), then berth at Ethernet's MTU on a second bridge, throughput only
-      const tput = cases.filter((c) => c.case === 'tcp-throughput');
+      const all = cases.filter((c) => c.case === 'tcp-throughput');
+      // with iperf3, berth's own tcp-sink runs beside it on two paths (the outside cross-check)
+      const tput = hasIperf ? all.filter((c) => c.parameters.tool === 'iperf3') : all;
+      if (hasIperf) {
+        const twins = all.filter((c) => c.parameters.tool === 'tcp-sink');
+        expect(twins.map((c) => `${c.target} ${c.parameters.path}@${c.parameters.mtu}`)).toEqual([
+          'berth loopback@65536',
+          `berth container-to-container@${LOCAL_MTU}`,
+        ]);
+        expect(twins.every((c) => c.group === 'tcp-throughput-crosscheck')).toBe(true);
+      }
       expect(tput.map((c) => `${c.parameters.path}@${c.parameters.mtu}`)).toEqual([
         'loopback@65536',
         ...paths.slice(1).map((p) => `${p}@${LOCAL_MTU}`),
@@ -266,11 +276,22 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
       ]);
       for (const c of latency) expect(c.stats.p50).toBeGreaterThan(0);
       {
-        const tput = document.cases.filter((c) => c.case === 'tcp-throughput');
+        const all = document.cases.filter((c) => c.case === 'tcp-throughput');
+        // with iperf3, berth's tcp-sink also measures two paths (the outside cross-check)
+        const tput = all.filter((c) => c.parameters.tool === (hasIperf ? 'iperf3' : 'tcp-sink'));
         expect(tput).toHaveLength(7);
-        for (const c of tput) expect(c.stats.p50).toBeGreaterThan(0);
-        const ratios = document.cases.filter((c) => c.case === 'tcp-throughput-vs-loopback');
+        expect(all).toHaveLength(hasIperf ? 9 : 7);
+        for (const c of all) expect(c.stats.p50).toBeGreaterThan(0);
+        const ratios = document.cases.filter(
+          (c) => c.case === 'tcp-throughput-vs-loopback' && c.parameters.tool === tput[0]!.parameters.tool,
+        );
         expect(ratios).toHaveLength(6);
+        if (hasIperf) {
+          const agreement = document.cases.filter((c) => c.case === 'tcp-throughput-crosscheck');
+          expect(agreement.map((c) => c.parameters.path)).toEqual(['loopback', 'container-to-container']);
+          for (const a of agreement)
+            expect(a.notes[0]).toMatch(/^(Agrees within|DISAGREES by more than) 10 %: iperf3 median /);
+        }
         for (const r of ratios.filter((x) => x.parameters.mtu === LOCAL_MTU))
           expect(r.notes[0]).toMatch(/(meets|misses) the goal/);
         for (const r of ratios.filter((x) => x.parameters.mtu === 1500))

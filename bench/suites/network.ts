@@ -22,6 +22,7 @@ import { NetworkWorld } from './network-world.js';
 import { ETHERNET_MTU } from '../../engine/networkdriver/host-routes.js';
 import { LOCAL_MTU } from '../../engine/networkdriver/network-driver.js';
 import { median } from '../stats.js';
+import { deriveNetworkCrosschecks, networkCrosschecks } from './crosscheck-network.js';
 
 /** Why the quick profile leaves Docker out (recorded as a run warning when docker is a target). */
 export const DOCKER_QUICK_REASON =
@@ -180,6 +181,7 @@ export function deriveNetwork(measured: readonly MeasuredCase[]): DerivedCase[] 
       derived: { from: [ip.info, nl.info], how: 'ratio', pairing: 'interleaved' },
     });
   }
+  derived.push(...deriveNetworkCrosschecks(measured));
   return derived;
 }
 
@@ -204,7 +206,7 @@ export const networkSuite: Suite = {
     const tool: ThroughputTool = runsOk('iperf3', ['--version']) ? 'iperf3' : 'tcp-sink';
     if (tool !== 'iperf3')
       ctx.warn(
-        "tcp-throughput measured with berth's static tcp-source/tcp-sink: iperf3 not installed (apt-get install iperf3)",
+        "tcp-throughput measured with berth's static tcp-source/tcp-sink: iperf3 not installed (apt-get install iperf3), so no outside cross-check of it",
       );
     const roundTrips = scaled(ctx.settings, 2000, 200);
     const traffic: TrafficTarget[] = [];
@@ -227,6 +229,8 @@ export const networkSuite: Suite = {
     // one group per measure, so every engine's paths interleave with berth's loopback reference
     for (const t of ethernet !== undefined ? [...traffic, ethernet] : traffic)
       for (const path of t.paths) cases.push(throughputCase(t, path, iperfAmount(ctx), tool));
+    if (tool === 'iperf3' && traffic[0]?.target === 'berth')
+      cases.push(...networkCrosschecks(traffic[0], iperfAmount(ctx)));
     for (const t of traffic) for (const path of t.paths) cases.push(latencyCase(t, path, roundTrips));
     return cases;
   },

@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBerthError } from '../../engine/errdefs/errors.js';
+import { onPath } from '../../engine/fsutil/on-path.js';
 import type { CorpusImage } from '../corpus/index.js';
 import { collectHostInfo } from '../host.js';
 import { profiles, type ProfileSettings } from '../profiles.js';
@@ -111,7 +112,8 @@ describe('pull suite: plan and cases', () => {
       expect(c.unit).toBe('ms');
       expect(c.parameters.backing).toBe('tmpfs');
       expect(c.method).toMatch(/^One sample: /);
-      expect(c.phases === true).toBe(c.target === 'berth');
+      // berth's cases are traced, except the outside cross-check's processes (a `tool` parameter)
+      expect(c.phases === true).toBe(c.target === 'berth' && c.parameters.tool === undefined);
     }
   });
 
@@ -128,6 +130,7 @@ describe('pull suite: plan and cases', () => {
         .sort(),
     ).toEqual(haveZstd ? ['gzip', 'gzip', 'gzip', 'gzip', 'gzip', 'zstd'] : ['gzip', 'gzip', 'gzip', 'gzip', 'gzip']);
     // app and deep (gzip) are compared with every peer; deep zstd only with the references
+    const appGzip = cases.filter((c) => c.group === 'cold/app/gzip');
     const everyone = [
       'berth',
       'reference',
@@ -136,7 +139,7 @@ describe('pull suite: plan and cases', () => {
       ...(haveDocker ? ['docker'] : []),
       ...(havePodman ? ['podman'] : []),
     ];
-    expect(cases.filter((c) => c.group === 'cold/app/gzip').map((c) => c.target)).toEqual(everyone);
+    expect(appGzip.filter((c) => c.parameters.tool === undefined).map((c) => c.target)).toEqual(everyone);
     expect(cases.filter((c) => c.group === 'cold/deep/gzip').map((c) => c.target)).toEqual(everyone);
     if (haveZstd)
       expect(cases.filter((c) => c.group === 'cold/deep/zstd').map((c) => c.target)).toEqual([
@@ -144,6 +147,10 @@ describe('pull suite: plan and cases', () => {
         'reference',
         'parallel-reference',
       ]);
+    // the outside cross-check: the same pull as a whole process, and its start-up, timed by hyperfine
+    expect(appGzip.filter((c) => c.parameters.tool === 'hyperfine').map((c) => c.case)).toEqual(
+      onPath('hyperfine') !== undefined ? ['cold-pull-process', 'pull-process-startup'] : [],
+    );
     expect(cases.filter((c) => c.group === 'concurrency/deep').map((c) => c.parameters.concurrency)).toEqual([
       1, 2, 4, 8,
     ]);
@@ -474,8 +481,21 @@ needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
     expect(doc.cases.filter((c) => c.case === 'cold-pull-vs-reference')).toHaveLength(haveZstd ? 3 : 2);
     expect(doc.cases.filter((c) => c.case === 'cold-pull-vs-parallel-reference')).toHaveLength(haveZstd ? 3 : 2);
     expect(cold.filter((c) => c.target === 'parallel-reference')).toHaveLength(haveZstd ? 3 : 2);
+    // the outside cross-check: the app pull as a whole process (hyperfine), its start-up, their agreement
+    if (onPath('hyperfine') !== undefined) {
+      const proc = doc.cases.find((c) => c.case === 'cold-pull-process')!;
+      const startup = doc.cases.find((c) => c.case === 'pull-process-startup')!;
+      expect(proc.parameters).toMatchObject({ image: 'app', compression: 'gzip', concurrency: 3, tool: 'hyperfine' });
+      expect(proc.samples).toHaveLength(2);
+      expect(startup.samples.every((s) => s > 0)).toBe(true);
+      const agreement = doc.cases.find((c) => c.case === 'cold-pull-crosscheck')!;
+      expect(agreement.derived).toMatchObject({ how: 'ratio', pairing: 'interleaved' });
+      expect(agreement.derived!.from).toHaveLength(3);
+      expect(agreement.notes[0]).toMatch(/^(Agrees within|DISAGREES by more than) 10 %: hyperfine median /);
+    }
     await expectNothingLeft();
-  }, 300_000);
+    // the quick plan plus the cross-check's process starts: minutes on a loaded host
+  }, 600_000);
 
   it('puts the graph roots on the data root with backing host, and records it', async () => {
     const suite = createPullSuite({

@@ -40,6 +40,7 @@ import {
   type PullBacking,
 } from './pull-world.js';
 import { median } from '../stats.js';
+import { derivePullCrosschecks, PROCESS_CASE, pullCrosschecks } from './crosscheck-pull.js';
 
 const SUITE = 'pull';
 const MiB = 1024 * 1024;
@@ -216,12 +217,37 @@ export function createPullSuite(options: PullSuiteOptions = {}): Suite {
           }
         }
         for (const image of plan.warm) cases.push(berthWarm(env, { image, compression: 'gzip', ...common }));
+        cases.push(...crosscheckCases(env, plan, common, ctx.warn));
       }
       world.expect(cases.length);
       return cases;
     },
-    derive: (measured) => derivePull(measured),
+    derive: (measured) => [...derivePull(measured), ...derivePullCrosschecks(measured)],
   };
+}
+
+/** The outside cross-check of the headline cold pull (app, gzip, or the first cold group). */
+function crosscheckCases(
+  env: Env,
+  plan: PullPlan,
+  common: Pick<Params, 'backing' | 'driver'>,
+  warn: (m: string) => void,
+): MacroCase[] {
+  const head = plan.cold.find((c) => c.image === 'app' && c.compression === 'gzip') ?? plan.cold[0];
+  if (head === undefined) return [];
+  const params: Params = { image: head.image, compression: head.compression, ...common };
+  return pullCrosschecks(
+    {
+      parameters: { ...params, ...decoderParameter(params) },
+      concurrency: DEFAULT_CONCURRENCY,
+      group: `cold/${head.image}/${head.compression}`,
+      open: () => acquire(env, params),
+      close: () => env.world.release(),
+      reference: (w) => refOf(w, params),
+      notes: info(params, 'berth', PROCESS_CASE, '-', '-').notes ?? [],
+    },
+    warn,
+  );
 }
 
 interface Env {

@@ -21,37 +21,12 @@ import { deriveLevels } from './run-levels.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
 import { RunWorld } from './runtime-run-world.js';
 import { needs, root } from '../../testkit/needs.js';
+import { childPids, iptablesRulesNaming, mountsContaining } from '../../testkit/processes.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
 
 function suiteCtx(targets: string[], warnings: string[]): SuiteContext {
   return { profile: 'quick', settings: tiny, targets, dataRoot: os.tmpdir(), seed: 1, warn: (m) => warnings.push(m) };
-}
-
-function childPids(): number[] {
-  const pids: number[] = [];
-  for (const tid of readdirSync('/proc/self/task')) {
-    const text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
-    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
-  }
-  return pids;
-}
-
-function mountsContaining(text: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => l.includes(text));
-}
-
-/** iptables rules (all tables) that name `word`; none where iptables-save is missing. */
-function iptablesRulesNaming(word: string): string[] {
-  try {
-    return execFileSync('iptables-save', { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.includes(word));
-  } catch {
-    return [];
-  }
 }
 
 function runCgroups(): string[] {

@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { onPath } from '../../engine/fsutil/on-path.js';
 import { background } from '../../engine/trace/index.js';
 import { collectHostInfo } from '../host.js';
 import { findRuntime, forceDelete, isFound, leftoversOf, type PeerQuirk, type PeerRuntime } from '../peers/index.js';
@@ -17,6 +18,7 @@ import { findSuite } from './index.js';
 import { benchSpec, RuntimeBundles } from './runtime-bundles.js';
 import { cliCase, goalNote, runtimeSuite } from './runtime.js';
 import { needs, root } from '../../testkit/needs.js';
+import { childPids } from '../../testkit/processes.js';
 
 const runcMissing = (): string | undefined => {
   const r = findRuntime('runc');
@@ -26,16 +28,6 @@ const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSample
 
 function suiteCtx(targets: string[], warnings: string[], dataRoot = os.tmpdir()): SuiteContext {
   return { profile: 'quick', settings: tiny, targets, dataRoot, seed: 1, warn: (m) => warnings.push(m) };
-}
-
-/** Pids whose parent is this process. */
-function childPids(): number[] {
-  const pids: number[] = [];
-  for (const tid of readdirSync('/proc/self/task')) {
-    const text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
-    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
-  }
-  return pids;
 }
 
 /** Cgroup directories this process's runtime bench made (ids brt<pid>-*, parent berth-bench-<pid>). */
@@ -77,12 +69,20 @@ describe('runtime suite: cases', () => {
     const warnings: string[] = [];
     const cases = runtimeSuite.cases(suiteCtx(['berth'], warnings)) as MacroCase[];
     const br = isFound(findRuntime('berth-runtime'));
-    expect(cases.map((c) => `${c.group} ${c.target} ${c.parameters.level}`)).toEqual([
+    const hyperfine = onPath('hyperfine') !== undefined;
+    expect(
+      cases.map(
+        (c) => `${c.group} ${c.target} ${c.parameters.level}${c.parameters.tool ? ` ${c.parameters.tool}` : ''}`,
+      ),
+    ).toEqual([
       'create-start-exit-no-netns berth in-process',
       ...(br ? ['create-start-exit-no-netns berth cli'] : []),
       'create-start-exit-netns berth in-process',
       ...(br ? ['create-start-exit-netns berth cli'] : []),
+      // the outside cross-check: berth-runtime's run timed by hyperfine, in the cli case's group
+      ...(br && hyperfine ? ['create-start-exit-no-netns berth cli hyperfine'] : []),
     ]);
+    if (br && !hyperfine) expect(warnings.join('\n')).toContain('hyperfine is not installed');
     expect(cases[0]!.phases).toBe(true);
     expect(cases.every((c) => c.unit === 'ms')).toBe(true);
   });
@@ -96,8 +96,11 @@ describe('runtime suite: cases', () => {
       expect(warnings).toEqual([expect.stringContaining('target crun left out')]);
       return;
     }
-    const crunCases = cases.filter((c) => c.case === 'create-start-exit');
+    const crunCases = cases.filter((c) => c.case === 'create-start-exit' && c.parameters.tool === undefined);
     expect(crunCases).toHaveLength(2);
+    expect(cases.filter((c) => c.parameters.tool === 'hyperfine').map((c) => c.target)).toEqual(
+      onPath('hyperfine') !== undefined ? ['crun'] : [],
+    );
     if (crun.quirks.length === 0) {
       expect(cases.some((c) => c.case === 'quirk-wrapper')).toBe(false);
       return;
@@ -259,6 +262,16 @@ needs(root()).describe('runtime suite: real runs (root)', () => {
         expect(document.cases.some((c) => c.case === 'quirk-overhead')).toBe(true);
         expect(document.warnings.some((w) => w.includes('crun') && w.includes('unshare -m'))).toBe(true);
       }
+      // the outside cross-check: hyperfine's figure beside the harness's, and their agreement
+      const checked = ['berth-runtime', 'crun'].filter((r) => isFound(findRuntime(r as 'crun')));
+      const agreement = document.cases.filter((c) => c.case === 'create-start-exit-crosscheck');
+      expect(agreement).toHaveLength(onPath('hyperfine') !== undefined ? checked.length : 0);
+      for (const a of agreement) {
+        expect(a.derived).toMatchObject({ how: 'ratio', pairing: 'interleaved' });
+        expect(a.notes[0]).toMatch(/^(Agrees within|DISAGREES by more than) 10 %: hyperfine median /);
+        if (a.notes[0]!.startsWith('DISAGREES'))
+          expect(document.warnings.some((w) => w.startsWith('suite runtime: cross-check '))).toBe(true);
+      }
       for (const c of document.cases.filter((x) => x.case === 'create-start-exit')) {
         expect(c.samples).toHaveLength(2);
         expect(c.samples.every((s) => s > 0)).toBe(true);
@@ -269,7 +282,8 @@ needs(root()).describe('runtime suite: real runs (root)', () => {
     } finally {
       rmSync(dataRoot, { recursive: true, force: true });
     }
-  });
+    // every runtime, both variants, the quirk cases and the hyperfine cross-checks: minutes on a loaded host
+  }, 300_000);
   needs(runcMissing()).it(
     'a container a sample leaves is removed by delete -f; a delete that leaves it fails the sample',
     async () => {

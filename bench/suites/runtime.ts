@@ -30,6 +30,7 @@ import {
 import { median } from '../stats.js';
 import type { CaseDef, DerivedCase, FinalResult, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { RuntimeBundles, type NetnsVariant } from './runtime-bundles.js';
+import { deriveRuntimeCrosschecks, runtimeCrosschecks } from './crosscheck-runtime.js';
 
 const SUITE = 'runtime';
 export const CASE = 'create-start-exit';
@@ -134,7 +135,9 @@ function inProcessCase(
  * judged on them; goal-vs-crun judges the cli level. Pure, so any call order gives it.
  */
 export function goalNote(result: FinalResult, group: readonly FinalResult[]): string {
-  const crun = group.find((g) => g.info.target === 'crun' && g.info.parameters.level === 'cli');
+  const crun = group.find(
+    (g) => g.info.target === 'crun' && g.info.parameters.level === 'cli' && g.info.parameters.tool === undefined,
+  );
   const prefix = 'Beside crun (cli level, not like for like):';
   if (crun === undefined) return `${prefix} crun did not run in this group.`;
   return `${prefix} p50 ${result.stats.p50.toFixed(2)} ms in-process vs crun ${crun.stats.p50.toFixed(2)} ms through its CLI; no goal is judged across levels.`;
@@ -229,7 +232,7 @@ function quirkCase(quirks: readonly PeerQuirk[], wrapped: boolean): MacroCase {
  * verdict in the notes. Pure: any number of calls on the same input give the same cases.
  */
 function derive(measured: readonly MeasuredCase[]): DerivedCase[] {
-  return [...goalCases(measured), ...quirkOverhead(measured)];
+  return [...goalCases(measured), ...quirkOverhead(measured), ...deriveRuntimeCrosschecks(measured, CASE)];
 }
 
 function goalCases(measured: readonly MeasuredCase[]): DerivedCase[] {
@@ -242,7 +245,8 @@ function goalCases(measured: readonly MeasuredCase[]): DerivedCase[] {
           m.info.case === CASE &&
           m.info.target === target &&
           m.info.parameters.level === level &&
-          m.info.parameters.netns === netns,
+          m.info.parameters.netns === netns &&
+          m.info.parameters.tool === undefined,
       );
     // like for like: berth-runtime's cli against crun's cli (the in-process case has no process start-up)
     const berth = pick('berth', 'cli');
@@ -321,6 +325,7 @@ function buildCases(ctx: SuiteContext): CaseDef[] {
     if (wanted('berth')) cases.push(inProcessCase(bundles, variant, shared, cgroupParent));
     for (const peer of peers) cases.push(cliCase(bundles, variant, peer));
   }
+  cases.push(...runtimeCrosschecks(bundles, peers, { caseName: CASE, nextId, warn: ctx.warn }));
   const crun = peers.find((p) => p.name === 'crun');
   if (crun !== undefined && crun.quirks.length > 0) {
     cases.push(quirkCase(crun.quirks, false), quirkCase(crun.quirks, true));

@@ -31,6 +31,7 @@ import type { Spec } from './spec/types.js';
 import { validateSpec } from './spec/validate.js';
 import { makeWorkloadRootfs } from './workload-rootfs.js';
 import { needs, root } from '../../testkit/needs.js';
+import { childPids } from '../../testkit/processes.js';
 
 const ctx = background();
 const cgroupParent = `berth-test-${process.pid}`;
@@ -115,15 +116,6 @@ function hostMountsUnder(path: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((l) => l.includes(path));
-}
-
-function childPids(): number[] {
-  const pids: number[] = [];
-  for (const tid of readdirSync('/proc/self/task')) {
-    const text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
-    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
-  }
-  return pids;
 }
 
 function cgroupDirs(path: string): string[] {

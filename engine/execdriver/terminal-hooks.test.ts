@@ -23,6 +23,7 @@ import type { Spec } from './spec/types.js';
 import { validateSpec } from './spec/validate.js';
 import { readAll, readMaster, useExecDriverWorld, type ExecDriverWorld } from './test-driver.js';
 import { needs, root } from '../../testkit/needs.js';
+import { childPids } from '../../testkit/processes.js';
 
 const ctx = background();
 
@@ -39,15 +40,6 @@ function ttyBinary(): string {
   const path = packagePath('native', 'workloads', 'bin', 'tty');
   if (!existsSync(path)) execFileSync('sh', [packagePath('native', 'workloads', 'build.sh')], { stdio: 'pipe' });
   return path;
-}
-
-function childPids(): number[] {
-  const pids: number[] = [];
-  for (const tid of readdirSync('/proc/self/task')) {
-    const text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
-    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
-  }
-  return pids;
 }
 
 needs(root()).describe('terminal and createContainer hooks', () => {

@@ -1,5 +1,6 @@
 // Every notebook page in site order: the notebooks and `npm run figures` both walk this
 // list, so a chart added here appears in both. The last page takes whatever the others leave.
+import { crosscheckPage } from './crosscheck-page.js';
 import { graphdriverPage } from './graphdriver-page.js';
 import { historyPage } from './history-page.js';
 import { lifecyclePage } from './lifecycle-page.js';
@@ -21,6 +22,7 @@ export const otherPage: PageSpec = otherPageOf([
   pullPage,
   networkPage,
   tracingPage,
+  crosscheckPage,
 ]);
 
 export const pages: readonly PageSpec[] = [
@@ -32,6 +34,7 @@ export const pages: readonly PageSpec[] = [
   pullPage,
   networkPage,
   tracingPage,
+  crosscheckPage,
   otherPage,
   historyPage,
 ];

@@ -1,6 +1,5 @@
 // Real cgroups (root): creates cgroups for processes this test spawns, applies limits and
 // reads them back, provokes an OOM kill and a fork failure, and removes everything after.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +11,7 @@ import { detectLayout, type CgroupLayout } from './detect.js';
 import { createCgroupManager } from './manager.js';
 import type { Cgroup, CgroupManager } from './types.js';
 import { needs, root, when } from '../../../testkit/needs.js';
+import { exited, TestProcesses } from '../../../testkit/processes.js';
 
 const ctx = background();
 const layout: CgroupLayout | undefined = (() => {
@@ -24,30 +24,13 @@ const layout: CgroupLayout | undefined = (() => {
 const hasV1 = layout !== undefined && layout.mode !== 'v2';
 
 let n = 0;
-const children: ChildProcess[] = [];
+const procs = new TestProcesses();
+const gated = (script: string) => procs.gated(script);
+const sleeper = () => procs.sleeper(30);
 const paths: { manager: CgroupManager; path: string }[] = [];
 
 function uniquePath(): string {
   return `berth-test-${process.pid}-${n++}`;
-}
-
-/** A process that waits for one line on stdin, then runs `script` with sh. */
-function gated(script: string): ChildProcess {
-  const child = spawn('sh', ['-c', `read line; ${script}`], { stdio: ['pipe', 'ignore', 'pipe'] });
-  children.push(child);
-  return child;
-}
-
-function sleeper(): ChildProcess {
-  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
-  children.push(child);
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null)
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
 async function make(manager: CgroupManager, resources?: Parameters<CgroupManager['create']>[2]): Promise<Cgroup> {
@@ -59,16 +42,7 @@ async function make(manager: CgroupManager, resources?: Parameters<CgroupManager
 const read = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8').trim();
 
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      await exited(child);
-    }
-  }
+  await procs.killAll();
   for (const { manager, path } of paths.splice(0)) {
     try {
       const cg = await manager.open(ctx, path);
