@@ -211,10 +211,11 @@ needs(skip).describe('escape classes through berthd', () => {
   }, 300_000);
 
   it('a container sees only its own fds, and --workdir /proc/self/fd/N never leads outside its root', async () => {
-    // Protections: the child closes every fd inherited from Node at once and marks the rest close-on-exec
-    // (container-child.cc close_except, close_fds), and refuses a working directory outside the root. Checked by
-    // removing close_fds (the probe then lists Node's fds) and the cwd check with close_except (a --workdir of
-    // an inherited directory fd then starts the process outside its root).
+    // Protections: the child closes what it inherits from Node, marks the rest close-on-exec and refuses a cwd with
+    // no path from the root (container-child.cc close_except, close_fds, the getcwd check). berthd holds no
+    // directory fd that could leak here, so removing them does not fail this test; berth-runtime's lifecycle test
+    // hands the runtime a host directory fd and fails when they are removed. This one guards the end state through
+    // the daemon.
     const ref = await image([baseLayer()]);
     const probe = json<{ fds: number[] }>(await berth(['run', '--rm', ref, '/bin/probe']));
     expect(probe.fds).toEqual([0, 1, 2]);
