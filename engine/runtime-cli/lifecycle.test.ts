@@ -550,6 +550,30 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     }
   });
 
+  it('runs a bundle with a user namespace: container root is an unprivileged host uid and gid', async () => {
+    // The maps are written by the native parent (C, before the child is let on); the rootfs keeps its host owners,
+    // so root inside cannot write where only host root may.
+    const base = 200_000 + (process.pid % 1000) * 65_536;
+    // The mapped root must be able to reach the rootfs: mkdtemp made the test's folder private to host root.
+    chmodSync(dir, 0o755);
+    writeSpec((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: base, size: 65_536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: base, size: 65_536 }];
+      s.process!.args = [
+        'sh',
+        '-c',
+        'cat /proc/self/uid_map /proc/self/gid_map; echo > /rootfs-write && echo wrote || echo refused',
+      ];
+    });
+    const r = await rt('run', '--bundle', bundle, newId());
+    expect(r.code, r.stderr).toBe(0);
+    const [uid, gid, write] = r.stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    expect([uid, gid]).toEqual([`0 ${base} 65536`, `0 ${base} 65536`]);
+    expect(write).toBe('refused');
+    expect(existsSync(join(bundle, 'rootfs', 'rootfs-write'))).toBe(false);
+  });
+
   it('refuses an id that exists without touching that container', async () => {
     writeSpec();
     const id = newId();
