@@ -111,9 +111,17 @@ needs(skip).describe('escape classes through berthd', () => {
     const img = await buildImage(layers, { architecture: process.arch === 'x64' ? 'amd64' : process.arch });
     const repo = `isolation/i${++seq}`;
     const ref = `${s.registry.host}/${repo}:v1`;
-    await pushImage(s.registry.url, repo, img, 'v1').catch((err: Error) => {
-      throw new Error(`push ${ref} into the test registry: ${err.message}`, { cause: err });
-    });
+    // A monolithic upload of a few MB was reset (ECONNRESET) now and then on a loaded host: a bounded retry,
+    // the upload being idempotent; any other error, or a third reset, fails the test naming the step.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await pushImage(s.registry.url, repo, img, 'v1');
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET' || attempt === 3)
+          throw new Error(`push ${ref} into the test registry: ${(err as Error).message}`, { cause: err });
+      }
+    }
     await client.pull(ref);
     return ref;
   };
