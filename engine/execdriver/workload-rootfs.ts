@@ -1,5 +1,5 @@
 // Builds the smallest root filesystem a container test or benchmark needs: the
-// static workload binaries of native/workloads (true, sleep, probe, echo,
+// static workload binaries of native/workloads (true, sleep, probe, echo, escape,
 // http-server, tcp-sink, tcp-source, tty) in /bin and
 // the empty directories the default spec mounts onto.
 import { execFileSync } from 'node:child_process';
@@ -8,7 +8,17 @@ import { join } from 'node:path';
 import { unavailable } from '../errdefs/errors.js';
 import { packagePath } from '../../native/package-root.js';
 
-export const WORKLOADS = ['true', 'sleep', 'probe', 'echo', 'http-server', 'tcp-sink', 'tcp-source', 'tty'] as const;
+export const WORKLOADS = [
+  'true',
+  'sleep',
+  'probe',
+  'echo',
+  'http-server',
+  'tcp-sink',
+  'tcp-source',
+  'tty',
+  'escape',
+] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 const workloadsDir = packagePath('native', 'workloads');

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <string.h>
 #include <linux/filter.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -608,6 +609,13 @@ void finish_rootfs(Child& c) {
   if (cfg.nsysctl > 0) record(c, kStepSysctl, -1, t0);
 
   t0 = monotonic_ns();
+  // A file is masked by a bind of the null device, opened once without following a
+  // symlink and checked to be char 1:3: the container's /dev may be a volume in which
+  // "null" is a symlink to a file the mask would otherwise expose writable (a
+  // /proc/sys file, say). The old root is detached by now, so the host's node cannot
+  // be the source.
+  int null_fd = -1;
+  char devnull[40];
   for (int i = 0; i < cfg.nmasked; i++) {
     const char* p = cfg.masked[i];
     struct stat st;
@@ -615,10 +623,20 @@ void finish_rootfs(Child& c) {
       if (errno == ENOENT) continue;
       fail(c, kStepMaskedPaths, errno, p);
     }
+    if (!S_ISDIR(st.st_mode) && null_fd < 0) {
+      null_fd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      struct stat ns;
+      if (null_fd < 0 || fstat(null_fd, &ns) < 0) fail(c, kStepMaskedPaths, errno, "mask source /dev/null");
+      if (!S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3)) {
+        fail(c, kStepMaskedPaths, EINVAL, "mask source /dev/null: not the null device (a symlink or another file)");
+      }
+      fd_path(devnull, null_fd);
+    }
     int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, nullptr)
-                                 : mount("/dev/null", p, nullptr, MS_BIND, nullptr);
+                                 : mount(devnull, p, nullptr, MS_BIND, nullptr);
     if (rc < 0) fail(c, kStepMaskedPaths, errno, p);
   }
+  if (null_fd >= 0) close(null_fd);
   if (cfg.nmasked > 0) record(c, kStepMaskedPaths, -1, t0);
 
   t0 = monotonic_ns();
@@ -791,6 +809,12 @@ void setup_process(Child& c) {
     if (chdir(cfg.cwd) < 0) fail(c, kStepCwd, errno, cfg.cwd);
     record(c, kStepCwd, -1, t0);
   }
+  // A cwd reached through a /proc/self/fd link of an fd opened outside the root (runc's
+  // CVE-2024-21626) has no path from "/": the kernel then reports it "(unreachable)".
+  char where[PATH_MAX];
+  if (syscall(SYS_getcwd, where, sizeof where) < 0 || where[0] != '/') {
+    fail(c, kStepCwd, EXDEV, "outside the container's root: ", cfg.cwd);
+  }
 
   if (cfg.set_caps && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
     fail(c, kStepCapabilities, errno, "ambient clear");
@@ -883,21 +907,90 @@ void close_fds(Child& c) {
   record(c, kStepCloseFds, -1, t0);
 }
 
+// Until execve returns, this process runs Node's binary, the host's. A path through a
+// /proc magic link (/proc/self/exe, /proc/<pid>/exe, /proc/self/fd/N) resolved by this
+// process would start that host file inside the container, where the container could
+// then reach it for writing (runc's CVE-2019-5736). The program and, for a script,
+// each interpreter its "#!" line names (the kernel follows up to four) are therefore
+// resolved here first with RESOLVE_NO_MAGICLINKS; a path that only resolves through a
+// magic link is refused with ELOOP, naming it. Kernels without openat2 get no check.
+// Returns 0, or -1 with the refused path copied into `refused`.
+int magic_link_check(const char* file, char* refused, size_t cap) {
+  char path[PATH_MAX];
+  size_t len = strlen(file);
+  if (len >= sizeof path) return 0;
+  memcpy(path, file, len + 1);
+  for (int depth = 0; depth < 5; depth++) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_MAGICLINKS;
+    int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how));
+    if (fd < 0 && errno == ELOOP) {
+      // A symlink loop fails the same way; only a path that opens without the flag went through a magic link.
+      int plain = open(path, O_PATH | O_CLOEXEC);
+      if (plain < 0) return 0;
+      close(plain);
+      size_t n = strlen(path) < cap - 1 ? strlen(path) : cap - 1;
+      memcpy(refused, path, n);
+      refused[n] = '\0';
+      return -1;
+    }
+    if (fd < 0) return 0;  // ENOENT, EACCES (an execute-only binary), ENOSYS: execve reports its own error
+    char head[256];
+    ssize_t n = read(fd, head, sizeof head - 1);
+    close(fd);
+    if (n < 2 || head[0] != '#' || head[1] != '!') return 0;
+    head[n] = '\0';
+    const char* p = head + 2;
+    while (*p == ' ' || *p == '\t') p++;
+    size_t k = 0;
+    while (p[k] != '\0' && p[k] != ' ' && p[k] != '\t' && p[k] != '\n' && k + 1 < sizeof path) {
+      path[k] = p[k];
+      k++;
+    }
+    path[k] = '\0';
+    if (k == 0) return 0;
+  }
+  return 0;
+}
+
 [[noreturn]] void exec_args(Child& c) {
   const ChildConfig& cfg = *c.cfg;
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  install_seccomp(c, kSeccompBeforeExecve);
   const char* file = cfg.argv[0];
+  const char* path = cfg.path_env != nullptr ? cfg.path_env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  char full[PATH_MAX];
+  char refused[PATH_MAX];
+  // The checks run before the last seccomp stage, which may deny openat2 and read.
+  if (strchr(file, '/') != nullptr) {
+    if (magic_link_check(file, refused, sizeof refused) < 0) fail(c, kStepExecve, ELOOP, "through a magic link: ", refused);
+  } else {
+    for (const char* p = path;;) {
+      const char* end = strchr(p, ':');
+      size_t dlen = end != nullptr ? static_cast<size_t>(end - p) : strlen(p);
+      size_t flen = strlen(file);
+      if (dlen + flen + 2 <= sizeof full) {
+        size_t n = dlen == 0 ? 1 : dlen;
+        memcpy(full, dlen == 0 ? "." : p, n);
+        full[n++] = '/';
+        memcpy(full + n, file, flen + 1);
+        if (magic_link_check(full, refused, sizeof refused) < 0) fail(c, kStepExecve, ELOOP, "through a magic link: ", refused);
+        if (faccessat(AT_FDCWD, full, F_OK, 0) == 0) break;  // execve takes the first that exists, as checked
+      }
+      if (end == nullptr) break;
+      p = end + 1;
+    }
+  }
+  install_seccomp(c, kSeccompBeforeExecve);
   if (strchr(file, '/') != nullptr) {
     execve(file, cfg.argv, cfg.envp);
     fail(c, kStepExecve, errno, file);
   }
-  const char* path = cfg.path_env != nullptr ? cfg.path_env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   int err = ENOENT;
   bool denied = false;
-  char full[PATH_MAX];
   for (const char* p = path;;) {
     const char* end = strchr(p, ':');
     size_t dlen = end != nullptr ? static_cast<size_t>(end - p) : strlen(p);
@@ -941,6 +1034,10 @@ int container_child_main(void* arg) {
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
   }
   umask(0);
+  // Not dumpable until execve (which makes a plain program dumpable again): while this
+  // process runs the host's Node binary, a process of the container it joins or shares
+  // a pid namespace with must not open /proc/<pid>/exe, /proc/<pid>/fd or /proc/<pid>/mem.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   // Drop the fds inherited from Node at once — the parent's end of this socket
   // first (so a parent that goes away is seen as EOF), other containers' pipes and

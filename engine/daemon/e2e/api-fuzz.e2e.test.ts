@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
 import { needs } from '../../../testkit/needs.js';
-import { fuzzCase, send, type FuzzAnswer, type FuzzCase } from './api-fuzz.js';
+import { answerProblem, fuzzCase, send } from './api-fuzz.js';
 import {
   e2eSkipReason,
   hostLeftovers,
@@ -28,25 +28,6 @@ const PARALLEL = 4;
 
 let world: DaemonWorld;
 let daemon: DaemonProcess | undefined;
-
-/** What is wrong with `answer` to `c`, or undefined when it is fine. */
-function problem(c: FuzzCase, a: FuzzAnswer): string | undefined {
-  if (a.hung) return `no answer within ${BOUND_MS} ms`;
-  if (a.status === 0) return 'the connection closed without an answer';
-  if (a.status < 0) return 'a malformed status line';
-  if (a.status >= 500) return `status ${a.status}: ${a.body.slice(0, 300)}`;
-  const head = c.bytes.toString('latin1').startsWith('HEAD ');
-  if (a.status >= 400 && !head && a.status !== 101) {
-    try {
-      const parsed = JSON.parse(a.body) as { message?: unknown };
-      if (typeof parsed.message !== 'string' || parsed.message === '')
-        return `status ${a.status} without a message: ${a.body.slice(0, 200)}`;
-    } catch {
-      return `status ${a.status} with a body that is not JSON: ${JSON.stringify(a.body.slice(0, 200))}`;
-    }
-  }
-  return undefined;
-}
 
 needs(skip).describe(`berthd API fuzz (seed ${SEED}, ${CASES} cases)`, () => {
   beforeAll(async () => {
@@ -73,7 +54,7 @@ needs(skip).describe(`berthd API fuzz (seed ${SEED}, ${CASES} cases)`, () => {
           const c = fuzzCase(SEED, i);
           const a = await send(world.socket, c, BOUND_MS);
           statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
-          const p = problem(c, a);
+          const p = answerProblem(c, a, BOUND_MS);
           if (p !== undefined) failures.push(`${c.label}: ${p}`);
         }
       }),

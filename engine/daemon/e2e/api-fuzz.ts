@@ -4,9 +4,11 @@
 // shorter than declared, broken chunked encoding), sent over a raw socket, some
 // of them byte by byte. Each case is a plain value, so a failing seed replays.
 //
-// It never asks the daemon to reach beyond the host: no pull, push or network
-// create with a body that could succeed (a bridge with a random subnet could
-// break the host's routes); with no image in the daemon no container can start.
+// It never asks the daemon to reach beyond the host: fuzzCase sends no pull, push
+// or network create with a body that could succeed (a bridge with a random subnet
+// could break the host's routes); with no image in the daemon no container can
+// start. registryFuzzCase sends pulls and pushes, every reference naming the
+// local registry it is given (or none that parses), never fromSrc.
 import { connect } from 'node:net';
 
 /** mulberry32: a small seeded PRNG, so a failing seed replays. */
@@ -32,6 +34,8 @@ export interface FuzzCase {
   streams: boolean;
   /** What it is, for failure messages. */
   label: string;
+  /** The client drops the connection this long after sending (an early disconnect); any answer or none is fine. */
+  dropAfterMs?: number;
 }
 
 const routes: [string, string][] = [
@@ -310,6 +314,148 @@ export function fuzzCase(seed: number, index: number): FuzzCase {
   };
 }
 
+/** The repository registryFuzzCase pulls and pushes, in the registry it is given; tag `v1` should exist there. */
+export const FUZZ_REPO = 'fuzz/app';
+
+function registryAuth(r: Rand): string | undefined {
+  const b64 = (text: string) => Buffer.from(text).toString(pick(r, ['base64', 'base64url'] as const));
+  return pick(r, [
+    () => undefined,
+    () => '',
+    () => b64('{}'),
+    () => '!!!not base64!!!',
+    () => b64('null'),
+    () => b64('[1,2]'),
+    () => b64('{"username": 1, "password": {"x": []}}'),
+    () => b64('{"username": "u", "password": "p", "serveraddress": "127.0.0.1:1"}'),
+    () => b64('{"identitytoken": "' + 'x'.repeat(int(r, 10, 5000)) + '"}'),
+    () => b64('{"a":'),
+    () => Buffer.from(Array.from({ length: int(r, 1, 300) }, () => int(r, 0, 255))).toString('base64'),
+    () => 'A'.repeat(int(r, 1000, 20_000)),
+    () => '%00%ff',
+  ])();
+}
+
+function repoPart(r: Rand): string {
+  return pick(r, [
+    () => FUZZ_REPO,
+    () => FUZZ_REPO,
+    () => 'fuzz/none',
+    () => 'FUZZ/App',
+    () => 'fuzz/app/../x',
+    () => 'fuzz//app',
+    () => '-fuzz',
+    () => 'fuzz/' + 'a'.repeat(int(r, 200, 400)),
+    () => `${FUZZ_REPO}@sha256:abc`,
+    () => `${FUZZ_REPO}@sha256:${Array.from({ length: 64 }, () => pick(r, [...'0123456789abcdef'])).join('')}`,
+    () => `${FUZZ_REPO}:`,
+    () => `${FUZZ_REPO}:v1:v2`,
+    () => 'fuzz/ünï',
+    () => 'fuzz/app%00',
+    () => `${FUZZ_REPO}:${'t'.repeat(int(r, 100, 200))}`,
+    () => segment(r),
+  ])();
+}
+
+function tagPart(r: Rand): string | undefined {
+  return pick(r, [
+    () => undefined,
+    () => 'v1',
+    () => 'v1',
+    () => 'nope',
+    () => '',
+    () => 'sha256:' + 'a'.repeat(64),
+    () => 'sha256:short',
+    () => 'md5:' + 'a'.repeat(32),
+    () => '../../x',
+    () => 'x'.repeat(int(r, 129, 300)),
+    () => 'v1@sha256:' + 'b'.repeat(64),
+    () => '.hidden',
+    () => 'ünï',
+  ])();
+}
+
+function platformPart(r: Rand): string | undefined {
+  return pick(r, [
+    () => undefined,
+    () => 'linux/amd64',
+    () => 'linux/arm64',
+    () => 'linux',
+    () => 'windows/amd64',
+    () => '',
+    () => 'linux/amd64/v8/extra',
+    () => '///',
+    () => 'p'.repeat(int(r, 100, 600)),
+    () => '{"os":"linux"}',
+  ])();
+}
+
+/**
+ * The `index`th pull or push case of the run seeded with `seed`, against the registry at `registry` (host:port on
+ * 127.0.0.1): `POST /images/create` with mangled references, tags, platforms and X-Registry-Auth headers, and
+ * `POST /images/{name}/push` the same way; some of them dropped by the client part-way.
+ */
+export function registryFuzzCase(seed: number, index: number, registry: string): FuzzCase {
+  const r = seeded((seed * 1_000_033 + index) >>> 0);
+  const query: string[] = [];
+  const add = (k: string, v: string | undefined) => {
+    if (v !== undefined) query.push(`${k}=${encodeURIComponent(v)}`);
+  };
+  let path: string;
+  const push = r() < 0.35;
+  if (push) {
+    path = `/images/${registry}/${pick(r, [() => FUZZ_REPO, () => FUZZ_REPO, () => repoPart(r)])()}/push`;
+    add('tag', tagPart(r));
+  } else {
+    path = '/images/create';
+    add('fromImage', `${registry}/${repoPart(r)}`);
+    add('tag', tagPart(r));
+    add('platform', platformPart(r));
+  }
+  if (r() < 0.2) path = `/v${pick(r, ['1.41', '1.24', '1.40'])}${path}`;
+  if (r() < 0.1) query.push(pick(r, ['%', '&&&', 'fromImage=', 'tag=%zz', `${'q'.repeat(2000)}=1`]));
+  const target = query.length > 0 ? `${path}?${query.join('&')}` : path;
+  const headers = ['Host: berthd'];
+  const auth = registryAuth(r);
+  if (auth !== undefined) headers.push(`X-Registry-Auth: ${auth}`);
+  let payload = Buffer.alloc(0);
+  if (r() < 0.2) {
+    payload = Buffer.from(pick(r, ['{}', '{"a":', 'x'.repeat(int(r, 1, 100_000)), '[]']));
+    headers.push('Content-Type: application/json', `Content-Length: ${payload.length}`);
+  }
+  headers.push('Connection: close');
+  const head = Buffer.from(`POST ${target} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`, 'latin1');
+  const dropAfterMs = r() < 0.15 ? int(r, 0, 300) : undefined;
+  return {
+    bytes: Buffer.concat([head, payload]),
+    slow: false,
+    endAfterWrite: false,
+    streams: false,
+    ...(dropAfterMs !== undefined ? { dropAfterMs } : {}),
+    label: `#${index} ${push ? 'push' : 'pull'} POST ${target.length > 160 ? `${target.slice(0, 160)}…` : target}${auth !== undefined ? ` (X-Registry-Auth ${auth.length} chars)` : ''}${dropAfterMs !== undefined ? `, dropped after ${dropAfterMs} ms` : ''}`,
+  };
+}
+
+/** What is wrong with `a`, the answer to `c` (or undefined when it is fine): a hang, no reply, a 5xx, a bare 4xx. */
+export function answerProblem(c: FuzzCase, a: FuzzAnswer, boundMs: number): string | undefined {
+  if (a.hung) return `no answer within ${boundMs} ms`;
+  if (c.dropAfterMs !== undefined) return undefined;
+  if (a.status === 0) return 'the connection closed without an answer';
+  if (a.status < 0) return 'a malformed status line';
+  if (a.status >= 500) return `status ${a.status}: ${a.body.slice(0, 300)}`;
+  const head = c.bytes.toString('latin1').startsWith('HEAD ');
+  if (a.status >= 400 && !head && a.status !== 101) {
+    try {
+      const parsed = JSON.parse(a.body) as { message?: unknown };
+      if (typeof parsed.message !== 'string' || parsed.message === '')
+        return `status ${a.status} without a message: ${a.body.slice(0, 200)}`;
+    } catch {
+      return `status ${a.status} with a body that is not JSON: ${JSON.stringify(a.body.slice(0, 200))}`;
+    }
+  }
+  return undefined;
+}
+
 export interface FuzzAnswer {
   /** The status line's code, 0 when no answer came. */
   status: number;
@@ -337,6 +483,7 @@ export function send(socketPath: string, c: FuzzCase, boundMs: number): Promise<
       resolve({ ...parse(got), hung });
     };
     const timer = setTimeout(() => finish(true), boundMs);
+    if (c.dropAfterMs !== undefined) setTimeout(() => finish(false), c.dropAfterMs);
     socket.on('data', (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);
       const a = parse(got);
