@@ -10,6 +10,8 @@ import { packagePath } from '../../native/package-root.js';
 
 export const WORKLOADS = ['true', 'sleep', 'probe', 'echo', 'http-server', 'tcp-sink', 'tcp-source', 'tty'] as const;
 export type Workload = (typeof WORKLOADS)[number];
+/** Programs built with the workloads that no root filesystem gets: the benches run them on the host. */
+export type HostTool = 'netns-floor';
 
 const workloadsDir = packagePath('native', 'workloads');
 
@@ -34,7 +36,7 @@ export function initBinary(): string {
 /**
  * Path of a built workload binary; builds them (native/workloads/build.sh, needs gcc and a static libc) when missing.
  */
-export function workloadBinary(name: Workload): string {
+export function workloadBinary(name: Workload | HostTool): string {
   const path = join(workloadsDir, 'bin', name);
   if (!existsSync(path)) {
     try {

@@ -1,14 +1,14 @@
 #!/bin/sh
 # Builds berth's tiny static workload binaries (true, sleep, probe, echo,
-# http-server, tcp-sink, tcp-source, tty) into native/workloads/bin/, for test and
-# benchmark root filesystems. Needs gcc and the static libc (Debian: libc6-dev).
+# http-server, tcp-sink, tcp-source, tty, init) into native/workloads/bin/, for test and
+# benchmark root filesystems, and netns-floor, the network bench's kernel reference. Needs gcc and the static libc (Debian: libc6-dev).
 # Run by the package's install step.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out="$here/bin"
 mkdir -p "$out"
 cc=${CC:-gcc}
-for name in true sleep probe echo http-server tcp-sink tcp-source tty init; do
+for name in true sleep probe echo http-server tcp-sink tcp-source tty init netns-floor; do
   "$cc" -static -O2 -s -Wall -Wextra -o "$out/$name.tmp" "$here/$name.c"
   mv -f "$out/$name.tmp" "$out/$name"
 done
