@@ -16,6 +16,12 @@ export type NetlinkOp =
       mtu?: number;
       peerMac?: string;
       peerNetns?: { pid?: number; path?: string };
+      /** Run in a target namespace: create the named end in this process's namespace instead (peer stays). */
+      inHost?: boolean;
+      /** Bridge the named end is attached to at creation, looked up in this process's namespace. */
+      master?: string;
+      /** Bring the named end up at creation (the peer cannot be: its pair is not complete yet). */
+      up?: boolean;
     }
   | { op: 'link.up' | 'link.down'; name: string }
   | { op: 'link.master'; name: string; master: string }

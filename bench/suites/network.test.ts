@@ -17,7 +17,7 @@ import { registry } from './index.js';
 import { DOCKER_QUICK_REASON, deriveNetwork, iperfAmount, networkSuite } from './network.js';
 import { DOCKER_BENCH_BRIDGE, dockerUnavailable } from './network-docker.js';
 import { setupCase } from './network-setup.js';
-import { iperfGbits, sinkBytes, sinkGbits, throughputCase, TrafficEnv } from './network-traffic.js';
+import { iperfGbits, LoopbackEnv, sinkBytes, sinkGbits, throughputCase, TrafficEnv } from './network-traffic.js';
 import { berthTaggedRules, leftoverLinks, leftoverNetns, NAME_PREFIX, NetworkWorld } from './network-world.js';
 import { background } from '../../engine/trace/index.js';
 import { LOCAL_MTU } from '../../engine/networkdriver/network-driver.js';
@@ -65,12 +65,14 @@ describe('network suite (definition)', () => {
           'bridge/netlink',
           'bridge/ip',
           ...(n === 1 ? ['bridge/ip-calls'] : []),
+          'bridge/floor',
           'container/driver',
         ].map((m) => `${m}/${n}`),
       ),
     );
     for (const c of setup) {
-      expect(c.phases).toBe(true);
+      // the floor is a C program: no spans of berth's to make phases of
+      expect(c.phases).toBe(c.parameters.path !== 'floor' ? true : undefined);
       expect(c.unit).toBe('ms');
     }
     // netlink and ip of one concurrency interleave with the driver
@@ -81,23 +83,26 @@ describe('network suite (definition)', () => {
     const paths = ['loopback', 'host-to-container', 'container-to-container', 'published-port'];
     expect(cases.filter((c) => c.case === 'tcp-latency').map((c) => c.parameters.path)).toEqual(paths);
     {
-      // berth's default network (link MTU 65520), then berth at Ethernet's MTU on a second bridge, throughput only
+      // loopback at each MTU the containers use, berth's default network (link MTU 65520), then berth at
+      // Ethernet's MTU on a second bridge, throughput only
       const all = cases.filter((c) => c.case === 'tcp-throughput');
       // with iperf3, berth's own tcp-sink runs beside it on two paths (the outside cross-check)
       const tput = hasIperf ? all.filter((c) => c.parameters.tool === 'iperf3') : all;
       if (hasIperf) {
         const twins = all.filter((c) => c.parameters.tool === 'tcp-sink');
         expect(twins.map((c) => `${c.target} ${c.parameters.path}@${c.parameters.mtu}`)).toEqual([
-          'berth loopback@65536',
+          `berth loopback@${LOCAL_MTU}`,
           `berth container-to-container@${LOCAL_MTU}`,
         ]);
         expect(twins.every((c) => c.group === 'tcp-throughput-crosscheck')).toBe(true);
       }
       expect(tput.map((c) => `${c.parameters.path}@${c.parameters.mtu}`)).toEqual([
-        'loopback@65536',
+        `loopback@${LOCAL_MTU}`,
+        'loopback@1500',
         ...paths.slice(1).map((p) => `${p}@${LOCAL_MTU}`),
         ...paths.slice(1).map((p) => `${p}@1500`),
       ]);
+      expect(tput[1]!.method).toContain('lo at MTU 1500 in a network namespace of the bench');
       expect(
         tput.every(
           (c) =>
@@ -146,7 +151,7 @@ describe('network suite (definition)', () => {
       );
   });
 
-  it('derives throughput percent, latency overhead and ip/netlink ratio pairwise, with goal notes', () => {
+  it('derives throughput percent at equal MTU, latency overhead, ip/netlink and floor ratios pairwise, with goal notes', () => {
     const info = networkSuite.cases(suiteCtx())[0]!;
     const m = (c: string, parameters: Record<string, string | number>, samples: number[]): MeasuredCase => ({
       info: { ...info, case: c, parameters },
@@ -154,7 +159,8 @@ describe('network suite (definition)', () => {
       rounds: [samples],
     });
     const derived = deriveNetwork([
-      m('tcp-throughput', { path: 'loopback', mtu: 65536 }, [40, 40, 40]),
+      m('tcp-throughput', { path: 'loopback', mtu: LOCAL_MTU }, [40, 40, 40]),
+      m('tcp-throughput', { path: 'loopback', mtu: 1500 }, [30, 40]),
       m('tcp-throughput', { path: 'host-to-container', mtu: LOCAL_MTU }, [36, 36]),
       m('tcp-throughput', { path: 'published-port', mtu: LOCAL_MTU }, [20, 20, 20]),
       m('tcp-throughput', { path: 'host-to-container', mtu: 1500 }, [24, 24]),
@@ -168,30 +174,46 @@ describe('network suite (definition)', () => {
       m('setup-teardown', { mode: 'bridge', path: 'netlink', concurrency: 1 }, [1, 2]),
       m('setup-teardown', { mode: 'bridge', path: 'ip', concurrency: 1 }, [7, 8]),
       m('setup-teardown', { mode: 'bridge', path: 'ip-calls', concurrency: 1 }, [30, 40]),
+      m('setup-teardown', { mode: 'bridge', path: 'floor', concurrency: 1 }, [2, 2, 1]),
+      m('setup-teardown', { mode: 'bridge', path: 'driver', concurrency: 4 }, [6, 5]),
+      m('setup-teardown', { mode: 'bridge', path: 'floor', concurrency: 4 }, [2, 2]),
     ]);
     const by = (c: string, p: string | number, target = 'berth') =>
       derived.find((d) => d.case === c && d.target === target && Object.values(d.parameters).includes(p))!;
     const ratio1500 = derived.find(
       (d) => d.case === 'tcp-throughput-vs-loopback' && d.parameters.mtu === 1500 && d.target === 'berth',
     )!;
-    expect(ratio1500.samples).toEqual([60, 60]);
+    // each path against loopback at its own MTU
+    expect(ratio1500.samples).toEqual([80, 60]);
     expect(ratio1500.notes![0]).toMatch(
-      /^berth at link MTU 1500: median 60\.0% of loopback \(berth's goal, for its default configuration/,
+      /^misses the goal at MTU 1500: median 70\.0% of loopback at MTU 1500 \(2 pairs, range 60\.0–80\.0%; goal ≥ 90%\)/,
     );
-    expect(by('tcp-throughput-vs-loopback', 'host-to-container').samples).toEqual([90, 90]);
-    expect(by('tcp-throughput-vs-loopback', 'host-to-container').notes![0]).toMatch(
-      /^meets the goal: median 90\.0% of loopback/,
+    expect(ratio1500.derived.from[1]!.parameters).toMatchObject({ path: 'loopback', mtu: 1500 });
+    const h2c = derived.find(
+      (d) => d.case === 'tcp-throughput-vs-loopback' && d.parameters.mtu === LOCAL_MTU && d.target === 'berth',
+    )!;
+    expect(h2c.samples).toEqual([90, 90]);
+    expect(h2c.notes![0]).toMatch(new RegExp(`^meets the goal at MTU ${LOCAL_MTU}: median 90\\.0% of loopback`));
+    expect(h2c.derived).toMatchObject({ how: 'ratio', pairing: 'interleaved' });
+    expect(by('tcp-throughput-vs-loopback', 'published-port').notes![0]).toMatch(
+      /^misses the goal at MTU \d+: median 50\.0%/,
     );
-    expect(by('tcp-throughput-vs-loopback', 'published-port').notes![0]).toMatch(/^misses the goal: median 50\.0%/);
-    expect(by('tcp-throughput-vs-loopback', 'published-port', 'docker').samples).toEqual([75, 75]);
+    expect(by('tcp-throughput-vs-loopback', 'published-port', 'docker').samples).toEqual([100, 75]);
     expect(by('tcp-throughput-vs-loopback', 'published-port', 'docker').notes![0]).toMatch(
-      /^docker at link MTU 1500: median 75\.0% of loopback/,
+      /^docker at link MTU 1500: median 87\.5% of loopback at MTU 1500/,
     );
     expect(by('tcp-latency-overhead', 'container-to-container').samples).toEqual([5, 8]);
     const ratio = by('setup-teardown-ip-vs-netlink', 1);
     expect(ratio.samples).toEqual([7, 4]);
     expect(ratio.notes![1]).toBe('With one `ip` process per op it took a median 25.00× (p50 35.0 ms).');
-    expect(ratio.notes![2]).toMatch(/^meets the goal: .* p50 2\.20 ms/);
+    expect(ratio.notes![2]).toMatch(/^meets the goal: .* concurrency 1, p50 2\.20 ms over 3 samples .*goal ≤ 2\.5 ms/);
+    const floor1 = by('setup-teardown-vs-floor', 1);
+    expect(floor1.samples).toEqual([1, 1.25, 2.2]);
+    expect(floor1.notes![0]).toMatch(/^meets the goal: berth took a median 1\.25× the kernel floor over 3 pairs/);
+    const floor4 = by('setup-teardown-vs-floor', 4);
+    expect(floor4.samples).toEqual([3, 2.5]);
+    expect(floor4.notes![0]).toMatch(/^misses the goal: berth took a median 2\.75×.*goal ≤ 1\.5×/);
+    expect(floor4.derived.from.map((f) => f.parameters.path)).toEqual(['driver', 'floor']);
     expect(derived.every((d) => d.unit === 'percent' || d.unit === 'us' || d.unit === 'ratio')).toBe(true);
   });
 
@@ -244,7 +266,7 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
       validateResult(document);
 
       const setup = document.cases.filter((c) => c.case === 'setup-teardown');
-      expect(setup).toHaveLength(13);
+      expect(setup).toHaveLength(15);
       for (const c of setup) {
         expect(c.samples).toHaveLength(2);
         expect(c.samples.every((x) => x > 0)).toBe(true);
@@ -279,25 +301,26 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
         const all = document.cases.filter((c) => c.case === 'tcp-throughput');
         // with iperf3, berth's tcp-sink also measures two paths (the outside cross-check)
         const tput = all.filter((c) => c.parameters.tool === (hasIperf ? 'iperf3' : 'tcp-sink'));
-        expect(tput).toHaveLength(7);
-        expect(all).toHaveLength(hasIperf ? 9 : 7);
+        expect(tput).toHaveLength(8);
+        expect(all).toHaveLength(hasIperf ? 10 : 8);
         for (const c of all) expect(c.stats.p50).toBeGreaterThan(0);
         const ratios = document.cases.filter(
           (c) => c.case === 'tcp-throughput-vs-loopback' && c.parameters.tool === tput[0]!.parameters.tool,
         );
         expect(ratios).toHaveLength(6);
+        for (const r of ratios)
+          expect(r.notes[0]).toMatch(new RegExp(`^(meets|misses) the goal at MTU ${r.parameters.mtu}`));
         if (hasIperf) {
           const agreement = document.cases.filter((c) => c.case === 'tcp-throughput-crosscheck');
           expect(agreement.map((c) => c.parameters.path)).toEqual(['loopback', 'container-to-container']);
           for (const a of agreement)
             expect(a.notes[0]).toMatch(/^(Agrees within|DISAGREES by more than) 10 %: iperf3 median /);
         }
-        for (const r of ratios.filter((x) => x.parameters.mtu === LOCAL_MTU))
-          expect(r.notes[0]).toMatch(/(meets|misses) the goal/);
-        for (const r of ratios.filter((x) => x.parameters.mtu === 1500))
-          expect(r.notes[0]).toMatch(/^berth at link MTU 1500/);
       }
       expect(document.cases.filter((c) => c.case === 'setup-teardown-ip-vs-netlink')).toHaveLength(2);
+      const floors = document.cases.filter((c) => c.case === 'setup-teardown-vs-floor');
+      expect(floors.map((c) => c.parameters.concurrency)).toEqual([1, 4]);
+      for (const c of floors) expect(c.notes[0]).toMatch(/^(meets|misses) the goal: berth took a median/);
 
       // nothing left behind
       expect(await leftoverLinks()).toEqual(before.links);
@@ -314,9 +337,10 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
     async () => {
       const ctx = background();
       const env = new TrafficEnv(new NetworkWorld(dataRoot));
+      const loopback = new LoopbackEnv(LOCAL_MTU);
       const got: Record<string, number> = {};
       for (const path of ['loopback', 'host-to-container', 'container-to-container', 'published-port'] as const) {
-        const c = throughputCase(env, path, { bytes: '64M' }, 'tcp-sink');
+        const c = throughputCase(path === 'loopback' ? loopback : env, path, { bytes: '64M' }, 'tcp-sink');
         expect(c.parameters.tool).toBe('tcp-sink');
         await c.setup!(ctx);
         try {

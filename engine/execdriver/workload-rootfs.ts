@@ -20,6 +20,8 @@ export const WORKLOADS = [
   'escape',
 ] as const;
 export type Workload = (typeof WORKLOADS)[number];
+/** Programs built with the workloads that no root filesystem gets: the benches run them on the host. */
+export type HostTool = 'netns-floor';
 
 const workloadsDir = packagePath('native', 'workloads');
 
@@ -44,7 +46,7 @@ export function initBinary(): string {
 /**
  * Path of a built workload binary; builds them (native/workloads/build.sh, needs gcc and a static libc) when missing.
  */
-export function workloadBinary(name: Workload): string {
+export function workloadBinary(name: Workload | HostTool): string {
   const path = join(workloadsDir, 'bin', name);
   if (!existsSync(path)) {
     try {

@@ -7,7 +7,12 @@ export { parsePortSpec, formatPortSpec, type PortSpec, type PortProto } from './
 export { runSteps, type NetlinkOp, type NetnsRef, type SetupStep } from './netlink-ops.js';
 export { runIpBatch, ipLine } from './ip-commands.js';
 export { writeEtcFiles } from './etc-files.js';
-export { bridgeInterfacePlan, type InterfacePlan, type InterfacePlanInput } from './interface-plan.js';
+export {
+  bridgeInterfaceOps,
+  bridgeInterfacePlan,
+  type InterfacePlan,
+  type InterfacePlanInput,
+} from './interface-plan.js';
 export { Iptables, parseTag, CHAIN_DNAT, CHAIN_FORWARD, CHAIN_POSTROUTING, type TaggedRule } from './iptables.js';
 export { hostRoutes, type HostRoute } from './host-routes.js';
 export { VethReaper, type VethReaperOptions } from './veth-reaper.js';

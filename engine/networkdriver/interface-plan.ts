@@ -1,6 +1,7 @@
-// The rtnetlink requests that give a container its bridge interface, as data:
-// the driver runs them through netlink (runSteps) and the network bench runs the
-// very same plan through `ip -batch` (runIpBatch) to compare the two.
+// The rtnetlink requests that give a container its bridge interface, as data: the
+// two-part plan (host, then namespace) that the network bench runs through netlink
+// (runSteps) and through `ip -batch` (runIpBatch) to compare the two, and the
+// one-part plan the driver runs: every request from inside the namespace.
 import type { NetlinkOp, NetnsRef } from './netlink-ops.js';
 
 export interface InterfacePlanInput {
@@ -58,4 +59,29 @@ export function bridgeInterfacePlan(p: InterfacePlanInput): InterfacePlan {
       },
     ],
   };
+}
+
+/**
+ * The same interface as bridgeInterfacePlan, as one list run inside the
+ * container's namespace (runSteps with netns): the veth's host end is created
+ * back in the caller's namespace (inHost), attached to the bridge and up in that
+ * same request, its peer born in the namespace under its final name. One cloned
+ * child, one netlink socket, two batches (the create; then lo, address, eth0 up,
+ * route). No `ip` equivalent: the bridge is looked up in the caller's namespace.
+ */
+export function bridgeInterfaceOps(p: InterfacePlanInput): NetlinkOp[] {
+  const ifname = p.ifname ?? 'eth0';
+  return [
+    {
+      op: 'veth.create',
+      name: p.hostVeth,
+      peer: ifname,
+      mtu: p.mtu,
+      peerMac: p.mac,
+      inHost: true,
+      master: p.bridge,
+      up: true,
+    },
+    ...bridgeInterfacePlan(p).netns,
+  ];
 }

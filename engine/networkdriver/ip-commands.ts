@@ -20,10 +20,13 @@ export function ipLine(op: NetlinkOp): string {
     case 'bridge.create':
       return `link add ${op.name}${op.mtu ? ` mtu ${op.mtu}` : ''} type bridge`;
     case 'veth.create': {
+      if (op.inHost) throw invalidArgument(`ip-commands veth ${op.name}: inHost has no \`ip\` equivalent`);
       const mtu = op.mtu ? ` mtu ${op.mtu}` : '';
       const mac = op.peerMac ? ` address ${op.peerMac}` : '';
       const ns = op.peerNetns ? ` netns ${netnsArg(op.peerNetns)}` : '';
-      return `link add ${op.name}${mtu} type veth peer name ${op.peer}${mtu}${mac}${ns}`;
+      const master = op.master ? ` master ${op.master}` : '';
+      const up = op.up ? ' up' : '';
+      return `link add ${op.name}${mtu}${master}${up} type veth peer name ${op.peer}${mtu}${mac}${ns}`;
     }
     case 'link.up':
       return `link set ${op.name} up`;

@@ -5,7 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
 import { native } from '../../native/index.js';
 import { background } from '../trace/index.js';
-import { runSteps } from './netlink-ops.js';
+import { bridgeInterfaceOps } from './interface-plan.js';
+import { ipLine } from './ip-commands.js';
+import { runSteps, type NetlinkOp } from './netlink-ops.js';
 import { NetnsFixture } from './test-netns.js';
 import { needs, root } from '../../testkit/needs.js';
 
@@ -107,7 +109,77 @@ needs(root()).describe('runSteps (rtnetlink)', () => {
     await runSteps(ctx, [{ op: 'link.delete', name: VETH, ifMissingOk: true }]);
   });
 
+  it('runs the whole bridge interface from inside the namespace: host end born on the bridge and up', async () => {
+    await runSteps(ctx, [
+      { op: 'bridge.create', name: BR },
+      { op: 'addr.add', name: BR, address: '10.251.4.1', prefix: 24 },
+      { op: 'link.up', name: BR },
+    ]);
+    const ns = await fx.create();
+    const ops = bridgeInterfaceOps({
+      hostVeth: VETH,
+      bridge: BR,
+      netns: { path: ns.path },
+      address: '10.251.4.2',
+      prefix: 24,
+      gateway: '10.251.4.1',
+      mac: '02:42:0a:fb:04:02',
+      mtu: 1450,
+    });
+    const steps = await runSteps(ctx, ops, { path: ns.path });
+    expect(steps.map((s) => s.name)).toEqual([
+      'netns.open',
+      'child',
+      'setns',
+      'socket',
+      'veth.create',
+      'link.up',
+      'addr.add',
+      'link.up',
+      'route.default',
+    ]);
+    // the create goes alone, the other four in one batch: each of those starts when the one before it was acked
+    const requests = steps.slice(4);
+    for (let i = 2; i < requests.length; i++) expect(requests[i]!.startNs).toBe(requests[i - 1]!.endNs);
+    expect(requests[1]!.startNs).toBeGreaterThanOrEqual(requests[0]!.endNs);
+    const host = (await execa('ip', ['-o', 'link', 'show', VETH])).stdout;
+    expect(host).toContain(`master ${BR}`);
+    expect(host).toMatch(/mtu 1450/);
+    expect(host).toMatch(/<[^>]*\bUP\b[^>]*>/);
+    expect(await fx.links(ns.name)).toEqual(['lo', 'eth0']);
+    const eth0 = (await execa('ip', ['-n', ns.name, '-o', 'link', 'show', 'eth0'])).stdout;
+    expect(eth0).toContain('link/ether 02:42:0a:fb:04:02');
+    expect((await execa('ip', ['-n', ns.name, 'route', 'show', 'default'])).stdout).toContain(
+      'default via 10.251.4.1 dev eth0',
+    );
+    // A batch stops its records at the first failure; a missing master fails veth.create before the kernel.
+    await runSteps(ctx, [{ op: 'link.delete', name: VETH }]);
+    const bad = await runSteps(ctx, [{ ...ops[0]!, master: `${BR}x` } as NetlinkOp], { path: ns.path }).catch(
+      (e: unknown) => e,
+    );
+    expect((bad as Error).message).toBe(`veth ${VETH}: RTM_NEWLINK: ENODEV (master ${BR}x: ENODEV)`);
+    expect((await execa('ip', ['link', 'show', VETH], { reject: false })).exitCode).not.toBe(0);
+    const mid = await runSteps(
+      ctx,
+      [
+        { op: 'link.up', name: 'lo' },
+        { op: 'addr.add', name: 'lo', address: '127.0.0.1', prefix: 8 },
+        { op: 'link.up', name: 'lo' },
+      ],
+      { path: ns.path },
+    ).catch((e: unknown) => e);
+    expect((mid as Error).message).toMatch(/^link lo: RTM_NEWADDR: EEXIST/);
+    const midSteps = (mid as { details: { steps: { name: string }[] } }).details.steps;
+    expect(midSteps.map((s) => s.name).slice(-2)).toEqual(['link.up', 'addr.add']);
+  });
+
   it('rejects malformed ops before touching the kernel', () => {
+    expect(() =>
+      native().netlinkApply([{ op: 'veth.create', name: 'a', peer: 'b', master: 'br0' }], {
+        path: '/proc/self/ns/net',
+      }),
+    ).toThrow(/master in a target namespace needs inHost/);
+    expect(() => ipLine({ op: 'veth.create', name: 'a', peer: 'b', inHost: true })).toThrow(/inHost/);
     expect(() => native().netlinkApply([{ op: 'addr.add', name: 'eth0', address: '10.1.1', prefix: 24 }])).toThrow(
       /invalid IPv4 address 10.1.1/,
     );

@@ -96,15 +96,7 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     expect(ra.mac).toMatch(/^02:42:/);
     const names = ra.steps.map((s) => s.name);
     expect(names).toEqual(
-      expect.arrayContaining([
-        'ipam.allocate',
-        'veth.create',
-        'link.master',
-        'setns',
-        'addr.add',
-        'route.default',
-        'etc.write',
-      ]),
+      expect.arrayContaining(['ipam.allocate', 'veth.create', 'setns', 'addr.add', 'route.default', 'etc.write']),
     );
     for (const s of ra.steps) expect(s.endNs).toBeGreaterThanOrEqual(s.startNs);
     const top = spans.find((s) => s.name === 'networkdriver.allocateInterface')!;
@@ -454,7 +446,8 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
   needs(iptablesMissing).it('leaks nothing over 20 allocate/publish/release cycles', async () => {
     const d = await open({ portDriver: 'iptables' });
     const a = await fx.create();
-    const ipt = new Iptables();
+    // this driver's rules only: other berth instances on the host add and remove theirs meanwhile
+    const ipt = new Iptables(undefined, d.owner);
     const links = await berthLinks(BRIDGE);
     const rules = (await ipt.list()).length;
     for (let i = 0; i < 20; i++) {

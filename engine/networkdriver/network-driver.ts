@@ -20,6 +20,7 @@
 // iptables rules carry the instance's owner (a hash of the root), so recovery and
 // reset of one instance leave another instance's rules and chains alone.
 import { createHash, randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { access, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import {
@@ -41,7 +42,7 @@ import { CHAIN_DNAT, Iptables, isRuleOfPort } from './iptables.js';
 import { VethReaper } from './veth-reaper.js';
 import { checkContainerId } from '../fsutil/container-id.js';
 import { KeyedLock } from '../fsutil/keyed-lock.js';
-import { bridgeInterfacePlan } from './interface-plan.js';
+import { bridgeInterfaceOps } from './interface-plan.js';
 import { runSteps, type NetnsRef, type SetupStep } from './netlink-ops.js';
 import type {
   AllocateInterfaceRequest,
@@ -429,10 +430,11 @@ export class BridgeDriver implements NetworkDriver {
 
   /**
    * Gives containerId its network per req.network:
-   * - bridge / a user network: address from IPAM; veth pair `berth…` ↔ `eth0` with
-   *   the peer created directly in req.netns (under its final name, so no rename),
-   *   host end on the bridge and up; inside the namespace (cloned child): lo up,
-   *   eth0 address and up, default route via the gateway;
+   * - bridge / a user network: address from IPAM; from one cloned child inside
+   *   req.netns, over one netlink socket: veth pair `berth…` ↔ `eth0` with the host
+   *   end created back in the host's namespace, on the bridge and up, and the peer
+   *   born in req.netns under its final name (no rename, no move); then in one
+   *   batch lo up, eth0 address and up, default route via the gateway;
    * - none: lo up in req.netns; host: nothing (the host's namespace);
    * - container:<id>: req.netns is that container's namespace, only checked.
    * Writes hosts/hostname/resolv.conf to req.etcDir when given. Returns the
@@ -440,7 +442,7 @@ export class BridgeDriver implements NetworkDriver {
    * interface; NOT_FOUND for an unknown network or a missing namespace;
    * RESOURCE_EXHAUSTED when the subnet is full; a failing step names itself
    * (`veth berth1a2b3c4d5e: RTM_NEWLINK: EEXIST`). Everything is undone on failure.
-   * Cost: two netlink batches (one in a cloned child) overlapped with
+   * Cost: one cloned child with two netlink batches, overlapped with
    * two runtime-state writes (the address, group-committed with concurrent
    * callers, and the endpoint record; not fsynced) and the etc files, each write
    * one native threadpool job. Both writes are on disk before it returns.
@@ -462,9 +464,14 @@ export class BridgeDriver implements NetworkDriver {
       if (req.netns === undefined)
         throw invalidArgument(`container ${cid}: network ${req.network} needs the container's netns (pid or path)`);
       const ns = req.netns;
-      const nsStat = await stat(netnsPath(ns)).catch((err: unknown) => {
+      // A namespace file is on nsfs, procfs or tmpfs: stat never waits for a disk, so it is done
+      // synchronously rather than as a threadpool round trip, which a busy host makes dear.
+      let nsStat: { ino: number };
+      try {
+        nsStat = statSync(netnsPath(ns));
+      } catch (err) {
         throw notFound(`container ${cid}: netns ${netnsPath(ns)}: not found`, { cause: err });
-      });
+      }
       const netns = { ino: nsStat.ino, ...('pid' in ns ? { pid: ns.pid } : {}) };
       if (mode.kind === 'container' || mode.kind === 'none') {
         const steps =
@@ -518,7 +525,7 @@ export class BridgeDriver implements NetworkDriver {
       );
       // A veth of the same name released with netnsGone and not yet reaped: deleted now.
       await this.reaper.take(ctx, hostVeth);
-      const plan = bridgeInterfacePlan({
+      const ops = bridgeInterfaceOps({
         hostVeth,
         bridge: net.bridge,
         netns: ns,
@@ -534,7 +541,7 @@ export class BridgeDriver implements NetworkDriver {
       // work; all are done before the container can use the address. A failing link
       // step comes first: its error (e.g. veth.create EEXIST) decides the undo.
       const [links, state, etc] = await settled([
-        (async () => [...(await runSteps(ctx, plan.host)), ...(await runSteps(ctx, plan.netns, ns))])(),
+        runSteps(ctx, ops, ns),
         this.timed('state.write', 'host', () =>
           Promise.all([durable, writeJsonAtomic(this.endpointFile(cid), { ...record, ports: [] }, RUNTIME)]),
         ),

@@ -12,6 +12,18 @@
 // exits; the parent reads until EOF and reaps the child by its pid. A step that
 // fails ends the list: its record carries the errno and the child exits 1.
 //
+// Requests go out in batches, several netlink messages in one sendto, their acks
+// read back in order: a batch ends after a request that creates, renames or
+// deletes a link (a later request may look that link up) or after 32 requests.
+// The kernel runs every request of a batch even after one failed; the records stop
+// at the first failure, so the caller undoes what the batch touched.
+//
+// A veth.create run inside a container's namespace can create its named end back
+// in the caller's namespace (inHost: IFLA_NET_NS_FD of the caller's namespace,
+// opened by the parent), attached to a bridge there (master, resolved by the
+// parent) and up: with the peer born in the container's namespace, a bridge
+// interface is one child, one socket and two batches.
+//
 // JS: netlinkApply(ops, target?) → Promise<{baseNs, steps: [{index, name, errno,
 // error, message, startNs, endNs}]}>: message is the kernel's extended-ack text,
 // times are Number ns offsets from the BigInt baseNs.
@@ -26,6 +38,7 @@
 #include <linux/veth.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
@@ -99,6 +112,13 @@ struct Op {
   std::string peer_ns_path;  // read by the parent only, before the clone
   bool if_exists_ok;         // bridge.create / addr.add: EEXIST is success
   bool if_missing_ok;        // link.delete: ENODEV is success
+  // veth.create: the named end is created in the caller's namespace (fd opened by
+  // the parent), attached to master (resolved by the parent), up at creation.
+  bool in_host;
+  int host_ns_fd;
+  char master[IFNAMSIZ];
+  int master_index;
+  bool up;
 };
 
 struct StepRecord {
@@ -184,36 +204,78 @@ void extack_message(const nlmsghdr* h, char* out, size_t size) {
   }
 }
 
-// Sends m and waits for its ACK; returns 0 or a positive errno (the kernel's
-// message, when it gave one, in s->ack_message).
-int nl_transact(NlSocket* s, Msg* m, uint32_t seq) {
+// Up to this many requests go out in one sendto.
+constexpr size_t kMaxBatch = 32;
+
+// A batch of requests in one buffer; request k carries sequence number first_seq + k.
+struct Batch {
+  alignas(NLMSG_ALIGNTO) char buf[16384];
+  size_t len;
+  size_t count;
+  uint32_t first_seq;
+};
+
+// Appends m to b; false when it does not fit.
+bool batch_add(Batch* b, const Msg& m, uint32_t seq) {
+  size_t len = NLMSG_ALIGN(reinterpret_cast<const nlmsghdr*>(m.buf)->nlmsg_len);
+  if (b->len + len > sizeof(b->buf)) return false;
+  memcpy(b->buf + b->len, m.buf, len);
+  reinterpret_cast<nlmsghdr*>(b->buf + b->len)->nlmsg_seq = seq;
+  b->len += len;
+  b->count++;
+  return true;
+}
+
+// Sends every request of b at once and reads one ack per request. Fills errs[k]
+// (0 or a positive errno) and acked_ns[k] (when its ack was read); the kernel's
+// message for the first failure goes to s->ack_message. Returns 0, or the errno
+// of the socket itself (send, receive, or no ack within the socket's timeout),
+// which then stands for every request not acked.
+int batch_transact(NlSocket* s, const Batch* b, int* errs, uint64_t* acked_ns) {
   int fd = s->fd;
   s->ack_message[0] = '\0';
-  m->hdr()->nlmsg_seq = seq;
+  for (size_t k = 0; k < b->count; k++) errs[k] = -1;
   sockaddr_nl kernel;
   memset(&kernel, 0, sizeof(kernel));
   kernel.nl_family = AF_NETLINK;
   ssize_t n;
   do {
-    n = sendto(fd, m->buf, m->hdr()->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
+    n = sendto(fd, b->buf, b->len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return errno;
-  alignas(NLMSG_ALIGNTO) char reply[4096];
-  for (;;) {
+  int sock_err = n < 0 ? errno : 0;
+  alignas(NLMSG_ALIGNTO) char reply[8192];
+  size_t acked = 0;
+  while (sock_err == 0 && acked < b->count) {
     do {
       n = recv(fd, reply, sizeof(reply), 0);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) return errno;
+    if (n < 0) {
+      sock_err = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+      break;
+    }
+    uint64_t now = berth::monotonic_ns();
     int len = static_cast<int>(n);
     for (nlmsghdr* h = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq != seq) continue;
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-        if (e->error != 0) extack_message(h, s->ack_message, sizeof(s->ack_message));
-        return -e->error;
+      if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq < b->first_seq) continue;
+      size_t k = h->nlmsg_seq - b->first_seq;
+      if (k >= b->count || errs[k] >= 0) continue;
+      const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+      errs[k] = -e->error;
+      acked_ns[k] = now;
+      if (e->error != 0 && s->ack_message[0] == '\0') extack_message(h, s->ack_message, sizeof(s->ack_message));
+      acked++;
+    }
+  }
+  if (sock_err != 0) {
+    uint64_t now = berth::monotonic_ns();
+    for (size_t k = 0; k < b->count; k++) {
+      if (errs[k] < 0) {
+        errs[k] = sock_err;
+        acked_ns[k] = now;
       }
     }
   }
+  return sock_err;
 }
 
 int ifindex_of(int fd, const char* name, int* index) {
@@ -232,10 +294,23 @@ ifinfomsg* link_header(Msg* m, uint16_t type, uint16_t flags) {
   return ifi;
 }
 
-// Runs one prepared operation on netlink socket fd. Async-signal-safe.
-int run_op(NlSocket* sock, const Op& op, uint32_t seq) {
-  int fd = sock->fd;
-  Msg m;
+// What an ack's errno means for op: EEXIST / ENODEV are success when the op says so.
+int ack_result(const Op& op, int err) {
+  if (err == EEXIST && op.if_exists_ok && (op.kind == OP_BRIDGE_CREATE || op.kind == OP_ADDR_ADD)) return 0;
+  if (err == ENODEV && op.if_missing_ok && op.kind == OP_LINK_DELETE) return 0;
+  return err;
+}
+
+// Whether a later request may depend on op's effect on link names (it ends a batch).
+bool ends_batch(const Op& op) {
+  return op.kind == OP_BRIDGE_CREATE || op.kind == OP_VETH_CREATE || op.kind == OP_LINK_RENAME ||
+         op.kind == OP_LINK_DELETE;
+}
+
+// Builds op's request into m (looking up the interfaces it names on socket fd).
+// Returns 0 or the errno of a failed lookup. Async-signal-safe.
+int build_op(int fd, const Op& op, Msg* mp) {
+  Msg& m = *mp;
   switch (op.kind) {
     case OP_BRIDGE_CREATE: {
       link_header(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
@@ -244,13 +319,17 @@ int run_op(NlSocket* sock, const Op& op, uint32_t seq) {
       rtattr* info = nest_begin(&m, IFLA_LINKINFO);
       attr_str(&m, IFLA_INFO_KIND, "bridge");
       nest_end(&m, info);
-      int err = nl_transact(sock, &m, seq);
-      return err == EEXIST && op.if_exists_ok ? 0 : err;
+      return 0;
     }
     case OP_VETH_CREATE: {
-      link_header(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+      ifinfomsg* ifi = link_header(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+      // Only the named end can be brought up at creation: the peer's flags would be
+      // applied before the pair is complete (ENOTCONN).
+      if (op.up) ifi->ifi_change = ifi->ifi_flags = IFF_UP;
       attr_str(&m, IFLA_IFNAME, op.name);
       if (op.mtu > 0) attr_u32(&m, IFLA_MTU, op.mtu);
+      if (op.host_ns_fd >= 0) attr_u32(&m, IFLA_NET_NS_FD, static_cast<uint32_t>(op.host_ns_fd));
+      if (op.master_index > 0) attr_u32(&m, IFLA_MASTER, static_cast<uint32_t>(op.master_index));
       rtattr* info = nest_begin(&m, IFLA_LINKINFO);
       attr_str(&m, IFLA_INFO_KIND, "veth");
       rtattr* data = nest_begin(&m, IFLA_INFO_DATA);
@@ -266,7 +345,7 @@ int run_op(NlSocket* sock, const Op& op, uint32_t seq) {
       nest_end(&m, peer);
       nest_end(&m, data);
       nest_end(&m, info);
-      return nl_transact(sock, &m, seq);
+      return 0;
     }
     case OP_LINK_UP:
     case OP_LINK_DOWN: {
@@ -274,7 +353,7 @@ int run_op(NlSocket* sock, const Op& op, uint32_t seq) {
       ifi->ifi_change = IFF_UP;
       ifi->ifi_flags = op.kind == OP_LINK_UP ? IFF_UP : 0;
       attr_str(&m, IFLA_IFNAME, op.name);
-      return nl_transact(sock, &m, seq);
+      return 0;
     }
     case OP_LINK_MASTER: {
       int master = 0;
@@ -283,13 +362,13 @@ int run_op(NlSocket* sock, const Op& op, uint32_t seq) {
       link_header(&m, RTM_NEWLINK, 0);
       attr_str(&m, IFLA_IFNAME, op.name);
       attr_u32(&m, IFLA_MASTER, static_cast<uint32_t>(master));
-      return nl_transact(sock, &m, seq);
+      return 0;
     }
     case OP_LINK_MTU: {
       link_header(&m, RTM_NEWLINK, 0);
       attr_str(&m, IFLA_IFNAME, op.name);
       attr_u32(&m, IFLA_MTU, op.mtu);
-      return nl_transact(sock, &m, seq);
+      return 0;
     }
     case OP_LINK_RENAME: {
       int index = 0;
@@ -298,13 +377,12 @@ int run_op(NlSocket* sock, const Op& op, uint32_t seq) {
       ifinfomsg* ifi = link_header(&m, RTM_NEWLINK, 0);
       ifi->ifi_index = index;
       attr_str(&m, IFLA_IFNAME, op.other);
-      return nl_transact(sock, &m, seq);
+      return 0;
     }
     case OP_LINK_DELETE: {
       link_header(&m, RTM_DELLINK, 0);
       attr_str(&m, IFLA_IFNAME, op.name);
-      int err = nl_transact(sock, &m, seq);
-      return err == ENODEV && op.if_missing_ok ? 0 : err;
+      return 0;
     }
     case OP_ADDR_ADD: {
       int index = 0;
@@ -327,8 +405,7 @@ int run_op(NlSocket* sock, const Op& op, uint32_t seq) {
         }
         attr_put(&m, IFA_BROADCAST, brd, 4);
       }
-      err = nl_transact(sock, &m, seq);
-      return err == EEXIST && op.if_exists_ok ? 0 : err;
+      return 0;
     }
     case OP_ROUTE_DEFAULT: {
       msg_init(&m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
@@ -352,7 +429,7 @@ int run_op(NlSocket* sock, const Op& op, uint32_t seq) {
         if (metrics == nullptr || attr_u32(&m, RTAX_MTU, op.mtu) == nullptr) return EMSGSIZE;
         metrics->rta_len = static_cast<unsigned short>(reinterpret_cast<char*>(m.hdr()) + m.hdr()->nlmsg_len - reinterpret_cast<char*>(metrics));
       }
-      return nl_transact(sock, &m, seq);
+      return 0;
     }
   }
   return EINVAL;
@@ -366,6 +443,9 @@ int open_netlink(int* out) {
   int one = 1;
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+  // A request the kernel never acks (none is known) must not hang the worker or the child.
+  timeval timeout{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   sockaddr_nl local;
   memset(&local, 0, sizeof(local));
   local.nl_family = AF_NETLINK;
@@ -399,8 +479,10 @@ struct Sink {
   }
 };
 
-// Opens a socket and runs ops in order, one record each; stops at the first
-// failure. Returns 0 or the failing errno. Async-signal-safe when sink is a pipe.
+// Opens a socket and runs ops in order, in batches (see the top of this file), one
+// record each; records stop at the first failure. A request's record runs from the
+// previous ack of its batch (or the send) to its own ack. Returns 0 or the failing
+// errno. Async-signal-safe when sink is a pipe (everything is on the stack).
 int run_ops(const Op* ops, size_t count, Sink* sink) {
   uint64_t t0 = berth::monotonic_ns();
   NlSocket sock;
@@ -409,11 +491,45 @@ int run_ops(const Op* ops, size_t count, Sink* sink) {
   int err = open_netlink(&sock.fd);
   sink->put(make_record(PHASE_SOCKET, err, t0, nullptr));
   if (err != 0) return err;
-  for (size_t i = 0; i < count; i++) {
+  Batch batch;
+  Msg m;
+  int errs[kMaxBatch];
+  uint64_t acked_ns[kMaxBatch];
+  size_t i = 0;
+  while (err == 0 && i < count) {
     uint64_t start = berth::monotonic_ns();
-    err = run_op(&sock, ops[i], static_cast<uint32_t>(i + 1));
-    sink->put(make_record(static_cast<int>(i), err, start, err != 0 ? sock.ack_message : nullptr));
-    if (err != 0) break;
+    batch.len = 0;
+    batch.count = 0;
+    batch.first_seq = static_cast<uint32_t>(i + 1);
+    // A lookup that fails while building ends the batch before that op; it is
+    // reported once the requests before it are acked.
+    int build_err = 0;
+    size_t j = i;
+    while (j < count && batch.count < kMaxBatch) {
+      build_err = build_op(sock.fd, ops[j], &m);
+      if (build_err == 0 && !batch_add(&batch, m, static_cast<uint32_t>(j + 1))) build_err = ENOBUFS;
+      if (build_err != 0) break;
+      j++;
+      if (ends_batch(ops[j - 1])) break;
+    }
+    if (batch.count > 0) batch_transact(&sock, &batch, errs, acked_ns);
+    for (size_t k = 0; k < batch.count; k++) {
+      const Op& op = ops[i + k];
+      int e = ack_result(op, errs[k]);
+      StepRecord r = make_record(static_cast<int>(i + k), e, start, e != 0 ? sock.ack_message : nullptr);
+      r.end_ns = acked_ns[k];
+      sink->put(r);
+      start = acked_ns[k];
+      if (e != 0) {
+        err = e;
+        break;
+      }
+    }
+    if (err == 0 && build_err != 0) {
+      err = build_err;
+      sink->put(make_record(static_cast<int>(j), err, start, nullptr));
+    }
+    i = j;
   }
   close(sock.fd);
   return err;
@@ -506,10 +622,39 @@ class ApplyWorker : public Napi::AsyncWorker {
 
   void phase(int index, int err, uint64_t start) { records_.push_back(make_record(index, err, start, nullptr)); }
 
-  // Opens the namespaces named by path (veth peers, the target); the target's fd
-  // is the last one in fds.
+  // Opens the namespaces named by path (veth peers, the target) and, for a
+  // veth.create with inHost, this process's own; resolves the masters of
+  // veth.create here (in this process's namespace). The target's fd is the last
+  // one in fds.
   bool open_namespaces(std::vector<int>* fds) {
     uint64_t start = berth::monotonic_ns();
+    int self_fd = -1;
+    int lookup_fd = -1;
+    for (size_t i = 0; i < ops_.size(); i++) {
+      Op& op = ops_[i];
+      if (op.in_host && self_fd < 0) {
+        self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (self_fd < 0) {
+          phase(PHASE_NETNS_OPEN, errno, start);
+          if (lookup_fd >= 0) close(lookup_fd);
+          return false;
+        }
+        fds->push_back(self_fd);
+      }
+      if (op.in_host) op.host_ns_fd = self_fd;
+      if (op.master[0] != '\0') {
+        if (lookup_fd < 0) lookup_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        int err = lookup_fd < 0 ? errno : ifindex_of(lookup_fd, op.master, &op.master_index);
+        if (err != 0) {
+          char why[96];
+          snprintf(why, sizeof(why), "master %s: %s", op.master, strerrorname_np(err) ? strerrorname_np(err) : "?");
+          records_.push_back(make_record(static_cast<int>(i), err, start, why));
+          if (lookup_fd >= 0) close(lookup_fd);
+          return false;
+        }
+      }
+    }
+    if (lookup_fd >= 0) close(lookup_fd);
     for (Op& op : ops_) {
       if (op.peer_ns_path.empty()) continue;
       int fd = open(op.peer_ns_path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -688,6 +833,12 @@ std::string parse_op(const Napi::Object& o, Op* op) {
   }
   op->if_exists_ok = o.Get("ifExistsOk").ToBoolean().Value();
   op->if_missing_ok = o.Get("ifMissingOk").ToBoolean().Value();
+  if (op->kind == OP_VETH_CREATE) {
+    op->in_host = o.Get("inHost").ToBoolean().Value();
+    op->up = o.Get("up").ToBoolean().Value();
+    std::string master = str_field(o, "master");
+    if (!copy_ifname(master, op->master)) return kind + " " + name + ": interface name too long: " + master;
+  }
   return std::string();
 }
 
@@ -720,6 +871,11 @@ Napi::Value NetlinkApply(const Napi::CallbackInfo& info) {
     op.peer_ns_pid = 0;
     op.if_exists_ok = false;
     op.if_missing_ok = false;
+    op.in_host = false;
+    op.host_ns_fd = -1;
+    memset(op.master, 0, sizeof(op.master));
+    op.master_index = 0;
+    op.up = false;
     Napi::Value v = arr.Get(i);
     std::string err = v.IsObject() ? parse_op(v.As<Napi::Object>(), &op) : "op must be an object";
     if (!err.empty()) {
@@ -737,6 +893,15 @@ Napi::Value NetlinkApply(const Napi::CallbackInfo& info) {
     if (target_path.empty() && target_pid <= 0) {
       Napi::TypeError::New(env, "netlinkApply: target needs pid or path").ThrowAsJavaScriptException();
       return env.Undefined();
+    }
+    // A master is looked up in this process's namespace: the named end must be created there.
+    for (size_t i = 0; i < ops.size(); i++) {
+      if (ops[i].master[0] != '\0' && !ops[i].in_host) {
+        Napi::TypeError::New(env, "netlinkApply: op " + std::to_string(i) + ": veth.create " + ops[i].name +
+                                      ": master in a target namespace needs inHost")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
     }
   }
   ApplyWorker* worker = new ApplyWorker(env, std::move(ops), std::move(target_path), target_pid);
