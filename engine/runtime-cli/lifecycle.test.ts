@@ -207,7 +207,7 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect(await rt('state', id)).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: does not exist` });
   });
 
-  it('delete --force stops a running container; delete removes a created one', async () => {
+  it('delete --force stops a running container and removes a created one', async () => {
     writeSpec();
     const a = newId();
     const b = newId();
@@ -216,7 +216,9 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect((await rt('create', '--bundle', bundle, b)).code).toBe(0);
     const pidB = (await state(b)).pid as number;
     expect(await rt('delete', '--force', a)).toMatchObject({ code: 0 });
-    expect(await rt('delete', b)).toMatchObject({ code: 0 });
+    expect(await rt('delete', b)).toMatchObject({ code: 1, stderr: expect.stringMatching(/cannot delete a created/) });
+    expect(await state(b)).toMatchObject({ status: 'created', pid: pidB });
+    expect(await rt('delete', '--force', b)).toMatchObject({ code: 0 });
     expect(isSameProcessAlive(pidB, undefined)).toBe(false);
     for (const id of [a, b]) {
       expect(existsSync(join(root, id))).toBe(false);
