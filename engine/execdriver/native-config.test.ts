@@ -53,6 +53,25 @@ describe('nativeConfig', () => {
     });
   });
 
+  it("takes a joined mount namespace, or none (the runtime's own)", () => {
+    const joined = nativeConfig(
+      spec((s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) =>
+          n.type === 'mount' ? { type: 'mount', path: '/proc/1/ns/mnt' } : n,
+        );
+      }),
+      dir,
+      io,
+    );
+    expect(joined.namespaces).toContainEqual({ type: 'mount', path: '/proc/1/ns/mnt' });
+    const none = nativeConfig(
+      spec((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount'))),
+      dir,
+      io,
+    );
+    expect(none.namespaces.map((n) => n.type)).not.toContain('mount');
+  });
+
   it('passes a compiled seccomp filter (none without a profile)', () => {
     expect(nativeConfig(spec(), dir, io).seccomp).toBeUndefined();
     const c = nativeConfig(
@@ -143,10 +162,13 @@ describe('nativeConfig', () => {
       message: /^linux\.seccomp: the profile denies execve/,
     },
     {
-      name: 'no mount namespace',
-      mutate: (s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount')),
+      name: 'root propagation without a mount namespace',
+      mutate: (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+        s.linux!.rootfsPropagation = 'rslave';
+      },
       code: 'INVALID_ARGUMENT',
-      message: /mount namespace is required/,
+      message: /^linux\.rootfsPropagation: needs a mount namespace/,
     },
     {
       name: 'a hostname without a UTS namespace',

@@ -97,7 +97,7 @@ export interface NativeIo {
 /**
  * The spawn config for `spec` (validated by validateSpec; root.path absolute).
  * Throws INVALID_ARGUMENT naming the field (unknown namespace type, a relative mount
- * destination, a hostname without a UTS namespace, no mount namespace), NOT_FOUND
+ * destination, a hostname without a UTS namespace, root propagation without a mount namespace), NOT_FOUND
  * for a missing rootfs or bind source, NOT_IMPLEMENTED for what the native core
  * does not do (shared root propagation). A cgroup or cgroup2 mount shows the container its own
  * cgroups, read-only when its options say ro, as runc and crun do (this host's hierarchies are
@@ -139,8 +139,12 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
     return ns.path === undefined || ns.path === '' ? { type: ns.type } : { type: ns.type, path: ns.path };
   });
   const has = (type: NamespaceType) => namespaces.some((ns) => ns.type === type);
-  if (!namespaces.some((ns) => ns.type === 'mount' && ns.path === undefined)) {
-    throw invalidArgument('linux.namespaces: a new mount namespace is required (pivot_root)');
+  // Without a mount namespace of its own the container shares the runtime's: the child
+  // mounts under a private bind of the rootfs and chroots (hostMountRoot says what to undo).
+  if (!has('mount') && spec.linux?.rootfsPropagation !== undefined) {
+    throw invalidArgument(
+      "linux.rootfsPropagation: needs a mount namespace in linux.namespaces (it would change the host's propagation)",
+    );
   }
   if (
     namespaces.some((ns) => ns.type === 'user' && ns.path === undefined) &&

@@ -6,6 +6,7 @@ import { closeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BerthError, ErrorCode, invalidArgument, wrap } from '../errdefs/errors.js';
 import type { ExecDriver, StdioOption } from '../execdriver/execdriver.js';
+import { hostMountRoot, releaseHostMountRoot } from '../execdriver/host-mount-root.js';
 import { loadBundleSpec } from '../execdriver/spec/load-bundle.js';
 import type { NamespaceType, Spec } from '../execdriver/spec/types.js';
 import type { Context } from '../trace/context.js';
@@ -85,6 +86,8 @@ export async function createContainer(
     cgroupPath: spec.linux?.cgroupsPath ?? `${CGROUP_PARENT}/${req.id}`,
     spec,
   };
+  const hostRoot = hostMountRoot(spec, bundle);
+  if (hostRoot !== undefined) record.hostMountRoot = hostRoot;
   let made = false;
   let master: number | undefined;
   try {
@@ -142,6 +145,13 @@ export async function createContainer(
   } catch (err) {
     if (master !== undefined) closeSync(master);
     await driver.delete(ctx, req.id).catch(() => undefined);
+    if (hostRoot !== undefined) {
+      try {
+        releaseHostMountRoot(subject, hostRoot);
+      } catch (e) {
+        ctx.logger.warn((e as Error).message);
+      }
+    }
     if (made) await runHooksWarning(ctx, 'poststop', spec.hooks?.poststop, toState(record, 'stopped'));
     await store.remove(req.id).catch(() => undefined);
     throw err instanceof BerthError && err.message.startsWith(subject) ? err : wrap(err, subject);

@@ -1,8 +1,10 @@
 // Tears a container down (lifecycle steps 12–13 of the runtime spec): kill whatever is
-// left, remove its cgroup, run poststop hooks (warnings only), remove its state.
+// left, remove its cgroup and any rootfs bind it left in the host's mount namespace, run
+// poststop hooks (warnings only), remove its state.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deadlineExceeded, isBerthError, wrap } from '../errdefs/errors.js';
 import { createCgroupManager } from '../execdriver/cgroups/manager.js';
+import { releaseHostMountRoot } from '../execdriver/host-mount-root.js';
 import type { Context } from '../trace/context.js';
 import { toState } from './container-status.js';
 import { CGROUP_PARENT } from './create-container.js';
@@ -46,6 +48,7 @@ export async function destroyContainer(
       throw wrap(err, subject);
     }
   }
+  if (record.hostMountRoot !== undefined) releaseHostMountRoot(subject, record.hostMountRoot);
   await runHooksWarning(ctx, 'poststop', record.spec.hooks?.poststop, toState(record, 'stopped'));
   await store.remove(record.id);
 }

@@ -232,7 +232,7 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect(await rt('state', id)).toMatchObject({ code: 1, stderr: `berth-runtime: container ${id}: does not exist` });
   });
 
-  it('delete --force stops a running container; delete removes a created one', async () => {
+  it('delete --force stops a running container and removes a created one', async () => {
     writeSpec();
     const a = newId();
     const b = newId();
@@ -241,7 +241,9 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect((await rt('create', '--bundle', bundle, b)).code).toBe(0);
     const pidB = (await state(b)).pid as number;
     expect(await rt('delete', '--force', a)).toMatchObject({ code: 0 });
-    expect(await rt('delete', b)).toMatchObject({ code: 0 });
+    expect(await rt('delete', b)).toMatchObject({ code: 1, stderr: expect.stringMatching(/cannot delete a created/) });
+    expect(await state(b)).toMatchObject({ status: 'created', pid: pidB });
+    expect(await rt('delete', '--force', b)).toMatchObject({ code: 0 });
     expect(isSameProcessAlive(pidB, undefined)).toBe(false);
     for (const id of [a, b]) {
       expect(existsSync(join(root, id))).toBe(false);
@@ -276,6 +278,81 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect(r).toMatchObject({ code: 7, stdout: 'out-berth', stderr: 'err' });
     expect(existsSync(join(root, id))).toBe(false);
     expect(existsSync(cgroupDir(id))).toBe(false);
+  });
+
+  /** Mount points at or under the bundle's rootfs in this process's mount namespace. */
+  const rootfsMounts = () =>
+    readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4])
+      .filter((p) => p !== undefined && (p === join(bundle, 'rootfs') || p.startsWith(`${join(bundle, 'rootfs')}/`)));
+
+  const waitStopped = async (id: string) => {
+    for (let i = 0; i < 250 && (await state(id)).status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  needs(tool('unshare', 'util-linux')).it(
+    'joins a mount namespace by path and sets its rootfs up there, leaving the host untouched',
+    async () => {
+      const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', '60'], { stdio: 'ignore' });
+      try {
+        const own = readlinkSync('/proc/self/ns/mnt');
+        let theirs = own;
+        for (let i = 0; i < 250 && theirs === own; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+          theirs = readlinkSync(`/proc/${holder.pid}/ns/mnt`);
+        }
+        expect(theirs).not.toBe(own);
+        writeSpec((s) => {
+          s.linux!.namespaces = s.linux!.namespaces!.map((ns) =>
+            ns.type === 'mount' ? { type: 'mount', path: `/proc/${holder.pid}/ns/mnt` } : ns,
+          );
+          s.process!.args = ['sh', '-c', 'cat /proc/self/mountinfo; sleep 30'];
+        });
+        const id = newId();
+        expect(await rt('create', '-b', bundle, id)).toMatchObject({ code: 0, stderr: '' });
+        const pid = (await state(id)).pid as number;
+        expect(readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(theirs);
+        // the container's root is its rootfs (busybox is there), its /proc its own
+        expect(existsSync(`/proc/${pid}/root/bin/busybox`)).toBe(true);
+        expect(rootfsMounts()).toEqual([]);
+        expect(await rt('delete', '--force', id)).toMatchObject({ code: 0 });
+      } finally {
+        holder.kill('SIGKILL');
+      }
+    },
+  );
+
+  it("shares the runtime's mount namespace when the spec has none; delete removes its mounts", async () => {
+    writeSpec((s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((ns) => ns.type !== 'mount');
+      s.process!.args = ['sh', '-c', 'echo pid-$$ > /tmp/ran; sleep 30'];
+    });
+    const id = newId();
+    expect(await rt('create', '-b', bundle, id)).toMatchObject({ code: 0, stderr: '' });
+    const pid = (await state(id)).pid as number;
+    expect(readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(readlinkSync('/proc/self/ns/mnt'));
+    // the rootfs bind and the spec's mounts (/proc among them) sit under the rootfs, in this namespace
+    expect(rootfsMounts()).toContain(join(bundle, 'rootfs', 'proc'));
+    expect(await rt('start', id)).toMatchObject({ code: 0 });
+    for (let i = 0; i < 250 && !existsSync(join(bundle, 'rootfs/tmp/ran')); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    // chrooted into the rootfs, in its own pid namespace
+    expect(readFileSync(join(bundle, 'rootfs/tmp/ran'), 'utf8')).toBe('pid-1\n');
+    expect(await rt('kill', id, 'KILL')).toMatchObject({ code: 0 });
+    await waitStopped(id);
+    expect(await rt('delete', id)).toMatchObject({ code: 0 });
+    expect(rootfsMounts()).toEqual([]);
+
+    // a failed create leaves no mount behind either
+    writeSpec((s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((ns) => ns.type !== 'mount');
+      s.process!.cwd = '/no/such/dir';
+    });
+    const failed = newId();
+    expect((await rt('create', '-b', bundle, failed)).code).toBe(1);
+    expect(rootfsMounts()).toEqual([]);
+    expect(existsSync(join(root, failed))).toBe(false);
   });
 
   it('runs every hook at its point with the state on stdin', async () => {

@@ -190,14 +190,21 @@ describe('berth-runtime', () => {
     expect((await cli('delete', '-f', 'd1')).code).toBe(0);
   });
 
-  it('delete removes a created container and runs poststop hooks', async () => {
+  it('delete refuses a created container (not stopped) unless forced, then runs poststop hooks', async () => {
     const marker = join(dir, 'poststop.json');
     const hook = join(dir, 'poststop.sh');
     writeFileSync(hook, `#!/bin/sh\ncat > ${marker}\n`);
     chmodSync(hook, 0o755);
     const spec = validateSpec({ ...defaultSpec(), hooks: { poststop: [{ path: hook }] } }, dir);
     const child = await recordContainer('d2', 'created', { spec });
-    expect((await cli('delete', 'd2')).code).toBe(0);
+    expect(await cli('delete', 'd2')).toMatchObject({
+      code: 1,
+      stderr: 'berth-runtime: container d2: cannot delete a created container (stop it first, or use --force)\n',
+    });
+    expect(existsSync(join(root, 'd2'))).toBe(true);
+    expect(existsSync(marker)).toBe(false);
+    expect(JSON.parse((await cli('state', 'd2')).stdout)).toMatchObject({ status: 'created' });
+    expect((await cli('delete', '--force', 'd2')).code).toBe(0);
     expect(await exited(child)).toBe('SIGKILL');
     expect(JSON.parse(readFileSync(marker, 'utf8'))).toMatchObject({ id: 'd2', status: 'stopped', bundle: dir });
     expect(existsSync(join(root, 'd2'))).toBe(false);

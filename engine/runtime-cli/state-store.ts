@@ -7,6 +7,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { alreadyExists, notFound, wrap } from '../errdefs/errors.js';
+import type { HostMountRoot } from '../execdriver/host-mount-root.js';
 import type { ContainerStatus, Spec } from '../execdriver/spec/types.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { checkContainerId, isContainerId } from '../fsutil/container-id.js';
@@ -30,6 +31,8 @@ export interface ContainerRecord {
   annotations?: Record<string, string>;
   /** The cgroup path the container's processes live in, for kill --all and delete. */
   cgroupPath?: string;
+  /** A spec without a mount namespace: the rootfs bind left in the host's namespace, removed by delete. */
+  hostMountRoot?: HostMountRoot;
   /** The validated spec, for the hooks later verbs run. */
   spec: Spec;
 }

@@ -557,13 +557,21 @@ void setup_rootfs(Child& c) {
   // pivot_root refuses a shared parent, and an unbindable "/" cannot give the rootfs
   // bind below: for those the tree is made a slave now and the requested propagation
   // is applied to the new root after pivot_root (as runc does), in this namespace only.
+  // In the runtime's own mount namespace the host's propagation is left alone: the
+  // rootfs bind is made private instead, so the container's mounts reach no other
+  // namespace, and removing that one bind (berth-runtime delete) removes them all.
   const bool after_pivot = (cfg.root_propagation & (MS_SHARED | MS_UNBINDABLE)) != 0;
   const unsigned long before = after_pivot ? (MS_SLAVE | MS_REC) : cfg.root_propagation;
-  if (mount(nullptr, "/", nullptr, before, nullptr) < 0) fail(c, kStepPropagation, errno, "/");
-  record(c, kStepPropagation, -1, t0);
+  if (!cfg.host_mount_ns) {
+    if (mount(nullptr, "/", nullptr, before, nullptr) < 0) fail(c, kStepPropagation, errno, "/");
+    record(c, kStepPropagation, -1, t0);
+  }
 
   t0 = monotonic_ns();
   if (mount(cfg.rootfs, cfg.rootfs, nullptr, MS_BIND | MS_REC, nullptr) < 0) fail(c, kStepRootfsBind, errno, cfg.rootfs);
+  if (cfg.host_mount_ns && mount(nullptr, cfg.rootfs, nullptr, MS_PRIVATE | MS_REC, nullptr) < 0) {
+    fail(c, kStepRootfsBind, errno, "private ", cfg.rootfs);
+  }
   int rootfd = open(cfg.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) fail(c, kStepRootfsBind, errno, cfg.rootfs);
   record(c, kStepRootfsBind, -1, t0);
@@ -586,6 +594,14 @@ void setup_rootfs(Child& c) {
   // leaves the new root alone, with no put_old directory to create in the rootfs.
   t0 = monotonic_ns();
   if (fchdir(rootfd) < 0) fail(c, kStepPivotRoot, errno, cfg.rootfs);
+  if (cfg.host_mount_ns) {
+    // pivot_root here would move the root of every process of the host's namespace
+    if (chroot(".") < 0) fail(c, kStepPivotRoot, errno, "chroot ", cfg.rootfs);
+    if (chdir("/") < 0) fail(c, kStepPivotRoot, errno, "/");
+    close(rootfd);
+    record(c, kStepPivotRoot, -1, t0);
+    return;
+  }
   if (syscall(SYS_pivot_root, ".", ".") < 0) fail(c, kStepPivotRoot, errno, cfg.rootfs);
   if (mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) fail(c, kStepPivotRoot, errno, "old root");
   if (umount2(".", MNT_DETACH) < 0) fail(c, kStepPivotRoot, errno, "detach old root");

@@ -127,6 +127,7 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
   Napi::Array nss = r.arr(o, "namespaces", "namespaces");
   int fresh = 0;
   bool join_user = false;
+  bool join_mount = false;
   for (uint32_t i = 0; i < nss.Length(); i++) {
     std::string f = "namespaces[" + std::to_string(i) + "]";
     Napi::Object ns = r.obj(nss.Get(i), f);
@@ -152,6 +153,7 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
       cfg->join_pid_fd = fd;
     } else {
       if (flag == CLONE_NEWUSER) join_user = true;
+      if (flag == CLONE_NEWNS) join_mount = true;
       NsJoin j{fd, flag, cfg->keep(path)};
       if (flag == CLONE_NEWUSER) cfg->joins.insert(cfg->joins.begin(), j);
       else cfg->joins.push_back(j);
@@ -163,6 +165,7 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
   c.clone_flags = cloned;
   c.unshare_flags = (fresh & ~cloned);
   c.userns_new = (fresh & CLONE_NEWUSER) != 0;
+  c.host_mount_ns = (fresh & CLONE_NEWNS) == 0 && !join_mount;
   c.joins = cfg->joins.data();
   c.njoins = static_cast<int>(cfg->joins.size());
 

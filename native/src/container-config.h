@@ -76,6 +76,9 @@ struct ChildConfig {
   const char* rootfs = nullptr;
   unsigned long root_propagation = 0;
   bool readonly_root = false;
+  // No mount namespace of its own (none new, none joined): the mounts are made in the
+  // runtime's namespace under a private bind of the rootfs, and the root is a chroot.
+  bool host_mount_ns = false;
   MountEntry* mounts = nullptr;
   int nmounts = 0;
   const CgroupHierarchy* cgroups = nullptr;  // for kMountCgroup mounts

@@ -144,6 +144,100 @@ describe('cgroup v1 memory (fake cgroupfs)', () => {
   });
 });
 
+describe('cgroup v1 kernel memory and network (fake cgroupfs)', () => {
+  const capture = () => {
+    const warnings: string[] = [];
+    const logger = { ...ctx.logger, warn: (msg: string) => void warnings.push(msg) };
+    return { warnings, wctx: withLogger(ctx, logger as typeof ctx.logger) };
+  };
+
+  it('writes kmem and kmem.tcp limits, and warns when the kernel lacks the file', async () => {
+    const mem = join(root, 'memory');
+    files(join(mem, 'c'), {
+      'memory.limit_in_bytes': '9223372036854771712',
+      'memory.kmem.limit_in_bytes': '9223372036854771712',
+      'memory.kmem.tcp.limit_in_bytes': '9223372036854771712',
+    });
+    const cg = await createCgroupManager({
+      layout: { mode: 'v1', v1: new Map([['memory', mem]]), unified: undefined },
+    }).open(ctx, 'c');
+    const { warnings, wctx } = capture();
+    await cg.apply(wctx, { memory: { kernel: 50593792, kernelTCP: 50593792 } });
+    expect(readFileSync(join(mem, 'c/memory.kmem.limit_in_bytes'), 'utf8')).toBe('50593792');
+    expect(readFileSync(join(mem, 'c/memory.kmem.tcp.limit_in_bytes'), 'utf8')).toBe('50593792');
+    expect(warnings).toEqual([]);
+
+    rmSync(join(mem, 'c/memory.kmem.tcp.limit_in_bytes'));
+    await cg.apply(wctx, { memory: { kernelTCP: 1 << 20 } });
+    expect(warnings).toEqual([
+      'cgroup c: linux.resources.memory.kernelTCP not applied: this kernel has no memory.kmem.tcp.limit_in_bytes',
+    ]);
+    expect(existsSync(join(mem, 'c/memory.kmem.tcp.limit_in_bytes'))).toBe(false);
+  });
+
+  it('writes net_cls.classid and one net_prio.ifpriomap line per interface', async () => {
+    const cls = join(root, 'net_cls');
+    const prio = join(root, 'net_prio');
+    files(join(cls, 'c'), { 'net_cls.classid': '0' });
+    files(join(prio, 'c'), { 'net_prio.ifpriomap': 'lo 0\n' });
+    const v1 = new Map([
+      ['net_cls', cls],
+      ['net_prio', prio],
+    ]);
+    const cg = await createCgroupManager({ layout: { mode: 'v1', v1, unified: undefined } }).open(ctx, 'c');
+    const { warnings, wctx } = capture();
+    await cg.apply(wctx, { network: { classID: 0x100001, priorities: [{ name: 'lo', priority: 30 }] } });
+    expect(readFileSync(join(cls, 'c/net_cls.classid'), 'utf8')).toBe(String(0x100001));
+    // the fake file keeps the last write; the kernel merges each line into its map
+    expect(readFileSync(join(prio, 'c/net_prio.ifpriomap'), 'utf8')).toBe('lo 30');
+    expect(warnings).toEqual([]);
+    await expect(
+      cg.apply(wctx, { network: { priorities: [{ name: 'eth0 1\nlo', priority: 1 }] } }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: /network\.priorities: .* is not an interface name/ });
+  });
+
+  it('makes the container a net_cls and net_prio cgroup only where the host mounts them, and warns otherwise', async () => {
+    mkdirSync(join(root, 'pids'));
+    const cg = await createCgroupManager({
+      layout: { mode: 'v1', v1: new Map([['pids', join(root, 'pids')]]), unified: undefined },
+    }).create(ctx, 'berth/n');
+    expect(cg.dirs).toEqual([join(root, 'pids/berth/n')]);
+    const { warnings, wctx } = capture();
+    await cg.apply(wctx, { network: { classID: 1, priorities: [{ name: 'lo', priority: 1 }] } });
+    expect(warnings).toEqual([
+      'cgroup berth/n: linux.resources.network.classID not applied: this host has no net_cls controller',
+      'cgroup berth/n: linux.resources.network.priorities not applied: this host has no net_prio controller',
+    ]);
+    await cg.destroy(ctx);
+
+    mkdirSync(join(root, 'net_cls,net_prio'));
+    const shared = join(root, 'net_cls,net_prio');
+    const both = await createCgroupManager({
+      layout: {
+        mode: 'v1',
+        v1: new Map([
+          ['net_cls', shared],
+          ['net_prio', shared],
+        ]),
+        unified: undefined,
+      },
+    }).create(ctx, 'berth/m');
+    expect(both.dirs).toEqual([join(shared, 'berth/m')]);
+    await both.destroy(ctx);
+  });
+
+  it('warns on cgroup v2, which has no kernel memory or network controllers', async () => {
+    const leaf = join(root, 'leaf');
+    files(leaf, { 'memory.max': 'max' });
+    const { warnings, wctx } = capture();
+    await (await manager().open(ctx, 'leaf')).apply(wctx, { memory: { kernelTCP: 1 << 20 }, network: { classID: 1 } });
+    expect(warnings).toEqual([
+      expect.stringMatching(/memory\.kernelTCP not applied: cgroup v2 has no kernel memory limit/),
+      expect.stringMatching(/network not applied: net_cls and net_prio have no cgroup v2 counterpart/),
+    ]);
+  });
+});
+
 describe('cgroup v1 with co-mounted controllers (fake cgroupfs)', () => {
   it('makes one directory for cpu and cpuacct mounted together', async () => {
     const shared = join(root, 'cpu,cpuacct');

@@ -89,6 +89,28 @@ needs(root(), when(hasV1, 'needs cgroup v1 controllers (a hybrid or v1 host)')).
       },
     );
 
+    it.skipIf(!layout?.v1.has('memory'))(
+      `writes kernel memory limits the kernel has, and warns about those it lacks or does not enforce${layout?.v1.has('memory') ? '' : ' (skipped: no memory controller)'}`,
+      async () => {
+        const warnings: string[] = [];
+        const logger = { ...defaultLogger, warn: (m: string) => warnings.push(m), with: () => logger };
+        const m = manager();
+        const path = uniquePath();
+        paths.push({ manager: m, path });
+        const cg = await m.create(background(logger), path, { memory: { kernel: 48 << 20, kernelTCP: 48 << 20 } });
+        const mem = cg.dirs.find((d) => d.startsWith(layout!.v1.get('memory')!))!;
+        for (const [field, file] of [
+          ['kernel', 'memory.kmem.limit_in_bytes'],
+          ['kernelTCP', 'memory.kmem.tcp.limit_in_bytes'],
+        ]) {
+          const warned = warnings.find((w) => w.includes(`memory.${field} not`));
+          if (!existsSync(join(mem, file))) expect(warned).toMatch(/not applied: this kernel has no/);
+          else if (read(mem, file) === String(48 << 20)) expect(warned).toBeUndefined();
+          else expect(warned).toMatch(/not enforced: this kernel accepts/);
+        }
+      },
+    );
+
     it('creates a directory in every hierarchy and attaches a process', async () => {
       const m = manager();
       const cg = await make(m);

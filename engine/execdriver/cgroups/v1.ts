@@ -12,7 +12,18 @@ import type { CgroupLayout } from './detect.js';
 import type { CgroupStats } from './types.js';
 
 /** Controllers every container cgroup is made in, when the host has them. */
-export const V1_CONTROLLERS = ['pids', 'memory', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'blkio'] as const;
+export const V1_CONTROLLERS = [
+  'pids',
+  'memory',
+  'cpu',
+  'cpuacct',
+  'cpuset',
+  'devices',
+  'freezer',
+  'blkio',
+  'net_cls',
+  'net_prio',
+] as const;
 
 /** v1's "no limit" reads as a huge number (PAGE_COUNTER_MAX pages); anything above 2^62 is unlimited. */
 const UNLIMITED_ABOVE = 2 ** 62;
@@ -40,10 +51,17 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
       mem.swap === undefined &&
       mem.reservation === undefined &&
       mem.swappiness === undefined &&
+      mem.kernel === undefined &&
+      mem.kernelTCP === undefined &&
       !oom
     )
       return;
     const d = need(cg, 'memory', 'linux.resources.memory');
+    // Kernel memory first: old kernels refuse a kmem limit once the cgroup has tasks.
+    if (mem.kernel !== undefined)
+      await applyKernelMemory(ctx, cg, d, 'kernel', 'memory.kmem.limit_in_bytes', mem.kernel);
+    if (mem.kernelTCP !== undefined)
+      await applyKernelMemory(ctx, cg, d, 'kernelTCP', 'memory.kmem.tcp.limit_in_bytes', mem.kernelTCP);
     if (mem.swappiness !== undefined) {
       if (!Number.isInteger(mem.swappiness) || mem.swappiness < 0 || mem.swappiness > 100) {
         throw invalidArgument(
@@ -71,6 +89,67 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
       await writeControl(cg.path, d, 'memory.limit_in_bytes', mem.limit);
     }
     if (mem.reservation !== undefined) await writeControl(cg.path, d, 'memory.soft_limit_in_bytes', mem.reservation);
+  }
+
+  /**
+   * memory.kernel / kernelTCP, as crun writes them: the file is written where this kernel
+   * has it, and a warning names the field when it has not, or when the kernel took the
+   * write without enforcing it (Linux deprecated kmem.limit_in_bytes: it keeps reading
+   * unlimited).
+   */
+  async function applyKernelMemory(
+    ctx: Context,
+    cg: CgroupDirs,
+    d: string,
+    field: 'kernel' | 'kernelTCP',
+    file: string,
+    value: number,
+  ): Promise<void> {
+    if ((await readControlIfExists(cg.path, d, file)) === undefined) {
+      ctx.logger.warn(`cgroup ${cg.path}: linux.resources.memory.${field} not applied: this kernel has no ${file}`);
+      return;
+    }
+    await writeControl(cg.path, d, file, value);
+    const now = Number(await readControl(cg.path, d, file));
+    const unlimited = value < 0 || value >= UNLIMITED_ABOVE;
+    if (unlimited ? now < UNLIMITED_ABOVE : now !== value) {
+      ctx.logger.warn(
+        `cgroup ${cg.path}: linux.resources.memory.${field} not enforced: this kernel accepts ${file} but reads ${now}`,
+      );
+    }
+  }
+
+  /**
+   * linux.resources.network on net_cls (classID) and net_prio (one ifpriomap line per
+   * interface). A controller this host does not mount is named in a warning and the
+   * container goes on without it (net_cls and net_prio have no cgroup v2 counterpart).
+   */
+  async function applyNetwork(ctx: Context, cg: CgroupDirs, net: NonNullable<Resources['network']>): Promise<void> {
+    if (net.classID !== undefined) {
+      const d = dir(cg, 'net_cls');
+      if (d === undefined)
+        ctx.logger.warn(
+          `cgroup ${cg.path}: linux.resources.network.classID not applied: this host has no net_cls controller`,
+        );
+      else await writeControl(cg.path, d, 'net_cls.classid', net.classID);
+    }
+    const priorities = net.priorities ?? [];
+    if (priorities.length > 0) {
+      const d = dir(cg, 'net_prio');
+      if (d === undefined) {
+        ctx.logger.warn(
+          `cgroup ${cg.path}: linux.resources.network.priorities not applied: this host has no net_prio controller`,
+        );
+        return;
+      }
+      for (const p of priorities) {
+        if (!/^[^\s/]{1,15}$/.test(p.name))
+          throw invalidArgument(
+            `cgroup ${cg.path}: linux.resources.network.priorities: ${JSON.stringify(p.name)} is not an interface name`,
+          );
+        await writeControl(cg.path, d, 'net_prio.ifpriomap', `${p.name} ${p.priority}`);
+      }
+    }
   }
 
   async function applyCpu(cg: CgroupDirs, cpu: NonNullable<Resources['cpu']>): Promise<void> {
@@ -179,6 +258,7 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
           r.pids.limit > 0 ? r.pids.limit : 'max',
         );
       if (r.blockIO) await applyBlockIO(ctx, cg, r.blockIO);
+      if (r.network) await applyNetwork(ctx, cg, r.network);
       if (r.devices) {
         const d = need(cg, 'devices', 'linux.resources.devices');
         for (const rule of [...r.devices, ...DEFAULT_ALLOWED_DEVICES]) {

@@ -82,12 +82,22 @@ export function createV2Backend(layout: CgroupLayout): CgroupBackend {
           ctx.logger.warn(
             `cgroup ${cg.path}: linux.resources.memory.swappiness not applied: cgroup v2 has no memory.swappiness`,
           );
+        for (const field of ['kernel', 'kernelTCP'] as const) {
+          if (r.memory[field] !== undefined)
+            ctx.logger.warn(
+              `cgroup ${cg.path}: linux.resources.memory.${field} not applied: cgroup v2 has no kernel memory limit`,
+            );
+        }
         if (r.memory.disableOOMKiller === true)
           ctx.logger.warn(
             `cgroup ${cg.path}: linux.resources.memory.disableOOMKiller not applied: cgroup v2 cannot disable the OOM killer`,
           );
         await applyMemory(cg, r.memory);
       }
+      if (r.network && (r.network.classID !== undefined || (r.network.priorities ?? []).length > 0))
+        ctx.logger.warn(
+          `cgroup ${cg.path}: linux.resources.network not applied: net_cls and net_prio have no cgroup v2 counterpart`,
+        );
       if (r.cpu) await applyCpu(cg, r.cpu);
       if (r.pids) await writeControl(cg.path, leaf(cg), 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
       if (r.devices && r.devices.length > 0) {

@@ -105,7 +105,7 @@ export interface MemoryResources {
   reservation?: number;
   /** memory+swap bytes (runc's meaning); -1 = unlimited. */
   swap?: number;
-  /** Kernel memory limits: deprecated by the kernel; accepted and ignored with a warning (as runc and crun do). */
+  /** cgroup v1 memory.kmem(.tcp).limit_in_bytes where the kernel has them; else named in a warning. */
   kernel?: number;
   kernelTCP?: number;
   /** 0-100: cgroup v1 memory.swappiness; cgroup v2 has no such file (warned and ignored). */
@@ -166,7 +166,7 @@ export interface Resources {
   blockIO?: BlockIO;
   /** hugetlb limits: accepted and ignored with a warning. */
   hugepageLimits?: { pageSize: string; limit: number }[];
-  /** net_cls / net_prio: accepted and ignored with a warning. */
+  /** cgroup v1 net_cls.classid / net_prio.ifpriomap where those controllers are mounted; else a warning. */
   network?: { classID?: number; priorities?: { name: string; priority: number }[] };
 }
 

@@ -300,17 +300,6 @@ const warned: { name: string; mutate: Mutation; warning: RegExp; kept?: (s: Spec
     warning: /^linux\.resources\.hugepageLimits: hugetlb limits .*ignored$/,
   },
   {
-    name: 'memory.kernel',
-    mutate: (s) => (s.linux.resources.memory = { limit: 1 << 28, kernel: 1 << 26 }),
-    warning: /^linux\.resources\.memory\.kernel: kernel memory limits are deprecated/,
-    kept: (s) => s.linux?.resources?.memory?.limit,
-  },
-  {
-    name: 'network classID/priorities',
-    mutate: (s) => (s.linux.resources.network = { classID: 1048577, priorities: [{ name: 'eth0', priority: 500 }] }),
-    warning: /^linux\.resources\.network: net_cls\/net_prio .*ignored$/,
-  },
-  {
     name: 'mountLabel without SELinux',
     mutate: (s) => (s.linux.mountLabel = 'system_u:object_r:svirt_sandbox_file_t:s0'),
     warning: /^linux\.mountLabel: SELinux is not enabled on this host/,
@@ -332,6 +321,19 @@ describe('validateSpec: spec-valid fields this host cannot apply', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(warning);
     if (kept) expect(kept(spec)).toBeDefined();
+  });
+
+  it('passes memory.kernel, kernelTCP and network on to the cgroup manager, which applies or warns', () => {
+    const raw = defaultSpec();
+    raw.linux!.resources = {
+      memory: { limit: 1 << 28, kernel: 1 << 26, kernelTCP: 1 << 25 },
+      network: { classID: 1048577, priorities: [{ name: 'eth0', priority: 500 }] },
+    };
+    const warnings: string[] = [];
+    const spec = validateSpec(raw, bundle, { host, lsm: noLsm, warn: (m) => warnings.push(m) });
+    expect(warnings).toEqual([]);
+    expect(spec.linux?.resources?.memory).toMatchObject({ kernel: 1 << 26, kernelTCP: 1 << 25 });
+    expect(spec.linux?.resources?.network).toEqual(raw.linux!.resources.network);
   });
 
   it('drops unknown properties from the result, not from the input', () => {

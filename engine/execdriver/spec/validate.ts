@@ -238,14 +238,8 @@ function checkHostOnly(spec: Spec, lsm: EnabledLsm, warn: (message: string) => v
   label('linux.mountLabel', spec.linux?.mountLabel, 'selinux');
   const r = spec.linux?.resources;
   if (r === undefined) return;
-  if (r.memory?.kernel !== undefined)
-    warn('linux.resources.memory.kernel: kernel memory limits are deprecated and no longer enforced by Linux, ignored');
-  if (r.memory?.kernelTCP !== undefined)
-    warn('linux.resources.memory.kernelTCP: kernel TCP memory limits are not applied by berth, ignored');
   if (r.hugepageLimits !== undefined)
     warn('linux.resources.hugepageLimits: hugetlb limits are not applied by berth, ignored');
-  if (r.network !== undefined)
-    warn('linux.resources.network: net_cls/net_prio settings are not applied by berth, ignored');
 }
 
 function requireDir(path: string, field: string): void {

@@ -1,5 +1,6 @@
-// `berth-runtime delete [--force] <id>`: removes a stopped (or created) container and
-// everything berth made for it; a running one only with --force.
+// `berth-runtime delete [--force] <id>`: removes a stopped container and everything berth
+// made for it; a created or running one only with --force (the runtime spec: deleting a
+// container that is not stopped MUST fail and leave it as it was).
 import { failedPrecondition, isBerthError } from '../../errdefs/errors.js';
 import { containerIdArg, flagBool } from '../args.js';
 import type { Command } from '../command.js';
@@ -9,7 +10,7 @@ import { destroyContainer } from '../destroy.js';
 export const deleteCommand: Command = {
   name: 'delete',
   usage: 'delete [--force] <container-id>',
-  summary: 'delete a stopped or created container (a running one with --force)',
+  summary: 'delete a stopped container (a created or running one with --force)',
   flags: [{ name: 'force', short: 'f' }],
   async run(ctx, { store }, args) {
     const id = containerIdArg(args, 'delete');
@@ -24,7 +25,7 @@ export const deleteCommand: Command = {
       throw err;
     }
     const status = liveStatus(store, record);
-    if ((status === 'running' || status === 'creating') && !force) {
+    if (status !== 'stopped' && !force) {
       throw failedPrecondition(`container ${id}: cannot delete a ${status} container (stop it first, or use --force)`);
     }
     await destroyContainer(ctx, store, record);

@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { BerthError, wrap } from '../../errdefs/errors.js';
 import { createExecDriver, type ExitStatus } from '../../execdriver/execdriver.js';
+import { releaseHostMountRoot } from '../../execdriver/host-mount-root.js';
 import { containerIdArg, flagBool, flagString } from '../args.js';
 import type { Command } from '../command.js';
 import { toState } from '../container-status.js';
@@ -69,6 +70,13 @@ export const runCommand: Command = {
     } finally {
       for (const s of FORWARDED) process.off(s, forward);
       await driver.delete(ctx, id).catch((err: unknown) => ctx.logger.warn(wrap(err, `${subject}: delete`).message));
+      if (record.hostMountRoot !== undefined) {
+        try {
+          releaseHostMountRoot(subject, record.hostMountRoot);
+        } catch (err) {
+          ctx.logger.warn((err as Error).message);
+        }
+      }
       await runHooksWarning(ctx, 'poststop', record.spec.hooks?.poststop, toState(record, 'stopped'));
       await store.remove(id);
     }
