@@ -1,9 +1,10 @@
 // berthd's spans of one traced request sequence, joined into this process's span
-// channel: shared by the suites that drive a private berthd over its socket (run,
-// lifecycle), so their phases show the client's calls with the daemon's work beneath.
+// channel: shared by the suites that drive a daemon over its socket (run, lifecycle,
+// workload), so their phases show the client's calls with the daemon's work beneath.
+import { randomBytes } from 'node:crypto';
 import { ApiClient } from '../../engine/client/api-client.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
-import { clockBaseNs, spanChannel, type SpanRecord } from '../../engine/trace/index.js';
+import { clockBaseNs, spanChannel, startSpan, type Context, type SpanRecord } from '../../engine/trace/index.js';
 
 /** Daemon span ids are moved past this, so they never collide with the bench's own. */
 const DAEMON_ID_OFFSET = 1_000_000_000;
@@ -51,4 +52,52 @@ export async function joinDaemonTrace(host: string, traceId: string): Promise<vo
   const trace = await new ApiClient(host).call<DaemonTrace>('GET', `/berth/traces/${traceId}`);
   if (trace.spans.length === 0) throw unavailable(`berthd trace ${traceId}: no spans of the run were filed`);
   publishDaemonSpans(trace);
+}
+
+/** An API client whose calls are `client` spans, each sent as the traceparent of its requests. */
+export interface TracedClient {
+  client: ApiClient;
+  /** The W3C trace id every request of this client carries. */
+  traceId: string;
+  /** Runs `fn` inside a `client` span named `name`; requests sent meanwhile carry it as their parent. */
+  step<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /** Fetches the daemon's spans of the trace and publishes them (joinDaemonTrace); untraced daemons: nothing. */
+  join(): Promise<void>;
+}
+
+/**
+ * A client on `host` whose steps are `client` spans (module client) under `ctx`.
+ * With `traced` (berthd) each request carries `00-<traceId>-<step span>-01` while
+ * someone collects spans, and join() files the daemon's spans beneath the steps;
+ * other daemons get no traceparent and join() does nothing.
+ */
+export function tracedClient(ctx: Context, host: string, traced = true): TracedClient {
+  const traceId = randomBytes(16).toString('hex');
+  let parent = '';
+  const client = new ApiClient(host, {
+    traceparent: () => (parent === '' || !traced ? undefined : `00-${traceId}-${parent}-01`),
+  });
+  let stepped = false;
+  return {
+    client,
+    traceId,
+    async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+      const { span } = startSpan(ctx, 'client', name);
+      parent = span === undefined ? '' : span.id.toString(16).padStart(16, '0');
+      stepped ||= span !== undefined;
+      try {
+        const v = await fn();
+        span?.end();
+        return v;
+      } catch (err) {
+        span?.end(err);
+        throw err;
+      } finally {
+        parent = '';
+      }
+    },
+    async join() {
+      if (traced && stepped) await joinDaemonTrace(host, traceId);
+    },
+  };
 }

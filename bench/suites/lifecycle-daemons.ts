@@ -1,9 +1,9 @@
 // The daemons the lifecycle suite drives over their API socket, behind one shape: a
-// private berthd (run-berthd.ts) and a private dockerd (runtime-docker.ts), each kept
+// private berthd (private-berthd.ts) and a private dockerd (runtime-docker.ts), each kept
 // up from the first of its cases to the last, with the processes whose memory counts.
 import { ApiClient } from '../../engine/client/api-client.js';
 import type { Context } from '../../engine/trace/index.js';
-import type { PrivateBerthd } from './run-berthd.js';
+import type { PrivateBerthd } from './private-berthd.js';
 import type { PrivateDockerd } from './runtime-docker.js';
 
 export type LifecycleTarget = 'berth' | 'docker';

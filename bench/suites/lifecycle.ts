@@ -14,7 +14,7 @@ import { createProbeContainer, DENSITY_NETWORK, IdleFleet, timedStart } from './
 import { berthDaemon, dockerDaemon, SharedDaemon, type ApiDaemon, type LifecycleTarget } from './lifecycle-daemons.js';
 import { endOpName, lifecycleRound, LOOP_NETWORK, OPS, WORKLOADS, type Op, type Workload } from './lifecycle-loop.js';
 import { podmanSkipReason } from './run.js';
-import { PrivateBerthd } from './run-berthd.js';
+import { staticImageBerthd } from './run-berthd.js';
 import { dockerMissing, PrivateDockerd } from './runtime-docker.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
@@ -208,7 +208,7 @@ function densityCase(shared: SharedDaemon, fleet: IdleFleet, records: Records, r
 function buildCases(ctx: SuiteContext, options: LifecycleOptions, records: Records): CaseDef[] {
   const sizes = (options.sizes ?? sizesFor)(ctx);
   const daemons: ApiDaemon[] = [];
-  if (ctx.targets.includes('berth')) daemons.push(berthDaemon(new PrivateBerthd(ctx.dataRoot)));
+  if (ctx.targets.includes('berth')) daemons.push(berthDaemon(staticImageBerthd(ctx.dataRoot)));
   if (ctx.targets.includes('docker')) {
     const missing = dockerMissing();
     if (missing !== undefined) ctx.warn(missing);

@@ -3,13 +3,12 @@
 // on berth and docker over the API. Each sample starts with the image absent; the
 // pull's share of the whole is kept per sample (Slacker's split of a start into
 // pull and run), and berth's part comes apart further from berthd's spans.
-import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { ApiClient } from '../../engine/client/api-client.js';
 import { isBerthError, unavailable } from '../../engine/errdefs/errors.js';
-import { startSpan, type Context } from '../../engine/trace/index.js';
+
 import type { MacroCase } from '../suite.js';
-import { joinDaemonTrace } from './daemon-spans.js';
+import { tracedClient, type TracedClient } from './daemon-spans.js';
 import { READY_WORD, type ColdImage } from './workload-images.js';
 import { SUITE } from './workload-services.js';
 import type { DaemonHandle, WorkloadTarget, WorkloadWorld } from './workload-world.js';
@@ -84,26 +83,10 @@ async function removeImage(client: ApiClient, ref: string): Promise<void> {
  * container is left for the caller to remove.
  */
 async function coldStartOnce(
-  ctx: Context,
-  host: string,
+  { client, step }: TracedClient,
   ref: string,
   cmd: string[],
-  traceId: string,
 ): Promise<{ pull: number; run: number; id: string }> {
-  let parent = '';
-  const client = new ApiClient(host, { traceparent: () => (parent === '' ? undefined : `00-${traceId}-${parent}-01`) });
-  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const { span } = startSpan(ctx, 'client', name);
-    parent = span === undefined ? '' : span.id.toString(16).padStart(16, '0');
-    try {
-      const v = await fn();
-      span?.end();
-      return v;
-    } catch (err) {
-      span?.end(err);
-      throw err;
-    }
-  };
   const t0 = process.hrtime.bigint();
   await step('pull', () => client.pull(ref));
   const t1 = process.hrtime.bigint();
@@ -168,16 +151,16 @@ export function coldStartCase(
       await removeImage(new ApiClient(daemon!.host), ref());
     },
     sample: async (ctx, index) => {
-      const traceId = randomBytes(16).toString('hex');
+      const traced = tracedClient(ctx, daemon!.host, target === 'berth');
       try {
-        const r = await coldStartOnce(ctx, daemon!.host, ref(), cold!.cmd, traceId);
+        const r = await coldStartOnce(traced, ref(), cold!.cmd);
         id = r.id;
         if (index >= 0) coldSplits.get(key)!.push({ pull: r.pull, run: r.run });
       } catch (err) {
         id = (err as { containerId?: string }).containerId;
         throw err;
       }
-      if (target === 'berth') await joinDaemonTrace(daemon!.host, traceId);
+      await traced.join();
     },
     afterSample: async () => {
       const client = new ApiClient(daemon!.host);

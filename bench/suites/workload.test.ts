@@ -19,7 +19,7 @@ import { needs, root } from '../../testkit/needs.js';
 import { findSuite } from './index.js';
 import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
-import { WORKLOAD_BRIDGE } from './workload-berthd.js';
+import { WORKLOAD_BRIDGE } from './workload-world.js';
 import { coldSplits } from './workload-coldstart.js';
 import { getOnce, pollReady, requestLoop } from './workload-http.js';
 import { requestLatencies } from './workload-services.js';
