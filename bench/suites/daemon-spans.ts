@@ -19,10 +19,12 @@ export interface DaemonTrace {
  * Publishes berthd's spans of one trace into this process's span channel: ids
  * offset, times moved onto this process's clock base, each request span
  * re-parented under the client span named in its traceparent. A collector
- * listening around the sample (the runner's phases) sees one tree.
+ * listening around the sample (the runner's phases) sees one tree. Returns the
+ * spans as published (on this process's clock).
  */
-export function publishDaemonSpans(trace: DaemonTrace): number {
+export function publishDaemonSpans(trace: DaemonTrace): SpanRecord[] {
   const shift = Number(BigInt(trace.clockBaseNs) - clockBaseNs);
+  const published: SpanRecord[] = [];
   for (const s of trace.spans) {
     const parentHex = s.attributes.traceparentParent;
     const parentId =
@@ -31,27 +33,24 @@ export function publishDaemonSpans(trace: DaemonTrace): number {
         : typeof parentHex === 'string'
           ? Number.parseInt(parentHex, 16)
           : undefined;
-    spanChannel.publish({
-      ...s,
-      id: s.id + DAEMON_ID_OFFSET,
-      parentId,
-      startNs: s.startNs + shift,
-      endNs: s.endNs + shift,
-    });
+    const record = { ...s, id: s.id + DAEMON_ID_OFFSET, parentId, startNs: s.startNs + shift, endNs: s.endNs + shift };
+    spanChannel.publish(record);
+    published.push(record);
   }
-  return trace.spans.length;
+  return published;
 }
 
 /**
  * Fetches berthd's spans of `traceId` (`GET /berth/traces/{id}`) and publishes them
- * (publishDaemonSpans). Only when someone collects spans: otherwise no traceparent
- * went out and there is nothing to join. UNAVAILABLE when the daemon filed no span.
+ * (publishDaemonSpans); returns them as published. Only when someone collects spans:
+ * otherwise no traceparent went out and there is nothing to join (none returned).
+ * UNAVAILABLE when the daemon filed no span.
  */
-export async function joinDaemonTrace(host: string, traceId: string): Promise<void> {
-  if (!spanChannel.hasSubscribers) return;
+export async function joinDaemonTrace(host: string, traceId: string): Promise<SpanRecord[]> {
+  if (!spanChannel.hasSubscribers) return [];
   const trace = await new ApiClient(host).call<DaemonTrace>('GET', `/berth/traces/${traceId}`);
   if (trace.spans.length === 0) throw unavailable(`berthd trace ${traceId}: no spans of the run were filed`);
-  publishDaemonSpans(trace);
+  return publishDaemonSpans(trace);
 }
 
 /** An API client whose calls are `client` spans, each sent as the traceparent of its requests. */
@@ -61,8 +60,8 @@ export interface TracedClient {
   traceId: string;
   /** Runs `fn` inside a `client` span named `name`; requests sent meanwhile carry it as their parent. */
   step<T>(name: string, fn: () => Promise<T>): Promise<T>;
-  /** Fetches the daemon's spans of the trace and publishes them (joinDaemonTrace); untraced daemons: nothing. */
-  join(): Promise<void>;
+  /** Fetches the daemon's spans of the trace, publishes and returns them (joinDaemonTrace); untraced: none. */
+  join(): Promise<SpanRecord[]>;
 }
 
 /**
@@ -97,7 +96,7 @@ export function tracedClient(ctx: Context, host: string, traced = true): TracedC
       }
     },
     async join() {
-      if (traced && stepped) await joinDaemonTrace(host, traceId);
+      return traced && stepped ? joinDaemonTrace(host, traceId) : [];
     },
   };
 }
