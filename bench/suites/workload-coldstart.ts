@@ -121,13 +121,16 @@ export function splitPull(
   return { fetch: (total - applied - registered) / 1e6, apply: applied / 1e6, register: registered / 1e6 };
 }
 
-/** berthd's apply (graphdriver applyDiff) and register (graph stores) intervals among a trace's spans. */
+/**
+ * berthd's apply (graphdriver applyDiff) and register (the graph's layer, image and
+ * reference stores; the content store's blob writes are part of the fetch) intervals.
+ */
 export function berthPullIntervals(spans: readonly SpanRecord[]): { apply: Interval[]; register: Interval[] } {
   const apply: Interval[] = [];
   const register: Interval[] = [];
   for (const s of spans) {
     if (/^graphdriver\..*\.applyDiff$/.test(s.name)) apply.push([s.startNs, s.endNs]);
-    else if (s.name.startsWith('graph.')) register.push([s.startNs, s.endNs]);
+    else if (/^graph\.(layers|images|references)\./.test(s.name)) register.push([s.startNs, s.endNs]);
   }
   return { apply, register };
 }

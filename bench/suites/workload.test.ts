@@ -274,6 +274,7 @@ describe('workload suite: cases', () => {
       { name: 'graphdriver.overlay2.applyDiff', startNs: 1, endNs: 2 },
       { name: 'graph.layers.register', startNs: 0, endNs: 3 },
       { name: 'registry.layer.fetch', startNs: 0, endNs: 1 },
+      { name: 'graph.content.ingest.commit', startNs: 0, endNs: 1 },
     ] as SpanRecord[];
     expect(berthPullIntervals(spans)).toEqual({ apply: [[1, 2]], register: [[0, 3]] });
   });
@@ -489,6 +490,8 @@ needs(root()).describe('workload suite: real runs (root)', () => {
         expect(document.cases.map((c) => `${c.target}/${c.case}`)).toEqual([
           'podman/cold-start',
           'podman/restart-on-failure',
+          'podman/cold-start-split',
+          'podman/cold-start-split',
           'podman/cold-start-split',
           'podman/cold-start-split',
           'podman/cold-start-pull-share',
