@@ -186,10 +186,31 @@ describe('renderFigures', () => {
       'pull-throughput': ['dot', 'rule'],
       'lifecycle-throughput': ['line', 'dot', 'rule'],
       'lifecycle-daemon-memory': ['line', 'dot', 'rule'],
+      'workload-service-ready': ['dot', 'rule'],
+      'workload-request-latency': ['dot', 'rule'],
+      'workload-cold-start-split': ['bar', 'tick'],
+      'workload-daemon-restart': ['line', 'dot', 'rule'],
     })) {
       const found = marks(await readFile(path.join(out, `${id}-column.svg`), 'utf8'));
       for (const m of want) expect(found.has(m), `${id} has ${m} marks`).toBe(true);
     }
+    // the cold-start split: the pull's parts, then the container's, in the order they happen
+    const split = await readFile(path.join(out, 'workload-cold-start-split-column.svg'), 'utf8');
+    const { document: splitDoc } = new JSDOM(split, { contentType: 'image/svg+xml' }).window;
+    expect([...splitDoc.querySelectorAll('.berth-legend text')].map((t) => t.textContent)).toEqual([
+      'fetch',
+      'apply',
+      'register',
+      'pull',
+      'create',
+      'start',
+      'first-output',
+      'measured median',
+    ]);
+    // api and cli throughput are separate lines
+    const lifecycle = await readFile(path.join(out, 'lifecycle-throughput-column.svg'), 'utf8');
+    expect(lifecycle).toContain('berth · cli');
+    expect(lifecycle).toContain('berth · api');
     // loopback is the dashed reference line, not a row
     const net = await readFile(path.join(out, 'network-throughput-column.svg'), 'utf8');
     expect(net).toContain('stroke-dasharray="4,3"');

@@ -23,8 +23,15 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const READY = (charts: number) =>
-  `document.querySelector('.berth-sources') !== null && (document.querySelectorAll('figure.berth-chart svg').length >= ${charts} || document.querySelector('.berth-empty, .observablehq--error') !== null)`;
+/**
+ * The page is done when its sources are listed and every expected chart's figure holds
+ * its SVG (cells render one after another: counting SVGs would take one chart's nested
+ * SVGs for another's), or when a cell failed.
+ */
+const READY = (ids: readonly string[]) =>
+  `document.querySelector('.berth-sources') !== null && (${JSON.stringify(ids)}.every((id) => document.getElementById(id)?.querySelector('svg.berth-figure') != null) || document.querySelector('.observablehq--error') !== null)`;
+/** A page without data is done when its note says so. */
+const EMPTY_READY = `document.querySelector('.berth-sources') !== null && document.querySelector('.berth-empty, .observablehq--error') !== null`;
 const PROBE = `({
   figures: [...document.querySelectorAll('figure.berth-chart')].map((f) => ({
     id: f.id,
@@ -99,10 +106,11 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
       const expected = page.charts({ results, history }).map((c) => c.id);
       expect(expected.length).toBeGreaterThan(0);
       if (page.id === 'history') expected.push('history-case');
+      // polled until every chart is drawn, with a deadline generous for a loaded host
       const report = await loadPage(`${server!.url}${page.id}.html`, {
-        ready: READY(expected.length),
+        ready: READY(expected),
         probe: PROBE,
-        timeoutMs: 45_000,
+        timeoutMs: 90_000,
       });
       const probe = report.probe as Probe;
       expect(report.errors).toEqual([]);
@@ -120,7 +128,7 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
         expect(f.clipped, `${f.id}: texts outside the SVG`).toEqual([]);
         expect(f.legend, `${f.id}: legend entries`).toBeLessThanOrEqual(12);
       }
-    }, 60_000);
+    }, 120_000);
   }
 
   it('index page loads with no console error', async () => {
@@ -156,7 +164,11 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
     });
     const local = await serveStatic(out);
     try {
-      const report = await loadPage(`${local.url}network.html`, { ready: READY(1), probe: PROBE, timeoutMs: 45_000 });
+      const report = await loadPage(`${local.url}network.html`, {
+        ready: EMPTY_READY,
+        probe: PROBE,
+        timeoutMs: 90_000,
+      });
       const probe = report.probe as Probe;
       expect(report.errors).toEqual([]);
       expect(probe.figures).toEqual([]);

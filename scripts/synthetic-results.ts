@@ -96,7 +96,7 @@ function phase(name: string, module: string, selfMs: number, totalMs = selfMs): 
 
 /**
  * One case set per suite the notebooks plot (run, runtime, graphdriver, namespaces,
- * pull, network, lifecycle, trace), with phases where berth traces them. `scale` multiplies
+ * pull, network, lifecycle, workload, trace), with phases where berth traces them. `scale` multiplies
  * every time (1.2 = 20 % slower) so two documents make a comparison. Deterministic for `seed`.
  */
 export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
@@ -307,6 +307,108 @@ export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
       }
     }
   }
+  // the lifecycle loop through each command line (level cli) beside the api rows
+  for (const [target, perWorker] of [
+    ['berth', 6],
+    ['docker', 4],
+    ['podman', 2],
+  ] as const) {
+    for (const concurrency of [1, 2, 4, 8]) {
+      cases.push({
+        suite: 'lifecycle',
+        case: 'throughput',
+        target,
+        parameters: { level: 'cli', workload: 'true', concurrency },
+        unit: 'ops/s',
+        samples: rate(perWorker * Math.min(concurrency, 2)),
+      });
+    }
+  }
+  // workload: services, cold start split, restarts
+  for (const [target, readyMs, requestUs] of [
+    ['berth', 40, 90],
+    ['docker', 600, 160],
+    ['podman', 900, 220],
+  ] as const) {
+    for (const level of ['api', 'cli'])
+      cases.push({
+        suite: 'workload',
+        case: 'service-ready',
+        target,
+        parameters: { level, network: 'bridge', publish: '127.0.0.1::8080' },
+        unit: 'ms',
+        samples: time(readyMs * (level === 'cli' ? 1.5 : 1)),
+      });
+    for (const mode of ['keep-alive', 'new-connection']) {
+      const us = requestUs * (mode === 'keep-alive' ? 1 : 2);
+      cases.push({
+        suite: 'workload',
+        case: 'service-requests',
+        target,
+        parameters: { mode, requests: 250, publish: '127.0.0.1::8080' },
+        unit: 'ms',
+        samples: time((us * 250) / 1000),
+      });
+      cases.push({
+        suite: 'workload',
+        case: 'service-request-latency',
+        target,
+        parameters: { mode, requests: 250, publish: '127.0.0.1::8080' },
+        unit: 'us',
+        samples: time(us),
+      });
+    }
+    for (const image of ['debian', 'app']) {
+      const scale = image === 'debian' ? 10 : 1;
+      const parts: [string, number][] =
+        target === 'podman'
+          ? [['pull', 1600 * scale]]
+          : [
+              ['fetch', 300 * scale],
+              ['apply', (target === 'berth' ? 2000 : 900) * scale],
+              ['register', 150 * scale],
+            ];
+      parts.push(
+        ['create', target === 'berth' ? 8 : 60],
+        ['start', target === 'berth' ? 10 : 120],
+        ['first-output', 3],
+      );
+      cases.push({
+        suite: 'workload',
+        case: 'cold-start',
+        target,
+        parameters: { level: 'api', image, network: 'none' },
+        unit: 'ms',
+        samples: time(parts.reduce((a, [, ms]) => a + ms, 0)),
+      });
+      for (const [part, ms] of parts)
+        cases.push({
+          suite: 'workload',
+          case: 'cold-start-split',
+          target,
+          parameters: { level: 'api', image, part },
+          unit: 'ms',
+          samples: time(ms),
+        });
+    }
+    cases.push({
+      suite: 'workload',
+      case: 'restart-on-failure',
+      target,
+      parameters: { level: 'api', policy: 'on-failure:1', network: 'none' },
+      unit: 'ms',
+      samples: time(target === 'berth' ? 120 : 400),
+    });
+  }
+  for (const containers of [0, 10, 50])
+    cases.push({
+      suite: 'workload',
+      case: 'daemon-restart',
+      target: 'berth',
+      parameters: { containers, graphdriver: 'overlay2', network: 'none' },
+      unit: 'ms',
+      samples: time(150 + 4 * containers),
+    });
   cases.push({
     suite: 'trace',
     case: 'call',

@@ -1,6 +1,7 @@
-// A daemon's memory as the lifecycle suite reports it: RSS and PSS from
+// A daemon's memory as the suites report it: RSS and PSS from
 // /proc/<pid>/smaps_rollup, summed over the daemon's processes (berthd alone;
-// dockerd, its containerd and every containerd-shim), read a few times apart.
+// dockerd, its containerd and every containerd-shim), read a few times apart; and the
+// plain VmRSS reads of the run suite's idle-daemon figures.
 import { readFileSync } from 'node:fs';
 import { unavailable } from '../../engine/errdefs/errors.js';
 
@@ -57,4 +58,30 @@ export async function memoryReads(
     pss.push(m.pssKiB / 1024);
   }
   return { rss, pss, processes };
+}
+
+/** VmRSS of `pid` in KiB (from /proc/<pid>/status), or undefined when the process is gone. */
+export function vmRssKiB(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `n` reads of the summed VmRSS (MiB) of `pids`, 50 ms apart; a process gone meanwhile fails it (UNAVAILABLE). */
+export async function rssReads(pids: readonly number[], n = 5): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    let kib = 0;
+    for (const pid of pids) {
+      const v = vmRssKiB(pid);
+      if (v === undefined) throw unavailable(`process ${pid}: gone while its RSS was read`);
+      kib += v;
+    }
+    out.push(kib / 1024);
+  }
+  return out;
 }

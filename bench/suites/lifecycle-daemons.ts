@@ -1,12 +1,18 @@
-// The daemons the lifecycle suite drives over their API socket, behind one shape: a
-// private berthd (run-berthd.ts) and a private dockerd (runtime-docker.ts), each kept
-// up from the first of its cases to the last, with the processes whose memory counts.
+// The daemons the lifecycle suite drives over their API socket and through their command
+// line, behind one shape: a private berthd (private-berthd.ts), a private dockerd
+// (runtime-docker.ts) and a private podman service (workload-podman.ts), each kept up
+// from the first of its cases to the last, with the processes whose memory counts.
+import { join } from 'node:path';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { ApiClient } from '../../engine/client/api-client.js';
 import type { Context } from '../../engine/trace/index.js';
-import type { PrivateBerthd } from './run-berthd.js';
+import type { PrivateBerthd } from './private-berthd.js';
+import { throughRegistry } from './run-berthd.js';
 import type { PrivateDockerd } from './runtime-docker.js';
+import { STATIC_IMAGE } from './runtime-image.js';
+import { PrivatePodman } from './workload-podman.js';
 
-export type LifecycleTarget = 'berth' | 'docker';
+export type LifecycleTarget = 'berth' | 'docker' | 'podman';
 
 /** A daemon that speaks the Docker Engine API on a unix socket of its own. */
 export interface ApiDaemon {
@@ -21,6 +27,12 @@ export interface ApiDaemon {
   processes(): number[];
   /** What the daemon is, in a sentence, for the cases' methods. */
   readonly description: string;
+  /** The command line against this daemon: its argv for `args` (only while acquired). */
+  cli(args: readonly string[]): string[];
+  /** The static image's name on this daemon (only while acquired). */
+  readonly image: string;
+  /** The levels measured through it: the API socket with berth's typed client, the command line. */
+  readonly levels: readonly ('api' | 'cli')[];
 }
 
 export function berthDaemon(berthd: PrivateBerthd): ApiDaemon {
@@ -33,6 +45,9 @@ export function berthDaemon(berthd: PrivateBerthd): ApiDaemon {
     acquire: (ctx) => berthd.acquire(ctx),
     release: (ctx) => berthd.release(ctx),
     processes: () => (berthd.pid === undefined ? [] : [berthd.pid]),
+    cli: (args) => berthd.cli(args),
+    image: STATIC_IMAGE,
+    levels: ['api', 'cli'],
     description:
       'a private berthd (its own process from its bundle; overlay2 on a tmpfs root, own exec root, socket, bridge and /24; the image pulled from an embedded registry on 127.0.0.1)',
   };
@@ -48,8 +63,53 @@ export function dockerDaemon(dockerd: PrivateDockerd): ApiDaemon {
     acquire: () => dockerd.acquire(),
     release: () => dockerd.release(),
     processes: () => dockerd.processes(),
+    cli: (args) => dockerd.cli(args),
+    image: STATIC_IMAGE,
+    levels: ['api', 'cli'],
     description:
       'a private dockerd (overlay2 on a tmpfs data root, own exec root, pidfile, socket and bridge, --iptables=false --ip-forward=false --ip-masq=false; the image a `docker import` of the same static rootfs)',
+  };
+}
+
+/**
+ * podman at the cli level only: a private `podman system service` (workload-podman.ts)
+ * holding the static image, pulled over its API from an embedded registry on 127.0.0.1
+ * and named by that registry reference; the remote client (`podman --url`) drives it.
+ */
+export function podmanDaemon(dataRoot: string): ApiDaemon {
+  const podman = new PrivatePodman(dataRoot);
+  let image: string | undefined;
+  return {
+    target: 'podman',
+    get host() {
+      return podman.host;
+    },
+    traced: false,
+    acquire: async () => {
+      const dir = realpathSync(mkdtempSync(join(dataRoot, `berth-lc-registry-${process.pid}-`)));
+      try {
+        await throughRegistry(dir, async (registryHost, repo, tag) => {
+          await podman.start(registryHost);
+          image = `${registryHost}/${repo}:${tag}`;
+          await new ApiClient(podman.host).pull(image);
+        });
+      } catch (err) {
+        await podman.stop().catch(() => undefined);
+        throw err;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    release: () => podman.stop(),
+    processes: () => [],
+    cli: (args) => podman.cli(args),
+    get image() {
+      if (image === undefined) throw new Error('private podman: not started');
+      return image;
+    },
+    levels: ['cli'],
+    description:
+      'a private podman service (overlay on a tmpfs storage root, own run root, tmpdir, socket and config, runc, cgroupfs; the image pulled from an embedded registry on 127.0.0.1), driven by the remote client `podman --url`',
   };
 }
 

@@ -1,11 +1,10 @@
 // The lifecycle suite's density world: a fleet of idle `sleep` containers on the
 // daemon's bridge network, grown step by step, and the start of one more container
 // timed against it (berth's with the daemon's spans joined beneath the client's).
-import { randomBytes } from 'node:crypto';
 import { ApiClient } from '../../engine/client/api-client.js';
 import { isBerthError, unavailable } from '../../engine/errdefs/errors.js';
-import { startSpan, type Context } from '../../engine/trace/index.js';
-import { joinDaemonTrace } from './daemon-spans.js';
+import type { Context } from '../../engine/trace/index.js';
+import { tracedClient } from './daemon-spans.js';
 import type { ApiDaemon } from './lifecycle-daemons.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
@@ -93,22 +92,10 @@ export async function createProbeContainer(daemon: ApiDaemon): Promise<string> {
  * spans of that trace are joined beneath it after the timing, when spans are collected.
  */
 export async function timedStart(ctx: Context, daemon: ApiDaemon, id: string): Promise<number> {
-  const traceId = randomBytes(16).toString('hex');
-  let parent = '';
-  const client = new ApiClient(daemon.host, {
-    traceparent: () => (parent === '' || !daemon.traced ? undefined : `00-${traceId}-${parent}-01`),
-  });
-  const { span } = startSpan(ctx, 'client', 'start');
-  parent = span === undefined ? '' : span.id.toString(16).padStart(16, '0');
+  const traced = tracedClient(ctx, daemon.host, daemon.traced);
   const t0 = process.hrtime.bigint();
-  try {
-    await client.containerStart(id);
-    span?.end();
-  } catch (err) {
-    span?.end(err);
-    throw err;
-  }
+  await traced.step('start', () => traced.client.containerStart(id));
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (daemon.traced && span !== undefined) await joinDaemonTrace(daemon.host, traceId);
+  await traced.join();
   return ms;
 }

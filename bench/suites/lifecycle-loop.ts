@@ -1,8 +1,10 @@
 // The lifecycle suite's throughput loop, bucketbench-style: N workers, each running
-// create -> start -> wait (or stop) -> remove in turn over a daemon's API, with each
-// operation timed and every failed iteration counted rather than dropped.
+// create -> start -> wait (or stop) -> remove in turn over a daemon's API or through
+// its command line, with each operation timed and every failed iteration counted
+// rather than dropped.
 import { isBerthError, unavailable } from '../../engine/errdefs/errors.js';
 import type { ApiClient } from '../../engine/client/api-client.js';
+import { call } from '../peers/index.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
 /** What the container runs: /bin/true (ends by itself, waited for) or /bin/sleep (stopped). */
@@ -97,14 +99,82 @@ export async function lifecycleOnce(
   }
 }
 
+/** One lifecycle, its successful operations' ms pushed to `latencies`; throws when a step failed. */
+export type Lifecycle = (latencies: Record<Op, number[]>) => Promise<void>;
+
+/** A worker's lifecycle over the API: lifecycleOnce on one client of its own. */
+export function apiLifecycle(client: () => ApiClient, workload: Workload): () => Lifecycle {
+  return () => {
+    const c = client();
+    return (latencies) => lifecycleOnce(c, workload, latencies);
+  };
+}
+
+/**
+ * One lifecycle of `workload` through a command line (`cli(args)` gives the argv of
+ * berth, docker or podman against its daemon), a process per operation: `create
+ * --network none IMAGE CMD` (the id from its output), `start`, then for /bin/true
+ * `wait` (its printed status must be 0) or for sleep `stop -t 0`, then `rm`. Each
+ * operation's ms is from spawn to exit. On a failure the container is force-removed
+ * (`rm -f`, untimed) and the error rethrown.
+ */
+export async function cliLifecycleOnce(
+  cli: (args: readonly string[]) => string[],
+  image: string,
+  workload: Workload,
+  latencies: Record<Op, number[]>,
+): Promise<void> {
+  const run = async (args: readonly string[]): Promise<string> => {
+    const argv = cli(args);
+    const r = await call(argv, { captureStdout: true });
+    if (r.code !== 0)
+      throw unavailable(`${argv.join(' ')}: exit ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+    return r.stdout.trim();
+  };
+  let t = process.hrtime.bigint();
+  const id = (await run(['create', '--network', LOOP_NETWORK, image, ...commandOf(workload)])).split('\n').pop()!;
+  latencies.create.push(elapsedMs(t));
+  try {
+    t = process.hrtime.bigint();
+    await run(['start', id]);
+    latencies.start.push(elapsedMs(t));
+    t = process.hrtime.bigint();
+    if (workload === 'true') {
+      const status = (await run(['wait', id])).split('\n').pop();
+      if (status !== '0') throw unavailable(`container ${id}: /bin/true ended with status ${status}`);
+    } else await run(['stop', '-t', '0', id]);
+    latencies.end.push(elapsedMs(t));
+    t = process.hrtime.bigint();
+    await run(['rm', id]);
+    latencies.remove.push(elapsedMs(t));
+  } catch (err) {
+    const r = await call(cli(['rm', '-f', id]));
+    if (r.code !== 0 && !/no such container/i.test(r.stderr))
+      throw unavailable(
+        `container ${id}: not removed after a failed lifecycle (${(err as Error).message}): ${r.stderr.trim()}`,
+        { cause: err },
+      );
+    throw err;
+  }
+}
+
+/** A worker's lifecycle through a command line (cliLifecycleOnce). */
+export function cliLifecycle(
+  cli: (args: readonly string[]) => string[],
+  image: string,
+  workload: Workload,
+): () => Lifecycle {
+  return () => (latencies) => cliLifecycleOnce(cli, image, workload, latencies);
+}
+
 /**
  * One round: `concurrency` workers each run `perWorker` lifecycles back to back
- * (bucketbench's threads × iterations). A failed lifecycle is counted and the
- * worker goes on; throughput is completed lifecycles over the round's wall time.
+ * (bucketbench's threads × iterations), each worker's from `lifecycle()`. A failed
+ * lifecycle is counted and the worker goes on; throughput is completed lifecycles
+ * over the round's wall time.
  */
 export async function lifecycleRound(
-  client: () => ApiClient,
-  workload: Workload,
+  lifecycle: () => Lifecycle,
   concurrency: number,
   perWorker: number,
 ): Promise<RoundResult> {
@@ -114,10 +184,10 @@ export async function lifecycleRound(
   let firstError: string | undefined;
   const t0 = process.hrtime.bigint();
   const worker = async (): Promise<void> => {
-    const c = client();
+    const once = lifecycle();
     for (let i = 0; i < perWorker; i++) {
       try {
-        await lifecycleOnce(c, workload, latencies);
+        await once(latencies);
         completed++;
       } catch (err) {
         errors++;

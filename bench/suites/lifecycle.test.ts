@@ -25,7 +25,7 @@ import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
 import { childPids, mountsContaining, processesNaming } from '../../testkit/processes.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
-const TINY_SIZES: LifecycleSizes = { concurrencies: [1, 2], perWorker: 2, running: [0, 3] };
+const TINY_SIZES: LifecycleSizes = { concurrencies: [1, 2], cliConcurrencies: [1], perWorker: 2, running: [0, 3] };
 
 function suiteCtx(targets: string[], warnings: string[], profile: ProfileSettings = tiny): SuiteContext {
   return {
@@ -86,40 +86,47 @@ describe('lifecycle suite: cases', () => {
   it('sizes: concurrency 1, 2, 4, 8 in every profile; quick runs fewer lifecycles and density 0 and 10, default up to 100', () => {
     expect(sizesFor({ profile: 'quick', settings: profiles.quick })).toEqual({
       concurrencies: [1, 2, 4, 8],
+      cliConcurrencies: [1, 4],
       perWorker: 2,
       running: [0, 10],
     });
     expect(sizesFor({ profile: 'default', settings: profiles.default })).toEqual({
       concurrencies: [1, 2, 4, 8],
+      cliConcurrencies: [1, 2, 4, 8],
       perWorker: 8,
       running: [0, 10, 50, 100],
     });
   });
 
-  it('berth: throughput per workload and concurrency (grouped with docker), then density steps with phases', () => {
+  it('berth: throughput per level, workload and concurrency (grouped with the peers), then density steps with phases', () => {
     const warnings: string[] = [];
     const cases = lifecycleSuite.cases(suiteCtx(['berth'], warnings, profiles.quick)) as MacroCase[];
     const thr = cases.filter((c) => c.case === 'throughput');
     expect(thr.map((c) => `${c.parameters.workload}/${c.parameters.concurrency}/${c.group}`)).toEqual([
-      'true/1/throughput-true-1',
-      'true/2/throughput-true-2',
-      'true/4/throughput-true-4',
-      'true/8/throughput-true-8',
-      'sleep/1/throughput-sleep-1',
-      'sleep/2/throughput-sleep-2',
-      'sleep/4/throughput-sleep-4',
-      'sleep/8/throughput-sleep-8',
+      'true/1/throughput-api-true-1',
+      'true/2/throughput-api-true-2',
+      'true/4/throughput-api-true-4',
+      'true/8/throughput-api-true-8',
+      'sleep/1/throughput-api-sleep-1',
+      'sleep/2/throughput-api-sleep-2',
+      'sleep/4/throughput-api-sleep-4',
+      'sleep/8/throughput-api-sleep-8',
+      'true/1/throughput-cli-true-1',
+      'true/4/throughput-cli-true-4',
+      'sleep/1/throughput-cli-sleep-1',
+      'sleep/4/throughput-cli-sleep-4',
     ]);
-    expect(
-      thr.every((c) => c.unit === 'ops/s' && c.direction === 'higher-is-better' && c.parameters.level === 'api'),
-    ).toBe(true);
+    expect(thr.every((c) => c.unit === 'ops/s' && c.direction === 'higher-is-better')).toBe(true);
+    expect(thr.map((c) => c.parameters.level)).toEqual([...Array(8).fill('api'), ...Array(4).fill('cli')]);
     const density = cases.filter((c) => c.case === 'density-start');
     expect(density.map((c) => `${c.parameters.running}/${c.phases}/${c.group}`)).toEqual([
       '0/true/density-berth-0',
       '10/true/density-berth-10',
     ]);
-    expect(cases).toHaveLength(10);
-    expect(warnings.some((w) => /level is api for every target/.test(w))).toBe(true);
+    expect(cases).toHaveLength(14);
+    expect(
+      warnings.some((w) => /^lifecycle levels: api .* and cli .*; ratios only between the same level/.test(w)),
+    ).toBe(true);
   });
 
   it('docker: left out with the reason when dockerd is not on PATH', () => {
@@ -137,7 +144,7 @@ describe('lifecycle suite: cases', () => {
   });
 
   it('derives latencies, errors, scaling, ratios between the same level, density ratios, memory and the goals', async () => {
-    const sizes: LifecycleSizes = { concurrencies: [1, 4], perWorker: 1, running: [0, 100] };
+    const sizes: LifecycleSizes = { concurrencies: [1, 4], cliConcurrencies: [4], perWorker: 1, running: [0, 100] };
     const suite = makeLifecycleSuite({ sizes: () => sizes });
     const path = process.env.PATH;
     const cases = suite.cases(suiteCtx(['berth', 'docker'], [])) as MacroCase[];
@@ -175,8 +182,20 @@ describe('lifecycle suite: cases', () => {
     if (dockerMissing() === undefined) {
       const ratio = derived.filter((d) => d.case === 'throughput-ratio');
       expect(
-        ratio.map((d) => `${d.parameters.workload}/${d.parameters.concurrency}/${d.parameters.reference}`),
-      ).toEqual(['true/1/docker', 'true/4/docker', 'sleep/1/docker', 'sleep/4/docker']);
+        ratio.map(
+          (d) => `${d.parameters.level}/${d.parameters.workload}/${d.parameters.concurrency}/${d.parameters.reference}`,
+        ),
+      ).toEqual([
+        'api/true/1/docker',
+        'api/true/4/docker',
+        'api/sleep/1/docker',
+        'api/sleep/4/docker',
+        'cli/true/4/docker',
+        'cli/sleep/4/docker',
+      ]);
+      expect(ratio[4]!.notes![0]).toMatch(
+        /^Goal: lifecycle throughput at concurrency 4 >= 5x docker's \(true, cli level\)/,
+      );
       expect(ratio[1]!.samples).toEqual([10, 10]);
       expect(ratio[1]!.notes![0]).toBe(
         "Goal: lifecycle throughput at concurrency 4 >= 5x docker's (true): met (ratio of medians 10.00: berth 40.0/s, docker 4.0/s).",
@@ -236,16 +255,13 @@ needs(root()).describe('lifecycle suite: real runs (root)', () => {
     FaultyClient.cgroups.clear();
     const { document, children } = await run(['berth'], (d) => new FaultyClient(d.host));
     const thr = document.cases.filter((c) => c.case === 'throughput');
-    expect(thr.map((c) => `${c.parameters.workload}/${c.parameters.concurrency}/${c.samples.length}`)).toEqual([
-      'true/1/2',
-      'true/2/2',
-      'sleep/1/2',
-      'sleep/2/2',
-    ]);
+    expect(
+      thr.map((c) => `${c.parameters.level}/${c.parameters.workload}/${c.parameters.concurrency}/${c.samples.length}`),
+    ).toEqual(['api/true/1/2', 'api/true/2/2', 'api/sleep/1/2', 'api/sleep/2/2', 'cli/true/1/2', 'cli/sleep/1/2']);
     for (const c of thr) expect(c.stats.p50).toBeGreaterThan(0);
     // every third start was refused: the errors are in the document, one sample per round
     const errors = document.cases.filter((c) => c.case === 'errors');
-    expect(errors).toHaveLength(4);
+    expect(errors).toHaveLength(6);
     for (const e of errors) expect(e.samples).toHaveLength(2);
     const failedTotal = errors.reduce((a, e) => a + e.samples.reduce((x, y) => x + y, 0), 0);
     expect(failedTotal).toBeGreaterThan(0);
@@ -299,10 +315,17 @@ needs(root()).describe('lifecycle suite: real runs (root)', () => {
       expect(
         document.cases
           .filter((c) => c.case === 'throughput')
-          .map((c) => `${c.target}/${c.parameters.workload}/${c.parameters.concurrency}`),
-      ).toEqual(['docker/true/1', 'docker/true/2', 'docker/sleep/1', 'docker/sleep/2']);
+          .map((c) => `${c.target}/${c.parameters.level}/${c.parameters.workload}/${c.parameters.concurrency}`),
+      ).toEqual([
+        'docker/api/true/1',
+        'docker/api/true/2',
+        'docker/api/sleep/1',
+        'docker/api/sleep/2',
+        'docker/cli/true/1',
+        'docker/cli/sleep/1',
+      ]);
       const errors = document.cases.filter((c) => c.case === 'errors');
-      expect(errors.map((e) => e.samples.reduce((a, b) => a + b, 0))).toEqual([0, 0, 0, 0]);
+      expect(errors.map((e) => e.samples.reduce((a, b) => a + b, 0))).toEqual([0, 0, 0, 0, 0, 0]);
       const density = document.cases.filter((c) => c.case === 'density-start');
       expect(density.map((c) => `${c.parameters.running}/${c.phases}`)).toEqual(['0/null', '3/null']);
       const memory = document.cases.filter((c) => c.case === 'daemon-memory' && c.parameters.metric === 'rss');
@@ -311,7 +334,7 @@ needs(root()).describe('lifecycle suite: real runs (root)', () => {
       expect(memory[0]!.notes[0]).toBe('2 process(es) counted at the last read.');
       expect(memory[1]!.notes[0]).toBe('5 process(es) counted at the last read.');
       expect(memory[1]!.stats.p50).toBeGreaterThan(memory[0]!.stats.p50);
-      expect(document.warnings.some((w) => w.includes('level is api for every target'))).toBe(true);
+      expect(document.warnings.some((w) => w.includes('lifecycle levels: api'))).toBe(true);
       await expectNothingLeft(children);
     },
     600_000,

@@ -1,8 +1,9 @@
 // The `lifecycle` suite: container lifecycle throughput (N workers looping create ->
 // start -> wait/stop -> remove, bucketbench-style) and density (the start of one more
 // container against the number already running, with the daemon's RSS and PSS),
-// berth through a private berthd beside docker through a private dockerd, both over
-// their API socket with the same client, so every ratio is between the same level.
+// berth through a private berthd beside docker through a private dockerd over their API
+// socket with the same client (level api), and the same loop through each command line,
+// podman's too (level cli); every ratio is between the same level.
 import os from 'node:os';
 import { ApiClient } from '../../engine/client/api-client.js';
 import { isBerthError, unavailable } from '../../engine/errdefs/errors.js';
@@ -11,15 +12,33 @@ import { median } from '../stats.js';
 import type { CaseDef, DerivedCase, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { memoryReads } from './daemon-memory.js';
 import { createProbeContainer, DENSITY_NETWORK, IdleFleet, timedStart } from './lifecycle-density.js';
-import { berthDaemon, dockerDaemon, SharedDaemon, type ApiDaemon, type LifecycleTarget } from './lifecycle-daemons.js';
-import { endOpName, lifecycleRound, LOOP_NETWORK, OPS, WORKLOADS, type Op, type Workload } from './lifecycle-loop.js';
-import { podmanSkipReason } from './run.js';
-import { PrivateBerthd } from './run-berthd.js';
+import {
+  berthDaemon,
+  dockerDaemon,
+  podmanDaemon,
+  SharedDaemon,
+  type ApiDaemon,
+  type LifecycleTarget,
+} from './lifecycle-daemons.js';
+import {
+  apiLifecycle,
+  cliLifecycle,
+  endOpName,
+  lifecycleRound,
+  LOOP_NETWORK,
+  OPS,
+  WORKLOADS,
+  type Op,
+  type Workload,
+} from './lifecycle-loop.js';
+import { podmanMissing } from './workload-podman.js';
+import { staticImageBerthd } from './run-berthd.js';
 import { dockerMissing, PrivateDockerd } from './runtime-docker.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
 const SUITE = 'lifecycle';
 const LEVEL = 'api';
+export type Level = 'api' | 'cli';
 /** Goals recorded in the notes. */
 export const GOAL_THROUGHPUT_RATIO = 5;
 export const GOAL_THROUGHPUT_CONCURRENCY = 4;
@@ -32,6 +51,8 @@ export const MAX_LATENCIES = 2000;
 /** The sizes one run measures. */
 export interface LifecycleSizes {
   concurrencies: readonly number[];
+  /** Concurrencies of the cli level (a process per operation costs more). */
+  cliConcurrencies: readonly number[];
   /** Lifecycles each worker runs per sample. */
   perWorker: number;
   /** Idle containers running at each density step, ascending, starting at 0. */
@@ -39,12 +60,13 @@ export interface LifecycleSizes {
 }
 
 /**
- * The sizes of a profile: concurrency 1, 2, 4, 8 always; quick runs fewer lifecycles per worker and density steps 0 and
- * 10.
+ * The sizes of a profile: concurrency 1, 2, 4, 8 always (the cli level 1 and 4 in quick); quick runs fewer lifecycles
+ * per worker and density steps 0 and 10.
  */
 export function sizesFor(ctx: Pick<SuiteContext, 'profile' | 'settings'>): LifecycleSizes {
   return {
     concurrencies: [1, 2, 4, 8],
+    cliConcurrencies: ctx.profile === 'quick' ? [1, 4] : [1, 2, 4, 8],
     perWorker: scaled(ctx.settings, 8, 2),
     running: ctx.profile === 'quick' ? [0, 10] : [0, 10, 50, 100],
   };
@@ -52,6 +74,7 @@ export function sizesFor(ctx: Pick<SuiteContext, 'profile' | 'settings'>): Lifec
 
 interface ThroughputRecord {
   target: LifecycleTarget;
+  level: Level;
   workload: Workload;
   concurrency: number;
   errors: number[];
@@ -95,21 +118,26 @@ function throughputCase(
   workload: Workload,
   concurrency: number,
   perWorker: number,
+  level: Level,
 ): MacroCase {
   const daemon = shared.daemon;
   const clientOf = options.client ?? ((d: ApiDaemon) => new ApiClient(d.host));
+  const how =
+    level === 'api'
+      ? `sent with berth's typed API client (Docker Engine API v1.41) over the unix socket of ${daemon.description}`
+      : `each operation one process of ${daemon.target}'s command line (${daemon.target === 'berth' ? '`berth -H unix://…`, node from its bundle' : daemon.target === 'docker' ? '`docker -H unix://…`' : '`podman --url unix://…`'}: create, start, ${endOpName(workload) === 'wait' ? 'wait (its printed status must be 0; started after the start returned)' : 'stop -t 0'}, rm), timed from spawn to exit, against ${daemon.description}`;
   const def: MacroCase = {
     kind: 'macro',
     suite: SUITE,
     case: 'throughput',
     target: daemon.target,
-    parameters: { level: LEVEL, workload, concurrency, network: LOOP_NETWORK, image: STATIC_IMAGE },
+    parameters: { level, workload, concurrency, network: LOOP_NETWORK, image: STATIC_IMAGE },
     unit: 'ops/s',
     direction: 'higher-is-better',
-    group: `throughput-${workload}-${concurrency}`,
+    group: `throughput-${level}-${workload}-${concurrency}`,
     method:
       `Containers per second: ${concurrency} worker(s) each run ${perWorker} lifecycle(s) of ${STATIC_IMAGE} with ${workloadText(workload)} back to back — ` +
-      `create (--network ${LOOP_NETWORK}), start, ${endOpName(workload)}, remove — sent with berth's typed API client (Docker Engine API v1.41) over the unix socket of ${daemon.description}; ` +
+      `create (--network ${LOOP_NETWORK}), start, ${endOpName(workload)}, remove — ${how}; ` +
       'one sample = lifecycles completed over the wall time of the round. A failed lifecycle is counted (case `errors`), its container force-removed, and the worker goes on. ' +
       'After each sample (untimed) the daemon must list no container.',
     notes: [
@@ -118,7 +146,13 @@ function throughputCase(
     ],
     setup: (ctx) => shared.take(ctx),
     sample: async (_ctx, index) => {
-      const round = await lifecycleRound(() => clientOf(daemon), workload, concurrency, perWorker);
+      const round = await lifecycleRound(
+        level === 'api'
+          ? apiLifecycle(() => clientOf(daemon), workload)
+          : cliLifecycle((args) => daemon.cli(args), daemon.image, workload),
+        concurrency,
+        perWorker,
+      );
       if (round.completed === 0)
         throw unavailable(
           `${daemon.target}: no lifecycle of ${workload} completed in the round (${round.errors} failed; first: ${round.firstError})`,
@@ -130,6 +164,7 @@ function throughputCase(
             def,
             (rec = {
               target: daemon.target,
+              level,
               workload,
               concurrency,
               errors: [],
@@ -208,31 +243,49 @@ function densityCase(shared: SharedDaemon, fleet: IdleFleet, records: Records, r
 function buildCases(ctx: SuiteContext, options: LifecycleOptions, records: Records): CaseDef[] {
   const sizes = (options.sizes ?? sizesFor)(ctx);
   const daemons: ApiDaemon[] = [];
-  if (ctx.targets.includes('berth')) daemons.push(berthDaemon(new PrivateBerthd(ctx.dataRoot)));
+  if (ctx.targets.includes('berth')) daemons.push(berthDaemon(staticImageBerthd(ctx.dataRoot)));
   if (ctx.targets.includes('docker')) {
     const missing = dockerMissing();
     if (missing !== undefined) ctx.warn(missing);
     else daemons.push(dockerDaemon(new PrivateDockerd(ctx.dataRoot)));
   }
-  if (ctx.targets.includes('podman')) ctx.warn(podmanSkipReason());
-  const perDaemon = WORKLOADS.length * sizes.concurrencies.length + sizes.running.length;
+  if (ctx.targets.includes('podman')) {
+    const missing = podmanMissing();
+    if (missing !== undefined) ctx.warn(missing);
+    else {
+      daemons.push(podmanDaemon(ctx.dataRoot));
+      ctx.warn(
+        'podman: measured at the cli level only (the remote client against a private podman service); its api level and the density steps are not measured here',
+      );
+    }
+  }
+  const casesOf = (d: ApiDaemon) =>
+    WORKLOADS.length *
+      ((d.levels.includes('api') ? sizes.concurrencies.length : 0) +
+        (d.levels.includes('cli') ? sizes.cliConcurrencies.length : 0)) +
+    (d.levels.includes('api') ? sizes.running.length : 0);
   const shared = daemons.map((d) => {
-    const s = new SharedDaemon(d, perDaemon);
+    const s = new SharedDaemon(d, casesOf(d));
     const fleet = new IdleFleet(d);
     s.beforeStop = () => fleet.clear();
     return { s, fleet };
   });
   const cases: CaseDef[] = [];
-  // throughput: one group per workload and concurrency, berth and docker interleaved in it
-  for (const workload of WORKLOADS) {
-    for (const c of sizes.concurrencies)
-      for (const { s } of shared) cases.push(throughputCase(s, records, options, workload, c, sizes.perWorker));
+  // throughput: one group per level, workload and concurrency, the targets interleaved in it
+  for (const level of ['api', 'cli'] as const) {
+    for (const workload of WORKLOADS) {
+      for (const c of level === 'api' ? sizes.concurrencies : sizes.cliConcurrencies)
+        for (const { s } of shared)
+          if (s.daemon.levels.includes(level))
+            cases.push(throughputCase(s, records, options, workload, c, sizes.perWorker, level));
+    }
   }
   // density: each step alone (the fleet only grows), one daemon's steps after the other's
-  for (const { s, fleet } of shared) for (const n of sizes.running) cases.push(densityCase(s, fleet, records, n));
+  for (const { s, fleet } of shared)
+    if (s.daemon.levels.includes('api')) for (const n of sizes.running) cases.push(densityCase(s, fleet, records, n));
   ctx.warn(
-    `the lifecycle level is api for every target (berth's typed client on each daemon's unix socket); the cli level is not measured here (see suite run). ` +
-      `Sizes: concurrency ${sizes.concurrencies.join(', ')} × ${sizes.perWorker} lifecycle(s) per worker per sample; density steps ${sizes.running.join(', ')} running; host with ${records.cores} CPU(s)`,
+    `lifecycle levels: api (berth's typed client on each daemon's unix socket) and cli (each operation a process of the target's command line); ratios only between the same level. ` +
+      `Sizes: concurrency ${sizes.concurrencies.join(', ')} (cli ${sizes.cliConcurrencies.join(', ')}) × ${sizes.perWorker} lifecycle(s) per worker per sample; density steps ${sizes.running.join(', ')} running; host with ${records.cores} CPU(s)`,
   );
   return cases;
 }
@@ -251,6 +304,7 @@ const metOr = (ok: boolean) => (ok ? 'met' : 'not met');
 interface Throughput {
   m: MeasuredCase;
   target: string;
+  level: Level;
   workload: Workload;
   concurrency: number;
 }
@@ -261,6 +315,7 @@ function throughputs(measured: readonly MeasuredCase[]): Throughput[] {
     .map((m) => ({
       m,
       target: m.info.target,
+      level: (m.info.parameters.level ?? LEVEL) as Level,
       workload: m.info.parameters.workload as Workload,
       concurrency: Number(m.info.parameters.concurrency),
     }));
@@ -286,7 +341,7 @@ function deriveThroughput(measured: readonly MeasuredCase[], records: Records): 
     const rec = records.throughput.get(t.m.info as MacroCase);
     if (rec === undefined) continue;
     const base = {
-      level: LEVEL,
+      level: t.level,
       workload: t.workload,
       concurrency: t.concurrency,
       network: LOOP_NETWORK,
@@ -304,7 +359,7 @@ function deriveThroughput(measured: readonly MeasuredCase[], records: Records): 
         unit: 'ms',
         direction: 'lower-is-better',
         method:
-          `ms of each successful ${name} call (${name === 'wait' ? 'arming the next-exit wait before start plus the wait for the exit after it' : `the API call`}) during the throughput rounds ` +
+          `ms of each successful ${name} ${t.level === 'cli' ? `command (spawn to exit)` : `call (${name === 'wait' ? 'arming the next-exit wait before start plus the wait for the exit after it' : `the API call`})`} during the ${t.level}-level throughput rounds ` +
           `of ${t.workload} at concurrency ${t.concurrency} (case throughput), ${lat.length > MAX_LATENCIES ? `${MAX_LATENCIES} of ${lat.length} taken evenly in the order measured` : 'every one'}; percentiles are the stats' p50/p95/p99.`,
         notes: [],
         samples: thin(lat, MAX_LATENCIES),
@@ -325,10 +380,10 @@ function deriveThroughput(measured: readonly MeasuredCase[], records: Records): 
       derived: { from: [t.m.info], how: 'recorded-alongside', pairing: 'same-sample' },
     });
   }
-  // scaling and saturation per target and workload
+  // scaling and saturation per target, level and workload
   for (const target of new Set(all.map((t) => t.target))) {
-    for (const workload of WORKLOADS) {
-      const series = all.filter((t) => t.target === target && t.workload === workload);
+    for (const [level, workload] of (['api', 'cli'] as const).flatMap((l) => WORKLOADS.map((w) => [l, w] as const))) {
+      const series = all.filter((t) => t.target === target && t.level === level && t.workload === workload);
       const one = series.find((t) => t.concurrency === 1);
       if (one === undefined || series.length < 2) continue;
       const ref = median(one.m.samples);
@@ -339,7 +394,7 @@ function deriveThroughput(measured: readonly MeasuredCase[], records: Records): 
           suite: SUITE,
           case: 'scaling',
           target,
-          parameters: { level: LEVEL, workload, concurrency: t.concurrency, reference: 'concurrency 1' },
+          parameters: { level, workload, concurrency: t.concurrency, reference: 'concurrency 1' },
           unit: 'ratio',
           direction: 'higher-is-better',
           method: `Each throughput sample of ${workload} at concurrency ${t.concurrency} over the median at concurrency 1 (same target and level).`,
@@ -350,31 +405,34 @@ function deriveThroughput(measured: readonly MeasuredCase[], records: Records): 
       }
     }
   }
-  // berth over docker, same level, workload and concurrency
-  for (const b of all.filter((t) => t.target === 'berth')) {
-    const d = all.find((t) => t.target === 'docker' && t.workload === b.workload && t.concurrency === b.concurrency);
-    if (d === undefined) continue;
-    const ref = median(d.m.samples);
-    const ratio = median(b.m.samples) / ref;
-    out.push({
-      suite: SUITE,
-      case: 'throughput-ratio',
-      target: 'berth',
-      parameters: { level: LEVEL, workload: b.workload, concurrency: b.concurrency, reference: 'docker' },
-      unit: 'ratio',
-      direction: 'higher-is-better',
-      method: `Each api-level berth throughput sample (${b.workload}, concurrency ${b.concurrency}) over the median of docker's api-level samples of the same case.`,
-      notes:
-        b.concurrency === GOAL_THROUGHPUT_CONCURRENCY
-          ? [
-              `Goal: lifecycle throughput at concurrency ${GOAL_THROUGHPUT_CONCURRENCY} >= ${GOAL_THROUGHPUT_RATIO}x docker's (${b.workload}): ${metOr(ratio >= GOAL_THROUGHPUT_RATIO)} ` +
-                `(ratio of medians ${fmt(ratio, 2)}: berth ${fmt(median(b.m.samples))}/s, docker ${fmt(ref)}/s).`,
-            ]
-          : [],
-      samples: b.m.samples.map((x) => x / ref),
-      derived: { from: [b.m.info, d.m.info], how: 'ratio', pairing: 'reference-median' },
-    });
-  }
+  // berth over docker (and podman), same level, workload and concurrency
+  for (const b of all.filter((t) => t.target === 'berth'))
+    for (const peer of ['docker', 'podman']) {
+      const d = all.find(
+        (t) => t.target === peer && t.level === b.level && t.workload === b.workload && t.concurrency === b.concurrency,
+      );
+      if (d === undefined) continue;
+      const ref = median(d.m.samples);
+      const ratio = median(b.m.samples) / ref;
+      out.push({
+        suite: SUITE,
+        case: 'throughput-ratio',
+        target: 'berth',
+        parameters: { level: b.level, workload: b.workload, concurrency: b.concurrency, reference: peer },
+        unit: 'ratio',
+        direction: 'higher-is-better',
+        method: `Each ${b.level}-level berth throughput sample (${b.workload}, concurrency ${b.concurrency}) over the median of ${peer}'s ${b.level}-level samples of the same case.`,
+        notes:
+          b.concurrency === GOAL_THROUGHPUT_CONCURRENCY && peer === 'docker'
+            ? [
+                `Goal: lifecycle throughput at concurrency ${GOAL_THROUGHPUT_CONCURRENCY} >= ${GOAL_THROUGHPUT_RATIO}x docker's (${b.workload}${b.level === 'api' ? '' : `, ${b.level} level`}): ${metOr(ratio >= GOAL_THROUGHPUT_RATIO)} ` +
+                  `(ratio of medians ${fmt(ratio, 2)}: berth ${fmt(median(b.m.samples))}/s, docker ${fmt(ref)}/s).`,
+              ]
+            : [],
+        samples: b.m.samples.map((x) => x / ref),
+        derived: { from: [b.m.info, d.m.info], how: 'ratio', pairing: 'reference-median' },
+      });
+    }
   return out;
 }
 
@@ -463,7 +521,7 @@ export function makeLifecycleSuite(options: LifecycleOptions = {}): Suite {
   return {
     name: SUITE,
     description:
-      'container lifecycle throughput (create/start/wait or stop/remove at concurrency 1-8) and density (start latency and daemon RSS/PSS against containers running), berth beside docker over the API socket',
+      'container lifecycle throughput (create/start/wait or stop/remove at concurrency 1-8, over the API socket and through the command line) and density (start latency and daemon RSS/PSS against containers running), berth beside docker and podman (cli)',
     targets: ['berth', 'docker', 'podman'],
     requires: async () => (process.getuid?.() !== 0 ? 'needs root (mounts, namespaces, cgroups, bridge)' : undefined),
     cases: (ctx) => {

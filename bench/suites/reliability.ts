@@ -17,7 +17,10 @@ import { call } from '../peers/index.js';
 import type { ProfileSettings } from '../profiles.js';
 import { median } from '../stats.js';
 import type { CaseDef, DerivedCase, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
-import { BERTHD_BRIDGE, PrivateBerthd, rssReads } from './run-berthd.js';
+import { rssReads } from './daemon-memory.js';
+import type { PrivateBerthd } from './private-berthd.js';
+import { BERTHD_BRIDGE, staticImageBerthd } from './run-berthd.js';
+import { tracedClient } from './daemon-spans.js';
 import { apiRunOnce } from './run-levels.js';
 import { STATIC_IMAGE, staticImageConfig, staticImageLayers } from './runtime-image.js';
 
@@ -126,7 +129,7 @@ function soakCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, figures: { soa
       figures.soak = soak;
       for (let i = 0; i < sizes.soakRuns; i++) {
         try {
-          soak.latencies.push(await apiRunOnce(ctx, berthd.host, 'none', randomBytes(16).toString('hex')));
+          soak.latencies.push(await apiRunOnce(tracedClient(ctx, berthd.host), 'none'));
         } catch (err) {
           soak.failures.push(err instanceof Error ? err.message : String(err));
         }
@@ -135,7 +138,7 @@ function soakCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, figures: { soa
       soak.fdsAfter = fdCount(pid);
       soak.leftovers = await hostLeftovers(berthd.folder!, berthd.rootDir!);
     },
-    sample: (ctx) => apiRunOnce(ctx, berthd.host, 'none', randomBytes(16).toString('hex')),
+    sample: (ctx) => apiRunOnce(tracedClient(ctx, berthd.host), 'none'),
     afterSample: async () => {
       const left = await berthd.containers();
       if (left.length > 0) throw unavailable(`berthd: the run left container(s) ${left.join(', ')}`);
@@ -163,9 +166,7 @@ function concurrentRunsCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, erro
     sample: async (ctx) => {
       const t0 = process.hrtime.bigint();
       const results = await Promise.allSettled(
-        Array.from({ length: sizes.concurrentRuns }, () =>
-          apiRunOnce(ctx, berthd.host, 'none', randomBytes(16).toString('hex')),
-        ),
+        Array.from({ length: sizes.concurrentRuns }, () => apiRunOnce(tracedClient(ctx, berthd.host), 'none')),
       );
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const failed = results.filter((r) => r.status === 'rejected').length;
@@ -398,7 +399,7 @@ export function createReliabilitySuite(
       errors = new Map();
       if (!ctx.targets.includes('berth')) return [];
       const sizes = sizesFor(ctx.settings);
-      const berthd = new PrivateBerthd(ctx.dataRoot);
+      const berthd = staticImageBerthd(ctx.dataRoot);
       return [
         soakCase(berthd, sizes, figures),
         concurrentRunsCase(berthd, sizes, errors),

@@ -2,15 +2,12 @@
 // daemon's socket with the typed API client (create, wait, start, exit, delete) and
 // through the whole command line (`berth run --rm`, `docker run --rm`), berth and
 // docker side by side; plus the daemons' idle RSS and the goals read from the medians.
-import { randomBytes } from 'node:crypto';
-import { ApiClient } from '../../engine/client/api-client.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
-import { startSpan, type Context } from '../../engine/trace/index.js';
 import { call } from '../peers/index.js';
 import type { DerivedCase, MacroCase, MeasuredCase } from '../suite.js';
 import { percentile } from '../stats.js';
-import { joinDaemonTrace } from './daemon-spans.js';
-import type { PrivateBerthd } from './run-berthd.js';
+import { tracedClient, type TracedClient } from './daemon-spans.js';
+import type { PrivateBerthd } from './private-berthd.js';
 import type { PrivateDockerd } from './runtime-docker.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
@@ -31,25 +28,11 @@ export const GOAL_API_NONE_MS = 10;
 
 /**
  * One run --rm over a daemon's API: create, wait (next-exit, armed before start),
- * start, the exit, delete. Each call is a `client` span whose id goes out in the
- * `traceparent` header (when anyone collects spans). The delete runs also when a
+ * start, the exit, delete. Each call is a step of the traced client (a `client` span
+ * whose id goes out in the `traceparent` header when anyone collects spans). The delete runs also when a
  * step failed; a non-zero exit fails the run. Returns the elapsed ms of the calls.
  */
-export async function apiRunOnce(ctx: Context, host: string, network: Network, traceId: string): Promise<number> {
-  let parent = '';
-  const client = new ApiClient(host, { traceparent: () => (parent === '' ? undefined : `00-${traceId}-${parent}-01`) });
-  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const { span } = startSpan(ctx, 'client', name);
-    parent = span === undefined ? '' : span.id.toString(16).padStart(16, '0');
-    try {
-      const v = await fn();
-      span?.end();
-      return v;
-    } catch (err) {
-      span?.end(err);
-      throw err;
-    }
-  };
+export async function apiRunOnce({ client, step }: TracedClient, network: Network): Promise<number> {
   const t0 = process.hrtime.bigint();
   const { Id: id } = await step('create', () =>
     client.containerCreate({ Image: STATIC_IMAGE, Cmd: ['/bin/true'], HostConfig: { NetworkMode: network } }),
@@ -83,7 +66,6 @@ const NETWORK_NOTE: Record<Network, string> = {
  * berth at the api level: the typed API client over berthd's unix socket; phases from the client's and berthd's spans.
  */
 export function berthApiCase(berthd: PrivateBerthd, network: Network): MacroCase {
-  let traceId = '';
   return {
     kind: 'macro',
     suite: SUITE,
@@ -106,10 +88,10 @@ export function berthApiCase(berthd: PrivateBerthd, network: Network): MacroCase
     ],
     setup: (ctx) => berthd.acquire(ctx),
     sample: async (ctx) => {
-      traceId = randomBytes(16).toString('hex');
-      const ms = await apiRunOnce(ctx, berthd.host, network, traceId);
+      const traced = tracedClient(ctx, berthd.host);
+      const ms = await apiRunOnce(traced, network);
       // no collector listening (a warm-up run): no traceparent went out, nothing to join
-      await joinDaemonTrace(berthd.host, traceId);
+      await traced.join();
       return ms;
     },
     afterSample: async () => {
@@ -181,7 +163,7 @@ export function dockerApiCase(dockerd: PrivateDockerd, network: Network): MacroC
     setup: async () => {
       await dockerd.acquire();
     },
-    sample: async (ctx) => apiRunOnce(ctx, `unix://${dockerd.socket}`, network, randomBytes(16).toString('hex')),
+    sample: async (ctx) => apiRunOnce(tracedClient(ctx, `unix://${dockerd.socket}`, false), network),
     afterSample: async () => {
       const left = await dockerd.containers();
       if (left.length > 0) throw unavailable(`dockerd: the run left container(s) ${left.join(', ')}`);

@@ -16,7 +16,8 @@ import type { DerivedCase, MacroCase, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
 import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { podmanSkipReason, runOnce, runSuite, type RunNetwork } from './run.js';
-import { BERTHD_BRIDGE, PrivateBerthd } from './run-berthd.js';
+import type { PrivateBerthd } from './private-berthd.js';
+import { BERTHD_BRIDGE, staticImageBerthd } from './run-berthd.js';
 import { deriveLevels } from './run-levels.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
 import { RunWorld } from './runtime-run-world.js';
@@ -167,7 +168,7 @@ needs(root()).describe('run suite: real runs (root)', () => {
     const ctx = background();
     const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-berthd-${process.pid}-`));
     const children = childPids();
-    const berthd = new PrivateBerthd(dataRoot);
+    const berthd = staticImageBerthd(dataRoot);
     try {
       await berthd.acquire(ctx);
       const pid = berthd.pid!;

@@ -7,7 +7,7 @@ import type { Engine } from '../../engine/jobs/engine.js';
 import type { Context } from '../../engine/trace/index.js';
 import { call, leftoversOf, onPath } from '../peers/index.js';
 import type { CaseDef, MacroCase, Suite, SuiteContext } from '../suite.js';
-import { PrivateBerthd } from './run-berthd.js';
+import { staticImageBerthd } from './run-berthd.js';
 import { berthApiCase, berthCliCase, deriveLevels, dockerApiCase, type DaemonFigures } from './run-levels.js';
 import { dockerMissing, DOCKER_BRIDGE, PrivateDockerd } from './runtime-docker.js';
 import { STATIC_IMAGE } from './runtime-image.js';
@@ -142,7 +142,7 @@ function buildCases(ctx: SuiteContext): CaseDef[] {
   if (ctx.targets.includes('berth')) {
     for (const driver of GRAPHDRIVERS) for (const network of NETWORKS) cases.push(runCase(world, driver, network));
     // api and cli levels through a private berthd (one group: one daemon for all four)
-    const berthd = new PrivateBerthd(ctx.dataRoot);
+    const berthd = staticImageBerthd(ctx.dataRoot);
     figures.berthd = berthd;
     for (const network of NETWORKS) cases.push(berthApiCase(berthd, network));
     for (const network of NETWORKS) cases.push(berthCliCase(berthd, network));

@@ -20,7 +20,7 @@ import { makeWorkloadRootfs } from '../../engine/execdriver/workload-rootfs.js';
 import { mountFs } from '../../engine/graphdriver/host-mount.js';
 import { call, onPath } from '../peers/index.js';
 import { exited, deleteLinkIfPresent, stopDaemonChild, unmountAndRemove } from '../teardown.js';
-import { rssReads } from './run-berthd.js';
+import { rssReads } from './daemon-memory.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
 const KEY_JSON = '/etc/docker/key.json';

@@ -3,19 +3,19 @@
 // on berth and docker over the API. Each sample starts with the image absent; the
 // pull's share of the whole is kept per sample (Slacker's split of a start into
 // pull and run), and berth's part comes apart further from berthd's spans.
-import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { ApiClient } from '../../engine/client/api-client.js';
 import { isBerthError, unavailable } from '../../engine/errdefs/errors.js';
-import { startSpan, type Context } from '../../engine/trace/index.js';
+
 import type { MacroCase } from '../suite.js';
-import { joinDaemonTrace } from './daemon-spans.js';
+import { tracedClient, type TracedClient } from './daemon-spans.js';
+import { nowNs, type SpanRecord } from '../../engine/trace/index.js';
 import { READY_WORD, type ColdImage } from './workload-images.js';
 import { SUITE } from './workload-services.js';
 import type { DaemonHandle, WorkloadTarget, WorkloadWorld } from './workload-world.js';
 
-/** Per measured sample: ms of the pull and of the rest (create, attach, start, first output), by case key. */
-export const coldSplits = new Map<string, { pull: number; run: number }[]>();
+/** Per measured sample: ms of each part of the cold start (COLD_PARTS), by case key. */
+export const coldSplits = new Map<string, ColdSplit[]>();
 
 export function coldKey(target: string, image: string): string {
   return `${target}/${image}`;
@@ -77,55 +77,127 @@ async function removeImage(client: ApiClient, ref: string): Promise<void> {
   }
 }
 
+/** The parts a cold start is split into, in order; the pull's three when they can be told apart, else `pull`. */
+export const COLD_PARTS = ['fetch', 'apply', 'register', 'pull', 'create', 'start', 'first-output'] as const;
+export type ColdPart = (typeof COLD_PARTS)[number];
+export type ColdSplit = Partial<Record<ColdPart, number>>;
+
+type Interval = readonly [number, number];
+
+/** Length of the part of [a, b] where `inside(t)` holds, over the elementary segments of `cuts`. */
+function measure(a: number, b: number, cuts: readonly number[], inside: (t: number) => boolean): number {
+  const points = [...new Set([a, b, ...cuts.filter((c) => c > a && c < b)])].sort((x, y) => x - y);
+  let sum = 0;
+  for (let i = 0; i + 1 < points.length; i++) {
+    const mid = (points[i]! + points[i + 1]!) / 2;
+    if (inside(mid)) sum += points[i + 1]! - points[i]!;
+  }
+  return sum;
+}
+
+/**
+ * Splits a pull's wall time [start, end] (any one clock, ns) into ms of
+ * - apply: some layer was being applied (layer tars stream into the driver as they
+ *   arrive, so download time hidden behind an apply counts as apply),
+ * - register: no apply, but the graph recording layers or the image (`register`
+ *   intervals), or any time after the last apply ended,
+ * - fetch: the rest (manifest and config, downloads not overlapped by an apply, waits).
+ * The three add up to the pull. Without any apply interval the parts cannot be told
+ * apart: undefined.
+ */
+export function splitPull(
+  start: number,
+  end: number,
+  apply: readonly Interval[],
+  register: readonly Interval[],
+): { fetch: number; apply: number; register: number } | undefined {
+  if (apply.length === 0 || end <= start) return undefined;
+  const lastApply = Math.max(...apply.map((i) => i[1]));
+  const cuts = [...apply, ...register].flat().concat(lastApply);
+  const inAny = (xs: readonly Interval[], t: number) => xs.some(([a, b]) => t >= a && t < b);
+  const applied = measure(start, end, cuts, (t) => inAny(apply, t));
+  const registered = measure(start, end, cuts, (t) => !inAny(apply, t) && (t >= lastApply || inAny(register, t)));
+  const total = end - start;
+  return { fetch: (total - applied - registered) / 1e6, apply: applied / 1e6, register: registered / 1e6 };
+}
+
+/**
+ * berthd's apply (graphdriver applyDiff) and register (the graph's layer, image and
+ * reference stores; the content store's blob writes are part of the fetch) intervals.
+ */
+export function berthPullIntervals(spans: readonly SpanRecord[]): { apply: Interval[]; register: Interval[] } {
+  const apply: Interval[] = [];
+  const register: Interval[] = [];
+  for (const s of spans) {
+    if (/^graphdriver\..*\.applyDiff$/.test(s.name)) apply.push([s.startNs, s.endNs]);
+    else if (/^graph\.(layers|images|references)\./.test(s.name)) register.push([s.startNs, s.endNs]);
+  }
+  return { apply, register };
+}
+
+/**
+ * Per-layer apply intervals from a Docker-style pull progress stream (`Extracting` of a
+ * layer to its `Pull complete`), timed as the messages arrived; the graph's
+ * registration is not reported there, so `register` stays empty.
+ */
+export class ProgressIntervals {
+  private readonly extracting = new Map<string, number>();
+  readonly apply: Interval[] = [];
+
+  onMessage(m: { id?: string; status?: string }, at: number): void {
+    if (m.id === undefined || m.status === undefined) return;
+    if (m.status === 'Extracting' && !this.extracting.has(m.id)) this.extracting.set(m.id, at);
+    if (m.status === 'Pull complete') {
+      const from = this.extracting.get(m.id);
+      if (from !== undefined) this.apply.push([from, at]);
+    }
+  }
+}
+
 /**
  * One cold start over the API: pull `ref`, create with the image's command, attach
- * (stream), start, until the first output. Each step is a `client` span (its id sent
- * as traceparent to berthd). Returns the ms of the pull and of the rest; the
- * container is left for the caller to remove.
+ * (stream), start, until the first output. Each step is a step of the traced client
+ * (a `client` span, sent as traceparent to berthd). Returns the pull's window and
+ * progress-derived apply intervals, the ms of create (with attach), start and first
+ * output, and the container, left for the caller to remove.
  */
 async function coldStartOnce(
-  ctx: Context,
-  host: string,
+  { client, step }: TracedClient,
   ref: string,
   cmd: string[],
-  traceId: string,
-): Promise<{ pull: number; run: number; id: string }> {
-  let parent = '';
-  const client = new ApiClient(host, { traceparent: () => (parent === '' ? undefined : `00-${traceId}-${parent}-01`) });
-  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const { span } = startSpan(ctx, 'client', name);
-    parent = span === undefined ? '' : span.id.toString(16).padStart(16, '0');
-    try {
-      const v = await fn();
-      span?.end();
-      return v;
-    } catch (err) {
-      span?.end(err);
-      throw err;
-    }
-  };
-  const t0 = process.hrtime.bigint();
-  await step('pull', () => client.pull(ref));
-  const t1 = process.hrtime.bigint();
+): Promise<{ pullNs: Interval; progress: ProgressIntervals; run: ColdSplit; id: string }> {
+  const progress = new ProgressIntervals();
+  const t0 = nowNs();
+  await step('pull', () => client.pull(ref, (m) => progress.onMessage(m, nowNs())));
+  const t1 = nowNs();
   const { Id: id } = await step('create', () =>
     client.containerCreate({ Image: ref, Cmd: cmd, HostConfig: { NetworkMode: 'none' } } as Parameters<
       ApiClient['containerCreate']
     >[0]),
   );
   let stream: Duplex | undefined;
+  let t2: number;
+  let t3: number;
   try {
     stream = await step('attach', () => client.containerAttach(id, { stdout: true, stderr: true, stream: true }));
     const output = firstOutput(stream, READY_WORD, 120_000);
     output.catch(() => undefined);
+    t2 = nowNs();
     await step('start', () => client.containerStart(id));
+    t3 = nowNs();
     await step('first-output', () => output);
   } catch (err) {
     stream?.destroy();
     throw Object.assign(err as Error, { containerId: id });
   }
   stream.destroy();
-  const t2 = process.hrtime.bigint();
-  return { pull: Number(t1 - t0) / 1e6, run: Number(t2 - t1) / 1e6, id };
+  const t4 = nowNs();
+  return {
+    pullNs: [t0, t1],
+    progress,
+    run: { create: (t2 - t1) / 1e6, start: (t3 - t2) / 1e6, 'first-output': (t4 - t3) / 1e6 },
+    id,
+  };
 }
 
 export function coldStartCase(
@@ -168,16 +240,21 @@ export function coldStartCase(
       await removeImage(new ApiClient(daemon!.host), ref());
     },
     sample: async (ctx, index) => {
-      const traceId = randomBytes(16).toString('hex');
+      const traced = tracedClient(ctx, daemon!.host, target === 'berth');
+      let r: Awaited<ReturnType<typeof coldStartOnce>>;
       try {
-        const r = await coldStartOnce(ctx, daemon!.host, ref(), cold!.cmd, traceId);
+        r = await coldStartOnce(traced, ref(), cold!.cmd);
         id = r.id;
-        if (index >= 0) coldSplits.get(key)!.push({ pull: r.pull, run: r.run });
       } catch (err) {
         id = (err as { containerId?: string }).containerId;
         throw err;
       }
-      if (target === 'berth') await joinDaemonTrace(daemon!.host, traceId);
+      const spans = await traced.join();
+      const [p0, p1] = r.pullNs;
+      const { apply, register } =
+        target === 'berth' ? berthPullIntervals(spans) : { apply: r.progress.apply, register: [] };
+      const pull = splitPull(p0, p1, apply, register) ?? { pull: (p1 - p0) / 1e6 };
+      if (index >= 0) coldSplits.get(key)!.push({ ...pull, ...r.run });
     },
     afterSample: async () => {
       const client = new ApiClient(daemon!.host);

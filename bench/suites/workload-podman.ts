@@ -24,8 +24,7 @@ import { unavailable } from '../../engine/errdefs/errors.js';
 import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
 import { onPath } from '../peers/index.js';
-import { Teardown } from '../teardown.js';
-import { exited } from './workload-berthd.js';
+import { exited, Teardown } from '../teardown.js';
 
 /** Why podman cannot be measured here, or undefined when it is installed. */
 export function podmanMissing(): string | undefined {

@@ -4,12 +4,12 @@
 import { ApiClient } from '../../engine/client/api-client.js';
 import type { EventMessage } from '../../engine/api/types.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
-import { startSpan, type Context } from '../../engine/trace/index.js';
+import { tracedClient } from './daemon-spans.js';
 import type { MacroCase } from '../suite.js';
 import { removeContainer } from './workload-coldstart.js';
 import { SERVICE_REPO } from './workload-images.js';
 import { SUITE } from './workload-services.js';
-import type { RestartableBerthd } from './workload-berthd.js';
+import type { PrivateBerthd } from './private-berthd.js';
 import type { DaemonHandle, WorkloadTarget, WorkloadWorld } from './workload-world.js';
 
 /**
@@ -115,20 +115,8 @@ export function restartPolicyCase(world: WorkloadWorld, target: WorkloadTarget):
   };
 }
 
-async function step<T>(ctx: Context, name: string, fn: () => Promise<T>): Promise<T> {
-  const { span } = startSpan(ctx, 'client', name);
-  try {
-    const v = await fn();
-    span?.end();
-    return v;
-  } catch (err) {
-    span?.end(err);
-    throw err;
-  }
-}
-
 /** Starts every container of the daemon that is not running (the daemon's stop may have stopped them). */
-async function startAll(b: RestartableBerthd): Promise<void> {
+async function startAll(b: PrivateBerthd): Promise<void> {
   if (b.pid === undefined) await b.startDaemon();
   const client = b.client();
   for (const c of await client.containerList({ all: true }))
@@ -141,7 +129,7 @@ async function startAll(b: RestartableBerthd): Promise<void> {
  * and GET /containers/json?all=1 lists them all.
  */
 export function daemonRestartCase(world: WorkloadWorld, containers: number): MacroCase {
-  let berthd: RestartableBerthd | undefined;
+  let berthd: PrivateBerthd | undefined;
   return {
     kind: 'macro',
     suite: SUITE,
@@ -179,9 +167,11 @@ export function daemonRestartCase(world: WorkloadWorld, containers: number): Mac
     },
     sample: async (ctx) => {
       const b = berthd!;
-      await step(ctx, 'stop', () => b.stopDaemon());
-      await step(ctx, 'start', () => b.startDaemon());
-      await step(ctx, 'list', async () => {
+      // the daemon restarts under the steps: their spans are the client's alone
+      const { step } = tracedClient(ctx, b.host, false);
+      await step('stop', () => b.stopDaemon());
+      await step('start', () => b.startDaemon());
+      await step('list', async () => {
         const deadline = Date.now() + 60_000;
         for (;;) {
           const n = (await b.containers()).length;

@@ -13,7 +13,7 @@ import type { Profile } from '../results/document.js';
 import { Teardown } from '../teardown.js';
 import { startRegistryProcess, type RegistryProcess } from './pull-world.js';
 import { PrivateDockerd } from './runtime-docker.js';
-import { RestartableBerthd } from './workload-berthd.js';
+import { PrivateBerthd } from './private-berthd.js';
 import { PrivatePodman } from './workload-podman.js';
 import {
   pushColdImages,
@@ -23,6 +23,9 @@ import {
   workloadCorpusDir,
   type ColdImage,
 } from './workload-images.js';
+
+/** The workload suite's berthd bridge (at most 15 characters; differs from the run suite's bbd<pid>). */
+export const WORKLOAD_BRIDGE = `bwl${process.pid}`.slice(0, 15);
 
 /** A daemon as the cases drive it: its socket for the API client, its command line. */
 export type WorkloadTarget = 'berth' | 'docker' | 'podman';
@@ -49,16 +52,16 @@ export class WorkloadWorld {
   private dir: string | undefined;
   private registryProc: RegistryProcess | undefined;
   private opening: Promise<void> | undefined;
-  private berthdReady: Promise<RestartableBerthd> | undefined;
+  private berthdReady: Promise<PrivateBerthd> | undefined;
   private dockerdReady: Promise<PrivateDockerd> | undefined;
   private coldReady: Promise<ColdImage[]> | undefined;
   private podmanReady: Promise<PrivatePodman> | undefined;
   private readonly podmanService: PrivatePodman;
-  private readonly berthd: RestartableBerthd;
+  private readonly berthd: PrivateBerthd;
   private readonly dockerd: PrivateDockerd;
 
   constructor(readonly options: WorkloadWorldOptions) {
-    this.berthd = new RestartableBerthd(options.dataRoot);
+    this.berthd = new PrivateBerthd(options.dataRoot, { bridge: WORKLOAD_BRIDGE, subnetBase: 150, tmpfsSize: '1536m' });
     this.dockerd = new PrivateDockerd(options.dataRoot);
     this.podmanService = new PrivatePodman(options.dataRoot);
   }
@@ -106,7 +109,7 @@ export class WorkloadWorld {
   }
 
   /** The private berthd, started (and the service image pulled) on first use. */
-  berth(ctx: Context): Promise<RestartableBerthd> {
+  berth(ctx: Context): Promise<PrivateBerthd> {
     this.berthdReady ??= (async () => {
       await this.berthd.acquire(ctx);
       await this.berthd.client().pull(this.serviceImage);

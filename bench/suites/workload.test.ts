@@ -19,8 +19,9 @@ import { needs, root } from '../../testkit/needs.js';
 import { findSuite } from './index.js';
 import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
-import { WORKLOAD_BRIDGE } from './workload-berthd.js';
-import { coldSplits } from './workload-coldstart.js';
+import { WORKLOAD_BRIDGE } from './workload-world.js';
+import { berthPullIntervals, coldSplits, ProgressIntervals, splitPull } from './workload-coldstart.js';
+import type { SpanRecord } from '../../engine/trace/index.js';
 import { getOnce, pollReady, requestLoop } from './workload-http.js';
 import { requestLatencies } from './workload-services.js';
 import {
@@ -194,11 +195,13 @@ describe('workload suite: cases', () => {
       method: '',
     });
     requestLatencies.set('berth/keep-alive', [[999], [10, 20], [30, 40]]);
+    const run = (ms: number) => ({ create: ms / 2, start: ms / 4, 'first-output': ms / 4 });
     coldSplits.set('docker/tiny', [
-      { pull: 900, run: 100 },
-      { pull: 30, run: 10 },
-      { pull: 60, run: 40 },
+      { pull: 900, ...run(100) },
+      { pull: 30, ...run(10) },
+      { pull: 60, ...run(40) },
     ]);
+    coldSplits.set('berth/tiny', [{ fetch: 2, apply: 5, register: 3, ...run(10) }]);
     const measured: MeasuredCase[] = [
       {
         info: info('service-requests', 'berth', { mode: 'keep-alive', requests: 2, publish: '127.0.0.1::8080' }),
@@ -212,17 +215,68 @@ describe('workload suite: cases', () => {
     expect(d.map((x) => `${x.target}/${x.case}/${x.parameters.part ?? x.parameters.mode ?? ''}`)).toEqual([
       'berth/service-request-latency/keep-alive',
       'docker/cold-start-split/pull',
-      'docker/cold-start-split/run',
+      'docker/cold-start-split/create',
+      'docker/cold-start-split/start',
+      'docker/cold-start-split/first-output',
       'docker/cold-start-pull-share/',
+      'berth/cold-start-split/fetch',
+      'berth/cold-start-split/apply',
+      'berth/cold-start-split/register',
+      'berth/cold-start-split/create',
+      'berth/cold-start-split/start',
+      'berth/cold-start-split/first-output',
+      'berth/cold-start-pull-share/',
     ]);
     expect(d[0]!.samples).toEqual([10, 20, 30, 40]);
     expect(d[0]!.unit).toBe('us');
     expect(d[1]!.samples).toEqual([30, 60]);
-    expect(d[2]!.samples).toEqual([10, 40]);
-    expect(d[3]!.samples).toEqual([75, 60]);
-    expect(d[3]!.notes![0]).toMatch(/^Median pull share 75\.0 %/);
+    expect(d[2]!.samples).toEqual([5, 20]);
+    expect(d[4]!.samples).toEqual([2.5, 10]);
+    expect(d[5]!.samples).toEqual([75, 60]);
+    expect(d[5]!.notes![0]).toMatch(/^Median pull share 75\.0 %/);
+    expect(d.slice(6, 9).map((x) => x.samples)).toEqual([[2], [5], [3]]);
+    expect(d[12]!.samples).toEqual([50]);
     requestLatencies.clear();
     coldSplits.clear();
+  });
+
+  it('splits a pull into apply, register after or beside it, and fetch for the rest, adding up to the pull', () => {
+    const ms = 1e6;
+    // pull 0..100 ms; applies 20..40 and 50..80; the graph records 35..55 and 85..90
+    const s = splitPull(
+      0,
+      100 * ms,
+      [
+        [20 * ms, 40 * ms],
+        [50 * ms, 80 * ms],
+      ],
+      [
+        [35 * ms, 55 * ms],
+        [85 * ms, 90 * ms],
+      ],
+    )!;
+    expect(s.apply).toBeCloseTo(50);
+    expect(s.register).toBeCloseTo(10 + 20);
+    expect(s.fetch).toBeCloseTo(20);
+    expect(s.fetch + s.apply + s.register).toBeCloseTo(100);
+    expect(splitPull(0, 100 * ms, [], [[1, 2]])).toBeUndefined();
+    const p = new ProgressIntervals();
+    for (const [status, at] of [
+      ['Downloading', 1],
+      ['Extracting', 5],
+      ['Extracting', 6],
+      ['Pull complete', 9],
+    ] as const)
+      p.onMessage({ id: 'l1', status }, at);
+    p.onMessage({ status: 'Digest: sha256:x' }, 10);
+    expect(p.apply).toEqual([[5, 9]]);
+    const spans = [
+      { name: 'graphdriver.overlay2.applyDiff', startNs: 1, endNs: 2 },
+      { name: 'graph.layers.register', startNs: 0, endNs: 3 },
+      { name: 'registry.layer.fetch', startNs: 0, endNs: 1 },
+      { name: 'graph.content.ingest.commit', startNs: 0, endNs: 1 },
+    ] as SpanRecord[];
+    expect(berthPullIntervals(spans)).toEqual({ apply: [[1, 2]], register: [[0, 3]] });
   });
 });
 
@@ -305,8 +359,12 @@ needs(root()).describe('workload suite: real runs (root)', () => {
         'daemon-restart/2',
         'service-request-latency/keep-alive',
         'service-request-latency/new-connection',
-        'cold-start-split/api/pull',
-        'cold-start-split/api/run',
+        'cold-start-split/api/fetch',
+        'cold-start-split/api/apply',
+        'cold-start-split/api/register',
+        'cold-start-split/api/create',
+        'cold-start-split/api/start',
+        'cold-start-split/api/first-output',
         'cold-start-pull-share/api',
       ]);
       const ready = document.cases.filter((c) => c.case === 'service-ready');
@@ -325,7 +383,13 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       );
       expect(cold.phases!.some((p) => p.module === 'daemon' || p.module.startsWith('jobs'))).toBe(true);
       const split = document.cases.filter((c) => c.case === 'cold-start-split');
-      expect(split.map((c) => c.samples.length)).toEqual([2, 2]);
+      expect(split.map((c) => c.samples.length)).toEqual([2, 2, 2, 2, 2, 2]);
+      // the parts of each sample add up to it (the cold start's wall time, measured around them)
+      for (let i = 0; i < 2; i++) {
+        const sum = split.reduce((a, c) => a + c.samples[i]!, 0);
+        expect(sum).toBeLessThanOrEqual(cold.samples[i]! + 0.5);
+        expect(sum).toBeGreaterThan(cold.samples[i]! * 0.8);
+      }
       const restart = document.cases.find((c) => c.case === 'restart-on-failure')!;
       expect(restart.stats.p50).toBeGreaterThanOrEqual(50);
       const daemon = document.cases.filter((c) => c.case === 'daemon-restart');
@@ -426,6 +490,8 @@ needs(root()).describe('workload suite: real runs (root)', () => {
         expect(document.cases.map((c) => `${c.target}/${c.case}`)).toEqual([
           'podman/cold-start',
           'podman/restart-on-failure',
+          'podman/cold-start-split',
+          'podman/cold-start-split',
           'podman/cold-start-split',
           'podman/cold-start-split',
           'podman/cold-start-pull-share',

@@ -8,7 +8,7 @@ import type { Profile } from '../results/document.js';
 import type { CaseDef, DerivedCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { scaled } from '../profiles.js';
 import { dockerMissing, DOCKER_BRIDGE } from './runtime-docker.js';
-import { coldKey, coldSplits, coldStartCase } from './workload-coldstart.js';
+import { coldKey, COLD_PARTS, coldSplits, coldStartCase, type ColdPart, type ColdSplit } from './workload-coldstart.js';
 import { COLD_IMAGES, SERVICE_REPO } from './workload-images.js';
 import { podmanMissing } from './workload-podman.js';
 import { daemonRestartCase, restartPolicyCase } from './workload-restart.js';
@@ -89,10 +89,25 @@ export function workloadCases(ctx: SuiteContext, options: WorkloadOptions): Case
   return cases;
 }
 
+const PULL_PARTS: ReadonlySet<ColdPart> = new Set(['fetch', 'apply', 'register']);
+const PART_TEXT: Record<ColdPart, string> = {
+  fetch:
+    "the pull's time with no layer being applied before the last apply ended (manifest, config, layer downloads not hidden behind an apply, waits).",
+  apply:
+    "the pull's time while some layer was being applied (berth: graphdriver applyDiff spans of berthd; docker: from a layer's Extracting to its Pull complete in the progress stream); downloads stream into the apply, so download time it hides counts here.",
+  register:
+    "the pull's time with no apply but the graph recording layers or the image (berth: graph spans of berthd), or after the last apply ended (records, references, the end of the progress stream).",
+  pull: 'POST /images/create until its progress stream ended, not split further (the progress stream tells no apply apart).',
+  create: 'the create call and the attach (stdout/stderr stream) set up before the start.',
+  start: 'the start call.',
+  'first-output': "from the start's answer to the container's first output line on the attach stream.",
+};
+
 /**
  * The derived cases: per-request latency of the service-requests cases (every
  * request of the measured batches, so the stats give p50/p95/p99), and the cold
- * starts' split into pull and run (ms) and the pull's share of the whole.
+ * starts' split into fetch, apply, register (or pull), create, start and first output
+ * (ms; the parts of a sample add up to it) and the pull's share of the whole.
  */
 export function deriveWorkload(measured: readonly MeasuredCase[]): DerivedCase[] {
   const out: DerivedCase[] = [];
@@ -123,20 +138,22 @@ export function deriveWorkload(measured: readonly MeasuredCase[]): DerivedCase[]
         direction: 'lower-is-better' as const,
         derived: { from: [m.info], how: 'recorded-alongside' as const, pairing: 'same-sample' as const },
       };
-      for (const part of ['pull', 'run'] as const) {
+      const pullOf = (x: ColdSplit) => x.pull ?? (x.fetch ?? 0) + (x.apply ?? 0) + (x.register ?? 0);
+      const split = splits.every((x) => x.apply !== undefined);
+      const parts = COLD_PARTS.filter((part) =>
+        part === 'pull' ? !split : PULL_PARTS.has(part) ? split : splits.every((x) => x[part] !== undefined),
+      );
+      for (const part of parts) {
         out.push({
           ...base,
           case: 'cold-start-split',
           parameters: { level: 'api', image: p.image!, part },
           unit: 'ms',
-          method:
-            part === 'pull'
-              ? `The pull part of each cold-start sample of ${p.image}: POST /images/create until its progress stream ended (layers fetched from 127.0.0.1, verified, unpacked).`
-              : `The rest of each cold-start sample of ${p.image}: create, attach, start and the container's first output.`,
-          samples: splits.map((s) => s[part]),
+          method: `The ${part} part of each cold-start sample of ${p.image}: ${PART_TEXT[part]}`,
+          samples: splits.map((x) => (part === 'pull' ? pullOf(x) : x[part]!)),
         });
       }
-      const share = splits.map((s) => (100 * s.pull) / (s.pull + s.run));
+      const share = splits.map((x) => (100 * pullOf(x)) / (pullOf(x) + x.create! + x.start! + x['first-output']!));
       const sorted = [...share].sort((a, b) => a - b);
       out.push({
         ...base,

@@ -124,5 +124,5 @@ export function isDiffDriver(d: ProtoDriver): d is ProtoDriver & DiffDriver {
  * graphdriverBoundary) wraps them: spans `graphdriver.<name>.<method>`.
  */
 export const graphdriverBoundary: InstrumentOptions<DiffingDriver> = {
-  methods: ['create', 'createReadWrite', 'remove', 'mounts', 'get', 'put', 'exists'],
+  methods: ['create', 'createReadWrite', 'remove', 'mounts', 'get', 'put', 'exists', 'applyDiff'],
 };

@@ -2,11 +2,14 @@
 // wait or stop and remove as workers are added, what each operation costs there, and
 // how starting one more container and the daemon's memory grow with those running.
 import { lineFigure } from './line-figure.js';
+import { levelOf } from './overview-page.js';
 import type { ChartSpec } from './chart-spec.js';
 import type { PageSpec } from './page-spec.js';
 import { toRows, type Row } from './rows.js';
 
 const byWorkload = (r: Row) => `workload=${String(r.parameters.workload ?? '?')}`;
+/** Targets at the api and the cli level are different lines, never one. */
+const targetLevel = (r: Row) => `${r.series} · ${levelOf(r)}`;
 
 export const lifecyclePage: PageSpec = {
   id: 'lifecycle',
@@ -25,9 +28,9 @@ export const lifecyclePage: PageSpec = {
           id: 'lifecycle-throughput',
           title: 'Lifecycle throughput against concurrency',
           description:
-            'Containers per second through create, start, wait (/bin/true) or stop (sleep) and remove, N workers in parallel, a line per target, a panel per workload.',
+            'Containers per second through create, start, wait (/bin/true) or stop (sleep) and remove, N workers in parallel, a line per target and level (api: the typed client on the socket; cli: each step a command), a panel per workload.',
           x: 'concurrency',
-          seriesOf: (r) => r.series,
+          seriesOf: targetLevel,
           panelOf: byWorkload,
           quantity: () => 'throughput',
         },
@@ -44,10 +47,10 @@ export const lifecyclePage: PageSpec = {
           id: 'lifecycle-op-latency',
           title: 'Per-operation latency against concurrency',
           description:
-            'Median latency of each lifecycle operation during the throughput rounds, a line per target and operation, a panel per workload.',
+            'Median latency of each lifecycle operation during the throughput rounds, a line per target and operation, a panel per workload and level.',
           x: 'concurrency',
           seriesOf: (r) => `${r.series} · ${String(r.parameters.op)}`,
-          panelOf: byWorkload,
+          panelOf: (r) => `${byWorkload(r)} · ${levelOf(r)}`,
           quantity: () => 'latency',
         },
         warn,
@@ -63,9 +66,9 @@ export const lifecyclePage: PageSpec = {
           id: 'lifecycle-density-start',
           title: 'Start latency against containers running',
           description:
-            'Latency of the start of one more container while idle sleep containers run on the same daemon (bridge network), a line per target.',
+            'Latency of the start of one more container while idle sleep containers run on the same daemon (bridge network), a line per target and level.',
           x: 'running',
-          seriesOf: (r) => r.series,
+          seriesOf: targetLevel,
           quantity: () => 'start latency',
           panelOf: () => '',
         },

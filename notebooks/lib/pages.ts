@@ -12,11 +12,13 @@ import { phasesPage } from './phases-page.js';
 import { pullPage } from './pull-page.js';
 import { overviewPage } from './overview-page.js';
 import { tracingPage } from './tracing-page.js';
+import { workloadPage } from './workload-page.js';
 
 /** Every case none of these draws goes to the `other` page. */
 export const otherPage: PageSpec = otherPageOf([
   overviewPage,
   lifecyclePage,
+  workloadPage,
   graphdriverPage,
   namespacesPage,
   pullPage,
@@ -29,6 +31,7 @@ export const pages: readonly PageSpec[] = [
   overviewPage,
   phasesPage,
   lifecyclePage,
+  workloadPage,
   graphdriverPage,
   namespacesPage,
   pullPage,

@@ -1,74 +1,72 @@
-// A private berthd that can be stopped and started again on the same root: the
-// `workload` suite's berth target (services, cold start, restart policy) and its
-// daemon restart cases. Own tmpfs root, exec root, socket, bridge and free /24; pulls
-// from a registry on 127.0.0.1; stopped by pid and everything it made removed afterwards.
+// The bench's private berthd, for every suite that drives berth through its socket (run,
+// lifecycle, reliability, workload): its own process from its bundle on a tmpfs root, exec
+// root, socket, bridge and free /24; restartable on the same root; stopped by pid and
+// everything it made (network, iptables rules, cgroups, mounts, folder) removed afterwards,
+// also when its start failed or it died.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../../engine/client/api-client.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { createCgroupManager } from '../../engine/execdriver/cgroups/manager.js';
-import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
-import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
+import { mountFs } from '../../engine/graphdriver/host-mount.js';
 import { parseBip } from '../../engine/jobs/builtins.js';
 import { BridgeDriver } from '../../engine/networkdriver/network-driver.js';
 import type { Context } from '../../engine/trace/index.js';
 import { packagePath } from '../../native/package-root.js';
 import { call } from '../peers/index.js';
-import { Teardown } from '../teardown.js';
+import { deleteLinkIfPresent, stopDaemonChild, Teardown, unmountAndRemove } from '../teardown.js';
+import { rssReads } from './daemon-memory.js';
 
-/** The workload suite's berthd bridge (at most 15 characters; differs from the run suite's bbd<pid>). */
-export const WORKLOAD_BRIDGE = `bwl${process.pid}`.slice(0, 15);
+export interface PrivateBerthdOptions {
+  /** The default network's bridge (at most 15 characters; unique per process and suite). */
+  bridge: string;
+  /** Its /24 is taken from 10.<subnetBase>–<subnetBase + 49>.x.0 (suites use apart ranges). */
+  subnetBase: number;
+  /** Size of the tmpfs holding root and exec root (`512m`). */
+  tmpfsSize: string;
+  /** Runs once after the first start, the daemon answering (e.g. pulling the suite's image). */
+  seed?: (ctx: Context, berthd: PrivateBerthd) => Promise<void>;
+}
 
-/** A /24 no host route uses yet (10.150–199.x, apart from the run suite's and docker's ranges). */
-async function freeBip(): Promise<string> {
+/** A /24 no host route uses yet, from 10.<base>–<base + 49>.x.0. */
+async function freeBip(bridge: string, base: number): Promise<string> {
   const used = (await call(['ip', '-4', 'route', 'show', 'table', 'all'], { captureStdout: true })).stdout;
   for (let k = 0; k < 16; k++) {
-    const prefix = `10.${150 + ((process.pid + 7 * k) % 50)}.${(process.pid >> 3) % 250}.`;
+    const prefix = `10.${base + ((process.pid + 13 * k) % 50)}.${(process.pid >> 4) % 250}.`;
     if (!used.includes(prefix)) return `${prefix}1/24`;
   }
-  throw unavailable(`berthd bridge ${WORKLOAD_BRIDGE}: no free 10.x.y.0/24 subnet`);
+  throw unavailable(`berthd bridge ${bridge}: no free 10.x.y.0/24 subnet`);
 }
-
-export function exited(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
-}
-
-/** Sends `sig` to our own child `pid`; one already gone (ESRCH) is left alone. */
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Reference-counted private berthd whose process can be restarted (stopDaemon,
- * startDaemon) while its root, bridge and images stay. The first acquire() makes
- * the tmpfs root and starts the daemon; the last release() stops it and removes its
- * network (bridge, iptables rules), cgroups, mounts and directory, also after a
- * failed start or a daemon that died.
+ * Reference-counted private berthd. The first acquire() makes the tmpfs root, starts
+ * the daemon, runs the seed and reads its idle RSS (rssAfterStart); the last release()
+ * reads the idle RSS again (rssAfterRuns), removes its containers, stops it and removes
+ * everything it made. Between the two, stopDaemon() and startDaemon() (or spawnDaemon()
+ * and waitPing()) restart the process on the same root, bridge and images.
  */
-export class RestartableBerthd {
+export class PrivateBerthd {
   private users = 0;
   private dir: string | undefined;
   private root: string | undefined;
   private bip: string | undefined;
   private daemon: ChildProcess | undefined;
   private starting: Promise<void> | undefined;
+  /** VmRSS reads (MiB) of the idle daemon right after its first start (seeded). */
+  rssAfterStart: number[] = [];
+  /** VmRSS reads (MiB) of the idle daemon before the last release stopped it. */
+  rssAfterRuns: number[] = [];
 
-  constructor(private readonly dataRoot: string) {}
+  constructor(
+    private readonly dataRoot: string,
+    readonly options: PrivateBerthdOptions,
+  ) {}
+
+  get bridge(): string {
+    return this.options.bridge;
+  }
 
   get socket(): string {
     if (this.dir === undefined) throw new Error('private berthd: not started');
@@ -79,8 +77,19 @@ export class RestartableBerthd {
     return `unix://${this.socket}`;
   }
 
+  /** The daemon's pid while its process runs. */
   get pid(): number | undefined {
     return this.daemon?.pid;
+  }
+
+  /** The daemon's folder (root, exec root, socket, log), while it is set up. */
+  get folder(): string | undefined {
+    return this.dir;
+  }
+
+  /** The daemon's --root, while it is set up. */
+  get rootDir(): string | undefined {
+    return this.root;
   }
 
   client(): ApiClient {
@@ -102,6 +111,8 @@ export class RestartableBerthd {
       await this.starting;
     } catch (err) {
       this.users--;
+      // the next acquire tries afresh (setUp removed what it had made)
+      if (this.users === 0) this.starting = undefined;
       throw err;
     }
   }
@@ -116,22 +127,24 @@ export class RestartableBerthd {
 
   private async setUp(ctx: Context): Promise<void> {
     try {
-      const dir = realpathSync(mkdtempSync(join(this.dataRoot, `berth-wl-berthd-${process.pid}-`)));
+      const dir = realpathSync(mkdtempSync(join(this.dataRoot, `berth-berthd-${process.pid}-`)));
       this.dir = dir;
       const store = join(dir, 'store');
       mkdirSync(store, { mode: 0o755 });
-      mountFs(`berthd store ${store}`, 'tmpfs', store, 'tmpfs', 0, 'size=1536m,mode=0755');
+      mountFs(`berthd store ${store}`, 'tmpfs', store, 'tmpfs', 0, `size=${this.options.tmpfsSize},mode=0755`);
       this.root = join(store, 'root');
-      this.bip = await freeBip();
+      this.bip = await freeBip(this.bridge, this.options.subnetBase);
       await this.startDaemon();
-      ctx.logger.debug('workload berthd started', { pid: this.daemon?.pid, root: this.root });
+      await this.options.seed?.(ctx, this);
+      ctx.logger.debug('private berthd started', { pid: this.daemon?.pid, root: this.root });
+      this.rssAfterStart = await rssReads([this.daemon!.pid!]);
     } catch (err) {
       await this.tearDown(ctx).catch(() => undefined);
       throw err;
     }
   }
 
-  /** Spawns berthd on the kept root; resolves once the socket exists (not yet answering). */
+  /** Spawns berthd on the kept root and returns its process (not yet answering: waitPing()). */
   spawnDaemon(): ChildProcess {
     if (this.dir === undefined || this.root === undefined || this.bip === undefined)
       throw new Error('private berthd: not set up');
@@ -152,7 +165,7 @@ export class RestartableBerthd {
           '--storage-driver',
           'overlay2',
           '--bridge',
-          WORKLOAD_BRIDGE,
+          this.bridge,
           '--bip',
           this.bip,
           '--log-level',
@@ -185,7 +198,7 @@ export class RestartableBerthd {
         return;
       if (Date.now() > deadline)
         throw unavailable(`private berthd: no answer to /_ping after ${timeoutMs / 1000} s: ${this.logTail()}`);
-      await sleep(intervalMs);
+      await new Promise((r) => setTimeout(r, intervalMs));
     }
   }
 
@@ -194,26 +207,19 @@ export class RestartableBerthd {
     await this.waitPing();
   }
 
-  /** SIGTERM, then SIGKILL after 30 s (reported). Resolves once the process is gone. */
+  /** SIGTERM, then SIGKILL after 30 s (reported). Resolves once the process is gone; a non-zero exit is reported. */
   async stopDaemon(): Promise<void> {
     const d = this.daemon;
     if (d === undefined || d.pid === undefined) return;
-    if (d.exitCode !== null || d.signalCode !== null) {
-      this.daemon = undefined;
+    this.daemon = undefined;
+    if (d.exitCode !== null || d.signalCode !== null)
       throw unavailable(
         `private berthd (pid ${d.pid}) had exited on its own (${d.exitCode ?? d.signalCode}): ${this.logTail()}`,
       );
-    }
-    signal(d.pid, 'SIGTERM');
-    if (!(await exited(d, 30_000))) {
-      signal(d.pid, 'SIGKILL');
-      await exited(d, 5_000);
-      this.daemon = undefined;
+    if ((await stopDaemonChild(d, 30_000)) === 'killed')
       throw unavailable(
         `private berthd (pid ${d.pid}) did not stop on SIGTERM within 30 s (killed): ${this.logTail()}`,
       );
-    }
-    this.daemon = undefined;
     if (d.exitCode !== 0)
       throw unavailable(
         `private berthd (pid ${d.pid}) exited with ${d.exitCode ?? d.signalCode} on SIGTERM: ${this.logTail()}`,
@@ -228,7 +234,7 @@ export class RestartableBerthd {
     }
   }
 
-  /** Ids of every container the daemon has. */
+  /** Ids of every container the daemon has (a run --rm leaves none). */
   async containers(): Promise<string[]> {
     return (await this.client().containerList({ all: true })).map((c) => c.Id);
   }
@@ -242,7 +248,10 @@ export class RestartableBerthd {
   private async tearDown(ctx: Context): Promise<void> {
     const t = new Teardown();
     const d = this.daemon;
-    if (d !== undefined && d.exitCode === null && d.signalCode === null) {
+    if (d !== undefined && d.pid !== undefined && d.exitCode === null && d.signalCode === null) {
+      await t.attempt('idle RSS', async () => {
+        this.rssAfterRuns = await rssReads([d.pid!]);
+      });
       await t.attempt('containers', () => this.removeAll());
     }
     await t.attempt('berthd', () => this.stopDaemon());
@@ -251,24 +260,23 @@ export class RestartableBerthd {
       await t.attempt('network', async () => {
         const net = await BridgeDriver.open(ctx, {
           root: this.root!,
-          defaultNetwork: { bridge: WORKLOAD_BRIDGE, ...parseBip(this.bip!) },
+          defaultNetwork: { bridge: this.bridge, ...parseBip(this.bip!) },
         });
         await net.reset(ctx);
       });
       const parent = `berth/${createHash('sha256').update(this.root).digest('hex').slice(0, 12)}`;
       await t.attempt(`cgroups ${parent}`, () => createCgroupManager().cleanupStale(ctx, parent));
     }
-    if (existsSync(`/sys/class/net/${WORKLOAD_BRIDGE}`)) {
-      await t.attempt(`bridge ${WORKLOAD_BRIDGE}`, async () => {
-        const r = await call(['ip', 'link', 'del', WORKLOAD_BRIDGE]);
-        if (r.code !== 0) throw new Error(r.stderr.trim());
-      });
-    }
+    await t.attempt('bridge', async () => {
+      const failed = await deleteLinkIfPresent(this.bridge);
+      if (failed !== undefined) throw new Error(failed);
+    });
     if (this.dir !== undefined) {
-      for (const m of (await mountsUnder(this.dir).catch(() => [] as string[])).reverse()) {
-        await t.attempt(`unmount ${m}`, async () => unmount(`private berthd ${m}`, m, MNT_DETACH));
-      }
-      rmSync(this.dir, { recursive: true, force: true });
+      const dir = this.dir;
+      await t.attempt('mounts', async () => {
+        const failed = await unmountAndRemove('private berthd', dir);
+        if (failed.length > 0) throw new Error(failed.join('; '));
+      });
     }
     this.dir = undefined;
     this.root = undefined;
