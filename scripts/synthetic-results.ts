@@ -38,6 +38,7 @@ export interface SyntheticCase {
   direction?: CaseResult['direction'];
   samples: number[];
   phases?: PhaseBreakdown[] | null;
+  derived?: CaseResult['derived'];
 }
 
 /** A full case record (stats computed from the samples, seed 1). */
@@ -55,6 +56,7 @@ export function syntheticCase(c: SyntheticCase): CaseResult {
     samples: c.samples,
     stats: summarize(c.samples, { seed: 1, resamples: 200 }),
     phases: c.phases ?? null,
+    ...(c.derived !== undefined ? { derived: c.derived } : {}),
     notes: ['synthetic'],
   };
 }
@@ -417,6 +419,20 @@ export function syntheticSuiteCases(seed = 1, n = 30, scale = 1): CaseResult[] {
     unit: 'ns',
     samples: time(150),
   });
+  // outside cross-checks: the outside tool's figure over berth's, one agreeing and one not
+  for (const [suite, name, tool, ratio] of [
+    ['runtime', 'run', 'hyperfine', 1.03],
+    ['namespaces', 'clone', 'nsloop', 0.7],
+  ] as const)
+    cases.push({
+      suite,
+      case: `${name}-crosscheck`,
+      target: 'berth',
+      parameters: { tool },
+      unit: 'ratio',
+      samples: normalSamples(++s, n, ratio, 0.02),
+      derived: { from: [`${suite}/${name}`, `${suite}/${name} tool=${tool}`], how: 'ratio', pairing: 'interleaved' },
+    });
   return cases.map(syntheticCase);
 }
 
