@@ -1059,13 +1059,6 @@ export class ContainerRuntime {
       // cleanupStale removed the parent itself; its ancestors (berth/) go too when empty
       const parent = this.d.cgroupParent.split('/').slice(0, -1).join('/');
       if (parent !== '') await this.d.cgroups.removeIfEmpty(ctx, parent, { ancestors: true }).catch(() => false);
-      // The parent lives as long as the engine (shutdown removes it): a container's create
-      // then makes only its own cgroup in each hierarchy, and its destroy removes only that.
-      await this.d.cgroups
-        .create(ctx, this.d.cgroupParent, undefined, { joinExisting: true })
-        .catch((err: unknown) =>
-          ctx.logger.warn(`cgroup ${this.d.cgroupParent}: create failed`, { error: String(err) }),
-        );
     }
     await this.d.net.recover(ctx, []);
     const restarting = (async () => {
