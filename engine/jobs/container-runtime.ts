@@ -1101,8 +1101,8 @@ export class ContainerRuntime {
       this.ios.delete(id);
       await io.close().catch(() => undefined);
     }
-    // the engine's parent cgroup (and berth/ above it) goes with the engine when nothing is
-    // left under it; while the engine runs it stays, so no run pays for making it again
+    // the engine's parent cgroup (and berth/ above it), if a container's destroy could not
+    // remove it, goes with the engine when nothing is left under it
     if (this.d.cgroups !== null)
       await this.d.cgroups.removeIfEmpty(ctx, this.d.cgroupParent, { ancestors: true }).catch(() => false);
     return running.map((r) => r.id);
