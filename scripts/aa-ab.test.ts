@@ -1,35 +1,9 @@
 // The A/A–A/B experiment's analysis on synthetic runs with a known truth (the bench
 // itself is not run here: it measures the host, which is busy during tests).
 import { describe, expect, it } from 'vitest';
-import type { ResultDocument } from '../bench/results/document.js';
-import { createRng } from '../bench/stats.js';
-import { formatExperiment, main, summarizeExperiment } from './aa-ab.js';
-import { normal, syntheticCase, syntheticDocument } from './synthetic-results.js';
-
-function run(seed: number, slowdown = 1): ResultDocument {
-  const rng = createRng(seed);
-  const cases = Array.from({ length: 40 }, (_, i) => {
-    const mean = 100 * (1 + normal(rng, 0, 0.02)) * (i === 0 ? slowdown : 1);
-    return syntheticCase({
-      suite: 'trace',
-      case: 'call',
-      target: 'berth',
-      parameters: { mode: 'sync', n: i },
-      unit: 'ns',
-      samples: Array.from({ length: 12 }, () => normal(rng, mean, mean * 0.02)),
-    });
-  });
-  const doc = syntheticDocument(cases, { runId: `r${seed}` });
-  if (slowdown !== 1)
-    doc.run.injectedDelay = {
-      spec: `trace/call n=0:${Math.round((slowdown - 1) * 100)}%`,
-      suite: 'trace',
-      case: 'call',
-      parameters: { n: '0' },
-      fraction: slowdown - 1,
-    };
-  return doc;
-}
+import { formatExperiment, summarizeExperiment } from '../bench/compare/experiment.js';
+import { main } from './aa-ab.js';
+import { syntheticExperimentRun as run } from './synthetic-results.js';
 
 describe('aa-ab experiment analysis', () => {
   it('counts A/A false positives leave-one-out and A/B detections of the injected case only', () => {

@@ -11,10 +11,16 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { invalidArgument } from '../engine/errdefs/errors.js';
 import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
-import { compareResults, parseThreshold } from '../bench/compare/index.js';
-import { delayApplies, INJECT_DELAY_ENV, parseInjectDelay } from '../bench/inject-delay.js';
+import {
+  experimentPath,
+  experimentRecord,
+  formatExperiment,
+  summarizeExperiment,
+  validateExperiment,
+} from '../bench/compare/experiment.js';
+import { parseThreshold } from '../bench/compare/index.js';
+import { INJECT_DELAY_ENV, parseInjectDelay } from '../bench/inject-delay.js';
 import type { ResultDocument } from '../bench/results/document.js';
-import { mergeRuns } from '../bench/results/merge-runs.js';
 import { readResult } from '../bench/results/validate.js';
 import { runIfMain } from './run-main.js';
 
@@ -32,117 +38,10 @@ export const usage = `usage: npx tsx scripts/aa-ab.ts --out <dir> [options]
   --slowdowns <list>   injected slowdowns in percent (default 10,25)
   --threshold <p>      the bound a regression must exceed (default 0%: the statistics alone)
   --from <dir>         analyse the run files already in <dir> instead of running the bench
+  --record             also file the summary with its provenance (host, commit, load, run ids)
+                       in results/experiments/<host class>/aa-ab-<suite>-<profile>.json, where
+                       the calibration notebook page reads it (the run files stay in --out)
 `;
-
-export interface ExperimentSummary {
-  suite: string;
-  profile: string;
-  threshold: number;
-  aa: { runs: number; comparisons: number; cases: number; falsePositives: number; rate: number; runsWithAny: number };
-  ab: {
-    slowdown: number;
-    runs: number;
-    injectedCases: number;
-    detected: number;
-    rate: number;
-    otherCases: number;
-    falseAlarms: number;
-    medianMinDetectable: number | null;
-  }[];
-}
-
-/**
- * The experiment's figures from A runs (unchanged) and B runs by slowdown fraction (each
- * run records its injected delay). A/A: each A run against the others merged (needs 3
- * or more A runs); A/B: each B run against all A runs merged; derived cases are left
- * out (compare never gates on them). Pure apart from the bootstrap's seed.
- */
-export function summarizeExperiment(
-  aRuns: readonly ResultDocument[],
-  bRuns: ReadonlyMap<number, readonly ResultDocument[]>,
-  threshold = 0,
-): ExperimentSummary {
-  if (aRuns.length < 3) throw invalidArgument(`aa-ab: ${aRuns.length} A run(s); leave-one-out A/A needs at least 3`);
-  let cases = 0;
-  let falsePositives = 0;
-  let runsWithAny = 0;
-  aRuns.forEach((cand, i) => {
-    const base = mergeRuns(aRuns.filter((_, j) => j !== i));
-    const report = compareResults(base, cand, { threshold, resamples: 200 });
-    const gated = report.cases.filter((c) => !c.derived);
-    cases += gated.length;
-    const fp = gated.filter((c) => c.verdict === 'regression').length;
-    falsePositives += fp;
-    if (fp > 0) runsWithAny++;
-  });
-  const all = mergeRuns(aRuns);
-  const ab: ExperimentSummary['ab'] = [];
-  for (const [slowdown, runs] of [...bRuns].sort((x, y) => x[0] - y[0])) {
-    let injected = 0;
-    let detected = 0;
-    let other = 0;
-    let falseAlarms = 0;
-    const mdcs: number[] = [];
-    for (const b of runs) {
-      const delay = b.run.injectedDelay;
-      if (delay === undefined || delay === null)
-        throw invalidArgument(`aa-ab: B run ${b.run.id} records no injected delay`);
-      const report = compareResults(all, b, { threshold, resamples: 200 });
-      for (const c of report.cases) {
-        if (c.derived) continue;
-        const hit = c.verdict === 'regression';
-        if (delayApplies(delay, { ...c, unit: 'ms', direction: c.direction, method: '' })) {
-          injected++;
-          if (hit) detected++;
-          if (c.calibrated?.minDetectable != null) mdcs.push(c.calibrated.minDetectable);
-        } else {
-          other++;
-          if (hit) falseAlarms++;
-        }
-      }
-    }
-    mdcs.sort((x, y) => x - y);
-    ab.push({
-      slowdown,
-      runs: runs.length,
-      injectedCases: injected,
-      detected,
-      rate: injected === 0 ? 0 : detected / injected,
-      otherCases: other,
-      falseAlarms,
-      medianMinDetectable: mdcs.length === 0 ? null : mdcs[mdcs.length >> 1],
-    });
-  }
-  return {
-    suite: [...new Set(aRuns.flatMap((d) => d.suites.map((s) => s.name)))].join(','),
-    profile: aRuns[0].run.profile,
-    threshold,
-    aa: {
-      runs: aRuns.length,
-      comparisons: aRuns.length,
-      cases,
-      falsePositives,
-      rate: cases === 0 ? 0 : falsePositives / cases,
-      runsWithAny,
-    },
-    ab,
-  };
-}
-
-/** The summary as lines for a terminal. */
-export function formatExperiment(s: ExperimentSummary): string {
-  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  const lines = [
-    `suite ${s.suite}, profile ${s.profile}, bound ${pct(s.threshold)}`,
-    `A/A: ${s.aa.runs} runs, each against the others merged: ${s.aa.falsePositives} of ${s.aa.cases} case comparisons called regressions (false-positive rate ${pct(s.aa.rate)}); ${s.aa.runsWithAny} of ${s.aa.comparisons} comparisons had at least one`,
-  ];
-  for (const b of s.ab) {
-    lines.push(
-      `A/B +${pct(b.slowdown)}: ${b.runs} runs: ${b.detected} of ${b.injectedCases} injected cases detected (${pct(b.rate)}); ${b.falseAlarms} of ${b.otherCases} other cases called regressions; median MDC of the injected cases ${b.medianMinDetectable === null ? '–' : pct(b.medianMinDetectable)}`,
-    );
-  }
-  return lines.join('\n');
-}
 
 async function bench(out: string, suite: string, profile: string, env: Record<string, string>): Promise<void> {
   process.stderr.write(
@@ -185,6 +84,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         slowdowns: { type: 'string' },
         threshold: { type: 'string' },
         from: { type: 'string' },
+        record: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -244,6 +144,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       subject: `experiment summary ${report}`,
     });
     process.stdout.write(`${formatExperiment(summary)}\nsummary written to ${report}\n`);
+    if (values.record === true) {
+      const record = validateExperiment(experimentRecord(summary, aRuns, bRuns), 'experiment record');
+      const file = path.join(repoRoot, experimentPath(record));
+      await writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`, {
+        mode: 0o644,
+        makeDirs: true,
+        subject: `experiment record ${file}`,
+      });
+      process.stdout.write(`recorded in ${path.relative(repoRoot, file)}\n`);
+    }
     return 0;
   } catch (err) {
     process.stderr.write(`aa-ab: ${(err as Error).message}\n`);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { JSDOM } from 'jsdom';
 import { invalidArgument } from '../engine/errdefs/errors.js';
+import { readExperimentsUnder } from '../bench/compare/experiment.js';
 import { readHistory } from '../bench/compare/history-file.js';
 import type { HistoryLine } from '../bench/compare/history-line.js';
 import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
@@ -25,6 +26,8 @@ export const usage = `usage: npm run figures -- <result.json…> --out <dir> [op
 
   --out <dir>         where the figures go (created; files of the same name are replaced)
   --history <file>    also draw the regression history from this history.jsonl
+  --experiments <dir> also draw the calibration page from the A/A–A/B records below <dir>
+                      (results/experiments)
   --select <s/c,…>    only cases of these suite/case pairs (e.g. run/run), all their figures
   --figure <id,…>     only these figures (ids as the file names show them)
   --page <a,b>        only these notebook pages (${pages.map((p) => p.id).join(', ')})
@@ -41,6 +44,8 @@ export interface FiguresOptions {
   files: string[];
   out: string;
   history?: string;
+  /** Folder of recorded A/A–A/B experiments for the calibration page. */
+  experiments?: string;
   pages?: string[];
   /** `suite/case` pairs: only their cases are drawn. */
   select?: string[];
@@ -88,7 +93,8 @@ function selectCases(
  */
 export async function renderFigures(opts: FiguresOptions): Promise<Figure[]> {
   const log = opts.log ?? (() => undefined);
-  if (opts.files.length === 0 && opts.history === undefined) throw invalidArgument('figures: no result file given');
+  if (opts.files.length === 0 && opts.history === undefined && opts.experiments === undefined)
+    throw invalidArgument('figures: no result file given');
   const chosen =
     opts.pages === undefined ? pages : opts.pages.map((id) => pages.find((p) => p.id === id) ?? unknownPage(id));
   const sizes = opts.sizes ?? SIZES;
@@ -104,12 +110,14 @@ export async function renderFigures(opts: FiguresOptions): Promise<Figure[]> {
   let results = await Promise.all(opts.files.map(async (file) => ({ file, doc: await readResult(file) })));
   if (opts.select !== undefined && opts.select.length > 0) results = selectCases(results, opts.select);
   const history: HistoryLine[] = opts.history === undefined ? [] : await readHistory(opts.history);
-  const input: PageInput = { results, history };
+  const experiments = opts.experiments === undefined ? [] : await readExperimentsUnder(opts.experiments);
+  const input: PageInput = { results, history, experiments };
   const { document } = new JSDOM('<!doctype html><html><body></body></html>').window;
   const figures: Figure[] = [];
   const jobs: ScreenshotJob[] = [];
   for (const page of chosen) {
     if (page.id === 'history' && (opts.history === undefined || opts.select !== undefined)) continue;
+    if (page.id === 'calibration' && (opts.experiments === undefined || opts.select !== undefined)) continue;
     const charts = chartsOf(page, input, (m) => log(`warning: ${m}`)).filter(
       (c) => opts.figures === undefined || opts.figures.includes(c.id),
     );
@@ -187,6 +195,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       options: {
         out: { type: 'string' },
         history: { type: 'string' },
+        experiments: { type: 'string' },
         page: { type: 'string' },
         select: { type: 'string' },
         figure: { type: 'string' },
@@ -219,6 +228,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       files: positionals,
       out: path.resolve(String(values.out)),
       history: values.history as string | undefined,
+      experiments: values.experiments as string | undefined,
       pages: list(values.page),
       select: list(values.select),
       figures: list(values.figure),

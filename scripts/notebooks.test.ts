@@ -1,6 +1,6 @@
 // Builds the notebooks with a synthetic run covering every suite and opens each page in
 // headless Chromium on 127.0.0.1: every chart renders marks, no console error.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,14 @@ import { pages } from '../notebooks/lib/pages.js';
 import { findChromium, loadPage } from './chromium.js';
 import { buildNotebooks } from './notebooks.js';
 import { serveStatic, type StaticServer } from './static-server.js';
-import { normalSamples, syntheticCase, syntheticDocument, syntheticSuiteCases } from './synthetic-results.js';
+import type { ExperimentRecord } from '../bench/compare/experiment.js';
+import {
+  normalSamples,
+  syntheticCase,
+  syntheticDocument,
+  syntheticExperiment,
+  syntheticSuiteCases,
+} from './synthetic-results.js';
 import { needs, when } from '../testkit/needs.js';
 
 const chromiumMissing = when(findChromium() !== undefined, 'needs chromium (apt package chromium)');
@@ -62,6 +69,7 @@ interface Probe {
 needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
   let server: StaticServer | undefined;
   let files: { run: string; history: string };
+  let experiments: ExperimentRecord[];
 
   beforeAll(async () => {
     const run = path.join(dir, 'run.json');
@@ -86,7 +94,16 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
       'h2.json',
     );
     files = { run, history };
-    const { out } = await buildNotebooks({ files: [run], history, out: path.join(dir, 'site') });
+    experiments = [syntheticExperiment()];
+    const experimentDir = path.join(dir, 'experiments', 'synthetic-class');
+    await mkdir(experimentDir, { recursive: true });
+    await writeFile(path.join(experimentDir, 'aa-ab-trace-quick.json'), JSON.stringify(experiments[0]));
+    const { out } = await buildNotebooks({
+      files: [run],
+      history,
+      experiments: path.join(dir, 'experiments'),
+      out: path.join(dir, 'site'),
+    });
     server = await serveStatic(out);
   }, 120_000);
   afterAll(async () => {
@@ -103,7 +120,7 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
     it(`page ${page.id} renders every chart with marks and no console error`, async () => {
       const results = [{ file: files.run, doc: JSON.parse(await readFile(files.run, 'utf8')) }];
       const history = await readHistory(files.history);
-      const expected = page.charts({ results, history }).map((c) => c.id);
+      const expected = page.charts({ results, history, experiments }).map((c) => c.id);
       expect(expected.length).toBeGreaterThan(0);
       if (page.id === 'history') expected.push('history-case');
       // polled until every chart is drawn, with a deadline generous for a loaded host
@@ -124,7 +141,7 @@ needs(chromiumMissing).describe('notebooks in headless Chromium', () => {
           f.marks.some((m) => ['bar', 'dot', 'line', 'area', 'rule', 'tick'].includes(m)),
           `${f.id} has data marks (${f.marks.join(', ')})`,
         ).toBe(true);
-        expect(f.caption).toMatch(/samples per case/);
+        expect(f.caption).toMatch(page.id === 'calibration' ? /case comparisons/ : /samples per case/);
         expect(f.clipped, `${f.id}: texts outside the SVG`).toEqual([]);
         expect(f.legend, `${f.id}: legend entries`).toBeLessThanOrEqual(12);
       }

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { config, observable } from '@observablehq/notebook-kit/vite';
 import { build, type Plugin } from 'vite';
 import { failedPrecondition, invalidArgument, wrap } from '../engine/errdefs/errors.js';
+import { type ExperimentRecord, readExperimentsUnder } from '../bench/compare/experiment.js';
 import { readHistory } from '../bench/compare/history-file.js';
 import type { HistoryLine } from '../bench/compare/history-line.js';
 import type { ResultDocument } from '../bench/results/document.js';
@@ -19,6 +20,7 @@ export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 export const notebooksRoot = path.join(repoRoot, 'notebooks');
 export const defaultSiteDir = path.join(notebooksRoot, '.observable', 'dist');
 const defaultHistory = path.join(repoRoot, 'results', 'history.jsonl');
+const defaultExperiments = path.join(repoRoot, 'results', 'experiments');
 /** The id of the module notebooks import their data from. */
 export const DATA_MODULE = 'virtual:berth-results';
 /** Marks a folder as a site this script built, so a rebuild may replace it. */
@@ -29,6 +31,8 @@ export const usage = `usage: npm run notebooks -- [result.json…] [options]
 
   (no files)          the newest results/runs/*.json plus every results/baselines/**/*.json
   --history <file>    history lines for the history page (default results/history.jsonl)
+  --experiments <dir> recorded A/A–A/B experiments for the calibration page
+                      (default results/experiments: every *.json below it)
   --out <dir>         where the site goes (default notebooks/.observable/dist)
   --port <n>          preview port on 127.0.0.1 (default 3000; 0 picks a free one)
 `;
@@ -75,7 +79,11 @@ export async function defaultResultFiles(): Promise<string[]> {
 }
 
 /** A Vite plugin serving the chosen results and history as one JavaScript module. */
-function dataModule(results: { file: string; doc: ResultDocument }[], history: HistoryLine[]): Plugin {
+function dataModule(
+  results: { file: string; doc: ResultDocument }[],
+  history: HistoryLine[],
+  experiments: ExperimentRecord[],
+): Plugin {
   const resolved = `\0${DATA_MODULE}`;
   return {
     name: 'berth-results',
@@ -83,7 +91,7 @@ function dataModule(results: { file: string; doc: ResultDocument }[], history: H
     resolveId: (id) => (id === DATA_MODULE ? resolved : undefined),
     load: (id) =>
       id === resolved
-        ? `export const results = ${JSON.stringify(results)};\nexport const history = ${JSON.stringify(history)};\n`
+        ? `export const results = ${JSON.stringify(results)};\nexport const history = ${JSON.stringify(history)};\nexport const experiments = ${JSON.stringify(experiments)};\n`
         : undefined,
   };
 }
@@ -93,6 +101,8 @@ export interface BuildOptions {
   files?: string[];
   /** History file; default results/history.jsonl (absent: empty history). */
   history?: string;
+  /** Folder of recorded experiments; default results/experiments (absent: none). */
+  experiments?: string;
   /** Output folder; default notebooks/.observable/dist. Replaced whole. */
   out?: string;
   log?: (line: string) => void;
@@ -102,7 +112,7 @@ export interface BuildOptions {
  * Validates the result files and the history, then builds every notebooks/*.html
  * with them into a fresh folder beside `out` and swaps it in (the old site stays until
  * the new one is complete). Refuses to replace an existing `out` that this script did
- * not build. Fails with INVALID_ARGUMENT on an invalid result file or history line,
+ * not build. Fails with INVALID_ARGUMENT on an invalid result file, history line or experiment record,
  * FAILED_PRECONDITION when `out` holds something else, or the build's error naming
  * the notebook. Cost: a few seconds (Vite bundles Plot and the runtime).
  */
@@ -118,6 +128,7 @@ export async function buildNotebooks(
   };
   const results = await Promise.all(files.map(async (file) => ({ file: label(file), doc: await readResult(file) })));
   const history = await readHistory(opts.history ?? defaultHistory);
+  const experiments = await readExperimentsUnder(opts.experiments ?? defaultExperiments);
   if (existsSync(out) && !existsSync(path.join(out, MARKER)) && (await readdir(out)).length > 0) {
     throw failedPrecondition(
       `site folder ${out}: exists and was not built by npm run notebooks; name an empty or new folder`,
@@ -134,7 +145,7 @@ export async function buildNotebooks(
       logLevel: 'warn',
       plugins: [
         observable({ template: path.join(notebooksRoot, 'lib', 'page-template.html') }),
-        dataModule(results, history),
+        dataModule(results, history, experiments),
       ],
       root: notebooksRoot,
       base: './',
@@ -171,6 +182,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       options: {
         out: { type: 'string' },
         history: { type: 'string' },
+        experiments: { type: 'string' },
         port: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -189,6 +201,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       await buildNotebooks({
         files: positionals.length > 0 ? positionals : undefined,
         history: values.history as string | undefined,
+        experiments: values.experiments as string | undefined,
         out: values.out as string | undefined,
         log,
       });

@@ -12,6 +12,12 @@ import {
   type ResultDocument,
   type Unit,
 } from '../bench/results/document.js';
+import {
+  experimentRecord,
+  summarizeExperiment,
+  validateExperiment,
+  type ExperimentRecord,
+} from '../bench/compare/experiment.js';
 import { validateResult } from '../bench/results/validate.js';
 import { createRng, summarize, type Rng } from '../bench/stats.js';
 import { exampleResult } from '../results/schema/example-result.js';
@@ -551,4 +557,40 @@ if (invokedDirectly()) {
     });
     process.stderr.write(`synthetic result (not a measurement) written to ${values.out}\n`);
   }
+}
+
+/**
+ * One run of an A/A–A/B experiment with a known truth: 40 trace cases with 2 % noise within
+ * and between runs; `slowdown` multiplies case n=0 and records the injected delay. Deterministic for `seed`.
+ */
+export function syntheticExperimentRun(seed: number, slowdown = 1): ResultDocument {
+  const rng = createRng(seed);
+  const cases = Array.from({ length: 40 }, (_, i) => {
+    const mean = 100 * (1 + normal(rng, 0, 0.02)) * (i === 0 ? slowdown : 1);
+    return syntheticCase({
+      suite: 'trace',
+      case: 'call',
+      target: 'berth',
+      parameters: { mode: 'sync', n: i },
+      unit: 'ns',
+      samples: Array.from({ length: 12 }, () => normal(rng, mean, mean * 0.02)),
+    });
+  });
+  const doc = syntheticDocument(cases, { runId: `r${seed}` });
+  if (slowdown !== 1)
+    doc.run.injectedDelay = {
+      spec: `trace/call n=0:${Math.round((slowdown - 1) * 100)}%`,
+      suite: 'trace',
+      case: 'call',
+      parameters: { n: '0' },
+      fraction: slowdown - 1,
+    };
+  return doc;
+}
+
+/** A recorded experiment made by the real analysis from synthetic runs: 5 A runs, 3 B runs at +50 %. */
+export function syntheticExperiment(): ExperimentRecord {
+  const a = [1, 2, 3, 4, 5].map((s) => syntheticExperimentRun(s));
+  const b = new Map([[0.5, [10, 11, 12].map((s) => syntheticExperimentRun(s, 1.5))]]);
+  return validateExperiment(experimentRecord(summarizeExperiment(a, b), a, b), 'synthetic experiment');
 }

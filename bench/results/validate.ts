@@ -33,8 +33,8 @@ function validator(): ValidateFunction {
   return compiled;
 }
 
-/** One ajv error as `<pointer>: <what is wrong>`. */
-function describe(e: ErrorObject): string {
+/** One ajv error as `<pointer>: <what is wrong>` (the experiment records' validator uses it too). */
+export function describeSchemaError(e: ErrorObject): string {
   const where = e.instancePath === '' ? '/' : e.instancePath;
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
@@ -114,7 +114,7 @@ function invariantProblems(doc: ResultDocument): string[] {
 export function resultProblems(doc: unknown): string[] {
   const validate = validator();
   if (!validate(doc)) {
-    return [...new Set((validate.errors ?? []).map(describe))];
+    return [...new Set((validate.errors ?? []).map(describeSchemaError))];
   }
   return invariantProblems(doc as ResultDocument);
 }

@@ -53,7 +53,7 @@ export interface ChartSpec {
   /** The cases it plots (sample counts; `--select` matches their suite/case). */
   rows: Row[];
   /** Where the data comes from (the footnote names its hosts); default: the result files. */
-  source?: 'results' | 'history';
+  source?: 'results' | 'history' | 'experiments';
   /** The panels and legend for a width (labels too long for it are abbreviated with a key). */
   layout(width: number, fontSize: number): Layout;
 }

@@ -1,13 +1,16 @@
 // A notebook page as data: which suites it reads and the charts it makes of them, so
 // the notebook and `npm run figures` draw the very same charts.
 import type { ChartSpec } from './chart-spec.js';
+import type { ExperimentRecord } from '../../bench/compare/experiment.js';
 import type { HistoryLine } from '../../bench/compare/history-line.js';
 import type { LoadedResult } from './rows.js';
 
-/** What the pages are drawn from: the chosen result files and the history lines. */
+/** What the pages are drawn from: the chosen result files, the history lines and the recorded A/A–A/B experiments. */
 export interface PageInput {
   results: readonly LoadedResult[];
   history: readonly HistoryLine[];
+  /** results/experiments/<host class>/*.json; absent: none loaded. */
+  experiments?: readonly ExperimentRecord[];
 }
 
 export interface PageSpec {

@@ -1,5 +1,6 @@
 // Every notebook page in site order: the notebooks and `npm run figures` both walk this
 // list, so a chart added here appears in both. The last page takes whatever the others leave.
+import { calibrationPage } from './calibration-page.js';
 import { crosscheckPage } from './crosscheck-page.js';
 import { graphdriverPage } from './graphdriver-page.js';
 import { historyPage } from './history-page.js';
@@ -40,6 +41,7 @@ export const pages: readonly PageSpec[] = [
   crosscheckPage,
   otherPage,
   historyPage,
+  calibrationPage,
 ];
 
 export function findPage(id: string): PageSpec | undefined {

@@ -18,6 +18,16 @@ export type FigureSize = keyof typeof FIGURE_SIZES;
 
 /** The footnote: one line per host the data came from (fingerprint, commit). */
 export function footnoteLines(spec: ChartSpec, input: PageInput): string[] {
+  if (spec.source === 'experiments') {
+    return [
+      ...new Set(
+        (input.experiments ?? []).map(
+          (r) =>
+            `Experiment ${r.suite} (${r.profile}) on ${r.recorded.hostname}, host fingerprint ${r.recorded.fingerprint}, commit ${r.recorded.gitCommit === null ? 'unknown' : r.recorded.gitCommit.slice(0, 10)}.`,
+        ),
+      ),
+    ];
+  }
   if (spec.source === 'history') {
     return [...new Set(input.history.map((l) => `${l.hostname}, host fingerprint ${l.hostFingerprint}`))].map(
       (h) => `Runs from ${h}.`,
@@ -278,7 +288,7 @@ export function sourcesElement(input: PageInput, options: { document?: Document 
     });
   }
   const p = div.appendChild(doc.createElement('p'));
-  p.textContent = `${input.history.length} history line(s) loaded.`;
+  p.textContent = `${input.history.length} history line(s) and ${(input.experiments ?? []).length} recorded experiment(s) loaded.`;
   return div;
 }
 
