@@ -223,7 +223,10 @@ async function getImage(ctx: Context, graph: Graph, name: string): Promise<Image
   }
 }
 
-function credentialsOf(auth: RegistryAuth): (host: string) => { username: string; password: string } | undefined {
+/** The credential source of X-Registry-Auth: only for the registry its serveraddress names (any, without one). */
+export function credentialsOf(
+  auth: RegistryAuth,
+): (host: string) => { username: string; password: string } | undefined {
   if (auth.username === undefined || auth.password === undefined) return () => undefined;
   const creds = { username: auth.username, password: auth.password };
   // no server address: the credentials are for the registry of the reference (what the client looked them up for)
