@@ -24,7 +24,9 @@ import {
   type Image,
 } from '../registry/client/test-registry.js';
 import { createRegistryServer, type RegistryServer } from '../registry/server/index.js';
+import { collect } from '../trace/collector.js';
 import { background, withSignal } from '../trace/context.js';
+import { instrument } from '../trace/instrument.js';
 import { pull } from './pull.js';
 import { caught, FAST_RETRY, noise, openPullWorld, type PullWorld } from './pull-test-kit.js';
 import { push } from './push.js';
@@ -350,8 +352,15 @@ describe('push', () => {
 
     await pull(ctx, graph, src, { retry: FAST_RETRY, platform: 'linux/arm64' });
     await graph.tag(ctx, ref, src);
-    const res = await push(ctx, graph, ref, { retry: FAST_RETRY });
+    const { result: res, spans } = await collect(() => push(ctx, graph, ref, { retry: FAST_RETRY, instrument }));
     expect(res.digest).toBe(index.digest);
+    // one registry.layer.push span per layer of every platform
+    expect(
+      spans
+        .filter((x) => x.name === 'registry.layer.push')
+        .map((x) => x.attributes.digest)
+        .sort(),
+    ).toEqual([amd.layers[0]!.digest, arm.layers[0]!.digest].sort());
     expect(res.mediaType).toBe(index.mediaType);
     expect(res.platforms).toEqual([
       { platform: 'linux/amd64', digest: amd.manifest.digest },

@@ -582,8 +582,7 @@ async function pushIndex(
   const internal = new AbortController();
   const blobCtx = withSignal(ctx, internal.signal);
   let firstError: unknown;
-  const sendOne = async (b: BlobPlan): Promise<void> => {
-    const c = blobCtx;
+  const sendOne = async (c: Context, b: BlobPlan): Promise<{ digest: string; outcome: LayerOutcome }> => {
     throwIfCancelled(c, `blob ${b.desc.digest}`);
     try {
       if (!(await graph.content.has(c, b.desc.digest))) {
@@ -595,7 +594,7 @@ async function pushIndex(
         }
         b.outcome = found.outcome;
         emit(b, found.outcome, 0, found.from);
-        return;
+        return { digest: b.desc.digest, outcome: found.outcome };
       }
       const r = await sendBlob(c, graph, client, ref, b.desc, retry, mountSources, opts.chunkSize, (phase, n, from) =>
         emit(b, phase, n, from),
@@ -604,13 +603,27 @@ async function pushIndex(
       if (r.outcome === 'exists') emit(b, 'exists');
       else if (r.outcome === 'mounted') emit(b, 'mounted', 0, r.from);
       else emit(b, 'pushed', b.desc.size);
+      return { digest: b.desc.digest, outcome: r.outcome };
     } catch (err) {
       throw b.layer ? layerError(err, b.desc.digest) : err;
     }
   };
+  // each layer is one step of the registry.layer boundary, as in an image's push (configs are not)
+  const layerPlans = new Map<LayerPlan, BlobPlan>();
+  const steps = (opts.instrument ?? notInstrumented)<PushSteps>(
+    'registry.layer',
+    { push: (c, p) => sendOne(c, layerPlans.get(p)!) },
+    pushStepsBoundary,
+  );
+  const send = (b: BlobPlan): Promise<unknown> => {
+    if (!b.layer) return sendOne(blobCtx, b);
+    const plan: LayerPlan = { index: layerPlans.size, diffID: b.diffID, chainID: '', desc: b.desc, compressed: false };
+    layerPlans.set(plan, b);
+    return steps.push(blobCtx, plan);
+  };
   const results = await Promise.allSettled(
     plans.map((b) =>
-      limit(() => sendOne(b)).catch((err: unknown) => {
+      limit(() => send(b)).catch((err: unknown) => {
         if (firstError === undefined) {
           firstError = err;
           internal.abort(err);
