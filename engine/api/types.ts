@@ -459,6 +459,12 @@ export interface EventMessage {
 }
 
 /** One line of a pull/push progress stream. */
+/** Answer of `POST /auth` (`docker login`). */
+export interface AuthResponse {
+  Status: string;
+  IdentityToken?: string;
+}
+
 export interface JSONMessage {
   id?: string;
   status?: string;

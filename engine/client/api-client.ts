@@ -6,6 +6,7 @@ import { request as httpRequest, type IncomingMessage, type RequestOptions } fro
 import type { Socket } from 'node:net';
 import { Duplex, PassThrough } from 'node:stream';
 import type {
+  AuthResponse,
   ContainerCreateRequest,
   ContainerCreateResponse,
   ContainerInspect,
@@ -34,6 +35,8 @@ import { BerthError, ErrorCode, invalidArgument, unavailable } from '../errdefs/
 
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
 export const CLIENT_API_VERSION = '1.41';
+/** X-Registry-Auth without credentials: base64url of `{}`. */
+const NO_REGISTRY_AUTH = Buffer.from('{}').toString('base64url');
 
 /** The daemon address: `unix:///path` or `tcp://127.0.0.1:PORT` (also `http://`). */
 export function parseHost(host: string): { socketPath: string } | { host: string; port: number } {
@@ -262,29 +265,36 @@ export class ApiClient {
   async pull(
     reference: string,
     onProgress: (m: JSONMessage) => void = () => undefined,
-    opts: { platform?: string; signal?: AbortSignal } = {},
+    opts: { platform?: string; signal?: AbortSignal; registryAuth?: string } = {},
   ): Promise<void> {
     const res = await this.open('POST', '/images/create', {
       query: { fromImage: reference, platform: opts.platform },
+      headers: { 'X-Registry-Auth': opts.registryAuth ?? NO_REGISTRY_AUTH },
       signal: opts.signal,
     });
     await this.progress(res, onProgress, `pull ${reference}`);
   }
-  /** Pushes `name[:tag]` (tag `latest` when absent), as `docker push` asks: the tag in the query. */
+  /**
+   * Pushes `name[:tag]` (tag `latest` when absent) or `name@digest`, as `docker push` asks: the tag (or digest) in
+   * the query. `registryAuth` is the X-Registry-Auth value (base64url JSON credentials), none by default.
+   */
   async push(
     reference: string,
     onProgress: (m: JSONMessage) => void = () => undefined,
-    opts: { signal?: AbortSignal } = {},
+    opts: { signal?: AbortSignal; registryAuth?: string } = {},
   ): Promise<void> {
     const slash = reference.lastIndexOf('/');
     const colon = reference.lastIndexOf(':');
+    const at = reference.indexOf('@');
     const [name, tag] =
-      colon > slash && !reference.includes('@')
-        ? [reference.slice(0, colon), reference.slice(colon + 1)]
-        : [reference, 'latest'];
+      at >= 0
+        ? [reference.slice(0, at), reference.slice(at + 1)]
+        : colon > slash
+          ? [reference.slice(0, colon), reference.slice(colon + 1)]
+          : [reference, 'latest'];
     const res = await this.open('POST', `/images/${name}/push`, {
       query: { tag },
-      headers: { 'X-Registry-Auth': Buffer.from('{}').toString('base64url') },
+      headers: { 'X-Registry-Auth': opts.registryAuth ?? NO_REGISTRY_AUTH },
       signal: opts.signal,
     });
     await this.progress(res, onProgress, `push ${reference}`);
@@ -296,6 +306,13 @@ export class ApiClient {
       else onProgress(m);
     });
     if (failure !== undefined) throw new BerthError(ErrorCode.UNAVAILABLE, `${subject}: ${failure}`);
+  }
+  /**
+   * Checks registry credentials through the daemon (`POST /auth`, as `docker login`); an error answer (401 for
+   * credentials the registry refused) is thrown.
+   */
+  auth(config: { username: string; password: string; serveraddress: string }): Promise<AuthResponse> {
+    return this.call('POST', '/auth', { body: config });
   }
   images(opts: { all?: boolean; filters?: Record<string, string[]> } = {}): Promise<ImageSummary[]> {
     return this.call('GET', '/images/json', {

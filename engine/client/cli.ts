@@ -29,6 +29,7 @@ import {
   versionCommand,
   volumeCommand,
 } from './commands/image-and-system-commands.js';
+import { loginCommand, logoutCommand } from './commands/login-commands.js';
 import { createCommand, ExitError, runCommand, startCommand } from './commands/run-commands.js';
 import { traceCommand } from './commands/trace-command.js';
 
@@ -36,6 +37,8 @@ export const usage = `usage: berth [-H HOST] COMMAND [ARG...]
 
 Commands:
   pull, push, images, rmi, tag        images
+  login [SERVER], logout [SERVER]     registry credentials (kept in $BERTH_CONFIG, else
+                                      $DOCKER_CONFIG, else ~/.berth: config.json)
   run, create, start, ps, logs, exec  containers
   stop, restart, kill, rm, wait
   inspect                             containers or images as JSON
@@ -50,6 +53,8 @@ then BERTH_HOST, then ${DEFAULT_HOST}.`;
 const base: Record<string, Command> = {
   pull: pullCommand,
   push: pushCommand,
+  login: loginCommand,
+  logout: logoutCommand,
   images: imagesCommand,
   rmi: rmiCommand,
   tag: tagCommand,

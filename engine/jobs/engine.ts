@@ -90,6 +90,7 @@ const SUMMARY_KEYS = [
   'signal',
   'condition',
   'spec',
+  'serveraddress',
 ];
 const MAX_SUMMARY = 120;
 

@@ -7,6 +7,9 @@ import type { Graph, ImageDetails } from '../graph/graph.js';
 import { pull } from './pull.js';
 import { toDockerProgress, toDockerPushProgress } from '../registry/client/progress.js';
 import { push } from './push.js';
+import { DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN } from '../graph/reference.js';
+import { DOCKER_HUB_ENDPOINT } from '../registry/client/endpoint.js';
+import { RegistryClient } from '../registry/client/registry-client.js';
 import type { Context } from '../trace/context.js';
 import type { ContainerStore } from '../container/store.js';
 import type { Engine } from './engine.js';
@@ -71,6 +74,19 @@ function imageMatches(image: ImageDetails, filters: Filters | undefined): boolea
 export function registerImageJobs(engine: Engine, deps: ImageJobDeps): void {
   const { graph, events } = deps;
 
+  engine.register('auth', async (ctx, job) => {
+    const { username, password, serveraddress } = job.args;
+    const domain = registryDomain(serveraddress);
+    if (!username || !password)
+      throw invalidArgument(`login to registry ${domain}: a username and a password are required`);
+    const client = new RegistryClient({
+      credentials: () => ({ username, password }),
+      ...(deps.insecureRegistries ? { insecure: deps.insecureRegistries } : {}),
+    });
+    await client.checkLogin(ctx, domain);
+    return { Status: 'Login Succeeded', IdentityToken: '' };
+  });
+
   engine.register('pull', async (ctx, job) => {
     const { reference, platform, auth } = job.args;
     if (typeof reference !== 'string' || reference === '') throw invalidArgument('pull: a reference is required');
@@ -106,7 +122,7 @@ export function registerImageJobs(engine: Engine, deps: ImageJobDeps): void {
       ...(deps.instrument ? { instrument: deps.instrument } : {}),
       onProgress: (e) => emit(toDockerPushProgress(e)),
     });
-    emit({ status: `${result.tag}: digest: ${result.digest} size: ${result.size}` });
+    emit({ status: `${result.tag === '' ? '' : `${result.tag}: `}digest: ${result.digest} size: ${result.size}` });
     emit({ progressDetail: {}, aux: { Tag: result.tag, Digest: result.digest, Size: result.size } });
     events.publish('image', 'push', result.reference, { name: result.reference });
     return { digest: result.digest, size: result.size, tag: result.tag, reference: result.reference };
@@ -207,9 +223,43 @@ async function getImage(ctx: Context, graph: Graph, name: string): Promise<Image
   }
 }
 
-function credentialsOf(auth: RegistryAuth): (host: string) => { username: string; password: string } | undefined {
+/** The credential source of X-Registry-Auth: only for the registry its serveraddress names (any, without one). */
+export function credentialsOf(
+  auth: RegistryAuth,
+): (host: string) => { username: string; password: string } | undefined {
   if (auth.username === undefined || auth.password === undefined) return () => undefined;
   const creds = { username: auth.username, password: auth.password };
-  const server = auth.serveraddress?.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  return (host) => (server === undefined || server === '' || server === host ? creds : undefined);
+  // no server address: the credentials are for the registry of the reference (what the client looked them up for)
+  if (auth.serveraddress === undefined || auth.serveraddress.trim() === '') return () => creds;
+  let server: string;
+  try {
+    server = registryDomain(auth.serveraddress);
+  } catch {
+    return () => undefined;
+  }
+  return (host) => {
+    try {
+      return server === registryDomain(host) ? creds : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/**
+ * The registry a login's server address names, as a reference's domain: `host[:port]` without scheme and path;
+ * Docker Hub's names (`https://index.docker.io/v1/`, `index.docker.io`, `registry-1.docker.io`) and an empty address
+ * are `docker.io`. Fails INVALID_ARGUMENT for anything that is not a host.
+ */
+export function registryDomain(serveraddress: string | undefined): string {
+  const host = (serveraddress ?? '')
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .replace(/\/.*$/, '')
+    .toLowerCase();
+  if (host === '' || host === LEGACY_DEFAULT_DOMAIN || host === DEFAULT_DOMAIN || host === DOCKER_HUB_ENDPOINT)
+    return DEFAULT_DOMAIN;
+  if (!/^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:\d{1,5})?$/.test(host))
+    throw invalidArgument(`login: server address ${JSON.stringify(serveraddress)} is not a registry host[:port]`);
+  return host;
 }

@@ -135,6 +135,8 @@ export interface EventsArgs {
 // A type (not an interface) so it satisfies the Engine's JobSpecs constraint
 // without an index signature: an unknown job name is a type error.
 export type JobMap = {
+  /** Checks credentials against a registry (`docker login`); Docker Hub when serveraddress is absent. */
+  auth: { args: RegistryAuth; result: { Status: string; IdentityToken: string }; event: never };
   pull: { args: PullArgs; result: PullJobResult; event: JSONMessage };
   push: {
     args: { reference: string; auth?: RegistryAuth };

@@ -3,7 +3,9 @@
 // locally made image (its blobs made from the graphdriver's diff), in chunks; each
 // pulled back into a fresh graph and compared. Then the failures: an unknown image,
 // a layer whose tar cannot be reproduced, a read-only registry, and a push cancelled
-// mid-upload, which leaves no manifest.
+// mid-upload, which leaves no manifest. Push by digest (no tag put), and of a multi-platform
+// image as its index: refused naming the platform while one is not stored locally, whole once
+// both are, pulled back by the index's digest.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,9 +15,18 @@ import { Graph } from '../graph/graph.js';
 import { digestOf } from '../graph/digest.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { toDockerPushProgress, type PushProgressEvent } from '../registry/client/progress.js';
-import { bearerHooks, buildImage, pushImage, type Image } from '../registry/client/test-registry.js';
+import {
+  bearerHooks,
+  buildImage,
+  buildIndex,
+  push as pushBlobs,
+  pushImage,
+  type Image,
+} from '../registry/client/test-registry.js';
 import { createRegistryServer, type RegistryServer } from '../registry/server/index.js';
+import { collect } from '../trace/collector.js';
 import { background, withSignal } from '../trace/context.js';
+import { instrument } from '../trace/instrument.js';
 import { pull } from './pull.js';
 import { caught, FAST_RETRY, noise, openPullWorld, type PullWorld } from './pull-test-kit.js';
 import { push } from './push.js';
@@ -296,5 +307,76 @@ describe('push', () => {
     // and a push afterwards completes
     const res = await push(ctx, graph, ref, { retry: FAST_RETRY });
     expect(res.digest).toBe(image.manifest.digest);
+  });
+
+  it('pushes by digest: the stored manifest of that digest, no tag; an unknown digest is NOT_FOUND naming it', async () => {
+    const ref = `${target.host}/bydigest/app@${image.manifest.digest}`;
+    const res = await push(ctx, graph, ref, { retry: FAST_RETRY });
+    expect(res.digest).toBe(image.manifest.digest);
+    expect(res.tag).toBe('');
+    expect(res.reusedManifest).toBe(true);
+    const got = await fetch(`${target.url}/v2/bydigest/app/manifests/${image.manifest.digest}`);
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).equals(image.manifest.bytes)).toBe(true);
+    expect((await fetch(`${target.url}/v2/bydigest/app/manifests/latest`)).status).toBe(404);
+    const missing = `sha256:${'ab'.repeat(32)}`;
+    const err = await caught(push(ctx, graph, `${target.host}/bydigest/app@${missing}`, { retry: FAST_RETRY }));
+    expect(err.code).toBe('NOT_FOUND');
+    expect(err.message).toContain(missing);
+  });
+
+  it('a multi-platform image is pushed as its index: refused naming the platform not stored, whole once both are', async () => {
+    const amd = await buildImage([{ files: { 'arch.txt': 'amd64\n' } }], {
+      seed: 'multi-amd64',
+      architecture: 'amd64',
+    });
+    const arm = await buildImage([{ files: { 'arch.txt': 'arm64\n' } }], {
+      seed: 'multi-arm64',
+      architecture: 'arm64',
+    });
+    const index = buildIndex([
+      { image: amd, platform: { os: 'linux', architecture: 'amd64' } },
+      { image: arm, platform: { os: 'linux', architecture: 'arm64' } },
+    ]);
+    for (const i of [amd, arm]) await pushImage(source.url, 'src/multi', i);
+    await pushBlobs(source.url, 'src/multi', [], index, 'v1');
+    const src = `${source.host}/src/multi:v1`;
+    await pull(ctx, graph, src, { retry: FAST_RETRY, platform: 'linux/amd64' });
+    const ref = `${target.host}/dst/multi:v1`;
+    await graph.tag(ctx, ref, src);
+    const refused = await caught(push(ctx, graph, ref, { retry: FAST_RETRY }));
+    expect(refused.code).toBe('FAILED_PRECONDITION');
+    expect(refused.message).toContain('linux/arm64');
+    expect(refused.message).toContain(arm.manifest.digest);
+    expect((await fetch(`${target.url}/v2/dst/multi/manifests/v1`)).status).toBe(404);
+
+    await pull(ctx, graph, src, { retry: FAST_RETRY, platform: 'linux/arm64' });
+    await graph.tag(ctx, ref, src);
+    const { result: res, spans } = await collect(() => push(ctx, graph, ref, { retry: FAST_RETRY, instrument }));
+    expect(res.digest).toBe(index.digest);
+    // one registry.layer.push span per layer of every platform
+    expect(
+      spans
+        .filter((x) => x.name === 'registry.layer.push')
+        .map((x) => x.attributes.digest)
+        .sort(),
+    ).toEqual([amd.layers[0]!.digest, arm.layers[0]!.digest].sort());
+    expect(res.mediaType).toBe(index.mediaType);
+    expect(res.platforms).toEqual([
+      { platform: 'linux/amd64', digest: amd.manifest.digest },
+      { platform: 'linux/arm64', digest: arm.manifest.digest },
+    ]);
+    expect(res.layers.map((l) => l.digest).sort()).toEqual([amd.layers[0]!.digest, arm.layers[0]!.digest].sort());
+    const top = await fetch(`${target.url}/v2/dst/multi/manifests/v1`, { headers: { Accept: index.mediaType } });
+    expect(top.headers.get('docker-content-digest')).toBe(index.digest);
+    expect((await graph.getImage(ctx, ref)).references).toContain(`${target.host}/dst/multi@${index.digest}`);
+    // pulled back into a fresh root: the index's platform for this host, by the index's digest
+    const { result } = await pullFresh(`${target.host}/dst/multi@${index.digest}`, 'fresh-multi');
+    expect(result.indexDigest).toBe(index.digest);
+    expect([amd.manifest.digest, arm.manifest.digest]).toContain(result.manifestDigest);
+    // and the index by its digest to a third repository
+    const again = await push(ctx, graph, `${target.host}/third/multi@${index.digest}`, { retry: FAST_RETRY });
+    expect(again.digest).toBe(index.digest);
+    expect((await fetch(`${target.url}/v2/third/multi/manifests/${arm.manifest.digest}`)).status).toBe(200);
   });
 });

@@ -15,6 +15,15 @@
 // manifest made from the blobs, kept in the content store for the next push. The
 // manifest goes last, after every blob is in: a cancelled or failed push leaves no
 // manifest (the registry may keep blobs, which are harmless and reused).
+//
+// A pulled multi-platform image keeps its index beside the platform's manifest; the
+// manifests of other platforms are there when they were pulled too (`pull --platform`).
+// Such an image is pushed as the index: every child manifest must be stored locally
+// (else the push fails naming the child and its platform, before anything is sent);
+// each child's blobs come from the content store, or are found in (or mounted into)
+// the target repository; then each child manifest by its digest, then the index.
+// A push by digest (`repo@sha256:…`) sends the stored manifest or index of that digest
+// as it is, with no tag.
 import { createHash } from 'node:crypto';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
@@ -23,7 +32,8 @@ import type { Graph, ImageDetails } from '../graph/graph.js';
 import { chainIDs } from '../graph/image-store.js';
 import { parseReference, referenceName, referenceString, withDefaultTag, type Reference } from '../graph/reference.js';
 import { loadDockerConfig, type CredentialSource } from '../registry/client/credentials.js';
-import { isManifestType, MediaType } from '../registry/client/media-types.js';
+import { isIndexType, isManifestType, MediaType } from '../registry/client/media-types.js';
+import { formatPlatform, type Platform } from '../registry/client/platform.js';
 import { shortLayerID, type PushPhase, type PushProgressListener } from '../registry/client/progress.js';
 import { RegistryClient } from '../registry/client/registry-client.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../registry/client/retry.js';
@@ -73,8 +83,9 @@ export interface PushedLayer {
 }
 
 export interface PushResult {
-  /** The reference pushed, fully qualified, with its tag. */
+  /** The reference pushed, fully qualified, with its tag (or digest). */
   reference: string;
+  /** The tag pushed; empty for a push by digest. */
   tag: string;
   /** The manifest's digest and size, as `docker push` prints them. */
   digest: string;
@@ -83,7 +94,10 @@ export interface PushResult {
   /** True when the image's stored manifest was pushed as it is (its digest unchanged). */
   reusedManifest: boolean;
   imageId: string;
+  /** Of an index: the layers of every platform (diffID empty where the child's config is not stored). */
   layers: PushedLayer[];
+  /** Of an index: each child manifest pushed, with its platform. */
+  platforms?: { platform: string; digest: string }[];
   timings: { totalMs: number; prepareMs: number; layersMs: number };
 }
 
@@ -152,17 +166,29 @@ export async function push(ctx: Context, graph: Graph, reference: string, opts: 
     throw wrap(err, `push ${reference}`, 'INVALID_ARGUMENT');
   }
   const subject = `push ${referenceString(ref)}`;
-  if (ref.digest !== undefined)
-    throw invalidArgument(`${subject}: cannot push by digest; tag the image and push the tag`);
+  if (ref.digest !== undefined && ref.tag !== undefined)
+    throw invalidArgument(`${subject}: name a tag or a digest, not both`);
   const concurrency = opts.concurrency ?? 3;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1)
     throw invalidArgument(`${subject}: concurrency ${concurrency} must be a positive integer`);
   if (opts.chunkSize !== undefined && (!Number.isSafeInteger(opts.chunkSize) || opts.chunkSize < 1))
     throw invalidArgument(`${subject}: chunk size ${opts.chunkSize} must be a positive integer`);
   throwIfCancelled(ctx, subject);
-  let image: ImageDetails;
+  const image = ref.digest !== undefined ? await imageByDigest(ctx, graph, ref) : await imageByTag(ctx, graph, ref);
+  // before anything is sent: an index whose child manifest is missing locally cannot be pushed
+  const index = await indexToPush(ctx, graph, image, ref.digest);
+  opts.onStart?.(referenceName(ref));
   try {
-    image = await graph.getImage(ctx, referenceString(ref));
+    if (index !== undefined) return await pushIndex(ctx, graph, ref, image, index, concurrency, opts);
+    return await pushImage(ctx, graph, ref, image, concurrency, opts);
+  } catch (err) {
+    throw pushError(err, ctx, subject);
+  }
+}
+
+async function imageByTag(ctx: Context, graph: Graph, ref: Reference): Promise<ImageDetails> {
+  try {
+    return await graph.getImage(ctx, referenceString(ref));
   } catch (err) {
     if (isBerthError(err, 'NOT_FOUND'))
       throw notFound(`An image does not exist locally with the tag: ${referenceName(ref)}`, {
@@ -171,12 +197,27 @@ export async function push(ctx: Context, graph: Graph, reference: string, opts: 
       });
     throw err;
   }
-  opts.onStart?.(referenceName(ref));
+}
+
+/**
+ * The image a push by digest sends: the one `repo@digest` names, else any image whose stored manifests (or index)
+ * include that digest. Fails NOT_FOUND naming the digest when the content store does not hold it.
+ */
+async function imageByDigest(ctx: Context, graph: Graph, ref: Reference): Promise<ImageDetails> {
+  const digest = ref.digest!;
+  let image: ImageDetails | undefined;
   try {
-    return await pushImage(ctx, graph, ref, image, concurrency, opts);
+    image = await graph.getImage(ctx, referenceString(ref));
   } catch (err) {
-    throw pushError(err, ctx, subject);
+    if (!isBerthError(err, 'NOT_FOUND')) throw err;
+    image = (await graph.listImages(ctx)).find((i) => i.blobs.includes(digest));
   }
+  if (image === undefined || !(await graph.content.has(ctx, digest)))
+    throw notFound(
+      `An image does not exist locally with the digest: ${digest} (no manifest or index of that digest is stored; pull ${referenceName(ref)}@${digest} first)`,
+      { details: { reference: referenceString(ref) } },
+    );
+  return image;
 }
 
 async function pushImage(
@@ -217,18 +258,15 @@ async function pushImage(
   for (const p of [...plans].reverse()) emit(p, 'preparing');
 
   // the blobs: a stored manifest's when every one of them can be had, else made from the layers
-  const stored = await storedManifest(ctx, graph, image);
+  const stored = await storedManifest(ctx, graph, image, ref.digest);
+  if (ref.digest !== undefined && stored === undefined)
+    throw failedPrecondition(
+      `push ${referenceString(ref)}: the blob ${ref.digest} stored locally is not an image manifest of image ${image.id}`,
+    );
   const newBlobs: string[] = [];
   if (stored !== undefined) for (const p of plans) p.desc = stored.layers[p.index];
   const target = referenceName(ref);
-  const mountSources = [
-    ...new Set(
-      image.references
-        .map((r) => parseReference(r))
-        .filter((r) => r.domain === ref.domain && r.path !== ref.path)
-        .map((r) => r.path),
-    ),
-  ];
+  const mountSources = mountSourcesOf(image, ref);
   const tPrepared = nowNs();
 
   const limit = limiter(concurrency);
@@ -249,6 +287,10 @@ async function pushImage(
             return { digest: p.desc.digest, outcome: found.outcome };
           }
         }
+        if (ref.digest !== undefined)
+          throw failedPrecondition(
+            `layer ${p.desc?.digest ?? p.diffID}: its blob is neither stored locally nor in the registry, and a blob made again would change manifest ${ref.digest}, which a push by digest must keep`,
+          );
         p.desc = await compressLayer(c, graph, p);
         p.compressed = true;
         newBlobs.push(p.desc.digest);
@@ -344,7 +386,7 @@ async function pushImage(
   const tEnd = nowNs();
   return {
     reference: referenceString(ref),
-    tag: ref.tag!,
+    tag: ref.tag ?? '',
     digest,
     size: manifest.bytes.length,
     mediaType: manifest.mediaType,
@@ -357,6 +399,270 @@ async function pushImage(
       outcome: p.outcome!,
       compressed: p.compressed,
     })),
+    timings: { totalMs: ms(tEnd - t0), prepareMs: ms(tPrepared - t0), layersMs: ms(tLayers - tPrepared) },
+  };
+}
+
+/** The other repositories of `ref`'s registry that name the image: sources of cross-repository mounts. */
+function mountSourcesOf(image: ImageDetails, ref: Reference): string[] {
+  return [
+    ...new Set(
+      image.references
+        .map((r) => parseReference(r))
+        .filter((r) => r.domain === ref.domain && r.path !== ref.path)
+        .map((r) => r.path),
+    ),
+  ];
+}
+
+interface IndexEntry extends Descriptor {
+  platform?: Platform;
+}
+
+interface StoredIndex {
+  digest: string;
+  mediaType: string;
+  bytes: Buffer;
+  manifests: IndexEntry[];
+}
+
+/** Blob `digest` of the content store as an image index (OCI or Docker manifest list); undefined when it is not one. */
+async function readIndex(ctx: Context, graph: Graph, digest: string): Promise<StoredIndex | undefined> {
+  let info;
+  try {
+    info = await graph.content.info(ctx, digest);
+  } catch (err) {
+    if (isBerthError(err, 'NOT_FOUND')) return undefined;
+    throw err;
+  }
+  if (info.size > MAX_MANIFEST_BYTES) return undefined;
+  const bytes = await graph.content.readBlob(ctx, digest);
+  if (bytes[0] !== 0x7b) return undefined;
+  let doc: { schemaVersion?: unknown; mediaType?: unknown; manifests?: unknown; config?: unknown };
+  try {
+    doc = JSON.parse(bytes.toString('utf8')) as typeof doc;
+  } catch {
+    return undefined;
+  }
+  if (doc === null || typeof doc !== 'object' || doc.schemaVersion !== 2 || !Array.isArray(doc.manifests)) return;
+  const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : MediaType.ociIndex;
+  if (!isIndexType(mediaType) || doc.config !== undefined) return undefined;
+  const manifests = (doc.manifests as unknown[]).map((m) => m as Partial<IndexEntry>);
+  if (!manifests.every((m) => typeof m.digest === 'string' && Number.isSafeInteger(m.size))) return undefined;
+  return { digest, mediaType, bytes, manifests: manifests as IndexEntry[] };
+}
+
+const platformOf = (e: IndexEntry): string =>
+  e.platform && typeof e.platform.os === 'string' && typeof e.platform.architecture === 'string'
+    ? formatPlatform(e.platform)
+    : 'unknown platform';
+
+/**
+ * The index a push sends instead of the image's manifest: with `wanted` (a push by digest), the blob of that digest
+ * when it is an index; else a stored index listing the image's stored manifest (a pulled multi-platform image).
+ * Fails FAILED_PRECONDITION naming the child and its platform when a child manifest is not stored locally.
+ */
+async function indexToPush(
+  ctx: Context,
+  graph: Graph,
+  image: ImageDetails,
+  wanted: string | undefined,
+): Promise<StoredIndex | undefined> {
+  let index: StoredIndex | undefined;
+  if (wanted !== undefined) index = await readIndex(ctx, graph, wanted);
+  else {
+    const manifest = await storedManifest(ctx, graph, image);
+    if (manifest === undefined) return undefined;
+    for (const digest of image.blobs) {
+      if (digest === manifest.digest) continue;
+      const candidate = await readIndex(ctx, graph, digest);
+      if (candidate?.manifests.some((m) => m.digest === manifest.digest)) {
+        index = candidate;
+        break;
+      }
+    }
+  }
+  if (index === undefined) return undefined;
+  for (const m of index.manifests) {
+    if (!(await graph.content.has(ctx, m.digest))) {
+      const platform = platformOf(m);
+      const hint = m.platform ? ` (berth pull --platform ${platform} …)` : '';
+      throw failedPrecondition(
+        `index ${index.digest}: the manifest of ${platform} (${m.digest}) is not stored locally, so the multi-platform image cannot be pushed whole: pull that platform first${hint}, or push one platform by its digest`,
+        { details: { index: index.digest, manifest: m.digest, platform } },
+      );
+    }
+  }
+  return index;
+}
+
+/**
+ * Pushes `index` and every manifest it lists: each child's blobs (config and layers, each once) from the content
+ * store, else found in or mounted into the target repository; then each child manifest by its digest; then the index
+ * under `ref`'s tag (or digest). Fails FAILED_PRECONDITION naming the platform and the blob when a blob is neither
+ * stored nor in the registry; nothing is put before every blob is in.
+ */
+async function pushIndex(
+  ctx: Context,
+  graph: Graph,
+  ref: Reference,
+  image: ImageDetails,
+  index: StoredIndex,
+  concurrency: number,
+  opts: PushOptions,
+): Promise<PushResult> {
+  const t0 = nowNs();
+  const client = opts.client ?? (await makeClient(opts));
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
+  const mountSources = mountSourcesOf(image, ref);
+  const children: { entry: IndexEntry; mediaType: string; bytes: Buffer }[] = [];
+  interface BlobPlan {
+    desc: Descriptor;
+    owner: IndexEntry;
+    layer: boolean;
+    diffID: string;
+    outcome?: LayerOutcome;
+  }
+  const blobs = new Map<string, BlobPlan>();
+  for (const entry of index.manifests) {
+    const bytes = await graph.content.readBlob(ctx, entry.digest);
+    const subject = `index ${index.digest}: manifest ${entry.digest} (${platformOf(entry)})`;
+    let doc: { mediaType?: unknown; config?: Partial<Descriptor>; layers?: unknown };
+    try {
+      doc = JSON.parse(bytes.toString('utf8')) as typeof doc;
+    } catch (err) {
+      throw wrap(err, `${subject}: not JSON`, 'DATA_LOSS');
+    }
+    const mediaType =
+      typeof entry.mediaType === 'string' && entry.mediaType !== ''
+        ? entry.mediaType
+        : typeof doc.mediaType === 'string'
+          ? doc.mediaType
+          : MediaType.ociManifest;
+    if (!isManifestType(mediaType) || doc.config === undefined || !Array.isArray(doc.layers))
+      throw failedPrecondition(`${subject}: ${mediaType} is not an image manifest (nested indexes are not pushed)`);
+    const config = doc.config as Descriptor;
+    let diffIDs: string[] = [];
+    if (await graph.content.has(ctx, config.digest)) {
+      try {
+        const c = JSON.parse((await graph.content.readBlob(ctx, config.digest)).toString('utf8')) as {
+          rootfs?: { diff_ids?: string[] };
+        };
+        diffIDs = c.rootfs?.diff_ids ?? [];
+      } catch {
+        // a config that does not parse is still pushed as it is
+      }
+    }
+    if (!blobs.has(config.digest)) blobs.set(config.digest, { desc: config, owner: entry, layer: false, diffID: '' });
+    for (const [i, l] of (doc.layers as Descriptor[]).entries()) {
+      if (!blobs.has(l.digest)) blobs.set(l.digest, { desc: l, owner: entry, layer: true, diffID: diffIDs[i] ?? '' });
+    }
+    children.push({ entry, mediaType, bytes });
+  }
+  const emit = (b: BlobPlan, phase: PushPhase, current = 0, from?: string): void => {
+    if (opts.onProgress === undefined || !b.layer) return;
+    try {
+      opts.onProgress({
+        id: shortLayerID(b.desc.digest),
+        digest: b.desc.digest,
+        phase,
+        current,
+        total: b.desc.size,
+        ...(from ? { from } : {}),
+      });
+    } catch (err) {
+      ctx.logger.warn('push: progress listener failed', { error: String(err) });
+    }
+  };
+  const plans = [...blobs.values()];
+  for (const b of plans) emit(b, 'preparing');
+  const tPrepared = nowNs();
+
+  const limit = limiter(concurrency);
+  const internal = new AbortController();
+  const blobCtx = withSignal(ctx, internal.signal);
+  let firstError: unknown;
+  const sendOne = async (c: Context, b: BlobPlan): Promise<{ digest: string; outcome: LayerOutcome }> => {
+    throwIfCancelled(c, `blob ${b.desc.digest}`);
+    try {
+      if (!(await graph.content.has(c, b.desc.digest))) {
+        const found = await findRemote(c, client, ref, b.desc.digest, mountSources);
+        if (found === undefined) {
+          throw failedPrecondition(
+            `${b.layer ? 'layer' : 'config'} ${b.desc.digest} of ${platformOf(b.owner)} (manifest ${b.owner.digest}): not stored locally nor in registry ${ref.domain}; pull that platform first`,
+          );
+        }
+        b.outcome = found.outcome;
+        emit(b, found.outcome, 0, found.from);
+        return { digest: b.desc.digest, outcome: found.outcome };
+      }
+      const r = await sendBlob(c, graph, client, ref, b.desc, retry, mountSources, opts.chunkSize, (phase, n, from) =>
+        emit(b, phase, n, from),
+      );
+      b.outcome = r.outcome;
+      if (r.outcome === 'exists') emit(b, 'exists');
+      else if (r.outcome === 'mounted') emit(b, 'mounted', 0, r.from);
+      else emit(b, 'pushed', b.desc.size);
+      return { digest: b.desc.digest, outcome: r.outcome };
+    } catch (err) {
+      throw b.layer ? layerError(err, b.desc.digest) : err;
+    }
+  };
+  // each layer is one step of the registry.layer boundary, as in an image's push (configs are not)
+  const layerPlans = new Map<LayerPlan, BlobPlan>();
+  const steps = (opts.instrument ?? notInstrumented)<PushSteps>(
+    'registry.layer',
+    { push: (c, p) => sendOne(c, layerPlans.get(p)!) },
+    pushStepsBoundary,
+  );
+  const send = (b: BlobPlan): Promise<unknown> => {
+    if (!b.layer) return sendOne(blobCtx, b);
+    const plan: LayerPlan = { index: layerPlans.size, diffID: b.diffID, chainID: '', desc: b.desc, compressed: false };
+    layerPlans.set(plan, b);
+    return steps.push(blobCtx, plan);
+  };
+  const results = await Promise.allSettled(
+    plans.map((b) =>
+      limit(() => send(b)).catch((err: unknown) => {
+        if (firstError === undefined) {
+          firstError = err;
+          internal.abort(err);
+        }
+        throw err;
+      }),
+    ),
+  );
+  if (results.some((r) => r.status === 'rejected')) throw firstError;
+  const tLayers = nowNs();
+
+  // every blob is in: the children by digest, then the index
+  for (const child of children) {
+    throwIfCancelled(ctx, `manifest ${child.entry.digest}`);
+    await client.putManifest(ctx, { ...ref, tag: undefined, digest: child.entry.digest }, child.mediaType, child.bytes);
+  }
+  throwIfCancelled(ctx, `index ${referenceString(ref)}`);
+  const digest = await client.putManifest(ctx, ref, index.mediaType, index.bytes);
+  const keep = withLogger(background(), ctx.logger);
+  await graph.tag(keep, `${referenceName(ref)}@${digest}`, image.id);
+  const tEnd = nowNs();
+  return {
+    reference: referenceString(ref),
+    tag: ref.tag ?? '',
+    digest,
+    size: index.bytes.length,
+    mediaType: index.mediaType,
+    reusedManifest: true,
+    imageId: image.id,
+    layers: plans
+      .filter((b) => b.layer)
+      .map((b) => ({
+        digest: b.desc.digest,
+        size: b.desc.size,
+        diffID: b.diffID,
+        outcome: b.outcome!,
+        compressed: false,
+      })),
+    platforms: children.map((c) => ({ platform: platformOf(c.entry), digest: c.entry.digest })),
     timings: { totalMs: ms(tEnd - t0), prepareMs: ms(tPrepared - t0), layersMs: ms(tLayers - tPrepared) },
   };
 }
@@ -497,14 +803,15 @@ async function compressLayer(ctx: Context, graph: Graph, p: LayerPlan): Promise<
 
 /**
  * The manifest of `image` the graph keeps (a pulled image's), when one names the
- * image's config and as many layers as it has; with its exact bytes.
+ * image's config and as many layers as it has; with its exact bytes. With `wanted`, only the blob of that digest.
  */
 async function storedManifest(
   ctx: Context,
   graph: Graph,
   image: ImageDetails,
+  wanted?: string,
 ): Promise<(StoredManifest & { configType: string }) | undefined> {
-  for (const digest of image.blobs) {
+  for (const digest of wanted !== undefined ? [wanted] : image.blobs) {
     let info;
     try {
       info = await graph.content.info(ctx, digest);

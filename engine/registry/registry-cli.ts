@@ -2,14 +2,14 @@
 // SIGTERM (or, with --exit-with-stdin, until its stdin closes).
 // `berth-registry --addr 127.0.0.1:5000 --root DIR [--read-only] [--no-delete]
 // [--upload-ttl 168h] [--upload-purge-interval 24h] [--allow-non-loopback]
-// [--exit-with-stdin] [--log-level info]`.
-import { realpathSync } from 'node:fs';
+// [--exit-with-stdin] [--log-level info] [--auth-user USER --auth-password-file FILE]`.
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLogger, parseLogLevel } from '../trace/logger.js';
 import { createRegistryServer } from './server/registry-server.js';
 
-const usage = `usage: berth-registry --root DIR [--addr HOST:PORT] [--read-only] [--no-delete] [--upload-ttl DURATION] [--upload-purge-interval DURATION] [--allow-non-loopback] [--exit-with-stdin] [--log-level LEVEL]
+const usage = `usage: berth-registry --root DIR [--addr HOST:PORT] [--read-only] [--no-delete] [--upload-ttl DURATION] [--upload-purge-interval DURATION] [--allow-non-loopback] [--exit-with-stdin] [--log-level LEVEL] [--auth-user USER --auth-password-file FILE]
   --root DIR             where repositories (one OCI image layout each) and uploads are kept
   --addr HOST:PORT       listen address, 127.0.0.1:5000 by default (loopback only unless allowed)
   --read-only            refuse every push and delete (405 UNSUPPORTED)
@@ -20,7 +20,10 @@ const usage = `usage: berth-registry --root DIR [--addr HOST:PORT] [--read-only]
                          how often to look for them (the TTL, within 1s … 24h, by default)
   --allow-non-loopback   allow a listen address outside 127.0.0.0/8 and ::1
   --exit-with-stdin      also stop when stdin closes (a supervisor's pipe: the registry goes when its parent does)
-  --log-level LEVEL      debug|info|warn|error|silent (info by default: one access-log line per request)`;
+  --log-level LEVEL      debug|info|warn|error|silent (info by default: one access-log line per request)
+  --auth-user USER       every request needs HTTP Basic credentials: this user, with
+  --auth-password-file FILE
+                         the password in FILE (its first line)`;
 
 /** Runs the command with `argv` (without node and script); resolves to the exit code: 0, 1 (failure), 2 (usage). */
 export async function main(argv: string[]): Promise<number> {
@@ -38,6 +41,8 @@ export async function main(argv: string[]): Promise<number> {
         'allow-non-loopback': { type: 'boolean', default: false },
         'exit-with-stdin': { type: 'boolean', default: false },
         'log-level': { type: 'string', default: 'info' },
+        'auth-user': { type: 'string' },
+        'auth-password-file': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -67,6 +72,26 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`berth-registry: ${(err as Error).message}\n${usage}\n`);
     return 2;
   }
+  let credentials: { username: string; password: string } | undefined;
+  if ((values['auth-user'] === undefined) !== (values['auth-password-file'] === undefined)) {
+    process.stderr.write(`berth-registry: --auth-user and --auth-password-file go together\n${usage}\n`);
+    return 2;
+  }
+  if (values['auth-user'] !== undefined) {
+    const file = values['auth-password-file']!;
+    let password: string;
+    try {
+      password = readFileSync(file, 'utf8').split(/\r?\n/)[0]!;
+    } catch (err) {
+      process.stderr.write(`berth-registry: --auth-password-file ${file}: ${(err as Error).message}\n`);
+      return 2;
+    }
+    if (values['auth-user'] === '' || values['auth-user'].includes(':') || password === '') {
+      process.stderr.write('berth-registry: --auth-user must be a name without ":" and the password file not empty\n');
+      return 2;
+    }
+    credentials = { username: values['auth-user'], password };
+  }
   const logger = createLogger(parseLogLevel(values['log-level'], 'info'));
   const server = await createRegistryServer({
     root: values.root,
@@ -76,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     uploadIdleMs,
     uploadPurgeIntervalMs,
     allowNonLoopback: values['allow-non-loopback'],
+    ...(credentials ? { credentials } : {}),
     logger,
   });
   process.stdout.write(`berth-registry listening on ${server.url}\n`);

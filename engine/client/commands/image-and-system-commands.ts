@@ -3,6 +3,7 @@
 import { parseCommandArgs } from '../cli-args.js';
 import { humanDuration, humanSize, ProgressView, table } from '../cli-output.js';
 import { CLIENT_API_VERSION } from '../api-client.js';
+import { registryAuthFor } from '../auth-config.js';
 import { requireArgs, shortId, UsageError, type Command } from './command.js';
 
 export const pullCommand: Command = async (cli, argv) => {
@@ -15,6 +16,7 @@ export const pullCommand: Command = async (cli, argv) => {
   const view = new ProgressView(cli.stdout);
   await cli.client.pull(reference, (m) => (options.quiet === true ? undefined : view.update(m)), {
     platform: options.platform as string | undefined,
+    registryAuth: await registryAuthFor(cli.env, reference),
   });
   if (options.quiet === true) cli.stdout.write(`${reference}\n`);
   return 0;
@@ -22,9 +24,10 @@ export const pullCommand: Command = async (cli, argv) => {
 
 export const pushCommand: Command = async (cli, argv) => {
   const { positionals } = parseCommandArgs(argv, []);
-  requireArgs(positionals, 1, 'push NAME[:TAG]');
+  requireArgs(positionals, 1, 'push NAME[:TAG|@DIGEST]');
+  const reference = positionals[0] as string;
   const view = new ProgressView(cli.stdout);
-  await cli.client.push(positionals[0] as string, (m) => view.update(m));
+  await cli.client.push(reference, (m) => view.update(m), { registryAuth: await registryAuthFor(cli.env, reference) });
   return 0;
 };
 

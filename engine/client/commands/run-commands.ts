@@ -5,6 +5,7 @@
 import type { ContainerCreateRequest, ContainerCreateResponse } from '../../api/types.js';
 import { isBerthError } from '../../errdefs/errors.js';
 import type { ApiClient } from '../api-client.js';
+import { registryAuthFor } from '../auth-config.js';
 import { parseCommandArgs } from '../cli-args.js';
 import { ProgressView } from '../cli-output.js';
 import { buildCreateRequest, createOptionSpecs, runOptionSpecs } from '../run-options.js';
@@ -32,7 +33,7 @@ export class ExitError extends Error {
 async function pullFor(cli: Cli, image: string): Promise<void> {
   cli.stderr.write(`Unable to find image '${image}' locally\n`);
   const view = new ProgressView(cli.stderr);
-  await cli.client.pull(image, (m) => view.update(m));
+  await cli.client.pull(image, (m) => view.update(m), { registryAuth: await registryAuthFor(cli.env, image) });
 }
 
 /** Creates the container, pulling its image first when the daemon does not have it. */

@@ -6,7 +6,9 @@ import type { RegistryAuth } from '../../jobs/job-map.js';
 import { httpError } from '../http-status.js';
 import { jsonLine, OrderedWriter } from '../ordered-writer.js';
 import type { RouteRequest, RouteSpec, Reply } from '../route-types.js';
+import { readJsonBody } from '../request-body.js';
 import { boolParam, parseFilters } from './query.js';
+import { authConfigShape } from './request-shapes.js';
 
 /** Decodes `X-Registry-Auth` (base64url JSON); an empty or `{}` header is no credentials. */
 export function registryAuth(header: string | string[] | undefined): RegistryAuth | undefined {
@@ -81,8 +83,20 @@ async function push(r: RouteRequest, reply: Reply): Promise<void> {
   });
 }
 
+/** `POST /auth` (`docker login`): the credentials checked against their registry by the auth job. */
+async function login(r: RouteRequest, reply: Reply): Promise<void> {
+  const body = await readJsonBody<Record<string, string | undefined>>(r.req, authConfigShape, 'POST /auth');
+  const args: RegistryAuth = {};
+  for (const key of ['username', 'password', 'serveraddress', 'identitytoken', 'registrytoken'] as const) {
+    const v = body[key];
+    if (v !== undefined && v !== null && v !== '') args[key] = v;
+  }
+  reply.json(200, await r.engine.job(r.ctx, 'auth', args));
+}
+
 export function imageRoutes(): RouteSpec[] {
   return [
+    { method: 'POST', pattern: '/auth', handler: login },
     { method: 'POST', pattern: '/images/create', handler: pull },
     {
       method: 'GET',

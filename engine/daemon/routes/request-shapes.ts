@@ -108,3 +108,14 @@ export const volumeCreateShape: Shape = {
   DriverOpts: 'record<string>',
   Labels: 'record<string>',
 };
+
+/** Body of `POST /auth`: Docker's AuthConfig (`email` and `auth` are read by nobody). */
+export const authConfigShape: Shape = {
+  username: 'string',
+  password: 'string',
+  serveraddress: 'string',
+  identitytoken: 'string',
+  registrytoken: 'string',
+  email: 'string',
+  auth: 'string',
+};

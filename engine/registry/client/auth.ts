@@ -59,13 +59,14 @@ export class Authorizer {
   /**
    * The Authorization header for `repository` on `endpoint`, once a challenge was seen;
    * undefined before. `actions` are the repository's (`pull`, `pull,push`); `extra`
-   * scopes join them (`repository:<source>:pull` for a cross-repository mount).
+   * scopes join them (`repository:<source>:pull` for a cross-repository mount). Without a
+   * repository (a login check) a token is asked for with the extra scopes only.
    * Cost: a token request when none is cached.
    */
   async header(
     ctx: Context,
     endpoint: Endpoint,
-    repository: string,
+    repository: string | undefined,
     actions = 'pull',
     extra: readonly string[] = [],
   ): Promise<string | undefined> {
@@ -73,7 +74,7 @@ export class Authorizer {
     if (c === undefined) return undefined;
     const creds = this.credentials ? lookupAny(this.credentials, endpoint.credentialKeys) : undefined;
     if (c.scheme === 'basic') return creds ? basic(creds.username, creds.password) : undefined;
-    const scopes = [`repository:${repository}:${actions}`, ...extra];
+    const scopes = [...(repository === undefined ? [] : [`repository:${repository}:${actions}`]), ...extra];
     const key = `${endpoint.host}|${c.params.realm}|${c.params.service ?? ''}|${scopes.join(' ')}`;
     const cached = this.tokens.get(key);
     if (cached !== undefined && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return cached.header;
@@ -112,12 +113,16 @@ export class Authorizer {
   private async fetchToken(
     ctx: Context,
     endpoint: Endpoint,
-    repository: string,
+    repository: string | undefined,
     c: Challenge,
     scopes: readonly string[],
     creds: { username: string; password: string } | undefined,
   ): Promise<CachedToken> {
-    const subject = `registry ${endpoint.domain}: repository ${repository}: token`;
+    const who =
+      repository === undefined
+        ? `registry ${endpoint.domain}`
+        : `registry ${endpoint.domain}: repository ${repository}`;
+    const subject = `${who}: token`;
     let realm: URL;
     try {
       realm = new URL(c.params.realm!);
@@ -143,9 +148,7 @@ export class Authorizer {
     }
     const body = await readBody(res, 1 << 20, subject);
     if (res.status === 401 || res.status === 403) {
-      throw unauthenticated(
-        `registry ${endpoint.domain}: repository ${repository}: authentication failed (token server answered ${res.status})`,
-      );
+      throw unauthenticated(`${who}: authentication failed (token server answered ${res.status})`);
     }
     if (isTransientStatus(res.status))
       throw new TransientError(`${subject}: HTTP ${res.status}`, parseRetryAfter(res.headers['retry-after']));

@@ -269,6 +269,57 @@ export class RegistryClient {
   }
 
   /**
+   * Checks this client's credentials for registry `domain` as `docker login` does: GET /v2/, and after a 401 once
+   * more with what its challenge asks for (Basic, or a Bearer token fetched from its realm with the credentials and
+   * no scope). Resolves when the registry accepts them (or needs none). Fails UNAUTHENTICATED naming the registry
+   * when it refuses them, PERMISSION_DENIED on a 403, UNAVAILABLE after the retries; no message carries a
+   * credential. Cost: up to two requests to the registry and one to its token server.
+   */
+  async checkLogin(ctx: Context, domain: string): Promise<void> {
+    const endpoint = endpointFor(domain, this.insecure);
+    const url = `${endpoint.baseURL}/v2/`;
+    const who = `registry ${domain}`;
+    await withRetry(this.retry, ctx.signal, async () => {
+      for (let round = 0; ; round++) {
+        const auth = await this.authorizer.header(ctx, endpoint, undefined);
+        const res = await send({
+          method: 'GET',
+          url,
+          headers: auth === undefined ? {} : { Authorization: auth },
+          signal: ctx.signal,
+        }).catch((err: unknown) => {
+          if (ctx.signal.aborted || !isTransient(err)) throw err;
+          throw new TransientError(`${who}: login: unreachable (${errorCode(err)})`, undefined, err);
+        });
+        res.body.resume();
+        if (res.status === 401) {
+          if (round === 0 && this.authorizer.learn(endpoint, res.headers['www-authenticate'], auth !== undefined))
+            continue;
+          throw unauthenticated(
+            auth === undefined
+              ? `login attempt to ${who} (${url}) failed: 401 Unauthorized: credentials are required`
+              : `login attempt to ${who} (${url}) failed: 401 Unauthorized: incorrect username or password`,
+            { details: { registry: domain } },
+          );
+        }
+        if (res.status === 403)
+          throw permissionDenied(`login attempt to ${who} (${url}) failed: 403 Forbidden`, {
+            details: { registry: domain },
+          });
+        if (isTransientStatus(res.status))
+          throw new TransientError(
+            `${who}: login: answered HTTP ${res.status}`,
+            parseRetryAfter(res.headers['retry-after']),
+          );
+        if (res.status >= 200 && res.status < 300) return;
+        throw new BerthError('UNAVAILABLE', `login attempt to ${who} (${url}) failed: HTTP ${res.status}`, {
+          details: { registry: domain },
+        });
+      }
+    });
+  }
+
+  /**
    * One authenticated request (GET unless `opts.method`): a 401 is answered once with
    * the credentials or token its challenge asks for (the body made again by
    * `opts.body`). Fails UNAUTHENTICATED (401), PERMISSION_DENIED (403),

@@ -3,7 +3,7 @@
 // cleanly on SIGTERM (or when its stdin closes, with --exit-with-stdin), and
 // refuses bad usage.
 import { execa } from 'execa';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,12 +118,55 @@ describe('berth-registry command', () => {
     expect(result.timedOut).toBe(false);
   });
 
+  it('--auth-user and --auth-password-file: every request wants those Basic credentials', async () => {
+    const secret = join(dir, 'password');
+    await writeFile(secret, 'pa55\n');
+    const child = run([
+      '--root',
+      join(dir, 'root-auth'),
+      '--addr',
+      '127.0.0.1:0',
+      '--log-level',
+      'silent',
+      '--auth-user',
+      'alice',
+      '--auth-password-file',
+      secret,
+    ]);
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout?.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1] as string);
+        });
+        child.once('exit', () => reject(new Error(`berth-registry exited early: ${out}`)));
+      });
+      const anonymous = await fetch(`${url}/v2/`);
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('www-authenticate')).toMatch(/^Basic /);
+      const basic = (pw: string) => ({ Authorization: `Basic ${Buffer.from(`alice:${pw}`).toString('base64')}` });
+      expect((await fetch(`${url}/v2/`, { headers: basic('wrong') })).status).toBe(401);
+      expect((await fetch(`${url}/v2/`, { headers: basic('pa55') })).status).toBe(200);
+    } finally {
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
+    }
+    expect((await child).exitCode).toBe(0);
+  });
+
   it.each([
     [['--addr', '127.0.0.1:0'], 2, /--root is required/],
     [['--root', '/nonexistent-berth', '--bogus'], 2, /Unknown option/],
     [['--root', '/nonexistent-berth', '--addr', '192.0.2.1:5000'], 1, /not a loopback address/],
     [['--root', '/nonexistent-berth', '--upload-ttl', '7 days'], 2, /--upload-ttl: "7 days" is not a duration/],
     [['--root', '/nonexistent-berth', '--upload-purge-interval', '0s'], 2, /--upload-purge-interval: must be above 0/],
+    [['--root', '/nonexistent-berth', '--auth-user', 'alice'], 2, /--auth-user and --auth-password-file go together/],
+    [
+      ['--root', '/nonexistent-berth', '--auth-user', 'a', '--auth-password-file', '/nonexistent-berth/pw'],
+      2,
+      /--auth-password-file \/nonexistent-berth\/pw: ENOENT/,
+    ],
   ])('%j exits %i', async (args, code, message) => {
     const result = await run(args);
     expect(result.exitCode).toBe(code);
