@@ -16,6 +16,7 @@ import {
   storeAuth,
 } from './auth-config.js';
 
+const noWarning = (m: string) => expect.fail(`unexpected warning: ${m}`);
 describe('auth-config', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
@@ -63,14 +64,14 @@ describe('auth-config', () => {
     expect(JSON.parse(readFileSync(file(), 'utf8'))).toEqual({
       auths: { '127.0.0.1:5000': { auth: Buffer.from('alice:s3:cret').toString('base64') } },
     });
-    expect(decode(await registryAuthFor(env, '127.0.0.1:5000/team/app:1'))).toEqual({
+    expect(decode(await registryAuthFor(env, '127.0.0.1:5000/team/app:1', noWarning))).toEqual({
       username: 'alice',
       password: 's3:cret',
       serveraddress: '127.0.0.1:5000',
     });
     // another registry, or Hub: no credentials
-    expect(decode(await registryAuthFor(env, '127.0.0.1:5001/app'))).toEqual({});
-    expect(decode(await registryAuthFor(env, 'busybox'))).toEqual({});
+    expect(decode(await registryAuthFor(env, '127.0.0.1:5001/app', noWarning))).toEqual({});
+    expect(decode(await registryAuthFor(env, 'busybox', noWarning))).toEqual({});
   });
 
   it('keeps every other key of an existing file, replaces the file by a rename and leaves no temp file', async () => {
@@ -97,7 +98,7 @@ describe('auth-config', () => {
     expect(statSync(file()).mode & 0o777).toBe(0o600);
     expect(readdirSync(join(dir, 'cfg'))).toEqual(['config.json']);
     // the stored Hub entry is found for an unqualified reference
-    expect(decode(await registryAuthFor(env, 'busybox'))).toMatchObject({ username: 'hub', password: 'pw' });
+    expect(decode(await registryAuthFor(env, 'busybox', noWarning))).toMatchObject({ username: 'hub', password: 'pw' });
   });
 
   it('logout removes only that entry; an unknown server is reported and nothing is written', async () => {
@@ -120,24 +121,34 @@ describe('auth-config', () => {
     ['not JSON', '{"auths": {', /not valid JSON/],
     ['an array', '[1]', /expected a JSON object/],
     ['auths not an object', '{"auths": "x"}', /"auths" must be an object/],
-  ])('a file that is %s is refused naming it, and a login leaves it as it was', async (_what, text, message) => {
-    mkdirSync(join(dir, 'cfg'));
-    writeFileSync(file(), text);
-    await expect(readConfig(file())).rejects.toThrow(message);
-    await expect(readConfig(file())).rejects.toThrow(file());
-    await expect(storeAuth(env, { username: 'a', password: 'b', serveraddress: 'reg.example' })).rejects.toThrow(
-      file(),
-    );
-    await expect(registryAuthFor(env, 'reg.example/app')).rejects.toThrow(file());
-    expect(readFileSync(file(), 'utf8')).toBe(text);
-  });
+  ])(
+    'a file that is %s is refused naming it by a login (which leaves it as it was), a warning of a pull',
+    async (_what, text, message) => {
+      mkdirSync(join(dir, 'cfg'));
+      writeFileSync(file(), text);
+      await expect(readConfig(file())).rejects.toThrow(message);
+      await expect(readConfig(file())).rejects.toThrow(file());
+      await expect(storeAuth(env, { username: 'a', password: 'b', serveraddress: 'reg.example' })).rejects.toThrow(
+        file(),
+      );
+      // a pull or push goes on without credentials, with a warning naming the file
+      const warnings: string[] = [];
+      const header = await registryAuthFor(env, 'reg.example/app', (m) => warnings.push(m));
+      expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toEqual({});
+      expect(warnings).toEqual([expect.stringContaining(file())]);
+      expect(warnings[0]).toMatch(/^WARNING: .*going on without registry credentials$/);
+      expect(readFileSync(file(), 'utf8')).toBe(text);
+    },
+  );
 
-  it('an auth entry that is not base64 of user:password is refused naming the file and the entry', async () => {
+  it('an auth entry that is not base64 of user:password is named (file and entry) in a warning, and no credentials sent', async () => {
     mkdirSync(join(dir, 'cfg'));
     writeFileSync(
       file(),
       JSON.stringify({ auths: { 'reg.example': { auth: Buffer.from('nocolon').toString('base64') } } }),
     );
-    await expect(registryAuthFor(env, 'reg.example/app')).rejects.toThrow(`${file()}: auths.reg.example.auth`);
+    const warnings: string[] = [];
+    await registryAuthFor(env, 'reg.example/app', (m) => warnings.push(m));
+    expect(warnings).toEqual([expect.stringContaining(`${file()}: auths.reg.example.auth`)]);
   });
 });

@@ -153,10 +153,21 @@ export async function removeAuth(env: NodeJS.ProcessEnv, server: string): Promis
 
 /**
  * The `X-Registry-Auth` value for pulling or pushing `reference`: base64url JSON of the stored credentials of its
- * registry, or of `{}` when none are stored.
+ * registry, or of `{}` when none are stored. A config file that cannot be read or is malformed does not stop a pull or
+ * push (a public image needs no credentials, and docker goes on too): `warn` gets a line naming the file and the
+ * problem, and no credentials are sent.
  */
-export async function registryAuthFor(env: NodeJS.ProcessEnv, reference: string): Promise<string> {
+export async function registryAuthFor(
+  env: NodeJS.ProcessEnv,
+  reference: string,
+  warn: (message: string) => void,
+): Promise<string> {
   const path = configPath(env);
-  const auth = lookupAuth(await readConfig(path), registryOfReference(reference), path);
+  let auth: AuthConfig | undefined;
+  try {
+    auth = lookupAuth(await readConfig(path), registryOfReference(reference), path);
+  } catch (err) {
+    warn(`WARNING: ${(err as Error).message}; going on without registry credentials`);
+  }
   return Buffer.from(JSON.stringify(auth ?? {})).toString('base64url');
 }

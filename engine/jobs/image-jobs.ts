@@ -117,6 +117,7 @@ export function registerImageJobs(engine: Engine, deps: ImageJobDeps): void {
     // the first message starts the 200 stream: it waits until the image is found (an unknown one is a 404)
     const result = await push(ctx, graph, reference, {
       onStart: (repository) => emit({ status: `The push refers to repository [${repository}]` }),
+      onNote: (message) => emit({ status: message }),
       ...(auth ? { auth: credentialsOf(auth) } : {}),
       ...(deps.insecureRegistries ? { insecure: deps.insecureRegistries } : {}),
       ...(deps.instrument ? { instrument: deps.instrument } : {}),

@@ -4,7 +4,7 @@
 // pulled back into a fresh graph and compared. Then the failures: an unknown image,
 // a layer whose tar cannot be reproduced, a read-only registry, and a push cancelled
 // mid-upload, which leaves no manifest. Push by digest (no tag put), and of a multi-platform
-// image as its index: refused naming the platform while one is not stored locally, whole once
+// image as its index: by tag as its one platform while another is not stored locally (by digest refused), whole once
 // both are, pulled back by the index's digest.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -325,7 +325,7 @@ describe('push', () => {
     expect(err.message).toContain(missing);
   });
 
-  it('a multi-platform image is pushed as its index: refused naming the platform not stored, whole once both are', async () => {
+  it('a multi-platform image is pushed as its index once every platform is stored; before, by tag, as its one platform', async () => {
     const amd = await buildImage([{ files: { 'arch.txt': 'amd64\n' } }], {
       seed: 'multi-amd64',
       architecture: 'amd64',
@@ -344,11 +344,22 @@ describe('push', () => {
     await pull(ctx, graph, src, { retry: FAST_RETRY, platform: 'linux/amd64' });
     const ref = `${target.host}/dst/multi:v1`;
     await graph.tag(ctx, ref, src);
-    const refused = await caught(push(ctx, graph, ref, { retry: FAST_RETRY }));
+    // by tag with arm64 missing: the amd64 manifest alone, and a note naming what was left out
+    const notes: string[] = [];
+    const single = await push(ctx, graph, ref, { retry: FAST_RETRY, onNote: (n) => notes.push(n) });
+    expect(single.digest).toBe(amd.manifest.digest);
+    expect(single.platforms).toBeUndefined();
+    expect(notes).toEqual([
+      expect.stringMatching(/manifest only; the manifests of linux\/arm64 are not stored locally/),
+    ]);
+    const one = await fetch(`${target.url}/v2/dst/multi/manifests/v1`, { headers: { Accept: amd.manifest.mediaType } });
+    expect(one.headers.get('docker-content-digest')).toBe(amd.manifest.digest);
+    // by the index's digest: refused before anything is sent, naming the missing child
+    const refused = await caught(push(ctx, graph, `${target.host}/other/multi@${index.digest}`, { retry: FAST_RETRY }));
     expect(refused.code).toBe('FAILED_PRECONDITION');
     expect(refused.message).toContain('linux/arm64');
     expect(refused.message).toContain(arm.manifest.digest);
-    expect((await fetch(`${target.url}/v2/dst/multi/manifests/v1`)).status).toBe(404);
+    expect((await fetch(`${target.url}/v2/other/multi/manifests/${index.digest}`)).status).toBe(404);
 
     await pull(ctx, graph, src, { retry: FAST_RETRY, platform: 'linux/arm64' });
     await graph.tag(ctx, ref, src);

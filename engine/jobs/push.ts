@@ -18,12 +18,13 @@
 //
 // A pulled multi-platform image keeps its index beside the platform's manifest; the
 // manifests of other platforms are there when they were pulled too (`pull --platform`).
-// Such an image is pushed as the index: every child manifest must be stored locally
-// (else the push fails naming the child and its platform, before anything is sent);
-// each child's blobs come from the content store, or are found in (or mounted into)
-// the target repository; then each child manifest by its digest, then the index.
-// A push by digest (`repo@sha256:…`) sends the stored manifest or index of that digest
-// as it is, with no tag.
+// Such an image is pushed as the index when every child manifest is stored locally: each
+// child's blobs come from the content store, or are found in (or mounted into) the target
+// repository; then each child manifest by its digest, then the index. When a child is
+// missing, a push by tag sends the one platform's manifest, as Docker's classic store does
+// (a note names the missing platforms). A push by digest (`repo@sha256:…`) sends the stored
+// manifest or index of that digest as it is, with no tag; an index whose child is missing
+// is refused then, naming the child and its platform, before anything is sent.
 import { createHash } from 'node:crypto';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
@@ -58,6 +59,8 @@ export interface PushOptions {
   onProgress?: PushProgressListener;
   /** Called with the repository's full name once the local image is found, before anything is sent. */
   onStart?: (repository: string) => void;
+  /** Called after onStart with what a user should know of the push's choices (an index pushed as one platform). */
+  onNote?: (message: string) => void;
   /** The client to use; else one is made from auth/insecure/retry. */
   client?: PushClient;
   /** Registries reached over plain HTTP although not loopback. */
@@ -175,9 +178,11 @@ export async function push(ctx: Context, graph: Graph, reference: string, opts: 
     throw invalidArgument(`${subject}: chunk size ${opts.chunkSize} must be a positive integer`);
   throwIfCancelled(ctx, subject);
   const image = ref.digest !== undefined ? await imageByDigest(ctx, graph, ref) : await imageByTag(ctx, graph, ref);
-  // before anything is sent: an index whose child manifest is missing locally cannot be pushed
-  const index = await indexToPush(ctx, graph, image, ref.digest);
+  // before anything is sent: an index whose child manifest is missing locally cannot be pushed whole
+  const notes: string[] = [];
+  const index = await indexToPush(ctx, graph, image, ref.digest, notes);
   opts.onStart?.(referenceName(ref));
+  for (const n of notes) opts.onNote?.(n);
   try {
     if (index !== undefined) return await pushIndex(ctx, graph, ref, image, index, concurrency, opts);
     return await pushImage(ctx, graph, ref, image, concurrency, opts);
@@ -460,13 +465,15 @@ const platformOf = (e: IndexEntry): string =>
 /**
  * The index a push sends instead of the image's manifest: with `wanted` (a push by digest), the blob of that digest
  * when it is an index; else a stored index listing the image's stored manifest (a pulled multi-platform image).
- * Fails FAILED_PRECONDITION naming the child and its platform when a child manifest is not stored locally.
+ * A child manifest not stored locally: by digest, fails FAILED_PRECONDITION naming the child and its platform; by
+ * tag, no index (the image's own manifest is pushed) and a line in `notes` naming the platforms left out.
  */
 async function indexToPush(
   ctx: Context,
   graph: Graph,
   image: ImageDetails,
   wanted: string | undefined,
+  notes: string[],
 ): Promise<StoredIndex | undefined> {
   let index: StoredIndex | undefined;
   if (wanted !== undefined) index = await readIndex(ctx, graph, wanted);
@@ -483,12 +490,23 @@ async function indexToPush(
     }
   }
   if (index === undefined) return undefined;
+  if (wanted === undefined) {
+    const missing: string[] = [];
+    for (const m of index.manifests) if (!(await graph.content.has(ctx, m.digest))) missing.push(platformOf(m));
+    if (missing.length > 0) {
+      notes.push(
+        `index ${index.digest}: pushing this platform's manifest only; the manifests of ${missing.join(', ')} are not stored locally (pull them with --platform to push the whole index)`,
+      );
+      return undefined;
+    }
+    return index;
+  }
   for (const m of index.manifests) {
     if (!(await graph.content.has(ctx, m.digest))) {
       const platform = platformOf(m);
       const hint = m.platform ? ` (berth pull --platform ${platform} …)` : '';
       throw failedPrecondition(
-        `index ${index.digest}: the manifest of ${platform} (${m.digest}) is not stored locally, so the multi-platform image cannot be pushed whole: pull that platform first${hint}, or push one platform by its digest`,
+        `index ${index.digest}: the manifest of ${platform} (${m.digest}) is not stored locally, so the index cannot be pushed by its digest: pull that platform first${hint}, or push one platform by its digest`,
         { details: { index: index.digest, manifest: m.digest, platform } },
       );
     }

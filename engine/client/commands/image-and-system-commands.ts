@@ -16,7 +16,7 @@ export const pullCommand: Command = async (cli, argv) => {
   const view = new ProgressView(cli.stdout);
   await cli.client.pull(reference, (m) => (options.quiet === true ? undefined : view.update(m)), {
     platform: options.platform as string | undefined,
-    registryAuth: await registryAuthFor(cli.env, reference),
+    registryAuth: await registryAuthFor(cli.env, reference, (m) => cli.stderr.write(`${m}\n`)),
   });
   if (options.quiet === true) cli.stdout.write(`${reference}\n`);
   return 0;
@@ -27,7 +27,9 @@ export const pushCommand: Command = async (cli, argv) => {
   requireArgs(positionals, 1, 'push NAME[:TAG|@DIGEST]');
   const reference = positionals[0] as string;
   const view = new ProgressView(cli.stdout);
-  await cli.client.push(reference, (m) => view.update(m), { registryAuth: await registryAuthFor(cli.env, reference) });
+  await cli.client.push(reference, (m) => view.update(m), {
+    registryAuth: await registryAuthFor(cli.env, reference, (m) => cli.stderr.write(`${m}\n`)),
+  });
   return 0;
 };
 

@@ -33,7 +33,9 @@ export class ExitError extends Error {
 async function pullFor(cli: Cli, image: string): Promise<void> {
   cli.stderr.write(`Unable to find image '${image}' locally\n`);
   const view = new ProgressView(cli.stderr);
-  await cli.client.pull(image, (m) => view.update(m), { registryAuth: await registryAuthFor(cli.env, image) });
+  await cli.client.pull(image, (m) => view.update(m), {
+    registryAuth: await registryAuthFor(cli.env, image, (m) => cli.stderr.write(`${m}\n`)),
+  });
 }
 
 /** Creates the container, pulling its image first when the daemon does not have it. */

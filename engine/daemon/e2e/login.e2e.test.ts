@@ -185,7 +185,13 @@ needs(skip).describe('registry login through berthd', () => {
     const ref = `${locked.host}/multi/app:v1`;
     expect((await berth(['pull', '--platform', `linux/${hostArch}`, src])).exitCode).toBe(0);
     expect((await berth(['tag', src, ref])).exitCode).toBe(0);
-    const refused = await berth(['push', ref]);
+    // one platform stored: pushed by tag as that platform's manifest, with a note
+    const single = await berth(['push', ref]);
+    expect(single.exitCode, single.stderr).toBe(0);
+    expect(`${single.stdout}${single.stderr}`).toContain(`the manifests of linux/${otherArch} are not stored locally`);
+    expect(single.stdout).toContain(`v1: digest: ${images[0]!.manifest.digest}`);
+    // the index by its digest is refused, naming the missing child
+    const refused = await berth(['push', `${locked.host}/multi/other@${index.digest}`]);
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain(`linux/${otherArch}`);
     expect(refused.stderr).toContain(images[1]!.manifest.digest);
