@@ -53,5 +53,5 @@ export function spinNs(ns: number): void {
 
 /** The note a delayed case carries, so nobody mistakes its figures for berth's own. */
 export function delayNote(delay: InjectedDelay): string {
-  return `Test-only slowdown injected (${INJECT_DELAY_ENV}=${delay.spec}): each timed operation was followed, inside the timing, by a busy-wait of ${(delay.fraction * 100).toFixed(1)} % of its own time.`;
+  return `Test-only slowdown injected (${INJECT_DELAY_ENV}=${delay.spec}): each timed operation was followed, inside the timing, by a busy-wait of ${(delay.fraction * 100).toFixed(1)} % of its own time (a case timing itself inside a C child: its figure scaled by ${(1 + delay.fraction).toFixed(3)}).`;
 }

@@ -265,6 +265,30 @@ describe('runner: macro cases', () => {
     });
     expect(() => validateResult(document)).not.toThrow();
   });
+
+  it('scales the figure of a case that reports its own time, and refuses one reporting anything else', async () => {
+    const own = suiteOf('fake', () => [
+      macro('berth', { sample: () => 4 }),
+      macro('runc', { sample: () => 4 }),
+      macro('crun', { sample: () => 100, unit: 'ops/s', direction: 'higher-is-better' }),
+    ]);
+    const { document } = await run([registered(own)], {
+      injectDelay: parseInjectDelay('fake/op target=berth:25%')!,
+      settings: settings({ macro: { minSamples: 5, maxSamples: 5 } }),
+    });
+    const [berth, runc] = document.cases;
+    expect(berth.samples).toEqual([5, 5, 5, 5, 5]);
+    expect(runc.samples).toEqual([4, 4, 4, 4, 4]);
+    expect(berth.notes.join(' ')).toMatch(/figure scaled by 1\.250/);
+    const rate = await run([registered(own)], {
+      injectDelay: parseInjectDelay('fake/op target=crun:25%')!,
+      settings: settings({ macro: { minSamples: 5, maxSamples: 5 } }),
+    });
+    expect(rate.document.suites[0]).toMatchObject({ status: 'failed' });
+    expect(rate.document.suites[0].reason).toMatch(
+      /reporting its own time \(this one reports ops\/s, higher-is-better\)/,
+    );
+  });
 });
 
 describe('runner: suites', () => {

@@ -638,7 +638,9 @@ async function runMacroGroup(
 /**
  * One sample: beforeSample, the timed call, afterSample (always). `slowdown` > 0 (a
  * test-only injected delay) busy-waits that fraction of the call's time inside the
- * timing; a case that reports its own value cannot be slowed that way and fails.
+ * timing. A case that reports its own time (timed inside a C child, where no busy-wait
+ * of this process can reach) has its figure scaled by 1 + slowdown, and the same time is
+ * spun after it so the run keeps its pace; one that reports anything else fails.
  */
 async function macroSample(
   def: MacroCase,
@@ -647,19 +649,26 @@ async function macroSample(
   collectSpans: boolean,
   slowdown = 0,
 ): Promise<{ value: number; spans: ReturnType<typeof summarizeSpans> | undefined }> {
-  const slow = (t0: bigint, v: unknown): void => {
-    if (slowdown <= 0) return;
-    if (typeof v === 'number')
-      throw new Error('an injected delay needs a case the runner times; this one reports its own value');
+  const slow = (t0: bigint, v: unknown): unknown => {
+    if (slowdown <= 0) return v;
+    if (typeof v === 'number') {
+      const unitNs = timeUnits[def.unit];
+      if (unitNs === undefined || def.direction !== 'lower-is-better')
+        throw new Error(
+          `an injected delay needs a case the runner times or one reporting its own time (this one reports ${def.unit}, ${def.direction})`,
+        );
+      spinNs(v * unitNs * slowdown);
+      return v * (1 + slowdown);
+    }
     spinNs(Number(process.hrtime.bigint() - t0) * slowdown);
+    return v;
   };
   await def.beforeSample?.(ctx, index);
   try {
     const factor = timeUnits[def.unit];
     if (!collectSpans) {
       const t0 = process.hrtime.bigint();
-      const v = await def.sample(ctx, index);
-      slow(t0, v);
+      const v = slow(t0, await def.sample(ctx, index));
       const elapsed = Number(process.hrtime.bigint() - t0);
       return { value: sampleValue(def, v, elapsed, factor), spans: undefined };
     }
@@ -669,8 +678,7 @@ async function macroSample(
       const t0 = process.hrtime.bigint();
       let v: unknown;
       try {
-        v = await def.sample(inner, index);
-        slow(t0, v);
+        v = slow(t0, await def.sample(inner, index));
       } finally {
         span?.end();
       }
