@@ -860,6 +860,24 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
       }
     });
 
+    it('under a profile loaded before the exec that denies openat2 and execveat: opens plainly, refuses its own binary, runs the fd by name', async () => {
+      const deny = (s: Spec) => {
+        s.process!.noNewPrivileges = false; // the filter then loads before the user is set, long before the exec
+        s.linux!.seccomp = {
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: [{ names: ['openat2', 'execveat'], action: 'SCMP_ACT_ERRNO' }],
+        };
+      };
+      const p = await probe(bundle(deny, ['/bin/probe', 'execfn']));
+      expect(p.checks[0]!.text).toMatch(/^\/proc\/self\/fd\/\d+$/);
+      expect(p.fds).toEqual([0, 1, 2]);
+      const id = nextId();
+      await driver.create(ctx, id, bundle(deny, ['/proc/self/exe']));
+      await expect(driver.start(ctx, id)).rejects.toThrow(/execve through a magic link: \/proc\/self\/exe: ELOOP/);
+      expect(await driver.wait(ctx, id)).toEqual({ exitCode: 126 });
+      await driver.delete(ctx, id);
+    });
+
     it.each([
       ['the command', ['/proc/self/exe'], /execve through a magic link: \/proc\/self\/exe: ELOOP/],
       ['a script interpreter', ['/bin/evil'], /execve through a magic link: \/proc\/self\/exe: ELOOP/],

@@ -994,21 +994,22 @@ void close_fds(Child& c) {
 // script's "#!" line is read from the fd and handled here as the kernel's binfmt_script
 // would ("interpreter [arg] path argv[1..]", up to five levels), each interpreter
 // opened the same way, so the fd finally executed is never a script whose interpreter
-// the kernel would look up by path again. Kernels without openat2 get no check.
+// the kernel would look up by path again. Without openat2 (an old kernel, or a seccomp
+// profile loaded already that denies it) the path is opened plainly and refused when it
+// is this process's own binary.
 
 constexpr int kMaxInterp = 5;  // the kernel's limit on nested interpreters
 constexpr size_t kLineMax = 256;  // BINPRM_BUF_SIZE: the most of a "#!" line the kernel reads
 
 struct ExecPlan {
-  int fd = -1;         // the fd to execveat; -1 with no openat2 (execve by path)
+  int fd = -1;         // the fd to execveat
   int head = 0;        // argv is out[head..]
   const char* shown = nullptr;  // the path errors name
 };
 
-// Opens `path` for execveat without crossing a magic link: O_RDONLY so a "#!" line can be
-// read, O_PATH when the file is execute-only. Returns the fd; -1 with errno (ENOSYS
-// without openat2); -2 when the path resolves only through a magic link.
-int open_exec(const char* path, bool& readable) {
+// openat2 with RESOLVE_NO_MAGICLINKS: the fd, -1 with errno, or -2 for a path that only
+// resolves through a magic link.
+int open_exec_beneath(const char* path, bool& readable) {
   struct open_how how;
   memset(&how, 0, sizeof how);
   how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
@@ -1028,6 +1029,36 @@ int open_exec(const char* path, bool& readable) {
       return -2;
     }
     errno = ELOOP;
+  }
+  return fd;
+}
+
+// Whether fd is this process's own binary (the host's Node), by device and inode. False
+// when that cannot be told: without a procfs no magic link leads to it either.
+bool is_own_binary(int fd) {
+  struct stat self;
+  struct stat st;
+  if (stat("/proc/self/exe", &self) < 0 || fstat(fd, &st) < 0) return false;
+  return self.st_dev == st.st_dev && self.st_ino == st.st_ino;
+}
+
+// Opens `path` for execveat without crossing a magic link: O_RDONLY so a "#!" line can be
+// read, O_PATH when the file is execute-only. Returns the fd; -1 with errno; -2 when the
+// path resolves only through a magic link. Without openat2 (ENOSYS, or EPERM: denied by
+// a seccomp stage that is loaded already) it opens the path plainly and refuses the one
+// file a magic link could bring that matters here, this process's own binary.
+int open_exec(const char* path, bool& readable) {
+  int fd = open_exec_beneath(path, readable);
+  if (fd != -1 || (errno != ENOSYS && errno != EPERM)) return fd;
+  readable = true;
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0 && errno == EACCES) {
+    readable = false;
+    fd = open(path, O_PATH | O_CLOEXEC);
+  }
+  if (fd >= 0 && is_own_binary(fd)) {
+    close(fd);
+    return -2;
   }
   return fd;
 }
@@ -1056,25 +1087,20 @@ int plan_exec(const Child& c, const char* file, char** out, int cap, ExecPlan& p
       refused[n] = '\0';
       return -2;
     }
-    if (fd < 0) {
-      if (errno != ENOSYS) return -1;
-      plan.fd = -1;  // no openat2: execve by path, unchecked
-      plan.head = head;
-      out[--plan.head] = argv0;
-      plan.shown = path;
-      return 0;
-    }
+    if (fd < 0) return -1;
     struct stat st;
+    // (a profile that denies fstat leaves that to execveat)
     int err = fstat(fd, &st) < 0 ? errno : 0;
+    if (err == EPERM || err == ENOSYS) err = 0;
     // execve's answer for a directory, a device or a file without an x bit
-    if (err == 0 && (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0)) err = EACCES;
+    else if (err == 0 && (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0)) err = EACCES;
     if (err != 0) {
       close(fd);
       errno = err;
       return -1;
     }
     char* line = lines[level < kMaxInterp ? level : kMaxInterp - 1];
-    ssize_t n = readable ? pread(fd, line, kLineMax - 1, 0) : 0;
+    ssize_t n = readable ? read(fd, line, kLineMax - 1) : 0;  // read, not pread: the calls a profile must allow
     if (n < 2 || line[0] != '#' || line[1] != '!') {
       plan.fd = fd;
       plan.head = head;
@@ -1167,19 +1193,15 @@ int plan_exec(const Child& c, const char* file, char** out, int cap, ExecPlan& p
   }
   install_seccomp(c, kSeccompBeforeExecve);
   char* const* argv = out + plan.head;
-  if (plan.fd < 0) {
-    execve(plan.shown, argv, cfg.envp);
-    fail(c, kStepExecve, errno, plan.shown);
-  }
   syscall(SYS_execveat, plan.fd, "", argv, cfg.envp, AT_EMPTY_PATH);
   int err = errno;
-  if (err == ENOSYS || err == EPERM) {
-    // A seccomp profile that allows execve but not execveat: the same fd, by its name.
-    char fdp[40];
-    fd_path(fdp, plan.fd);
-    execve(fdp, argv, cfg.envp);
-    if (errno != ENOENT) err = errno;
-  }
+  // A seccomp profile may allow execve and not execveat (the calls it must allow name
+  // execve): the same fd then, by its /proc/self/fd name. Without a procfs that fails
+  // with ENOENT, and execveat's error is the one to report.
+  char fdp[40];
+  fd_path(fdp, plan.fd);
+  execve(fdp, argv, cfg.envp);
+  if (errno != ENOENT) err = errno;
   fail(c, kStepExecve, err, plan.shown);
 }
 
