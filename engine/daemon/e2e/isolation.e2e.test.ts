@@ -298,7 +298,7 @@ needs(skip).describe('escape classes through berthd', () => {
       const ref = await image([
         {
           entries: [
-            ...base.entries.filter((e) => e.name !== `${dir}/`),
+            ...(base.entries ?? []).filter((e) => e.name !== `${dir}/`),
             { name: dir, type: 'symlink', linkname: target },
           ],
         },
