@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fileResult, parseTap, summarize, summaryLines } from './conformance-runtime.js';
+import { fileResult, holdFileLock, parseTap, summarize, summaryLines, usesFixedCgroup } from './conformance-runtime.js';
+import { needs, tool } from '../testkit/needs.js';
 
 const tap = `TAP version 13
 ok 1 - root filesystem
@@ -68,4 +72,47 @@ describe('conformance TAP parsing', () => {
     expect(lines).toContain('1 of 2 files fully passing; 4 ok, 2 not ok, 1 skip');
     expect(lines).toContain('  bad: 3 has expected soft RLIMIT_NOFILE');
   });
+});
+
+describe('the fixed /cgrouptest of the suite', () => {
+  it('names every program that uses it, and no other', () => {
+    for (const n of [
+      'linux_cgroups_pids',
+      'linux_cgroups_relative_memory',
+      'delete_resources',
+      'delete_only_create_resources',
+    ]) {
+      expect(usesFixedCgroup(n), n).toBe(true);
+    }
+    for (const n of ['delete', 'linux_ns_path', 'hooks_stdin', 'linux_cgroups'])
+      expect(usesFixedCgroup(n), n).toBe(false);
+  });
+
+  needs(tool('flock', 'util-linux')).it(
+    'holds a host-wide lock: a second holder (another run) waits until the first releases it',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), `berth-cgroup-lock-${process.pid}-`));
+      try {
+        const file = join(dir, 'lock');
+        const releaseA = await holdFileLock(file);
+        let bHeld = false;
+        const b = holdFileLock(file).then((release) => {
+          bHeld = true;
+          return release;
+        });
+        await new Promise((r) => setTimeout(r, 500));
+        expect(bHeld).toBe(false);
+        await releaseA();
+        const releaseB = await b;
+        expect(bHeld).toBe(true);
+        await releaseB();
+        // free again: taken at once
+        await (
+          await holdFileLock(file)
+        )();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

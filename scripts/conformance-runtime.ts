@@ -4,13 +4,62 @@
 // checkout (README: "Runtime conformance") and never builds or downloads it.
 //
 //   npm run conformance -- <runtime-tools dir> [berth-runtime|runc|crun|/path/to/runtime]
-//       [--timeout SECONDS] [--out FILE] [--only NAME,NAME] [--tap-dir DIR]
+//       [--timeout SECONDS] [--out FILE] [--only NAME,NAME] [--tap-dir DIR] [--cgroup-lock FILE]
+//
+// The suite's cgroup programs (linux_cgroups_*, delete_resources,
+// delete_only_create_resources) all use one fixed cgroup, /cgrouptest (or
+// testdir/cgrouptest/container beside the runtime's own), so two of them running at
+// once, from two runs of this script (berth and runc side by side, say), would share
+// and remove each other's cgroup. Each of those programs therefore runs holding an
+// exclusive flock(2) on a host-wide file (--cgroup-lock, DEFAULT_CGROUP_LOCK); the
+// others run freely. The lock is the kernel's: it goes when its holder dies.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
 import { onPath } from '../engine/fsutil/on-path.js';
+
+/** The host-wide lock every run of this script takes around a program using the fixed cgroup. */
+export const DEFAULT_CGROUP_LOCK = '/run/lock/oci-runtime-tools-cgrouptest.lock';
+
+/** Whether validation program `name` uses the suite's fixed cgroup path (cgroups.AbsCgroupPath or RelCgroupPath). */
+export function usesFixedCgroup(name: string): boolean {
+  return name.startsWith('linux_cgroups_') || name === 'delete_resources' || name === 'delete_only_create_resources';
+}
+
+/**
+ * Takes an exclusive flock on `file` (created if missing) in a small holder process
+ * (flock(1) of util-linux) and resolves once it is held; the returned function
+ * releases it (the holder's stdin closes and it exits). Waits as long as another
+ * holder keeps it.
+ */
+export function holdFileLock(file: string): Promise<() => Promise<void>> {
+  return new Promise((resolveHeld, reject) => {
+    const holder = spawn('flock', ['--exclusive', file, 'sh', '-c', 'echo held; exec cat >/dev/null'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let held = false;
+    const closed = new Promise<void>((done) => holder.on('close', () => done()));
+    holder.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    holder.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (!held && out.includes('held\n')) {
+        held = true;
+        resolveHeld(async () => {
+          holder.stdin.end();
+          await closed;
+        });
+      }
+    });
+    holder.on('error', (e) => reject(new Error(`lock ${file}: flock: ${e.message}`)));
+    holder.on('close', (code) => {
+      if (!held) reject(new Error(`lock ${file}: flock exited with ${code}: ${err.trim()}`));
+    });
+  });
+}
 
 export interface TapTest {
   n: number;
@@ -213,7 +262,8 @@ async function main(argv: string[]): Promise<number> {
   const [toolsArg, runtimeName = 'berth-runtime'] = positional;
   if (toolsArg === undefined) {
     process.stderr.write(
-      'usage: conformance-runtime <runtime-tools dir> [berth-runtime|runc|crun|PATH] [--timeout S] [--out FILE] [--only A,B] [--tap-dir DIR]\n',
+      'usage: conformance-runtime <runtime-tools dir> [berth-runtime|runc|crun|PATH] [--timeout S] [--out FILE] [--only A,B] [--tap-dir DIR] [--cgroup-lock FILE]\n' +
+        `  programs using the fixed /cgrouptest run one at a time host-wide, under an flock of --cgroup-lock (${DEFAULT_CGROUP_LOCK})\n`,
     );
     return 2;
   }
@@ -239,8 +289,15 @@ async function main(argv: string[]): Promise<number> {
   const timeoutMs = Number(opts.timeout ?? 60) * 1000;
   if (opts['tap-dir']) mkdirSync(opts['tap-dir'], { recursive: true });
   const results: FileResult[] = [];
+  const cgroupLock = opts['cgroup-lock'] || DEFAULT_CGROUP_LOCK;
   for (const name of names) {
-    const run = await runOne(toolsDir, name, runtime, timeoutMs);
+    const release = usesFixedCgroup(name) ? await holdFileLock(cgroupLock) : undefined;
+    let run;
+    try {
+      run = await runOne(toolsDir, name, runtime, timeoutMs);
+    } finally {
+      await release?.();
+    }
     if (opts['tap-dir']) writeFileSync(join(opts['tap-dir'], `${name}.tap`), `${run.stderr}${run.tap}`);
     const r = fileResult(name, run.tap, run.exitCode, run.timedOut);
     results.push(r);

@@ -25,12 +25,20 @@ const codes: Record<string, ErrorCode> = {
   EOPNOTSUPP: ErrorCode.NOT_IMPLEMENTED,
 };
 
+/** Steps whose targets the child resolves without following a symlink (ELOOP when one is met). */
+const linkRefusingSteps = new Set(['mount', 'devices', 'masked-paths', 'readonly-paths']);
+
 /** The BerthError for a child's 'error' message; details keep step, errno and subject. */
 export function childError(id: string, msg: NativeChildMessage): BerthError {
   const errno = msg.code ?? 'EUNKNOWN';
   const step = msg.step ?? 'setup';
   const subject = msg.detail ? `${step} ${msg.detail}` : step;
-  const why = errno === 'EXDEV' && step === 'mount' ? 'the target resolves outside the rootfs' : msg.strerror;
+  const why =
+    errno === 'EXDEV' && step === 'mount'
+      ? 'the target resolves outside the rootfs'
+      : errno === 'ELOOP' && linkRefusingSteps.has(step)
+        ? 'a symlink on the way, which mounts on /proc, /sys and /dev and masked and read-only paths never follow'
+        : msg.strerror;
   return new BerthError(
     codes[errno] ?? ErrorCode.INTERNAL,
     `container ${id}: ${subject}: ${errno}${why ? ` (${why})` : ''}`,

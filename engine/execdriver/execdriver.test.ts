@@ -706,4 +706,196 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
       });
     }
   });
+
+  describe('hostile rootfs: /proc, /sys, /dev, masked and read-only paths never follow a planted symlink', () => {
+    /** A rootfs of its own (the shared one stays clean), with `plant` applied. */
+    function hostileBundle(
+      name: string,
+      plant: (dir: string) => void,
+      mutate: (spec: Spec) => void = () => {},
+    ): { dir: string; spec: Spec; rootfs: string } {
+      const dir = makeWorkloadRootfs(join(base, `hostile-${name}-${++seq}`));
+      writeFileSync(join(dir, 'etc', 'passwd'), 'root:x:0:0::/:/bin/true\n');
+      plant(dir);
+      const raw = defaultSpec({ args: ['/bin/probe'], rootfs: dir });
+      mutate(raw);
+      return { dir: base, spec: validateSpec(raw, base), rootfs: dir };
+    }
+    const relink = (dir: string, path: string, target: string) => {
+      rmSync(join(dir, path), { recursive: true, force: true });
+      symlinkSync(target, join(dir, path));
+    };
+
+    const cases: { name: string; make: () => ReturnType<typeof hostileBundle>; message: RegExp }[] = [
+      {
+        name: '/proc a symlink to /etc',
+        make: () => hostileBundle('proc', (d) => relink(d, 'proc', '/etc')),
+        message: /mount proc on \/proc: ELOOP \(a symlink on the way/,
+      },
+      {
+        name: '/dev a symlink to /',
+        make: () => hostileBundle('dev', (d) => relink(d, 'dev', '/')),
+        message: /mount tmpfs on \/dev: ELOOP/,
+      },
+      {
+        name: '/sys a relative symlink to etc',
+        make: () => hostileBundle('sys', (d) => relink(d, 'sys', 'etc')),
+        message: /mount sysfs on \/sys: ELOOP/,
+      },
+      {
+        name: 'a /dev submount through a symlink when /dev is the image’s own',
+        make: () =>
+          hostileBundle(
+            'devsub',
+            (d) => relink(d, 'dev/mqueue', '/etc'),
+            (s) => (s.mounts = s.mounts!.filter((m) => m.destination !== '/dev')),
+          ),
+        message: /mount mqueue on \/dev\/mqueue: ELOOP/,
+      },
+      {
+        name: 'procfs mounted elsewhere on a symlink',
+        make: () =>
+          hostileBundle(
+            'proc2',
+            (d) => relink(d, 'proc2', '/etc'),
+            (s) => s.mounts!.push({ destination: '/proc2', type: 'proc', source: 'proc' }),
+          ),
+        message: /mount proc on \/proc2: ELOOP/,
+      },
+      {
+        name: 'a masked path that is a symlink to a file of the image',
+        make: () =>
+          hostileBundle(
+            'mask',
+            (d) => symlinkSync('/etc/passwd', join(d, 'etc', 'masked')),
+            (s) => s.linux!.maskedPaths!.push('/etc/masked'),
+          ),
+        message: /masked-paths \/etc\/masked: ELOOP/,
+      },
+      {
+        name: 'a read-only path that is a symlink to a directory of the image',
+        make: () =>
+          hostileBundle(
+            'ro',
+            (d) => symlinkSync('/tmp', join(d, 'etc', 'ro')),
+            (s) => s.linux!.readonlyPaths!.push('/etc/ro'),
+          ),
+        message: /readonly-paths \/etc\/ro: ELOOP/,
+      },
+    ];
+
+    for (const c of cases) {
+      it(`refuses ${c.name}, naming the path`, async () => {
+        const b = c.make();
+        const fds = readdirSync('/proc/self/fd').length;
+        const id = nextId();
+        let error: unknown;
+        try {
+          await driver.create(ctx, id, b);
+        } catch (err) {
+          error = err;
+        }
+        expect(isBerthError(error)).toBe(true);
+        expect((error as Error).message).toMatch(new RegExp(`^container ${id}: `));
+        expect((error as Error).message).toMatch(c.message);
+        expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+        await expectNothingLeft(id, fds);
+        expect(readFileSync(join(b.rootfs, 'etc', 'passwd'), 'utf8')).toBe('root:x:0:0::/:/bin/true\n');
+      });
+    }
+
+    it('still mounts on real directories and masks real files (the same checks pass on a plain rootfs)', async () => {
+      const b = hostileBundle(
+        'plain',
+        (d) => {
+          writeFileSync(join(d, 'etc', 'masked'), 'secret');
+          mkdirSync(join(d, 'etc', 'ro'));
+        },
+        (s) => {
+          s.linux!.maskedPaths!.push('/etc/masked');
+          s.linux!.readonlyPaths!.push('/etc/ro');
+        },
+      );
+      b.spec.process!.args = ['/bin/probe', 'read:/etc/masked', 'write:/etc/ro/x', 'read:/proc/self/stat'];
+      const p = await probe(b);
+      expect(p.checks[0]).toMatchObject({ ok: true, bytes: 0 });
+      expect(p.checks[1]).toMatchObject({ ok: false, errno: 'EROFS' });
+      expect(p.checks[2]).toMatchObject({ ok: true });
+    });
+  });
+
+  describe('the program is executed from the fd its magic-link check opened', () => {
+    it('runs the checked fd itself (AT_EXECFN is /dev/fd/N), found by path or through PATH, leaking no fd', async () => {
+      for (const args of [
+        ['/bin/probe', 'execfn'],
+        ['probe', 'execfn'],
+      ]) {
+        const p = await probe(bundle(() => {}, args));
+        expect(p.checks[0]).toMatchObject({ op: 'execfn', ok: true });
+        expect(p.checks[0]!.text).toMatch(/^\/dev\/fd\/\d+$/);
+        expect(p.fds).toEqual([0, 1, 2]);
+      }
+    });
+
+    it('handles "#!" lines as the kernel does: interpreter, its one argument, the script path, then the args', async () => {
+      writeFileSync(join(rootfs, 'bin', 'say'), '#!/bin/echo  hello world \t\nignored\n', { mode: 0o755 });
+      writeFileSync(join(rootfs, 'bin', 'say-again'), '#!/bin/say\n', { mode: 0o755 });
+      writeFileSync(join(rootfs, 'bin', 'not-exec'), '#!/bin/echo\n', { mode: 0o644 });
+      try {
+        const one = await run(bundle(() => {}, ['/bin/say', 'x', 'y']));
+        expect(one).toMatchObject({ status: { exitCode: 0 }, stdout: 'hello world /bin/say x y\n' });
+        const two = await run(bundle(() => {}, ['say-again', 'z']));
+        expect(two).toMatchObject({ status: { exitCode: 0 }, stdout: 'hello world /bin/say /bin/say-again z\n' });
+        const id = nextId();
+        await driver.create(
+          ctx,
+          id,
+          bundle(() => {}, ['/bin/not-exec']),
+        );
+        await expect(driver.start(ctx, id)).rejects.toThrow(/execve \/bin\/not-exec: EACCES/);
+        expect(await driver.wait(ctx, id)).toEqual({ exitCode: 126 });
+        await driver.delete(ctx, id);
+      } finally {
+        for (const f of ['say', 'say-again', 'not-exec']) rmSync(join(rootfs, 'bin', f), { force: true });
+      }
+    });
+
+    it('under a profile loaded before the exec that denies openat2 and execveat: opens plainly, refuses its own binary, runs the fd by name', async () => {
+      const deny = (s: Spec) => {
+        s.process!.noNewPrivileges = false; // the filter then loads before the user is set, long before the exec
+        s.linux!.seccomp = {
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: [{ names: ['openat2', 'execveat'], action: 'SCMP_ACT_ERRNO' }],
+        };
+      };
+      const p = await probe(bundle(deny, ['/bin/probe', 'execfn']));
+      expect(p.checks[0]!.text).toMatch(/^\/proc\/self\/fd\/\d+$/);
+      expect(p.fds).toEqual([0, 1, 2]);
+      const id = nextId();
+      await driver.create(ctx, id, bundle(deny, ['/proc/self/exe']));
+      await expect(driver.start(ctx, id)).rejects.toThrow(/execve through a magic link: \/proc\/self\/exe: ELOOP/);
+      expect(await driver.wait(ctx, id)).toEqual({ exitCode: 126 });
+      await driver.delete(ctx, id);
+    });
+
+    it.each([
+      ['the command', ['/proc/self/exe'], /execve through a magic link: \/proc\/self\/exe: ELOOP/],
+      ['a script interpreter', ['/bin/evil'], /execve through a magic link: \/proc\/self\/exe: ELOOP/],
+    ])('refuses %s reached through /proc/self/exe', async (_what, args, message) => {
+      writeFileSync(join(rootfs, 'bin', 'evil'), '#!/proc/self/exe\n', { mode: 0o755 });
+      try {
+        const id = nextId();
+        await driver.create(
+          ctx,
+          id,
+          bundle(() => {}, args),
+        );
+        await expect(driver.start(ctx, id)).rejects.toThrow(message);
+        expect(await driver.wait(ctx, id)).toEqual({ exitCode: 126 });
+        await driver.delete(ctx, id);
+      } finally {
+        rmSync(join(rootfs, 'bin', 'evil'), { force: true });
+      }
+    });
+  });
 });

@@ -5,6 +5,7 @@
 // exists), so it runs only async-signal-safe code: raw syscalls, no malloc, no
 // locks, no V8, and the setuid family through syscall(2) because glibc's wrappers
 // would try to signal the parent's other threads. Protocol: container-protocol.h.
+#include <alloca.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -168,13 +169,15 @@ void wait_for(Child& c, uint32_t expected) {
 // ── resolving a path inside the rootfs ─────────────────────────────────────────
 
 enum Create { kNoCreate, kCreateDirs, kCreateFile };
+enum Links { kFollowInRoot, kRefuseLinks };
 
 // Walks `path` from rootfd one component at a time (O_PATH|O_NOFOLLOW), following
 // symlinks itself: an absolute link restarts at the rootfs, a ".." above the rootfs
-// fails with EXDEV (the path would escape). Missing components are created as
-// directories (and the last one as an empty file with kCreateFile). Returns an
-// O_PATH fd of the target, or -1 with errno set. Cost: one openat per component.
-int resolve_in_root(int rootfd, const char* path, Create create) {
+// fails with EXDEV (the path would escape). With kRefuseLinks a symlink anywhere on
+// the way fails with ELOOP instead. Missing components are created as directories
+// (and the last one as an empty file with kCreateFile). Returns an O_PATH fd of the
+// target, or -1 with errno set. Cost: one openat per component.
+int resolve_in_root(int rootfd, const char* path, Create create, Links links_mode = kFollowInRoot) {
   constexpr int kMaxDepth = 128;
   char work[PATH_MAX * 2];
   char next[PATH_MAX * 2];
@@ -234,7 +237,7 @@ int resolve_in_root(int rootfd, const char* path, Create create) {
       return unwind(err);
     }
     if (S_ISLNK(st.st_mode)) {
-      if (++links > 40) {
+      if (links_mode == kRefuseLinks || ++links > 40) {
         close(fd);
         return unwind(ELOOP);
       }
@@ -272,6 +275,38 @@ int resolve_in_root(int rootfd, const char* path, Create create) {
   int target = fds[depth];
   while (depth > 1) close(fds[--depth]);
   return target;
+}
+
+// Whether `dest` is /proc, /sys or /dev or lies beneath one of them. The kernel's
+// filesystems go there, and masks and read-only binds follow on top: an image that
+// plants a symlink there (/proc -> /etc, /dev -> /) would move them onto its own
+// files, so those targets are resolved with kRefuseLinks (as runc refuses a /proc
+// or /sys that is a symlink).
+bool kernel_tree(const char* dest) {
+  const char* p = dest;
+  for (;;) {
+    while (*p == '/') p++;
+    if (p[0] == '.' && (p[1] == '/' || p[1] == '\0')) {
+      p++;
+      continue;
+    }
+    break;
+  }
+  for (const char* top : {"proc", "sys", "dev"}) {
+    size_t n = strlen(top);
+    if (strncmp(p, top, n) == 0 && (p[n] == '/' || p[n] == '\0')) return true;
+  }
+  return false;
+}
+
+// The mount of `m` goes on a target resolved without following symlinks: a kernel
+// tree destination, or procfs or sysfs anywhere.
+Links mount_links(const MountEntry& m) {
+  if (kernel_tree(m.destination)) return kRefuseLinks;
+  if (m.kind != kMountBind && m.fstype != nullptr && (strcmp(m.fstype, "proc") == 0 || strcmp(m.fstype, "sysfs") == 0)) {
+    return kRefuseLinks;
+  }
+  return kFollowInRoot;
 }
 
 // MS_* flags that a bind remount must keep (the kernel locks them in a user
@@ -312,7 +347,7 @@ constexpr DevLink kDevLinks[] = {
 // nodes — mknod, or a bind from the host's /dev in a user namespace — and links.
 void populate_dev(Child& c, int rootfd, const char* dest) {
   uint64_t t0 = monotonic_ns();
-  int devfd = resolve_in_root(rootfd, dest, kNoCreate);
+  int devfd = resolve_in_root(rootfd, dest, kNoCreate, kernel_tree(dest) ? kRefuseLinks : kFollowInRoot);
   if (devfd < 0) fail(c, kStepDevices, errno, dest);
   char devpath[40];
   fd_path(devpath, devfd);
@@ -378,7 +413,8 @@ bool own_cgroup_path(const char* table, const char* key, Buf& out) {
 void mount_hierarchy(Child& c, const MountEntry& m, const CgroupHierarchy& h, const char* table, int rootfd,
                      const char* dest) {
   char target[40];
-  int fd = resolve_in_root(rootfd, dest, kCreateDirs);
+  const Links links = kernel_tree(dest) ? kRefuseLinks : kFollowInRoot;
+  int fd = resolve_in_root(rootfd, dest, kCreateDirs, links);
   if (fd < 0) fail(c, kStepMount, errno, "cgroup on ", dest);
   fd_path(target, fd);
   unsigned long flags = m.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
@@ -395,7 +431,7 @@ void mount_hierarchy(Child& c, const MountEntry& m, const CgroupHierarchy& h, co
   if (!own_cgroup_path(table, h.key, sb)) fail(c, kStepMount, ENOENT, "cgroup: not in /proc/self/cgroup: ", h.v2 ? "0::" : h.key);
   if (mount(src, target, nullptr, MS_BIND, nullptr) < 0) fail(c, kStepMount, errno, "cgroup bind ", src, dest);
   close(fd);
-  fd = resolve_in_root(rootfd, dest, kNoCreate);
+  fd = resolve_in_root(rootfd, dest, kNoCreate, links);
   if (fd < 0) fail(c, kStepMount, errno, "cgroup on ", dest);
   fd_path(target, fd);
   if (mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | flags | locked_flags(target), nullptr) < 0) {
@@ -427,7 +463,8 @@ void mount_cgroups(Child& c, int rootfd, const MountEntry& m) {
     return;
   }
   char target[40];
-  int fd = resolve_in_root(rootfd, m.destination, kCreateDirs);
+  const Links links = mount_links(m);
+  int fd = resolve_in_root(rootfd, m.destination, kCreateDirs, links);
   if (fd < 0) fail(c, kStepMount, errno, "tmpfs on ", m.destination);
   fd_path(target, fd);
   unsigned long tflags = m.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | MS_NOATIME);
@@ -442,7 +479,7 @@ void mount_cgroups(Child& c, int rootfd, const MountEntry& m) {
     bput(b, h.name);
     mount_hierarchy(c, m, h, tp, rootfd, sub);
   }
-  fd = resolve_in_root(rootfd, m.destination, kNoCreate);
+  fd = resolve_in_root(rootfd, m.destination, kNoCreate, links);
   if (fd < 0) fail(c, kStepMount, errno, "tmpfs on ", m.destination);
   fd_path(target, fd);
   int dir = open(target, O_DIRECTORY | O_CLOEXEC);
@@ -478,7 +515,7 @@ void create_devices(Child& c, int rootfd) {
     const char* name = d.path + (slash - dir) + 1;
     if (slash == dir) slash[1] = '\0';
     else *slash = '\0';
-    int pfd = resolve_in_root(rootfd, dir, kCreateDirs);
+    int pfd = resolve_in_root(rootfd, dir, kCreateDirs, kernel_tree(dir) ? kRefuseLinks : kFollowInRoot);
     if (pfd < 0) fail(c, kStepDevices, errno, d.path);
     char ppath[40];
     fd_path(ppath, pfd);
@@ -519,7 +556,8 @@ void do_mount(Child& c, int rootfd, int index) {
     return;
   }
   const char* what = m.kind == kMountBind ? m.source : (m.fstype != nullptr ? m.fstype : m.source);
-  int fd = resolve_in_root(rootfd, m.destination, m.target_is_file ? kCreateFile : kCreateDirs);
+  const Links links = mount_links(m);
+  int fd = resolve_in_root(rootfd, m.destination, m.target_is_file ? kCreateFile : kCreateDirs, links);
   if (fd < 0) fail(c, kStepMount, errno, what, " on ", m.destination);
   char target[40];
   fd_path(target, fd);
@@ -534,7 +572,7 @@ void do_mount(Child& c, int rootfd, int index) {
   bool remount = m.kind == kMountBind && extra != 0;
   if (remount || m.npropagation > 0) {
     // The fd above names the directory under the new mount: look the target up again.
-    fd = resolve_in_root(rootfd, m.destination, kNoCreate);
+    fd = resolve_in_root(rootfd, m.destination, kNoCreate, links);
     if (fd < 0) fail(c, kStepMount, errno, what, " on ", m.destination);
     fd_path(target, fd);
     if (remount && mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | extra | locked_flags(target), nullptr) < 0) {
@@ -624,6 +662,17 @@ void finish_rootfs(Child& c) {
   }
   if (cfg.nsysctl > 0) record(c, kStepSysctl, -1, t0);
 
+  // Masked and read-only paths are resolved from the new root without following a
+  // symlink (ELOOP names the path): an image could otherwise point one at a file of its
+  // own (or, when /proc is not procfs, anywhere in the rootfs) and have that masked or
+  // made read-only instead. The mount then names the resolved fd, not the path again;
+  // without a procfs at /proc (no /proc/self/fd) it names the path just checked.
+  int slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (slash < 0 && (cfg.nmasked > 0 || cfg.nreadonly > 0)) fail(c, kStepMaskedPaths, errno, "/");
+  const bool fd_paths = access("/proc/self/fd", F_OK) == 0;
+  char target[40];
+  auto target_of = [&](int fd, const char* p) { return fd_paths ? (fd_path(target, fd), target) : p; };
+
   t0 = monotonic_ns();
   // A file is masked by a bind of the null device, opened once without following a
   // symlink and checked to be char 1:3: the container's /dev may be a volume in which
@@ -634,11 +683,13 @@ void finish_rootfs(Child& c) {
   char devnull[40];
   for (int i = 0; i < cfg.nmasked; i++) {
     const char* p = cfg.masked[i];
-    struct stat st;
-    if (stat(p, &st) < 0) {
+    int fd = resolve_in_root(slash, p, kNoCreate, kRefuseLinks);
+    if (fd < 0) {
       if (errno == ENOENT) continue;
       fail(c, kStepMaskedPaths, errno, p);
     }
+    struct stat st;
+    if (fstat(fd, &st) < 0) fail(c, kStepMaskedPaths, errno, p);
     if (!S_ISDIR(st.st_mode) && null_fd < 0) {
       null_fd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
       struct stat ns;
@@ -648,9 +699,11 @@ void finish_rootfs(Child& c) {
       }
       fd_path(devnull, null_fd);
     }
-    int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, nullptr)
-                                 : mount(devnull, p, nullptr, MS_BIND, nullptr);
+    const char* to = target_of(fd, p);
+    int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", to, "tmpfs", MS_RDONLY, nullptr)
+                                 : mount(fd_paths ? devnull : "/dev/null", to, nullptr, MS_BIND, nullptr);
     if (rc < 0) fail(c, kStepMaskedPaths, errno, p);
+    close(fd);
   }
   if (null_fd >= 0) close(null_fd);
   if (cfg.nmasked > 0) record(c, kStepMaskedPaths, -1, t0);
@@ -658,17 +711,25 @@ void finish_rootfs(Child& c) {
   t0 = monotonic_ns();
   for (int i = 0; i < cfg.nreadonly; i++) {
     const char* p = cfg.readonly[i];
-    struct stat st;
-    if (stat(p, &st) < 0) {
+    int fd = resolve_in_root(slash, p, kNoCreate, kRefuseLinks);
+    if (fd < 0) {
       if (errno == ENOENT) continue;
       fail(c, kStepReadonlyPaths, errno, p);
     }
-    if (mount(p, p, nullptr, MS_BIND | MS_REC, nullptr) < 0) fail(c, kStepReadonlyPaths, errno, p);
-    if (mount(nullptr, p, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(p), nullptr) < 0) {
+    const char* to = target_of(fd, p);
+    if (mount(to, to, nullptr, MS_BIND | MS_REC, nullptr) < 0) fail(c, kStepReadonlyPaths, errno, p);
+    close(fd);
+    // The fd names what lies under the new bind: look the path up again for the remount.
+    fd = resolve_in_root(slash, p, kNoCreate, kRefuseLinks);
+    if (fd < 0) fail(c, kStepReadonlyPaths, errno, p);
+    to = target_of(fd, p);
+    if (mount(nullptr, to, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(to), nullptr) < 0) {
       fail(c, kStepReadonlyPaths, errno, p);
     }
+    close(fd);
   }
   if (cfg.nreadonly > 0) record(c, kStepReadonlyPaths, -1, t0);
+  if (slash >= 0) close(slash);
 
   if (cfg.readonly_root) {
     t0 = monotonic_ns();
@@ -926,49 +987,161 @@ void close_fds(Child& c) {
 // Until execve returns, this process runs Node's binary, the host's. A path through a
 // /proc magic link (/proc/self/exe, /proc/<pid>/exe, /proc/self/fd/N) resolved by this
 // process would start that host file inside the container, where the container could
-// then reach it for writing (runc's CVE-2019-5736). The program and, for a script,
-// each interpreter its "#!" line names (the kernel follows up to four) are therefore
-// resolved here first with RESOLVE_NO_MAGICLINKS; a path that only resolves through a
-// magic link is refused with ELOOP, naming it. Kernels without openat2 get no check.
-// Returns 0, or -1 with the refused path copied into `refused`.
-int magic_link_check(const char* file, char* refused, size_t cap) {
-  char path[PATH_MAX];
-  size_t len = strlen(file);
-  if (len >= sizeof path) return 0;
-  memcpy(path, file, len + 1);
-  for (int depth = 0; depth < 5; depth++) {
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    how.resolve = RESOLVE_NO_MAGICLINKS;
-    int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how));
-    if (fd < 0 && errno == ELOOP) {
-      // A symlink loop fails the same way; only a path that opens without the flag went through a magic link.
-      int plain = open(path, O_PATH | O_CLOEXEC);
-      if (plain < 0) return 0;
+// then reach it for writing (runc's CVE-2019-5736). The program is therefore opened
+// here with RESOLVE_NO_MAGICLINKS (a path that only resolves through a magic link is
+// refused with ELOOP, naming it) and that same fd is what gets executed (execveat with
+// AT_EMPTY_PATH), so nothing can swap the path between the check and the exec. A
+// script's "#!" line is read from the fd and handled here as the kernel's binfmt_script
+// would ("interpreter [arg] path argv[1..]", up to five levels), each interpreter
+// opened the same way, so the fd finally executed is never a script whose interpreter
+// the kernel would look up by path again. Without openat2 (an old kernel, or a seccomp
+// profile loaded already that denies it) the path is opened plainly and refused when it
+// is this process's own binary.
+
+constexpr int kMaxInterp = 5;  // the kernel's limit on nested interpreters
+constexpr size_t kLineMax = 256;  // BINPRM_BUF_SIZE: the most of a "#!" line the kernel reads
+
+struct ExecPlan {
+  int fd = -1;         // the fd to execveat
+  int head = 0;        // argv is out[head..]
+  const char* shown = nullptr;  // the path errors name
+};
+
+// openat2 with RESOLVE_NO_MAGICLINKS: the fd, -1 with errno, or -2 for a path that only
+// resolves through a magic link.
+int open_exec_beneath(const char* path, bool& readable) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_MAGICLINKS;
+  readable = true;
+  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how));
+  if (fd < 0 && errno == EACCES) {
+    how.flags = O_PATH | O_CLOEXEC;
+    readable = false;
+    fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how));
+  }
+  if (fd < 0 && errno == ELOOP) {
+    // A symlink loop fails the same way; only a path that opens without the flag went through a magic link.
+    int plain = open(path, O_PATH | O_CLOEXEC);
+    if (plain >= 0) {
       close(plain);
-      size_t n = strlen(path) < cap - 1 ? strlen(path) : cap - 1;
+      return -2;
+    }
+    errno = ELOOP;
+  }
+  return fd;
+}
+
+// Whether fd is this process's own binary (the host's Node), by device and inode. False
+// when that cannot be told: without a procfs no magic link leads to it either.
+bool is_own_binary(int fd) {
+  struct stat self;
+  struct stat st;
+  if (stat("/proc/self/exe", &self) < 0 || fstat(fd, &st) < 0) return false;
+  return self.st_dev == st.st_dev && self.st_ino == st.st_ino;
+}
+
+// Opens `path` for execveat without crossing a magic link: O_RDONLY so a "#!" line can be
+// read, O_PATH when the file is execute-only. Returns the fd; -1 with errno; -2 when the
+// path resolves only through a magic link. Without openat2 (ENOSYS, or EPERM: denied by
+// a seccomp stage that is loaded already) it opens the path plainly and refuses the one
+// file a magic link could bring that matters here, this process's own binary.
+int open_exec(const char* path, bool& readable) {
+  int fd = open_exec_beneath(path, readable);
+  if (fd != -1 || (errno != ENOSYS && errno != EPERM)) return fd;
+  readable = true;
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0 && errno == EACCES) {
+    readable = false;
+    fd = open(path, O_PATH | O_CLOEXEC);
+  }
+  if (fd >= 0 && is_own_binary(fd)) {
+    close(fd);
+    return -2;
+  }
+  return fd;
+}
+
+// Plans the exec of `file` with cfg.argv into out (capacity: argc + 3 * kMaxInterp + 1
+// pointers). Returns 0; -1 with errno (execve's errors); -2 with the refused path in
+// `refused` when the program or an interpreter is reached only through a magic link.
+int plan_exec(const Child& c, const char* file, char** out, int cap, ExecPlan& plan, char* refused, size_t rcap) {
+  static char lines[kMaxInterp][kLineMax];
+  char* const* argv = c.cfg->argv;
+  int argc = 0;
+  while (argv[argc] != nullptr) argc++;
+  int end = cap - 1;
+  out[end] = nullptr;
+  int head = end;
+  for (int i = argc - 1; i >= 1; i--) out[--head] = argv[i];
+  char* argv0 = argc > 0 ? argv[0] : const_cast<char*>(file);
+  const char* path = file;
+  plan.shown = file;
+  for (int level = 0;; level++) {
+    bool readable = false;
+    int fd = open_exec(path, readable);
+    if (fd == -2) {
+      size_t n = strlen(path) < rcap - 1 ? strlen(path) : rcap - 1;
       memcpy(refused, path, n);
       refused[n] = '\0';
+      return -2;
+    }
+    if (fd < 0) return -1;
+    struct stat st;
+    // (a profile that denies fstat leaves that to execveat)
+    int err = fstat(fd, &st) < 0 ? errno : 0;
+    if (err == EPERM || err == ENOSYS) err = 0;
+    // execve's answer for a directory, a device or a file without an x bit
+    else if (err == 0 && (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0)) err = EACCES;
+    if (err != 0) {
+      close(fd);
+      errno = err;
       return -1;
     }
-    if (fd < 0) return 0;  // ENOENT, EACCES (an execute-only binary), ENOSYS: execve reports its own error
-    char head[256];
-    ssize_t n = read(fd, head, sizeof head - 1);
-    close(fd);
-    if (n < 2 || head[0] != '#' || head[1] != '!') return 0;
-    head[n] = '\0';
-    const char* p = head + 2;
-    while (*p == ' ' || *p == '\t') p++;
-    size_t k = 0;
-    while (p[k] != '\0' && p[k] != ' ' && p[k] != '\t' && p[k] != '\n' && k + 1 < sizeof path) {
-      path[k] = p[k];
-      k++;
+    char* line = lines[level < kMaxInterp ? level : kMaxInterp - 1];
+    ssize_t n = readable ? read(fd, line, kLineMax - 1) : 0;  // read, not pread: the calls a profile must allow
+    if (n < 2 || line[0] != '#' || line[1] != '!') {
+      plan.fd = fd;
+      plan.head = head;
+      out[--plan.head] = argv0;
+      plan.shown = path;
+      return 0;
     }
-    path[k] = '\0';
-    if (k == 0) return 0;
+    close(fd);
+    if (level == kMaxInterp) {
+      errno = ELOOP;
+      return -1;
+    }
+    line[n] = '\0';
+    char* nl = strchr(line + 2, '\n');
+    if (nl != nullptr) *nl = '\0';
+    char* p = line + 2;
+    while (*p == ' ' || *p == '\t') p++;
+    char* name = p;
+    while (*p != '\0' && *p != ' ' && *p != '\t') p++;
+    if (p == name) {
+      errno = ENOEXEC;
+      return -1;
+    }
+    char* arg = nullptr;
+    if (*p != '\0') {
+      *p++ = '\0';
+      while (*p == ' ' || *p == '\t') p++;
+      char* e = p + strlen(p);
+      while (e > p && (e[-1] == ' ' || e[-1] == '\t')) *--e = '\0';
+      if (*p != '\0') arg = p;
+    }
+    // binfmt_script: argv becomes "name [arg] path argv[1..]"
+    if (head < 3) {
+      errno = E2BIG;
+      return -1;
+    }
+    out[--head] = const_cast<char*>(path);
+    if (arg != nullptr) out[--head] = arg;
+    argv0 = name;
+    path = name;
   }
-  return 0;
 }
 
 [[noreturn]] void exec_args(Child& c) {
@@ -978,12 +1151,25 @@ int magic_link_check(const char* file, char* refused, size_t cap) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   const char* file = cfg.argv[0];
   const char* path = cfg.path_env != nullptr ? cfg.path_env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  char full[PATH_MAX];
+  int argc = 0;
+  while (cfg.argv[argc] != nullptr) argc++;
+  const int cap = argc + 3 * kMaxInterp + 2;
+  char** out = static_cast<char**>(alloca(sizeof(char*) * static_cast<size_t>(cap)));
+  static char full[PATH_MAX];
   char refused[PATH_MAX];
-  // The checks run before the last seccomp stage, which may deny openat2 and read.
+  ExecPlan plan;
+  // The program is opened and its "#!" lines read before the last seccomp stage, which may deny openat2 and read.
+  int rc;
   if (strchr(file, '/') != nullptr) {
-    if (magic_link_check(file, refused, sizeof refused) < 0) fail(c, kStepExecve, ELOOP, "through a magic link: ", refused);
+    rc = plan_exec(c, file, out, cap, plan, refused, sizeof refused);
+    if (rc == -2) fail(c, kStepExecve, ELOOP, "through a magic link: ", refused);
+    if (rc < 0) fail(c, kStepExecve, errno, file);
   } else {
+    // execvp's search: the first candidate that opens and is executable; EACCES
+    // remembered, ENOENT and ENOTDIR passed over, any other error final.
+    int err = ENOENT;
+    bool denied = false;
+    rc = -1;
     for (const char* p = path;;) {
       const char* end = strchr(p, ':');
       size_t dlen = end != nullptr ? static_cast<size_t>(end - p) : strlen(p);
@@ -993,43 +1179,30 @@ int magic_link_check(const char* file, char* refused, size_t cap) {
         memcpy(full, dlen == 0 ? "." : p, n);
         full[n++] = '/';
         memcpy(full + n, file, flen + 1);
-        if (magic_link_check(full, refused, sizeof refused) < 0) fail(c, kStepExecve, ELOOP, "through a magic link: ", refused);
-        if (faccessat(AT_FDCWD, full, F_OK, 0) == 0) break;  // execve takes the first that exists, as checked
+        rc = plan_exec(c, full, out, cap, plan, refused, sizeof refused);
+        if (rc == -2) fail(c, kStepExecve, ELOOP, "through a magic link: ", refused);
+        if (rc == 0) break;
+        err = errno;
+        if (err == EACCES) denied = true;
+        if (err != ENOENT && err != ENOTDIR && err != EACCES) fail(c, kStepExecve, err, full);
       }
       if (end == nullptr) break;
       p = end + 1;
     }
+    if (rc != 0) fail(c, kStepExecve, denied ? EACCES : err, file);
   }
   install_seccomp(c, kSeccompBeforeExecve);
-  if (strchr(file, '/') != nullptr) {
-    execve(file, cfg.argv, cfg.envp);
-    fail(c, kStepExecve, errno, file);
-  }
-  int err = ENOENT;
-  bool denied = false;
-  for (const char* p = path;;) {
-    const char* end = strchr(p, ':');
-    size_t dlen = end != nullptr ? static_cast<size_t>(end - p) : strlen(p);
-    size_t flen = strlen(file);
-    if (dlen + flen + 2 <= sizeof full) {
-      size_t n = 0;
-      if (dlen == 0) {
-        full[n++] = '.';
-      } else {
-        memcpy(full, p, dlen);
-        n = dlen;
-      }
-      full[n++] = '/';
-      memcpy(full + n, file, flen + 1);
-      execve(full, cfg.argv, cfg.envp);
-      err = errno;
-      if (err == EACCES) denied = true;
-      if (err != ENOENT && err != ENOTDIR && err != EACCES) fail(c, kStepExecve, err, full);
-    }
-    if (end == nullptr) break;
-    p = end + 1;
-  }
-  fail(c, kStepExecve, denied ? EACCES : err, file);
+  char* const* argv = out + plan.head;
+  syscall(SYS_execveat, plan.fd, "", argv, cfg.envp, AT_EMPTY_PATH);
+  int err = errno;
+  // A seccomp profile may allow execve and not execveat (the calls it must allow name
+  // execve): the same fd then, by its /proc/self/fd name. Without a procfs that fails
+  // with ENOENT, and execveat's error is the one to report.
+  char fdp[40];
+  fd_path(fdp, plan.fd);
+  execve(fdp, argv, cfg.envp);
+  if (errno != ENOENT) err = errno;
+  fail(c, kStepExecve, err, plan.shown);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
  *   alloc:MIB   touch MIB MiB         fork:N      fork N children, count successes
  *   sys:NAME[:ARG]  make one system call (mkdir, unshare, personality, getppid) with
  *               ARG as its flags/argument, print its return value and errno
+ *   execfn      print the name the kernel was given to run this program (AT_EXECFN):
+ *               the path, or /dev/fd/N when it was executed from an fd
  *   exit:CODE   exit with CODE after printing
  */
 #define _GNU_SOURCE
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -190,6 +193,13 @@ static void check_fork(long n) {
   putchar('}');
 }
 
+static void check_execfn(void) {
+  const char *fn = (const char *)getauxval(AT_EXECFN);
+  printf("{\"op\":\"execfn\",\"ok\":%s,\"text\":", fn != NULL ? "true" : "false");
+  json_str(fn != NULL ? fn : "");
+  putchar('}');
+}
+
 int main(int argc, char **argv) {
   int code = 0;
   /* Checks may print between fields: run them into a buffer first. */
@@ -206,6 +216,7 @@ int main(int argc, char **argv) {
     else if (strncmp(a, "alloc:", 6) == 0) check_alloc(atol(a + 6));
     else if (strncmp(a, "fork:", 5) == 0) check_fork(atol(a + 5));
     else if (strncmp(a, "sys:", 4) == 0) check_sys(a + 4);
+    else if (strcmp(a, "execfn") == 0) check_execfn();
     else if (strncmp(a, "exit:", 5) == 0) {
       code = atoi(a + 5);
       continue;

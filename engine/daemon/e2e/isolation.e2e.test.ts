@@ -2,8 +2,9 @@
 // bundle, a private root, socket, bridge and registry, as the other end-to-end tests
 // do): crafted layer tars pulled from berth-registry, the host's binary reached
 // through /proc/self/exe or /proc/<pid>/exe, leaked fds and a working directory
-// through /proc/self/fd, a mask source replaced by a symlink, writes to /proc and
-// /sys, and mount, unshare -U and module loading under Docker's defaults.
+// through /proc/self/fd, a mask source replaced by a symlink, an image whose /proc,
+// /sys or /dev is a symlink, writes to /proc and /sys, and mount, unshare -U and module
+// loading under Docker's defaults.
 //
 // Each check also runs, where that is safe, with the protection switched off from
 // the outside (--privileged, seccomp=unconfined), and must then see a difference:
@@ -182,7 +183,8 @@ needs(skip).describe('escape classes through berthd', () => {
   }, 600_000);
 
   it("the host's Node binary (berthd's and berth-runtime's) is never started in a container through /proc/self/exe", async () => {
-    // Protection: the child's magic-link check before execve (native/src/container-child.cc, magic_link_check).
+    // Protection: the child opens the program without crossing a magic link and executes that fd
+    // (native/src/container-child.cc, open_exec and plan_exec).
     // Checked by removing it: the container then prints host-binary-ran (the host's node runs inside it).
     const node = realpathSync(process.execPath);
     const hashBefore = sha256File(node);
@@ -279,6 +281,31 @@ needs(skip).describe('escape classes through berthd', () => {
       }
     } finally {
       await berth(['volume', 'rm', '-f', vol]);
+    }
+  }, 300_000);
+
+  it('an image whose /proc, /sys or /dev is a symlink is refused naming the path; what the link points at gets no mount', async () => {
+    // Protection: the child resolves mount targets under /proc, /sys and /dev without following a symlink
+    // (container-child.cc, kRefuseLinks). Checked in the execdriver's hostile-rootfs tests against the child without
+    // it, which follows such links inside the root: the containers then start, with procfs mounted on /etc.
+    const planted: [string, string, RegExp][] = [
+      ['proc', '/etc', /mount proc on \/proc: ELOOP/],
+      ['dev', '/', /mount tmpfs on \/dev: ELOOP/],
+      ['sys', 'tmp', /mount sysfs on \/sys: ELOOP/],
+    ];
+    for (const [dir, target, refusal] of planted) {
+      const base = baseLayer();
+      const ref = await image([
+        {
+          entries: [
+            ...(base.entries ?? []).filter((e) => e.name !== `${dir}/`),
+            { name: dir, type: 'symlink', linkname: target },
+          ],
+        },
+      ]);
+      const r = await berth(['run', '--rm', ref, '/bin/probe']);
+      expect(r.exitCode, `${dir} -> ${target}: ${r.stdout}`).not.toBe(0);
+      expect(r.stderr, `${dir} -> ${target}`).toMatch(refusal);
     }
   }, 300_000);
 
