@@ -172,6 +172,32 @@ export interface NativeCore {
   setxattr(path: string, name: string, value: Buffer): void;
   /** The O_PATH open flag (node:fs has no constant for it). */
   readonly O_PATH: number;
+  /**
+   * Creates files and symlinks in order on the threadpool, each relative to its directory handle and one name (a
+   * non-directory there replaced, a directory there stops the batch: blocked, done = that op's index). Resolves with
+   * how many ops are done, the xattrs the file system refused, and the first failure, where the batch stopped
+   * (apply-batch.cc). Throws a TypeError naming the op for bad input.
+   */
+  applyEntries(ops: readonly ApplyEntryOp[]): Promise<ApplyEntriesResult>;
+}
+
+/** One entry for applyEntries: a regular file with its content chunks, or a symlink with its target. */
+export type ApplyEntryOp = {
+  dirFd: number;
+  name: string;
+  uid: number;
+  gid: number;
+  /** Permission bits (ignored for a symlink). */
+  mode: number;
+  mtimeMs: number;
+  xattrs?: [string, Buffer][];
+} & ({ kind: 'file'; data: Buffer[] } | { kind: 'symlink'; target: string });
+
+export interface ApplyEntriesResult {
+  done: number;
+  blocked: boolean;
+  warnings: { index: number; attr: string; code: string }[];
+  error?: { index: number; code: string; errno: number; syscall: string; path: string; message: string };
 }
 
 /** One mount as the container child performs it (engine/execdriver/native-config.ts builds these). */

@@ -190,6 +190,105 @@ needs(asRoot()).describe('applyLayer', () => {
   });
 });
 
+// Files and symlinks are made in batches on the threadpool (apply-batch.cc), the other entries in between on the
+// event loop: these cases check that order and every entry's metadata survive that split.
+needs(asRoot()).describe('applyLayer batches', () => {
+  it('makes files in more directories than the handle cache holds, each with its metadata', async () => {
+    const t = new Date(1_400_000_000_000);
+    const entries: FixtureEntry[] = [];
+    for (let d = 0; d < 150; d++) {
+      entries.push({ name: `d${d}/`, type: 'directory', mode: 0o751, mtime: t });
+      entries.push({ name: `d${d}/f`, content: `file ${d}`, mode: 0o640, uid: d, gid: d + 1 });
+      entries.push({ name: `d${d}/l`, type: 'symlink', linkname: `f${d}`, uid: d, gid: 3 });
+    }
+    // and back into the first directories, whose handles were dropped from the cache meanwhile
+    for (let d = 0; d < 10; d++) entries.push({ name: `d${d}/g`, content: `again ${d}` });
+    const res = await apply(entries, 'overlay');
+    expect(res.entries).toBe(entries.length);
+    for (let d = 0; d < 150; d++) {
+      const f = await lstat(join(root, `d${d}/f`));
+      expect([f.mode & 0o7777, f.uid, f.gid, f.mtimeMs]).toEqual([0o640, d, d + 1, 1_600_000_000_000]);
+      expect(await readFile(join(root, `d${d}/f`), 'utf8')).toBe(`file ${d}`);
+      const l = await lstat(join(root, `d${d}/l`));
+      expect([l.isSymbolicLink(), l.uid, l.gid]).toEqual([true, d, 3]);
+      expect(await readlink(join(root, `d${d}/l`))).toBe(`f${d}`);
+      const dir = await lstat(join(root, `d${d}`));
+      expect([dir.mode & 0o7777, dir.mtimeMs]).toEqual([0o751, t.getTime()]);
+    }
+    for (let d = 0; d < 10; d++) expect(await readFile(join(root, `d${d}/g`), 'utf8')).toBe(`again ${d}`);
+  });
+
+  it('lets the later of two entries for one path win, whatever their kinds', async () => {
+    await apply([
+      { name: 'x', content: 'first' },
+      { name: 'x', type: 'symlink', linkname: 'somewhere' },
+      { name: 'y', type: 'symlink', linkname: 'somewhere' },
+      { name: 'y', content: 'second' },
+      { name: 'z', content: 'one' },
+      { name: 'z', type: 'fifo' },
+      { name: 'w', content: 'one' },
+      { name: 'w/', type: 'directory', mode: 0o700 },
+      { name: 'w/inside', content: 'in' },
+    ]);
+    expect(await readlink(join(root, 'x'))).toBe('somewhere');
+    expect(await readFile(join(root, 'y'), 'utf8')).toBe('second');
+    expect((await lstat(join(root, 'z'))).isFIFO()).toBe(true);
+    expect(await readFile(join(root, 'w/inside'), 'utf8')).toBe('in');
+  });
+
+  it("replaces a directory (its lower content or this layer's) by a file, and refuses an entry under it then", async () => {
+    await mkdir(join(root, 'lower/deep'), { recursive: true });
+    await writeFile(join(root, 'lower/deep/old'), 'old');
+    await apply([
+      { name: 'lower', content: 'now a file' },
+      { name: 'mine/', type: 'directory' },
+      { name: 'mine/sub/', type: 'directory' },
+      { name: 'mine/sub/f', content: 'f' },
+      { name: 'mine', type: 'symlink', linkname: 'elsewhere' },
+    ]);
+    expect(await readFile(join(root, 'lower'), 'utf8')).toBe('now a file');
+    expect(await readlink(join(root, 'mine'))).toBe('elsewhere');
+    await mkdir(join(root, 'again'));
+    const err = await apply([
+      { name: 'again', content: 'file' },
+      { name: 'again/under', content: 'x' },
+    ]).catch((e: unknown) => e);
+    expect(isBerthError(err, 'INVALID_ARGUMENT')).toBe(true);
+    expect((err as Error).message).toContain('layer entry "again/under": parent "again" is not a directory');
+  });
+
+  it('writes a file larger than a batch holds between queued ones', async () => {
+    const big = Buffer.alloc(9 << 20, 7);
+    big.write('head');
+    await apply([
+      { name: 'a', content: 'before' },
+      { name: 'big', content: big, mode: 0o600, uid: 9 },
+      { name: 'b', content: 'after' },
+    ]);
+    expect((await readFile(join(root, 'big'))).equals(big)).toBe(true);
+    expect((await lstat(join(root, 'big'))).uid).toBe(9);
+    expect(await readFile(join(root, 'a'), 'utf8')).toBe('before');
+    expect(await readFile(join(root, 'b'), 'utf8')).toBe('after');
+  });
+
+  it('logs an xattr the file system refuses on a symlink and fails on one it cannot take, naming the entry', async () => {
+    const warnings: string[] = [];
+    const logger = { ...ctx.logger, warn: (m: string) => void warnings.push(m) };
+    const tar = await buildTar([
+      { name: 'f', content: 'f', xattrs: { 'user.ok': 'yes' } },
+      { name: 'l', type: 'symlink', linkname: 'f', xattrs: { 'user.refused': 'no' } },
+    ]);
+    await applyLayer({ ...ctx, logger }, root, tarStream(tar), { whiteouts: 'delete' });
+    expect(getXattr(join(root, 'f'), 'user.ok')?.toString()).toBe('yes');
+    expect(warnings).toEqual(['layer entry "l": xattr user.refused not kept (EPERM)']);
+    const err = await apply([{ name: 'g', content: 'g', xattrs: { 'user.big': Buffer.alloc(70_000, 1) } }]).catch(
+      (e: unknown) => e,
+    );
+    expect(isBerthError(err)).toBe(true);
+    expect((err as Error).message).toMatch(/^layer entry "g": E2BIG: .*fsetxattr 'g'/);
+  });
+});
+
 describe('compression', () => {
   it('detects gzip, zstd and plain by magic bytes', async () => {
     const tar = await buildTar([{ name: 'x', content: 'hello' }]);

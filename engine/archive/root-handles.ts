@@ -46,6 +46,11 @@ export class RootHandles {
   readonly rootFd: number;
   /** O_PATH handles of directories recently written into, most recent last. */
   private readonly dirs = new Map<string, number>();
+  /**
+   * Handles dropped from the cache while work queued elsewhere may still name them (deferCloses()): kept open until
+   * takeRetired()'s caller closes them, so their numbers cannot be reused meanwhile.
+   */
+  private retired: number[] | undefined;
 
   constructor(
     readonly root: string,
@@ -131,8 +136,25 @@ export class RootHandles {
     while (this.dirs.size > CACHE) {
       const [oldest, ofd] = this.dirs.entries().next().value as [string, number];
       this.dirs.delete(oldest);
-      closeSync(ofd);
+      this.drop(ofd);
     }
+  }
+
+  private drop(fd: number): void {
+    if (this.retired !== undefined) this.retired.push(fd);
+    else closeSync(fd);
+  }
+
+  /** From now on a handle leaving the cache stays open until takeRetired() hands it over (or close()). */
+  deferCloses(): void {
+    this.retired ??= [];
+  }
+
+  /** The handles dropped since the last call, open; the caller closes them once nothing uses them. */
+  takeRetired(): number[] {
+    const out = this.retired ?? [];
+    if (this.retired !== undefined) this.retired = [];
+    return out;
   }
 
   /** Drops the handles of `rel` and everything below it (it was removed or replaced). */
@@ -141,15 +163,16 @@ export class RootHandles {
     for (const [k, fd] of [...this.dirs]) {
       if (rel === '' || k === rel || k.startsWith(prefix)) {
         this.dirs.delete(k);
-        closeSync(fd);
+        this.drop(fd);
       }
     }
   }
 
-  /** Closes every handle, the root's included. */
+  /** Closes every handle, the retired ones and the root's included. */
   close(): void {
     for (const fd of this.dirs.values()) closeSync(fd);
     this.dirs.clear();
+    for (const fd of this.takeRetired()) closeSync(fd);
     closeSync(this.rootFd);
   }
 }
