@@ -602,6 +602,8 @@ export class ContainerRuntime {
               containerId: id,
               network: mode,
               netns: netnsPath !== undefined ? { path: netnsPath } : { pid },
+              // the execdriver's child brings lo up in the namespace its clone makes
+              ...(netnsPath === undefined ? { loopbackUp: true } : {}),
               hostname,
               ...(etcDir === dir
                 ? {
