@@ -248,6 +248,18 @@ export interface NativeSpawnConfig {
   mounts: NativeMount[];
   /** The host's cgroup hierarchies, when a mount is of kind 'cgroup'. */
   cgroupHierarchies?: NativeCgroupHierarchy[];
+  /**
+   * cgroup v1 `tasks` files (absolute) the child writes "0" into after 'setup', before anything else: it joins
+   * those cgroups itself (the cgroups must exist by then). Fails the step cgroup-join naming the file.
+   */
+  cgroupTasks?: string[];
+  /**
+   * A cgroup2 directory (existing) the child starts in, through clone3 with CLONE_INTO_CGROUP; on a kernel without it
+   * the child is cloned as usual and NativeSpawned.intoCgroup is false.
+   */
+  cloneIntoCgroup?: string;
+  /** The child brings lo up after 'setup' (step loopback): for a network namespace the clone creates. */
+  loopbackUp?: boolean;
   /** linux.devices: nodes made after the mounts (mode = S_IF* | permission bits). */
   devices?: { path: string; mode: number; major: number; minor: number; uid: number; gid: number }[];
   maskedPaths: string[];
@@ -317,6 +329,8 @@ export interface NativeSpawned {
   syncFd: number;
   cloneStartNs: bigint;
   cloneEndNs: bigint;
+  /** The child started in config.cloneIntoCgroup (clone3); false when the kernel lacks it or none was asked. */
+  intoCgroup: boolean;
 }
 
 /**

@@ -30,7 +30,7 @@ import { DEFAULT_CAPABILITIES, defaultSpec } from './spec/defaults.js';
 import type { Spec } from './spec/types.js';
 import { validateSpec } from './spec/validate.js';
 import { makeWorkloadRootfs } from './workload-rootfs.js';
-import { needs, root } from '../../testkit/needs.js';
+import { needs, root, tool } from '../../testkit/needs.js';
 import { childPids } from '../../testkit/processes.js';
 
 const ctx = background();
@@ -188,6 +188,34 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     await driver.delete(ctx, id);
     for (const d of pre.dirs) expect(existsSync(d)).toBe(false);
   });
+
+  it('has the created process in its cgroup in every hierarchy berth uses, before it runs', async () => {
+    const id = nextId();
+    const proc = await driver.create(ctx, id, bundle(), { stdio: ['ignore', 'ignore', 'ignore'] });
+    // "N:controllers:/path" per hierarchy; named ones (name=systemd) are not berth's
+    const lines = readFileSync(`/proc/${proc.pid}/cgroup`, 'utf8')
+      .trim()
+      .split('\n')
+      .filter((l) => !l.split(':')[1]!.startsWith('name='));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l).toMatch(new RegExp(`:/${cgroupParent}/${id}$`));
+    await driver.start(ctx, id);
+    expect(await driver.wait(ctx, id)).toEqual({ exitCode: 0 });
+  });
+
+  needs(tool('ip', 'iproute2'), tool('nsenter', 'util-linux')).it(
+    'brings lo up in the network namespace its clone creates',
+    async () => {
+      const id = nextId();
+      const proc = await driver.create(ctx, id, bundle(), { stdio: ['ignore', 'ignore', 'ignore'] });
+      const lo = execFileSync('nsenter', ['-t', String(proc.pid), '-n', 'ip', '-o', 'link', 'show', 'lo'], {
+        encoding: 'utf8',
+      });
+      expect(lo).toMatch(/<[^>]*\bUP\b[^>]*>/);
+      await driver.start(ctx, id);
+      expect(await driver.wait(ctx, id)).toEqual({ exitCode: 0 });
+    },
+  );
 
   it('runs the process as pid 1 with the spec hostname, a new root and only fds 0-2', async () => {
     const p = await probe(bundle((s) => (s.hostname = 'berth-probe')));

@@ -4,7 +4,8 @@
 // exit status read from a pidfd without blocking the event loop.
 //
 // Lifecycle of one container:
-//   create: clone → [cgroup create + attach, options.beforeSetup] → "setup" → child
+//   create: clone → [cgroup create + attach of what the child does not join itself,
+//           options.beforeSetup] → "setup" → child joins its v1 cgroups, brings lo up,
 //           mounts → ["hooks": options.createContainerHooks → "resume"] → pivot_root
 //           [terminal: "terminal" carries the pty master] → caps / user … → "created"
 //           (status created)
@@ -330,6 +331,13 @@ class NativeExecDriver implements ExecDriver {
     // The cgroup is made while the child is cloned; only attach needs its pid.
     const manager = this.cgroups();
     const cgroupPath = spec.linux?.cgroupsPath ?? `${this.options.cgroupParent ?? 'berth'}/${id}`;
+    // The child joins the v1 hierarchies itself right after "setup" (see selfJoinFiles);
+    // not from a user namespace, where the host's cgroup files may not be its to write.
+    const selfJoin =
+      manager !== null && !(spec.linux?.namespaces ?? []).some((ns) => ns.type === 'user')
+        ? manager.selfJoinFiles(cgroupPath)
+        : [];
+    if (selfJoin.length > 0) config.cgroupTasks = selfJoin;
     const cgroupStart = nowNs();
     const cgroup =
       manager === null
@@ -339,6 +347,16 @@ class NativeExecDriver implements ExecDriver {
             joinExisting: spec.linux?.cgroupsPath !== undefined,
           });
     cgroup?.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    // A cgroup2 directory the child can be cloned straight into (the clone then waits for the create).
+    const cloneInto = manager === null ? undefined : manager.cloneIntoDir(cgroupPath);
+    if (cloneInto !== undefined) {
+      try {
+        await cgroup;
+      } catch (err) {
+        throw withSteps(wrap(err, subject), [nodeStep('execdriver', 'cgroup', cgroupStart, { path: cgroupPath })]);
+      }
+      config.cloneIntoCgroup = cloneInto;
+    }
 
     let io: ReturnType<typeof prepareStdio>;
     let spawned: NativeSpawned;
@@ -394,7 +412,7 @@ class NativeExecDriver implements ExecDriver {
     try {
       if (cgroup !== undefined) {
         c.cgroup = await cgroup;
-        await c.cgroup.attach(ctx, c.pid);
+        await c.cgroup.attach(ctx, c.pid, { selfJoined: selfJoin.length > 0, clonedInto: spawned.intoCgroup });
         steps.push(nodeStep('execdriver', 'cgroup', cgroupStart, { path: cgroupPath }));
       }
       if (options.beforeSetup !== undefined) await options.beforeSetup(ctx, c.pid);

@@ -210,6 +210,8 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
     env: proc.env ?? [],
     stdio: io.stdio,
   };
+  // runc does the same: a network namespace of its own starts with lo down
+  if (namespaces.some((ns) => ns.type === 'network' && ns.path === undefined)) config.loopbackUp = true;
   if (config.mounts.some((m) => m.kind === 'cgroup')) config.cgroupHierarchies = cgroupHierarchies(hierarchies());
   if ((spec.linux?.devices?.length ?? 0) > 0) config.devices = spec.linux!.devices!.map((d, i) => nativeDevice(d, i));
   if (spec.hostname !== undefined) config.hostname = spec.hostname;

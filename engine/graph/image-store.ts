@@ -109,9 +109,17 @@ export class ImageStore {
   private readonly dir: string;
   /**
    * Config bytes by image id. An id is the digest of its config, so the bytes of an id
-   * never change; the record is still read on every get (it says whether the image exists).
+   * never change.
    */
   private readonly configs = new Map<string, Buffer>();
+  /**
+   * Records read or written by this store, by image id. Only this store writes and
+   * removes records (the root lock keeps a second engine off the root), so a record
+   * here is the one on disk; an id not here is looked up on disk (never cached as absent).
+   */
+  private readonly records = new Map<string, ImageRecord>();
+  /** Counts deletes: a record read from disk while one ran is not cached (it may be the deleted one). */
+  private deletes = 0;
 
   /** `dataRoot` is the engine's data root; configs go to `content`, records to `<dataRoot>/image/imagedb`. */
   constructor(
@@ -146,8 +154,10 @@ export class ImageStore {
         await mkdir(this.dir, { recursive: true });
         await writeFileAtomic(this.recordPath(id), JSON.stringify(record), { mode: 0o644, sync: true });
       } catch (err) {
+        this.records.delete(id);
         throw wrap(err, `image ${id}: write record`);
       }
+      this.records.set(id, record);
     }
     return { image: toImage(record, config), created: old === undefined };
   }
@@ -217,11 +227,17 @@ export class ImageStore {
     throwIfCancelled(ctx, `image ${id}`);
     parseDigest(id, 'image id');
     this.configs.delete(id);
+    this.records.delete(id);
+    this.deletes++;
     try {
       await unlink(this.recordPath(id));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`image ${id}: not found`);
       throw wrap(err, `image ${id}: delete`);
+    } finally {
+      // a read that began before the unlink ended may still return the record: not cached either
+      this.records.delete(id);
+      this.deletes++;
     }
     await this.content.delete(ctx, id).catch((err: unknown) => {
       if (!isBerthError(err, 'NOT_FOUND')) throw err;
@@ -233,6 +249,9 @@ export class ImageStore {
   }
 
   private async readRecord(id: string): Promise<ImageRecord | undefined> {
+    const known = this.records.get(id);
+    if (known !== undefined) return known;
+    const deletes = this.deletes;
     let text: string;
     try {
       text = await readFile(this.recordPath(id), 'utf8');
@@ -242,7 +261,9 @@ export class ImageStore {
     }
     try {
       const r = JSON.parse(text) as ImageRecord;
-      return { id, addedAt: String(r.addedAt), blobs: Array.isArray(r.blobs) ? r.blobs.filter(isDigest) : [] };
+      const record = { id, addedAt: String(r.addedAt), blobs: Array.isArray(r.blobs) ? r.blobs.filter(isDigest) : [] };
+      if (deletes === this.deletes) this.records.set(id, record);
+      return record;
     } catch (err) {
       throw wrap(err, `image ${id}: corrupt record`, 'DATA_LOSS');
     }
@@ -256,6 +277,6 @@ function toImage(record: ImageRecord, config: ImageConfig): Image {
     config,
     chainID: chain.length === 0 ? null : chain[chain.length - 1]!,
     addedAt: record.addedAt,
-    blobs: record.blobs,
+    blobs: [...record.blobs],
   };
 }

@@ -602,6 +602,8 @@ export class ContainerRuntime {
               containerId: id,
               network: mode,
               netns: netnsPath !== undefined ? { path: netnsPath } : { pid },
+              // the execdriver's child brings lo up in the namespace its clone makes
+              ...(netnsPath === undefined ? { loopbackUp: true } : {}),
               hostname,
               ...(etcDir === dir
                 ? {
@@ -690,6 +692,13 @@ export class ContainerRuntime {
     });
   }
 
+  /**
+   * Records the exit and answers the waiters first, then tears down what the run
+   * held (interface, process, rootfs mount, shm) while still holding the container's
+   * lock, so a delete or start that follows waits for the teardown. A crash between
+   * the two leaves a record that says exited and leftovers that the next start's
+   * recovery removes (mounts under the graphdriver's home, stale cgroups, endpoints).
+   */
   private async handleExit(parent: Context, rec: ContainerRecord, status: ExitStatus): Promise<void> {
     const ctx = detached(parent, CLEANUP_TIMEOUT_MS);
     const { id } = rec;
@@ -701,17 +710,6 @@ export class ContainerRuntime {
     const exitCode = exitCodeOf(status);
     const oomKilled = await this.oomKilled(ctx, id).catch(() => false);
     await this.ios.get(id)?.drained().catch(warn('drain output'));
-    // the process was pid 1 of its own network namespace: the namespace died with it
-    const ownNetns = rec.hostConfig.NetworkMode !== 'host' && !rec.hostConfig.NetworkMode!.startsWith('container:');
-    await this.d.net.releaseInterface(ctx, id, { netnsGone: ownNetns }).catch(warn('release its interface'));
-    await this.d.exec.delete(ctx, id).catch((err: unknown) => {
-      if (!isBerthError(err, 'NOT_FOUND')) warn('delete its process')(err);
-    });
-    await this.d.graph.layers.unmountRW(ctx, id).catch(warn('unmount its rootfs'));
-    if (rec.hostConfig.IpcMode === 'shareable')
-      await Promise.resolve()
-        .then(() => unmount(`${subject}: shm`, this.shmDir(id), MNT_DETACH))
-        .catch(warn('unmount its shm'));
     const ranMs = live === undefined ? 0 : Date.now() - live.startedMs;
     rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode, oomKilled, finishedAt: rfc3339Nano() };
     delete rec.state.pidStartTime;
@@ -726,6 +724,17 @@ export class ContainerRuntime {
     this.d.events.publish('container', 'die', id, { name: rec.name, image: rec.image, exitCode: String(exitCode) });
     if (oomKilled) this.d.events.publish('container', 'oom', id, { name: rec.name, image: rec.image });
     this.wake(id, ['not-running', 'next-exit'], { StatusCode: exitCode, Error: null });
+    // the process was pid 1 of its own network namespace: the namespace died with it
+    const ownNetns = rec.hostConfig.NetworkMode !== 'host' && !rec.hostConfig.NetworkMode!.startsWith('container:');
+    await this.d.net.releaseInterface(ctx, id, { netnsGone: ownNetns }).catch(warn('release its interface'));
+    await this.d.exec.delete(ctx, id).catch((err: unknown) => {
+      if (!isBerthError(err, 'NOT_FOUND')) warn('delete its process')(err);
+    });
+    await this.d.graph.layers.unmountRW(ctx, id).catch(warn('unmount its rootfs'));
+    if (rec.hostConfig.IpcMode === 'shareable')
+      await Promise.resolve()
+        .then(() => unmount(`${subject}: shm`, this.shmDir(id), MNT_DETACH))
+        .catch(warn('unmount its shm'));
     if (removed) return;
     if (restart) this.scheduleRestart(rec, ranMs);
     else if (rec.hostConfig.AutoRemove) {
@@ -1013,7 +1022,11 @@ export class ContainerRuntime {
         removed.push(rec.id);
         continue;
       }
-      if (rec.state.status !== 'running' && rec.state.status !== 'restarting') continue;
+      if (rec.state.status !== 'running' && rec.state.status !== 'restarting') {
+        // the exit is recorded before its teardown: a crash in between may have left the shm mounted
+        if (rec.hostConfig.IpcMode === 'shareable') this.unmountLeftShm(ctx, rec);
+        continue;
+      }
       if (
         rec.state.pid > 0 &&
         rec.state.pidStartTime !== undefined &&
@@ -1036,12 +1049,7 @@ export class ContainerRuntime {
       };
       delete rec.state.pidStartTime;
       delete rec.endpoint;
-      if (rec.hostConfig.IpcMode === 'shareable')
-        try {
-          unmount(`container ${rec.id}: shm`, this.shmDir(rec.id), MNT_DETACH);
-        } catch (err) {
-          ctx.logger.warn(`container ${rec.id}: unmount its shm left by a crash`, { error: String(err) });
-        }
+      if (rec.hostConfig.IpcMode === 'shareable') this.unmountLeftShm(ctx, rec);
       if (rec.hostConfig.AutoRemove) {
         await this.removeLocked(ctx, rec);
         removed.push(rec.id);
@@ -1083,6 +1091,15 @@ export class ContainerRuntime {
       return started;
     })();
     return { exited, removed, restarting };
+  }
+
+  /** Unmounts a shareable IPC container's shm that a crash left mounted (none mounted: nothing to do). */
+  private unmountLeftShm(ctx: Context, rec: ContainerRecord): void {
+    try {
+      unmount(`container ${rec.id}: shm`, this.shmDir(rec.id), MNT_DETACH);
+    } catch (err) {
+      ctx.logger.warn(`container ${rec.id}: unmount its shm left by a crash`, { error: String(err) });
+    }
   }
 
   /** Stops every running container with its stop timeout (no restart policy applies) and closes their IO. */

@@ -58,6 +58,11 @@ export interface AllocateInterfaceRequest {
   etcDir?: string;
   /** The container's DNS and hosts wishes (Dns, DnsSearch, DnsOptions, ExtraHosts, Domainname) for those files. */
   etc?: EtcRequest;
+  /**
+   * Whoever made the namespace brings its lo up (the execdriver's child does for a namespace
+   * its clone creates): mode none then makes no netlink call at all.
+   */
+  loopbackUp?: boolean;
 }
 
 export interface InterfaceAllocation {

@@ -1,6 +1,7 @@
 // The networkdriver against the real kernel: namespaces, a test bridge, veths,
 // iptables DNAT and the userland proxy. Every test makes its own namespaces and a
 // bridge `berth<pid>` with a 10.x subnet, and removes all of it in afterEach.
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -225,6 +226,31 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     expect((await execa('ip', ['-n', a.name, 'link', 'show', 'lo'])).stdout).toMatch(/<LOOPBACK,UP/);
     await d.releaseInterface(ctx, 'none1');
     expect(d.endpoint(ctx, 'none1')).toBeUndefined();
+  });
+
+  it('mode none with loopbackUp leaves lo to the namespace maker: no netlink call, no record on disk', async () => {
+    const d = await open();
+    const a = await fx.create();
+    const etc = join(root, 'etc-n');
+    const r = await d.allocateInterface(ctx, {
+      containerId: 'none2',
+      network: 'none',
+      netns: { path: a.path },
+      hostname: 'n',
+      etcDir: etc,
+      loopbackUp: true,
+    });
+    expect(r.steps.map((s) => s.name)).toEqual(['etc.write']);
+    expect(await readFile(join(etc, 'hostname'), 'utf8')).toBe('n\n');
+    // the namespace's lo was not touched (the caller brings it up)
+    expect((await execa('ip', ['-n', a.name, 'link', 'show', 'lo'])).stdout).not.toMatch(/<[^>]*\bUP\b/);
+    expect(existsSync(join(root, 'network', 'endpoints', 'none2.json'))).toBe(false);
+    expect(d.endpoint(ctx, 'none2')?.mode).toBe('none');
+    await expect(
+      d.allocateInterface(ctx, { containerId: 'none2', network: 'none', netns: { path: a.path }, hostname: 'n' }),
+    ).rejects.toSatisfy((e: unknown) => isBerthError(e, 'ALREADY_EXISTS'));
+    await d.releaseInterface(ctx, 'none2');
+    expect(d.endpoint(ctx, 'none2')).toBeUndefined();
   });
 
   it('mode host does nothing to namespaces and writes the host files', async () => {

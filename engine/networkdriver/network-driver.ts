@@ -5,7 +5,8 @@
 // On disk, under `<root>/network/` (every file written atomically):
 //   networks/<id>.json     one NetworkRecord per network (the default one is `builtin`), fsynced
 //   ipam/<id>.json         the network's address allocations (ipam.ts)     } runtime state:
-//   endpoints/<cid>.json   one EndpointRecord per container with an interface } not fsynced
+//   endpoints/<cid>.json   one EndpointRecord per container on a bridge        } not fsynced
+// (a none or container:<id> endpoint owns nothing of the host's: it is kept in memory only)
 // Runtime state describes kernel objects a reboot destroys, so it only has to
 // outlive the engine's process (engine/fsutil/state-file.ts); a file an OS crash tore is
 // older than the boot and reads as absent. Order on allocate: the address is
@@ -475,13 +476,13 @@ export class BridgeDriver implements NetworkDriver {
       const netns = { ino: nsStat.ino, ...('pid' in ns ? { pid: ns.pid } : {}) };
       if (mode.kind === 'container' || mode.kind === 'none') {
         const steps =
-          mode.kind === 'none'
+          mode.kind === 'none' && req.loopbackUp !== true
             ? await this.prefixed(`container ${cid}`, runSteps(ctx, [{ op: 'link.up', name: 'lo' }], ns))
             : [];
         steps.push(...(await this.timed('etc.write', 'host', () => this.writeEtc(req, undefined, false))));
-        const record: EndpointRecord = { containerId: cid, mode: mode.kind, netns, ports: [] };
-        await writeJsonAtomic(this.endpointFile(cid), record, RUNTIME);
-        this.endpoints.set(cid, record);
+        // Kept in memory only: such an endpoint holds nothing of the host's (no veth, address
+        // or port) for recover() to release after a crash, and its namespace dies with the process.
+        this.endpoints.set(cid, { containerId: cid, mode: mode.kind, netns, ports: [] });
         return { containerId: cid, mode: mode.kind, steps };
       }
       const net = this.resolve(mode.kind === 'bridge' ? 'bridge' : mode.name);

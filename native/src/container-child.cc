@@ -16,6 +16,8 @@
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -954,6 +956,31 @@ void close_except(const int* keep, int n) {
   close_range_or_loop(lo, ~0U);
 }
 
+// Moves this (single-threaded) process into one cgroup v1 hierarchy: "0" written to
+// `tasks` names the writer's own thread, which the kernel moves without its global
+// threadgroup lock (a pid written by another process takes it).
+void join_cgroup(Child& c, const char* tasks) {
+  int fd = open(tasks, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(c, kStepCgroupJoin, errno, tasks);
+  if (write(fd, "0", 1) != 1) fail(c, kStepCgroupJoin, errno, tasks);
+  close(fd);
+}
+
+// Brings lo up in the network namespace the clone made (its only interface, down).
+void loopback_up(Child& c) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail(c, kStepLoopback, errno, "socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) fail(c, kStepLoopback, errno, "lo: SIOCGIFFLAGS");
+  if ((ifr.ifr_flags & IFF_UP) == 0) {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) fail(c, kStepLoopback, errno, "lo: SIOCSIFFLAGS");
+  }
+  close(s);
+}
+
 void setup_stdio(Child& c) {
   uint64_t t0 = monotonic_ns();
   int high[3];
@@ -1250,11 +1277,22 @@ int container_child_main(void* arg) {
   wait_for(c, kSyncSetup);
   record(c, kStepWaitSetup, -1, t0);
 
+  // Before the cgroup namespace below: its root is the cgroup the child is in when it unshares.
+  if (cfg.ncgroup_tasks > 0) {
+    t0 = monotonic_ns();
+    for (int i = 0; i < cfg.ncgroup_tasks; i++) join_cgroup(c, cfg.cgroup_tasks[i]);
+    record(c, kStepCgroupJoin, -1, t0);
+  }
   if (cfg.userns_new) {
     t0 = monotonic_ns();
     if (syscall(SYS_setresgid, 0, 0, 0) < 0) fail(c, kStepUsernsRoot, errno, "setresgid 0");
     if (syscall(SYS_setresuid, 0, 0, 0) < 0) fail(c, kStepUsernsRoot, errno, "setresuid 0");
     record(c, kStepUsernsRoot, -1, t0);
+  }
+  if (cfg.loopback_up) {
+    t0 = monotonic_ns();
+    loopback_up(c);
+    record(c, kStepLoopback, -1, t0);
   }
   if (cfg.unshare_flags != 0) {
     t0 = monotonic_ns();

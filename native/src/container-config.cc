@@ -265,6 +265,24 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
   c.devices = cfg->devices.data();
   c.ndevices = static_cast<int>(cfg->devices.size());
 
+  if (r.has(o, "cloneIntoCgroup")) {
+    std::string dir = r.str(o, "cloneIntoCgroup", "cloneIntoCgroup");
+    int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      Napi::Error e = Napi::Error::New(env, "cgroup " + dir + ": " + strerrorname_np(err) + " (" + strerror(err) + ")");
+      e.Set("code", Napi::String::New(env, strerrorname_np(err)));
+      e.ThrowAsJavaScriptException();
+      return nullptr;
+    }
+    cfg->owned_fds.push_back(fd);
+    cfg->cgroup_fd = fd;
+  }
+  strings("cgroupTasks", cfg->cgroup_tasks);
+  c.cgroup_tasks = cfg->cgroup_tasks.data();
+  c.ncgroup_tasks = static_cast<int>(cfg->cgroup_tasks.size());
+  c.loopback_up = r.boolean(o, "loopbackUp");
+
   strings("maskedPaths", cfg->masked);
   strings("readonlyPaths", cfg->readonly);
   c.masked = cfg->masked.data();

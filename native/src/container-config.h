@@ -83,6 +83,13 @@ struct ChildConfig {
   int nmounts = 0;
   const CgroupHierarchy* cgroups = nullptr;  // for kMountCgroup mounts
   int ncgroups = 0;
+  // cgroup v1 `tasks` files the child writes "0" into after kSyncSetup: it joins its
+  // cgroups itself, which spares the kernel's global threadgroup lock that a pid
+  // written by another process takes (one RCU grace period per write).
+  const char* const* cgroup_tasks = nullptr;
+  int ncgroup_tasks = 0;
+  // A new network namespace: the child brings its lo up (as runc does).
+  bool loopback_up = false;
   DeviceEntry* devices = nullptr;
   int ndevices = 0;
   const char* const* masked = nullptr;
@@ -150,13 +157,14 @@ struct ContainerConfig {
   std::vector<DeviceEntry> devices;
   std::vector<NsJoin> joins;
   std::vector<RlimitEntry> rlimits;
-  std::vector<const char*> masked, readonly, sysctl_paths, sysctl_values;
+  std::vector<const char*> cgroup_tasks, masked, readonly, sysctl_paths, sysctl_values;
   std::vector<char*> argv, envp;
   std::vector<uint32_t> groups;
   std::vector<uint64_t> seccomp_filter;  // 8-byte sock_filter entries, aligned
   std::vector<int> owned_fds;       // opened here, closed by the parent after clone
   std::string uid_map, gid_map;     // "0 100000 65536\n…" written by the parent
   int join_pid_fd = -1;             // a pid namespace to join: setns in the parent around clone
+  int cgroup_fd = -1;               // a cgroup2 directory the clone starts in (CLONE_INTO_CGROUP)
   const char* keep(std::string s) {
     strings.push_back(std::move(s));
     return strings.back().c_str();

@@ -5,9 +5,12 @@
 //   ────────────────────                          ───────────────────────────
 //   clone(CLONE_NEW* | CLONE_PIDFD) ───────────▶  starts with all signals blocked
 //   write /proc/<pid>/{uid,gid}_map (user ns)     setns(paths) · reads the socket …
-//   [JS: cgroup create + attach(pid),             … blocked: sync point 1
+//   [JS: cgroup create (+ attach(pid) where      … blocked: sync point 1
+//        the child cannot join itself),
 //        network interface into the netns]
-//   kSyncSetup ───────────────────────────────▶   (setresuid 0) · unshare(CLONE_NEWCGROUP)
+//   kSyncSetup ───────────────────────────────▶   [join cgroups: "0" into each v1 tasks
+//                                                  file] · (setresuid 0) ·
+//                                                 [lo up in a new netns] · unshare(CLONE_NEWCGROUP)
 //                                                 stdio · propagation · rootfs bind ·
 //                                                 mounts · /dev ·
 //                         ◀────────────────────── [kSyncHooks {steps}] only when the config
@@ -70,7 +73,9 @@ enum SyncType : uint32_t {
 enum Step : uint32_t {
   kStepSetns,
   kStepWaitSetup,
+  kStepCgroupJoin,
   kStepUsernsRoot,
+  kStepLoopback,
   kStepUnshareCgroup,
   kStepStdio,
   kStepOomScoreAdj,
@@ -101,7 +106,8 @@ enum Step : uint32_t {
 };
 
 inline const char* const kStepNames[kStepCount] = {
-    "setns",          "wait-setup",     "userns-root",      "unshare-cgroup", "stdio",
+    "setns",          "wait-setup",     "cgroup-join",      "userns-root",    "loopback",
+    "unshare-cgroup", "stdio",
     "oom-score-adj",  "propagation",    "rootfs-bind",      "mount",          "devices",
     "mounts",         "wait-hooks",     "pivot-root",       "sysctl",         "masked-paths",
     "readonly-paths", "readonly-root",  "terminal",         "hostname",       "rlimits",

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -100,9 +101,33 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   pthread_sigmask(SIG_SETMASK, &all, &old);
   uint64_t start = monotonic_ns();
   int pidfd = -1;
-  pid_t pid = clone(container_child_main, static_cast<char*>(stack) + kChildStack,
-                    cfg->child.clone_flags | CLONE_PIDFD | SIGCHLD, &cfg->child, &pidfd);
-  int clone_err = errno;
+  pid_t pid = -1;
+  int clone_err = 0;
+  bool into_cgroup = false;
+  if (cfg->cgroup_fd >= 0) {
+    // clone3 places the child in the cgroup2 directory as it is made, so no pid is
+    // written to cgroup.procs afterwards (each such write waits for an RCU grace
+    // period under the kernel's global threadgroup lock). Without CLONE_VM and with
+    // no stack given, the child runs on a copy-on-write image of this thread's stack,
+    // as after fork, and never returns from here.
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = static_cast<uint64_t>(cfg->child.clone_flags) | CLONE_PIDFD | CLONE_INTO_CGROUP;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<uint64_t>(cfg->cgroup_fd);
+    long r = syscall(SYS_clone3, &args, sizeof args);
+    if (r == 0) _exit(container_child_main(&cfg->child));
+    pid = static_cast<pid_t>(r);
+    clone_err = r < 0 ? errno : 0;
+    into_cgroup = r > 0;
+  }
+  // A kernel without clone3 or CLONE_INTO_CGROUP: a plain clone, and the caller attaches.
+  if (cfg->cgroup_fd < 0 || (pid < 0 && (clone_err == ENOSYS || clone_err == E2BIG))) {
+    pid = clone(container_child_main, static_cast<char*>(stack) + kChildStack,
+                cfg->child.clone_flags | CLONE_PIDFD | SIGCHLD, &cfg->child, &pidfd);
+    clone_err = errno;
+  }
   uint64_t end = monotonic_ns();
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (own_pidns >= 0) {
@@ -134,6 +159,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   out.Set("pid", Napi::Number::New(env, pid));
   out.Set("pidfd", Napi::Number::New(env, pidfd));
   out.Set("syncFd", Napi::Number::New(env, sv[0]));
+  out.Set("intoCgroup", Napi::Boolean::New(env, into_cgroup));
   out.Set("cloneStartNs", Napi::BigInt::New(env, start));
   out.Set("cloneEndNs", Napi::BigInt::New(env, end));
   return out;

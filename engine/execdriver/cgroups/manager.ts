@@ -13,8 +13,8 @@ import type { Resources } from '../spec/types.js';
 import type { CgroupBackend, CgroupDirs } from './backend.js';
 import { parsePids, readControl, readControlIfExists, writeControl } from './cgroup-fs.js';
 import { detectLayout, type CgroupLayout } from './detect.js';
-import type { Cgroup, CgroupManager, CgroupMode, CgroupStats, CreateCgroupOptions } from './types.js';
-import { createV1Backend } from './v1.js';
+import type { AttachOptions, Cgroup, CgroupManager, CgroupMode, CgroupStats, CreateCgroupOptions } from './types.js';
+import { createV1Backend, UNIFIED_KEY } from './v1.js';
 import { createV2Backend } from './v2.js';
 
 export interface CgroupManagerOptions {
@@ -90,6 +90,19 @@ class Manager implements CgroupManager {
     const dirs = new Map<string, string>();
     for (const [key, root] of this.backend.roots()) dirs.set(key, join(root, path));
     return dirs;
+  }
+
+  selfJoinFiles(path: string): string[] {
+    if (this.backend.mode === 'v2') return [];
+    const files = new Set<string>();
+    for (const [key, d] of this.dirsFor(normalizeCgroupPath(path)))
+      if (key !== UNIFIED_KEY) files.add(join(d, 'tasks'));
+    return [...files];
+  }
+
+  cloneIntoDir(path: string): string | undefined {
+    if (this.backend.mode === 'v1') return undefined;
+    return this.dirsFor(normalizeCgroupPath(path)).get(UNIFIED_KEY);
   }
 
   /** Each hierarchy mount once, with every key (controller) mounted there: cpu and cpuacct often share one. */
@@ -258,9 +271,12 @@ class CgroupHandle implements Cgroup {
     this.mode = backend.mode;
   }
 
-  async attach(_ctx: Context, pid: number): Promise<void> {
+  async attach(_ctx: Context, pid: number, opts: AttachOptions = {}): Promise<void> {
     if (!Number.isInteger(pid) || pid <= 0) throw invalidArgument(`cgroup ${this.path}: attach: invalid pid ${pid}`);
-    for (const d of this.dirs) await writeControl(this.path, d, 'cgroup.procs', pid);
+    const skip = (key: string) =>
+      key === UNIFIED_KEY ? opts.clonedInto === true : opts.selfJoined === true && this.mode !== 'v2';
+    const dirs = new Set([...this.cg.dirs].filter(([key]) => !skip(key)).map(([, d]) => d));
+    for (const d of dirs) await writeControl(this.path, d, 'cgroup.procs', pid);
   }
 
   async apply(ctx: Context, resources: Resources): Promise<void> {

@@ -43,7 +43,7 @@ export interface Cgroup {
    * Fails naming cgroup.procs (`… cgroup.procs: write 123: ESRCH`) when the process is
    * gone; earlier hierarchies may already hold it then, which destroy() cleans up.
    */
-  attach(ctx: Context, pid: number): Promise<void>;
+  attach(ctx: Context, pid: number, opts?: AttachOptions): Promise<void>;
   /**
    * Writes the given resource limits; fields left out are not touched. Fails naming the
    * cgroup and file (`cgroup berth/abc memory.limit_in_bytes: write 1x: EINVAL`), or
@@ -74,6 +74,16 @@ export interface Cgroup {
   destroy(ctx: Context): Promise<void>;
 }
 
+export interface AttachOptions {
+  /**
+   * The process joined the hierarchies of CgroupManager.selfJoinFiles itself (it wrote "0" into
+   * each): only the others are written (the unified one on a hybrid host; none on pure v1).
+   */
+  selfJoined?: boolean;
+  /** The process started in CgroupManager.cloneIntoDir (clone3 CLONE_INTO_CGROUP): that directory is not written. */
+  clonedInto?: boolean;
+}
+
 export interface CreateCgroupOptions {
   /**
    * An existing leaf is used as it is (an OCI cgroupsPath may name one made beforehand):
@@ -97,6 +107,18 @@ export interface CgroupManager {
    * on it removes only the leaf directories. Fails NOT_FOUND when it does not exist.
    */
   open(ctx: Context, path: string): Promise<Cgroup>;
+  /**
+   * The cgroup v1 `tasks` files of the cgroup at `path` (one per v1 hierarchy; none on pure v2),
+   * known before create() made it. A single-threaded process joins them by writing "0" into each
+   * itself, which the kernel does without the global lock a pid written by another process takes;
+   * attach(…, {selfJoined: true}) then does the rest. No kernel or disk work.
+   */
+  selfJoinFiles(path: string): string[];
+  /**
+   * The cgroup2 directory of the cgroup at `path` (the unified one on a hybrid host, the only one on
+   * pure v2; undefined on pure v1), which a process can be cloned straight into once create() made it.
+   */
+  cloneIntoDir(path: string): string | undefined;
   /**
    * Restart cleanup: kills (SIGKILL) what is left in every cgroup under `prefix` and
    * removes them, deepest first, then `prefix` itself. Returns the paths removed.

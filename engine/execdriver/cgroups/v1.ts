@@ -25,6 +25,9 @@ export const V1_CONTROLLERS = [
   'net_prio',
 ] as const;
 
+/** The key of the unified (cgroup2) hierarchy among a hybrid host's roots. */
+export const UNIFIED_KEY = 'unified';
+
 /** v1's "no limit" reads as a huge number (PAGE_COUNTER_MAX pages); anything above 2^62 is unlimited. */
 const UNLIMITED_ABOVE = 2 ** 62;
 
@@ -34,7 +37,7 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
     const mount = layout.v1.get(c);
     if (mount !== undefined) rootMap.set(c, mount);
   }
-  if (layout.mode === 'hybrid' && layout.unified !== undefined) rootMap.set('unified', layout.unified);
+  if (layout.mode === 'hybrid' && layout.unified !== undefined) rootMap.set(UNIFIED_KEY, layout.unified);
 
   const dir = (cg: CgroupDirs, key: string): string | undefined => cg.dirs.get(key);
   const need = (cg: CgroupDirs, key: string, what: string): string => {
