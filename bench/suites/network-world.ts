@@ -279,8 +279,10 @@ export class NetworkWorld {
           runSteps(ctx, [{ op: 'link.delete', name: net.bridge, ifMissingOk: true }]),
         );
       }
-      if (!this.chainsBefore && (await iptables.available()) && (await iptables.list()).length === 0)
-        await attempt('iptables chains', () => iptables.removeChains());
+      // only when no rule is left in them, in one transaction: another instance on the host (a test, another bench)
+      // may be adding its rules or jumps right now, and must neither lose them nor find its chain gone mid-way
+      if (!this.chainsBefore && (await iptables.available()))
+        await attempt('iptables chains', () => iptables.removeChainsIfUnused());
     }
     this.containers.clear();
     for (let slot = 0; slot < 16; slot++) {
