@@ -5,7 +5,6 @@
 // and the kernel floor of the bridge work (native/workloads/netns-floor.c).
 import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import { execa } from 'execa';
 import { workloadBinary } from '../../engine/execdriver/workload-rootfs.js';
 import {
   bridgeInterfacePlan,
@@ -111,7 +110,7 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
     slots = Array.from({ length: concurrency }, fresh);
     await Promise.all(slots.map((slot) => mkdir(slot.etcDir, { recursive: true })));
     if (mode === 'host') return;
-    const namespaces = await createNetnsBatch(concurrency);
+    const namespaces = await createNetnsBatch(concurrency, world.shell);
     slots.forEach((slot, i) => (slot.ns = namespaces[i]));
     if (mode !== 'container') return;
     for (const slot of slots) {
@@ -138,7 +137,10 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
         world.forget(slot.owner.id);
       }
     }
-    await deleteNetnsBatch(taken.flatMap((slot) => (slot.ns !== undefined ? [slot.ns] : [])));
+    await deleteNetnsBatch(
+      taken.flatMap((slot) => (slot.ns !== undefined ? [slot.ns] : [])),
+      world.shell,
+    );
     await Promise.all(
       taken.map((slot) => rm(slot.etcDir, { recursive: true, force: true }).catch((e: unknown) => errors.push(e))),
     );
@@ -224,11 +226,14 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
     parameters: { mode, path, concurrency },
     unit: 'ms',
     direction: 'lower-is-better',
-    group: `setup-teardown-${mode}-${concurrency}`,
+    // the bare plans interleave among themselves: the `ip` paths fork this process in their samples, and the
+    // copy-on-write faults that follow would land in the next sample, the driver's among them (see command-shell.ts)
+    group: path === 'driver' ? `setup-teardown-${mode}-${concurrency}` : `setup-teardown-${mode}-plan-${concurrency}`,
     phases: true,
     method:
       `Wall time in ms to set up and then tear down the network of ${concurrency} container(s) at once (Promise.all) for ${describeMode[mode]}, via ${describePath[path]}. ` +
-      `The driver's state files (under the run's data root) and the etc files are part of the driver path. Each container gets a fresh network namespace (\`ip -batch\` of \`netns add\`) and its (empty) container directory for the etc files before the timed part, and loses both (\`netns del\`, rm) after it: neither is measured (the namespaces suite measures namespace creation).`,
+      `The driver's state files (under the run's data root) and the etc files are part of the driver path. Each container gets a fresh network namespace (\`ip -batch\` of \`netns add\`) and its (empty) container directory for the etc files before the timed part, and loses both (\`netns del\`, rm) after it: neither is measured (the namespaces suite measures namespace creation). ` +
+      `The \`ip\` commands around the samples (and the floor program) run in one long-lived shell, not as children of the bench process, so no sample pays the copy-on-write faults a fork of the bench process leaves behind; the driver path interleaves with the kernel floor only, the bare plans (whose \`ip\` paths fork in their samples) among themselves.`,
     notes:
       mode === 'bridge' && path === 'driver' && BRIDGE_GOAL_MS[concurrency] !== undefined
         ? [
@@ -284,7 +289,8 @@ export function floorCase(world: NetworkWorld, concurrency: number): MacroCase {
     group: `setup-teardown-bridge-${concurrency}`,
     method:
       `Wall time in ms to set up and then tear down the bridge network of ${concurrency} container(s) at once via ${describePath.floor}. ` +
-      'Threads start each phase together (barriers) and read CLOCK_MONOTONIC around it; a phase is its first start to its last end across the threads. The sample is the link phase plus the release phase of one iteration; the program runs once per sample (its start is not timed).',
+      "Threads start each phase together (barriers) and read CLOCK_MONOTONIC around it; a phase is its first start to its last end across the threads. The sample is the link phase plus the release phase of one iteration; the program runs once per sample (its start is not timed), started by the bench's long-lived shell. " +
+      "Like the driver path it times neither the namespace's creation nor the kernel's asynchronous removal of the namespace and its veth pair (the driver releases with netnsGone); it writes no state or etc files.",
     notes: [],
     setup: async (ctx) => {
       await world.acquire(ctx);
@@ -300,23 +306,21 @@ export function floorCase(world: NetworkWorld, concurrency: number): MacroCase {
       const net = world.network;
       const subnet = parseSubnet(net.subnet);
       prefix = `bf${process.pid.toString(36)}${(floorRuns++ % 1296).toString(36)}`;
-      const r = await execa(
+      // run by the world's shell, as the namespaces are: this process does not fork between samples
+      const r = await world.shell.runArgv([
         workloadBinary('netns-floor'),
-        [
-          '1',
-          String(concurrency),
-          prefix,
-          net.bridge,
-          `${formatIPv4(subnet.base + 230)}/${subnet.prefix}`,
-          net.gateway,
-          String(net.mtu),
-        ],
-        { reject: false, timeout: 60_000 },
-      );
-      if (r.failed) throw new Error(`${subject}: ${String(r.stderr).trim() || r.shortMessage}`);
-      const parts = String(r.stdout).trim().split(' ').map(Number);
+        '1',
+        String(concurrency),
+        prefix,
+        net.bridge,
+        `${formatIPv4(subnet.base + 230)}/${subnet.prefix}`,
+        net.gateway,
+        String(net.mtu),
+      ]);
+      if (r.exitCode !== 0) throw new Error(`${subject}: ${r.output.trim() || `exit ${r.exitCode}`}`);
+      const parts = r.output.trim().split(' ').map(Number);
       if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x)))
-        throw new Error(`${subject}: netns-floor printed ${JSON.stringify(r.stdout)}`);
+        throw new Error(`${subject}: netns-floor printed ${JSON.stringify(r.output)}`);
       return (parts[1]! + parts[2]!) / 1e6;
     },
     afterSample: async () => {
@@ -360,7 +364,10 @@ export function publishCase(world: NetworkWorld, port: PublishPort, concurrency:
   const dispose = async (): Promise<void> => {
     const taken = slots;
     slots = [];
-    await deleteNetnsBatch(taken.map((slot) => slot.ns));
+    await deleteNetnsBatch(
+      taken.map((slot) => slot.ns),
+      world.shell,
+    );
   };
 
   return {
@@ -392,7 +399,7 @@ export function publishCase(world: NetworkWorld, port: PublishPort, concurrency:
       }
     },
     beforeSample: async () => {
-      const namespaces = await createNetnsBatch(concurrency);
+      const namespaces = await createNetnsBatch(concurrency, world.shell);
       slots = namespaces.map((ns) => ({ ns, hostPort: 0 }));
       for (const slot of slots) slot.hostPort = await freeLoopbackPort();
     },

@@ -11,6 +11,7 @@ import { BridgeDriver, hostVethName } from '../../engine/networkdriver/network-d
 import { runSteps } from '../../engine/networkdriver/netlink-ops.js';
 import { background, type Context } from '../../engine/trace/index.js';
 import { Teardown } from '../teardown.js';
+import { CommandShell } from './command-shell.js';
 
 /** Everything global the bench makes carries this prefix and the process id. */
 export const NAME_PREFIX = `bnb${process.pid}`;
@@ -29,30 +30,40 @@ export interface BenchNetns {
 
 let nsCounter = 0;
 
+/** `ip -batch` of lines: through shell when given (no fork of this process), else as a child process. */
+async function ipBatch(lines: readonly string[], force: boolean, shell?: CommandShell): Promise<string | undefined> {
+  const flags = force ? ['-force', '-batch', '-'] : ['-batch', '-'];
+  if (shell !== undefined) {
+    const r = await shell.run(`ip ${flags.join(' ')} <<'BERTH_BATCH_END'\n${lines.join('\n')}\nBERTH_BATCH_END`);
+    return r.exitCode === 0 ? undefined : r.output.trim() || `exit ${r.exitCode}`;
+  }
+  const r = await execa('ip', flags, { input: lines.map((l) => `${l}\n`).join(''), reject: false });
+  return r.failed ? String(r.stderr).trim() || r.shortMessage : undefined;
+}
+
 /** Creates a fresh named network namespace. Cost: one `ip netns add`. */
 export async function createNetns(): Promise<BenchNetns> {
   return (await createNetnsBatch(1))[0]!;
 }
 
 /**
- * Creates n fresh named network namespaces with one `ip -batch` process. On
- * failure deletes the ones that were made and throws naming them.
+ * Creates n fresh named network namespaces with one `ip -batch` process (run by
+ * shell when given). On failure deletes the ones that were made and throws naming them.
  */
-export async function createNetnsBatch(n: number): Promise<BenchNetns[]> {
+export async function createNetnsBatch(n: number, shell?: CommandShell): Promise<BenchNetns[]> {
   const made = Array.from({ length: n }, () => {
     const name = `${NETNS_PREFIX}${nsCounter++}`;
     return { name, path: `/run/netns/${name}` };
   });
   if (n === 0) return made;
-  const r = await execa('ip', ['-batch', '-'], {
-    input: made.map((ns) => `netns add ${ns.name}\n`).join(''),
-    reject: false,
-  });
-  if (r.failed) {
+  const failure = await ipBatch(
+    made.map((ns) => `netns add ${ns.name}`),
+    false,
+    shell,
+  ).catch((err: unknown) => (err instanceof Error ? err.message : String(err)));
+  if (failure !== undefined) {
     await deleteNetnsBatch(made);
-    throw new Error(
-      `netns ${made.map((ns) => ns.name).join(', ')}: ip netns add: ${String(r.stderr).trim() || r.shortMessage}`,
-    );
+    throw new Error(`netns ${made.map((ns) => ns.name).join(', ')}: ip netns add: ${failure}`);
   }
   return made;
 }
@@ -62,13 +73,24 @@ export async function deleteNetns(ns: BenchNetns): Promise<void> {
   await deleteNetnsBatch([ns]);
 }
 
-/** Deletes namespaces with one `ip -batch -force` process (going on past missing ones). Idempotent. */
-export async function deleteNetnsBatch(list: readonly BenchNetns[]): Promise<void> {
+/**
+ * Deletes namespaces with one `ip -batch -force` process (going on past missing
+ * ones), run by shell when given (falling back to a child process when the shell
+ * fails). Idempotent.
+ */
+export async function deleteNetnsBatch(list: readonly BenchNetns[], shell?: CommandShell): Promise<void> {
   if (list.length === 0) return;
-  await execa('ip', ['-force', '-batch', '-'], {
-    input: list.map((ns) => `netns del ${ns.name}\n`).join(''),
-    reject: false,
-  });
+  const lines = list.map((ns) => `netns del ${ns.name}`);
+  // a missing namespace is no failure (as without the shell); only a failed shell is retried without it
+  if (
+    shell !== undefined &&
+    (await ipBatch(lines, true, shell).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return;
+  await ipBatch(lines, true);
 }
 
 /** The bench's namespaces still present (for cleanup checks). */
@@ -143,6 +165,11 @@ export class NetworkWorld {
   private chainsBefore = false;
   private readonly containers = new Set<string>();
   private counter = 0;
+  /**
+   * Runs the helper commands of the setup cases (namespaces, the floor program), so
+   * this process does not fork between their samples (see command-shell.ts).
+   */
+  readonly shell = new CommandShell('network bench shell');
   private readonly bridge: string;
   private readonly idPrefix: string;
   private readonly variant: number;
@@ -252,8 +279,10 @@ export class NetworkWorld {
           runSteps(ctx, [{ op: 'link.delete', name: net.bridge, ifMissingOk: true }]),
         );
       }
-      if (!this.chainsBefore && (await iptables.available()) && (await iptables.list()).length === 0)
-        await attempt('iptables chains', () => iptables.removeChains());
+      // only when no rule is left in them, in one transaction: another instance on the host (a test, another bench)
+      // may be adding its rules or jumps right now, and must neither lose them nor find its chain gone mid-way
+      if (!this.chainsBefore && (await iptables.available()))
+        await attempt('iptables chains', () => iptables.removeChainsIfUnused());
     }
     this.containers.clear();
     for (let slot = 0; slot < 16; slot++) {
@@ -265,6 +294,7 @@ export class NetworkWorld {
       this.root = undefined;
       await attempt(`state ${root}`, () => rm(root, { recursive: true, force: true }));
     }
+    await attempt('bench shell', () => this.shell.close());
     teardown.finish('network bench cleanup');
   }
 

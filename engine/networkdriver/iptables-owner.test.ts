@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { background } from '../trace/index.js';
-import { Iptables, parseTag } from './iptables.js';
+import { chainVanished, Iptables, parseTag } from './iptables.js';
 import { BridgeDriver } from './network-driver.js';
 import { clientFromHost, hostLinks, NetnsFixture } from './test-netns.js';
 import { firstMissing, needs, root, tool, when } from '../../testkit/needs.js';
@@ -20,6 +20,16 @@ const isRoot = process.getuid?.() === 0;
 const hasIptables =
   isRoot && (await execa('iptables', ['-w', '-t', 'nat', '-S', 'OUTPUT'], { reject: false })).exitCode === 0;
 const iptablesMissing = firstMissing(root(), tool('iptables'), when(hasIptables, 'needs a working iptables nat table'));
+
+describe('chainVanished', () => {
+  it("knows the chain-gone errors of both iptables back ends, berth's hyphenated chain names included", () => {
+    const failed = (stderr: string) => Object.assign(new Error('iptables jump: failed'), { stderr });
+    expect(chainVanished(failed("iptables v1.8.9 (nf_tables): Chain 'BERTH-POSTROUTING' does not exist"))).toBe(true);
+    expect(chainVanished(new Error('x', { cause: failed("Chain 'BERTH' does not exist") }))).toBe(true);
+    expect(chainVanished(failed('iptables: No chain/target/match by that name.'))).toBe(true);
+    expect(chainVanished(failed('iptables: Resource temporarily unavailable.'))).toBe(false);
+  });
+});
 
 describe('parseTag', () => {
   it.each([

@@ -404,11 +404,11 @@ export function isRuleOfPort(rule: TaggedRule, p: PortSpec, containerPort = p.co
 }
 
 /** An iptables failure because a chain does not exist (removed by another instance meanwhile). */
-function chainVanished(err: unknown): boolean {
+export function chainVanished(err: unknown): boolean {
   let e: unknown = err;
   for (let depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
     const text = `${(e as Error).message ?? ''} ${String((e as { stderr?: unknown }).stderr ?? '')}`;
-    if (/chain '?\w+'? does not exist|no chain\/target\/match by that name/i.test(text)) return true;
+    if (/chain '?[\w-]+'? does not exist|no chain\/target\/match by that name/i.test(text)) return true;
     e = (e as { cause?: unknown }).cause;
   }
   return false;
