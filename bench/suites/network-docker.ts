@@ -23,6 +23,7 @@ import {
 } from './network-traffic.js';
 import type { BenchNetns } from './network-world.js';
 import { Teardown } from '../teardown.js';
+import { SharedSetup } from './shared-setup.js';
 
 /** The static sleep binary the image holds (native/workloads, built with the addon). */
 const SLEEP_BIN = fileURLToPath(new URL('../../native/workloads/bin/sleep', import.meta.url));
@@ -61,8 +62,10 @@ export class DockerEnv implements TrafficTarget {
   readonly mtu = 1500;
   readonly description =
     "Docker 20.10's default bridge network on a dockerd of the suite's own (--bridge of its own, --iptables=false: published 127.0.0.1 ports through docker-proxy)";
-  private users = 0;
-  private building: Promise<void> | undefined;
+  private readonly shared = new SharedSetup(
+    (ctx) => this.build(ctx),
+    (ctx) => this.teardown(ctx),
+  );
   private dir: string | undefined;
   private daemon: ChildProcess | undefined;
   private bridgeMade = false;
@@ -87,12 +90,9 @@ export class DockerEnv implements TrafficTarget {
   }
 
   async acquire(ctx: Context): Promise<void> {
-    this.users++;
     try {
-      this.building ??= this.build(ctx);
-      await this.building;
+      await this.shared.acquire(ctx);
     } catch (err) {
-      await this.release(ctx).catch(() => undefined);
       throw wrap(err, 'network bench docker');
     }
   }
@@ -203,13 +203,11 @@ export class DockerEnv implements TrafficTarget {
    * /etc/docker/key.json if dockerd created it, and the directory. Collects
    * failures and throws one after trying everything.
    */
-  async release(ctx: Context): Promise<void> {
-    if (this.users === 0) return;
-    this.users--;
-    if (this.users > 0) return;
-    const building = this.building;
-    this.building = undefined;
-    await building?.catch(() => undefined);
+  release(ctx: Context): Promise<void> {
+    return this.shared.release(ctx);
+  }
+
+  private async teardown(ctx: Context): Promise<void> {
     const teardown = new Teardown();
     const attempt = (what: string, fn: () => Promise<unknown>) => teardown.attempt(what, fn);
     const daemon = this.daemon;

@@ -12,6 +12,7 @@ import type { Context } from '../../engine/trace/index.js';
 import type { MacroCase } from '../suite.js';
 import { BenchProcess, freeLoopbackPort, PINGPONG_CLIENT, PINGPONG_SERVER } from './network-procs.js';
 import { SUITE } from './network-setup.js';
+import { SharedSetup } from './shared-setup.js';
 import { createNetns, deleteNetns, type BenchNetns, type NetworkWorld } from './network-world.js';
 
 export type TrafficPath = 'loopback' | 'host-to-container' | 'container-to-container' | 'published-port';
@@ -86,24 +87,18 @@ export class LoopbackEnv implements TrafficTarget {
   readonly target = 'berth';
   readonly paths: readonly TrafficPath[] = ['loopback'];
   readonly description: string;
-  private users = 0;
-  private building: Promise<void> | undefined;
+  private readonly shared = new SharedSetup(
+    (ctx) => this.build(ctx),
+    () => this.teardown(),
+  );
   private ns: BenchNetns | undefined;
 
   constructor(readonly mtu: number) {
     this.description = `the loopback reference: lo at MTU ${mtu} in a network namespace of the bench's own`;
   }
 
-  async acquire(ctx: Context): Promise<void> {
-    this.users++;
-    try {
-      this.building ??= this.build(ctx);
-      await this.building;
-    } catch (err) {
-      this.building = undefined;
-      await this.release(ctx).catch(() => undefined);
-      throw err;
-    }
+  acquire(ctx: Context): Promise<void> {
+    return this.shared.acquire(ctx);
   }
 
   private async build(ctx: Context): Promise<void> {
@@ -123,13 +118,11 @@ export class LoopbackEnv implements TrafficTarget {
   }
 
   /** One user done; the last one deletes the namespace. */
-  async release(_ctx: Context): Promise<void> {
-    if (this.users === 0) return;
-    this.users--;
-    if (this.users > 0) return;
-    const building = this.building;
-    this.building = undefined;
-    await building?.catch(() => undefined);
+  release(ctx: Context): Promise<void> {
+    return this.shared.release(ctx);
+  }
+
+  private async teardown(): Promise<void> {
     const ns = this.ns;
     this.ns = undefined;
     if (ns !== undefined) await deleteNetns(ns);
@@ -151,8 +144,10 @@ export class TrafficEnv implements TrafficTarget {
   readonly paths: readonly TrafficPath[] = TRAFFIC_PATHS.filter((p) => p !== 'loopback');
   readonly description: string;
   readonly mtu: number;
-  private users = 0;
-  private building: Promise<void> | undefined;
+  private readonly shared = new SharedSetup(
+    (ctx) => this.build(ctx),
+    (ctx) => this.teardown(ctx),
+  );
   a: { id: string; ns: BenchNetns; address: string } | undefined;
   b: { id: string; ns: BenchNetns; address: string } | undefined;
   published = { iperf: 0, pingpong: 0 };
@@ -170,16 +165,8 @@ export class TrafficEnv implements TrafficTarget {
       ', driver-allocated veths; published ports via iptables DNAT or its userland proxy)';
   }
 
-  async acquire(ctx: Context): Promise<void> {
-    this.users++;
-    try {
-      this.building ??= this.build(ctx);
-      await this.building;
-    } catch (err) {
-      this.building = undefined;
-      await this.release(ctx).catch(() => undefined);
-      throw err;
-    }
+  acquire(ctx: Context): Promise<void> {
+    return this.shared.acquire(ctx);
   }
 
   private async build(ctx: Context): Promise<void> {
@@ -213,13 +200,11 @@ export class TrafficEnv implements TrafficTarget {
   }
 
   /** One user done; the last one releases A and B, deletes their namespaces and releases the world. */
-  async release(ctx: Context): Promise<void> {
-    if (this.users === 0) return;
-    this.users--;
-    if (this.users > 0) return;
-    const building = this.building;
-    this.building = undefined;
-    await building?.catch(() => undefined);
+  release(ctx: Context): Promise<void> {
+    return this.shared.release(ctx);
+  }
+
+  private async teardown(ctx: Context): Promise<void> {
     const errors: unknown[] = [];
     for (const c of [this.a, this.b]) {
       if (c === undefined) continue;

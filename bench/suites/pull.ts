@@ -400,65 +400,67 @@ function berthWarm(env: Env, p: Params): MacroCase {
   };
 }
 
-function referenceCase(env: Env, p: Params, group: string): MacroCase {
+/** A case whose sample extracts the image into a fresh scratch folder (`label`), removed after each sample. */
+function scratchExtractCase(
+  env: Env,
+  p: Params,
+  meta: CaseInfo,
+  label: string,
+  extract: (world: OpenWorld, dir: string) => Promise<void>,
+): MacroCase {
   let world: OpenWorld | undefined;
   let dir: string | undefined;
+  const removeDir = async (): Promise<void> => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    dir = undefined;
+  };
   return {
-    ...info(p, 'reference', 'cold-pull', REFERENCE_METHOD, group),
+    ...meta,
     kind: 'macro',
     async setup() {
       world = await acquire(env, p);
     },
     async beforeSample() {
-      dir = await scratchDir(world!, 'reference');
+      dir = await scratchDir(world!, label);
     },
     async sample() {
-      await referenceExtract(world!.corpusDir, corpusImage(world!.corpus, p.image), p.compression, dir!);
+      await extract(world!, dir!);
     },
-    async afterSample() {
-      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-      dir = undefined;
-    },
+    afterSample: removeDir,
     async teardown() {
-      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+      await removeDir();
       await env.world.release();
     },
   };
 }
 
+function referenceCase(env: Env, p: Params, group: string): MacroCase {
+  return scratchExtractCase(
+    env,
+    p,
+    info(p, 'reference', 'cold-pull', REFERENCE_METHOD, group),
+    'reference',
+    (world, dir) => referenceExtract(world.corpusDir, corpusImage(world.corpus, p.image), p.compression, dir),
+  );
+}
+
 function parallelReferenceCase(env: Env, p: Params, group: string): MacroCase {
-  let world: OpenWorld | undefined;
-  let dir: string | undefined;
   const cores = os.availableParallelism();
-  return {
-    ...info(p, 'parallel-reference', 'cold-pull', PARALLEL_REFERENCE_METHOD, group, { pipelines: cores }),
-    kind: 'macro',
-    async setup() {
-      world = await acquire(env, p);
-    },
-    async beforeSample() {
-      dir = await scratchDir(world!, 'parallel-reference');
-    },
-    async sample() {
-      const w = world!;
-      await referenceFetchParallel(
-        w.registry.url,
+  return scratchExtractCase(
+    env,
+    p,
+    info(p, 'parallel-reference', 'cold-pull', PARALLEL_REFERENCE_METHOD, group, { pipelines: cores }),
+    'parallel-reference',
+    (world, dir) =>
+      referenceFetchParallel(
+        world.registry.url,
         `${REPOSITORY_PREFIX}/${p.image}`,
-        corpusImage(w.corpus, p.image),
+        corpusImage(world.corpus, p.image),
         p.compression,
-        dir!,
+        dir,
         cores,
-      );
-    },
-    async afterSample() {
-      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-      dir = undefined;
-    },
-    async teardown() {
-      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-      await env.world.release();
-    },
-  };
+      ),
+  );
 }
 
 function podmanCase(env: Env, p: Params, group: string): MacroCase {

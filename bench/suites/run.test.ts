@@ -10,10 +10,9 @@ import { background } from '../../engine/trace/index.js';
 import { collectHostInfo } from '../host.js';
 import { profiles, type ProfileSettings } from '../profiles.js';
 import type { HostInfo } from '../results/document.js';
-import { validateResult } from '../results/validate.js';
-import { runBenchmarks } from '../runner.js';
 import type { DerivedCase, MacroCase, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
+import { runSuiteInTest } from './suite-test-run.js';
 import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { podmanSkipReason, runOnce, runSuite, type RunNetwork } from './run.js';
 import type { PrivateBerthd } from './private-berthd.js';
@@ -197,20 +196,15 @@ needs(root()).describe('run suite: real runs (root)', () => {
     async () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-suite-${process.pid}-`));
       const children = childPids();
-      const lines: string[] = [];
       try {
-        const { document, failed } = await runBenchmarks({
-          suites: [findSuite('run')!],
+        const document = await runSuiteInTest({
+          suite: 'run',
           settings: tiny,
           seed: 4,
           dataRoot,
+          host,
           targets: ['berth'],
-          argv: ['--test'],
-          progress: (l) => lines.push(l),
-          hostInfo: async () => host,
         });
-        expect(failed, lines.join('\n')).toBe(false);
-        expect(() => validateResult(document)).not.toThrow();
         const inProcess = document.cases.filter((c) => c.parameters.level === 'in-process');
         expect(inProcess).toHaveLength(4);
         for (const c of inProcess) {
@@ -288,20 +282,15 @@ needs(root()).describe('run suite: real runs (root)', () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-docker-${process.pid}-`));
       const keyBefore = existsSync('/etc/docker/key.json');
       const children = childPids();
-      const lines: string[] = [];
       try {
-        const { document, failed } = await runBenchmarks({
-          suites: [findSuite('run')!],
+        const document = await runSuiteInTest({
+          suite: 'run',
           settings: tiny,
           seed: 4,
           dataRoot,
+          host,
           targets: ['docker'],
-          argv: ['--test'],
-          progress: (l) => lines.push(l),
-          hostInfo: async () => host,
         });
-        expect(failed, lines.join('\n')).toBe(false);
-        expect(() => validateResult(document)).not.toThrow();
         const runs = document.cases.filter((c) => c.case === 'run');
         expect(runs.map((c) => `${c.target}/${c.parameters.level}/${c.parameters.network}`)).toEqual([
           'docker/api/none',

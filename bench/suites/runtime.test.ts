@@ -11,10 +11,9 @@ import { collectHostInfo } from '../host.js';
 import { findRuntime, forceDelete, isFound, leftoversOf, type PeerQuirk, type PeerRuntime } from '../peers/index.js';
 import { profiles, type ProfileSettings } from '../profiles.js';
 import type { HostInfo } from '../results/document.js';
-import { validateResult } from '../results/validate.js';
-import { runBenchmarks } from '../runner.js';
 import type { FinalResult, MacroCase, MeasuredCase, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
+import { runSuiteInTest } from './suite-test-run.js';
 import { benchSpec, RuntimeBundles } from './runtime-bundles.js';
 import { cliCase, goalNote, runtimeSuite } from './runtime.js';
 import { needs, root } from '../../testkit/needs.js';
@@ -219,19 +218,8 @@ needs(root()).describe('runtime suite: real runs (root)', () => {
   it('runs every case end to end into a schema-valid document and leaves no state, cgroup or process', async () => {
     const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-runtime-suite-${process.pid}-`));
     const children = childPids();
-    const lines: string[] = [];
     try {
-      const { document, failed } = await runBenchmarks({
-        suites: [findSuite('runtime')!],
-        settings: tiny,
-        seed: 3,
-        dataRoot,
-        argv: ['--test'],
-        progress: (l) => lines.push(l),
-        hostInfo: async () => host,
-      });
-      expect(failed, lines.join('\n')).toBe(false);
-      expect(() => validateResult(document)).not.toThrow();
+      const document = await runSuiteInTest({ suite: 'runtime', settings: tiny, seed: 3, dataRoot, host });
       const inProcess = document.cases.filter((c) => c.parameters.level === 'in-process');
       expect(inProcess.map((c) => c.parameters.netns)).toEqual([false, true]);
       const crunRan = document.cases.some((c) => c.case === 'create-start-exit' && c.target === 'crun');

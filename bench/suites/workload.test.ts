@@ -16,6 +16,7 @@ import { validateResult } from '../results/validate.js';
 import { runBenchmarks } from '../runner.js';
 import type { MacroCase, MeasuredCase, RegisteredSuite, SuiteContext } from '../suite.js';
 import { needs, root } from '../../testkit/needs.js';
+import { childPids, iptablesRulesNaming, mountsContaining, processesNaming } from '../../testkit/processes.js';
 import { findSuite } from './index.js';
 import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
@@ -48,51 +49,11 @@ function suiteCtx(targets: string[], warnings: string[], profile: 'quick' | 'def
   };
 }
 
-function childPids(): number[] {
-  const pids: number[] = [];
-  for (const tid of readdirSync('/proc/self/task')) {
-    const text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
-    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
-  }
-  return pids;
-}
-
-function mountsContaining(text: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => l.includes(text));
-}
-
-/** iptables rules (all tables) that name `word`; none where iptables-save is missing. */
-function iptablesRulesNaming(word: string): string[] {
-  try {
-    return execFileSync('iptables-save', { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.includes(word));
-  } catch {
-    return [];
-  }
-}
-
 /** libpod_parent cgroup folders in any hierarchy. */
 function libpodCgroupDirs(): string[] {
   return readdirSync('/sys/fs/cgroup')
     .filter((h) => existsSync(join('/sys/fs/cgroup', h, 'libpod_parent')))
     .sort();
-}
-
-/** Processes whose command line names `text`. */
-function processesNaming(text: string): number[] {
-  return readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)
-    .filter((n) => {
-      try {
-        return readFileSync(`/proc/${n}/cmdline`, 'utf8').includes(text);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 /** A suite entry running the workload cases with `options` (tiny sizes). */

@@ -1,6 +1,8 @@
 // One HTTP exchange for the registry client on node:http / node:https (the system
 // CA bundle added to Node's own), following redirects itself so that credentials
-// are never sent to another host (blob redirects to a storage service).
+// are never sent to another host (blob redirects to a storage service), and sending
+// a replayable request again when the kept-alive connection it went out on turns out
+// to have been closed by the server.
 import { readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
@@ -28,8 +30,16 @@ export interface HttpResponse {
 
 const MAX_REDIRECTS = 5;
 const SYSTEM_CA_FILES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
+/**
+ * How long an idle kept-alive connection stays in the pool. Node applies a server's `Keep-Alive: timeout=N` hint (the
+ * connection is dropped a second before the server would drop it) only when the agent has a timeout longer than the
+ * hint; without one an idle connection is kept until the server closes it, and a request sent just then fails.
+ */
+const IDLE_SOCKET_MS = 60_000;
+/** Sends of one request on kept-alive connections the server had closed, before the error is the caller's. */
+const MAX_STALE_RESENDS = 3;
 let httpsAgent: https.Agent | undefined;
-const httpAgent = new http.Agent({ keepAlive: true });
+const httpAgent = new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
 
 function agentFor(url: URL): http.Agent {
   if (url.protocol === 'http:') return httpAgent;
@@ -43,12 +53,22 @@ function agentFor(url: URL): http.Agent {
         // not on this distribution
       }
     }
-    httpsAgent = new https.Agent({ keepAlive: true, ca });
+    httpsAgent = new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ca });
   }
   return httpsAgent;
 }
 
-/** Sends one request (and its redirects). Network errors reject with the Node error; any status resolves. */
+/** A request that failed on a reused kept-alive connection before any answer came: the server had closed it. */
+class StaleConnection extends Error {
+  constructor(readonly original: Error) {
+    super(original.message, { cause: original });
+  }
+}
+
+/**
+ * Sends one request (no redirects). Network errors reject with the Node error, or a StaleConnection when the
+ * connection was a reused one that broke before any answer; any status resolves.
+ */
 function once(req: HttpRequest, url: URL): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
@@ -57,7 +77,10 @@ function once(req: HttpRequest, url: URL): Promise<IncomingMessage> {
       { method: req.method, headers: req.headers, agent: agentFor(url), signal: req.signal },
       resolve,
     );
-    r.on('error', reject);
+    r.on('error', (err: NodeJS.ErrnoException) => {
+      const broken = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+      reject(r.reusedSocket && broken && !req.signal.aborted ? new StaleConnection(err) : err);
+    });
     if (req.body === undefined) r.end();
     else if (Buffer.isBuffer(req.body)) r.end(req.body);
     // a failing body stream fails the request (destroyed with its error), which rejects
@@ -65,12 +88,33 @@ function once(req: HttpRequest, url: URL): Promise<IncomingMessage> {
   });
 }
 
+/** Methods whose request may be sent again without changing the outcome (RFC 9110 9.2.2). */
+const IDEMPOTENT = new Set<HttpRequest['method']>(['GET', 'HEAD', 'PUT', 'DELETE']);
+
+/**
+ * Sends one request: again, on another connection, when it was idempotent with a body that can be sent again and
+ * went out on a kept-alive connection the server had closed meanwhile (the server never saw it). Node's client does
+ * not do this itself (undici and Go's transport do). Any other failure rejects with the Node error.
+ */
+async function sendOnce(req: HttpRequest, url: URL, replayable: boolean): Promise<IncomingMessage> {
+  for (let stale = 0; ; stale++) {
+    try {
+      return await once(req, url);
+    } catch (err) {
+      if (!(err instanceof StaleConnection)) throw err;
+      if (!replayable || !IDEMPOTENT.has(req.method) || stale === MAX_STALE_RESENDS) throw err.original;
+    }
+  }
+}
+
 /**
  * Sends `req`, following up to 5 redirects (not for a streamed body: its response
  * is returned as it is); the Authorization header is dropped when a redirect
- * leaves the original host. Rejects with the Node error (ECONNRESET,
- * AbortError, …) for a failed exchange, INVALID_ARGUMENT for a bad URL or a
- * redirect to a non-HTTP scheme, UNAVAILABLE for a redirect loop.
+ * leaves the original host. An idempotent request without a streamed body is sent
+ * again when the kept-alive connection it went out on had been closed by the server.
+ * Rejects with the Node error (ECONNRESET, AbortError, …) for a failed exchange,
+ * INVALID_ARGUMENT for a bad URL or a redirect to a non-HTTP scheme, UNAVAILABLE
+ * for a redirect loop.
  */
 export async function send(req: HttpRequest): Promise<HttpResponse> {
   let url: URL;
@@ -84,9 +128,9 @@ export async function send(req: HttpRequest): Promise<HttpResponse> {
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       throw invalidArgument(`request ${req.url}: redirect to unsupported URL ${url.href}`);
-    const res = await once({ ...req, headers }, url);
-    const status = res.statusCode ?? 0;
     const replayable = req.body === undefined || Buffer.isBuffer(req.body);
+    const res = await sendOnce({ ...req, headers }, url, replayable);
+    const status = res.statusCode ?? 0;
     if (replayable && [301, 302, 303, 307, 308].includes(status) && typeof res.headers.location === 'string') {
       res.resume();
       url = new URL(res.headers.location, url);

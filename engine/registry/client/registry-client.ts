@@ -18,7 +18,7 @@ import {
 } from '../../errdefs/errors.js';
 import { parseDigest } from '../../graph/digest.js';
 import { referenceName, referenceString, type Reference } from '../../graph/reference.js';
-import type { Context } from '../../trace/context.js';
+import { detached, type Context } from '../../trace/context.js';
 import { Authorizer } from './auth.js';
 import type { CredentialSource } from './credentials.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
@@ -71,6 +71,9 @@ export interface BlobResult {
   /** Requests that resumed with a Range header. */
   resumed: number;
 }
+
+/** How long the DELETE that cancels an upload session may take (it runs although its caller was cancelled). */
+const CANCEL_UPLOAD_MS = 15_000;
 
 export class RegistryClient {
   readonly authorizer: Authorizer;
@@ -515,14 +518,16 @@ export class RegistryClient {
     }
   }
 
-  /** Cancels an upload session (DELETE); failures are ignored (the registry expires sessions). */
+  /**
+   * Cancels an upload session (DELETE). It is the undo of a failed or cancelled upload, so it runs to its end although
+   * `ctx` is cancelled (before or during the call), for at most CANCEL_UPLOAD_MS. Failures are logged and ignored
+   * (the registry expires sessions).
+   */
   async cancelUpload(ctx: Context, ref: Reference, location: string): Promise<void> {
     const endpoint = this.endpoint(ref);
-    // a cancelled push still tells the registry, briefly
-    const signal = ctx.signal.aborted ? AbortSignal.timeout(5_000) : ctx.signal;
     try {
       const res = await this.request(
-        { signal, logger: ctx.logger, span: ctx.span },
+        detached(ctx, CANCEL_UPLOAD_MS),
         endpoint,
         ref.path,
         absolute(location, endpoint),
@@ -531,8 +536,13 @@ export class RegistryClient {
         { method: 'DELETE', actions: 'pull,push' },
       );
       res.body.resume();
-    } catch {
+    } catch (err) {
       // best effort: a session left behind expires on the registry
+      ctx.logger.debug('registry: upload session not cancelled', {
+        registry: endpoint.domain,
+        location,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   }
 

@@ -224,7 +224,9 @@ export async function startProxy(target: string, hooks: ProxyHooks = {}): Promis
     const headers = { ...req.headers };
     delete headers.host;
     const up = request(new URL(req.url ?? '/', target), { method: req.method, headers }, (ures) => {
-      res.writeHead(ures.statusCode ?? 502, ures.headers);
+      // hop-by-hop headers are the proxy's own (its Keep-Alive timeout is not the registry's)
+      const { connection: _c, 'keep-alive': _k, ...forwarded } = ures.headers;
+      res.writeHead(ures.statusCode ?? 502, forwarded);
       let sent = 0;
       ures.on('data', (c: Buffer) => {
         const out = state.hooks.chunk ? state.hooks.chunk(req, c, sent) : c;

@@ -55,6 +55,13 @@ export interface RegistryServerOptions {
   idleTimeoutMs?: number;
   /** Time a client has to send a request's head (408 after); 60 s by default. */
   headersTimeoutMs?: number;
+  /**
+   * How long a kept-alive connection may wait for its next request before the server closes it; announced in
+   * `Keep-Alive: timeout=…`. By default 120 s (or the idle timeout, when shorter): longer than the idle time clients
+   * keep a connection for (Go's transport, which docker, containerd and skopeo use: 90 s; Node's global agent: 5 s),
+   * so that a client reusing a connection does not meet the server closing it (a reset upload).
+   */
+  keepAliveTimeoutMs?: number;
 }
 
 /** Most header fields a request may carry; more get 431 (Node would drop the rest silently). */
@@ -163,6 +170,7 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
   };
 
   const headersTimeout = options.headersTimeoutMs ?? 60_000;
+  const idleTimeout = options.idleTimeoutMs ?? 300_000;
   const server: Server = createServer(
     {
       // No limit on a whole request (Node's default would cut any upload after 300 s);
@@ -215,10 +223,10 @@ export async function createRegistryServer(options: RegistryServerOptions): Prom
       });
     },
   );
-  server.keepAliveTimeout = 5_000;
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? Math.min(120_000, idleTimeout);
   // One more than the limit, so that a request over it can be told from one at it.
   server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
-  server.setTimeout(options.idleTimeoutMs ?? 300_000, (socket) => socket.destroy());
+  server.setTimeout(idleTimeout, (socket) => socket.destroy());
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') {
       socket.destroy();

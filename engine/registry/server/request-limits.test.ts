@@ -1,9 +1,10 @@
 // The registry's HTTP limits: a request with more header fields than the server
 // keeps is refused with 431 (never served with some headers dropped), a blob
-// upload that keeps sending is never cut however long it takes, and a stalled
-// connection is cut after the idle time.
+// upload that keeps sending is never cut however long it takes, a stalled
+// connection is cut after the idle time, and an idle kept-alive connection is kept
+// longer than clients keep theirs.
 import { connect } from 'node:net';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_HEADER_FIELDS } from './registry-server.js';
 import { startTestRegistry, type TestRegistry } from './registry-test-kit.js';
@@ -99,5 +100,37 @@ describe('long uploads', () => {
     expect(answer).toBe('');
     expect(Date.now() - started).toBeGreaterThanOrEqual(idleTimeoutMs - 50);
     expect(Date.now() - started).toBeLessThan(9_000);
+  });
+});
+
+/** The Keep-Alive header of the registry's answer to GET /v2/ on a kept-alive connection. */
+async function keepAliveHint(port: number): Promise<string | undefined> {
+  const agent = new Agent({ keepAlive: true });
+  try {
+    return await new Promise((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path: '/v2/', agent }, (res) => {
+        res.resume();
+        resolve(res.headers['keep-alive'] as string | undefined);
+      })
+        .on('error', reject)
+        .end();
+    });
+  } finally {
+    agent.destroy();
+  }
+}
+
+describe('kept-alive connections', () => {
+  it("are kept longer than clients keep idle ones (Go's transport: 90 s) and announced so; never past the idle time", async () => {
+    const plain = await startTestRegistry();
+    const set = await startTestRegistry({ keepAliveTimeoutMs: 30_000 });
+    try {
+      expect(await keepAliveHint(plain.server.port)).toBe('timeout=120');
+      expect(await keepAliveHint(set.server.port)).toBe('timeout=30');
+      expect(await keepAliveHint(reg.server.port)).toBe(`timeout=${idleTimeoutMs / 1000}`);
+    } finally {
+      await plain.close();
+      await set.close();
+    }
   });
 });
