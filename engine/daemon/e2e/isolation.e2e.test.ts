@@ -18,6 +18,7 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   statSync,
@@ -139,6 +140,7 @@ function remapDaemon(storage: string[], env: Record<string, string>): Variant['d
 }
 
 const idmapRefused = native().idmapProbe(tmpdir());
+const remapForced = remapDaemon(['--storage-driver', 'vfs'], { BERTH_USERNS_IDMAP: 'off' });
 const remapIds = { uid: remapBase, gid: remapBase + 65_536 };
 const variants: Variant[] = [
   { title: 'escape classes through berthd', skip, daemon: () => ({ args: [], env: {} }) },
@@ -157,7 +159,7 @@ const variants: Variant[] = [
   {
     title: 'escape classes through berthd under --userns-remap (vfs, layers remapped: BERTH_USERNS_IDMAP=off)',
     skip,
-    daemon: remapDaemon(['--storage-driver', 'vfs'], { BERTH_USERNS_IDMAP: 'off' }),
+    daemon: remapForced,
     remap: remapIds,
   },
 ];
@@ -216,6 +218,12 @@ function escapeClasses(v: Variant): void {
         made.daemon = await spawnDaemon(world, d.args, d.env);
         s = made as DaemonSetup;
         client = new ApiClient(s.daemon.host);
+        // A remap storing its layers shifted keeps all its state in <root>/<uid>.<gid>, its network's too: the
+        // clean-up resets the network found there.
+        world.root = (await client.info()).DockerRootDir;
+        if (v.remap !== undefined && v.daemon === remapForced) {
+          expect(world.root).toBe(join(world.dir, 'root', `${v.remap.uid}.${v.remap.gid}`));
+        }
         host = join(world.dir, 'host');
         mkdirSync(join(host, 'target'), { recursive: true });
         writeFileSync(join(host, 'secret'), 'secret');
@@ -508,6 +516,13 @@ function escapeClasses(v: Variant): void {
           `0 ${remap.gid} 65536`,
         ]);
         expect((await client.info()).SecurityOptions).toContain('name=userns');
+        if (v.daemon === remapForced) {
+          // The layers were stored shifted: the image's root-owned busybox is the subordinate root's on disk.
+          const layers = readdirSync(join(s.world.root, 'vfs', 'dir'));
+          expect(layers.length).toBeGreaterThan(0);
+          for (const l of layers)
+            expect(statSync(join(s.world.root, 'vfs', 'dir', l, 'bin', 'busybox')).uid).toBe(remap.uid);
+        }
       }, 300_000);
 
       it('etc files, tmpfs, /dev/shm, cgroups and logs work for the remapped root', async () => {
