@@ -454,9 +454,9 @@ function escapeClasses(v: Variant): void {
         init_module: 'EPERM',
         finit_module: 'EPERM',
         delete_module: 'EPERM',
-        // Docker's default capabilities hold CAP_MKNOD, and the device cgroup refuses the open; a user namespace
-        // refuses making the node of a host's device at all.
-        ...(all ? { [`mknod ${rootDev}`]: 'ok', [`open-dev ${rootDev}`]: 'EPERM' } : { [`mknod ${rootDev}`]: 'EPERM' }),
+        // A node of the host's root disk: the device cgroup refuses making it (Docker's default capabilities hold
+        // CAP_MKNOD); under a remap the user namespace refuses it as well.
+        [`mknod ${rootDev}`]: 'EPERM',
       });
       if (!all) return;
       const priv = results(json<Escape>(await berth(['run', '--rm', '--privileged', ref, '/bin/escape'])));
