@@ -78,6 +78,12 @@ export interface NativeCore {
    */
   containerSpawn(config: NativeSpawnConfig): NativeSpawned;
   /**
+   * Whether an idmapped mount of the tree at path can be made here: null if so, else the errno name the kernel
+   * answered (EINVAL: the filesystem does not support it; ENOSYS: no mount_setattr). One clone of a holder process in
+   * a new user namespace and one of a helper; changes nothing.
+   */
+  idmapProbe(path: string): string | null;
+  /**
    * One message to the child: 'setup' (run the setup), 'resume' (after a 'hooks' message: go on to pivot_root) or
    * 'start' (execve). Throws EPIPE when the child is gone.
    */
@@ -245,6 +251,12 @@ export interface NativeSpawnConfig {
   /** MS_* flags for `/` before the rootfs bind (default MS_SLAVE | MS_REC). */
   rootPropagation: number;
   readonlyRoot: boolean;
+  /**
+   * Attach an idmapped copy of the rootfs (mapped through the container's new user namespace) instead of a bind, so
+   * the host's root-owned files are the container root's. A helper of the parent makes it; an EINVAL or EPERM error
+   * ("idmapped mount of <rootfs>") means the kernel or the filesystem refuses (idmapProbe tells beforehand).
+   */
+  idmapRootfs?: boolean;
   mounts: NativeMount[];
   /** The host's cgroup hierarchies, when a mount is of kind 'cgroup'. */
   cgroupHierarchies?: NativeCgroupHierarchy[];

@@ -68,6 +68,29 @@ describe('applyLayer with a stream that is already over', () => {
 });
 
 needs(asRoot()).describe('applyLayer', () => {
+  it("stores ids shifted into a remap's ranges (the root directory as 0) and refuses an owner beyond them", async () => {
+    const idShift = { uid: { hostID: 100_000, size: 65_536 }, gid: { hostID: 300_000, size: 1000 } };
+    const entries = [
+      { name: 'etc/', type: 'directory' as const, mode: 0o755 },
+      { name: 'etc/owned', content: 'abc', mode: 0o640, uid: 1234, gid: 56 },
+      { name: 'etc/link', type: 'symlink' as const, linkname: 'owned', uid: 7, gid: 8 },
+    ];
+    await applyLayer(ctx, root, tarStream(await buildTar(entries)), { whiteouts: 'delete', idShift });
+    const ids = async (p: string) => {
+      const st = await lstat(join(root, p));
+      return [st.uid, st.gid];
+    };
+    expect(await ids('.')).toEqual([100_000, 300_000]);
+    expect(await ids('etc')).toEqual([100_000, 300_000]);
+    expect(await ids('etc/owned')).toEqual([101_234, 300_056]);
+    expect(await ids('etc/link')).toEqual([100_007, 300_008]);
+    const beyond = [{ name: 'far', content: 'x', uid: 0, gid: 1000 }];
+    const err = await applyLayer(ctx, root, tarStream(await buildTar(beyond)), { whiteouts: 'delete', idShift }).catch(
+      (e: unknown) => e as Error,
+    );
+    expect((err as Error).message).toContain('layer entry "far": owner 0:1000 is outside the remapped ranges');
+  });
+
   it('writes files, dirs, symlinks, hard links, devices with ownership, modes, mtimes and xattrs', async () => {
     const t = new Date(1_500_000_000_000);
     const res = await apply([

@@ -84,6 +84,17 @@ export interface ApplyOptions {
    * link to a file there copies the file up first (as overlayfs' link(2) does).
    */
   lowerDirs?: readonly string[];
+  /**
+   * Store the layer for a remapped user namespace: each entry's uid and gid (and the root directory's, as 0) become
+   * `hostID + id` of the range; an id beyond a range's size is refused (INVALID_ARGUMENT naming the entry).
+   */
+  idShift?: IdShift;
+}
+
+/** The ranges container ids 0…size-1 are stored at (berthd's --userns-remap without idmapped mounts). */
+export interface IdShift {
+  uid: { hostID: number; size: number };
+  gid: { hostID: number; size: number };
 }
 
 export interface ApplyLayerResult {
@@ -119,7 +130,7 @@ export async function applyLayer(
   if (early !== null) throw wrap(early, `layer tar into ${root}`, 'INVALID_ARGUMENT');
   let applier: Applier;
   try {
-    applier = new Applier(ctx, root, opts.whiteouts, opts.lowerDirs ?? []);
+    applier = new Applier(ctx, root, opts.whiteouts, opts.lowerDirs ?? [], opts.idShift);
   } catch (err) {
     src.destroy();
     throw wrap(err, `layer tar into ${root}`);
@@ -213,7 +224,9 @@ class Applier {
     readonly root: string,
     private readonly mode: WhiteoutMode,
     lowerDirs: readonly string[],
+    private readonly idShift?: IdShift,
   ) {
+    if (idShift !== undefined) chownSync(root, idShift.uid.hostID, idShift.gid.hostID);
     this.merged = mode === 'overlay' && lowerDirs.length > 0 ? [root, ...lowerDirs] : [];
     this.handles = new RootHandles(root, mode === 'overlay' ? this.overlayHook() : undefined);
     this.handles.deferCloses();
@@ -670,6 +683,20 @@ class Applier {
     }
   }
 
+  /** The entry's uid and gid as stored: shifted into the remap's ranges when there is one. */
+  private owner(h: Header, subject: string): [number, number] {
+    const uid = h.uid ?? 0;
+    const gid = h.gid ?? 0;
+    const shift = this.idShift;
+    if (shift === undefined) return [uid, gid];
+    if (uid >= shift.uid.size || gid >= shift.gid.size) {
+      throw invalidArgument(
+        `${subject}: owner ${uid}:${gid} is outside the remapped ranges (${shift.uid.size} uids, ${shift.gid.size} gids)`,
+      );
+    }
+    return [shift.uid.hostID + uid, shift.gid.hostID + gid];
+  }
+
   /**
    * Ownership, mode, xattrs and mtime of the entry just written at `base` in `dfd`, set
    * through an O_PATH|O_NOFOLLOW handle on it (a symlink's own, never its target's);
@@ -687,7 +714,7 @@ class Applier {
     let fd: number | undefined;
     try {
       if (written !== undefined) {
-        fchownSync(written, h.uid ?? 0, h.gid ?? 0);
+        fchownSync(written, ...this.owner(h, subject));
         fchmodSync(written, (h.mode ?? 0o644) & 0o7777);
         this.xattrs(fdPath(written), h, subject);
         const mtime = h.mtime ?? new Date(0);
@@ -697,7 +724,7 @@ class Applier {
       fd = openBeneath(dfd, base, oPath() | constants.O_NOFOLLOW);
       const p = fdPath(fd);
       const st = fstatSync(fd);
-      chownSync(p, h.uid ?? 0, h.gid ?? 0);
+      chownSync(p, ...this.owner(h, subject));
       if (!st.isSymbolicLink()) chmodSync(p, (h.mode ?? 0o644) & 0o7777);
       this.xattrs(p, h, subject);
       const mtime = h.mtime ?? new Date(0);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isBerthError } from '../errdefs/errors.js';
 import { createEngine } from '../jobs/builtins.js';
+import { HOST_SUBID_FILES, resolveRemap } from '../container/userns-remap.js';
 import { packagePath } from '../../native/package-root.js';
 import { background } from '../trace/context.js';
 import { createLogger } from '../trace/logger.js';
@@ -30,6 +31,15 @@ export const builtinEngine: EngineFactory = async (ctx, flags: DaemonFlags) => {
     bip: flags.bip,
     ...(flags.iptables ? {} : { portDriver: 'proxy' as const }),
     ...(flags.dns !== undefined ? { dns: flags.dns } : {}),
+    ...(flags.usernsRemap !== undefined
+      ? {
+          usernsRemap: resolveRemap(flags.usernsRemap, {
+            ...HOST_SUBID_FILES,
+            subuid: flags.subuidFile,
+            subgid: flags.subgidFile,
+          }),
+        }
+      : {}),
   });
   return { engine: built.engine, shutdown: (c) => built.shutdown(c) };
 };

@@ -19,7 +19,17 @@ describe('berthd flags', () => {
       dns: undefined,
       logLevel: 'info',
       pidfile: undefined,
+      usernsRemap: undefined,
+      subuidFile: '/etc/subuid',
+      subgidFile: '/etc/subgid',
     });
+  });
+
+  it('takes --userns-remap and the subid files', () => {
+    expect(
+      parseDaemonFlags(['--userns-remap', 'default', '--subuid-file', '/t/subuid', '--subgid-file', '/t/subgid']),
+    ).toMatchObject({ usernsRemap: 'default', subuidFile: '/t/subuid', subgidFile: '/t/subgid' });
+    expect(parseDaemonFlags(['--userns-remap=1000:1000'])).toMatchObject({ usernsRemap: '1000:1000' });
   });
 
   it('takes --iptables as Docker writes it, and --dns', () => {
@@ -78,6 +88,8 @@ describe('berthd flags', () => {
     [['--frobnicate'], "Unknown option '--frobnicate'"],
     [['--iptables=maybe'], '--iptables "maybe": expected true or false'],
     [['--dns', 'resolver'], '--dns "resolver": not an IP address'],
+    [['--userns-remap', 'a:b:c'], '--userns-remap "a:b:c": expected default, or a user name or uid'],
+    [['--userns-remap', '../x'], '--userns-remap "../x"'],
   ])('refuses %j', (argv, message) => {
     expect(() => parseDaemonFlags(argv)).toThrow(message);
   });

@@ -1,11 +1,13 @@
 // berthd's command line: `berthd [-H ADDR]... [--root DIR] [--exec-root DIR]
 // [--storage-driver NAME] [--bridge NAME] [--bip CIDR] [--iptables=false]
-// [--dns IP]... [--log-level LEVEL] [--pidfile PATH]`, parsed into the daemon's configuration.
+// [--dns IP]... [--log-level LEVEL] [--pidfile PATH] [--userns-remap USER[:GROUP]]
+// [--subuid-file PATH] [--subgid-file PATH]`, parsed into the daemon's configuration.
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { invalidArgument } from '../errdefs/errors.js';
 import { parseLogLevel, type LogLevel } from '../trace/logger.js';
+import { parseRemapFlag } from '../container/userns-remap.js';
 import { DEFAULT_SOCKET, parseListenAddress, type ListenAddress } from './listeners.js';
 
 export interface DaemonFlags {
@@ -24,6 +26,11 @@ export interface DaemonFlags {
   dns: string[] | undefined;
   logLevel: LogLevel;
   pidfile: string | undefined;
+  /** `--userns-remap` as given (`default`, `name|uid[:group|gid]`); undefined: no remap. */
+  usernsRemap: string | undefined;
+  /** Where the subordinate ranges are read (default /etc/subuid and /etc/subgid). */
+  subuidFile: string;
+  subgidFile: string;
 }
 
 export const usage = `usage: berthd [OPTIONS]
@@ -39,6 +46,12 @@ export const usage = `usage: berthd [OPTIONS]
   --dns IP                a name server for containers' resolv.conf, repeatable (default the host's)
   --log-level LEVEL       debug|info|warn|error (default info)
   --pidfile PATH          write the daemon's pid there (default EXEC_ROOT/berthd.pid)
+  --userns-remap USER[:GROUP]
+                          run every container in a user namespace: container root is the first id of
+                          USER's first range in the subuid file (GROUP's in the subgid file); names or
+                          ids; "default" is berthremap:berthremap, whose entries must exist
+  --subuid-file PATH      read subordinate uid ranges there (default /etc/subuid; for tests and
+  --subgid-file PATH      alternate roots, as is --subgid-file, default /etc/subgid)
   -h, --help              this text`;
 
 const BRIDGE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/;
@@ -61,6 +74,9 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags | 'help' 
         dns: { type: 'string', multiple: true },
         'log-level': { type: 'string', short: 'l', default: 'info' },
         pidfile: { type: 'string', short: 'p' },
+        'userns-remap': { type: 'string' },
+        'subuid-file': { type: 'string', default: '/etc/subuid' },
+        'subgid-file': { type: 'string', default: '/etc/subgid' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -94,6 +110,7 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags | 'help' 
   if (storageDriver !== undefined && !['overlay2', 'vfs', 'btrfs'].includes(storageDriver)) {
     throw invalidArgument(`--storage-driver ${JSON.stringify(storageDriver)}: expected overlay2, vfs or btrfs`);
   }
+  if (values['userns-remap'] !== undefined) parseRemapFlag(values['userns-remap']);
   const execRoot = resolve(values['exec-root']);
   return {
     hosts,
@@ -106,5 +123,8 @@ export function parseDaemonFlags(argv: readonly string[]): DaemonFlags | 'help' 
     dns: values.dns,
     logLevel,
     pidfile: values.pidfile !== undefined ? resolve(values.pidfile) : undefined,
+    usernsRemap: values['userns-remap'],
+    subuidFile: resolve(values['subuid-file']),
+    subgidFile: resolve(values['subgid-file']),
   };
 }

@@ -12,6 +12,13 @@ import { capabilityMask } from './spec/capabilities.js';
 import { isInfinity, rlimitNumber } from './spec/rlimits.js';
 import type { Device, Mount, NamespaceType, RootfsPropagation, Spec } from './spec/types.js';
 
+/**
+ * `"true"`: the rootfs is attached as an idmapped mount through the container's new user namespace (mount_setattr
+ * MOUNT_ATTR_IDMAP), so files the host's root owns there are the container root's, and what the container root creates
+ * is stored as owned by the host's root. The kernel and the rootfs's filesystem must allow it (idmapProbe).
+ */
+export const ROOTFS_IDMAP_ANNOTATION = 'org.berth.rootfs.idmap';
+
 export const MS = {
   RDONLY: 1,
   NOSUID: 2,
@@ -163,6 +170,18 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   if ((spec.hostname !== undefined || spec.domainname !== undefined) && !has('uts')) {
     throw invalidArgument('hostname: setting it needs a UTS namespace in linux.namespaces');
   }
+  const idmapRootfs = spec.annotations?.[ROOTFS_IDMAP_ANNOTATION];
+  if (idmapRootfs !== undefined && idmapRootfs !== 'true' && idmapRootfs !== 'false') {
+    throw invalidArgument(`annotations.${ROOTFS_IDMAP_ANNOTATION}: expected "true" or "false"`);
+  }
+  if (
+    idmapRootfs === 'true' &&
+    (!namespaces.some((ns) => ns.type === 'user' && ns.path === undefined) || !has('mount'))
+  ) {
+    throw invalidArgument(
+      `annotations.${ROOTFS_IDMAP_ANNOTATION}: an idmapped rootfs needs a new user namespace and a mount namespace`,
+    );
+  }
   // shared and unbindable are applied to the new root after pivot_root (native setup_rootfs)
   const propagation = spec.linux?.rootfsPropagation;
 
@@ -180,6 +199,7 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
     rootfs,
     rootPropagation: propagation !== undefined ? rootPropagation[propagation] : MS.SLAVE | MS.REC,
     readonlyRoot: spec.root.readonly === true,
+    idmapRootfs: idmapRootfs === 'true',
     mounts: (spec.mounts ?? []).map((m, i) => nativeMount(m, i, bundleDir)),
     maskedPaths: absolutePaths(spec.linux?.maskedPaths, 'linux.maskedPaths'),
     readonlyPaths: absolutePaths(spec.linux?.readonlyPaths, 'linux.readonlyPaths'),

@@ -1,5 +1,6 @@
 // The graphdriver boundary: how the Graph stores layers on disk and hands out
 // root filesystems. Docker's ProtoDriver/DiffDriver, context-first (docs/style.md 1–4).
+import type { IdShift } from '../archive/apply-layer.js';
 import type { Change } from '../archive/diff-tar.js';
 import type { Context } from '../trace/context.js';
 import type { InstrumentOptions } from '../trace/instrument.js';
@@ -99,6 +100,8 @@ export interface DriverInit {
   root: string;
   /** Driver options (`overlay2.mountProgram`, …); unknown keys fail INVALID_ARGUMENT. */
   options?: Record<string, string>;
+  /** Store applied layers with ids shifted into these ranges (berthd's --userns-remap without idmapped mounts). */
+  idShift?: IdShift;
 }
 
 /** A driver's registration in the builtins list (docs/style.md 6). */

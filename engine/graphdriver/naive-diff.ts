@@ -5,7 +5,7 @@
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { wrap } from '../errdefs/errors.js';
-import { applyLayer } from '../archive/apply-layer.js';
+import { applyLayer, type IdShift } from '../archive/apply-layer.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { changesTar } from '../archive/diff-tar.js';
 import {
@@ -94,7 +94,10 @@ async function differs(o: Stats, n: Stats, oldPath: string, newPath: string): Pr
  * applier's 'delete' whiteout mode (the layer holds a full copy of its parent).
  */
 export class NaiveDiff implements DiffDriver {
-  constructor(private readonly driver: ProtoDriver) {}
+  constructor(
+    private readonly driver: ProtoDriver,
+    private readonly idShift?: IdShift,
+  ) {}
 
   async changes(ctx: Context, id: string, parent: string | undefined): Promise<Change[]> {
     return this.withDirs(ctx, id, parent, 'changes', (dir, pdir) => walkChanges(ctx, dir, pdir));
@@ -136,7 +139,10 @@ export class NaiveDiff implements DiffDriver {
   ): Promise<ApplyResult> {
     const dir = await this.driver.get(ctx, id);
     try {
-      return await applyLayer(ctx, dir, tar, { whiteouts: 'delete' });
+      return await applyLayer(ctx, dir, tar, {
+        whiteouts: 'delete',
+        ...(this.idShift ? { idShift: this.idShift } : {}),
+      });
     } catch (err) {
       throw wrap(err, `${this.driver.name} applyDiff ${id}`);
     } finally {
@@ -183,9 +189,9 @@ export class NaiveDiff implements DiffDriver {
  * naive ones (Docker's NewNaiveDiffDriver). The view inherits from the driver, so
  * its own methods and properties (and an instrumented driver's spans) stay.
  */
-export function withDiff<D extends ProtoDriver & Partial<DiffDriver>>(driver: D): D & DiffingDriver {
+export function withDiff<D extends ProtoDriver & Partial<DiffDriver>>(driver: D, idShift?: IdShift): D & DiffingDriver {
   if (isDiffDriver(driver)) return driver as D & DiffingDriver;
-  const naive = new NaiveDiff(driver);
+  const naive = new NaiveDiff(driver, idShift);
   const view = Object.create(driver) as D & DiffingDriver;
   view.changes = (ctx, id, parent) => naive.changes(ctx, id, parent);
   view.diff = (ctx, id, parent) => naive.diff(ctx, id, parent);

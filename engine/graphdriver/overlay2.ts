@@ -35,7 +35,7 @@ import {
   unavailable,
   wrap,
 } from '../errdefs/errors.js';
-import { applyLayer } from '../archive/apply-layer.js';
+import { applyLayer, type IdShift } from '../archive/apply-layer.js';
 import { getXattr, S_IFCHR, S_IFMT, setXattr } from '../archive/tar-fs.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { changesTar, type TarChange } from '../archive/diff-tar.js';
@@ -70,9 +70,12 @@ export class Overlay2Driver implements Driver {
   /** index/redirect_dir/metacopy forced off where the kernel has them: the native diff needs plain copy-ups. */
   private extraOptions: string[] = [];
 
-  private constructor(home: string) {
+  private constructor(
+    home: string,
+    private readonly idShift?: IdShift,
+  ) {
     this.home = home;
-    this.naive = new NaiveDiff(this);
+    this.naive = new NaiveDiff(this, idShift);
   }
 
   /**
@@ -83,7 +86,7 @@ export class Overlay2Driver implements Driver {
    */
   static async init(ctx: Context, init: DriverInit): Promise<Overlay2Driver> {
     for (const key of Object.keys(init.options ?? {})) throw invalidArgument(`overlay2 init: unknown option ${key}`);
-    const d = new Overlay2Driver(`${init.root}/overlay2`);
+    const d = new Overlay2Driver(`${init.root}/overlay2`, init.idShift);
     const fs = await readFile('/proc/filesystems', 'utf8').catch(() => '');
     if (!/\toverlay$/m.test(fs))
       throw unavailable('overlay2 init: the kernel has no overlay filesystem (not in /proc/filesystems)');
@@ -455,7 +458,11 @@ export class Overlay2Driver implements Driver {
     if (!(await this.isParent(id, parent))) return this.naive.applyDiff(ctx, id, parent, tar);
     try {
       const lowerDirs = (await this.lowers(id)).map((l) => `${this.home}/${l}`);
-      return await applyLayer(ctx, `${this.dir(id)}/diff`, tar, { whiteouts: 'overlay', lowerDirs });
+      return await applyLayer(ctx, `${this.dir(id)}/diff`, tar, {
+        whiteouts: 'overlay',
+        lowerDirs,
+        ...(this.idShift ? { idShift: this.idShift } : {}),
+      });
     } catch (err) {
       throw wrap(err, `overlay2 applyDiff ${id}`);
     }

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ContainerStore } from '../container/store.js';
+import type { UsernsRemap } from '../container/userns-remap.js';
 import { VolumeStore } from '../container/volume-store.js';
 import { invalidArgument, isBerthError, wrap } from '../errdefs/errors.js';
 import { createCgroupManager } from '../execdriver/cgroups/manager.js';
@@ -19,6 +20,8 @@ import { Graph } from '../graph/graph.js';
 import { graphdriverPlugin } from '../graphdriver/builtins.js';
 import { graphdriverBoundary, type Driver } from '../graphdriver/driver.js';
 import { withDiff } from '../graphdriver/naive-diff.js';
+import type { IdShift } from '../archive/apply-layer.js';
+import { native } from '../../native/index.js';
 import { networkDriverBoundary, type NetworkDriver } from '../networkdriver/driver.js';
 import { BridgeDriver } from '../networkdriver/network-driver.js';
 import { formatIPv4, maskOf, parseIPv4 } from '../networkdriver/subnet.js';
@@ -62,6 +65,45 @@ export interface EngineConfig {
   cgroupParent?: string;
   /** null: run containers without cgroups (no resource limits, no OOM counter). Default: this host's cgroups. */
   cgroups?: CgroupManager | null;
+  /**
+   * `--userns-remap`: every container runs in a new user namespace with these ranges. Its rootfs is an idmapped mount
+   * where the kernel allows one on the driver's layers; else the data root becomes `<root>/<uid>.<gid>` (as dockerd's)
+   * and its layers are stored with their ids shifted into the ranges. The environment variable BERTH_USERNS_IDMAP=off
+   * forces that fallback (for tests).
+   */
+  usernsRemap?: UsernsRemap;
+}
+
+/** How a remapped engine gives containers their rootfs ownership. */
+export interface UsernsMode {
+  remap: UsernsRemap;
+  /** true: idmapped rootfs mounts; false: layers stored shifted (in the remapped root). */
+  idmap: boolean;
+}
+
+/**
+ * Why an idmapped mount of a container's rootfs on `driver` is refused, or undefined if it is allowed: a scratch base
+ * layer and a writable layer over it are made, mounted (get), probed and removed. Costs two layer creations and a
+ * mount.
+ */
+async function idmapRefusal(ctx: Context, driver: Driver): Promise<string | undefined> {
+  if (process.env.BERTH_USERNS_IDMAP === 'off') return 'turned off by BERTH_USERNS_IDMAP=off';
+  const base = `idmap-probe-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const rw = `${base}-rw`;
+  try {
+    await driver.create(ctx, base, undefined);
+    await driver.createReadWrite(ctx, rw, base);
+    const path = await driver.get(ctx, rw);
+    try {
+      const refused = native().idmapProbe(path);
+      return refused === null ? undefined : `the kernel answered ${refused} for ${path}`;
+    } finally {
+      await driver.put(ctx, rw);
+    }
+  } finally {
+    await driver.remove(ctx, rw).catch(() => undefined);
+    await driver.remove(ctx, base).catch(() => undefined);
+  }
 }
 
 export interface BerthEngine {
@@ -79,6 +121,10 @@ export interface BerthEngine {
     events: EventBus;
     health: HealthMonitor;
   };
+  /** The data root in use: `<root>/<uid>.<gid>` when a remap stores its layers shifted. */
+  root: string;
+  /** The remap, when --userns-remap is on. */
+  userns?: UsernsMode;
   /** Stops running containers (each with its stop timeout), lets running jobs end, closes the modules. */
   shutdown(ctx: Context): Promise<void>;
 }
@@ -100,12 +146,20 @@ async function openDriver(
   root: string,
   name: string | undefined,
   options: Record<string, string> | undefined,
+  idShift?: IdShift,
 ): Promise<{ name: string; driver: Driver }> {
   const tried: string[] = [];
   for (const candidate of name !== undefined ? [name] : ['overlay2', 'vfs']) {
     try {
-      const raw = await graphdriverPlugin(candidate).init(ctx, { root, ...(options ? { options } : {}) });
-      return { name: candidate, driver: instrument(`graphdriver.${candidate}`, withDiff(raw), graphdriverBoundary) };
+      const raw = await graphdriverPlugin(candidate).init(ctx, {
+        root,
+        ...(options ? { options } : {}),
+        ...(idShift ? { idShift } : {}),
+      });
+      return {
+        name: candidate,
+        driver: instrument(`graphdriver.${candidate}`, withDiff(raw, idShift), graphdriverBoundary),
+      };
     } catch (err) {
       if (name !== undefined) throw wrap(err, `storage driver ${candidate}`);
       tried.push(`${candidate}: ${err instanceof Error ? err.message : String(err)}`);
@@ -130,11 +184,30 @@ async function engineId(root: string): Promise<string> {
  * with its shutdown. Fails naming the module that could not be opened.
  */
 export async function createEngine(ctx: Context, config: EngineConfig): Promise<BerthEngine> {
-  const root = resolve(config.root);
+  let root = resolve(config.root);
   await mkdir(root, { recursive: true, mode: 0o711 });
   await mkdir(config.execRoot ?? '/run/berth', { recursive: true, mode: 0o700 });
+  let { name: driverName, driver } = await openDriver(ctx, root, config.storageDriver, config.storageOptions);
+  let userns: UsernsMode | undefined;
+  const remap = config.usernsRemap;
+  if (remap !== undefined) {
+    const refused = await idmapRefusal(ctx, driver).catch(async (err: unknown) => {
+      await driver.cleanup(detached(ctx)).catch(() => undefined);
+      throw wrap(err, `--userns-remap: probing idmapped mounts on ${driverName}`);
+    });
+    userns = { remap, idmap: refused === undefined };
+    if (refused !== undefined) {
+      await driver.cleanup(detached(ctx));
+      ctx.logger.info('userns-remap: idmapped rootfs mounts refused; layers are stored remapped', {
+        driver: driverName,
+        reason: refused,
+      });
+      root = join(root, `${remap.uid.hostID}.${remap.gid.hostID}`);
+      await mkdir(root, { recursive: true, mode: 0o711 });
+      ({ name: driverName, driver } = await openDriver(ctx, root, driverName, config.storageOptions, remap));
+    }
+  }
   const id = await engineId(root);
-  const { name: driverName, driver } = await openDriver(ctx, root, config.storageDriver, config.storageOptions);
   const closers: (() => Promise<unknown>)[] = [() => driver.cleanup(detached(ctx))];
   try {
     const graph = await Graph.open(ctx, { root, driver, instrument });
@@ -180,6 +253,7 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
       volumes,
       driverName,
       baseCtx: detached(ctx),
+      ...(userns ? { userns: { ...userns, root } } : {}),
     });
 
     const engine = new Engine();
@@ -214,6 +288,7 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
       root,
       engineId: id,
       cgroupVersion: cgroupVersionOf(),
+      ...(userns ? { userns: true } : {}),
     });
     registerStreamJobs(engine, { container: (ref) => store.get(ref), io: (c, ref) => runtime.ioFor(c, ref) });
 
@@ -228,6 +303,8 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
       engine,
       restored,
       parts: { graph, driver, net, store, volumes, runtime, events, health },
+      ...(userns ? { userns } : {}),
+      root,
       shutdown: (c) =>
         (down ??= (async () => {
           await restored.restarting.catch(() => undefined);

@@ -8,10 +8,12 @@
 // the store; every undo runs on a detached context, so a cancelled caller never
 // leaves half a container behind.
 import { constants as osConstants } from 'node:os';
-import { chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
+import { remapSpec, type UsernsRemap } from '../container/userns-remap.js';
+import type { Spec } from '../execdriver/spec/types.js';
 import type {
   ContainerConfig,
   ContainerCreateRequest,
@@ -90,6 +92,8 @@ export interface RuntimeDeps {
   driverName: string;
   /** The root context's logger for background work (exit handling, restarts). */
   baseCtx: Context;
+  /** --userns-remap: containers run in a user namespace; idmap: rootfs as an idmapped mount; root: the data root. */
+  userns?: { remap: UsernsRemap; idmap: boolean; root: string };
 }
 
 interface Waiter {
@@ -505,6 +509,54 @@ export class ContainerRuntime {
     });
   }
 
+  /**
+   * What a remapped container needs before it is created: its spec in a new user namespace, its etc files owned by
+   * its root, the rootfs's top directory too where layers are stored shifted, and search permission for its root group
+   * on the folders of the data root its mounts are reached through (dockerd's 0710 with the remapped group). A folder
+   * above the data root that others cannot search is refused, naming it.
+   */
+  private async remapStart(
+    subject: string,
+    spec: Spec,
+    rootfs: string,
+    dir: string,
+    etcFiles: string[],
+    shmPath: string | undefined,
+  ): Promise<void> {
+    const { remap, idmap, root } = this.d.userns!;
+    remapSpec(spec, remap, idmap, subject);
+    const uid = remap.uid.hostID;
+    const gid = remap.gid.hostID;
+    for (const f of etcFiles) await chown(f, uid, gid);
+    if (!idmap) {
+      const st = await stat(rootfs);
+      if (st.uid !== uid || st.gid !== gid) await chown(rootfs, uid, gid);
+    }
+    for (let d = dirname(root); ; d = dirname(d)) {
+      const st = await stat(d);
+      if ((st.mode & 0o001) === 0) {
+        throw failedPrecondition(
+          `${subject}: ${d} (above the data root) is not searchable by others (mode ${(st.mode & 0o7777).toString(8)}):` +
+            ' the remapped root cannot reach its rootfs and files',
+        );
+      }
+      if (d === dirname(d)) break;
+    }
+    const targets = [dir, dirname(rootfs), ...(shmPath !== undefined ? [dirname(shmPath)] : [])];
+    for (const target of targets) {
+      const rel = relative(root, target);
+      if (rel.startsWith('..')) continue;
+      let d = root;
+      for (const part of ['', ...(rel === '' ? [] : rel.split(sep))]) {
+        d = join(d, part);
+        const st = await lstat(d);
+        if (!st.isDirectory() || (st.mode & 0o001) !== 0) continue;
+        if (st.gid !== gid) await chown(d, st.uid, gid);
+        if ((st.mode & 0o010) === 0) await chmod(d, (st.mode & 0o7777) | 0o010);
+      }
+    }
+  }
+
   private mustExist(rec: ContainerRecord): void {
     if (this.d.store.find(rec.id) !== rec) throw notFound(`No such container: ${rec.id}`);
   }
@@ -523,7 +575,14 @@ export class ContainerRuntime {
           throw wrap(err, subject);
         },
       );
-      await ensureWorkingDir(rootfs, rec.config.WorkingDir || '/', user.uid, user.gid);
+      // Stored ids: the container's own through an idmapped mount, shifted into the ranges otherwise.
+      const shift = this.d.userns !== undefined && !this.d.userns.idmap ? this.d.userns.remap : undefined;
+      await ensureWorkingDir(
+        rootfs,
+        rec.config.WorkingDir || '/',
+        user.uid + (shift?.uid.hostID ?? 0),
+        user.gid + (shift?.gid.hostID ?? 0),
+      );
       await this.populateVolumes(rootfs, rec.hostConfig);
       const hostConfig = this.effectiveHostConfig(rec.hostConfig);
       // a missing bind source is made a directory (as Docker does); an existing file is bound as it is
@@ -581,6 +640,9 @@ export class ContainerRuntime {
         ...(shmPath ? { shmPath } : {}),
         ...(rec.hostConfig.Init ? { initPath: initBinary() } : {}),
       });
+      if (this.d.userns !== undefined) {
+        await this.remapStart(subject, spec, rootfs, dir, etcDir === dir ? Object.values(etcFiles) : [], shmPath);
+      }
       rec.spec = validateSpec(spec, dir);
 
       const io = await this.ioFor(ctx, id);
@@ -615,6 +677,11 @@ export class ContainerRuntime {
                   }
                 : {}),
             });
+            // the networkdriver rewrites the etc files (a rename): the remapped root owns the new ones too
+            if (this.d.userns !== undefined && etcDir === dir) {
+              for (const f of Object.values(etcFiles))
+                await chown(f, this.d.userns.remap.uid.hostID, this.d.userns.remap.gid.hostID);
+            }
             rec.endpoint = {
               mode: a.mode,
               ports: [],

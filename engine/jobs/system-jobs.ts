@@ -24,6 +24,8 @@ export interface SystemJobDeps {
   /** A stable id of this engine (kept under the root). */
   engineId: string;
   cgroupVersion: '1' | '2';
+  /** --userns-remap is on: SecurityOptions lists `name=userns`, as dockerd's. */
+  userns?: boolean;
 }
 
 function berthVersion(): string {
@@ -90,7 +92,7 @@ export function registerSystemJobs(engine: Engine, deps: SystemJobDeps): void {
       MemTotal: totalmem(),
       CgroupDriver: 'cgroupfs',
       CgroupVersion: deps.cgroupVersion,
-      SecurityOptions: ['name=seccomp,profile=default'],
+      SecurityOptions: ['name=seccomp,profile=default', ...(deps.userns ? ['name=userns'] : [])],
       ServerVersion: berthVersion(),
       LoggingDriver: 'json-file',
       Debug: false,

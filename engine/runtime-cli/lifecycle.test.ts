@@ -16,6 +16,7 @@ import {
   readlinkSync,
   realpathSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -25,8 +26,10 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { detectLayout } from '../execdriver/cgroups/detect.js';
 import { defaultSpec } from '../execdriver/spec/defaults.js';
+import { ROOTFS_IDMAP_ANNOTATION } from '../execdriver/native-config.js';
 import type { Hook, Spec } from '../execdriver/spec/types.js';
 import { onPath } from '../fsutil/on-path.js';
+import { native } from '../../native/index.js';
 import { packagePath } from '../../native/package-root.js';
 import { workloadBinary } from '../execdriver/workload-rootfs.js';
 import { isSameProcessAlive } from './process-info.js';
@@ -74,6 +77,9 @@ function ttyBinary(): string {
   if (!existsSync(path)) execFileSync('sh', [packagePath('native', 'workloads', 'build.sh')], { stdio: 'pipe' });
   return path;
 }
+
+/** null when the kernel lets an idmapped mount be made on the test folders' filesystem, else its errno name. */
+const idmapRefused = native().idmapProbe(tmpdir());
 
 const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
 const BUSYBOX = onPath('busybox');
@@ -649,6 +655,43 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect([uid, gid]).toEqual([`0 ${base} 65536`, `0 ${base} 65536`]);
     expect(write).toBe('refused');
     expect(existsSync(join(bundle, 'rootfs', 'rootfs-write'))).toBe(false);
+  });
+
+  needs(when(idmapRefused === null, `idmapped mounts refused on ${tmpdir()} (${idmapRefused})`)).it(
+    "runs a bundle with a user namespace and an idmapped rootfs: the host root's files are the container root's",
+    async () => {
+      const base = 200_000 + (process.pid % 1000) * 65_536;
+      chmodSync(dir, 0o755);
+      writeFileSync(join(bundle, 'rootfs', 'host-file'), 'x\n');
+      chmodSync(join(bundle, 'rootfs', 'host-file'), 0o600);
+      writeSpec((s) => {
+        s.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+        s.linux!.namespaces!.push({ type: 'user' });
+        s.linux!.uidMappings = [{ containerID: 0, hostID: base, size: 65_536 }];
+        s.linux!.gidMappings = [{ containerID: 0, hostID: base, size: 65_536 }];
+        s.process!.args = [
+          'sh',
+          '-c',
+          'cat /proc/self/uid_map; stat -c "%u %g" /host-file; cat /host-file; echo y > /made && stat -c "%u" /made',
+        ];
+      });
+      const r = await rt('run', '--bundle', bundle, newId());
+      expect(r.code, r.stderr).toBe(0);
+      const [map, owner, content, made] = r.stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+      expect([map, owner, content, made]).toEqual([`0 ${base} 65536`, '0 0', 'x', '0']);
+      // What the container root made is stored unmapped: owned by the host's root on disk.
+      const st = statSync(join(bundle, 'rootfs', 'made'));
+      expect([st.uid, st.gid]).toEqual([0, 0]);
+      // The idmapped mount lived in the container's mount namespace only.
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(join(bundle, 'rootfs'));
+    },
+  );
+
+  it('refuses an idmapped rootfs without a user namespace', async () => {
+    writeSpec((s) => (s.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' }));
+    const r = await rt('run', '--bundle', bundle, newId());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`annotations.${ROOTFS_IDMAP_ANNOTATION}: an idmapped rootfs needs a new user namespace`);
   });
 
   it('refuses an id that exists without touching that container', async () => {

@@ -110,6 +110,7 @@ struct Child {
   int devnull = -1;
   bool created = false;  // kSyncCreated was sent (detached: nobody reads the socket any more)
   bool in_userns = false;
+  int rootfs_tree = -1;  // idmap_rootfs: the detached idmapped tree the parent sent
 };
 
 void record(Child& c, Step step, int index, uint64_t start) {
@@ -166,6 +167,34 @@ void wait_for(Child& c, uint32_t expected) {
     n = read(c.cfg->sync_fd, &type, sizeof type);
   } while (n < 0 && errno == EINTR);
   if (n != static_cast<ssize_t>(sizeof type) || type != expected) _exit(1);
+}
+
+// Receives the idmapped rootfs tree (kSyncRootfsTree with one fd); anything else ends the child.
+int receive_tree(Child& c) {
+  uint32_t type = 0;
+  struct iovec iov;
+  iov.iov_base = &type;
+  iov.iov_len = sizeof type;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = recvmsg(c.cfg->sync_fd, &mh, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  struct cmsghdr* cm = n == static_cast<ssize_t>(sizeof type) ? CMSG_FIRSTHDR(&mh) : nullptr;
+  if (type != kSyncRootfsTree || cm == nullptr || cm->cmsg_type != SCM_RIGHTS) _exit(1);
+  int fd;
+  memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+  // Above 0–2, which setup_stdio fills.
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+  close(fd);
+  if (high < 0) _exit(1);
+  return high;
 }
 
 // ── resolving a path inside the rootfs ─────────────────────────────────────────
@@ -608,7 +637,16 @@ void setup_rootfs(Child& c) {
   }
 
   t0 = monotonic_ns();
-  if (mount(cfg.rootfs, cfg.rootfs, nullptr, MS_BIND | MS_REC, nullptr) < 0) fail(c, kStepRootfsBind, errno, cfg.rootfs);
+  if (c.rootfs_tree >= 0) {
+    // The tree is already a recursive copy of the rootfs: attach it over the rootfs path.
+    if (syscall(SYS_move_mount, c.rootfs_tree, "", AT_FDCWD, cfg.rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+      fail(c, kStepRootfsBind, errno, "idmapped ", cfg.rootfs);
+    }
+    close(c.rootfs_tree);
+    c.rootfs_tree = -1;
+  } else if (mount(cfg.rootfs, cfg.rootfs, nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+    fail(c, kStepRootfsBind, errno, cfg.rootfs);
+  }
   if (cfg.host_mount_ns && mount(nullptr, cfg.rootfs, nullptr, MS_PRIVATE | MS_REC, nullptr) < 0) {
     fail(c, kStepRootfsBind, errno, "private ", cfg.rootfs);
   }
@@ -993,9 +1031,9 @@ void setup_stdio(Child& c) {
   for (int i = 0; i < 3; i++) {
     if (dup2(high[i], i) < 0) fail(c, kStepStdio, errno, "dup2");
   }
-  // Only the sync socket and the exec FIFO stay open past this point.
-  int keep[2] = {c.cfg->sync_fd, c.cfg->fifo_fd};
-  close_except(keep, 2);
+  // Only the sync socket, the exec FIFO and the idmapped rootfs tree stay open past this point.
+  int keep[3] = {c.cfg->sync_fd, c.cfg->fifo_fd, c.rootfs_tree};
+  close_except(keep, 3);
   c.devnull = -1;
   record(c, kStepStdio, -1, t0);
 }
@@ -1273,6 +1311,7 @@ int container_child_main(void* arg) {
   }
   if (cfg.njoins > 0) record(c, kStepSetns, -1, t0);
 
+  if (cfg.idmap_rootfs) c.rootfs_tree = receive_tree(c);
   t0 = monotonic_ns();
   wait_for(c, kSyncSetup);
   record(c, kStepWaitSetup, -1, t0);

@@ -175,6 +175,10 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
   c.rootfs = cfg->keep(r.str(o, "rootfs", "rootfs"));
   c.root_propagation = static_cast<unsigned long>(r.num(o, "rootPropagation", "rootPropagation", MS_SLAVE | MS_REC));
   c.readonly_root = r.boolean(o, "readonlyRoot");
+  c.idmap_rootfs = r.boolean(o, "idmapRootfs");
+  if (c.idmap_rootfs && (!c.userns_new || c.host_mount_ns) && r.error.empty()) {
+    r.error = "container config: idmapRootfs: needs a new user namespace and a mount namespace of its own";
+  }
 
   Napi::Array mounts = r.arr(o, "mounts", "mounts");
   cfg->mounts.reserve(mounts.Length());

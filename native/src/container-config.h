@@ -76,6 +76,8 @@ struct ChildConfig {
   const char* rootfs = nullptr;
   unsigned long root_propagation = 0;
   bool readonly_root = false;
+  // The rootfs is the idmapped tree the parent sends (kSyncRootfsTree), not a bind.
+  bool idmap_rootfs = false;
   // No mount namespace of its own (none new, none joined): the mounts are made in the
   // runtime's namespace under a private bind of the rootfs, and the root is a chroot.
   bool host_mount_ns = false;

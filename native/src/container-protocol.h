@@ -5,13 +5,16 @@
 //   ────────────────────                          ───────────────────────────
 //   clone(CLONE_NEW* | CLONE_PIDFD) ───────────▶  starts with all signals blocked
 //   write /proc/<pid>/{uid,gid}_map (user ns)     setns(paths) · reads the socket …
+//   [idmap_rootfs: a helper makes the idmapped    [idmap_rootfs: receives the tree]
+//    rootfs tree; kSyncRootfsTree + SCM_RIGHTS]
 //   [JS: cgroup create (+ attach(pid) where      … blocked: sync point 1
 //        the child cannot join itself),
 //        network interface into the netns]
 //   kSyncSetup ───────────────────────────────▶   [join cgroups: "0" into each v1 tasks
 //                                                  file] · (setresuid 0) ·
 //                                                 [lo up in a new netns] · unshare(CLONE_NEWCGROUP)
-//                                                 stdio · propagation · rootfs bind ·
+//                                                 stdio · propagation · rootfs bind (or
+//                                                 move_mount of the idmapped tree) ·
 //                                                 mounts · /dev ·
 //                         ◀────────────────────── [kSyncHooks {steps}] only when the config
 //                                                 asks for it (hooks_sync) …
@@ -66,6 +69,7 @@ enum SyncType : uint32_t {
   kSyncHooks = 5,    // child → parent: mounts done, before pivot_root: run createContainer hooks
   kSyncResume = 6,   // parent → child: hooks done, continue with pivot_root
   kSyncTerminal = 7, // child → parent: the pty master as SCM_RIGHTS (no reply; before any seccomp filter)
+  kSyncRootfsTree = 8, // parent → child, before kSyncSetup: the idmapped rootfs tree as SCM_RIGHTS (idmap.h)
 };
 
 // The child's setup steps, in the order they run. Names (kStepNames) are what

@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "container-config.h"
 #include "container-protocol.h"
+#include "idmap.h"
 #include "send-fd.h"
 #include "exports.h"
 
@@ -146,13 +147,24 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   const char* failed = nullptr;
   if (!cfg->uid_map.empty() && !write_file(proc + "/uid_map", cfg->uid_map, &err)) failed = "uid_map";
   if (failed == nullptr && !cfg->gid_map.empty() && !write_file(proc + "/gid_map", cfg->gid_map, &err)) failed = "gid_map";
+  std::string subject = std::string("write ") + (failed != nullptr ? failed : "");
+  if (failed == nullptr && cfg->child.idmap_rootfs) {
+    int tree = idmapped_tree(cfg->child.rootfs, proc + "/ns/user", &err);
+    uint32_t type = kSyncRootfsTree;
+    if (tree < 0 || send_with_fd(sv[0], &type, sizeof type, tree) < 0) {
+      if (tree >= 0) err = errno;
+      failed = "idmapped mount";
+      subject = std::string("idmapped mount of ") + cfg->child.rootfs;
+    }
+    if (tree >= 0) close(tree);
+  }
   if (failed != nullptr) {
     syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
     siginfo_t si;
     waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
     close(pidfd);
     close(sv[0]);
-    return throw_errno(env, err, std::string("write ") + failed);
+    return throw_errno(env, err, subject);
   }
 
   Napi::Object out = Napi::Object::New(env);

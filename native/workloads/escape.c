@@ -11,6 +11,8 @@
  * Arguments add attempts:
  *   procexe        every other process in sight: readlink of /proc/<pid>/exe, open of it for reading and for writing
  *   open-w:PATH    open PATH for writing (no create, no write)
+ *   mknod:MAJ:MIN  make a block device node of the host's device MAJ:MIN under /tmp ("mknod MAJ:MIN"), open it
+ *                  for reading ("open-dev MAJ:MIN", only when made) and remove it again
  * Nothing here changes anything lasting, refused or not: the module images are garbage, the mounts go onto a
  * directory this program made and are undone at once.
  */
@@ -23,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -128,6 +132,34 @@ static long do_finit_module(void) {
 
 static long do_delete_module(void) { return syscall(SYS_delete_module, "berth_escape_no_such_module", O_NONBLOCK); }
 
+static void try_mknod(const char *spec) {
+  unsigned maj = 0, min = 0;
+  char name[300], node[] = "/tmp/escape-dev-XXXXXX";
+  snprintf(name, sizeof name, "mknod %s", spec);
+  if (sscanf(spec, "%u:%u", &maj, &min) != 2) {
+    report(name, -1, EINVAL);
+    return;
+  }
+  int tmp = mkstemp(node);
+  if (tmp < 0) {
+    report(name, -1, errno);
+    return;
+  }
+  close(tmp);
+  unlink(node);
+  errno = 0;
+  long rc = mknod(node, S_IFBLK | 0600, makedev(maj, min));
+  report(name, rc, errno);
+  if (rc == 0) {
+    snprintf(name, sizeof name, "open-dev %s", spec);
+    errno = 0;
+    int fd = open(node, O_RDONLY | O_CLOEXEC);
+    report(name, fd, errno);
+    if (fd >= 0) close(fd);
+    unlink(node);
+  }
+}
+
 int main(int argc, char **argv) {
   printf("{\"attempts\":[");
   if (mkdtemp(dir) == NULL) {
@@ -145,6 +177,7 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "procexe") == 0) proc_exe();
     else if (strncmp(argv[i], "open-w:", 7) == 0) try_open("open-w", argv[i] + 7, O_WRONLY);
+    else if (strncmp(argv[i], "mknod:", 6) == 0) try_mknod(argv[i] + 6);
   }
   printf("]}\n");
   fflush(stdout);
