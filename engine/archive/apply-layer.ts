@@ -432,7 +432,7 @@ class Applier {
             }
             this.size += bytes;
             this.added.add(rel);
-            await this.enqueue({ op: { kind: 'file', ...this.opMeta(dfd, base, h), data }, rel, subject }, bytes);
+            await this.enqueue({ op: { kind: 'file', ...this.opMeta(dfd, base, h, subject), data }, rel, subject }, bytes);
             return;
           }
           this.replace(dfd, base, rel);
@@ -443,7 +443,7 @@ class Applier {
           if (!h.linkname) throw invalidArgument(`${subject}: symlink without a target`);
           if (queued) {
             this.added.add(rel);
-            const op: ApplyEntryOp = { kind: 'symlink', ...this.opMeta(dfd, base, h), target: h.linkname };
+            const op: ApplyEntryOp = { kind: 'symlink', ...this.opMeta(dfd, base, h, subject), target: h.linkname };
             await this.enqueue({ op, rel, subject }, 0);
             return;
           }
@@ -740,14 +740,15 @@ class Applier {
     }
   }
 
-  /** What a queued entry at `base` in `dfd` gets: owner, mode, mtime and the xattrs of its header. */
-  private opMeta(dfd: number, base: string, h: Header) {
+  /** What a queued entry at `base` in `dfd` gets: owner (shifted as owner() does), mode, mtime and its xattrs. */
+  private opMeta(dfd: number, base: string, h: Header, subject: string) {
     const xattrs = entryXattrs(h);
+    const [uid, gid] = this.owner(h, subject);
     return {
       dirFd: dfd,
       name: base,
-      uid: h.uid ?? 0,
-      gid: h.gid ?? 0,
+      uid,
+      gid,
       mode: (h.mode ?? 0o644) & 0o7777,
       mtimeMs: (h.mtime ?? new Date(0)).getTime(),
       ...(xattrs.length > 0 ? { xattrs } : {}),
