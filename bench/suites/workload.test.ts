@@ -34,6 +34,7 @@ import {
   type WorkloadOptions,
 } from './workload.js';
 import { podmanMissing } from './workload-podman.js';
+import { netavarkMissing } from './podman-network.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
 const tinyOptions: WorkloadOptions = { requests: 20, coldImages: ['tiny'], restartContainers: [0, 2] };
@@ -111,21 +112,24 @@ describe('workload suite: cases', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('docker: the same cases but daemon restart; podman: cold start and restart policy, services left out; each with its reason when absent', () => {
+  it('docker: the same cases but daemon restart; podman: the same with services only on its netavark network; each with its reason when absent', () => {
     const warnings: string[] = [];
     const cases = workloadCases(suiteCtx(['docker', 'podman'], warnings), tinyOptions) as MacroCase[];
     const docker = dockerMissing() === undefined;
     const podman = podmanMissing() === undefined;
+    const served = podman && netavarkMissing() === undefined;
+    const d = (...xs: string[]) => (docker ? xs : []);
+    const p = (...xs: string[]) => (served ? xs : []);
     expect(cases.map((c) => `${c.target}/${c.case}`)).toEqual([
-      ...(docker
-        ? [
-            'docker/service-ready',
-            'docker/service-ready',
-            'docker/service-requests',
-            'docker/service-requests',
-            'docker/cold-start',
-          ]
-        : []),
+      ...d('docker/service-ready'),
+      ...p('podman/service-ready'),
+      ...d('docker/service-ready'),
+      ...p('podman/service-ready'),
+      ...d('docker/service-requests'),
+      ...p('podman/service-requests'),
+      ...d('docker/service-requests'),
+      ...p('podman/service-requests'),
+      ...d('docker/cold-start'),
       ...(podman ? ['podman/cold-start'] : []),
       ...(docker ? ['docker/restart-on-failure'] : []),
       ...(podman ? ['podman/restart-on-failure'] : []),
@@ -134,7 +138,12 @@ describe('workload suite: cases', () => {
     else expect(warnings).toContain(dockerMissing());
     if (podman) {
       expect(warnings.some((w) => /^podman: measured through a private `podman system service`/.test(w))).toBe(true);
-      expect(warnings).toContain(PODMAN_SERVICES_LEFT_OUT);
+      if (served) expect(warnings).not.toContain(PODMAN_SERVICES_LEFT_OUT);
+      else expect(warnings).toContain(PODMAN_SERVICES_LEFT_OUT);
+      const levels = cases
+        .filter((c) => c.target === 'podman' && c.case === 'service-ready')
+        .map((c) => c.parameters.level);
+      expect(levels).toEqual(served ? ['api', 'cli'] : []);
     } else {
       expect(warnings).toContain(podmanMissing());
       expect(podmanMissing()).toMatch(/^target podman left out: podman not installed/);
