@@ -3,15 +3,13 @@
 // netavark) a private podman service publishing a port on 127.0.0.1 through its network,
 // then torn down after its service was killed, with the host's firewall, links, network
 // namespaces and mounts listed before and after.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../../engine/client/api-client.js';
 import { needs, root } from '../../testkit/needs.js';
-import { onPath } from '../peers/index.js';
-import { leftoverScript, linksOn, netavarkMissing } from './podman-network.js';
+import { hostTraces, leftoverScript, linksOn, netavarkMissing } from './podman-network.js';
 import { startRegistryProcess } from './pull-world.js';
 import { getOnce, pollReady } from './workload-http.js';
 import { pushServiceImage, SERVICE_REPO, SERVICE_TAG } from './workload-images.js';
@@ -133,42 +131,6 @@ describe('podman network: leftover firewall rules', () => {
   });
 });
 
-/** What netavark and podman could leave on the host, listed the ways an operator would. */
-interface HostListing {
-  iptables: string[];
-  nft: string[];
-  links: string[];
-  netns: string[];
-  mounts: string[];
-}
-
-function lines(argv: string[]): string[] {
-  try {
-    return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
-      .split('\n')
-      .filter((l) => l.trim() !== '');
-  } catch {
-    return [];
-  }
-}
-
-/** NETAVARK firewall lines, netavark-style veths (vethN), podman's netns files, and mounts naming `words`. */
-function listing(words: readonly string[]): HostListing {
-  return {
-    iptables: lines(['iptables-save']).filter((l) => /NETAVARK/.test(l) && !l.startsWith('#')),
-    nft: onPath('nft') === undefined ? [] : lines(['nft', 'list', 'ruleset']).filter((l) => /NETAVARK/.test(l)),
-    links: lines(['ip', '-br', 'link'])
-      .map((l) => l.split(/\s+/)[0]!.split('@')[0]!)
-      .filter((n) => /^veth\d{1,4}$/.test(n) || words.some((w) => n.includes(w))),
-    netns: lines(['ip', 'netns'])
-      .map((l) => l.split(' ')[0]!)
-      .filter((n) => /^netns-[0-9a-f-]{36}$/.test(n)),
-    mounts: readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .filter((l) => words.some((w) => l.includes(w)) || l.includes('/run/netns/netns-')),
-  };
-}
-
 needs(root(), podmanMissing(), netavarkMissing()).describe(
   'podman network: a private service on the host (root)',
   () => {
@@ -176,7 +138,7 @@ needs(root(), podmanMissing(), netavarkMissing()).describe(
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-podman-net-${process.pid}-`));
       const podman = new PrivatePodman(dataRoot, { network: true });
       const words = [dataRoot, `/run/bpm${process.pid}-`, `bpm${process.pid}`];
-      const before = listing(words);
+      const before = hostTraces(words);
       const registry = await startRegistryProcess(join(dataRoot, 'registry'));
       try {
         await pushServiceImage(registry.url);
@@ -197,7 +159,7 @@ needs(root(), podmanMissing(), netavarkMissing()).describe(
         // the network is ours: its bridge with a veth per container, its subnet in netavark's rules
         expect(existsSync(`/sys/class/net/${n.bridge}`)).toBe(true);
         expect(linksOn(n.bridge)).toHaveLength(2);
-        const during = listing(words);
+        const during = hostTraces(words);
         expect(during.iptables.some((l) => l.includes(n.subnet))).toBe(true);
         expect(during.netns.length).toBeGreaterThanOrEqual(before.netns.length + 2);
         // conmon counted with the service
@@ -211,7 +173,7 @@ needs(root(), podmanMissing(), netavarkMissing()).describe(
         await registry.close();
         rmSync(dataRoot, { recursive: true, force: true });
       }
-      expect(listing(words)).toEqual(before);
+      expect(hostTraces(words)).toEqual(before);
       expect(podman.network).toBeUndefined();
     }, 600_000);
   },

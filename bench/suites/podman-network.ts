@@ -9,10 +9,10 @@
 // network uses them.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { unavailable } from '../../engine/errdefs/errors.js';
-import { call } from '../peers/index.js';
+import { call, onPath } from '../peers/index.js';
 import { deleteLinkIfPresent, Teardown } from '../teardown.js';
 
 /** Where Debian's netavark package installs the binary podman looks for. */
@@ -205,4 +205,40 @@ export function linksOn(bridge: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** What netavark and podman could leave on the host, listed the ways an operator would (for before/after checks). */
+export interface HostListing {
+  iptables: string[];
+  nft: string[];
+  links: string[];
+  netns: string[];
+  mounts: string[];
+}
+
+function outputLines(argv: string[]): string[] {
+  try {
+    return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+  } catch {
+    return [];
+  }
+}
+
+/** NETAVARK firewall lines, netavark-style veths (vethN), podman's netns files, and mounts naming `words`. */
+export function hostTraces(words: readonly string[]): HostListing {
+  return {
+    iptables: outputLines(['iptables-save']).filter((l) => /NETAVARK/.test(l) && !l.startsWith('#')),
+    nft: onPath('nft') === undefined ? [] : outputLines(['nft', 'list', 'ruleset']).filter((l) => /NETAVARK/.test(l)),
+    links: outputLines(['ip', '-br', 'link'])
+      .map((l) => l.split(/\s+/)[0]!.split('@')[0]!)
+      .filter((n) => /^veth\d{1,4}$/.test(n) || words.some((w) => n.includes(w))),
+    netns: outputLines(['ip', 'netns'])
+      .map((l) => l.split(' ')[0]!)
+      .filter((n) => /^netns-[0-9a-f-]{36}$/.test(n)),
+    mounts: readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => words.some((w) => l.includes(w)) || l.includes('/run/netns/netns-')),
+  };
 }

@@ -34,7 +34,7 @@ import {
   type WorkloadOptions,
 } from './workload.js';
 import { podmanMissing } from './workload-podman.js';
-import { netavarkMissing } from './podman-network.js';
+import { hostTraces, netavarkMissing } from './podman-network.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
 const tinyOptions: WorkloadOptions = { requests: 20, coldImages: ['tiny'], restartContainers: [0, 2] };
@@ -438,10 +438,13 @@ needs(root()).describe('workload suite: real runs (root)', () => {
   );
 
   needs(podmanMissing()).it(
-    'podman: cold start and restart policy through a private podman service, leaving no process, mount, cgroup or folder',
+    'podman: services on its own netavark network, cold start and restart policy through a private podman service, leaving no process, mount, cgroup, folder, firewall rule, link or netns',
     async () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-podman-${process.pid}-`));
       const libpodBefore = libpodCgroupDirs();
+      const words = [dataRoot, `/run/bpm${process.pid}-`, `bpm${process.pid}`];
+      const hostBefore = hostTraces(words);
+      const served = netavarkMissing() === undefined;
       const children = childPids();
       const lines: string[] = [];
       try {
@@ -457,16 +460,29 @@ needs(root()).describe('workload suite: real runs (root)', () => {
         });
         expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
         expect(() => validateResult(document)).not.toThrow();
-        expect(document.cases.map((c) => `${c.target}/${c.case}`)).toEqual([
-          'podman/cold-start',
-          'podman/restart-on-failure',
-          'podman/cold-start-split',
-          'podman/cold-start-split',
-          'podman/cold-start-split',
-          'podman/cold-start-split',
-          'podman/cold-start-pull-share',
-        ]);
-        expect(document.warnings.some((w) => w.includes(PODMAN_SERVICES_LEFT_OUT))).toBe(true);
+        const s = (...xs: string[]) => (served ? xs : []);
+        expect(
+          document.cases.map((c) => `${c.target}/${c.case}/${c.parameters.level ?? c.parameters.mode ?? ''}`).sort(),
+        ).toEqual(
+          [
+            ...s(
+              'podman/service-ready/api',
+              'podman/service-ready/cli',
+              'podman/service-requests/keep-alive',
+              'podman/service-requests/new-connection',
+              'podman/service-request-latency/keep-alive',
+              'podman/service-request-latency/new-connection',
+            ),
+            'podman/cold-start/api',
+            'podman/restart-on-failure/api',
+            'podman/cold-start-split/api',
+            'podman/cold-start-split/api',
+            'podman/cold-start-split/api',
+            'podman/cold-start-split/api',
+            'podman/cold-start-pull-share/api',
+          ].sort(),
+        );
+        expect(document.warnings.some((w) => w.includes(PODMAN_SERVICES_LEFT_OUT))).toBe(!served);
         expect(readdirSync(dataRoot)).toEqual(['berth-bench-cache']);
       } finally {
         rmSync(dataRoot, { recursive: true, force: true });
@@ -475,6 +491,7 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       expect(processesNaming(dataRoot)).toEqual([]);
       expect(readdirSync('/run').filter((n) => n.startsWith(`bpm${process.pid}-`))).toEqual([]);
       expect(libpodCgroupDirs()).toEqual(libpodBefore);
+      expect(hostTraces(words)).toEqual(hostBefore);
       expect(childPids()).toEqual(children);
     },
     900_000,
