@@ -23,7 +23,7 @@ export interface ApiDaemon {
   readonly traced: boolean;
   acquire(ctx: Context): Promise<void>;
   release(ctx: Context): Promise<void>;
-  /** The processes whose memory is the daemon's: berthd; dockerd + containerd + every shim; podman's service + conmons. */
+  /** The processes whose memory is the daemon's: berthd; dockerd, containerd, every shim; podman's service, conmons. */
   processes(): number[];
   /** What the daemon is, in a sentence, for the cases' methods. */
   readonly description: string;
