@@ -174,6 +174,16 @@ export class PrivatePodman {
       `[storage]\ndriver = "overlay"\ngraphroot = "${join(dir, 'root')}"\nrunroot = "${run}"\n`,
     );
     writeFileSync(join(dir, 'policy.json'), '{"default":[{"type":"insecureAcceptAnything"}]}\n');
+    await this.spawnService();
+    const v = (await new ApiClient(this.host).call<{ Version?: string }>('GET', '/version').catch(() => ({}))) as {
+      Version?: string;
+    };
+    this.version = v.Version ?? null;
+  }
+
+  /** Starts `podman system service` on the prepared roots and waits until /_ping answers (60 s at most). */
+  private async spawnService(): Promise<void> {
+    const dir = this.dir!;
     const log = openSync(join(dir, 'podman.log'), 'a');
     try {
       this.service = spawn('podman', [...this.globalFlags(), 'system', 'service', '--time', '0', this.host], {
@@ -198,10 +208,35 @@ export class PrivatePodman {
         break;
       if (Date.now() > deadline)
         throw unavailable(`private podman service: no answer to /_ping after 60 s: ${this.logTail()}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 5));
     }
-    const v = (await client.call<{ Version?: string }>('GET', '/version').catch(() => ({}))) as { Version?: string };
-    this.version = v.Version ?? null;
+  }
+
+  /** The service's pid while it runs. */
+  get pid(): number | undefined {
+    const s = this.service;
+    return s === undefined || s.exitCode !== null || s.signalCode !== null ? undefined : s.pid;
+  }
+
+  /**
+   * Stops the service alone (SIGTERM; SIGKILL and an error after 20 s): its containers keep running under their
+   * conmon, as they do when podman's service ends.
+   */
+  async stopService(): Promise<void> {
+    const s = this.service;
+    if (s === undefined || this.pid === undefined) return;
+    s.kill('SIGTERM');
+    if (await exited(s, 20_000)) return;
+    s.kill('SIGKILL');
+    await exited(s, 5_000);
+    throw unavailable(`private podman service: pid ${s.pid} did not stop on SIGTERM within 20 s (killed)`);
+  }
+
+  /** Starts the service again on the same roots (after stopService), until /_ping answers. */
+  async restartService(): Promise<void> {
+    if (this.dir === undefined) throw new Error('private podman: not started');
+    if (this.pid !== undefined) throw new Error(`private podman: the service (pid ${this.pid}) still runs`);
+    await this.spawnService();
   }
 
   /** The global flags naming the private roots and config (the service's, and the local CLI's at cleanup). */

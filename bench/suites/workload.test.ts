@@ -133,6 +133,7 @@ describe('workload suite: cases', () => {
       ...(podman ? ['podman/cold-start'] : []),
       ...(docker ? ['docker/restart-on-failure'] : []),
       ...(podman ? ['podman/restart-on-failure'] : []),
+      ...(podman ? ['podman/daemon-restart', 'podman/daemon-restart'] : []),
     ]);
     if (docker) expect(warnings[0]).toMatch(/^docker: measured against a private dockerd/);
     else expect(warnings).toContain(dockerMissing());
@@ -148,10 +149,13 @@ describe('workload suite: cases', () => {
       expect(warnings).toContain(podmanMissing());
       expect(podmanMissing()).toMatch(/^target podman left out: podman not installed/);
     }
-    if (docker || podman)
-      expect(warnings).toContain(
-        'daemon-restart: measured for berth only (the private dockerd and podman service are not restarted on their roots by this suite)',
-      );
+    const dockerRestart =
+      'daemon-restart: not measured for docker (the private dockerd is not restarted on its root by this suite)';
+    if (docker) expect(warnings).toContain(dockerRestart);
+    else expect(warnings).not.toContain(dockerRestart);
+    expect(
+      cases.filter((c) => c.case === 'daemon-restart').map((c) => `${c.target}/${c.parameters.containers}`),
+    ).toEqual(podman ? ['podman/0', 'podman/2'] : []);
   });
 
   it('derives request latencies from the measured batches only and the cold-start split with the pull share', () => {
@@ -438,7 +442,7 @@ needs(root()).describe('workload suite: real runs (root)', () => {
   );
 
   needs(podmanMissing()).it(
-    'podman: services on its own netavark network, cold start and restart policy through a private podman service, leaving no process, mount, cgroup, folder, firewall rule, link or netns',
+    'podman: services on its own netavark network, cold start, restart policy and service restart through a private podman service, leaving no process, mount, cgroup, folder, firewall rule, link or netns',
     async () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-podman-${process.pid}-`));
       const libpodBefore = libpodCgroupDirs();
@@ -449,7 +453,7 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       const lines: string[] = [];
       try {
         const { document, failed } = await runBenchmarks({
-          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [] })],
+          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [2] })],
           settings: tiny,
           seed: 5,
           dataRoot,
@@ -475,6 +479,7 @@ needs(root()).describe('workload suite: real runs (root)', () => {
             ),
             'podman/cold-start/api',
             'podman/restart-on-failure/api',
+            'podman/daemon-restart/',
             'podman/cold-start-split/api',
             'podman/cold-start-split/api',
             'podman/cold-start-split/api',

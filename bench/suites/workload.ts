@@ -13,7 +13,7 @@ import { coldKey, COLD_PARTS, coldSplits, coldStartCase, type ColdPart, type Col
 import { COLD_IMAGES, SERVICE_REPO } from './workload-images.js';
 import { netavarkMissing } from './podman-network.js';
 import { podmanMissing } from './workload-podman.js';
-import { daemonRestartCase, restartPolicyCase } from './workload-restart.js';
+import { daemonRestartCase, podmanRestartCase, restartPolicyCase } from './workload-restart.js';
 import { readyCase, requestKey, requestLatencies, requestsCase, SUITE, type RequestMode } from './workload-services.js';
 import { WorkloadWorld, type WorkloadTarget } from './workload-world.js';
 
@@ -83,13 +83,14 @@ export function workloadCases(ctx: SuiteContext, options: WorkloadOptions): Case
   for (const image of options.coldImages)
     for (const t of all) cases.push(coldStartCase(world, t, image, options.coldImages));
   for (const t of all) cases.push(restartPolicyCase(world, t));
-  if (targets.includes('berth')) {
-    for (const n of options.restartContainers) cases.push(daemonRestartCase(world, n));
-  } else if (all.length > 0) {
-    ctx.warn(
-      'daemon-restart: measured for berth only (the private dockerd and podman service are not restarted on their roots by this suite)',
-    );
+  for (const n of options.restartContainers) {
+    if (targets.includes('berth')) cases.push(daemonRestartCase(world, n));
+    if (all.includes('podman')) cases.push(podmanRestartCase(world, n));
   }
+  if (targets.includes('docker'))
+    ctx.warn(
+      'daemon-restart: not measured for docker (the private dockerd is not restarted on its root by this suite)',
+    );
   world.expect(cases.length);
   return cases;
 }
