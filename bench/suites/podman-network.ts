@@ -242,3 +242,20 @@ export function hostTraces(words: readonly string[]): HostListing {
       .filter((l) => words.some((w) => l.includes(w)) || l.includes('/run/netns/netns-')),
   };
 }
+
+/**
+ * Two iptables listings (hostTraces) reduced to what this process's networks can account for: lines of its subnets
+ * (10.230–254.<(pid >> 3) % 250>.0/24) and of their chains; the shared chains' lines too when no other process's
+ * netavark network is in either listing (another's network legitimately keeps them); and whether there was one (then
+ * netavark veths and podman netns files on the host may be another's too).
+ */
+export function ownNetavarkLines(before: readonly string[], after: readonly string[]): [string[], string[], boolean] {
+  const ours = new RegExp(`10\\.(23\\d|24\\d|25[0-4])\\.${(process.pid >> 3) % 250}\\.0/24`);
+  const network = / -s (\S+) -j (NETAVARK-[0-9A-F]+)$/;
+  const all = [...before, ...after];
+  const others = all.some((l) => network.test(l) && !ours.test(l));
+  const hashes = new Set(all.filter((l) => ours.test(l)).map((l) => network.exec(l)?.[2] ?? ''));
+  hashes.delete('');
+  const keep = (l: string) => !others || ours.test(l) || [...hashes].some((h) => l.includes(h));
+  return [before.filter(keep), after.filter(keep), others];
+}
