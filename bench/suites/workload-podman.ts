@@ -407,7 +407,15 @@ export class PrivatePodman {
       // the parent cgroups podman made for containers and conmon, when they were not there before and are empty now
       for (const d of libpodCgroups()) {
         if (this.cgroupsBefore.has(d) || !existsSync(d)) continue;
-        await t.attempt(`cgroup ${d}`, async () => rmdirSync(d));
+        await t.attempt(`cgroup ${d}`, async () => {
+          try {
+            rmdirSync(d);
+          } catch (err) {
+            // another podman on the host has containers under it now: it is theirs to leave
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code !== 'EBUSY' && code !== 'ENOTEMPTY') throw err;
+          }
+        });
       }
     }
     t.finish('private podman cleanup');
