@@ -10,6 +10,7 @@ packages=(
   zstd tar gcc libc6-dev linux-libc-dev  # zstd layers, GNU tar reference, static workloads, syscall table
   docker.io runc crun                  # peer engines and runtimes
   podman                               # third engine of the pull and workload suites
+  netavark                             # podman's bridge network (published ports, density)
   busybox-static                       # a small real userland for runtime lifecycle tests
   iperf3 hyperfine                     # network throughput, CLI timing
   chromium                             # notebook rendering check

@@ -23,7 +23,7 @@ export interface ApiDaemon {
   readonly traced: boolean;
   acquire(ctx: Context): Promise<void>;
   release(ctx: Context): Promise<void>;
-  /** The processes whose memory is the daemon's: berthd; dockerd + containerd + every containerd-shim. */
+  /** The processes whose memory is the daemon's: berthd; dockerd, containerd, every shim; podman's service, conmons. */
   processes(): number[];
   /** What the daemon is, in a sentence, for the cases' methods. */
   readonly description: string;
@@ -33,6 +33,8 @@ export interface ApiDaemon {
   readonly image: string;
   /** The levels measured through it: the API socket with berth's typed client, the command line. */
   readonly levels: readonly ('api' | 'cli')[];
+  /** Whether its density steps run (over the API socket, containers on its bridge network). */
+  readonly density: boolean;
 }
 
 export function berthDaemon(berthd: PrivateBerthd): ApiDaemon {
@@ -48,6 +50,7 @@ export function berthDaemon(berthd: PrivateBerthd): ApiDaemon {
     cli: (args) => berthd.cli(args),
     image: STATIC_IMAGE,
     levels: ['api', 'cli'],
+    density: true,
     description:
       'a private berthd (its own process from its bundle; overlay2 on a tmpfs root, own exec root, socket, bridge and /24; the image pulled from an embedded registry on 127.0.0.1)',
   };
@@ -66,18 +69,21 @@ export function dockerDaemon(dockerd: PrivateDockerd): ApiDaemon {
     cli: (args) => dockerd.cli(args),
     image: STATIC_IMAGE,
     levels: ['api', 'cli'],
+    density: true,
     description:
       'a private dockerd (overlay2 on a tmpfs data root, own exec root, pidfile, socket and bridge, --iptables=false --ip-forward=false --ip-masq=false; the image a `docker import` of the same static rootfs)',
   };
 }
 
 /**
- * podman at the cli level only: a private `podman system service` (workload-podman.ts)
+ * podman's throughput at the cli level only: a private `podman system service` (workload-podman.ts)
  * holding the static image, pulled over its API from an embedded registry on 127.0.0.1
  * and named by that registry reference; the remote client (`podman --url`) drives it.
+ * With `network` (netavark installed) its default network is a bridge of its own and its
+ * density steps run over its API socket like the other daemons'.
  */
-export function podmanDaemon(dataRoot: string): ApiDaemon {
-  const podman = new PrivatePodman(dataRoot);
+export function podmanDaemon(dataRoot: string, network: boolean): ApiDaemon {
+  const podman = new PrivatePodman(dataRoot, { network });
   let image: string | undefined;
   return {
     target: 'podman',
@@ -101,15 +107,15 @@ export function podmanDaemon(dataRoot: string): ApiDaemon {
       }
     },
     release: () => podman.stop(),
-    processes: () => [],
+    processes: () => podman.processes(),
     cli: (args) => podman.cli(args),
     get image() {
       if (image === undefined) throw new Error('private podman: not started');
       return image;
     },
     levels: ['cli'],
-    description:
-      'a private podman service (overlay on a tmpfs storage root, own run root, tmpdir, socket and config, runc, cgroupfs; the image pulled from an embedded registry on 127.0.0.1), driven by the remote client `podman --url`',
+    density: network,
+    description: `a private podman service (overlay on a tmpfs storage root, own run root, tmpdir, socket and config, runc, cgroupfs${network ? '; its default network a netavark bridge of its own, DNS off' : ''}; the image pulled from an embedded registry on 127.0.0.1)`,
   };
 }
 

@@ -6,7 +6,6 @@ import { isBerthError, unavailable } from '../../engine/errdefs/errors.js';
 import type { Context } from '../../engine/trace/index.js';
 import { tracedClient } from './daemon-spans.js';
 import type { ApiDaemon } from './lifecycle-daemons.js';
-import { STATIC_IMAGE } from './runtime-image.js';
 
 export const DENSITY_NETWORK = 'bridge';
 const IDLE_COMMAND = ['/bin/sleep', '3600'];
@@ -30,7 +29,7 @@ export class IdleFleet {
         try {
           id = (
             await client.containerCreate({
-              Image: STATIC_IMAGE,
+              Image: this.daemon.image,
               Cmd: IDLE_COMMAND,
               HostConfig: { NetworkMode: DENSITY_NETWORK },
             })
@@ -79,7 +78,7 @@ export class IdleFleet {
 export async function createProbeContainer(daemon: ApiDaemon): Promise<string> {
   return (
     await new ApiClient(daemon.host).containerCreate({
-      Image: STATIC_IMAGE,
+      Image: daemon.image,
       Cmd: IDLE_COMMAND,
       HostConfig: { NetworkMode: DENSITY_NETWORK },
     })

@@ -22,6 +22,8 @@ import { lifecycleSuite, makeLifecycleSuite, sizesFor, type LifecycleSizes } fro
 import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { BERTHD_BRIDGE } from './run-berthd.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
+import { hostTraces, ownNetavarkLines, netavarkMissing } from './podman-network.js';
+import { podmanMissing } from './workload-podman.js';
 import { childPids, mountsContaining, processesNaming } from '../../testkit/processes.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
@@ -336,6 +338,50 @@ needs(root()).describe('lifecycle suite: real runs (root)', () => {
       expect(memory[1]!.stats.p50).toBeGreaterThan(memory[0]!.stats.p50);
       expect(document.warnings.some((w) => w.includes('lifecycle levels: api'))).toBe(true);
       await expectNothingLeft(children);
+    },
+    600_000,
+  );
+
+  needs(podmanMissing(), netavarkMissing()).it(
+    'podman: the cli throughput and the density steps on its own netavark network, the service and every conmon measured; nothing left',
+    async () => {
+      const words = [`/run/bpm${process.pid}-`, `bpm${process.pid}`];
+      const before = hostTraces(words);
+      const { document, children } = await run(['podman']);
+      expect(
+        document.cases
+          .filter((c) => c.case === 'throughput')
+          .map((c) => `${c.target}/${c.parameters.level}/${c.parameters.workload}/${c.parameters.concurrency}`),
+      ).toEqual(['podman/cli/true/1', 'podman/cli/sleep/1']);
+      const density = document.cases.filter((c) => c.case === 'density-start');
+      expect(density.map((c) => `${c.target}/${c.parameters.level}/${c.parameters.running}`)).toEqual([
+        'podman/api/0',
+        'podman/api/3',
+      ]);
+      const memory = document.cases.filter((c) => c.case === 'daemon-memory' && c.parameters.metric === 'rss');
+      expect(memory.map((c) => c.parameters.running)).toEqual([0, 3]);
+      // the service, then one conmon per idle container
+      expect(memory[0]!.notes[0]).toBe('1 process(es) counted at the last read.');
+      expect(memory[1]!.notes[0]).toBe('4 process(es) counted at the last read.');
+      expect(memory[1]!.method).toMatch(/the podman service and every conmon/);
+      expect(memory[1]!.stats.p50).toBeGreaterThan(memory[0]!.stats.p50);
+      expect(document.warnings.some((w) => w.includes('its density steps over the service'))).toBe(true);
+      await expectNothingLeft(children);
+      const after = hostTraces(words);
+      const [was, is, others] = ownNetavarkLines(before.iptables, after.iptables);
+      expect(is).toEqual(was);
+      // another process's podman network may come or go meanwhile: its veths, netns files and their mounts are not ours
+      const mine = (t: typeof after) =>
+        others
+          ? {
+              ...t,
+              iptables: [],
+              links: t.links.filter((l) => !l.startsWith('veth')),
+              netns: [],
+              mounts: t.mounts.filter((m) => !m.includes('/run/netns/')),
+            }
+          : { ...t, iptables: [] };
+      expect(mine(after)).toEqual(mine(before));
     },
     600_000,
   );

@@ -3,7 +3,8 @@
 // container against the number already running, with the daemon's RSS and PSS),
 // berth through a private berthd beside docker through a private dockerd over their API
 // socket with the same client (level api), and the same loop through each command line,
-// podman's too (level cli); every ratio is between the same level.
+// podman's too (level cli), with podman's density steps over its API on a netavark
+// bridge of its own; every ratio is between the same level.
 import os from 'node:os';
 import { ApiClient } from '../../engine/client/api-client.js';
 import { isBerthError, unavailable } from '../../engine/errdefs/errors.js';
@@ -31,6 +32,7 @@ import {
   type Op,
   type Workload,
 } from './lifecycle-loop.js';
+import { netavarkMissing } from './podman-network.js';
 import { podmanMissing } from './workload-podman.js';
 import { staticImageBerthd } from './run-berthd.js';
 import { dockerMissing, PrivateDockerd } from './runtime-docker.js';
@@ -253,9 +255,13 @@ function buildCases(ctx: SuiteContext, options: LifecycleOptions, records: Recor
     const missing = podmanMissing();
     if (missing !== undefined) ctx.warn(missing);
     else {
-      daemons.push(podmanDaemon(ctx.dataRoot));
+      const network = netavarkMissing();
+      daemons.push(podmanDaemon(ctx.dataRoot, network === undefined));
       ctx.warn(
-        'podman: measured at the cli level only (the remote client against a private podman service); its api level and the density steps are not measured here',
+        'podman: throughput measured at the cli level only (the remote client against a private podman service); ' +
+          (network === undefined
+            ? "its density steps over the service's API socket, on a netavark bridge network of its own (its default), RSS/PSS of the service and every conmon"
+            : `its density steps left out: ${network}`),
       );
     }
   }
@@ -263,7 +269,7 @@ function buildCases(ctx: SuiteContext, options: LifecycleOptions, records: Recor
     WORKLOADS.length *
       ((d.levels.includes('api') ? sizes.concurrencies.length : 0) +
         (d.levels.includes('cli') ? sizes.cliConcurrencies.length : 0)) +
-    (d.levels.includes('api') ? sizes.running.length : 0);
+    (d.density ? sizes.running.length : 0);
   const shared = daemons.map((d) => {
     const s = new SharedDaemon(d, casesOf(d));
     const fleet = new IdleFleet(d);
@@ -282,7 +288,7 @@ function buildCases(ctx: SuiteContext, options: LifecycleOptions, records: Recor
   }
   // density: each step alone (the fleet only grows), one daemon's steps after the other's
   for (const { s, fleet } of shared)
-    if (s.daemon.levels.includes('api')) for (const n of sizes.running) cases.push(densityCase(s, fleet, records, n));
+    if (s.daemon.density) for (const n of sizes.running) cases.push(densityCase(s, fleet, records, n));
   ctx.warn(
     `lifecycle levels: api (berth's typed client on each daemon's unix socket) and cli (each operation a process of the target's command line); ratios only between the same level. ` +
       `Sizes: concurrency ${sizes.concurrencies.join(', ')} (cli ${sizes.cliConcurrencies.join(', ')}) × ${sizes.perWorker} lifecycle(s) per worker per sample; density steps ${sizes.running.join(', ')} running; host with ${records.cores} CPU(s)`,
@@ -497,7 +503,7 @@ function deriveDensity(measured: readonly MeasuredCase[], records: Records): Der
         unit: 'MiB',
         direction: 'lower-is-better',
         method:
-          `${metric === 'rss' ? 'Rss' : 'Pss'} from /proc/<pid>/smaps_rollup summed over ${r.target === 'berth' ? 'berthd' : "dockerd, its containerd and every containerd-shim (found by name and a command line naming the private daemon's directory)"}, ` +
+          `${metric === 'rss' ? 'Rss' : 'Pss'} from /proc/<pid>/smaps_rollup summed over ${MEMORY_TEXT[r.target]}, ` +
           `read 5 times 50 ms apart with ${r.running} idle sleep container(s) running (the density step's setup, before its samples); the containers' own processes are not counted.`,
         notes,
         samples: metric === 'rss' ? [...r.rss] : [...r.pss],
@@ -515,13 +521,21 @@ function deriveDensity(measured: readonly MeasuredCase[], records: Records): Der
   return out;
 }
 
+const MEMORY_TEXT: Record<LifecycleTarget, string> = {
+  berth: 'berthd',
+  docker:
+    "dockerd, its containerd and every containerd-shim (found by name and a command line naming the private daemon's directory)",
+  podman:
+    "the podman service and every conmon (one per running container, found by name and a command line naming the service's storage or run root)",
+};
+
 /** The suite with its options (tests give tiny sizes and a failing client); `lifecycleSuite` is the registered one. */
 export function makeLifecycleSuite(options: LifecycleOptions = {}): Suite {
   let records: Records = { throughput: new Map(), memory: [], cores: os.cpus().length };
   return {
     name: SUITE,
     description:
-      'container lifecycle throughput (create/start/wait or stop/remove at concurrency 1-8, over the API socket and through the command line) and density (start latency and daemon RSS/PSS against containers running), berth beside docker and podman (cli)',
+      'container lifecycle throughput (create/start/wait or stop/remove at concurrency 1-8, over the API socket and through the command line) and density (start latency and daemon RSS/PSS against containers running), berth beside docker and podman (throughput at cli level; density over its API)',
     targets: ['berth', 'docker', 'podman'],
     requires: async () => (process.getuid?.() !== 0 ? 'needs root (mounts, namespaces, cgroups, bridge)' : undefined),
     cases: (ctx) => {

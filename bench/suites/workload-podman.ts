@@ -3,7 +3,9 @@
 // root (tmpfs), run root, tmpdir, cgroupfs, the file events backend, an empty network
 // config folder and the ulimits this host needs (docs/host-notes.md), all from a
 // containers.conf and registries.conf of its own; stopped by pid and removed afterwards.
-import { spawn, type ChildProcess } from 'node:child_process';
+// With a bridge network (podman-network.ts) netavark is its network backend and that
+// network its default, so `run -p` and the API's `bridge` mode land on it.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -19,12 +21,23 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ApiClient } from '../../engine/client/api-client.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
 import { onPath } from '../peers/index.js';
 import { exited, Teardown } from '../teardown.js';
+import {
+  netavarkChains,
+  netavarkMissing,
+  networkFile,
+  planNetwork,
+  removeNetworkLeftovers,
+  type PodmanNetwork,
+} from './podman-network.js';
+
+const execFileAsync = promisify(execFile);
 
 /** Why podman cannot be measured here, or undefined when it is installed. */
 export function podmanMissing(): string | undefined {
@@ -77,8 +90,17 @@ export class PrivatePodman {
   /** libpod cgroup folders that existed before the service started (left alone at stop). */
   private cgroupsBefore = new Set<string>();
   version: string | null = null;
+  /** The bridge network while started with `{ network: true }`. */
+  network: PodmanNetwork | undefined;
+  /** NETAVARK chains (`table/chain`) on the host before the service started. */
+  private chainsBefore = new Set<string>();
+  /** Network namespace files of the containers seen, for the removal of any podman left. */
+  private readonly sandboxes = new Set<string>();
 
-  constructor(private readonly dataRoot: string) {}
+  constructor(
+    private readonly dataRoot: string,
+    private readonly options: { network?: boolean } = {},
+  ) {}
 
   get socket(): string {
     if (this.dir === undefined) throw new Error('private podman: not started');
@@ -109,6 +131,13 @@ export class PrivatePodman {
   }
 
   private async startService(registry: string): Promise<void> {
+    if (this.options.network === true) {
+      const missing = netavarkMissing();
+      if (missing !== undefined) throw unavailable(missing);
+      this.chainsBefore = netavarkChains();
+      this.network = await planNetwork();
+    }
+    const net = this.network;
     this.cgroupsBefore = new Set(libpodCgroups().filter((d) => existsSync(d)));
     const dir = realpathSync(mkdtempSync(join(this.dataRoot, `berth-podman-${process.pid}-`)));
     this.dir = dir;
@@ -129,9 +158,13 @@ export class PrivatePodman {
         `tmp_dir = "${join(dir, 'tmp')}"`,
         '[network]',
         `network_config_dir = "${join(dir, 'net')}"`,
+        ...(net === undefined
+          ? []
+          : ['network_backend = "netavark"', `default_network = "${net.name}"`, `default_subnet = "${net.subnet}"`]),
         '',
       ].join('\n'),
     );
+    if (net !== undefined) writeFileSync(join(dir, 'net', `${net.name}.json`), networkFile(net));
     writeFileSync(
       join(dir, 'registries.conf'),
       `unqualified-search-registries = []\n[[registry]]\nlocation = "${registry}"\ninsecure = true\n`,
@@ -141,43 +174,22 @@ export class PrivatePodman {
       `[storage]\ndriver = "overlay"\ngraphroot = "${join(dir, 'root')}"\nrunroot = "${run}"\n`,
     );
     writeFileSync(join(dir, 'policy.json'), '{"default":[{"type":"insecureAcceptAnything"}]}\n');
+    await this.spawnService();
+    const v = (await new ApiClient(this.host).call<{ Version?: string }>('GET', '/version').catch(() => ({}))) as {
+      Version?: string;
+    };
+    this.version = v.Version ?? null;
+  }
+
+  /** Starts `podman system service` on the prepared roots and waits until /_ping answers (60 s at most). */
+  private async spawnService(): Promise<void> {
+    const dir = this.dir!;
     const log = openSync(join(dir, 'podman.log'), 'a');
     try {
-      this.service = spawn(
-        'podman',
-        [
-          '--root',
-          join(dir, 'root'),
-          '--runroot',
-          run,
-          '--tmpdir',
-          join(dir, 'tmp'),
-          '--storage-driver',
-          'overlay',
-          '--cgroup-manager',
-          'cgroupfs',
-          '--events-backend',
-          'file',
-          '--network-config-dir',
-          join(dir, 'net'),
-          'system',
-          'service',
-          '--time',
-          '0',
-          this.host,
-        ],
-        {
-          stdio: ['ignore', log, log],
-          env: {
-            ...process.env,
-            CONTAINERS_CONF: join(dir, 'containers.conf'),
-            CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf'),
-            CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'),
-            CONTAINERS_POLICY_JSON: join(dir, 'policy.json'),
-            XDG_RUNTIME_DIR: run,
-          },
-        },
-      );
+      this.service = spawn('podman', [...this.globalFlags(), 'system', 'service', '--time', '0', this.host], {
+        stdio: ['ignore', log, log],
+        env: this.env(),
+      });
     } finally {
       closeSync(log);
     }
@@ -196,10 +208,112 @@ export class PrivatePodman {
         break;
       if (Date.now() > deadline)
         throw unavailable(`private podman service: no answer to /_ping after 60 s: ${this.logTail()}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 5));
     }
-    const v = (await client.call<{ Version?: string }>('GET', '/version').catch(() => ({}))) as { Version?: string };
-    this.version = v.Version ?? null;
+  }
+
+  /** The service's pid while it runs. */
+  get pid(): number | undefined {
+    const s = this.service;
+    return s === undefined || s.exitCode !== null || s.signalCode !== null ? undefined : s.pid;
+  }
+
+  /**
+   * Stops the service alone (SIGTERM; SIGKILL and an error after 20 s): its containers keep running under their
+   * conmon, as they do when podman's service ends.
+   */
+  async stopService(): Promise<void> {
+    const s = this.service;
+    if (s === undefined || this.pid === undefined) return;
+    s.kill('SIGTERM');
+    if (await exited(s, 20_000)) return;
+    s.kill('SIGKILL');
+    await exited(s, 5_000);
+    throw unavailable(`private podman service: pid ${s.pid} did not stop on SIGTERM within 20 s (killed)`);
+  }
+
+  /** Starts the service again on the same roots (after stopService), until /_ping answers. */
+  async restartService(): Promise<void> {
+    if (this.dir === undefined) throw new Error('private podman: not started');
+    if (this.pid !== undefined) throw new Error(`private podman: the service (pid ${this.pid}) still runs`);
+    await this.spawnService();
+  }
+
+  /** The global flags naming the private roots and config (the service's, and the local CLI's at cleanup). */
+  private globalFlags(): string[] {
+    const dir = this.dir!;
+    return [
+      '--root',
+      join(dir, 'root'),
+      '--runroot',
+      this.runRoot!,
+      '--tmpdir',
+      join(dir, 'tmp'),
+      '--storage-driver',
+      'overlay',
+      '--cgroup-manager',
+      'cgroupfs',
+      '--events-backend',
+      'file',
+      '--network-config-dir',
+      join(dir, 'net'),
+    ];
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    const dir = this.dir!;
+    return {
+      ...process.env,
+      CONTAINERS_CONF: join(dir, 'containers.conf'),
+      CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf'),
+      CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'),
+      CONTAINERS_POLICY_JSON: join(dir, 'policy.json'),
+      XDG_RUNTIME_DIR: this.runRoot!,
+    };
+  }
+
+  /** podman itself (not the remote client) on the private roots, once the service is gone; its stdout. */
+  private async local(args: readonly string[]): Promise<string> {
+    try {
+      const { stdout } = await execFileAsync('podman', [...this.globalFlags(), ...args], {
+        env: this.env(),
+        timeout: 120_000,
+      });
+      return stdout;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`podman ${args.join(' ')}: ${(e.stderr ?? '').trim() || e.message}`);
+    }
+  }
+
+  /** Remembers the network namespace file of every container the service has (before they are removed). */
+  private async noteSandboxes(client: ApiClient, ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      const info = (await client.containerInspect(id).catch(() => undefined)) as
+        { NetworkSettings?: { SandboxKey?: string } } | undefined;
+      const key = info?.NetworkSettings?.SandboxKey;
+      if (key !== undefined && key !== '') this.sandboxes.add(key);
+    }
+  }
+
+  /**
+   * The pids whose memory is podman's: the service and every conmon (one per running container) naming its roots;
+   * the containers' own processes are not counted.
+   */
+  processes(): number[] {
+    const s = this.service;
+    if (s?.pid === undefined || this.dir === undefined) return [];
+    const conmons = [
+      ...processesMentioning(this.dir),
+      ...(this.runRoot === undefined ? [] : processesMentioning(this.runRoot)),
+    ].filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'conmon';
+      } catch {
+        return false;
+      }
+    });
+    return [s.pid, ...new Set(conmons)];
   }
 
   logTail(): string {
@@ -219,15 +333,30 @@ export class PrivatePodman {
     }
   }
 
+  /** Removes the containers the service left, with podman itself on the private roots (their networks torn down). */
+  private async removeLeft(): Promise<void> {
+    const ids = (await this.local(['ps', '-aq', '--no-trunc'])).split('\n').filter((l) => l.trim() !== '');
+    if (ids.length === 0) return;
+    const keys = await this.local(['inspect', '--format', '{{.NetworkSettings.SandboxKey}}', ...ids]);
+    for (const k of keys.split('\n')) if (k.trim() !== '') this.sandboxes.add(k.trim());
+    await this.local(['rm', '-f', '-a']);
+  }
+
   private async stopAll(): Promise<void> {
     const t = new Teardown();
     const s = this.service;
     this.service = undefined;
+    let apiFailure: string | undefined;
     if (s !== undefined && s.pid !== undefined && s.exitCode === null && s.signalCode === null) {
-      await t.attempt('containers', async () => {
+      try {
         const client = new ApiClient(this.host);
-        for (const id of await this.containers()) await client.containerRemove(id, { force: true });
-      });
+        const ids = await this.containers();
+        await this.noteSandboxes(client, ids);
+        for (const id of ids) await client.containerRemove(id, { force: true });
+      } catch (err) {
+        // the local removal below takes what is left; a failure there is the one reported
+        apiFailure = (err as Error).message;
+      }
       s.kill('SIGTERM');
       if (!(await exited(s, 20_000))) {
         s.kill('SIGKILL');
@@ -236,6 +365,15 @@ export class PrivatePodman {
           throw new Error(`pid ${s.pid} did not stop on SIGTERM within 20 s (killed)`);
         });
       }
+    }
+    if (this.dir !== undefined && this.runRoot !== undefined && existsSync(join(this.dir, 'containers.conf'))) {
+      // containers the service did not remove (it failed or died): podman's own removal tears their network down
+      await t.attempt('containers left', () =>
+        this.removeLeft().catch((err: unknown) => {
+          const msg = (err as Error).message;
+          throw new Error(apiFailure === undefined ? msg : `over the API: ${apiFailure}; then ${msg}`);
+        }),
+      );
     }
     if (this.dir !== undefined) {
       const dir = this.dir;
@@ -250,6 +388,12 @@ export class PrivatePodman {
           // gone
         }
       }
+      if (this.network !== undefined) {
+        const n = this.network;
+        await t.attempt('network', () => removeNetworkLeftovers(n, this.chainsBefore, this.sandboxes));
+        this.network = undefined;
+        this.sandboxes.clear();
+      }
       for (const m of (await mountsUnder(dir).catch(() => [] as string[])).reverse()) {
         await t.attempt(`unmount ${m}`, async () => unmount(`private podman ${m}`, m, MNT_DETACH));
       }
@@ -263,7 +407,15 @@ export class PrivatePodman {
       // the parent cgroups podman made for containers and conmon, when they were not there before and are empty now
       for (const d of libpodCgroups()) {
         if (this.cgroupsBefore.has(d) || !existsSync(d)) continue;
-        await t.attempt(`cgroup ${d}`, async () => rmdirSync(d));
+        await t.attempt(`cgroup ${d}`, async () => {
+          try {
+            rmdirSync(d);
+          } catch (err) {
+            // another podman on the host has containers under it now: it is theirs to leave
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code !== 'EBUSY' && code !== 'ENOTEMPTY') throw err;
+          }
+        });
       }
     }
     t.finish('private podman cleanup');

@@ -1,6 +1,7 @@
 // The workload suite's recovery cases: how soon a container that exits 1 runs again
-// under `--restart on-failure` (berth and docker), and how long berthd takes to come
-// back (SIGTERM, exit, start, /_ping, the containers listed) holding N containers.
+// under `--restart on-failure` (berth, docker and podman), and how long berthd and the
+// podman service take to come back (SIGTERM, exit, start, /_ping, the containers listed)
+// holding N containers.
 import { ApiClient } from '../../engine/client/api-client.js';
 import type { EventMessage } from '../../engine/api/types.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
@@ -10,6 +11,7 @@ import { removeContainer } from './workload-coldstart.js';
 import { SERVICE_REPO } from './workload-images.js';
 import { SUITE } from './workload-services.js';
 import type { PrivateBerthd } from './private-berthd.js';
+import type { PrivatePodman } from './workload-podman.js';
 import type { DaemonHandle, WorkloadTarget, WorkloadWorld } from './workload-world.js';
 
 /**
@@ -115,6 +117,97 @@ export function restartPolicyCase(world: WorkloadWorld, target: WorkloadTarget):
   };
 }
 
+/** Polls (every 5 ms, 60 s at most) until `list` gives `containers` ids; more is an error. */
+async function untilListed(what: string, list: () => Promise<string[]>, containers: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const n = (await list()).length;
+    if (n === containers) return;
+    if (n > containers) throw unavailable(`${what} lists ${n} containers after its restart, expected ${containers}`);
+    if (Date.now() > deadline)
+      throw unavailable(`${what} lists ${n} of ${containers} containers 60 s after its restart`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Creates and starts `n` idle `/bin/sleep` containers (StopSignal SIGKILL, network none) over the API. */
+async function startIdle(client: ApiClient, image: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const { Id } = await client.containerCreate({
+      Image: image,
+      Cmd: ['/bin/sleep'],
+      StopSignal: 'SIGKILL',
+      HostConfig: { NetworkMode: 'none' },
+    } as Parameters<ApiClient['containerCreate']>[0]);
+    await client.containerStart(Id);
+  }
+}
+
+/** Removes every container of the podman service (force) and checks none is listed. */
+async function podmanRemoveAll(p: PrivatePodman): Promise<void> {
+  const client = new ApiClient(p.host);
+  for (const id of await p.containers()) await removeContainer(client, id);
+  const left = await p.containers();
+  if (left.length > 0) throw unavailable(`podman: container(s) ${left.join(', ')} still listed after removal`);
+}
+
+/**
+ * The podman service's restart with `containers` running containers: SIGTERM to `podman system service`, its exit
+ * (the containers keep running under their conmon), a new service on the same roots, until /_ping answers and
+ * GET /containers/json?all=1 lists them all.
+ */
+export function podmanRestartCase(world: WorkloadWorld, containers: number): MacroCase {
+  let podman: PrivatePodman | undefined;
+  return {
+    kind: 'macro',
+    suite: SUITE,
+    case: 'daemon-restart',
+    target: 'podman',
+    parameters: { containers, graphdriver: 'overlay', network: 'none' },
+    unit: 'ms',
+    direction: 'lower-is-better',
+    group: `daemon-restart-${containers}`,
+    phases: true,
+    method:
+      `Wall time in ms from SIGTERM to the private podman service holding ${containers} running container(s) (\`/bin/sleep\` with StopSignal SIGKILL; network none) to the moment a new ` +
+      '`podman system service` on the same storage root, run root and config answers /_ping (polled every 5 ms) and lists all of them (GET /containers/json?all=1, polled). ' +
+      "podman's containers do not depend on the service (each runs under its conmon), so they run on through the restart; before each sample (untimed) any that is not running is started again.",
+    notes: [
+      'Phases: client.stop (SIGTERM to exit), client.start (spawn to the first /_ping answer), client.list (until every container is listed).',
+      "The service holds no container state in memory: its start opens podman's database and storage, and the listing reads them.",
+    ],
+    setup: async (ctx) => {
+      await world.acquire(ctx);
+      podman = await world.podman();
+      if (podman.pid === undefined) await podman.restartService();
+      await podmanRemoveAll(podman);
+      await startIdle(new ApiClient(podman.host), world.serviceImage, containers);
+    },
+    beforeSample: async () => {
+      const p = podman!;
+      if (p.pid === undefined) await p.restartService();
+      const client = new ApiClient(p.host);
+      for (const c of await client.containerList({ all: true }))
+        if (c.State !== 'running') await client.containerStart(c.Id);
+    },
+    sample: async (ctx) => {
+      const p = podman!;
+      const { step } = tracedClient(ctx, p.host, false);
+      await step('stop', () => p.stopService());
+      await step('start', () => p.restartService());
+      await step('list', () => untilListed('podman service', () => p.containers(), containers));
+    },
+    teardown: async (ctx) => {
+      try {
+        if (podman !== undefined && podman.pid === undefined) await podman.restartService();
+        if (podman !== undefined) await podmanRemoveAll(podman);
+      } finally {
+        await world.release(ctx);
+      }
+    },
+  };
+}
+
 /** Starts every container of the daemon that is not running (the daemon's stop may have stopped them). */
 async function startAll(b: PrivateBerthd): Promise<void> {
   if (b.pid === undefined) await b.startDaemon();
@@ -151,16 +244,7 @@ export function daemonRestartCase(world: WorkloadWorld, containers: number): Mac
       berthd = await world.berth(ctx);
       if (berthd.pid === undefined) await berthd.startDaemon();
       await berthd.removeAll();
-      const client = berthd.client();
-      for (let i = 0; i < containers; i++) {
-        const { Id } = await client.containerCreate({
-          Image: world.serviceImage,
-          Cmd: ['/bin/sleep'],
-          StopSignal: 'SIGKILL',
-          HostConfig: { NetworkMode: 'none' },
-        } as Parameters<ApiClient['containerCreate']>[0]);
-        await client.containerStart(Id);
-      }
+      await startIdle(berthd.client(), world.serviceImage, containers);
     },
     beforeSample: async () => {
       await startAll(berthd!);
@@ -171,18 +255,7 @@ export function daemonRestartCase(world: WorkloadWorld, containers: number): Mac
       const { step } = tracedClient(ctx, b.host, false);
       await step('stop', () => b.stopDaemon());
       await step('start', () => b.startDaemon());
-      await step('list', async () => {
-        const deadline = Date.now() + 60_000;
-        for (;;) {
-          const n = (await b.containers()).length;
-          if (n === containers) return;
-          if (n > containers)
-            throw unavailable(`berthd lists ${n} containers after its restart, expected ${containers}`);
-          if (Date.now() > deadline)
-            throw unavailable(`berthd lists ${n} of ${containers} containers 60 s after its restart`);
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      });
+      await step('list', () => untilListed('berthd', () => b.containers(), containers));
     },
     teardown: async (ctx) => {
       try {

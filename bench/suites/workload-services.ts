@@ -1,6 +1,6 @@
 // The workload suite's service cases: how long after `run -d -p 127.0.0.1::8080` the
 // static http-server answers on its published port (ready time), at the api and cli
-// levels on berth and docker; then request latency and throughput through the
+// levels on berth, docker and podman (on its netavark bridge network); then request latency and throughput through the
 // published port, over one kept-alive connection and one connection per request.
 import { ApiClient } from '../../engine/client/api-client.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
@@ -9,7 +9,7 @@ import { call } from '../peers/index.js';
 import type { FinalResult, MacroCase } from '../suite.js';
 import { pollReady, requestLoop } from './workload-http.js';
 import { SERVICE_PORT, SERVICE_REPO } from './workload-images.js';
-import type { DaemonHandle, WorkloadWorld } from './workload-world.js';
+import type { DaemonHandle, WorkloadTarget, WorkloadWorld } from './workload-world.js';
 
 export const SUITE = 'workload';
 export type Level = 'api' | 'cli';
@@ -91,15 +91,23 @@ function ratioNote(result: FinalResult, group: readonly FinalResult[]): string[]
   ];
 }
 
-const DAEMON_TEXT: Record<'berth' | 'docker', string> = {
+const DAEMON_TEXT: Record<WorkloadTarget, string> = {
   berth:
     "a private berthd (own process from its bundle, overlay2 on tmpfs, own socket, bridge and /24; ports published with iptables DNAT in berth's own chain and route_localnet on its bridge)",
   docker:
     'a private dockerd (overlay2 on tmpfs, own socket and bridge, --iptables=false, so the published port is served by docker-proxy)',
+  podman:
+    "a private podman service (overlay on tmpfs, runc; its default network a netavark bridge of its own with its own /24 and DNS off; the published port served by netavark's DNAT rules, podman holding the host port open)",
+};
+
+const CLI_TEXT: Record<WorkloadTarget, string> = {
+  berth: 'berth -H unix://…',
+  docker: 'docker -H unix://…',
+  podman: 'podman --url unix://…',
 };
 
 /** Ready time: from `run -d -p 127.0.0.1::8080` (api: create + start) to the first 200 on the published port. */
-export function readyCase(world: WorkloadWorld, target: 'berth' | 'docker', level: Level): MacroCase {
+export function readyCase(world: WorkloadWorld, target: WorkloadTarget, level: Level): MacroCase {
   let id: string | undefined;
   let daemon: DaemonHandle | undefined;
   return {
@@ -113,13 +121,13 @@ export function readyCase(world: WorkloadWorld, target: 'berth' | 'docker', leve
     group: 'service-ready',
     method:
       (level === 'cli'
-        ? `Wall time in ms from spawning \`${target} -H unix://… run -d -p 127.0.0.1::${SERVICE_PORT} ${SERVICE_REPO} /bin/http-server ${SERVICE_PORT}\` `
+        ? `Wall time in ms from spawning \`${CLI_TEXT[target]} run -d -p 127.0.0.1::${SERVICE_PORT} ${SERVICE_REPO} /bin/http-server ${SERVICE_PORT}\` `
         : `Wall time in ms from the API create (port ${SERVICE_PORT}/tcp bound to 127.0.0.1 with an empty host port) and start of ${SERVICE_REPO} `) +
       `to the first 200 answer to GET / on the published port (read with one container inspect over the API, then polled on 127.0.0.1 every 2 ms, a new connection per attempt), against ${DAEMON_TEXT[target]}. ` +
       'The image (static http-server in one layer) was pulled by the daemon from a registry on 127.0.0.1 before the samples. After each sample (untimed) the container is force-removed and the daemon must list none.',
     notes: [
       level === 'cli'
-        ? "Includes the CLI's start-up (node and the berth bundle, or the docker binary) and its create/start calls."
+        ? "Includes the CLI's start-up (node and the berth bundle, the docker binary, or podman's remote client) and its create/start calls."
         : 'The typed API client over the unix socket: create, start, inspect.',
     ],
     setup: async (ctx) => {
@@ -164,7 +172,7 @@ export function requestKey(target: string, mode: RequestMode): string {
  */
 export function requestsCase(
   world: WorkloadWorld,
-  target: 'berth' | 'docker',
+  target: WorkloadTarget,
   mode: RequestMode,
   requests: number,
 ): MacroCase {

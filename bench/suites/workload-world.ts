@@ -1,6 +1,6 @@
 // The `workload` suite's environment: a berth-registry process on 127.0.0.1 holding
 // the service image (and the cold-start images once a case asks), a restartable
-// private berthd and a private dockerd that pulled the service image from it. Opened by
+// private berthd, a private dockerd and a private podman service that pulled the service image from it. Opened by
 // the first case's setup, closed after the last case's teardown (the suite announces
 // its number of cases), everything removed also when a step failed.
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { Teardown } from '../teardown.js';
 import { startRegistryProcess, type RegistryProcess } from './pull-world.js';
 import { PrivateDockerd } from './runtime-docker.js';
 import { PrivateBerthd } from './private-berthd.js';
+import { netavarkMissing } from './podman-network.js';
 import { PrivatePodman } from './workload-podman.js';
 import {
   pushColdImages,
@@ -63,7 +64,8 @@ export class WorkloadWorld {
   constructor(readonly options: WorkloadWorldOptions) {
     this.berthd = new PrivateBerthd(options.dataRoot, { bridge: WORKLOAD_BRIDGE, subnetBase: 150, tmpfsSize: '1536m' });
     this.dockerd = new PrivateDockerd(options.dataRoot);
-    this.podmanService = new PrivatePodman(options.dataRoot);
+    // a bridge network of its own (netavark) for the service cases; without netavark those are left out
+    this.podmanService = new PrivatePodman(options.dataRoot, { network: netavarkMissing() === undefined });
   }
 
   /** The number of acquire/release pairs (cases) before the world closes. */

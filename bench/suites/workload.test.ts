@@ -34,6 +34,7 @@ import {
   type WorkloadOptions,
 } from './workload.js';
 import { podmanMissing } from './workload-podman.js';
+import { hostTraces, ownNetavarkLines, netavarkMissing } from './podman-network.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
 const tinyOptions: WorkloadOptions = { requests: 20, coldImages: ['tiny'], restartContainers: [0, 2] };
@@ -111,38 +112,50 @@ describe('workload suite: cases', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('docker: the same cases but daemon restart; podman: cold start and restart policy, services left out; each with its reason when absent', () => {
+  it('docker: the same cases but daemon restart; podman: the same with services only on its netavark network; each with its reason when absent', () => {
     const warnings: string[] = [];
     const cases = workloadCases(suiteCtx(['docker', 'podman'], warnings), tinyOptions) as MacroCase[];
     const docker = dockerMissing() === undefined;
     const podman = podmanMissing() === undefined;
+    const served = podman && netavarkMissing() === undefined;
+    const d = (...xs: string[]) => (docker ? xs : []);
+    const p = (...xs: string[]) => (served ? xs : []);
     expect(cases.map((c) => `${c.target}/${c.case}`)).toEqual([
-      ...(docker
-        ? [
-            'docker/service-ready',
-            'docker/service-ready',
-            'docker/service-requests',
-            'docker/service-requests',
-            'docker/cold-start',
-          ]
-        : []),
+      ...d('docker/service-ready'),
+      ...p('podman/service-ready'),
+      ...d('docker/service-ready'),
+      ...p('podman/service-ready'),
+      ...d('docker/service-requests'),
+      ...p('podman/service-requests'),
+      ...d('docker/service-requests'),
+      ...p('podman/service-requests'),
+      ...d('docker/cold-start'),
       ...(podman ? ['podman/cold-start'] : []),
       ...(docker ? ['docker/restart-on-failure'] : []),
       ...(podman ? ['podman/restart-on-failure'] : []),
+      ...(podman ? ['podman/daemon-restart', 'podman/daemon-restart'] : []),
     ]);
     if (docker) expect(warnings[0]).toMatch(/^docker: measured against a private dockerd/);
     else expect(warnings).toContain(dockerMissing());
     if (podman) {
       expect(warnings.some((w) => /^podman: measured through a private `podman system service`/.test(w))).toBe(true);
-      expect(warnings).toContain(PODMAN_SERVICES_LEFT_OUT);
+      if (served) expect(warnings).not.toContain(PODMAN_SERVICES_LEFT_OUT);
+      else expect(warnings).toContain(PODMAN_SERVICES_LEFT_OUT);
+      const levels = cases
+        .filter((c) => c.target === 'podman' && c.case === 'service-ready')
+        .map((c) => c.parameters.level);
+      expect(levels).toEqual(served ? ['api', 'cli'] : []);
     } else {
       expect(warnings).toContain(podmanMissing());
       expect(podmanMissing()).toMatch(/^target podman left out: podman not installed/);
     }
-    if (docker || podman)
-      expect(warnings).toContain(
-        'daemon-restart: measured for berth only (the private dockerd and podman service are not restarted on their roots by this suite)',
-      );
+    const dockerRestart =
+      'daemon-restart: not measured for docker (the private dockerd is not restarted on its root by this suite)';
+    if (docker) expect(warnings).toContain(dockerRestart);
+    else expect(warnings).not.toContain(dockerRestart);
+    expect(
+      cases.filter((c) => c.case === 'daemon-restart').map((c) => `${c.target}/${c.parameters.containers}`),
+    ).toEqual(podman ? ['podman/0', 'podman/2'] : []);
   });
 
   it('derives request latencies from the measured batches only and the cold-start split with the pull share', () => {
@@ -429,15 +442,18 @@ needs(root()).describe('workload suite: real runs (root)', () => {
   );
 
   needs(podmanMissing()).it(
-    'podman: cold start and restart policy through a private podman service, leaving no process, mount, cgroup or folder',
+    'podman: services on its own netavark network, cold start, restart policy and service restart through a private podman service, leaving no process, mount, cgroup, folder, firewall rule, link or netns',
     async () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-podman-${process.pid}-`));
       const libpodBefore = libpodCgroupDirs();
+      const words = [dataRoot, `/run/bpm${process.pid}-`, `bpm${process.pid}`];
+      const hostBefore = hostTraces(words);
+      const served = netavarkMissing() === undefined;
       const children = childPids();
       const lines: string[] = [];
       try {
         const { document, failed } = await runBenchmarks({
-          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [] })],
+          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [2] })],
           settings: tiny,
           seed: 5,
           dataRoot,
@@ -448,16 +464,30 @@ needs(root()).describe('workload suite: real runs (root)', () => {
         });
         expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
         expect(() => validateResult(document)).not.toThrow();
-        expect(document.cases.map((c) => `${c.target}/${c.case}`)).toEqual([
-          'podman/cold-start',
-          'podman/restart-on-failure',
-          'podman/cold-start-split',
-          'podman/cold-start-split',
-          'podman/cold-start-split',
-          'podman/cold-start-split',
-          'podman/cold-start-pull-share',
-        ]);
-        expect(document.warnings.some((w) => w.includes(PODMAN_SERVICES_LEFT_OUT))).toBe(true);
+        const s = (...xs: string[]) => (served ? xs : []);
+        expect(
+          document.cases.map((c) => `${c.target}/${c.case}/${c.parameters.level ?? c.parameters.mode ?? ''}`).sort(),
+        ).toEqual(
+          [
+            ...s(
+              'podman/service-ready/api',
+              'podman/service-ready/cli',
+              'podman/service-requests/keep-alive',
+              'podman/service-requests/new-connection',
+              'podman/service-request-latency/keep-alive',
+              'podman/service-request-latency/new-connection',
+            ),
+            'podman/cold-start/api',
+            'podman/restart-on-failure/api',
+            'podman/daemon-restart/',
+            'podman/cold-start-split/api',
+            'podman/cold-start-split/api',
+            'podman/cold-start-split/api',
+            'podman/cold-start-split/api',
+            'podman/cold-start-pull-share/api',
+          ].sort(),
+        );
+        expect(document.warnings.some((w) => w.includes(PODMAN_SERVICES_LEFT_OUT))).toBe(!served);
         expect(readdirSync(dataRoot)).toEqual(['berth-bench-cache']);
       } finally {
         rmSync(dataRoot, { recursive: true, force: true });
@@ -466,6 +496,21 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       expect(processesNaming(dataRoot)).toEqual([]);
       expect(readdirSync('/run').filter((n) => n.startsWith(`bpm${process.pid}-`))).toEqual([]);
       expect(libpodCgroupDirs()).toEqual(libpodBefore);
+      const hostAfter = hostTraces(words);
+      const [was, is, others] = ownNetavarkLines(hostBefore.iptables, hostAfter.iptables);
+      expect(is).toEqual(was);
+      // another process's podman network may come or go meanwhile: its veths, netns files and their mounts are not ours
+      const mine = (t: typeof hostAfter) =>
+        others
+          ? {
+              ...t,
+              iptables: [],
+              links: t.links.filter((l) => !l.startsWith('veth')),
+              netns: [],
+              mounts: t.mounts.filter((m) => !m.includes('/run/netns/')),
+            }
+          : { ...t, iptables: [] };
+      expect(mine(hostAfter)).toEqual(mine(hostBefore));
       expect(childPids()).toEqual(children);
     },
     900_000,

@@ -2,16 +2,18 @@
 // a service answering on its published port (ready time, then request latency and
 // throughput), a cold start of a realistic image with its pull, a restart under
 // on-failure and the daemon's own restart with containers on it. berth through a
-// private berthd, docker through a private dockerd, podman (cold start and restart
-// policy) through a private podman service; each left out with its reason when absent.
+// private berthd, docker through a private dockerd, podman through a private podman
+// service (its services on a netavark bridge network of its own); each left out with its
+// reason when absent.
 import type { Profile } from '../results/document.js';
 import type { CaseDef, DerivedCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { scaled } from '../profiles.js';
 import { dockerMissing, DOCKER_BRIDGE } from './runtime-docker.js';
 import { coldKey, COLD_PARTS, coldSplits, coldStartCase, type ColdPart, type ColdSplit } from './workload-coldstart.js';
 import { COLD_IMAGES, SERVICE_REPO } from './workload-images.js';
+import { netavarkMissing } from './podman-network.js';
 import { podmanMissing } from './workload-podman.js';
-import { daemonRestartCase, restartPolicyCase } from './workload-restart.js';
+import { daemonRestartCase, podmanRestartCase, restartPolicyCase } from './workload-restart.js';
 import { readyCase, requestKey, requestLatencies, requestsCase, SUITE, type RequestMode } from './workload-services.js';
 import { WorkloadWorld, type WorkloadTarget } from './workload-world.js';
 
@@ -36,9 +38,9 @@ export function workloadOptions(ctx: Pick<SuiteContext, 'settings' | 'profile'>)
   };
 }
 
-/** Why podman's service cases are left out (a warning whenever podman is measured). */
+/** Why podman's service cases are left out when netavark is missing (a warning then). */
 export const PODMAN_SERVICES_LEFT_OUT =
-  "podman: service cases left out: publishing a port needs a CNI network (its portmap plugin adds CNI-HOSTPORT-* iptables chains shared by every CNI user on the host, which the suite cannot remove safely) or slirp4netns (not installed with Debian's podman without its recommends)";
+  'podman: service cases left out: publishing a port needs its bridge network, and netavark is not installed (apt-get install netavark; the CNI plugins are not used: their portmap chains are shared by every CNI user on the host)';
 
 const DAEMON_TARGETS = ['berth', 'docker'] as const;
 const REQUEST_MODES: readonly RequestMode[] = ['keep-alive', 'new-connection'];
@@ -60,6 +62,7 @@ export function workloadCases(ctx: SuiteContext, options: WorkloadOptions): Case
     }
   }
   const all: WorkloadTarget[] = [...targets];
+  const served: WorkloadTarget[] = [...targets];
   if (ctx.targets.includes('podman')) {
     const missing = podmanMissing();
     if (missing !== undefined) ctx.warn(missing);
@@ -67,24 +70,27 @@ export function workloadCases(ctx: SuiteContext, options: WorkloadOptions): Case
       all.push('podman');
       ctx.warn(
         'podman: measured through a private `podman system service` speaking the Docker API (storage root on tmpfs, own run root, tmpdir, socket, containers.conf, registries.conf and network config folder; ' +
-          'cgroupfs, events backend file, runtime runc, ulimits nofile=20000:20000 nproc=4096:4096); stopped and removed after the suite, with its conmon processes and the libpod cgroups it made',
+          'cgroupfs, events backend file, runtime runc, ulimits nofile=20000:20000 nproc=4096:4096; network backend netavark with a bridge network of its own as the default, DNS off); ' +
+          'stopped and removed after the suite, with its conmon processes, the libpod cgroups it made and what netavark left on the host for its network (firewall chains and rules, bridge, veths, netns files)',
       );
-      ctx.warn(PODMAN_SERVICES_LEFT_OUT);
+      if (netavarkMissing() === undefined) served.push('podman');
+      else ctx.warn(PODMAN_SERVICES_LEFT_OUT);
     }
   }
   const cases: CaseDef[] = [];
-  for (const level of ['api', 'cli'] as const) for (const t of targets) cases.push(readyCase(world, t, level));
-  for (const mode of REQUEST_MODES) for (const t of targets) cases.push(requestsCase(world, t, mode, options.requests));
+  for (const level of ['api', 'cli'] as const) for (const t of served) cases.push(readyCase(world, t, level));
+  for (const mode of REQUEST_MODES) for (const t of served) cases.push(requestsCase(world, t, mode, options.requests));
   for (const image of options.coldImages)
     for (const t of all) cases.push(coldStartCase(world, t, image, options.coldImages));
   for (const t of all) cases.push(restartPolicyCase(world, t));
-  if (targets.includes('berth')) {
-    for (const n of options.restartContainers) cases.push(daemonRestartCase(world, n));
-  } else if (all.length > 0) {
-    ctx.warn(
-      'daemon-restart: measured for berth only (the private dockerd and podman service are not restarted on their roots by this suite)',
-    );
+  for (const n of options.restartContainers) {
+    if (targets.includes('berth')) cases.push(daemonRestartCase(world, n));
+    if (all.includes('podman')) cases.push(podmanRestartCase(world, n));
   }
+  if (targets.includes('docker'))
+    ctx.warn(
+      'daemon-restart: not measured for docker (the private dockerd is not restarted on its root by this suite)',
+    );
   world.expect(cases.length);
   return cases;
 }
@@ -179,7 +185,7 @@ async function requirements(): Promise<string | undefined> {
 export const workloadSuite: Suite = {
   name: SUITE,
   description:
-    'services (ready time on a published port, request latency and throughput), cold start of realistic images with the pull split out, restart under on-failure and daemon restart with containers; berth beside docker',
+    'services (ready time on a published port, request latency and throughput), cold start of realistic images with the pull split out, restart under on-failure and daemon restart with containers; berth beside docker and podman',
   targets: ['berth', 'docker', 'podman'],
   requires: requirements,
   cases: (ctx) => workloadCases(ctx, workloadOptions(ctx)),

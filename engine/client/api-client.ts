@@ -32,11 +32,12 @@ import type {
   WaitCondition,
 } from '../api/types.js';
 import { BerthError, ErrorCode, invalidArgument, unavailable } from '../errdefs/errors.js';
+import { encodeRegistryAuth } from './auth-config.js';
 
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
 export const CLIENT_API_VERSION = '1.41';
-/** X-Registry-Auth without credentials: base64url of `{}`. */
-const NO_REGISTRY_AUTH = Buffer.from('{}').toString('base64url');
+/** X-Registry-Auth without credentials: `{}` encoded (padded URL-safe base64, as the docker CLI sends it). */
+const NO_REGISTRY_AUTH = encodeRegistryAuth('{}');
 
 /** The daemon address: `unix:///path` or `tcp://127.0.0.1:PORT` (also `http://`). */
 export function parseHost(host: string): { socketPath: string } | { host: string; port: number } {

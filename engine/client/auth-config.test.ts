@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   configDir,
+  encodeRegistryAuth,
   HUB_SERVER,
   readConfig,
   registryAuthFor,
@@ -17,6 +18,18 @@ import {
 } from './auth-config.js';
 
 const noWarning = (m: string) => expect.fail(`unexpected warning: ${m}`);
+
+describe('X-Registry-Auth encoding', () => {
+  it('is URL-safe base64 with its padding, as the docker CLI writes it, and reads back as base64url', () => {
+    expect(encodeRegistryAuth('{}')).toBe('e30=');
+    const json = JSON.stringify({ username: 'u?>', password: 'p~~~' });
+    const v = encodeRegistryAuth(json);
+    expect(v).toMatch(/^[A-Za-z0-9_-]+=*$/);
+    expect(v.length % 4).toBe(0);
+    expect(Buffer.from(v, 'base64url').toString('utf8')).toBe(json);
+  });
+});
+
 describe('auth-config', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;

@@ -169,5 +169,13 @@ export async function registryAuthFor(
   } catch (err) {
     warn(`WARNING: ${(err as Error).message}; going on without registry credentials`);
   }
-  return Buffer.from(JSON.stringify(auth ?? {})).toString('base64url');
+  return encodeRegistryAuth(JSON.stringify(auth ?? {}));
+}
+
+/**
+ * `json` as an X-Registry-Auth value: URL-safe base64 with its `=` padding, as the docker CLI writes it (podman's
+ * service refuses the value without the padding; berthd and dockerd read both).
+ */
+export function encodeRegistryAuth(json: string): string {
+  return Buffer.from(json).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
