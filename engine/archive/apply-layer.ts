@@ -432,7 +432,10 @@ class Applier {
             }
             this.size += bytes;
             this.added.add(rel);
-            await this.enqueue({ op: { kind: 'file', ...this.opMeta(dfd, base, h, subject), data }, rel, subject }, bytes);
+            await this.enqueue(
+              { op: { kind: 'file', ...this.opMeta(dfd, base, h, subject), data }, rel, subject },
+              bytes,
+            );
             return;
           }
           this.replace(dfd, base, rel);
