@@ -62,6 +62,15 @@ async function startOrExit(client: ApiClient, id: string): Promise<void> {
   }
 }
 
+/**
+ * Drops an attach connection that will not be read: destroying a stream made of a request and its response emits
+ * an AbortError, which with no listener would end the process before the real error is printed.
+ */
+function discard(conn: NodeJS.ReadableStream & { destroy(): unknown }): void {
+  conn.on('error', () => undefined);
+  conn.destroy();
+}
+
 /** Attaches, arms the wait, starts, streams; resolves to the container's exit status. */
 async function runAttached(
   cli: Cli,
@@ -78,7 +87,7 @@ async function runAttached(
     throw attached.reason;
   }
   if (waiting.status === 'rejected') {
-    attached.value.destroy();
+    discard(attached.value);
     throw waiting.reason;
   }
   const conn = attached.value;
@@ -87,7 +96,7 @@ async function runAttached(
     try {
       await startOrExit(cli.client, id);
     } catch (err) {
-      conn.destroy();
+      discard(conn);
       // --rm: a container that never ran is removed too (as Docker's daemon does)
       if (opts.autoRemove) await cli.client.containerRemove(id, { force: true }).catch(() => undefined);
       throw err;
