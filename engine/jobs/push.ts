@@ -278,7 +278,6 @@ async function pushImage(
   // the first layer to fail stops the others (their uploads are aborted)
   const internal = new AbortController();
   const layerCtx = withSignal(ctx, internal.signal);
-  let firstError: unknown;
   const sendLayer = async (c: Context, p: LayerPlan): Promise<{ digest: string; outcome: LayerOutcome }> => {
     throwIfCancelled(c, `layer ${p.diffID}`);
     try {
@@ -329,18 +328,7 @@ async function pushImage(
   const pushLayer = (p: LayerPlan): Promise<unknown> => steps.push(layerCtx, p);
   // beyond the uploads running at once a layer waits, as docker shows it
   for (const p of plans) if (p.index >= concurrency) emit(p, 'waiting');
-  const results = await Promise.allSettled(
-    plans.map((p) =>
-      limit(() => pushLayer(p)).catch((err: unknown) => {
-        if (firstError === undefined) {
-          firstError = err;
-          internal.abort(err);
-        }
-        throw err;
-      }),
-    ),
-  );
-  if (results.some((r) => r.status === 'rejected')) throw firstError;
+  await allOrFirstError(plans, limit, pushLayer, internal);
   const tLayers = nowNs();
 
   // the config, then the manifest
@@ -455,6 +443,30 @@ async function readIndex(ctx: Context, graph: Graph, digest: string): Promise<St
   const manifests = (doc.manifests as unknown[]).map((m) => m as Partial<IndexEntry>);
   if (!manifests.every((m) => typeof m.digest === 'string' && Number.isSafeInteger(m.size))) return undefined;
   return { digest, mediaType, bytes, manifests: manifests as IndexEntry[] };
+}
+
+/**
+ * Runs `run` for every item, at most as many at once as `limit` lets through; the first failure aborts `internal`
+ * (the others' uploads stop) and, once every run has settled, is what rejects.
+ */
+async function allOrFirstError<T>(
+  items: readonly T[],
+  limit: ReturnType<typeof limiter>,
+  run: (item: T) => Promise<unknown>,
+  internal: AbortController,
+): Promise<void> {
+  let failed: { err: unknown } | undefined;
+  await Promise.allSettled(
+    items.map((item) =>
+      limit(() => run(item)).catch((err: unknown) => {
+        if (failed === undefined) {
+          failed = { err };
+          internal.abort(err);
+        }
+      }),
+    ),
+  );
+  if (failed !== undefined) throw failed.err;
 }
 
 const platformOf = (e: IndexEntry): string =>
@@ -599,7 +611,6 @@ async function pushIndex(
   const limit = limiter(concurrency);
   const internal = new AbortController();
   const blobCtx = withSignal(ctx, internal.signal);
-  let firstError: unknown;
   const sendOne = async (c: Context, b: BlobPlan): Promise<{ digest: string; outcome: LayerOutcome }> => {
     throwIfCancelled(c, `blob ${b.desc.digest}`);
     try {
@@ -639,18 +650,7 @@ async function pushIndex(
     layerPlans.set(plan, b);
     return steps.push(blobCtx, plan);
   };
-  const results = await Promise.allSettled(
-    plans.map((b) =>
-      limit(() => send(b)).catch((err: unknown) => {
-        if (firstError === undefined) {
-          firstError = err;
-          internal.abort(err);
-        }
-        throw err;
-      }),
-    ),
-  );
-  if (results.some((r) => r.status === 'rejected')) throw firstError;
+  await allOrFirstError(plans, limit, send, internal);
   const tLayers = nowNs();
 
   // every blob is in: the children by digest, then the index
