@@ -259,3 +259,27 @@ export function ownNetavarkLines(before: readonly string[], after: readonly stri
   const keep = (l: string) => !others || ours.test(l) || [...hashes].some((h) => l.includes(h));
   return [before.filter(keep), after.filter(keep), others];
 }
+
+/**
+ * The host's listings from before and after a podman run, as a test compares them: this process's NETAVARK lines
+ * (`was`, `is`: equal when the run removed what it made), and the rest (`before`, `after`: equal when nothing was
+ * left), leaving out what another process's podman network may change meanwhile (its veths, netns files and their
+ * mounts) when there is one.
+ */
+export function comparableHostTraces(
+  before: HostListing,
+  after: HostListing,
+): { was: string[]; is: string[]; before: HostListing; after: HostListing } {
+  const [was, is, others] = ownNetavarkLines(before.iptables, after.iptables);
+  const mine = (t: HostListing): HostListing =>
+    others
+      ? {
+          ...t,
+          iptables: [],
+          links: t.links.filter((l) => !l.startsWith('veth')),
+          netns: [],
+          mounts: t.mounts.filter((m) => !m.includes('/run/netns/')),
+        }
+      : { ...t, iptables: [] };
+  return { was, is, before: mine(before), after: mine(after) };
+}

@@ -34,7 +34,7 @@ import {
   type WorkloadOptions,
 } from './workload.js';
 import { podmanMissing } from './workload-podman.js';
-import { hostTraces, ownNetavarkLines, netavarkMissing } from './podman-network.js';
+import { hostTraces, comparableHostTraces, netavarkMissing } from './podman-network.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
 const tinyOptions: WorkloadOptions = { requests: 20, coldImages: ['tiny'], restartContainers: [0, 2] };
@@ -496,21 +496,10 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       expect(processesNaming(dataRoot)).toEqual([]);
       expect(readdirSync('/run').filter((n) => n.startsWith(`bpm${process.pid}-`))).toEqual([]);
       expect(libpodCgroupDirs()).toEqual(libpodBefore);
-      const hostAfter = hostTraces(words);
-      const [was, is, others] = ownNetavarkLines(hostBefore.iptables, hostAfter.iptables);
-      expect(is).toEqual(was);
-      // another process's podman network may come or go meanwhile: its veths, netns files and their mounts are not ours
-      const mine = (t: typeof hostAfter) =>
-        others
-          ? {
-              ...t,
-              iptables: [],
-              links: t.links.filter((l) => !l.startsWith('veth')),
-              netns: [],
-              mounts: t.mounts.filter((m) => !m.includes('/run/netns/')),
-            }
-          : { ...t, iptables: [] };
-      expect(mine(hostAfter)).toEqual(mine(hostBefore));
+      // this process's NETAVARK lines as they were; the rest as before, another podman network's changes left out
+      const traces = comparableHostTraces(hostBefore, hostTraces(words));
+      expect(traces.is).toEqual(traces.was);
+      expect(traces.after).toEqual(traces.before);
       expect(childPids()).toEqual(children);
     },
     900_000,
