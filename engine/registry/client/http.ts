@@ -17,6 +17,11 @@ export interface HttpRequest {
   signal: AbortSignal;
   /** The request body (a stream is consumed once: its request follows no redirect). */
   body?: Buffer | Readable;
+  /**
+   * Send it again when it failed on a kept-alive connection before any answer (default true). A caller that retries
+   * failures itself and counts its attempts says false: such a failure is then one of its attempts.
+   */
+  resendStale?: boolean;
 }
 
 export interface HttpResponse {
@@ -129,7 +134,7 @@ export async function send(req: HttpRequest): Promise<HttpResponse> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       throw invalidArgument(`request ${req.url}: redirect to unsupported URL ${url.href}`);
     const replayable = req.body === undefined || Buffer.isBuffer(req.body);
-    const res = await sendOnce({ ...req, headers }, url, replayable);
+    const res = await sendOnce({ ...req, headers }, url, replayable && req.resendStale !== false);
     const status = res.statusCode ?? 0;
     if (replayable && [301, 302, 303, 307, 308].includes(status) && typeof res.headers.location === 'string') {
       res.resume();

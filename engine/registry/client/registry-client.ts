@@ -191,7 +191,18 @@ export class RegistryClient {
         result.resumed++;
       }
       result.requests++;
-      const res = await this.request(ctx, endpoint, ref.path, `/v2/${ref.path}/blobs/${desc.digest}`, headers, subject);
+      // a connection that breaks before any answer is one of this loop's attempts (it resumes at the sink's offset)
+      const res = await this.request(
+        ctx,
+        endpoint,
+        ref.path,
+        `/v2/${ref.path}/blobs/${desc.digest}`,
+        headers,
+        subject,
+        {
+          resendStale: false,
+        },
+      );
       if (res.status === 404) {
         res.body.resume();
         throw notFound(`${subject}: not found in ${referenceName(ref)}`);
@@ -353,6 +364,7 @@ export class RegistryClient {
         headers: auth === undefined ? headers : { ...headers, Authorization: auth },
         signal: ctx.signal,
         ...(body === undefined ? {} : { body }),
+        ...(opts.resendStale === false ? { resendStale: false } : {}),
       }).catch((err: unknown) => {
         // a failed exchange names the registry; it stays retryable
         if (ctx.signal.aborted || !isTransient(err)) throw err;
@@ -591,6 +603,8 @@ interface RequestOptions {
   extraScopes?: readonly string[];
   /** Makes the body for each attempt. */
   body?: () => Buffer | Readable;
+  /** See HttpRequest.resendStale (default true). */
+  resendStale?: boolean;
 }
 
 /** A body factory for a stream that can be sent once: a second call (a 401 after it was sent) fails. */
