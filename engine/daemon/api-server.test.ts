@@ -49,6 +49,11 @@ function fakeEngine(): Fake {
     await new Promise<void>((resolve) => c.signal.addEventListener('abort', () => resolve(), { once: true }));
     fake.cancelled.push('events');
   });
+  e.register('push', async (c) => {
+    // emits nothing (an upload that stalls) until the request is cancelled
+    await new Promise<void>((resolve) => c.signal.addEventListener('abort', () => resolve(), { once: true }));
+    fake.cancelled.push('push');
+  });
   e.register('attach', async (c, job) => {
     job.emit({ stream: 'stdout', data: Buffer.alloc(0) });
     job.emit({ stream: 'stdout', data: Buffer.from('out\n') });
@@ -302,6 +307,33 @@ describe('berthd API server', () => {
     });
     expect(fake.engine.running()).toEqual([]);
   });
+
+  it.each([
+    ['closes its side (FIN, what an aborted request sends)', 'end'],
+    ['destroys its socket', 'destroy'],
+  ] as const)(
+    'cancels a job that has written nothing yet when the client %s',
+    async (_what, how) => {
+      await start();
+      const s = connect(join(dir, 'api.sock'));
+      s.on('error', () => undefined);
+      s.write('POST /v1.41/images/x/push?tag=v1 HTTP/1.1\r\nHost: berthd\r\nContent-Length: 0\r\n\r\n');
+      await new Promise<void>((resolve) => {
+        const poll = (): void =>
+          fake.engine.running().some((j) => j.name === 'push') ? resolve() : void setImmediate(poll);
+        poll();
+      });
+      if (how === 'end') s.end();
+      else s.destroy();
+      await new Promise<void>((resolve) => {
+        const poll = (): void => (fake.cancelled.includes('push') ? resolve() : void setTimeout(poll, 5));
+        poll();
+      });
+      expect(fake.engine.running()).toEqual([]);
+      s.destroy();
+    },
+    10_000,
+  );
 
   it('hijacks attach (101 UPGRADED), frames output without a TTY and feeds stdin', async () => {
     const client = await start();

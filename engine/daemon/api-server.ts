@@ -45,9 +45,21 @@ export function createApiServer(options: ApiServerOptions): Server {
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const controller = new AbortController();
-    res.on('close', () => {
+    const hungUp = (): void => {
       if (!res.writableFinished) controller.abort(new Error('client disconnected'));
-    });
+    };
+    res.on('close', hungUp);
+    // With half-open connections allowed (below), a client's end of the connection
+    // (FIN: what an aborted request sends) no longer closes the socket, and a
+    // response that has written nothing yet never sees 'close': its job (a stalled
+    // push, a wait) would run on for nobody. As Go's server does, the end of the
+    // connection's input cancels the request; an answer ready by then is still sent.
+    const socket = req.socket;
+    if (socket.readableEnded) hungUp();
+    else {
+      socket.once('end', hungUp);
+      res.once('close', () => socket.off('end', hungUp));
+    }
     void handle(options, req, new ResponseReply(req, res, headers), controller, (limit, subject) =>
       readRawBody(req, limit, subject),
     );
