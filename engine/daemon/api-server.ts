@@ -157,6 +157,14 @@ function lingerThenClose(socket: Socket): void {
   socket.resume();
 }
 
+/** nginx's status for a request whose client closed the connection before the answer. */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+function isCancellation(err: unknown): boolean {
+  if (err instanceof BerthError) return err.code === 'CANCELLED';
+  return err instanceof Error && err.name === 'AbortError';
+}
+
 type BodyReader = (limit: number, subject: string) => Promise<Buffer>;
 
 async function handle(
@@ -203,7 +211,11 @@ async function handle(
       await match.handler(request, reply);
     });
   } catch (err) {
-    const { status, body } = httpError(err);
+    const answer = httpError(err);
+    // A job cancelled because its client hung up (a half-closed client still reads
+    // this) is no daemon failure: nginx's 499 Client Closed Request, not a 500.
+    const clientGone = controller.signal.aborted && !options.ctx.signal.aborted && isCancellation(err);
+    const { status, body } = clientGone ? { status: CLIENT_CLOSED_REQUEST, body: answer.body } : answer;
     if (status >= 500) logger.error('request failed', { status, error: body.message });
     else logger.debug('request refused', { status, error: body.message });
     if (!reply.started) {
