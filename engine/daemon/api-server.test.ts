@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient, readAll } from '../client/api-client.js';
 import { FrameReader } from '../client/frame-reader.js';
 import { joinSpans } from '../client/commands/trace-command.js';
-import { conflict, notFound } from '../errdefs/errors.js';
+import { cancelled, conflict, notFound } from '../errdefs/errors.js';
 import { Engine } from '../jobs/engine.js';
 import { background } from '../trace/context.js';
 import { createLogger } from '../trace/logger.js';
@@ -48,6 +48,12 @@ function fakeEngine(): Fake {
   e.register('events', async (c) => {
     await new Promise<void>((resolve) => c.signal.addEventListener('abort', () => resolve(), { once: true }));
     fake.cancelled.push('events');
+  });
+  e.register('push', async (c) => {
+    // emits nothing (an upload that stalls) until the request is cancelled
+    await new Promise<void>((resolve) => c.signal.addEventListener('abort', () => resolve(), { once: true }));
+    fake.cancelled.push('push');
+    throw cancelled('push: cancelled');
   });
   e.register('attach', async (c, job) => {
     job.emit({ stream: 'stdout', data: Buffer.alloc(0) });
@@ -302,6 +308,46 @@ describe('berthd API server', () => {
     });
     expect(fake.engine.running()).toEqual([]);
   });
+
+  it.each([
+    ['closes its side (FIN, what an aborted request sends)', 'end'],
+    ['destroys its socket', 'destroy'],
+  ] as const)(
+    'cancels a job that has written nothing yet when the client %s',
+    async (_what, how) => {
+      await start();
+      const s = connect(join(dir, 'api.sock'));
+      s.on('error', () => undefined);
+      const chunks: Buffer[] = [];
+      const answered = new Promise<string>((resolve) => {
+        s.on('data', (c: Buffer) => chunks.push(c));
+        s.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      });
+      s.write('POST /v1.41/images/x/push?tag=v1 HTTP/1.1\r\nHost: berthd\r\nContent-Length: 0\r\n\r\n');
+      await new Promise<void>((resolve) => {
+        const poll = (): void =>
+          fake.engine.running().some((j) => j.name === 'push') ? resolve() : void setImmediate(poll);
+        poll();
+      });
+      if (how === 'end') s.end();
+      else s.destroy();
+      await new Promise<void>((resolve) => {
+        const poll = (): void => (fake.cancelled.includes('push') ? resolve() : void setTimeout(poll, 5));
+        poll();
+      });
+      expect(fake.engine.running()).toEqual([]);
+      if (how === 'end') {
+        // the half-closed client still reads why: 499, not a daemon failure
+        const answer = await answered;
+        expect(answerOf(answer)).toEqual({
+          statusLine: 'HTTP/1.1 499 Client Closed Request',
+          message: 'push: cancelled',
+        });
+      }
+      s.destroy();
+    },
+    10_000,
+  );
 
   it('hijacks attach (101 UPGRADED), frames output without a TTY and feeds stdin', async () => {
     const client = await start();

@@ -45,9 +45,21 @@ export function createApiServer(options: ApiServerOptions): Server {
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const controller = new AbortController();
-    res.on('close', () => {
+    const hungUp = (): void => {
       if (!res.writableFinished) controller.abort(new Error('client disconnected'));
-    });
+    };
+    res.on('close', hungUp);
+    // With half-open connections allowed (below), a client's end of the connection
+    // (FIN: what an aborted request sends) no longer closes the socket, and a
+    // response that has written nothing yet never sees 'close': its job (a stalled
+    // push, a wait) would run on for nobody. As Go's server does, the end of the
+    // connection's input cancels the request; an answer ready by then is still sent.
+    const socket = req.socket;
+    if (socket.readableEnded) hungUp();
+    else {
+      socket.once('end', hungUp);
+      res.once('close', () => socket.off('end', hungUp));
+    }
     void handle(options, req, new ResponseReply(req, res, headers), controller, (limit, subject) =>
       readRawBody(req, limit, subject),
     );
@@ -145,6 +157,14 @@ function lingerThenClose(socket: Socket): void {
   socket.resume();
 }
 
+/** nginx's status for a request whose client closed the connection before the answer. */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+function isCancellation(err: unknown): boolean {
+  if (err instanceof BerthError) return err.code === 'CANCELLED';
+  return err instanceof Error && err.name === 'AbortError';
+}
+
 type BodyReader = (limit: number, subject: string) => Promise<Buffer>;
 
 async function handle(
@@ -191,7 +211,11 @@ async function handle(
       await match.handler(request, reply);
     });
   } catch (err) {
-    const { status, body } = httpError(err);
+    const answer = httpError(err);
+    // A job cancelled because its client hung up (a half-closed client still reads
+    // this) is no daemon failure: nginx's 499 Client Closed Request, not a 500.
+    const clientGone = controller.signal.aborted && !options.ctx.signal.aborted && isCancellation(err);
+    const { status, body } = clientGone ? { status: CLIENT_CLOSED_REQUEST, body: answer.body } : answer;
     if (status >= 500) logger.error('request failed', { status, error: body.message });
     else logger.debug('request refused', { status, error: body.message });
     if (!reply.started) {

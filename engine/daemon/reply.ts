@@ -10,6 +10,11 @@ import type { BodyWriter, Reply } from './route-types.js';
 /** How long the rest of a refused request's body is read and dropped before the connection closes. */
 const LINGER_MS = 1_000;
 
+/** The reason phrase of a status: Node's, and nginx's 499 (a client that closed the request), which Node lacks. */
+function reason(status: number): string {
+  return status === 499 ? 'Client Closed Request' : (STATUS_CODES[status] ?? '');
+}
+
 /** Headers on every answer. */
 export function commonHeaders(apiVersion: string, serverVersion: string): Record<string, string> {
   return {
@@ -69,7 +74,7 @@ export class ResponseReply implements Reply {
 
   send(status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
     const bytes = Buffer.from(body);
-    this.res.writeHead(status, {
+    this.res.writeHead(status, reason(status), {
       ...this.headers,
       ...headers,
       'Content-Type': contentType,
@@ -80,7 +85,7 @@ export class ResponseReply implements Reply {
   }
 
   empty(status: number): void {
-    this.res.writeHead(status, { ...this.headers, ...this.closing() });
+    this.res.writeHead(status, reason(status), { ...this.headers, ...this.closing() });
     this.finish();
   }
 
@@ -205,7 +210,7 @@ export class SocketReply implements Reply {
   }
 
   private statusLine(status: number, headers: Record<string, string>): string {
-    let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+    let text = `HTTP/1.1 ${status} ${reason(status)}\r\n`;
     for (const [k, v] of Object.entries({ ...this.headers, ...headers })) text += `${k}: ${v}\r\n`;
     return `${text}\r\n`;
   }

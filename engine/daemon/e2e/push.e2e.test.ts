@@ -141,59 +141,51 @@ needs(skip).describe('push through berthd', () => {
     expect(cli.stderr).toContain(name);
   });
 
-  // Known defect, skipped until fixed: with the upload stalled, berthd often never sees this client's hang-up (the
-  // push request's response is not closed on its side), so the job is not cancelled and the session not deleted.
-  needs(
-    'known defect: berthd does not always see a client hang up during a stalled push upload (under investigation)',
-  ).it(
-    'a client hanging up mid-upload cancels the push: berthd cancels the stalled upload session, puts no manifest and keeps serving',
-    async () => {
-      let proxy: TestProxy | undefined;
-      try {
-        // the registry sees the upload's PUT and never answers it; the session it names, and the one berthd deletes
-        let stalled: string | undefined;
-        let deleted: string | undefined;
-        proxy = await startProxy(target.url, {
-          before: (req) => {
-            const session = /^\/v2\/cancel\/tools\/blobs\/uploads\/([^/?]+)/.exec(req.url ?? '')?.[1];
-            if (session === undefined) return false;
-            if (req.method === 'PUT' || req.method === 'PATCH') {
-              req.resume(); // swallowed, never answered: the upload hangs
-              stalled ??= session;
-              return true;
-            }
-            if (req.method === 'DELETE') deleted ??= session;
-            return false;
-          },
-        });
-        const ref = `${proxy.host}/cancel/tools:v1`;
-        expect((await berth(['tag', image, ref])).exitCode).toBe(0);
-        const controller = new AbortController();
-        const pushing = client
-          .push(ref, () => undefined, { signal: controller.signal })
-          .then(
-            () => undefined,
-            (e: unknown) => e,
-          );
-        await until('the upload reaches the registry', async () => stalled !== undefined, 60_000);
-        controller.abort();
-        expect(await pushing).toBeInstanceOf(Error);
-        // berthd's push job ends by cancelling that very session (DELETE)
-        await until('berthd cancels the stalled upload session', async () => deleted !== undefined, 60_000);
-        expect(deleted).toBe(stalled);
-        expect((await fetch(`${target.url}/v2/cancel/tools/manifests/v1`)).status).toBe(404);
-        expect((await client.ping()).osType).toBe('linux');
-        // and the same push goes through once the registry answers
-        proxy.hooks = {};
-        const res = await berth(['push', ref]);
-        expect(res.exitCode, res.stderr).toBe(0);
-        expect((await fetch(`${target.url}/v2/cancel/tools/manifests/v1`)).status).toBe(200);
-      } finally {
-        await proxy?.close();
-      }
-    },
-    300_000,
-  );
+  it('a client hanging up mid-upload cancels the push: berthd cancels the stalled upload session, puts no manifest and keeps serving', async () => {
+    let proxy: TestProxy | undefined;
+    try {
+      // the registry sees the upload's PUT and never answers it; the session it names, and the one berthd deletes
+      let stalled: string | undefined;
+      let deleted: string | undefined;
+      proxy = await startProxy(target.url, {
+        before: (req) => {
+          const session = /^\/v2\/cancel\/tools\/blobs\/uploads\/([^/?]+)/.exec(req.url ?? '')?.[1];
+          if (session === undefined) return false;
+          if (req.method === 'PUT' || req.method === 'PATCH') {
+            req.resume(); // swallowed, never answered: the upload hangs
+            stalled ??= session;
+            return true;
+          }
+          if (req.method === 'DELETE') deleted ??= session;
+          return false;
+        },
+      });
+      const ref = `${proxy.host}/cancel/tools:v1`;
+      expect((await berth(['tag', image, ref])).exitCode).toBe(0);
+      const controller = new AbortController();
+      const pushing = client
+        .push(ref, () => undefined, { signal: controller.signal })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      await until('the upload reaches the registry', async () => stalled !== undefined, 60_000);
+      controller.abort();
+      expect(await pushing).toBeInstanceOf(Error);
+      // berthd's push job ends by cancelling that very session (DELETE)
+      await until('berthd cancels the stalled upload session', async () => deleted !== undefined, 60_000);
+      expect(deleted).toBe(stalled);
+      expect((await fetch(`${target.url}/v2/cancel/tools/manifests/v1`)).status).toBe(404);
+      expect((await client.ping()).osType).toBe('linux');
+      // and the same push goes through once the registry answers
+      proxy.hooks = {};
+      const res = await berth(['push', ref]);
+      expect(res.exitCode, res.stderr).toBe(0);
+      expect((await fetch(`${target.url}/v2/cancel/tools/manifests/v1`)).status).toBe(200);
+    } finally {
+      await proxy?.close();
+    }
+  }, 300_000);
 
   for (const { bin, version } of binaries) {
     needs(version === undefined ? `${bin} not installed` : undefined).it(
