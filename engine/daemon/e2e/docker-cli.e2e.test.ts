@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistryServer } from '../../registry/server/index.js';
 import {
+  dockerClis,
   e2eSkipReason,
   startDaemonWorld,
   stopDaemonWorld,
@@ -20,20 +21,8 @@ import {
 } from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';
 
-function dockerVersion(bin: string): string | undefined {
-  if (!existsSync(bin)) return undefined;
-  try {
-    return execFileSync(bin, ['--version'], {
-      encoding: 'utf8',
-      env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent' },
-    }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
 const base = e2eSkipReason();
-const binaries = ['/usr/bin/docker', '/usr/local/bin/docker'].map((bin) => ({ bin, version: dockerVersion(bin) }));
+const binaries = dockerClis();
 
 async function freePort(): Promise<number> {
   const s = createServer();
