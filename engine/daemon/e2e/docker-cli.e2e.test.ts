@@ -2,8 +2,7 @@
 // found (Debian's /usr/bin/docker, /usr/local/bin/docker) runs version, pull,
 // images, run --rm, run -d + logs + ps + exec + stop + rm, inspect, network
 // create/ls/rm and a published port reached over HTTP on 127.0.0.1.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
