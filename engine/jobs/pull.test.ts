@@ -226,19 +226,38 @@ describe('pull', () => {
     const image = await buildImage([1, 2, 3, 4, 5].map((n) => ({ files: { [`l${n}.txt`]: `layer ${n}\n` } })));
     await pushImage(registry.url, 'parallel', image, 'v1');
     const p = await proxy(registry.url);
-    const layerDigests = new Set(image.layers.map((l) => l.digest));
-    let inFlight = 0;
+    const layerDigests = image.layers.map((l) => l.digest);
+    // Every layer request is held until as many as the pull may have in flight have arrived (fewer
+    // once fewer layers are left); then one is let go. No timer decides the verdict: a pull that
+    // keeps fewer in flight stalls here (and the test times out), one that sends more is counted.
+    const held: (() => void)[] = [];
+    let done = 0;
     let most = 0;
+    let releasing = false;
+    const releaseWhenFull = (): void => {
+      if (releasing || held.length === 0 || held.length < Math.min(concurrency, layerDigests.length - done)) return;
+      releasing = true;
+      // a pause lets a pull that breaks its limit show its extra request first (it only decides how surely a broken
+      // limit is seen: a pull within its limit passes however long the host takes)
+      setTimeout(() => {
+        most = Math.max(most, held.length);
+        done++;
+        releasing = false;
+        held.shift()!();
+        releaseWhenFull();
+      }, 25);
+    };
     p.hooks = {
       hold: async (req) => {
-        if (![...layerDigests].some((d) => req.url?.endsWith(d))) return;
-        inFlight++;
-        most = Math.max(most, inFlight);
-        await new Promise((r) => setTimeout(r, 40));
-        inFlight--;
+        if (req.method !== 'GET' || !layerDigests.some((d) => req.url?.endsWith(d))) return;
+        await new Promise<void>((release) => {
+          held.push(release);
+          releaseWhenFull();
+        });
       },
     };
     await pull(ctx, graph, `${p.host}/parallel:v1`, { concurrency });
+    expect(done).toBe(layerDigests.length);
     expect(most).toBe(concurrency);
   });
 

@@ -6,12 +6,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
-import { packagePath } from '../../../native/package-root.js';
 import type { RegistryServer } from '../../registry/server/index.js';
 import {
+  berthCli,
   e2eSkipReason,
   spawnDaemon,
   startDaemonWorld,
@@ -20,11 +19,11 @@ import {
   type DaemonProcess,
   type DaemonSetup,
   type DaemonWorld,
+  type Run,
 } from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';
 
 const skip = e2eSkipReason();
-const BERTH = packagePath('engine', 'client', 'bin.mjs');
 
 let world: DaemonWorld;
 let registry: RegistryServer;
@@ -32,15 +31,9 @@ let daemon: DaemonProcess | undefined;
 let image: string;
 let client: ApiClient;
 
-async function berth(args: string[], input?: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  const r = await execa(process.execPath, [BERTH, '-H', `unix://${world.socket}`, ...args], {
-    reject: false,
-    input,
-    stripFinalNewline: false,
-    timeout: 60_000,
-  });
-  return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
-}
+/** The berth CLI against the current daemon's socket (a restart case replaces the daemon, not the socket). */
+const berth = (args: string[], input?: string): Promise<Run> =>
+  berthCli(`unix://${world.socket}`, { timeoutMs: 60_000 })(args, input);
 
 /** A TCP port from the kernel, released for the container to bind on the host side. */
 async function freePort(): Promise<number> {

@@ -10,72 +10,25 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ApiClient } from '../../client/api-client.js';
-import { packagePath } from '../../../native/package-root.js';
-import type { RegistryServer } from '../../registry/server/index.js';
-import {
-  e2eSkipReason,
-  makeWorld,
-  pushTestImage,
-  removeWorld,
-  resetNetwork,
-  spawnDaemon,
-  startRegistry,
-  stopDaemon,
-  type DaemonProcess,
-  type DaemonWorld,
-} from './e2e-kit.js';
+import { berthCli, e2eSkipReason, startDaemonWorld, stopDaemonWorld, type DaemonSetup } from './e2e-kit.js';
 import { needs, tool } from '../../../testkit/needs.js';
 
 const skip = e2eSkipReason();
-const BERTH = packagePath('engine', 'client', 'bin.mjs');
 
-interface Setup {
-  world: DaemonWorld;
-  registry: RegistryServer;
-  daemon: DaemonProcess;
-  image: string;
-  client: ApiClient;
+type Setup = DaemonSetup;
+
+/** berthd with `daemonArgs`, the test image pulled into it. */
+function setUp(daemonArgs: string[]): Promise<Setup> {
+  return startDaemonWorld(
+    'e2e/conf',
+    'v1',
+    { config: { Cmd: ['echo', 'default-cmd'], ExposedPorts: { '8080/tcp': {} } } },
+    { daemonArgs, pull: true },
+  );
 }
 
-async function setUp(extra: string[]): Promise<Setup> {
-  const world = makeWorld();
-  const registry = await startRegistry(world.dir);
-  const image = await pushTestImage(registry, 'e2e/conf', 'v1', {
-    config: { Cmd: ['echo', 'default-cmd'], ExposedPorts: { '8080/tcp': {} } },
-  });
-  const daemon = await spawnDaemon(world, extra);
-  const client = new ApiClient(daemon.host);
-  const s = { world, registry, daemon, image, client };
-  const pulled = await cli(s)(['pull', image]);
-  if (pulled.exitCode !== 0) throw new Error(`pull ${image}: ${pulled.stderr}`);
-  return s;
-}
-
-async function tearDown(s: Partial<Setup> | undefined): Promise<void> {
-  if (s?.world === undefined) return;
-  try {
-    if (s.daemon !== undefined) await stopDaemon(s.daemon);
-    await s.registry?.close(100);
-    await resetNetwork(s.world);
-  } finally {
-    removeWorld(s.world.dir);
-  }
-}
-
-function cli(s: Setup) {
-  return async (args: string[], input?: string): Promise<{ stdout: string; stderr: string; exitCode: number }> => {
-    const r = await execa(process.execPath, [BERTH, '-H', s.daemon.host, ...args], {
-      reject: false,
-      input,
-      stripFinalNewline: false,
-      timeout: 90_000,
-    });
-    return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
-  };
-}
+const cli = (s: Setup) => berthCli(s.daemon.host, { timeoutMs: 90_000 });
 
 /** GET / on 127.0.0.1:port, retried until the container's server answers (generous deadline: a busy host). */
 async function httpGet(port: number): Promise<string> {
@@ -107,7 +60,7 @@ needs(skip).describe('container create fields through berthd', () => {
     s = await setUp(['--dns', '10.77.0.53']);
     berth = cli(s);
   }, 120_000);
-  afterAll(() => tearDown(s), 120_000);
+  afterAll(() => stopDaemonWorld(s), 120_000);
 
   it('writes resolv.conf, hosts and hostname from --dns, --dns-search, --dns-option, --add-host and --domainname', async () => {
     const gateway = s.world.network.bip.split('/')[0]!;
@@ -376,7 +329,7 @@ needs(skip).describe('berthd --iptables=false', () => {
     s = await setUp(['--iptables=false']);
     berth = cli(s);
   }, 120_000);
-  afterAll(() => tearDown(s), 120_000);
+  afterAll(() => stopDaemonWorld(s), 120_000);
 
   // The check that no rule was written reads iptables: without it there is nothing to check.
   needs(tool('iptables')).it(

@@ -2,8 +2,7 @@
 // found (Debian's /usr/bin/docker, /usr/local/bin/docker) runs version, pull,
 // images, run --rm, run -d + logs + ps + exec + stop + rm, inspect, network
 // create/ls/rm and a published port reached over HTTP on 127.0.0.1.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistryServer } from '../../registry/server/index.js';
 import {
+  dockerClis,
   e2eSkipReason,
   startDaemonWorld,
   stopDaemonWorld,
@@ -20,20 +20,8 @@ import {
 } from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';
 
-function dockerVersion(bin: string): string | undefined {
-  if (!existsSync(bin)) return undefined;
-  try {
-    return execFileSync(bin, ['--version'], {
-      encoding: 'utf8',
-      env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent' },
-    }).trim();
-  } catch {
-    return undefined;
-  }
-}
-
 const base = e2eSkipReason();
-const binaries = ['/usr/bin/docker', '/usr/local/bin/docker'].map((bin) => ({ bin, version: dockerVersion(bin) }));
+const binaries = dockerClis();
 
 async function freePort(): Promise<number> {
   const s = createServer();

@@ -13,7 +13,9 @@ import tar from 'tar-stream';
 import { workloadBinary } from '../../execdriver/workload-rootfs.js';
 import { packagePath } from '../../../native/package-root.js';
 import { push, type Blob } from '../../registry/client/test-registry.js';
-import { createRegistryServer, type RegistryServer } from '../../registry/server/index.js';
+import { createRegistryServer, type RegistryServer, type RegistryServerOptions } from '../../registry/server/index.js';
+import { execa } from 'execa';
+import { ApiClient } from '../../client/api-client.js';
 
 export const BUSYBOX = '/usr/bin/busybox';
 const APPLETS = [
@@ -265,25 +267,50 @@ export function removeWorld(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** A running berthd with a registry beside it holding one test image. */
+/** A running berthd with a registry beside it holding one test image, and an API client for it. */
 export interface DaemonSetup {
   world: DaemonWorld;
   registry: RegistryServer;
   image: string;
   daemon: DaemonProcess;
+  client: ApiClient;
+  /** The further registries asked for, by name (each with its root in the world's folder). */
+  registries: Record<string, RegistryServer>;
+}
+
+export interface DaemonWorldOptions {
+  /** Added to berthd's command line. */
+  daemonArgs?: string[];
+  /** Further registries on 127.0.0.1, by name (e.g. a push target, one that wants credentials). */
+  registries?: Record<string, Omit<RegistryServerOptions, 'root' | 'addr'>>;
+  /** Pull the test image into berthd before the tests (they start from a daemon that has it). */
+  pull?: boolean;
 }
 
 /**
- * Makes a world, starts a registry in it, pushes `repo:tag` built from `spec` and
- * spawns berthd. On failure undoes what it made and rethrows.
+ * Makes a world, starts a registry in it (and the further ones asked for), pushes `repo:tag` built from `spec`,
+ * spawns berthd and, when asked, pulls the image into it. On failure undoes what it made and rethrows.
  */
-export async function startDaemonWorld(repo: string, tag: string, spec: TestImageSpec): Promise<DaemonSetup> {
+export async function startDaemonWorld(
+  repo: string,
+  tag: string,
+  spec: TestImageSpec,
+  opts: DaemonWorldOptions = {},
+): Promise<DaemonSetup> {
   const world = makeWorld();
-  const made: Partial<DaemonSetup> = { world };
+  const made: Partial<DaemonSetup> = { world, registries: {} };
   try {
     made.registry = await startRegistry(world.dir);
+    for (const [name, options] of Object.entries(opts.registries ?? {}))
+      made.registries![name] = await createRegistryServer({
+        root: join(world.dir, `registry-${name}`),
+        addr: '127.0.0.1:0',
+        ...options,
+      });
     made.image = await pushTestImage(made.registry, repo, tag, spec);
-    made.daemon = await spawnDaemon(world);
+    made.daemon = await spawnDaemon(world, opts.daemonArgs);
+    made.client = new ApiClient(made.daemon.host);
+    if (opts.pull === true) await made.client.pull(made.image);
     return made as DaemonSetup;
   } catch (err) {
     await stopDaemonWorld(made);
@@ -291,15 +318,68 @@ export async function startDaemonWorld(repo: string, tag: string, spec: TestImag
   }
 }
 
-/** Stops berthd and the registry, resets the host's network and removes the world; each part is optional. */
+/** Stops berthd and the registries, resets the host's network and removes the world; each part is optional. */
 export async function stopDaemonWorld(s: Partial<DaemonSetup> | undefined): Promise<void> {
   if (s === undefined) return;
   try {
     if (s.daemon !== undefined) await stopDaemon(s.daemon);
-    await s.registry?.close(100);
+    for (const r of [s.registry, ...Object.values(s.registries ?? {})]) await r?.close(100);
     if (s.world !== undefined) await resetNetwork(s.world);
   } finally {
     if (s.world !== undefined) removeWorld(s.world.dir);
+  }
+}
+
+/** What a command printed and how it ended. */
+export interface Run {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/**
+ * The berth CLI (its bundle) against `host` — a function where a test replaces the daemon. `env` is added to the
+ * environment (BERTH_CONFIG, for one); `input` is written to its stdin.
+ */
+export function berthCli(
+  host: string | (() => string),
+  opts: { timeoutMs?: number; env?: Record<string, string> } = {},
+): (args: string[], input?: string) => Promise<Run> {
+  const bin = packagePath('engine', 'client', 'bin.mjs');
+  return async (args, input) => {
+    const r = await execa(process.execPath, [bin, '-H', typeof host === 'string' ? host : host(), ...args], {
+      reject: false,
+      stripFinalNewline: false,
+      timeout: opts.timeoutMs ?? 120_000,
+      ...(opts.env === undefined ? {} : { env: opts.env }),
+      ...(input === undefined ? {} : { input }),
+    });
+    return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
+  };
+}
+
+/** The docker CLIs looked for (Debian's and a newer one on PATH), each with its version when it runs here. */
+export function dockerClis(): { bin: string; version: string | undefined }[] {
+  return ['/usr/bin/docker', '/usr/local/bin/docker'].map((bin) => {
+    if (!existsSync(bin)) return { bin, version: undefined };
+    try {
+      const version = execFileSync(bin, ['--version'], {
+        encoding: 'utf8',
+        env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent' },
+      }).trim();
+      return { bin, version };
+    } catch {
+      return { bin, version: undefined };
+    }
+  });
+}
+
+/** Polls `check` until it is true; a generous deadline, as the host may be busy. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

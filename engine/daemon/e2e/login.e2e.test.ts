@@ -6,108 +6,62 @@
 // digest, and a multi-platform image pushed as its index and pulled back by the
 // index's digest. Logout removes the entry. The password never shows in berthd's log,
 // the events or a trace.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { packagePath } from '../../../native/package-root.js';
 import { needs } from '../../../testkit/needs.js';
-import { ApiClient } from '../../client/api-client.js';
+import type { ApiClient } from '../../client/api-client.js';
 import { buildImage, buildIndex, push as pushBlobs, pushImage } from '../../registry/client/test-registry.js';
-import { createRegistryServer, type RegistryServer } from '../../registry/server/index.js';
+import type { RegistryServer } from '../../registry/server/index.js';
 import {
+  berthCli,
+  dockerClis,
   e2eSkipReason,
-  makeWorld,
-  pushTestImage,
-  removeWorld,
-  resetNetwork,
-  spawnDaemon,
-  startRegistry,
-  stopDaemon,
-  type DaemonProcess,
-  type DaemonWorld,
+  startDaemonWorld,
+  stopDaemonWorld,
+  type DaemonSetup,
+  type Run,
 } from './e2e-kit.js';
 
 const skip = e2eSkipReason();
-const BERTH = packagePath('engine', 'client', 'bin.mjs');
 const USER = 'berth-user';
 const PASSWORD = `pw-${randomBytes(9).toString('hex')}`;
 const hostArch = process.arch === 'x64' ? 'amd64' : process.arch;
 const otherArch = hostArch === 'amd64' ? 'arm64' : 'amd64';
-
-function dockerVersion(bin: string): string | undefined {
-  if (!existsSync(bin)) return undefined;
-  try {
-    return execFileSync(bin, ['--version'], {
-      encoding: 'utf8',
-      env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent' },
-    }).trim();
-  } catch {
-    return undefined;
-  }
-}
-const binaries = ['/usr/bin/docker', '/usr/local/bin/docker'].map((bin) => ({ bin, version: dockerVersion(bin) }));
-
-interface Run {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
+const binaries = dockerClis();
 
 needs(skip).describe('registry login through berthd', () => {
-  let world: DaemonWorld;
+  let s: DaemonSetup | undefined;
   let source: RegistryServer;
   let locked: RegistryServer;
-  let daemon: DaemonProcess | undefined;
   let client: ApiClient;
   let image: string;
   let configDir: string;
+  let berth: (args: string[], input?: string) => Promise<Run>;
   const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
 
-  async function berth(args: string[], input?: string): Promise<Run> {
-    const r = await execa(process.execPath, [BERTH, '-H', `unix://${world.socket}`, ...args], {
-      reject: false,
-      stripFinalNewline: false,
-      timeout: 120_000,
-      env: { BERTH_CONFIG: configDir },
-      ...(input === undefined ? {} : { input }),
-    });
-    return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
-  }
   const configFile = () => join(configDir, 'config.json');
   const registryGet = (path: string, accept?: string) =>
     fetch(`${locked.url}${path}`, { headers: { Authorization: basic, ...(accept ? { Accept: accept } : {}) } });
 
   beforeAll(async () => {
-    world = makeWorld();
-    configDir = join(mkdtempSync(join(tmpdir(), `berth-login-e2e-${process.pid}-`)), 'config');
-    source = await startRegistry(world.dir);
-    locked = await createRegistryServer({
-      root: join(world.dir, 'locked'),
-      addr: '127.0.0.1:0',
-      credentials: { username: USER, password: PASSWORD },
-    });
-    image = await pushTestImage(source, 'login/tools', 'v1', { config: { Cmd: ['cat', '/srv/data.txt'] } });
-    daemon = await spawnDaemon(world);
-    client = new ApiClient(daemon.host);
-    const pulled = await berth(['pull', image]);
-    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    s = await startDaemonWorld(
+      'login/tools',
+      'v1',
+      { config: { Cmd: ['cat', '/srv/data.txt'] } },
+      { registries: { locked: { credentials: { username: USER, password: PASSWORD } } }, pull: true },
+    );
+    ({ client, image, registry: source } = s);
+    locked = s.registries.locked!;
+    // inside the world's folder (removed with it); made by the first login
+    configDir = join(s.world.dir, 'berth-config');
+    berth = berthCli(s.daemon.host, { env: { BERTH_CONFIG: configDir } });
   }, 180_000);
 
-  afterAll(async () => {
-    try {
-      if (daemon !== undefined) await stopDaemon(daemon);
-      await source?.close(100);
-      await locked?.close(100);
-      if (world !== undefined) await resetNetwork(world);
-    } finally {
-      if (world !== undefined) removeWorld(world.dir);
-      if (configDir !== undefined) rmSync(join(configDir, '..'), { recursive: true, force: true });
-    }
-  }, 120_000);
+  afterAll(() => stopDaemonWorld(s), 120_000);
 
   it('before login: push and pull fail with an authentication error; a refused login exits 1 and writes nothing', async () => {
     const ref = `${locked.host}/team/tools:v1`;
@@ -223,8 +177,8 @@ needs(skip).describe('registry login through berthd', () => {
     const trace = readFileSync(traceFile, 'utf8');
     expect(trace).toContain('push');
     expect(trace).not.toContain(PASSWORD);
-    expect(daemon!.stderr()).toContain('+job auth(serveraddress=');
-    expect(daemon!.stderr()).not.toContain(PASSWORD);
+    expect(s!.daemon.stderr()).toContain('+job auth(serveraddress=');
+    expect(s!.daemon.stderr()).not.toContain(PASSWORD);
     const events: string[] = [];
     await client.events({ since: 0, until: Math.ceil(Date.now() / 1000) }, (e) => events.push(JSON.stringify(e)));
     expect(events.length).toBeGreaterThan(0);
@@ -241,7 +195,7 @@ needs(skip).describe('registry login through berthd', () => {
             const r = await execa(bin, args, {
               reject: false,
               timeout: 120_000,
-              env: { DOCKER_HOST: daemon!.host, DOCKER_CONFIG: dockerConfig, PATH: process.env.PATH },
+              env: { DOCKER_HOST: s!.daemon.host, DOCKER_CONFIG: dockerConfig, PATH: process.env.PATH },
               extendEnv: false,
               stripFinalNewline: false,
               ...(input === undefined ? {} : { input }),

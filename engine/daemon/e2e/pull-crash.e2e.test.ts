@@ -24,19 +24,11 @@ import {
   stopDaemon,
   type DaemonProcess,
   type DaemonWorld,
+  until,
 } from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';
 
 const ctx = background();
-
-/** Polls `check` until it is true (generous deadline: the host may be busy). */
-async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 needs(e2eSkipReason()).describe('berthd killed mid-pull', () => {
   let world: DaemonWorld;
@@ -97,7 +89,7 @@ needs(e2eSkipReason()).describe('berthd killed mid-pull', () => {
         () => true,
         () => false,
       );
-    await until('the second layer recorded', () => exists(record(chains[1]!)));
+    await until('the second layer recorded', () => exists(record(chains[1]!)), 60_000);
     expect(await exists(record(chains[2]!))).toBe(false);
     daemon!.child.kill('SIGKILL');
     await daemon!.exited;

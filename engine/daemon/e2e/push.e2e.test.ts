@@ -3,96 +3,51 @@
 // the digest line, "Layer already exists" on a second push, the image pulled back
 // by its digest and run; an unknown image (404 naming it); and a client hanging up
 // mid-upload, which cancels the push and leaves no manifest.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ApiClient } from '../../client/api-client.js';
-import { packagePath } from '../../../native/package-root.js';
+import type { ApiClient } from '../../client/api-client.js';
 import { startProxy, type TestProxy } from '../../registry/client/test-registry.js';
-import { createRegistryServer, type RegistryServer } from '../../registry/server/index.js';
+import type { RegistryServer } from '../../registry/server/index.js';
 import {
+  berthCli,
+  dockerClis,
   e2eSkipReason,
-  makeWorld,
-  pushTestImage,
-  removeWorld,
-  resetNetwork,
-  spawnDaemon,
-  startRegistry,
-  stopDaemon,
-  type DaemonProcess,
-  type DaemonWorld,
+  startDaemonWorld,
+  stopDaemonWorld,
+  until,
+  type DaemonSetup,
+  type Run,
 } from './e2e-kit.js';
 import { needs } from '../../../testkit/needs.js';
 
 const skip = e2eSkipReason();
-const BERTH = packagePath('engine', 'client', 'bin.mjs');
-
-function dockerVersion(bin: string): string | undefined {
-  if (!existsSync(bin)) return undefined;
-  try {
-    return execFileSync(bin, ['--version'], {
-      encoding: 'utf8',
-      env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent' },
-    }).trim();
-  } catch {
-    return undefined;
-  }
-}
-const binaries = ['/usr/bin/docker', '/usr/local/bin/docker'].map((bin) => ({ bin, version: dockerVersion(bin) }));
-
-/** Polls `check` until it is true (generous deadline: the host may be busy). */
-async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const binaries = dockerClis();
 
 needs(skip).describe('push through berthd', () => {
-  let world: DaemonWorld;
-  let source: RegistryServer;
+  let s: DaemonSetup | undefined;
   let target: RegistryServer;
-  let daemon: DaemonProcess | undefined;
   let client: ApiClient;
   let image: string;
   let dockerConfig: string;
-
-  async function berth(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    const r = await execa(process.execPath, [BERTH, '-H', `unix://${world.socket}`, ...args], {
-      reject: false,
-      stripFinalNewline: false,
-      timeout: 120_000,
-    });
-    return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
-  }
+  let berth: (args: string[]) => Promise<Run>;
 
   beforeAll(async () => {
-    world = makeWorld();
-    dockerConfig = mkdtempSync(join(tmpdir(), `berth-push-docker-config-${process.pid}-`));
-    source = await startRegistry(world.dir);
-    target = await createRegistryServer({ root: join(world.dir, 'target'), addr: '127.0.0.1:0' });
-    image = await pushTestImage(source, 'push/tools', 'v1', { config: { Cmd: ['echo', 'default-cmd'] } });
-    daemon = await spawnDaemon(world);
-    client = new ApiClient(daemon.host);
-    const pulled = await berth(['pull', image]);
-    expect(pulled.exitCode, pulled.stderr).toBe(0);
+    s = await startDaemonWorld(
+      'push/tools',
+      'v1',
+      { config: { Cmd: ['echo', 'default-cmd'] } },
+      { registries: { target: {} }, pull: true },
+    );
+    ({ client, image } = s);
+    target = s.registries.target!;
+    berth = berthCli(s.daemon.host);
+    dockerConfig = join(s.world.dir, 'docker-config');
+    mkdirSync(dockerConfig);
   }, 180_000);
 
-  afterAll(async () => {
-    try {
-      if (daemon !== undefined) await stopDaemon(daemon);
-      await source?.close(100);
-      await target?.close(100);
-      if (world !== undefined) await resetNetwork(world);
-    } finally {
-      if (world !== undefined) removeWorld(world.dir);
-      if (dockerConfig !== undefined) rmSync(dockerConfig, { recursive: true, force: true });
-    }
-  }, 120_000);
+  afterAll(() => stopDaemonWorld(s), 120_000);
 
   it('berth push prints the repository, the layers and the digest; a second push finds the layer; the image pulls back by digest and runs', async () => {
     const ref = `${target.host}/pushed/tools:v1`;
@@ -191,7 +146,7 @@ needs(skip).describe('push through berthd', () => {
     needs(version === undefined ? `${bin} not installed` : undefined).it(
       `docker push with ${bin}${version ? ` (${version})` : ''}`,
       async () => {
-        const env = { DOCKER_HOST: daemon!.host, DOCKER_CONFIG: dockerConfig, PATH: process.env.PATH };
+        const env = { DOCKER_HOST: s!.daemon.host, DOCKER_CONFIG: dockerConfig, PATH: process.env.PATH };
         const docker = async (args: string[]) => {
           const r = await execa(bin, args, {
             reject: false,
