@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import {
   crunWrapperScript,
   fileResult,
   holdFileLock,
+  makeWorkDir,
   parseTap,
   recordProblems,
   summarize,
@@ -219,6 +220,18 @@ describe('the crun wrapper', () => {
       expect(readFileSync(join(dir, 'config.json'), 'utf8')).toContain('1.3.0');
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the working directory of a run', () => {
+  it('is searchable by others, so a container root mapped to another uid reaches its bundle', () => {
+    const parent = mkdtempSync(join(tmpdir(), `berth-conformance-parent-${process.pid}-`));
+    try {
+      const dir = makeWorkDir(parent);
+      expect(statSync(dir).mode & 0o777).toBe(0o755);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });

@@ -14,7 +14,16 @@
 // exclusive flock(2) on a host-wide file (--cgroup-lock, DEFAULT_CGROUP_LOCK); the
 // others run freely. The lock is the kernel's: it goes when its holder dies.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -430,6 +439,17 @@ async function runRuntime(
   return { ...summary, name: label, path, version, quirks, results };
 }
 
+/**
+ * The run's working directory (each program's TMPDIR is below it), searchable by all (0755, where
+ * mkdtemp gives 0700): a container in a user namespace of its own (linux_ns_nopath, linux_uid_mappings)
+ * has a root mapped to another uid, which must still reach its bundle, as it does in /tmp itself.
+ */
+export function makeWorkDir(parent: string = tmpdir()): string {
+  const dir = mkdtempSync(join(parent, 'berth-conformance-'));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
 /** Where a full run is filed: results/conformance/<host class>/runtime-tools.json. */
 export function recordPath(hostClassName: string): string {
   return join(repo, 'results', 'conformance', hostClassName, 'runtime-tools.json');
@@ -487,7 +507,7 @@ async function main(argv: string[]): Promise<number> {
   const status = await commandOutput(['git', 'status', '--porcelain', '--untracked-files=no'], repo);
   const startedAt = new Date().toISOString();
   const loadStart = loadavg() as [number, number, number];
-  const work = mkdtempSync(join(tmpdir(), 'berth-conformance-'));
+  const work = makeWorkDir();
   let runtimes: RuntimeRecord[];
   try {
     runtimes = await Promise.all(
