@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -232,6 +232,18 @@ describe('the working directory of a run', () => {
       expect(statSync(dir).mode & 0o777).toBe(0o755);
     } finally {
       rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the filed records', () => {
+  it('every results/conformance/<host class>/runtime-tools.json is valid', () => {
+    const root = new URL('../results/conformance/', import.meta.url);
+    const classes = existsSync(root) ? readdirSync(root) : [];
+    for (const c of classes) {
+      const file = new URL(`${c}/runtime-tools.json`, root);
+      if (!existsSync(file)) continue;
+      expect(recordProblems(JSON.parse(readFileSync(file, 'utf8'))), c).toEqual([]);
     }
   });
 });

@@ -25,7 +25,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { collectHostInfo } from '../bench/host.js';
@@ -34,7 +34,7 @@ import { crunQuirks, shellQuote } from '../bench/peers/quirks.js';
 import { describeSchemaError } from '../bench/results/validate.js';
 import { writeFileAtomic } from '../engine/fsutil/atomic-write.js';
 import { onPath } from '../engine/fsutil/on-path.js';
-import { cleanUpAfter, mountsUnder, type Leftovers } from './conformance-cleanup.js';
+import { cleanUpAfter, isUnder, mountsUnder, type Leftovers } from './conformance-cleanup.js';
 
 /** The host-wide lock every run of this script takes around a program using the fixed cgroup. */
 export const DEFAULT_CGROUP_LOCK = '/run/lock/oci-runtime-tools-cgrouptest.lock';
@@ -436,7 +436,9 @@ async function runRuntime(
     );
   }
   const summary = summarize(label, results);
-  return { ...summary, name: label, path, version, quirks, results };
+  // a runtime of this checkout is named relative to it: the record says nothing of where the checkout was
+  const shown = isUnder(path, repo) ? relative(repo, path) : path;
+  return { ...summary, name: label, path: shown, version, quirks, results };
 }
 
 /**
