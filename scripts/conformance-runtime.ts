@@ -1,10 +1,12 @@
-// Runs the OCI runtime-tools validation programs against a runtime and sums up their
-// TAP output: files fully passing, ok / not ok / skip counts, and the failing test names
-// of every file; writes the same as JSON. It takes an already built runtime-tools
-// checkout (README: "Runtime conformance") and never builds or downloads it.
+// Runs the OCI runtime-tools validation programs against one or more runtimes side by
+// side and sums up their TAP output: files fully passing, ok / not ok / skip counts, and
+// the failing test names of every file; after each program it removes what the program
+// left (scripts/conformance-cleanup.ts) and writes one schema-checked JSON record of the
+// run. It takes an already built runtime-tools checkout (README: "Runtime conformance")
+// and never builds or downloads it.
 //
-//   npm run conformance -- <runtime-tools dir> [berth-runtime|runc|crun|/path/to/runtime]
-//       [--timeout SECONDS] [--out FILE] [--only NAME,NAME] [--tap-dir DIR] [--cgroup-lock FILE]
+//   npm run conformance -- <runtime-tools dir> [berth-runtime|runc|crun|/path/to/runtime ...]
+//       [--timeout SECONDS] [--out FILE] [--record] [--only NAME,NAME] [--tap-dir DIR] [--cgroup-lock FILE]
 //
 // The suite's cgroup programs (linux_cgroups_*, delete_resources,
 // delete_only_create_resources) all use one fixed cgroup, /cgrouptest (or
