@@ -1,8 +1,21 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fileResult, holdFileLock, parseTap, summarize, summaryLines, usesFixedCgroup } from './conformance-runtime.js';
+import {
+  countsTable,
+  crunWrapperScript,
+  fileResult,
+  holdFileLock,
+  makeWorkDir,
+  parseTap,
+  recordProblems,
+  summarize,
+  summaryLines,
+  usesFixedCgroup,
+  type ConformanceRecord,
+} from './conformance-runtime.js';
 import { needs, tool } from '../testkit/needs.js';
 
 const tap = `TAP version 13
@@ -54,6 +67,12 @@ describe('conformance TAP parsing', () => {
       failing: ['no TAP plan (the program stopped early)'],
     });
     expect(fileResult('a', '1..0 # SKIP not on this OS\n', 0, false)).toMatchObject({ passed: true, skip: 0 });
+    // a *_fail program: silent and exit 0 when the runtime refused the config, exit 1 when it did not
+    expect(fileResult('a', '', 0, false)).toMatchObject({ passed: true, failing: [] });
+    expect(fileResult('a', '', 1, false)).toMatchObject({
+      passed: false,
+      failing: ['no TAP plan (the program stopped early)'],
+    });
     expect(fileResult('a', 'ok 1 - x\n1..1\n1..0\n', 0, false)).toMatchObject({ passed: true, planned: 1 });
     expect(fileResult('a', 'ok 1 - x\n1..1\n', null, true)).toMatchObject({ passed: false, failing: ['timed out'] });
     expect(fileResult('a', tap, 1, false).failing).toEqual([
@@ -115,4 +134,116 @@ describe('the fixed /cgrouptest of the suite', () => {
       }
     },
   );
+});
+
+describe('the record of a run', () => {
+  const file = {
+    name: 'kill',
+    exitCode: 0,
+    timedOut: false,
+    ok: 5,
+    notOk: 0,
+    skip: 0,
+    planned: 5,
+    passed: true,
+    failing: [],
+    seconds: 3.2,
+    leftovers: { containers: [], mounts: [], cgroups: [], errors: [] },
+  };
+  const record: ConformanceRecord = {
+    schemaVersion: 1,
+    suite: { name: 'opencontainers/runtime-tools', commit: '5e63903', files: 1 },
+    startedAt: '2026-12-07T13:00:00.000Z',
+    finishedAt: '2026-12-07T13:01:00.000Z',
+    berth: { commit: 'abcdef0', dirty: false },
+    host: {
+      hostClass: 'x64-2cpu-24gib-ext4-cgroup-hybrid',
+      kernel: '6.18',
+      cpus: 2,
+      loadAverage: { start: [1, 2, 3], end: [1, 2, 3] },
+    },
+    timeoutSeconds: 60,
+    only: ['kill'],
+    runtimes: [
+      {
+        runtime: 'runc',
+        name: 'runc',
+        path: '/usr/sbin/runc',
+        version: 'runc version 1.1.5',
+        quirks: [],
+        files: 1,
+        passedFiles: 1,
+        ok: 5,
+        notOk: 0,
+        skip: 0,
+        results: [file],
+      },
+    ],
+    warnings: [],
+  };
+
+  it('a well-formed record has no problems, and its counts table has one row per runtime', () => {
+    expect(recordProblems(record)).toEqual([]);
+    expect(countsTable(record).at(-1)).toBe('| runc version 1.1.5 | 1 of 1 | 5 | 0 | 0 |');
+  });
+
+  it('names a schema error and counts that do not add up', () => {
+    expect(recordProblems({ ...record, schemaVersion: 2 })).toEqual(['/schemaVersion: must be 1']);
+    const wrong = { ...record, runtimes: [{ ...record.runtimes[0]!, ok: 6, passedFiles: 0 }] };
+    expect(recordProblems(wrong)).toEqual([
+      '/runtimes/0/passedFiles: is not the number of passing results',
+      '/runtimes/0/ok: is not the sum over its results',
+    ]);
+  });
+});
+
+describe('the crun wrapper', () => {
+  it('rewrites a 1.2+ ociVersion of the bundle before create and run, and keeps 1.0/1.1', () => {
+    const dir = mkdtempSync(join(tmpdir(), `berth-crun-wrap-${process.pid}-`));
+    try {
+      const script = crunWrapperScript('/bin/echo', undefined);
+      const wrapper = join(dir, 'crun.sh');
+      writeFileSync(wrapper, script, { mode: 0o755 });
+      for (const [given, expected] of [
+        ['1.3.0', '1.1.0'],
+        ['1.2.1', '1.1.0'],
+        ['1.1.0', '1.1.0'],
+        ['1.0.2-dev', '1.0.2-dev'],
+      ]) {
+        writeFileSync(join(dir, 'config.json'), `{"ociVersion": "${given}", "x": 1}`);
+        const out = execFileSync(wrapper, ['create', '--bundle', dir, 'id1'], { encoding: 'utf8' });
+        expect(out.trim()).toBe(`create --bundle ${dir} id1`);
+        expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toEqual({ ociVersion: expected, x: 1 });
+      }
+      writeFileSync(join(dir, 'config.json'), '{"ociVersion": "1.3.0"}');
+      execFileSync(wrapper, ['state', dir]);
+      expect(readFileSync(join(dir, 'config.json'), 'utf8')).toContain('1.3.0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the working directory of a run', () => {
+  it('is searchable by others, so a container root mapped to another uid reaches its bundle', () => {
+    const parent = mkdtempSync(join(tmpdir(), `berth-conformance-parent-${process.pid}-`));
+    try {
+      const dir = makeWorkDir(parent);
+      expect(statSync(dir).mode & 0o777).toBe(0o755);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the filed records', () => {
+  it('every results/conformance/<host class>/runtime-tools.json is valid', () => {
+    const root = new URL('../results/conformance/', import.meta.url);
+    const classes = existsSync(root) ? readdirSync(root) : [];
+    for (const c of classes) {
+      const file = new URL(`${c}/runtime-tools.json`, root);
+      if (!existsSync(file)) continue;
+      expect(recordProblems(JSON.parse(readFileSync(file, 'utf8'))), c).toEqual([]);
+    }
+  });
 });
