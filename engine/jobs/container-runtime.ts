@@ -10,7 +10,6 @@
 import { constants as osConstants } from 'node:os';
 import { chmod, chown, lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { execa } from 'execa';
 import { dirname, join, relative, sep } from 'node:path';
 import { remapSpec, type UsernsRemap } from '../container/userns-remap.js';
 import type { Spec } from '../execdriver/spec/types.js';
@@ -53,6 +52,7 @@ import {
   wrap,
 } from '../errdefs/errors.js';
 import type { CgroupManager } from '../execdriver/cgroups/types.js';
+import { runChecked } from '../fsutil/run-command.js';
 import type { ContainerProcess, ExecDriver, ExitStatus } from '../execdriver/execdriver.js';
 import { validateSpec } from '../execdriver/spec/validate.js';
 import { initBinary } from '../execdriver/workload-rootfs.js';
@@ -475,7 +475,7 @@ export class ContainerRuntime {
       )
         continue;
       if ((await readdir(src)).length === 0) continue;
-      await execa('cp', ['-a', '--', `${src}/.`, `${dest}/`]).catch((err: unknown) => {
+      await runChecked('cp', ['-a', '--', `${src}/.`, `${dest}/`]).catch((err: unknown) => {
         throw wrap(err, `volume ${use.name}: copy the image's ${use.target}`);
       });
     }
