@@ -45,8 +45,7 @@ export class VfsDriver extends TreeLayerDriver {
   /** An empty directory, or a full copy of the parent's tree (cost proportional to its size). */
   protected async makeTree(ctx: Context, target: string, parentTree: string | undefined): Promise<void> {
     if (parentTree === undefined) await mkdir(target, { mode: 0o755 });
-    else
-      await runChecked('cp', ['-a', '--reflink=auto', '--', `${parentTree}/.`, target], { signal: ctx.signal });
+    else await runChecked('cp', ['-a', '--reflink=auto', '--', `${parentTree}/.`, target], { signal: ctx.signal });
   }
 
   /** Cost: deleting the whole tree. */
