@@ -5,7 +5,7 @@
 // where libzstd.so.1 cannot be loaded, through fzstd (pure JS, several times slower).
 import { Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { Decompress } from 'fzstd';
+import type { Decompress } from 'fzstd';
 import { native } from '../../native/index.js';
 import { invalidArgument, notImplemented } from '../errdefs/errors.js';
 
@@ -111,30 +111,37 @@ export function libzstdStream(): Duplex {
   });
 }
 
-/** The pure-JS fallback (fzstd), used where libzstd cannot be loaded. */
+let fzstdModule: Promise<typeof import('fzstd')> | undefined;
+
+/**
+ * The pure-JS fallback (fzstd), used where libzstd cannot be loaded. fzstd is loaded
+ * with the first chunk, so a process that never decodes zstd this way never holds it.
+ */
 export function fzstdStream(): Transform {
-  let out: Transform;
-  const dec = new Decompress((data) => {
-    // fzstd may reuse its window buffer: copy before handing the bytes on.
-    out.push(Buffer.from(data));
-  });
-  out = new Transform({
+  let dec: Decompress | undefined;
+  const out: Transform = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      try {
-        dec.push(chunk);
-        cb();
-      } catch (err) {
-        cb(invalidArgument(`zstd stream: ${(err as Error).message}`, { cause: err }));
-      }
+      decoder().then((d) => push(d, chunk, false, cb), cb);
     },
     flush(cb: TransformCallback) {
-      try {
-        dec.push(new Uint8Array(0), true);
-        cb();
-      } catch (err) {
-        cb(invalidArgument(`zstd stream: ${(err as Error).message}`, { cause: err }));
-      }
+      decoder().then((d) => push(d, new Uint8Array(0), true, cb), cb);
     },
   });
+  const decoder = async (): Promise<Decompress> => {
+    if (dec === undefined) {
+      const { Decompress } = await (fzstdModule ??= import('fzstd'));
+      // fzstd may reuse its window buffer: copy before handing the bytes on.
+      dec ??= new Decompress((data) => out.push(Buffer.from(data)));
+    }
+    return dec;
+  };
+  const push = (d: Decompress, chunk: Uint8Array, final: boolean, cb: TransformCallback): void => {
+    try {
+      d.push(chunk, final);
+      cb();
+    } catch (err) {
+      cb(invalidArgument(`zstd stream: ${(err as Error).message}`, { cause: err }));
+    }
+  };
   return out;
 }

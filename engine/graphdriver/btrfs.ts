@@ -8,12 +8,12 @@
 // Leftovers (.tmp-/.rm-) are deleted at init.
 //
 // Subvolumes are made and deleted with btrfs-progs (`btrfs subvolume create |
-// snapshot | delete`) through execa: one process spawn per call.
+// snapshot | delete`) as commands: one process spawn per call.
 // The BTRFS_IOC_SNAP_CREATE_V2 / SNAP_DESTROY ioctls would save the spawn; the bench
 // measures the spawned form. Diffs are the generic (naive) ones.
 import { mkdir, rm } from 'node:fs/promises';
-import { execa } from 'execa';
 import { invalidArgument, unavailable, wrap } from '../errdefs/errors.js';
+import { runChecked } from '../fsutil/run-command.js';
 import type { Context } from '../trace/context.js';
 import type { DriverInit, DriverPlugin, DriverStatus } from './driver.js';
 import { backingMount } from './mountinfo.js';
@@ -40,7 +40,7 @@ export class BtrfsDriver extends TreeLayerDriver {
       throw unavailable(`btrfs init ${d.home}: the home is on ${backing.fsType} (${backing.mountPoint}), not btrfs`);
     }
     try {
-      await execa('btrfs', ['--version'], { stdin: 'ignore' });
+      await runChecked('btrfs', ['--version']);
     } catch (err) {
       throw unavailable('btrfs init: the btrfs command (btrfs-progs) is not installed', { cause: err });
     }
@@ -50,7 +50,7 @@ export class BtrfsDriver extends TreeLayerDriver {
   }
 
   private async btrfs(ctx: Context, args: string[]): Promise<void> {
-    await execa('btrfs', args, { cancelSignal: ctx.signal, stdin: 'ignore' });
+    await runChecked('btrfs', args, { signal: ctx.signal });
   }
 
   /** A new subvolume, or a snapshot of the parent's: O(1) in the layer's size. */

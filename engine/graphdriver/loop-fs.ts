@@ -5,9 +5,9 @@
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { native } from '../../native/index.js';
-import { unavailable, wrap } from '../errdefs/errors.js';
+import { isBerthError, unavailable, wrap } from '../errdefs/errors.js';
+import { runChecked } from '../fsutil/run-command.js';
 import { MNT_DETACH } from './host-mount.js';
 import { isMountPoint } from './mountinfo.js';
 
@@ -90,7 +90,7 @@ export async function createLoopFilesystem(
     }
     if (device !== '') {
       try {
-        await execa('losetup', ['-d', device], { stdin: 'ignore' });
+        await runChecked('losetup', ['-d', device]);
         device = '';
       } catch (err) {
         errors.push(err);
@@ -108,14 +108,14 @@ export async function createLoopFilesystem(
       await fh.close();
     }
     try {
-      await execa(m.cmd, [...m.args, file], { stdin: 'ignore' });
+      await runChecked(m.cmd, [...m.args, file]);
     } catch (err) {
-      throw (err as NodeJS.ErrnoException).code === 'ENOENT'
+      throw isBerthError(err, 'UNAVAILABLE')
         ? unavailable(`${subject}: ${m.cmd} not found (install ${m.pkg})`, { cause: err })
         : wrap(err, `${subject}: ${m.cmd}`);
     }
     try {
-      device = (await execa('losetup', ['--find', '--show', '--', file], { stdin: 'ignore' })).stdout.trim();
+      device = (await runChecked('losetup', ['--find', '--show', '--', file])).stdout.trim();
     } catch (err) {
       throw unavailable(`${subject}: losetup failed (${(err as Error).message})`, { cause: err });
     }

@@ -22,8 +22,21 @@
 // A layer without a parent is not mounted: get() returns its diff dir.
 // applyDiff writes a layer's tar straight into its diff/, giving the applier the lower
 // diffs so it refuses and accepts the same layers vfs and btrfs do on full copies.
+// create() and remove() make and move their few entries (link, lower, dirs, symlink)
+// with synchronous calls: each promise call is a thread-pool trip, which a busy host
+// makes cost many times the syscall; only the recursive delete of a removed layer's
+// tree, proportional to its size, stays asynchronous.
 import { randomBytes } from 'node:crypto';
-import { existsSync, type Stats } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import {
   alreadyExists,
@@ -177,8 +190,8 @@ export class Overlay2Driver implements Driver {
       let lower = '';
       if (parent !== undefined) {
         if (!(await this.exists(ctx, parent))) throw notFound(`overlay2 layer ${id}: parent ${parent} not found`);
-        const parentLink = (await readFile(`${this.dir(parent)}/link`, 'utf8')).trim();
-        const parentLower = await this.lowers(parent);
+        const parentLink = readFileSync(`${this.dir(parent)}/link`, 'utf8').trim();
+        const parentLower = this.lowers(parent);
         if (parentLower.length + 1 > MAX_DEPTH) {
           throw failedPrecondition(`overlay2 layer ${id}: max depth exceeded (${MAX_DEPTH} lower layers)`);
         }
@@ -188,16 +201,16 @@ export class Overlay2Driver implements Driver {
       const tmp = `${this.home}/.tmp-${id}`;
       const linkPath = `${this.home}/l/${short}`;
       try {
-        await rm(tmp, { recursive: true, force: true });
-        await mkdir(`${tmp}/diff`, { recursive: true, mode: 0o755 });
-        await writeFile(`${tmp}/link`, short);
+        rmSync(tmp, { recursive: true, force: true }); // a crashed create's, empty but for these entries
+        mkdirSync(`${tmp}/diff`, { recursive: true, mode: 0o755 });
+        writeFileSync(`${tmp}/link`, short);
         if (parent !== undefined) {
-          await mkdir(`${tmp}/work`, { mode: 0o700 });
-          await mkdir(`${tmp}/merged`, { mode: 0o700 });
-          await writeFile(`${tmp}/lower`, lower);
+          mkdirSync(`${tmp}/work`, { mode: 0o700 });
+          mkdirSync(`${tmp}/merged`, { mode: 0o700 });
+          writeFileSync(`${tmp}/lower`, lower);
         }
-        await symlink(`../${id}/diff`, linkPath);
-        await rename(tmp, this.dir(id));
+        symlinkSync(`../${id}/diff`, linkPath);
+        renameSync(tmp, this.dir(id));
       } catch (err) {
         await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
         await rm(linkPath, { force: true }).catch(() => undefined);
@@ -219,15 +232,15 @@ export class Overlay2Driver implements Driver {
       const dir = this.dir(id);
       let short: string | undefined;
       try {
-        short = (await readFile(`${dir}/link`, 'utf8')).trim();
+        short = readFileSync(`${dir}/link`, 'utf8').trim();
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(dir)) return;
       }
       try {
         if (existsSync(`${dir}/merged`)) unmount(`overlay2 remove ${id}`, `${dir}/merged`, MNT_DETACH);
         const gone = `${this.home}/.rm-${id}`;
-        await rename(dir, gone);
-        if (short) await rm(`${this.home}/l/${short}`, { force: true });
+        renameSync(dir, gone);
+        if (short) rmSync(`${this.home}/l/${short}`, { force: true });
         await rm(gone, { recursive: true, force: true });
       } catch (err) {
         throw wrap(err, `overlay2 remove ${id}`);
@@ -236,9 +249,9 @@ export class Overlay2Driver implements Driver {
   }
 
   /** The parent chain's short link names, nearest first ([] for a base layer). */
-  private async lowers(id: string): Promise<string[]> {
+  private lowers(id: string): string[] {
     try {
-      const text = (await readFile(`${this.dir(id)}/lower`, 'utf8')).trim();
+      const text = readFileSync(`${this.dir(id)}/lower`, 'utf8').trim();
       return text === '' ? [] : text.split(':');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];

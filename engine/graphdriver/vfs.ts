@@ -13,8 +13,8 @@
 // faithful than a copy written in JS (node:fs.cp keeps neither owners nor xattrs).
 // Its cost is one process spawn plus the copy itself, measured by the bench suite.
 import { mkdir, rm } from 'node:fs/promises';
-import { execa } from 'execa';
 import { wrap } from '../errdefs/errors.js';
+import { runChecked } from '../fsutil/run-command.js';
 import type { Context } from '../trace/context.js';
 import type { DriverInit, DriverPlugin, DriverStatus } from './driver.js';
 import { backingMount } from './mountinfo.js';
@@ -45,11 +45,7 @@ export class VfsDriver extends TreeLayerDriver {
   /** An empty directory, or a full copy of the parent's tree (cost proportional to its size). */
   protected async makeTree(ctx: Context, target: string, parentTree: string | undefined): Promise<void> {
     if (parentTree === undefined) await mkdir(target, { mode: 0o755 });
-    else
-      await execa('cp', ['-a', '--reflink=auto', '--', `${parentTree}/.`, target], {
-        cancelSignal: ctx.signal,
-        stdin: 'ignore',
-      });
+    else await runChecked('cp', ['-a', '--reflink=auto', '--', `${parentTree}/.`, target], { signal: ctx.signal });
   }
 
   /** Cost: deleting the whole tree. */

@@ -8,9 +8,9 @@
 // the store; every undo runs on a detached context, so a cancelled caller never
 // leaves half a container behind.
 import { constants as osConstants } from 'node:os';
-import { chmod, chown, lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { execa } from 'execa';
 import { dirname, join, relative, sep } from 'node:path';
 import { remapSpec, type UsernsRemap } from '../container/userns-remap.js';
 import type { Spec } from '../execdriver/spec/types.js';
@@ -53,6 +53,7 @@ import {
   wrap,
 } from '../errdefs/errors.js';
 import type { CgroupManager } from '../execdriver/cgroups/types.js';
+import { runChecked } from '../fsutil/run-command.js';
 import type { ContainerProcess, ExecDriver, ExitStatus } from '../execdriver/execdriver.js';
 import { validateSpec } from '../execdriver/spec/validate.js';
 import { initBinary } from '../execdriver/workload-rootfs.js';
@@ -475,7 +476,7 @@ export class ContainerRuntime {
       )
         continue;
       if ((await readdir(src)).length === 0) continue;
-      await execa('cp', ['-a', '--', `${src}/.`, `${dest}/`]).catch((err: unknown) => {
+      await runChecked('cp', ['-a', '--', `${src}/.`, `${dest}/`]).catch((err: unknown) => {
         throw wrap(err, `volume ${use.name}: copy the image's ${use.target}`);
       });
     }
@@ -713,7 +714,7 @@ export class ContainerRuntime {
         ...rec.state,
         status: 'running',
         pid: proc.pid,
-        pidStartTime: await pidStartTime(proc.pid),
+        pidStartTime: pidStartTime(proc.pid),
         exitCode: 0,
         oomKilled: false,
         error: '',
@@ -816,8 +817,7 @@ export class ContainerRuntime {
     const state = await this.d.exec.state(ctx, id);
     if (state.cgroup === undefined) return false;
     const cg = await this.d.cgroups.open(ctx, state.cgroup);
-    const stats = await cg.stats(ctx);
-    return (stats.memory?.oomKills ?? 0) > 0;
+    return (await cg.oomKills(ctx)) > 0;
   }
 
   private scheduleRestart(rec: ContainerRecord, ranMs: number): void {
@@ -1097,7 +1097,7 @@ export class ContainerRuntime {
       if (
         rec.state.pid > 0 &&
         rec.state.pidStartTime !== undefined &&
-        (await pidStartTime(rec.state.pid)) === rec.state.pidStartTime
+        pidStartTime(rec.state.pid) === rec.state.pidStartTime
       ) {
         try {
           process.kill(rec.state.pid, 'SIGKILL');
@@ -1280,10 +1280,17 @@ async function ensureWorkingDir(rootfs: string, dir: string, uid: number, gid: n
   await chown(host, uid, gid);
 }
 
-/** /proc/<pid>/stat field 22 (start time in ticks), undefined when the process is gone. */
-async function pidStartTime(pid: number): Promise<number | undefined> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
+/**
+ * /proc/<pid>/stat field 22 (start time in ticks), undefined when the process is gone. Read synchronously: a procfs
+ * file is made in the kernel on read, and start() waits for it (the async read is four thread-pool trips).
+ */
+function pidStartTime(pid: number): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return Number(fields[19]);
 }

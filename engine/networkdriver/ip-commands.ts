@@ -1,8 +1,8 @@
 // The same interface setup as netlink-ops.ts, done with iproute2's `ip -batch`
 // (one process on the host, one entered into the container's namespace). Used
 // only as the comparison in the network bench; the driver itself uses netlink.
-import { execa } from 'execa';
 import { BerthError, ErrorCode, invalidArgument } from '../errdefs/errors.js';
+import { runCommand } from '../fsutil/run-command.js';
 import { nowNs, type Context } from '../trace/index.js';
 import type { NetlinkOp, NetnsRef, SetupStep } from './netlink-ops.js';
 
@@ -62,7 +62,7 @@ export async function runIpBatch(ctx: Context, ops: readonly NetlinkOp[], netns?
       : ['nsenter', 'pid' in netns ? `--net=/proc/${netns.pid}/ns/net` : `--net=${netns.path}`, 'ip', '-batch', '-'];
   const input = ops.map(ipLine).join('\n') + '\n';
   const startNs = nowNs();
-  const r = await execa(argv[0]!, argv.slice(1), { input, reject: false });
+  const r = await runCommand(argv[0]!, argv.slice(1), { input });
   const endNs = nowNs();
   const step: SetupStep = {
     name: 'ip.batch',
@@ -75,7 +75,7 @@ export async function runIpBatch(ctx: Context, ops: readonly NetlinkOp[], netns?
   };
   let error: BerthError | undefined;
   if (r.failed) {
-    step.error = String(r.stderr).trim().split('\n')[0] ?? 'failed';
+    step.error = r.reason;
     error = new BerthError(ErrorCode.INTERNAL, `${subject}: ip -batch: ${step.error}`, { details: { steps: [step] } });
   }
   if (error !== undefined) throw error;

@@ -1,4 +1,4 @@
-// Port publishing and bridge NAT through iptables (run via execa, `-w` so
+// Port publishing and bridge NAT through iptables (run as commands, `-w` so
 // concurrent callers wait for the xtables lock). berth keeps its rules in its own
 // chains, every rule tagged `-m comment --comment berth:<tag>`, so removal and
 // crash recovery find them by tag:
@@ -11,8 +11,8 @@
 // without owner writes and sees the unowned form `berth:<tag>` and lists every rule.
 // A port's rules are added, and tagged rules deleted, in one `iptables-restore
 // --noflush` transaction each: all of them or none.
-import { execa } from 'execa';
 import { BerthError, ErrorCode, unavailable } from '../errdefs/errors.js';
+import { runCommand } from '../fsutil/run-command.js';
 import type { PortSpec } from './port-spec.js';
 
 type Table = 'nat' | 'filter';
@@ -93,9 +93,9 @@ export class Iptables {
       if (mine.length === 0) continue;
       input += `*${table}\n${mine.map((l) => l.args.join(' ')).join('\n')}\nCOMMIT\n`;
     }
-    const r = await execa(this.restoreBin, ['-w', '--noflush'], { input, reject: false });
+    const r = await runCommand(this.restoreBin, ['-w', '--noflush'], { input });
     if (r.failed) {
-      const why = (r.stderr || r.shortMessage || '').toString().trim().split('\n')[0];
+      const why = r.reason;
       throw new BerthError(
         r.code === 'ENOENT' ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL,
         `${subject}: ${this.restoreBin}: ${why}`,
@@ -106,14 +106,14 @@ export class Iptables {
 
   /** True when the iptables binary runs and can read the nat table. */
   async available(): Promise<boolean> {
-    const r = await execa(this.bin, ['-w', '-t', 'nat', '-S', 'OUTPUT'], { reject: false });
+    const r = await runCommand(this.bin, ['-w', '-t', 'nat', '-S', 'OUTPUT']);
     return r.exitCode === 0;
   }
 
   private async run(table: Table, args: string[], subject: string): Promise<string> {
-    const r = await execa(this.bin, ['-w', '-t', table, ...args], { reject: false });
+    const r = await runCommand(this.bin, ['-w', '-t', table, ...args]);
     if (r.failed) {
-      const why = (r.stderr || r.shortMessage || '').toString().trim().split('\n')[0];
+      const why = r.reason;
       const code = r.code === 'ENOENT' ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL;
       throw new BerthError(code, `${subject}: iptables -t ${table} ${args.join(' ')}: ${why}`, { cause: r });
     }
@@ -121,7 +121,7 @@ export class Iptables {
   }
 
   private async has(table: Table, chain: string, args: string[]): Promise<boolean> {
-    const r = await execa(this.bin, ['-w', '-t', table, '-C', chain, ...args], { reject: false });
+    const r = await runCommand(this.bin, ['-w', '-t', table, '-C', chain, ...args]);
     return r.exitCode === 0;
   }
 
@@ -132,7 +132,7 @@ export class Iptables {
     for (let attempt = 1; ; attempt++) {
       try {
         for (const [table, chain] of CHAINS) {
-          const r = await execa(this.bin, ['-w', '-t', table, '-N', chain], { reject: false });
+          const r = await runCommand(this.bin, ['-w', '-t', table, '-N', chain]);
           if (r.exitCode !== 0 && !/exists/i.test(String(r.stderr))) {
             throw unavailable(`iptables chain ${table}/${chain}: ${String(r.stderr).trim()}`);
           }
@@ -159,7 +159,7 @@ export class Iptables {
   async removeChainsIfUnused(): Promise<boolean> {
     let gone = true;
     for (const table of ['nat', 'filter'] as const) {
-      const r = await execa(this.bin, ['-w', '-t', table, '-S'], { reject: false });
+      const r = await runCommand(this.bin, ['-w', '-t', table, '-S']);
       if (r.exitCode !== 0) continue;
       const rules = String(r.stdout).split('\n');
       const chains = CHAINS.filter(([t, chain]) => t === table && rules.includes(`-N ${chain}`)).map(([, c]) => c);
@@ -194,8 +194,8 @@ export class Iptables {
         await this.run(table, ['-D', chain, ...args], `iptables jump ${chain}`);
     }
     for (const [table, chain] of CHAINS) {
-      await execa(this.bin, ['-w', '-t', table, '-F', chain], { reject: false });
-      await execa(this.bin, ['-w', '-t', table, '-X', chain], { reject: false });
+      await runCommand(this.bin, ['-w', '-t', table, '-F', chain]);
+      await runCommand(this.bin, ['-w', '-t', table, '-X', chain]);
     }
   }
 
@@ -298,7 +298,7 @@ export class Iptables {
   async list(): Promise<TaggedRule[]> {
     const rules: TaggedRule[] = [];
     const outputs = await Promise.all(
-      CHAINS.map(([table, chain]) => execa(this.bin, ['-w', '-t', table, '-S', chain], { reject: false })),
+      CHAINS.map(([table, chain]) => runCommand(this.bin, ['-w', '-t', table, '-S', chain])),
     );
     for (const [i, [table, chain]] of CHAINS.entries()) {
       const r = outputs[i]!;
@@ -331,7 +331,7 @@ export class Iptables {
       );
     } catch {
       // A rule vanished meanwhile: the batch is all or nothing, so delete one by one.
-      for (const r of doomed) await execa(this.bin, ['-w', '-t', r.table, '-D', r.chain, ...r.args], { reject: false });
+      for (const r of doomed) await runCommand(this.bin, ['-w', '-t', r.table, '-D', r.chain, ...r.args]);
     }
     return doomed.length;
   }

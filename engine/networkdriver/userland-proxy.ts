@@ -1,8 +1,8 @@
 // The userland proxy: a published port served from the Node process itself, for
 // hosts without iptables or when configured. TCP: each accepted connection is
 // piped to the container's address; UDP: each client gets its own socket towards
-// the container, dropped after a minute without traffic.
-import dgram from 'node:dgram';
+// the container, dropped after a minute without traffic (node:dgram loads with the first UDP port).
+import type dgram from 'node:dgram';
 import net from 'node:net';
 import { conflict, wrap } from '../errdefs/errors.js';
 import type { PortSpec } from './port-spec.js';
@@ -56,7 +56,8 @@ async function tcpProxy(p: PortSpec, targetIp: string): Promise<PortProxy> {
 }
 
 async function udpProxy(p: PortSpec, targetIp: string): Promise<PortProxy> {
-  const server = dgram.createSocket('udp4');
+  const { createSocket } = await import('node:dgram');
+  const server = createSocket('udp4');
   const clients = new Map<string, { socket: dgram.Socket; timer: NodeJS.Timeout }>();
   const drop = (key: string) => {
     const c = clients.get(key);
@@ -69,7 +70,7 @@ async function udpProxy(p: PortSpec, targetIp: string): Promise<PortProxy> {
     const key = `${from.address}:${from.port}`;
     let c = clients.get(key);
     if (c === undefined) {
-      const socket = dgram.createSocket('udp4');
+      const socket = createSocket('udp4');
       socket.on('message', (reply) => server.send(reply, from.port, from.address));
       socket.on('error', () => drop(key));
       c = { socket, timer: setTimeout(() => drop(key), UDP_IDLE_MS) };

@@ -22,6 +22,8 @@ export interface CgroupBackend {
   afterMkdir(key: string, dir: string, parent: string): Promise<void>;
   apply(ctx: Context, cg: CgroupDirs, resources: Resources): Promise<void>;
   stats(ctx: Context, cg: CgroupDirs): Promise<CgroupStats>;
+  /** The memory controller's oom_kill count (one file), 0 without one. */
+  oomKills(ctx: Context, cg: CgroupDirs): Promise<number>;
   /** Undefined when the layout cannot freeze (v1 without the freezer controller). */
   freeze?(ctx: Context, cg: CgroupDirs): Promise<void>;
   thaw?(ctx: Context, cg: CgroupDirs): Promise<void>;

@@ -111,12 +111,15 @@ describe('cgroup v2 backend (fake cgroupfs)', () => {
       'pids.current': '4\n',
       'pids.max': 'max\n',
     });
-    const stats = await (await manager().open(ctx, 'leaf')).stats(ctx);
+    const cg = await manager().open(ctx, 'leaf');
+    const stats = await cg.stats(ctx);
     expect(stats).toEqual({
       memory: { usage: 1048576, maxUsage: 2097152, limit: 4194304, oomEvents: 3, oomKills: 2 },
       cpu: { usageNs: 1_500_000 },
       pids: { current: 4 },
     });
+    // the exit handling's one-file read agrees
+    expect(await cg.oomKills(ctx)).toBe(2);
   });
 });
 

@@ -179,6 +179,7 @@ needs(root(), when(hasV1, 'needs cgroup v1 controllers (a hybrid or v1 host)')).
       expect(stats.memory?.maxUsage).toBeGreaterThanOrEqual(stats.memory!.usage);
       expect(stats.pids?.current).toBe(1);
       expect(stats.memory?.oomKills).toBe(0);
+      expect(await cg.oomKills(ctx)).toBe(0);
     });
 
     it('OOM-kills a process that exceeds the memory limit', async () => {
@@ -191,6 +192,7 @@ needs(root(), when(hasV1, 'needs cgroup v1 controllers (a hybrid or v1 host)')).
       expect(result.signal).toBe('SIGKILL');
       const stats = await cg.stats(ctx);
       expect(stats.memory?.oomKills).toBeGreaterThanOrEqual(1);
+      expect(await cg.oomKills(ctx)).toBe(stats.memory?.oomKills);
       expect(stats.memory?.oomEvents).toBeGreaterThanOrEqual(1);
       expect(stats.memory?.maxUsage).toBeGreaterThan(16 << 20);
       await cg.destroy(ctx);
@@ -426,6 +428,7 @@ needs(root(), when(unified !== undefined, 'needs a cgroup2 mount')).describe('cg
       child.stdin!.write('go\n');
       expect((await exited(child)).signal).toBe('SIGKILL');
       expect((await cg.stats(ctx)).memory?.oomKills).toBeGreaterThanOrEqual(1);
+      expect(await cg.oomKills(ctx)).toBeGreaterThanOrEqual(1);
     },
   );
 

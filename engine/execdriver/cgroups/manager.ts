@@ -287,6 +287,10 @@ class CgroupHandle implements Cgroup {
     return this.backend.stats(ctx, this.cg);
   }
 
+  async oomKills(ctx: Context): Promise<number> {
+    return this.backend.oomKills(ctx, this.cg);
+  }
+
   async pids(_ctx: Context): Promise<number[]> {
     return parsePids(await readControl(this.path, this.dirs[0], 'cgroup.procs'));
   }

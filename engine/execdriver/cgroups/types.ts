@@ -53,6 +53,12 @@ export interface Cgroup {
   apply(ctx: Context, resources: Resources): Promise<void>;
   /** Reads usage counters; a few small file reads. Controllers the host lacks are absent. */
   stats(ctx: Context): Promise<CgroupStats>;
+  /**
+   * How often the OOM killer killed a process of this cgroup (stats().memory.oomKills) from one file read
+   * (v1 memory.oom_control, v2 memory.events): the exit handling asks this of every container. 0 without a memory
+   * controller.
+   */
+  oomKills(ctx: Context): Promise<number>;
   /** Pids in the cgroup (cgroup.procs of the first hierarchy), sorted. */
   pids(ctx: Context): Promise<number[]>;
   /** Freezes every process and waits until the kernel reports the cgroup frozen (bounded). */

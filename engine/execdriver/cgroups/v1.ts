@@ -296,6 +296,11 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
       }
       return out;
     },
+    async oomKills(_ctx, cg) {
+      const mem = dir(cg, 'memory');
+      if (mem === undefined) return 0;
+      return parseKeyed((await readControlIfExists(cg.path, mem, 'memory.oom_control')) ?? '').get('oom_kill') ?? 0;
+    },
     ...(rootMap.has('freezer')
       ? {
           async freeze(_ctx: Context, cg: CgroupDirs) {

@@ -131,6 +131,9 @@ export function createV2Backend(layout: CgroupLayout): CgroupBackend {
       }
       return out;
     },
+    async oomKills(_ctx, cg) {
+      return parseKeyed((await readControlIfExists(cg.path, leaf(cg), 'memory.events')) ?? '').get('oom_kill') ?? 0;
+    },
     async freeze(_ctx, cg) {
       await waitEvents(cg, '1');
     },

@@ -3,8 +3,8 @@
 // the compile once per distinct profile (Docker's default included).
 import { invalidArgument } from '../../errdefs/errors.js';
 import type { Seccomp } from '../spec/types.js';
-import { compileProfile, planSyscalls, type CompiledFilter } from './compile.js';
-import { RET, syscallNumber, type CheckedProfile } from './profile.js';
+import { compileChecked, planSyscalls, type CompiledFilter } from './compile.js';
+import { checkProfileCached, RET, syscallNumber, type CheckedProfile } from './profile.js';
 
 /**
  * Where the child installs the filter (native/src/container-child.cc):
@@ -69,7 +69,7 @@ export function compileCached(profile: Seccomp): CompiledFilter {
   const key = JSON.stringify(profile);
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
-  const compiled = compileProfile(profile);
+  const compiled = compileChecked(checkProfileCached(profile));
   if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
   cache.set(key, compiled);
   return compiled;

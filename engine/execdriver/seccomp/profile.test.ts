@@ -2,7 +2,7 @@
 // names x86_64 lacks are skipped; repeated argument indexes split into OR rules.
 import { describe, expect, it } from 'vitest';
 import type { Seccomp } from '../spec/types.js';
-import { checkProfile, RET } from './profile.js';
+import { checkProfile, checkProfileCached, RET } from './profile.js';
 
 const base = (more: Partial<Seccomp> = {}): Seccomp => ({ defaultAction: 'SCMP_ACT_ALLOW', ...more });
 
@@ -179,5 +179,25 @@ describe('checkProfile', () => {
       }),
     );
     expect(c.rules[0]!.conditions[0]!.value).toBe(0xffffffffffffffffn);
+  });
+});
+
+describe('checkProfileCached', () => {
+  it('checks an equal profile once: the same result for a new object with the same content', () => {
+    const make = (): Seccomp => base({ syscalls: [{ names: ['reboot'], action: 'SCMP_ACT_ERRNO' }] });
+    const first = checkProfileCached(make());
+    expect(first).toEqual(checkProfile(make()));
+    expect(checkProfileCached(make())).toBe(first);
+    // another field path or another content is another entry
+    expect(checkProfileCached(make(), 'other')).not.toBe(first);
+    expect(checkProfileCached(base({ syscalls: [{ names: ['reboot'], action: 'SCMP_ACT_KILL' }] }))).not.toBe(first);
+  });
+
+  it('keeps no failure: a bad profile fails every time, naming its field', () => {
+    const profile: Seccomp = { defaultAction: 'SCMP_ACT_PERMIT' };
+    for (let i = 0; i < 2; i++)
+      expect(() => checkProfileCached(profile, 'x.seccomp')).toThrow(
+        /^x\.seccomp\.defaultAction: unknown seccomp action/,
+      );
   });
 });

@@ -233,3 +233,22 @@ export function checkProfile(profile: Seccomp, field = 'linux.seccomp'): Checked
   });
   return { defaultRet, flags, rules, skippedNames: [...skipped] };
 }
+
+const checkedCache = new Map<string, CheckedProfile>();
+const CHECKED_CACHE_SIZE = 32;
+
+/**
+ * checkProfile memoized by the profile's JSON (and `field`): every container start checks
+ * Docker's default profile, which then costs one JSON.stringify instead of a walk over
+ * its few hundred names. Failures are not kept; a hit returns the same CheckedProfile,
+ * which callers treat as read-only.
+ */
+export function checkProfileCached(profile: Seccomp, field = 'linux.seccomp'): CheckedProfile {
+  const key = `${field}\n${JSON.stringify(profile)}`;
+  const hit = checkedCache.get(key);
+  if (hit !== undefined) return hit;
+  const checked = checkProfile(profile, field);
+  if (checkedCache.size >= CHECKED_CACHE_SIZE) checkedCache.delete(checkedCache.keys().next().value!);
+  checkedCache.set(key, checked);
+  return checked;
+}

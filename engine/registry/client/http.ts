@@ -2,12 +2,12 @@
 // CA bundle added to Node's own), following redirects itself so that credentials
 // are never sent to another host (blob redirects to a storage service), and sending
 // a replayable request again when the kept-alive connection it went out on turns out
-// to have been closed by the server.
+// to have been closed by the server. node:https and node:tls load with the first
+// https request: a daemon that only meets plain-HTTP registries never keeps them resident.
 import { readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import { pipeline, type Readable } from 'node:stream';
-import https from 'node:https';
-import { rootCertificates } from 'node:tls';
 import { invalidArgument, unavailable, wrap } from '../../errdefs/errors.js';
 
 export interface HttpRequest {
@@ -43,12 +43,22 @@ const SYSTEM_CA_FILES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/cer
 const IDLE_SOCKET_MS = 60_000;
 /** Sends of one request on kept-alive connections the server had closed, before the error is the caller's. */
 const MAX_STALE_RESENDS = 3;
-let httpsAgent: https.Agent | undefined;
 const httpAgent = new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
 
-function agentFor(url: URL): http.Agent {
-  if (url.protocol === 'http:') return httpAgent;
-  if (httpsAgent === undefined) {
+/** How a request goes out: the module's request() and the agent pooling its connections. */
+interface Transport {
+  request: typeof http.request;
+  agent: http.Agent | HttpsAgent;
+}
+
+const plainTransport: Transport = { request: http.request, agent: httpAgent };
+let httpsTransport: Promise<Transport> | undefined;
+
+/** node:https with an agent trusting Node's CAs and the system's bundle, loaded on the first https request. */
+function transportFor(url: URL): Transport | Promise<Transport> {
+  if (url.protocol === 'http:') return plainTransport;
+  httpsTransport ??= (async () => {
+    const [{ default: https }, { rootCertificates }] = await Promise.all([import('node:https'), import('node:tls')]);
     const ca = [...rootCertificates];
     for (const f of SYSTEM_CA_FILES) {
       try {
@@ -58,9 +68,9 @@ function agentFor(url: URL): http.Agent {
         // not on this distribution
       }
     }
-    httpsAgent = new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ca });
-  }
-  return httpsAgent;
+    return { request: https.request, agent: new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ca }) };
+  })();
+  return httpsTransport;
 }
 
 /** A request that failed on a reused kept-alive connection before any answer came: the server had closed it. */
@@ -74,14 +84,10 @@ class StaleConnection extends Error {
  * Sends one request (no redirects). Network errors reject with the Node error, or a StaleConnection when the
  * connection was a reused one that broke before any answer; any status resolves.
  */
-function once(req: HttpRequest, url: URL): Promise<IncomingMessage> {
+async function once(req: HttpRequest, url: URL): Promise<IncomingMessage> {
+  const { request, agent } = await transportFor(url);
   return new Promise((resolve, reject) => {
-    const mod = url.protocol === 'https:' ? https : http;
-    const r = mod.request(
-      url,
-      { method: req.method, headers: req.headers, agent: agentFor(url), signal: req.signal },
-      resolve,
-    );
+    const r = request(url, { method: req.method, headers: req.headers, agent, signal: req.signal }, resolve);
     r.on('error', (err: NodeJS.ErrnoException) => {
       const broken = err.code === 'ECONNRESET' || err.code === 'EPIPE';
       reject(r.reusedSocket && broken && !req.signal.aborted ? new StaleConnection(err) : err);
