@@ -1,41 +1,56 @@
-// berth's commands (berth, berthd, berth-runtime, berth-registry) start as one pre-bundled ES
-// module instead of compiling TypeScript at every start: a runtime is timed
-// against runc and crun, and tsx's start-up alone costs more than a container.
+// berth's commands (berth, berthd, berth-runtime, berth-registry) start as one pre-bundled
+// script instead of compiling TypeScript at every start: a runtime is timed against runc
+// and crun, and tsx's start-up alone costs more than a container.
 //
-// A bundle lives in `.bundle/` beside its entry and records the modification time
-// of every source it was built from. loadCli() uses it only while none of those
-// sources changed; otherwise it rebuilds it (esbuild) and, if esbuild is
-// missing, falls back to running the TypeScript through tsx. An edited source is
-// therefore never run from a stale bundle.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+// A bundle lives in `.bundle/` beside its entry: one CommonJS file holding the command's
+// code and every package it uses (nothing is resolved in node_modules at start), and a
+// record of the modification time of every source it was built from. loadCli() uses it
+// only while none of those sources changed; otherwise it rebuilds it (esbuild) and, if
+// esbuild is missing, falls back to running the TypeScript through tsx. An edited source
+// is therefore never run from a stale bundle.
+//
+// The bundle runs as a vm.Script with V8's code cache (Node 20 has no module compile
+// cache): the first run of a command saves the bytecode of the functions it compiled
+// (saveCodeCache), later runs skip compiling them. One cache per command name, since
+// `run` and `--help` compile different functions; the cache file is named after the
+// bundle's content hash, so a rebuilt bundle never meets an old cache. BERTH_NO_CODE_CACHE=1
+// turns the cache off (to measure it, or to rule it out).
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Script } from 'node:vm';
 
 function bundlePaths(entry) {
   const dir = join(dirname(entry), '.bundle');
   const name = basename(entry).replace(/\.ts$/, '');
-  return { dir, file: join(dir, `${name}.mjs`), inputs: join(dir, `${name}.inputs.json`) };
+  return { dir, name, file: join(dir, `${name}.cjs`), inputs: join(dir, `${name}.inputs.json`) };
 }
 
-/** True when the bundle exists, was built from this entry, and no source it was built from changed since. */
-export function bundleIsFresh(entry) {
+/** The bundle's record ({entry, id, sources}) when it is fresh: built from this entry, no source changed since. */
+function freshRecord(entry) {
   const { inputs } = bundlePaths(entry);
   let recorded;
   try {
     recorded = JSON.parse(readFileSync(inputs, 'utf8'));
   } catch {
-    return false;
+    return undefined;
   }
   // A bundle built for another checkout (a copied tree) runs that checkout's sources.
-  if (recorded.entry !== entry) return false;
+  if (recorded.entry !== entry || typeof recorded.id !== 'string') return undefined;
   for (const [file, mtimeMs] of Object.entries(recorded.sources)) {
     try {
-      if (statSync(file).mtimeMs !== mtimeMs) return false;
+      if (statSync(file).mtimeMs !== mtimeMs) return undefined;
     } catch {
-      return false;
+      return undefined;
     }
   }
-  return true;
+  return recorded;
+}
+
+/** True when the bundle exists, was built from this entry, and no source it was built from changed since. */
+export function bundleIsFresh(entry) {
+  return freshRecord(entry) !== undefined;
 }
 
 /**
@@ -43,52 +58,165 @@ export function bundleIsFresh(entry) {
  * memory for as long as the process runs. esbuild escapes non-ASCII text in code but not
  * in the comments it keeps: those characters become their `\uXXXX` escapes.
  */
-function asciiOnly(file) {
-  const text = readFileSync(file, 'utf8');
-  const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  if (ascii !== text) writeFileSync(file, ascii);
+function asciiOnly(text) {
+  return text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** Bundles `entry` (a .ts file) with esbuild; node_modules stay external. Atomic. */
-export async function buildBundle(entry) {
-  const esbuild = await import('esbuild');
-  const { dir, file, inputs } = bundlePaths(entry);
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const result = await esbuild.build({
-    entryPoints: [entry],
-    outfile: tmp,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    metafile: true,
-    logLevel: 'silent',
-  });
-  asciiOnly(tmp);
-  const root = process.cwd();
-  const sources = {};
-  for (const input of Object.keys(result.metafile.inputs)) {
-    const abs = resolve(root, input);
-    sources[abs] = statSync(abs).mtimeMs;
+/** The node_modules/.package-lock.json above `dir` (npm rewrites it on every install), if any. */
+function installRecord(dir) {
+  for (let d = dir; ; d = dirname(d)) {
+    const lock = join(d, 'node_modules', '.package-lock.json');
+    if (existsSync(lock)) return lock;
+    if (dirname(d) === d) return undefined;
   }
-  const tmpInputs = `${inputs}.${process.pid}.tmp`;
-  writeFileSync(tmpInputs, `${JSON.stringify({ entry, sources })}\n`);
-  renameSync(tmp, file);
-  renameSync(tmpInputs, inputs);
-  return file;
 }
 
 /**
- * Imports a command's entry module: the fresh bundle, else a rebuilt one, else the
- * TypeScript itself through tsx. Returns the module's exports.
+ * The runtime-spec validator compiled at build time: the bundle carries ajv's standalone
+ * code for the schema instead of compiled-validator.ts, which at run time hashes the
+ * schema (node:crypto) and loads a generated module from disk, at every container create.
  */
-export async function loadCli(entry) {
-  const { file } = bundlePaths(entry);
-  if (bundleIsFresh(entry)) return import(pathToFileURL(file).href);
+function bundledValidators(extraSources) {
+  return {
+    name: 'berth-bundled-validators',
+    setup(build) {
+      build.onLoad({ filter: /[/\\]engine[/\\]execdriver[/\\]spec[/\\]compiled-validator\.ts$/ }, (args) => {
+        const dir = dirname(args.path);
+        extraSources.push(join(dir, 'runtime-spec.schema.json'));
+        return {
+          loader: 'js',
+          resolveDir: dir,
+          contents: [
+            "import validate from 'berth-validator:runtime-spec';",
+            'export function compiledValidator(schemaPath, _dir, name) {',
+            "  if (name === 'runtime-spec') return validate;",
+            '  throw new Error(`${schemaPath}: no validator for ${name} compiled into this bundle`);',
+            '}',
+          ].join('\n'),
+        };
+      });
+      build.onResolve({ filter: /^berth-validator:/ }, (args) => ({
+        path: join(args.resolveDir, 'runtime-spec.schema.json'),
+        namespace: 'berth-validator',
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'berth-validator' }, async (args) => {
+        const require = createRequire(args.path);
+        const { Ajv2020 } = require('ajv/dist/2020.js');
+        const standaloneCode = require('ajv/dist/standalone/index.js').default;
+        // the options of compiled-validator.ts
+        const ajv = new Ajv2020({ allErrors: false, strict: true, strictTuples: false, code: { source: true } });
+        const validate = ajv.compile(JSON.parse(readFileSync(args.path, 'utf8')));
+        return { loader: 'js', resolveDir: dirname(args.path), contents: standaloneCode(ajv, validate) };
+      });
+    },
+  };
+}
+
+/** Bundles `entry` (a .ts file) and the packages it uses into one CommonJS file with esbuild. Atomic. */
+export async function buildBundle(entry) {
+  const esbuild = await import('esbuild');
+  const { createHash } = await import('node:crypto');
+  const { dir, name, file, inputs } = bundlePaths(entry);
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  const extraSources = [];
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    write: false,
+    outfile: tmp,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // import() becomes require(): a vm.Script has no module loader for it
+    supported: { 'dynamic-import': false },
+    // the ES modules' import.meta.url is the bundle's own file
+    define: { 'import.meta.url': '__berth_import_meta_url' },
+    banner: { js: 'var __berth_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+    plugins: [bundledValidators(extraSources)],
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const text = asciiOnly(result.outputFiles[0].text);
+  const id = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  writeFileSync(tmp, text);
+  const root = process.cwd();
+  const sources = {};
+  const lock = installRecord(dirname(entry));
+  const files = Object.keys(result.metafile.inputs)
+    .filter((input) => !input.includes('node_modules') && !input.includes(':'))
+    .map((input) => resolve(root, input));
+  for (const abs of [...files, ...extraSources, ...(lock === undefined ? [] : [lock])])
+    sources[abs] = statSync(abs).mtimeMs;
+  const tmpInputs = `${inputs}.${process.pid}.tmp`;
+  writeFileSync(tmpInputs, `${JSON.stringify({ entry, id, sources })}\n`);
+  renameSync(tmp, file);
+  renameSync(tmpInputs, inputs);
+  // the code caches of earlier builds (and the ES module bundles of older checkouts) go
+  for (const f of readdirSync(dir))
+    if ((f.startsWith(`${name}.`) && f.endsWith('.cache') && !f.startsWith(`${name}.${id}.`)) || f === `${name}.mjs`)
+      rmSync(join(dir, f), { force: true });
+  return file;
+}
+
+/** The script whose code cache saveCodeCache() writes, if the cache was missing or refused. */
+let pending;
+
+/** Runs a CommonJS bundle as a vm.Script with the code cache `<name>.<id>.<key>.cache`; returns its exports. */
+function runBundle(entry, record, cacheKey) {
+  const { dir, name, file } = bundlePaths(entry);
+  const useCache = process.env.BERTH_NO_CODE_CACHE !== '1';
+  const key = typeof cacheKey === 'string' && /^[a-z][a-z0-9-]{0,31}$/.test(cacheKey) ? cacheKey : 'default';
+  const cacheFile = join(dir, `${name}.${record.id}.${key}.cache`);
+  let cachedData;
+  if (useCache) {
+    try {
+      cachedData = readFileSync(cacheFile);
+    } catch {
+      cachedData = undefined;
+    }
+  }
+  const source = readFileSync(file, 'utf8');
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    cachedData,
+  });
+  if (useCache && (cachedData === undefined || script.cachedDataRejected)) pending = { script, cacheFile };
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(file), module, file, dir);
+  return module.exports;
+}
+
+/**
+ * Writes the code cache of the bundle loadCli() ran, when it had none (or V8 refused it:
+ * another Node version): call it after the command did its work, so that the functions
+ * it compiled are in the cache. Never throws (a read-only install runs without a cache).
+ */
+export function saveCodeCache() {
+  if (pending === undefined) return;
+  const { script, cacheFile } = pending;
+  pending = undefined;
+  const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
-    return await import(pathToFileURL(await buildBundle(entry)).href);
+    writeFileSync(tmp, script.createCachedData());
+    renameSync(tmp, cacheFile);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * A command's entry module's exports: from the fresh bundle, else a rebuilt one, else the
+ * TypeScript itself through tsx. `cacheKey` names the code cache to use (the command run).
+ */
+export async function loadCli(entry, cacheKey) {
+  const record = freshRecord(entry);
+  if (record !== undefined) return runBundle(entry, record, cacheKey);
+  try {
+    await buildBundle(entry);
+    const rebuilt = freshRecord(entry);
+    if (rebuilt === undefined) throw new Error('bundle changed while it was built');
+    return runBundle(entry, rebuilt, cacheKey);
   } catch (err) {
     if (process.env.BERTH_DEBUG_BUNDLE)
       process.stderr.write(`bundle ${entry}: ${err.message}; running it through tsx\n`);
@@ -96,6 +224,11 @@ export async function loadCli(entry) {
     register();
     return import(pathToFileURL(entry).href);
   }
+}
+
+/** The first of `argv` that is one of `names` (a command's verb, past its global flags), for loadCli's cacheKey. */
+export function commandName(argv, names) {
+  return argv.find((a) => names.includes(a));
 }
 
 // `node scripts/cli-bundle.mjs` (the install step): bundles every command.

@@ -4,7 +4,7 @@
 // source changed (scripts/cli-bundle.mjs), whatever the caller's working directory.
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
-import { loadCli } from '../../scripts/cli-bundle.mjs';
+import { loadCli, saveCodeCache } from '../../scripts/cli-bundle.mjs';
 
 // A long-lived daemon keeps whatever young generation a burst of work (a pull, many
 // requests) grew, and V8 gives it back only after a long idle time: resident memory
@@ -18,4 +18,6 @@ setFlagsFromString('--semi-space-growth-factor=1');
 setFlagsFromString('--optimize-for-size');
 
 const { main } = await loadCli(fileURLToPath(new URL('./daemon-cli.ts', import.meta.url)));
-process.exit(await main(process.argv.slice(2)));
+const code = await main(process.argv.slice(2));
+saveCodeCache();
+process.exit(code);

@@ -3,7 +3,9 @@
 // copy of the TypeScript, rebuilt when a source changed (scripts/cli-bundle.mjs),
 // whatever the caller's working directory.
 import { fileURLToPath } from 'node:url';
-import { loadCli } from '../../scripts/cli-bundle.mjs';
+import { loadCli, saveCodeCache } from '../../scripts/cli-bundle.mjs';
 
 const { main } = await loadCli(fileURLToPath(new URL('./registry-cli.ts', import.meta.url)));
-process.exit(await main(process.argv.slice(2)));
+const code = await main(process.argv.slice(2));
+saveCodeCache();
+process.exit(code);
