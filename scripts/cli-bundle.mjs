@@ -9,7 +9,7 @@
 // esbuild is missing, falls back to running the TypeScript through tsx. An edited source
 // is therefore never run from a stale bundle.
 //
-// The bundle runs as a vm.Script with V8's code cache (Node 20 has no module compile
+// The bundle runs (scripts/cli-start.cjs) as a vm.Script with V8's code cache (Node 20 has no module compile
 // cache): the first run of a command saves the bytecode of the functions it compiled
 // (saveCodeCache), later runs skip compiling them. One cache per command name, since
 // `run` and `--help` compile different functions; the cache file is named after the
@@ -19,34 +19,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Script } from 'node:vm';
 
-function bundlePaths(entry) {
-  const dir = join(dirname(entry), '.bundle');
-  const name = basename(entry).replace(/\.ts$/, '');
-  return { dir, name, file: join(dir, `${name}.cjs`), inputs: join(dir, `${name}.inputs.json`) };
-}
-
-/** The bundle's record ({entry, id, sources}) when it is fresh: built from this entry, no source changed since. */
-function freshRecord(entry) {
-  const { inputs } = bundlePaths(entry);
-  let recorded;
-  try {
-    recorded = JSON.parse(readFileSync(inputs, 'utf8'));
-  } catch {
-    return undefined;
-  }
-  // A bundle built for another checkout (a copied tree) runs that checkout's sources.
-  if (recorded.entry !== entry || typeof recorded.id !== 'string') return undefined;
-  for (const [file, mtimeMs] of Object.entries(recorded.sources)) {
-    try {
-      if (statSync(file).mtimeMs !== mtimeMs) return undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  return recorded;
-}
+const { bundlePaths, freshRecord, runBundle, saveCodeCache, commandName } = createRequire(import.meta.url)(
+  './cli-start.cjs',
+);
+export { saveCodeCache, commandName };
 
 /** True when the bundle exists, was built from this entry, and no source it was built from changed since. */
 export function bundleIsFresh(entry) {
@@ -159,52 +136,6 @@ export async function buildBundle(entry) {
   return file;
 }
 
-/** The script whose code cache saveCodeCache() writes, if the cache was missing or refused. */
-let pending;
-
-/** Runs a CommonJS bundle as a vm.Script with the code cache `<name>.<id>.<key>.cache`; returns its exports. */
-function runBundle(entry, record, cacheKey) {
-  const { dir, name, file } = bundlePaths(entry);
-  const useCache = process.env.BERTH_NO_CODE_CACHE !== '1';
-  const key = typeof cacheKey === 'string' && /^[a-z][a-z0-9-]{0,31}$/.test(cacheKey) ? cacheKey : 'default';
-  const cacheFile = join(dir, `${name}.${record.id}.${key}.cache`);
-  let cachedData;
-  if (useCache) {
-    try {
-      cachedData = readFileSync(cacheFile);
-    } catch {
-      cachedData = undefined;
-    }
-  }
-  const source = readFileSync(file, 'utf8');
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: file,
-    cachedData,
-  });
-  if (useCache && (cachedData === undefined || script.cachedDataRejected)) pending = { script, cacheFile };
-  const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(file), module, file, dir);
-  return module.exports;
-}
-
-/**
- * Writes the code cache of the bundle loadCli() ran, when it had none (or V8 refused it:
- * another Node version): call it after the command did its work, so that the functions
- * it compiled are in the cache. Never throws (a read-only install runs without a cache).
- */
-export function saveCodeCache() {
-  if (pending === undefined) return;
-  const { script, cacheFile } = pending;
-  pending = undefined;
-  const tmp = `${cacheFile}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, script.createCachedData());
-    renameSync(tmp, cacheFile);
-  } catch {
-    rmSync(tmp, { force: true });
-  }
-}
-
 /**
  * A command's entry module's exports: from the fresh bundle, else a rebuilt one, else the
  * TypeScript itself through tsx. `cacheKey` names the code cache to use (the command run).
@@ -224,11 +155,6 @@ export async function loadCli(entry, cacheKey) {
     register();
     return import(pathToFileURL(entry).href);
   }
-}
-
-/** The first of `argv` that is one of `names` (a command's verb, past its global flags), for loadCli's cacheKey. */
-export function commandName(argv, names) {
-  return argv.find((a) => names.includes(a));
 }
 
 // `node scripts/cli-bundle.mjs` (the install step): bundles every command.

@@ -3,7 +3,10 @@
 // a pre-bundled copy of the TypeScript, rebuilt when a source changed
 // (scripts/cli-bundle.mjs), whatever the caller's working directory.
 import { fileURLToPath } from 'node:url';
-import { commandName, loadCli, saveCodeCache } from '../../scripts/cli-bundle.mjs';
+import { createRequire } from 'node:module';
+
+// the fast path in CommonJS (cheaper to load); building a stale bundle in cli-bundle.mjs
+const { commandName, saveCodeCache, startFresh } = createRequire(import.meta.url)('../../scripts/cli-start.cjs');
 
 /** berth's commands (cli.ts), each with its own code cache; bin.test.ts checks the list. */
 const COMMANDS = (
@@ -12,7 +15,9 @@ const COMMANDS = (
 ).split(' ');
 
 const argv = process.argv.slice(2);
-const { main } = await loadCli(fileURLToPath(new URL('./cli.ts', import.meta.url)), commandName(argv, COMMANDS));
+const entry = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const key = commandName(argv, COMMANDS);
+const { main } = startFresh(entry, key) ?? (await (await import('../../scripts/cli-bundle.mjs')).loadCli(entry, key));
 const code = await main(argv);
 saveCodeCache();
 process.exit(code);
