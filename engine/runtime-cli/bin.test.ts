@@ -33,6 +33,8 @@ describe('berth-runtime bin', () => {
   it('refuses a config the schema refuses as the TypeScript does, and caches the verb it ran', async () => {
     const bundle = join(dir, 'bundle');
     mkdirSync(bundle);
+    const bundleDir = join(fileURLToPath(new URL('.', import.meta.url)), '.bundle');
+    for (const f of readdirSync(bundleDir)) if (f.endsWith('.spec.cache')) rmSync(join(bundleDir, f));
     expect((await rt('spec', '--bundle', bundle)).exitCode).toBe(0);
     const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(bundle, 'config.json'), JSON.stringify({ ...spec, hostname: 7 }));
@@ -41,7 +43,7 @@ describe('berth-runtime bin', () => {
     expect(direct.code).toBe(1);
     expect(direct.stderr).toMatch(/hostname/);
     expect({ code: viaBin.exitCode, stderr: `${viaBin.stderr}\n` }).toEqual(direct);
-    const caches = readdirSync(join(fileURLToPath(new URL('.', import.meta.url)), '.bundle'));
+    const caches = readdirSync(bundleDir);
     expect(caches.some((f) => /^main\.[0-9a-f]{16}\.spec\.cache$/.test(f))).toBe(true);
   });
 });
