@@ -1,41 +1,33 @@
-// berth's commands (berth, berthd, berth-runtime, berth-registry) start as one pre-bundled ES
-// module instead of compiling TypeScript at every start: a runtime is timed
-// against runc and crun, and tsx's start-up alone costs more than a container.
+// berth's commands (berth, berthd, berth-runtime, berth-registry) start as one pre-bundled
+// script instead of compiling TypeScript at every start: a runtime is timed against runc
+// and crun, and tsx's start-up alone costs more than a container.
 //
-// A bundle lives in `.bundle/` beside its entry and records the modification time
-// of every source it was built from. loadCli() uses it only while none of those
-// sources changed; otherwise it rebuilds it (esbuild) and, if esbuild is
-// missing, falls back to running the TypeScript through tsx. An edited source is
-// therefore never run from a stale bundle.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+// A bundle lives in `.bundle/` beside its entry: one CommonJS file holding the command's
+// code and every package it uses (nothing is resolved in node_modules at start), and a
+// record of the modification time of every source it was built from. loadCli() uses it
+// only while none of those sources changed; otherwise it rebuilds it (esbuild) and, if
+// esbuild is missing, falls back to running the TypeScript through tsx. An edited source
+// is therefore never run from a stale bundle.
+//
+// The bundle runs (scripts/cli-start.cjs) as a vm.Script with V8's code cache (Node 20 has no module compile
+// cache): the first run of a command saves the bytecode of the functions it compiled
+// (saveCodeCache), later runs skip compiling them. One cache per command name, since
+// `run` and `--help` compile different functions; the cache file is named after the
+// bundle's content hash, so a rebuilt bundle never meets an old cache. BERTH_NO_CODE_CACHE=1
+// turns the cache off (to measure it, or to rule it out).
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-function bundlePaths(entry) {
-  const dir = join(dirname(entry), '.bundle');
-  const name = basename(entry).replace(/\.ts$/, '');
-  return { dir, file: join(dir, `${name}.mjs`), inputs: join(dir, `${name}.inputs.json`) };
-}
+const { bundlePaths, freshRecord, runBundle, saveCodeCache, commandName } = createRequire(import.meta.url)(
+  './cli-start.cjs',
+);
+export { saveCodeCache, commandName };
 
 /** True when the bundle exists, was built from this entry, and no source it was built from changed since. */
 export function bundleIsFresh(entry) {
-  const { inputs } = bundlePaths(entry);
-  let recorded;
-  try {
-    recorded = JSON.parse(readFileSync(inputs, 'utf8'));
-  } catch {
-    return false;
-  }
-  // A bundle built for another checkout (a copied tree) runs that checkout's sources.
-  if (recorded.entry !== entry) return false;
-  for (const [file, mtimeMs] of Object.entries(recorded.sources)) {
-    try {
-      if (statSync(file).mtimeMs !== mtimeMs) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
+  return freshRecord(entry) !== undefined;
 }
 
 /**
@@ -43,52 +35,119 @@ export function bundleIsFresh(entry) {
  * memory for as long as the process runs. esbuild escapes non-ASCII text in code but not
  * in the comments it keeps: those characters become their `\uXXXX` escapes.
  */
-function asciiOnly(file) {
-  const text = readFileSync(file, 'utf8');
-  const ascii = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  if (ascii !== text) writeFileSync(file, ascii);
+function asciiOnly(text) {
+  return text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** Bundles `entry` (a .ts file) with esbuild; node_modules stay external. Atomic. */
+/** The node_modules/.package-lock.json above `dir` (npm rewrites it on every install), if any. */
+function installRecord(dir) {
+  for (let d = dir; ; d = dirname(d)) {
+    const lock = join(d, 'node_modules', '.package-lock.json');
+    if (existsSync(lock)) return lock;
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/**
+ * The runtime-spec validator compiled at build time: the bundle carries ajv's standalone
+ * code for the schema instead of compiled-validator.ts, which at run time hashes the
+ * schema (node:crypto) and loads a generated module from disk, at every container create.
+ */
+function bundledValidators(extraSources) {
+  return {
+    name: 'berth-bundled-validators',
+    setup(build) {
+      build.onLoad({ filter: /[/\\]engine[/\\]execdriver[/\\]spec[/\\]compiled-validator\.ts$/ }, (args) => {
+        const dir = dirname(args.path);
+        extraSources.push(join(dir, 'runtime-spec.schema.json'));
+        return {
+          loader: 'js',
+          resolveDir: dir,
+          contents: [
+            "import validate from 'berth-validator:runtime-spec';",
+            'export function compiledValidator(schemaPath, _dir, name) {',
+            "  if (name === 'runtime-spec') return validate;",
+            '  throw new Error(`${schemaPath}: no validator for ${name} compiled into this bundle`);',
+            '}',
+          ].join('\n'),
+        };
+      });
+      build.onResolve({ filter: /^berth-validator:/ }, (args) => ({
+        path: join(args.resolveDir, 'runtime-spec.schema.json'),
+        namespace: 'berth-validator',
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'berth-validator' }, async (args) => {
+        const require = createRequire(args.path);
+        const { Ajv2020 } = require('ajv/dist/2020.js');
+        const standaloneCode = require('ajv/dist/standalone/index.js').default;
+        // the options of compiled-validator.ts
+        const ajv = new Ajv2020({ allErrors: false, strict: true, strictTuples: false, code: { source: true } });
+        const validate = ajv.compile(JSON.parse(readFileSync(args.path, 'utf8')));
+        return { loader: 'js', resolveDir: dirname(args.path), contents: standaloneCode(ajv, validate) };
+      });
+    },
+  };
+}
+
+/** Bundles `entry` (a .ts file) and the packages it uses into one CommonJS file with esbuild. Atomic. */
 export async function buildBundle(entry) {
   const esbuild = await import('esbuild');
-  const { dir, file, inputs } = bundlePaths(entry);
+  const { createHash } = await import('node:crypto');
+  const { dir, name, file, inputs } = bundlePaths(entry);
   mkdirSync(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
+  const extraSources = [];
   const result = await esbuild.build({
     entryPoints: [entry],
+    write: false,
     outfile: tmp,
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: 'cjs',
     target: 'node20',
-    packages: 'external',
+    // import() becomes require(): a vm.Script has no module loader for it
+    supported: { 'dynamic-import': false },
+    // the ES modules' import.meta.url is the bundle's own file
+    define: { 'import.meta.url': '__berth_import_meta_url' },
+    banner: { js: 'var __berth_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+    plugins: [bundledValidators(extraSources)],
     metafile: true,
     logLevel: 'silent',
   });
-  asciiOnly(tmp);
+  const text = asciiOnly(result.outputFiles[0].text);
+  const id = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  writeFileSync(tmp, text);
   const root = process.cwd();
   const sources = {};
-  for (const input of Object.keys(result.metafile.inputs)) {
-    const abs = resolve(root, input);
+  const lock = installRecord(dirname(entry));
+  const files = Object.keys(result.metafile.inputs)
+    .filter((input) => !input.includes('node_modules') && !input.includes(':'))
+    .map((input) => resolve(root, input));
+  for (const abs of [...files, ...extraSources, ...(lock === undefined ? [] : [lock])])
     sources[abs] = statSync(abs).mtimeMs;
-  }
   const tmpInputs = `${inputs}.${process.pid}.tmp`;
-  writeFileSync(tmpInputs, `${JSON.stringify({ entry, sources })}\n`);
+  writeFileSync(tmpInputs, `${JSON.stringify({ entry, id, sources })}\n`);
   renameSync(tmp, file);
   renameSync(tmpInputs, inputs);
+  // the code caches of earlier builds (and the ES module bundles of older checkouts) go
+  for (const f of readdirSync(dir))
+    if ((f.startsWith(`${name}.`) && f.endsWith('.cache') && !f.startsWith(`${name}.${id}.`)) || f === `${name}.mjs`)
+      rmSync(join(dir, f), { force: true });
   return file;
 }
 
 /**
- * Imports a command's entry module: the fresh bundle, else a rebuilt one, else the
- * TypeScript itself through tsx. Returns the module's exports.
+ * A command's entry module's exports: from the fresh bundle, else a rebuilt one, else the
+ * TypeScript itself through tsx. `cacheKey` names the code cache to use (the command run).
  */
-export async function loadCli(entry) {
-  const { file } = bundlePaths(entry);
-  if (bundleIsFresh(entry)) return import(pathToFileURL(file).href);
+export async function loadCli(entry, cacheKey) {
+  const record = freshRecord(entry);
+  if (record !== undefined) return runBundle(entry, record, cacheKey);
   try {
-    return await import(pathToFileURL(await buildBundle(entry)).href);
+    await buildBundle(entry);
+    const rebuilt = freshRecord(entry);
+    if (rebuilt === undefined) throw new Error('bundle changed while it was built');
+    return runBundle(entry, rebuilt, cacheKey);
   } catch (err) {
     if (process.env.BERTH_DEBUG_BUNDLE)
       process.stderr.write(`bundle ${entry}: ${err.message}; running it through tsx\n`);

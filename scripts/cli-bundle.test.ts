@@ -1,9 +1,10 @@
+import { readdirSync, statSync } from 'node:fs';
 import { cp, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 // @ts-expect-error a plain ES module without type declarations
-import { buildBundle, bundleIsFresh, loadCli } from './cli-bundle.mjs';
+import { buildBundle, bundleIsFresh, loadCli, saveCodeCache } from './cli-bundle.mjs';
 
 describe('command bundles', () => {
   let dir: string;
@@ -50,10 +51,49 @@ describe('command bundles', () => {
     await writeFile(path.join(dir, 'value.ts'), 'export const value: number = 3;\n');
     const later = new Date(Date.now() + 5000);
     await utimes(path.join(dir, 'value.ts'), later, later);
-    // a module URL is cached per process: check what the rebuilt bundle file holds
-    await loadCli(entry);
+    // the bundle is evaluated again at each load (a vm.Script, not a cached module)
+    expect((await loadCli(entry)).main()).toBe(3);
     expect(bundleIsFresh(entry)).toBe(true);
-    const rebuilt = await import(`${path.join(dir, '.bundle', 'entry.mjs')}?v=2`);
-    expect(rebuilt.main()).toBe(3);
+  });
+
+  const caches = (): string[] => readdirSync(path.join(dir, '.bundle')).filter((f) => f.endsWith('.cache'));
+
+  it('saves a code cache per command after the first run, reuses it, and drops it with a rebuilt bundle', async () => {
+    const entry = path.join(dir, 'entry.ts');
+    expect((await loadCli(entry, 'run')).main()).toBe(1);
+    expect(caches()).toEqual([]);
+    saveCodeCache();
+    const [first] = caches();
+    expect(first).toMatch(/^entry\.[0-9a-f]{16}\.run\.cache$/);
+    const written = statSync(path.join(dir, '.bundle', first!)).mtimeMs;
+    // accepted by V8 on the next load: nothing to save again, the file stays as it was
+    expect((await loadCli(entry, 'run')).main()).toBe(1);
+    saveCodeCache();
+    expect(statSync(path.join(dir, '.bundle', first!)).mtimeMs).toBe(written);
+    // another command (or none) has its own cache; a name that is not one falls back to `default`
+    await loadCli(entry, '../x');
+    saveCodeCache();
+    expect(caches().sort()).toEqual([first, first!.replace('.run.', '.default.')].sort());
+    // a rebuilt bundle has another id: the old caches go and the new one starts empty
+    await writeFile(path.join(dir, 'value.ts'), 'export const value: number = 4;\n');
+    const later = new Date(Date.now() + 5000);
+    await utimes(path.join(dir, 'value.ts'), later, later);
+    expect((await loadCli(entry, 'run')).main()).toBe(4);
+    expect(caches()).toEqual([]);
+    saveCodeCache();
+    expect(caches()).toHaveLength(1);
+    expect(caches()[0]).not.toBe(first);
+  });
+
+  it('BERTH_NO_CODE_CACHE=1 neither reads nor writes a cache', async () => {
+    const entry = path.join(dir, 'entry.ts');
+    process.env.BERTH_NO_CODE_CACHE = '1';
+    try {
+      expect((await loadCli(entry, 'run')).main()).toBe(1);
+      saveCodeCache();
+      expect(caches()).toEqual([]);
+    } finally {
+      delete process.env.BERTH_NO_CODE_CACHE;
+    }
   });
 });

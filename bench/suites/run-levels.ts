@@ -2,6 +2,7 @@
 // daemon's socket with the typed API client (create, wait, start, exit, delete) and
 // through the whole command line (`berth run --rm`, `docker run --rm`), berth and
 // docker side by side; plus the daemons' idle RSS and the goals read from the medians.
+import { nodeStartNotes } from './node-start-notes.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { call } from '../peers/index.js';
 import type { DerivedCase, MacroCase, MeasuredCase } from '../suite.js';
@@ -126,7 +127,8 @@ export function berthCliCase(berthd: PrivateBerthd, network: Network): MacroCase
       'against the private berthd of the api cases. After each sample (untimed) the daemon must list no container.',
     notes: [
       NETWORK_NOTE[network],
-      "Includes node's start-up, the bundle's freshness check and load, and the CLI's API calls (create, attach, wait, start, remove).",
+      "Includes node's start-up, the bundle's freshness check and load (with V8's code cache of `run`), and the CLI's API calls (create, attach, wait, start, remove).",
+      ...nodeStartNotes(),
     ],
     setup: (ctx) => berthd.acquire(ctx),
     sample: async () => {

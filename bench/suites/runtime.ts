@@ -4,6 +4,7 @@
 // wrapper crun needs here, so readers can subtract it. Every case says its `level`
 // (in-process: a call into the engine; cli: a process per container); ratios are
 // formed only between cases of one level.
+import { nodeStartNotes } from './node-start-notes.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { createCgroupManager } from '../../engine/execdriver/cgroups/manager.js';
 import type { CgroupManager } from '../../engine/execdriver/cgroups/types.js';
@@ -171,9 +172,10 @@ export function cliCase(bundles: RuntimeBundles, variant: NetnsVariant, peer: Pe
       `${peer.name}: ${peer.path}${peer.version !== null ? ` (${peer.version})` : ''}.`,
       ...(peer.name === 'berth-runtime'
         ? [
-            "berth-runtime is Node running TypeScript through tsx: most of its time is that start-up, not the container; the in-process case shows the engine's own cost.",
+            "berth-runtime is Node running the command's esbuild bundle (bin.mjs; V8's code cache of `run` after its first run): much of its time is Node's own start-up, not the container; the in-process case shows the engine's own cost.",
           ]
         : []),
+      ...(peer.name === 'berth-runtime' ? nodeStartNotes() : []),
       ...quirkNotes(peer),
     ],
     setup: () => {

@@ -1,12 +1,13 @@
 // The documented way to run berth and berthd from a checkout: their bin files,
 // executed directly from any working directory, and the exit codes of a missing
 // daemon, an unknown command and a bad flag.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packagePath } from '../../native/package-root.js';
+import { commands } from './cli.js';
 
 const cwd = mkdtempSync(join(tmpdir(), 'berth-bin-'));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
@@ -44,5 +45,26 @@ describe('bin files from a checkout', () => {
     expect(ps.exitCode).toBe(1);
     expect(ps.stderr).toContain(`cannot connect to the berth daemon at ${host}`);
     expect((await run('engine/client/bin.mjs', ['-H', host, 'run', 'img'])).exitCode).toBe(125);
+  });
+
+  it('the bin names every command, so each has its own code cache', () => {
+    const text = readFileSync(packagePath('engine', 'client', 'bin.mjs'), 'utf8');
+    const listed = /const COMMANDS = \(([^)]*)\)/
+      .exec(text)?.[1]
+      ?.match(/'[^']*'/g)
+      ?.join('')
+      .replace(/'/g, '');
+    expect(listed?.split(' ').sort()).toEqual(Object.keys(commands).sort());
+  });
+
+  it('a command run once through the bin runs again from its code cache with the same outcome', async () => {
+    const host = `unix://${join(cwd, 'none.sock')}`;
+    const bundleDir = packagePath('engine', 'client', '.bundle');
+    for (const f of readdirSync(bundleDir)) if (f.endsWith('.version.cache')) rmSync(join(bundleDir, f));
+    const first = await run('engine/client/bin.mjs', ['-H', host, 'version']);
+    const again = await run('engine/client/bin.mjs', ['-H', host, 'version']);
+    expect(first.exitCode).toBe(1);
+    expect([again.exitCode, again.stderr]).toEqual([first.exitCode, first.stderr]);
+    expect(readdirSync(bundleDir).some((f) => /^cli\.[0-9a-f]{16}\.version\.cache$/.test(f))).toBe(true);
   });
 });

@@ -4,7 +4,10 @@
 // source changed (scripts/cli-bundle.mjs), whatever the caller's working directory.
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
-import { loadCli } from '../../scripts/cli-bundle.mjs';
+import { createRequire } from 'node:module';
+
+// the fast path in CommonJS (cheaper to load); building a stale bundle in cli-bundle.mjs
+const { saveCodeCache, startFresh } = createRequire(import.meta.url)('../../scripts/cli-start.cjs');
 
 // A long-lived daemon keeps whatever young generation a burst of work (a pull, many
 // requests) grew, and V8 gives it back only after a long idle time: resident memory
@@ -17,5 +20,8 @@ setFlagsFromString('--semi-space-growth-factor=1');
 // applier's bookkeeping run in JavaScript and took measurably more CPU without it.)
 setFlagsFromString('--optimize-for-size');
 
-const { main } = await loadCli(fileURLToPath(new URL('./daemon-cli.ts', import.meta.url)));
-process.exit(await main(process.argv.slice(2)));
+const entry = fileURLToPath(new URL('./daemon-cli.ts', import.meta.url));
+const { main } = startFresh(entry) ?? (await (await import('../../scripts/cli-bundle.mjs')).loadCli(entry));
+const code = await main(process.argv.slice(2));
+saveCodeCache();
+process.exit(code);

@@ -1,10 +1,9 @@
 // Small file helpers for the runtime: an atomic pid file and the exec FIFO.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { constants } from 'node:fs';
+import { chmod } from 'node:fs/promises';
+import { native } from '../../native/index.js';
 import { wrap } from '../errdefs/errors.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
-
-const run = promisify(execFile);
 
 /** Writes `pid` to `path` (mode 0644) through a temp file and rename, so readers never see it half-written. */
 export async function writePidFile(path: string, pid: number): Promise<void> {
@@ -13,14 +12,14 @@ export async function writePidFile(path: string, pid: number): Promise<void> {
 
 /**
  * Makes the FIFO a created container's init blocks on (mode 0622 so a non-root
- * container user can open it for writing). Node has no mkfifo: coreutils' mkfifo runs
- * once (one process spawn).
+ * container user can open it for writing): mknod(2) through the native core, then a
+ * chmod past the umask — no mkfifo process to spawn.
  */
 export async function makeFifo(path: string): Promise<void> {
   try {
-    await run('mkfifo', ['-m', '0622', path]);
+    native().mknod(path, constants.S_IFIFO | 0o622, 0, 0);
+    await chmod(path, 0o622);
   } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw wrap(new Error((e.stderr ?? e.message).trim()), `exec fifo ${path}: mkfifo`);
+    throw wrap(err, `exec fifo ${path}: mknod`);
   }
 }

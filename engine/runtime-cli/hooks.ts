@@ -2,7 +2,6 @@
 // own args and env, and is killed at its timeout. Whether a failure stops the container
 // (prestart, createRuntime, createContainer, startContainer) or is only a warning
 // (poststart, poststop) is the caller's choice of runHooks or runHooksWarning.
-import { spawn } from 'node:child_process';
 import { deadlineExceeded, failedPrecondition, wrap, type BerthError } from '../errdefs/errors.js';
 import type { Context } from '../trace/context.js';
 import type { Hook, HookName, NamespaceType, State } from '../execdriver/spec/types.js';
@@ -45,7 +44,7 @@ function envObject(env: readonly string[] | undefined): Record<string, string> {
  * timeout (the hook is SIGKILLed), CANCELLED with ctx, NOT_FOUND when the path is
  * missing. Costs a fork+exec (plus nsenter's when entering the container).
  */
-export function runHook(
+export async function runHook(
   ctx: Context,
   phase: HookName,
   index: number,
@@ -68,6 +67,8 @@ export function runHook(
       ...argv,
     ];
   }
+  // loaded here: a container without hooks (berth-runtime run's usual case) never needs child_process
+  const { spawn } = await import('node:child_process');
   return new Promise<void>((resolve, reject) => {
     let output = '';
     let settled = false;
