@@ -596,7 +596,9 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     await expect(driver.create(ctx, nextId(), b)).rejects.toThrow(
       `mounts[${i}]: an idmapped mount of ${base} without uidMappings and gidMappings takes the container's`,
     );
-    const tmpfs = bundle((s) => s.mounts!.push({ destination: '/mnt', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }));
+    const tmpfs = bundle((s) =>
+      s.mounts!.push({ destination: '/mnt', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }),
+    );
     await expect(driver.create(ctx, nextId(), tmpfs)).rejects.toThrow(
       `mounts[${i}]: only a bind mount can be idmapped (type "tmpfs")`,
     );

@@ -233,7 +233,9 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   for (const [i, m] of config.mounts.entries()) {
     if (m.idmap === undefined) continue;
     if (!has('mount'))
-      throw invalidArgument(`mounts[${i}]: an idmapped mount of ${m.source} needs a mount namespace in linux.namespaces`);
+      throw invalidArgument(
+        `mounts[${i}]: an idmapped mount of ${m.source} needs a mount namespace in linux.namespaces`,
+      );
     if (m.idmap.uidMappings.length === 0 && !namespaces.some((ns) => ns.type === 'user' && ns.path === undefined))
       throw invalidArgument(
         `mounts[${i}]: an idmapped mount of ${m.source} without uidMappings and gidMappings takes the container's, ` +
@@ -323,7 +325,9 @@ export function nativeMount(m: Mount, i: number, bundleDir: string): NativeMount
     const gid = m.gidMappings ?? [];
     if (idmap !== undefined || uid.length > 0 || gid.length > 0) {
       if ((uid.length === 0) !== (gid.length === 0))
-        throw invalidArgument(`${field}.${uid.length === 0 ? 'uidMappings' : 'gidMappings'}: an idmapped mount needs both`);
+        throw invalidArgument(
+          `${field}.${uid.length === 0 ? 'uidMappings' : 'gidMappings'}: an idmapped mount needs both`,
+        );
       out.idmap = { uidMappings: uid, gidMappings: gid, recursive: idmap === 'ridmap' };
     }
   } else if (idmap !== undefined || (m.uidMappings?.length ?? 0) > 0 || (m.gidMappings?.length ?? 0) > 0) {
