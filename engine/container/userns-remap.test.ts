@@ -1,11 +1,19 @@
 // --userns-remap's ranges from subuid/subgid files (written to a temporary folder) and the spec it makes.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { needs, root } from '../../testkit/needs.js';
 import { ROOTFS_IDMAP_ANNOTATION } from '../execdriver/native-config.js';
 import type { Spec } from '../execdriver/spec/types.js';
-import { parseRemapFlag, remapSpec, resolveRemap, type SubidFiles } from './userns-remap.js';
+import {
+  idmapHostBinds,
+  parseRemapFlag,
+  remapSpec,
+  resolveRemap,
+  shiftOwners,
+  type SubidFiles,
+} from './userns-remap.js';
 
 let dir: string;
 let files: SubidFiles;
@@ -78,4 +86,62 @@ describe('userns remap', () => {
     const host: Spec = { ociVersion: '1.0.2', root: { path: '/r' }, linux: { namespaces: [{ type: 'pid' }] } };
     expect(() => remapSpec(host, remap, false, 'container c')).toThrow(/host's network namespace/);
   });
+
+  it('idmaps binds of host paths only, where the probe allows, and says which stay plain', () => {
+    const spec: Spec = {
+      ociVersion: '1.0.2',
+      root: { path: '/r' },
+      mounts: [
+        { destination: '/proc', type: 'proc', source: 'proc' },
+        { destination: '/etc/hosts', type: 'bind', source: '/data/containers/c/hosts', options: ['rbind'] },
+        { destination: '/v', type: 'bind', source: '/data/volumes/v/_data', options: ['rbind'] },
+        { destination: '/h', type: 'bind', source: '/srv/h', options: ['rbind', 'ro'] },
+        { destination: '/f', type: 'bind', source: '/srv/f.txt', options: ['bind'] },
+        { destination: '/sys-k', type: 'bind', source: '/sys/kernel', options: ['rbind'] },
+        { destination: '/init', type: 'bind', source: '/opt/init', options: ['bind'] },
+      ],
+    };
+    const plain = idmapHostBinds(spec, '/data', ['/opt/init'], (source) => !source.startsWith('/sys'));
+    expect(plain).toEqual(['/sys/kernel']);
+    expect(spec.mounts!.map((m) => m.options ?? [])).toEqual([
+      [],
+      ['rbind'],
+      ['rbind'],
+      ['rbind', 'ro', 'ridmap'],
+      ['bind', 'idmap'],
+      ['rbind'],
+      ['bind'],
+    ]);
+  });
+
+  needs(root()).it(
+    "shifts a tree's owners into the ranges, symlinks' own included, an owner beyond them left",
+    async () => {
+      const remap = {
+        user: 'a',
+        group: 'a',
+        uid: { hostID: 300_000, size: 1000 },
+        gid: { hostID: 400_000, size: 1000 },
+      };
+      const tree = join(dir, 'tree');
+      mkdirSync(join(tree, 'sub'), { recursive: true });
+      writeFileSync(join(tree, 'sub', 'f'), 'x');
+      chownSync(join(tree, 'sub', 'f'), 5, 6);
+      symlinkSync('/nowhere', join(tree, 'link'));
+      writeFileSync(join(tree, 'far'), 'x');
+      chownSync(join(tree, 'far'), 5000, 6);
+      await shiftOwners(tree, remap);
+      const owner = (p: string) => {
+        const st = lstatSync(join(tree, p));
+        return [st.uid, st.gid];
+      };
+      expect([owner(''), owner('sub'), owner('sub/f'), owner('link'), owner('far')]).toEqual([
+        [300_000, 400_000],
+        [300_000, 400_000],
+        [300_005, 400_006],
+        [300_000, 400_000],
+        [5000, 6],
+      ]);
+    },
+  );
 });

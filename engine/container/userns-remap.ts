@@ -2,6 +2,8 @@
 // as (the first range of the user in /etc/subuid and of the group in /etc/subgid, as
 // dockerd reads them), and what that changes in a container's OCI spec.
 import { readFileSync } from 'node:fs';
+import { lchown, lstat, readdir } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
 import { invalidArgument } from '../errdefs/errors.js';
 import type { Spec } from '../execdriver/spec/types.js';
 import { ROOTFS_IDMAP_ANNOTATION } from '../execdriver/native-config.js';
@@ -129,4 +131,52 @@ export function remapSpec(spec: Spec, remap: UsernsRemap, idmapRootfs: boolean, 
   linux.uidMappings = [{ containerID: 0, hostID: remap.uid.hostID, size: remap.uid.size }];
   linux.gidMappings = [{ containerID: 0, hostID: remap.gid.hostID, size: remap.gid.size }];
   if (idmapRootfs) spec.annotations = { ...spec.annotations, [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+}
+
+/**
+ * Makes the container's binds of host paths idmapped mounts through its user namespace where `idmappable(source)`
+ * says the kernel allows one there: the host's ids are then the container's own on them (a host root's file is the
+ * container root's, what the container root writes is stored as the host root's), as without a remap. Docker leaves
+ * them plain, so the host's files are nobody's in the container; that is what a bind whose filesystem refuses gets
+ * here too. Binds from within the data root (volumes, etc files, /dev/shm: stored with the remapped ids) and the
+ * `exclude`d sources are left as they are. Returns the host sources left plain.
+ */
+export function idmapHostBinds(
+  spec: Spec,
+  dataRoot: string,
+  exclude: readonly string[],
+  idmappable: (source: string) => boolean,
+): string[] {
+  const plain: string[] = [];
+  const inRoot = (p: string) => {
+    const rel = relative(dataRoot, p);
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  };
+  for (const m of spec.mounts ?? []) {
+    const options = m.options ?? [];
+    const bind = m.type === 'bind' || options.includes('bind') || options.includes('rbind');
+    if (!bind || m.source === undefined || inRoot(m.source) || exclude.includes(m.source)) continue;
+    if (options.includes('idmap') || options.includes('ridmap') || m.uidMappings !== undefined) continue;
+    if (!idmappable(m.source)) {
+      plain.push(m.source);
+      continue;
+    }
+    m.options = [...options, options.includes('rbind') ? 'ridmap' : 'idmap'];
+  }
+  return plain;
+}
+
+/**
+ * Shifts the owner of `dir` and everything below it from the container's ids into the remap's ranges (a symlink's own
+ * owner, not its target's). An owner with an id beyond its range is left as it is: no container id stands for it.
+ */
+export async function shiftOwners(dir: string, remap: UsernsRemap): Promise<void> {
+  const shift = async (path: string): Promise<void> => {
+    const st = await lstat(path);
+    if (st.uid < remap.uid.size && st.gid < remap.gid.size)
+      await lchown(path, remap.uid.hostID + st.uid, remap.gid.hostID + st.gid);
+    if (!st.isDirectory()) return;
+    for (const name of await readdir(path)) await shift(join(path, name));
+  };
+  await shift(dir);
 }

@@ -12,7 +12,8 @@ import { chmod, chown, lstat, mkdir, readdir, stat, writeFile } from 'node:fs/pr
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
-import { remapSpec, type UsernsRemap } from '../container/userns-remap.js';
+import { idmapHostBinds, remapSpec, shiftOwners, type UsernsRemap } from '../container/userns-remap.js';
+import { native } from '../../native/index.js';
 import type { Spec } from '../execdriver/spec/types.js';
 import type {
   ContainerConfig,
@@ -479,6 +480,9 @@ export class ContainerRuntime {
       await runChecked('cp', ['-a', '--', `${src}/.`, `${dest}/`]).catch((err: unknown) => {
         throw wrap(err, `volume ${use.name}: copy the image's ${use.target}`);
       });
+      // Through an idmapped rootfs the image's files carry the container's ids; in a volume they are stored remapped
+      // (layers stored shifted are remapped already).
+      if (this.d.userns?.idmap === true) await shiftOwners(dest, this.d.userns.remap);
     }
   }
 
@@ -526,6 +530,9 @@ export class ContainerRuntime {
   ): Promise<void> {
     const { remap, idmap, root } = this.d.userns!;
     remapSpec(spec, remap, idmap, subject);
+    // BERTH_USERNS_IDMAP=off (tests) leaves binds plain as well, as Docker's are.
+    const idmapOff = process.env.BERTH_USERNS_IDMAP === 'off';
+    idmapHostBinds(spec, root, [initBinary()], (source) => !idmapOff && native().idmapProbe(source) === null);
     const uid = remap.uid.hostID;
     const gid = remap.gid.hostID;
     for (const f of etcFiles) await chown(f, uid, gid);

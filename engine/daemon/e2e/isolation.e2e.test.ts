@@ -26,7 +26,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { native } from '../../../native/index.js';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hostileStacks } from '../../archive/hostile-layers.js';
@@ -45,6 +44,7 @@ import {
   type DaemonSetup,
 } from './e2e-kit.js';
 import { firstMissing, needs, when } from '../../../testkit/needs.js';
+import { idmapRefusal } from '../../../testkit/idmap.js';
 
 const skip = e2eSkipReason();
 /** The host's root filesystem device, MAJ:MIN, for the mknod attempt. */
@@ -139,7 +139,7 @@ function remapDaemon(storage: string[], env: Record<string, string>): Variant['d
   };
 }
 
-const idmapRefused = native().idmapProbe(tmpdir());
+const idmapRefused = idmapRefusal();
 const remapForced = remapDaemon(['--storage-driver', 'vfs'], { BERTH_USERNS_IDMAP: 'off' });
 const remapIds = { uid: remapBase, gid: remapBase + 65_536 };
 const variants: Variant[] = [
@@ -474,37 +474,82 @@ function escapeClasses(v: Variant): void {
     }, 300_000);
 
     const remap = v.remap;
-    it('a bind shows who container root is on the host: a file it makes and a host file of mode 0600', async () => {
-      // Without a remap container root is the host's root (made files are 0:0, the secret is read through
-      // CAP_DAC_OVERRIDE); with one it is the first subordinate uid, and the secret stays closed.
-      const ref = await image([baseLayer()]);
-      const bind = join(s.world.dir, `bind-${++seq}`);
-      mkdirSync(bind);
-      if (remap !== undefined) chownSync(bind, remap.uid, remap.gid);
-      writeFileSync(join(bind, 'secret'), 'host-secret');
-      chmodSync(join(bind, 'secret'), 0o600);
-      const r = await berth([
-        'run',
-        '--rm',
-        '-v',
-        `${bind}:/b`,
-        ref,
-        '/bin/sh',
-        '-c',
-        'echo made > /b/made; cat /b/secret || echo refused; echo written > /root-made && echo root-ok',
-      ]);
-      expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stdout).toContain('root-ok');
-      const made = statSync(join(bind, 'made'));
-      if (remap === undefined) {
-        expect(r.stdout).toContain('host-secret');
-        expect([made.uid, made.gid]).toEqual([0, 0]);
-      } else {
-        expect(r.stdout).not.toContain('host-secret');
-        expect(r.stdout).toContain('refused');
-        expect([made.uid, made.gid]).toEqual([remap.uid, remap.gid]);
-      }
-    }, 300_000);
+    // Under a remap a host bind is an idmapped mount where its filesystem allows one (not with BERTH_USERNS_IDMAP=off).
+    const idmappedBinds = remap !== undefined && v.daemon !== remapForced && idmapRefused === null;
+    it(
+      idmappedBinds
+        ? "a bind is idmapped to the container's user namespace: host root's files are its root's, what it makes is 0:0"
+        : 'a bind shows who container root is on the host: a file it makes and a host file of mode 0600',
+      async () => {
+        // Without a remap container root is the host's root (made files are 0:0, the secret is read through
+        // CAP_DAC_OVERRIDE); with one and a plain bind (Docker's) it is the first subordinate uid, and the secret stays
+        // closed; through an idmapped bind the host's ids are the container's own, as without a remap.
+        const ref = await image([baseLayer()]);
+        const bind = join(s.world.dir, `bind-${++seq}`);
+        mkdirSync(bind);
+        if (remap !== undefined && !idmappedBinds) chownSync(bind, remap.uid, remap.gid);
+        writeFileSync(join(bind, 'secret'), 'host-secret');
+        chmodSync(join(bind, 'secret'), 0o600);
+        const r = await berth([
+          'run',
+          '--rm',
+          '-v',
+          `${bind}:/b`,
+          ref,
+          '/bin/sh',
+          '-c',
+          'echo made > /b/made; cat /b/secret || echo refused; echo written > /root-made && echo root-ok',
+        ]);
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(r.stdout).toContain('root-ok');
+        const made = statSync(join(bind, 'made'));
+        if (remap === undefined || idmappedBinds) {
+          expect(r.stdout).toContain('host-secret');
+          expect([made.uid, made.gid]).toEqual([0, 0]);
+        } else {
+          expect(r.stdout).not.toContain('host-secret');
+          expect(r.stdout).toContain('refused');
+          expect([made.uid, made.gid]).toEqual([remap.uid, remap.gid]);
+        }
+      },
+      300_000,
+    );
+
+    if (remap !== undefined) {
+      it("volumes are the container root's: a named one is writable, an image's content is copied with its owners", async () => {
+        const ref = await image([
+          baseLayer(),
+          {
+            entries: [
+              { name: 'seed/', type: 'directory', mode: 0o755 },
+              { name: 'seed/f', content: 'img\n', mode: 0o600 },
+            ],
+          },
+        ]);
+        const vol = `vol-${process.pid}-${++seq}`;
+        expect((await berth(['volume', 'create', vol])).exitCode).toBe(0);
+        const mountpoint = (await client.volumeInspect(vol)).Mountpoint;
+        const st = statSync(mountpoint);
+        expect([st.uid, st.gid]).toEqual([remap.uid, remap.gid]);
+        const r = await berth([
+          'run',
+          '--rm',
+          '-v',
+          `${vol}:/data`,
+          '-v',
+          `${vol}-seeded:/seed`,
+          ref,
+          '/bin/sh',
+          '-c',
+          'echo x > /data/w && busybox stat -c "%u %g" /data /data/w /seed/f && cat /seed/f && echo x > /seed/w && echo ok',
+        ]);
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(r.stdout.trim().split('\n')).toEqual(['0 0', '0 0', '0 0', 'img', 'ok']);
+        const w = statSync(join(mountpoint, 'w'));
+        expect([w.uid, w.gid]).toEqual([remap.uid, remap.gid]);
+        await berth(['volume', 'rm', vol, `${vol}-seeded`]);
+      }, 300_000);
+    }
 
     if (remap !== undefined) {
       it('the container runs in a user namespace mapping its root to the first subordinate ids; info says userns', async () => {
