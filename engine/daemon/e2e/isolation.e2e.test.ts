@@ -21,6 +21,7 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -552,6 +553,38 @@ function escapeClasses(v: Variant): void {
     }
 
     if (remap !== undefined) {
+      it("push remakes a layer whose blob is gone from the layer's files, with their original owners", async () => {
+        // Where layers are stored shifted (the forced fallback, overlay2 here) the remade tar must carry the image's
+        // owners, not the subordinate ids on disk: its hash is checked against the diffID before anything is sent.
+        const ref = await image([
+          baseLayer(),
+          {
+            entries: [
+              { name: 'owned/', type: 'directory', mode: 0o755, uid: 7, gid: 8 },
+              { name: 'owned/f', content: 'seven\n', mode: 0o640, uid: 7, gid: 8 },
+            ],
+          },
+        ]);
+        const manifest = (await (
+          await fetch(`${s.registry.url}/v2/${ref.split('/').slice(1).join('/').replace(':v1', '')}/manifests/v1`, {
+            headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+          })
+        ).json()) as { layers: { digest: string }[] };
+        const top = manifest.layers.at(-1)!.digest.slice('sha256:'.length);
+        rmSync(join(s.world.root, 'content', 'blobs', 'sha256', top));
+        const otherDir = join(s.world.dir, `other-${++seq}`);
+        mkdirSync(otherDir);
+        const other = await startRegistry(otherDir);
+        try {
+          const moved = `${other.host}/moved/app:v1`;
+          expect((await berth(['tag', ref, moved])).exitCode).toBe(0);
+          const r = await berth(['push', moved]);
+          expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+        } finally {
+          await other.close();
+        }
+      }, 300_000);
+
       it('the container runs in a user namespace mapping its root to the first subordinate ids; info says userns', async () => {
         const ref = await image([baseLayer()]);
         const r = await berth(['run', '--rm', ref, '/bin/cat', '/proc/self/uid_map', '/proc/self/gid_map']);
