@@ -7,8 +7,9 @@ import { needs, root } from '../../testkit/needs.js';
 import { ROOTFS_IDMAP_ANNOTATION } from '../execdriver/native-config.js';
 import type { Spec } from '../execdriver/spec/types.js';
 import {
-  idmapHostBinds,
+  checkIdmappedBinds,
   parseRemapFlag,
+  refuseIdmappedBinds,
   remapSpec,
   resolveRemap,
   shiftOwners,
@@ -87,31 +88,30 @@ describe('userns remap', () => {
     expect(() => remapSpec(host, remap, false, 'container c')).toThrow(/host's network namespace/);
   });
 
-  it('idmaps binds of host paths only, where the probe allows, and says which stay plain', () => {
-    const spec: Spec = {
+  it('idmaps only the binds asked for, and refuses one whose filesystem cannot be idmapped, naming it', () => {
+    const spec = (): Spec => ({
       ociVersion: '1.0.2',
       root: { path: '/r' },
       mounts: [
         { destination: '/proc', type: 'proc', source: 'proc' },
-        { destination: '/etc/hosts', type: 'bind', source: '/data/containers/c/hosts', options: ['rbind'] },
-        { destination: '/v', type: 'bind', source: '/data/volumes/v/_data', options: ['rbind'] },
         { destination: '/h', type: 'bind', source: '/srv/h', options: ['rbind', 'ro'] },
-        { destination: '/f', type: 'bind', source: '/srv/f.txt', options: ['bind'] },
+        { destination: '/i', type: 'bind', source: '/srv/i', options: ['rbind', 'rprivate', 'ridmap'] },
         { destination: '/sys-k', type: 'bind', source: '/sys/kernel', options: ['rbind'] },
-        { destination: '/init', type: 'bind', source: '/opt/init', options: ['bind'] },
       ],
-    };
-    const plain = idmapHostBinds(spec, '/data', ['/opt/init'], (source) => !source.startsWith('/sys'));
-    expect(plain).toEqual(['/sys/kernel']);
-    expect(spec.mounts!.map((m) => m.options ?? [])).toEqual([
-      [],
-      ['rbind'],
-      ['rbind'],
-      ['rbind', 'ro', 'ridmap'],
-      ['bind', 'idmap'],
-      ['rbind'],
-      ['bind'],
-    ]);
+    });
+    const probed: string[] = [];
+    const s = spec();
+    checkIdmappedBinds(s, (source) => (probed.push(source), true));
+    expect(probed).toEqual(['/srv/i']); // plain binds are not even probed: they stay plain, as Docker's
+    expect(s).toEqual(spec());
+    expect(() => checkIdmappedBinds(spec(), () => false, ' (off)')).toThrow(
+      'bind /srv/i:/i: idmap asked for, but its filesystem cannot be idmapped here (off)',
+    );
+    // without a user namespace an idmapped bind is refused; plain ones pass
+    expect(() => refuseIdmappedBinds(spec())).toThrow(/bind \/srv\/i:\/i: idmap needs a user namespace/);
+    const plain = spec();
+    plain.mounts!.splice(2, 1);
+    expect(() => refuseIdmappedBinds(plain)).not.toThrow();
   });
 
   needs(root()).it(

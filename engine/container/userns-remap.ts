@@ -134,36 +134,34 @@ export function remapSpec(spec: Spec, remap: UsernsRemap, idmapRootfs: boolean, 
 }
 
 /**
- * Makes the container's binds of host paths idmapped mounts through its user namespace where `idmappable(source)`
- * says the kernel allows one there: the host's ids are then the container's own on them (a host root's file is the
- * container root's, what the container root writes is stored as the host root's), as without a remap. Docker leaves
- * them plain, so the host's files are nobody's in the container; that is what a bind whose filesystem refuses gets
- * here too. Binds from within the data root (volumes, etc files, /dev/shm: stored with the remapped ids) and the
- * `exclude`d sources are left as they are. Returns the host sources left plain.
+ * Checks the binds a user asked to have idmapped (`-v host:ctr:idmap`): through the container's user namespace the
+ * host's ids are then the container's own on them (a host root's file is the container root's, what the container root
+ * writes is stored as the host root's), as without a remap. Every other bind stays plain, as Docker's are under a
+ * remap: the host's files are nobody's in the container, which is what keeps the remap's protection on them — so an
+ * idmapped bind is the user's choice, never a default. A requested bind whose filesystem cannot be idmapped
+ * (`idmappable(source)` false) is refused naming it (INVALID_ARGUMENT), never silently made plain.
  */
-export function idmapHostBinds(
-  spec: Spec,
-  dataRoot: string,
-  exclude: readonly string[],
-  idmappable: (source: string) => boolean,
-): string[] {
-  const plain: string[] = [];
-  const inRoot = (p: string) => {
-    const rel = relative(dataRoot, p);
-    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-  };
+export function checkIdmappedBinds(spec: Spec, idmappable: (source: string) => boolean, why = ''): void {
   for (const m of spec.mounts ?? []) {
     const options = m.options ?? [];
-    const bind = m.type === 'bind' || options.includes('bind') || options.includes('rbind');
-    if (!bind || m.source === undefined || inRoot(m.source) || exclude.includes(m.source)) continue;
-    if (options.includes('idmap') || options.includes('ridmap') || m.uidMappings !== undefined) continue;
-    if (!idmappable(m.source)) {
-      plain.push(m.source);
-      continue;
-    }
-    m.options = [...options, options.includes('rbind') ? 'ridmap' : 'idmap'];
+    if (m.source === undefined || !(options.includes('idmap') || options.includes('ridmap'))) continue;
+    if (!idmappable(m.source))
+      throw invalidArgument(
+        `bind ${m.source}:${m.destination}: idmap asked for, but its filesystem cannot be idmapped here${why}`,
+      );
   }
-  return plain;
+}
+
+/** Refuses an idmapped bind in a container without a user namespace (berthd without --userns-remap). */
+export function refuseIdmappedBinds(spec: Spec): void {
+  for (const m of spec.mounts ?? []) {
+    const options = m.options ?? [];
+    if (m.source !== undefined && (options.includes('idmap') || options.includes('ridmap')))
+      throw invalidArgument(
+        `bind ${m.source}:${m.destination}: idmap needs a user namespace (berthd --userns-remap); without one the ` +
+          "host's ids are the container's already",
+      );
+  }
 }
 
 /**

@@ -12,7 +12,13 @@ import { chmod, chown, lstat, mkdir, readdir, stat, writeFile } from 'node:fs/pr
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
-import { idmapHostBinds, remapSpec, shiftOwners, type UsernsRemap } from '../container/userns-remap.js';
+import {
+  checkIdmappedBinds,
+  refuseIdmappedBinds,
+  remapSpec,
+  shiftOwners,
+  type UsernsRemap,
+} from '../container/userns-remap.js';
 import { native } from '../../native/index.js';
 import type { Spec } from '../execdriver/spec/types.js';
 import type {
@@ -206,7 +212,7 @@ export class ContainerRuntime {
     const store = this.d.store;
     const id = store.newId();
     // the whole spec is built once with placeholders so bad input fails before anything is made
-    buildSpec({
+    const draft = buildSpec({
       id,
       config: merged.config,
       hostConfig: this.effectiveHostConfig(hostConfig),
@@ -219,6 +225,7 @@ export class ContainerRuntime {
       ipcnsPath: '/proc/self/ns/ipc',
       initPath: '/',
     });
+    if (this.d.userns === undefined) refuseIdmappedBinds(draft);
     for (const m of hostConfig.Mounts ?? []) {
       if (
         m.Type === 'bind' &&
@@ -530,9 +537,13 @@ export class ContainerRuntime {
   ): Promise<void> {
     const { remap, idmap, root } = this.d.userns!;
     remapSpec(spec, remap, idmap, subject);
-    // BERTH_USERNS_IDMAP=off (tests) leaves binds plain as well, as Docker's are.
+    // BERTH_USERNS_IDMAP=off (tests) makes no idmapped mount at all: a bind asked for as one is refused.
     const idmapOff = process.env.BERTH_USERNS_IDMAP === 'off';
-    idmapHostBinds(spec, root, [initBinary()], (source) => !idmapOff && native().idmapProbe(source) === null);
+    checkIdmappedBinds(
+      spec,
+      (source) => !idmapOff && native().idmapProbe(source) === null,
+      idmapOff ? ' (BERTH_USERNS_IDMAP=off)' : '',
+    );
     const uid = remap.uid.hostID;
     const gid = remap.gid.hostID;
     for (const f of etcFiles) await chown(f, uid, gid);

@@ -475,42 +475,58 @@ function escapeClasses(v: Variant): void {
     }, 300_000);
 
     const remap = v.remap;
-    // Under a remap a host bind is an idmapped mount where its filesystem allows one (not with BERTH_USERNS_IDMAP=off).
-    const idmappedBinds = remap !== undefined && v.daemon !== remapForced && idmapRefused === null;
+    // Under a remap a bind asked for with `idmap` is an idmapped mount where its filesystem allows one (never with
+    // BERTH_USERNS_IDMAP=off); any other bind is plain, as Docker's.
+    const idmappable = remap !== undefined && v.daemon !== remapForced && idmapRefused === null;
     it(
-      idmappedBinds
-        ? "a bind is idmapped to the container's user namespace: host root's files are its root's, what it makes is 0:0"
-        : 'a bind shows who container root is on the host: a file it makes and a host file of mode 0600',
+      'a bind shows who container root is on the host (a file it makes, a host file of mode 0600); `idmap` asks for ' +
+        (idmappable ? "an idmapped one: the host's ids are the container's" : 'an idmapped one, refused here'),
       async () => {
         // Without a remap container root is the host's root (made files are 0:0, the secret is read through
         // CAP_DAC_OVERRIDE); with one and a plain bind (Docker's) it is the first subordinate uid, and the secret stays
         // closed; through an idmapped bind the host's ids are the container's own, as without a remap.
         const ref = await image([baseLayer()]);
-        const bind = join(s.world.dir, `bind-${++seq}`);
-        mkdirSync(bind);
-        if (remap !== undefined && !idmappedBinds) chownSync(bind, remap.uid, remap.gid);
-        writeFileSync(join(bind, 'secret'), 'host-secret');
-        chmodSync(join(bind, 'secret'), 0o600);
-        const r = await berth([
-          'run',
-          '--rm',
-          '-v',
-          `${bind}:/b`,
-          ref,
-          '/bin/sh',
-          '-c',
-          'echo made > /b/made; cat /b/secret || echo refused; echo written > /root-made && echo root-ok',
-        ]);
-        expect(r.exitCode, r.stderr).toBe(0);
-        expect(r.stdout).toContain('root-ok');
-        const made = statSync(join(bind, 'made'));
-        if (remap === undefined || idmappedBinds) {
-          expect(r.stdout).toContain('host-secret');
-          expect([made.uid, made.gid]).toEqual([0, 0]);
+        const probe = async (opts: string) => {
+          const bind = join(s.world.dir, `bind-${++seq}`);
+          mkdirSync(bind);
+          if (remap !== undefined) chownSync(bind, remap.uid, remap.gid);
+          writeFileSync(join(bind, 'secret'), 'host-secret');
+          chmodSync(join(bind, 'secret'), 0o600);
+          const r = await berth([
+            'run',
+            '--rm',
+            '-v',
+            `${bind}:/b${opts}`,
+            ref,
+            '/bin/sh',
+            '-c',
+            'echo made > /b/made; cat /b/secret || echo refused; echo written > /root-made && echo root-ok',
+          ]);
+          return { r, bind, made: () => statSync(join(bind, 'made')) };
+        };
+        const plain = await probe('');
+        expect(plain.r.exitCode, plain.r.stderr).toBe(0);
+        expect(plain.r.stdout).toContain('root-ok');
+        if (remap === undefined) {
+          expect(plain.r.stdout).toContain('host-secret');
+          expect([plain.made().uid, plain.made().gid]).toEqual([0, 0]);
         } else {
-          expect(r.stdout).not.toContain('host-secret');
-          expect(r.stdout).toContain('refused');
-          expect([made.uid, made.gid]).toEqual([remap.uid, remap.gid]);
+          expect(plain.r.stdout).not.toContain('host-secret');
+          expect(plain.r.stdout).toContain('refused');
+          expect([plain.made().uid, plain.made().gid]).toEqual([remap.uid, remap.gid]);
+        }
+        const idmapped = await probe(':idmap');
+        if (idmappable) {
+          expect(idmapped.r.exitCode, idmapped.r.stderr).toBe(0);
+          expect(idmapped.r.stdout).toContain('host-secret');
+          // the folder is the remapped root's on the host: through the idmapped bind, the container root's
+          expect([idmapped.made().uid, idmapped.made().gid]).toEqual([0, 0]);
+        } else {
+          expect(idmapped.r.exitCode).toBe(125);
+          expect(idmapped.r.stderr).toContain(`bind ${idmapped.bind}:/b: idmap`);
+          expect(idmapped.r.stderr).toMatch(
+            remap === undefined ? /needs a user namespace/ : /its filesystem cannot be idmapped/,
+          );
         }
       },
       300_000,
