@@ -489,7 +489,8 @@ function escapeClasses(v: Variant): void {
         const probe = async (opts: string) => {
           const bind = join(s.world.dir, `bind-${++seq}`);
           mkdirSync(bind);
-          if (remap !== undefined) chownSync(bind, remap.uid, remap.gid);
+          // writable by the container's root: the remapped uid on a plain bind; through an idmapped one, the host's root
+          if (remap !== undefined && opts === '') chownSync(bind, remap.uid, remap.gid);
           writeFileSync(join(bind, 'secret'), 'host-secret');
           chmodSync(join(bind, 'secret'), 0o600);
           const r = await berth([
@@ -511,6 +512,7 @@ function escapeClasses(v: Variant): void {
           expect(plain.r.stdout).toContain('host-secret');
           expect([plain.made().uid, plain.made().gid]).toEqual([0, 0]);
         } else {
+          expect(existsSync(join(plain.bind, 'made')), `${plain.r.stdout}${plain.r.stderr}`).toBe(true);
           expect(plain.r.stdout).not.toContain('host-secret');
           expect(plain.r.stdout).toContain('refused');
           expect([plain.made().uid, plain.made().gid]).toEqual([remap.uid, remap.gid]);
