@@ -489,7 +489,7 @@ function escapeClasses(v: Variant): void {
         const probe = async (opts: string) => {
           const bind = join(s.world.dir, `bind-${++seq}`);
           mkdirSync(bind);
-          // writable by the container's root: the remapped uid on a plain bind; through an idmapped one, the host's root
+          // writable by the container's root: the remapped uid on a plain bind, the host's root through an idmapped one
           if (remap !== undefined && opts === '') chownSync(bind, remap.uid, remap.gid);
           writeFileSync(join(bind, 'secret'), 'host-secret');
           chmodSync(join(bind, 'secret'), 0o600);
