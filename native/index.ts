@@ -224,6 +224,16 @@ export interface NativeMount {
   kind: 'generic' | 'bind' | 'dev' | 'cgroup';
   /** A bind of a file: the target is created as an empty file. */
   targetIsFile?: boolean;
+  /**
+   * An idmapped bind (open_tree + mount_setattr MOUNT_ATTR_IDMAP in a helper of the parent, move_mount in the child):
+   * through a user namespace with these mappings, or the container's own when both are empty. recursive: the
+   * submounts an rbind brings are idmapped too (OCI `ridmap`).
+   */
+  idmap?: {
+    uidMappings: { containerID: number; hostID: number; size: number }[];
+    gidMappings: { containerID: number; hostID: number; size: number }[];
+    recursive: boolean;
+  };
 }
 
 /** A host cgroup hierarchy as a 'cgroup' mount shows it (native-config.ts: cgroupHierarchies). */

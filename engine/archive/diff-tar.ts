@@ -6,8 +6,8 @@ import { createReadStream } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { wrap } from '../errdefs/errors.js';
-import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './apply-layer.js';
+import { invalidArgument, wrap } from '../errdefs/errors.js';
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, type IdShift } from './apply-layer.js';
 import { readXattrs } from './tar-fs.js';
 import { HEX_XATTR_PREFIX, xattrsFromHex } from './tar-pax.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
@@ -30,13 +30,16 @@ const skipXattr = (name: string) => name.startsWith('trusted.overlay.');
  * A tar stream of `changes` (sorted so parents come first; paths start with '/'),
  * content read from `dir`. The tar is produced as it is read (bounded memory).
  * `release` runs once when the stream ends, fails or is destroyed (put() the mounts).
- * A read error ends the stream with an error naming the path.
+ * A read error ends the stream with an error naming the path. With `idShift` (a layer stored with its ids shifted
+ * into a remap's ranges) the owners are written as the layer had them, shifted back; an owner outside the ranges
+ * ends the stream with INVALID_ARGUMENT naming the entry.
  */
 export function changesTar(
   ctx: Context,
   dir: string,
   changes: TarChange[],
   release?: () => Promise<void>,
+  idShift?: IdShift,
 ): NodeJS.ReadableStream {
   const pack = tar.pack();
   let released = false;
@@ -60,7 +63,7 @@ export function changesTar(
           await entry(pack, { name: wh, type: 'file', size: 0, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 });
           continue;
         }
-        await writeEntry(pack, dir, rel, links);
+        await writeEntry(pack, dir, rel, links, idShift);
         if (c.opaque) {
           await entry(pack, {
             name: `${rel}/${OPAQUE_WHITEOUT}`,
@@ -94,16 +97,36 @@ function entry(pack: tar.Pack, header: HeaderArg, body?: Buffer): Promise<void> 
   });
 }
 
-async function writeEntry(pack: tar.Pack, dir: string, rel: string, links: Map<string, string>): Promise<void> {
+/** The owner a layer entry had: `uid`/`gid` as stored, shifted back out of the remap's ranges when there is one. */
+function unshifted(uid: number, gid: number, idShift: IdShift | undefined, rel: string): [number, number] {
+  if (idShift === undefined) return [uid, gid];
+  const u = uid - idShift.uid.hostID;
+  const g = gid - idShift.gid.hostID;
+  if (u < 0 || u >= idShift.uid.size || g < 0 || g >= idShift.gid.size)
+    throw invalidArgument(
+      `diff entry ${JSON.stringify(rel)}: owner ${uid}:${gid} is outside the remapped ranges ` +
+        `(${idShift.uid.hostID}+${idShift.uid.size}, ${idShift.gid.hostID}+${idShift.gid.size})`,
+    );
+  return [u, g];
+}
+
+async function writeEntry(
+  pack: tar.Pack,
+  dir: string,
+  rel: string,
+  links: Map<string, string>,
+  idShift?: IdShift,
+): Promise<void> {
   const abs = `${dir}/${rel}`;
   try {
     const st = await lstat(abs, { bigint: false });
+    const [uid, gid] = unshifted(st.uid, st.gid, idShift, rel);
     const header: HeaderArg = {
       name: rel,
       // The full mode with its type bits: tar-stream replaces a mode of 0 by a default.
       mode: st.mode,
-      uid: st.uid,
-      gid: st.gid,
+      uid,
+      gid,
       mtime: st.mtime,
       size: 0,
     };

@@ -217,6 +217,15 @@ describe('run flags into the create request', () => {
     expect(req.Volumes).toEqual({ '/cache': {} });
   });
 
+  it('passes a bind asked for idmapped (-v host:ctr:idmap) and refuses an unknown mode naming it', () => {
+    expect(buildCreateRequest({ volume: ['/srv:/srv:ro,idmap'] }, 'img', []).HostConfig).toMatchObject({
+      Binds: ['/srv:/srv:ro,idmap'],
+    });
+    expect(() => buildCreateRequest({ volume: ['/srv:/srv:idmapped'] }, 'img', [])).toThrow(
+      '-v /srv:/srv:idmapped: invalid mode "idmapped"',
+    );
+  });
+
   it('leaves Cmd to the image when no command is given and detaches without attaching', () => {
     const { options } = parseRun(['-d', 'img']);
     const req = buildCreateRequest(options, 'img', [], {});

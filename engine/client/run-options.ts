@@ -307,12 +307,22 @@ export function parseVolume(spec: string): { bind: string } | { anonymous: strin
     throw invalidArgument(`-v ${spec}: ${JSON.stringify(src)} is neither an absolute host path nor a volume name`);
   if (!dst.startsWith('/'))
     throw invalidArgument(`-v ${spec}: the container path ${JSON.stringify(dst)} must be absolute`);
-  if (
-    mode !== undefined &&
-    !/^(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared|nocopy)(,(ro|rw|z|Z|rprivate|private|rslave|slave|rshared|shared|nocopy))*$/.test(
-      mode,
-    )
-  )
+  // idmap: an idmapped bind through the container's user namespace (berthd --userns-remap only; berthd checks it)
+  const modes = [
+    'ro',
+    'rw',
+    'z',
+    'Z',
+    'rprivate',
+    'private',
+    'rslave',
+    'slave',
+    'rshared',
+    'shared',
+    'nocopy',
+    'idmap',
+  ];
+  if (mode !== undefined && !mode.split(',').every((m) => modes.includes(m)))
     throw invalidArgument(`-v ${spec}: invalid mode ${JSON.stringify(mode)}`);
   return { bind: spec };
 }

@@ -337,6 +337,10 @@ describe('helpers', () => {
   it('parseBind keeps propagation', () => {
     expect(parseBind('/a:/b:ro,rshared').options).toEqual(['rbind', 'rshared', 'ro']);
   });
+  it('parseBind asks for an idmapped bind with the idmap option (recursive, as the bind)', () => {
+    expect(parseBind('/a:/b:idmap,ro').options).toEqual(['rbind', 'rprivate', 'ro', 'ridmap']);
+    expect(() => parseBind('/a:/b:idmapped')).toThrow(/unknown option "idmapped"/);
+  });
   it('tmpfsMount lets exec override noexec', () => {
     expect(tmpfsMount('/t', 'exec').options).toEqual(['nosuid', 'nodev', 'exec']);
   });

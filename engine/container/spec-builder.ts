@@ -131,7 +131,7 @@ export function parseSecurityOpt(opts: readonly string[]): SecurityOptions {
 
 /**
  * `host:container[:opts]` → a bind mount. INVALID_ARGUMENT for relative paths or unknown options (volumes are resolved
- * to host paths first).
+ * to host paths first). `idmap` asks for an idmapped bind (recursive: `ridmap`) through the container's user namespace.
  */
 export function parseBind(bind: string): Mount & { source: string } {
   const parts = bind.split(':');
@@ -149,8 +149,11 @@ export function parseBind(bind: string): Mount & { source: string } {
   const options = ['rbind'];
   let rw = true;
   let propagation = 'rprivate';
+  let idmap = false;
   for (const o of mode.split(',').filter((x) => x !== '')) {
     if (o === 'ro') rw = false;
+    else if (o === 'idmap')
+      idmap = true; // under --userns-remap only (checked where the container's mappings are known)
     else if (o === 'rw') rw = true;
     else if (o === 'z' || o === 'Z' || o === 'nocopy') continue;
     else if (['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'].includes(o)) propagation = o;
@@ -158,6 +161,7 @@ export function parseBind(bind: string): Mount & { source: string } {
   }
   options.push(propagation);
   if (!rw) options.push('ro');
+  if (idmap) options.push('ridmap');
   return { destination, type: 'bind', source, options };
 }
 

@@ -1,11 +1,20 @@
 // --userns-remap's ranges from subuid/subgid files (written to a temporary folder) and the spec it makes.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { needs, root } from '../../testkit/needs.js';
 import { ROOTFS_IDMAP_ANNOTATION } from '../execdriver/native-config.js';
 import type { Spec } from '../execdriver/spec/types.js';
-import { parseRemapFlag, remapSpec, resolveRemap, type SubidFiles } from './userns-remap.js';
+import {
+  checkIdmappedBinds,
+  parseRemapFlag,
+  refuseIdmappedBinds,
+  remapSpec,
+  resolveRemap,
+  shiftOwners,
+  type SubidFiles,
+} from './userns-remap.js';
 
 let dir: string;
 let files: SubidFiles;
@@ -78,4 +87,61 @@ describe('userns remap', () => {
     const host: Spec = { ociVersion: '1.0.2', root: { path: '/r' }, linux: { namespaces: [{ type: 'pid' }] } };
     expect(() => remapSpec(host, remap, false, 'container c')).toThrow(/host's network namespace/);
   });
+
+  it('idmaps only the binds asked for, and refuses one whose filesystem cannot be idmapped, naming it', () => {
+    const spec = (): Spec => ({
+      ociVersion: '1.0.2',
+      root: { path: '/r' },
+      mounts: [
+        { destination: '/proc', type: 'proc', source: 'proc' },
+        { destination: '/h', type: 'bind', source: '/srv/h', options: ['rbind', 'ro'] },
+        { destination: '/i', type: 'bind', source: '/srv/i', options: ['rbind', 'rprivate', 'ridmap'] },
+        { destination: '/sys-k', type: 'bind', source: '/sys/kernel', options: ['rbind'] },
+      ],
+    });
+    const probed: string[] = [];
+    const s = spec();
+    checkIdmappedBinds(s, (source) => (probed.push(source), true));
+    expect(probed).toEqual(['/srv/i']); // plain binds are not even probed: they stay plain, as Docker's
+    expect(s).toEqual(spec());
+    expect(() => checkIdmappedBinds(spec(), () => false, ' (off)')).toThrow(
+      'bind /srv/i:/i: idmap asked for, but its filesystem cannot be idmapped here (off)',
+    );
+    // without a user namespace an idmapped bind is refused; plain ones pass
+    expect(() => refuseIdmappedBinds(spec())).toThrow(/bind \/srv\/i:\/i: idmap needs a user namespace/);
+    const plain = spec();
+    plain.mounts!.splice(2, 1);
+    expect(() => refuseIdmappedBinds(plain)).not.toThrow();
+  });
+
+  needs(root()).it(
+    "shifts a tree's owners into the ranges, symlinks' own included, an owner beyond them left",
+    async () => {
+      const remap = {
+        user: 'a',
+        group: 'a',
+        uid: { hostID: 300_000, size: 1000 },
+        gid: { hostID: 400_000, size: 1000 },
+      };
+      const tree = join(dir, 'tree');
+      mkdirSync(join(tree, 'sub'), { recursive: true });
+      writeFileSync(join(tree, 'sub', 'f'), 'x');
+      chownSync(join(tree, 'sub', 'f'), 5, 6);
+      symlinkSync('/nowhere', join(tree, 'link'));
+      writeFileSync(join(tree, 'far'), 'x');
+      chownSync(join(tree, 'far'), 5000, 6);
+      await shiftOwners(tree, remap);
+      const owner = (p: string) => {
+        const st = lstatSync(join(tree, p));
+        return [st.uid, st.gid];
+      };
+      expect([owner(''), owner('sub'), owner('sub/f'), owner('link'), owner('far')]).toEqual([
+        [300_000, 400_000],
+        [300_000, 400_000],
+        [300_005, 400_006],
+        [300_000, 400_000],
+        [5000, 6],
+      ]);
+    },
+  );
 });

@@ -2,6 +2,8 @@
 // as (the first range of the user in /etc/subuid and of the group in /etc/subgid, as
 // dockerd reads them), and what that changes in a container's OCI spec.
 import { readFileSync } from 'node:fs';
+import { lchown, lstat, readdir } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
 import { invalidArgument } from '../errdefs/errors.js';
 import type { Spec } from '../execdriver/spec/types.js';
 import { ROOTFS_IDMAP_ANNOTATION } from '../execdriver/native-config.js';
@@ -129,4 +131,50 @@ export function remapSpec(spec: Spec, remap: UsernsRemap, idmapRootfs: boolean, 
   linux.uidMappings = [{ containerID: 0, hostID: remap.uid.hostID, size: remap.uid.size }];
   linux.gidMappings = [{ containerID: 0, hostID: remap.gid.hostID, size: remap.gid.size }];
   if (idmapRootfs) spec.annotations = { ...spec.annotations, [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+}
+
+/**
+ * Checks the binds a user asked to have idmapped (`-v host:ctr:idmap`): through the container's user namespace the
+ * host's ids are then the container's own on them (a host root's file is the container root's, what the container root
+ * writes is stored as the host root's), as without a remap. Every other bind stays plain, as Docker's are under a
+ * remap: the host's files are nobody's in the container, which is what keeps the remap's protection on them — so an
+ * idmapped bind is the user's choice, never a default. A requested bind whose filesystem cannot be idmapped
+ * (`idmappable(source)` false) is refused naming it (INVALID_ARGUMENT), never silently made plain.
+ */
+export function checkIdmappedBinds(spec: Spec, idmappable: (source: string) => boolean, why = ''): void {
+  for (const m of spec.mounts ?? []) {
+    const options = m.options ?? [];
+    if (m.source === undefined || !(options.includes('idmap') || options.includes('ridmap'))) continue;
+    if (!idmappable(m.source))
+      throw invalidArgument(
+        `bind ${m.source}:${m.destination}: idmap asked for, but its filesystem cannot be idmapped here${why}`,
+      );
+  }
+}
+
+/** Refuses an idmapped bind in a container without a user namespace (berthd without --userns-remap). */
+export function refuseIdmappedBinds(spec: Spec): void {
+  for (const m of spec.mounts ?? []) {
+    const options = m.options ?? [];
+    if (m.source !== undefined && (options.includes('idmap') || options.includes('ridmap')))
+      throw invalidArgument(
+        `bind ${m.source}:${m.destination}: idmap needs a user namespace (berthd --userns-remap); without one the ` +
+          "host's ids are the container's already",
+      );
+  }
+}
+
+/**
+ * Shifts the owner of `dir` and everything below it from the container's ids into the remap's ranges (a symlink's own
+ * owner, not its target's). An owner with an id beyond its range is left as it is: no container id stands for it.
+ */
+export async function shiftOwners(dir: string, remap: UsernsRemap): Promise<void> {
+  const shift = async (path: string): Promise<void> => {
+    const st = await lstat(path);
+    if (st.uid < remap.uid.size && st.gid < remap.gid.size)
+      await lchown(path, remap.uid.hostID + st.uid, remap.gid.hostID + st.gid);
+    if (!st.isDirectory()) return;
+    for (const name of await readdir(path)) await shift(join(path, name));
+  };
+  await shift(dir);
 }

@@ -7,7 +7,7 @@
 // removed by open(). Who uses a volume is the containers' business: the caller
 // checks that before remove() (Docker refuses to remove a volume in use).
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { chown, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { alreadyExists, invalidArgument, notFound } from '../errdefs/errors.js';
 import { readJson, writeJsonAtomic } from '../fsutil/state-file.js';
@@ -37,11 +37,21 @@ export class VolumeStore {
   private readonly volumes = new Map<string, VolumeRecord>();
   private readonly lock = new KeyedLock();
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly owner?: { uid: number; gid: number },
+  ) {}
 
-  /** Opens (creating) `<root>/volumes`, loads every record, removes what a crashed create left. */
-  static async open(ctx: Context, root: string): Promise<VolumeStore> {
-    const store = new VolumeStore(join(root, 'volumes'));
+  /**
+   * Opens (creating) `<root>/volumes`, loads every record, removes what a crashed create left. `owner`: who a new
+   * volume's `_data` belongs to (berthd's --userns-remap: the containers' root, as dockerd does), else the host's root.
+   */
+  static async open(
+    ctx: Context,
+    root: string,
+    opts: { owner?: { uid: number; gid: number } } = {},
+  ): Promise<VolumeStore> {
+    const store = new VolumeStore(join(root, 'volumes'), opts.owner);
     await mkdir(store.dir, { recursive: true, mode: 0o701 });
     for (const entry of await readdir(store.dir)) {
       if (TEMP.test(entry)) {
@@ -86,6 +96,7 @@ export class VolumeStore {
       const temp = join(this.dir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
       try {
         await mkdir(join(temp, '_data'), { recursive: true, mode: 0o755 });
+        if (this.owner !== undefined) await chown(join(temp, '_data'), this.owner.uid, this.owner.gid);
         await writeJsonAtomic(join(temp, 'volume.json'), rec, { durable: true });
         await rename(temp, join(this.dir, name)).catch((err: unknown) => {
           if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (err as NodeJS.ErrnoException).code === 'EEXIST')

@@ -3,6 +3,7 @@
 // leave nothing behind (mounts, cgroups, processes, fds).
 import { execFileSync } from 'node:child_process';
 import {
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -10,6 +11,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -31,6 +33,8 @@ import type { Spec } from './spec/types.js';
 import { validateSpec } from './spec/validate.js';
 import { makeWorkloadRootfs } from './workload-rootfs.js';
 import { needs, root, tool } from '../../testkit/needs.js';
+import { idmappedMounts } from '../../testkit/idmap.js';
+import { ROOTFS_IDMAP_ANNOTATION } from './native-config.js';
 import { childPids } from '../../testkit/processes.js';
 
 const ctx = background();
@@ -493,6 +497,111 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     expect([p.uid, p.gid, p.pid]).toEqual([0, 0, 1]);
     expect(p.ns.user).not.toBe(readlinkSync('/proc/self/ns/user'));
     expect(p.checks[0]).toMatchObject({ ok: true });
+  });
+
+  // An idmapped bind: its target is made in the rootfs (here through an idmapped rootfs, the only way a container
+  // root can write there), the host root's files are the container root's, what it writes is the host root's.
+  needs(idmappedMounts()).it(
+    "an idmapped bind (mounts[].idmap) shows the host root's files as the container root's; its target is made",
+    async () => {
+      const src = join(base, `idmap-src-${++seq}`);
+      mkdirSync(src, { mode: 0o755 });
+      writeFileSync(join(src, 'owned'), 'host root only\n', { mode: 0o600 });
+      const dest = `/idmapped-${seq}`;
+      const b = (options: string[]) =>
+        bundle((s) => {
+          s.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+          s.linux!.namespaces!.push({ type: 'user' });
+          s.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+          s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+          s.mounts!.push({ destination: `${dest}/sub`, type: 'bind', source: src, options });
+          s.process!.args = ['/bin/probe', `read:${dest}/sub/owned`, `write:${dest}/sub/made`];
+        });
+      try {
+        const p = await probe(b(['rbind', 'idmap']));
+        expect(p.checks[0]).toMatchObject({ ok: true, text: 'host root only\n' });
+        expect(p.checks[1]).toMatchObject({ ok: true });
+        expect([statSync(join(src, 'made')).uid, statSync(join(src, 'made')).gid]).toEqual([0, 0]);
+        expect(statSync(join(rootfs, dest, 'sub')).isDirectory()).toBe(true);
+        // Without the idmap the same bind shows the host root's files as nobody's: closed to the container root.
+        rmSync(join(src, 'made'));
+        const plain = await probe(b(['rbind']));
+        expect(plain.checks.map((c) => [c.ok, c.errno])).toEqual([
+          [false, 'EACCES'],
+          [false, 'EACCES'],
+        ]);
+      } finally {
+        rmSync(join(rootfs, dest), { recursive: true, force: true });
+      }
+    },
+  );
+
+  needs(idmappedMounts()).it(
+    "an idmapped bind with mappings of its own goes through a user namespace of those, not the container's",
+    async () => {
+      const src = join(base, `idmap-own-${++seq}`);
+      mkdirSync(src, { mode: 0o755 });
+      chownSync(src, 1000, 1000);
+      writeFileSync(join(src, 'mine'), 'uid 1000 only\n', { mode: 0o600 });
+      chownSync(join(src, 'mine'), 1000, 1000);
+      const dest = `/idmapped-${seq}`;
+      try {
+        const p = await probe(
+          bundle((s) => {
+            s.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+            s.linux!.namespaces!.push({ type: 'user' });
+            s.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+            s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+            // on-disk 1000 is the container's root (host 200000), on-disk 0 its uid 1000
+            const maps = [
+              { containerID: 1000, hostID: 200000, size: 1 },
+              { containerID: 0, hostID: 201000, size: 1 },
+            ];
+            s.mounts!.push({ destination: dest, type: 'bind', source: src, uidMappings: maps, gidMappings: maps });
+            s.process!.args = ['/bin/probe', `read:${dest}/mine`, `write:${dest}/made`];
+          }),
+        );
+        expect(p.checks[0], JSON.stringify(p.checks)).toMatchObject({ ok: true, text: 'uid 1000 only\n' });
+        expect(p.checks[1]).toMatchObject({ ok: true });
+        expect([statSync(join(src, 'made')).uid, statSync(join(src, 'made')).gid]).toEqual([1000, 1000]);
+      } finally {
+        rmSync(join(rootfs, dest), { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('refuses an idmapped bind of a filesystem that cannot be idmapped (sysfs), naming the mount; nothing is left', async () => {
+    const fds = readdirSync('/proc/self/fd').length;
+    const id = nextId();
+    const b = bundle((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+      s.mounts!.push({ destination: '/mnt', type: 'bind', source: '/sys/kernel', options: ['bind', 'idmap'] });
+    });
+    const i = b.spec.mounts!.length - 1;
+    const err = await driver.create(ctx, id, b).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toContain(
+      `mounts[${i}]: idmapped mount of /sys/kernel on /mnt (its filesystem cannot be idmapped): EINVAL`,
+    );
+    await expectNothingLeft(id, fds);
+  });
+
+  it('refuses an idmapped bind that takes the container mappings when there is no user namespace', async () => {
+    const b = bundle((s) => s.mounts!.push({ destination: '/mnt', type: 'bind', source: base, options: ['idmap'] }));
+    const i = b.spec.mounts!.length - 1;
+    await expect(driver.create(ctx, nextId(), b)).rejects.toThrow(
+      `mounts[${i}]: an idmapped mount of ${base} without uidMappings and gidMappings takes the container's`,
+    );
+    const tmpfs = bundle((s) =>
+      s.mounts!.push({ destination: '/mnt', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }),
+    );
+    await expect(driver.create(ctx, nextId(), tmpfs)).rejects.toThrow(
+      `mounts[${i}]: only a bind mount can be idmapped (type "tmpfs")`,
+    );
   });
 
   it('joins an existing namespace by path', async () => {

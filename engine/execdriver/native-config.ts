@@ -230,6 +230,18 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
     env: proc.env ?? [],
     stdio: io.stdio,
   };
+  for (const [i, m] of config.mounts.entries()) {
+    if (m.idmap === undefined) continue;
+    if (!has('mount'))
+      throw invalidArgument(
+        `mounts[${i}]: an idmapped mount of ${m.source} needs a mount namespace in linux.namespaces`,
+      );
+    if (m.idmap.uidMappings.length === 0 && !namespaces.some((ns) => ns.type === 'user' && ns.path === undefined))
+      throw invalidArgument(
+        `mounts[${i}]: an idmapped mount of ${m.source} without uidMappings and gidMappings takes the container's, ` +
+          'which needs a new user namespace in linux.namespaces',
+      );
+  }
   // runc does the same: a network namespace of its own starts with lo down
   if (namespaces.some((ns) => ns.type === 'network' && ns.path === undefined)) config.loopbackUp = true;
   if (config.mounts.some((m) => m.kind === 'cgroup')) config.cgroupHierarchies = cgroupHierarchies(hierarchies());
@@ -269,7 +281,12 @@ export function nativeMount(m: Mount, i: number, bundleDir: string): NativeMount
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
+  let idmap: 'idmap' | 'ridmap' | undefined;
   for (const option of m.options ?? []) {
+    if (option === 'idmap' || option === 'ridmap') {
+      idmap = option;
+      continue;
+    }
     const flag = flagOptions[option];
     if (flag !== undefined) {
       flags = flag[1] ? flags | flag[0] : flags & ~flag[0];
@@ -304,6 +321,17 @@ export function nativeMount(m: Mount, i: number, bundleDir: string): NativeMount
       });
     }
     out.source = source;
+    const uid = m.uidMappings ?? [];
+    const gid = m.gidMappings ?? [];
+    if (idmap !== undefined || uid.length > 0 || gid.length > 0) {
+      if ((uid.length === 0) !== (gid.length === 0))
+        throw invalidArgument(
+          `${field}.${uid.length === 0 ? 'uidMappings' : 'gidMappings'}: an idmapped mount needs both`,
+        );
+      out.idmap = { uidMappings: uid, gidMappings: gid, recursive: idmap === 'ridmap' };
+    }
+  } else if (idmap !== undefined || (m.uidMappings?.length ?? 0) > 0 || (m.gidMappings?.length ?? 0) > 0) {
+    throw invalidArgument(`${field}: only a bind mount can be idmapped (type ${JSON.stringify(m.type ?? '')})`);
   } else if (m.type === 'tmpfs' && m.destination.replace(/\/+$/, '') === '/dev') {
     out.kind = 'dev';
   } else if (m.type === 'cgroup' || m.type === 'cgroup2') {

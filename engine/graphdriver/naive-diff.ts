@@ -107,7 +107,7 @@ export class NaiveDiff implements DiffDriver {
     const { dir, pdir, release } = await this.mountBoth(ctx, id, parent);
     try {
       const changes = await walkChanges(ctx, dir, pdir);
-      return changesTar(ctx, dir, changes, release);
+      return changesTar(ctx, dir, changes, release, this.idShift);
     } catch (err) {
       await release();
       throw wrap(err, `${this.driver.name} diff ${id}`);

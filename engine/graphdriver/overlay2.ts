@@ -425,6 +425,8 @@ export class Overlay2Driver implements Driver {
           id,
           (await this.lowers(id)).map((l) => `${this.home}/${l}`),
         ),
+        undefined,
+        this.idShift,
       );
     } catch (err) {
       throw wrap(err, `overlay2 diff ${id}`);

@@ -240,7 +240,12 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
     const cgroupParent = config.cgroupParent ?? `berth/${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
     const exec = instrument('execdriver', createExecDriver({ cgroups, cgroupParent }), execDriverBoundary);
     const store = await ContainerStore.open(ctx, root);
-    const volumes = await VolumeStore.open(ctx, root);
+    // Under a remap a new volume is the containers' root's, as dockerd makes it.
+    const volumes = await VolumeStore.open(
+      ctx,
+      root,
+      userns ? { owner: { uid: userns.remap.uid.hostID, gid: userns.remap.gid.hostID } } : {},
+    );
     const events = new EventBus();
     const runtime = new ContainerRuntime({
       store,

@@ -12,7 +12,14 @@ import { chmod, chown, lstat, mkdir, readdir, stat, writeFile } from 'node:fs/pr
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
-import { remapSpec, type UsernsRemap } from '../container/userns-remap.js';
+import {
+  checkIdmappedBinds,
+  refuseIdmappedBinds,
+  remapSpec,
+  shiftOwners,
+  type UsernsRemap,
+} from '../container/userns-remap.js';
+import { native } from '../../native/index.js';
 import type { Spec } from '../execdriver/spec/types.js';
 import type {
   ContainerConfig,
@@ -205,7 +212,7 @@ export class ContainerRuntime {
     const store = this.d.store;
     const id = store.newId();
     // the whole spec is built once with placeholders so bad input fails before anything is made
-    buildSpec({
+    const draft = buildSpec({
       id,
       config: merged.config,
       hostConfig: this.effectiveHostConfig(hostConfig),
@@ -218,6 +225,7 @@ export class ContainerRuntime {
       ipcnsPath: '/proc/self/ns/ipc',
       initPath: '/',
     });
+    if (this.d.userns === undefined) refuseIdmappedBinds(draft);
     for (const m of hostConfig.Mounts ?? []) {
       if (
         m.Type === 'bind' &&
@@ -479,6 +487,9 @@ export class ContainerRuntime {
       await runChecked('cp', ['-a', '--', `${src}/.`, `${dest}/`]).catch((err: unknown) => {
         throw wrap(err, `volume ${use.name}: copy the image's ${use.target}`);
       });
+      // Through an idmapped rootfs the image's files carry the container's ids; in a volume they are stored remapped
+      // (layers stored shifted are remapped already).
+      if (this.d.userns?.idmap === true) await shiftOwners(dest, this.d.userns.remap);
     }
   }
 
@@ -526,6 +537,13 @@ export class ContainerRuntime {
   ): Promise<void> {
     const { remap, idmap, root } = this.d.userns!;
     remapSpec(spec, remap, idmap, subject);
+    // BERTH_USERNS_IDMAP=off (tests) makes no idmapped mount at all: a bind asked for as one is refused.
+    const idmapOff = process.env.BERTH_USERNS_IDMAP === 'off';
+    checkIdmappedBinds(
+      spec,
+      (source) => !idmapOff && native().idmapProbe(source) === null,
+      idmapOff ? ' (BERTH_USERNS_IDMAP=off)' : '',
+    );
     const uid = remap.uid.hostID;
     const gid = remap.gid.hostID;
     for (const f of etcFiles) await chown(f, uid, gid);

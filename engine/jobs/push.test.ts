@@ -6,6 +6,7 @@
 // mid-upload, which leaves no manifest. Push by digest (no tag put), and of a multi-platform
 // image as its index: by tag as its one platform while another is not stored locally (by digest refused), whole once
 // both are, pulled back by the index's digest.
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildTar } from '../archive/tar-fixtures.js';
 import { Graph } from '../graph/graph.js';
 import { digestOf } from '../graph/digest.js';
+import { withDiff } from '../graphdriver/naive-diff.js';
 import { vfsPlugin } from '../graphdriver/vfs.js';
 import { toDockerPushProgress, type PushProgressEvent } from '../registry/client/progress.js';
 import {
@@ -185,6 +187,34 @@ describe('push', () => {
     expect(result.manifestDigest).toBe(res.digest);
     expect(await readFile(join(home, 'hello.txt'), 'utf8')).toBe('hello from a local image\n');
     expect((await readFile(join(home, 'data.bin'))).equals(noise(7, 150_000))).toBe(true);
+  });
+
+  it('pushes a locally made image from layers stored shifted (--userns-remap): the blob carries the original owners', async () => {
+    const shift = { uid: { hostID: 300_000, size: 65_536 }, gid: { hostID: 400_000, size: 65_536 } };
+    const root = join(world.root, 'shifted');
+    const raw = await vfsPlugin.init(ctx, { root, idShift: shift });
+    extraDrivers.push(raw);
+    const shifted = await Graph.open(ctx, { root, driver: withDiff(raw, shift) });
+    const layer = await buildTar([
+      { name: 'owned/', type: 'directory', mode: 0o755, mtime: new Date(0), uid: 7, gid: 8 },
+      { name: 'owned/file.txt', content: 'owned by 7:8\n', mode: 0o640, mtime: new Date(0), uid: 7, gid: 8 },
+    ]);
+    const config = JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [digestOf(layer)] },
+    });
+    const ref = `${target.host}/shifted/made:v1`;
+    const put = await shifted.putImage(ctx, config, [Readable.from([layer])], { references: [ref] });
+    // stored shifted on disk
+    const top = await shifted.layers.get(ctx, put.chainID!);
+    const stored = statSync(join(raw.home, 'dir', top.driverID, 'owned', 'file.txt'));
+    expect([stored.uid, stored.gid]).toEqual([300_007, 400_008]);
+    const res = await push(ctx, shifted, ref, { retry: FAST_RETRY });
+    expect(res.layers.map((l) => [l.compressed, l.outcome])).toEqual([[true, 'pushed']]);
+    const { home } = await pullFresh(ref, 'fresh-shifted');
+    const back = statSync(join(home, 'owned', 'file.txt'));
+    expect([back.uid, back.gid, back.mode & 0o7777]).toEqual([7, 8, 0o640]);
   });
 
   it('authenticates with a bearer token scoped pull,push; without credentials it is UNAUTHENTICATED naming the registry', async () => {

@@ -62,6 +62,7 @@ with open(out + '.tmp', 'wb') as f:
 os.rename(out + '.tmp', out)
 `;
 import { needs, root as asRoot, tool, when } from '../../testkit/needs.js';
+import { idmappedMounts } from '../../testkit/idmap.js';
 const hasPython = (() => {
   try {
     execFileSync('python3', ['-c', 'import socket; socket.recv_fds'], { stdio: 'ignore' });
@@ -77,9 +78,6 @@ function ttyBinary(): string {
   if (!existsSync(path)) execFileSync('sh', [packagePath('native', 'workloads', 'build.sh')], { stdio: 'pipe' });
   return path;
 }
-
-/** null when the kernel lets an idmapped mount be made on the test folders' filesystem, else its errno name. */
-const idmapRefused = native().idmapProbe(tmpdir());
 
 const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
 const BUSYBOX = onPath('busybox');
@@ -657,7 +655,7 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
     expect(existsSync(join(bundle, 'rootfs', 'rootfs-write'))).toBe(false);
   });
 
-  needs(when(idmapRefused === null, `idmapped mounts refused on ${tmpdir()} (${idmapRefused})`)).it(
+  needs(idmappedMounts()).it(
     "runs a bundle with a user namespace and an idmapped rootfs: the host root's files are the container root's",
     async () => {
       const base = 200_000 + (process.pid % 1000) * 65_536;
@@ -686,6 +684,60 @@ needs(asRoot(), tool('busybox', 'busybox-static')).describe('berth-runtime lifec
       expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(join(bundle, 'rootfs'));
     },
   );
+
+  needs(idmappedMounts()).it(
+    "runs a bundle with an idmapped bind (mounts[].uidMappings): its mount point is made, the host root's files are the container root's",
+    async () => {
+      const base = 200_000 + (process.pid % 1000) * 65_536;
+      chmodSync(dir, 0o755);
+      const src = join(dir, 'idmap-src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'host-file'), 'h\n', { mode: 0o600 });
+      const maps = [{ containerID: 0, hostID: base, size: 65_536 }];
+      writeSpec((s) => {
+        s.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' };
+        s.linux!.namespaces!.push({ type: 'user' });
+        s.linux!.uidMappings = maps;
+        s.linux!.gidMappings = maps;
+        // the mount point does not exist in the rootfs: made there, beneath the rootfs, as for any other mount
+        s.mounts!.push({
+          destination: '/data/in',
+          type: 'bind',
+          source: src,
+          options: ['rbind'],
+          uidMappings: maps,
+          gidMappings: maps,
+        });
+        s.process!.args = [
+          'sh',
+          '-c',
+          'stat -c "%u %g" /data/in/host-file; cat /data/in/host-file; echo y > /data/in/made',
+        ];
+      });
+      const r = await rt('run', '--bundle', bundle, newId());
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.split('\n').slice(0, 2)).toEqual(['0 0', 'h']);
+      expect([statSync(join(src, 'made')).uid, statSync(join(src, 'made')).gid]).toEqual([0, 0]);
+      expect(statSync(join(bundle, 'rootfs', 'data', 'in')).isDirectory()).toBe(true);
+    },
+  );
+
+  it('refuses an idmapped bind of a filesystem that cannot be idmapped, naming the mount', async () => {
+    const base = 200_000 + (process.pid % 1000) * 65_536;
+    chmodSync(dir, 0o755);
+    let index = -1;
+    writeSpec((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: base, size: 65_536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: base, size: 65_536 }];
+      index = s.mounts!.push({ destination: '/proc-sys', type: 'bind', source: '/proc/sys', options: ['ridmap'] }) - 1;
+    });
+    const r = await rt('run', '--bundle', bundle, newId());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `mounts[${index}]: idmapped mount of /proc/sys on /proc-sys (its filesystem cannot be idmapped): EINVAL`,
+    );
+  });
 
   it('refuses an idmapped rootfs without a user namespace', async () => {
     writeSpec((s) => (s.annotations = { [ROOTFS_IDMAP_ANNOTATION]: 'true' }));

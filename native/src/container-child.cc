@@ -50,6 +50,9 @@
 namespace berth {
 namespace {
 
+// The most fds the child keeps across a close_except: its sockets and stdio, and the idmapped trees.
+constexpr int kMaxKeep = kMaxIdmapMounts + 16;
+
 // ── small async-signal-safe string helpers ──────────────────────────────────────
 
 struct Buf {
@@ -111,6 +114,8 @@ struct Child {
   bool created = false;  // kSyncCreated was sent (detached: nobody reads the socket any more)
   bool in_userns = false;
   int rootfs_tree = -1;  // idmap_rootfs: the detached idmapped tree the parent sent
+  int mount_trees[kMaxIdmapMounts];  // the idmapped binds' trees, by slot; -1 once attached
+  int nmount_trees = 0;
 };
 
 void record(Child& c, Step step, int index, uint64_t start) {
@@ -169,8 +174,8 @@ void wait_for(Child& c, uint32_t expected) {
   if (n != static_cast<ssize_t>(sizeof type) || type != expected) _exit(1);
 }
 
-// Receives the idmapped rootfs tree (kSyncRootfsTree with one fd); anything else ends the child.
-int receive_tree(Child& c) {
+// Receives an idmapped tree (a message of type `expected` with one fd); anything else ends the child.
+int receive_tree(Child& c, uint32_t expected) {
   uint32_t type = 0;
   struct iovec iov;
   iov.iov_base = &type;
@@ -187,7 +192,7 @@ int receive_tree(Child& c) {
     n = recvmsg(c.cfg->sync_fd, &mh, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   struct cmsghdr* cm = n == static_cast<ssize_t>(sizeof type) ? CMSG_FIRSTHDR(&mh) : nullptr;
-  if (type != kSyncRootfsTree || cm == nullptr || cm->cmsg_type != SCM_RIGHTS) _exit(1);
+  if (type != expected || cm == nullptr || cm->cmsg_type != SCM_RIGHTS) _exit(1);
   int fd;
   memcpy(&fd, CMSG_DATA(cm), sizeof fd);
   // Above 0–2, which setup_stdio fills.
@@ -592,7 +597,15 @@ void do_mount(Child& c, int rootfd, int index) {
   if (fd < 0) fail(c, kStepMount, errno, what, " on ", m.destination);
   char target[40];
   fd_path(target, fd);
-  if (m.kind == kMountBind) {
+  if (m.kind == kMountBind && m.idmap_slot >= 0) {
+    // The idmapped tree the parent made of the source goes on the target made above: no path is looked up again.
+    int& tree = c.mount_trees[m.idmap_slot];
+    if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+      fail(c, kStepMount, errno, what, " (idmapped) on ", m.destination);
+    }
+    close(tree);
+    tree = -1;
+  } else if (m.kind == kMountBind) {
     unsigned long bind = MS_BIND | (m.flags & MS_REC);
     if (mount(m.source, target, nullptr, bind, nullptr) < 0) fail(c, kStepMount, errno, what, " on ", m.destination);
   } else {
@@ -971,11 +984,11 @@ void close_range_or_loop(unsigned lo, unsigned hi) {
   for (unsigned fd = lo; fd <= hi && fd < max; fd++) close(static_cast<int>(fd));
 }
 
-// Closes every fd from 3 up except those in keep (at most 16; -1 entries ignored).
+// Closes every fd from 3 up except those in keep (at most kMaxKeep; -1 entries ignored).
 void close_except(const int* keep, int n) {
-  int sorted[16];
+  int sorted[kMaxKeep];
   int m = 0;
-  for (int i = 0; i < n && m < 16; i++) {
+  for (int i = 0; i < n && m < kMaxKeep; i++) {
     if (keep[i] < 3) continue;
     int j = m++;
     while (j > 0 && sorted[j - 1] > keep[i]) {
@@ -1031,9 +1044,14 @@ void setup_stdio(Child& c) {
   for (int i = 0; i < 3; i++) {
     if (dup2(high[i], i) < 0) fail(c, kStepStdio, errno, "dup2");
   }
-  // Only the sync socket, the exec FIFO and the idmapped rootfs tree stay open past this point.
-  int keep[3] = {c.cfg->sync_fd, c.cfg->fifo_fd, c.rootfs_tree};
-  close_except(keep, 3);
+  // Only the sync socket, the exec FIFO and the idmapped trees stay open past this point.
+  int keep[kMaxKeep];
+  int n = 0;
+  keep[n++] = c.cfg->sync_fd;
+  keep[n++] = c.cfg->fifo_fd;
+  keep[n++] = c.rootfs_tree;
+  for (int i = 0; i < c.nmount_trees; i++) keep[n++] = c.mount_trees[i];
+  close_except(keep, n);
   c.devnull = -1;
   record(c, kStepStdio, -1, t0);
 }
@@ -1311,7 +1329,10 @@ int container_child_main(void* arg) {
   }
   if (cfg.njoins > 0) record(c, kStepSetns, -1, t0);
 
-  if (cfg.idmap_rootfs) c.rootfs_tree = receive_tree(c);
+  if (cfg.idmap_rootfs) c.rootfs_tree = receive_tree(c, kSyncRootfsTree);
+  for (int i = 0; i < cfg.nmounts; i++) {
+    if (cfg.mounts[i].idmap_slot >= 0) c.mount_trees[c.nmount_trees++] = receive_tree(c, kSyncMountTree);
+  }
   t0 = monotonic_ns();
   wait_for(c, kSyncSetup);
   record(c, kStepWaitSetup, -1, t0);

@@ -206,6 +206,34 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
     else if (kind == "cgroup") e.kind = kMountCgroup;
     else if (r.error.empty()) r.error = "container config: " + f + ".kind: unknown \"" + kind + "\"";
     e.target_is_file = r.boolean(m, "targetIsFile");
+    e.idmap_slot = -1;
+    if (r.has(m, "idmap") && r.error.empty()) {
+      Napi::Object im = r.obj(m.Get("idmap"), f + ".idmap");
+      IdmapMount x;
+      x.index = static_cast<int>(i);
+      x.uid_map = id_map(r, r.arr(im, "uidMappings", f + ".idmap.uidMappings"), f + ".idmap.uidMappings");
+      x.gid_map = id_map(r, r.arr(im, "gidMappings", f + ".idmap.gidMappings"), f + ".idmap.gidMappings");
+      x.clone_recursive = (e.flags & MS_REC) != 0;
+      x.attr_recursive = r.boolean(im, "recursive");
+      // The container's own mappings: its user namespace serves, no other is made.
+      if (c.userns_new && x.uid_map == cfg->uid_map && x.gid_map == cfg->gid_map) x.uid_map = x.gid_map = "";
+      if (!r.error.empty()) {
+      } else if (e.kind != kMountBind) {
+        r.error = "container config: " + f + ".idmap: only a bind mount can be idmapped";
+      } else if (x.uid_map.empty() != x.gid_map.empty()) {
+        r.error = "container config: " + f + ".idmap: uidMappings and gidMappings go together";
+      } else if (c.host_mount_ns) {
+        r.error = "container config: " + f + ".idmap: an idmapped mount needs a mount namespace of its own";
+      } else if (x.uid_map.empty() && !c.userns_new) {
+        r.error = "container config: " + f + ".idmap: without mappings of its own it takes the container's, " +
+                  "which needs a new user namespace";
+      } else if (cfg->idmap_mounts.size() >= static_cast<size_t>(kMaxIdmapMounts)) {
+        r.error = "container config: " + f + ".idmap: at most " + std::to_string(kMaxIdmapMounts) + " idmapped mounts";
+      } else {
+        e.idmap_slot = static_cast<int>(cfg->idmap_mounts.size());
+        cfg->idmap_mounts.push_back(std::move(x));
+      }
+    }
     cfg->mounts.push_back(e);
   }
   c.mounts = cfg->mounts.data();

@@ -44,6 +44,22 @@ struct MountEntry {
   int npropagation;
   int kind;
   bool target_is_file;      // a bind of a file: the target is created as a file
+  // An idmapped bind: the parent makes the tree (idmap.h) and sends it before kSyncSetup
+  // (kSyncMountTree), in slot order; the child attaches it with move_mount. -1: none.
+  int idmap_slot;
+};
+
+// The most idmapped mounts one container may have (each tree fd is held by the child
+// until its mount step).
+constexpr int kMaxIdmapMounts = 32;
+
+// How the parent makes the tree of an idmapped mount.
+struct IdmapMount {
+  int index;                 // in mounts
+  std::string uid_map;       // "" = the container's own user namespace
+  std::string gid_map;
+  bool clone_recursive;      // rbind: the submounts come along
+  bool attr_recursive;       // ridmap: they are idmapped too
 };
 
 // A device node from linux.devices, made in the rootfs after the mounts.
@@ -154,6 +170,7 @@ struct ContainerConfig {
   ChildConfig child;
   std::deque<std::string> strings;
   std::vector<MountEntry> mounts;
+  std::vector<IdmapMount> idmap_mounts;  // slot order
   std::vector<CgroupHierarchy> cgroups;
   std::deque<std::vector<const char*>> cgroup_links;
   std::vector<DeviceEntry> devices;

@@ -7,6 +7,9 @@
 //   write /proc/<pid>/{uid,gid}_map (user ns)     setns(paths) · reads the socket …
 //   [idmap_rootfs: a helper makes the idmapped    [idmap_rootfs: receives the tree]
 //    rootfs tree; kSyncRootfsTree + SCM_RIGHTS]
+//   [idmapped binds: one tree each, through the   [receives them, holds them until
+//    container's user namespace or a holder's     each mount's step]
+//    with the mount's maps; kSyncMountTree]
 //   [JS: cgroup create (+ attach(pid) where      … blocked: sync point 1
 //        the child cannot join itself),
 //        network interface into the netns]
@@ -15,7 +18,8 @@
 //                                                 [lo up in a new netns] · unshare(CLONE_NEWCGROUP)
 //                                                 stdio · propagation · rootfs bind (or
 //                                                 move_mount of the idmapped tree) ·
-//                                                 mounts · /dev ·
+//                                                 mounts (an idmapped bind: move_mount of its
+//                                                 tree onto the target made in the rootfs) · /dev ·
 //                         ◀────────────────────── [kSyncHooks {steps}] only when the config
 //                                                 asks for it (hooks_sync) …
 //   [JS: createContainer hooks in the child's     … blocked: sync point 1b (mounts done,
@@ -70,6 +74,7 @@ enum SyncType : uint32_t {
   kSyncResume = 6,   // parent → child: hooks done, continue with pivot_root
   kSyncTerminal = 7, // child → parent: the pty master as SCM_RIGHTS (no reply; before any seccomp filter)
   kSyncRootfsTree = 8, // parent → child, before kSyncSetup: the idmapped rootfs tree as SCM_RIGHTS (idmap.h)
+  kSyncMountTree = 9,  // parent → child, after it: one idmapped bind's tree per message, in slot order
 };
 
 // The child's setup steps, in the order they run. Names (kStepNames) are what

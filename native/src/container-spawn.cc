@@ -158,6 +158,36 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     }
     if (tree >= 0) close(tree);
   }
+  for (size_t i = 0; failed == nullptr && i < cfg->idmap_mounts.size(); i++) {
+    const IdmapMount& im = cfg->idmap_mounts[i];
+    const MountEntry& m = cfg->mounts[static_cast<size_t>(im.index)];
+    std::string userns = proc + "/ns/user";
+    int release = -1;
+    pid_t holder = -1;
+    if (!im.uid_map.empty()) {
+      holder = userns_holder(im.uid_map, im.gid_map, &release, &err);
+      userns = "/proc/" + std::to_string(holder) + "/ns/user";
+    }
+    int tree = -1;
+    if (holder >= 0 || im.uid_map.empty()) {
+      tree = idmapped_tree(m.source, userns, &err, im.clone_recursive, im.attr_recursive);
+    }
+    if (holder >= 0) {
+      close(release);
+      int status;
+      while (waitpid(holder, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    uint32_t type = kSyncMountTree;
+    if (tree < 0 || send_with_fd(sv[0], &type, sizeof type, tree) < 0) {
+      if (tree >= 0) err = errno;
+      failed = "idmapped mount";
+      subject = "mounts[" + std::to_string(im.index) + "]: idmapped mount of " + m.source + " on " + m.destination;
+      if (holder < 0 && !im.uid_map.empty()) subject += ": a user namespace with its mappings";
+      else if (tree < 0 && err == EINVAL) subject += " (its filesystem cannot be idmapped)";
+    }
+    if (tree >= 0) close(tree);
+  }
   if (failed != nullptr) {
     syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
     siginfo_t si;

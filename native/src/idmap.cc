@@ -17,7 +17,6 @@
 #include <memory>
 
 #include "exports.h"
-#include "throw-errno.h"
 
 #ifndef MOUNT_ATTR_IDMAP
 #define MOUNT_ATTR_IDMAP 0x00100000
@@ -29,6 +28,8 @@ namespace {
 struct TreeArgs {
   const char* path;
   const char* userns;
+  bool clone_recursive;
+  bool attr_recursive;
   int fd;   // written by the helper
   int err;  // written by the helper
 };
@@ -41,7 +42,8 @@ int tree_child(void* p) {
     a->err = errno;
     _exit(1);
   }
-  int tree = static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, a->path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+  unsigned clone_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (a->clone_recursive ? AT_RECURSIVE : 0);
+  int tree = static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, a->path, clone_flags));
   if (tree < 0) {
     a->err = errno;
     close(userns);
@@ -51,7 +53,8 @@ int tree_child(void* p) {
   memset(&attr, 0, sizeof attr);
   attr.attr_set = MOUNT_ATTR_IDMAP;
   attr.userns_fd = static_cast<uint64_t>(userns);
-  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+  unsigned attr_flags = AT_EMPTY_PATH | (a->attr_recursive ? AT_RECURSIVE : 0);
+  if (syscall(SYS_mount_setattr, tree, "", attr_flags, &attr, sizeof attr) < 0) {
     a->err = errno;
     close(tree);
     close(userns);
@@ -100,42 +103,17 @@ Napi::Value IdmapProbe(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) < 0) {
-    ThrowErrno(env, errno, "pipe", path);
-    return env.Undefined();
-  }
-  constexpr size_t kStack = 64 * 1024;
-  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
-    int err = errno;
-    close(pipefd[0]);
-    close(pipefd[1]);
-    ThrowErrno(env, err, "stack", path);
-    return env.Undefined();
-  }
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = clone(hold_userns, static_cast<char*>(stack) + kStack, CLONE_NEWUSER | SIGCHLD, pipefd);
-  int clone_err = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  munmap(stack, kStack);
-  close(pipefd[0]);
-  if (pid < 0) {
-    close(pipefd[1]);
-    ThrowErrno(env, clone_err, "clone", path);
-    return env.Undefined();
-  }
   int err = 0;
   int fd = -1;
+  int release = -1;
   // Any unprivileged range will do: the probe asks only whether the mount is allowed.
-  if (write_map(pid, "uid_map", "0 4000000000 1\n", &err) && write_map(pid, "gid_map", "0 4000000000 1\n", &err)) {
+  pid_t pid = userns_holder("0 4000000000 1\n", "0 4000000000 1\n", &release, &err);
+  if (pid >= 0) {
     fd = idmapped_tree(path, "/proc/" + std::to_string(pid) + "/ns/user", &err);
-  }
-  close(pipefd[1]);
-  int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    close(release);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   if (fd >= 0) {
     close(fd);
@@ -151,8 +129,47 @@ ExportRegistrar reg([](Napi::Env env, Napi::Object exports) {
 
 }  // namespace
 
-int idmapped_tree(const std::string& path, const std::string& userns_path, int* err) {
-  TreeArgs args{path.c_str(), userns_path.c_str(), -1, EIO};
+pid_t userns_holder(const std::string& uid_map, const std::string& gid_map, int* release, int* err) {
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) < 0) {
+    *err = errno;
+    return -1;
+  }
+  constexpr size_t kStack = 64 * 1024;
+  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    *err = errno;
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return -1;
+  }
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = clone(hold_userns, static_cast<char*>(stack) + kStack, CLONE_NEWUSER | SIGCHLD, pipefd);
+  int clone_err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  munmap(stack, kStack);
+  close(pipefd[0]);
+  if (pid < 0) {
+    close(pipefd[1]);
+    *err = clone_err;
+    return -1;
+  }
+  if (!write_map(pid, "uid_map", uid_map.c_str(), err) || !write_map(pid, "gid_map", gid_map.c_str(), err)) {
+    close(pipefd[1]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return -1;
+  }
+  *release = pipefd[1];
+  return pid;
+}
+
+int idmapped_tree(const std::string& path, const std::string& userns_path, int* err, bool clone_recursive,
+                  bool attr_recursive) {
+  TreeArgs args{path.c_str(), userns_path.c_str(), clone_recursive, attr_recursive, -1, EIO};
   constexpr size_t kStack = 64 * 1024;
   std::unique_ptr<char[]> stack(new char[kStack]);
   // Every signal blocked across the clone: no handler of Node's can run on the shared memory.

@@ -21,12 +21,12 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { native } from '../../../native/index.js';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hostileStacks } from '../../archive/hostile-layers.js';
@@ -45,6 +45,7 @@ import {
   type DaemonSetup,
 } from './e2e-kit.js';
 import { firstMissing, needs, when } from '../../../testkit/needs.js';
+import { idmapRefusal } from '../../../testkit/idmap.js';
 
 const skip = e2eSkipReason();
 /** The host's root filesystem device, MAJ:MIN, for the mknod attempt. */
@@ -139,7 +140,7 @@ function remapDaemon(storage: string[], env: Record<string, string>): Variant['d
   };
 }
 
-const idmapRefused = native().idmapProbe(tmpdir());
+const idmapRefused = idmapRefusal();
 const remapForced = remapDaemon(['--storage-driver', 'vfs'], { BERTH_USERNS_IDMAP: 'off' });
 const remapIds = { uid: remapBase, gid: remapBase + 65_536 };
 const variants: Variant[] = [
@@ -474,39 +475,134 @@ function escapeClasses(v: Variant): void {
     }, 300_000);
 
     const remap = v.remap;
-    it('a bind shows who container root is on the host: a file it makes and a host file of mode 0600', async () => {
-      // Without a remap container root is the host's root (made files are 0:0, the secret is read through
-      // CAP_DAC_OVERRIDE); with one it is the first subordinate uid, and the secret stays closed.
-      const ref = await image([baseLayer()]);
-      const bind = join(s.world.dir, `bind-${++seq}`);
-      mkdirSync(bind);
-      if (remap !== undefined) chownSync(bind, remap.uid, remap.gid);
-      writeFileSync(join(bind, 'secret'), 'host-secret');
-      chmodSync(join(bind, 'secret'), 0o600);
-      const r = await berth([
-        'run',
-        '--rm',
-        '-v',
-        `${bind}:/b`,
-        ref,
-        '/bin/sh',
-        '-c',
-        'echo made > /b/made; cat /b/secret || echo refused; echo written > /root-made && echo root-ok',
-      ]);
-      expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stdout).toContain('root-ok');
-      const made = statSync(join(bind, 'made'));
-      if (remap === undefined) {
-        expect(r.stdout).toContain('host-secret');
-        expect([made.uid, made.gid]).toEqual([0, 0]);
-      } else {
-        expect(r.stdout).not.toContain('host-secret');
-        expect(r.stdout).toContain('refused');
-        expect([made.uid, made.gid]).toEqual([remap.uid, remap.gid]);
-      }
-    }, 300_000);
+    // Under a remap a bind asked for with `idmap` is an idmapped mount where its filesystem allows one (never with
+    // BERTH_USERNS_IDMAP=off); any other bind is plain, as Docker's.
+    const idmappable = remap !== undefined && v.daemon !== remapForced && idmapRefused === null;
+    it(
+      'a bind shows who container root is on the host (a file it makes, a host file of mode 0600); `idmap` asks for ' +
+        (idmappable ? "an idmapped one: the host's ids are the container's" : 'an idmapped one, refused here'),
+      async () => {
+        // Without a remap container root is the host's root (made files are 0:0, the secret is read through
+        // CAP_DAC_OVERRIDE); with one and a plain bind (Docker's) it is the first subordinate uid, and the secret stays
+        // closed; through an idmapped bind the host's ids are the container's own, as without a remap.
+        const ref = await image([baseLayer()]);
+        const probe = async (opts: string) => {
+          const bind = join(s.world.dir, `bind-${++seq}`);
+          mkdirSync(bind);
+          // writable by the container's root: the remapped uid on a plain bind, the host's root through an idmapped one
+          if (remap !== undefined && opts === '') chownSync(bind, remap.uid, remap.gid);
+          writeFileSync(join(bind, 'secret'), 'host-secret');
+          chmodSync(join(bind, 'secret'), 0o600);
+          const r = await berth([
+            'run',
+            '--rm',
+            '-v',
+            `${bind}:/b${opts}`,
+            ref,
+            '/bin/sh',
+            '-c',
+            'echo made > /b/made; cat /b/secret || echo refused; echo written > /root-made && echo root-ok',
+          ]);
+          return { r, bind, made: () => statSync(join(bind, 'made')) };
+        };
+        const plain = await probe('');
+        expect(plain.r.exitCode, plain.r.stderr).toBe(0);
+        expect(plain.r.stdout).toContain('root-ok');
+        if (remap === undefined) {
+          expect(plain.r.stdout).toContain('host-secret');
+          expect([plain.made().uid, plain.made().gid]).toEqual([0, 0]);
+        } else {
+          expect(existsSync(join(plain.bind, 'made')), `${plain.r.stdout}${plain.r.stderr}`).toBe(true);
+          expect(plain.r.stdout).not.toContain('host-secret');
+          expect(plain.r.stdout).toContain('refused');
+          expect([plain.made().uid, plain.made().gid]).toEqual([remap.uid, remap.gid]);
+        }
+        const idmapped = await probe(':idmap');
+        if (idmappable) {
+          expect(idmapped.r.exitCode, idmapped.r.stderr).toBe(0);
+          expect(idmapped.r.stdout).toContain('host-secret');
+          // the folder is the remapped root's on the host: through the idmapped bind, the container root's
+          expect([idmapped.made().uid, idmapped.made().gid]).toEqual([0, 0]);
+        } else {
+          expect(idmapped.r.exitCode).toBe(125);
+          expect(idmapped.r.stderr).toContain(`bind ${idmapped.bind}:/b: idmap`);
+          expect(idmapped.r.stderr).toMatch(
+            remap === undefined ? /needs a user namespace/ : /its filesystem cannot be idmapped/,
+          );
+        }
+      },
+      300_000,
+    );
 
     if (remap !== undefined) {
+      it("volumes are the container root's: a named one is writable, an image's content is copied with its owners", async () => {
+        const ref = await image([
+          baseLayer(),
+          {
+            entries: [
+              { name: 'seed/', type: 'directory', mode: 0o755 },
+              { name: 'seed/f', content: 'img\n', mode: 0o600 },
+            ],
+          },
+        ]);
+        const vol = `vol-${process.pid}-${++seq}`;
+        expect((await berth(['volume', 'create', vol])).exitCode).toBe(0);
+        const mountpoint = (await client.volumeInspect(vol)).Mountpoint;
+        const st = statSync(mountpoint);
+        expect([st.uid, st.gid]).toEqual([remap.uid, remap.gid]);
+        const r = await berth([
+          'run',
+          '--rm',
+          '-v',
+          `${vol}:/data`,
+          '-v',
+          `${vol}-seeded:/seed`,
+          ref,
+          '/bin/sh',
+          '-c',
+          'echo x > /data/w && busybox stat -c "%u %g" /data /data/w /seed/f && cat /seed/f && echo x > /seed/w && echo ok',
+        ]);
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(r.stdout.trim().split('\n')).toEqual(['0 0', '0 0', '0 0', 'img', 'ok']);
+        const w = statSync(join(mountpoint, 'w'));
+        expect([w.uid, w.gid]).toEqual([remap.uid, remap.gid]);
+        await berth(['volume', 'rm', vol, `${vol}-seeded`]);
+      }, 300_000);
+    }
+
+    if (remap !== undefined) {
+      it("push remakes a layer whose blob is gone from the layer's files, with their original owners", async () => {
+        // Where layers are stored shifted (the forced fallback, overlay2 here) the remade tar must carry the image's
+        // owners, not the subordinate ids on disk: its hash is checked against the diffID before anything is sent.
+        const ref = await image([
+          baseLayer(),
+          {
+            entries: [
+              { name: 'owned/', type: 'directory', mode: 0o755, uid: 7, gid: 8 },
+              { name: 'owned/f', content: 'seven\n', mode: 0o640, uid: 7, gid: 8 },
+            ],
+          },
+        ]);
+        const manifest = (await (
+          await fetch(`${s.registry.url}/v2/${ref.split('/').slice(1).join('/').replace(':v1', '')}/manifests/v1`, {
+            headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+          })
+        ).json()) as { layers: { digest: string }[] };
+        const top = manifest.layers.at(-1)!.digest.slice('sha256:'.length);
+        rmSync(join(s.world.root, 'content', 'blobs', 'sha256', top));
+        const otherDir = join(s.world.dir, `other-${++seq}`);
+        mkdirSync(otherDir);
+        const other = await startRegistry(otherDir);
+        try {
+          const moved = `${other.host}/moved/app:v1`;
+          expect((await berth(['tag', ref, moved])).exitCode).toBe(0);
+          const r = await berth(['push', moved]);
+          expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+        } finally {
+          await other.close();
+        }
+      }, 300_000);
+
       it('the container runs in a user namespace mapping its root to the first subordinate ids; info says userns', async () => {
         const ref = await image([baseLayer()]);
         const r = await berth(['run', '--rm', ref, '/bin/cat', '/proc/self/uid_map', '/proc/self/gid_map']);

@@ -62,6 +62,12 @@ export interface Mount {
   type?: string;
   source?: string;
   options?: string[];
+  /**
+   * An idmapped bind mount (runtime-spec 1.1+): on-disk id `containerID` is seen as `hostID` through the mount. With
+   * the `idmap` or `ridmap` option and no mappings, the container's user namespace mappings are used.
+   */
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
 }
 
 export interface Hook {
