@@ -475,10 +475,10 @@ export class BridgeDriver implements NetworkDriver {
    * interface; NOT_FOUND for an unknown network or a missing namespace;
    * RESOURCE_EXHAUSTED when the subnet is full; a failing step names itself
    * (`veth berth1a2b3c4d5e: RTM_NEWLINK: EEXIST`). Everything is undone on failure.
-   * Cost: one cloned child with two netlink batches, overlapped with
-   * two runtime-state writes (the address, group-committed with concurrent
-   * callers, and the endpoint record; not fsynced) and the etc files, each write
-   * one native threadpool job. Both writes are on disk before it returns.
+   * Cost: one cloned child with two netlink batches, overlapped with one
+   * runtime-state write (the address, group-committed with concurrent callers, not
+   * fsynced; it is the endpoint's record too) and the etc files rewritten in place,
+   * each write one native threadpool job. Both are on disk before it returns.
    */
   async allocateInterface(ctx: Context, req: AllocateInterfaceRequest): Promise<InterfaceAllocation> {
     checkContainerId(req.containerId);
