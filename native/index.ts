@@ -141,7 +141,15 @@ export interface NativeCore {
    * naming the entry for bad input.
    */
   writeFilesAtomic(
-    files: readonly { path: string; data: string | Buffer; mode?: number; sync?: boolean; syncDir?: boolean }[],
+    files: readonly {
+      path: string;
+      data: string | Buffer;
+      mode?: number;
+      sync?: boolean;
+      syncDir?: boolean;
+      /** Rewrite the file in its own inode (open O_TRUNC, write): not atomic, no temp file, no rename. */
+      inPlace?: boolean;
+    }[],
   ): Promise<void>;
   /** undefined when the system's libzstd (libzstd.so.1, loaded on first use) is usable, else why not (zstd.cc). */
   zstdLoad(): string | undefined;

@@ -4,7 +4,8 @@
 // and a bridge container with one published port, userland proxy vs iptables;
 // and the kernel floor of the bridge work (native/workloads/netns-floor.c).
 import { spawnSync } from 'node:child_process';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { workloadBinary } from '../../engine/execdriver/workload-rootfs.js';
 import {
   bridgeInterfacePlan,
@@ -78,6 +79,9 @@ const describePath: Record<SetupPath, string> = {
     'the kernel floor: native/workloads/netns-floor, a C program with one thread per container; each makes a fresh namespace (unshare, untimed here) and one rtnetlink socket in it, and through that socket alone creates the veth pair (host end born in the host namespace on the bridge and up, eth0 born in the new one) and, in one batch, lo up, the address, eth0 up and the default route; teardown closes the socket and leaves the namespace (the kernel removes it and the veth pair asynchronously, as for the driver path with netnsGone)',
 };
 
+/** The files the driver writes into a container's etc directory (made empty before each sample, as the engine does). */
+const ETC_FILES = ['hosts', 'hostname', 'resolv.conf'] as const;
+
 /** One container's network for a setup sample: its namespace and, for container mode, the owner's. */
 interface Slot {
   /** The container set up in the timed part, and its directory for the etc files (made before, removed after). */
@@ -102,13 +106,20 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
 
   const prepare = async (ctx: Context): Promise<void> => {
     // The container's directory exists before its network is set up (the engine makes it
-    // at create and removes it with the container), so its mkdir is not part of the sample.
+    // at create and removes it with the container), and so do its empty etc files (the
+    // engine makes them for their bind mounts before it asks for the network, see
+    // container-runtime.ts), so neither is part of the sample.
     const fresh = (): Slot => {
       const id = world.nextContainerId();
       return { id, etcDir: world.etcDir(id) };
     };
     slots = Array.from({ length: concurrency }, fresh);
-    await Promise.all(slots.map((slot) => mkdir(slot.etcDir, { recursive: true })));
+    await Promise.all(
+      slots.map(async (slot) => {
+        await mkdir(slot.etcDir, { recursive: true });
+        await Promise.all(ETC_FILES.map((f) => writeFile(join(slot.etcDir, f), '', { flag: 'a' })));
+      }),
+    );
     if (mode === 'host') return;
     const namespaces = await createNetnsBatch(concurrency, world.shell);
     slots.forEach((slot, i) => (slot.ns = namespaces[i]));
@@ -232,7 +243,7 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
     phases: true,
     method:
       `Wall time in ms to set up and then tear down the network of ${concurrency} container(s) at once (Promise.all) for ${describeMode[mode]}, via ${describePath[path]}. ` +
-      `The driver's state files (under the run's data root) and the etc files are part of the driver path. Each container gets a fresh network namespace (\`ip -batch\` of \`netns add\`) and its (empty) container directory for the etc files before the timed part, and loses both (\`netns del\`, rm) after it: neither is measured (the namespaces suite measures namespace creation). ` +
+      `The driver's state files (under the run's data root) and the etc files are part of the driver path. Each container gets a fresh network namespace (\`ip -batch\` of \`netns add\`) and its container directory holding the empty etc files (the engine makes them for their bind mounts before it asks for the network) before the timed part, and loses both (\`netns del\`, rm) after it: neither is measured (the namespaces suite measures namespace creation). ` +
       `The \`ip\` commands around the samples (and the floor program) run in one long-lived shell, not as children of the bench process, so no sample pays the copy-on-write faults a fork of the bench process leaves behind; the driver path interleaves with the kernel floor only, the bare plans (whose \`ip\` paths fork in their samples) among themselves.`,
     notes:
       mode === 'bridge' && path === 'driver' && BRIDGE_GOAL_MS[concurrency] !== undefined

@@ -2,7 +2,8 @@
 // directory, is written (and fsynced when asked) and renamed over its path, so a
 // reader sees the old or the new content, never a part. The whole batch is one
 // native threadpool job (native/src/files.cc): with fs.promises the same work is
-// five threadpool round trips per file, each also waiting for the event loop.
+// five threadpool round trips per file, each also waiting for the event loop. A file
+// marked inPlace is rewritten in its own inode instead (see AtomicFile.inPlace).
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { native } from '../../native/index.js';
@@ -21,6 +22,13 @@ export interface AtomicFile {
    * this fsync fails the new content is already in place.
    */
   syncDir?: boolean;
+  /**
+   * Rewrite the file in its own inode instead (open O_TRUNC, write; default false): a reader
+   * may see it partly written, but a bind mount of it sees the new content, and no inode is
+   * made or freed (file creation is the dear part of a small write on some file systems).
+   * For derived files nobody reads while they are written.
+   */
+  inPlace?: boolean;
 }
 
 export interface AtomicWriteOptions {

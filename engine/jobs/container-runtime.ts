@@ -696,11 +696,7 @@ export class ContainerRuntime {
                   }
                 : {}),
             });
-            // the networkdriver rewrites the etc files (a rename): the remapped root owns the new ones too
-            if (this.d.userns !== undefined && etcDir === dir) {
-              for (const f of Object.values(etcFiles))
-                await chown(f, this.d.userns.remap.uid.hostID, this.d.userns.remap.gid.hostID);
-            }
+            // the networkdriver rewrites the etc files in place: they keep the owner remapStart gave them
             rec.endpoint = {
               mode: a.mode,
               ports: [],

@@ -1,5 +1,5 @@
 // The container's hosts, hostname and resolv.conf.
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -22,12 +22,29 @@ describe('etc files', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('maps the hostname to the container address, and writes all three files atomically', async () => {
+  it('maps the hostname to the container address, and writes all three files', async () => {
     await writeEtcFiles(join(dir, 'etc'), { hostname: 'web.example', address: '10.9.0.5', dns: ['10.9.0.1'] });
     expect((await readdir(join(dir, 'etc'))).sort()).toEqual(['hostname', 'hosts', 'resolv.conf']);
     expect(await readFile(join(dir, 'etc', 'hosts'), 'utf8')).toContain('10.9.0.5\tweb.example web\n');
     expect(await readFile(join(dir, 'etc', 'hostname'), 'utf8')).toBe('web.example\n');
     expect(await readFile(join(dir, 'etc', 'resolv.conf'), 'utf8')).toMatch(/^nameserver 10\.9\.0\.1\n/);
+  });
+
+  it('rewrites existing files in their own inodes (a bind mount of one sees the new content, its owner stays)', async () => {
+    const etc = join(dir, 'etc2');
+    await mkdir(etc);
+    for (const f of ['hosts', 'hostname', 'resolv.conf']) await writeFile(join(etc, f), 'old content, longer than new');
+    const before = await Promise.all(
+      ['hosts', 'hostname', 'resolv.conf'].map(async (f) => (await stat(join(etc, f))).ino),
+    );
+    await writeEtcFiles(etc, { hostname: 'h', address: '10.9.0.6' });
+    const after = await Promise.all(
+      ['hosts', 'hostname', 'resolv.conf'].map(async (f) => (await stat(join(etc, f))).ino),
+    );
+    expect(after).toEqual(before);
+    expect(await readFile(join(etc, 'hostname'), 'utf8')).toBe('h\n');
+    expect((await stat(join(etc, 'hostname'))).mode & 0o7777).toBe(0o644);
+    expect((await readdir(etc)).sort()).toEqual(['hostname', 'hosts', 'resolv.conf']);
   });
 
   it('drops loopback name servers of the host and maps a bare hostname to 127.0.1.1', async () => {

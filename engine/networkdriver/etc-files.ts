@@ -195,7 +195,8 @@ function hostHostsFile(content: EtcContent): string {
 
 /**
  * Writes hosts, hostname and resolv.conf into dir (created if missing), each
- * atomically. Idempotent: rewriting replaces the files. Fails naming the file.
+ * rewritten in its own inode (created if missing). Idempotent: rewriting replaces the
+ * content. Fails naming the file.
  */
 export async function writeEtcFiles(dir: string, content: EtcContent): Promise<void> {
   validateHostname(content.hostname);
@@ -216,11 +217,13 @@ export async function writeEtcFiles(dir: string, content: EtcContent): Promise<v
         ['hostname', `${content.hostname}\n`],
         ['resolv.conf', await resolvConf(content)],
       ];
-  // One threadpool job for the three (each atomic, not fsynced: they are derived
-  // data that allocateInterface rewrites); the directory is made if missing.
+  // One threadpool job for the three, not fsynced: they are derived data that allocateInterface rewrites before the
+  // container runs, so nobody reads them meanwhile. Rewritten in place (no temp file, no rename), as Docker does:
+  // a bind mount of one holds its inode, and the engine has made the (empty) files before, so no inode is made;
+  // the directory is made if missing.
   try {
     await writeFilesAtomic(
-      files.map(([name, text]) => ({ path: join(dir, name), data: text, mode: 0o644 })),
+      files.map(([name, text]) => ({ path: join(dir, name), data: text, mode: 0o644, inPlace: true })),
       { makeDirs: true },
     );
   } catch (err) {

@@ -69,6 +69,25 @@ describe('Ipam', () => {
     expect(after).toContain('late');
   });
 
+  it("a release is written with the pool's next write or by flush(), not by itself", async () => {
+    const ipam = new Ipam(dir);
+    const a = await ipam.allocate(pool, 'a');
+    const b = await ipam.allocate(pool, 'b');
+    const onDisk = async () => JSON.parse(await readFile(join(dir, 'n1.json'), 'utf8')).allocations as object;
+    expect(await ipam.release(pool, 'a')).toBe(a);
+    expect(await ipam.allocations(pool)).toEqual({ [b]: 'b' });
+    expect(await onDisk()).toEqual({ [a]: 'a', [b]: 'b' });
+    const c = await ipam.allocate(pool, 'c');
+    expect(await onDisk()).toEqual({ [b]: 'b', [c]: 'c' });
+    await ipam.release(pool, 'b');
+    await ipam.flush();
+    expect(await onDisk()).toEqual({ [c]: 'c' });
+    await ipam.release(pool, 'c');
+    await ipam.drop(pool);
+    await ipam.flush();
+    await expect(access(join(dir, 'n1.json'))).rejects.toThrow(/ENOENT/);
+  });
+
   it('drop waits for writes in flight, so the file is not re-created', async () => {
     const ipam = new Ipam(dir);
     const r = await ipam.reserve(pool, 'x');

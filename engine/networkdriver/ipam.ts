@@ -9,7 +9,12 @@
 // addresses, so a released address is not reused at once.
 // Writes are group-committed: decisions are made in memory under the pool's
 // mutex, and one write carries every change made while the previous write was in
-// flight; a caller's change is on disk when its commit resolves. The file is
+// flight; a caller's change is on disk when its commit resolves. A release is not
+// written by itself: the file keeps listing the freed address until the pool's next
+// write (an allocation's, a reclaim's) or flush(), so the file always holds every
+// address in use and maybe some freed ones, whose owners no longer run: recover()
+// frees those after a crash, as it frees the addresses of containers the crash ended.
+// The file is
 // runtime state (engine/fsutil/state-file.ts): not fsynced, since allocations only need to
 // outlive the engine's process; after an OS crash no container holds its address
 // any more, recover() frees what the file still lists, and a file torn by that
@@ -53,6 +58,8 @@ export class Ipam {
   private readonly mutex = new KeyedLock();
   private readonly pools = new Map<string, PoolFile>();
   private readonly writers = new Map<string, PoolWriter>();
+  /** Pools whose state in memory has releases no write has taken yet. */
+  private readonly unwritten = new Set<string>();
 
   /** dir: `<root>/network/ipam`. */
   constructor(private readonly dir: string) {}
@@ -75,20 +82,21 @@ export class Ipam {
   }
 
   /** Makes next the pool's state now and returns when a write holding it (or a newer state) is on disk. */
-  private commit(pool: PoolSpec, next: PoolFile): Promise<void> {
-    this.pools.set(pool.id, next);
-    let w = this.writers.get(pool.id);
+  private commit(id: string, next: PoolFile): Promise<void> {
+    this.pools.set(id, next);
+    this.unwritten.delete(id);
+    let w = this.writers.get(id);
     if (w === undefined) {
       w = { waiters: [] };
-      this.writers.set(pool.id, w);
+      this.writers.set(id, w);
     }
     w.latest = next;
     const done = new Promise<void>((resolve, reject) => w.waiters.push({ resolve, reject }));
-    if (w.running === undefined) this.flush(pool.id, w);
+    if (w.running === undefined) this.write(id, w);
     return done;
   }
 
-  private flush(id: string, w: PoolWriter): void {
+  private write(id: string, w: PoolWriter): void {
     const state = w.latest!;
     const waiters = w.waiters.splice(0);
     w.latest = undefined;
@@ -98,7 +106,7 @@ export class Ipam {
     );
     void w.running.finally(() => {
       w.running = undefined;
-      if (w.latest !== undefined) this.flush(id, w);
+      if (w.latest !== undefined) this.write(id, w);
       else if (this.writers.get(id) === w) this.writers.delete(id);
     });
   }
@@ -143,7 +151,7 @@ export class Ipam {
         if (candidate === gateway) continue;
         const text = formatIPv4(candidate);
         if (state.allocations[text] !== undefined) continue;
-        const durable = this.commit(pool, {
+        const durable = this.commit(pool.id, {
           ...state,
           last: text,
           allocations: { ...state.allocations, [text]: containerId },
@@ -158,23 +166,36 @@ export class Ipam {
     });
   }
 
-  /** Frees containerId's address in the pool. Idempotent; returns the address freed, if any. */
+  /**
+   * Frees containerId's address in the pool, in memory: no other caller holds it any
+   * more, and the pool's next write or flush() takes the change to the disk (see the top
+   * of this file). Idempotent; returns the address freed, if any. Cost: no file write.
+   */
   async release(pool: PoolSpec, containerId: string): Promise<string | undefined> {
-    // The write is awaited outside the mutex, so concurrent callers share it.
-    const r = await this.mutex.run(pool.id, async () => {
+    return this.mutex.run(pool.id, async () => {
       const state = await this.load(pool);
       const entries = Object.entries(state.allocations);
       const mine = entries.filter(([, owner]) => owner === containerId);
       if (mine.length === 0) return undefined;
-      const durable = this.commit(pool, {
+      this.pools.set(pool.id, {
         ...state,
         allocations: Object.fromEntries(entries.filter(([, owner]) => owner !== containerId)),
       });
-      durable.catch(() => undefined);
-      return { address: mine[0]![0], durable };
+      this.unwritten.add(pool.id);
+      return mine[0]![0];
     });
-    await r?.durable;
-    return r?.address;
+  }
+
+  /** Writes every pool's releases not yet on disk, and returns when they are. */
+  async flush(): Promise<void> {
+    await Promise.all(
+      [...this.unwritten].map((id) =>
+        this.mutex.run(id, async () => {
+          const state = this.pools.get(id);
+          return state !== undefined && this.unwritten.has(id) ? { durable: this.commit(id, state) } : undefined;
+        }),
+      ),
+    ).then((rs) => Promise.all(rs.map((r) => r?.durable)));
   }
 
   /** Frees every address whose container is not in live. Returns the addresses freed. */
@@ -184,7 +205,7 @@ export class Ipam {
       const entries = Object.entries(state.allocations);
       const dead = entries.filter(([, owner]) => !live.has(owner));
       if (dead.length === 0) return { freed: [], durable: Promise.resolve() };
-      const durable = this.commit(pool, {
+      const durable = this.commit(pool.id, {
         ...state,
         allocations: Object.fromEntries(entries.filter(([, owner]) => live.has(owner))),
       });
@@ -203,6 +224,7 @@ export class Ipam {
   /** Deletes the pool's file (the network is being removed). Idempotent. */
   async drop(pool: PoolSpec): Promise<void> {
     await this.mutex.run(pool.id, async () => {
+      this.unwritten.delete(pool.id);
       await this.idle(pool.id);
       await removeFile(this.file(pool.id));
       this.pools.delete(pool.id);

@@ -2,10 +2,10 @@
 // iptables DNAT and the userland proxy. Every test makes its own namespaces and a
 // bridge `berth<pid>` with a 10.x subnet, and removes all of it in afterEach.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
@@ -486,6 +486,8 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     expect(await berthLinks(BRIDGE)).toEqual(links);
     expect((await ipt.list()).length).toBe(rules);
     expect(d.inspectNetwork(ctx, 'bridge').containers).toEqual([]);
+    // the last release reaches the disk with the pool's next write, or at close()
+    await d.close(ctx);
     expect(
       JSON.parse(await readFile(join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.json`), 'utf8'))
         .allocations,
@@ -505,7 +507,9 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     const net = d.listNetworks(ctx)[0]!;
     const endpoint = join(root, 'network', 'endpoints', 'torn1.json');
     const pool = join(root, 'network', 'ipam', `${net.id}.json`);
-    // as a power loss leaves files written without fsync: torn, last written before this boot
+    // as a power loss leaves files written without fsync: torn, last written before this boot (the record of an
+    // endpoint with ports, and the pool)
+    await mkdir(dirname(endpoint), { recursive: true });
     const beforeBoot = new Date(bootTimeMs() - 60_000);
     for (const f of [endpoint, pool]) {
       await writeFile(f, '{"containerId": "tor');
@@ -527,6 +531,83 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     await writeFile(join(root, 'network', 'endpoints', 'torn3.json'), '{"containerId": "tor');
     drivers.pop();
     await expectError(open(), 'DATA_LOSS', /endpoints\/torn3\.json: corrupt/);
+  });
+
+  it('keeps a bridge endpoint without ports as its address alone, rebuilt after a crash: kept if live, else removed', async () => {
+    const d = await open();
+    const a = await fx.create();
+    const b = await fx.create();
+    const ra = await d.allocateInterface(ctx, {
+      containerId: 'addr1',
+      network: 'bridge',
+      netns: { path: a.path },
+      hostname: 'a',
+    });
+    const rb = await d.allocateInterface(ctx, {
+      containerId: 'addr2',
+      network: 'bridge',
+      netns: { path: b.path },
+      hostname: 'b',
+    });
+    expect(existsSync(join(root, 'network', 'endpoints', 'addr1.json'))).toBe(false);
+    drivers.pop(); // a crash: no close()
+    const again = await open();
+    expect(again.endpoint(ctx, 'addr1')).toMatchObject({
+      mode: 'bridge',
+      address: ra.address,
+      mac: ra.mac,
+      hostVeth: ra.hostVeth,
+      gateway: GATEWAY,
+      prefix: 24,
+      ports: [],
+    });
+    const report = await again.recover(ctx, ['addr1']);
+    expect(report.endpoints).toEqual(['addr2']);
+    expect(report.addresses).toEqual([rb.address]);
+    expect(report.veths).toEqual([rb.hostVeth]);
+    expect(await berthLinks(BRIDGE)).toEqual([BRIDGE, ra.hostVeth].sort());
+    expect(again.inspectNetwork(ctx, 'bridge').containers.map((c) => c.containerId)).toEqual(['addr1']);
+    // the rebuilt endpoint releases as one allocated by this instance (its veth deleted, not left behind)
+    await again.releaseInterface(ctx, 'addr1');
+    expect(await hostLinks(ra.hostVeth!)).toEqual([]);
+    expect(await fx.links(a.name)).toEqual(['lo']);
+  });
+
+  it('an address whose release had not reached the disk when the engine died is freed by recover()', async () => {
+    const d = await open();
+    const a = await fx.create();
+    const b = await fx.create();
+    const r1 = await d.allocateInterface(ctx, {
+      containerId: 'rel1',
+      network: 'bridge',
+      netns: { path: a.path },
+      hostname: 'a',
+    });
+    const r2 = await d.allocateInterface(ctx, {
+      containerId: 'rel2',
+      network: 'bridge',
+      netns: { path: b.path },
+      hostname: 'b',
+    });
+    await d.releaseInterface(ctx, 'rel1');
+    const pool = join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.json`);
+    const onDisk = async () => JSON.parse(await readFile(pool, 'utf8')).allocations as Record<string, string>;
+    // the release rides on the pool's next write: the file still lists it
+    expect(await onDisk()).toEqual({ [r1.address!]: 'rel1', [r2.address!]: 'rel2' });
+    drivers.pop(); // a crash: no close()
+    const again = await open();
+    const report = await again.recover(ctx, ['rel2']);
+    expect(report.endpoints).toEqual(['rel1']);
+    expect(report.addresses).toEqual([r1.address]);
+    expect(await onDisk()).toEqual({ [r2.address!]: 'rel2' });
+    expect(await berthLinks(BRIDGE)).toEqual([BRIDGE, r2.hostVeth].sort());
+    const r3 = await again.allocateInterface(ctx, {
+      containerId: 'rel3',
+      network: 'bridge',
+      netns: { path: a.path },
+      hostname: 'c',
+    });
+    expect(r3.address).not.toBe(r2.address);
   });
 
   needs(iptablesMissing).it(

@@ -5,19 +5,28 @@
 // On disk, under `<root>/network/` (every file written atomically):
 //   networks/<id>.json     one NetworkRecord per network (the default one is `builtin`), fsynced
 //   ipam/<id>.json         the network's address allocations (ipam.ts)     } runtime state:
-//   endpoints/<cid>.json   one EndpointRecord per container on a bridge        } not fsynced
-// (a none or container:<id> endpoint owns nothing of the host's: it is kept in memory only)
+//   endpoints/<cid>.json   the EndpointRecord of a container with ports       } not fsynced
+// A bridge endpoint without ports has no file of its own: everything in its record
+// follows from its network and its address (the veth's name from the container id, the
+// MAC from the address), so load() rebuilds it from the IPAM allocations; only the
+// namespace's identity is not kept (so the release of a rebuilt endpoint deletes its veth
+// itself unless told the namespace is gone). A none or container:<id> endpoint owns
+// nothing of the host's: it is kept in memory only.
 // Runtime state describes kernel objects a reboot destroys, so it only has to
 // outlive the engine's process (engine/fsutil/state-file.ts); a file an OS crash tore is
 // older than the boot and reads as absent. Order on allocate: the address is
-// decided (ipam, in memory, no one else gets it); then its write, the endpoint
-// record's, the veth, the netns config and the etc files run together, and all
-// are on disk before allocateInterface returns, so before the container runs. A crash in between leaves a veth that
-// recover() deletes: by name when the address or record reached the disk, else
-// as an unowned veth on the bridge (one not yet on it dies with its namespace).
+// decided (ipam, in memory, no one else gets it); then its write, the veth, the netns
+// config and the etc files run together, and all are on disk before allocateInterface
+// returns, so before the container runs. A crash in between leaves a veth that
+// recover() deletes: by name when the address reached the disk, else as an unowned veth
+// on the bridge (one not yet on it dies with its namespace). A published port is
+// written to the endpoint's record once its rules are in place; recover() removes rules
+// tagged with a container that has no endpoint.
 // Release removes rules, veth (or leaves it to the kernel and the reaper when the
-// namespace goes), then address and record. recover() finishes whatever a crash
-// left half done, so every state on disk is one recover() can clean up.
+// namespace goes), the record if any, then frees the address in memory (the pool's
+// next write takes it to the disk, ipam.ts): an address still on disk whose container
+// is gone is what recover() frees. recover() finishes whatever a crash left half
+// done, so every state on disk is one recover() can clean up.
 // iptables rules carry the instance's owner (a hash of the root), so recovery and
 // reset of one instance leave another instance's rules and chains alone.
 import { createHash, randomBytes } from 'node:crypto';
@@ -154,6 +163,10 @@ export class BridgeDriver implements NetworkDriver {
   private readonly iptables: Iptables;
   private readonly networks = new Map<string, NetworkRecord>();
   private readonly endpoints = new Map<string, EndpointRecord>();
+  /** Containers whose endpoint has a record file (one with ports, or read at load). */
+  private readonly recordFiles = new Set<string>();
+  /** Endpoints load() rebuilt from the IPAM allocations (no record file). */
+  private readonly rebuilt = new Set<string>();
   private readonly proxies = new Map<string, PortProxy>();
   /** host port key (`ip:port/proto`) → containerId, reserved synchronously before any await. */
   private readonly reservedPorts = new Map<string, { spec: PortSpec; containerId: string }>();
@@ -210,6 +223,7 @@ export class BridgeDriver implements NetworkDriver {
       const rec = await readRuntimeJson<EndpointRecord>(join(this.dir, 'endpoints', name));
       if (rec === undefined) continue;
       this.endpoints.set(rec.containerId, rec);
+      this.recordFiles.add(rec.containerId);
       for (const p of rec.ports) this.reservedPorts.set(formatPortSpec(p), { spec: p, containerId: rec.containerId });
     }
     const driver = this.options.portDriver ?? 'auto';
@@ -258,6 +272,24 @@ export class BridgeDriver implements NetworkDriver {
       this.networks.set(builtin.id, builtin);
     }
     for (const net of this.networks.values()) await this.ensureBridge(ctx, net);
+    for (const net of this.networks.values()) {
+      const prefix = parseSubnet(net.subnet).prefix;
+      for (const [address, cid] of Object.entries(await this.ipam.allocations(poolOf(net)))) {
+        if (this.endpoints.has(cid)) continue;
+        this.endpoints.set(cid, {
+          containerId: cid,
+          mode: 'bridge',
+          networkId: net.id,
+          hostVeth: hostVethName(cid),
+          address,
+          prefix,
+          gateway: net.gateway,
+          mac: macFor(address),
+          ports: [],
+        });
+        this.rebuilt.add(cid);
+      }
+    }
   }
 
   private async listDir(sub: string): Promise<string[]> {
@@ -443,10 +475,10 @@ export class BridgeDriver implements NetworkDriver {
    * interface; NOT_FOUND for an unknown network or a missing namespace;
    * RESOURCE_EXHAUSTED when the subnet is full; a failing step names itself
    * (`veth berth1a2b3c4d5e: RTM_NEWLINK: EEXIST`). Everything is undone on failure.
-   * Cost: one cloned child with two netlink batches, overlapped with
-   * two runtime-state writes (the address, group-committed with concurrent
-   * callers, and the endpoint record; not fsynced) and the etc files, each write
-   * one native threadpool job. Both writes are on disk before it returns.
+   * Cost: one cloned child with two netlink batches, overlapped with one
+   * runtime-state write (the address, group-committed with concurrent callers, not
+   * fsynced; it is the endpoint's record too) and the etc files rewritten in place,
+   * each write one native threadpool job. Both are on disk before it returns.
    */
   async allocateInterface(ctx: Context, req: AllocateInterfaceRequest): Promise<InterfaceAllocation> {
     checkContainerId(req.containerId);
@@ -543,9 +575,8 @@ export class BridgeDriver implements NetworkDriver {
       // step comes first: its error (e.g. veth.create EEXIST) decides the undo.
       const [links, state, etc] = await settled([
         runSteps(ctx, ops, ns),
-        this.timed('state.write', 'host', () =>
-          Promise.all([durable, writeJsonAtomic(this.endpointFile(cid), { ...record, ports: [] }, RUNTIME)]),
-        ),
+        // the address on disk is the endpoint's whole record (load() rebuilds it from there)
+        this.timed('state.write', 'host', () => durable),
         this.timed('etc.write', 'host', () => this.writeEtc(req, record.address, false)),
       ] as const);
       steps.push(...links, ...state, ...etc);
@@ -559,7 +590,6 @@ export class BridgeDriver implements NetworkDriver {
         await runSteps(ctx, [{ op: 'link.delete', name: hostVeth, ifMissingOk: true }]).catch(undo('delete veth'));
       }
       await this.ipam.release(poolOf(net), cid).catch(undo('release address'));
-      await removeFile(this.endpointFile(cid)).catch(undo('remove endpoint record'));
       this.endpoints.delete(cid);
       throw e;
     }
@@ -623,14 +653,15 @@ export class BridgeDriver implements NetworkDriver {
 
   /**
    * Undoes allocateInterface: published ports, the host veth (its peer goes with
-   * it), the address, the endpoint record. Idempotent: an unknown container is a
+   * it), the endpoint record if it has one, the address (in memory: the pool's next
+   * write takes it to the disk). Idempotent: an unknown container is a
    * no-op. With opts.netnsGone the host veth is left to the kernel (it dies with
    * the namespace) and to the reaper, which deletes it after the grace period if
    * it is still there. The same happens without it when the namespace was named
    * by a pid whose process has exited (or now has another namespace) and no
    * other endpoint shares that namespace. Cost: without netnsGone a synchronous RTM_DELLINK (its
-   * dearest part: the kernel waits for RCU grace periods), then one file write (not fsynced) and
-   * an unlink (+ iptables runs per port); with netnsGone only the file work.
+   * dearest part: the kernel waits for RCU grace periods); with ports, their iptables runs or
+   * proxies and the record's unlink; without either, no system call.
    */
   async releaseInterface(
     ctx: Context,
@@ -653,12 +684,15 @@ export class BridgeDriver implements NetworkDriver {
           );
       }
       const net = rec.networkId !== undefined ? this.networks.get(rec.networkId) : undefined;
-      // Either order leaves a state recover() cleans: a record without address, or an address without live container.
-      await settled([
-        net !== undefined ? this.ipam.release(poolOf(net), containerId) : Promise.resolve(undefined),
-        removeFile(this.endpointFile(containerId)),
-      ] as const);
+      // Either order leaves a state recover() cleans: an address (the endpoint rebuilt from it) or a record without a
+      // live container.
+      if (this.recordFiles.has(containerId)) {
+        await removeFile(this.endpointFile(containerId));
+        this.recordFiles.delete(containerId);
+      }
+      if (net !== undefined) await this.ipam.release(poolOf(net), containerId);
       this.endpoints.delete(containerId);
+      this.rebuilt.delete(containerId);
       return { steps };
     });
   }
@@ -746,6 +780,7 @@ export class BridgeDriver implements NetworkDriver {
         }
         const next: EndpointRecord = { ...rec, ports: [...rec.ports, port] };
         await writeJsonAtomic(this.endpointFile(containerId), next, RUNTIME);
+        this.recordFiles.add(containerId);
         this.endpoints.set(containerId, next);
       } catch (err) {
         await this.removePorts(containerId, rec.ports, [port]).catch((x: unknown) =>
@@ -805,7 +840,13 @@ export class BridgeDriver implements NetworkDriver {
       if (gone.length === 0) return;
       const next: EndpointRecord = { ...rec, ports: rec.ports.filter((q) => !gone.includes(q)) };
       await this.removePorts(containerId, next.ports, gone);
-      await writeJsonAtomic(this.endpointFile(containerId), next, RUNTIME);
+      if (next.ports.length > 0) {
+        await writeJsonAtomic(this.endpointFile(containerId), next, RUNTIME);
+      } else {
+        // without ports the address is the record again (load() rebuilds the endpoint from it)
+        await removeFile(this.endpointFile(containerId));
+        this.recordFiles.delete(containerId);
+      }
       this.endpoints.set(containerId, next);
     });
   }
@@ -862,9 +903,31 @@ export class BridgeDriver implements NetworkDriver {
     const live = new Set(liveContainerIds);
     const report: RecoverReport = { endpoints: [], rules: 0, addresses: [], veths: [] };
     report.veths.push(...(await this.reaper.reapAll(ctx)));
+    // An endpoint rebuilt from an address whose container never got its record to the disk may have a veth not yet
+    // on the bridge; one of its name on a bridge that is not this instance's belongs to someone else and stays.
+    const bridges = new Set([...this.networks.values()].map((n) => n.bridge));
     for (const cid of [...this.endpoints.keys()]) {
       if (live.has(cid)) continue;
-      await this.releaseInterface(ctx, cid);
+      const { hostVeth: veth, address } = this.endpoints.get(cid)!;
+      if (this.rebuilt.has(cid) && veth !== undefined) {
+        const present = await access(`/sys/class/net/${veth}`).then(
+          () => true,
+          () => false,
+        );
+        const master = present ? await readlink(`/sys/class/net/${veth}/master`).catch(() => undefined) : undefined;
+        if (master !== undefined && !bridges.has(basename(master))) {
+          // the address stays in the pool: reclaim() below frees it
+          this.endpoints.delete(cid);
+          this.rebuilt.delete(cid);
+        } else {
+          await this.releaseInterface(ctx, cid);
+          if (present) report.veths.push(veth);
+          // an endpoint that was only an address: reported with the addresses freed
+          if (address !== undefined) report.addresses.push(address);
+        }
+      } else {
+        await this.releaseInterface(ctx, cid);
+      }
       report.endpoints.push(cid);
     }
     if (this.useIptables) {
@@ -873,29 +936,8 @@ export class BridgeDriver implements NetworkDriver {
         tag.startsWith('net:') ? !nets.has(tag) : !this.endpoints.has(tag),
       );
     }
-    // A crash while the record was being written leaves an address whose owner has
-    // no record; its veth may not be on the bridge yet, so it is looked up by name
-    // (one on a bridge that is not this instance's belongs to someone else).
-    const bridges = new Set([...this.networks.values()].map((n) => n.bridge));
-    for (const net of this.networks.values()) {
-      for (const owner of Object.values(await this.ipam.allocations(poolOf(net)))) {
-        if (live.has(owner) || this.endpoints.has(owner)) continue;
-        const veth = hostVethName(owner);
-        if (
-          report.veths.includes(veth) ||
-          !(await access(`/sys/class/net/${veth}`).then(
-            () => true,
-            () => false,
-          ))
-        )
-          continue;
-        const master = await readlink(`/sys/class/net/${veth}/master`).catch(() => undefined);
-        if (master !== undefined && !bridges.has(basename(master))) continue;
-        await runSteps(ctx, [{ op: 'link.delete', name: veth, ifMissingOk: true }]);
-        report.veths.push(veth);
-      }
-    }
-    report.addresses = await this.reclaim(ctx, live);
+    report.addresses.push(...(await this.reclaim(ctx, live)));
+    await this.ipam.flush();
     const owned = new Set([...this.endpoints.values()].map((e) => e.hostVeth));
     for (const net of this.networks.values()) {
       let ports: string[] = [];
@@ -939,11 +981,12 @@ export class BridgeDriver implements NetworkDriver {
 
   /**
    * Stops the veth reaper (waiting for a round in progress; veths still pending
-   * are left to recover()) and the userland proxies this process runs; state
-   * stays on disk. Idempotent.
+   * are left to recover()) and the userland proxies this process runs, and writes
+   * the releases of addresses not yet on disk; state stays on disk. Idempotent.
    */
   async close(_ctx: Context): Promise<void> {
     await this.reaper.stop();
+    await this.ipam.flush();
     for (const [key, proxy] of [...this.proxies]) {
       await proxy.close();
       this.proxies.delete(key);

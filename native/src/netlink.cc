@@ -4,13 +4,15 @@
 // network namespace run in a short-lived cloned child (C only, no V8, no malloc)
 // that setns()es into the namespace, so the multi-threaded Node process never
 // changes namespace. The child is cloned with CLONE_VM | CLONE_VFORK (the way
-// posix_spawn does) so its cost does not grow with the Node process's memory.
+// posix_spawn does) so its cost does not grow with the Node process's memory, and
+// shares the descriptor table (CLONE_FILES) so it grows with no table size either.
 //
 // Protocol with the child: the parent prepares every request as plain structs
-// (names, addresses, MACs) before the clone; the child writes one StepRecord per
-// step to a pipe (index >= 0: an operation; index < 0: a phase such as setns) and
-// exits; the parent reads until EOF and reaps the child by its pid. A step that
-// fails ends the list: its record carries the errno and the child exits 1.
+// (names, addresses, MACs) and an array for the results before the clone; the child
+// writes one StepRecord per step into that array (index >= 0: an operation; index < 0:
+// a phase such as setns) and exits; the parent, woken when the child's memory is
+// released, takes the records and reaps the child by its pid. A step that fails ends
+// the list: its record carries the errno and the child exits 1.
 //
 // Requests go out in batches, several netlink messages in one sendto, their acks
 // read back in order: a batch ends after a request that creates, renames or
@@ -458,31 +460,26 @@ int open_netlink(int* out) {
   return 0;
 }
 
-// Where step records go: a vector (worker thread) or a pipe (child).
+// Where step records go: a vector (worker thread), or an array the parent sized
+// before the clone (child: shared memory, no allocation; extra records are dropped).
 struct Sink {
   std::vector<StepRecord>* records;
-  int pipe_fd;
+  StepRecord* array;
+  size_t capacity;
+  size_t count;
   void put(const StepRecord& r) {
     if (records != nullptr) {
       records->push_back(r);
       return;
     }
-    const char* p = reinterpret_cast<const char*>(&r);
-    size_t left = sizeof(r);
-    while (left > 0) {
-      ssize_t n = write(pipe_fd, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
+    if (count < capacity) array[count++] = r;
   }
 };
 
 // Opens a socket and runs ops in order, in batches (see the top of this file), one
 // record each; records stop at the first failure. A request's record runs from the
 // previous ack of its batch (or the send) to its own ack. Returns 0 or the failing
-// errno. Async-signal-safe when sink is a pipe (everything is on the stack).
+// errno. Async-signal-safe when sink is an array (everything else is on the stack).
 int run_ops(const Op* ops, size_t count, Sink* sink) {
   uint64_t t0 = berth::monotonic_ns();
   NlSocket sock;
@@ -539,21 +536,16 @@ struct ChildArgs {
   int ns_fd;
   const Op* ops;
   size_t count;
-  int pipe_fd;
+  Sink* sink;
 };
 
-// The child: join the namespace, run the ops, report each step on the pipe, exit.
+// The child: join the namespace, run the ops, record each step in the parent's array, exit.
 int child_entry(void* arg) {
   const ChildArgs* a = static_cast<const ChildArgs*>(arg);
-  int ns_fd = a->ns_fd;
-  const Op* ops = a->ops;
-  size_t count = a->count;
-  int pipe_fd = a->pipe_fd;
-  Sink sink{nullptr, pipe_fd};
   uint64_t t0 = berth::monotonic_ns();
-  int err = setns(ns_fd, CLONE_NEWNET) < 0 ? errno : 0;
-  sink.put(make_record(PHASE_SETNS, err, t0, nullptr));
-  if (err == 0) err = run_ops(ops, count, &sink);
+  int err = setns(a->ns_fd, CLONE_NEWNET) < 0 ? errno : 0;
+  a->sink->put(make_record(PHASE_SETNS, err, t0, nullptr));
+  if (err == 0) err = run_ops(a->ops, a->count, a->sink);
   _exit(err == 0 ? 0 : 1);
   return 1;
 }
@@ -575,7 +567,7 @@ class ApplyWorker : public Napi::AsyncWorker {
     bool ok = open_namespaces(&fds);
     if (ok) {
       if (target_path_.empty() && target_pid_ <= 0) {
-        Sink sink{&records_, -1};
+        Sink sink{&records_, nullptr, 0, 0};
         run_ops(ops_.data(), ops_.size(), &sink);
       } else {
         run_in_child(fds.back());
@@ -679,53 +671,42 @@ class ApplyWorker : public Napi::AsyncWorker {
   }
 
   void run_in_child(int ns_fd) {
-    int p[2];
     uint64_t start = berth::monotonic_ns();
-    if (pipe2(p, O_CLOEXEC) < 0) {
-      phase(PHASE_CLONE, errno, start);
-      return;
-    }
     // CLONE_VM | CLONE_VFORK, as posix_spawn does: no copy of the page tables (a
     // fork of a large Node process costs milliseconds), and this worker thread
-    // sleeps until the child has exited. The child runs on its own small stack,
-    // touches only the prepared ops and its stack, and runs with every signal
-    // blocked so no handler of the Node process ever runs in it.
-    const size_t stack_size = 256 * 1024;
-    void* stack = mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
-      int err = errno;
-      close(p[0]);
-      close(p[1]);
-      phase(PHASE_CLONE, err, start);
-      return;
+    // sleeps until the child has exited, so the child's records are in place when
+    // clone() returns (no pipe). CLONE_FILES and CLONE_FS: no copy of the process's
+    // descriptor table to make at the clone and to close at the exit (the child
+    // closes the one socket it opens). The child runs on its own small stack,
+    // touches only the prepared ops, the record array and its stack, and runs with
+    // every signal blocked so no handler of the Node process ever runs in it.
+    // Its stack is this worker thread's, made on the thread's first child and kept
+    // (one child at a time per thread): no mmap, page faults and munmap (a TLB
+    // shootdown across the process's threads) per call.
+    constexpr size_t stack_size = 256 * 1024;
+    thread_local void* stack = nullptr;
+    if (stack == nullptr) {
+      void* m = mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+      if (m == MAP_FAILED) {
+        phase(PHASE_CLONE, errno, start);
+        return;
+      }
+      stack = m;
     }
-    ChildArgs args{ns_fd, ops_.data(), ops_.size(), p[1]};
+    // setns, socket, one per op, one for a failed lookup
+    std::vector<StepRecord> array(ops_.size() + 4);
+    Sink sink{nullptr, array.data(), array.size(), 0};
+    ChildArgs args{ns_fd, ops_.data(), ops_.size(), &sink};
     sigset_t all, saved;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &saved);
-    int pid = clone(child_entry, static_cast<char*>(stack) + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+    int pid = clone(child_entry, static_cast<char*>(stack) + stack_size,
+                    CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_FS | SIGCHLD, &args);
     int clone_err = pid < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-    munmap(stack, stack_size);
-    close(p[1]);
     phase(PHASE_CLONE, clone_err, start);
-    if (pid < 0) {
-      close(p[0]);
-      return;
-    }
-    StepRecord r;
-    size_t have = 0;
-    for (;;) {
-      ssize_t n = read(p[0], reinterpret_cast<char*>(&r) + have, sizeof(r) - have);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      have += static_cast<size_t>(n);
-      if (have == sizeof(r)) {
-        records_.push_back(r);
-        have = 0;
-      }
-    }
-    close(p[0]);
+    if (pid < 0) return;
+    records_.insert(records_.end(), array.begin(), array.begin() + static_cast<std::ptrdiff_t>(sink.count));
     int status = 0;
     uint64_t wait_start = berth::monotonic_ns();
     while (waitpid(static_cast<pid_t>(pid), &status, 0) < 0 && errno == EINTR) {
@@ -851,8 +832,7 @@ Napi::Value NetlinkApply(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Napi::Array arr = info[0].As<Napi::Array>();
-  // The child reports into a pipe that nobody drains until it exits: keep the
-  // records well below the pipe's 64 KiB.
+  // A bound on the work of one call (and on the child's record array).
   if (arr.Length() > 256) {
     Napi::TypeError::New(env, "netlinkApply: at most 256 ops per call").ThrowAsJavaScriptException();
     return env.Undefined();
