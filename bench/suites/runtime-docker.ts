@@ -19,7 +19,15 @@ import { unavailable } from '../../engine/errdefs/errors.js';
 import { makeWorkloadRootfs } from '../../engine/execdriver/workload-rootfs.js';
 import { mountFs } from '../../engine/graphdriver/host-mount.js';
 import { call, onPath } from '../peers/index.js';
-import { exited, deleteLinkIfPresent, stopDaemonChild, unmountAndRemove } from '../teardown.js';
+import { background } from '../../engine/trace/index.js';
+import {
+  exited,
+  deleteLinkIfPresent,
+  hostLeftovers,
+  processesNaming,
+  stopDaemonChild,
+  unmountAndRemove,
+} from '../teardown.js';
 import { rssReads } from './daemon-memory.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
@@ -150,7 +158,8 @@ export class PrivateDockerd {
           '--storage-driver',
           'overlay2',
         ],
-        { stdio: ['ignore', log, log] },
+        // a process group of its own: a Ctrl-C at the terminal reaches the bench alone, which stops it in order
+        { stdio: ['ignore', log, log], detached: true },
       );
     } finally {
       closeSync(log);
@@ -233,8 +242,17 @@ export class PrivateDockerd {
       }
       this.helpers = [];
     }
-    if (this.dir !== undefined) {
-      failures.push(...(await unmountAndRemove('private dockerd', this.dir)));
+    const dir = this.dir;
+    if (dir !== undefined) {
+      // shims of containers a dockerd that died did not stop name our folder (their socket address)
+      for (const pid of processesNaming(dir)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      failures.push(...(await unmountAndRemove('private dockerd', dir)));
       this.dir = undefined;
     }
     if (this.bridgeMade) {
@@ -243,6 +261,9 @@ export class PrivateDockerd {
       this.bridgeMade = false;
     }
     if (!this.keyBefore && existsSync(KEY_JSON)) rmSync(KEY_JSON, { force: true });
+    // nothing of it may stay: its bridge, mounts, folder, processes naming the folder (no iptables: --iptables=false)
+    const left = await hostLeftovers(background(), { bridge: DOCKER_BRIDGE, dir });
+    if (left.length > 0) failures.push(`left on the host: ${left.join('; ')}`);
     if (failures.length > 0) throw unavailable(`private dockerd cleanup: ${failures.join('; ')}`);
   }
 }

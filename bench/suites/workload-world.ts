@@ -96,9 +96,9 @@ export class WorkloadWorld {
   }
 
   async release(ctx: Context): Promise<void> {
-    if (this.users === 0) return;
-    this.users--;
+    // counted also for a case whose setup did not run (an interrupted run): the last one closes the world
     this.released++;
+    if (this.users > 0) this.users--;
     if (this.users > 0 || this.released < this.expected) return;
     await this.close(ctx);
   }

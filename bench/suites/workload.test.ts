@@ -22,7 +22,7 @@ import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
 import { WORKLOAD_BRIDGE } from './workload-world.js';
 import { berthPullIntervals, coldSplits, ProgressIntervals, splitPull } from './workload-coldstart.js';
-import type { SpanRecord } from '../../engine/trace/index.js';
+import { background, withSignal, type SpanRecord } from '../../engine/trace/index.js';
 import { getOnce, pollReady, requestLoop } from './workload-http.js';
 import { requestLatencies } from './workload-services.js';
 import {
@@ -55,6 +55,12 @@ function libpodCgroupDirs(): string[] {
   return readdirSync('/sys/fs/cgroup')
     .filter((h) => existsSync(join('/sys/fs/cgroup', h, 'libpod_parent')))
     .sort();
+}
+
+/** The process group of process `pid` (field 5 of /proc/<pid>/stat). */
+function processGroup(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
 }
 
 /** A suite entry running the workload cases with `options` (tiny sizes). */
@@ -383,6 +389,86 @@ needs(root()).describe('workload suite: real runs (root)', () => {
     expect(iptablesRulesNaming(WORKLOAD_BRIDGE)).toEqual([]);
     expect(childPids()).toEqual(children);
   }, 900_000);
+
+  it('berth: a run interrupted while berthd holds a container with a published port stops it and leaves nothing', async () => {
+    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-interrupt-${process.pid}-`));
+    const children = childPids();
+    const lines: string[] = [];
+    const interrupt = new AbortController();
+    let held: { rules: string[]; dnat: string[]; prefix: string; pgid: number } | undefined;
+    // the interrupt comes as the CLI's SIGINT handler sends it, in the first sample of a case whose service
+    // container runs with 8080 published on 127.0.0.1
+    const suite: RegisteredSuite = {
+      name: 'workload',
+      description: workloadSuite.description,
+      load: async () => ({
+        ...workloadSuite,
+        cases: (ctx) =>
+          workloadCases(ctx, tinyOptions).map((c) =>
+            c.kind === 'macro' && c.case === 'service-requests' && c.parameters.mode === 'keep-alive'
+              ? {
+                  ...c,
+                  sample: (sctx, index) => {
+                    if (held === undefined) {
+                      const addr = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', WORKLOAD_BRIDGE], {
+                        encoding: 'utf8',
+                      });
+                      const prefix = /inet (\d+\.\d+\.\d+\.)\d+\//.exec(addr)![1]!;
+                      const berthd = processesNaming(dataRoot).find((pid) =>
+                        readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--exec-root'),
+                      )!;
+                      held = {
+                        rules: iptablesRulesNaming(WORKLOAD_BRIDGE),
+                        dnat: iptablesRulesNaming(`--to-destination ${prefix}`),
+                        prefix,
+                        pgid: processGroup(berthd),
+                      };
+                      interrupt.abort(new Error('interrupted by SIGINT'));
+                    }
+                    return c.sample(sctx, index);
+                  },
+                }
+              : c,
+          ),
+      }),
+    };
+    try {
+      const { document, failed } = await runBenchmarks({
+        ctx: withSignal(background(), interrupt.signal),
+        suites: [suite],
+        settings: tiny,
+        seed: 5,
+        dataRoot,
+        targets: ['berth'],
+        argv: ['--test'],
+        progress: (l) => lines.push(l),
+        hostInfo: async () => host,
+      });
+      expect(failed).toBe(true);
+      // the daemon held the published port (a DNAT rule to its bridge's subnet) and rules for its bridge
+      expect(held!.dnat.length, JSON.stringify(held)).toBeGreaterThan(0);
+      expect(held!.rules.length).toBeGreaterThan(0);
+      // a Ctrl-C at a terminal goes to the foreground process group: berthd is not in the bench's
+      expect(held!.pgid).not.toBe(processGroup(process.pid));
+      const reason = document.suites[0]!.reason!;
+      expect(reason).toContain('cancelled (interrupted by SIGINT)');
+      // every clean-up ran to its end (a teardown that failed or found leftovers is in the reason)
+      expect(reason, lines.join('\n')).not.toContain('teardown');
+      // only the cases before the interrupt have results; those after it were not set up (no corpus images built)
+      expect(new Set(document.cases.map((c) => c.case))).toEqual(new Set(['service-ready']));
+      expect(readdirSync(dataRoot)).toEqual([]);
+    } finally {
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+    expect(iptablesRulesNaming(WORKLOAD_BRIDGE)).toEqual([]);
+    expect(iptablesRulesNaming(`--to-destination ${held!.prefix}`)).toEqual([]);
+    expect(existsSync(`/sys/class/net/${WORKLOAD_BRIDGE}`)).toBe(false);
+    expect(mountsContaining(dataRoot)).toEqual([]);
+    expect(processesNaming(dataRoot)).toEqual([]);
+    expect(await leftoverLinks()).toEqual([]);
+    expect(await leftoverNetns()).toEqual([]);
+    expect(childPids()).toEqual(children);
+  }, 600_000);
 
   needs(dockerMissing()).it(
     'docker: the cases against a private dockerd, ready-time goal noted on berth, leaving no daemon, bridge or mount',
