@@ -132,6 +132,11 @@ export class WorkloadWorld {
     return this.dockerdReady;
   }
 
+  /** Whether the private dockerd was set up (it may be stopped between a restart case's steps). */
+  get dockerOpen(): boolean {
+    return this.dockerdReady !== undefined;
+  }
+
   /** The private podman service, started (and the service image pulled over its API) on first use. */
   podman(): Promise<PrivatePodman> {
     this.podmanReady ??= (async () => {

@@ -118,7 +118,7 @@ describe('workload suite: cases', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('docker: the same cases but daemon restart; podman: the same with services only on its netavark network; each with its reason when absent', () => {
+  it('docker: the same cases, daemon restart on its private dockerd too; podman: the same with services only on its netavark network; each with its reason when absent', () => {
     const warnings: string[] = [];
     const cases = workloadCases(suiteCtx(['docker', 'podman'], warnings), tinyOptions) as MacroCase[];
     const docker = dockerMissing() === undefined;
@@ -139,7 +139,10 @@ describe('workload suite: cases', () => {
       ...(podman ? ['podman/cold-start'] : []),
       ...(docker ? ['docker/restart-on-failure'] : []),
       ...(podman ? ['podman/restart-on-failure'] : []),
-      ...(podman ? ['podman/daemon-restart', 'podman/daemon-restart'] : []),
+      ...d('docker/daemon-restart'),
+      ...(podman ? ['podman/daemon-restart'] : []),
+      ...d('docker/daemon-restart'),
+      ...(podman ? ['podman/daemon-restart'] : []),
     ]);
     if (docker) expect(warnings[0]).toMatch(/^docker: measured against a private dockerd/);
     else expect(warnings).toContain(dockerMissing());
@@ -155,13 +158,12 @@ describe('workload suite: cases', () => {
       expect(warnings).toContain(podmanMissing());
       expect(podmanMissing()).toMatch(/^target podman left out: podman not installed/);
     }
-    const dockerRestart =
-      'daemon-restart: not measured for docker (the private dockerd is not restarted on its root by this suite)';
-    if (docker) expect(warnings).toContain(dockerRestart);
-    else expect(warnings).not.toContain(dockerRestart);
+    expect(warnings.some((w) => w.startsWith('daemon-restart'))).toBe(false);
     expect(
       cases.filter((c) => c.case === 'daemon-restart').map((c) => `${c.target}/${c.parameters.containers}`),
-    ).toEqual(podman ? ['podman/0', 'podman/2'] : []);
+    ).toEqual([...d('docker/0'), ...(podman ? ['podman/0'] : []), ...d('docker/2'), ...(podman ? ['podman/2'] : [])]);
+    for (const c of cases.filter((x) => x.case === 'daemon-restart' && x.target === 'docker'))
+      expect(c.method).toMatch(/--live-restore=false/);
   });
 
   it('derives request latencies from the measured batches only and the cold-start split with the pull share', () => {
@@ -471,7 +473,7 @@ needs(root()).describe('workload suite: real runs (root)', () => {
   }, 600_000);
 
   needs(dockerMissing()).it(
-    'docker: the cases against a private dockerd, ready-time goal noted on berth, leaving no daemon, bridge or mount',
+    'docker: the cases against a private dockerd, its restart with containers recorded, ready-time goal noted on berth, leaving no daemon, bridge or mount',
     async () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-docker-${process.pid}-`));
       const keyBefore = existsSync('/etc/docker/key.json');
@@ -479,7 +481,7 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       const lines: string[] = [];
       try {
         const { document, failed } = await runBenchmarks({
-          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [] })],
+          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [2] })],
           settings: tiny,
           seed: 5,
           dataRoot,
@@ -497,10 +499,20 @@ needs(root()).describe('workload suite: real runs (root)', () => {
             'service-requests',
             'cold-start',
             'restart-on-failure',
+            'daemon-restart',
             'service-request-latency',
             'cold-start-split',
             'cold-start-pull-share',
           ]),
+        );
+        // dockerd restarted on its data root with 2 containers recorded, in the group of berthd's restart
+        const restart = document.cases.filter((c) => c.case === 'daemon-restart');
+        expect(restart.map((c) => `${c.target}/${c.parameters.containers}/${c.samples.length}`)).toEqual([
+          'berth/2/2',
+          'docker/2/2',
+        ]);
+        expect(restart[1]!.phases!.map((p) => p.name)).toEqual(
+          expect.arrayContaining(['client.stop', 'client.start', 'client.list']),
         );
         for (const c of document.cases.filter((x) => x.case === 'service-ready' && x.target === 'berth')) {
           expect(
