@@ -132,8 +132,11 @@ describe('bench CLI', () => {
     }
   });
 
-  it('on SIGINT stops, still writes the file and exits 130', async () => {
-    const out = path.join(tmp, 'interrupted.json');
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('on %s stops, still writes the file and exits %i', async (signal, code) => {
+    const out = path.join(tmp, `interrupted-${signal}.json`);
     // node itself (not the tsx wrapper, which kills a child that does not answer a relayed signal within 30 ms)
     const child = execa(
       process.execPath,
@@ -148,15 +151,15 @@ describe('bench CLI', () => {
     child.stderr!.on('data', (chunk: Buffer) => {
       if (!sent && chunk.toString().includes('suite trace: running')) {
         sent = true;
-        child.kill('SIGINT');
+        child.kill(signal);
       }
     });
     const r = await child;
     expect(sent).toBe(true);
-    expect(r.exitCode, r.stderr).toBe(130);
+    expect(r.exitCode, r.stderr).toBe(code);
     const doc = validateResult(JSON.parse(await readFile(out, 'utf8')));
     expect(doc.suites[0].status).toBe('failed');
-    expect(doc.suites[0].reason).toMatch(/cancelled \(interrupted by SIGINT\)/);
+    expect(doc.suites[0].reason).toContain(`cancelled (interrupted by ${signal})`);
   });
 
   it('records a suite that is not built as such, without a number', async () => {

@@ -181,15 +181,21 @@ export async function main(argv: readonly string[], known: readonly RegisteredSu
     return 0;
   }
 
-  // the first Ctrl-C stops after the current sample (teardowns run, the file is written); a second one kills
+  // the first Ctrl-C (SIGINT) or SIGTERM stops after the current sample (teardowns run, the file is written); a
+  // second signal kills
   const interrupt = new AbortController();
-  const onSigint = () => {
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    stoppedBy = signal;
     process.stderr.write(
-      'interrupted: finishing the current sample, tearing down, writing the result (Ctrl-C again to kill)\n',
+      `interrupted (${signal}): finishing the current sample, tearing down, writing the result (Ctrl-C again to kill)\n`,
     );
-    interrupt.abort(new Error('interrupted by SIGINT'));
+    interrupt.abort(new Error(`interrupted by ${signal}`));
   };
-  process.once('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   if (injectDelay !== undefined)
     process.stderr.write(
       `warning: ${INJECT_DELAY_ENV}=${injectDelay.spec}: a test-only slowdown is injected; this run is not berth's own speed\n`,
@@ -214,7 +220,8 @@ export async function main(argv: readonly string[], known: readonly RegisteredSu
       failed ||= outcome.failed;
     }
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
   // several runs: one document with every run's samples tagged by run, and each case's between-run spread
   const document = runs.length > 1 ? mergeRuns(runs, options.seed) : runs[0];
@@ -243,7 +250,7 @@ export async function main(argv: readonly string[], known: readonly RegisteredSu
   for (const s of document.suites) {
     if (s.status === 'failed') process.stderr.write(`suite ${s.name} failed: ${s.reason}\n`);
   }
-  if (interrupt.signal.aborted) return 130;
+  if (stoppedBy !== undefined) return 128 + (os.constants.signals[stoppedBy] ?? 2);
   return failed ? 1 : 0;
 }
 

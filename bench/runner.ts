@@ -10,6 +10,7 @@ import { Bench } from 'tinybench';
 import { isBerthError } from '../engine/errdefs/errors.js';
 import {
   background,
+  detached,
   SpanCollector,
   startSpan,
   summarize as summarizeSpans,
@@ -408,9 +409,11 @@ async function runMicroGroup(
     for (const out of outs) {
       out.setUp = true;
       try {
+        // an interrupted run sets nothing more up (the teardowns still run: shared set-ups count them)
+        throwIfCancelled(ctx, 'setup');
         await out.def.setup?.();
       } catch (err) {
-        out.error = `setup: ${errorMessage(err)}`;
+        out.error = isBerthError(err, 'CANCELLED') ? errorMessage(err) : `setup: ${errorMessage(err)}`;
       }
     }
     for (const out of outs) {
@@ -472,7 +475,8 @@ async function runMicroGroup(
       try {
         await out.def.teardown?.();
       } catch (err) {
-        out.error ??= `teardown: ${errorMessage(err)}`;
+        // after a failure or an interrupt too: a clean-up that left something is never hidden
+        out.error = `${out.error === undefined ? '' : `${out.error}; `}teardown: ${errorMessage(err)}`;
       }
     }
   }
@@ -571,9 +575,11 @@ async function runMacroGroup(
     for (const out of outs) {
       out.setUp = true;
       try {
+        // an interrupted run sets nothing more up (the teardowns still run: shared set-ups count them)
+        throwIfCancelled(ctx, 'setup');
         await out.def.setup?.(ctx);
       } catch (err) {
-        out.error = `setup: ${errorMessage(err)}`;
+        out.error = isBerthError(err, 'CANCELLED') ? errorMessage(err) : `setup: ${errorMessage(err)}`;
       }
     }
     for (let w = 0; w < m.warmup; w++) {
@@ -615,12 +621,15 @@ async function runMacroGroup(
       }
     }
   } finally {
+    // clean-up runs to its end also in an interrupted run: its context is not cancelled with the run's
+    const cleanup = detached(ctx);
     for (const out of outs) {
       if (!out.setUp) continue;
       try {
-        await out.def.teardown?.(ctx);
+        await out.def.teardown?.(cleanup);
       } catch (err) {
-        out.error ??= `teardown: ${errorMessage(err)}`;
+        // after a failure or an interrupt too: a clean-up that left something is never hidden
+        out.error = `${out.error === undefined ? '' : `${out.error}; `}teardown: ${errorMessage(err)}`;
       }
     }
   }
@@ -689,7 +698,7 @@ async function macroSample(
       collector.stop();
     }
   } finally {
-    await def.afterSample?.(ctx, index);
+    await def.afterSample?.(detached(ctx), index);
   }
 }
 

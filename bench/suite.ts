@@ -100,7 +100,9 @@ export type SampleValue = number | void | undefined;
  * A macro case: an async operation measured once per sample by the runner.
  * When `sample` returns a number it is the sample (in `unit`); otherwise the
  * runner times the call and converts to `unit` (which must be ns, us, ms or s).
- * Teardowns run also when the sample or the setup failed.
+ * Teardowns run also when the sample or the setup failed, and in a cancelled run (Ctrl-C) also for a case whose
+ * setup was not run, so they must cope with a setup that did not happen; teardown and afterSample get a context that
+ * is not cancelled with the run (clean-up runs to its end).
  */
 export interface MacroCase extends CaseInfo, ResultNotesHook {
   kind: 'macro';

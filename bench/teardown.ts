@@ -2,10 +2,12 @@
 // rest still runs, and one error naming them all comes at the end. Also the steps
 // the private daemons of the bench (berthd, dockerd) are torn down with.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createCgroupManager } from '../engine/execdriver/cgroups/manager.js';
 import { MNT_DETACH, unmount } from '../engine/graphdriver/host-mount.js';
 import { mountsUnder } from '../engine/graphdriver/mountinfo.js';
-import { call } from './peers/index.js';
+import type { Context } from '../engine/trace/index.js';
+import { call, onPath } from './peers/index.js';
 
 export class Teardown {
   private readonly failures: string[] = [];
@@ -71,4 +73,60 @@ export async function deleteLinkIfPresent(name: string): Promise<string | undefi
   if (!existsSync(`/sys/class/net/${name}`)) return undefined;
   const r = await call(['ip', 'link', 'del', name]);
   return r.code === 0 ? undefined : `bridge ${name}: ${r.stderr.trim()}`;
+}
+
+/**
+ * What a private daemon left on the host after its cleanup: iptables rules naming its bridge or carrying its owner
+ * tag (`berth:<owner>:…`), the bridge, its cgroup parent in any hierarchy, mounts under its folder, the folder, and
+ * processes naming the folder in their command line (the daemon, proxies). Empty when the host is clean.
+ */
+export async function hostLeftovers(
+  ctx: Context,
+  what: { bridge?: string; owner?: string; cgroups?: string; dir?: string },
+): Promise<string[]> {
+  const left: string[] = [];
+  if (onPath('iptables-save') !== undefined) {
+    const r = await call(['iptables-save'], { captureStdout: true });
+    const rules = r.stdout
+      .split('\n')
+      .filter(
+        (l) =>
+          l.startsWith('-A ') &&
+          ((what.bridge !== undefined && new RegExp(`[ !]${what.bridge}( |$)`).test(l)) ||
+            (what.owner !== undefined && l.includes(`berth:${what.owner}:`))),
+      );
+    if (rules.length > 0) left.push(`${rules.length} iptables rule(s): ${rules.join(' | ')}`);
+  }
+  if (what.bridge !== undefined && existsSync(`/sys/class/net/${what.bridge}`)) left.push(`bridge ${what.bridge}`);
+  if (what.cgroups !== undefined) {
+    const open = await createCgroupManager()
+      .open(ctx, what.cgroups)
+      .then(
+        (cg) => cg.dirs.join(', '),
+        () => undefined,
+      );
+    if (open !== undefined) left.push(`cgroup ${what.cgroups} (${open})`);
+  }
+  if (what.dir !== undefined) {
+    const mounts = await mountsUnder(what.dir).catch(() => [] as string[]);
+    if (mounts.length > 0) left.push(`mount(s) ${mounts.join(', ')}`);
+    if (existsSync(what.dir)) left.push(`folder ${what.dir}`);
+    const procs = processesNaming(what.dir);
+    if (procs.length > 0) left.push(`process(es) ${procs.join(', ')} naming ${what.dir}`);
+  }
+  return left;
+}
+
+/** Pids of processes other than this one whose command line contains `text`. */
+export function processesNaming(text: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text)) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }

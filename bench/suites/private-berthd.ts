@@ -13,10 +13,10 @@ import { createCgroupManager } from '../../engine/execdriver/cgroups/manager.js'
 import { mountFs } from '../../engine/graphdriver/host-mount.js';
 import { parseBip } from '../../engine/jobs/builtins.js';
 import { BridgeDriver } from '../../engine/networkdriver/network-driver.js';
-import type { Context } from '../../engine/trace/index.js';
+import { detached, type Context } from '../../engine/trace/index.js';
 import { packagePath } from '../../native/package-root.js';
 import { call } from '../peers/index.js';
-import { deleteLinkIfPresent, stopDaemonChild, Teardown, unmountAndRemove } from '../teardown.js';
+import { deleteLinkIfPresent, hostLeftovers, stopDaemonChild, Teardown, unmountAndRemove } from '../teardown.js';
 import { rssReads } from './daemon-memory.js';
 
 export interface PrivateBerthdOptions {
@@ -171,7 +171,8 @@ export class PrivateBerthd {
           '--log-level',
           'warn',
         ],
-        { stdio: ['ignore', log, log] },
+        // a process group of its own: a Ctrl-C at the terminal reaches the bench alone, which stops it in order
+        { stdio: ['ignore', log, log], detached: true },
       );
     } finally {
       closeSync(log);
@@ -245,8 +246,13 @@ export class PrivateBerthd {
     for (const id of await this.containers()) await client.containerRemove(id, { force: true });
   }
 
-  private async tearDown(ctx: Context): Promise<void> {
+  private async tearDown(parent: Context): Promise<void> {
+    // runs to its end also when the run was interrupted (a cancelled context would stop the network reset half way,
+    // leaving the bridge's iptables rules after the bridge itself went)
+    const ctx = detached(parent);
     const t = new Teardown();
+    let owner: string | undefined;
+    let cgroups: string | undefined;
     const d = this.daemon;
     if (d !== undefined && d.pid !== undefined && d.exitCode === null && d.signalCode === null) {
       await t.attempt('idle RSS', async () => {
@@ -262,10 +268,12 @@ export class PrivateBerthd {
           root: this.root!,
           defaultNetwork: { bridge: this.bridge, ...parseBip(this.bip!) },
         });
+        owner = net.owner;
         await net.reset(ctx);
       });
-      const parent = `berth/${createHash('sha256').update(this.root).digest('hex').slice(0, 12)}`;
-      await t.attempt(`cgroups ${parent}`, () => createCgroupManager().cleanupStale(ctx, parent));
+      cgroups = `berth/${createHash('sha256').update(this.root).digest('hex').slice(0, 12)}`;
+      const stale = cgroups;
+      await t.attempt(`cgroups ${stale}`, () => createCgroupManager().cleanupStale(ctx, stale));
     }
     await t.attempt('bridge', async () => {
       const failed = await deleteLinkIfPresent(this.bridge);
@@ -278,6 +286,10 @@ export class PrivateBerthd {
         if (failed.length > 0) throw new Error(failed.join('; '));
       });
     }
+    await t.attempt('left on the host', async () => {
+      const left = await hostLeftovers(ctx, { bridge: this.bridge, owner, cgroups, dir: this.dir });
+      if (left.length > 0) throw new Error(left.join('; '));
+    });
     this.dir = undefined;
     this.root = undefined;
     this.bip = undefined;

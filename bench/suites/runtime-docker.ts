@@ -15,11 +15,20 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { ApiClient } from '../../engine/client/api-client.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { makeWorkloadRootfs } from '../../engine/execdriver/workload-rootfs.js';
 import { mountFs } from '../../engine/graphdriver/host-mount.js';
 import { call, onPath } from '../peers/index.js';
-import { exited, deleteLinkIfPresent, stopDaemonChild, unmountAndRemove } from '../teardown.js';
+import { background } from '../../engine/trace/index.js';
+import {
+  exited,
+  deleteLinkIfPresent,
+  hostLeftovers,
+  processesNaming,
+  stopDaemonChild,
+  unmountAndRemove,
+} from '../teardown.js';
 import { rssReads } from './daemon-memory.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
@@ -127,13 +136,43 @@ export class PrivateDockerd {
     await mustRun(['ip', 'addr', 'add', `${prefix}1/24`, 'dev', DOCKER_BRIDGE], `bridge ${DOCKER_BRIDGE}`);
     await mustRun(['ip', 'link', 'set', DOCKER_BRIDGE, 'up'], `bridge ${DOCKER_BRIDGE}`);
     writeFileSync(join(dir, 'daemon.json'), '{}\n');
-    const log = openSync(join(dir, 'dockerd.log'), 'a');
+    await this.startDaemon();
+    this.version = await this.serverVersion();
+    const rootfs = makeWorkloadRootfs(join(dir, 'rootfs'));
+    await mustRun(['tar', '-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.'], 'static rootfs tar');
+    await mustRun(this.cli(['import', join(dir, 'rootfs.tar'), STATIC_IMAGE]), `docker import ${STATIC_IMAGE}`);
+    this.idleRss = await rssReads([this.daemon!.pid!, ...childrenOf(this.daemon!.pid!)]);
+  }
+
+  private async serverVersion(): Promise<string | null> {
+    const r = await call(this.cli(['version', '--format', '{{.Server.Version}}']), { captureStdout: true });
+    return r.code === 0 ? r.stdout.trim() : null;
+  }
+
+  private logTail(): string {
     try {
-      this.daemon = spawn(
+      return readFileSync(join(this.dir!, 'dockerd.log'), 'utf8').trim().split('\n').slice(-3).join(' | ');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  /**
+   * Starts dockerd on the kept data root (first start or a restart after stopDaemon) and waits until /_ping answers
+   * (polled every 5 ms, 60 s at most). Live restore is off: the containers it records were stopped at its last stop.
+   */
+  async startDaemon(): Promise<void> {
+    const dir = this.dir;
+    if (dir === undefined) throw new Error('private dockerd: not set up');
+    if (this.pid !== undefined) throw new Error(`private dockerd: already running (pid ${this.pid})`);
+    const log = openSync(join(dir, 'dockerd.log'), 'a');
+    let d: ChildProcess;
+    try {
+      d = spawn(
         'dockerd',
         [
           '--data-root',
-          data,
+          join(dir, 'data'),
           '--exec-root',
           join(dir, 'exec'),
           '--pidfile',
@@ -147,40 +186,69 @@ export class PrivateDockerd {
           '--iptables=false',
           '--ip-forward=false',
           '--ip-masq=false',
+          '--live-restore=false',
           '--storage-driver',
           'overlay2',
         ],
-        { stdio: ['ignore', log, log] },
+        // a process group of its own: a Ctrl-C at the terminal reaches the bench alone, which stops it in order
+        { stdio: ['ignore', log, log], detached: true },
       );
     } finally {
       closeSync(log);
     }
-    const deadline = Date.now() + 30_000;
+    this.daemon = d;
+    const client = new ApiClient(`unix://${this.socket}`);
+    const deadline = Date.now() + 60_000;
     for (;;) {
-      if (this.daemon.exitCode !== null || this.daemon.signalCode !== null) {
-        throw unavailable(
-          `private dockerd: exited at start: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').trim().split('\n').slice(-3).join(' | ')}`,
-        );
-      }
-      const r = existsSync(this.socket)
-        ? await call(this.cli(['version', '--format', '{{.Server.Version}}']), { captureStdout: true })
-        : undefined;
-      if (r?.code === 0) {
-        this.version = r.stdout.trim();
+      if (d.exitCode !== null || d.signalCode !== null)
+        throw unavailable(`private dockerd: exited at start (${d.exitCode ?? d.signalCode}): ${this.logTail()}`);
+      if (
+        existsSync(this.socket) &&
+        (await client.ping().then(
+          () => true,
+          () => false,
+        ))
+      )
         break;
-      }
-      if (Date.now() > deadline) throw unavailable('private dockerd: not answering on its socket after 30 s');
-      await new Promise((res) => setTimeout(res, 100));
+      if (Date.now() > deadline)
+        throw unavailable(`private dockerd: no answer to /_ping after 60 s: ${this.logTail()}`);
+      await new Promise((res) => setTimeout(res, 5));
     }
-    this.helpers = childrenOf(this.daemon.pid!);
-    const rootfs = makeWorkloadRootfs(join(dir, 'rootfs'));
-    await mustRun(['tar', '-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.'], 'static rootfs tar');
-    await mustRun(this.cli(['import', join(dir, 'rootfs.tar'), STATIC_IMAGE]), `docker import ${STATIC_IMAGE}`);
-    this.idleRss = await rssReads([this.daemon.pid!, ...childrenOf(this.daemon.pid!)]);
+    this.helpers = [...new Set([...this.helpers, ...childrenOf(d.pid!)])];
   }
 
+  /**
+   * Stops dockerd alone, keeping its data root (SIGTERM: with live restore off it stops its containers, then its
+   * containerd; SIGKILL and an error after 20 s). Resolves once dockerd and its containerd are gone.
+   */
+  async stopDaemon(): Promise<void> {
+    const d = this.daemon;
+    if (d === undefined || d.pid === undefined) return;
+    this.daemon = undefined;
+    const helpers = [...new Set([...this.helpers, ...childrenOf(d.pid)])];
+    this.helpers = helpers;
+    if ((await stopDaemonChild(d, 20_000)) === 'killed')
+      throw unavailable(
+        `private dockerd (pid ${d.pid}) did not stop on SIGTERM within 20 s (killed): ${this.logTail()}`,
+      );
+    const alive = helpers.filter((pid) => existsSync(`/proc/${pid}`) && this.naming(pid));
+    if (alive.length > 0)
+      throw unavailable(`private dockerd: its containerd (pid ${alive.join(', ')}) outlived dockerd's stop`);
+  }
+
+  /** Whether process `pid` names this daemon's folder in its command line. */
+  private naming(pid: number): boolean {
+    try {
+      return this.dir !== undefined && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.dir);
+    } catch {
+      return false;
+    }
+  }
+
+  /** dockerd's pid while it runs. */
   get pid(): number | undefined {
-    return this.daemon?.pid;
+    const d = this.daemon;
+    return d === undefined || d.exitCode !== null || d.signalCode !== null ? undefined : d.pid;
   }
 
   /**
@@ -233,8 +301,17 @@ export class PrivateDockerd {
       }
       this.helpers = [];
     }
-    if (this.dir !== undefined) {
-      failures.push(...(await unmountAndRemove('private dockerd', this.dir)));
+    const dir = this.dir;
+    if (dir !== undefined) {
+      // shims of containers a dockerd that died did not stop name our folder (their socket address)
+      for (const pid of processesNaming(dir)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      failures.push(...(await unmountAndRemove('private dockerd', dir)));
       this.dir = undefined;
     }
     if (this.bridgeMade) {
@@ -243,6 +320,9 @@ export class PrivateDockerd {
       this.bridgeMade = false;
     }
     if (!this.keyBefore && existsSync(KEY_JSON)) rmSync(KEY_JSON, { force: true });
+    // nothing of it may stay: its bridge, mounts, folder, processes naming the folder (no iptables: --iptables=false)
+    const left = await hostLeftovers(background(), { bridge: DOCKER_BRIDGE, dir });
+    if (left.length > 0) failures.push(`left on the host: ${left.join('; ')}`);
     if (failures.length > 0) throw unavailable(`private dockerd cleanup: ${failures.join('; ')}`);
   }
 }

@@ -27,7 +27,8 @@ import { unavailable } from '../../engine/errdefs/errors.js';
 import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-mount.js';
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
 import { onPath } from '../peers/index.js';
-import { exited, Teardown } from '../teardown.js';
+import { background } from '../../engine/trace/index.js';
+import { exited, hostLeftovers, Teardown } from '../teardown.js';
 import {
   netavarkChains,
   netavarkMissing,
@@ -189,6 +190,8 @@ export class PrivatePodman {
       this.service = spawn('podman', [...this.globalFlags(), 'system', 'service', '--time', '0', this.host], {
         stdio: ['ignore', log, log],
         env: this.env(),
+        // a process group of its own: a Ctrl-C at the terminal reaches the bench alone, which stops it in order
+        detached: true,
       });
     } finally {
       closeSync(log);
@@ -388,6 +391,7 @@ export class PrivatePodman {
           // gone
         }
       }
+      const bridge = this.network?.bridge;
       if (this.network !== undefined) {
         const n = this.network;
         await t.attempt('network', () => removeNetworkLeftovers(n, this.chainsBefore, this.sandboxes));
@@ -417,6 +421,17 @@ export class PrivatePodman {
           }
         });
       }
+      // nothing of it may stay: its bridge and the rules naming it, mounts, folders, processes naming them
+      const run = this.runRoot;
+      await t.attempt('left on the host', async () => {
+        const left = [
+          ...(await hostLeftovers(background(), { bridge, dir })),
+          ...(run === undefined ? [] : await hostLeftovers(background(), { dir: run })).filter(
+            (l) => !l.startsWith('folder '),
+          ),
+        ];
+        if (left.length > 0) throw new Error([...new Set(left)].join('; '));
+      });
     }
     t.finish('private podman cleanup');
   }

@@ -1,7 +1,7 @@
 // The workload suite's recovery cases: how soon a container that exits 1 runs again
-// under `--restart on-failure` (berth, docker and podman), and how long berthd and the
-// podman service take to come back (SIGTERM, exit, start, /_ping, the containers listed)
-// holding N containers.
+// under `--restart on-failure` (berth, docker and podman), and how long berthd, a private
+// dockerd and the podman service take to come back (SIGTERM, exit, start, /_ping, the
+// containers listed) holding N containers.
 import { ApiClient } from '../../engine/client/api-client.js';
 import type { EventMessage } from '../../engine/api/types.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
@@ -12,6 +12,7 @@ import { SERVICE_REPO } from './workload-images.js';
 import { SUITE } from './workload-services.js';
 import type { PrivateBerthd } from './private-berthd.js';
 import type { PrivatePodman } from './workload-podman.js';
+import type { PrivateDockerd } from './runtime-docker.js';
 import type { DaemonHandle, WorkloadTarget, WorkloadWorld } from './workload-world.js';
 
 /**
@@ -260,6 +261,75 @@ export function daemonRestartCase(world: WorkloadWorld, containers: number): Mac
     teardown: async (ctx) => {
       try {
         if (berthd !== undefined && berthd.pid !== undefined) await berthd.removeAll();
+      } finally {
+        await world.release(ctx);
+      }
+    },
+  };
+}
+
+/** Force-removes every container of the private dockerd and checks none is listed. */
+async function dockerRemoveAll(d: PrivateDockerd): Promise<void> {
+  const client = new ApiClient(`unix://${d.socket}`);
+  for (const id of await d.containers()) await removeContainer(client, id);
+  const left = await d.containers();
+  if (left.length > 0) throw unavailable(`docker: container(s) ${left.join(', ')} still listed after removal`);
+}
+
+/**
+ * The private dockerd's restart with `containers` containers recorded (`/bin/sleep`, StopSignal SIGKILL, network
+ * none): SIGTERM to dockerd (live restore off, so it stops them and its containerd), its exit, a new dockerd on the
+ * same data root, exec root, pidfile and socket, until /_ping answers and GET /containers/json?all=1 lists them all.
+ */
+export function dockerRestartCase(world: WorkloadWorld, containers: number): MacroCase {
+  let dockerd: PrivateDockerd | undefined;
+  const host = () => `unix://${dockerd!.socket}`;
+  return {
+    kind: 'macro',
+    suite: SUITE,
+    case: 'daemon-restart',
+    target: 'docker',
+    parameters: { containers, graphdriver: 'overlay2', network: 'none' },
+    unit: 'ms',
+    direction: 'lower-is-better',
+    group: `daemon-restart-${containers}`,
+    phases: true,
+    method:
+      `Wall time in ms from SIGTERM to the private dockerd holding ${containers} running container(s) (\`/bin/sleep\` with StopSignal SIGKILL; network none; --live-restore=false, so dockerd stops them and its containerd at shutdown, as berthd does) ` +
+      'to the moment a new dockerd on the same data root, exec root, pidfile and socket (its own managed containerd) answers /_ping (polled every 5 ms) and lists all of them ' +
+      '(GET /containers/json?all=1, polled). Before each sample (untimed) every container not running is started again.',
+    notes: [
+      'Phases: client.stop (SIGTERM to the exit of dockerd and its containerd), client.start (spawn to the first /_ping answer), client.list (until every container is listed).',
+    ],
+    setup: async (ctx) => {
+      await world.acquire(ctx);
+      dockerd = await world.docker();
+      if (dockerd.pid === undefined) await dockerd.startDaemon();
+      await dockerRemoveAll(dockerd);
+      await startIdle(new ApiClient(host()), world.serviceImage, containers);
+    },
+    beforeSample: async () => {
+      const d = dockerd!;
+      if (d.pid === undefined) await d.startDaemon();
+      const client = new ApiClient(host());
+      for (const c of await client.containerList({ all: true }))
+        if (c.State !== 'running') await client.containerStart(c.Id);
+    },
+    sample: async (ctx) => {
+      const d = dockerd!;
+      const { step } = tracedClient(ctx, host(), false);
+      await step('stop', () => d.stopDaemon());
+      await step('start', () => d.startDaemon());
+      // listed over the API, as berthd's and podman's containers are (not through the docker command line)
+      const client = new ApiClient(host());
+      await step('list', () =>
+        untilListed('dockerd', async () => (await client.containerList({ all: true })).map((c) => c.Id), containers),
+      );
+    },
+    teardown: async (ctx) => {
+      try {
+        if (dockerd !== undefined && dockerd.pid === undefined && world.dockerOpen) await dockerd.startDaemon();
+        if (dockerd !== undefined && dockerd.pid !== undefined) await dockerRemoveAll(dockerd);
       } finally {
         await world.release(ctx);
       }

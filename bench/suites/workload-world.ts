@@ -96,9 +96,9 @@ export class WorkloadWorld {
   }
 
   async release(ctx: Context): Promise<void> {
-    if (this.users === 0) return;
-    this.users--;
+    // counted also for a case whose setup did not run (an interrupted run): the last one closes the world
     this.released++;
+    if (this.users > 0) this.users--;
     if (this.users > 0 || this.released < this.expected) return;
     await this.close(ctx);
   }
@@ -130,6 +130,11 @@ export class WorkloadWorld {
       return this.dockerd;
     })();
     return this.dockerdReady;
+  }
+
+  /** Whether the private dockerd was set up (it may be stopped between a restart case's steps). */
+  get dockerOpen(): boolean {
+    return this.dockerdReady !== undefined;
   }
 
   /** The private podman service, started (and the service image pulled over its API) on first use. */

@@ -22,7 +22,7 @@ import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
 import { WORKLOAD_BRIDGE } from './workload-world.js';
 import { berthPullIntervals, coldSplits, ProgressIntervals, splitPull } from './workload-coldstart.js';
-import type { SpanRecord } from '../../engine/trace/index.js';
+import { background, withSignal, type SpanRecord } from '../../engine/trace/index.js';
 import { getOnce, pollReady, requestLoop } from './workload-http.js';
 import { requestLatencies } from './workload-services.js';
 import {
@@ -55,6 +55,12 @@ function libpodCgroupDirs(): string[] {
   return readdirSync('/sys/fs/cgroup')
     .filter((h) => existsSync(join('/sys/fs/cgroup', h, 'libpod_parent')))
     .sort();
+}
+
+/** The process group of process `pid` (field 5 of /proc/<pid>/stat). */
+function processGroup(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
 }
 
 /** A suite entry running the workload cases with `options` (tiny sizes). */
@@ -112,7 +118,7 @@ describe('workload suite: cases', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('docker: the same cases but daemon restart; podman: the same with services only on its netavark network; each with its reason when absent', () => {
+  it('docker: the same cases, daemon restart on its private dockerd too; podman: the same with services only on its netavark network; each with its reason when absent', () => {
     const warnings: string[] = [];
     const cases = workloadCases(suiteCtx(['docker', 'podman'], warnings), tinyOptions) as MacroCase[];
     const docker = dockerMissing() === undefined;
@@ -133,7 +139,10 @@ describe('workload suite: cases', () => {
       ...(podman ? ['podman/cold-start'] : []),
       ...(docker ? ['docker/restart-on-failure'] : []),
       ...(podman ? ['podman/restart-on-failure'] : []),
-      ...(podman ? ['podman/daemon-restart', 'podman/daemon-restart'] : []),
+      ...d('docker/daemon-restart'),
+      ...(podman ? ['podman/daemon-restart'] : []),
+      ...d('docker/daemon-restart'),
+      ...(podman ? ['podman/daemon-restart'] : []),
     ]);
     if (docker) expect(warnings[0]).toMatch(/^docker: measured against a private dockerd/);
     else expect(warnings).toContain(dockerMissing());
@@ -149,13 +158,12 @@ describe('workload suite: cases', () => {
       expect(warnings).toContain(podmanMissing());
       expect(podmanMissing()).toMatch(/^target podman left out: podman not installed/);
     }
-    const dockerRestart =
-      'daemon-restart: not measured for docker (the private dockerd is not restarted on its root by this suite)';
-    if (docker) expect(warnings).toContain(dockerRestart);
-    else expect(warnings).not.toContain(dockerRestart);
+    expect(warnings.some((w) => w.startsWith('daemon-restart'))).toBe(false);
     expect(
       cases.filter((c) => c.case === 'daemon-restart').map((c) => `${c.target}/${c.parameters.containers}`),
-    ).toEqual(podman ? ['podman/0', 'podman/2'] : []);
+    ).toEqual([...d('docker/0'), ...(podman ? ['podman/0'] : []), ...d('docker/2'), ...(podman ? ['podman/2'] : [])]);
+    for (const c of cases.filter((x) => x.case === 'daemon-restart' && x.target === 'docker'))
+      expect(c.method).toMatch(/--live-restore=false/);
   });
 
   it('derives request latencies from the measured batches only and the cold-start split with the pull share', () => {
@@ -384,8 +392,88 @@ needs(root()).describe('workload suite: real runs (root)', () => {
     expect(childPids()).toEqual(children);
   }, 900_000);
 
+  it('berth: a run interrupted while berthd holds a container with a published port stops it and leaves nothing', async () => {
+    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-interrupt-${process.pid}-`));
+    const children = childPids();
+    const lines: string[] = [];
+    const interrupt = new AbortController();
+    let held: { rules: string[]; dnat: string[]; prefix: string; pgid: number } | undefined;
+    // the interrupt comes as the CLI's SIGINT handler sends it, in the first sample of a case whose service
+    // container runs with 8080 published on 127.0.0.1
+    const suite: RegisteredSuite = {
+      name: 'workload',
+      description: workloadSuite.description,
+      load: async () => ({
+        ...workloadSuite,
+        cases: (ctx) =>
+          workloadCases(ctx, tinyOptions).map((c) =>
+            c.kind === 'macro' && c.case === 'service-requests' && c.parameters.mode === 'keep-alive'
+              ? {
+                  ...c,
+                  sample: (sctx, index) => {
+                    if (held === undefined) {
+                      const addr = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', WORKLOAD_BRIDGE], {
+                        encoding: 'utf8',
+                      });
+                      const prefix = /inet (\d+\.\d+\.\d+\.)\d+\//.exec(addr)![1]!;
+                      const berthd = processesNaming(dataRoot).find((pid) =>
+                        readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--exec-root'),
+                      )!;
+                      held = {
+                        rules: iptablesRulesNaming(WORKLOAD_BRIDGE),
+                        dnat: iptablesRulesNaming(`--to-destination ${prefix}`),
+                        prefix,
+                        pgid: processGroup(berthd),
+                      };
+                      interrupt.abort(new Error('interrupted by SIGINT'));
+                    }
+                    return c.sample(sctx, index);
+                  },
+                }
+              : c,
+          ),
+      }),
+    };
+    try {
+      const { document, failed } = await runBenchmarks({
+        ctx: withSignal(background(), interrupt.signal),
+        suites: [suite],
+        settings: tiny,
+        seed: 5,
+        dataRoot,
+        targets: ['berth'],
+        argv: ['--test'],
+        progress: (l) => lines.push(l),
+        hostInfo: async () => host,
+      });
+      expect(failed).toBe(true);
+      // the daemon held the published port (a DNAT rule to its bridge's subnet) and rules for its bridge
+      expect(held!.dnat.length, JSON.stringify(held)).toBeGreaterThan(0);
+      expect(held!.rules.length).toBeGreaterThan(0);
+      // a Ctrl-C at a terminal goes to the foreground process group: berthd is not in the bench's
+      expect(held!.pgid).not.toBe(processGroup(process.pid));
+      const reason = document.suites[0]!.reason!;
+      expect(reason).toContain('cancelled (interrupted by SIGINT)');
+      // every clean-up ran to its end (a teardown that failed or found leftovers is in the reason)
+      expect(reason, lines.join('\n')).not.toContain('teardown');
+      // only the cases before the interrupt have results; those after it were not set up (no corpus images built)
+      expect(new Set(document.cases.map((c) => c.case))).toEqual(new Set(['service-ready']));
+      expect(readdirSync(dataRoot)).toEqual([]);
+    } finally {
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+    expect(iptablesRulesNaming(WORKLOAD_BRIDGE)).toEqual([]);
+    expect(iptablesRulesNaming(`--to-destination ${held!.prefix}`)).toEqual([]);
+    expect(existsSync(`/sys/class/net/${WORKLOAD_BRIDGE}`)).toBe(false);
+    expect(mountsContaining(dataRoot)).toEqual([]);
+    expect(processesNaming(dataRoot)).toEqual([]);
+    expect(await leftoverLinks()).toEqual([]);
+    expect(await leftoverNetns()).toEqual([]);
+    expect(childPids()).toEqual(children);
+  }, 600_000);
+
   needs(dockerMissing()).it(
-    'docker: the cases against a private dockerd, ready-time goal noted on berth, leaving no daemon, bridge or mount',
+    'docker: the cases against a private dockerd, its restart with containers recorded, ready-time goal noted on berth, leaving no daemon, bridge or mount',
     async () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-docker-${process.pid}-`));
       const keyBefore = existsSync('/etc/docker/key.json');
@@ -393,7 +481,7 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       const lines: string[] = [];
       try {
         const { document, failed } = await runBenchmarks({
-          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [] })],
+          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [2] })],
           settings: tiny,
           seed: 5,
           dataRoot,
@@ -411,10 +499,20 @@ needs(root()).describe('workload suite: real runs (root)', () => {
             'service-requests',
             'cold-start',
             'restart-on-failure',
+            'daemon-restart',
             'service-request-latency',
             'cold-start-split',
             'cold-start-pull-share',
           ]),
+        );
+        // dockerd restarted on its data root with 2 containers recorded, in the group of berthd's restart
+        const restart = document.cases.filter((c) => c.case === 'daemon-restart');
+        expect(restart.map((c) => `${c.target}/${c.parameters.containers}/${c.samples.length}`)).toEqual([
+          'berth/2/2',
+          'docker/2/2',
+        ]);
+        expect(restart[1]!.phases!.map((p) => p.name)).toEqual(
+          expect.arrayContaining(['client.stop', 'client.start', 'client.list']),
         );
         for (const c of document.cases.filter((x) => x.case === 'service-ready' && x.target === 'berth')) {
           expect(

@@ -13,7 +13,7 @@ import { coldKey, COLD_PARTS, coldSplits, coldStartCase, type ColdPart, type Col
 import { COLD_IMAGES, SERVICE_REPO } from './workload-images.js';
 import { netavarkMissing } from './podman-network.js';
 import { podmanMissing } from './workload-podman.js';
-import { daemonRestartCase, podmanRestartCase, restartPolicyCase } from './workload-restart.js';
+import { daemonRestartCase, dockerRestartCase, podmanRestartCase, restartPolicyCase } from './workload-restart.js';
 import { readyCase, requestKey, requestLatencies, requestsCase, SUITE, type RequestMode } from './workload-services.js';
 import { WorkloadWorld, type WorkloadTarget } from './workload-world.js';
 
@@ -85,12 +85,9 @@ export function workloadCases(ctx: SuiteContext, options: WorkloadOptions): Case
   for (const t of all) cases.push(restartPolicyCase(world, t));
   for (const n of options.restartContainers) {
     if (targets.includes('berth')) cases.push(daemonRestartCase(world, n));
+    if (targets.includes('docker')) cases.push(dockerRestartCase(world, n));
     if (all.includes('podman')) cases.push(podmanRestartCase(world, n));
   }
-  if (targets.includes('docker'))
-    ctx.warn(
-      'daemon-restart: not measured for docker (the private dockerd is not restarted on its root by this suite)',
-    );
   world.expect(cases.length);
   return cases;
 }
