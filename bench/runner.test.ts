@@ -251,9 +251,10 @@ describe('runner: macro cases', () => {
       settings: settings({ macro: { minSamples: 5, maxSamples: 5 } }),
     });
     const [berth, runc] = document.cases;
-    // 2 ms of work: 3 ms with the delay, 2 ms without (generous bounds for a busy host)
-    expect(berth.stats.p50).toBeGreaterThan(2.7);
-    expect(runc.stats.p50).toBeLessThan(berth.stats.p50);
+    // 2 ms of work (at least: a busy host only stretches it) and half of it again spun: never under 3 ms. That runc's
+    // figure is left as measured is shown without a clock by the next test (cases that report their own time).
+    expect(berth.samples.length).toBe(5);
+    for (const ms of berth.samples) expect(ms).toBeGreaterThanOrEqual(3);
     expect(berth.notes.join(' ')).toMatch(/Test-only slowdown injected/);
     expect(runc.notes.join(' ')).not.toMatch(/slowdown/);
     expect(document.run.injectedDelay).toEqual({
