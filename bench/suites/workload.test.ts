@@ -15,7 +15,7 @@ import type { HostInfo } from '../results/document.js';
 import { validateResult } from '../results/validate.js';
 import { runBenchmarks } from '../runner.js';
 import type { MacroCase, MeasuredCase, RegisteredSuite, SuiteContext } from '../suite.js';
-import { needs, root } from '../../testkit/needs.js';
+import { needs, root, tool } from '../../testkit/needs.js';
 import { childPids, iptablesRulesNaming, mountsContaining, processesNaming } from '../../testkit/processes.js';
 import { findSuite } from './index.js';
 import { leftoverLinks, leftoverNetns } from './network-world.js';
@@ -392,85 +392,90 @@ needs(root()).describe('workload suite: real runs (root)', () => {
     expect(childPids()).toEqual(children);
   }, 900_000);
 
-  it('berth: a run interrupted while berthd holds a container with a published port stops it and leaves nothing', async () => {
-    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-interrupt-${process.pid}-`));
-    const children = childPids();
-    const lines: string[] = [];
-    const interrupt = new AbortController();
-    let held: { rules: string[]; dnat: string[]; prefix: string; pgid: number } | undefined;
-    // the interrupt comes as the CLI's SIGINT handler sends it, in the first sample of a case whose service
-    // container runs with 8080 published on 127.0.0.1
-    const suite: RegisteredSuite = {
-      name: 'workload',
-      description: workloadSuite.description,
-      load: async () => ({
-        ...workloadSuite,
-        cases: (ctx) =>
-          workloadCases(ctx, tinyOptions).map((c) =>
-            c.kind === 'macro' && c.case === 'service-requests' && c.parameters.mode === 'keep-alive'
-              ? {
-                  ...c,
-                  sample: (sctx, index) => {
-                    if (held === undefined) {
-                      const addr = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', WORKLOAD_BRIDGE], {
-                        encoding: 'utf8',
-                      });
-                      const prefix = /inet (\d+\.\d+\.\d+\.)\d+\//.exec(addr)![1]!;
-                      const berthd = processesNaming(dataRoot).find((pid) =>
-                        readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--exec-root'),
-                      )!;
-                      held = {
-                        rules: iptablesRulesNaming(WORKLOAD_BRIDGE),
-                        dnat: iptablesRulesNaming(`--to-destination ${prefix}`),
-                        prefix,
-                        pgid: processGroup(berthd),
-                      };
-                      interrupt.abort(new Error('interrupted by SIGINT'));
-                    }
-                    return c.sample(sctx, index);
-                  },
-                }
-              : c,
-          ),
-      }),
-    };
-    try {
-      const { document, failed } = await runBenchmarks({
-        ctx: withSignal(background(), interrupt.signal),
-        suites: [suite],
-        settings: tiny,
-        seed: 5,
-        dataRoot,
-        targets: ['berth'],
-        argv: ['--test'],
-        progress: (l) => lines.push(l),
-        hostInfo: async () => host,
-      });
-      expect(failed).toBe(true);
-      // the daemon held the published port (a DNAT rule to its bridge's subnet) and rules for its bridge
-      expect(held!.dnat.length, JSON.stringify(held)).toBeGreaterThan(0);
-      expect(held!.rules.length).toBeGreaterThan(0);
-      // a Ctrl-C at a terminal goes to the foreground process group: berthd is not in the bench's
-      expect(held!.pgid).not.toBe(processGroup(process.pid));
-      const reason = document.suites[0]!.reason!;
-      expect(reason).toContain('cancelled (interrupted by SIGINT)');
-      // every clean-up ran to its end (a teardown that failed or found leftovers is in the reason)
-      expect(reason, lines.join('\n')).not.toContain('teardown');
-      // only the cases before the interrupt have results; those after it were not set up (no corpus images built)
-      expect(new Set(document.cases.map((c) => c.case))).toEqual(new Set(['service-ready']));
-      expect(readdirSync(dataRoot)).toEqual([]);
-    } finally {
-      rmSync(dataRoot, { recursive: true, force: true });
-    }
-    expect(iptablesRulesNaming(WORKLOAD_BRIDGE)).toEqual([]);
-    expect(iptablesRulesNaming(`--to-destination ${held!.prefix}`)).toEqual([]);
-    expect(existsSync(`/sys/class/net/${WORKLOAD_BRIDGE}`)).toBe(false);
-    expect(mountsContaining(dataRoot)).toEqual([]);
-    expect(processesNaming(dataRoot)).toEqual([]);
-    expect(await leftoverLinks()).toEqual([]);
-    expect(await leftoverNetns()).toEqual([]);
-    expect(childPids()).toEqual(children);
-  }, 600_000);
+  // the rules berthd holds are read with iptables-save: without it the checks would see nothing either way
+  needs(tool('iptables-save', 'iptables')).it(
+    'berth: a run interrupted while berthd holds a container with a published port stops it and leaves nothing',
+    async () => {
+      const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-interrupt-${process.pid}-`));
+      const children = childPids();
+      const lines: string[] = [];
+      const interrupt = new AbortController();
+      let held: { rules: string[]; dnat: string[]; prefix: string; pgid: number } | undefined;
+      // the interrupt comes as the CLI's SIGINT handler sends it, in the first sample of a case whose service
+      // container runs with 8080 published on 127.0.0.1
+      const suite: RegisteredSuite = {
+        name: 'workload',
+        description: workloadSuite.description,
+        load: async () => ({
+          ...workloadSuite,
+          cases: (ctx) =>
+            workloadCases(ctx, tinyOptions).map((c) =>
+              c.kind === 'macro' && c.case === 'service-requests' && c.parameters.mode === 'keep-alive'
+                ? {
+                    ...c,
+                    sample: (sctx, index) => {
+                      if (held === undefined) {
+                        const addr = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', WORKLOAD_BRIDGE], {
+                          encoding: 'utf8',
+                        });
+                        const prefix = /inet (\d+\.\d+\.\d+\.)\d+\//.exec(addr)![1]!;
+                        const berthd = processesNaming(dataRoot).find((pid) =>
+                          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--exec-root'),
+                        )!;
+                        held = {
+                          rules: iptablesRulesNaming(WORKLOAD_BRIDGE),
+                          dnat: iptablesRulesNaming(`--to-destination ${prefix}`),
+                          prefix,
+                          pgid: processGroup(berthd),
+                        };
+                        interrupt.abort(new Error('interrupted by SIGINT'));
+                      }
+                      return c.sample(sctx, index);
+                    },
+                  }
+                : c,
+            ),
+        }),
+      };
+      try {
+        const { document, failed } = await runBenchmarks({
+          ctx: withSignal(background(), interrupt.signal),
+          suites: [suite],
+          settings: tiny,
+          seed: 5,
+          dataRoot,
+          targets: ['berth'],
+          argv: ['--test'],
+          progress: (l) => lines.push(l),
+          hostInfo: async () => host,
+        });
+        expect(failed).toBe(true);
+        // the daemon held the published port (a DNAT rule to its bridge's subnet) and rules for its bridge
+        expect(held!.dnat.length, JSON.stringify(held)).toBeGreaterThan(0);
+        expect(held!.rules.length).toBeGreaterThan(0);
+        // a Ctrl-C at a terminal goes to the foreground process group: berthd is not in the bench's
+        expect(held!.pgid).not.toBe(processGroup(process.pid));
+        const reason = document.suites[0]!.reason!;
+        expect(reason).toContain('cancelled (interrupted by SIGINT)');
+        // every clean-up ran to its end (a teardown that failed or found leftovers is in the reason)
+        expect(reason, lines.join('\n')).not.toContain('teardown');
+        // only the cases before the interrupt have results; those after it were not set up (no corpus images built)
+        expect(new Set(document.cases.map((c) => c.case))).toEqual(new Set(['service-ready']));
+        expect(readdirSync(dataRoot)).toEqual([]);
+      } finally {
+        rmSync(dataRoot, { recursive: true, force: true });
+      }
+      expect(iptablesRulesNaming(WORKLOAD_BRIDGE)).toEqual([]);
+      expect(iptablesRulesNaming(`--to-destination ${held!.prefix}`)).toEqual([]);
+      expect(existsSync(`/sys/class/net/${WORKLOAD_BRIDGE}`)).toBe(false);
+      expect(mountsContaining(dataRoot)).toEqual([]);
+      expect(processesNaming(dataRoot)).toEqual([]);
+      expect(await leftoverLinks()).toEqual([]);
+      expect(await leftoverNetns()).toEqual([]);
+      expect(childPids()).toEqual(children);
+    },
+    600_000,
+  );
 
   needs(dockerMissing()).it(
     'docker: the cases against a private dockerd, its restart with containers recorded, ready-time goal noted on berth, leaving no daemon, bridge or mount',
