@@ -28,7 +28,7 @@ import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-moun
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
 import { onPath } from '../peers/index.js';
 import { background } from '../../engine/trace/index.js';
-import { exited, hostLeftovers, Teardown } from '../teardown.js';
+import { exited, hostLeftovers, processesNaming, Teardown } from '../teardown.js';
 import {
   netavarkChains,
   netavarkMissing,
@@ -45,20 +45,6 @@ export function podmanMissing(): string | undefined {
   if (onPath('podman') === undefined)
     return 'target podman left out: podman not installed (not on PATH; apt-get install podman)';
   return undefined;
-}
-
-/** Pids of processes whose command line mentions `text` (podman's conmon and container processes of our root). */
-function processesMentioning(text: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text)) out.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return out;
 }
 
 /**
@@ -307,8 +293,8 @@ export class PrivatePodman {
     const s = this.service;
     if (s?.pid === undefined || this.dir === undefined) return [];
     const conmons = [
-      ...processesMentioning(this.dir),
-      ...(this.runRoot === undefined ? [] : processesMentioning(this.runRoot)),
+      ...processesNaming(this.dir),
+      ...(this.runRoot === undefined ? [] : processesNaming(this.runRoot)),
     ].filter((pid) => {
       try {
         return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'conmon';
@@ -382,8 +368,8 @@ export class PrivatePodman {
       const dir = this.dir;
       // conmon and container processes outlive the service; ours name our folders
       for (const pid of [
-        ...processesMentioning(dir),
-        ...(this.runRoot === undefined ? [] : processesMentioning(this.runRoot)),
+        ...processesNaming(dir),
+        ...(this.runRoot === undefined ? [] : processesNaming(this.runRoot)),
       ]) {
         try {
           process.kill(pid, 'SIGKILL');
