@@ -85,13 +85,9 @@ bool SyncDir(const std::string& path, Failure* f) {
   return ok;
 }
 
-// One file rewritten in its own inode (created if missing): open O_TRUNC, write, close.
-bool WriteInPlace(const FileJob& job, Failure* f) {
-  int fd = open(job.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, job.mode);
-  if (fd < 0) {
-    *f = {errno, "open", job.path};
-    return false;
-  }
+// Gives the open file `fd` the job's mode (the umask must not narrow it), writes the data, fsyncs when asked and
+// closes it; false with *f naming `path` on failure.
+bool FillAndClose(int fd, const FileJob& job, const std::string& path, Failure* f) {
   const char* failed = nullptr;
   if (fchmod(fd, job.mode) != 0) failed = "fchmod";
   else if (!WriteAll(fd, job.data)) failed = "write";
@@ -101,8 +97,18 @@ bool WriteInPlace(const FileJob& job, Failure* f) {
     failed = "close";
     err = errno;
   }
-  if (failed != nullptr) *f = {err, failed, job.path};
+  if (failed != nullptr) *f = {err, failed, path};
   return failed == nullptr;
+}
+
+// One file rewritten in its own inode (created if missing): open O_TRUNC, write, close.
+bool WriteInPlace(const FileJob& job, Failure* f) {
+  int fd = open(job.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, job.mode);
+  if (fd < 0) {
+    *f = {errno, "open", job.path};
+    return false;
+  }
+  return FillAndClose(fd, job, job.path, f);
 }
 
 // One file; false with *f filled on failure (the temp file is gone then).
@@ -114,22 +120,13 @@ bool WriteOne(const FileJob& job, unsigned long counter, Failure* f) {
     *f = {errno, "open", tmp};
     return false;
   }
-  const char* failed = nullptr;
-  if (fchmod(fd, job.mode) != 0) failed = "fchmod";  // the umask must not narrow the mode
-  else if (!WriteAll(fd, job.data)) failed = "write";
-  else if (job.sync && fsync(fd) != 0) failed = "fsync";
-  int err = errno;
-  if (close(fd) != 0 && failed == nullptr) {
-    failed = "close";
-    err = errno;
-  }
-  if (failed == nullptr && rename(tmp.c_str(), job.path.c_str()) != 0) {
-    failed = "rename";
-    err = errno;
-  }
-  if (failed != nullptr) {
+  if (!FillAndClose(fd, job, tmp, f)) {
     unlink(tmp.c_str());
-    *f = {err, failed, failed == std::string("rename") ? job.path : tmp};
+    return false;
+  }
+  if (rename(tmp.c_str(), job.path.c_str()) != 0) {
+    *f = {errno, "rename", job.path};
+    unlink(tmp.c_str());
     return false;
   }
   return !job.syncDir || SyncDir(job.path, f);
