@@ -15,7 +15,7 @@ export type RuntimeName = (typeof RUNTIME_NAMES)[number];
 /** A runtime found on this host, ready to drive. */
 export interface PeerRuntime {
   name: RuntimeName;
-  /** The executable (berth-runtime: its bin.mjs). */
+  /** The executable (berth-runtime: its bin.cjs). */
   path: string;
   /** First line of `--version`, or null when it printed none. */
   version: string | null;
@@ -32,7 +32,7 @@ export interface MissingRuntime {
 }
 
 /** berth's own OCI command line, run with this Node. */
-export const BERTH_RUNTIME_BIN = fileURLToPath(new URL('../../engine/runtime-cli/bin.mjs', import.meta.url));
+export const BERTH_RUNTIME_BIN = fileURLToPath(new URL('../../engine/runtime-cli/bin.cjs', import.meta.url));
 
 export { onPath };
 
