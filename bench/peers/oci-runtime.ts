@@ -106,7 +106,8 @@ export function findRuntime(name: RuntimeName): PeerRuntime | MissingRuntime {
     if (!existsSync(BERTH_RUNTIME_BIN))
       return { name, reason: `berth-runtime not built (${BERTH_RUNTIME_BIN} missing)` };
     path = BERTH_RUNTIME_BIN;
-    command = [process.execPath, path];
+    // as a user runs it: its bin (a shell script that starts node from PATH without NODE_EXTRA_CA_CERTS)
+    command = [path];
   } else {
     path = onPath(name);
     if (path === undefined) return { name, reason: `${name} not installed (not on PATH)` };
