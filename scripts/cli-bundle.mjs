@@ -162,6 +162,7 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new UR
   const here = dirname(new URL(import.meta.url).pathname);
   const entries = [
     'engine/runtime-cli/main.ts',
+    'engine/runtime-cli/main-light.ts',
     'engine/registry/registry-cli.ts',
     'engine/daemon/daemon-cli.ts',
     'engine/client/cli.ts',

@@ -52,7 +52,8 @@ function runBundle(entry, record, cacheKey) {
       cachedData = undefined;
     }
   }
-  const source = readFileSync(file, 'utf8');
+  // latin1: the bundle is ASCII only (cli-bundle.mjs escapes the rest), and latin1 decodes it without UTF-8's checks
+  const source = readFileSync(file, 'latin1');
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: file,
     cachedData,

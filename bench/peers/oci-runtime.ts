@@ -15,7 +15,7 @@ export type RuntimeName = (typeof RUNTIME_NAMES)[number];
 /** A runtime found on this host, ready to drive. */
 export interface PeerRuntime {
   name: RuntimeName;
-  /** The executable (berth-runtime: its bin.mjs). */
+  /** The executable (berth-runtime: its bin.cjs). */
   path: string;
   /** First line of `--version`, or null when it printed none. */
   version: string | null;
@@ -32,7 +32,7 @@ export interface MissingRuntime {
 }
 
 /** berth's own OCI command line, run with this Node. */
-export const BERTH_RUNTIME_BIN = fileURLToPath(new URL('../../engine/runtime-cli/bin.mjs', import.meta.url));
+export const BERTH_RUNTIME_BIN = fileURLToPath(new URL('../../engine/runtime-cli/bin.cjs', import.meta.url));
 
 export { onPath };
 
@@ -106,7 +106,8 @@ export function findRuntime(name: RuntimeName): PeerRuntime | MissingRuntime {
     if (!existsSync(BERTH_RUNTIME_BIN))
       return { name, reason: `berth-runtime not built (${BERTH_RUNTIME_BIN} missing)` };
     path = BERTH_RUNTIME_BIN;
-    command = [process.execPath, path];
+    // as a user runs it: its bin (a shell script that starts node from PATH without NODE_EXTRA_CA_CERTS)
+    command = [path];
   } else {
     path = onPath(name);
     if (path === undefined) return { name, reason: `${name} not installed (not on PATH)` };

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeBundles, type RuntimeMaterial } from '../suites/runtime-bundles.js';
 import {
   argvFor,
+  BERTH_RUNTIME_BIN,
   crunHybridQuirk,
   crunQuirks,
   findRuntime,
@@ -93,11 +94,11 @@ describe('finding runtimes', () => {
     }
   });
 
-  it('finds berth-runtime in the repository, run by this Node, with its version', () => {
+  it('finds berth-runtime in the repository, run by its bin as a user runs it, with its version', () => {
     const r = findRuntime('berth-runtime');
     expect(isFound(r), JSON.stringify(r)).toBe(true);
     const p = r as PeerRuntime;
-    expect(p.command[0]).toBe(process.execPath);
+    expect(p.command).toEqual([BERTH_RUNTIME_BIN]);
     expect(p.version).toMatch(/berth-runtime/);
     expect(p.quirks).toEqual([]);
   });

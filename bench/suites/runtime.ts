@@ -172,7 +172,7 @@ export function cliCase(bundles: RuntimeBundles, variant: NetnsVariant, peer: Pe
       `${peer.name}: ${peer.path}${peer.version !== null ? ` (${peer.version})` : ''}.`,
       ...(peer.name === 'berth-runtime'
         ? [
-            "berth-runtime is Node running the command's esbuild bundle (bin.mjs; V8's code cache of `run` after its first run): much of its time is Node's own start-up, not the container; the in-process case shows the engine's own cost.",
+            "berth-runtime is Node running the command's esbuild bundle (bin.cjs; V8's code cache of `run` after its first run): much of its time is Node's own start-up, not the container; the in-process case shows the engine's own cost.",
           ]
         : []),
       ...(peer.name === 'berth-runtime' ? nodeStartNotes() : []),

@@ -8,14 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { commands } from './commands/index.js';
+import { lightCommands } from './main-light.js';
 import { main } from './main.js';
 
-const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('./bin.cjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'berth-runtime-bin-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const rt = (...args: string[]) =>
   execa(BIN, ['--root', join(dir, 'state'), ...args], { cwd: dir, reject: false, timeout: 60_000 });
+const binList = (name: string) =>
+  new RegExp(`const ${name} = '([^']*)'`).exec(readFileSync(BIN, 'utf8'))?.[1]?.split(' ');
 
 async function inProcess(...argv: string[]): Promise<{ code: number; stderr: string }> {
   let stderr = '';
@@ -26,8 +29,36 @@ async function inProcess(...argv: string[]): Promise<{ code: number; stderr: str
 
 describe('berth-runtime bin', () => {
   it('names every verb, so each has its own code cache', () => {
-    const listed = /const VERBS = '([^']*)'/.exec(readFileSync(BIN, 'utf8'))?.[1]?.split(' ');
-    expect(listed?.sort()).toEqual(commands.map((c) => c.name).sort());
+    expect(binList('VERBS')?.sort()).toEqual(commands.map((c) => c.name).sort());
+  });
+
+  it('routes to the light bundle exactly the verbs it holds', () => {
+    expect(binList('LIGHT')?.sort()).toEqual(lightCommands.map((c) => c.name).sort());
+  });
+
+  it('answers a light verb as the full command does, and hands it the usage', async () => {
+    const viaBin = await rt('state', 'bin-none');
+    const direct = await inProcess('state', 'bin-none');
+    expect({ code: viaBin.exitCode, stderr: `${viaBin.stderr}\n` }).toEqual(direct);
+    // the light bundle knows 4 verbs: the usage comes from the full command
+    const help = await rt('--help', 'state');
+    expect(help.exitCode).toBe(0);
+    for (const c of commands) expect(help.stdout).toContain(`  ${c.usage}`);
+  });
+
+  it('runs Node without NODE_EXTRA_CA_CERTS (no CA file parsed at start)', async () => {
+    // Node warns at start when the file cannot be loaded: it would, if the bin passed the variable on
+    const r = await execa(BIN, ['--version'], {
+      env: { NODE_EXTRA_CA_CERTS: join(dir, 'no-such-ca.pem') },
+      reject: false,
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toBe('');
+    const plain = await execa(process.execPath, ['-e', '0'], {
+      env: { NODE_EXTRA_CA_CERTS: join(dir, 'no-such-ca.pem') },
+      reject: false,
+    });
+    expect(plain.stderr).toContain('no-such-ca.pem');
   });
 
   it('refuses a config the schema refuses as the TypeScript does, and caches the verb it ran', async () => {

@@ -11,14 +11,14 @@ import { loadBundleSpec } from '../execdriver/spec/load-bundle.js';
 import type { NamespaceType, Spec } from '../execdriver/spec/types.js';
 import type { Context } from '../trace/context.js';
 import { native } from '../../native/index.js';
+import { CGROUP_PARENT, containerNamespaces } from './container-common.js';
 import { toState } from './container-status.js';
 import { makeFifo, writePidFile } from './files.js';
 import { runHooks, runHooksWarning } from './hooks.js';
 import { processInfo } from './process-info.js';
 import type { ContainerRecord, StateStore } from './state-store.js';
 
-/** The cgroup parent of containers whose spec has no linux.cgroupsPath. */
-export const CGROUP_PARENT = 'berth-runtime';
+export { CGROUP_PARENT, containerNamespaces } from './container-common.js';
 
 export interface CreateRequest {
   id: string;
@@ -33,11 +33,6 @@ export interface CreateRequest {
    * exactly when the spec asks for a terminal.
    */
   consoleSocket?: string;
-}
-
-/** The namespaces hooks that run "in the container" enter: all the container's own. */
-export function containerNamespaces(spec: Spec): NamespaceType[] {
-  return (spec.linux?.namespaces ?? []).map((ns) => ns.type);
 }
 
 /**

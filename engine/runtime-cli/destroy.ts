@@ -7,7 +7,7 @@ import { createCgroupManager } from '../execdriver/cgroups/manager.js';
 import { releaseHostMountRoot } from '../execdriver/host-mount-root.js';
 import type { Context } from '../trace/context.js';
 import { toState } from './container-status.js';
-import { CGROUP_PARENT } from './create-container.js';
+import { CGROUP_PARENT } from './container-common.js';
 import { runHooksWarning } from './hooks.js';
 import { isSameProcessAlive } from './process-info.js';
 import type { ContainerRecord, StateStore } from './state-store.js';

@@ -79,7 +79,7 @@ function ttyBinary(): string {
   return path;
 }
 
-const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('./bin.cjs', import.meta.url));
 const BUSYBOX = onPath('busybox');
 
 let dir: string;

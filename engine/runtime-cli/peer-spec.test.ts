@@ -21,7 +21,7 @@ import { onPath } from '../fsutil/on-path.js';
 import { detectLayout } from '../execdriver/cgroups/detect.js';
 import { needs, root, tool, when } from '../../testkit/needs.js';
 
-const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('./bin.cjs', import.meta.url));
 
 /**
  * Takes the pty master, types `script`, and writes everything the terminal showed to `out` until the container is gone.

@@ -6,7 +6,7 @@ import { BerthError, failedPrecondition, wrap } from '../errdefs/errors.js';
 import { releaseExecFifo } from '../execdriver/exec-fifo.js';
 import type { Context } from '../trace/context.js';
 import { liveStatus, toState } from './container-status.js';
-import { containerNamespaces } from './create-container.js';
+import { containerNamespaces } from './container-common.js';
 import { runHooks, runHooksWarning } from './hooks.js';
 import type { ContainerRecord, StateStore } from './state-store.js';
 

@@ -7,13 +7,18 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { background, withLogger } from '../../trace/context.js';
 import { createCgroupManager } from './manager.js';
 
-// mkdirSync, with a hook a test sets to act (as another engine would) just before one mkdir
-const mkdirHook = vi.hoisted(() => ({ before: undefined as ((path: string) => void) | undefined }));
+// mkdirSync, with hooks a test sets to act (as another engine, or the kernel, would) around one mkdir
+const mkdirHook = vi.hoisted(() => ({
+  before: undefined as ((path: string) => void) | undefined,
+  after: undefined as ((path: string) => void) | undefined,
+}));
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const mkdirSync = ((path: string, ...rest: unknown[]) => {
     mkdirHook.before?.(String(path));
-    return (fs.mkdirSync as (...a: unknown[]) => unknown)(path, ...rest);
+    const made = (fs.mkdirSync as (...a: unknown[]) => unknown)(path, ...rest);
+    mkdirHook.after?.(String(path));
+    return made;
   }) as typeof fs.mkdirSync;
   return { ...fs, mkdirSync, default: { ...fs, mkdirSync } };
 });
@@ -34,6 +39,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   mkdirHook.before = undefined;
+  mkdirHook.after = undefined;
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -256,6 +262,27 @@ describe('cgroup v1 with co-mounted controllers (fake cgroupfs)', () => {
     await cg.destroy(ctx);
     for (const d of cg.dirs) expect(existsSync(d)).toBe(false);
     expect(existsSync(join(shared, 'berth'))).toBe(false);
+  });
+});
+
+describe('a v1 cpuset parent made by a concurrent create', () => {
+  it('sets cpus and mems of the parent before making the child, when its maker has not yet', async () => {
+    const cpuset = join(root, 'cpuset');
+    files(cpuset, { 'cpuset.cpus': '0-1', 'cpuset.mems': '0' });
+    // the other create's mkdir of the parent, just done: the kernel's files, empty until it fills them
+    files(join(cpuset, 'berth'), { 'cpuset.cpus': '', 'cpuset.mems': '' });
+    // as the kernel does at mkdir: a new cpuset's files, empty
+    mkdirHook.after = (path) => {
+      for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(path, f), '');
+    };
+    const m = createCgroupManager({ layout: { mode: 'v1', v1: new Map([['cpuset', cpuset]]), unified: undefined } });
+    const cg = await m.create(ctx, 'berth/x');
+    for (const d of [join(cpuset, 'berth'), join(cpuset, 'berth/x')]) {
+      expect(readFileSync(join(d, 'cpuset.cpus'), 'utf8')).toBe('0-1');
+      expect(readFileSync(join(d, 'cpuset.mems'), 'utf8')).toBe('0');
+    }
+    mkdirHook.after = undefined;
+    await cg.destroy(ctx).catch(() => undefined);
   });
 });
 

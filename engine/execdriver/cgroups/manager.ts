@@ -171,6 +171,13 @@ class Manager implements CgroupManager {
         if (code !== 'EEXIST') throw wrap(err, `cgroup ${rel}: mkdir ${d}`);
         if (last && opts.joinExisting !== true) throw alreadyExists(`cgroup ${rel}: already exists (${d})`);
         if (last && !made.joined.includes(d)) made.joined.push(d);
+        // Made by a concurrent create that may not have set it up yet (a v1 cpuset's cpus and mems):
+        // a child made, or a process joined, before that would be refused (ENOSPC). Idempotent.
+        try {
+          for (const key of keys) await this.backend.afterMkdir(key, d, parent);
+        } catch (e) {
+          throw wrap(e, `cgroup ${rel}: set up ${d}`);
+        }
       }
       parent = d;
     }
