@@ -6,8 +6,9 @@
 // that line as a string and a comment (.prettierignore: Prettier would add a `;` there).
 // The variable makes Node parse a CA file before any JavaScript runs (some 45 ms of CPU
 // on this host), and berth-runtime makes no TLS connection; its hooks get the environment
-// of their config, not this one. Node resolves "$0" through the node_modules/.bin link, so this file's name (.cjs) makes it CommonJS:
-// no ES module loader at start. README "Start-up of the commands".
+// of their config, not this one. Node resolves "$0" through the node_modules/.bin link,
+// so this file's name (.cjs) makes it CommonJS: no ES module loader at start. README
+// "Start-up of the commands".
 //
 // It runs a pre-bundled copy of the TypeScript, rebuilt when a source changed
 // (scripts/cli-bundle.mjs), whatever the caller's working directory: the verbs that act
