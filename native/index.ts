@@ -54,7 +54,7 @@ export interface NetlinkApplyResult {
   files?: { startNs: number; endNs: number; errno: number; error?: string; syscall?: string; path?: string };
 }
 
-/** A small derived file netlinkApply rewrites in place (open O_TRUNC, write; made with its directories if missing). */
+/** A small derived file netlinkApply rewrites in its own inode (not atomic; made with its directories if missing). */
 export interface NetlinkInPlaceFile {
   /** Absolute path. */
   path: string;

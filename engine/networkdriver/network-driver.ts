@@ -482,10 +482,12 @@ export class BridgeDriver implements NetworkDriver {
    * interface; NOT_FOUND for an unknown network or a missing namespace;
    * RESOURCE_EXHAUSTED when the subnet is full; a failing step names itself
    * (`veth berth1a2b3c4d5e: RTM_NEWLINK: EEXIST`). Everything is undone on failure.
-   * Cost: one cloned child with two netlink batches, overlapped with one
+   * Cost: one cloned child with two netlink batches (on the addon's netlink threads,
+   * whose thread rewrites the etc files in place meanwhile), overlapped with one
    * runtime-state write (the address, group-committed with concurrent callers, not
-   * fsynced; it is the endpoint's record too) and the etc files rewritten in place,
-   * each write one native threadpool job. Both are on disk before it returns.
+   * fsynced; it is the endpoint's record too; one native threadpool job). Both are on
+   * disk before it returns. none, host and container:<id>: the etc files alone (with
+   * none's lo up when asked) in one call on the netlink threads.
    */
   async allocateInterface(ctx: Context, req: AllocateInterfaceRequest): Promise<InterfaceAllocation> {
     checkContainerId(req.containerId);
