@@ -50,6 +50,17 @@ export interface NetlinkStepRecord {
 export interface NetlinkApplyResult {
   baseNs: bigint;
   steps: NetlinkStepRecord[];
+  /** The files' writes, when files were given: ns offsets from baseNs, and the first failure. */
+  files?: { startNs: number; endNs: number; errno: number; error?: string; syscall?: string; path?: string };
+}
+
+/** A small derived file netlinkApply rewrites in its own inode (not atomic; made with its directories if missing). */
+export interface NetlinkInPlaceFile {
+  /** Absolute path. */
+  path: string;
+  data: string;
+  /** Permission bits, applied exactly (default 0o644). */
+  mode?: number;
 }
 
 /** An opaque zstd decoder (native External). */
@@ -69,9 +80,14 @@ export interface NativeCore {
   nsBench(options: NsBenchOptions): Promise<NsBenchResult>;
   /**
    * rtnetlink requests run in order, in the host's netns or, with target, inside that netns from a cloned C-only child;
-   * resolves with per-step times and errnos (netlink.cc).
+   * files are rewritten in place meanwhile (while the child works); resolves with per-step times and errnos. Runs on
+   * threads of its own, not libuv's threadpool (netlink.cc).
    */
-  netlinkApply(ops: readonly NetlinkOp[], target?: { pid?: number; path?: string }): Promise<NetlinkApplyResult>;
+  netlinkApply(
+    ops: readonly NetlinkOp[],
+    target?: { pid?: number; path?: string },
+    files?: readonly NetlinkInPlaceFile[],
+  ): Promise<NetlinkApplyResult>;
   /**
    * Clones a container child (container-spawn.cc); it waits at sync point 1. Throws on bad config (TypeError naming the
    * field) or a failed clone (code = errno name).

@@ -52,6 +52,13 @@ describe('etc files', () => {
     expect(hostsFile('box')).toContain('127.0.1.1\tbox\n');
   });
 
+  it('fails naming the file that cannot be written', async () => {
+    await writeFile(join(dir, 'plain'), '');
+    const err = await writeEtcFiles(join(dir, 'plain', 'etc'), { hostname: 'h' }).catch((e: unknown) => e);
+    expect(isBerthError(err, 'INVALID_ARGUMENT')).toBe(true);
+    expect((err as Error).message).toBe(`etc file ${join(dir, 'plain', 'etc', 'hosts')}: open: ENOTDIR`);
+  });
+
   it('rejects an invalid hostname naming it and writes nothing', async () => {
     const err = await writeEtcFiles(join(dir, 'etc'), { hostname: 'bad_name!' }).catch((e: unknown) => e);
     expect(isBerthError(err, 'INVALID_ARGUMENT')).toBe(true);

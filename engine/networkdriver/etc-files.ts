@@ -7,9 +7,10 @@
 // container's own address with its name. With the host's network both start from the host's files.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
-import { wrap, invalidArgument } from '../errdefs/errors.js';
-import { writeFilesAtomic } from '../fsutil/atomic-write.js';
+import { resolve as resolvePath } from 'node:path';
+import { invalidArgument } from '../errdefs/errors.js';
+import { background } from '../trace/index.js';
+import { runSteps, type NetlinkInPlaceFile } from './netlink-ops.js';
 
 /**
  * What a container asks for in its resolv.conf and hosts (HostConfig Dns, DnsSearch, DnsOptions, ExtraHosts; Config
@@ -193,12 +194,17 @@ function hostHostsFile(content: EtcContent): string {
   return extra.length === 0 ? base : `${base.replace(/\n?$/, '\n')}${extra.join('\n')}\n`;
 }
 
+/** The subject a failed etc file write names (`etc file /…/hosts: open: EACCES`). */
+export const ETC_FILES_SUBJECT = 'etc file';
+/** The step an etc file write is reported as. */
+export const ETC_FILES_STEP = 'etc.write';
+
 /**
- * Writes hosts, hostname and resolv.conf into dir (created if missing), each
- * rewritten in its own inode (created if missing). Idempotent: rewriting replaces the
- * content. Fails naming the file.
+ * hosts, hostname and resolv.conf of a container as files of dir to rewrite in place
+ * (netlinkApply's files). Validates the request first: INVALID_ARGUMENT naming the field.
+ * Synchronous: the host's files it reads are page-cached.
  */
-export async function writeEtcFiles(dir: string, content: EtcContent): Promise<void> {
+export function etcFiles(dir: string, content: EtcContent): NetlinkInPlaceFile[] {
   validateHostname(content.hostname);
   validateEtcRequest(content);
   const files: [string, string][] = content.hostFiles
@@ -208,26 +214,31 @@ export async function writeEtcFiles(dir: string, content: EtcContent): Promise<v
         [
           'resolv.conf',
           content.dns?.length || content.dnsSearch?.length || content.dnsOptions?.length
-            ? await resolvConf(content, true)
+            ? resolvConfFrom(readOr('/etc/resolv.conf', ''), content, true)
             : readOr('/etc/resolv.conf', ''),
         ],
       ]
     : [
         ['hosts', hostsFile(content.hostname, content.address, content)],
         ['hostname', `${content.hostname}\n`],
-        ['resolv.conf', await resolvConf(content)],
+        ['resolv.conf', resolvConfFrom(readOr('/etc/resolv.conf', ''), content)],
       ];
-  // One threadpool job for the three, not fsynced: they are derived data that allocateInterface rewrites before the
-  // container runs, so nobody reads them meanwhile. Rewritten in place (no temp file, no rename), as Docker does:
-  // a bind mount of one holds its inode, and the engine has made the (empty) files before, so no inode is made;
-  // the directory is made if missing.
-  try {
-    await writeFilesAtomic(
-      files.map(([name, text]) => ({ path: join(dir, name), data: text, mode: 0o644, inPlace: true })),
-      { makeDirs: true },
-    );
-  } catch (err) {
-    const path = (err as NodeJS.ErrnoException).path;
-    throw wrap(err, path !== undefined ? `etc file ${path}` : `etc dir ${dir}`);
-  }
+  return files.map(([name, text]) => ({ path: resolvePath(dir, name), data: text, mode: 0o644 }));
+}
+
+/**
+ * Writes hosts, hostname and resolv.conf into dir (created if missing), each rewritten
+ * in its own inode (created if missing), as Docker does: a bind mount of one holds its
+ * inode, and the engine has made the (empty) files before, so no inode is made. Not
+ * fsynced nor atomic: they are derived data that allocateInterface rewrites before the
+ * container runs, so nobody reads them meanwhile, and a crash mid-write leaves files the
+ * next allocation rewrites. Idempotent. Fails naming the file. The networkdriver passes
+ * etcFiles() to the netlink call of a set-up instead (written while its child works);
+ * this is the same write alone. Cost: one job on the addon's netlink threads (not
+ * libuv's threadpool, where a busy engine's file jobs would make it wait), three
+ * open/write/close.
+ */
+export async function writeEtcFiles(dir: string, content: EtcContent): Promise<void> {
+  const list = etcFiles(dir, content);
+  await runSteps(background(), [], undefined, { step: ETC_FILES_STEP, subject: ETC_FILES_SUBJECT, list });
 }

@@ -1,5 +1,9 @@
 // The addon's rtnetlink path against the kernel: host-side and in-namespace steps,
 // namespaces by path and by pid, and errors that name the step, interface and errno.
+import { closeSync, constants as fsc, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
@@ -173,6 +177,73 @@ needs(root()).describe('runSteps (rtnetlink)', () => {
     expect(midSteps.map((s) => s.name).slice(-2)).toEqual(['link.up', 'addr.add']);
   });
 
+  it('rewrites files in place while the child works, and reports a failing file after the link steps', async () => {
+    const ns = await fx.create();
+    const dir = await mkdtemp(join(tmpdir(), 'berth-nlfiles-'));
+    try {
+      await writeFile(join(dir, 'a'), 'old content, longer than the new one');
+      const ino = (await stat(join(dir, 'a'))).ino;
+      const files = {
+        step: 'etc.write',
+        subject: 'etc file',
+        list: [
+          { path: join(dir, 'a'), data: 'new\n', mode: 0o640 },
+          { path: join(dir, 'sub', 'deeper', 'b'), data: 'made with its directories\n' },
+        ],
+      };
+      const steps = await runSteps(ctx, [{ op: 'link.up', name: 'lo' }], { path: ns.path }, files);
+      expect(steps.at(-1)).toMatchObject({ name: 'etc.write', subject: 'etc file', origin: 'native' });
+      expect(steps.map((s) => s.name)).toContain('link.up');
+      expect(await readFile(join(dir, 'a'), 'utf8')).toBe('new\n');
+      expect((await stat(join(dir, 'a'))).ino).toBe(ino);
+      expect((await stat(join(dir, 'a'))).mode & 0o7777).toBe(0o640);
+      expect(await readFile(join(dir, 'sub', 'deeper', 'b'), 'utf8')).toBe('made with its directories\n');
+      expect((await stat(join(dir, 'sub', 'deeper', 'b'))).mode & 0o7777).toBe(0o644);
+      expect((await execa('ip', ['-n', ns.name, 'link', 'show', 'lo'])).stdout).toMatch(/<LOOPBACK,UP/);
+
+      // a path under a regular file: the link steps still ran, the error names the file
+      const bad = { ...files, list: [{ path: join(dir, 'a', 'x'), data: 'y' }] };
+      const err = await runSteps(ctx, [{ op: 'link.up', name: 'lo' }], { path: ns.path }, bad).catch((e: unknown) => e);
+      expect(isBerthError(err, 'INVALID_ARGUMENT')).toBe(true);
+      expect((err as Error).message).toBe(`etc file ${join(dir, 'a', 'x')}: open: ENOTDIR`);
+      const failedSteps = (err as { details: { steps: { name: string; error?: string }[] } }).details.steps;
+      expect(failedSteps.find((s) => s.name === 'link.up')?.error).toBeUndefined();
+      expect(failedSteps.at(-1)).toMatchObject({ name: 'etc.write', error: 'ENOTDIR' });
+      // a failing link step comes first
+      const both = await runSteps(ctx, [{ op: 'link.up', name: 'nosuch0' }], { path: ns.path }, bad).catch(
+        (e: unknown) => e,
+      );
+      expect((both as Error).message).toMatch(/^link nosuch0: RTM_NEWLINK: ENODEV/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs on threads of its own: completes while every libuv threadpool thread is blocked', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-nlpool-'));
+    const fifo = join(dir, 'fifo');
+    await execa('mkfifo', [fifo]);
+    // each open of a FIFO for reading holds one threadpool thread until a writer opens it
+    const size = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const readers = Array.from({ length: size }, () => open(fifo, 'r'));
+    try {
+      const steps = await runSteps(ctx, [], undefined, {
+        step: 'etc.write',
+        subject: 'etc file',
+        list: [{ path: join(dir, 'f'), data: 'x' }],
+      });
+      expect(steps.map((s) => s.name)).toEqual(['etc.write']);
+      // synchronous: an async read would wait for the blocked threadpool
+      expect(readFileSync(join(dir, 'f'), 'utf8')).toBe('x');
+    } finally {
+      // O_RDWR opens a FIFO without waiting (Linux), which releases the readers
+      const w = openSync(fifo, fsc.O_RDWR);
+      for (const h of await Promise.all(readers)) await h.close();
+      closeSync(w);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects malformed ops before touching the kernel', () => {
     expect(() =>
       native().netlinkApply([{ op: 'veth.create', name: 'a', peer: 'b', master: 'br0' }], {
@@ -189,6 +260,15 @@ needs(root()).describe('runSteps (rtnetlink)', () => {
     expect(() => native().netlinkApply([{ op: 'nope' } as never])).toThrow(/unknown op nope/);
     expect(() => native().netlinkApply([{ op: 'veth.create', name: 'a', peer: 'b', peerMac: 'zz' }])).toThrow(
       /invalid MAC/,
+    );
+    expect(() => native().netlinkApply([], undefined, [{ path: 'relative', data: '' }])).toThrow(
+      /files\[0\]\.path must be an absolute path/,
+    );
+    expect(() => native().netlinkApply([], undefined, [{ path: '/x', data: 1 as never }])).toThrow(
+      /files\[0\]\.data must be a string/,
+    );
+    expect(() => native().netlinkApply([], undefined, [{ path: '/x', data: '', mode: 0o17777 }])).toThrow(
+      /files\[0\]\.mode must be a permission number/,
     );
   });
 });

@@ -5,12 +5,12 @@
 // step, interface and errno.
 import { BerthError, ErrorCode } from '../errdefs/errors.js';
 import { fromMonotonicNs, type Context } from '../trace/index.js';
-import { native, type NetlinkOp } from '../../native/index.js';
+import { native, type NetlinkInPlaceFile, type NetlinkOp } from '../../native/index.js';
 
 export type NetnsRef = { pid: number } | { path: string };
 
 // The op shapes are the addon's wire format and live with it (native/index.ts).
-export type { NetlinkApplyResult, NetlinkOp, NetlinkStepRecord } from '../../native/index.js';
+export type { NetlinkApplyResult, NetlinkInPlaceFile, NetlinkOp, NetlinkStepRecord } from '../../native/index.js';
 
 /** One named, timed step of an interface setup (docs/style.md 9). Times are span time (ns since clockBaseNs). */
 export interface SetupStep {
@@ -41,7 +41,19 @@ const errnoCodes: Record<string, ErrorCode> = {
   ENOBUFS: ErrorCode.RESOURCE_EXHAUSTED,
   ENOMEM: ErrorCode.RESOURCE_EXHAUSTED,
   EOPNOTSUPP: ErrorCode.NOT_IMPLEMENTED,
+  ENOTDIR: ErrorCode.INVALID_ARGUMENT,
+  EISDIR: ErrorCode.INVALID_ARGUMENT,
+  EROFS: ErrorCode.FAILED_PRECONDITION,
+  ENOSPC: ErrorCode.RESOURCE_EXHAUSTED,
 };
+
+/** Files runSteps rewrites in place while its ops run, and the name of their step. */
+export interface StepFiles {
+  /** The step's name (`etc.write`) and what its failure names (`etc file`). */
+  step: string;
+  subject: string;
+  list: readonly NetlinkInPlaceFile[];
+}
 
 const RTM_OF: Record<string, string> = {
   'bridge.create': 'RTM_NEWLINK',
@@ -70,15 +82,24 @@ function describeNetns(netns: NetnsRef | undefined): string {
 
 /**
  * Runs ops in order over rtnetlink: in the host's namespace, or, with netns, in a
- * cloned child that joins it first. Returns the steps, timed by the kernel-side
- * addon's CLOCK_MONOTONIC reads (origin native). On the first failing
- * step throws a BerthError `veth berth1a2b: RTM_NEWLINK: EEXIST` whose details
- * carry the steps so far. Cost: one netlink round trip per op (some kernel ops, such
- * as the first `lo` up, take much longer than others), plus one vfork-style child
- * when netns is given, independent of the process's size. Not cancellable.
+ * cloned child that joins it first; files.list are rewritten in place meanwhile (by
+ * the calling native thread while the child works; after the ops without netns; alone
+ * when ops is empty). Returns the steps, timed by the addon's CLOCK_MONOTONIC reads
+ * (origin native), the files' step last. On the first failing step throws a
+ * BerthError `veth berth1a2b: RTM_NEWLINK: EEXIST` (a file: `etc file /…/hosts: open:
+ * EACCES`; a link step's failure comes first) whose details carry the steps so far.
+ * Cost: one netlink round trip per batch of ops (some kernel ops, such as the first
+ * `lo` up, take much longer than others), plus one vfork-style child when netns is
+ * given, independent of the process's size; it runs on the addon's netlink threads, not
+ * libuv's threadpool. Not cancellable.
  */
-export async function runSteps(ctx: Context, ops: readonly NetlinkOp[], netns?: NetnsRef): Promise<SetupStep[]> {
-  const result = await native().netlinkApply(ops, netns);
+export async function runSteps(
+  ctx: Context,
+  ops: readonly NetlinkOp[],
+  netns?: NetnsRef,
+  files?: StepFiles,
+): Promise<SetupStep[]> {
+  const result = await native().netlinkApply(ops, netns, files?.list);
   const where = netns === undefined ? 'host' : 'netns';
   const steps: SetupStep[] = [];
   let failure: BerthError | undefined;
@@ -106,6 +127,29 @@ export async function runSteps(ctx: Context, ops: readonly NetlinkOp[], netns?: 
         {
           details: { errno: step.error, step: rec.name },
         },
+      );
+    }
+    steps.push(step);
+  }
+  const f = result.files;
+  if (files !== undefined && f !== undefined) {
+    const startNs = fromMonotonicNs(result.baseNs + BigInt(f.startNs));
+    const endNs = fromMonotonicNs(result.baseNs + BigInt(f.endNs));
+    const step: SetupStep = {
+      name: files.step,
+      subject: files.subject,
+      startNs,
+      endNs,
+      durationNs: endNs - startNs,
+      where: 'host',
+      origin: 'native',
+    };
+    if (f.errno !== 0) {
+      step.error = f.error ?? `errno ${f.errno}`;
+      failure ??= new BerthError(
+        errnoCodes[step.error] ?? ErrorCode.INTERNAL,
+        `${files.subject} ${f.path}: ${f.syscall}: ${step.error}`,
+        { details: { errno: step.error, step: files.step, path: f.path } },
       );
     }
     steps.push(step);

@@ -228,6 +228,46 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     expect(d.endpoint(ctx, 'none1')).toBeUndefined();
   });
 
+  it('an etc file that cannot be written fails the set-up naming it, and undoes the veth and the address', async () => {
+    const d = await open();
+    const a = await fx.create();
+    await writeFile(join(root, 'plain'), '');
+    const etcDir = join(root, 'plain', 'etc');
+    const before = await berthLinks(BRIDGE);
+    await expectError(
+      d.allocateInterface(ctx, {
+        containerId: 'etcbad1',
+        network: 'bridge',
+        netns: { path: a.path },
+        hostname: 'e',
+        etcDir,
+      }),
+      'INVALID_ARGUMENT',
+      `container etcbad1: network bridge: etc file ${join(etcDir, 'hosts')}: open: ENOTDIR`,
+    );
+    expect(await berthLinks(BRIDGE)).toEqual(before);
+    expect(await fx.links(a.name)).toEqual(['lo']);
+    expect(d.endpoint(ctx, 'etcbad1')).toBeUndefined();
+    expect(d.inspectNetwork(ctx, 'bridge').containers).toEqual([]);
+    for (const network of ['none', 'host']) {
+      await expectError(
+        d.allocateInterface(ctx, { containerId: 'etcbad2', network, netns: { path: a.path }, hostname: 'e', etcDir }),
+        'INVALID_ARGUMENT',
+        `container etcbad2: etc file ${join(etcDir, 'hosts')}: open: ENOTDIR`,
+      );
+      expect(d.endpoint(ctx, 'etcbad2')).toBeUndefined();
+    }
+    // the same container then gets its network
+    const ok = await d.allocateInterface(ctx, {
+      containerId: 'etcbad1',
+      network: 'bridge',
+      netns: { path: a.path },
+      hostname: 'e',
+      etcDir: join(root, 'etc-ok'),
+    });
+    expect(await readFile(join(root, 'etc-ok', 'hosts'), 'utf8')).toContain(`${ok.address}\te\n`);
+  });
+
   it('mode none with loopbackUp leaves lo to the namespace maker: no netlink call, no record on disk', async () => {
     const d = await open();
     const a = await fx.create();

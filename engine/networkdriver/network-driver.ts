@@ -45,7 +45,14 @@ import {
 } from '../errdefs/errors.js';
 import { nowNs, throwIfCancelled, type Context } from '../trace/index.js';
 import { readJson, readRuntimeJson, removeFile, writeJsonAtomic } from '../fsutil/state-file.js';
-import { writeEtcFiles, validateEtcRequest, validateHostname, type EtcRequest } from './etc-files.js';
+import {
+  etcFiles,
+  ETC_FILES_STEP,
+  ETC_FILES_SUBJECT,
+  validateEtcRequest,
+  validateHostname,
+  type EtcRequest,
+} from './etc-files.js';
 import { hostRoutes, uplinkMtu } from './host-routes.js';
 import { checkGateway, Ipam, type PoolSpec } from './ipam.js';
 import { CHAIN_DNAT, Iptables, isRuleOfPort } from './iptables.js';
@@ -53,7 +60,7 @@ import { VethReaper } from './veth-reaper.js';
 import { checkContainerId } from '../fsutil/container-id.js';
 import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { bridgeInterfaceOps } from './interface-plan.js';
-import { runSteps, type NetnsRef, type SetupStep } from './netlink-ops.js';
+import { runSteps, type NetlinkOp, type NetnsRef, type SetupStep, type StepFiles } from './netlink-ops.js';
 import type {
   AllocateInterfaceRequest,
   CreateNetworkRequest,
@@ -475,10 +482,12 @@ export class BridgeDriver implements NetworkDriver {
    * interface; NOT_FOUND for an unknown network or a missing namespace;
    * RESOURCE_EXHAUSTED when the subnet is full; a failing step names itself
    * (`veth berth1a2b3c4d5e: RTM_NEWLINK: EEXIST`). Everything is undone on failure.
-   * Cost: one cloned child with two netlink batches, overlapped with one
+   * Cost: one cloned child with two netlink batches (on the addon's netlink threads,
+   * whose thread rewrites the etc files in place meanwhile), overlapped with one
    * runtime-state write (the address, group-committed with concurrent callers, not
-   * fsynced; it is the endpoint's record too) and the etc files rewritten in place,
-   * each write one native threadpool job. Both are on disk before it returns.
+   * fsynced; it is the endpoint's record too; one native threadpool job). Both are on
+   * disk before it returns. none, host and container:<id>: the etc files alone (with
+   * none's lo up when asked) in one call on the netlink threads.
    */
   async allocateInterface(ctx: Context, req: AllocateInterfaceRequest): Promise<InterfaceAllocation> {
     checkContainerId(req.containerId);
@@ -491,7 +500,10 @@ export class BridgeDriver implements NetworkDriver {
       const existing = this.endpoints.get(cid);
       if (existing !== undefined) throw alreadyExists(`container ${cid}: already has a ${existing.mode} interface`);
       if (mode.kind === 'host') {
-        const steps = await this.timed('etc.write', 'host', () => this.writeEtc(req, undefined, true));
+        const steps = await this.prefixed(
+          `container ${cid}`,
+          this.runWithEtc(ctx, [], undefined, req, undefined, true),
+        );
         return { containerId: cid, mode: 'host', steps };
       }
       if (req.netns === undefined)
@@ -507,11 +519,20 @@ export class BridgeDriver implements NetworkDriver {
       }
       const netns = { ino: nsStat.ino, ...('pid' in ns ? { pid: ns.pid } : {}) };
       if (mode.kind === 'container' || mode.kind === 'none') {
-        const steps =
-          mode.kind === 'none' && req.loopbackUp !== true
-            ? await this.prefixed(`container ${cid}`, runSteps(ctx, [{ op: 'link.up', name: 'lo' }], ns))
-            : [];
-        steps.push(...(await this.timed('etc.write', 'host', () => this.writeEtc(req, undefined, false))));
+        // lo up in a cloned child and the etc files meanwhile, in one call; the files alone when nothing is to be done
+        // in the namespace (no namespace is entered then)
+        const loUp = mode.kind === 'none' && req.loopbackUp !== true;
+        const steps = await this.prefixed(
+          `container ${cid}`,
+          this.runWithEtc(
+            ctx,
+            loUp ? [{ op: 'link.up', name: 'lo' }] : [],
+            loUp ? ns : undefined,
+            req,
+            undefined,
+            false,
+          ),
+        );
         // Kept in memory only: such an endpoint holds nothing of the host's (no veth, address
         // or port) for recover() to release after a crash, and its namespace dies with the process.
         this.endpoints.set(cid, { containerId: cid, mode: mode.kind, netns, ports: [] });
@@ -570,16 +591,16 @@ export class BridgeDriver implements NetworkDriver {
         ...(net.externalMtu !== undefined ? { routeMtu: net.externalMtu } : {}),
       });
       vethMade = true;
-      // The address's and the record's writes and the etc files overlap the netlink
-      // work; all are done before the container can use the address. A failing link
-      // step comes first: its error (e.g. veth.create EEXIST) decides the undo.
-      const [links, state, etc] = await settled([
-        runSteps(ctx, ops, ns),
+      // The address's write (a threadpool job) and the etc files (written by the netlink
+      // thread while its child works in the namespace) overlap the netlink work; all are
+      // done before the container can use the address. A failing link step comes first:
+      // its error (e.g. veth.create EEXIST) decides the undo.
+      const [links, state] = await settled([
+        this.runWithEtc(ctx, ops, ns, req, record.address, false),
         // the address on disk is the endpoint's whole record (load() rebuilds it from there)
         this.timed('state.write', 'host', () => durable),
-        this.timed('etc.write', 'host', () => this.writeEtc(req, record.address, false)),
       ] as const);
-      steps.push(...links, ...state, ...etc);
+      steps.push(...links, ...state);
     } catch (err) {
       const e = wrap(err, `container ${cid}: network ${net.name}`);
       const failed = isBerthError(err) && Array.isArray(err.details?.steps) ? (err.details.steps as SetupStep[]) : [];
@@ -621,14 +642,31 @@ export class BridgeDriver implements NetworkDriver {
     }
   }
 
-  private async writeEtc(
+  /**
+   * runSteps with req's etc files (when it has an etcDir) written in place by the same
+   * native call: ops in netns (none: the files alone, on the addon's netlink thread).
+   */
+  private async runWithEtc(
+    ctx: Context,
+    ops: readonly NetlinkOp[],
+    netns: NetnsRef | undefined,
     req: AllocateInterfaceRequest,
     address: string | undefined,
     hostFiles: boolean,
-  ): Promise<void> {
-    if (req.etcDir === undefined) return;
+  ): Promise<SetupStep[]> {
+    const files = this.etcFilesOf(req, address, hostFiles);
+    if (ops.length === 0 && files === undefined) return [];
+    return runSteps(ctx, ops, netns, files);
+  }
+
+  private etcFilesOf(
+    req: AllocateInterfaceRequest,
+    address: string | undefined,
+    hostFiles: boolean,
+  ): StepFiles | undefined {
+    if (req.etcDir === undefined) return undefined;
     const etc = req.etc ?? {};
-    await writeEtcFiles(req.etcDir, {
+    const list = etcFiles(req.etcDir, {
       ...etc,
       hostname: req.hostname,
       ...(address ? { address } : {}),
@@ -636,6 +674,7 @@ export class BridgeDriver implements NetworkDriver {
       hostFiles,
       hostGateway: this.hostGateway(),
     });
+    return { step: ETC_FILES_STEP, subject: ETC_FILES_SUBJECT, list };
   }
 
   /** The address `host-gateway` stands for in ExtraHosts: the default bridge's gateway (Docker's docker0 address). */
