@@ -219,7 +219,9 @@ int overlay_child(void* p) {
   if (mnt < 0) ovl_fail(a, "fsmount", errno);
   // What was mounted on target (the plain overlay) goes first: two overlays must never share an upper dir.
   if (umount2(a->target, MNT_DETACH) < 0 && errno != EINVAL) ovl_fail(a, "umount2", errno);
-  if (syscall(SYS_move_mount, mnt, "", AT_FDCWD, a->target, MOVE_MOUNT_F_EMPTY_PATH) < 0) ovl_fail(a, "move_mount", errno);
+  if (syscall(SYS_move_mount, mnt, "", AT_FDCWD, a->target, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+    ovl_fail(a, "move_mount", errno);
+  }
   for (size_t i = 0; i < a->nfds; i++) close(a->fds[i]);
   a->err = 0;
   _exit(0);
