@@ -436,7 +436,8 @@ export class LayerStore {
   /**
    * Remounts the container's mounted layer over idmapped layers (driver.idmapLayers, overlay2) for a user namespace
    * with `maps`; false when the driver has no such mount (vfs, btrfs) or the layer no parent: the caller then idmaps
-   * the rootfs tree itself. Fails NOT_FOUND, FAILED_PRECONDITION when not mounted, UNAVAILABLE with the kernel's refusal.
+   * the rootfs tree itself. Fails NOT_FOUND, FAILED_PRECONDITION when not mounted, UNAVAILABLE with the kernel's
+   * refusal.
    */
   async idmapRW(ctx: Context, containerID: string, maps: IdMaps): Promise<boolean> {
     const r = await this.getRWLayer(ctx, containerID);

@@ -524,9 +524,9 @@ export class ContainerRuntime {
   /**
    * What a remapped container needs before it is created: its spec in a new user namespace, its rootfs over idmapped
    * layers (overlay2) or marked to be idmapped whole (other drivers) unless layers are stored shifted, its etc files
-   * owned by its root, the rootfs's top directory too where layers are stored shifted, and search permission for its root group
-   * on the folders of the data root its mounts are reached through (dockerd's 0710 with the remapped group). A folder
-   * above the data root that others cannot search is refused, naming it.
+   * owned by its root, the rootfs's top directory too where layers are stored shifted, and search permission for its
+   * root group on the folders of the data root its mounts are reached through (dockerd's 0710 with the remapped group).
+   * A folder above the data root that others cannot search is refused, naming it.
    */
   private async remapStart(
     ctx: Context,
