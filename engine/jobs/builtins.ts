@@ -66,10 +66,10 @@ export interface EngineConfig {
   /** null: run containers without cgroups (no resource limits, no OOM counter). Default: this host's cgroups. */
   cgroups?: CgroupManager | null;
   /**
-   * `--userns-remap`: every container runs in a new user namespace with these ranges. Its rootfs is an idmapped mount
-   * where the kernel allows one on the driver's layers; else the data root becomes `<root>/<uid>.<gid>` (as dockerd's)
-   * and its layers are stored with their ids shifted into the ranges. The environment variable BERTH_USERNS_IDMAP=off
-   * forces that fallback (for tests).
+   * `--userns-remap`: every container runs in a new user namespace with these ranges. Its rootfs is an overlay over
+   * idmapped layers (overlay2) or an idmapped mount (other drivers) where the kernel allows one; else the data root
+   * becomes `<root>/<uid>.<gid>` (as dockerd's) and its layers are stored with their ids shifted into the ranges. The
+   * environment variable BERTH_USERNS_IDMAP=off forces that fallback (for tests).
    */
   usernsRemap?: UsernsRemap;
 }
