@@ -100,6 +100,25 @@ export interface NativeCore {
    */
   idmapProbe(path: string): string | null;
   /**
+   * Mounts an overlayfs on `target` over idmapped copies of the `lowers` (top first) and of `layer` (which holds the
+   * `upper` and `work` dirs: overlayfs wants them on one mount), mapped through a new user namespace with `uidMap` and
+   * `gidMap` ("0 100000 65536\n", root first), replacing (MNT_DETACH) whatever was mounted there. `options` are
+   * `key=value` or flags (`index=off`). The mount is made by a helper cloned in C running as the maps' root (fsuid), so
+   * what the maps' root writes is stored with the unmapped ids. Throws a Node-style error whose syscall names the step
+   * (open_tree, mount_setattr, fsconfig lowerdir+, fsconfig create, move_mount…) and whose path carries the
+   * filesystem's own message when it gave one.
+   */
+  overlayIdmapped(
+    target: string,
+    lowers: string[],
+    layer: string,
+    upper: string,
+    work: string,
+    options: string[],
+    uidMap: string,
+    gidMap: string,
+  ): void;
+  /**
    * One message to the child: 'setup' (run the setup), 'resume' (after a 'hooks' message: go on to pivot_root) or
    * 'start' (execve). Throws EPIPE when the child is gone.
    */

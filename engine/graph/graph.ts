@@ -168,6 +168,7 @@ export class Graph {
         'removeRWLayer',
         'mountRW',
         'unmountRW',
+        'idmapRW',
       ],
       attributes: {
         register: (_c, _t, parent, o) => ({ parent: parent ?? '', diffID: o?.diffID ?? '' }),

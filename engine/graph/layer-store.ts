@@ -16,7 +16,7 @@ import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { alreadyExists, conflict, failedPrecondition, isBerthError, notFound, wrap } from '../errdefs/errors.js';
-import type { DiffingDriver, Driver } from '../graphdriver/driver.js';
+import type { DiffingDriver, Driver, IdMaps } from '../graphdriver/driver.js';
 import { withDiff } from '../graphdriver/naive-diff.js';
 import { nowNs } from '../trace/clock.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
@@ -431,6 +431,18 @@ export class LayerStore {
     const path = await this.driver.get(ctx, r.driverID);
     this.mountCounts.set(containerID, (this.mountCounts.get(containerID) ?? 0) + 1);
     return path;
+  }
+
+  /**
+   * Remounts the container's mounted layer over idmapped layers (driver.idmapLayers, overlay2) for a user namespace
+   * with `maps`; false when the driver has no such mount (vfs, btrfs) or the layer no parent: the caller then idmaps
+   * the rootfs tree itself. Fails NOT_FOUND, FAILED_PRECONDITION when not mounted, UNAVAILABLE with the kernel's
+   * refusal.
+   */
+  async idmapRW(ctx: Context, containerID: string, maps: IdMaps): Promise<boolean> {
+    const r = await this.getRWLayer(ctx, containerID);
+    if (this.driver.idmapLayers === undefined) return false;
+    return this.driver.idmapLayers(ctx, r.driverID, maps);
   }
 
   /** Releases one mountRW (driver.put). A call without a mount is a no-op. Fails NOT_FOUND. */

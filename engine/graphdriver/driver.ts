@@ -59,6 +59,19 @@ export interface ProtoDriver {
   status(ctx: Context): Promise<DriverStatus>;
   /** Unmounts everything this driver mounted; called at shutdown. Idempotent. */
   cleanup(ctx: Context): Promise<void>;
+  /**
+   * Optional (overlay2): remounts the mounted (get) layer `id` over idmapped copies of its layers, mapped by `maps`
+   * (container id 0 = `hostID`), so a user namespace with those maps sees the stored ids as its own, and what its root
+   * writes is stored unmapped. Until the last put, get() returns that view. false: the layer has no parent, so there is
+   * nothing to overlay (the caller idmaps the tree get() returned instead). Fails with the kernel's refusal.
+   */
+  idmapLayers?(ctx: Context, id: string, maps: IdMaps): Promise<boolean>;
+}
+
+/** A user namespace's ranges: container id 0..size-1 is host id hostID..hostID+size-1. */
+export interface IdMaps {
+  uid: { hostID: number; size: number };
+  gid: { hostID: number; size: number };
 }
 
 export type { Change };

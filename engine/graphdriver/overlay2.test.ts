@@ -1,7 +1,8 @@
 // The conformance suite against overlay2, plus what only overlay2 has: the on-disk
 // layout, the depth limit, whiteout translation in its native diff, init refusals.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
+import { chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { mountFs, unmount } from './host-mount.js';
 import { isMountPoint, mountsUnder } from './mountinfo.js';
 import { NaiveDiff } from './naive-diff.js';
 import { MAX_DEPTH, Overlay2Driver } from './overlay2.js';
+import { idmappedMounts } from '../../testkit/idmap.js';
 import { needs, root } from '../../testkit/needs.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -283,5 +285,131 @@ needs(root()).describe('overlay2 specifics', () => {
     } finally {
       unmount('test', join(ov, 'merged'), 2);
     }
+  });
+});
+
+needs(root(), idmappedMounts()).describe('overlay2 over idmapped layers (idmapLayers, --userns-remap)', () => {
+  const ctx = background();
+  // A range of the test's own, far from any the host hands out.
+  const host = 310_000_000 + (process.pid % 1000) * 131_072;
+  const maps = { uid: { hostID: host, size: 65_536 }, gid: { hostID: host + 65_536, size: 65_536 } };
+  let base: string;
+  let d: Overlay2Driver;
+
+  beforeEach(async () => {
+    base = await mkdtemp(join(tmpdir(), `berth-ovidmap-${process.pid}-`));
+    d = await Overlay2Driver.init(ctx, { root: base });
+    await d.create(ctx, 'img', undefined);
+    await d.applyDiff(
+      ctx,
+      'img',
+      undefined,
+      tarStream(
+        await buildTar([
+          { name: 'etc/', type: 'directory' },
+          { name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\n' },
+          { name: 'owned', content: 'o', uid: 5, gid: 6 },
+          { name: 'gone', content: 'g' },
+        ]),
+      ),
+    );
+    await d.createReadWrite(ctx, 'ctr', 'img');
+  });
+
+  afterEach(async () => {
+    let left: string[] = [];
+    try {
+      await d.cleanup(ctx);
+    } finally {
+      left = await mountsUnder(base);
+      for (const m of left) unmount('test', m, 2);
+      await rm(base, { recursive: true, force: true });
+    }
+    expect(left).toEqual([]);
+  });
+
+  /** Runs a shell command as the maps' root (a container's root as the host sees it). */
+  const asMappedRoot = (cwd: string, script: string) =>
+    spawnSync('sh', ['-c', script], { cwd, uid: maps.uid.hostID, gid: maps.gid.hostID, encoding: 'utf8' });
+  const overlaysOn = async (path: string) =>
+    (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4] === path).length;
+
+  it("shows the image's files as the mapped root's and stores what it writes with the container's ids", async () => {
+    const fds = (await readdir('/proc/self/fd')).length;
+    const merged = await d.get(ctx, 'ctr');
+    expect(await d.idmapLayers(ctx, 'ctr', maps)).toBe(true);
+    // one overlay on the upper dir: the plain mount was replaced, not covered
+    expect(await overlaysOn(merged)).toBe(1);
+    expect((await readdir('/proc/self/fd')).length).toBe(fds);
+    const st = await lstat(`${merged}/etc/passwd`);
+    expect([st.uid, st.gid]).toEqual([maps.uid.hostID, maps.gid.hostID]);
+    const owned = await lstat(`${merged}/owned`);
+    expect([owned.uid, owned.gid]).toEqual([maps.uid.hostID + 5, maps.gid.hostID + 6]);
+    const r = asMappedRoot(merged, 'echo new > made && mkdir dir && echo more >> etc/passwd && rm gone');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // the host's root may give a file any id the maps have: the view's host + 7 is stored as the container's 7
+    await chown(`${merged}/made`, maps.uid.hostID + 7, maps.gid.hostID + 8);
+    const diff = `${d.home}/ctr/diff`;
+    for (const [p, uid, gid] of [
+      ['made', 7, 8],
+      ['dir', 0, 0],
+      ['etc', 0, 0],
+      ['etc/passwd', 0, 0],
+    ] as const) {
+      const s = await lstat(`${diff}/${p}`);
+      expect([p, s.uid, s.gid]).toEqual([p, uid, gid]);
+    }
+    const s = await lstat(`${diff}/gone`);
+    expect([s.isCharacterDevice(), s.rdev]).toEqual([true, 0]);
+    expect(await d.changes(ctx, 'ctr', 'img')).toEqual([
+      { path: '/dir', kind: 'add' },
+      { path: '/etc', kind: 'modify' },
+      { path: '/etc/passwd', kind: 'modify' },
+      { path: '/gone', kind: 'delete' },
+      { path: '/made', kind: 'add' },
+    ]);
+    // the host's root has no id in the view: it cannot create files there
+    await expect(mkdir(`${merged}/by-host-root`)).rejects.toMatchObject({ code: 'EOVERFLOW' });
+    // a second get shares the view; the same maps again change nothing, other maps are refused
+    expect(await d.get(ctx, 'ctr')).toBe(merged);
+    expect(await d.idmapLayers(ctx, 'ctr', maps)).toBe(true);
+    const other = { uid: { hostID: host + 1, size: 10 }, gid: maps.gid };
+    await expect(d.idmapLayers(ctx, 'ctr', other)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await d.put(ctx, 'ctr');
+    expect(await overlaysOn(merged)).toBe(1);
+    await d.put(ctx, 'ctr');
+    expect(await overlaysOn(merged)).toBe(0);
+    expect((await readdir('/proc/self/fd')).length).toBe(fds);
+    // the next get is the plain overlay again: the stored ids, unshifted
+    await d.get(ctx, 'ctr');
+    expect((await lstat(`${merged}/made`)).uid).toBe(7);
+    await d.put(ctx, 'ctr');
+  });
+
+  it('exports the layer with the owners the container gave (no translation)', async () => {
+    const merged = await d.get(ctx, 'ctr');
+    await d.idmapLayers(ctx, 'ctr', maps);
+    expect(asMappedRoot(merged, 'echo a > a').status).toBe(0);
+    await chown(`${merged}/a`, maps.uid.hostID + 3, maps.gid.hostID + 4);
+    await d.put(ctx, 'ctr');
+    const seen: [string, number, number][] = [];
+    const tar = (await import('tar-stream')).default.extract();
+    const done = (async () => {
+      for await (const e of tar) {
+        seen.push([e.header.name, e.header.uid ?? -1, e.header.gid ?? -1]);
+        e.resume();
+      }
+    })();
+    (await d.diff(ctx, 'ctr', 'img')).pipe(tar);
+    await done;
+    expect(seen).toEqual([['a', 3, 4]]);
+  });
+
+  it('answers false for a layer without a parent, FAILED_PRECONDITION when not mounted', async () => {
+    await d.get(ctx, 'img');
+    expect(await d.idmapLayers(ctx, 'img', maps)).toBe(false);
+    await d.put(ctx, 'img');
+    await expect(d.idmapLayers(ctx, 'ctr', maps)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
   });
 });

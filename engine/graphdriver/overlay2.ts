@@ -60,8 +60,10 @@ import type {
   DriverInit,
   DriverPlugin,
   DriverStatus,
+  IdMaps,
   Mount,
 } from './driver.js';
+import { native } from '../../native/index.js';
 import { MNT_DETACH, mountFs, mountFsAt, unmount } from './host-mount.js';
 import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { checkId, checkNoStorageOpt } from './layer-id.js';
@@ -77,6 +79,8 @@ export class Overlay2Driver implements Driver {
   readonly name = 'overlay2';
   readonly home: string;
   private readonly refs = new Map<string, number>();
+  /** Layers mounted over idmapped layers (idmapLayers) until their last put, with the maps' key. */
+  private readonly idmapped = new Map<string, string>();
   private readonly locks = new KeyedLock();
   private readonly naive: NaiveDiff;
   private backingFs = 'unknown';
@@ -320,7 +324,48 @@ export class Overlay2Driver implements Driver {
         return;
       }
       this.refs.delete(id);
+      this.idmapped.delete(id);
       if (existsSync(`${this.dir(id)}/lower`)) unmount(`overlay2 put ${id}`, `${this.dir(id)}/merged`, MNT_DETACH);
+    });
+  }
+
+  /**
+   * Replaces the mount of `<id>/merged` (the layer must be mounted by get) with an overlay whose lower dirs and upper
+   * dir are idmapped copies mapped by `maps` (overlayfs takes idmapped layers, not an idmapped mount of itself), made
+   * by a helper cloned in C (native overlayIdmapped). The layers stay shared and unshifted: through the mount the
+   * stored id n is the host's `hostID + n`, and what the maps' root writes (host `hostID`) is stored as 0, so diff/
+   * holds what a container without the remap would have written and changes/diff/commit need no translation.
+   * Only one overlay ever has the upper dir: the plain one is detached first. Until the last put, get() returns this
+   * view (in it the host's root cannot create files: its id has no mapping, EOVERFLOW). Cost: a user namespace
+   * holder, a helper and one open_tree per layer.
+   */
+  async idmapLayers(ctx: Context, id: string, maps: IdMaps): Promise<boolean> {
+    return this.locks.run(id, async () => {
+      await this.mustExist(ctx, id, 'idmapLayers');
+      const lowers = this.lowers(id);
+      if (lowers.length === 0) return false;
+      if ((this.refs.get(id) ?? 0) === 0)
+        throw failedPrecondition(`overlay2 idmapLayers ${id}: the layer is not mounted`);
+      const key = `${maps.uid.hostID}:${maps.uid.size}:${maps.gid.hostID}:${maps.gid.size}`;
+      const had = this.idmapped.get(id);
+      if (had === key) return true;
+      if (had !== undefined) throw conflict(`overlay2 idmapLayers ${id}: already mounted idmapped with other maps`);
+      try {
+        native().overlayIdmapped(
+          `${this.dir(id)}/merged`,
+          lowers.map((l) => `${this.home}/${l}`),
+          this.dir(id),
+          'diff',
+          'work',
+          this.extraOptions,
+          `0 ${maps.uid.hostID} ${maps.uid.size}\n`,
+          `0 ${maps.gid.hostID} ${maps.gid.size}\n`,
+        );
+      } catch (err) {
+        throw wrap(err, `overlay2 idmapped layers ${id}`, 'UNAVAILABLE');
+      }
+      this.idmapped.set(id, key);
+      return true;
     });
   }
 
@@ -343,6 +388,7 @@ export class Overlay2Driver implements Driver {
   /** Unmounts every mount under the home and forgets all references. Idempotent. */
   async cleanup(_ctx: Context): Promise<void> {
     this.refs.clear();
+    this.idmapped.clear();
     for (const m of await mountsUnder(this.home)) unmount(`overlay2 cleanup ${this.home}`, m, MNT_DETACH);
   }
 

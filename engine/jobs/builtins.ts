@@ -66,10 +66,10 @@ export interface EngineConfig {
   /** null: run containers without cgroups (no resource limits, no OOM counter). Default: this host's cgroups. */
   cgroups?: CgroupManager | null;
   /**
-   * `--userns-remap`: every container runs in a new user namespace with these ranges. Its rootfs is an idmapped mount
-   * where the kernel allows one on the driver's layers; else the data root becomes `<root>/<uid>.<gid>` (as dockerd's)
-   * and its layers are stored with their ids shifted into the ranges. The environment variable BERTH_USERNS_IDMAP=off
-   * forces that fallback (for tests).
+   * `--userns-remap`: every container runs in a new user namespace with these ranges. Its rootfs is an overlay over
+   * idmapped layers (overlay2) or an idmapped mount (other drivers) where the kernel allows one; else the data root
+   * becomes `<root>/<uid>.<gid>` (as dockerd's) and its layers are stored with their ids shifted into the ranges. The
+   * environment variable BERTH_USERNS_IDMAP=off forces that fallback (for tests).
    */
   usernsRemap?: UsernsRemap;
 }
@@ -79,14 +79,17 @@ export interface UsernsMode {
   remap: UsernsRemap;
   /** true: idmapped rootfs mounts; false: layers stored shifted (in the remapped root). */
   idmap: boolean;
+  /** How the rootfs gets its ownership, and why layers are stored shifted when they are (`berth info`). */
+  rootfs: string;
 }
 
 /**
- * Why an idmapped mount of a container's rootfs on `driver` is refused, or undefined if it is allowed: a scratch base
- * layer and a writable layer over it are made, mounted (get), probed and removed. Costs two layer creations and a
- * mount.
+ * Why an idmapped rootfs on `driver` is refused, or undefined if it is allowed: a scratch base layer and a writable
+ * layer over it are made, mounted (get), probed and removed. overlay2 is probed by remounting that layer over idmapped
+ * layers as a container's is (overlayfs refuses an idmapped mount of itself), other drivers by an idmapped copy of the
+ * mounted tree. Costs two layer creations and a mount or two.
  */
-async function idmapRefusal(ctx: Context, driver: Driver): Promise<string | undefined> {
+async function idmapRefusal(ctx: Context, driver: Driver, remap: UsernsRemap): Promise<string | undefined> {
   if (process.env.BERTH_USERNS_IDMAP === 'off') return 'turned off by BERTH_USERNS_IDMAP=off';
   const base = `idmap-probe-${process.pid}-${randomBytes(4).toString('hex')}`;
   const rw = `${base}-rw`;
@@ -95,6 +98,14 @@ async function idmapRefusal(ctx: Context, driver: Driver): Promise<string | unde
     await driver.createReadWrite(ctx, rw, base);
     const path = await driver.get(ctx, rw);
     try {
+      if (driver.idmapLayers !== undefined) {
+        try {
+          await driver.idmapLayers(ctx, rw, remap);
+          return undefined;
+        } catch (err) {
+          return `overlayfs over idmapped layers refused: ${err instanceof Error ? err.message : String(err)}`;
+        }
+      }
       const refused = native().idmapProbe(path);
       return refused === null ? undefined : `the kernel answered ${refused} for ${path}`;
     } finally {
@@ -191,14 +202,23 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
   let userns: UsernsMode | undefined;
   const remap = config.usernsRemap;
   if (remap !== undefined) {
-    const refused = await idmapRefusal(ctx, driver).catch(async (err: unknown) => {
+    const refused = await idmapRefusal(ctx, driver, remap).catch(async (err: unknown) => {
       await driver.cleanup(detached(ctx)).catch(() => undefined);
       throw wrap(err, `--userns-remap: probing idmapped mounts on ${driverName}`);
     });
-    userns = { remap, idmap: refused === undefined };
+    userns = {
+      remap,
+      idmap: refused === undefined,
+      rootfs:
+        refused === undefined
+          ? driver.idmapLayers !== undefined
+            ? 'overlay over idmapped layers'
+            : 'idmapped mount'
+          : `layers stored shifted (${refused})`,
+    };
     if (refused !== undefined) {
       await driver.cleanup(detached(ctx));
-      ctx.logger.info('userns-remap: idmapped rootfs mounts refused; layers are stored remapped', {
+      ctx.logger.warn('userns-remap: idmapped rootfs mounts refused; layers are stored remapped', {
         driver: driverName,
         reason: refused,
       });
@@ -293,7 +313,7 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
       root,
       engineId: id,
       cgroupVersion: cgroupVersionOf(),
-      ...(userns ? { userns: true } : {}),
+      ...(userns ? { userns: true, usernsRootfs: userns.rootfs } : {}),
     });
     registerStreamJobs(engine, { container: (ref) => store.get(ref), io: (c, ref) => runtime.ioFor(c, ref) });
 

@@ -522,21 +522,27 @@ export class ContainerRuntime {
   }
 
   /**
-   * What a remapped container needs before it is created: its spec in a new user namespace, its etc files owned by
-   * its root, the rootfs's top directory too where layers are stored shifted, and search permission for its root group
-   * on the folders of the data root its mounts are reached through (dockerd's 0710 with the remapped group). A folder
-   * above the data root that others cannot search is refused, naming it.
+   * What a remapped container needs before it is created: its spec in a new user namespace, its rootfs over idmapped
+   * layers (overlay2) or marked to be idmapped whole (other drivers) unless layers are stored shifted, its etc files
+   * owned by its root, the rootfs's top directory too where layers are stored shifted, and search permission for its
+   * root group on the folders of the data root its mounts are reached through (dockerd's 0710 with the remapped group).
+   * A folder above the data root that others cannot search is refused, naming it.
    */
   private async remapStart(
-    subject: string,
+    ctx: Context,
+    id: string,
     spec: Spec,
     rootfs: string,
     dir: string,
     etcFiles: string[],
     shmPath: string | undefined,
   ): Promise<void> {
+    const subject = `container ${id}`;
     const { remap, idmap, root } = this.d.userns!;
-    remapSpec(spec, remap, idmap, subject);
+    // overlay2: the rootfs is remounted over idmapped layers here, after the last write berthd makes in it (those went
+    // through the plain mount, with the container's ids); other drivers' rootfs is idmapped whole by the execdriver.
+    const layered = idmap && (await this.d.graph.layers.idmapRW(ctx, id, remap));
+    remapSpec(spec, remap, idmap && !layered, subject);
     // BERTH_USERNS_IDMAP=off (tests) makes no idmapped mount at all: a bind asked for as one is refused.
     const idmapOff = process.env.BERTH_USERNS_IDMAP === 'off';
     checkIdmappedBinds(
@@ -660,7 +666,7 @@ export class ContainerRuntime {
         ...(rec.hostConfig.Init ? { initPath: initBinary() } : {}),
       });
       if (this.d.userns !== undefined) {
-        await this.remapStart(subject, spec, rootfs, dir, etcDir === dir ? Object.values(etcFiles) : [], shmPath);
+        await this.remapStart(ctx, id, spec, rootfs, dir, etcDir === dir ? Object.values(etcFiles) : [], shmPath);
       }
       rec.spec = validateSpec(spec, dir);
 

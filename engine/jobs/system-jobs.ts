@@ -26,6 +26,8 @@ export interface SystemJobDeps {
   cgroupVersion: '1' | '2';
   /** --userns-remap is on: SecurityOptions lists `name=userns`, as dockerd's. */
   userns?: boolean;
+  /** --userns-remap: how a container's rootfs gets its ownership (DriverStatus `Userns Rootfs`). */
+  usernsRootfs?: string;
 }
 
 function berthVersion(): string {
@@ -81,7 +83,10 @@ export function registerSystemJobs(engine: Engine, deps: SystemJobDeps): void {
       ContainersStopped: containers.length - count('running'),
       Images: images.length,
       Driver: deps.driverName,
-      DriverStatus: Object.entries(status),
+      DriverStatus: [
+        ...Object.entries(status),
+        ...(deps.usernsRootfs !== undefined ? [['Userns Rootfs', deps.usernsRootfs] as [string, string]] : []),
+      ],
       DockerRootDir: deps.root,
       Name: hostname(),
       KernelVersion: release(),

@@ -20,6 +20,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   realpathSync,
   rmSync,
   statSync,
@@ -38,6 +39,7 @@ import { packagePath } from '../../../native/package-root.js';
 import {
   BUSYBOX,
   e2eSkipReason,
+  hostLeftovers,
   makeWorld,
   spawnDaemon,
   startRegistry,
@@ -45,7 +47,7 @@ import {
   type DaemonSetup,
 } from './e2e-kit.js';
 import { firstMissing, needs, when } from '../../../testkit/needs.js';
-import { idmapRefusal } from '../../../testkit/idmap.js';
+import { idmapRefusal, overlayIdmappedLayers } from '../../../testkit/idmap.js';
 
 const skip = e2eSkipReason();
 /** The host's root filesystem device, MAJ:MIN, for the mknod attempt. */
@@ -123,6 +125,9 @@ interface Variant {
   daemon: (dir: string) => { args: string[]; env: Record<string, string> };
   /** The remapped root's first host uid and gid; undefined: no remap. */
   remap?: { uid: number; gid: number };
+  /** Under a remap: the storage driver, and how `berth info` says the rootfs gets its ownership (Userns Rootfs). */
+  driver?: 'overlay2' | 'vfs';
+  rootfs?: RegExp;
 }
 
 const remapBase = 300_000_000 + (process.pid % 1000) * 131_072;
@@ -141,27 +146,41 @@ function remapDaemon(storage: string[], env: Record<string, string>): Variant['d
 }
 
 const idmapRefused = idmapRefusal();
-const remapForced = remapDaemon(['--storage-driver', 'vfs'], { BERTH_USERNS_IDMAP: 'off' });
+const SHIFTED = /^layers stored shifted \(turned off by BERTH_USERNS_IDMAP=off\)$/;
 const remapIds = { uid: remapBase, gid: remapBase + 65_536 };
 const variants: Variant[] = [
   { title: 'escape classes through berthd', skip, daemon: () => ({ args: [], env: {} }) },
   {
-    title: 'escape classes through berthd under --userns-remap (default driver; layers remapped where overlay refuses)',
-    skip,
-    daemon: remapDaemon([], {}),
+    title: 'escape classes through berthd under --userns-remap (overlay2 over idmapped layers)',
+    skip: firstMissing(skip, overlayIdmappedLayers()),
+    daemon: remapDaemon(['--storage-driver', 'overlay2'], {}),
     remap: remapIds,
+    driver: 'overlay2',
+    rootfs: /^overlay over idmapped layers$/,
+  },
+  {
+    title: 'escape classes through berthd under --userns-remap (overlay2, layers remapped: BERTH_USERNS_IDMAP=off)',
+    skip,
+    daemon: remapDaemon(['--storage-driver', 'overlay2'], { BERTH_USERNS_IDMAP: 'off' }),
+    remap: remapIds,
+    driver: 'overlay2',
+    rootfs: SHIFTED,
   },
   {
     title: 'escape classes through berthd under --userns-remap (vfs, idmapped rootfs)',
     skip: firstMissing(skip, when(idmapRefused === null, `idmapped mounts refused on ${tmpdir()} (${idmapRefused})`)),
     daemon: remapDaemon(['--storage-driver', 'vfs'], {}),
     remap: remapIds,
+    driver: 'vfs',
+    rootfs: /^idmapped mount$/,
   },
   {
     title: 'escape classes through berthd under --userns-remap (vfs, layers remapped: BERTH_USERNS_IDMAP=off)',
     skip,
-    daemon: remapForced,
+    daemon: remapDaemon(['--storage-driver', 'vfs'], { BERTH_USERNS_IDMAP: 'off' }),
     remap: remapIds,
+    driver: 'vfs',
+    rootfs: SHIFTED,
   },
 ];
 
@@ -169,6 +188,8 @@ for (const v of variants) escapeClasses(v);
 
 function escapeClasses(v: Variant): void {
   const all = v.remap === undefined;
+  /** Layers stored with shifted owners in the remap's own data root (the fallback). */
+  const shifted = v.rootfs === SHIFTED;
   /** A class only the default variant runs. */
   const itAll = all ? it : undefined;
   needs(v.skip).describe(v.title, () => {
@@ -176,6 +197,14 @@ function escapeClasses(v: Variant): void {
     let client: ApiClient;
     let host: string;
     let seq = 0;
+
+    /** The layer dirs of the daemon's driver, as they hold a layer's files (overlay2's diff/, vfs's own). */
+    const layerDirs = (): string[] =>
+      v.driver === 'overlay2'
+        ? readdirSync(join(s.world.root, 'overlay2'))
+            .filter((n) => n !== 'l' && !n.startsWith('.'))
+            .map((n) => join(s.world.root, 'overlay2', n, 'diff'))
+        : readdirSync(join(s.world.root, 'vfs', 'dir')).map((n) => join(s.world.root, 'vfs', 'dir', n));
 
     const berth = async (args: string[]): Promise<Ran> => {
       const r = await execa(process.execPath, [BERTH, '-H', s.daemon.host, ...args], {
@@ -221,9 +250,16 @@ function escapeClasses(v: Variant): void {
         client = new ApiClient(s.daemon.host);
         // A remap storing its layers shifted keeps all its state in <root>/<uid>.<gid>, its network's too: the
         // clean-up resets the network found there.
-        world.root = (await client.info()).DockerRootDir;
-        if (v.remap !== undefined && v.daemon === remapForced) {
-          expect(world.root).toBe(join(world.dir, 'root', `${v.remap.uid}.${v.remap.gid}`));
+        const info = await client.info();
+        world.root = info.DockerRootDir;
+        if (v.remap !== undefined) {
+          expect(info.Driver).toBe(v.driver);
+          // how the rootfs gets its ownership, and why layers are stored shifted when they are
+          expect(Object.fromEntries(info.DriverStatus ?? [])['Userns Rootfs']).toMatch(v.rootfs!);
+          // idmapped layers are the shared, unshifted ones: the data root stays the daemon's own
+          expect(world.root).toBe(
+            shifted ? join(world.dir, 'root', `${v.remap.uid}.${v.remap.gid}`) : join(world.dir, 'root'),
+          );
         }
         host = join(world.dir, 'host');
         mkdirSync(join(host, 'target'), { recursive: true });
@@ -477,7 +513,7 @@ function escapeClasses(v: Variant): void {
     const remap = v.remap;
     // Under a remap a bind asked for with `idmap` is an idmapped mount where its filesystem allows one (never with
     // BERTH_USERNS_IDMAP=off); any other bind is plain, as Docker's.
-    const idmappable = remap !== undefined && v.daemon !== remapForced && idmapRefused === null;
+    const idmappable = remap !== undefined && !shifted && idmapRefused === null;
     it(
       'a bind shows who container root is on the host (a file it makes, a host file of mode 0600); `idmap` asks for ' +
         (idmappable ? "an idmapped one: the host's ids are the container's" : 'an idmapped one, refused here'),
@@ -612,14 +648,80 @@ function escapeClasses(v: Variant): void {
           `0 ${remap.gid} 65536`,
         ]);
         expect((await client.info()).SecurityOptions).toContain('name=userns');
-        if (v.daemon === remapForced) {
-          // The layers were stored shifted: the image's root-owned busybox is the subordinate root's on disk.
-          const layers = readdirSync(join(s.world.root, 'vfs', 'dir'));
-          expect(layers.length).toBeGreaterThan(0);
-          for (const l of layers)
-            expect(statSync(join(s.world.root, 'vfs', 'dir', l, 'bin', 'busybox')).uid).toBe(remap.uid);
-        }
+        // Stored shifted, the image's root-owned busybox is the subordinate root's on disk; idmapped, it stays the
+        // image's (root's): the layers are the ones a daemon without the remap would share.
+        const layers = layerDirs().filter((l) => existsSync(join(l, 'bin', 'busybox')));
+        expect(layers.length).toBeGreaterThan(0);
+        for (const l of layers) expect(statSync(join(l, 'bin', 'busybox')).uid).toBe(shifted ? remap.uid : 0);
       }, 300_000);
+
+      it(
+        "the image's files are the container root's; what it writes is stored " +
+          (shifted ? 'with the remapped ids' : "with the container's own ids (the rw layer needs no translation)") +
+          '; nothing is left mounted or open',
+        async () => {
+          const ref = await image([
+            baseLayer(),
+            {
+              entries: [
+                { name: 'owned/', type: 'directory', mode: 0o755, uid: 7, gid: 8 },
+                { name: 'owned/f', content: 'seven\n', mode: 0o644, uid: 7, gid: 8 },
+                { name: 'owned/gone', content: 'gone\n', mode: 0o644, uid: 7, gid: 8 },
+              ],
+            },
+          ]);
+          const mark = `made-${process.pid}-${++seq}`;
+          const name = `owners-${process.pid}-${seq}`;
+          const r = await berth([
+            'run',
+            '--name',
+            name,
+            ref,
+            '/bin/sh',
+            '-c',
+            `busybox stat -c "%u %g" /bin/busybox /owned/f && echo m > /${mark} && echo more >> /owned/f && ` +
+              `rm /owned/gone && mkdir /d-${mark} && echo ok`,
+          ]);
+          try {
+            expect(r.exitCode, r.stderr).toBe(0);
+            expect(r.stdout.trim().split('\n')).toEqual(['0 0', '7 8', 'ok']);
+            // the container's rw layer: the one layer dir holding the file it made
+            const rw = layerDirs().filter((l) => existsSync(join(l, mark)));
+            expect(rw).toHaveLength(1);
+            const ids = (p: string) => {
+              const st = statSync(join(rw[0]!, p));
+              return [st.uid, st.gid];
+            };
+            const [u, g] = shifted ? [remap.uid, remap.gid] : [0, 0];
+            expect(ids(mark)).toEqual([u, g]);
+            expect(ids(`d-${mark}`)).toEqual([u, g]);
+            expect(ids('owned/f')).toEqual([u + 7, g + 8]);
+            expect(readFileSync(join(rw[0]!, 'owned/f'), 'utf8')).toBe('seven\nmore\n');
+            if (v.driver === 'overlay2') {
+              // overlay2's upper dir: the deleted file is a whiteout (0/0 character device)
+              const wh = statSync(join(rw[0]!, 'owned/gone'));
+              expect([wh.isCharacterDevice(), wh.rdev]).toEqual([true, 0]);
+            } else {
+              expect(existsSync(join(rw[0]!, 'owned/gone'))).toBe(false);
+            }
+          } finally {
+            await berth(['rm', '-f', name]);
+          }
+          // No mount of the container's is left (its overlay over idmapped layers included), and berthd holds no
+          // filesystem context, mount or user namespace fd from making it.
+          expect(hostLeftovers(s.world).filter((l) => l.startsWith('mount '))).toEqual([]);
+          const pid = s.daemon.child.pid!;
+          const held = readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+            try {
+              return [readlinkSync(`/proc/${pid}/fd/${fd}`)];
+            } catch {
+              return [];
+            }
+          });
+          expect(held.filter((l) => /fscontext|^user:|^mnt:|\/overlay2\/|\/vfs\/dir\//.test(l))).toEqual([]);
+        },
+        300_000,
+      );
 
       it('etc files, tmpfs, /dev/shm, cgroups and logs work for the remapped root', async () => {
         const ref = await image([baseLayer()]);
