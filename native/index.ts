@@ -71,6 +71,8 @@ export interface NativeCore {
   readonly version: string;
   /** CLOCK_MONOTONIC in nanoseconds (the clock of span timestamps). */
   monotonicNs(): bigint;
+  /** malloc_trim(0): every malloc arena's free pages back to the kernel; true when some were (malloc-tune.cc). */
+  mallocTrim(): boolean;
   /**
    * Times namespace creation in fork-like children cloned from native threads, never touching Node's own namespaces
    * (nsbench.cc). Every child is reaped before it resolves; rejects with code = errno name and step (clone, unshare,

@@ -12,6 +12,7 @@ import { background } from '../trace/context.js';
 import { createLogger } from '../trace/logger.js';
 import { parseDaemonFlags, usage, type DaemonFlags } from './daemon-flags.js';
 import { startDaemon, type EngineFactory } from './daemon.js';
+import { IDLE_TRIM_MS, trimMemory } from './idle-trim.js';
 
 function serverVersion(): string {
   try {
@@ -60,7 +61,12 @@ export async function main(argv: string[]): Promise<number> {
   const ctx = background(createLogger(flags.logLevel));
   let daemon;
   try {
-    daemon = await startDaemon(ctx, flags, builtinEngine, serverVersion());
+    daemon = await startDaemon(ctx, flags, builtinEngine, serverVersion(), {
+      idle: {
+        ms: IDLE_TRIM_MS,
+        onIdle: () => ctx.logger.debug('berthd: idle, allocator trimmed', { releasedMiB: trimMemory().toFixed(1) }),
+      },
+    });
   } catch (err) {
     process.stderr.write(`berthd: ${(err as Error).message}\n`);
     return isBerthError(err, 'INVALID_ARGUMENT') ? 2 : 1;

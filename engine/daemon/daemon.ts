@@ -4,13 +4,15 @@
 // the requests in flight, stop the engine (containers stopped and recorded),
 // remove sockets, pid file and lock.
 import { mkdirSync, unlinkSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { wrap } from '../errdefs/errors.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import type { Engine } from '../jobs/engine.js';
 import { withSignal, type Context } from '../trace/context.js';
 import { createApiServer } from './api-server.js';
+import { idleTimer, type IdleTimer } from './idle-trim.js';
 import type { DaemonFlags } from './daemon-flags.js';
 import { listenOn, removeSocket } from './listeners.js';
 import { TraceStore } from './request-trace.js';
@@ -57,6 +59,11 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
+export interface DaemonOptions {
+  /** Called once the daemon had no request for `ms` after its start or its last request (idle-trim.ts). */
+  idle?: { ms: number; onIdle: () => void };
+}
+
 /**
  * Starts berthd. Fails CONFLICT when another daemon holds the root, and with the
  * listen or engine error otherwise — undoing what it had done.
@@ -66,6 +73,7 @@ export async function startDaemon(
   flags: DaemonFlags,
   createEngine: EngineFactory,
   serverVersion: string,
+  options: DaemonOptions = {},
 ): Promise<RunningDaemon> {
   mkdirSync(flags.root, { recursive: true, mode: 0o711 });
   mkdirSync(flags.execRoot, { recursive: true, mode: 0o755 });
@@ -75,7 +83,9 @@ export async function startDaemon(
   const daemonCtx = withSignal(ctx, shutdown.signal);
   const servers: Server[] = [];
   let handle: EngineHandle | undefined;
+  let idle: IdleTimer | undefined;
   const undo = async (): Promise<void> => {
+    idle?.stop();
     shutdown.abort(new Error('daemon shutting down'));
     await Promise.all(servers.map(closeServer));
     for (const s of servers) s.closeAllConnections();
@@ -98,6 +108,21 @@ export async function startDaemon(
       const server = createApiServer({ ctx: daemonCtx, engine: handle.engine, router, serverVersion, traces });
       servers.push(server);
       addresses.push(await listenOn(server, host));
+    }
+    if (options.idle !== undefined) {
+      const timer = idleTimer(options.idle.ms, options.idle.onIdle);
+      idle = timer;
+      // a request's start and its end are activity; an open stream (events, attach) between them is not
+      for (const server of servers) {
+        server.on('request', (_req, res: ServerResponse) => {
+          timer.touch();
+          res.once('close', timer.touch);
+        });
+        server.on('upgrade', (_req, socket: Socket) => {
+          timer.touch();
+          socket.once('close', timer.touch);
+        });
+      }
     }
     ctx.logger.info('berthd: API listening', { addresses: addresses.join(' '), root: flags.root, pid: process.pid });
     let closing: Promise<void> | undefined;

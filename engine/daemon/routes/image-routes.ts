@@ -4,6 +4,7 @@ import type { JSONMessage } from '../../api/types.js';
 import { invalidArgument, notImplemented } from '../../errdefs/errors.js';
 import type { RegistryAuth } from '../../jobs/job-map.js';
 import { httpError } from '../http-status.js';
+import { trimMemory } from '../idle-trim.js';
 import { jsonLine, OrderedWriter } from '../ordered-writer.js';
 import type { RouteRequest, RouteSpec, Reply } from '../route-types.js';
 import { readJsonBody } from '../request-body.js';
@@ -38,7 +39,9 @@ export function pullReference(fromImage: string, tag: string | null): string {
 /**
  * Runs a job whose events are JSON progress messages: the 200 stream starts with
  * the first message; a failure before it is an ordinary error answer, one after
- * it the stream's last line (`errorDetail`), as Docker does.
+ * it the stream's last line (`errorDetail`), as Docker does. Before the answer ends,
+ * the allocator gives back what the transfer freed (idle-trim.ts): a pull's or a
+ * push's buffers would otherwise stay resident in its arenas.
  */
 async function progressJob(
   reply: Reply,
@@ -52,6 +55,8 @@ async function progressJob(
     if (!out.started) throw err;
     const { body } = httpError(err);
     out.push(jsonLine({ errorDetail: { message: body.message }, error: body.message }));
+  } finally {
+    trimMemory();
   }
   await out.end();
 }
