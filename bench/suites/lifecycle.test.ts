@@ -172,6 +172,21 @@ describe('lifecycle suite: cases', () => {
     expect([started, capped.completed, capped.errors]).toEqual([3, 3, 0]);
   });
 
+  needs(podmanMissing(), netavarkMissing()).it(
+    'podman: quick has its cli /bin/true case at 4 and no density step (saying so); default every cli case and step',
+    () => {
+      const warnings: string[] = [];
+      const quick = lifecycleSuite.cases(suiteCtx(['podman'], warnings, profiles.quick)) as MacroCase[];
+      expect(
+        quick.map((c) => `${c.case}/${c.parameters.level}/${c.parameters.workload}/${c.parameters.concurrency}`),
+      ).toEqual(['throughput/cli/true/4']);
+      expect(warnings.some((w) => w.endsWith('its density steps left out in the quick profile'))).toBe(true);
+      const full = lifecycleSuite.cases(suiteCtx(['podman'], [], profiles.default)) as MacroCase[];
+      expect(full.filter((c) => c.case === 'throughput')).toHaveLength(8);
+      expect(full.filter((c) => c.case === 'density-start').map((c) => c.parameters.running)).toEqual([0, 10, 50, 100]);
+    },
+  );
+
   it('docker: left out with the reason when dockerd is not on PATH', () => {
     const path = process.env.PATH;
     const empty = mkdtempSync(join(os.tmpdir(), `berth-lifecycle-path-${process.pid}-`));
