@@ -2,12 +2,15 @@
 // rest still runs, and one error naming them all comes at the end. Also the steps
 // the private daemons of the bench (berthd, dockerd) are torn down with.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { processesNaming } from '../engine/fsutil/processes-naming.js';
 import { createCgroupManager } from '../engine/execdriver/cgroups/manager.js';
 import { MNT_DETACH, unmount } from '../engine/graphdriver/host-mount.js';
 import { mountsUnder } from '../engine/graphdriver/mountinfo.js';
 import type { Context } from '../engine/trace/index.js';
 import { call, onPath } from './peers/index.js';
+
+export { processesNaming };
 
 export class Teardown {
   private readonly failures: string[] = [];
@@ -115,18 +118,4 @@ export async function hostLeftovers(
     if (procs.length > 0) left.push(`process(es) ${procs.join(', ')} naming ${what.dir}`);
   }
   return left;
-}
-
-/** Pids of processes other than this one whose command line contains `text`. */
-export function processesNaming(text: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text)) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }

@@ -2,6 +2,9 @@
 // process's children, processes, mounts and iptables rules naming a test's unique word.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { onPath } from '../engine/fsutil/on-path.js';
+
+export { processesNaming } from '../engine/fsutil/processes-naming.js';
 
 /** Pids of this process's children, zombies included (/proc/self/task/<tid>/children). */
 export function childPids(): number[] {
@@ -13,20 +16,6 @@ export function childPids(): number[] {
   return pids;
 }
 
-/** Processes other than this one, whatever their parent, whose command line contains `text`. */
-export function processesNaming(text: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text)) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
 /** Lines of this process's mountinfo that contain `text`. */
 export function mountsContaining(text: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
@@ -34,15 +23,16 @@ export function mountsContaining(text: string): string[] {
     .filter((l) => l.includes(text));
 }
 
-/** iptables rules (all tables) that name `word`; none where iptables-save is missing. */
+/**
+ * iptables rules (all tables) that name `word`. Throws when iptables-save is not on PATH: a "no rule left" check
+ * cannot be made there, so a test that relies on it is gated on `tool('iptables-save', 'iptables')`.
+ */
 export function iptablesRulesNaming(word: string): string[] {
-  try {
-    return execFileSync('iptables-save', { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.includes(word));
-  } catch {
-    return [];
-  }
+  if (onPath('iptables-save') === undefined)
+    throw new Error(`iptables rules naming ${word}: cannot check, iptables-save is not on PATH`);
+  return execFileSync('iptables-save', { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(word));
 }
 
 /** How a child ended. */

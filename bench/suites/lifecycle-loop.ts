@@ -169,14 +169,17 @@ export function cliLifecycle(
 
 /**
  * One round: `concurrency` workers each run `perWorker` lifecycles back to back
- * (bucketbench's threads × iterations), each worker's from `lifecycle()`. A failed
- * lifecycle is counted and the worker goes on; throughput is completed lifecycles
- * over the round's wall time.
+ * (bucketbench's threads × iterations), each worker's from `lifecycle()`. With `capMs`
+ * a worker starts no further lifecycle once the round has run that long (each runs at
+ * least one), so a round of a slow target ends after about the cap plus one lifecycle.
+ * A failed lifecycle is counted and the worker goes on; throughput is completed
+ * lifecycles over the round's wall time.
  */
 export async function lifecycleRound(
   lifecycle: () => Lifecycle,
   concurrency: number,
   perWorker: number,
+  capMs?: number,
 ): Promise<RoundResult> {
   const latencies: Record<Op, number[]> = { create: [], start: [], end: [], remove: [] };
   let completed = 0;
@@ -186,6 +189,7 @@ export async function lifecycleRound(
   const worker = async (): Promise<void> => {
     const once = lifecycle();
     for (let i = 0; i < perWorker; i++) {
+      if (i > 0 && capMs !== undefined && elapsedMs(t0) >= capMs) break;
       try {
         await once(latencies);
         completed++;

@@ -19,6 +19,7 @@ import type { MacroCase, MeasuredCase, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
 import type { ApiDaemon } from './lifecycle-daemons.js';
 import { lifecycleSuite, makeLifecycleSuite, sizesFor, type LifecycleSizes } from './lifecycle.js';
+import { lifecycleRound, OPS, WORKLOADS, type Op } from './lifecycle-loop.js';
 import { leftoverLinks, leftoverNetns } from './network-world.js';
 import { BERTHD_BRIDGE } from './run-berthd.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
@@ -27,7 +28,15 @@ import { podmanMissing } from './workload-podman.js';
 import { childPids, mountsContaining, processesNaming } from '../../testkit/processes.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
-const TINY_SIZES: LifecycleSizes = { concurrencies: [1, 2], cliConcurrencies: [1], perWorker: 2, running: [0, 3] };
+const TINY_SIZES: LifecycleSizes = {
+  concurrencies: [1, 2],
+  workloads: WORKLOADS,
+  cliConcurrencies: [1],
+  cliWorkloads: WORKLOADS,
+  perWorker: 2,
+  running: [0, 3],
+  densityTargets: ['berth', 'docker', 'podman'],
+};
 
 function suiteCtx(targets: string[], warnings: string[], profile: ProfileSettings = tiny): SuiteContext {
   return {
@@ -85,51 +94,98 @@ describe('lifecycle suite: cases', () => {
     expect(await findSuite('lifecycle')!.load!()).toBe(lifecycleSuite);
   });
 
-  it('sizes: concurrency 1, 2, 4, 8 in every profile; quick runs fewer lifecycles and density 0 and 10, default up to 100', () => {
+  it('sizes: quick keeps the goal cases (api 1 and 4, cli /bin/true at 4, capped rounds, density 0 and 100 for berth and docker); default the whole matrix', () => {
     expect(sizesFor({ profile: 'quick', settings: profiles.quick })).toEqual({
-      concurrencies: [1, 2, 4, 8],
-      cliConcurrencies: [1, 4],
+      concurrencies: [1, 4],
+      workloads: ['true', 'sleep'],
+      cliConcurrencies: [4],
+      cliWorkloads: ['true'],
       perWorker: 2,
-      running: [0, 10],
+      roundCapMs: 2000,
+      running: [0, 100],
+      densityTargets: ['berth', 'docker'],
     });
-    expect(sizesFor({ profile: 'default', settings: profiles.default })).toEqual({
-      concurrencies: [1, 2, 4, 8],
-      cliConcurrencies: [1, 2, 4, 8],
-      perWorker: 8,
-      running: [0, 10, 50, 100],
-    });
+    for (const profile of [profiles.default, profiles.full])
+      expect(sizesFor({ profile: profile.name, settings: profile })).toEqual({
+        concurrencies: [1, 2, 4, 8],
+        workloads: ['true', 'sleep'],
+        cliConcurrencies: [1, 2, 4, 8],
+        cliWorkloads: ['true', 'sleep'],
+        perWorker: profile.name === 'full' ? 16 : 8,
+        running: [0, 10, 50, 100],
+        densityTargets: ['berth', 'docker', 'podman'],
+      });
   });
 
-  it('berth: throughput per level, workload and concurrency (grouped with the peers), then density steps with phases', () => {
+  it('berth, quick profile: throughput per level, workload and concurrency (grouped with the peers), then density steps with phases', () => {
     const warnings: string[] = [];
     const cases = lifecycleSuite.cases(suiteCtx(['berth'], warnings, profiles.quick)) as MacroCase[];
     const thr = cases.filter((c) => c.case === 'throughput');
     expect(thr.map((c) => `${c.parameters.workload}/${c.parameters.concurrency}/${c.group}`)).toEqual([
       'true/1/throughput-api-true-1',
-      'true/2/throughput-api-true-2',
       'true/4/throughput-api-true-4',
-      'true/8/throughput-api-true-8',
       'sleep/1/throughput-api-sleep-1',
-      'sleep/2/throughput-api-sleep-2',
       'sleep/4/throughput-api-sleep-4',
-      'sleep/8/throughput-api-sleep-8',
-      'true/1/throughput-cli-true-1',
       'true/4/throughput-cli-true-4',
-      'sleep/1/throughput-cli-sleep-1',
-      'sleep/4/throughput-cli-sleep-4',
     ]);
     expect(thr.every((c) => c.unit === 'ops/s' && c.direction === 'higher-is-better')).toBe(true);
-    expect(thr.map((c) => c.parameters.level)).toEqual([...Array(8).fill('api'), ...Array(4).fill('cli')]);
+    expect(thr.map((c) => c.parameters.level)).toEqual([...Array(4).fill('api'), 'cli']);
+    expect(
+      thr.every((c) => c.method.includes('(none started after 2 s of the round; each worker runs at least one)')),
+    ).toBe(true);
     const density = cases.filter((c) => c.case === 'density-start');
     expect(density.map((c) => `${c.parameters.running}/${c.phases}/${c.group}`)).toEqual([
       '0/true/density-berth-0',
-      '10/true/density-berth-10',
+      '100/true/density-berth-100',
     ]);
-    expect(cases).toHaveLength(14);
+    expect(cases).toHaveLength(7);
     expect(
       warnings.some((w) => /^lifecycle levels: api .* and cli .*; ratios only between the same level/.test(w)),
     ).toBe(true);
+    expect(
+      warnings.some((w) => w.includes('Sizes (quick profile): api true and sleep at concurrency 1, 4; cli true at 4;')),
+    ).toBe(true);
   });
+
+  it('berth, default profile: the whole matrix, rounds not capped', () => {
+    const cases = lifecycleSuite.cases(suiteCtx(['berth'], [], profiles.default)) as MacroCase[];
+    const thr = cases.filter((c) => c.case === 'throughput');
+    expect(thr).toHaveLength(16);
+    expect(thr.some((c) => c.method.includes('none started after'))).toBe(false);
+    expect(cases.filter((c) => c.case === 'density-start').map((c) => c.parameters.running)).toEqual([0, 10, 50, 100]);
+  });
+
+  it('a round runs perWorker lifecycles per worker; with a cap reached, no worker starts a second one', async () => {
+    let started = 0;
+    const lifecycle = () => async (latencies: Record<Op, number[]>) => {
+      started++;
+      for (const op of OPS) latencies[op].push(0);
+      if (started % 5 === 0) throw unavailable('failed by the test');
+    };
+    const full = await lifecycleRound(lifecycle, 3, 4);
+    expect([started, full.completed, full.errors, full.latencies.create.length]).toEqual([12, 10, 2, 12]);
+    started = 0;
+    expect((await lifecycleRound(lifecycle, 3, 4, 60_000)).completed).toBe(10);
+    started = 0;
+    // a cap of 0 ms is reached before any second lifecycle: one each
+    const capped = await lifecycleRound(lifecycle, 3, 4, 0);
+    expect([started, capped.completed, capped.errors]).toEqual([3, 3, 0]);
+  });
+
+  needs(podmanMissing(), netavarkMissing()).it(
+    'podman: quick has its cli /bin/true case at 4 and no density step (saying so); default every cli case and step',
+    () => {
+      const warnings: string[] = [];
+      const quick = lifecycleSuite.cases(suiteCtx(['podman'], warnings, profiles.quick)) as MacroCase[];
+      expect(
+        quick.map((c) => `${c.case}/${c.parameters.level}/${c.parameters.workload}/${c.parameters.concurrency}`),
+      ).toEqual(['throughput/cli/true/4']);
+      expect(warnings.some((w) => w.endsWith('its density steps left out in the quick profile'))).toBe(true);
+      const full = lifecycleSuite.cases(suiteCtx(['podman'], [], profiles.default)) as MacroCase[];
+      expect(full.filter((c) => c.case === 'throughput')).toHaveLength(8);
+      expect(full.filter((c) => c.case === 'density-start').map((c) => c.parameters.running)).toEqual([0, 10, 50, 100]);
+    },
+  );
 
   it('docker: left out with the reason when dockerd is not on PATH', () => {
     const path = process.env.PATH;
@@ -146,7 +202,15 @@ describe('lifecycle suite: cases', () => {
   });
 
   it('derives latencies, errors, scaling, ratios between the same level, density ratios, memory and the goals', async () => {
-    const sizes: LifecycleSizes = { concurrencies: [1, 4], cliConcurrencies: [4], perWorker: 1, running: [0, 100] };
+    const sizes: LifecycleSizes = {
+      concurrencies: [1, 4],
+      workloads: WORKLOADS,
+      cliConcurrencies: [4],
+      cliWorkloads: WORKLOADS,
+      perWorker: 1,
+      running: [0, 100],
+      densityTargets: ['berth', 'docker'],
+    };
     const suite = makeLifecycleSuite({ sizes: () => sizes });
     const path = process.env.PATH;
     const cases = suite.cases(suiteCtx(['berth', 'docker'], [])) as MacroCase[];

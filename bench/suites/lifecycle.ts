@@ -47,30 +47,56 @@ export const GOAL_THROUGHPUT_CONCURRENCY = 4;
 export const GOAL_DENSITY_RATIO = 1.2;
 export const GOAL_DENSITY_RUNNING = 100;
 export const GOAL_MEMORY_FRACTION = 0.25;
+/** quick: no lifecycle starts after this many ms of a round (sizesFor). */
+export const QUICK_ROUND_CAP_MS = 2_000;
 /** At most this many latencies per operation case (evenly thinned in the order taken), so the bootstrap stays cheap. */
 export const MAX_LATENCIES = 2000;
 
 /** The sizes one run measures. */
 export interface LifecycleSizes {
+  /** Concurrencies and workloads of the api level. */
   concurrencies: readonly number[];
-  /** Concurrencies of the cli level (a process per operation costs more). */
+  workloads: readonly Workload[];
+  /** Concurrencies and workloads of the cli level (a process per operation costs more). */
   cliConcurrencies: readonly number[];
+  cliWorkloads: readonly Workload[];
   /** Lifecycles each worker runs per sample. */
   perWorker: number;
+  /** When set, a worker starts no further lifecycle once its round has run this many ms (each runs one). */
+  roundCapMs?: number;
   /** Idle containers running at each density step, ascending, starting at 0. */
   running: readonly number[];
+  /** The targets whose density steps run (those whose daemon has them). */
+  densityTargets: readonly LifecycleTarget[];
 }
 
 /**
- * The sizes of a profile: concurrency 1, 2, 4, 8 always (the cli level 1 and 4 in quick); quick runs fewer lifecycles
- * per worker and density steps 0 and 10.
+ * The sizes of a profile. default and full: the whole matrix (both workloads at concurrency 1, 2, 4, 8 on both
+ * levels; density 0, 10, 50, 100 on every target). quick, for CI-like checks, keeps what the goals are read from and
+ * little more: the api level at concurrency 1 (the scaling reference) and 4 (the goal case) for both workloads, the
+ * cli level of /bin/true at 4 only (podman's one case), 2 lifecycles per worker with no new one started after 2 s of
+ * a round, and density 0 and 100 for berth and docker only.
  */
 export function sizesFor(ctx: Pick<SuiteContext, 'profile' | 'settings'>): LifecycleSizes {
+  if (ctx.profile === 'quick')
+    return {
+      concurrencies: [1, GOAL_THROUGHPUT_CONCURRENCY],
+      workloads: WORKLOADS,
+      cliConcurrencies: [GOAL_THROUGHPUT_CONCURRENCY],
+      cliWorkloads: ['true'],
+      perWorker: scaled(ctx.settings, 8, 2),
+      roundCapMs: QUICK_ROUND_CAP_MS,
+      running: [0, GOAL_DENSITY_RUNNING],
+      densityTargets: ['berth', 'docker'],
+    };
   return {
     concurrencies: [1, 2, 4, 8],
-    cliConcurrencies: ctx.profile === 'quick' ? [1, 4] : [1, 2, 4, 8],
+    workloads: WORKLOADS,
+    cliConcurrencies: [1, 2, 4, 8],
+    cliWorkloads: WORKLOADS,
     perWorker: scaled(ctx.settings, 8, 2),
-    running: ctx.profile === 'quick' ? [0, 10] : [0, 10, 50, 100],
+    running: [0, 10, 50, GOAL_DENSITY_RUNNING],
+    densityTargets: ['berth', 'docker', 'podman'],
   };
 }
 
@@ -120,6 +146,7 @@ function throughputCase(
   workload: Workload,
   concurrency: number,
   perWorker: number,
+  roundCapMs: number | undefined,
   level: Level,
 ): MacroCase {
   const daemon = shared.daemon;
@@ -138,7 +165,11 @@ function throughputCase(
     direction: 'higher-is-better',
     group: `throughput-${level}-${workload}-${concurrency}`,
     method:
-      `Containers per second: ${concurrency} worker(s) each run ${perWorker} lifecycle(s) of ${STATIC_IMAGE} with ${workloadText(workload)} back to back — ` +
+      `Containers per second: ${concurrency} worker(s) each run ${perWorker} lifecycle(s) of ${STATIC_IMAGE} with ${workloadText(workload)} back to back` +
+      (roundCapMs === undefined
+        ? ''
+        : ` (none started after ${roundCapMs / 1000} s of the round; each worker runs at least one)`) +
+      ' — ' +
       `create (--network ${LOOP_NETWORK}), start, ${endOpName(workload)}, remove — ${how}; ` +
       'one sample = lifecycles completed over the wall time of the round. A failed lifecycle is counted (case `errors`), its container force-removed, and the worker goes on. ' +
       'After each sample (untimed) the daemon must list no container.',
@@ -154,6 +185,7 @@ function throughputCase(
           : cliLifecycle((args) => daemon.cli(args), daemon.image, workload),
         concurrency,
         perWorker,
+        roundCapMs,
       );
       if (round.completed === 0)
         throw unavailable(
@@ -259,17 +291,19 @@ function buildCases(ctx: SuiteContext, options: LifecycleOptions, records: Recor
       daemons.push(podmanDaemon(ctx.dataRoot, network === undefined));
       ctx.warn(
         'podman: throughput measured at the cli level only (the remote client against a private podman service); ' +
-          (network === undefined
-            ? "its density steps over the service's API socket, on a netavark bridge network of its own (its default), RSS/PSS of the service and every conmon"
-            : `its density steps left out: ${network}`),
+          (network !== undefined
+            ? `its density steps left out: ${network}`
+            : sizes.densityTargets.includes('podman')
+              ? "its density steps over the service's API socket, on a netavark bridge network of its own (its default), RSS/PSS of the service and every conmon"
+              : `its density steps left out in the ${ctx.profile} profile`),
       );
     }
   }
+  const hasDensity = (d: ApiDaemon) => d.density && sizes.densityTargets.includes(d.target);
   const casesOf = (d: ApiDaemon) =>
-    WORKLOADS.length *
-      ((d.levels.includes('api') ? sizes.concurrencies.length : 0) +
-        (d.levels.includes('cli') ? sizes.cliConcurrencies.length : 0)) +
-    (d.density ? sizes.running.length : 0);
+    (d.levels.includes('api') ? sizes.workloads.length * sizes.concurrencies.length : 0) +
+    (d.levels.includes('cli') ? sizes.cliWorkloads.length * sizes.cliConcurrencies.length : 0) +
+    (hasDensity(d) ? sizes.running.length : 0);
   const shared = daemons.map((d) => {
     const s = new SharedDaemon(d, casesOf(d));
     const fleet = new IdleFleet(d);
@@ -279,19 +313,22 @@ function buildCases(ctx: SuiteContext, options: LifecycleOptions, records: Recor
   const cases: CaseDef[] = [];
   // throughput: one group per level, workload and concurrency, the targets interleaved in it
   for (const level of ['api', 'cli'] as const) {
-    for (const workload of WORKLOADS) {
+    for (const workload of level === 'api' ? sizes.workloads : sizes.cliWorkloads) {
       for (const c of level === 'api' ? sizes.concurrencies : sizes.cliConcurrencies)
         for (const { s } of shared)
           if (s.daemon.levels.includes(level))
-            cases.push(throughputCase(s, records, options, workload, c, sizes.perWorker, level));
+            cases.push(throughputCase(s, records, options, workload, c, sizes.perWorker, sizes.roundCapMs, level));
     }
   }
   // density: each step alone (the fleet only grows), one daemon's steps after the other's
   for (const { s, fleet } of shared)
-    if (s.daemon.density) for (const n of sizes.running) cases.push(densityCase(s, fleet, records, n));
+    if (hasDensity(s.daemon)) for (const n of sizes.running) cases.push(densityCase(s, fleet, records, n));
+  const left = daemons.filter((d) => d.density && !hasDensity(d)).map((d) => d.target);
   ctx.warn(
     `lifecycle levels: api (berth's typed client on each daemon's unix socket) and cli (each operation a process of the target's command line); ratios only between the same level. ` +
-      `Sizes: concurrency ${sizes.concurrencies.join(', ')} (cli ${sizes.cliConcurrencies.join(', ')}) × ${sizes.perWorker} lifecycle(s) per worker per sample; density steps ${sizes.running.join(', ')} running; host with ${records.cores} CPU(s)`,
+      `Sizes (${ctx.profile} profile): api ${sizes.workloads.join(' and ')} at concurrency ${sizes.concurrencies.join(', ')}; cli ${sizes.cliWorkloads.join(' and ')} at ${sizes.cliConcurrencies.join(', ')}; ` +
+      `${sizes.perWorker} lifecycle(s) per worker per sample${sizes.roundCapMs === undefined ? '' : ` (none started after ${sizes.roundCapMs / 1000} s of a round)`}; ` +
+      `density steps ${sizes.running.join(', ')} running${left.length > 0 ? ` (not for ${left.join(', ')} in this profile)` : ''}; host with ${records.cores} CPU(s)`,
   );
   return cases;
 }

@@ -20,7 +20,7 @@ import { BERTHD_BRIDGE, staticImageBerthd } from './run-berthd.js';
 import { deriveLevels } from './run-levels.js';
 import { DOCKER_BRIDGE, dockerMissing } from './runtime-docker.js';
 import { RunWorld } from './runtime-run-world.js';
-import { needs, root } from '../../testkit/needs.js';
+import { needs, root, tool } from '../../testkit/needs.js';
 import { childPids, iptablesRulesNaming, mountsContaining } from '../../testkit/processes.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
@@ -163,34 +163,40 @@ needs(root()).describe('run suite: real runs (root)', () => {
     expect(childPids()).toEqual(children);
   });
 
-  it('a private berthd that dies (SIGKILL) is still cleaned up: no process, bridge, mount or directory left', async () => {
-    const ctx = background();
-    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-berthd-${process.pid}-`));
-    const children = childPids();
-    const berthd = staticImageBerthd(dataRoot);
-    try {
-      await berthd.acquire(ctx);
-      const pid = berthd.pid!;
-      expect(childPids()).toContain(pid);
-      expect(berthd.rssAfterStart).toHaveLength(5);
-      expect(await berthd.containers()).toEqual([]);
-      expect(existsSync(`/sys/class/net/${BERTHD_BRIDGE}`)).toBe(true);
-      process.kill(pid, 'SIGKILL');
-      // the death is reported, and everything is removed all the same
-      await expect(berthd.release(ctx)).rejects.toThrow(/^private berthd cleanup: .*berthd/);
-    } finally {
-      await berthd.release(ctx).catch(() => undefined);
-      expect(readdirSync(dataRoot)).toEqual([]);
-      rmSync(dataRoot, { recursive: true, force: true });
-    }
-    expect(mountsContaining(dataRoot)).toEqual([]);
-    expect(existsSync(`/sys/class/net/${BERTHD_BRIDGE}`)).toBe(false);
-    expect(iptablesRulesNaming(BERTHD_BRIDGE)).toEqual([]);
-    expect(childPids()).toEqual(children);
-  });
+  // the "no rule left" check reads iptables-save
+  const iptables = needs(tool('iptables-save', 'iptables'));
+
+  iptables.it(
+    'a private berthd that dies (SIGKILL) is still cleaned up: no process, bridge, mount or directory left',
+    async () => {
+      const ctx = background();
+      const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-berthd-${process.pid}-`));
+      const children = childPids();
+      const berthd = staticImageBerthd(dataRoot);
+      try {
+        await berthd.acquire(ctx);
+        const pid = berthd.pid!;
+        expect(childPids()).toContain(pid);
+        expect(berthd.rssAfterStart).toHaveLength(5);
+        expect(await berthd.containers()).toEqual([]);
+        expect(existsSync(`/sys/class/net/${BERTHD_BRIDGE}`)).toBe(true);
+        process.kill(pid, 'SIGKILL');
+        // the death is reported, and everything is removed all the same
+        await expect(berthd.release(ctx)).rejects.toThrow(/^private berthd cleanup: .*berthd/);
+      } finally {
+        await berthd.release(ctx).catch(() => undefined);
+        expect(readdirSync(dataRoot)).toEqual([]);
+        rmSync(dataRoot, { recursive: true, force: true });
+      }
+      expect(mountsContaining(dataRoot)).toEqual([]);
+      expect(existsSync(`/sys/class/net/${BERTHD_BRIDGE}`)).toBe(false);
+      expect(iptablesRulesNaming(BERTHD_BRIDGE)).toEqual([]);
+      expect(childPids()).toEqual(children);
+    },
+  );
 
   // Real runs of every case: minutes on a loaded machine, so the bound is wide.
-  it(
+  iptables.it(
     'runs every case end to end into a schema-valid document with phases of every module, leaving nothing',
     { timeout: 300_000 },
     async () => {

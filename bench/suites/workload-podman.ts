@@ -28,7 +28,8 @@ import { MNT_DETACH, mountFs, unmount } from '../../engine/graphdriver/host-moun
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
 import { onPath } from '../peers/index.js';
 import { background } from '../../engine/trace/index.js';
-import { exited, hostLeftovers, processesNaming, Teardown } from '../teardown.js';
+import { processesNaming } from '../../engine/fsutil/processes-naming.js';
+import { exited, hostLeftovers, Teardown } from '../teardown.js';
 import {
   netavarkChains,
   netavarkMissing,

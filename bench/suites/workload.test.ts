@@ -311,89 +311,96 @@ needs(root()).describe('workload suite: real runs (root)', () => {
     host = await collectHostInfo({ dataRoot: os.tmpdir(), peers: [] });
   });
 
-  it('berth: every case end to end into a schema-valid document with goals and derived cases, leaving nothing', async () => {
-    const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-suite-${process.pid}-`));
-    const children = childPids();
-    const lines: string[] = [];
-    try {
-      const { document, failed } = await runBenchmarks({
-        suites: [tinySuite(tinyOptions)],
-        settings: tiny,
-        seed: 5,
-        dataRoot,
-        targets: ['berth'],
-        argv: ['--test'],
-        progress: (l) => lines.push(l),
-        hostInfo: async () => host,
-      });
-      expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
-      expect(() => validateResult(document)).not.toThrow();
-      const label = (c: { case: string; parameters: Record<string, unknown> }) =>
-        `${c.case}/${String(c.parameters.level ?? c.parameters.mode ?? c.parameters.containers ?? '')}${c.parameters.part === undefined ? '' : `/${String(c.parameters.part)}`}`;
-      expect(document.cases.map(label)).toEqual([
-        'service-ready/api',
-        'service-ready/cli',
-        'service-requests/keep-alive',
-        'service-requests/new-connection',
-        'cold-start/api',
-        'restart-on-failure/api',
-        'daemon-restart/0',
-        'daemon-restart/2',
-        'service-request-latency/keep-alive',
-        'service-request-latency/new-connection',
-        'cold-start-split/api/fetch',
-        'cold-start-split/api/apply',
-        'cold-start-split/api/register',
-        'cold-start-split/api/create',
-        'cold-start-split/api/start',
-        'cold-start-split/api/first-output',
-        'cold-start-pull-share/api',
-      ]);
-      const ready = document.cases.filter((c) => c.case === 'service-ready');
-      for (const c of ready) {
-        expect(c.samples).toHaveLength(2);
-        expect(c.notes.some((n) => /^Goal: ready time <= 0\.2x docker's: not measured/.test(n))).toBe(true);
-      }
-      const latency = document.cases.filter((c) => c.case === 'service-request-latency');
-      for (const c of latency) {
-        expect(c.samples).toHaveLength(40);
-        expect(c.stats.p99).toBeGreaterThanOrEqual(c.stats.p50);
-      }
-      const cold = document.cases.find((c) => c.case === 'cold-start')!;
-      expect(cold.phases!.map((p) => p.name)).toEqual(
-        expect.arrayContaining(['client.pull', 'client.create', 'client.start', 'client.first-output']),
-      );
-      expect(cold.phases!.some((p) => p.module === 'daemon' || p.module.startsWith('jobs'))).toBe(true);
-      const split = document.cases.filter((c) => c.case === 'cold-start-split');
-      expect(split.map((c) => c.samples.length)).toEqual([2, 2, 2, 2, 2, 2]);
-      // the parts of each sample add up to it (the cold start's wall time, measured around them)
-      for (let i = 0; i < 2; i++) {
-        const sum = split.reduce((a, c) => a + c.samples[i]!, 0);
-        expect(sum).toBeLessThanOrEqual(cold.samples[i]! + 0.5);
-        expect(sum).toBeGreaterThan(cold.samples[i]! * 0.8);
-      }
-      const restart = document.cases.find((c) => c.case === 'restart-on-failure')!;
-      expect(restart.stats.p50).toBeGreaterThanOrEqual(50);
-      const daemon = document.cases.filter((c) => c.case === 'daemon-restart');
-      for (const c of daemon)
-        expect(c.phases!.map((p) => p.name)).toEqual(
-          expect.arrayContaining(['client.stop', 'client.start', 'client.list']),
+  // the "no rule left" checks read iptables-save
+  const iptables = needs(tool('iptables-save', 'iptables'));
+
+  iptables.it(
+    'berth: every case end to end into a schema-valid document with goals and derived cases, leaving nothing',
+    async () => {
+      const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-suite-${process.pid}-`));
+      const children = childPids();
+      const lines: string[] = [];
+      try {
+        const { document, failed } = await runBenchmarks({
+          suites: [tinySuite(tinyOptions)],
+          settings: tiny,
+          seed: 5,
+          dataRoot,
+          targets: ['berth'],
+          argv: ['--test'],
+          progress: (l) => lines.push(l),
+          hostInfo: async () => host,
+        });
+        expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
+        expect(() => validateResult(document)).not.toThrow();
+        const label = (c: { case: string; parameters: Record<string, unknown> }) =>
+          `${c.case}/${String(c.parameters.level ?? c.parameters.mode ?? c.parameters.containers ?? '')}${c.parameters.part === undefined ? '' : `/${String(c.parameters.part)}`}`;
+        expect(document.cases.map(label)).toEqual([
+          'service-ready/api',
+          'service-ready/cli',
+          'service-requests/keep-alive',
+          'service-requests/new-connection',
+          'cold-start/api',
+          'restart-on-failure/api',
+          'daemon-restart/0',
+          'daemon-restart/2',
+          'service-request-latency/keep-alive',
+          'service-request-latency/new-connection',
+          'cold-start-split/api/fetch',
+          'cold-start-split/api/apply',
+          'cold-start-split/api/register',
+          'cold-start-split/api/create',
+          'cold-start-split/api/start',
+          'cold-start-split/api/first-output',
+          'cold-start-pull-share/api',
+        ]);
+        const ready = document.cases.filter((c) => c.case === 'service-ready');
+        for (const c of ready) {
+          expect(c.samples).toHaveLength(2);
+          expect(c.notes.some((n) => /^Goal: ready time <= 0\.2x docker's: not measured/.test(n))).toBe(true);
+        }
+        const latency = document.cases.filter((c) => c.case === 'service-request-latency');
+        for (const c of latency) {
+          expect(c.samples).toHaveLength(40);
+          expect(c.stats.p99).toBeGreaterThanOrEqual(c.stats.p50);
+        }
+        const cold = document.cases.find((c) => c.case === 'cold-start')!;
+        expect(cold.phases!.map((p) => p.name)).toEqual(
+          expect.arrayContaining(['client.pull', 'client.create', 'client.start', 'client.first-output']),
         );
-      // only the corpus cache stays, for the next run
-      expect(readdirSync(dataRoot)).toEqual(['berth-bench-cache']);
-    } finally {
-      rmSync(dataRoot, { recursive: true, force: true });
-    }
-    expect(mountsContaining(dataRoot)).toEqual([]);
-    expect(await leftoverLinks()).toEqual([]);
-    expect(await leftoverNetns()).toEqual([]);
-    expect(existsSync(`/sys/class/net/${WORKLOAD_BRIDGE}`)).toBe(false);
-    expect(iptablesRulesNaming(WORKLOAD_BRIDGE)).toEqual([]);
-    expect(childPids()).toEqual(children);
-  }, 900_000);
+        expect(cold.phases!.some((p) => p.module === 'daemon' || p.module.startsWith('jobs'))).toBe(true);
+        const split = document.cases.filter((c) => c.case === 'cold-start-split');
+        expect(split.map((c) => c.samples.length)).toEqual([2, 2, 2, 2, 2, 2]);
+        // the parts of each sample add up to it (the cold start's wall time, measured around them)
+        for (let i = 0; i < 2; i++) {
+          const sum = split.reduce((a, c) => a + c.samples[i]!, 0);
+          expect(sum).toBeLessThanOrEqual(cold.samples[i]! + 0.5);
+          expect(sum).toBeGreaterThan(cold.samples[i]! * 0.8);
+        }
+        const restart = document.cases.find((c) => c.case === 'restart-on-failure')!;
+        expect(restart.stats.p50).toBeGreaterThanOrEqual(50);
+        const daemon = document.cases.filter((c) => c.case === 'daemon-restart');
+        for (const c of daemon)
+          expect(c.phases!.map((p) => p.name)).toEqual(
+            expect.arrayContaining(['client.stop', 'client.start', 'client.list']),
+          );
+        // only the corpus cache stays, for the next run
+        expect(readdirSync(dataRoot)).toEqual(['berth-bench-cache']);
+      } finally {
+        rmSync(dataRoot, { recursive: true, force: true });
+      }
+      expect(mountsContaining(dataRoot)).toEqual([]);
+      expect(await leftoverLinks()).toEqual([]);
+      expect(await leftoverNetns()).toEqual([]);
+      expect(existsSync(`/sys/class/net/${WORKLOAD_BRIDGE}`)).toBe(false);
+      expect(iptablesRulesNaming(WORKLOAD_BRIDGE)).toEqual([]);
+      expect(childPids()).toEqual(children);
+    },
+    900_000,
+  );
 
   // the rules berthd holds are read with iptables-save: without it the checks would see nothing either way
-  needs(tool('iptables-save', 'iptables')).it(
+  iptables.it(
     'berth: a run interrupted while berthd holds a container with a published port stops it and leaves nothing',
     async () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-interrupt-${process.pid}-`));
@@ -477,7 +484,7 @@ needs(root()).describe('workload suite: real runs (root)', () => {
     600_000,
   );
 
-  needs(dockerMissing()).it(
+  needs(dockerMissing(), tool('iptables-save', 'iptables')).it(
     'docker: the cases against a private dockerd, its restart with containers recorded, ready-time goal noted on berth, leaving no daemon, bridge or mount',
     async () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-docker-${process.pid}-`));

@@ -47,10 +47,11 @@ export const lifecyclePage: PageSpec = {
           id: 'lifecycle-op-latency',
           title: 'Per-operation latency against concurrency',
           description:
-            'Median latency of each lifecycle operation during the throughput rounds, a line per target and operation, a panel per workload and level.',
+            'Median latency of each lifecycle operation during the throughput rounds, a line per target and level (as in the throughput figure), a panel per operation and workload.',
           x: 'concurrency',
-          seriesOf: (r) => `${r.series} · ${String(r.parameters.op)}`,
-          panelOf: (r) => `${byWorkload(r)} · ${levelOf(r)}`,
+          // a line per target and level keeps the legend within its colours with every target on both levels
+          seriesOf: targetLevel,
+          panelOf: (r) => `${String(r.parameters.op)} · ${byWorkload(r)}`,
           quantity: () => 'latency',
         },
         warn,
