@@ -3,7 +3,9 @@
 //
 //   parent (Node, addon)                          child (C only until execve)
 //   ────────────────────                          ───────────────────────────
-//   clone(CLONE_NEW* | CLONE_PIDFD) ───────────▶  starts with all signals blocked
+//   [spawn thread] clone3(CLONE_NEW* | CLONE_VM  starts with all signals blocked,
+//    | CLONE_VFORK | CLONE_PIDFD) ─────────────▶   on the spawn thread's stack
+//                          ◀────────────────────── kSyncCloned (the thread: kSyncCloneFailed)
 //   write /proc/<pid>/{uid,gid}_map (user ns)     setns(paths) · reads the socket …
 //   [idmap_rootfs: a helper makes the idmapped    [idmap_rootfs: receives the tree]
 //    rootfs tree; kSyncRootfsTree + SCM_RIGHTS]

@@ -1,7 +1,8 @@
 // The parent's side of a container process: clone the child with its namespace
-// flags, write its id maps, talk to it over the sync socket, and watch, signal and
-// reap it through a pidfd — all without blocking Node's event loop (uv_poll on the
-// socket and on the pidfd). Protocol and steps: container-protocol.h.
+// flags (from a spawn thread, sharing this process's memory until its execve), write
+// its id maps, talk to it over the sync socket, and watch, signal and reap it through
+// a pidfd — all without blocking Node's event loop (uv_poll on the socket and on the
+// pidfd). Protocol and steps: container-protocol.h.
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -41,7 +42,7 @@
 namespace berth {
 namespace {
 
-constexpr size_t kChildStack = 512 * 1024;
+constexpr size_t kChildStack = 512 * 1024;  // the container child's, in its spawn thread's frame
 
 Napi::Value throw_errno(Napi::Env env, int err, const std::string& subject) {
   const char* name = strerrorname_np(err);
