@@ -338,64 +338,41 @@ class NativeExecDriver implements ExecDriver {
         ? manager.selfJoinFiles(cgroupPath)
         : [];
     if (selfJoin.length > 0) config.cgroupTasks = selfJoin;
-    const io = prepareStdio(terminal ? undefined : (options.stdio as StdioOption[] | undefined), subject);
-    config.stdio = io.childFds;
-    // The clone runs on the addon's spawn thread: it starts as soon as the cgroup2 directory it is cloned into exists
-    // (at once without one), and the other hierarchies and the limits are made here meanwhile (the child joins them
-    // after "setup", which waits for the cgroup).
-    let spawning: Promise<NativeSpawned> | undefined;
-    let clonedInto: string | undefined;
-    let cloneDirMade = () => {};
-    const cloneDirReady = new Promise<void>((resolve) => (cloneDirMade = resolve));
-    const startSpawn = (dir?: string) => {
-      cloneDirMade();
-      if (dir !== undefined) config.cloneIntoCgroup = clonedInto = dir;
-      try {
-        spawning = spawnContainer(config);
-      } catch (err) {
-        spawning = Promise.reject(err as Error);
-      }
-      spawning.catch(() => undefined); // awaited below
-    };
-    const joinExisting = spec.linux?.cgroupsPath !== undefined;
     const cgroupStart = nowNs();
     const cgroup =
       manager === null
         ? undefined
         : manager.create(ctx, cgroupPath, allowDeviceNodes(spec.linux?.resources, spec.linux?.devices), {
             // a cgroupsPath from the spec may name a cgroup made beforehand: it is joined (as runc and crun do)
-            joinExisting,
-            onCloneDir: (dir) => startSpawn(dir),
+            joinExisting: spec.linux?.cgroupsPath !== undefined,
           });
     cgroup?.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-    if (manager === null || manager.cloneIntoDir(cgroupPath) === undefined) startSpawn();
+    // A cgroup2 directory the child can be cloned straight into (the clone then waits for the create).
+    const cloneInto = manager === null ? undefined : manager.cloneIntoDir(cgroupPath);
+    if (cloneInto !== undefined) {
+      try {
+        await cgroup;
+      } catch (err) {
+        throw withSteps(wrap(err, subject), [nodeStep('execdriver', 'cgroup', cgroupStart, { path: cgroupPath })]);
+      }
+      config.cloneIntoCgroup = cloneInto;
+    }
+
+    let io: ReturnType<typeof prepareStdio>;
     let spawned: NativeSpawned;
     try {
-      await Promise.race([
-        cloneDirReady,
-        cgroup?.then(
-          () => undefined,
-          () => undefined,
-        ),
-      ]);
-      if (spawning === undefined) {
-        // the create ended before the cgroup2 directory was there: failed (no clone), or made no such directory
-        try {
-          await cgroup;
-        } catch (err) {
-          throw withSteps(wrap(err, subject), [nodeStep('execdriver', 'cgroup', cgroupStart, { path: cgroupPath })]);
-        }
-        startSpawn();
-      }
-      try {
-        spawned = await spawning!;
-      } catch (err) {
-        throw wrap(err, `${subject}: clone`);
-      }
+      io = prepareStdio(terminal ? undefined : (options.stdio as StdioOption[] | undefined), subject);
+    } catch (err) {
+      await destroyCgroup(background(), cgroup);
+      throw err;
+    }
+    try {
+      config.stdio = io.childFds;
+      spawned = await spawnContainer(config);
     } catch (err) {
       io.destroy();
       await destroyCgroup(background(), cgroup);
-      throw err;
+      throw wrap(err, `${subject}: clone`);
     } finally {
       io.closeChildEnds();
     }
@@ -480,10 +457,6 @@ class NativeExecDriver implements ExecDriver {
       if (master !== undefined) closeSync(master);
       if (c.cgroup === undefined) await destroyCgroup(background(), cgroup);
       await this.discard(c);
-      // A create that failed after the clone left the child's cgroup2 directory (it was inside) and the levels above
-      // it made: empty now. Best effort; what stays is the restart cleanup's (cleanupStale).
-      if (c.cgroup === undefined && clonedInto !== undefined && !joinExisting && manager !== null)
-        await manager.removeIfEmpty(background(), cgroupPath, { ancestors: true }).catch(() => false);
       io.destroy();
       throw withSteps(err instanceof BerthError && err.message.startsWith(subject) ? err : wrap(err, subject), steps);
     } finally {

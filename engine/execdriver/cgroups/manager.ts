@@ -119,12 +119,7 @@ class Manager implements CgroupManager {
     const parents: string[] = [];
     const joined: string[] = []; // existing leaves: kept on a failed create, removed by destroy only once empty
     try {
-      const cloneDir = opts.onCloneDir !== undefined ? dirs.get(UNIFIED_KEY) : undefined;
-      // the cgroup2 hierarchy first when a clone waits for its directory
-      const order = [...this.hierarchies()].sort(
-        ([, a], [, b]) => Number(b.includes(UNIFIED_KEY)) - Number(a.includes(UNIFIED_KEY)),
-      );
-      for (const [root, keys] of order) {
+      for (const [root, keys] of this.hierarchies()) {
         // Another engine on the host removes a shared ancestor (berth/) once it is empty: when a
         // level vanishes between its EEXIST and the mkdir below it (ENOENT), walk again from the root.
         for (let attempt = 1; ; attempt++) {
@@ -136,7 +131,6 @@ class Manager implements CgroupManager {
             if (attempt >= MKDIR_ATTEMPTS) throw err.error;
           }
         }
-        if (cloneDir !== undefined && keys.includes(UNIFIED_KEY)) opts.onCloneDir!(cloneDir);
       }
       const cg = new CgroupHandle(this.backend, rel, dirs, [...leaves, ...joined], parents, this.drainTimeoutMs);
       if (resources) await cg.apply(ctx, resources);

@@ -97,12 +97,6 @@ export interface CreateCgroupOptions {
    * container's own path), leaving it when it holds child cgroups.
    */
   joinExisting?: boolean;
-  /**
-   * Called (synchronously) once the cgroup2 directory a process can be cloned into (cloneIntoDir) exists, before the
-   * other hierarchies and the resources: the clone can run beside the rest of create(). Never on pure v1. A create
-   * that fails after it leaves that directory to the caller when it cannot be removed (a process is inside).
-   */
-  onCloneDir?: (dir: string) => void;
 }
 
 export interface CgroupManager {
