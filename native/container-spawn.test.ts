@@ -1,11 +1,11 @@
 // The native core's container API without the execdriver: the config checks it
 // makes itself, and one child taken through the sync protocol by hand.
-import { closeSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkloadRootfs } from '../engine/execdriver/workload-rootfs.js';
-import { native, type NativeChildMessage, type NativeSpawnConfig } from './index.js';
+import { native, spawnContainer, type NativeChildMessage, type NativeSpawnConfig } from './index.js';
 import { needs, root } from '../testkit/needs.js';
 
 let base: string;
@@ -53,24 +53,22 @@ needs(root()).describe('native container core (root)', () => {
   afterAll(() => rmSync(base, { recursive: true, force: true }));
 
   it('refuses a bad config with a TypeError naming the field, before cloning', () => {
-    expect(() => native().containerSpawn(config({ namespaces: [{ type: 'bogus' }] }))).toThrow(
+    expect(() => spawnContainer(config({ namespaces: [{ type: 'bogus' }] }))).toThrow(
       /namespaces\[0\]\.type: unknown namespace type "bogus"/,
     );
-    expect(() => native().containerSpawn(config({ args: [] }))).toThrow(/args: must not be empty/);
+    expect(() => spawnContainer(config({ args: [] }))).toThrow(/args: must not be empty/);
     expect(() =>
-      native().containerSpawn(
+      spawnContainer(
         config({ mounts: [{ destination: '/x', source: 's', flags: 0, propagation: [], kind: 'odd' as 'bind' }] }),
       ),
     ).toThrow(/mounts\[0\]\.kind: unknown "odd"/);
     expect(() =>
-      native().containerSpawn(config({ namespaces: [{ type: 'net' as string, path: '/proc/self/ns/nope' }] })),
+      spawnContainer(config({ namespaces: [{ type: 'net' as string, path: '/proc/self/ns/nope' }] })),
     ).toThrow();
     // exec joins every namespace: a new one, a mount or the hooks stop is refused
-    expect(() => native().containerSpawn(config({ exec: true }))).toThrow(
-      /exec: joins every namespace and makes no mounts/,
-    );
+    expect(() => spawnContainer(config({ exec: true }))).toThrow(/exec: joins every namespace and makes no mounts/);
     expect(() =>
-      native().containerSpawn(
+      spawnContainer(
         config({
           exec: true,
           namespaces: [{ type: 'mount', path: '/proc/self/ns/mnt' }],
@@ -83,7 +81,7 @@ needs(root()).describe('native container core (root)', () => {
 
   it('takes a child through setup, start and exit over the sync socket and its pidfd', async () => {
     const [r, w] = native().containerPipe();
-    const spawned = native().containerSpawn(config({ args: ['/bin/probe', 'exit:5'], stdio: [-1, w, -1] }));
+    const spawned = await spawnContainer(config({ args: ['/bin/probe', 'exit:5'], stdio: [-1, w, -1] }));
     closeSync(w);
     expect(spawned.pid).toBeGreaterThan(0);
     expect(spawned.cloneEndNs).toBeGreaterThanOrEqual(spawned.cloneStartNs);
@@ -106,8 +104,45 @@ needs(root()).describe('native container core (root)', () => {
     closeSync(spawned.syncFd);
   });
 
+  it('reports a failed clone through the callback, leaving no fd and no child', async () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    // CLONE_INTO_CGROUP takes a cgroup2 directory only: a v1 one (or any other directory) fails the clone itself
+    await expect(spawnContainer(config({ cloneIntoCgroup: base }))).rejects.toThrow(
+      expect.objectContaining({ code: 'EBADF', message: expect.stringMatching(/^clone: EBADF/) }),
+    );
+    expect(fds()).toBe(before);
+    for (const task of readdirSync('/proc/self/task'))
+      expect(readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim()).toBe('');
+  });
+
+  it('sets up children side by side, each on its own stack (they share this process memory)', async () => {
+    // args[0] without a slash: the PATH search and the "#!" planning run in each child at once
+    const runs = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map(async (n) => {
+        const [r, w] = native().containerPipe();
+        const spawned = await spawnContainer(
+          config({ args: ['probe', `exit:${n}`], env: ['PATH=/nowhere:/bin'], stdio: [-1, w, -1] }),
+        );
+        closeSync(w);
+        const exited = exit(spawned.pidfd);
+        native().containerSend(spawned.syncFd, 'setup');
+        expect((await recv(spawned.syncFd))?.type).toBe('created');
+        native().containerSend(spawned.syncFd, 'start');
+        expect(await recv(spawned.syncFd)).toBeNull();
+        const status = await exited;
+        const out = JSON.parse(readFileSync(r, 'utf8')) as { pid: number };
+        closeSync(r);
+        closeSync(spawned.pidfd);
+        closeSync(spawned.syncFd);
+        return { n, status, pid: out.pid };
+      }),
+    );
+    for (const run of runs) expect(run).toEqual({ n: run.n, status: { exitCode: run.n, signal: null }, pid: 1 });
+  });
+
   it('ends a waiting child when the parent closes its end of the socket', async () => {
-    const spawned = native().containerSpawn(config());
+    const spawned = await spawnContainer(config());
     const exited = exit(spawned.pidfd);
     closeSync(spawned.syncFd);
     expect(await exited).toEqual({ exitCode: 1, signal: null });

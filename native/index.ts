@@ -91,10 +91,12 @@ export interface NativeCore {
     files?: readonly NetlinkInPlaceFile[],
   ): Promise<NetlinkApplyResult>;
   /**
-   * Clones a container child (container-spawn.cc); it waits at sync point 1. Throws on bad config (TypeError naming the
-   * field) or a failed clone (code = errno name).
+   * Clones a container child (container-spawn.cc) on a thread of its own, sharing this process's memory until its
+   * execve: the event loop never waits for the clone. Throws at once on a bad config (TypeError naming the field);
+   * calls back once the child runs and waits at sync point 1, or with the failed clone (code = errno name; no child, no
+   * fd left). spawnContainer() is the same as a promise.
    */
-  containerSpawn(config: NativeSpawnConfig): NativeSpawned;
+  containerSpawn(config: NativeSpawnConfig, callback: (err: Error | null, spawned: NativeSpawned | null) => void): void;
   /**
    * Whether an idmapped mount of the tree at path can be made here: null if so, else the errno name the kernel
    * answered (EINVAL: the filesystem does not support it; ENOSYS: no mount_setattr). One clone of a holder process in
@@ -394,7 +396,9 @@ export interface NativeSpawned {
   pidfd: number;
   /** The parent's end of the sync socket. */
   syncFd: number;
+  /** Before the clone syscall (on the spawn thread). */
   cloneStartNs: bigint;
+  /** The child's first instant. */
   cloneEndNs: bigint;
   /** The child started in config.cloneIntoCgroup (clone3); false when the kernel lacks it or none was asked. */
   intoCgroup: boolean;
@@ -448,4 +452,18 @@ export function native(): NativeCore {
   }
   loaded = createRequire(import.meta.url)(addonPath) as NativeCore;
   return loaded;
+}
+
+/** native().containerSpawn as a promise: a bad config throws synchronously, a failed clone rejects. */
+export function spawnContainer(config: NativeSpawnConfig): Promise<NativeSpawned> {
+  let resolve!: (s: NativeSpawned) => void;
+  let reject!: (err: Error) => void;
+  const p = new Promise<NativeSpawned>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  native().containerSpawn(config, (err, spawned) =>
+    spawned !== null && err === null ? resolve(spawned) : reject(err ?? new Error('containerSpawn: no result')),
+  );
+  return p;
 }

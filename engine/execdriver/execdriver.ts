@@ -34,7 +34,7 @@ import { checkContainerId } from '../fsutil/container-id.js';
 import { fromMonotonicNs, nowNs } from '../trace/clock.js';
 import { background, throwIfCancelled, type Context } from '../trace/context.js';
 import type { InstrumentOptions, TimedStep } from '../trace/instrument.js';
-import { native, type NativeChildMessage, type NativeSpawned } from '../../native/index.js';
+import { native, spawnContainer, type NativeChildMessage, type NativeSpawned } from '../../native/index.js';
 import type { Cgroup, CgroupManager } from './cgroups/types.js';
 import { allowDeviceNodes } from './cgroups/convert.js';
 import { createCgroupManager } from './cgroups/manager.js';
@@ -368,7 +368,7 @@ class NativeExecDriver implements ExecDriver {
     }
     try {
       config.stdio = io.childFds;
-      spawned = native().containerSpawn(config);
+      spawned = await spawnContainer(config);
     } catch (err) {
       io.destroy();
       await destroyCgroup(background(), cgroup);
@@ -567,7 +567,7 @@ class NativeExecDriver implements ExecDriver {
     let spawned: NativeSpawned;
     try {
       config.stdio = io.childFds;
-      spawned = native().containerSpawn(config);
+      spawned = await spawnContainer(config);
     } catch (err) {
       io.destroy();
       // The container's process exited meanwhile: its /proc/<pid>/ns entries are gone.

@@ -1,10 +1,11 @@
 // The container's cloned child: everything between clone(2) and execve(2) — sync
 // with the parent, mounts, pivot_root, masked and read-only paths, hostname,
-// rlimits, capabilities, user, stdio. It shares no memory with Node (clone without
-// CLONE_VM: a copy-on-write image of the parent, of which only the calling thread
-// exists), so it runs only async-signal-safe code: raw syscalls, no malloc, no
-// locks, no V8, and the setuid family through syscall(2) because glibc's wrappers
-// would try to signal the parent's other threads. Protocol: container-protocol.h.
+// rlimits, capabilities, user, stdio. It shares Node's memory (CLONE_VM | CLONE_VFORK
+// from a spawn thread that waits, suspended, until the execve or exit; its stack is
+// that thread's), so it runs only async-signal-safe code: raw syscalls, no malloc, no
+// locks, no V8, no static buffers (other children run beside it), and the setuid
+// family through syscall(2) because glibc's wrappers would signal Node's threads.
+// errno is the suspended spawn thread's. Protocol: container-protocol.h.
 #include <alloca.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -483,7 +484,7 @@ void mount_cgroups(Child& c, int rootfd, const MountEntry& m) {
   const ChildConfig& cfg = *c.cfg;
   bool own_ns = (cfg.unshare_flags & CLONE_NEWCGROUP) != 0;
   for (int i = 0; i < cfg.njoins; i++) own_ns = own_ns || cfg.joins[i].nstype == CLONE_NEWCGROUP;
-  static char table[8192];
+  char table[8192];
   const char* tp = nullptr;
   if (!own_ns) {
     int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
@@ -1149,8 +1150,8 @@ int open_exec(const char* path, bool& readable) {
 // Plans the exec of `file` with cfg.argv into out (capacity: argc + 3 * kMaxInterp + 1
 // pointers). Returns 0; -1 with errno (execve's errors); -2 with the refused path in
 // `refused` when the program or an interpreter is reached only through a magic link.
-int plan_exec(const Child& c, const char* file, char** out, int cap, ExecPlan& plan, char* refused, size_t rcap) {
-  static char lines[kMaxInterp][kLineMax];
+int plan_exec(const Child& c, const char* file, char** out, int cap, ExecPlan& plan, char* refused, size_t rcap,
+              char (*lines)[kLineMax]) {
   char* const* argv = c.cfg->argv;
   int argc = 0;
   while (argv[argc] != nullptr) argc++;
@@ -1238,13 +1239,15 @@ int plan_exec(const Child& c, const char* file, char** out, int cap, ExecPlan& p
   while (cfg.argv[argc] != nullptr) argc++;
   const int cap = argc + 3 * kMaxInterp + 2;
   char** out = static_cast<char**>(alloca(sizeof(char*) * static_cast<size_t>(cap)));
-  static char full[PATH_MAX];
+  // On this stack, not static: the child shares its memory with Node and with other children being set up.
+  char full[PATH_MAX];
+  char lines[kMaxInterp][kLineMax];  // the "#!" lines the planned argv points into
   char refused[PATH_MAX];
   ExecPlan plan;
   // The program is opened and its "#!" lines read before the last seccomp stage, which may deny openat2 and read.
   int rc;
   if (strchr(file, '/') != nullptr) {
-    rc = plan_exec(c, file, out, cap, plan, refused, sizeof refused);
+    rc = plan_exec(c, file, out, cap, plan, refused, sizeof refused, lines);
     if (rc == -2) fail(c, kStepExecve, ELOOP, "through a magic link: ", refused);
     if (rc < 0) fail(c, kStepExecve, errno, file);
   } else {
@@ -1262,7 +1265,7 @@ int plan_exec(const Child& c, const char* file, char** out, int cap, ExecPlan& p
         memcpy(full, dlen == 0 ? "." : p, n);
         full[n++] = '/';
         memcpy(full + n, file, flen + 1);
-        rc = plan_exec(c, full, out, cap, plan, refused, sizeof refused);
+        rc = plan_exec(c, full, out, cap, plan, refused, sizeof refused, lines);
         if (rc == -2) fail(c, kStepExecve, ELOOP, "through a magic link: ", refused);
         if (rc == 0) break;
         err = errno;
@@ -1294,6 +1297,16 @@ int container_child_main(void* arg) {
   Child c;
   c.cfg = static_cast<const ChildConfig*>(arg);
   const ChildConfig& cfg = *c.cfg;
+  // First: tell the parent this process runs (its pid and pidfd are set by now).
+  if (cfg.started_ns != nullptr) *cfg.started_ns = monotonic_ns();
+  {
+    uint32_t cloned = kSyncCloned;
+    ssize_t n;
+    do {
+      n = send(cfg.sync_fd, &cloned, sizeof cloned, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) _exit(1);
+  }
   c.msg.nsteps = 0;
   c.msg.detail[0] = '\0';
   c.in_userns = cfg.userns_new;
@@ -1309,6 +1322,7 @@ int container_child_main(void* arg) {
   // Not dumpable until execve (which makes a plain program dumpable again): while this
   // process runs the host's Node binary, a process of the container it joins or shares
   // a pid namespace with must not open /proc/<pid>/exe, /proc/<pid>/fd or /proc/<pid>/mem.
+  // The flag belongs to the memory it shares with Node: the Node process stays undumpable too (as runc makes itself).
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   // Drop the fds inherited from Node at once — the parent's end of this socket

@@ -140,6 +140,9 @@ struct ChildConfig {
   int fifo_fd = -1;                // detached mode: O_PATH fd of the exec FIFO
   bool detached = false;
   int sync_fd = -1;                // the child's end of the socketpair
+  // Where the child stamps its first instant (monotonic ns) before it says kSyncCloned: memory it shares with the
+  // spawn thread that cloned it (CLONE_VM), read by the parent once the message arrived.
+  uint64_t* started_ns = nullptr;
   // Stop after the mounts, before pivot_root, for the parent's createContainer hooks
   // (kSyncHooks / kSyncResume); false: no extra round trip.
   bool hooks_sync = false;

@@ -3,7 +3,9 @@
 //
 //   parent (Node, addon)                          child (C only until execve)
 //   ────────────────────                          ───────────────────────────
-//   clone(CLONE_NEW* | CLONE_PIDFD) ───────────▶  starts with all signals blocked
+//   [spawn thread] clone3(CLONE_NEW* | CLONE_VM  starts with all signals blocked,
+//    | CLONE_VFORK | CLONE_PIDFD) ─────────────▶   on the spawn thread's stack
+//                          ◀────────────────────── kSyncCloned (the thread: kSyncCloneFailed)
 //   write /proc/<pid>/{uid,gid}_map (user ns)     setns(paths) · reads the socket …
 //   [idmap_rootfs: a helper makes the idmapped    [idmap_rootfs: receives the tree]
 //    rootfs tree; kSyncRootfsTree + SCM_RIGHTS]
@@ -75,6 +77,15 @@ enum SyncType : uint32_t {
   kSyncTerminal = 7, // child → parent: the pty master as SCM_RIGHTS (no reply; before any seccomp filter)
   kSyncRootfsTree = 8, // parent → child, before kSyncSetup: the idmapped rootfs tree as SCM_RIGHTS (idmap.h)
   kSyncMountTree = 9,  // parent → child, after it: one idmapped bind's tree per message, in slot order
+  kSyncCloned = 10,    // child → parent, its first message (the type alone): it runs; pid and pidfd are set
+  kSyncCloneFailed = 11,  // spawn thread → parent instead: {type, stage, errno} (SpawnFailure)
+};
+
+// What the spawn thread sends when it could not clone the child: stage 0 the clone, 1 the pid namespace's setns.
+struct SpawnFailure {
+  uint32_t type;
+  uint32_t stage;
+  int32_t err;
 };
 
 // The child's setup steps, in the order they run. Names (kStepNames) are what

@@ -1,13 +1,16 @@
 // The parent's side of a container process: clone the child with its namespace
-// flags, write its id maps, talk to it over the sync socket, and watch, signal and
-// reap it through a pidfd — all without blocking Node's event loop (uv_poll on the
-// socket and on the pidfd). Protocol and steps: container-protocol.h.
+// flags (from a spawn thread, sharing this process's memory until its execve), write
+// its id maps, talk to it over the sync socket, and watch, signal and reap it through
+// a pidfd — all without blocking Node's event loop (uv_poll on the socket and on the
+// pidfd). Protocol and steps: container-protocol.h.
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -18,6 +21,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <atomic>
+#include <memory>
 #include <string>
 
 #include "clock.h"
@@ -37,7 +42,7 @@
 namespace berth {
 namespace {
 
-constexpr size_t kChildStack = 512 * 1024;
+constexpr size_t kChildStack = 512 * 1024;  // the container child's, in its spawn thread's frame
 
 Napi::Value throw_errno(Napi::Env env, int err, const std::string& subject) {
   const char* name = strerrorname_np(err);
@@ -58,153 +63,6 @@ bool write_file(const std::string& path, const std::string& data, int* err) {
   *err = errno;
   close(fd);
   return n == static_cast<ssize_t>(data.size());
-}
-
-// containerSpawn(config) → {pid, pidfd, syncFd, cloneStartNs, cloneEndNs}.
-// The child waits at sync point 1 (before any setup) when this returns.
-Napi::Value Spawn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) {
-    Napi::TypeError::New(env, "containerSpawn: expected a config object").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::unique_ptr<ContainerConfig> cfg = parse_container_config(env, info[0].As<Napi::Object>());
-  if (!cfg) return env.Undefined();
-
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return throw_errno(env, errno, "socketpair");
-  cfg->child.sync_fd = sv[1];
-  void* stack = mmap(nullptr, kChildStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
-    int err = errno;
-    close(sv[0]);
-    close(sv[1]);
-    return throw_errno(env, err, "container stack");
-  }
-
-  int own_pidns = -1;
-  if (cfg->join_pid_fd >= 0) {
-    own_pidns = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
-    if (own_pidns < 0 || setns(cfg->join_pid_fd, CLONE_NEWPID) < 0) {
-      int err = errno;
-      if (own_pidns >= 0) close(own_pidns);
-      munmap(stack, kChildStack);
-      close(sv[0]);
-      close(sv[1]);
-      return throw_errno(env, err, "setns pid");
-    }
-  }
-
-  // The child starts with every signal blocked, so none of Node's handlers can
-  // run in it before it resets them to SIG_DFL.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  uint64_t start = monotonic_ns();
-  int pidfd = -1;
-  pid_t pid = -1;
-  int clone_err = 0;
-  bool into_cgroup = false;
-  if (cfg->cgroup_fd >= 0) {
-    // clone3 places the child in the cgroup2 directory as it is made, so no pid is
-    // written to cgroup.procs afterwards (each such write waits for an RCU grace
-    // period under the kernel's global threadgroup lock). Without CLONE_VM and with
-    // no stack given, the child runs on a copy-on-write image of this thread's stack,
-    // as after fork, and never returns from here.
-    struct clone_args args;
-    memset(&args, 0, sizeof args);
-    args.flags = static_cast<uint64_t>(cfg->child.clone_flags) | CLONE_PIDFD | CLONE_INTO_CGROUP;
-    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-    args.exit_signal = SIGCHLD;
-    args.cgroup = static_cast<uint64_t>(cfg->cgroup_fd);
-    long r = syscall(SYS_clone3, &args, sizeof args);
-    if (r == 0) _exit(container_child_main(&cfg->child));
-    pid = static_cast<pid_t>(r);
-    clone_err = r < 0 ? errno : 0;
-    into_cgroup = r > 0;
-  }
-  // A kernel without clone3 or CLONE_INTO_CGROUP: a plain clone, and the caller attaches.
-  if (cfg->cgroup_fd < 0 || (pid < 0 && (clone_err == ENOSYS || clone_err == E2BIG))) {
-    pid = clone(container_child_main, static_cast<char*>(stack) + kChildStack,
-                cfg->child.clone_flags | CLONE_PIDFD | SIGCHLD, &cfg->child, &pidfd);
-    clone_err = errno;
-  }
-  uint64_t end = monotonic_ns();
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (own_pidns >= 0) {
-    setns(own_pidns, CLONE_NEWPID);
-    close(own_pidns);
-  }
-  munmap(stack, kChildStack);
-  close(sv[1]);
-  if (pid < 0) {
-    close(sv[0]);
-    return throw_errno(env, clone_err, "clone");
-  }
-
-  std::string proc = "/proc/" + std::to_string(pid);
-  int err = 0;
-  const char* failed = nullptr;
-  if (!cfg->uid_map.empty() && !write_file(proc + "/uid_map", cfg->uid_map, &err)) failed = "uid_map";
-  if (failed == nullptr && !cfg->gid_map.empty() && !write_file(proc + "/gid_map", cfg->gid_map, &err)) failed = "gid_map";
-  std::string subject = std::string("write ") + (failed != nullptr ? failed : "");
-  if (failed == nullptr && cfg->child.idmap_rootfs) {
-    int tree = idmapped_tree(cfg->child.rootfs, proc + "/ns/user", &err);
-    uint32_t type = kSyncRootfsTree;
-    if (tree < 0 || send_with_fd(sv[0], &type, sizeof type, tree) < 0) {
-      if (tree >= 0) err = errno;
-      failed = "idmapped mount";
-      subject = std::string("idmapped mount of ") + cfg->child.rootfs;
-    }
-    if (tree >= 0) close(tree);
-  }
-  for (size_t i = 0; failed == nullptr && i < cfg->idmap_mounts.size(); i++) {
-    const IdmapMount& im = cfg->idmap_mounts[i];
-    const MountEntry& m = cfg->mounts[static_cast<size_t>(im.index)];
-    std::string userns = proc + "/ns/user";
-    int release = -1;
-    pid_t holder = -1;
-    if (!im.uid_map.empty()) {
-      holder = userns_holder(im.uid_map, im.gid_map, &release, &err);
-      userns = "/proc/" + std::to_string(holder) + "/ns/user";
-    }
-    int tree = -1;
-    if (holder >= 0 || im.uid_map.empty()) {
-      tree = idmapped_tree(m.source, userns, &err, im.clone_recursive, im.attr_recursive);
-    }
-    if (holder >= 0) {
-      close(release);
-      int status;
-      while (waitpid(holder, &status, 0) < 0 && errno == EINTR) {
-      }
-    }
-    uint32_t type = kSyncMountTree;
-    if (tree < 0 || send_with_fd(sv[0], &type, sizeof type, tree) < 0) {
-      if (tree >= 0) err = errno;
-      failed = "idmapped mount";
-      subject = "mounts[" + std::to_string(im.index) + "]: idmapped mount of " + m.source + " on " + m.destination;
-      if (holder < 0 && !im.uid_map.empty()) subject += ": a user namespace with its mappings";
-      else if (tree < 0 && err == EINVAL) subject += " (its filesystem cannot be idmapped)";
-    }
-    if (tree >= 0) close(tree);
-  }
-  if (failed != nullptr) {
-    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-    siginfo_t si;
-    waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
-    close(pidfd);
-    close(sv[0]);
-    return throw_errno(env, err, subject);
-  }
-
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("pid", Napi::Number::New(env, pid));
-  out.Set("pidfd", Napi::Number::New(env, pidfd));
-  out.Set("syncFd", Napi::Number::New(env, sv[0]));
-  out.Set("intoCgroup", Napi::Boolean::New(env, into_cgroup));
-  out.Set("cloneStartNs", Napi::BigInt::New(env, start));
-  out.Set("cloneEndNs", Napi::BigInt::New(env, end));
-  return out;
 }
 
 // containerSend(syncFd, 'setup' | 'resume' | 'start'): one message to the child.
@@ -242,6 +100,8 @@ struct Watch {
   napi_env env;
   int fd;
   bool (*on_ready)(Watch* w, Napi::Env env, Napi::Value* err, Napi::Value* result);
+  std::shared_ptr<void> data;  // what on_ready needs besides the fd (a spawn's state)
+  bool close_fd = false;       // on_ready asks for fd to be closed once the poll stopped
   Watch* prev = nullptr;
   Watch* next = nullptr;
 };
@@ -302,7 +162,9 @@ void on_poll(uv_poll_t* handle, int status, int events) {
     return;  // spurious wake-up: keep polling
   }
   Napi::FunctionReference cb = std::move(w->callback);
-  close_watch(w);
+  int fd_to_close = w->close_fd ? w->fd : -1;
+  close_watch(w);  // uv_poll_stop takes the fd out of epoll at once
+  if (fd_to_close >= 0) close(fd_to_close);
   WatchList* list = watch_list(env);
   if (list != nullptr && list->closing) return;
   // The C call, not Napi's MakeCallback: a failure here (an exception the callback
@@ -313,28 +175,26 @@ void on_poll(uv_poll_t* handle, int status, int events) {
   napi_make_callback(env, nullptr, env.Global(), cb.Value(), 2, argv, &ret);
 }
 
-Napi::Value start_watch(const Napi::CallbackInfo& info, const char* name,
-                        bool (*on_ready)(Watch*, Napi::Env, Napi::Value*, Napi::Value*)) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
-    Napi::TypeError::New(env, std::string(name) + "(fd, callback)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+// Polls fd until on_ready handled an event, then calls callback(err, result) once. A failure throws in JS.
+bool begin_watch(Napi::Env env, int fd, Napi::Function callback,
+                 bool (*on_ready)(Watch*, Napi::Env, Napi::Value*, Napi::Value*), bool unref, std::shared_ptr<void> data,
+                 const char* name) {
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
     Napi::Error::New(env, std::string(name) + ": no event loop").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return false;
   }
   Watch* w = new Watch();
   w->env = env;
-  w->fd = info[0].As<Napi::Number>().Int32Value();
+  w->fd = fd;
   w->on_ready = on_ready;
-  w->callback = Napi::Persistent(info[1].As<Napi::Function>());
+  w->data = std::move(data);
+  w->callback = Napi::Persistent(callback);
   int rc = uv_poll_init(loop, &w->handle, w->fd);
   if (rc < 0) {
     delete w;
     Napi::Error::New(env, std::string(name) + ": " + uv_strerror(rc)).ThrowAsJavaScriptException();
-    return env.Undefined();
+    return false;
   }
   w->handle.data = w;
   if (WatchList* list = watch_list(env)) {
@@ -346,12 +206,23 @@ Napi::Value start_watch(const Napi::CallbackInfo& info, const char* name,
   if (rc < 0) {
     close_watch(w);
     Napi::Error::New(env, std::string(name) + ": " + uv_strerror(rc)).ThrowAsJavaScriptException();
-    return env.Undefined();
+    return false;
   }
   // unref: the watch alone does not keep the event loop (the process) alive.
-  if (info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value()) {
-    uv_unref(reinterpret_cast<uv_handle_t*>(&w->handle));
+  if (unref) uv_unref(reinterpret_cast<uv_handle_t*>(&w->handle));
+  return true;
+}
+
+Napi::Value start_watch(const Napi::CallbackInfo& info, const char* name,
+                        bool (*on_ready)(Watch*, Napi::Env, Napi::Value*, Napi::Value*)) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, std::string(name) + "(fd, callback)").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
+  bool unref = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  begin_watch(env, info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Function>(), on_ready, unref, nullptr,
+              name);
   return env.Undefined();
 }
 
@@ -442,6 +313,308 @@ bool read_message(Watch* w, Napi::Env env, Napi::Value* err, Napi::Value* result
 // containerRecv(syncFd, cb(err, message | null)): the next message from the child,
 // or null at EOF (the child exec'd or died). One outstanding call per fd.
 Napi::Value Recv(const Napi::CallbackInfo& info) { return start_watch(info, "containerRecv", read_message); }
+
+// The pid a pidfd refers to (its fdinfo's "Pid:" line), -1 when unknown.
+int pid_of_pidfd(int pidfd) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* p = strstr(buf, "\nPid:");
+  return p != nullptr ? atoi(p + 5) : -1;
+}
+
+// One spawn: the config the child runs on and what the clone tells the parent. Shared by
+// the spawn thread (until the child execve'd or exited) and the parent's first watch.
+struct SpawnState {
+  std::unique_ptr<ContainerConfig> cfg;
+  int sync_child = -1;     // the child's end: the spawn thread closes it once the child is gone from its memory
+  int pidfd = -1;          // written by the kernel (CLONE_PIDFD) before the child runs
+  int pid = -1;            // written by the kernel (CLONE_PARENT_SETTID)
+  bool into_cgroup = false;
+  uint64_t clone_start = 0;
+  uint64_t child_started = 0;  // stamped by the child before kSyncCloned
+  SpawnFailure failure{};      // the spawn thread's report, passed on at EOF (once it closed its end)
+  // Once the child runs, this process's copies of its socket end and of the config's fds (the child has its own)
+  // are closed by whichever comes first: the parent on kSyncCloned (usually: so a failed create leaves no fd once it
+  // fails), or the spawn thread once the child is gone.
+  std::atomic<bool> released{false};
+  void release_parent_copies() {
+    if (released.exchange(true)) return;
+    close(sync_child);
+    for (int fd : cfg->owned_fds) close(fd);
+    cfg->owned_fds.clear();
+  }
+};
+
+#if defined(__x86_64__)
+// clone3 whose child calls fn(arg) on the stack in args and exits with its result
+// (glibc has no public clone3 wrapper; a child on a stack of its own cannot return
+// from syscall(2)). Returns the child's pid, or -errno.
+extern "C" long berth_clone3_call(struct clone_args* args, size_t size, int (*fn)(void*), void* arg);
+asm(".text\n"
+    ".globl berth_clone3_call\n"
+    ".type berth_clone3_call,@function\n"
+    "berth_clone3_call:\n"
+    "  mov %rdx, %r8\n"          // fn, kept across the syscall (which clobbers rcx and r11)
+    "  mov %rcx, %r9\n"          // arg
+    "  mov $435, %eax\n"         // SYS_clone3
+    "  syscall\n"
+    "  test %rax, %rax\n"
+    "  jnz 1f\n"
+    "  xor %ebp, %ebp\n"         // the child, on its own stack (16-byte aligned top)
+    "  mov %r9, %rdi\n"
+    "  call *%r8\n"
+    "  mov %eax, %edi\n"
+    "  mov $60, %eax\n"          // SYS_exit
+    "  syscall\n"
+    "  hlt\n"
+    "1: ret\n"
+    ".size berth_clone3_call, .-berth_clone3_call\n");
+#endif
+
+// The child's stack: on the spawn thread's own stack, which is idle while the child runs (CLONE_VFORK).
+constexpr size_t kSpawnThreadStack = kChildStack + 256 * 1024;
+
+void send_failure(int fd, uint32_t stage, int err) {
+  SpawnFailure f{kSyncCloneFailed, stage, err};
+  ssize_t n;
+  do {
+    n = send(fd, &f, sizeof f, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+}
+
+// The spawn thread: clones the child sharing this process's memory (no page tables
+// copied, no copy-on-write faults in Node afterwards, an execve with no copy to tear
+// down) and stays suspended until the child execve'd or exited (CLONE_VFORK), so the
+// child may use this thread's stack and errno. Every signal is blocked here (and so in
+// the child until it resets them). Node's event loop never waits for the clone.
+void* spawn_thread(void* arg) {
+  std::shared_ptr<SpawnState> st = std::move(*static_cast<std::shared_ptr<SpawnState>*>(arg));
+  delete static_cast<std::shared_ptr<SpawnState>*>(arg);
+  ContainerConfig& cfg = *st->cfg;
+  alignas(16) char stack[kChildStack];
+  // exec into a container: its pid namespace is the one children of this thread get (the thread ends after).
+  if (cfg.join_pid_fd >= 0 && setns(cfg.join_pid_fd, CLONE_NEWPID) < 0) {
+    int err = errno;
+    st->cfg.reset();
+    send_failure(st->sync_child, 1, err);
+    close(st->sync_child);
+    return nullptr;
+  }
+  const uint64_t flags = static_cast<uint64_t>(cfg.child.clone_flags) | CLONE_VM | CLONE_VFORK | CLONE_PIDFD |
+                         CLONE_PARENT_SETTID;
+  st->clone_start = monotonic_ns();
+  long r = -ENOSYS;
+#if defined(__x86_64__)
+  struct clone_args args;
+  memset(&args, 0, sizeof args);
+  args.flags = flags;
+  args.pidfd = reinterpret_cast<uint64_t>(&st->pidfd);
+  args.parent_tid = reinterpret_cast<uint64_t>(&st->pid);
+  args.exit_signal = SIGCHLD;
+  args.stack = reinterpret_cast<uint64_t>(stack);
+  args.stack_size = sizeof stack;
+  if (cfg.cgroup_fd >= 0) {
+    // The child starts in the cgroup2 directory as it is made, so no pid is written to
+    // cgroup.procs afterwards (each such write waits for an RCU grace period under the
+    // kernel's global threadgroup lock).
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cfg.cgroup_fd);
+    st->into_cgroup = true;
+  }
+  r = berth_clone3_call(&args, sizeof args, container_child_main, &cfg.child);
+  if (r < 0) st->into_cgroup = false;
+#endif
+  // No clone3 (or CLONE_INTO_CGROUP) here: glibc's clone, and the caller attaches the pid.
+  // It takes the pidfd's and the tid's pointer in one place: the pid is read from the pidfd.
+  int err = r < 0 ? static_cast<int>(-r) : 0;
+  if (r < 0 && (err == ENOSYS || err == E2BIG)) {
+    r = clone(container_child_main, stack + sizeof stack, static_cast<int>(flags & ~uint64_t{CLONE_PARENT_SETTID}) | SIGCHLD,
+              &cfg.child, &st->pidfd);
+    err = r < 0 ? errno : 0;
+  }
+  // Here the child has execve'd or exited (or was never made).
+  if (r > 0) {
+    st->release_parent_copies();
+    return nullptr;
+  }
+  int sync_child = st->sync_child;
+  st->cfg.reset();  // its fds closed before the parent hears of the failure (which never reads cfg then)
+  send_failure(sync_child, 0, err);
+  close(sync_child);
+  return nullptr;
+}
+
+Napi::Value errno_error(Napi::Env env, int err, const std::string& subject) {
+  const char* name = strerrorname_np(err);
+  Napi::Error e = Napi::Error::New(env, subject + ": " + (name ? name : "errno") + " (" + strerror(err) + ")");
+  e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+  e.Set("errno", Napi::Number::New(env, err));
+  return e.Value();
+}
+
+// After kSyncCloned, on the main thread: the user namespace's maps and the idmapped
+// trees, as the child waits for kSyncSetup. Returns the error, or undefined.
+Napi::Value finish_spawn(Napi::Env env, SpawnState& st, int sync_parent) {
+  ContainerConfig* cfg = st.cfg.get();
+  pid_t pid = st.pid;
+  int pidfd = st.pidfd;
+  std::string proc = "/proc/" + std::to_string(pid);
+  int err = 0;
+  const char* failed = nullptr;
+  if (!cfg->uid_map.empty() && !write_file(proc + "/uid_map", cfg->uid_map, &err)) failed = "uid_map";
+  if (failed == nullptr && !cfg->gid_map.empty() && !write_file(proc + "/gid_map", cfg->gid_map, &err)) failed = "gid_map";
+  std::string subject = std::string("write ") + (failed != nullptr ? failed : "");
+  if (failed == nullptr && cfg->child.idmap_rootfs) {
+    int tree = idmapped_tree(cfg->child.rootfs, proc + "/ns/user", &err);
+    uint32_t type = kSyncRootfsTree;
+    if (tree < 0 || send_with_fd(sync_parent, &type, sizeof type, tree) < 0) {
+      if (tree >= 0) err = errno;
+      failed = "idmapped mount";
+      subject = std::string("idmapped mount of ") + cfg->child.rootfs;
+    }
+    if (tree >= 0) close(tree);
+  }
+  for (size_t i = 0; failed == nullptr && i < cfg->idmap_mounts.size(); i++) {
+    const IdmapMount& im = cfg->idmap_mounts[i];
+    const MountEntry& m = cfg->mounts[static_cast<size_t>(im.index)];
+    std::string userns = proc + "/ns/user";
+    int release = -1;
+    pid_t holder = -1;
+    if (!im.uid_map.empty()) {
+      holder = userns_holder(im.uid_map, im.gid_map, &release, &err);
+      userns = "/proc/" + std::to_string(holder) + "/ns/user";
+    }
+    int tree = -1;
+    if (holder >= 0 || im.uid_map.empty()) {
+      tree = idmapped_tree(m.source, userns, &err, im.clone_recursive, im.attr_recursive);
+    }
+    if (holder >= 0) {
+      close(release);
+      int status;
+      while (waitpid(holder, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    uint32_t type = kSyncMountTree;
+    if (tree < 0 || send_with_fd(sync_parent, &type, sizeof type, tree) < 0) {
+      if (tree >= 0) err = errno;
+      failed = "idmapped mount";
+      subject = "mounts[" + std::to_string(im.index) + "]: idmapped mount of " + m.source + " on " + m.destination;
+      if (holder < 0 && !im.uid_map.empty()) subject += ": a user namespace with its mappings";
+      else if (tree < 0 && err == EINVAL) subject += " (its filesystem cannot be idmapped)";
+    }
+    if (tree >= 0) close(tree);
+  }
+  if (failed == nullptr) return env.Undefined();
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  siginfo_t si;
+  waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
+  return errno_error(env, err, subject);
+}
+
+bool read_spawned(Watch* w, Napi::Env env, Napi::Value* err, Napi::Value* result);
+
+// containerSpawn(config, cb(err, {pid, pidfd, syncFd, intoCgroup, cloneStartNs, cloneEndNs})).
+// A bad config throws at once; the clone runs on a thread of its own and cb is called
+// on the event loop once the child runs and waits at sync point 1 (before any setup).
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "containerSpawn: expected a config object").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::unique_ptr<ContainerConfig> cfg = parse_container_config(env, info[0].As<Napi::Object>());
+  if (!cfg) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, "containerSpawn(config, callback): expected a callback").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return throw_errno(env, errno, "socketpair");
+  auto st = std::make_shared<SpawnState>();
+  cfg->child.sync_fd = sv[1];
+  cfg->child.started_ns = &st->child_started;
+  st->cfg = std::move(cfg);
+  st->sync_child = sv[1];
+
+  // The watch first: once the thread runs, the child exists and only the watch reaps it on failure.
+  if (!begin_watch(env, sv[0], info[1].As<Napi::Function>(), read_spawned, false, st, "containerSpawn")) {
+    close(sv[0]);
+    close(sv[1]);
+    return env.Undefined();
+  }
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, kSpawnThreadStack);
+  // The thread starts with every signal blocked, so none of Node's handlers runs in it or in the child.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t thread;
+  auto* arg = new std::shared_ptr<SpawnState>(st);
+  int rc = pthread_create(&thread, &attr, spawn_thread, arg);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    delete arg;
+    send_failure(sv[1], 0, rc);  // the watch reports it
+    close(sv[1]);
+  }
+  return env.Undefined();
+}
+
+
+// The spawn's first event on the parent's end: kSyncCloned (the child runs: finish and
+// hand over its pid, pidfd and socket), a SpawnFailure, or EOF. On failure nothing is
+// left open and no child is left behind.
+bool read_spawned(Watch* w, Napi::Env env, Napi::Value* err, Napi::Value* result) {
+  SpawnState& st = *static_cast<SpawnState*>(w->data.get());
+  SpawnFailure f{};
+  ssize_t n;
+  do {
+    n = recv(w->fd, &f, sizeof f, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+  if (n >= static_cast<ssize_t>(sizeof(uint32_t)) && f.type == kSyncCloned) {
+    if (st.pid <= 0) st.pid = pid_of_pidfd(st.pidfd);
+    st.release_parent_copies();
+    Napi::Value failed = finish_spawn(env, st, w->fd);
+    if (failed.IsUndefined()) {
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("pid", Napi::Number::New(env, st.pid));
+      out.Set("pidfd", Napi::Number::New(env, st.pidfd));
+      out.Set("syncFd", Napi::Number::New(env, w->fd));
+      out.Set("intoCgroup", Napi::Boolean::New(env, st.into_cgroup));
+      out.Set("cloneStartNs", Napi::BigInt::New(env, st.clone_start));
+      out.Set("cloneEndNs", Napi::BigInt::New(env, st.child_started));
+      *result = out;
+      return true;
+    }
+    *err = failed;
+  } else if (n == static_cast<ssize_t>(sizeof f) && f.type == kSyncCloneFailed) {
+    st.failure = f;
+    return false;  // reported at EOF: the thread closes its end right after
+  } else if (n == 0 && st.failure.type == kSyncCloneFailed) {
+    *err = errno_error(env, st.failure.err, st.failure.stage == 1 ? "setns pid" : "clone");
+  } else {
+    // The child died before it said it runs: reap it.
+    if (st.pidfd >= 0) {
+      siginfo_t si;
+      waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(st.pidfd), &si, WEXITED);
+    }
+    *err = errno_error(env, n < 0 ? errno : ECHILD, "clone: the child ended before it ran");
+  }
+  if (st.pidfd >= 0) close(st.pidfd);
+  st.pidfd = -1;
+  w->close_fd = true;
+  return true;
+}
 
 bool reap(Watch* w, Napi::Env env, Napi::Value* err, Napi::Value* result) {
   siginfo_t si;

@@ -1,6 +1,6 @@
 // Real cgroups (root): creates cgroups for processes this test spawns, applies limits and
 // reads them back, provokes an OOM kill and a fork failure, and removes everything after.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -108,6 +108,30 @@ needs(root(), when(hasV1, 'needs cgroup v1 controllers (a hybrid or v1 host)')).
           else if (read(mem, file) === String(48 << 20)) expect(warned).toBeUndefined();
           else expect(warned).toMatch(/not enforced: this kernel accepts/);
         }
+      },
+    );
+
+    it.skipIf(!layout?.v1.has('cpuset'))(
+      `fills a shared cpuset parent another engine made but has not filled yet, so a process can join the leaf${layout?.v1.has('cpuset') ? '' : ' (skipped: no cpuset controller)'}`,
+      async () => {
+        const m = manager();
+        const parent = uniquePath();
+        paths.push({ manager: m, path: parent });
+        // the other engine's mkdir, before its copy of cpus and mems: a new cpuset is empty
+        const shared = join(layout!.v1.get('cpuset')!, parent);
+        mkdirSync(shared);
+        expect(read(shared, 'cpuset.cpus')).toBe('');
+        const path = `${parent}/leaf`;
+        paths.unshift({ manager: m, path });
+        const cg = await m.create(ctx, path);
+        const leaf = join(shared, 'leaf');
+        for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+          expect(read(shared, file)).toBe(read(layout!.v1.get('cpuset')!, file));
+          expect(read(leaf, file)).toBe(read(shared, file));
+        }
+        const child = sleeper();
+        await cg.attach(ctx, child.pid!);
+        expect(read(leaf, 'cgroup.procs').split('\n')).toContain(String(child.pid));
       },
     );
 

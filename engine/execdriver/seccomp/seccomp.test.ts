@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { native, type NativeSpawnConfig } from '../../../native/index.js';
+import { native, spawnContainer, type NativeSpawnConfig } from '../../../native/index.js';
 import { background } from '../../trace/context.js';
 import { collect } from '../../trace/collector.js';
 import { createCgroupManager } from '../cgroups/manager.js';
@@ -329,6 +329,6 @@ needs(root()).describe('containerSpawn seccomp field', () => {
     ['a filter that is not a Buffer', { filter: [1, 2], flags: 0, stage: 1 }, /seccomp\.filter: expected a Buffer/],
     ['an unknown stage', { filter: Buffer.alloc(8), flags: 0, stage: 7 }, /seccomp\.stage: expected 0, 1 or 2/],
   ])('refuses %s before cloning (TypeError naming the field)', (_name, seccomp, message) => {
-    expect(() => native().containerSpawn(config(seccomp))).toThrow(message);
+    expect(() => spawnContainer(config(seccomp))).toThrow(message);
   });
 });
