@@ -133,7 +133,7 @@ needs(skip).describe('container jobs (kernel)', () => {
     await b.engine.job(ctx, 'delete', { id });
     expect(existsSync(b.parts.store.containerDir(id))).toBe(false);
     expect((await b.parts.graph.layers.rwLayers(ctx)).map((l) => l.containerID)).not.toContain(id);
-    // a record gone with its layer left (a crash between the two) is no container, and the next engine removes the layer
+    // a record gone with its layer left (a crash between the two) is no container; the next engine removes the layer
     const { Id: other } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/true'] } });
     await b.parts.store.remove(ctx, other);
     const next = await world.open();
