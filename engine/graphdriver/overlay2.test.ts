@@ -2,7 +2,7 @@
 // layout, the depth limit, whiteout translation in its native diff, init refusals.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
+import { chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import type { Change } from './driver.js';
 import { mountFs, unmount } from './host-mount.js';
 import { isMountPoint, mountsUnder } from './mountinfo.js';
 import { NaiveDiff } from './naive-diff.js';
-import { MAX_DEPTH, Overlay2Driver } from './overlay2.js';
+import { deleteTreeInSlices, MAX_DEPTH, Overlay2Driver } from './overlay2.js';
 import { idmappedMounts } from '../../testkit/idmap.js';
 import { needs, root } from '../../testkit/needs.js';
 
@@ -261,6 +261,22 @@ needs(root()).describe('overlay2 specifics', () => {
     await d.remove(ctx, 'c', { deferDelete: true });
     await d.deletesSettled();
     expect((await readdir(d.home)).sort()).toEqual(['a', 'l']);
+  });
+
+  it('deletes a tree bigger than a slice without following its links out of it', async () => {
+    const tree = join(base, 'tree');
+    const outside = join(base, 'outside');
+    await mkdir(join(outside, 'kept'), { recursive: true });
+    for (let i = 0; i < 5; i++) {
+      await mkdir(join(tree, `d${i}`, 'deeper', 'deepest'), { recursive: true });
+      for (let j = 0; j < 50; j++) await writeFile(join(tree, `d${i}`, j % 2 ? 'deeper' : '', `f${j}`), 'x');
+    }
+    await symlink(outside, join(tree, 'd0', 'deeper', 'out'));
+    await symlink('../../..', join(tree, 'd1', 'deeper', 'up'));
+    await deleteTreeInSlices(tree);
+    expect(existsSync(tree)).toBe(false);
+    expect(existsSync(join(outside, 'kept'))).toBe(true);
+    await deleteTreeInSlices(tree); // absent: nothing to do
   });
 
   it('finishes at init a deferred delete that a SIGKILL interrupted', async () => {
