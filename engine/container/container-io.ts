@@ -7,7 +7,7 @@
 // behind, reading from the container pauses (as Docker's log copier blocks), so
 // no line is ever dropped from the log. Attached clients each have their own
 // bounded backlog (AttachOutput) and lose their oldest output instead.
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import tty from 'node:tty';
@@ -118,7 +118,8 @@ export class ContainerIO {
     if (!Number.isSafeInteger(limit) || limit < 1)
       throw invalidArgument(`log ${options.logPath}: attach backlog ${limit}: must be ≥ 1`);
     try {
-      await mkdir(dirname(options.logPath), { recursive: true });
+      // one directory (the container's, there already after create): a sync call, not a thread-pool trip
+      mkdirSync(dirname(options.logPath), { recursive: true });
     } catch (err) {
       throw wrap(err, `log ${options.logPath}: create directory`);
     }

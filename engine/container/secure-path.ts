@@ -2,8 +2,9 @@
 // symlinks out of it: every component is resolved as if the rootfs were `/`
 // (an absolute link restarts at the rootfs, `..` stops there), the way
 // filepath-securejoin does for runc. Used for the image's /etc/passwd and /etc/group.
-import { constants } from 'node:fs';
-import { lstat, open, readlink } from 'node:fs/promises';
+// With synchronous calls: a handful of syscalls on small files, which as promise calls
+// are as many thread-pool trips (each waiting for a worker and the event loop) on the start path.
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { failedPrecondition, invalidArgument, isBerthError, wrap } from '../errdefs/errors.js';
 
@@ -25,13 +26,16 @@ export async function resolveInRoot(root: string, path: string): Promise<string>
       continue;
     }
     const candidate = join(root, ...resolved, part);
-    const st = await lstat(candidate).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
-      throw wrap(err, `${path} in ${root}`);
-    });
+    let st;
+    try {
+      st = lstatSync(candidate);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw wrap(err, `${path} in ${root}`);
+    }
     if (st?.isSymbolicLink()) {
       if (++links > MAX_LINKS) throw invalidArgument(`${path} in ${root}: too many levels of symbolic links`);
-      const target = await readlink(candidate);
+      const target = readlinkSync(candidate);
       if (target.startsWith('/')) resolved = [];
       pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
       continue;
@@ -49,24 +53,24 @@ export async function resolveInRoot(root: string, path: string): Promise<string>
  */
 export async function readFileInRoot(root: string, path: string, maxBytes = 4 << 20): Promise<string | undefined> {
   const host = await resolveInRoot(root, path);
-  let handle;
+  let fd: number;
   try {
-    handle = await open(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw wrap(err, `${path} in the container's rootfs`);
   }
   try {
-    const st = await handle.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) throw failedPrecondition(`${path} in the container's rootfs: not a regular file`);
     if (st.size > maxBytes)
       throw failedPrecondition(`${path} in the container's rootfs: larger than ${maxBytes} bytes`);
-    return await handle.readFile('utf8');
+    return readFileSync(fd, 'utf8');
   } catch (err) {
     if (isBerthError(err)) throw err;
     throw wrap(err, `${path} in the container's rootfs`);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }

@@ -1,13 +1,13 @@
 // The container store: every container's record, its unique name, and Docker's
 // ways of naming one (full id, name, unique id prefix). On disk, under
 // `<root>/containers/<id>/`:
-//   config.v2.json           the ContainerRecord, replaced atomically (fsynced) on every change
+//   config.v2.json           the ContainerRecord, replaced atomically (fsynced) on every change; removed first
 //   hostname, hosts, resolv.conf   the etc files the networkdriver writes, bind-mounted into it
 //   <id>-json.log            its output in Docker's json-file format
 // A directory without a readable config.v2.json is what a crash during create
 // left behind: open() reports it (orphans) for the engine to clean up.
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
@@ -119,18 +119,41 @@ export class ContainerStore {
     }
   }
 
-  /** Forgets a container and removes its directory (idempotent). */
+  /**
+   * Forgets a container and removes its directory (idempotent). The record file goes first, so a crash part-way
+   * leaves a directory without a record (an orphan for open() to report), never a record missing its files.
+   */
   async remove(_ctx: Context, id: string): Promise<void> {
     const record = this.byId.get(id);
     // A handful of small files (record, etc files, logs): synchronous calls are cheaper than
     // the several thread-pool trips per entry of the promise rm.
     try {
+      try {
+        unlinkSync(join(this.containerDir(id), RECORD));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
       rmSync(this.containerDir(id), { recursive: true, force: true });
     } catch (err) {
       throw wrap(err, `container ${id}: remove its directory`);
     }
     this.byId.delete(id);
     if (record !== undefined) this.releaseName(record.name, id);
+  }
+
+  /**
+   * Puts back a record remove() took (its removal could not finish), written again under its own name. CONFLICT when
+   * the name went to another container meanwhile.
+   */
+  async readd(ctx: Context, record: ContainerRecord): Promise<void> {
+    if (this.byId.has(record.id)) return;
+    this.reserveName(record.name, record.id);
+    try {
+      await this.add(ctx, record);
+    } catch (err) {
+      this.releaseName(record.name, record.id);
+      throw err;
+    }
   }
 
   /**

@@ -152,6 +152,26 @@ describe('berthd API server', () => {
     expect(statSync(join(dir, 'api.sock')).mode & 0o777).toBe(0o660);
   });
 
+  it('keeps the connection open after an answer given at once to a bodiless request (two pings, one connection)', async () => {
+    await start();
+    const raw = await new Promise<string>((resolve, reject) => {
+      const s = connect(join(dir, 'api.sock'));
+      let text = '';
+      s.on('data', (c: Buffer) => {
+        text += c.toString('latin1');
+        // the second request goes out on the same connection once the first answer is in
+        if (text.endsWith('OK') && text.match(/HTTP\/1\.1 200/g)?.length === 1)
+          s.write('GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      });
+      s.on('end', () => resolve(text));
+      s.on('error', reject);
+      s.write('GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    const heads = raw.split('HTTP/1.1 ').slice(1);
+    expect(heads.map((h) => h.split('\r\n')[0])).toEqual(['200 OK', '200 OK']);
+    expect(heads[0]).not.toMatch(/\r\nConnection: close\r\n/i);
+  });
+
   it.each([
     ['/v1.41/version', 200, undefined],
     ['/v1.24/version', 200, undefined],

@@ -56,6 +56,17 @@ function writerFor(
   };
 }
 
+/**
+ * Whether nothing of the request's body is left to read: it was read whole, or the request has none (no
+ * Content-Length or 0, not chunked). An answer given at once, before the parser marked a bodiless request complete,
+ * keeps its connection open for the next request.
+ */
+function bodyRead(req: IncomingMessage): boolean {
+  if (req.complete) return true;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || Number(length) === 0);
+}
+
 /** A Reply over Node's ServerResponse. */
 export class ResponseReply implements Reply {
   constructor(
@@ -91,7 +102,7 @@ export class ResponseReply implements Reply {
 
   /** `Connection: close` when the request's body was not read whole (refused before or part-way). */
   private closing(): Record<string, string> {
-    return this.req.complete ? {} : { Connection: 'close' };
+    return bodyRead(this.req) ? {} : { Connection: 'close' };
   }
 
   /**
@@ -101,7 +112,7 @@ export class ResponseReply implements Reply {
    * meeting a closed socket, and none can hold the connection by sending forever.
    */
   private finish(bytes?: Buffer): void {
-    if (this.req.complete) {
+    if (bodyRead(this.req)) {
       this.res.end(bytes);
       return;
     }

@@ -12,6 +12,7 @@
 // record: restore() removes both. Record folders without layer.json and stray temp
 // files are removed too.
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -359,7 +360,8 @@ export class LayerStore {
     try {
       await this.writeMarker(driverID, 'rw');
       await this.driver.createReadWrite(ctx, driverID, record.parentDriverID);
-      await mkdir(join(this.dir, 'mounts', containerID), { recursive: true });
+      // one directory: a synchronous call, not a thread-pool trip (restore() made mounts/)
+      mkdirSync(join(this.dir, 'mounts', containerID), { recursive: true });
       await writeFileAtomic(join(this.dir, 'mounts', containerID, 'mount.json'), JSON.stringify(record.r), {
         mode: 0o644,
         sync: true,
@@ -415,8 +417,9 @@ export class LayerStore {
       if (r === undefined) throw notFound(`container ${containerID}: rw layer not found`);
       if ((this.mountCounts.get(containerID) ?? 0) > 0) throw conflict(`container ${containerID}: rw layer is mounted`);
       try {
-        await this.driver.remove(ctx, r.driverID);
-        await rm(join(this.dir, 'mounts', containerID), { recursive: true, force: true });
+        // the container needs its layer gone, not its files deleted: the driver may delete them after the answer
+        await this.driver.remove(ctx, r.driverID, { deferDelete: true });
+        removeRecordDir(join(this.dir, 'mounts', containerID), 'mount.json');
       } catch (err) {
         throw wrap(err, `container ${containerID}: remove rw layer`);
       }
@@ -602,7 +605,7 @@ export class LayerStore {
   }
 
   private async writeMarker(driverID: string, kind: 'layer' | 'rw'): Promise<void> {
-    await mkdir(join(this.dir, 'tmp'), { recursive: true });
+    mkdirSync(join(this.dir, 'tmp'), { recursive: true });
     await writeFileAtomic(
       join(this.dir, 'tmp', `${driverID}.json`),
       JSON.stringify({ driverID, kind, startedAt: new Date().toISOString() }),
@@ -611,9 +614,11 @@ export class LayerStore {
   }
 
   private async removeMarker(driverID: string): Promise<void> {
-    await unlink(join(this.dir, 'tmp', `${driverID}.json`)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    try {
+      unlinkSync(join(this.dir, 'tmp', `${driverID}.json`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 
   private async doRestore(ctx: Context): Promise<RestoreReport> {
@@ -719,4 +724,24 @@ function drain(stream: NodeJS.ReadableStream): Promise<void> {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Removes a record folder holding `file` (and whatever else a crash left in it): the file and the folder with two
+ * synchronous calls in the usual case, a recursive delete otherwise. Absent is not an error.
+ */
+function removeRecordDir(dir: string, file: string): void {
+  try {
+    unlinkSync(join(dir, file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  try {
+    rmdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

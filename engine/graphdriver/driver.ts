@@ -21,6 +21,15 @@ export interface CreateOptions {
   storageOpt?: Record<string, string>;
 }
 
+export interface RemoveOptions {
+  /**
+   * The caller needs the layer gone, not its content deleted: a driver may answer once the layer is unreachable
+   * (moved out of its namespace, where its next init deletes it should the process die) and delete the tree in the
+   * background. Drivers without such a step remove everything before answering.
+   */
+  deferDelete?: boolean;
+}
+
 /**
  * The core of a graphdriver. Layer ids are opaque strings chosen by the caller
  * (the layer store uses chain-derived ids); they must match /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.
@@ -43,7 +52,7 @@ export interface ProtoDriver {
    * Removes layer `id` and its content. Idempotent: removing an unknown id succeeds.
    * Fails CONFLICT while the layer is mounted (get without the matching put).
    */
-  remove(ctx: Context, id: string): Promise<void>;
+  remove(ctx: Context, id: string, opts?: RemoveOptions): Promise<void>;
   /** What get() would mount, as data; no syscall. Fails NOT_FOUND for an unknown id. */
   mounts(ctx: Context, id: string): Promise<Mount[]>;
   /**

@@ -1,10 +1,11 @@
 // The conformance suite against overlay2, plus what only overlay2 has: the on-disk
 // layout, the depth limit, whiteout translation in its native diff, init refusals.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
+import { chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
 import { getXattr } from '../archive/tar-fs.js';
@@ -15,7 +16,7 @@ import type { Change } from './driver.js';
 import { mountFs, unmount } from './host-mount.js';
 import { isMountPoint, mountsUnder } from './mountinfo.js';
 import { NaiveDiff } from './naive-diff.js';
-import { MAX_DEPTH, Overlay2Driver } from './overlay2.js';
+import { deleteTreeInSlices, MAX_DEPTH, Overlay2Driver } from './overlay2.js';
 import { idmappedMounts } from '../../testkit/idmap.js';
 import { needs, root } from '../../testkit/needs.js';
 
@@ -245,6 +246,66 @@ needs(root()).describe('overlay2 specifics', () => {
     const dir = await again.get(ctx, 'b');
     expect(await isMountPoint(dir)).toBe(true);
     await again.put(ctx, 'b');
+  });
+
+  it('with deferDelete answers once the layer is unreachable and deletes its tree after, leaving nothing', async () => {
+    await d.create(ctx, 'a', undefined);
+    await d.createReadWrite(ctx, 'c', 'a');
+    const link = await d.linkOf(ctx, 'c');
+    await mkdir(`${d.home}/c/diff/some/dirs`, { recursive: true });
+    await d.remove(ctx, 'c', { deferDelete: true });
+    expect(await d.exists(ctx, 'c')).toBe(false);
+    expect(existsSync(`${d.home}/c`)).toBe(false);
+    expect(existsSync(`${d.home}/l/${link}`)).toBe(false);
+    await d.create(ctx, 'c', 'a'); // the id is free again at once
+    await d.remove(ctx, 'c', { deferDelete: true });
+    await d.deletesSettled();
+    expect((await readdir(d.home)).sort()).toEqual(['a', 'l']);
+  });
+
+  it('deletes a tree bigger than a slice without following its links out of it', async () => {
+    const tree = join(base, 'tree');
+    const outside = join(base, 'outside');
+    await mkdir(join(outside, 'kept'), { recursive: true });
+    for (let i = 0; i < 5; i++) {
+      await mkdir(join(tree, `d${i}`, 'deeper', 'deepest'), { recursive: true });
+      for (let j = 0; j < 50; j++) await writeFile(join(tree, `d${i}`, j % 2 ? 'deeper' : '', `f${j}`), 'x');
+    }
+    await symlink(outside, join(tree, 'd0', 'deeper', 'out'));
+    await symlink('../../..', join(tree, 'd1', 'deeper', 'up'));
+    await deleteTreeInSlices(tree);
+    expect(existsSync(tree)).toBe(false);
+    expect(existsSync(join(outside, 'kept'))).toBe(true);
+    await deleteTreeInSlices(tree); // absent: nothing to do
+  });
+
+  it('finishes at init a deferred delete that a SIGKILL interrupted', async () => {
+    const script = fileURLToPath(new URL('./remove-crash-child.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script, base, '3000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('removed\n')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`child exited (${code}) before the removal: ${err}`)));
+      });
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    const again = await Overlay2Driver.init(ctx, { root: base });
+    expect(await again.exists(ctx, 'ctr')).toBe(false);
+    expect((await readdir(again.home)).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect((await readdir(again.home)).sort()).toEqual(['base', 'l']);
+    expect(await readdir(`${again.home}/l`)).toEqual([await again.linkOf(ctx, 'base')]);
   });
 
   it('works on a tmpfs home (trusted.* xattrs as root)', async () => {

@@ -8,7 +8,7 @@
 //   <id>/lower      "l/<short of parent>:l/<short of grandparent>:…" (absent for a base layer)
 //   <id>/work/      overlay's work dir, <id>/merged/ the mount point (layers with a parent)
 //   l/<short>       symlink to ../<id>/diff
-//   .tmp-<id>/ .rm-<id>/   a create/remove in progress (deleted at init)
+//   .tmp-<id>/ .rm-<id>-<random>/   a create/remove in progress (deleted at init)
 //
 // get() mounts `lowerdir=l/A:l/B…,upperdir=<id>/diff,workdir=<id>/work` (plus
 // index/redirect_dir/metacopy=off where the kernel knows them, so copy-ups stay plain
@@ -25,16 +25,23 @@
 // create() and remove() make and move their few entries (link, lower, dirs, symlink)
 // with synchronous calls: each promise call is a thread-pool trip, which a busy host
 // makes cost many times the syscall; only the recursive delete of a removed layer's
-// tree, proportional to its size, stays asynchronous.
+// tree, proportional to its size, stays asynchronous. With `deferDelete` remove()
+// answers once the layer is renamed to .rm-<id>-<random> and deletes that tree in the
+// background, at most MAX_BACKGROUND_DELETES at once (a remove beyond waits for one to
+// end); a tree a crash left there is deleted by the next init, and cleanup() waits for them.
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
+  rmdirSync,
   rmSync,
   symlinkSync,
+  unlinkSync,
   writeFileSync,
+  type Dirent,
   type Stats,
 } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
@@ -57,6 +64,7 @@ import type {
   Change,
   CreateOptions,
   Driver,
+  RemoveOptions,
   DriverInit,
   DriverPlugin,
   DriverStatus,
@@ -74,6 +82,8 @@ import { NaiveDiff } from './naive-diff.js';
 export const MAX_DEPTH = 128;
 const PAGE = 4096;
 const OPAQUE = 'trusted.overlay.opaque';
+/** Most removed layers' trees deleted in the background at once (remove with deferDelete). */
+export const MAX_BACKGROUND_DELETES = 4;
 
 export class Overlay2Driver implements Driver {
   readonly name = 'overlay2';
@@ -82,6 +92,8 @@ export class Overlay2Driver implements Driver {
   /** Layers mounted over idmapped layers (idmapLayers) until their last put, with the maps' key. */
   private readonly idmapped = new Map<string, string>();
   private readonly locks = new KeyedLock();
+  /** Deletes of removed layers' trees still running (remove with deferDelete). */
+  private readonly deleting = new Set<Promise<void>>();
   private readonly naive: NaiveDiff;
   private backingFs = 'unknown';
   /** index/redirect_dir/metacopy forced off where the kernel has them: the native diff needs plain copy-ups. */
@@ -227,8 +239,11 @@ export class Overlay2Driver implements Driver {
     return this.create(ctx, id, parent, opts);
   }
 
-  /** Idempotent; CONFLICT while mounted by get(). Cost: deleting the layer's own diff. */
-  async remove(_ctx: Context, id: string): Promise<void> {
+  /**
+   * Idempotent; CONFLICT while mounted by get(). Cost: deleting the layer's own diff, which with `deferDelete` happens
+   * after the answer (see the top of the file).
+   */
+  async remove(ctx: Context, id: string, opts: RemoveOptions = {}): Promise<void> {
     return this.locks.run(id, async () => {
       this.check(id);
       const n = this.refs.get(id) ?? 0;
@@ -242,14 +257,36 @@ export class Overlay2Driver implements Driver {
       }
       try {
         if (existsSync(`${dir}/merged`)) unmount(`overlay2 remove ${id}`, `${dir}/merged`, MNT_DETACH);
-        const gone = `${this.home}/.rm-${id}`;
+        // unique: a tree of an earlier layer of the same id may still be being deleted there
+        const gone = `${this.home}/.rm-${id}-${randomBytes(4).toString('hex')}`;
         renameSync(dir, gone);
         if (short) rmSync(`${this.home}/l/${short}`, { force: true });
-        await rm(gone, { recursive: true, force: true });
+        if (opts.deferDelete === true) await this.deleteInBackground(ctx, gone);
+        else await rm(gone, { recursive: true, force: true });
       } catch (err) {
         throw wrap(err, `overlay2 remove ${id}`);
       }
     });
+  }
+
+  /**
+   * Deletes a removed layer's tree after the caller's answer, once fewer than MAX_BACKGROUND_DELETES run (waits for
+   * that). A delete that fails is logged and left for the next init.
+   */
+  private async deleteInBackground(ctx: Context, tree: string): Promise<void> {
+    while (this.deleting.size >= MAX_BACKGROUND_DELETES) await Promise.race(this.deleting);
+    const logger = ctx.logger;
+    const done: Promise<void> = deleteTreeInSlices(tree)
+      .catch((err: unknown) =>
+        logger.warn('overlay2: delete of a removed layer failed; init deletes it', { tree, error: String(err) }),
+      )
+      .finally(() => this.deleting.delete(done));
+    this.deleting.add(done);
+  }
+
+  /** Resolves once every background delete of removed layers has ended (remove with deferDelete). */
+  async deletesSettled(): Promise<void> {
+    while (this.deleting.size > 0) await Promise.all(this.deleting);
   }
 
   /** The parent chain's short link names, nearest first ([] for a base layer). */
@@ -385,8 +422,9 @@ export class Overlay2Driver implements Driver {
     };
   }
 
-  /** Unmounts every mount under the home and forgets all references. Idempotent. */
+  /** Waits for the background deletes, unmounts every mount under the home and forgets all references. Idempotent. */
   async cleanup(_ctx: Context): Promise<void> {
+    await this.deletesSettled();
     this.refs.clear();
     this.idmapped.clear();
     for (const m of await mountsUnder(this.home)) unmount(`overlay2 cleanup ${this.home}`, m, MNT_DETACH);
@@ -640,4 +678,66 @@ async function namesBelow(lowerDirs: readonly string[], rel: string): Promise<st
 
 function sortByPath<T extends { path: string }>(xs: T[]): T[] {
   return xs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Entries one slice of deleteTreeInSlices deletes before it yields to the event loop. */
+const DELETE_SLICE = 64;
+
+/**
+ * Deletes a tree with synchronous calls, DELETE_SLICE entries at a time, each slice after the event loop's pending
+ * work (setImmediate): a removed container layer is a handful of entries, one slice of microseconds, where the
+ * promise rm makes two or three thread-pool trips per entry that compete with the requests that follow; a big tree
+ * never holds the loop for more than a slice. Absent is not an error.
+ */
+export async function deleteTreeInSlices(tree: string): Promise<void> {
+  // directories still to empty, deepest last; a directory is removed once a listing finds it empty
+  const dirs: string[] = [tree];
+  while (dirs.length > 0) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    let budget = DELETE_SLICE;
+    while (budget > 0 && dirs.length > 0) {
+      const dir = dirs[dirs.length - 1]!;
+      let entries: Dirent[];
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') {
+          dirs.pop();
+          continue;
+        }
+        if (code !== 'ENOTDIR') throw err;
+        rmSync(dir, { force: true });
+        dirs.pop();
+        continue;
+      }
+      budget--;
+      let descended = false;
+      for (const e of entries) {
+        if (budget <= 0) break;
+        const path = `${dir}/${e.name}`;
+        if (e.isDirectory()) {
+          dirs.push(path);
+          descended = true;
+          break;
+        }
+        try {
+          unlinkSync(path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+        budget--;
+      }
+      if (descended || budget <= 0) continue;
+      try {
+        rmdirSync(dir);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // ENOTEMPTY: something was made in it meanwhile; listed again
+        if (code !== 'ENOENT' && code !== 'ENOTEMPTY') throw err;
+        if (code === 'ENOTEMPTY') continue;
+      }
+      dirs.pop();
+    }
+  }
 }

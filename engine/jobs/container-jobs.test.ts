@@ -118,6 +118,29 @@ needs(skip).describe('container jobs (kernel)', () => {
     },
   );
 
+  it('keeps a container whose layer could not be removed, dead, for another delete; the record goes before the layer', async () => {
+    const { Id: id } = await b.engine.job(ctx, 'create', {
+      config: { Image: TEST_IMAGE, Cmd: ['/bin/true'], HostConfig: { NetworkMode: 'none' } },
+    });
+    const record = join(b.parts.store.containerDir(id), 'config.v2.json');
+    await b.parts.graph.layers.mountRW(ctx, id); // held: the layer store refuses its removal
+    expect(await codeOf(b.engine.job(ctx, 'delete', { id }))).toMatch(/^CONFLICT: .*rw layer is mounted/);
+    const inspect = await b.engine.job(ctx, 'inspect', { id });
+    expect(inspect.State.Status).toBe('dead');
+    expect(inspect.State.Error).toMatch(/rw layer is mounted/);
+    expect(JSON.parse(readFileSync(record, 'utf8')).state.status).toBe('dead');
+    await b.parts.graph.layers.unmountRW(ctx, id);
+    await b.engine.job(ctx, 'delete', { id });
+    expect(existsSync(b.parts.store.containerDir(id))).toBe(false);
+    expect((await b.parts.graph.layers.rwLayers(ctx)).map((l) => l.containerID)).not.toContain(id);
+    // a record gone with its layer left (a crash between the two) is no container; the next engine removes the layer
+    const { Id: other } = await b.engine.job(ctx, 'create', { config: { Image: TEST_IMAGE, Cmd: ['/bin/true'] } });
+    await b.parts.store.remove(ctx, other);
+    const next = await world.open();
+    expect((await next.parts.graph.layers.rwLayers(ctx)).map((l) => l.containerID)).not.toContain(other);
+    expect(await codeOf(next.engine.job(ctx, 'inspect', { id: other }))).toMatch(/^NOT_FOUND/);
+  });
+
   it('gives a bridge container an address of the network while it runs, stops it (SIGKILL after the timeout) and lists it', async () => {
     const { Id: id } = await b.engine.job(ctx, 'create', {
       name: 'sleeper',

@@ -8,8 +8,8 @@
 // the store; every undo runs on a detached context, so a cancelled caller never
 // leaves half a container behind.
 import { constants as osConstants } from 'node:os';
-import { chmod, chown, lstat, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { chmod, chown, lstat, mkdir, readdir, stat } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
 import {
@@ -649,7 +649,8 @@ export class ContainerRuntime {
         config = { ...config, Env: [...links.env.filter((e) => !own.has(e.split('=', 1)[0])), ...(config.Env ?? [])] };
       }
       const etcFiles = etcPaths(etcDir);
-      for (const f of Object.values(etcFiles)) await writeFile(f, '', { flag: 'a' });
+      // made empty where missing (the networkdriver rewrites them in place): two syscalls each, not thread-pool trips
+      for (const f of Object.values(etcFiles)) closeSync(openSync(f, 'a'));
       const spec = buildSpec({
         id,
         config,
@@ -796,8 +797,11 @@ export class ContainerRuntime {
     const live = this.live.get(id);
     this.live.delete(id);
     const exitCode = exitCodeOf(status);
-    const oomKilled = await this.oomKilled(ctx, id).catch(() => false);
-    await this.ios.get(id)?.drained().catch(warn('drain output'));
+    // the OOM counter is read while the output drains
+    const [oomKilled] = await Promise.all([
+      this.oomKilled(ctx, id).catch(() => false),
+      this.ios.get(id)?.drained().catch(warn('drain output')),
+    ]);
     const ranMs = live === undefined ? 0 : Date.now() - live.startedMs;
     rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode, oomKilled, finishedAt: rfc3339Nano() };
     delete rec.state.pidStartTime;
@@ -826,8 +830,8 @@ export class ContainerRuntime {
     if (removed) return;
     if (restart) this.scheduleRestart(rec, ranMs);
     else if (rec.hostConfig.AutoRemove) {
+      // not written: a record of an exited AutoRemove container is removed by restore() too
       rec.state.status = 'removing';
-      await this.d.store.save(ctx, rec).catch(warn('record its removal'));
       await this.removeLocked(ctx, rec).catch(warn('auto-remove'));
     }
   }
@@ -1030,12 +1034,13 @@ export class ContainerRuntime {
       if (rec.state.status === 'running') throw conflict(`container ${rec.id}: started again while being removed`);
       this.cancelRestart(rec.id);
       rec.state.status = 'removing';
-      await this.d.store.save(ctx, rec).catch(() => undefined);
-      await this.removeLocked(
-        detached(ctx, CLEANUP_TIMEOUT_MS),
-        rec,
-        opts.volumes === true || rec.hostConfig.AutoRemove === true,
-      );
+      const anonymousVolumes = opts.volumes === true || rec.hostConfig.AutoRemove === true;
+      // Not written unless volumes go with it: removeLocked drops the record before the layer, so a crash
+      // part-way leaves a layer without a container, which restore() removes. The anonymous volumes come
+      // after the record; the written state has restore() remove them (AutoRemove) as the removal's rest.
+      if (anonymousVolumes && volumeUses(rec.hostConfig).length > 0)
+        await this.d.store.save(ctx, rec).catch(() => undefined);
+      await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec, anonymousVolumes);
     });
   }
 
@@ -1051,13 +1056,27 @@ export class ContainerRuntime {
     const io = this.ios.get(rec.id);
     this.ios.delete(rec.id);
     await io?.close().catch(() => undefined);
-    await this.d.graph.removeContainerLayer(ctx, rec.id).catch((err: unknown) => {
-      if (!isBerthError(err, 'NOT_FOUND')) throw wrap(err, `container ${rec.id}: remove its layer`);
-    });
     if (rec.hostConfig.IpcMode === 'shareable') unmount(`container ${rec.id}: shm`, this.shmDir(rec.id), MNT_DETACH);
-    // A crash test may stop here: layer gone, record still there (trace/pause-point.ts).
-    await pausePoint('container-remove');
+    // The record first: from here a crash leaves a layer without a container (or a folder without a record), both
+    // removed by restore(); the other order would leave a record whose layer is gone.
     await this.d.store.remove(ctx, rec.id);
+    // A crash test may stop here: record gone, layer still there (trace/pause-point.ts).
+    await pausePoint('container-remove');
+    try {
+      await this.d.graph.removeContainerLayer(ctx, rec.id);
+    } catch (err) {
+      if (!isBerthError(err, 'NOT_FOUND')) {
+        // as Docker does, a container whose removal failed stays, dead, for another try
+        rec.state.status = 'dead';
+        rec.state.error = err instanceof Error ? err.message : String(err);
+        await this.d.store
+          .readd(ctx, rec)
+          .catch((e: unknown) =>
+            ctx.logger.warn(`container ${rec.id}: keep the record of a failed removal`, { error: String(e) }),
+          );
+        throw wrap(err, `container ${rec.id}: remove its layer`);
+      }
+    }
     if (anonymousVolumes) {
       for (const use of volumeUses(rec.hostConfig)) {
         if (this.d.volumes.find(use.name)?.anonymous !== true || this.containersUsing(use.name).length > 0) continue;

@@ -8,7 +8,7 @@
 // Points (where each sits is documented at its call):
 //   layer-apply          a pulled layer's tar is part-way into the graphdriver
 //   container-start      the container's cgroup, network namespace and veth exist; its process has not exec'd
-//   container-remove     the container is marked removing and its layer is gone; its record is not
+//   container-remove     the container's record is gone (file and folder); its layer is not
 import { Transform } from 'node:stream';
 
 const armed = new Set(
