@@ -227,6 +227,24 @@ int overlay_child(void* p) {
   _exit(0);
 }
 
+// Runs fn(arg) in a child that shares this process's memory and descriptor table (CLONE_VM | CLONE_VFORK |
+// CLONE_FILES) on a stack of its own, with every signal blocked across the clone so that no handler of Node's runs
+// on the shared memory, and reaps it. Returns 0, or the clone's errno.
+int run_shared_child(int (*fn)(void*), void* arg, size_t stack_size) {
+  std::unique_ptr<char[]> stack(new char[stack_size]);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = clone(fn, stack.get() + stack_size, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, arg);
+  int clone_err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return clone_err;
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
 bool read_strings(const Napi::Value& v, std::vector<std::string>* out) {
   if (!v.IsArray()) return false;
   Napi::Array arr = v.As<Napi::Array>();
@@ -293,21 +311,8 @@ Napi::Value OverlayIdmapped(const Napi::CallbackInfo& info) {
   }
   std::string userns = "/proc/" + std::to_string(holder) + "/ns/user";
   args.userns = userns.c_str();
-  constexpr size_t kStack = 256 * 1024;
-  std::unique_ptr<char[]> stack(new char[kStack]);
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = clone(overlay_child, stack.get() + kStack, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &args);
-  int clone_err = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid >= 0) {
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-  } else {
-    args.err = clone_err;
-  }
+  int clone_err = run_shared_child(overlay_child, &args, 256 * 1024);
+  if (clone_err != 0) args.err = clone_err;
   close(release);
   int status;
   while (waitpid(holder, &status, 0) < 0 && errno == EINTR) {
@@ -368,21 +373,10 @@ pid_t userns_holder(const std::string& uid_map, const std::string& gid_map, int*
 int idmapped_tree(const std::string& path, const std::string& userns_path, int* err, bool clone_recursive,
                   bool attr_recursive) {
   TreeArgs args{path.c_str(), userns_path.c_str(), clone_recursive, attr_recursive, -1, EIO};
-  constexpr size_t kStack = 64 * 1024;
-  std::unique_ptr<char[]> stack(new char[kStack]);
-  // Every signal blocked across the clone: no handler of Node's can run on the shared memory.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = clone(tree_child, stack.get() + kStack, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &args);
-  int clone_err = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) {
+  int clone_err = run_shared_child(tree_child, &args, 64 * 1024);
+  if (clone_err != 0) {
     *err = clone_err;
     return -1;
-  }
-  int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (args.fd < 0) *err = args.err;
   return args.fd;
