@@ -96,9 +96,9 @@ export class PrivateBerthd {
     return new ApiClient(this.host);
   }
 
-  /** The `berth` command line against this daemon: node, the berth bin, -H, …args. */
+  /** The `berth` command line against this daemon, as a user runs it: the berth bin (sh, then node), -H, …args. */
   cli(args: readonly string[]): string[] {
-    return [process.execPath, packagePath('engine', 'client', 'bin.mjs'), '-H', this.host, ...args];
+    return [packagePath('engine', 'client', 'bin.cjs'), '-H', this.host, ...args];
   }
 
   async acquire(ctx: Context): Promise<void> {

@@ -123,12 +123,14 @@ export function berthCliCase(berthd: PrivateBerthd, network: Network): MacroCase
     direction: 'lower-is-better',
     group: 'run-berthd',
     method:
-      `Wall time in ms from spawning \`berth -H unix://… ${argv.join(' ')}\` (node and the berth bin, which starts from its esbuild bundle) to its exit, ` +
+      `Wall time in ms from spawning \`berth -H unix://… ${argv.join(' ')}\` (the berth bin: sh drops NODE_EXTRA_CA_CERTS and runs node on it, which starts from its esbuild bundle) ` +
+      'to its exit, ' +
       'against the private berthd of the api cases. After each sample (untimed) the daemon must list no container.',
     notes: [
       NETWORK_NOTE[network],
       "Includes node's start-up, the bundle's freshness check and load (with V8's code cache of `run`), and the CLI's API calls (create, attach, wait, start, remove).",
-      ...nodeStartNotes(),
+      // the bin drops NODE_EXTRA_CA_CERTS before node starts: only the other settings apply
+      ...nodeStartNotes({ ...process.env, NODE_EXTRA_CA_CERTS: undefined }),
     ],
     setup: (ctx) => berthd.acquire(ctx),
     sample: async () => {

@@ -1,4 +1,4 @@
-// berth end to end: the `berth` CLI (its bundle) against a berthd (its bundle)
+// berth end to end: the `berth` CLI (its bin) against a berthd (its bundle)
 // with its own root, socket, bridge and subnet, pulling from an embedded registry
 // on 127.0.0.1. Covers pull, the run rules (env, workdir, user, entrypoint, cmd),
 // network modes none/host/bridge with -p on 127.0.0.1, logs, stop/kill/rm, --rm,

@@ -20,7 +20,7 @@ import {
 import { needs } from '../../../testkit/needs.js';
 
 const skip = e2eSkipReason();
-const BERTH = packagePath('engine', 'client', 'bin.mjs');
+const BERTH = packagePath('engine', 'client', 'bin.cjs');
 
 /** Polls `probe` until it returns a value (generous deadline: a busy host). */
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
@@ -37,7 +37,7 @@ needs(skip).describe('container features through berthd', () => {
   let s: DaemonSetup;
   let client: ApiClient;
   const berth = async (args: string[]) => {
-    const r = await execa(process.execPath, [BERTH, '-H', s.daemon.host, ...args], { reject: false, timeout: 90_000 });
+    const r = await execa(BERTH, ['-H', s.daemon.host, ...args], { reject: false, timeout: 90_000 });
     return { stdout: r.stdout as string, stderr: r.stderr as string, exitCode: r.exitCode ?? -1 };
   };
   const healthOf = async (name: string): Promise<Health | undefined> =>

@@ -338,16 +338,16 @@ export interface Run {
 }
 
 /**
- * The berth CLI (its bundle) against `host` — a function where a test replaces the daemon. `env` is added to the
- * environment (BERTH_CONFIG, for one); `input` is written to its stdin.
+ * The berth CLI (its bin, as a user runs it) against `host` — a function where a test replaces the daemon. `env` is
+ * added to the environment (BERTH_CONFIG, for one); `input` is written to its stdin.
  */
 export function berthCli(
   host: string | (() => string),
   opts: { timeoutMs?: number; env?: Record<string, string> } = {},
 ): (args: string[], input?: string) => Promise<Run> {
-  const bin = packagePath('engine', 'client', 'bin.mjs');
+  const bin = packagePath('engine', 'client', 'bin.cjs');
   return async (args, input) => {
-    const r = await execa(process.execPath, [bin, '-H', typeof host === 'string' ? host : host(), ...args], {
+    const r = await execa(bin, ['-H', typeof host === 'string' ? host : host(), ...args], {
       reject: false,
       stripFinalNewline: false,
       timeout: opts.timeoutMs ?? 120_000,

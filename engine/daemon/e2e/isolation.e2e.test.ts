@@ -55,7 +55,7 @@ const rootDev = (() => {
   const st = statSync('/');
   return `${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)}`;
 })();
-const BERTH = packagePath('engine', 'client', 'bin.mjs');
+const BERTH = packagePath('engine', 'client', 'bin.cjs');
 const APPLETS = ['sh', 'ln', 'cat', 'ls', 'echo', 'sleep', 'readlink', 'pwd', 'seq', 'test'];
 
 /** The first layer of every image here: busybox with a few applets, the probe and escape workloads. */
@@ -207,7 +207,7 @@ function escapeClasses(v: Variant): void {
         : readdirSync(join(s.world.root, 'vfs', 'dir')).map((n) => join(s.world.root, 'vfs', 'dir', n));
 
     const berth = async (args: string[]): Promise<Ran> => {
-      const r = await execa(process.execPath, [BERTH, '-H', s.daemon.host, ...args], {
+      const r = await execa(BERTH, ['-H', s.daemon.host, ...args], {
         reject: false,
         timeout: 120_000,
       });
