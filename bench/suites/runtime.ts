@@ -175,7 +175,8 @@ export function cliCase(bundles: RuntimeBundles, variant: NetnsVariant, peer: Pe
             "berth-runtime is Node running the command's esbuild bundle (bin.cjs; V8's code cache of `run` after its first run): much of its time is Node's own start-up, not the container; the in-process case shows the engine's own cost.",
           ]
         : []),
-      ...(peer.name === 'berth-runtime' ? nodeStartNotes() : []),
+      // its bin drops NODE_EXTRA_CA_CERTS before node starts: only the other settings apply
+      ...(peer.name === 'berth-runtime' ? nodeStartNotes({ ...process.env, NODE_EXTRA_CA_CERTS: undefined }) : []),
       ...quirkNotes(peer),
     ],
     setup: () => {
