@@ -149,6 +149,38 @@ describe('runner: macro cases', () => {
     expect(r2.document.cases[0].samples).toHaveLength(4);
   });
 
+  it('lowers the warm-up and minimum samples for a case that asks (never raises them) and says so in the method', async () => {
+    let now = 0;
+    const mk = (t: string, sampling: { warmup?: number; minSamples?: number }) =>
+      macro(t, {
+        sampling,
+        sample: () => {
+          now += 10;
+          return 5;
+        },
+      });
+    const { document } = await run(
+      [
+        registered(
+          suiteOf('fake', () => [mk('berth', { warmup: 0, minSamples: 2 }), mk('runc', { warmup: 9, minSamples: 9 })]),
+        ),
+      ],
+      {
+        settings: settings({ macro: { warmup: 1, minSamples: 4, maxSamples: 1000, maxTimeMs: 5 } }),
+        budgetClock: () => now,
+      },
+    );
+    // past the budget at once: each stops at its own minimum (runc's 9 is not above the profile's 4)
+    expect(document.cases.map((c) => [c.target, c.warmup, c.samples.length])).toEqual([
+      ['berth', 0, 4],
+      ['runc', 1, 4],
+    ]);
+    expect(document.cases[0].method).toContain(
+      "(at least 2: fewer than the quick profile's 1 and 4, asked by the case)",
+    );
+    expect(document.cases[1].method).toContain('(at least 4)');
+  });
+
   it('times the call when the sample returns nothing, in the case unit', async () => {
     const { document } = await run([
       registered(

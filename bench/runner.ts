@@ -561,6 +561,9 @@ async function runMacroGroup(
   const m = settings.macro;
   const outs = group.map((def) => ({
     def,
+    // a case may ask for fewer warm-up runs and samples than the profile's, never more
+    warmups: Math.min(m.warmup, def.sampling?.warmup ?? m.warmup),
+    minSamples: Math.min(m.minSamples, def.sampling?.minSamples ?? m.minSamples),
     samples: [] as number[],
     rounds: [] as number[][],
     warmup: 0,
@@ -584,6 +587,7 @@ async function runMacroGroup(
     }
     for (let w = 0; w < m.warmup; w++) {
       for (const out of active()) {
+        if (w >= out.warmups) continue;
         try {
           await turnEventLoop();
           throwIfCancelled(ctx, 'warm-up');
@@ -599,7 +603,7 @@ async function runMacroGroup(
     for (;;) {
       const running = active().filter((o) => o.samples.length < m.maxSamples);
       if (running.length === 0) break;
-      if (clock() - start >= budget && running.every((o) => o.samples.length >= m.minSamples)) break;
+      if (clock() - start >= budget && running.every((o) => o.samples.length >= o.minSamples)) break;
       for (const out of running) {
         try {
           await turnEventLoop();
@@ -638,7 +642,8 @@ async function runMacroGroup(
     out.rounds = [out.samples];
     out.phases = out.def.phases === true ? phaseBreakdown(out.perSample) : null;
     out.policy =
-      `[${out.warmup} warm-up runs, then samples until ${m.maxSamples} or ${m.maxTimeMs / 1000} s per case (at least ${m.minSamples})${peers}` +
+      `[${out.warmup} warm-up runs, then samples until ${m.maxSamples} or ${m.maxTimeMs / 1000} s per case (at least ${out.minSamples}` +
+      `${out.minSamples < m.minSamples || out.warmups < m.warmup ? `: fewer than the ${settings.name} profile's ${m.warmup} and ${m.minSamples}, asked by the case` : ''})${peers}` +
       `${out.def.phases === true ? '; spans collected around each sample' : ''}.]`;
   }
   return outs;

@@ -113,6 +113,11 @@ export interface MacroCase extends CaseInfo, ResultNotesHook {
   sample: (ctx: Context, index: number) => Promise<SampleValue> | SampleValue;
   /** Collect spans around each sample and report a per-phase breakdown. */
   phases?: boolean;
+  /**
+   * Fewer warm-up runs or samples than the profile's for this case (each taken as the smaller of the two; never more):
+   * for cases whose samples cost seconds and whose statistics hold with fewer. The runner's policy text says so.
+   */
+  sampling?: { warmup?: number; minSamples?: number };
 }
 
 export type CaseDef = MicroCase | MacroCase;

@@ -37,7 +37,12 @@ import { podmanMissing } from './workload-podman.js';
 import { hostTraces, comparableHostTraces, netavarkMissing } from './podman-network.js';
 
 const tiny: ProfileSettings = { ...profiles.quick, macro: { warmup: 1, minSamples: 2, maxSamples: 2, maxTimeMs: 1 } };
-const tinyOptions: WorkloadOptions = { requests: 20, coldImages: ['tiny'], restartContainers: [0, 2] };
+const tinyOptions: WorkloadOptions = {
+  requests: 20,
+  requestModes: ['keep-alive', 'new-connection'],
+  coldImages: ['tiny'],
+  restartContainers: [0, 2],
+};
 
 function suiteCtx(targets: string[], warnings: string[], profile: 'quick' | 'default' = 'quick'): SuiteContext {
   return {
@@ -77,17 +82,47 @@ describe('workload suite: cases', () => {
     expect(await findSuite('workload')!.load!()).toBe(workloadSuite);
   });
 
-  it('sizes per profile: quick 250 requests and daemon restarts with 0 and 10 containers, default 1000 and 0, 10, 50', () => {
+  it('sizes per profile: quick the goal cases and one of each other workload with fewer samples, default the whole matrix', () => {
     expect(workloadOptions(suiteCtx([], []))).toEqual({
       requests: 250,
-      coldImages: ['debian', 'app'],
+      requestModes: [],
+      coldImages: ['debian'],
       restartContainers: [0, 10],
+      costlySampling: { warmup: 1, minSamples: 3 },
     });
     expect(workloadOptions(suiteCtx([], [], 'default'))).toEqual({
       requests: 1000,
+      requestModes: ['keep-alive', 'new-connection'],
       coldImages: ['debian', 'app'],
       restartContainers: [0, 10, 50],
     });
+  });
+
+  it('quick: service ready at both levels with the profile samples, no requests, one cold-start image, restarts with 3 samples; the rest named as left out', () => {
+    const warnings: string[] = [];
+    const ctx = suiteCtx(['berth'], warnings);
+    const cases = workloadCases(ctx, workloadOptions(ctx)) as MacroCase[];
+    const label = (c: MacroCase) =>
+      `${c.case}/${c.case === 'cold-start' ? c.parameters.image : (c.parameters.level ?? c.parameters.containers)}`;
+    expect(cases.map((c) => [label(c), c.sampling])).toEqual([
+      ['service-ready/api', undefined],
+      ['service-ready/cli', undefined],
+      ['cold-start/debian', { warmup: 1, minSamples: 3 }],
+      ['restart-on-failure/api', { warmup: 1, minSamples: 3 }],
+      ['daemon-restart/0', { warmup: 1, minSamples: 3 }],
+      ['daemon-restart/10', { warmup: 1, minSamples: 3 }],
+    ]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^workload sizes \(quick profile\): .*1 warm-up run\(s\) and 3 samples/);
+    expect(warnings[0]).toMatch(
+      /Left out in this profile \(the default profile has them\): service-requests keep-alive and new-connection .*; cold start of app$/,
+    );
+    const whole: string[] = [];
+    const dctx = suiteCtx(['berth'], whole, 'default');
+    const all = workloadCases(dctx, workloadOptions(dctx)) as MacroCase[];
+    expect(all.filter((c) => c.sampling !== undefined)).toEqual([]);
+    expect(all.map((c) => c.case).filter((c) => c === 'service-requests')).toHaveLength(2);
+    expect(whole[0]).not.toMatch(/Left out/);
   });
 
   it('berth: ready at api and cli, requests kept alive and new, cold start per image (phases), restart policy, daemon restart per count', () => {
@@ -115,7 +150,8 @@ describe('workload suite: cases', () => {
       /first 200 answer to GET \/ on the published port/,
     );
     expect(cases.find((c) => c.case === 'service-requests')!.unit).toBe('ops/s');
-    expect(warnings).toEqual([]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^workload sizes \(quick profile\): service ready at api and cli; 20 requests/);
   });
 
   it('docker: the same cases, daemon restart on its private dockerd too; podman: the same with services only on its netavark network; each with its reason when absent', () => {
@@ -493,7 +529,14 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       const lines: string[] = [];
       try {
         const { document, failed } = await runBenchmarks({
-          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [2] })],
+          suites: [
+            tinySuite({
+              requests: 10,
+              requestModes: ['keep-alive', 'new-connection'],
+              coldImages: ['tiny'],
+              restartContainers: [2],
+            }),
+          ],
           settings: tiny,
           seed: 5,
           dataRoot,
@@ -563,7 +606,14 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       const lines: string[] = [];
       try {
         const { document, failed } = await runBenchmarks({
-          suites: [tinySuite({ requests: 10, coldImages: ['tiny'], restartContainers: [2] })],
+          suites: [
+            tinySuite({
+              requests: 10,
+              requestModes: ['keep-alive', 'new-connection'],
+              coldImages: ['tiny'],
+              restartContainers: [2],
+            }),
+          ],
           settings: tiny,
           seed: 5,
           dataRoot,

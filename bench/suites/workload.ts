@@ -6,7 +6,7 @@
 // service (its services on a netavark bridge network of its own); each left out with its
 // reason when absent.
 import type { Profile } from '../results/document.js';
-import type { CaseDef, DerivedCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
+import type { CaseDef, DerivedCase, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
 import { scaled } from '../profiles.js';
 import { dockerMissing, DOCKER_BRIDGE } from './runtime-docker.js';
 import { coldKey, COLD_PARTS, coldSplits, coldStartCase, type ColdPart, type ColdSplit } from './workload-coldstart.js';
@@ -19,31 +19,55 @@ import { WorkloadWorld, type WorkloadTarget } from './workload-world.js';
 
 export { GOAL_READY_RATIO } from './workload-services.js';
 
+const REQUEST_MODES: readonly RequestMode[] = ['keep-alive', 'new-connection'];
+
 /** What the suite measures; tests shrink it. */
 export interface WorkloadOptions {
   /** Requests per service-requests sample. */
   requests: number;
+  /** The service-requests modes measured (none: no request cases). */
+  requestModes: readonly RequestMode[];
   /** Corpus images cold start measures. */
   coldImages: readonly string[];
   /** Container counts of the daemon restart cases. */
   restartContainers: readonly number[];
+  /**
+   * Fewer warm-up runs and samples for the cases whose samples cost seconds (cold start, restart under on-failure,
+   * daemon restart); the service-ready cases, which the goal is read from, keep the profile's.
+   */
+  costlySampling?: { warmup: number; minSamples: number };
 }
 
-/** The sizes of a profile: quick 250 requests and 0/10 containers, default 1000 and 0/10/50. */
+/** quick: samples of the costly cases (cold start, restarts); 3 give a median that one outlier cannot move. */
+export const QUICK_COSTLY_SAMPLING = { warmup: 1, minSamples: 3 } as const;
+
+/**
+ * The sizes of a profile. default and full: the whole matrix (1000 requests, scaled, in both modes; cold start of
+ * every corpus image; daemon restart with 0, 10 and 50 containers). quick, for CI-like checks, keeps the goal's cases
+ * (service ready time at the api and cli levels, the profile's samples) and one of each other workload: the cold
+ * start of the Debian image only, restart under on-failure and daemon restart with 0 and 10 containers, those with
+ * 1 warm-up run and 3 samples; no service-requests cases.
+ */
 export function workloadOptions(ctx: Pick<SuiteContext, 'settings' | 'profile'>): WorkloadOptions {
+  if (ctx.profile === 'quick')
+    return {
+      requests: scaled(ctx.settings, 1000, 50),
+      requestModes: [],
+      coldImages: [COLD_IMAGES[0]],
+      restartContainers: [0, 10],
+      costlySampling: QUICK_COSTLY_SAMPLING,
+    };
   return {
     requests: scaled(ctx.settings, 1000, 50),
+    requestModes: REQUEST_MODES,
     coldImages: COLD_IMAGES,
-    restartContainers: ctx.profile === 'quick' ? [0, 10] : [0, 10, 50],
+    restartContainers: [0, 10, 50],
   };
 }
 
 /** Why podman's service cases are left out when netavark is missing (a warning then). */
 export const PODMAN_SERVICES_LEFT_OUT =
   'podman: service cases left out: publishing a port needs its bridge network, and netavark is not installed (apt-get install netavark; the CNI plugins are not used: their portmap chains are shared by every CNI user on the host)';
-
-const DAEMON_TARGETS = ['berth', 'docker'] as const;
-const REQUEST_MODES: readonly RequestMode[] = ['keep-alive', 'new-connection'];
 
 /** The cases for `ctx.targets` with `options`; warnings for targets left out. */
 export function workloadCases(ctx: SuiteContext, options: WorkloadOptions): CaseDef[] {
@@ -78,16 +102,41 @@ export function workloadCases(ctx: SuiteContext, options: WorkloadOptions): Case
     }
   }
   const cases: CaseDef[] = [];
+  const costly: MacroCase[] = [];
   for (const level of ['api', 'cli'] as const) for (const t of served) cases.push(readyCase(world, t, level));
-  for (const mode of REQUEST_MODES) for (const t of served) cases.push(requestsCase(world, t, mode, options.requests));
+  for (const mode of options.requestModes)
+    for (const t of served) cases.push(requestsCase(world, t, mode, options.requests));
   for (const image of options.coldImages)
-    for (const t of all) cases.push(coldStartCase(world, t, image, options.coldImages));
-  for (const t of all) cases.push(restartPolicyCase(world, t));
+    for (const t of all) costly.push(coldStartCase(world, t, image, options.coldImages));
+  for (const t of all) costly.push(restartPolicyCase(world, t));
   for (const n of options.restartContainers) {
-    if (targets.includes('berth')) cases.push(daemonRestartCase(world, n));
-    if (targets.includes('docker')) cases.push(dockerRestartCase(world, n));
-    if (all.includes('podman')) cases.push(podmanRestartCase(world, n));
+    if (targets.includes('berth')) costly.push(daemonRestartCase(world, n));
+    if (targets.includes('docker')) costly.push(dockerRestartCase(world, n));
+    if (all.includes('podman')) costly.push(podmanRestartCase(world, n));
   }
+  const sampling = options.costlySampling;
+  for (const c of costly) cases.push(sampling === undefined ? c : { ...c, sampling });
+  const left = [
+    ...(options.requestModes.length < REQUEST_MODES.length
+      ? [
+          `service-requests ${REQUEST_MODES.filter((m) => !options.requestModes.includes(m)).join(' and ')} (latency and throughput through the published port)`,
+        ]
+      : []),
+    ...(options.coldImages.length < COLD_IMAGES.length
+      ? [`cold start of ${COLD_IMAGES.filter((i) => !options.coldImages.includes(i)).join(' and ')}`]
+      : []),
+  ];
+  ctx.warn(
+    `workload sizes (${ctx.profile} profile): service ready at api and cli; ` +
+      (options.requestModes.length > 0
+        ? `${options.requests} requests per batch (${options.requestModes.join(', ')}); `
+        : '') +
+      `cold start of ${options.coldImages.join(', ')}; restart under on-failure; daemon restart with ${options.restartContainers.join(', ')} containers` +
+      (sampling === undefined
+        ? ''
+        : `; cold start and restarts with ${sampling.warmup} warm-up run(s) and ${sampling.minSamples} samples (fewer than the profile's)`) +
+      (left.length > 0 ? `. Left out in this profile (the default profile has them): ${left.join('; ')}` : ''),
+  );
   world.expect(cases.length);
   return cases;
 }
