@@ -6,11 +6,22 @@ import { onPath } from '../engine/fsutil/on-path.js';
 
 export { processesNaming } from '../engine/fsutil/processes-naming.js';
 
-/** Pids of this process's children, zombies included (/proc/self/task/<tid>/children). */
+/**
+ * Pids of this process's children, zombies included (/proc/self/task/<tid>/children). A thread may end between the
+ * listing and the read (the native core's spawn threads come and go): its children pass to a live thread, so a
+ * vanished task is skipped.
+ */
 export function childPids(): number[] {
   const pids: number[] = [];
   for (const tid of readdirSync('/proc/self/task')) {
-    const text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
+    let text: string;
+    try {
+      text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ESRCH') continue;
+      throw err;
+    }
     if (text !== '') pids.push(...text.split(/\s+/).map(Number));
   }
   return pids;
