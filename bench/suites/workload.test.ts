@@ -350,25 +350,31 @@ needs(root()).describe('workload suite: real runs (root)', () => {
   // the "no rule left" checks read iptables-save
   const iptables = needs(tool('iptables-save', 'iptables'));
 
+  /** Runs `suite` on the tiny settings for `targets`; the test fails naming its progress and warnings if it failed. */
+  async function runValid(suite: RegisteredSuite, targets: readonly string[], dataRoot: string) {
+    const lines: string[] = [];
+    const { document, failed } = await runBenchmarks({
+      suites: [suite],
+      settings: tiny,
+      seed: 5,
+      dataRoot,
+      targets,
+      argv: ['--test'],
+      progress: (l) => lines.push(l),
+      hostInfo: async () => host,
+    });
+    expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
+    expect(() => validateResult(document)).not.toThrow();
+    return document;
+  }
+
   iptables.it(
     'berth: every case end to end into a schema-valid document with goals and derived cases, leaving nothing',
     async () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-suite-${process.pid}-`));
       const children = childPids();
-      const lines: string[] = [];
       try {
-        const { document, failed } = await runBenchmarks({
-          suites: [tinySuite(tinyOptions)],
-          settings: tiny,
-          seed: 5,
-          dataRoot,
-          targets: ['berth'],
-          argv: ['--test'],
-          progress: (l) => lines.push(l),
-          hostInfo: async () => host,
-        });
-        expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
-        expect(() => validateResult(document)).not.toThrow();
+        const document = await runValid(tinySuite(tinyOptions), ['berth'], dataRoot);
         const label = (c: { case: string; parameters: Record<string, unknown> }) =>
           `${c.case}/${String(c.parameters.level ?? c.parameters.mode ?? c.parameters.containers ?? '')}${c.parameters.part === undefined ? '' : `/${String(c.parameters.part)}`}`;
         expect(document.cases.map(label)).toEqual([
@@ -526,27 +532,17 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-docker-${process.pid}-`));
       const keyBefore = existsSync('/etc/docker/key.json');
       const children = childPids();
-      const lines: string[] = [];
       try {
-        const { document, failed } = await runBenchmarks({
-          suites: [
-            tinySuite({
-              requests: 10,
-              requestModes: ['keep-alive', 'new-connection'],
-              coldImages: ['tiny'],
-              restartContainers: [2],
-            }),
-          ],
-          settings: tiny,
-          seed: 5,
+        const document = await runValid(
+          tinySuite({
+            requests: 10,
+            requestModes: ['keep-alive', 'new-connection'],
+            coldImages: ['tiny'],
+            restartContainers: [2],
+          }),
+          ['berth', 'docker'],
           dataRoot,
-          targets: ['berth', 'docker'],
-          argv: ['--test'],
-          progress: (l) => lines.push(l),
-          hostInfo: async () => host,
-        });
-        expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
-        expect(() => validateResult(document)).not.toThrow();
+        );
         const docker = document.cases.filter((c) => c.target === 'docker');
         expect(docker.map((c) => c.case)).toEqual(
           expect.arrayContaining([
@@ -603,27 +599,17 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       const hostBefore = hostTraces(words);
       const served = netavarkMissing() === undefined;
       const children = childPids();
-      const lines: string[] = [];
       try {
-        const { document, failed } = await runBenchmarks({
-          suites: [
-            tinySuite({
-              requests: 10,
-              requestModes: ['keep-alive', 'new-connection'],
-              coldImages: ['tiny'],
-              restartContainers: [2],
-            }),
-          ],
-          settings: tiny,
-          seed: 5,
+        const document = await runValid(
+          tinySuite({
+            requests: 10,
+            requestModes: ['keep-alive', 'new-connection'],
+            coldImages: ['tiny'],
+            restartContainers: [2],
+          }),
+          ['podman'],
           dataRoot,
-          targets: ['podman'],
-          argv: ['--test'],
-          progress: (l) => lines.push(l),
-          hostInfo: async () => host,
-        });
-        expect(failed, [...lines, ...document.warnings].join('\n')).toBe(false);
-        expect(() => validateResult(document)).not.toThrow();
+        );
         const s = (...xs: string[]) => (served ? xs : []);
         expect(
           document.cases.map((c) => `${c.target}/${c.case}/${c.parameters.level ?? c.parameters.mode ?? ''}`).sort(),
