@@ -1,7 +1,6 @@
 // The cgroup v1 backend (and hybrid: v1 controllers, plus a directory in the unified
 // cgroup2 hierarchy that only tracks processes). One directory per controller, at
 // <mount of controller>/<path>; co-mounted controllers share theirs.
-import { posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deadlineExceeded, failedPrecondition, invalidArgument, wrap } from '../../errdefs/errors.js';
 import type { Context } from '../../trace/context.js';
@@ -230,35 +229,6 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
       );
   }
 
-  /**
-   * Copies `file` into the new cpuset `d` from the nearest ancestor that has it set. An ancestor made a moment ago by
-   * another engine (berth-runtime/ of a concurrent `berth-runtime run`) may still be empty when this one found it
-   * there (EEXIST): it is filled on the way down too, or this leaf would copy its emptiness and refuse every process.
-   */
-  async function fillCpuset(d: string, parent: string, file: string): Promise<void> {
-    if ((await readControl(d, d, file)) !== '') return;
-    const root = layout.v1.get('cpuset');
-    let value = await readControl(parent, parent, file);
-    if (value === '' && root !== undefined && parent !== root && parent.startsWith(`${root}/`))
-      value = await fillAncestor(parent, posix.dirname(parent), root, file);
-    await writeControl(d, d, file, value);
-  }
-
-  /** fillCpuset for an existing level: its value, once set from above (the root's is never empty). */
-  async function fillAncestor(d: string, parent: string, root: string, file: string): Promise<string> {
-    let value = await readControl(parent, parent, file);
-    if (value === '' && parent !== root) value = await fillAncestor(parent, posix.dirname(parent), root, file);
-    try {
-      await writeControl(d, d, file, value);
-    } catch (err) {
-      // the engine that made it filled it meanwhile: its value stands
-      const now = await readControl(d, d, file);
-      if (now === '') throw err;
-      return now;
-    }
-    return value;
-  }
-
   async function waitFreezer(cg: CgroupDirs, d: string, want: 'FROZEN' | 'THAWED'): Promise<void> {
     for (let i = 0; i < 1000; i++) {
       await writeControl(cg.path, d, 'freezer.state', want);
@@ -274,8 +244,13 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
     async beforeMkdir() {},
     async afterMkdir(key, d, parent) {
       if (key !== 'cpuset') return;
-      // A new cpuset starts with no cpus and mems and accepts no process until they are set (ENOSPC).
-      for (const file of ['cpuset.cpus', 'cpuset.mems']) await fillCpuset(d, parent, file);
+      // A new cpuset starts with no cpus and mems and accepts no process until they are set (ENOSPC). The manager
+      // calls this for levels it finds too, top down, so a parent another engine made but had not filled yet is
+      // filled from its own parent before this level copies it.
+      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+        if ((await readControl(d, d, file)) === '')
+          await writeControl(d, d, file, await readControl(parent, parent, file));
+      }
     },
     async apply(ctx, cg, r) {
       if (r.memory) await applyMemory(ctx, cg, r.memory);
