@@ -39,21 +39,6 @@ describe('writeFilesAtomic', () => {
     expect(readdirSync(dir).sort()).toEqual(['a', 'b']);
   });
 
-  it('rewrites an inPlace file in its own inode, or creates it, with the exact mode and no temp file', async () => {
-    writeFileSync(join(dir, 'a'), 'old content that is longer');
-    const ino = statSync(join(dir, 'a')).ino;
-    await native().writeFilesAtomic([
-      { path: join(dir, 'a'), data: 'new', mode: 0o640, inPlace: true },
-      { path: join(dir, 'b'), data: 'fresh', mode: 0o604, inPlace: true },
-    ]);
-    expect(statSync(join(dir, 'a')).ino).toBe(ino);
-    expect(readFileSync(join(dir, 'a'), 'utf8')).toBe('new');
-    expect(statSync(join(dir, 'a')).mode & 0o7777).toBe(0o640);
-    expect(readFileSync(join(dir, 'b'), 'utf8')).toBe('fresh');
-    expect(statSync(join(dir, 'b')).mode & 0o7777).toBe(0o604);
-    expect(readdirSync(dir).sort()).toEqual(['a', 'b']);
-  });
-
   it('rejects with a system error naming the path, keeps earlier files, leaves no temp file', async () => {
     mkdirSync(join(dir, 'taken'));
     writeFileSync(join(dir, 'taken', 'x'), 'keeps the directory non-empty');

@@ -186,8 +186,6 @@ export interface NativeCore {
       mode?: number;
       sync?: boolean;
       syncDir?: boolean;
-      /** Rewrite the file in its own inode (open O_TRUNC, write): not atomic, no temp file, no rename. */
-      inPlace?: boolean;
     }[],
   ): Promise<void>;
   /** undefined when the system's libzstd (libzstd.so.1, loaded on first use) is usable, else why not (zstd.cc). */

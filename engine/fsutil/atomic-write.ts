@@ -2,8 +2,7 @@
 // directory, is written (and fsynced when asked) and renamed over its path, so a
 // reader sees the old or the new content, never a part. The whole batch is one
 // native threadpool job (native/src/files.cc): with fs.promises the same work is
-// five threadpool round trips per file, each also waiting for the event loop. A file
-// marked inPlace is rewritten in its own inode instead (see AtomicFile.inPlace).
+// five threadpool round trips per file, each also waiting for the event loop.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { native } from '../../native/index.js';
@@ -22,13 +21,6 @@ export interface AtomicFile {
    * this fsync fails the new content is already in place.
    */
   syncDir?: boolean;
-  /**
-   * Rewrite the file in its own inode instead (open O_TRUNC, write; default false): a reader
-   * may see it partly written, but a bind mount of it sees the new content, and no inode is
-   * made or freed (file creation is the dear part of a small write on some file systems).
-   * For derived files nobody reads while they are written.
-   */
-  inPlace?: boolean;
 }
 
 export interface AtomicWriteOptions {

@@ -4,9 +4,7 @@
 // temp file in its directory (open O_EXCL, write, fsync when sync, close, rename over
 // path, fsync of the directory when syncDir), so a reader sees the old or the new
 // content, never a part; with sync and syncDir the new content also survives a
-// power cut once the promise resolves. A file marked inPlace is rewritten in its own
-// inode instead (open O_TRUNC, write): no new inode nor rename, for derived files that
-// a bind mount holds by inode and nobody reads while they are written. Node's fs.promises
+// power cut once the promise resolves. Node's fs.promises
 // needs five threadpool round trips per file (open, write, sync, close, rename);
 // under load each one waits for a free thread and for the event loop, which made a
 // small state write cost many times its syscalls (fsync included). Here the whole
@@ -36,7 +34,6 @@ struct FileJob {
   mode_t mode = 0600;
   bool sync = false;
   bool syncDir = false;
-  bool inPlace = false;
 };
 
 struct Failure {
@@ -101,19 +98,8 @@ bool FillAndClose(int fd, const FileJob& job, const std::string& path, Failure* 
   return failed == nullptr;
 }
 
-// One file rewritten in its own inode (created if missing): open O_TRUNC, write, close.
-bool WriteInPlace(const FileJob& job, Failure* f) {
-  int fd = open(job.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, job.mode);
-  if (fd < 0) {
-    *f = {errno, "open", job.path};
-    return false;
-  }
-  return FillAndClose(fd, job, job.path, f);
-}
-
 // One file; false with *f filled on failure (the temp file is gone then).
 bool WriteOne(const FileJob& job, unsigned long counter, Failure* f) {
-  if (job.inPlace) return WriteInPlace(job, f);
   std::string tmp = TempName(job.path, counter);
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, job.mode);
   if (fd < 0) {
@@ -217,7 +203,6 @@ Napi::Value WriteFilesAtomic(const Napi::CallbackInfo& info) {
     }
     job.sync = o.Get("sync").ToBoolean().Value();
     job.syncDir = o.Get("syncDir").ToBoolean().Value();
-    job.inPlace = o.Get("inPlace").ToBoolean().Value();
     jobs.push_back(std::move(job));
   }
   WriteFilesWorker* worker = new WriteFilesWorker(env, std::move(jobs));
