@@ -96,7 +96,12 @@ function wrapMethod(module: string, method: string, target: object, fn: AnyFn, h
   const channel = boundaryChannel(module, method);
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     const first = args[0];
-    if (!spanChannel.hasSubscribers && !channel.hasSubscribers && !(isContext(first) && first.span?.sink !== undefined))
+    // a context's span with a sink (or anything else's: the check below sorts them out) traces the call too
+    if (
+      !spanChannel.hasSubscribers &&
+      !channel.hasSubscribers &&
+      (first as { span?: { sink?: unknown } } | null | undefined)?.span?.sink === undefined
+    )
       return fn.apply(target, args);
     const parent = isContext(first) ? first : undefined;
     const span = new Span(module, method, parent?.span, attrs ? attrs(...args) : undefined, channel);
