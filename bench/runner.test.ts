@@ -581,6 +581,29 @@ describe('runner: suites', () => {
     expect(table[0]).toMatch(/^case\s+target\s+n\s+p50\s+CI95\s+unit$/);
     expect(table[1]).toMatch(/^fake\/op size=1\s+berth\s+3\s+1\.00\s+1\.00…1\.00\s+ms$/);
   });
+
+  it('records the commit the run began on, and a dirty tree with a warning when the tree changed during the run', async () => {
+    const states = [
+      { commit: 'a'.repeat(40), dirty: false },
+      { commit: 'b'.repeat(40), dirty: true },
+    ];
+    let reads = 0;
+    const moved = await run([registered(suiteOf('fake', () => [macro('berth')]))], {
+      gitInfo: async () => states[Math.min(reads++, 1)]!,
+    });
+    expect(moved.document.run.gitCommit).toBe('a'.repeat(40));
+    expect(moved.document.run.gitDirty).toBe(true);
+    expect(ownWarnings(moved.document.warnings).join('\n')).toMatch(
+      /source tree changed while the suites ran \(aaaaaaaaaaaa \(clean\) at the start, bbbbbbbbbbbb \(dirty\) at the end\)/,
+    );
+
+    const still = await run([registered(suiteOf('fake', () => [macro('berth')]))], {
+      gitInfo: async () => ({ commit: 'c'.repeat(40), dirty: false }),
+    });
+    expect(still.document.run.gitCommit).toBe('c'.repeat(40));
+    expect(still.document.run.gitDirty).toBe(false);
+    expect(ownWarnings(still.document.warnings)).toEqual([]);
+  });
 });
 
 describe('runner: micro cases', () => {

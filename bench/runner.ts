@@ -59,6 +59,8 @@ export interface RunOptions {
   progress?: (line: string) => void;
   /** Host information source (default collectHostInfo). */
   hostInfo?: (dataRoot: string) => Promise<HostInfo>;
+  /** The source tree's state, read at the start and the end of the run (default: git in the repository). */
+  gitInfo?: () => Promise<GitState>;
   /** Milliseconds clock the time budgets are measured with (default performance.now). */
   budgetClock?: () => number;
   /** The context cases run under (its signal cancels the run). */
@@ -94,6 +96,8 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
     warnings.push(message);
     progress(`warning: ${message}`);
   };
+  // the commit measured is the one checked out when the run began (suites load their code as they start)
+  const gitAtStart = (options.gitInfo ?? gitInfo)();
 
   // before any suite ran, the load average speaks of other work only
   const loadWarning = loadAverageWarning(os.cpus().length);
@@ -153,7 +157,12 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
     }
   }
 
-  const [git, berthVersion] = await Promise.all([gitInfo(), packageVersion()]);
+  const [gitStart, gitEnd, berthVersion] = await Promise.all([
+    gitAtStart,
+    (options.gitInfo ?? gitInfo)(),
+    packageVersion(),
+  ]);
+  const git = gitDuringRun(gitStart, gitEnd, warn);
   const document: ResultDocument = {
     schemaVersion: SCHEMA_VERSION,
     run: {
@@ -767,7 +776,29 @@ export async function pinToCpu(cpu: number, warn: (message: string) => void): Pr
   return [cpu];
 }
 
-async function gitInfo(): Promise<{ commit: string | null; dirty: boolean | null }> {
+/** The tree's commit and whether it had changes not committed. */
+export interface GitState {
+  commit: string | null;
+  dirty: boolean | null;
+}
+
+/**
+ * What the run records of the tree: the commit checked out when it began; a tree that moved to another commit or
+ * gained changes while the suites ran makes the run dirty (its later suites may have loaded other code), said in a
+ * warning.
+ */
+export function gitDuringRun(start: GitState, end: GitState, warn: (message: string) => void): GitState {
+  if (start.commit === end.commit && start.dirty === end.dirty) return start;
+  const describe = (g: GitState): string =>
+    `${g.commit === null ? 'no commit' : g.commit.slice(0, 12)}${g.dirty === true ? ' (dirty)' : g.dirty === false ? ' (clean)' : ''}`;
+  warn(
+    `run: the source tree changed while the suites ran (${describe(start)} at the start, ${describe(end)} at the end): ` +
+      'recorded as the starting commit with a dirty tree',
+  );
+  return { commit: start.commit, dirty: start.commit === null ? start.dirty : true };
+}
+
+async function gitInfo(): Promise<GitState> {
   const head = await execa('git', ['rev-parse', 'HEAD'], { cwd: repoRoot, reject: false });
   if (head.failed) return { commit: null, dirty: null };
   const status = await execa('git', ['status', '--porcelain'], { cwd: repoRoot, reject: false });

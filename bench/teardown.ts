@@ -10,8 +10,6 @@ import { mountsUnder } from '../engine/graphdriver/mountinfo.js';
 import type { Context } from '../engine/trace/index.js';
 import { call, onPath } from './peers/index.js';
 
-export { processesNaming };
-
 export class Teardown {
   private readonly failures: string[] = [];
 

@@ -21,14 +21,8 @@ import { makeWorkloadRootfs } from '../../engine/execdriver/workload-rootfs.js';
 import { mountFs } from '../../engine/graphdriver/host-mount.js';
 import { call, onPath } from '../peers/index.js';
 import { background } from '../../engine/trace/index.js';
-import {
-  exited,
-  deleteLinkIfPresent,
-  hostLeftovers,
-  processesNaming,
-  stopDaemonChild,
-  unmountAndRemove,
-} from '../teardown.js';
+import { processesNaming } from '../../engine/fsutil/processes-naming.js';
+import { exited, deleteLinkIfPresent, hostLeftovers, stopDaemonChild, unmountAndRemove } from '../teardown.js';
 import { rssReads } from './daemon-memory.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 

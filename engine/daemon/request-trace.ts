@@ -1,13 +1,12 @@
 // Joins a client's trace across the socket. A request carrying a W3C `traceparent`
-// header runs inside a `daemon` span; while such requests run the daemon collects
-// spans, and keeps each finished request's span tree under the trace id so the
-// client can fetch it (`GET /berth/traces/{traceId}`) and merge it with its own:
+// header runs inside a `daemon` span whose tree files its spans under the trace id
+// as they end (the tree's sink), so the client can fetch them
+// (`GET /berth/traces/{traceId}`) and merge them with its own:
 // the daemon's root span names its parent (the client's span) and the daemon
 // sends its clock base, both processes reading CLOCK_MONOTONIC.
 import { clockBaseNs } from '../trace/clock.js';
-import { SpanCollector } from '../trace/collector.js';
 import type { Context } from '../trace/context.js';
-import { startSpan, type SpanRecord } from '../trace/span.js';
+import { startSpan, type SpanRecord, type SpanSink } from '../trace/span.js';
 
 export interface TraceParent {
   traceId: string;
@@ -37,15 +36,48 @@ export interface DaemonTrace {
 }
 
 const KEEP_TRACES = 32;
+/** How long a fetch waits for spans of its trace still open (a container's exit handling) before answering. */
+const OPEN_SPANS_WAIT_MS = 2000;
 
+/** One trace's spans: those ended and not fetched yet, and how many of its spans are still open. */
+class TraceSpans implements SpanSink {
+  readonly spans: SpanRecord[] = [];
+  open = 0;
+  private settled: (() => void)[] = [];
+
+  opened(): void {
+    this.open++;
+  }
+
+  ended(record: SpanRecord, closesOpened: boolean): void {
+    this.spans.push(record);
+    if (closesOpened && --this.open <= 0) for (const wake of this.settled.splice(0)) wake();
+  }
+
+  /** Resolves when no span is open, or after `ms`. */
+  async quiet(ms: number): Promise<void> {
+    if (this.open <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.settled.push(resolve);
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The spans of sampled requests, filed by trace id as each span ends. A sampled request's `daemon` span carries a
+ * sink (trace/span.ts): the spans of its tree are made and filed whether or not anyone listens to the span channels,
+ * also those that end after the request answered (a container's `container.exit` under the start that ran it), while
+ * unsampled requests made at the same time make no spans at all. The 32 most recently joined traces are kept.
+ */
 export class TraceStore {
-  private readonly collector = new SpanCollector();
-  private running = 0;
-  private readonly finished = new Map<string, SpanRecord[]>();
+  private readonly traces = new Map<string, TraceSpans>();
 
   /**
-   * Runs `fn` inside a `daemon` span joined to `parent` when the request is sampled,
-   * and files the spans it produced under the trace id.
+   * Runs `fn` inside a `daemon` span joined to `parent` when the request is sampled; its spans, and those of its
+   * tree that end later, are filed under the trace id.
    */
   async run<T>(
     ctx: Context,
@@ -54,8 +86,8 @@ export class TraceStore {
     fn: (ctx: Context) => Promise<T>,
   ): Promise<T> {
     if (parent === undefined || !parent.sampled) return fn(ctx);
-    if (this.running++ === 0) this.collector.start();
-    const { span, ctx: inner } = startSpan(ctx, 'daemon', name, { traceparentParent: parent.parentId });
+    const sink = this.touch(parent.traceId);
+    const { span, ctx: inner } = startSpan(ctx, 'daemon', name, { traceparentParent: parent.parentId }, sink);
     try {
       const result = await fn(inner);
       span?.end();
@@ -63,27 +95,27 @@ export class TraceStore {
     } catch (err) {
       span?.end(err);
       throw err;
-    } finally {
-      if (span !== undefined) this.file(parent.traceId, this.collector.spansOf(span.id));
-      if (--this.running === 0) {
-        this.collector.stop();
-        this.collector.clear();
-      }
     }
   }
 
-  private file(traceId: string, spans: SpanRecord[]): void {
-    const list = this.finished.get(traceId) ?? [];
-    list.push(...spans);
-    this.finished.delete(traceId);
-    this.finished.set(traceId, list);
-    while (this.finished.size > KEEP_TRACES) this.finished.delete(this.finished.keys().next().value as string);
+  /** Makes `traceId` the most recent trace (a new one starts empty), dropping the oldest beyond KEEP_TRACES. */
+  private touch(traceId: string): TraceSpans {
+    const trace = this.traces.get(traceId) ?? new TraceSpans();
+    this.traces.delete(traceId);
+    this.traces.set(traceId, trace);
+    while (this.traces.size > KEEP_TRACES) this.traces.delete(this.traces.keys().next().value as string);
+    return trace;
   }
 
-  /** The spans filed under `traceId` (and forgets them). */
-  take(traceId: string): DaemonTrace {
-    const spans = this.finished.get(traceId) ?? [];
-    this.finished.delete(traceId);
+  /**
+   * The spans filed under `traceId` so far, sorted by start, once none of its spans is open (at most 2 s: an
+   * exit's teardown still running when the client asked), and forgets them; spans that end later are kept for a
+   * later call.
+   */
+  async take(traceId: string): Promise<DaemonTrace> {
+    const trace = this.traces.get(traceId);
+    await trace?.quiet(OPEN_SPANS_WAIT_MS);
+    const spans = trace === undefined ? [] : trace.spans.splice(0).sort((a, b) => a.startNs - b.startNs);
     return { traceId, clockBaseNs: clockBaseNs.toString(), pid: process.pid, spans };
   }
 }

@@ -5,8 +5,9 @@
 // method, wrapped or not, runs with impl as `this`.
 //
 // Cost: with no subscriber on `berth:span` or the method's own channel, a call
-// pays two hasSubscribers reads and one apply (measured by the `trace` bench
-// suite). With a subscriber it pays a Span, a derived Context and a publish.
+// pays two hasSubscribers reads, a look at its context's span and one apply
+// (measured by the `trace` bench suite). With a subscriber, or under a span whose
+// tree has a sink (span.ts), it pays a Span, a derived Context and a publish.
 //
 // A method's first argument, when it is a Context, is replaced by a context whose
 // span is the new one, so calls made inside nest under it. A method that returns
@@ -94,9 +95,15 @@ function wrapMethod(module: string, method: string, target: object, fn: AnyFn, h
   const { attrs, results, steps, errorSteps } = hooks;
   const channel = boundaryChannel(module, method);
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-    if (!spanChannel.hasSubscribers && !channel.hasSubscribers) return fn.apply(target, args);
     const first = args[0];
-    const parent = isContext(first) ? (first as Context) : undefined;
+    // a context's span with a sink (or anything else's: the check below sorts them out) traces the call too
+    if (
+      !spanChannel.hasSubscribers &&
+      !channel.hasSubscribers &&
+      (first as { span?: { sink?: unknown } } | null | undefined)?.span?.sink === undefined
+    )
+      return fn.apply(target, args);
+    const parent = isContext(first) ? first : undefined;
     const span = new Span(module, method, parent?.span, attrs ? attrs(...args) : undefined, channel);
     const inner = withSpan(parent ?? background(), span);
     if (parent !== undefined) args[0] = inner;

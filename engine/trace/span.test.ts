@@ -6,7 +6,8 @@ import { clockBaseNs, fromMonotonicNs, nowNs } from './clock.js';
 import { SpanCollector } from './collector.js';
 import { background, isContext, throwIfCancelled, withLogger, withSignal, withTimeout } from './context.js';
 import { createLogger } from './logger.js';
-import { recordSpan, spanChannel, startSpan, traced } from './span.js';
+import { instrument } from './instrument.js';
+import { recordSpan, spanChannel, startSpan, traced, type SpanRecord, type SpanSink } from './span.js';
 
 const collectors: SpanCollector[] = [];
 function listen(): SpanCollector {
@@ -63,6 +64,69 @@ describe('traced and startSpan', () => {
     const [s] = c.stop();
     expect(s.status).toBe('error');
     expect(s.error).toEqual({ code: 'EBUSY', message: 'EBUSY: resource busy' });
+  });
+});
+
+describe('a tree with a sink', () => {
+  function sink(): SpanSink & { records: SpanRecord[]; open: number } {
+    const records: SpanRecord[] = [];
+    return {
+      records,
+      open: 0,
+      opened() {
+        this.open++;
+      },
+      ended(record, closesOpened) {
+        if (closesOpened) this.open--;
+        records.push(record);
+      },
+    };
+  }
+
+  it('makes and files every span under its root with nobody listening, and nothing outside it', async () => {
+    const s = sink();
+    const driver = instrument('graphdriver.vfs', { get: (_ctx: unknown, id: string) => `/layers/${id}` });
+    const { span: root, ctx } = startSpan(background(), 'daemon', 'POST /start', undefined, s);
+    expect(root).toBeDefined();
+    expect(s.open).toBe(1);
+    // a span that ends after its root did (an exit handled later) is filed too
+    let late: Promise<void> | undefined;
+    traced(ctx, 'jobs', 'start', (inner) => {
+      driver.get(inner, 'l1');
+      recordSpan(inner, { module: 'native', method: 'clone', startNs: nowNs(), endNs: nowNs(), origin: 'native' });
+      late = traced(inner, 'container', 'exit', async () => new Promise<void>((r) => setTimeout(r, 5)));
+    });
+    root!.end();
+    expect(s.open).toBe(1);
+    await late;
+    expect(s.open).toBe(0);
+    const byName = new Map(s.records.map((r) => [r.name, r]));
+    expect([...byName.keys()].sort()).toEqual([
+      'container.exit',
+      'daemon.POST /start',
+      'graphdriver.vfs.get',
+      'jobs.start',
+      'native.clone',
+    ]);
+    const job = byName.get('jobs.start')!;
+    expect(job.parentId).toBe(root!.id);
+    for (const name of ['graphdriver.vfs.get', 'native.clone', 'container.exit'])
+      expect(byName.get(name)!.parentId).toBe(job.id);
+    expect(s.records.every((r) => r.traceId === root!.id)).toBe(true);
+    // the same calls outside the tree make no span: nobody listens
+    expect(startSpan(background(), 'jobs', 'start').span).toBeUndefined();
+    expect(traced(background(), 'jobs', 'start', (_c, span) => span)).toBeUndefined();
+    expect(s.records).toHaveLength(5);
+  });
+
+  it('also publishes the tree on the channels when someone listens', () => {
+    const c = listen();
+    const s = sink();
+    const { span, ctx } = startSpan(background(), 'daemon', 'GET /version', undefined, s);
+    traced(ctx, 'jobs', 'version', () => 1);
+    span!.end();
+    expect(c.stop().map((r) => r.name)).toEqual(['jobs.version', 'daemon.GET /version']);
+    expect(s.records.map((r) => r.name)).toEqual(['jobs.version', 'daemon.GET /version']);
   });
 });
 

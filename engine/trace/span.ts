@@ -31,6 +31,18 @@ export interface SpanRecord {
   origin: 'node' | 'native';
 }
 
+/**
+ * Where a tree's spans go besides the channels: a root span given one (a daemon request that joined a client's
+ * trace) passes it to every span under it, and those spans are made even when nobody listens to the channels, so
+ * the tree is complete (also the parts that end after its request) while the rest of the process pays nothing.
+ * `opened` is told of each span made in the tree, `ended` of each record with whether it closes one of those (a
+ * record timed elsewhere comes ended, never opened), so the owner knows how many are still open.
+ */
+export interface SpanSink {
+  opened(): void;
+  ended(record: SpanRecord, closesOpened: boolean): void;
+}
+
 export const SPAN_CHANNEL = 'berth:span';
 export const spanChannel = diagnostics.channel(SPAN_CHANNEL);
 
@@ -55,6 +67,8 @@ export class Span {
   readonly parentId: number | undefined;
   readonly startNs: number;
   readonly attributes: Attributes;
+  /** The tree's sink: the one given to its root, inherited from the parent. */
+  readonly sink: SpanSink | undefined;
   private ended = false;
 
   constructor(
@@ -64,7 +78,10 @@ export class Span {
     attributes: Attributes | undefined,
     private readonly channel: diagnostics.Channel | undefined,
     startNs: number = nowNs(),
+    sink: SpanSink | undefined = parent?.sink,
   ) {
+    this.sink = sink;
+    sink?.opened();
     this.id = nextId++;
     this.traceId = parent ? parent.traceId : this.id;
     this.parentId = parent?.id;
@@ -103,7 +120,7 @@ export class Span {
       error: error === undefined ? undefined : describe(error),
       origin: 'node',
     };
-    publish(record, this.channel);
+    publish(record, this.channel, this.sink, true);
     return record;
   }
 }
@@ -122,9 +139,15 @@ function describe(error: unknown): { code: string; message: string } {
   };
 }
 
-function publish(record: SpanRecord, channel: diagnostics.Channel | undefined): void {
+function publish(
+  record: SpanRecord,
+  channel: diagnostics.Channel | undefined,
+  sink: SpanSink | undefined,
+  closesOpened: boolean,
+): void {
   if (spanChannel.hasSubscribers) spanChannel.publish(record);
   if (channel?.hasSubscribers) channel.publish(record);
+  sink?.ended(record, closesOpened);
 }
 
 /** True when anyone listens to all spans or to this boundary. */
@@ -134,17 +157,19 @@ export function tracing(channel?: diagnostics.Channel): boolean {
 
 /**
  * Opens a span under ctx's span and returns it with the context to pass down.
- * When nobody listens, returns no span and ctx unchanged (no allocation).
+ * When nobody listens and the tree has no sink, returns no span and ctx unchanged (no allocation).
+ * A sink given here is the new span's (and its tree's) instead of the parent's.
  */
 export function startSpan(
   ctx: Context,
   module: string,
   method: string,
   attributes?: Attributes,
+  sink: SpanSink | undefined = ctx.span?.sink,
 ): { span: Span | undefined; ctx: Context } {
   const channel = boundaryChannel(module, method);
-  if (!tracing(channel)) return { span: undefined, ctx };
-  const span = new Span(module, method, ctx.span, attributes, channel);
+  if (sink === undefined && !tracing(channel)) return { span: undefined, ctx };
+  const span = new Span(module, method, ctx.span, attributes, channel, undefined, sink);
   return { span, ctx: withSpan(ctx, span) };
 }
 
@@ -202,8 +227,8 @@ export function recordSpan(
   },
 ): SpanRecord | undefined {
   const channel = boundaryChannel(span.module, span.method);
-  if (!tracing(channel)) return undefined;
   const parent = ctx.span;
+  if (parent?.sink === undefined && !tracing(channel)) return undefined;
   const id = nextId++;
   const record: SpanRecord = {
     id,
@@ -218,6 +243,6 @@ export function recordSpan(
     error: span.error === undefined ? undefined : describe(span.error),
     origin: span.origin ?? 'node',
   };
-  publish(record, channel);
+  publish(record, channel, parent?.sink, false);
   return record;
 }

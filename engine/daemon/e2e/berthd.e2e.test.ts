@@ -266,6 +266,9 @@ needs(skip).describe('berth CLI through berthd', () => {
     expect(request?.name).toMatch(/^daemon\.POST \/containers\/[0-9a-f]{64}\/start$/);
     expect(byId.get(request?.args?.parentId)?.name).toBe('client.run');
     expect(spans.some((e) => e.name === 'jobs.create')).toBe(true);
+    // the exit's handling, which ends after the start request answered, is in the trace under the start job
+    const exit = spans.find((e) => e.name === 'container.exit');
+    expect(exit?.args?.parentId).toBe(start?.args?.spanId);
   });
 
   it('reports info, version and the events of a run', async () => {

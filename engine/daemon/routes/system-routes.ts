@@ -59,7 +59,7 @@ export function systemRoutes(traces: TraceStore): RouteSpec[] {
         const traceId = r.params.traceId as string;
         if (!/^[0-9a-f]{32}$/.test(traceId))
           throw invalidArgument(`trace ${JSON.stringify(traceId)}: expected 32 lowercase hex digits`);
-        reply.json(200, traces.take(traceId));
+        reply.json(200, await traces.take(traceId));
       },
     },
   ];
