@@ -4,27 +4,13 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { onPath } from '../engine/fsutil/on-path.js';
 
+import { childrenOf } from '../engine/fsutil/processes-naming.js';
+
 export { processesNaming } from '../engine/fsutil/processes-naming.js';
 
-/**
- * Pids of this process's children, zombies included (/proc/self/task/<tid>/children). A thread may end between the
- * listing and the read (the native core's spawn threads come and go): its children pass to a live thread, so a
- * vanished task is skipped.
- */
+/** Pids of this process's children, zombies included (those of every thread: engine/fsutil's childrenOf). */
 export function childPids(): number[] {
-  const pids: number[] = [];
-  for (const tid of readdirSync('/proc/self/task')) {
-    let text: string;
-    try {
-      text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ESRCH') continue;
-      throw err;
-    }
-    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
-  }
-  return pids;
+  return childrenOf('self');
 }
 
 /** Lines of this process's mountinfo that contain `text`. */

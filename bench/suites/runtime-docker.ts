@@ -21,7 +21,7 @@ import { makeWorkloadRootfs } from '../../engine/execdriver/workload-rootfs.js';
 import { mountFs } from '../../engine/graphdriver/host-mount.js';
 import { call, onPath } from '../peers/index.js';
 import { background } from '../../engine/trace/index.js';
-import { processesNaming } from '../../engine/fsutil/processes-naming.js';
+import { childrenOf, processesNaming } from '../../engine/fsutil/processes-naming.js';
 import { exited, deleteLinkIfPresent, hostLeftovers, stopDaemonChild, unmountAndRemove } from '../teardown.js';
 import { rssReads } from './daemon-memory.js';
 import { STATIC_IMAGE } from './runtime-image.js';
@@ -53,19 +53,6 @@ async function mustRun(argv: string[], subject: string): Promise<string> {
   return r.stdout;
 }
 
-/** Pids whose parent is `pid`. */
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter((x) => x !== '')
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /**
  * Reference-counted private dockerd. The first acquire() mounts a tmpfs data
  * root, makes bridge bdk<pid> with a free /24, starts dockerd (overlay2,
@@ -84,6 +71,8 @@ export class PrivateDockerd {
   version: string | null = null;
   /** VmRSS reads (MiB, dockerd + its containerd) right after the start and the image import, before any case ran. */
   idleRss: number[] = [];
+  /** How many processes idleRss summed (dockerd, containerd, shims). */
+  idleRssProcesses = 0;
 
   constructor(private readonly dataRoot: string) {}
 
@@ -135,7 +124,10 @@ export class PrivateDockerd {
     const rootfs = makeWorkloadRootfs(join(dir, 'rootfs'));
     await mustRun(['tar', '-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.'], 'static rootfs tar');
     await mustRun(this.cli(['import', join(dir, 'rootfs.tar'), STATIC_IMAGE]), `docker import ${STATIC_IMAGE}`);
-    this.idleRss = await rssReads([this.daemon!.pid!, ...childrenOf(this.daemon!.pid!)]);
+    // dockerd, its containerd and any shim, found by name and folder (as the lifecycle suite reads them)
+    const processes = this.processes();
+    this.idleRss = await rssReads(processes);
+    this.idleRssProcesses = processes.length;
   }
 
   private async serverVersion(): Promise<string | null> {
