@@ -216,8 +216,13 @@ export class ApiClient {
     // caller reads it.
     const output = new PassThrough();
     if (head.length > 0) output.write(head);
+    // `end: false` (the output is ended below): pipe() otherwise compares the target with process.stdout, which
+    // makes that stream
     if (socket.readableEnded) output.end();
-    else socket.pipe(output);
+    else {
+      socket.pipe(output, { end: false });
+      socket.once('end', () => output.end());
+    }
     const conn = Duplex.from({ readable: output, writable: socket });
     socket.on('close', () => {
       if (!output.writableEnded) output.end();
