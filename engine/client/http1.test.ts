@@ -152,6 +152,20 @@ describe('http1Request', () => {
     await expect(req({ headers: { 'X-Bad': 'a\r\nb' } })).rejects.toThrow(/line breaks/);
   });
 
+  it('closes the connection when the body is dropped before its end', async () => {
+    let closed: Promise<void> | undefined;
+    answer = (_h, socket) => {
+      closed = new Promise((resolve) => socket.once('close', () => resolve()));
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n');
+    };
+    const r = await req();
+    for await (const c of r.response) {
+      expect((c as Buffer).toString()).toBe('abc');
+      break;
+    }
+    await closed;
+  });
+
   it('fails to connect naming the socket', async () => {
     await expect(
       http1Request({ target: { socketPath: join(dir, 'none.sock') }, method: 'GET', path: '/', headers: {} }),

@@ -23,12 +23,19 @@ export class Http1Response extends Readable {
     readonly statusMessage: string,
     readonly headers: Record<string, string>,
     private readonly resumeSource: () => void,
+    private readonly closeSource: () => void,
   ) {
     super();
   }
 
   override _read(): void {
     this.resumeSource();
+  }
+
+  /** A body dropped before its end (a consumer's destroy(), a `break` out of `for await`) closes the connection. */
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.closeSource();
+    callback(err);
   }
 }
 
@@ -214,10 +221,23 @@ export function http1Request(req: Http1Request): Promise<Http1Result> {
         if (rest.length > 0) onData(rest);
         return;
       }
-      response = new Http1Response(parsed.status, parsed.message, parsed.headers, () => {
-        if (!finished) socket.resume();
-      });
+      response = new Http1Response(
+        parsed.status,
+        parsed.message,
+        parsed.headers,
+        () => {
+          if (!finished) socket.resume();
+        },
+        () => {
+          if (finished) return;
+          finished = true;
+          cleanup();
+          socket.destroy();
+        },
+      );
       if (parsed.status === 101 && upgrade) {
+        // the socket is the caller's from here
+        finished = true;
         cleanup();
         socket.pause();
         response.push(null);
