@@ -4,7 +4,9 @@
 // (measured: README "Start-up of the commands"). Building and the tsx fallback stay in cli-bundle.mjs.
 'use strict';
 const { readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
-const { createRequire } = require('node:module');
+// Module.createRequire through this module's constructor: require('node:module') loads Node's ES module loader
+// (≈ 1 ms of CPU per command start here)
+const { createRequire } = module.constructor;
 const { basename, dirname, join } = require('node:path');
 const { Script } = require('node:vm');
 

@@ -2,8 +2,6 @@
 // socket or loopback TCP. Used by the `berth` CLI, the tests and the bench. It
 // imports nothing of the engine but the API types (and the shared error and trace
 // helpers): an error answer becomes a BerthError whose code follows the status.
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import type { Socket } from 'node:net';
 import { Duplex, PassThrough } from 'node:stream';
 import type {
   AuthResponse,
@@ -33,6 +31,10 @@ import type {
 } from '../api/types.js';
 import { BerthError, ErrorCode, invalidArgument, unavailable } from '../errdefs/errors.js';
 import { encodeRegistryAuth } from './auth-config.js';
+import { http1Request, type Http1Request, type Http1Response } from './http1.js';
+
+/** A streamed answer of the daemon: status, lower-case headers, the body as a readable stream of Buffers. */
+export type ApiResponse = Http1Response;
 
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
 export const CLIENT_API_VERSION = '1.41';
@@ -110,28 +112,18 @@ export class ApiClient {
     this.apiVersion = options.version ?? CLIENT_API_VERSION;
   }
 
-  private requestOptions(method: string, path: string, opts: CallOptions, body: Buffer | undefined): RequestOptions {
+  private request(method: string, path: string, opts: CallOptions, body: Buffer | undefined): Http1Request {
     const search = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined) search.set(k, typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
     }
     const qs = search.toString();
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = String(body.length);
-    }
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
     const traceparent = this.options.traceparent?.();
     if (traceparent !== undefined) headers.traceparent = traceparent;
     const fullPath = `${path.startsWith('/_ping') || path.startsWith('/berth/') ? '' : `/v${this.apiVersion}`}${path}${qs ? `?${qs}` : ''}`;
-    return {
-      ...this.target,
-      ...('host' in this.target ? {} : { host: 'localhost' }),
-      method,
-      path: fullPath,
-      headers,
-      signal: opts.signal,
-    };
+    return { target: this.target, method, path: fullPath, headers, body, signal: opts.signal };
   }
 
   private unreachable(err: unknown): BerthError {
@@ -145,15 +137,20 @@ export class ApiClient {
   }
 
   /** Sends a request and returns the streamed answer (status checked: a non-2xx becomes the thrown error). */
-  async open(method: string, path: string, opts: CallOptions = {}): Promise<IncomingMessage> {
+  async open(method: string, path: string, opts: CallOptions = {}): Promise<ApiResponse> {
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest(this.requestOptions(method, path, opts, body), resolve);
-      req.on('error', (err) => reject(this.unreachable(err)));
-      req.end(body);
-    });
-    const status = res.statusCode ?? 0;
-    if (status >= 400) throw responseError(status, await readAll(res));
+    let result;
+    try {
+      result = await http1Request(this.request(method, path, opts, body));
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+    if (result.kind === 'upgrade') {
+      result.socket.destroy();
+      throw unavailable(`${method} ${path}: the daemon switched protocols unasked`);
+    }
+    const res = result.response;
+    if (res.statusCode >= 400) throw responseError(res.statusCode, await readAll(res));
     return res;
   }
 
@@ -162,7 +159,7 @@ export class ApiClient {
     const res = await this.open(method, path, opts);
     const raw = await readAll(res);
     if (raw.length === 0) return undefined as T;
-    const type = String(res.headers['content-type'] ?? '');
+    const type = res.headers['content-type'] ?? '';
     return (type.includes('json') ? JSON.parse(raw.toString('utf8')) : raw.toString('utf8')) as T;
   }
 
@@ -170,11 +167,11 @@ export class ApiClient {
   async status(method: string, path: string, opts: CallOptions = {}): Promise<number> {
     const res = await this.open(method, path, opts);
     await readAll(res);
-    return res.statusCode ?? 0;
+    return res.statusCode;
   }
 
   /** Reads a stream of JSON lines, calling onMessage for each; resolves at its end. */
-  async jsonStream<T>(res: IncomingMessage, onMessage: (m: T) => void): Promise<void> {
+  async jsonStream<T>(res: ApiResponse, onMessage: (m: T) => void): Promise<void> {
     let rest = '';
     for await (const chunk of res as AsyncIterable<Buffer>) {
       rest += chunk.toString('utf8');
@@ -192,52 +189,52 @@ export class ApiClient {
    * Opens a hijacked connection (`Upgrade: tcp`): resolves with the duplex once the
    * daemon answered 101; an error answer is thrown.
    */
-  hijack(method: string, path: string, opts: CallOptions = {}): Promise<Duplex> {
+  async hijack(method: string, path: string, opts: CallOptions = {}): Promise<Duplex> {
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-    const options = this.requestOptions(
+    const request = this.request(
       method,
       path,
       { ...opts, headers: { ...(opts.headers ?? {}), Connection: 'Upgrade', Upgrade: 'tcp' } },
       body,
     );
-    return new Promise<Duplex>((resolve, reject) => {
-      const req = httpRequest(options);
-      req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
-        // The daemon may have sent everything and closed before this event (a
-        // container without output): the output is kept in a stream of its own
-        // that ends when the socket's input did, whenever the caller reads it.
-        const output = new PassThrough();
-        if (head.length > 0) output.write(head);
-        if (socket.readableEnded) output.end();
-        else socket.pipe(output);
-        const conn = Duplex.from({ readable: output, writable: socket });
-        socket.on('close', () => {
-          if (!output.writableEnded) output.end();
-        });
-        resolve(conn);
-      });
-      req.on('response', (res: IncomingMessage) => {
-        void readAll(res).then((raw) =>
-          reject(
-            (res.statusCode ?? 0) >= 400
-              ? responseError(res.statusCode ?? 0, raw)
-              : unavailable(`${path}: the daemon did not switch protocols (HTTP ${res.statusCode})`),
-          ),
-        );
-      });
-      req.on('error', (err) => reject(this.unreachable(err)));
-      req.end(body);
+    let result;
+    try {
+      result = await http1Request(request);
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+    if (result.kind === 'response') {
+      const res = result.response;
+      const raw = await readAll(res);
+      throw res.statusCode >= 400
+        ? responseError(res.statusCode, raw)
+        : unavailable(`${path}: the daemon did not switch protocols (HTTP ${res.statusCode})`);
+    }
+    const { socket, head } = result;
+    // The daemon may have sent everything and closed already (a container without output): the
+    // output is kept in a stream of its own that ends when the socket's input did, whenever the
+    // caller reads it.
+    const output = new PassThrough();
+    if (head.length > 0) output.write(head);
+    // `end: false` (the output is ended below): pipe() otherwise compares the target with process.stdout, which
+    // makes that stream
+    if (socket.readableEnded) output.end();
+    else {
+      socket.pipe(output, { end: false });
+      socket.once('end', () => output.end());
+    }
+    const conn = Duplex.from({ readable: output, writable: socket });
+    socket.on('close', () => {
+      if (!output.writableEnded) output.end();
     });
+    return conn;
   }
 
   // --- system
   async ping(signal?: AbortSignal): Promise<{ apiVersion: string | undefined; osType: string | undefined }> {
     const res = await this.open('GET', '/_ping', { signal });
     await readAll(res);
-    return {
-      apiVersion: res.headers['api-version'] as string | undefined,
-      osType: res.headers.ostype as string | undefined,
-    };
+    return { apiVersion: res.headers['api-version'], osType: res.headers.ostype };
   }
   version(): Promise<SystemVersion> {
     return this.call('GET', '/version');
@@ -300,7 +297,7 @@ export class ApiClient {
     });
     await this.progress(res, onProgress, `push ${reference}`);
   }
-  private async progress(res: IncomingMessage, onProgress: (m: JSONMessage) => void, subject: string): Promise<void> {
+  private async progress(res: ApiResponse, onProgress: (m: JSONMessage) => void, subject: string): Promise<void> {
     let failure: string | undefined;
     await this.jsonStream<JSONMessage>(res, (m) => {
       if (m.error !== undefined || m.errorDetail !== undefined) failure = m.errorDetail?.message ?? m.error;
@@ -407,7 +404,7 @@ export class ApiClient {
     });
   }
   /** The raw logs answer: framed unless the container has a TTY. */
-  containerLogs(id: string, opts: LogsOptions & { signal?: AbortSignal }): Promise<IncomingMessage> {
+  containerLogs(id: string, opts: LogsOptions & { signal?: AbortSignal }): Promise<ApiResponse> {
     return this.open('GET', `/containers/${encodeURIComponent(id)}/logs`, {
       query: {
         follow: opts.follow,

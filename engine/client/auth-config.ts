@@ -7,11 +7,9 @@
 // make is 0700) and keeps every other key of the file as it was. Docker Hub's entry is keyed
 // `https://index.docker.io/v1/`, as docker keys it. Credential helpers (`credsStore`,
 // `credHelpers`) are kept in the file but not run.
-import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { invalidArgument, wrap } from '../errdefs/errors.js';
-import { writeFileAtomic } from '../fsutil/atomic-write.js';
 
 /** The key docker stores Docker Hub's credentials under. */
 export const HUB_SERVER = 'https://index.docker.io/v1/';
@@ -66,6 +64,8 @@ type ConfigDoc = Record<string, unknown> & { auths?: Record<string, Record<strin
 export async function readConfig(path: string): Promise<ConfigDoc> {
   let text: string;
   try {
+    // loaded when used: most commands read no credentials (README "Start-up of the commands")
+    const { readFile } = await import('node:fs/promises');
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
@@ -115,6 +115,10 @@ export function lookupAuth(doc: ConfigDoc, server: string, path: string): AuthCo
 }
 
 async function writeConfig(path: string, dir: string, doc: ConfigDoc): Promise<void> {
+  const [{ mkdir }, { writeFileAtomic }] = await Promise.all([
+    import('node:fs/promises'),
+    import('../fsutil/atomic-write.js'),
+  ]);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(path, `${JSON.stringify(doc, null, '\t')}\n`, {
     mode: 0o600,

@@ -107,17 +107,35 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
 }
 
+/**
+ * This process's streams, each made when first used: Node makes process.stdin (a file or pipe stream, with the
+ * modules behind it) when it is first read, and `berth run` without -i never needs it.
+ */
+const processIO: CliIO = {
+  get stdout() {
+    return process.stdout;
+  },
+  get stderr() {
+    return process.stderr;
+  },
+  get stdin() {
+    return process.stdin;
+  },
+  env: process.env,
+};
+
 /** Runs `berth` with `argv` (without node and script); resolves to the exit code. */
-export async function main(
-  argv: string[],
-  io: CliIO = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env },
-): Promise<number> {
-  const out = (s: NodeJS.WritableStream): Cli['stdout'] => ({
-    write: (t) => void s.write(t),
-    isTTY: (s as NodeJS.WriteStream).isTTY === true,
-    raw: s,
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  const out = (stream: () => NodeJS.WritableStream): Cli['stdout'] => ({
+    write: (t) => void stream().write(t),
+    get isTTY() {
+      return (stream() as NodeJS.WriteStream).isTTY === true;
+    },
+    get raw() {
+      return stream();
+    },
   });
-  const stderr = out(io.stderr);
+  const stderr = out(() => io.stderr);
   let parsed;
   try {
     parsed = splitGlobal(argv);
@@ -127,7 +145,7 @@ export async function main(
   }
   const [name, ...args] = parsed.rest;
   if (parsed.help || name === undefined || name === 'help') {
-    out(io.stdout).write(`${usage}\n`);
+    out(() => io.stdout).write(`${usage}\n`);
     return name === undefined && !parsed.help ? 125 : 0;
   }
   const command = commands[name];
@@ -142,14 +160,18 @@ export async function main(
     stderr.write(`berth: ${(err as Error).message}\n`);
     return 125;
   }
-  const stdoutStream = io.stdout as NodeJS.WriteStream;
   const cli: Cli = {
     client,
-    stdout: out(io.stdout),
+    stdout: out(() => io.stdout),
     stderr,
-    stdin: io.stdin as Cli['stdin'],
+    get stdin() {
+      return io.stdin as Cli['stdin'];
+    },
     env: io.env,
-    size: () => (stdoutStream.isTTY ? { rows: stdoutStream.rows, columns: stdoutStream.columns } : undefined),
+    size: () => {
+      const stdout = io.stdout as NodeJS.WriteStream;
+      return stdout.isTTY ? { rows: stdout.rows, columns: stdout.columns } : undefined;
+    },
   };
   try {
     return await command(cli, args);
