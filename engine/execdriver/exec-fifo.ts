@@ -1,8 +1,8 @@
 // Releases a container created in detached mode: its child waits at its start point
 // in open(exec FIFO, O_WRONLY); opening the FIFO for reading lets it write one byte
 // and execve. Used by execdriver.start and by a separate `berth-runtime start`.
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+// fs.promises, not node:fs/promises: loaded on first use, not at berth-runtime's start
+import { constants, promises as fsp } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deadlineExceeded, wrap } from '../errdefs/errors.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
@@ -18,7 +18,7 @@ export async function releaseExecFifo(ctx: Context, fifo: string, timeoutMs = 50
   const subject = `exec fifo ${fifo}`;
   let fh;
   try {
-    fh = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    fh = await fsp.open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw wrap(err, subject);
   }

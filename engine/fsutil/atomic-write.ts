@@ -3,7 +3,9 @@
 // reader sees the old or the new content, never a part. The whole batch is one
 // native threadpool job (native/src/files.cc): with fs.promises the same work is
 // five threadpool round trips per file, each also waiting for the event loop.
-import { mkdir } from 'node:fs/promises';
+// fs.promises, not node:fs/promises: the getter loads it (with streams and readline) only when a
+// directory is made, not at every command's start
+import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import { native } from '../../native/index.js';
 import { wrap } from '../errdefs/errors.js';
@@ -51,7 +53,7 @@ export async function writeFilesAtomic(files: readonly AtomicFile[], opts: Atomi
       await native().writeFilesAtomic(batch);
     } catch (err) {
       if (opts.makeDirs !== true || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      for (const dir of new Set(files.map((f) => dirname(f.path)))) await mkdir(dir, { recursive: true });
+      for (const dir of new Set(files.map((f) => dirname(f.path)))) await fsp.mkdir(dir, { recursive: true });
       await native().writeFilesAtomic(batch);
     }
   } catch (err) {

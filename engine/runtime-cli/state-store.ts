@@ -4,7 +4,11 @@
 // Layout under --root (default /run/berth-runtime):
 //   <root>/<id>/state.json   the ContainerRecord, replaced atomically (temp + rename)
 //   <root>/<id>/exec.fifo    the FIFO a created container's init blocks on until `start`
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+//
+// Its file calls are synchronous: each invocation is a short process that waits for them
+// anyway, and neither a thread-pool round trip per call nor node:fs/promises (which loads
+// streams and readline) is worth a command's start-up (README "Start-up of the commands").
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { alreadyExists, notFound, wrap } from '../errdefs/errors.js';
 import type { HostMountRoot } from '../execdriver/host-mount-root.js';
@@ -53,8 +57,8 @@ export class StateStore {
   async reserve(id: string): Promise<string> {
     const dir = this.dir(id);
     try {
-      await mkdir(this.root, { recursive: true, mode: 0o711 });
-      await mkdir(dir, { mode: 0o711 });
+      mkdirSync(this.root, { recursive: true, mode: 0o711 });
+      mkdirSync(dir, { mode: 0o711 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(`container ${id}: already exists`);
       throw wrap(err, `container ${id}: state dir ${dir}`);
@@ -74,7 +78,7 @@ export class StateStore {
   async read(id: string): Promise<ContainerRecord> {
     let text: string;
     try {
-      text = await readFile(join(this.dir(id), 'state.json'), 'utf8');
+      text = readFileSync(join(this.dir(id), 'state.json'), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`container ${id}: does not exist`);
       throw wrap(err, `container ${id}: read state`);
@@ -89,7 +93,7 @@ export class StateStore {
   /** Ids of every container directory under the root, sorted; empty when the root does not exist. */
   async list(): Promise<string[]> {
     try {
-      const entries = await readdir(this.root, { withFileTypes: true });
+      const entries = readdirSync(this.root, { withFileTypes: true });
       return entries
         .filter((e) => e.isDirectory() && isContainerId(e.name))
         .map((e) => e.name)
@@ -100,11 +104,24 @@ export class StateStore {
     }
   }
 
-  /** Removes the container's directory; idempotent. */
+  /**
+   * Removes the container's directory and the files in it (state.json, exec.fifo, a
+   * writer's temp file); idempotent. The directory holds no subdirectory.
+   */
   async remove(id: string): Promise<void> {
+    const dir = this.dir(id);
     try {
-      await rm(this.dir(id), { recursive: true, force: true });
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for (const name of names) unlinkSync(join(dir, name));
+      rmdirSync(dir);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw wrap(err, `container ${id}: remove state dir`);
     }
   }
