@@ -5,8 +5,17 @@
 // five threadpool round trips per file, each also waiting for the event loop.
 // fs.promises, not node:fs/promises: the getter loads it (with streams and readline) only when a
 // directory is made, not at every command's start
-import { promises as fsp } from 'node:fs';
-import { dirname } from 'node:path';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  openSync,
+  promises as fsp,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { native } from '../../native/index.js';
 import { wrap } from '../errdefs/errors.js';
 
@@ -69,4 +78,43 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const { makeDirs, subject, ...file } = opts;
   await writeFilesAtomic([{ path, data, ...file }], { makeDirs, subject });
+}
+
+let syncTemps = 0;
+
+/**
+ * writeFileAtomic in this thread (open O_EXCL, write, fchmod, close, rename; no fsync):
+ * for a short command that waits for the write anyway, such as berth-runtime's state
+ * store, without a thread-pool round trip. Throws as writeFileAtomic rejects; the temp
+ * file is gone after a failure.
+ */
+export function writeFileAtomicSync(
+  path: string,
+  data: string | Uint8Array,
+  opts: { mode?: number; subject?: string } = {},
+): void {
+  const mode = opts.mode ?? 0o600;
+  // not the native writer's `.<name>.<pid>.<n>`: both may write in one process
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.s${syncTemps++}`);
+  let made = false;
+  try {
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_CLOEXEC, mode);
+    made = true;
+    try {
+      writeFileSync(fd, data);
+      fchmodSync(fd, mode);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    if (made) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // renamed already, or removed by someone else
+      }
+    }
+    throw opts.subject === undefined ? err : wrap(err, opts.subject);
+  }
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { alreadyExists, notFound, wrap } from '../errdefs/errors.js';
 import type { HostMountRoot } from '../execdriver/host-mount-root.js';
 import type { ContainerStatus, Spec } from '../execdriver/spec/types.js';
-import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { writeFileAtomicSync } from '../fsutil/atomic-write.js';
 import { checkContainerId, isContainerId } from '../fsutil/container-id.js';
 
 export const DEFAULT_ROOT = '/run/berth-runtime';
@@ -68,7 +68,7 @@ export class StateStore {
 
   /** Replaces state.json atomically (a crash leaves the old or the new record). */
   async write(record: ContainerRecord): Promise<void> {
-    await writeFileAtomic(join(this.dir(record.id), 'state.json'), `${JSON.stringify(record)}\n`, {
+    writeFileAtomicSync(join(this.dir(record.id), 'state.json'), `${JSON.stringify(record)}\n`, {
       mode: 0o600,
       subject: `container ${record.id}: write state`,
     });
