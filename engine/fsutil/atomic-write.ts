@@ -98,7 +98,7 @@ export function writeFileAtomicSync(
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.s${syncTemps++}`);
   let made = false;
   try {
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_CLOEXEC, mode);
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
     made = true;
     try {
       writeFileSync(fd, data);
