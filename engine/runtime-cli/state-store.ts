@@ -8,7 +8,7 @@
 // Its file calls are synchronous: each invocation is a short process that waits for them
 // anyway, and neither a thread-pool round trip per call nor node:fs/promises (which loads
 // streams and readline) is worth a command's start-up (README "Start-up of the commands").
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { alreadyExists, notFound, wrap } from '../errdefs/errors.js';
 import type { HostMountRoot } from '../execdriver/host-mount-root.js';
@@ -105,23 +105,35 @@ export class StateStore {
   }
 
   /**
-   * Removes the container's directory and the files in it (state.json, exec.fifo, a
-   * writer's temp file); idempotent. The directory holds no subdirectory.
+   * Removes the container's directory; idempotent, also against another process removing
+   * it at the same time. Its files (state.json, exec.fifo, a writer's temp file) go one by
+   * one; anything else in it (a subdirectory) through a recursive rm.
    */
   async remove(id: string): Promise<void> {
     const dir = this.dir(id);
+    const gone = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
     try {
       let names: string[];
       try {
         names = readdirSync(dir);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        if (gone(err)) return;
         throw err;
       }
-      for (const name of names) unlinkSync(join(dir, name));
-      rmdirSync(dir);
+      try {
+        for (const name of names) {
+          try {
+            unlinkSync(join(dir, name));
+          } catch (err) {
+            if (!gone(err)) throw err;
+          }
+        }
+        rmdirSync(dir);
+      } catch (err) {
+        if (gone(err)) return;
+        rmSync(dir, { recursive: true, force: true });
+      }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw wrap(err, `container ${id}: remove state dir`);
     }
   }
