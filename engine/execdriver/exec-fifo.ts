@@ -1,8 +1,9 @@
 // Releases a container created in detached mode: its child waits at its start point
 // in open(exec FIFO, O_WRONLY); opening the FIFO for reading lets it write one byte
 // and execve. Used by execdriver.start and by a separate `berth-runtime start`.
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+// The FIFO is opened O_NONBLOCK, so its open and reads never block: they are synchronous calls (no
+// thread-pool round trip each, and no node:fs/promises to load in a `berth-runtime start`).
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deadlineExceeded, wrap } from '../errdefs/errors.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
@@ -16,9 +17,9 @@ import { throwIfCancelled, type Context } from '../trace/context.js';
  */
 export async function releaseExecFifo(ctx: Context, fifo: string, timeoutMs = 5000): Promise<void> {
   const subject = `exec fifo ${fifo}`;
-  let fh;
+  let fd: number;
   try {
-    fh = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw wrap(err, subject);
   }
@@ -28,8 +29,7 @@ export async function releaseExecFifo(ctx: Context, fifo: string, timeoutMs = 50
     for (;;) {
       throwIfCancelled(ctx, subject);
       try {
-        const { bytesRead } = await fh.read(buf, 0, 1, null);
-        if (bytesRead === 1) return;
+        if (readSync(fd, buf, 0, 1, null) === 1) return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw wrap(err, subject);
       }
@@ -37,6 +37,6 @@ export async function releaseExecFifo(ctx: Context, fifo: string, timeoutMs = 50
       await sleep(1);
     }
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }

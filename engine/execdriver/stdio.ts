@@ -2,7 +2,8 @@
 // inherited fd or /dev/null. The child's ends are closed here once it was cloned,
 // so a pipe reaches EOF when the container (and whatever inherited it) exits.
 import { closeSync, openSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { wrap } from '../errdefs/errors.js';
 import { native } from '../../native/index.js';
@@ -26,6 +27,16 @@ export interface PreparedStdio {
   destroy(): void;
 }
 
+/**
+ * node:net's Socket, loaded on the first 'pipe': loading net costs a command such as
+ * `berth-runtime run`, which only inherits its fds, some 5 ms of start-up.
+ */
+let SocketClass: typeof Socket | undefined;
+function socketClass(): typeof Socket {
+  SocketClass ??= (createRequire(import.meta.url)('node:net') as typeof import('node:net')).Socket;
+  return SocketClass;
+}
+
 /** Opens what `options` asks for; on failure closes what it opened. */
 export function prepareStdio(
   options: readonly (StdioOption | undefined)[] | undefined,
@@ -47,7 +58,7 @@ export function prepareStdio(
         const [mine, theirs] = i === 0 ? [w, r] : [r, w];
         toClose.push(theirs);
         childFds[i] = theirs;
-        streams[i] = new Socket({ fd: mine, readable: i !== 0, writable: i === 0 });
+        streams[i] = new (socketClass())({ fd: mine, readable: i !== 0, writable: i === 0 });
       } else {
         let fd: number;
         try {

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic, writeFilesAtomic } from './atomic-write.js';
+import { writeFileAtomic, writeFileAtomicSync, writeFilesAtomic } from './atomic-write.js';
 
 describe('atomic writes', () => {
   let dir: string;
@@ -39,5 +39,31 @@ describe('atomic writes', () => {
     await writeFileAtomic(join(dir, 'd'), 'durable', { sync: true, syncDir: true, mode: 0o644 });
     expect(readFileSync(join(dir, 'd'), 'utf8')).toBe('durable');
     expect(statSync(join(dir, 'd')).mode & 0o777).toBe(0o644);
+  });
+
+  it('writes synchronously too: replaces the file with the exact mode (no umask), leaves no temp file', () => {
+    const path = join(dir, 'state.json');
+    writeFileAtomicSync(path, 'old');
+    const old = process.umask(0o077);
+    try {
+      writeFileAtomicSync(path, new Uint8Array([110, 101, 119]), { mode: 0o644 });
+    } finally {
+      process.umask(old);
+    }
+    expect(readFileSync(path, 'utf8')).toBe('new');
+    expect(statSync(path).mode & 0o777).toBe(0o644);
+    expect(readdirSync(dir)).toEqual(['state.json']);
+  });
+
+  it('fails synchronously naming the subject, keeping the errno, and removes its temp file', () => {
+    const missing = join(dir, 'missing', 'f');
+    expect(() => writeFileAtomicSync(missing, 'x', { subject: `state ${missing}` })).toThrow(
+      expect.objectContaining({ code: 'NOT_FOUND', message: expect.stringContaining(`state ${missing}`) }),
+    );
+    // a rename onto a directory fails after the temp file was written: the temp goes
+    const target = join(dir, 'adir');
+    mkdirSync(join(target, 'inside'), { recursive: true });
+    expect(() => writeFileAtomicSync(target, 'x')).toThrow(expect.objectContaining({ code: 'EISDIR' }));
+    expect(readdirSync(dir)).toEqual(['adir']);
   });
 });

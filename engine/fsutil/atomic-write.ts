@@ -3,8 +3,19 @@
 // reader sees the old or the new content, never a part. The whole batch is one
 // native threadpool job (native/src/files.cc): with fs.promises the same work is
 // five threadpool round trips per file, each also waiting for the event loop.
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+// fs.promises, not node:fs/promises: the getter loads it (with streams and readline) only when a
+// directory is made, not at every command's start
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  openSync,
+  promises as fsp,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { native } from '../../native/index.js';
 import { wrap } from '../errdefs/errors.js';
 
@@ -51,7 +62,7 @@ export async function writeFilesAtomic(files: readonly AtomicFile[], opts: Atomi
       await native().writeFilesAtomic(batch);
     } catch (err) {
       if (opts.makeDirs !== true || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      for (const dir of new Set(files.map((f) => dirname(f.path)))) await mkdir(dir, { recursive: true });
+      for (const dir of new Set(files.map((f) => dirname(f.path)))) await fsp.mkdir(dir, { recursive: true });
       await native().writeFilesAtomic(batch);
     }
   } catch (err) {
@@ -67,4 +78,43 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const { makeDirs, subject, ...file } = opts;
   await writeFilesAtomic([{ path, data, ...file }], { makeDirs, subject });
+}
+
+let syncTemps = 0;
+
+/**
+ * writeFileAtomic in this thread (open O_EXCL, write, fchmod, close, rename; no fsync):
+ * for a short command that waits for the write anyway, such as berth-runtime's state
+ * store, without a thread-pool round trip. Throws as writeFileAtomic rejects; the temp
+ * file is gone after a failure.
+ */
+export function writeFileAtomicSync(
+  path: string,
+  data: string | Uint8Array,
+  opts: { mode?: number; subject?: string } = {},
+): void {
+  const mode = opts.mode ?? 0o600;
+  // not the native writer's `.<name>.<pid>.<n>`: both may write in one process
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.s${syncTemps++}`);
+  let made = false;
+  try {
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    made = true;
+    try {
+      writeFileSync(fd, data);
+      fchmodSync(fd, mode);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    if (made) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // renamed already, or removed by someone else
+      }
+    }
+    throw opts.subject === undefined ? err : wrap(err, opts.subject);
+  }
 }

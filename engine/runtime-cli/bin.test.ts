@@ -7,6 +7,9 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { defaultSpec } from '../execdriver/spec/defaults.js';
+import { makeWorkloadRootfs } from '../execdriver/workload-rootfs.js';
+import { needs, root as asRoot } from '../../testkit/needs.js';
 import { commands } from './commands/index.js';
 import { lightCommands } from './main-light.js';
 import { main } from './main.js';
@@ -77,4 +80,43 @@ describe('berth-runtime bin', () => {
     const caches = readdirSync(bundleDir);
     expect(caches.some((f) => /^main\.[0-9a-f]{16}\.spec\.cache$/.test(f))).toBe(true);
   });
+
+  needs(asRoot()).it(
+    'runs a container without loading node:net, streams or node:fs/promises (start-up cost, piped stdio)',
+    async () => {
+      const base = join(dir, 'modules');
+      const bundle = join(base, 'bundle');
+      mkdirSync(bundle, { recursive: true });
+      // the runtime suite's shape: runc's spec with Docker's seccomp profile, no network namespace
+      const spec = defaultSpec({
+        args: ['/bin/true'],
+        rootfs: makeWorkloadRootfs(join(base, 'rootfs')),
+        seccomp: true,
+      });
+      spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'network');
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+      // a preload that records, at exit, which of Node's own modules the command loaded
+      const dump = join(base, 'dump.cjs');
+      const list = join(base, 'modules.txt');
+      writeFileSync(
+        dump,
+        `const exit = process.exit; process.exit = (c) => { require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')); exit(c); };`,
+      );
+      const r = await execa(BIN, ['--root', join(base, 'state'), 'run', '--bundle', bundle, 'bin-modules'], {
+        env: { NODE_OPTIONS: `--require ${dump}` },
+        reject: false,
+        timeout: 60_000,
+      });
+      expect({ code: r.exitCode, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      const loaded = readFileSync(list, 'utf8').split('\n');
+      expect(loaded).toContain('NativeModule vm'); // the list is real: the bin runs its bundle in a vm.Script
+      for (const m of [
+        'NativeModule net',
+        'NativeModule stream',
+        'NativeModule fs/promises',
+        'NativeModule internal/fs/rimraf',
+      ])
+        expect(loaded).not.toContain(m);
+    },
+  );
 });

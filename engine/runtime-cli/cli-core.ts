@@ -40,6 +40,22 @@ export interface MainIo {
 }
 
 /**
+ * The process's stdout and stderr, each made on first use: Node's getters build a stream
+ * (loading net or tty when the fd is a pipe or a terminal) that `run` and `create` never
+ * write to (README "Start-up of the commands").
+ */
+export function processIo(): MainIo {
+  return {
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+  };
+}
+
+/**
  * Runs one berth-runtime invocation with `commands`; resolves with the exit code (never throws).
  * `elsewhere`, when given, runs the invocations that need another verb than these, or the usage.
  */
@@ -84,7 +100,13 @@ export async function runCli(
     };
     const ctx = background(createLogger(level, sink));
     const root = flagString(globals, 'root') ?? DEFAULT_ROOT;
-    const options: GlobalOptions = { root, store: new StateStore(root), stdout: io.stdout };
+    const options: GlobalOptions = {
+      root,
+      store: new StateStore(root),
+      get stdout() {
+        return io.stdout;
+      },
+    };
     // The execdriver watches a detached container's exit with an unref'd handle (so
     // `create` can return while the container lives): this timer keeps the process
     // up until the verb is done, e.g. while a failed create waits for its child to die.

@@ -1,6 +1,5 @@
 // Small file helpers for the runtime: an atomic pid file and the exec FIFO.
-import { constants } from 'node:fs';
-import { chmod } from 'node:fs/promises';
+import { chmodSync, constants } from 'node:fs';
 import { native } from '../../native/index.js';
 import { wrap } from '../errdefs/errors.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
@@ -18,7 +17,7 @@ export async function writePidFile(path: string, pid: number): Promise<void> {
 export async function makeFifo(path: string): Promise<void> {
   try {
     native().mknod(path, constants.S_IFIFO | 0o622, 0, 0);
-    await chmod(path, 0o622);
+    chmodSync(path, 0o622);
   } catch (err) {
     throw wrap(err, `exec fifo ${path}: mknod`);
   }

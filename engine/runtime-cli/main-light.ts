@@ -3,7 +3,7 @@
 // container set-up (spec validation, mounts, rootfs, networking), so each call compiles and
 // runs far less at start; bin.cjs runs it for these verbs, and any other verb or the usage
 // goes to the full command (main.ts) through `elsewhere`.
-import { runCli, type MainIo } from './cli-core.js';
+import { processIo, runCli, type MainIo } from './cli-core.js';
 import type { Command } from './command.js';
 import { deleteCommand } from './commands/delete.js';
 import { killCommand } from './commands/kill.js';
@@ -16,7 +16,7 @@ export const lightCommands: readonly Command[] = [startCommand, stateCommand, ki
 /** Runs one invocation of a light verb; `elsewhere` runs any other (the full command's main). */
 export function main(
   argv: readonly string[],
-  io: MainIo = { stdout: process.stdout, stderr: process.stderr },
+  io: MainIo = processIo(),
   elsewhere?: (argv: readonly string[]) => Promise<number>,
 ): Promise<number> {
   return runCli(lightCommands, argv, io, elsewhere);

@@ -1,16 +1,13 @@
 // berth-runtime: an OCI runtime command line (runc's verbs and flags) on berth's
 // execdriver, so the benchmark harness can drive berth exactly like runc and crun.
 import { pathToFileURL } from 'node:url';
-import { runCli, type MainIo } from './cli-core.js';
+import { processIo, runCli, type MainIo } from './cli-core.js';
 import { commands } from './commands/index.js';
 
 export { VERSION, type MainIo } from './cli-core.js';
 
 /** Runs one berth-runtime invocation with every verb; resolves with the exit code (never throws). */
-export function main(
-  argv: readonly string[],
-  io: MainIo = { stdout: process.stdout, stderr: process.stderr },
-): Promise<number> {
+export function main(argv: readonly string[], io: MainIo = processIo()): Promise<number> {
   return runCli(commands, argv, io);
 }
 

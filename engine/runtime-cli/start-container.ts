@@ -1,7 +1,7 @@
 // The start half of the lifecycle for a container another process created: run the
 // startContainer hooks in the container, release its init from the exec FIFO, run the
 // poststart hooks.
-import { rm } from 'node:fs/promises';
+import { unlinkSync } from 'node:fs';
 import { BerthError, failedPrecondition, wrap } from '../errdefs/errors.js';
 import { releaseExecFifo } from '../execdriver/exec-fifo.js';
 import type { Context } from '../trace/context.js';
@@ -37,7 +37,11 @@ export async function startContainer(ctx: Context, store: StateStore, id: string
     await store.write(record).catch(() => undefined);
     throw err instanceof BerthError && err.message.startsWith(subject) ? err : wrap(err, subject);
   }
-  await rm(store.fifoPath(id), { force: true });
+  try {
+    unlinkSync(store.fifoPath(id));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw wrap(err, `${subject}: remove exec fifo`);
+  }
   record.phase = 'running';
   await store.write(record);
   await runHooksWarning(ctx, 'poststart', spec.hooks?.poststart, toState(record, 'running'));

@@ -4,12 +4,16 @@
 // Layout under --root (default /run/berth-runtime):
 //   <root>/<id>/state.json   the ContainerRecord, replaced atomically (temp + rename)
 //   <root>/<id>/exec.fifo    the FIFO a created container's init blocks on until `start`
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+//
+// Its file calls are synchronous: each invocation is a short process that waits for them
+// anyway, and neither a thread-pool round trip per call nor node:fs/promises (which loads
+// streams and readline) is worth a command's start-up (README "Start-up of the commands").
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { alreadyExists, notFound, wrap } from '../errdefs/errors.js';
 import type { HostMountRoot } from '../execdriver/host-mount-root.js';
 import type { ContainerStatus, Spec } from '../execdriver/spec/types.js';
-import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { writeFileAtomicSync } from '../fsutil/atomic-write.js';
 import { checkContainerId, isContainerId } from '../fsutil/container-id.js';
 
 export const DEFAULT_ROOT = '/run/berth-runtime';
@@ -53,8 +57,8 @@ export class StateStore {
   async reserve(id: string): Promise<string> {
     const dir = this.dir(id);
     try {
-      await mkdir(this.root, { recursive: true, mode: 0o711 });
-      await mkdir(dir, { mode: 0o711 });
+      mkdirSync(this.root, { recursive: true, mode: 0o711 });
+      mkdirSync(dir, { mode: 0o711 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(`container ${id}: already exists`);
       throw wrap(err, `container ${id}: state dir ${dir}`);
@@ -64,7 +68,7 @@ export class StateStore {
 
   /** Replaces state.json atomically (a crash leaves the old or the new record). */
   async write(record: ContainerRecord): Promise<void> {
-    await writeFileAtomic(join(this.dir(record.id), 'state.json'), `${JSON.stringify(record)}\n`, {
+    writeFileAtomicSync(join(this.dir(record.id), 'state.json'), `${JSON.stringify(record)}\n`, {
       mode: 0o600,
       subject: `container ${record.id}: write state`,
     });
@@ -74,7 +78,7 @@ export class StateStore {
   async read(id: string): Promise<ContainerRecord> {
     let text: string;
     try {
-      text = await readFile(join(this.dir(id), 'state.json'), 'utf8');
+      text = readFileSync(join(this.dir(id), 'state.json'), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`container ${id}: does not exist`);
       throw wrap(err, `container ${id}: read state`);
@@ -89,7 +93,7 @@ export class StateStore {
   /** Ids of every container directory under the root, sorted; empty when the root does not exist. */
   async list(): Promise<string[]> {
     try {
-      const entries = await readdir(this.root, { withFileTypes: true });
+      const entries = readdirSync(this.root, { withFileTypes: true });
       return entries
         .filter((e) => e.isDirectory() && isContainerId(e.name))
         .map((e) => e.name)
@@ -100,10 +104,35 @@ export class StateStore {
     }
   }
 
-  /** Removes the container's directory; idempotent. */
+  /**
+   * Removes the container's directory; idempotent, also against another process removing
+   * it at the same time. Its files (state.json, exec.fifo, a writer's temp file) go one by
+   * one; anything else in it (a subdirectory) through a recursive rm.
+   */
   async remove(id: string): Promise<void> {
+    const dir = this.dir(id);
+    const gone = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
     try {
-      await rm(this.dir(id), { recursive: true, force: true });
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch (err) {
+        if (gone(err)) return;
+        throw err;
+      }
+      try {
+        for (const name of names) {
+          try {
+            unlinkSync(join(dir, name));
+          } catch (err) {
+            if (!gone(err)) throw err;
+          }
+        }
+        rmdirSync(dir);
+      } catch (err) {
+        if (gone(err)) return;
+        rmSync(dir, { recursive: true, force: true });
+      }
     } catch (err) {
       throw wrap(err, `container ${id}: remove state dir`);
     }

@@ -1,6 +1,7 @@
 // The cgroup v2 backend: one directory in the unified hierarchy. Controllers must be
 // enabled in every ancestor's cgroup.subtree_control before a child can use them.
-import { access } from 'node:fs/promises';
+// fs.promises, not node:fs/promises: loaded on first use, not at berth-runtime's start
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deadlineExceeded, notImplemented } from '../../errdefs/errors.js';
@@ -151,7 +152,7 @@ export function createV2Backend(layout: CgroupLayout): CgroupBackend {
 
 async function exists(path: string): Promise<boolean> {
   try {
-    await access(path);
+    await fsp.access(path);
     return true;
   } catch {
     return false;

@@ -32,15 +32,27 @@ export const SECCOMP_DATA = {
   argHigh: (i: number) => 20 + 8 * i,
 } as const;
 
-/** struct sock_filter[] as bytes (8 per instruction, host order = little-endian). */
+/**
+ * struct sock_filter[] as bytes (8 per instruction, host order = little-endian). Throws
+ * on a field out of its range. Plain byte stores: Buffer's checked writeUInt*LE, called
+ * four times per instruction, cost a command's cold start milliseconds for Docker's profile.
+ */
 export function encode(program: readonly Insn[]): Buffer {
   const buf = Buffer.alloc(program.length * 8);
-  program.forEach((ins, i) => {
-    buf.writeUInt16LE(ins.code, i * 8);
-    buf.writeUInt8(ins.jt, i * 8 + 2);
-    buf.writeUInt8(ins.jf, i * 8 + 3);
-    buf.writeUInt32LE(ins.k >>> 0, i * 8 + 4);
-  });
+  for (let i = 0, o = 0; i < program.length; i++, o += 8) {
+    const { code, jt, jf } = program[i]!;
+    const k = program[i]!.k >>> 0;
+    if (!(code >= 0 && code <= 0xffff && jt >= 0 && jt <= 0xff && jf >= 0 && jf <= 0xff))
+      throw new RangeError(`seccomp filter: instruction ${i} out of range (code ${code}, jt ${jt}, jf ${jf})`);
+    buf[o] = code & 0xff;
+    buf[o + 1] = code >>> 8;
+    buf[o + 2] = jt;
+    buf[o + 3] = jf;
+    buf[o + 4] = k & 0xff;
+    buf[o + 5] = (k >>> 8) & 0xff;
+    buf[o + 6] = (k >>> 16) & 0xff;
+    buf[o + 7] = k >>> 24;
+  }
   return buf;
 }
 

@@ -1,5 +1,5 @@
 // Reads and validates a bundle's config.json: the one entry point for "a bundle on disk → Spec".
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { invalidArgument, wrap } from '../../errdefs/errors.js';
 import { validateSpec, type ValidateOptions } from './validate.js';
@@ -8,14 +8,15 @@ import type { Spec } from './types.js';
 /**
  * Loads `<bundleDir>/config.json` and validates it (validateSpec). Errors name the bundle
  * and file: NOT_FOUND when it is missing, INVALID_ARGUMENT for bad JSON or a bad field
- * (`bundle /b: config.json: linux.namespaces[2].type: unknown …`). Reads one file.
+ * (`bundle /b: config.json: linux.namespaces[2].type: unknown …`). Reads one file, synchronously: its
+ * caller, berth-runtime's create, waits for it anyway (a thread-pool read is four round trips).
  */
 export async function loadBundleSpec(bundleDir: string, options: ValidateOptions = {}): Promise<Spec> {
   const bundle = resolve(bundleDir);
   const subject = `bundle ${bundle}: config.json`;
   let text: string;
   try {
-    text = await readFile(join(bundle, 'config.json'), 'utf8');
+    text = readFileSync(join(bundle, 'config.json'), 'utf8');
   } catch (err) {
     throw wrap(err, subject);
   }

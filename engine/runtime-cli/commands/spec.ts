@@ -1,5 +1,5 @@
 // `berth-runtime spec`: writes a starter config.json into the bundle, like `runc spec`.
-import { writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { alreadyExists, invalidArgument, notImplemented, wrap } from '../../errdefs/errors.js';
 import { defaultSpec } from '../../execdriver/spec/defaults.js';
@@ -19,7 +19,7 @@ export const specCommand: Command = {
     const path = join(bundle, 'config.json');
     try {
       // 'wx': never overwrite a bundle's existing config.
-      await writeFile(path, `${JSON.stringify(defaultSpec(), null, '\t')}\n`, { flag: 'wx' });
+      writeFileSync(path, `${JSON.stringify(defaultSpec(), null, '\t')}\n`, { flag: 'wx' });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST')
         throw alreadyExists(`spec: ${path} exists: remove it first`);
