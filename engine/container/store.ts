@@ -11,7 +11,7 @@
 // A directory without a readable config.v2.json is what a crash during create
 // left behind: open() reports it (orphans) for the engine to clean up.
 import { randomBytes } from 'node:crypto';
-import { rmSync, unlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
@@ -112,7 +112,8 @@ export class ContainerStore {
   async add(ctx: Context, record: ContainerRecord): Promise<void> {
     if (this.names.get(record.name) !== record.id)
       throw invalidArgument(`container ${record.id}: name ${record.name} not reserved`);
-    await mkdir(this.containerDir(record.id), { recursive: true, mode: 0o710 });
+    // one directory: a synchronous call, not a thread-pool trip
+    mkdirSync(this.containerDir(record.id), { recursive: true, mode: 0o710 });
     await this.write(ctx, record);
     this.byId.set(record.id, record);
   }
