@@ -78,7 +78,7 @@ class AncestorVanished extends Error {
 
 class Manager implements CgroupManager {
   readonly mode: CgroupMode;
-  /** Parent levels (full paths) made or set up by a create with keepParents: the next such create makes only its leaf. */
+  /** Parent levels (full paths) made or set up by a keepParents create: a later such create makes only its leaf. */
   private readonly readyParents = new Set<string>();
 
   constructor(
