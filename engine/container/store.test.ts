@@ -1,6 +1,6 @@
 // The container store: unique names, Docker's id/name/prefix resolution, records
 // that survive a reopen, and directories without a record reported as orphans.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -97,6 +97,35 @@ describe('ContainerStore', () => {
     expect(again.get('keep').state).toMatchObject({ status: 'exited', exitCode: 3 });
     expect(again.orphans.sort()).toEqual([torn, half]);
     expect(codeOf(() => again.reserveName('keep', again.newId()))).toBe('CONFLICT');
+  });
+
+  it('writes the spec apart, only when the record holds a new one, and reads it back (also inline, as before)', async () => {
+    const store = await ContainerStore.open(ctx, root);
+    const id = store.newId();
+    const rec = record(store, id, 'spec');
+    await store.add(ctx, rec);
+    const dir = store.containerDir(id);
+    rec.spec = { ociVersion: '1.0.2', hostname: 'started' };
+    await store.save(ctx, rec);
+    const specFile = await stat(join(dir, 'spec.json'));
+    expect(JSON.parse(await readFile(join(dir, 'config.v2.json'), 'utf8'))).not.toHaveProperty('spec');
+    // a state change (the exit) writes the record alone: spec.json is the same file (atomic writes rename a new one)
+    rec.state.status = 'exited';
+    await store.save(ctx, rec);
+    expect((await stat(join(dir, 'spec.json'))).ino).toBe(specFile.ino);
+    const again = await ContainerStore.open(ctx, root);
+    expect(again.get(id).spec).toEqual({ ociVersion: '1.0.2', hostname: 'started' });
+    expect(again.get(id).state.status).toBe('exited');
+    // a record written with its spec inline loads as it is; its next write moves the spec out
+    const old = { ...rec, spec: { ociVersion: '1.0.2', hostname: 'inline' } };
+    await writeFile(join(dir, 'config.v2.json'), JSON.stringify(old));
+    await rm(join(dir, 'spec.json'));
+    const third = await ContainerStore.open(ctx, root);
+    const loaded = third.get(id);
+    expect(loaded.spec.hostname).toBe('inline');
+    await third.save(ctx, loaded);
+    expect(JSON.parse(await readFile(join(dir, 'spec.json'), 'utf8'))).toEqual(old.spec);
+    expect(JSON.parse(await readFile(join(dir, 'config.v2.json'), 'utf8'))).not.toHaveProperty('spec');
   });
 
   it('runs one locked section per container at a time', async () => {

@@ -1,23 +1,29 @@
 // The container store: every container's record, its unique name, and Docker's
 // ways of naming one (full id, name, unique id prefix). On disk, under
 // `<root>/containers/<id>/`:
-//   config.v2.json           the ContainerRecord, replaced atomically (fsynced) on every change; removed first
+//   config.v2.json           the ContainerRecord without its spec, replaced atomically (fsynced) on every change;
+//                            removed first
+//   spec.json                the record's OCI spec, replaced atomically (fsynced) only when the record holds a new
+//                            spec object (create and each start), written just before the record in one batch: the
+//                            exit's and the stop's writes do not serialize the whole spec again
 //   hostname, hosts, resolv.conf   the etc files the networkdriver writes, bind-mounted into it
 //   <id>-json.log            its output in Docker's json-file format
 // A directory without a readable config.v2.json is what a crash during create
 // left behind: open() reports it (orphans) for the engine to clean up.
 import { randomBytes } from 'node:crypto';
-import { rmSync, unlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
-import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { writeFilesAtomic, type AtomicFile } from '../fsutil/atomic-write.js';
 import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { generateName, normalizeName } from './names.js';
+import type { Spec } from '../execdriver/spec/types.js';
 import type { ContainerRecord } from './record.js';
 
 const RECORD = 'config.v2.json';
+const SPEC = 'spec.json';
 const ID = /^[0-9a-f]{64}$/;
 
 export class ContainerStore {
@@ -25,6 +31,8 @@ export class ContainerStore {
   /** name → id; a name is reserved before its record exists (create in progress). */
   private readonly names = new Map<string, string>();
   private readonly locks = new KeyedLock();
+  /** id → the spec object last written to its spec.json (a record's spec is replaced, never changed in place). */
+  private readonly specWritten = new Map<string, Spec>();
 
   private constructor(
     /** `<root>/containers`. */
@@ -46,6 +54,11 @@ export class ContainerStore {
       try {
         record = JSON.parse(await readFile(join(dir, entry, RECORD), 'utf8')) as ContainerRecord;
         if (record.id !== entry || typeof record.name !== 'string') throw new Error(`record names ${record.id}`);
+        // a record written before the spec had its own file holds it inline (written apart at its next change)
+        if (record.spec === undefined) {
+          record.spec = JSON.parse(await readFile(join(dir, entry, SPEC), 'utf8')) as Spec;
+          store.specWritten.set(record.id, record.spec);
+        }
       } catch (err) {
         ctx.logger.warn(`container ${entry}: no valid record, left for cleanup`, {
           error: err instanceof Error ? err.message : String(err),
@@ -99,7 +112,8 @@ export class ContainerStore {
   async add(ctx: Context, record: ContainerRecord): Promise<void> {
     if (this.names.get(record.name) !== record.id)
       throw invalidArgument(`container ${record.id}: name ${record.name} not reserved`);
-    await mkdir(this.containerDir(record.id), { recursive: true, mode: 0o710 });
+    // one directory: a synchronous call, not a thread-pool trip
+    mkdirSync(this.containerDir(record.id), { recursive: true, mode: 0o710 });
     await this.write(ctx, record);
     this.byId.set(record.id, record);
   }
@@ -113,7 +127,16 @@ export class ContainerStore {
   private async write(ctx: Context, record: ContainerRecord): Promise<void> {
     throwIfCancelled(ctx, `container ${record.id}: save`);
     try {
-      await writeFileAtomic(join(this.containerDir(record.id), RECORD), JSON.stringify(record), { sync: true });
+      const dir = this.containerDir(record.id);
+      const { spec, ...rest } = record;
+      const files: AtomicFile[] = [];
+      const newSpec = this.specWritten.get(record.id) !== spec;
+      // the spec first: a crash between the two leaves the new spec beside the old record (the spec is only run from
+      // memory, by the start that wrote it), never a record whose spec is missing
+      if (newSpec) files.push({ path: join(dir, SPEC), data: JSON.stringify(spec), sync: true });
+      files.push({ path: join(dir, RECORD), data: JSON.stringify(rest), sync: true });
+      await writeFilesAtomic(files);
+      if (newSpec) this.specWritten.set(record.id, spec);
     } catch (err) {
       throw wrap(err, `container ${record.id}: write record`);
     }
@@ -138,6 +161,7 @@ export class ContainerStore {
       throw wrap(err, `container ${id}: remove its directory`);
     }
     this.byId.delete(id);
+    this.specWritten.delete(id);
     if (record !== undefined) this.releaseName(record.name, id);
   }
 

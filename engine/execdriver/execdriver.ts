@@ -202,6 +202,11 @@ export interface ExecDriverOptions {
   cgroups?: CgroupManager | null;
   /** Cgroup path of a container whose spec has no linux.cgroupsPath: `<cgroupParent>/<id>` (default "berth"). */
   cgroupParent?: string;
+  /**
+   * The cgroupParent's levels stay when a container's cgroup goes (its owner removes them when it stops and at its next
+   * start): each create then makes only the container's own level below them.
+   */
+  keepCgroupParent?: boolean;
 }
 
 interface Container {
@@ -345,6 +350,7 @@ class NativeExecDriver implements ExecDriver {
         : manager.create(ctx, cgroupPath, allowDeviceNodes(spec.linux?.resources, spec.linux?.devices), {
             // a cgroupsPath from the spec may name a cgroup made beforehand: it is joined (as runc and crun do)
             joinExisting: spec.linux?.cgroupsPath !== undefined,
+            keepParents: spec.linux?.cgroupsPath === undefined && this.options.keepCgroupParent === true,
           });
     cgroup?.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
     // A cgroup2 directory the child can be cloned straight into (the clone then waits for the create).

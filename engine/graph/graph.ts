@@ -13,7 +13,7 @@ import type { Driver } from '../graphdriver/driver.js';
 import { notInstrumented, type Instrumenter } from '../trace/instrument.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
 import { ContentStore } from './content-store.js';
-import { digestOf } from './digest.js';
+import { digestOf, isDigest } from './digest.js';
 import { chainIDs, ImageStore, parseImageConfig, type Image, type ImageConfig } from './image-store.js';
 import { LayerStore, type LayerStoreHooks, type RestoreReport, type RWLayer } from './layer-store.js';
 import { familiarString, normalizeName } from './reference.js';
@@ -397,7 +397,8 @@ export class Graph {
   /** Creates a container's read-write layer on the image `imageRef` names. See LayerStore.createRWLayer. */
   async createContainerLayer(ctx: Context, containerID: string, imageRef: string): Promise<RWLayer> {
     return this.lock.shared(async () => {
-      const id = await this.references.resolve(ctx, imageRef);
+      // a full id needs no resolving (that lists every image: a readdir); get() fails NOT_FOUND alike
+      const id = isDigest(imageRef) ? imageRef : await this.references.resolve(ctx, imageRef);
       const image = await this.images.get(ctx, id);
       return this.layers.createRWLayer(ctx, containerID, image.chainID, { imageID: id });
     });

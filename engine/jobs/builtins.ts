@@ -258,7 +258,16 @@ export async function createEngine(ctx: Context, config: EngineConfig): Promise<
       }
     }
     const cgroupParent = config.cgroupParent ?? `berth/${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
-    const exec = instrument('execdriver', createExecDriver({ cgroups, cgroupParent }), execDriverBoundary);
+    const exec = instrument(
+      'execdriver',
+      createExecDriver({
+        cgroups,
+        cgroupParent,
+        // the engine removes its parent cgroup at shutdown and at start (restore)
+        keepCgroupParent: true,
+      }),
+      execDriverBoundary,
+    );
     const store = await ContainerStore.open(ctx, root);
     // Under a remap a new volume is the containers' root's, as dockerd makes it.
     const volumes = await VolumeStore.open(

@@ -669,7 +669,7 @@ export class ContainerRuntime {
       if (this.d.userns !== undefined) {
         await this.remapStart(ctx, id, spec, rootfs, dir, etcDir === dir ? Object.values(etcFiles) : [], shmPath);
       }
-      rec.spec = validateSpec(spec, dir);
+      rec.spec = validateSpec(spec, dir, { owned: true });
 
       const io = await this.ioFor(ctx, id);
 

@@ -340,6 +340,38 @@ needs(root(), when(hasV1, 'needs cgroup v1 controllers (a hybrid or v1 host)')).
       await expect(m.open(ctx, path)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     });
 
+    it('keeps the parents of a keepParents cgroup, and walks the path again once they were removed', async () => {
+      const m = manager();
+      const prefix = uniquePath();
+      paths.push({ manager: m, path: prefix });
+      const roots = [...new Set([...layout!.v1.values(), layout!.unified])].filter((x): x is string => !!x);
+      const first = await m.create(ctx, `${prefix}/p/one`, undefined, { keepParents: true });
+      await first.destroy(ctx);
+      for (const r of roots) {
+        expect(existsSync(join(r, prefix, 'p', 'one'))).toBe(false);
+        expect(existsSync(join(r, prefix, 'p'))).toBe(true);
+      }
+      // below a parent it set up: only the leaf is made, and it takes a process (a v1 cpuset filled from the parent)
+      const second = await m.create(ctx, `${prefix}/p/two`, undefined, { keepParents: true });
+      const child = sleeper();
+      await second.attach(ctx, child.pid!);
+      expect(await second.pids(ctx)).toEqual([child.pid]);
+      await second.kill(ctx, 'SIGKILL');
+      await exited(child);
+      await second.destroy(ctx);
+      // the parents removed by someone else: the next create makes them again
+      await createCgroupManager().cleanupStale(ctx, prefix);
+      const third = await m.create(ctx, `${prefix}/p/three`, undefined, { keepParents: true });
+      for (const r of roots) expect(existsSync(join(r, prefix, 'p', 'three'))).toBe(true);
+      const late = sleeper();
+      await third.attach(ctx, late.pid!);
+      expect(await third.pids(ctx)).toEqual([late.pid]);
+      await third.kill(ctx, 'SIGKILL');
+      await exited(late);
+      await third.destroy(ctx);
+      expect((await m.cleanupStale(ctx, prefix)).sort()).toEqual([prefix, `${prefix}/p`].sort());
+    });
+
     it('cleans up stale cgroups under a prefix', async () => {
       const m = manager();
       const prefix = uniquePath();

@@ -78,6 +78,8 @@ class AncestorVanished extends Error {
 
 class Manager implements CgroupManager {
   readonly mode: CgroupMode;
+  /** Parent levels (full paths) made or set up by a keepParents create: a later such create makes only its leaf. */
+  private readonly readyParents = new Set<string>();
 
   constructor(
     private readonly backend: CgroupBackend,
@@ -132,7 +134,14 @@ class Manager implements CgroupManager {
           }
         }
       }
-      const cg = new CgroupHandle(this.backend, rel, dirs, [...leaves, ...joined], parents, this.drainTimeoutMs);
+      const cg = new CgroupHandle(
+        this.backend,
+        rel,
+        dirs,
+        [...leaves, ...joined],
+        opts.keepParents === true ? [] : parents,
+        this.drainTimeoutMs,
+      );
       if (resources) await cg.apply(ctx, resources);
       return cg;
     } catch (err) {
@@ -157,17 +166,28 @@ class Manager implements CgroupManager {
   ): Promise<void> {
     let parent = root;
     const segments = rel.split('/');
-    for (const [i, seg] of segments.entries()) {
-      const d = join(parent, seg);
+    let from = 0;
+    const above = join(root, posix.dirname(rel));
+    if (opts.keepParents === true && segments.length > 1 && this.readyParents.has(above)) {
+      parent = above;
+      from = segments.length - 1;
+    }
+    for (let i = from; i < segments.length; i++) {
+      const d = join(parent, segments[i]!);
       const last = i === segments.length - 1;
       try {
         for (const key of keys) await this.backend.beforeMkdir(key, parent);
         mkdirSync(d); // cgroupfs: in-kernel, cheaper synchronous (see cgroup-fs.ts)
         (last ? made.leaves : made.parents).push(d);
         for (const key of keys) await this.backend.afterMkdir(key, d, parent);
+        if (!last && opts.keepParents === true) this.readyParents.add(d);
       } catch (err) {
         const code = errno(err);
-        if (code === 'ENOENT' && i > 0) throw new AncestorVanished(wrap(err, `cgroup ${rel}: mkdir ${d}`));
+        if (code === 'ENOENT' && i > 0) {
+          // removed meanwhile: the walk again starts from the root
+          this.readyParents.delete(parent);
+          throw new AncestorVanished(wrap(err, `cgroup ${rel}: mkdir ${d}`));
+        }
         if (code !== 'EEXIST') throw wrap(err, `cgroup ${rel}: mkdir ${d}`);
         if (last && opts.joinExisting !== true) throw alreadyExists(`cgroup ${rel}: already exists (${d})`);
         if (last && !made.joined.includes(d)) made.joined.push(d);
@@ -178,6 +198,7 @@ class Manager implements CgroupManager {
         } catch (e) {
           throw wrap(e, `cgroup ${rel}: set up ${d}`);
         }
+        if (!last && opts.keepParents === true) this.readyParents.add(d);
       }
       parent = d;
     }
@@ -351,6 +372,12 @@ class CgroupHandle implements Cgroup {
 
   async destroy(ctx: Context): Promise<void> {
     if (!(await this.anyExists())) return;
+    // The common case, a cgroup its processes have left: each leaf goes at the first rmdir (the kernel refuses one
+    // that holds a task, EBUSY), without the thaw and the reads of every hierarchy's cgroup.procs first.
+    if (this.removeLeavesAtOnce()) {
+      this.removeParents();
+      return;
+    }
     // Killed processes cannot exit while frozen.
     if (this.backend.thaw && this.leaves.length > 0) await this.backend.thaw(ctx, this.cg).catch(() => undefined);
     const deadline = Date.now() + this.drainTimeoutMs;
@@ -366,6 +393,22 @@ class CgroupHandle implements Cgroup {
       );
     }
     for (const d of [...this.leaves].reverse()) await this.removeDir(d, deadline);
+    this.removeParents();
+  }
+
+  /** rmdir of each leaf; false at the first one that cannot go yet (left to the careful path). */
+  private removeLeavesAtOnce(): boolean {
+    for (const d of [...this.leaves].reverse()) {
+      try {
+        rmdirSync(d);
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') return false;
+      }
+    }
+    return true;
+  }
+
+  private removeParents(): void {
     for (const d of [...this.parents].reverse()) {
       // Shared ancestors (berth/) stay while other containers use them.
       try {

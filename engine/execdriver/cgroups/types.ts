@@ -97,6 +97,13 @@ export interface CreateCgroupOptions {
    * container's own path), leaving it when it holds child cgroups.
    */
   joinExisting?: boolean;
+  /**
+   * The levels above the leaf belong to the caller, which removes them itself (an engine's own parent, removed when it
+   * stops or starts): destroy() leaves them, and a create with this option below a parent this manager made or set up
+   * before makes only the leaf (no mkdir, controller or cpuset set-up of each level in each hierarchy again); a parent
+   * removed meanwhile is found by the leaf's mkdir (ENOENT) and the whole path walked again.
+   */
+  keepParents?: boolean;
 }
 
 export interface CgroupManager {

@@ -401,6 +401,16 @@ describe('validateSpec', () => {
     expect(raw.root?.path).toBe('rootfs');
   });
 
+  it('completes an owned spec in place instead of copying it (an unknown property still goes from a copy)', () => {
+    const raw = defaultSpec();
+    const spec = validateSpec(raw, bundle, { host, owned: true });
+    expect(spec).toBe(raw);
+    expect(raw.root?.path).toBe(join(bundle, 'rootfs'));
+    const odd = { ...defaultSpec(), oddity: 1 };
+    expect(validateSpec(odd, bundle, { host, owned: true })).not.toHaveProperty('oddity');
+    expect(odd.oddity).toBe(1);
+  });
+
   it.each(['1.0.0', '1.0.2', '1.1.0', '1.2.1', '1.0.2-dev', '1.1.0-rc.1'])('accepts ociVersion %s', (v) => {
     expect(validateSpec({ ...defaultSpec(), ociVersion: v }, bundle, { host }).ociVersion).toBe(v);
   });

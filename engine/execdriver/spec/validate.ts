@@ -123,6 +123,11 @@ export interface ValidateOptions {
   warn?: (message: string) => void;
   /** Which Linux security modules are enabled; this host's by default (tests pass their own). */
   lsm?: EnabledLsm;
+  /**
+   * The caller hands `raw` over (a spec it just built and keeps no other use of): it is completed in place (root.path
+   * made absolute) and returned, without the deep copy (0.2–0.4 ms for a spec with Docker's seccomp profile).
+   */
+  owned?: boolean;
 }
 
 export interface EnabledLsm {
@@ -177,7 +182,7 @@ function validateStructure(raw: unknown, warn: (message: string) => void): unkno
 
 /**
  * Validates a parsed config.json against what berth supports and returns it as a Spec
- * (a deep copy; root.path made absolute against bundleDir). Throws a BerthError whose
+ * (a deep copy unless options.owned; root.path made absolute against bundleDir). Throws a BerthError whose
  * message starts with the field path: INVALID_ARGUMENT for a wrong value (unknown
  * namespace type, capability or rlimit, a capability outside the host's bounding set,
  * a missing root or bind source), NOT_IMPLEMENTED for a field berth cannot honour
@@ -186,7 +191,9 @@ function validateStructure(raw: unknown, warn: (message: string) => void): unkno
  */
 export function validateSpec(raw: unknown, bundleDir: string, options: ValidateOptions = {}): Spec {
   const warn = options.warn ?? (() => undefined);
-  const spec = structuredClone(validateStructure(raw, warn)) as Spec;
+  const checked = validateStructure(raw, warn);
+  // validateStructure copied raw when it dropped a property; an owned spec is checked where it lies
+  const spec = (options.owned === true || checked !== raw ? checked : structuredClone(checked)) as Spec;
   const host = options.host ?? hostCapabilities();
   const bundle = resolve(bundleDir);
 
@@ -214,7 +221,8 @@ export function validateSpec(raw: unknown, bundleDir: string, options: ValidateO
     }
   });
   checkLinux(spec);
-  checkHostOnly(spec, options.lsm ?? hostLsm(), warn);
+  // read only for a spec with a label: most have none, and the reads fail (exceptions) on a host without either
+  checkHostOnly(spec, () => options.lsm ?? hostLsm(), warn);
   return spec;
 }
 
@@ -223,11 +231,11 @@ export function validateSpec(raw: unknown, bundleDir: string, options: ValidateO
  * accepted and named in a warning (runc and crun also go on without them), except a
  * security label for a module that is enabled here, which berth cannot set: refused.
  */
-function checkHostOnly(spec: Spec, lsm: EnabledLsm, warn: (message: string) => void): void {
+function checkHostOnly(spec: Spec, lsm: () => EnabledLsm, warn: (message: string) => void): void {
   const label = (field: string, value: string | undefined, module: 'apparmor' | 'selinux') => {
     if (value === undefined || value === '') return;
     const name = module === 'apparmor' ? 'AppArmor' : 'SELinux';
-    if (lsm[module])
+    if (lsm()[module])
       throw notImplemented(`${field}: berth cannot apply ${name} labels, and ${name} is enabled on this host`, {
         details: { field },
       });
