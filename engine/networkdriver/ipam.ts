@@ -60,10 +60,54 @@ export interface PoolSpec {
   gateway: string;
 }
 
+/** A pool in memory: its allocations indexed both ways, changed in place (O(1) per allocation and release). */
+interface Pool {
+  subnet: string;
+  gateway: string;
+  last?: string;
+  /** address → owner */
+  byAddress: Map<string, string>;
+  /** owner → its addresses (one, unless a file written by hand gave it more) */
+  byOwner: Map<string, Set<string>>;
+}
+
+function poolOfFile(f: PoolFile): Pool {
+  const p: Pool = { subnet: f.subnet, gateway: f.gateway, byAddress: new Map(), byOwner: new Map() };
+  if (f.last !== undefined) p.last = f.last;
+  for (const [address, owner] of Object.entries(f.allocations)) assign(p, address, owner);
+  return p;
+}
+
+function fileOfPool(p: Pool): PoolFile {
+  return {
+    subnet: p.subnet,
+    gateway: p.gateway,
+    ...(p.last !== undefined ? { last: p.last } : {}),
+    allocations: Object.fromEntries(p.byAddress),
+  };
+}
+
+function assign(p: Pool, address: string, owner: string): void {
+  const before = p.byAddress.get(address);
+  if (before !== undefined) unassign(p, address, before);
+  p.byAddress.set(address, owner);
+  let mine = p.byOwner.get(owner);
+  if (mine === undefined) p.byOwner.set(owner, (mine = new Set()));
+  mine.add(address);
+}
+
+function unassign(p: Pool, address: string, owner: string): void {
+  if (p.byAddress.get(address) !== owner) return;
+  p.byAddress.delete(address);
+  const mine = p.byOwner.get(owner)!;
+  mine.delete(address);
+  if (mine.size === 0) p.byOwner.delete(owner);
+}
+
 interface PoolWriter {
-  /** The newest state not yet handed to a write, and the changes that led to it. */
-  latest?: PoolFile;
+  /** The changes not yet handed to a write (none: nothing is queued). */
   changes: Change[];
+  queued: boolean;
   waiters: { resolve: () => void; reject: (err: unknown) => void }[];
   /** The write in flight, if any. */
   running?: Promise<void>;
@@ -155,7 +199,7 @@ export async function readJournal(
 
 export class Ipam {
   private readonly mutex = new KeyedLock();
-  private readonly pools = new Map<string, PoolFile>();
+  private readonly pools = new Map<string, Pool>();
   private readonly writers = new Map<string, PoolWriter>();
   private readonly journals = new Map<string, Journal>();
   /** Per pool, the releases made in memory that no write has taken yet. */
@@ -174,19 +218,16 @@ export class Ipam {
     return join(this.dir, `${id}.json`);
   }
 
-  private async load(pool: PoolSpec): Promise<PoolFile> {
+  private async load(pool: PoolSpec): Promise<Pool> {
     let state = this.pools.get(pool.id);
     if (state === undefined) {
       const journal = await readJournal(this.file(pool.id));
       if (journal !== undefined) {
-        state = journal.pool;
+        state = poolOfFile(journal.pool);
         this.journals.set(pool.id, journal.torn ? {} : { appended: journal.changes });
       } else {
-        state = (await readRuntimeJson<PoolFile>(this.legacyFile(pool.id))) ?? {
-          subnet: pool.subnet,
-          gateway: pool.gateway,
-          allocations: {},
-        };
+        const legacy = await readRuntimeJson<PoolFile>(this.legacyFile(pool.id));
+        state = poolOfFile(legacy ?? { subnet: pool.subnet, gateway: pool.gateway, allocations: {} });
         this.journals.set(pool.id, {});
       }
       this.pools.set(pool.id, state);
@@ -195,19 +236,18 @@ export class Ipam {
   }
 
   /**
-   * Makes next the pool's state now, changes (with the pool's unwritten releases before
-   * them) the next write's, and returns when a write holding them is on disk.
+   * Queues changes, already made to the pool in memory (with the pool's unwritten releases
+   * before them), for the next write, and returns when a write holding them is on disk.
    */
-  private commit(id: string, next: PoolFile, changes: Change[]): Promise<void> {
-    this.pools.set(id, next);
+  private commit(id: string, changes: Change[]): Promise<void> {
     const released = this.unwritten.get(id) ?? [];
     this.unwritten.delete(id);
     let w = this.writers.get(id);
     if (w === undefined) {
-      w = { waiters: [], changes: [] };
+      w = { waiters: [], changes: [], queued: false };
       this.writers.set(id, w);
     }
-    w.latest = next;
+    w.queued = true;
     w.changes.push(...released, ...changes);
     const done = new Promise<void>((resolve, reject) => w.waiters.push({ resolve, reject }));
     if (w.running === undefined) this.write(id, w);
@@ -215,23 +255,26 @@ export class Ipam {
   }
 
   private write(id: string, w: PoolWriter): void {
-    const state = w.latest!;
     const changes = w.changes.splice(0);
     const waiters = w.waiters.splice(0);
-    w.latest = undefined;
-    w.running = this.persist(id, state, changes).then(
+    w.queued = false;
+    w.running = this.persist(id, changes).then(
       () => waiters.forEach((x) => x.resolve()),
       (err: unknown) => waiters.forEach((x) => x.reject(err)),
     );
     void w.running.finally(() => {
       w.running = undefined;
-      if (w.latest !== undefined) this.write(id, w);
+      if (w.queued) this.write(id, w);
       else if (this.writers.get(id) === w) this.writers.delete(id);
     });
   }
 
-  /** Appends changes to the pool's journal (one write), or rewrites it as state when due (see the top). */
-  private async persist(id: string, state: PoolFile, changes: Change[]): Promise<void> {
+  /**
+   * Appends changes to the pool's journal (one write), or, when due (see the top), rewrites
+   * it as the pool is now in memory: that holds the changes, and maybe newer ones whose
+   * own write then repeats them (a change applied twice is the same pool).
+   */
+  private async persist(id: string, changes: Change[]): Promise<void> {
     const path = this.file(id);
     let j = this.journals.get(id);
     if (j === undefined) {
@@ -241,7 +284,9 @@ export class Ipam {
     try {
       if (j.appended === undefined || j.appended + changes.length > COMPACT_AFTER) {
         await this.closeJournal(j);
-        await writeFileAtomic(path, `${JSON.stringify(state)}\n`, { mode: 0o600, makeDirs: true });
+        const state = this.pools.get(id);
+        if (state === undefined) return; // dropped meanwhile
+        await writeFileAtomic(path, `${JSON.stringify(fileOfPool(state))}\n`, { mode: 0o600, makeDirs: true });
         await removeFile(this.legacyFile(id));
         j.appended = 0;
         return;
@@ -290,8 +335,8 @@ export class Ipam {
   async reserve(pool: PoolSpec, containerId: string): Promise<Reservation> {
     return this.mutex.run(pool.id, async () => {
       const state = await this.load(pool);
-      for (const [addr, owner] of Object.entries(state.allocations))
-        if (owner === containerId) return { address: addr, durable: this.idle(pool.id) };
+      const mine = state.byOwner.get(containerId);
+      if (mine !== undefined) return { address: mine.values().next().value!, durable: this.idle(pool.id) };
       const subnet = parseSubnet(pool.subnet);
       const gateway = parseIPv4(pool.gateway);
       const first = subnet.base + 1;
@@ -303,12 +348,10 @@ export class Ipam {
         const candidate = first + ((start + i) % count);
         if (candidate === gateway) continue;
         const text = formatIPv4(candidate);
-        if (state.allocations[text] !== undefined) continue;
-        const durable = this.commit(
-          pool.id,
-          { ...state, last: text, allocations: { ...state.allocations, [text]: containerId } },
-          [['+', text, containerId]],
-        );
+        if (state.byAddress.has(text)) continue;
+        assign(state, text, containerId);
+        state.last = text;
+        const durable = this.commit(pool.id, [['+', text, containerId]]);
         // Handled by the caller; never an unhandled rejection meanwhile.
         durable.catch(() => undefined);
         return { address: text, durable };
@@ -327,17 +370,13 @@ export class Ipam {
   async release(pool: PoolSpec, containerId: string): Promise<string | undefined> {
     return this.mutex.run(pool.id, async () => {
       const state = await this.load(pool);
-      const entries = Object.entries(state.allocations);
-      const mine = entries.filter(([, owner]) => owner === containerId);
+      const mine = [...(state.byOwner.get(containerId) ?? [])];
       if (mine.length === 0) return undefined;
-      this.pools.set(pool.id, {
-        ...state,
-        allocations: Object.fromEntries(entries.filter(([, owner]) => owner !== containerId)),
-      });
+      for (const addr of mine) unassign(state, addr, containerId);
       const unwritten = this.unwritten.get(pool.id) ?? [];
-      unwritten.push(...mine.map(([addr]): Change => ['-', addr, containerId]));
+      unwritten.push(...mine.map((addr): Change => ['-', addr, containerId]));
       this.unwritten.set(pool.id, unwritten);
-      return mine[0]![0];
+      return mine[0];
     });
   }
 
@@ -346,8 +385,7 @@ export class Ipam {
     await Promise.all(
       [...this.unwritten.keys()].map((id) =>
         this.mutex.run(id, async () => {
-          const state = this.pools.get(id);
-          return state !== undefined && this.unwritten.has(id) ? { durable: this.commit(id, state, []) } : undefined;
+          return this.pools.has(id) && this.unwritten.has(id) ? { durable: this.commit(id, []) } : undefined;
         }),
       ),
     ).then((rs) => Promise.all(rs.map((r) => r?.durable)));
@@ -357,12 +395,11 @@ export class Ipam {
   async reclaim(pool: PoolSpec, live: ReadonlySet<string>): Promise<string[]> {
     const r = await this.mutex.run(pool.id, async () => {
       const state = await this.load(pool);
-      const entries = Object.entries(state.allocations);
-      const dead = entries.filter(([, owner]) => !live.has(owner));
+      const dead = [...state.byAddress].filter(([, owner]) => !live.has(owner));
       if (dead.length === 0) return { freed: [], durable: Promise.resolve() };
+      for (const [addr, owner] of dead) unassign(state, addr, owner);
       const durable = this.commit(
         pool.id,
-        { ...state, allocations: Object.fromEntries(entries.filter(([, owner]) => live.has(owner))) },
         dead.map(([addr, owner]): Change => ['-', addr, owner]),
       );
       durable.catch(() => undefined);
@@ -374,7 +411,7 @@ export class Ipam {
 
   /** address → containerId of the pool, as persisted. */
   async allocations(pool: PoolSpec): Promise<Record<string, string>> {
-    return this.mutex.run(pool.id, async () => ({ ...(await this.load(pool)).allocations }));
+    return this.mutex.run(pool.id, async () => Object.fromEntries((await this.load(pool)).byAddress));
   }
 
   /** Deletes the pool's journal (the network is being removed). Idempotent. */
