@@ -15,7 +15,7 @@ import {
   type NetlinkOp,
   type NetnsRef,
 } from '../../engine/networkdriver/index.js';
-import { macFor, networkDriverBoundary, type NetworkDriver } from '../../engine/networkdriver/index.js';
+import { hostVethName, macFor, networkDriverBoundary, type NetworkDriver } from '../../engine/networkdriver/index.js';
 import { formatIPv4, parseSubnet } from '../../engine/networkdriver/subnet.js';
 import { instrument, type Context } from '../../engine/trace/index.js';
 import type { MacroCase } from '../suite.js';
@@ -101,6 +101,8 @@ interface Slot {
 export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath, concurrency: number): MacroCase {
   let driver: NetworkDriver | undefined;
   let slots: Slot[] = [];
+  /** Host veths the sample released with netnsGone: the kernel removes them with their namespaces. */
+  let released: string[] = [];
   /** acquire() undoes itself when it fails: only a successful one is released. */
   let acquired = false;
 
@@ -141,6 +143,8 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
   const dispose = async (ctx: Context): Promise<void> => {
     const taken = slots;
     slots = [];
+    const left = released;
+    released = [];
     const errors: unknown[] = [];
     for (const slot of taken) {
       if (slot.owner !== undefined) {
@@ -151,6 +155,11 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
     await deleteNetnsBatch(
       taken.flatMap((slot) => (slot.ns !== undefined ? [slot.ns] : [])),
       world.shell,
+    );
+    // as the floor case does after each sample: the kernel's removal of the namespaces and the veths they take with
+    // them finishes before the next sample, whichever case it is, so no sample runs beside this one's teardown
+    await waitLinksGone(() => linksAmong(left), `network setup ${mode} (concurrency ${concurrency})`).catch(
+      (e: unknown) => errors.push(e),
     );
     await Promise.all(
       taken.map((slot) => rm(slot.etcDir, { recursive: true, force: true }).catch((e: unknown) => errors.push(e))),
@@ -179,6 +188,7 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
       // die with its last process: the host veth goes with them, as the engine releases it
       await Promise.all(ids.map((id) => d.releaseInterface(ctx, id, { netnsGone: mode === 'bridge' })));
       for (const id of ids) world.forget(id);
+      if (mode === 'bridge') released = ids.map(hostVethName);
     }
   };
 
@@ -244,6 +254,9 @@ export function setupCase(world: NetworkWorld, mode: SetupMode, path: SetupPath,
     method:
       `Wall time in ms to set up and then tear down the network of ${concurrency} container(s) at once (Promise.all) for ${describeMode[mode]}, via ${describePath[path]}. ` +
       `The driver's state files (under the run's data root) and the etc files are part of the driver path. Each container gets a fresh network namespace (\`ip -batch\` of \`netns add\`) and its container directory holding the empty etc files (the engine makes them for their bind mounts before it asks for the network) before the timed part, and loses both (\`netns del\`, rm) after it: neither is measured (the namespaces suite measures namespace creation). ` +
+      (mode === 'bridge' && path === 'driver'
+        ? "After a sample the bench waits until the kernel removed its host veths with the namespaces, as after a floor sample, so no sample runs beside an earlier one's namespace teardown. "
+        : '') +
       `The \`ip\` commands around the samples (and the floor program) run in one long-lived shell, not as children of the bench process, so no sample pays the copy-on-write faults a fork of the bench process leaves behind; the driver path interleaves with the kernel floor only, the bare plans (whose \`ip\` paths fork in their samples) among themselves.`,
     notes:
       mode === 'bridge' && path === 'driver' && BRIDGE_GOAL_MS[concurrency] !== undefined
@@ -276,6 +289,27 @@ async function linksNamed(prefix: string): Promise<string[]> {
   return (await readdir('/sys/class/net')).filter((n) => n.startsWith(prefix));
 }
 
+/** Those of names the host has as links. */
+async function linksAmong(names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const all = new Set(await readdir('/sys/class/net'));
+  return names.filter((n) => all.has(n));
+}
+
+/**
+ * Waits, with a generous deadline, until list() is empty: the kernel removed the links a
+ * sample left to it (with their namespace). Fails naming them if not.
+ */
+async function waitLinksGone(list: () => Promise<string[]>, subject: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let left = await list();
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    left = await list();
+  }
+  if (left.length > 0) throw new Error(`${subject}: the kernel has not removed ${left.join(', ')} after 30 s`);
+}
+
 /**
  * The kernel floor of a bridge setup + teardown at a concurrency: per sample one
  * run of netns-floor (one iteration, `concurrency` threads) on the bench's
@@ -283,7 +317,8 @@ async function linksNamed(prefix: string): Promise<string[]> {
  * own; the sample is its link phase plus its release phase, in ms (the namespace's
  * creation, which the driver path does not time either, is left out). After each
  * sample it waits, with a generous deadline, until the kernel removed the host
- * ends (`bf<pid><run>…`, unique per run) and fails naming them if not.
+ * ends (`bf<pid><run>…`, unique per run) and fails naming them if not; the driver's
+ * bridge case waits for its host veths the same way.
  */
 export function floorCase(world: NetworkWorld, concurrency: number): MacroCase {
   let acquired = false;
@@ -334,15 +369,7 @@ export function floorCase(world: NetworkWorld, concurrency: number): MacroCase {
         throw new Error(`${subject}: netns-floor printed ${JSON.stringify(r.output)}`);
       return (parts[1]! + parts[2]!) / 1e6;
     },
-    afterSample: async () => {
-      const deadline = Date.now() + 30_000;
-      let left = await linksNamed(prefix);
-      while (left.length > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        left = await linksNamed(prefix);
-      }
-      if (left.length > 0) throw new Error(`${subject}: the kernel has not removed ${left.join(', ')} after 30 s`);
-    },
+    afterSample: () => waitLinksGone(() => linksNamed(prefix), subject),
   };
 }
 

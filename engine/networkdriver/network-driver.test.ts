@@ -12,6 +12,7 @@ import { isBerthError } from '../errdefs/errors.js';
 import { background, collect, instrument } from '../trace/index.js';
 import { bootTimeMs } from '../fsutil/state-file.js';
 import { Iptables } from './iptables.js';
+import { readJournal } from './ipam.js';
 import { networkDriverBoundary, type NetworkDriver } from './driver.js';
 import { LOCAL_MTU, BridgeDriver, type NetworkDriverOptions } from './network-driver.js';
 import { berthLinks, clientFromHost, hostLinks, NetnsFixture } from './test-netns.js';
@@ -529,8 +530,7 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     // the last release reaches the disk with the pool's next write, or at close()
     await d.close(ctx);
     expect(
-      JSON.parse(await readFile(join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.json`), 'utf8'))
-        .allocations,
+      (await readJournal(join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.jsonl`)))!.pool.allocations,
     ).toEqual({});
     expect(await fx.links(a.name)).toEqual(['lo']);
   });
@@ -546,7 +546,7 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
     });
     const net = d.listNetworks(ctx)[0]!;
     const endpoint = join(root, 'network', 'endpoints', 'torn1.json');
-    const pool = join(root, 'network', 'ipam', `${net.id}.json`);
+    const pool = join(root, 'network', 'ipam', `${net.id}.jsonl`);
     // as a power loss leaves files written without fsync: torn, last written before this boot (the record of an
     // endpoint with ports, and the pool)
     await mkdir(dirname(endpoint), { recursive: true });
@@ -630,8 +630,8 @@ needs(root()).describe('BridgeDriver (kernel)', () => {
       hostname: 'b',
     });
     await d.releaseInterface(ctx, 'rel1');
-    const pool = join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.json`);
-    const onDisk = async () => JSON.parse(await readFile(pool, 'utf8')).allocations as Record<string, string>;
+    const pool = join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.jsonl`);
+    const onDisk = async () => (await readJournal(pool))!.pool.allocations;
     // the release rides on the pool's next write: the file still lists it
     expect(await onDisk()).toEqual({ [r1.address!]: 'rel1', [r2.address!]: 'rel2' });
     drivers.pop(); // a crash: no close()

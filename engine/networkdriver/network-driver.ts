@@ -2,9 +2,9 @@
 // container's interface in its network namespace, published ports, and crash
 // recovery. Kernel work goes through rtnetlink (netlink-ops.ts) and iptables.
 //
-// On disk, under `<root>/network/` (every file written atomically):
+// On disk, under `<root>/network/` (every file written atomically; the journal appended to):
 //   networks/<id>.json     one NetworkRecord per network (the default one is `builtin`), fsynced
-//   ipam/<id>.json         the network's address allocations (ipam.ts)     } runtime state:
+//   ipam/<id>.jsonl        the network's address journal (ipam.ts)          } runtime state:
 //   endpoints/<cid>.json   the EndpointRecord of a container with ports       } not fsynced
 // A bridge endpoint without ports has no file of its own: everything in its record
 // follows from its network and its address (the veth's name from the container id, the
@@ -484,8 +484,9 @@ export class BridgeDriver implements NetworkDriver {
    * (`veth berth1a2b3c4d5e: RTM_NEWLINK: EEXIST`). Everything is undone on failure.
    * Cost: one cloned child with two netlink batches (on the addon's netlink threads,
    * whose thread rewrites the etc files in place meanwhile), overlapped with one
-   * runtime-state write (the address, group-committed with concurrent callers, not
-   * fsynced; it is the endpoint's record too; one native threadpool job). Both are on
+   * runtime-state write (the address: one append to the pool's journal, group-committed
+   * with concurrent callers, not fsynced; it is the endpoint's record too; one threadpool
+   * job). Both are on
    * disk before it returns. none, host and container:<id>: the etc files alone (with
    * none's lo up when asked) in one call on the netlink threads.
    */
@@ -591,7 +592,7 @@ export class BridgeDriver implements NetworkDriver {
         ...(net.externalMtu !== undefined ? { routeMtu: net.externalMtu } : {}),
       });
       vethMade = true;
-      // The address's write (a threadpool job) and the etc files (written by the netlink
+      // The address's append (a threadpool job) and the etc files (written by the netlink
       // thread while its child works in the namespace) overlap the netlink work; all are
       // done before the container can use the address. A failing link step comes first:
       // its error (e.g. veth.create EEXIST) decides the undo.
@@ -1026,6 +1027,7 @@ export class BridgeDriver implements NetworkDriver {
   async close(_ctx: Context): Promise<void> {
     await this.reaper.stop();
     await this.ipam.flush();
+    await this.ipam.close();
     for (const [key, proxy] of [...this.proxies]) {
       await proxy.close();
       this.proxies.delete(key);

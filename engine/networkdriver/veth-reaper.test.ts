@@ -3,12 +3,13 @@
 // the grace period, never a re-allocated one; close() stops it, recover() finishes it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { background } from '../trace/index.js';
+import { readJournal } from './ipam.js';
 import { hostVethName, BridgeDriver, type NetworkDriverOptions } from './network-driver.js';
 import { hostLinks, NetnsFixture } from './test-netns.js';
 import { needs, root } from '../../testkit/needs.js';
@@ -97,10 +98,8 @@ needs(root()).describe('releaseInterface with netnsGone (kernel)', () => {
     expect(d.endpoint(ctx, 'gone1')).toBeUndefined();
     expect(d.inspectNetwork(ctx, 'bridge').containers).toEqual([]);
     await d.close(ctx);
-    const ipam = JSON.parse(
-      await readFile(join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.json`), 'utf8'),
-    );
-    expect(Object.values(ipam.allocations)).not.toContain('gone1');
+    const ipam = await readJournal(join(root, 'network', 'ipam', `${d.listNetworks(ctx)[0]!.id}.jsonl`));
+    expect(Object.values(ipam!.pool.allocations)).not.toContain('gone1');
     await fx.cleanup();
     expect(await eventually(async () => !(await present(r.hostVeth!)))).toBe(true);
   });
