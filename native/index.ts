@@ -26,6 +26,8 @@ export type NetlinkOp =
   | { op: 'link.up' | 'link.down'; name: string }
   | { op: 'link.master'; name: string; master: string }
   | { op: 'link.mtu'; name: string; mtu: number }
+  /** No IPv6 link-local address on the link (addr_gen_mode none): no DAD, router solicitation or MLD when it is up. */
+  | { op: 'link.nolinklocal'; name: string }
   | { op: 'link.rename'; name: string; newName: string }
   | { op: 'link.delete'; name: string; ifMissingOk?: boolean }
   | { op: 'addr.add'; name: string; address: string; prefix: number; ifExistsOk?: boolean }
