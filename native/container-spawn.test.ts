@@ -76,6 +76,11 @@ needs(root()).describe('native container core (root)', () => {
         }),
       ),
     ).toThrow(/exec: joins every namespace/);
+    // a detached rootfs is attached in the child's own mount namespace: without one it is refused, as is a bad fd
+    expect(() => spawnContainer(config({ namespaces: [], rootfsMount: 0 }))).toThrow(
+      /rootfsMount: needs a mount namespace of its own/,
+    );
+    expect(() => spawnContainer(config({ rootfsMount: -1 }))).toThrow(/rootfsMount -1: EBADF/);
     expect(readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8').trim()).toBe('');
   });
 

@@ -26,6 +26,8 @@ export type NetlinkOp =
   | { op: 'link.up' | 'link.down'; name: string }
   | { op: 'link.master'; name: string; master: string }
   | { op: 'link.mtu'; name: string; mtu: number }
+  /** No IPv6 link-local address on the link (addr_gen_mode none): no DAD, router solicitation or MLD when it is up. */
+  | { op: 'link.nolinklocal'; name: string }
   | { op: 'link.rename'; name: string; newName: string }
   | { op: 'link.delete'; name: string; ifMissingOk?: boolean }
   | { op: 'addr.add'; name: string; address: string; prefix: number; ifExistsOk?: boolean }
@@ -122,6 +124,15 @@ export interface NativeCore {
     uidMap: string,
     gidMap: string,
   ): void;
+  /**
+   * An overlayfs over `lowers` (topmost first), `upper` and `work` (paths relative to `home`; a lower may be a
+   * symlink to its dir) made with fsopen/fsconfig/fsmount and left detached: in no mount namespace until someone
+   * attaches it (move_mount; `rootfsMount` of a container config). Returns its fd (close-on-exec); this process reaches
+   * the tree through `/proc/self/fd/<fd>`, and closing the fd of a tree attached nowhere unmounts it. `options` are
+   * `key=value` or flags. Throws a Node-style error naming the step (fsopen, fsconfig lowerdir+, fsconfig create,
+   * fsmount…), with the filesystem's own message in its path when it gave one.
+   */
+  overlayDetached(home: string, lowers: string[], upper: string, work: string, options: string[]): number;
   /**
    * One message to the child: 'setup' (run the setup), 'resume' (after a 'hooks' message: go on to pivot_root) or
    * 'start' (execve). Throws EPIPE when the child is gone.
@@ -312,6 +323,12 @@ export interface NativeSpawnConfig {
    * ("idmapped mount of <rootfs>") means the kernel or the filesystem refuses (idmapProbe tells beforehand).
    */
   idmapRootfs?: boolean;
+  /**
+   * A detached mount (an fd of fsmount or open_tree) the child attaches over `rootfs` in its own mount namespace
+   * (move_mount, step rootfs-bind "detached <rootfs>"), instead of a bind of that path. The child gets a copy; the fd
+   * stays the caller's. Refused with a host mount namespace or idmapRootfs.
+   */
+  rootfsMount?: number;
   mounts: NativeMount[];
   /** The host's cgroup hierarchies, when a mount is of kind 'cgroup'. */
   cgroupHierarchies?: NativeCgroupHierarchy[];

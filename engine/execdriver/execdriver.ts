@@ -81,6 +81,13 @@ export interface CreateOptions {
    * usual cleanup). Without it the child makes no such stop.
    */
   createContainerHooks?: (ctx: Context, pid: number) => Promise<void>;
+  /**
+   * The rootfs as a detached mount (an fd of fsmount or open_tree, e.g. the graphdriver's getDetached): the child
+   * attaches it over spec.root.path in its own mount namespace instead of binding that path, so this process's mount
+   * table holds nothing of the container. The fd stays the caller's (the child gets a copy, closed at its execve).
+   * Needs a new mount namespace and no idmapped rootfs.
+   */
+  rootfsMount?: number;
 }
 
 export type ExitStatus =
@@ -329,6 +336,7 @@ class NativeExecDriver implements ExecDriver {
         stdio: [-1, -1, -1],
         ...(options.execFifo !== undefined ? { execFifo: options.execFifo } : {}),
         ...(options.createContainerHooks !== undefined ? { createContainerHooks: true } : {}),
+        ...(options.rootfsMount !== undefined ? { rootfsMount: options.rootfsMount } : {}),
       });
     } catch (err) {
       throw wrap(err, subject);

@@ -99,6 +99,8 @@ export interface NativeIo {
   execFifo?: string;
   /** The child stops before pivot_root for the caller's createContainer hooks. */
   createContainerHooks?: boolean;
+  /** A detached mount the child attaches over root.path in its own mount namespace, instead of a bind of that path. */
+  rootfsMount?: number;
 }
 
 /**
@@ -252,6 +254,7 @@ export function nativeConfig(spec: Spec, bundleDir: string, io: NativeIo): Nativ
   if (proc.oomScoreAdj !== undefined) config.oomScoreAdj = proc.oomScoreAdj;
   if (io.execFifo !== undefined) config.execFifo = io.execFifo;
   if (io.createContainerHooks === true) config.createContainerHooks = true;
+  if (io.rootfsMount !== undefined) config.rootfsMount = io.rootfsMount;
   if (proc.terminal) config.terminal = { rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 };
   if (spec.linux?.seccomp !== undefined)
     config.seccomp = nativeSeccomp(spec.linux.seccomp, config.noNewPrivileges, {

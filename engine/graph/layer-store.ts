@@ -17,7 +17,7 @@ import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { alreadyExists, conflict, failedPrecondition, isBerthError, notFound, wrap } from '../errdefs/errors.js';
-import type { DiffingDriver, Driver, IdMaps } from '../graphdriver/driver.js';
+import type { DetachedMount, DiffingDriver, Driver, IdMaps } from '../graphdriver/driver.js';
 import { withDiff } from '../graphdriver/naive-diff.js';
 import { nowNs } from '../trace/clock.js';
 import { throwIfCancelled, type Context } from '../trace/context.js';
@@ -434,6 +434,19 @@ export class LayerStore {
     const path = await this.driver.get(ctx, r.driverID);
     this.mountCounts.set(containerID, (this.mountCounts.get(containerID) ?? 0) + 1);
     return path;
+  }
+
+  /**
+   * Mounts the container's layer detached (driver.getDetached, counted as a mountRW; unmountRW releases it): in no
+   * mount namespace until the container's child attaches it. undefined when the driver mounts it on the host instead
+   * (no getDetached, a base layer, a kernel without the new mount API's overlay): then mountRW. Fails NOT_FOUND.
+   */
+  async mountRWDetached(ctx: Context, containerID: string): Promise<DetachedMount | undefined> {
+    const r = await this.getRWLayer(ctx, containerID);
+    if (this.driver.getDetached === undefined) return undefined;
+    const m = await this.driver.getDetached(ctx, r.driverID);
+    if (m !== undefined) this.mountCounts.set(containerID, (this.mountCounts.get(containerID) ?? 0) + 1);
+    return m;
   }
 
   /**

@@ -75,6 +75,22 @@ export interface ProtoDriver {
    * nothing to overlay (the caller idmaps the tree get() returned instead). Fails with the kernel's refusal.
    */
   idmapLayers?(ctx: Context, id: string, maps: IdMaps): Promise<boolean>;
+  /**
+   * Optional (overlay2): mounts the layer like get, but detached: in no mount namespace until a container's child
+   * attaches it at `target` in its own, so the host's mount table does not grow with the containers running. Counted
+   * as a get (put releases it). undefined when the driver mounts this layer on the host instead (then use get).
+   */
+  getDetached?(ctx: Context, id: string): Promise<DetachedMount | undefined>;
+}
+
+/** A layer's root mounted detached (getDetached). */
+export interface DetachedMount {
+  /** The fd of the detached tree (close-on-exec); the driver's until the put. */
+  fd: number;
+  /** Where this process reaches the tree: `/proc/self/fd/<fd>`. */
+  path: string;
+  /** Where a container attaches it (in its own mount namespace): the path get() would have mounted. */
+  target: string;
 }
 
 /** A user namespace's ranges: container id 0..size-1 is host id hostID..hostID+size-1. */

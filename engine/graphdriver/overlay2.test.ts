@@ -23,6 +23,15 @@ import { needs, root } from '../../testkit/needs.js';
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? {} : { skip: 'needs root' };
 
+async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (err) {
+    return isBerthError(err) ? err.code : String(err);
+  }
+  return undefined;
+}
+
 graphdriverSuite(
   'overlay2',
   async (ctx, base) => ({ driver: await Overlay2Driver.init(ctx, { root: base }), root: base }),
@@ -230,6 +239,27 @@ needs(root()).describe('overlay2 specifics', () => {
     const below = `l${layers.length - 2}`;
     expect(await d.changes(ctx, top, below)).toEqual(want);
     expect(await new NaiveDiff(d).changes(ctx, top, below)).toEqual(want);
+  });
+
+  it('mounts a layer detached: in no mount table, reached through its fd, writes in its diff, released by put', async () => {
+    await d.create(ctx, 'a', undefined);
+    await d.applyDiff(ctx, 'a', undefined, tarStream(await buildTar([{ name: 'f', content: 'lower' }])));
+    await d.createReadWrite(ctx, 'rw', 'a');
+    expect(await d.getDetached(ctx, 'a')).toBeUndefined(); // a base layer: get's diff dir
+    const m = (await d.getDetached(ctx, 'rw'))!;
+    expect(m.target).toBe(`${d.home}/rw/merged`);
+    expect(await mountsUnder(base)).toEqual([]);
+    expect(await readFile(join(m.path, 'f'), 'utf8')).toBe('lower');
+    await writeFile(join(m.path, 'g'), 'upper');
+    expect(await readFile(`${d.home}/rw/diff/g`, 'utf8')).toBe('upper');
+    expect(await codeOf(d.get(ctx, 'rw'))).toBe('FAILED_PRECONDITION');
+    expect(await codeOf(d.remove(ctx, 'rw'))).toBe('CONFLICT');
+    await d.put(ctx, 'rw');
+    expect(existsSync(`/proc/self/fd/${m.fd}`)).toBe(false);
+    // mounted again after the put (the first overlay released its upper dir), on the host this time
+    expect(await isMountPoint(await d.get(ctx, 'rw'))).toBe(true);
+    expect(await d.getDetached(ctx, 'rw')).toBeUndefined();
+    await d.put(ctx, 'rw');
   });
 
   it('recovers at init: leftover mounts, interrupted creates and dangling links are cleaned', async () => {

@@ -31,6 +31,7 @@
 // end); a tree a crash left there is deleted by the next init, and cleanup() waits for them.
 import { randomBytes } from 'node:crypto';
 import {
+  closeSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -68,6 +69,7 @@ import type {
   DriverInit,
   DriverPlugin,
   DriverStatus,
+  DetachedMount,
   IdMaps,
   Mount,
 } from './driver.js';
@@ -98,6 +100,10 @@ export class Overlay2Driver implements Driver {
   private backingFs = 'unknown';
   /** index/redirect_dir/metacopy forced off where the kernel has them: the native diff needs plain copy-ups. */
   private extraOptions: string[] = [];
+  /** Layers mounted by getDetached until their put: the fd of the detached tree. */
+  private readonly detached = new Map<string, number>();
+  /** Why getDetached is not available here (the kernel refused the new mount API's overlay), once seen. */
+  private detachedRefused: string | undefined;
 
   private constructor(
     home: string,
@@ -338,6 +344,8 @@ export class Overlay2Driver implements Driver {
         this.refs.set(id, n + 1);
         return `${this.dir(id)}/diff`;
       }
+      if (this.detached.has(id))
+        throw failedPrecondition(`overlay2 get ${id}: the layer is mounted detached (getDetached) until its put`);
       const merged = `${this.dir(id)}/merged`;
       if (n === 0 && !(await isMountPoint(merged))) {
         throwIfCancelled(ctx, `overlay2 get ${id}`);
@@ -351,7 +359,43 @@ export class Overlay2Driver implements Driver {
     });
   }
 
-  /** Releases one get; the last one unmounts (lazily, MNT_DETACH). */
+  /**
+   * Like get, with the overlay left detached (fsopen, fsconfig, fsmount): it is in no mount namespace, the host's
+   * included, until a container's child attaches it at `target` in its own (the execdriver's rootfsMount), so the mount
+   * table of this process and every clone of it do not grow with the containers running. Counted as a get; the put
+   * closes the fd (no unmount: the tree goes with the last namespace or fd holding it). undefined where a host mount is
+   * the way: a base layer (its diff dir), a layer already mounted by get, a kernel that refuses the new mount API's
+   * overlay options (lowerdir+ and dirs by fd, 6.8+; seen once, then every call answers undefined at once).
+   */
+  async getDetached(ctx: Context, id: string): Promise<DetachedMount | undefined> {
+    if (this.detachedRefused !== undefined) return undefined;
+    return this.locks.run(id, async () => {
+      await this.mustExist(ctx, id, 'get');
+      const lowers = this.lowers(id);
+      if (lowers.length === 0 || (this.refs.get(id) ?? 0) > 0) return undefined;
+      throwIfCancelled(ctx, `overlay2 get ${id}`);
+      let fd: number;
+      try {
+        fd = native().overlayDetached(this.home, lowers, `${id}/diff`, `${id}/work`, this.extraOptions);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (
+          e.code === 'ENOSYS' ||
+          (e.code === 'EINVAL' && /^fsconfig (lowerdir\+|upperdir|workdir)$/.test(e.syscall ?? ''))
+        ) {
+          this.detachedRefused = e.message;
+          ctx.logger.debug('overlay2: no detached mounts here, containers use host mounts', { error: e.message });
+          return undefined;
+        }
+        throw wrap(err, `overlay2 get ${id}: detached mount`);
+      }
+      this.refs.set(id, 1);
+      this.detached.set(id, fd);
+      return { fd, path: `/proc/self/fd/${fd}`, target: `${this.dir(id)}/merged` };
+    });
+  }
+
+  /** Releases one get; the last one unmounts (lazily, MNT_DETACH), or closes a getDetached's fd. */
   async put(_ctx: Context, id: string): Promise<void> {
     return this.locks.run(id, async () => {
       const n = this.refs.get(id) ?? 0;
@@ -362,6 +406,12 @@ export class Overlay2Driver implements Driver {
       }
       this.refs.delete(id);
       this.idmapped.delete(id);
+      const fd = this.detached.get(id);
+      if (fd !== undefined) {
+        this.detached.delete(id);
+        closeSync(fd);
+        return;
+      }
       if (existsSync(`${this.dir(id)}/lower`)) unmount(`overlay2 put ${id}`, `${this.dir(id)}/merged`, MNT_DETACH);
     });
   }
@@ -427,6 +477,8 @@ export class Overlay2Driver implements Driver {
     await this.deletesSettled();
     this.refs.clear();
     this.idmapped.clear();
+    for (const fd of this.detached.values()) closeSync(fd);
+    this.detached.clear();
     for (const m of await mountsUnder(this.home)) unmount(`overlay2 cleanup ${this.home}`, m, MNT_DETACH);
   }
 

@@ -167,9 +167,12 @@ async function openDriver(
         ...(options ? { options } : {}),
         ...(idShift ? { idShift } : {}),
       });
+      const driver = withDiff(raw, idShift);
+      // the optional methods a driver has are spans too
+      const methods = [...graphdriverBoundary.methods!, ...(driver.getDetached ? (['getDetached'] as const) : [])];
       return {
         name: candidate,
-        driver: instrument(`graphdriver.${candidate}`, withDiff(raw, idShift), graphdriverBoundary),
+        driver: instrument(`graphdriver.${candidate}`, driver, { ...graphdriverBoundary, methods }),
       };
     } catch (err) {
       if (name !== undefined) throw wrap(err, `storage driver ${candidate}`);

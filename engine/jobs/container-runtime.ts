@@ -593,9 +593,15 @@ export class ContainerRuntime {
     const undo = new Undo(ctx, `${subject}: start`);
     const dir = this.d.store.containerDir(id);
     try {
-      const rootfs = await this.d.graph.layers.mountRW(ctx, id);
+      // The rootfs mounted detached where the driver can (overlay2): only the container's own mount namespace ever
+      // holds it, so berthd's mount table, which every container's clone copies, stays the same size however many
+      // run. berthd reaches it through its fd (`access`) until then. A remapped container's layer is remounted over
+      // idmapped layers on the host (remapStart), so it takes the host mount.
+      const detachedRoot = this.d.userns === undefined ? await this.d.graph.layers.mountRWDetached(ctx, id) : undefined;
+      const rootfs = detachedRoot?.target ?? (await this.d.graph.layers.mountRW(ctx, id));
       undo.push((c) => this.d.graph.layers.unmountRW(c, id));
-      const user = await resolveUser(rootfs, rec.config.User ?? '', rec.hostConfig.GroupAdd ?? []).catch(
+      const access = detachedRoot?.path ?? rootfs;
+      const user = await resolveUser(access, rec.config.User ?? '', rec.hostConfig.GroupAdd ?? []).catch(
         (err: unknown) => {
           throw wrap(err, subject);
         },
@@ -603,12 +609,12 @@ export class ContainerRuntime {
       // Stored ids: the container's own through an idmapped mount, shifted into the ranges otherwise.
       const shift = this.d.userns !== undefined && !this.d.userns.idmap ? this.d.userns.remap : undefined;
       await ensureWorkingDir(
-        rootfs,
+        access,
         rec.config.WorkingDir || '/',
         user.uid + (shift?.uid.hostID ?? 0),
         user.gid + (shift?.gid.hostID ?? 0),
       );
-      await this.populateVolumes(rootfs, rec.hostConfig);
+      await this.populateVolumes(access, rec.hostConfig);
       const hostConfig = this.effectiveHostConfig(rec.hostConfig);
       // a missing bind source is made a directory (as Docker does); an existing file is bound as it is
       for (const b of hostConfig.Binds ?? []) {
@@ -684,6 +690,7 @@ export class ContainerRuntime {
         { dir, spec: rec.spec },
         {
           stdio: io.stdio(),
+          ...(detachedRoot !== undefined ? { rootfsMount: detachedRoot.fd } : {}),
           beforeSetup: async (c, pid) => {
             allocated = true;
             const a = await this.d.net.allocateInterface(c, {

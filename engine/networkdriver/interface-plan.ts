@@ -66,8 +66,15 @@ export function bridgeInterfacePlan(p: InterfacePlanInput): InterfacePlan {
  * container's namespace (runSteps with netns): the veth's host end is created
  * back in the caller's namespace (inHost), attached to the bridge and up in that
  * same request, its peer born in the namespace under its final name. One cloned
- * child, one netlink socket, two batches (the create; then lo, address, eth0 up,
- * route). No `ip` equivalent: the bridge is looked up in the caller's namespace.
+ * child, one netlink socket, two batches (the create; then lo, eth0's IPv6
+ * address generation off, address, eth0 up, route). No `ip` equivalent: the bridge
+ * is looked up in the caller's namespace.
+ *
+ * The network is IPv4 only, and eth0 gets no IPv6 link-local address (as Docker turns
+ * IPv6 off on the interfaces of a network without it): otherwise each start sends a
+ * DAD probe, MLD reports and router solicitations that the bridge floods to every
+ * other container on it, so the cost of one start (in softirq time on the host's CPUs
+ * and in every running container's namespace) would grow with the containers running.
  */
 export function bridgeInterfaceOps(p: InterfacePlanInput): NetlinkOp[] {
   const ifname = p.ifname ?? 'eth0';
@@ -82,6 +89,8 @@ export function bridgeInterfaceOps(p: InterfacePlanInput): NetlinkOp[] {
       master: p.bridge,
       up: true,
     },
-    ...bridgeInterfacePlan(p).netns,
+    ...bridgeInterfacePlan(p).netns.flatMap((op): NetlinkOp[] =>
+      op.op === 'link.up' && op.name === ifname ? [{ op: 'link.nolinklocal', name: ifname }, op] : [op],
+    ),
   ];
 }

@@ -36,6 +36,8 @@ export function ipLine(op: NetlinkOp): string {
       return `link set ${op.name} master ${op.master}`;
     case 'link.mtu':
       return `link set ${op.name} mtu ${op.mtu}`;
+    case 'link.nolinklocal':
+      return `link set ${op.name} addrgenmode none`;
     case 'link.rename':
       return `link set ${op.name} name ${op.newName}`;
     case 'link.delete':

@@ -139,10 +139,11 @@ needs(root()).describe('runSteps (rtnetlink)', () => {
       'veth.create',
       'link.up',
       'addr.add',
+      'link.nolinklocal',
       'link.up',
       'route.default',
     ]);
-    // the create goes alone, the other four in one batch: each of those starts when the one before it was acked
+    // the create goes alone, the other five in one batch: each of those starts when the one before it was acked
     const requests = steps.slice(4);
     for (let i = 2; i < requests.length; i++) expect(requests[i]!.startNs).toBe(requests[i - 1]!.endNs);
     expect(requests[1]!.startNs).toBeGreaterThanOrEqual(requests[0]!.endNs);
@@ -153,6 +154,9 @@ needs(root()).describe('runSteps (rtnetlink)', () => {
     expect(await fx.links(ns.name)).toEqual(['lo', 'eth0']);
     const eth0 = (await execa('ip', ['-n', ns.name, '-o', 'link', 'show', 'eth0'])).stdout;
     expect(eth0).toContain('link/ether 02:42:0a:fb:04:02');
+    // no IPv6 link-local address on eth0 (nothing of it flooded to the bridge's other ports); lo keeps ::1
+    expect((await execa('ip', ['-n', ns.name, '-6', 'addr', 'show', 'dev', 'eth0'])).stdout).toBe('');
+    expect((await execa('ip', ['-n', ns.name, '-6', 'addr', 'show', 'dev', 'lo'])).stdout).toContain('::1/128');
     expect((await execa('ip', ['-n', ns.name, 'route', 'show', 'default'])).stdout).toContain(
       'default via 10.251.4.1 dev eth0',
     );

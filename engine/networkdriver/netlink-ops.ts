@@ -62,6 +62,7 @@ const RTM_OF: Record<string, string> = {
   'link.down': 'RTM_NEWLINK',
   'link.master': 'RTM_NEWLINK',
   'link.mtu': 'RTM_NEWLINK',
+  'link.nolinklocal': 'RTM_NEWLINK',
   'link.rename': 'RTM_NEWLINK',
   'link.delete': 'RTM_DELLINK',
   'addr.add': 'RTM_NEWADDR',

@@ -114,7 +114,7 @@ struct Child {
   int devnull = -1;
   bool created = false;  // kSyncCreated was sent (detached: nobody reads the socket any more)
   bool in_userns = false;
-  int rootfs_tree = -1;  // idmap_rootfs: the detached idmapped tree the parent sent
+  int rootfs_tree = -1;  // the detached rootfs tree: idmap_rootfs's (sent by the parent) or rootfs_fd
   int mount_trees[kMaxIdmapMounts];  // the idmapped binds' trees, by slot; -1 once attached
   int nmount_trees = 0;
 };
@@ -652,9 +652,10 @@ void setup_rootfs(Child& c) {
 
   t0 = monotonic_ns();
   if (c.rootfs_tree >= 0) {
-    // The tree is already a recursive copy of the rootfs: attach it over the rootfs path.
+    // The tree is the rootfs (an idmapped copy, or the detached mount of its layers): attach it over the rootfs
+    // path, in this namespace only (its propagation was made slave or private above).
     if (syscall(SYS_move_mount, c.rootfs_tree, "", AT_FDCWD, cfg.rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-      fail(c, kStepRootfsBind, errno, "idmapped ", cfg.rootfs);
+      fail(c, kStepRootfsBind, errno, cfg.idmap_rootfs ? "idmapped " : "detached ", cfg.rootfs);
     }
     close(c.rootfs_tree);
     c.rootfs_tree = -1;
@@ -1332,6 +1333,7 @@ int container_child_main(void* arg) {
   int nkeep = 0;
   keep[nkeep++] = cfg.sync_fd;
   keep[nkeep++] = cfg.fifo_fd;
+  keep[nkeep++] = cfg.rootfs_fd;
   for (int i = 0; i < 3; i++) keep[nkeep++] = cfg.stdio[i];
   for (int i = 0; i < cfg.njoins && nkeep < 16; i++) keep[nkeep++] = cfg.joins[i].fd;
   close_except(keep, nkeep);
@@ -1344,6 +1346,7 @@ int container_child_main(void* arg) {
   if (cfg.njoins > 0) record(c, kStepSetns, -1, t0);
 
   if (cfg.idmap_rootfs) c.rootfs_tree = receive_tree(c, kSyncRootfsTree);
+  else if (cfg.rootfs_fd >= 0) c.rootfs_tree = cfg.rootfs_fd;
   for (int i = 0; i < cfg.nmounts; i++) {
     if (cfg.mounts[i].idmap_slot >= 0) c.mount_trees[c.nmount_trees++] = receive_tree(c, kSyncMountTree);
   }

@@ -179,6 +179,25 @@ std::unique_ptr<ContainerConfig> parse_container_config(Napi::Env env, Napi::Obj
   if (c.idmap_rootfs && (!c.userns_new || c.host_mount_ns) && r.error.empty()) {
     r.error = "container config: idmapRootfs: needs a new user namespace and a mount namespace of its own";
   }
+  if (r.has(o, "rootfsMount") && r.error.empty()) {
+    double fd = r.num(o, "rootfsMount", "rootfsMount");
+    if (c.host_mount_ns || c.idmap_rootfs) {
+      r.error = "container config: rootfsMount: needs a mount namespace of its own and no idmapped rootfs";
+    } else if (r.error.empty()) {
+      // A copy above the stdio slots (setup_stdio fills 0-2), closed by the parent once the child exec'd or exited.
+      int dup = fd >= 0 && fd <= 1 << 30 ? fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, 10) : -1;
+      if (dup < 0) {
+        int err = fd >= 0 ? errno : EBADF;
+        std::string what = "rootfsMount " + std::to_string(static_cast<long>(fd)) + ": ";
+        Napi::Error e = Napi::Error::New(env, what + strerrorname_np(err) + " (" + strerror(err) + ")");
+        e.Set("code", Napi::String::New(env, strerrorname_np(err)));
+        e.ThrowAsJavaScriptException();
+        return nullptr;
+      }
+      cfg->owned_fds.push_back(dup);
+      c.rootfs_fd = dup;
+    }
+  }
 
   Napi::Array mounts = r.arr(o, "mounts", "mounts");
   cfg->mounts.reserve(mounts.Length());

@@ -94,6 +94,9 @@ struct ChildConfig {
   bool readonly_root = false;
   // The rootfs is the idmapped tree the parent sends (kSyncRootfsTree), not a bind.
   bool idmap_rootfs = false;
+  // The rootfs is this detached mount (a copy of the runtime's fd, close-on-exec), attached over `rootfs` in the
+  // child's own mount namespace, not a bind: the runtime's mount table holds nothing of the container (-1: none).
+  int rootfs_fd = -1;
   // No mount namespace of its own (none new, none joined): the mounts are made in the
   // runtime's namespace under a private bind of the rootfs, and the root is a chroot.
   bool host_mount_ns = false;

@@ -76,6 +76,7 @@ enum OpKind : int {
   OP_LINK_DELETE,
   OP_ADDR_ADD,
   OP_ROUTE_DEFAULT,
+  OP_LINK_NOLINKLOCAL,
 };
 
 struct OpName {
@@ -87,7 +88,7 @@ const OpName kOpNames[] = {
     {"bridge.create", OP_BRIDGE_CREATE}, {"veth.create", OP_VETH_CREATE}, {"link.up", OP_LINK_UP},
     {"link.down", OP_LINK_DOWN},         {"link.master", OP_LINK_MASTER}, {"link.mtu", OP_LINK_MTU},
     {"link.rename", OP_LINK_RENAME},     {"link.delete", OP_LINK_DELETE}, {"addr.add", OP_ADDR_ADD},
-    {"route.default", OP_ROUTE_DEFAULT},
+    {"route.default", OP_ROUTE_DEFAULT}, {"link.nolinklocal", OP_LINK_NOLINKLOCAL},
 };
 
 // Phases reported with a negative index. "child" spans clone() to the child's
@@ -372,6 +373,19 @@ int build_op(int fd, const Op& op, Msg* mp) {
       link_header(&m, RTM_NEWLINK, 0);
       attr_str(&m, IFLA_IFNAME, op.name);
       attr_u32(&m, IFLA_MASTER, static_cast<uint32_t>(master));
+      return 0;
+    }
+    case OP_LINK_NOLINKLOCAL: {
+      // addr_gen_mode none (`ip link set X addrgenmode none`): the link gets no IPv6 link-local address, so it sends
+      // no DAD probe, router solicitation or MLD report when it comes up (on a bridge each is flooded to every port).
+      link_header(&m, RTM_NEWLINK, 0);
+      attr_str(&m, IFLA_IFNAME, op.name);
+      rtattr* spec = nest_begin(&m, IFLA_AF_SPEC);
+      rtattr* inet6 = nest_begin(&m, AF_INET6);
+      uint8_t mode = IN6_ADDR_GEN_MODE_NONE;
+      if (attr_put(&m, IFLA_INET6_ADDR_GEN_MODE, &mode, 1) == nullptr) return EMSGSIZE;
+      nest_end(&m, inet6);
+      nest_end(&m, spec);
       return 0;
     }
     case OP_LINK_MTU: {
