@@ -392,6 +392,32 @@ describe('berthd API server', () => {
     expect(raw.endsWith('\r\n\r\nout\nerr\n')).toBe(true);
   });
 
+  it('closes an upgrade request answered without reading its body once the client leaves: shutdown does not wait', async () => {
+    await start();
+    // An upgraded socket is paused: unless the daemon reads on, it never sees the client go, and the server's close
+    // (which waits for every connection) never ends (berthd then exited 13 on SIGTERM, its shutdown pending).
+    const s = connect(join(dir, 'api.sock'));
+    s.on('error', () => undefined);
+    const answered = new Promise<string>((resolve) => {
+      let got = '';
+      s.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        if (got.includes('\r\n\r\n')) resolve(got);
+      });
+    });
+    const body = Buffer.alloc(2 * 1024 * 1024, 'a');
+    s.write(
+      `DELETE /containers/c1/start HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`,
+    );
+    s.write(body);
+    expect((await answered).split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
+    s.destroy();
+    const running = daemon!;
+    daemon = undefined;
+    await running.close(ctx);
+    expect(fake.shutdowns).toBe(1);
+  });
+
   it('refuses attach to an unknown container with a 404 before switching protocols', async () => {
     const client = await start();
     await expect(client.containerAttach('nope', {})).rejects.toMatchObject({
