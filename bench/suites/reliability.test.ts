@@ -77,7 +77,10 @@ needs(root()).describe('reliability suite: a tiny run', () => {
         expect.any(Number),
         expect.any(Number),
       ]);
-      expect(byCase('soak-rss-growth')[0]!.unit).toBe('MiB');
+      expect(byCase('soak-rss-growth').map((c) => [c.parameters.read, c.unit])).toEqual([
+        ['idle', 'MiB'],
+        ['at-end', 'MiB'],
+      ]);
       expect(byCase('soak-fd-growth')[0]!.unit).toBe('count');
       const leftovers = byCase('soak-leftovers');
       expect(leftovers.map((c) => c.parameters.kind).sort()).toEqual([

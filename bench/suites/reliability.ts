@@ -12,6 +12,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ApiClient } from '../../engine/client/api-client.js';
+import { IDLE_TRIM_MS } from '../../engine/daemon/idle-trim.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
 import { blobOf, push } from '../../engine/registry/client/test-registry.js';
@@ -58,6 +59,15 @@ export function reliabilitySizes(settings: ProfileSettings): ReliabilitySizes {
     faultSamples: by(2, 3, 5),
     fuzzRequests: by(100, 400, 1000),
   };
+}
+
+/** How long the daemon idles before an RSS read that should not count transient memory: past its allocator trim. */
+const IDLE_WAIT_MS = IDLE_TRIM_MS + 1000;
+
+/** VmRSS reads (MiB) of `pid` after it idled IDLE_WAIT_MS (the wait is the condition measured, not a synchronisation). */
+async function idleRss(pid: number): Promise<number[]> {
+  await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
+  return rssReads([pid]);
 }
 
 /** The network modes the soak cycles through, run i taking SOAK_MODES[i % 3]. */
@@ -137,6 +147,8 @@ interface SoakFigures {
   failures: string[];
   rssBefore: number[];
   rssAfter: number[];
+  /** VmRSS reads once the daemon idled past its allocator trim, after the soak. */
+  rssAfterIdle: number[];
   fdsBefore: number;
   fdsAfter: number;
   leftovers: Record<string, string[]>;
@@ -167,8 +179,9 @@ function soakCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, figures: { soa
         runs: sizes.soakRuns,
         latencies: { none: [], bridge: [], host: [] },
         failures: [],
-        rssBefore: await rssReads([pid]),
+        rssBefore: await idleRss(pid),
         rssAfter: [],
+        rssAfterIdle: [],
         fdsBefore: fdCount(pid),
         fdsAfter: 0,
         leftovers: {},
@@ -185,6 +198,7 @@ function soakCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, figures: { soa
       }
       soak.rssAfter = await rssReads([pid]);
       soak.fdsAfter = fdCount(pid);
+      soak.rssAfterIdle = await idleRss(pid);
       soak.leftovers = await hostLeftovers(berthd.folder!, berthd.rootDir!, rulesBefore);
     },
     sample: (ctx) => apiRunOnce(tracedClient(ctx, berthd.host), 'none'),
@@ -383,18 +397,23 @@ function deriveReliability(figures: Figures, measured: readonly MeasuredCase[]):
         ),
       );
     }
-    const rssGrowth = median(soak.rssAfter) - median(soak.rssBefore);
-    out.push(
-      derived(
-        ran,
-        'soak-rss-growth',
-        'MiB',
-        params,
-        [rssGrowth],
-        "The daemon's VmRSS after the soak minus before it (each the median of 5 reads 50 ms apart), in MiB.",
-        [`Before ${median(soak.rssBefore).toFixed(1)} MiB, after ${median(soak.rssAfter).toFixed(1)} MiB.`],
-      ),
-    );
+    const before = median(soak.rssBefore);
+    for (const [read, after, when] of [
+      ['idle', soak.rssAfterIdle, `after it, once the daemon idled ${IDLE_WAIT_MS / 1000} s (past its allocator trim)`],
+      ['at-end', soak.rssAfter, 'right after its last run'],
+    ] as const) {
+      out.push(
+        derived(
+          ran,
+          'soak-rss-growth',
+          'MiB',
+          { ...params, read },
+          [median(after) - before],
+          `The daemon's VmRSS ${when} minus before the soak (idle ${IDLE_WAIT_MS / 1000} s too), each the median of 5 reads 50 ms apart, in MiB.`,
+          [`Before ${before.toFixed(1)} MiB, after ${median(after).toFixed(1)} MiB.`],
+        ),
+      );
+    }
     out.push(
       derived(
         ran,
