@@ -64,7 +64,7 @@ export function reliabilitySizes(settings: ProfileSettings): ReliabilitySizes {
 /** How long the daemon idles before an RSS read that should not count transient memory: past its allocator trim. */
 const IDLE_WAIT_MS = IDLE_TRIM_MS + 1000;
 
-/** VmRSS reads (MiB) of `pid` after it idled IDLE_WAIT_MS (the wait is the condition measured, not a synchronisation). */
+/** VmRSS reads (MiB) of `pid` after it idled IDLE_WAIT_MS (the idle time is what is measured, no synchronisation). */
 async function idleRss(pid: number): Promise<number[]> {
   await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
   return rssReads([pid]);
