@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiClient, readAll } from '../client/api-client.js';
 import { FrameReader } from '../client/frame-reader.js';
 import { joinSpans } from '../client/commands/trace-command.js';
@@ -416,6 +416,16 @@ describe('berthd API server', () => {
     daemon = undefined;
     await running.close(ctx);
     expect(fake.shutdowns).toBe(1);
+  });
+
+  it('answers HEAD of a streaming route (events) with its head alone, ends it and stops the job', async () => {
+    await start();
+    // Without it the stream stayed open: a HEAD client waits for an end that never comes, and the job runs on.
+    const raw = await rawExchange('HEAD /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(raw.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(raw.endsWith('\r\n\r\n')).toBe(true);
+    // the job was never left running (stopped, or not started at all)
+    await vi.waitFor(() => expect(fake.engine.running()).toEqual([]));
   });
 
   it('refuses attach to an unknown container with a 404 before switching protocols', async () => {
