@@ -82,6 +82,11 @@ export class PrivateBerthd {
     return this.daemon?.pid;
   }
 
+  /** True while the daemon's process runs (it has not exited or been killed). */
+  get running(): boolean {
+    return this.daemon !== undefined && this.daemon.exitCode === null && this.daemon.signalCode === null;
+  }
+
   /** The daemon's folder (root, exec root, socket, log), while it is set up. */
   get folder(): string | undefined {
     return this.dir;
@@ -144,8 +149,11 @@ export class PrivateBerthd {
     }
   }
 
-  /** Spawns berthd on the kept root and returns its process (not yet answering: waitPing()). */
-  spawnDaemon(): ChildProcess {
+  /**
+   * Spawns berthd on the kept root and returns its process (not yet answering: waitPing()); `env` is added to the
+   * bench's environment (e.g. BERTH_TEST_PAUSE_AT for a fault case).
+   */
+  spawnDaemon(env: Record<string, string> = {}): ChildProcess {
     if (this.dir === undefined || this.root === undefined || this.bip === undefined)
       throw new Error('private berthd: not set up');
     if (this.daemon !== undefined && this.daemon.exitCode === null && this.daemon.signalCode === null)
@@ -172,7 +180,7 @@ export class PrivateBerthd {
           'warn',
         ],
         // a process group of its own: a Ctrl-C at the terminal reaches the bench alone, which stops it in order
-        { stdio: ['ignore', log, log], detached: true },
+        { stdio: ['ignore', log, log], detached: true, env: { ...process.env, ...env } },
       );
     } finally {
       closeSync(log);
@@ -203,9 +211,29 @@ export class PrivateBerthd {
     }
   }
 
-  async startDaemon(): Promise<void> {
-    this.spawnDaemon();
+  async startDaemon(env: Record<string, string> = {}): Promise<void> {
+    this.spawnDaemon(env);
     await this.waitPing();
+  }
+
+  /** SIGKILL to the daemon's pid (a crash, for fault cases); resolves once the process is gone. */
+  async killDaemon(): Promise<void> {
+    const d = this.daemon;
+    if (d === undefined || d.pid === undefined) return;
+    this.daemon = undefined;
+    if (d.exitCode !== null || d.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => d.once('exit', () => resolve()));
+    d.kill('SIGKILL');
+    await exited;
+  }
+
+  /** The daemon's log (stdout and stderr of every start on this root), or '' before the first. */
+  log(): string {
+    try {
+      return readFileSync(join(this.dir!, 'berthd.log'), 'utf8');
+    } catch {
+      return '';
+    }
   }
 
   /** SIGTERM, then SIGKILL after 30 s (reported). Resolves once the process is gone; a non-zero exit is reported. */

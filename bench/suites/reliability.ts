@@ -1,19 +1,23 @@
-// The `reliability` suite: what many runs through one berthd do to the daemon and
-// the host. A soak of N sequential create+start+wait+remove runs over the API
-// (quick 50, default 1000, full 2000) records each run's latency, the drift of the
-// last decile against the first, the daemon's RSS and open-fd growth, and what is
-// left on the host afterwards (mounts, network namespaces, links, cgroups); load
-// cases run many containers and pulls at once and report throughput and errors.
+// The `reliability` suite: what many runs, crashes and bad requests do to one berthd
+// and to the host. A soak of N sequential create+start+wait+remove runs over the API
+// (quick 50, default 1000, full 2000) cycling the network modes none, bridge and host
+// records each run's latency, the drift of the last decile against the first per mode,
+// the daemon's RSS and open-fd growth, its failures and what is left on the host
+// afterwards (mounts, network namespaces, veths, iptables rules, cgroups, processes);
+// load cases run many containers and pulls at once and report throughput and errors;
+// fault cases kill the daemon mid-pull, mid-apply, mid-start and mid-removal and check
+// the restart (reliability-faults.ts); a fuzz case sends the e2e API fuzzer's requests
+// while a client pings the daemon (reliability-fuzz.ts).
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ApiClient } from '../../engine/client/api-client.js';
+import { IDLE_TRIM_MS } from '../../engine/daemon/idle-trim.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
 import { blobOf, push } from '../../engine/registry/client/test-registry.js';
 import { createRegistryServer, type RegistryServer } from '../../engine/registry/server/index.js';
-import type { Context } from '../../engine/trace/index.js';
-import { call } from '../peers/index.js';
+import { call, onPath } from '../peers/index.js';
 import type { ProfileSettings } from '../profiles.js';
 import { median } from '../stats.js';
 import type { CaseDef, DerivedCase, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
@@ -23,6 +27,8 @@ import { BERTHD_BRIDGE, staticImageBerthd } from './run-berthd.js';
 import { tracedClient } from './daemon-spans.js';
 import { apiRunOnce } from './run-levels.js';
 import { STATIC_IMAGE, staticImageConfig, staticImageLayers } from './runtime-image.js';
+import { faultCases, FAULT_POINTS, type FaultOutcomes } from './reliability-faults.js';
+import { fuzzApiCase, type FuzzOutcome } from './reliability-fuzz.js';
 
 const SUITE = 'reliability';
 
@@ -33,24 +39,68 @@ export interface ReliabilitySizes {
   concurrentRuns: number;
   /** Pulls at once in one load sample (half of one image, the rest of others sharing its layers). */
   concurrentPulls: number;
+  /** Kills per fault point (each costs one or two daemon restarts). */
+  faultSamples: number;
+  /** Fuzz requests per sample of the fuzz case. */
+  fuzzRequests: number;
 }
 
-/** The sizes of a profile: the soak is 50 runs in quick, 1000 in default, 2000 in full. */
+/**
+ * The sizes of a profile: the soak is 50 runs in quick, 1000 in default, 2000 in full; 2, 3 and 5 kills per fault
+ * point; 100, 400 and 1000 fuzz requests per sample.
+ */
 export function reliabilitySizes(settings: ProfileSettings): ReliabilitySizes {
-  const soakRuns = settings.name === 'quick' ? 50 : settings.name === 'full' ? 2000 : 1000;
-  return { soakRuns, concurrentRuns: 50, concurrentPulls: 8 };
+  const by = <T>(quick: T, dflt: T, full: T): T =>
+    settings.name === 'quick' ? quick : settings.name === 'full' ? full : dflt;
+  return {
+    soakRuns: by(50, 1000, 2000),
+    concurrentRuns: 50,
+    concurrentPulls: 8,
+    faultSamples: by(2, 3, 5),
+    fuzzRequests: by(100, 400, 1000),
+  };
 }
+
+/** How long the daemon idles before an RSS read that should not count transient memory: past its allocator trim. */
+const IDLE_WAIT_MS = IDLE_TRIM_MS + 1000;
+
+/** VmRSS reads (MiB) of `pid` after it idled IDLE_WAIT_MS (the idle time is what is measured, no synchronisation). */
+async function idleRss(pid: number): Promise<number[]> {
+  await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
+  return rssReads([pid]);
+}
+
+/** The network modes the soak cycles through, run i taking SOAK_MODES[i % 3]. */
+export const SOAK_MODES = ['none', 'bridge', 'host'] as const;
 
 /** Open file descriptors of `pid` (entries of /proc/<pid>/fd). */
 export function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-/** What a berthd of `root` left on the host, by kind; `folder` holds its root and exec root. */
+/** The kinds of leftovers the soak and fault cases look for. */
+export type LeftoverKind = 'mounts' | 'netns' | 'links' | 'iptables' | 'cgroups' | 'processes';
+
+/** iptables rules (iptables-save lines) naming the private daemon's bridge or its owner tag (a hash of `root`). */
+export async function iptablesRules(root: string): Promise<string[]> {
+  if (onPath('iptables-save') === undefined) return [];
+  const owner = createHash('sha256').update(root).digest('hex').slice(0, 12);
+  const { stdout } = await call(['iptables-save'], { captureStdout: true });
+  const bridge = new RegExp(`[ !]${BERTHD_BRIDGE}( |$)`);
+  return String(stdout)
+    .split('\n')
+    .filter((l) => l.startsWith('-A ') && (bridge.test(l) || l.includes(`berth:${owner}:`)));
+}
+
+/**
+ * What a berthd of `root` left on the host, by kind; `folder` holds its root and exec root. iptables rules count
+ * when not among `rulesBefore` (the bridge's own rules, taken before the runs).
+ */
 export async function hostLeftovers(
   folder: string,
   root: string,
-): Promise<Record<'mounts' | 'netns' | 'links' | 'cgroups', string[]>> {
+  rulesBefore: readonly string[],
+): Promise<Record<LeftoverKind, string[]>> {
   const parent = `berth/${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
   const cgroups: string[] = [];
   for (const h of readdirSync('/sys/fs/cgroup')) {
@@ -61,10 +111,14 @@ export async function hostLeftovers(
   // Network namespaces berth's containers made outlive them only through a process
   // (in the daemon's cgroups) or a bind mount (under its folder).
   const netns = new Set<string>();
+  const processes: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      if (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${parent}/`))
+      const inCgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${parent}/`);
+      if (inCgroup || readlinkSync(`/proc/${pid}/root`).startsWith(`${folder}/`)) {
+        processes.push(`${pid} ${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}`);
         netns.add(readlinkSync(`/proc/${pid}/ns/net`));
+      }
     } catch {
       // gone meanwhile
     }
@@ -81,16 +135,20 @@ export async function hostLeftovers(
     .split('\n')
     .map((l) => l.split(': ')[1]?.split('@')[0] ?? '')
     .filter((n) => n !== '');
-  return { mounts, netns: [...netns], links, cgroups };
+  const iptables = (await iptablesRules(root)).filter((r) => !rulesBefore.includes(r));
+  return { mounts, netns: [...netns], links, iptables, cgroups, processes };
 }
 
 /** What the soak measured, for derive(). */
 interface SoakFigures {
   runs: number;
-  latencies: number[];
+  /** Per network mode, the latencies of its runs that succeeded, in the order taken. */
+  latencies: Record<(typeof SOAK_MODES)[number], number[]>;
   failures: string[];
   rssBefore: number[];
   rssAfter: number[];
+  /** VmRSS reads once the daemon idled past its allocator trim, after the soak. */
+  rssAfterIdle: number[];
   fdsBefore: number;
   fdsAfter: number;
   leftovers: Record<string, string[]>;
@@ -111,32 +169,37 @@ function soakCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, figures: { soa
     group: 'reliability-soak',
     method:
       `Set-up (untimed here, reported by the soak-* cases): ${sizes.soakRuns} sequential create -> wait (next-exit) -> start -> exit -> delete runs of ${STATIC_IMAGE} /bin/true ` +
-      "with --network none through berth's API client on a private berthd (overlay2 on tmpfs, own bridge and /24), with the daemon's VmRSS and open fds read before and after " +
-      'and the host searched for leftovers after. Each sample: one more such run, in ms, on the soaked daemon.',
+      `through berth's API client on a private berthd (overlay2 on tmpfs, own bridge and /24), cycling the network modes ${SOAK_MODES.join(', ')}, ` +
+      "with the daemon's VmRSS and open fds read before and after and the host searched for leftovers after. Each sample: one more such run " +
+      '(--network none), in ms, on the soaked daemon.',
     setup: async (ctx) => {
       await berthd.acquire(ctx);
       const pid = berthd.pid!;
       const soak: SoakFigures = {
         runs: sizes.soakRuns,
-        latencies: [],
+        latencies: { none: [], bridge: [], host: [] },
         failures: [],
-        rssBefore: await rssReads([pid]),
+        rssBefore: await idleRss(pid),
         rssAfter: [],
+        rssAfterIdle: [],
         fdsBefore: fdCount(pid),
         fdsAfter: 0,
         leftovers: {},
       };
       figures.soak = soak;
+      const rulesBefore = await iptablesRules(berthd.rootDir!);
       for (let i = 0; i < sizes.soakRuns; i++) {
+        const mode = SOAK_MODES[i % SOAK_MODES.length]!;
         try {
-          soak.latencies.push(await apiRunOnce(tracedClient(ctx, berthd.host), 'none'));
+          soak.latencies[mode].push(await apiRunOnce(tracedClient(ctx, berthd.host), mode));
         } catch (err) {
-          soak.failures.push(err instanceof Error ? err.message : String(err));
+          soak.failures.push(`run ${i} (${mode}): ${err instanceof Error ? err.message : String(err)}`);
         }
       }
       soak.rssAfter = await rssReads([pid]);
       soak.fdsAfter = fdCount(pid);
-      soak.leftovers = await hostLeftovers(berthd.folder!, berthd.rootDir!);
+      soak.rssAfterIdle = await idleRss(pid);
+      soak.leftovers = await hostLeftovers(berthd.folder!, berthd.rootDir!, rulesBefore);
     },
     sample: (ctx) => apiRunOnce(tracedClient(ctx, berthd.host), 'none'),
     afterSample: async () => {
@@ -274,58 +337,83 @@ function derived(
   };
 }
 
-/** The soak's figures and the load cases' error counts as cases of their own. */
-function deriveReliability(
-  figures: { soak?: SoakFigures },
-  errors: LoadErrors,
-  measured: readonly MeasuredCase[],
-): DerivedCase[] {
+/** The first few of `lines`, for a note. */
+function firstOf(lines: readonly string[], n = 5): string {
+  return `${lines.slice(0, n).join('; ')}${lines.length > n ? ` and ${lines.length - n} more` : ''}`;
+}
+
+/** What the suite measured beside its samples, for derive(). */
+interface Figures {
+  soak?: SoakFigures;
+  errors: LoadErrors;
+  faults: FaultOutcomes;
+  fuzz: FuzzOutcome[];
+}
+
+/** The soak's figures, the load cases' error counts, the faults' and the fuzz's findings as cases of their own. */
+function deriveReliability(figures: Figures, measured: readonly MeasuredCase[]): DerivedCase[] {
   const out: DerivedCase[] = [];
   const soak = figures.soak;
   const ran = measured.find((m) => m.info.case === 'run-after-soak');
-  if (soak !== undefined && ran !== undefined && soak.latencies.length > 0) {
-    const params = { level: 'api', network: 'none', soakRuns: soak.runs };
-    const failures =
-      soak.failures.length === 0
-        ? []
-        : [`${soak.failures.length} of ${soak.runs} runs failed; first: ${soak.failures[0]}`];
+  if (soak !== undefined && ran !== undefined) {
+    const params = { level: 'api', network: SOAK_MODES.join(','), soakRuns: soak.runs };
     out.push(
       derived(
         ran,
-        'soak-latency',
-        'ms',
+        'soak-failures',
+        'count',
         params,
-        soak.latencies,
-        `Each of the soak's ${soak.runs} sequential API runs (create -> wait -> start -> exit -> delete), in ms, in the order taken.`,
-        failures,
+        [soak.failures.length],
+        `Runs of the soak's ${soak.runs} (create -> wait -> start -> exit -> delete, network modes cycled) that failed.`,
+        soak.failures.length === 0 ? [] : [`First: ${firstOf(soak.failures, 3)}.`],
       ),
     );
-    const decile = Math.max(1, Math.floor(soak.latencies.length / 10));
-    const first = median(soak.latencies.slice(0, decile));
-    const last = median(soak.latencies.slice(-decile));
-    out.push(
-      derived(
-        ran,
-        'soak-drift',
-        'ratio',
-        params,
-        [last / first],
-        `Median latency of the soak's last decile of runs (${decile} runs) over that of its first decile: above 1 the daemon got slower as runs accumulated.`,
-        [`First decile median ${first.toFixed(2)} ms, last decile median ${last.toFixed(2)} ms.`],
-      ),
-    );
-    const rssGrowth = median(soak.rssAfter) - median(soak.rssBefore);
-    out.push(
-      derived(
-        ran,
-        'soak-rss-growth',
-        'MiB',
-        params,
-        [rssGrowth],
-        "The daemon's VmRSS after the soak minus before it (each the median of 5 reads 50 ms apart), in MiB.",
-        [`Before ${median(soak.rssBefore).toFixed(1)} MiB, after ${median(soak.rssAfter).toFixed(1)} MiB.`],
-      ),
-    );
+    for (const mode of SOAK_MODES) {
+      const latencies = soak.latencies[mode];
+      if (latencies.length === 0) continue;
+      const modeParams = { ...params, network: mode };
+      out.push(
+        derived(
+          ran,
+          'soak-latency',
+          'ms',
+          modeParams,
+          latencies,
+          `Each successful run of the soak with --network ${mode} (every ${SOAK_MODES.length}th of its ${soak.runs} sequential API runs), in ms, in the order taken.`,
+        ),
+      );
+      const decile = Math.max(1, Math.floor(latencies.length / 10));
+      const first = median(latencies.slice(0, decile));
+      const last = median(latencies.slice(-decile));
+      out.push(
+        derived(
+          ran,
+          'soak-drift',
+          'ratio',
+          modeParams,
+          [last / first],
+          `Median latency of the last decile of the soak's --network ${mode} runs (${decile} runs) over that of their first decile: above 1 the daemon got slower as runs accumulated.`,
+          [`First decile median ${first.toFixed(2)} ms, last decile median ${last.toFixed(2)} ms.`],
+        ),
+      );
+    }
+    const before = median(soak.rssBefore);
+    for (const [read, after, when] of [
+      ['idle', soak.rssAfterIdle, `after it, once the daemon idled ${IDLE_WAIT_MS / 1000} s (past its allocator trim)`],
+      ['at-end', soak.rssAfter, 'right after its last run'],
+    ] as const) {
+      out.push(
+        derived(
+          ran,
+          'soak-rss-growth',
+          'MiB',
+          { ...params, read },
+          [median(after) - before],
+          `The daemon's VmRSS ${when} minus before the soak (idle ${IDLE_WAIT_MS / 1000} s too), each the median of 5 reads 50 ms apart, in MiB.`,
+          [`Before ${before.toFixed(1)} MiB, after ${median(after).toFixed(1)} MiB.`],
+        ),
+      );
+    }
     out.push(
       derived(
         ran,
@@ -345,16 +433,14 @@ function deriveReliability(
           'count',
           { ...params, kind },
           [list.length],
-          leftoverMethod[kind] ?? kind,
-          list.length === 0
-            ? []
-            : [`Left: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}.`],
+          leftoverMethod[kind as LeftoverKind],
+          list.length === 0 ? [] : [`Left: ${firstOf(list)}.`],
         ),
       );
     }
   }
   for (const name of ['concurrent-runs', 'concurrent-pulls']) {
-    const counts = errors.get(name);
+    const counts = figures.errors.get(name);
     const m = measured.find((c) => c.info.case === name);
     if (counts === undefined || m === undefined) continue;
     // The warm-up's samples come first; the recorded samples are the last ones.
@@ -370,43 +456,104 @@ function deriveReliability(
       ),
     );
   }
+  for (const point of FAULT_POINTS) {
+    const m = measured.find((c) => c.info.case === 'fault-recovery' && c.info.parameters.point === point);
+    const outcomes = (figures.faults.get(point) ?? []).slice(-(m?.samples.length ?? 0));
+    if (m === undefined || outcomes.length === 0) continue;
+    const problems = outcomes.flatMap((o) => o.problems);
+    const left = outcomes.flatMap((o) => o.leftovers);
+    out.push(
+      derived(
+        m,
+        'fault-problems',
+        'count',
+        m.info.parameters,
+        outcomes.map((o) => o.problems.length),
+        'Checks that failed after one kill and restart, per sample: the interrupted call succeeding, an image listed without its layers, a container shown running, the operation refused when done again.',
+        problems.length === 0 ? [] : [`Found: ${firstOf(problems, 3)}.`],
+      ),
+      derived(
+        m,
+        'fault-leftovers',
+        'count',
+        m.info.parameters,
+        outcomes.map((o) => o.leftovers.length),
+        "What was left once the sample's image or container was removed, per sample: mounts, network namespaces, veths, iptables rules, cgroups, processes, containers, and layers the static image does not have (polled up to 30 s).",
+        left.length === 0 ? [] : [`Left: ${firstOf(left)}.`],
+      ),
+    );
+  }
+  const fuzz = measured.find((c) => c.info.case === 'ping-under-fuzz');
+  const batches = figures.fuzz.slice(-(fuzz?.samples.length ?? 0));
+  if (fuzz !== undefined && batches.length > 0) {
+    const failures = batches.flatMap((b) => b.failures);
+    out.push(
+      derived(
+        fuzz,
+        'fuzz-failures',
+        'count',
+        fuzz.info.parameters,
+        batches.map((b) => b.failures.length),
+        'Per fuzz batch: answers judged wrong (a hang past 15 s, no reply, a malformed status line, a 5xx, a refusal without a JSON message) and failed pings.',
+        [
+          `${batches.reduce((n, b) => n + b.requests, 0)} fuzz requests and ${batches.reduce((n, b) => n + b.pings, 0)} pings in ${batches.length} batches.`,
+          ...(failures.length === 0 ? [] : [`Found: ${firstOf(failures, 3)}.`]),
+        ],
+      ),
+    );
+  }
   return out;
 }
 
-const leftoverMethod: Record<string, string> = {
+const leftoverMethod: Record<LeftoverKind, string> = {
   mounts:
     "Mounts under the private berthd's folder after the soak, its own tmpfs store excepted (container rootfs mounts, binds).",
   netns:
     "Network namespaces still held after the soak by a process in the daemon's cgroups or by an nsfs bind mount under its folder.",
   links: "Links still attached to the private berthd's bridge after the soak (host veths of containers).",
+  iptables:
+    "iptables rules naming the private berthd's bridge or carrying its owner tag after the soak that were not there before it.",
   cgroups: "Cgroups left under the daemon's parent cgroup (any hierarchy) after the soak.",
+  processes: "Processes in the daemon's cgroups or with their root under its folder after the soak.",
 };
 
 /** The suite with the given sizes (the registered one takes them from the profile). */
 export function createReliabilitySuite(
   sizesFor: (settings: ProfileSettings) => ReliabilitySizes = reliabilitySizes,
 ): Suite {
-  let figures: { soak?: SoakFigures } = {};
-  let errors: LoadErrors = new Map();
+  let figures: Figures = { errors: new Map(), faults: new Map(), fuzz: [] };
   return {
     name: SUITE,
     description:
-      "many runs through one berthd: a soak's latency drift, daemon RSS and fd growth and host leftovers; concurrent runs and pulls as throughput with error counts",
+      "many runs through one berthd: a soak's latency drift, daemon RSS and fd growth and host leftovers; concurrent runs and pulls; kills mid-pull, apply, start and removal; an API fuzz",
     targets: ['berth'],
     requires: async () => (process.getuid?.() !== 0 ? 'needs root (mounts, namespaces, cgroups, bridge)' : undefined),
     cases(ctx: SuiteContext): CaseDef[] {
-      figures = {};
-      errors = new Map();
+      figures = { errors: new Map(), faults: new Map(), fuzz: [] };
       if (!ctx.targets.includes('berth')) return [];
       const sizes = sizesFor(ctx.settings);
       const berthd = staticImageBerthd(ctx.dataRoot);
+      const leftovers = async () => {
+        const found = await hostLeftovers(berthd.folder!, berthd.rootDir!, bridgeRules);
+        return Object.entries(found).flatMap(([kind, list]) => list.map((l) => `${kind} ${l}`));
+      };
+      // the bridge's own rules, read once the daemon runs (the fault group's set-up)
+      let bridgeRules: string[] = [];
+      const faults = faultCases(SUITE, berthd, sizes.faultSamples, figures.faults, leftovers);
+      const setup = faults[0]!.setup!;
+      faults[0]!.setup = async (c) => {
+        await setup(c);
+        bridgeRules = await iptablesRules(berthd.rootDir!);
+      };
       return [
         soakCase(berthd, sizes, figures),
-        concurrentRunsCase(berthd, sizes, errors),
-        concurrentPullsCase(berthd, sizes, errors),
+        concurrentRunsCase(berthd, sizes, figures.errors),
+        concurrentPullsCase(berthd, sizes, figures.errors),
+        ...faults,
+        fuzzApiCase(SUITE, berthd, sizes.fuzzRequests, ctx.seed, figures.fuzz),
       ];
     },
-    derive: (measured) => deriveReliability(figures, errors, measured),
+    derive: (measured) => deriveReliability(figures, measured),
   };
 }
 

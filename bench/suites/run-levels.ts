@@ -33,7 +33,7 @@ export const GOAL_API_NONE_MS = 10;
  * whose id goes out in the `traceparent` header when anyone collects spans). The delete runs also when a
  * step failed; a non-zero exit fails the run. Returns the elapsed ms of the calls.
  */
-export async function apiRunOnce({ client, step }: TracedClient, network: Network): Promise<number> {
+export async function apiRunOnce({ client, step }: TracedClient, network: Network | 'host'): Promise<number> {
   const t0 = process.hrtime.bigint();
   const { Id: id } = await step('create', () =>
     client.containerCreate({ Image: STATIC_IMAGE, Cmd: ['/bin/true'], HostConfig: { NetworkMode: network } }),

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiClient, readAll } from '../client/api-client.js';
 import { FrameReader } from '../client/frame-reader.js';
 import { joinSpans } from '../client/commands/trace-command.js';
@@ -390,6 +390,42 @@ describe('berthd API server', () => {
     expect(raw.startsWith('HTTP/1.1 101 UPGRADED\r\n')).toBe(true);
     expect(raw).toContain('Content-Type: application/vnd.docker.raw-stream');
     expect(raw.endsWith('\r\n\r\nout\nerr\n')).toBe(true);
+  });
+
+  it('closes an upgrade request answered without reading its body once the client leaves: shutdown does not wait', async () => {
+    await start();
+    // An upgraded socket is paused: unless the daemon reads on, it never sees the client go, and the server's close
+    // (which waits for every connection) never ends (berthd then exited 13 on SIGTERM, its shutdown pending).
+    const s = connect(join(dir, 'api.sock'));
+    s.on('error', () => undefined);
+    const answered = new Promise<string>((resolve) => {
+      let got = '';
+      s.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        if (got.includes('\r\n\r\n')) resolve(got);
+      });
+    });
+    const body = Buffer.alloc(2 * 1024 * 1024, 'a');
+    s.write(
+      `DELETE /containers/c1/start HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`,
+    );
+    s.write(body);
+    expect((await answered).split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
+    s.destroy();
+    const running = daemon!;
+    daemon = undefined;
+    await running.close(ctx);
+    expect(fake.shutdowns).toBe(1);
+  });
+
+  it('answers HEAD of a streaming route (events) with its head alone, ends it and stops the job', async () => {
+    await start();
+    // Without it the stream stayed open: a HEAD client waits for an end that never comes, and the job runs on.
+    const raw = await rawExchange('HEAD /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(raw.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(raw.endsWith('\r\n\r\n')).toBe(true);
+    // the job was never left running (stopped, or not started at all)
+    await vi.waitFor(() => expect(fake.engine.running()).toEqual([]));
   });
 
   it('refuses attach to an unknown container with a 404 before switching protocols', async () => {

@@ -13,7 +13,7 @@ import { httpError } from './http-status.js';
 import { commonHeaders, ResponseReply, SocketReply } from './reply.js';
 import { MAX_JSON_BODY, parseJsonBody, readRawBody, reportBrokenBody, type Shape } from './request-body.js';
 import { parseTraceparent, TraceStore } from './request-trace.js';
-import type { Reply, RouteRequest } from './route-types.js';
+import type { BodyWriter, Reply, RouteRequest } from './route-types.js';
 import type { Router } from './router.js';
 
 /** Largest request head (request line + headers) accepted; a larger one gets 431. */
@@ -167,14 +167,37 @@ function isCancellation(err: unknown): boolean {
 
 type BodyReader = (limit: number, subject: string) => Promise<Buffer>;
 
+/**
+ * The reply to a HEAD request (which the router answers with the GET route): a streamed answer (events, logs with
+ * follow) is its head alone, ended at once, and the request's job is stopped — nobody reads what it would stream, and
+ * the client waiting for the end of a HEAD answer would wait forever.
+ */
+function headOnly(reply: Reply, controller: AbortController): Reply {
+  return {
+    get started() {
+      return reply.started;
+    },
+    json: (status, body) => reply.json(status, body),
+    send: (status, contentType, body, headers) => reply.send(status, contentType, body, headers),
+    empty: (status) => reply.empty(status),
+    hijack: (contentType) => reply.hijack(contentType),
+    stream(contentType): BodyWriter {
+      reply.stream(contentType).end();
+      controller.abort(new BerthError('CANCELLED', 'HEAD: the answer is its head alone'));
+      return { write: async () => undefined, end: () => undefined };
+    },
+  };
+}
+
 async function handle(
   options: ApiServerOptions,
   req: IncomingMessage,
-  reply: Reply,
+  anyReply: Reply,
   controller: AbortController,
   readBody: BodyReader,
 ): Promise<void> {
   const method = req.method ?? 'GET';
+  const reply = method === 'HEAD' ? headOnly(anyReply, controller) : anyReply;
   const rawUrl = req.url ?? '/';
   const logger = options.ctx.logger.with({ method, url: rawUrl.length > 200 ? `${rawUrl.slice(0, 200)}…` : rawUrl });
   const ctx = withSignal(withLogger(options.ctx, logger), controller.signal);

@@ -239,17 +239,33 @@ export class SocketReply implements Reply {
       'Content-Length': String(bytes.length),
       Connection: 'close',
     });
-    this.socket.end(Buffer.concat([Buffer.from(head), bytes]));
+    this.endWith(Buffer.concat([Buffer.from(head), bytes]));
   }
 
   empty(status: number): void {
     this.sent = true;
-    this.socket.end(this.statusLine(status, { 'Content-Length': '0', Connection: 'close' }));
+    this.endWith(this.statusLine(status, { 'Content-Length': '0', Connection: 'close' }));
+  }
+
+  /**
+   * Sends the last bytes of an answer that is no hijack and closes the connection. An upgraded socket is paused, and
+   * a paused socket sees neither the client's end nor its reset: a body the route did not read (a refusal) would keep
+   * the connection open for nobody, and keep the daemon's shutdown waiting for it. So what the client still sends is
+   * read and dropped until it ends, or for LINGER_MS at most.
+   */
+  private endWith(bytes: Buffer | string): void {
+    const socket = this.socket;
+    socket.end(bytes);
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once('close', () => clearTimeout(timer));
+    socket.resume();
   }
 
   stream(contentType: string): BodyWriter {
     this.sent = true;
     this.socket.write(this.statusLine(200, { 'Content-Type': contentType, Connection: 'close' }));
+    // read (and drop) what the client sends, so that its hang-up is seen and ends the stream's job
+    this.socket.resume();
     return writerFor(this.socket, () => this.socket.end());
   }
 

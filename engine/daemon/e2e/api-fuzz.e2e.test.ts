@@ -68,5 +68,9 @@ needs(skip).describe(`berthd API fuzz (seed ${SEED}, ${CASES} cases)`, () => {
     expect(daemon!.child.exitCode).toBeNull();
     expect(daemon!.stderr()).not.toContain('request failed');
     expect(hostLeftovers(world)).toEqual([]);
+    // and it still shuts down cleanly on SIGTERM
+    const d = daemon!;
+    daemon = undefined;
+    expect(await stopDaemon(d), d.stderr().slice(-2000)).toBe(0);
   }, 600_000);
 });

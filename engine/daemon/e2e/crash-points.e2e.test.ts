@@ -5,13 +5,14 @@
 // processes, graph layers). The points are deterministic: the daemon is started
 // with BERTH_TEST_PAUSE_AT and announces on stderr when it stops there
 // (engine/trace/pause-point.ts); no sleep decides when to kill.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
 import type { RegistryServer } from '../../registry/server/index.js';
 import { needs } from '../../../testkit/needs.js';
 import {
+  driverLayers,
   e2eSkipReason,
   hostLeftovers,
   killDaemon,
@@ -76,21 +77,6 @@ async function removeEverything(): Promise<void> {
   expect(await client.images()).toEqual([]);
 }
 
-/** Graph layers on disk: folders of the graphdriver's layer directory (none once every image is gone). */
-function driverLayers(): string[] {
-  const out: string[] = [];
-  for (const driver of ['overlay2', 'vfs']) {
-    for (const sub of ['', 'dir']) {
-      const dir = join(world.root, driver, sub);
-      if (!existsSync(dir)) continue;
-      // .rm-*: a removed layer's tree, deleted after the removal answered
-      for (const e of readdirSync(dir, { withFileTypes: true }))
-        if (e.isDirectory() && /^(\.rm-)?[0-9a-f]{64}/.test(e.name)) out.push(join(dir, e.name));
-    }
-  }
-  return out;
-}
-
 /**
  * Nothing left on the host (and, with `graph`, in the graph); polls, since veths die with their namespace
  * asynchronously.
@@ -98,7 +84,7 @@ function driverLayers(): string[] {
 async function expectClean(graph = true): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const left = [...hostLeftovers(world), ...(graph ? driverLayers().map((l) => `layer ${l}`) : [])];
+    const left = [...hostLeftovers(world), ...(graph ? driverLayers(world).map((l) => `layer ${l}`) : [])];
     if (left.length === 0) return;
     if (Date.now() > deadline) expect(left).toEqual([]);
     await new Promise((r) => setTimeout(r, 200));
@@ -132,7 +118,7 @@ needs(skip).describe('berthd killed at a pause point', () => {
     const listed = await client.images();
     for (const i of listed) expect((await client.imageInspect(i.Id)).RootFS?.Layers?.length).toBeGreaterThan(0);
     await client.pull(image);
-    expect(driverLayers().length).toBeGreaterThan(0);
+    expect(driverLayers(world).length).toBeGreaterThan(0);
     expect(await runOnce(['true'])).toBe(0);
     await removeEverything();
     await expectClean();

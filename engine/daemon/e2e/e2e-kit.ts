@@ -416,6 +416,21 @@ export async function killDaemon(d: DaemonProcess): Promise<void> {
   await d.exited;
 }
 
+/** Graph layers on disk: folders of the graphdriver's layer directory (none once every image is gone). */
+export function driverLayers(world: DaemonWorld): string[] {
+  const out: string[] = [];
+  for (const driver of ['overlay2', 'vfs']) {
+    for (const sub of ['', 'dir']) {
+      const dir = join(world.root, driver, sub);
+      if (!existsSync(dir)) continue;
+      // .rm-*: a removed layer's tree, deleted after the removal answered
+      for (const e of readdirSync(dir, { withFileTypes: true }))
+        if (e.isDirectory() && /^(\.rm-)?[0-9a-f]{64}/.test(e.name)) out.push(join(dir, e.name));
+    }
+  }
+  return out;
+}
+
 /**
  * What a daemon of `world` has on the host besides its bridge: mounts under the
  * world's folder, host veths on its bridge, cgroups under its parent (any

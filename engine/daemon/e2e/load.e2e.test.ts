@@ -1,13 +1,16 @@
 // One berthd under concurrent load: 8 pulls at once (the same image four times,
-// three others that share its layer) and 50 concurrent create+start+wait+remove
-// runs. Every operation succeeds or fails with a clear client error (never a 5xx
-// from a race), and afterwards nothing is left: no container, mount, veth, cgroup,
-// port rule or process.
+// three others that share its layer: the layer is applied once), 50 concurrent
+// create+start+wait+remove runs, 50 containers started at once (50 distinct
+// addresses, MACs and names) and creates racing for one name (one wins). Every
+// operation succeeds or fails with a clear client error (never a 5xx from a race),
+// and afterwards nothing is left: no container, mount, veth, cgroup, port rule or
+// process.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
 import type { RegistryServer } from '../../registry/server/index.js';
 import { needs } from '../../../testkit/needs.js';
 import {
+  driverLayers,
   e2eSkipReason,
   hostLeftovers,
   makeWorld,
@@ -68,6 +71,12 @@ needs(skip).describe('berthd under concurrent load', () => {
     expect(faults).toEqual([]);
     const tags = (await client.images()).flatMap((i) => i.RepoTags ?? []);
     for (const ref of images) expect(tags).toContain(ref);
+    // The four images share their one layer: one layer on disk, whichever pull applied it.
+    const layers = new Set(
+      (await Promise.all(images.map((r) => client.imageInspect(r)))).flatMap((i) => i.RootFS.Layers),
+    );
+    expect(layers.size).toBe(1);
+    expect(driverLayers(world)).toHaveLength(1);
   }, 300_000);
 
   it(`${RUNS} concurrent create+start+wait+remove runs succeed and leave nothing behind`, async () => {
@@ -101,5 +110,51 @@ needs(skip).describe('berthd under concurrent load', () => {
     }
     expect(left).toEqual([]);
     expect(daemon!.stderr()).not.toContain('request failed');
+  }, 600_000);
+
+  it(`${RUNS} containers started at once get distinct addresses, MACs and names; of 8 creates of one name one wins`, async () => {
+    const started = await Promise.allSettled(
+      Array.from({ length: RUNS }, async (_, i) => {
+        const { Id } = await client.containerCreate(
+          { Image: images[i % images.length]!, Cmd: ['sleep', '600'] },
+          `addr-${process.pid}-${i}`,
+        );
+        await client.containerStart(Id);
+        return Id;
+      }),
+    );
+    try {
+      const faults = started.flatMap((r, i) =>
+        r.status === 'rejected' ? [`container ${i}: ${String(r.reason)}`] : [],
+      );
+      expect(faults).toEqual([]);
+      const infos = await Promise.all(
+        started.map((r) => client.containerInspect((r as PromiseFulfilledResult<string>).value)),
+      );
+      const ips = infos.map((i) => i.NetworkSettings.IPAddress);
+      for (const ip of ips) expect(ip.startsWith(world.network.subnetPrefix), ip).toBe(true);
+      expect(new Set(ips).size).toBe(RUNS);
+      expect(new Set(infos.map((i) => i.NetworkSettings.MacAddress)).size).toBe(RUNS);
+      expect(new Set(infos.map((i) => i.Name)).size).toBe(RUNS);
+    } finally {
+      for (const c of await client.containerList({ all: true })) await client.containerRemove(c.Id, { force: true });
+    }
+    const name = `race-${process.pid}`;
+    const racing = await Promise.allSettled(
+      Array.from({ length: 8 }, () => client.containerCreate({ Image: images[0]!, Cmd: ['true'] }, name)),
+    );
+    const won = racing.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const r of racing)
+      if (r.status === 'rejected') expect(r.reason).toMatchObject({ details: { httpStatus: 409 } });
+    await client.containerRemove((won[0] as PromiseFulfilledResult<{ Id: string }>).value.Id);
+    expect(await client.containerList({ all: true })).toEqual([]);
+    const deadline = Date.now() + 30_000;
+    let left = hostLeftovers(world);
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      left = hostLeftovers(world);
+    }
+    expect(left).toEqual([]);
   }, 600_000);
 });
