@@ -8,7 +8,7 @@ import { childrenOf } from '../engine/fsutil/processes-naming.js';
 
 export { processesNaming } from '../engine/fsutil/processes-naming.js';
 
-/** Pids of this process's children, zombies included (those of every thread: engine/fsutil's childrenOf). */
+/** Pids of this process's children, zombies included, whichever thread started them (engine/fsutil's childrenOf). */
 export function childPids(): number[] {
   return childrenOf('self');
 }

@@ -20,30 +20,25 @@ export function processesNaming(text: string): number[] {
 }
 
 /**
- * Pids of the children of `pid` (zombies included): those of every one of its threads, as
- * /proc/<pid>/task/<tid>/children lists only what that thread started (a Go daemon forks from whichever thread runs
- * the call; berth's native core clones from threads of its own). A thread that ends between the listing and the read
- * is skipped (its children pass to a live thread); a process that is gone has none.
+ * Pids of the children of `pid` (zombies included), from the parent field of every process's /proc/<n>/stat: the
+ * thread group's id whichever of its threads started the child (a Go daemon forks from any thread; berth's native core
+ * clones from threads of its own, which end), so, unlike /proc/<pid>/task/<tid>/children read thread by thread, a child
+ * is never missed while its starting thread ends and it passes to another. A process that ends meanwhile is left out.
  */
 export function childrenOf(pid: number | 'self'): number[] {
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const pids: number[] = [];
-  for (const tid of tasks) {
-    let text: string;
+  const parent = pid === 'self' ? process.pid : pid;
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
     try {
-      text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ESRCH') continue;
-      throw err;
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
     }
-    if (text !== '') pids.push(...text.split(/\s+/).map(Number));
+    // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2)[1]);
+    if (ppid === parent) out.push(Number(name));
   }
-  return pids;
+  return out;
 }

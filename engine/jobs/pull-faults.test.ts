@@ -99,13 +99,14 @@ describe.each(drivers)('pull through a corrupting proxy on %s', (_name, makeDriv
   });
 
   /**
-   * The checks after every failed pull: gc runs (the lock is free), nothing of the pull is left, no file under root is
-   * open.
+   * The checks after every failed pull: gc runs (the lock is free), nothing of the pull is left, no file of the graph
+   * is open. (The registry serving in this process may still hold the blob whose answer the proxy cut, until it sees
+   * its socket close: that is the fixture's, not the pull's.)
    */
   async function expectCleanAfter(what: string): Promise<void> {
     await within(graph.gc(ctx, { graceMs: 0 }), SETTLE_MS, `${what}: gc after the failure`);
     await expectEmptyStore(ctx, graph);
-    expect(await openFilesUnder(root), what).toEqual([]);
+    expect(await openFilesUnder(join(root, 'graph')), what).toEqual([]);
     expect(await filesUnder(join(root, 'graph', 'content')), what).toEqual([]);
     expect(
       (await filesUnder(join(root, 'graph', 'image'))).filter((f) => !f.endsWith('.json') || f.includes('/tmp/')),
