@@ -87,7 +87,7 @@ export interface ProtoDriver {
 export interface DetachedMount {
   /** The fd of the detached tree (close-on-exec); the driver's until the put. */
   fd: number;
-  /** Where this process reaches the tree: `/proc/self/fd/<fd>`. */
+  /** Where this process, and the commands it runs as root, reach the tree: `/proc/<this pid>/fd/<fd>`. */
   path: string;
   /** Where a container attaches it (in its own mount namespace): the path get() would have mounted. */
   target: string;

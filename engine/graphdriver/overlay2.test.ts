@@ -1,6 +1,6 @@
 // The conformance suite against overlay2, plus what only overlay2 has: the on-disk
 // layout, the depth limit, whiteout translation in its native diff, init refusals.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -250,6 +250,8 @@ needs(root()).describe('overlay2 specifics', () => {
     expect(m.target).toBe(`${d.home}/rw/merged`);
     expect(await mountsUnder(base)).toEqual([]);
     expect(await readFile(join(m.path, 'f'), 'utf8')).toBe('lower');
+    // and a command reaches it by the same path (the engine copies a volume's content with cp -a through it)
+    expect(execFileSync('cat', [join(m.path, 'f')], { encoding: 'utf8' })).toBe('lower');
     await writeFile(join(m.path, 'g'), 'upper');
     expect(await readFile(`${d.home}/rw/diff/g`, 'utf8')).toBe('upper');
     expect(await codeOf(d.get(ctx, 'rw'))).toBe('FAILED_PRECONDITION');

@@ -391,7 +391,8 @@ export class Overlay2Driver implements Driver {
       }
       this.refs.set(id, 1);
       this.detached.set(id, fd);
-      return { fd, path: `/proc/self/fd/${fd}`, target: `${this.dir(id)}/merged` };
+      // by this process's pid, not /proc/self: the path is also given to commands (cp -a of a volume's content)
+      return { fd, path: `/proc/${process.pid}/fd/${fd}`, target: `${this.dir(id)}/merged` };
     });
   }
 
