@@ -218,7 +218,7 @@ needs(root()).describe('run suite: real runs (root)', () => {
           const modules = new Set(c.phases!.map((p) => p.module.split('.')[0]));
           for (const m of ['jobs', 'graph', 'graphdriver', 'execdriver', 'libcontainer', 'networkdriver'])
             expect(modules.has(m), `${m} in ${[...modules].join(',')}`).toBe(true);
-          // the rootfs mount: overlay2 mounts it detached where the kernel can (getDetached), vfs hands out its dir (get)
+          // the rootfs mount: overlay2 mounts it detached where the kernel can (getDetached), vfs gives its dir (get)
           const mounts = [
             `graphdriver.${c.parameters.graphdriver}.get`,
             `graphdriver.${c.parameters.graphdriver}.getDetached`,
