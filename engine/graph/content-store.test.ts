@@ -113,6 +113,18 @@ describe('ContentStore', () => {
     await w.abort();
   });
 
+  it('put restarts an ingest of its name left whole by a crash (written, never committed)', async () => {
+    const data = Buffer.from('a manifest written before the kill, never committed');
+    const expected = { digest: digestOf(data), size: data.length };
+    const left = await store.writer(ctx, `put-${expected.digest}`, { expected });
+    await left.write(data);
+    await left.close();
+    const r = await store.put(ctx, data, expected);
+    expect(r).toMatchObject({ digest: expected.digest, created: true });
+    expect(await store.readBlob(ctx, expected.digest)).toEqual(data);
+    expect(await store.ingests(ctx)).toEqual([]);
+  });
+
   it('resumes a closed ingest at its offset with the hash continued', async () => {
     const data = Buffer.from('x'.repeat(100_000) + 'tail');
     const d = digestOf(data);

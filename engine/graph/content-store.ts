@@ -82,6 +82,8 @@ export interface CommitResult {
 export interface WriterOptions {
   /** The blob this ingest must produce; checked at commit, size also on every write. */
   expected?: Descriptor;
+  /** Start from zero even when the ingest holds data (a caller writing the whole blob, as put does). */
+  restart?: boolean;
 }
 
 export interface ReadRange {
@@ -155,7 +157,7 @@ export class ContentStore {
       let meta = readMeta(dir);
       const sameExpected =
         meta !== undefined && meta.expected?.digest === expected?.digest && meta.expected?.size === expected?.size;
-      const reset = meta === undefined || (expected !== undefined && !sameExpected);
+      const reset = meta === undefined || opts.restart === true || (expected !== undefined && !sameExpected);
       if (reset) {
         meta = { ref, ...(expected ? { expected } : {}), startedAt: new Date().toISOString() };
         writeFileSync(join(dir, 'data'), new Uint8Array(0));
@@ -184,7 +186,8 @@ export class ContentStore {
    * `put-<expected digest or random>`); see ContentWriter.commit for the checks.
    * A put of an expected blob that another writer of this process is putting
    * meanwhile (concurrent pulls of images that share it) waits for that writer,
-   * then finds the blob there ({created: false}) or writes it itself.
+   * then finds the blob there ({created: false}) or writes it itself. An ingest of the
+   * same name left by a crash (even holding every byte) is restarted.
    */
   async put(ctx: Context, data: Uint8Array | string, expected?: Descriptor, ref?: string): Promise<CommitResult> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
@@ -201,7 +204,8 @@ export class ContentStore {
       if (expected !== undefined && ref === undefined && (await this.has(ctx, expected.digest)))
         return { digest: expected.digest, size: expected.size, created: false, steps: [] };
       try {
-        w = await this.writer(ctx, name, expected ? { expected } : {});
+        // an ingest of the same name left by a crash is written again whole, not appended to
+        w = await this.writer(ctx, name, { ...(expected ? { expected } : {}), restart: true });
         break;
       } catch (err) {
         if (

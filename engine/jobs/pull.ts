@@ -473,7 +473,9 @@ async function pullImage(
   let fetchError: unknown;
   for (const f of fetches) {
     f.catch((err: unknown) => {
-      fetchError ??= err;
+      // a download ended by the pull's own abort (another failure, a cancel) is not the cause
+      if (internal.signal.aborted) return;
+      fetchError = err;
       internal.abort(new Error('a layer download failed'));
     });
   }
@@ -507,12 +509,14 @@ async function pullImage(
     }
     closeStreams(); // stored blobs opened for layers the graph did not need
   } catch (err) {
+    // the first failure is the cause: a download's, else the graph's (downloads then end cancelled)
+    const cause = fetchError ?? err;
     finishApply(err);
-    internal.abort(err);
+    internal.abort(cause);
     // the graph fails fast on a layer it is reading instead of applying it in vain
-    closeStreams(fetchError ?? err);
+    closeStreams(cause);
     await Promise.allSettled(fetches);
-    closeStreams(fetchError ?? err); // streams opened while the downloads wound down
+    closeStreams(cause); // streams opened while the downloads wound down
     await putting.catch(() => {}); // the graph releases what it added before we go
     const cleanup = withLogger(background(), ctx.logger); // ctx may be the cancelled one
     for (const digest of created) {
@@ -522,7 +526,7 @@ async function pullImage(
           ctx.logger.warn('pull: removing a blob after a failed pull', { digest, error: String(e) }),
         );
     }
-    throw fetchError ?? err;
+    throw cause;
   }
   const tEnd = nowNs();
   return {

@@ -1,9 +1,11 @@
 // berthd killed (SIGKILL) in the middle of a pull, between two layers — the layers
 // below recorded, the next one still downloading — and started again on the same
 // root: it recovers, lists no half-pulled image, the same pull then succeeds, and a
-// graph gc afterwards removes nothing the pulled image needs.
+// graph gc afterwards removes nothing the pulled image needs. Killed as soon as the last layer stalls (the first
+// one possibly still applying), the pull redone at the first answer succeeds.
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiClient } from '../../client/api-client.js';
 import { Graph } from '../../graph/graph.js';
@@ -135,4 +137,45 @@ needs(e2eSkipReason()).describe('berthd killed mid-pull', () => {
     daemon = await spawnDaemon(world);
     expect((await new ApiClient(daemon.host).images()).map((i) => i.Id)).toEqual([image.config.digest]);
   });
+
+  it('killed as soon as the last layer stalls, restarted: the pull redone at the first answer succeeds', async () => {
+    for (let round = 0; round < 8; round++) {
+      // incompressible layers, new each round: the first one may still stream into the graph when the last one stalls
+      const early = await buildImage(
+        [0, 1].map((i) => ({ files: { [`e${i}.bin`]: randomBytes(1_000_000), [`e${i}.txt`]: `${i}\n` } })),
+        { seed: `crash-early-${round}` },
+      );
+      await pushImage(registry.url, 'crash/early', early, `r${round}`);
+      const ref = `${proxy.host}/crash/early:r${round}`;
+      const last = early.layers.at(-1)!;
+      let stalled!: () => void;
+      const midLayer = new Promise<void>((r) => (stalled = r));
+      proxy.hooks = {
+        before: (req, res) => {
+          if (!req.url?.endsWith(last.digest)) return false;
+          fetchWhole(registry.url, req, res, (ures, body) => {
+            res.writeHead(ures.statusCode ?? 502, ures.headers);
+            res.write(body.subarray(0, body.length >> 1), () => stalled());
+          });
+          return true;
+        },
+      };
+      const pulling = new ApiClient(daemon!.host).pull(ref).catch((e: unknown) => e);
+      await midLayer;
+      daemon!.child.kill('SIGKILL');
+      await daemon!.exited;
+      expect(await pulling).toBeInstanceOf(Error);
+      proxy.hooks = {};
+      daemon = await spawnDaemon(world);
+      const client = new ApiClient(daemon.host);
+      // redone at once, without waiting for anything the start-up does: it succeeds (the failure's message if not)
+      const failed = await client.pull(ref).then(
+        () => undefined,
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      );
+      expect(failed).toBeUndefined();
+      expect((await client.imageInspect(ref)).RootFS.Layers).toEqual(early.diffIDs);
+      await client.imageRemove(ref, { force: true });
+    }
+  }, 120_000);
 });
