@@ -2,6 +2,7 @@
 // error mapping, body and header limits, hijacked streams, progress streams,
 // cancellation on hang-up, listeners and the per-root lock.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { getEventListeners } from 'node:events';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { FrameReader } from '../client/frame-reader.js';
 import { joinSpans } from '../client/commands/trace-command.js';
 import { cancelled, conflict, notFound } from '../errdefs/errors.js';
 import { Engine } from '../jobs/engine.js';
-import { background } from '../trace/context.js';
+import { background, withSignal } from '../trace/context.js';
 import { createLogger } from '../trace/logger.js';
 import { parseDaemonFlags, type DaemonFlags } from './daemon-flags.js';
 import { startDaemon, type RunningDaemon } from './daemon.js';
@@ -150,6 +151,28 @@ describe('berthd API server', () => {
     expect(head.statusCode).toBe(200);
     expect(head.headers['api-version']).toBe('1.41');
     expect(statSync(join(dir, 'api.sock')).mode & 0o777).toBe(0o660);
+  });
+
+  it("leaves nothing per request on the daemon's context signal (Node 20 never prunes AbortSignal.any's dependants)", async () => {
+    const daemonSignal = new AbortController();
+    fake = fakeEngine();
+    daemon = await startDaemon(
+      withSignal(ctx, daemonSignal.signal),
+      flags(),
+      async () => ({ engine: fake.engine, shutdown: async () => void fake.shutdowns++ }),
+      '0.1.0',
+    );
+    const client = new ApiClient(daemon.addresses[0]);
+    const signal = daemonSignal.signal as AbortSignal & Record<symbol, Set<unknown> | undefined>;
+    const dependants = (): number => {
+      const key = Object.getOwnPropertySymbols(signal).find((k) => k.description === 'kDependantSignals');
+      return key === undefined ? 0 : (signal[key]?.size ?? 0);
+    };
+    await client.ping();
+    const before = { dependants: dependants(), listeners: getEventListeners(signal, 'abort').length };
+    for (let i = 0; i < 20; i++) await client.ping();
+    await expect(client.containerInspect('nope')).rejects.toThrow(/No such container/);
+    expect({ dependants: dependants(), listeners: getEventListeners(signal, 'abort').length }).toEqual(before);
   });
 
   it('keeps the connection open after an answer given at once to a bodiless request (two pings, one connection)', async () => {

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { BerthError, invalidArgument } from '../errdefs/errors.js';
 import type { Engine } from '../jobs/engine.js';
-import { withLogger, withSignal, type Context } from '../trace/context.js';
+import { linkedContext, withLogger, type Context } from '../trace/context.js';
 import { splitVersion, API_VERSION } from './api-version.js';
 import { httpError } from './http-status.js';
 import { commonHeaders, ResponseReply, SocketReply } from './reply.js';
@@ -200,7 +200,8 @@ async function handle(
   const reply = method === 'HEAD' ? headOnly(anyReply, controller) : anyReply;
   const rawUrl = req.url ?? '/';
   const logger = options.ctx.logger.with({ method, url: rawUrl.length > 200 ? `${rawUrl.slice(0, 200)}…` : rawUrl });
-  const ctx = withSignal(withLogger(options.ctx, logger), controller.signal);
+  // linked, not withSignal: AbortSignal.any would leave an entry per request on the daemon's signal (Node 20)
+  const { ctx, unlink } = linkedContext(withLogger(options.ctx, logger), controller);
   try {
     if (req.rawHeaders.length / 2 > MAX_HEADER_FIELDS) {
       throw new BerthError(
@@ -248,5 +249,7 @@ async function handle(
         // the client is gone; nothing to answer
       }
     }
+  } finally {
+    unlink();
   }
 }

@@ -16,7 +16,7 @@ import {
 } from '../container/health.js';
 import { rfc3339Nano, type ContainerRecord } from '../container/record.js';
 import type { ContainerStore } from '../container/store.js';
-import { withSignal, type Context } from '../trace/context.js';
+import { linkedContext, withSignal, type Context } from '../trace/context.js';
 import type { Engine } from './engine.js';
 import type { EventBus } from './event-bus.js';
 import type { ExecRegistry } from './exec-jobs.js';
@@ -137,7 +137,24 @@ export class HealthMonitor {
     const { engine } = this.d;
     const hc = c.rec.config.Healthcheck ?? {};
     const t = healthTimings(hc);
-    const ctx = withSignal(this.d.baseCtx, c.stop.signal);
+    // the probe's own signal, aborted by the daemon's or the checker's: AbortSignal.any (withSignal) on those two
+    // long-lived signals would leave an entry on each per probe for their whole life (Node 20)
+    const own = new AbortController();
+    const { ctx, unlink } = linkedContext(this.d.baseCtx, own);
+    const stop = (): void => own.abort(c.stop.signal.reason);
+    if (c.stop.signal.aborted) stop();
+    else c.stop.signal.addEventListener('abort', stop, { once: true });
+    try {
+      return await this.probeIn(ctx, c, t);
+    } finally {
+      unlink();
+      c.stop.signal.removeEventListener('abort', stop);
+    }
+  }
+
+  private async probeIn(ctx: Context, c: Checker, t: ReturnType<typeof healthTimings>): Promise<HealthcheckResult> {
+    const { engine } = this.d;
+    const hc = c.rec.config.Healthcheck ?? {};
     const start = rfc3339Nano();
     const { Id } = await engine.job(ctx, 'exec_create', {
       id: c.rec.id,
