@@ -140,9 +140,10 @@ needs(skip).describe('berthd killed at a pause point', () => {
     // The start can be done again, and the container stopped and removed.
     expect(await client.containerStart(Id)).toBe(true);
     expect((await client.containerInspect(Id)).State.Running).toBe(true);
-    // The leftover check sees a running container's mount, veth, cgroup and process.
+    // The leftover check sees a running container's veth, cgroup and process (its overlay2 rootfs is mounted only in
+    // its own mount namespace where the kernel allows: the host's table need not show it).
     const running = hostLeftovers(world).map((l) => l.split(' ')[0]);
-    for (const kind of ['mount', 'veth', 'cgroup', 'process']) expect(running).toContain(kind);
+    for (const kind of ['veth', 'cgroup', 'process']) expect(running).toContain(kind);
     await client.containerRemove(Id, { force: true });
     expect(await runOnce(['true'], 'half-started')).toBe(0);
     await removeEverything();
