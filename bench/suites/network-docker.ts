@@ -13,7 +13,7 @@ import { runSteps } from '../../engine/networkdriver/netlink-ops.js';
 import { overlaps, parseSubnet } from '../../engine/networkdriver/subnet.js';
 import type { Context } from '../../engine/trace/index.js';
 import { native } from '../../native/index.js';
-import { freeLoopbackPort } from './network-procs.js';
+import { freeLoopbackPorts } from './network-procs.js';
 import {
   CONTAINER_PORTS,
   TRAFFIC_PATHS,
@@ -162,8 +162,7 @@ export class DockerEnv implements TrafficTarget {
     if (tar.failed) throw new Error(`image tar: ${String(tar.stderr).trim()}`);
     await this.must(['import', '-c', 'CMD ["/sleep"]', tarPath, IMAGE], 'import');
 
-    this.published.iperf = await freeLoopbackPort();
-    this.published.pingpong = await freeLoopbackPort();
+    [this.published.iperf, this.published.pingpong] = await freeLoopbackPorts(2);
     for (const which of ['a', 'b'] as const) {
       const name = `berthbench-${process.pid}-${which}`;
       const ports =

@@ -2,7 +2,14 @@
 // process dies before it is ready, stop() by pid, and the ping-pong scripts.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BenchProcess, freeLoopbackPort, PINGPONG_CLIENT, PINGPONG_SERVER } from './network-procs.js';
+import net from 'node:net';
+import {
+  BenchProcess,
+  freeLoopbackPort,
+  freeLoopbackPorts,
+  PINGPONG_CLIENT,
+  PINGPONG_SERVER,
+} from './network-procs.js';
 
 function alive(pid: number): boolean {
   try {
@@ -64,5 +71,19 @@ describe('BenchProcess', () => {
     expect(client.done && server.done).toBe(true);
     expect(alive(server.pid!)).toBe(false);
     expect(alive(client.pid!)).toBe(false);
+  });
+
+  it('freeLoopbackPorts gives distinct ports, free again once it returned', async () => {
+    const ports = await freeLoopbackPorts(64);
+    expect(new Set(ports).size).toBe(64);
+    // every one can be bound again: none is still held
+    for (const port of ports.slice(0, 8)) {
+      const srv = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(port, '127.0.0.1', () => resolve());
+      });
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
   });
 });

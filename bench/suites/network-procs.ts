@@ -208,14 +208,31 @@ export class BenchProcess {
   }
 }
 
+/**
+ * `n` distinct TCP ports on 127.0.0.1 that were free a moment ago: each bound to port 0, all held until the last is
+ * bound, then closed (closed one by one, the kernel may hand the same port out again: a DNAT rule binds nothing).
+ */
+export async function freeLoopbackPorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const srv = net.createServer();
+      servers.push(srv);
+      ports.push(
+        await new Promise<number>((resolve, reject) => {
+          srv.once('error', reject);
+          srv.listen(0, '127.0.0.1', () => resolve((srv.address() as net.AddressInfo).port));
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+  }
+}
+
 /** A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed). */
 export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
+  return (await freeLoopbackPorts(1))[0]!;
 }

@@ -19,7 +19,7 @@ import { hostVethName, macFor, networkDriverBoundary, type NetworkDriver } from 
 import { formatIPv4, parseSubnet } from '../../engine/networkdriver/subnet.js';
 import { instrument, type Context } from '../../engine/trace/index.js';
 import type { MacroCase } from '../suite.js';
-import { freeLoopbackPort } from './network-procs.js';
+import { freeLoopbackPorts } from './network-procs.js';
 import {
   createNetnsBatch,
   deleteNetnsBatch,
@@ -438,8 +438,8 @@ export function publishCase(world: NetworkWorld, port: PublishPort, concurrency:
     },
     beforeSample: async () => {
       const namespaces = await createNetnsBatch(concurrency, world.shell);
-      slots = namespaces.map((ns) => ({ ns, hostPort: 0 }));
-      for (const slot of slots) slot.hostPort = await freeLoopbackPort();
+      const ports = await freeLoopbackPorts(namespaces.length);
+      slots = namespaces.map((ns, i) => ({ ns, hostPort: ports[i]! }));
     },
     afterSample: () => dispose(),
     sample: async (ctx) => {

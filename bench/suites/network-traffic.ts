@@ -10,7 +10,7 @@ import { wrap } from '../../engine/errdefs/errors.js';
 import { runSteps } from '../../engine/networkdriver/netlink-ops.js';
 import type { Context } from '../../engine/trace/index.js';
 import type { MacroCase } from '../suite.js';
-import { BenchProcess, freeLoopbackPort, PINGPONG_CLIENT, PINGPONG_SERVER } from './network-procs.js';
+import { BenchProcess, freeLoopbackPorts, PINGPONG_CLIENT, PINGPONG_SERVER } from './network-procs.js';
 import { SUITE } from './network-setup.js';
 import { SharedSetup } from './shared-setup.js';
 import { createNetns, deleteNetns, type BenchNetns, type NetworkWorld } from './network-world.js';
@@ -185,13 +185,12 @@ export class TrafficEnv implements TrafficTarget {
       });
       this[which]!.address = r.address!;
     }
-    this.published.iperf = await freeLoopbackPort();
+    [this.published.iperf, this.published.pingpong] = await freeLoopbackPorts(2);
     await d.allocatePort(
       ctx,
       this.a!.id,
       `127.0.0.1:${this.published.iperf}:${CONTAINER_PORTS['published-port'].iperf}`,
     );
-    this.published.pingpong = await freeLoopbackPort();
     await d.allocatePort(
       ctx,
       this.a!.id,
