@@ -39,6 +39,22 @@ needs(e2eSkipReason()).describe('berthd killed mid-pull', () => {
   let daemon: DaemonProcess | undefined;
   let image: Image;
 
+  /** Makes the proxy send half of the blob `digest` and keep its answer open; resolves once that half is written. */
+  function stallHalfway(digest: string): Promise<void> {
+    return new Promise<void>((stalled) => {
+      proxy.hooks = {
+        before: (req, res) => {
+          if (!req.url?.endsWith(digest)) return false;
+          fetchWhole(registry.url, req, res, (ures, body) => {
+            res.writeHead(ures.statusCode ?? 502, ures.headers);
+            res.write(body.subarray(0, body.length >> 1), () => stalled());
+          });
+          return true;
+        },
+      };
+    });
+  }
+
   beforeAll(async () => {
     world = makeWorld();
     registry = await startRegistry(world.dir);
@@ -68,19 +84,7 @@ needs(e2eSkipReason()).describe('berthd killed mid-pull', () => {
     const ref = `${proxy.host}/crash/app:v1`;
     const chains = chainIDs(image.diffIDs);
     const last = image.layers.at(-1)!;
-    // the last layer's body stops halfway and stays open
-    let stalled!: () => void;
-    const midLayer = new Promise<void>((r) => (stalled = r));
-    proxy.hooks = {
-      before: (req, res) => {
-        if (!req.url?.endsWith(last.digest)) return false;
-        fetchWhole(registry.url, req, res, (ures, body) => {
-          res.writeHead(ures.statusCode ?? 502, ures.headers);
-          res.write(body.subarray(0, body.length >> 1), () => stalled());
-        });
-        return true;
-      },
-    };
+    const midLayer = stallHalfway(last.digest);
     const pulling = client.pull(ref).catch((e: unknown) => e);
     await midLayer;
     // between layers: the one below the last is recorded on disk, the last one is not
@@ -148,18 +152,7 @@ needs(e2eSkipReason()).describe('berthd killed mid-pull', () => {
       await pushImage(registry.url, 'crash/early', early, `r${round}`);
       const ref = `${proxy.host}/crash/early:r${round}`;
       const last = early.layers.at(-1)!;
-      let stalled!: () => void;
-      const midLayer = new Promise<void>((r) => (stalled = r));
-      proxy.hooks = {
-        before: (req, res) => {
-          if (!req.url?.endsWith(last.digest)) return false;
-          fetchWhole(registry.url, req, res, (ures, body) => {
-            res.writeHead(ures.statusCode ?? 502, ures.headers);
-            res.write(body.subarray(0, body.length >> 1), () => stalled());
-          });
-          return true;
-        },
-      };
+      const midLayer = stallHalfway(last.digest);
       const pulling = new ApiClient(daemon!.host).pull(ref).catch((e: unknown) => e);
       await midLayer;
       daemon!.child.kill('SIGKILL');
