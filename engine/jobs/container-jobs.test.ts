@@ -447,6 +447,10 @@ needs(skip).describe('container jobs (kernel)', () => {
     expect(after.State.Pid).not.toBe(Number(pidText));
     expect(existsSync(`/sys/class/net/${veth}`)).toBe(true);
     await second.engine.job(ctx, 'delete', { id, force: true });
+    // the host veth dies with the container's namespace, which the kernel tears down after the delete answered (or
+    // the driver's reaper deletes it after its 2 s grace): gone within that, not necessarily at once
+    const deadline = Date.now() + 10_000;
+    while (existsSync(`/sys/class/net/${veth}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(existsSync(`/sys/class/net/${veth}`)).toBe(false);
   });
 });
