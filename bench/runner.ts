@@ -96,8 +96,9 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
     warnings.push(message);
     progress(`warning: ${message}`);
   };
-  // the commit measured is the one checked out when the run began (suites load their code as they start)
-  const gitAtStart = (options.gitInfo ?? gitInfo)();
+  // the commit measured is the one checked out when the run began (suites load their code as they start); read
+  // before any suite, so the git processes never run beside a measurement
+  const gitStart = await (options.gitInfo ?? gitInfo)();
 
   // before any suite ran, the load average speaks of other work only
   const loadWarning = loadAverageWarning(os.cpus().length);
@@ -157,11 +158,7 @@ export async function runBenchmarks(options: RunOptions): Promise<RunOutcome> {
     }
   }
 
-  const [gitStart, gitEnd, berthVersion] = await Promise.all([
-    gitAtStart,
-    (options.gitInfo ?? gitInfo)(),
-    packageVersion(),
-  ]);
+  const [gitEnd, berthVersion] = await Promise.all([(options.gitInfo ?? gitInfo)(), packageVersion()]);
   const git = gitDuringRun(gitStart, gitEnd, warn);
   const document: ResultDocument = {
     schemaVersion: SCHEMA_VERSION,
