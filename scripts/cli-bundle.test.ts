@@ -1,4 +1,5 @@
-import { readdirSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -95,5 +96,41 @@ describe('command bundles', () => {
     } finally {
       delete process.env.BERTH_NO_CODE_CACHE;
     }
+  });
+
+  it('sets V8 flags only once the built-ins the bundle imports are loaded, and records them at build', async () => {
+    const entry = path.join(dir, 'entry.ts');
+    await writeFile(
+      entry,
+      [
+        "import { gzipSync } from 'node:zlib';",
+        'export const main = async (): Promise<number> => {',
+        "  await import('node:dgram');",
+        '  return gzipSync(Buffer.from([1])).length;',
+        '};',
+      ].join('\n'),
+    );
+    await buildBundle(entry);
+    const record = JSON.parse(readFileSync(path.join(dir, '.bundle', 'entry.inputs.json'), 'utf8')) as {
+      builtins: string[];
+    };
+    // a dynamic import is not loaded at start
+    expect(record.builtins).toEqual(['node:zlib']);
+    // a fresh process: which built-ins were loaded when each flag was set (Node's own code cache needs them first)
+    const script = [
+      "const v8 = require('node:v8');",
+      'const set = v8.setFlagsFromString;',
+      'const seen = [];',
+      'v8.setFlagsFromString = (f) => {',
+      "  const has = (m) => process.moduleLoadList.includes('NativeModule ' + m);",
+      "  seen.push([f, has('zlib'), has('perf_hooks'), has('dgram')]);",
+      '  set(f);',
+      '};',
+      `const { startFresh } = require(${JSON.stringify(path.resolve('scripts/cli-start.cjs'))});`,
+      `const m = startFresh(${JSON.stringify(entry)}, undefined, { v8Flags: ['--stack-size=900'], preload: ['node:perf_hooks'] });`,
+      'process.stdout.write(JSON.stringify(seen));',
+    ].join('\n');
+    const seen = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as unknown[];
+    expect(seen).toEqual([['--stack-size=900', true, true, false]]);
   });
 });

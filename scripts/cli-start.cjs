@@ -40,8 +40,25 @@ function freshRecord(entry) {
 /** The script whose code cache saveCodeCache() writes, if the cache was missing or refused. */
 let pending;
 
-/** Runs the bundle of `record` as a vm.Script with the code cache `<name>.<id>.<key>.cache`; returns its exports. */
-function runBundle(entry, record, cacheKey) {
+/**
+ * Sets V8 flags (`v8Flags`, a long-lived command's) once the Node built-ins the bundle imports (its record's
+ * `builtins`) and `preload` are loaded. Any V8 flag changes V8's flag hash, and Node then refuses its own code cache
+ * for every built-in module loaded afterwards and compiles it from source: more CPU at start and more memory for the
+ * process's life (docs/host-notes.md). Built-ins first, flags second keeps both the flags and Node's cache.
+ */
+function setFlagsAfterBuiltins(record, { v8Flags = [], preload = [] } = {}) {
+  if (v8Flags.length === 0) return;
+  for (const m of [...(Array.isArray(record.builtins) ? record.builtins : []), ...preload]) require(m);
+  const { setFlagsFromString } = require('node:v8');
+  for (const flag of v8Flags) setFlagsFromString(flag);
+}
+
+/**
+ * Runs the bundle of `record` as a vm.Script with the code cache `<name>.<id>.<key>.cache`; returns its exports.
+ * `options.v8Flags` are set before it compiles (setFlagsAfterBuiltins), so its code cache is made under them.
+ */
+function runBundle(entry, record, cacheKey, options) {
+  setFlagsAfterBuiltins(record, options);
   const { dir, name, file } = bundlePaths(entry);
   const useCache = process.env.BERTH_NO_CODE_CACHE !== '1';
   const key = typeof cacheKey === 'string' && /^[a-z][a-z0-9-]{0,31}$/.test(cacheKey) ? cacheKey : 'default';
@@ -66,10 +83,13 @@ function runBundle(entry, record, cacheKey) {
   return module.exports;
 }
 
-/** The exports of the fresh bundle of `entry`, or undefined when it is missing or stale (build it: cli-bundle.mjs). */
-function startFresh(entry, cacheKey) {
+/**
+ * The exports of the fresh bundle of `entry`, or undefined when it is missing or stale (build it: cli-bundle.mjs);
+ * `options` as runBundle's (nothing is set when it is stale).
+ */
+function startFresh(entry, cacheKey, options) {
   const record = freshRecord(entry);
-  return record === undefined ? undefined : runBundle(entry, record, cacheKey);
+  return record === undefined ? undefined : runBundle(entry, record, cacheKey, options);
 }
 
 /**

@@ -3,6 +3,7 @@
 // dockerd, its containerd and every containerd-shim), read a few times apart; and the
 // plain VmRSS reads of the run suite's idle-daemon figures.
 import { readFileSync } from 'node:fs';
+import { IDLE_TRIM_MS } from '../../engine/daemon/idle-trim.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 
 export interface MemoryFigure {
@@ -84,4 +85,20 @@ export async function rssReads(pids: readonly number[], n = 5): Promise<number[]
     out.push(kib / 1024);
   }
   return out;
+}
+
+/**
+ * How long a daemon is left without requests before its idle RSS is read: past berthd's allocator trim (idle-trim.ts),
+ * which gives back what a burst of work (a pull, the runs) freed. A read before it counts that freed memory, which an
+ * idle daemon does not hold.
+ */
+export const IDLE_READ_WAIT_MS = IDLE_TRIM_MS + 1000;
+
+/**
+ * `n` VmRSS reads (MiB) of `pid` (rssReads) once it idled IDLE_READ_WAIT_MS: the caller sends it no request meanwhile.
+ * The wait is the idle time being measured, not a synchronisation.
+ */
+export async function idleRssReads(pid: number, n = 5): Promise<number[]> {
+  await new Promise((r) => setTimeout(r, IDLE_READ_WAIT_MS));
+  return rssReads([pid], n);
 }

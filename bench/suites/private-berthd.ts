@@ -17,7 +17,7 @@ import { detached, type Context } from '../../engine/trace/index.js';
 import { packagePath } from '../../native/package-root.js';
 import { call } from '../peers/index.js';
 import { deleteLinkIfPresent, hostLeftovers, stopDaemonChild, Teardown, unmountAndRemove } from '../teardown.js';
-import { rssReads } from './daemon-memory.js';
+import { idleRssReads } from './daemon-memory.js';
 
 export interface PrivateBerthdOptions {
   /** The default network's bridge (at most 15 characters; unique per process and suite). */
@@ -42,8 +42,8 @@ async function freeBip(bridge: string, base: number): Promise<string> {
 
 /**
  * Reference-counted private berthd. The first acquire() makes the tmpfs root, starts
- * the daemon, runs the seed and reads its idle RSS (rssAfterStart); the last release()
- * reads the idle RSS again (rssAfterRuns), removes its containers, stops it and removes
+ * the daemon, runs the seed and reads its idle RSS once it idled past its allocator trim (rssAfterStart); the last
+ * release() reads the idle RSS again the same way (rssAfterRuns), removes its containers, stops it and removes
  * everything it made. Between the two, stopDaemon() and startDaemon() (or spawnDaemon()
  * and waitPing()) restart the process on the same root, bridge and images.
  */
@@ -54,9 +54,9 @@ export class PrivateBerthd {
   private bip: string | undefined;
   private daemon: ChildProcess | undefined;
   private starting: Promise<void> | undefined;
-  /** VmRSS reads (MiB) of the idle daemon right after its first start (seeded). */
+  /** VmRSS reads (MiB) of the daemon idle after its first start (seeded): daemon-memory.ts idleRssReads. */
   rssAfterStart: number[] = [];
-  /** VmRSS reads (MiB) of the idle daemon before the last release stopped it. */
+  /** VmRSS reads (MiB) of the daemon idle before the last release stopped it: daemon-memory.ts idleRssReads. */
   rssAfterRuns: number[] = [];
 
   constructor(
@@ -142,7 +142,7 @@ export class PrivateBerthd {
       await this.startDaemon();
       await this.options.seed?.(ctx, this);
       ctx.logger.debug('private berthd started', { pid: this.daemon?.pid, root: this.root });
-      this.rssAfterStart = await rssReads([this.daemon!.pid!]);
+      this.rssAfterStart = await idleRssReads(this.daemon!.pid!);
     } catch (err) {
       await this.tearDown(ctx).catch(() => undefined);
       throw err;
@@ -284,7 +284,7 @@ export class PrivateBerthd {
     const d = this.daemon;
     if (d !== undefined && d.pid !== undefined && d.exitCode === null && d.signalCode === null) {
       await t.attempt('idle RSS', async () => {
-        this.rssAfterRuns = await rssReads([d.pid!]);
+        this.rssAfterRuns = await idleRssReads(d.pid!);
       });
       await t.attempt('containers', () => this.removeAll());
     }

@@ -12,7 +12,6 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ApiClient } from '../../engine/client/api-client.js';
-import { IDLE_TRIM_MS } from '../../engine/daemon/idle-trim.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { mountsUnder } from '../../engine/graphdriver/mountinfo.js';
 import { blobOf, push } from '../../engine/registry/client/test-registry.js';
@@ -21,7 +20,7 @@ import { call, onPath } from '../peers/index.js';
 import type { ProfileSettings } from '../profiles.js';
 import { median } from '../stats.js';
 import type { CaseDef, DerivedCase, MacroCase, MeasuredCase, Suite, SuiteContext } from '../suite.js';
-import { rssReads } from './daemon-memory.js';
+import { IDLE_READ_WAIT_MS, idleRssReads, rssReads } from './daemon-memory.js';
 import type { PrivateBerthd } from './private-berthd.js';
 import { BERTHD_BRIDGE, staticImageBerthd } from './run-berthd.js';
 import { tracedClient } from './daemon-spans.js';
@@ -59,15 +58,6 @@ export function reliabilitySizes(settings: ProfileSettings): ReliabilitySizes {
     faultSamples: by(2, 3, 5),
     fuzzRequests: by(100, 400, 1000),
   };
-}
-
-/** How long the daemon idles before an RSS read that should not count transient memory: past its allocator trim. */
-const IDLE_WAIT_MS = IDLE_TRIM_MS + 1000;
-
-/** VmRSS reads (MiB) of `pid` after it idled IDLE_WAIT_MS (the idle time is what is measured, no synchronisation). */
-async function idleRss(pid: number): Promise<number[]> {
-  await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
-  return rssReads([pid]);
 }
 
 /** The network modes the soak cycles through, run i taking SOAK_MODES[i % 3]. */
@@ -179,7 +169,7 @@ function soakCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, figures: { soa
         runs: sizes.soakRuns,
         latencies: { none: [], bridge: [], host: [] },
         failures: [],
-        rssBefore: await idleRss(pid),
+        rssBefore: await idleRssReads(pid),
         rssAfter: [],
         rssAfterIdle: [],
         fdsBefore: fdCount(pid),
@@ -198,7 +188,7 @@ function soakCase(berthd: PrivateBerthd, sizes: ReliabilitySizes, figures: { soa
       }
       soak.rssAfter = await rssReads([pid]);
       soak.fdsAfter = fdCount(pid);
-      soak.rssAfterIdle = await idleRss(pid);
+      soak.rssAfterIdle = await idleRssReads(pid);
       soak.leftovers = await hostLeftovers(berthd.folder!, berthd.rootDir!, rulesBefore);
     },
     sample: (ctx) => apiRunOnce(tracedClient(ctx, berthd.host), 'none'),
@@ -399,7 +389,11 @@ function deriveReliability(figures: Figures, measured: readonly MeasuredCase[]):
     }
     const before = median(soak.rssBefore);
     for (const [read, after, when] of [
-      ['idle', soak.rssAfterIdle, `after it, once the daemon idled ${IDLE_WAIT_MS / 1000} s (past its allocator trim)`],
+      [
+        'idle',
+        soak.rssAfterIdle,
+        `after it, once the daemon idled ${IDLE_READ_WAIT_MS / 1000} s (past its allocator trim)`,
+      ],
       ['at-end', soak.rssAfter, 'right after its last run'],
     ] as const) {
       out.push(
@@ -409,7 +403,7 @@ function deriveReliability(figures: Figures, measured: readonly MeasuredCase[]):
           'MiB',
           { ...params, read },
           [median(after) - before],
-          `The daemon's VmRSS ${when} minus before the soak (idle ${IDLE_WAIT_MS / 1000} s too), each the median of 5 reads 50 ms apart, in MiB.`,
+          `The daemon's VmRSS ${when} minus before the soak (idle ${IDLE_READ_WAIT_MS / 1000} s too), each the median of 5 reads 50 ms apart, in MiB.`,
           [`Before ${before.toFixed(1)} MiB, after ${median(after).toFixed(1)} MiB.`],
         ),
       );

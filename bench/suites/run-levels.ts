@@ -8,6 +8,7 @@ import { call } from '../peers/index.js';
 import type { DerivedCase, MacroCase, MeasuredCase } from '../suite.js';
 import { percentile } from '../stats.js';
 import { tracedClient, type TracedClient } from './daemon-spans.js';
+import { IDLE_READ_WAIT_MS } from './daemon-memory.js';
 import type { PrivateBerthd } from './private-berthd.js';
 import type { PrivateDockerd } from './runtime-docker.js';
 import { STATIC_IMAGE } from './runtime-image.js';
@@ -232,7 +233,7 @@ export function deriveLevels(measured: readonly MeasuredCase[], figures: DaemonF
         'berth',
         'idle-after-start',
         b.rssAfterStart,
-        `${vmrss}, of the private berthd once it answered /_ping and pulled the image, before any run case.`,
+        `${vmrss}, of the private berthd once it answered /_ping, pulled the image and then idled ${IDLE_READ_WAIT_MS / 1000} s without a request (past its allocator trim), before any run case.`,
         [rssGoal(median(b.rssAfterStart))],
         daemonCases('berth'),
       ),
@@ -244,7 +245,7 @@ export function deriveLevels(measured: readonly MeasuredCase[], figures: DaemonF
         'berth',
         'idle-after-runs',
         b.rssAfterRuns,
-        `${vmrss}, of the private berthd after its last api/cli case, before SIGTERM.`,
+        `${vmrss}, of the private berthd after its last api/cli case and ${IDLE_READ_WAIT_MS / 1000} s without a request (past its allocator trim), before SIGTERM.`,
         [rssGoal(median(b.rssAfterRuns))],
         daemonCases('berth'),
       ),

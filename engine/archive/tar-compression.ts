@@ -3,13 +3,20 @@
 // decompressing stream in front. gzip goes through Node's zlib, zstd through the
 // system's libzstd from the native core (on the threadpool, like zlib), or,
 // where libzstd.so.1 cannot be loaded, through fzstd (pure JS, several times slower).
+import { createRequire } from 'node:module';
 import { Duplex, Transform, type TransformCallback } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import type { Decompress } from 'fzstd';
 import { native } from '../../native/index.js';
 import { invalidArgument, notImplemented } from '../errdefs/errors.js';
 
 export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
+
+let zlibModule: typeof import('node:zlib') | undefined;
+
+/** node:zlib, loaded with the first gzip stream: a daemon that never handled one does not hold it. */
+export function zlib(): typeof import('node:zlib') {
+  return (zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib'));
+}
 
 /**
  * Output chunk of the gunzip stream. zlib's default (16 KiB) means one threadpool
@@ -48,7 +55,7 @@ export function decompressStream(kind: Compression): Duplex {
     case 'none':
       return new Transform({ transform: (chunk, _enc, cb) => cb(null, chunk) });
     case 'gzip':
-      return createGunzip({ chunkSize: GUNZIP_CHUNK });
+      return zlib().createGunzip({ chunkSize: GUNZIP_CHUNK });
     case 'zstd':
       return zstdDecoderInfo().kind === 'libzstd' ? libzstdStream() : fzstdStream();
     default:

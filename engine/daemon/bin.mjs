@@ -3,25 +3,32 @@
 // API subset. It starts from a pre-bundled copy of the TypeScript, rebuilt when a
 // source changed (scripts/cli-bundle.mjs), whatever the caller's working directory.
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 import { createRequire } from 'node:module';
 
 // the fast path in CommonJS (cheaper to load); building a stale bundle in cli-bundle.mjs
 const { saveCodeCache, startFresh } = createRequire(import.meta.url)('../../scripts/cli-start.cjs');
 
-// A long-lived daemon keeps whatever young generation a burst of work (a pull, many
-// requests) grew, and V8 gives it back only after a long idle time: resident memory
-// the daemon does not need. With a growth factor of 1 the young generation keeps
-// its initial size (more scavenges, each of few survivors). Set before the bundle
-// loads; V8 reads this flag each time it would grow the young generation.
-setFlagsFromString('--semi-space-growth-factor=1');
-// A heap sized for memory rather than speed keeps less slack. (Turning the optimizing
-// compiler off as well saves a few MiB more, but a pull's tar parsing and the layer
-// applier's bookkeeping run in JavaScript and took measurably more CPU without it.)
-setFlagsFromString('--optimize-for-size');
-
+const options = {
+  v8Flags: [
+    // A long-lived daemon keeps whatever young generation a burst of work (a pull, many
+    // requests) grew, and V8 gives it back only after a long idle time: resident memory
+    // the daemon does not need. With a growth factor of 1 the young generation keeps
+    // its initial size (more scavenges, each of few survivors). V8 reads this flag each
+    // time it would grow the young generation.
+    '--semi-space-growth-factor=1',
+    // A heap sized for memory rather than speed keeps less slack. (Turning the optimizing
+    // compiler off as well saves a few MiB more, but a pull's tar parsing and the layer
+    // applier's bookkeeping run in JavaScript and took measurably more CPU without it.)
+    '--optimize-for-size',
+  ],
+  // Set once the built-ins are loaded (cli-start.cjs): the bundle's imports, and these, which Node loads by itself
+  // at the daemon's start (net's listen loads cluster, the global `performance` perf_hooks).
+  preload: ['node:cluster', 'node:perf_hooks'],
+};
 const entry = fileURLToPath(new URL('./daemon-cli.ts', import.meta.url));
-const { main } = startFresh(entry) ?? (await (await import('../../scripts/cli-bundle.mjs')).loadCli(entry));
+const { main } =
+  startFresh(entry, undefined, options) ??
+  (await (await import('../../scripts/cli-bundle.mjs')).loadCli(entry, undefined, options));
 const code = await main(process.argv.slice(2));
 saveCodeCache();
 process.exit(code);

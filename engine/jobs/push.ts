@@ -27,7 +27,7 @@
 // is refused then, naming the child and its platform, before anything is sent.
 import { createHash } from 'node:crypto';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
-import { createGzip } from 'node:zlib';
+import { zlib } from '../archive/tar-compression.js';
 import { BerthError, failedPrecondition, invalidArgument, isBerthError, notFound, wrap } from '../errdefs/errors.js';
 import type { Graph, ImageDetails } from '../graph/graph.js';
 import { chainIDs } from '../graph/image-store.js';
@@ -788,7 +788,7 @@ async function compressLayer(ctx: Context, graph: Graph, p: LayerPlan): Promise<
   try {
     const hashed = new PassThrough();
     tar.on('data', (c: Buffer) => tarHash.update(c));
-    const gz = createGzip();
+    const gz = zlib().createGzip();
     const done = new Promise<void>((resolve, reject) =>
       pipeline(tar, hashed, gz, (err) => (err ? reject(err) : resolve())),
     );
