@@ -95,10 +95,11 @@ export async function rssReads(pids: readonly number[], n = 5): Promise<number[]
 export const IDLE_READ_WAIT_MS = IDLE_TRIM_MS + 1000;
 
 /**
- * `n` VmRSS reads (MiB) of `pid` (rssReads) once it idled IDLE_READ_WAIT_MS: the caller sends it no request meanwhile.
- * The wait is the idle time being measured, not a synchronisation.
+ * `n` reads (MiB) of the summed VmRSS of `pids` (rssReads) once they idled IDLE_READ_WAIT_MS: the caller sends them
+ * no request meanwhile. The wait is the idle time being measured, not a synchronisation; every daemon a suite
+ * compares is read after the same wait.
  */
-export async function idleRssReads(pid: number, n = 5): Promise<number[]> {
+export async function idleRssReads(pids: number | readonly number[], n = 5): Promise<number[]> {
   await new Promise((r) => setTimeout(r, IDLE_READ_WAIT_MS));
-  return rssReads([pid], n);
+  return rssReads(typeof pids === 'number' ? [pids] : pids, n);
 }

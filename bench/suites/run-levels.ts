@@ -258,7 +258,7 @@ export function deriveLevels(measured: readonly MeasuredCase[], figures: DaemonF
         'docker',
         'idle-after-start',
         d.idleRss,
-        `${vmrss} and summed over dockerd, its containerd and any containerd-shim (${d.idleRssProcesses} processes, found by name and by the private folder in their command lines), of the private dockerd once it answered and imported the image, before any run case.`,
+        `${vmrss} and summed over dockerd, its containerd and any containerd-shim (${d.idleRssProcesses} processes, found by name and by the private folder in their command lines), of the private dockerd once it answered, imported the image and then idled ${IDLE_READ_WAIT_MS / 1000} s without a request, before any run case.`,
         [],
         daemonCases('docker'),
       ),

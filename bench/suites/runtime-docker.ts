@@ -23,7 +23,7 @@ import { call, onPath } from '../peers/index.js';
 import { background } from '../../engine/trace/index.js';
 import { childrenOf, processesNaming } from '../../engine/fsutil/processes-naming.js';
 import { exited, deleteLinkIfPresent, hostLeftovers, stopDaemonChild, unmountAndRemove } from '../teardown.js';
-import { rssReads } from './daemon-memory.js';
+import { idleRssReads } from './daemon-memory.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
 const KEY_JSON = '/etc/docker/key.json';
@@ -124,9 +124,10 @@ export class PrivateDockerd {
     const rootfs = makeWorkloadRootfs(join(dir, 'rootfs'));
     await mustRun(['tar', '-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.'], 'static rootfs tar');
     await mustRun(this.cli(['import', join(dir, 'rootfs.tar'), STATIC_IMAGE]), `docker import ${STATIC_IMAGE}`);
-    // dockerd, its containerd and any shim, found by name and folder (as the lifecycle suite reads them)
+    // dockerd, its containerd and any shim, found by name and folder (as the lifecycle suite reads them), read after
+    // the same idle wait as berthd
     const processes = this.processes();
-    this.idleRss = await rssReads(processes);
+    this.idleRss = await idleRssReads(processes);
     this.idleRssProcesses = processes.length;
   }
 
