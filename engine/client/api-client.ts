@@ -89,6 +89,8 @@ export interface ClientOptions {
   version?: string;
   /** A `traceparent` header value for each request (the trace command joins client and daemon spans). */
   traceparent?: () => string | undefined;
+  /** Kept connections shared with other clients of the same host (by default each client keeps its own). */
+  pool?: Http1Pool;
 }
 
 export interface LogsOptions {
@@ -104,7 +106,7 @@ export class ApiClient {
   private readonly target: { socketPath: string } | { host: string; port: number };
   private readonly apiVersion: string;
   /** Connections kept between this client's requests (idle ones never keep the process alive). */
-  private readonly pool = new Http1Pool();
+  private readonly pool: Http1Pool;
 
   constructor(
     readonly host: string = DEFAULT_HOST,
@@ -112,6 +114,7 @@ export class ApiClient {
   ) {
     this.target = parseHost(host);
     this.apiVersion = options.version ?? CLIENT_API_VERSION;
+    this.pool = options.pool ?? new Http1Pool();
   }
 
   private request(method: string, path: string, opts: CallOptions, body: Buffer | undefined): Http1Request {
