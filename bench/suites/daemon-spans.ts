@@ -3,8 +3,20 @@
 // workload), so their phases show the client's calls with the daemon's work beneath.
 import { randomBytes } from 'node:crypto';
 import { ApiClient } from '../../engine/client/api-client.js';
+import { Http1Pool } from '../../engine/client/http1.js';
 import { unavailable } from '../../engine/errdefs/errors.js';
 import { clockBaseNs, spanChannel, startSpan, type Context, type SpanRecord } from '../../engine/trace/index.js';
+
+/**
+ * The connections the bench's clients of one daemon share, as one long-lived API client keeps its own (a sample's
+ * client is new only for its trace id): a timed run makes no connection once the first has.
+ */
+const pools = new Map<string, Http1Pool>();
+export function poolFor(host: string): Http1Pool {
+  let pool = pools.get(host);
+  if (pool === undefined) pools.set(host, (pool = new Http1Pool()));
+  return pool;
+}
 
 /** Daemon span ids are moved past this, so they never collide with the bench's own. */
 const DAEMON_ID_OFFSET = 1_000_000_000;
@@ -48,7 +60,7 @@ export function publishDaemonSpans(trace: DaemonTrace): SpanRecord[] {
  */
 export async function joinDaemonTrace(host: string, traceId: string): Promise<SpanRecord[]> {
   if (!spanChannel.hasSubscribers) return [];
-  const trace = await new ApiClient(host).call<DaemonTrace>('GET', `/berth/traces/${traceId}`);
+  const trace = await new ApiClient(host, { pool: poolFor(host) }).call<DaemonTrace>('GET', `/berth/traces/${traceId}`);
   if (trace.spans.length === 0) throw unavailable(`berthd trace ${traceId}: no spans of the run were filed`);
   return publishDaemonSpans(trace);
 }
@@ -74,6 +86,7 @@ export function tracedClient(ctx: Context, host: string, traced = true): TracedC
   const traceId = randomBytes(16).toString('hex');
   let parent = '';
   const client = new ApiClient(host, {
+    pool: poolFor(host),
     traceparent: () => (parent === '' || !traced ? undefined : `00-${traceId}-${parent}-01`),
   });
   let stepped = false;

@@ -18,6 +18,7 @@ import { packagePath } from '../../native/package-root.js';
 import { call } from '../peers/index.js';
 import { deleteLinkIfPresent, hostLeftovers, stopDaemonChild, Teardown, unmountAndRemove } from '../teardown.js';
 import { idleRssReads } from './daemon-memory.js';
+import { poolFor } from './daemon-spans.js';
 
 export interface PrivateBerthdOptions {
   /** The default network's bridge (at most 15 characters; unique per process and suite). */
@@ -98,7 +99,7 @@ export class PrivateBerthd {
   }
 
   client(): ApiClient {
-    return new ApiClient(this.host);
+    return new ApiClient(this.host, { pool: poolFor(this.host) });
   }
 
   /** The `berth` command line against this daemon, as a user runs it: the berth bin (sh, then node), -H, …args. */

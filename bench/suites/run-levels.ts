@@ -80,7 +80,7 @@ export function berthApiCase(berthd: PrivateBerthd, network: Network): MacroCase
     phases: true,
     method:
       `Wall time in ms of create -> wait (next-exit) -> start -> exit -> delete of ${STATIC_IMAGE} with /bin/true and --network ${network}, ` +
-      "sent with berth's typed API client (engine/client/api-client.ts) over the unix socket of a private berthd (its own process started from its bundle; " +
+      "sent with berth's typed API client (engine/client/api-client.ts) over the unix socket of a private berthd, on connections kept between runs as one long-lived client keeps them (its own process started from its bundle; " +
       'overlay2 on a tmpfs root, own exec root, socket, bridge and /24; the image pulled from an embedded registry on 127.0.0.1). ' +
       "Each request carries a traceparent; berthd's spans of the trace are fetched after the timed calls (untimed) and joined under the client's. " +
       'After each sample (untimed) the daemon must list no container.',
@@ -162,7 +162,7 @@ export function dockerApiCase(dockerd: PrivateDockerd, network: Network): MacroC
     group: 'run-docker',
     method:
       `Wall time in ms of create -> wait (next-exit) -> start -> exit -> delete of ${STATIC_IMAGE} with /bin/true and --network ${network}, ` +
-      "sent with berth's typed API client (Docker Engine API v1.41) over the unix socket of the private dockerd of the cli cases. " +
+      "sent with berth's typed API client (Docker Engine API v1.41) over the unix socket of the private dockerd of the cli cases, on connections kept between runs. " +
       'After each sample (untimed) the daemon must list no container.',
     notes: [NETWORK_NOTE[network]],
     setup: async () => {

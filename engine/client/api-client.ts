@@ -31,7 +31,7 @@ import type {
 } from '../api/types.js';
 import { BerthError, ErrorCode, invalidArgument, unavailable } from '../errdefs/errors.js';
 import { encodeRegistryAuth } from './auth-config.js';
-import { http1Request, type Http1Request, type Http1Response } from './http1.js';
+import { Http1Pool, http1Request, type Http1Request, type Http1Response } from './http1.js';
 
 /** A streamed answer of the daemon: status, lower-case headers, the body as a readable stream of Buffers. */
 export type ApiResponse = Http1Response;
@@ -89,6 +89,8 @@ export interface ClientOptions {
   version?: string;
   /** A `traceparent` header value for each request (the trace command joins client and daemon spans). */
   traceparent?: () => string | undefined;
+  /** Kept connections shared with other clients of the same host (by default each client keeps its own). */
+  pool?: Http1Pool;
 }
 
 export interface LogsOptions {
@@ -103,6 +105,8 @@ export interface LogsOptions {
 export class ApiClient {
   private readonly target: { socketPath: string } | { host: string; port: number };
   private readonly apiVersion: string;
+  /** Connections kept between this client's requests (idle ones never keep the process alive). */
+  private readonly pool: Http1Pool;
 
   constructor(
     readonly host: string = DEFAULT_HOST,
@@ -110,6 +114,7 @@ export class ApiClient {
   ) {
     this.target = parseHost(host);
     this.apiVersion = options.version ?? CLIENT_API_VERSION;
+    this.pool = options.pool ?? new Http1Pool();
   }
 
   private request(method: string, path: string, opts: CallOptions, body: Buffer | undefined): Http1Request {
@@ -123,7 +128,12 @@ export class ApiClient {
     const traceparent = this.options.traceparent?.();
     if (traceparent !== undefined) headers.traceparent = traceparent;
     const fullPath = `${path.startsWith('/_ping') || path.startsWith('/berth/') ? '' : `/v${this.apiVersion}`}${path}${qs ? `?${qs}` : ''}`;
-    return { target: this.target, method, path: fullPath, headers, body, signal: opts.signal };
+    return { target: this.target, method, path: fullPath, headers, body, signal: opts.signal, pool: this.pool };
+  }
+
+  /** Closes the connections kept for this client's next requests (they also close on their own when idle). */
+  close(): void {
+    this.pool.close();
   }
 
   private unreachable(err: unknown): BerthError {

@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http1Request, type Http1Result } from './http1.js';
+import { Http1Pool, http1Request, type Http1Result } from './http1.js';
 
 let dir: string;
 let server: Server;
@@ -170,5 +170,106 @@ describe('http1Request', () => {
     await expect(
       http1Request({ target: { socketPath: join(dir, 'none.sock') }, method: 'GET', path: '/', headers: {} }),
     ).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('http1Request with a pool', () => {
+  let kdir: string;
+  let kserver: Server;
+  let kpath: string;
+  /** Connections the server accepted, and the request heads each carried. */
+  let conns: { socket: Socket; heads: string[] }[] = [];
+  /** How the server answers the n-th request (0-based) of a connection; undefined: closes it unanswered. */
+  let reply: (head: string, n: number) => string | undefined;
+
+  beforeAll(async () => {
+    kdir = mkdtempSync(join(tmpdir(), 'berth-http1-pool-'));
+    kpath = join(kdir, 's.sock');
+    kserver = createServer((socket) => {
+      const conn = { socket, heads: [] as string[] };
+      conns.push(conn);
+      let got = '';
+      socket.on('data', (d: Buffer) => {
+        got += d.toString('latin1');
+        for (let end = got.indexOf('\r\n\r\n'); end >= 0; end = got.indexOf('\r\n\r\n')) {
+          const head = got.slice(0, end);
+          const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
+          if (got.length < end + 4 + length) return;
+          got = got.slice(end + 4 + length);
+          const text = reply(head, conn.heads.length);
+          conn.heads.push(head);
+          if (text === undefined) socket.destroy();
+          else socket.write(text);
+        }
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => kserver.listen(kpath, resolve));
+  });
+
+  afterAll(async () => {
+    for (const c of conns) c.socket.destroy();
+    await new Promise<void>((resolve) => kserver.close(() => resolve()));
+    rmSync(kdir, { recursive: true, force: true });
+  });
+
+  const send = (pool: Http1Pool, method = 'GET', body?: Buffer) =>
+    http1Request({ target: { socketPath: kpath }, method, path: '/k', headers: {}, body, pool });
+
+  it('sends the next requests on the connection an answer framed by length or chunks left', async () => {
+    conns = [];
+    reply = (_h, n) =>
+      n % 2 === 0
+        ? 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi'
+        : 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nyo\r\n0\r\n\r\n';
+    const pool = new Http1Pool();
+    try {
+      expect(await body(await send(pool))).toBe('hi');
+      expect(await body(await send(pool, 'POST', Buffer.from('{}')))).toBe('yo');
+      expect(await body(await send(pool, 'DELETE'))).toBe('hi');
+      expect(conns).toHaveLength(1);
+      expect(conns[0]!.heads).toHaveLength(3);
+      for (const h of conns[0]!.heads) expect(h).not.toMatch(/connection: close/i);
+      expect(pool.size).toBe(1);
+    } finally {
+      pool.close();
+    }
+  });
+
+  it('keeps no connection the answer asked to close, nor one whose body ran to its end', async () => {
+    conns = [];
+    reply = () =>
+      conns.length === 1
+        ? 'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\na'
+        : 'HTTP/1.1 200 OK\r\n\r\nb';
+    const pool = new Http1Pool();
+    try {
+      expect(await body(await send(pool))).toBe('a');
+      expect(pool.size).toBe(0);
+      const r = await send(pool);
+      conns[1]!.socket.end(); // the body without a length ends with the connection
+      expect(await body(r)).toBe('b');
+      expect(pool.size).toBe(0);
+      expect(conns).toHaveLength(2);
+    } finally {
+      pool.close();
+    }
+  });
+
+  it('sends a GET again on a new connection when a kept one closes unanswered; a POST fails', async () => {
+    conns = [];
+    // each connection answers its first request and closes at its second, as a daemon going away would
+    reply = (_h, n) => (n === 0 ? 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' : undefined);
+    const pool = new Http1Pool();
+    try {
+      expect(await body(await send(pool))).toBe('ok');
+      expect(await body(await send(pool))).toBe('ok');
+      expect(conns).toHaveLength(2);
+      expect(conns[0]!.heads).toHaveLength(2);
+      await expect(send(pool, 'POST', Buffer.from('{}'))).rejects.toMatchObject({ code: 'ECONNRESET' });
+      expect(conns).toHaveLength(2); // not sent again
+    } finally {
+      pool.close();
+    }
   });
 });

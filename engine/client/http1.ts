@@ -1,6 +1,8 @@
 // A small HTTP/1.1 client over node:net for the API client: one connection per request
-// (`Connection: close`, except an upgrade), answers framed by Content-Length, chunked
-// transfer coding or the connection's end, and `101` upgrades handed over with the socket.
+// (`Connection: close`, except an upgrade) or, with an Http1Pool, connections kept for the
+// next request once an answer framed by its length or chunks has been read; answers framed
+// by Content-Length, chunked transfer coding or the connection's end, and `101` upgrades
+// handed over with the socket.
 // It replaces node:http in the `berth` command: loading node:http and its agent, parser and
 // first request cost ≈ 10 ms of CPU per command here (README "Start-up of the commands").
 import { connect, type Socket } from 'node:net';
@@ -14,6 +16,79 @@ export interface Http1Request {
   headers: Record<string, string>;
   body?: Buffer;
   signal?: AbortSignal;
+  /** Keeps the connection for a later request of this pool (not for an upgrade); without it, `Connection: close`. */
+  pool?: Http1Pool;
+}
+
+/**
+ * Idle connections to one target, kept by http1Request for the next request: a connection, a
+ * new process and its parser on the daemon's side saved per request. An idle connection does not
+ * keep the process alive, is closed after `idleMs` (shorter than the daemon's keep-alive timeout,
+ * so the daemon never closes one as a request goes out on it) and is dropped when the daemon
+ * closes it or sends anything unasked.
+ */
+export class Http1Pool {
+  private readonly idle = new Map<Socket, () => void>();
+
+  constructor(
+    private readonly maxIdle = 4,
+    private readonly idleMs = 2000,
+  ) {}
+
+  /** An idle connection, now the caller's (listeners removed, referenced), or undefined. */
+  take(): Socket | undefined {
+    for (const [socket, release] of this.idle) {
+      release();
+      if (!socket.destroyed && socket.writable && socket.readable) {
+        socket.ref();
+        return socket;
+      }
+      socket.destroy();
+    }
+    return undefined;
+  }
+
+  /** Keeps a connection whose last answer was read to its end (no listener of the caller's left on it). */
+  put(socket: Socket): void {
+    if (this.idle.size >= this.maxIdle || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    const drop = (): void => {
+      release();
+      socket.destroy();
+    };
+    const timer = setTimeout(drop, this.idleMs);
+    timer.unref();
+    const release = (): void => {
+      clearTimeout(timer);
+      socket.removeListener('data', drop);
+      socket.removeListener('end', drop);
+      socket.removeListener('error', drop);
+      socket.removeListener('close', drop);
+      this.idle.delete(socket);
+    };
+    socket.on('data', drop);
+    socket.on('end', drop);
+    socket.on('error', drop);
+    socket.on('close', drop);
+    socket.resume();
+    socket.unref();
+    this.idle.set(socket, release);
+  }
+
+  /** How many connections are idle here (for tests). */
+  get size(): number {
+    return this.idle.size;
+  }
+
+  /** Closes every idle connection. */
+  close(): void {
+    for (const socket of [...this.idle.keys()]) {
+      this.idle.get(socket)?.();
+      socket.destroy();
+    }
+  }
 }
 
 /** An answer's head with its body as a stream (of Buffers). Header names are lower case; repeats joined by `, `. */
@@ -74,7 +149,7 @@ class ChunkedDecoder {
   /** Bytes of CRLF to skip after a chunk's data. */
   private crlf = 0;
 
-  push(data: Buffer): { body: Buffer[]; done: boolean } {
+  push(data: Buffer): { body: Buffer[]; done: boolean; extra: number } {
     let buf = this.pending.length > 0 ? Buffer.concat([this.pending, data]) : data;
     this.pending = Buffer.alloc(0);
     const body: Buffer[] = [];
@@ -108,7 +183,7 @@ class ChunkedDecoder {
         // the last chunk's trailer: header lines up to an empty one
         if (line === '') {
           this.left = -2;
-          return { body, done: true };
+          return { body, done: true, extra: buf.length };
         }
         continue;
       }
@@ -118,25 +193,44 @@ class ChunkedDecoder {
       if (size === 0) this.left = -3;
       else this.left = size;
     }
-    return { body, done: false };
+    return { body, done: false, extra: 0 };
   }
 }
 
+/** Methods sent again on a new connection when a kept one closed before any byte of the answer (as Go's client does) */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
- * Sends one request on a new connection. Resolves once the answer's head arrived (the body streams after); rejects
- * when the connection fails or closes before a complete head. An aborted `signal` destroys the connection with an
- * AbortError (the request's or, later, the body's).
+ * Sends one request on a new connection, or on one of `req.pool`'s. Resolves once the answer's head arrived (the
+ * body streams after); rejects when the connection fails or closes before a complete head (a kept connection that
+ * closed before any byte of the answer: a GET or HEAD goes again on a new one). An aborted `signal` destroys the
+ * connection with an AbortError (the request's or, later, the body's).
  */
-export function http1Request(req: Http1Request): Promise<Http1Result> {
+export async function http1Request(req: Http1Request): Promise<Http1Result> {
+  const upgrade = /upgrade/i.test(req.headers.Connection ?? req.headers.connection ?? '');
+  const kept = upgrade ? undefined : req.pool?.take();
+  if (kept === undefined) return send(req, upgrade, undefined);
+  try {
+    return await send(req, upgrade, kept);
+  } catch (err) {
+    if (!(err instanceof StaleConnection)) throw err;
+    if (!IDEMPOTENT.has(req.method)) throw err.cause;
+    return send(req, upgrade, undefined);
+  }
+}
+
+/** A kept connection that ended before any byte of the answer came (the error is the cause). */
+class StaleConnection extends Error {}
+
+function send(req: Http1Request, upgrade: boolean, kept: Socket | undefined): Promise<Http1Result> {
   return new Promise<Http1Result>((resolve, reject) => {
     if (req.signal?.aborted === true) {
       reject(abortError(req.signal));
       return;
     }
-    const upgrade = /upgrade/i.test(req.headers.Connection ?? req.headers.connection ?? '');
     let head = `${req.method} ${req.path} HTTP/1.1\r\nHost: ${'host' in req.target ? `${req.target.host}:${req.target.port}` : 'localhost'}\r\n`;
     const headers: Record<string, string> = { ...req.headers };
-    if (!upgrade) headers.Connection = 'close';
+    if (!upgrade && req.pool === undefined) headers.Connection = 'close';
     if (req.body !== undefined || !['GET', 'HEAD', 'DELETE'].includes(req.method))
       headers['Content-Length'] = String(req.body?.length ?? 0);
     for (const [k, v] of Object.entries(headers)) {
@@ -148,7 +242,7 @@ export function http1Request(req: Http1Request): Promise<Http1Result> {
     }
     head += '\r\n';
     const socket =
-      'socketPath' in req.target ? connect(req.target.socketPath) : connect(req.target.port, req.target.host);
+      kept ?? ('socketPath' in req.target ? connect(req.target.socketPath) : connect(req.target.port, req.target.host));
     socket.write(req.body === undefined ? head : Buffer.concat([Buffer.from(head, 'latin1'), req.body]));
 
     let response: Http1Response | undefined;
@@ -157,6 +251,10 @@ export function http1Request(req: Http1Request): Promise<Http1Result> {
     let length: number | undefined;
     let chunked: ChunkedDecoder | undefined;
     let finished = false;
+    /** Whether any byte of the answer came (a kept connection closed before one is stale, not a failed request). */
+    let heard = false;
+    /** Whether the connection may carry another request once this answer ended: the daemon did not ask to close it. */
+    let keepable = false;
 
     const onAbort = (): void => {
       socket.destroy(abortError(req.signal as AbortSignal));
@@ -169,30 +267,33 @@ export function http1Request(req: Http1Request): Promise<Http1Result> {
       socket.removeListener('error', onError);
       socket.removeListener('close', onClose);
     };
-    const finish = (): void => {
+    /** The answer's body ended: at its length or last chunk (`extra` bytes past it) or at the connection's end. */
+    const finish = (extra = 0, framed = false): void => {
       finished = true;
       cleanup();
-      socket.destroy();
+      if (req.pool !== undefined && keepable && framed && extra === 0) req.pool.put(socket);
+      else socket.destroy();
       response?.push(null);
     };
     const deliver = (data: Buffer): void => {
       const res = response as Http1Response;
       if (chunked !== undefined) {
-        const { body, done } = chunked.push(data);
+        const { body, done, extra } = chunked.push(data);
         for (const b of body) if (!res.push(b)) socket.pause();
-        if (done) finish();
+        if (done) finish(extra, true);
         return;
       }
       if (length !== undefined) {
         const part = data.length > length ? data.subarray(0, length) : data;
         length -= part.length;
         if (part.length > 0 && !res.push(part)) socket.pause();
-        if (length === 0) finish();
+        if (length === 0) finish(data.length - part.length, true);
         return;
       }
       if (data.length > 0 && !res.push(data)) socket.pause();
     };
     const onData = (data: Buffer): void => {
+      heard = true;
       if (response !== undefined) {
         try {
           deliver(data);
@@ -244,6 +345,7 @@ export function http1Request(req: Http1Request): Promise<Http1Result> {
         resolve({ kind: 'upgrade', response, socket, head: rest });
         return;
       }
+      keepable = !/(^|,)\s*close\s*(,|$)/i.test(parsed.headers.connection ?? '');
       resolve({ kind: 'response', response });
       const te = parsed.headers['transfer-encoding'];
       const cl = parsed.headers['content-length'];
@@ -256,7 +358,7 @@ export function http1Request(req: Http1Request): Promise<Http1Result> {
           return;
         }
       }
-      if (length === 0) finish();
+      if (length === 0) finish(rest.length, true);
       else if (rest.length > 0) onData(rest);
     };
     const onEnd = (): void => {
@@ -267,7 +369,8 @@ export function http1Request(req: Http1Request): Promise<Http1Result> {
       if (finished) return;
       finished = true;
       cleanup();
-      if (response === undefined) reject(err);
+      if (response === undefined)
+        reject(kept !== undefined && !heard ? new StaleConnection(err.message, { cause: err }) : err);
       else response.destroy(err);
     };
     const onClose = (): void => {

@@ -6,7 +6,7 @@ import { deadlineExceeded, failedPrecondition, invalidArgument, wrap } from '../
 import type { Context } from '../../trace/context.js';
 import type { Resources } from '../spec/types.js';
 import type { CgroupBackend, CgroupDirs } from './backend.js';
-import { parseKeyed, readControl, readControlIfExists, writeControl } from './cgroup-fs.js';
+import { parseKeyed, readControl, readControlIfExists, writeControl, writeControls } from './cgroup-fs.js';
 import { DEFAULT_ALLOWED_DEVICES, deviceLine } from './convert.js';
 import type { CgroupLayout } from './detect.js';
 import type { CgroupStats } from './types.js';
@@ -266,9 +266,14 @@ export function createV1Backend(layout: CgroupLayout): CgroupBackend {
       if (r.network) await applyNetwork(ctx, cg, r.network);
       if (r.devices) {
         const d = need(cg, 'devices', 'linux.resources.devices');
-        for (const rule of [...r.devices, ...DEFAULT_ALLOWED_DEVICES]) {
-          await writeControl(cg.path, d, rule.allow ? 'devices.allow' : 'devices.deny', deviceLine(rule));
-        }
+        await writeControls(
+          cg.path,
+          d,
+          [...r.devices, ...DEFAULT_ALLOWED_DEVICES].map((rule) => [
+            rule.allow ? 'devices.allow' : 'devices.deny',
+            deviceLine(rule),
+          ]),
+        );
       }
     },
     async stats(_ctx, cg) {
