@@ -46,6 +46,12 @@ export interface TaggedRule {
 
 const OWNER = /^[0-9a-f]{12}$/;
 
+/** One line of an iptables-restore transaction: `-A|-D|-X CHAIN …` in table. */
+interface RuleLine {
+  table: Table;
+  args: string[];
+}
+
 function comment(tag: string, owner?: string): string[] {
   return ['-m', 'comment', '--comment', owner === undefined ? `berth:${tag}` : `berth:${owner}:${tag}`];
 }
@@ -81,12 +87,53 @@ export class Iptables {
     this.restoreBin = `${bin}-restore`;
   }
 
+  /** Transactions asked for while a restore runs: the next run applies them together. */
+  private pending: { lines: RuleLine[]; subject: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private draining = false;
+
   /**
-   * Applies rule lines (`-A CHAIN …`, `-D CHAIN …`) with one `iptables-restore
-   * --noflush` run: one transaction, so either every line applies or none does.
+   * Applies rule lines (`-A CHAIN …`, `-D CHAIN …`) as one transaction: either
+   * every line applies or none does. Transactions asked for while a restore runs
+   * (containers published or released at once) go together in the next
+   * `iptables-restore --noflush` run, one process instead of one each; when that
+   * run fails, each of them runs again alone, so each caller gets its own outcome
+   * and a failing one never takes the others with it.
    */
-  private async restore(lines: { table: Table; args: string[] }[], subject: string): Promise<void> {
-    if (lines.length === 0) return;
+  private restore(lines: RuleLine[], subject: string): Promise<void> {
+    if (lines.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.pending.push({ lines, subject, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0);
+        if (batch.length > 1) {
+          const together = await this.restoreNow(
+            batch.flatMap((t) => t.lines),
+            batch.map((t) => t.subject).join('; '),
+          ).then(
+            () => true,
+            () => false,
+          );
+          if (together) {
+            for (const t of batch) t.resolve();
+            continue;
+          }
+        }
+        for (const t of batch) await this.restoreNow(t.lines, t.subject).then(t.resolve, t.reject);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** One `iptables-restore -w --noflush` run of lines, grouped by table (a line keeps its order within its table). */
+  private async restoreNow(lines: RuleLine[], subject: string): Promise<void> {
     let input = '';
     for (const table of ['nat', 'filter'] as const) {
       const mine = lines.filter((l) => l.table === table);
@@ -167,7 +214,7 @@ export class Iptables {
         gone = false;
         continue;
       }
-      const lines: { table: Table; args: string[] }[] = [];
+      const lines: RuleLine[] = [];
       for (const [t, chain, args] of JUMPS) {
         if (t !== table) continue;
         const jump = `-A ${chain} ${args.join(' ')}`;
