@@ -1,6 +1,8 @@
 // Iptables' transactions asked for while an iptables-restore runs go together in
-// the next run; a failing run is redone per transaction. Against a stand-in
-// iptables-restore that logs its input (no root, no kernel tables touched).
+// the next runs, one per table; a failed joint run is redone per transaction.
+// Against a stand-in iptables-restore (no root, no kernel table touched) that
+// commits each table at its COMMIT as the real one does: a later table's failure
+// leaves the earlier tables applied.
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,17 +11,34 @@ import { Iptables } from './iptables.js';
 import type { PortSpec } from './port-spec.js';
 
 let dir: string;
-let log: string;
+
+// Logs each run as one line (`nat:<host port>` for a DNAT rule, `filter:<container ip>` for a forward accept) and
+// appends each committed table's rules to committed.log. A table holding host port 9999 or container 10.0.0.99 is
+// refused, and the run stops there.
+const standIn = (d: string) => `#!${process.execPath}
+const fs = require('node:fs');
+const input = fs.readFileSync(0, 'utf8');
+const tables = input.split(/^COMMIT$/m).filter((t) => t.trim() !== '');
+const name = (line) => {
+  const port = / --dport (\\d+) .*-j DNAT/.exec(line);
+  if (port) return 'nat:' + port[1];
+  const ip = /-d (10\\.0\\.0\\.\\d+)\\/32/.exec(line);
+  return ip ? 'filter:' + ip[1] : null;
+};
+const rules = (t) => t.split('\\n').filter((l) => l.startsWith('-')).map(name).filter(Boolean);
+fs.appendFileSync(${JSON.stringify(join(d, 'runs.log'))}, tables.flatMap(rules).join(' ') + '\\n');
+for (const t of tables) {
+  if (/--dport 9999 |-d 10\\.0\\.0\\.99\\//.test(t)) {
+    process.stderr.write('iptables-restore: line 2 failed\\n');
+    process.exit(1);
+  }
+  fs.appendFileSync(${JSON.stringify(join(d, 'committed.log'))}, rules(t).map((r) => r + '\\n').join(''));
+}
+`;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'berth-iptables-batch-'));
-  log = join(dir, 'runs.log');
-  // each run appends a RUN line and its input; an input naming a refused port fails as a whole, as the kernel does
-  await writeFile(
-    join(dir, 'iptables-restore'),
-    `#!/bin/sh\ninput=$(cat)\nprintf 'RUN %s\\n%s\\n' "$*" "$input" >> '${log}'\n` +
-      `case "$input" in *'--dport 9999 '*) echo 'iptables-restore: line 2 failed' >&2; exit 1;; esac\n`,
-  );
+  await writeFile(join(dir, 'iptables-restore'), standIn(dir));
   await chmod(join(dir, 'iptables-restore'), 0o755);
 });
 
@@ -29,40 +48,74 @@ afterEach(async () => {
 
 const port = (hostPort: number): PortSpec => ({ hostIp: '127.0.0.1', hostPort, containerPort: 80, proto: 'tcp' });
 
-/** The runs the stand-in logged: the DNAT host ports of each, in order. */
-async function runs(): Promise<number[][]> {
-  const text = await readFile(log, 'utf8');
-  return text
-    .split(/^RUN .*\n/m)
-    .slice(1)
-    .map((input) =>
-      [...input.matchAll(/-A BERTH -d 127\.0\.0\.1\/32 -p tcp -m tcp --dport (\d+) /g)].map((m) => Number(m[1])),
-    );
+async function lines(file: string): Promise<string[]> {
+  return (await readFile(join(dir, file), 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
+}
+
+/** Publishes hostPorts[i] to 10.0.0.<ips[i]> at once; the outcome of each. */
+async function publishAtOnce(ipt: Iptables, hostPorts: number[], ips: number[]): Promise<string[]> {
+  const results = await Promise.allSettled(
+    hostPorts.map((p, i) => ipt.addPortRules(`c${i}`, 'br0', `10.0.0.${ips[i]}`, port(p))),
+  );
+  return results.map((r) => (r.status === 'fulfilled' ? 'ok' : String(r.reason)));
 }
 
 describe('Iptables transactions asked for at once', () => {
-  it('apply the first alone and the ones asked for meanwhile in one more iptables-restore run', async () => {
+  it('apply the first alone and the ones asked for meanwhile in one run per table', async () => {
     const ipt = new Iptables(join(dir, 'iptables'));
-    await Promise.all(
-      [1001, 1002, 1003, 1004].map((p, i) => ipt.addPortRules(`c${i}`, 'br0', `10.0.0.${i + 2}`, port(p))),
-    );
-    expect(await runs()).toEqual([[1001], [1002, 1003, 1004]]);
-    expect(await readFile(log, 'utf8')).toMatch(/^RUN -w --noflush$/m);
+    expect(await publishAtOnce(ipt, [1001, 1002, 1003, 1004], [2, 3, 4, 5])).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(await lines('runs.log')).toEqual([
+      'nat:1001 filter:10.0.0.2',
+      'nat:1002 nat:1003 nat:1004',
+      'filter:10.0.0.3 filter:10.0.0.4 filter:10.0.0.5',
+    ]);
     // one after the other, each its own run
     await ipt.addPortRules('c9', 'br0', '10.0.0.9', port(1009));
-    expect((await runs()).at(-1)).toEqual([1009]);
+    expect((await lines('runs.log')).at(-1)).toEqual('nat:1009 filter:10.0.0.9');
+    expect((await lines('committed.log')).sort()).toEqual(
+      ['nat:1001', 'nat:1002', 'nat:1003', 'nat:1004', 'nat:1009']
+        .concat(['2', '3', '4', '5', '9'].map((i) => `filter:10.0.0.${i}`))
+        .sort(),
+    );
   });
 
-  it('redo a failed run per transaction: only the failing one fails, naming its port', async () => {
+  it('redo a table whose joint run failed per transaction: only the failing one fails, naming its port', async () => {
     const ipt = new Iptables(join(dir, 'iptables'));
-    const results = await Promise.allSettled(
-      [1001, 1002, 9999, 1004].map((p, i) => ipt.addPortRules(`c${i}`, 'br0', `10.0.0.${i + 2}`, port(p))),
+    const out = await publishAtOnce(ipt, [1001, 1002, 9999, 1004], [2, 3, 4, 5]);
+    expect(out.slice(0, 2).concat(out[3])).toEqual(['ok', 'ok', 'ok']);
+    expect(out[2]).toMatch(/port 127\.0\.0\.1:9999\/tcp: .*iptables-restore: .*line 2 failed/);
+    expect(await lines('runs.log')).toEqual([
+      'nat:1001 filter:10.0.0.2',
+      'nat:1002 nat:9999 nat:1004',
+      'nat:1002',
+      'nat:9999',
+      'nat:1004',
+      // the refused transaction gets no filter run, as when it runs alone
+      'filter:10.0.0.3 filter:10.0.0.5',
+    ]);
+    expect((await lines('committed.log')).sort()).toEqual(
+      ['nat:1001', 'nat:1002', 'nat:1004', 'filter:10.0.0.2', 'filter:10.0.0.3', 'filter:10.0.0.5'].sort(),
     );
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-    expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(
-      /port 127\.0\.0\.1:9999\/tcp: .*iptables-restore: .*line 2 failed/,
+  });
+
+  it('never applies a rule twice when a later table of a joint run fails', async () => {
+    const ipt = new Iptables(join(dir, 'iptables'));
+    const out = await publishAtOnce(ipt, [1001, 1002, 1003, 1004], [2, 3, 99, 5]);
+    expect(out.map((o) => (o === 'ok' ? 'ok' : 'failed'))).toEqual(['ok', 'ok', 'failed', 'ok']);
+    // nat went in once jointly; filter's joint run failed and was redone per transaction
+    expect(await lines('runs.log')).toEqual([
+      'nat:1001 filter:10.0.0.2',
+      'nat:1002 nat:1003 nat:1004',
+      'filter:10.0.0.3 filter:10.0.0.99 filter:10.0.0.5',
+      'filter:10.0.0.3',
+      'filter:10.0.0.99',
+      'filter:10.0.0.5',
+    ]);
+    const committed = await lines('committed.log');
+    expect(new Set(committed).size).toBe(committed.length);
+    // the failed transaction's nat rule stays applied, as when it runs alone (iptables-restore commits per table)
+    expect(committed.sort()).toEqual(
+      ['nat:1001', 'nat:1002', 'nat:1003', 'nat:1004', 'filter:10.0.0.2', 'filter:10.0.0.3', 'filter:10.0.0.5'].sort(),
     );
-    // the first alone, the three together (refused), then each of the three alone
-    expect(await runs()).toEqual([[1001], [1002, 9999, 1004], [1002], [9999], [1004]]);
   });
 });

@@ -52,6 +52,17 @@ interface RuleLine {
   args: string[];
 }
 
+/** A transaction waiting for its iptables-restore run. */
+interface Pending {
+  lines: RuleLine[];
+  subject: string;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** The order a transaction's tables are written (and committed) in. */
+const TABLES_IN_ORDER = ['nat', 'filter'] as const;
+
 function comment(tag: string, owner?: string): string[] {
   return ['-m', 'comment', '--comment', owner === undefined ? `berth:${tag}` : `berth:${owner}:${tag}`];
 }
@@ -87,17 +98,16 @@ export class Iptables {
     this.restoreBin = `${bin}-restore`;
   }
 
-  /** Transactions asked for while a restore runs: the next run applies them together. */
-  private pending: { lines: RuleLine[]; subject: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  /** Transactions asked for while a restore runs: the next runs apply them together. */
+  private pending: Pending[] = [];
   private draining = false;
 
   /**
-   * Applies rule lines (`-A CHAIN …`, `-D CHAIN …`) as one transaction: either
-   * every line applies or none does. Transactions asked for while a restore runs
-   * (containers published or released at once) go together in the next
-   * `iptables-restore --noflush` run, one process instead of one each; when that
-   * run fails, each of them runs again alone, so each caller gets its own outcome
-   * and a failing one never takes the others with it.
+   * Applies rule lines (`-A CHAIN …`, `-D CHAIN …`) as one transaction, nat's lines then filter's. Within a table
+   * every line applies or none does; iptables-restore commits each table at its COMMIT, so when filter's lines fail
+   * nat's stay applied (legacy and nft alike) and the transaction fails. Transactions asked for while a restore runs
+   * (containers published or released at once) go together in the next runs (restoreJoint), with the same outcome
+   * for each as when it runs alone.
    */
   private restore(lines: RuleLine[], subject: string): Promise<void> {
     if (lines.length === 0) return Promise.resolve();
@@ -112,30 +122,46 @@ export class Iptables {
     try {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0);
-        if (batch.length > 1) {
-          const together = await this.restoreNow(
-            batch.flatMap((t) => t.lines),
-            batch.map((t) => t.subject).join('; '),
-          ).then(
-            () => true,
-            () => false,
-          );
-          if (together) {
-            for (const t of batch) t.resolve();
-            continue;
-          }
-        }
-        for (const t of batch) await this.restoreNow(t.lines, t.subject).then(t.resolve, t.reject);
+        if (batch.length === 1)
+          await this.restoreNow(batch[0].lines, batch[0].subject).then(batch[0].resolve, batch[0].reject);
+        else await this.restoreJoint(batch);
       }
     } finally {
       this.draining = false;
     }
   }
 
+  /**
+   * Several transactions in one iptables-restore run per table (two processes for any number of them, not one
+   * each). A joint run holds one table only, so a failed one applied nothing: each transaction's lines of that table
+   * are then run again alone, and only those that fail again fail. A transaction whose lines failed in nat gets no
+   * filter run, as when it runs alone.
+   */
+  private async restoreJoint(batch: Pending[]): Promise<void> {
+    const failed = new Map<Pending, unknown>();
+    for (const table of TABLES_IN_ORDER) {
+      const linesOf = (t: Pending) => t.lines.filter((l) => l.table === table);
+      const live = batch.filter((t) => !failed.has(t) && linesOf(t).length > 0);
+      if (live.length === 0) continue;
+      if (live.length > 1) {
+        const joint = await this.restoreNow(live.flatMap(linesOf), live.map((t) => t.subject).join('; ')).then(
+          () => true,
+          () => false,
+        );
+        if (joint) continue;
+      }
+      for (const t of live) await this.restoreNow(linesOf(t), t.subject).catch((err: unknown) => failed.set(t, err));
+    }
+    for (const t of batch) {
+      if (failed.has(t)) t.reject(failed.get(t));
+      else t.resolve();
+    }
+  }
+
   /** One `iptables-restore -w --noflush` run of lines, grouped by table (a line keeps its order within its table). */
   private async restoreNow(lines: RuleLine[], subject: string): Promise<void> {
     let input = '';
-    for (const table of ['nat', 'filter'] as const) {
+    for (const table of TABLES_IN_ORDER) {
       const mine = lines.filter((l) => l.table === table);
       if (mine.length === 0) continue;
       input += `*${table}\n${mine.map((l) => l.args.join(' ')).join('\n')}\nCOMMIT\n`;
