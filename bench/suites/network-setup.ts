@@ -297,7 +297,7 @@ async function linksAmong(names: readonly string[]): Promise<string[]> {
 }
 
 /**
- * Waits, with a generous deadline, until list() is empty: the kernel removed the links a
+ * Waits, with a generous deadline (30 s), until list() is empty: the kernel removed the links a
  * sample left to it (with their namespace). Fails naming them if not.
  */
 async function waitLinksGone(list: () => Promise<string[]>, subject: string): Promise<void> {
@@ -392,20 +392,29 @@ const PUBLISHED_CONTAINER_PORT = 80;
  * iptables DNAT), then releases them all with netnsGone (the namespaces are
  * deleted right after the sample, so the kernel removes the veths); the sample
  * is the wall time in ms. Namespaces and free host ports are taken before the
- * timed part; namespaces are removed after it, also when it failed.
+ * timed part; namespaces are removed after it, also when it failed, and the bench
+ * waits (30 s at most) until the kernel removed the sample's host veths with them.
  */
 export function publishCase(world: NetworkWorld, port: PublishPort, concurrency: number): MacroCase {
   let driver: NetworkDriver | undefined;
   let slots: { ns: BenchNetns; hostPort: number }[] = [];
+  /** Host veths the sample released with netnsGone: the kernel removes them with their namespaces. */
+  let released: string[] = [];
   let acquired = false;
+  const subject = `network setup publish ${port} (concurrency ${concurrency})`;
 
   const dispose = async (): Promise<void> => {
     const taken = slots;
     slots = [];
+    const left = released;
+    released = [];
     await deleteNetnsBatch(
       taken.map((slot) => slot.ns),
       world.shell,
     );
+    // as the bridge and floor cases do: the kernel's removal of the namespaces and their veths finishes before the
+    // next sample, so no sample runs beside this one's teardown
+    await waitLinksGone(() => linksAmong(left), subject);
   };
 
   return {
@@ -422,7 +431,8 @@ export function publishCase(world: NetworkWorld, port: PublishPort, concurrency:
       `Wall time in ms to give ${concurrency} container(s) at once the default bridge network (NetworkDriver.allocateInterface), publish one 127.0.0.1 host port of each ` +
       `(allocatePort via ${port === 'proxy' ? "berth's userland proxy (a listening socket in the engine process)" : 'iptables DNAT (one iptables-restore transaction per port)'}), ` +
       'then release them (releaseInterface with netnsGone: the namespace is deleted right after, so the host veth is left to the kernel). ' +
-      'Fresh namespaces and free host ports are taken before the timed part; namespace deletion is not measured.',
+      'Fresh namespaces and free host ports are taken before the timed part; namespace deletion is not measured. ' +
+      "After a sample the bench waits until the kernel removed its host veths with the namespaces, as after a bridge or floor sample, so no sample runs beside an earlier one's namespace teardown.",
     notes: [],
     setup: async (ctx) => {
       const opened = await world.acquire(ctx);
@@ -460,6 +470,7 @@ export function publishCase(world: NetworkWorld, port: PublishPort, concurrency:
       } finally {
         await Promise.all(ids.map((id) => d.releaseInterface(ctx, id, { netnsGone: true })));
         for (const id of ids) world.forget(id);
+        released = ids.map(hostVethName);
       }
     },
   };

@@ -16,9 +16,16 @@ import type { MacroCase, MeasuredCase, SuiteContext } from '../suite.js';
 import { registry } from './index.js';
 import { DOCKER_QUICK_REASON, deriveNetwork, iperfAmount, networkSuite } from './network.js';
 import { DOCKER_BENCH_BRIDGE, dockerUnavailable } from './network-docker.js';
-import { setupCase } from './network-setup.js';
+import { publishCase, setupCase } from './network-setup.js';
 import { iperfGbits, LoopbackEnv, sinkBytes, sinkGbits, throughputCase, TrafficEnv } from './network-traffic.js';
-import { berthTaggedRules, leftoverLinks, leftoverNetns, NAME_PREFIX, NetworkWorld } from './network-world.js';
+import {
+  BENCH_BRIDGE,
+  berthTaggedRules,
+  leftoverLinks,
+  leftoverNetns,
+  NAME_PREFIX,
+  NetworkWorld,
+} from './network-world.js';
 import { background } from '../../engine/trace/index.js';
 import { LOCAL_MTU } from '../../engine/networkdriver/network-driver.js';
 import { needs, root } from '../../testkit/needs.js';
@@ -404,6 +411,33 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
     expect((await readdir(dataRoot)).filter((n) => n.startsWith('berth-netbench-'))).toEqual([]);
   });
 
+  it(
+    "waits after a bridge or publish sample until the kernel removed the sample's host veths",
+    { timeout: 60_000 },
+    async () => {
+      const ctx = background();
+      const world = new NetworkWorld(dataRoot);
+      // each case's sample releases with netnsGone and afterSample deletes the namespaces: the kernel removes the
+      // veths asynchronously, so without the wait some are still on the bridge when afterSample returns
+      const cases = [setupCase(world, 'bridge', 'driver', 4), publishCase(world, 'proxy', 4)];
+      for (const c of cases) {
+        await c.setup!(ctx);
+        try {
+          for (let i = 0; i < 2; i++) {
+            await c.beforeSample?.(ctx, i);
+            await c.sample(ctx, i);
+            await c.afterSample!(ctx, i);
+            expect(bridgePorts(BENCH_BRIDGE), `${c.case} ${JSON.stringify(c.parameters)}`).toEqual([]);
+          }
+        } finally {
+          await c.teardown!(ctx);
+        }
+      }
+      expect(await leftoverLinks()).toEqual(before.links);
+      expect(await leftoverNetns()).toEqual(before.netns);
+    },
+  );
+
   needs(dockerUnavailable()).it(
     "measures docker's bridge through a private dockerd and removes all of it",
     { timeout: 240_000 },
@@ -463,4 +497,13 @@ async function hostLinkNames(): Promise<string[]> {
 
 async function execFileQuiet(cmd: string, args: string[]): Promise<void> {
   spawnSync(cmd, args, { stdio: 'ignore' });
+}
+
+/** Links attached to a bridge (none when it does not exist). */
+function bridgePorts(bridge: string): string[] {
+  const r = spawnSync('ip', ['-o', 'link', 'show', 'master', bridge], { encoding: 'utf8' });
+  return String(r.stdout)
+    .split('\n')
+    .filter((l) => l.includes(': '))
+    .map((l) => l.split(': ')[1]!.split('@')[0]!);
 }

@@ -46,6 +46,23 @@ export interface TaggedRule {
 
 const OWNER = /^[0-9a-f]{12}$/;
 
+/** One line of an iptables-restore transaction: `-A|-D|-X CHAIN …` in table. */
+interface RuleLine {
+  table: Table;
+  args: string[];
+}
+
+/** A transaction waiting for its iptables-restore run. */
+interface Pending {
+  lines: RuleLine[];
+  subject: string;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** The order a transaction's tables are written (and committed) in. */
+const TABLES_IN_ORDER = ['nat', 'filter'] as const;
+
 function comment(tag: string, owner?: string): string[] {
   return ['-m', 'comment', '--comment', owner === undefined ? `berth:${tag}` : `berth:${owner}:${tag}`];
 }
@@ -81,14 +98,70 @@ export class Iptables {
     this.restoreBin = `${bin}-restore`;
   }
 
+  /** Transactions asked for while a restore runs: the next runs apply them together. */
+  private pending: Pending[] = [];
+  private draining = false;
+
   /**
-   * Applies rule lines (`-A CHAIN …`, `-D CHAIN …`) with one `iptables-restore
-   * --noflush` run: one transaction, so either every line applies or none does.
+   * Applies rule lines (`-A CHAIN …`, `-D CHAIN …`) as one transaction, nat's lines then filter's. Within a table
+   * every line applies or none does; iptables-restore commits each table at its COMMIT, so when filter's lines fail
+   * nat's stay applied (legacy and nft alike) and the transaction fails. Transactions asked for while a restore runs
+   * (containers published or released at once) go together in the next runs (restoreJoint), with the same outcome
+   * for each as when it runs alone.
    */
-  private async restore(lines: { table: Table; args: string[] }[], subject: string): Promise<void> {
-    if (lines.length === 0) return;
+  private restore(lines: RuleLine[], subject: string): Promise<void> {
+    if (lines.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.pending.push({ lines, subject, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0);
+        if (batch.length === 1)
+          await this.restoreNow(batch[0].lines, batch[0].subject).then(batch[0].resolve, batch[0].reject);
+        else await this.restoreJoint(batch);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /**
+   * Several transactions in one iptables-restore run per table (two processes for any number of them, not one
+   * each). A joint run holds one table only, so a failed one applied nothing: each transaction's lines of that table
+   * are then run again alone, and only those that fail again fail. A transaction whose lines failed in nat gets no
+   * filter run, as when it runs alone.
+   */
+  private async restoreJoint(batch: Pending[]): Promise<void> {
+    const failed = new Map<Pending, unknown>();
+    for (const table of TABLES_IN_ORDER) {
+      const linesOf = (t: Pending) => t.lines.filter((l) => l.table === table);
+      const live = batch.filter((t) => !failed.has(t) && linesOf(t).length > 0);
+      if (live.length === 0) continue;
+      if (live.length > 1) {
+        const joint = await this.restoreNow(live.flatMap(linesOf), live.map((t) => t.subject).join('; ')).then(
+          () => true,
+          () => false,
+        );
+        if (joint) continue;
+      }
+      for (const t of live) await this.restoreNow(linesOf(t), t.subject).catch((err: unknown) => failed.set(t, err));
+    }
+    for (const t of batch) {
+      if (failed.has(t)) t.reject(failed.get(t));
+      else t.resolve();
+    }
+  }
+
+  /** One `iptables-restore -w --noflush` run of lines, grouped by table (a line keeps its order within its table). */
+  private async restoreNow(lines: RuleLine[], subject: string): Promise<void> {
     let input = '';
-    for (const table of ['nat', 'filter'] as const) {
+    for (const table of TABLES_IN_ORDER) {
       const mine = lines.filter((l) => l.table === table);
       if (mine.length === 0) continue;
       input += `*${table}\n${mine.map((l) => l.args.join(' ')).join('\n')}\nCOMMIT\n`;
@@ -167,7 +240,7 @@ export class Iptables {
         gone = false;
         continue;
       }
-      const lines: { table: Table; args: string[] }[] = [];
+      const lines: RuleLine[] = [];
       for (const [t, chain, args] of JUMPS) {
         if (t !== table) continue;
         const jump = `-A ${chain} ${args.join(' ')}`;
