@@ -35,7 +35,6 @@ const digest = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{
 
 const anchoredDomain = new RegExp(`^${domainAndPort}$`);
 const anchoredRemainder = new RegExp(`^(${path})(?::(${tag}))?(?:@(${digest}))?$`);
-const anchoredTag = new RegExp(`^${tag}$`);
 const anchoredIdentifier = /^[a-f0-9]{64}$/;
 
 /** A parsed, normalised reference: domain and path always set, tag and digest optional. */
@@ -142,11 +141,4 @@ export function familiarString(ref: Reference | string): string {
   if (r.tag !== undefined) out += `:${r.tag}`;
   if (r.digest !== undefined) out += `@${r.digest}`;
   return out;
-}
-
-/** Validates a bare tag (`[\w][\w.-]{0,127}`). Fails INVALID_ARGUMENT naming it. */
-export function validateTag(t: string): string {
-  if (typeof t !== 'string' || !anchoredTag.test(t))
-    throw invalidArgument(`tag ${JSON.stringify(t)}: invalid tag format`);
-  return t;
 }
