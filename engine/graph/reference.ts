@@ -122,7 +122,7 @@ export function normalizeName(s: string): string {
 }
 
 /** The repository name as users type it: `busybox`, `user/app`, `localhost:5000/x`. */
-export function familiarName(ref: Reference): string {
+function familiarName(ref: Reference): string {
   if (ref.domain !== DEFAULT_DOMAIN) return referenceName(ref);
   if (ref.path.startsWith(OFFICIAL_REPO_PREFIX)) {
     const rest = ref.path.slice(OFFICIAL_REPO_PREFIX.length);
