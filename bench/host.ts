@@ -45,7 +45,7 @@ export interface MountEntry {
 }
 
 /** Decodes the octal escapes the kernel writes for space, tab, newline and backslash. */
-export function unescapeMountField(field: string): string {
+function unescapeMountField(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 

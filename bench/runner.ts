@@ -758,7 +758,7 @@ export function phaseBreakdown(perSample: readonly ReturnType<typeof summarizeSp
  * Pins this process (all its threads) to one CPU with `taskset -a -p`. Returns
  * the pinned CPUs, or null with a warning when taskset is missing or refuses.
  */
-export async function pinToCpu(cpu: number, warn: (message: string) => void): Promise<number[] | null> {
+async function pinToCpu(cpu: number, warn: (message: string) => void): Promise<number[] | null> {
   const cores = os.cpus().length;
   if (!Number.isInteger(cpu) || cpu < 0 || cpu >= cores) {
     warn(`--cpu ${cpu}: no such CPU on this host (${cores} cores); not pinned`);
@@ -784,7 +784,7 @@ export interface GitState {
  * gained changes while the suites ran makes the run dirty (its later suites may have loaded other code), said in a
  * warning.
  */
-export function gitDuringRun(start: GitState, end: GitState, warn: (message: string) => void): GitState {
+function gitDuringRun(start: GitState, end: GitState, warn: (message: string) => void): GitState {
   if (start.commit === end.commit && start.dirty === end.dirty) return start;
   const describe = (g: GitState): string =>
     `${g.commit === null ? 'no commit' : g.commit.slice(0, 12)}${g.dirty === true ? ' (dirty)' : g.dirty === false ? ' (clean)' : ''}`;

@@ -76,6 +76,11 @@ export interface NativeCore {
   /** malloc_trim(0): every malloc arena's free pages back to the kernel; true when some were (malloc-tune.cc). */
   mallocTrim(): boolean;
   /**
+   * Marks every fd from 3 up close-on-exec: what the process inherited without the flag stays usable here but goes to
+   * no program it runs (inherited-fds.cc). Throws a system error naming /proc/self/fd when an fd cannot be marked.
+   */
+  cloexecInherited(): void;
+  /**
    * Times namespace creation in fork-like children cloned from native threads, never touching Node's own namespaces
    * (nsbench.cc). Every child is reaped before it resolves; rejects with code = errno name and step (clone, unshare,
    * child),

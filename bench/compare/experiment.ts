@@ -263,7 +263,7 @@ export function validateExperiment(doc: unknown, subject = 'experiment record'):
 }
 
 /** Reads and validates a record file; every error message starts with `experiment file <path>`. */
-export async function readExperiment(path: string): Promise<ExperimentRecord> {
+async function readExperiment(path: string): Promise<ExperimentRecord> {
   const subject = `experiment file ${path}`;
   return validateExperiment(await readJsonFile(path, subject), subject);
 }

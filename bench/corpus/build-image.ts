@@ -205,7 +205,7 @@ function imageConfig(spec: ImageSpec, layers: CorpusLayer[], seed: number): unkn
 }
 
 /** The OCI architecture name of a Node `process.arch`. */
-export function ociArchitecture(arch: string): string {
+function ociArchitecture(arch: string): string {
   const names: Record<string, string> = {
     x64: 'amd64',
     arm64: 'arm64',

@@ -58,10 +58,7 @@ export async function debianMirror(aptDir = '/etc/apt'): Promise<string> {
  * debootstrap is missing, with the debootstrap error otherwise; a failed run
  * leaves no cache entry behind.
  */
-export async function debootstrapTree(
-  suite: string,
-  cacheDir: string,
-): Promise<{ rootfs: string; fingerprint: string }> {
+async function debootstrapTree(suite: string, cacheDir: string): Promise<{ rootfs: string; fingerprint: string }> {
   const dir = join(cacheDir, `debootstrap-${suite}-minbase`);
   const rootfs = join(dir, 'rootfs');
   const stamp = join(dir, 'fingerprint');

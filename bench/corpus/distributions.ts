@@ -60,7 +60,7 @@ export interface LogNormal {
  * names (image, layer, purpose), so that each stream is independent of the others
  * and of the order they are drawn in. O(1).
  */
-export function deriveSeed(seed: number, ...path: (string | number)[]): number {
+function deriveSeed(seed: number, ...path: (string | number)[]): number {
   const digest = createHash('sha256')
     .update(JSON.stringify([seed, ...path]))
     .digest();
@@ -73,7 +73,7 @@ export function rngFor(seed: number, ...path: (string | number)[]): Rng {
 }
 
 /** A standard normal draw (Box–Muller). */
-export function normal(rng: Rng): number {
+function normal(rng: Rng): number {
   let u = rng();
   while (u === 0) u = rng();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());

@@ -27,7 +27,7 @@ const etcFiles: Record<string, string> = {
  * Fails with FAILED_PRECONDITION naming the binary when neither works (no gcc or
  * no static libc: install gcc and libc6-dev).
  */
-export async function staticBinary(name: string, cacheDir: string): Promise<string> {
+async function staticBinary(name: string, cacheDir: string): Promise<string> {
   const built = join(workloads, 'bin', name);
   if (await isFile(built)) return built;
   const cached = join(cacheDir, name);

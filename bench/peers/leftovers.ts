@@ -29,7 +29,7 @@ function hierarchies(): string[] {
  * Cgroup directories whose name is `id`, one or two levels below a hierarchy's root (runc, crun: /<id>; berth:
  * /<parent>/<id>).
  */
-export function cgroupDirsNamed(id: string): string[] {
+function cgroupDirsNamed(id: string): string[] {
   const out: string[] = [];
   for (const h of hierarchies()) {
     const direct = join(h, id);
@@ -47,7 +47,7 @@ export function cgroupDirsNamed(id: string): string[] {
 }
 
 /** Pids whose cgroup path (any hierarchy) has a component equal to `id`. */
-export function processesInCgroupsNamed(id: string): number[] {
+function processesInCgroupsNamed(id: string): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;

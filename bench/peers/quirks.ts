@@ -44,7 +44,7 @@ export function crunHybridQuirk(unified: string): PeerQuirk {
 }
 
 /** Controllers a cgroup2 mount offers (its cgroup.controllers), empty when unreadable. */
-export function cgroup2Controllers(mountPoint: string): string[] {
+function cgroup2Controllers(mountPoint: string): string[] {
   try {
     return readFileSync(join(mountPoint, 'cgroup.controllers'), 'utf8')
       .trim()

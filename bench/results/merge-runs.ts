@@ -64,7 +64,7 @@ function mergeSuites(lists: readonly SuiteOutcome[][]): SuiteOutcome[] {
 }
 
 /** The between-run figures of a case from its per-run samples. */
-export function runSpread(parts: readonly RunPart[], seed: number): NonNullable<CaseResult['runs']> {
+function runSpread(parts: readonly RunPart[], seed: number): NonNullable<CaseResult['runs']> {
   const perRun = parts.map((p) => ({ run: p.run, n: p.samples.length, p50: median(p.samples) }));
   const medians = perRun.map((r) => r.p50);
   const m = mean(medians);

@@ -26,7 +26,7 @@ export interface LayerTar {
 }
 
 /** mulberry32: a tiny seeded PRNG, enough for reproducible sizes and bytes. */
-export function prng(seed: number): () => number {
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -38,7 +38,7 @@ export function prng(seed: number): () => number {
 }
 
 /** `n` seeded pseudo-random bytes (incompressible, like real binaries in a layer). */
-export function randomBytes(next: () => number, n: number): Buffer {
+function randomBytes(next: () => number, n: number): Buffer {
   const buf = Buffer.allocUnsafe(n);
   const words = n >>> 2;
   for (let i = 0; i < words; i++) buf.writeUInt32LE((next() * 4294967296) >>> 0, i * 4);

@@ -1,9 +1,10 @@
 // Tests of the namespace measurement primitive (native nsBench) and of the
 // `namespaces` suite run end to end through the runner (root and the native core).
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { childrenOf } from '../../engine/fsutil/processes-naming.js';
 import { native, type NativeCore, type NsKind } from '../../native/index.js';
 import { collectHostInfo } from '../host.js';
 import { profiles, type ProfileSettings } from '../profiles.js';
@@ -20,23 +21,6 @@ import { needs, root } from '../../testkit/needs.js';
 const core: NativeCore = native();
 
 const kinds: readonly NsKind[] = ['mnt', 'uts', 'ipc', 'pid', 'net', 'user', 'cgroup'];
-
-/** Processes whose parent is this process (zombies included), from /proc. */
-function childrenOfThisProcess(): { pid: number; state: string }[] {
-  const out: { pid: number; state: string }[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(ppid) === process.pid) out.push({ pid: Number(name), state });
-  }
-  return out;
-}
 
 /** Tiny sample counts: the point is that every case runs and the document is valid. */
 const tiny: ProfileSettings = {
@@ -57,12 +41,12 @@ describe('nsBench (native)', () => {
   it('the child check sees a child of this process (so an empty list means none)', async () => {
     const child = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
-      expect(childrenOfThisProcess().map((c) => c.pid)).toContain(child.pid);
+      expect(childrenOf('self')).toContain(child.pid);
     } finally {
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
     }
-    expect(childrenOfThisProcess()).toEqual([]);
+    expect(childrenOf('self')).toEqual([]);
   });
 
   needs(root()).it(
@@ -92,7 +76,7 @@ describe('nsBench (native)', () => {
           if (mode === 'unshare' && kind !== undefined) expect(op.unshareNs, label).toBeGreaterThan(0);
         }
       }
-      expect(childrenOfThisProcess()).toEqual([]);
+      expect(childrenOf('self')).toEqual([]);
       // The test process itself stayed in its namespaces.
       expect(kinds.map((k) => readlinkSync(`/proc/self/ns/${k}`))).toEqual(ownBefore);
     },
@@ -115,7 +99,7 @@ describe('nsBench (native)', () => {
         for (let i = 1; i < mine.length; i++)
           expect(mine[i].startNs).toBeGreaterThanOrEqual(mine[i - 1].startNs + mine[i - 1].reapedNs);
       }
-      expect(childrenOfThisProcess()).toEqual([]);
+      expect(childrenOf('self')).toEqual([]);
     },
   );
 
@@ -129,7 +113,7 @@ describe('nsBench (native)', () => {
     expect(err!.message).toBe('nsBench clone(user) unshare(user): unshare: EPERM (Operation not permitted)');
     expect(err!.code).toBe('EPERM');
     expect(err!.step).toBe('unshare');
-    expect(childrenOfThisProcess()).toEqual([]);
+    expect(childrenOf('self')).toEqual([]);
   });
 
   it('rejects bad options with a TypeError naming the field', () => {
@@ -286,7 +270,7 @@ describe('namespaces suite', () => {
       expect(
         namespacesSuite.derive!(measured).filter((d) => d.case !== 'clone-added' && !d.case.endsWith('-crosscheck')),
       ).toEqual([]);
-      expect(childrenOfThisProcess()).toEqual([]);
+      expect(childrenOf('self')).toEqual([]);
     },
   );
 
@@ -330,7 +314,7 @@ describe('namespaces suite', () => {
           `${name}: ${document.warnings.join('\n')}`,
         ).toBe(true);
       }
-      expect(childrenOfThisProcess()).toEqual([]);
+      expect(childrenOf('self')).toEqual([]);
     },
   );
 });

@@ -171,7 +171,7 @@ function parallelCase(set: NamespaceSet, workers: number, perWorker: number): Ma
 }
 
 /** The kinds this host's kernel offers (a /proc/self/ns entry; user namespaces also allowed by sysctl). */
-export function availableKinds(): Set<NsKind> {
+function availableKinds(): Set<NsKind> {
   const out = new Set<NsKind>();
   for (const kind of ['mnt', 'uts', 'ipc', 'pid', 'net', 'user', 'cgroup'] as const) {
     if (existsSync(`/proc/self/ns/${kind}`)) out.add(kind);

@@ -33,8 +33,3 @@ export function getXattr(path: string, name: string): Buffer | undefined {
 export function setXattr(path: string, name: string, value: Buffer): void {
   native().lsetxattr(path, name, value);
 }
-
-/** Removes one attribute of `path`; an absent attribute is not an error. */
-export function removeXattr(path: string, name: string): void {
-  native().lremovexattr(path, name);
-}

@@ -63,7 +63,7 @@ const codeByStatus: Record<number, ErrorCode> = {
 };
 
 /** The error for a non-2xx answer: the daemon's message, the code its status stands for. */
-export function responseError(status: number, body: Buffer | string): BerthError {
+function responseError(status: number, body: Buffer | string): BerthError {
   const text = body.toString().trim();
   let message = text;
   try {

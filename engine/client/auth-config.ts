@@ -97,7 +97,7 @@ function entryKey(doc: ConfigDoc, server: string): string | undefined {
  * The stored credentials of registry `server` (a serverKey), or undefined. Fails INVALID_ARGUMENT naming the file
  * and the entry when its `auth` is not base64 of `user:password`.
  */
-export function lookupAuth(doc: ConfigDoc, server: string, path: string): AuthConfig | undefined {
+function lookupAuth(doc: ConfigDoc, server: string, path: string): AuthConfig | undefined {
   const key = entryKey(doc, server);
   if (key === undefined) return undefined;
   const entry = doc.auths![key];

@@ -83,7 +83,7 @@ export function parseBytes(value: string, flag: string): number {
 const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** A Go duration (`30s`, `500ms`, `1m30s`, `1.5s`, `0`) as nanoseconds; INVALID_ARGUMENT naming the flag. */
-export function parseDuration(value: string, flag: string): number {
+function parseDuration(value: string, flag: string): number {
   const text = value.trim();
   if (text === '0') return 0;
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
@@ -101,7 +101,7 @@ export function parseDuration(value: string, flag: string): number {
 }
 
 /** The Healthcheck of the --health-* flags (Docker's CLI rules), undefined when none is given. */
-export function parseHealthFlags(options: OptionValues): HealthConfig | undefined {
+function parseHealthFlags(options: OptionValues): HealthConfig | undefined {
   const str = (name: string): string | undefined => options[name] as string | undefined;
   const names = ['health-interval', 'health-timeout', 'health-start-period', 'health-start-interval'] as const;
   const given = ['health-cmd', 'health-retries', ...names].filter((n) => str(n) !== undefined);
@@ -139,7 +139,7 @@ function envEntry(entry: string, lookup: NodeJS.ProcessEnv): string | undefined 
 }
 
 /** Lines of an env file: `KEY=value`, bare `KEY`, comments (#) and blank lines skipped. */
-export function readEnvFile(path: string, lookup: NodeJS.ProcessEnv): string[] {
+function readEnvFile(path: string, lookup: NodeJS.ProcessEnv): string[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -215,7 +215,7 @@ export function parsePublish(specs: readonly string[]): {
  * `[,tmpfs-size=…][,tmpfs-mode=…][,volume-nocopy]`
  * (Docker's csv keys and aliases: src, dst/destination, ro).
  */
-export function parseMount(value: string): MountSpec {
+function parseMount(value: string): MountSpec {
   const m: MountSpec = { Type: 'volume' };
   for (const field of value.split(',')) {
     const eq = field.indexOf('=');
@@ -274,7 +274,7 @@ export function parseMount(value: string): MountSpec {
 }
 
 /** `--add-host name:ip` (or `name=ip`; the ip may be `host-gateway`), as the API's `name:ip`. */
-export function parseAddHost(value: string): string {
+function parseAddHost(value: string): string {
   const m = /^([^:=\s]+)[:=](\S+)$/.exec(value);
   if (m === null) throw invalidArgument(`--add-host ${JSON.stringify(value)}: expected host:ip`);
   return `${m[1]}:${m[2]}`;
@@ -295,7 +295,7 @@ export function parseRestart(value: string): { Name: RestartPolicyName; MaximumR
  * `-v /host:/container[:opts]` (a bind), `-v name:/container[:opts]` (a named
  * volume) or `-v /container` (an anonymous volume: returned as the path alone).
  */
-export function parseVolume(spec: string): { bind: string } | { anonymous: string } {
+function parseVolume(spec: string): { bind: string } | { anonymous: string } {
   const parts = spec.split(':');
   if (parts.length === 1) {
     if (!spec.startsWith('/')) throw invalidArgument(`-v ${spec}: an anonymous volume's path must be absolute`);

@@ -21,7 +21,7 @@ const envKey = (e: string): string => {
 };
 
 /** `KEY=VALUE` entries checked: INVALID_ARGUMENT naming an entry without `=` or with an empty key. */
-export function checkEnv(env: readonly string[], subject: string): void {
+function checkEnv(env: readonly string[], subject: string): void {
   for (const e of env) {
     if (typeof e !== 'string' || e.indexOf('=') <= 0)
       throw invalidArgument(`${subject}: env ${JSON.stringify(e)}: expected KEY=VALUE`);

@@ -64,7 +64,7 @@ export function hostnameOf(id: string, config: ContainerConfig, hc: HostConfig =
 }
 
 /** `net_admin`, `CAP_NET_ADMIN`, `ALL` → the canonical name. INVALID_ARGUMENT naming an unknown one. */
-export function normalizeCapability(name: string, field: string): string {
+function normalizeCapability(name: string, field: string): string {
   const upper = name.toUpperCase();
   if (upper === 'ALL') return 'ALL';
   const full = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
@@ -172,7 +172,7 @@ const PROPAGATIONS = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rsla
  * unlike -v, as in Docker) or tmpfs. INVALID_ARGUMENT naming the entry for a bad one;
  * `volume` without a resolved source is refused (resolve named volumes first).
  */
-export function mountOf(m: MountSpec): Mount & { source: string } {
+function mountOf(m: MountSpec): Mount & { source: string } {
   const subject = `mount ${JSON.stringify(m.Target ?? '')}`;
   if (typeof m.Target !== 'string' || !m.Target.startsWith('/'))
     throw invalidArgument(`${subject}: Target must be an absolute path`);

@@ -12,7 +12,7 @@ const streamNames: FrameStream[] = ['stdin', 'stdout', 'stderr'];
 const maxFrame = 0xffffffff;
 
 /** The 8-byte header for a frame of `size` bytes. */
-export function frameHeader(stream: FrameStream, size: number): Buffer {
+function frameHeader(stream: FrameStream, size: number): Buffer {
   const header = Buffer.alloc(8);
   header[0] = streamIds[stream];
   header.writeUInt32BE(size, 4);

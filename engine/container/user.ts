@@ -35,7 +35,7 @@ function parseId(text: string): number | undefined {
 }
 
 /** Lines of passwd(5); malformed lines are skipped, as libc does. */
-export function parsePasswd(text: string): PasswdEntry[] {
+function parsePasswd(text: string): PasswdEntry[] {
   const out: PasswdEntry[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '' || line.startsWith('#')) continue;
@@ -49,7 +49,7 @@ export function parsePasswd(text: string): PasswdEntry[] {
 }
 
 /** Lines of group(5); malformed lines are skipped. */
-export function parseGroup(text: string): GroupEntry[] {
+function parseGroup(text: string): GroupEntry[] {
   const out: GroupEntry[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '' || line.startsWith('#')) continue;

@@ -71,7 +71,7 @@ function aliases(file: string, who: string): string[] {
 }
 
 /** The first range of `who` (by name or id) in a subuid/subgid file. Throws INVALID_ARGUMENT naming file and user. */
-export function firstRange(file: string, names: string[], what: string): IdRange {
+function firstRange(file: string, names: string[], what: string): IdRange {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isBerthError } from '../errdefs/errors.js';
 import { createEngine } from '../jobs/builtins.js';
 import { HOST_SUBID_FILES, resolveRemap } from '../container/userns-remap.js';
+import { native } from '../../native/index.js';
 import { packagePath } from '../../native/package-root.js';
 import { background } from '../trace/context.js';
 import { createLogger } from '../trace/logger.js';
@@ -59,6 +60,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const ctx = background(createLogger(flags.logLevel));
+  // an fd berthd inherited without FD_CLOEXEC (a shell's pipe) goes to none of the programs it runs
+  native().cloexecInherited();
   let daemon;
   try {
     daemon = await startDaemon(ctx, flags, builtinEngine, serverVersion(), {

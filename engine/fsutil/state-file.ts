@@ -28,15 +28,20 @@ export async function writeJsonAtomic(path: string, value: unknown, opts: { dura
   }
 }
 
-/** Reads a JSON file; undefined when it does not exist, DATA_LOSS when it is not JSON. */
-export async function readJson<T>(path: string): Promise<T | undefined> {
-  let text: string;
+/** A state file's text; undefined when it does not exist; another error names the file (`state <path>: read`). */
+export async function readStateText(path: string): Promise<string | undefined> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw wrap(err, `state ${path}: read`);
   }
+}
+
+/** Reads a JSON file; undefined when it does not exist, DATA_LOSS when it is not JSON. */
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  const text = await readStateText(path);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as T;
   } catch (err) {

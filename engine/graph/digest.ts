@@ -54,12 +54,6 @@ export function digestOf(data: Uint8Array | string, algorithm: Algorithm = 'sha2
   return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
 }
 
-/** `sha256:0123456789ab` — for log lines only; messages name full digests. */
-export function shortDigest(digest: string): string {
-  const colon = digest.indexOf(':');
-  return colon < 0 ? digest.slice(0, 12) : digest.slice(0, colon + 13);
-}
-
 /**
  * A passthrough stream that hashes every byte written through it. `digest()` and
  * `bytes` are final once the stream has flushed (after 'end'); reading them

@@ -1,7 +1,7 @@
 // Table-driven checks of the reference grammar and Docker's normalisation rules.
 import { describe, expect, it } from 'vitest';
 import { isBerthError } from '../errdefs/errors.js';
-import { familiarString, normalizeName, parseReference, referenceString, validateTag } from './reference.js';
+import { familiarString, normalizeName, parseReference, referenceString } from './reference.js';
 
 const D = 'sha256:' + 'ab'.repeat(32);
 
@@ -96,10 +96,5 @@ describe('parseReference / normalizeName', () => {
     expect(isBerthError(err, 'INVALID_ARGUMENT')).toBe(true);
     expect((err as Error).message).toMatch(reason);
     expect((err as Error).message.startsWith(`reference ${JSON.stringify(input)}`)).toBe(true);
-  });
-
-  it('validates bare tags', () => {
-    expect(validateTag('v1.0-rc_1')).toBe('v1.0-rc_1');
-    expect(() => validateTag('-x')).toThrow(/tag "-x": invalid tag format/);
   });
 });

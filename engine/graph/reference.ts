@@ -35,7 +35,6 @@ const digest = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{
 
 const anchoredDomain = new RegExp(`^${domainAndPort}$`);
 const anchoredRemainder = new RegExp(`^(${path})(?::(${tag}))?(?:@(${digest}))?$`);
-const anchoredTag = new RegExp(`^${tag}$`);
 const anchoredIdentifier = /^[a-f0-9]{64}$/;
 
 /** A parsed, normalised reference: domain and path always set, tag and digest optional. */
@@ -123,7 +122,7 @@ export function normalizeName(s: string): string {
 }
 
 /** The repository name as users type it: `busybox`, `user/app`, `localhost:5000/x`. */
-export function familiarName(ref: Reference): string {
+function familiarName(ref: Reference): string {
   if (ref.domain !== DEFAULT_DOMAIN) return referenceName(ref);
   if (ref.path.startsWith(OFFICIAL_REPO_PREFIX)) {
     const rest = ref.path.slice(OFFICIAL_REPO_PREFIX.length);
@@ -142,11 +141,4 @@ export function familiarString(ref: Reference | string): string {
   if (r.tag !== undefined) out += `:${r.tag}`;
   if (r.digest !== undefined) out += `@${r.digest}`;
   return out;
-}
-
-/** Validates a bare tag (`[\w][\w.-]{0,127}`). Fails INVALID_ARGUMENT naming it. */
-export function validateTag(t: string): string {
-  if (typeof t !== 'string' || !anchoredTag.test(t))
-    throw invalidArgument(`tag ${JSON.stringify(t)}: invalid tag format`);
-  return t;
 }

@@ -84,7 +84,7 @@ const childLayer: FixtureEntry[] = [
  * A stable description of a tree: type, mode, owner, size, content hash, link target, rdev, user xattrs, hard-link
  * groups.
  */
-export async function describeTree(dir: string): Promise<string[]> {
+async function describeTree(dir: string): Promise<string[]> {
   const out: string[] = [];
   const inodes = new Map<number, string>();
   const walk = async (rel: string) => {

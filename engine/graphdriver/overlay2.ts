@@ -672,7 +672,7 @@ async function lstatOrNone(path: string): Promise<Stats | undefined> {
  * ends it after that layer. A component missing otherwise leaves it to the next layer
  * down. Cost: at most one lstat (and one getxattr per directory) per component and layer.
  */
-export async function resolveBelow(lowerDirs: readonly string[], rel: string): Promise<string[]> {
+async function resolveBelow(lowerDirs: readonly string[], rel: string): Promise<string[]> {
   const parts = rel.split('/');
   const found: string[] = [];
   for (const layer of lowerDirs) {

@@ -70,7 +70,7 @@ import { validateEtcRequest, type EtcRequest } from '../networkdriver/etc-files.
 import { parseNetworkMode } from '../networkdriver/network-mode.js';
 import { parsePortRequest } from '../networkdriver/port-spec.js';
 import { mountFs, MNT_DETACH, unmount } from '../graphdriver/host-mount.js';
-import { detached, throwIfCancelled, withSpan, type Context } from '../trace/context.js';
+import { detached, runDetached, throwIfCancelled, withSpan, type Context } from '../trace/context.js';
 import { traced, type Span } from '../trace/span.js';
 import { pausePoint } from '../trace/pause-point.js';
 import type { EventBus } from './event-bus.js';
@@ -511,7 +511,7 @@ export class ContainerRuntime {
         // Docker removes an AutoRemove container whose start failed (a `wait removed` then ends)
         if (rec.hostConfig.AutoRemove) {
           rec.state.status = 'removing';
-          await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec).catch((e: unknown) =>
+          await runDetached(ctx, CLEANUP_TIMEOUT_MS, (c) => this.removeLocked(c, rec)).catch((e: unknown) =>
             ctx.logger.warn(`container ${rec.id}: auto-remove after a failed start`, { error: String(e) }),
           );
         }
@@ -795,8 +795,12 @@ export class ContainerRuntime {
    * the two leaves a record that says exited and leftovers that the next start's
    * recovery removes (mounts under the graphdriver's home, stale cgroups, endpoints).
    */
-  private async handleExit(parent: Context, rec: ContainerRecord, status: ExitStatus): Promise<void> {
-    const ctx = detached(parent, CLEANUP_TIMEOUT_MS);
+  private handleExit(parent: Context, rec: ContainerRecord, status: ExitStatus): Promise<void> {
+    return runDetached(parent, CLEANUP_TIMEOUT_MS, (ctx) => this.recordExit(ctx, rec, status));
+  }
+
+  /** handleExit's work, on its detached context. */
+  private async recordExit(ctx: Context, rec: ContainerRecord, status: ExitStatus): Promise<void> {
     const { id } = rec;
     const subject = `container ${id}`;
     const warn = (what: string) => (err: unknown) =>
@@ -1047,7 +1051,7 @@ export class ContainerRuntime {
       // after the record; the written state has restore() remove them (AutoRemove) as the removal's rest.
       if (anonymousVolumes && volumeUses(rec.hostConfig).length > 0)
         await this.d.store.save(ctx, rec).catch(() => undefined);
-      await this.removeLocked(detached(ctx, CLEANUP_TIMEOUT_MS), rec, anonymousVolumes);
+      await runDetached(ctx, CLEANUP_TIMEOUT_MS, (c) => this.removeLocked(c, rec, anonymousVolumes));
     });
   }
 
@@ -1385,15 +1389,18 @@ class Undo {
   }
 
   async run(): Promise<void> {
-    const ctx = detached(this.ctx, CLEANUP_TIMEOUT_MS);
-    for (const step of this.steps.reverse()) {
-      try {
-        await step(ctx);
-      } catch (err) {
-        if (!isBerthError(err, 'NOT_FOUND'))
-          ctx.logger.warn(`${this.subject}: undo failed`, { error: err instanceof Error ? err.message : String(err) });
+    await runDetached(this.ctx, CLEANUP_TIMEOUT_MS, async (ctx) => {
+      for (const step of this.steps.reverse()) {
+        try {
+          await step(ctx);
+        } catch (err) {
+          if (!isBerthError(err, 'NOT_FOUND'))
+            ctx.logger.warn(`${this.subject}: undo failed`, {
+              error: err instanceof Error ? err.message : String(err),
+            });
+        }
       }
-    }
+    });
     this.steps.length = 0;
   }
 }

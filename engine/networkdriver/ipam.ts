@@ -27,11 +27,11 @@
 // holds its address any more, recover() frees what the journal still lists, and one
 // torn by that crash (older than this boot) reads as an empty pool.
 import { close, open, write } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { dataLoss, invalidArgument, resourceExhausted, wrap } from '../errdefs/errors.js';
-import { bootTimeMs, readRuntimeJson, removeFile } from '../fsutil/state-file.js';
+import { bootTimeMs, readRuntimeJson, readStateText, removeFile } from '../fsutil/state-file.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { KeyedLock } from '../fsutil/keyed-lock.js';
 import { broadcastOf, contains, formatIPv4, parseIPv4, parseSubnet, type Subnet } from './subnet.js';
@@ -158,13 +158,8 @@ function isPool(v: unknown): v is PoolFile {
 export async function readJournal(
   path: string,
 ): Promise<{ pool: PoolFile; torn: boolean; changes: number } | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw wrap(err, `state ${path}: read`);
-  }
+  const text = await readStateText(path);
+  if (text === undefined) return undefined;
   const end = text.lastIndexOf('\n') + 1;
   const lines = text.slice(0, end).split('\n');
   lines.pop();

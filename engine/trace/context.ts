@@ -30,15 +30,30 @@ export function withLogger(ctx: Context, logger: Logger): Context {
 /**
  * A context that keeps ctx's logger and span but is not cancelled with it: for
  * undo and cleanup paths (release what a cancelled create allocated, record an
- * exit) that must run to the end although their caller gave up. With `timeoutMs`
- * it is cancelled after that long, so a stuck cleanup cannot hang forever.
+ * exit) that must run to the end although their caller gave up. runDetached bounds
+ * such work in time.
  */
-export function detached(ctx: Context, timeoutMs?: number): Context {
-  return {
-    signal: timeoutMs === undefined ? never : AbortSignal.timeout(timeoutMs),
-    logger: ctx.logger,
-    span: ctx.span,
-  };
+export function detached(ctx: Context): Context {
+  return { signal: never, logger: ctx.logger, span: ctx.span };
+}
+
+/**
+ * Runs `work` on a detached context (see detached) that is cancelled after `timeoutMs`, so a stuck cleanup cannot
+ * hang forever. The timer is cleared once `work` settles: nothing stays pending after the work (AbortSignal.timeout
+ * would keep its timer for the whole `timeoutMs`). Settles as `work` does.
+ */
+export async function runDetached<T>(ctx: Context, timeoutMs: number, work: (ctx: Context) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    timeoutMs,
+  );
+  timer.unref();
+  try {
+    return await work({ signal: controller.signal, logger: ctx.logger, span: ctx.span });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A context cancelled when either the parent's signal or `signal` aborts. */

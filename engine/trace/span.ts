@@ -151,7 +151,7 @@ function publish(
 }
 
 /** True when anyone listens to all spans or to this boundary. */
-export function tracing(channel?: diagnostics.Channel): boolean {
+function tracing(channel?: diagnostics.Channel): boolean {
   return spanChannel.hasSubscribers || (channel !== undefined && channel.hasSubscribers);
 }
 

@@ -39,7 +39,7 @@ async function pullFor(cli: Cli, image: string): Promise<void> {
 }
 
 /** Creates the container, pulling its image first when the daemon does not have it. */
-export async function createWithPull(
+async function createWithPull(
   cli: Cli,
   request: ContainerCreateRequest,
   name: string | undefined,

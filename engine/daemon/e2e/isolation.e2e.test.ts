@@ -56,6 +56,8 @@ const rootDev = (() => {
   return `${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)}`;
 })();
 const BERTH = packagePath('engine', 'client', 'bin.cjs');
+/** O_CLOEXEC in /proc/<pid>/fdinfo's octal `flags` (Linux on x86 and arm; Node's fs.constants lacks it). */
+const O_CLOEXEC = 0o2000000;
 const APPLETS = ['sh', 'ln', 'cat', 'ls', 'echo', 'sleep', 'readlink', 'pwd', 'seq', 'test'];
 
 /** The first layer of every image here: busybox with a few applets, the probe and escape workloads. */
@@ -373,6 +375,48 @@ function escapeClasses(v: Variant): void {
         }
       },
       600_000,
+    );
+
+    itAll?.(
+      "with two other containers running, a container and an exec see only fds 0, 1, 2: none of berthd's",
+      async () => {
+        // berthd holds fds per running container (its detached overlay rootfs, its log file, stdio pipes) beside its
+        // sockets. Protections: every fd berthd holds past its stdio is close-on-exec, also what it inherited (berthd
+        // marks those at start: inherited-fds.cc; read from its fdinfo here), and the child closes what it inherits
+        // from Node and marks the rest close-on-exec (container-child.cc close_except, close_fds). Without berthd's
+        // marking the first expectation failed here: a pipe the test's shell left open reached berthd as fd 251.
+        const ref = await image([baseLayer()]);
+        const names = [`fds-a-${process.pid}`, `fds-b-${process.pid}`];
+        try {
+          for (const name of names) {
+            const r = await berth(['run', '-d', '--name', name, ref, '/bin/sleep', '600']);
+            expect(r.exitCode, r.stderr).toBe(0);
+          }
+          const pid = s.daemon.child.pid!;
+          const inheritable: string[] = [];
+          for (const fd of readdirSync(`/proc/${pid}/fd`).map(Number)) {
+            if (fd < 3) continue;
+            let flags: number;
+            let target: string;
+            try {
+              flags = Number.parseInt(
+                /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))![1]!,
+                8,
+              );
+              target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+            } catch {
+              continue; // closed meanwhile
+            }
+            if ((flags & O_CLOEXEC) === 0) inheritable.push(`${fd} -> ${target}`);
+          }
+          expect(inheritable, "berthd's fds without O_CLOEXEC").toEqual([]);
+          expect(json<{ fds: number[] }>(await berth(['run', '--rm', ref, '/bin/probe'])).fds).toEqual([0, 1, 2]);
+          expect(json<{ fds: number[] }>(await berth(['exec', names[0]!, '/bin/probe'])).fds).toEqual([0, 1, 2]);
+        } finally {
+          for (const name of names) await berth(['rm', '-f', name]);
+        }
+      },
+      300_000,
     );
 
     itAll?.(

@@ -108,7 +108,7 @@ export interface CheckedProfile {
 const U64_MAX = (1n << 64n) - 1n;
 
 /** A JSON number as the u64 the kernel compares: negative values wrap like a C cast. */
-export function toU64(value: number, field: string): bigint {
+function toU64(value: number, field: string): bigint {
   if (!Number.isInteger(value)) throw invalidArgument(`${field}: ${value} is not an integer`, { details: { field } });
   if (!Number.isSafeInteger(value))
     throw invalidArgument(`${field}: ${value} is beyond 2^53 and cannot be represented exactly in JSON numbers`, {
@@ -118,7 +118,7 @@ export function toU64(value: number, field: string): bigint {
 }
 
 /** The SECCOMP_RET_* value of an action; errnoRet (default EPERM) goes in the data bits of ERRNO and TRACE. */
-export function actionRet(action: string, errnoRet: number | undefined, field: string): number {
+function actionRet(action: string, errnoRet: number | undefined, field: string): number {
   const data = (defaultData: number): number => {
     const v = errnoRet ?? defaultData;
     if (!Number.isInteger(v) || v < 0 || v > 0xffff)

@@ -136,7 +136,7 @@ export interface EnabledLsm {
 }
 
 /** Which of AppArmor and SELinux this host's kernel has enabled (sysfs/selinuxfs, as runc checks). */
-export function hostLsm(): EnabledLsm {
+function hostLsm(): EnabledLsm {
   let apparmor = false;
   try {
     apparmor = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';

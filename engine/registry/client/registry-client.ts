@@ -18,7 +18,7 @@ import {
 } from '../../errdefs/errors.js';
 import { parseDigest } from '../../graph/digest.js';
 import { referenceName, referenceString, type Reference } from '../../graph/reference.js';
-import { detached, type Context } from '../../trace/context.js';
+import { runDetached, type Context } from '../../trace/context.js';
 import { Authorizer } from './auth.js';
 import type { CredentialSource } from './credentials.js';
 import { endpointFor, type Endpoint } from './endpoint.js';
@@ -538,16 +538,18 @@ export class RegistryClient {
   async cancelUpload(ctx: Context, ref: Reference, location: string): Promise<void> {
     const endpoint = this.endpoint(ref);
     try {
-      const res = await this.request(
-        detached(ctx, CANCEL_UPLOAD_MS),
-        endpoint,
-        ref.path,
-        absolute(location, endpoint),
-        {},
-        `upload to ${referenceName(ref)}`,
-        { method: 'DELETE', actions: 'pull,push' },
-      );
-      res.body.resume();
+      await runDetached(ctx, CANCEL_UPLOAD_MS, async (c) => {
+        const res = await this.request(
+          c,
+          endpoint,
+          ref.path,
+          absolute(location, endpoint),
+          {},
+          `upload to ${referenceName(ref)}`,
+          { method: 'DELETE', actions: 'pull,push' },
+        );
+        res.body.resume();
+      });
     } catch (err) {
       // best effort: a session left behind expires on the registry
       ctx.logger.debug('registry: upload session not cancelled', {
