@@ -85,7 +85,8 @@ function bundledValidators(extraSources) {
         const validate = ajv.compile(JSON.parse(readFileSync(args.path, 'utf8')));
         // minified (esbuild would print it again with its nested ifs indented: 60 % of berth-runtime's bundle, which
         // every start reads and copies into a string, ≈ 1 ms of CPU per 100 KB here); its names are its own
-        const { code } = await (await import('esbuild')).transform(standaloneCode(ajv, validate), {
+        const esbuild = await import('esbuild');
+        const { code } = await esbuild.transform(standaloneCode(ajv, validate), {
           loader: 'js',
           format: 'cjs',
           minify: true,
