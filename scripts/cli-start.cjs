@@ -39,6 +39,13 @@ function freshRecord(entry) {
 
 /** The script whose code cache saveCodeCache() writes, if the cache was missing or refused. */
 let pending;
+/** The content hash of the bundle last run. */
+let lastId;
+
+/** The content hash of the bundle runBundle last ran (a build's identity), or undefined before any. */
+function bundleId() {
+  return lastId;
+}
 
 /**
  * Sets V8 flags (`v8Flags`, a long-lived command's) once the Node built-ins the bundle imports (its record's
@@ -79,6 +86,7 @@ function runBundle(entry, record, cacheKey, options) {
   });
   if (useCache && (cachedData === undefined || script.cachedDataRejected)) pending = { script, cacheFile };
   const module = { exports: {} };
+  lastId = record.id;
   script.runInThisContext()(module.exports, createRequire(file), module, file, dir);
   return module.exports;
 }
@@ -115,4 +123,4 @@ function commandName(argv, names) {
   return argv.find((a) => names.includes(a));
 }
 
-module.exports = { bundlePaths, freshRecord, runBundle, startFresh, saveCodeCache, commandName };
+module.exports = { bundleId, bundlePaths, freshRecord, runBundle, startFresh, saveCodeCache, commandName };

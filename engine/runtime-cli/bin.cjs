@@ -15,7 +15,7 @@
 // on an existing container from the small bundle of main-light.ts, the others from main.ts.
 'use strict';
 const { join } = require('node:path');
-const { commandName, saveCodeCache, startFresh } = require('../../scripts/cli-start.cjs');
+const { bundleId, commandName, saveCodeCache, startFresh } = require('../../scripts/cli-start.cjs');
 
 /** berth-runtime's verbs (commands/index.ts), each with its own code cache; bin.test.ts checks the list. */
 const VERBS = 'create start state kill delete run spec list'.split(' ');
@@ -30,11 +30,13 @@ async function load(entry, key) {
 async function run(argv) {
   const key = commandName(argv, VERBS);
   const full = join(__dirname, 'main.ts');
-  if (!LIGHT.includes(key)) return (await load(full, key)).main(argv);
+  // the full bundle's hash names its build (seccomp-cache.ts keeps compiled filters per build)
+  const runFull = async (all, verb) => (await load(full, verb)).main(all, undefined, { build: bundleId() });
+  if (!LIGHT.includes(key)) return runFull(argv, key);
   // a light verb's word may also be a flag's value (`--log state create …`): the light
   // main hands whatever is not its own to the full command
   const { main } = await load(join(__dirname, 'main-light.ts'), key);
-  return main(argv, undefined, async (all) => (await load(full, commandName(all, VERBS))).main(all));
+  return main(argv, undefined, (all) => runFull(all, commandName(all, VERBS)));
 }
 
 run(process.argv.slice(2)).then((code) => {

@@ -1,6 +1,6 @@
 // berth-runtime as a user runs it: its bin file, which runs the command's bundle (the
 // runtime-spec validator compiled into it at build time, the code cache of the verb).
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -12,6 +12,7 @@ import { makeWorkloadRootfs } from '../execdriver/workload-rootfs.js';
 import { needs, root as asRoot } from '../../testkit/needs.js';
 import { commands } from './commands/index.js';
 import { lightCommands } from './main-light.js';
+import { SECCOMP_CACHE_DIR } from './seccomp-cache.js';
 import { main } from './main.js';
 
 const BIN = fileURLToPath(new URL('./bin.cjs', import.meta.url));
@@ -117,6 +118,22 @@ describe('berth-runtime bin', () => {
         'NativeModule internal/fs/rimraf',
       ])
         expect(loaded).not.toContain(m);
+      // the first run kept Docker's profile, checked and compiled, in the state root's cache for this build
+      const cache = join(base, 'state', SECCOMP_CACHE_DIR);
+      const { id } = JSON.parse(readFileSync(new URL('./.bundle/main.inputs.json', import.meta.url), 'utf8')) as {
+        id: string;
+      };
+      const [file, ...more] = readdirSync(cache);
+      expect({ file: file?.startsWith(`${id}-`), more }).toEqual({ file: true, more: [] });
+      const before = statSync(join(cache, file!));
+      const again = await execa(BIN, ['--root', join(base, 'state'), 'run', '--bundle', bundle, 'bin-modules-2'], {
+        reject: false,
+        timeout: 60_000,
+      });
+      expect({ code: again.exitCode, stderr: again.stderr }).toEqual({ code: 0, stderr: '' });
+      // the second run read it (a miss would have written the file again: another inode)
+      expect(statSync(join(cache, file!)).ino).toBe(before.ino);
+      expect(readdirSync(cache)).toEqual([file]);
     },
   );
 });

@@ -55,6 +55,12 @@ export function processIo(): MainIo {
   };
 }
 
+/** How the command was started. */
+export interface CliOptions {
+  /** The running build's identity (its bundle's content hash), when it has one. */
+  build?: string;
+}
+
 /**
  * Runs one berth-runtime invocation with `commands`; resolves with the exit code (never throws).
  * `elsewhere`, when given, runs the invocations that need another verb than these, or the usage.
@@ -64,6 +70,7 @@ export async function runCli(
   argv: readonly string[],
   io: MainIo,
   elsewhere?: (argv: readonly string[]) => Promise<number>,
+  cli: CliOptions = {},
 ): Promise<number> {
   let logFile: string | undefined;
   let logFormat = 'text';
@@ -103,6 +110,7 @@ export async function runCli(
     const options: GlobalOptions = {
       root,
       store: new StateStore(root),
+      ...(cli.build !== undefined ? { build: cli.build } : {}),
       get stdout() {
         return io.stdout;
       },

@@ -8,6 +8,8 @@ export interface GlobalOptions {
   /** State directory (--root). */
   root: string;
   store: StateStore;
+  /** The running build's identity (bin.cjs: its bundle's hash); caches kept on disk are kept per build. */
+  build?: string;
   /** Where `state` and `spec` print; tests capture it. */
   stdout: NodeJS.WritableStream;
 }

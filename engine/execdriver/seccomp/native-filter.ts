@@ -76,23 +76,96 @@ export function compileCached(profile: Seccomp): CompiledFilter {
 }
 
 /**
+ * What nativeSeccomp needs of a checked profile: its compiled filter and the verdicts that choose the stage or refuse
+ * the profile. Only a profile that checkProfile accepted has facts.
+ */
+export interface ProfileFacts {
+  filter: Buffer;
+  flags: number;
+  /** The profile denies execve (for every argument). */
+  execveDenied: boolean;
+  /** The calls of afterBeforeUser(false) / afterBeforeUser(true) / AFTER_SETUP the profile denies. */
+  deniedBeforeCaps: string[];
+  deniedBeforeCapsAmbient: string[];
+  deniedAfterSetup: string[];
+}
+
+/**
+ * Where the facts of profiles are kept beyond this process (berth-runtime: a verified cache in its state root, since
+ * each of its processes would check and compile the same profile again), by the profile's JSON text. A store must
+ * tell builds apart on its own. get answers undefined on any doubt; set never throws.
+ */
+export interface ProfileFactStore {
+  get(profileJson: string): ProfileFacts | undefined;
+  set(profileJson: string, facts: ProfileFacts): void;
+}
+
+let factStore: ProfileFactStore | undefined;
+/** The facts this process already has, by the profile's JSON (a store's answers included). */
+const factsByJson = new Map<string, ProfileFacts>();
+
+/** Sets (or with undefined, removes) the store consulted before a profile is checked and compiled. */
+export function useProfileFactStore(store: ProfileFactStore | undefined): void {
+  factStore = store;
+  factsByJson.clear();
+}
+
+/** The facts of `profile` from this process's memory or the store (never from a check), else undefined. */
+function knownFacts(json: string): ProfileFacts | undefined {
+  let facts = factsByJson.get(json);
+  if (facts === undefined && factStore !== undefined) {
+    facts = factStore.get(json);
+    if (facts !== undefined) factsByJson.set(json, facts);
+  }
+  return facts;
+}
+
+/**
+ * Whether `profile` is one the store holds facts of, i.e. one checkProfile accepted before: validateSpec then need
+ * not check it again. Always false without a store.
+ */
+export function profileKnownGood(profile: Seccomp): boolean {
+  return factStore !== undefined && knownFacts(JSON.stringify(profile)) !== undefined;
+}
+
+function profileFacts(profile: Seccomp): ProfileFacts {
+  const json = JSON.stringify(profile);
+  const known = knownFacts(json);
+  if (known !== undefined) return known;
+  const compiled = compileCached(profile);
+  const checked = compiled.checked;
+  const execve = verdict(checked, 'execve');
+  const facts: ProfileFacts = {
+    filter: compiled.bytes,
+    flags: compiled.flags,
+    execveDenied: execve !== 'depends' && !allows(execve),
+    deniedBeforeCaps: denied(checked, afterBeforeUser(false)),
+    deniedBeforeCapsAmbient: denied(checked, afterBeforeUser(true)),
+    deniedAfterSetup: denied(checked, AFTER_SETUP),
+  };
+  if (factStore !== undefined) {
+    factsByJson.set(json, facts);
+    factStore.set(json, facts);
+  }
+  return facts;
+}
+
+/**
  * The native core's seccomp field for a spec's profile. Throws INVALID_ARGUMENT
  * naming linux.seccomp when the profile denies execve (the container could not
  * start), or, without process.noNewPrivileges, denies a call berth makes after
  * loading the filter with no fallback (the filter must then be loaded before
  * capabilities drop): capset, prctl when options.ambient (ambient capabilities to
  * raise), and the start handshake.
- * Cost: a cache lookup after the first compile of a profile.
+ * Cost: a cache lookup after the first compile of a profile (or a read of the fact store).
  */
 export function nativeSeccomp(
   profile: Seccomp,
   noNewPrivileges: boolean,
   options: { ambient?: boolean } = {},
 ): NativeSeccomp {
-  const compiled = compileCached(profile);
-  const checked = compiled.checked;
-  const execve = verdict(checked, 'execve');
-  if (execve !== 'depends' && !allows(execve)) {
+  const facts = profileFacts(profile);
+  if (facts.execveDenied) {
     throw invalidArgument(
       'linux.seccomp: the profile denies execve, so the container process could not start (allow execve)',
       { details: { field: 'linux.seccomp' } },
@@ -100,16 +173,16 @@ export function nativeSeccomp(
   }
   let stage: SeccompStage;
   if (!noNewPrivileges) {
-    const blocked = denied(checked, afterBeforeUser(options.ambient === true));
+    const blocked = options.ambient === true ? facts.deniedBeforeCapsAmbient : facts.deniedBeforeCaps;
     if (blocked.length > 0) {
       throw invalidArgument(
         `linux.seccomp: without process.noNewPrivileges the filter is loaded before berth sets the capabilities, but the profile denies ${blocked.join(', ')} (allow them or set noNewPrivileges)`,
-        { details: { field: 'linux.seccomp', syscalls: blocked } },
+        { details: { field: 'linux.seccomp', syscalls: [...blocked] } },
       );
     }
     stage = 0;
   } else {
-    stage = denied(checked, AFTER_SETUP).length === 0 ? 1 : 2;
+    stage = facts.deniedAfterSetup.length === 0 ? 1 : 2;
   }
-  return { filter: compiled.bytes, flags: compiled.flags, stage };
+  return { filter: facts.filter, flags: facts.flags, stage };
 }

@@ -27,7 +27,9 @@ export async function loadBundleSpec(bundleDir: string, options: ValidateOptions
     throw invalidArgument(`${subject}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
   try {
-    return validateSpec(raw, bundle, options);
+    // raw was parsed here for this call alone: validated where it lies, not deep-copied first (≈ 0.3 ms with Docker's
+    // seccomp profile, at every berth-runtime create)
+    return validateSpec(raw, bundle, { ...options, owned: true });
   } catch (err) {
     throw wrap(err, subject);
   }

@@ -8,6 +8,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { invalidArgument, notImplemented, notFound, type BerthError } from '../../errdefs/errors.js';
 import { packagePath } from '../../../native/package-root.js';
 import { compiledValidator } from './compiled-validator.js';
+import { profileKnownGood } from '../seccomp/native-filter.js';
 import { checkProfileCached } from '../seccomp/profile.js';
 import { capabilityMask, capabilityProblem, hostCapabilities, type HostCapabilities } from './capabilities.js';
 import { isInfinity, rlimitNumber } from './rlimits.js';
@@ -360,7 +361,9 @@ function checkLinux(spec: Spec): void {
       throw notImplemented(`${field}: berth sets only namespaced sysctls (net.*, fs.mqueue.*, IPC and UTS kernel.*)`);
     if (!own.has(rule[1])) throw invalidArgument(`${field}: needs a new ${rule[1]} namespace`);
   }
-  if (linux.seccomp !== undefined) checkProfileCached(linux.seccomp, 'linux.seccomp');
+  // a profile the fact store holds (berth-runtime's cache of compiled profiles) was accepted by this same check
+  if (linux.seccomp !== undefined && !profileKnownGood(linux.seccomp))
+    checkProfileCached(linux.seccomp, 'linux.seccomp');
   if (linux.cgroupsPath !== undefined && linux.cgroupsPath.split('/').some((s) => s === '..' || s === '.')) {
     throw invalidArgument(`linux.cgroupsPath: ${JSON.stringify(linux.cgroupsPath)} must not contain . or .. segments`);
   }

@@ -6,6 +6,7 @@ import { createExecDriver } from '../../execdriver/execdriver.js';
 import { containerIdArg, flagBool, flagString, type FlagSpec, type Parsed } from '../args.js';
 import type { Command } from '../command.js';
 import { CGROUP_PARENT, createContainer } from '../create-container.js';
+import { useSeccompCache } from '../seccomp-cache.js';
 
 /** Flags create and run share with runc. */
 export const createFlags: FlagSpec[] = [
@@ -36,9 +37,11 @@ export const createCommand: Command = {
   usage: 'create [--bundle DIR] [--pid-file FILE] <container-id>',
   summary: 'create a container; its process waits for `start`',
   flags: createFlags,
-  async run(ctx, { store }, args) {
+  async run(ctx, globals, args) {
+    const { store } = globals;
     const id = containerIdArg(args, 'create');
     checkUnsupported('create', args);
+    useSeccompCache(globals);
     const pidFile = flagString(args, 'pid-file');
     const consoleSocket = flagString(args, 'console-socket');
     await createContainer(ctx, store, createExecDriver({ cgroupParent: CGROUP_PARENT }), {

@@ -10,6 +10,7 @@ import type { Command } from '../command.js';
 import { toState } from '../container-status.js';
 import { CGROUP_PARENT, containerNamespaces, createContainer } from '../create-container.js';
 import { runHooks, runHooksWarning } from '../hooks.js';
+import { useSeccompCache } from '../seccomp-cache.js';
 import { startContainer } from '../start-container.js';
 import { checkUnsupported, createFlags } from './create.js';
 
@@ -31,9 +32,11 @@ export const runCommand: Command = {
   usage: 'run [--detach] [--bundle DIR] [--pid-file FILE] <container-id>',
   summary: 'create and start a container; in the foreground, wait and delete it',
   flags: [...createFlags, { name: 'detach', short: 'd' }],
-  async run(ctx, { store }, args) {
+  async run(ctx, globals, args) {
+    const { store } = globals;
     const id = containerIdArg(args, 'run');
     checkUnsupported('run', args);
+    useSeccompCache(globals);
     const pidFile = flagString(args, 'pid-file');
     const consoleSocket = flagString(args, 'console-socket');
     const driver = createExecDriver({ cgroupParent: CGROUP_PARENT });
