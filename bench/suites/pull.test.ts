@@ -21,7 +21,9 @@ import type { MacroCase, MeasuredCase, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
 import {
   backingFromEnv,
+  berthPullsMade,
   createPullSuite,
+  PROCESS_WARMUP_PULLS,
   DEFAULT_CONCURRENCY,
   derivePull,
   pullPlan,
@@ -509,8 +511,14 @@ needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
         storeMiB: 64,
       },
     });
+    const before = berthPullsMade('tiny', 'gzip');
     const doc = await run(['berth', 'reference'], suite);
     const cold = doc.cases.filter((c) => c.case === 'cold-pull');
+    // the samples follow at least PROCESS_WARMUP_PULLS untimed pulls of the image in this process (the setup's)
+    const berth = cold.find((c) => c.target === 'berth')!;
+    expect(berthPullsMade('tiny', 'gzip') - before).toBe(
+      Math.max(0, PROCESS_WARMUP_PULLS - before) + berth.warmup + berth.samples.length,
+    );
     expect(cold.map((c) => [c.target, c.parameters.backing])).toEqual([
       ['berth', 'host'],
       ['reference', 'host'],
