@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, parseCli } from './cli.js';
 import { validateResult } from './results/validate.js';
-import { registry } from './suites/index.js';
+import { knownTargets, registry } from './suites/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
@@ -41,6 +41,13 @@ describe('bench CLI usage errors', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toContain('usage: npm run bench');
+  });
+
+  it('accepts with --target every target a suite measures', async () => {
+    const suites = await Promise.all(registry.flatMap((s) => (s.load === undefined ? [] : [s.load()])));
+    const declared = new Set(suites.flatMap((s) => s.targets ?? []));
+    expect([...declared].filter((t) => !knownTargets.includes(t))).toEqual([]);
+    expect(parseCli(['--target', 'berth,parallel-reference']).targets).toEqual(['berth', 'parallel-reference']);
   });
 
   it('parses the flags it knows', () => {

@@ -184,16 +184,16 @@ describe("each suite's agreement cases", () => {
     expect(d.every((c) => c.warnings?.length === 0)).toBe(true);
   });
 
-  it('pull: the process minus its start-up, against the in-process cold pull of the group', () => {
+  it('pull: the two-pull process minus the one-pull process, against the in-process cold pull of the group', () => {
     const g = { group: 'cold/app/gzip' };
     const d = derivePullCrosschecks([
       measured({ case: 'cold-pull', ...g, parameters: { concurrency: 3 } }, [200, 200]),
       measured({ case: 'cold-pull', target: 'reference', ...g, parameters: {} }, [100, 100]),
-      measured({ case: 'cold-pull-process', ...g, parameters: { concurrency: 3, tool: 'hyperfine' } }, [500, 540]),
-      measured({ case: 'pull-process-startup', ...g, parameters: { concurrency: 3, tool: 'hyperfine' } }, [280, 280]),
+      measured({ case: 'pull-process-second', ...g, parameters: { concurrency: 3, tool: 'hyperfine' } }, [900, 940]),
+      measured({ case: 'pull-process-first', ...g, parameters: { concurrency: 3, tool: 'hyperfine' } }, [680, 680]),
     ]);
     expect(d.map((c) => [c.case, c.samples])).toEqual([['cold-pull-crosscheck', [1.1, 1.3]]]);
-    expect(d[0]!.derived.from.map((f) => f.case)).toEqual(['cold-pull-process', 'cold-pull', 'pull-process-startup']);
+    expect(d[0]!.derived.from.map((f) => f.case)).toEqual(['pull-process-second', 'cold-pull', 'pull-process-first']);
     expect(d[0]!.warnings).toHaveLength(1);
   });
 });

@@ -70,7 +70,16 @@ export const registry: readonly RegisteredSuite[] = [
 ];
 
 /** The targets the harness knows; suites list the ones they measure. */
-export const knownTargets: readonly string[] = ['berth', 'docker', 'podman', 'runc', 'crun', 'skopeo', 'reference'];
+export const knownTargets: readonly string[] = [
+  'berth',
+  'docker',
+  'podman',
+  'runc',
+  'crun',
+  'skopeo',
+  'reference',
+  'parallel-reference',
+];
 
 export function findSuite(name: string): RegisteredSuite | undefined {
   return registry.find((s) => s.name === name);

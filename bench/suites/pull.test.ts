@@ -21,7 +21,9 @@ import type { MacroCase, MeasuredCase, SuiteContext } from '../suite.js';
 import { findSuite } from './index.js';
 import {
   backingFromEnv,
+  berthPullsMade,
   createPullSuite,
+  PROCESS_WARMUP_PULLS,
   DEFAULT_CONCURRENCY,
   derivePull,
   pullPlan,
@@ -147,9 +149,9 @@ describe('pull suite: plan and cases', () => {
         'reference',
         'parallel-reference',
       ]);
-    // the outside cross-check: the same pull as a whole process, and its start-up, timed by hyperfine
+    // the outside cross-check: a process pulling twice and one pulling once, timed by hyperfine
     expect(appGzip.filter((c) => c.parameters.tool === 'hyperfine').map((c) => c.case)).toEqual(
-      onPath('hyperfine') !== undefined ? ['cold-pull-process', 'pull-process-startup'] : [],
+      onPath('hyperfine') !== undefined ? ['pull-process-second', 'pull-process-first'] : [],
     );
     expect(cases.filter((c) => c.group === 'concurrency/deep').map((c) => c.parameters.concurrency)).toEqual([
       1, 2, 4, 8,
@@ -481,13 +483,13 @@ needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
     expect(doc.cases.filter((c) => c.case === 'cold-pull-vs-reference')).toHaveLength(haveZstd ? 3 : 2);
     expect(doc.cases.filter((c) => c.case === 'cold-pull-vs-parallel-reference')).toHaveLength(haveZstd ? 3 : 2);
     expect(cold.filter((c) => c.target === 'parallel-reference')).toHaveLength(haveZstd ? 3 : 2);
-    // the outside cross-check: the app pull as a whole process (hyperfine), its start-up, their agreement
+    // the outside cross-check: the app pulled twice and once as whole processes (hyperfine), their agreement
     if (onPath('hyperfine') !== undefined) {
-      const proc = doc.cases.find((c) => c.case === 'cold-pull-process')!;
-      const startup = doc.cases.find((c) => c.case === 'pull-process-startup')!;
+      const proc = doc.cases.find((c) => c.case === 'pull-process-second')!;
+      const first = doc.cases.find((c) => c.case === 'pull-process-first')!;
       expect(proc.parameters).toMatchObject({ image: 'app', compression: 'gzip', concurrency: 3, tool: 'hyperfine' });
       expect(proc.samples).toHaveLength(2);
-      expect(startup.samples.every((s) => s > 0)).toBe(true);
+      expect(first.samples.every((s) => s > 0)).toBe(true);
       const agreement = doc.cases.find((c) => c.case === 'cold-pull-crosscheck')!;
       expect(agreement.derived).toMatchObject({ how: 'ratio', pairing: 'interleaved' });
       expect(agreement.derived!.from).toHaveLength(3);
@@ -509,8 +511,14 @@ needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
         storeMiB: 64,
       },
     });
+    const before = berthPullsMade('tiny', 'gzip');
     const doc = await run(['berth', 'reference'], suite);
     const cold = doc.cases.filter((c) => c.case === 'cold-pull');
+    // the samples follow at least PROCESS_WARMUP_PULLS untimed pulls of the image in this process (the setup's)
+    const berth = cold.find((c) => c.target === 'berth')!;
+    expect(berthPullsMade('tiny', 'gzip') - before).toBe(
+      Math.max(0, PROCESS_WARMUP_PULLS - before) + berth.warmup + berth.samples.length,
+    );
     expect(cold.map((c) => [c.target, c.parameters.backing])).toEqual([
       ['berth', 'host'],
       ['reference', 'host'],
