@@ -6,7 +6,8 @@ import { join } from 'node:path';
 
 /**
  * dockerd 20.10 writes its trust key (the key its ID comes from) to /etc/docker/key.json unless its config file
- * names another path under this key; no command-line flag takes it. Later dockerds accept the key and ignore it.
+ * names another path under this key; no command-line flag takes it (later dockerds still accept the key in a config
+ * file).
  */
 const TRUST_KEY_DIRECTIVE = 'deprecated-key-path';
 
