@@ -2,7 +2,7 @@
 // (own data/exec root, pid file, socket and bridge; --iptables=false so it changes
 // no host rules), two containers of a one-binary image, all removed afterwards.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,11 +23,11 @@ import {
 } from './network-traffic.js';
 import type { BenchNetns } from './network-world.js';
 import { Teardown } from '../teardown.js';
+import { privateDockerd } from '../../testkit/dockerd.js';
 import { SharedSetup } from './shared-setup.js';
 
 /** The static sleep binary the image holds (native/workloads, built with the addon). */
 const SLEEP_BIN = fileURLToPath(new URL('../../native/workloads/bin/sleep', import.meta.url));
-const KEY_JSON = '/etc/docker/key.json';
 /** The bridge dockerd is given (it creates none of its own). */
 export const DOCKER_BENCH_BRIDGE = `bnd${process.pid}`.slice(0, 15);
 const IMAGE = 'berthbench-sleep:1';
@@ -69,7 +69,6 @@ export class DockerEnv implements TrafficTarget {
   private dir: string | undefined;
   private daemon: ChildProcess | undefined;
   private bridgeMade = false;
-  private keyExisted = true;
   private readonly containers: DockerContainer[] = [];
   private published = { iperf: 0, pingpong: 0 };
 
@@ -98,10 +97,6 @@ export class DockerEnv implements TrafficTarget {
   }
 
   private async build(ctx: Context): Promise<void> {
-    this.keyExisted = await stat(KEY_JSON).then(
-      () => true,
-      () => false,
-    );
     // unix socket paths are short (108 bytes): a long data root falls back to the temp dir
     const parent = join(this.dataRoot, 'x'.repeat(40)).length < 80 ? this.dataRoot : os.tmpdir();
     this.dir = await mkdtemp(join(parent, 'berth-netbench-docker-'));
@@ -116,17 +111,8 @@ export class DockerEnv implements TrafficTarget {
     const { openSync, closeSync } = await import('node:fs');
     const fd = openSync(log, 'a');
     try {
-      this.daemon = spawn(
-        'dockerd',
-        [
-          '--data-root',
-          join(this.dir, 'data'),
-          '--exec-root',
-          join(this.dir, 'exec'),
-          '--pidfile',
-          join(this.dir, 'dockerd.pid'),
-          '-H',
-          `unix://${this.socket}`,
+      const [cmd, ...args] = privateDockerd(this.dir, {
+        flags: [
           '--bridge',
           DOCKER_BENCH_BRIDGE,
           '--iptables=false',
@@ -137,8 +123,8 @@ export class DockerEnv implements TrafficTarget {
           '--log-level',
           'warn',
         ],
-        { stdio: ['ignore', fd, fd] },
-      );
+      }).argv;
+      this.daemon = spawn(cmd!, args, { stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -198,8 +184,8 @@ export class DockerEnv implements TrafficTarget {
 
   /**
    * The last user removes the containers, stops dockerd by pid (TERM, then KILL
-   * after 20 s), unmounts anything left under its directory, deletes its bridge,
-   * /etc/docker/key.json if dockerd created it, and the directory. Collects
+   * after 20 s), unmounts anything left under its directory, deletes its bridge
+   * and the directory (which holds all of dockerd's files, its trust key too). Collects
    * failures and throws one after trying everything.
    */
   release(ctx: Context): Promise<void> {
@@ -228,10 +214,6 @@ export class DockerEnv implements TrafficTarget {
       await attempt(`bridge ${DOCKER_BENCH_BRIDGE}`, () =>
         runSteps(ctx, [{ op: 'link.delete', name: DOCKER_BENCH_BRIDGE, ifMissingOk: true }]),
       );
-    }
-    if (!this.keyExisted) {
-      this.keyExisted = true;
-      await attempt(KEY_JSON, () => rm(KEY_JSON, { force: true }));
     }
     teardown.finish('network bench docker cleanup');
   }

@@ -3,10 +3,11 @@
 // counts that yields schema-valid cases and leaves no link, namespace, iptables
 // rule or process behind.
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { folderState } from '../../testkit/dockerd.js';
 import { collectHostInfo } from '../host.js';
 import { profiles, type ProfileSettings } from '../profiles.js';
 import type { HostInfo } from '../results/document.js';
@@ -442,7 +443,7 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
     "measures docker's bridge through a private dockerd and removes all of it",
     { timeout: 240_000 },
     async () => {
-      const keyBefore = await exists('/etc/docker/key.json');
+      const etcDocker = folderState();
       const settings: ProfileSettings = {
         ...profiles.default,
         macro: { warmup: 0, minSamples: 1, maxSamples: 1, maxTimeMs: 1 },
@@ -471,7 +472,7 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
       for (const c of document.cases) expect(c.stats.p50).toBeGreaterThan(0);
       expect(await leftoverLinks()).toEqual(before.links);
       expect(await hostLinkNames()).not.toContain(DOCKER_BENCH_BRIDGE);
-      expect(await exists('/etc/docker/key.json')).toBe(keyBefore);
+      expect(folderState()).toEqual(etcDocker);
       expect(benchChildren()).toEqual([]);
       // dockerd, containerd and the shims name the run's directory, which is under this test's own dataRoot
       expect(processesNaming(dataRoot)).toEqual([]);
@@ -480,13 +481,6 @@ needs(root()).describe('network suite (end to end, kernel)', () => {
     },
   );
 });
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 async function hostLinkNames(): Promise<string[]> {
   const r = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });

@@ -2,7 +2,6 @@
 // skopeo (copy into an OCI layout), dockerd (started by the bench with its own
 // roots and socket, stopped by pid) and podman (only when installed).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { execa, type ResultPromise } from 'execa';
 import { unavailable, wrap } from '../../engine/errdefs/errors.js';
 import { onPath } from '../../engine/fsutil/on-path.js';
 import { native } from '../../native/index.js';
+import { privateDockerd } from '../../testkit/dockerd.js';
 
 /** The first line a command prints for `args`, or undefined when it does not run. */
 export function toolVersion(cmd: string, args: string[] = ['--version']): string | undefined {
@@ -54,17 +54,14 @@ export async function skopeoCopy(policy: string, source: string, dir: string, ta
 /** Docker's daemon and CLI, found on PATH. */
 export const DOCKERD = 'dockerd';
 export const DOCKER_CLI = 'docker';
-/** dockerd 20.10 always writes its trust key here (no flag moves it). */
-const TRUST_KEY = '/etc/docker/key.json';
 
 /**
- * A dockerd of the bench's own: data root on the bench's store, exec root, pid
- * file, config and unix socket in a private temporary folder, no bridge, no
- * iptables, the embedded registry as an insecure registry. stop() ends it by pid.
+ * A dockerd of the bench's own (testkit/dockerd.ts): data root on the bench's store, exec root, pid file,
+ * config, trust key and unix socket in a private temporary folder, no bridge, no iptables, the embedded registry as
+ * an insecure registry. stop() ends it by pid.
  */
 export class BenchDockerd {
   private daemon: ResultPromise | undefined;
-  private trustKeyExisted = true;
   private runDir = '';
 
   private constructor(
@@ -82,26 +79,14 @@ export class BenchDockerd {
    */
   static async start(dataRoot: string, registryHost: string, storageDriver: string): Promise<BenchDockerd> {
     const d = new BenchDockerd(dataRoot, storageDriver);
-    d.trustKeyExisted = existsSync(TRUST_KEY);
     d.runDir = await mkdtemp(join(os.tmpdir(), `bpd-${process.pid}-`));
     try {
       await mkdir(join(d.runDir, 'cli'));
       await writeFile(join(d.runDir, 'cli', 'config.json'), '{}');
-      await writeFile(join(d.runDir, 'daemon.json'), '{}');
       await mkdir(dataRoot, { recursive: true });
-      d.daemon = execa(
-        DOCKERD,
-        [
-          '--data-root',
-          dataRoot,
-          '--exec-root',
-          join(d.runDir, 'exec'),
-          '--pidfile',
-          join(d.runDir, 'docker.pid'),
-          '-H',
-          `unix://${d.socket}`,
-          '--config-file',
-          join(d.runDir, 'daemon.json'),
+      const [cmd, ...args] = privateDockerd(d.runDir, {
+        dataRoot,
+        flags: [
           '--bridge=none',
           '--iptables=false',
           '--ip-masq=false',
@@ -110,13 +95,13 @@ export class BenchDockerd {
           `--storage-driver=${storageDriver}`,
           '--log-level=error',
         ],
-        {
-          reject: false,
-          stdin: 'ignore',
-          stdout: { file: join(d.runDir, 'dockerd.log') },
-          stderr: { file: join(d.runDir, 'dockerd.err') },
-        },
-      );
+      }).argv;
+      d.daemon = execa(cmd!, args, {
+        reject: false,
+        stdin: 'ignore',
+        stdout: { file: join(d.runDir, 'dockerd.log') },
+        stderr: { file: join(d.runDir, 'dockerd.err') },
+      });
       const deadline = Date.now() + 60_000;
       for (;;) {
         const ping = await d.docker(['version', '--format', '{{.Server.Version}}'], 10_000).catch(() => undefined);
@@ -160,7 +145,7 @@ export class BenchDockerd {
   /**
    * Stops dockerd by its pid (SIGTERM, SIGKILL after 30 s), ends its managed
    * containerd by pid if it outlived it, unmounts what is left under its roots,
-   * removes its folders and the trust key it wrote. Idempotent.
+   * removes its folders. Idempotent.
    */
   async stop(): Promise<void> {
     const daemon = this.daemon;
@@ -196,7 +181,6 @@ export class BenchDockerd {
     }
     await unmountUnder(this.dataRoot);
     if (this.runDir !== '') await unmountUnder(this.runDir);
-    if (!this.trustKeyExisted) await rm(TRUST_KEY, { force: true });
     await rm(this.dataRoot, { recursive: true, force: true });
     if (this.runDir !== '') await rm(this.runDir, { recursive: true, force: true });
   }

@@ -3,12 +3,13 @@
 // (root, overlay2, tmpfs; docker only where docker.io is installed), leaving nothing behind.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { folderState } from '../../testkit/dockerd.js';
 import { isBerthError } from '../../engine/errdefs/errors.js';
 import { onPath } from '../../engine/fsutil/on-path.js';
 import type { CorpusImage } from '../corpus/index.js';
@@ -371,7 +372,7 @@ describe('referenceFetchParallel', () => {
 needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
   let dataRoot: string;
   let host: HostInfo;
-  const trustKeyExisted = existsSync('/etc/docker/key.json');
+  const etcDocker = folderState();
 
   beforeAll(async () => {
     dataRoot = await mkdtemp(join(os.tmpdir(), `berth-pull-suite-${process.pid}-`));
@@ -388,7 +389,7 @@ needs(root()).describe('pull suite end to end (root: tmpfs, overlay2)', () => {
     expect(readdirSync(os.tmpdir()).filter((n) => n.startsWith(`bpd-${process.pid}-`))).toEqual([]);
     expect(processesMentioning(`bpd-${process.pid}-`)).toEqual([]);
     expect(children()).toEqual([]);
-    expect(existsSync('/etc/docker/key.json')).toBe(trustKeyExisted);
+    expect(folderState()).toEqual(etcDocker);
   }
 
   async function run(targets?: string[], suite = pullSuite): Promise<ResultDocument> {

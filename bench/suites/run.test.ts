@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import os from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { folderState } from '../../testkit/dockerd.js';
 import { background } from '../../engine/trace/index.js';
 import { collectHostInfo } from '../host.js';
 import { profiles, type ProfileSettings } from '../profiles.js';
@@ -288,10 +289,10 @@ needs(root()).describe('run suite: real runs (root)', () => {
     },
   );
   needs(dockerMissing()).it(
-    'docker: runs against a private dockerd and leaves no daemon, bridge, mount or key.json behind',
+    "docker: runs against a private dockerd and leaves no daemon, bridge or mount behind and the host's /etc/docker unchanged",
     async () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-run-docker-${process.pid}-`));
-      const keyBefore = existsSync('/etc/docker/key.json');
+      const etcDocker = folderState();
       const children = childPids();
       try {
         const document = await runSuiteInTest({
@@ -319,7 +320,7 @@ needs(root()).describe('run suite: real runs (root)', () => {
       }
       expect(mountsContaining(dataRoot)).toEqual([]);
       expect(existsSync(`/sys/class/net/${DOCKER_BRIDGE}`)).toBe(false);
-      expect(existsSync('/etc/docker/key.json')).toBe(keyBefore);
+      expect(folderState()).toEqual(etcDocker);
       expect(childPids()).toEqual(children);
     },
   );

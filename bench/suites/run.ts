@@ -154,7 +154,7 @@ function buildCases(ctx: SuiteContext): CaseDef[] {
       const dockerd = new PrivateDockerd(ctx.dataRoot);
       ctx.warn(
         `docker: measured against a private dockerd (own data root on tmpfs, exec root, pidfile, socket, bridge ${DOCKER_BRIDGE}; ` +
-          '--iptables=false --ip-forward=false --ip-masq=false, so no iptables chains or sysctls change); stopped and removed after the suite, /etc/docker/key.json removed if it did not exist before',
+          "--iptables=false --ip-forward=false --ip-masq=false, so no iptables chains or sysctls change); stopped and removed after the suite; its config and trust key are in its own folder, so the host's /etc/docker is never touched",
       );
       figures.dockerd = dockerd;
       for (const network of NETWORKS) cases.push(dockerApiCase(dockerd, network));

@@ -11,8 +11,6 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
-  rmSync,
-  writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../../engine/client/api-client.js';
@@ -20,13 +18,13 @@ import { unavailable } from '../../engine/errdefs/errors.js';
 import { makeWorkloadRootfs } from '../../engine/execdriver/workload-rootfs.js';
 import { mountFs } from '../../engine/graphdriver/host-mount.js';
 import { call, onPath } from '../peers/index.js';
+import { privateDockerd } from '../../testkit/dockerd.js';
 import { background } from '../../engine/trace/index.js';
 import { childrenOf, processesNaming } from '../../engine/fsutil/processes-naming.js';
 import { exited, deleteLinkIfPresent, hostLeftovers, stopDaemonChild, unmountAndRemove } from '../teardown.js';
 import { idleRssReads } from './daemon-memory.js';
 import { STATIC_IMAGE } from './runtime-image.js';
 
-const KEY_JSON = '/etc/docker/key.json';
 /** The private daemon's bridge (at most 15 characters). */
 export const DOCKER_BRIDGE = `bdk${process.pid}`.slice(0, 15);
 
@@ -58,8 +56,8 @@ async function mustRun(argv: string[], subject: string): Promise<string> {
  * root, makes bridge bdk<pid> with a free /24, starts dockerd (overlay2,
  * --iptables=false --ip-forward=false --ip-masq=false, own socket) and imports a
  * tar of the static rootfs as STATIC_IMAGE; the last release() stops dockerd and
- * its containerd (by pid), unmounts, removes the bridge and the directory, and
- * /etc/docker/key.json when dockerd created it. Cost: dockerd's and containerd's start-up.
+ * its containerd (by pid), unmounts, removes the bridge and the directory (its files, trust key included, are all
+ * in it: testkit/dockerd.ts). Cost: dockerd's and containerd's start-up.
  */
 export class PrivateDockerd {
   private users = 0;
@@ -67,7 +65,6 @@ export class PrivateDockerd {
   private daemon: ChildProcess | undefined;
   private helpers: number[] = [];
   private bridgeMade = false;
-  private keyBefore = true;
   version: string | null = null;
   /** VmRSS reads (MiB, dockerd + its containerd) right after the start and the image import, before any case ran. */
   idleRss: number[] = [];
@@ -106,7 +103,6 @@ export class PrivateDockerd {
   }
 
   private async start(): Promise<void> {
-    this.keyBefore = existsSync(KEY_JSON);
     const dir = realpathSync(mkdtempSync(join(this.dataRoot, `berth-dockerd-${process.pid}-`)));
     this.dir = dir;
     const data = join(dir, 'data');
@@ -118,7 +114,6 @@ export class PrivateDockerd {
     this.bridgeMade = true;
     await mustRun(['ip', 'addr', 'add', `${prefix}1/24`, 'dev', DOCKER_BRIDGE], `bridge ${DOCKER_BRIDGE}`);
     await mustRun(['ip', 'link', 'set', DOCKER_BRIDGE, 'up'], `bridge ${DOCKER_BRIDGE}`);
-    writeFileSync(join(dir, 'daemon.json'), '{}\n');
     await this.startDaemon();
     this.version = await this.serverVersion();
     const rootfs = makeWorkloadRootfs(join(dir, 'rootfs'));
@@ -155,19 +150,8 @@ export class PrivateDockerd {
     const log = openSync(join(dir, 'dockerd.log'), 'a');
     let d: ChildProcess;
     try {
-      d = spawn(
-        'dockerd',
-        [
-          '--data-root',
-          join(dir, 'data'),
-          '--exec-root',
-          join(dir, 'exec'),
-          '--pidfile',
-          join(dir, 'dockerd.pid'),
-          '-H',
-          `unix://${this.socket}`,
-          '--config-file',
-          join(dir, 'daemon.json'),
+      const [cmd, ...args] = privateDockerd(dir, {
+        flags: [
           '--bridge',
           DOCKER_BRIDGE,
           '--iptables=false',
@@ -177,6 +161,10 @@ export class PrivateDockerd {
           '--storage-driver',
           'overlay2',
         ],
+      }).argv;
+      d = spawn(
+        cmd!,
+        args,
         // a process group of its own: a Ctrl-C at the terminal reaches the bench alone, which stops it in order
         { stdio: ['ignore', log, log], detached: true },
       );
@@ -306,7 +294,6 @@ export class PrivateDockerd {
       if (link !== undefined) failures.push(link);
       this.bridgeMade = false;
     }
-    if (!this.keyBefore && existsSync(KEY_JSON)) rmSync(KEY_JSON, { force: true });
     // nothing of it may stay: its bridge, mounts, folder, processes naming the folder (no iptables: --iptables=false)
     const left = await hostLeftovers(background(), { bridge: DOCKER_BRIDGE, dir });
     if (left.length > 0) failures.push(`left on the host: ${left.join('; ')}`);

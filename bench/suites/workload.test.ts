@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { folderState } from '../../testkit/dockerd.js';
 import { collectHostInfo } from '../host.js';
 import { profiles, type ProfileSettings } from '../profiles.js';
 import type { HostInfo } from '../results/document.js';
@@ -530,7 +531,7 @@ needs(root()).describe('workload suite: real runs (root)', () => {
     'docker: the cases against a private dockerd, its restart with containers recorded, ready-time goal noted on berth, leaving no daemon, bridge or mount',
     async () => {
       const dataRoot = mkdtempSync(join(os.tmpdir(), `berth-workload-docker-${process.pid}-`));
-      const keyBefore = existsSync('/etc/docker/key.json');
+      const etcDocker = folderState();
       const children = childPids();
       try {
         const document = await runValid(
@@ -582,7 +583,7 @@ needs(root()).describe('workload suite: real runs (root)', () => {
       expect(existsSync(`/sys/class/net/${DOCKER_BRIDGE}`)).toBe(false);
       expect(existsSync(`/sys/class/net/${WORKLOAD_BRIDGE}`)).toBe(false);
       expect(iptablesRulesNaming(WORKLOAD_BRIDGE)).toEqual([]);
-      expect(existsSync('/etc/docker/key.json')).toBe(keyBefore);
+      expect(folderState()).toEqual(etcDocker);
       expect(await leftoverLinks()).toEqual([]);
       expect(await leftoverNetns()).toEqual([]);
       expect(childPids()).toEqual(children);

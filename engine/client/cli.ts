@@ -45,7 +45,9 @@ Commands:
   network ls|create|rm|inspect        networks
   volume create|ls|inspect|rm|prune   volumes
   info, version, events               the daemon
-  trace [-o FILE] COMMAND [ARG...]    a command's Chrome trace, client and daemon spans joined
+  trace [-o FILE] [--summary] COMMAND [ARG...]
+                                      a command's Chrome trace, client and daemon spans joined
+                                      (--summary: count and time per span name on stderr)
 
 The daemon is found through -H/--host (unix:///path or tcp://127.0.0.1:PORT),
 then BERTH_HOST, then ${DEFAULT_HOST}.`;

@@ -119,3 +119,99 @@ describe('Iptables transactions asked for at once', () => {
     );
   });
 });
+
+// A stand-in xtables: `iptables` (-N, -C, -I, -A, -S on one chain) and `iptables-restore` (-A lines, each table
+// applied whole at its COMMIT, a later table's failure leaving the earlier ones in) over one state file, each run
+// holding a lock (a folder) from start to exit as the xtables lock does for `-w`.
+const xtables = (state: string) => `#!${process.execPath}
+const fs = require('node:fs');
+const lock = ${JSON.stringify(state)} + '.lock';
+for (;;) {
+  try { fs.mkdirSync(lock); break; } catch { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2); }
+}
+process.on('exit', () => fs.rmdirSync(lock));
+fs.appendFileSync(${JSON.stringify(state)} + '.runs', process.argv.slice(2).join(' ') + '\\n');
+const st = JSON.parse(fs.readFileSync(${JSON.stringify(state)}, 'utf8'));
+const save = () => fs.writeFileSync(${JSON.stringify(state)}, JSON.stringify(st));
+const fail = (msg) => { process.stderr.write(msg + '\\n'); process.exit(1); };
+const args = process.argv.slice(2).filter((a) => a !== '-w' && a !== '--noflush');
+if (process.argv[1].endsWith('-restore')) {
+  let table, tx;
+  for (const line of fs.readFileSync(0, 'utf8').split('\\n')) {
+    if (line.startsWith('*')) { table = line.slice(1); tx = JSON.parse(JSON.stringify(st[table])); }
+    else if (line === 'COMMIT') { st[table] = tx; save(); }
+    else if (line.startsWith('-A ')) {
+      const [, chain, ...rule] = line.split(' ');
+      if (tx[chain] === undefined) fail("iptables-restore: Chain '" + chain + "' does not exist");
+      tx[chain].push(rule.join(' '));
+    }
+  }
+} else {
+  const table = st[args[1]];
+  const [op, chain, ...rest] = args.slice(2);
+  if (op === '-N') { if (table[chain]) fail('iptables: Chain already exists.'); table[chain] = []; }
+  else if (table[chain] === undefined) fail("iptables: Chain '" + chain + "' does not exist");
+  else if (op === '-C') process.exit(table[chain].includes(rest.join(' ')) ? 0 : 1);
+  else if (op === '-I') table[chain].unshift(rest.slice(1).join(' '));
+  else if (op === '-A') table[chain].push(rest.join(' '));
+  else if (op === '-S') process.stdout.write(table[chain].map((r) => '-A ' + chain + ' ' + r + '\\n').join(''));
+  else fail('stand-in iptables: ' + op + ' not handled');
+  save();
+}
+`;
+
+/** Installs the stand-in xtables in dir with the built-in chains only; its state file's path. */
+async function standInXtables(): Promise<string> {
+  const state = join(dir, 'state.json');
+  for (const name of ['iptables', 'iptables-restore']) {
+    await writeFile(join(dir, name), xtables(state));
+    await chmod(join(dir, name), 0o755);
+  }
+  await writeFile(
+    state,
+    JSON.stringify({ nat: { PREROUTING: [], OUTPUT: [], POSTROUTING: [] }, filter: { FORWARD: [] } }),
+  );
+  return state;
+}
+
+describe('Iptables.addPortRules after a chain vanished', () => {
+  it.each([1, 3])(
+    'adds each rule once when %i publish(es) found the filter chain gone after nat committed',
+    async (n) => {
+      const state = await standInXtables();
+      const ipt = new Iptables(join(dir, 'iptables'));
+      await ipt.ensureChains();
+      // another instance removed berth's filter chain, empty, and its jump; nat's chains stay
+      const st = JSON.parse(await readFile(state, 'utf8'));
+      delete st.filter['BERTH-FORWARD'];
+      st.filter.FORWARD = [];
+      await writeFile(state, JSON.stringify(st));
+
+      const ips = Array.from({ length: n }, (_, i) => i + 2);
+      const hostPorts = ips.map((i) => 1000 + i);
+      expect(await publishAtOnce(ipt, hostPorts, ips)).toEqual(ips.map(() => 'ok'));
+      const after = JSON.parse(await readFile(state, 'utf8'));
+      const dnat = (i: number) =>
+        `--dport ${1000 + i} -m comment --comment berth:c${i - 2} -j DNAT --to-destination 10.0.0.${i}:80`;
+      const accept = (i: number) =>
+        `-d 10.0.0.${i}/32 -o br0 -p tcp -m tcp --dport 80 -m comment --comment berth:c${i - 2} -j ACCEPT`;
+      expect([...after.nat.BERTH].sort()).toEqual(ips.map((i) => `-d 127.0.0.1/32 -p tcp -m tcp ${dnat(i)}`).sort());
+      expect([...after.filter['BERTH-FORWARD']].sort()).toEqual(ips.map(accept).sort());
+      expect(after.filter.FORWARD).toEqual(['-j BERTH-FORWARD']);
+    },
+  );
+
+  it('ensureChains called again while it runs shares that run (no jump checked and inserted twice)', async () => {
+    const state = await standInXtables();
+    const ipt = new Iptables(join(dir, 'iptables'));
+    await Promise.all([ipt.ensureChains(), ipt.ensureChains(), ipt.ensureChains()]);
+    const runs = (await readFile(`${state}.runs`, 'utf8')).split('\n').filter((l) => l !== '');
+    // three chains made, four jumps checked and inserted: once each
+    expect(runs.filter((r) => / -N /.test(r))).toHaveLength(3);
+    expect(runs.filter((r) => / -I /.test(r))).toHaveLength(4);
+    const after = JSON.parse(await readFile(state, 'utf8'));
+    expect(after.filter.FORWARD).toEqual(['-j BERTH-FORWARD']);
+    await ipt.ensureChains();
+    expect((await readFile(`${state}.runs`, 'utf8')).split('\n').filter((l) => / -N /.test(l))).toHaveLength(6);
+  });
+});

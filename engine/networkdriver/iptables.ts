@@ -10,7 +10,7 @@
 // two berth instances on one host never remove each other's rules. An Iptables
 // without owner writes and sees the unowned form `berth:<tag>` and lists every rule.
 // A port's rules are added, and tagged rules deleted, in one `iptables-restore
-// --noflush` transaction each: all of them or none.
+// --noflush` run each: within a table all of them or none (each table commits alone).
 import { BerthError, ErrorCode, unavailable } from '../errdefs/errors.js';
 import { runCommand } from '../fsutil/run-command.js';
 import type { PortSpec } from './port-spec.js';
@@ -198,8 +198,20 @@ export class Iptables {
     return r.exitCode === 0;
   }
 
-  /** Creates berth's chains and the jumps to them. Idempotent; a few iptables runs. */
-  async ensureChains(): Promise<void> {
+  private ensuring: Promise<void> | undefined;
+
+  /**
+   * Creates berth's chains and the jumps to them. Idempotent; a few iptables runs. Calls made while one runs share
+   * it: two at once would both find a jump missing and insert it twice.
+   */
+  ensureChains(): Promise<void> {
+    this.ensuring ??= this.ensureChainsNow().finally(() => {
+      this.ensuring = undefined;
+    });
+    return this.ensuring;
+  }
+
+  private async ensureChainsNow(): Promise<void> {
     // Another berth instance's removeChainsIfUnused() may drop an empty chain between
     // its creation here and the jump to it: then the whole sequence runs again.
     for (let attempt = 1; ; attempt++) {
@@ -312,6 +324,9 @@ export class Iptables {
    * DNAT of one published port to containerIp and, with forward, the accept of
    * forwarded traffic to that container port; both in one transaction. Not
    * idempotent: the caller adds each port once (the driver's state says which).
+   * When a chain vanished (another instance removed it while empty), the chains
+   * are made again and only the rules not yet in are sent again: iptables-restore
+   * commits per table, so nat's rule may be in though filter's part failed.
    */
   async addPortRules(
     containerId: string,
@@ -326,14 +341,22 @@ export class Iptables {
     }));
     const subject = `port ${p.hostIp}:${p.hostPort}/${p.proto}`;
     // the chains were empty and another instance removed them since ensureChains(): make them again
+    let todo = lines;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.restore(lines, subject);
+        return await this.restore(todo, subject);
       } catch (err) {
         if (attempt >= 3 || !chainVanished(err)) throw err;
         await this.ensureChains();
+        todo = await this.notIn(todo);
       }
     }
+  }
+
+  /** The `-A CHAIN …` lines whose rule the table does not hold (`iptables -C` each, at once). */
+  private async notIn(lines: RuleLine[]): Promise<RuleLine[]> {
+    const held = await Promise.all(lines.map((l) => this.has(l.table, l.args[1]!, l.args.slice(2))));
+    return lines.filter((_, i) => !held[i]);
   }
 
   /**

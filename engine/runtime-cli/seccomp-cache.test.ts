@@ -9,6 +9,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -142,6 +143,46 @@ describe('SeccompDiskCache', () => {
     fill('b1');
     fill('b2');
     expect(readdirSync(join(root, SECCOMP_CACHE_DIR))).toEqual([`b2-${keyName(json)}.json`]);
+  });
+
+  it('keeps the most recently used entries of its build: a hit counts as a use, a store removes the oldest', () => {
+    fill();
+    const facts = new SeccompDiskCache(root, 'b1').get(json)!;
+    const dir = join(root, SECCOMP_CACHE_DIR);
+    const cache = new SeccompDiskCache(root, 'b1', 3);
+    // keys of different lengths: file names hash only part of a key
+    const key = (n: number) => `${json.slice(0, -1)},"n":"${'x'.repeat(n)}"}`;
+    const file = (n: number) => join(dir, `b1-${keyName(key(n))}.json`);
+    rmSync(entry().path);
+    for (const n of [1, 2, 3]) cache.set(key(n), facts);
+    // used 300, 200 and 100 s ago; then 1 is read again
+    const now = Date.now() / 1000;
+    for (const n of [1, 2, 3]) utimesSync(file(n), now - 400 + 100 * n, now - 400 + 100 * n);
+    expect(cache.get(key(1))?.filter.equals(facts.filter)).toBe(true);
+    expect(statSync(file(1)).mtimeMs / 1000).toBeGreaterThan(now - 60);
+    cache.set(key(4), facts);
+    expect(readdirSync(dir).sort()).toEqual([1, 3, 4].map((n) => `b1-${keyName(key(n))}.json`).sort());
+    expect(cache.get(key(2))).toBeUndefined();
+    for (const n of [1, 3, 4]) expect(cache.get(key(n))).toBeDefined();
+    // a store again at the bound keeps it there
+    cache.set(key(5), facts);
+    expect(readdirSync(dir)).toHaveLength(3);
+    expect(cache.get(key(5))).toBeDefined();
+  });
+
+  it('a store removes temporary files of writers that died, not one being written', () => {
+    fill();
+    const facts = new SeccompDiskCache(root, 'b1').get(json)!;
+    const dir = join(root, SECCOMP_CACHE_DIR);
+    const stale = join(dir, `.b1-x.json.${process.pid + 1}.tmp`);
+    const fresh = join(dir, `.b1-y.json.${process.pid + 2}.tmp`);
+    writeFileSync(stale, '');
+    writeFileSync(fresh, '');
+    const old = Date.now() / 1000 - 600;
+    utimesSync(stale, old, old);
+    new SeccompDiskCache(root, 'b1').set(`${json} `, facts);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([`.b1-y.json.${process.pid + 2}.tmp`]);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.json'))).toHaveLength(2);
   });
 
   it('is off without a build (berth-runtime run from its TypeScript)', () => {

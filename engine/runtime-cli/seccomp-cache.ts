@@ -5,10 +5,15 @@
 // before any file in it is read or written. Each file is written to a temporary name and renamed into place
 // (concurrent writers of one profile write the same bytes), and is used only when it names this build, the exact
 // profile (its full text, not a hash) and the filter's checksum; anything else is a miss: checked and compiled again.
+// The cache is bounded: a hit refreshes its file's mtime, and each store keeps the most recently used entries of this
+// build (removing other builds' and the temporary files of writers that died). A file removed under a reader that has
+// it open is still read whole; one removed before it is opened is a miss.
 import {
   closeSync,
   constants,
   fstatSync,
+  futimesSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -25,6 +30,13 @@ export const SECCOMP_CACHE_DIR = '.seccomp';
 const FORMAT = 1;
 /** BPF_MAXINSNS: a longer filter is not one the compiler made. */
 const MAX_INSTRUCTIONS = 4096;
+
+/** How many profiles' facts a state root keeps (most recently used first); each is a few tens of KB. */
+export const SECCOMP_CACHE_ENTRIES = 64;
+/** A hit whose file is older than this refreshes its mtime (one futimes): the order of use is kept to this grain. */
+const TOUCH_AFTER_MS = 60_000;
+/** A temporary file older than this belongs to a writer that died before its rename. */
+const STALE_TMP_MS = 60_000;
 
 /** How many of a key's characters its file name hashes (a whole profile costs ms of CPU in a cold process). */
 const NAME_SAMPLES = 256;
@@ -73,9 +85,11 @@ function isNames(v: unknown): v is string[] {
 export class SeccompDiskCache implements ProfileFactStore {
   readonly dir: string;
 
+  /** maxEntries: how many profiles of this build a store keeps (at least 1). */
   constructor(
     root: string,
     private readonly build: string,
+    private readonly maxEntries = SECCOMP_CACHE_ENTRIES,
   ) {
     this.dir = join(root, SECCOMP_CACHE_DIR);
   }
@@ -124,6 +138,14 @@ export class SeccompDiskCache implements ProfileFactStore {
         isNames(e.deniedBeforeCapsAmbient) &&
         isNames(e.deniedAfterSetup);
       if (!valid) return undefined;
+      const now = Date.now();
+      if (now - st.mtimeMs > TOUCH_AFTER_MS) {
+        try {
+          futimesSync(fd, now / 1000, now / 1000);
+        } catch {
+          // a read-only state root: the entry is still good, only its place in the order of use is not kept
+        }
+      }
       return {
         filter,
         flags: e.flags!,
@@ -165,15 +187,45 @@ export class SeccompDiskCache implements ProfileFactStore {
     try {
       writeFileSync(tmp, JSON.stringify(entry), { flag: 'wx', mode: 0o600 });
       renameSync(tmp, `/proc/self/fd/${dirFd}/${name}`);
-      // the facts of other builds are never read again
-      for (const f of readdirSync(`/proc/self/fd/${dirFd}`))
-        if (f.endsWith('.json') && !f.startsWith(`${this.build}-`))
-          rmSync(`/proc/self/fd/${dirFd}/${f}`, { force: true });
     } catch {
       rmSync(tmp, { force: true });
+      closeSync(dirFd);
+      return;
+    }
+    try {
+      this.prune(`/proc/self/fd/${dirFd}`, name);
+    } catch {
+      // the directory went meanwhile: nothing to bound
     } finally {
       closeSync(dirFd);
     }
+  }
+
+  /**
+   * Keeps `kept` and the maxEntries - 1 most recently used other entries of this build; removes the rest, every
+   * other build's entries (never read again) and stale temporary files. Another writer's fresh temporary file stays;
+   * two writers pruning at once remove the same files (a missing one is no error). Cost: one readdir and one lstat per
+   * entry, on a store only (a miss).
+   */
+  private prune(dir: string, kept: string): void {
+    const now = Date.now();
+    const mine: { file: string; mtime: number }[] = [];
+    for (const file of readdirSync(dir)) {
+      const path = `${dir}/${file}`;
+      if (file.startsWith('.')) {
+        const st = lstatSync(path, { throwIfNoEntry: false });
+        if (file.endsWith('.tmp') && st !== undefined && now - st.mtimeMs > STALE_TMP_MS) rmSync(path, { force: true });
+      } else if (!file.endsWith('.json') || file === kept) {
+        continue;
+      } else if (!file.startsWith(`${this.build}-`)) {
+        rmSync(path, { force: true });
+      } else {
+        const st = lstatSync(path, { throwIfNoEntry: false });
+        if (st !== undefined) mine.push({ file, mtime: st.mtimeMs });
+      }
+    }
+    mine.sort((a, b) => b.mtime - a.mtime);
+    for (const { file } of mine.slice(Math.max(0, this.maxEntries - 1))) rmSync(`${dir}/${file}`, { force: true });
   }
 }
 

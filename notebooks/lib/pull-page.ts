@@ -86,7 +86,9 @@ function layersOf(r: Row): number | undefined {
 /**
  * Where a layer's time goes in berth's cold pulls: a bar per variant with the median time per layer of each phase
  * (fetch, verify, decompress, write, fsync, rename: their spans' time over the layers pulled), berth's measured median
- * per layer as a tick, and beside it a bar of the parallel reference's median time per layer of the same image.
+ * per layer as a tick, and beside it a bar of the parallel reference's median time per layer of the same image. One
+ * panel per image, each on its own linear scale: an image of a few large layers takes a hundred times a small one's
+ * time per layer, which would flatten the small one's bars on a shared axis (a log axis cannot stack segments).
  */
 export function layerPhaseChart(rows: readonly Row[], page: string): ChartSpec | null {
   const berth = rows.filter(
@@ -109,21 +111,23 @@ export function layerPhaseChart(rows: readonly Row[], page: string): ChartSpec |
     }
     return out;
   };
-  const maxNs = Math.max(
-    ...berth.map((r) => [...perLayerNs(r).values()].reduce((a, b) => a + b, 0)),
-    ...berth.map((r) => convert(r.p50, r.unit, 'ns') / layersOf(r)!),
-  );
-  const unit = maxNs >= 1e6 ? 'ms' : maxNs >= 1e3 ? 'us' : 'ns';
-  const parts: StackPart[] = [];
-  const totals: { bar: string; value: number }[] = [];
-  const bars: string[] = [];
+  /** One panel's bars, segments and ticks, in ns per layer until drawn. */
+  interface Facet {
+    bars: string[];
+    parts: StackPart[];
+    totals: { bar: string; value: number }[];
+  }
+  const facets = new Map<string, Facet>();
   const references: Row[] = [];
   for (const r of berth) {
+    const image = String(r.parameters.image);
+    let f = facets.get(image);
+    if (f === undefined) facets.set(image, (f = { bars: [], parts: [], totals: [] }));
     const bar = barOf(r);
-    bars.push(bar);
+    f.bars.push(bar);
     const n = layersOf(r)!;
-    for (const [phase, ns] of perLayerNs(r)) parts.push({ bar, span: phase, value: convert(ns, 'ns', unit), calls: 1 });
-    totals.push({ bar, value: convert(r.p50, r.unit, unit) / n });
+    for (const [phase, ns] of perLayerNs(r)) f.parts.push({ bar, span: phase, value: ns, calls: 1 });
+    f.totals.push({ bar, value: convert(r.p50, r.unit, 'ns') / n });
     const ref = rows.find(
       (x) =>
         x.case === 'cold-pull' &&
@@ -135,10 +139,10 @@ export function layerPhaseChart(rows: readonly Row[], page: string): ChartSpec |
     );
     if (ref === undefined) continue;
     const refBar = `${variantOf(r)} · parallel reference${multiRun ? ` · ${r.run}` : ''}`;
-    if (bars.includes(refBar)) continue;
-    bars.push(refBar);
+    if (f.bars.includes(refBar)) continue;
+    f.bars.push(refBar);
     references.push(ref);
-    parts.push({ bar: refBar, span: REFERENCE, value: convert(ref.p50, ref.unit, unit) / n, calls: 1 });
+    f.parts.push({ bar: refBar, span: REFERENCE, value: convert(ref.p50, ref.unit, 'ns') / n, calls: 1 });
   }
   const spans = [...phases, ...(references.length > 0 ? [REFERENCE] : [])];
   const constant = constantParams(berth, ['concurrency', 'image', 'compression']);
@@ -149,36 +153,48 @@ export function layerPhaseChart(rows: readonly Row[], page: string): ChartSpec |
     caption: [
       `Median time per layer of each phase of berth's cold pull, one bar per image, compression and layer concurrency: ${LAYER_PHASES.map((l) => `${l.phase} (${l.spans.join(' + ')}: ${l.what})`).join('; ')}; each is its spans' time per pull divided by the layers pulled.`,
       "The phases of a layer overlap (one streaming pipeline per layer, several layers at once), so a bar's segments add up to more than the layer's share of the pull; the black tick is berth's measured median pull time divided by its layers, the grey bar the parallel reference's (every layer fetched from the same registry, hashed, decompressed and extracted with tar, as many at once as cores) for the same image and compression.",
+      ...(facets.size > 1
+        ? ['One panel per image, each with its own time axis: compare the bars within a panel, not across panels.']
+        : []),
       ...(constant.length > 0 ? [`All cases: ${constant.join(', ')}.`] : []),
       `${sampleCounts([...berth, ...references])}.`,
     ],
     rows: [...berth, ...references],
     layout(width, fontSize) {
-      const { shown, key } = abbreviate(bars, Math.max(60, width * LABEL_SHARE), fontSize);
+      const { shown, key } = abbreviate(
+        [...facets.values()].flatMap((f) => f.bars),
+        Math.max(60, width * LABEL_SHARE),
+        fontSize,
+      );
       const legend: LegendEntry[] = spans.map((s) => ({ label: s, color: colors.get(s)!, shape: 'swatch' }));
       legend.push({ label: "berth's measured median per layer", color: 'black', shape: 'tick' });
       const named = (b: string) => shown.get(b) ?? b;
       return {
         legend,
         key,
-        panels: [
-          {
-            title: null,
+        panels: [...facets].map(([image, f]) => {
+          const maxNs = Math.max(
+            ...f.totals.map((t) => t.value),
+            ...f.bars.map((b) => f.parts.filter((p) => p.bar === b).reduce((a, p) => a + p.value, 0)),
+          );
+          const unit = maxNs >= 1e6 ? 'ms' : maxNs >= 1e3 ? 'us' : 'ns';
+          return {
+            title: facets.size > 1 ? `image ${image}` : null,
             draw: (d) =>
               stackPanel(
-                parts.map((p) => ({ ...p, bar: named(p.bar) })),
+                f.parts.map((p) => ({ ...p, bar: named(p.bar), value: convert(p.value, 'ns', unit) })),
                 {
-                  bars: bars.map(named),
+                  bars: f.bars.map(named),
                   spans,
                   colors,
                   unit,
-                  totals: totals.map((t) => ({ ...t, bar: named(t.bar) })),
+                  totals: f.totals.map((t) => ({ bar: named(t.bar), value: convert(t.value, 'ns', unit) })),
                   quantity: 'time per layer',
                 },
                 d,
               ),
-          },
-        ],
+          };
+        }),
       };
     },
   };

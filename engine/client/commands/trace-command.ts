@@ -1,14 +1,16 @@
-// `berth trace [-o FILE] COMMAND [ARG...]`: runs a berth command with a
+// `berth trace [-o FILE] [--summary] COMMAND [ARG...]`: runs a berth command with a
 // `traceparent` header on every request, then fetches the daemon's spans of that
 // trace and writes one Chrome trace (open it in Perfetto) in which the daemon's
 // request spans hang under the client's command span: client -> daemon -> job ->
-// driver -> native, on one time line (both processes read CLOCK_MONOTONIC).
+// driver -> native, on one time line (both processes read CLOCK_MONOTONIC). With
+// --summary it also prints each span name's count, total, self, mean and max time.
 import { writeFileSync } from 'node:fs';
 import { clockBaseNs } from '../../trace/clock.js';
 import { SpanCollector } from '../../trace/collector.js';
 import { background } from '../../trace/context.js';
 import { toChromeTrace } from '../../trace/chrome-trace.js';
 import { startSpan, type SpanRecord } from '../../trace/span.js';
+import { formatSummary, summarize } from '../../trace/summary.js';
 import { ApiClient } from '../api-client.js';
 import { requireArgs, type Cli, type Command } from './command.js';
 
@@ -56,16 +58,22 @@ export function joinSpans(client: readonly SpanRecord[], daemon: DaemonTrace, cl
 export function traceCommand(commands: Record<string, Command>): Command {
   return async (cli: Cli, argv: string[]) => {
     let output = 'berth-trace.json';
+    let summary = false;
     let rest = argv;
-    if (rest[0] === '-o' || rest[0] === '--output') {
-      output = rest[1] ?? output;
-      rest = rest.slice(2);
-    } else if (rest[0]?.startsWith('--output=')) {
-      output = rest[0].slice('--output='.length);
-      rest = rest.slice(1);
+    for (;;) {
+      if (rest[0] === '-o' || rest[0] === '--output') {
+        output = rest[1] ?? output;
+        rest = rest.slice(2);
+      } else if (rest[0]?.startsWith('--output=')) {
+        output = rest[0].slice('--output='.length);
+        rest = rest.slice(1);
+      } else if (rest[0] === '--summary') {
+        summary = true;
+        rest = rest.slice(1);
+      } else break;
     }
     if (rest[0] === '--') rest = rest.slice(1);
-    requireArgs(rest, 1, 'trace [-o FILE] COMMAND [ARG...]');
+    requireArgs(rest, 1, 'trace [-o FILE] [--summary] COMMAND [ARG...]');
     const [name, ...args] = rest as [string, ...string[]];
     const command = commands[name];
     if (command === undefined || name === 'trace') {
@@ -96,6 +104,7 @@ export function traceCommand(commands: Record<string, Command>): Command {
       `${JSON.stringify(toChromeTrace(spans, { command: ['berth', name, ...args].join(' '), traceId }))}\n`,
     );
     cli.stderr.write(`berth trace: ${spans.length} spans (${daemon.spans.length} from berthd) written to ${output}\n`);
+    if (summary) cli.stderr.write(`${formatSummary(summarize(spans))}\n`);
     return status;
   };
 }

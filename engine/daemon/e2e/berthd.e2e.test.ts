@@ -250,8 +250,12 @@ needs(skip).describe('berth CLI through berthd', () => {
 
   it('writes a trace joining client, daemon and job spans (berth trace)', async () => {
     const out = join(world.dir, 'trace.json');
-    const r = await berth(['trace', '-o', out, 'run', '--rm', image, 'true']);
+    const r = await berth(['trace', '-o', out, '--summary', 'run', '--rm', image, 'true']);
     expect(r.exitCode, r.stderr).toBe(0);
+    // the summary: a header, then one row per span name with its count and four times
+    expect(r.stderr).toMatch(/^span +count +total ms +self ms +mean ms +max ms$/m);
+    expect(r.stderr).toMatch(/^client\.run +1( +\d+\.\d{3}){4}$/m);
+    expect(r.stderr).toMatch(/^jobs\.start +1( +\d+\.\d{3}){4}$/m);
     const trace = JSON.parse(readFileSync(out, 'utf8')) as {
       traceEvents: { name: string; ph: string; args?: Record<string, unknown> }[];
     };

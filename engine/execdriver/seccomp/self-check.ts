@@ -1,6 +1,7 @@
-// `berth seccomp` self-check: compiles a profile and runs the BPF program in the
-// interpreter for named system calls, so a user (or a test) can see what a container
-// would get for `personality(0xffffffff)` without starting one.
+// A profile's verdicts for named system calls: compiles the profile and runs the BPF
+// program in the interpreter, so a test sees what a container would get for
+// `personality(0xffffffff)` without starting one. No command exposes it: the client
+// may not import the execdriver (README "Engine modules"), and berthd has no route for it.
 import { invalidArgument } from '../../errdefs/errors.js';
 import type { Seccomp } from '../spec/types.js';
 import { runFilter } from './bpf.js';

@@ -1,13 +1,13 @@
 // Capability and rlimit name tables: numbers match the kernel headers, host limits are read.
 import { describe, expect, it } from 'vitest';
 import {
+  CAPABILITY_NAMES,
   capabilityMask,
-  capabilityName,
   capabilityNumber,
   capabilityProblem,
   hostCapabilities,
 } from './capabilities.js';
-import { rlimitName, rlimitNumber } from './rlimits.js';
+import { RLIMIT_NAMES, rlimitNumber } from './rlimits.js';
 
 describe('capabilities', () => {
   it.each([
@@ -20,7 +20,7 @@ describe('capabilities', () => {
     ['CAP_CHECKPOINT_RESTORE', 40],
   ])('%s is %i', (name, num) => {
     expect(capabilityNumber(name)).toBe(num);
-    expect(capabilityName(num)).toBe(name);
+    expect(CAPABILITY_NAMES[num]).toBe(name);
   });
 
   it('reads the host limits', () => {
@@ -52,7 +52,7 @@ describe('rlimits', () => {
     ['RLIMIT_RTTIME', 15],
   ])('%s is %i', (name, num) => {
     expect(rlimitNumber(name)).toBe(num);
-    expect(rlimitName(num)).toBe(name);
+    expect(RLIMIT_NAMES[num]).toBe(name);
   });
   it('knows no other names', () => expect(rlimitNumber('RLIMIT_FOO')).toBeUndefined());
 });

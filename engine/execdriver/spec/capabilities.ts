@@ -54,11 +54,6 @@ export function capabilityNumber(name: string): number | undefined {
   return numbers.get(name);
 }
 
-/** The name of a capability number (5 → "CAP_KILL"), or undefined past the known list. */
-export function capabilityName(num: number): string | undefined {
-  return CAPABILITY_NAMES[num];
-}
-
 /** What this host allows: the last capability its kernel knows and this process's bounding set. */
 export interface HostCapabilities {
   /** /proc/sys/kernel/cap_last_cap. */

@@ -27,11 +27,6 @@ export function rlimitNumber(name: string): number | undefined {
   return numbers.get(name);
 }
 
-/** The name of a resource number, or undefined past the known list. */
-export function rlimitName(num: number): string | undefined {
-  return RLIMIT_NAMES[num];
-}
-
 /** RLIM_INFINITY as config.json writes it (2^64-1 does not fit a JSON number exactly). */
 export const RLIM_INFINITY = 2 ** 64 - 1;
 

@@ -1,9 +1,8 @@
 // A second real client: Debian's dockerd (package docker.io) pulls an image from the
 // registry server and pushes one back. dockerd runs with its own data root, exec root,
-// pid file and unix socket, the vfs driver (no mounts) and no bridge or iptables
-// changes, and is stopped by its pid afterwards.
+// pid file, unix socket and trust key (testkit/dockerd.ts), the vfs driver (no mounts)
+// and no bridge or iptables changes, and is stopped by its pid afterwards.
 import { execa, type ResultPromise } from 'execa';
-import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +11,8 @@ import { createLogger, parseLogLevel } from '../../trace/logger.js';
 import { createRegistryServer, type RegistryServer } from './registry-server.js';
 import { buildImage, buildIndex, type TestImage } from './test-image.js';
 import { needs, root, tool } from '../../../testkit/needs.js';
+import { folderState, privateDockerd } from '../../../testkit/dockerd.js';
 
-const dockerd = 'dockerd';
 const dockerCli = 'docker';
 
 needs(root(), tool('dockerd', 'docker.io'), tool('docker', 'docker.io')).describe(
@@ -23,10 +22,8 @@ needs(root(), tool('dockerd', 'docker.io'), tool('docker', 'docker.io')).describ
     let server: RegistryServer;
     let image: TestImage;
     let daemon: ResultPromise | undefined;
-    // dockerd 20.10 always writes its trust key to /etc/docker/key.json (no flag moves
-    // it); the test removes the file afterwards when it was not there before.
-    const trustKey = '/etc/docker/key.json';
-    const trustKeyExisted = existsSync(trustKey);
+    // the host's /etc/docker, where dockerd would write its trust key by default
+    const etcDocker = folderState();
 
     const docker = (...args: string[]) =>
       execa(dockerCli, ['-H', `unix://${join(dir, 'docker.sock')}`, ...args], {
@@ -38,7 +35,6 @@ needs(root(), tool('dockerd', 'docker.io'), tool('docker', 'docker.io')).describ
       dir = await mkdtemp(join(tmpdir(), `bd-${process.pid}-`));
       await mkdir(join(dir, 'cli'));
       await writeFile(join(dir, 'cli', 'config.json'), '{}');
-      await writeFile(join(dir, 'daemon.json'), '{}');
       server = await createRegistryServer({
         root: join(dir, 'registry'),
         addr: '127.0.0.1:0',
@@ -59,27 +55,14 @@ needs(root(), tool('dockerd', 'docker.io'), tool('docker', 'docker.io')).describ
       });
       expect(put.status).toBe(201);
 
-      daemon = execa(
-        dockerd,
-        [
-          '--data-root',
-          join(dir, 'data'),
-          '--exec-root',
-          join(dir, 'exec'),
-          '--pidfile',
-          join(dir, 'docker.pid'),
-          '-H',
-          `unix://${join(dir, 'docker.sock')}`,
-          '--config-file',
-          join(dir, 'daemon.json'),
-          '--bridge=none',
-          '--iptables=false',
-          '--ip-masq=false',
-          '--storage-driver=vfs',
-          '--log-level=error',
-        ],
-        { reject: false, stdout: { file: join(dir, 'dockerd.log') }, stderr: { file: join(dir, 'dockerd.err') } },
-      );
+      const [cmd, ...args] = privateDockerd(dir, {
+        flags: ['--bridge=none', '--iptables=false', '--ip-masq=false', '--storage-driver=vfs', '--log-level=error'],
+      }).argv;
+      daemon = execa(cmd!, args, {
+        reject: false,
+        stdout: { file: join(dir, 'dockerd.log') },
+        stderr: { file: join(dir, 'dockerd.err') },
+      });
       const deadline = Date.now() + 60_000;
       for (;;) {
         const ping = await docker('version', '--format', '{{.Server.Version}}').catch(() => undefined);
@@ -97,7 +80,6 @@ needs(root(), tool('dockerd', 'docker.io'), tool('docker', 'docker.io')).describ
         await daemon;
         clearTimeout(timer);
       }
-      if (!trustKeyExisted) await rm(trustKey, { force: true });
       await server?.close();
       if (dir) await rm(dir, { recursive: true, force: true });
     }, 60_000);
@@ -167,6 +149,10 @@ needs(root(), tool('dockerd', 'docker.io'), tool('docker', 'docker.io')).describ
         method: 'HEAD',
       });
       expect(layer.status).toBe(200);
+    });
+
+    it("keeps its trust key in its own folder: the host's /etc/docker is as it was", () => {
+      expect(folderState()).toEqual(etcDocker);
     });
   },
 );
