@@ -49,51 +49,132 @@ function installRecord(dir) {
 }
 
 /**
- * The runtime-spec validator compiled at build time: the bundle carries ajv's standalone
- * code for the schema instead of compiled-validator.ts, which at run time hashes the
- * schema (node:crypto) and loads a generated module from disk, at every container create.
+ * The runtime-spec validator compiled at build time: ajv's standalone code for the schema, bundled with the bits of
+ * ajv's runtime it uses into its own minified file beside the bundle (`<name>.validator.<hash>.cjs`), which the
+ * bundle's compiled-validator.ts loads with require() when a config needs it. validateSpec asks its yes/no check
+ * (schema-predicate.ts) first and needs this validator only for a refused config, to name the error: the 185 KB of code
+ * are not read, compiled or kept in the code cache at each start of a command that does not need them. Instead of
+ * compiled-validator.ts, which at run time hashes the schema (node:crypto) and loads a generated module.
  */
-function bundledValidators(extraSources) {
+function bundledValidators(extraSources, dir, name, made) {
   return {
     name: 'berth-bundled-validators',
     setup(build) {
-      build.onLoad({ filter: /[/\\]engine[/\\]execdriver[/\\]spec[/\\]compiled-validator\.ts$/ }, (args) => {
-        const dir = dirname(args.path);
-        extraSources.push(join(dir, 'runtime-spec.schema.json'));
+      // the config check validateSpec asks first (schema-predicate.ts), generated now instead of at each start
+      build.onLoad({ filter: /[/\\]engine[/\\]execdriver[/\\]spec[/\\]schema-predicate\.ts$/ }, async (args) => {
+        const schemaPath = join(dirname(args.path), 'runtime-spec.schema.json');
+        extraSources.push(schemaPath);
+        const { predicateSource } = await loadTs(args.path);
+        const { source, unsupported } = predicateSource(JSON.parse(readFileSync(schemaPath, 'utf8')));
+        if (unsupported.length > 0)
+          throw new Error(`${schemaPath}: keywords schema-predicate.ts cannot check: ${unsupported.join(', ')}`);
         return {
           loader: 'js',
-          resolveDir: dir,
           contents: [
-            "import validate from 'berth-validator:runtime-spec';",
+            'let check;',
+            '/** The check of runtime-spec.schema.json, generated when the bundle was built. */',
+            `export function runtimeSpecPredicate() { return (check ??= (${source})()); }`,
+          ].join('\n'),
+        };
+      });
+      build.onLoad({ filter: /[/\\]engine[/\\]execdriver[/\\]spec[/\\]compiled-validator\.ts$/ }, async (args) => {
+        const schemaPath = join(dirname(args.path), 'runtime-spec.schema.json');
+        extraSources.push(schemaPath);
+        const file = await writeValidator(schemaPath, dir, name);
+        made.push(file);
+        return {
+          loader: 'js',
+          resolveDir: dirname(args.path),
+          contents: [
+            "import { join } from 'node:path';",
             'export function compiledValidator(schemaPath, _dir, name) {',
-            "  if (name === 'runtime-spec') return validate;",
-            '  throw new Error(`${schemaPath}: no validator for ${name} compiled into this bundle`);',
+            '  if (name !== "runtime-spec")',
+            '    throw new Error(`${schemaPath}: no validator for ${name} compiled into this bundle`);',
+            `  const file = join(__dirname, ${JSON.stringify(file)});`,
+            '  try {',
+            '    return require(file);',
+            '  } catch (err) {',
+            "    throw new Error(`${schemaPath}: the bundle's validator ${file} cannot be loaded (${err.message}); rebuild: node scripts/cli-bundle.mjs`);",
+            '  }',
             '}',
           ].join('\n'),
         };
       });
-      build.onResolve({ filter: /^berth-validator:/ }, (args) => ({
-        path: join(args.resolveDir, 'runtime-spec.schema.json'),
-        namespace: 'berth-validator',
-      }));
-      build.onLoad({ filter: /.*/, namespace: 'berth-validator' }, async (args) => {
-        const require = createRequire(args.path);
-        const { Ajv2020 } = require('ajv/dist/2020.js');
-        const standaloneCode = require('ajv/dist/standalone/index.js').default;
-        // the options of compiled-validator.ts
-        const ajv = new Ajv2020({ allErrors: false, strict: true, strictTuples: false, code: { source: true } });
-        const validate = ajv.compile(JSON.parse(readFileSync(args.path, 'utf8')));
-        // minified (esbuild would print it again with its nested ifs indented: 60 % of berth-runtime's bundle, which
-        // every start reads and copies into a string, ≈ 1 ms of CPU per 100 KB here); its names are its own
-        const esbuild = await import('esbuild');
-        const { code } = await esbuild.transform(standaloneCode(ajv, validate), {
-          loader: 'js',
-          format: 'cjs',
-          minify: true,
-          target: 'node20',
-        });
-        return { loader: 'js', resolveDir: dirname(args.path), contents: code };
+    },
+  };
+}
+
+/** The exports of one of the repository's TypeScript modules, bundled with what it imports (esbuild) and run here. */
+async function loadTs(path) {
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    entryPoints: [path],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    define: { 'import.meta.url': JSON.stringify(pathToFileURL(path).href) },
+    logLevel: 'silent',
+  });
+  const module = { exports: {} };
+  new Function('module', 'exports', 'require', result.outputFiles[0].text)(module, module.exports, createRequire(path));
+  return module.exports;
+}
+
+/** Writes the standalone validator of `schemaPath` into `dir` (atomic, named by its content); returns its name. */
+async function writeValidator(schemaPath, dir, name) {
+  const require = createRequire(schemaPath);
+  const { Ajv2020 } = require('ajv/dist/2020.js');
+  const standaloneCode = require('ajv/dist/standalone/index.js').default;
+  // the options of compiled-validator.ts
+  const ajv = new Ajv2020({ allErrors: false, strict: true, strictTuples: false, code: { source: true } });
+  const validate = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')));
+  const esbuild = await import('esbuild');
+  // the ajv runtime modules it requires go into the same file; minified (its names are its own)
+  const result = await esbuild.build({
+    stdin: { contents: standaloneCode(ajv, validate), resolveDir: dirname(schemaPath), loader: 'js' },
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minify: true,
+    logLevel: 'silent',
+  });
+  const { createHash } = await import('node:crypto');
+  const text = asciiOnly(result.outputFiles[0].text);
+  const file = `${name}.validator.${createHash('sha256').update(text).digest('hex').slice(0, 16)}.cjs`;
+  const tmp = join(dir, `${file}.${process.pid}.tmp`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, join(dir, file));
+  return file;
+}
+
+/**
+ * berth's own modules import `createRequire` from node:module to load a built-in or the addon lazily; requiring
+ * node:module loads Node's ES module loader (≈ 0.7 ms of CPU at each start of a command here). In a bundle every
+ * module's import.meta.url is the bundle's file, whose require() the bundle already has: their node:module is this
+ * shim, which hands that require() out and asks node:module only for another file's. Packages keep the real module.
+ */
+function moduleShim() {
+  return {
+    name: 'berth-node-module-shim',
+    setup(build) {
+      build.onResolve({ filter: /^node:module$/ }, (args) => {
+        if (args.namespace === 'berth-module-shim') return { path: 'node:module', external: true };
+        return args.importer.includes('node_modules')
+          ? undefined
+          : { path: 'node:module', namespace: 'berth-module-shim' };
       });
+      build.onLoad({ filter: /.*/, namespace: 'berth-module-shim' }, () => ({
+        loader: 'js',
+        contents: [
+          'export function createRequire(from) {',
+          '  return from === __berth_import_meta_url ? require : require("node:module").createRequire(from);',
+          '}',
+        ].join('\n'),
+      }));
     },
   };
 }
@@ -113,6 +194,7 @@ export async function buildBundle(entry) {
   mkdirSync(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   const extraSources = [];
+  const validators = [];
   const result = await esbuild.build({
     entryPoints: [entry],
     write: false,
@@ -126,7 +208,7 @@ export async function buildBundle(entry) {
     // the ES modules' import.meta.url is the bundle's own file
     define: { 'import.meta.url': '__berth_import_meta_url' },
     banner: { js: 'var __berth_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
-    plugins: [bundledValidators(extraSources)],
+    plugins: [bundledValidators(extraSources, dir, name, validators), moduleShim()],
     metafile: true,
     logLevel: 'silent',
     ...(MINIFIED.has(basename(entry).replace(/\.ts$/, '')) ? { minifyWhitespace: true, minifySyntax: true } : {}),
@@ -152,9 +234,13 @@ export async function buildBundle(entry) {
   writeFileSync(tmpInputs, `${JSON.stringify({ entry, id, sources, builtins: [...builtins].sort() })}\n`);
   renameSync(tmp, file);
   renameSync(tmpInputs, inputs);
-  // the code caches of earlier builds (and the ES module bundles of older checkouts) go
+  // the code caches and validators of earlier builds (and the ES module bundles of older checkouts) go
   for (const f of readdirSync(dir))
-    if ((f.startsWith(`${name}.`) && f.endsWith('.cache') && !f.startsWith(`${name}.${id}.`)) || f === `${name}.mjs`)
+    if (
+      (f.startsWith(`${name}.`) && f.endsWith('.cache') && !f.startsWith(`${name}.${id}.`)) ||
+      (f.startsWith(`${name}.validator.`) && !validators.includes(f)) ||
+      f === `${name}.mjs`
+    )
       rmSync(join(dir, f), { force: true });
   return file;
 }

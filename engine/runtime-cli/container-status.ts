@@ -8,6 +8,8 @@ import type { ContainerRecord, StateStore } from './state-store.js';
 /**
  * creating while create runs; created while the init waits on exec.fifo; running once
  * started and alive; stopped when the init is gone (or is a recycled pid). Two stat calls.
+ * A started container's record keeps phase 'created' (start and run write no state.json
+ * for it): the exec FIFO's absence is what tells running from created.
  */
 export function liveStatus(store: StateStore, record: ContainerRecord): ContainerStatus {
   if (record.phase === 'stopped' || record.pid === undefined)

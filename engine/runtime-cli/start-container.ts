@@ -42,8 +42,7 @@ export async function startContainer(ctx: Context, store: StateStore, id: string
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw wrap(err, `${subject}: remove exec fifo`);
   }
-  record.phase = 'running';
-  await store.write(record);
+  // no state.json write: the record keeps phase 'created', and with its exec FIFO gone liveStatus reads it as running
   await runHooksWarning(ctx, 'poststart', spec.hooks?.poststart, toState(record, 'running'));
   return record;
 }

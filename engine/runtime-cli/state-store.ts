@@ -25,7 +25,10 @@ export interface ContainerRecord {
   ociVersion: string;
   /** Absolute bundle path. */
   bundle: string;
-  /** What the runtime last did; the live status also looks at the process (container-status.ts). */
+  /**
+   * What the runtime last did; the live status also looks at the process and the exec FIFO (container-status.ts):
+   * a started container keeps 'created'.
+   */
   phase: ContainerStatus;
   pid?: number;
   /** /proc/<pid>/stat start time, to tell the init from a recycled pid. */

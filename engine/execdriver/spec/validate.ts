@@ -8,6 +8,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { invalidArgument, notImplemented, notFound, type BerthError } from '../../errdefs/errors.js';
 import { packagePath } from '../../../native/package-root.js';
 import { compiledValidator } from './compiled-validator.js';
+import { runtimeSpecPredicate } from './schema-predicate.js';
 import { profileKnownGood } from '../seccomp/native-filter.js';
 import { checkProfileCached } from '../seccomp/profile.js';
 import { capabilityMask, capabilityProblem, hostCapabilities, type HostCapabilities } from './capabilities.js';
@@ -16,7 +17,10 @@ import type { Capabilities, NamespaceType, Spec } from './types.js';
 
 let compiled: ValidateFunction | undefined;
 
-/** The schema's validator, loaded on first use from its generated module (compiled-validator.ts). */
+/**
+ * The schema's validator, loaded on first use from its generated module (compiled-validator.ts): asked only about a
+ * config the schema's yes/no check (schema-predicate.ts) refused, to name the error or drop unknown properties.
+ */
 function schemaValidator(): ValidateFunction {
   if (compiled === undefined) {
     const dir = packagePath('engine', 'execdriver', 'spec');
@@ -162,6 +166,7 @@ const MAX_IGNORED = 1000;
  * one warning naming its path. Throws the first other schema error.
  */
 function validateStructure(raw: unknown, warn: (message: string) => void): unknown {
+  if (runtimeSpecPredicate()(raw)) return raw;
   const validate = schemaValidator();
   let value = raw;
   let copied = false;

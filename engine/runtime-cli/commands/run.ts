@@ -66,8 +66,8 @@ export const runCommand: Command = {
       } catch (err) {
         throw err instanceof BerthError && err.message.startsWith(subject) ? err : wrap(err, subject);
       }
-      record.phase = 'running';
-      await store.write(record);
+      // no state.json write: a started container's record stays 'created', and with no exec FIFO liveStatus reads
+      // it as running (container-status.ts); one atomic write (a rename) less per run
       await runHooksWarning(ctx, 'poststart', record.spec.hooks?.poststart, toState(record, 'running'));
       status = await driver.wait(ctx, id);
     } finally {
