@@ -128,6 +128,29 @@ describe('ContainerStore', () => {
     expect(JSON.parse(await readFile(join(dir, 'config.v2.json'), 'utf8'))).not.toHaveProperty('spec');
   });
 
+  it('removes a container directory with the files it names and with whatever else is there', async () => {
+    const store = await ContainerStore.open(ctx, root);
+    const plain = store.newId();
+    await store.add(ctx, record(store, plain, 'plain'));
+    for (const f of ['hostname', 'hosts', 'resolv.conf', `${plain}-json.log`])
+      await writeFile(join(store.containerDir(plain), f), 'x');
+    // a rotated log and a folder (a shareable container's mounts/shm) are not in the store's list of files
+    const more = store.newId();
+    await store.add(ctx, record(store, more, 'more'));
+    await writeFile(join(store.containerDir(more), `${more}-json.log.1`), 'x');
+    await mkdir(join(store.containerDir(more), 'mounts', 'shm'), { recursive: true });
+    await writeFile(join(store.containerDir(more), 'mounts', 'shm', 'segment'), 'x');
+    for (const id of [plain, more]) {
+      await store.remove(ctx, id);
+      await expect(stat(store.containerDir(id))).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(store.find(id)).toBeUndefined();
+    }
+    await store.remove(ctx, plain); // idempotent
+    const again = await ContainerStore.open(ctx, root);
+    expect(again.list()).toEqual([]);
+    expect(again.orphans).toEqual([]);
+  });
+
   it('runs one locked section per container at a time', async () => {
     const store = await ContainerStore.open(ctx, root);
     const order: string[] = [];

@@ -11,7 +11,7 @@
 // A directory without a readable config.v2.json is what a crash during create
 // left behind: open() reports it (orphans) for the engine to clean up.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalidArgument, notFound, wrap } from '../errdefs/errors.js';
@@ -24,7 +24,17 @@ import type { ContainerRecord } from './record.js';
 
 const RECORD = 'config.v2.json';
 const SPEC = 'spec.json';
+/** The etc files the networkdriver writes there (the layout above). */
+const ETC_FILES = ['hostname', 'hosts', 'resolv.conf'];
 const ID = /^[0-9a-f]{64}$/;
+
+function unlinkIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
 
 export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
@@ -149,14 +159,17 @@ export class ContainerStore {
   async remove(_ctx: Context, id: string): Promise<void> {
     const record = this.byId.get(id);
     // A handful of small files (record, etc files, logs): synchronous calls are cheaper than
-    // the several thread-pool trips per entry of the promise rm.
+    // the several thread-pool trips per entry of the promise rm. The files the layout above names are unlinked by
+    // name and the directory removed (no stat and readdir of each entry as a recursive rm makes); anything else left
+    // there (rotated logs, the shm folder, files of older versions) is left to the recursive rm.
+    const dir = this.containerDir(id);
     try {
+      for (const name of [RECORD, SPEC, ...ETC_FILES, `${id}-json.log`]) unlinkIfPresent(join(dir, name));
       try {
-        unlinkSync(join(this.containerDir(id), RECORD));
+        rmdirSync(dir);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') rmSync(dir, { recursive: true, force: true });
       }
-      rmSync(this.containerDir(id), { recursive: true, force: true });
     } catch (err) {
       throw wrap(err, `container ${id}: remove its directory`);
     }

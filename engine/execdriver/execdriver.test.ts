@@ -404,7 +404,11 @@ needs(root()).describe('execdriver (root, real kernel)', () => {
     expect(st.pid).toBeGreaterThan(0);
     await driver.kill(ctx, id, 'SIGKILL');
     expect(await driver.wait(ctx, id)).toEqual({ signal: 'SIGKILL' });
-    expect((await driver.state(ctx, id)).status).toBe('stopped');
+    const stopped = await driver.state(ctx, id);
+    expect(stopped.status).toBe('stopped');
+    // its cgroup stays readable until the delete (the engine reads the OOM counter at the exit through this handle)
+    expect(stopped.cgroupHandle?.path).toBe(stopped.cgroup);
+    expect(await stopped.cgroupHandle!.oomKills(ctx)).toBe(0);
     await expect(driver.kill(ctx, id, 'SIGTERM')).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
   });
 

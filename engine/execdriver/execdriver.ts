@@ -151,6 +151,8 @@ export interface ContainerState {
   exit: ExitStatus | undefined;
   /** The cgroup path, when the container has one. */
   cgroup: string | undefined;
+  /** Its cgroup, for reading counters (the OOM kills at exit) without opening it again; undefined once deleted. */
+  cgroupHandle?: Cgroup;
 }
 
 export interface ExecDriver {
@@ -697,6 +699,7 @@ class NativeExecDriver implements ExecDriver {
       pid: c.exit === undefined ? c.pid : undefined,
       exit: c.exit,
       cgroup: c.cgroup?.path,
+      ...(c.cgroup !== undefined ? { cgroupHandle: c.cgroup } : {}),
     };
   }
 

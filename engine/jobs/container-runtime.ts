@@ -848,11 +848,9 @@ export class ContainerRuntime {
   }
 
   private async oomKilled(ctx: Context, id: string): Promise<boolean> {
-    if (this.d.cgroups === null) return false;
-    const state = await this.d.exec.state(ctx, id);
-    if (state.cgroup === undefined) return false;
-    const cg = await this.d.cgroups.open(ctx, state.cgroup);
-    return (await cg.oomKills(ctx)) > 0;
+    // the execdriver's own handle: opening the cgroup again would stat each hierarchy's directory
+    const { cgroupHandle } = await this.d.exec.state(ctx, id);
+    return cgroupHandle !== undefined && (await cgroupHandle.oomKills(ctx)) > 0;
   }
 
   private scheduleRestart(rec: ContainerRecord, ranMs: number): void {
