@@ -1,4 +1,4 @@
-// A quick look at issue #14's density question outside the bench: the start of one more `sleep` container on the
+// A quick look at the density goal outside the bench: the start of one more `sleep` container on the
 // bridge network of a private berthd (the lifecycle suite's density world) with 0, 10, 50, 100 … idle ones running,
 // in rounds that visit the steps in alternating order (the fleet grown and cleared in between), so a loaded host's
 // drift hits every step alike. Per sample: the start's wall time, berth's phases from the spans, berthd's CPU over

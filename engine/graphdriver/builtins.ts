@@ -1,5 +1,5 @@
-// The one list of graphdrivers berth knows (plugins as data, docs/style.md 6), in the
-// order a daemon tries them when none is configured.
+// The one list of graphdrivers berth knows (plugins as data, docs/style.md 6). A daemon
+// with no --storage-driver tries overlay2, then vfs (openDriver in jobs/builtins.ts).
 import { notFound } from '../errdefs/errors.js';
 import { btrfsPlugin } from './btrfs.js';
 import type { DriverPlugin } from './driver.js';

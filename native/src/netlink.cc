@@ -861,7 +861,7 @@ class ApplyJob {
 };
 
 // The threads netlinkApply runs on, beside libuv's threadpool: a namespace child keeps
-// its thread asleep for the whole kernel work (milliseconds while other sessions hold
+// its thread asleep for the whole kernel work (milliseconds while other processes hold
 // rtnl_lock), so on the threadpool four concurrent set-ups would fill its four threads
 // and every file job (the state write of the same set-up among them) would wait for one.
 // Threads are made on demand, while no thread is idle, up to kMaxThreads (then calls
