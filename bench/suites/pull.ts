@@ -220,10 +220,43 @@ export function createPullSuite(options: PullSuiteOptions = {}): Suite {
         cases.push(...crosscheckCases(env, plan, common, ctx.warn));
       }
       world.expect(cases.length);
-      return cases;
+      return cases.map(withForkSettle);
     },
     derive: (measured) => [...derivePull(measured), ...derivePullCrosschecks(measured)],
   };
+}
+
+/** The settling step's sentence, appended to every case's method. */
+export const FORK_SETTLE_METHOD =
+  'After every sample of every case of this suite (untimed), the bench process starts `true` and waits for it: ' +
+  "a child started from the bench process (the references' tar, the peers' CLIs) leaves the bench's whole memory " +
+  'copy-on-write, and the next in-process sample pays a page fault on each page it writes (docs/host-notes.md, ' +
+  '"A pull after a fork"), so every sample starts after a fork, whichever case came before it.';
+
+/**
+ * `c` with the suite's settling step after each sample: the bench process forks and execs `true` (untimed), so
+ * each sample starts in the same state however the group interleaves (see FORK_SETTLE_METHOD).
+ */
+export function withForkSettle(c: MacroCase): MacroCase {
+  const after = c.afterSample;
+  return {
+    ...c,
+    method: `${c.method} ${FORK_SETTLE_METHOD}`,
+    async afterSample(ctx: Context, index: number) {
+      try {
+        await after?.(ctx, index);
+      } finally {
+        forkSettle();
+      }
+    },
+  };
+}
+
+/** Starts `true` from this process and waits for it; throws naming it when it cannot run. */
+export function forkSettle(): void {
+  const r = spawnSync('true', [], { stdio: 'ignore' });
+  if (r.error !== undefined || r.status !== 0)
+    throw new Error(`pull bench: settling step \`true\`: ${r.error?.message ?? `exit ${r.status ?? r.signal}`}`);
 }
 
 /** The outside cross-check of the headline cold pull (app, gzip, or the first cold group). */
