@@ -28,6 +28,7 @@ import {
   PROCESS_WARMUP_PULLS,
   DEFAULT_CONCURRENCY,
   derivePull,
+  dockerZstdUnavailable,
   FORK_SETTLE_METHOD,
   withForkSettle,
   pullPlan,
@@ -167,6 +168,28 @@ describe('pull suite: plan and cases', () => {
     if (!havePodman) expect(warnings.join('\n')).toContain('target podman not measured: podman not installed');
     expect(pullPlan('default').peers).toEqual(['skopeo', 'docker', 'podman']);
     expect(pullPlan('full').images).toEqual(['tiny', 'many-small-files', 'app', 'deep']);
+  });
+
+  it('leaves docker out of the zstd groups when the installed dockerd cannot pull zstd layers, saying why', () => {
+    expect(dockerZstdUnavailable('Docker version 20.10.24+dfsg1, build 5d6db84')).toBe(
+      'dockerd 20.10 cannot pull zstd layers (moby reads them from 23.0 on; this one fails with "archive/tar: invalid tar header")',
+    );
+    expect(dockerZstdUnavailable('Docker version 23.0.0, build e92dd87')).toBeUndefined();
+    expect(dockerZstdUnavailable('Docker version 28.2.2, build e6534b4')).toBeUndefined();
+    expect(dockerZstdUnavailable('')).toBeUndefined();
+    const warnings: string[] = [];
+    const cases = createPullSuite().cases(
+      suiteCtx({ profile: 'full', settings: profiles.full, warn: (m) => warnings.push(m) }),
+    ) as MacroCase[];
+    const zstdDocker = cases.filter((c) => c.target === 'docker' && c.parameters.compression === 'zstd');
+    const why = dockerZstdUnavailable();
+    if (!haveDocker || !haveZstd) return;
+    expect(cases.some((c) => c.target === 'docker' && c.parameters.compression === 'gzip')).toBe(true);
+    if (why === undefined) expect(zstdDocker.length).toBeGreaterThan(0);
+    else {
+      expect(zstdDocker).toEqual([]);
+      expect(warnings.filter((w) => w === `target docker not measured on zstd: ${why}`)).toHaveLength(1);
+    }
   });
 
   it('only builds cases for the targets asked for', () => {
