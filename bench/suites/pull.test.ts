@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { folderState } from '../../testkit/dockerd.js';
 import { isBerthError } from '../../engine/errdefs/errors.js';
+import { background } from '../../engine/trace/index.js';
 import { onPath } from '../../engine/fsutil/on-path.js';
 import type { CorpusImage } from '../corpus/index.js';
 import { collectHostInfo } from '../host.js';
@@ -27,6 +28,9 @@ import {
   PROCESS_WARMUP_PULLS,
   DEFAULT_CONCURRENCY,
   derivePull,
+  dockerZstdUnavailable,
+  FORK_SETTLE_METHOD,
+  withForkSettle,
   pullPlan,
   pullSuite,
   type ImageSize,
@@ -115,6 +119,7 @@ describe('pull suite: plan and cases', () => {
       expect(c.unit).toBe('ms');
       expect(c.parameters.backing).toBe('tmpfs');
       expect(c.method).toMatch(/^One sample: /);
+      expect(c.method).toContain(FORK_SETTLE_METHOD);
       // berth's cases are traced, except the outside cross-check's processes (a `tool` parameter)
       expect(c.phases === true).toBe(c.target === 'berth' && c.parameters.tool === undefined);
     }
@@ -165,6 +170,28 @@ describe('pull suite: plan and cases', () => {
     expect(pullPlan('full').images).toEqual(['tiny', 'many-small-files', 'app', 'deep']);
   });
 
+  it('leaves docker out of the zstd groups when the installed dockerd cannot pull zstd layers, saying why', () => {
+    expect(dockerZstdUnavailable('Docker version 20.10.24+dfsg1, build 5d6db84')).toBe(
+      'dockerd 20.10 cannot pull zstd layers (moby reads them from 23.0 on; this one fails with "archive/tar: invalid tar header")',
+    );
+    expect(dockerZstdUnavailable('Docker version 23.0.0, build e92dd87')).toBeUndefined();
+    expect(dockerZstdUnavailable('Docker version 28.2.2, build e6534b4')).toBeUndefined();
+    expect(dockerZstdUnavailable('')).toBeUndefined();
+    const warnings: string[] = [];
+    const cases = createPullSuite().cases(
+      suiteCtx({ profile: 'full', settings: profiles.full, warn: (m) => warnings.push(m) }),
+    ) as MacroCase[];
+    const zstdDocker = cases.filter((c) => c.target === 'docker' && c.parameters.compression === 'zstd');
+    const why = dockerZstdUnavailable();
+    if (!haveDocker || !haveZstd) return;
+    expect(cases.some((c) => c.target === 'docker' && c.parameters.compression === 'gzip')).toBe(true);
+    if (why === undefined) expect(zstdDocker.length).toBeGreaterThan(0);
+    else {
+      expect(zstdDocker).toEqual([]);
+      expect(warnings.filter((w) => w === `target docker not measured on zstd: ${why}`)).toHaveLength(1);
+    }
+  });
+
   it('only builds cases for the targets asked for', () => {
     const cases = createPullSuite().cases(suiteCtx({ targets: ['berth'] }));
     expect(new Set(cases.map((c) => c.target))).toEqual(new Set(['berth']));
@@ -175,6 +202,36 @@ describe('pull suite: plan and cases', () => {
     expect(backingFromEnv('')).toBe('tmpfs');
     expect(backingFromEnv('host')).toBe('host');
     expect(() => backingFromEnv('nfs')).toThrow('BERTH_BENCH_PULL_BACKING "nfs": expected one of tmpfs, host');
+  });
+});
+
+describe('withForkSettle', () => {
+  // the settling step forks: afterwards the pages of this process are copy-on-write, so writing a buffer that was
+  // already faulted in faults again on each of its pages (without a fork it does not)
+  const refaults = async (buf: Buffer, step: () => Promise<void> | void): Promise<number> => {
+    buf.fill(1);
+    await step();
+    const before = process.resourceUsage().minorPageFault;
+    buf.fill(2);
+    return process.resourceUsage().minorPageFault - before;
+  };
+
+  it("runs the case's own afterSample, then leaves the process as a fork does", async () => {
+    const buf = Buffer.alloc(32 * 1024 * 1024);
+    const pages = buf.length / 4096;
+    let ran = 0;
+    const c = withForkSettle({
+      ...({} as MacroCase),
+      method: 'One sample: x.',
+      afterSample: () => {
+        ran++;
+      },
+      sample: () => undefined,
+    });
+    expect(c.method).toBe(`One sample: x. ${FORK_SETTLE_METHOD}`);
+    expect(await refaults(buf, () => undefined)).toBeLessThan(pages / 4);
+    expect(await refaults(buf, () => c.afterSample!(background(), 0))).toBeGreaterThan(pages / 2);
+    expect(ran).toBe(1);
   });
 });
 
