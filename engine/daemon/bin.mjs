@@ -1,7 +1,13 @@
-#!/usr/bin/env node
+#!/bin/sh
+':' //; exec node --v8-pool-size=1 "$0" "$@"
 // The berthd executable (package.json "bin"): the daemon serving the Docker Engine
 // API subset. It starts from a pre-bundled copy of the TypeScript, rebuilt when a
 // source changed (scripts/cli-bundle.mjs), whatever the caller's working directory.
+// A shell script and an ES module at once, as berth's bin.cjs: sh runs the line above (`':'` is the no-op command),
+// which runs this file with node and a Node option no script can set for itself: one V8 worker thread instead of
+// four (each worker kept 0.3-0.9 MiB of glibc arena after a burst of work, which malloc_trim cannot give back:
+// docs/host-notes.md "berthd's memory"). Node skips the `#!` line and reads that line as a string and a comment
+// (.prettierignore: Prettier would add a `;` there). `node engine/daemon/bin.mjs` runs berthd without the option.
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
@@ -20,6 +26,10 @@ const options = {
     // compiler off as well saves a few MiB more, but a pull's tar parsing and the layer
     // applier's bookkeeping run in JavaScript and took measurably more CPU without it.)
     '--optimize-for-size',
+    // No baseline (Sparkplug) code: functions run in the interpreter until TurboFan optimizes the hot ones. Sparkplug's
+    // code for every warm function of the runs stayed in V8's code space, 1.4 MiB after 20 API runs, and its compiler's
+    // pages of the node binary 0.2 MiB; the runs' CPU was no higher without it (docs/host-notes.md).
+    '--no-sparkplug',
   ],
   // Set once the built-ins are loaded (cli-start.cjs): the bundle's imports, and these, which Node loads by itself
   // at the daemon's start (net's listen loads cluster, the global `performance` perf_hooks).
