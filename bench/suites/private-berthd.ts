@@ -161,10 +161,10 @@ export class PrivateBerthd {
       throw new Error('private berthd: already running');
     const log = openSync(join(this.dir, 'berthd.log'), 'a');
     try {
-      // its bin file as a user runs it (sh, then node with the bin's Node options: bin.mjs)
       this.daemon = spawn(
-        packagePath('engine', 'daemon', 'bin.mjs'),
+        process.execPath,
         [
+          packagePath('engine', 'daemon', 'bin.mjs'),
           '--root',
           this.root,
           '--exec-root',

@@ -1,7 +1,7 @@
 // The documented way to run berth and berthd from a checkout: their bin files,
 // executed directly from any working directory, and the exit codes of a missing
 // daemon, an unknown command and a bad flag.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -35,33 +35,6 @@ describe('bin files from a checkout', () => {
     const bad = await run('engine/daemon/bin.mjs', ['-H', 'tcp://0.0.0.0:2375']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('only on loopback');
-  });
-
-  it('berthd runs node with one V8 worker thread, the script itself and its arguments (its sh line)', async () => {
-    // a `node` first on PATH that records how it was called, then runs the real one
-    const fake = join(cwd, 'fake-node');
-    mkdirSync(fake, { recursive: true });
-    const record = join(fake, 'args');
-    writeFileSync(
-      join(fake, 'node'),
-      `#!/bin/sh\nprintf '%s\\n' "$@" > '${record}'\nexec '${process.execPath}' "$@"\n`,
-      { mode: 0o755 },
-    );
-    const bin = packagePath('engine', 'daemon', 'bin.mjs');
-    const r = await execa(bin, ['--help'], {
-      cwd,
-      reject: false,
-      env: { PATH: `${fake}:${process.env.PATH}` },
-      extendEnv: false,
-      timeout: 60_000,
-    });
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout).toContain('--storage-driver NAME');
-    expect(
-      readFileSync(record, 'utf8')
-        .split('\n')
-        .filter((l) => l !== ''),
-    ).toEqual(['--v8-pool-size=1', bin, '--help']);
   });
 
   it('berth exits 125 for an unknown command and a bad flag, 1 when no daemon answers ps, 125 for run', async () => {

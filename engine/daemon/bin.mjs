@@ -1,13 +1,7 @@
-#!/bin/sh
-':' //; exec node --v8-pool-size=1 "$0" "$@"
+#!/usr/bin/env node
 // The berthd executable (package.json "bin"): the daemon serving the Docker Engine
 // API subset. It starts from a pre-bundled copy of the TypeScript, rebuilt when a
 // source changed (scripts/cli-bundle.mjs), whatever the caller's working directory.
-// A shell script and an ES module at once, as berth's bin.cjs: sh runs the line above (`':'` is the no-op command),
-// which runs this file with node and a Node option no script can set for itself: one V8 worker thread instead of
-// four (each worker kept 0.3-0.9 MiB of glibc arena after a burst of work, which malloc_trim cannot give back:
-// docs/host-notes.md "berthd's memory"). Node skips the `#!` line and reads that line as a string and a comment
-// (.prettierignore: Prettier would add a `;` there). `node engine/daemon/bin.mjs` runs berthd without the option.
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
