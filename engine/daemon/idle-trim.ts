@@ -77,7 +77,7 @@ export interface IdleReclaimHooks {
 
 const realHooks: IdleReclaimHooks = {
   heapUsed: () => process.memoryUsage().heapUsed,
-  collect: () => native().v8MemoryPressure('low'),
+  collect: () => native().v8LowMemory(),
   trim: () => native().mallocTrim(),
   rss: () => process.memoryUsage.rss(),
 };
