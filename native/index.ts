@@ -76,6 +76,11 @@ export interface NativeCore {
   /** malloc_trim(0): every malloc arena's free pages back to the kernel; true when some were (malloc-tune.cc). */
   mallocTrim(): boolean;
   /**
+   * V8's memory reduction for this isolate (malloc-tune.cc): LowMemoryNotification, full collections with compaction
+   * until nothing more is freed, its empty pages given back. Runs on the calling thread (tens of ms in berthd).
+   */
+  v8LowMemory(): void;
+  /**
    * Marks every fd from 3 up close-on-exec: what the process inherited without the flag stays usable here but goes to
    * no program it runs (inherited-fds.cc). Throws a system error naming /proc/self/fd when an fd cannot be marked.
    */

@@ -20,6 +20,10 @@ const options = {
     // compiler off as well saves a few MiB more, but a pull's tar parsing and the layer
     // applier's bookkeeping run in JavaScript and took measurably more CPU without it.)
     '--optimize-for-size',
+    // No baseline (Sparkplug) code: functions run in the interpreter until TurboFan optimizes the hot ones. Sparkplug's
+    // code for every warm function of the runs stayed in V8's code space, 1.4 MiB after 20 API runs, and its compiler's
+    // pages of the node binary 0.2 MiB; the runs' CPU was no higher without it (docs/host-notes.md).
+    '--no-sparkplug',
   ],
   // Set once the built-ins are loaded (cli-start.cjs): the bundle's imports, and these, which Node loads by itself
   // at the daemon's start (net's listen loads cluster, the global `performance` perf_hooks).

@@ -13,7 +13,7 @@ import { background } from '../trace/context.js';
 import { createLogger } from '../trace/logger.js';
 import { parseDaemonFlags, usage, type DaemonFlags } from './daemon-flags.js';
 import { startDaemon, type EngineFactory } from './daemon.js';
-import { IDLE_TRIM_MS, trimMemory } from './idle-trim.js';
+import { IDLE_TRIM_MS, idleReclaimer } from './idle-trim.js';
 
 function serverVersion(): string {
   try {
@@ -63,11 +63,18 @@ export async function main(argv: string[]): Promise<number> {
   // an fd berthd inherited without FD_CLOEXEC (a shell's pipe) goes to none of the programs it runs
   native().cloexecInherited();
   let daemon;
+  const reclaim = idleReclaimer();
   try {
     daemon = await startDaemon(ctx, flags, builtinEngine, serverVersion(), {
       idle: {
         ms: IDLE_TRIM_MS,
-        onIdle: () => ctx.logger.debug('berthd: idle, allocator trimmed', { releasedMiB: trimMemory().toFixed(1) }),
+        onIdle: () => {
+          const { collected, releasedMiB } = reclaim();
+          ctx.logger.debug('berthd: idle, memory reclaimed', {
+            v8Collected: collected,
+            releasedMiB: releasedMiB.toFixed(1),
+          });
+        },
       },
     });
   } catch (err) {

@@ -12,7 +12,7 @@ import { createLogger } from '../trace/logger.js';
 import { packagePath } from '../../native/package-root.js';
 import { parseDaemonFlags, type DaemonFlags } from './daemon-flags.js';
 import { startDaemon, type RunningDaemon } from './daemon.js';
-import { idleTimer } from './idle-trim.js';
+import { idleReclaimer, idleTimer, type IdleReclaimHooks } from './idle-trim.js';
 
 describe('idleTimer', () => {
   beforeEach(() => {
@@ -65,6 +65,49 @@ describe('idleTimer', () => {
   it('refuses an idle time that is not a positive number', () => {
     for (const ms of [0, -1, Number.NaN, Number.POSITIVE_INFINITY])
       expect(() => idleTimer(ms, () => undefined)).toThrow(/^idle timer: idleMs must be > 0/);
+  });
+});
+
+describe('idleReclaimer', () => {
+  /** Hooks over a pretend heap: `used` bytes, a collection brings it back to `live`; each call recorded in order. */
+  function fakeHooks() {
+    const state = { used: 10 << 20, live: 8 << 20, rss: 60 << 20, calls: [] as string[] };
+    const hooks: IdleReclaimHooks = {
+      heapUsed: () => state.used,
+      collect: () => {
+        state.calls.push('collect');
+        state.rss -= state.used - state.live;
+        state.used = state.live;
+      },
+      trim: () => {
+        state.calls.push('trim');
+        state.rss -= 1 << 20;
+      },
+      rss: () => state.rss,
+    };
+    return { state, hooks };
+  }
+
+  it('collects the first time, then trims, and reports what came back', () => {
+    const { state, hooks } = fakeHooks();
+    const reclaim = idleReclaimer(1 << 20, hooks);
+    expect(reclaim()).toEqual({ collected: true, releasedMiB: 3 });
+    expect(state.calls).toEqual(['collect', 'trim']);
+  });
+
+  it('collects again only once the used heap grew by minGrowthBytes since the last collection; trims each time', () => {
+    const { state, hooks } = fakeHooks();
+    const reclaim = idleReclaimer(1 << 20, hooks);
+    reclaim();
+    state.calls = [];
+    // a poller's few requests: less than 1 MiB more
+    state.used += (1 << 20) - 1;
+    expect(reclaim().collected).toBe(false);
+    expect(state.calls).toEqual(['trim']);
+    // more requests: the growth counts from the last collection, not from the last idle time
+    state.used += 1;
+    expect(reclaim().collected).toBe(true);
+    expect(state.calls).toEqual(['trim', 'collect', 'trim']);
   });
 });
 

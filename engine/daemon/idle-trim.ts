@@ -1,7 +1,9 @@
-// berthd's memory when it goes idle: glibc keeps the pages a burst of work freed (a pull's buffers, the threadpool
-// threads' arenas) in its heaps, resident, until malloc_trim gives them back (docs/host-notes.md "berthd's memory").
-// An idle timer runs the trim once the daemon has had no request for a while, and waits for the next request before
-// it arms again: an idle daemon wakes once, never periodically. The timer is unref'd: it never keeps berthd running.
+// berthd's memory when it goes idle: V8 keeps the garbage of a burst of work (a pull, the runs) in its heap pages until
+// a major collection it may never run in a quiet process, and glibc keeps the pages freed (a pull's buffers, the
+// threadpool threads' arenas) in its heaps, resident, until malloc_trim gives them back (docs/host-notes.md "berthd's
+// memory"). An idle timer runs both once the daemon has had no request for a while, and waits for the next request
+// before it arms again: an idle daemon wakes once, never periodically. The timer is unref'd: it never keeps berthd
+// running.
 import { native } from '../../native/index.js';
 
 export interface IdleTimer {
@@ -53,4 +55,59 @@ export function trimMemory(): number {
   const before = process.memoryUsage.rss();
   native().mallocTrim();
   return (before - process.memoryUsage.rss()) / 1048576;
+}
+
+/**
+ * How much V8's used heap must have grown since the last idle collection for the next idle time to run one: a client
+ * that polls (a `ps` every 2 s, just past the idle time) then costs a collection per few MiB it made V8 allocate, not
+ * one per request.
+ */
+export const IDLE_GC_MIN_GROWTH_BYTES = 1 << 20;
+
+export interface IdleReclaimHooks {
+  /** V8's used heap in bytes. */
+  heapUsed(): number;
+  /** V8's memory reduction: full collections with compaction, its empty pages given back. */
+  collect(): void;
+  /** The allocator's trim (trimMemory). */
+  trim(): void;
+  /** The process's resident bytes. */
+  rss(): number;
+}
+
+const realHooks: IdleReclaimHooks = {
+  heapUsed: () => process.memoryUsage().heapUsed,
+  collect: () => native().v8LowMemory(),
+  trim: () => native().mallocTrim(),
+  rss: () => process.memoryUsage.rss(),
+};
+
+/** What one idle reclaim did: whether V8 collected, and the MiB of resident memory given back. */
+export interface IdleReclaim {
+  collected: boolean;
+  releasedMiB: number;
+}
+
+/**
+ * berthd's work once idle (the idle timer's onIdle): V8's memory reduction (Isolate::LowMemoryNotification), when its
+ * used heap grew by `minGrowthBytes` since the last one (always the first time), then the allocator's trim, which
+ * then also gives back what the collection freed outside V8's heap (ArrayBuffers' memory). The collection costs the
+ * main thread a few tens of ms; a request arriving meanwhile waits for it.
+ */
+export function idleReclaimer(
+  minGrowthBytes = IDLE_GC_MIN_GROWTH_BYTES,
+  hooks: IdleReclaimHooks = realHooks,
+): () => IdleReclaim {
+  let usedAfterLast: number | undefined;
+  return () => {
+    const before = hooks.rss();
+    let collected = false;
+    if (usedAfterLast === undefined || hooks.heapUsed() - usedAfterLast >= minGrowthBytes) {
+      hooks.collect();
+      usedAfterLast = hooks.heapUsed();
+      collected = true;
+    }
+    hooks.trim();
+    return { collected, releasedMiB: (before - hooks.rss()) / 1048576 };
+  };
 }
