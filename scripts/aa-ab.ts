@@ -16,6 +16,7 @@ import {
   experimentRecord,
   formatExperiment,
   summarizeExperiment,
+  summarizeInterleaved,
   validateExperiment,
 } from '../bench/compare/experiment.js';
 import { parseThreshold } from '../bench/compare/index.js';
@@ -40,7 +41,11 @@ export const usage = `usage: npx tsx scripts/aa-ab.ts --out <dir> [options]
   --from <dir>         analyse the run files already in <dir> instead of running the bench
   --interleave         run A and B in balanced interleaved rounds (A B₁ A B₂, then reversed) and
                        add the paired verdicts (each B run against the A run beside it) to the
-                       summary; A/A pairs the A runs in alternating halves
+                       summary; A/A pairs the A runs in alternating halves (with --from: the
+                       runs there were interleaved; their start and end times give the order)
+  --alpha <a>          significance level of the interleaved (paired) test (default 0.05)
+  --pairs-per <k>      cut each interleaved comparison into disjoint groups of k candidate runs
+                       (more verdicts, each on fewer pairs; default: all runs in one comparison)
   --record             also file the summary with its provenance (host, commit, load, run ids)
                        in results/experiments/<host class>/aa-ab-<suite>-<profile>.json, where
                        the calibration notebook page reads it (the run files stay in --out)
@@ -115,6 +120,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         from: { type: 'string' },
         record: { type: 'boolean' },
         interleave: { type: 'boolean' },
+        alpha: { type: 'string' },
+        'pairs-per': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -172,6 +179,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const s of slowdowns)
       bRuns.set(s, await Promise.all(Array.from({ length: bCount }, (_, i) => readResult(bFile(s, i)))));
     const summary = summarizeExperiment(aRuns, bRuns, threshold);
+    if (values.interleave === true) {
+      const alpha = values.alpha === undefined ? 0.05 : Number(values.alpha);
+      if (!(alpha > 0 && alpha < 1))
+        throw invalidArgument(`--alpha ${JSON.stringify(values.alpha)}: expected a number within (0, 1)`);
+      const k = values['pairs-per'] === undefined ? null : count('pairs-per', values['pairs-per'], 0, 2);
+      summary.interleaved = summarizeInterleaved(aRuns, bRuns, { threshold, alpha, pairsPerComparison: k });
+    } else if (values.alpha !== undefined || values['pairs-per'] !== undefined) {
+      throw invalidArgument('aa-ab: --alpha and --pairs-per apply to --interleave only');
+    }
     const report = path.join(dir, 'aa-ab.json');
     await writeFileAtomic(report, `${JSON.stringify(summary, null, 2)}\n`, {
       mode: 0o644,
