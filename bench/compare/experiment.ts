@@ -364,10 +364,16 @@ export function experimentRecord(
   };
 }
 
-/** `results/experiments/<host class>/aa-ab-<suite>-<profile>.json`, relative to the repository root. */
-export function experimentPath(record: Pick<ExperimentRecord, 'suite' | 'profile' | 'recorded'>): string {
+/**
+ * `results/experiments/<host class>/aa-ab-<suite>-<profile>.json`, relative to the repository root;
+ * `…-interleaved.json` for an interleaved session, so it never replaces a record of the other kind.
+ */
+export function experimentPath(
+  record: Pick<ExperimentRecord, 'suite' | 'profile' | 'recorded' | 'interleaved'>,
+): string {
   const safe = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]+/g, '-');
-  return `results/experiments/${record.recorded.hostClass}/aa-ab-${safe(record.suite)}-${safe(record.profile)}.json`;
+  const kind = record.interleaved === undefined ? '' : '-interleaved';
+  return `results/experiments/${record.recorded.hostClass}/aa-ab-${safe(record.suite)}-${safe(record.profile)}${kind}.json`;
 }
 
 /** Where the record schema lives. */
