@@ -16,6 +16,7 @@ import {
   experimentRecord,
   formatExperiment,
   summarizeExperiment,
+  summarizeInterleaved,
   validateExperiment,
 } from '../bench/compare/experiment.js';
 import { parseThreshold } from '../bench/compare/index.js';
@@ -38,6 +39,13 @@ export const usage = `usage: npx tsx scripts/aa-ab.ts --out <dir> [options]
   --slowdowns <list>   injected slowdowns in percent (default 10,25)
   --threshold <p>      the bound a regression must exceed (default 0%: the statistics alone)
   --from <dir>         analyse the run files already in <dir> instead of running the bench
+  --interleave         run A and B in balanced interleaved rounds (A B₁ A B₂, then reversed) and
+                       add the paired verdicts (each B run against the A run beside it) to the
+                       summary; A/A pairs the A runs in alternating halves (with --from: the
+                       runs there were interleaved; their start and end times give the order)
+  --alpha <a>          significance level of the interleaved (paired) test (default 0.05)
+  --pairs-per <k>      cut each interleaved comparison into disjoint groups of k candidate runs
+                       (more verdicts, each on fewer pairs; default: all runs in one comparison)
   --record             also file the summary with its provenance (host, commit, load, run ids)
                        in results/experiments/<host class>/aa-ab-<suite>-<profile>.json, where
                        the calibration notebook page reads it (the run files stay in --out)
@@ -68,6 +76,32 @@ async function bench(out: string, suite: string, profile: string, env: Record<st
   if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`bench ${out}: exit ${r.exitCode ?? r.signal}`);
 }
 
+/** One bench run of an interleaved session: an A run, or the B run of one slowdown (index into the list). */
+export type ScheduleSlot = { side: 'a'; index: number } | { side: 'b'; slowdown: number; index: number };
+
+/**
+ * The order of an interleaved session: rounds of `A B₁ A B₂ …` (one A before each
+ * slowdown's B run while A runs last), every other round reversed (`… B₂ A B₁ A`), so
+ * each B run has an A run beside it and a drift of the host over the session falls on
+ * both sides alike (a balanced ABBA order). Extra A runs go at the end of the rounds.
+ * Pure.
+ */
+export function interleavedSchedule(aCount: number, bCount: number, slowdowns: number): ScheduleSlot[] {
+  const out: ScheduleSlot[] = [];
+  let a = 0;
+  for (let r = 0; r < bCount || a < aCount; r++) {
+    const round: ScheduleSlot[] = [];
+    for (let s = 0; s < Math.max(1, slowdowns); s++) {
+      if (a < aCount) round.push({ side: 'a', index: a++ });
+      if (r < bCount && s < slowdowns) round.push({ side: 'b', slowdown: s, index: r });
+    }
+    out.push(...(r % 2 === 1 ? round.reverse() : round));
+  }
+  // A runs numbered in the order they run
+  let next = 0;
+  return out.map((slot) => (slot.side === 'a' ? { side: 'a', index: next++ } : slot));
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -85,6 +119,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         threshold: { type: 'string' },
         from: { type: 'string' },
         record: { type: 'boolean' },
+        interleave: { type: 'boolean' },
+        alpha: { type: 'string' },
+        'pairs-per': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -123,13 +160,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     const aFile = (i: number) => path.join(dir, `a-${i}.json`);
     const bFile = (s: number, i: number) => path.join(dir, `b-${Math.round(s * 100)}-${i}.json`);
     if (values.from === undefined) {
-      // A and B runs alternate, so a drift of the host over the hour hits both alike
-      const env = { [INJECT_DELAY_ENV]: '' };
-      for (let i = 0; i < Math.max(aCount, bCount); i++) {
-        if (i < aCount) await bench(aFile(i), suite, profile, env);
-        if (i < bCount)
-          for (const s of slowdowns)
-            await bench(bFile(s, i), suite, profile, { [INJECT_DELAY_ENV]: `${inject}:${s * 100}%` });
+      const env = (s: number | null) => ({ [INJECT_DELAY_ENV]: s === null ? '' : `${inject}:${s * 100}%` });
+      if (values.interleave === true) {
+        // balanced rounds (A B₁ A B₂, then reversed), so every B run has an A run beside it
+        for (const slot of interleavedSchedule(aCount, bCount, slowdowns.length))
+          if (slot.side === 'a') await bench(aFile(slot.index), suite, profile, env(null));
+          else await bench(bFile(slowdowns[slot.slowdown], slot.index), suite, profile, env(slowdowns[slot.slowdown]));
+      } else {
+        // A and B runs alternate, so a drift of the host over the hour hits both alike
+        for (let i = 0; i < Math.max(aCount, bCount); i++) {
+          if (i < aCount) await bench(aFile(i), suite, profile, env(null));
+          if (i < bCount) for (const s of slowdowns) await bench(bFile(s, i), suite, profile, env(s));
+        }
       }
     }
     const aRuns = await Promise.all(Array.from({ length: aCount }, (_, i) => readResult(aFile(i))));
@@ -137,6 +179,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const s of slowdowns)
       bRuns.set(s, await Promise.all(Array.from({ length: bCount }, (_, i) => readResult(bFile(s, i)))));
     const summary = summarizeExperiment(aRuns, bRuns, threshold);
+    if (values.interleave === true) {
+      const alpha = values.alpha === undefined ? 0.05 : Number(values.alpha);
+      if (!(alpha > 0 && alpha < 1))
+        throw invalidArgument(`--alpha ${JSON.stringify(values.alpha)}: expected a number within (0, 1)`);
+      const k = values['pairs-per'] === undefined ? null : count('pairs-per', values['pairs-per'], 0, 2);
+      summary.interleaved = summarizeInterleaved(aRuns, bRuns, { threshold, alpha, pairsPerComparison: k });
+    } else if (values.alpha !== undefined || values['pairs-per'] !== undefined) {
+      throw invalidArgument('aa-ab: --alpha and --pairs-per apply to --interleave only');
+    }
     const report = path.join(dir, 'aa-ab.json');
     await writeFileAtomic(report, `${JSON.stringify(summary, null, 2)}\n`, {
       mode: 0o644,

@@ -25,16 +25,19 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
   return { code, out, err };
 }
 
-async function docFile(name: string, mean: number, seed: number): Promise<string> {
-  const doc = syntheticDocument([
-    syntheticCase({
-      suite: 'run',
-      case: 'start',
-      target: 'berth',
-      unit: 'ms',
-      samples: normalSamples(seed, 30, mean, mean * 0.08),
-    }),
-  ]);
+async function docFile(name: string, mean: number, seed: number, startedAt?: string): Promise<string> {
+  const doc = syntheticDocument(
+    [
+      syntheticCase({
+        suite: 'run',
+        case: 'start',
+        target: 'berth',
+        unit: 'ms',
+        samples: normalSamples(seed, 30, mean, mean * 0.08),
+      }),
+    ],
+    { runId: name, startedAt },
+  );
   const file = path.join(dir, name);
   await writeFile(file, JSON.stringify(doc));
   return file;
@@ -90,5 +93,37 @@ describe('npm run compare', () => {
     const r = await run([base, path.join(dir, 'nope.json')]);
     expect(r.code).toBe(2);
     expect(r.err).toContain(`result file ${path.join(dir, 'nope.json')}: ENOENT`);
+  });
+
+  it('--interleaved pairs runs by time across a drifting host: a shift that rides on the drift is found, the drift alone is not', async () => {
+    // the host slows by 15 % a slot; A B B A A B: each pair shares its slot's level
+    const at = (slot: number) => new Date(Date.parse('2026-01-01T00:00:00Z') + slot * 61_000).toISOString();
+    const level = (slot: number) => 100 * 1.15 ** (slot >> 1);
+    const side = async (prefix: string, slots: number[], shift: number) =>
+      Promise.all(slots.map((s, i) => docFile(`${prefix}-${i}.json`, level(s) * shift, 10 + s, at(s))));
+    const a = await side('a', [0, 3, 4], 1);
+    const same = await side('same', [1, 2, 5], 1);
+    const slower = await side('slow', [1, 2, 5], 1.25);
+    const json = path.join(dir, 'paired.json');
+    const hit = await run(['--threshold', '10%', '--json', json, '--interleaved', ...a, '--', ...slower]);
+    expect(hit.err).toBe('');
+    expect(hit.code).toBe(1);
+    expect(hit.out).toMatch(/REGRESSION/);
+    expect(hit.out).toMatch(/3p 3↑/);
+    const report = JSON.parse(await readFile(json, 'utf8'));
+    expect(
+      report.pairs.map((p: { baselineRun: string; candidateRun: string }) => [p.baselineRun, p.candidateRun]),
+    ).toEqual([
+      ['a-0.json', 'slow-0.json'],
+      ['a-1.json', 'slow-1.json'],
+      ['a-2.json', 'slow-2.json'],
+    ]);
+    const flat = await run(['--interleaved', ...a, '--', ...same]);
+    expect(flat.code).toBe(0);
+    expect((await run(['--interleaved', ...a, ...same])).err).toMatch(/separate the baseline runs .* with a lone --/);
+    expect((await run(['--interleaved', a[0], '--', ...same])).err).toMatch(
+      /at least 2 baseline and 2 candidate runs, got 1 and 3/,
+    );
+    expect((await run([a[0], '--', same[0]])).err).toMatch(/only with --interleaved/);
   });
 });

@@ -15,6 +15,7 @@ import {
 import {
   experimentRecord,
   summarizeExperiment,
+  summarizeInterleaved,
   validateExperiment,
   type ExperimentRecord,
 } from '../bench/compare/experiment.js';
@@ -576,7 +577,9 @@ export function syntheticExperimentRun(seed: number, slowdown = 1): ResultDocume
       samples: Array.from({ length: 12 }, () => normal(rng, mean, mean * 0.02)),
     });
   });
-  const doc = syntheticDocument(cases, { runId: `r${seed}` });
+  // a minute a seed: runs of nearby seeds ran side by side
+  const startedAt = new Date(Date.parse('2026-01-01T00:00:00Z') + seed * 61_000).toISOString();
+  const doc = syntheticDocument(cases, { runId: `r${seed}`, startedAt });
   if (slowdown !== 1)
     doc.run.injectedDelay = {
       spec: `trace/call n=0:${Math.round((slowdown - 1) * 100)}%`,
@@ -588,9 +591,14 @@ export function syntheticExperimentRun(seed: number, slowdown = 1): ResultDocume
   return doc;
 }
 
-/** A recorded experiment made by the real analysis from synthetic runs: 5 A runs, 3 B runs at +50 %. */
-export function syntheticExperiment(): ExperimentRecord {
-  const a = [1, 2, 3, 4, 5].map((s) => syntheticExperimentRun(s));
-  const b = new Map([[0.5, [10, 11, 12].map((s) => syntheticExperimentRun(s, 1.5))]]);
-  return validateExperiment(experimentRecord(summarizeExperiment(a, b), a, b), 'synthetic experiment');
+/**
+ * A recorded experiment made by the real analysis from synthetic runs: 5 A runs, 3 B runs at
+ * +50 %; with `interleaved`, the runs alternate (A B A B A B A A) and the paired rates are added.
+ */
+export function syntheticExperiment(interleaved = false): ExperimentRecord {
+  const a = (interleaved ? [1, 3, 5, 7, 8] : [1, 2, 3, 4, 5]).map((s) => syntheticExperimentRun(s));
+  const b = new Map([[0.5, (interleaved ? [2, 4, 6] : [10, 11, 12]).map((s) => syntheticExperimentRun(s, 1.5))]]);
+  const summary = summarizeExperiment(a, b);
+  if (interleaved) summary.interleaved = summarizeInterleaved(a, b);
+  return validateExperiment(experimentRecord(summary, a, b), 'synthetic experiment');
 }

@@ -4,6 +4,7 @@ import { invalidArgument } from '../../engine/errdefs/errors.js';
 import type { CaseResult, ResultDocument } from '../results/document.js';
 import { bootstrapRatioCI, compareRunMedians, mannWhitneyU, mean } from '../stats.js';
 import { caseKey, caseLabel, type CaseIdentity } from './case-key.js';
+import type { PairedComparison } from './interleaved.js';
 import { thresholdFor, type Bounds } from './threshold.js';
 
 /**
@@ -59,6 +60,8 @@ export interface CaseComparison extends CaseIdentity {
   reason: string | null;
   /** Present when the baseline holds several runs of the case: the verdict comes from it. */
   calibrated: CalibratedComparison | null;
+  /** Present in an interleaved comparison (compareInterleaved): the verdict comes from the pairs of runs. */
+  paired?: PairedComparison | null;
   /** Whether the case is derived from others (never gated). */
   derived: boolean;
 }

@@ -31,6 +31,9 @@ describe('experiment records', () => {
     expect(r.recorded.hostClass).toMatch(/^[a-z0-9.-]+$/);
     expect(experimentPath(r)).toBe(`results/experiments/${r.recorded.hostClass}/aa-ab-trace-quick.json`);
     expect(r.ab[0]).toMatchObject({ slowdown: 0.5, detected: 3, injectedCases: 3 });
+    const il = syntheticExperiment(true);
+    expect(experimentPath(il)).toBe(`results/experiments/${r.recorded.hostClass}/aa-ab-trace-quick-interleaved.json`);
+    expect(validateExperiment(JSON.parse(JSON.stringify(il)))).toEqual(il);
   });
 
   it('refuse runs from two hosts or two commits, and B runs without one injected case', () => {
@@ -57,6 +60,11 @@ describe('experiment records', () => {
     const { recorded, ...bare } = r;
     expect(recorded).toBeDefined();
     expect(() => validateExperiment(bare)).toThrow(/missing required property 'recorded'/);
+    const il = syntheticExperiment(true);
+    const aa = { ...il.interleaved!.aa, falsePositives: il.interleaved!.aa.cases + 1 };
+    expect(() => validateExperiment({ ...il, interleaved: { ...il.interleaved!, aa } })).toThrow(
+      /\/interleaved\/aa\/falsePositives: exceeds \/interleaved\/aa\/cases/,
+    );
   });
 
   it('are read from every json file below a folder, and a bad one is named', async () => {

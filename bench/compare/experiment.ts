@@ -14,7 +14,8 @@ import { readJsonFile } from '../read-json.js';
 import type { ResultDocument } from '../results/document.js';
 import { mergeRuns } from '../results/merge-runs.js';
 import { describeSchemaError } from '../results/validate.js';
-import { compareResults } from './compare-results.js';
+import { compareResults, type CaseComparison } from './compare-results.js';
+import { compareInterleaved } from './interleaved.js';
 import { hostClass } from './host-class.js';
 
 export interface ExperimentSummary {
@@ -25,6 +26,38 @@ export interface ExperimentSummary {
   ab: {
     slowdown: number;
     runs: number;
+    injectedCases: number;
+    detected: number;
+    rate: number;
+    otherCases: number;
+    falseAlarms: number;
+    medianMinDetectable: number | null;
+  }[];
+  /** The same runs judged by the interleaved (paired) compare; present when the runs were interleaved. */
+  interleaved?: InterleavedSummary;
+}
+
+/** Rates of the interleaved compare (compareInterleaved) on an interleaved session's runs. */
+export interface InterleavedSummary {
+  /** Significance level of the paired test. */
+  alpha: number;
+  /** Candidate runs per paired comparison (null: all of them in one comparison). */
+  pairsPerComparison: number | null;
+  aa: {
+    runs: number;
+    comparisons: number;
+    pairs: number;
+    cases: number;
+    falsePositives: number;
+    rate: number;
+    runsWithAny: number;
+    medianMinDetectable: number | null;
+  };
+  ab: {
+    slowdown: number;
+    runs: number;
+    comparisons: number;
+    pairs: number;
     injectedCases: number;
     detected: number;
     rate: number;
@@ -112,6 +145,111 @@ export function summarizeExperiment(
   };
 }
 
+function midTime(d: ResultDocument): number {
+  return (Date.parse(d.run.startedAt) + Date.parse(d.run.finishedAt)) / 2;
+}
+
+function chunks<T>(xs: readonly T[], size: number | null): T[][] {
+  if (size === null) return [[...xs]];
+  const out: T[][] = [];
+  for (let i = 0; i + size <= xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+function medianOf(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((x, y) => x - y);
+  return s[s.length >> 1];
+}
+
+/**
+ * The experiment's figures under the interleaved compare, from runs made alternately in one
+ * session (their times give the order). A/A: the A runs in time order split into alternating
+ * halves (1st, 3rd, … against 2nd, 4th, …; and, with 5 or more, 2nd, 4th, … against 3rd,
+ * 5th, …), each half paired with the other; A/B: each slowdown's B runs paired with the A
+ * runs beside them. With `pairsPerComparison`, the candidate runs (in time order) are cut
+ * into disjoint groups of that many, each compared on its own (more verdicts, each on fewer
+ * pairs); a trailing short group is left out. Derived cases are left out. INVALID_ARGUMENT
+ * with fewer than 4 A runs or fewer than 2 B runs per slowdown (or per group). Pure.
+ */
+export function summarizeInterleaved(
+  aRuns: readonly ResultDocument[],
+  bRuns: ReadonlyMap<number, readonly ResultDocument[]>,
+  opts: { threshold?: number; alpha?: number; pairsPerComparison?: number | null } = {},
+): InterleavedSummary {
+  const threshold = opts.threshold ?? 0;
+  const alpha = opts.alpha ?? 0.05;
+  const k = opts.pairsPerComparison ?? null;
+  if (k !== null && !(Number.isSafeInteger(k) && k >= 2))
+    throw invalidArgument(`aa-ab: pairs per comparison ${k}: expected an integer ≥ 2`);
+  if (aRuns.length < 4)
+    throw invalidArgument(`aa-ab: ${aRuns.length} A run(s); the interleaved A/A needs at least 4 (2 pairs)`);
+  const gated = (cases: CaseComparison[]) => cases.filter((c) => !c.derived && c.verdict !== 'not-comparable');
+  const sorted = [...aRuns].sort((x, y) => midTime(x) - midTime(y));
+  const splits: [ResultDocument[], ResultDocument[]][] = [
+    [sorted.filter((_, i) => i % 2 === 0), sorted.filter((_, i) => i % 2 === 1)],
+  ];
+  if (sorted.length >= 5)
+    splits.push([sorted.filter((_, i) => i % 2 === 1), sorted.filter((_, i) => i > 0 && i % 2 === 0)]);
+  const aa = { runs: aRuns.length, comparisons: 0, pairs: 0, cases: 0, falsePositives: 0, rate: 0, runsWithAny: 0 };
+  const aaMdc: number[] = [];
+  for (const [base, cand] of splits)
+    for (const group of chunks(cand, k)) {
+      const report = compareInterleaved(base, group, { threshold, alpha });
+      const cases = gated(report.cases);
+      const fp = cases.filter((c) => c.verdict === 'regression').length;
+      aa.comparisons++;
+      aa.pairs += report.pairs.length;
+      aa.cases += cases.length;
+      aa.falsePositives += fp;
+      if (fp > 0) aa.runsWithAny++;
+      for (const c of cases) if (c.paired?.minDetectable != null) aaMdc.push(c.paired.minDetectable);
+    }
+  aa.rate = aa.cases === 0 ? 0 : aa.falsePositives / aa.cases;
+  const ab: InterleavedSummary['ab'] = [];
+  for (const [slowdown, runs] of [...bRuns].sort((x, y) => x[0] - y[0])) {
+    const row = {
+      slowdown,
+      runs: runs.length,
+      comparisons: 0,
+      pairs: 0,
+      injectedCases: 0,
+      detected: 0,
+      otherCases: 0,
+      falseAlarms: 0,
+    };
+    const mdcs: number[] = [];
+    for (const group of chunks(
+      [...runs].sort((x, y) => midTime(x) - midTime(y)),
+      k,
+    )) {
+      const report = compareInterleaved(aRuns, group, { threshold, alpha });
+      row.comparisons++;
+      row.pairs += report.pairs.length;
+      for (const c of gated(report.cases)) {
+        const hit = c.verdict === 'regression';
+        const delays = group.map((d) => d.run.injectedDelay);
+        if (delays.some((d) => d === undefined || d === null))
+          throw invalidArgument(`aa-ab: a B run of the +${slowdown * 100}% group records no injected delay`);
+        if (delayApplies(delays[0], { ...c, unit: 'ms', direction: c.direction, method: '' })) {
+          row.injectedCases++;
+          if (hit) row.detected++;
+          if (c.paired?.minDetectable != null) mdcs.push(c.paired.minDetectable);
+        } else {
+          row.otherCases++;
+          if (hit) row.falseAlarms++;
+        }
+      }
+    }
+    ab.push({
+      ...row,
+      rate: row.injectedCases === 0 ? 0 : row.detected / row.injectedCases,
+      medianMinDetectable: medianOf(mdcs),
+    });
+  }
+  return { alpha, pairsPerComparison: k, aa: { ...aa, medianMinDetectable: medianOf(aaMdc) }, ab };
+}
+
 /** The summary as lines for a terminal. */
 export function formatExperiment(s: ExperimentSummary): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -123,6 +261,20 @@ export function formatExperiment(s: ExperimentSummary): string {
     lines.push(
       `A/B +${pct(b.slowdown)}: ${b.runs} runs: ${b.detected} of ${b.injectedCases} injected cases detected (${pct(b.rate)}); ${b.falseAlarms} of ${b.otherCases} other cases called regressions; median MDC of the injected cases ${b.medianMinDetectable === null ? '–' : pct(b.medianMinDetectable)}`,
     );
+  }
+  const il = s.interleaved;
+  if (il !== undefined) {
+    const per =
+      il.pairsPerComparison === null ? 'all pairs in one comparison' : `${il.pairsPerComparison} pairs a comparison`;
+    const mdc = (x: number | null) => (x === null ? '–' : pct(x));
+    lines.push(
+      `interleaved (paired t over pairs of neighbouring runs, α ${il.alpha}, ${per}):`,
+      `  A/A: ${il.aa.runs} runs in alternating halves, ${il.aa.comparisons} comparisons of ${il.aa.pairs} pairs in all: ${il.aa.falsePositives} of ${il.aa.cases} case comparisons called regressions (${pct(il.aa.rate)}); median MDC ${mdc(il.aa.medianMinDetectable)}`,
+    );
+    for (const b of il.ab)
+      lines.push(
+        `  A/B +${pct(b.slowdown)}: ${b.runs} runs, ${b.comparisons} comparisons of ${b.pairs} pairs in all: ${b.detected} of ${b.injectedCases} injected cases detected (${pct(b.rate)}); ${b.falseAlarms} of ${b.otherCases} other cases called regressions; median MDC of the injected cases ${mdc(b.medianMinDetectable)}`,
+      );
   }
   return lines.join('\n');
 }
@@ -212,10 +364,16 @@ export function experimentRecord(
   };
 }
 
-/** `results/experiments/<host class>/aa-ab-<suite>-<profile>.json`, relative to the repository root. */
-export function experimentPath(record: Pick<ExperimentRecord, 'suite' | 'profile' | 'recorded'>): string {
+/**
+ * `results/experiments/<host class>/aa-ab-<suite>-<profile>.json`, relative to the repository root;
+ * `…-interleaved.json` for an interleaved session, so it never replaces a record of the other kind.
+ */
+export function experimentPath(
+  record: Pick<ExperimentRecord, 'suite' | 'profile' | 'recorded' | 'interleaved'>,
+): string {
   const safe = (s: string) => s.toLowerCase().replace(/[^a-z0-9.-]+/g, '-');
-  return `results/experiments/${record.recorded.hostClass}/aa-ab-${safe(record.suite)}-${safe(record.profile)}.json`;
+  const kind = record.interleaved === undefined ? '' : '-interleaved';
+  return `results/experiments/${record.recorded.hostClass}/aa-ab-${safe(record.suite)}-${safe(record.profile)}${kind}.json`;
 }
 
 /** Where the record schema lives. */
@@ -244,6 +402,19 @@ function recordProblems(r: ExperimentRecord): string[] {
     if (!near(b.rate, b.injectedCases === 0 ? 0 : b.detected / b.injectedCases))
       problems.push(`/ab/${i}/rate: is not detected / injectedCases`);
   });
+  const il = r.interleaved;
+  if (il !== undefined) {
+    if (il.aa.falsePositives > il.aa.cases)
+      problems.push('/interleaved/aa/falsePositives: exceeds /interleaved/aa/cases');
+    if (!near(il.aa.rate, il.aa.cases === 0 ? 0 : il.aa.falsePositives / il.aa.cases))
+      problems.push('/interleaved/aa/rate: is not falsePositives / cases');
+    il.ab.forEach((b, i) => {
+      if (b.detected > b.injectedCases) problems.push(`/interleaved/ab/${i}/detected: exceeds injectedCases`);
+      if (b.falseAlarms > b.otherCases) problems.push(`/interleaved/ab/${i}/falseAlarms: exceeds otherCases`);
+      if (!near(b.rate, b.injectedCases === 0 ? 0 : b.detected / b.injectedCases))
+        problems.push(`/interleaved/ab/${i}/rate: is not detected / injectedCases`);
+    });
+  }
   if (Date.parse(r.recorded.finishedAt) < Date.parse(r.recorded.startedAt))
     problems.push('/recorded/finishedAt: is before startedAt');
   return problems;

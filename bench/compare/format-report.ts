@@ -24,6 +24,16 @@ const MARK: Record<CaseComparison['verdict'], string> = {
   derived: 'derived (not gated)',
 };
 
+/** Runs per side, or pairs (with how many the candidate lost) in an interleaved comparison. */
+function runsCell(c: CaseComparison): string {
+  if (c.paired != null) return `${c.paired.pairs}p ${c.paired.worseInPairs}↑`;
+  return c.calibrated === null ? '1' : `${c.calibrated.runs.baseline}/${c.calibrated.runs.candidate}`;
+}
+
+function minDetectable(c: CaseComparison): number | null | undefined {
+  return c.paired?.minDetectable ?? c.calibrated?.minDetectable;
+}
+
 /** Columns padded to their widest cell; the first column left-aligned, the rest right. */
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -74,6 +84,8 @@ export function formatReport(report: ComparisonReport): string {
       ],
     ];
     for (const c of report.cases) {
+      const effect = c.paired?.effect ?? c.calibrated?.effect;
+      const mdc = minDetectable(c);
       rows.push([
         c.label,
         c.unit,
@@ -83,9 +95,9 @@ export function formatReport(report: ComparisonReport): string {
         c.ratio === null ? '–' : `${c.ratio.low.toFixed(3)}…${c.ratio.high.toFixed(3)}`,
         c.worsening === null ? '–' : percent(c.worsening),
         c.p < 0.001 ? '<0.001' : c.p.toFixed(3),
-        c.calibrated === null ? '1' : `${c.calibrated.runs.baseline}/${c.calibrated.runs.candidate}`,
-        c.calibrated?.effect == null ? '–' : `${c.calibrated.effect >= 0 ? '+' : ''}${c.calibrated.effect.toFixed(1)}σ`,
-        c.calibrated?.minDetectable == null ? '–' : `${(c.calibrated.minDetectable * 100).toFixed(1)}%`,
+        runsCell(c),
+        effect == null ? '–' : `${effect >= 0 ? '+' : ''}${effect.toFixed(1)}σ`,
+        mdc == null ? '–' : `${(mdc * 100).toFixed(1)}%`,
         `${(c.threshold * 100).toFixed(0)}%`,
         MARK[c.verdict],
       ]);
@@ -106,23 +118,20 @@ export function formatReport(report: ComparisonReport): string {
     out.push('');
     for (const w of report.warnings) out.push(`warning: ${w}`);
   }
-  const blind = report.cases.filter(
-    (c) => !c.derived && c.calibrated?.minDetectable != null && c.calibrated.minDetectable > c.threshold,
-  );
+  const blind = report.cases.filter((c) => !c.derived && (minDetectable(c) ?? -Infinity) > c.threshold);
   if (blind.length > 0) {
     out.push(
       '',
       `${blind.length} case(s) cannot detect a change of their bound's size (MDC above the bound): a pass there says little; more baseline runs or samples narrow it:`,
     );
     for (const c of blind)
-      out.push(
-        `  ${c.label}: MDC ${(c.calibrated!.minDetectable! * 100).toFixed(1)}% > bound ${(c.threshold * 100).toFixed(0)}%`,
-      );
+      out.push(`  ${c.label}: MDC ${(minDetectable(c)! * 100).toFixed(1)}% > bound ${(c.threshold * 100).toFixed(0)}%`);
   }
   out.push(
     '',
     `${report.cases.length} compared, ${report.regressions} regression(s), change = worsening (positive is worse), α = ${report.alpha}; ` +
-      'runs = baseline/candidate runs (several: run-level t test on per-run medians, effect in between-run σ, MDC = smallest worsening detected with 80 % power); derived cases are shown, never gated',
+      'runs = baseline/candidate runs (several: run-level t test on per-run medians, effect in between-run σ, MDC = smallest worsening detected with 80 % power); ' +
+      'in an interleaved comparison runs = pairs of runs and how many the candidate lost (paired t test over the pairs, effect in the pairs’ σ); derived cases are shown, never gated',
   );
   return out.join('\n');
 }

@@ -9,6 +9,13 @@ export {
   type ComparisonReport,
   type RunRef,
 } from './compare-results.js';
+export {
+  compareInterleaved,
+  pairRuns,
+  type InterleavedReport,
+  type PairedComparison,
+  type RunPair,
+} from './interleaved.js';
 export { formatReport } from './format-report.js';
 export {
   DEFAULT_THRESHOLD,

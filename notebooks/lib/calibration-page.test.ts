@@ -27,6 +27,23 @@ describe('calibration page', () => {
     expect(provenanceLines([r])[0]).toMatch(/injected case trace\/call n=0/);
   });
 
+  it('adds the interleaved rates and MDC beside the pooled ones when the record has them', () => {
+    const r = syntheticExperiment(true);
+    expect(r.interleaved).toBeDefined();
+    const rows = calibrationRows([r]);
+    expect(rows.map((x) => x.operation)).toEqual([
+      'A/A, 5 runs',
+      'A/B +50 %: other cases',
+      'A/B +50 %: injected case',
+      `interleaved A/A, 5 runs, ${r.interleaved!.aa.pairs} pairs`,
+      'interleaved A/B +50 %, 3 pairs: other cases',
+      'interleaved A/B +50 %, 3 pairs: injected case',
+    ]);
+    expect(rows[5]).toMatchObject({ n: 1, p50: 100 });
+    const mdc = calibrationPage.charts({ results: [], history: [], experiments: [r] })[1];
+    expect(JSON.stringify(mdc)).toMatch(/in the \+50 % runs, interleaved/);
+  });
+
   it('draws the rates against the goals and the MDC, or nothing without a record', () => {
     const charts = calibrationPage.charts({ results: [], history: [], experiments: [syntheticExperiment()] });
     expect(charts.map((c) => c.id)).toEqual(['calibration-rates', 'calibration-mdc']);

@@ -91,6 +91,23 @@ export function calibrationRows(records: readonly ExperimentRecord[]): Row[] {
       rows.push(rateRow(r, `A/B +${pct(b.slowdown)}: other cases`, 'wrong', b.falseAlarms, b.otherCases, b.runs));
       rows.push(rateRow(r, `A/B +${pct(b.slowdown)}: injected case`, 'found', b.detected, b.injectedCases, b.runs));
     }
+    const il = r.interleaved;
+    if (il === undefined) continue;
+    rows.push(
+      rateRow(
+        r,
+        `interleaved A/A, ${il.aa.runs} runs, ${il.aa.pairs} pairs`,
+        'wrong',
+        il.aa.falsePositives,
+        il.aa.cases,
+        il.aa.runs,
+      ),
+    );
+    for (const b of il.ab) {
+      const at = `interleaved A/B +${pct(b.slowdown)}, ${b.pairs} pairs`;
+      rows.push(rateRow(r, `${at}: other cases`, 'wrong', b.falseAlarms, b.otherCases, b.runs));
+      rows.push(rateRow(r, `${at}: injected case`, 'found', b.detected, b.injectedCases, b.runs));
+    }
   }
   return rows;
 }
@@ -113,7 +130,7 @@ function rateChart(records: readonly ExperimentRecord[], warn: (m: string) => vo
       page: 'calibration',
       title: 'How often compare is wrong, and how often it finds a known slowdown',
       description:
-        'Per suite (colour): the share of unchanged cases called regressions (A/A: each run against the others merged; A/B: the cases the delay did not touch) and the share of injected slowdowns found.',
+        'Per suite (colour): the share of unchanged cases called regressions (A/A: each run against the others merged; A/B: the cases the delay did not touch) and the share of injected slowdowns found; "interleaved" rows: the same runs, made alternately in one session, judged by the paired compare (each B run against the A run beside it; A/A: the A runs in alternating halves).',
       quantity: () => 'share of case comparisons',
       panelOf: (r) =>
         r.parameters.kind === 'wrong' ? 'unchanged cases called regressions' : 'injected slowdowns found',
@@ -140,20 +157,24 @@ function rateChart(records: readonly ExperimentRecord[], warn: (m: string) => vo
 function mdcChart(records: readonly ExperimentRecord[], warn: (m: string) => void): ChartSpec | null {
   const rows: Row[] = [];
   for (const r of records)
-    for (const b of r.ab) {
-      if (b.medianMinDetectable === null) continue;
-      const v = b.medianMinDetectable * 100;
-      rows.push({
-        ...rateRow(r, `injected into ${r.recorded.inject} (+${pct(b.slowdown)} runs)`, 'found', 0, 1, b.runs),
-        case: 'aa-ab-mdc',
-        operation: `${r.recorded.inject}, in the +${pct(b.slowdown)} runs`,
-        direction: 'lower-is-better',
-        n: b.injectedCases,
-        p50: v,
-        low: v,
-        high: v,
-      });
-    }
+    for (const [mode, ab] of [
+      ['', r.ab],
+      [', interleaved', r.interleaved?.ab ?? []],
+    ] as const)
+      for (const b of ab) {
+        if (b.medianMinDetectable === null) continue;
+        const v = b.medianMinDetectable * 100;
+        rows.push({
+          ...rateRow(r, `injected into ${r.recorded.inject} (+${pct(b.slowdown)} runs)`, 'found', 0, 1, b.runs),
+          case: 'aa-ab-mdc',
+          operation: `${r.recorded.inject}, in the +${pct(b.slowdown)} runs${mode}`,
+          direction: 'lower-is-better',
+          n: b.injectedCases,
+          p50: v,
+          low: v,
+          high: v,
+        });
+      }
   if (rows.length === 0) return null;
   const spec = dotFigure(
     rows,
@@ -162,7 +183,7 @@ function mdcChart(records: readonly ExperimentRecord[], warn: (m: string) => voi
       page: 'calibration',
       title: 'The smallest change compare can call on the injected case',
       description:
-        "Per suite (colour): the median over the injected case's comparisons of compare's minimum detectable change (from the baseline runs' between-run spread); a slowdown below it cannot be called a regression.",
+        "Per suite (colour): the median over the injected case's comparisons of compare's minimum detectable change (from the baseline runs' between-run spread; interleaved: from the spread of the pairs of neighbouring runs); a slowdown below it cannot be called a regression.",
       quantity: () => 'minimum detectable change',
       panelOf: () => '',
       rowOf: (r) => r.operation,
