@@ -1,7 +1,7 @@
 // rss-probe's smaps breakdown: every resident page of a process counted once, under the kind of its mapping.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { smapsBreakdown } from './rss-probe.js';
+import { positiveCount, smapsBreakdown } from './rss-probe.js';
 
 describe('smapsBreakdown', () => {
   it("sums to the process's Rss and names the node binary's text, the brk heap and V8's pages", () => {
@@ -17,5 +17,13 @@ describe('smapsBreakdown', () => {
 
   it('refuses a process that does not exist, naming its smaps', () => {
     expect(() => smapsBreakdown(2 ** 22 + 1)).toThrow(/\/proc\/4194305\/smaps/);
+  });
+});
+
+describe('positiveCount', () => {
+  it('takes a whole number of 1 or more and refuses anything else, naming the option', () => {
+    expect(positiveCount('3', 'rounds')).toBe(3);
+    for (const bad of ['0', '-1', '1.5', 'abc', '', '3x'])
+      expect(() => positiveCount(bad, 'runs')).toThrow(/--runs .*whole number of 1 or more/);
   });
 });

@@ -119,6 +119,14 @@ function parseVariants(text: string): Variant[] {
   });
 }
 
+/** `--name`'s value as a whole number ≥ 1; INVALID_ARGUMENT naming the option otherwise. */
+export function positiveCount(value: string, name: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1)
+    throw invalidArgument(`rss-probe: --${name} ${JSON.stringify(value)}: must be a whole number of 1 or more`);
+  return n;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -131,8 +139,8 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const variants = parseVariants(values.variants!);
-  const rounds = Number(values.rounds);
-  const runs = Number(values.runs);
+  const rounds = positiveCount(values.rounds!, 'rounds');
+  const runs = positiveCount(values.runs!, 'runs');
   const ctx = background();
   const samples: Record<string, unknown>[] = [];
   for (let round = 0; round < rounds; round++) {
